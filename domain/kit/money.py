@@ -1,0 +1,85 @@
+"""Money: exact decimals in an ISO 4217 currency, rounded half away from zero to the minor unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+
+from babel.core import get_global
+from babel.numbers import get_currency_precision
+
+from domain.kit.errors import DomainError
+
+ZERO = Decimal(0)
+
+
+class CurrencyError(DomainError):
+    code = "unknown_currency"
+
+
+@cache
+def _known_currencies() -> frozenset[str]:
+    # CLDR's currency fractions cover every active ISO 4217 code with a non-default minor unit;
+    # the territory-currency table holds the rest.
+    codes: set[str] = set(get_global("currency_fractions"))
+    for entries in get_global("territory_currencies").values():
+        codes.update(code for code, *_ in entries)
+    codes.discard("DEFAULT")
+    return frozenset(codes)
+
+
+def is_currency(code: str) -> bool:
+    return (
+        isinstance(code, str) and len(code) == 3 and code.isupper() and code in _known_currencies()
+    )
+
+
+@cache
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point (2 for EUR, 0 for JPY, 3 for KWD)."""
+    if not is_currency(currency):
+        raise CurrencyError(f"unknown currency {currency!r}", field="currency")
+    return int(get_currency_precision(currency))
+
+
+@cache
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half away from zero to the currency's minor unit (ROUND_HALF_UP is away from zero)."""
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def round_half_away(value: Decimal, digits: int = 0) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def format_plain(value: Decimal) -> str:
+    """Decimal as a plain string, never in exponent form ('2E+2' -> '200')."""
+    return format(value, "f")
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be a Decimal")
+        minor_units(self.currency)
+
+    def rounded(self) -> Money:
+        return Money(round_money(self.amount, self.currency), self.currency)
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise CurrencyError(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount + other.amount, self.currency)
+
+    def __str__(self) -> str:
+        digits = minor_units(self.currency)
+        return f"{self.amount:,.{digits}f} {self.currency}"

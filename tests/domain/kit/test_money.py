@@ -1,0 +1,93 @@
+"""Money: exact decimals rounded half away from zero to the currency's minor unit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from domain.kit.money import (
+    CurrencyError,
+    Money,
+    format_plain,
+    is_currency,
+    minor_units,
+    round_half_away,
+    round_money,
+)
+from tests.factories import D
+
+
+@pytest.mark.parametrize(
+    ("currency", "digits"),
+    [("EUR", 2), ("USD", 2), ("GBP", 2), ("JPY", 0), ("KWD", 3), ("BHD", 3)],
+)
+def test_given_iso_currency_when_asked_for_minor_units_then_iso_4217_digits(
+    currency: str, digits: int
+):
+    assert minor_units(currency) == digits
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "expected"),
+    [
+        ("EUR", "0.005", "0.01"),
+        ("EUR", "-0.005", "-0.01"),
+        ("EUR", "2.675", "2.68"),
+        ("EUR", "2.665", "2.67"),
+        ("EUR", "-2.665", "-2.67"),
+        ("EUR", "0.0049", "0.00"),
+        ("EUR", "1234", "1234.00"),
+        ("JPY", "0.5", "1"),
+        ("JPY", "-0.5", "-1"),
+        ("JPY", "2.5", "3"),
+        ("JPY", "-2.5", "-3"),
+        ("JPY", "1.49", "1"),
+        ("KWD", "0.0005", "0.001"),
+        ("KWD", "-0.0005", "-0.001"),
+        ("KWD", "1.2345", "1.235"),
+        ("KWD", "-1.2345", "-1.235"),
+        ("KWD", "7", "7.000"),
+    ],
+)
+def test_given_amount_when_rounded_to_currency_then_half_away_from_zero(
+    currency: str, amount: str, expected: str
+):
+    rounded = round_money(D(amount), currency)
+
+    assert str(rounded) == expected
+
+
+def test_given_tie_when_rounded_half_away_then_not_bankers_rounding():
+    assert round_half_away(D("0.125"), 2) == D("0.13")
+    assert round_half_away(D("-0.125"), 2) == D("-0.13")
+    assert round_half_away(D("4.5")) == D("5")
+
+
+@pytest.mark.parametrize("code", ["EURO", "eur", "XYZ", "", "12A"])
+def test_given_unknown_code_when_checked_then_not_a_currency(code: str):
+    assert not is_currency(code)
+    with pytest.raises(CurrencyError):
+        minor_units(code)
+
+
+def test_given_exponent_decimal_when_formatted_plain_then_no_exponent():
+    assert format_plain(Decimal("2E+2")) == "200"
+    assert format_plain(D("1.50")) == "1.50"
+
+
+def test_given_money_when_float_amount_given_then_type_error():
+    with pytest.raises(TypeError):
+        Money(1.5, "EUR")  # type: ignore[arg-type]
+
+
+def test_given_money_in_two_currencies_when_added_then_currency_error():
+    with pytest.raises(CurrencyError):
+        Money(D("1"), "EUR") + Money(D("1"), "USD")
+
+
+def test_given_money_when_rounded_and_added_then_exact():
+    total = Money(D("0.105"), "EUR").rounded() + Money(D("0.10"), "EUR")
+
+    assert total == Money(D("0.21"), "EUR")
+    assert str(Money(D("1234.5"), "JPY").rounded()) == "1,235 JPY"
