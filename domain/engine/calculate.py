@@ -1,0 +1,856 @@
+"""The calculation: a compiled plan + inputs for one period -> earnings with explanations.
+
+Pure: no I/O, no ORM, no asyncio. The simulator, the workers, what-if and the benchmarks all
+call :func:`calculate`. Arithmetic is exact decimal in a private context so a caller's decimal
+settings never change a result; money is rounded only where PLAN_SPEC section 5 says.
+
+Speed matters (a full run is millions of transactions), so the work is split in two passes:
+
+1. *Crediting*, once per transaction: FX, then the filters and ``payable_when``. Filters that
+   read only low-cardinality fields (type, state, product...) are evaluated once per distinct
+   combination of those fields and cached. Each passing measure adds ``value x share`` to a
+   per-rep accumulator [total, count, payable total]; only measures explained line by line
+   (``rate`` components) also keep the credited items.
+2. *Per rep*: measures, quotas, components, caps. Everything that depends only on the plan is
+   prepared once; explanation texts are rendered only when somebody reads them.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Collection, Sequence
+from datetime import date, timedelta
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from operator import itemgetter
+from typing import Any
+
+from domain.engine.inputs import ONE, Assignment, Inputs, Rep, Transaction
+from domain.engine.plan import Component, Plan
+from domain.engine.results import (
+    ComponentResult,
+    Line,
+    MeasureResult,
+    PlanResult,
+    RepError,
+    RepResult,
+)
+from domain.kit.errors import PeriodError
+from domain.kit.expressions import CompiledExpression, EvaluationError, evaluate_safely
+from domain.kit.money import minor_units, round_money
+from domain.kit.periods import Period
+
+ZERO = Decimal(0)
+_CONTEXT = Context(
+    prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+# Fields whose values are (nearly) unique per transaction: caching on them would not pay.
+_UNCACHEABLE = frozenset({"id", "amount", "amount_original", "date"})
+_CACHE_LIMIT = 65536
+_FAILURES = (EvaluationError, ArithmeticError, TypeError, ValueError)
+
+# (transaction, credited rep, credited value = value x share, satisfies payable_when)
+Item = tuple[Transaction, str, Decimal, bool]
+Stats = tuple[Decimal, Decimal, Decimal]  # total, count, payable total
+_NO_STATS: Stats = (ZERO, ZERO, ZERO)
+
+
+class RepFailure(Exception):
+    """This rep cannot be calculated; the message ends up in the result's `errors`."""
+
+
+def calculate(
+    plan: Plan, period: Period, inputs: Inputs, *, rep_ids: Collection[str] | None = None
+) -> PlanResult:
+    """Calculate ``plan`` for every rep on it in ``period`` (or only ``rep_ids``)."""
+    if period.kind != plan.period:
+        raise PeriodError(
+            f"plan {plan.id!r} is paid per {plan.period}, but {period.id!r} is a {period.kind}",
+            field="period",
+        )
+    # A batch run allocates millions of short-lived objects and frees none of them before the
+    # end: the cyclic collector would only rescan them again and again.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with localcontext(_CONTEXT):
+            return _Calculation(plan, period, inputs).run(rep_ids)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+class _RepContext:
+    """What rep-level expressions (gate, condition, formula) read."""
+
+    __slots__ = ("attainments", "components", "counts", "quotas", "totals")
+
+    def __init__(self) -> None:
+        self.totals: dict[str, Decimal] = {}
+        self.counts: dict[str, Decimal] = {}
+        self.quotas: dict[str, Decimal] = {}
+        self.attainments: dict[str, Decimal] = {}
+        self.components: dict[str, Decimal] = {}
+
+
+class _Calculation:
+    def __init__(self, plan: Plan, period: Period, inputs: Inputs) -> None:
+        self.plan = plan
+        self.period = period
+        self.inputs = inputs
+        self.currency = plan.currency
+        self.digits = minor_units(plan.currency)
+        self.children: dict[str, list[str]] = {}
+        for r in inputs.reps:
+            if r.manager_id is not None:
+                self.children.setdefault(r.manager_id, []).append(r.id)
+        self.measure_index = {m.id: i for i, m in enumerate(plan.measures)}
+        self.team = [m.scope == "team" for m in plan.measures]
+        self.quota_needed = plan.quota_measures
+        self.line_measures = {
+            self.measure_index[c.measure]
+            for c in plan.components
+            if c.line_based and c.measure is not None
+        }
+        # measure index -> rep -> [total, count, payable total]
+        self.accumulators: list[dict[str, list[Decimal]]] = [{} for _ in plan.measures]
+        # measure index -> rep -> credited items (only for line-based measures)
+        self.items: dict[int, dict[str, list[Item]]] = {i: {} for i in self.line_measures}
+        self.transaction_errors: dict[str, tuple[tuple[Any, ...], str]] = {}
+        self._subtrees: dict[str, list[str]] = {}
+        self._team_stats: dict[tuple[int, str], Stats] = {}
+        self.labels = {c.id: self._tier_labels(c) for c in plan.components if c.tiers}
+
+    # --- crediting --------------------------------------------------------------------------
+    def credit_transactions(self) -> None:
+        plan, start, end = self.plan, self.period.start, self.period.end
+        currency, fx = self.currency, self.inputs.fx
+        measures = plan.measures
+        payable_when = plan.payable_when
+        # Split the measures' filters (and payable_when) into cacheable and direct ones.
+        cached_names: set[str] = set()
+        direct: list[int] = []
+        for i, m in enumerate(measures):
+            if m.filter is None:
+                continue
+            if m.filter.names & _UNCACHEABLE:
+                direct.append(i)
+            else:
+                cached_names |= m.filter.names
+        payable_direct = payable_when is not None and bool(payable_when.names & _UNCACHEABLE)
+        if payable_when is not None and not payable_direct:
+            cached_names |= payable_when.names
+        names = tuple(sorted(cached_names))
+        getter: Callable[[Any], Any] | None = None
+        if len(names) == 1:
+            single = itemgetter(names[0])
+
+            def getter(fields: Any) -> Any:
+                return (single(fields),)
+
+        elif names:
+            getter = itemgetter(*names)
+        cached_filters = [
+            (i, m.filter.evaluate if m.filter else None)
+            for i, m in enumerate(measures)
+            if i not in direct
+        ]
+        payable_fn = payable_when.evaluate if payable_when else None
+
+        def classify(fields: Any) -> tuple[bool, tuple[int, ...]]:
+            payable = True
+            if payable_fn is not None and not payable_direct:
+                payable = bool(payable_fn(fields))
+            passing = tuple(i for i, flt in cached_filters if flt is None or flt(fields))
+            return payable, passing
+
+        direct_filters = [(i, measures[i].filter.evaluate) for i in direct]  # type: ignore[union-attr]
+        needs_amount = any(
+            expr is not None and expr.names & {"amount", "amount_original"}
+            for m in measures
+            for expr in (m.filter, m.value)
+        ) or (payable_when is not None and bool(payable_when.names & {"amount", "amount_original"}))
+        fx_cache: dict[tuple[str, date], Decimal | None] = {}
+
+        def fx_rate(t: Transaction) -> Decimal | None:
+            key = (t.currency, t.date)
+            if key not in fx_cache:
+                found = fx.rate(t.currency, t.date)
+                fx_cache[key] = found[1] if found else None
+            rate = fx_cache[key]
+            if rate is None:
+                self._fail_transaction(
+                    t,
+                    f"no FX rate for {t.currency} on or before {t.date.isoformat()} "
+                    f"(transaction {t.id})",
+                )
+            return rate
+
+        cache: dict[Any, tuple[Any, ...]] = {}
+
+        def classify_and_store(signature: Any, fields: Any) -> tuple[Any, ...]:
+            payable, passing = classify(fields)
+            flags = (payable, *(i in passing for i in range(len(measures))))
+            if signature is not None and len(cache) < _CACHE_LIMIT:
+                try:
+                    cache[signature] = flags
+                except TypeError:  # an unhashable field value: no caching
+                    pass
+            return flags
+
+        def fail(t: Transaction, fields: Any, exc: Exception) -> None:
+            self._fail_transaction(t, self._explain_transaction_failure(t, fields, exc))
+
+        namespace: dict[str, Any] = {
+            "ONE": ONE,
+            "ZERO": ZERO,
+            "Decimal": Decimal,
+            "_as_number": _as_number,
+            "FAILURES": _FAILURES,
+            "start": start,
+            "end": end,
+            "currency": currency,
+            "fx_cache": fx_cache,
+            "fx_rate": fx_rate,
+            "cache": cache,
+            "classify_and_store": classify_and_store,
+            "getter": getter,
+            "names": names,
+            "fail": fail,
+            "payable_fn": payable_fn,
+        }
+        for i, m in enumerate(measures):
+            namespace[f"acc{i}"] = self.accumulators[i]
+            namespace[f"items{i}"] = self.items.get(i)
+            namespace[f"value{i}"] = m.value.evaluate if m.value else None
+        for i, flt in direct_filters:
+            namespace[f"filter{i}"] = flt
+        source = _crediting_source(
+            measures,
+            direct={i for i, _ in direct_filters},
+            line_measures=self.line_measures,
+            needs_amount=needs_amount,
+            cached=getter is not None,
+            payable_direct=payable_direct,
+        )
+        exec(compile(source, f"<crediting {plan.id}>", "exec"), namespace)  # noqa: S102
+        if getter is None:
+            namespace["ALWAYS"] = classify_and_store(None, {})
+        namespace["credit"](self.inputs.transactions)
+
+    def _fail_transaction(self, t: Transaction, message: str) -> None:
+        """Remember why a rep cannot be calculated: the first failing transaction by id, so
+        the message never depends on the order transactions arrive in."""
+        key = (natural_key(t.id), t.id)
+        for rep_id, _ in t.credits:
+            known = self.transaction_errors.get(rep_id)
+            if known is None or key < known[0]:
+                self.transaction_errors[rep_id] = (key, message)
+
+    def _explain_transaction_failure(self, t: Transaction, fields: Any, exc: Exception) -> str:
+        # Re-run the expressions one by one to name the one that failed.
+        plan = self.plan
+        candidates: list[tuple[str, CompiledExpression, bool]] = []
+        if plan.payable_when:
+            candidates.append(("payable_when", plan.payable_when, False))
+        for m in plan.measures:
+            if m.filter:
+                candidates.append((f"measure {m.id!r} filter", m.filter, False))
+            if m.value:
+                candidates.append((f"measure {m.id!r} value", m.value, True))
+        for where, expr, numeric in candidates:
+            try:
+                value = evaluate_safely(expr, fields)
+                if numeric:
+                    _as_number(value)
+            except _FAILURES as inner:
+                return f"transaction {t.id}: {where}: {inner}"
+        return f"transaction {t.id}: {exc}"
+
+    # --- team scope -------------------------------------------------------------------------
+    def subtree(self, rep_id: str) -> list[str]:
+        """The rep and everyone below them, transitively (reps.csv forbids cycles)."""
+        cached = self._subtrees.get(rep_id)
+        if cached is not None:
+            return cached
+        out: list[str] = []
+        stack = [rep_id]
+        seen: set[str] = set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            out.append(current)
+            stack.extend(self.children.get(current, ()))
+        self._subtrees[rep_id] = out
+        return out
+
+    def stats(self, i: int, rep_id: str) -> Stats:
+        if not self.team[i]:
+            acc = self.accumulators[i].get(rep_id)
+            return _NO_STATS if acc is None else (acc[0], acc[1], acc[2])
+        key = (i, rep_id)
+        cached = self._team_stats.get(key)
+        if cached is None:
+            total = count = payable = ZERO
+            accumulators = self.accumulators[i]
+            for member in self.subtree(rep_id):
+                acc = accumulators.get(member)
+                if acc is not None:
+                    total += acc[0]
+                    count += acc[1]
+                    payable += acc[2]
+            cached = self._team_stats[key] = (total, count, payable)
+        return cached
+
+    # --- the run ----------------------------------------------------------------------------
+    def run(self, rep_ids: Collection[str] | None) -> PlanResult:
+        self.credit_transactions()
+        results: list[RepResult] = []
+        errors: list[RepError] = []
+        wanted = None if rep_ids is None else set(rep_ids)
+        assignments = _assignments_by_rep(self.inputs.assignments, self.plan.id)
+        for rep in sorted(self.inputs.reps, key=lambda r: r.id):
+            if wanted is not None and rep.id not in wanted:
+                continue
+            active = _active_days(self.period, rep, assignments)
+            if active == 0:
+                continue
+            try:
+                results.append(self.calculate_rep(rep, active))
+            except RepFailure as exc:
+                errors.append(RepError(rep.id, str(exc)))
+        return PlanResult(
+            self.plan.id, self.period.id, self.currency, tuple(results), tuple(errors)
+        )
+
+    def calculate_rep(self, rep: Rep, active_days: int) -> RepResult:
+        plan, period = self.plan, self.period
+        self._check_transactions(rep)
+        ctx = _RepContext()
+        measure_results: list[MeasureResult] = []
+        quotas = self.inputs.quotas
+        prorate = active_days < period.days
+        for i, m in enumerate(plan.measures):
+            total, count, _ = self.stats(i, rep.id)
+            ctx.totals[m.id] = total
+            ctx.counts[m.id] = count
+            raw_quota = quotas.get((rep.id, m.id))
+            quota = attainment = None
+            if raw_quota is None:
+                if m.id in self.quota_needed:
+                    raise RepFailure(f"no quota for measure {m.id!r} in {period.id}")
+            elif raw_quota <= 0:
+                if m.id in self.quota_needed:
+                    word = "0" if raw_quota == 0 else f"negative ({raw_quota})"
+                    raise RepFailure(f"quota for measure {m.id!r} in {period.id} is {word}")
+                quota = raw_quota
+            else:
+                quota = raw_quota * active_days / period.days if prorate else raw_quota
+                attainment = total / quota
+                ctx.quotas[m.id] = quota
+                ctx.attainments[m.id] = attainment
+            measure_results.append(MeasureResult(m.id, total, count, quota, attainment))
+
+        components: list[ComponentResult] = []
+        lines: list[Line] = []
+        for c in plan.components:
+            try:
+                result, component_lines = self.calculate_component(c, rep, ctx)
+            except EvaluationError as exc:
+                raise RepFailure(f"component {c.id!r}: {exc}") from None
+            except _FAILURES as exc:
+                raise RepFailure(f"component {c.id!r}: {_describe(exc)}") from None
+            ctx.components[c.id] = result.amount
+            components.append(result)
+            if component_lines:
+                lines.extend(component_lines)
+        return self._rep_total(rep, active_days, measure_results, components, lines)
+
+    def _check_transactions(self, rep: Rep) -> None:
+        errors = self.transaction_errors
+        if not errors:
+            return
+        failure = errors.get(rep.id)
+        if failure:
+            raise RepFailure(failure[1])
+        if self.plan.has_team_scope:
+            for member in self.subtree(rep.id)[1:]:
+                failure = errors.get(member)
+                if failure:
+                    raise RepFailure(f"team member {member!r}: {failure[1]}")
+
+    def calculate_component(
+        self, c: Component, rep: Rep, ctx: _RepContext
+    ) -> tuple[ComponentResult, list[Line]]:
+        gate_open = True
+        if c.gate is not None:
+            gate_open = bool(evaluate_safely(c.gate, ctx))
+        lines: list[Line] = []
+        base: tuple[Decimal, Decimal] | None = None  # (V, P) for payable_when
+        kind = c.type
+        if kind == "rate":
+            raw, base, lines, explain = self._rate(c, rep)
+        elif kind == "tiered":
+            raw, base, explain = self._tiered(c, rep, ctx)
+        elif kind == "bonus":
+            raw, explain = self._bonus(c, ctx)
+        elif gate_open:
+            assert c.expression is not None
+            raw = _as_number(evaluate_safely(c.expression, ctx))
+            explain = _formula_explainer(self, c.expression.source, raw)
+        else:
+            raw, explain = ZERO, _nothing
+        amount = raw if gate_open else ZERO
+        capped_from = None
+        if c.cap is not None and amount > c.cap:
+            capped_from, amount = amount, c.cap
+        rounded = round_money(amount, self.currency)
+        if lines:
+            lines = self._scale_lines(lines, raw, amount, gate_open)
+        payable = rounded
+        payable_share: tuple[Decimal, Decimal] | None = None
+        if base is not None and self.plan.payable_when is not None:
+            value, payable_value = base
+            if value != 0 and payable_value != value:
+                payable = round_money(rounded * payable_value / value, self.currency)
+                payable_share = (payable_value, value)
+        explainer = _component_explainer(
+            self, c, explain, gate_open, capped_from, payable, payable_share
+        )
+        return ComponentResult(c.id, kind, rounded, payable, rounded - payable, explainer), lines
+
+    def _scale_lines(
+        self, lines: list[Line], raw: Decimal, amount: Decimal, gate_open: bool
+    ) -> list[Line]:
+        if not gate_open:
+            return [line._replace(amount=ZERO, note=" (gate closed)") for line in lines]
+        if amount != raw and raw != 0:
+            factor = amount / raw
+            return [
+                line._replace(amount=line.amount * factor, note=" (scaled by the cap)")
+                for line in lines
+            ]
+        return lines
+
+    def _rate(
+        self, c: Component, rep: Rep
+    ) -> tuple[Decimal, tuple[Decimal, Decimal], list[Line], Callable[[], list[str]]]:
+        assert c.measure is not None
+        assert c.rate is not None
+        i = self.measure_index[c.measure]
+        rate = c.rate
+        window = c.window
+        lines: list[Line] = []
+        total = payable_total = ZERO
+        cid, earner = c.id, rep.id
+        lo, hi = (window.start, window.end) if window else (self.period.start, self.period.end)
+        items = self.items[i]
+        if self.team[i]:
+            credited: list[Item] = []
+            for member in self.subtree(rep.id):
+                credited.extend(items.get(member, ()))
+        else:
+            credited = items.get(rep.id, [])
+        for t, credited_rep, value, payable in credited:
+            if window is not None and (t.date < lo or t.date > hi):
+                continue
+            total += value
+            if payable:
+                payable_total += value
+            lines.append(
+                Line(
+                    cid,
+                    t.id,
+                    "" if credited_rep == earner else credited_rep,
+                    value,
+                    rate,
+                    value * rate,
+                    "",
+                    payable,
+                )
+            )
+        if len(lines) > 1:
+            lines.sort(key=_line_order)
+        raw = total * rate
+
+        def explain() -> list[str]:
+            span = (
+                f" dated {window.start.isoformat()} to {window.end.isoformat()}" if window else ""
+            )
+            return [f"{_number(rate)} × {_number(total)} {c.measure}{span} = {self.money(raw)}"]
+
+        return raw, (total, payable_total), lines, explain
+
+    def _tiered(
+        self, c: Component, rep: Rep, ctx: _RepContext
+    ) -> tuple[Decimal, tuple[Decimal, Decimal], Callable[[], list[str]]]:
+        assert c.measure is not None
+        total, _, payable_total = self.stats(self.measure_index[c.measure], rep.id)
+        tiers = c.tiers
+        if c.basis == "attainment":
+            quota = ctx.quotas[c.measure]
+            bounds = [t.start * quota for t in tiers]
+        else:
+            bounds = [t.start for t in tiers]
+        # (tier index, rate, the slice of T it applies to)
+        slices: list[tuple[int, Decimal, Decimal]] = []
+        if total <= 0:
+            raw = total * tiers[0].rate
+            slices.append((0, tiers[0].rate, total))
+        elif c.method == "marginal":
+            raw = ZERO
+            last = len(tiers) - 1
+            for k, tier in enumerate(tiers):
+                top = total if k == last else min(total, bounds[k + 1])
+                width = top - bounds[k]
+                if width <= 0:
+                    break
+                raw += tier.rate * width
+                slices.append((k, tier.rate, width))
+        else:
+            k = 0
+            for j, bound in enumerate(bounds):
+                if bound <= total:
+                    k = j
+            raw = total * tiers[k].rate
+            slices.append((k, tiers[k].rate, total))
+        labels = self.labels[c.id]
+        retroactive = c.method == "retroactive" and total > 0
+
+        def explain() -> list[str]:
+            if retroactive:
+                k, rate, width = slices[0]
+                return [
+                    f"{_pct(rate)} of {self.money(width)}: tier {k + 1} ({labels[k]}) "
+                    "applies to the whole amount"
+                ]
+            return [
+                f"{_pct(rate)} of {self.money(width)} in tier {k + 1} ({labels[k]})"
+                for k, rate, width in slices
+            ]
+
+        return raw, (total, payable_total), explain
+
+    def _tier_labels(self, c: Component) -> list[str]:
+        tiers = c.tiers
+        labels: list[str] = []
+        for i, tier in enumerate(tiers):
+            upper = tiers[i + 1].start if i + 1 < len(tiers) else None
+            if c.basis == "attainment":
+                lo = _pct(tier.start)
+                labels.append(
+                    f"{lo}–{_pct(upper)} of quota" if upper is not None else f"{lo}+ of quota"
+                )
+            else:
+                lo = self.money(tier.start)
+                labels.append(f"{lo} to {self.money(upper)}" if upper is not None else f"from {lo}")
+        return labels
+
+    def _bonus(self, c: Component, ctx: _RepContext) -> tuple[Decimal, Callable[[], list[str]]]:
+        if c.condition is not None:
+            amount = c.amount
+            assert amount is not None
+            source = c.condition.source
+            if evaluate_safely(c.condition, ctx):
+                return amount, lambda: [f"{source!r} holds: {self.money(amount)}"]
+            return ZERO, lambda: [f"{source!r} does not hold"]
+        assert c.measure is not None
+        attainment = ctx.attainments[c.measure]
+        step = None
+        for s in c.steps:
+            if s.at <= attainment:
+                step = s
+        if step is None:
+            first = c.steps[0].at
+            return ZERO, lambda: [
+                f"{_pct(attainment)} of quota is below the first step at {_pct(first)}"
+            ]
+        reached = step
+        return reached.amount, lambda: [
+            f"{_pct(attainment)} of quota reaches the step at {_pct(reached.at)}: "
+            f"{self.money(reached.amount)}"
+        ]
+
+    def _rep_total(
+        self,
+        rep: Rep,
+        active_days: int,
+        measures: list[MeasureResult],
+        components: list[ComponentResult],
+        lines: list[Line],
+    ) -> RepResult:
+        uncapped = ZERO
+        payable_sum = ZERO
+        for c in components:
+            uncapped += c.amount
+            payable_sum += c.payable
+        cap = self.plan.cap
+        zero = round_money(ZERO, self.currency)
+        capped = cap is not None and cap < uncapped
+        if capped:
+            assert cap is not None
+            total = round_money(cap, self.currency)
+            adjustment = total - uncapped
+            payable = round_money(payable_sum * total / uncapped, self.currency)
+        else:
+            total, adjustment, payable = uncapped + zero, zero, payable_sum + zero
+        period_days = self.period.days
+
+        def explain() -> tuple[str, ...]:
+            out = [f"{c.id}: {self.money(c.amount)}" for c in components]
+            if active_days < period_days:
+                out.append(f"quotas prorated to {active_days} of {period_days} days")
+            if capped:
+                out.append(
+                    f"plan cap {self.money(total)} applies (uncapped {self.money(uncapped)}): "
+                    f"{self.money(adjustment)}"
+                )
+            return tuple(out)
+
+        return RepResult(
+            rep.id,
+            self.currency,
+            total,
+            payable,
+            total - payable,
+            adjustment,
+            active_days,
+            period_days,
+            tuple(measures),
+            tuple(components),
+            tuple(lines),
+            explain,
+        )
+
+    def money(self, amount: Decimal | None) -> str:
+        if amount is None:
+            return "-"
+        return f"{amount:,.{self.digits}f} {self.currency}"
+
+
+# --- the generated crediting loop -----------------------------------------------------------
+
+
+def _crediting_source(
+    measures: Sequence[Any],
+    *,
+    direct: set[int],
+    line_measures: set[int],
+    needs_amount: bool,
+    cached: bool,
+    payable_direct: bool,
+) -> str:
+    """Python source of a crediting loop specialised to one plan: one block per measure, no
+    branches for features the plan does not use. Only names from the namespace built in
+    `credit_transactions` are used; no document text reaches this source."""
+    n = len(measures)
+    flags = ", ".join(["payable", *(f"p{i}" for i in range(n))])
+    out = [
+        "def credit(transactions):",
+        "    for t in transactions:",
+        "        day = t.date",
+        "        if day < start or day > end:",
+        "            continue",
+        "        fields = t.fields",
+        "        amount = t.amount",
+        "        if t.currency != currency:",
+        "            rate = fx_cache.get((t.currency, day))",
+        "            if rate is None:",
+        "                rate = fx_rate(t)",
+        "                if rate is None:",
+        "                    continue",
+        "            amount = amount * rate",
+    ]
+    if needs_amount:
+        out.append("            fields = {**fields, 'amount': amount, 'amount_original': t.amount}")
+    out.append("        try:")
+    if cached:
+        out += [
+            "            try:",
+            "                signature = getter(fields)",
+            "            except KeyError:",
+            "                signature = tuple([fields.get(name) for name in names])",
+            "            try:",
+            "                found = cache.get(signature)",
+            "            except TypeError:",
+            "                found = None",
+            "                signature = None",
+            "            if found is None:",
+            "                found = classify_and_store(signature, fields)",
+            f"            {flags}, = found",
+        ]
+    else:
+        out.append(f"            {flags}, = ALWAYS")
+    if payable_direct:
+        out.append("            payable = bool(payable_fn(fields))")
+    out.append("            credits = t.credits")
+    for i, m in enumerate(measures):
+        condition = f"filter{i}(fields)" if i in direct else f"p{i}"
+        out.append(f"            if {condition}:")
+        if m.is_count:
+            out.append("                value = ONE")
+        elif m.value is None:
+            out.append("                value = amount")
+        else:
+            out += [
+                f"                value = value{i}(fields)",
+                "                if type(value) is not Decimal:",
+                "                    value = _as_number(value)",
+            ]
+        out += [
+            "                for rep_id, share in credits:",
+            "                    credited = value if share is ONE else value * share",
+            f"                    acc = acc{i}.get(rep_id)",
+            "                    if acc is None:",
+            f"                        acc{i}[rep_id] = [credited, share, "
+            "credited if payable else ZERO]",
+            "                    else:",
+            "                        acc[0] += credited",
+            "                        acc[1] += share",
+            "                        if payable:",
+            "                            acc[2] += credited",
+        ]
+        if i in line_measures:
+            out += [
+                f"                    bucket = items{i}.get(rep_id)",
+                "                    if bucket is None:",
+                f"                        items{i}[rep_id] = [(t, rep_id, credited, payable)]",
+                "                    else:",
+                "                        bucket.append((t, rep_id, credited, payable))",
+            ]
+    out += [
+        "        except FAILURES as exc:",
+        "            fail(t, fields, exc)",
+    ]
+    return "\n".join(out) + "\n"
+
+
+# --- explanations (rendered on demand) ------------------------------------------------------
+
+
+def _nothing() -> list[str]:
+    return []
+
+
+def _formula_explainer(calc: _Calculation, source: str, raw: Decimal) -> Callable[[], list[str]]:
+    return lambda: [f"{source} = {calc.money(raw)}"]
+
+
+def _component_explainer(
+    calc: _Calculation,
+    c: Component,
+    explain: Callable[[], list[str]],
+    gate_open: bool,
+    capped_from: Decimal | None,
+    payable: Decimal,
+    payable_share: tuple[Decimal, Decimal] | None,
+) -> Callable[[], tuple[str, ...]]:
+    def render() -> tuple[str, ...]:
+        out: list[str] = []
+        if not gate_open:
+            assert c.gate is not None
+            out.append(f"gate {c.gate.source!r} is false: pays nothing")
+        out.extend(explain())
+        if capped_from is not None:
+            assert c.cap is not None
+            out.append(f"capped at {calc.money(c.cap)} (was {calc.money(capped_from)})")
+        if payable_share is not None:
+            assert calc.plan.payable_when is not None
+            part, whole = payable_share
+            out.append(
+                f"payable {calc.money(payable)}: {_number(part)}/{_number(whole)} of the "
+                f"credited value satisfies {calc.plan.payable_when.source!r}"
+            )
+        return tuple(out)
+
+    return render
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _as_number(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise EvaluationError(f"expected a number, got {value!r}")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ZeroDivisionError | DivisionByZero) or "Division" in repr(exc):
+        return "division by zero"
+    return str(exc) or type(exc).__name__
+
+
+_DIGITS = "0123456789"
+
+
+def natural_key(text: str) -> tuple[str, int, str]:
+    """'j2' before 'j10': ids that end in a number sort by that number, the way people
+    number them; anything else sorts as text. Cheap enough to compute for every line."""
+    stem = text.rstrip(_DIGITS)
+    return (stem, len(text) - len(stem), text)
+
+
+def _line_order(line: Line) -> tuple[str, int, str, str]:
+    stem = line.transaction_id.rstrip(_DIGITS)
+    return (stem, len(line.transaction_id) - len(stem), line.transaction_id, line.rep_id)
+
+
+def _number(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+
+
+def _pct(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    scaled = (value * 100).quantize(Decimal("0.01")).normalize()
+    return f"{format(scaled, 'f')}%"
+
+
+def _assignments_by_rep(
+    assignments: Sequence[Assignment] | None, plan_id: str
+) -> dict[str, list[Assignment]] | None:
+    if assignments is None:
+        return None
+    out: dict[str, list[Assignment]] = {}
+    for a in assignments:
+        if a.plan_id == plan_id:
+            out.setdefault(a.rep_id, []).append(a)
+    return out
+
+
+def _active_days(period: Period, rep: Rep, assignments: dict[str, list[Assignment]] | None) -> int:
+    """Days of the period within the rep's employment and (the union of) their assignments."""
+    lo = max(period.start, rep.hire_date) if rep.hire_date else period.start
+    hi = min(period.end, rep.end_date) if rep.end_date else period.end
+    if hi < lo:
+        return 0
+    if assignments is None:
+        return (hi - lo).days + 1
+    spans: list[tuple[date, date]] = []
+    for a in assignments.get(rep.id, ()):
+        start = max(lo, a.start) if a.start else lo
+        end = min(hi, a.end) if a.end else hi
+        if start <= end:
+            spans.append((start, end))
+    spans.sort()
+    days = 0
+    covered_until: date | None = None
+    for start, end in spans:
+        if covered_until is not None and start <= covered_until:
+            start = covered_until + timedelta(days=1)
+        if start <= end:
+            days += (end - start).days + 1
+            covered_until = end if covered_until is None else max(covered_until, end)
+    return days

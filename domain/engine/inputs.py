@@ -1,0 +1,114 @@
+"""What the engine calculates from: reps, credited transactions, quotas, FX rates, assignments.
+
+Plain frozen values, built by whoever reads the data (CSV files, the database, a benchmark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+ONE = Decimal(1)
+SHARE_TOLERANCE = Decimal("0.000001")
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    id: str
+    name: str = ""
+    manager_id: str | None = None
+    hire_date: date | None = None
+    end_date: date | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A CRM record as credited. ``fields`` is what expressions see (all columns, the date as
+    an ISO string so it compares with '2026-10-15'); ``credits`` is ((rep_id, share), ...)."""
+
+    id: str
+    rep_id: str
+    amount: Decimal
+    currency: str
+    date: date
+    credits: tuple[tuple[str, Decimal], ...]
+    fields: Mapping[str, Any]
+
+    @staticmethod
+    def build(
+        *,
+        id: str,
+        rep_id: str,
+        amount: Decimal,
+        currency: str,
+        date: dt.date,
+        type: str | None = None,
+        state: str | None = None,
+        splits: Iterable[tuple[str, Decimal]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Transaction:
+        credits = tuple(splits) if splits else ((rep_id, ONE),)
+        fields: dict[str, Any] = dict(extra or {})
+        fields.update(
+            id=id,
+            rep_id=rep_id,
+            type=type,
+            amount=amount,
+            amount_original=amount,
+            currency=currency,
+            date=date.isoformat(),
+            state=state,
+        )
+        return Transaction(id, rep_id, amount, currency, date, credits, fields)
+
+
+def shares_add_up(shares: Iterable[Decimal]) -> bool:
+    return abs(sum(shares, Decimal(0)) - ONE) <= SHARE_TOLERANCE
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    rep_id: str
+    plan_id: str
+    start: date | None = None
+    end: date | None = None
+
+
+class FxTable:
+    """Rates in plan-currency units per one unit of a currency, by effective date."""
+
+    def __init__(self, rates: Iterable[tuple[date, str, Decimal]] = ()) -> None:
+        by_currency: dict[str, list[tuple[date, Decimal]]] = {}
+        for day, currency, rate in rates:
+            by_currency.setdefault(currency, []).append((day, rate))
+        self._dates: dict[str, list[date]] = {}
+        self._rates: dict[str, list[Decimal]] = {}
+        for currency, entries in by_currency.items():
+            entries.sort(key=lambda e: e[0])
+            self._dates[currency] = [d for d, _ in entries]
+            self._rates[currency] = [r for _, r in entries]
+
+    def rate(self, currency: str, day: date) -> tuple[date, Decimal] | None:
+        """The rate whose date is the latest on or before ``day``, with that date."""
+        dates = self._dates.get(currency)
+        if not dates:
+            return None
+        i = bisect_right(dates, day)
+        if i == 0:
+            return None
+        return dates[i - 1], self._rates[currency][i - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    reps: tuple[Rep, ...]
+    transactions: tuple[Transaction, ...]
+    quotas: Mapping[tuple[str, str], Decimal]  # (rep_id, measure) -> quota of the period
+    fx: FxTable = field(default_factory=FxTable)
+    assignments: tuple[Assignment, ...] | None = None  # None: every rep on the plan throughout
