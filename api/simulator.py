@@ -1,0 +1,140 @@
+"""`podium simulate`: run a plan offline against a directory of CSV files (PLAN_SPEC section 7)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from domain.datasets.csvfiles import read_directory_texts
+from domain.engine.calculate import calculate
+from domain.engine.plan import Plan, parse_plan_text
+from domain.engine.results import PlanResult
+from domain.kit.errors import DataError, PlanError
+from domain.kit.money import minor_units
+from domain.kit.periods import parse_period
+
+_FILES = ("reps.csv", "transactions.csv", "quotas.csv", "assignments.csv", "fx.csv")
+
+
+def load_plan_file(path: Path) -> Plan:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise PlanError(f"cannot read: {exc.strerror}", field=str(path)) from None
+    except UnicodeDecodeError:
+        raise PlanError("is not UTF-8 text", field=str(path)) from None
+    try:
+        return parse_plan_text(text, source=str(path))
+    except PlanError as exc:
+        if exc.field and not exc.field.startswith(str(path)):
+            raise PlanError(exc.message, field=f"{path}: {exc.field}") from None
+        raise
+
+
+def simulate(plan_path: Path, data_dir: Path, period_id: str) -> PlanResult:
+    plan = load_plan_file(plan_path)
+    period = parse_period(period_id)
+    if not data_dir.is_dir():
+        raise DataError("is not a directory", file=str(data_dir))
+    texts: dict[str, Any] = {}
+    handles = []
+    try:
+        for name in _FILES:
+            path = data_dir / name
+            if path.exists():
+                handle = path.open(encoding="utf-8-sig", newline="")
+                handles.append(handle)
+                texts[name] = handle
+            else:
+                texts[name] = None
+        try:
+            inputs = read_directory_texts(texts, period.id)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"is not UTF-8 text ({exc.reason})", file="a CSV file") from None
+    finally:
+        for handle in handles:
+            handle.close()
+    return calculate(plan, period, inputs)
+
+
+def render_json(result: PlanResult, *, explain: bool = False) -> str:
+    return json.dumps(result.to_dict(explain=explain), indent=1, ensure_ascii=False)
+
+
+def _figure(value: Decimal, digits: int | None = None) -> str:
+    """Readable figure with thousands separators: money to its minor unit, other values up to
+    two decimals."""
+    if digits is not None:
+        return f"{value:,.{digits}f}"
+    if value == value.to_integral():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def render_table(result: PlanResult, console: Console, *, explain: bool = False) -> None:
+    digits = minor_units(result.currency)
+
+    def money(value: Decimal) -> str:
+        return _figure(value, digits)
+
+    summary = Table(title=f"{result.plan_id} · {result.period} · {result.currency}")
+    for column in ("Rep", "Attainment"):
+        summary.add_column(column)
+    for column in ("Total", "Payable", "Pending", "Cap adj."):
+        summary.add_column(column, justify="right")
+    for rep in result.reps:
+        attainment = "\n".join(
+            f"{m.id} {m.attainment * 100:.1f}%" for m in rep.measures if m.attainment is not None
+        )
+        summary.add_row(
+            rep.rep_id,
+            attainment or "-",
+            money(rep.total),
+            money(rep.payable),
+            money(rep.pending),
+            money(rep.cap_adjustment),
+        )
+    console.print(summary)
+    if not explain:
+        components = Table(title="Components")
+        for column in ("Rep", "Component"):
+            components.add_column(column)
+        for column in ("Amount", "Payable", "Pending"):
+            components.add_column(column, justify="right")
+        for rep in result.reps:
+            for c in rep.components:
+                components.add_row(
+                    rep.rep_id, c.id, money(c.amount), money(c.payable), money(c.pending)
+                )
+        console.print(components)
+    if explain:
+        for rep in result.reps:
+            tree = Tree(f"[bold]{rep.rep_id}[/bold]: {money(rep.total)} {rep.currency}")
+            measures = tree.add("measures")
+            for m in rep.measures:
+                text = f"{m.id}: {_figure(m.total)}"
+                if m.quota is not None:
+                    text += f" of quota {_figure(m.quota)}"
+                if m.attainment is not None:
+                    text += f" ({m.attainment * 100:.2f}%)"
+                measures.add(text)
+            for c in rep.components:
+                branch = tree.add(f"{c.id}: {money(c.amount)} (payable {money(c.payable)})")
+                for line in c.explanation:
+                    branch.add(line)
+            for line in rep.explanation[len(rep.components) :]:
+                tree.add(line)
+            console.print(tree)
+    if result.errors:
+        errors = Table(title="Not calculated")
+        errors.add_column("Rep")
+        errors.add_column("Reason")
+        for e in result.errors:
+            errors.add_row(e.rep_id, e.message)
+        console.print(errors)

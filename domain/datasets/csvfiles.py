@@ -1,0 +1,369 @@
+"""The CSV files of PLAN_SPEC section 7, parsed strictly: every error names file, row, column.
+
+Row numbers count the header as row 1, as a spreadsheet shows them. Shared by the simulator
+and `podium import`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import Any
+
+from domain.engine.inputs import (
+    ONE,
+    Assignment,
+    FxTable,
+    Inputs,
+    Rep,
+    Transaction,
+    shares_add_up,
+)
+from domain.kit.errors import DataError, PeriodError
+from domain.kit.money import is_currency
+from domain.kit.periods import parse_period
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+
+REPS = ("id", "name", "manager_id", "hire_date", "end_date")
+TRANSACTIONS = ("id", "rep_id", "type", "amount", "currency", "date", "state", "splits")
+QUOTAS = ("rep_id", "measure", "period", "value")
+ASSIGNMENTS = ("rep_id", "plan_id", "from", "to")
+FX = ("date", "currency", "rate")
+# Columns whose names would shadow what the engine derives.
+_RESERVED_EXTRA = {"amount_original"}
+
+
+def parse_number(text: str) -> Decimal | None:
+    """A plain decimal ('1200', '-3.5'); no exponents, NaN or thousands separators."""
+    if not _NUMBER.match(text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+@dataclass
+class _Row:
+    file: str
+    line: int
+    cells: dict[str, str]
+
+    def fail(self, column: str | None, message: str) -> DataError:
+        return DataError(message, file=self.file, row=self.line, column=column)
+
+    def text(self, column: str, *, required: bool = True) -> str | None:
+        value = self.cells.get(column, "").strip()
+        if not value:
+            if required:
+                raise self.fail(column, "is required")
+            return None
+        return value
+
+    def required(self, column: str) -> str:
+        value = self.text(column)
+        assert value is not None
+        return value
+
+    def number(
+        self, column: str, *, positive: bool = False, minimum: Decimal | None = None
+    ) -> Decimal:
+        raw = self.required(column)
+        value = parse_number(raw)
+        if value is None:
+            raise self.fail(column, f"{raw!r} is not a number")
+        if positive and value <= 0:
+            raise self.fail(column, f"must be positive, got {raw}")
+        if minimum is not None and value < minimum:
+            raise self.fail(column, f"must be at least {minimum}, got {raw}")
+        return value
+
+    def date(self, column: str, *, required: bool = True) -> date | None:
+        raw = self.text(column, required=required)
+        if raw is None:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise self.fail(column, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _rows(
+    lines: Iterable[str], file: str, required: tuple[str, ...], *, extra_columns: bool
+) -> tuple[list[str], Iterator[_Row]]:
+    reader = csv.reader(lines)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise DataError("is empty (expected a header row)", file=file, row=1) from None
+    except csv.Error as exc:
+        raise DataError(f"unreadable CSV: {exc}", file=file, row=1) from None
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataError(
+            f"missing column(s) {', '.join(missing)} in header {','.join(header)}", file=file, row=1
+        )
+    seen: set[str] = set()
+    for name in header:
+        if not name:
+            raise DataError("empty column name in header", file=file, row=1)
+        if name in seen:
+            raise DataError(f"duplicate column {name!r} in header", file=file, row=1)
+        seen.add(name)
+        if not extra_columns and name not in required:
+            raise DataError(
+                f"unknown column {name!r} (expected {','.join(required)})", file=file, row=1
+            )
+
+    def rows() -> Iterator[_Row]:
+        number = 1
+        try:
+            for cells in reader:
+                number += 1
+                if not cells or all(not c.strip() for c in cells):
+                    continue
+                if len(cells) != len(header):
+                    raise DataError(
+                        f"has {len(cells)} cells, the header has {len(header)}",
+                        file=file,
+                        row=number,
+                    )
+                yield _Row(file, number, dict(zip(header, cells, strict=True)))
+        except csv.Error as exc:
+            raise DataError(f"unreadable CSV: {exc}", file=file, row=number + 1) from None
+
+    return header, rows()
+
+
+def read_reps(lines: Iterable[str], file: str = "reps.csv") -> list[Rep]:
+    header, rows = _rows(lines, file, REPS, extra_columns=True)
+    extras = [h for h in header if h not in REPS]
+    reps: dict[str, Rep] = {}
+    managers: dict[str, tuple[str, int]] = {}
+    for row in rows:
+        rep_id = row.required("id")
+        if rep_id in reps:
+            raise row.fail("id", f"duplicate rep id {rep_id!r}")
+        hire, end = row.date("hire_date", required=False), row.date("end_date", required=False)
+        if hire and end and end < hire:
+            raise row.fail("end_date", f"{end} is before hire_date {hire}")
+        manager = row.text("manager_id", required=False)
+        if manager == rep_id:
+            raise row.fail("manager_id", "a rep cannot be their own manager")
+        if manager:
+            managers[rep_id] = (manager, row.line)
+        reps[rep_id] = Rep(
+            rep_id,
+            row.text("name", required=False) or "",
+            manager,
+            hire,
+            end,
+            {h: _cell_value(row.cells[h]) for h in extras},
+        )
+    for manager, number in managers.values():
+        if manager not in reps:
+            raise DataError(
+                f"unknown manager {manager!r}", file=file, row=number, column="manager_id"
+            )
+    _reject_cycles(reps, managers, file)
+    return list(reps.values())
+
+
+def _reject_cycles(
+    reps: Mapping[str, Rep], managers: Mapping[str, tuple[str, int]], file: str
+) -> None:
+    done: set[str] = set()
+    for start in reps:
+        path: list[str] = []
+        current: str | None = start
+        while current is not None and current not in done:
+            if current in path:
+                cycle = " -> ".join([*path[path.index(current) :], current])
+                raise DataError(
+                    f"manager cycle {cycle}",
+                    file=file,
+                    row=managers[current][1],
+                    column="manager_id",
+                )
+            path.append(current)
+            current = reps[current].manager_id
+        done.update(path)
+
+
+def _cell_value(text: str) -> Any:
+    value = text.strip()
+    if not value:
+        return None
+    number = parse_number(value)
+    return number if number is not None else value
+
+
+def read_transactions(
+    lines: Iterable[str], rep_ids: set[str] | None = None, file: str = "transactions.csv"
+) -> list[Transaction]:
+    header, rows = _rows(lines, file, TRANSACTIONS, extra_columns=True)
+    extras = [h for h in header if h not in TRANSACTIONS]
+    for name in extras:
+        if name in _RESERVED_EXTRA:
+            raise DataError(
+                f"column {name!r} is derived by Podium and cannot be given", file=file, row=1
+            )
+    out: list[Transaction] = []
+    seen: set[str] = set()
+    for row in rows:
+        tx_id = row.required("id")
+        if tx_id in seen:
+            raise row.fail("id", f"duplicate transaction id {tx_id!r}")
+        seen.add(tx_id)
+        rep_id = row.required("rep_id")
+        if rep_ids is not None and rep_id not in rep_ids:
+            raise row.fail("rep_id", f"unknown rep {rep_id!r}")
+        amount = row.number("amount")
+        currency = row.required("currency")
+        if not is_currency(currency):
+            raise row.fail("currency", f"{currency!r} is not an ISO 4217 currency code")
+        day = row.date("date")
+        assert day is not None
+        splits = parse_splits(
+            row.text("splits", required=False), rep_ids, partial(row.fail, "splits")
+        )
+        out.append(
+            Transaction.build(
+                id=tx_id,
+                rep_id=rep_id,
+                amount=amount,
+                currency=currency,
+                date=day,
+                type=row.text("type", required=False),
+                state=row.text("state", required=False),
+                splits=splits,
+                extra={h: _cell_value(row.cells[h]) for h in extras},
+            )
+        )
+    return out
+
+
+def parse_splits(
+    text: str | None, rep_ids: set[str] | None, fail: Any
+) -> list[tuple[str, Decimal]] | None:
+    """``rep_a:0.6;rep_b:0.4`` -> [(rep_a, 0.6), (rep_b, 0.4)]; shares must add up to 1."""
+    if not text:
+        return None
+    splits: list[tuple[str, Decimal]] = []
+    for part in text.split(";"):
+        rep, sep, share_text = part.strip().partition(":")
+        rep, share_text = rep.strip(), share_text.strip()
+        share = parse_number(share_text) if sep else None
+        if not rep or share is None:
+            raise fail(f"{part.strip()!r} is not rep_id:share")
+        if share <= 0 or share > ONE:
+            raise fail(f"share of {rep!r} must be above 0 and at most 1, got {share_text}")
+        if rep_ids is not None and rep not in rep_ids:
+            raise fail(f"unknown rep {rep!r}")
+        if any(r == rep for r, _ in splits):
+            raise fail(f"rep {rep!r} appears twice")
+        splits.append((rep, share))
+    if not shares_add_up(s for _, s in splits):
+        total = sum((s for _, s in splits), Decimal(0))
+        raise fail(f"shares add up to {total}, not 1")
+    return splits
+
+
+def read_quotas(
+    lines: Iterable[str], period_id: str, rep_ids: set[str] | None = None, file: str = "quotas.csv"
+) -> dict[tuple[str, str], Decimal]:
+    """Quotas of ``period_id`` keyed by (rep_id, measure); rows of other periods are checked
+    and skipped."""
+    _, rows = _rows(lines, file, QUOTAS, extra_columns=False)
+    out: dict[tuple[str, str], Decimal] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for row in rows:
+        rep_id, measure = row.required("rep_id"), row.required("measure")
+        if rep_ids is not None and rep_id not in rep_ids:
+            raise row.fail("rep_id", f"unknown rep {rep_id!r}")
+        period = row.required("period")
+        try:
+            parse_period(period)
+        except PeriodError as exc:
+            raise row.fail("period", exc.message) from None
+        value = row.number("value", minimum=Decimal(0))
+        key = (rep_id, measure, period)
+        if key in seen:
+            raise row.fail("rep_id", f"second quota for {rep_id!r}, {measure!r}, {period}")
+        seen.add(key)
+        if period == period_id:
+            out[(rep_id, measure)] = value
+    return out
+
+
+def read_fx(lines: Iterable[str], file: str = "fx.csv") -> FxTable:
+    _, rows = _rows(lines, file, FX, extra_columns=False)
+    rates: list[tuple[date, str, Decimal]] = []
+    seen: set[tuple[date, str]] = set()
+    for row in rows:
+        day = row.date("date")
+        assert day is not None
+        currency = row.required("currency")
+        if not is_currency(currency):
+            raise row.fail("currency", f"{currency!r} is not an ISO 4217 currency code")
+        if (day, currency) in seen:
+            raise row.fail("date", f"second rate for {currency} on {day}")
+        seen.add((day, currency))
+        rates.append((day, currency, row.number("rate", positive=True)))
+    return FxTable(rates)
+
+
+def read_assignments(
+    lines: Iterable[str], rep_ids: set[str] | None = None, file: str = "assignments.csv"
+) -> list[Assignment]:
+    _, rows = _rows(lines, file, ASSIGNMENTS, extra_columns=False)
+    out: list[Assignment] = []
+    for row in rows:
+        rep_id = row.required("rep_id")
+        if rep_ids is not None and rep_id not in rep_ids:
+            raise row.fail("rep_id", f"unknown rep {rep_id!r}")
+        start, end = row.date("from", required=False), row.date("to", required=False)
+        if start and end and end < start:
+            raise row.fail("to", f"{end} is before from {start}")
+        out.append(Assignment(rep_id, row.required("plan_id"), start, end))
+    return out
+
+
+def read_directory_texts(texts: Mapping[str, Iterable[str] | None], period_id: str) -> Inputs:
+    """Build engine inputs from the files' lines (``None`` for an optional file not present)."""
+    reps_lines = texts.get("reps.csv")
+    tx_lines = texts.get("transactions.csv")
+    quota_lines = texts.get("quotas.csv")
+    for name, value in (
+        ("reps.csv", reps_lines),
+        ("transactions.csv", tx_lines),
+        ("quotas.csv", quota_lines),
+    ):
+        if value is None:
+            raise DataError("is missing", file=name)
+    assert reps_lines is not None
+    assert tx_lines is not None
+    assert quota_lines is not None
+    reps = read_reps(reps_lines)
+    rep_ids = {r.id for r in reps}
+    transactions = read_transactions(tx_lines, rep_ids)
+    quotas = read_quotas(quota_lines, period_id, rep_ids)
+    fx_lines = texts.get("fx.csv")
+    assignment_lines = texts.get("assignments.csv")
+    return Inputs(
+        reps=tuple(reps),
+        transactions=tuple(transactions),
+        quotas=quotas,
+        fx=read_fx(fx_lines) if fx_lines is not None else FxTable(),
+        assignments=tuple(read_assignments(assignment_lines, rep_ids))
+        if assignment_lines is not None
+        else None,
+    )
