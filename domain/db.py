@@ -1,0 +1,76 @@
+"""Database set-up shared by the API, the workers, the CLI and the tests (PostgreSQL only).
+
+``init_db`` opens tortoise on a database URL, ``close_db`` closes it, ``migrate`` applies the
+committed migrations in ``domain/migrations``. Transactions are opened by the callers with
+``tortoise.transactions.in_transaction()``: services never commit.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+MODEL_MODULES = [
+    "domain.tenants.models",
+    "domain.org.models",
+    "domain.plans.models",
+    "domain.crm.models",
+    "domain.earnings.models",
+    "domain.audit.models",
+]
+APP = "podium"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
+
+
+def normalize_url(database_url: str) -> str:
+    """tortoise knows ``postgres://`` (asyncpg); accept the ``postgresql://`` spelling too."""
+    for prefix in ("postgresql://", "postgresql+asyncpg://", "asyncpg://"):
+        if database_url.startswith(prefix):
+            return "postgres://" + database_url.removeprefix(prefix)
+    return database_url
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    url = normalize_url(database_url)
+    if not url.startswith("postgres://"):
+        raise ValueError("Podium runs on PostgreSQL only: use a postgres:// URL")
+    return {
+        "connections": {"default": url},
+        "apps": {
+            APP: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "domain.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(database_url: str) -> None:
+    """Open the ORM on ``database_url`` for this process.
+
+    The context is also made the global fallback, so tasks other than the one that called
+    ``init_db`` (a Starlette lifespan vs its requests, arq jobs) see the same connections.
+    """
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every migration not applied yet (idempotent), then close the connections."""
+    try:
+        await tortoise_migrate(config=tortoise_config(database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+# For tortoise's own command line (`tortoise makemigrations`), configured in pyproject.toml.
+TORTOISE_ORM = tortoise_config(os.environ.get("PODIUM_DATABASE_URL", DEFAULT_DATABASE_URL))

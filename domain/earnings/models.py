@@ -1,0 +1,117 @@
+"""Periods and stored earnings: per rep, plan version and period, with explained lines."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from tortoise import fields
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from domain.org.models import User
+    from domain.plans.models import PlanVersion
+    from domain.tenants.models import Tenant
+
+
+class PeriodStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Period(Model):
+    """A commission period of a tenant.
+
+    Results of a closed period are final: recomputing them is refused.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="periods", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    key = fields.CharField(max_length=10)  # "2026-10", "2026-Q4", "2026"
+    kind = fields.CharField(max_length=10)
+    starts_on = fields.DateField()
+    ends_on = fields.DateField()
+    status = fields.CharEnumField(PeriodStatus, max_length=10, default=PeriodStatus.OPEN)
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "periods"
+        unique_together = (("tenant", "key"),)
+
+
+class ResultStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"  # the engine could not calculate this rep (missing quota or FX rate, ...)
+
+
+class EarningsResult(Model):
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="results", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "podium.User", related_name="results", on_delete=fields.CASCADE
+    )
+    user_id: UUID
+    plan_version: fields.ForeignKeyRelation[PlanVersion] = fields.ForeignKeyField(
+        "podium.PlanVersion", related_name="results", on_delete=fields.CASCADE
+    )
+    plan_version_id: UUID
+    period = fields.CharField(max_length=10)
+    status = fields.CharEnumField(ResultStatus, max_length=10, default=ResultStatus.OK)
+    error = fields.TextField(null=True)
+    currency = fields.CharField(max_length=3)
+    total = fields.DecimalField(max_digits=20, decimal_places=6, default=0)
+    payable = fields.DecimalField(max_digits=20, decimal_places=6, default=0)
+    pending = fields.DecimalField(max_digits=20, decimal_places=6, default=0)
+    cap_adjustment = fields.DecimalField(max_digits=20, decimal_places=6, default=0)
+    active_days = fields.IntField(default=0)
+    period_days = fields.IntField(default=0)
+    # [{"id", "total", "count", "quota", "attainment"}] and
+    # [{"id", "type", "amount", "payable", "pending", "explanation": [...]}], decimals as
+    # exact strings
+    measures: list[dict[str, Any]] = fields.JSONField(default=list)
+    components: list[dict[str, Any]] = fields.JSONField(default=list)
+    explanation: list[str] = fields.JSONField(default=list)
+    computed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "earnings_results"
+        unique_together = (("user", "plan_version", "period"),)
+        indexes = (("tenant_id", "period"),)
+
+
+class EarningsLine(Model):
+    """One explained line of an earnings result.
+
+    Either a component's explanation (no transaction) or one transaction's share of a
+    line-based component.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    result: fields.ForeignKeyRelation[EarningsResult] = fields.ForeignKeyField(
+        "podium.EarningsResult", related_name="lines", on_delete=fields.CASCADE
+    )
+    result_id: UUID
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="earnings_lines", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    position = fields.IntField()  # stable order within the result
+    component = fields.CharField(max_length=100)
+    transaction_external_id = fields.CharField(max_length=200, null=True)
+    credited_rep = fields.CharField(max_length=200, null=True)  # team scope: whose credit
+    occurred_on = fields.DateField(null=True)
+    value = fields.DecimalField(max_digits=28, decimal_places=10, null=True)
+    amount = fields.DecimalField(max_digits=28, decimal_places=10)
+    status = fields.CharField(max_length=10)  # payable | pending | partial
+    explanation = fields.TextField()
+
+    class Meta:
+        table = "earnings_lines"
+        indexes = (("result_id", "position"),)

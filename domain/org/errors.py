@@ -1,0 +1,3 @@
+from domain.kit.errors import Forbidden, NotFound
+
+__all__ = ["Forbidden", "NotFound"]

@@ -1,0 +1,112 @@
+"""All queries about people. Every query is filtered by the viewer's tenant here, so another
+tenant's ids are simply not found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from tortoise import connections
+from tortoise.queryset import QuerySet
+
+from domain.kit.errors import Forbidden, NotFound
+from domain.org.models import Role, User
+from domain.org.viewer import Viewer
+
+
+class UserRepository:
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+        self.tenant_id = viewer.tenant_id
+
+    def _scoped(self) -> QuerySet[User]:
+        return User.filter(tenant_id=self.tenant_id)
+
+    async def get(self, user_id: UUID | str, *, for_update: bool = False) -> User:
+        """The user of the viewer's tenant with this id (no access rule: see ``visible``)."""
+        query = self._scoped().filter(id=parse_id(user_id, "id"))
+        if for_update:
+            query = query.select_for_update()
+        user = await query.first()
+        if user is None:
+            raise NotFound(f"no user {user_id}", field="id")
+        return user
+
+    async def by_external_id(self, external_id: str) -> User | None:
+        return await self._scoped().get_or_none(external_id=external_id)
+
+    async def by_external_ids(self, external_ids: Iterable[str]) -> dict[str, User]:
+        users = await self._scoped().filter(external_id__in=list(external_ids))
+        return {u.external_id: u for u in users}
+
+    async def by_ids(self, user_ids: Iterable[UUID]) -> dict[UUID, User]:
+        users = await self._scoped().filter(id__in=list(user_ids))
+        return {u.id: u for u in users}
+
+    async def external_ids(self) -> set[str]:
+        rows = await self._scoped().values_list("external_id", flat=True)
+        return {str(r) for r in rows}
+
+    async def all(self) -> list[User]:
+        return await self._scoped().order_by("external_id")
+
+    async def subtree_ids(self, user_id: UUID) -> list[UUID]:
+        """The user and everyone below them, transitively, in one recursive query (the user
+        first). ``UNION`` (not ``UNION ALL``) ends the walk even on a cyclic hierarchy."""
+        rows = await connections.get("default").execute_query_dict(
+            """
+            WITH RECURSIVE tree(id) AS (
+                SELECT id FROM users WHERE id = $1 AND tenant_id = $2
+                UNION
+                SELECT u.id FROM users u JOIN tree t ON u.manager_id = t.id
+                WHERE u.tenant_id = $2
+            )
+            SELECT id FROM tree
+            """,
+            [user_id, self.tenant_id],
+        )
+        ids = [UUID(str(r["id"])) for r in rows]
+        return sorted(ids, key=lambda i: i != user_id)
+
+    async def direct_reports(self, user_id: UUID) -> list[User]:
+        return await self._scoped().filter(manager_id=user_id).order_by("display_name", "id")
+
+    async def can_see(self, user: User) -> bool:
+        """Reps see themselves, managers their subtree, admins and payout ops the tenant."""
+        viewer = self.viewer
+        if user.tenant_id != self.tenant_id:
+            return False
+        if viewer.sees_whole_tenant or viewer.user_id == user.id:
+            return True
+        if viewer.role is Role.MANAGER and viewer.user_id is not None:
+            return user.id in await self.subtree_ids(viewer.user_id)
+        return False
+
+    async def visible(self, user_id: UUID | str) -> User:
+        """The user, if the viewer may see them (see ``can_see``). Another tenant's id is
+        NotFound, never Forbidden: existence is not revealed across tenants."""
+        user = await self.get(user_id)
+        if await self.can_see(user):
+            return user
+        raise Forbidden("you may not see this person's data", field="id")
+
+    async def visible_ids(self) -> list[UUID] | None:
+        """Ids the viewer may see, or None for the whole tenant."""
+        viewer = self.viewer
+        if viewer.sees_whole_tenant:
+            return None
+        if viewer.user_id is None:
+            return []
+        if viewer.role is Role.MANAGER:
+            return await self.subtree_ids(viewer.user_id)
+        return [viewer.user_id]
+
+
+def parse_id(value: UUID | str, field: str) -> UUID:
+    """An id from the outside; a malformed one is simply not found."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no such id {value!r}", field=field) from None

@@ -1,0 +1,235 @@
+"""Plan use cases: publish a version, assign, accept, set quotas. Services never commit: the
+caller owns the transaction. Every change writes an audit entry."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from domain.audit.service import record
+from domain.engine.plan import Plan as EnginePlan
+from domain.engine.plan import parse_plan_text
+from domain.kit.clock import utc_now
+from domain.kit.errors import Conflict, Forbidden, InvalidInput
+from domain.kit.periods import parse_period, period_containing
+from domain.org.models import Role
+from domain.org.repository import UserRepository
+from domain.org.viewer import Viewer
+from domain.plans.models import AssignmentStatus, Plan, PlanAssignment, PlanVersion, Quota
+from domain.plans.repository import PlanRepository
+
+
+def _require(viewer: Viewer, *roles: Role) -> None:
+    if viewer.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"only {allowed} may do this")
+
+
+def jsonable(value: Any) -> Any:
+    """A parsed plan document as JSON: decimals as strings (exact), dates in ISO form."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def compile_version(version: PlanVersion) -> EnginePlan:
+    """The engine plan of a stored version (recompiled from the text as published)."""
+    return parse_plan_text(version.document_text)
+
+
+async def publish_plan_version(
+    *, viewer: Viewer, document: str, effective_from: date
+) -> PlanVersion:
+    _require(viewer, Role.ADMIN)
+    compiled = parse_plan_text(document)  # PlanError names the key path
+    period = period_containing(effective_from, compiled.period)
+    if period.start != effective_from:
+        raise InvalidInput(
+            f"a {compiled.period}ly plan takes effect at the start of a period: "
+            f"use {period.start.isoformat()} or {period.next().start.isoformat()}",
+            field="effectiveFrom",
+        )
+    repo = PlanRepository(viewer)
+    plan = await repo.plan_by_key(compiled.id)
+    if plan is None:
+        plan = await Plan.create(tenant_id=viewer.tenant_id, key=compiled.id, name=compiled.name)
+    latest = await repo.latest_version(plan.id, for_update=True)
+    if latest is not None:
+        if effective_from <= latest.effective_from:
+            raise Conflict(
+                f"version {latest.version} of {compiled.id!r} is in force from "
+                f"{latest.effective_from.isoformat()}: a new version must start after it",
+                field="effectiveFrom",
+            )
+        if latest.period_kind != compiled.period:
+            raise InvalidInput(
+                f"plan {compiled.id!r} is paid per {latest.period_kind}; a version cannot change "
+                "that (publish a new plan id)",
+                field="period",
+            )
+        before = {"effective_to": latest.effective_to.isoformat() if latest.effective_to else None}
+        latest.effective_to = effective_from - timedelta(days=1)
+        await latest.save(update_fields=["effective_to"])
+        await record(
+            viewer=viewer,
+            action="plan_version.closed",
+            entity_type="plan_version",
+            entity_id=str(latest.id),
+            before=before,
+            after={"effective_to": latest.effective_to.isoformat()},
+        )
+    plan.name = compiled.name
+    await plan.save(update_fields=["name"])
+    version = await PlanVersion.create(
+        tenant_id=viewer.tenant_id,
+        plan=plan,
+        version=(latest.version + 1) if latest else 1,
+        document=jsonable(dict(compiled.document)),
+        document_text=document,
+        currency=compiled.currency,
+        period_kind=compiled.period,
+        effective_from=effective_from,
+        published_by_id=viewer.user_id,
+    )
+    await record(
+        viewer=viewer,
+        action="plan.published",
+        entity_type="plan_version",
+        entity_id=str(version.id),
+        before=None,
+        after={
+            "plan": compiled.id,
+            "version": version.version,
+            "effective_from": effective_from.isoformat(),
+            "document_sha": _digest(document),
+        },
+    )
+    return version
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def assign_plan(
+    *,
+    viewer: Viewer,
+    plan_id: UUID | str,
+    user_id: UUID | str,
+    effective_from: date,
+    effective_to: date | None = None,
+) -> PlanAssignment:
+    _require(viewer, Role.ADMIN, Role.MANAGER)
+    users = UserRepository(viewer)
+    user = await users.visible(user_id)
+    repo = PlanRepository(viewer)
+    plan = await repo.plan(plan_id)
+    if effective_to is not None and effective_to < effective_from:
+        raise InvalidInput("must not be before effectiveFrom", field="effectiveTo")
+    for other in await repo.assignments_of(user.id):
+        if other.plan_id != plan.id or other.status is AssignmentStatus.DECLINED:
+            continue
+        ends = other.effective_to or date.max
+        if other.effective_from <= (effective_to or date.max) and effective_from <= ends:
+            raise Conflict(
+                f"{user.display_name} is already on {plan.key} from "
+                f"{other.effective_from.isoformat()}",
+                field="effectiveFrom",
+            )
+    assignment = await PlanAssignment.create(
+        tenant_id=viewer.tenant_id,
+        plan=plan,
+        user=user,
+        effective_from=effective_from,
+        effective_to=effective_to,
+    )
+    await record(
+        viewer=viewer,
+        action="assignment.offered",
+        entity_type="plan_assignment",
+        entity_id=str(assignment.id),
+        after=_assignment_state(assignment),
+    )
+    return assignment
+
+
+def _assignment_state(a: PlanAssignment) -> dict[str, Any]:
+    return {
+        "plan_id": str(a.plan_id),
+        "user_id": str(a.user_id),
+        "status": a.status.value,
+        "effective_from": a.effective_from.isoformat(),
+        "effective_to": a.effective_to.isoformat() if a.effective_to else None,
+        "accepted_at": a.accepted_at.isoformat() if a.accepted_at else None,
+    }
+
+
+async def accept_plan(*, viewer: Viewer, assignment_id: UUID | str) -> PlanAssignment:
+    repo = PlanRepository(viewer)
+    assignment = await repo.assignment(assignment_id)
+    if assignment.user_id != viewer.user_id:
+        raise Forbidden("only the rep on the plan can accept it", field="assignmentId")
+    if assignment.status is AssignmentStatus.ACCEPTED:
+        raise Conflict("this plan is accepted already", field="assignmentId")
+    if assignment.status is not AssignmentStatus.OFFERED:
+        raise Conflict(f"this plan is {assignment.status.value}", field="assignmentId")
+    before = _assignment_state(assignment)
+    assignment.status = AssignmentStatus.ACCEPTED
+    assignment.accepted_at = utc_now()
+    await assignment.save(update_fields=["status", "accepted_at"])
+    await record(
+        viewer=viewer,
+        action="assignment.accepted",
+        entity_type="plan_assignment",
+        entity_id=str(assignment.id),
+        before=before,
+        after=_assignment_state(assignment),
+    )
+    return assignment
+
+
+async def set_quota(
+    *, viewer: Viewer, user_id: UUID | str, measure: str, period: str, value: Decimal
+) -> Quota:
+    _require(viewer, Role.ADMIN, Role.MANAGER)
+    parse_period(period)
+    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+        raise InvalidInput("a quota is a decimal of at least 0", field="value")
+    user = await UserRepository(viewer).visible(user_id)
+    if viewer.role is Role.MANAGER and user.id == viewer.user_id:
+        raise Forbidden("managers do not set their own quota", field="userId")
+    repo = PlanRepository(viewer)
+    existing = await repo.quota(user.id, measure, period)
+    before = None if existing is None else {"value": format(existing.value, "f")}
+    if existing is None:
+        quota = await Quota.create(
+            tenant_id=viewer.tenant_id, user=user, measure=measure, period=period, value=value
+        )
+    else:
+        existing.value = value
+        await existing.save(update_fields=["value", "updated_at"])
+        quota = existing
+    await record(
+        viewer=viewer,
+        action="quota.set",
+        entity_type="quota",
+        entity_id=f"{user.id}:{measure}:{period}",
+        before=before,
+        after={"value": format(value, "f")},
+    )
+    return quota
+
+
+def document_json(version: PlanVersion) -> str:
+    return json.dumps(version.document, sort_keys=True)
