@@ -1,0 +1,188 @@
+"""Who is calling: `Authorization: Bearer <JWT>` to a domain Viewer.
+
+Three kinds of token are accepted:
+- HS256, signed with the tenant's own secret (`tenant.jwt_secret`). The tenant is read from the
+  unverified `tenant` claim only to pick the secret; the signature is then verified with it.
+- RS256/ES256 from an identity provider, verified against the keys at PODIUM_JWKS_URL.
+- Firebase ID tokens (when FIREBASE_PROJECT_ID is set): `uid` maps to users.firebase_uid.
+
+`exp` and `aud` are always checked; `sub` is the Podium user id (or their external id). The
+role and locale come from the database, never from the token.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import anyio.to_thread
+import jwt
+
+from api.firebase_auth import FirebaseTokenError, FirebaseVerifier
+from api.settings import Settings
+from domain.kit.clock import utc_now
+from domain.kit.errors import NotFound
+from domain.org.identity import users_with_firebase_uid
+from domain.org.models import User
+from domain.org.repository import UserRepository
+from domain.org.viewer import Viewer
+from domain.tenants.models import Tenant
+from domain.tenants.repository import get_tenant, tenant_by_slug
+
+ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384"]
+
+
+class AuthenticationError(Exception):
+    """The token cannot be trusted. The message is safe to show (it names no secret and does
+    not reveal whether a tenant or user exists)."""
+
+
+class Authenticator:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.jwks = (
+            jwt.PyJWKClient(settings.jwks_url, lifespan=300, timeout=5)
+            if settings.jwks_url
+            else None
+        )
+        self.firebase = (
+            FirebaseVerifier(settings.firebase_project_id, settings.firebase_credentials)
+            if settings.firebase_project_id
+            else None
+        )
+
+    async def viewer(
+        self, authorization: str | None, *, request_id: str | None = None
+    ) -> Viewer | None:
+        """None without credentials; AuthenticationError for bad ones."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthenticationError("use the header Authorization: Bearer <token>")
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise AuthenticationError("the token is not a JWT") from None
+        algorithm = header.get("alg")
+        if algorithm == "HS256":
+            tenant, user = await self._tenant_token(token, unverified)
+        elif algorithm in ASYMMETRIC:
+            if self.firebase is not None and unverified.get("iss") == self.firebase.issuer:
+                tenant, user = await self._firebase_token(token)
+            else:
+                tenant, user = await self._provider_token(token, unverified)
+        else:
+            raise AuthenticationError(f"tokens signed with {algorithm!r} are not accepted")
+        return Viewer(
+            tenant_id=tenant.id,
+            user_id=user.id,
+            role=user.role,
+            locale=user.locale or tenant.locale or "en",
+            request_id=request_id,
+        )
+
+    async def _tenant_token(self, token: str, unverified: dict[str, Any]) -> tuple[Tenant, User]:
+        tenant = await _tenant(unverified.get("tenant"))
+        claims = self._decode(token, tenant.jwt_secret, ["HS256"])
+        return tenant, await _user(tenant, claims)
+
+    async def _provider_token(self, token: str, unverified: dict[str, Any]) -> tuple[Tenant, User]:
+        if self.jwks is None:
+            raise AuthenticationError("this server accepts no identity-provider tokens")
+        jwks = self.jwks
+        try:
+            key = await anyio.to_thread.run_sync(jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientError:
+            raise AuthenticationError("no key of the identity provider matches the token") from None
+        claims = self._decode(token, key.key, ASYMMETRIC, issuer=self.settings.jwt_issuer)
+        tenant = await _tenant(claims.get("tenant"))
+        return tenant, await _user(tenant, claims)
+
+    async def _firebase_token(self, token: str) -> tuple[Tenant, User]:
+        assert self.firebase is not None
+        try:
+            claims = await self.firebase.verify(token)
+        except FirebaseTokenError:
+            raise AuthenticationError("the Firebase ID token is invalid or expired") from None
+        tenant_hint = claims.get("tenant")
+        tenant_id = (await _tenant(tenant_hint)).id if tenant_hint else None
+        users = await users_with_firebase_uid(
+            str(claims.get("uid") or claims.get("sub")), tenant_id
+        )
+        if len(users) != 1:
+            raise AuthenticationError("no Podium user is linked to this Firebase account")
+        user = users[0]
+        return await get_tenant(user.tenant_id), user
+
+    def _decode(
+        self, token: str, key: Any, algorithms: list[str], issuer: str | None = None
+    ) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=issuer,
+                leeway=self.settings.jwt_leeway,
+                options={"require": ["exp", "sub", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationError("the token has expired") from None
+        except jwt.InvalidAudienceError:
+            raise AuthenticationError("the token is meant for another audience") from None
+        except jwt.InvalidIssuerError:
+            raise AuthenticationError("the token comes from another issuer") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthenticationError(f"the token has no {exc.claim!r} claim") from None
+        except jwt.PyJWTError:
+            raise AuthenticationError("the token's signature is not valid") from None
+
+
+async def _tenant(hint: object) -> Tenant:
+    if not isinstance(hint, str) or not hint:
+        raise AuthenticationError("the token names no tenant")
+    tenant: Tenant | None
+    try:
+        tenant = await get_tenant(UUID(hint))
+    except ValueError:
+        tenant = await tenant_by_slug(hint)
+    except NotFound:
+        tenant = None
+    if tenant is None:
+        # the same words as a bad signature: whether a tenant exists is nobody's business
+        raise AuthenticationError("the token's signature is not valid")
+    return tenant
+
+
+async def _user(tenant: Tenant, claims: dict[str, Any]) -> User:
+    subject = str(claims["sub"])
+    users = UserRepository(Viewer.system(tenant.id, label="auth"))
+    try:
+        return await users.get(UUID(subject))
+    except ValueError:
+        found = await users.by_external_id(subject)
+    except NotFound:
+        found = None
+    if found is None:
+        raise AuthenticationError("the token's user does not exist")
+    return found
+
+
+def mint_token(
+    tenant: Tenant, user: User, *, audience: str = "podium", ttl: timedelta = timedelta(hours=12)
+) -> str:
+    """An HS256 token for `user`, signed with the tenant's secret (`podium token`, tests)."""
+    now = utc_now()
+    claims = {
+        "sub": str(user.id),
+        "tenant": tenant.slug,
+        "aud": audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return jwt.encode(claims, tenant.jwt_secret, algorithm="HS256")

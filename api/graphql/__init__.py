@@ -1,0 +1,1 @@
+"""The GraphQL API (strawberry): one sub-package per area, assembled in schema.py."""

@@ -1,0 +1,101 @@
+"""The per-request GraphQL context: who is asking, and DataLoaders that batch reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from redis.asyncio import Redis
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.dataloader import DataLoader
+
+from api.graphql.errors import unauthenticated
+from api.settings import Settings
+from domain.earnings.models import EarningsResult
+from domain.earnings.repository import EarningsRepository
+from domain.earnings.service import current_period
+from domain.kit.periods import Period
+from domain.org.viewer import Viewer
+from domain.plans.models import PlanVersion
+from domain.plans.repository import PlanRepository
+from domain.tenants.models import Tenant
+from domain.tenants.repository import get_tenant
+
+
+class Loaders:
+    """DataLoaders of one request for one viewer: every key goes through the viewer's
+    tenant-scoped repositories."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+        self.results: DataLoader[tuple[UUID, str], list[EarningsResult]] = DataLoader(
+            self._load_results
+        )
+        self.plan_versions: DataLoader[tuple[UUID, date], PlanVersion | None] = DataLoader(
+            self._load_plan_versions
+        )
+
+    async def _load_results(self, keys: list[tuple[UUID, str]]) -> list[list[EarningsResult]]:
+        by_period: dict[str, list[UUID]] = defaultdict(list)
+        for user_id, period in keys:
+            by_period[period].append(user_id)
+        repo = EarningsRepository(self.viewer)
+        found: dict[tuple[UUID, str], list[EarningsResult]] = defaultdict(list)
+        for period, user_ids in by_period.items():
+            for result in await repo.results_for_users(user_ids, period):
+                found[(result.user_id, period)].append(result)
+        return [sorted(found[k], key=lambda r: r.computed_at) for k in keys]
+
+    async def _load_plan_versions(self, keys: list[tuple[UUID, date]]) -> list[PlanVersion | None]:
+        repo = PlanRepository(self.viewer)
+        out: list[PlanVersion | None] = []
+        for plan_id, day in keys:
+            version = await repo.version_on(plan_id, day)
+            out.append(version or await repo.latest_version(plan_id))
+        return out
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response | None
+    settings: Settings
+    redis: Redis | None
+    request_id: str
+    viewer_or_none: Viewer | None = None
+    auth_error: str | None = None
+    _loaders: Loaders | None = None
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def viewer(self) -> Viewer:
+        """The authenticated viewer; an UNAUTHENTICATED error for fields that need one."""
+        if self.viewer_or_none is None:
+            raise unauthenticated(self.auth_error or "sign in: send Authorization: Bearer <token>")
+        return self.viewer_or_none
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.viewer)
+        return self._loaders
+
+    @property
+    def locale(self) -> str:
+        return self.viewer.locale
+
+    async def tenant(self) -> Tenant:
+        if "tenant" not in self._cache:
+            self._cache["tenant"] = await get_tenant(self.viewer.tenant_id)
+        tenant: Tenant = self._cache["tenant"]
+        return tenant
+
+    async def current_period(self) -> Period:
+        if "period" not in self._cache:
+            self._cache["period"] = await current_period(self.viewer)
+        period: Period = self._cache["period"]
+        return period

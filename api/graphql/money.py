@@ -1,0 +1,37 @@
+"""The Money type: amount rounded to the currency's minor unit, formatted for the viewer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+
+import strawberry
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency
+
+from domain.kit.money import round_money
+
+
+@cache
+def babel_locale(tag: str | None) -> Locale:
+    """'de-DE' or 'de_DE' to a Babel locale; unknown tags fall back to English."""
+    try:
+        return Locale.parse((tag or "en").replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+@strawberry.type(description="An amount of money in an ISO 4217 currency.")
+class Money:
+    amount: Decimal = strawberry.field(description="Rounded to the currency's minor unit.")
+    currency: str = strawberry.field(description="ISO 4217 code.")
+    formatted: str = strawberry.field(description="In the viewer's locale, e.g. 1.234,50 €.")
+
+
+def money(amount: Decimal | str | int, currency: str, locale: str | None) -> Money:
+    rounded = round_money(Decimal(amount), currency)
+    return Money(
+        amount=rounded,
+        currency=currency,
+        formatted=format_currency(rounded, currency, locale=babel_locale(locale)),
+    )

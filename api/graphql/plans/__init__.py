@@ -1,0 +1,1 @@
+"""Plans: the rep's assignments, accepting one, publishing a version."""

@@ -1,0 +1,73 @@
+"""Relay-style connections with opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+from typing import Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+T = TypeVar("T")
+
+MAX_PAGE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+
+def encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def decode_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        offset = int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None
+    if kind != "o" or offset < 0:
+        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
+    return offset
+
+
+def page_size(first: int | None, default: int = 20) -> int:
+    size = default if first is None else first
+    if size < 0 or size > MAX_PAGE:
+        raise GraphQLError(
+            f"first must be between 0 and {MAX_PAGE}", extensions={"code": "BAD_USER_INPUT"}
+        )
+    return size
+
+
+def offset_connection(nodes: list[T], *, offset: int, has_next: bool) -> Connection[T]:
+    """A page that starts after `offset` items."""
+    edges = [Edge(cursor=encode_offset(offset + i + 1), node=n) for i, n in enumerate(nodes)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

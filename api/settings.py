@@ -1,0 +1,100 @@
+"""Settings of the service, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Environment = Literal["development", "production"]
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one GraphQL request may ask for."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    max_cost: int = 20000
+    default_list_size: int = 20  # what a connection costs when no `first`/`last` is given
+    persisted_query_ttl: int = 30 * 24 * 3600  # seconds a persisted query stays in Redis
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    env: Environment = "development"
+    jwt_audience: str = "podium"
+    jwt_leeway: int = 30  # seconds of clock skew tolerated on exp/nbf/iat
+    jwks_url: str | None = None  # RS256 tokens from an identity provider
+    jwt_issuer: str | None = None  # checked on RS256 tokens when set
+    firebase_project_id: str | None = None  # Firebase ID tokens when set
+    firebase_credentials: str | None = None  # service-account JSON file; None: default creds
+    limits: Limits = field(default_factory=Limits)
+    log_json: bool = True
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        mode = env.get("PODIUM_ENV", "development")
+        if mode not in ("development", "production"):
+            raise SettingsError(f"PODIUM_ENV must be development or production, not {mode!r}")
+        production = mode == "production"
+        database_url = env.get("DATABASE_URL")
+        redis_url = env.get("REDIS_URL")
+        if production and not (database_url and redis_url):
+            raise SettingsError(
+                "DATABASE_URL and REDIS_URL are required when PODIUM_ENV=production"
+            )
+        if production and env.get("FIREBASE_AUTH_EMULATOR_HOST"):
+            # the emulator makes firebase-admin accept unsigned tokens
+            raise SettingsError("FIREBASE_AUTH_EMULATOR_HOST must not be set in production")
+        defaults = Limits()
+        limits = Limits(
+            max_depth=_int(env, "PODIUM_MAX_DEPTH", defaults.max_depth),
+            max_aliases=_int(env, "PODIUM_MAX_ALIASES", defaults.max_aliases),
+            max_tokens=_int(env, "PODIUM_MAX_TOKENS", defaults.max_tokens),
+            max_cost=_int(env, "PODIUM_MAX_COST", defaults.max_cost),
+            default_list_size=defaults.default_list_size,
+            persisted_query_ttl=_int(env, "PODIUM_APQ_TTL", defaults.persisted_query_ttl),
+        )
+        return cls(
+            database_url=database_url or DEFAULT_DATABASE_URL,
+            redis_url=redis_url or DEFAULT_REDIS_URL,
+            env=mode,  # type: ignore[arg-type]
+            jwt_audience=env.get("PODIUM_JWT_AUDIENCE", "podium"),
+            jwt_leeway=_int(env, "PODIUM_JWT_LEEWAY", 30),
+            jwks_url=env.get("PODIUM_JWKS_URL") or None,
+            jwt_issuer=env.get("PODIUM_JWT_ISSUER") or None,
+            firebase_project_id=env.get("FIREBASE_PROJECT_ID") or None,
+            firebase_credentials=env.get("GOOGLE_APPLICATION_CREDENTIALS") or None,
+            limits=limits,
+            log_json=env.get("PODIUM_LOG_FORMAT", "json" if production else "console") == "json",
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return value
