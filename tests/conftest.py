@@ -30,6 +30,13 @@ def _worker(config: pytest.Config) -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def _run(config: pytest.Config) -> str:
+    """Unique per test run: several people (or agents) may run the suite on one server at
+    once, and a run must never drop the database another run is using."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["testrunuid"][:12] if workerinput else f"p{os.getpid()}"
+
+
 def _database_url(name: str) -> str:
     base, _, _ = SERVER_URL.rpartition("/")
     return f"{base}/{name}"
@@ -44,14 +51,23 @@ async def _recreate(name: str) -> None:
         await admin.close()
 
 
+async def _drop(name: str) -> None:
+    admin = await asyncpg.connect(SERVER_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A freshly migrated database of this worker's own."""
-    name = f"podium_test_{_worker(request.config)}"
+    name = f"podium_test_{_run(request.config)}_{_worker(request.config)}"
     url = _database_url(name)
     asyncio.run(_recreate(name))
     asyncio.run(migrate(url))
     yield url
+    asyncio.run(_drop(name))
 
 
 async def reset_tables() -> None:

@@ -1,12 +1,14 @@
 """Earnings use cases: recompute a rep's period with the engine and store it; what-if.
 
 Both load the same inputs and call the same engine as `podium simulate`. Services never
-commit: the caller wraps `recompute_rep_period` in a transaction so a result and its lines
-are replaced atomically.
+commit: the caller (a worker job, the CLI) owns the transaction. `recompute_rep_period` still
+replaces a result and its lines atomically on its own, in a savepoint of that transaction, so
+a caller that catches its failure and carries on never commits half a result.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,18 +17,28 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from domain.audit.service import record
-from domain.earnings.models import EarningsLine, EarningsResult, ResultStatus
+from domain.crm.models import FxRate
+from domain.earnings.errors import PeriodClosed
+from domain.earnings.models import EarningsLine, EarningsResult, PeriodStatus, ResultStatus
+from domain.earnings.models import Period as StoredPeriod
 from domain.engine.calculate import calculate
 from domain.engine.inputs import Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
 from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
-from domain.kit.errors import InvalidInput
+from domain.kit.errors import Forbidden, InvalidInput
 from domain.kit.money import format_plain, round_money
-from domain.kit.periods import Period, PeriodKind, parse_period, period_containing
-from domain.org.models import User
+from domain.kit.periods import (
+    PERIOD_KINDS,
+    Period,
+    PeriodKind,
+    parse_period,
+    period_containing,
+)
+from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanAssignment, PlanVersion
@@ -114,11 +126,11 @@ async def _load_inputs(
     if extra:
         transactions.extend(extra)
     quotas = {
-        (user.external_id, q.measure): q.value
+        (user.external_id, q.measure): _exact(q.value)
         for q in await PlanRepository(viewer).quotas([user.id], period.id)
     }
     currencies = sorted({t.currency for t in transactions} - {plan.currency})
-    fx = await _fx(viewer, currencies, period.end)
+    fx = await _fx(viewer, currencies, plan.currency, period.end)
     assignments = tuple(
         Assignment(user.external_id, plan.id, a.effective_from, a.effective_to)
         for a in await PlanRepository(viewer).assignments_of(user.id)
@@ -142,7 +154,9 @@ async def _transactions(
         [viewer.tenant_id, period.start, period.end, [str(u) for u in user_ids]],
     )
     external = {str(k): u.external_id for k, u in by_id.items()}
-    missing = {rid for r in rows for rid in _credited(r) if rid not in external}
+    missing = {
+        rid for r in rows for rid in (*_credited(r), str(r["rep_id"])) if rid not in external
+    }
     if missing:  # split partners outside the loaded team: map their ids too
         for u in await User.filter(tenant_id=viewer.tenant_id, id__in=list(missing)):
             external[str(u.id)] = u.external_id
@@ -178,10 +192,9 @@ def _credited(row: dict[str, Any]) -> list[str]:
 
 
 def _decode(value: Any) -> Any:
+    """JSONB as asyncpg returns it (text); numbers with a fraction become exact Decimals."""
     if isinstance(value, str):
-        import json
-
-        return json.loads(value)
+        return json.loads(value, parse_float=Decimal)
     return value
 
 
@@ -200,12 +213,16 @@ def _field_value(value: Any) -> Any:
     return value
 
 
-async def _fx(viewer: Viewer, currencies: list[str], until: date) -> FxTable:
+async def _fx(viewer: Viewer, currencies: list[str], quote_currency: str, until: date) -> FxTable:
+    """Rates into the plan's currency only: a GBP->USD rate must never convert GBP into EUR."""
     if not currencies:
         return FxTable()
-    from domain.crm.models import FxRate
-
-    rows = await FxRate.filter(tenant_id=viewer.tenant_id, currency__in=currencies, date__lte=until)
+    rows = await FxRate.filter(
+        tenant_id=viewer.tenant_id,
+        quote_currency=quote_currency,
+        currency__in=currencies,
+        date__lte=until,
+    )
     return FxTable((r.date, r.currency, _exact(r.rate)) for r in rows)
 
 
@@ -225,33 +242,84 @@ async def run_plans(
 async def recompute_rep_period(
     *, viewer: Viewer, user_id: UUID | str, period: str
 ) -> list[EarningsResult]:
-    """Recalculate and store one rep's earnings for one period (every plan they are on)."""
-    user = await UserRepository(viewer).get(user_id)
+    """Recalculate and store one rep's earnings for one period (every plan they are on).
+
+    The old results and lines are replaced as a whole or not at all: the writes run in a
+    savepoint of the caller's transaction (their own transaction when the caller has none),
+    after the engine has run, so a failure anywhere leaves the previous result. A rep the
+    engine cannot calculate (missing quota or FX rate, ...) is stored with status ``error``
+    and the reason, never as a silent 0. A closed period is refused.
+    """
     parsed = parse_period(period)
-    runs = await run_plans(viewer, user, parsed)
-    stored: list[EarningsResult] = []
-    keep: set[UUID] = set()
-    for run in runs:
-        stored.append(await _store(viewer, run))
-        keep.add(run.version.id)
-    stale = EarningsResult.filter(
-        tenant_id=viewer.tenant_id,
-        user_id=user.id,
-        period=period,
-        plan_version_id__not_in=list(keep) or [None],
-    )
-    if not keep:
-        stale = EarningsResult.filter(tenant_id=viewer.tenant_id, user_id=user.id, period=period)
-    for old in await stale:
-        await record(
-            viewer=viewer,
-            action="earnings.removed",
-            entity_type="earnings_result",
-            entity_id=str(old.id),
-            before=_result_state(old),
-            after=None,
+    users = UserRepository(viewer)
+    async with in_transaction():
+        visible_id = await users.require_visible_id(user_id)
+        # one recompute of a rep at a time (jobs are delivered at least once, maybe twice)
+        user = await users.get(visible_id, for_update=True)
+        await _require_open(viewer, parsed)
+        runs = await run_plans(viewer, user, parsed)
+        stored: list[EarningsResult] = []
+        keep: set[UUID] = set()
+        for run in runs:
+            if run.rep_result is None and run.error is None:
+                continue  # no active day in the period: not calculated (PLAN_SPEC 4)
+            stored.append(await _store(viewer, run))
+            keep.add(run.version.id)
+        stale = EarningsResult.filter(tenant_id=viewer.tenant_id, user_id=user.id, period=parsed.id)
+        if keep:
+            stale = stale.filter(plan_version_id__not_in=list(keep))
+        for old in await stale:
+            await record(
+                viewer=viewer,
+                action="earnings.removed",
+                entity_type="earnings_result",
+                entity_id=str(old.id),
+                before=_result_state(old),
+                after=None,
+            )
+            await old.delete()
+    return stored
+
+
+async def _require_open(viewer: Viewer, period: Period) -> None:
+    closed = await StoredPeriod.filter(
+        tenant_id=viewer.tenant_id, key=period.id, status=PeriodStatus.CLOSED
+    ).exists()
+    if closed:
+        raise PeriodClosed(f"{period.id} is closed: its results are final", field="period")
+
+
+async def close_period(*, viewer: Viewer, period: str) -> StoredPeriod:
+    """Close a period: its results become final and recomputing them is refused. Audited."""
+    if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
+        raise Forbidden("only admin, payout_ops may close a period", field="period")
+    parsed = parse_period(period)
+    stored = await StoredPeriod.filter(tenant_id=viewer.tenant_id, key=parsed.id).first()
+    before = None if stored is None else {"status": stored.status.value}
+    if stored is None:
+        stored = await StoredPeriod.create(
+            tenant_id=viewer.tenant_id,
+            key=parsed.id,
+            kind=parsed.kind,
+            starts_on=parsed.start,
+            ends_on=parsed.end,
+            status=PeriodStatus.CLOSED,
+            closed_at=utc_now(),
         )
-        await old.delete()
+    elif stored.status is PeriodStatus.CLOSED:
+        raise PeriodClosed(f"{parsed.id} is closed already", field="period")
+    else:
+        stored.status = PeriodStatus.CLOSED
+        stored.closed_at = utc_now()
+        await stored.save(update_fields=["status", "closed_at"])
+    await record(
+        viewer=viewer,
+        action="period.closed",
+        entity_type="period",
+        entity_id=parsed.id,
+        before=before,
+        after={"status": PeriodStatus.CLOSED.value},
+    )
     return stored
 
 
@@ -267,7 +335,10 @@ def _result_state(r: EarningsResult) -> dict[str, Any]:
 
 async def _store(viewer: Viewer, run: PlanRun) -> EarningsResult:
     existing = await EarningsResult.get_or_none(
-        user_id=run.user.id, plan_version_id=run.version.id, period=run.period.id
+        tenant_id=viewer.tenant_id,
+        user_id=run.user.id,
+        plan_version_id=run.version.id,
+        period=run.period.id,
     )
     before = _result_state(existing) if existing else None
     rep = run.rep_result
@@ -282,11 +353,13 @@ async def _store(viewer: Viewer, run: PlanRun) -> EarningsResult:
     if rep is None:
         values.update(
             status=ResultStatus.ERROR,
-            error=run.error or "not on the plan this period",
+            error=run.error,
             total=0,
             payable=0,
             pending=0,
             cap_adjustment=0,
+            active_days=0,
+            period_days=run.period.days,
             measures=[],
             components=[],
             explanation=[],
@@ -299,6 +372,8 @@ async def _store(viewer: Viewer, run: PlanRun) -> EarningsResult:
             payable=rep.payable,
             pending=rep.pending,
             cap_adjustment=rep.cap_adjustment,
+            active_days=rep.active_days,
+            period_days=rep.period_days,
             measures=[
                 {
                     "id": m.id,
@@ -351,24 +426,25 @@ def _lines(
     lines: list[EarningsLine] = []
     position = 0
     for c in rep.components:
+        # one line per component: its reasons (tier slices, steps, gate, cap) explain a single
+        # figure, so they share one line rather than each claiming the component's amount
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
-        for text in c.explanation:
-            lines.append(
-                EarningsLine(
-                    result_id=result.id,
-                    tenant_id=viewer.tenant_id,
-                    position=position,
-                    component=c.id,
-                    transaction_external_id=None,
-                    credited_rep=None,
-                    occurred_on=None,
-                    value=None,
-                    amount=c.amount,
-                    status=status,
-                    explanation=text,
-                )
+        lines.append(
+            EarningsLine(
+                result_id=result.id,
+                tenant_id=viewer.tenant_id,
+                position=position,
+                component=c.id,
+                transaction_external_id=None,
+                credited_rep=None,
+                occurred_on=None,
+                value=None,
+                amount=c.amount,
+                status=status,
+                explanation="; ".join(c.explanation),
             )
-            position += 1
+        )
+        position += 1
     for line in rep.lines:
         lines.append(
             EarningsLine(
@@ -418,12 +494,13 @@ async def what_if(
             raise InvalidInput(f"{reserved!r} cannot be set in fields", field=f"fields.{reserved}")
     user = await UserRepository(viewer).get(viewer.user_id)
     tenant = await get_tenant(viewer.tenant_id)
-    period = await current_period(viewer)
     today = datetime.now(ZoneInfo(tenant.time_zone)).date()
-    day = min(max(today, period.start), period.end)
+    # each plan in its own current period: a quarterly plan's this quarter, a monthly one's
+    # this month (run_plans keeps only the versions paid per the period's kind)
+    periods = [period_containing(today, kind) for kind in PERIOD_KINDS]
     state = extra_fields.pop("state", "won")
     currency = extra_fields.pop("currency", None)
-    before_runs = await run_plans(viewer, user, period)
+    before_runs = [run for period in periods for run in await run_plans(viewer, user, period)]
     if not before_runs:
         raise InvalidInput("you are on no plan this period", field="me")
     currency = currency or before_runs[0].plan.currency
@@ -432,12 +509,16 @@ async def what_if(
         rep_id=user.external_id,
         amount=amount,
         currency=currency,
-        date=day,
+        date=today,
         type=type,
         state=state,
         extra={k: _field_value(v) for k, v in extra_fields.items()},
     )
-    after_runs = await run_plans(viewer, user, period, extra=[hypothetical])
+    after_runs = [
+        run
+        for period in periods
+        for run in await run_plans(viewer, user, period, extra=[hypothetical])
+    ]
     return WhatIfResult(
         currency=_one_currency(before_runs),
         before=_sum_totals(before_runs),

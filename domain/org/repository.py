@@ -18,6 +18,8 @@ class UserRepository:
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
         self.tenant_id = viewer.tenant_id
+        self._visible_ids: list[UUID] | None = None
+        self._visible_loaded = False
 
     def _scoped(self) -> QuerySet[User]:
         return User.filter(tenant_id=self.tenant_id)
@@ -91,7 +93,14 @@ class UserRepository:
         raise Forbidden("you may not see this person's data", field="id")
 
     async def visible_ids(self) -> list[UUID] | None:
-        """Ids the viewer may see, or None for the whole tenant."""
+        """Ids the viewer may see, or None for the whole tenant (asked once per repository:
+        a manager's subtree is one recursive query, not one per id checked)."""
+        if not self._visible_loaded:
+            self._visible_ids = await self._load_visible_ids()
+            self._visible_loaded = True
+        return self._visible_ids
+
+    async def _load_visible_ids(self) -> list[UUID] | None:
         viewer = self.viewer
         if viewer.sees_whole_tenant:
             return None
@@ -100,6 +109,28 @@ class UserRepository:
         if viewer.role is Role.MANAGER:
             return await self.subtree_ids(viewer.user_id)
         return [viewer.user_id]
+
+    async def require_visible_id(self, user_id: UUID | str) -> UUID:
+        """``user_id`` if the viewer may see that person's data. Another tenant's id (or no
+        such id) is NotFound; someone of the tenant outside the viewer's reach is Forbidden."""
+        parsed = parse_id(user_id, "id")
+        visible = await self.visible_ids()
+        if visible is not None and parsed in visible:
+            return parsed
+        if not await self._scoped().filter(id=parsed).exists():
+            raise NotFound(f"no user {user_id}", field="id")
+        if visible is None:
+            return parsed
+        raise Forbidden("you may not see this person's data", field="id")
+
+    async def visible_among(self, user_ids: Iterable[UUID]) -> list[UUID]:
+        """The ids of ``user_ids`` the viewer may see (others silently left out)."""
+        wanted = list(user_ids)
+        visible = await self.visible_ids()
+        if visible is None:
+            return wanted
+        allowed = set(visible)
+        return [i for i in wanted if i in allowed]
 
 
 def parse_id(value: UUID | str, field: str) -> UUID:

@@ -3,6 +3,7 @@ caller owns the transaction. Every change writes an audit entry."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from domain.audit.service import record
 from domain.engine.plan import Plan as EnginePlan
 from domain.engine.plan import parse_plan_text
 from domain.kit.clock import utc_now
-from domain.kit.errors import Conflict, Forbidden, InvalidInput
+from domain.kit.errors import Conflict, Forbidden, InvalidInput, PlanError
 from domain.kit.periods import parse_period, period_containing
 from domain.org.models import Role
 from domain.org.repository import UserRepository
@@ -46,11 +47,41 @@ def compile_version(version: PlanVersion) -> EnginePlan:
     return parse_plan_text(version.document_text)
 
 
+# Column widths of what a published document is stored in and explained with.
+_MAX_KEY = 100
+_MAX_NAME = 200
+
+
+def _check_storable(compiled: EnginePlan) -> None:
+    """What the engine accepts but the tables cannot hold is refused with the key path, never
+    as a database error."""
+    if len(compiled.id) > _MAX_KEY:
+        raise PlanError(f"at most {_MAX_KEY} characters", field="id")
+    if len(compiled.name) > _MAX_NAME:
+        raise PlanError(f"at most {_MAX_NAME} characters", field="name")
+    for i, component in enumerate(compiled.components):
+        if len(component.id) > _MAX_KEY:
+            raise PlanError(f"at most {_MAX_KEY} characters", field=f"components[{i}].id")
+
+
+def _version_state(version: PlanVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "effective_from": version.effective_from.isoformat(),
+        "effective_to": version.effective_to.isoformat() if version.effective_to else None,
+        "document_sha256": version.document_sha256,
+    }
+
+
 async def publish_plan_version(
     *, viewer: Viewer, document: str, effective_from: date
 ) -> PlanVersion:
+    """Publish ``document`` as the plan's next version from ``effective_from`` (the first day
+    of a period), closing the version in force the day before. A version starting on or
+    before the latest one's start would overlap it (or rewrite history) and is refused."""
     _require(viewer, Role.ADMIN)
     compiled = parse_plan_text(document)  # PlanError names the key path
+    _check_storable(compiled)
     period = period_containing(effective_from, compiled.period)
     if period.start != effective_from:
         raise InvalidInput(
@@ -59,10 +90,17 @@ async def publish_plan_version(
             field="effectiveFrom",
         )
     repo = PlanRepository(viewer)
-    plan = await repo.plan_by_key(compiled.id)
-    if plan is None:
-        plan = await Plan.create(tenant_id=viewer.tenant_id, key=compiled.id, name=compiled.name)
+    # Two first publications of a plan may race: insert-if-absent waits for the other one
+    # instead of failing on the unique key, and the plan row's lock then serializes them.
+    await Plan.bulk_create(
+        [Plan(tenant_id=viewer.tenant_id, key=compiled.id, name=compiled.name)],
+        ignore_conflicts=True,
+    )
+    plan = await repo.plan_by_key(compiled.id, for_update=True)
+    if plan is None:  # removed by someone else in between
+        raise Conflict(f"plan {compiled.id!r} was removed meanwhile: try again", field="id")
     latest = await repo.latest_version(plan.id, for_update=True)
+    previous = None if latest is None else _version_state(latest)
     if latest is not None:
         if effective_from <= latest.effective_from:
             raise Conflict(
@@ -76,7 +114,9 @@ async def publish_plan_version(
                 "that (publish a new plan id)",
                 field="period",
             )
-        before = {"effective_to": latest.effective_to.isoformat() if latest.effective_to else None}
+    if latest is not None and (
+        latest.effective_to is None or latest.effective_to >= effective_from
+    ):
         latest.effective_to = effective_from - timedelta(days=1)
         await latest.save(update_fields=["effective_to"])
         await record(
@@ -84,41 +124,44 @@ async def publish_plan_version(
             action="plan_version.closed",
             entity_type="plan_version",
             entity_id=str(latest.id),
-            before=before,
-            after={"effective_to": latest.effective_to.isoformat()},
+            before=previous,
+            after=_version_state(latest),
         )
-    plan.name = compiled.name
-    await plan.save(update_fields=["name"])
+    if plan.name != compiled.name:
+        plan.name = compiled.name
+        await plan.save(update_fields=["name"])
     version = await PlanVersion.create(
         tenant_id=viewer.tenant_id,
         plan=plan,
         version=(latest.version + 1) if latest else 1,
         document=jsonable(dict(compiled.document)),
         document_text=document,
+        document_sha256=_digest(document),
         currency=compiled.currency,
         period_kind=compiled.period,
         effective_from=effective_from,
         published_by_id=viewer.user_id,
+        published_by_label=viewer.actor_label,
     )
     await record(
         viewer=viewer,
         action="plan.published",
-        entity_type="plan_version",
-        entity_id=str(version.id),
-        before=None,
+        entity_type="plan",
+        entity_id=str(plan.id),
+        before=previous,
         after={
             "plan": compiled.id,
-            "version": version.version,
-            "effective_from": effective_from.isoformat(),
-            "document_sha": _digest(document),
+            "plan_version_id": str(version.id),
+            "currency": compiled.currency,
+            "period": compiled.period,
+            "published_by": viewer.actor_label,
+            **_version_state(version),
         },
     )
     return version
 
 
 def _digest(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -133,6 +176,9 @@ async def assign_plan(
     _require(viewer, Role.ADMIN, Role.MANAGER)
     users = UserRepository(viewer)
     user = await users.visible(user_id)
+    # the person's row lock serializes offers to them: two racing offers cannot both pass
+    # the overlap check
+    await users.get(user.id, for_update=True)
     repo = PlanRepository(viewer)
     plan = await repo.plan(plan_id)
     if effective_to is not None and effective_to < effective_from:
@@ -177,8 +223,8 @@ def _assignment_state(a: PlanAssignment) -> dict[str, Any]:
 
 async def accept_plan(*, viewer: Viewer, assignment_id: UUID | str) -> PlanAssignment:
     repo = PlanRepository(viewer)
-    assignment = await repo.assignment(assignment_id)
-    if assignment.user_id != viewer.user_id:
+    assignment = await repo.assignment(assignment_id, for_update=True)
+    if viewer.user_id is None or assignment.user_id != viewer.user_id:
         raise Forbidden("only the rep on the plan can accept it", field="assignmentId")
     if assignment.status is AssignmentStatus.ACCEPTED:
         raise Conflict("this plan is accepted already", field="assignmentId")
@@ -199,23 +245,49 @@ async def accept_plan(*, viewer: Viewer, assignment_id: UUID | str) -> PlanAssig
     return assignment
 
 
+_QUOTA_PLACES = 6  # quotas.value is NUMERIC(20, 6)
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal as exact text without padding: NUMERIC(20,6) reads back 100000.000000."""
+    normalized = value.normalize()
+    return format(
+        normalized.quantize(Decimal(1)) if normalized == normalized.to_integral() else normalized,
+        "f",
+    )
+
+
 async def set_quota(
     *, viewer: Viewer, user_id: UUID | str, measure: str, period: str, value: Decimal
 ) -> Quota:
+    """Set (or change) a person's quota for a measure and period, audited."""
     _require(viewer, Role.ADMIN, Role.MANAGER)
-    parse_period(period)
+    period = parse_period(period).id
+    measure = measure.strip()
+    if not measure or len(measure) > 100:
+        raise InvalidInput("a measure id of 1-100 characters", field="measure")
     if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
         raise InvalidInput("a quota is a decimal of at least 0", field="value")
-    user = await UserRepository(viewer).visible(user_id)
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > _QUOTA_PLACES:
+        raise InvalidInput(f"at most {_QUOTA_PLACES} decimal places", field="value")
+    if value >= Decimal(10) ** (20 - _QUOTA_PLACES):
+        raise InvalidInput("too large", field="value")
+    users = UserRepository(viewer)
+    user = await users.visible(user_id)
+    await users.get(user.id, for_update=True)  # racing first quotas: one insert, one update
     if viewer.role is Role.MANAGER and user.id == viewer.user_id:
         raise Forbidden("managers do not set their own quota", field="userId")
     repo = PlanRepository(viewer)
-    existing = await repo.quota(user.id, measure, period)
-    before = None if existing is None else {"value": format(existing.value, "f")}
+    existing = await repo.quota(user.id, measure, period, for_update=True)
+    before = None if existing is None else {"value": _plain(Decimal(existing.value))}
+    after = {"value": _plain(value)}
     if existing is None:
         quota = await Quota.create(
             tenant_id=viewer.tenant_id, user=user, measure=measure, period=period, value=value
         )
+    elif before == after:
+        return existing
     else:
         existing.value = value
         await existing.save(update_fields=["value", "updated_at"])
@@ -226,7 +298,7 @@ async def set_quota(
         entity_type="quota",
         entity_id=f"{user.id}:{measure}:{period}",
         before=before,
-        after={"value": format(value, "f")},
+        after=after,
     )
     return quota
 
