@@ -8,7 +8,7 @@ import anyio.to_thread
 import firebase_admin
 from firebase_admin import auth, credentials
 
-_APP_NAME = "podium-auth"
+_APP_PREFIX = "podium-auth"
 
 
 class FirebaseTokenError(Exception):
@@ -18,13 +18,19 @@ class FirebaseTokenError(Exception):
 class FirebaseVerifier:
     def __init__(self, project_id: str, credentials_file: str | None = None) -> None:
         self.project_id = project_id
+        # one firebase_admin app per project, shared by every verifier of this process
+        name = f"{_APP_PREFIX}-{project_id}"
         try:
-            self._app = firebase_admin.get_app(_APP_NAME)
+            self._app = firebase_admin.get_app(name)
         except ValueError:
             cred = credentials.Certificate(credentials_file) if credentials_file else None
             self._app = firebase_admin.initialize_app(
-                cred, options={"projectId": project_id}, name=_APP_NAME
+                cred, options={"projectId": project_id}, name=name
             )
+
+    @property
+    def app(self) -> firebase_admin.App:
+        return self._app
 
     @property
     def issuer(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -41,6 +42,30 @@ def request_id_from(value: str | None) -> str:
     return uuid.uuid4().hex
 
 
+async def _internal_error(send: Send, request_id: str) -> None:
+    body = json.dumps(
+        {
+            "errors": [
+                {
+                    "message": "Internal server error",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+            ]
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestIdMiddleware:
     """Takes X-Request-ID from the client (or makes one), binds it to every log line of the
     request, returns it in the response and logs one access line."""
@@ -61,10 +86,12 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
@@ -76,6 +103,11 @@ class RequestIdMiddleware:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception:
+                # the traceback goes to the log, never to the client
+                log.exception("unhandled error", path=scope.get("path"))
+                if scope["type"] == "http" and not response_started:
+                    await _internal_error(send_with_id, request_id)
             finally:
                 if scope["type"] == "http":
                     log.info(

@@ -158,6 +158,11 @@ def earnings_of(
     )
 
 
+def _exact(value: object) -> Decimal:
+    """A stored decimal without the column's padding: 40000.000000 reads 40000."""
+    return Decimal(str(value)).normalize()
+
+
 def quota_progress_of(results: Sequence[EarningsResult]) -> list[QuotaProgress]:
     seen: set[str] = set()
     out: list[QuotaProgress] = []
@@ -172,9 +177,9 @@ def quota_progress_of(results: Sequence[EarningsResult]) -> list[QuotaProgress]:
                 QuotaProgress(
                     measure=measure,
                     name=humanize(measure),
-                    total=Decimal(str(m["total"])),
-                    quota=Decimal(str(m["quota"])),
-                    attainment=None if attainment is None else Decimal(str(attainment)),
+                    total=_exact(m["total"]),
+                    quota=_exact(m["quota"]),
+                    attainment=None if attainment is None else _exact(attainment),
                 )
             )
     return out

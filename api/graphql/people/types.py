@@ -24,6 +24,7 @@ from api.graphql.plans.types import PlanAssignment
 from domain.earnings.models import EarningsResult
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import what_if
+from domain.kit.errors import InvalidInput
 from domain.kit.periods import parse_period
 from domain.org.models import User
 from domain.org.team import team_of
@@ -87,8 +88,10 @@ class Rep:
         return quota_progress_of(await _results(info, self.user, period_id))
 
     @strawberry.field(description="Earnings of the last `last` periods, oldest first.")
-    async def earnings_history(self, info: Info[Any, None], last: int = 12) -> list[EarningsPoint]:
-        last = max(0, min(last, MAX_HISTORY))
+    async def earnings_history(
+        self, info: Info[Any, None], last: int | None = 12
+    ) -> list[EarningsPoint]:
+        last = max(0, min(12 if last is None else last, MAX_HISTORY))
         rows = await EarningsRepository(info.context.viewer).history(self.user.id, last)
         return [EarningsPoint.of(row, info.context.locale) for row in rows]
 
@@ -156,14 +159,14 @@ class Me(Rep):
         self,
         info: Info[Any, None],
         amount: Decimal,
-        type: str = "deal",
+        type: str | None = "deal",
         fields: JSON | None = None,
     ) -> WhatIf:
         if fields is not None and not isinstance(fields, dict):
-            from domain.kit.errors import InvalidInput
-
             raise InvalidInput("fields is a JSON object", field="fields")
-        result = await what_if(viewer=info.context.viewer, amount=amount, type=type, fields=fields)
+        result = await what_if(
+            viewer=info.context.viewer, amount=amount, type=type or "deal", fields=fields
+        )
         return WhatIf.of(result, info.context.locale)
 
 

@@ -1,0 +1,91 @@
+"""The Starlette application: `/graphql`, `/health` (liveness), `/ready` (PostgreSQL and Redis).
+
+A factory, run as `uvicorn.run("api.app:create_app", factory=True, ...)`. The lifespan opens
+the database and a Redis client and closes both on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.auth import Authenticator
+from api.database import close_database, open_database, ping_database
+from api.graphql.schema import build_schema
+from api.graphql.view import PodiumGraphQL
+from api.observability import RequestIdMiddleware, configure_logging
+from api.settings import Settings
+
+READY_TIMEOUT = 2.0  # seconds each dependency gets to answer /ready
+
+log = structlog.get_logger("podium.api")
+
+
+async def health(request: Request) -> JSONResponse:
+    """Liveness: the process answers. Touches nothing else."""
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: PostgreSQL and Redis both answer; 503 naming the one that does not."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(ping_database(), READY_TIMEOUT)
+        checks["postgres"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        log.warning("readiness check failed", dependency="postgres", error=type(exc).__name__)
+        checks["postgres"] = "unavailable"
+    try:
+        await asyncio.wait_for(request.app.state.redis.ping(), READY_TIMEOUT)
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        log.warning("readiness check failed", dependency="redis", error=type(exc).__name__)
+        checks["redis"] = "unavailable"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status_code=200 if healthy else 503,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    configure_logging(json=settings.log_json)
+    authenticator = Authenticator(settings)
+    graphql = PodiumGraphQL(
+        build_schema(settings.limits), settings=settings, authenticator=authenticator
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened = await open_database(settings.database_url)
+        app.state.redis = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=READY_TIMEOUT, socket_timeout=5
+        )
+        log.info("started", env=settings.env)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            if opened:
+                await close_database()
+
+    return Starlette(
+        debug=False,  # tracebacks are for the log, never for a response
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/ready", ready, methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,70 @@
+"""The root of the GraphQL API: `schema` (exported to schema.graphql) and `build_schema`.
+
+Regenerate the SDL after changing a type:
+    .venv/bin/strawberry export-schema api.graphql.schema:schema --output schema.graphql
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from api.graphql.errors import ErrorPolicy
+from api.graphql.limits import limit_extensions
+from api.graphql.people.queries import me, rep
+from api.graphql.people.types import Me, Rep
+from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_plan
+from api.graphql.plans.mutations.publish_plan import PublishPlanResult, publish_plan
+from api.graphql.scalars import SCALAR_OVERRIDES
+from api.settings import Limits
+
+
+@strawberry.type
+class Query:
+    me: Me = strawberry.field(resolver=me, description="The signed-in person.")
+    rep: Rep | None = strawberry.field(
+        resolver=rep,
+        description="A person the viewer may see (reps: themselves; managers: their "
+        "subtree; admins: their tenant). Another person's id is FORBIDDEN; an unknown id null.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    accept_plan: AcceptPlanResult = strawberry.mutation(
+        resolver=accept_plan, description="The rep accepts a plan offered to them."
+    )
+    publish_plan: PublishPlanResult = strawberry.mutation(
+        resolver=publish_plan,
+        description="Admins: publish a plan document (YAML or JSON) as a new version.",
+    )
+
+
+class PodiumSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """ErrorPolicy logs unexpected errors (structlog, with the request id); strawberry's
+        own logging would print every expected error with a traceback."""
+
+
+def build_schema(limits: Limits | None = None) -> strawberry.Schema:
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        *limit_extensions(limits or Limits()),
+        ErrorPolicy,
+    ]
+    return PodiumSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
+    )
+
+
+schema = build_schema()
+
+__all__ = ["Query", "Mutation", "build_schema", "schema"]

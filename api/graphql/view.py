@@ -1,0 +1,121 @@
+"""The `/graphql` endpoint: strawberry's ASGI view with Podium's context, automatic persisted
+queries and a last check that no internal error text leaves the server."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from cross_web import AsyncHTTPRequestAdapter
+from graphql import GraphQLError
+from redis.asyncio import Redis
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
+
+from api.auth import AuthenticationError, Authenticator
+from api.graphql import persisted
+from api.graphql.context import Context
+from api.graphql.errors import public_errors
+from api.observability import request_id_from
+from api.settings import Settings
+
+
+class PodiumGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        settings: Settings,
+        authenticator: Authenticator,
+        redis: Redis | None = None,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.development else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(),
+        )
+        self.settings = settings
+        self.authenticator = authenticator
+        self._redis = redis
+
+    def redis_of(self, request: Request | WebSocket) -> Redis | None:
+        if self._redis is not None:
+            return self._redis
+        state = getattr(request.app, "state", None) if "app" in request.scope else None
+        return getattr(state, "redis", None)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state = request.scope.get("state") or {}
+        request_id = state.get("request_id") or request_id_from(request.headers.get("x-request-id"))
+        viewer, auth_error = None, None
+        try:
+            viewer = await self.authenticator.viewer(
+                request.headers.get("authorization"), request_id=request_id
+            )
+        except AuthenticationError as exc:
+            auth_error = str(exc)
+        return Context(
+            request=request,  # type: ignore[arg-type]
+            response=response if isinstance(response, Response) else None,
+            settings=self.settings,
+            redis=self.redis_of(request),
+            request_id=request_id,
+            viewer_or_none=viewer,
+            auth_error=auth_error,
+        )
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # a GET carrying only a persisted query's hash is a query, not a browser
+        if request.query_params.get("extensions") is not None:
+            return False
+        return super().should_render_graphql_ide(request)
+
+    async def execute_single(  # noqa: PLR0917
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        found: persisted.PersistedQuery | None = None
+        try:
+            extension = persisted.requested(request_data.extensions)
+            if extension is not None:
+                redis = context.redis
+                if redis is None:
+                    raise persisted.PersistedQueryError(
+                        persisted.NOT_SUPPORTED, "PersistedQueryNotSupported"
+                    )
+                found = await persisted.resolve(redis, request_data.query, extension)
+                request_data = dataclasses.replace(request_data, query=found.query)
+        except persisted.PersistedQueryError as exc:
+            if exc.status != 200:
+                sub_response.status_code = exc.status
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(exc.message, extensions={"code": exc.code})]
+            )
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if found is not None and found.store and result.data is not None and context.redis:
+            await persisted.remember(context.redis, found, self.settings.limits.persisted_query_ttl)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            state: dict[str, Any] = request.scope.get("state") or {}
+            result.errors = public_errors(result.errors, state.get("request_id"))
+        return await super().process_result(request, result)
