@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from domain.kit.errors import DomainError
+from domain.kit.errors import DomainError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+    from domain.tenants.models import Tenant
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="podium",
@@ -72,6 +83,343 @@ def simulate(
         sys.stdout.write(render_json(result, explain=explain) + "\n")
     else:
         render_table(result, Console(), explain=explain)
+
+
+# --- the service ---------------------------------------------------------------------------
+
+TenantOption = Annotated[
+    str, typer.Option("--tenant", envvar="PODIUM_TENANT", help="The tenant's slug.")
+]
+HostOption = Annotated[str, typer.Option("--host", envvar="PODIUM_HOST", help="Address to bind.")]
+PortOption = Annotated[int, typer.Option("--port", envvar="PODIUM_PORT", help="Port to bind.")]
+
+
+def _settings() -> Settings:
+    from api.settings import Settings, SettingsError
+
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _unreachable(database_url: str, exc: BaseException) -> None:
+    """The database is not there: one line, exit status 1 (not the user's input)."""
+    sys.stderr.write(f"podium: cannot use the database at {_redact(database_url)}: {exc}\n")
+    raise typer.Exit(1)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What a missing or refusing database raises (imported late: `podium simulate` starts
+    faster without asyncpg and tortoise)."""
+    import asyncpg
+    from tortoise.exceptions import DBConnectionError
+
+    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBConnectionError)
+
+
+def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Open the ORM, run ``work``, close it; domain errors become one line and exit 2."""
+    from domain.db import close_db, init_db
+
+    async def run() -> T:
+        await init_db(database_url)
+        try:
+            return await work()
+        finally:
+            await close_db()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+    except _database_errors() as exc:
+        _unreachable(database_url, exc)
+        raise  # unreachable
+
+
+def in_transaction() -> Any:
+    from tortoise.transactions import in_transaction as begin
+
+    return begin()
+
+
+async def _tenant(slug: str) -> Tenant:
+    from domain.tenants.repository import tenant_by_slug
+
+    tenant = await tenant_by_slug(slug)
+    if tenant is None:
+        raise NotFound(f"no tenant {slug!r} (podium tenant create ...)", field="--tenant")
+    return tenant
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations not applied yet (DATABASE_URL)."""
+    from domain.db import migrate as apply
+
+    settings = _settings()
+    try:
+        asyncio.run(apply(settings.database_url))
+    except _database_errors() as exc:
+        _unreachable(settings.database_url, exc)
+    sys.stdout.write(f"migrated {_redact(settings.database_url)}\n")
+
+
+@app.command()
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Serve the API (GraphQL at /graphql, /health); settings from the environment."""
+    import uvicorn
+
+    _settings()  # a bad setting is one line here, not a traceback inside uvicorn
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=True,  # trusts FORWARDED_ALLOW_IPS (uvicorn's variable; 127.0.0.1)
+    )
+
+
+tenant_app = typer.Typer(help="Tenants: one company each.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: Annotated[str, typer.Option("--slug", help="Short name in URLs and tokens.")],
+    name: Annotated[str, typer.Option("--name", help="The company's name.")],
+    currency: Annotated[str, typer.Option("--currency", help="ISO 4217, e.g. EUR.")],
+    locale: Annotated[str, typer.Option("--locale", help="e.g. en, de-DE.")] = "en",
+    time_zone: Annotated[
+        str, typer.Option("--time-zone", help="IANA zone; periods follow it.")
+    ] = "UTC",
+) -> None:
+    """Create a tenant (with fresh JWT and webhook secrets) and print its id."""
+    from domain.tenants.service import create_tenant
+
+    async def work() -> Tenant:
+        async with in_transaction():
+            return await create_tenant(
+                slug=slug, name=name, currency=currency, locale=locale, time_zone=time_zone
+            )
+
+    tenant = _with_database(_settings().database_url, work)
+    sys.stdout.write(f"{tenant.id}\n")
+
+
+def parse_ttl(text: str) -> timedelta:
+    """``90`` (seconds), ``30m``, ``12h``, ``7d``."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not match or int(match[1]) == 0:
+        raise InvalidInput(f"{text!r} is not a duration (90, 30m, 12h, 7d)", field="--ttl")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    return timedelta(seconds=int(match[1]) * unit)
+
+
+@app.command()
+def token(
+    tenant: TenantOption,
+    user: Annotated[str, typer.Option("--user", help="The person's CRM (external) id.")],
+    ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: 90, 30m, 12h, 7d.")] = "12h",
+) -> None:
+    """Print a bearer token for a person, signed with the tenant's secret."""
+    from api.auth import mint_token
+    from domain.org.repository import UserRepository
+    from domain.org.viewer import Viewer
+
+    settings = _settings()
+    try:
+        lifetime = parse_ttl(ttl)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+
+    async def work() -> str:
+        found = await _tenant(tenant)
+        person = await UserRepository(Viewer.system(found.id, "cli")).by_external_id(user)
+        if person is None:
+            raise NotFound(f"no person {user!r} in tenant {tenant!r}", field="--user")
+        return mint_token(found, person, audience=settings.jwt_audience, ttl=lifetime)
+
+    sys.stdout.write(_with_database(settings.database_url, work) + "\n")
+
+
+import_app = typer.Typer(
+    help="Bulk-load CRM data from CSV files (the simulator's columns). All or nothing.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+FileArgument = Annotated[Path, typer.Argument(help="The CSV file.", show_default=False)]
+
+
+def _import(kind: str, tenant: str, path: Path) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from domain.crm import service
+    from domain.org.viewer import Viewer
+
+    importer = {
+        "reps": service.import_reps,
+        "transactions": service.import_transactions,
+        "quotas": service.import_quotas,
+    }[kind]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        _fail(f"{path}: no such file")
+        return
+    except UnicodeDecodeError:
+        _fail(f"{path}: is not UTF-8 text")
+        return
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc.strerror}")
+        return
+    lines = text.splitlines(keepends=True)
+    total = service.count_rows(lines)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+    )
+    task = bar.add_task(f"loading {path.name}", total=total)
+
+    def advance(rows: int) -> None:
+        if not bar.live.is_started:  # only once the whole file is valid
+            bar.start()
+        bar.advance(task, rows)
+
+    async def work() -> service.ImportResult:
+        found = await _tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-import")
+        async with in_transaction():
+            return await importer(viewer=viewer, lines=lines, file=path.name, progress=advance)
+
+    try:
+        result = _with_database(_settings().database_url, work)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+    summary = f"{path.name}: {result.rows} rows, {result.inserted} new, {result.updated} updated"
+    if kind == "transactions":
+        summary += f", {result.skipped} skipped (older than the stored version)"
+    if kind == "reps":
+        summary += f", {result.managers_changed} manager changes"
+    sys.stdout.write(summary + "\n")
+
+
+@import_app.command("reps")
+def import_reps(path: FileArgument, tenant: TenantOption) -> None:
+    """reps.csv: id,name,manager_id,hire_date,end_date (+ email and attribute columns)."""
+    _import("reps", tenant, path)
+
+
+@import_app.command("transactions")
+def import_transactions(path: FileArgument, tenant: TenantOption) -> None:
+    """transactions.csv: id,rep_id,type,amount,currency,date,state,splits (+ version, fields)."""
+    _import("transactions", tenant, path)
+
+
+@import_app.command("quotas")
+def import_quotas(path: FileArgument, tenant: TenantOption) -> None:
+    """quotas.csv: rep_id,measure,period,value."""
+    _import("quotas", tenant, path)
+
+
+@app.command()
+def recompute(
+    tenant: TenantOption,
+    period: Annotated[str, typer.Option("--period", help="2026-10, 2026-Q4 or 2026.")],
+    rep: Annotated[
+        str | None, typer.Option("--rep", help="One person's CRM id (default: everyone on a plan).")
+    ] = None,
+) -> None:
+    """Recalculate and store earnings for a period: each rep in their own transaction."""
+    from domain.earnings.models import ResultStatus
+    from domain.earnings.service import recompute_rep_period
+    from domain.kit.money import format_plain
+    from domain.kit.periods import parse_period
+    from domain.org.repository import UserRepository
+    from domain.org.viewer import Viewer
+    from domain.plans.models import PlanAssignment
+
+    try:
+        parsed = parse_period(period)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+
+    async def work() -> tuple[int, list[tuple[str, str]], dict[str, list[Decimal]]]:
+        found = await _tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-recompute")
+        users = UserRepository(viewer)
+        if rep is not None:
+            person = await users.by_external_id(rep)
+            if person is None:
+                raise NotFound(f"no person {rep!r} in tenant {tenant!r}", field="--rep")
+            people = [person]
+        else:
+            on_plans = await PlanAssignment.filter(
+                tenant_id=found.id, effective_from__lte=parsed.end
+            ).values_list("user_id", "effective_to")
+            ids = {uid for uid, to in on_plans if to is None or to >= parsed.start}
+            people = sorted((await users.by_ids(ids)).values(), key=lambda u: u.external_id)
+        errors: list[tuple[str, str]] = []
+        totals: dict[str, list[Decimal]] = {}
+        for person in people:
+            async with in_transaction():
+                results = await recompute_rep_period(
+                    viewer=viewer, user_id=person.id, period=parsed.id
+                )
+            for r in results:
+                if r.status is ResultStatus.ERROR:
+                    errors.append((person.external_id, r.error or "error"))
+                    continue
+                sums = totals.setdefault(r.currency, [Decimal(0)] * 3)
+                for i, value in enumerate((r.total, r.payable, r.pending)):
+                    sums[i] += Decimal(value)
+        return len(people), errors, totals
+
+    count, errors, totals = _with_database(_settings().database_url, work)
+    failed = len({rep_id for rep_id, _ in errors})
+    sys.stdout.write(
+        f"{parsed.id}: recomputed {count} {'person' if count == 1 else 'people'}, "
+        f"{count - failed} without errors, {failed} with errors\n"
+    )
+    if count and not totals and not errors:
+        sys.stdout.write(f"  no plan of theirs is paid per {parsed.kind}\n")
+    for currency, (total, payable, pending) in sorted(totals.items()):
+        sys.stdout.write(
+            f"  {currency} total {format_plain(total.normalize())}, payable "
+            f"{format_plain(payable.normalize())}, pending {format_plain(pending.normalize())}\n"
+        )
+    for rep_id, message in errors:
+        sys.stdout.write(f"  {rep_id}: {message}\n")
+
+
+@app.command()
+def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Run everything locally: database, Redis, demo tenant, API, ready-made tokens.
+
+    Without DATABASE_URL / REDIS_URL, embedded PostgreSQL and Redis keep their data in
+    .podium/ in the working directory. Ctrl-C stops everything.
+    """
+    from api.demo.devserver import run_dev
+
+    run_dev(host=host, port=port, data_dir=Path.cwd() / ".podium")
 
 
 def main() -> None:

@@ -144,9 +144,25 @@ def _rows(
 
 
 def read_reps(lines: Iterable[str], file: str = "reps.csv") -> list[Rep]:
+    return [r.rep for r in read_rep_records(lines, file)]
+
+
+@dataclass(frozen=True, slots=True)
+class RepRecord:
+    row: int  # the line in the file (header = 1)
+    rep: Rep
+
+
+def read_rep_records(
+    lines: Iterable[str], file: str = "reps.csv", known_managers: Mapping[str, str | None] = {}
+) -> list[RepRecord]:
+    """Reps with their row numbers. ``known_managers`` (external id -> their manager's) are
+    people who exist already (`podium import`): a manager may be one of them, and a cycle
+    through them is rejected too."""
     header, rows = _rows(lines, file, REPS, extra_columns=True)
     extras = [h for h in header if h not in REPS]
     reps: dict[str, Rep] = {}
+    records: list[RepRecord] = []
     managers: dict[str, tuple[str, int]] = {}
     for row in rows:
         rep_id = row.required("id")
@@ -168,33 +184,38 @@ def read_reps(lines: Iterable[str], file: str = "reps.csv") -> list[Rep]:
             end,
             {h: _cell_value(row.cells[h]) for h in extras},
         )
+        records.append(RepRecord(row.line, reps[rep_id]))
     for manager, number in managers.values():
-        if manager not in reps:
+        if manager not in reps and manager not in known_managers:
             raise DataError(
                 f"unknown manager {manager!r}", file=file, row=number, column="manager_id"
             )
-    _reject_cycles(reps, managers, file)
-    return list(reps.values())
+    chains = {k: v for k, v in known_managers.items() if k not in reps}
+    chains.update({r.id: r.manager_id for r in reps.values()})
+    _reject_cycles(chains, managers, file)
+    return records
 
 
 def _reject_cycles(
-    reps: Mapping[str, Rep], managers: Mapping[str, tuple[str, int]], file: str
+    chains: Mapping[str, str | None], managers: Mapping[str, tuple[str, int]], file: str
 ) -> None:
+    """``chains`` maps every rep to their manager; a cycle is reported at a row of the file."""
     done: set[str] = set()
-    for start in reps:
+    for start in chains:
         path: list[str] = []
         current: str | None = start
         while current is not None and current not in done:
             if current in path:
-                cycle = " -> ".join([*path[path.index(current) :], current])
+                cycle = path[path.index(current) :]
+                in_file = next((r for r in cycle if r in managers), current)
                 raise DataError(
-                    f"manager cycle {cycle}",
+                    f"manager cycle {' -> '.join([*cycle, current])}",
                     file=file,
-                    row=managers[current][1],
+                    row=managers[in_file][1] if in_file in managers else None,
                     column="manager_id",
                 )
             path.append(current)
-            current = reps[current].manager_id
+            current = chains.get(current)
         done.update(path)
 
 
@@ -209,14 +230,34 @@ def _cell_value(text: str) -> Any:
 def read_transactions(
     lines: Iterable[str], rep_ids: set[str] | None = None, file: str = "transactions.csv"
 ) -> list[Transaction]:
+    return [r.transaction for r in read_transaction_records(lines, rep_ids, file)]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    row: int
+    transaction: Transaction
+    version: int  # the CRM's record version (`version` column of `podium import`), else 0
+
+
+def read_transaction_records(
+    lines: Iterable[str],
+    rep_ids: set[str] | None = None,
+    file: str = "transactions.csv",
+    *,
+    version_column: bool = False,
+) -> list[TransactionRecord]:
+    """With ``version_column``, a `version` column is the record's version (a whole number),
+    not a field."""
     header, rows = _rows(lines, file, TRANSACTIONS, extra_columns=True)
-    extras = [h for h in header if h not in TRANSACTIONS]
+    has_version = version_column and "version" in header
+    extras = [h for h in header if h not in TRANSACTIONS and not (has_version and h == "version")]
     for name in extras:
         if name in _RESERVED_EXTRA:
             raise DataError(
                 f"column {name!r} is derived by Podium and cannot be given", file=file, row=1
             )
-    out: list[Transaction] = []
+    out: list[TransactionRecord] = []
     seen: set[str] = set()
     for row in rows:
         tx_id = row.required("id")
@@ -235,19 +276,24 @@ def read_transactions(
         splits = parse_splits(
             row.text("splits", required=False), rep_ids, partial(row.fail, "splits")
         )
-        out.append(
-            Transaction.build(
-                id=tx_id,
-                rep_id=rep_id,
-                amount=amount,
-                currency=currency,
-                date=day,
-                type=row.text("type", required=False),
-                state=row.text("state", required=False),
-                splits=splits,
-                extra={h: _cell_value(row.cells[h]) for h in extras},
-            )
+        version = 0
+        if has_version and row.text("version", required=False) is not None:
+            number = row.number("version", minimum=Decimal(0))
+            if number != number.to_integral_value():
+                raise row.fail("version", f"must be a whole number, got {number}")
+            version = int(number)
+        transaction = Transaction.build(
+            id=tx_id,
+            rep_id=rep_id,
+            amount=amount,
+            currency=currency,
+            date=day,
+            type=row.text("type", required=False),
+            state=row.text("state", required=False),
+            splits=splits,
+            extra={h: _cell_value(row.cells[h]) for h in extras},
         )
+        out.append(TransactionRecord(row.line, transaction, version))
     return out
 
 
@@ -282,8 +328,28 @@ def read_quotas(
 ) -> dict[tuple[str, str], Decimal]:
     """Quotas of ``period_id`` keyed by (rep_id, measure); rows of other periods are checked
     and skipped."""
+    return {
+        (q.rep_id, q.measure): q.value
+        for q in read_quota_records(lines, rep_ids, file)
+        if q.period == period_id
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaRecord:
+    row: int
+    rep_id: str
+    measure: str
+    period: str
+    value: Decimal
+
+
+def read_quota_records(
+    lines: Iterable[str], rep_ids: set[str] | None = None, file: str = "quotas.csv"
+) -> list[QuotaRecord]:
+    """Every quota row of every period."""
     _, rows = _rows(lines, file, QUOTAS, extra_columns=False)
-    out: dict[tuple[str, str], Decimal] = {}
+    out: list[QuotaRecord] = []
     seen: set[tuple[str, str, str]] = set()
     for row in rows:
         rep_id, measure = row.required("rep_id"), row.required("measure")
@@ -299,8 +365,7 @@ def read_quotas(
         if key in seen:
             raise row.fail("rep_id", f"second quota for {rep_id!r}, {measure!r}, {period}")
         seen.add(key)
-        if period == period_id:
-            out[(rep_id, measure)] = value
+        out.append(QuotaRecord(row.line, rep_id, measure, period, value))
     return out
 
 

@@ -1,0 +1,1 @@
+"""The demo tenant and the embedded servers of `podium dev`; the simulator's sample files."""

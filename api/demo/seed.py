@@ -1,0 +1,336 @@
+"""The demo tenant of `podium dev`: Helios Energy, a utility selling energy contracts, solar
+systems and heat pumps through field reps and partner agents.
+
+3 regions, 4 managers (a head of sales and three regional managers), 60 reps and partner
+agents, an admin and a payout ops user; two plans (an agent plan with tiers that pays once an
+installation or contract is `activated`, and a manager override on `team` bookings), quotas,
+and three months of transactions ending with the current month, then every earnings result.
+
+Everything goes through the real use cases (tenant, people, plan publishing and assignment,
+the bulk CSV import, recompute), so the demo exercises the paths production data takes. The
+data is deterministic: the same ``today`` and ``seed`` give the same rows.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from domain.crm.service import import_quotas, import_reps, import_transactions
+from domain.earnings.service import recompute_rep_period
+from domain.kit.periods import Period, period_containing
+from domain.org.models import Role, User
+from domain.org.service import create_user
+from domain.org.viewer import Viewer
+from domain.plans.service import assign_plan, publish_plan_version
+from domain.tenants.models import Tenant
+from domain.tenants.service import create_tenant
+
+DEMO_SLUG = "demo"
+TIME_ZONE = "Europe/Berlin"
+REGIONS = ("north", "south", "west")
+FIELD_REPS_PER_REGION = 14
+PARTNER_AGENTS_PER_REGION = 6
+
+AGENT_PLAN = """\
+id: agent-commission
+name: Field reps and partner agents
+currency: EUR
+period: month
+# a sale pays once the installation (or the energy contract) is live
+payable_when: "state == 'activated'"
+measures:
+  - id: bookings
+    filter: "type in ('solar', 'heat_pump') and state != 'cancelled'"
+  - id: energy_contracts
+    filter: "type == 'energy_contract' and state != 'cancelled'"
+    value: count
+components:
+  - id: commission
+    type: tiered
+    measure: bookings
+    basis: attainment
+    method: marginal
+    tiers:
+      - {from: 0, rate: 0.03}
+      - {from: 0.8, rate: 0.05}
+      - {from: 1.2, rate: 0.07}
+  - id: energy_contract_fee
+    type: rate
+    measure: energy_contracts
+    rate: 35
+  - id: quota_club
+    type: bonus
+    measure: bookings
+    steps:
+      - {at: 1.0, amount: 500}
+      - {at: 1.5, amount: 1200}
+"""
+
+MANAGER_PLAN = """\
+id: manager-override
+name: Manager override
+currency: EUR
+period: month
+payable_when: "state == 'activated'"
+cap: 15000
+measures:
+  - id: team_bookings
+    filter: "type in ('solar', 'heat_pump') and state != 'cancelled'"
+    scope: team
+components:
+  - id: override
+    type: rate
+    measure: team_bookings
+    rate: 0.004
+  - id: team_target
+    type: bonus
+    measure: team_bookings
+    steps:
+      - {at: 1.0, amount: 1500}
+"""
+
+FIRST_NAMES = (
+    "Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta", "Hannes", "Ida", "Jonas",
+    "Katrin", "Lukas", "Mia", "Nils", "Olga", "Paul", "Rosa", "Samir", "Tara", "Udo",
+    "Vera", "Yusuf", "Zoe", "Emil", "Lea", "Milan", "Nora", "Oskar", "Pia", "Timo",
+)  # fmt: skip
+LAST_NAMES = (
+    "Albers", "Brandt", "Cakir", "Dietz", "Engel", "Franke", "Graf", "Hahn", "Iversen",
+    "Jansen", "Keller", "Lange", "Meyer", "Nowak", "Otto", "Peters", "Quast", "Roth",
+    "Schulz", "Thiel", "Ulrich", "Vogel", "Winter", "Yilmaz", "Ziegler",
+)  # fmt: skip
+
+
+# whose tokens `podium dev` prints: (role, external id)
+TOKEN_PEOPLE = (
+    ("rep", "rep-north-01"),
+    ("manager", "mgr-north"),  # a regional manager: a team of 20
+    ("admin", "admin"),
+    ("payout ops", "payout-ops"),
+)
+
+
+@dataclass
+class DemoPeople:
+    """External ids of the demo's people."""
+
+    admin: str = "admin"
+    payout_ops: str = "payout-ops"
+    head_of_sales: str = "mgr-head"
+    managers: list[str] = field(default_factory=list)
+    reps: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DemoSummary:
+    tenant: Tenant
+    people: DemoPeople
+    periods: list[str]
+    transactions: int
+    results: int
+
+
+def demo_periods(today: date) -> list[Period]:
+    """The current month and the two before it."""
+    current = period_containing(today, "month")
+    return [current.previous().previous(), current.previous(), current]
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(TIME_ZONE)).date()
+
+
+async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSummary:
+    """Create the demo tenant. Run it inside one transaction: all of it or nothing."""
+    today = today or _today()
+    periods = demo_periods(today)
+    start = periods[0].start
+    rng = random.Random(seed)
+
+    tenant = await create_tenant(
+        slug=DEMO_SLUG, name="Helios Energy", currency="EUR", locale="en", time_zone=TIME_ZONE
+    )
+    system = Viewer.system(tenant.id, label="demo-seed")
+    people = DemoPeople()
+
+    await create_user(
+        viewer=system,
+        external_id=people.admin,
+        display_name="Maren Vogt",
+        role=Role.ADMIN,
+        email="maren.vogt@helios.example",
+    )
+    await create_user(
+        viewer=system,
+        external_id=people.payout_ops,
+        display_name="Jonas Becker",
+        role=Role.PAYOUT_OPS,
+        email="jonas.becker@helios.example",
+    )
+    head = await create_user(
+        viewer=system,
+        external_id=people.head_of_sales,
+        display_name="Sabine Krüger",
+        role=Role.MANAGER,
+        email="sabine.krueger@helios.example",
+        hire_date=date(2019, 4, 1),
+    )
+    people.managers.append(head.external_id)
+    manager_names = {"north": "Henrik Olsen", "south": "Lucia Moretti", "west": "Daan de Vries"}
+    for region in REGIONS:
+        manager = await create_user(
+            viewer=system,
+            external_id=f"mgr-{region}",
+            display_name=manager_names[region],
+            role=Role.MANAGER,
+            email=f"mgr-{region}@helios.example",
+            manager_id=head.id,
+            hire_date=date(2020, 1, 1),
+        )
+        people.managers.append(manager.external_id)
+
+    # reps and partner agents: through the bulk import, managers already in the tenant
+    names = _names(rng, len(REGIONS) * (FIELD_REPS_PER_REGION + PARTNER_AGENTS_PER_REGION))
+    rep_lines = ["id,name,manager_id,hire_date,end_date,email,region,channel\n"]
+    channels: dict[str, str] = {}
+    regions: dict[str, str] = {}
+    hired: dict[str, date] = {}
+    for region in REGIONS:
+        teams = (("field", FIELD_REPS_PER_REGION), ("partner", PARTNER_AGENTS_PER_REGION))
+        for channel, size in teams:
+            for number in range(1, size + 1):
+                prefix = "rep" if channel == "field" else "agent"
+                external_id = f"{prefix}-{region}-{number:02d}"
+                hire = date(2021 + rng.randrange(4), rng.randrange(1, 13), 1)
+                if number == size:  # one newcomer per team, hired mid-way: prorated quota
+                    hire = periods[1].start + timedelta(days=14)
+                rep_lines.append(
+                    f"{external_id},{names.pop()},mgr-{region},{hire.isoformat()},,"
+                    f"{external_id}@helios.example,{region},{channel}\n"
+                )
+                people.reps.append(external_id)
+                channels[external_id] = channel
+                regions[external_id] = region
+                hired[external_id] = hire
+    await import_reps(viewer=system, lines=rep_lines, file="demo/reps.csv")
+
+    agent_version = await publish_plan_version(
+        viewer=system, document=AGENT_PLAN, effective_from=start
+    )
+    manager_version = await publish_plan_version(
+        viewer=system, document=MANAGER_PLAN, effective_from=start
+    )
+    users = {u.external_id: u for u in await User.filter(tenant_id=tenant.id)}
+    for external_id in people.reps:
+        await assign_plan(
+            viewer=system,
+            plan_id=agent_version.plan_id,
+            user_id=users[external_id].id,
+            effective_from=max(start, hired[external_id]),
+        )
+    for external_id in people.managers:
+        await assign_plan(
+            viewer=system,
+            plan_id=manager_version.plan_id,
+            user_id=users[external_id].id,
+            effective_from=start,
+        )
+
+    # quotas: per rep and month; a manager's team quota is the sum of their reps' quotas
+    quota_lines = ["rep_id,measure,period,value\n"]
+    base = {
+        rep: Decimal(rng.randrange(15, 23) if channels[rep] == "field" else rng.randrange(8, 13))
+        * 5000
+        for rep in people.reps
+    }
+    for period in periods:
+        team_totals = {m: Decimal(0) for m in people.managers}
+        for rep in people.reps:
+            value = base[rep]
+            quota_lines.append(f"{rep},bookings,{period.id},{value}\n")
+            team_totals[f"mgr-{regions[rep]}"] += value
+            team_totals[people.head_of_sales] += value
+        for manager, total in team_totals.items():
+            quota_lines.append(f"{manager},team_bookings,{period.id},{total}\n")
+    await import_quotas(viewer=system, lines=quota_lines, file="demo/quotas.csv")
+
+    tx_lines = ["id,rep_id,type,amount,currency,date,state,splits,product,kwp,channel\n"]
+    count = 0
+    for period in periods:
+        last_day = min(period.end, today)
+        for rep in people.reps:
+            first_day = max(period.start, hired[rep])
+            if first_day > last_day:
+                continue
+            elapsed = (last_day - first_day).days + 1
+            partner = channels[rep] == "partner"
+            deals = rng.randrange(3, 8) if partner else rng.randrange(5, 12)
+            deals = max(1, round(deals * elapsed / period.days))
+            for _ in range(deals):
+                count += 1
+                day = first_day + timedelta(days=rng.randrange(elapsed))
+                kind, amount, product, kwp = _product(rng)
+                state = _state(rng, kind, (today - day).days)
+                splits = ""
+                if partner and kind != "energy_contract" and rng.random() < 0.2:
+                    # a partner agent's deal closed together with a field rep of the region
+                    buddy = f"rep-{regions[rep]}-{rng.randrange(1, FIELD_REPS_PER_REGION):02d}"
+                    splits = f"{rep}:0.6;{buddy}:0.4"
+                tx_lines.append(
+                    f"TX-{period.id}-{count:05d},{rep},{kind},{amount},EUR,{day.isoformat()},"
+                    f"{state},{splits},{product},{kwp},{channels[rep]}\n"
+                )
+    await import_transactions(viewer=system, lines=tx_lines, file="demo/transactions.csv")
+
+    results = 0
+    for period in periods:
+        for external_id in [*people.reps, *people.managers]:
+            stored = await recompute_rep_period(
+                viewer=system, user_id=users[external_id].id, period=period.id
+            )
+            results += len(stored)
+    return DemoSummary(
+        tenant=tenant,
+        people=people,
+        periods=[p.id for p in periods],
+        transactions=count,
+        results=results,
+    )
+
+
+def _names(rng: random.Random, count: int) -> list[str]:
+    pairs = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+    return rng.sample(pairs, count)
+
+
+def _product(rng: random.Random) -> tuple[str, Decimal, str, str]:
+    """(type, amount, product, kWp) of one sale; amounts are exact decimals."""
+    roll = rng.random()
+    if roll < 0.4:
+        kwp = Decimal(rng.randrange(48, 150)) / 10
+        amount = (kwp * Decimal(rng.randrange(1450, 1900))).quantize(Decimal("0.01"))
+        return "solar", amount, f"PV {kwp} kWp", str(kwp)
+    if roll < 0.65:
+        amount = Decimal(rng.randrange(1200, 3200)) * 10
+        return "heat_pump", amount, "Air-source heat pump", ""
+    amount = Decimal(rng.randrange(90000, 320000)) / 100
+    return "energy_contract", amount, "Green power 24 months", ""
+
+
+def _state(rng: random.Random, kind: str, age_days: int) -> str:
+    """How far a sale got after ``age_days``: signed -> installed -> activated (contracts
+    activate without an installation); a few are cancelled."""
+    if rng.random() < 0.04:
+        return "cancelled"
+    jitter = rng.randrange(0, 15)
+    if kind == "energy_contract":
+        return "activated" if age_days >= 10 + jitter else "signed"
+    if age_days >= 35 + jitter:
+        return "activated"
+    if age_days >= 18 + jitter:
+        return "installed"
+    return "signed"

@@ -1,0 +1,245 @@
+"""CRM use cases: bulk import of reps, transactions and quotas (`podium import`, the demo).
+
+Every file is validated completely before anything is written (the CSV rules of
+``domain.datasets``, plus what only the tenant knows: which reps exist, what fits the columns),
+so a bad row names its file, row and column and nothing is written. The rows are then
+bulk-loaded and upserted (see ``CrmRepository``). Services never commit: the caller wraps an
+import in one transaction, which makes it all-or-nothing. One audit entry per import, with
+the counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from domain.audit.service import record
+from domain.crm.repository import CrmRepository, Progress
+from domain.datasets.csvfiles import (
+    read_quota_records,
+    read_rep_records,
+    read_transaction_records,
+)
+from domain.engine.inputs import ONE
+from domain.kit.errors import DataError, Forbidden
+from domain.org.models import Role
+from domain.org.viewer import Viewer
+
+# NUMERIC(20, 6) columns: PostgreSQL would round a seventh decimal silently
+MAX_DECIMALS = 6
+MAX_INTEGER_DIGITS = 14
+TEXT_LIMITS = {"id": 200, "rep_id": 200, "type": 100, "state": 100, "measure": 100, "name": 200}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    kind: str  # reps | transactions | quotas
+    file: str
+    rows: int
+    inserted: int
+    updated: int
+    skipped: int = 0  # transactions older than the stored version
+    managers_changed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _require_admin(viewer: Viewer) -> None:
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins may import CRM data")
+
+
+def _check_text(value: str | None, column: str, file: str, row: int) -> None:
+    limit = TEXT_LIMITS.get(column)
+    if value is not None and limit is not None and len(value) > limit:
+        raise DataError(f"is longer than {limit} characters", file=file, row=row, column=column)
+
+
+def _check_decimal(value: Decimal, column: str, file: str, row: int) -> None:
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    decimals = max(0, -exponent)
+    integer_digits = max(0, len(digits) + exponent)
+    if decimals > MAX_DECIMALS:
+        raise DataError(
+            f"{value} has more than {MAX_DECIMALS} decimals", file=file, row=row, column=column
+        )
+    if integer_digits > MAX_INTEGER_DIGITS:
+        raise DataError(f"{value} is too large", file=file, row=row, column=column)
+
+
+def json_text(value: Any) -> str:
+    """JSON with decimals as exact JSON numbers (never through float)."""
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        return text[:-2] if text.endswith(".0") else text
+    if isinstance(value, dict):
+        return (
+            "{" + ",".join(f"{json.dumps(str(k))}:{json_text(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _plain(value: Any) -> Any:
+    """A person's attribute as stored: decimals as exact strings."""
+    return format(value, "f") if isinstance(value, Decimal) else value
+
+
+async def _audit(viewer: Viewer, result: ImportResult) -> None:
+    await record(
+        viewer=viewer,
+        action=f"import.{result.kind}",
+        entity_type="import",
+        entity_id=result.file,
+        before=None,
+        after=result.as_dict(),
+    )
+
+
+async def import_reps(
+    *,
+    viewer: Viewer,
+    lines: Iterable[str],
+    file: str = "reps.csv",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Create or update people from ``reps.csv``. ``manager_id`` is a CRM id of the same file
+    or of a person already in the tenant. New people are reps; an `email` column sets their
+    email; other extra columns become attributes."""
+    _require_admin(viewer)
+    repo = CrmRepository(viewer)
+    known = await repo.manager_chains()
+    records = read_rep_records(lines, file, known_managers=known)
+    with_email = any("email" in r.rep.fields for r in records)
+    rows = []
+    for r in records:
+        rep = r.rep
+        _check_text(rep.id, "id", file, r.row)
+        _check_text(rep.name, "name", file, r.row)
+        fields = dict(rep.fields)
+        email = fields.pop("email", None)
+        if email is not None and (not isinstance(email, str) or "@" not in email):
+            raise DataError(
+                f"{email!r} is not an email address", file=file, row=r.row, column="email"
+            )
+        attributes = {k: _plain(v) for k, v in fields.items()}
+        rows.append(
+            (
+                rep.id,
+                rep.name or rep.id,
+                email,
+                rep.hire_date,
+                rep.end_date,
+                json.dumps(attributes),
+                rep.manager_id,
+            )
+        )
+    counts, moved = await repo.upsert_users(rows, with_email=with_email, progress=progress)
+    result = ImportResult(
+        kind="reps",
+        file=file,
+        rows=len(rows),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        managers_changed=moved,
+    )
+    await _audit(viewer, result)
+    return result
+
+
+async def import_transactions(
+    *,
+    viewer: Viewer,
+    lines: Iterable[str],
+    file: str = "transactions.csv",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Create or update transactions from ``transactions.csv``. `rep_id` and the reps of
+    `splits` are CRM ids of people in the tenant; an optional `version` column is the CRM's
+    record version; other extra columns become fields that plan expressions see."""
+    _require_admin(viewer)
+    repo = CrmRepository(viewer)
+    users = await repo.user_ids()
+    records = read_transaction_records(lines, set(users), file, version_column=True)
+    rows = []
+    for r in records:
+        t = r.transaction
+        for column in ("id", "type", "state"):
+            value = t.fields.get(column)
+            _check_text(value if isinstance(value, str) else None, column, file, r.row)
+        _check_decimal(t.amount, "amount", file, r.row)
+        splits = None
+        if t.credits != ((t.rep_id, ONE),):
+            splits = [
+                {"rep_id": str(users[rep]), "share": format(share, "f")} for rep, share in t.credits
+            ]
+        credited = [str(users[rep]) for rep, _ in t.credits]
+        extra = {k: v for k, v in t.fields.items() if k not in _TRANSACTION_FIELDS}
+        rows.append(
+            (
+                t.id,
+                users[t.rep_id],
+                t.fields.get("type"),
+                t.amount,
+                t.currency,
+                t.date,
+                t.fields.get("state"),
+                None if splits is None else json.dumps(splits),
+                json.dumps(credited),
+                json_text(extra),
+                r.version,
+            )
+        )
+    counts = await repo.upsert_transactions(rows, progress=progress)
+    result = ImportResult(
+        kind="transactions",
+        file=file,
+        rows=len(rows),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        skipped=len(rows) - counts.inserted - counts.updated,
+    )
+    await _audit(viewer, result)
+    return result
+
+
+_TRANSACTION_FIELDS = frozenset(
+    {"id", "rep_id", "type", "amount", "amount_original", "currency", "date", "state", "splits"}
+)
+
+
+async def import_quotas(
+    *,
+    viewer: Viewer,
+    lines: Iterable[str],
+    file: str = "quotas.csv",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Create or update quotas from ``quotas.csv`` (any periods)."""
+    _require_admin(viewer)
+    repo = CrmRepository(viewer)
+    users = await repo.user_ids()
+    records = read_quota_records(lines, set(users), file)
+    rows = []
+    for q in records:
+        _check_text(q.measure, "measure", file, q.row)
+        _check_decimal(q.value, "value", file, q.row)
+        rows.append((users[q.rep_id], q.measure, q.period, q.value))
+    counts = await repo.upsert_quotas(rows, progress=progress)
+    result = ImportResult(
+        kind="quotas", file=file, rows=len(rows), inserted=counts.inserted, updated=counts.updated
+    )
+    await _audit(viewer, result)
+    return result
+
+
+def count_rows(lines: Iterable[str]) -> int:
+    """Data rows of a CSV text, for a progress bar's total (a quoted cell may span lines, so
+    this is an upper bound)."""
+    return max(0, sum(1 for line in lines if line.strip()) - 1)

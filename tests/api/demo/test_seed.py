@@ -1,0 +1,155 @@
+"""The demo tenant of `podium dev`: the promised shape, built through the real use cases,
+earnings for the current month, and the same rows every time for the same day."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from api.demo.seed import DEMO_SLUG, seed_demo
+from domain.audit.models import AuditEntry
+from domain.crm.models import Transaction
+from domain.earnings.models import EarningsResult, ResultStatus
+from domain.org.models import Role, User
+from domain.plans.models import Plan, PlanAssignment, PlanVersion, Quota
+from domain.tenants.models import Tenant
+from tests.conftest import reset_tables
+
+TODAY = date(2026, 11, 23)
+
+
+async def seeded(today: date = TODAY):
+    async with in_transaction():
+        return await seed_demo(today=today)
+
+
+async def snapshot() -> dict[str, Any]:
+    """Everything the seed decides, keyed by external ids (uuids differ between runs)."""
+    conn = connections.get("default")
+    transactions = await conn.execute_query_dict(
+        """
+        SELECT t.external_id, u.external_id AS rep, t.type, t.amount, t.currency, t.date,
+               t.state, t.extra_fields::text AS extra,
+               (SELECT string_agg(s.external_id, ',' ORDER BY s.external_id)
+                FROM users s WHERE t.credited_user_ids ? s.id::text) AS credited
+        FROM transactions t JOIN users u ON u.id = t.rep_id
+        ORDER BY t.external_id
+        """
+    )
+    results = await conn.execute_query_dict(
+        """
+        SELECT u.external_id, r.period, r.status, r.total, r.payable, r.pending
+        FROM earnings_results r JOIN users u ON u.id = r.user_id
+        ORDER BY u.external_id, r.period
+        """
+    )
+    people = await conn.execute_query_dict(
+        """
+        SELECT u.external_id, u.display_name, u.role, u.hire_date, m.external_id AS manager,
+               u.attributes::text AS attributes
+        FROM users u LEFT JOIN users m ON m.id = u.manager_id ORDER BY u.external_id
+        """
+    )
+    quotas = await conn.execute_query_dict(
+        """
+        SELECT u.external_id, q.measure, q.period, q.value
+        FROM quotas q JOIN users u ON u.id = q.user_id ORDER BY 1, 2, 3
+        """
+    )
+    return {"transactions": transactions, "results": results, "people": people, "quotas": quotas}
+
+
+async def test_given_empty_database_when_seeded_then_the_promised_shape(db):
+    summary = await seeded()
+
+    tenant = await Tenant.get(slug=DEMO_SLUG)
+    assert summary.tenant.id == tenant.id
+    assert (tenant.currency, tenant.time_zone) == ("EUR", "Europe/Berlin")
+    people = await User.filter(tenant_id=tenant.id)
+    roles = Counter(u.role for u in people)
+    assert roles == {Role.REP: 60, Role.MANAGER: 4, Role.ADMIN: 1, Role.PAYOUT_OPS: 1}
+    reps = [u for u in people if u.role is Role.REP]
+    assert {u.attributes["region"] for u in reps} == {"north", "south", "west"}
+    assert Counter(u.attributes["channel"] for u in reps) == {"field": 42, "partner": 18}
+    by_id = {u.id: u for u in people}
+    # every rep reports to their region's manager, who reports to the head of sales
+    for rep in reps:
+        manager = by_id[rep.manager_id]
+        assert manager.external_id == f"mgr-{rep.attributes['region']}"
+        assert by_id[manager.manager_id].external_id == "mgr-head"
+    assert summary.periods == ["2026-09", "2026-10", "2026-11"]
+
+
+async def test_given_seed_then_both_plans_published_and_assigned(db):
+    await seeded()
+
+    plans = {p.key: p for p in await Plan.all()}
+    assert set(plans) == {"agent-commission", "manager-override"}
+    versions = {v.plan_id: v for v in await PlanVersion.all()}
+    agent, manager = versions[plans["agent-commission"].id], versions[plans["manager-override"].id]
+    assert agent.effective_from == date(2026, 9, 1)
+    assert agent.document["payable_when"] == "state == 'activated'"
+    assert [c["type"] for c in agent.document["components"]] == ["tiered", "rate", "bonus"]
+    assert manager.document["measures"][0]["scope"] == "team"
+    assignments = Counter(a.plan_id for a in await PlanAssignment.all())
+    assert assignments == {plans["agent-commission"].id: 60, plans["manager-override"].id: 4}
+    published = await AuditEntry.filter(action="plan.published").count()
+    assert published == 2  # through publish_plan_version, audited like an admin's publish
+
+
+async def test_given_seed_then_transactions_in_three_months_and_earnings_for_everyone(db):
+    summary = await seeded()
+
+    transactions = await Transaction.all()
+    assert len(transactions) == summary.transactions > 500
+    assert {t.date.strftime("%Y-%m") for t in transactions} == {"2026-09", "2026-10", "2026-11"}
+    assert max(t.date for t in transactions) <= TODAY
+    assert {t.type for t in transactions} == {"solar", "heat_pump", "energy_contract"}
+    assert any(t.splits for t in transactions)
+    assert await AuditEntry.filter(entity_type="import").count() == 3  # reps, quotas, transactions
+
+    results = await EarningsResult.all().prefetch_related("user")
+    assert len(results) == summary.results
+    assert all(r.status is ResultStatus.OK for r in results), [r.error for r in results if r.error]
+    november = [r for r in results if r.period == "2026-11"]
+    assert len(november) == 64  # the Home screen of every rep and manager has this month
+    assert sum(Decimal(r.total) for r in november) > 0
+    # installations not activated yet: pending money this month, all paid in the oldest one
+    assert sum(Decimal(r.pending) for r in november) > 0
+    september = [r for r in results if r.period == "2026-09"]
+    assert sum(Decimal(r.pending) for r in september) < sum(Decimal(r.pending) for r in november)
+    # newcomers hired in the middle of October: no September result, a prorated October quota
+    newcomers = [r for r in results if r.user.hire_date == date(2026, 10, 15)]
+    assert {r.period for r in newcomers} == {"2026-10", "2026-11"}
+    for result in (r for r in newcomers if r.period == "2026-10"):
+        quota = await Quota.get(user_id=result.user_id, period="2026-10", measure="bookings")
+        prorated = Decimal(result.measures[0]["quota"])
+        assert abs(prorated - quota.value * 17 / 31) < Decimal("0.000001")  # 15-31 October
+    head = next(r for r in november if r.user.external_id == "mgr-head")
+    assert head.measures[0]["id"] == "team_bookings"
+    assert Decimal(head.measures[0]["total"]) > 0
+
+
+async def test_given_the_same_day_when_seeded_twice_then_the_same_data(db):
+    await seeded()
+    first = await snapshot()
+    await reset_tables()
+
+    await seeded()
+    second = await snapshot()
+
+    assert first == second
+    assert len(first["transactions"]) > 500
+
+
+async def test_given_another_day_when_seeded_then_months_follow_the_clock(db):
+    summary = await seeded(date(2027, 2, 3))
+
+    assert summary.periods == ["2026-12", "2027-01", "2027-02"]
+    assert max(t.date for t in await Transaction.all()) <= date(2027, 2, 3)
+    assert await EarningsResult.filter(period="2027-02").count() == 64

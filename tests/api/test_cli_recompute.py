@@ -1,0 +1,149 @@
+"""`podium recompute --tenant SLUG --period P [--rep R]`: the domain's recompute for every
+affected rep, each in its own transaction, and a summary."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from domain.earnings.models import EarningsResult, ResultStatus
+from domain.org.models import Role
+from tests.api.cli_runner import podium
+from tests.domain.builders import (
+    assign,
+    make_tenant,
+    make_transaction,
+    make_user,
+    plan_yaml,
+    publish_plan,
+    set_quota,
+)
+
+TIERED = """\
+id: ae
+name: AE
+currency: EUR
+period: month
+measures:
+  - id: bookings
+components:
+  - id: commission
+    type: tiered
+    measure: bookings
+    tiers:
+      - {from: 0, rate: 0.02}
+      - {from: 0.5, rate: 0.05}
+"""
+
+
+async def world():
+    """ana and ben on a tiered plan in 2026-10 (ben has no quota: an error); cy on no plan."""
+    tenant = await make_tenant(slug="acme")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    ben = await make_user(tenant=tenant, external_id="ben")
+    await make_user(tenant=tenant, external_id="cy")
+    await make_user(tenant=tenant, external_id="root", role=Role.ADMIN)
+    version = await publish_plan(tenant=tenant, document=TIERED)
+    await assign(user=ana, plan=version)
+    await assign(user=ben, plan=version)
+    await set_quota(user=ana, value="100000")
+    await make_transaction(rep=ana, external_id="t1", amount="85000", on="2026-10-03")
+    await make_transaction(rep=ben, external_id="t2", amount="1000", on="2026-10-04")
+    return tenant, ana, ben
+
+
+async def test_given_reps_on_a_plan_when_recomputed_then_results_stored_and_summarised(db):
+    tenant, ana, ben = await world()
+
+    ran = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10")
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == (
+        "2026-10: recomputed 2 people, 1 without errors, 1 with errors\n"
+        "  EUR total 2750, payable 2750, pending 0\n"
+        "  ben: no quota for measure 'bookings' in 2026-10\n"
+    )
+    stored = await EarningsResult.get(user_id=ana.id, period="2026-10")
+    # 2% of 50,000 + 5% of 35,000
+    assert stored.total == Decimal("2750.00")
+    assert stored.status is ResultStatus.OK
+    assert (await EarningsResult.get(user_id=ben.id)).status is ResultStatus.ERROR
+
+
+async def test_given_one_rep_when_recomputed_then_only_they_are(db):
+    tenant, ana, _ = await world()
+
+    ran = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10", "--rep", "ana")
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("2026-10: recomputed 1 person, 1 without errors")
+    assert await EarningsResult.all().count() == 1
+
+
+async def test_given_changed_data_when_recomputed_again_then_result_replaced(db):
+    tenant, ana, _ = await world()
+    await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10", "--rep", "ana")
+    await make_transaction(rep=ana, external_id="t3", amount="15000", on="2026-10-20")
+
+    await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10", "--rep", "ana")
+
+    results = await EarningsResult.filter(user_id=ana.id, period="2026-10")
+    assert [r.total for r in results] == [Decimal("3500.00")]  # 1,000 + 5% of 50,000
+
+
+async def test_given_a_period_nobody_is_on_a_plan_when_recomputed_then_nothing_to_do(db):
+    await world()
+
+    ran = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-08")
+
+    assert ran.stdout == "2026-08: recomputed 0 people, 0 without errors, 0 with errors\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--tenant", "acme", "--period", "2026-13"], "month 13 out of range"),
+        (["--tenant", "acme", "--period", "last month"], "is not a period id"),
+        (["--tenant", "nope", "--period", "2026-10"], "no tenant 'nope'"),
+        (["--tenant", "acme", "--period", "2026-10", "--rep", "zed"], "no person 'zed'"),
+    ],
+)
+async def test_given_bad_input_when_recomputing_then_one_line_and_exit_2(
+    db, args: list[str], fragment: str
+):
+    await world()
+
+    ran = await podium(db, "recompute", *args)
+
+    ran.one_line_error(fragment)
+    assert await EarningsResult.all().count() == 0
+
+
+async def test_given_plan_versions_when_recomputed_then_the_version_in_force_pays(db):
+    tenant = await make_tenant(slug="acme")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    first = await publish_plan(tenant=tenant, document=plan_yaml(rate="0.05"))
+    await publish_plan(tenant=tenant, document=plan_yaml(rate="0.10"), effective_from="2026-11-01")
+    await assign(user=ana, plan=first)
+    await make_transaction(rep=ana, external_id="t1", amount="1000", on="2026-10-03")
+    await make_transaction(rep=ana, external_id="t2", amount="1000", on="2026-11-03")
+
+    october = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10")
+    november = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-11")
+
+    assert "EUR total 50," in october.stdout
+    assert "EUR total 100," in november.stdout
+
+
+async def test_given_a_period_of_another_kind_when_recomputed_then_it_says_so(db):
+    await world()
+
+    ran = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-Q4")
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == (
+        "2026-Q4: recomputed 2 people, 2 without errors, 0 with errors\n"
+        "  no plan of theirs is paid per quarter\n"
+    )
+    assert await EarningsResult.all().count() == 0

@@ -1,0 +1,120 @@
+"""`podium migrate` and `podium serve` against real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+import asyncpg
+import httpx
+
+from tests.api.cli_runner import ROOT, cli_env, podium
+from tests.conftest import SERVER_URL, _database_url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fresh_database(name: str) -> str:
+    admin = await asyncpg.connect(SERVER_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return _database_url(name)
+
+
+async def tables(url: str) -> set[str]:
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+    return {r["tablename"] for r in rows}
+
+
+async def test_given_empty_database_when_migrated_twice_then_schema_and_idempotent():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = await fresh_database(f"podium_cli_migrate_{worker}")
+
+    first = await podium(url, "migrate")
+    second = await podium(url, "migrate")
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert first.stdout.startswith("migrated postgres://")
+    assert {"tenants", "users", "transactions", "quotas", "audit_log"} <= await tables(url)
+
+
+async def test_given_unreachable_database_when_migrating_then_one_line_and_exit_1():
+    url = f"postgres://postgres:s3cret@127.0.0.1:{free_port()}/podium"
+
+    ran = await podium(url, "migrate")
+
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert len(ran.stderr.splitlines()) == 1
+    assert ran.stderr.startswith("podium: cannot use the database at postgres://postgres:***@")
+    assert "s3cret" not in ran.stderr
+
+
+async def test_given_production_without_urls_when_serving_then_one_line_and_exit_2():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        cwd=ROOT,
+        env=cli_env(None, PODIUM_ENV="production"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    assert proc.returncode == 2
+    assert err.decode() == (
+        "podium: DATABASE_URL and REDIS_URL are required when PODIUM_ENV=production\n"
+    )
+
+
+async def test_given_database_and_redis_when_serving_then_ready_over_http(
+    database_url: str, redis_url: str
+):
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=cli_env(database_url, REDIS_URL=redis_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        ready = None
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    ready = await client.get(f"http://127.0.0.1:{port}/ready")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        assert ready is not None, "podium serve did not answer in 30 s"
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught
+    assert proc.returncode == -signal.SIGTERM
+    assert "Application shutdown complete" in err.decode()
