@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.podium-installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run simulate test lint bench bench-engine bench-api clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11+")'
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	$(VENV)/bin/podium dev
+
+simulate: $(STAMP)
 	$(VENV)/bin/podium simulate --plan api/demo/simulate/plan.yaml \
 		--data api/demo/simulate/data --period 2026-10 --format table --explain
 
@@ -29,8 +32,13 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: $(STAMP)
+bench: bench-engine bench-api
+
+bench-engine: $(STAMP)
 	$(PY) -m bench.engine
+
+bench-api: $(STAMP)
+	$(PY) -m bench.api
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
