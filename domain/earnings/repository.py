@@ -21,11 +21,9 @@ class EarningsRepository:
 
     async def results(self, user_id: UUID | str, period: str) -> list[EarningsResult]:
         visible_id = await self.users.require_visible_id(user_id)
-        return (
-            await EarningsResult.filter(tenant_id=self.tenant_id, user_id=visible_id, period=period)
-            .prefetch_related("plan_version__plan")
-            .order_by("computed_at")
-        )
+        return await EarningsResult.filter(
+            tenant_id=self.tenant_id, user_id=visible_id, period=period
+        ).order_by("computed_at")
 
     async def results_for_users(self, user_ids: list[UUID], period: str) -> list[EarningsResult]:
         """Results of those of ``user_ids`` the viewer may see (the others are left out)."""

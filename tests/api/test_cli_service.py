@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 
 from tests.api.cli_runner import ROOT, cli_env, podium
-from tests.conftest import SERVER_URL, _database_url
+from tests.conftest import _admin_dsn, _database_url
 
 
 def free_port() -> int:
@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 async def fresh_database(name: str) -> str:
-    admin = await asyncpg.connect(SERVER_URL.replace("postgres://", "postgresql://", 1))
+    admin = await asyncpg.connect(_admin_dsn())
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -49,7 +49,8 @@ async def test_given_empty_database_when_migrated_twice_then_schema_and_idempote
 
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
-    assert first.stdout.startswith("migrated postgres://")
+    assert first.stdout.startswith("migrated postgres")
+    assert f"podium_cli_migrate_{worker}" in first.stdout
     assert {"tenants", "users", "transactions", "quotas", "audit_log"} <= await tables(url)
 
 
