@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import contextlib
 import logging
 import re
 import sys
@@ -12,6 +13,8 @@ from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.tenants.repository import tenants_read_once
 
 REQUEST_ID_HEADER = "x-request-id"
 # A client's id is echoed into logs and headers: accept only short, plain tokens.
@@ -68,7 +71,8 @@ async def _internal_error(send: Send, request_id: str) -> None:
 
 class RequestIdMiddleware:
     """Takes X-Request-ID from the client (or makes one), binds it to every log line of the
-    request, returns it in the response and logs one access line."""
+    request, returns it in the response and logs one access line. Within the request each
+    tenant is read from the database once."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -100,7 +104,9 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # a websocket lives for hours: it must see a tenant's changes, so no memo there
+        once = tenants_read_once() if scope["type"] == "http" else contextlib.nullcontext()
+        with structlog.contextvars.bound_contextvars(request_id=request_id), once:
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception:

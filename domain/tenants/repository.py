@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from uuid import UUID
 
 from domain.kit.errors import NotFound
 from domain.tenants.models import Tenant
 
+# Tenants read during one request (authentication, the context, services each need it): None
+# outside a `tenants_read_once()` block, where every lookup goes to the database.
+_read: ContextVar[dict[UUID | str, Tenant] | None] = ContextVar("podium_tenants_read", default=None)
 
-async def get_tenant(tenant_id: UUID) -> Tenant:
-    tenant = await Tenant.get_or_none(id=tenant_id)
-    if tenant is None:
-        raise NotFound("no such tenant", field="tenant")
+
+@contextmanager
+def tenants_read_once() -> Iterator[None]:
+    """Within the block (one API request), each tenant is read from the database once."""
+    token = _read.set({})
+    try:
+        yield
+    finally:
+        _read.reset(token)
+
+
+def _remember(tenant: Tenant) -> Tenant:
+    read = _read.get()
+    if read is not None:
+        read[tenant.id] = read[tenant.slug] = tenant
     return tenant
 
 
+async def get_tenant(tenant_id: UUID) -> Tenant:
+    read = _read.get()
+    if read is not None and tenant_id in read:
+        return read[tenant_id]
+    tenant = await Tenant.get_or_none(id=tenant_id)
+    if tenant is None:
+        raise NotFound("no such tenant", field="tenant")
+    return _remember(tenant)
+
+
 async def tenant_by_slug(slug: str) -> Tenant | None:
-    return await Tenant.get_or_none(slug=slug)
+    read = _read.get()
+    if read is not None and slug in read:
+        return read[slug]
+    tenant = await Tenant.get_or_none(slug=slug)
+    return None if tenant is None else _remember(tenant)
