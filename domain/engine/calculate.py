@@ -10,7 +10,10 @@ Speed matters (a full run is millions of transactions), so the work is split in 
    read only low-cardinality fields (type, state, product...) are evaluated once per distinct
    combination of those fields and cached. Each passing measure adds ``value x share`` to a
    per-rep accumulator [total, count, payable total]; only measures explained line by line
-   (``rate`` components) also keep the credited items.
+   (``rate`` components) also keep the credited items. When every filter reads only such
+   fields and every measure sums ``amount`` or counts (the usual plan), `by_class` does this
+   pass instead: one classification per distinct key and one addition per credit, however
+   many measures there are.
 2. *Per rep*: measures, quotas, components, caps. Everything that depends only on the plan is
    prepared once; explanation texts are rendered only when somebody reads them.
 """
@@ -22,6 +25,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import date, timedelta
 from decimal import (
     ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
     Context,
     Decimal,
     DivisionByZero,
@@ -32,6 +36,8 @@ from decimal import (
 from operator import itemgetter
 from typing import Any
 
+from domain.engine import by_class
+from domain.engine.by_class import LineItem
 from domain.engine.inputs import ONE, Assignment, Inputs, Rep, Transaction
 from domain.engine.plan import Component, Plan
 from domain.engine.results import (
@@ -44,17 +50,19 @@ from domain.engine.results import (
 )
 from domain.kit.errors import PeriodError
 from domain.kit.expressions import CompiledExpression, EvaluationError, evaluate_safely
-from domain.kit.money import minor_units, round_money
+from domain.kit.money import minor_units
 from domain.kit.periods import Period
 
 ZERO = Decimal(0)
 _CONTEXT = Context(
     prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
 )
-# Fields whose values are (nearly) unique per transaction: caching on them would not pay.
-_UNCACHEABLE = frozenset({"id", "amount", "amount_original", "date"})
-_CACHE_LIMIT = 65536
+_UNCACHEABLE = by_class.UNCACHEABLE
+_CACHE_LIMIT = by_class.CACHE_LIMIT
 _FAILURES = (EvaluationError, ArithmeticError, TypeError, ValueError)
+# Builds a NamedTuple from a complete tuple without its Python-level __new__: the lines of a
+# large run number in the hundreds of thousands.
+_new_tuple = tuple.__new__
 
 # (transaction, credited rep, credited value = value x share, satisfies payable_when)
 Item = tuple[Transaction, str, Decimal, bool]
@@ -107,6 +115,7 @@ class _Calculation:
         self.inputs = inputs
         self.currency = plan.currency
         self.digits = minor_units(plan.currency)
+        self.quantum = Decimal(1).scaleb(-self.digits)
         self.children: dict[str, list[str]] = {}
         for r in inputs.reps:
             if r.manager_id is not None:
@@ -127,9 +136,63 @@ class _Calculation:
         self._subtrees: dict[str, list[str]] = {}
         self._team_stats: dict[tuple[int, str], Stats] = {}
         self.labels = {c.id: self._tier_labels(c) for c in plan.components if c.tiers}
+        # line-based component id -> its index in `line_components`
+        self.line_index: dict[str, int] = {}
+        self.line_components: list[tuple[int, date | None, date | None]] = []
+        for c in plan.components:
+            if c.line_based and c.measure is not None:
+                self.line_index[c.id] = len(self.line_components)
+                w = c.window
+                self.line_components.append(
+                    (self.measure_index[c.measure], w.start if w else None, w.end if w else None)
+                )
+        self.line_items: Callable[[int, str], list[LineItem]] = self._measure_line_items
 
     # --- crediting --------------------------------------------------------------------------
+    # Off only in tests that hold the fast path to the general loop.
+    credit_by_class = True
+
     def credit_transactions(self) -> None:
+        if self.credit_by_class and by_class.applies(self.plan):
+            crediting = by_class.ByClass(
+                self.plan,
+                [r.id for r in self.inputs.reps],
+                self.period.start,
+                self.period.end,
+                self.inputs.fx,
+                self.line_components,
+                self._fail_fx,
+                self._fail_evaluation,
+                _FAILURES,
+            )
+            try:
+                crediting.run(self.inputs.transactions)
+            except by_class.Fallback:
+                self.transaction_errors.clear()
+            else:
+                self.accumulators = crediting.accumulators
+                self.line_items = crediting.line_items
+                return
+        self.credit_generally()
+
+    def _fail_fx(self, t: Transaction) -> None:
+        self._fail_transaction(
+            t, f"no FX rate for {t.currency} on or before {t.date.isoformat()} (transaction {t.id})"
+        )
+
+    def _fail_evaluation(self, t: Transaction, fields: Any, exc: Exception) -> None:
+        self._fail_transaction(t, self._explain_transaction_failure(t, fields, exc))
+
+    def _measure_line_items(self, k: int, rep_id: str) -> list[LineItem]:
+        """Line component ``k``'s credits of ``rep_id`` (general loop), in transaction order."""
+        i, lo, hi = self.line_components[k]
+        return [
+            (0, t.id, value, payable)
+            for t, _, value, payable in self.items[i].get(rep_id, ())
+            if (lo is None or lo <= t.date) and (hi is None or t.date <= hi)
+        ]
+
+    def credit_generally(self) -> None:
         plan, start, end = self.plan, self.period.start, self.period.end
         currency, fx = self.currency, self.inputs.fx
         measures = plan.measures
@@ -186,11 +249,7 @@ class _Calculation:
                 fx_cache[key] = found[1] if found else None
             rate = fx_cache[key]
             if rate is None:
-                self._fail_transaction(
-                    t,
-                    f"no FX rate for {t.currency} on or before {t.date.isoformat()} "
-                    f"(transaction {t.id})",
-                )
+                self._fail_fx(t)
             return rate
 
         cache: dict[Any, tuple[Any, ...]] = {}
@@ -205,8 +264,7 @@ class _Calculation:
                     pass
             return flags
 
-        def fail(t: Transaction, fields: Any, exc: Exception) -> None:
-            self._fail_transaction(t, self._explain_transaction_failure(t, fields, exc))
+        fail = self._fail_evaluation
 
         namespace: dict[str, Any] = {
             "ONE": ONE,
@@ -358,7 +416,9 @@ class _Calculation:
                 attainment = total / quota
                 ctx.quotas[m.id] = quota
                 ctx.attainments[m.id] = attainment
-            measure_results.append(MeasureResult(m.id, total, count, quota, attainment))
+            measure_results.append(
+                _new_tuple(MeasureResult, (m.id, total, count, quota, attainment))
+            )
 
         components: list[ComponentResult] = []
         lines: list[Line] = []
@@ -413,7 +473,7 @@ class _Calculation:
         capped_from = None
         if c.cap is not None and amount > c.cap:
             capped_from, amount = amount, c.cap
-        rounded = round_money(amount, self.currency)
+        rounded = self.round(amount)
         if lines:
             lines = self._scale_lines(lines, raw, amount, gate_open)
         payable = rounded
@@ -421,12 +481,13 @@ class _Calculation:
         if base is not None and self.plan.payable_when is not None:
             value, payable_value = base
             if value != 0 and payable_value != value:
-                payable = round_money(rounded * payable_value / value, self.currency)
+                payable = self.round(rounded * payable_value / value)
                 payable_share = (payable_value, value)
         explainer = _component_explainer(
             self, c, explain, gate_open, capped_from, payable, payable_share
         )
-        return ComponentResult(c.id, kind, rounded, payable, rounded - payable, explainer), lines
+        result = (c.id, kind, rounded, payable, rounded - payable, explainer)
+        return _new_tuple(ComponentResult, result), lines
 
     def _scale_lines(
         self, lines: list[Line], raw: Decimal, amount: Decimal, gate_open: bool
@@ -452,32 +513,17 @@ class _Calculation:
         lines: list[Line] = []
         total = payable_total = ZERO
         cid, earner = c.id, rep.id
-        lo, hi = (window.start, window.end) if window else (self.period.start, self.period.end)
-        items = self.items[i]
-        if self.team[i]:
-            credited: list[Item] = []
-            for member in self.subtree(rep.id):
-                credited.extend(items.get(member, ()))
-        else:
-            credited = items.get(rep.id, [])
-        for t, credited_rep, value, payable in credited:
-            if window is not None and (t.date < lo or t.date > hi):
-                continue
-            total += value
-            if payable:
-                payable_total += value
-            lines.append(
-                Line(
-                    cid,
-                    t.id,
-                    "" if credited_rep == earner else credited_rep,
-                    value,
-                    rate,
-                    value * rate,
-                    "",
-                    payable,
-                )
-            )
+        k = self.line_index[c.id]
+        members = self.subtree(rep.id) if self.team[i] else (earner,)
+        append = lines.append
+        for member in members:
+            credited_rep = "" if member == earner else member
+            for _, transaction_id, value, payable in self.line_items(k, member):
+                total += value
+                if payable:
+                    payable_total += value
+                line = (cid, transaction_id, credited_rep, value, rate, value * rate, "", payable)
+                append(_new_tuple(Line, line))
         if len(lines) > 1:
             lines.sort(key=_line_order)
         raw = total * rate
@@ -594,13 +640,13 @@ class _Calculation:
             uncapped += c.amount
             payable_sum += c.payable
         cap = self.plan.cap
-        zero = round_money(ZERO, self.currency)
+        zero = self.round(ZERO)
         capped = cap is not None and cap < uncapped
         if capped:
             assert cap is not None
-            total = round_money(cap, self.currency)
+            total = self.round(cap)
             adjustment = total - uncapped
-            payable = round_money(payable_sum * total / uncapped, self.currency)
+            payable = self.round(payable_sum * total / uncapped)
         else:
             total, adjustment, payable = uncapped + zero, zero, payable_sum + zero
         period_days = self.period.days
@@ -630,6 +676,10 @@ class _Calculation:
             tuple(lines),
             explain,
         )
+
+    def round(self, amount: Decimal) -> Decimal:
+        """`round_money` in the plan currency, its quantum looked up once per run."""
+        return amount.quantize(self.quantum, rounding=ROUND_HALF_UP)
 
     def money(self, amount: Decimal | None) -> str:
         if amount is None:
@@ -711,8 +761,10 @@ def _crediting_source(
             "                    credited = value if share is ONE else value * share",
             f"                    acc = acc{i}.get(rep_id)",
             "                    if acc is None:",
+            # The payable total always starts at ZERO: starting at the first payable value
+            # would make the sign of a -0.00 total depend on the order of the transactions.
             f"                        acc{i}[rep_id] = [credited, share, "
-            "credited if payable else ZERO]",
+            "ZERO + credited if payable else ZERO]",
             "                    else:",
             "                        acc[0] += credited",
             "                        acc[1] += share",
