@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 MODEL_MODULES = [
@@ -33,12 +34,28 @@ def normalize_url(database_url: str) -> str:
     return database_url
 
 
+DEFAULT_POOL_SIZE = 20  # `?maxsize=N` in the URL sets another
+
+
+async def _keep_session(connection: object) -> None:
+    """What the pool runs when a connection comes back, instead of asyncpg's server-side reset
+    (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL: one more round trip after every query).
+    asyncpg still rolls back a transaction left open and drops client-side listeners before
+    calling this; Podium keeps no other session state (no LISTEN, no SET, no session-level
+    advisory locks: locks are row locks inside transactions)."""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     url = normalize_url(database_url)
     if not url.startswith("postgres://"):
         raise ValueError("Podium runs on PostgreSQL only: use a postgres:// URL")
+    connection = expand_db_url(url)
+    credentials = connection["credentials"]
+    # 5 connections (tortoise's default) make 50 concurrent app requests queue for the pool
+    credentials.setdefault("maxsize", DEFAULT_POOL_SIZE)
+    credentials["reset"] = _keep_session
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             APP: {
                 "models": MODEL_MODULES,
