@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.auth import Authenticator
 from api.database import close_database, open_database, ping_database
@@ -24,6 +24,8 @@ from api.graphql.schema import build_schema
 from api.graphql.view import PodiumGraphQL
 from api.observability import RequestIdMiddleware, configure_logging
 from api.settings import Settings
+from api.webhooks import webhook_routes
+from workers.queue import JobQueue
 
 READY_TIMEOUT = 2.0  # seconds each dependency gets to answer /ready
 
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.redis = Redis.from_url(
             settings.redis_url, socket_connect_timeout=READY_TIMEOUT, socket_timeout=5
         )
+        app.state.job_queue = JobQueue.on_redis(app.state.redis)  # shares its connections
         log.info("started", env=settings.env)
         try:
             yield
@@ -83,8 +86,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=False,  # tracebacks are for the log, never for a response
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),  # subscriptions: graphql-transport-ws
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
+            *webhook_routes(),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

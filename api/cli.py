@@ -422,6 +422,11 @@ def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     run_dev(host=host, port=port, data_dir=Path.cwd() / ".podium")
 
 
+from api.cli_ingest import register as _register_ingest  # noqa: E402 - needs `app` above
+
+_register_ingest(app)
+
+
 def main() -> None:
     try:
         app()

@@ -21,6 +21,8 @@ MODEL_MODULES = [
     "domain.crm.models",
     "domain.earnings.models",
     "domain.audit.models",
+    "domain.ingest.models",
+    "domain.notifications.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

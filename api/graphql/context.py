@@ -68,6 +68,8 @@ class Context:
     request_id: str
     viewer_or_none: Viewer | None = None
     auth_error: str | None = None
+    # graphql-transport-ws: the connection_init payload (strawberry sets it)
+    connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 

@@ -15,6 +15,16 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.errors import ErrorPolicy
 from api.graphql.limits import limit_extensions
+from api.graphql.notifications.mutations.mark_notifications_read import (
+    MarkNotificationsReadResult,
+    mark_notifications_read,
+)
+from api.graphql.notifications.mutations.register_device import (
+    RegisterDeviceResult,
+    register_device,
+)
+from api.graphql.notifications.subscriptions import earnings_updated
+from api.graphql.notifications.types import EarningsUpdate
 from api.graphql.people.queries import me, rep
 from api.graphql.people.types import Me, Rep
 from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_plan
@@ -42,6 +52,23 @@ class Mutation:
         resolver=publish_plan,
         description="Admins: publish a plan document (YAML or JSON) as a new version.",
     )
+    register_device: RegisterDeviceResult = strawberry.mutation(
+        resolver=register_device,
+        description="Registers this app install's push token for the signed-in person.",
+    )
+    mark_notifications_read: MarkNotificationsReadResult = strawberry.mutation(
+        resolver=mark_notifications_read,
+        description="Marks the viewer's own notifications read; others' ids change nothing.",
+    )
+
+
+@strawberry.type
+class Subscription:
+    earnings_updated: EarningsUpdate = strawberry.subscription(
+        resolver=earnings_updated,
+        description="The viewer's own earnings, after each recompute (graphql-transport-ws; "
+        "authenticate with connection_init payload {Authorization: 'Bearer <token>'}).",
+    )
 
 
 class PodiumSchema(strawberry.Schema):
@@ -60,6 +87,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     return PodiumSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
     )
@@ -67,4 +95,4 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
 
 schema = build_schema()
 
-__all__ = ["Query", "Mutation", "build_schema", "schema"]
+__all__ = ["Query", "Mutation", "Subscription", "build_schema", "schema"]

@@ -6,17 +6,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cross_web import AsyncHTTPRequestAdapter
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import AuthenticationError, Authenticator
 from api.graphql import persisted
@@ -39,7 +44,7 @@ class PodiumGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=True,
-            subscription_protocols=(),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
         self.authenticator = authenticator
@@ -73,6 +78,24 @@ class PodiumGraphQL(GraphQL[Context, None]):
             auth_error=auth_error,
         )
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws connection_init: the payload's Authorization (or
+        authorization) is the bearer token; without a valid one the socket closes 4403."""
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if authorization is not None:
+            if not isinstance(authorization, str):
+                raise ConnectionRejectionError()
+            try:
+                context.viewer_or_none = await self.authenticator.viewer(
+                    authorization, request_id=context.request_id
+                )
+            except AuthenticationError:
+                raise ConnectionRejectionError() from None
+        if context.viewer_or_none is None:
+            raise ConnectionRejectionError()
+        return UNSET
+
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # a GET carrying only a persisted query's hash is a query, not a browser
         if request.query_params.get("extensions") is not None:
@@ -105,9 +128,24 @@ class PodiumGraphQL(GraphQL[Context, None]):
             return ExecutionResult(
                 data=None, errors=[GraphQLError(exc.message, extensions={"code": exc.code})]
             )
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        try:
+            # subscriptions are served over WebSocket only: over plain HTTP a 400 says so
+            result = await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=OperationType.from_http(request_adapter.method)
+                - {OperationType.SUBSCRIPTION},
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as e:
+            raise HTTPException(400, e.as_http_error_reason()) from e
+        except InvalidOperationTypeError as e:
+            raise HTTPException(400, e.as_http_error_reason(request_adapter.method)) from e
+        except MissingQueryError as e:
+            raise HTTPException(400, "No GraphQL query found in the request") from e
         if found is not None and found.store and result.data is not None and context.redis:
             await persisted.remember(context.redis, found, self.settings.limits.persisted_query_ttl)
         return result

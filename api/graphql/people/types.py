@@ -20,7 +20,10 @@ from api.graphql.earnings.types import (
     quota_progress_of,
 )
 from api.graphql.money import Money, money
+from api.graphql.notifications.queries import notifications
+from api.graphql.notifications.types import Notification
 from api.graphql.plans.types import PlanAssignment
+from api.graphql.relay import Connection
 from domain.earnings.models import EarningsResult
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import what_if
@@ -113,6 +116,9 @@ class TeamMember:
 class Me(Rep):
     locale: str
     role: Role
+    notifications: Connection[Notification] = strawberry.field(
+        resolver=notifications, description="The viewer's inbox, newest first."
+    )
 
     @classmethod
     def of(cls, user: User, locale: str) -> Me:  # type: ignore[override]

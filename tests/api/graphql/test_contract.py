@@ -52,11 +52,6 @@ WAITING = {
     "ApprovePayoutBatch": "payouts",
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
-    # notifications and live updates
-    "RegisterDevice": "notifications",
-    "Inbox": "notifications",
-    "MarkRead": "notifications",
-    "OnEarnings": "subscriptions",
 }
 
 

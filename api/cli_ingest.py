@@ -1,0 +1,93 @@
+"""`podium replay-dead-letters`: list the CRM events that were dead-lettered, with their
+reasons, and run them again through the webhook's own path (validate, store in the inbox,
+queue the apply job after commit). Registered onto the typer app by api/cli.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated, Any
+
+import typer
+
+TenantArg = Annotated[str, typer.Option("--tenant", help="The tenant's slug.")]
+IdsOption = Annotated[
+    list[int] | None,
+    typer.Option("--id", help="A dead letter's id (repeatable); default: every open one."),
+]
+ListOption = Annotated[
+    bool, typer.Option("--list", help="Only list the open dead letters and their reasons.")
+]
+
+
+def replay_dead_letters(
+    tenant: TenantArg, ids: IdsOption = None, list_only: ListOption = False
+) -> None:
+    """Replay dead-lettered CRM events (all open ones, or --id ...); --list shows them.
+
+    Exit status 0 when every replayed event was accepted (or was a duplicate), 1 when some
+    are still rejected (their reasons are printed), 2 on bad input."""
+    from api import cli
+    from domain.ingest import service
+    from domain.org.viewer import Viewer
+
+    settings = cli._settings()
+
+    async def work() -> tuple[Any, list[Any]]:
+        found = await cli._tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-replay")
+        if list_only:
+            return found, await service.list_dead_letters(viewer=viewer)
+        async with cli.in_transaction():
+            return found, await service.replay_dead_letters(viewer=viewer, ids=ids)
+
+    found, results = cli._with_database(settings.database_url, work)
+    if list_only:
+        for letter in results:
+            where = f"event {letter.event_id}" if letter.event_id else "event without id"
+            sys.stdout.write(
+                f"{letter.id}\t{letter.source}\t{where}\t{letter.created_at:%Y-%m-%d %H:%M:%S}"
+                f"\t{letter.reason}\n"
+            )
+        sys.stdout.write(f"{len(results)} open dead letters\n")
+        return
+    accepted = [r.inbox_id for r in results if r.inbox_id is not None]
+    if accepted:
+        _enqueue(settings.redis_url, found.id, accepted)
+    failed = 0
+    for r in results:
+        if r.outcome == "rejected":
+            failed += 1
+            sys.stdout.write(f"dead letter {r.dead_letter_id}: still rejected: {r.error}\n")
+        elif r.outcome == "accepted":
+            sys.stdout.write(f"dead letter {r.dead_letter_id}: accepted (inbox {r.inbox_id})\n")
+        else:
+            sys.stdout.write(f"dead letter {r.dead_letter_id}: already replayed\n")
+    sys.stdout.write(
+        f"{len(results)} replayed: {len(accepted)} accepted, {failed} still rejected\n"
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _enqueue(redis_url: str, tenant_id: Any, inbox_ids: list[int]) -> None:
+    from workers.queue import JobQueue
+
+    async def run() -> None:
+        queue = await JobQueue.connect(redis_url)
+        try:
+            await queue.enqueue_apply(tenant_id, inbox_ids)
+        finally:
+            await queue.close()
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - committed already: the sweeper applies them
+        sys.stderr.write(
+            f"podium: could not queue the replayed events ({exc}); "
+            "the workers' sweeper will apply them within a minute\n"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay-dead-letters")(replay_dead_letters)

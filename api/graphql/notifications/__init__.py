@@ -1,0 +1,1 @@
+"""The inbox, push devices and live earnings updates."""

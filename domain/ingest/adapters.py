@@ -1,0 +1,453 @@
+"""Salesforce (Change Data Capture, Outbound Messages) and HubSpot payloads, translated into
+generic CRM events (CRM_EVENTS.md) with the tenant's field mapping. No I/O here: the current
+state of each record (``bases``) is looked up by the caller.
+
+A CRM that sends only what changed (a CDC UPDATE, a HubSpot property change) is laid over the
+record as Podium last knew it, so every generic transaction.upserted carries the whole record.
+A change Podium cannot place (a CDC GAP event, an update of a record never seen) becomes an
+invalid event with its reason: a dead letter, while the rest of the batch is accepted.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from xml.etree import ElementTree
+
+from domain.ingest.errors import InvalidEnvelope, InvalidEvent
+from domain.ingest.events import REP_UPSERTED, TRANSACTION_DELETED, TRANSACTION_UPSERTED
+
+# Salesforce bookkeeping fields, not useful to plan expressions
+_SYSTEM_FIELDS = {
+    "ChangeEventHeader", "Id", "CreatedDate", "CreatedById", "LastModifiedDate",
+    "LastModifiedById", "SystemModstamp", "IsDeleted", "LastActivityDate", "LastViewedDate",
+    "LastReferencedDate", "attributes",
+}  # fmt: skip
+_ROLES = ("amount", "date", "state", "owner", "type", "currency")
+
+Bases = dict[str, dict[str, Any] | None]
+
+
+@dataclass(slots=True)
+class Translated:
+    """Generic events in order; ``invalid[i]`` marks event ``i`` as rejected for that reason
+    (``events[i]`` then holds what was received, kept as the dead letter's body)."""
+
+    events: list[Any] = field(default_factory=list)
+    invalid: dict[int, InvalidEvent] = field(default_factory=dict)
+
+    def reject(self, raw: Any, error: InvalidEvent) -> None:
+        self.invalid[len(self.events)] = error
+        self.events.append(raw)
+
+
+def _iso_date(value: Any, name: str) -> Any:
+    """A CRM date as YYYY-MM-DD: ISO dates and date-times, or epoch milliseconds (HubSpot)."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return datetime.fromtimestamp(int(value) / 1000, UTC).date().isoformat()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, UTC).date().isoformat()
+        return text[:10]
+    return value
+
+
+def overlay(
+    base: dict[str, Any] | None,
+    changes: dict[str, Any],
+    *,
+    record_id: str,
+    mapping: dict[str, Any],
+    currency: str,
+) -> dict[str, Any]:
+    """Generic transaction data: ``base`` (or nothing) with the CRM ``changes`` mapped in."""
+    data: dict[str, Any] = copy.deepcopy(base) if base else {"id": record_id}
+    data["id"] = record_id
+    data.pop("version", None)
+    extra = dict(data.get("fields") or {})
+    roles = {mapping[r]: r for r in _ROLES if mapping.get(r)}
+    states = mapping.get("state_values") or {}
+    for crm_field, value in changes.items():
+        role = roles.get(crm_field)
+        if role == "owner":
+            data["rep_id"] = value
+        elif role == "amount":
+            data["amount"] = value
+        elif role == "date":
+            data["date"] = _iso_date(value, crm_field)
+        elif role == "state":
+            data["state"] = states.get(value, value) if isinstance(value, str) else value
+        elif role in ("type", "currency"):
+            data[role] = value
+        elif crm_field not in _SYSTEM_FIELDS and not isinstance(value, dict | list):
+            extra[crm_field] = value
+    if not data.get("currency"):
+        data["currency"] = mapping.get("default_currency") or currency
+    data["fields"] = extra
+    return data
+
+
+def _event(event_id: str, kind: str, occurred: datetime | None, data: dict[str, Any]) -> Any:
+    return {
+        "id": event_id,
+        "type": kind,
+        "occurred_at": occurred.isoformat() if occurred else None,
+        "data": data,
+    }
+
+
+def _ms(value: Any) -> datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return None
+
+
+# --- Salesforce Change Data Capture -----------------------------------------------------------
+
+
+def cdc_record_ids(messages: list[Any]) -> list[str]:
+    ids: list[str] = []
+    for m in messages:
+        header = _cdc_header(m)
+        if header and isinstance(header.get("recordIds"), list):
+            ids.extend(str(r) for r in header["recordIds"])
+    return ids
+
+
+def _cdc_header(message: Any) -> dict[str, Any] | None:
+    try:
+        header = message["data"]["payload"]["ChangeEventHeader"]
+    except (KeyError, TypeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def cdc_messages(document: Any) -> list[Any]:
+    """The CDC messages of a body: one message, a list of them, or ``{"events": [...]}``."""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and isinstance(document.get("events"), list):
+        return list(document["events"])
+    if isinstance(document, dict) and "data" in document:
+        return [document]
+    raise InvalidEnvelope('must be a CDC event, a list of them or {"events": [...]}', field="body")
+
+
+def translate_cdc(
+    messages: list[Any], *, mapping: dict[str, Any], currency: str, bases: Bases
+) -> Translated:
+    out = Translated()
+    current = dict(bases)
+    for message in messages:
+        header = _cdc_header(message)
+        if header is None:
+            out.reject(message, InvalidEvent("is required", field="data.payload.ChangeEventHeader"))
+            continue
+        payload = message["data"]["payload"]
+        change = header.get("changeType")
+        entity = header.get("entityName")
+        record_ids = header.get("recordIds")
+        replay = (message["data"].get("event") or {}).get("replayId")
+        key = header.get("transactionKey") or replay
+        sequence = header.get("sequenceNumber") or 0
+        commit = header.get("commitTimestamp")
+        if not isinstance(record_ids, list) or not record_ids:
+            out.reject(message, InvalidEvent("must list the changed records", field="recordIds"))
+            continue
+        for record_id in (str(r) for r in record_ids):
+            event_id = f"sfcdc:{key}:{sequence}:{record_id}"
+            raw = {**message, "id": event_id}
+            if not isinstance(change, str) or change.startswith("GAP_"):
+                out.reject(
+                    raw,
+                    InvalidEvent(
+                        f"Salesforce sent {change}: the change's fields are not in the event; "
+                        "resync the record",
+                        field="changeType",
+                    ),
+                )
+                continue
+            if not isinstance(commit, int) or isinstance(commit, bool):
+                out.reject(raw, InvalidEvent("must be epoch milliseconds", field="commitTimestamp"))
+                continue
+            version = commit * 1000 + min(int(sequence), 999)
+            occurred = _ms(commit)
+            if change == "DELETE":
+                if entity == mapping.get("rep_object"):
+                    out.reject(
+                        raw, InvalidEvent("deleting a rep is not supported", field="changeType")
+                    )
+                    continue
+                out.events.append(
+                    _event(
+                        event_id,
+                        TRANSACTION_DELETED,
+                        occurred,
+                        {"id": record_id, "version": version},
+                    )
+                )
+                current[record_id] = None
+                continue
+            if change not in ("CREATE", "UPDATE", "UNDELETE"):
+                out.reject(
+                    raw, InvalidEvent(f"{change!r} is not a known change type", field="changeType")
+                )
+                continue
+            changed = header.get("changedFields") or []
+            if change == "UPDATE" and changed:
+                fields = {f: payload.get(f) for f in changed if f in payload}
+            else:
+                fields = {k: v for k, v in payload.items() if v is not None}
+            if entity == mapping.get("rep_object"):
+                out.events.append(
+                    _event(
+                        event_id,
+                        REP_UPSERTED,
+                        occurred,
+                        _rep_data(record_id, fields, mapping, version),
+                    )
+                )
+                continue
+            if entity != mapping.get("transaction_object"):
+                out.reject(
+                    raw, InvalidEvent(f"{entity!r} is not a mapped object", field="entityName")
+                )
+                continue
+            base = current.get(record_id)
+            if change != "CREATE" and base is None:
+                out.reject(
+                    raw,
+                    InvalidEvent(
+                        f"{change} of {record_id}, a record Podium has never seen: its other "
+                        "fields are unknown; resync the record",
+                        field="recordIds",
+                    ),
+                )
+                continue
+            data = overlay(base, fields, record_id=record_id, mapping=mapping, currency=currency)
+            current[record_id] = data
+            out.events.append(
+                _event(event_id, TRANSACTION_UPSERTED, occurred, {**data, "version": version})
+            )
+    return out
+
+
+def _rep_data(
+    record_id: str, fields: dict[str, Any], mapping: dict[str, Any], version: int
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": record_id, "version": version}
+    for key, role in (
+        ("name", "rep_name"),
+        ("email", "rep_email"),
+        ("manager_id", "rep_manager"),
+        ("country", "rep_country"),
+        ("locale", "rep_locale"),
+    ):
+        crm_field = mapping.get(role)
+        if crm_field and crm_field in fields:
+            value = fields[crm_field]
+            if key == "locale" and isinstance(value, str):
+                value = value.replace("_", "-")
+            data[key] = value
+    return data
+
+
+# --- Salesforce Outbound Messages ---------------------------------------------------------------
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+MAX_NOTIFICATIONS = 100
+
+ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    f'<soapenv:Envelope xmlns:soapenv="{SOAP}"><soapenv:Body>'
+    f'<notificationsResponse xmlns="{OUTBOUND}"><Ack>true</Ack></notificationsResponse>'
+    "</soapenv:Body></soapenv:Envelope>"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    object_type: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    organization_id: str
+    notifications: list[Notification]
+
+
+def parse_outbound(body: bytes) -> OutboundMessage:
+    """The SOAP ``notifications`` of an Outbound Message; InvalidEnvelope if it is not one.
+    Documents with a DTD are refused (no entity expansion from the outside)."""
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise InvalidEnvelope("DTDs are not accepted", field="body")
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise InvalidEnvelope(f"malformed XML: {exc}", field="body") from None
+    node = root.find(f"{{{SOAP}}}Body/{{{OUTBOUND}}}notifications")
+    if node is None:
+        raise InvalidEnvelope("no SOAP Body/notifications element", field="notifications")
+    org = (node.findtext(f"{{{OUTBOUND}}}OrganizationId") or "").strip()
+    if not org:
+        raise InvalidEnvelope("is required", field="OrganizationId")
+    items = node.findall(f"{{{OUTBOUND}}}Notification")
+    if len(items) > MAX_NOTIFICATIONS:
+        raise InvalidEnvelope(f"more than {MAX_NOTIFICATIONS} notifications", field="Notification")
+    notifications = []
+    for item in items:
+        notification_id = (item.findtext(f"{{{OUTBOUND}}}Id") or "").strip()
+        sobject = item.find(f"{{{OUTBOUND}}}sObject")
+        fields: dict[str, Any] = {}
+        object_type = ""
+        if sobject is not None:
+            object_type = (sobject.get(f"{{{XSI}}}type") or "").split(":")[-1]
+            for child in sobject:
+                name = child.tag.split("}")[-1]
+                if child.get(f"{{{XSI}}}nil") == "true":
+                    fields[name] = None
+                else:
+                    fields[name] = (child.text or "").strip()
+        notifications.append(Notification(notification_id, object_type, fields))
+    return OutboundMessage(org, notifications)
+
+
+def outbound_record_ids(message: OutboundMessage) -> list[str]:
+    return [str(n.fields["Id"]) for n in message.notifications if n.fields.get("Id")]
+
+
+def translate_outbound(
+    message: OutboundMessage, *, mapping: dict[str, Any], currency: str, bases: Bases
+) -> Translated:
+    out = Translated()
+    for n in message.notifications:
+        raw = {"id": f"sfob:{n.id}" if n.id else None, "object": n.object_type, "fields": n.fields}
+        if not n.id:
+            out.reject(raw, InvalidEvent("is required", field="Notification.Id"))
+            continue
+        record_id = n.fields.get("Id")
+        if not record_id:
+            out.reject(raw, InvalidEvent("is required", field="sObject.Id"))
+            continue
+        stamp = n.fields.get("SystemModstamp") or n.fields.get("LastModifiedDate")
+        version = None
+        occurred = None
+        if stamp:
+            try:
+                occurred = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+                version = int(occurred.timestamp() * 1000) * 1000
+            except ValueError:
+                out.reject(
+                    raw,
+                    InvalidEvent(f"{stamp!r} is not a date-time", field="sObject.SystemModstamp"),
+                )
+                continue
+        event_id = str(raw["id"])
+        if n.object_type == mapping.get("rep_object"):
+            data = _rep_data(str(record_id), n.fields, mapping, version or 0)
+            if version is None:
+                data.pop("version")
+            out.events.append(_event(event_id, REP_UPSERTED, occurred, data))
+            continue
+        if n.object_type != mapping.get("transaction_object"):
+            out.reject(
+                raw, InvalidEvent(f"{n.object_type!r} is not a mapped object", field="sObject")
+            )
+            continue
+        # an Outbound Message carries every field the rule selected: overlay them all
+        data = overlay(
+            bases.get(str(record_id)),
+            n.fields,
+            record_id=str(record_id),
+            mapping=mapping,
+            currency=currency,
+        )
+        if version is not None:
+            data["version"] = version
+        out.events.append(_event(event_id, TRANSACTION_UPSERTED, occurred, data))
+    return out
+
+
+# --- HubSpot ------------------------------------------------------------------------------------
+
+
+def hubspot_record_ids(events: list[Any]) -> list[str]:
+    return [str(e["objectId"]) for e in events if isinstance(e, dict) and "objectId" in e]
+
+
+def translate_hubspot(
+    events: list[Any], *, mapping: dict[str, Any], currency: str, bases: Bases
+) -> Translated:
+    """HubSpot webhook events (``deal.creation``, ``deal.propertyChange``, ``deal.deletion``,
+    ``deal.restore``; a ``properties`` object when a relay sends the whole deal)."""
+    out = Translated()
+    current = dict(bases)
+    prefix = str(mapping.get("transaction_object") or "deal")
+    for position, e in enumerate(events):
+        if not isinstance(e, dict):
+            out.reject(e, InvalidEvent("must be an object", field="event"))
+            continue
+        event_id = f"hs:{e.get('eventId')}" if e.get("eventId") is not None else None
+        raw = {**e, "id": event_id}
+        if event_id is None:
+            out.reject(raw, InvalidEvent("is required", field="eventId"))
+            continue
+        kind = e.get("subscriptionType")
+        record_id = e.get("objectId")
+        occurred = e.get("occurredAt")
+        if record_id is None or isinstance(record_id, bool):
+            out.reject(raw, InvalidEvent("is required", field="objectId"))
+            continue
+        if not isinstance(occurred, int) or isinstance(occurred, bool):
+            out.reject(raw, InvalidEvent("must be epoch milliseconds", field="occurredAt"))
+            continue
+        record = str(record_id)
+        version = occurred * 1000 + position % 1000
+        if kind == f"{prefix}.deletion":
+            out.events.append(
+                _event(
+                    event_id, TRANSACTION_DELETED, _ms(occurred), {"id": record, "version": version}
+                )
+            )
+            current[record] = None
+            continue
+        changes: dict[str, Any] = {}
+        if isinstance(e.get("properties"), dict):
+            changes.update(e["properties"])
+        if kind == f"{prefix}.propertyChange":
+            name = e.get("propertyName")
+            if not isinstance(name, str):
+                out.reject(raw, InvalidEvent("is required", field="propertyName"))
+                continue
+            changes[name] = e.get("propertyValue")
+        elif kind not in (f"{prefix}.creation", f"{prefix}.restore"):
+            out.reject(
+                raw,
+                InvalidEvent(f"{kind!r} is not a supported subscription", field="subscriptionType"),
+            )
+            continue
+        base = current.get(record)
+        if base is None and not changes:
+            out.reject(
+                raw,
+                InvalidEvent(
+                    f"{kind} of {record} carries no properties and Podium has never seen the "
+                    "deal: send its properties (or a property change) to create it",
+                    field="properties",
+                ),
+            )
+            continue
+        data = overlay(base, changes, record_id=record, mapping=mapping, currency=currency)
+        current[record] = data
+        out.events.append(
+            _event(event_id, TRANSACTION_UPSERTED, _ms(occurred), {**data, "version": version})
+        )
+    return out

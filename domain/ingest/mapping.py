@@ -1,0 +1,107 @@
+"""Per-tenant field mappings: which CRM field holds each Podium field, per source.
+
+Defaults fit a Salesforce Opportunity (and User) and a HubSpot deal; a tenant overrides any
+key (``set_field_mapping``), e.g. a custom ``Commission_Date__c`` as the date.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.ingest.errors import InvalidEvent
+from domain.ingest.repository import IngestRepository
+from domain.kit.errors import InvalidInput
+from domain.kit.money import is_currency
+from domain.org.viewer import Viewer
+
+SOURCES = ("salesforce", "hubspot")
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "salesforce": {
+        "transaction_object": "Opportunity",
+        "rep_object": "User",
+        "amount": "Amount",
+        "date": "CloseDate",
+        "close_date": "CloseDate",
+        "state": "StageName",
+        "owner": "OwnerId",
+        "type": "Type",
+        "currency": "CurrencyIsoCode",
+        "name": "Name",
+        "state_values": {"Closed Won": "won", "Closed Lost": "lost"},
+        "rep_name": "Name",
+        "rep_email": "Email",
+        "rep_manager": "ManagerId",
+        "rep_country": "Country",
+        "rep_locale": "LocaleSidKey",
+        "default_currency": None,  # None: the tenant's currency
+        "organization_id": None,  # checked on Outbound Messages when set
+    },
+    "hubspot": {
+        "transaction_object": "deal",
+        "amount": "amount",
+        "date": "closedate",
+        "close_date": "closedate",
+        "state": "dealstage",
+        "owner": "hubspot_owner_id",
+        "type": "dealtype",
+        "currency": "deal_currency_code",
+        "name": "dealname",
+        "state_values": {"closedwon": "won", "closedlost": "lost"},
+        "default_currency": None,
+    },
+}
+
+_TEXT_KEYS = {
+    "transaction_object",
+    "rep_object",
+    "amount",
+    "date",
+    "close_date",
+    "state",
+    "owner",
+    "type",
+    "currency",
+    "name",
+    "rep_name",
+    "rep_email",
+    "rep_manager",
+    "rep_country",
+    "rep_locale",
+    "organization_id",
+}
+
+
+async def field_mapping(*, viewer: Viewer, source: str) -> dict[str, Any]:
+    """The tenant's mapping for ``source``: its overrides over the defaults."""
+    if source not in SOURCES:
+        raise InvalidInput(f"{source!r} is not one of {', '.join(SOURCES)}", field="source")
+    stored = await IngestRepository(viewer).field_mapping(source) or {}
+    return {**DEFAULTS[source], **stored}
+
+
+async def set_field_mapping(
+    *, viewer: Viewer, source: str, mapping: dict[str, Any]
+) -> dict[str, Any]:
+    """Store the tenant's overrides (validated: known keys, text values, a currency code)."""
+    if source not in SOURCES:
+        raise InvalidInput(f"{source!r} is not one of {', '.join(SOURCES)}", field="source")
+    allowed = set(DEFAULTS[source])
+    for key, value in mapping.items():
+        if key not in allowed:
+            raise InvalidInput(f"unknown mapping key {key!r}", field=f"mapping.{key}")
+        if key in _TEXT_KEYS and value is not None and (not isinstance(value, str) or not value):
+            raise InvalidInput("must be a field name", field=f"mapping.{key}")
+        if key == "state_values" and not (
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        ):
+            raise InvalidInput("must map CRM values to Podium states", field=f"mapping.{key}")
+        if key == "default_currency" and value is not None and not is_currency(value):
+            raise InvalidInput(f"{value!r} is not a known currency", field=f"mapping.{key}")
+    await IngestRepository(viewer).save_field_mapping(source, dict(mapping))
+    return {**DEFAULTS[source], **mapping}
+
+
+def require(condition: bool, message: str, field: str) -> None:
+    if not condition:
+        raise InvalidEvent(message, field=field)

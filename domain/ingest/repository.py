@@ -1,0 +1,489 @@
+"""All queries of ingestion, scoped to the viewer's tenant. Raw SQL where PostgreSQL does the
+work in one statement (upserts with ON CONFLICT, recursive manager chains, JSONB tests)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from tortoise import connections
+
+from domain.ingest.models import (
+    DeadLetter,
+    DeadLetterStatus,
+    FieldMapping,
+    InboxEvent,
+    InboxStatus,
+)
+from domain.kit.clock import utc_now
+from domain.org.viewer import Viewer
+
+
+def _conn() -> Any:
+    return connections.get("default")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTransaction:
+    rep_id: UUID
+    date: date
+    credited: tuple[UUID, ...]
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewInboxRow:
+    event_id: str
+    source: str
+    type: str
+    record_id: str
+    version: int | None
+    body: str
+
+
+class IngestRepository:
+    def __init__(self, viewer: Viewer) -> None:
+        self.tenant_id = viewer.tenant_id
+
+    # --- the inbox ---------------------------------------------------------------------------
+
+    async def seen_event_ids(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        rows = await InboxEvent.filter(tenant_id=self.tenant_id, event_id__in=ids).values_list(
+            "event_id", flat=True
+        )
+        return {str(r) for r in rows}
+
+    async def add_inbox_events(self, rows: Sequence[NewInboxRow]) -> dict[str, int]:
+        """Insert the events not seen before; event id -> inbox id of those inserted (a
+        concurrent request that stored the same id first wins: ours is a duplicate)."""
+        if not rows:
+            return {}
+        result = await _conn().execute_query_dict(
+            """
+            INSERT INTO inbox_events (tenant_id, event_id, source, type, record_id, version,
+                                      body, status, attempts, received_at)
+            SELECT $1, r.event_id, r.source, r.type, r.record_id, r.version, r.body,
+                   'pending', 0, now()
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                        $7::text[]) WITH ORDINALITY
+                 AS r(event_id, source, type, record_id, version, body, n)
+            ORDER BY r.n
+            ON CONFLICT (tenant_id, event_id) DO NOTHING
+            RETURNING id, event_id
+            """,
+            [
+                self.tenant_id,
+                [r.event_id for r in rows],
+                [r.source for r in rows],
+                [r.type for r in rows],
+                [r.record_id for r in rows],
+                [r.version for r in rows],
+                [r.body for r in rows],
+            ],
+        )
+        return {str(r["event_id"]): int(r["id"]) for r in result}
+
+    async def lock_inbox_event(self, inbox_id: int) -> InboxEvent | None:
+        return (
+            await InboxEvent.filter(tenant_id=self.tenant_id, id=inbox_id)
+            .select_for_update()
+            .first()
+        )
+
+    async def pending_rep_events(self, crm_ids: Iterable[str], before_id: int) -> list[int]:
+        """Pending rep.upserted events received before ``before_id`` for these reps."""
+        ids = list(crm_ids)
+        if not ids:
+            return []
+        rows = (
+            await InboxEvent.filter(
+                tenant_id=self.tenant_id,
+                type="rep.upserted",
+                status=InboxStatus.PENDING,
+                record_id__in=ids,
+                id__lt=before_id,
+            )
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        return [int(str(r)) for r in rows]
+
+    async def known_reps(self, crm_ids: Iterable[str]) -> set[str]:
+        """Of ``crm_ids``, the reps that exist or have a pending rep.upserted in the inbox."""
+        ids = sorted(set(crm_ids))
+        if not ids:
+            return set()
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT external_id AS id FROM users WHERE tenant_id = $1 AND external_id = ANY($2)
+            UNION
+            SELECT record_id FROM inbox_events
+            WHERE tenant_id = $1 AND type = 'rep.upserted' AND status = 'pending'
+              AND record_id = ANY($2)
+            """,
+            [self.tenant_id, ids],
+        )
+        return {str(r["id"]) for r in rows}
+
+    # --- dead letters ------------------------------------------------------------------------
+
+    async def add_dead_letter(
+        self,
+        *,
+        source: str,
+        event_id: str | None,
+        position: int | None,
+        reason: str,
+        field: str | None,
+        body: str,
+    ) -> DeadLetter:
+        """A new dead letter, or the open one already holding this event (a CRM's redelivery
+        of an invalid event is one letter, not one per attempt)."""
+        if event_id is not None:
+            existing = await DeadLetter.filter(
+                tenant_id=self.tenant_id,
+                event_id=event_id,
+                body=body,
+                status=DeadLetterStatus.OPEN,
+            ).first()
+            if existing is not None:
+                existing.reason, existing.field = reason, None if field is None else field[:200]
+                await existing.save(update_fields=["reason", "field"])
+                return existing
+        return await DeadLetter.create(
+            tenant_id=self.tenant_id,
+            source=source,
+            event_id=event_id,
+            position=position,
+            reason=reason,
+            field=None if field is None else field[:200],
+            body=body,
+        )
+
+    async def dead_letters(
+        self, *, ids: Sequence[int] | None = None, status: DeadLetterStatus | None = None
+    ) -> list[DeadLetter]:
+        query = DeadLetter.filter(tenant_id=self.tenant_id)
+        if ids is not None:
+            query = query.filter(id__in=list(ids))
+        if status is not None:
+            query = query.filter(status=status)
+        return await query.order_by("id")
+
+    # --- CRM records -------------------------------------------------------------------------
+
+    async def claim_version(
+        self, kind: str, external_id: str, version: int | None, *, deleted: bool
+    ) -> bool:
+        """Record ``version`` as the newest of the record unless a newer one is stored;
+        False when the stored version is newer (the event is stale). The row stays locked
+        until the caller's transaction ends, so two events of one record apply in turn."""
+        rows = await _conn().execute_query_dict(
+            """
+            INSERT INTO crm_record_versions (tenant_id, kind, external_id, version, deleted,
+                                             updated_at)
+            VALUES ($1, $2, $3, COALESCE($4::bigint, 0), $5, now())
+            ON CONFLICT (tenant_id, kind, external_id) DO UPDATE SET
+                version = GREATEST(crm_record_versions.version, COALESCE($4::bigint, 0)),
+                deleted = CASE WHEN $4::bigint IS NULL
+                                 OR $4::bigint >= crm_record_versions.version
+                               THEN EXCLUDED.deleted ELSE crm_record_versions.deleted END,
+                updated_at = now()
+            RETURNING (xmax = 0) AS inserted, version
+            """,
+            [self.tenant_id, kind, external_id, version, deleted],
+        )
+        row = rows[0]
+        return bool(row["inserted"]) or version is None or int(row["version"]) <= version
+
+    async def lock_transaction(self, external_id: str) -> StoredTransaction | None:
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT rep_id, date, credited_user_ids, deleted FROM transactions
+            WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE
+            """,
+            [self.tenant_id, external_id],
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        credited = row["credited_user_ids"]
+        if isinstance(credited, str):
+            credited = json.loads(credited)
+        return StoredTransaction(
+            rep_id=UUID(str(row["rep_id"])),
+            date=row["date"],
+            credited=tuple(UUID(str(c)) for c in credited or [row["rep_id"]]),
+            deleted=bool(row["deleted"]),
+        )
+
+    async def upsert_transaction(
+        self,
+        *,
+        external_id: str,
+        rep_id: UUID,
+        type: str | None,
+        amount: Any,
+        currency: str,
+        day: date,
+        state: str | None,
+        splits_json: str | None,
+        credited_json: str,
+        extra_json: str,
+        version: int | None,
+    ) -> None:
+        await _conn().execute_query(
+            """
+            INSERT INTO transactions (tenant_id, external_id, rep_id, type, amount, currency,
+                                      date, state, splits, credited_user_ids, extra_fields,
+                                      version, deleted, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb,
+                    COALESCE($12::bigint, 0), false, now(), now())
+            ON CONFLICT (tenant_id, external_id) DO UPDATE SET
+                rep_id = EXCLUDED.rep_id, type = EXCLUDED.type, amount = EXCLUDED.amount,
+                currency = EXCLUDED.currency, date = EXCLUDED.date, state = EXCLUDED.state,
+                splits = EXCLUDED.splits, credited_user_ids = EXCLUDED.credited_user_ids,
+                extra_fields = EXCLUDED.extra_fields,
+                version = GREATEST(transactions.version, EXCLUDED.version),
+                deleted = false, updated_at = now()
+            """,
+            [
+                self.tenant_id,
+                external_id,
+                rep_id,
+                type,
+                amount,
+                currency,
+                day,
+                state,
+                splits_json,
+                credited_json,
+                extra_json,
+                version,
+            ],
+        )
+
+    async def mark_transaction_deleted(self, external_id: str, version: int | None) -> None:
+        await _conn().execute_query(
+            """
+            UPDATE transactions SET deleted = true, updated_at = now(),
+                   version = GREATEST(version, COALESCE($3::bigint, 0))
+            WHERE tenant_id = $1 AND external_id = $2
+            """,
+            [self.tenant_id, external_id, version],
+        )
+
+    async def user_ids(self, crm_ids: Iterable[str]) -> dict[str, UUID]:
+        ids = sorted(set(crm_ids))
+        if not ids:
+            return {}
+        rows = await _conn().execute_query_dict(
+            "SELECT external_id, id FROM users WHERE tenant_id = $1 AND external_id = ANY($2)",
+            [self.tenant_id, ids],
+        )
+        return {str(r["external_id"]): UUID(str(r["id"])) for r in rows}
+
+    # --- who a change affects ----------------------------------------------------------------
+
+    async def managers_above(self, user_ids: Iterable[UUID]) -> set[UUID]:
+        """Everyone above these people, transitively (UNION ends the walk on a cycle)."""
+        ids = list(set(user_ids))
+        if not ids:
+            return set()
+        rows = await _conn().execute_query_dict(
+            """
+            WITH RECURSIVE up(id) AS (
+                SELECT manager_id FROM users
+                WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND manager_id IS NOT NULL
+                UNION
+                SELECT u.manager_id FROM users u JOIN up ON u.id = up.id
+                WHERE u.tenant_id = $1 AND u.manager_id IS NOT NULL
+            )
+            SELECT id FROM up
+            """,
+            [self.tenant_id, ids],
+        )
+        return {UUID(str(r["id"])) for r in rows}
+
+    async def plan_kinds(self, user_ids: Iterable[UUID]) -> dict[UUID, set[tuple[str, bool]]]:
+        """For each person, the (period kind, has team scope) of the plans they are on."""
+        ids = list(set(user_ids))
+        if not ids:
+            return {}
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT DISTINCT a.user_id, v.period_kind,
+                   COALESCE(v.document->'measures' @> '[{"scope": "team"}]'::jsonb, false)
+                       AS team
+            FROM plan_assignments a JOIN plan_versions v ON v.plan_id = a.plan_id
+            WHERE a.tenant_id = $1 AND a.user_id = ANY($2::uuid[])
+              AND a.status IN ('offered', 'accepted')
+            """,
+            [self.tenant_id, ids],
+        )
+        out: dict[UUID, set[tuple[str, bool]]] = {}
+        for r in rows:
+            out.setdefault(UUID(str(r["user_id"])), set()).add(
+                (str(r["period_kind"]), bool(r["team"]))
+            )
+        return out
+
+    # --- recompute requests ------------------------------------------------------------------
+
+    async def request_recomputes(self, pairs: Iterable[tuple[UUID, str]]) -> None:
+        """Upsert one request per (person, period); an existing one gets a new generation."""
+        unique = sorted(set(pairs))
+        if not unique:
+            return
+        await _conn().execute_query(
+            """
+            INSERT INTO recompute_requests (tenant_id, user_id, period, generation, requested_at)
+            SELECT $1, r.user_id, r.period, 1, now()
+            FROM unnest($2::uuid[], $3::text[]) AS r(user_id, period)
+            ON CONFLICT (tenant_id, user_id, period) DO UPDATE SET
+                generation = recompute_requests.generation + 1,
+                requested_at = EXCLUDED.requested_at
+            """,
+            [self.tenant_id, [u for u, _ in unique], [p for _, p in unique]],
+        )
+
+    async def recompute_generation(self, user_id: UUID, period: str) -> int | None:
+        rows = await _conn().execute_query_dict(
+            "SELECT generation FROM recompute_requests "
+            "WHERE tenant_id = $1 AND user_id = $2 AND period = $3",
+            [self.tenant_id, user_id, period],
+        )
+        return int(rows[0]["generation"]) if rows else None
+
+    async def finish_recompute(self, user_id: UUID, period: str, generation: int) -> bool:
+        """Delete the request if no newer one arrived meanwhile; True when deleted."""
+        rows = await _conn().execute_query_dict(
+            "DELETE FROM recompute_requests WHERE tenant_id = $1 AND user_id = $2 "
+            "AND period = $3 AND generation = $4 RETURNING id",
+            [self.tenant_id, user_id, period, generation],
+        )
+        return bool(rows)
+
+    # --- field mappings ----------------------------------------------------------------------
+
+    async def field_mapping(self, source: str) -> dict[str, Any] | None:
+        row = await FieldMapping.get_or_none(tenant_id=self.tenant_id, source=source)
+        return dict(row.mapping) if row else None
+
+    async def save_field_mapping(self, source: str, mapping: dict[str, Any]) -> None:
+        row = await FieldMapping.get_or_none(tenant_id=self.tenant_id, source=source)
+        if row is None:
+            await FieldMapping.create(tenant_id=self.tenant_id, source=source, mapping=mapping)
+        else:
+            row.mapping = mapping
+            await row.save(update_fields=["mapping", "updated_at"])
+
+
+# --- across tenants: the sweeper ------------------------------------------------------------
+
+
+async def unapplied_inbox_events(older_than: datetime, limit: int = 1000) -> list[tuple[UUID, int]]:
+    rows = (
+        await InboxEvent.filter(status=InboxStatus.PENDING, received_at__lt=older_than)
+        .order_by("id")
+        .limit(limit)
+        .values_list("tenant_id", "id")
+    )
+    return [(UUID(str(t)), int(i)) for t, i in rows]
+
+
+async def overdue_recompute_requests(
+    older_than: datetime, limit: int = 1000
+) -> list[tuple[UUID, UUID, str, int]]:
+    rows = await _conn().execute_query_dict(
+        "SELECT tenant_id, user_id, period, generation FROM recompute_requests "
+        "WHERE requested_at < $1 ORDER BY requested_at LIMIT $2",
+        [older_than, limit],
+    )
+    return [
+        (UUID(str(r["tenant_id"])), UUID(str(r["user_id"])), str(r["period"]), int(r["generation"]))
+        for r in rows
+    ]
+
+
+def now() -> datetime:
+    return utc_now()
+
+
+async def base_records(
+    tenant_id: UUID, record_ids: Iterable[str]
+) -> dict[str, dict[str, Any] | None]:
+    """The newest known state of CRM transactions, as generic event data: the newest accepted
+    inbox event of each record (applied or not yet), else the stored transaction. None: deleted
+    or never seen."""
+    from domain.ingest.events import loads_exact
+
+    ids = sorted(set(record_ids))
+    out: dict[str, dict[str, Any] | None] = {}
+    if not ids:
+        return out
+    rows = await _conn().execute_query_dict(
+        """
+        SELECT DISTINCT ON (record_id) record_id, type, body FROM inbox_events
+        WHERE tenant_id = $1 AND record_id = ANY($2) AND type LIKE 'transaction.%'
+          AND status IN ('pending', 'applied')
+        ORDER BY record_id, version DESC NULLS LAST, id DESC
+        """,
+        [tenant_id, ids],
+    )
+    for r in rows:
+        if r["type"] == "transaction.deleted":
+            out[str(r["record_id"])] = None
+        else:
+            body = loads_exact(r["body"]).get("data") or {}
+            out[str(r["record_id"])] = dict(body)
+    missing = [i for i in ids if i not in out]
+    if not missing:
+        return out
+    stored = await _conn().execute_query_dict(
+        """
+        SELECT t.external_id, u.external_id AS rep, t.type, t.amount::text AS amount, t.currency,
+               t.date, t.state, t.splits::text AS splits, t.extra_fields::text AS extra, t.deleted
+        FROM transactions t JOIN users u ON u.id = t.rep_id
+        WHERE t.tenant_id = $1 AND t.external_id = ANY($2)
+        """,
+        [tenant_id, missing],
+    )
+    split_users: dict[str, str] = {}
+    user_rows = (
+        await _conn().execute_query_dict(
+            "SELECT id::text AS id, external_id FROM users WHERE tenant_id = $1", [tenant_id]
+        )
+        if any(r["splits"] not in (None, "null") for r in stored)
+        else []
+    )
+    split_users = {str(u["id"]): str(u["external_id"]) for u in user_rows}
+    for r in stored:
+        if r["deleted"]:
+            out[str(r["external_id"])] = None
+            continue
+        splits = loads_exact(r["splits"]) if r["splits"] else None
+        data: dict[str, Any] = {
+            "id": str(r["external_id"]),
+            "rep_id": str(r["rep"]),
+            "type": r["type"],
+            "amount": r["amount"],
+            "currency": r["currency"],
+            "date": r["date"].isoformat(),
+            "state": r["state"],
+            "fields": loads_exact(r["extra"]) if r["extra"] else {},
+        }
+        if splits:
+            data["splits"] = [
+                {"rep_id": split_users.get(s["rep_id"], s["rep_id"]), "share": s["share"]}
+                for s in splits
+            ]
+        out[str(r["external_id"])] = data
+    return out

@@ -1,0 +1,457 @@
+"""Ingestion use cases: accept a batch of CRM events into the inbox, apply one inbox event,
+replay dead letters, and the bookkeeping of recompute requests.
+
+Services never commit: the webhook, the worker job or the CLI owns the transaction (the
+savepoints here only make one event's apply all-or-nothing inside it). Applying
+an event writes the CRM record AND the (rep, period) recompute requests it causes in the
+caller's one transaction, so a crash between the two cannot lose a recompute.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from domain.ingest import adapters
+from domain.ingest.errors import InvalidEnvelope, InvalidEvent, UnknownRep
+from domain.ingest.events import (
+    REP_UPSERTED,
+    TRANSACTION_DELETED,
+    TRANSACTION_UPSERTED,
+    Event,
+    RepData,
+    TransactionData,
+    dumps_exact,
+    event_id_of,
+    loads_exact,
+    parse_event,
+)
+from domain.ingest.mapping import field_mapping
+from domain.ingest.models import DeadLetterStatus, InboxEvent, InboxStatus
+from domain.ingest.repository import IngestRepository, NewInboxRow, base_records
+from domain.kit.clock import utc_now
+from domain.kit.periods import PeriodKind, period_containing
+from domain.org.models import User
+from domain.org.viewer import Viewer
+from domain.tenants.repository import get_tenant
+
+Affected = set[tuple[UUID, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    id: str | None
+    error: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "error": self.error}
+
+
+@dataclass(slots=True)
+class IngestResult:
+    inbox_ids: list[int] = field(default_factory=list)  # to enqueue after commit
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return len(self.inbox_ids)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+async def ingest_events(
+    *,
+    viewer: Viewer,
+    source: str,
+    events: list[Any],
+    invalid: dict[int, InvalidEvent] | None = None,
+) -> IngestResult:
+    """Validate each event (``invalid[i]``: an adapter already rejected event ``i``); store
+    the valid new ones in the inbox, the invalid ones as dead letters with their reason; count
+    the ids seen before as duplicates. The caller commits, then enqueues ``inbox_ids``."""
+    repo = IngestRepository(viewer)
+    result = IngestResult()
+    referenced: set[str] = set()
+    for raw in events:
+        if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+            data = raw["data"]
+            for key in ("rep_id", "manager_id"):
+                if isinstance(data.get(key), str):
+                    referenced.add(data[key])
+            for s in data.get("splits") or [] if isinstance(data.get("splits"), list) else []:
+                if isinstance(s, dict) and isinstance(s.get("rep_id"), str):
+                    referenced.add(s["rep_id"])
+    known = await repo.known_reps(referenced)
+    seen = await repo.seen_event_ids(e for raw in events if (e := event_id_of(raw)))
+    batch: list[NewInboxRow] = []
+    in_batch: set[str] = set()
+    for index, raw in enumerate(events):
+        event_id = event_id_of(raw)
+        if event_id is not None and (event_id in seen or event_id in in_batch):
+            result.duplicates += 1
+            continue
+        try:
+            if invalid and index in invalid:
+                raise invalid[index]
+            event = parse_event(raw, known_reps=known.__contains__)
+        except InvalidEvent as exc:
+            await repo.add_dead_letter(
+                source=source,
+                event_id=event_id,
+                position=index,
+                reason=str(exc),
+                field=exc.field,
+                body=dumps_exact(raw),
+            )
+            result.rejected.append(Rejection(index, event_id, str(exc)))
+            continue
+        if event.type == REP_UPSERTED:
+            known.add(event.record_id)  # later events of this batch may credit them
+        in_batch.add(event.id)
+        batch.append(
+            NewInboxRow(
+                event_id=event.id,
+                source=source,
+                type=event.type,
+                record_id=event.record_id,
+                version=event.version,
+                body=dumps_exact(raw),
+            )
+        )
+    stored = await repo.add_inbox_events(batch)
+    result.duplicates += len(batch) - len(stored)
+    result.inbox_ids = [stored[row.event_id] for row in batch if row.event_id in stored]
+    return result
+
+
+# --- applying -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    status: InboxStatus
+    affected: frozenset[tuple[UUID, str]]
+    reason: str | None = None
+    changed: bool = True  # False: the event was no longer pending (a re-run)
+
+
+async def apply_inbox_event(*, viewer: Viewer, inbox_id: int) -> ApplyResult:
+    """Apply one inbox event (idempotent: an event no longer pending changes nothing) and
+    record a recompute request for every (rep, period) it affects. Run it in a transaction."""
+    repo = IngestRepository(viewer)
+    row = await repo.lock_inbox_event(inbox_id)
+    if row is None or row.status is not InboxStatus.PENDING:
+        return ApplyResult(row.status if row else InboxStatus.APPLIED, frozenset(), changed=False)
+    row.attempts += 1
+    affected: Affected = set()
+    try:
+        event = parse_event(loads_exact(row.body))
+        await _apply_pending_reps(viewer, repo, event, row.id)
+        # a savepoint: an event refused half-way (its rep vanished) leaves no partial write
+        async with in_transaction():
+            status = await _apply(viewer, repo, event, affected)
+        row.status = status
+        row.outcome = None if status is InboxStatus.APPLIED else "older than the stored version"  # type: ignore[assignment]
+    except InvalidEvent as exc:
+        await repo.add_dead_letter(
+            source=row.source,
+            event_id=row.event_id,
+            position=None,
+            reason=str(exc),
+            field=exc.field,
+            body=row.body,
+        )
+        affected.clear()
+        row.status = InboxStatus.DEAD
+        row.outcome = str(exc)
+    row.applied_at = utc_now()
+    await row.save(update_fields=["status", "outcome", "attempts", "applied_at"])
+    await repo.request_recomputes(affected)
+    return ApplyResult(row.status, frozenset(affected), row.outcome)
+
+
+async def _apply_pending_reps(
+    viewer: Viewer, repo: IngestRepository, event: Event, before_id: int
+) -> None:
+    """Reps sent before this event but not applied yet (another worker may hold them) are
+    applied first, in order: a transaction never waits for the sweeper to learn its rep."""
+    for pending_id in await repo.pending_rep_events(event.referenced_reps, before_id):
+        pending = await repo.lock_inbox_event(pending_id)
+        if pending is None or pending.status is not InboxStatus.PENDING:
+            continue
+        affected: Affected = set()
+        try:
+            async with in_transaction():  # a savepoint
+                pending.status = await _apply(
+                    viewer, repo, parse_event(loads_exact(pending.body)), affected
+                )
+        except InvalidEvent:
+            continue  # left pending: its own job dead-letters it with the reason
+        pending.attempts += 1
+        pending.applied_at = utc_now()
+        await pending.save(update_fields=["status", "attempts", "applied_at"])
+        await repo.request_recomputes(affected)
+
+
+async def _apply(
+    viewer: Viewer, repo: IngestRepository, event: Event, affected: Affected
+) -> InboxStatus:
+    if event.type == REP_UPSERTED:
+        assert event.rep is not None
+        if not await repo.claim_version("rep", event.record_id, event.version, deleted=False):
+            return InboxStatus.STALE
+        await _apply_rep(viewer, repo, event.rep, affected)
+        return InboxStatus.APPLIED
+    deleted = event.type == TRANSACTION_DELETED
+    if not await repo.claim_version("transaction", event.record_id, event.version, deleted=deleted):
+        return InboxStatus.STALE
+    old = await repo.lock_transaction(event.record_id)
+    touched: list[tuple[set[UUID], date]] = []
+    if old is not None and not old.deleted:
+        touched.append((set(old.credited), old.date))
+    if event.type == TRANSACTION_UPSERTED:
+        assert event.transaction is not None
+        credited = await _write_transaction(repo, event.transaction, event.version)
+        touched.append((credited, event.transaction.date))
+    elif old is not None:
+        await repo.mark_transaction_deleted(event.record_id, event.version)
+    affected |= await affected_periods(repo, touched)
+    return InboxStatus.APPLIED
+
+
+async def _write_transaction(
+    repo: IngestRepository, t: TransactionData, version: int | None
+) -> set[UUID]:
+    ids = await repo.user_ids([t.rep_id, *t.credited_reps])
+    for name, rep in [("data.rep_id", t.rep_id)] + [
+        (f"data.splits[{i}].rep_id", s.rep_id) for i, s in enumerate(t.splits or ())
+    ]:
+        if rep not in ids:
+            raise UnknownRep(f"unknown rep {rep!r}", field=name)
+    splits = (
+        [{"rep_id": str(ids[s.rep_id]), "share": format(s.share, "f")} for s in t.splits]
+        if t.splits
+        else None
+    )
+    credited = [ids[r] for r in t.credited_reps]
+    await repo.upsert_transaction(
+        external_id=t.id,
+        rep_id=ids[t.rep_id],
+        type=t.type,
+        amount=t.amount,
+        currency=t.currency,
+        day=t.date,
+        state=t.state,
+        splits_json=None if splits is None else json.dumps(splits),
+        credited_json=json.dumps([str(c) for c in credited]),
+        extra_json=dumps_exact(t.fields),
+        version=version,
+    )
+    return set(credited)
+
+
+async def _apply_rep(
+    viewer: Viewer, repo: IngestRepository, rep: RepData, affected: Affected
+) -> None:
+    manager_id: UUID | None = None
+    if rep.manager_id:
+        found = await repo.user_ids([rep.manager_id])
+        if rep.manager_id not in found:
+            raise UnknownRep(f"unknown rep {rep.manager_id!r}", field="data.manager_id")
+        manager_id = found[rep.manager_id]
+    user = await User.filter(tenant_id=viewer.tenant_id, external_id=rep.id).first()
+    old_manager: UUID | None = None
+    dates: set[date] = set()
+    if user is None:
+        user = await User.create(
+            tenant_id=viewer.tenant_id,
+            external_id=rep.id,
+            display_name=rep.name,
+            email=rep.email,
+            manager_id=manager_id,
+            hire_date=rep.hire_date,
+            end_date=rep.end_date,
+            locale=rep.locale,
+            country=rep.country,
+        )
+    else:
+        old_manager = user.manager_id
+        dates.update(d for d in (user.hire_date, user.end_date) if d)
+        if "name" in rep.present:
+            user.display_name = rep.name
+        if "email" in rep.present:
+            user.email = rep.email
+        if "manager_id" in rep.present:
+            user.manager_id = manager_id
+        if "hire_date" in rep.present:
+            user.hire_date = rep.hire_date
+        if "end_date" in rep.present:
+            user.end_date = rep.end_date
+        if "locale" in rep.present:
+            user.locale = rep.locale
+        if "country" in rep.present:
+            user.country = rep.country
+        await user.save()
+    dates.update(d for d in (user.hire_date, user.end_date) if d)
+    tenant = await get_tenant(viewer.tenant_id)
+    dates.add(datetime.now(ZoneInfo(tenant.time_zone)).date())
+    people = {user.id}
+    if old_manager and old_manager != user.manager_id:
+        # the old team loses this person: its team-scope managers change too
+        people.add(old_manager)
+    affected |= await affected_periods(repo, [(people, d) for d in sorted(dates)])
+
+
+async def affected_periods(
+    repo: IngestRepository, touched: list[tuple[set[UUID], date]]
+) -> Affected:
+    """Every (person, period) whose earnings a change of these people on these dates can
+    move: the people themselves in each period kind of their plans, and everyone above them
+    (transitively) in the period kinds of their team-scope plans."""
+    out: Affected = set()
+    everyone: set[UUID] = set()
+    above_of: dict[UUID, set[UUID]] = {}
+    for people, _ in touched:
+        everyone |= people
+    for person in everyone:
+        above_of[person] = await repo.managers_above([person])
+    kinds = await repo.plan_kinds(
+        everyone | set().union(*above_of.values()) if above_of else everyone
+    )
+    for people, day in touched:
+        for person in people:
+            for kind, _team in kinds.get(person, ()):
+                out.add((person, period_containing(day, _kind(kind)).id))
+            for manager in above_of.get(person, ()):
+                for kind, team in kinds.get(manager, ()):
+                    if team:
+                        out.add((manager, period_containing(day, _kind(kind)).id))
+    return out
+
+
+def _kind(value: str) -> PeriodKind:
+    if value == "quarter":
+        return "quarter"
+    if value == "year":
+        return "year"
+    return "month"
+
+
+# --- dead letters ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    dead_letter_id: int
+    outcome: str  # accepted | duplicate | rejected
+    inbox_id: int | None = None
+    error: str | None = None
+
+
+async def replay_dead_letters(
+    *, viewer: Viewer, ids: list[int] | None = None
+) -> list[ReplayResult]:
+    """Run open dead letters (or the given ones) through the same path as the webhook. One
+    accepted (or found to be a duplicate) is marked replayed; one still invalid stays open
+    and gets a new dead letter with today's reason. The caller commits, then enqueues the
+    ``inbox_id`` of each accepted one."""
+    repo = IngestRepository(viewer)
+    letters = await repo.dead_letters(
+        ids=ids, status=None if ids is not None else DeadLetterStatus.OPEN
+    )
+    out: list[ReplayResult] = []
+    for letter in letters:
+        if letter.status is DeadLetterStatus.REPLAYED:
+            out.append(ReplayResult(letter.id, "duplicate"))
+            continue
+        try:
+            raw = loads_exact(letter.body)
+        except ValueError as exc:
+            out.append(ReplayResult(letter.id, "rejected", error=str(exc)))
+            continue
+        # a dead letter from the worker kept the inbox row: replay it under a fresh id
+        event_id = event_id_of(raw)
+        if event_id is not None and await repo.seen_event_ids([event_id]):
+            raw = {**raw, "id": f"{event_id}#replay-{letter.id}-{letter.replays + 1}"}
+        result = await ingest_events(viewer=viewer, source=letter.source, events=[raw])
+        letter.replays += 1
+        if result.rejected:
+            await letter.save(update_fields=["replays"])
+            out.append(ReplayResult(letter.id, "rejected", error=result.rejected[0].error))
+            continue
+        letter.status = DeadLetterStatus.REPLAYED
+        letter.replayed_at = utc_now()
+        await letter.save(update_fields=["replays", "status", "replayed_at"])
+        if result.inbox_ids:
+            out.append(ReplayResult(letter.id, "accepted", inbox_id=result.inbox_ids[0]))
+        else:
+            out.append(ReplayResult(letter.id, "duplicate"))
+    return out
+
+
+async def list_dead_letters(*, viewer: Viewer, open_only: bool = True) -> list[Any]:
+    return await IngestRepository(viewer).dead_letters(
+        status=DeadLetterStatus.OPEN if open_only else None
+    )
+
+
+# --- recompute requests ---------------------------------------------------------------------
+
+
+async def recompute_generation(*, viewer: Viewer, user_id: UUID, period: str) -> int | None:
+    """The pending request's generation, or None when nothing is requested any more."""
+    return await IngestRepository(viewer).recompute_generation(user_id, period)
+
+
+async def finish_recompute(*, viewer: Viewer, user_id: UUID, period: str, generation: int) -> bool:
+    """Drop the request if it is still the one computed; False: a newer one arrived."""
+    return await IngestRepository(viewer).finish_recompute(user_id, period, generation)
+
+
+async def inbox_event(inbox_id: int) -> InboxEvent | None:
+    return await InboxEvent.get_or_none(id=inbox_id)
+
+
+# --- CRM adapters -----------------------------------------------------------------------------
+
+
+async def translate(*, viewer: Viewer, source: str, payload: Any) -> adapters.Translated:
+    """Generic events from a Salesforce CDC body (parsed JSON), an Outbound Message
+    (``adapters.OutboundMessage``) or a HubSpot body (a JSON list), with the tenant's mapping
+    and the current state of the records they change."""
+    tenant = await get_tenant(viewer.tenant_id)
+    if source == "salesforce_cdc":
+        messages = adapters.cdc_messages(payload)
+        mapping = await field_mapping(viewer=viewer, source="salesforce")
+        bases = await base_records(viewer.tenant_id, adapters.cdc_record_ids(messages))
+        return adapters.translate_cdc(
+            messages, mapping=mapping, currency=tenant.currency, bases=bases
+        )
+    if source == "salesforce_outbound":
+        mapping = await field_mapping(viewer=viewer, source="salesforce")
+        bases = await base_records(viewer.tenant_id, adapters.outbound_record_ids(payload))
+        return adapters.translate_outbound(
+            payload, mapping=mapping, currency=tenant.currency, bases=bases
+        )
+    if source == "hubspot":
+        if not isinstance(payload, list):
+            raise InvalidEnvelope("must be a JSON list of HubSpot events", field="body")
+        mapping = await field_mapping(viewer=viewer, source="hubspot")
+        bases = await base_records(viewer.tenant_id, adapters.hubspot_record_ids(payload))
+        return adapters.translate_hubspot(
+            payload, mapping=mapping, currency=tenant.currency, bases=bases
+        )
+    raise ValueError(f"unknown source {source!r}")

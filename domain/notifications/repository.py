@@ -1,0 +1,155 @@
+"""Every notification query. The inbox side is the viewer's own (whatever their role: an inbox
+is personal); the worker side acts for the system within one tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from tortoise import connections
+
+from domain.earnings.models import EarningsResult
+from domain.kit.errors import InvalidInput
+from domain.notifications.models import (
+    Device,
+    DevicePlatform,
+    Notification,
+    NotificationKind,
+    NotificationSent,
+)
+from domain.org.models import User
+from domain.org.viewer import Viewer
+from domain.plans.models import PlanVersion
+
+
+class InboxRepository:
+    """The signed-in person's notifications and devices."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        if viewer.user_id is None:
+            raise InvalidInput("notifications belong to a person: sign in as one", field="me")
+        self.tenant_id = viewer.tenant_id
+        self.user_id: UUID = viewer.user_id
+
+    async def page(self, *, first: int, offset: int) -> tuple[list[Notification], bool]:
+        """Newest first."""
+        rows = (
+            await Notification.filter(tenant_id=self.tenant_id, user_id=self.user_id)
+            .order_by("-created_at", "-id")
+            .offset(offset)
+            .limit(first + 1)
+        )
+        return rows[:first], len(rows) > first
+
+    async def mark_read(self, ids: Sequence[UUID], at: datetime) -> int:
+        """Marks the viewer's own unread ones among ``ids``; others' ids match nothing."""
+        if not ids:
+            return 0
+        return await Notification.filter(
+            tenant_id=self.tenant_id, user_id=self.user_id, id__in=list(ids), read_at=None
+        ).update(read_at=at)
+
+    async def upsert_device(self, *, token: str, platform: DevicePlatform, at: datetime) -> Device:
+        """One row per token: registering it again refreshes it, and moves it to the viewer if
+        the app was signed in as someone else before (the token is the app install's)."""
+        rows = await connections.get("default").execute_query_dict(
+            """
+            INSERT INTO devices (id, tenant_id, user_id, token, platform, created_at, last_seen_at)
+            VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $5)
+            ON CONFLICT (token) DO UPDATE
+               SET tenant_id = EXCLUDED.tenant_id, user_id = EXCLUDED.user_id,
+                   platform = EXCLUDED.platform, last_seen_at = EXCLUDED.last_seen_at
+            RETURNING id
+            """,
+            [self.tenant_id, self.user_id, token, platform.value, at],
+        )
+        return await Device.get(id=rows[0]["id"])
+
+
+class NotifierRepository:
+    """What the notification jobs read and write for one tenant (system access)."""
+
+    def __init__(self, tenant_id: UUID) -> None:
+        self.tenant_id = tenant_id
+
+    async def lock_user(self, user_id: UUID) -> User | None:
+        """The rep, locked until the caller's transaction ends: two deliveries of one job
+        decide one after the other, the second seeing what the first wrote."""
+        return await User.filter(tenant_id=self.tenant_id, id=user_id).select_for_update().first()
+
+    async def results(self, user_id: UUID, period: str) -> list[EarningsResult]:
+        return await EarningsResult.filter(
+            tenant_id=self.tenant_id, user_id=user_id, period=period
+        ).order_by("computed_at", "id")
+
+    async def plan_versions(self, ids: Sequence[UUID]) -> list[PlanVersion]:
+        return await PlanVersion.filter(
+            tenant_id=self.tenant_id, id__in=list(ids)
+        ).prefetch_related("plan")
+
+    async def sent(self, user_id: UUID, period: str) -> list[NotificationSent]:
+        return await NotificationSent.filter(
+            tenant_id=self.tenant_id, user_id=user_id, period=period
+        )
+
+    async def add_notification(
+        self,
+        *,
+        user_id: UUID,
+        period: str,
+        kind: NotificationKind,
+        title: str,
+        body: str,
+        params: dict[str, str],
+        locale: str,
+        sent: Sequence[tuple[str, object]],
+    ) -> Notification:
+        notification = await Notification.create(
+            tenant_id=self.tenant_id,
+            user_id=user_id,
+            period=period,
+            kind=kind,
+            title=title,
+            body=body,
+            params=params,
+            locale=locale,
+        )
+        await NotificationSent.bulk_create(
+            [
+                NotificationSent(
+                    tenant_id=self.tenant_id,
+                    user_id=user_id,
+                    period=period,
+                    kind=kind,
+                    key=key,
+                    value=value,
+                    notification_id=notification.id,
+                )
+                for key, value in sent
+            ]
+        )
+        return notification
+
+    async def claim_unpushed(self, user_id: UUID, at: datetime) -> list[Notification]:
+        """Marks the rep's not yet pushed notifications as pushed and returns them: the one
+        statement makes two concurrent jobs split them, never share them."""
+        rows = await connections.get("default").execute_query_dict(
+            """
+            UPDATE notifications SET pushed_at = $3
+            WHERE tenant_id = $1 AND user_id = $2 AND pushed_at IS NULL
+            RETURNING id
+            """,
+            [self.tenant_id, user_id, at],
+        )
+        if not rows:
+            return []
+        return await Notification.filter(id__in=[r["id"] for r in rows]).order_by("created_at")
+
+    async def devices(self, user_id: UUID) -> list[Device]:
+        return await Device.filter(tenant_id=self.tenant_id, user_id=user_id).order_by("created_at")
+
+    async def forget_tokens(self, tokens: Sequence[str]) -> int:
+        if not tokens:
+            return 0
+        return await Device.filter(tenant_id=self.tenant_id, token__in=list(tokens)).delete()

@@ -1,0 +1,347 @@
+"""Notification use cases: what a recompute crossed (pure rules), the inbox, devices, pushes.
+
+Detection is stateless with respect to "before": the stored result is compared with the
+durable sent records, so a job delivered twice (arq is at least once) or after a crash finds
+the first delivery's records and sends nothing again. Services never commit: the caller owns
+the transaction, and must create a notification and its sent records in the same one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from domain.earnings.models import EarningsResult, ResultStatus
+from domain.engine.plan import Plan as EnginePlan
+from domain.kit.clock import utc_now
+from domain.kit.money import format_plain, round_money
+from domain.notifications.errors import (
+    InvalidDeviceToken,
+    InvalidNotificationIds,
+    InvalidThresholds,
+)
+from domain.notifications.models import Device, DevicePlatform, Notification, NotificationKind
+from domain.notifications.push import PushMessage
+from domain.notifications.repository import InboxRepository, NotifierRepository
+from domain.notifications.summary import EarningsSummary, summarize
+from domain.notifications.texts import render
+from domain.org.viewer import Viewer
+from domain.plans.service import compile_version
+from domain.tenants.repository import get_tenant
+
+DEFAULT_THRESHOLDS: tuple[Decimal, ...] = (Decimal(50), Decimal(80), Decimal(100), Decimal(120))
+THRESHOLDS_SETTING = "notification_thresholds"  # tenant.settings: percentages, e.g. [50, 100]
+MAX_TOKEN = 1024
+MAX_IDS = 100
+
+
+# --- the rules (pure) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """Something to notify once: ``keys`` are the sent records that say it was (key, value)."""
+
+    kind: NotificationKind
+    params: dict[str, str]
+    keys: tuple[tuple[str, Decimal | None], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class TierPosition:
+    """Where a rep stands in a tiered component: ``tier`` counts from 1."""
+
+    plan: str
+    component: str
+    tier: int
+    rate: Decimal
+
+
+def thresholds_of(settings: Mapping[str, Any] | None) -> tuple[Decimal, ...]:
+    """The tenant's attainment thresholds in percent (default 50, 80, 100, 120)."""
+    raw = (settings or {}).get(THRESHOLDS_SETTING)
+    if raw is None:
+        return DEFAULT_THRESHOLDS
+    if not isinstance(raw, list) or not raw:
+        raise InvalidThresholds("a non-empty list of percentages", field=THRESHOLDS_SETTING)
+    out: set[Decimal] = set()
+    for item in raw:
+        # JSON settings read 87.5 as a float: its shortest text is the number the admin wrote
+        if isinstance(item, bool) or not isinstance(item, int | float | str | Decimal):
+            raise InvalidThresholds(f"{item!r} is not a percentage", field=THRESHOLDS_SETTING)
+        try:
+            value = Decimal(str(item))
+        except InvalidOperation:
+            raise InvalidThresholds(
+                f"{item!r} is not a percentage", field=THRESHOLDS_SETTING
+            ) from None
+        if not value.is_finite() or value <= 0:
+            raise InvalidThresholds(f"{item!r} must be above 0", field=THRESHOLDS_SETTING)
+        out.add(value)
+    return tuple(sorted(out))
+
+
+def attainment_crossings(
+    *,
+    period: str,
+    attainments: Mapping[str, Decimal],
+    thresholds: Sequence[Decimal],
+    already: Set[str],
+) -> list[Crossing]:
+    """Every threshold reached (attainment 1 = 100%) and not notified yet, per quota measure:
+    crossing 50 and 80 in one recompute notifies both."""
+    out: list[Crossing] = []
+    for measure, attainment in attainments.items():
+        for threshold in sorted(thresholds):
+            key = f"{measure}:{format_plain(threshold.normalize())}"
+            if attainment * 100 >= threshold and key not in already:
+                params = {
+                    "period": period,
+                    "measure": measure,
+                    "threshold": format_plain(threshold.normalize()),
+                    "attainment": format_plain(attainment),
+                }
+                out.append(Crossing(NotificationKind.ATTAINMENT, params, ((key, None),)))
+    return out
+
+
+def tier_key(position: TierPosition, tier: int) -> str:
+    return f"{position.plan}:{position.component}:{tier}"
+
+
+def tier_crossings(
+    *, period: str, positions: Sequence[TierPosition], already: Set[str]
+) -> list[Crossing]:
+    """One notification per component that reached a higher tier (tier 1 is where everyone
+    starts); jumping two tiers at once tells the highest and records both."""
+    out: list[Crossing] = []
+    for position in positions:
+        new = [k for k in range(2, position.tier + 1) if tier_key(position, k) not in already]
+        if not new or new[-1] != position.tier:
+            continue
+        params = {
+            "period": period,
+            "plan": position.plan,
+            "component": position.component,
+            "tier": str(position.tier),
+            "rate": format_plain(position.rate),
+        }
+        keys = tuple((tier_key(position, k), None) for k in new)
+        out.append(Crossing(NotificationKind.TIER, params, keys))
+    return out
+
+
+def payable_crossing(
+    *, period: str, payable: Decimal, currency: str, last_notified: Decimal | None
+) -> Crossing | None:
+    """Payable earnings went up (to the cent) since the last time the rep was told."""
+    now = round_money(payable, currency)
+    before = round_money(last_notified or Decimal(0), currency)
+    if now <= before:
+        return None
+    params = {
+        "period": period,
+        "currency": currency,
+        "payable": format_plain(now),
+        "released": format_plain(now - before),
+    }
+    return Crossing(NotificationKind.PAYABLE, params, ((f"{currency}:{format_plain(now)}", now),))
+
+
+def attainments_of(results: Sequence[EarningsResult]) -> dict[str, Decimal]:
+    """Quota attainment per measure (the first result naming a measure wins, as in the API)."""
+    out: dict[str, Decimal] = {}
+    for result in results:
+        if result.status != ResultStatus.OK:
+            continue
+        for m in result.measures:
+            measure, attainment = str(m["id"]), m.get("attainment")
+            if attainment is not None and measure not in out:
+                out[measure] = Decimal(str(attainment))
+    return out
+
+
+def tier_positions(
+    results: Sequence[EarningsResult], plans: Mapping[UUID, EnginePlan]
+) -> list[TierPosition]:
+    """The tier each tiered component stands in: the last whose bound the measure reached (a
+    value exactly on a bound belongs to the higher tier, PLAN_SPEC 2)."""
+    out: list[TierPosition] = []
+    for result in results:
+        plan = plans.get(result.plan_version_id)
+        if plan is None or result.status != ResultStatus.OK:
+            continue
+        measures = {str(m["id"]): m for m in result.measures}
+        for component in plan.components:
+            if component.type != "tiered" or component.measure not in measures:
+                continue
+            stored = measures[component.measure]
+            if component.basis == "attainment":
+                if stored.get("attainment") is None:
+                    continue
+                value = Decimal(str(stored["attainment"]))
+            else:
+                value = Decimal(str(stored["total"]))
+            if value <= 0:
+                continue
+            reached = [i for i, t in enumerate(component.tiers) if t.start <= value]
+            index = reached[-1] if reached else 0
+            out.append(TierPosition(plan.id, component.id, index + 1, component.tiers[index].rate))
+    return out
+
+
+# --- the job's use case ---------------------------------------------------------------------
+
+
+async def notify_crossings(*, tenant_id: UUID, user_id: UUID, period: str) -> list[Notification]:
+    """Creates the inbox notifications (with their sent records) for whatever the rep's stored
+    result for ``period`` crossed and nobody told them yet. Run it in a transaction."""
+    repo = NotifierRepository(tenant_id)
+    user = await repo.lock_user(user_id)
+    if user is None:
+        return []
+    tenant = await get_tenant(tenant_id)
+    results = await repo.results(user_id, period)
+    sent = await repo.sent(user_id, period)
+    already: dict[NotificationKind, set[str]] = {kind: set() for kind in NotificationKind}
+    for record in sent:
+        already[NotificationKind(record.kind)].add(record.key)
+
+    summary = summarize(
+        results,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        period=period,
+        default_currency=tenant.currency,
+    )
+    versions = await repo.plan_versions(list({r.plan_version_id for r in results}))
+    plans = {v.id: compile_version(v) for v in versions}
+    last_payable = max(
+        (
+            Decimal(r.value)
+            for r in sent
+            if r.kind == NotificationKind.PAYABLE
+            and r.value is not None
+            and r.key.startswith(f"{summary.currency}:")
+        ),
+        default=None,
+    )
+    crossings = [
+        *attainment_crossings(
+            period=period,
+            attainments=attainments_of(results),
+            thresholds=thresholds_of(tenant.settings),
+            already=already[NotificationKind.ATTAINMENT],
+        ),
+        *tier_crossings(
+            period=period,
+            positions=tier_positions(results, plans),
+            already=already[NotificationKind.TIER],
+        ),
+    ]
+    payable = payable_crossing(
+        period=period,
+        payable=summary.payable,
+        currency=summary.currency,
+        last_notified=last_payable,
+    )
+    if payable is not None:
+        crossings.append(payable)
+
+    locale = user.locale or tenant.locale or "en"
+    created: list[Notification] = []
+    for crossing in crossings:
+        title, body = render(crossing.kind, crossing.params, locale)
+        created.append(
+            await repo.add_notification(
+                user_id=user_id,
+                period=period,
+                kind=crossing.kind,
+                title=title,
+                body=body,
+                params=crossing.params,
+                locale=locale,
+                sent=crossing.keys,
+            )
+        )
+    return created
+
+
+@dataclass(frozen=True, slots=True)
+class PushBatch:
+    """The pushes for a rep's claimed notifications: one message per notification and device."""
+
+    messages: list[PushMessage]
+
+
+async def claim_pushes(*, tenant_id: UUID, user_id: UUID) -> PushBatch:
+    """Claims the rep's notifications not pushed yet (so each is pushed at most once, even by
+    two concurrent jobs) and builds their messages to every registered device."""
+    repo = NotifierRepository(tenant_id)
+    claimed = await repo.claim_unpushed(user_id, utc_now())
+    if not claimed:
+        return PushBatch([])
+    devices = await repo.devices(user_id)
+    return PushBatch(
+        [
+            PushMessage(
+                token=device.token,
+                title=n.title,
+                body=n.body,
+                data={"notificationId": str(n.id), "kind": str(n.kind), "period": n.period},
+            )
+            for n in claimed
+            for device in devices
+        ]
+    )
+
+
+async def forget_tokens(*, tenant_id: UUID, tokens: Sequence[str]) -> int:
+    """Removes devices whose tokens the push service no longer knows."""
+    return await NotifierRepository(tenant_id).forget_tokens(sorted(set(tokens)))
+
+
+# --- the viewer's inbox and devices ---------------------------------------------------------
+
+
+async def register_device(*, viewer: Viewer, token: str, platform: DevicePlatform) -> Device:
+    token = token.strip()
+    if not token:
+        raise InvalidDeviceToken("a push token is required", field="token")
+    if len(token) > MAX_TOKEN or any(c.isspace() for c in token):
+        raise InvalidDeviceToken("this is not a push token", field="token")
+    return await InboxRepository(viewer).upsert_device(token=token, platform=platform, at=utc_now())
+
+
+async def mark_read(*, viewer: Viewer, ids: Sequence[str]) -> int:
+    """Marks the viewer's own unread notifications among ``ids`` read; returns how many.
+    Another person's ids (or another tenant's) change nothing and are not told apart."""
+    if len(ids) > MAX_IDS:
+        raise InvalidNotificationIds(f"at most {MAX_IDS} ids at once", field="ids")
+    parsed: list[UUID] = []
+    for raw in ids:
+        try:
+            parsed.append(UUID(str(raw)))
+        except ValueError:
+            raise InvalidNotificationIds(f"{raw!r} is not a notification id", field="ids") from None
+    return await InboxRepository(viewer).mark_read(parsed, utc_now())
+
+
+async def inbox(*, viewer: Viewer, first: int, offset: int) -> tuple[list[Notification], bool]:
+    return await InboxRepository(viewer).page(first=first, offset=offset)
+
+
+async def earnings_summary(*, tenant_id: UUID, user_id: UUID, period: str) -> EarningsSummary:
+    """The rep's stored earnings for ``period``, as live updates carry them."""
+    tenant = await get_tenant(tenant_id)
+    results = await NotifierRepository(tenant_id).results(user_id, period)
+    return summarize(
+        results,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        period=period,
+        default_currency=tenant.currency,
+    )

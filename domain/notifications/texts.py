@@ -1,0 +1,151 @@
+"""Notification texts in the rep's language (en, de, fr, ms; anything else reads English).
+
+Templates take already formatted values: amounts are formatted with Babel in the rep's locale
+(as the GraphQL Money type does), percentages and periods too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import ROUND_FLOOR, Decimal
+from functools import cache
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton
+from babel.numbers import format_currency, format_percent
+
+from domain.kit.money import round_money
+from domain.kit.periods import parse_period
+from domain.notifications.models import NotificationKind
+
+DEFAULT_LANGUAGE = "en"
+
+# (title, body) per kind and language; {placeholders} are filled with formatted values
+TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
+    NotificationKind.ATTAINMENT: {
+        "en": (
+            "You reached {threshold} of your quota",
+            "{measure}: {attainment} of quota in {period}.",
+        ),
+        "de": (
+            "Sie haben {threshold} Ihrer Quote erreicht",
+            "{measure}: {attainment} der Quote im Zeitraum {period}.",
+        ),
+        "fr": (
+            "Vous avez atteint {threshold} de votre objectif",
+            "{measure} : {attainment} de l’objectif pour {period}.",
+        ),
+        "ms": (
+            "Anda telah mencapai {threshold} daripada kuota anda",
+            "{measure}: {attainment} daripada kuota bagi {period}.",
+        ),
+    },
+    NotificationKind.TIER: {
+        "en": (
+            "New tier reached: {component}",
+            "You are now in tier {tier} of {component} ({rate}) in {period}.",
+        ),
+        "de": (
+            "Neue Stufe erreicht: {component}",
+            "Sie sind jetzt in Stufe {tier} von {component} ({rate}) im Zeitraum {period}.",
+        ),
+        "fr": (
+            "Nouveau palier atteint : {component}",
+            "Vous êtes maintenant au palier {tier} de {component} ({rate}) pour {period}.",
+        ),
+        "ms": (
+            "Peringkat baharu dicapai: {component}",
+            "Anda kini berada di peringkat {tier} bagi {component} ({rate}) bagi {period}.",
+        ),
+    },
+    NotificationKind.PAYABLE: {
+        "en": (
+            "Earnings released",
+            "{released} more is payable for {period}: {payable} in total.",
+        ),
+        "de": (
+            "Provision freigegeben",
+            "Weitere {released} sind für {period} auszahlbar: insgesamt {payable}.",
+        ),
+        "fr": (
+            "Commissions débloquées",
+            "{released} de plus sont payables pour {period} : {payable} au total.",
+        ),
+        "ms": (
+            "Pendapatan dikeluarkan",
+            "{released} lagi boleh dibayar bagi {period}: {payable} kesemuanya.",
+        ),
+    },
+}
+
+
+@cache
+def babel_locale(tag: str | None) -> Locale:
+    """'de-DE' or 'de_DE' to a Babel locale; unknown tags read English."""
+    try:
+        return Locale.parse((tag or DEFAULT_LANGUAGE).replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse(DEFAULT_LANGUAGE)
+
+
+def language_of(tag: str | None) -> str:
+    language = str(babel_locale(tag).language)
+    return language if language in TEMPLATES[NotificationKind.ATTAINMENT] else DEFAULT_LANGUAGE
+
+
+def humanize(identifier: str) -> str:
+    """'quota_club' -> 'Quota club' (plans name measures and components by id only)."""
+    words = identifier.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def money_text(amount: Decimal, currency: str, locale: str | None) -> str:
+    rounded = round_money(amount, currency)
+    return str(format_currency(rounded, currency, locale=babel_locale(locale)))
+
+
+def percent_text(ratio: Decimal, locale: str | None) -> str:
+    """1 = 100%, in whole percents rounded down: 79.6% must not read as a reached 80%."""
+    whole = (ratio * 100).to_integral_value(rounding=ROUND_FLOOR) / 100
+    return str(format_percent(whole, locale=babel_locale(locale)))
+
+
+def period_text(period: str, locale: str | None) -> str:
+    """'2026-10' -> 'October 2026' / 'Oktober 2026' / 'octobre 2026'; quarters 'Q4 2026'."""
+    parsed = parse_period(period)
+    where = babel_locale(locale)
+    if parsed.kind == "month":
+        return str(
+            format_skeleton("yMMMM", date(parsed.start.year, parsed.start.month, 1), locale=where)
+        )
+    if parsed.kind == "quarter":
+        return str(format_skeleton("yQQQ", parsed.start, locale=where))
+    return str(parsed.start.year)
+
+
+def render(
+    kind: NotificationKind, params: Mapping[str, str], locale: str | None
+) -> tuple[str, str]:
+    """(title, body) of a notification from its stored params (decimals as strings)."""
+    title, body = TEMPLATES[kind][language_of(locale)]
+    values = {"period": period_text(params["period"], locale)}
+    if kind is NotificationKind.ATTAINMENT:
+        values |= {
+            "threshold": percent_text(Decimal(params["threshold"]) / 100, locale),
+            "attainment": percent_text(Decimal(params["attainment"]), locale),
+            "measure": humanize(params["measure"]),
+        }
+    elif kind is NotificationKind.TIER:
+        values |= {
+            "tier": params["tier"],
+            "component": humanize(params["component"]),
+            "rate": percent_text(Decimal(params["rate"]), locale),
+        }
+    else:
+        currency = params["currency"]
+        values |= {
+            "released": money_text(Decimal(params["released"]), currency, locale),
+            "payable": money_text(Decimal(params["payable"]), currency, locale),
+        }
+    return title.format(**values), body.format(**values)

@@ -1,0 +1,403 @@
+"""Salesforce CDC, Salesforce Outbound Messages and HubSpot webhooks, with real payload
+shapes, mapped to the same events as the generic webhook."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from api.webhooks.signatures import hubspot_signature, outbound_url_secret
+from domain.crm.models import Transaction
+from domain.ingest.mapping import field_mapping, set_field_mapping
+from domain.kit.errors import InvalidInput
+from domain.org.models import User
+from tests.domain.builders import make_tenant, make_transaction, make_user, system_viewer
+from tests.workers.ingest_helpers import Burst, dead_letters, inbox, signed_headers
+
+OWNER = "005RM000001vI54YAE"
+OPP = "006RM000001aBcDYAU"
+ORG = "00DRM000000XyZ1"
+
+
+async def world():
+    tenant = await make_tenant(slug="acme")
+    rep = await make_user(tenant=tenant, external_id=OWNER, display_name="Ana Ruiz")
+    return tenant, rep
+
+
+def cdc(
+    change: str,
+    *,
+    replay: int,
+    sequence: int = 1,
+    changed: list[str] | None = None,
+    record: str = OPP,
+    commit: int = 1791021600000,
+    **fields: Any,
+) -> dict[str, Any]:
+    return {
+        "schema": "IeRuaY6cbI_HsV8Rv1Mc5g",
+        "data": {
+            "schema": "IeRuaY6cbI_HsV8Rv1Mc5g",
+            "payload": {
+                "ChangeEventHeader": {
+                    "entityName": "Opportunity",
+                    "recordIds": [record],
+                    "changeType": change,
+                    "changeOrigin": "com/salesforce/api/soap/58.0;client=SfdcInternalAPI/",
+                    "transactionKey": f"0002343d-9d90-e395-ed20-cf416ba652{replay:02d}",
+                    "sequenceNumber": sequence,
+                    "commitTimestamp": commit,
+                    "commitNumber": 10724471 + replay,
+                    "commitUser": OWNER,
+                    "changedFields": changed or [],
+                    "diffFields": [],
+                    "nulledFields": [],
+                },
+                **fields,
+            },
+            "event": {"replayId": replay},
+        },
+        "channel": "/data/OpportunityChangeEvent",
+    }
+
+
+def exact(document: Any) -> bytes:
+    """JSON where "__num:1.5" strings become bare numbers (json has no Decimal)."""
+    text = json.dumps(document)
+    return text.replace('"__num:', "").replace('__"', "").encode()
+
+
+CREATED = cdc(
+    "CREATE",
+    replay=1,
+    Name="Solar roof Bavaria",
+    AccountId="001RM000003sXyzYAE",
+    StageName="Closed Won",
+    Amount="__num:40000.0__",
+    CloseDate="2026-10-03",
+    Type="New Business",
+    OwnerId=OWNER,
+    CurrencyIsoCode="EUR",
+    CreatedDate="2026-10-03T10:00:00.000Z",
+    LastModifiedDate="2026-10-03T10:00:00.000Z",
+)
+
+
+async def test_given_cdc_create_then_update_when_posted_then_the_whole_record_is_applied(
+    burst: Burst, http: httpx.AsyncClient, redis_url: str
+):
+    tenant, rep = await world()
+    update = cdc(
+        "UPDATE",
+        replay=2,
+        commit=1791021700000,
+        changed=["Amount", "LastModifiedDate"],
+        Amount="__num:45000.50__",
+        LastModifiedDate="2026-10-03T11:00:00.000Z",
+    )
+    body = exact([CREATED, update])
+
+    response = await http.post(
+        "/webhooks/salesforce/acme",
+        content=body,
+        headers=signed_headers(body, tenant.webhook_secret),
+    )
+    await burst()
+
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    stored = await Transaction.get(tenant_id=tenant.id, external_id=OPP)
+    assert (stored.amount, stored.currency, stored.state, stored.type, str(stored.date)) == (
+        Decimal("45000.50"),
+        "EUR",
+        "won",
+        "New Business",
+        "2026-10-03",
+    )
+    assert stored.rep_id == rep.id
+    assert stored.version == 1791021700000 * 1000 + 1
+    extra = (
+        stored.extra_fields
+        if isinstance(stored.extra_fields, dict)
+        else json.loads(stored.extra_fields)
+    )
+    assert extra["Name"] == "Solar roof Bavaria"
+    assert extra["AccountId"] == "001RM000003sXyzYAE"
+
+
+async def test_given_cdc_gap_delete_and_unseen_update_then_gaps_dead_lettered_others_accepted(
+    burst: Burst, http: httpx.AsyncClient, redis_url: str
+):
+    tenant, _ = await world()
+    body = exact(
+        [
+            CREATED,
+            cdc("GAP_UPDATE", replay=2, changed=["Amount"]),
+            cdc("UPDATE", replay=3, record="006RM000009zzzzYAE", changed=["Amount"], Amount=5),
+            cdc("DELETE", replay=4, commit=1791021800000),
+        ]
+    )
+    response = await http.post(
+        "/webhooks/salesforce/acme",
+        content=body,
+        headers=signed_headers(body, tenant.webhook_secret),
+    )
+    again = await http.post(
+        "/webhooks/salesforce/acme",
+        content=body,
+        headers=signed_headers(body, tenant.webhook_secret),
+    )
+    await burst()
+
+    answer = response.json()
+    assert (answer["accepted"], answer["duplicates"]) == (2, 0)
+    assert [r["index"] for r in answer["rejected"]] == [1, 2]
+    assert answer["rejected"][0]["error"].startswith("changeType: Salesforce sent GAP_UPDATE")
+    assert "never seen" in answer["rejected"][1]["error"]
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
+    assert [d.field for d in await dead_letters(tenant)] == ["changeType", "recordIds"]
+    assert (await Transaction.get(tenant_id=tenant.id, external_id=OPP)).deleted
+
+
+async def test_given_a_cdc_body_with_a_bad_signature_then_401(http: httpx.AsyncClient):
+    await world()
+    body = exact([CREATED])
+    response = await http.post(
+        "/webhooks/salesforce/acme", content=body, headers=signed_headers(body, "wrong")
+    )
+    assert response.status_code == 401
+
+
+def outbound(*notifications: tuple[str, str, str], org: str = ORG) -> bytes:
+    items = "".join(
+        f"""
+   <Notification>
+    <Id>{nid}</Id>
+    <sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>{record}</sf:Id>
+     <sf:Amount>{amount}</sf:Amount>
+     <sf:CloseDate>2026-10-07</sf:CloseDate>
+     <sf:CurrencyIsoCode>EUR</sf:CurrencyIsoCode>
+     <sf:Name>Heat pump Leipzig</sf:Name>
+     <sf:OwnerId>{OWNER}</sf:OwnerId>
+     <sf:StageName>Closed Won</sf:StageName>
+     <sf:Type xsi:nil="true"/>
+     <sf:SystemModstamp>2026-10-07T09:30:00.000Z</sf:SystemModstamp>
+    </sObject>
+   </Notification>"""
+        for nid, record, amount in notifications
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>{org}</OrganizationId>
+   <ActionId>04kRM0000004CGnYAM</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>https://acme.my.salesforce.com/services/Soap/c/58.0/00DRM000000XyZ1</EnterpriseUrl>
+   <PartnerUrl>https://acme.my.salesforce.com/services/Soap/u/58.0/00DRM000000XyZ1</PartnerUrl>{items}
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>""".encode()
+
+
+async def test_given_outbound_messages_when_posted_then_soap_ack_and_redelivery_deduplicated(
+    burst: Burst, http: httpx.AsyncClient, redis_url: str
+):
+    tenant, rep = await world()
+    await set_field_mapping(
+        viewer=system_viewer(tenant), source="salesforce", mapping={"organization_id": ORG}
+    )
+    url = f"/webhooks/salesforce/acme/outbound/{outbound_url_secret(tenant.webhook_secret)}"
+    body = outbound(("04lRM000000A1", "006A", "1234.56"), ("04lRM000000A2", "006B", "abc"))
+
+    first = await http.post(url, content=body, headers={"content-type": "text/xml"})
+    redelivered = await http.post(url, content=body, headers={"content-type": "text/xml"})
+    await burst()
+
+    for response in (first, redelivered):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/xml")
+        assert "<Ack>true</Ack>" in response.text
+        assert "notificationsResponse" in response.text
+    assert [e.event_id for e in await inbox(tenant)] == ["sfob:04lRM000000A1"]
+    [letter] = await dead_letters(tenant)
+    assert (letter.event_id, letter.field) == ("sfob:04lRM000000A2", "data.amount")
+    stored = await Transaction.get(tenant_id=tenant.id, external_id="006A")
+    assert (stored.amount, stored.state, stored.type, stored.rep_id) == (
+        Decimal("1234.56"),
+        "won",
+        None,
+        rep.id,
+    )
+
+
+async def test_given_outbound_with_a_wrong_secret_or_org_or_xml_then_refused_nothing_stored(
+    http: httpx.AsyncClient,
+):
+    tenant, _ = await world()
+    await set_field_mapping(
+        viewer=system_viewer(tenant), source="salesforce", mapping={"organization_id": ORG}
+    )
+    good = f"/webhooks/salesforce/acme/outbound/{outbound_url_secret(tenant.webhook_secret)}"
+    one = ("04lRM000000A1", "006A", "1")
+
+    wrong_secret = await http.post("/webhooks/salesforce/acme/outbound/0123", content=outbound(one))
+    wrong_org = await http.post(good, content=outbound(one, org="00DOTHER0000001"))
+    not_xml = await http.post(good, content=b"<notifications")
+    entity = await http.post(
+        good, content=b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'
+    )
+
+    assert [r.status_code for r in (wrong_secret, wrong_org, not_xml, entity)] == [
+        401,
+        401,
+        400,
+        400,
+    ]
+    assert "Fault" in wrong_org.text
+    assert await inbox(tenant) == []
+
+
+def hubspot_headers(
+    secret: str, body: bytes, *, url: str, at_ms: int | None = None
+) -> dict[str, str]:
+    stamp = str(at_ms if at_ms is not None else int(time.time() * 1000))
+    return {
+        "content-type": "application/json",
+        "x-hubspot-request-timestamp": stamp,
+        "x-hubspot-signature-v3": hubspot_signature(secret, "POST", url, body, stamp),
+    }
+
+
+async def test_given_hubspot_events_with_a_v3_signature_then_deals_upserted_over_known_state(
+    burst: Burst, http: httpx.AsyncClient, redis_url: str
+):
+    tenant, rep = await world()
+    await make_user(tenant=tenant, external_id="87654321")
+    await make_transaction(rep=rep, external_id="1001", amount="100", on="2026-10-02")
+    now_ms = int(time.time() * 1000)
+    events = [
+        {  # the whole deal, as a relay workflow sends it
+            "eventId": 3001, "subscriptionId": 2290, "portalId": 62515, "appId": 1160452,
+            "occurredAt": now_ms, "subscriptionType": "deal.creation", "attemptNumber": 0,
+            "objectId": 2002, "changeSource": "CRM",
+            "properties": {"dealname": "Roof", "amount": "2500.25", "closedate": "1791072000000",
+                           "dealstage": "closedwon", "hubspot_owner_id": "87654321",
+                           "deal_currency_code": "EUR", "pipeline": "default"},
+        },
+        {  # one property of a deal Podium knows from the CSV import
+            "eventId": 3002, "subscriptionId": 2291, "portalId": 62515, "appId": 1160452,
+            "occurredAt": now_ms + 1, "subscriptionType": "deal.propertyChange",
+            "attemptNumber": 0, "objectId": 1001, "propertyName": "amount",
+            "propertyValue": "150.75", "changeSource": "CRM",
+        },
+        {  # a bare creation: nothing to build a deal from
+            "eventId": 3003, "subscriptionId": 2292, "portalId": 62515, "appId": 1160452,
+            "occurredAt": now_ms + 2, "subscriptionType": "deal.creation", "attemptNumber": 0,
+            "objectId": 9009, "changeSource": "CRM",
+        },
+    ]  # fmt: skip
+    body = json.dumps(events).encode()
+    url = "http://podium.test/webhooks/hubspot/acme"
+
+    response = await http.post(
+        url, content=body, headers=hubspot_headers(tenant.webhook_secret, body, url=url)
+    )
+    await burst()
+
+    assert response.status_code == 202
+    answer = response.json()
+    assert (answer["accepted"], answer["duplicates"]) == (2, 0)
+    assert [(r["index"], r["id"]) for r in answer["rejected"]] == [(2, "hs:3003")]
+    created = await Transaction.get(tenant_id=tenant.id, external_id="2002")
+    assert (created.amount, created.state, str(created.date)) == (
+        Decimal("2500.25"),
+        "won",
+        "2026-10-04",
+    )
+    updated = await Transaction.get(tenant_id=tenant.id, external_id="1001")
+    assert (updated.amount, str(updated.date), updated.rep_id) == (
+        Decimal("150.75"),
+        "2026-10-02",
+        rep.id,
+    )
+
+
+async def test_given_hubspot_signature_wrong_or_older_than_5_minutes_then_401(
+    http: httpx.AsyncClient,
+):
+    tenant, _ = await world()
+    body = b"[]"
+    url = "http://podium.test/webhooks/hubspot/acme"
+    old = int(time.time() * 1000) - 301_000
+
+    wrong = await http.post(url, content=body, headers=hubspot_headers("nope", body, url=url))
+    stale = await http.post(
+        url, content=body, headers=hubspot_headers(tenant.webhook_secret, body, url=url, at_ms=old)
+    )
+    other_uri = await http.post(
+        url,
+        content=body,
+        headers=hubspot_headers(tenant.webhook_secret, body, url=url + "?x=1"),
+    )
+    fine = await http.post(
+        url, content=body, headers=hubspot_headers(tenant.webhook_secret, body, url=url)
+    )
+
+    assert [r.status_code for r in (wrong, stale, other_uri, fine)] == [401, 401, 401, 202]
+
+
+@pytest.mark.usefixtures("db")
+async def test_given_a_field_mapping_when_saved_then_overrides_defaults_and_bad_keys_named():
+    tenant, _ = await world()
+    viewer = system_viewer(tenant)
+
+    await set_field_mapping(viewer=viewer, source="salesforce", mapping={"date": "Booked__c"})
+    mapping = await field_mapping(viewer=viewer, source="salesforce")
+
+    assert (mapping["date"], mapping["amount"]) == ("Booked__c", "Amount")
+    with pytest.raises(InvalidInput) as error:
+        await set_field_mapping(viewer=viewer, source="salesforce", mapping={"amout": "X"})
+    assert error.value.field == "mapping.amout"
+    with pytest.raises(InvalidInput) as error:
+        await set_field_mapping(viewer=viewer, source="hubspot", mapping={"default_currency": "EU"})
+    assert error.value.field == "mapping.default_currency"
+
+
+async def test_given_cdc_user_changes_then_reps_created_and_updated_with_their_manager(
+    burst: Burst, http: httpx.AsyncClient
+):
+    tenant, boss = await world()
+    created = cdc("CREATE", replay=7, record="005RM00000NEWREP", Name="Ben Okafor",
+                  Email="ben@example.com", ManagerId=OWNER, LocaleSidKey="de_DE",
+                  Country="DE", IsActive=True)  # fmt: skip
+    created["data"]["payload"]["ChangeEventHeader"]["entityName"] = "User"
+    renamed = cdc("UPDATE", replay=8, record="005RM00000NEWREP", commit=1791021700000,
+                  changed=["Name"], Name="Ben O.", Email=None)  # fmt: skip
+    renamed["data"]["payload"]["ChangeEventHeader"]["entityName"] = "User"
+    body = exact([created, renamed])
+
+    response = await http.post(
+        "/webhooks/salesforce/acme",
+        content=body,
+        headers=signed_headers(body, tenant.webhook_secret),
+    )
+    await burst()
+
+    assert response.json()["accepted"] == 2
+    ben = await User.get(tenant_id=tenant.id, external_id="005RM00000NEWREP")
+    assert (ben.display_name, ben.email, ben.manager_id, ben.locale, ben.country) == (
+        "Ben O.",
+        "ben@example.com",
+        boss.id,
+        "de-DE",
+        "DE",
+    )

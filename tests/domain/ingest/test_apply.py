@@ -1,0 +1,227 @@
+"""Applying inbox events: versions per record, reps, and the (rep, period)s each change
+affects, written as recompute requests in the same transaction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tortoise.transactions import in_transaction
+
+from domain.crm.models import Transaction
+from domain.ingest import service
+from domain.ingest.models import DeadLetter, InboxStatus, RecomputeRequest
+from domain.org.models import Role, User
+from tests.domain.builders import (
+    assign,
+    make_org,
+    make_tenant,
+    make_user,
+    plan_yaml,
+    publish_plan,
+    system_viewer,
+)
+from tests.workers.ingest_helpers import deal, deletion, rep_event
+
+pytestmark = pytest.mark.usefixtures("db")
+
+
+async def ingest(tenant: Any, *events: Any) -> list[int]:
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=list(events)
+        )
+    assert not result.rejected, result.rejected
+    return result.inbox_ids
+
+
+async def apply(tenant: Any, inbox_id: int) -> service.ApplyResult:
+    async with in_transaction():
+        return await service.apply_inbox_event(viewer=system_viewer(tenant), inbox_id=inbox_id)
+
+
+def names(affected: Any, people: dict[Any, str]) -> set[tuple[str, str]]:
+    return {(people[u], p) for u, p in affected}
+
+
+async def monthly_world():
+    tenant = await make_tenant(slug="acme")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    ben = await make_user(tenant=tenant, external_id="ben")
+    plan = await publish_plan(tenant=tenant, effective_from="2026-01-01")
+    await assign(user=ana, plan=plan, effective_from="2026-01-01")
+    await assign(user=ben, plan=plan, effective_from="2026-01-01")
+    return tenant, {ana.id: "ana", ben.id: "ben"}
+
+
+async def test_given_a_split_deal_when_applied_then_both_reps_period_affected_and_requested():
+    tenant, people = await monthly_world()
+    [inbox_id] = await ingest(
+        tenant,
+        deal("e1", splits=[{"rep_id": "ana", "share": "0.6"}, {"rep_id": "ben", "share": "0.4"}]),
+    )
+
+    result = await apply(tenant, inbox_id)
+
+    assert result.status is InboxStatus.APPLIED
+    assert names(result.affected, people) == {("ana", "2026-10"), ("ben", "2026-10")}
+    requests = await RecomputeRequest.filter(tenant_id=tenant.id).order_by("period")
+    assert {(people[r.user_id], r.period) for r in requests} == {
+        ("ana", "2026-10"),
+        ("ben", "2026-10"),
+    }
+    stored = await Transaction.get(tenant_id=tenant.id, external_id="opp-1")
+    assert stored.amount == Decimal("40000")
+    assert sorted(stored.credited_user_ids) == sorted(str(u) for u in people)
+
+
+async def test_given_a_deal_moved_to_another_month_and_rep_then_old_and_new_periods_affected():
+    tenant, people = await monthly_world()
+    first, moved, resplit = await ingest(
+        tenant,
+        deal("e1", version=1, on="2026-10-30"),
+        deal("e2", version=2, on="2026-11-02"),
+        deal("e3", version=3, on="2026-11-02", splits=[{"rep_id": "ben", "share": "1"}]),
+    )
+    await apply(tenant, first)
+
+    after_move = await apply(tenant, moved)
+    after_resplit = await apply(tenant, resplit)
+
+    assert names(after_move.affected, people) == {("ana", "2026-10"), ("ana", "2026-11")}
+    assert names(after_resplit.affected, people) == {("ana", "2026-11"), ("ben", "2026-11")}
+    generations = {
+        (people[r.user_id], r.period): r.generation
+        for r in await RecomputeRequest.filter(tenant_id=tenant.id)
+    }
+    assert generations == {("ana", "2026-10"): 2, ("ana", "2026-11"): 2, ("ben", "2026-11"): 1}
+
+
+async def test_given_team_scope_plans_above_when_a_rep_sells_then_those_managers_are_affected():
+    tenant = await make_tenant(slug="acme")
+    org = await make_org(tenant=tenant, managers={"vp": None, "mia": "vp", "ana": "mia"})
+    own = await publish_plan(
+        tenant=tenant, document=plan_yaml(key="own"), effective_from="2026-01-01"
+    )
+    team_q = await publish_plan(
+        tenant=tenant,
+        document=plan_yaml(key="team", scope="team", period="quarter"),
+        effective_from="2026-01-01",
+    )
+    await assign(user=org["ana"], plan=own, effective_from="2026-01-01")
+    await assign(user=org["mia"], plan=own, effective_from="2026-01-01")  # self scope: no
+    await assign(user=org["vp"], plan=team_q, effective_from="2026-01-01")
+    people = {u.id: k for k, u in org.people.items()}
+    [inbox_id] = await ingest(tenant, deal("e1"))
+
+    result = await apply(tenant, inbox_id)
+
+    assert names(result.affected, people) == {("ana", "2026-10"), ("vp", "2026-Q4")}
+
+
+async def test_given_a_newer_version_stored_when_an_older_arrives_then_recorded_not_applied():
+    tenant, _ = await monthly_world()
+    newer, older, old_delete = await ingest(
+        tenant,
+        deal("e5", version=5, amount="500"),
+        deal("e3", version=3, amount="300"),
+        deletion("d4", "opp-1", 4),
+    )
+    await apply(tenant, newer)
+
+    stale = await apply(tenant, older)
+    stale_delete = await apply(tenant, old_delete)
+
+    assert stale.status is InboxStatus.STALE
+    assert stale.affected == frozenset()
+    assert stale.reason == "older than the stored version"
+    assert stale_delete.status is InboxStatus.STALE
+    stored = await Transaction.get(tenant_id=tenant.id, external_id="opp-1")
+    assert (stored.amount, stored.version, stored.deleted) == (Decimal("500"), 5, False)
+
+
+async def test_given_a_delete_of_an_unseen_record_when_an_older_upsert_follows_then_ignored():
+    tenant, _ = await monthly_world()
+    gone, late = await ingest(tenant, deletion("d9", "opp-9", 9), deal("e8", "opp-9", version=8))
+
+    assert (await apply(tenant, gone)).status is InboxStatus.APPLIED
+    assert (await apply(tenant, late)).status is InboxStatus.STALE
+    assert not await Transaction.exists(tenant_id=tenant.id, external_id="opp-9")
+
+
+async def test_given_a_delete_when_applied_then_marked_deleted_and_its_period_affected():
+    tenant, people = await monthly_world()
+    upsert, gone = await ingest(tenant, deal("e1", version=1), deletion("d2", "opp-1", 2))
+    await apply(tenant, upsert)
+
+    result = await apply(tenant, gone)
+
+    assert names(result.affected, people) == {("ana", "2026-10")}
+    assert (await Transaction.get(tenant_id=tenant.id, external_id="opp-1")).deleted
+
+
+async def test_given_an_applied_event_when_applied_again_then_nothing_changes():
+    tenant, _ = await monthly_world()
+    [inbox_id] = await ingest(tenant, deal("e1"))
+    await apply(tenant, inbox_id)
+    await RecomputeRequest.filter(tenant_id=tenant.id).delete()
+
+    again = await apply(tenant, inbox_id)
+
+    assert again.affected == frozenset()
+    assert await RecomputeRequest.filter(tenant_id=tenant.id).count() == 0
+
+
+async def test_given_a_new_rep_and_their_deal_when_the_deal_applies_first_then_the_rep_too():
+    tenant, _ = await monthly_world()
+    rep_id, deal_id = await ingest(
+        tenant,
+        rep_event(
+            "r1", "zed", name="Zed Zero", manager_id="ana", hire_date="2026-10-01", country="de"
+        ),
+        deal("e1", "opp-z", rep="zed"),
+    )
+
+    result = await apply(tenant, deal_id)
+    rep_again = await apply(tenant, rep_id)
+
+    assert result.status is InboxStatus.APPLIED
+    assert rep_again.status is InboxStatus.APPLIED
+    assert rep_again.affected == frozenset()
+    zed = await User.get(tenant_id=tenant.id, external_id="zed")
+    ana = await User.get(tenant_id=tenant.id, external_id="ana")
+    assert (zed.display_name, zed.manager_id, zed.country, zed.role) == (
+        "Zed Zero",
+        ana.id,
+        "DE",
+        Role.REP,
+    )
+    assert (await Transaction.get(tenant_id=tenant.id, external_id="opp-z")).rep_id == zed.id
+
+
+async def test_given_a_rep_update_when_applied_then_only_the_fields_sent_change():
+    tenant, _ = await monthly_world()
+    [inbox_id] = await ingest(tenant, rep_event("r1", "ana", email="ana@example.com"))
+
+    await apply(tenant, inbox_id)
+
+    ana = await User.get(tenant_id=tenant.id, external_id="ana")
+    assert (ana.email, ana.display_name) == ("ana@example.com", "Ana")
+
+
+async def test_given_a_rep_gone_before_apply_when_applied_then_dead_lettered_with_the_reason():
+    tenant, _ = await monthly_world()
+    temp = await make_user(tenant=tenant, external_id="tmp")
+    [inbox_id] = await ingest(tenant, deal("e1", rep="tmp"))
+    await temp.delete()
+
+    result = await apply(tenant, inbox_id)
+
+    assert result.status is InboxStatus.DEAD
+    letter = await DeadLetter.get(tenant_id=tenant.id)
+    assert (letter.event_id, letter.field, letter.reason) == (
+        "e1",
+        "data.rep_id",
+        "data.rep_id: unknown rep 'tmp'",
+    )

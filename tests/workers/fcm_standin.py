@@ -1,0 +1,71 @@
+"""A stand-in for FCM's HTTP v1 send endpoint on 127.0.0.1 (no emulator exists): records each
+request and answers 404 UNREGISTERED for the tokens it is told are dead."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PROJECT = "podium-test"
+ACCESS_TOKEN = "test-access-token"
+
+
+@dataclass
+class FcmStandIn:
+    unregistered: set[str] = field(default_factory=set)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return [r["body"]["message"] for r in self.requests]
+
+    async def send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(
+            {
+                "path": request.path,
+                "authorization": request.headers.get("Authorization"),
+                "body": body,
+            }
+        )
+        token = body["message"].get("token")
+        if token in self.unregistered:
+            return web.json_response(
+                {
+                    "error": {
+                        "code": 404,
+                        "message": "Requested entity was not found.",
+                        "status": "NOT_FOUND",
+                        "details": [
+                            {
+                                "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                                "errorCode": "UNREGISTERED",
+                            }
+                        ],
+                    }
+                },
+                status=404,
+            )
+        return web.json_response({"name": f"projects/{PROJECT}/messages/{len(self.requests)}"})
+
+
+@asynccontextmanager
+async def fcm_standin() -> AsyncIterator[FcmStandIn]:
+    standin = FcmStandIn()
+    app = web.Application()
+    app.router.add_post(f"/v1/projects/{PROJECT}/messages:send", standin.send)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    standin.url = f"http://127.0.0.1:{port}/v1/projects/{PROJECT}/messages:send"
+    try:
+        yield standin
+    finally:
+        await runner.cleanup()

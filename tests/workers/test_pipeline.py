@@ -1,0 +1,298 @@
+"""Events → apply jobs → recompute jobs on a real arq worker and Redis, against PostgreSQL:
+exact earnings, coalescing, idempotency, follow-ups, hooks and the sweeper."""
+
+from __future__ import annotations
+
+import ast
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from arq.connections import ArqRedis
+from tortoise.transactions import in_transaction
+
+import domain.earnings.service as earnings_service
+from api.app import create_app
+from api.settings import Settings
+from domain.earnings.models import EarningsResult
+from domain.ingest import service
+from domain.ingest.models import InboxEvent, InboxStatus, RecomputeRequest
+from domain.ingest.repository import IngestRepository
+from domain.kit.clock import utc_now
+from tests.api.graphql.helpers import serve
+from tests.domain.builders import (
+    assign,
+    make_tenant,
+    make_user,
+    plan_yaml,
+    publish_plan,
+    system_viewer,
+)
+from tests.workers.ingest_helpers import Burst, body_of, deal, signed_headers
+from tests.workers.ingest_helpers import redis_url as redis_url  # a private Redis
+from workers.queue import JobQueue
+from workers.tasks.earnings import recompute_rep_period
+from workers.tasks.ingest import apply_inbox_events, sweep
+
+
+async def world():
+    tenant = await make_tenant(slug="acme")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    ben = await make_user(tenant=tenant, external_id="ben")
+    plan = await publish_plan(
+        tenant=tenant, document=plan_yaml(rate="0.05"), effective_from="2026-01-01"
+    )
+    await assign(user=ana, plan=plan, effective_from="2026-01-01")
+    await assign(user=ben, plan=plan, effective_from="2026-01-01")
+    return tenant, ana, ben
+
+
+async def totals(tenant: Any) -> dict[tuple[UUID, str], Decimal]:
+    return {
+        (r.user_id, r.period): Decimal(r.total)
+        for r in await EarningsResult.filter(tenant_id=tenant.id)
+    }
+
+
+@pytest.fixture
+def engine_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every engine run (domain.engine.calculate called by the recompute), by rep."""
+    runs: list[str] = []
+    real = earnings_service.calculate
+
+    def counting(plan: Any, period: Any, inputs: Any, **kwargs: Any) -> Any:
+        runs.extend(kwargs.get("rep_ids") or ["?"])
+        return real(plan, period, inputs, **kwargs)
+
+    monkeypatch.setattr(earnings_service, "calculate", counting)
+    return runs
+
+
+async def test_given_a_signed_webhook_over_http_when_the_worker_runs_then_earnings_to_the_cent(
+    burst: Burst, pool: ArqRedis, database_url: str, redis_url: str
+):
+    tenant, ana, ben = await world()
+    called: list[tuple[UUID, UUID, str]] = []
+
+    async def hook(ctx: dict[str, Any], *, tenant_id: UUID, user_id: UUID, period: str) -> None:
+        called.append((tenant_id, user_id, period))
+
+    body = body_of(
+        deal(
+            "e1",
+            "opp-1",
+            amount="40000.10",
+            splits=[{"rep_id": "ana", "share": "0.6"}, {"rep_id": "ben", "share": "0.4"}],
+        ),
+        deal("e2", "opp-2", rep="ben", amount="999.99", on="2026-11-05"),
+    )
+    settings = Settings(database_url=database_url, redis_url=redis_url)
+    app = create_app(settings)
+    async with serve(app) as http:
+        app.state.job_queue = JobQueue(pool)  # this test's own queue
+        response = await http.post(
+            "/webhooks/crm/acme", content=body, headers=signed_headers(body, tenant.webhook_secret)
+        )
+    assert response.status_code == 202
+
+    await burst(after_recompute=[hook])
+
+    # 5% of 40000.10 x 0.6 = 1200.003 and x 0.4 = 800.002; 5% of 999.99 = 49.9995
+    assert await totals(tenant) == {
+        (ana.id, "2026-10"): Decimal("1200.00"),
+        (ben.id, "2026-10"): Decimal("800.00"),
+        (ben.id, "2026-11"): Decimal("50.00"),
+    }
+    assert sorted((u, p) for _, u, p in called) == sorted(
+        [(ana.id, "2026-10"), (ben.id, "2026-10"), (ben.id, "2026-11")]
+    )
+    assert {t for t, _, _ in called} == {tenant.id}
+    assert await RecomputeRequest.all().count() == 0
+    assert {e.status for e in await InboxEvent.all()} == {InboxStatus.APPLIED}
+
+
+async def test_given_50_events_of_one_rep_when_processed_then_one_engine_run(
+    burst: Burst, pool: ArqRedis, redis_url: str, engine_runs: list[str]
+):
+    tenant, ana, _ = await world()
+    events = [deal(f"e{i}", f"opp-{i}", amount=f"{i}.01") for i in range(50)]
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=events
+        )
+    await JobQueue(pool).enqueue_apply(tenant.id, result.inbox_ids)
+
+    await burst()
+
+    assert engine_runs == ["ana"]
+    expected = sum((Decimal(f"{i}.01") for i in range(50)), Decimal(0)) * Decimal("0.05")
+    assert await totals(tenant) == {(ana.id, "2026-10"): expected.quantize(Decimal("0.01"))}
+
+
+async def test_given_50_recompute_enqueues_for_one_rep_period_then_one_job_one_engine_run(
+    burst: Burst, pool: ArqRedis, redis_url: str, engine_runs: list[str]
+):
+    tenant, ana, _ = await world()
+    async with in_transaction():
+        ids = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=[deal("e1")]
+        )
+        await service.apply_inbox_event(viewer=system_viewer(tenant), inbox_id=ids.inbox_ids[0])
+    queue = JobQueue(pool)
+
+    queued = [await queue.enqueue_recompute(tenant.id, ana.id, "2026-10") for _ in range(50)]
+    await burst()
+
+    assert queued.count(True) == 1
+    assert engine_runs == ["ana"]
+
+
+async def test_given_jobs_run_twice_then_the_second_run_changes_nothing(
+    pool: ArqRedis, engine_runs: list[str]
+):
+    tenant, ana, _ = await world()
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=[deal("e1")]
+        )
+    ctx: dict[str, Any] = {"redis": pool, "after_recompute": []}
+    tid = str(tenant.id)
+
+    assert await apply_inbox_events(ctx, tid, result.inbox_ids) == 1
+    applied_at = (await InboxEvent.get(id=result.inbox_ids[0])).applied_at
+    assert await apply_inbox_events(ctx, tid, result.inbox_ids) == 0
+    first = await recompute_rep_period(ctx, tid, str(ana.id), "2026-10")
+    stored = await EarningsResult.get(tenant_id=tenant.id)
+    second = await recompute_rep_period(ctx, tid, str(ana.id), "2026-10")
+
+    assert (first, second) == ("recomputed", "nothing requested")
+    assert engine_runs == ["ana"]
+    assert (await InboxEvent.get(id=result.inbox_ids[0])).applied_at == applied_at
+    again = await EarningsResult.get(tenant_id=tenant.id)
+    assert (again.id, again.total, again.computed_at) == (
+        stored.id,
+        stored.total,
+        stored.computed_at,
+    )
+
+
+async def test_given_a_request_renewed_during_a_recompute_then_it_survives_with_a_follow_up(
+    burst: Burst, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch, redis_url: str
+):
+    tenant, ana, _ = await world()
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=[deal("e1")]
+        )
+        await service.apply_inbox_event(viewer=system_viewer(tenant), inbox_id=result.inbox_ids[0])
+    real = earnings_service.recompute_rep_period
+
+    async def racing(**kwargs: Any) -> Any:
+        out = await real(**kwargs)
+        # an event for the same rep and period lands while this recompute runs
+        await RecomputeRequest.filter(tenant_id=tenant.id).update(generation=2)
+        return out
+
+    monkeypatch.setattr(earnings_service, "recompute_rep_period", racing)
+    ctx: dict[str, Any] = {"redis": pool}
+
+    await recompute_rep_period(ctx, str(tenant.id), str(ana.id), "2026-10")
+
+    request = await RecomputeRequest.get(tenant_id=tenant.id)
+    assert request.generation == 2
+    queued = await pool.zrange(pool.default_queue_name, 0, -1)
+    assert queued == [f"recompute:{tenant.id}:{ana.id}:2026-10:after:1".encode()]
+    monkeypatch.setattr(earnings_service, "recompute_rep_period", real)
+    await burst()
+    assert await RecomputeRequest.all().count() == 0
+
+
+async def test_given_a_failing_hook_then_the_recompute_is_kept_and_other_hooks_still_run(
+    pool: ArqRedis,
+):
+    tenant, ana, _ = await world()
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=[deal("e1")]
+        )
+        await service.apply_inbox_event(viewer=system_viewer(tenant), inbox_id=result.inbox_ids[0])
+    seen: list[str] = []
+
+    async def broken(ctx: dict[str, Any], **kwargs: Any) -> None:
+        raise RuntimeError("push service down")
+
+    async def fine(ctx: dict[str, Any], *, tenant_id: UUID, user_id: UUID, period: str) -> None:
+        seen.append(period)
+
+    ctx: dict[str, Any] = {"redis": pool, "after_recompute": [broken, fine]}
+
+    outcome = await recompute_rep_period(ctx, str(tenant.id), str(ana.id), "2026-10")
+
+    assert outcome == "recomputed"
+    assert seen == ["2026-10"]
+    assert await totals(tenant) == {(ana.id, "2026-10"): Decimal("2000.00")}
+
+
+async def test_given_work_whose_enqueue_was_lost_when_the_sweeper_runs_then_it_is_done(
+    burst: Burst, pool: ArqRedis, redis_url: str
+):
+    tenant, ana, ben = await world()
+    viewer = system_viewer(tenant)
+    async with in_transaction():
+        lost_event = await service.ingest_events(viewer=viewer, source="crm", events=[deal("e1")])
+    # a request committed by an apply whose recompute enqueue never reached Redis
+    async with in_transaction():
+        await IngestRepository(viewer).request_recomputes([(ben.id, "2026-10")])
+    young = await service.ingest_events(
+        viewer=viewer, source="crm", events=[deal("e2", "opp-2", rep="ben")]
+    )
+    old = utc_now() - timedelta(minutes=1)
+    await InboxEvent.filter(id=lost_event.inbox_ids[0]).update(received_at=old)
+    await RecomputeRequest.all().update(requested_at=old)
+
+    swept = await sweep({"redis": pool})
+    await burst()
+
+    assert swept == {"inbox_events": 1, "recomputes": 1}
+    assert (await InboxEvent.get(id=lost_event.inbox_ids[0])).status is InboxStatus.APPLIED
+    # younger than the deadline: not the sweeper's yet (its own job may still be coming)
+    assert (await InboxEvent.get(id=young.inbox_ids[0])).status is InboxStatus.PENDING
+    assert await totals(tenant) == {
+        (ana.id, "2026-10"): Decimal("2000.00"),
+        (ben.id, "2026-10"): Decimal("0.00"),
+    }
+
+
+async def test_given_a_closed_period_when_recompute_runs_then_refused_and_request_dropped(
+    pool: ArqRedis,
+):
+    tenant, ana, _ = await world()
+    viewer = system_viewer(tenant)
+    await earnings_service.close_period(viewer=viewer, period="2026-10")
+    async with in_transaction():
+        await IngestRepository(viewer).request_recomputes([(ana.id, "2026-10")])
+
+    outcome = await recompute_rep_period({"redis": pool}, str(tenant.id), str(ana.id), "2026-10")
+
+    assert outcome.startswith("refused: period: 2026-10 is closed")
+    assert await RecomputeRequest.all().count() == 0
+    assert await totals(tenant) == {}
+
+
+def test_given_the_api_when_enqueueing_then_it_goes_through_workers_queue_only():
+    root = Path(__file__).resolve().parents[2] / "api"
+    offenders = []
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n == "arq" or n.startswith("arq.") for n in names):
+                offenders.append(str(path))
+    assert offenders == []

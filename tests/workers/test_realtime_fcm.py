@@ -1,0 +1,121 @@
+"""Pushes through the real firebase-admin client, over real HTTP, to an FCM stand-in on
+127.0.0.1 (workers/push.py points firebase-admin 7.7's `_fcm_url` at it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.earnings.service import recompute_rep_period
+from domain.notifications.models import Device, DevicePlatform
+from domain.notifications.push import PushMessage, PushOutcome
+from domain.notifications.service import register_device
+from tests.domain.builders import (
+    assign,
+    make_tenant,
+    make_transaction,
+    make_user,
+    publish_plan,
+    set_quota,
+    system_viewer,
+    viewer_of,
+)
+from tests.domain.notifications.plans import AE_PLAN
+from tests.workers.fcm_standin import ACCESS_TOKEN, PROJECT, fcm_standin
+from workers.push import FcmPushSender
+from workers.realtime import notify_thresholds, realtime_shutdown, realtime_startup
+
+PERIOD = "2026-10"
+
+
+async def test_given_tokens_when_sent_then_one_request_each_and_unregistered_is_told_apart():
+    async with fcm_standin() as standin:
+        standin.unregistered.add("gone")
+        sender = FcmPushSender.create(
+            project_id=PROJECT, fcm_url=standin.url, access_token=ACCESS_TOKEN
+        )
+        try:
+            outcomes = await sender.send(
+                [
+                    PushMessage(token="alive", title="T", body="B", data={"kind": "tier"}),
+                    PushMessage(token="gone", title="T", body="B"),
+                ]
+            )
+        finally:
+            await sender.aclose()
+
+    assert outcomes == [PushOutcome.SENT, PushOutcome.UNREGISTERED]
+    assert [r["authorization"] for r in standin.requests] == [f"Bearer {ACCESS_TOKEN}"] * 2
+    assert standin.messages[0] == {
+        "token": "alive",
+        "notification": {"title": "T", "body": "B"},
+        "data": {"kind": "tier"},
+    }
+
+
+async def test_given_a_stand_in_that_is_down_then_failed_not_raised():
+    async with fcm_standin() as standin:
+        url = standin.url
+    sender = FcmPushSender.create(project_id=PROJECT, fcm_url=url, access_token=ACCESS_TOKEN)
+    try:
+        outcomes = await sender.send([PushMessage(token="t", title="T", body="B")])
+    finally:
+        await sender.aclose()
+
+    assert outcomes == [PushOutcome.FAILED]
+
+
+async def test_given_a_french_rep_with_two_phones_when_notified_then_pushed_and_pruned(
+    db: str, monkeypatch
+):
+    tenant = await make_tenant()
+    ana = await make_user(tenant=tenant, external_id="ana", locale="fr-FR")
+    await assign(user=ana, plan=await publish_plan(tenant=tenant, document=AE_PLAN))
+    await set_quota(user=ana, value="100000")
+    await make_transaction(rep=ana, external_id="t1", amount="85000")
+    await recompute_rep_period(viewer=system_viewer(tenant), user_id=ana.id, period=PERIOD)
+    await register_device(viewer=viewer_of(ana), token="ana-iphone", platform=DevicePlatform.IOS)
+    await register_device(viewer=viewer_of(ana), token="ana-old", platform=DevicePlatform.ANDROID)
+
+    async with fcm_standin() as standin:
+        standin.unregistered.add("ana-old")
+        monkeypatch.setenv("FIREBASE_PROJECT_ID", PROJECT)
+        monkeypatch.setenv("PODIUM_FCM_URL", standin.url)
+        monkeypatch.setenv("PODIUM_FCM_ACCESS_TOKEN", ACCESS_TOKEN)
+        monkeypatch.delenv("PODIUM_ENV", raising=False)
+        ctx: dict[str, Any] = {}
+        await realtime_startup(ctx)
+        try:
+            created = await notify_thresholds(
+                ctx, tenant_id=tenant.id, user_id=ana.id, period=PERIOD
+            )
+            again = await notify_thresholds(ctx, tenant_id=tenant.id, user_id=ana.id, period=PERIOD)
+        finally:
+            await realtime_shutdown(ctx)
+
+    assert (created, again) == (4, 0)
+    assert len(standin.requests) == 8
+    titles = [m["notification"]["title"] for m in standin.messages if m["token"] == "ana-iphone"]
+    assert titles == [
+        "Vous avez atteint 50\u00a0% de votre objectif",
+        "Vous avez atteint 80\u00a0% de votre objectif",
+        "Nouveau palier atteint : Commission",
+        "Commissions débloquées",
+    ]
+    payable = standin.messages[-1]
+    assert "3\u202f600,00\u00a0€" in payable["notification"]["body"]
+    assert payable["data"]["kind"] == "payable"
+    assert payable["data"]["period"] == PERIOD
+    assert await Device.filter(user_id=ana.id).values_list("token", flat=True) == ["ana-iphone"]
+
+
+def test_given_production_when_the_test_overrides_are_set_then_refused():
+    env = {
+        "FIREBASE_PROJECT_ID": PROJECT,
+        "PODIUM_ENV": "production",
+        "PODIUM_FCM_URL": "http://127.0.0.1:1/v1/projects/p/messages:send",
+    }
+
+    with pytest.raises(ValueError, match="tests only"):
+        FcmPushSender.from_env(env)

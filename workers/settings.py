@@ -1,0 +1,73 @@
+"""The arq worker: `arq workers.settings.WorkerSettings` (REDIS_URL, DATABASE_URL).
+
+Start-up opens the database (``domain.db.init_db``) and prepares ``ctx["after_recompute"]``,
+the list of async hooks ``hook(ctx, *, tenant_id, user_id, period)`` run after each
+recompute commits. Other areas (live updates, notifications) register their start-up
+function in ``STARTUP_EXTENSIONS``; it receives ``ctx`` and appends its hooks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import func
+
+from domain.db import close_db, init_db
+from workers.realtime import realtime_startup
+from workers.tasks.earnings import recompute_rep_period
+from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+Startup = Callable[[dict[str, Any]], Awaitable[None]]
+STARTUP_EXTENSIONS: list[Startup] = [realtime_startup]
+
+# arq's default poll of 0.5 s alone would eat half of the 1 s real-time budget (an event's
+# apply job and then its recompute job each wait up to one poll): 50 ms keeps the wait
+# negligible for one cheap ZRANGEBYSCORE per idle worker every 50 ms.
+POLL_DELAY = 0.05
+RECOMPUTE_TIMEOUT = 120  # seconds; a killed worker's job is retried after this + 10 s
+APPLY_TIMEOUT = 30
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    await init_db(ctx.get("database_url") or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+    ctx.setdefault("after_recompute", [])
+    ctx.setdefault("sweep_after", SWEEP_AFTER)
+    for extension in STARTUP_EXTENSIONS:
+        await extension(ctx)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await close_db()
+
+
+def redis_settings(url: str | None = None) -> RedisSettings:
+    return RedisSettings.from_dsn(url or os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
+
+
+FUNCTIONS = [
+    # keep_result=0: a finished job's id is free again at once, so the next event of the
+    # same rep can queue a new recompute (arq refuses an id whose result is still kept)
+    func(apply_inbox_events, keep_result=0, timeout=APPLY_TIMEOUT, max_tries=5),
+    func(recompute_rep_period, keep_result=0, timeout=RECOMPUTE_TIMEOUT, max_tries=5),
+]
+
+CRON_JOBS = [cron(sweep, second=set(range(0, 60, 10)), run_at_startup=True, timeout=60)]
+
+
+class WorkerSettings:
+    functions = FUNCTIONS
+    cron_jobs = CRON_JOBS
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = redis_settings()
+    poll_delay = POLL_DELAY
+    max_jobs = 10
+    job_timeout = timedelta(seconds=RECOMPUTE_TIMEOUT)

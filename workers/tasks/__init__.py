@@ -1,0 +1,2 @@
+"""arq job functions, one module per area. Each takes ids, is idempotent, and owns its
+transaction."""
