@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain.earnings.models import EarningsResult, ResultStatus
+from domain.earnings.models import EarningsResult
+from domain.earnings.summary import main_currency, totals
 from domain.kit.money import format_plain
 
 
@@ -57,14 +58,6 @@ class EarningsSummary:
         )
 
 
-def main_currency(results: Sequence[EarningsResult], default: str) -> str:
-    """The tenant's currency when a plan pays in it, else the most common plan currency."""
-    currencies = [r.currency for r in results if r.status == ResultStatus.OK]
-    if not currencies or default in currencies:
-        return default
-    return max(sorted(set(currencies)), key=currencies.count)
-
-
 def summarize(
     results: Sequence[EarningsResult],
     *,
@@ -73,18 +66,17 @@ def summarize(
     period: str,
     default_currency: str,
 ) -> EarningsSummary:
-    """Sums the OK results in the main currency (plans paying in another currency are left
-    out of the totals, as in the GraphQL Earnings type). Exact, not rounded."""
+    """The sums of domain.earnings.summary, exact, not rounded."""
     currency = main_currency(results, default_currency)
-    ok = [r for r in results if r.status == ResultStatus.OK and r.currency == currency]
+    total, payable, pending = totals(results, currency)
     return EarningsSummary(
         tenant_id=tenant_id,
         user_id=user_id,
         period=period,
         currency=currency,
-        total=_exact(sum((Decimal(r.total) for r in ok), Decimal(0))),
-        payable=_exact(sum((Decimal(r.payable) for r in ok), Decimal(0))),
-        pending=_exact(sum((Decimal(r.pending) for r in ok), Decimal(0))),
+        total=_exact(total),
+        payable=_exact(payable),
+        pending=_exact(pending),
         updated_at=max((r.computed_at for r in results), default=None),
     )
 

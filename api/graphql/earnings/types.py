@@ -18,6 +18,7 @@ from domain.earnings.models import EarningsLine as StoredLine
 from domain.earnings.models import EarningsResult, ResultStatus
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import WhatIfResult as DomainWhatIf
+from domain.earnings.summary import main_currency, totals
 
 
 def humanize(identifier: str) -> str:
@@ -110,13 +111,6 @@ class Earnings:
         return offset_connection(nodes, offset=offset, has_next=has_next)
 
 
-def _main_currency(results: Sequence[EarningsResult], default: str) -> str:
-    currencies = [r.currency for r in results if r.status == ResultStatus.OK]
-    if not currencies or default in currencies:
-        return default
-    return max(set(currencies), key=currencies.count)
-
-
 def earnings_of(
     user_id: UUID,
     period: str,
@@ -127,11 +121,8 @@ def earnings_of(
 ) -> Earnings:
     """Sums a rep's stored results for one period (plans paying in another currency than the
     main one are listed as components but not added to the totals)."""
-    currency = _main_currency(results, default_currency)
-    ok = [r for r in results if r.status == ResultStatus.OK and r.currency == currency]
-    total = sum((Decimal(r.total) for r in ok), Decimal(0))
-    payable = sum((Decimal(r.payable) for r in ok), Decimal(0))
-    pending = sum((Decimal(r.pending) for r in ok), Decimal(0))
+    currency = main_currency(results, default_currency)
+    total, payable, pending = totals(results, currency)
     components = [
         EarningsComponent(
             id=strawberry.ID(f"{r.plan_version_id}:{c['id']}"),
