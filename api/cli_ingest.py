@@ -1,6 +1,7 @@
 """`podium replay-dead-letters`: list the CRM events that were dead-lettered, with their
 reasons, and run them again through the webhook's own path (validate, store in the inbox,
-queue the apply job after commit). Registered onto the typer app by api/cli.py."""
+queue the apply job after commit). `podium rebuild-cache`: refill Redis from PostgreSQL after
+it lost its data. Registered onto the typer app by api/cli.py."""
 
 from __future__ import annotations
 
@@ -89,5 +90,55 @@ def _enqueue(redis_url: str, tenant_id: Any, inbox_ids: list[int]) -> None:
         )
 
 
+OptionalTenant = Annotated[
+    str | None, typer.Option("--tenant", help="The tenant's slug; default: every tenant.")
+]
+
+
+def rebuild_cache(tenant: OptionalTenant = None) -> None:
+    """Refill Redis from PostgreSQL (the truth) after a FLUSHALL/FLUSHDB or a lost Redis.
+
+    The job queue is what this rebuilds: every inbox event not applied yet and every
+    pending recompute request is queued again, and the workers apply and recompute them as
+    if the original jobs had survived. Nothing else kept in Redis needs rebuilding:
+    persisted GraphQL queries are provided by the clients (an unknown hash makes the client
+    send its query again), pub/sub messages are not stored, and leaderboards do not exist
+    yet. Safe to run at any time: the jobs are idempotent.
+
+    Exit status 0; 1 when PostgreSQL or Redis cannot be reached; 2 on bad input."""
+    from api import cli
+    from workers.queue import JobQueue
+    from workers.tasks.ingest import Requeued, requeue_durable_work
+
+    settings = cli._settings()
+
+    async def work() -> tuple[str, Requeued]:
+        tenant_id = (await cli._tenant(tenant)).id if tenant else None
+        queue = await JobQueue.connect(settings.redis_url)
+        try:
+            return tenant or "every tenant", await requeue_durable_work(queue, tenant_id=tenant_id)
+        finally:
+            await queue.close()
+
+    try:
+        scope, done = cli._with_database(settings.database_url, work)
+    except _redis_errors() as exc:
+        sys.stderr.write(f"podium: cannot use Redis at {cli._redact(settings.redis_url)}: {exc}\n")
+        raise typer.Exit(1) from None
+    sys.stdout.write(
+        f"{scope}: queued {done.inbox_events} unapplied inbox events in {done.apply_jobs} "
+        f"apply jobs and {done.recomputes} recompute requests\n"
+        "persisted GraphQL queries are not rebuilt (clients send them again); "
+        "no leaderboards exist yet\n"
+    )
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import RedisError
+
+    return (RedisError,)
+
+
 def register(app: typer.Typer) -> None:
     app.command("replay-dead-letters")(replay_dead_letters)
+    app.command("rebuild-cache")(rebuild_cache)

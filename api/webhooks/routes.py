@@ -25,7 +25,7 @@ from api.webhooks.signatures import (
 )
 from domain.ingest import adapters, service
 from domain.ingest.errors import InvalidEnvelope
-from domain.ingest.events import loads_exact, parse_envelope
+from domain.ingest.events import loads_exact, parse_envelope, unstorable_text
 from domain.ingest.mapping import field_mapping
 from domain.org.viewer import Viewer
 from domain.tenants.models import Tenant
@@ -44,7 +44,7 @@ class BodyTooLarge(Exception):
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The body, refusing more than ``limit`` bytes whatever Content-Length claims."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
@@ -72,7 +72,14 @@ async def _start(request: Request) -> tuple[bytes, Tenant | None] | JSONResponse
         return _error(413, "body_too_large", f"the body is over {MAX_BODY} bytes", "body")
     except ClientDisconnect:
         return _error(400, "invalid_envelope", "the client went away", "body")
-    return body, await tenant_by_slug(request.path_params["tenant"])
+    return body, await _tenant(request.path_params["tenant"])
+
+
+async def _tenant(slug: str) -> Tenant | None:
+    # a NUL in the path would make PostgreSQL fail the lookup: no such tenant, so 401
+    if not slug or len(slug) > 200 or unstorable_text(slug):
+        return None
+    return await tenant_by_slug(slug)
 
 
 async def _store_and_enqueue(
@@ -175,7 +182,7 @@ async def salesforce_outbound(request: Request) -> Response:
         body = await read_body(request)
     except BodyTooLarge:
         return _soap_fault(413, "body too large")
-    tenant = await tenant_by_slug(request.path_params["tenant"])
+    tenant = await _tenant(request.path_params["tenant"])
     if tenant is None or not verify_outbound_url_secret(
         request.path_params["secret"], tenant_secrets(tenant)
     ):

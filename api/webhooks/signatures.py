@@ -43,7 +43,8 @@ def verify_podium_signature(
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        # isdigit() alone lets "²" through (int() then raises); 12 digits reach year 33658
+        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
         elif key == "v1" and value:
             candidates.append(value)
@@ -56,8 +57,9 @@ def verify_podium_signature(
     for secret in secrets:
         expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
         for candidate in candidates:
-            # no early exit: every comparison costs the same
-            ok |= hmac.compare_digest(expected, candidate)
+            # no early exit: every comparison costs the same (bytes: compare_digest raises
+            # on str with non-ASCII characters, which a header can carry)
+            ok |= hmac.compare_digest(expected.encode(), candidate.encode("utf-8", "replace"))
     return ok
 
 
@@ -100,7 +102,11 @@ def verify_hubspot_signature(
     secrets: list[str],
     now: float | None = None,
 ) -> bool:
-    if not signature or not timestamp or not timestamp.isdigit():
+    if (
+        not signature
+        or not timestamp
+        or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 15)
+    ):
         return False
     age_ms = (time.time() if now is None else now) * 1000 - int(timestamp)
     if age_ms > HUBSPOT_MAX_AGE_SECONDS * 1000 or age_ms < -HUBSPOT_MAX_AGE_SECONDS * 1000:
@@ -108,7 +114,7 @@ def verify_hubspot_signature(
     ok = False
     for secret in secrets:
         expected = hubspot_signature(secret, method, uri, body, timestamp)
-        ok |= hmac.compare_digest(expected.encode(), signature.encode())
+        ok |= hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
     return ok
 
 
@@ -121,5 +127,7 @@ def outbound_url_secret(secret: str) -> str:
 def verify_outbound_url_secret(given: str, secrets: list[str]) -> bool:
     ok = False
     for secret in secrets:
-        ok |= hmac.compare_digest(outbound_url_secret(secret).encode(), given.encode())
+        ok |= hmac.compare_digest(
+            outbound_url_secret(secret).encode(), given.encode("utf-8", "surrogatepass")
+        )
     return ok

@@ -45,13 +45,16 @@ class Translated:
 
 
 def _iso_date(value: Any, name: str) -> Any:
-    """A CRM date as YYYY-MM-DD: ISO dates and date-times, or epoch milliseconds (HubSpot)."""
+    """A CRM date as YYYY-MM-DD: ISO dates and date-times, or epoch milliseconds (HubSpot).
+    Milliseconds out of range are passed on as they came: the event is then rejected."""
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return datetime.fromtimestamp(int(value) / 1000, UTC).date().isoformat()
+        stamp = _ms(value)
+        return value if stamp is None else stamp.date().isoformat()
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, UTC).date().isoformat()
+        if text.isascii() and text.isdigit():
+            stamp = _ms(int(text)) if len(text) <= MAX_MS_DIGITS else None
+            return text if stamp is None else stamp.date().isoformat()
         return text[:10]
     return value
 
@@ -100,10 +103,20 @@ def _event(event_id: str, kind: str, occurred: datetime | None, data: dict[str, 
     }
 
 
+MAX_MS_DIGITS = 15  # epoch milliseconds up to the year 33658
+
+
 def _ms(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
-    return None
+    """Epoch milliseconds as a UTC date-time; None for anything else, or out of range (a
+    CRM field can hold 10**400, and int() of Decimal("1e999999999") would never finish)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    if isinstance(value, Decimal) and (not value.is_finite() or value.adjusted() >= MAX_MS_DIGITS):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 # --- Salesforce Change Data Capture -----------------------------------------------------------
@@ -171,11 +184,14 @@ def translate_cdc(
                     ),
                 )
                 continue
-            if not isinstance(commit, int) or isinstance(commit, bool):
+            occurred = _ms(commit)
+            if not isinstance(commit, int) or occurred is None:
                 out.reject(raw, InvalidEvent("must be epoch milliseconds", field="commitTimestamp"))
                 continue
-            version = commit * 1000 + min(int(sequence), 999)
-            occurred = _ms(commit)
+            if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+                out.reject(raw, InvalidEvent("must be a whole number", field="sequenceNumber"))
+                continue
+            version = commit * 1000 + min(sequence, 999)
             if change == "DELETE":
                 if entity == mapping.get("rep_object"):
                     out.reject(
@@ -406,7 +422,7 @@ def translate_hubspot(
         if record_id is None or isinstance(record_id, bool):
             out.reject(raw, InvalidEvent("is required", field="objectId"))
             continue
-        if not isinstance(occurred, int) or isinstance(occurred, bool):
+        if not isinstance(occurred, int) or _ms(occurred) is None:
             out.reject(raw, InvalidEvent("must be epoch milliseconds", field="occurredAt"))
             continue
         record = str(record_id)

@@ -23,12 +23,64 @@ EVENT_TYPES = (TRANSACTION_UPSERTED, TRANSACTION_DELETED, REP_UPSERTED)
 
 MAX_DECIMALS = 6  # NUMERIC(20, 6): PostgreSQL would round a seventh decimal silently
 MAX_INTEGER_DIGITS = 14
+MAX_VERSION = 2**63 - 1  # a BIGINT column
+MAX_DEPTH = 32  # nesting of a JSON document: events are 4 deep; more is hostile
+MAX_FIELD_DIGITS = 30  # digits before, and after, the point of a number in data.fields
 ONE = Decimal(1)
 
 
 def loads_exact(text: str | bytes) -> Any:
-    """JSON with every number exact: fractions become Decimal, never float."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    """JSON with every number exact: fractions become Decimal, never float. ValueError for
+    malformed JSON and for a document nested deeper than ``MAX_DEPTH`` (which would
+    otherwise exhaust the stack of the parser or of whoever walks it)."""
+    try:
+        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check_depth(document)
+    return document
+
+
+def _check_depth(document: Any) -> None:
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+
+
+def unstorable_text(value: str) -> bool:
+    """True for text PostgreSQL refuses (a NUL character) or that is not valid Unicode (a
+    lone surrogate from a ``\\ud800`` escape): never let it reach a query."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unstorable_path(value: Any, path: str) -> str | None:
+    """The path of the first key or string in ``value`` that :func:`unstorable_text`
+    refuses, or None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if unstorable_text(item):
+                return where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if unstorable_text(key):
+                    return where or "event"
+                stack.append((child, f"{where}.{key}" if where else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return None
 
 
 def _no_constant(name: str) -> Any:
@@ -38,7 +90,11 @@ def _no_constant(name: str) -> Any:
 def dumps_exact(value: Any) -> str:
     """JSON text with Decimals written exactly as JSON numbers."""
     if isinstance(value, Decimal):
-        return format(value, "f")
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and abs(exponent) <= 50:
+            return format(value, "f")
+        # 1e999999999 is nine bytes of JSON and a gigabyte written out in full
+        return str(value)
     if isinstance(value, dict):
         return (
             "{" + ",".join(f"{json.dumps(str(k))}:{dumps_exact(v)}" for k, v in value.items()) + "}"
@@ -122,7 +178,12 @@ class Event:
 
 def event_id_of(raw: Any) -> str | None:
     """The event's id if it has a usable one (for a rejection's report)."""
-    if isinstance(raw, dict) and isinstance(raw.get("id"), str) and 0 < len(raw["id"]) <= 200:
+    if (
+        isinstance(raw, dict)
+        and isinstance(raw.get("id"), str)
+        and 0 < len(raw["id"]) <= 200
+        and not unstorable_text(raw["id"])
+    ):
         return str(raw["id"])
     return None
 
@@ -132,6 +193,11 @@ def parse_event(raw: Any, *, known_reps: Callable[[str], bool] | None = None) ->
     whether a rep exists (or arrives earlier in the same batch); None skips that check."""
     if not isinstance(raw, dict):
         raise InvalidEvent("must be an object", field="event")
+    bad = _unstorable_path(raw, "")
+    if bad is not None:
+        raise InvalidEvent(
+            "contains a NUL character or invalid Unicode (a lone surrogate)", field=bad[:200]
+        )
     event_id = _text(raw, "id", required=True, limit=200)
     assert event_id is not None
     kind = raw.get("type")
@@ -155,9 +221,12 @@ def parse_event(raw: Any, *, known_reps: Callable[[str], bool] | None = None) ->
     assert record_id is not None
     version = data.get("version")
     if version is not None and (
-        isinstance(version, bool) or not isinstance(version, int) or version < 0
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or version < 0
+        or version > MAX_VERSION
     ):
-        raise InvalidEvent("must be a whole number >= 0", field="data.version")
+        raise InvalidEvent(f"must be a whole number from 0 to {MAX_VERSION}", field="data.version")
     event = Event(
         id=event_id, type=kind, occurred_at=occurred_at, record_id=record_id, version=version
     )
@@ -303,6 +372,8 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
             raise InvalidEvent(
                 "must be a string, number, boolean or null", field=f"data.fields.{key}"
             )
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            _field_number(Decimal(value), f"data.fields.{key}")
     return TransactionData(
         id=str(data["id"]),
         rep_id=rep_id,
@@ -314,6 +385,18 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
         splits=splits,
         fields=dict(extra),
     )
+
+
+def _field_number(number: Decimal, name: str) -> None:
+    """A number PostgreSQL's JSONB keeps exactly (it refuses 1e999999, which Python parses)."""
+    if not number.is_finite():
+        raise InvalidEvent(f"{number} is not a finite number", field=name)
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    if max(0, len(digits) + exponent) > MAX_FIELD_DIGITS or -exponent > MAX_FIELD_DIGITS:
+        raise InvalidEvent(
+            f"has more than {MAX_FIELD_DIGITS} digits before or after the point", field=name
+        )
 
 
 def _splits(value: Any) -> tuple[Split, ...] | None:

@@ -27,6 +27,11 @@ def _conn() -> Any:
     return connections.get("default")
 
 
+def _storable(text: str) -> str:
+    """``text`` without what PostgreSQL refuses: NUL characters and lone surrogates."""
+    return text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredTransaction:
     rep_id: UUID
@@ -116,8 +121,9 @@ class IngestRepository:
         return [int(str(r)) for r in rows]
 
     async def known_reps(self, crm_ids: Iterable[str]) -> set[str]:
-        """Of ``crm_ids``, the reps that exist or have a pending rep.upserted in the inbox."""
-        ids = sorted(set(crm_ids))
+        """Of ``crm_ids``, the reps that exist or have a pending rep.upserted in the inbox.
+        Called before the events are validated: an id PostgreSQL cannot compare matches none."""
+        ids = sorted({i for i in crm_ids if i == _storable(i)})
         if not ids:
             return set()
         rows = await _conn().execute_query_dict(
@@ -146,6 +152,8 @@ class IngestRepository:
     ) -> DeadLetter:
         """A new dead letter, or the open one already holding this event (a CRM's redelivery
         of an invalid event is one letter, not one per attempt)."""
+        # the reason and field quote what was received: never let them fail the insert
+        reason, field = _storable(reason), None if field is None else _storable(field)[:200]
         if event_id is not None:
             existing = await DeadLetter.filter(
                 tenant_id=self.tenant_id,
@@ -292,6 +300,21 @@ class IngestRepository:
 
     # --- who a change affects ----------------------------------------------------------------
 
+    async def credited_months(self, user_id: UUID) -> set[date]:
+        """The first day of every month with a live transaction credited to this person
+        (a month's first day lies in the same month, quarter and year as all its days)."""
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT DISTINCT date_trunc('month', date)::date AS month FROM transactions
+            WHERE tenant_id = $1 AND NOT deleted
+              AND (credited_user_ids @> jsonb_build_array($2::text)
+                   OR (COALESCE(jsonb_array_length(credited_user_ids), 0) = 0
+                       AND rep_id = $2::uuid))
+            """,
+            [self.tenant_id, str(user_id)],
+        )
+        return {r["month"] for r in rows}
+
     async def managers_above(self, user_ids: Iterable[UUID]) -> set[UUID]:
         """Everyone above these people, transitively (UNION ends the walk on a cycle)."""
         ids = list(set(user_ids))
@@ -413,6 +436,39 @@ async def overdue_recompute_requests(
     ]
 
 
+async def pending_inbox_ids(
+    tenant_id: UUID | None, *, after_id: int = 0, limit: int = 1000
+) -> list[tuple[UUID, int]]:
+    """Inbox events not applied yet (every age), in id order from ``after_id``: what
+    ``podium rebuild-cache`` queues again after Redis lost its queue."""
+    query = InboxEvent.filter(status=InboxStatus.PENDING, id__gt=after_id)
+    if tenant_id is not None:
+        query = query.filter(tenant_id=tenant_id)
+    rows = await query.order_by("id").limit(limit).values_list("tenant_id", "id")
+    return [(UUID(str(t)), int(i)) for t, i in rows]
+
+
+async def pending_recompute_requests(
+    tenant_id: UUID | None, *, after_id: int = 0, limit: int = 1000
+) -> list[tuple[int, UUID, UUID, str, int]]:
+    """Every recompute request (id, tenant, person, period, generation), every age."""
+    rows = await _conn().execute_query_dict(
+        "SELECT id, tenant_id, user_id, period, generation FROM recompute_requests "
+        "WHERE id > $1 AND ($2::uuid IS NULL OR tenant_id = $2) ORDER BY id LIMIT $3",
+        [after_id, tenant_id, limit],
+    )
+    return [
+        (
+            int(r["id"]),
+            UUID(str(r["tenant_id"])),
+            UUID(str(r["user_id"])),
+            str(r["period"]),
+            int(r["generation"]),
+        )
+        for r in rows
+    ]
+
+
 def now() -> datetime:
     return utc_now()
 
@@ -425,7 +481,8 @@ async def base_records(
     or never seen."""
     from domain.ingest.events import loads_exact
 
-    ids = sorted(set(record_ids))
+    # an id PostgreSQL cannot compare (a NUL, a lone surrogate) matches no record
+    ids = sorted({i for i in record_ids if len(i) <= 200 and i == _storable(i)})
     out: dict[str, dict[str, Any] | None] = {}
     if not ids:
         return out

@@ -51,7 +51,9 @@ class Rejection:
     error: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "error": self.error}
+        # the error quotes what was received, maybe a lone surrogate: the answer must encode
+        error = self.error.encode("utf-8", "backslashreplace").decode("utf-8")
+        return {"index": self.index, "id": self.id, "error": error}
 
 
 @dataclass(slots=True)
@@ -157,9 +159,13 @@ async def apply_inbox_event(*, viewer: Viewer, inbox_id: int) -> ApplyResult:
         return ApplyResult(row.status if row else InboxStatus.APPLIED, frozenset(), changed=False)
     row.attempts += 1
     affected: Affected = set()
+    # every request of this transaction goes in ONE statement, whose rows are sorted: two
+    # statements (the pending reps', then the event's) took their row locks in an order of
+    # their own, and two workers applying concurrent events deadlocked on them
+    requests: Affected = set()
     try:
         event = parse_event(loads_exact(row.body))
-        await _apply_pending_reps(viewer, repo, event, row.id)
+        requests |= await _apply_pending_reps(viewer, repo, event, row.id)
         # a savepoint: an event refused half-way (its rep vanished) leaves no partial write
         async with in_transaction():
             status = await _apply(viewer, repo, event, affected)
@@ -179,17 +185,26 @@ async def apply_inbox_event(*, viewer: Viewer, inbox_id: int) -> ApplyResult:
         row.outcome = str(exc)
     row.applied_at = utc_now()
     await row.save(update_fields=["status", "outcome", "attempts", "applied_at"])
-    await repo.request_recomputes(affected)
-    return ApplyResult(row.status, frozenset(affected), row.outcome)
+    requests |= affected
+    await repo.request_recomputes(requests)
+    return ApplyResult(row.status, frozenset(requests), row.outcome)
 
 
 async def _apply_pending_reps(
     viewer: Viewer, repo: IngestRepository, event: Event, before_id: int
-) -> None:
+) -> Affected:
     """Reps sent before this event but not applied yet (another worker may hold them) are
-    applied first, in order: a transaction never waits for the sweeper to learn its rep."""
-    for pending_id in await repo.pending_rep_events(event.referenced_reps, before_id):
-        pending = await repo.lock_inbox_event(pending_id)
+    applied first, in order: a transaction never waits for the sweeper to learn its rep.
+    Returns the (person, period)s they affect, for the caller to request."""
+    requests: Affected = set()
+    # lock every one of them (in id order) before applying any: applying one locks its rep's
+    # version row, and a worker applying the next one as its own event holds that inbox row
+    # and waits for the version row: locking inbox rows after a version row deadlocked
+    locked = [
+        await repo.lock_inbox_event(pending_id)
+        for pending_id in await repo.pending_rep_events(event.referenced_reps, before_id)
+    ]
+    for pending in locked:
         if pending is None or pending.status is not InboxStatus.PENDING:
             continue
         affected: Affected = set()
@@ -203,7 +218,8 @@ async def _apply_pending_reps(
         pending.attempts += 1
         pending.applied_at = utc_now()
         await pending.save(update_fields=["status", "attempts", "applied_at"])
-        await repo.request_recomputes(affected)
+        requests |= affected
+    return requests
 
 
 async def _apply(
@@ -274,6 +290,7 @@ async def _apply_rep(
         manager_id = found[rep.manager_id]
     user = await User.filter(tenant_id=viewer.tenant_id, external_id=rep.id).first()
     old_manager: UUID | None = None
+    old_employment: tuple[date | None, date | None] | None = None  # None: a new person
     dates: set[date] = set()
     if user is None:
         user = await User.create(
@@ -289,6 +306,7 @@ async def _apply_rep(
         )
     else:
         old_manager = user.manager_id
+        old_employment = (user.hire_date, user.end_date)
         dates.update(d for d in (user.hire_date, user.end_date) if d)
         if "name" in rep.present:
             user.display_name = rep.name
@@ -306,6 +324,13 @@ async def _apply_rep(
             user.country = rep.country
         await user.save()
     dates.update(d for d in (user.hire_date, user.end_date) if d)
+    if old_employment is not None and (
+        old_manager != user.manager_id or old_employment != (user.hire_date, user.end_date)
+    ):
+        # a team change moves this person's credits between team-scope managers, in every
+        # period they have credits in, not only around their dates: the old manager kept a
+        # team total with them in it otherwise (and the new one, one without them)
+        dates.update(await repo.credited_months(user.id))
     tenant = await get_tenant(viewer.tenant_id)
     dates.add(datetime.now(ZoneInfo(tenant.time_zone)).date())
     people = {user.id}

@@ -13,6 +13,7 @@ from domain.ingest import service as ingest_service
 from domain.kit.errors import DomainError
 from domain.org.viewer import Viewer
 from workers.queue import JobQueue
+from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.earnings")
 
@@ -34,15 +35,22 @@ async def recompute_rep_period(
     if generation is None:
         return "nothing requested"
     failed: DomainError | None = None
-    async with in_transaction():
-        try:
-            await earnings_service.recompute_rep_period(viewer=viewer, user_id=user, period=period)
-        except DomainError as exc:
-            # a closed period, a person deleted since: retrying cannot help, drop the request
-            failed = exc
-        finished = await ingest_service.finish_recompute(
-            viewer=viewer, user_id=user, period=period, generation=generation
-        )
+    try:
+        async with in_transaction():
+            try:
+                await earnings_service.recompute_rep_period(
+                    viewer=viewer, user_id=user, period=period
+                )
+            except DomainError as exc:
+                # a closed period, a person deleted since: retrying cannot help, drop it
+                failed = exc
+            finished = await ingest_service.finish_recompute(
+                viewer=viewer, user_id=user, period=period, generation=generation
+            )
+    except Exception as exc:
+        if is_transient(exc):  # rolled back: the request is still there for the retry
+            raise retry_later(ctx.get("job_try")) from exc
+        raise
     if failed is not None:
         log.warning("recompute %s %s %s refused: %s", tenant_id, user_id, period, failed)
         return f"refused: {failed}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -10,10 +11,16 @@ from uuid import UUID
 from tortoise.transactions import in_transaction
 
 from domain.ingest import service
-from domain.ingest.repository import overdue_recompute_requests, unapplied_inbox_events
+from domain.ingest.repository import (
+    overdue_recompute_requests,
+    pending_inbox_ids,
+    pending_recompute_requests,
+    unapplied_inbox_events,
+)
 from domain.kit.clock import utc_now
 from domain.org.viewer import Viewer
 from workers.queue import JobQueue, apply_job_id
+from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.ingest")
 
@@ -34,8 +41,15 @@ async def apply_inbox_events(ctx: dict[str, Any], tenant_id: str, inbox_ids: lis
     applied = 0
     try:
         for inbox_id in inbox_ids:
-            async with in_transaction():
-                result = await service.apply_inbox_event(viewer=viewer, inbox_id=inbox_id)
+            try:
+                async with in_transaction():
+                    result = await service.apply_inbox_event(viewer=viewer, inbox_id=inbox_id)
+            except Exception as exc:
+                if is_transient(exc):
+                    # the events applied so far are skipped on the retry (no longer pending)
+                    log.info("inbox event %s: %s; retrying the job", inbox_id, exc)
+                    raise retry_later(ctx.get("job_try")) from exc
+                raise
             affected |= result.affected
             applied += result.changed
             if result.reason:
@@ -67,3 +81,43 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     if events or requests:
         log.warning("sweeper re-queued %d inbox events, %d recomputes", len(events), len(requests))
     return {"inbox_events": len(events), "recomputes": len(requests)}
+
+
+REBUILD_BATCH = 100  # inbox events per re-queued apply job, applied in id order
+
+
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    inbox_events: int
+    apply_jobs: int
+    recomputes: int
+
+
+async def requeue_durable_work(queue: JobQueue, *, tenant_id: UUID | None = None) -> Requeued:
+    """Put back on the queue everything PostgreSQL says is still to do (one tenant, or all):
+    every inbox event not applied yet, in id order, in apply jobs of ``REBUILD_BATCH``
+    consecutive events of one tenant, and every recompute request. What ``podium
+    rebuild-cache`` does after Redis lost its data; harmless when it did not (the jobs are
+    idempotent, and a job id already queued is not queued twice)."""
+    events = jobs = recomputes = 0
+    after = 0
+    while rows := await pending_inbox_ids(tenant_id, after_id=after, limit=1000):
+        after = rows[-1][1]
+        by_tenant: dict[UUID, list[int]] = {}
+        for tenant, inbox_id in rows:
+            by_tenant.setdefault(tenant, []).append(inbox_id)
+        for tenant, ids in by_tenant.items():
+            for start in range(0, len(ids), REBUILD_BATCH):
+                chunk = ids[start : start + REBUILD_BATCH]
+                await queue.enqueue_apply(tenant, chunk)
+                jobs += 1
+                events += len(chunk)
+    after = 0
+    while requests := await pending_recompute_requests(tenant_id, after_id=after, limit=1000):
+        after = requests[-1][0]
+        for _, tenant, user_id, period, generation in requests:
+            await queue.enqueue_recompute(
+                tenant, user_id, period, suffix=f":rebuild:{generation}", defer=0
+            )
+            recomputes += 1
+    return Requeued(inbox_events=events, apply_jobs=jobs, recomputes=recomputes)
