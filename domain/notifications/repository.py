@@ -76,7 +76,11 @@ class NotifierRepository:
     async def lock_user(self, user_id: UUID) -> User | None:
         """The rep, locked until the caller's transaction ends: two deliveries of one job
         decide one after the other, the second seeing what the first wrote."""
-        return await User.filter(tenant_id=self.tenant_id, id=user_id).select_for_update().first()
+        return (
+            await User.filter(tenant_id=self.tenant_id, id=user_id)
+            .select_for_update(no_key=True)  # as UserRepository.get: no clash with FK checks
+            .first()
+        )
 
     async def results(self, user_id: UUID, period: str) -> list[EarningsResult]:
         return await EarningsResult.filter(

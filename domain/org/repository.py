@@ -25,10 +25,14 @@ class UserRepository:
         return User.filter(tenant_id=self.tenant_id)
 
     async def get(self, user_id: UUID | str, *, for_update: bool = False) -> User:
-        """The user of the viewer's tenant with this id (no access rule: see ``visible``)."""
+        """The user of the viewer's tenant with this id (no access rule: see ``visible``).
+
+        ``for_update`` serialises work on one person (recompute, quotas, offers) with a FOR NO
+        KEY UPDATE lock: unlike FOR UPDATE it does not block the foreign-key checks of rows
+        being inserted that reference the person, which deadlocked concurrent workers."""
         query = self._scoped().filter(id=parse_id(user_id, "id"))
         if for_update:
-            query = query.select_for_update()
+            query = query.select_for_update(no_key=True)
         user = await query.first()
         if user is None:
             raise NotFound(f"no user {user_id}", field="id")
