@@ -5,9 +5,10 @@ For such a plan all that a transaction contributes is decided by its *key*: (dat
 the fields the expressions read). Each distinct key is classified once: in the period or not,
 its FX rate, the measures it passes, whether it is payable, the line components (SPIFF windows)
 it falls in. Keys with the same verdict share a *class*, and the hot loop does one thing per
-credit: add the converted amount to the class's sum for the rep (and append the rep, counted
-in C afterwards). Per-measure totals are then the sums of their classes' sums, instead of every
-measure adding every transaction itself.
+credit: add the converted amount to the per-rep sum of the class's (payable, measures) verdict
+(and append the rep, counted in C afterwards). Per-measure totals are then the sums of those
+sums, instead of every measure adding every transaction itself. Line items carry the natural
+order of their ids (`LineOrder`), so `calculate` need not sort a rep's own lines again.
 
 Decimal addition is exact unless a result needs more than 28 significant digits, and an exact
 sum does not depend on the order of its terms (value, sign and exponent alike), so these totals
@@ -23,7 +24,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from itertools import repeat
+from itertools import compress, repeat
 from operator import add, itemgetter
 from typing import Any
 
@@ -36,10 +37,17 @@ UNCACHEABLE = frozenset({"id", "amount", "amount_original", "date"})
 CACHE_LIMIT = 65536
 # A credit explained as a line: (order among the rep's credits, transaction id, credited value
 # = value x share, satisfies payable_when)
-LineItem = tuple[int, str, Decimal, bool]
+LineItem = tuple[Any, str, Decimal, bool]
+# The order of a line item here: (stem, digit count, trailing digits, transaction position) of
+# its transaction id, so the items of a rep sort into the natural order of their ids ('j2'
+# before 'j10'), ties in transaction order: the order of `calculate`'s lines, whose sort key
+# is (stem, digit count, id, rep). For ids of one stem and digit count, the trailing digits
+# (as long as each other) order them as the ids themselves do.
+LineOrder = tuple[str, int, str, int]
+_DIGITS = "0123456789"
 
 _SKIP: Any = ("skip",)  # out of the period, or no measure passes: nothing to credit
-_POSITION = itemgetter(0)
+_ORDER = itemgetter(0)
 _NO_RATE = object()  # in the period, but no FX rate on or before the date
 # Adding it changes nothing, not even the exponent or the sign of a zero (Decimal(0) would
 # turn 1E+3 into 1000 and -0.00 into 0.00): the start of a sum that must equal its terms'.
@@ -66,33 +74,43 @@ def key_names(plan: Plan) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-class _Class:
-    """Transactions with the same verdict. The hot loop adds each credited amount to the
-    class's per-rep sum and appends the credited rep (and, for line classes, the position and
-    value of the transaction)."""
+class _Sums:
+    """The per-rep sums and the credited reps of every class with one (payable, measures)
+    verdict: classes that differ only in their line components (a SPIFF window, say) add into
+    the same sums, so the hot loop keeps fewer dicts hot and `sum_up` adds fewer columns."""
 
-    __slots__ = ("entry_tail", "line_items", "lines", "measures", "payable", "reps", "sums")
+    __slots__ = ("measures", "payable", "reps", "sums")
 
-    def __init__(
-        self,
-        payable: bool,
-        measures: tuple[int, ...],
-        lines: tuple[int, ...],
-        rep_ids: Sequence[str],
-    ) -> None:
+    def __init__(self, payable: bool, measures: tuple[int, ...], rep_ids: Sequence[str]) -> None:
         self.payable = payable
         self.measures = measures  # indexes of the measures it passes
-        self.lines = lines  # indexes (into ByClass.line_components) of the lines it explains
         # Every known rep starts at the identity, so the hot loop adds without a lookup first.
         self.sums: dict[str, Decimal] = dict.fromkeys(rep_ids, _IDENTITY)
         self.reps: list[str] = []
+
+
+class _Class:
+    """Transactions with the same verdict. The hot loop adds each credited amount to the
+    per-rep sum of the class's `_Sums` and appends the credited rep there (and, for line
+    classes, the position and value of the transaction here)."""
+
+    __slots__ = ("entry_tail", "line_items", "lines", "measures", "payable", "reps", "total")
+
+    def __init__(self, total: _Sums, lines: tuple[int, ...]) -> None:
+        self.total = total
+        self.payable = total.payable
+        self.measures = total.measures
+        self.lines = lines  # indexes (into ByClass.line_components) of the lines it explains
         # (transaction position, id, credited amount, payable), kept only when `lines`
         self.line_items: list[LineItem] = []
+        # the credited rep of each line item, in the same order
+        self.reps: list[str] = []
         self.entry_tail = (
-            self.sums,
-            self.reps.append,
+            total.sums,
+            total.reps.append,
             self.line_items.append if lines else None,
-            payable,
+            self.reps.append,
+            total.payable,
             self,
         )
 
@@ -122,6 +140,7 @@ class ByClass:
         self.fail_fx, self.fail, self.failures = fail_fx, fail, failures
         self.is_count = [m.is_count for m in plan.measures]
         self.classes: dict[tuple[bool, tuple[int, ...], tuple[int, ...]], _Class] = {}
+        self.totals: dict[tuple[bool, tuple[int, ...]], _Sums] = {}
         self.splits: list[tuple[_Class, int, str, Decimal, Decimal]] = []
         self.transactions: Sequence[Transaction] = ()
         # measure index -> rep -> [total, count, payable total], as the general loop keeps them
@@ -140,7 +159,7 @@ class ByClass:
         if t.currency != self.plan.currency:
             found = self.fx.rate(t.currency, day)
             if found is None:
-                return (_NO_RATE, None, None, None, None, None)
+                return (_NO_RATE, None, None, None, None, None, None)
             rate = found[1]
         fields = t.fields
         plan = self.plan
@@ -158,7 +177,10 @@ class ByClass:
         verdict = (payable, measures, lines)
         cls = self.classes.get(verdict)
         if cls is None:
-            cls = self.classes[verdict] = _Class(*verdict, self.keys)
+            total = self.totals.get((payable, measures))
+            if total is None:
+                total = self.totals[payable, measures] = _Sums(payable, measures, self.keys)
+            cls = self.classes[verdict] = _Class(total, lines)
         return (rate, *cls.entry_tail)
 
     def split(self, cls: _Class, position: int, rep_id: str, share: Decimal, amount: Any) -> None:
@@ -169,6 +191,7 @@ class ByClass:
         names = key_names(self.plan)
         namespace: dict[str, Any] = {
             "ONE": ONE,
+            "DIGITS": _DIGITS,
             "SKIP": _SKIP,
             "NO_RATE": _NO_RATE,
             "FAILURES": self.failures,
@@ -191,10 +214,11 @@ class ByClass:
     def sum_up(self) -> None:
         keys = self.keys
         classes = list(self.classes.values())
-        counts = {cls: list(map(Counter(cls.reps).get, keys, repeat(0))) for cls in classes}
+        totals = list(self.totals.values())
+        counts = {s: list(map(Counter(s.reps).get, keys, repeat(0))) for s in totals}
         try:
             for i, is_count in enumerate(self.is_count):
-                passing = [cls for cls in classes if i in cls.measures]
+                passing = [s for s in totals if i in s.measures]
                 if passing:
                     self._sum_measure(i, is_count, passing, counts)
             for cls, position, rep_id, share, amount in self.splits:
@@ -207,13 +231,13 @@ class ByClass:
         for by_rep in self.items:
             for entries in by_rep.values():
                 if len(entries) > 1:
-                    entries.sort(key=_POSITION)  # transaction order, as the general loop has it
+                    entries.sort(key=_ORDER)
 
     def _sum_measure(
-        self, i: int, is_count: bool, passing: list[_Class], counts: dict[_Class, list[int]]
+        self, i: int, is_count: bool, passing: list[_Sums], counts: dict[_Sums, list[int]]
     ) -> None:
-        """Measure ``i``'s accumulators: its classes' per-rep sums added up column-wise (every
-        class's sums hold `keys` in the same order)."""
+        """Measure ``i``'s accumulators: its verdicts' per-rep sums added up column-wise (every
+        `_Sums` holds `keys` in the same order)."""
         payable = [cls for cls in passing if cls.payable]
         credited = _add_up([counts[cls] for cls in passing])
         credited_payable = _add_up([counts[cls] for cls in payable]) if payable else None
@@ -226,15 +250,21 @@ class ByClass:
             payable_totals = (
                 _add_up([list(cls.sums.values()) for cls in payable]) if payable else None
             )
-        acc = self.accumulators[i]
-        for j, n in enumerate(credited):
-            if n:
-                total = Decimal(n) if is_count else totals[j]
-                p: Any = ZERO  # payable totals start at ZERO, as in the general loop
-                if credited_payable is not None and credited_payable[j]:
-                    assert payable_totals is not None
-                    p = ZERO + (Decimal(payable_totals[j]) if is_count else payable_totals[j])
-                acc[self.keys[j]] = [total, Decimal(n), p]
+        # Payable totals start at ZERO, as in the general loop: ZERO + the payable sum, which
+        # for a rep without payable credits is the identity (or the count 0), so ZERO itself.
+        counted = list(map(Decimal, credited))
+        if is_count:
+            totals = counted
+        payable_starts: Any = repeat(ZERO)
+        if payable_totals is not None:
+            if is_count:
+                payable_totals = list(map(Decimal, payable_totals))
+            payable_starts = map(add, repeat(ZERO), payable_totals)
+        rows = zip(totals, counted, payable_starts, strict=False)  # the starts may repeat forever
+        # Only the reps with credits get an accumulator, as in the general loop.
+        self.accumulators[i].update(
+            zip(compress(self.keys, credited), map(list, compress(rows, credited)), strict=True)
+        )
 
     def _collect_lines(self, cls: _Class) -> None:
         by_rep = _group(cls.reps, cls.line_items)
@@ -268,12 +298,21 @@ class ByClass:
         for k in cls.lines:
             i = self.line_components[k][0]
             credited = share if self.is_count[i] else amount * share
-            entry = (position, self.transactions[position].id, credited, payable)
+            tid = self.transactions[position].id
+            entry = (line_order(tid, position), tid, credited, payable)
             self.items[k].setdefault(rep_id, []).append(entry)
 
     def line_items(self, k: int, rep_id: str) -> list[LineItem]:
-        """Line component ``k``'s credits of ``rep_id``, in transaction order."""
+        """Line component ``k``'s credits of ``rep_id``, in the natural order of their ids,
+        ties in transaction order (see `LineOrder`)."""
         return self.items[k].get(rep_id, [])
+
+
+def line_order(transaction_id: str, position: int) -> LineOrder:
+    """See `LineOrder`."""
+    stem = transaction_id.rstrip(_DIGITS)
+    digits = transaction_id[len(stem) :]
+    return (stem, len(digits), digits, position)
 
 
 def _add_up(columns: list[list[Any]]) -> list[Any]:
@@ -325,7 +364,7 @@ def credit(transactions):
                 cache[key] = entry
         if entry is SKIP:
             continue
-        rate, sums, add_rep, add_line, payable, cls = entry
+        rate, sums, add_rep, add_line, add_line_rep, payable, cls = entry
         amount = t.amount
         if rate is not None:
             if rate is NO_RATE:
@@ -340,7 +379,11 @@ def credit(transactions):
                     pass
                 add_rep(rep_id)
                 if add_line is not None:
-                    add_line((position, t.id, amount, payable))
+                    tid = t.id
+                    stem = tid.rstrip(DIGITS)
+                    digits = tid[len(stem):]
+                    add_line(((stem, len(digits), digits, position), tid, amount, payable))
+                    add_line_rep(rep_id)
             else:
                 split(cls, position, rep_id, share, amount)
 """

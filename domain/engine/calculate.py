@@ -33,7 +33,9 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from operator import itemgetter
+from functools import partial
+from itertools import compress, repeat
+from operator import itemgetter, mul
 from typing import Any
 
 from domain.engine import by_class
@@ -63,6 +65,7 @@ _FAILURES = (EvaluationError, ArithmeticError, TypeError, ValueError)
 # Builds a NamedTuple from a complete tuple without its Python-level __new__: the lines of a
 # large run number in the hundreds of thousands.
 _new_tuple = tuple.__new__
+_as_line = partial(_new_tuple, Line)
 
 # (transaction, credited rep, credited value = value x share, satisfies payable_when)
 Item = tuple[Transaction, str, Decimal, bool]
@@ -138,15 +141,24 @@ class _Calculation:
         self.labels = {c.id: self._tier_labels(c) for c in plan.components if c.tiers}
         # line-based component id -> its index in `line_components`
         self.line_index: dict[str, int] = {}
+        # line-based component id -> (its index in `line_components`, its measure is team-scope)
+        self.line_plan: dict[str, tuple[int, bool]] = {}
         self.line_components: list[tuple[int, date | None, date | None]] = []
         for c in plan.components:
             if c.line_based and c.measure is not None:
                 self.line_index[c.id] = len(self.line_components)
+                self.line_plan[c.id] = (
+                    len(self.line_components),
+                    self.team[self.measure_index[c.measure]],
+                )
                 w = c.window
                 self.line_components.append(
                     (self.measure_index[c.measure], w.start if w else None, w.end if w else None)
                 )
         self.line_items: Callable[[int, str], list[LineItem]] = self._measure_line_items
+        # Whether `line_items` lists a rep's items in the order of `_line_order` already (it
+        # does in `by_class`), so that only a team's lines need sorting
+        self.line_items_sorted = False
 
     # --- crediting --------------------------------------------------------------------------
     # Off only in tests that hold the fast path to the general loop.
@@ -172,6 +184,7 @@ class _Calculation:
             else:
                 self.accumulators = crediting.accumulators
                 self.line_items = crediting.line_items
+                self.line_items_sorted = True
                 return
         self.credit_generally()
 
@@ -372,6 +385,7 @@ class _Calculation:
     # --- the run ----------------------------------------------------------------------------
     def run(self, rep_ids: Collection[str] | None) -> PlanResult:
         self.credit_transactions()
+        self.prepare_reps()
         results: list[RepResult] = []
         errors: list[RepError] = []
         wanted = None if rep_ids is None else set(rep_ids)
@@ -390,39 +404,56 @@ class _Calculation:
             self.plan.id, self.period.id, self.currency, tuple(results), tuple(errors)
         )
 
+    def prepare_reps(self) -> None:
+        """What every rep reads, looked up once per run (after crediting)."""
+        self.measure_plan = [
+            (i, m.id, self.team[i], m.id in self.quota_needed, self.accumulators[i])
+            for i, m in enumerate(self.plan.measures)
+        ]
+        self.zero = self.round(ZERO)
+
     def calculate_rep(self, rep: Rep, active_days: int) -> RepResult:
-        plan, period = self.plan, self.period
-        self._check_transactions(rep)
+        period = self.period
+        if self.transaction_errors:
+            self._check_transactions(rep)
+        rep_id = rep.id
         ctx = _RepContext()
+        totals, counts = ctx.totals, ctx.counts
+        ctx_quotas, attainments = ctx.quotas, ctx.attainments
         measure_results: list[MeasureResult] = []
         quotas = self.inputs.quotas
-        prorate = active_days < period.days
-        for i, m in enumerate(plan.measures):
-            total, count, _ = self.stats(i, rep.id)
-            ctx.totals[m.id] = total
-            ctx.counts[m.id] = count
-            raw_quota = quotas.get((rep.id, m.id))
+        period_days = period.days
+        prorate = active_days < period_days
+        for i, measure_id, team, needed, accumulators in self.measure_plan:
+            if team:
+                total, count, _ = self.stats(i, rep_id)
+            else:
+                acc = accumulators.get(rep_id)
+                total, count = (ZERO, ZERO) if acc is None else (acc[0], acc[1])
+            totals[measure_id] = total
+            counts[measure_id] = count
+            raw_quota = quotas.get((rep_id, measure_id))
             quota = attainment = None
             if raw_quota is None:
-                if m.id in self.quota_needed:
-                    raise RepFailure(f"no quota for measure {m.id!r} in {period.id}")
+                if needed:
+                    raise RepFailure(f"no quota for measure {measure_id!r} in {period.id}")
             elif raw_quota <= 0:
-                if m.id in self.quota_needed:
+                if needed:
                     word = "0" if raw_quota == 0 else f"negative ({raw_quota})"
-                    raise RepFailure(f"quota for measure {m.id!r} in {period.id} is {word}")
+                    raise RepFailure(f"quota for measure {measure_id!r} in {period.id} is {word}")
                 quota = raw_quota
             else:
-                quota = raw_quota * active_days / period.days if prorate else raw_quota
+                quota = raw_quota * active_days / period_days if prorate else raw_quota
                 attainment = total / quota
-                ctx.quotas[m.id] = quota
-                ctx.attainments[m.id] = attainment
+                ctx_quotas[measure_id] = quota
+                attainments[measure_id] = attainment
             measure_results.append(
-                _new_tuple(MeasureResult, (m.id, total, count, quota, attainment))
+                _new_tuple(MeasureResult, (measure_id, total, count, quota, attainment))
             )
 
         components: list[ComponentResult] = []
         lines: list[Line] = []
-        for c in plan.components:
+        for c in self.plan.components:
             try:
                 result, component_lines = self.calculate_component(c, rep, ctx)
             except EvaluationError as exc:
@@ -473,7 +504,8 @@ class _Calculation:
         capped_from = None
         if c.cap is not None and amount > c.cap:
             capped_from, amount = amount, c.cap
-        rounded = self.round(amount)
+        quantum = self.quantum
+        rounded = amount.quantize(quantum, ROUND_HALF_UP)
         if lines:
             lines = self._scale_lines(lines, raw, amount, gate_open)
         payable = rounded
@@ -481,10 +513,10 @@ class _Calculation:
         if base is not None and self.plan.payable_when is not None:
             value, payable_value = base
             if value != 0 and payable_value != value:
-                payable = self.round(rounded * payable_value / value)
+                payable = (rounded * payable_value / value).quantize(quantum, ROUND_HALF_UP)
                 payable_share = (payable_value, value)
-        explainer = _component_explainer(
-            self, c, explain, gate_open, capped_from, payable, payable_share
+        explainer = partial(
+            _render_component, self, c, explain, gate_open, capped_from, payable, payable_share
         )
         result = (c.id, kind, rounded, payable, rounded - payable, explainer)
         return _new_tuple(ComponentResult, result), lines
@@ -505,16 +537,40 @@ class _Calculation:
     def _rate(
         self, c: Component, rep: Rep
     ) -> tuple[Decimal, tuple[Decimal, Decimal], list[Line], Callable[[], list[str]]]:
-        assert c.measure is not None
         assert c.rate is not None
-        i = self.measure_index[c.measure]
         rate = c.rate
-        window = c.window
         lines: list[Line] = []
         total = payable_total = ZERO
         cid, earner = c.id, rep.id
-        k = self.line_index[c.id]
-        members = self.subtree(rep.id) if self.team[i] else (earner,)
+        k, team = self.line_plan[cid]
+        if not team:
+            items = self.line_items(k, earner)
+            if items:
+                # The loop below, by C-level maps: the rep's own lines, in the items' order.
+                _, ids, values, payables = zip(*items, strict=True)
+                total = sum(values, ZERO)
+                payable_total = sum(compress(values, payables), ZERO)
+                amounts = map(mul, values, repeat(rate))
+                lines = list(
+                    map(
+                        _as_line,
+                        zip(
+                            repeat(cid),
+                            ids,
+                            repeat(""),
+                            values,
+                            repeat(rate),
+                            amounts,
+                            repeat(""),
+                            payables,
+                        ),
+                    )
+                )
+                if len(lines) > 1 and not self.line_items_sorted:
+                    lines.sort(key=_line_order)
+            raw = total * rate
+            return raw, (total, payable_total), lines, partial(_explain_rate, self, c, total, raw)
+        members = self.subtree(earner)
         append = lines.append
         for member in members:
             credited_rep = "" if member == earner else member
@@ -524,17 +580,10 @@ class _Calculation:
                     payable_total += value
                 line = (cid, transaction_id, credited_rep, value, rate, value * rate, "", payable)
                 append(_new_tuple(Line, line))
-        if len(lines) > 1:
+        if len(lines) > 1 and (len(members) > 1 or not self.line_items_sorted):
             lines.sort(key=_line_order)
         raw = total * rate
-
-        def explain() -> list[str]:
-            span = (
-                f" dated {window.start.isoformat()} to {window.end.isoformat()}" if window else ""
-            )
-            return [f"{_number(rate)} × {_number(total)} {c.measure}{span} = {self.money(raw)}"]
-
-        return raw, (total, payable_total), lines, explain
+        return raw, (total, payable_total), lines, partial(_explain_rate, self, c, total, raw)
 
     def _tiered(
         self, c: Component, rep: Rep, ctx: _RepContext
@@ -569,21 +618,8 @@ class _Calculation:
                     k = j
             raw = total * tiers[k].rate
             slices.append((k, tiers[k].rate, total))
-        labels = self.labels[c.id]
         retroactive = c.method == "retroactive" and total > 0
-
-        def explain() -> list[str]:
-            if retroactive:
-                k, rate, width = slices[0]
-                return [
-                    f"{_pct(rate)} of {self.money(width)}: tier {k + 1} ({labels[k]}) "
-                    "applies to the whole amount"
-                ]
-            return [
-                f"{_pct(rate)} of {self.money(width)} in tier {k + 1} ({labels[k]})"
-                for k, rate, width in slices
-            ]
-
+        explain = partial(_explain_tiers, self, self.labels[c.id], slices, retroactive)
         return raw, (total, payable_total), explain
 
     def _tier_labels(self, c: Component) -> list[str]:
@@ -640,7 +676,7 @@ class _Calculation:
             uncapped += c.amount
             payable_sum += c.payable
         cap = self.plan.cap
-        zero = self.round(ZERO)
+        zero = self.zero
         capped = cap is not None and cap < uncapped
         if capped:
             assert cap is not None
@@ -650,19 +686,10 @@ class _Calculation:
         else:
             total, adjustment, payable = uncapped + zero, zero, payable_sum + zero
         period_days = self.period.days
-
-        def explain() -> tuple[str, ...]:
-            out = [f"{c.id}: {self.money(c.amount)}" for c in components]
-            if active_days < period_days:
-                out.append(f"quotas prorated to {active_days} of {period_days} days")
-            if capped:
-                out.append(
-                    f"plan cap {self.money(total)} applies (uncapped {self.money(uncapped)}): "
-                    f"{self.money(adjustment)}"
-                )
-            return tuple(out)
-
-        return RepResult(
+        explain = partial(
+            _explain_rep, self, components, active_days, period_days, capped, total, uncapped
+        )
+        result = (
             rep.id,
             self.currency,
             total,
@@ -676,6 +703,7 @@ class _Calculation:
             tuple(lines),
             explain,
         )
+        return _new_tuple(RepResult, result)
 
     def round(self, amount: Decimal) -> Decimal:
         """`round_money` in the plan currency, its quantum looked up once per run."""
@@ -793,11 +821,56 @@ def _nothing() -> list[str]:
     return []
 
 
+def _explain_rep(
+    calc: _Calculation,
+    components: list[ComponentResult],
+    active_days: int,
+    period_days: int,
+    capped: bool,
+    total: Decimal,
+    uncapped: Decimal,
+) -> tuple[str, ...]:
+    out = [f"{c.id}: {calc.money(c.amount)}" for c in components]
+    if active_days < period_days:
+        out.append(f"quotas prorated to {active_days} of {period_days} days")
+    if capped:
+        out.append(
+            f"plan cap {calc.money(total)} applies (uncapped {calc.money(uncapped)}): "
+            f"{calc.money(total - uncapped)}"
+        )
+    return tuple(out)
+
+
+def _explain_rate(calc: _Calculation, c: Component, total: Decimal, raw: Decimal) -> list[str]:
+    assert c.rate is not None
+    window = c.window
+    span = f" dated {window.start.isoformat()} to {window.end.isoformat()}" if window else ""
+    return [f"{_number(c.rate)} × {_number(total)} {c.measure}{span} = {calc.money(raw)}"]
+
+
+def _explain_tiers(
+    calc: _Calculation,
+    labels: list[str],
+    slices: list[tuple[int, Decimal, Decimal]],
+    retroactive: bool,
+) -> list[str]:
+    if retroactive:
+        k, rate, width = slices[0]
+        return [
+            f"{_pct(rate)} of {calc.money(width)}: tier {k + 1} ({labels[k]}) "
+            "applies to the whole amount"
+        ]
+    return [
+        f"{_pct(rate)} of {calc.money(width)} in tier {k + 1} ({labels[k]})"
+        for k, rate, width in slices
+    ]
+
+
 def _formula_explainer(calc: _Calculation, source: str, raw: Decimal) -> Callable[[], list[str]]:
     return lambda: [f"{source} = {calc.money(raw)}"]
 
 
-def _component_explainer(
+def _render_component(
     calc: _Calculation,
     c: Component,
     explain: Callable[[], list[str]],
@@ -805,26 +878,24 @@ def _component_explainer(
     capped_from: Decimal | None,
     payable: Decimal,
     payable_share: tuple[Decimal, Decimal] | None,
-) -> Callable[[], tuple[str, ...]]:
-    def render() -> tuple[str, ...]:
-        out: list[str] = []
-        if not gate_open:
-            assert c.gate is not None
-            out.append(f"gate {c.gate.source!r} is false: pays nothing")
-        out.extend(explain())
-        if capped_from is not None:
-            assert c.cap is not None
-            out.append(f"capped at {calc.money(c.cap)} (was {calc.money(capped_from)})")
-        if payable_share is not None:
-            assert calc.plan.payable_when is not None
-            part, whole = payable_share
-            out.append(
-                f"payable {calc.money(payable)}: {_number(part)}/{_number(whole)} of the "
-                f"credited value satisfies {calc.plan.payable_when.source!r}"
-            )
-        return tuple(out)
-
-    return render
+) -> tuple[str, ...]:
+    """A component's explanation (bound with `functools.partial`, rendered when read)."""
+    out: list[str] = []
+    if not gate_open:
+        assert c.gate is not None
+        out.append(f"gate {c.gate.source!r} is false: pays nothing")
+    out.extend(explain())
+    if capped_from is not None:
+        assert c.cap is not None
+        out.append(f"capped at {calc.money(c.cap)} (was {calc.money(capped_from)})")
+    if payable_share is not None:
+        assert calc.plan.payable_when is not None
+        part, whole = payable_share
+        out.append(
+            f"payable {calc.money(payable)}: {_number(part)}/{_number(whole)} of the "
+            f"credited value satisfies {calc.plan.payable_when.source!r}"
+        )
+    return tuple(out)
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.engine import by_class
-from domain.engine.calculate import _Calculation
+from domain.engine.calculate import _Calculation, natural_key
 from domain.engine.inputs import Inputs, Transaction
 from domain.engine.plan import Plan
 from domain.engine.results import PlanResult
@@ -133,8 +133,15 @@ def splits(draw: st.DrawFn) -> list[tuple[str, str]] | None:
     return [(first, str(share)), (second, str(1 - share))]
 
 
+# Ids of one stem and one length ('j007'), in any order and repeated: lines in natural order
+# are then neither in transaction order nor in the order of the mixed ids above.
+same_shape_ids = st.integers(min_value=0, max_value=40).map(lambda j: f"j{j:03d}")
+
+
 @st.composite
-def transaction_lists(draw: st.DrawFn, max_size: int = 16) -> list[Transaction]:
+def transaction_lists(
+    draw: st.DrawFn, max_size: int = 16, same_shape: bool = False
+) -> list[Transaction]:
     n = draw(st.integers(min_value=0, max_value=max_size))
     out = []
     for i in range(1, n + 1):
@@ -143,7 +150,9 @@ def transaction_lists(draw: st.DrawFn, max_size: int = 16) -> list[Transaction]:
         out.append(
             tx(
                 # repeated ids and ids whose text order is not their natural order
-                draw(st.sampled_from([f"t{i}", f"t{i}", f"x-{i}", "dup"])),
+                draw(same_shape_ids)
+                if same_shape
+                else draw(st.sampled_from([f"t{i}", f"t{i}", f"x-{i}", "dup"])),
                 draw(st.sampled_from(REP_IDS)),
                 draw(amounts),
                 date=draw(days).isoformat(),
@@ -159,6 +168,18 @@ def transaction_lists(draw: st.DrawFn, max_size: int = 16) -> list[Transaction]:
 @settings(deadline=None, max_examples=200)
 @given(transactions=transaction_lists())
 def test_given_any_transactions_when_credited_by_class_then_exactly_the_general_result(
+    transactions: list[Transaction],
+) -> None:
+    inputs = make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX)
+
+    fast, general = run_both(PLAN, inputs)
+
+    assert exactly(fast) == exactly(general)
+
+
+@settings(deadline=None, max_examples=200)
+@given(transactions=transaction_lists(same_shape=True))
+def test_given_ids_of_one_shape_when_credited_by_class_then_exactly_the_general_result(
     transactions: list[Transaction],
 ) -> None:
     inputs = make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX)
@@ -255,3 +276,57 @@ def test_given_negative_zero_payable_credit_when_order_changes_then_same_payable
 
     assert exactly(first) == exactly(second)
     assert str(first.rep("r1").component("flat").payable) == "0.00"
+
+
+def test_given_lines_out_of_transaction_order_when_listed_then_natural_order() -> None:
+    transactions = [
+        tx("j12", "r1", "10", date="2026-10-20", product="cloud"),
+        tx("j03", "r1", "20", date="2026-10-21", product="cloud", state="activated"),
+        tx("j07", "r1", "30", date="2026-10-16", product="cloud"),
+        tx("j03", "r1", "40", date="2026-10-17", product="cloud"),  # a repeated id
+    ]
+    result = agree(PLAN, transactions)
+    spiff = [
+        (line.transaction_id, line.value)
+        for line in result.rep("r1").lines
+        if line.component == "cloud_spiff"
+    ]
+    assert spiff == [("j03", D("20")), ("j03", D("40")), ("j07", D("30")), ("j12", D("10"))]
+
+
+def test_given_classes_differing_only_in_lines_when_credited_then_they_share_their_sums() -> None:
+    transactions = [
+        tx("t1", "r1", "100", date="2026-10-01", product="cloud"),  # outside the SPIFF window
+        tx("t2", "r1", "50", date="2026-10-20", product="cloud"),  # inside it
+    ]
+    result = agree(PLAN, transactions)
+    crediting = by_class.ByClass(
+        PLAN,
+        REP_IDS,
+        date(2026, 10, 1),
+        date(2026, 10, 31),
+        make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX).fx,
+        [(3, date(2026, 10, 15), date(2026, 10, 31))],
+        lambda t: None,
+        lambda t, fields, exc: None,
+        (ArithmeticError,),
+    )
+    crediting.run(transactions)
+    assert len(crediting.classes) == 2
+    assert len(crediting.totals) == 1
+    assert result.rep("r1").measure("cloud").total == D("150")
+
+
+def test_given_ids_when_line_order_then_natural_order_with_ties_in_transaction_order() -> None:
+    ids = ["t10", "t9", "x-1", "dup", "t09", "t9", "7", "t"]
+    keys = [by_class.line_order(tid, position) for position, tid in enumerate(ids)]
+    ordered = [ids[key[3]] + f"@{key[3]}" for key in sorted(keys)]
+    # the order `calculate` sorts lines into (stem, digit count, id), stable by position
+    expected = [
+        f"{tid}@{position}"
+        for position, tid in sorted(
+            enumerate(ids), key=lambda item: (*natural_key(item[1]), item[0])
+        )
+    ]
+    assert ordered == expected
+    assert ordered[:3] == ["7@6", "dup@3", "t@7"]
