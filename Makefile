@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.podium-installed
 
-.PHONY: install run simulate test lint bench bench-engine bench-api clean
+.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11+")'
@@ -32,13 +32,16 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: bench-engine bench-api
+bench: bench-engine bench-api bench-realtime
 
 bench-engine: $(STAMP)
 	$(PY) -m bench.engine
 
 bench-api: $(STAMP)
 	$(PY) -m bench.api
+
+bench-realtime: $(STAMP)
+	$(PY) -m bench.realtime
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
