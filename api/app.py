@@ -7,6 +7,7 @@ the database and a Redis client and closes both on shutdown.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -75,6 +76,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         app.state.job_queue = JobQueue.on_redis(app.state.redis)  # shares its connections
         log.info("started", env=settings.env)
+        # Everything alive now (schema, ORM metadata, modules) lives as long as the process;
+        # frozen, full collections stop rescanning it. bench/api.py, paced clients on a quiet
+        # machine: GraphQL p99 153 ms without this, 19-20 ms with it (p50 unchanged)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
