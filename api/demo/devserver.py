@@ -3,8 +3,9 @@
 1. PostgreSQL and Redis: ``DATABASE_URL`` / ``REDIS_URL`` when set, else embedded servers with
    their data under ``.podium/`` (see ``api.demo.embedded``).
 2. Migrations, then the demo tenant when the database has no tenant yet.
-3. The API (``api.app:create_app``, which reads its settings from the environment), and once
-   it listens, the GraphiQL URL and ready-made tokens for four roles.
+3. The arq worker (a child process), then the API (``api.app:create_app``, which reads its
+   settings from the environment), and once it listens, the GraphiQL URL and ready-made
+   tokens for four roles.
 
 Ctrl-C (or SIGTERM) stops the API gracefully, then the embedded servers.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -48,6 +50,7 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
     # SIGTERM action the process would die before the embedded servers are stopped
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     servers = EmbeddedServers(data_dir)
+    worker: subprocess.Popen[bytes] | None = None
     began = time.monotonic()
     try:
         if not os.environ.get("DATABASE_URL"):
@@ -57,6 +60,9 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
         database_url = os.environ["DATABASE_URL"]
         embedded = time.monotonic() - began
         tokens = asyncio.run(_prepare(database_url))
+        # the arq worker applies CRM events and recomputes: without it a webhook would be
+        # accepted and never reach anyone's earnings
+        worker = _start_worker()
         ready = time.monotonic() - began
         _serve(host, port, lambda: _banner(host, port, servers, tokens, embedded, ready))
     except EmbeddedError as exc:
@@ -68,9 +74,30 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
+        if worker is not None:
+            _stop_worker(worker)
         servers.stop()
         signal.signal(signal.SIGTERM, previous)
     _say("podium dev stopped")
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """`arq workers.settings.WorkerSettings` as a child process, on the same DATABASE_URL and
+    REDIS_URL (the embedded servers' when they were started), its log on this terminal."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env=dict(os.environ)
+    )
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets arq finish or hand back its running jobs (they are idempotent)."""
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 async def _prepare(database_url: str) -> list[tuple[str, str, str]]:

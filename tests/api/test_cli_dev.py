@@ -139,6 +139,11 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     dev.wait_for(r"Press Ctrl-C to stop", 10)
     servers = embedded_servers(data_dir)
     running = names(servers)
+    workers = [
+        child
+        for child in psutil.Process(dev.proc.pid).children(recursive=True)
+        if "workers.settings.WorkerSettings" in " ".join(child.cmdline())
+    ]
     health = get(f"http://127.0.0.1:{port}/health")
     ready = get(f"http://127.0.0.1:{port}/ready")
     output = "".join(dev.stdout)
@@ -171,6 +176,9 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     assert "Traceback" not in dev.stderr
     assert running == {"postgres", "redis-server"}
     assert not any(alive(p) for p in servers)
+    # the arq worker ran beside the API (webhooks reach earnings) and stopped with it
+    assert len(workers) == 1
+    assert not alive(workers[0])
     print(f"podium dev first start: {started_in:.1f}s")  # noqa: T201 (shown with -s)
 
     # a second run finds the same database: no second seed, same tenant
@@ -187,3 +195,6 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     assert code == 0, again.stderr
     assert running == {"postgres", "redis-server"}
     assert not any(alive(p) for p in servers)
+    # the arq worker ran beside the API (webhooks reach earnings) and stopped with it
+    assert len(workers) == 1
+    assert not alive(workers[0])
