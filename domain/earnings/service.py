@@ -30,7 +30,7 @@ from domain.engine.plan import Plan as EnginePlan
 from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden, InvalidInput
-from domain.kit.money import format_plain, round_money
+from domain.kit.money import format_plain, round_money, unpadded
 from domain.kit.periods import (
     PERIOD_KINDS,
     Period,
@@ -126,7 +126,7 @@ async def _load_inputs(
     if extra:
         transactions.extend(extra)
     quotas = {
-        (user.external_id, q.measure): _exact(q.value)
+        (user.external_id, q.measure): unpadded(q.value)
         for q in await PlanRepository(viewer).quotas([user.id], period.id)
     }
     currencies = sorted({t.currency for t in transactions} - {plan.currency})
@@ -168,7 +168,7 @@ async def _transactions(
             Transaction.build(
                 id=r["external_id"],
                 rep_id=external.get(str(r["rep_id"]), str(r["rep_id"])),
-                amount=_exact(r["amount"]),
+                amount=unpadded(r["amount"]),
                 currency=r["currency"],
                 date=r["date"],
                 type=r["type"],
@@ -198,15 +198,6 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _exact(value: Any) -> Decimal:
-    """NUMERIC(20,6) comes back with six decimals; drop the padding so explanations and
-    measure totals read as entered (40000, not 40000.000000). Exact either way."""
-    number = Decimal(value)
-    if number == number.to_integral():
-        return number.quantize(Decimal(1))
-    return number.normalize()
-
-
 def _field_value(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return Decimal(str(value))
@@ -223,7 +214,7 @@ async def _fx(viewer: Viewer, currencies: list[str], quote_currency: str, until:
         currency__in=currencies,
         date__lte=until,
     )
-    return FxTable((r.date, r.currency, _exact(r.rate)) for r in rows)
+    return FxTable((r.date, r.currency, unpadded(r.rate)) for r in rows)
 
 
 async def run_plans(
@@ -326,9 +317,9 @@ async def close_period(*, viewer: Viewer, period: str) -> StoredPeriod:
 def _result_state(r: EarningsResult) -> dict[str, Any]:
     return {
         "status": r.status.value if isinstance(r.status, ResultStatus) else str(r.status),
-        "total": format_plain(Decimal(r.total).normalize()),
-        "payable": format_plain(Decimal(r.payable).normalize()),
-        "pending": format_plain(Decimal(r.pending).normalize()),
+        "total": format_plain(unpadded(r.total)),
+        "payable": format_plain(unpadded(r.payable)),
+        "pending": format_plain(unpadded(r.pending)),
         "error": r.error,
     }
 

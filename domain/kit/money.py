@@ -57,6 +57,14 @@ def round_half_away(value: Decimal, digits: int = 0) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
 
 
+def unpadded(value: Decimal | str | int) -> Decimal:
+    """The same number without trailing zeros: what a NUMERIC(20, 6) column or a padded string
+    gives back reads as it was entered (40000.000000 -> 40000, 1234.500000 -> 1234.5), never
+    in exponent form. Exact: only the representation changes."""
+    number = Decimal(value)
+    return number.quantize(Decimal(1)) if number == number.to_integral() else number.normalize()
+
+
 def format_plain(value: Decimal) -> str:
     """Decimal as a plain string, never in exponent form ('2E+2' -> '200')."""
     return format(value, "f")

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from domain.earnings.models import EarningsResult
 from domain.earnings.summary import main_currency, totals
-from domain.kit.money import format_plain
+from domain.kit.money import format_plain, unpadded
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +74,8 @@ def summarize(
         user_id=user_id,
         period=period,
         currency=currency,
-        total=_exact(total),
-        payable=_exact(payable),
-        pending=_exact(pending),
+        total=unpadded(total),
+        payable=unpadded(payable),
+        pending=unpadded(pending),
         updated_at=max((r.computed_at for r in results), default=None),
     )
-
-
-def _exact(value: Decimal) -> Decimal:
-    """NUMERIC(20,6) padding dropped: 1234.500000 -> 1234.5 (exact either way)."""
-    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()

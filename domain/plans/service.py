@@ -15,6 +15,7 @@ from domain.engine.plan import Plan as EnginePlan
 from domain.engine.plan import parse_plan_text
 from domain.kit.clock import utc_now
 from domain.kit.errors import Conflict, Forbidden, InvalidInput, PlanError
+from domain.kit.money import format_plain, unpadded
 from domain.kit.periods import parse_period, period_containing
 from domain.org.models import Role
 from domain.org.repository import UserRepository
@@ -248,15 +249,6 @@ async def accept_plan(*, viewer: Viewer, assignment_id: UUID | str) -> PlanAssig
 _QUOTA_PLACES = 6  # quotas.value is NUMERIC(20, 6)
 
 
-def _plain(value: Decimal) -> str:
-    """A decimal as exact text without padding: NUMERIC(20,6) reads back 100000.000000."""
-    normalized = value.normalize()
-    return format(
-        normalized.quantize(Decimal(1)) if normalized == normalized.to_integral() else normalized,
-        "f",
-    )
-
-
 async def set_quota(
     *, viewer: Viewer, user_id: UUID | str, measure: str, period: str, value: Decimal
 ) -> Quota:
@@ -280,8 +272,8 @@ async def set_quota(
         raise Forbidden("managers do not set their own quota", field="userId")
     repo = PlanRepository(viewer)
     existing = await repo.quota(user.id, measure, period, for_update=True)
-    before = None if existing is None else {"value": _plain(Decimal(existing.value))}
-    after = {"value": _plain(value)}
+    before = None if existing is None else {"value": format_plain(unpadded(existing.value))}
+    after = {"value": format_plain(unpadded(value))}
     if existing is None:
         quota = await Quota.create(
             tenant_id=viewer.tenant_id, user=user, measure=measure, period=period, value=value

@@ -19,6 +19,7 @@ from domain.earnings.models import EarningsResult, ResultStatus
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import WhatIfResult as DomainWhatIf
 from domain.earnings.summary import main_currency, totals
+from domain.kit.money import unpadded
 
 
 def humanize(identifier: str) -> str:
@@ -149,11 +150,6 @@ def earnings_of(
     )
 
 
-def _exact(value: object) -> Decimal:
-    """A stored decimal without the column's padding: 40000.000000 reads 40000."""
-    return Decimal(str(value)).normalize()
-
-
 def quota_progress_of(results: Sequence[EarningsResult]) -> list[QuotaProgress]:
     seen: set[str] = set()
     out: list[QuotaProgress] = []
@@ -168,9 +164,9 @@ def quota_progress_of(results: Sequence[EarningsResult]) -> list[QuotaProgress]:
                 QuotaProgress(
                     measure=measure,
                     name=humanize(measure),
-                    total=_exact(m["total"]),
-                    quota=_exact(m["quota"]),
-                    attainment=None if attainment is None else _exact(attainment),
+                    total=unpadded(str(m["total"])),
+                    quota=unpadded(str(m["quota"])),
+                    attainment=None if attainment is None else unpadded(str(attainment)),
                 )
             )
     return out

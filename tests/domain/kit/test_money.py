@@ -14,6 +14,7 @@ from domain.kit.money import (
     minor_units,
     round_half_away,
     round_money,
+    unpadded,
 )
 from tests.factories import D
 
@@ -91,3 +92,23 @@ def test_given_money_when_rounded_and_added_then_exact():
 
     assert total == Money(D("0.21"), "EUR")
     assert str(Money(D("1234.5"), "JPY").rounded()) == "1,235 JPY"
+
+
+@pytest.mark.parametrize(
+    ("stored", "entered"),
+    [
+        ("40000.000000", "40000"),
+        ("1234.500000", "1234.5"),
+        ("0.000000", "0"),
+        ("-0.050000", "-0.05"),
+        ("1E+3", "1000"),
+        ("0.1234567890123456789", "0.1234567890123456789"),
+    ],
+)
+def test_given_a_padded_stored_number_when_unpadded_then_it_reads_as_entered_and_is_equal(
+    stored: str, entered: str
+):
+    value = unpadded(stored)
+
+    assert format_plain(value) == entered
+    assert value == Decimal(stored)
