@@ -187,6 +187,7 @@ class RunResult:
     wrong_totals: int = 0
     jobs: Jobs = field(default_factory=lambda: Jobs())
     max_lag_ms: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the load
 
     def percentile(self, p: float, values: list[float] | None = None) -> float:
         ordered = sorted(self.latencies_ms if values is None else values)
@@ -307,6 +308,54 @@ async def _wait_worker(process: subprocess.Popen[bytes], log: Path) -> None:
             return
         await asyncio.sleep(0.1)
     raise RuntimeError("the worker did not start within 30 s")
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone or /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _cpu_by_name(name: str) -> dict[int, float]:
+    """CPU seconds of every process whose command name is ``name`` (PostgreSQL backends)."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    out[int(entry.name)] = _cpu_of(int(entry.name))
+            except OSError:
+                continue
+    return out
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by the API, the worker, PostgreSQL, Redis and this process between
+    ``start`` and ``stop`` (read from /proc; a backend that exits meanwhile is not counted)."""
+
+    pids: dict[str, int]
+    before: dict[str, float] = field(default_factory=dict)
+
+    def _read(self) -> dict[str, float]:
+        out = {name: _cpu_of(pid) for name, pid in self.pids.items()}
+        out["postgresql"] = sum(_cpu_by_name("postgres").values())
+        out["redis"] = sum(_cpu_by_name("redis-server").values())
+        out["load generator"] = _cpu_of(os.getpid())
+        return out
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self) -> dict[str, float]:
+        after = self._read()
+        return {k: max(0.0, after[k] - self.before.get(k, 0.0)) for k in after}
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -630,6 +679,8 @@ async def run_once(
         )
         n_events = int(args.rate * args.seconds)
         plan = schedule(setup, n_events, args.subscribers, args.subscribed_share, args.seed)
+        meter = CpuMeter({"api": processes[0].pid, "worker": processes[1].pid})
+        meter.start()
         await send_load(
             f"http://127.0.0.1:{port}/webhooks/crm/{setup.slug}",
             setup,
@@ -642,6 +693,7 @@ async def run_once(
             accepted_ids=accepted_ids,
         )
         result.drain_seconds = await wait_drained(env["DATABASE_URL"], redis, setup.tenant_id)
+        result.cpu = meter.stop()
         for task in clients:
             if task.done() and task.exception():
                 raise RuntimeError(f"a subscription failed: {task.exception()!r}")
@@ -701,6 +753,15 @@ def report(r: RunResult, args: argparse.Namespace) -> None:
         f"{1000 * j.apply_seconds / max(j.applies, 1):.0f} ms/job, recompute "
         f"{1000 * j.recompute_seconds / max(j.recomputed + j.noop, 1):.0f} ms/job"
     )
+    if r.cpu and r.accepted:
+        wall = r.answer_seconds + r.drain_seconds
+        parts = ", ".join(
+            f"{name} {1000 * seconds / r.accepted:.1f}" for name, seconds in r.cpu.items()
+        )
+        print(
+            f"  CPU per event (ms, load and drain, {wall:.0f} s on {os.cpu_count()} cores): "
+            f"{parts}; total {1000 * sum(r.cpu.values()) / r.accepted:.1f}"
+        )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -731,6 +792,8 @@ async def main(args: argparse.Namespace) -> None:
             ("arq-default", ARQ_DEFAULT_POLL_DELAY),
             ("tuned", args.poll_delay),
         ):
+            if args.only and label != args.only:
+                continue
             result = await run_once(label, delay, setup, env, args, accepted_ids, Path(tmp))
             report(result, args)
             results.append(result)
@@ -753,6 +816,11 @@ if __name__ == "__main__":
     parser.add_argument("--subscribed-share", type=float, default=0.2)
     parser.add_argument("--poll-delay", type=float, default=TUNED_POLL_DELAY)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--only",
+        choices=("arq-default", "tuned"),
+        help="run one of the two configurations (for profiling; the comparison needs both)",
+    )
     # SIGTERM (timeout, CI) unwinds like Ctrl-C, so the finally blocks stop the servers
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):

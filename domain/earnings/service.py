@@ -9,27 +9,28 @@ a caller that catches its failure and carries on never commits half a result.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from domain.audit.service import record
+from domain.audit.service import Change, record, record_many
 from domain.crm.models import FxRate
 from domain.earnings.errors import PeriodClosed
-from domain.earnings.models import EarningsLine, EarningsResult, PeriodStatus, ResultStatus
+from domain.earnings.models import EarningsResult, PeriodStatus, ResultStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.engine.calculate import calculate
 from domain.engine.inputs import Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
 from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
-from domain.kit.errors import Forbidden, InvalidInput
+from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.kit.money import format_plain, round_money, unpadded
 from domain.kit.periods import (
     PERIOD_KINDS,
@@ -41,7 +42,7 @@ from domain.kit.periods import (
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
-from domain.plans.models import PlanAssignment, PlanVersion
+from domain.plans.models import AssignmentStatus, PlanAssignment, PlanVersion, Quota
 from domain.plans.repository import PlanRepository
 from domain.plans.service import compile_version
 from domain.tenants.repository import get_tenant
@@ -153,11 +154,18 @@ async def _transactions(
         """,
         [viewer.tenant_id, period.start, period.end, [str(u) for u in user_ids]],
     )
+    return await _build_transactions(viewer, rows, by_id)
+
+
+async def _build_transactions(
+    viewer: Viewer, rows: list[dict[str, Any]], by_id: dict[UUID, User]
+) -> list[Transaction]:
+    """Engine transactions of stored rows, people named by their CRM ids."""
     external = {str(k): u.external_id for k, u in by_id.items()}
     missing = {
         rid for r in rows for rid in (*_credited(r), str(r["rep_id"])) if rid not in external
     }
-    if missing:  # split partners outside the loaded team: map their ids too
+    if missing:  # split partners outside the loaded people: map their ids too
         for u in await User.filter(tenant_id=viewer.tenant_id, id__in=list(missing)):
             external[str(u.id)] = u.external_id
     out: list[Transaction] = []
@@ -221,13 +229,161 @@ async def run_plans(
     viewer: Viewer, user: User, period: Period, extra: list[Transaction] | None = None
 ) -> list[PlanRun]:
     """Calculate every plan version the user is on for the period (nothing stored)."""
-    runs: list[PlanRun] = []
-    for version, _ in await _versions_for(viewer, user, period):
-        plan = compile_version(version)
-        inputs = await _load_inputs(viewer, user, version, plan, period, extra)
-        result = calculate(plan, period, inputs, rep_ids=[user.external_id])
-        runs.append(PlanRun(version, plan, period, user, inputs, result))
-    return runs
+    return (await _plan_runs_many(viewer, [user], period, extra)).get(user.id, [])
+
+
+async def _plan_runs_many(
+    viewer: Viewer,
+    users: Sequence[User],
+    period: Period,
+    extra: list[Transaction] | None = None,
+) -> dict[UUID, list[PlanRun]]:
+    """Every plan version each of ``users`` is on for ``period``, calculated (nothing stored).
+
+    The inputs of many people are read in a handful of statements whatever their number
+    (assignments, versions, transactions, quotas, rates), which is what lets a worker keep
+    up with a stream of CRM events: the same engine call per person as before, the reading
+    shared. A team-scope plan reads its manager's subtree on its own (``_load_inputs``)."""
+    if not users:
+        return {}
+    tenant_id = viewer.tenant_id
+    ids = [u.id for u in users]
+    every_assignment = await PlanAssignment.filter(tenant_id=tenant_id, user_id__in=ids).order_by(
+        "effective_from", "id"
+    )
+    live = (AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED)
+    active: dict[UUID, list[PlanAssignment]] = {}
+    for a in every_assignment:
+        if (
+            a.status in live
+            and a.effective_from <= period.end
+            and (a.effective_to is None or a.effective_to >= period.start)
+        ):
+            active.setdefault(a.user_id, []).append(a)
+    readable = await PlanRepository(viewer).readable_plan_ids()
+    plan_ids = sorted(
+        {
+            a.plan_id
+            for rows in active.values()
+            for a in rows
+            if readable is None or a.plan_id in readable
+        }
+    )
+    in_force: dict[UUID, PlanVersion] = {}  # plan -> the version in force on the first day
+    if plan_ids:
+        candidates = await PlanVersion.filter(
+            tenant_id=tenant_id, plan_id__in=plan_ids, effective_from__lte=period.start
+        ).order_by("-effective_from")
+        for v in candidates:
+            if v.plan_id not in in_force and (
+                v.effective_to is None or v.effective_to >= period.start
+            ):
+                in_force[v.plan_id] = v
+    chosen: dict[UUID, list[PlanVersion]] = {}
+    for user in users:
+        seen: set[UUID] = set()
+        for a in active.get(user.id, ()):
+            version = in_force.get(a.plan_id)
+            if version is None or version.period_kind != period.kind or version.id in seen:
+                continue
+            seen.add(version.id)
+            chosen.setdefault(user.id, []).append(version)
+    if not chosen:
+        return {}
+
+    compiled = {v.id: compile_version(v) for vs in chosen.values() for v in vs}
+    by_id = {u.id: u for u in users}
+    self_scope = [
+        by_id[u] for u, vs in chosen.items() if any(not compiled[v.id].has_team_scope for v in vs)
+    ]
+    transactions = await _transactions_of_each(viewer, self_scope, period)
+    if extra:
+        for found in transactions.values():
+            found.extend(extra)
+    quotas: dict[UUID, dict[tuple[str, str], Decimal]] = {}
+    for q in await Quota.filter(tenant_id=tenant_id, user_id__in=list(chosen), period=period.id):
+        quotas.setdefault(q.user_id, {})[(by_id[q.user_id].external_id, q.measure)] = unpadded(
+            q.value
+        )
+    plan_currencies = {p.currency for p in compiled.values()}
+    foreign = {t.currency for found in transactions.values() for t in found}
+    fx = {
+        currency: await _fx(viewer, sorted(foreign - {currency}), currency, period.end)
+        for currency in sorted(plan_currencies)
+    }
+    out: dict[UUID, list[PlanRun]] = {}
+    for user_id, versions in chosen.items():
+        user = by_id[user_id]
+        for version in versions:
+            plan = compiled[version.id]
+            if plan.has_team_scope:
+                inputs = await _load_inputs(viewer, user, version, plan, period, extra)
+            else:
+                inputs = Inputs(
+                    reps=(
+                        Rep(
+                            id=user.external_id,
+                            name=user.display_name,
+                            manager_id=None,
+                            hire_date=user.hire_date,
+                            end_date=user.end_date,
+                        ),
+                    ),
+                    transactions=tuple(transactions.get(user_id, ())),
+                    quotas=quotas.get(user_id, {}),
+                    fx=fx[plan.currency],
+                    assignments=tuple(
+                        Assignment(user.external_id, plan.id, a.effective_from, a.effective_to)
+                        for a in every_assignment
+                        if a.user_id == user_id
+                        and a.plan_id == version.plan_id
+                        and a.status is not AssignmentStatus.DECLINED
+                    ),
+                )
+            result = calculate(plan, period, inputs, rep_ids=[user.external_id])
+            out.setdefault(user_id, []).append(PlanRun(version, plan, period, user, inputs, result))
+    return out
+
+
+async def _transactions_of_each(
+    viewer: Viewer, users: Sequence[User], period: Period
+) -> dict[UUID, list[Transaction]]:
+    """The period's live transactions credited to each of ``users`` (one statement)."""
+    out: dict[UUID, list[Transaction]] = {u.id: [] for u in users}
+    if not users:
+        return out
+    by_id = {u.id: u for u in users}
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT external_id, rep_id, amount, currency, date, type, state, splits, extra_fields,
+               credited_user_ids
+        FROM transactions
+        WHERE tenant_id = $1 AND NOT deleted AND date BETWEEN $2 AND $3
+          AND credited_user_ids ?| $4::text[]
+        """,
+        [viewer.tenant_id, period.start, period.end, [str(u) for u in by_id]],
+    )
+    wanted = {str(k): k for k in by_id}
+    for credited, transaction in zip(
+        (_decode(r["credited_user_ids"]) or [] for r in rows),
+        await _build_transactions(viewer, rows, by_id),
+        strict=True,
+    ):
+        for person in {str(c) for c in credited}:
+            if person in wanted:
+                out[wanted[person]].append(transaction)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Recomputed:
+    """What ``recompute_many`` did for one (person, period): the results stored, or why it
+    was refused (a closed period, a person no longer there)."""
+
+    user_id: UUID
+    period: str
+    results: list[EarningsResult]
+    refused: DomainError | None = None
 
 
 async def recompute_rep_period(
@@ -241,35 +397,64 @@ async def recompute_rep_period(
     engine cannot calculate (missing quota or FX rate, ...) is stored with status ``error``
     and the reason, never as a silent 0. A closed period is refused.
     """
-    parsed = parse_period(period)
-    users = UserRepository(viewer)
+    parse_period(period)  # InvalidInput naming the period before anything is read
+    visible_id = await UserRepository(viewer).require_visible_id(user_id)
+    (done,) = await recompute_many(viewer=viewer, pairs=[(visible_id, period)])
+    if done.refused is not None:
+        raise done.refused
+    return done.results
+
+
+async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -> list[Recomputed]:
+    """Recalculate and store the earnings of many (person, period)s: what a worker does with
+    the requests a burst of CRM events left, in a few statements per batch rather than a
+    score per person. Same engine, same stored figures, same audit entries as one at a time.
+
+    Each pair is refused on its own (closed period, unknown person: ``Recomputed.refused``)
+    while the others are stored; the batch as a whole is one savepoint, so a failure leaves
+    every previous result. The people are locked (FOR NO KEY UPDATE, in id order) until the
+    caller's transaction ends: one recompute of a person at a time. The caller has checked
+    that the viewer may see these people.
+    """
+    unique = list(dict.fromkeys((UUID(str(u)), p) for u, p in pairs))
+    periods = {p: parse_period(p) for p in dict.fromkeys(p for _, p in unique)}
+    out: dict[tuple[UUID, str], Recomputed] = {}
     async with in_transaction():
-        visible_id = await users.require_visible_id(user_id)
-        # one recompute of a rep at a time (jobs are delivered at least once, maybe twice)
-        user = await users.get(visible_id, for_update=True)
-        await _require_open(viewer, parsed)
-        runs = await run_plans(viewer, user, parsed)
-        stored: list[EarningsResult] = []
-        keep: set[UUID] = set()
-        for run in runs:
-            if run.rep_result is None and run.error is None:
-                continue  # no active day in the period: not calculated (PLAN_SPEC 4)
-            stored.append(await _store(viewer, run))
-            keep.add(run.version.id)
-        stale = EarningsResult.filter(tenant_id=viewer.tenant_id, user_id=user.id, period=parsed.id)
-        if keep:
-            stale = stale.filter(plan_version_id__not_in=list(keep))
-        for old in await stale:
-            await record(
-                viewer=viewer,
-                action="earnings.removed",
-                entity_type="earnings_result",
-                entity_id=str(old.id),
-                before=_result_state(old),
-                after=None,
+        users = {
+            u.id: u
+            for u in await User.filter(
+                tenant_id=viewer.tenant_id, id__in=sorted({u for u, _ in unique})
             )
-            await old.delete()
-    return stored
+            .order_by("id")
+            .select_for_update(no_key=True)
+        }
+        closed = {
+            str(k)
+            for k in await StoredPeriod.filter(
+                tenant_id=viewer.tenant_id, key__in=list(periods), status=PeriodStatus.CLOSED
+            ).values_list("key", flat=True)
+        }
+        for period_id, parsed in periods.items():
+            people: list[User] = []
+            for user_id, p in unique:
+                if p != period_id:
+                    continue
+                if user_id not in users:
+                    out[(user_id, p)] = Recomputed(
+                        user_id, p, [], NotFound(f"no user {user_id}", field="id")
+                    )
+                elif period_id in closed:
+                    refusal = PeriodClosed(
+                        f"{period_id} is closed: its results are final", field="period"
+                    )
+                    out[(user_id, p)] = Recomputed(user_id, p, [], refusal)
+                else:
+                    people.append(users[user_id])
+            runs = await _plan_runs_many(viewer, people, parsed)
+            stored = await _store_many(viewer, people, parsed, runs)
+            for user in people:
+                out[(user.id, period_id)] = Recomputed(user.id, period_id, stored[user.id])
+    return [out[pair] for pair in unique]
 
 
 async def _require_open(viewer: Viewer, period: Period) -> None:
@@ -324,14 +509,7 @@ def _result_state(r: EarningsResult) -> dict[str, Any]:
     }
 
 
-async def _store(viewer: Viewer, run: PlanRun) -> EarningsResult:
-    existing = await EarningsResult.get_or_none(
-        tenant_id=viewer.tenant_id,
-        user_id=run.user.id,
-        plan_version_id=run.version.id,
-        period=run.period.id,
-    )
-    before = _result_state(existing) if existing else None
+def _result_values(viewer: Viewer, run: PlanRun, now: datetime) -> dict[str, Any]:
     rep = run.rep_result
     values: dict[str, Any] = {
         "tenant_id": viewer.tenant_id,
@@ -339,121 +517,241 @@ async def _store(viewer: Viewer, run: PlanRun) -> EarningsResult:
         "plan_version_id": run.version.id,
         "period": run.period.id,
         "currency": run.plan.currency,
-        "computed_at": utc_now(),
+        "computed_at": now,
     }
     if rep is None:
         values.update(
             status=ResultStatus.ERROR,
             error=run.error,
-            total=0,
-            payable=0,
-            pending=0,
-            cap_adjustment=0,
+            total=Decimal(0),
+            payable=Decimal(0),
+            pending=Decimal(0),
+            cap_adjustment=Decimal(0),
             active_days=0,
             period_days=run.period.days,
             measures=[],
             components=[],
             explanation=[],
         )
-    else:
-        values.update(
-            status=ResultStatus.OK,
-            error=None,
-            total=rep.total,
-            payable=rep.payable,
-            pending=rep.pending,
-            cap_adjustment=rep.cap_adjustment,
-            active_days=rep.active_days,
-            period_days=rep.period_days,
-            measures=[
-                {
-                    "id": m.id,
-                    "total": format_plain(m.total),
-                    "count": format_plain(m.credited_count),
-                    "quota": None if m.quota is None else format_plain(m.quota),
-                    "attainment": None if m.attainment is None else format_plain(m.attainment),
-                }
-                for m in rep.measures
-            ],
-            components=[
-                {
-                    "id": c.id,
-                    "type": c.type,
-                    "amount": format_plain(c.amount),
-                    "payable": format_plain(c.payable),
-                    "pending": format_plain(c.pending),
-                    "explanation": list(c.explanation),
-                }
-                for c in rep.components
-            ],
-            explanation=list(rep.explanation),
-        )
-    if existing is not None:
-        await EarningsLine.filter(result_id=existing.id).delete()
-        existing.update_from_dict(values)
-        await existing.save()
-        result = existing
-    else:
-        result = await EarningsResult.create(**values)
-    if rep is not None:
-        dates = {t.id: t.date for t in run.inputs.transactions}
-        await EarningsLine.bulk_create(_lines(viewer, result, rep, dates), batch_size=1000)
-    after = _result_state(result)
-    if before != after:
-        await record(
-            viewer=viewer,
-            action="earnings.recomputed",
-            entity_type="earnings_result",
-            entity_id=str(result.id),
-            before=before,
-            after=after,
-        )
-    return result
+        return values
+    values.update(
+        status=ResultStatus.OK,
+        error=None,
+        total=rep.total,
+        payable=rep.payable,
+        pending=rep.pending,
+        cap_adjustment=rep.cap_adjustment,
+        active_days=rep.active_days,
+        period_days=rep.period_days,
+        measures=[
+            {
+                "id": m.id,
+                "total": format_plain(m.total),
+                "count": format_plain(m.credited_count),
+                "quota": None if m.quota is None else format_plain(m.quota),
+                "attainment": None if m.attainment is None else format_plain(m.attainment),
+            }
+            for m in rep.measures
+        ],
+        components=[
+            {
+                "id": c.id,
+                "type": c.type,
+                "amount": format_plain(c.amount),
+                "payable": format_plain(c.payable),
+                "pending": format_plain(c.pending),
+                "explanation": list(c.explanation),
+            }
+            for c in rep.components
+        ],
+        explanation=list(rep.explanation),
+    )
+    return values
 
 
-def _lines(
+_RESULT_COLUMNS = (
+    "id",
+    "tenant_id",
+    "user_id",
+    "plan_version_id",
+    "period",
+    "status",
+    "error",
+    "currency",
+    "total",
+    "payable",
+    "pending",
+    "cap_adjustment",
+    "active_days",
+    "period_days",
+    "measures",
+    "components",
+    "explanation",
+    "computed_at",
+)
+_JSON_COLUMNS = frozenset({"measures", "components", "explanation"})
+_LINE_COLUMNS = (
+    "result_id",
+    "tenant_id",
+    "position",
+    "component",
+    "transaction_external_id",
+    "credited_rep",
+    "occurred_on",
+    "value",
+    "amount",
+    "status",
+    "explanation",
+)
+
+
+def _column_value(name: str, values: dict[str, Any]) -> Any:
+    value = values[name]
+    if name in _JSON_COLUMNS:
+        return json.dumps(value)
+    if isinstance(value, ResultStatus):
+        return value.value
+    return value
+
+
+async def _store_many(
+    viewer: Viewer, people: Sequence[User], period: Period, runs: dict[UUID, list[PlanRun]]
+) -> dict[UUID, list[EarningsResult]]:
+    """Replace the stored results of ``people`` for ``period`` by ``runs`` (upsert per plan
+    version, lines rewritten, results of versions no longer run removed), auditing every
+    change of a result's figures, in a fixed number of statements."""
+    stored: dict[UUID, list[EarningsResult]] = {u.id: [] for u in people}
+    if not people:
+        return stored
+    db = connections.get("default")
+    existing = {
+        (r.user_id, r.plan_version_id): r
+        for r in await EarningsResult.filter(
+            tenant_id=viewer.tenant_id, user_id__in=[u.id for u in people], period=period.id
+        )
+    }
+    now = utc_now()
+    inserts: list[EarningsResult] = []
+    updates: list[EarningsResult] = []
+    lines: list[tuple[Any, ...]] = []
+    changes: list[Change] = []
+    keep: set[tuple[UUID, UUID]] = set()
+    for user in people:
+        for run in runs.get(user.id, ()):
+            if run.rep_result is None and run.error is None:
+                continue  # no active day in the period: not calculated (PLAN_SPEC 4)
+            key = (user.id, run.version.id)
+            keep.add(key)
+            values = _result_values(viewer, run, now)
+            old = existing.get(key)
+            before = _result_state(old) if old is not None else None
+            if old is not None:
+                old.update_from_dict(values)
+                result, target = old, updates
+            else:
+                result = EarningsResult(id=uuid4(), **values)
+                result._saved_in_db = True  # written below, in the same statement batch
+                target = inserts
+            target.append(result)
+            stored[user.id].append(result)
+            if run.rep_result is not None:
+                dates = {t.id: t.date for t in run.inputs.transactions}
+                lines.extend(_line_rows(viewer, result, run.rep_result, dates))
+            after = _result_state(result)
+            if before != after:
+                changes.append(
+                    Change("earnings.recomputed", "earnings_result", str(result.id), before, after)
+                )
+    stale = [r for key, r in existing.items() if key not in keep]
+    for old in stale:
+        changes.append(
+            Change("earnings.removed", "earnings_result", str(old.id), _result_state(old), None)
+        )
+    async with in_transaction():  # a savepoint: every result of the batch, or none
+        rewritten = [r.id for r in updates] + [r.id for r in stale]
+        if rewritten:
+            await db.execute_query(
+                "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", [rewritten]
+            )
+        if stale:
+            await db.execute_query(
+                "DELETE FROM earnings_results WHERE id = ANY($1::uuid[])", [[r.id for r in stale]]
+            )
+        if updates:
+            assignments = ", ".join(
+                f"{name} = ${i}{'::jsonb' if name in _JSON_COLUMNS else ''}"
+                for i, name in enumerate(_RESULT_COLUMNS[1:], start=2)
+            )
+            await db.execute_many(
+                f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
+                [_result_row(r) for r in updates],
+            )
+        if inserts:
+            await db.execute_many(
+                f"INSERT INTO earnings_results ({', '.join(_RESULT_COLUMNS)}) VALUES "  # noqa: S608
+                f"({', '.join(_placeholder(i, n) for i, n in enumerate(_RESULT_COLUMNS, 1))})",
+                [_result_row(r) for r in inserts],
+            )
+        if lines:
+            await db.execute_many(
+                f"INSERT INTO earnings_lines ({', '.join(_LINE_COLUMNS)}) VALUES "  # noqa: S608
+                f"({', '.join(f'${i}' for i in range(1, len(_LINE_COLUMNS) + 1))})",
+                lines,
+            )
+        await record_many(viewer=viewer, changes=changes)
+    return stored
+
+
+def _placeholder(index: int, name: str) -> str:
+    return f"${index}::jsonb" if name in _JSON_COLUMNS else f"${index}"
+
+
+def _result_row(result: EarningsResult) -> tuple[Any, ...]:
+    values = {name: getattr(result, name) for name in _RESULT_COLUMNS}
+    return tuple(_column_value(name, values) for name in _RESULT_COLUMNS)
+
+
+def _line_rows(
     viewer: Viewer, result: EarningsResult, rep: RepResult, dates: dict[str, date]
-) -> list[EarningsLine]:
-    lines: list[EarningsLine] = []
-    position = 0
+) -> list[tuple[Any, ...]]:
+    """The rows of a result's lines, in ``_LINE_COLUMNS`` order: one per component (its
+    reasons (tier slices, steps, gate, cap) explain a single figure, so they share one line
+    rather than each claiming the component's amount), then one per transaction line."""
+    rows: list[tuple[Any, ...]] = []
     for c in rep.components:
-        # one line per component: its reasons (tier slices, steps, gate, cap) explain a single
-        # figure, so they share one line rather than each claiming the component's amount
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
-        lines.append(
-            EarningsLine(
-                result_id=result.id,
-                tenant_id=viewer.tenant_id,
-                position=position,
-                component=c.id,
-                transaction_external_id=None,
-                credited_rep=None,
-                occurred_on=None,
-                value=None,
-                amount=c.amount,
-                status=status,
-                explanation="; ".join(c.explanation),
+        rows.append(
+            (
+                result.id,
+                viewer.tenant_id,
+                len(rows),
+                c.id,
+                None,
+                None,
+                None,
+                None,
+                c.amount,
+                status,
+                "; ".join(c.explanation),
             )
         )
-        position += 1
     for line in rep.lines:
-        lines.append(
-            EarningsLine(
-                result_id=result.id,
-                tenant_id=viewer.tenant_id,
-                position=position,
-                component=line.component,
-                transaction_external_id=line.transaction_id,
-                credited_rep=line.rep_id or None,
-                occurred_on=dates.get(line.transaction_id),
-                value=line.value,
-                amount=line.amount,
-                status="payable" if line.payable else "pending",
-                explanation=line.explanation,
+        rows.append(
+            (
+                result.id,
+                viewer.tenant_id,
+                len(rows),
+                line.component,
+                line.transaction_id,
+                line.rep_id or None,
+                dates.get(line.transaction_id),
+                line.value,
+                line.amount,
+                "payable" if line.payable else "pending",
+                line.explanation,
             )
         )
-        position += 1
-    return lines
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,10 @@ class PlanRepository:
             self._own_plan_ids = {UUID(str(r)) for r in rows}
         return self._own_plan_ids
 
+    async def readable_plan_ids(self) -> set[UUID] | None:
+        """The plans the viewer may read: None for every plan of the tenant."""
+        return await self._readable_plan_ids()
+
     async def _may_read_plan(self, plan_id: UUID) -> bool:
         readable = await self._readable_plan_ids()
         return readable is None or plan_id in readable

@@ -3,6 +3,7 @@ caller owns the transaction. Every change writes an audit entry."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import date, timedelta
@@ -44,8 +45,18 @@ def jsonable(value: Any) -> Any:
 
 
 def compile_version(version: PlanVersion) -> EnginePlan:
-    """The engine plan of a stored version (recompiled from the text as published)."""
-    return parse_plan_text(version.document_text)
+    """The engine plan of a stored version, compiled from the text as published.
+
+    Compiled once per process and text: parsing the YAML and compiling its expressions was a
+    quarter of a worker's time when every recompute and notification did it again. Keyed by
+    the text itself (not the version id), so a cached plan can never stand for other words;
+    an engine plan is immutable, so sharing one between recomputes is safe."""
+    return _compiled(version.document_text)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(text: str) -> EnginePlan:
+    return parse_plan_text(text)
 
 
 # Column widths of what a published document is stored in and explained with.
