@@ -1,30 +1,44 @@
 """The one way into the job queue for the API and the CLI (the only module outside the
 workers that names arq): enqueue by id, after the transaction that stored the work commits.
 
-Job ids make enqueueing idempotent: arq refuses a second job with the id of one still queued
-or running, which is what coalesces a burst of events for one rep into one recompute.
+The pipeline is two draining jobs per tenant, both idempotent because PostgreSQL holds the
+work (inbox rows, recompute requests) and the jobs only say "look now":
+
+- ``apply_inbox_events`` (id ``apply:<tenant>``) applies every pending inbox event;
+- ``recompute_requested`` (id ``recompute:<tenant>``) recomputes every requested (person,
+  period) in batches.
+
+arq refuses a job whose id is queued or running, which is what batches a burst: 200 webhook
+calls while one apply job runs queue nothing more, and its next claim takes them all. What
+arrives after a job's last claim while it still runs (its enqueue refused) is taken by the
+follow-up every regular job leaves at its end under an id of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.asyncio import Redis
 
-# how long a recompute waits for more events of the same (rep, period) before it runs: 50
-# events of one rep arriving within this window cost one engine run, and the delay stays well
-# inside the 1 s real-time budget (CRM_EVENTS.md)
+# how long a single (rep, period) recompute job waits for more events of the same pair (the
+# draining batch job needs none: what piles up while it runs is its next batch)
 COALESCE_SECONDS = 0.2
+# a follow-up starts after this: well after the job that queued it has released its id
+FOLLOW_UP_SECONDS = 0.05
 
 APPLY_TASK = "apply_inbox_events"
 RECOMPUTE_TASK = "recompute_rep_period"
+RECOMPUTE_BATCH_TASK = "recompute_requested"
 
 
-def apply_job_id(tenant_id: UUID | str, first: int, last: int | None = None) -> str:
-    span = f"{first}" if last is None or last == first else f"{first}-{last}"
-    return f"apply:{tenant_id}:{span}"
+def apply_job_id(tenant_id: UUID | str) -> str:
+    return f"apply:{tenant_id}"
+
+
+def recompute_batch_job_id(tenant_id: UUID | str) -> str:
+    return f"recompute:{tenant_id}"
 
 
 def recompute_job_id(tenant_id: UUID | str, user_id: UUID | str, period: str) -> str:
@@ -50,19 +64,47 @@ class JobQueue:
         await self.pool.aclose()
 
     async def enqueue_apply(
-        self, tenant_id: UUID | str, inbox_ids: Sequence[int], *, job_id: str | None = None
+        self, tenant_id: UUID | str, inbox_ids: Sequence[int] = (), *, job_id: str | None = None
     ) -> bool:
-        """One job applying the events of a batch in order (one job: its recomputes are
-        queued once, after the whole batch). False: that job is already queued."""
+        """Ask for the tenant's pending inbox events to be applied (``inbox_ids``: those the
+        caller stored, for the logs). False: a job is already queued or running."""
         ids = list(inbox_ids)
-        if not ids:
-            return False
+        job = await self.pool.enqueue_job(
+            APPLY_TASK, str(tenant_id), ids, _job_id=job_id or apply_job_id(tenant_id)
+        )
+        return job is not None
+
+    async def enqueue_apply_follow_up(
+        self, tenant_id: UUID | str, *, tag: str = "after", defer: float = FOLLOW_UP_SECONDS
+    ) -> bool:
+        """An apply job under an id of its own (never refused), leaving no follow-up."""
         job = await self.pool.enqueue_job(
             APPLY_TASK,
             str(tenant_id),
-            ids,
-            _job_id=job_id or apply_job_id(tenant_id, ids[0], ids[-1]),
+            [],
+            True,
+            _job_id=f"{apply_job_id(tenant_id)}:{tag}:{uuid4().hex}",
+            _defer_by=defer or None,
         )
+        return job is not None
+
+    async def enqueue_recomputes(
+        self, tenant_id: UUID | str, *, follow_up: str | None = None
+    ) -> bool:
+        """Ask for the tenant's requested recomputes to be done. ``follow_up`` (a tag) makes a
+        job under an id of its own, which is never refused and leaves no follow-up."""
+        if follow_up is None:
+            job = await self.pool.enqueue_job(
+                RECOMPUTE_BATCH_TASK, str(tenant_id), _job_id=recompute_batch_job_id(tenant_id)
+            )
+        else:
+            job = await self.pool.enqueue_job(
+                RECOMPUTE_BATCH_TASK,
+                str(tenant_id),
+                True,
+                _job_id=f"{recompute_batch_job_id(tenant_id)}:{follow_up}:{uuid4().hex}",
+                _defer_by=FOLLOW_UP_SECONDS if follow_up == "after" else None,
+            )
         return job is not None
 
     async def enqueue_recompute(

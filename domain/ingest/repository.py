@@ -102,6 +102,15 @@ class IngestRepository:
             .first()
         )
 
+    async def claim_pending_inbox(self, limit: int) -> list[InboxEvent]:
+        """The oldest pending events (id order) no other transaction holds, locked."""
+        return (
+            await InboxEvent.filter(tenant_id=self.tenant_id, status=InboxStatus.PENDING)
+            .order_by("id")
+            .limit(limit)
+            .select_for_update(skip_locked=True)
+        )
+
     async def pending_rep_events(self, crm_ids: Iterable[str], before_id: int) -> list[int]:
         """Pending rep.upserted events received before ``before_id`` for these reps."""
         ids = list(crm_ids)
@@ -376,6 +385,26 @@ class IngestRepository:
             """,
             [self.tenant_id, [u for u, _ in unique], [p for _, p in unique]],
         )
+
+    async def claim_recompute_requests(self, limit: int) -> list[tuple[int, UUID, str]]:
+        """The oldest recompute requests no other transaction holds, locked until the
+        caller's transaction ends: (id, person, period). An apply renewing one of them waits
+        for that end, then finds it gone and inserts a new one."""
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT id, user_id, period FROM recompute_requests WHERE tenant_id = $1
+            ORDER BY requested_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+            """,
+            [self.tenant_id, limit],
+        )
+        return [(int(r["id"]), UUID(str(r["user_id"])), str(r["period"])) for r in rows]
+
+    async def delete_recompute_requests(self, ids: Sequence[int]) -> None:
+        if ids:
+            await _conn().execute_query(
+                "DELETE FROM recompute_requests WHERE tenant_id = $1 AND id = ANY($2::bigint[])",
+                [self.tenant_id, list(ids)],
+            )
 
     async def recompute_generation(self, user_id: UUID, period: str) -> int | None:
         rows = await _conn().execute_query_dict(

@@ -157,6 +157,46 @@ async def apply_inbox_event(*, viewer: Viewer, inbox_id: int) -> ApplyResult:
     row = await repo.lock_inbox_event(inbox_id)
     if row is None or row.status is not InboxStatus.PENDING:
         return ApplyResult(row.status if row else InboxStatus.APPLIED, frozenset(), changed=False)
+    return await _apply_row(viewer, repo, row)
+
+
+async def claim_pending(*, viewer: Viewer, limit: int) -> list[InboxEvent]:
+    """Lock the tenant's oldest pending inbox events no other transaction holds (up to
+    ``limit``, in id order) for the caller to apply with ``apply_claimed``."""
+    return await IngestRepository(viewer).claim_pending_inbox(limit)
+
+
+async def apply_claimed(*, viewer: Viewer, row: InboxEvent) -> ApplyResult:
+    """Apply an inbox event the caller's transaction locked (``claim_pending``)."""
+    if row.status is not InboxStatus.PENDING:
+        return ApplyResult(row.status, frozenset(), changed=False)
+    return await _apply_row(viewer, IngestRepository(viewer), row)
+
+
+async def give_up(*, viewer: Viewer, row: InboxEvent, error: str) -> None:
+    """An event whose apply failed unexpectedly ``row.attempts`` times: dead-lettered with
+    the error, so it stops holding its place at the head of the inbox."""
+    repo = IngestRepository(viewer)
+    await repo.add_dead_letter(
+        source=row.source,
+        event_id=row.event_id,
+        position=None,
+        reason=f"failed {row.attempts} times: {error}",
+        field=None,
+        body=row.body,
+    )
+    row.status = InboxStatus.DEAD
+    row.outcome = f"failed {row.attempts} times: {error}"
+    row.applied_at = utc_now()
+    await row.save(update_fields=["status", "outcome", "attempts", "applied_at"])
+
+
+async def count_attempt(*, row: InboxEvent) -> None:
+    """Record ``row.attempts`` for an event left pending (its apply rolled back)."""
+    await row.save(update_fields=["attempts"])
+
+
+async def _apply_row(viewer: Viewer, repo: IngestRepository, row: InboxEvent) -> ApplyResult:
     row.attempts += 1
     affected: Affected = set()
     # every request of this transaction goes in ONE statement, whose rows are sorted: two

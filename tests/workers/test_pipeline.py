@@ -17,9 +17,9 @@ from tortoise.transactions import in_transaction
 import domain.earnings.service as earnings_service
 from api.app import create_app
 from api.settings import Settings
-from domain.earnings.models import EarningsResult
+from domain.earnings.models import EarningsLine, EarningsResult
 from domain.ingest import service
-from domain.ingest.models import InboxEvent, InboxStatus, RecomputeRequest
+from domain.ingest.models import DeadLetter, InboxEvent, InboxStatus, RecomputeRequest
 from domain.ingest.repository import IngestRepository
 from domain.kit.clock import utc_now
 from tests.api.graphql.helpers import serve
@@ -34,7 +34,7 @@ from tests.domain.builders import (
 from tests.workers.ingest_helpers import Burst, body_of, deal, signed_headers
 from tests.workers.ingest_helpers import redis_url as redis_url  # a private Redis
 from workers.queue import JobQueue
-from workers.tasks.earnings import recompute_rep_period
+from workers.tasks.earnings import recompute_rep_period, recompute_requested
 from workers.tasks.ingest import apply_inbox_events, sweep
 
 
@@ -258,11 +258,12 @@ async def test_given_work_whose_enqueue_was_lost_when_the_sweeper_runs_then_it_i
 
     assert swept == {"inbox_events": 1, "recomputes": 1}
     assert (await InboxEvent.get(id=lost_event.inbox_ids[0])).status is InboxStatus.APPLIED
-    # younger than the deadline: not the sweeper's yet (its own job may still be coming)
-    assert (await InboxEvent.get(id=young.inbox_ids[0])).status is InboxStatus.PENDING
+    # younger than the deadline: not counted as lost, but the drain the sweeper queued for
+    # the tenant applies whatever is pending, in id order
+    assert (await InboxEvent.get(id=young.inbox_ids[0])).status is InboxStatus.APPLIED
     assert await totals(tenant) == {
         (ana.id, "2026-10"): Decimal("2000.00"),
-        (ben.id, "2026-10"): Decimal("0.00"),
+        (ben.id, "2026-10"): Decimal("2000.00"),
     }
 
 
@@ -296,3 +297,146 @@ def test_given_the_api_when_enqueueing_then_it_goes_through_workers_queue_only()
             if any(n == "arq" or n.startswith("arq.") for n in names):
                 offenders.append(str(path))
     assert offenders == []
+
+
+async def test_given_an_event_failing_unexpectedly_then_others_apply_and_it_is_dead_lettered_last(
+    pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+):
+    tenant, ana, _ = await world()
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant),
+            source="crm",
+            events=[deal("e1", "opp-1"), deal("e2", "opp-2"), deal("e3", "opp-3")],
+        )
+    poison = result.inbox_ids[1]
+    real = service.apply_claimed
+
+    async def buggy(*, viewer: Any, row: InboxEvent) -> Any:
+        if row.id == poison:
+            raise ValueError("a bug in an adapter")
+        return await real(viewer=viewer, row=row)
+
+    monkeypatch.setattr(service, "apply_claimed", buggy)
+    ctx: dict[str, Any] = {"redis": pool}
+    tid = str(tenant.id)
+
+    assert await apply_inbox_events(ctx, tid) == 2
+    stuck = await InboxEvent.get(id=poison)
+    assert (stuck.status, stuck.attempts) == (InboxStatus.PENDING, 1)
+    for _ in range(4):
+        assert await apply_inbox_events(ctx, tid) == 0
+
+    stuck = await InboxEvent.get(id=poison)
+    assert (stuck.status, stuck.attempts) == (InboxStatus.DEAD, 5)
+    assert "failed 5 times: ValueError('a bug in an adapter')" in (stuck.outcome or "")
+    (letter,) = await DeadLetter.filter(tenant_id=tenant.id)
+    assert letter.event_id == "e2"
+    assert letter.reason.startswith("failed 5 times")
+    # the other two events were applied and their recompute requested (and queued)
+    assert {e.status for e in await InboxEvent.filter(id__not=poison)} == {InboxStatus.APPLIED}
+    assert await RecomputeRequest.filter(tenant_id=tenant.id, user_id=ana.id).count() == 1
+
+
+async def test_given_many_reps_requested_when_the_batch_job_runs_then_each_as_if_recomputed_alone(
+    pool: ArqRedis, engine_runs: list[str]
+):
+    tenant = await make_tenant(slug="acme")
+    plan = await publish_plan(
+        tenant=tenant, document=plan_yaml(rate="0.05"), effective_from="2026-01-01"
+    )
+    reps = [await make_user(tenant=tenant, external_id=f"rep{i:02}") for i in range(12)]
+    for rep in reps:
+        await assign(user=rep, plan=plan, effective_from="2026-01-01")
+    events = [
+        deal(f"e{i}", f"opp-{i}", rep=f"rep{i % 12:02}", amount=f"{1000 + i}.{i % 100:02}")
+        for i in range(60)
+    ]
+    # one split across two reps and one deal in November: two periods, shared transactions
+    events.append(
+        deal(
+            "split",
+            "opp-split",
+            rep="rep00",
+            amount="1000.00",
+            splits=[{"rep_id": "rep00", "share": "0.5"}, {"rep_id": "rep01", "share": "0.5"}],
+        )
+    )
+    events.append(deal("nov", "opp-nov", rep="rep03", amount="333.33", on="2026-11-02"))
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=events
+        )
+    ctx: dict[str, Any] = {"redis": pool, "after_recompute": []}
+    seen: list[tuple[UUID, str]] = []
+
+    async def hook(ctx: dict[str, Any], *, tenant_id: UUID, user_id: UUID, period: str) -> None:
+        seen.append((user_id, period))
+
+    ctx["after_recompute"] = [hook]
+    assert await apply_inbox_events(ctx, str(tenant.id), result.inbox_ids) == len(events)
+    assert await recompute_requested(ctx, str(tenant.id)) == 13
+
+    batch = {
+        (r.user_id, r.period): (r.total, r.payable, r.measures, r.components)
+        for r in await EarningsResult.filter(tenant_id=tenant.id)
+    }
+    lines = sorted(
+        (line.result_id, line.position, line.transaction_external_id, line.amount)
+        for line in await EarningsLine.filter(tenant_id=tenant.id)
+    )
+    assert len(batch) == 13
+    assert sorted(seen) == sorted(batch)
+    assert sorted(engine_runs) == sorted([f"rep{i:02}" for i in range(12)] + ["rep03"])
+    assert await RecomputeRequest.filter(tenant_id=tenant.id).count() == 0
+    # the same people, one at a time through the single-rep service: identical figures
+    viewer = system_viewer(tenant)
+    for user_id, period in batch:
+        await earnings_service.recompute_rep_period(viewer=viewer, user_id=user_id, period=period)
+    alone = {
+        (r.user_id, r.period): (r.total, r.payable, r.measures, r.components)
+        for r in await EarningsResult.filter(tenant_id=tenant.id)
+    }
+    assert alone == batch
+    assert lines == sorted(
+        (line.result_id, line.position, line.transaction_external_id, line.amount)
+        for line in await EarningsLine.filter(tenant_id=tenant.id)
+    )
+    # and the follow-up the batch job left under an id of its own
+    queued = [j.decode() for j in await pool.zrange(pool.default_queue_name, 0, -1)]
+    assert f"recompute:{tenant.id}:after:" in " ".join(queued)
+
+
+async def test_given_a_request_arriving_while_the_batch_job_runs_then_its_follow_up_does_it(
+    burst: Burst, pool: ArqRedis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    tenant, ana, ben = await world()
+    viewer = system_viewer(tenant)
+    async with in_transaction():
+        first = await service.ingest_events(viewer=viewer, source="crm", events=[deal("e1")])
+        await service.apply_inbox_event(viewer=viewer, inbox_id=first.inbox_ids[0])
+    real = earnings_service.recompute_many
+    queue = JobQueue(pool)
+
+    async def racing(**kwargs: Any) -> Any:
+        out = await real(**kwargs)
+        if kwargs["pairs"][0][0] == ana.id:
+            # ben's deal is applied and its recompute asked for while ana's batch runs: the
+            # regular job id is taken (this job), so that enqueue is refused
+            async with in_transaction():
+                late = await service.ingest_events(
+                    viewer=viewer, source="crm", events=[deal("e2", "opp-2", rep="ben")]
+                )
+                await service.apply_inbox_event(viewer=viewer, inbox_id=late.inbox_ids[0])
+        return out
+
+    monkeypatch.setattr(earnings_service, "recompute_many", racing)
+    assert await queue.enqueue_recomputes(tenant.id)
+
+    await burst()
+
+    assert await totals(tenant) == {
+        (ana.id, "2026-10"): Decimal("2000.00"),
+        (ben.id, "2026-10"): Decimal("2000.00"),
+    }
+    assert await RecomputeRequest.all().count() == 0

@@ -37,7 +37,7 @@ async def test_given_a_deadlock_while_applying_then_the_job_is_retried(
     async def deadlocked(**kwargs: Any) -> Any:
         raise deadlock()
 
-    monkeypatch.setattr(ingest_task.service, "apply_inbox_event", deadlocked)
+    monkeypatch.setattr(ingest_task.service, "claim_pending", deadlocked)
 
     with pytest.raises(Retry) as retried:
         await ingest_task.apply_inbox_events({"job_try": 2, "redis": None}, str(uuid4()), [1])
@@ -51,7 +51,7 @@ async def test_given_another_database_error_while_applying_then_the_job_fails(
     async def broken(**kwargs: Any) -> Any:
         raise OperationalError("relation does not exist")
 
-    monkeypatch.setattr(ingest_task.service, "apply_inbox_event", broken)
+    monkeypatch.setattr(ingest_task.service, "claim_pending", broken)
 
     with pytest.raises(OperationalError):
         await ingest_task.apply_inbox_events({"job_try": 1, "redis": None}, str(uuid4()), [1])

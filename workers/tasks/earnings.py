@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from domain.earnings import service as earnings_service
 from domain.ingest import service as ingest_service
+from domain.ingest.repository import IngestRepository
 from domain.kit.errors import DomainError
 from domain.org.viewer import Viewer
 from workers.queue import JobQueue
@@ -61,9 +62,100 @@ async def recompute_rep_period(
             tenant_id, user_id, period, suffix=f":after:{generation}"
         )
     ctx["recomputes"] = ctx.get("recomputes", 0) + 1
-    for hook in ctx.get("after_recompute", ()):
-        try:
-            await hook(ctx, tenant_id=tenant, user_id=user, period=period)
-        except Exception:
-            log.exception("after-recompute hook %r failed for %s %s", hook, user_id, period)
+    await _run_hooks(ctx, tenant, [(user, period)])
     return "recomputed"
+
+
+RECOMPUTE_BATCH = 100  # (person, period)s recomputed per transaction
+
+
+async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bool = False) -> int:
+    """Recompute every (person, period) the tenant's recompute requests name, oldest first,
+    ``RECOMPUTE_BATCH`` per transaction (claimed with SKIP LOCKED, so concurrent runs share
+    the work), deleting the requests in that transaction; after each commit run the
+    after-recompute hooks. Returns how many pairs were recomputed.
+
+    Idempotent: a request is gone once done. One that an apply renews meanwhile waits for
+    our commit and comes back as a new request, for the next batch or the follow-up this
+    job leaves at its end (an enqueue refused while we ran)."""
+    tenant = UUID(tenant_id)
+    viewer = Viewer.system(tenant, "worker-recompute")
+    repo = IngestRepository(viewer)
+    done = 0
+    try:
+        while True:
+            try:
+                async with in_transaction():
+                    claimed = await repo.claim_recompute_requests(RECOMPUTE_BATCH)
+                    outcomes = await _recompute_claimed(viewer, claimed)
+                    await repo.delete_recompute_requests(
+                        [request_id for request_id, _, _ in claimed]
+                    )
+            except Exception as exc:
+                if is_transient(exc):  # rolled back: the requests are still there
+                    raise retry_later(ctx.get("job_try")) from exc
+                raise
+            recomputed = [o for o in outcomes if o.refused is None]
+            for o in outcomes:
+                if o.refused is not None:
+                    log.warning(
+                        "recompute %s %s %s refused: %s", tenant_id, o.user_id, o.period, o.refused
+                    )
+            done += len(recomputed)
+            ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
+            await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
+            if len(claimed) < RECOMPUTE_BATCH:
+                break
+    finally:
+        if not follow_up:
+            await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="after")
+    return done
+
+
+async def _recompute_claimed(
+    viewer: Viewer, claimed: list[tuple[int, UUID, str]]
+) -> list[earnings_service.Recomputed]:
+    """The batch in one go; if it fails for a reason other than a deadlock, each pair on its
+    own (a savepoint each), so one person's bug does not hold back the others: the failing
+    ones are logged and keep their requests (the sweeper retries them)."""
+    pairs = [(user_id, period) for _, user_id, period in claimed]
+    if not pairs:
+        return []
+    try:
+        async with in_transaction():
+            return await earnings_service.recompute_many(viewer=viewer, pairs=pairs)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception("batch recompute of %d pairs failed; one by one", len(pairs))
+    outcomes: list[earnings_service.Recomputed] = []
+    for request_id, user_id, period in claimed:
+        try:
+            async with in_transaction():
+                outcomes.extend(
+                    await earnings_service.recompute_many(viewer=viewer, pairs=[(user_id, period)])
+                )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("recompute %s %s failed", user_id, period)
+            claimed.remove((request_id, user_id, period))  # its request stays
+    return outcomes
+
+
+async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, str]]) -> None:
+    """The after-recompute hooks, each pair in turn; a failing hook is logged and the others
+    still run. A hook with a ``many`` attribute takes the whole batch at once."""
+    for hook in ctx.get("after_recompute", ()):
+        many = getattr(hook, "many", None)
+        if many is not None:
+            try:
+                await many(ctx, tenant_id=tenant, pairs=pairs)
+            except Exception:
+                log.exception("after-recompute hook %r failed for a batch", hook)
+            continue
+        for user_id, period in pairs:
+            try:
+                await hook(ctx, tenant_id=tenant, user_id=user_id, period=period)
+            except Exception:
+                log.exception("after-recompute hook %r failed for %s %s", hook, user_id, period)

@@ -11,6 +11,7 @@ from uuid import UUID
 from tortoise.transactions import in_transaction
 
 from domain.ingest import service
+from domain.ingest.models import InboxEvent
 from domain.ingest.repository import (
     overdue_recompute_requests,
     pending_inbox_ids,
@@ -19,7 +20,7 @@ from domain.ingest.repository import (
 )
 from domain.kit.clock import utc_now
 from domain.org.viewer import Viewer
-from workers.queue import JobQueue, apply_job_id
+from workers.queue import JobQueue
 from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.ingest")
@@ -31,36 +32,78 @@ def _queue(ctx: dict[str, Any]) -> JobQueue:
     return JobQueue(ctx["redis"])
 
 
-async def apply_inbox_events(ctx: dict[str, Any], tenant_id: str, inbox_ids: list[int]) -> int:
-    """Apply inbox events in order, each in its own transaction, then queue the recomputes
-    they requested: after every commit, once, so a batch of 50 events of one rep queues one
-    recompute. A second run finds the events applied and changes nothing. Returns how many
-    were applied now."""
+APPLY_BATCH = 100  # inbox events applied per transaction
+MAX_FAILURES = 5  # unexpected failures of one event before it is dead-lettered
+
+
+async def apply_inbox_events(
+    ctx: dict[str, Any], tenant_id: str, inbox_ids: list[int] | None = None, follow_up: bool = False
+) -> int:
+    """Apply the tenant's pending inbox events, oldest first, ``APPLY_BATCH`` per transaction,
+    until none is left; after each commit queue one batch recompute for the requests they
+    wrote. ``inbox_ids`` (what the enqueuer stored) is a hint only: whatever is pending is
+    applied, so a burst of 200 webhook calls costs a few transactions, not 200 jobs.
+
+    Idempotent: a second run finds nothing pending. Concurrent runs claim disjoint events
+    (SKIP LOCKED). An event failing unexpectedly is rolled back alone (a savepoint), left
+    pending and dead-lettered after ``MAX_FAILURES`` attempts; a deadlock retries the job.
+    Returns how many events were applied now."""
     viewer = Viewer.system(UUID(tenant_id), "worker-ingest")
-    affected: set[tuple[UUID, str]] = set()
     applied = 0
-    try:
-        for inbox_id in inbox_ids:
-            try:
-                async with in_transaction():
-                    result = await service.apply_inbox_event(viewer=viewer, inbox_id=inbox_id)
-            except Exception as exc:
-                if is_transient(exc):
-                    # the events applied so far are skipped on the retry (no longer pending)
-                    log.info("inbox event %s: %s; retrying the job", inbox_id, exc)
-                    raise retry_later(ctx.get("job_try")) from exc
-                raise
-            affected |= result.affected
-            applied += result.changed
-            if result.reason:
-                log.info("inbox event %s: %s (%s)", inbox_id, result.status.value, result.reason)
-    finally:
-        # the events committed before a failure still get their recomputes now (arq retries
-        # the job for the rest; their requests are durable either way)
-        queue = _queue(ctx)
-        for user_id, period in sorted(affected):
-            await queue.enqueue_recompute(tenant_id, user_id, period)
+    queue = _queue(ctx)
+    while True:
+        affected: set[tuple[UUID, str]] = set()
+        try:
+            async with in_transaction():
+                rows = await service.claim_pending(viewer=viewer, limit=APPLY_BATCH)
+                for row in rows:
+                    result = await _apply_one(viewer, row)
+                    if result is None:
+                        continue
+                    affected |= result.affected
+                    applied += result.changed
+                    if result.reason:
+                        log.info(
+                            "inbox event %s: %s (%s)",
+                            row.id,
+                            result.status.value,
+                            result.reason,
+                        )
+        except Exception as exc:
+            if is_transient(exc):  # rolled back: the events are still pending
+                log.info("applying inbox events of %s: %s; retrying the job", tenant_id, exc)
+                raise retry_later(ctx.get("job_try")) from exc
+            raise
+        if affected:
+            await queue.enqueue_recomputes(tenant_id)
+        if len(rows) < APPLY_BATCH:
+            break
+    if not follow_up:
+        # an event committed after our last claim had its enqueue refused while this job ran
+        # (same id): a follow-up under an id of its own picks it up (a failed job leaves
+        # none: arq runs it again)
+        await queue.enqueue_apply_follow_up(tenant_id)
     return applied
+
+
+async def _apply_one(viewer: Viewer, row: InboxEvent) -> service.ApplyResult | None:
+    """Apply one claimed event in a savepoint; None when it failed (rolled back, counted)."""
+    attempts = row.attempts + 1
+    try:
+        async with in_transaction():
+            return await service.apply_claimed(viewer=viewer, row=row)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception("inbox event %s failed (attempt %s)", row.id, attempts)
+        fresh = await service.inbox_event(row.id)
+        if fresh is not None:
+            fresh.attempts = attempts
+            if attempts >= MAX_FAILURES:
+                await service.give_up(viewer=viewer, row=fresh, error=repr(exc)[:500])
+            else:
+                await service.count_attempt(row=fresh)
+        return None
 
 
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
@@ -70,20 +113,15 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     deadline = utc_now() - ctx.get("sweep_after", SWEEP_AFTER)
     queue = _queue(ctx)
     events = await unapplied_inbox_events(deadline)
-    for tenant_id, inbox_id in events:
-        await queue.enqueue_apply(tenant_id, [inbox_id], job_id=apply_job_id(tenant_id, inbox_id))
+    # a distinct id per tenant: the regular job may be stuck behind a dead worker's key
+    for tenant_id in sorted({t for t, _ in events}):
+        await queue.enqueue_apply_follow_up(tenant_id, tag="sweep", defer=0)
     requests = await overdue_recompute_requests(deadline)
-    for tenant_id, user_id, period, generation in requests:
-        # a distinct id: the original job may be stuck behind a dead worker's in-progress key
-        await queue.enqueue_recompute(
-            tenant_id, user_id, period, suffix=f":sweep:{generation}", defer=0
-        )
+    for tenant_id in sorted({t for t, *_ in requests}):
+        await queue.enqueue_recomputes(tenant_id, follow_up="sweep")
     if events or requests:
         log.warning("sweeper re-queued %d inbox events, %d recomputes", len(events), len(requests))
     return {"inbox_events": len(events), "recomputes": len(requests)}
-
-
-REBUILD_BATCH = 100  # inbox events per re-queued apply job, applied in id order
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,29 +133,26 @@ class Requeued:
 
 async def requeue_durable_work(queue: JobQueue, *, tenant_id: UUID | None = None) -> Requeued:
     """Put back on the queue everything PostgreSQL says is still to do (one tenant, or all):
-    every inbox event not applied yet, in id order, in apply jobs of ``REBUILD_BATCH``
-    consecutive events of one tenant, and every recompute request. What ``podium
-    rebuild-cache`` does after Redis lost its data; harmless when it did not (the jobs are
-    idempotent, and a job id already queued is not queued twice)."""
-    events = jobs = recomputes = 0
+    one apply job per tenant with unapplied inbox events (it drains them in id order) and
+    one batch recompute per tenant with recompute requests. What ``podium rebuild-cache``
+    does after Redis lost its data; harmless when it did not (the jobs are idempotent)."""
+    events = recomputes = 0
+    with_events: set[UUID] = set()
+    with_requests: set[UUID] = set()
     after = 0
     while rows := await pending_inbox_ids(tenant_id, after_id=after, limit=1000):
         after = rows[-1][1]
-        by_tenant: dict[UUID, list[int]] = {}
-        for tenant, inbox_id in rows:
-            by_tenant.setdefault(tenant, []).append(inbox_id)
-        for tenant, ids in by_tenant.items():
-            for start in range(0, len(ids), REBUILD_BATCH):
-                chunk = ids[start : start + REBUILD_BATCH]
-                await queue.enqueue_apply(tenant, chunk)
-                jobs += 1
-                events += len(chunk)
+        for tenant, _inbox_id in rows:
+            with_events.add(tenant)
+            events += 1
+    for tenant in sorted(with_events):
+        await queue.enqueue_apply_follow_up(tenant, tag="rebuild", defer=0)
     after = 0
     while requests := await pending_recompute_requests(tenant_id, after_id=after, limit=1000):
         after = requests[-1][0]
-        for _, tenant, user_id, period, generation in requests:
-            await queue.enqueue_recompute(
-                tenant, user_id, period, suffix=f":rebuild:{generation}", defer=0
-            )
+        for _, tenant, _user_id, _period, _generation in requests:
+            with_requests.add(tenant)
             recomputes += 1
-    return Requeued(inbox_events=events, apply_jobs=jobs, recomputes=recomputes)
+    for tenant in sorted(with_requests):
+        await queue.enqueue_recomputes(tenant, follow_up="rebuild")
+    return Requeued(inbox_events=events, apply_jobs=len(with_events), recomputes=recomputes)

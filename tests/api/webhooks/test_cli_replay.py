@@ -63,7 +63,7 @@ async def test_given_dead_letters_when_listed_and_replayed_then_reasons_shown_an
         f"dead letter {first.id}: accepted (inbox {inbox.id})",
         "1 replayed: 1 accepted, 0 still rejected",
     ]
-    assert await redis.zrange("arq:queue", 0, -1) == [f"apply:{tenant.id}:{inbox.id}".encode()]
+    assert await redis.zrange("arq:queue", 0, -1) == [f"apply:{tenant.id}".encode()]
     assert rest.returncode == 1
     assert f"dead letter {second.id}: still rejected: data.amount" in rest.stdout
     assert (await DeadLetter.get(id=first.id)).status is DeadLetterStatus.REPLAYED
