@@ -370,14 +370,17 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=5)
 
 
-JOB_DONE = re.compile(r"([\d.]+)s ← (\S+):(recompute_rep_period|apply_inbox_events) ● ?(.*)$")
+JOB_DONE = re.compile(
+    r"([\d.]+)s ← (\S+):(recompute_rep_period|recompute_requested|apply_inbox_events) ● ?(.*)$"
+)
 SWEEP_DONE = re.compile(r"← cron:sweep ● \{'inbox_events': (\d+), 'recomputes': (\d+)\}")
 
 
 @dataclass
 class Jobs:
-    recomputed: int = 0  # recompute jobs that ran the engine
+    recomputed: int = 0  # (person, period)s recomputed: engine runs, each published once
     noop: int = 0  # recompute jobs that found nothing to do
+    batches: int = 0  # recompute jobs that did something
     applies: int = 0
     swept: int = 0  # inbox events + recompute requests the sweeper re-queued
     apply_seconds: float = 0.0  # wall time in jobs, as arq logs it (concurrent jobs overlap)
@@ -398,8 +401,14 @@ def count_jobs(log: Path) -> Jobs:
             jobs.apply_seconds += float(match.group(1))
         else:
             jobs.recompute_seconds += float(match.group(1))
-            if "'recomputed'" in match.group(4):
+            outcome = match.group(4).strip()
+            if match.group(3) == "recompute_requested" and outcome.isdigit():
+                jobs.recomputed += int(outcome)  # a batch job returns how many it did
+                jobs.batches += int(outcome) > 0
+                jobs.noop += int(outcome) == 0
+            elif "'recomputed'" in outcome:
                 jobs.recomputed += 1
+                jobs.batches += 1
             else:
                 jobs.noop += 1
     return jobs
@@ -720,7 +729,6 @@ async def run_once(
 def report(r: RunResult, args: argparse.Namespace) -> None:
     j = r.jobs
     per_event = j.recomputed / r.accepted if r.accepted else float("nan")
-    runs = (j.recomputed + j.noop) / r.accepted if r.accepted else float("nan")
     print(f"[{r.label}] worker poll_delay {r.poll_delay} s")
     print(
         f"  events: {r.sent:,} sent in {r.send_seconds:.1f} s "
@@ -744,14 +752,15 @@ def report(r: RunResult, args: argparse.Namespace) -> None:
         f"all runs so far)   reps with a wrong stored total: {r.wrong_totals}"
     )
     print(
-        f"  recomputes per event: {per_event:.2f} ({j.recomputed:,} engine runs; "
-        f"{runs:.2f} counting {j.noop:,} no-op jobs; {j.applies:,} apply jobs; "
+        f"  recomputes per event: {per_event:.2f} ({j.recomputed:,} (rep, period)s through the "
+        f"engine, in {j.batches:,} recompute jobs, plus {j.noop:,} that found nothing to do; "
+        f"{j.applies:,} apply jobs; "
         f"{j.swept} inbox events/recompute requests re-queued by the 30 s sweeper)"
     )
     print(
         "  worker job time as arq logs it (up to max_jobs=10 overlap): apply "
         f"{1000 * j.apply_seconds / max(j.applies, 1):.0f} ms/job, recompute "
-        f"{1000 * j.recompute_seconds / max(j.recomputed + j.noop, 1):.0f} ms/job"
+        f"{1000 * j.recompute_seconds / max(j.batches + j.noop, 1):.0f} ms/job"
     )
     if r.cpu and r.accepted:
         wall = r.answer_seconds + r.drain_seconds
@@ -787,7 +796,9 @@ async def main(args: argparse.Namespace) -> None:
     }
     accepted_ids: dict[str, Rep] = {}
     results: list[RunResult] = []
-    with tempfile.TemporaryDirectory(prefix="podium-bench-rt-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = args.logs or stack.enter_context(tempfile.TemporaryDirectory(prefix="podium-rt-"))
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         for label, delay in (
             ("arq-default", ARQ_DEFAULT_POLL_DELAY),
             ("tuned", args.poll_delay),
@@ -816,6 +827,7 @@ if __name__ == "__main__":
     parser.add_argument("--subscribed-share", type=float, default=0.2)
     parser.add_argument("--poll-delay", type=float, default=TUNED_POLL_DELAY)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--logs", help="keep the API and worker logs in this folder")
     parser.add_argument(
         "--only",
         choices=("arq-default", "tuned"),

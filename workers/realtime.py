@@ -10,6 +10,7 @@ delivered twice publishes the same figures twice and notifies nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -20,10 +21,10 @@ from tortoise.transactions import in_transaction
 from domain.notifications.channels import earnings_channel
 from domain.notifications.push import PushOutcome, PushSender
 from domain.notifications.service import (
-    claim_pushes,
-    earnings_summary,
+    claim_pushes_of,
+    earnings_summaries,
     forget_tokens,
-    notify_crossings,
+    notify_crossings_of,
 )
 from workers.push import FcmPushSender
 
@@ -38,10 +39,21 @@ async def publish_earnings(
 ) -> int:
     """Publishes the rep's stored earnings for ``period`` on their channel; returns how many
     subscribers (API processes) received it."""
+    return await publish_earnings_of(ctx, tenant_id=tenant_id, pairs=[(user_id, period)])
+
+
+async def publish_earnings_of(
+    ctx: dict[str, Any], *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+) -> int:
+    """``publish_earnings`` for a batch: the results read in one statement, the messages
+    sent in one Redis round trip. Returns how many deliveries Redis reported."""
     redis: Redis = ctx["redis"]
-    summary = await earnings_summary(tenant_id=tenant_id, user_id=user_id, period=period)
-    receivers: int = await redis.publish(earnings_channel(tenant_id, user_id), summary.to_json())
-    return receivers
+    summaries = await earnings_summaries(tenant_id=tenant_id, pairs=pairs)
+    async with redis.pipeline(transaction=False) as pipe:
+        for (user_id, _period), summary in summaries.items():
+            pipe.publish(earnings_channel(tenant_id, user_id), summary.to_json())
+        receivers = await pipe.execute()
+    return sum(int(r) for r in receivers)
 
 
 async def notify_thresholds(
@@ -50,14 +62,23 @@ async def notify_thresholds(
     """Notifies what the stored result crossed (inbox and sent records in one transaction),
     then pushes the rep's notifications not pushed yet to their devices. Returns how many
     notifications were created."""
+    return await notify_thresholds_of(ctx, tenant_id=tenant_id, pairs=[(user_id, period)])
+
+
+async def notify_thresholds_of(
+    ctx: dict[str, Any], *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+) -> int:
+    """``notify_thresholds`` for a batch: one transaction deciding every crossing, one
+    claiming every push, one call to the push service."""
     async with in_transaction():
-        created = await notify_crossings(tenant_id=tenant_id, user_id=user_id, period=period)
+        created = await notify_crossings_of(tenant_id=tenant_id, pairs=pairs)
     sender: PushSender | None = ctx.get(PUSH_SENDER)
     # claimed even without a sender: pushes switched on later must not replay old news
     async with in_transaction():
-        batch = await claim_pushes(tenant_id=tenant_id, user_id=user_id)
+        batch = await claim_pushes_of(tenant_id=tenant_id, user_ids=[u for u, _ in pairs])
+    count = sum(len(found) for found in created.values())
     if sender is None or not batch.messages:
-        return len(created)
+        return count
     outcomes = await sender.send(batch.messages)
     dead = [
         m.token
@@ -68,7 +89,12 @@ async def notify_thresholds(
         async with in_transaction():
             removed = await forget_tokens(tenant_id=tenant_id, tokens=dead)
         log.info("pruned unregistered devices", tenant_id=str(tenant_id), count=removed)
-    return len(created)
+    return count
+
+
+# the batch recompute job calls a hook's ``many`` with every pair of a batch at once
+publish_earnings.many = publish_earnings_of  # type: ignore[attr-defined]
+notify_thresholds.many = notify_thresholds_of  # type: ignore[attr-defined]
 
 
 async def realtime_startup(ctx: dict[str, Any]) -> None:

@@ -72,4 +72,7 @@ class WorkerSettings:
     redis_settings = redis_settings()
     poll_delay = POLL_DELAY
     max_jobs = 10
+    # a failed job's result is kept this long (arq's default: an hour), and while it is kept
+    # arq refuses a job with the same id: the fixed ids of the draining jobs must stay free
+    keep_result = 0
     job_timeout = timedelta(seconds=RECOMPUTE_TIMEOUT)

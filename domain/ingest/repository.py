@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from tortoise import connections
@@ -38,6 +38,22 @@ class StoredTransaction:
     date: date
     credited: tuple[UUID, ...]
     deleted: bool
+
+
+class TransactionRow(NamedTuple):
+    """One transaction to upsert, in ``upsert_transactions_of``'s column order."""
+
+    external_id: str
+    rep_id: UUID
+    type: str | None
+    amount: Any
+    currency: str
+    date: date
+    state: str | None
+    splits_json: str | None
+    credited_json: str
+    extra_json: str
+    version: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +235,174 @@ class IngestRepository:
         )
         row = rows[0]
         return bool(row["inserted"]) or version is None or int(row["version"]) <= version
+
+    async def claim_versions(
+        self, kind: str, claims: Sequence[tuple[str, int | None, bool]]
+    ) -> dict[str, bool]:
+        """``claim_version`` for many distinct records in one statement (rows locked in
+        record order): record id -> False when the stored version is newer (stale)."""
+        if not claims:
+            return {}
+        rows = await _conn().execute_query_dict(
+            """
+            WITH r(external_id, version, deleted) AS (
+                SELECT * FROM unnest($3::text[], $4::bigint[], $5::bool[])
+            )
+            INSERT INTO crm_record_versions AS c (tenant_id, kind, external_id, version,
+                                                  deleted, updated_at)
+            SELECT $1, $2, r.external_id, COALESCE(r.version, 0), r.deleted, now()
+            FROM r ORDER BY r.external_id
+            ON CONFLICT (tenant_id, kind, external_id) DO UPDATE SET
+                version = GREATEST(c.version, EXCLUDED.version),
+                deleted = CASE WHEN (SELECT r.version IS NULL OR r.version >= c.version
+                                     FROM r WHERE r.external_id = EXCLUDED.external_id)
+                               THEN EXCLUDED.deleted ELSE c.deleted END,
+                updated_at = now()
+            RETURNING c.external_id, (xmax = 0) AS inserted, c.version
+            """,
+            [
+                self.tenant_id,
+                kind,
+                [c[0] for c in claims],
+                [c[1] for c in claims],
+                [c[2] for c in claims],
+            ],
+        )
+        asked = {c[0]: c[1] for c in claims}
+        out: dict[str, bool] = {}
+        for row in rows:
+            record, version = str(row["external_id"]), asked[str(row["external_id"])]
+            out[record] = bool(row["inserted"]) or version is None or int(row["version"]) <= version
+        return out
+
+    async def lock_transactions(self, external_ids: Sequence[str]) -> dict[str, StoredTransaction]:
+        """``lock_transaction`` for many, locked in id order."""
+        if not external_ids:
+            return {}
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT external_id, rep_id, date, credited_user_ids, deleted FROM transactions
+            WHERE tenant_id = $1 AND external_id = ANY($2::text[])
+            ORDER BY external_id FOR UPDATE
+            """,
+            [self.tenant_id, sorted(set(external_ids))],
+        )
+        out: dict[str, StoredTransaction] = {}
+        for row in rows:
+            credited = row["credited_user_ids"]
+            if isinstance(credited, str):
+                credited = json.loads(credited)
+            out[str(row["external_id"])] = StoredTransaction(
+                rep_id=UUID(str(row["rep_id"])),
+                date=row["date"],
+                credited=tuple(UUID(str(c)) for c in credited or [row["rep_id"]]),
+                deleted=bool(row["deleted"]),
+            )
+        return out
+
+    async def upsert_transactions_of(self, rows: Sequence[TransactionRow]) -> None:
+        """``upsert_transaction`` for many distinct records in one statement."""
+        if not rows:
+            return
+        await _conn().execute_query(
+            """
+            INSERT INTO transactions (tenant_id, external_id, rep_id, type, amount, currency,
+                                      date, state, splits, credited_user_ids, extra_fields,
+                                      version, deleted, created_at, updated_at)
+            SELECT $1, r.external_id, r.rep_id, r.type, r.amount, r.currency, r.date, r.state,
+                   r.splits::jsonb, r.credited::jsonb, r.extra::jsonb, COALESCE(r.version, 0),
+                   false, now(), now()
+            FROM unnest($2::text[], $3::uuid[], $4::text[], $5::numeric[], $6::text[],
+                        $7::date[], $8::text[], $9::text[], $10::text[], $11::text[],
+                        $12::bigint[])
+                 AS r(external_id, rep_id, type, amount, currency, date, state, splits,
+                      credited, extra, version)
+            ORDER BY r.external_id
+            ON CONFLICT (tenant_id, external_id) DO UPDATE SET
+                rep_id = EXCLUDED.rep_id, type = EXCLUDED.type, amount = EXCLUDED.amount,
+                currency = EXCLUDED.currency, date = EXCLUDED.date, state = EXCLUDED.state,
+                splits = EXCLUDED.splits, credited_user_ids = EXCLUDED.credited_user_ids,
+                extra_fields = EXCLUDED.extra_fields,
+                version = GREATEST(transactions.version, EXCLUDED.version),
+                deleted = false, updated_at = now()
+            """,
+            [self.tenant_id, *(list(column) for column in zip(*rows, strict=True))],
+        )
+
+    async def mark_transactions_deleted(self, deletions: Sequence[tuple[str, int | None]]) -> None:
+        if not deletions:
+            return
+        await _conn().execute_query(
+            """
+            UPDATE transactions t SET deleted = true, updated_at = now(),
+                   version = GREATEST(t.version, COALESCE(r.version, 0))
+            FROM unnest($2::text[], $3::bigint[]) AS r(external_id, version)
+            WHERE t.tenant_id = $1 AND t.external_id = r.external_id
+            """,
+            [self.tenant_id, [d[0] for d in deletions], [d[1] for d in deletions]],
+        )
+
+    async def finish_inbox_rows(
+        self, outcomes: Sequence[tuple[int, str, str | None]], at: datetime
+    ) -> None:
+        """Record the outcome of applied inbox events: (id, status, outcome), one attempt
+        more each."""
+        if not outcomes:
+            return
+        await _conn().execute_query(
+            """
+            UPDATE inbox_events e SET status = r.status, outcome = r.outcome,
+                   attempts = e.attempts + 1, applied_at = $3
+            FROM unnest($2::bigint[], $4::text[], $5::text[]) AS r(id, status, outcome)
+            WHERE e.tenant_id = $1 AND e.id = r.id
+            """,
+            [
+                self.tenant_id,
+                [o[0] for o in outcomes],
+                at,
+                [o[1] for o in outcomes],
+                [o[2] for o in outcomes],
+            ],
+        )
+
+    async def pending_rep_records(self, crm_ids: Iterable[str], before_id: int) -> set[str]:
+        """Of these reps, those with a rep.upserted event pending, received before
+        ``before_id``."""
+        ids = sorted(set(crm_ids))
+        if not ids:
+            return set()
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT DISTINCT record_id FROM inbox_events
+            WHERE tenant_id = $1 AND type = 'rep.upserted' AND status = 'pending'
+              AND record_id = ANY($2::text[]) AND id < $3
+            """,
+            [self.tenant_id, ids, before_id],
+        )
+        return {str(r["record_id"]) for r in rows}
+
+    async def managers_above_each(self, user_ids: Iterable[UUID]) -> dict[UUID, set[UUID]]:
+        """``managers_above`` of each person on their own, in one statement."""
+        ids = list(set(user_ids))
+        out: dict[UUID, set[UUID]] = {i: set() for i in ids}
+        if not ids:
+            return out
+        rows = await _conn().execute_query_dict(
+            """
+            WITH RECURSIVE up(origin, id) AS (
+                SELECT id, manager_id FROM users
+                WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND manager_id IS NOT NULL
+                UNION
+                SELECT up.origin, u.manager_id FROM users u JOIN up ON u.id = up.id
+                WHERE u.tenant_id = $1 AND u.manager_id IS NOT NULL
+            )
+            SELECT origin, id FROM up
+            """,
+            [self.tenant_id, ids],
+        )
+        for r in rows:
+            out[UUID(str(r["origin"]))].add(UUID(str(r["id"])))
+        return out
 
     async def lock_transaction(self, external_id: str) -> StoredTransaction | None:
         rows = await _conn().execute_query_dict(

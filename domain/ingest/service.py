@@ -10,6 +10,7 @@ caller's one transaction, so a crash between the two cannot lose a recompute.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -34,7 +35,7 @@ from domain.ingest.events import (
 )
 from domain.ingest.mapping import field_mapping
 from domain.ingest.models import DeadLetterStatus, InboxEvent, InboxStatus
-from domain.ingest.repository import IngestRepository, NewInboxRow, base_records
+from domain.ingest.repository import IngestRepository, NewInboxRow, TransactionRow, base_records
 from domain.kit.clock import utc_now
 from domain.kit.periods import PeriodKind, period_containing
 from domain.org.models import User
@@ -194,6 +195,107 @@ async def give_up(*, viewer: Viewer, row: InboxEvent, error: str) -> None:
 async def count_attempt(*, row: InboxEvent) -> None:
     """Record ``row.attempts`` for an event left pending (its apply rolled back)."""
     await row.save(update_fields=["attempts"])
+
+
+@dataclass(frozen=True, slots=True)
+class BulkApplied:
+    """What ``apply_in_bulk`` did with the head of a claimed batch."""
+
+    consumed: int  # rows from the head of the batch applied (0: the first needs the slow path)
+    applied: int  # of those, how many changed something (not stale)
+    affected: frozenset[tuple[UUID, str]]
+
+
+async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkApplied:
+    """Apply, in a few statements whatever their number, the longest head of ``rows`` (claimed,
+    in id order) made of transaction events that need nothing of the one-at-a-time path:
+    well-formed, each record once, every rep they name known and none of them with a rep
+    event still pending before them. The same writes as ``apply_claimed`` one by one (version
+    claims, transactions upserted or marked deleted, inbox outcomes) and the same recompute
+    requests, written here. Run it in a savepoint: a failure leaves nothing."""
+    head: list[tuple[InboxEvent, Event]] = []
+    records: set[str] = set()
+    for row in rows:
+        if row.status is not InboxStatus.PENDING or row.type not in (
+            TRANSACTION_UPSERTED,
+            TRANSACTION_DELETED,
+        ):
+            break
+        try:
+            event = parse_event(loads_exact(row.body))
+        except Exception:  # noqa: BLE001 - the one-at-a-time path says what is wrong
+            break
+        if event.type != row.type or event.record_id in records:
+            break
+        records.add(event.record_id)
+        head.append((row, event))
+    if not head:
+        return BulkApplied(0, 0, frozenset())
+    repo = IngestRepository(viewer)
+    named = {rep for _, e in head for rep in e.referenced_reps}
+    ids = await repo.user_ids(named)
+    waiting = await repo.pending_rep_records(named, head[-1][0].id)
+    for n, (_, event) in enumerate(head):
+        if any(rep not in ids or rep in waiting for rep in event.referenced_reps):
+            head = head[:n]
+            break
+    if not head:
+        return BulkApplied(0, 0, frozenset())
+
+    fresh = await repo.claim_versions(
+        "transaction",
+        [(e.record_id, e.version, e.type == TRANSACTION_DELETED) for _, e in head],
+    )
+    live = [(row, e) for row, e in head if fresh[e.record_id]]
+    old = await repo.lock_transactions([e.record_id for _, e in live])
+    touched: list[tuple[set[UUID], date]] = []
+    upserts: list[TransactionRow] = []
+    deletions: list[tuple[str, int | None]] = []
+    for _, event in live:
+        before = old.get(event.record_id)
+        if before is not None and not before.deleted:
+            touched.append((set(before.credited), before.date))
+        if event.type == TRANSACTION_UPSERTED:
+            assert event.transaction is not None
+            t = event.transaction
+            splits = (
+                [{"rep_id": str(ids[x.rep_id]), "share": format(x.share, "f")} for x in t.splits]
+                if t.splits
+                else None
+            )
+            credited = [ids[r] for r in t.credited_reps]
+            upserts.append(
+                TransactionRow(
+                    external_id=t.id,
+                    rep_id=ids[t.rep_id],
+                    type=t.type,
+                    amount=t.amount,
+                    currency=t.currency,
+                    date=t.date,
+                    state=t.state,
+                    splits_json=None if splits is None else json.dumps(splits),
+                    credited_json=json.dumps([str(c) for c in credited]),
+                    extra_json=dumps_exact(t.fields),
+                    version=event.version,
+                )
+            )
+            touched.append((set(credited), t.date))
+        elif before is not None:
+            deletions.append((event.record_id, event.version))
+    await repo.upsert_transactions_of(upserts)
+    await repo.mark_transactions_deleted(deletions)
+    affected = await affected_periods(repo, touched)
+    await repo.finish_inbox_rows(
+        [
+            (row.id, InboxStatus.APPLIED.value, None)
+            if fresh[e.record_id]
+            else (row.id, InboxStatus.STALE.value, "older than the stored version")
+            for row, e in head
+        ],
+        utc_now(),
+    )
+    await repo.request_recomputes(affected)
+    return BulkApplied(len(head), len(live), frozenset(affected))
 
 
 async def _apply_row(viewer: Viewer, repo: IngestRepository, row: InboxEvent) -> ApplyResult:
@@ -391,8 +493,7 @@ async def affected_periods(
     above_of: dict[UUID, set[UUID]] = {}
     for people, _ in touched:
         everyone |= people
-    for person in everyone:
-        above_of[person] = await repo.managers_above([person])
+    above_of.update(await repo.managers_above_each(everyone))
     kinds = await repo.plan_kinds(
         everyone | set().union(*above_of.values()) if above_of else everyone
     )

@@ -82,6 +82,81 @@ class NotifierRepository:
             .first()
         )
 
+    async def lock_users(self, user_ids: Sequence[UUID]) -> dict[UUID, User]:
+        """``lock_user`` for many, locked in id order (two batches never wait in a circle)."""
+        rows = (
+            await User.filter(tenant_id=self.tenant_id, id__in=sorted(set(user_ids)))
+            .order_by("id")
+            .select_for_update(no_key=True)
+        )
+        return {u.id: u for u in rows}
+
+    async def results_of(
+        self, pairs: Sequence[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], list[EarningsResult]]:
+        """``results`` of many (person, period)s in one statement, each in the same order."""
+        out: dict[tuple[UUID, str], list[EarningsResult]] = {pair: [] for pair in pairs}
+        if not pairs:
+            return out
+        rows = await EarningsResult.filter(
+            tenant_id=self.tenant_id,
+            user_id__in=sorted({u for u, _ in pairs}),
+            period__in=sorted({p for _, p in pairs}),
+        ).order_by("computed_at", "id")
+        for r in rows:
+            found = out.get((r.user_id, r.period))
+            if found is not None:
+                found.append(r)
+        return out
+
+    async def sent_of(
+        self, pairs: Sequence[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], list[NotificationSent]]:
+        out: dict[tuple[UUID, str], list[NotificationSent]] = {pair: [] for pair in pairs}
+        if not pairs:
+            return out
+        rows = await NotificationSent.filter(
+            tenant_id=self.tenant_id,
+            user_id__in=sorted({u for u, _ in pairs}),
+            period__in=sorted({p for _, p in pairs}),
+        )
+        for r in rows:
+            found = out.get((r.user_id, r.period))
+            if found is not None:
+                found.append(r)
+        return out
+
+    async def claim_unpushed_of(
+        self, user_ids: Sequence[UUID], at: datetime
+    ) -> dict[UUID, list[Notification]]:
+        """``claim_unpushed`` for many people in one statement."""
+        if not user_ids:
+            return {}
+        rows = await connections.get("default").execute_query_dict(
+            """
+            UPDATE notifications SET pushed_at = $3
+            WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND pushed_at IS NULL
+            RETURNING id
+            """,
+            [self.tenant_id, sorted(set(user_ids)), at],
+        )
+        out: dict[UUID, list[Notification]] = {}
+        if rows:
+            for n in await Notification.filter(id__in=[r["id"] for r in rows]).order_by(
+                "created_at"
+            ):
+                out.setdefault(n.user_id, []).append(n)
+        return out
+
+    async def devices_of(self, user_ids: Sequence[UUID]) -> dict[UUID, list[Device]]:
+        out: dict[UUID, list[Device]] = {}
+        if user_ids:
+            for d in await Device.filter(
+                tenant_id=self.tenant_id, user_id__in=sorted(set(user_ids))
+            ).order_by("created_at"):
+                out.setdefault(d.user_id, []).append(d)
+        return out
+
     async def results(self, user_id: UUID, period: str) -> list[EarningsResult]:
         return await EarningsResult.filter(
             tenant_id=self.tenant_id, user_id=user_id, period=period

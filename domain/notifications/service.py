@@ -199,75 +199,92 @@ def tier_positions(
 async def notify_crossings(*, tenant_id: UUID, user_id: UUID, period: str) -> list[Notification]:
     """Creates the inbox notifications (with their sent records) for whatever the rep's stored
     result for ``period`` crossed and nobody told them yet. Run it in a transaction."""
+    created = await notify_crossings_of(tenant_id=tenant_id, pairs=[(user_id, period)])
+    return created.get((user_id, period), [])
+
+
+async def notify_crossings_of(
+    *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], list[Notification]]:
+    """``notify_crossings`` for many (person, period)s: what they read in a few statements
+    for all of them (what a batch recompute needs), the people locked in id order. Run it in
+    a transaction."""
     repo = NotifierRepository(tenant_id)
-    user = await repo.lock_user(user_id)
-    if user is None:
-        return []
+    unique = list(dict.fromkeys(pairs))
+    users = await repo.lock_users([u for u, _ in unique])
+    unique = [pair for pair in unique if pair[0] in users]
+    if not unique:
+        return {}
     tenant = await get_tenant(tenant_id)
-    results = await repo.results(user_id, period)
-    sent = await repo.sent(user_id, period)
-    already: dict[NotificationKind, set[str]] = {kind: set() for kind in NotificationKind}
-    for record in sent:
-        already[NotificationKind(record.kind)].add(record.key)
-
-    summary = summarize(
-        results,
-        tenant_id=tenant_id,
-        user_id=user_id,
-        period=period,
-        default_currency=tenant.currency,
-    )
-    versions = await repo.plan_versions(list({r.plan_version_id for r in results}))
+    results_of = await repo.results_of(unique)
+    sent_of = await repo.sent_of(unique)
+    version_ids = {r.plan_version_id for found in results_of.values() for r in found}
+    versions = await repo.plan_versions(list(version_ids)) if version_ids else []
     plans = {v.id: compile_version(v) for v in versions}
-    last_payable = max(
-        (
-            Decimal(r.value)
-            for r in sent
-            if r.kind == NotificationKind.PAYABLE
-            and r.value is not None
-            and r.key.startswith(f"{summary.currency}:")
-        ),
-        default=None,
-    )
-    crossings = [
-        *attainment_crossings(
+    thresholds = thresholds_of(tenant.settings)
+    out: dict[tuple[UUID, str], list[Notification]] = {}
+    for user_id, period in unique:
+        results, sent = results_of[(user_id, period)], sent_of[(user_id, period)]
+        already: dict[NotificationKind, set[str]] = {kind: set() for kind in NotificationKind}
+        for record in sent:
+            already[NotificationKind(record.kind)].add(record.key)
+        summary = summarize(
+            results,
+            tenant_id=tenant_id,
+            user_id=user_id,
             period=period,
-            attainments=attainments_of(results),
-            thresholds=thresholds_of(tenant.settings),
-            already=already[NotificationKind.ATTAINMENT],
-        ),
-        *tier_crossings(
-            period=period,
-            positions=tier_positions(results, plans),
-            already=already[NotificationKind.TIER],
-        ),
-    ]
-    payable = payable_crossing(
-        period=period,
-        payable=summary.payable,
-        currency=summary.currency,
-        last_notified=last_payable,
-    )
-    if payable is not None:
-        crossings.append(payable)
-
-    locale = user.locale or tenant.locale or "en"
-    created: list[Notification] = []
-    for crossing in crossings:
-        title, body = render(crossing.kind, crossing.params, locale)
-        created.append(
-            await repo.add_notification(
-                user_id=user_id,
-                period=period,
-                kind=crossing.kind,
-                title=title,
-                body=body,
-                params=crossing.params,
-                locale=locale,
-                sent=crossing.keys,
-            )
+            default_currency=tenant.currency,
         )
-    return created
+        last_payable = max(
+            (
+                Decimal(r.value)
+                for r in sent
+                if r.kind == NotificationKind.PAYABLE
+                and r.value is not None
+                and r.key.startswith(f"{summary.currency}:")
+            ),
+            default=None,
+        )
+        crossings = [
+            *attainment_crossings(
+                period=period,
+                attainments=attainments_of(results),
+                thresholds=thresholds,
+                already=already[NotificationKind.ATTAINMENT],
+            ),
+            *tier_crossings(
+                period=period,
+                positions=tier_positions(results, plans),
+                already=already[NotificationKind.TIER],
+            ),
+        ]
+        payable = payable_crossing(
+            period=period,
+            payable=summary.payable,
+            currency=summary.currency,
+            last_notified=last_payable,
+        )
+        if payable is not None:
+            crossings.append(payable)
+
+        locale = users[user_id].locale or tenant.locale or "en"
+        created: list[Notification] = []
+        for crossing in crossings:
+            title, body = render(crossing.kind, crossing.params, locale)
+            created.append(
+                await repo.add_notification(
+                    user_id=user_id,
+                    period=period,
+                    kind=crossing.kind,
+                    title=title,
+                    body=body,
+                    params=crossing.params,
+                    locale=locale,
+                    sent=crossing.keys,
+                )
+            )
+        out[(user_id, period)] = created
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,11 +297,16 @@ class PushBatch:
 async def claim_pushes(*, tenant_id: UUID, user_id: UUID) -> PushBatch:
     """Claims the rep's notifications not pushed yet (so each is pushed at most once, even by
     two concurrent jobs) and builds their messages to every registered device."""
+    return await claim_pushes_of(tenant_id=tenant_id, user_ids=[user_id])
+
+
+async def claim_pushes_of(*, tenant_id: UUID, user_ids: Sequence[UUID]) -> PushBatch:
+    """``claim_pushes`` for many people at once (one statement to claim, one for devices)."""
     repo = NotifierRepository(tenant_id)
-    claimed = await repo.claim_unpushed(user_id, utc_now())
+    claimed = await repo.claim_unpushed_of(user_ids, utc_now())
     if not claimed:
         return PushBatch([])
-    devices = await repo.devices(user_id)
+    devices = await repo.devices_of(list(claimed))
     return PushBatch(
         [
             PushMessage(
@@ -293,8 +315,9 @@ async def claim_pushes(*, tenant_id: UUID, user_id: UUID) -> PushBatch:
                 body=n.body,
                 data={"notificationId": str(n.id), "kind": str(n.kind), "period": n.period},
             )
-            for n in claimed
-            for device in devices
+            for user_id in sorted(claimed)
+            for n in claimed[user_id]
+            for device in devices.get(user_id, ())
         ]
     )
 
@@ -332,6 +355,24 @@ async def mark_read(*, viewer: Viewer, ids: Sequence[str]) -> int:
 
 async def inbox(*, viewer: Viewer, first: int, offset: int) -> tuple[list[Notification], bool]:
     return await InboxRepository(viewer).page(first=first, offset=offset)
+
+
+async def earnings_summaries(
+    *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], EarningsSummary]:
+    """``earnings_summary`` of many (person, period)s, read in one statement."""
+    tenant = await get_tenant(tenant_id)
+    results_of = await NotifierRepository(tenant_id).results_of(list(dict.fromkeys(pairs)))
+    return {
+        (user_id, period): summarize(
+            results,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            period=period,
+            default_currency=tenant.currency,
+        )
+        for (user_id, period), results in results_of.items()
+    }
 
 
 async def earnings_summary(*, tenant_id: UUID, user_id: UUID, period: str) -> EarningsSummary:

@@ -317,7 +317,15 @@ async def test_given_an_event_failing_unexpectedly_then_others_apply_and_it_is_d
             raise ValueError("a bug in an adapter")
         return await real(viewer=viewer, row=row)
 
+    real_bulk = service.apply_in_bulk
+
+    async def buggy_bulk(*, viewer: Any, rows: Any) -> Any:
+        if any(row.id == poison for row in rows):
+            raise ValueError("a bug in an adapter")
+        return await real_bulk(viewer=viewer, rows=rows)
+
     monkeypatch.setattr(service, "apply_claimed", buggy)
+    monkeypatch.setattr(service, "apply_in_bulk", buggy_bulk)
     ctx: dict[str, Any] = {"redis": pool}
     tid = str(tenant.id)
 

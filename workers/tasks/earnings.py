@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from domain.ingest.repository import IngestRepository
 from domain.kit.errors import DomainError
 from domain.org.viewer import Viewer
 from workers.queue import JobQueue
+from workers.tasks.ingest import DRAIN_SECONDS
 from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.earnings")
@@ -82,6 +84,7 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
     viewer = Viewer.system(tenant, "worker-recompute")
     repo = IngestRepository(viewer)
     done = 0
+    started = time.monotonic()
     try:
         while True:
             try:
@@ -106,6 +109,10 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
             await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
             if len(claimed) < RECOMPUTE_BATCH:
                 break
+            if time.monotonic() - started > DRAIN_SECONDS:
+                # hand over to a fresh job (see workers.tasks.ingest.DRAIN_SECONDS)
+                await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="more")
+                return done
     finally:
         if not follow_up:
             await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,9 @@ def _queue(ctx: dict[str, Any]) -> JobQueue:
 
 
 APPLY_BATCH = 100  # inbox events applied per transaction
+# a draining job hands over to a fresh job after this long: far inside its timeout, and no
+# job of a long backlog ever holds the fixed id (or a worker slot) for minutes
+DRAIN_SECONDS = 5.0
 MAX_FAILURES = 5  # unexpected failures of one event before it is dead-lettered
 
 
@@ -51,24 +55,37 @@ async def apply_inbox_events(
     viewer = Viewer.system(UUID(tenant_id), "worker-ingest")
     applied = 0
     queue = _queue(ctx)
+    started = time.monotonic()
     while True:
         affected: set[tuple[UUID, str]] = set()
         try:
             async with in_transaction():
                 rows = await service.claim_pending(viewer=viewer, limit=APPLY_BATCH)
-                for row in rows:
-                    result = await _apply_one(viewer, row)
-                    if result is None:
+                at = 0
+                while at < len(rows):
+                    bulk = await _apply_in_bulk(viewer, rows[at:])
+                    if bulk is not None and bulk.consumed:
+                        at += bulk.consumed
+                        affected |= bulk.affected
+                        applied += bulk.applied
                         continue
-                    affected |= result.affected
-                    applied += result.changed
-                    if result.reason:
-                        log.info(
-                            "inbox event %s: %s (%s)",
-                            row.id,
-                            result.status.value,
-                            result.reason,
-                        )
+                    # the head needs the one-at-a-time path (a rep event, an invalid or
+                    # repeated record, an unknown rep), or the bulk attempt failed: then
+                    # every row left, each on its own, so the culprit is isolated
+                    for row in rows[at : at + 1] if bulk is not None else rows[at:]:
+                        at += 1
+                        result = await _apply_one(viewer, row)
+                        if result is None:
+                            continue
+                        affected |= result.affected
+                        applied += result.changed
+                        if result.reason:
+                            log.info(
+                                "inbox event %s: %s (%s)",
+                                row.id,
+                                result.status.value,
+                                result.reason,
+                            )
         except Exception as exc:
             if is_transient(exc):  # rolled back: the events are still pending
                 log.info("applying inbox events of %s: %s; retrying the job", tenant_id, exc)
@@ -78,12 +95,28 @@ async def apply_inbox_events(
             await queue.enqueue_recomputes(tenant_id)
         if len(rows) < APPLY_BATCH:
             break
+        if time.monotonic() - started > DRAIN_SECONDS:
+            await queue.enqueue_apply_follow_up(tenant_id, tag="more", defer=0)
+            return applied
     if not follow_up:
         # an event committed after our last claim had its enqueue refused while this job ran
         # (same id): a follow-up under an id of its own picks it up (a failed job leaves
         # none: arq runs it again)
         await queue.enqueue_apply_follow_up(tenant_id)
     return applied
+
+
+async def _apply_in_bulk(viewer: Viewer, rows: list[InboxEvent]) -> service.BulkApplied | None:
+    """``service.apply_in_bulk`` in a savepoint; None when it failed unexpectedly (rolled
+    back: the caller applies those rows one by one, isolating the culprit)."""
+    try:
+        async with in_transaction():
+            return await service.apply_in_bulk(viewer=viewer, rows=rows)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception("bulk apply of %d inbox events failed; one by one", len(rows))
+        return None
 
 
 async def _apply_one(viewer: Viewer, row: InboxEvent) -> service.ApplyResult | None:
