@@ -32,7 +32,7 @@ STARTUP_EXTENSIONS: list[Startup] = [realtime_startup]
 # apply job and then its recompute job each wait up to one poll): 50 ms keeps the wait
 # negligible for one cheap ZRANGEBYSCORE per idle worker every 50 ms. PODIUM_WORKER_POLL_DELAY
 # (seconds) overrides it, e.g. for bench/realtime.py's comparison with arq's default 0.5.
-POLL_DELAY = float(os.environ.get("PODIUM_WORKER_POLL_DELAY") or 0.05)
+POLL_DELAY = float(os.environ.get("PODIUM_WORKER_POLL_DELAY") or 0.02)
 RECOMPUTE_TIMEOUT = 120  # seconds; a killed worker's job is retried after this + 10 s
 APPLY_TIMEOUT = 30
 

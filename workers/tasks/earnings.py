@@ -107,7 +107,7 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
             done += len(recomputed)
             ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
             await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
-            if len(claimed) < RECOMPUTE_BATCH:
+            if not claimed:  # what arrived meanwhile is the next batch: none, we are done
                 break
             if time.monotonic() - started > DRAIN_SECONDS:
                 # hand over to a fresh job (see workers.tasks.ingest.DRAIN_SECONDS)

@@ -93,7 +93,7 @@ async def apply_inbox_events(
             raise
         if affected:
             await queue.enqueue_recomputes(tenant_id)
-        if len(rows) < APPLY_BATCH:
+        if not rows:  # what arrived meanwhile is the next batch: none, we are done
             break
         if time.monotonic() - started > DRAIN_SECONDS:
             await queue.enqueue_apply_follow_up(tenant_id, tag="more", defer=0)
