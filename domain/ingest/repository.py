@@ -118,14 +118,13 @@ class IngestRepository:
             .first()
         )
 
-    async def claim_pending_inbox(self, limit: int) -> list[InboxEvent]:
-        """The oldest pending events (id order) no other transaction holds, locked."""
-        return (
-            await InboxEvent.filter(tenant_id=self.tenant_id, status=InboxStatus.PENDING)
-            .order_by("id")
-            .limit(limit)
-            .select_for_update(skip_locked=True)
-        )
+    async def claim_pending_inbox(self, limit: int, skip: Sequence[int] = ()) -> list[InboxEvent]:
+        """The oldest pending events (id order) no other transaction holds, locked; never
+        those in ``skip``."""
+        query = InboxEvent.filter(tenant_id=self.tenant_id, status=InboxStatus.PENDING)
+        if skip:
+            query = query.filter(id__not_in=list(skip))
+        return await query.order_by("id").limit(limit).select_for_update(skip_locked=True)
 
     async def pending_rep_events(self, crm_ids: Iterable[str], before_id: int) -> list[int]:
         """Pending rep.upserted events received before ``before_id`` for these reps."""
@@ -144,6 +143,32 @@ class IngestRepository:
             .values_list("id", flat=True)
         )
         return [int(str(r)) for r in rows]
+
+    async def known_reps_and_seen(
+        self, crm_ids: Iterable[str], event_ids: Iterable[str]
+    ) -> tuple[set[str], set[str]]:
+        """``known_reps`` and ``seen_event_ids`` in one round trip (what a webhook asks)."""
+        reps = sorted({i for i in crm_ids if i == _storable(i)})
+        events = sorted(set(event_ids))
+        if not reps and not events:
+            return set(), set()
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT 'rep' AS kind, external_id AS id FROM users
+            WHERE tenant_id = $1 AND external_id = ANY($2::text[])
+            UNION
+            SELECT 'rep', record_id FROM inbox_events
+            WHERE tenant_id = $1 AND type = 'rep.upserted' AND status = 'pending'
+              AND record_id = ANY($2::text[])
+            UNION ALL
+            SELECT 'event', event_id FROM inbox_events
+            WHERE tenant_id = $1 AND event_id = ANY($3::text[])
+            """,
+            [self.tenant_id, reps, events],
+        )
+        known = {str(r["id"]) for r in rows if r["kind"] == "rep"}
+        seen = {str(r["id"]) for r in rows if r["kind"] == "event"}
+        return known, seen
 
     async def known_reps(self, crm_ids: Iterable[str]) -> set[str]:
         """Of ``crm_ids``, the reps that exist or have a pending rep.upserted in the inbox.

@@ -97,8 +97,9 @@ async def ingest_events(
             for s in data.get("splits") or [] if isinstance(data.get("splits"), list) else []:
                 if isinstance(s, dict) and isinstance(s.get("rep_id"), str):
                     referenced.add(s["rep_id"])
-    known = await repo.known_reps(referenced)
-    seen = await repo.seen_event_ids(e for raw in events if (e := event_id_of(raw)))
+    known, seen = await repo.known_reps_and_seen(
+        referenced, [e for raw in events if (e := event_id_of(raw))]
+    )
     batch: list[NewInboxRow] = []
     in_batch: set[str] = set()
     for index, raw in enumerate(events):
@@ -161,10 +162,13 @@ async def apply_inbox_event(*, viewer: Viewer, inbox_id: int) -> ApplyResult:
     return await _apply_row(viewer, repo, row)
 
 
-async def claim_pending(*, viewer: Viewer, limit: int) -> list[InboxEvent]:
+async def claim_pending(
+    *, viewer: Viewer, limit: int, skip: Sequence[int] = ()
+) -> list[InboxEvent]:
     """Lock the tenant's oldest pending inbox events no other transaction holds (up to
-    ``limit``, in id order) for the caller to apply with ``apply_claimed``."""
-    return await IngestRepository(viewer).claim_pending_inbox(limit)
+    ``limit``, in id order, none of ``skip``) for the caller to apply with
+    ``apply_claimed``."""
+    return await IngestRepository(viewer).claim_pending_inbox(limit, skip)
 
 
 async def apply_claimed(*, viewer: Viewer, row: InboxEvent) -> ApplyResult:

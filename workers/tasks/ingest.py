@@ -56,11 +56,14 @@ async def apply_inbox_events(
     applied = 0
     queue = _queue(ctx)
     started = time.monotonic()
+    failed: set[int] = set()
     while True:
         affected: set[tuple[UUID, str]] = set()
         try:
             async with in_transaction():
-                rows = await service.claim_pending(viewer=viewer, limit=APPLY_BATCH)
+                rows = await service.claim_pending(
+                    viewer=viewer, limit=APPLY_BATCH, skip=sorted(failed)
+                )
                 at = 0
                 while at < len(rows):
                     bulk = await _apply_in_bulk(viewer, rows[at:])
@@ -76,6 +79,7 @@ async def apply_inbox_events(
                         at += 1
                         result = await _apply_one(viewer, row)
                         if result is None:
+                            failed.add(row.id)  # not again in this job: the next one retries
                             continue
                         affected |= result.affected
                         applied += result.changed
