@@ -3,13 +3,17 @@ is personal); the worker side acts for the system within one tenant."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
-from uuid import UUID
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
 
 from tortoise import connections
 
 from domain.earnings.models import EarningsResult
+from domain.kit.clock import utc_now
 from domain.kit.errors import InvalidInput
 from domain.notifications.models import (
     Device,
@@ -65,6 +69,20 @@ class InboxRepository:
             [self.tenant_id, self.user_id, token, platform.value, at],
         )
         return await Device.get(id=rows[0]["id"])
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    """A notification to create, with the sent records (key, value) that say it was."""
+
+    user_id: UUID
+    period: str
+    kind: NotificationKind
+    title: str
+    body: str
+    params: dict[str, str]
+    locale: str
+    sent: Sequence[tuple[str, Any]]
 
 
 class NotifierRepository:
@@ -172,43 +190,69 @@ class NotifierRepository:
             tenant_id=self.tenant_id, user_id=user_id, period=period
         )
 
-    async def add_notification(
-        self,
-        *,
-        user_id: UUID,
-        period: str,
-        kind: NotificationKind,
-        title: str,
-        body: str,
-        params: dict[str, str],
-        locale: str,
-        sent: Sequence[tuple[str, object]],
-    ) -> Notification:
-        notification = await Notification.create(
-            tenant_id=self.tenant_id,
-            user_id=user_id,
-            period=period,
-            kind=kind,
-            title=title,
-            body=body,
-            params=params,
-            locale=locale,
+    async def add_notifications(self, news: Sequence[NewNotification]) -> list[Notification]:
+        """Create notifications and their sent records: two statements whatever their number
+        (a batch recompute's). Created in order, a microsecond apart, so an inbox sorted by
+        creation keeps it."""
+        if not news:
+            return []
+        now = utc_now()
+        created = [
+            Notification(
+                id=uuid4(),
+                tenant_id=self.tenant_id,
+                user_id=n.user_id,
+                period=n.period,
+                kind=n.kind,
+                title=n.title,
+                body=n.body,
+                params=n.params,
+                locale=n.locale,
+                created_at=now + timedelta(microseconds=i),
+            )
+            for i, n in enumerate(news)
+        ]
+        db = connections.get("default")
+        await db.execute_many(
+            """
+            INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body, params,
+                                       locale, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
+            """,
+            [
+                (
+                    c.id,
+                    c.tenant_id,
+                    c.user_id,
+                    c.period,
+                    c.kind.value,
+                    c.title,
+                    c.body,
+                    json.dumps(c.params),
+                    c.locale,
+                    c.created_at,
+                )
+                for c in created
+            ],
         )
+        for c in created:
+            c._saved_in_db = True
         await NotificationSent.bulk_create(
             [
                 NotificationSent(
                     tenant_id=self.tenant_id,
-                    user_id=user_id,
-                    period=period,
-                    kind=kind,
+                    user_id=n.user_id,
+                    period=n.period,
+                    kind=n.kind,
                     key=key,
                     value=value,
-                    notification_id=notification.id,
+                    notification_id=c.id,
                 )
-                for key, value in sent
+                for n, c in zip(news, created, strict=True)
+                for key, value in n.sent
             ]
         )
-        return notification
+        return created
 
     async def claim_unpushed(self, user_id: UUID, at: datetime) -> list[Notification]:
         """Marks the rep's not yet pushed notifications as pushed and returns them: the one

@@ -25,7 +25,11 @@ from domain.notifications.errors import (
 )
 from domain.notifications.models import Device, DevicePlatform, Notification, NotificationKind
 from domain.notifications.push import PushMessage
-from domain.notifications.repository import InboxRepository, NotifierRepository
+from domain.notifications.repository import (
+    InboxRepository,
+    NewNotification,
+    NotifierRepository,
+)
 from domain.notifications.summary import EarningsSummary, summarize
 from domain.notifications.texts import render
 from domain.org.viewer import Viewer
@@ -222,7 +226,7 @@ async def notify_crossings_of(
     versions = await repo.plan_versions(list(version_ids)) if version_ids else []
     plans = {v.id: compile_version(v) for v in versions}
     thresholds = thresholds_of(tenant.settings)
-    out: dict[tuple[UUID, str], list[Notification]] = {}
+    news: list[NewNotification] = []
     for user_id, period in unique:
         results, sent = results_of[(user_id, period)], sent_of[(user_id, period)]
         already: dict[NotificationKind, set[str]] = {kind: set() for kind in NotificationKind}
@@ -268,11 +272,10 @@ async def notify_crossings_of(
             crossings.append(payable)
 
         locale = users[user_id].locale or tenant.locale or "en"
-        created: list[Notification] = []
         for crossing in crossings:
             title, body = render(crossing.kind, crossing.params, locale)
-            created.append(
-                await repo.add_notification(
+            news.append(
+                NewNotification(
                     user_id=user_id,
                     period=period,
                     kind=crossing.kind,
@@ -283,7 +286,9 @@ async def notify_crossings_of(
                     sent=crossing.keys,
                 )
             )
-        out[(user_id, period)] = created
+    out: dict[tuple[UUID, str], list[Notification]] = {pair: [] for pair in unique}
+    for created in await repo.add_notifications(news):
+        out[(created.user_id, created.period)].append(created)
     return out
 
 
