@@ -478,12 +478,33 @@ async def _apply_rep(
         # team total with them in it otherwise (and the new one, one without them)
         dates.update(await repo.credited_months(user.id))
     tenant = await get_tenant(viewer.tenant_id)
-    dates.add(datetime.now(ZoneInfo(tenant.time_zone)).date())
+    today = datetime.now(ZoneInfo(tenant.time_zone)).date()
+    dates.add(today)
+    if old_employment is not None:
+        # every month between an old and a new hire (or end) date changes its active days,
+        # deals or not (a quota, a bonus, a result to remove): an open end stands for today
+        for old, new in zip(old_employment, (user.hire_date, user.end_date), strict=True):
+            if old != new:
+                dates.update(_months_between(old or today, new or today))
     people = {user.id}
     if old_manager and old_manager != user.manager_id:
         # the old team loses this person: its team-scope managers change too
         people.add(old_manager)
     affected |= await affected_periods(repo, [(people, d) for d in sorted(dates)])
+
+
+MAX_MOVED_MONTHS = 120  # a date moved further than ten years: its first ten only
+
+
+def _months_between(a: date, b: date) -> list[date]:
+    """The first day of every month from the earlier of ``a``/``b`` to the later."""
+    start, end = min(a, b), max(a, b)
+    out: list[date] = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month) and len(out) < MAX_MOVED_MONTHS:
+        out.append(date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
 
 
 async def affected_periods(

@@ -3,8 +3,10 @@ affects, written as recompute requests in the same transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -225,3 +227,24 @@ async def test_given_a_rep_gone_before_apply_when_applied_then_dead_lettered_wit
         "data.rep_id",
         "data.rep_id: unknown rep 'tmp'",
     )
+
+
+async def test_given_a_hire_date_moved_when_applied_then_every_month_between_is_affected():
+    tenant, people = await monthly_world()
+    await User.filter(tenant_id=tenant.id, external_id="ana").update(
+        hire_date="2026-02-10", end_date="2026-12-31"
+    )
+    # hired in May instead of February, leaving in August instead of December: no deals at
+    # all, yet February to April lose their active days and September to December too
+    [inbox_id] = await ingest(
+        tenant,
+        rep_event("r1", "ana", hire_date="2026-05-01", end_date="2026-08-15", version=2),
+    )
+
+    result = await apply(tenant, inbox_id)
+
+    months = {p for who, p in names(result.affected, people) if who == "ana"}
+    expected = {f"2026-{m:02}" for m in (2, 3, 4, 5, 8, 9, 10, 11, 12)}
+    assert expected <= months
+    today = datetime.now(ZoneInfo(tenant.time_zone)).strftime("%Y-%m")  # always recomputed
+    assert not {"2026-06", "2026-07"} & months - {today}
