@@ -103,7 +103,7 @@ class JobQueue:
                 str(tenant_id),
                 True,
                 _job_id=f"{recompute_batch_job_id(tenant_id)}:{follow_up}:{uuid4().hex}",
-                _defer_by=FOLLOW_UP_SECONDS if follow_up == "after" else None,
+                _defer_by=FOLLOW_UP_SECONDS if follow_up in ("after", "more") else None,
             )
         return job is not None
 

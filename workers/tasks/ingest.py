@@ -100,7 +100,7 @@ async def apply_inbox_events(
         if not rows:  # what arrived meanwhile is the next batch: none, we are done
             break
         if time.monotonic() - started > DRAIN_SECONDS:
-            await queue.enqueue_apply_follow_up(tenant_id, tag="more", defer=0)
+            await queue.enqueue_apply_follow_up(tenant_id, tag="more")
             return applied
     if not follow_up:
         # an event committed after our last claim had its enqueue refused while this job ran
