@@ -798,7 +798,7 @@ async def main(args: argparse.Namespace) -> None:
     results: list[RunResult] = []
     with contextlib.ExitStack() as stack:
         tmp = args.logs or stack.enter_context(tempfile.TemporaryDirectory(prefix="podium-rt-"))
-        Path(tmp).mkdir(parents=True, exist_ok=True)
+        Path(tmp).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the runs
         for label, delay in (
             ("arq-default", ARQ_DEFAULT_POLL_DELAY),
             ("tuned", args.poll_delay),

@@ -132,5 +132,7 @@ async def test_given_the_same_events_then_bulk_and_one_at_a_time_store_the_same(
     # and the history was the intended one
     assert [e[1] for e in bulk["inbox"]].count("stale") == 1
     assert [d[0] for d in bulk["dead letters"]] == ["b7"]
-    assert ("opp-2", "ben", "5.000000", "2026-10-03", True, 3, ["ben"], None) in bulk["transactions"]
+    assert ("opp-2", "ben", "5.000000", "2026-10-03", True, 3, ["ben"], None) in bulk[
+        "transactions"
+    ]
     assert bulk["requests"] == [("ana", "2026-10"), ("ben", "2026-10"), ("ben", "2026-11")]
