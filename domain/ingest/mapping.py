@@ -1,17 +1,22 @@
 """Per-tenant field mappings: which CRM field holds each Podium field, per source.
 
 Defaults fit a Salesforce Opportunity (and User) and a HubSpot deal; a tenant overrides any
-key (``set_field_mapping``), e.g. a custom ``Commission_Date__c`` as the date.
+key (``set_field_mapping``), e.g. a custom ``Commission_Date__c`` as the date, and goes back
+to the defaults with ``reset_field_mapping``. Only admins (and the system: the CLI) change a
+mapping; every change is audited in the caller's transaction (``podium mapping ...``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from domain.audit.service import record
 from domain.ingest.errors import InvalidEvent
+from domain.ingest.models import FieldMapping
 from domain.ingest.repository import IngestRepository
-from domain.kit.errors import InvalidInput
+from domain.kit.errors import Forbidden, InvalidInput
 from domain.kit.money import is_currency
+from domain.org.models import Role
 from domain.org.viewer import Viewer
 
 SOURCES = ("salesforce", "hubspot")
@@ -72,20 +77,41 @@ _TEXT_KEYS = {
 }
 
 
-async def field_mapping(*, viewer: Viewer, source: str) -> dict[str, Any]:
-    """The tenant's mapping for ``source``: its overrides over the defaults."""
+AUDIT_ACTION = "crm_mapping.changed"
+AUDIT_ENTITY = "crm_field_mapping"
+
+
+def _check_source(source: str) -> None:
     if source not in SOURCES:
         raise InvalidInput(f"{source!r} is not one of {', '.join(SOURCES)}", field="source")
+
+
+def _require_admin(viewer: Viewer) -> None:
+    """Admins, and the system (``Viewer.system``: the CLI), whose role is admin."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins may change CRM field mappings")
+
+
+async def field_mapping(*, viewer: Viewer, source: str) -> dict[str, Any]:
+    """The tenant's mapping for ``source``: its overrides over the defaults."""
+    _check_source(source)
     stored = await IngestRepository(viewer).field_mapping(source) or {}
     return {**DEFAULTS[source], **stored}
+
+
+async def field_mapping_overrides(*, viewer: Viewer, source: str) -> dict[str, Any] | None:
+    """Only the tenant's stored overrides for ``source`` (None: it uses the defaults)."""
+    _check_source(source)
+    return await IngestRepository(viewer).field_mapping(source)
 
 
 async def set_field_mapping(
     *, viewer: Viewer, source: str, mapping: dict[str, Any]
 ) -> dict[str, Any]:
-    """Store the tenant's overrides (validated: known keys, text values, a currency code)."""
-    if source not in SOURCES:
-        raise InvalidInput(f"{source!r} is not one of {', '.join(SOURCES)}", field="source")
+    """Store the tenant's overrides (validated: known keys, text values, a currency code),
+    replacing the ones stored before; admins only, audited. Returns the effective mapping."""
+    _require_admin(viewer)
+    _check_source(source)
     allowed = set(DEFAULTS[source])
     for key, value in mapping.items():
         if key not in allowed:
@@ -98,8 +124,37 @@ async def set_field_mapping(
             raise InvalidInput("must map CRM values to Podium states", field=f"mapping.{key}")
         if key == "default_currency" and value is not None and not is_currency(value):
             raise InvalidInput(f"{value!r} is not a known currency", field=f"mapping.{key}")
-    await IngestRepository(viewer).save_field_mapping(source, dict(mapping))
-    return {**DEFAULTS[source], **mapping}
+    repository = IngestRepository(viewer)
+    before = await repository.field_mapping(source)
+    overrides = dict(mapping)
+    await repository.save_field_mapping(source, overrides)
+    await record(
+        viewer=viewer,
+        action=AUDIT_ACTION,
+        entity_type=AUDIT_ENTITY,
+        entity_id=source,
+        before=before,
+        after=overrides,
+    )
+    return {**DEFAULTS[source], **overrides}
+
+
+async def reset_field_mapping(*, viewer: Viewer, source: str) -> dict[str, Any]:
+    """Drop the tenant's overrides: ``source`` maps with the defaults again. Admins only,
+    audited (``after`` is None). Returns the effective mapping (the defaults)."""
+    _require_admin(viewer)
+    _check_source(source)
+    before = await IngestRepository(viewer).field_mapping(source)
+    await FieldMapping.filter(tenant_id=viewer.tenant_id, source=source).delete()
+    await record(
+        viewer=viewer,
+        action=AUDIT_ACTION,
+        entity_type=AUDIT_ENTITY,
+        entity_id=source,
+        before=before,
+        after=None,
+    )
+    return dict(DEFAULTS[source])
 
 
 def require(condition: bool, message: str, field: str) -> None:
