@@ -4,32 +4,41 @@
 For such a plan all that a transaction contributes is decided by its *key*: (date, currency,
 the fields the expressions read). Each distinct key is classified once: in the period or not,
 its FX rate, the measures it passes, whether it is payable, the line components (SPIFF windows)
-it falls in. Keys with the same verdict share a *class*, and the hot loop does one thing per
-credit: add the converted amount to the per-rep sum of the class's (payable, measures) verdict
-(and append the rep, counted in C afterwards). Per-measure totals are then the sums of those
-sums, instead of every measure adding every transaction itself. Line items carry the natural
-order of their ids (`LineOrder`), so `calculate` need not sort a rep's own lines again.
+it falls in. Keys with the same verdict share a *class*, and the hot loop does little per
+credit: it appends the converted amount and the rep to the class's lists (and, for a class whose
+credits are lines, makes the Line tuples while the transaction is at hand). Afterwards each
+class's per-rep sums and counts are added up in C-level maps, one class at a time: adding each
+amount to a per-rep sum in the hot loop would touch a scattered per-rep object per credit while
+a million transactions stream by, which costs more. Per-measure totals, and the value of a
+rate component's lines, are then the sums of class sums, instead of every measure adding every
+transaction itself. When the ids of the line credits come in natural order (`LineOrder`), a
+rep's lines in transaction order are in line order already and need no sort; otherwise they
+are sorted rep by rep.
 
 Decimal addition is exact unless a result needs more than 28 significant digits, and an exact
 sum does not depend on the order of its terms (value, sign and exponent alike), so these totals
-are the ones the transaction-by-transaction loop of `calculate` computes;
-`tests/domain/engine/test_by_class.py` holds the two paths to that. A sum that traps (say
-Infinity + -Infinity) raises `Fallback`, and the caller credits with the general loop instead,
-which attributes the failure to its transaction.
+are the ones the transaction-by-transaction loop of `calculate` computes: any rounding in the
+pass (the context's Rounded flag) raises `Fallback`, and so does a sum that traps (say
+Infinity + -Infinity); the caller then credits with the general loop instead, which attributes
+a failure to its transaction. `tests/domain/engine/test_by_class.py` holds the two paths to
+giving the same results.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from decimal import Decimal
-from itertools import compress, repeat
-from operator import add, itemgetter
+from decimal import Decimal, Rounded, getcontext
+from functools import lru_cache, partial
+from itertools import chain, compress, islice, repeat
+from operator import add, itemgetter, mul, setitem
+from types import CodeType
 from typing import Any
 
 from domain.engine.inputs import ONE, FxTable, Transaction
 from domain.engine.plan import Plan
+from domain.engine.results import Line
 
 ZERO = Decimal(0)
 # Fields whose values are (nearly) unique per transaction: a key reading them would not repeat.
@@ -75,44 +84,62 @@ def key_names(plan: Plan) -> tuple[str, ...]:
 
 
 class _Sums:
-    """The per-rep sums and the credited reps of every class with one (payable, measures)
-    verdict: classes that differ only in their line components (a SPIFF window, say) add into
-    the same sums, so the hot loop keeps fewer dicts hot and `sum_up` adds fewer columns."""
+    """The credits of one class (one verdict). Classes that differ only in their line
+    components (a SPIFF window, say) keep their own, so the value of a rate component's lines
+    is the sum of its classes' sums (`ByClass._own_totals`).
 
-    __slots__ = ("measures", "payable", "reps", "sums")
+    The hot loop only appends, in transaction order: the credited rep and the credited amount;
+    `columns` adds them up per rep afterwards (see the module doc)."""
 
-    def __init__(self, payable: bool, measures: tuple[int, ...], rep_ids: Sequence[str]) -> None:
+    __slots__ = ("amounts", "measures", "payable", "reps")
+
+    def __init__(self, payable: bool, measures: tuple[int, ...]) -> None:
         self.payable = payable
         self.measures = measures  # indexes of the measures it passes
-        # Every known rep starts at the identity, so the hot loop adds without a lookup first.
-        self.sums: dict[str, Decimal] = dict.fromkeys(rep_ids, _IDENTITY)
         self.reps: list[str] = []
+        self.amounts: list[Decimal] = []
+
+    def columns(self, keys: list[str]) -> tuple[list[Decimal], list[int]]:
+        """(per-rep sum, per-rep number of credits) for ``keys``, in that order."""
+        # Every rep starts at the identity, so a sum is exactly its terms' sum, exponent and
+        # sign of a zero included. The additions run in C: the maps are lazy, so each amount
+        # is added to its rep's sum as stored by the amount before it, in transaction order.
+        sums = dict.fromkeys(keys, _IDENTITY)
+        reps = self.reps
+        added = map(add, map(sums.get, reps, repeat(_IDENTITY)), self.amounts)
+        deque(map(setitem, repeat(sums), reps, added), maxlen=0)
+        # A rep missing from Inputs.reps is never calculated: its sum is never read.
+        counts = Counter(reps)
+        return list(map(sums.__getitem__, keys)), list(map(counts.get, keys, repeat(0)))
 
 
 class _Class:
-    """Transactions with the same verdict. The hot loop adds each credited amount to the
-    per-rep sum of the class's `_Sums` and appends the credited rep there (and, for line
-    classes, the position and value of the transaction here)."""
+    """Transactions with the same verdict. The hot loop appends each credited amount and rep
+    to the class's `_Sums` (and, for line classes, a Line per line component to `made`)."""
 
-    __slots__ = ("entry_tail", "line_items", "lines", "measures", "payable", "reps", "total")
+    __slots__ = ("entry_tail", "lines", "measures", "payable", "total")
 
-    def __init__(self, total: _Sums, lines: tuple[int, ...]) -> None:
+    def __init__(self, total: _Sums, lines: tuple[int, ...], specs: tuple[_LineSpec, ...]) -> None:
         self.total = total
         self.payable = total.payable
         self.measures = total.measures
         self.lines = lines  # indexes (into ByClass.line_components) of the lines it explains
-        # (transaction position, id, credited amount, payable), kept only when `lines`
-        self.line_items: list[LineItem] = []
-        # the credited rep of each line item, in the same order
-        self.reps: list[str] = []
         self.entry_tail = (
-            total.sums,
+            total.amounts.append,
             total.reps.append,
-            self.line_items.append if lines else None,
-            self.reps.append,
+            specs if lines else None,  # how the hot loop makes the lines of a credit
             total.payable,
             self,
         )
+
+
+# Per line component: (append a Line, append its rep, append its transaction,
+# component id, rate, whether the measure counts): what the hot loop needs to make its lines
+_LineSpec = tuple[
+    Callable[[Line], None], Callable[[str], None], Callable[[Transaction], None], str, Decimal, bool
+]
+# Per line component: the Lines made in the hot loop, their reps, their transactions
+_Made = tuple[list[Line], list[str], list[Transaction]]
 
 
 class ByClass:
@@ -129,7 +156,11 @@ class ByClass:
         fail_fx: Callable[[Transaction], None],
         fail: Callable[[Transaction, Any, Exception], None],
         failures: tuple[type[Exception], ...],
+        line_rates: Sequence[tuple[str, Decimal] | None] = (),
     ) -> None:
+        """``line_rates``: per line component, (component id, rate) when `own_lines` will be
+        asked for its lines (the hot loop then makes them as they will be, while the
+        transaction is at hand)."""
         self.plan = plan
         # The reps the run can read, in the key order of every class's sums.
         self.keys = list(dict.fromkeys(rep_ids))
@@ -140,9 +171,35 @@ class ByClass:
         self.fail_fx, self.fail, self.failures = fail_fx, fail, failures
         self.is_count = [m.is_count for m in plan.measures]
         self.classes: dict[tuple[bool, tuple[int, ...], tuple[int, ...]], _Class] = {}
-        self.totals: dict[tuple[bool, tuple[int, ...]], _Sums] = {}
-        self.splits: list[tuple[_Class, int, str, Decimal, Decimal]] = []
+        # per line component: (component id, rate) of its lines, if given
+        self.line_rates = [
+            line_rates[k] if k < len(line_rates) else None for k in range(len(line_components))
+        ]
+        # per line component: the lines the hot loop makes of its credits, in transaction
+        # order, with a placeholder id and rate when not given
+        self.made: list[_Made] = []
+        self.specs: list[_LineSpec] = []
+        for k, (i, _, _) in enumerate(line_components):
+            made: _Made = ([], [], [])
+            cid, rate = self.line_rates[k] or ("", ONE)
+            self.made.append(made)
+            self.specs.append(
+                (made[0].append, made[1].append, made[2].append, cid, rate, self.is_count[i])
+            )
+        # Per line component, whether its made lines are in line order already (`LineOrder`),
+        # with no split among its credits: then every rep's lines, in transaction order, are.
+        self.ordered: list[bool] = [False for _ in line_components]
+        # line component -> whether `items` lists its items by rep (built on demand when
+        # `ordered`)
+        self.listed: list[bool] = [False for _ in line_components]
+        self.line_totals: dict[int, tuple[dict[str, Decimal], dict[str, Decimal]]] = {}
+        # Whether the natural keys of the ids of the line credits strictly increase in
+        # transaction order (then every rep's lines, in transaction order, are in line order)
+        self.in_order = False
+        self.totals: dict[tuple[bool, tuple[int, ...], tuple[int, ...]], _Sums] = {}
+        self.splits: list[tuple[_Class, Transaction, str, Decimal, Decimal]] = []
         self.transactions: Sequence[Transaction] = ()
+        self.positions: dict[int, int] | None = None  # id(transaction) -> its position
         # measure index -> rep -> [total, count, payable total], as the general loop keeps them
         self.accumulators: list[dict[str, list[Decimal]]] = [{} for _ in plan.measures]
         # line component -> rep -> its line items
@@ -150,16 +207,16 @@ class ByClass:
 
     # --- the pass over the transactions ------------------------------------------------------
     def classify(self, t: Transaction) -> Any:
-        """The entry for ``t``'s key: (rate or None, *class entry tail), `_SKIP`, or an
-        entry whose rate is `_NO_RATE`."""
+        """The entry for ``t``'s key: (rate, ONE in the plan currency, *class entry tail),
+        `_SKIP`, or an entry whose rate is `_NO_RATE`."""
         day = t.date
         if day < self.start or day > self.end:
             return _SKIP
-        rate: Any = None
+        rate: Any = ONE  # the plan currency: not converted
         if t.currency != self.plan.currency:
             found = self.fx.rate(t.currency, day)
             if found is None:
-                return (_NO_RATE, None, None, None, None, None, None)
+                return (_NO_RATE, None, None, None, None, None)
             rate = found[1]
         fields = t.fields
         plan = self.plan
@@ -177,14 +234,24 @@ class ByClass:
         verdict = (payable, measures, lines)
         cls = self.classes.get(verdict)
         if cls is None:
-            total = self.totals.get((payable, measures))
+            total = self.totals.get(verdict)
             if total is None:
-                total = self.totals[payable, measures] = _Sums(payable, measures, self.keys)
-            cls = self.classes[verdict] = _Class(total, lines)
+                total = self.totals[verdict] = _Sums(payable, measures)
+            specs = tuple(map(self.specs.__getitem__, lines))
+            cls = self.classes[verdict] = _Class(total, lines, specs)
         return (rate, *cls.entry_tail)
 
-    def split(self, cls: _Class, position: int, rep_id: str, share: Decimal, amount: Any) -> None:
-        self.splits.append((cls, position, rep_id, share, amount))
+    def split(self, cls: _Class, t: Transaction, rep_id: str, share: Decimal, amount: Any) -> None:
+        self.splits.append((cls, t, rep_id, share, amount))
+
+    def position(self, t: Transaction) -> int:
+        """``t``'s position among the transactions (only the line order of items whose ids
+        tie needs it: looked up when the lines are not in order already)."""
+        if self.positions is None:
+            self.positions = {id(x): i for i, x in enumerate(self.transactions)}
+            if len(self.positions) != len(self.transactions):  # one object twice
+                raise Fallback
+        return self.positions[id(t)]
 
     def run(self, transactions: Sequence[Transaction]) -> None:
         self.transactions = transactions
@@ -198,58 +265,75 @@ class ByClass:
             "CACHE_LIMIT": CACHE_LIMIT,
             "classify": self.classify,
             "split": self.split,
+            "new_tuple": tuple.__new__,
+            "Line": Line,
             "fail": self.fail,
             "fail_fx": self.fail_fx,
         }
         for n, name in enumerate(names):
             namespace[f"name{n}"] = name
-        exec(compile(_loop_source(len(names)), "<crediting by class>", "exec"), namespace)  # noqa: S102
+        exec(_loop_code(len(names)), namespace)  # noqa: S102
+        # The sums here are the general loop's only if they are exact (then the order of their
+        # terms does not matter): any rounding, and the general loop credits instead.
+        flags = getcontext().flags
+        was_rounded = flags[Rounded]
+        flags[Rounded] = False
         try:
-            namespace["credit"](transactions)
-        except self.failures as exc:  # a sum trapped: only the general loop can say whose
-            raise Fallback from exc
-        self.sum_up()
+            try:
+                self.in_order = namespace["credit"](transactions)
+            except self.failures as exc:  # a conversion trapped: the general loop says whose
+                raise Fallback from exc
+            self.sum_up()
+            if flags[Rounded]:
+                raise Fallback
+        finally:
+            flags[Rounded] = flags[Rounded] or was_rounded
 
     # --- per-measure totals and line items from the classes ------------------------------------
     def sum_up(self) -> None:
         keys = self.keys
-        classes = list(self.classes.values())
         totals = list(self.totals.values())
-        counts = {s: list(map(Counter(s.reps).get, keys, repeat(0))) for s in totals}
         try:
+            columns = {s: s.columns(keys) for s in totals}
             for i, is_count in enumerate(self.is_count):
                 passing = [s for s in totals if i in s.measures]
                 if passing:
-                    self._sum_measure(i, is_count, passing, counts)
-            for cls, position, rep_id, share, amount in self.splits:
-                self._add_split(cls, position, rep_id, share, amount)
+                    self._sum_measure(i, is_count, passing, columns)
+            for cls, t, rep_id, share, amount in self.splits:
+                self._add_split(cls, t, rep_id, share, amount)
+            split_lines = any(cls.lines for cls, *_ in self.splits)
+            for k in range(len(self.made)):
+                self.ordered[k] = self.in_order and not split_lines
+                if self.ordered[k] and self.line_rates[k] is not None:
+                    self._own_totals(k, columns)
         except self.failures as exc:
             raise Fallback from exc
-        for cls in classes:
-            if cls.lines:
-                self._collect_lines(cls)
-        for by_rep in self.items:
-            for entries in by_rep.values():
-                if len(entries) > 1:
-                    entries.sort(key=_ORDER)
+        for k, ordered in enumerate(self.ordered):
+            if not ordered:
+                self._list_items(k)
+                for entries in self.items[k].values():
+                    if len(entries) > 1:
+                        entries.sort(key=_ORDER)
 
     def _sum_measure(
-        self, i: int, is_count: bool, passing: list[_Sums], counts: dict[_Sums, list[int]]
+        self,
+        i: int,
+        is_count: bool,
+        passing: list[_Sums],
+        columns: dict[_Sums, tuple[list[Decimal], list[int]]],
     ) -> None:
         """Measure ``i``'s accumulators: its verdicts' per-rep sums added up column-wise (every
-        `_Sums` holds `keys` in the same order)."""
+        column lists `keys` in the same order)."""
         payable = [cls for cls in passing if cls.payable]
-        credited = _add_up([counts[cls] for cls in passing])
-        credited_payable = _add_up([counts[cls] for cls in payable]) if payable else None
+        credited = _add_up([columns[cls][1] for cls in passing])
+        credited_payable = _add_up([columns[cls][1] for cls in payable]) if payable else None
         totals: list[Any]
         if is_count:
             totals = credited
             payable_totals = credited_payable
         else:
-            totals = _add_up([list(cls.sums.values()) for cls in passing])
-            payable_totals = (
-                _add_up([list(cls.sums.values()) for cls in payable]) if payable else None
-            )
+            totals = _add_up([columns[cls][0] for cls in passing])
+            payable_totals = _add_up([columns[cls][0] for cls in payable]) if payable else None
         # Payable totals start at ZERO, as in the general loop: ZERO + the payable sum, which
         # for a rep without payable credits is the identity (or the count 0), so ZERO itself.
         counted = list(map(Decimal, credited))
@@ -266,22 +350,51 @@ class ByClass:
             zip(compress(self.keys, credited), map(list, compress(rows, credited)), strict=True)
         )
 
-    def _collect_lines(self, cls: _Class) -> None:
-        by_rep = _group(cls.reps, cls.line_items)
-        for k in cls.lines:
-            items = self.items[k]
-            count_measure = self.is_count[self.line_components[k][0]]
-            for rep_id, entries in by_rep.items():
-                if count_measure:  # a count measure credits ONE per transaction, not its amount
-                    entries = [(at, tid, ONE, payable) for at, tid, _, payable in entries]
-                known = items.get(rep_id)
-                if known is None:
-                    items[rep_id] = list(entries)  # a copy: other line components extend theirs
-                else:
-                    known.extend(entries)
+    def _own_totals(self, k: int, columns: dict[_Sums, tuple[list[Decimal], list[int]]]) -> None:
+        """The value and the payable value of every rep's own lines of line component ``k``,
+        when its lines are in line order and none is a split: ZERO + the line values in line
+        order is then, as every sum here is exact, ZERO + the sums of the classes whose
+        credits are its lines."""
+        count = self.is_count[self.line_components[k][0]]
+        pick = 1 if count else 0
+        classes = [s for verdict, s in self.totals.items() if k in verdict[2]]
+        payable = [s for s in classes if s.payable]
+        totals: list[dict[str, Decimal]] = []
+        for chosen in (classes, payable):
+            if not chosen:
+                totals.append({})
+                continue
+            column = _add_up([columns[s][pick] for s in chosen])
+            if count:
+                column = list(map(Decimal, column))
+            totals.append(dict(zip(self.keys, map(add, repeat(ZERO), column), strict=True)))
+        self.line_totals[k] = (totals[0], totals[1])
+
+    def own_line_totals(self, k: int) -> tuple[dict[str, Decimal], dict[str, Decimal]] | None:
+        """(rep -> value, rep -> payable value) of the reps' own lines of line component
+        ``k``, as `calculate` adds them up from the `own_lines`, when known without them."""
+        return self.line_totals.get(k)
+
+    def _list_items(self, k: int) -> None:
+        """Line component ``k``'s items by rep (in transaction order, then a split's)."""
+        self.listed[k] = True
+        lines, reps, made_from = self.made[k]
+        positions: Iterable[int] = repeat(0)  # in line order already: no ties to break
+        if not self.ordered[k]:
+            positions = map(self.position, made_from)
+        ids = list(map(_LINE_ID, lines))
+        orders = map(line_order, ids, positions)
+        values, payables = map(_LINE_VALUE, lines), map(_LINE_PAYABLE, lines)
+        items = list(zip(orders, ids, values, payables, strict=True))
+        by_rep = self.items[k]
+        for rep_id, entries in _group(reps, items).items():
+            known = by_rep.get(rep_id)
+            if known is not None:  # a split's items, added while summing up
+                entries.extend(known)
+            by_rep[rep_id] = entries
 
     def _add_split(
-        self, cls: _Class, position: int, rep_id: str, share: Decimal, amount: Any
+        self, cls: _Class, t: Transaction, rep_id: str, share: Decimal, amount: Any
     ) -> None:
         payable = cls.payable
         for i in cls.measures:
@@ -298,14 +411,40 @@ class ByClass:
         for k in cls.lines:
             i = self.line_components[k][0]
             credited = share if self.is_count[i] else amount * share
-            tid = self.transactions[position].id
-            entry = (line_order(tid, position), tid, credited, payable)
+            tid = t.id
+            entry = (line_order(tid, self.position(t)), tid, credited, payable)
             self.items[k].setdefault(rep_id, []).append(entry)
 
     def line_items(self, k: int, rep_id: str) -> list[LineItem]:
         """Line component ``k``'s credits of ``rep_id``, in the natural order of their ids,
         ties in transaction order (see `LineOrder`)."""
+        if not self.listed[k]:
+            self._list_items(k)
         return self.items[k].get(rep_id, [])
+
+    def own_lines(self, k: int, cid: str, rate: Decimal) -> dict[str, list[Line]]:
+        """Every rep's own lines of line component ``k`` (the rate component ``cid``): for
+        each rep with items the Line tuples `calculate` builds from its `line_items`, in the
+        same order, for all reps at once in C-level maps."""
+        if not self.ordered[k]:
+            by_rep = self.items[k]
+            counts = map(len, by_rep.values())
+            listed = list(chain.from_iterable(by_rep.values()))
+            values = list(map(_VALUE, listed))
+            payables = list(map(_PAYABLE, listed))
+            every = _make_lines(cid, map(_ID, listed), values, rate, payables)
+            return dict(zip(by_rep, map(list, map(islice, repeat(every), counts)), strict=True))
+        # A rep's lines are its credits in transaction order, made in the hot loop while the
+        # transaction was at hand (rather than rep by rep here, which jumps about memory).
+        made, reps, _ = self.made[k]
+        lines: Iterable[Line] = made
+        if self.line_rates[k] != (cid, rate) or self.specs[k][4] is not rate:
+            values = list(map(_LINE_VALUE, made))
+            payables = list(map(_LINE_PAYABLE, made))
+            lines = _make_lines(cid, map(_LINE_ID, made), values, rate, payables)
+        groups: defaultdict[str, list[Line]] = defaultdict(list)
+        deque(map(list.append, map(groups.__getitem__, reps), lines), maxlen=0)
+        return groups
 
 
 def line_order(transaction_id: str, position: int) -> LineOrder:
@@ -331,6 +470,59 @@ def _group(keys: list[str], values: list[Any]) -> dict[str, list[Any]]:
     return groups
 
 
+_new_tuple = tuple.__new__
+_as_line = partial(_new_tuple, Line)
+_ID = itemgetter(1)
+_VALUE = itemgetter(2)
+_PAYABLE = itemgetter(3)
+_LINE_ID = itemgetter(1)
+_LINE_VALUE = itemgetter(3)
+_LINE_PAYABLE = itemgetter(7)
+
+
+def _make_lines(
+    cid: str, ids: Iterable[str], values: list[Decimal], rate: Decimal, payables: list[bool]
+) -> Iterator[Line]:
+    """The lines of rate component ``cid``, one per (id, value, payable), as `calculate`'s
+    ``_rate`` builds them."""
+    amounts = map(mul, values, repeat(rate))
+    fields = zip(repeat(cid), ids, repeat(""), values, repeat(rate), amounts, repeat(""), payables)
+    return map(_as_line, fields)
+
+
+# What the hot loop does with a credit of all of a transaction's value to rep_id.
+_CREDIT = """\
+add_amount(amount)
+add_rep(rep_id)
+if lines is not None:
+    tid = t.id
+    if in_order:  # so far, the natural keys of the ids strictly increase
+        stem = tid.rstrip(DIGITS)
+        line_key = (stem, len(tid) - len(stem), tid)
+        if line_key > last_key:
+            last_key = line_key
+        else:
+            in_order = False
+    for add_made, add_made_rep, add_made_at, cid, line_rate, counted in lines:
+        value = ONE if counted else amount
+        line = (cid, tid, "", value, line_rate, value * line_rate, "", payable)
+        add_made(new_tuple(Line, line))
+        add_made_rep(rep_id)
+        add_made_at(t)
+"""
+
+
+def _indent(source: str, spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in source.rstrip("\n").splitlines())
+
+
+@lru_cache(maxsize=64)
+def _loop_code(n_names: int) -> CodeType:
+    """The hot loop compiled once per process and number of key fields: a worker calculates
+    one rep at a time, and compiling it anew was most of such a small run."""
+    return compile(_loop_source(n_names), "<crediting by class>", "exec")
+
+
 def _loop_source(n_names: int) -> str:
     """The hot loop, specialised to the number of key fields (read by subscript, missing ones
     as None). Only names from the namespace built in `ByClass.run` are used."""
@@ -341,7 +533,9 @@ def _loop_source(n_names: int) -> str:
     return f"""\
 def credit(transactions):
     cache = {{}}
-    for position, t in enumerate(transactions):
+    in_order = True
+    last_key = ()
+    for t in transactions:
         fields = t.fields
         try:
             key = ({key},)
@@ -364,26 +558,21 @@ def credit(transactions):
                 cache[key] = entry
         if entry is SKIP:
             continue
-        rate, sums, add_rep, add_line, add_line_rep, payable, cls = entry
+        rate, add_amount, add_rep, lines, payable, cls = entry
         amount = t.amount
-        if rate is not None:
+        if rate is not ONE:
             if rate is NO_RATE:
                 fail_fx(t)
                 continue
             amount = amount * rate
-        for rep_id, share in t.credits:
-            if share is ONE:
-                try:
-                    sums[rep_id] += amount
-                except KeyError:  # a rep missing from Inputs.reps: never calculated, never read
-                    pass
-                add_rep(rep_id)
-                if add_line is not None:
-                    tid = t.id
-                    stem = tid.rstrip(DIGITS)
-                    digits = tid[len(stem):]
-                    add_line(((stem, len(digits), digits, position), tid, amount, payable))
-                    add_line_rep(rep_id)
-            else:
-                split(cls, position, rep_id, share, amount)
+        if t.sole_credit:  # the usual credit: ((t.rep_id, ONE),)
+            rep_id = t.rep_id
+{_indent(_CREDIT, 12)}
+        else:
+            for rep_id, share in t.credits:
+                if share is ONE:
+{_indent(_CREDIT, 20)}
+                else:
+                    split(cls, t, rep_id, share, amount)
+    return in_order
 """

@@ -13,7 +13,8 @@ Speed matters (a full run is millions of transactions), so the work is split in 
    (``rate`` components) also keep the credited items. When every filter reads only such
    fields and every measure sums ``amount`` or counts (the usual plan), `by_class` does this
    pass instead: one classification per distinct key and one addition per credit, however
-   many measures there are.
+   many measures there are, and the reps' own lines of rate components built for all reps
+   at once.
 2. *Per rep*: measures, quotas, components, caps. Everything that depends only on the plan is
    prepared once; explanation texts are rendered only when somebody reads them.
 """
@@ -33,9 +34,10 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from functools import partial
+from functools import lru_cache, partial
 from itertools import compress, repeat
-from operator import itemgetter, mul
+from operator import attrgetter, itemgetter, mul
+from types import CodeType
 from typing import Any
 
 from domain.engine import by_class
@@ -65,6 +67,9 @@ _FAILURES = (EvaluationError, ArithmeticError, TypeError, ValueError)
 # Builds a NamedTuple from a complete tuple without its Python-level __new__: the lines of a
 # large run number in the hundreds of thousands.
 _new_tuple = tuple.__new__
+_REP_ID = attrgetter("id")
+_LINE_VALUE = attrgetter("value")
+_LINE_PAYABLE = attrgetter("payable")
 _as_line = partial(_new_tuple, Line)
 
 # (transaction, credited rep, credited value = value x share, satisfies payable_when)
@@ -159,6 +164,11 @@ class _Calculation:
         # Whether `line_items` lists a rep's items in the order of `_line_order` already (it
         # does in `by_class`), so that only a team's lines need sorting
         self.line_items_sorted = False
+        # line component index -> rep -> the rep's own lines, built for every rep at once
+        # when the crediting pass lists items by rep
+        self.own_lines: dict[int, dict[str, list[Line]]] = {}
+        # line component index -> (rep -> the value of those lines, rep -> their payable value)
+        self.own_line_totals: dict[int, tuple[dict[str, Decimal], dict[str, Decimal]]] = {}
 
     # --- crediting --------------------------------------------------------------------------
     # Off only in tests that hold the fast path to the general loop.
@@ -176,6 +186,7 @@ class _Calculation:
                 self._fail_fx,
                 self._fail_evaluation,
                 _FAILURES,
+                self._own_line_rates(),
             )
             try:
                 crediting.run(self.inputs.transactions)
@@ -185,8 +196,27 @@ class _Calculation:
                 self.accumulators = crediting.accumulators
                 self.line_items = crediting.line_items
                 self.line_items_sorted = True
+                for c in self.plan.components:
+                    plan = self.line_plan.get(c.id)
+                    if plan is not None and not plan[1]:
+                        assert c.rate is not None
+                        self.own_lines[plan[0]] = crediting.own_lines(plan[0], c.id, c.rate)
+                        totals = crediting.own_line_totals(plan[0])
+                        if totals is not None:
+                            self.own_line_totals[plan[0]] = totals
                 return
         self.credit_generally()
+
+    def _own_line_rates(self) -> list[tuple[str, Decimal] | None]:
+        """Per line component: (component id, rate) when its lines are the rep's own (not a
+        team's), else None."""
+        rates: list[tuple[str, Decimal] | None] = [None for _ in self.line_components]
+        for c in self.plan.components:
+            found = self.line_plan.get(c.id)
+            if found is not None and not found[1]:
+                assert c.rate is not None
+                rates[found[0]] = (c.id, c.rate)
+        return rates
 
     def _fail_fx(self, t: Transaction) -> None:
         self._fail_transaction(
@@ -311,7 +341,7 @@ class _Calculation:
             cached=getter is not None,
             payable_direct=payable_direct,
         )
-        exec(compile(source, f"<crediting {plan.id}>", "exec"), namespace)  # noqa: S102
+        exec(_compiled(source, f"<crediting {plan.id}>"), namespace)  # noqa: S102
         if getter is None:
             namespace["ALWAYS"] = classify_and_store(None, {})
         namespace["credit"](self.inputs.transactions)
@@ -390,10 +420,14 @@ class _Calculation:
         errors: list[RepError] = []
         wanted = None if rep_ids is None else set(rep_ids)
         assignments = _assignments_by_rep(self.inputs.assignments, self.plan.id)
-        for rep in sorted(self.inputs.reps, key=lambda r: r.id):
+        period_days = self.period_days
+        for rep in sorted(self.inputs.reps, key=_REP_ID):
             if wanted is not None and rep.id not in wanted:
                 continue
-            active = _active_days(self.period, rep, assignments)
+            if assignments is None and rep.hire_date is None and rep.end_date is None:
+                active = period_days  # what `_active_days` says then
+            else:
+                active = _active_days(self.period, rep, assignments)
             if active == 0:
                 continue
             try:
@@ -411,9 +445,13 @@ class _Calculation:
             for i, m in enumerate(self.plan.measures)
         ]
         self.zero = self.round(ZERO)
+        self.period_days = self.period.days
+        self.has_payable_when = self.plan.payable_when is not None
+        # tiered component id -> the starts of its tiers
+        self.tier_starts = {c.id: tuple(t.start for t in c.tiers) for c in self.plan.components}
+        self.tier_rates = {c.id: tuple(t.rate for t in c.tiers) for c in self.plan.components}
 
     def calculate_rep(self, rep: Rep, active_days: int) -> RepResult:
-        period = self.period
         if self.transaction_errors:
             self._check_transactions(rep)
         rep_id = rep.id
@@ -422,25 +460,31 @@ class _Calculation:
         ctx_quotas, attainments = ctx.quotas, ctx.attainments
         measure_results: list[MeasureResult] = []
         quotas = self.inputs.quotas
-        period_days = period.days
+        period_days = self.period_days
         prorate = active_days < period_days
         for i, measure_id, team, needed, accumulators in self.measure_plan:
             if team:
                 total, count, _ = self.stats(i, rep_id)
             else:
                 acc = accumulators.get(rep_id)
-                total, count = (ZERO, ZERO) if acc is None else (acc[0], acc[1])
+                if acc is None:
+                    total = count = ZERO
+                else:
+                    total = acc[0]
+                    count = acc[1]
             totals[measure_id] = total
             counts[measure_id] = count
             raw_quota = quotas.get((rep_id, measure_id))
             quota = attainment = None
             if raw_quota is None:
                 if needed:
-                    raise RepFailure(f"no quota for measure {measure_id!r} in {period.id}")
+                    raise RepFailure(f"no quota for measure {measure_id!r} in {self.period.id}")
             elif raw_quota <= 0:
                 if needed:
                     word = "0" if raw_quota == 0 else f"negative ({raw_quota})"
-                    raise RepFailure(f"quota for measure {measure_id!r} in {period.id} is {word}")
+                    raise RepFailure(
+                        f"quota for measure {measure_id!r} in {self.period.id} is {word}"
+                    )
                 quota = raw_quota
             else:
                 quota = raw_quota * active_days / period_days if prorate else raw_quota
@@ -453,38 +497,75 @@ class _Calculation:
 
         components: list[ComponentResult] = []
         lines: list[Line] = []
+        amounts = ctx.components
+        quantum = self.quantum
+        has_payable_when = self.has_payable_when
+        uncapped = payable_sum = ZERO
         for c in self.plan.components:
+            # A component (inlined: this runs for every component of every rep).
             try:
-                result, component_lines = self.calculate_component(c, rep, ctx)
+                gate = c.gate
+                gate_open = True if gate is None else bool(evaluate_safely(gate, ctx))
+                component_lines: list[Line] = []
+                base: tuple[Decimal, Decimal] | None = None  # (V, P) for payable_when
+                kind = c.type
+                if kind == "rate":
+                    raw, base, component_lines, explain = self._rate(c, rep)
+                elif kind == "tiered":
+                    raw, base, explain = self._tiered(c, rep, ctx)
+                elif kind == "bonus":
+                    raw, explain = self._bonus(c, ctx)
+                elif gate_open:
+                    assert c.expression is not None
+                    raw = _as_number(evaluate_safely(c.expression, ctx))
+                    explain = _formula_explainer(self, c.expression.source, raw)
+                else:
+                    raw, explain = ZERO, _nothing
+                amount = raw if gate_open else ZERO
+                capped_from = None
+                cap = c.cap
+                if cap is not None and amount > cap:
+                    capped_from, amount = amount, cap
+                rounded = amount.quantize(quantum, ROUND_HALF_UP)
+                if component_lines and (not gate_open or amount is not raw):
+                    component_lines = self._scale_lines(component_lines, raw, amount, gate_open)
+                payable = rounded
+                payable_share: tuple[Decimal, Decimal] | None = None
+                if base is not None and has_payable_when:
+                    value, payable_value = base
+                    if value != 0 and payable_value != value:
+                        payable = (rounded * payable_value / value).quantize(quantum, ROUND_HALF_UP)
+                        payable_share = (payable_value, value)
+                explainer = partial(
+                    _render_component,
+                    self,
+                    c,
+                    explain,
+                    gate_open,
+                    capped_from,
+                    payable,
+                    payable_share,
+                )
+                result = (c.id, kind, rounded, payable, rounded - payable, explainer)
             except EvaluationError as exc:
                 raise RepFailure(f"component {c.id!r}: {exc}") from None
             except _FAILURES as exc:
                 raise RepFailure(f"component {c.id!r}: {_describe(exc)}") from None
-            ctx.components[c.id] = result.amount
-            components.append(result)
+            components.append(_new_tuple(ComponentResult, result))
+            amounts[c.id] = rounded
+            uncapped += rounded
+            payable_sum += payable
             if component_lines:
                 lines.extend(component_lines)
-        return self._rep_total(rep, active_days, measure_results, components, lines)
-
-    def _check_transactions(self, rep: Rep) -> None:
-        errors = self.transaction_errors
-        if not errors:
-            return
-        failure = errors.get(rep.id)
-        if failure:
-            raise RepFailure(failure[1])
-        if self.plan.has_team_scope:
-            for member in self.subtree(rep.id)[1:]:
-                failure = errors.get(member)
-                if failure:
-                    raise RepFailure(f"team member {member!r}: {failure[1]}")
+        return self._rep_total(
+            rep, active_days, measure_results, components, lines, uncapped, payable_sum
+        )
 
     def calculate_component(
         self, c: Component, rep: Rep, ctx: _RepContext
     ) -> tuple[ComponentResult, list[Line]]:
-        gate_open = True
-        if c.gate is not None:
-            gate_open = bool(evaluate_safely(c.gate, ctx))
+        """One component of one rep, as `calculate_rep` computes it (inlined there)."""
+        gate_open = True if c.gate is None else bool(evaluate_safely(c.gate, ctx))
         lines: list[Line] = []
         base: tuple[Decimal, Decimal] | None = None  # (V, P) for payable_when
         kind = c.type
@@ -521,6 +602,19 @@ class _Calculation:
         result = (c.id, kind, rounded, payable, rounded - payable, explainer)
         return _new_tuple(ComponentResult, result), lines
 
+    def _check_transactions(self, rep: Rep) -> None:
+        errors = self.transaction_errors
+        if not errors:
+            return
+        failure = errors.get(rep.id)
+        if failure:
+            raise RepFailure(failure[1])
+        if self.plan.has_team_scope:
+            for member in self.subtree(rep.id)[1:]:
+                failure = errors.get(member)
+                if failure:
+                    raise RepFailure(f"team member {member!r}: {failure[1]}")
+
     def _scale_lines(
         self, lines: list[Line], raw: Decimal, amount: Decimal, gate_open: bool
     ) -> list[Line]:
@@ -544,6 +638,22 @@ class _Calculation:
         cid, earner = c.id, rep.id
         k, team = self.line_plan[cid]
         if not team:
+            own = self.own_lines.get(k)
+            if own is not None:
+                found = own.get(earner)
+                if found:
+                    lines = found
+                    known = self.own_line_totals.get(k)
+                    if known is not None:
+                        total = known[0][earner]
+                        payable_total = known[1].get(earner, ZERO)
+                    else:  # what the loop below adds up, by C-level maps
+                        own_values = list(map(_LINE_VALUE, lines))
+                        total = sum(own_values, ZERO)
+                        payable_total = sum(compress(own_values, map(_LINE_PAYABLE, lines)), ZERO)
+                raw = total * rate
+                explain = partial(_explain_rate, self, c, total, raw)
+                return raw, (total, payable_total), lines, explain
             items = self.line_items(k, earner)
             if items:
                 # The loop below, by C-level maps: the rep's own lines, in the items' order.
@@ -589,28 +699,38 @@ class _Calculation:
         self, c: Component, rep: Rep, ctx: _RepContext
     ) -> tuple[Decimal, tuple[Decimal, Decimal], Callable[[], list[str]]]:
         assert c.measure is not None
-        total, _, payable_total = self.stats(self.measure_index[c.measure], rep.id)
+        i = self.measure_index[c.measure]
+        if self.team[i]:
+            total, _, payable_total = self.stats(i, rep.id)
+        else:  # what `stats` says then
+            acc = self.accumulators[i].get(rep.id)
+            total, payable_total = (ZERO, ZERO) if acc is None else (acc[0], acc[2])
         tiers = c.tiers
+        starts, rates = self.tier_starts[c.id], self.tier_rates[c.id]
         if c.basis == "attainment":
             quota = ctx.quotas[c.measure]
-            bounds = [t.start * quota for t in tiers]
+            bounds = list(map(mul, starts, repeat(quota)))
         else:
-            bounds = [t.start for t in tiers]
+            bounds = list(starts)
         # (tier index, rate, the slice of T it applies to)
         slices: list[tuple[int, Decimal, Decimal]] = []
         if total <= 0:
-            raw = total * tiers[0].rate
-            slices.append((0, tiers[0].rate, total))
+            raw = total * rates[0]
+            slices.append((0, rates[0], total))
         elif c.method == "marginal":
             raw = ZERO
-            last = len(tiers) - 1
-            for k, tier in enumerate(tiers):
-                top = total if k == last else min(total, bounds[k + 1])
+            last = len(rates) - 1
+            for k, rate in enumerate(rates):
+                if k == last:
+                    top = total
+                else:
+                    upper = bounds[k + 1]
+                    top = upper if upper < total else total  # min(total, upper)
                 width = top - bounds[k]
                 if width <= 0:
                     break
-                raw += tier.rate * width
-                slices.append((k, tier.rate, width))
+                raw += rate * width
+                slices.append((k, rate, width))
         else:
             k = 0
             for j, bound in enumerate(bounds):
@@ -669,12 +789,11 @@ class _Calculation:
         measures: list[MeasureResult],
         components: list[ComponentResult],
         lines: list[Line],
+        uncapped: Decimal,
+        payable_sum: Decimal,
     ) -> RepResult:
-        uncapped = ZERO
-        payable_sum = ZERO
-        for c in components:
-            uncapped += c.amount
-            payable_sum += c.payable
+        """The rep's result; ``uncapped`` and ``payable_sum`` are ZERO + the components'
+        amounts and payable amounts, in order."""
         cap = self.plan.cap
         zero = self.zero
         capped = cap is not None and cap < uncapped
@@ -685,7 +804,7 @@ class _Calculation:
             payable = self.round(payable_sum * total / uncapped)
         else:
             total, adjustment, payable = uncapped + zero, zero, payable_sum + zero
-        period_days = self.period.days
+        period_days = self.period_days
         explain = partial(
             _explain_rep, self, components, active_days, period_days, capped, total, uncapped
         )
@@ -977,3 +1096,10 @@ def _active_days(period: Period, rep: Rep, assignments: dict[str, list[Assignmen
             days += (end - start).days + 1
             covered_until = end if covered_until is None else max(covered_until, end)
     return days
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str, name: str) -> CodeType:
+    """Generated crediting code, compiled once per process and source text (the same plan
+    calculated rep by rep, as a worker does, compiles nothing after the first)."""
+    return compile(source, name, "exec")

@@ -39,6 +39,15 @@ class Transaction:
     date: date
     credits: tuple[tuple[str, Decimal], ...]
     fields: Mapping[str, Any]
+    # Derived: whether ``credits`` is ((rep_id, ONE),), all of it to ``rep_id`` (the share
+    # being the ONE object). Set on construction, while ``credits`` is at hand, so that the
+    # engine's pass over a million transactions need not read every ``credits`` tuple.
+    sole_credit: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        credits = self.credits
+        sole = len(credits) == 1 and credits[0][1] is ONE and credits[0][0] == self.rep_id
+        object.__setattr__(self, "sole_credit", sole)
 
     @staticmethod
     def build(

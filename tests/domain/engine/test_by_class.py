@@ -294,7 +294,7 @@ def test_given_lines_out_of_transaction_order_when_listed_then_natural_order() -
     assert spiff == [("j03", D("20")), ("j03", D("40")), ("j07", D("30")), ("j12", D("10"))]
 
 
-def test_given_classes_differing_only_in_lines_when_credited_then_they_share_their_sums() -> None:
+def test_given_classes_differing_only_in_lines_when_credited_then_each_has_its_sums() -> None:
     transactions = [
         tx("t1", "r1", "100", date="2026-10-01", product="cloud"),  # outside the SPIFF window
         tx("t2", "r1", "50", date="2026-10-20", product="cloud"),  # inside it
@@ -310,11 +310,55 @@ def test_given_classes_differing_only_in_lines_when_credited_then_they_share_the
         lambda t: None,
         lambda t, fields, exc: None,
         (ArithmeticError,),
+        [("cloud_spiff", D("0.03"))],
     )
     crediting.run(transactions)
     assert len(crediting.classes) == 2
-    assert len(crediting.totals) == 1
+    # the SPIFF's lines are exactly the credits of one of them: its value is that one's sum
+    assert len(crediting.totals) == 2
+    assert crediting.own_line_totals(0) is not None
+    assert crediting.own_line_totals(0)[0]["r1"] == D("50")
+    assert [
+        line.transaction_id for line in crediting.own_lines(0, "cloud_spiff", D("0.03"))["r1"]
+    ] == ["t2"]
     assert result.rep("r1").measure("cloud").total == D("150")
+
+
+def test_given_sums_past_28_digits_when_credited_by_class_then_the_general_loop_credits() -> None:
+    # Rounded sums depend on the order of their terms: the fast path must not guess.
+    transactions = [
+        tx("t1", "r1", "1234567890123456789012345.678", product="cloud"),
+        tx("t2", "r1", "0.0000000001", product="cloud", date="2026-10-20"),
+        tx("t3", "r1", "9876543210987654321098765.4321", product="cloud", date="2026-10-21"),
+    ]
+    agree(PLAN, transactions)
+
+
+def test_given_one_transaction_object_twice_with_ids_out_of_order_then_same_result() -> None:
+    twice = tx("j5", "r1", "10", date="2026-10-20", product="cloud")
+    transactions = [
+        twice,
+        tx("j5", "r1", "20", date="2026-10-21", product="cloud", state="activated"),
+        tx("j1", "r1", "30", date="2026-10-22", product="cloud"),
+        twice,
+    ]
+    result = agree(PLAN, transactions)
+    spiff = [
+        (line.transaction_id, line.value)
+        for line in result.rep("r1").lines
+        if line.component == "cloud_spiff"
+    ]
+    assert spiff == [("j1", D("30")), ("j5", D("10")), ("j5", D("20")), ("j5", D("10"))]
+
+
+def test_given_ids_in_natural_order_when_credited_by_class_then_lines_need_no_sort() -> None:
+    transactions = [
+        tx(f"t{i}", "r1" if i % 2 else "r2", str(i), date="2026-10-20", product="cloud")
+        for i in (1, 2, 9, 10, 11, 100)
+    ]
+    result = agree(PLAN, transactions)
+    r1 = [line.transaction_id for line in result.rep("r1").lines if line.component == "cloud_all"]
+    assert r1 == ["t1", "t9", "t11"]
 
 
 def test_given_ids_when_line_order_then_natural_order_with_ties_in_transaction_order() -> None:
@@ -330,3 +374,21 @@ def test_given_ids_when_line_order_then_natural_order_with_ties_in_transaction_o
     ]
     assert ordered == expected
     assert ordered[:3] == ["7@6", "dup@3", "t@7"]
+
+
+def test_given_credits_when_transaction_built_then_sole_credit_says_whether_all_to_its_rep() -> (
+    None
+):
+    assert tx("t1", "r1", "10").sole_credit
+    assert not tx("t2", "r1", "10", splits=[("r1", "0.5"), ("r2", "0.5")]).sole_credit
+    assert not tx("t3", "r1", "10", splits=[("r1", "1")]).sole_credit  # not the ONE object
+    built = tx("t4", "r1", "10")
+    direct = Transaction(
+        built.id, built.rep_id, built.amount, built.currency, built.date, built.credits, {}
+    )
+    assert direct.sole_credit
+    assert direct == Transaction(
+        built.id, "r1", built.amount, built.currency, built.date, built.credits, {}
+    )
+    other = Transaction(built.id, "r2", built.amount, built.currency, built.date, built.credits, {})
+    assert not other.sole_credit  # credits to r1, though the transaction is r2's
