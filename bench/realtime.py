@@ -652,6 +652,20 @@ async def verify(
 # ------------------------------------------------------------------------------ one run
 
 
+async def _analyze(database_url: str) -> None:
+    """Fresh planner statistics before a run, as a database in service has: the first run
+    starts on tables just bulk-loaded, the second on ones a run has grown, and autovacuum
+    (once a minute) may or may not have looked. Without them PostgreSQL plans for empty
+    tables and walks every row of the tenant where an index finds the few it needs."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def run_once(
     label: str,
     poll_delay: float,
@@ -666,6 +680,7 @@ async def run_once(
     result = RunResult(label, poll_delay)
     redis = Redis.from_url(env["REDIS_URL"])
     await redis.flushdb()
+    await _analyze(env["DATABASE_URL"])
     port = _free_port()
     log = workdir / f"worker-{label}.log"
     processes = [_start_server("api.app:create_app", port, env)]

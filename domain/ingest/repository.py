@@ -120,11 +120,19 @@ class IngestRepository:
 
     async def claim_pending_inbox(self, limit: int, skip: Sequence[int] = ()) -> list[InboxEvent]:
         """The oldest pending events (id order) no other transaction holds, locked; never
-        those in ``skip``."""
-        query = InboxEvent.filter(tenant_id=self.tenant_id, status=InboxStatus.PENDING)
-        if skip:
-            query = query.filter(id__not_in=list(skip))
-        return await query.order_by("id").limit(limit).select_for_update(skip_locked=True)
+        those in ``skip``. (The status is written in the SQL, not passed: the partial index
+        of pending events serves only a query that names it.)"""
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT id FROM inbox_events
+            WHERE tenant_id = $1 AND status = 'pending' AND NOT (id = ANY($3::bigint[]))
+            ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+            """,
+            [self.tenant_id, limit, list(skip)],
+        )
+        if not rows:
+            return []
+        return await InboxEvent.filter(id__in=[r["id"] for r in rows]).order_by("id")
 
     async def pending_rep_events(self, crm_ids: Iterable[str], before_id: int) -> list[int]:
         """Pending rep.upserted events received before ``before_id`` for these reps."""
@@ -363,6 +371,7 @@ class IngestRepository:
                    version = GREATEST(t.version, COALESCE(r.version, 0))
             FROM unnest($2::text[], $3::bigint[]) AS r(external_id, version)
             WHERE t.tenant_id = $1 AND t.external_id = r.external_id
+              AND t.external_id = ANY($2::text[])
             """,
             [self.tenant_id, [d[0] for d in deletions], [d[1] for d in deletions]],
         )
@@ -379,7 +388,7 @@ class IngestRepository:
             UPDATE inbox_events e SET status = r.status, outcome = r.outcome,
                    attempts = e.attempts + 1, applied_at = $3
             FROM unnest($2::bigint[], $4::text[], $5::text[]) AS r(id, status, outcome)
-            WHERE e.tenant_id = $1 AND e.id = r.id
+            WHERE e.tenant_id = $1 AND e.id = r.id AND e.id = ANY($2::bigint[])
             """,
             [
                 self.tenant_id,
