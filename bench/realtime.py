@@ -273,12 +273,62 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
                 ],
                 batch_size=1000,
             )
+            await _history(tenant.id, first)
         people = [Rep(i, u.id, u.external_id) for i, u in enumerate(users)]
         for rep, user in zip(people[:subscribers], users[:subscribers], strict=True):
             rep.token = mint_token(tenant, user)
         return Setup(tenant.id, tenant.slug, tenant.webhook_secret, period, today, people)
     finally:
         await close_db()
+
+
+HISTORY_EVENTS = 24_000  # last month's deals: a tenant in service is not an empty database
+
+
+async def _history(tenant_id: UUID, first: date) -> None:
+    """Last month as a tenant in service has it: a deal a rep every other working day,
+    applied from the inbox, and their notifications, pushed. The run's own month starts
+    empty, so the figures the bench checks are untouched."""
+    from tortoise import connections
+
+    db = connections.get("default")
+    await db.execute_query(
+        """
+        WITH people AS (
+            SELECT id, row_number() OVER (ORDER BY external_id) - 1 AS n FROM users
+            WHERE tenant_id = $1
+        ), g AS (SELECT generate_series(0, $2 - 1) AS i)
+        INSERT INTO transactions (tenant_id, external_id, rep_id, type, amount, currency, date,
+                                  state, splits, credited_user_ids, extra_fields, version,
+                                  deleted, created_at, updated_at)
+        SELECT $1, 'hist-' || g.i, p.id, 'deal', 1000 + g.i % 997, 'EUR',
+               $3::date - 1 - (g.i % 28), 'won', NULL, jsonb_build_array(p.id::text), '{}',
+               1, false, now(), now()
+        FROM g JOIN people p ON p.n = g.i % (SELECT count(*) FROM people)
+        """,
+        [tenant_id, HISTORY_EVENTS, first],
+    )
+    await db.execute_query(
+        """
+        INSERT INTO inbox_events (tenant_id, event_id, source, type, record_id, version, body,
+                                  status, attempts, received_at, applied_at)
+        SELECT $1, 'hist-event-' || i, 'crm', 'transaction.upserted', 'hist-' || i, 1, '{}',
+               'applied', 1, now() - interval '20 days', now() - interval '20 days'
+        FROM generate_series(0, $2 - 1) AS i
+        """,
+        [tenant_id, HISTORY_EVENTS],
+    )
+    await db.execute_query(
+        """
+        INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body, params,
+                                   locale, created_at, pushed_at)
+        SELECT gen_random_uuid(), $1, u.id, to_char($2::date - 1, 'YYYY-MM'), 'payable',
+               'Earnings payable', 'history', '{}', 'en', now() - interval '20 days',
+               now() - interval '20 days'
+        FROM users u, generate_series(1, 5) AS k WHERE u.tenant_id = $1
+        """,
+        [tenant_id, first],
+    )
 
 
 # ------------------------------------------------------------------------------ processes
