@@ -448,3 +448,31 @@ async def test_given_a_request_arriving_while_the_batch_job_runs_then_its_follow
         (ben.id, "2026-10"): Decimal("2000.00"),
     }
     assert await RecomputeRequest.all().count() == 0
+
+
+async def test_given_a_long_backlog_when_a_job_runs_out_of_time_then_a_successor_finishes_it(
+    burst: Burst, pool: ArqRedis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    import workers.tasks.ingest as ingest_task
+
+    tenant, ana, ben = await world()
+    events = [deal(f"e{i}", f"opp-{i}", rep="ana" if i % 2 else "ben") for i in range(250)]
+    async with in_transaction():
+        result = await service.ingest_events(
+            viewer=system_viewer(tenant), source="crm", events=events
+        )
+    # every draining job hands over after its first batch
+    monkeypatch.setattr(ingest_task, "DRAIN_SECONDS", 0.0)
+    monkeypatch.setattr(ingest_task, "APPLY_BATCH", 100)
+    monkeypatch.setattr("workers.tasks.earnings.DRAIN_SECONDS", 0.0)
+
+    await JobQueue(pool).enqueue_apply(tenant.id, result.inbox_ids)
+    await burst()
+
+    assert {e.status for e in await InboxEvent.filter(tenant_id=tenant.id)} == {InboxStatus.APPLIED}
+    # 125 deals of 40,000.00 each at 5%
+    assert await totals(tenant) == {
+        (ana.id, "2026-10"): Decimal("250000.00"),
+        (ben.id, "2026-10"): Decimal("250000.00"),
+    }
+    assert await RecomputeRequest.all().count() == 0
