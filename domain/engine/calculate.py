@@ -561,47 +561,6 @@ class _Calculation:
             rep, active_days, measure_results, components, lines, uncapped, payable_sum
         )
 
-    def calculate_component(
-        self, c: Component, rep: Rep, ctx: _RepContext
-    ) -> tuple[ComponentResult, list[Line]]:
-        """One component of one rep, as `calculate_rep` computes it (inlined there)."""
-        gate_open = True if c.gate is None else bool(evaluate_safely(c.gate, ctx))
-        lines: list[Line] = []
-        base: tuple[Decimal, Decimal] | None = None  # (V, P) for payable_when
-        kind = c.type
-        if kind == "rate":
-            raw, base, lines, explain = self._rate(c, rep)
-        elif kind == "tiered":
-            raw, base, explain = self._tiered(c, rep, ctx)
-        elif kind == "bonus":
-            raw, explain = self._bonus(c, ctx)
-        elif gate_open:
-            assert c.expression is not None
-            raw = _as_number(evaluate_safely(c.expression, ctx))
-            explain = _formula_explainer(self, c.expression.source, raw)
-        else:
-            raw, explain = ZERO, _nothing
-        amount = raw if gate_open else ZERO
-        capped_from = None
-        if c.cap is not None and amount > c.cap:
-            capped_from, amount = amount, c.cap
-        quantum = self.quantum
-        rounded = amount.quantize(quantum, ROUND_HALF_UP)
-        if lines:
-            lines = self._scale_lines(lines, raw, amount, gate_open)
-        payable = rounded
-        payable_share: tuple[Decimal, Decimal] | None = None
-        if base is not None and self.plan.payable_when is not None:
-            value, payable_value = base
-            if value != 0 and payable_value != value:
-                payable = (rounded * payable_value / value).quantize(quantum, ROUND_HALF_UP)
-                payable_share = (payable_value, value)
-        explainer = partial(
-            _render_component, self, c, explain, gate_open, capped_from, payable, payable_share
-        )
-        result = (c.id, kind, rounded, payable, rounded - payable, explainer)
-        return _new_tuple(ComponentResult, result), lines
-
     def _check_transactions(self, rep: Rep) -> None:
         errors = self.transaction_errors
         if not errors:

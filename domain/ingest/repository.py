@@ -251,23 +251,8 @@ class IngestRepository:
         """Record ``version`` as the newest of the record unless a newer one is stored;
         False when the stored version is newer (the event is stale). The row stays locked
         until the caller's transaction ends, so two events of one record apply in turn."""
-        rows = await _conn().execute_query_dict(
-            """
-            INSERT INTO crm_record_versions (tenant_id, kind, external_id, version, deleted,
-                                             updated_at)
-            VALUES ($1, $2, $3, COALESCE($4::bigint, 0), $5, now())
-            ON CONFLICT (tenant_id, kind, external_id) DO UPDATE SET
-                version = GREATEST(crm_record_versions.version, COALESCE($4::bigint, 0)),
-                deleted = CASE WHEN $4::bigint IS NULL
-                                 OR $4::bigint >= crm_record_versions.version
-                               THEN EXCLUDED.deleted ELSE crm_record_versions.deleted END,
-                updated_at = now()
-            RETURNING (xmax = 0) AS inserted, version
-            """,
-            [self.tenant_id, kind, external_id, version, deleted],
-        )
-        row = rows[0]
-        return bool(row["inserted"]) or version is None or int(row["version"]) <= version
+        claimed = await self.claim_versions(kind, [(external_id, version, deleted)])
+        return claimed[external_id]
 
     async def claim_versions(
         self, kind: str, claims: Sequence[tuple[str, int | None, bool]]
@@ -437,83 +422,6 @@ class IngestRepository:
         for r in rows:
             out[UUID(str(r["origin"]))].add(UUID(str(r["id"])))
         return out
-
-    async def lock_transaction(self, external_id: str) -> StoredTransaction | None:
-        rows = await _conn().execute_query_dict(
-            """
-            SELECT rep_id, date, credited_user_ids, deleted FROM transactions
-            WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE
-            """,
-            [self.tenant_id, external_id],
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        credited = row["credited_user_ids"]
-        if isinstance(credited, str):
-            credited = json.loads(credited)
-        return StoredTransaction(
-            rep_id=UUID(str(row["rep_id"])),
-            date=row["date"],
-            credited=tuple(UUID(str(c)) for c in credited or [row["rep_id"]]),
-            deleted=bool(row["deleted"]),
-        )
-
-    async def upsert_transaction(
-        self,
-        *,
-        external_id: str,
-        rep_id: UUID,
-        type: str | None,
-        amount: Any,
-        currency: str,
-        day: date,
-        state: str | None,
-        splits_json: str | None,
-        credited_json: str,
-        extra_json: str,
-        version: int | None,
-    ) -> None:
-        await _conn().execute_query(
-            """
-            INSERT INTO transactions (tenant_id, external_id, rep_id, type, amount, currency,
-                                      date, state, splits, credited_user_ids, extra_fields,
-                                      version, deleted, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb,
-                    COALESCE($12::bigint, 0), false, now(), now())
-            ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-                rep_id = EXCLUDED.rep_id, type = EXCLUDED.type, amount = EXCLUDED.amount,
-                currency = EXCLUDED.currency, date = EXCLUDED.date, state = EXCLUDED.state,
-                splits = EXCLUDED.splits, credited_user_ids = EXCLUDED.credited_user_ids,
-                extra_fields = EXCLUDED.extra_fields,
-                version = GREATEST(transactions.version, EXCLUDED.version),
-                deleted = false, updated_at = now()
-            """,
-            [
-                self.tenant_id,
-                external_id,
-                rep_id,
-                type,
-                amount,
-                currency,
-                day,
-                state,
-                splits_json,
-                credited_json,
-                extra_json,
-                version,
-            ],
-        )
-
-    async def mark_transaction_deleted(self, external_id: str, version: int | None) -> None:
-        await _conn().execute_query(
-            """
-            UPDATE transactions SET deleted = true, updated_at = now(),
-                   version = GREATEST(version, COALESCE($3::bigint, 0))
-            WHERE tenant_id = $1 AND external_id = $2
-            """,
-            [self.tenant_id, external_id, version],
-        )
 
     async def user_ids(self, crm_ids: Iterable[str]) -> dict[str, UUID]:
         ids = sorted(set(crm_ids))

@@ -262,27 +262,8 @@ async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkAp
         if event.type == TRANSACTION_UPSERTED:
             assert event.transaction is not None
             t = event.transaction
-            splits = (
-                [{"rep_id": str(ids[x.rep_id]), "share": format(x.share, "f")} for x in t.splits]
-                if t.splits
-                else None
-            )
+            upserts.append(_transaction_row(t, ids, event.version))
             credited = [ids[r] for r in t.credited_reps]
-            upserts.append(
-                TransactionRow(
-                    external_id=t.id,
-                    rep_id=ids[t.rep_id],
-                    type=t.type,
-                    amount=t.amount,
-                    currency=t.currency,
-                    date=t.date,
-                    state=t.state,
-                    splits_json=None if splits is None else json.dumps(splits),
-                    credited_json=json.dumps([str(c) for c in credited]),
-                    extra_json=dumps_exact(t.fields),
-                    version=event.version,
-                )
-            )
             touched.append((set(credited), t.date))
         elif before is not None:
             deletions.append((event.record_id, event.version))
@@ -380,7 +361,7 @@ async def _apply(
     deleted = event.type == TRANSACTION_DELETED
     if not await repo.claim_version("transaction", event.record_id, event.version, deleted=deleted):
         return InboxStatus.STALE
-    old = await repo.lock_transaction(event.record_id)
+    old = (await repo.lock_transactions([event.record_id])).get(event.record_id)
     touched: list[tuple[set[UUID], date]] = []
     if old is not None and not old.deleted:
         touched.append((set(old.credited), old.date))
@@ -389,7 +370,7 @@ async def _apply(
         credited = await _write_transaction(repo, event.transaction, event.version)
         touched.append((credited, event.transaction.date))
     elif old is not None:
-        await repo.mark_transaction_deleted(event.record_id, event.version)
+        await repo.mark_transactions_deleted([(event.record_id, event.version)])
     affected |= await affected_periods(repo, touched)
     return InboxStatus.APPLIED
 
@@ -403,26 +384,33 @@ async def _write_transaction(
     ]:
         if rep not in ids:
             raise UnknownRep(f"unknown rep {rep!r}", field=name)
+    row = _transaction_row(t, ids, version)
+    await repo.upsert_transactions_of([row])
+    return {ids[r] for r in t.credited_reps}
+
+
+def _transaction_row(
+    t: TransactionData, ids: dict[str, UUID], version: int | None
+) -> TransactionRow:
+    """The stored form of a transaction event's data, people by their Podium ids."""
     splits = (
         [{"rep_id": str(ids[s.rep_id]), "share": format(s.share, "f")} for s in t.splits]
         if t.splits
         else None
     )
-    credited = [ids[r] for r in t.credited_reps]
-    await repo.upsert_transaction(
+    return TransactionRow(
         external_id=t.id,
         rep_id=ids[t.rep_id],
         type=t.type,
         amount=t.amount,
         currency=t.currency,
-        day=t.date,
+        date=t.date,
         state=t.state,
         splits_json=None if splits is None else json.dumps(splits),
-        credited_json=json.dumps([str(c) for c in credited]),
+        credited_json=json.dumps([str(ids[r]) for r in t.credited_reps]),
         extra_json=dumps_exact(t.fields),
         version=version,
     )
-    return set(credited)
 
 
 async def _apply_rep(

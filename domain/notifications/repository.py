@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from tortoise import connections
@@ -85,6 +85,27 @@ class NewNotification:
     sent: Sequence[tuple[str, Any]]
 
 
+class _PersonPeriodRow(Protocol):
+    user_id: UUID
+    period: str
+
+
+_Row = TypeVar("_Row", bound=_PersonPeriodRow)
+
+
+def _by_pair(
+    pairs: Sequence[tuple[UUID, str]], rows: Sequence[_Row]
+) -> dict[tuple[UUID, str], list[_Row]]:
+    """``rows`` by (person, period), in their order, for exactly ``pairs`` (the rows of a
+    person in another pair's period are dropped)."""
+    out: dict[tuple[UUID, str], list[_Row]] = {pair: [] for pair in pairs}
+    for row in rows:
+        found = out.get((row.user_id, row.period))
+        if found is not None:
+            found.append(row)
+    return out
+
+
 class NotifierRepository:
     """What the notification jobs read and write for one tenant (system access)."""
 
@@ -113,36 +134,27 @@ class NotifierRepository:
         self, pairs: Sequence[tuple[UUID, str]]
     ) -> dict[tuple[UUID, str], list[EarningsResult]]:
         """``results`` of many (person, period)s in one statement, each in the same order."""
-        out: dict[tuple[UUID, str], list[EarningsResult]] = {pair: [] for pair in pairs}
         if not pairs:
-            return out
-        rows = await EarningsResult.filter(
-            tenant_id=self.tenant_id,
-            user_id__in=sorted({u for u, _ in pairs}),
-            period__in=sorted({p for _, p in pairs}),
-        ).order_by("computed_at", "id")
-        for r in rows:
-            found = out.get((r.user_id, r.period))
-            if found is not None:
-                found.append(r)
-        return out
+            return {}
+        rows = await EarningsResult.filter(**self._pairs_filter(pairs)).order_by(
+            "computed_at", "id"
+        )
+        return _by_pair(pairs, rows)
 
     async def sent_of(
         self, pairs: Sequence[tuple[UUID, str]]
     ) -> dict[tuple[UUID, str], list[NotificationSent]]:
-        out: dict[tuple[UUID, str], list[NotificationSent]] = {pair: [] for pair in pairs}
         if not pairs:
-            return out
-        rows = await NotificationSent.filter(
-            tenant_id=self.tenant_id,
-            user_id__in=sorted({u for u, _ in pairs}),
-            period__in=sorted({p for _, p in pairs}),
-        )
-        for r in rows:
-            found = out.get((r.user_id, r.period))
-            if found is not None:
-                found.append(r)
-        return out
+            return {}
+        return _by_pair(pairs, await NotificationSent.filter(**self._pairs_filter(pairs)))
+
+    def _pairs_filter(self, pairs: Sequence[tuple[UUID, str]]) -> dict[str, Any]:
+        """Rows of these people in these periods (a superset of the pairs: see _by_pair)."""
+        return {
+            "tenant_id": self.tenant_id,
+            "user_id__in": sorted({u for u, _ in pairs}),
+            "period__in": sorted({p for _, p in pairs}),
+        }
 
     async def claim_unpushed_of(
         self, user_ids: Sequence[UUID], at: datetime
