@@ -79,21 +79,6 @@ async def current_period(viewer: Viewer, kind: PeriodKind | None = None) -> Peri
     return period_containing(today, chosen)
 
 
-async def _versions_for(
-    viewer: Viewer, user: User, period: Period
-) -> list[tuple[PlanVersion, PlanAssignment]]:
-    plans = PlanRepository(viewer)
-    out: list[tuple[PlanVersion, PlanAssignment]] = []
-    seen: set[UUID] = set()
-    for assignment in await plans.active_assignments(user.id, period.start, period.end):
-        version = await plans.version_on(assignment.plan_id, period.start)
-        if version is None or version.period_kind != period.kind or version.id in seen:
-            continue
-        seen.add(version.id)
-        out.append((version, assignment))
-    return out
-
-
 async def _load_inputs(
     viewer: Viewer,
     user: User,

@@ -178,26 +178,6 @@ class IngestRepository:
         seen = {str(r["id"]) for r in rows if r["kind"] == "event"}
         return known, seen
 
-    async def known_reps(self, crm_ids: Iterable[str]) -> set[str]:
-        """Of ``crm_ids``, the reps that exist or have a pending rep.upserted in the inbox.
-        Called before the events are validated: an id PostgreSQL cannot compare matches none."""
-        ids = sorted({i for i in crm_ids if i == _storable(i)})
-        if not ids:
-            return set()
-        rows = await _conn().execute_query_dict(
-            """
-            SELECT external_id AS id FROM users WHERE tenant_id = $1 AND external_id = ANY($2)
-            UNION
-            SELECT record_id FROM inbox_events
-            WHERE tenant_id = $1 AND type = 'rep.upserted' AND status = 'pending'
-              AND record_id = ANY($2)
-            """,
-            [self.tenant_id, ids],
-        )
-        return {str(r["id"]) for r in rows}
-
-    # --- dead letters ------------------------------------------------------------------------
-
     async def add_dead_letter(
         self,
         *,
@@ -449,26 +429,6 @@ class IngestRepository:
             [self.tenant_id, str(user_id)],
         )
         return {r["month"] for r in rows}
-
-    async def managers_above(self, user_ids: Iterable[UUID]) -> set[UUID]:
-        """Everyone above these people, transitively (UNION ends the walk on a cycle)."""
-        ids = list(set(user_ids))
-        if not ids:
-            return set()
-        rows = await _conn().execute_query_dict(
-            """
-            WITH RECURSIVE up(id) AS (
-                SELECT manager_id FROM users
-                WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND manager_id IS NOT NULL
-                UNION
-                SELECT u.manager_id FROM users u JOIN up ON u.id = up.id
-                WHERE u.tenant_id = $1 AND u.manager_id IS NOT NULL
-            )
-            SELECT id FROM up
-            """,
-            [self.tenant_id, ids],
-        )
-        return {UUID(str(r["id"])) for r in rows}
 
     async def plan_kinds(self, user_ids: Iterable[UUID]) -> dict[UUID, set[tuple[str, bool]]]:
         """For each person, the (period kind, has team scope) of the plans they are on."""

@@ -112,15 +112,6 @@ class NotifierRepository:
     def __init__(self, tenant_id: UUID) -> None:
         self.tenant_id = tenant_id
 
-    async def lock_user(self, user_id: UUID) -> User | None:
-        """The rep, locked until the caller's transaction ends: two deliveries of one job
-        decide one after the other, the second seeing what the first wrote."""
-        return (
-            await User.filter(tenant_id=self.tenant_id, id=user_id)
-            .select_for_update(no_key=True)  # as UserRepository.get: no clash with FK checks
-            .first()
-        )
-
     async def lock_users(self, user_ids: Sequence[UUID]) -> dict[UUID, User]:
         """``lock_user`` for many, locked in id order (two batches never wait in a circle)."""
         rows = (
@@ -187,20 +178,10 @@ class NotifierRepository:
                 out.setdefault(d.user_id, []).append(d)
         return out
 
-    async def results(self, user_id: UUID, period: str) -> list[EarningsResult]:
-        return await EarningsResult.filter(
-            tenant_id=self.tenant_id, user_id=user_id, period=period
-        ).order_by("computed_at", "id")
-
     async def plan_versions(self, ids: Sequence[UUID]) -> list[PlanVersion]:
         return await PlanVersion.filter(
             tenant_id=self.tenant_id, id__in=list(ids)
         ).prefetch_related("plan")
-
-    async def sent(self, user_id: UUID, period: str) -> list[NotificationSent]:
-        return await NotificationSent.filter(
-            tenant_id=self.tenant_id, user_id=user_id, period=period
-        )
 
     async def add_notifications(self, news: Sequence[NewNotification]) -> list[Notification]:
         """Create notifications and their sent records: two statements whatever their number
@@ -265,24 +246,6 @@ class NotifierRepository:
             ]
         )
         return created
-
-    async def claim_unpushed(self, user_id: UUID, at: datetime) -> list[Notification]:
-        """Marks the rep's not yet pushed notifications as pushed and returns them: the one
-        statement makes two concurrent jobs split them, never share them."""
-        rows = await connections.get("default").execute_query_dict(
-            """
-            UPDATE notifications SET pushed_at = $3
-            WHERE tenant_id = $1 AND user_id = $2 AND pushed_at IS NULL
-            RETURNING id
-            """,
-            [self.tenant_id, user_id, at],
-        )
-        if not rows:
-            return []
-        return await Notification.filter(id__in=[r["id"] for r in rows]).order_by("created_at")
-
-    async def devices(self, user_id: UUID) -> list[Device]:
-        return await Device.filter(tenant_id=self.tenant_id, user_id=user_id).order_by("created_at")
 
     async def forget_tokens(self, tokens: Sequence[str]) -> int:
         if not tokens:

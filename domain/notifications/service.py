@@ -299,12 +299,6 @@ class PushBatch:
     messages: list[PushMessage]
 
 
-async def claim_pushes(*, tenant_id: UUID, user_id: UUID) -> PushBatch:
-    """Claims the rep's notifications not pushed yet (so each is pushed at most once, even by
-    two concurrent jobs) and builds their messages to every registered device."""
-    return await claim_pushes_of(tenant_id=tenant_id, user_ids=[user_id])
-
-
 async def claim_pushes_of(*, tenant_id: UUID, user_ids: Sequence[UUID]) -> PushBatch:
     """``claim_pushes`` for many people at once (one statement to claim, one for devices)."""
     repo = NotifierRepository(tenant_id)
@@ -382,12 +376,5 @@ async def earnings_summaries(
 
 async def earnings_summary(*, tenant_id: UUID, user_id: UUID, period: str) -> EarningsSummary:
     """The rep's stored earnings for ``period``, as live updates carry them."""
-    tenant = await get_tenant(tenant_id)
-    results = await NotifierRepository(tenant_id).results(user_id, period)
-    return summarize(
-        results,
-        tenant_id=tenant_id,
-        user_id=user_id,
-        period=period,
-        default_currency=tenant.currency,
-    )
+    summaries = await earnings_summaries(tenant_id=tenant_id, pairs=[(user_id, period)])
+    return summaries[(user_id, period)]
