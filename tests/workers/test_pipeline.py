@@ -476,3 +476,30 @@ async def test_given_a_long_backlog_when_a_job_runs_out_of_time_then_a_successor
         (ben.id, "2026-10"): Decimal("250000.00"),
     }
     assert await RecomputeRequest.all().count() == 0
+
+
+async def test_given_one_rep_failing_in_a_batch_then_the_others_are_stored_and_its_request_kept(
+    pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+):
+    tenant, ana, ben = await world()
+    cat = await make_user(tenant=tenant, external_id="cat")
+    viewer = system_viewer(tenant)
+    async with in_transaction():
+        await IngestRepository(viewer).request_recomputes(
+            [(ana.id, "2026-10"), (ben.id, "2026-10"), (cat.id, "2026-10")]
+        )
+    real = earnings_service.recompute_many
+
+    async def buggy(*, viewer: Any, pairs: Any) -> Any:
+        if any(user_id == ben.id for user_id, _ in pairs):
+            raise ValueError("a bug for ben")
+        return await real(viewer=viewer, pairs=pairs)
+
+    monkeypatch.setattr(earnings_service, "recompute_many", buggy)
+
+    done = await recompute_requested({"redis": pool, "after_recompute": []}, str(tenant.id))
+
+    assert done == 2  # ana and cat, one by one after the batch failed
+    left = await RecomputeRequest.filter(tenant_id=tenant.id).values_list("user_id", flat=True)
+    assert [str(u) for u in left] == [str(ben.id)]
+    assert {u for u, _ in await totals(tenant)} == {ana.id}  # cat is on no plan: no result

@@ -85,37 +85,35 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
     repo = IngestRepository(viewer)
     done = 0
     started = time.monotonic()
-    try:
-        while True:
-            try:
-                async with in_transaction():
-                    claimed = await repo.claim_recompute_requests(RECOMPUTE_BATCH)
-                    outcomes = await _recompute_claimed(viewer, claimed)
-                    await repo.delete_recompute_requests(
-                        [request_id for request_id, _, _ in claimed]
-                    )
-            except Exception as exc:
-                if is_transient(exc):  # rolled back: the requests are still there
-                    raise retry_later(ctx.get("job_try")) from exc
-                raise
-            recomputed = [o for o in outcomes if o.refused is None]
-            for o in outcomes:
-                if o.refused is not None:
-                    log.warning(
-                        "recompute %s %s %s refused: %s", tenant_id, o.user_id, o.period, o.refused
-                    )
-            done += len(recomputed)
-            ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
-            await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
-            if not claimed:  # what arrived meanwhile is the next batch: none, we are done
-                break
-            if time.monotonic() - started > DRAIN_SECONDS:
-                # hand over to a fresh job (see workers.tasks.ingest.DRAIN_SECONDS)
-                await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="more")
-                return done
-    finally:
-        if not follow_up:
-            await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="after")
+    while True:
+        try:
+            async with in_transaction():
+                claimed = await repo.claim_recompute_requests(RECOMPUTE_BATCH)
+                outcomes = await _recompute_claimed(viewer, claimed)
+                await repo.delete_recompute_requests([request_id for request_id, _, _ in claimed])
+        except Exception as exc:
+            if is_transient(exc):  # rolled back: the requests are still there
+                raise retry_later(ctx.get("job_try")) from exc
+            raise
+        recomputed = [o for o in outcomes if o.refused is None]
+        for o in outcomes:
+            if o.refused is not None:
+                log.warning(
+                    "recompute %s %s %s refused: %s", tenant_id, o.user_id, o.period, o.refused
+                )
+        done += len(recomputed)
+        ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
+        await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
+        if not claimed:  # what arrived meanwhile is the next batch: none, we are done
+            break
+        if time.monotonic() - started > DRAIN_SECONDS:
+            # hand over to a fresh job (see workers.tasks.ingest.DRAIN_SECONDS)
+            await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="more")
+            return done
+    if not follow_up:
+        # a request written after our last claim had its enqueue refused while this job ran
+        # (same id): the follow-up takes it (a failed job leaves none: arq runs it again)
+        await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="after")
     return done
 
 
@@ -136,7 +134,7 @@ async def _recompute_claimed(
             raise
         log.exception("batch recompute of %d pairs failed; one by one", len(pairs))
     outcomes: list[earnings_service.Recomputed] = []
-    for request_id, user_id, period in claimed:
+    for request_id, user_id, period in list(claimed):  # failures leave ``claimed``
         try:
             async with in_transaction():
                 outcomes.extend(
@@ -153,6 +151,8 @@ async def _recompute_claimed(
 async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, str]]) -> None:
     """The after-recompute hooks, each pair in turn; a failing hook is logged and the others
     still run. A hook with a ``many`` attribute takes the whole batch at once."""
+    if not pairs:
+        return
     for hook in ctx.get("after_recompute", ()):
         many = getattr(hook, "many", None)
         if many is not None:
