@@ -28,10 +28,10 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 Startup = Callable[[dict[str, Any]], Awaitable[None]]
 STARTUP_EXTENSIONS: list[Startup] = [realtime_startup]
 
-# arq's default poll of 0.5 s alone would eat half of the 1 s real-time budget (an event's
-# apply job and then its recompute job each wait up to one poll): 50 ms keeps the wait
-# negligible for one cheap ZRANGEBYSCORE per idle worker every 50 ms. PODIUM_WORKER_POLL_DELAY
-# (seconds) overrides it, e.g. for bench/realtime.py's comparison with arq's default 0.5.
+# arq's default poll of 0.5 s alone would eat twice the 250 ms real-time budget whenever a
+# draining job has to be picked up (an idle tenant's first event, a follow-up): 20 ms keeps
+# that wait small for one cheap ZRANGEBYSCORE per idle worker every 20 ms (bench/realtime.py
+# measures both). PODIUM_WORKER_POLL_DELAY (seconds) overrides it.
 POLL_DELAY = float(os.environ.get("PODIUM_WORKER_POLL_DELAY") or 0.02)
 RECOMPUTE_TIMEOUT = 120  # seconds; a killed worker's job is retried after this + 10 s
 APPLY_TIMEOUT = 30
