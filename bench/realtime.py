@@ -24,8 +24,9 @@ total matches no prefix (e.g. a later event applied before an earlier one) is co
 unmatched and attributes nothing; a later message credits those events. Events sent during
 the first min(2 s, seconds / 4) are warm-up: sent and checked, not in the percentiles.
 Even on an idle pipeline the figure has a floor: the apply job's pick-up (one poll), the
-recompute's coalescing delay (workers/queue.py COALESCE_SECONDS, 0.2 s), its pick-up (one
-poll), then the jobs themselves.
+apply, the batch recompute job's pick-up (one poll, unless it is already draining), the
+recompute and the publish. Under load the draining jobs rarely stop, and the figure is
+mostly the batches themselves: an event waits for the batch in progress, then its own.
 
 Lost events. After the load, the bench waits until the queue is drained (no pending inbox
 event, no recompute request, empty arq queue, no job in progress), then reads the stored
