@@ -35,9 +35,9 @@ transaction. As a second check, every rep's stored total must equal f(sum of acc
 amounts). Both must be 0.
 
 Recomputes per event. arq logs one `<- job_id:function ● result` line per finished job; the
-worker's stderr is kept in a file and the `recompute_rep_period` lines are counted: those
-returning 'recomputed' are engine runs (each publishes once), the rest found nothing to do
-(another job had done it). Divided by the events accepted in that run.
+worker's stderr is kept in a file and the `recompute_requested` lines are read: each returns
+how many (rep, period)s it ran through the engine (each published once); those returning 0
+found nothing to do. Their sum divided by the events accepted in that run.
 
     make bench-realtime   (or: .venv/bin/python -m bench.realtime [--seconds 15])
 
@@ -421,9 +421,7 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=5)
 
 
-JOB_DONE = re.compile(
-    r"([\d.]+)s ← (\S+):(recompute_rep_period|recompute_requested|apply_inbox_events) ● ?(.*)$"
-)
+JOB_DONE = re.compile(r"([\d.]+)s ← (\S+):(recompute_requested|apply_inbox_events) ● ?(.*)$")
 SWEEP_DONE = re.compile(r"← cron:sweep ● \{'inbox_events': (\d+), 'recomputes': (\d+)\}")
 
 
@@ -453,15 +451,10 @@ def count_jobs(log: Path) -> Jobs:
         else:
             jobs.recompute_seconds += float(match.group(1))
             outcome = match.group(4).strip()
-            if match.group(3) == "recompute_requested" and outcome.isdigit():
-                jobs.recomputed += int(outcome)  # a batch job returns how many it did
-                jobs.batches += int(outcome) > 0
-                jobs.noop += int(outcome) == 0
-            elif "'recomputed'" in outcome:
-                jobs.recomputed += 1
-                jobs.batches += 1
-            else:
-                jobs.noop += 1
+            done = int(outcome) if outcome.isdigit() else 0  # how many it recomputed
+            jobs.recomputed += done
+            jobs.batches += done > 0
+            jobs.noop += done == 0
     return jobs
 
 

@@ -22,14 +22,10 @@ from uuid import UUID, uuid4
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.asyncio import Redis
 
-# how long a single (rep, period) recompute job waits for more events of the same pair (the
-# draining batch job needs none: what piles up while it runs is its next batch)
-COALESCE_SECONDS = 0.2
 # a follow-up starts after this: well after the job that queued it has released its id
 FOLLOW_UP_SECONDS = 0.05
 
 APPLY_TASK = "apply_inbox_events"
-RECOMPUTE_TASK = "recompute_rep_period"
 RECOMPUTE_BATCH_TASK = "recompute_requested"
 
 
@@ -39,10 +35,6 @@ def apply_job_id(tenant_id: UUID | str) -> str:
 
 def recompute_batch_job_id(tenant_id: UUID | str) -> str:
     return f"recompute:{tenant_id}"
-
-
-def recompute_job_id(tenant_id: UUID | str, user_id: UUID | str, period: str) -> str:
-    return f"recompute:{tenant_id}:{user_id}:{period}"
 
 
 class JobQueue:
@@ -105,25 +97,4 @@ class JobQueue:
                 _job_id=f"{recompute_batch_job_id(tenant_id)}:{follow_up}:{uuid4().hex}",
                 _defer_by=FOLLOW_UP_SECONDS if follow_up in ("after", "more") else None,
             )
-        return job is not None
-
-    async def enqueue_recompute(
-        self,
-        tenant_id: UUID | str,
-        user_id: UUID | str,
-        period: str,
-        *,
-        suffix: str = "",
-        defer: float = COALESCE_SECONDS,
-    ) -> bool:
-        """Queue a recompute unless one for the same (rep, period) is already waiting.
-        ``suffix`` makes a distinct job (a follow-up while the first one still runs)."""
-        job = await self.pool.enqueue_job(
-            RECOMPUTE_TASK,
-            str(tenant_id),
-            str(user_id),
-            period,
-            _job_id=recompute_job_id(tenant_id, user_id, period) + suffix,
-            _defer_by=defer or None,
-        )
         return job is not None

@@ -19,7 +19,7 @@ from arq.worker import func
 
 from domain.db import close_db, init_db
 from workers.realtime import realtime_startup
-from workers.tasks.earnings import recompute_rep_period, recompute_requested
+from workers.tasks.earnings import recompute_requested
 from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
@@ -57,7 +57,6 @@ FUNCTIONS = [
     # keep_result=0: a finished job's id is free again at once, so the next event of the
     # same rep can queue a new recompute (arq refuses an id whose result is still kept)
     func(apply_inbox_events, keep_result=0, timeout=APPLY_TIMEOUT, max_tries=5),
-    func(recompute_rep_period, keep_result=0, timeout=RECOMPUTE_TIMEOUT, max_tries=5),
     func(recompute_requested, keep_result=0, timeout=RECOMPUTE_TIMEOUT, max_tries=5),
 ]
 

@@ -492,23 +492,6 @@ class IngestRepository:
                 [self.tenant_id, list(ids)],
             )
 
-    async def recompute_generation(self, user_id: UUID, period: str) -> int | None:
-        rows = await _conn().execute_query_dict(
-            "SELECT generation FROM recompute_requests "
-            "WHERE tenant_id = $1 AND user_id = $2 AND period = $3",
-            [self.tenant_id, user_id, period],
-        )
-        return int(rows[0]["generation"]) if rows else None
-
-    async def finish_recompute(self, user_id: UUID, period: str, generation: int) -> bool:
-        """Delete the request if no newer one arrived meanwhile; True when deleted."""
-        rows = await _conn().execute_query_dict(
-            "DELETE FROM recompute_requests WHERE tenant_id = $1 AND user_id = $2 "
-            "AND period = $3 AND generation = $4 RETURNING id",
-            [self.tenant_id, user_id, period, generation],
-        )
-        return bool(rows)
-
     # --- field mappings ----------------------------------------------------------------------
 
     async def field_mapping(self, source: str) -> dict[str, Any] | None:

@@ -590,16 +590,6 @@ async def list_dead_letters(*, viewer: Viewer, open_only: bool = True) -> list[A
 # --- recompute requests ---------------------------------------------------------------------
 
 
-async def recompute_generation(*, viewer: Viewer, user_id: UUID, period: str) -> int | None:
-    """The pending request's generation, or None when nothing is requested any more."""
-    return await IngestRepository(viewer).recompute_generation(user_id, period)
-
-
-async def finish_recompute(*, viewer: Viewer, user_id: UUID, period: str, generation: int) -> bool:
-    """Drop the request if it is still the one computed; False: a newer one arrived."""
-    return await IngestRepository(viewer).finish_recompute(user_id, period, generation)
-
-
 async def inbox_event(inbox_id: int) -> InboxEvent | None:
     return await InboxEvent.get_or_none(id=inbox_id)
 

@@ -1,7 +1,7 @@
 """A real arq worker process for the crash test: `python -m tests.workers.killable_worker`.
 
 Environment: DATABASE_URL, REDIS_URL, PODIUM_QUEUE (the test's queue), PODIUM_SLOW_SECONDS
-(each recompute sleeps this long after computing, before its transaction commits) and
+(each batch recompute sleeps this long after computing, before its transaction commits) and
 PODIUM_MARKER (a file created when a recompute reaches that point, so the test knows when to
 kill -9 the process mid-recompute)."""
 
@@ -19,7 +19,7 @@ from workers.settings import FUNCTIONS, redis_settings, shutdown, startup
 
 
 def slow_down(seconds: float, marker: Path) -> None:
-    real = earnings_task.earnings_service.recompute_rep_period
+    real = earnings_task.earnings_service.recompute_many
 
     async def slow(**kwargs: Any) -> Any:
         result = await real(**kwargs)
@@ -27,7 +27,7 @@ def slow_down(seconds: float, marker: Path) -> None:
         await asyncio.sleep(seconds)  # still inside the uncommitted transaction
         return result
 
-    earnings_task.earnings_service.recompute_rep_period = slow  # type: ignore[assignment]
+    earnings_task.earnings_service.recompute_many = slow  # type: ignore[assignment]
 
 
 def main() -> None:

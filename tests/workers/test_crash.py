@@ -70,7 +70,7 @@ async def test_given_a_worker_killed_mid_recompute_when_another_starts_then_resu
             viewer=viewer, source="crm", events=[deal("e1", amount="12345.67")]
         )
         await service.apply_inbox_event(viewer=viewer, inbox_id=result.inbox_ids[0])
-    await JobQueue(pool).enqueue_recompute(tenant.id, ana.id, "2026-10", defer=0)
+    await JobQueue(pool).enqueue_recomputes(tenant.id)
     marker = tmp_path / "recomputing"
 
     doomed = start_worker(database_url, redis_url, queue_name, slow=60, marker=marker)

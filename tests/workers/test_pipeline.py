@@ -4,6 +4,7 @@ exact earnings, coalescing, idempotency, follow-ups, hooks and the sweeper."""
 from __future__ import annotations
 
 import ast
+import logging
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +35,7 @@ from tests.domain.builders import (
 from tests.workers.ingest_helpers import Burst, body_of, deal, signed_headers
 from tests.workers.ingest_helpers import redis_url as redis_url  # a private Redis
 from workers.queue import JobQueue
-from workers.tasks.earnings import recompute_rep_period, recompute_requested
+from workers.tasks.earnings import recompute_requested
 from workers.tasks.ingest import apply_inbox_events, sweep
 
 
@@ -132,7 +133,7 @@ async def test_given_50_events_of_one_rep_when_processed_then_one_engine_run(
     assert await totals(tenant) == {(ana.id, "2026-10"): expected.quantize(Decimal("0.01"))}
 
 
-async def test_given_50_recompute_enqueues_for_one_rep_period_then_one_job_one_engine_run(
+async def test_given_50_recompute_enqueues_for_a_tenant_then_one_job_one_engine_run(
     burst: Burst, pool: ArqRedis, redis_url: str, engine_runs: list[str]
 ):
     tenant, ana, _ = await world()
@@ -143,7 +144,7 @@ async def test_given_50_recompute_enqueues_for_one_rep_period_then_one_job_one_e
         await service.apply_inbox_event(viewer=system_viewer(tenant), inbox_id=ids.inbox_ids[0])
     queue = JobQueue(pool)
 
-    queued = [await queue.enqueue_recompute(tenant.id, ana.id, "2026-10") for _ in range(50)]
+    queued = [await queue.enqueue_recomputes(tenant.id) for _ in range(50)]
     await burst()
 
     assert queued.count(True) == 1
@@ -164,11 +165,11 @@ async def test_given_jobs_run_twice_then_the_second_run_changes_nothing(
     assert await apply_inbox_events(ctx, tid, result.inbox_ids) == 1
     applied_at = (await InboxEvent.get(id=result.inbox_ids[0])).applied_at
     assert await apply_inbox_events(ctx, tid, result.inbox_ids) == 0
-    first = await recompute_rep_period(ctx, tid, str(ana.id), "2026-10")
+    first = await recompute_requested(ctx, tid)
     stored = await EarningsResult.get(tenant_id=tenant.id)
-    second = await recompute_rep_period(ctx, tid, str(ana.id), "2026-10")
+    second = await recompute_requested(ctx, tid)
 
-    assert (first, second) == ("recomputed", "nothing requested")
+    assert (first, second) == (1, 0)
     assert engine_runs == ["ana"]
     assert (await InboxEvent.get(id=result.inbox_ids[0])).applied_at == applied_at
     again = await EarningsResult.get(tenant_id=tenant.id)
@@ -177,37 +178,6 @@ async def test_given_jobs_run_twice_then_the_second_run_changes_nothing(
         stored.total,
         stored.computed_at,
     )
-
-
-async def test_given_a_request_renewed_during_a_recompute_then_it_survives_with_a_follow_up(
-    burst: Burst, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch, redis_url: str
-):
-    tenant, ana, _ = await world()
-    async with in_transaction():
-        result = await service.ingest_events(
-            viewer=system_viewer(tenant), source="crm", events=[deal("e1")]
-        )
-        await service.apply_inbox_event(viewer=system_viewer(tenant), inbox_id=result.inbox_ids[0])
-    real = earnings_service.recompute_rep_period
-
-    async def racing(**kwargs: Any) -> Any:
-        out = await real(**kwargs)
-        # an event for the same rep and period lands while this recompute runs
-        await RecomputeRequest.filter(tenant_id=tenant.id).update(generation=2)
-        return out
-
-    monkeypatch.setattr(earnings_service, "recompute_rep_period", racing)
-    ctx: dict[str, Any] = {"redis": pool}
-
-    await recompute_rep_period(ctx, str(tenant.id), str(ana.id), "2026-10")
-
-    request = await RecomputeRequest.get(tenant_id=tenant.id)
-    assert request.generation == 2
-    queued = await pool.zrange(pool.default_queue_name, 0, -1)
-    assert queued == [f"recompute:{tenant.id}:{ana.id}:2026-10:after:1".encode()]
-    monkeypatch.setattr(earnings_service, "recompute_rep_period", real)
-    await burst()
-    assert await RecomputeRequest.all().count() == 0
 
 
 async def test_given_a_failing_hook_then_the_recompute_is_kept_and_other_hooks_still_run(
@@ -229,9 +199,9 @@ async def test_given_a_failing_hook_then_the_recompute_is_kept_and_other_hooks_s
 
     ctx: dict[str, Any] = {"redis": pool, "after_recompute": [broken, fine]}
 
-    outcome = await recompute_rep_period(ctx, str(tenant.id), str(ana.id), "2026-10")
+    outcome = await recompute_requested(ctx, str(tenant.id))
 
-    assert outcome == "recomputed"
+    assert outcome == 1
     assert seen == ["2026-10"]
     assert await totals(tenant) == {(ana.id, "2026-10"): Decimal("2000.00")}
 
@@ -268,7 +238,7 @@ async def test_given_work_whose_enqueue_was_lost_when_the_sweeper_runs_then_it_i
 
 
 async def test_given_a_closed_period_when_recompute_runs_then_refused_and_request_dropped(
-    pool: ArqRedis,
+    pool: ArqRedis, caplog: pytest.LogCaptureFixture
 ):
     tenant, ana, _ = await world()
     viewer = system_viewer(tenant)
@@ -276,9 +246,11 @@ async def test_given_a_closed_period_when_recompute_runs_then_refused_and_reques
     async with in_transaction():
         await IngestRepository(viewer).request_recomputes([(ana.id, "2026-10")])
 
-    outcome = await recompute_rep_period({"redis": pool}, str(tenant.id), str(ana.id), "2026-10")
+    with caplog.at_level(logging.WARNING, logger="podium.workers.earnings"):
+        outcome = await recompute_requested({"redis": pool}, str(tenant.id))
 
-    assert outcome.startswith("refused: period: 2026-10 is closed")
+    assert outcome == 0
+    assert any("refused: period: 2026-10 is closed" in r.getMessage() for r in caplog.records)
     assert await RecomputeRequest.all().count() == 0
     assert await totals(tenant) == {}
 
