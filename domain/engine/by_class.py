@@ -32,7 +32,7 @@ from datetime import date
 from decimal import Decimal, Rounded, getcontext
 from functools import lru_cache, partial
 from itertools import chain, compress, islice, repeat
-from operator import add, itemgetter, mul, setitem
+from operator import add, itemgetter, mul
 from types import CodeType
 from typing import Any
 
@@ -104,10 +104,11 @@ class _Sums:
         # Every rep starts at the identity, so a sum is exactly its terms' sum, exponent and
         # sign of a zero included. The additions run in C: the maps are lazy, so each amount
         # is added to its rep's sum as stored by the amount before it, in transaction order.
+        # (dict.update stores each pair before it takes the next from the zip.)
         sums = dict.fromkeys(keys, _IDENTITY)
         reps = self.reps
         added = map(add, map(sums.get, reps, repeat(_IDENTITY)), self.amounts)
-        deque(map(setitem, repeat(sums), reps, added), maxlen=0)
+        sums.update(zip(reps, added, strict=True))
         # A rep missing from Inputs.reps is never calculated: its sum is never read.
         counts = Counter(reps)
         return list(map(sums.__getitem__, keys)), list(map(counts.get, keys, repeat(0)))
@@ -294,7 +295,7 @@ class ByClass:
         keys = self.keys
         totals = list(self.totals.values())
         try:
-            columns = {s: s.columns(keys) for s in totals}
+            columns = _Columns({s: s.columns(keys) for s in totals}, self.totals)
             for i, is_count in enumerate(self.is_count):
                 passing = [s for s in totals if i in s.measures]
                 if passing:
@@ -320,20 +321,20 @@ class ByClass:
         i: int,
         is_count: bool,
         passing: list[_Sums],
-        columns: dict[_Sums, tuple[list[Decimal], list[int]]],
+        columns: _Columns,
     ) -> None:
         """Measure ``i``'s accumulators: its verdicts' per-rep sums added up column-wise (every
         column lists `keys` in the same order)."""
         payable = [cls for cls in passing if cls.payable]
-        credited = _add_up([columns[cls][1] for cls in passing])
-        credited_payable = _add_up([columns[cls][1] for cls in payable]) if payable else None
+        credited = columns.of(passing, 1)
+        credited_payable = columns.of(payable, 1) if payable else None
         totals: list[Any]
         if is_count:
             totals = credited
             payable_totals = credited_payable
         else:
-            totals = _add_up([columns[cls][0] for cls in passing])
-            payable_totals = _add_up([columns[cls][0] for cls in payable]) if payable else None
+            totals = columns.of(passing, 0)
+            payable_totals = columns.of(payable, 0) if payable else None
         # Payable totals start at ZERO, as in the general loop: ZERO + the payable sum, which
         # for a rep without payable credits is the identity (or the count 0), so ZERO itself.
         counted = list(map(Decimal, credited))
@@ -350,7 +351,7 @@ class ByClass:
             zip(compress(self.keys, credited), map(list, compress(rows, credited)), strict=True)
         )
 
-    def _own_totals(self, k: int, columns: dict[_Sums, tuple[list[Decimal], list[int]]]) -> None:
+    def _own_totals(self, k: int, columns: _Columns) -> None:
         """The value and the payable value of every rep's own lines of line component ``k``,
         when its lines are in line order and none is a split: ZERO + the line values in line
         order is then, as every sum here is exact, ZERO + the sums of the classes whose
@@ -364,7 +365,7 @@ class ByClass:
             if not chosen:
                 totals.append({})
                 continue
-            column = _add_up([columns[s][pick] for s in chosen])
+            column = columns.of(chosen, pick)
             if count:
                 column = list(map(Decimal, column))
             totals.append(dict(zip(self.keys, map(add, repeat(ZERO), column), strict=True)))
@@ -454,12 +455,43 @@ def line_order(transaction_id: str, position: int) -> LineOrder:
     return (stem, len(digits), digits, position)
 
 
-def _add_up(columns: list[list[Any]]) -> list[Any]:
-    """Element-wise sum of equally long columns (a C-level `map` per column)."""
-    total = columns[0]
-    for column in columns[1:]:
-        total = list(map(add, total, column))
-    return total
+class _Columns:
+    """Per-rep sums (``pick`` 0) and counts (``pick`` 1) of sets of classes, each a list in
+    the order of `ByClass.keys`. A set's column is the element-wise sum of its parts' columns
+    (split by payable, then by measures, then by line components), and every part's column is
+    kept: the totals of a measure, of its payable credits and of the next measure share most
+    of their additions. The sums are exact, so how they are grouped does not change them."""
+
+    def __init__(
+        self,
+        columns: dict[_Sums, tuple[list[Decimal], list[int]]],
+        verdicts: dict[tuple[bool, tuple[int, ...], tuple[int, ...]], _Sums],
+    ) -> None:
+        self.columns = columns
+        self.verdict = {s: v for v, s in verdicts.items()}
+        self.known: dict[tuple[frozenset[_Sums], int], list[Any]] = {}
+
+    def of(self, classes: Iterable[_Sums], pick: int) -> list[Any]:
+        chosen = frozenset(classes)
+        if len(chosen) == 1:
+            (single,) = chosen
+            return self.columns[single][pick]
+        found = self.known.get((chosen, pick))
+        if found is not None:
+            return found
+        verdict = self.verdict
+        for dimension in range(3):
+            parts: dict[Any, list[_Sums]] = {}
+            for s in chosen:
+                parts.setdefault(verdict[s][dimension], []).append(s)
+            if len(parts) > 1:
+                break
+        ordered = sorted(parts.items(), key=_ORDER)
+        total = self.of(ordered[0][1], pick)
+        for _, part in ordered[1:]:
+            total = list(map(add, total, self.of(part, pick)))
+        self.known[(chosen, pick)] = total
+        return total
 
 
 def _group(keys: list[str], values: list[Any]) -> dict[str, list[Any]]:
