@@ -596,7 +596,7 @@ def credit(transactions):
             continue
         # A new object even at the rate ONE (the same value, exponent and sign): the amounts
         # of a class then lie side by side in memory when `columns` adds them up, rather than
-        # one per transaction across the whole input, which measured 0.03 s faster at 1M.
+        # one per transaction across the whole input: 0.01-0.03 s faster at 1M transactions.
         amount = t.amount * rate
         if t.sole_credit:  # the usual credit: ((t.rep_id, ONE),)
             rep_id = t.rep_id
