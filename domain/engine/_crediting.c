@@ -105,8 +105,8 @@ appended_list(State *st, PyObject *add)
 {
     if (PyCFunction_Check(add)) {
         PyObject *self = PyCFunction_GET_SELF(add);
-        if (self != NULL && PyList_CheckExact(self)
-            && ((PyCFunctionObject *)add)->m_ml == ((PyMethodDescrObject *)st->list_append)->d_method)
+        PyMethodDef *append = ((PyMethodDescrObject *)st->list_append)->d_method;
+        if (self != NULL && PyList_CheckExact(self) && ((PyCFunctionObject *)add)->m_ml == append)
             return self;
     }
     return NULL;
@@ -150,11 +150,9 @@ credit_one(State *st, PyObject *t, PyObject *rep_id, PyObject *amount, PyObject 
             Py_DECREF(stem);
             goto done;
         }
-        Py_INCREF(tid);
         PyObject *line_key = PyTuple_Pack(3, stem, n, tid);
         Py_DECREF(stem);
         Py_DECREF(n);
-        Py_DECREF(tid);
         if (line_key == NULL)
             goto done;
         int gt = PyObject_RichCompareBool(line_key, st->last_key, Py_GT);
