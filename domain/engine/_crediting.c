@@ -489,50 +489,121 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(add_up_doc,
-"add_up(sums, reps, amounts, start) -> None\n\n"
-"sums[rep] = sums.get(rep, start) + amount for each (rep, amount) of zip(reps, amounts),\n"
-"in order: what by_class._Sums.columns does by C-level maps when this is not built.");
+PyDoc_STRVAR(columns_doc,
+"columns(positions, reps, amounts, start) -> (sums, counts)\n\n"
+"Per key of ``positions`` (key -> its position, 0..n-1): the sum start + each amount of zip(reps,\n"
+"amounts) credited to it, added in order, and their number; as lists in the order of the\n"
+"positions. A rep that has no position is added up all the same (an addition may trap) but\n"
+"not returned. What by_class._Sums.columns does by C-level maps when this is not built.");
 
 static PyObject *
-add_up(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+columns(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "add_up() takes 4 arguments");
+        PyErr_SetString(PyExc_TypeError, "columns() takes 4 arguments");
         return NULL;
     }
-    PyObject *sums = args[0], *reps = args[1], *amounts = args[2], *start = args[3];
-    if (!PyDict_CheckExact(sums) || !PyList_CheckExact(reps) || !PyList_CheckExact(amounts)) {
-        PyErr_SetString(PyExc_TypeError, "add_up() takes a dict and two lists");
+    PyObject *positions = args[0], *reps = args[1], *amounts = args[2], *start = args[3];
+    if (!PyDict_CheckExact(positions) || !PyList_CheckExact(reps) || !PyList_CheckExact(amounts)) {
+        PyErr_SetString(PyExc_TypeError, "columns() takes a dict and two lists");
         return NULL;
     }
     if (PyList_GET_SIZE(reps) != PyList_GET_SIZE(amounts)) {
-        PyErr_SetString(PyExc_ValueError, "add_up(): reps and amounts differ in length");
+        PyErr_SetString(PyExc_ValueError, "columns(): reps and amounts differ in length");
         return NULL;
     }
-    /* The lists are only read: an addition calls no Python code that could change them
-       (Decimal's own), but their length is read again each time all the same. */
+    Py_ssize_t n = PyDict_GET_SIZE(positions);
+    PyObject *sums = PyList_New(n), *counts = NULL, *others = NULL, *result = NULL;
+    Py_ssize_t *numbers = NULL;
+    if (sums == NULL)
+        return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_INCREF(start);
+        PyList_SET_ITEM(sums, k, start);
+    }
+    numbers = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(Py_ssize_t));
+    others = PyDict_New(); /* the sums of reps without a position */
+    if (numbers == NULL || others == NULL) {
+        if (numbers == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    /* Decimal additions call no Python code, so the lists cannot change under the loop; their
+       lengths are read again each time all the same. */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(reps) && i < PyList_GET_SIZE(amounts); i++) {
         PyObject *rep = PyList_GET_ITEM(reps, i);
         Py_INCREF(rep);
-        PyObject *sum = PyDict_GetItemWithError(sums, rep);
-        if (sum == NULL && PyErr_Occurred()) {
-            Py_DECREF(rep);
-            return NULL;
+        PyObject *at = PyDict_GetItemWithError(positions, rep);
+        Py_ssize_t k = -1;
+        if (at != NULL) {
+            k = PyLong_AsSsize_t(at);
+            if (k == -1 && PyErr_Occurred()) {
+                Py_DECREF(rep);
+                goto done;
+            }
+            if (k < 0 || k >= n) {
+                PyErr_Format(PyExc_ValueError, "columns(): position %zd out of range", k);
+                Py_DECREF(rep);
+                goto done;
+            }
         }
-        PyObject *added = PyNumber_Add(sum != NULL ? sum : start, PyList_GET_ITEM(amounts, i));
-        int failed = added == NULL || PyDict_SetItem(sums, rep, added) < 0;
-        Py_XDECREF(added);
+        else if (PyErr_Occurred()) {
+            Py_DECREF(rep);
+            goto done;
+        }
+        PyObject *sum;
+        if (k >= 0)
+            sum = PyList_GET_ITEM(sums, k);
+        else {
+            sum = PyDict_GetItemWithError(others, rep);
+            if (sum == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(rep);
+                    goto done;
+                }
+                sum = start;
+            }
+        }
+        PyObject *added = PyNumber_Add(sum, PyList_GET_ITEM(amounts, i));
+        if (added == NULL) {
+            Py_DECREF(rep);
+            goto done;
+        }
+        if (k >= 0) {
+            PyList_SetItem(sums, k, added); /* steals added, releases the old sum */
+            numbers[k]++;
+        }
+        else {
+            int failed = PyDict_SetItem(others, rep, added) < 0;
+            Py_DECREF(added);
+            if (failed) {
+                Py_DECREF(rep);
+                goto done;
+            }
+        }
         Py_DECREF(rep);
-        if (failed)
-            return NULL;
     }
-    Py_RETURN_NONE;
+    counts = PyList_New(n);
+    if (counts == NULL)
+        goto done;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *number = PyLong_FromSsize_t(numbers[k]);
+        if (number == NULL)
+            goto done;
+        PyList_SET_ITEM(counts, k, number);
+    }
+    result = PyTuple_Pack(2, sums, counts);
+done:
+    PyMem_Free(numbers);
+    Py_XDECREF(others);
+    Py_XDECREF(counts);
+    Py_DECREF(sums);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"credit", (PyCFunction)(void (*)(void))credit, METH_FASTCALL, credit_doc},
-    {"add_up", (PyCFunction)(void (*)(void))add_up, METH_FASTCALL, add_up_doc},
+    {"columns", (PyCFunction)(void (*)(void))columns, METH_FASTCALL, columns_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,7 +10,7 @@ import gc
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 import pytest
@@ -245,19 +245,38 @@ def test_given_many_runs_when_credited_in_c_then_no_reference_is_leaked() -> Non
     assert [sys.getrefcount(x) for x in watched] == before
 
 
-def test_given_sums_when_added_up_in_c_then_as_the_maps_add_them() -> None:
-    if by_class._crediting is None:
-        pytest.fail("domain/engine/_crediting.c is not built")
+def test_given_credits_when_columns_added_up_in_c_then_as_the_maps_add_them() -> None:
     amounts = [D("1.10"), D("-0.00"), D("1E+3"), D("2.125"), D("-1.10")]
     reps = ["a", "b", "a", "ghost", "a"]
-    sums = dict.fromkeys(["a", "b"], by_class._IDENTITY)
-    by_class._crediting.add_up(sums, reps, amounts, by_class._IDENTITY)
-    assert {k: repr(v) for k, v in sums.items()} == {
-        "a": repr(D("1.10") + D("1E+3") + D("-1.10")),
-        "b": repr(D("-0.00")),
-        "ghost": repr(D("2.125")),
-    }
+    sums = by_class._Sums(payable=True, measures=(0,))
+    sums.reps.extend(reps)
+    sums.amounts.extend(amounts)
+    keys = ["b", "a", "c"]
+    positions = {key: k for k, key in enumerate(keys)}
+    by_class.ByClass.c_loop = True
+    in_c = sums.columns(keys, positions)
+    by_class.ByClass.c_loop = False
+    try:
+        by_maps = sums.columns(keys, positions)
+    finally:
+        by_class.ByClass.c_loop = True
+    assert repr(in_c) == repr(by_maps)
+    assert repr(in_c) == repr(
+        ([D("-0.00"), D("1.10") + D("1E+3") + D("-1.10"), by_class._IDENTITY], [1, 3, 0])
+    )
+
+
+def test_given_bad_arguments_when_columns_added_up_in_c_then_clear_errors() -> None:
+    crediting = by_class._crediting
+    if crediting is None:
+        pytest.fail("domain/engine/_crediting.c is not built")
+    start = by_class._IDENTITY
     with pytest.raises(ValueError, match="differ in length"):
-        by_class._crediting.add_up({}, ["a"], [], by_class._IDENTITY)
+        crediting.columns({"a": 0}, ["a"], [], start)
+    with pytest.raises(ValueError, match="position 1 out of range"):
+        crediting.columns({"a": 1}, ["a"], [D(1)], start)
     with pytest.raises(TypeError):
-        by_class._crediting.add_up({}, ["a"], ["x"], by_class._IDENTITY)
+        crediting.columns({"a": 0}, ["a"], ["x"], start)  # Decimal + str
+    # a rep without a position is added up all the same: here its sum traps
+    with pytest.raises(InvalidOperation):
+        crediting.columns({}, ["ghost", "ghost"], [D("Infinity"), D("-Infinity")], start)
