@@ -109,17 +109,17 @@ class _Sums:
         self.amounts: list[Decimal] = []
 
     def columns(
-        self, keys: list[str], positions: dict[str, int]
+        self, keys: list[str], positions: dict[str, int], in_c: bool
     ) -> tuple[list[Decimal], list[int]]:
         """(per-rep sum, per-rep number of credits) for ``keys``, in that order (``positions``
-        maps each key to its position there)."""
+        maps each key to its position there); added up by `_crediting` if ``in_c``."""
         # Every rep starts at the identity, so a sum is exactly its terms' sum, exponent and
         # sign of a zero included. Each amount is added to its rep's sum as it stands after
         # the amount before it, in transaction order: by `_crediting.columns`, or by C-level
         # maps (lazy: dict.update stores each pair before it takes the next from the zip).
         # A rep missing from Inputs.reps is never calculated: its sum is added up all the same
         # (an addition may trap) but never read.
-        if _crediting is not None and ByClass.c_loop:
+        if _crediting is not None and in_c:
             return _crediting.columns(positions, self.reps, self.amounts, _IDENTITY)
         sums = dict.fromkeys(keys, _IDENTITY)
         reps = self.reps
@@ -337,7 +337,8 @@ class ByClass:
         totals = list(self.totals.values())
         try:
             positions = {key: k for k, key in enumerate(keys)}
-            columns = _Columns({s: s.columns(keys, positions) for s in totals}, self.totals)
+            in_c = self.c_loop
+            columns = _Columns({s: s.columns(keys, positions, in_c) for s in totals}, self.totals)
             for i, is_count in enumerate(self.is_count):
                 passing = [s for s in totals if i in s.measures]
                 if passing:

@@ -253,13 +253,8 @@ def test_given_credits_when_columns_added_up_in_c_then_as_the_maps_add_them() ->
     sums.amounts.extend(amounts)
     keys = ["b", "a", "c"]
     positions = {key: k for k, key in enumerate(keys)}
-    by_class.ByClass.c_loop = True
-    in_c = sums.columns(keys, positions)
-    by_class.ByClass.c_loop = False
-    try:
-        by_maps = sums.columns(keys, positions)
-    finally:
-        by_class.ByClass.c_loop = True
+    in_c = sums.columns(keys, positions, in_c=True)
+    by_maps = sums.columns(keys, positions, in_c=False)
     assert repr(in_c) == repr(by_maps)
     assert repr(in_c) == repr(
         ([D("-0.00"), D("1.10") + D("1E+3") + D("-1.10"), by_class._IDENTITY], [1, 3, 0])
