@@ -77,17 +77,6 @@ find_slots(Slots *slots, PyObject *type)
     return 0;
 }
 
-/* add(x): 0, or -1 with the exception set. */
-static inline int
-call_add(PyObject *add, PyObject *x)
-{
-    PyObject *r = PyObject_CallOneArg(add, x);
-    if (r == NULL)
-        return -1;
-    Py_DECREF(r);
-    return 0;
-}
-
 typedef struct {
     const Slots *slots;
     PyObject *one;
@@ -112,13 +101,19 @@ appended_list(State *st, PyObject *add)
     return NULL;
 }
 
+/* add(x), by PyList_Append when add is a bound list.append: 0, or -1 with the exception
+   set. */
 static inline int
 add_to(State *st, PyObject *add, PyObject *x)
 {
     PyObject *list = appended_list(st, add);
     if (list != NULL)
         return PyList_Append(list, x);
-    return call_add(add, x);
+    PyObject *r = PyObject_CallOneArg(add, x);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 /* The _CREDIT block of the Python loop for one credit of all of t's value to rep_id. */
