@@ -52,6 +52,19 @@ WAITING = {
     "ApprovePayoutBatch": "payouts",
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
+    # second release
+    "MyBadges": "badges, streaks",
+    "CreateLeaderboard": "leaderboards",
+    "ContestStandings": "contests",
+    "Statement": "statements",
+    "AddAdjustment": "adjustments",
+    "ResolveDispute": "disputes",
+    "Accruals": "accruals",
+    "SetPayoutDetails": "payout details",
+    # targets
+    "MyTargets": "targets",
+    "AcceptTarget": "targets",
+    "AllocateTarget": "targets",
 }
 
 
