@@ -1,6 +1,5 @@
 """Crediting by class (the fast path) must give exactly what the general crediting loop gives:
-same figures, same exponents, same lines in the same order, same errors. Every test here runs
-twice: with the hot loop in C (`_crediting.c`) and with the same loop in Python."""
+same figures, same exponents, same lines in the same order, same errors."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,19 +63,6 @@ PLAN = make_plan(
     payable_when="state == 'activated'",
     cap="6000",
 )
-
-
-@pytest.fixture(autouse=True, params=["c-loop", "python-loop"])
-def hot_loop(request: pytest.FixtureRequest) -> Any:
-    """The hot loop of the fast path in C, then in Python."""
-    if request.param == "c-loop":
-        assert by_class._crediting is not None, (
-            "domain/engine/_crediting.c is not built: install a C compiler and the Python "
-            "headers, then `pip install -e .` again"
-        )
-    by_class.ByClass.c_loop = request.param == "c-loop"
-    yield request.param
-    by_class.ByClass.c_loop = True
 
 
 def run_both(plan: Plan, inputs: Inputs) -> tuple[PlanResult, PlanResult]:
