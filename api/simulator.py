@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from domain.datasets.csvfiles import read_directory_texts
 from domain.engine.calculate import calculate
+from domain.engine.explanations import render
 from domain.engine.plan import Plan, parse_plan_text
 from domain.engine.results import PlanResult
 from domain.kit.errors import DataError, PlanError
@@ -124,12 +126,17 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
                 if m.attainment is not None:
                     text += f" ({m.attainment * 100:.2f}%)"
                 measures.add(text)
+            names = dict(result.component_names)
             for c in rep.components:
-                branch = tree.add(f"{c.id}: {money(c.amount)} (payable {money(c.payable)})")
-                for line in c.explanation:
-                    branch.add(line)
-            for line in rep.explanation[len(rep.components) :]:
-                tree.add(line)
+                name = escape(names.get(c.id, c.id))
+                branch = tree.add(f"{name}: {money(c.amount)} (payable {money(c.payable)})")
+                for reason in c.reasons:
+                    branch.add(escape(render((reason,), locale=None, currency=rep.currency)))
+                for line in rep.lines:
+                    if line.component == c.id:
+                        branch.add(escape(result.line_words(rep.rep_id, line)))
+            for reason in rep.reasons[len(rep.components) :]:
+                tree.add(escape(render((reason,), locale=None, currency=rep.currency)))
             console.print(tree)
     if result.errors:
         errors = Table(title="Not calculated")

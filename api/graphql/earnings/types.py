@@ -19,6 +19,7 @@ from domain.earnings.models import EarningsResult, ResultStatus
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import WhatIfResult as DomainWhatIf
 from domain.earnings.summary import main_currency, totals
+from domain.engine.explanations import render_stored
 from domain.kit.money import unpadded
 
 
@@ -56,7 +57,14 @@ class EarningsLine:
             value=None if line.value is None else Decimal(line.value).normalize(),
             status=LineStatus(line.status),
             amount=money(line.amount, currency, locale),
-            explanation=line.explanation,
+            explanation=render_stored(
+                line.explanation,
+                locale=locale,
+                currency=currency,
+                value=line.value,
+                amount=line.amount,
+                transaction=line.transaction_external_id,
+            ),
         )
 
 

@@ -85,9 +85,9 @@ def exactly(result: PlanResult) -> str:
                 tuple(r[:9]),
                 tuple(c[:5] for c in r.components),
                 r.lines,
-                r.explanation,
-                [c.explanation for c in r.components],
-                [line.explanation for line in r.lines],
+                r.reasons,
+                [c.reasons for c in r.components],
+                [result.line_words(r.rep_id, line) for line in r.lines],
             )
         )
     return repr((reps, result.errors))
