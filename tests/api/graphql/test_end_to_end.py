@@ -155,8 +155,9 @@ async def test_given_earnings_lines_when_paged_by_three_then_cursors_walk_newest
     # her locale, attainment as a percentage, the component and measure by name
     assert commission["explanation"].startswith("Commission: 900,00\xa0€; Bookings: ")
     assert "75\xa0% erreicht" in commission["explanation"]
-    assert "2\xa0% von 20.000,00\xa0€ in Stufe 1 (0\xa0%–50\xa0% der Quote)" in (
-        commission["explanation"]
+    assert (
+        "2\xa0% von 20.000,00\xa0€ in Stufe 1 (0\xa0%–50\xa0% der Quote)"
+        in (commission["explanation"])
     )
     assert "Stufe 2" in commission["explanation"]
     assert [(n["transactionId"], n["occurredAt"], n["amount"]["amount"]) for n in deals] == [
