@@ -87,7 +87,8 @@ def test_given_a_result_when_calculated_then_stored_values_stay_exact() -> None:
         ("en", "Cloud SPIFF: 3.75% of €2,102.61 Cloud bookings from transaction t1 = €78.85"),
         (
             "de",
-            "Cloud SPIFF: 3,75\xa0% von 2.102,61\xa0€ Cloud bookings aus Transaktion t1 = 78,85\xa0€",
+            "Cloud SPIFF: 3,75\xa0% von 2.102,61\xa0€ Cloud bookings aus Transaktion t1 "
+            "= 78,85\xa0€",
         ),
         (
             "fr",
