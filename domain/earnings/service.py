@@ -532,6 +532,7 @@ def _result_values(viewer: Viewer, run: PlanRun, now: datetime) -> dict[str, Any
         measures=[
             {
                 "id": m.id,
+                "name": run.plan.measure_name(m.id),
                 "total": format_plain(m.total),
                 "count": format_plain(m.credited_count),
                 "quota": None if m.quota is None else format_plain(m.quota),
@@ -542,6 +543,7 @@ def _result_values(viewer: Viewer, run: PlanRun, now: datetime) -> dict[str, Any
         components=[
             {
                 "id": c.id,
+                "name": run.plan.component_name(c.id),
                 "type": c.type,
                 "amount": format_plain(c.amount),
                 "payable": format_plain(c.payable),

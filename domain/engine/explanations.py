@@ -323,32 +323,49 @@ def reason(key: str, **params: Any) -> Reason:
 # --- storage: reasons as JSON text ---------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
+# Encoded reasons by the identity of the reasons object: the plain lines of a component share
+# one (`calculate` returns the same tuple for each), so storing them encodes it once.
+_ENCODED: dict[int, tuple[tuple[Reason, ...], str]] = {}
+_ENCODED_LIMIT = 4096
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(reasons: tuple[Reason, ...]) -> str:
     """Reasons as compact JSON text (``[[key, {param: value}], ...]``), the stored form of a
-    line: the same reasons (the lines of one component without FX, say) are encoded once."""
-    return json.dumps(_plain(reasons), ensure_ascii=False, separators=(",", ":"))
+    line."""
+    known = _ENCODED.get(id(reasons))
+    if known is not None and known[0] is reasons:
+        return known[1]
+    text = _JSON.encode(plain(reasons))
+    if len(_ENCODED) >= _ENCODED_LIMIT:
+        _ENCODED.clear()
+    _ENCODED[id(reasons)] = (reasons, text)
+    return text
 
 
 def plain(reasons: tuple[Reason, ...]) -> list[Any]:
     """Reasons as JSON values (lists, dicts, exact decimal strings), for a JSON column."""
-    return list(_plain(reasons))
+    return [_reason_json(r) for r in reasons]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        key, params = value
-        if isinstance(params, tuple) and all(
-            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params
-        ):
-            return [key, {k: _plain(v) for k, v in params}]
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return format(value, "f")
+def _reason_json(r: Reason) -> list[Any]:
+    return [r[0], {k: _json_value(v) for k, v in r[1]}]
+
+
+def _json_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is Decimal:
+        text = str(value)
+        return format(value, "f") if "E" in text else text
     if isinstance(value, date):
         return value.isoformat()
-    return value
+    if isinstance(value, tuple):
+        if len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], tuple):
+            return _reason_json(value)  # a nested reason
+        return [_json_value(v) for v in value]
+    return str(value)
 
 
 def decode(text: str) -> list[Any] | None:
@@ -404,9 +421,7 @@ def render_named(
 
 
 def _params(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    return dict(raw)
+    return dict(raw)  # a mapping (decoded) or pairs (as built)
 
 
 class _Words(string.Formatter):
@@ -418,7 +433,7 @@ class _Words(string.Formatter):
 
     def reason(self, r: Any, extra: Mapping[str, Any]) -> str:
         key, raw = r[0], r[1]
-        params = {**_params(raw), **extra}
+        params = {**extra, **_params(raw)}  # a reason's own parameters come first
         templates = _T.get(str(key))
         if templates is None:  # written by a newer version: say what is known
             return str(key)

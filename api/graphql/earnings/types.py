@@ -24,7 +24,8 @@ from domain.kit.money import unpadded
 
 
 def humanize(identifier: str) -> str:
-    """'quota_club' -> 'Quota club' (plans name components and measures by id only)."""
+    """'quota_club' -> 'Quota club': the name of a component or measure stored without the
+    plan's display name (before plans had them)."""
     words = identifier.replace("_", " ").replace("-", " ").strip()
     return words[:1].upper() + words[1:]
 
@@ -135,7 +136,7 @@ def earnings_of(
     components = [
         EarningsComponent(
             id=strawberry.ID(f"{r.plan_version_id}:{c['id']}"),
-            name=humanize(str(c["id"])),
+            name=str(c.get("name") or humanize(str(c["id"]))),
             type=str(c.get("type", "")),
             amount=money(Decimal(str(c["amount"])), r.currency, locale),
             payable=money(Decimal(str(c.get("payable", c["amount"]))), r.currency, locale),
@@ -171,7 +172,7 @@ def quota_progress_of(results: Sequence[EarningsResult]) -> list[QuotaProgress]:
             out.append(
                 QuotaProgress(
                     measure=measure,
-                    name=humanize(measure),
+                    name=str(m.get("name") or humanize(measure)),
                     total=unpadded(str(m["total"])),
                     quota=unpadded(str(m["quota"])),
                     attainment=None if attainment is None else unpadded(str(attainment)),
