@@ -85,6 +85,7 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
     def money(value: Decimal) -> str:
         return _figure(value, digits)
 
+    names = dict(result.measure_names)
     summary = Table(title=f"{result.plan_id} · {result.period} · {result.currency}")
     for column in ("Rep", "Attainment"):
         summary.add_column(column)
@@ -92,7 +93,9 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
         summary.add_column(column, justify="right")
     for rep in result.reps:
         attainment = "\n".join(
-            f"{m.id} {m.attainment * 100:.1f}%" for m in rep.measures if m.attainment is not None
+            f"{escape(names.get(m.id, m.id))} {m.attainment * 100:.1f}%"
+            for m in rep.measures
+            if m.attainment is not None
         )
         summary.add_row(
             rep.rep_id,
@@ -119,12 +122,13 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
         for rep in result.reps:
             tree = Tree(f"[bold]{rep.rep_id}[/bold]: {money(rep.total)} {rep.currency}")
             measures = tree.add("measures")
+            measure_names = dict(result.measure_names)
             for m in rep.measures:
-                text = f"{m.id}: {_figure(m.total)}"
+                text = f"{escape(measure_names.get(m.id, m.id))}: {_figure(m.total)}"
                 if m.quota is not None:
                     text += f" of quota {_figure(m.quota)}"
                 if m.attainment is not None:
-                    text += f" ({m.attainment * 100:.2f}%)"
+                    text += f" ({m.attainment * 100:.1f}%)"
                 measures.add(text)
             names = dict(result.component_names)
             for c in rep.components:

@@ -155,6 +155,7 @@ class _Calculation:
         self._names: dict[str, tuple[tuple[str, str], ...]] = {}
         # measure index -> rep -> the rep's converted transactions of the measure (when asked)
         self._converted: dict[int, dict[str, list[Transaction]]] = {}
+        self._rep_names: dict[str, str] | None = None
         # line-based component id -> its index in `line_components`
         self.line_index: dict[str, int] = {}
         # line-based component id -> (its index in `line_components`, its measure is team-scope)
@@ -453,6 +454,7 @@ class _Calculation:
             tuple(errors),
             self.explain_line,
             tuple(self.component_names.items()),
+            tuple(self.measure_names.items()),
         )
 
     def prepare_reps(self) -> None:
@@ -900,6 +902,14 @@ class _Calculation:
             return reason("fx_transaction", transaction=t.id, **params)
         return reason("fx", **params)
 
+    def _rep_label(self, rep_id: str) -> str:
+        """A rep as a reader knows them: 'Ben Ray (ben)', or the id when nameless."""
+        names = self._rep_names
+        if names is None:
+            names = self._rep_names = {r.id: r.name for r in self.inputs.reps}
+        name = names.get(rep_id)
+        return f"{name} ({rep_id})" if name and name != rep_id else rep_id
+
     # --- explaining a line (when read) ---------------------------------------------------------
     def explain_line(self, earner: str, line: Line) -> tuple[Reason, ...]:
         """The reasons of one of ``earner``'s lines (`results.LineExplainer`): the rate and the
@@ -935,7 +945,7 @@ class _Calculation:
             )
         ]
         if line.rep_id:
-            out.append(reason("credited_to", rep=line.rep_id))
+            out.append(reason("credited_to", rep=self._rep_label(line.rep_id)))
         if t is not None and not plain:
             credited = line.rep_id or earner
             if (

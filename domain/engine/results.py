@@ -109,6 +109,7 @@ class PlanResult(NamedTuple):
     explain_line: LineExplainer = _no_line_explanation
     # component id -> display name (the plan's `name`, else the id made readable)
     component_names: tuple[tuple[str, str], ...] = ()
+    measure_names: tuple[tuple[str, str], ...] = ()  # measure id -> display name
 
     def rep(self, rep_id: str) -> RepResult:
         return next(r for r in self.reps if r.rep_id == rep_id)
