@@ -32,6 +32,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from domain.engine.plan import display_name
+from domain.kit.errors import DomainError
 from domain.kit.money import round_money
 
 # (template key, ((parameter, value), ...)): hashable, so equal reasons are encoded once
@@ -43,14 +44,6 @@ LANGUAGES = ("en", "de", "fr", "ms", "hi")
 
 # key -> language -> template (in LANGUAGES order)
 _T: dict[str, tuple[str, str, str, str, str]] = {
-    # a component, in words
-    "named": (
-        "{component}: {text}",
-        "{component}: {text}",
-        "{component} : {text}",
-        "{component}: {text}",
-        "{component}: {text}",
-    ),
     "rate": (
         "{rate:pct} of {total:money} {measure} = {raw:money}",
         "{rate:pct} von {total:money} {measure} = {raw:money}",
@@ -411,15 +404,6 @@ def render(
     return separator.join(words.reason(r, extra or {}) for r in reasons)
 
 
-def render_named(
-    component: str, reasons: Iterable[Any], *, locale: str | None, currency: str
-) -> str:
-    """A component's reasons after its display name."""
-    text = render(reasons, locale=locale, currency=currency)
-    template = _T["named"][language_of(locale)]
-    return template.format(component=component, text=text)
-
-
 def _params(raw: Any) -> dict[str, Any]:
     return dict(raw)  # a mapping (decoded) or pairs (as built)
 
@@ -441,6 +425,10 @@ class _Words(string.Formatter):
         self.params = params
         try:
             return self.vformat(templates[self.language], (), params)
+        except (LookupError, ValueError, TypeError, ArithmeticError, DomainError):
+            # stored data this version cannot read (a missing parameter, a bad number): the
+            # key rather than a failed request
+            return str(key)
         finally:
             self.params = outer
 

@@ -219,6 +219,11 @@ def test_given_a_stored_line_when_read_then_rendered_from_its_row_and_old_text_a
     assert render_stored("3% of 100 = 3", locale="de", currency="EUR") == "3% of 100 = 3"
 
 
+def test_given_stored_reasons_this_version_cannot_read_when_rendered_then_no_failure() -> None:
+    unknown = '[["from_the_future",{}],["capped",{"cap":"x1"}],["line",{}]]'
+    assert render_stored(unknown, locale="en", currency="EUR") == "from_the_future; capped; line"
+
+
 def test_given_a_currency_without_cents_when_rendered_then_its_minor_unit() -> None:
     assert render((reason("capped", cap="1000", raw="1234.5"),), locale="en", currency="JPY") == (
         "capped at ¥1,000 (was ¥1,235)"
