@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from domain.datasets.csvfiles import read_directory_texts
 from domain.engine.calculate import calculate
+from domain.engine.explanations import render
 from domain.engine.plan import Plan, parse_plan_text
 from domain.engine.results import PlanResult
 from domain.kit.errors import DataError, PlanError
@@ -83,6 +85,7 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
     def money(value: Decimal) -> str:
         return _figure(value, digits)
 
+    names = dict(result.measure_names)
     summary = Table(title=f"{result.plan_id} · {result.period} · {result.currency}")
     for column in ("Rep", "Attainment"):
         summary.add_column(column)
@@ -90,7 +93,9 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
         summary.add_column(column, justify="right")
     for rep in result.reps:
         attainment = "\n".join(
-            f"{m.id} {m.attainment * 100:.1f}%" for m in rep.measures if m.attainment is not None
+            f"{escape(names.get(m.id, m.id))} {m.attainment * 100:.1f}%"
+            for m in rep.measures
+            if m.attainment is not None
         )
         summary.add_row(
             rep.rep_id,
@@ -117,19 +122,25 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
         for rep in result.reps:
             tree = Tree(f"[bold]{rep.rep_id}[/bold]: {money(rep.total)} {rep.currency}")
             measures = tree.add("measures")
+            measure_names = dict(result.measure_names)
             for m in rep.measures:
-                text = f"{m.id}: {_figure(m.total)}"
+                text = f"{escape(measure_names.get(m.id, m.id))}: {_figure(m.total)}"
                 if m.quota is not None:
                     text += f" of quota {_figure(m.quota)}"
                 if m.attainment is not None:
-                    text += f" ({m.attainment * 100:.2f}%)"
+                    text += f" ({m.attainment * 100:.1f}%)"
                 measures.add(text)
+            names = dict(result.component_names)
             for c in rep.components:
-                branch = tree.add(f"{c.id}: {money(c.amount)} (payable {money(c.payable)})")
-                for line in c.explanation:
-                    branch.add(line)
-            for line in rep.explanation[len(rep.components) :]:
-                tree.add(line)
+                name = escape(names.get(c.id, c.id))
+                branch = tree.add(f"{name}: {money(c.amount)} (payable {money(c.payable)})")
+                for reason in c.reasons:
+                    branch.add(escape(render((reason,), locale=None, currency=rep.currency)))
+                for line in rep.lines:
+                    if line.component == c.id:
+                        branch.add(escape(result.line_words(rep.rep_id, line)))
+            for reason in rep.reasons[len(rep.components) :]:
+                tree.add(escape(render((reason,), locale=None, currency=rep.currency)))
             console.print(tree)
     if result.errors:
         errors = Table(title="Not calculated")

@@ -25,6 +25,7 @@ from domain.crm.models import FxRate
 from domain.earnings.errors import PeriodClosed
 from domain.earnings.models import EarningsResult, PeriodStatus, ResultStatus
 from domain.earnings.models import Period as StoredPeriod
+from domain.engine import explanations
 from domain.engine.calculate import calculate
 from domain.engine.inputs import Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
@@ -531,6 +532,7 @@ def _result_values(viewer: Viewer, run: PlanRun, now: datetime) -> dict[str, Any
         measures=[
             {
                 "id": m.id,
+                "name": run.plan.measure_name(m.id),
                 "total": format_plain(m.total),
                 "count": format_plain(m.credited_count),
                 "quota": None if m.quota is None else format_plain(m.quota),
@@ -541,15 +543,16 @@ def _result_values(viewer: Viewer, run: PlanRun, now: datetime) -> dict[str, Any
         components=[
             {
                 "id": c.id,
+                "name": run.plan.component_name(c.id),
                 "type": c.type,
                 "amount": format_plain(c.amount),
                 "payable": format_plain(c.payable),
                 "pending": format_plain(c.pending),
-                "explanation": list(c.explanation),
+                "explanation": explanations.plain(c.reasons),
             }
             for c in rep.components
         ],
-        explanation=list(rep.explanation),
+        explanation=explanations.plain(rep.reasons),
     )
     return values
 
@@ -641,7 +644,7 @@ async def _store_many(
             stored[user.id].append(result)
             if run.rep_result is not None:
                 dates = {t.id: t.date for t in run.inputs.transactions}
-                lines.extend(_line_rows(viewer, result, run.rep_result, dates))
+                lines.extend(_line_rows(viewer, result, run.result, run.rep_result, dates))
             after = _result_state(result)
             if before != after:
                 changes.append(
@@ -697,11 +700,17 @@ def _result_row(result: EarningsResult) -> tuple[Any, ...]:
 
 
 def _line_rows(
-    viewer: Viewer, result: EarningsResult, rep: RepResult, dates: dict[str, date]
+    viewer: Viewer,
+    result: EarningsResult,
+    plan_result: PlanResult,
+    rep: RepResult,
+    dates: dict[str, date],
 ) -> list[tuple[Any, ...]]:
     """The rows of a result's lines, in ``_LINE_COLUMNS`` order: one per component (its
     reasons (tier slices, steps, gate, cap) explain a single figure, so they share one line
-    rather than each claiming the component's amount), then one per transaction line."""
+    rather than each claiming the component's amount), then one per transaction line. The
+    explanation is the line's reasons (`domain.engine.explanations`), exact and
+    language-neutral, put into words in the reader's language when read."""
     rows: list[tuple[Any, ...]] = []
     for c in rep.components:
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
@@ -717,7 +726,7 @@ def _line_rows(
                 None,
                 c.amount,
                 status,
-                "; ".join(c.explanation),
+                explanations.encode(plan_result.component_reasons(c)),
             )
         )
     for line in rep.lines:
@@ -733,7 +742,7 @@ def _line_rows(
                 line.value,
                 line.amount,
                 "payable" if line.payable else "pending",
-                line.explanation,
+                explanations.encode(plan_result.explain_line(rep.rep_id, line)),
             )
         )
     return rows

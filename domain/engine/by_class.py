@@ -15,9 +15,8 @@ transaction itself. When the ids of the line credits come in natural order (`Lin
 rep's lines in transaction order are in line order already and need no sort; otherwise they
 are sorted rep by rep.
 
-The hot loop and the per-rep sums and counts run in C (`_crediting.c`: the same statements,
-objects and callbacks) when that module is built, else in Python (`_loop_source` and the maps
-in `_Sums.columns`); at a million transactions the C loop takes about 30% less time.
+The hot loop is Python source specialised to the plan's key fields (`_loop_source`), compiled
+once per process; the per-rep sums and counts are added up by C-level maps (`_Sums.columns`).
 
 Decimal addition is exact unless a result needs more than 28 significant digits, and an exact
 sum does not depend on the order of its terms (value, sign and exponent alike), so these totals
@@ -43,11 +42,6 @@ from typing import Any
 from domain.engine.inputs import ONE, FxTable, Transaction
 from domain.engine.plan import Plan
 from domain.engine.results import Line
-
-try:  # the hot loop in C (_crediting.c), built on install where a C compiler is at hand
-    from domain.engine import _crediting
-except ImportError:  # not built: the same loop in Python (`_loop_source`)
-    _crediting = None  # type: ignore[assignment]
 
 ZERO = Decimal(0)
 # Fields whose values are (nearly) unique per transaction: a key reading them would not repeat.
@@ -108,19 +102,14 @@ class _Sums:
         self.reps: list[str] = []
         self.amounts: list[Decimal] = []
 
-    def columns(
-        self, keys: list[str], positions: dict[str, int], in_c: bool
-    ) -> tuple[list[Decimal], list[int]]:
-        """(per-rep sum, per-rep number of credits) for ``keys``, in that order (``positions``
-        maps each key to its position there); added up by `_crediting` if ``in_c``."""
+    def columns(self, keys: list[str]) -> tuple[list[Decimal], list[int]]:
+        """(per-rep sum, per-rep number of credits) for ``keys``, in that order."""
         # Every rep starts at the identity, so a sum is exactly its terms' sum, exponent and
         # sign of a zero included. Each amount is added to its rep's sum as it stands after
-        # the amount before it, in transaction order: by `_crediting.columns`, or by C-level
-        # maps (lazy: dict.update stores each pair before it takes the next from the zip).
-        # A rep missing from Inputs.reps is never calculated: its sum is added up all the same
-        # (an addition may trap) but never read.
-        if _crediting is not None and in_c:
-            return _crediting.columns(positions, self.reps, self.amounts, _IDENTITY)
+        # the amount before it, in transaction order, by C-level maps (lazy: dict.update
+        # stores each pair before it takes the next from the zip). A rep missing from
+        # Inputs.reps is never calculated: its sum is added up all the same (an addition may
+        # trap) but never read.
         sums = dict.fromkeys(keys, _IDENTITY)
         reps = self.reps
         added = map(add, map(sums.get, reps, repeat(_IDENTITY)), self.amounts)
@@ -160,10 +149,6 @@ _Made = tuple[list[Line], list[str], list[Transaction]]
 
 class ByClass:
     """Credits transactions by class into per-measure accumulators and per-line items."""
-
-    # Whether the hot loop runs in C when `_crediting` is built (off only in tests that hold
-    # the two loops to the same results, and in `bench.engine --python-loop`)
-    c_loop = True
 
     def __init__(
         self,
@@ -292,25 +277,9 @@ class ByClass:
             flags[Rounded] = flags[Rounded] or was_rounded
 
     def credit(self, transactions: Sequence[Transaction]) -> bool:
-        """The hot loop (`_loop_source`) over ``transactions``, in C when built: whether the
-        natural keys of the ids of the line credits strictly increase."""
+        """The hot loop (`_loop_source`) over ``transactions``: whether the natural keys of the
+        ids of the line credits strictly increase."""
         names = key_names(self.plan)
-        if _crediting is not None and self.c_loop:
-            return _crediting.credit(
-                transactions,
-                names,
-                self.classify,
-                self.fail,
-                self.fail_fx,
-                self.split,
-                self.failures,
-                _SKIP,
-                _NO_RATE,
-                ONE,
-                Line,
-                Transaction,
-                CACHE_LIMIT,
-            )
         namespace: dict[str, Any] = {
             "ONE": ONE,
             "DIGITS": _DIGITS,
@@ -336,9 +305,7 @@ class ByClass:
         keys = self.keys
         totals = list(self.totals.values())
         try:
-            positions = {key: k for k, key in enumerate(keys)}
-            in_c = self.c_loop
-            columns = _Columns({s: s.columns(keys, positions, in_c) for s in totals}, self.totals)
+            columns = _Columns({s: s.columns(keys) for s in totals}, self.totals)
             for i, is_count in enumerate(self.is_count):
                 passing = [s for s in totals if i in s.measures]
                 if passing:

@@ -42,6 +42,7 @@ from typing import Any
 
 from domain.engine import by_class
 from domain.engine.by_class import LineItem
+from domain.engine.explanations import Reason, reason
 from domain.engine.inputs import ONE, Assignment, Inputs, Rep, Transaction
 from domain.engine.plan import Component, Plan
 from domain.engine.results import (
@@ -143,7 +144,18 @@ class _Calculation:
         self.transaction_errors: dict[str, tuple[tuple[Any, ...], str]] = {}
         self._subtrees: dict[str, list[str]] = {}
         self._team_stats: dict[tuple[int, str], Stats] = {}
+        self.component_names = {c.id: plan.component_name(c.id) for c in plan.components}
+        self.measure_names = {m.id: plan.measure_name(m.id) for m in plan.measures}
+        self.components_by_id = {c.id: c for c in plan.components}
         self.labels = {c.id: self._tier_labels(c) for c in plan.components if c.tiers}
+        # explaining lines: transaction id -> transaction (built when first asked), and the
+        # reasons of a plain line (own credit, plan currency) per (component, note)
+        self._transactions: dict[str, Transaction] | None = None
+        self._plain_line_reasons: dict[tuple[str, str], tuple[Reason, ...]] = {}
+        self._names: dict[str, tuple[tuple[str, str], ...]] = {}
+        # measure index -> rep -> the rep's converted transactions of the measure (when asked)
+        self._converted: dict[int, dict[str, list[Transaction]]] = {}
+        self._rep_names: dict[str, str] | None = None
         # line-based component id -> its index in `line_components`
         self.line_index: dict[str, int] = {}
         # line-based component id -> (its index in `line_components`, its measure is team-scope)
@@ -435,7 +447,14 @@ class _Calculation:
             except RepFailure as exc:
                 errors.append(RepError(rep.id, str(exc)))
         return PlanResult(
-            self.plan.id, self.period.id, self.currency, tuple(results), tuple(errors)
+            self.plan.id,
+            self.period.id,
+            self.currency,
+            tuple(results),
+            tuple(errors),
+            self.explain_line,
+            tuple(self.component_names.items()),
+            tuple(self.measure_names.items()),
         )
 
     def prepare_reps(self) -> None:
@@ -514,11 +533,11 @@ class _Calculation:
                 elif kind == "tiered":
                     raw, base, explain = self._tiered(c, rep, ctx)
                 elif kind == "bonus":
-                    raw, explain = self._bonus(c, ctx)
+                    raw, explain = self._bonus(c, rep, ctx)
                 elif gate_open:
                     assert c.expression is not None
                     raw = _as_number(evaluate_safely(c.expression, ctx))
-                    explain = _formula_explainer(self, c.expression.source, raw)
+                    explain = _formula_explainer(self, c.expression, raw)
                 else:
                     raw, explain = ZERO, _nothing
                 amount = raw if gate_open else ZERO
@@ -543,6 +562,7 @@ class _Calculation:
                     explain,
                     gate_open,
                     capped_from,
+                    rounded,
                     payable,
                     payable_share,
                 )
@@ -578,18 +598,17 @@ class _Calculation:
         self, lines: list[Line], raw: Decimal, amount: Decimal, gate_open: bool
     ) -> list[Line]:
         if not gate_open:
-            return [line._replace(amount=ZERO, note=" (gate closed)") for line in lines]
+            return [line._replace(amount=ZERO, note="line_gate_closed") for line in lines]
         if amount != raw and raw != 0:
             factor = amount / raw
             return [
-                line._replace(amount=line.amount * factor, note=" (scaled by the cap)")
-                for line in lines
+                line._replace(amount=line.amount * factor, note="line_capped") for line in lines
             ]
         return lines
 
     def _rate(
         self, c: Component, rep: Rep
-    ) -> tuple[Decimal, tuple[Decimal, Decimal], list[Line], Callable[[], list[str]]]:
+    ) -> tuple[Decimal, tuple[Decimal, Decimal], list[Line], Callable[[], list[Reason]]]:
         assert c.rate is not None
         rate = c.rate
         lines: list[Line] = []
@@ -656,7 +675,7 @@ class _Calculation:
 
     def _tiered(
         self, c: Component, rep: Rep, ctx: _RepContext
-    ) -> tuple[Decimal, tuple[Decimal, Decimal], Callable[[], list[str]]]:
+    ) -> tuple[Decimal, tuple[Decimal, Decimal], Callable[[], list[Reason]]]:
         assert c.measure is not None
         i = self.measure_index[c.measure]
         if self.team[i]:
@@ -698,34 +717,67 @@ class _Calculation:
             raw = total * tiers[k].rate
             slices.append((k, tiers[k].rate, total))
         retroactive = c.method == "retroactive" and total > 0
-        explain = partial(_explain_tiers, self, self.labels[c.id], slices, retroactive)
+        attained = None
+        if c.basis == "attainment":
+            attained = (total, ctx.quotas[c.measure], ctx.attainments[c.measure])
+        explain = partial(
+            _explain_tiers, self, c, rep.id, self.labels[c.id], slices, retroactive, attained
+        )
         return raw, (total, payable_total), explain
 
-    def _tier_labels(self, c: Component) -> list[str]:
+    def _tier_labels(self, c: Component) -> list[Reason]:
+        """Per tier, the band it covers (a reason, put into words when read)."""
         tiers = c.tiers
-        labels: list[str] = []
+        count = c.measure is not None and self.plan.measure(c.measure).is_count
+        labels: list[Reason] = []
         for i, tier in enumerate(tiers):
             upper = tiers[i + 1].start if i + 1 < len(tiers) else None
-            if c.basis == "attainment":
-                lo = _pct(tier.start)
-                labels.append(
-                    f"{lo}–{_pct(upper)} of quota" if upper is not None else f"{lo}+ of quota"
-                )
+            kind = "band_quota" if c.basis == "attainment" else "band_amount"
+            if upper is None:
+                labels.append(reason(f"{kind}_top", lo=tier.start, count=count))
             else:
-                lo = self.money(tier.start)
-                labels.append(f"{lo} to {self.money(upper)}" if upper is not None else f"from {lo}")
+                labels.append(reason(kind, lo=tier.start, hi=upper, count=count))
         return labels
 
-    def _bonus(self, c: Component, ctx: _RepContext) -> tuple[Decimal, Callable[[], list[str]]]:
+    def expression_names(self, expr: CompiledExpression) -> tuple[tuple[str, str], ...]:
+        """The display names of what ``expr`` refers to, for putting it into words."""
+        found = self._names.get(expr.source)
+        if found is None:
+            pairs = {
+                ref: self.component_names.get(ref, ref)
+                if fn == "component"
+                else self.measure_names.get(ref, ref)
+                for fn, ref in expr.references
+            }
+            found = self._names[expr.source] = tuple(sorted(pairs.items()))
+        return found
+
+    def _bonus(
+        self, c: Component, rep: Rep, ctx: _RepContext
+    ) -> tuple[Decimal, Callable[[], list[Reason]]]:
         if c.condition is not None:
             amount = c.amount
             assert amount is not None
-            source = c.condition.source
-            if evaluate_safely(c.condition, ctx):
-                return amount, lambda: [f"{source!r} holds: {self.money(amount)}"]
-            return ZERO, lambda: [f"{source!r} does not hold"]
+            condition = c.condition
+            if evaluate_safely(condition, ctx):
+                return amount, lambda: [
+                    reason(
+                        "condition_met",
+                        condition=condition.source,
+                        names=self.expression_names(condition),
+                        amount=amount,
+                    )
+                ]
+            return ZERO, lambda: [
+                reason(
+                    "condition_unmet",
+                    condition=condition.source,
+                    names=self.expression_names(condition),
+                )
+            ]
         assert c.measure is not None
         attainment = ctx.attainments[c.measure]
+        measure = self.measure_names[c.measure]
         step = None
         for s in c.steps:
             if s.at <= attainment:
@@ -733,12 +785,19 @@ class _Calculation:
         if step is None:
             first = c.steps[0].at
             return ZERO, lambda: [
-                f"{_pct(attainment)} of quota is below the first step at {_pct(first)}"
+                *self.conversions(c.measure or "", rep.id),
+                reason("below_step", measure=measure, attainment=attainment, at=first),
             ]
         reached = step
         return reached.amount, lambda: [
-            f"{_pct(attainment)} of quota reaches the step at {_pct(reached.at)}: "
-            f"{self.money(reached.amount)}"
+            *self.conversions(c.measure or "", rep.id),
+            reason(
+                "step",
+                measure=measure,
+                attainment=attainment,
+                at=reached.at,
+                amount=reached.amount,
+            ),
         ]
 
     def _rep_total(
@@ -787,10 +846,123 @@ class _Calculation:
         """`round_money` in the plan currency, its quantum looked up once per run."""
         return amount.quantize(self.quantum, rounding=ROUND_HALF_UP)
 
-    def money(self, amount: Decimal | None) -> str:
-        if amount is None:
-            return "-"
-        return f"{amount:,.{self.digits}f} {self.currency}"
+    # --- explaining (when read) ---------------------------------------------------------------
+    def conversions(self, measure_id: str, rep_id: str) -> list[Reason]:
+        """How the transactions in another currency that ``rep_id`` is credited with in measure
+        ``measure_id`` were converted (the first `_MAX_CONVERSIONS`, then how many more): a
+        tiered or bonus component has no lines to say it. The index is built in one pass over
+        the transactions, when first asked for."""
+        i = self.measure_index[measure_id]
+        if self.plan.measures[i].is_count:
+            return []
+        index = self._converted.get(i)
+        if index is None:
+            index = self._converted[i] = self._converted_transactions(i)
+        found = index.get(rep_id, [])
+        out = [self._conversion(t, True) for t in found[:_MAX_CONVERSIONS]]
+        if len(found) > _MAX_CONVERSIONS:
+            out.append(reason("fx_more", count=len(found) - _MAX_CONVERSIONS))
+        return out
+
+    def _converted_transactions(self, i: int) -> dict[str, list[Transaction]]:
+        measure = self.plan.measures[i]
+        start, end, currency = self.period.start, self.period.end, self.currency
+        out: dict[str, list[Transaction]] = {}
+        for t in self.inputs.transactions:
+            if t.currency == currency or t.date < start or t.date > end:
+                continue
+            found = self.inputs.fx.rate(t.currency, t.date)
+            if found is None:
+                continue
+            if measure.filter is not None:
+                fields = {**t.fields, "amount": t.amount * found[1], "amount_original": t.amount}
+                try:
+                    if not evaluate_safely(measure.filter, fields):
+                        continue
+                except _FAILURES:
+                    continue
+            for rep_id, _ in t.credits:
+                out.setdefault(rep_id, []).append(t)
+        for converted in out.values():
+            converted.sort(key=_transaction_order)
+        return out
+
+    def _conversion(self, t: Transaction, named: bool) -> Reason:
+        found = self.inputs.fx.rate(t.currency, t.date)
+        assert found is not None
+        day, rate = found
+        params: dict[str, Any] = {
+            "original": t.amount,
+            "fx_currency": t.currency,
+            "fx_rate": rate,
+            "day": day,
+            "converted": t.amount * rate,
+        }
+        if named:
+            return reason("fx_transaction", transaction=t.id, **params)
+        return reason("fx", **params)
+
+    def _rep_label(self, rep_id: str) -> str:
+        """A rep as a reader knows them: 'Ben Ray (ben)', or the id when nameless."""
+        names = self._rep_names
+        if names is None:
+            names = self._rep_names = {r.id: r.name for r in self.inputs.reps}
+        name = names.get(rep_id)
+        return f"{name} ({rep_id})" if name and name != rep_id else rep_id
+
+    # --- explaining a line (when read) ---------------------------------------------------------
+    def explain_line(self, earner: str, line: Line) -> tuple[Reason, ...]:
+        """The reasons of one of ``earner``'s lines (`results.LineExplainer`): the rate and the
+        measure, whose credit it is when not the earner's, the FX conversion of a transaction
+        in another currency, the share of a split, a closed gate or a cap."""
+        transactions = self._transactions
+        if transactions is None:
+            transactions = self._transactions = {}
+            for each in self.inputs.transactions:
+                transactions.setdefault(each.id, each)
+        t = transactions.get(line.transaction_id)
+        plain = (
+            not line.rep_id
+            and t is not None
+            and t.sole_credit
+            and t.currency == self.currency
+            and line.rate is self.components_by_id[line.component].rate
+        )
+        key = (line.component, line.note)
+        if plain:
+            known = self._plain_line_reasons.get(key)
+            if known is not None:
+                return known
+        c = self.components_by_id[line.component]
+        assert c.measure is not None
+        count = self.plan.measure(c.measure).is_count
+        out = [
+            reason(
+                "line_count" if count else "line",
+                component=self.component_names[c.id],
+                rate=line.rate,
+                measure=self.measure_names[c.measure],
+            )
+        ]
+        if line.rep_id:
+            out.append(reason("credited_to", rep=self._rep_label(line.rep_id)))
+        if t is not None and not plain:
+            credited = line.rep_id or earner
+            if (
+                not count
+                and t.currency != self.currency
+                and self.inputs.fx.rate(t.currency, t.date) is not None
+            ):
+                out.append(self._conversion(t, False))
+            share = next((s for r, s in t.credits if r == credited), ONE)
+            if share != ONE:
+                out.append(reason("share", share=share))
+        if line.note:
+            out.append(reason(line.note))
+        reasons = tuple(out)
+        if plain:
+            self._plain_line_reasons[key] = reasons
+        return reasons
 
 
 # --- the generated crediting loop -----------------------------------------------------------
@@ -895,7 +1067,7 @@ def _crediting_source(
 # --- explanations (rendered on demand) ------------------------------------------------------
 
 
-def _nothing() -> list[str]:
+def _nothing() -> list[Reason]:
     return []
 
 
@@ -907,71 +1079,116 @@ def _explain_rep(
     capped: bool,
     total: Decimal,
     uncapped: Decimal,
-) -> tuple[str, ...]:
-    out = [f"{c.id}: {calc.money(c.amount)}" for c in components]
+) -> tuple[Reason, ...]:
+    names = calc.component_names
+    out = [reason("component", component=names[c.id], amount=c.amount) for c in components]
     if active_days < period_days:
-        out.append(f"quotas prorated to {active_days} of {period_days} days")
+        out.append(reason("prorated", active=active_days, days=period_days))
     if capped:
-        out.append(
-            f"plan cap {calc.money(total)} applies (uncapped {calc.money(uncapped)}): "
-            f"{calc.money(total - uncapped)}"
-        )
+        out.append(reason("plan_cap", total=total, uncapped=uncapped, adjustment=total - uncapped))
     return tuple(out)
 
 
-def _explain_rate(calc: _Calculation, c: Component, total: Decimal, raw: Decimal) -> list[str]:
+def _explain_rate(calc: _Calculation, c: Component, total: Decimal, raw: Decimal) -> list[Reason]:
     assert c.rate is not None
-    window = c.window
-    span = f" dated {window.start.isoformat()} to {window.end.isoformat()}" if window else ""
-    return [f"{_number(c.rate)} × {_number(total)} {c.measure}{span} = {calc.money(raw)}"]
+    assert c.measure is not None
+    count = calc.plan.measure(c.measure).is_count
+    measure = calc.measure_names[c.measure]
+    out = [
+        reason(
+            "rate_count" if count else "rate", rate=c.rate, total=total, measure=measure, raw=raw
+        )
+    ]
+    if c.window:
+        out.append(reason("window", start=c.window.start, end=c.window.end))
+    return out
 
 
 def _explain_tiers(
     calc: _Calculation,
-    labels: list[str],
+    c: Component,
+    rep_id: str,
+    labels: list[Reason],
     slices: list[tuple[int, Decimal, Decimal]],
     retroactive: bool,
-) -> list[str]:
-    if retroactive:
-        k, rate, width = slices[0]
-        return [
-            f"{_pct(rate)} of {calc.money(width)}: tier {k + 1} ({labels[k]}) "
-            "applies to the whole amount"
-        ]
-    return [
-        f"{_pct(rate)} of {calc.money(width)} in tier {k + 1} ({labels[k]})"
-        for k, rate, width in slices
+    attained: tuple[Decimal, Decimal, Decimal] | None,
+) -> list[Reason]:
+    assert c.measure is not None
+    count = calc.plan.measure(c.measure).is_count
+    out: list[Reason] = []
+    if attained is not None:
+        total, quota, attainment = attained
+        out.append(
+            reason(
+                "attainment",
+                measure=calc.measure_names[c.measure],
+                total=total,
+                quota=quota,
+                attainment=attainment,
+                count=count,
+            )
+        )
+    out.extend(calc.conversions(c.measure, rep_id))
+    key = "tier_retroactive" if retroactive else "tier"
+    chosen = slices[:1] if retroactive else slices
+    out.extend(
+        reason(key, rate=rate, width=width, tier=k + 1, band=labels[k], count=count)
+        for k, rate, width in chosen
+    )
+    return out
+
+
+def _formula_explainer(
+    calc: _Calculation, expression: CompiledExpression, raw: Decimal
+) -> Callable[[], list[Reason]]:
+    return lambda: [
+        reason(
+            "formula",
+            expression=expression.source,
+            names=calc.expression_names(expression),
+            amount=raw,
+        )
     ]
-
-
-def _formula_explainer(calc: _Calculation, source: str, raw: Decimal) -> Callable[[], list[str]]:
-    return lambda: [f"{source} = {calc.money(raw)}"]
 
 
 def _render_component(
     calc: _Calculation,
     c: Component,
-    explain: Callable[[], list[str]],
+    explain: Callable[[], list[Reason]],
     gate_open: bool,
     capped_from: Decimal | None,
+    rounded: Decimal,
     payable: Decimal,
     payable_share: tuple[Decimal, Decimal] | None,
-) -> tuple[str, ...]:
-    """A component's explanation (bound with `functools.partial`, rendered when read)."""
-    out: list[str] = []
+) -> tuple[Reason, ...]:
+    """A component's reasons (bound with `functools.partial`, built when read)."""
+    out: list[Reason] = []
     if not gate_open:
         assert c.gate is not None
-        out.append(f"gate {c.gate.source!r} is false: pays nothing")
+        out.append(
+            reason("gate_closed", condition=c.gate.source, names=calc.expression_names(c.gate))
+        )
     out.extend(explain())
     if capped_from is not None:
         assert c.cap is not None
-        out.append(f"capped at {calc.money(c.cap)} (was {calc.money(capped_from)})")
+        out.append(reason("capped", cap=c.cap, raw=capped_from))
+    if c.line_based and gate_open:
+        out.append(reason("rounded_once", amount=rounded))
     if payable_share is not None:
-        assert calc.plan.payable_when is not None
+        payable_when = calc.plan.payable_when
+        assert payable_when is not None
+        assert c.measure is not None
         part, whole = payable_share
         out.append(
-            f"payable {calc.money(payable)}: {_number(part)}/{_number(whole)} of the "
-            f"credited value satisfies {calc.plan.payable_when.source!r}"
+            reason(
+                "payable",
+                payable=payable,
+                part=part,
+                whole=whole,
+                condition=payable_when.source,
+                names=(),
+                count=calc.plan.measure(c.measure).is_count,
+            )
         )
     return tuple(out)
 
@@ -994,6 +1211,12 @@ def _describe(exc: Exception) -> str:
 
 
 _DIGITS = "0123456789"
+# At most this many converted transactions are explained per component (then how many more)
+_MAX_CONVERSIONS = 10
+
+
+def _transaction_order(t: Transaction) -> tuple[tuple[str, int, str], str]:
+    return natural_key(t.id), t.id
 
 
 def natural_key(text: str) -> tuple[str, int, str]:
@@ -1006,17 +1229,6 @@ def natural_key(text: str) -> tuple[str, int, str]:
 def _line_order(line: Line) -> tuple[str, int, str, str]:
     stem = line.transaction_id.rstrip(_DIGITS)
     return (stem, len(line.transaction_id) - len(stem), line.transaction_id, line.rep_id)
-
-
-def _number(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
-
-
-def _pct(value: Decimal | None) -> str:
-    if value is None:
-        return "-"
-    scaled = (value * 100).quantize(Decimal("0.01")).normalize()
-    return f"{format(scaled, 'f')}%"
 
 
 def _assignments_by_rep(

@@ -34,6 +34,7 @@ class Measure:
     value: CompiledExpression | None  # None: the converted `amount`
     is_count: bool
     scope: Literal["self", "team"]
+    name: str | None = None  # the display name, if the document gives one
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class Component:
     amount: Decimal | None = None
     steps: tuple[Step, ...] = ()
     expression: CompiledExpression | None = None
+    name: str | None = None  # the display name, if the document gives one
 
     @property
     def line_based(self) -> bool:
@@ -99,6 +101,17 @@ class Plan:
                 return m
         raise KeyError(measure_id)
 
+    def measure_name(self, measure_id: str) -> str:
+        """What a reader calls the measure: its `name`, else its id made readable."""
+        return display_name(self.measure(measure_id).name, measure_id)
+
+    def component_name(self, component_id: str) -> str:
+        """What a reader calls the component: its `name`, else its id made readable."""
+        for c in self.components:
+            if c.id == component_id:
+                return display_name(c.name, component_id)
+        raise KeyError(component_id)
+
     @property
     def quota_measures(self) -> frozenset[str]:
         """Measures whose quota a rep must have: using them without one is an error, never 0."""
@@ -114,6 +127,14 @@ class Plan:
     @property
     def has_team_scope(self) -> bool:
         return any(m.scope == "team" for m in self.measures)
+
+
+def display_name(name: str | None, identifier: str) -> str:
+    """A display name, else the id made readable ('quota_club' -> 'Quota club')."""
+    if name:
+        return name
+    words = identifier.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -284,8 +305,9 @@ class _Reader:
         return value
 
     def measure(self) -> Measure:
-        d = self.mapping({"id", "filter", "value", "scope"}, {"id"})
+        d = self.mapping({"id", "name", "filter", "value", "scope"}, {"id"})
         measure_id = self.text(d, "id", _ID)
+        name = self.text(d, "name") if d.get("name") is not None else None
         flt = (
             self.expression(d, "filter", transaction=True) if d.get("filter") is not None else None
         )
@@ -299,13 +321,15 @@ class _Reader:
         scope = d.get("scope", "self")
         if scope not in ("self", "team"):
             raise self.fail(f"{scope!r} is not one of self, team", "scope")
-        return Measure(id=measure_id, filter=flt, value=value, is_count=is_count, scope=scope)
+        return Measure(
+            id=measure_id, filter=flt, value=value, is_count=is_count, scope=scope, name=name
+        )
 
     def component(self, measure_ids: set[str], earlier: list[Component]) -> Component:
         if not isinstance(self.value, dict):
             raise self.fail(f"expected a mapping, got {_kind(self.value)}")
         kind = self.value.get("type")
-        common = {"id", "type", "gate", "cap"}
+        common = {"id", "name", "type", "gate", "cap"}
         by_type: dict[str, tuple[set[str], set[str]]] = {
             "rate": ({"measure", "rate", "window"}, {"measure", "rate"}),
             "tiered": ({"measure", "tiers", "basis", "method"}, {"measure", "tiers"}),
@@ -320,6 +344,8 @@ class _Reader:
         if any(c.id == component_id for c in earlier):
             raise self.fail(f"duplicate component id {component_id!r}", "id")
         fields: dict[str, Any] = {"id": component_id, "type": kind}
+        if d.get("name") is not None:
+            fields["name"] = self.text(d, "name")
         if d.get("gate") is not None:
             fields["gate"] = self.expression(d, "gate", transaction=False)
         if d.get("cap") is not None:

@@ -1,8 +1,10 @@
-"""What the engine returns: per-rep earnings with measures, components, lines and plain-words
+"""What the engine returns: per-rep earnings with measures, components, lines and their
 explanations, plus per-rep errors. Money values are already rounded where PLAN_SPEC says.
 
-Results are NamedTuples (cheap to build for tens of thousands of reps); explanations are
-rendered only when read, so a batch run that never shows them never pays for the text.
+Results are NamedTuples (cheap to build for tens of thousands of reps). Explanations are
+*reasons* (`domain.engine.explanations`: a template key and exact parameters), built only when
+asked for and put into words only when read, in the reader's language: a batch run that never
+shows them never pays for them, and what is stored stays exact and language-neutral.
 """
 
 from __future__ import annotations
@@ -11,12 +13,20 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from domain.engine.explanations import Reason, reason, render
 from domain.kit.money import format_plain
 
-Explainer = Callable[[], tuple[str, ...]]
+Explainer = Callable[[], tuple[Reason, ...]]
+# (the earner's rep id, one of their lines) -> the line's reasons; the line's own value,
+# amount and transaction id are not among their parameters: a reader adds them (`line_words`)
+LineExplainer = Callable[[str, "Line"], tuple[Reason, ...]]
 
 
-def _no_explanation() -> tuple[str, ...]:
+def _no_explanation() -> tuple[Reason, ...]:
+    return ()
+
+
+def _no_line_explanation(rep_id: str, line: Line) -> tuple[Reason, ...]:
     return ()
 
 
@@ -29,18 +39,14 @@ class Line(NamedTuple):
     value: Decimal  # the measure value times the rep's share
     rate: Decimal
     amount: Decimal
-    note: str  # shared per component (gate, cap), so a million lines cost no formatting
+    # "" or a reason key shared per component ("line_gate_closed", "line_capped"): a million
+    # lines cost no formatting
+    note: str
     payable: bool = True  # the transaction satisfies payable_when
 
-    @property
-    def explanation(self) -> str:
-        text = (
-            f"{format_plain(self.value)} × {format_plain(self.rate)} from transaction "
-            f"{self.transaction_id}"
-        )
-        if self.rep_id:
-            text += f" (credited to {self.rep_id})"
-        return f"{text}{self.note} = {format_plain(self.amount)}"
+    def params(self) -> dict[str, Decimal | str]:
+        """What a reason of this line reads from the line itself (a stored line: its row)."""
+        return {"value": self.value, "amount": self.amount, "transaction": self.transaction_id}
 
 
 class MeasureResult(NamedTuple):
@@ -60,7 +66,7 @@ class ComponentResult(NamedTuple):
     explain: Explainer = _no_explanation
 
     @property
-    def explanation(self) -> tuple[str, ...]:
+    def reasons(self) -> tuple[Reason, ...]:
         return self.explain()
 
 
@@ -79,7 +85,7 @@ class RepResult(NamedTuple):
     explain: Explainer = _no_explanation
 
     @property
-    def explanation(self) -> tuple[str, ...]:
+    def reasons(self) -> tuple[Reason, ...]:
         return self.explain()
 
     def component(self, component_id: str) -> ComponentResult:
@@ -100,17 +106,42 @@ class PlanResult(NamedTuple):
     currency: str
     reps: tuple[RepResult, ...]
     errors: tuple[RepError, ...]
+    explain_line: LineExplainer = _no_line_explanation
+    # component id -> display name (the plan's `name`, else the id made readable)
+    component_names: tuple[tuple[str, str], ...] = ()
+    measure_names: tuple[tuple[str, str], ...] = ()  # measure id -> display name
 
     def rep(self, rep_id: str) -> RepResult:
         return next(r for r in self.reps if r.rep_id == rep_id)
 
-    def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
-        """The JSON document of PLAN_SPEC section 7 (``explain`` adds explanation texts)."""
+    def line_reasons(self, rep_id: str, line: Line) -> tuple[Reason, ...]:
+        return self.explain_line(rep_id, line)
+
+    def component_reasons(self, c: ComponentResult) -> tuple[Reason, ...]:
+        """A component's reasons after its display name and amount: what its summary line
+        says."""
+        name = dict(self.component_names).get(c.id, c.id)
+        return (reason("component", component=name, amount=c.amount), *c.reasons)
+
+    def line_words(self, rep_id: str, line: Line, locale: str | None = None) -> str:
+        """One of ``rep_id``'s lines in words, in ``locale``."""
+        return render(
+            self.explain_line(rep_id, line),
+            locale=locale,
+            currency=self.currency,
+            extra=line.params(),
+        )
+
+    def to_dict(self, *, explain: bool = False, locale: str | None = None) -> dict[str, Any]:
+        """The JSON document of PLAN_SPEC section 7 (``explain`` adds explanation texts, in
+        ``locale``'s language)."""
         return {
             "plan": self.plan_id,
             "period": self.period,
             "currency": self.currency,
-            "reps": [rep_to_dict(r, explain=explain) for r in self.reps],
+            "reps": [
+                rep_to_dict(r, explain=explain, result=self, locale=locale) for r in self.reps
+            ],
             "errors": [{"rep_id": e.rep_id, "message": e.message} for e in self.errors],
         }
 
@@ -119,7 +150,13 @@ def _opt(value: Decimal | None) -> str | None:
     return None if value is None else format_plain(value)
 
 
-def rep_to_dict(r: RepResult, *, explain: bool = False) -> dict[str, Any]:
+def rep_to_dict(
+    r: RepResult,
+    *,
+    explain: bool = False,
+    result: PlanResult | None = None,
+    locale: str | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "rep_id": r.rep_id,
         "total": format_plain(r.total),
@@ -146,7 +183,9 @@ def rep_to_dict(r: RepResult, *, explain: bool = False) -> dict[str, Any]:
             "pending": format_plain(c.pending),
         }
         if explain:
-            component["explanation"] = list(c.explanation)
+            component["explanation"] = [
+                render((reason,), locale=locale, currency=r.currency) for reason in c.reasons
+            ]
         out["components"].append(component)
     for line in r.lines:
         item: dict[str, Any] = {
@@ -155,9 +194,11 @@ def rep_to_dict(r: RepResult, *, explain: bool = False) -> dict[str, Any]:
             "value": format_plain(line.value),
             "amount": format_plain(line.amount),
         }
-        if explain:
-            item["explanation"] = line.explanation
+        if explain and result is not None:
+            item["explanation"] = result.line_words(r.rep_id, line, locale)
         out["lines"].append(item)
     if explain:
-        out["explanation"] = list(r.explanation)
+        out["explanation"] = [
+            render((reason,), locale=locale, currency=r.currency) for reason in r.reasons
+        ]
     return out

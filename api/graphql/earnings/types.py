@@ -19,11 +19,13 @@ from domain.earnings.models import EarningsResult, ResultStatus
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import WhatIfResult as DomainWhatIf
 from domain.earnings.summary import main_currency, totals
+from domain.engine.explanations import render_stored
 from domain.kit.money import unpadded
 
 
 def humanize(identifier: str) -> str:
-    """'quota_club' -> 'Quota club' (plans name components and measures by id only)."""
+    """'quota_club' -> 'Quota club': the name of a component or measure stored without the
+    plan's display name (before plans had them)."""
     words = identifier.replace("_", " ").replace("-", " ").strip()
     return words[:1].upper() + words[1:]
 
@@ -56,7 +58,14 @@ class EarningsLine:
             value=None if line.value is None else Decimal(line.value).normalize(),
             status=LineStatus(line.status),
             amount=money(line.amount, currency, locale),
-            explanation=line.explanation,
+            explanation=render_stored(
+                line.explanation,
+                locale=locale,
+                currency=currency,
+                value=line.value,
+                amount=line.amount,
+                transaction=line.transaction_external_id,
+            ),
         )
 
 
@@ -127,7 +136,7 @@ def earnings_of(
     components = [
         EarningsComponent(
             id=strawberry.ID(f"{r.plan_version_id}:{c['id']}"),
-            name=humanize(str(c["id"])),
+            name=str(c.get("name") or humanize(str(c["id"]))),
             type=str(c.get("type", "")),
             amount=money(Decimal(str(c["amount"])), r.currency, locale),
             payable=money(Decimal(str(c.get("payable", c["amount"]))), r.currency, locale),
@@ -163,7 +172,7 @@ def quota_progress_of(results: Sequence[EarningsResult]) -> list[QuotaProgress]:
             out.append(
                 QuotaProgress(
                     measure=measure,
-                    name=humanize(measure),
+                    name=str(m.get("name") or humanize(measure)),
                     total=unpadded(str(m["total"])),
                     quota=unpadded(str(m["quota"])),
                     attainment=None if attainment is None else unpadded(str(attainment)),

@@ -151,8 +151,15 @@ async def test_given_earnings_lines_when_paged_by_three_then_cursors_walk_newest
         ("spiff", "300.00"),
     ]
     commission = next(n for n in summaries if n["component"] == "commission")
-    assert "tier 1" in commission["explanation"]
-    assert "tier 2" in commission["explanation"]
+    # in the viewer's language (Ana reads German): money rounded and formatted as money in
+    # her locale, attainment as a percentage, the component and measure by name
+    assert commission["explanation"].startswith("Commission: 900,00\xa0€; Bookings: ")
+    assert "75\xa0% erreicht" in commission["explanation"]
+    assert (
+        "2\xa0% von 20.000,00\xa0€ in Stufe 1 (0\xa0%–50\xa0% der Quote)"
+        in (commission["explanation"])
+    )
+    assert "Stufe 2" in commission["explanation"]
     assert [(n["transactionId"], n["occurredAt"], n["amount"]["amount"]) for n in deals] == [
         ("d3", (world.period.start + timedelta(days=2)).isoformat(), "50.00"),
         ("d2", (world.period.start + timedelta(days=1)).isoformat(), "150.00"),
@@ -162,8 +169,9 @@ async def test_given_earnings_lines_when_paged_by_three_then_cursors_walk_newest
     assert deals[0]["value"] == "5000"
     assert deals[0]["status"] == "PAYABLE"
     assert deals[0]["amount"]["formatted"] == "50,00\xa0€"
-    assert deals[0]["explanation"]
-    assert any("tier 2" in n["explanation"] for n in summaries)
+    assert deals[0]["explanation"].startswith("Spiff: ")
+    assert "5.000,00\xa0€" in deals[0]["explanation"]
+    assert "aus Transaktion d3 = 50,00\xa0€" in deals[0]["explanation"]
 
 
 async def test_given_a_bad_cursor_when_lines_are_asked_then_bad_user_input(api: Api, world: World):

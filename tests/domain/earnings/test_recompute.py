@@ -101,6 +101,7 @@ async def test_given_example_01_when_ben_recomputed_then_prorated_quota_and_gbp_
     assert stored.measures == [
         {
             "id": "bookings",
+            "name": "Bookings",
             "total": "23400.00",
             "count": "1",
             "quota": "32000",
@@ -112,6 +113,19 @@ async def test_given_example_01_when_ben_recomputed_then_prorated_quota_and_gbp_
         Decimal("690.00"),
         Decimal("0"),
     )
+    # the conversion is explained, language-neutral and exact, in the stored commission
+    commission = next(c for c in stored.components if c["id"] == "commission")
+    assert [
+        "fx_transaction",
+        {
+            "converted": "23400.00",
+            "day": "2026-10-18",
+            "fx_currency": "GBP",
+            "fx_rate": "1.17",
+            "original": "20000",
+            "transaction": "t4",
+        },
+    ] in commission["explanation"]
 
 
 async def test_given_fx_rates_into_several_currencies_when_recomputed_then_plan_currency_used(

@@ -1,6 +1,5 @@
 """Crediting by class (the fast path) must give exactly what the general crediting loop gives:
-same figures, same exponents, same lines in the same order, same errors. Every test here runs
-twice: with the hot loop in C (`_crediting.c`) and with the same loop in Python."""
+same figures, same exponents, same lines in the same order, same errors."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,19 +65,6 @@ PLAN = make_plan(
 )
 
 
-@pytest.fixture(autouse=True, params=["c-loop", "python-loop"])
-def hot_loop(request: pytest.FixtureRequest) -> Any:
-    """The hot loop of the fast path in C, then in Python."""
-    if request.param == "c-loop":
-        assert by_class._crediting is not None, (
-            "domain/engine/_crediting.c is not built: install a C compiler and the Python "
-            "headers, then `pip install -e .` again"
-        )
-    by_class.ByClass.c_loop = request.param == "c-loop"
-    yield request.param
-    by_class.ByClass.c_loop = True
-
-
 def run_both(plan: Plan, inputs: Inputs) -> tuple[PlanResult, PlanResult]:
     fast = run(plan, inputs)
     _Calculation.credit_by_class = False
@@ -100,9 +85,9 @@ def exactly(result: PlanResult) -> str:
                 tuple(r[:9]),
                 tuple(c[:5] for c in r.components),
                 r.lines,
-                r.explanation,
-                [c.explanation for c in r.components],
-                [line.explanation for line in r.lines],
+                r.reasons,
+                [c.reasons for c in r.components],
+                [result.line_words(r.rep_id, line) for line in r.lines],
             )
         )
     return repr((reps, result.errors))

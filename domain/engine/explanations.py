@@ -1,0 +1,574 @@
+"""Explanations in words, rendered per reader language from language-neutral reasons.
+
+The engine explains a figure with *reasons*: a template key and its parameters, every number
+an exact decimal string (`Reason`). That is what results keep and what the service stores:
+language-neutral and exact. Words are produced here only when somebody reads them, in the
+reader's language (en, de, fr, ms, hi; any other reads English), with money rounded to the
+currency's minor unit and formatted by Babel in the reader's locale (`de`: ``1.234,50 €``),
+rates and attainment as percentages, dates in the locale's medium form.
+
+A template's placeholders say how to format their parameter: ``{amount:money}`` (the plan
+currency), ``{original:fxmoney}`` (the transaction's currency), ``{rate:pct}`` (exact: 2.5%),
+``{attainment:att}`` (truncated to 0.1%: 79.96% must not read as a reached 80%), ``{x:num}``,
+``{x:value}`` (money, or a plain number when the reason's ``count`` parameter is set: a
+measure that counts transactions), ``{day:date}``, ``{c:expr}`` (an expression of the plan,
+in words, measures and components by their display names: ``names`` maps ids to them), and
+no format for text (a nested reason renders in place).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import string
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from functools import cache, lru_cache
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, format_percent
+
+from domain.engine.plan import display_name
+from domain.kit.errors import DomainError
+from domain.kit.money import round_money
+
+# (template key, ((parameter, value), ...)): hashable, so equal reasons are encoded once
+Params = tuple[tuple[str, Any], ...]
+Reason = tuple[str, Params]
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "de", "fr", "ms", "hi")
+
+# key -> language -> template (in LANGUAGES order)
+_T: dict[str, tuple[str, str, str, str, str]] = {
+    "rate": (
+        "{rate:pct} of {total:money} {measure} = {raw:money}",
+        "{rate:pct} von {total:money} {measure} = {raw:money}",
+        "{rate:pct} de {total:money} de {measure} = {raw:money}",
+        "{rate:pct} daripada {total:money} {measure} = {raw:money}",
+        "{total:money} {measure} का {rate:pct} = {raw:money}",
+    ),
+    "rate_count": (
+        "{total:num} {measure} × {rate:money} = {raw:money}",
+        "{total:num} {measure} × {rate:money} = {raw:money}",
+        "{total:num} {measure} × {rate:money} = {raw:money}",
+        "{total:num} {measure} × {rate:money} = {raw:money}",
+        "{total:num} {measure} × {rate:money} = {raw:money}",
+    ),
+    "window": (
+        "counting transactions dated {start:date} to {end:date}",
+        "gezählt werden Transaktionen vom {start:date} bis {end:date}",
+        "transactions datées du {start:date} au {end:date}",
+        "transaksi bertarikh {start:date} hingga {end:date}",
+        "{start:date} से {end:date} तक के लेन-देन",
+    ),
+    "rounded_once": (
+        "the lines' exact amounts are added up and the total is rounded once: {amount:money}",
+        "die genauen Beträge der Zeilen werden addiert und die Summe einmal gerundet: "
+        "{amount:money}",
+        "les montants exacts des lignes sont additionnés et le total arrondi une seule fois : "
+        "{amount:money}",
+        "amaun tepat baris dijumlahkan dan jumlahnya dibundarkan sekali: {amount:money}",
+        "पंक्तियों की सटीक राशियाँ जोड़ी जाती हैं और कुल एक बार पूर्णांकित होता है: {amount:money}",
+    ),
+    "attainment": (
+        "{measure}: {total:value} of a {quota:value} quota, {attainment:att} attained",
+        "{measure}: {total:value} von {quota:value} Quote, {attainment:att} erreicht",
+        "{measure} : {total:value} sur un objectif de {quota:value}, {attainment:att} atteint",
+        "{measure}: {total:value} daripada kuota {quota:value}, {attainment:att} dicapai",
+        "{measure}: {quota:value} कोटा में से {total:value}, {attainment:att} प्राप्त",
+    ),
+    "tier": (
+        "{rate:pct} of {width:value} in tier {tier} ({band})",
+        "{rate:pct} von {width:value} in Stufe {tier} ({band})",
+        "{rate:pct} de {width:value} au palier {tier} ({band})",
+        "{rate:pct} daripada {width:value} di peringkat {tier} ({band})",
+        "स्तर {tier} ({band}) में {width:value} का {rate:pct}",
+    ),
+    "tier_retroactive": (
+        "{rate:pct} of {width:value}: tier {tier} ({band}) applies to the whole amount",
+        "{rate:pct} von {width:value}: Stufe {tier} ({band}) gilt für den ganzen Betrag",
+        "{rate:pct} de {width:value} : le palier {tier} ({band}) s’applique au montant entier",
+        "{rate:pct} daripada {width:value}: peringkat {tier} ({band}) dikenakan pada seluruh amaun",
+        "{width:value} का {rate:pct}: स्तर {tier} ({band}) पूरी राशि पर लागू",
+    ),
+    "band_quota": (
+        "{lo:pct}–{hi:pct} of quota",
+        "{lo:pct}–{hi:pct} der Quote",
+        "{lo:pct}–{hi:pct} de l’objectif",
+        "{lo:pct}–{hi:pct} daripada kuota",
+        "कोटा का {lo:pct}–{hi:pct}",
+    ),
+    "band_quota_top": (
+        "{lo:pct} of quota and above",
+        "ab {lo:pct} der Quote",
+        "{lo:pct} de l’objectif et plus",
+        "{lo:pct} daripada kuota dan ke atas",
+        "कोटा का {lo:pct} और अधिक",
+    ),
+    "band_amount": (
+        "{lo:value} to {hi:value}",
+        "{lo:value} bis {hi:value}",
+        "de {lo:value} à {hi:value}",
+        "{lo:value} hingga {hi:value}",
+        "{lo:value} से {hi:value} तक",
+    ),
+    "band_amount_top": (
+        "{lo:value} and above",
+        "ab {lo:value}",
+        "{lo:value} et plus",
+        "{lo:value} dan ke atas",
+        "{lo:value} और अधिक",
+    ),
+    "condition_met": (
+        "{condition:expr} holds: {amount:money}",
+        "{condition:expr} ist erfüllt: {amount:money}",
+        "{condition:expr} est rempli : {amount:money}",
+        "{condition:expr} dipenuhi: {amount:money}",
+        "{condition:expr} पूरा हुआ: {amount:money}",
+    ),
+    "condition_unmet": (
+        "{condition:expr} does not hold: nothing",
+        "{condition:expr} ist nicht erfüllt: nichts",
+        "{condition:expr} n’est pas rempli : rien",
+        "{condition:expr} tidak dipenuhi: tiada",
+        "{condition:expr} पूरा नहीं हुआ: कुछ नहीं",
+    ),
+    "step": (
+        "{measure} at {attainment:att} of quota reaches the step at {at:pct}: {amount:money}",
+        "{measure} mit {attainment:att} der Quote erreicht die Stufe bei {at:pct}: {amount:money}",
+        "{measure} à {attainment:att} de l’objectif atteint le seuil de {at:pct} : {amount:money}",
+        "{measure} pada {attainment:att} daripada kuota mencapai langkah {at:pct}: {amount:money}",
+        "कोटा के {attainment:att} पर {measure} {at:pct} के चरण तक पहुँचा: {amount:money}",
+    ),
+    "below_step": (
+        "{measure} at {attainment:att} of quota is below the first step at {at:pct}: nothing",
+        "{measure} mit {attainment:att} der Quote liegt unter der ersten Stufe bei {at:pct}: "
+        "nichts",
+        "{measure} à {attainment:att} de l’objectif est sous le premier seuil de {at:pct} : rien",
+        "{measure} pada {attainment:att} daripada kuota di bawah langkah pertama {at:pct}: tiada",
+        "कोटा के {attainment:att} पर {measure} पहले चरण {at:pct} से नीचे है: कुछ नहीं",
+    ),
+    "formula": (
+        "{expression:expr} = {amount:money}",
+        "{expression:expr} = {amount:money}",
+        "{expression:expr} = {amount:money}",
+        "{expression:expr} = {amount:money}",
+        "{expression:expr} = {amount:money}",
+    ),
+    "gate_closed": (
+        "{condition:expr} is not true: pays nothing",
+        "{condition:expr} trifft nicht zu: keine Zahlung",
+        "{condition:expr} n’est pas vrai : rien n’est payé",
+        "{condition:expr} tidak benar: tiada bayaran",
+        "{condition:expr} सही नहीं है: कोई भुगतान नहीं",
+    ),
+    "capped": (
+        "capped at {cap:money} (was {raw:money})",
+        "gedeckelt auf {cap:money} (vorher {raw:money})",
+        "plafonné à {cap:money} (au lieu de {raw:money})",
+        "dihadkan pada {cap:money} (asalnya {raw:money})",
+        "{cap:money} पर सीमित (पहले {raw:money})",
+    ),
+    "payable": (
+        "payable now {payable:money}: {part:value} of the {whole:value} credited satisfies "
+        "{condition:expr}",
+        "jetzt auszahlbar {payable:money}: {part:value} der gutgeschriebenen {whole:value} "
+        "erfüllen {condition:expr}",
+        "payable maintenant {payable:money} : {part:value} des {whole:value} crédités "
+        "remplissent {condition:expr}",
+        "boleh dibayar sekarang {payable:money}: {part:value} daripada {whole:value} yang "
+        "dikreditkan memenuhi {condition:expr}",
+        "अभी देय {payable:money}: जमा किए गए {whole:value} में से {part:value} "
+        "{condition:expr} पूरा करते हैं",
+    ),
+    # a rep's result
+    "component": (
+        "{component}: {amount:money}",
+        "{component}: {amount:money}",
+        "{component} : {amount:money}",
+        "{component}: {amount:money}",
+        "{component}: {amount:money}",
+    ),
+    "prorated": (
+        "quotas prorated to {active} of {days} days",
+        "Quoten anteilig für {active} von {days} Tagen",
+        "objectifs proratisés sur {active} jours sur {days}",
+        "kuota diprorata kepada {active} daripada {days} hari",
+        "कोटा {days} में से {active} दिनों के अनुपात में",
+    ),
+    "plan_cap": (
+        "plan cap {total:money} applies (uncapped {uncapped:money}): {adjustment:money}",
+        "Plandeckel {total:money} greift (ungedeckelt {uncapped:money}): {adjustment:money}",
+        "plafond du plan {total:money} appliqué (sans plafond {uncapped:money}) : "
+        "{adjustment:money}",
+        "had pelan {total:money} dikenakan (tanpa had {uncapped:money}): {adjustment:money}",
+        "योजना सीमा {total:money} लागू (सीमा के बिना {uncapped:money}): {adjustment:money}",
+    ),
+    # one transaction's line
+    "line": (
+        "{component}: {rate:pct} of {value:money} {measure} from transaction {transaction} "
+        "= {amount:money}",
+        "{component}: {rate:pct} von {value:money} {measure} aus Transaktion {transaction} "
+        "= {amount:money}",
+        "{component} : {rate:pct} de {value:money} de {measure} de la transaction "
+        "{transaction} = {amount:money}",
+        "{component}: {rate:pct} daripada {value:money} {measure} daripada transaksi "
+        "{transaction} = {amount:money}",
+        "{component}: लेन-देन {transaction} के {value:money} {measure} का {rate:pct} = {amount:money}",
+    ),
+    "line_count": (
+        "{component}: {value:num} {measure} × {rate:money} from transaction {transaction} "
+        "= {amount:money}",
+        "{component}: {value:num} {measure} × {rate:money} aus Transaktion {transaction} "
+        "= {amount:money}",
+        "{component} : {value:num} {measure} × {rate:money} de la transaction {transaction} "
+        "= {amount:money}",
+        "{component}: {value:num} {measure} × {rate:money} daripada transaksi {transaction} "
+        "= {amount:money}",
+        "{component}: लेन-देन {transaction} से {value:num} {measure} × {rate:money} = {amount:money}",
+    ),
+    "credited_to": (
+        "credited to {rep}",
+        "gutgeschrieben für {rep}",
+        "crédité à {rep}",
+        "dikreditkan kepada {rep}",
+        "{rep} को जमा",
+    ),
+    "fx": (
+        "{original:fxmoney} converted at the {day:date} rate of {fx_rate:num}: {converted:money}",
+        "{original:fxmoney} umgerechnet zum Kurs {fx_rate:num} vom {day:date}: {converted:money}",
+        "{original:fxmoney} convertis au taux de {fx_rate:num} du {day:date} : {converted:money}",
+        "{original:fxmoney} ditukar pada kadar {fx_rate:num} bertarikh {day:date}: "
+        "{converted:money}",
+        "{original:fxmoney} को {day:date} की दर {fx_rate:num} पर बदला गया: {converted:money}",
+    ),
+    "fx_transaction": (
+        "transaction {transaction}: {original:fxmoney} converted at the {day:date} rate of "
+        "{fx_rate:num}: {converted:money}",
+        "Transaktion {transaction}: {original:fxmoney} umgerechnet zum Kurs {fx_rate:num} "
+        "vom {day:date}: {converted:money}",
+        "transaction {transaction} : {original:fxmoney} convertis au taux de {fx_rate:num} "
+        "du {day:date} : {converted:money}",
+        "transaksi {transaction}: {original:fxmoney} ditukar pada kadar {fx_rate:num} "
+        "bertarikh {day:date}: {converted:money}",
+        "लेन-देन {transaction}: {original:fxmoney} को {day:date} की दर {fx_rate:num} पर बदला "
+        "गया: {converted:money}",
+    ),
+    "fx_more": (
+        "and {count} more converted transactions",
+        "und {count} weitere umgerechnete Transaktionen",
+        "et {count} autres transactions converties",
+        "dan {count} lagi transaksi yang ditukar",
+        "और {count} अन्य बदले गए लेन-देन",
+    ),
+    "share": (
+        "a {share:pct} share of the transaction",
+        "ein Anteil von {share:pct} an der Transaktion",
+        "une part de {share:pct} de la transaction",
+        "bahagian {share:pct} daripada transaksi",
+        "लेन-देन का {share:pct} हिस्सा",
+    ),
+    "line_gate_closed": (
+        "the component's condition is not true: this line pays nothing",
+        "die Bedingung der Komponente trifft nicht zu: diese Zeile zahlt nichts",
+        "la condition de la composante n’est pas vraie : cette ligne ne paie rien",
+        "syarat komponen tidak benar: baris ini tidak dibayar",
+        "घटक की शर्त सही नहीं है: यह पंक्ति कुछ नहीं देती",
+    ),
+    "line_capped": (
+        "scaled down by the component's cap",
+        "durch den Deckel der Komponente gekürzt",
+        "réduit par le plafond de la composante",
+        "dikurangkan oleh had komponen",
+        "घटक की सीमा से घटाया गया",
+    ),
+}
+
+# Words of expressions, per language: and, or, not, if, else, and the reference functions
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {"and": "and", "or": "or", "not": "not", "if": "if", "else": "else",
+           "total": "{} total", "quota": "{} quota", "attainment": "{} attainment",
+           "count": "number of {}", "component": "{}"},
+    "de": {"and": "und", "or": "oder", "not": "nicht", "if": "wenn", "else": "sonst",
+           "total": "{} gesamt", "quota": "Quote {}", "attainment": "Zielerreichung {}",
+           "count": "Anzahl {}", "component": "{}"},
+    "fr": {"and": "et", "or": "ou", "not": "non", "if": "si", "else": "sinon",
+           "total": "total {}", "quota": "objectif {}", "attainment": "atteinte {}",
+           "count": "nombre de {}", "component": "{}"},
+    "ms": {"and": "dan", "or": "atau", "not": "bukan", "if": "jika", "else": "jika tidak",
+           "total": "jumlah {}", "quota": "kuota {}", "attainment": "pencapaian {}",
+           "count": "bilangan {}", "component": "{}"},
+    "hi": {"and": "और", "or": "या", "not": "नहीं", "if": "यदि", "else": "अन्यथा",
+           "total": "{} कुल", "quota": "{} कोटा", "attainment": "{} प्राप्ति",
+           "count": "{} की संख्या", "component": "{}"},
+}  # fmt: skip
+
+
+def reason(key: str, **params: Any) -> Reason:
+    """A reason with its parameters in a fixed order (equal reasons compare and hash equal)."""
+    return key, tuple(sorted(params.items()))
+
+
+# --- storage: reasons as JSON text ---------------------------------------------------------
+
+
+# Encoded reasons by the identity of the reasons object: the plain lines of a component share
+# one (`calculate` returns the same tuple for each), so storing them encodes it once.
+_ENCODED: dict[int, tuple[tuple[Reason, ...], str]] = {}
+_ENCODED_LIMIT = 4096
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def encode(reasons: tuple[Reason, ...]) -> str:
+    """Reasons as compact JSON text (``[[key, {param: value}], ...]``), the stored form of a
+    line."""
+    known = _ENCODED.get(id(reasons))
+    if known is not None and known[0] is reasons:
+        return known[1]
+    text = _JSON.encode(plain(reasons))
+    if len(_ENCODED) >= _ENCODED_LIMIT:
+        _ENCODED.clear()
+    _ENCODED[id(reasons)] = (reasons, text)
+    return text
+
+
+def plain(reasons: tuple[Reason, ...]) -> list[Any]:
+    """Reasons as JSON values (lists, dicts, exact decimal strings), for a JSON column."""
+    return [_reason_json(r) for r in reasons]
+
+
+def _reason_json(r: Reason) -> list[Any]:
+    return [r[0], {k: _json_value(v) for k, v in r[1]}]
+
+
+def _json_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is Decimal:
+        text = str(value)
+        return format(value, "f") if "E" in text else text
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        if len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], tuple):
+            return _reason_json(value)  # a nested reason
+        return [_json_value(v) for v in value]
+    return str(value)
+
+
+def decode(text: str) -> list[Any] | None:
+    """Stored reasons, or None for a text stored before reasons were (rendered as it is)."""
+    if not text.startswith("[["):
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, list) else None
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+@cache
+def babel_locale(tag: str | None) -> Locale:
+    """'de-DE' or 'de_DE' to a Babel locale; an unknown tag reads English."""
+    try:
+        return Locale.parse((tag or DEFAULT_LANGUAGE).replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse(DEFAULT_LANGUAGE)
+
+
+def language_of(tag: str | None) -> int:
+    language = str(babel_locale(tag).language)
+    return LANGUAGES.index(language) if language in LANGUAGES else 0
+
+
+def render(
+    reasons: Iterable[Any],
+    *,
+    locale: str | None,
+    currency: str,
+    extra: Mapping[str, Any] | None = None,
+    separator: str = "; ",
+) -> str:
+    """Reasons (as built, or as decoded from storage) in words; ``extra`` adds parameters
+    every reason may read (a stored line's value, amount and transaction come from its row)."""
+    where = babel_locale(locale)
+    words = _Words(where, language_of(locale), currency)
+    return separator.join(words.reason(r, extra or {}) for r in reasons)
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    return dict(raw)  # a mapping (decoded) or pairs (as built)
+
+
+class _Words(string.Formatter):
+    def __init__(self, locale: Locale, language: int, currency: str) -> None:
+        self.locale = locale
+        self.language = language
+        self.currency = currency
+        self.params: dict[str, Any] = {}
+
+    def reason(self, r: Any, extra: Mapping[str, Any]) -> str:
+        key, raw = r[0], r[1]
+        params = {**extra, **_params(raw)}  # a reason's own parameters come first
+        templates = _T.get(str(key))
+        if templates is None:  # written by a newer version: say what is known
+            return str(key)
+        outer = self.params
+        self.params = params
+        try:
+            return self.vformat(templates[self.language], (), params)
+        except (LookupError, ValueError, TypeError, ArithmeticError, DomainError):
+            # stored data this version cannot read (a missing parameter, a bad number): the
+            # key rather than a failed request
+            return str(key)
+        finally:
+            self.params = outer
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if value is None:
+            return "–"
+        if not format_spec:
+            if isinstance(value, list | tuple) and value and isinstance(value[0], str):
+                return self.reason(value, {})  # a nested reason
+            return str(value)
+        if format_spec == "expr":
+            return self.expression(str(value))
+        if format_spec == "date":
+            day = value if isinstance(value, date) else date.fromisoformat(str(value))
+            return str(format_date(day, format="medium", locale=self.locale))
+        number = Decimal(str(value))
+        if format_spec == "value":
+            format_spec = "num" if self.params.get("count") else "money"
+        if format_spec == "money":
+            return self.money(number, self.currency)
+        if format_spec == "fxmoney":
+            return self.money(number, str(self.params.get("fx_currency") or self.currency))
+        if format_spec == "pct":
+            return str(format_percent(number, locale=self.locale, decimal_quantization=False))
+        if format_spec == "att":
+            truncated = (number * 1000).to_integral_value(rounding=ROUND_DOWN) / 1000
+            return str(format_percent(truncated, locale=self.locale, decimal_quantization=False))
+        return str(
+            format_decimal(number.normalize(), locale=self.locale, decimal_quantization=False)
+        )
+
+    def money(self, amount: Decimal, currency: str) -> str:
+        return str(format_currency(round_money(amount, currency), currency, locale=self.locale))
+
+    def expression(self, source: str) -> str:
+        names = dict(self.params.get("names") or ())
+        return _ExpressionWords(self, _WORDS[LANGUAGES[self.language]], names).text(source)
+
+
+class _ExpressionWords:
+    """A plan expression in words: references by display name (``attainment('bookings')``
+    reads "Bookings attainment"), numbers in the reader's locale (a number compared with an
+    attainment as a percentage), ``>=`` as ``≥``; anything unusual falls back to its source."""
+
+    _OPS: dict[type[ast.AST], str] = {
+        ast.Eq: "=", ast.NotEq: "≠", ast.Lt: "<", ast.LtE: "≤", ast.Gt: ">", ast.GtE: "≥",
+        ast.In: "∈", ast.NotIn: "∉", ast.Add: "+", ast.Sub: "−", ast.Mult: "×", ast.Div: "÷",
+    }  # fmt: skip
+
+    def __init__(self, words: _Words, vocabulary: dict[str, str], names: Mapping[str, str]):
+        self.words = words
+        self.vocabulary = vocabulary
+        self.names = names
+
+    def text(self, source: str) -> str:
+        try:
+            tree = _parse(source)
+            return self.node(tree, percent=False)
+        except (SyntaxError, ValueError, KeyError, TypeError, ArithmeticError):
+            return source
+
+    def node(self, node: ast.AST, *, percent: bool) -> str:
+        v = self.vocabulary
+        if isinstance(node, ast.BoolOp):
+            word = f" {v['and'] if isinstance(node.op, ast.And) else v['or']} "
+            return word.join(self.node(x, percent=False) for x in node.values)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.Not):
+                return f"{v['not']} ({self.node(node.operand, percent=False)})"
+            if isinstance(node.op, ast.USub):
+                return f"−{self.node(node.operand, percent=percent)}"
+            return self.node(node.operand, percent=percent)
+        if isinstance(node, ast.Compare):
+            parts = [self.node(node.left, percent=False)]
+            scaled = self._is_attainment(node.left)
+            for op, right in zip(node.ops, node.comparators, strict=True):
+                parts.append(self._OPS[type(op)])
+                parts.append(self.node(right, percent=scaled or self._is_attainment(right)))
+                scaled = self._is_attainment(right)
+            return " ".join(parts)
+        if isinstance(node, ast.BinOp):
+            lhs = self.node(node.left, percent=percent)
+            rhs = self.node(node.right, percent=percent)
+            return f"({lhs} {self._OPS[type(node.op)]} {rhs})"
+        if isinstance(node, ast.IfExp):
+            body = self.node(node.body, percent=percent)
+            test = self.node(node.test, percent=False)
+            orelse = self.node(node.orelse, percent=percent)
+            return f"{body} {v['if']} {test}, {v['else']} {orelse}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            fn = node.func.id
+            args = node.args
+            if fn in v and len(args) == 1 and isinstance(args[0], ast.Constant):
+                return v[fn].format(
+                    display_name(self.names.get(str(args[0].value)), str(args[0].value))
+                )
+            inner = ", ".join(self.node(a, percent=False) for a in args)
+            return f"{fn}({inner})"
+        if isinstance(node, ast.Tuple | ast.List):
+            return "(" + ", ".join(self.node(e, percent=False) for e in node.elts) + ")"
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or value is None:
+                return str(value)
+            if isinstance(value, int | float):
+                number = Decimal(str(value))
+                spec = "pct" if percent else "num"
+                return self.words.format_field(number, spec)
+            return f"“{value!s}”"
+        raise ValueError("not rendered")
+
+    @staticmethod
+    def _is_attainment(node: ast.AST) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "attainment"
+        )
+
+
+@lru_cache(maxsize=512)
+def _parse(source: str) -> ast.AST:
+    return ast.parse(source.strip(), mode="eval").body
+
+
+def render_stored(
+    text: str,
+    *,
+    locale: str | None,
+    currency: str,
+    value: Decimal | None = None,
+    amount: Decimal | None = None,
+    transaction: str | None = None,
+) -> str:
+    """A stored line's explanation (its reasons, `encode`) in words; the line's own value,
+    amount and transaction come from its row. A text stored before reasons reads as it is."""
+    reasons = decode(text)
+    if reasons is None:
+        return text
+    extra = {"value": value, "amount": amount, "transaction": transaction}
+    return render(reasons, locale=locale, currency=currency, extra=extra)

@@ -1,0 +1,249 @@
+"""Explanations a rep trusts: reasons kept exact and language-neutral, put into words per
+reader language, money rounded and formatted in the reader's locale, attainment as a
+percentage, components and measures by display name, FX conversions explained."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from domain.engine import explanations
+from domain.engine.explanations import LANGUAGES, encode, reason, render, render_stored
+from domain.engine.results import PlanResult
+from tests.factories import (
+    D,
+    make_inputs,
+    make_plan,
+    rate_component,
+    rep,
+    run,
+    tiered_component,
+    tx,
+)
+
+FX = [("2026-10-01", "GBP", "1.1634"), ("2026-10-18", "GBP", "1.17")]
+
+PLAN = make_plan(
+    tiered_component(("0", "0.02"), ("0.5", "0.05"), id="commission", name="Commission AE"),
+    rate_component(
+        "0.0375",
+        id="cloud_spiff",
+        measure="cloud",
+        name="Cloud SPIFF",
+        window={"from": "2026-10-15", "to": "2026-10-31"},
+    ),
+    {
+        "id": "kicker",
+        "type": "bonus",
+        "condition": "count('cloud') >= 2 and attainment('bookings') >= 0.5",
+        "amount": "750",
+    },
+    measures=[
+        {"id": "bookings", "name": "Bookings won", "filter": "state == 'won'"},
+        {"id": "cloud", "name": "Cloud bookings", "filter": "product == 'cloud'"},
+    ],
+)
+
+
+def calculated() -> PlanResult:
+    inputs = make_inputs(
+        [rep("ana")],
+        [
+            tx("t1", "ana", "2102.61", state="open", product="cloud", date="2026-10-16"),
+            tx(
+                "t2",
+                "ana",
+                "1000",
+                currency="GBP",
+                state="open",
+                product="cloud",
+                date="2026-10-20",
+            ),
+            tx("t3", "ana", "40000", date="2026-10-05"),
+        ],
+        quotas={"ana": "60000"},
+        fx=FX,
+    )
+    return run(PLAN, inputs)
+
+
+def test_given_a_result_when_calculated_then_stored_values_stay_exact() -> None:
+    result = calculated()
+    ana = result.rep("ana")
+    # the line keeps its exact amount (3.75% of 2,102.61 = 78.847875): only words round
+    line = next(line for line in ana.lines if line.transaction_id == "t1")
+    assert line.amount == D("78.847875")
+    stored = json.loads(encode(result.explain_line("ana", line)))
+    assert stored == [
+        ["line", {"component": "Cloud SPIFF", "measure": "Cloud bookings", "rate": "0.0375"}]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "Cloud SPIFF: 3.75% of €2,102.61 Cloud bookings from transaction t1 = €78.85"),
+        (
+            "de",
+            "Cloud SPIFF: 3,75\xa0% von 2.102,61\xa0€ Cloud bookings aus Transaktion t1 "
+            "= 78,85\xa0€",
+        ),
+        (
+            "fr",
+            "Cloud SPIFF : 3,75\xa0% de 2\u202f102,61\xa0€ de Cloud bookings de la transaction t1 "
+            "= 78,85\xa0€",
+        ),
+        (
+            "ms",
+            "Cloud SPIFF: 3.75% daripada €2,102.61 Cloud bookings daripada transaksi t1 = €78.85",
+        ),
+        ("hi", "Cloud SPIFF: लेन-देन t1 के €2,102.61 Cloud bookings का 3.75% = €78.85"),
+    ],
+)
+def test_given_a_line_when_rendered_per_language_then_money_rounded_in_the_locale(
+    locale: str, expected: str
+) -> None:
+    result = calculated()
+    line = next(line for line in result.rep("ana").lines if line.transaction_id == "t1")
+    assert result.line_words("ana", line, locale) == expected
+
+
+def test_given_every_language_when_rendered_then_every_template_renders() -> None:
+    result = calculated()
+    ana = result.rep("ana")
+    texts = set()
+    for locale in LANGUAGES:
+        words = [
+            render((r,), locale=locale, currency="EUR") for c in ana.components for r in c.reasons
+        ]
+        words += [result.line_words("ana", line, locale) for line in ana.lines]
+        assert all(w and "{" not in w for w in words), words
+        texts.add(tuple(words))
+    assert len(texts) == len(LANGUAGES)  # each language its own words
+    # an unknown locale reads English
+    english = [result.line_words("ana", line, "en") for line in ana.lines]
+    assert [result.line_words("ana", line, "xx") for line in ana.lines] == english
+
+
+def test_given_a_tiered_component_when_explained_then_attainment_as_percent_and_names() -> None:
+    ana = calculated().rep("ana")
+    commission = [
+        render((r,), locale="de", currency="EUR") for r in ana.component("commission").reasons
+    ]
+    # 40,000 won of a 60,000 quota: 66.666...% truncated to 66.6%, never rounded up
+    assert commission[0] == (
+        "Bookings won: 40.000,00\xa0€ von 60.000,00\xa0€ Quote, 66,6\xa0% erreicht"
+    )
+    assert commission[1] == "2\xa0% von 30.000,00\xa0€ in Stufe 1 (0\xa0%–50\xa0% der Quote)"
+    assert commission[2] == "5\xa0% von 10.000,00\xa0€ in Stufe 2 (ab 50\xa0% der Quote)"
+
+
+def test_given_a_condition_when_explained_then_it_reads_in_words_with_display_names() -> None:
+    ana = calculated().rep("ana")
+    (kicker,) = ana.component("kicker").reasons
+    assert render((kicker,), locale="en", currency="EUR") == (
+        "number of Cloud bookings ≥ 2 and Bookings won attainment ≥ 50% holds: €750.00"
+    )
+    assert render((kicker,), locale="fr", currency="EUR") == (
+        "nombre de Cloud bookings ≥ 2 et atteinte Bookings won ≥ 50\xa0% est rempli : 750,00\xa0€"
+    )
+
+
+def test_given_a_line_based_component_when_explained_then_it_says_where_it_rounds() -> None:
+    result = calculated()
+    spiff = result.rep("ana").component("cloud_spiff")
+    words = [render((r,), locale="en", currency="EUR") for r in spiff.reasons]
+    # 3.75% x (2,102.61 + 1,170.00) = 122.722875, rounded once to 122.72
+    assert spiff.amount == D("122.72")
+    assert "the lines' exact amounts are added up and the total is rounded once: €122.72" in words
+    summary = render(result.component_reasons(spiff), locale="en", currency="EUR")
+    assert summary.startswith("Cloud SPIFF: €122.72; 3.75% of €3,272.61 Cloud bookings")
+
+
+def test_given_a_transaction_in_another_currency_when_its_line_is_read_then_fx_explained() -> None:
+    result = calculated()
+    line = next(line for line in result.rep("ana").lines if line.transaction_id == "t2")
+    assert line.value == D("1170.00")  # 1,000 GBP at the 18 October rate of 1.17
+    assert result.line_words("ana", line, "en") == (
+        "Cloud SPIFF: 3.75% of €1,170.00 Cloud bookings from transaction t2 = €43.88; "
+        "£1,000.00 converted at the Oct 18, 2026 rate of 1.17: €1,170.00"
+    )
+    assert "1.000,00\xa0£ umgerechnet zum Kurs 1,17 vom 18.10.2026: 1.170,00\xa0€" in (
+        result.line_words("ana", line, "de")
+    )
+
+
+def test_given_a_tiered_measure_with_a_converted_transaction_then_the_component_says_so() -> None:
+    plan = make_plan(tiered_component(("0", "0.02"), ("0.5", "0.05")))
+    inputs = make_inputs(
+        [rep("ben")],
+        [tx("b1", "ben", "20000", currency="GBP", date="2026-10-20")],
+        quotas={"ben": "62000"},
+        fx=FX,
+    )
+    ben = run(plan, inputs).rep("ben")
+    words = [render((r,), locale="en", currency="EUR") for r in ben.components[0].reasons]
+    assert "transaction b1: £20,000.00 converted at the Oct 18, 2026 rate of 1.17: €23,400.00" in (
+        words
+    )
+
+
+def test_given_a_split_and_a_capped_component_when_lines_read_then_share_and_cap_said() -> None:
+    plan = make_plan(rate_component("0.1", cap="10"))
+    inputs = make_inputs(
+        [rep("ana"), rep("bo")],
+        [tx("t1", "ana", "200", splits=[("ana", "0.6"), ("bo", "0.4")])],
+        quotas={"ana": "1000", "bo": "1000"},
+    )
+    result = run(plan, inputs)
+    (line,) = result.rep("ana").lines
+    words = result.line_words("ana", line, "en")
+    assert "a 60% share of the transaction" in words
+    assert words.endswith("scaled down by the component's cap")
+    assert "= €10.00" in words  # 120 x 0.1 = 12, scaled to the cap of 10
+
+
+def test_given_a_stored_line_when_read_then_rendered_from_its_row_and_old_text_as_is() -> None:
+    stored = encode((reason("line", component="Spiff", measure="Deals", rate=Decimal("0.01")),))
+    text = render_stored(
+        stored,
+        locale="de-DE",
+        currency="EUR",
+        value=Decimal("123450.0000000000"),
+        amount=Decimal("1234.5000000000"),
+        transaction="d1",
+    )
+    assert text == "Spiff: 1\xa0% von 123.450,00\xa0€ Deals aus Transaktion d1 = 1.234,50\xa0€"
+    assert render_stored("3% of 100 = 3", locale="de", currency="EUR") == "3% of 100 = 3"
+
+
+def test_given_stored_reasons_this_version_cannot_read_when_rendered_then_no_failure() -> None:
+    unknown = '[["from_the_future",{}],["capped",{"cap":"x1"}],["line",{}]]'
+    assert render_stored(unknown, locale="en", currency="EUR") == "from_the_future; capped; line"
+
+
+def test_given_a_currency_without_cents_when_rendered_then_its_minor_unit() -> None:
+    assert render((reason("capped", cap="1000", raw="1234.5"),), locale="en", currency="JPY") == (
+        "capped at ¥1,000 (was ¥1,235)"
+    )
+
+
+def test_given_no_display_name_when_named_then_the_id_made_readable() -> None:
+    plan = make_plan(rate_component("0.1", id="quota_club"))
+    assert plan.component_name("quota_club") == "Quota club"
+    assert PLAN.component_name("cloud_spiff") == "Cloud SPIFF"
+    assert PLAN.measure_name("bookings") == "Bookings won"
+
+
+def test_given_a_plan_with_an_empty_name_when_loaded_then_the_key_is_named() -> None:
+    from domain.kit.errors import PlanError
+
+    with pytest.raises(PlanError) as caught:
+        make_plan(rate_component("0.1", name=""))
+    assert caught.value.field == "components[0].name"
+
+
+def test_given_the_module_when_imported_then_every_key_has_every_language() -> None:
+    assert all(len(t) == len(LANGUAGES) for t in explanations._T.values())
