@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from api import graphiql
 from api.auth import Authenticator
 from api.database import close_database, open_database, ping_database
 from api.graphql.schema import build_schema
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             *webhook_routes(),
+            *([graphiql.static_route()] if settings.development else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
