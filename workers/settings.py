@@ -65,7 +65,6 @@ FUNCTIONS = [
 ]
 
 
-
 class _QuietSweeps(logging.Filter):
     """arq logs every job twice; the sweeper runs every 10 s and logs itself when it re-queued
     something, so its routine runs stay out of the log."""
