@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -23,12 +24,19 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# platformdirs (under the embedded servers) warns on every start where XDG_RUNTIME_DIR is unset
+# (root shells, containers) and then uses a fine fallback: nothing for a user to act on
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+
 app = typer.Typer(
     name="podium",
     help="Podium: sales incentives, calculated exactly and explained.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # click's plain help: paragraphs rewrapped to the terminal, flags without a `<bool>`
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},  # a wide terminal shows whole summaries
 )
 
 
@@ -94,9 +102,23 @@ HostOption = Annotated[str, typer.Option("--host", envvar="PODIUM_HOST", help="A
 PortOption = Annotated[int, typer.Option("--port", envvar="PODIUM_PORT", help="Port to bind.")]
 
 
+_dev_env: list[Path] = []  # the .podium/env file the URLs came from, once read
+
+
 def _settings() -> Settings:
+    """The settings; with neither DATABASE_URL nor REDIS_URL set, those of a `podium dev`
+    running in this folder (its .podium/env), and a line on stderr saying so."""
+    import os
+
+    from api.demo.devfiles import data_dir, load_dev_env
     from api.settings import Settings, SettingsError
 
+    if not _dev_env and (used := load_dev_env(os.environ, data_dir())):
+        _dev_env.append(used)
+        sys.stderr.write(
+            f"podium: using podium dev's database {_redact(os.environ['DATABASE_URL'])} "
+            f"(from {used})\n"
+        )
     try:
         return Settings.from_env()
     except SettingsError as exc:
@@ -106,7 +128,8 @@ def _settings() -> Settings:
 
 def _unreachable(database_url: str, exc: BaseException) -> None:
     """The database is not there: one line, exit status 1 (not the user's input)."""
-    sys.stderr.write(f"podium: cannot use the database at {_redact(database_url)}: {exc}\n")
+    hint = f" (from {_dev_env[0]}: is podium dev still running?)" if _dev_env else ""
+    sys.stderr.write(f"podium: cannot use the database at {_redact(database_url)}{hint}: {exc}\n")
     raise typer.Exit(1)
 
 
@@ -189,6 +212,7 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
         factory=True,
         host=host,
         port=port,
+        access_log=False,  # Podium's middleware logs each request once, with its request id
         proxy_headers=True,  # trusts FORWARDED_ALLOW_IPS (uvicorn's variable; 127.0.0.1)
     )
 
@@ -207,7 +231,7 @@ def tenant_create(
         str, typer.Option("--time-zone", help="IANA zone; periods follow it.")
     ] = "UTC",
 ) -> None:
-    """Create a tenant (with fresh JWT and webhook secrets) and print its id."""
+    """Create a tenant with fresh JWT and webhook secrets; print its id and webhook secret."""
     from domain.tenants.service import create_tenant
 
     async def work() -> Tenant:
@@ -217,7 +241,11 @@ def tenant_create(
             )
 
     tenant = _with_database(_settings().database_url, work)
-    sys.stdout.write(f"{tenant.id}\n")
+    sys.stdout.write(
+        f"{tenant.id}\n"
+        f"webhook: POST /webhooks/crm/{tenant.slug}, signed with this secret (shown once; "
+        f"podium tenant rotate-secret makes a new one):\n{tenant.webhook_secret}\n"
+    )
 
 
 def parse_ttl(text: str) -> timedelta:
@@ -422,16 +450,40 @@ def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     run_dev(host=host, port=port, data_dir=Path.cwd() / ".podium")
 
 
+from api.cli_admin import register as _register_admin  # noqa: E402 - needs `app` above
 from api.cli_ingest import register as _register_ingest  # noqa: E402 - needs `app` above
 from api.cli_mapping import register as _register_mapping  # noqa: E402 - needs `app` above
 
 _register_ingest(app)
+_register_admin(app, tenant_app)
 _register_mapping(app)
+
+
+def _plain_metavars(command: Any) -> None:
+    """Name each value in --help by its option (``--tenant TENANT``, ``FILE``) instead of
+    typer's Python types (``<str>``, ``{path}``); flags show none."""
+    for param in command.params:
+        if param.param_type_name == "option":  # typer ships its own click: no isinstance
+            if param.metavar is None and not (param.is_flag or param.count):
+                param.metavar = max(param.opts, key=len).lstrip("-").upper().replace("-", "_")
+        elif param.metavar is None and param.name:
+            name = param.metavar = "FILE" if param.name == "path" else param.name.upper()
+            # typer writes a required argument as {name} in the usage line
+            param._usage_display_name = lambda name=name: name  # type: ignore[attr-defined]
+            param.display_type_rich = lambda ctx: None  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def cli() -> Any:
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
+    return command
 
 
 def main() -> None:
     try:
-        app()
+        cli()(prog_name="podium")
     except KeyboardInterrupt:
         sys.exit(130)
 
