@@ -486,6 +486,13 @@ def main() -> None:
         cli()(prog_name="podium")
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # `podium people list | head`: the reader has what it wanted; no traceback, and no
+        # second error when Python flushes stdout on the way out
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
 
 
 if __name__ == "__main__":

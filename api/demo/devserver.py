@@ -147,7 +147,7 @@ class WorkerSupervisor:
         self._thread.start()
 
     def _watch(self) -> None:
-        delay = WORKER_RESTART_DELAY
+        delay = WORKER_RESTART_DELAY / 2  # the first restart waits WORKER_RESTART_DELAY
         started = time.monotonic()
         while not self._stopping.wait(0.2):
             assert self.process is not None
@@ -270,7 +270,7 @@ def _banner(
         _say("  reps and their CRM ids:  .venv/bin/podium people list --tenant demo")
         _say(
             "  send a signed CRM event: .venv/bin/podium send-event --tenant demo "
-            "--rep rep-north-01 --amount 5000 --state activated"
+            "--rep rep-north-01 --amount 5000 --type solar --state activated"
         )
     if access.tokens:
         lines = []
