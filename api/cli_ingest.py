@@ -48,6 +48,8 @@ async def _require(viewer: Any, ids: list[int] | None, tenant: str) -> None:
         listed = ", ".join(map(str, missing))
         noun = "dead letter" if len(missing) == 1 else "dead letters"
         raise NotFound(f"no {noun} {listed} in tenant {tenant!r}", field="--id")
+
+
 ListOption = Annotated[
     bool, typer.Option("--list", help="Only list the open dead letters and their reasons.")
 ]
