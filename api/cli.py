@@ -293,7 +293,19 @@ app.add_typer(import_app, name="import")
 FileArgument = Annotated[Path, typer.Argument(help="The CSV file.", show_default=False)]
 
 
-def _import(kind: str, tenant: str, path: Path) -> None:
+RecomputeOption = Annotated[
+    bool,
+    typer.Option(
+        "--recompute", help="Then recompute the earnings of every person and period it changed."
+    ),
+]
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _import(kind: str, tenant: str, path: Path, recompute: bool = False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from domain.crm import service
@@ -341,30 +353,81 @@ def _import(kind: str, tenant: str, path: Path) -> None:
     finally:
         if bar.live.is_started:
             bar.stop()
-    summary = f"{path.name}: {result.rows} rows, {result.inserted} new, {result.updated} updated"
+    summary = (
+        f"{path.name}: {_plural(result.rows, 'row')}, {result.inserted} new, "
+        f"{result.updated} updated"
+    )
     if kind == "transactions":
         summary += f", {result.skipped} skipped (older than the stored version)"
     if kind == "reps":
-        summary += f", {result.managers_changed} manager changes"
+        summary += f", {_plural(result.managers_changed, 'manager change')}"
     sys.stdout.write(summary + "\n")
+    if result.touched:
+        _stale_earnings(tenant, list(result.touched), recompute)
+
+
+def _stale_earnings(tenant: str, touched: list[tuple[Any, str]], recompute: bool) -> None:
+    """Stored earnings do not follow an import by themselves: say so, or recompute them
+    (the service the workers use, 100 (person, period)s per transaction)."""
+    from domain.earnings.service import recompute_many
+    from domain.org.viewer import Viewer
+
+    people = len({user for user, _ in touched})
+    periods = sorted({period for _, period in touched})
+    if not recompute:
+        sys.stderr.write(
+            f"hint: the stored earnings of {_plural(people, 'person', 'people')} in "
+            f"{', '.join(periods)} do not include this import yet: run it with --recompute, "
+            f"or podium recompute --tenant {tenant} --period {periods[0]}\n"
+        )
+        return
+
+    async def work() -> tuple[int, list[str]]:
+        found = await _tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-import")
+        done, refused = 0, []
+        for start in range(0, len(touched), 100):
+            async with in_transaction():
+                for outcome in await recompute_many(
+                    viewer=viewer, pairs=touched[start : start + 100]
+                ):
+                    if outcome.refused is None:
+                        done += 1
+                    else:
+                        refused.append(f"{outcome.period}: {outcome.refused}")
+        return done, refused
+
+    done, refused = _with_database(_settings().database_url, work)
+    sys.stdout.write(
+        f"recomputed {_plural(done, 'earnings period')} of "
+        f"{_plural(people, 'person', 'people')} ({', '.join(periods)})"
+        + (f", {len(refused)} refused" if refused else "")
+        + "\n"
+    )
+    for line in sorted(set(refused))[:10]:
+        sys.stdout.write(f"  {line}\n")
 
 
 @import_app.command("reps")
 def import_reps(path: FileArgument, tenant: TenantOption) -> None:
-    """reps.csv: id,name,manager_id,hire_date,end_date (+ email and attribute columns)."""
+    """reps.csv: id,name,manager_id,hire_date,end_date (+ email, role and attribute columns)."""
     _import("reps", tenant, path)
 
 
 @import_app.command("transactions")
-def import_transactions(path: FileArgument, tenant: TenantOption) -> None:
+def import_transactions(
+    path: FileArgument, tenant: TenantOption, recompute: RecomputeOption = False
+) -> None:
     """transactions.csv: id,rep_id,type,amount,currency,date,state,splits (+ version, fields)."""
-    _import("transactions", tenant, path)
+    _import("transactions", tenant, path, recompute)
 
 
 @import_app.command("quotas")
-def import_quotas(path: FileArgument, tenant: TenantOption) -> None:
+def import_quotas(
+    path: FileArgument, tenant: TenantOption, recompute: RecomputeOption = False
+) -> None:
     """quotas.csv: rep_id,measure,period,value."""
-    _import("quotas", tenant, path)
+    _import("quotas", tenant, path, recompute)
 
 
 @app.command()
