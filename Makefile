@@ -7,7 +7,7 @@ STAMP := $(VENV)/.podium-installed
 
 .PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime clean
 
-$(STAMP): pyproject.toml domain/engine/_crediting.c
+$(STAMP): pyproject.toml setup.py domain/engine/_crediting.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11+")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
