@@ -503,10 +503,12 @@ def recompute(
 
 @app.command()
 def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
-    """Run everything locally: database, Redis, demo tenant, API, ready-made tokens.
+    """Run everything locally: database, Redis, demo tenant, worker, API, ready-made tokens.
 
     Without DATABASE_URL / REDIS_URL, embedded PostgreSQL and Redis keep their data in
-    .podium/ in the working directory. Ctrl-C stops everything.
+    .podium/ in the working directory, and their URLs in .podium/env for the other podium
+    commands run there. One podium dev per folder (a second one refuses, exit status 2).
+    Ctrl-C stops everything.
     """
     from api.demo.devserver import run_dev
 

@@ -23,6 +23,13 @@ TenantOption = Annotated[
 _AMOUNT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,6})?")
 
 
+def _money(amount: Decimal, currency: str) -> str:
+    """1,234.50 EUR: the currency's minor unit, never 36 for 36.00."""
+    from domain.kit.money import minor_units, round_money
+
+    return f"{round_money(amount, currency):,.{minor_units(currency)}f} {currency}"
+
+
 def masked(secret: str) -> str:
     return f"{secret[:4]}…{'*' * 8} ({len(secret)} characters)"
 
@@ -154,7 +161,8 @@ def send_event(
     except httpx.HTTPError as exc:
         sys.stderr.write(f"podium: cannot reach {target}: {exc} (is podium dev running?)\n")
         raise typer.Exit(1) from None
-    what = f"transaction {record_id}: {amount} {found.currency} for {rep}, {kind}, {state}"
+    money = _money(Decimal(amount), found.currency)
+    what = f"transaction {record_id}: {money} for {rep}, {kind}, {state}"
     if response.status_code != 202:
         sys.stderr.write(f"podium: {target} answered {response.status_code}: {response.text}\n")
         raise typer.Exit(1)
