@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,12 +38,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def clean_checkout(folder: Path) -> Path:
+    """What a fresh clone holds: the files git tracks (or would, once added), none it ignores
+    (no .venv, no .podium, no built extension), copied into ``folder``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():  # not deleted in the work tree
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return folder
+
+
 class DevProcess:
+    """`podium dev` run from ``cwd``, importing Podium from there."""
+
     def __init__(self, cwd: Path, port: int) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "dev", "--port", str(port)],
             cwd=cwd,
-            env={**cli_env(None), "PYTHONPATH": str(ROOT)},
+            env={**cli_env(None), "PYTHONPATH": str(cwd)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -113,12 +134,12 @@ def workers_of(pid: int) -> list[psutil.Process]:
 
 
 def podium_wrapper(folder: Path) -> None:
-    """``folder/.venv/bin/podium`` runs this checkout's CLI, so the README's commands (written
-    for the repository root) run as they are in ``folder``."""
+    """``folder/.venv/bin/podium`` runs the CLI of the checkout in ``folder``, so the README's
+    commands (written for the repository root) run there as they are."""
     bin_dir = folder / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     script = bin_dir / "podium"
-    script.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m api.cli "$@"\n')
+    script.write_text(f'#!/bin/sh\nPYTHONPATH="{folder}" exec "{sys.executable}" -m api.cli "$@"\n')
     script.chmod(0o755)
 
 
@@ -176,6 +197,9 @@ def names(processes: list[psutil.Process]) -> set[str]:
 def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serve_the_api(
     tmp_path: Path,
 ):
+    """From a clean checkout: podium dev, the README's walkthrough, GraphiQL in Chromium, a
+    second podium dev refused, a killed worker restarted."""
+    clean_checkout(tmp_path)
     port = free_port()
     data_dir = tmp_path / ".podium"
     began = time.monotonic()
@@ -206,7 +230,7 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     second = subprocess.run(
         [sys.executable, "-m", "api.cli", "dev", "--port", str(free_port())],
         cwd=tmp_path,
-        env={**cli_env(None), "PYTHONPATH": str(ROOT)},
+        env={**cli_env(None), "PYTHONPATH": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=60,
