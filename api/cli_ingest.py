@@ -197,8 +197,9 @@ def rebuild_cache(tenant: OptionalTenant = None) -> None:
         sys.stderr.write(f"podium: cannot use Redis at {cli._redact(settings.redis_url)}: {exc}\n")
         raise typer.Exit(1) from None
     sys.stdout.write(
-        f"{scope}: queued {done.inbox_events} unapplied inbox events in {done.apply_jobs} "
-        f"apply jobs and {done.recomputes} recompute requests\n"
+        f"{scope}: queued {cli._plural(done.inbox_events, 'unapplied inbox event')} in "
+        f"{cli._plural(done.apply_jobs, 'apply job')} and "
+        f"{cli._plural(done.recomputes, 'recompute request')}\n"
         "persisted GraphQL queries are not rebuilt (clients send them again); "
         "no leaderboards exist yet\n"
     )
