@@ -17,6 +17,7 @@ Ctrl-C (or SIGTERM) stops the API gracefully, then the worker, then the embedded
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -40,6 +41,7 @@ from api.demo.embedded import EmbeddedError, EmbeddedServers
 TOKEN_TTL = timedelta(days=7)
 WORKER_RESTART_DELAY = 1.0  # seconds; doubles while the worker keeps dying young
 WORKER_RESTART_MAX_DELAY = 30.0
+WORKER_START_TIMEOUT = 15.0  # seconds the banner waits for the worker's first heartbeat
 
 
 class _Stop(Exception):
@@ -230,10 +232,32 @@ def _serve(host: str, port: int, announce: Callable[[], None]) -> None:
         while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has only a flag)
             await asyncio.sleep(0.05)
         if server.started:
+            # the worker logs a line or two as it starts: let it, so the banner comes last
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WORKER_START_TIMEOUT):
+                    await _first_heartbeat()
             announce()
         await task
 
     asyncio.run(run())
+
+
+async def _first_heartbeat() -> None:
+    """Return once a worker beat on REDIS_URL in the last 2 seconds."""
+    from redis.asyncio import Redis
+
+    from workers.heartbeat import seconds_since_last_beat
+
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        while True:
+            with contextlib.suppress(Exception):  # the banner matters more than this wait
+                silent = await seconds_since_last_beat(redis)
+                if silent is not None and silent < 2:
+                    return
+            await asyncio.sleep(0.1)
+    finally:
+        await redis.aclose()
 
 
 def headers_json(token: str) -> str:
