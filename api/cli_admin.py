@@ -112,8 +112,10 @@ def send_event(
         typer.Option("--url", help="Podium's address (default: http://127.0.0.1:PODIUM_PORT)."),
     ] = None,
 ) -> None:
-    """Sign and post one generic CRM event (transaction.upserted, dated today) to the tenant's
-    webhook, as a CRM would (tests/spec/CRM_EVENTS.md), and print Podium's answer."""
+    """Sign and post one CRM event to the tenant's webhook, as a CRM would.
+
+    A generic transaction.upserted event (tests/spec/CRM_EVENTS.md) dated today, signed with
+    the tenant's webhook secret; prints Podium's answer."""
     import httpx
 
     from api import cli

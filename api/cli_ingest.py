@@ -119,8 +119,10 @@ def discard_dead_letters(
         str, typer.Option("--reason", help="Why it can never succeed (kept in the audit log).")
     ] = "discarded from the command line",
 ) -> None:
-    """Give up on dead letters that can never succeed: they leave the open list and are never
-    replayed; the event and its reason stay, and the audit log records who discarded them."""
+    """Give up on dead letters that can never succeed (audited).
+
+    They leave the open list and are never replayed; the event and its reason stay, and the
+    audit log records who discarded them and why."""
     from api import cli
     from domain.ingest import service
     from domain.org.viewer import Viewer
