@@ -1,4 +1,5 @@
-"""The Starlette application: `/graphql`, `/health` (liveness), `/ready` (PostgreSQL and Redis).
+"""The Starlette application: `/graphql`, `/health` (liveness), `/ready` (PostgreSQL, Redis, the
+workers' heartbeat and the age of the oldest unapplied CRM event).
 
 A factory, run as `uvicorn.run("api.app:create_app", factory=True, ...)`. The lifespan opens
 the database and a Redis client and closes both on shutdown.
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from api import graphiql
 from api.auth import Authenticator
 from api.database import close_database, open_database, ping_database
 from api.graphql.schema import build_schema
@@ -26,9 +28,16 @@ from api.graphql.view import PodiumGraphQL
 from api.observability import RequestIdMiddleware, configure_logging
 from api.settings import Settings
 from api.webhooks import webhook_routes
+from domain.ingest.repository import oldest_pending_received_at
+from domain.kit.clock import utc_now
+from workers.heartbeat import seconds_since_last_beat
 from workers.queue import JobQueue
 
 READY_TIMEOUT = 2.0  # seconds each dependency gets to answer /ready
+# a worker beats every 5 s; the sweeper re-queues work older than 30 s: past these something
+# is wrong (no worker running, or one stuck), and CRM events wait unapplied
+WORKER_SILENT_AFTER = 30.0
+INBOX_TOO_OLD_AFTER = 120.0
 
 log = structlog.get_logger("podium.api")
 
@@ -39,7 +48,8 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def ready(request: Request) -> JSONResponse:
-    """Readiness: PostgreSQL and Redis both answer; 503 naming the one that does not."""
+    """Readiness: PostgreSQL and Redis answer, a worker beat in the last 30 s and no CRM event
+    has waited unapplied for more than 2 minutes; 503 naming what is wrong."""
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(ping_database(), READY_TIMEOUT)
@@ -47,17 +57,49 @@ async def ready(request: Request) -> JSONResponse:
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         log.warning("readiness check failed", dependency="postgres", error=type(exc).__name__)
         checks["postgres"] = "unavailable"
+    redis = request.app.state.redis
     try:
-        await asyncio.wait_for(request.app.state.redis.ping(), READY_TIMEOUT)
+        await asyncio.wait_for(redis.ping(), READY_TIMEOUT)
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
         log.warning("readiness check failed", dependency="redis", error=type(exc).__name__)
         checks["redis"] = "unavailable"
+    if checks["redis"] == "ok":
+        checks["worker"] = await _worker_check(redis)
+    if checks["postgres"] == "ok":
+        checks["inbox"] = await _inbox_check()
     healthy = all(v == "ok" for v in checks.values())
+    if not healthy:
+        log.warning("not ready", **{k: v for k, v in checks.items() if v != "ok"})
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status_code=200 if healthy else 503,
     )
+
+
+async def _worker_check(redis: Redis) -> str:
+    try:
+        silent = await asyncio.wait_for(seconds_since_last_beat(redis), READY_TIMEOUT)
+    except Exception:  # noqa: BLE001
+        return "unavailable"
+    if silent is None:
+        return "no heartbeat: no worker has run on this Redis (arq workers.settings.WorkerSettings)"
+    if silent > WORKER_SILENT_AFTER:
+        return f"silent for {silent:.0f} s: no worker is running or it is stuck"
+    return "ok"
+
+
+async def _inbox_check() -> str:
+    try:
+        oldest = await asyncio.wait_for(oldest_pending_received_at(), READY_TIMEOUT)
+    except Exception:  # noqa: BLE001
+        return "unavailable"
+    if oldest is None:
+        return "ok"
+    age = (utc_now() - oldest).total_seconds()
+    if age > INBOX_TOO_OLD_AFTER:
+        return f"the oldest unapplied CRM event is {age:.0f} s old"
+    return "ok"
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -96,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             *webhook_routes(),
+            *([graphiql.static_route()] if settings.development else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -23,12 +24,19 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# platformdirs (under the embedded servers) warns on every start where XDG_RUNTIME_DIR is unset
+# (root shells, containers) and then uses a fine fallback: nothing for a user to act on
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+
 app = typer.Typer(
     name="podium",
     help="Podium: sales incentives, calculated exactly and explained.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # click's plain help: paragraphs rewrapped to the terminal, flags without a `<bool>`
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},  # a wide terminal shows whole summaries
 )
 
 
@@ -94,9 +102,23 @@ HostOption = Annotated[str, typer.Option("--host", envvar="PODIUM_HOST", help="A
 PortOption = Annotated[int, typer.Option("--port", envvar="PODIUM_PORT", help="Port to bind.")]
 
 
+_dev_env: list[Path] = []  # the .podium/env file the URLs came from, once read
+
+
 def _settings() -> Settings:
+    """The settings; with neither DATABASE_URL nor REDIS_URL set, those of a `podium dev`
+    running in this folder (its .podium/env), and a line on stderr saying so."""
+    import os
+
+    from api.demo.devfiles import data_dir, load_dev_env
     from api.settings import Settings, SettingsError
 
+    if not _dev_env and (used := load_dev_env(os.environ, data_dir())):
+        _dev_env.append(used)
+        sys.stderr.write(
+            f"podium: using podium dev's database {_redact(os.environ['DATABASE_URL'])} "
+            f"(from {used})\n"
+        )
     try:
         return Settings.from_env()
     except SettingsError as exc:
@@ -106,7 +128,8 @@ def _settings() -> Settings:
 
 def _unreachable(database_url: str, exc: BaseException) -> None:
     """The database is not there: one line, exit status 1 (not the user's input)."""
-    sys.stderr.write(f"podium: cannot use the database at {_redact(database_url)}: {exc}\n")
+    hint = f" (from {_dev_env[0]}: is podium dev still running?)" if _dev_env else ""
+    sys.stderr.write(f"podium: cannot use the database at {_redact(database_url)}{hint}: {exc}\n")
     raise typer.Exit(1)
 
 
@@ -189,6 +212,7 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
         factory=True,
         host=host,
         port=port,
+        access_log=False,  # Podium's middleware logs each request once, with its request id
         proxy_headers=True,  # trusts FORWARDED_ALLOW_IPS (uvicorn's variable; 127.0.0.1)
     )
 
@@ -207,7 +231,7 @@ def tenant_create(
         str, typer.Option("--time-zone", help="IANA zone; periods follow it.")
     ] = "UTC",
 ) -> None:
-    """Create a tenant (with fresh JWT and webhook secrets) and print its id."""
+    """Create a tenant with fresh JWT and webhook secrets; print its id and webhook secret."""
     from domain.tenants.service import create_tenant
 
     async def work() -> Tenant:
@@ -217,7 +241,11 @@ def tenant_create(
             )
 
     tenant = _with_database(_settings().database_url, work)
-    sys.stdout.write(f"{tenant.id}\n")
+    sys.stdout.write(
+        f"{tenant.id}\n"
+        f"webhook: POST /webhooks/crm/{tenant.slug}, signed with this secret (shown once; "
+        f"podium tenant rotate-secret makes a new one):\n{tenant.webhook_secret}\n"
+    )
 
 
 def parse_ttl(text: str) -> timedelta:
@@ -265,7 +293,19 @@ app.add_typer(import_app, name="import")
 FileArgument = Annotated[Path, typer.Argument(help="The CSV file.", show_default=False)]
 
 
-def _import(kind: str, tenant: str, path: Path) -> None:
+RecomputeOption = Annotated[
+    bool,
+    typer.Option(
+        "--recompute", help="Then recompute the earnings of every person and period it changed."
+    ),
+]
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _import(kind: str, tenant: str, path: Path, recompute: bool = False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from domain.crm import service
@@ -313,30 +353,81 @@ def _import(kind: str, tenant: str, path: Path) -> None:
     finally:
         if bar.live.is_started:
             bar.stop()
-    summary = f"{path.name}: {result.rows} rows, {result.inserted} new, {result.updated} updated"
+    summary = (
+        f"{path.name}: {_plural(result.rows, 'row')}, {result.inserted} new, "
+        f"{result.updated} updated"
+    )
     if kind == "transactions":
         summary += f", {result.skipped} skipped (older than the stored version)"
     if kind == "reps":
-        summary += f", {result.managers_changed} manager changes"
+        summary += f", {_plural(result.managers_changed, 'manager change')}"
     sys.stdout.write(summary + "\n")
+    if result.touched:
+        _stale_earnings(tenant, list(result.touched), recompute)
+
+
+def _stale_earnings(tenant: str, touched: list[tuple[Any, str]], recompute: bool) -> None:
+    """Stored earnings do not follow an import by themselves: say so, or recompute them
+    (the service the workers use, 100 (person, period)s per transaction)."""
+    from domain.earnings.service import recompute_many
+    from domain.org.viewer import Viewer
+
+    people = len({user for user, _ in touched})
+    periods = sorted({period for _, period in touched})
+    if not recompute:
+        sys.stderr.write(
+            f"hint: the stored earnings of {_plural(people, 'person', 'people')} in "
+            f"{', '.join(periods)} do not include this import yet: run it with --recompute, "
+            f"or podium recompute --tenant {tenant} --period {periods[0]}\n"
+        )
+        return
+
+    async def work() -> tuple[int, list[str]]:
+        found = await _tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-import")
+        done, refused = 0, []
+        for start in range(0, len(touched), 100):
+            async with in_transaction():
+                for outcome in await recompute_many(
+                    viewer=viewer, pairs=touched[start : start + 100]
+                ):
+                    if outcome.refused is None:
+                        done += 1
+                    else:
+                        refused.append(f"{outcome.period}: {outcome.refused}")
+        return done, refused
+
+    done, refused = _with_database(_settings().database_url, work)
+    sys.stdout.write(
+        f"recomputed {_plural(done, 'earnings period')} of "
+        f"{_plural(people, 'person', 'people')} ({', '.join(periods)})"
+        + (f", {len(refused)} refused" if refused else "")
+        + "\n"
+    )
+    for line in sorted(set(refused))[:10]:
+        sys.stdout.write(f"  {line}\n")
 
 
 @import_app.command("reps")
 def import_reps(path: FileArgument, tenant: TenantOption) -> None:
-    """reps.csv: id,name,manager_id,hire_date,end_date (+ email and attribute columns)."""
+    """reps.csv: id,name,manager_id,hire_date,end_date (+ email, role and attribute columns)."""
     _import("reps", tenant, path)
 
 
 @import_app.command("transactions")
-def import_transactions(path: FileArgument, tenant: TenantOption) -> None:
+def import_transactions(
+    path: FileArgument, tenant: TenantOption, recompute: RecomputeOption = False
+) -> None:
     """transactions.csv: id,rep_id,type,amount,currency,date,state,splits (+ version, fields)."""
-    _import("transactions", tenant, path)
+    _import("transactions", tenant, path, recompute)
 
 
 @import_app.command("quotas")
-def import_quotas(path: FileArgument, tenant: TenantOption) -> None:
+def import_quotas(
+    path: FileArgument, tenant: TenantOption, recompute: RecomputeOption = False
+) -> None:
     """quotas.csv: rep_id,measure,period,value."""
-    _import("quotas", tenant, path)
+    _import("quotas", tenant, path, recompute)
 
 
 @app.command()
@@ -412,28 +503,61 @@ def recompute(
 
 @app.command()
 def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
-    """Run everything locally: database, Redis, demo tenant, API, ready-made tokens.
+    """Run everything locally: database, Redis, demo tenant, worker, API, ready-made tokens.
 
     Without DATABASE_URL / REDIS_URL, embedded PostgreSQL and Redis keep their data in
-    .podium/ in the working directory. Ctrl-C stops everything.
+    .podium/ in the working directory, and their URLs in .podium/env for the other podium
+    commands run there. One podium dev per folder (a second one refuses, exit status 2).
+    Ctrl-C stops everything.
     """
     from api.demo.devserver import run_dev
 
     run_dev(host=host, port=port, data_dir=Path.cwd() / ".podium")
 
 
+from api.cli_admin import register as _register_admin  # noqa: E402 - needs `app` above
 from api.cli_ingest import register as _register_ingest  # noqa: E402 - needs `app` above
 from api.cli_mapping import register as _register_mapping  # noqa: E402 - needs `app` above
 
 _register_ingest(app)
+_register_admin(app, tenant_app)
 _register_mapping(app)
+
+
+def _plain_metavars(command: Any) -> None:
+    """Name each value in --help by its option (``--tenant TENANT``, ``FILE``) instead of
+    typer's Python types (``<str>``, ``{path}``); flags show none."""
+    for param in command.params:
+        if param.param_type_name == "option":  # typer ships its own click: no isinstance
+            if param.metavar is None and not (param.is_flag or param.count):
+                param.metavar = max(param.opts, key=len).lstrip("-").upper().replace("-", "_")
+        elif param.metavar is None and param.name:
+            name = param.metavar = "FILE" if param.name == "path" else param.name.upper()
+            # typer writes a required argument as {name} in the usage line
+            param._usage_display_name = lambda name=name: name  # type: ignore[attr-defined]
+            param.display_type_rich = lambda ctx: None  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def cli() -> Any:
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
+    return command
 
 
 def main() -> None:
     try:
-        app()
+        cli()(prog_name="podium")
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # `podium people list | head`: the reader has what it wanted; no traceback, and no
+        # second error when Python flushes stdout on the way out
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,45 @@ from typing import Annotated, Any
 
 import typer
 
-TenantArg = Annotated[str, typer.Option("--tenant", help="The tenant's slug.")]
+TenantArg = Annotated[
+    str, typer.Option("--tenant", envvar="PODIUM_TENANT", help="The tenant's slug.")
+]
+# text, parsed here: a 20-digit id is one line and exit 2, not an overflow deep in asyncpg
 IdsOption = Annotated[
-    list[int] | None,
+    list[str] | None,
     typer.Option("--id", help="A dead letter's id (repeatable); default: every open one."),
 ]
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+
+
+def parse_ids(values: list[str] | None) -> list[int] | None:
+    from api import cli
+
+    if values is None:
+        return None
+    ids = []
+    for value in values:
+        if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ID:
+            cli._fail(f"--id: {value!r} is not a dead letter id (a whole number from 1)")
+        ids.append(int(value))
+    return ids
+
+
+async def _require(viewer: Any, ids: list[int] | None, tenant: str) -> None:
+    """Every id named must exist in the tenant: one missing is bad input (exit 2), before
+    anything changes."""
+    from domain.ingest import service
+    from domain.kit.errors import NotFound
+
+    if not ids:
+        return
+    missing = sorted(set(ids) - await service.existing_dead_letter_ids(viewer=viewer, ids=ids))
+    if missing:
+        listed = ", ".join(map(str, missing))
+        noun = "dead letter" if len(missing) == 1 else "dead letters"
+        raise NotFound(f"no {noun} {listed} in tenant {tenant!r}", field="--id")
+
+
 ListOption = Annotated[
     bool, typer.Option("--list", help="Only list the open dead letters and their reasons.")
 ]
@@ -32,6 +66,7 @@ def replay_dead_letters(
     from domain.ingest import service
     from domain.org.viewer import Viewer
 
+    wanted = parse_ids(ids)
     settings = cli._settings()
 
     async def work() -> tuple[Any, list[Any]]:
@@ -39,8 +74,9 @@ def replay_dead_letters(
         viewer = Viewer.system(found.id, "cli-replay")
         if list_only:
             return found, await service.list_dead_letters(viewer=viewer)
+        await _require(viewer, wanted, tenant)
         async with cli.in_transaction():
-            return found, await service.replay_dead_letters(viewer=viewer, ids=ids)
+            return found, await service.replay_dead_letters(viewer=viewer, ids=wanted)
 
     found, results = cli._with_database(settings.database_url, work)
     if list_only:
@@ -50,7 +86,8 @@ def replay_dead_letters(
                 f"{letter.id}\t{letter.source}\t{where}\t{letter.created_at:%Y-%m-%d %H:%M:%S}"
                 f"\t{letter.reason}\n"
             )
-        sys.stdout.write(f"{len(results)} open dead letters\n")
+        count = len(results)
+        sys.stdout.write(f"{count} open dead letter{'' if count == 1 else 's'}\n")
         return
     accepted = [r.inbox_id for r in results if r.inbox_id is not None]
     if accepted:
@@ -60,6 +97,8 @@ def replay_dead_letters(
         if r.outcome == "rejected":
             failed += 1
             sys.stdout.write(f"dead letter {r.dead_letter_id}: still rejected: {r.error}\n")
+        elif r.outcome == "discarded":
+            sys.stdout.write(f"dead letter {r.dead_letter_id}: discarded, not replayed\n")
         elif r.outcome == "accepted":
             sys.stdout.write(f"dead letter {r.dead_letter_id}: accepted (inbox {r.inbox_id})\n")
         else:
@@ -69,6 +108,40 @@ def replay_dead_letters(
     )
     if failed:
         raise typer.Exit(1)
+
+
+def discard_dead_letters(
+    tenant: TenantArg,
+    ids: Annotated[
+        list[str], typer.Option("--id", help="A dead letter's id (repeatable).", show_default=False)
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it can never succeed (kept in the audit log).")
+    ] = "discarded from the command line",
+) -> None:
+    """Give up on dead letters that can never succeed (audited).
+
+    They leave the open list and are never replayed; the event and its reason stay, and the
+    audit log records who discarded them and why."""
+    from api import cli
+    from domain.ingest import service
+    from domain.org.viewer import Viewer
+
+    wanted = parse_ids(ids) or []
+
+    async def work() -> list[int]:
+        found = await cli._tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-discard")
+        await _require(viewer, wanted, tenant)
+        async with cli.in_transaction():
+            return await service.discard_dead_letters(viewer=viewer, ids=wanted, reason=reason)
+
+    done = cli._with_database(cli._settings().database_url, work)
+    for letter_id in wanted:
+        state = "discarded" if letter_id in done else "not open (replayed or discarded before)"
+        sys.stdout.write(f"dead letter {letter_id}: {state}\n")
+    count = len(done)
+    sys.stdout.write(f"{count} dead letter{'' if count == 1 else 's'} discarded\n")
 
 
 def _enqueue(redis_url: str, tenant_id: Any, inbox_ids: list[int]) -> None:
@@ -126,8 +199,9 @@ def rebuild_cache(tenant: OptionalTenant = None) -> None:
         sys.stderr.write(f"podium: cannot use Redis at {cli._redact(settings.redis_url)}: {exc}\n")
         raise typer.Exit(1) from None
     sys.stdout.write(
-        f"{scope}: queued {done.inbox_events} unapplied inbox events in {done.apply_jobs} "
-        f"apply jobs and {done.recomputes} recompute requests\n"
+        f"{scope}: queued {cli._plural(done.inbox_events, 'unapplied inbox event')} in "
+        f"{cli._plural(done.apply_jobs, 'apply job')} and "
+        f"{cli._plural(done.recomputes, 'recompute request')}\n"
         "persisted GraphQL queries are not rebuilt (clients send them again); "
         "no leaderboards exist yet\n"
     )
@@ -141,4 +215,5 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
 
 def register(app: typer.Typer) -> None:
     app.command("replay-dead-letters")(replay_dead_letters)
+    app.command("discard-dead-letters")(discard_dead_letters)
     app.command("rebuild-cache")(rebuild_cache)

@@ -8,6 +8,7 @@ function in ``STARTUP_EXTENSIONS``; it receives ``ctx`` and appends its hooks.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -18,6 +19,7 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from domain.db import close_db, init_db
+from workers import heartbeat
 from workers.realtime import realtime_startup
 from workers.tasks.earnings import recompute_requested
 from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
@@ -43,9 +45,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx.setdefault("sweep_after", SWEEP_AFTER)
     for extension in STARTUP_EXTENSIONS:
         await extension(ctx)
+    heartbeat.start(ctx)  # /ready reads it: a silent worker is noticed
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await heartbeat.stop(ctx)
     await close_db()
 
 
@@ -59,6 +63,17 @@ FUNCTIONS = [
     func(apply_inbox_events, keep_result=0, timeout=APPLY_TIMEOUT, max_tries=5),
     func(recompute_requested, keep_result=0, timeout=RECOMPUTE_TIMEOUT, max_tries=5),
 ]
+
+
+class _QuietSweeps(logging.Filter):
+    """arq logs every job twice; the sweeper runs every 10 s and logs itself when it re-queued
+    something, so its routine runs stay out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "cron:sweep" not in record.getMessage()
+
+
+logging.getLogger("arq.worker").addFilter(_QuietSweeps())
 
 CRON_JOBS = [cron(sweep, second=set(range(0, 60, 10)), run_at_startup=True, timeout=60)]
 

@@ -1,24 +1,32 @@
 """`podium dev`: everything on one laptop, in one process.
 
+0. The data folder's lock (``.podium/lock``): a second `podium dev` on the same folder says
+   so in one line and starts nothing.
 1. PostgreSQL and Redis: ``DATABASE_URL`` / ``REDIS_URL`` when set, else embedded servers with
-   their data under ``.podium/`` (see ``api.demo.embedded``).
+   their data under ``.podium/`` (see ``api.demo.embedded``); their URLs go to
+   ``.podium/env``, where every other `podium` command run in this folder finds them.
 2. Migrations, then the demo tenant when the database has no tenant yet.
-3. The arq worker (a child process), then the API (``api.app:create_app``, which reads its
-   settings from the environment), and once it listens, the GraphiQL URL and ready-made
-   tokens for four roles.
+3. The arq worker (a supervised child process: restarted when it dies), then the API
+   (``api.app:create_app``, which reads its settings from the environment), and once it
+   listens, the URLs, the demo tenant's webhook and ready-made headers for four roles (also
+   in ``.podium/tokens``), printed last so that they stay on screen.
 
-Ctrl-C (or SIGTERM) stops the API gracefully, then the embedded servers.
+Ctrl-C (or SIGTERM) stops the API gracefully, then the worker, then the embedded servers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -27,9 +35,13 @@ import asyncpg
 import typer
 from tortoise.exceptions import DBConnectionError
 
+from api.demo import devfiles
 from api.demo.embedded import EmbeddedError, EmbeddedServers
 
 TOKEN_TTL = timedelta(days=7)
+WORKER_RESTART_DELAY = 1.0  # seconds; doubles while the worker keeps dying young
+WORKER_RESTART_MAX_DELAY = 30.0
+WORKER_START_TIMEOUT = 15.0  # seconds the banner waits for the worker's first heartbeat
 
 
 class _Stop(Exception):
@@ -45,26 +57,45 @@ def _say(text: str = "") -> None:
     sys.stdout.flush()
 
 
+@dataclass
+class DemoAccess:
+    """What the banner shows of the demo tenant."""
+
+    slug: str = ""
+    name: str = ""
+    webhook_secret: str = ""
+    # (role, display name, CRM id, token)
+    tokens: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
 def run_dev(*, host: str, port: int, data_dir: Path) -> None:
+    try:
+        lock = devfiles.lock(data_dir)
+    except devfiles.AlreadyRunning as exc:
+        sys.stderr.write(
+            f"podium: another podium dev (pid {exc}) is using {data_dir}; "
+            "stop it first (Ctrl-C in its terminal)\n"
+        )
+        raise typer.Exit(2) from None
     # uvicorn re-raises the signal that stopped it once it has shut down: with the default
     # SIGTERM action the process would die before the embedded servers are stopped
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     servers = EmbeddedServers(data_dir)
-    worker: subprocess.Popen[bytes] | None = None
+    worker = WorkerSupervisor()
     began = time.monotonic()
     try:
         if not os.environ.get("DATABASE_URL"):
             os.environ["DATABASE_URL"] = servers.start_postgres()
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = servers.start_redis()
-        database_url = os.environ["DATABASE_URL"]
+        devfiles.write_env(data_dir, {name: os.environ[name] for name in devfiles.VARIABLES})
         embedded = time.monotonic() - began
-        tokens = asyncio.run(_prepare(database_url))
+        access = asyncio.run(_prepare(os.environ["DATABASE_URL"]))
         # the arq worker applies CRM events and recomputes: without it a webhook would be
         # accepted and never reach anyone's earnings
-        worker = _start_worker()
+        worker.start()
         ready = time.monotonic() - began
-        _serve(host, port, lambda: _banner(host, port, servers, tokens, embedded, ready))
+        _serve(host, port, lambda: _banner(host, port, data_dir, servers, access, embedded, ready))
     except EmbeddedError as exc:
         sys.stderr.write(f"podium: {exc}\n")
         raise typer.Exit(1) from None
@@ -74,10 +105,11 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        if worker is not None:
-            _stop_worker(worker)
+        worker.stop()
         servers.stop()
+        devfiles.remove(data_dir, devfiles.ENV_FILE)  # its sockets are gone
         signal.signal(signal.SIGTERM, previous)
+        lock.close()
     _say("podium dev stopped")
 
 
@@ -100,7 +132,54 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
             worker.wait()
 
 
-async def _prepare(database_url: str) -> list[tuple[str, str, str]]:
+class WorkerSupervisor:
+    """Keeps one arq worker running: when it exits (killed, crashed), says so and starts
+    another, waiting longer each time one dies within a minute of starting."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]] = _start_worker) -> None:
+        self._start = start
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.process = self._start()
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        delay = WORKER_RESTART_DELAY / 2  # the first restart waits WORKER_RESTART_DELAY
+        started = time.monotonic()
+        while not self._stopping.wait(0.2):
+            assert self.process is not None
+            code = self.process.poll()
+            if code is None:
+                continue
+            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            lived = time.monotonic() - started
+            delay = delay * 2 if lived < 60 else WORKER_RESTART_DELAY
+            delay = min(delay, WORKER_RESTART_MAX_DELAY)
+            _say(
+                f"podium dev: the worker (pid {self.process.pid}) stopped ({how}); "
+                f"restarting it in {delay:.0f} s"
+            )
+            if self._stopping.wait(delay):
+                return
+            self.process = self._start()
+            self.restarts += 1
+            started = time.monotonic()
+            _say(f"podium dev: worker restarted (pid {self.process.pid})")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.process is not None:
+            _stop_worker(self.process)
+
+
+async def _prepare(database_url: str) -> DemoAccess:
     """Migrate, seed the demo tenant into an empty database, mint the tokens."""
     from tortoise.transactions import in_transaction
 
@@ -126,15 +205,15 @@ async def _prepare(database_url: str) -> list[tuple[str, str, str]]:
             )
         tenant = await tenant_by_slug(DEMO_SLUG)
         if tenant is None:
-            return []
+            return DemoAccess()
         audience = Settings.from_env().jwt_audience
-        tokens = []
+        access = DemoAccess(tenant.slug, tenant.name, tenant.webhook_secret)
         for role, external_id in TOKEN_PEOPLE:
             user = await User.get_or_none(tenant_id=tenant.id, external_id=external_id)
             if user is not None:
                 token = mint_token(tenant, user, audience=audience, ttl=TOKEN_TTL)
-                tokens.append((role, user.display_name, token))
-        return tokens
+                access.tokens.append((role, user.display_name, external_id, token))
+        return access
     finally:
         await close_db()
 
@@ -142,7 +221,10 @@ async def _prepare(database_url: str) -> list[tuple[str, str, str]]:
 def _serve(host: str, port: int, announce: Callable[[], None]) -> None:
     import uvicorn
 
-    config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port)
+    # access_log off: Podium's own middleware logs each request once, with its request id
+    config = uvicorn.Config(
+        "api.app:create_app", factory=True, host=host, port=port, access_log=False
+    )
     server = uvicorn.Server(config)
 
     async def run() -> None:
@@ -150,35 +232,88 @@ def _serve(host: str, port: int, announce: Callable[[], None]) -> None:
         while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has only a flag)
             await asyncio.sleep(0.05)
         if server.started:
+            # the worker logs a line or two as it starts: let it, so the banner comes last
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WORKER_START_TIMEOUT):
+                    await _first_heartbeat()
             announce()
         await task
 
     asyncio.run(run())
 
 
+async def _first_heartbeat() -> None:
+    """Return once a worker beat on REDIS_URL in the last 2 seconds."""
+    from redis.asyncio import Redis
+
+    from workers.heartbeat import seconds_since_last_beat
+
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        while True:
+            with contextlib.suppress(Exception):  # the banner matters more than this wait
+                silent = await seconds_since_last_beat(redis)
+                if silent is not None and silent < 2:
+                    return
+            await asyncio.sleep(0.1)
+    finally:
+        await redis.aclose()
+
+
+def headers_json(token: str) -> str:
+    """What GraphiQL's headers pane takes."""
+    return json.dumps({"Authorization": f"Bearer {token}"})
+
+
 def _banner(
     host: str,
     port: int,
+    data_dir: Path,
     servers: EmbeddedServers,
-    tokens: list[tuple[str, str, str]],
+    access: DemoAccess,
     embedded: float,
     ready: float,
 ) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     base = f"http://{shown}:{port}"
+    database = "embedded, data in .podium/postgres" if "postgres" in servers.started else "from"
+    redis = "embedded, data in .podium/redis.db" if "redis" in servers.started else "from"
     _say()
-    _say(f"GraphiQL: {base}/graphql")
-    _say(f"Health:   {base}/health")
-    database = "embedded (.podium/postgres)" if "postgres" in servers.started else "DATABASE_URL"
-    redis = "embedded (.podium/redis.db)" if "redis" in servers.started else "REDIS_URL"
-    _say(f"PostgreSQL: {database}; Redis: {redis}")
+    _say(f"GraphiQL:   {base}/graphql")
+    _say(f"Health:     {base}/health and {base}/ready")
+    _say(f"PostgreSQL: {database} DATABASE_URL={_redact(os.environ['DATABASE_URL'])}")
+    _say(f"Redis:      {redis} REDIS_URL={_redact(os.environ['REDIS_URL'])}")
+    _say(f"            (in {data_dir / devfiles.ENV_FILE}: podium commands run here use them)")
     if servers.started:
         _say(f"embedded servers up in {embedded:.1f}s, ready in {ready:.1f}s")
-    if tokens:
+    if access.slug:
         _say()
-        _say("Demo tenant 'demo' (Helios Energy). Send one of these headers:")
-        for role, name, token in tokens:
-            _say(f"  {role} ({name}):")
-            _say(f"    Authorization: Bearer {token}")
+        _say(f"Demo tenant {access.slug!r} ({access.name}):")
+        _say(f"  CRM webhook:    POST {base}/webhooks/crm/{access.slug}")
+        _say(f"  webhook secret: {access.webhook_secret}")
+        _say("  reps and their CRM ids:  .venv/bin/podium people list --tenant demo")
+        _say(
+            "  send a signed CRM event: .venv/bin/podium send-event --tenant demo "
+            "--rep rep-north-01 --amount 5000 --type solar --state activated"
+        )
+    if access.tokens:
+        lines = []
+        for role, name, external_id, token in access.tokens:
+            lines.append(f"# {role}: {name} ({external_id})")
+            lines.append(headers_json(token))
+        tokens_file = devfiles.write_tokens(data_dir, lines)
+        _say()
+        _say(
+            f"Paste one into GraphiQL's headers pane (valid {TOKEN_TTL.days} days; "
+            f"also in {tokens_file}):"
+        )
+        for line in lines:
+            _say(f"  {line}")
     _say()
     _say("Press Ctrl-C to stop.")
+
+
+def _redact(url: str) -> str:
+    from api.cli import _redact as redact
+
+    return redact(url)

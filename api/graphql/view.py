@@ -10,7 +10,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from redis.asyncio import Redis
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -23,6 +23,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from api import graphiql
 from api.auth import AuthenticationError, Authenticator
 from api.graphql import persisted
 from api.graphql.context import Context
@@ -95,6 +96,9 @@ class PodiumGraphQL(GraphQL[Context, None]):
         if context.viewer_or_none is None:
             raise ConnectionRejectionError()
         return UNSET
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page())  # its assets come from Podium, not a CDN
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # a GET carrying only a persisted query's hash is a query, not a browser

@@ -61,8 +61,9 @@ class CrmRepository:
         progress: Progress | None = None,
     ) -> tuple[Upserted, int]:
         """Rows of (external_id, display_name, email, hire_date, end_date, attributes JSON,
-        manager external id). New people are reps; an existing person keeps their role.
-        Returns the counts and how many managers changed."""
+        manager external id, role or None). A new person without a role is a rep; an
+        existing one keeps their role unless the row names one. Returns the counts and how
+        many managers changed."""
         columns = {
             "external_id": "text",
             "display_name": "text",
@@ -71,6 +72,7 @@ class CrmRepository:
             "end_date": "date",
             "attributes": "jsonb",
             "manager_external_id": "text",
+            "role": "text",
         }
         email = ", email = EXCLUDED.email" if with_email else ""
         async with _staging(columns, rows, progress) as (conn, stage):
@@ -78,7 +80,8 @@ class CrmRepository:
                 f"""
                 INSERT INTO users (id, tenant_id, external_id, display_name, email, role,
                                    hire_date, end_date, attributes, created_at, updated_at)
-                SELECT gen_random_uuid(), $1, s.external_id, s.display_name, s.email, 'rep',
+                SELECT gen_random_uuid(), $1, s.external_id, s.display_name, s.email,
+                       COALESCE(s.role, 'rep'),
                        s.hire_date, s.end_date, s.attributes, now(), now()
                 FROM {stage} s
                 ON CONFLICT (tenant_id, external_id) DO UPDATE SET
@@ -88,6 +91,16 @@ class CrmRepository:
                     attributes = users.attributes || EXCLUDED.attributes,
                     updated_at = now(){email}
                 RETURNING (xmax = 0) AS inserted
+                """,
+                self.tenant_id,
+            )
+            # a role named in the file applies to existing people too (an empty cell keeps it)
+            await conn.execute(
+                f"""
+                UPDATE users u SET role = s.role, updated_at = now()
+                FROM {stage} s
+                WHERE u.tenant_id = $1 AND u.external_id = s.external_id
+                  AND s.role IS NOT NULL AND u.role <> s.role
                 """,
                 self.tenant_id,
             )

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from domain.audit.service import record
 from domain.crm.repository import CrmRepository, Progress
@@ -25,8 +26,10 @@ from domain.datasets.csvfiles import (
 )
 from domain.engine.inputs import ONE
 from domain.kit.errors import DataError, Forbidden
+from domain.kit.periods import period_containing
 from domain.org.models import Role
 from domain.org.viewer import Viewer
+from domain.tenants.repository import get_tenant
 
 # NUMERIC(20, 6) columns: PostgreSQL would round a seventh decimal silently
 MAX_DECIMALS = 6
@@ -43,9 +46,12 @@ class ImportResult:
     updated: int
     skipped: int = 0  # transactions older than the stored version
     managers_changed: int = 0
+    # the (person, period)s whose stored earnings the import made stale (not audited: the
+    # caller offers to recompute them)
+    touched: tuple[tuple[UUID, str], ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "touched"}
 
 
 def _require_admin(viewer: Viewer) -> None:
@@ -102,6 +108,9 @@ async def _audit(viewer: Viewer, result: ImportResult) -> None:
     )
 
 
+_ROLES = tuple(role.value for role in Role)
+
+
 async def import_reps(
     *,
     viewer: Viewer,
@@ -111,7 +120,8 @@ async def import_reps(
 ) -> ImportResult:
     """Create or update people from ``reps.csv``. ``manager_id`` is a CRM id of the same file
     or of a person already in the tenant. New people are reps; an `email` column sets their
-    email; other extra columns become attributes."""
+    email, a `role` column their role (rep, manager, admin, payout_ops; empty: a new person is
+    a rep, an existing one keeps theirs); other extra columns become attributes."""
     _require_admin(viewer)
     repo = CrmRepository(viewer)
     known = await repo.manager_chains()
@@ -128,6 +138,11 @@ async def import_reps(
             raise DataError(
                 f"{email!r} is not an email address", file=file, row=r.row, column="email"
             )
+        role = fields.pop("role", None)
+        if role is not None and role not in _ROLES:
+            raise DataError(
+                f"{role!r} is not a role ({', '.join(_ROLES)})", file=file, row=r.row, column="role"
+            )
         attributes = {k: _plain(v) for k, v in fields.items()}
         rows.append(
             (
@@ -138,6 +153,7 @@ async def import_reps(
                 rep.end_date,
                 json.dumps(attributes),
                 rep.manager_id,
+                role,
             )
         )
     counts, moved = await repo.upsert_users(rows, with_email=with_email, progress=progress)
@@ -167,6 +183,8 @@ async def import_transactions(
     repo = CrmRepository(viewer)
     users = await repo.user_ids()
     records = read_transaction_records(lines, set(users), file, version_column=True)
+    kind = (await get_tenant(viewer.tenant_id)).settings.get("period_kind", "month")
+    touched: set[tuple[UUID, str]] = set()
     rows = []
     for r in records:
         t = r.transaction
@@ -180,6 +198,8 @@ async def import_transactions(
                 {"rep_id": str(users[rep]), "share": format(share, "f")} for rep, share in t.credits
             ]
         credited = [str(users[rep]) for rep, _ in t.credits]
+        period = period_containing(t.date, kind).id
+        touched.update((users[rep], period) for rep, _ in t.credits)
         extra = {k: v for k, v in t.fields.items() if k not in _TRANSACTION_FIELDS}
         rows.append(
             (
@@ -204,6 +224,7 @@ async def import_transactions(
         inserted=counts.inserted,
         updated=counts.updated,
         skipped=len(rows) - counts.inserted - counts.updated,
+        touched=tuple(sorted(touched)),
     )
     await _audit(viewer, result)
     return result
@@ -233,7 +254,12 @@ async def import_quotas(
         rows.append((users[q.rep_id], q.measure, q.period, q.value))
     counts = await repo.upsert_quotas(rows, progress=progress)
     result = ImportResult(
-        kind="quotas", file=file, rows=len(rows), inserted=counts.inserted, updated=counts.updated
+        kind="quotas",
+        file=file,
+        rows=len(rows),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        touched=tuple(sorted({(row[0], row[2]) for row in rows})),
     )
     await _audit(viewer, result)
     return result

@@ -52,6 +52,7 @@ class InboxEvent(Model):
 class DeadLetterStatus(StrEnum):
     OPEN = "open"
     REPLAYED = "replayed"  # replayed and accepted
+    DISCARDED = "discarded"  # given up by ops (podium discard-dead-letters): never replayed
 
 
 class DeadLetter(Model):

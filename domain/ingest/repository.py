@@ -642,3 +642,15 @@ async def base_records(
             ]
         out[str(r["external_id"])] = data
     return out
+
+
+async def oldest_pending_received_at() -> datetime | None:
+    """When the oldest inbox event still waiting to be applied arrived (every tenant): what
+    `/ready` reports as the queue's age. One index scan on (status, received_at)."""
+    found = (
+        await InboxEvent.filter(status=InboxStatus.PENDING)
+        .order_by("received_at")
+        .first()
+        .only("received_at")
+    )
+    return None if found is None else found.received_at

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
+from domain.audit.service import Change, record_many
 from domain.ingest import adapters
 from domain.ingest.errors import InvalidEnvelope, InvalidEvent, UnknownRep
 from domain.ingest.events import (
@@ -535,7 +536,7 @@ def _kind(value: str) -> PeriodKind:
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
     dead_letter_id: int
-    outcome: str  # accepted | duplicate | rejected
+    outcome: str  # accepted | duplicate | rejected | discarded
     inbox_id: int | None = None
     error: str | None = None
 
@@ -555,6 +556,9 @@ async def replay_dead_letters(
     for letter in letters:
         if letter.status is DeadLetterStatus.REPLAYED:
             out.append(ReplayResult(letter.id, "duplicate"))
+            continue
+        if letter.status is DeadLetterStatus.DISCARDED:
+            out.append(ReplayResult(letter.id, "discarded"))
             continue
         try:
             raw = loads_exact(letter.body)
@@ -579,6 +583,35 @@ async def replay_dead_letters(
         else:
             out.append(ReplayResult(letter.id, "duplicate"))
     return out
+
+
+async def discard_dead_letters(*, viewer: Viewer, ids: list[int], reason: str) -> list[int]:
+    """Give up on open dead letters that can never succeed: they stay (the event as received
+    and why it failed) but leave the open list and are never replayed. Audited, with the
+    reason. Returns the ids discarded (ones already replayed or discarded are left as they
+    are). The caller commits."""
+    letters = await IngestRepository(viewer).dead_letters(ids=ids, status=DeadLetterStatus.OPEN)
+    for letter in letters:
+        letter.status = DeadLetterStatus.DISCARDED
+        await letter.save(update_fields=["status"])
+    await record_many(
+        viewer=viewer,
+        changes=[
+            Change(
+                action="dead_letter.discarded",
+                entity_type="dead_letter",
+                entity_id=str(letter.id),
+                before={"status": "open", "reason": letter.reason},
+                after={"status": "discarded", "why": reason},
+            )
+            for letter in letters
+        ],
+    )
+    return [letter.id for letter in letters]
+
+
+async def existing_dead_letter_ids(*, viewer: Viewer, ids: list[int]) -> set[int]:
+    return {letter.id for letter in await IngestRepository(viewer).dead_letters(ids=ids)}
 
 
 async def list_dead_letters(*, viewer: Viewer, open_only: bool = True) -> list[Any]:

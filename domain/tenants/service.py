@@ -1,4 +1,4 @@
-"""Creating tenants."""
+"""Creating tenants; rotating their webhook secret."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 
+from domain.audit.service import record
+from domain.kit.clock import utc_now
 from domain.kit.errors import Conflict, InvalidInput
 from domain.kit.money import is_currency
+from domain.org.viewer import Viewer
 from domain.tenants.models import Tenant
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -47,3 +50,25 @@ async def create_tenant(
         webhook_secret=secrets.token_urlsafe(32),
         settings={"period_kind": "month", "notification_thresholds": [50, 80, 100, 120]},
     )
+
+
+async def rotate_webhook_secret(*, viewer: Viewer) -> str:
+    """A new webhook secret for the viewer's tenant; the old one is still accepted for the
+    grace period (api/webhooks/signatures.py) so that senders can switch over. Audited
+    without either secret. Returns the new secret (shown once)."""
+    tenant = await Tenant.select_for_update().get(id=viewer.tenant_id)
+    new = secrets.token_urlsafe(32)
+    tenant.webhook_secret_previous = tenant.webhook_secret
+    tenant.webhook_secret = new
+    tenant.webhook_secret_rotated_at = utc_now()
+    await tenant.save(
+        update_fields=["webhook_secret", "webhook_secret_previous", "webhook_secret_rotated_at"]
+    )
+    await record(
+        viewer=viewer,
+        action="tenant.webhook_secret_rotated",
+        entity_type="tenant",
+        entity_id=str(tenant.id),
+        after={"rotated_at": tenant.webhook_secret_rotated_at.isoformat()},
+    )
+    return new

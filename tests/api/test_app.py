@@ -36,8 +36,10 @@ from tests.api.graphql.test_contract import (
     operation_names,
 )
 from tests.conftest import reset_tables
+from workers.heartbeat import beat_once
 
 api = _fixtures.api
+READY = {"postgres": "ok", "redis": "ok", "worker": "ok", "inbox": "ok"}
 settings = _fixtures.settings
 
 NOWHERE_DB = "postgres://postgres@127.0.0.1:1/nowhere"
@@ -59,14 +61,19 @@ async def test_given_the_app_when_health_then_ok_with_a_request_id(api: Api):
     assert len(response.headers["x-request-id"]) == 32
 
 
-async def test_given_postgres_and_redis_up_when_ready_then_200(api: Api):
+async def test_given_postgres_redis_and_a_worker_up_when_ready_then_200(api: Api, redis: Redis):
+    await beat_once(redis)
+
     response = await api.http.get("/ready")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
+    assert response.json() == {"status": "ok", "checks": READY}
 
 
 async def test_given_postgres_down_when_ready_then_503_naming_it(redis_url: str):
+    client = Redis.from_url(redis_url)
+    await beat_once(client)
+    await client.aclose()
     app = create_app(Settings(database_url=NOWHERE_DB, redis_url=redis_url))
 
     async with serve(app) as http:
@@ -76,7 +83,7 @@ async def test_given_postgres_down_when_ready_then_503_naming_it(redis_url: str)
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"postgres": "unavailable", "redis": "ok"},
+        "checks": {"postgres": "unavailable", "redis": "ok", "worker": "ok"},
     }
     assert health.status_code == 200
 
@@ -88,19 +95,23 @@ async def test_given_redis_down_when_ready_then_503_naming_it(db: str, settings:
         response = await http.get("/ready")
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"postgres": "ok", "redis": "unavailable"}
+    assert response.json()["checks"] == {"postgres": "ok", "redis": "unavailable", "inbox": "ok"}
 
 
 async def test_given_no_database_open_when_the_lifespan_runs_then_it_opens_and_closes_it(
     database_url: str, redis_url: str
 ):
     app = create_app(Settings(database_url=database_url, redis_url=redis_url))
+    client = Redis.from_url(redis_url)
+    await beat_once(client)
+    await client.aclose()
 
     assert not database_is_open()
     async with serve(app) as http:
         assert database_is_open()
         ready = await http.get("/ready")
-    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    checks = ready.json()["checks"]
+    assert (checks["postgres"], checks["redis"], checks["worker"]) == ("ok", "ok", "ok")
     assert not database_is_open()
 
 
@@ -555,6 +566,9 @@ def test_given_uvicorn_running_the_factory_when_called_over_tcp_then_lifespan_an
         try:
             await reset_tables()
             t = await h.tenant("acme")
+            client = Redis.from_url(redis_url)
+            await beat_once(client)
+            await client.aclose()
             return t, await h.person(t, "ana")
         finally:
             await close_db()

@@ -10,9 +10,11 @@ import sys
 
 import asyncpg
 import httpx
+from redis.asyncio import Redis
 
 from tests.api.cli_runner import ROOT, cli_env, podium
 from tests.conftest import _admin_dsn, _database_url
+from workers.heartbeat import beat_once
 
 
 def free_port() -> int:
@@ -89,6 +91,9 @@ async def test_given_database_and_redis_when_serving_then_ready_over_http(
     database_url: str, redis_url: str
 ):
     port = free_port()
+    heart = Redis.from_url(redis_url)
+    await beat_once(heart)  # a worker ran a moment ago
+    await heart.aclose()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -112,7 +117,8 @@ async def test_given_database_and_redis_when_serving_then_ready_over_http(
                     await asyncio.sleep(0.1)
         assert ready is not None, "podium serve did not answer in 30 s"
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+        checks = ready.json()["checks"]
+        assert (checks["postgres"], checks["redis"], checks["worker"]) == ("ok", "ok", "ok")
     finally:
         proc.terminate()
         _, err = await asyncio.wait_for(proc.communicate(), 30)

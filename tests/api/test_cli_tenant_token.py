@@ -31,8 +31,12 @@ async def test_given_valid_options_when_tenant_created_then_its_id_is_printed(db
     )
 
     assert ran.returncode == 0, ran.stderr
-    tenant = await Tenant.get(id=UUID(ran.stdout.strip()))
-    assert ran.stdout == f"{tenant.id}\n"
+    tenant = await Tenant.get(id=UUID(ran.stdout.splitlines()[0]))
+    assert ran.stdout == (
+        f"{tenant.id}\n"
+        "webhook: POST /webhooks/crm/helios, signed with this secret (shown once; "
+        f"podium tenant rotate-secret makes a new one):\n{tenant.webhook_secret}\n"
+    )
     assert (tenant.slug, tenant.name, tenant.currency) == ("helios", "Helios Energy", "EUR")
     assert (tenant.locale, tenant.time_zone) == ("de-DE", "Europe/Berlin")
     # fresh secrets from `secrets`: long, and not the same twice
@@ -118,3 +122,37 @@ async def test_given_bad_input_when_token_asked_then_one_line_and_exit_2(
     ran = await podium(db, "token", *args)
 
     ran.one_line_error(fragment)
+
+
+async def test_given_a_tenant_when_shown_rotated_and_people_listed_then_secret_once_and_audited(
+    db: str,
+):
+    from domain.audit.models import AuditEntry
+    from tests.domain.builders import make_tenant, make_user
+
+    tenant = await make_tenant(slug="acme")
+    boss = await make_user(tenant=tenant, external_id="mia")
+    await make_user(tenant=tenant, external_id="ana", manager=boss)
+    before = tenant.webhook_secret
+
+    shown = await podium(db, "tenant", "show", "--tenant", "acme")
+    rotated = await podium(db, "tenant", "rotate-secret", "--tenant", "acme")
+    people = await podium(db, "people", "list", "--tenant", "acme")
+
+    after = await Tenant.get(id=tenant.id)
+    assert shown.returncode == 0, shown.stderr
+    assert "webhook path:   /webhooks/crm/acme" in shown.stdout
+    assert before not in shown.stdout
+    assert f"webhook secret: {before[:4]}…" in shown.stdout
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.splitlines()[-1] == after.webhook_secret != before
+    assert after.webhook_secret_previous == before  # still accepted for the grace period
+    entry = await AuditEntry.get(action="tenant.webhook_secret_rotated")
+    assert before not in str(entry.after)
+    assert after.webhook_secret not in str(entry.after)
+    assert people.returncode == 0, people.stderr
+    rows = [line.split() for line in people.stdout.splitlines()]
+    assert rows[0][:2] == ["CRM", "id"]
+    assert [r[0] for r in rows[1:3]] == ["ana", "mia"]
+    assert "mia" in rows[1]  # ana's manager
+    assert rows[-1] == ["2", "people"]

@@ -120,7 +120,7 @@ async def test_given_redis_flushed_before_the_worker_ran_when_rebuild_cache_then
 
     assert one.returncode == 0, one.stderr
     assert one.stdout.splitlines()[0] == (
-        "acme: queued 1 unapplied inbox events in 1 apply jobs and 1 recompute requests"
+        "acme: queued 1 unapplied inbox event in 1 apply job and 1 recompute request"
     )
     assert "persisted GraphQL queries are not rebuilt" in one.stdout
     # one draining job per kind, under ids of their own (never refused by a lost job's id)
@@ -130,7 +130,7 @@ async def test_given_redis_flushed_before_the_worker_ran_when_rebuild_cache_then
     ]
     assert every.returncode == 0, every.stderr
     assert every.stdout.startswith(
-        "every tenant: queued 2 unapplied inbox events in 2 apply jobs and 1 recompute requests"
+        "every tenant: queued 2 unapplied inbox events in 2 apply jobs and 1 recompute request"
     )
     nobody.one_line_error("no tenant 'nobody'")
     # the worker did everything the lost jobs would have done, to the cent

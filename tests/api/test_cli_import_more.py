@@ -1,0 +1,80 @@
+"""`podium import`: a `role` column sets roles; an import says that stored earnings are stale
+and `--recompute` recomputes the people and periods it changed; counts are pluralised."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from domain.earnings.models import EarningsResult
+from domain.org.models import Role, User
+from tests.api.cli_runner import podium
+from tests.domain.builders import assign, make_tenant, make_user, publish_plan
+
+TX = "id,rep_id,type,amount,currency,date,state,splits\nt1,ana,deal,1000,EUR,2026-10-03,won,\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_given_a_role_column_when_reps_are_imported_then_roles_are_set(db, tmp_path: Path):
+    tenant = await make_tenant(slug="acme")
+    await make_user(tenant=tenant, external_id="old", role=Role.MANAGER)
+    reps = (
+        "id,name,manager_id,hire_date,end_date,role,region\n"
+        "boss,Bea,,,,manager,north\nops,Oli,,,,payout_ops,\nana,Ana,boss,,,,north\nold,Old,,,,,\n"
+    )
+
+    ran = await podium(db, "import", "reps", write(tmp_path, "reps.csv", reps), "--tenant", "acme")
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "reps.csv: 4 rows, 3 new, 1 updated, 1 manager change\n"
+    roles = dict(await User.filter(tenant_id=tenant.id).values_list("external_id", "role"))
+    assert roles == {
+        "boss": Role.MANAGER,
+        "ops": Role.PAYOUT_OPS,
+        "ana": Role.REP,
+        "old": Role.MANAGER,  # an empty cell keeps the role
+    }
+    boss = await User.get(tenant_id=tenant.id, external_id="boss")
+    assert boss.attributes == {"region": "north"}  # role is not stored as a field
+
+
+async def test_given_an_unknown_role_when_imported_then_one_line_naming_row_and_column(
+    db, tmp_path: Path
+):
+    await make_tenant(slug="acme")
+    reps = "id,name,manager_id,hire_date,end_date,role\nana,Ana,,,,rep\nben,Ben,,,,boss\n"
+
+    ran = await podium(db, "import", "reps", write(tmp_path, "reps.csv", reps), "--tenant", "acme")
+
+    ran.one_line_error("row 3", "column role", "'boss' is not a role")
+    assert await User.all().count() == 0
+
+
+async def test_given_transactions_imported_then_a_hint_and_with_recompute_fresh_earnings(
+    db, tmp_path: Path
+):
+    tenant = await make_tenant(slug="acme")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    await assign(user=ana, plan=await publish_plan(tenant=tenant), accepted=True)
+    one_row = write(tmp_path, "tx.csv", TX)
+
+    plain = await podium(db, "import", "transactions", one_row, "--tenant", "acme")
+    stale = await EarningsResult.filter(user_id=ana.id).count()
+    again = await podium(db, "import", "transactions", one_row, "--tenant", "acme", "--recompute")
+
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith("tx.csv: 1 row, 1 new, 0 updated")
+    assert (
+        "hint: the stored earnings of 1 person in 2026-10 do not include this import yet: "
+        "run it with --recompute, or podium recompute --tenant acme --period 2026-10"
+    ) in plain.stderr
+    assert stale == 0
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == "recomputed 1 earnings period of 1 person (2026-10)"
+    result = await EarningsResult.get(user_id=ana.id, period="2026-10")
+    assert Decimal(result.total) == Decimal("50.00")  # 5% of 1,000
