@@ -269,6 +269,7 @@ def _import(kind: str, tenant: str, path: Path) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from domain.crm import service
+    from domain.datasets.csvfiles import csv_lines
     from domain.org.viewer import Viewer
 
     importer = {
@@ -287,7 +288,7 @@ def _import(kind: str, tenant: str, path: Path) -> None:
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror}")
         return
-    lines = text.splitlines(keepends=True)
+    lines = csv_lines(text)
     total = service.count_rows(lines)
     bar = Progress(
         TextColumn("{task.description}"),

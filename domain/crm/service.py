@@ -24,13 +24,11 @@ from domain.datasets.csvfiles import (
     read_transaction_records,
 )
 from domain.engine.inputs import ONE
-from domain.kit.errors import DataError, Forbidden
+from domain.kit.errors import DataError, Forbidden, InvalidInput
+from domain.kit.numbers import check_decimal
 from domain.org.models import Role
 from domain.org.viewer import Viewer
 
-# NUMERIC(20, 6) columns: PostgreSQL would round a seventh decimal silently
-MAX_DECIMALS = 6
-MAX_INTEGER_DIGITS = 14
 TEXT_LIMITS = {"id": 200, "rep_id": 200, "type": 100, "state": 100, "measure": 100, "name": 200}
 
 
@@ -60,16 +58,11 @@ def _check_text(value: str | None, column: str, file: str, row: int) -> None:
 
 
 def _check_decimal(value: Decimal, column: str, file: str, row: int) -> None:
-    sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    decimals = max(0, -exponent)
-    integer_digits = max(0, len(digits) + exponent)
-    if decimals > MAX_DECIMALS:
-        raise DataError(
-            f"{value} has more than {MAX_DECIMALS} decimals", file=file, row=row, column=column
-        )
-    if integer_digits > MAX_INTEGER_DIGITS:
-        raise DataError(f"{value} is too large", file=file, row=row, column=column)
+    """What the NUMERIC(20, 6) columns store (the CSV reader allows more decimals)."""
+    try:
+        check_decimal(value, field=column)
+    except InvalidInput as exc:
+        raise DataError(exc.message, file=file, row=row, column=column) from None
 
 
 def json_text(value: Any) -> str:

@@ -12,12 +12,14 @@ from typing import Any, Literal
 
 import yaml
 
-from domain.kit.errors import PlanError
+from domain.kit.documents import DocumentError, loads_json
+from domain.kit.errors import InvalidInput, PlanError, quoted
 from domain.kit.expressions import CompiledExpression, compile_expression
 from domain.kit.money import is_currency
-from domain.kit.periods import PERIOD_KINDS, PeriodKind
+from domain.kit.numbers import PLAN_DECIMALS, PLAN_INTEGER_DIGITS, parse_decimal
+from domain.kit.periods import PERIOD_KINDS, PeriodKind, parse_date
 
-_ID = re.compile(r"^[a-z0-9_-]+$")
+_ID = re.compile(r"[a-z0-9_-]{1,100}")
 _REP_FUNCTIONS = {
     "total": "totals",
     "quota": "quotas",
@@ -119,9 +121,40 @@ class Plan:
 # --- loading -------------------------------------------------------------------------------
 
 
+MAX_PLAN_CHARACTERS = 512 * 1024  # a plan of a hundred components is a few KiB
+MAX_DEPTH = 32  # nesting of a plan document: plans are 5 deep; more is hostile
+
+
 class _PlanLoader(yaml.SafeLoader):
-    """YAML with exact decimals (a float literal becomes Decimal from its text) and no
-    duplicate keys (silently keeping the last one would hide a typo in a money document)."""
+    """YAML with exact decimals (a float literal becomes Decimal from its text), no duplicate
+    keys (silently keeping the last one would hide a typo in a money document), keys that are
+    text or numbers, dates left as text for the plan's own date parser, no anchors or aliases
+    (a 450-byte alias bomb expands to 52 MB) and at most ``MAX_DEPTH`` levels of nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise PlanError(
+                f"anchors and aliases (&name, *name) are not accepted{_line(event.start_mark)}",
+                field="plan",
+            )
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise PlanError(
+                f"nested deeper than {MAX_DEPTH} levels{_line(event.start_mark)}", field="plan"
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _line(mark: Any) -> str:
+    return f" (line {mark.line + 1})" if mark is not None else ""
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
@@ -132,13 +165,22 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
         return text
 
 
+def _construct_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    return str(loader.construct_scalar(node))
+
+
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
+            raise PlanError(
+                f"a key must be a name, not {kind}{_line(key_node.start_mark)}", field="plan"
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise PlanError(
-                f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", field=str(key)
+                f"duplicate key {quoted(key)}{_line(key_node.start_mark)}", field=str(key)[:80]
             )
         seen.add(key)
     loader.flatten_mapping(node)
@@ -146,6 +188,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 
 
 _PlanLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_PlanLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
 _PlanLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,
@@ -154,9 +197,11 @@ _PlanLoader.add_constructor(
 
 def parse_plan_text(text: str, *, source: str = "plan") -> Plan:
     """Parse a YAML or JSON plan document and validate it (see :func:`load_plan`)."""
+    if len(text) > MAX_PLAN_CHARACTERS:
+        raise PlanError(f"is longer than {MAX_PLAN_CHARACTERS} characters", field=source)
     try:
         if text.lstrip().startswith("{"):
-            document = json.loads(text, parse_float=Decimal)
+            document = loads_json(text, max_depth=MAX_DEPTH)
         else:
             document = yaml.load(text, Loader=_PlanLoader)  # noqa: S506 - SafeLoader subclass
     except PlanError:
@@ -165,11 +210,13 @@ def parse_plan_text(text: str, *, source: str = "plan") -> Plan:
         raise PlanError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", field=source
         ) from None
+    except DocumentError as exc:
+        raise PlanError(f"invalid JSON: {exc}", field=source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise PlanError(f"invalid YAML{where}: {problem}", field=source) from None
+        raise PlanError(f"invalid YAML{where}: {quoted(problem)[1:-1]}", field=source) from None
     return load_plan(document)
 
 
@@ -199,7 +246,7 @@ class _Reader:
             raise self.fail(f"expected a mapping, got {_kind(self.value)}")
         for key in self.value:
             if key not in allowed:
-                raise PlanError(f"unknown key {key!r}", field=self.at(str(key)))
+                raise PlanError(f"unknown key {quoted(key)}", field=self.at(str(key)[:80]))
         for key in sorted(required):
             if key not in self.value or self.value[key] is None:
                 raise PlanError("is required", field=self.at(key))
@@ -209,8 +256,8 @@ class _Reader:
         value = d[key]
         if not isinstance(value, str) or not value.strip():
             raise self.fail(f"expected a non-empty string, got {_kind(value)}", key)
-        if pattern and not pattern.match(value):
-            raise self.fail(f"{value!r} must match {pattern.pattern}", key)
+        if pattern and not pattern.fullmatch(value):
+            raise self.fail(f"{quoted(value)} must match {pattern.pattern}", key)
         return value
 
     def number(
@@ -242,10 +289,10 @@ class _Reader:
         plan_id = self.text(d, "id", _ID)
         currency = self.text(d, "currency")
         if not is_currency(currency):
-            raise self.fail(f"{currency!r} is not an ISO 4217 currency code", "currency")
+            raise self.fail(f"{quoted(currency)} is not an ISO 4217 currency code", "currency")
         period = d["period"]
         if period not in PERIOD_KINDS:
-            raise self.fail(f"{period!r} is not one of month, quarter, year", "period")
+            raise self.fail(f"{quoted(period)} is not one of month, quarter, year", "period")
         name = self.text(d, "name") if d.get("name") is not None else plan_id
         cap = self.number(d, "cap", minimum=Decimal(0)) if d.get("cap") is not None else None
         payable_when = (
@@ -258,7 +305,9 @@ class _Reader:
         for i, m in enumerate(measures):
             measure = _Reader(m, f"{self.at('measures')}[{i}]").measure()
             if any(p.id == measure.id for p in parsed_measures):
-                raise PlanError(f"duplicate measure id {measure.id!r}", field=f"measures[{i}].id")
+                raise PlanError(
+                    f"duplicate measure id {quoted(measure.id)}", field=f"measures[{i}].id"
+                )
             parsed_measures.append(measure)
         measure_ids = {m.id for m in parsed_measures}
         components: list[Component] = []
@@ -298,7 +347,7 @@ class _Reader:
         )
         scope = d.get("scope", "self")
         if scope not in ("self", "team"):
-            raise self.fail(f"{scope!r} is not one of self, team", "scope")
+            raise self.fail(f"{quoted(scope)} is not one of self, team", "scope")
         return Measure(id=measure_id, filter=flt, value=value, is_count=is_count, scope=scope)
 
     def component(self, measure_ids: set[str], earlier: list[Component]) -> Component:
@@ -313,12 +362,12 @@ class _Reader:
             "formula": ({"expression"}, {"expression"}),
         }
         if kind not in by_type:
-            raise self.fail(f"{kind!r} is not one of rate, tiered, bonus, formula", "type")
+            raise self.fail(f"{quoted(kind)} is not one of rate, tiered, bonus, formula", "type")
         allowed, required = by_type[kind]
         d = self.mapping(common | allowed, {"id", "type"} | required)
         component_id = self.text(d, "id", _ID)
         if any(c.id == component_id for c in earlier):
-            raise self.fail(f"duplicate component id {component_id!r}", "id")
+            raise self.fail(f"duplicate component id {quoted(component_id)}", "id")
         fields: dict[str, Any] = {"id": component_id, "type": kind}
         if d.get("gate") is not None:
             fields["gate"] = self.expression(d, "gate", transaction=False)
@@ -327,7 +376,7 @@ class _Reader:
         if "measure" in d and d["measure"] is not None:
             measure = self.text(d, "measure")
             if measure not in measure_ids:
-                raise self.fail(f"unknown measure {measure!r}", "measure")
+                raise self.fail(f"unknown measure {quoted(measure)}", "measure")
             fields["measure"] = measure
         if kind == "rate":
             fields["rate"] = self.number(d, "rate")
@@ -337,10 +386,10 @@ class _Reader:
             fields["tiers"] = self._tiers(d)
             basis = d.get("basis", "attainment")
             if basis not in ("attainment", "amount"):
-                raise self.fail(f"{basis!r} is not one of attainment, amount", "basis")
+                raise self.fail(f"{quoted(basis)} is not one of attainment, amount", "basis")
             method = d.get("method", "marginal")
             if method not in ("marginal", "retroactive"):
-                raise self.fail(f"{method!r} is not one of marginal, retroactive", "method")
+                raise self.fail(f"{quoted(method)} is not one of marginal, retroactive", "method")
             fields["basis"], fields["method"] = basis, method
         elif kind == "bonus":
             has_condition = d.get("condition") is not None
@@ -381,10 +430,10 @@ class _Reader:
                 if fn == "component":
                     if ref not in earlier_ids:
                         raise self.fail(
-                            f"component({ref!r}) must name a component listed earlier", key
+                            f"component({quoted(ref)}) must name a component listed earlier", key
                         )
                 elif ref not in measure_ids:
-                    raise self.fail(f"{fn}({ref!r}) names an unknown measure", key)
+                    raise self.fail(f"{fn}({quoted(ref)}) names an unknown measure", key)
 
     def _window(self, d: Mapping[str, Any]) -> Window:
         w = _Reader(d["window"], self.at("window"))
@@ -428,11 +477,15 @@ def _number(
     if isinstance(value, float):  # only from callers that built documents with floats by hand
         value = repr(value)
     try:
-        number = Decimal(value) if isinstance(value, int | str | Decimal) else None
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        raise PlanError(f"expected a number, got {value!r}", field=where)
+        number = parse_decimal(
+            value,
+            field=where,
+            exponent=True,
+            integer_digits=PLAN_INTEGER_DIGITS,
+            decimals=PLAN_DECIMALS,
+        )
+    except InvalidInput as exc:
+        raise PlanError(exc.message, field=where) from None
     if minimum is not None and number < minimum:
         raise PlanError(f"must be at least {minimum}, got {number}", field=where)
     if positive and number <= 0:
@@ -443,17 +496,17 @@ def _number(
 def _date(value: Any, where: str) -> date:
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise PlanError(f"expected a date like 2026-10-15, got {value!r}", field=where)
+    try:
+        return parse_date(value, field=where)
+    except InvalidInput:
+        raise PlanError(
+            f"expected a date like 2026-10-15, got {quoted(value)}", field=where
+        ) from None
 
 
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
     return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), f"{value!r}"
+        type(value), quoted(value)
     )

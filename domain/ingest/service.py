@@ -28,6 +28,7 @@ from domain.ingest.events import (
     Event,
     RepData,
     TransactionData,
+    check_event_count,
     dumps_exact,
     event_id_of,
     loads_exact,
@@ -35,7 +36,13 @@ from domain.ingest.events import (
 )
 from domain.ingest.mapping import field_mapping
 from domain.ingest.models import DeadLetterStatus, InboxEvent, InboxStatus
-from domain.ingest.repository import IngestRepository, NewInboxRow, TransactionRow, base_records
+from domain.ingest.repository import (
+    IngestRepository,
+    NewDeadLetter,
+    NewInboxRow,
+    TransactionRow,
+    base_records,
+)
 from domain.kit.clock import utc_now
 from domain.kit.periods import PeriodKind, period_containing
 from domain.org.models import User
@@ -101,6 +108,7 @@ async def ingest_events(
         referenced, [e for raw in events if (e := event_id_of(raw))]
     )
     batch: list[NewInboxRow] = []
+    letters: list[NewDeadLetter] = []
     in_batch: set[str] = set()
     for index, raw in enumerate(events):
         event_id = event_id_of(raw)
@@ -112,13 +120,8 @@ async def ingest_events(
                 raise invalid[index]
             event = parse_event(raw, known_reps=known.__contains__)
         except InvalidEvent as exc:
-            await repo.add_dead_letter(
-                source=source,
-                event_id=event_id,
-                position=index,
-                reason=str(exc),
-                field=exc.field,
-                body=dumps_exact(raw),
+            letters.append(
+                NewDeadLetter(source, event_id, index, str(exc), exc.field, dumps_exact(raw))
             )
             result.rejected.append(Rejection(index, event_id, str(exc)))
             continue
@@ -135,6 +138,7 @@ async def ingest_events(
                 body=dumps_exact(raw),
             )
         )
+    await repo.add_dead_letters(letters)
     stored = await repo.add_inbox_events(batch)
     result.duplicates += len(batch) - len(stored)
     result.inbox_ids = [stored[row.event_id] for row in batch if row.event_id in stored]
@@ -604,6 +608,7 @@ async def translate(*, viewer: Viewer, source: str, payload: Any) -> adapters.Tr
     tenant = await get_tenant(viewer.tenant_id)
     if source == "salesforce_cdc":
         messages = adapters.cdc_messages(payload)
+        adapters.check_cdc_size(messages)
         mapping = await field_mapping(viewer=viewer, source="salesforce")
         bases = await base_records(viewer.tenant_id, adapters.cdc_record_ids(messages))
         return adapters.translate_cdc(
@@ -618,6 +623,7 @@ async def translate(*, viewer: Viewer, source: str, payload: Any) -> adapters.Tr
     if source == "hubspot":
         if not isinstance(payload, list):
             raise InvalidEnvelope("must be a JSON list of HubSpot events", field="body")
+        check_event_count(len(payload))
         mapping = await field_mapping(viewer=viewer, source="hubspot")
         bases = await base_records(viewer.tenant_id, adapters.hubspot_record_ids(payload))
         return adapters.translate_hubspot(
