@@ -7,7 +7,15 @@ from typing import Any
 
 QUOTE_LIMIT = 80
 
-_REPR = reprlib.Repr()
+
+class _Repr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 1000:  # repr() is slow on huge ints and refuses 4,300 digits
+            return f"<a number of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _Repr()
 _REPR.maxlevel = 3
 _REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 6
 _REPR.maxstring = _REPR.maxother = QUOTE_LIMIT

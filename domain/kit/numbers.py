@@ -26,7 +26,7 @@ FIELD_DIGITS = 30
 _MAX_TEXT = 100  # longer text is no number we accept, whatever it holds
 
 _PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_EXPONENT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_EXPONENT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _WHOLE = re.compile(r"[0-9]+")
 _NOT_FINITE = {"nan", "snan", "inf", "infinity"}
 
@@ -116,8 +116,10 @@ def _to_decimal(value: object, *, exponent: bool) -> Decimal | None:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int):
-        # int(str) of a huge int is slow (and refused past 4,300 digits): check its size first
-        return Decimal(value) if value.bit_length() <= 256 else Decimal("Infinity")
+        if value.bit_length() <= 256:
+            return Decimal(value)
+        # str() of a huge int is slow (and refused past 4,300 digits): its magnitude is enough
+        return Decimal(f"{'-' if value < 0 else ''}1e{int(value.bit_length() * 0.30103)}")
     if not isinstance(value, str) or len(value) > _MAX_TEXT:
         return None
     text = value.strip()
