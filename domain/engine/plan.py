@@ -136,7 +136,7 @@ class _PlanLoader(yaml.SafeLoader):
         self.depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise PlanError(
                 f"anchors and aliases (&name, *name) are not accepted{_line(event.start_mark)}",

@@ -140,12 +140,22 @@ def cdc_record_ids(messages: list[Any]) -> list[str]:
     return ids
 
 
-def _cdc_header(message: Any) -> dict[str, Any] | None:
-    try:
-        header = message["data"]["payload"]["ChangeEventHeader"]
-    except (KeyError, TypeError):
+def _cdc_parts(message: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """A CDC message's ``data``, ``data.payload`` and its ChangeEventHeader, if each is an
+    object; None for anything else."""
+    data = message.get("data") if isinstance(message, dict) else None
+    payload = data.get("payload") if isinstance(data, dict) else None
+    header = payload.get("ChangeEventHeader") if isinstance(payload, dict) else None
+    if not isinstance(header, dict):
         return None
-    return header if isinstance(header, dict) else None
+    assert isinstance(data, dict)
+    assert isinstance(payload, dict)
+    return data, payload, header
+
+
+def _cdc_header(message: Any) -> dict[str, Any] | None:
+    parts = _cdc_parts(message)
+    return parts[2] if parts else None
 
 
 def cdc_messages(document: Any) -> list[Any]:
@@ -171,12 +181,12 @@ def check_cdc_size(messages: list[Any]) -> None:
     records = 0
     expanded = 0
     for message in messages:
-        header = _cdc_header(message)
-        ids = header.get("recordIds") if header else None
-        if not isinstance(ids, list):
+        parts = _cdc_parts(message)
+        ids = parts[2].get("recordIds") if parts else None
+        if parts is None or not isinstance(ids, list):
             continue
         records += len(ids)
-        payload = message["data"]["payload"]
+        payload = parts[1]
         weight = sum(
             len(str(key)) + (len(value) if isinstance(value, str) else 24)
             for key, value in payload.items()
@@ -233,15 +243,16 @@ def translate_cdc(
     out = Translated()
     current = dict(bases)
     for message in messages:
-        header = _cdc_header(message)
-        if header is None:
+        parts = _cdc_parts(message)
+        if parts is None:
             out.reject(message, InvalidEvent("is required", field="data.payload.ChangeEventHeader"))
             continue
-        payload = message["data"]["payload"]
+        data, payload, header = parts
         change = header.get("changeType")
         entity = header.get("entityName")
         record_ids = header.get("recordIds")
-        replay = (message["data"].get("event") or {}).get("replayId")
+        event = data.get("event")
+        replay = event.get("replayId") if isinstance(event, dict) else None
         key = header.get("transactionKey") or replay
         sequence = header.get("sequenceNumber") or 0
         commit = header.get("commitTimestamp")
@@ -254,10 +265,12 @@ def translate_cdc(
         if problem is not None:
             out.reject({**message, "id": _records_id(prefix, ids)}, problem)
             continue
+        assert isinstance(commit, int)  # _cdc_problem checked both
+        assert isinstance(sequence, int)
         occurred = _ms(commit)
         version = commit * 1000 + min(sequence, 999)
-        if change == "UPDATE" and header.get("changedFields"):
-            changed = header["changedFields"]
+        changed = header.get("changedFields")
+        if change == "UPDATE" and isinstance(changed, list) and changed:
             fields = {f: payload.get(f) for f in changed if isinstance(f, str) and f in payload}
         else:
             fields = {k: v for k, v in payload.items() if v is not None}
@@ -298,10 +311,7 @@ def translate_cdc(
             header_of_unseen = {**header, "recordIds": unseen}
             raw = {
                 **message,
-                "data": {
-                    **message["data"],
-                    "payload": {**payload, "ChangeEventHeader": header_of_unseen},
-                },
+                "data": {**data, "payload": {**payload, "ChangeEventHeader": header_of_unseen}},
                 "id": _records_id(prefix, unseen),
             }
             if len(unseen) == 1:

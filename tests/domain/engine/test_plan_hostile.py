@@ -253,6 +253,11 @@ def _mutations(base: str) -> st.SearchStrategy[str]:
     )
 
 
+def _typed(exc: PlanError) -> None:
+    assert exc.field
+    assert len(exc.message) < 1_000
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -270,7 +275,6 @@ def test_given_generated_plan_text_when_parsed_then_a_plan_or_a_plan_error(text:
     try:
         plan: Any = parse_plan_text(text)
     except PlanError as exc:
-        assert exc.field
-        assert len(exc.message) < 1_000
+        _typed(exc)
         return
     assert isinstance(plan, Plan)
