@@ -1059,6 +1059,8 @@ def _active_days(period: Period, rep: Rep, assignments: dict[str, list[Assignmen
     covered_until: date | None = None
     for start, end in spans:
         if covered_until is not None and start <= covered_until:
+            if end <= covered_until:
+                continue  # covered already (and covered_until + 1 day may not exist: 9999-12-31)
             start = covered_until + timedelta(days=1)
         if start <= end:
             days += (end - start).days + 1

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
-from domain.kit.documents import DocumentError, loads_json
+from domain.kit.documents import DocumentError, check_depth, loads_json, unstorable_path
 from domain.kit.errors import InvalidInput, PlanError, quoted
 from domain.kit.expressions import CompiledExpression, compile_expression
 from domain.kit.money import is_currency
@@ -222,6 +222,16 @@ def parse_plan_text(text: str, *, source: str = "plan") -> Plan:
 
 def load_plan(document: Any) -> Plan:
     """Validate a plan document (already parsed into dicts and lists) and compile it."""
+    try:
+        check_depth(document, MAX_DEPTH)
+    except DocumentError as exc:
+        raise PlanError(str(exc), field="plan") from None
+    bad = unstorable_path(document)
+    if bad is not None:
+        raise PlanError(
+            "contains a NUL character or invalid Unicode (a lone surrogate)",
+            field=bad[:80] or "plan",
+        )
     return _Reader(document, "").plan()
 
 

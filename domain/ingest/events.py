@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.ingest.errors import InvalidEnvelope, InvalidEvent, TooManyEvents, UnknownRep
-from domain.kit.documents import MAX_DEPTH, loads_json
+from domain.kit.documents import MAX_DEPTH, loads_json, unstorable_path, unstorable_text
 from domain.kit.errors import InvalidInput, quoted
 from domain.kit.money import is_currency
 from domain.kit.numbers import FIELD_DIGITS, MAX_VERSION, check_decimal, parse_decimal
@@ -39,35 +39,9 @@ def loads_exact(text: str | bytes) -> Any:
     return loads_json(text, max_depth=MAX_DEPTH)
 
 
-def unstorable_text(value: str) -> bool:
-    """True for text PostgreSQL refuses (a NUL character) or that is not valid Unicode (a
-    lone surrogate from a ``\\ud800`` escape): never let it reach a query."""
-    if "\x00" in value:
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _unstorable_path(value: Any, path: str) -> str | None:
-    """The path of the first key or string in ``value`` that :func:`unstorable_text`
-    refuses, or None."""
-    stack: list[tuple[Any, str]] = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            if unstorable_text(item):
-                return where
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if unstorable_text(key):
-                    return where or "event"
-                stack.append((child, f"{where}.{key}" if where else key))
-        elif isinstance(item, list):
-            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
-    return None
+    found = unstorable_path(value, path)
+    return None if found is None else found or "event"
 
 
 def dumps_exact(value: Any) -> str:

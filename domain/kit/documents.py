@@ -40,5 +40,36 @@ def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     return document
 
 
+def unstorable_text(value: str) -> bool:
+    """True for text PostgreSQL refuses (a NUL character) or that is not valid Unicode (a
+    lone surrogate from a ``\\ud800`` escape): never let it reach a query."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def unstorable_path(value: Any, path: str = "") -> str | None:
+    """The key path of the first key or string in ``value`` that :func:`unstorable_text`
+    refuses, or None. Iterative."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if unstorable_text(item):
+                return where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and unstorable_text(key):
+                    return where or "document"
+                stack.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return None
+
+
 def _no_constant(name: str) -> Any:
     raise DocumentError(f"{name} is not a JSON number")

@@ -278,3 +278,38 @@ def test_given_generated_plan_text_when_parsed_then_a_plan_or_a_plan_error(text:
         _typed(exc)
         return
     assert isinstance(plan, Plan)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "total('bookings') * 99999999999999 * 99999999999999 * 99999999999999 * 99999999999999",
+        "round(total('bookings'), 100000)",
+    ],
+)
+def test_given_a_calculation_beyond_the_engines_precision_then_the_reps_error_is_in_words(
+    expression: str,
+):
+    """Every rep's result once read ``[<class 'decimal.InvalidOperation'>]``."""
+    from domain.datasets.csvfiles import csv_lines, read_directory_texts
+    from domain.engine.calculate import calculate
+    from domain.kit.periods import parse_period
+
+    plan = parse_plan_text(
+        "id: f\ncurrency: EUR\nperiod: month\nmeasures: [{id: bookings}]\ncomponents:\n"
+        f'  - {{id: c, type: formula, expression: "{expression}"}}\n'
+    )
+    texts = {
+        "reps.csv": csv_lines("id,name,manager_id,hire_date,end_date\nana,Ana,,,\n"),
+        "transactions.csv": csv_lines(
+            "id,rep_id,type,amount,currency,date,state,splits\n"
+            "t1,ana,deal,99999999999999,EUR,2026-10-03,won,\n"
+        ),
+        "quotas.csv": csv_lines("rep_id,measure,period,value\n"),
+    }
+
+    result = calculate(plan, parse_period("2026-10"), read_directory_texts(texts, "2026-10"))
+
+    [error] = result.errors
+    assert error.message.startswith("component 'c': a calculation with a number too large")
+    assert "<class" not in error.message
