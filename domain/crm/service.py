@@ -24,7 +24,7 @@ from domain.datasets.csvfiles import (
     read_transaction_records,
 )
 from domain.engine.inputs import ONE
-from domain.kit.errors import DataError, Forbidden, InvalidInput
+from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
 from domain.kit.numbers import check_decimal
 from domain.org.models import Role
 from domain.org.viewer import Viewer
@@ -119,7 +119,7 @@ async def import_reps(
         email = fields.pop("email", None)
         if email is not None and (not isinstance(email, str) or "@" not in email):
             raise DataError(
-                f"{email!r} is not an email address", file=file, row=r.row, column="email"
+                f"{quoted(email)} is not an email address", file=file, row=r.row, column="email"
             )
         attributes = {k: _plain(v) for k, v in fields.items()}
         rows.append(

@@ -44,6 +44,7 @@ from domain.ingest.repository import (
     base_records,
 )
 from domain.kit.clock import utc_now
+from domain.kit.errors import quoted
 from domain.kit.periods import PeriodKind, period_containing
 from domain.org.models import User
 from domain.org.viewer import Viewer
@@ -387,7 +388,7 @@ async def _write_transaction(
         (f"data.splits[{i}].rep_id", s.rep_id) for i, s in enumerate(t.splits or ())
     ]:
         if rep not in ids:
-            raise UnknownRep(f"unknown rep {rep!r}", field=name)
+            raise UnknownRep(f"unknown rep {quoted(rep)}", field=name)
     row = _transaction_row(t, ids, version)
     await repo.upsert_transactions_of([row])
     return {ids[r] for r in t.credited_reps}
@@ -424,7 +425,7 @@ async def _apply_rep(
     if rep.manager_id:
         found = await repo.user_ids([rep.manager_id])
         if rep.manager_id not in found:
-            raise UnknownRep(f"unknown rep {rep.manager_id!r}", field="data.manager_id")
+            raise UnknownRep(f"unknown rep {quoted(rep.manager_id)}", field="data.manager_id")
         manager_id = found[rep.manager_id]
     user = await User.filter(tenant_id=viewer.tenant_id, external_id=rep.id).first()
     old_manager: UUID | None = None

@@ -214,17 +214,17 @@ class _Translator:
             name = f"_n{len(self.constants)}"
             self.constants[name] = number
             return name
-        raise self.fail(node, f"constant {value!r} is not allowed")
+        raise self.fail(node, f"constant {quoted(value)} is not allowed")
 
     def visit_Name(self, node: ast.Name) -> str:
         if node.id in _NAMED_CONSTANTS:
             return node.id
         if node.id.startswith("_"):
-            raise self.fail(node, f"name {node.id!r} is not allowed")
+            raise self.fail(node, f"name {quoted(node.id)} is not allowed")
         if not self.allow_names:
             raise self.fail(
                 node,
-                f"unknown name {node.id!r} (fields can only be used in "
+                f"unknown name {quoted(node.id)} (fields can only be used in "
                 "filter, value and payable_when)",
             )
         self.names.add(node.id)
@@ -319,7 +319,7 @@ class _Translator:
                 raise self.fail(node, f"{name}() takes at least two arguments")
             return f"{_PLAIN_FUNCTIONS[name]}({', '.join(args)})"
         allowed = sorted([*_PLAIN_FUNCTIONS, *self.reference_functions])
-        raise self.fail(node, f"unknown function {name!r} (allowed: {', '.join(allowed)})")
+        raise self.fail(node, f"unknown function {quoted(name)} (allowed: {', '.join(allowed)})")
 
 
 _OPERATOR_NAMES: dict[type[ast.operator], str] = {
