@@ -220,13 +220,19 @@ def tenant_create(
     sys.stdout.write(f"{tenant.id}\n")
 
 
+MAX_TTL = timedelta(days=3650)  # an expiry past the year 9999 cannot be computed
+
+
 def parse_ttl(text: str) -> timedelta:
     """``90`` (seconds), ``30m``, ``12h``, ``7d``."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    match = re.fullmatch(r"\s*([0-9]{1,9})\s*([smhd]?)\s*", text)  # ASCII digits, bounded
     if not match or int(match[1]) == 0:
         raise InvalidInput(f"{text!r} is not a duration (90, 30m, 12h, 7d)", field="--ttl")
     unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-    return timedelta(seconds=int(match[1]) * unit)
+    ttl = timedelta(seconds=int(match[1]) * unit)
+    if ttl > MAX_TTL:
+        raise InvalidInput(f"{text!r} is longer than {MAX_TTL.days} days", field="--ttl")
+    return ttl
 
 
 @app.command()
