@@ -136,7 +136,10 @@ async def crm_webhook(request: Request) -> Response:
         events = parse_envelope(body)
     except InvalidEnvelope as exc:
         return _refused(exc)
-    result = await _store_and_enqueue(request, tenant, "crm", events)
+    try:
+        result = await _store_and_enqueue(request, tenant, "crm", events)
+    except TooManyEvents as exc:
+        return _refused(exc)
     return JSONResponse(result.as_dict(), status_code=202)
 
 
@@ -161,9 +164,12 @@ async def salesforce_cdc(request: Request) -> Response:
         return _error(400, "invalid_envelope", f"malformed JSON: {exc}", "body")
     except InvalidEnvelope as exc:
         return _refused(exc)
-    result = await _store_and_enqueue(
-        request, tenant, "salesforce_cdc", translated.events, translated.invalid
-    )
+    try:
+        result = await _store_and_enqueue(
+            request, tenant, "salesforce_cdc", translated.events, translated.invalid
+        )
+    except TooManyEvents as exc:
+        return _refused(exc)
     return JSONResponse(result.as_dict(), status_code=202)
 
 
@@ -205,9 +211,12 @@ async def salesforce_outbound(request: Request) -> Response:
     translated = await service.translate(
         viewer=viewer, source="salesforce_outbound", payload=message
     )
-    await _store_and_enqueue(
-        request, tenant, "salesforce_outbound", translated.events, translated.invalid
-    )
+    try:
+        await _store_and_enqueue(
+            request, tenant, "salesforce_outbound", translated.events, translated.invalid
+        )
+    except TooManyEvents as exc:
+        return _soap_fault(413, escape(str(exc)))
     return Response(adapters.ACK, media_type="text/xml")
 
 
@@ -235,9 +244,12 @@ async def hubspot_webhook(request: Request) -> Response:
         return _error(400, "invalid_envelope", f"malformed JSON: {exc}", "body")
     except InvalidEnvelope as exc:
         return _refused(exc)
-    result = await _store_and_enqueue(
-        request, tenant, "hubspot", translated.events, translated.invalid
-    )
+    try:
+        result = await _store_and_enqueue(
+            request, tenant, "hubspot", translated.events, translated.invalid
+        )
+    except TooManyEvents as exc:
+        return _refused(exc)
     return JSONResponse(result.as_dict(), status_code=202)
 
 

@@ -10,7 +10,6 @@ invalid event with its reason: a dead letter, while the rest of the batch is acc
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -77,7 +76,8 @@ def overlay(
     currency: str,
 ) -> dict[str, Any]:
     """Generic transaction data: ``base`` (or nothing) with the CRM ``changes`` mapped in."""
-    data: dict[str, Any] = copy.deepcopy(base) if base else {"id": record_id}
+    # a shallow copy: only top-level keys are replaced below, and "fields" is copied anew
+    data: dict[str, Any] = dict(base) if base else {"id": record_id}
     data["id"] = record_id
     data.pop("version", None)
     extra = dict(data.get("fields") or {})

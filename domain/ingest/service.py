@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from domain.ingest import adapters
-from domain.ingest.errors import InvalidEnvelope, InvalidEvent, UnknownRep
+from domain.ingest.errors import InvalidEnvelope, InvalidEvent, TooManyEvents, UnknownRep
 from domain.ingest.events import (
     REP_UPSERTED,
     TRANSACTION_DELETED,
@@ -111,6 +111,7 @@ async def ingest_events(
     batch: list[NewInboxRow] = []
     letters: list[NewDeadLetter] = []
     in_batch: set[str] = set()
+    stored_bytes = 0
     for index, raw in enumerate(events):
         event_id = event_id_of(raw)
         if event_id is not None and (event_id in seen or event_id in in_batch):
@@ -121,14 +122,16 @@ async def ingest_events(
                 raise invalid[index]
             event = parse_event(raw, known_reps=known.__contains__)
         except InvalidEvent as exc:
-            letters.append(
-                NewDeadLetter(source, event_id, index, str(exc), exc.field, dumps_exact(raw))
-            )
+            body = dumps_exact(raw)
+            stored_bytes = _within_budget(stored_bytes + len(body))
+            letters.append(NewDeadLetter(source, event_id, index, str(exc), exc.field, body))
             result.rejected.append(Rejection(index, event_id, str(exc)))
             continue
         if event.type == REP_UPSERTED:
             known.add(event.record_id)  # later events of this batch may credit them
         in_batch.add(event.id)
+        body = dumps_exact(raw)
+        stored_bytes = _within_budget(stored_bytes + len(body))
         batch.append(
             NewInboxRow(
                 event_id=event.id,
@@ -136,7 +139,7 @@ async def ingest_events(
                 type=event.type,
                 record_id=event.record_id,
                 version=event.version,
-                body=dumps_exact(raw),
+                body=body,
             )
         )
     await repo.add_dead_letters(letters)
@@ -144,6 +147,22 @@ async def ingest_events(
     result.duplicates += len(batch) - len(stored)
     result.inbox_ids = [stored[row.event_id] for row in batch if row.event_id in stored]
     return result
+
+
+# what the events of one request may store (inbox bodies and dead letters together): a CRM
+# adapter lays each change over the whole record, so a request of many small changes to a
+# large record stores far more than its body
+MAX_STORED_BYTES = 16 * 1024 * 1024
+
+
+def _within_budget(stored: int) -> int:
+    if stored > MAX_STORED_BYTES:
+        raise TooManyEvents(
+            f"its events come to more than {MAX_STORED_BYTES} bytes stored: send fewer events "
+            "per request",
+            field="events",
+        )
+    return stored
 
 
 # --- applying -------------------------------------------------------------------------------

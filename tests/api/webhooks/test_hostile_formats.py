@@ -268,6 +268,38 @@ async def test_given_records_whose_events_would_expand_past_the_limit_then_413(
     assert await stored() == (0, 0)
 
 
+async def test_given_many_changes_to_a_large_record_then_413_before_storing_them(
+    http: httpx.AsyncClient,
+):
+    """Each HubSpot change is laid over the whole deal: 999 one-property changes of a deal
+    with a 30 KB field would store 30 MB from a 200 KB body."""
+    tenant = await world()
+    created = hubspot_created(1, 77)
+    created["properties"]["description"] = "x" * 30_000
+    changes = [
+        {
+            "eventId": 1 + i,
+            "occurredAt": created["occurredAt"] + i,
+            "subscriptionType": "deal.propertyChange",
+            "objectId": 77,
+            "propertyName": "amount",
+            "propertyValue": f"{i}.00",
+        }
+        for i in range(1, MAX_EVENTS)
+    ]
+    body = json.dumps([created, *changes]).encode()
+    path = "/webhooks/hubspot/acme"
+
+    answer = await http.post(
+        path, content=body, headers=hubspot_headers(tenant.webhook_secret, path, body)
+    )
+
+    assert len(body) < 300_000
+    assert answer.status_code == 413
+    assert "fewer events per request" in answer.json()["error"]["message"]
+    assert await stored() == (0, 0)
+
+
 # --- SOAP ----------------------------------------------------------------------------------
 
 ENTITIES = (
