@@ -78,7 +78,8 @@ def test_given_a_mapping_or_list_as_a_key_when_parsed_then_plan_error(key: str, 
     ids=["yaml flow", "yaml block", "json", "one past the limit"],
 )
 def test_given_deep_nesting_when_parsed_then_plan_error_not_recursion_error(text: str):
-    assert "nested deeper" in refused(text).message
+    # ours ("nested deeper than 32 levels") or libyaml's own, past 1,000 ("nesting depth")
+    assert "nest" in refused(text).message
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_given_a_huge_unknown_key_when_parsed_then_the_error_quotes_it_cut_short
 
 
 def test_given_a_huge_value_when_refused_then_it_is_not_echoed():
-    error = refused(PLAN.replace("currency: EUR", "currency: " + "E" * 200_000))
+    error = refused(PLAN.replace("currency: EUR", "currency: " + "E" * 100_000))
 
     assert "is not an ISO 4217" in error.message
 
