@@ -10,7 +10,8 @@ with the size of the input (linear work), and refusals must cost about what pars
 - Generic webhook: 1,000 one-byte invalid events (the most one request may carry) parsed and
   rejected, per event.
 - Plans: the 450-byte YAML alias bomb and a 50,000-deep JSON plan refused, against parsing a
-  valid plan (the baseline measured in the same run).
+  valid plan (the baseline measured in the same run); the costliest plan text accepted for
+  parsing (a YAML flow list as long as a plan may be).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from domain.engine.plan import parse_plan_text
+from domain.engine.plan import MAX_PLAN_CHARACTERS, parse_plan_text
 from domain.ingest.adapters import check_cdc_size, translate_cdc
 from domain.ingest.events import dumps_exact, parse_envelope, parse_event
 from domain.kit.errors import DomainError
@@ -129,6 +130,11 @@ def main() -> None:
     print(f"Plans: a valid plan parsed in {baseline * 1e3:.2f} ms CPU (baseline)")
     print(f"  alias bomb refused in {bomb * 1e3:.2f} ms ({bomb / baseline:.2f}x the baseline)")
     print(f"  50,000-deep JSON refused in {deep * 1e3:.2f} ms ({deep / baseline:.2f}x)")
+    widest = "x: [" + "1," * (MAX_PLAN_CHARACTERS // 2 - 4) + "1]"
+    wide = cpu(lambda: refused(widest), 3)
+    print(
+        f"  a {len(widest) // 1024} KiB YAML flow list (the largest plan) refused in {wide:.2f} s"
+    )
 
 
 if __name__ == "__main__":
