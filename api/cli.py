@@ -248,13 +248,19 @@ def tenant_create(
     )
 
 
+MAX_TTL = timedelta(days=3650)  # an expiry past the year 9999 cannot be computed
+
+
 def parse_ttl(text: str) -> timedelta:
     """``90`` (seconds), ``30m``, ``12h``, ``7d``."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    match = re.fullmatch(r"\s*([0-9]{1,9})\s*([smhd]?)\s*", text)  # ASCII digits, bounded
     if not match or int(match[1]) == 0:
         raise InvalidInput(f"{text!r} is not a duration (90, 30m, 12h, 7d)", field="--ttl")
     unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-    return timedelta(seconds=int(match[1]) * unit)
+    ttl = timedelta(seconds=int(match[1]) * unit)
+    if ttl > MAX_TTL:
+        raise InvalidInput(f"{text!r} is longer than {MAX_TTL.days} days", field="--ttl")
+    return ttl
 
 
 @app.command()
@@ -309,6 +315,7 @@ def _import(kind: str, tenant: str, path: Path, recompute: bool = False) -> None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from domain.crm import service
+    from domain.datasets.csvfiles import csv_lines
     from domain.org.viewer import Viewer
 
     importer = {
@@ -327,7 +334,7 @@ def _import(kind: str, tenant: str, path: Path, recompute: bool = False) -> None
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror}")
         return
-    lines = text.splitlines(keepends=True)
+    lines = csv_lines(text)
     total = service.count_rows(lines)
     bar = Progress(
         TextColumn("{task.description}"),

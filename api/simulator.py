@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from domain.datasets.csvfiles import read_directory_texts
+from domain.datasets.csvfiles import csv_lines, read_directory_texts
 from domain.engine.calculate import calculate
 from domain.engine.explanations import render
 from domain.engine.plan import Plan, parse_plan_text
@@ -44,24 +43,18 @@ def simulate(plan_path: Path, data_dir: Path, period_id: str) -> PlanResult:
     period = parse_period(period_id)
     if not data_dir.is_dir():
         raise DataError("is not a directory", file=str(data_dir))
-    texts: dict[str, Any] = {}
-    handles = []
-    try:
-        for name in _FILES:
-            path = data_dir / name
-            if path.exists():
-                handle = path.open(encoding="utf-8-sig", newline="")
-                handles.append(handle)
-                texts[name] = handle
-            else:
-                texts[name] = None
+    texts: dict[str, list[str] | None] = {}
+    for name in _FILES:
+        path = data_dir / name
         try:
-            inputs = read_directory_texts(texts, period.id)
+            texts[name] = csv_lines(path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            texts[name] = None
         except UnicodeDecodeError as exc:
-            raise DataError(f"is not UTF-8 text ({exc.reason})", file="a CSV file") from None
-    finally:
-        for handle in handles:
-            handle.close()
+            raise DataError(f"is not UTF-8 text ({exc.reason})", file=name) from None
+        except OSError as exc:
+            raise DataError(f"cannot read: {exc.strerror}", file=name) from None
+    inputs = read_directory_texts(texts, period.id)
     return calculate(plan, period, inputs)
 
 

@@ -10,6 +10,7 @@ picked up by the workers' sweeper: the answer stays 202, because the events are 
 from __future__ import annotations
 
 from typing import Any
+from xml.sax.saxutils import escape
 
 import structlog
 from starlette.requests import ClientDisconnect, Request
@@ -24,7 +25,7 @@ from api.webhooks.signatures import (
     verify_podium_signature,
 )
 from domain.ingest import adapters, service
-from domain.ingest.errors import InvalidEnvelope
+from domain.ingest.errors import InvalidEnvelope, TooManyEvents
 from domain.ingest.events import loads_exact, parse_envelope, unstorable_text
 from domain.ingest.mapping import field_mapping
 from domain.org.viewer import Viewer
@@ -60,6 +61,11 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> JS
     return JSONResponse(
         {"error": {"code": code, "message": message, "field": field}}, status_code=status
     )
+
+
+def _refused(exc: InvalidEnvelope) -> JSONResponse:
+    """400, or 413 for more events than one request may carry (the answer names the limit)."""
+    return _error(413 if isinstance(exc, TooManyEvents) else 400, exc.code, exc.message, exc.field)
 
 
 UNAUTHORIZED = ("unauthorized", "missing, invalid or expired signature")
@@ -129,8 +135,11 @@ async def crm_webhook(request: Request) -> Response:
     try:
         events = parse_envelope(body)
     except InvalidEnvelope as exc:
-        return _error(400, exc.code, exc.message, exc.field)
-    result = await _store_and_enqueue(request, tenant, "crm", events)
+        return _refused(exc)
+    try:
+        result = await _store_and_enqueue(request, tenant, "crm", events)
+    except TooManyEvents as exc:
+        return _refused(exc)
     return JSONResponse(result.as_dict(), status_code=202)
 
 
@@ -154,10 +163,13 @@ async def salesforce_cdc(request: Request) -> Response:
     except ValueError as exc:
         return _error(400, "invalid_envelope", f"malformed JSON: {exc}", "body")
     except InvalidEnvelope as exc:
-        return _error(400, exc.code, exc.message, exc.field)
-    result = await _store_and_enqueue(
-        request, tenant, "salesforce_cdc", translated.events, translated.invalid
-    )
+        return _refused(exc)
+    try:
+        result = await _store_and_enqueue(
+            request, tenant, "salesforce_cdc", translated.events, translated.invalid
+        )
+    except TooManyEvents as exc:
+        return _refused(exc)
     return JSONResponse(result.as_dict(), status_code=202)
 
 
@@ -191,7 +203,7 @@ async def salesforce_outbound(request: Request) -> Response:
     try:
         message = adapters.parse_outbound(body)
     except InvalidEnvelope as exc:
-        return _soap_fault(400, str(exc))
+        return _soap_fault(413 if isinstance(exc, TooManyEvents) else 400, escape(str(exc)))
     expected_org = (await field_mapping(viewer=viewer, source="salesforce")).get("organization_id")
     if not expected_org or message.organization_id[:15] != str(expected_org)[:15]:
         # 15- and 18-character forms of one Salesforce id share their first 15 characters
@@ -199,9 +211,12 @@ async def salesforce_outbound(request: Request) -> Response:
     translated = await service.translate(
         viewer=viewer, source="salesforce_outbound", payload=message
     )
-    await _store_and_enqueue(
-        request, tenant, "salesforce_outbound", translated.events, translated.invalid
-    )
+    try:
+        await _store_and_enqueue(
+            request, tenant, "salesforce_outbound", translated.events, translated.invalid
+        )
+    except TooManyEvents as exc:
+        return _soap_fault(413, escape(str(exc)))
     return Response(adapters.ACK, media_type="text/xml")
 
 
@@ -228,10 +243,13 @@ async def hubspot_webhook(request: Request) -> Response:
     except ValueError as exc:
         return _error(400, "invalid_envelope", f"malformed JSON: {exc}", "body")
     except InvalidEnvelope as exc:
-        return _error(400, exc.code, exc.message, exc.field)
-    result = await _store_and_enqueue(
-        request, tenant, "hubspot", translated.events, translated.invalid
-    )
+        return _refused(exc)
+    try:
+        result = await _store_and_enqueue(
+            request, tenant, "hubspot", translated.events, translated.invalid
+        )
+    except TooManyEvents as exc:
+        return _refused(exc)
     return JSONResponse(result.as_dict(), status_code=202)
 
 

@@ -25,15 +25,13 @@ from domain.datasets.csvfiles import (
     read_transaction_records,
 )
 from domain.engine.inputs import ONE
-from domain.kit.errors import DataError, Forbidden
+from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
+from domain.kit.numbers import check_decimal
 from domain.kit.periods import period_containing
 from domain.org.models import Role
 from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 
-# NUMERIC(20, 6) columns: PostgreSQL would round a seventh decimal silently
-MAX_DECIMALS = 6
-MAX_INTEGER_DIGITS = 14
 TEXT_LIMITS = {"id": 200, "rep_id": 200, "type": 100, "state": 100, "measure": 100, "name": 200}
 
 
@@ -66,16 +64,11 @@ def _check_text(value: str | None, column: str, file: str, row: int) -> None:
 
 
 def _check_decimal(value: Decimal, column: str, file: str, row: int) -> None:
-    sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    decimals = max(0, -exponent)
-    integer_digits = max(0, len(digits) + exponent)
-    if decimals > MAX_DECIMALS:
-        raise DataError(
-            f"{value} has more than {MAX_DECIMALS} decimals", file=file, row=row, column=column
-        )
-    if integer_digits > MAX_INTEGER_DIGITS:
-        raise DataError(f"{value} is too large", file=file, row=row, column=column)
+    """What the NUMERIC(20, 6) columns store (the CSV reader allows more decimals)."""
+    try:
+        check_decimal(value, field=column)
+    except InvalidInput as exc:
+        raise DataError(exc.message, file=file, row=row, column=column) from None
 
 
 def json_text(value: Any) -> str:
@@ -136,12 +129,15 @@ async def import_reps(
         email = fields.pop("email", None)
         if email is not None and (not isinstance(email, str) or "@" not in email):
             raise DataError(
-                f"{email!r} is not an email address", file=file, row=r.row, column="email"
+                f"{quoted(email)} is not an email address", file=file, row=r.row, column="email"
             )
         role = fields.pop("role", None)
         if role is not None and role not in _ROLES:
             raise DataError(
-                f"{role!r} is not a role ({', '.join(_ROLES)})", file=file, row=r.row, column="role"
+                f"{quoted(role)} is not a role ({', '.join(_ROLES)})",
+                file=file,
+                row=r.row,
+                column="role",
             )
         attributes = {k: _plain(v) for k, v in fields.items()}
         rows.append(

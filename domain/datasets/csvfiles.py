@@ -7,11 +7,11 @@ and `podium import`.
 from __future__ import annotations
 
 import csv
-import re
+import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -24,11 +24,10 @@ from domain.engine.inputs import (
     Transaction,
     shares_add_up,
 )
-from domain.kit.errors import DataError, PeriodError
+from domain.kit.errors import DataError, InvalidInput, quoted
 from domain.kit.money import is_currency
-from domain.kit.periods import parse_period
-
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+from domain.kit.numbers import FIELD_DIGITS, decimal_or_none, parse_decimal, parse_whole_number
+from domain.kit.periods import parse_date, parse_period
 
 REPS = ("id", "name", "manager_id", "hire_date", "end_date")
 TRANSACTIONS = ("id", "rep_id", "type", "amount", "currency", "date", "state", "splits")
@@ -39,14 +38,21 @@ FX = ("date", "currency", "rate")
 _RESERVED_EXTRA = {"amount_original"}
 
 
+# digits after the point a CSV number may carry: fx rates and shares have more than money
+MAX_CSV_DECIMALS = 10
+
+
+def csv_lines(text: str) -> list[str]:
+    """The lines of a CSV text as the csv module needs them: split at \\n, \\r and \\r\\n
+    only. (``str.splitlines`` also splits at U+2028, U+0085 and other characters a cell may
+    hold as data.) Every reader of CSV files (`podium simulate`, `podium import`) uses it."""
+    return io.StringIO(text, newline="").readlines()
+
+
 def parse_number(text: str) -> Decimal | None:
-    """A plain decimal ('1200', '-3.5'); no exponents, NaN or thousands separators."""
-    if not _NUMBER.match(text):
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return None
+    """A plain decimal ('1200', '-3.5') in ASCII digits within bounds; no exponents, NaN or
+    thousands separators. None for anything else."""
+    return decimal_or_none(text, decimals=MAX_CSV_DECIMALS)
 
 
 @dataclass
@@ -75,9 +81,10 @@ class _Row:
         self, column: str, *, positive: bool = False, minimum: Decimal | None = None
     ) -> Decimal:
         raw = self.required(column)
-        value = parse_number(raw)
-        if value is None:
-            raise self.fail(column, f"{raw!r} is not a number")
+        try:
+            value = parse_decimal(raw, field=column, decimals=MAX_CSV_DECIMALS)
+        except InvalidInput as exc:
+            raise self.fail(column, exc.message) from None
         if positive and value <= 0:
             raise self.fail(column, f"must be positive, got {raw}")
         if minimum is not None and value < minimum:
@@ -89,9 +96,9 @@ class _Row:
         if raw is None:
             return None
         try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            raise self.fail(column, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+            return parse_date(raw, field=column)
+        except InvalidInput as exc:
+            raise self.fail(column, exc.message) from None
 
 
 def _rows(
@@ -106,6 +113,8 @@ def _rows(
         raise DataError(f"unreadable CSV: {exc}", file=file, row=1) from None
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
+    if any("\x00" in h for h in header):
+        raise DataError("contains a NUL character", file=file, row=1)
     missing = [c for c in required if c not in header]
     if missing:
         raise DataError(
@@ -116,11 +125,11 @@ def _rows(
         if not name:
             raise DataError("empty column name in header", file=file, row=1)
         if name in seen:
-            raise DataError(f"duplicate column {name!r} in header", file=file, row=1)
+            raise DataError(f"duplicate column {quoted(name)} in header", file=file, row=1)
         seen.add(name)
         if not extra_columns and name not in required:
             raise DataError(
-                f"unknown column {name!r} (expected {','.join(required)})", file=file, row=1
+                f"unknown column {quoted(name)} (expected {','.join(required)})", file=file, row=1
             )
 
     def rows() -> Iterator[_Row]:
@@ -136,6 +145,11 @@ def _rows(
                         file=file,
                         row=number,
                     )
+                for name, cell in zip(header, cells, strict=True):
+                    if "\x00" in cell:
+                        raise DataError(
+                            "contains a NUL character", file=file, row=number, column=name
+                        )
                 yield _Row(file, number, dict(zip(header, cells, strict=True)))
         except csv.Error as exc:
             raise DataError(f"unreadable CSV: {exc}", file=file, row=number + 1) from None
@@ -167,7 +181,7 @@ def read_rep_records(
     for row in rows:
         rep_id = row.required("id")
         if rep_id in reps:
-            raise row.fail("id", f"duplicate rep id {rep_id!r}")
+            raise row.fail("id", f"duplicate rep id {quoted(rep_id)}")
         hire, end = row.date("hire_date", required=False), row.date("end_date", required=False)
         if hire and end and end < hire:
             raise row.fail("end_date", f"{end} is before hire_date {hire}")
@@ -188,7 +202,7 @@ def read_rep_records(
     for manager, number in managers.values():
         if manager not in reps and manager not in known_managers:
             raise DataError(
-                f"unknown manager {manager!r}", file=file, row=number, column="manager_id"
+                f"unknown manager {quoted(manager)}", file=file, row=number, column="manager_id"
             )
     chains = {k: v for k, v in known_managers.items() if k not in reps}
     chains.update({r.id: r.manager_id for r in reps.values()})
@@ -223,7 +237,7 @@ def _cell_value(text: str) -> Any:
     value = text.strip()
     if not value:
         return None
-    number = parse_number(value)
+    number = decimal_or_none(value, integer_digits=FIELD_DIGITS, decimals=FIELD_DIGITS)
     return number if number is not None else value
 
 
@@ -255,33 +269,34 @@ def read_transaction_records(
     for name in extras:
         if name in _RESERVED_EXTRA:
             raise DataError(
-                f"column {name!r} is derived by Podium and cannot be given", file=file, row=1
+                f"column {quoted(name)} is derived by Podium and cannot be given", file=file, row=1
             )
     out: list[TransactionRecord] = []
     seen: set[str] = set()
     for row in rows:
         tx_id = row.required("id")
         if tx_id in seen:
-            raise row.fail("id", f"duplicate transaction id {tx_id!r}")
+            raise row.fail("id", f"duplicate transaction id {quoted(tx_id)}")
         seen.add(tx_id)
         rep_id = row.required("rep_id")
         if rep_ids is not None and rep_id not in rep_ids:
-            raise row.fail("rep_id", f"unknown rep {rep_id!r}")
+            raise row.fail("rep_id", f"unknown rep {quoted(rep_id)}")
         amount = row.number("amount")
         currency = row.required("currency")
         if not is_currency(currency):
-            raise row.fail("currency", f"{currency!r} is not an ISO 4217 currency code")
+            raise row.fail("currency", f"{quoted(currency)} is not an ISO 4217 currency code")
         day = row.date("date")
         assert day is not None
         splits = parse_splits(
             row.text("splits", required=False), rep_ids, partial(row.fail, "splits")
         )
         version = 0
-        if has_version and row.text("version", required=False) is not None:
-            number = row.number("version", minimum=Decimal(0))
-            if number != number.to_integral_value():
-                raise row.fail("version", f"must be a whole number, got {number}")
-            version = int(number)
+        raw_version = row.text("version", required=False) if has_version else None
+        if raw_version is not None:
+            try:
+                version = parse_whole_number(raw_version, field="version")
+            except InvalidInput as exc:
+                raise row.fail("version", exc.message) from None
         transaction = Transaction.build(
             id=tx_id,
             rep_id=rep_id,
@@ -309,13 +324,15 @@ def parse_splits(
         rep, share_text = rep.strip(), share_text.strip()
         share = parse_number(share_text) if sep else None
         if not rep or share is None:
-            raise fail(f"{part.strip()!r} is not rep_id:share")
+            raise fail(f"{quoted(part.strip())} is not rep_id:share")
         if share <= 0 or share > ONE:
-            raise fail(f"share of {rep!r} must be above 0 and at most 1, got {share_text}")
+            raise fail(
+                f"share of {quoted(rep)} must be above 0 and at most 1, got {quoted(share_text)}"
+            )
         if rep_ids is not None and rep not in rep_ids:
-            raise fail(f"unknown rep {rep!r}")
+            raise fail(f"unknown rep {quoted(rep)}")
         if any(r == rep for r, _ in splits):
-            raise fail(f"rep {rep!r} appears twice")
+            raise fail(f"rep {quoted(rep)} appears twice")
         splits.append((rep, share))
     if not shares_add_up(s for _, s in splits):
         total = sum((s for _, s in splits), Decimal(0))
@@ -354,16 +371,18 @@ def read_quota_records(
     for row in rows:
         rep_id, measure = row.required("rep_id"), row.required("measure")
         if rep_ids is not None and rep_id not in rep_ids:
-            raise row.fail("rep_id", f"unknown rep {rep_id!r}")
+            raise row.fail("rep_id", f"unknown rep {quoted(rep_id)}")
         period = row.required("period")
         try:
             parse_period(period)
-        except PeriodError as exc:
+        except InvalidInput as exc:
             raise row.fail("period", exc.message) from None
         value = row.number("value", minimum=Decimal(0))
         key = (rep_id, measure, period)
         if key in seen:
-            raise row.fail("rep_id", f"second quota for {rep_id!r}, {measure!r}, {period}")
+            raise row.fail(
+                "rep_id", f"second quota for {quoted(rep_id)}, {quoted(measure)}, {period}"
+            )
         seen.add(key)
         out.append(QuotaRecord(row.line, rep_id, measure, period, value))
     return out
@@ -378,7 +397,7 @@ def read_fx(lines: Iterable[str], file: str = "fx.csv") -> FxTable:
         assert day is not None
         currency = row.required("currency")
         if not is_currency(currency):
-            raise row.fail("currency", f"{currency!r} is not an ISO 4217 currency code")
+            raise row.fail("currency", f"{quoted(currency)} is not an ISO 4217 currency code")
         if (day, currency) in seen:
             raise row.fail("date", f"second rate for {currency} on {day}")
         seen.add((day, currency))
@@ -394,7 +413,7 @@ def read_assignments(
     for row in rows:
         rep_id = row.required("rep_id")
         if rep_ids is not None and rep_id not in rep_ids:
-            raise row.fail("rep_id", f"unknown rep {rep_id!r}")
+            raise row.fail("rep_id", f"unknown rep {quoted(rep_id)}")
         start, end = row.date("from", required=False), row.date("to", required=False)
         if start and end and end < start:
             raise row.fail("to", f"{end} is before from {start}")

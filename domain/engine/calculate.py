@@ -53,7 +53,7 @@ from domain.engine.results import (
     RepError,
     RepResult,
 )
-from domain.kit.errors import PeriodError
+from domain.kit.errors import PeriodError, quoted
 from domain.kit.expressions import CompiledExpression, EvaluationError, evaluate_safely
 from domain.kit.money import minor_units
 from domain.kit.periods import Period
@@ -384,8 +384,8 @@ class _Calculation:
                 if numeric:
                     _as_number(value)
             except _FAILURES as inner:
-                return f"transaction {t.id}: {where}: {inner}"
-        return f"transaction {t.id}: {exc}"
+                return f"transaction {t.id}: {where}: {_describe(inner)}"
+        return f"transaction {t.id}: {_describe(exc)}"
 
     # --- team scope -------------------------------------------------------------------------
     def subtree(self, rep_id: str) -> list[str]:
@@ -1204,10 +1204,19 @@ def _as_number(value: Any) -> Decimal:
     raise EvaluationError(f"expected a number, got {value!r}")
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
+    """An engine failure in words for a person (never a class repr such as
+    ``[<class 'decimal.InvalidOperation'>]``, which is what str() of a decimal signal gives)."""
     if isinstance(exc, ZeroDivisionError | DivisionByZero) or "Division" in repr(exc):
         return "division by zero"
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, Overflow):
+        return "a number too large to calculate with"
+    if isinstance(exc, InvalidOperation):
+        return "a calculation with a number too large or not a number"
+    if isinstance(exc, ArithmeticError):
+        return "a calculation that has no result"
+    text = str(exc)
+    return quoted(text)[1:-1] if text else "an error in the calculation"
 
 
 _DIGITS = "0123456789"
@@ -1262,6 +1271,8 @@ def _active_days(period: Period, rep: Rep, assignments: dict[str, list[Assignmen
     covered_until: date | None = None
     for start, end in spans:
         if covered_until is not None and start <= covered_until:
+            if end <= covered_until:
+                continue  # covered already (and covered_until + 1 day may not exist: 9999-12-31)
             start = covered_until + timedelta(days=1)
         if start <= end:
             days += (end - start).days + 1

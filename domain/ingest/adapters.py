@@ -10,15 +10,23 @@ invalid event with its reason: a dead letter, while the rest of the batch is acc
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from xml.etree import ElementTree
+from xml.etree.ElementTree import ParseError
 
-from domain.ingest.errors import InvalidEnvelope, InvalidEvent
-from domain.ingest.events import REP_UPSERTED, TRANSACTION_DELETED, TRANSACTION_UPSERTED
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as parse_xml
+
+from domain.ingest.errors import InvalidEnvelope, InvalidEvent, TooManyEvents
+from domain.ingest.events import (
+    REP_UPSERTED,
+    TRANSACTION_DELETED,
+    TRANSACTION_UPSERTED,
+    check_event_count,
+)
+from domain.kit.errors import quoted
 
 # Salesforce bookkeeping fields, not useful to plan expressions
 _SYSTEM_FIELDS = {
@@ -68,7 +76,8 @@ def overlay(
     currency: str,
 ) -> dict[str, Any]:
     """Generic transaction data: ``base`` (or nothing) with the CRM ``changes`` mapped in."""
-    data: dict[str, Any] = copy.deepcopy(base) if base else {"id": record_id}
+    # a shallow copy: only top-level keys are replaced below, and "fields" is copied anew
+    data: dict[str, Any] = dict(base) if base else {"id": record_id}
     data["id"] = record_id
     data.pop("version", None)
     extra = dict(data.get("fields") or {})
@@ -131,12 +140,22 @@ def cdc_record_ids(messages: list[Any]) -> list[str]:
     return ids
 
 
-def _cdc_header(message: Any) -> dict[str, Any] | None:
-    try:
-        header = message["data"]["payload"]["ChangeEventHeader"]
-    except (KeyError, TypeError):
+def _cdc_parts(message: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """A CDC message's ``data``, ``data.payload`` and its ChangeEventHeader, if each is an
+    object; None for anything else."""
+    data = message.get("data") if isinstance(message, dict) else None
+    payload = data.get("payload") if isinstance(data, dict) else None
+    header = payload.get("ChangeEventHeader") if isinstance(payload, dict) else None
+    if not isinstance(header, dict):
         return None
-    return header if isinstance(header, dict) else None
+    assert isinstance(data, dict)
+    assert isinstance(payload, dict)
+    return data, payload, header
+
+
+def _cdc_header(message: Any) -> dict[str, Any] | None:
+    parts = _cdc_parts(message)
+    return parts[2] if parts else None
 
 
 def cdc_messages(document: Any) -> list[Any]:
@@ -150,54 +169,115 @@ def cdc_messages(document: Any) -> list[Any]:
     raise InvalidEnvelope('must be a CDC event, a list of them or {"events": [...]}', field="body")
 
 
+# what the events of one CDC request may come to once each record gets its own event (a
+# message lists many records and its fields are copied into each one's event)
+MAX_EXPANDED_BYTES = 8 * 1024 * 1024
+
+
+def check_cdc_size(messages: list[Any]) -> None:
+    """TooManyEvents (413) for a request of more than MAX_EVENTS messages or records, or one
+    whose records' events would come to more than MAX_EXPANDED_BYTES. Linear in its size."""
+    check_event_count(len(messages), "messages")
+    records = 0
+    expanded = 0
+    for message in messages:
+        parts = _cdc_parts(message)
+        ids = parts[2].get("recordIds") if parts else None
+        if parts is None or not isinstance(ids, list):
+            continue
+        records += len(ids)
+        payload = parts[1]
+        weight = sum(
+            len(str(key)) + (len(value) if isinstance(value, str) else 24)
+            for key, value in payload.items()
+            if not isinstance(value, dict | list)
+        )
+        expanded += len(ids) * weight
+    check_event_count(records, "records")
+    if expanded > MAX_EXPANDED_BYTES:
+        raise TooManyEvents(
+            f"its records with their fields come to more than {MAX_EXPANDED_BYTES} bytes "
+            "once each record has its own event: send fewer records per request",
+            field="recordIds",
+        )
+
+
+def _cdc_problem(
+    change: Any, commit: Any, sequence: Any, entity: Any, mapping: dict[str, Any]
+) -> InvalidEvent | None:
+    """Why none of a CDC message's records can be accepted, or None."""
+    if not isinstance(change, str) or change.startswith("GAP_"):
+        return InvalidEvent(
+            f"Salesforce sent {quoted(change)[1:-1] if isinstance(change, str) else quoted(change)}"
+            ": the change's fields are not in the event; resync the records",
+            field="changeType",
+        )
+    if not isinstance(commit, int) or _ms(commit) is None:
+        return InvalidEvent("must be epoch milliseconds", field="commitTimestamp")
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+        return InvalidEvent("must be a whole number", field="sequenceNumber")
+    if change == "DELETE":
+        if entity == mapping.get("rep_object"):
+            return InvalidEvent("deleting a rep is not supported", field="changeType")
+        return None
+    if change not in ("CREATE", "UPDATE", "UNDELETE"):
+        return InvalidEvent(f"{quoted(change)} is not a known change type", field="changeType")
+    if entity != mapping.get("rep_object") and entity != mapping.get("transaction_object"):
+        return InvalidEvent(f"{quoted(entity)} is not a mapped object", field="entityName")
+    return None
+
+
+def _records_id(prefix: str, record_ids: list[str]) -> str:
+    """The event id of a rejection that covers several records of one message."""
+    if len(record_ids) == 1:
+        return f"{prefix}:{record_ids[0]}"
+    return f"{prefix}:{record_ids[0]}+{len(record_ids) - 1}"
+
+
 def translate_cdc(
     messages: list[Any], *, mapping: dict[str, Any], currency: str, bases: Bases
 ) -> Translated:
+    """One event per record of each message. A message refused as a whole (a GAP event, a
+    bad header) is ONE rejection holding the message once, and so are the records of a
+    message Podium cannot place: the work and the dead letters stay linear in the body."""
     out = Translated()
     current = dict(bases)
     for message in messages:
-        header = _cdc_header(message)
-        if header is None:
+        parts = _cdc_parts(message)
+        if parts is None:
             out.reject(message, InvalidEvent("is required", field="data.payload.ChangeEventHeader"))
             continue
-        payload = message["data"]["payload"]
+        data, payload, header = parts
         change = header.get("changeType")
         entity = header.get("entityName")
         record_ids = header.get("recordIds")
-        replay = (message["data"].get("event") or {}).get("replayId")
+        event = data.get("event")
+        replay = event.get("replayId") if isinstance(event, dict) else None
         key = header.get("transactionKey") or replay
         sequence = header.get("sequenceNumber") or 0
         commit = header.get("commitTimestamp")
         if not isinstance(record_ids, list) or not record_ids:
             out.reject(message, InvalidEvent("must list the changed records", field="recordIds"))
             continue
-        for record_id in (str(r) for r in record_ids):
-            event_id = f"sfcdc:{key}:{sequence}:{record_id}"
-            raw = {**message, "id": event_id}
-            if not isinstance(change, str) or change.startswith("GAP_"):
-                out.reject(
-                    raw,
-                    InvalidEvent(
-                        f"Salesforce sent {change}: the change's fields are not in the event; "
-                        "resync the record",
-                        field="changeType",
-                    ),
-                )
-                continue
-            occurred = _ms(commit)
-            if not isinstance(commit, int) or occurred is None:
-                out.reject(raw, InvalidEvent("must be epoch milliseconds", field="commitTimestamp"))
-                continue
-            if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
-                out.reject(raw, InvalidEvent("must be a whole number", field="sequenceNumber"))
-                continue
-            version = commit * 1000 + min(sequence, 999)
+        ids = [str(r) for r in record_ids]
+        prefix = f"sfcdc:{key}:{sequence}"
+        problem = _cdc_problem(change, commit, sequence, entity, mapping)
+        if problem is not None:
+            out.reject({**message, "id": _records_id(prefix, ids)}, problem)
+            continue
+        assert isinstance(commit, int)  # _cdc_problem checked both
+        assert isinstance(sequence, int)
+        occurred = _ms(commit)
+        version = commit * 1000 + min(sequence, 999)
+        changed = header.get("changedFields")
+        if change == "UPDATE" and isinstance(changed, list) and changed:
+            fields = {f: payload.get(f) for f in changed if isinstance(f, str) and f in payload}
+        else:
+            fields = {k: v for k, v in payload.items() if v is not None}
+        unseen: list[str] = []
+        for record_id in ids:
+            event_id = f"{prefix}:{record_id}"
             if change == "DELETE":
-                if entity == mapping.get("rep_object"):
-                    out.reject(
-                        raw, InvalidEvent("deleting a rep is not supported", field="changeType")
-                    )
-                    continue
                 out.events.append(
                     _event(
                         event_id,
@@ -208,16 +288,6 @@ def translate_cdc(
                 )
                 current[record_id] = None
                 continue
-            if change not in ("CREATE", "UPDATE", "UNDELETE"):
-                out.reject(
-                    raw, InvalidEvent(f"{change!r} is not a known change type", field="changeType")
-                )
-                continue
-            changed = header.get("changedFields") or []
-            if change == "UPDATE" and changed:
-                fields = {f: payload.get(f) for f in changed if f in payload}
-            else:
-                fields = {k: v for k, v in payload.items() if v is not None}
             if entity == mapping.get("rep_object"):
                 out.events.append(
                     _event(
@@ -228,27 +298,33 @@ def translate_cdc(
                     )
                 )
                 continue
-            if entity != mapping.get("transaction_object"):
-                out.reject(
-                    raw, InvalidEvent(f"{entity!r} is not a mapped object", field="entityName")
-                )
-                continue
             base = current.get(record_id)
             if change != "CREATE" and base is None:
-                out.reject(
-                    raw,
-                    InvalidEvent(
-                        f"{change} of {record_id}, a record Podium has never seen: its other "
-                        "fields are unknown; resync the record",
-                        field="recordIds",
-                    ),
-                )
+                unseen.append(record_id)
                 continue
             data = overlay(base, fields, record_id=record_id, mapping=mapping, currency=currency)
             current[record_id] = data
             out.events.append(
                 _event(event_id, TRANSACTION_UPSERTED, occurred, {**data, "version": version})
             )
+        if unseen:
+            header_of_unseen = {**header, "recordIds": unseen}
+            raw = {
+                **message,
+                "data": {**data, "payload": {**payload, "ChangeEventHeader": header_of_unseen}},
+                "id": _records_id(prefix, unseen),
+            }
+            if len(unseen) == 1:
+                reason = (
+                    f"{change} of {quoted(unseen[0])[1:-1]}, a record Podium has never seen: "
+                    "its other fields are unknown; resync the record"
+                )
+            else:
+                reason = (
+                    f"{change} of {len(unseen)} records Podium has never seen "
+                    f"({quoted(unseen)}): their other fields are unknown; resync them"
+                )
+            out.reject(raw, InvalidEvent(reason, field="recordIds"))
     return out
 
 
@@ -302,13 +378,15 @@ class OutboundMessage:
 
 def parse_outbound(body: bytes) -> OutboundMessage:
     """The SOAP ``notifications`` of an Outbound Message; InvalidEnvelope if it is not one.
-    Documents with a DTD are refused (no entity expansion from the outside)."""
-    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
-        raise InvalidEnvelope("DTDs are not accepted", field="body")
+    A document with a DTD, an entity or an external reference is refused, whatever encoding
+    it declares (defusedxml: a UTF-16 document once passed a byte search for "<!DOCTYPE" and
+    its internal entities expanded)."""
     try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError as exc:
-        raise InvalidEnvelope(f"malformed XML: {exc}", field="body") from None
+        root = parse_xml(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise InvalidEnvelope("DTDs and entities are not accepted", field="body") from None
+    except (ParseError, LookupError, ValueError) as exc:  # LookupError: an unknown encoding
+        raise InvalidEnvelope(f"malformed XML: {quoted(str(exc))[1:-1]}", field="body") from None
     node = root.find(f"{{{SOAP}}}Body/{{{OUTBOUND}}}notifications")
     if node is None:
         raise InvalidEnvelope("no SOAP Body/notifications element", field="notifications")
@@ -317,7 +395,10 @@ def parse_outbound(body: bytes) -> OutboundMessage:
         raise InvalidEnvelope("is required", field="OrganizationId")
     items = node.findall(f"{{{OUTBOUND}}}Notification")
     if len(items) > MAX_NOTIFICATIONS:
-        raise InvalidEnvelope(f"more than {MAX_NOTIFICATIONS} notifications", field="Notification")
+        raise TooManyEvents(
+            f"{len(items)} notifications in one message; at most {MAX_NOTIFICATIONS} are accepted",
+            field="Notification",
+        )
     notifications = []
     for item in items:
         notification_id = (item.findtext(f"{{{OUTBOUND}}}Id") or "").strip()
@@ -363,7 +444,9 @@ def translate_outbound(
             except ValueError:
                 out.reject(
                     raw,
-                    InvalidEvent(f"{stamp!r} is not a date-time", field="sObject.SystemModstamp"),
+                    InvalidEvent(
+                        f"{quoted(stamp)} is not a date-time", field="sObject.SystemModstamp"
+                    ),
                 )
                 continue
         event_id = str(raw["id"])
@@ -375,7 +458,8 @@ def translate_outbound(
             continue
         if n.object_type != mapping.get("transaction_object"):
             out.reject(
-                raw, InvalidEvent(f"{n.object_type!r} is not a mapped object", field="sObject")
+                raw,
+                InvalidEvent(f"{quoted(n.object_type)} is not a mapped object", field="sObject"),
             )
             continue
         # an Outbound Message carries every field the rule selected: overlay them all
@@ -447,7 +531,9 @@ def translate_hubspot(
         elif kind not in (f"{prefix}.creation", f"{prefix}.restore"):
             out.reject(
                 raw,
-                InvalidEvent(f"{kind!r} is not a supported subscription", field="subscriptionType"),
+                InvalidEvent(
+                    f"{quoted(kind)} is not a supported subscription", field="subscriptionType"
+                ),
             )
             continue
         base = current.get(record)

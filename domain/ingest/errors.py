@@ -19,3 +19,9 @@ class InvalidEvent(DomainError):
 
 class UnknownRep(InvalidEvent):
     code = "unknown_rep"
+
+
+class TooManyEvents(InvalidEnvelope):
+    """A request of more events than one request may carry: 413, nothing stored."""
+
+    code = "too_many_events"

@@ -7,84 +7,41 @@ passes the CRM ids it knows, so the same check runs in the webhook and in the wo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from domain.ingest.errors import InvalidEnvelope, InvalidEvent, UnknownRep
+from domain.ingest.errors import InvalidEnvelope, InvalidEvent, TooManyEvents, UnknownRep
+from domain.kit.documents import MAX_DEPTH, loads_json, unstorable_path, unstorable_text
+from domain.kit.errors import InvalidInput, quoted
 from domain.kit.money import is_currency
+from domain.kit.numbers import FIELD_DIGITS, MAX_VERSION, check_decimal, parse_decimal
+from domain.kit.periods import parse_date
 
 TRANSACTION_UPSERTED = "transaction.upserted"
 TRANSACTION_DELETED = "transaction.deleted"
 REP_UPSERTED = "rep.upserted"
 EVENT_TYPES = (TRANSACTION_UPSERTED, TRANSACTION_DELETED, REP_UPSERTED)
 
-MAX_DECIMALS = 6  # NUMERIC(20, 6): PostgreSQL would round a seventh decimal silently
-MAX_INTEGER_DIGITS = 14
-MAX_VERSION = 2**63 - 1  # a BIGINT column
-MAX_DEPTH = 32  # nesting of a JSON document: events are 4 deep; more is hostile
-MAX_FIELD_DIGITS = 30  # digits before, and after, the point of a number in data.fields
+# events one request may carry (CRM_EVENTS.md): more is 413, before any of them is looked at
+MAX_EVENTS = 1000
+# ISO 8601 date-times in ASCII digits (fromisoformat also takes other digits in places)
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.,+\-Z]*)?")
 ONE = Decimal(1)
 
 
 def loads_exact(text: str | bytes) -> Any:
     """JSON with every number exact: fractions become Decimal, never float. ValueError for
-    malformed JSON and for a document nested deeper than ``MAX_DEPTH`` (which would
-    otherwise exhaust the stack of the parser or of whoever walks it)."""
-    try:
-        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
-    except RecursionError:
-        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
-    _check_depth(document)
-    return document
-
-
-def _check_depth(document: Any) -> None:
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > MAX_DEPTH:
-                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children)
-
-
-def unstorable_text(value: str) -> bool:
-    """True for text PostgreSQL refuses (a NUL character) or that is not valid Unicode (a
-    lone surrogate from a ``\\ud800`` escape): never let it reach a query."""
-    if "\x00" in value:
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    malformed JSON and for a document nested deeper than ``MAX_DEPTH``."""
+    return loads_json(text, max_depth=MAX_DEPTH)
 
 
 def _unstorable_path(value: Any, path: str) -> str | None:
-    """The path of the first key or string in ``value`` that :func:`unstorable_text`
-    refuses, or None."""
-    stack: list[tuple[Any, str]] = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            if unstorable_text(item):
-                return where
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if unstorable_text(key):
-                    return where or "event"
-                stack.append((child, f"{where}.{key}" if where else key))
-        elif isinstance(item, list):
-            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
-    return None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    found = unstorable_path(value, path)
+    return None if found is None else found or "event"
 
 
 def dumps_exact(value: Any) -> str:
@@ -115,10 +72,21 @@ def parse_envelope(body: bytes) -> list[Any]:
     events = document.get("events")
     if not isinstance(events, list):
         raise InvalidEnvelope("must be a list of events", field="events")
+    check_event_count(len(events))
     unknown = sorted(set(document) - {"events"})
     if unknown:
-        raise InvalidEnvelope(f"unknown key {unknown[0]!r}", field=unknown[0])
+        raise InvalidEnvelope(f"unknown key {quoted(unknown[0])}", field=unknown[0][:80])
     return events
+
+
+def check_event_count(count: int, what: str = "events") -> None:
+    """TooManyEvents (413) for a request of more than ``MAX_EVENTS`` events."""
+    if count > MAX_EVENTS:
+        raise TooManyEvents(
+            f"{count} {what} in one request; at most {MAX_EVENTS} are accepted: send them "
+            "in smaller batches",
+            field="events",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,17 +170,19 @@ def parse_event(raw: Any, *, known_reps: Callable[[str], bool] | None = None) ->
     assert event_id is not None
     kind = raw.get("type")
     if kind not in EVENT_TYPES:
-        raise InvalidEvent(f"{kind!r} is not one of {', '.join(EVENT_TYPES)}", field="type")
+        raise InvalidEvent(f"{quoted(kind)} is not one of {', '.join(EVENT_TYPES)}", field="type")
     occurred = raw.get("occurred_at")
     occurred_at = None
     if occurred is not None:
         if not isinstance(occurred, str):
             raise InvalidEvent("must be an ISO 8601 date-time string", field="occurred_at")
         try:
+            if not _DATE_TIME.fullmatch(occurred):
+                raise ValueError
             occurred_at = datetime.fromisoformat(occurred)
         except ValueError:
             raise InvalidEvent(
-                f"{occurred!r} is not an ISO 8601 date-time", field="occurred_at"
+                f"{quoted(occurred)} is not an ISO 8601 date-time", field="occurred_at"
             ) from None
     data = raw.get("data")
     if not isinstance(data, dict):
@@ -237,7 +207,7 @@ def parse_event(raw: Any, *, known_reps: Callable[[str], bool] | None = None) ->
     if known_reps is not None:
         for position, rep_id in _rep_references(event):
             if not known_reps(rep_id):
-                raise UnknownRep(f"unknown rep {rep_id!r}", field=position)
+                raise UnknownRep(f"unknown rep {quoted(rep_id)}", field=position)
     return event
 
 
@@ -297,24 +267,12 @@ def _decimal(value: Any, name: str) -> Decimal:
     """A decimal from a string or an exact JSON number; never a float, never a boolean."""
     if isinstance(value, bool) or value is None or isinstance(value, float):
         raise InvalidEvent('must be a decimal number (a string such as "40000.00")', field=name)
-    if isinstance(value, int | Decimal):
-        number = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise InvalidEvent(f"{value!r} is not a decimal number", field=name) from None
-    else:
+    if not isinstance(value, int | Decimal | str):
         raise InvalidEvent(f"must be a decimal number, not {_json_type(value)}", field=name)
-    if not number.is_finite():
-        raise InvalidEvent(f"{value!r} is not a finite number", field=name)
-    _, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)
-    if max(0, -exponent) > MAX_DECIMALS:
-        raise InvalidEvent(f"{value} has more than {MAX_DECIMALS} decimals", field=name)
-    if max(0, len(digits) + exponent) > MAX_INTEGER_DIGITS:
-        raise InvalidEvent(f"{value} is too large", field=name)
-    return number
+    try:
+        return parse_decimal(value, field=name, exponent=True, what="decimal number")
+    except InvalidInput as exc:
+        raise InvalidEvent(exc.message, field=name) from None
 
 
 def _date(value: Any, name: str, *, required: bool) -> date | None:
@@ -325,9 +283,9 @@ def _date(value: Any, name: str, *, required: bool) -> date | None:
     if not isinstance(value, str):
         raise InvalidEvent(f"must be a YYYY-MM-DD string, not {_json_type(value)}", field=name)
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidEvent(f"{value!r} is not a YYYY-MM-DD date", field=name) from None
+        return parse_date(value, field=name)
+    except InvalidInput as exc:
+        raise InvalidEvent(exc.message, field=name) from None
 
 
 def _transaction(data: dict[str, Any]) -> TransactionData:
@@ -346,8 +304,8 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InvalidEvent(
-            f"unknown key {unknown[0]!r} (extra fields go in data.fields)",
-            field=f"data.{unknown[0]}",
+            f"unknown key {quoted(unknown[0])} (extra fields go in data.fields)",
+            field=f"data.{unknown[0][:80]}",
         )
     rep_id = _text(data, "rep_id", required=True, prefix="data.")
     assert rep_id is not None
@@ -358,7 +316,9 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
     if currency is None:
         raise InvalidEvent("is required", field="data.currency")
     if not isinstance(currency, str) or not is_currency(currency):
-        raise InvalidEvent(f"{currency!r} is not a known ISO 4217 currency", field="data.currency")
+        raise InvalidEvent(
+            f"{quoted(currency)} is not a known ISO 4217 currency", field="data.currency"
+        )
     day = _date(data.get("date"), "data.date", required=True)
     assert day is not None
     splits = _splits(data.get("splits"))
@@ -389,14 +349,10 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
 
 def _field_number(number: Decimal, name: str) -> None:
     """A number PostgreSQL's JSONB keeps exactly (it refuses 1e999999, which Python parses)."""
-    if not number.is_finite():
-        raise InvalidEvent(f"{number} is not a finite number", field=name)
-    _, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)
-    if max(0, len(digits) + exponent) > MAX_FIELD_DIGITS or -exponent > MAX_FIELD_DIGITS:
-        raise InvalidEvent(
-            f"has more than {MAX_FIELD_DIGITS} digits before or after the point", field=name
-        )
+    try:
+        check_decimal(number, field=name, integer_digits=FIELD_DIGITS, decimals=FIELD_DIGITS)
+    except InvalidInput as exc:
+        raise InvalidEvent(exc.message, field=name) from None
 
 
 def _splits(value: Any) -> tuple[Split, ...] | None:
@@ -441,15 +397,19 @@ def _rep(data: dict[str, Any]) -> RepData:
     }
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise InvalidEvent(f"unknown key {unknown[0]!r}", field=f"data.{unknown[0]}")
+        raise InvalidEvent(f"unknown key {quoted(unknown[0])}", field=f"data.{unknown[0][:80]}")
     rep_id = str(data["id"])
     hire = _date(data.get("hire_date"), "data.hire_date", required=False)
     end = _date(data.get("end_date"), "data.end_date", required=False)
     if hire and end and end < hire:
         raise InvalidEvent(f"{end} is before hire_date {hire}", field="data.end_date")
     country = _text(data, "country", limit=2, prefix="data.")
-    if country is not None and (len(country) != 2 or not country.isalpha()):
-        raise InvalidEvent(f"{country!r} is not a 2-letter country code", field="data.country")
+    if country is not None and (
+        len(country) != 2 or not country.isascii() or not country.isalpha()
+    ):
+        raise InvalidEvent(
+            f"{quoted(country)} is not a 2-letter country code", field="data.country"
+        )
     manager = _text(data, "manager_id", prefix="data.")
     if manager == rep_id:
         raise InvalidEvent("a rep cannot manage themselves", field="data.manager_id")

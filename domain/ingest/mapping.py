@@ -14,12 +14,14 @@ from domain.audit.service import record
 from domain.ingest.errors import InvalidEvent
 from domain.ingest.models import FieldMapping
 from domain.ingest.repository import IngestRepository
-from domain.kit.errors import Forbidden, InvalidInput
+from domain.kit.documents import unstorable_path
+from domain.kit.errors import Forbidden, InvalidInput, quoted
 from domain.kit.money import is_currency
 from domain.org.models import Role
 from domain.org.viewer import Viewer
 
 SOURCES = ("salesforce", "hubspot")
+MAX_FIELD_NAME = 200  # a CRM field's API name (Salesforce's are at most 40 characters)
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "salesforce": {
@@ -83,7 +85,7 @@ AUDIT_ENTITY = "crm_field_mapping"
 
 def _check_source(source: str) -> None:
     if source not in SOURCES:
-        raise InvalidInput(f"{source!r} is not one of {', '.join(SOURCES)}", field="source")
+        raise InvalidInput(f"{quoted(source)} is not one of {', '.join(SOURCES)}", field="source")
 
 
 def _require_admin(viewer: Viewer) -> None:
@@ -113,17 +115,29 @@ async def set_field_mapping(
     _require_admin(viewer)
     _check_source(source)
     allowed = set(DEFAULTS[source])
+    bad = unstorable_path(mapping, "mapping")
+    if bad is not None:
+        raise InvalidInput(
+            "contains a NUL character or invalid Unicode (a lone surrogate)", field=bad[:80]
+        )
     for key, value in mapping.items():
         if key not in allowed:
-            raise InvalidInput(f"unknown mapping key {key!r}", field=f"mapping.{key}")
-        if key in _TEXT_KEYS and value is not None and (not isinstance(value, str) or not value):
-            raise InvalidInput("must be a field name", field=f"mapping.{key}")
+            raise InvalidInput(f"unknown mapping key {quoted(key)}", field=f"mapping.{key[:80]}")
+        if (
+            key in _TEXT_KEYS
+            and value is not None
+            and (not isinstance(value, str) or not value or len(value) > MAX_FIELD_NAME)
+        ):
+            raise InvalidInput(
+                f"must be a field name of at most {MAX_FIELD_NAME} characters",
+                field=f"mapping.{key}",
+            )
         if key == "state_values" and not (
             isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
         ):
             raise InvalidInput("must map CRM values to Podium states", field=f"mapping.{key}")
         if key == "default_currency" and value is not None and not is_currency(value):
-            raise InvalidInput(f"{value!r} is not a known currency", field=f"mapping.{key}")
+            raise InvalidInput(f"{quoted(value)} is not a known currency", field=f"mapping.{key}")
     repository = IngestRepository(viewer)
     before = await repository.field_mapping(source)
     overrides = dict(mapping)

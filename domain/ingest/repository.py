@@ -3,6 +3,7 @@ work in one statement (upserts with ON CONFLICT, recursive manager chains, JSONB
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,16 @@ class NewInboxRow:
     type: str
     record_id: str
     version: int | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeadLetter:
+    source: str
+    event_id: str | None
+    position: int | None
+    reason: str
+    field: str | None
     body: str
 
 
@@ -187,31 +198,84 @@ class IngestRepository:
         reason: str,
         field: str | None,
         body: str,
-    ) -> DeadLetter:
-        """A new dead letter, or the open one already holding this event (a CRM's redelivery
-        of an invalid event is one letter, not one per attempt)."""
-        # the reason and field quote what was received: never let them fail the insert
-        reason, field = _storable(reason), None if field is None else _storable(field)[:200]
-        if event_id is not None:
-            existing = await DeadLetter.filter(
-                tenant_id=self.tenant_id,
-                event_id=event_id,
-                body=body,
-                status=DeadLetterStatus.OPEN,
-            ).first()
-            if existing is not None:
-                existing.reason, existing.field = reason, None if field is None else field[:200]
-                await existing.save(update_fields=["reason", "field"])
-                return existing
-        return await DeadLetter.create(
-            tenant_id=self.tenant_id,
-            source=source,
-            event_id=event_id,
-            position=position,
-            reason=reason,
-            field=None if field is None else field[:200],
-            body=body,
+    ) -> None:
+        await self.add_dead_letters(
+            [NewDeadLetter(source, event_id, position, reason, field, body)]
         )
+
+    async def add_dead_letters(self, letters: Sequence[NewDeadLetter]) -> None:
+        """New dead letters, in three statements whatever their number; a letter whose event
+        already has an open one with the same body updates that one's reason instead (a CRM's
+        redelivery of an invalid event is one letter, not one per attempt)."""
+        if not letters:
+            return
+        # the reason and field quote what was received: never let them fail the insert
+        unique: dict[tuple[str, str] | int, tuple[NewDeadLetter, str, str | None]] = {}
+        for n, letter in enumerate(letters):
+            reason = _storable(letter.reason)
+            field = None if letter.field is None else _storable(letter.field)[:200]
+            key: tuple[str, str] | int = (
+                n if letter.event_id is None else (letter.event_id, letter.body)
+            )
+            unique[key] = (letter, reason, field)
+        with_ids = sorted({k[0] for k in unique if isinstance(k, tuple)})
+        existing: dict[tuple[str, str], int] = {}
+        if with_ids:
+            rows = await _conn().execute_query_dict(
+                """
+                SELECT id, event_id, md5(body) AS digest FROM dead_letters
+                WHERE tenant_id = $1 AND status = 'open' AND event_id = ANY($2::text[])
+                ORDER BY id
+                """,
+                [self.tenant_id, with_ids],
+            )
+            digests = {(str(r["event_id"]), str(r["digest"])): int(r["id"]) for r in rows}
+            for k in unique:
+                if isinstance(k, tuple):
+                    found = digests.get((k[0], hashlib.md5(k[1].encode()).hexdigest()))  # noqa: S324
+                    if found is not None:
+                        existing[k] = found
+        updates = [
+            (existing[k], reason, field)
+            for k, (_, reason, field) in unique.items()
+            if k in existing
+        ]
+        if updates:
+            await _conn().execute_query(
+                """
+                UPDATE dead_letters d SET reason = u.reason, field = u.field
+                FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, reason, field)
+                WHERE d.id = u.id
+                """,
+                [[u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates]],
+            )
+        new = [
+            (letter, reason, field)
+            for k, (letter, reason, field) in unique.items()
+            if k not in existing
+        ]
+        if new:
+            await _conn().execute_query(
+                """
+                INSERT INTO dead_letters (tenant_id, source, event_id, position, reason, field,
+                                          body, status, replays, created_at)
+                SELECT $1, r.source, r.event_id, r.position, r.reason, r.field, r.body,
+                       'open', 0, now()
+                FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
+                            $7::text[]) WITH ORDINALITY
+                     AS r(source, event_id, position, reason, field, body, n)
+                ORDER BY r.n
+                """,
+                [
+                    self.tenant_id,
+                    [letter.source for letter, _, _ in new],
+                    [letter.event_id for letter, _, _ in new],
+                    [letter.position for letter, _, _ in new],
+                    [reason for _, reason, _ in new],
+                    [field for _, _, field in new],
+                    [letter.body for letter, _, _ in new],
+                ],
+            )
 
     async def dead_letters(
         self, *, ids: Sequence[int] | None = None, status: DeadLetterStatus | None = None

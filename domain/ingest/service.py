@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 from domain.audit.service import Change, record_many
 from domain.ingest import adapters
-from domain.ingest.errors import InvalidEnvelope, InvalidEvent, UnknownRep
+from domain.ingest.errors import InvalidEnvelope, InvalidEvent, TooManyEvents, UnknownRep
 from domain.ingest.events import (
     REP_UPSERTED,
     TRANSACTION_DELETED,
@@ -29,6 +29,7 @@ from domain.ingest.events import (
     Event,
     RepData,
     TransactionData,
+    check_event_count,
     dumps_exact,
     event_id_of,
     loads_exact,
@@ -36,8 +37,15 @@ from domain.ingest.events import (
 )
 from domain.ingest.mapping import field_mapping
 from domain.ingest.models import DeadLetterStatus, InboxEvent, InboxStatus
-from domain.ingest.repository import IngestRepository, NewInboxRow, TransactionRow, base_records
+from domain.ingest.repository import (
+    IngestRepository,
+    NewDeadLetter,
+    NewInboxRow,
+    TransactionRow,
+    base_records,
+)
 from domain.kit.clock import utc_now
+from domain.kit.errors import quoted
 from domain.kit.periods import PeriodKind, period_containing
 from domain.org.models import User
 from domain.org.viewer import Viewer
@@ -102,7 +110,9 @@ async def ingest_events(
         referenced, [e for raw in events if (e := event_id_of(raw))]
     )
     batch: list[NewInboxRow] = []
+    letters: list[NewDeadLetter] = []
     in_batch: set[str] = set()
+    stored_bytes = 0
     for index, raw in enumerate(events):
         event_id = event_id_of(raw)
         if event_id is not None and (event_id in seen or event_id in in_batch):
@@ -113,19 +123,16 @@ async def ingest_events(
                 raise invalid[index]
             event = parse_event(raw, known_reps=known.__contains__)
         except InvalidEvent as exc:
-            await repo.add_dead_letter(
-                source=source,
-                event_id=event_id,
-                position=index,
-                reason=str(exc),
-                field=exc.field,
-                body=dumps_exact(raw),
-            )
+            body = dumps_exact(raw)
+            stored_bytes = _within_budget(stored_bytes + len(body))
+            letters.append(NewDeadLetter(source, event_id, index, str(exc), exc.field, body))
             result.rejected.append(Rejection(index, event_id, str(exc)))
             continue
         if event.type == REP_UPSERTED:
             known.add(event.record_id)  # later events of this batch may credit them
         in_batch.add(event.id)
+        body = dumps_exact(raw)
+        stored_bytes = _within_budget(stored_bytes + len(body))
         batch.append(
             NewInboxRow(
                 event_id=event.id,
@@ -133,13 +140,30 @@ async def ingest_events(
                 type=event.type,
                 record_id=event.record_id,
                 version=event.version,
-                body=dumps_exact(raw),
+                body=body,
             )
         )
+    await repo.add_dead_letters(letters)
     stored = await repo.add_inbox_events(batch)
     result.duplicates += len(batch) - len(stored)
     result.inbox_ids = [stored[row.event_id] for row in batch if row.event_id in stored]
     return result
+
+
+# what the events of one request may store (inbox bodies and dead letters together): a CRM
+# adapter lays each change over the whole record, so a request of many small changes to a
+# large record stores far more than its body
+MAX_STORED_BYTES = 16 * 1024 * 1024
+
+
+def _within_budget(stored: int) -> int:
+    if stored > MAX_STORED_BYTES:
+        raise TooManyEvents(
+            f"its events come to more than {MAX_STORED_BYTES} bytes stored: send fewer events "
+            "per request",
+            field="events",
+        )
+    return stored
 
 
 # --- applying -------------------------------------------------------------------------------
@@ -384,7 +408,7 @@ async def _write_transaction(
         (f"data.splits[{i}].rep_id", s.rep_id) for i, s in enumerate(t.splits or ())
     ]:
         if rep not in ids:
-            raise UnknownRep(f"unknown rep {rep!r}", field=name)
+            raise UnknownRep(f"unknown rep {quoted(rep)}", field=name)
     row = _transaction_row(t, ids, version)
     await repo.upsert_transactions_of([row])
     return {ids[r] for r in t.credited_reps}
@@ -421,7 +445,7 @@ async def _apply_rep(
     if rep.manager_id:
         found = await repo.user_ids([rep.manager_id])
         if rep.manager_id not in found:
-            raise UnknownRep(f"unknown rep {rep.manager_id!r}", field="data.manager_id")
+            raise UnknownRep(f"unknown rep {quoted(rep.manager_id)}", field="data.manager_id")
         manager_id = found[rep.manager_id]
     user = await User.filter(tenant_id=viewer.tenant_id, external_id=rep.id).first()
     old_manager: UUID | None = None
@@ -637,6 +661,7 @@ async def translate(*, viewer: Viewer, source: str, payload: Any) -> adapters.Tr
     tenant = await get_tenant(viewer.tenant_id)
     if source == "salesforce_cdc":
         messages = adapters.cdc_messages(payload)
+        adapters.check_cdc_size(messages)
         mapping = await field_mapping(viewer=viewer, source="salesforce")
         bases = await base_records(viewer.tenant_id, adapters.cdc_record_ids(messages))
         return adapters.translate_cdc(
@@ -651,6 +676,7 @@ async def translate(*, viewer: Viewer, source: str, payload: Any) -> adapters.Tr
     if source == "hubspot":
         if not isinstance(payload, list):
             raise InvalidEnvelope("must be a JSON list of HubSpot events", field="body")
+        check_event_count(len(payload))
         mapping = await field_mapping(viewer=viewer, source="hubspot")
         bases = await base_records(viewer.tenant_id, adapters.hubspot_record_ids(payload))
         return adapters.translate_hubspot(

@@ -2,6 +2,33 @@
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
+QUOTE_LIMIT = 80
+
+
+class _Repr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 1000:  # repr() is slow on huge ints and refuses 4,300 digits
+            return f"<a number of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _Repr()
+_REPR.maxlevel = 3
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 6
+_REPR.maxstring = _REPR.maxother = QUOTE_LIMIT
+_REPR.maxlong = 40
+
+
+def quoted(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` for an error message, at most ``limit`` characters, whatever the value's
+    size or depth: an error never echoes a large value back (a 52 MB YAML alias expansion once
+    came back in one)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class DomainError(Exception):
     """Base of every expected failure; ``code`` is stable, ``message`` is for people."""
@@ -29,7 +56,7 @@ class ExpressionError(PlanError):
     code = "invalid_expression"
 
     def __init__(self, message: str, *, field: str | None, expression: str, column: int) -> None:
-        super().__init__(f"{message} at column {column} in {expression!r}", field=field)
+        super().__init__(f"{message} at column {column} in {quoted(expression)}", field=field)
         self.expression = expression
         self.column = column
 
@@ -53,7 +80,11 @@ class DataError(DomainError):
         self.column = column
 
 
-class PeriodError(DomainError):
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class PeriodError(InvalidInput):
     code = "invalid_period"
 
 
@@ -69,7 +100,3 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
-
-
-class InvalidInput(DomainError):
-    code = "invalid_input"

@@ -12,10 +12,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, Overflow
 from typing import Any
 
-from domain.kit.errors import ExpressionError
+from domain.kit.errors import ExpressionError, InvalidInput, quoted
+from domain.kit.numbers import PLAN_DECIMALS, PLAN_INTEGER_DIGITS, check_decimal
+
+MAX_EXPRESSION_CHARACTERS = 2000  # a plan's expressions are a line each
 
 # Expressions evaluate over either a transaction's fields (a dict) or a rep context object.
 Evaluator = Callable[[Any], Any]
@@ -51,9 +54,9 @@ def _not_in(a: Any, b: Any) -> bool:
 
 def _round(x: Any, n: Any = 0) -> Decimal:
     if isinstance(x, bool) or not isinstance(x, Decimal | int):
-        raise EvaluationError(f"round() needs a number, got {x!r}")
+        raise EvaluationError(f"round() needs a number, got {quoted(x)}")
     if isinstance(n, bool) or not isinstance(n, Decimal | int) or int(n) != n:
-        raise EvaluationError(f"round() needs a whole number of digits, got {n!r}")
+        raise EvaluationError(f"round() needs a whole number of digits, got {quoted(n)}")
     return Decimal(x).quantize(Decimal(1).scaleb(-int(n)), rounding=ROUND_HALF_UP)
 
 
@@ -114,7 +117,14 @@ def compile_expression(
         raise ExpressionError(
             "an expression must be a non-empty string",
             field=where,
-            expression=str(source),
+            expression=quoted(source),
+            column=1,
+        )
+    if len(source) > MAX_EXPRESSION_CHARACTERS:
+        raise ExpressionError(
+            f"is longer than {MAX_EXPRESSION_CHARACTERS} characters (split it into components)",
+            field=where,
+            expression=source,
             column=1,
         )
     try:
@@ -190,23 +200,31 @@ class _Translator:
             text = text.replace("_", "")
             try:
                 number = Decimal(text)
+                check_decimal(
+                    number,
+                    field=self.where,
+                    integer_digits=PLAN_INTEGER_DIGITS,
+                    decimals=PLAN_DECIMALS,
+                )
             except ArithmeticError:
-                raise self.fail(node, f"bad number {text!r}") from None
+                raise self.fail(node, f"bad number {quoted(text)}") from None
+            except InvalidInput as exc:
+                raise self.fail(node, exc.message) from None
             # Hoisted: the Decimal is built once per plan, not once per evaluation.
             name = f"_n{len(self.constants)}"
             self.constants[name] = number
             return name
-        raise self.fail(node, f"constant {value!r} is not allowed")
+        raise self.fail(node, f"constant {quoted(value)} is not allowed")
 
     def visit_Name(self, node: ast.Name) -> str:
         if node.id in _NAMED_CONSTANTS:
             return node.id
         if node.id.startswith("_"):
-            raise self.fail(node, f"name {node.id!r} is not allowed")
+            raise self.fail(node, f"name {quoted(node.id)} is not allowed")
         if not self.allow_names:
             raise self.fail(
                 node,
-                f"unknown name {node.id!r} (fields can only be used in "
+                f"unknown name {quoted(node.id)} (fields can only be used in "
                 "filter, value and payable_when)",
             )
         self.names.add(node.id)
@@ -301,7 +319,7 @@ class _Translator:
                 raise self.fail(node, f"{name}() takes at least two arguments")
             return f"{_PLAIN_FUNCTIONS[name]}({', '.join(args)})"
         allowed = sorted([*_PLAIN_FUNCTIONS, *self.reference_functions])
-        raise self.fail(node, f"unknown function {name!r} (allowed: {', '.join(allowed)})")
+        raise self.fail(node, f"unknown function {quoted(name)} (allowed: {', '.join(allowed)})")
 
 
 _OPERATOR_NAMES: dict[type[ast.operator], str] = {
@@ -345,15 +363,21 @@ def evaluate_safely(expr: CompiledExpression, env: Any) -> Any:
     try:
         return expr.evaluate(env)
     except EvaluationError as exc:
-        raise EvaluationError(f"{exc} in {expr.source!r}") from None
+        raise EvaluationError(f"{exc} in {quoted(expr.source)}") from None
     except (ArithmeticError, TypeError, ValueError) as exc:
-        raise EvaluationError(f"{_explain_failure(exc)} in {expr.source!r}") from None
+        raise EvaluationError(f"{_explain_failure(exc)} in {quoted(expr.source)}") from None
 
 
 def _explain_failure(exc: Exception) -> str:
     if isinstance(exc, ZeroDivisionError) or "Division" in repr(exc):
         return "division by zero"  # DivisionByZero, or DivisionUndefined for 0/0
-    text = str(exc)
+    if isinstance(exc, Overflow):
+        return "a number too large to calculate with"
+    if isinstance(exc, InvalidOperation):  # str() of it is "[<class 'decimal.InvalidOperation'>]"
+        return "a calculation with a number too large or not a number"
+    if isinstance(exc, ArithmeticError):
+        return "a calculation that has no result"
+    text = quoted(str(exc))[1:-1]
     if "NoneType" in text:
         return f"a missing value (None) was used in arithmetic ({text})"
     return text or type(exc).__name__

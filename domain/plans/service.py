@@ -96,9 +96,11 @@ async def publish_plan_version(
     _check_storable(compiled)
     period = period_containing(effective_from, compiled.period)
     if period.start != effective_from:
+        # the period after 9999-12 does not exist: only the one before is offered then
+        after = "" if period.end == date.max else f" or {period.next().start.isoformat()}"
         raise InvalidInput(
             f"a {compiled.period}ly plan takes effect at the start of a period: "
-            f"use {period.start.isoformat()} or {period.next().start.isoformat()}",
+            f"use {period.start.isoformat()}{after}",
             field="effectiveFrom",
         )
     repo = PlanRepository(viewer)

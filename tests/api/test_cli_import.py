@@ -167,3 +167,41 @@ async def test_given_bad_arguments_when_importing_then_one_line_and_exit_2(db, t
     no_file.one_line_error("missing.csv: no such file")
     not_utf8.one_line_error("latin1.csv: is not UTF-8 text")
     bad_header.one_line_error("q.csv row 1", "missing column(s) rep_id, period, value")
+
+
+async def test_given_hostile_cells_when_importing_then_one_line_exit_2_and_nothing_written(
+    db, tmp_path: Path
+):
+    """A NUL byte, a version past BIGINT, a year 0 period: one line naming file, row and
+    column, exit status 2 (not a traceback from PostgreSQL or int())."""
+    await make_tenant(slug="acme")
+    await imported_reps(db, tmp_path)
+    header = "id,rep_id,type,amount,currency,date,state,splits,version\n"
+    nul = write(tmp_path, "nul.csv", header + "t1,ana,solar,1\x00,EUR,2026-10-03,won,,1\n")
+    version = write(tmp_path, "v.csv", header + f"t1,ana,solar,1,EUR,2026-10-03,won,,{2**63}\n")
+    year0 = write(tmp_path, "q.csv", "rep_id,measure,period,value\nana,bookings,0000-01,5\n")
+
+    ran_nul = await podium(db, "import", "transactions", nul, "--tenant", "acme")
+    ran_version = await podium(db, "import", "transactions", version, "--tenant", "acme")
+    ran_year0 = await podium(db, "import", "quotas", year0, "--tenant", "acme")
+
+    ran_nul.one_line_error("nul.csv row 2 column amount", "NUL")
+    ran_version.one_line_error("v.csv row 2 column version", str(2**63 - 1))
+    ran_year0.one_line_error("q.csv row 2 column period", "year 0")
+    assert await Transaction.all().count() == 0
+    assert await Quota.all().count() == 0
+
+
+async def test_given_a_line_separator_in_a_cell_when_imported_then_one_row_as_in_simulate(
+    db, tmp_path: Path
+):
+    """`import` and `simulate` split a file into rows the same way: U+2028 and U+0085 in a
+    cell are data (str.splitlines once cut the row in two in `import` only)."""
+    await make_tenant(slug="acme")
+    text = "id,name,manager_id,hire_date,end_date\nana,Ana\u2028Lee,,,\nben,Ben\u0085Okafor,,,\n"
+
+    ran = await podium(db, "import", "reps", write(tmp_path, "reps.csv", text), "--tenant", "acme")
+
+    assert ran.returncode == 0, ran.stderr
+    names = dict(await User.all().values_list("external_id", "display_name"))
+    assert names == {"ana": "Ana\u2028Lee", "ben": "Ben\u0085Okafor"}

@@ -341,3 +341,88 @@ def test_given_quarter_plan_when_simulated_for_a_quarter_then_exit_0(tmp_path: P
 
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["period"] == "2026-Q4"
+
+
+# --- hostile input: one line on stderr, exit status 2 ------------------------------------------
+
+ALIAS_BOMB = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcde", "bcdef", strict=True)
+    )
+    + "id: [*f]\n"
+)
+HOSTILE_CASES = {
+    "list as key": ({"plan": "[a, b]: 1\n" + PLAN}, "a key must be a name, not a list"),
+    "mapping as key": ({"plan": "? {a: 1}\n: 1\n" + PLAN}, "not a mapping"),
+    "50,000-deep yaml": ({"plan": "x: " + "[" * 50_000 + "]" * 50_000}, "nest"),
+    "50,000-deep json": ({"plan": '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"}, "nested deeper"),
+    "alias bomb": ({"plan": ALIAS_BOMB}, "aliases"),
+    "rate 1e999999": ({"plan": PLAN.replace("rate: 0.05", "rate: 1e999999")}, "too large"),
+    "arabic-indic rate": ({"plan": PLAN.replace("rate: 0.05", "rate: '١٢'")}, "not a number"),
+    "NUL in a csv": (
+        {"files": {"transactions.csv": TX_HEADER + "t1,ana,deal,4\x000,EUR,2026-10-03,won,\n"}},
+        "transactions.csv row 2 column amount: contains a NUL character",
+    ),
+    "40-digit amount": (
+        {"files": {"transactions.csv": TX_HEADER + f"t1,ana,deal,{'9' * 40},EUR,2026-10-03,,\n"}},
+        "column amount",
+    ),
+    "year 0 quota": (
+        {"files": {"quotas.csv": "rep_id,measure,period,value\nana,bookings,0000-01,1\n"}},
+        "quotas.csv row 2 column period: year 0",
+    ),
+    "not utf-8": (
+        {"files": {"reps.csv": None}, "raw": {"reps.csv": b"id,name\n\xff\xfe,\n"}},
+        "reps.csv: is not UTF-8",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_CASES))
+def test_given_hostile_plan_or_data_when_simulated_then_one_line_and_exit_2(
+    tmp_path: Path, case: str
+):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    given, fragment = HOSTILE_CASES[case]
+    raw = given.pop("raw", {}) if isinstance(given, dict) else {}
+    plan, data = write_case(tmp_path, **dict(given))
+    for name, content in raw.items():
+        (data / name).write_bytes(content)
+
+    ran = CliRunner().invoke(app, [str(a) for a in simulate_args(plan, data, "2026-10")])
+
+    assert ran.exit_code == 2, (ran.stdout, ran.stderr, ran.exception)
+    assert ran.stdout == ""
+    lines = ran.stderr.splitlines()
+    assert len(lines) == 1, ran.stderr
+    assert fragment in lines[0]
+    assert len(lines[0]) < 400
+
+
+@pytest.mark.parametrize("period", ["0000", "0000-01", "2026-10\n", "٢٠٢٦-10"])
+def test_given_a_hostile_period_when_simulated_then_one_line_and_exit_2(
+    tmp_path: Path, period: str
+):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    plan, data = write_case(tmp_path)
+
+    ran = CliRunner().invoke(app, [str(a) for a in simulate_args(plan, data, period)])
+
+    assert ran.exit_code == 2, (ran.stdout, ran.stderr, ran.exception)
+    assert ran.stderr.startswith("podium: period: ")
+    assert len(ran.stderr.splitlines()) == 1
+
+
+def test_given_a_50000_deep_plan_when_simulated_in_a_fresh_process_then_one_line_exit_2(
+    tmp_path: Path,
+):
+    proc = simulate(tmp_path, plan="x: " + "[" * 50_000 + "]" * 50_000)
+
+    assert_one_line_failure(proc, "nest")

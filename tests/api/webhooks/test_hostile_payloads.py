@@ -5,8 +5,9 @@ a real arq worker, every invalid one refused (400/401/413) or dead-lettered with
 The payloads come from a seeded generator (deterministic): truncated and deeply nested JSON,
 wrong envelopes, wrong types in every field, huge numbers (1e400, 10**400, "1e999999"),
 NaN/Infinity, unicode, NUL characters and lone surrogates, very long ids, duplicate keys,
-unknown reps, bad/missing/expired signatures, oversized bodies, hostile tenant paths, and the
-same against the Salesforce CDC and HubSpot endpoints.
+unknown reps, bad/missing/expired signatures, oversized bodies, more events than one request
+may carry, hostile tenant paths, and the same against the Salesforce CDC, Salesforce Outbound
+Message (SOAP: DTDs and entities in UTF-8 and UTF-16) and HubSpot endpoints.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape
 
 import httpx
 
 import domain.earnings.service as earnings_service
-from api.webhooks.signatures import hubspot_signature, podium_signature
+from api.webhooks.signatures import hubspot_signature, outbound_url_secret, podium_signature
 from domain.crm.models import Transaction
 from domain.earnings.models import EarningsResult
+from domain.ingest.events import MAX_EVENTS
+from domain.ingest.mapping import set_field_mapping
 from domain.ingest.models import DeadLetter, InboxEvent, InboxStatus, RecomputeRequest
 from domain.tenants.models import Tenant
 from tests.domain.builders import (
@@ -42,6 +46,7 @@ TOTAL = 1000
 CRM = "/webhooks/crm/acme"
 BASE_URL = "http://podium.test"
 MIB = 1024 * 1024
+ORG = "00DRM000000XyZ1"
 
 # hostile values put in place of one field of an otherwise valid event
 HOSTILE_VALUES: list[Any] = [
@@ -449,16 +454,65 @@ class Hostile:
         headers["content-type"] = "application/json"
         return Sent(path, body, headers, allowed, f"hubspot {body[:60]!r}")
 
+    def outbound(self) -> Sent:
+        """Salesforce Outbound Messages: hostile field values, DTDs and entities in UTF-8
+        and UTF-16, broken XML, too many notifications."""
+        rng = self.rng
+        nid = self._id("ob")
+        value = rng.choice([v for v in HOSTILE_VALUES if isinstance(v, str)])
+        value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        item = (
+            f'<Notification><Id>{nid}</Id><sObject xsi:type="sf:Opportunity" '
+            'xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+            f"<sf:Id>006{nid}</sf:Id><sf:Amount>{escape(value)}</sf:Amount>"
+            f"<sf:OwnerId>ana</sf:OwnerId><sf:CloseDate>{escape(value)}</sf:CloseDate>"
+            "</sObject></Notification>"
+        )
+        count = rng.choice([1, 1, 1, 101])
+        prolog = rng.choice(
+            [
+                '<?xml version="1.0" encoding="UTF-8"?>',
+                '<?xml version="1.0" encoding="UTF-16"?>',
+                '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "aaaa">]>',
+                '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+            ]
+        )
+        text = (
+            f'{prolog}<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+            '<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+            f"<OrganizationId>{ORG}</OrganizationId>{item * count}"
+            "</notifications></soapenv:Body></soapenv:Envelope>"
+        )
+        if "ENTITY" in prolog:
+            text = text.replace(
+                "</sf:Amount>", "&a;</sf:Amount>" if "aaaa" in prolog else "&e;</sf:Amount>"
+            )
+        body = text.encode("utf-16" if "UTF-16" in prolog else "utf-8")
+        allowed = {400} if "ENTITY" in prolog else {413} if count > 100 else {200, 400}
+        if rng.random() < 0.1:
+            body = body[: rng.randint(0, len(body) - 1)]  # cut short: malformed
+            allowed = {400}
+        path = f"/webhooks/salesforce/acme/outbound/{outbound_url_secret(self.secret)}"
+        return Sent(path, body, {"content-type": "text/xml"}, allowed, f"outbound {body[:60]!r}")
+
+    def too_many(self) -> Sent:
+        """More events than one request may carry: 413 naming the limit, nothing stored."""
+        body = json.dumps({"events": [0] * (MAX_EVENTS + self.rng.randint(1, 50))}).encode()
+        return Sent(CRM, body, self.signed(body), {413}, "too many events")
+
     def next(self) -> Sent:
         kinds: list[tuple[float, Callable[[], Sent]]] = [
-            (0.42, self.event_batch),
-            (0.18, self.malformed),
-            (0.13, self.bad_signature),
+            (0.40, self.event_batch),
+            (0.17, self.malformed),
+            (0.12, self.bad_signature),
             (0.06, self.hostile_path),
             (0.02, self.oversized),
             (0.05, self.replay),
             (0.07, self.salesforce),
-            (0.07, self.hubspot),
+            (0.06, self.hubspot),
+            (0.04, self.outbound),
+            (0.01, self.too_many),
         ]
         roll = self.rng.random()
         for weight, make in kinds:
@@ -479,6 +533,9 @@ async def _world() -> Tenant:
     )
     await assign(user=ana, plan=plan, effective_from="2026-01-01")
     await assign(user=ben, plan=plan, effective_from="2026-01-01")
+    await set_field_mapping(
+        viewer=system_viewer(tenant), source="salesforce", mapping={"organization_id": ORG}
+    )
     return tenant
 
 

@@ -126,3 +126,29 @@ async def test_given_bad_overrides_then_the_field_is_named_and_nothing_written()
 
     assert await field_mapping_overrides(viewer=viewer, source="salesforce") is None
     assert await audit_entries() == []
+
+
+@pytest.mark.parametrize(
+    ("mapping", "field"),
+    [
+        ({"date": "Close\x00Date"}, "mapping.date"),
+        ({"date": "\ud800"}, "mapping.date"),
+        ({"state_values": {"Won\x00": "won"}}, "mapping.state_values"),
+        ({"date": "x" * 100_000}, "mapping.date"),
+        ({"z" * 100_000: "x"}, "mapping." + "z" * 80),
+    ],
+)
+async def test_given_unstorable_or_huge_values_when_mapping_set_then_invalid_input(
+    db: str, mapping: dict, field: str
+):
+    tenant = await make_tenant(slug="acme")
+
+    with pytest.raises(InvalidInput) as info:
+        async with in_transaction():
+            await set_field_mapping(
+                viewer=system_viewer(tenant), source="salesforce", mapping=mapping
+            )
+
+    assert info.value.field == field
+    assert len(info.value.message) < 200
+    assert not await FieldMapping.exists()

@@ -228,3 +228,53 @@ async def test_given_same_plan_key_in_two_tenants_when_published_then_independen
     assert await Plan.filter(key="ae").count() == 2
     acme_version = await PlanVersion.get(tenant_id=acme.id)
     assert acme_version.effective_to is None
+
+
+async def test_given_the_last_days_of_the_calendar_when_published_then_typed_errors_or_stored(
+    db: str,
+):
+    """`effectiveFrom: 9999-12-31` once failed computing the next period's start."""
+    tenant = await make_tenant()
+    admin = await make_user(tenant=tenant, external_id="root", role=Role.ADMIN)
+    viewer = viewer_of(admin)
+    await publish_plan_version(
+        viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(2026, 10, 1)
+    )
+
+    with pytest.raises(InvalidInput) as info:
+        await publish_plan_version(
+            viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(9999, 12, 31)
+        )
+    last = await publish_plan_version(
+        viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(9999, 12, 1)
+    )
+
+    assert info.value.field == "effectiveFrom"
+    assert "use 9999-12-01" in info.value.message
+    assert (last.version, last.effective_from) == (2, date(9999, 12, 1))
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ('{"id": "ae", "name": "A\\u0000B"}', "name"),
+        ('{"id": "ae", "name": "\\ud800"}', "name"),
+        (
+            '{"id": "ae", "measures": [{"id": "m", "filter": "x == \'\\u0000\'"}]}',
+            "measures[0].filter",
+        ),
+    ],
+)
+async def test_given_a_nul_or_lone_surrogate_in_a_plan_when_published_then_plan_error(
+    db: str, document: str, field: str
+):
+    tenant = await make_tenant()
+    admin = await make_user(tenant=tenant, external_id="root", role=Role.ADMIN)
+
+    with pytest.raises(PlanError) as info:
+        await publish_plan_version(
+            viewer=viewer_of(admin), document=document, effective_from=date(2026, 10, 1)
+        )
+
+    assert info.value.field == field
+    assert await PlanVersion.all().count() == 0

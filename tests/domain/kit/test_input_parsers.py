@@ -1,0 +1,206 @@
+"""The shared parsers where data enters: numbers, periods, dates, JSON documents, quoting.
+
+ASCII only where the format says so, bounded sizes, a typed error naming the field for
+anything else, and never a large value echoed back in an error."""
+
+from __future__ import annotations
+
+import string
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.kit.documents import DocumentError, loads_json
+from domain.kit.errors import InvalidInput, PeriodError, quoted
+from domain.kit.numbers import NumberError, parse_decimal, parse_whole_number
+from domain.kit.periods import parse_date, parse_period
+
+
+def _names(exc: InvalidInput, field: str) -> None:
+    assert exc.field == field
+    assert len(exc.message) < 200
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1200", "1200"), ("-3.5", "-3.5"), (" 40000.00 ", "40000.00"), (".5", "0.5"), ("7.", "7")],
+)
+def test_given_plain_ascii_decimals_when_parsed_then_exact(text: str, expected: str):
+    assert parse_decimal(text, field="amount") == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("١٢", "is not a number"),  # Arabic-Indic digits: Decimal() would say 12
+        ("۱۲", "is not a number"),  # Extended Arabic-Indic
+        ("１２", "is not a number"),  # full-width
+        ("12\n", "12"),  # surrounding whitespace is trimmed, not an error: see the next test
+        ("1e5", "is not a number"),  # no exponent where the format has none
+        ("1,000", "is not a number"),
+        ("NaN", "not a finite number"),
+        ("-Infinity", "not a finite number"),
+        ("9" * 15, "too large (at most 14 digits before the point)"),
+        ("9" * 40, "too large"),
+        ("0.1234567", "more than 6 decimals"),
+        pytest.param(10**400, "too large", id="10**400"),
+        (True, "is not a number"),
+        (None, "is not a number"),
+        ([1], "is not a number"),
+        pytest.param("1" * 5000, "is not a number", id="5000 digits"),
+    ],
+)
+def test_given_a_value_outside_the_format_when_parsed_then_number_error_naming_the_field(
+    value: object, fragment: str
+):
+    if value == "12\n":
+        assert parse_decimal(value, field="amount") == 12
+        return
+    with pytest.raises(NumberError) as info:
+        parse_decimal(value, field="amount")
+
+    assert info.value.field == "amount"
+    assert fragment in info.value.message
+    assert len(info.value.message) < 200
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("1e999999", "too large"), ("1e-999999", "more than 28 decimals"), ("5e-2", "")],
+)
+def test_given_exponents_when_allowed_then_bounded_all_the_same(text: str, fragment: str):
+    if not fragment:
+        assert parse_decimal(text, field="rate", exponent=True, decimals=28) == Decimal("0.05")
+        return
+    with pytest.raises(NumberError, match=fragment):
+        parse_decimal(text, field="rate", exponent=True, decimals=28)
+
+
+@pytest.mark.parametrize("text", ["9223372036854775808", "-1", "1.5", "٣", "1e3", "", "x"])
+def test_given_a_version_beyond_bigint_or_not_whole_when_parsed_then_number_error(text: str):
+    with pytest.raises(NumberError) as info:
+        parse_whole_number(text, field="version")
+
+    assert info.value.field == "version"
+
+
+def test_given_the_largest_bigint_when_parsed_as_version_then_accepted():
+    assert parse_whole_number(str(2**63 - 1), field="version") == 2**63 - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_given_any_text_when_parsed_as_a_number_then_a_bounded_decimal_or_a_number_error(
+    text: str,
+):
+    try:
+        number = parse_decimal(text, field="amount")
+    except NumberError as exc:
+        _names(exc, "amount")
+        return
+    assert number.is_finite()
+    assert set(text.strip()) <= set(string.digits + "+-.")
+
+
+# --- periods and dates ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0000",
+        "0000-01",
+        "0000-Q1",
+        "2026-10\n",
+        "2026\n",
+        "٢٠٢٦-10",
+        "２０２６",
+        "2026-1٠",
+        " 2026-10",
+    ],
+)
+def test_given_a_hostile_period_id_when_parsed_then_period_error_naming_the_field(text: str):
+    with pytest.raises(PeriodError) as info:
+        parse_period(text, field="--period")
+
+    assert isinstance(info.value, InvalidInput)
+    assert info.value.field == "--period"
+
+
+def test_given_the_last_and_first_periods_when_stepping_past_them_then_period_error():
+    assert parse_period("9999-12").end == date(9999, 12, 31)
+    with pytest.raises(PeriodError, match="after 9999-12"):
+        parse_period("9999-12").next()
+    with pytest.raises(PeriodError, match="before 0001"):
+        parse_period("0001").previous()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.text(max_size=12), st.from_regex(r"[0-9]{4}(-[0-9]{2}|-Q[0-9])?", fullmatch=True))
+)
+def test_given_any_text_when_parsed_as_a_period_then_a_period_or_a_period_error(text: str):
+    try:
+        period = parse_period(text)
+    except PeriodError as exc:
+        _names(exc, "period")
+        return
+    assert period.id == text
+    assert text.isascii()
+    assert date(1, 1, 1) <= period.start <= period.end
+
+
+@pytest.mark.parametrize(
+    "text", ["20261003", "2026-W40-1", "0000-01-01", "2026-02-30", "٢٠٢٦-10-03", "2026-10-03\n"]
+)
+def test_given_a_date_outside_yyyy_mm_dd_when_parsed_then_invalid_input(text: str):
+    with pytest.raises(InvalidInput) as info:
+        parse_date(text, field="date")
+
+    assert info.value.field == "date"
+
+
+def test_given_the_last_day_when_parsed_then_accepted():
+    assert parse_date("9999-12-31", field="date") == date(9999, 12, 31)
+
+
+# --- JSON documents and quoting ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 50_000 + "]" * 50_000,
+        '{"a":' * 5_000 + "1" + "}" * 5_000,
+        "[" * 33 + "]" * 33,
+        "[NaN]",
+        '{"a": Infinity}',
+    ],
+)
+def test_given_deep_or_non_finite_json_when_loaded_then_document_error(text: str):
+    with pytest.raises(DocumentError):
+        loads_json(text)
+
+
+def test_given_json_within_the_depth_when_loaded_then_fractions_are_decimals():
+    assert loads_json('{"a": [[1.10]]}') == {"a": [[Decimal("1.10")]]}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("x" * 100_000, id="long text"),
+        pytest.param(["lol"] * 100_000, id="long list"),
+        pytest.param({"k": [[[[[[["deep"]]]]]]]}, id="deep"),
+        pytest.param(10**4000 // 7, id="huge int"),
+        pytest.param([10**5000], id="int past the 4,300 digits of repr()"),
+    ],
+)
+def test_given_a_large_value_when_quoted_for_an_error_then_at_most_80_characters(value: object):
+    assert len(quoted(value)) <= 80
