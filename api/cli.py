@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from domain.kit.errors import DomainError, InvalidInput, NotFound
+from domain.kit.errors import DomainError, InvalidInput, NotFound, quoted
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -68,6 +68,10 @@ DataOption = Annotated[
 PeriodOption = Annotated[str, typer.Option("--period", help="2026-10, 2026-Q4 or 2026.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="json or table.")]
 ExplainOption = Annotated[bool, typer.Option("--explain", help="Add plain-words explanations.")]
+LocaleOption = Annotated[
+    str,
+    typer.Option("--locale", help="The explanations' language: en, de, fr, ms or hi (en-IN, ...)."),
+]
 
 
 @app.command()
@@ -77,20 +81,27 @@ def simulate(
     period: PeriodOption,
     output: FormatOption = OutputFormat.table,
     explain: ExplainOption = False,
+    locale: LocaleOption = "en",
 ) -> None:
     """Run a plan offline against CSV files and print what it pays."""
+    from babel import Locale, UnknownLocaleError
+
     from api.simulator import render_json, render_table
     from api.simulator import simulate as run
 
+    try:
+        Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        _fail(f"--locale: {quoted(locale)} is not a locale (en, de, fr, ms, hi, de-DE, ...)")
     try:
         result = run(plan, data, period)
     except DomainError as exc:
         _fail(str(exc))
         return
     if output is OutputFormat.json:
-        sys.stdout.write(render_json(result, explain=explain) + "\n")
+        sys.stdout.write(render_json(result, explain=explain, locale=locale) + "\n")
     else:
-        render_table(result, Console(), explain=explain)
+        render_table(result, Console(), explain=explain, locale=locale)
 
 
 # --- the service ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from rich.tree import Tree
 
 from domain.datasets.csvfiles import csv_lines, read_directory_texts
 from domain.engine.calculate import calculate
-from domain.engine.explanations import render
+from domain.engine.explanations import render, shown_attainment
 from domain.engine.plan import Plan, parse_plan_text
 from domain.engine.results import PlanResult
 from domain.kit.errors import DataError, PlanError
@@ -58,8 +58,8 @@ def simulate(plan_path: Path, data_dir: Path, period_id: str) -> PlanResult:
     return calculate(plan, period, inputs)
 
 
-def render_json(result: PlanResult, *, explain: bool = False) -> str:
-    return json.dumps(result.to_dict(explain=explain), indent=1, ensure_ascii=False)
+def render_json(result: PlanResult, *, explain: bool = False, locale: str | None = None) -> str:
+    return json.dumps(result.to_dict(explain=explain, locale=locale), indent=1, ensure_ascii=False)
 
 
 def _figure(value: Decimal, digits: int | None = None) -> str:
@@ -72,7 +72,9 @@ def _figure(value: Decimal, digits: int | None = None) -> str:
     return f"{value:,.2f}"
 
 
-def render_table(result: PlanResult, console: Console, *, explain: bool = False) -> None:
+def render_table(
+    result: PlanResult, console: Console, *, explain: bool = False, locale: str | None = None
+) -> None:
     digits = minor_units(result.currency)
 
     def money(value: Decimal) -> str:
@@ -86,7 +88,7 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
         summary.add_column(column, justify="right")
     for rep in result.reps:
         attainment = "\n".join(
-            f"{escape(names.get(m.id, m.id))} {m.attainment * 100:.1f}%"
+            f"{escape(names.get(m.id, m.id))} {shown_attainment(m.attainment) * 100:.1f}%"
             for m in rep.measures
             if m.attainment is not None
         )
@@ -121,19 +123,19 @@ def render_table(result: PlanResult, console: Console, *, explain: bool = False)
                 if m.quota is not None:
                     text += f" of quota {_figure(m.quota)}"
                 if m.attainment is not None:
-                    text += f" ({m.attainment * 100:.1f}%)"
+                    text += f" ({shown_attainment(m.attainment) * 100:.1f}%)"
                 measures.add(text)
             names = dict(result.component_names)
             for c in rep.components:
                 name = escape(names.get(c.id, c.id))
                 branch = tree.add(f"{name}: {money(c.amount)} (payable {money(c.payable)})")
                 for reason in c.reasons:
-                    branch.add(escape(render((reason,), locale=None, currency=rep.currency)))
+                    branch.add(escape(render((reason,), locale=locale, currency=rep.currency)))
                 for line in rep.lines:
                     if line.component == c.id:
-                        branch.add(escape(result.line_words(rep.rep_id, line)))
+                        branch.add(escape(result.line_words(rep.rep_id, line, locale)))
             for reason in rep.reasons[len(rep.components) :]:
-                tree.add(escape(render((reason,), locale=None, currency=rep.currency)))
+                tree.add(escape(render((reason,), locale=locale, currency=rep.currency)))
             console.print(tree)
     if result.errors:
         errors = Table(title="Not calculated")

@@ -375,6 +375,11 @@ def decode(text: str) -> list[Any] | None:
 # --- rendering ----------------------------------------------------------------------------
 
 
+def shown_attainment(attainment: Decimal) -> Decimal:
+    """An attainment as shown to people: truncated to 0.1% (79.96% must not read as 80%)."""
+    return (attainment * 1000).to_integral_value(rounding=ROUND_DOWN) / 1000
+
+
 @cache
 def babel_locale(tag: str | None) -> Locale:
     """'de-DE' or 'de_DE' to a Babel locale; an unknown tag reads English."""
@@ -454,8 +459,11 @@ class _Words(string.Formatter):
         if format_spec == "pct":
             return str(format_percent(number, locale=self.locale, decimal_quantization=False))
         if format_spec == "att":
-            truncated = (number * 1000).to_integral_value(rounding=ROUND_DOWN) / 1000
-            return str(format_percent(truncated, locale=self.locale, decimal_quantization=False))
+            return str(
+                format_percent(
+                    shown_attainment(number), locale=self.locale, decimal_quantization=False
+                )
+            )
         return str(
             format_decimal(number.normalize(), locale=self.locale, decimal_quantization=False)
         )

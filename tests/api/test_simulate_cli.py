@@ -101,6 +101,28 @@ def test_given_valid_plan_and_data_when_simulated_as_table_then_reps_and_errors_
     assert "800.00" in proc.stdout
 
 
+def test_given_a_locale_when_simulated_with_explain_then_the_words_are_in_that_language(
+    tmp_path: Path,
+):
+    plan, data = write_case(tmp_path)
+    args = [*simulate_args(plan, data, "2026-10"), "--explain"]
+
+    english = json.loads(podium(*args).stdout)
+    german = json.loads(podium(*args, "--locale", "de-DE").stdout)
+
+    assert english["reps"][0]["total"] == german["reps"][0]["total"] == "800.00"
+    assert english["reps"][0]["explanation"] != german["reps"][0]["explanation"]
+    assert "800,00" in json.dumps(german["reps"][0], ensure_ascii=False)
+
+
+def test_given_an_unknown_locale_when_simulated_then_exit_2_naming_the_option(tmp_path: Path):
+    plan, data = write_case(tmp_path)
+
+    proc = podium(*simulate_args(plan, data, "2026-10"), "--locale", "zz-!!")
+
+    assert_one_line_failure(proc, "--locale")
+
+
 def test_given_json_plan_document_when_simulated_then_accepted(tmp_path: Path):
     plan = json.dumps(
         {
