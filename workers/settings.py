@@ -8,11 +8,14 @@ function in ``STARTUP_EXTENSIONS``; it receives ``ctx`` and appends its hooks.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import uvloop
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import func
@@ -24,6 +27,21 @@ from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _started_by_arq_cli() -> bool:
+    """True in the process `arq workers.settings.WorkerSettings` (or `python -m arq ...`)
+    starts, which imports this module before arq's Worker creates its event loop."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return (spec is not None and spec.name.partition(".")[0] == "arq") or os.path.basename(
+        sys.argv[0]
+    ) == "arq"
+
+
+if _started_by_arq_cli():
+    # uvloop, as uvicorn gives the API: the worker's many small round trips to PostgreSQL
+    # and Redis cost about a quarter less CPU on it than on asyncio's own selector loop
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 Startup = Callable[[dict[str, Any]], Awaitable[None]]
 STARTUP_EXTENSIONS: list[Startup] = [realtime_startup]
