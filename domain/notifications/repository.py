@@ -206,45 +206,50 @@ class NotifierRepository:
             for i, n in enumerate(news)
         ]
         db = connections.get("default")
-        await db.execute_many(
+        await db.execute_query(
             """
             INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body, params,
                                        locale, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
+            SELECT r.id, $1, r.user_id, r.period, r.kind, r.title, r.body, r.params::jsonb,
+                   r.locale, r.created_at
+            FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::text[], $9::text[], $10::timestamptz[]) WITH ORDINALITY
+                 AS r(id, user_id, period, kind, title, body, params, locale, created_at, n)
+            ORDER BY r.n
             """,
             [
-                (
-                    c.id,
-                    c.tenant_id,
-                    c.user_id,
-                    c.period,
-                    c.kind.value,
-                    c.title,
-                    c.body,
-                    json.dumps(c.params),
-                    c.locale,
-                    c.created_at,
-                )
-                for c in created
+                self.tenant_id,
+                [c.id for c in created],
+                [c.user_id for c in created],
+                [c.period for c in created],
+                [c.kind.value for c in created],
+                [c.title for c in created],
+                [c.body for c in created],
+                [json.dumps(c.params) for c in created],
+                [c.locale for c in created],
+                [c.created_at for c in created],
             ],
         )
         for c in created:
             c._saved_in_db = True
-        await NotificationSent.bulk_create(
-            [
-                NotificationSent(
-                    tenant_id=self.tenant_id,
-                    user_id=n.user_id,
-                    period=n.period,
-                    kind=n.kind,
-                    key=key,
-                    value=value,
-                    notification_id=c.id,
-                )
-                for n, c in zip(news, created, strict=True)
-                for key, value in n.sent
-            ]
-        )
+        sent = [
+            (n.user_id, n.period, n.kind.value, key, value, c.id)
+            for n, c in zip(news, created, strict=True)
+            for key, value in n.sent
+        ]
+        if sent:
+            await db.execute_query(
+                """
+                INSERT INTO notifications_sent (tenant_id, user_id, period, kind, key, value,
+                                                notification_id, sent_at)
+                SELECT $1, r.user_id, r.period, r.kind, r.key, r.value, r.notification_id, $8
+                FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::numeric[],
+                            $7::uuid[]) WITH ORDINALITY
+                     AS r(user_id, period, kind, key, value, notification_id, n)
+                ORDER BY r.n
+                """,
+                [self.tenant_id, *(list(column) for column in zip(*sent, strict=True)), now],
+            )
         return created
 
     async def forget_tokens(self, tokens: Sequence[str]) -> int:
