@@ -117,10 +117,14 @@ async def _store_and_enqueue(
     invalid: dict[int, Any] | None = None,
 ) -> service.IngestResult:
     viewer = Viewer.system(tenant.id, f"webhook-{source}")
-    async with in_transaction():
-        result = await service.ingest_events(
-            viewer=viewer, source=source, events=events, invalid=invalid
-        )
+    checked = await service.check_events(
+        viewer=viewer, source=source, events=events, invalid=invalid
+    )
+    if checked.one_statement:  # the usual case: no BEGIN and COMMIT round trips
+        result = await service.store_checked(viewer=viewer, checked=checked)
+    else:
+        async with in_transaction():
+            result = await service.store_checked(viewer=viewer, checked=checked)
     await _enqueue(request, tenant, result.inbox_ids)
     log.info(
         "crm events received",

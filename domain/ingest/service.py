@@ -75,6 +75,21 @@ class IngestResult:
         }
 
 
+@dataclass(slots=True)
+class CheckedEvents:
+    """What ``check_events`` found, for ``store_checked``: the inbox rows to insert, the
+    dead letters to write (keyword arguments of ``add_dead_letter``), the result so far."""
+
+    result: IngestResult
+    inbox_rows: list[NewInboxRow]
+    dead_letters: list[dict[str, Any]]
+
+    @property
+    def one_statement(self) -> bool:
+        """Storing them is one INSERT (no dead letter): atomic without a transaction."""
+        return not self.dead_letters
+
+
 async def ingest_events(
     *,
     viewer: Viewer,
@@ -85,8 +100,22 @@ async def ingest_events(
     """Validate each event (``invalid[i]``: an adapter already rejected event ``i``); store
     the valid new ones in the inbox, the invalid ones as dead letters with their reason; count
     the ids seen before as duplicates. The caller commits, then enqueues ``inbox_ids``."""
+    checked = await check_events(viewer=viewer, source=source, events=events, invalid=invalid)
+    return await store_checked(viewer=viewer, checked=checked)
+
+
+async def check_events(
+    *,
+    viewer: Viewer,
+    source: str,
+    events: list[Any],
+    invalid: dict[int, InvalidEvent] | None = None,
+) -> CheckedEvents:
+    """``ingest_events``' reading half: one statement, nothing written. A webhook whose
+    events need no dead letter stores them with one INSERT, without a transaction."""
     repo = IngestRepository(viewer)
     result = IngestResult()
+    dead_letters: list[dict[str, Any]] = []
     referenced: set[str] = set()
     for raw in events:
         if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
@@ -112,13 +141,15 @@ async def ingest_events(
                 raise invalid[index]
             event = parse_event(raw, known_reps=known.__contains__)
         except InvalidEvent as exc:
-            await repo.add_dead_letter(
-                source=source,
-                event_id=event_id,
-                position=index,
-                reason=str(exc),
-                field=exc.field,
-                body=dumps_exact(raw),
+            dead_letters.append(
+                {
+                    "source": source,
+                    "event_id": event_id,
+                    "position": index,
+                    "reason": str(exc),
+                    "field": exc.field,
+                    "body": dumps_exact(raw),
+                }
             )
             result.rejected.append(Rejection(index, event_id, str(exc)))
             continue
@@ -135,6 +166,16 @@ async def ingest_events(
                 body=dumps_exact(raw),
             )
         )
+    return CheckedEvents(result, batch, dead_letters)
+
+
+async def store_checked(*, viewer: Viewer, checked: CheckedEvents) -> IngestResult:
+    """``ingest_events``' writing half: the dead letters, then the inbox rows (in a
+    transaction unless ``checked.one_statement``; the caller commits)."""
+    repo = IngestRepository(viewer)
+    for letter in checked.dead_letters:
+        await repo.add_dead_letter(**letter)
+    result, batch = checked.result, checked.inbox_rows
     stored = await repo.add_inbox_events(batch)
     result.duplicates += len(batch) - len(stored)
     result.inbox_ids = [stored[row.event_id] for row in batch if row.event_id in stored]
