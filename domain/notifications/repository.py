@@ -106,6 +106,22 @@ def _by_pair(
     return out
 
 
+# what summarize, attainments_of and tier_positions read of a stored result
+RESULT_COLUMNS = (
+    "id",
+    "user_id",
+    "period",
+    "plan_version_id",
+    "status",
+    "currency",
+    "total",
+    "payable",
+    "pending",
+    "measures",
+    "computed_at",
+)
+
+
 class NotifierRepository:
     """What the notification jobs read and write for one tenant (system access)."""
 
@@ -124,11 +140,15 @@ class NotifierRepository:
     async def results_of(
         self, pairs: Sequence[tuple[UUID, str]]
     ) -> dict[tuple[UUID, str], list[EarningsResult]]:
-        """``results`` of many (person, period)s in one statement, each in the same order."""
+        """``results`` of many (person, period)s in one statement, each in the same order:
+        the columns summaries and crossings read (not the lines' words: components and
+        explanation, most of a row, read and parsed for nothing)."""
         if not pairs:
             return {}
-        rows = await EarningsResult.filter(**self._pairs_filter(pairs)).order_by(
-            "computed_at", "id"
+        rows = (
+            await EarningsResult.filter(**self._pairs_filter(pairs))
+            .order_by("computed_at", "id")
+            .only(*RESULT_COLUMNS)
         )
         return _by_pair(pairs, rows)
 
