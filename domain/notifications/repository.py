@@ -168,24 +168,25 @@ class NotifierRepository:
         }
 
     async def claim_unpushed_of(
-        self, user_ids: Sequence[UUID], at: datetime
+        self, user_ids: Sequence[UUID], at: datetime, *, read_for: Sequence[UUID]
     ) -> dict[UUID, list[Notification]]:
-        """``claim_unpushed`` for many people in one statement."""
+        """``claim_unpushed`` for many people in one statement; the claimed notifications
+        of the people in ``read_for`` are read and returned."""
         if not user_ids:
             return {}
         rows = await connections.get("default").execute_query_dict(
             """
             UPDATE notifications SET pushed_at = $3
             WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND pushed_at IS NULL
-            RETURNING id
+            RETURNING id, user_id
             """,
             [self.tenant_id, sorted(set(user_ids)), at],
         )
+        wanted = set(read_for)
+        ids = [r["id"] for r in rows if r["user_id"] in wanted]
         out: dict[UUID, list[Notification]] = {}
-        if rows:
-            for n in await Notification.filter(id__in=[r["id"] for r in rows]).order_by(
-                "created_at"
-            ):
+        if ids:
+            for n in await Notification.filter(id__in=ids).order_by("created_at"):
                 out.setdefault(n.user_id, []).append(n)
         return out
 
