@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from domain.earnings import service as earnings_service
 from domain.ingest.repository import IngestRepository
 from domain.org.viewer import Viewer
+from domain.tenants.repository import tenants_read_once
 from workers.queue import JobQueue
 from workers.tasks.ingest import DRAIN_SECONDS
 from workers.tasks.transient import is_transient, retry_later
@@ -36,6 +37,11 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
     Idempotent: a request is gone once done. One that an apply renews meanwhile waits for
     our commit and comes back as a new request, for the next batch or the follow-up this
     job leaves at its end (an enqueue refused while we ran)."""
+    with tenants_read_once():  # the tenant read once a job, not by every batch and hook
+        return await _recompute_requested(ctx, tenant_id, follow_up)
+
+
+async def _recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bool) -> int:
     tenant = UUID(tenant_id)
     viewer = Viewer.system(tenant, "worker-recompute")
     repo = IngestRepository(viewer)
