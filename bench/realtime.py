@@ -4,13 +4,22 @@ One machine runs everything for real: one uvicorn API process, one arq worker pr
 (`python -m arq workers.settings.WorkerSettings`), PostgreSQL and Redis. A tenant with 2,000
 reps (bulk-inserted, not timed) is on a rate + marginal-tiered plan with a quota each. This
 process opens `--subscribers` graphql-transport-ws connections (one per rep, each subscribed
-to `earningsUpdated`) and sends `--rate` signed `transaction.upserted` events per second
+to `earningsUpdated`) and sends signed `transaction.upserted` events at each of `--rates`
 (one event per POST /webhooks/crm/{tenant}, paced on a fixed schedule) for `--seconds`.
 `--subscribed-share` of the events go to subscribed reps (round-robin, so each subscribed rep
 gets one event every subscribers / (rate x share) seconds: 5 s by default), the rest to the
-other reps at random. The whole run is done twice in one invocation, on the same database:
-the worker with arq's default poll_delay (0.5 s), then with Podium's tuning (0.02 s, the
-worker's own default), through PODIUM_WORKER_POLL_DELAY.
+other reps at random. All runs share one database: first the worker with arq's default
+poll_delay (0.5 s) at the first rate, then with Podium's tuning (0.02 s, the worker's own
+default, through PODIUM_WORKER_POLL_DELAY) at each rate.
+
+CPU per event. The CPU seconds, from /proc, of the API process, the worker process, the
+PostgreSQL backends serving the bench's database (sampled twice a second, as pools open and
+close connections; not the server's other sessions, so a shared server's other work is not
+counted) and the bench's Redis server (by its process_id), over the load and the drain,
+divided by the events accepted; their sum is the pipeline's, the target's figure (<= 4 ms at
+each rate). The load generator's own CPU is shown apart. Time-driven costs (an idle
+worker's polls, one batch per pause) are spread over fewer events at a lower rate, and a
+busy machine batches more: compare runs made on an equally quiet machine.
 
 Latency attribution. Every amount is a whole number of euros, so the plan's total for a rep
 is an exact function f(S) of the rep's running sum S of won deals (2% up to 50% attainment,
@@ -39,7 +48,8 @@ worker's stderr is kept in a file and the `recompute_requested` lines are read: 
 how many (rep, period)s it ran through the engine (each published once); those returning 0
 found nothing to do. Their sum divided by the events accepted in that run.
 
-    make bench-realtime   (or: .venv/bin/python -m bench.realtime [--seconds 15])
+    make bench-realtime   (or: .venv/bin/python -m bench.realtime [--seconds 20] [--rates 100,200]
+                           [--only tuned])
 
 DATABASE_URL / REDIS_URL name the servers (default: local PostgreSQL, database
 `podium_bench_rt` recreated each run; Redis db 13, flushed).

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import uvloop
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import func
@@ -38,9 +37,11 @@ def _started_by_arq_cli() -> bool:
     ) == "arq"
 
 
-if _started_by_arq_cli():
+if _started_by_arq_cli() and sys.platform != "win32":
+    import uvloop
+
     # uvloop, as uvicorn gives the API: the worker's many small round trips to PostgreSQL
-    # and Redis cost about a quarter less CPU on it than on asyncio's own selector loop
+    # and Redis cost less CPU on it than on asyncio's own selector loop
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 Startup = Callable[[dict[str, Any]], Awaitable[None]]
