@@ -17,9 +17,13 @@ follow-up every regular job leaves at its end under an id of its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from redis.asyncio import Redis
 
 # a follow-up starts after this: well after the job that queued it has released its id
@@ -37,11 +41,40 @@ def recompute_batch_job_id(tenant_id: UUID | str) -> str:
     return f"recompute:{tenant_id}"
 
 
+# arq's enqueue_job in one round trip: it takes three (WATCH + EXISTS, then MULTI/EXEC, or a
+# RESET when refused), and the API enqueues once per webhook call. Same keys, same job
+# encoding, same refusal of an id that is queued, running (its job key lives on) or kept.
+ENQUEUE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+
 class JobQueue:
     """Enqueue ingestion and recompute jobs on an arq pool (a Redis connection pool)."""
 
     def __init__(self, pool: ArqRedis) -> None:
         self.pool = pool
+
+    async def _enqueue(
+        self, function: str, *args: Any, job_id: str, defer: float | None = None
+    ) -> bool:
+        """``ArqRedis.enqueue_job(function, *args, _job_id=job_id, _defer_by=defer)``, as
+        one script: False when a job with this id exists (queued, running or kept)."""
+        now = timestamp_ms()
+        delay = round(defer * 1000) if defer else 0
+        job = serialize_job(function, args, {}, None, now, serializer=self.pool.job_serializer)
+        done = await self.pool.register_script(ENQUEUE_SCRIPT)(
+            keys=[
+                job_key_prefix + job_id,
+                result_key_prefix + job_id,
+                self.pool.default_queue_name,
+            ],
+            args=[delay + self.pool.expires_extra_ms, job, now + delay, job_id],
+        )
+        return bool(done)
 
     @classmethod
     def on_redis(cls, redis: Redis) -> JobQueue:
@@ -61,24 +94,22 @@ class JobQueue:
         """Ask for the tenant's pending inbox events to be applied (``inbox_ids``: those the
         caller stored, for the logs). False: a job is already queued or running."""
         ids = list(inbox_ids)
-        job = await self.pool.enqueue_job(
-            APPLY_TASK, str(tenant_id), ids, _job_id=job_id or apply_job_id(tenant_id)
+        return await self._enqueue(
+            APPLY_TASK, str(tenant_id), ids, job_id=job_id or apply_job_id(tenant_id)
         )
-        return job is not None
 
     async def enqueue_apply_follow_up(
         self, tenant_id: UUID | str, *, tag: str = "after", defer: float = FOLLOW_UP_SECONDS
     ) -> bool:
         """An apply job under an id of its own (never refused), leaving no follow-up."""
-        job = await self.pool.enqueue_job(
+        return await self._enqueue(
             APPLY_TASK,
             str(tenant_id),
             [],
             True,
-            _job_id=f"{apply_job_id(tenant_id)}:{tag}:{uuid4().hex}",
-            _defer_by=defer or None,
+            job_id=f"{apply_job_id(tenant_id)}:{tag}:{uuid4().hex}",
+            defer=defer or None,
         )
-        return job is not None
 
     async def enqueue_recomputes(
         self, tenant_id: UUID | str, *, follow_up: str | None = None
@@ -86,15 +117,13 @@ class JobQueue:
         """Ask for the tenant's requested recomputes to be done. ``follow_up`` (a tag) makes a
         job under an id of its own, which is never refused and leaves no follow-up."""
         if follow_up is None:
-            job = await self.pool.enqueue_job(
-                RECOMPUTE_BATCH_TASK, str(tenant_id), _job_id=recompute_batch_job_id(tenant_id)
+            return await self._enqueue(
+                RECOMPUTE_BATCH_TASK, str(tenant_id), job_id=recompute_batch_job_id(tenant_id)
             )
-        else:
-            job = await self.pool.enqueue_job(
-                RECOMPUTE_BATCH_TASK,
-                str(tenant_id),
-                True,
-                _job_id=f"{recompute_batch_job_id(tenant_id)}:{follow_up}:{uuid4().hex}",
-                _defer_by=FOLLOW_UP_SECONDS if follow_up in ("after", "more") else None,
-            )
-        return job is not None
+        return await self._enqueue(
+            RECOMPUTE_BATCH_TASK,
+            str(tenant_id),
+            True,
+            job_id=f"{recompute_batch_job_id(tenant_id)}:{follow_up}:{uuid4().hex}",
+            defer=FOLLOW_UP_SECONDS if follow_up in ("after", "more") else None,
+        )

@@ -84,6 +84,21 @@ class IngestResult:
         }
 
 
+@dataclass(slots=True)
+class CheckedEvents:
+    """What ``check_events`` found, for ``store_checked``: the inbox rows to insert, the
+    dead letters to write, the result so far."""
+
+    result: IngestResult
+    inbox_rows: list[NewInboxRow]
+    dead_letters: list[NewDeadLetter]
+
+    @property
+    def one_statement(self) -> bool:
+        """Storing them is one INSERT (no dead letter): atomic without a transaction."""
+        return not self.dead_letters
+
+
 async def ingest_events(
     *,
     viewer: Viewer,
@@ -94,6 +109,19 @@ async def ingest_events(
     """Validate each event (``invalid[i]``: an adapter already rejected event ``i``); store
     the valid new ones in the inbox, the invalid ones as dead letters with their reason; count
     the ids seen before as duplicates. The caller commits, then enqueues ``inbox_ids``."""
+    checked = await check_events(viewer=viewer, source=source, events=events, invalid=invalid)
+    return await store_checked(viewer=viewer, checked=checked)
+
+
+async def check_events(
+    *,
+    viewer: Viewer,
+    source: str,
+    events: list[Any],
+    invalid: dict[int, InvalidEvent] | None = None,
+) -> CheckedEvents:
+    """``ingest_events``' reading half: one statement, nothing written. A webhook whose
+    events need no dead letter stores them with one INSERT, without a transaction."""
     repo = IngestRepository(viewer)
     result = IngestResult()
     referenced: set[str] = set()
@@ -143,7 +171,15 @@ async def ingest_events(
                 body=body,
             )
         )
-    await repo.add_dead_letters(letters)
+    return CheckedEvents(result, batch, letters)
+
+
+async def store_checked(*, viewer: Viewer, checked: CheckedEvents) -> IngestResult:
+    """``ingest_events``' writing half: the dead letters, then the inbox rows (in a
+    transaction unless ``checked.one_statement``; the caller commits)."""
+    repo = IngestRepository(viewer)
+    await repo.add_dead_letters(checked.dead_letters)
+    result, batch = checked.result, checked.inbox_rows
     stored = await repo.add_inbox_events(batch)
     result.duplicates += len(batch) - len(stored)
     result.inbox_ids = [stored[row.event_id] for row in batch if row.event_id in stored]

@@ -106,6 +106,22 @@ def _by_pair(
     return out
 
 
+# what summarize, attainments_of and tier_positions read of a stored result
+RESULT_COLUMNS = (
+    "id",
+    "user_id",
+    "period",
+    "plan_version_id",
+    "status",
+    "currency",
+    "total",
+    "payable",
+    "pending",
+    "measures",
+    "computed_at",
+)
+
+
 class NotifierRepository:
     """What the notification jobs read and write for one tenant (system access)."""
 
@@ -124,11 +140,15 @@ class NotifierRepository:
     async def results_of(
         self, pairs: Sequence[tuple[UUID, str]]
     ) -> dict[tuple[UUID, str], list[EarningsResult]]:
-        """``results`` of many (person, period)s in one statement, each in the same order."""
+        """``results`` of many (person, period)s in one statement, each in the same order:
+        the columns summaries and crossings read (not the lines' words: components and
+        explanation, most of a row, read and parsed for nothing)."""
         if not pairs:
             return {}
-        rows = await EarningsResult.filter(**self._pairs_filter(pairs)).order_by(
-            "computed_at", "id"
+        rows = (
+            await EarningsResult.filter(**self._pairs_filter(pairs))
+            .order_by("computed_at", "id")
+            .only(*RESULT_COLUMNS)
         )
         return _by_pair(pairs, rows)
 
@@ -148,24 +168,25 @@ class NotifierRepository:
         }
 
     async def claim_unpushed_of(
-        self, user_ids: Sequence[UUID], at: datetime
+        self, user_ids: Sequence[UUID], at: datetime, *, read_for: Sequence[UUID]
     ) -> dict[UUID, list[Notification]]:
-        """``claim_unpushed`` for many people in one statement."""
+        """``claim_unpushed`` for many people in one statement; the claimed notifications
+        of the people in ``read_for`` are read and returned."""
         if not user_ids:
             return {}
         rows = await connections.get("default").execute_query_dict(
             """
             UPDATE notifications SET pushed_at = $3
             WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND pushed_at IS NULL
-            RETURNING id
+            RETURNING id, user_id
             """,
             [self.tenant_id, sorted(set(user_ids)), at],
         )
+        wanted = set(read_for)
+        ids = [r["id"] for r in rows if r["user_id"] in wanted]
         out: dict[UUID, list[Notification]] = {}
-        if rows:
-            for n in await Notification.filter(id__in=[r["id"] for r in rows]).order_by(
-                "created_at"
-            ):
+        if ids:
+            for n in await Notification.filter(id__in=ids).order_by("created_at"):
                 out.setdefault(n.user_id, []).append(n)
         return out
 
@@ -206,45 +227,50 @@ class NotifierRepository:
             for i, n in enumerate(news)
         ]
         db = connections.get("default")
-        await db.execute_many(
+        await db.execute_query(
             """
             INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body, params,
                                        locale, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
+            SELECT r.id, $1, r.user_id, r.period, r.kind, r.title, r.body, r.params::jsonb,
+                   r.locale, r.created_at
+            FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::text[], $9::text[], $10::timestamptz[]) WITH ORDINALITY
+                 AS r(id, user_id, period, kind, title, body, params, locale, created_at, n)
+            ORDER BY r.n
             """,
             [
-                (
-                    c.id,
-                    c.tenant_id,
-                    c.user_id,
-                    c.period,
-                    c.kind.value,
-                    c.title,
-                    c.body,
-                    json.dumps(c.params),
-                    c.locale,
-                    c.created_at,
-                )
-                for c in created
+                self.tenant_id,
+                [c.id for c in created],
+                [c.user_id for c in created],
+                [c.period for c in created],
+                [c.kind.value for c in created],
+                [c.title for c in created],
+                [c.body for c in created],
+                [json.dumps(c.params) for c in created],
+                [c.locale for c in created],
+                [c.created_at for c in created],
             ],
         )
         for c in created:
             c._saved_in_db = True
-        await NotificationSent.bulk_create(
-            [
-                NotificationSent(
-                    tenant_id=self.tenant_id,
-                    user_id=n.user_id,
-                    period=n.period,
-                    kind=n.kind,
-                    key=key,
-                    value=value,
-                    notification_id=c.id,
-                )
-                for n, c in zip(news, created, strict=True)
-                for key, value in n.sent
-            ]
-        )
+        sent = [
+            (n.user_id, n.period, n.kind.value, key, value, c.id)
+            for n, c in zip(news, created, strict=True)
+            for key, value in n.sent
+        ]
+        if sent:
+            await db.execute_query(
+                """
+                INSERT INTO notifications_sent (tenant_id, user_id, period, kind, key, value,
+                                                notification_id, sent_at)
+                SELECT $1, r.user_id, r.period, r.kind, r.key, r.value, r.notification_id, $8
+                FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::numeric[],
+                            $7::uuid[]) WITH ORDINALITY
+                     AS r(user_id, period, kind, key, value, notification_id, n)
+                ORDER BY r.n
+                """,
+                [self.tenant_id, *(list(column) for column in zip(*sent, strict=True)), now],
+            )
         return created
 
     async def forget_tokens(self, tokens: Sequence[str]) -> int:

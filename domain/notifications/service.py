@@ -300,12 +300,14 @@ class PushBatch:
 
 
 async def claim_pushes_of(*, tenant_id: UUID, user_ids: Sequence[UUID]) -> PushBatch:
-    """``claim_pushes`` for many people at once (one statement to claim, one for devices)."""
+    """``claim_pushes`` for many people at once: one statement for their devices, one to
+    claim, and one to read the claimed notifications of those who have a device (most reps
+    have none: theirs are claimed, not read)."""
     repo = NotifierRepository(tenant_id)
-    claimed = await repo.claim_unpushed_of(user_ids, utc_now())
+    devices = await repo.devices_of(user_ids)
+    claimed = await repo.claim_unpushed_of(user_ids, utc_now(), read_for=list(devices))
     if not claimed:
         return PushBatch([])
-    devices = await repo.devices_of(list(claimed))
     return PushBatch(
         [
             PushMessage(

@@ -3,6 +3,7 @@ hooks."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -13,6 +14,7 @@ from tortoise.transactions import in_transaction
 from domain.earnings import service as earnings_service
 from domain.ingest.repository import IngestRepository
 from domain.org.viewer import Viewer
+from domain.tenants.repository import tenants_read_once
 from workers.queue import JobQueue
 from workers.tasks.ingest import DRAIN_SECONDS
 from workers.tasks.transient import is_transient, retry_later
@@ -21,6 +23,9 @@ log = logging.getLogger("podium.workers.earnings")
 
 
 RECOMPUTE_BATCH = 100  # (person, period)s recomputed per transaction
+# the pause after a batch that found work (see workers.tasks.ingest.BATCH_PAUSE): a batch
+# recompute and its hooks cost more than an apply, so they wait longer and take more
+RECOMPUTE_PAUSE = 0.08
 
 
 async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bool = False) -> int:
@@ -32,12 +37,18 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
     Idempotent: a request is gone once done. One that an apply renews meanwhile waits for
     our commit and comes back as a new request, for the next batch or the follow-up this
     job leaves at its end (an enqueue refused while we ran)."""
+    with tenants_read_once():  # the tenant read once a job, not by every batch and hook
+        return await _recompute_requested(ctx, tenant_id, follow_up)
+
+
+async def _recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bool) -> int:
     tenant = UUID(tenant_id)
     viewer = Viewer.system(tenant, "worker-recompute")
     repo = IngestRepository(viewer)
     done = 0
     started = time.monotonic()
     while True:
+        batch_started = time.monotonic()
         try:
             async with in_transaction():
                 claimed = await repo.claim_recompute_requests(RECOMPUTE_BATCH)
@@ -62,6 +73,10 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
             # hand over to a fresh job (see workers.tasks.ingest.DRAIN_SECONDS)
             await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="more")
             return done
+        # at most one batch per pause: no wait when the batch itself took that long
+        await asyncio.sleep(
+            ctx.get("recompute_pause", RECOMPUTE_PAUSE) - (time.monotonic() - batch_started)
+        )
     if not follow_up:
         # a request written after our last claim had its enqueue refused while this job ran
         # (same id): the follow-up takes it (a failed job leaves none: arq runs it again)
