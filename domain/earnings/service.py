@@ -8,6 +8,7 @@ a caller that catches its failure and carries on never commits half a result.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -369,6 +370,7 @@ class Recomputed:
     period: str
     results: list[EarningsResult]
     refused: DomainError | None = None
+    transactions: int = 0  # the engine read this many (progress, rates)
 
 
 async def recompute_rep_period(
@@ -438,7 +440,10 @@ async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -
             runs = await _plan_runs_many(viewer, people, parsed)
             stored = await _store_many(viewer, people, parsed, runs)
             for user in people:
-                out[(user.id, period_id)] = Recomputed(user.id, period_id, stored[user.id])
+                read = sum(len(run.inputs.transactions) for run in runs.get(user.id, ()))
+                out[(user.id, period_id)] = Recomputed(
+                    user.id, period_id, stored[user.id], transactions=read
+                )
     return [out[pair] for pair in unique]
 
 
@@ -573,6 +578,7 @@ _RESULT_COLUMNS = (
     "components",
     "explanation",
     "computed_at",
+    "fingerprint",
 )
 _JSON_COLUMNS = frozenset({"measures", "components", "explanation"})
 _LINE_COLUMNS = (
@@ -604,7 +610,12 @@ async def _store_many(
 ) -> dict[UUID, list[EarningsResult]]:
     """Replace the stored results of ``people`` for ``period`` by ``runs`` (upsert per plan
     version, lines rewritten, results of versions no longer run removed), auditing every
-    change of a result's figures, in a fixed number of statements."""
+    change of a result's figures, in a fixed number of statements (lines by COPY).
+
+    Only what changed is written: a result whose figures and lines hash to its stored
+    ``fingerprint`` is left as it is (no update, no line rewritten, no audit entry, and its
+    ``computed_at`` keeps the time its figures last changed). The stored result still equals
+    a fresh recompute: the fingerprint covers every stored column but the id and that time."""
     stored: dict[UUID, list[EarningsResult]] = {u.id: [] for u in people}
     if not people:
         return stored
@@ -629,19 +640,27 @@ async def _store_many(
             keep.add(key)
             values = _result_values(viewer, run, now)
             old = existing.get(key)
+            rows: list[tuple[Any, ...]] = []
+            if run.rep_result is not None:
+                dates = {t.id: t.date for t in run.inputs.transactions}
+                rows = _line_rows(viewer, old.id if old else uuid4(), run.rep_result, dates)
+            values["fingerprint"] = _fingerprint(values, rows)
+            if old is not None and old.fingerprint == values["fingerprint"]:
+                stored[user.id].append(old)  # nothing changed: nothing written
+                continue
             before = _result_state(old) if old is not None else None
             if old is not None:
                 old.update_from_dict(values)
                 result, target = old, updates
             else:
-                result = EarningsResult(id=uuid4(), **values)
+                result = EarningsResult(id=rows[0][0] if rows else uuid4(), **values)
                 result._saved_in_db = True  # written below, in the same statement batch
                 target = inserts
+            if rows and rows[0][0] != result.id:
+                rows = [(result.id, *row[1:]) for row in rows]
+            lines.extend(rows)
             target.append(result)
             stored[user.id].append(result)
-            if run.rep_result is not None:
-                dates = {t.id: t.date for t in run.inputs.transactions}
-                lines.extend(_line_rows(viewer, result, run.rep_result, dates))
             after = _result_state(result)
             if before != after:
                 changes.append(
@@ -671,20 +690,32 @@ async def _store_many(
                 f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
                 [_result_row(r) for r in updates],
             )
-        if inserts:
-            await db.execute_many(
-                f"INSERT INTO earnings_results ({', '.join(_RESULT_COLUMNS)}) VALUES "  # noqa: S608
-                f"({', '.join(_placeholder(i, n) for i, n in enumerate(_RESULT_COLUMNS, 1))})",
-                [_result_row(r) for r in inserts],
-            )
-        if lines:
-            await db.execute_many(
-                f"INSERT INTO earnings_lines ({', '.join(_LINE_COLUMNS)}) VALUES "  # noqa: S608
-                f"({', '.join(f'${i}' for i in range(1, len(_LINE_COLUMNS) + 1))})",
-                lines,
-            )
+        if inserts or lines:
+            conn: Any
+            async with db.acquire_connection() as conn:
+                if inserts:
+                    await conn.copy_records_to_table(
+                        "earnings_results",
+                        records=[_result_row(r) for r in inserts],
+                        columns=list(_RESULT_COLUMNS),
+                    )
+                if lines:
+                    await conn.copy_records_to_table(
+                        "earnings_lines", records=lines, columns=list(_LINE_COLUMNS)
+                    )
         await record_many(viewer=viewer, changes=changes)
     return stored
+
+
+def _fingerprint(values: dict[str, Any], lines: list[tuple[Any, ...]]) -> str:
+    """A hash of what a result stores (its figures and its lines, not its ids or time)."""
+    figures = tuple(
+        _column_value(name, values)
+        for name in _RESULT_COLUMNS
+        if name not in ("id", "computed_at", "fingerprint")
+    )
+    body = repr((figures, [row[1:] for row in lines]))
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _placeholder(index: int, name: str) -> str:
@@ -697,7 +728,7 @@ def _result_row(result: EarningsResult) -> tuple[Any, ...]:
 
 
 def _line_rows(
-    viewer: Viewer, result: EarningsResult, rep: RepResult, dates: dict[str, date]
+    viewer: Viewer, result_id: UUID, rep: RepResult, dates: dict[str, date]
 ) -> list[tuple[Any, ...]]:
     """The rows of a result's lines, in ``_LINE_COLUMNS`` order: one per component (its
     reasons (tier slices, steps, gate, cap) explain a single figure, so they share one line
@@ -707,7 +738,7 @@ def _line_rows(
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
         rows.append(
             (
-                result.id,
+                result_id,
                 viewer.tenant_id,
                 len(rows),
                 c.id,
@@ -723,7 +754,7 @@ def _line_rows(
     for line in rep.lines:
         rows.append(
             (
-                result.id,
+                result_id,
                 viewer.tenant_id,
                 len(rows),
                 line.component,
