@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.podium-installed
 
-.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime clean
+.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime bench-close clean
 
 $(STAMP): pyproject.toml domain/engine/_crediting.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11+")'
@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: bench-engine bench-api bench-realtime
+bench: bench-engine bench-api bench-realtime bench-close
 
 bench-engine: $(STAMP)
 	$(PY) -m bench.engine
@@ -42,6 +42,9 @@ bench-api: $(STAMP)
 
 bench-realtime: $(STAMP)
 	$(PY) -m bench.realtime
+
+bench-close: $(STAMP)
+	$(PY) -m bench.close
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
