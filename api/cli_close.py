@@ -52,6 +52,7 @@ class _Progress:
         self.started = time.monotonic()
         self.base_transactions = transactions
         self.last_line = 0.0
+        self.last_done = -1
         self.bar: Any = None
         if sys.stderr.isatty():
             from rich.console import Console
@@ -85,8 +86,8 @@ class _Progress:
             self.bar.update(self.task, completed=done, rate=f"{rate:,.0f}")
             return
         now = time.monotonic()
-        if final or now - self.last_line >= 5:
-            self.last_line = now
+        if (final and done != self.last_done) or (not final and now - self.last_line >= 5):
+            self.last_line, self.last_done = now, done
             sys.stderr.write(
                 f"{self.period}: {done}/{self.people} people, {rate:,.0f} transactions/s\n"
             )

@@ -69,7 +69,8 @@ async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_PEOPLE)
     parsed = parse_period(period)
     if await _is_closed(viewer, parsed):
         raise PeriodClosed(
-            f"{parsed.id} is closed already: nothing changed (reopen it first)", field="period"
+            f"{parsed.id} is closed already: nothing changed (an admin may reopen it)",
+            field="period",
         )
     db = connections.get("default")
     # a concurrent starter waits here for our commit, then finds our run
