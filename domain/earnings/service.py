@@ -1,9 +1,11 @@
-"""Earnings use cases: recompute a rep's period with the engine and store it; what-if.
+"""Earnings use cases: recompute people's periods with the engine and store them; what-if.
 
-Both load the same inputs and call the same engine as `podium simulate`. Services never
-commit: the caller (a worker job, the CLI) owns the transaction. `recompute_rep_period` still
-replaces a result and its lines atomically on its own, in a savepoint of that transaction, so
-a caller that catches its failure and carries on never commits half a result.
+Every recompute goes through one batch path, `recompute_many`: the real-time worker,
+`podium recompute`, the close (domain.earnings.close) and `recompute_rep_period` (one
+person, for callers that have one). It loads the same inputs and calls the same engine as
+`podium simulate`. Services never commit: the caller (a worker job, the CLI) owns the
+transaction; a batch's writes run in a savepoint of it, so a caller that catches its failure
+and carries on never commits half a result.
 """
 
 from __future__ import annotations
@@ -505,14 +507,6 @@ async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -
                     user.id, period_id, stored[user.id], transactions=read
                 )
     return [out[pair] for pair in unique]
-
-
-async def _require_open(viewer: Viewer, period: Period) -> None:
-    closed = await StoredPeriod.filter(
-        tenant_id=viewer.tenant_id, key=period.id, status=PeriodStatus.CLOSED
-    ).exists()
-    if closed:
-        raise PeriodClosed(f"{period.id} is closed: its results are final", field="period")
 
 
 async def close_period(*, viewer: Viewer, period: str) -> StoredPeriod:
