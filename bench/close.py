@@ -309,12 +309,25 @@ class Close:
     output: str
 
 
+# Runs the close as its own child and reports that child's peak RSS. A process started
+# straight from this one would not do: Linux carries the parent's high-water RSS into a child
+# across exec, and this script holds the generated rows; the launcher is small.
+LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "sys.stderr.write(f'peak-rss-kib {usage.ru_maxrss}\\n')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_close(database_url: str, processes: int, label: str) -> Close:
     env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "api.cli", "close", "--tenant", SLUG, "--period", PERIOD]
     started = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "close", "--tenant", SLUG, "--period", PERIOD],
+            [sys.executable, "-c", LAUNCHER, *command],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -326,37 +339,13 @@ def run_close(database_url: str, processes: int, label: str) -> Close:
     outputs = []
     for proc in procs:
         out, err = proc.communicate()
+        said = err.decode().splitlines()
         if proc.returncode != 0:
             raise SystemExit(f"podium close failed ({proc.returncode}): {err.decode()}")
         outputs.append(out.decode())
+        peaks.append(int(said[-1].split()[-1]) * 1024)  # KiB on Linux
     seconds = time.perf_counter() - started
-    for proc in procs:
-        peaks.append(_peak_of(proc.pid))
     return Close(label, seconds, peaks, outputs[0])
-
-
-_PEAKS: dict[int, int] = {}
-
-
-def _peak_of(pid: int) -> int:
-    return _PEAKS.get(pid, 0)
-
-
-def _install_reaper() -> None:
-    """ru_maxrss of each close process, read when it is reaped (os.wait4), before Popen
-    would reap it without the figure."""
-    original = subprocess.Popen._try_wait  # type: ignore[attr-defined]
-
-    def try_wait(self: subprocess.Popen[bytes], wait_flags: int) -> tuple[int, int]:
-        try:
-            pid, status, usage = os.wait4(self.pid, wait_flags)
-        except ChildProcessError:
-            return original(self, wait_flags)  # type: ignore[no-any-return]
-        if pid:
-            _PEAKS[pid] = usage.ru_maxrss * 1024  # KiB on Linux
-        return pid, status
-
-    subprocess.Popen._try_wait = try_wait  # type: ignore[attr-defined]
 
 
 async def _sql(database_url: str, *statements: str) -> list[list[tuple[object, ...]]]:
@@ -406,7 +395,6 @@ def report(close: Close, floor_: Floor, transactions: int) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    _install_reaper()
     database_url = os.environ.get("DATABASE_URL") or asyncio.run(
         _recreate_database(DEFAULT_SERVER, "podium_bench_close")
     )
