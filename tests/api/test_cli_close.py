@@ -297,3 +297,43 @@ async def test_given_late_changes_to_a_closed_period_then_the_next_close_counts_
 
     assert ran.returncode == 0, ran.stderr
     assert "  1 late CRM change(s) to closed periods flagged for 2026-11\n" in ran.stdout
+
+
+async def close_with_redis(db: str, redis_url: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        *CLOSE,
+        "--workers",
+        "2",
+        cwd=ROOT,
+        env=cli_env(db, REDIS_URL=redis_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_given_workers_when_closing_then_helper_jobs_are_queued(db, redis, redis_url: str):
+    await world(reps=2)
+
+    code, out, err = await close_with_redis(db, redis_url)
+
+    assert code == 0, err
+    assert out.startswith("2026-10: closed. 2 people")
+    queued = sorted(await redis.zrange("arq:queue", 0, -1))
+    assert [job.rsplit(b":", 1)[1] for job in queued] == [b"0", b"1"]
+    assert all(job.startswith(b"close:") for job in queued)
+
+
+async def test_given_no_redis_when_closing_with_workers_then_it_closes_alone(db):
+    await world(reps=2)
+
+    code, out, err = await close_with_redis(db, "redis://127.0.0.1:1/0")
+
+    assert code == 0, err
+    assert "no worker asked to help" in err
+    assert out.startswith("2026-10: closed. 2 people")
