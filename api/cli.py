@@ -8,7 +8,6 @@ import sys
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -449,77 +448,6 @@ def import_quotas(
 
 
 @app.command()
-def recompute(
-    tenant: TenantOption,
-    period: Annotated[str, typer.Option("--period", help="2026-10, 2026-Q4 or 2026.")],
-    rep: Annotated[
-        str | None, typer.Option("--rep", help="One person's CRM id (default: everyone on a plan).")
-    ] = None,
-) -> None:
-    """Recalculate and store earnings for a period: each rep in their own transaction."""
-    from domain.earnings.models import ResultStatus
-    from domain.earnings.service import recompute_rep_period
-    from domain.kit.money import format_plain
-    from domain.kit.periods import parse_period
-    from domain.org.repository import UserRepository
-    from domain.org.viewer import Viewer
-    from domain.plans.models import PlanAssignment
-
-    try:
-        parsed = parse_period(period)
-    except DomainError as exc:
-        _fail(str(exc))
-        return
-
-    async def work() -> tuple[int, list[tuple[str, str]], dict[str, list[Decimal]]]:
-        found = await _tenant(tenant)
-        viewer = Viewer.system(found.id, "cli-recompute")
-        users = UserRepository(viewer)
-        if rep is not None:
-            person = await users.by_external_id(rep)
-            if person is None:
-                raise NotFound(f"no person {rep!r} in tenant {tenant!r}", field="--rep")
-            people = [person]
-        else:
-            on_plans = await PlanAssignment.filter(
-                tenant_id=found.id, effective_from__lte=parsed.end
-            ).values_list("user_id", "effective_to")
-            ids = {uid for uid, to in on_plans if to is None or to >= parsed.start}
-            people = sorted((await users.by_ids(ids)).values(), key=lambda u: u.external_id)
-        errors: list[tuple[str, str]] = []
-        totals: dict[str, list[Decimal]] = {}
-        for person in people:
-            async with in_transaction():
-                results = await recompute_rep_period(
-                    viewer=viewer, user_id=person.id, period=parsed.id
-                )
-            for r in results:
-                if r.status is ResultStatus.ERROR:
-                    errors.append((person.external_id, r.error or "error"))
-                    continue
-                sums = totals.setdefault(r.currency, [Decimal(0)] * 3)
-                for i, value in enumerate((r.total, r.payable, r.pending)):
-                    sums[i] += Decimal(value)
-        return len(people), errors, totals
-
-    count, errors, totals = _with_database(_settings().database_url, work)
-    failed = len({rep_id for rep_id, _ in errors})
-    sys.stdout.write(
-        f"{parsed.id}: recomputed {count} {'person' if count == 1 else 'people'}, "
-        f"{count - failed} without errors, {failed} with errors\n"
-    )
-    if count and not totals and not errors:
-        sys.stdout.write(f"  no plan of theirs is paid per {parsed.kind}\n")
-    for currency, (total, payable, pending) in sorted(totals.items()):
-        sys.stdout.write(
-            f"  {currency} total {format_plain(total.normalize())}, payable "
-            f"{format_plain(payable.normalize())}, pending {format_plain(pending.normalize())}\n"
-        )
-    for rep_id, message in errors:
-        sys.stdout.write(f"  {rep_id}: {message}\n")
-
-
-@app.command()
 def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Run everything locally: database, Redis, demo tenant, worker, API, ready-made tokens.
 
@@ -534,9 +462,11 @@ def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 
 
 from api.cli_admin import register as _register_admin  # noqa: E402 - needs `app` above
+from api.cli_close import register as _register_close  # noqa: E402 - needs `app` above
 from api.cli_ingest import register as _register_ingest  # noqa: E402 - needs `app` above
 from api.cli_mapping import register as _register_mapping  # noqa: E402 - needs `app` above
 
+_register_close(app)
 _register_ingest(app)
 _register_admin(app, tenant_app)
 _register_mapping(app)

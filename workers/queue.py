@@ -31,6 +31,7 @@ FOLLOW_UP_SECONDS = 0.05
 
 APPLY_TASK = "apply_inbox_events"
 RECOMPUTE_BATCH_TASK = "recompute_requested"
+CLOSE_TASK = "close_chunks"
 
 
 def apply_job_id(tenant_id: UUID | str) -> str:
@@ -87,6 +88,14 @@ class JobQueue:
 
     async def close(self) -> None:
         await self.pool.aclose()
+
+    async def enqueue_close(self, tenant_id: UUID | str, run_id: int, helpers: int = 2) -> None:
+        """Ask up to ``helpers`` workers to share a close under way (each job claims chunks
+        until none is left; the CLI that started the close claims too)."""
+        for n in range(helpers):
+            await self.pool.enqueue_job(
+                CLOSE_TASK, str(tenant_id), run_id, _job_id=f"close:{run_id}:{n}"
+            )
 
     async def enqueue_apply(
         self, tenant_id: UUID | str, inbox_ids: Sequence[int] = (), *, job_id: str | None = None

@@ -23,7 +23,7 @@ from arq.worker import func
 from domain.db import close_db, init_db
 from workers import heartbeat
 from workers.realtime import realtime_startup
-from workers.tasks.earnings import recompute_requested
+from workers.tasks.earnings import close_chunks, recompute_requested
 from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
@@ -81,6 +81,8 @@ FUNCTIONS = [
     # same rep can queue a new recompute (arq refuses an id whose result is still kept)
     func(apply_inbox_events, keep_result=0, timeout=APPLY_TIMEOUT, max_tries=5),
     func(recompute_requested, keep_result=0, timeout=RECOMPUTE_TIMEOUT, max_tries=5),
+    # a close's helpers: one job per worker process that takes it (see JobQueue.enqueue_close)
+    func(close_chunks, keep_result=0, timeout=3600, max_tries=5),
 ]
 
 

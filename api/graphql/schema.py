@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from api.graphql.earnings.mutations.close_period import ClosePeriodResult, close_period
 from api.graphql.errors import ErrorPolicy
 from api.graphql.limits import limit_extensions
 from api.graphql.notifications.mutations.mark_notifications_read import (
@@ -59,6 +60,11 @@ class Mutation:
     mark_notifications_read: MarkNotificationsReadResult = strawberry.mutation(
         resolver=mark_notifications_read,
         description="Marks the viewer's own notifications read; others' ids change nothing.",
+    )
+    close_period: ClosePeriodResult = strawberry.mutation(
+        resolver=close_period,
+        description="Admins: start or resume a period's close (the workers recompute its "
+        "people in chunks, then close it); again: its progress.",
     )
 
 

@@ -78,7 +78,11 @@ class EarningsResult(Model):
     measures: list[dict[str, Any]] = fields.JSONField(default=list)
     components: list[dict[str, Any]] = fields.JSONField(default=list)
     explanation: list[str] = fields.JSONField(default=list)
+    # when these figures were last written: a recompute that finds the same figures and lines
+    # (same ``fingerprint``) writes nothing, so this is "last changed", not "last looked at"
     computed_at = fields.DatetimeField()
+    # sha256 of the figures and lines as stored: what "nothing changed" is checked against
+    fingerprint = fields.CharField(max_length=64, default="")
 
     class Meta:
         table = "earnings_results"
@@ -115,3 +119,68 @@ class EarningsLine(Model):
     class Meta:
         table = "earnings_lines"
         indexes = (("result_id", "position"),)
+
+
+class CloseRunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+
+
+class CloseRun(Model):
+    """A close of a period under way (or done): its people split in chunks that any number of
+    processes claim with SKIP LOCKED; a chunk is done in the transaction that stores its
+    results, so a killed close resumes where it stopped."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="close_runs", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    period = fields.CharField(max_length=10)
+    status = fields.CharEnumField(CloseRunStatus, max_length=10, default=CloseRunStatus.RUNNING)
+    people = fields.IntField()
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "close_runs"
+        unique_together = (("tenant", "period"),)
+
+
+class CloseChunk(Model):
+    id = fields.BigIntField(primary_key=True)
+    run: fields.ForeignKeyRelation[CloseRun] = fields.ForeignKeyField(
+        "podium.CloseRun", related_name="chunks", on_delete=fields.CASCADE
+    )
+    run_id: int
+    position = fields.IntField()
+    user_ids: list[str] = fields.JSONField()
+    done = fields.BooleanField(default=False)
+    transactions = fields.IntField(default=0)  # read by its recompute (progress, rate)
+
+    class Meta:
+        table = "close_chunks"
+        unique_together = (("run", "position"),)
+
+
+class LateEvent(Model):
+    """A change to a closed period's inputs (a CRM event that landed after the close): the
+    closed results stay as they were; the change is flagged for the next open period, whose
+    statements and close read it."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="late_events", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "podium.User", related_name="late_events", on_delete=fields.CASCADE
+    )
+    user_id: UUID
+    period = fields.CharField(max_length=10)  # the closed period the change belongs to
+    flagged_for = fields.CharField(max_length=10)  # the next open period of the same kind
+    recorded_at = fields.DatetimeField()
+
+    class Meta:
+        table = "late_events"
+        indexes = (("tenant_id", "flagged_for"),)

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 import domain.earnings.service as earnings_service
 from api.app import create_app
 from api.settings import Settings
-from domain.earnings.models import EarningsLine, EarningsResult
+from domain.earnings.models import EarningsLine, EarningsResult, LateEvent
 from domain.ingest import service
 from domain.ingest.models import DeadLetter, InboxEvent, InboxStatus, RecomputeRequest
 from domain.ingest.repository import IngestRepository
@@ -253,6 +253,9 @@ async def test_given_a_closed_period_when_recompute_runs_then_refused_and_reques
     assert any("refused: period: 2026-10 is closed" in r.getMessage() for r in caplog.records)
     assert await RecomputeRequest.all().count() == 0
     assert await totals(tenant) == {}
+    # the change is not lost: flagged for the next open period (statements, its close)
+    late = await LateEvent.get(tenant_id=tenant.id)
+    assert (late.user_id, late.period, late.flagged_for) == (ana.id, "2026-10", "2026-11")
 
 
 def test_given_the_api_when_enqueueing_then_it_goes_through_workers_queue_only():

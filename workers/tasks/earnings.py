@@ -11,7 +11,9 @@ from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
+from domain.earnings import close as earnings_close
 from domain.earnings import service as earnings_service
+from domain.earnings.errors import PeriodClosed
 from domain.ingest.repository import IngestRepository
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
@@ -59,6 +61,10 @@ async def _recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: b
                 raise retry_later(ctx.get("job_try")) from exc
             raise
         recomputed = [o for o in outcomes if o.refused is None]
+        late = [(o.user_id, o.period) for o in outcomes if isinstance(o.refused, PeriodClosed)]
+        if late:  # a CRM change to a closed period: kept as it was, flagged for the next
+            async with in_transaction():
+                await earnings_close.record_late_events(viewer=viewer, pairs=late)
         for o in outcomes:
             if o.refused is not None:
                 log.warning(
@@ -133,3 +139,26 @@ async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, 
                 await hook(ctx, tenant_id=tenant, user_id=user_id, period=period)
             except Exception:
                 log.exception("after-recompute hook %r failed for %s %s", hook, user_id, period)
+
+
+async def close_chunks(ctx: dict[str, Any], tenant_id: str, run_id: int) -> int:
+    """Help a close under way (``podium close``): claim its chunks with SKIP LOCKED, one per
+    transaction, until none is left to claim; the period itself is closed by whoever finds
+    every chunk done. Returns how many people this job recomputed. Idempotent: a done chunk
+    is never claimed again, and a killed job's chunk rolls back for the next claimer."""
+    viewer = Viewer.system(UUID(tenant_id), "worker-close")
+    people = 0
+    while True:
+        try:
+            async with in_transaction():
+                done = await earnings_close.close_next_chunk(viewer=viewer, run_id=run_id)
+        except Exception as exc:
+            if is_transient(exc):
+                raise retry_later(ctx.get("job_try")) from exc
+            raise
+        if done is None:
+            break
+        people += done.people
+    async with in_transaction():
+        await earnings_close.finish_close(viewer=viewer, run_id=run_id)
+    return people

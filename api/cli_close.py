@@ -1,0 +1,281 @@
+"""`podium recompute` and `podium close`: both recompute people in chunks through the one
+batch path (``domain.earnings.service.recompute_many``), a transaction per chunk. The close
+claims its chunks from a close run in PostgreSQL (SKIP LOCKED), so other `podium close`
+processes and arq workers share it and a killed close resumes; then it closes the period.
+Registered onto the typer app by api/cli.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import replace
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from domain.earnings.close import CloseSummary
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant's slug.")]
+PeriodOption = Annotated[str, typer.Option("--period", help="2026-10, 2026-Q4 or 2026.")]
+RepOption = Annotated[
+    str | None, typer.Option("--rep", help="One person's CRM id (default: everyone on a plan).")
+]
+ReopenOption = Annotated[
+    bool, typer.Option("--reopen", help="Reopen a closed period instead (admin, audited).")
+]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        help="Also ask this many arq workers (REDIS_URL) to share the close; 0: this process "
+        "alone (other `podium close` processes always may).",
+        min=0,
+    ),
+]
+
+ChunkOption = Annotated[
+    int, typer.Option("--chunk-size", help="People per chunk (one transaction each).", min=1)
+]
+
+WAIT_FOR_OTHERS = 0.2  # seconds between looks while other processes finish their chunks
+
+
+class _Progress:
+    """A rich progress bar on a terminal (people, transactions/s, time left); plain lines
+    on stderr otherwise, at most one every few seconds."""
+
+    def __init__(self, period: str, people: int, done: int, transactions: int) -> None:
+        self.period, self.people = period, people
+        self.started = time.monotonic()
+        self.base_transactions = transactions
+        self.last_line = 0.0
+        self.last_done = -1
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn(f"{period}: people"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>9} transactions/s"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("close", total=people, completed=done, rate="-")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def update(self, done: int, transactions: int, final: bool = False) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = (transactions - self.base_transactions) / elapsed
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, rate=f"{rate:,.0f}")
+            return
+        now = time.monotonic()
+        if (final and done != self.last_done) or (not final and now - self.last_line >= 5):
+            self.last_line, self.last_done = now, done
+            sys.stderr.write(
+                f"{self.period}: {done}/{self.people} people, {rate:,.0f} transactions/s\n"
+            )
+
+
+def close(
+    tenant: TenantOption,
+    period: PeriodOption,
+    reopen: ReopenOption = False,
+    workers: WorkersOption = 0,
+    chunk_size: ChunkOption = 250,
+) -> None:
+    """Close a period: recompute everyone on a plan in it, in chunks (resumable; other
+    `podium close` processes and arq workers may share it), then freeze its results.
+
+    Exit status 0 when closed; 1 when the database (or Redis) went away: run it again and
+    it finishes the rest; 2 on bad input (a closed period, an unknown tenant, ...)."""
+    from api import cli
+    from domain.earnings import close as closing
+    from domain.kit.errors import DomainError
+    from domain.kit.periods import parse_period
+    from domain.org.viewer import Viewer
+
+    try:
+        parsed = parse_period(period)
+    except DomainError as exc:
+        cli._fail(str(exc))
+        return
+    settings = cli._settings()
+
+    if reopen:
+
+        async def reopen_it() -> None:
+            found = await cli._tenant(tenant)
+            async with cli.in_transaction():
+                await closing.reopen_period(
+                    viewer=Viewer.system(found.id, "cli-close"), period=parsed.id
+                )
+
+        cli._with_database(settings.database_url, reopen_it)
+        sys.stdout.write(f"{parsed.id}: reopened (recorded in the audit log)\n")
+        return
+
+    async def work() -> CloseSummary:
+        found = await cli._tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-close")
+        async with cli.in_transaction():
+            run = await closing.start_close(viewer=viewer, period=parsed.id, chunk=chunk_size)
+        if workers:
+            await _ask_workers(settings.redis_url, found.id, run.id, workers)
+        seen = await closing.close_progress(viewer=viewer, run_id=run.id)
+        progress = _Progress(parsed.id, seen.people, seen.people_done, seen.transactions_done)
+        try:
+            while True:
+                async with cli.in_transaction():
+                    done = await closing.close_next_chunk(viewer=viewer, run_id=run.id)
+                if done is None:
+                    async with cli.in_transaction():
+                        if await closing.finish_close(viewer=viewer, run_id=run.id):
+                            break
+                    await asyncio.sleep(WAIT_FOR_OTHERS)  # others still hold chunks
+                seen = await closing.close_progress(viewer=viewer, run_id=run.id)
+                progress.update(seen.people_done, seen.transactions_done)
+            seen = await closing.close_progress(viewer=viewer, run_id=run.id)
+            progress.update(seen.people_done, seen.transactions_done, final=True)
+        finally:
+            progress.stop()
+        summary = await closing.close_summary(viewer=viewer, period=parsed.id)
+        return replace(summary, people=seen.people)
+
+    summary = cli._with_database(settings.database_url, work)
+    _print_summary(summary, f"{summary.period}: closed.")
+
+
+async def _ask_workers(redis_url: str, tenant_id: Any, run_id: int, helpers: int) -> None:
+    from workers.queue import JobQueue
+
+    try:
+        queue = await asyncio.wait_for(JobQueue.connect(redis_url), 3)
+        try:
+            await queue.enqueue_close(tenant_id, run_id, helpers)
+        finally:
+            await queue.close()
+    except Exception as exc:  # noqa: BLE001 - the workers only help: this process closes alone
+        sys.stderr.write(f"podium: no worker asked to help ({exc}); closing alone\n")
+
+
+def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None) -> None:
+    """Recalculate and store earnings for a period (everyone on a plan, or --rep), in
+    chunks: one transaction each."""
+    from api import cli
+    from domain.earnings import close as closing
+    from domain.earnings.errors import PeriodClosed
+    from domain.earnings.models import Period as StoredPeriod
+    from domain.earnings.models import PeriodStatus, ResultStatus
+    from domain.earnings.service import recompute_many
+    from domain.kit.errors import DomainError, NotFound
+    from domain.kit.periods import parse_period
+    from domain.org.repository import UserRepository
+    from domain.org.viewer import Viewer
+
+    try:
+        parsed = parse_period(period)
+    except DomainError as exc:
+        cli._fail(str(exc))
+        return
+
+    async def work() -> CloseSummary:
+        found = await cli._tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-recompute")
+        if rep is not None:
+            person = await UserRepository(viewer).by_external_id(rep)
+            if person is None:
+                raise NotFound(f"no person {rep!r} in tenant {tenant!r}", field="--rep")
+            people = [person]
+        else:
+            people = await closing.people_of_period(viewer, parsed)
+        if await StoredPeriod.filter(
+            tenant_id=found.id, key=parsed.id, status=PeriodStatus.CLOSED
+        ).exists():
+            raise PeriodClosed(f"{parsed.id} is closed: its results are final", field="--period")
+        external = {p.id: p.external_id for p in people}
+        progress = _Progress(parsed.id, len(people), 0, 0)
+        errors: list[tuple[str, str]] = []
+        totals: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+        read = 0
+        try:
+            for start in range(0, len(people), closing.CHUNK_PEOPLE):
+                chunk = people[start : start + closing.CHUNK_PEOPLE]
+                async with cli.in_transaction():
+                    outcomes = await recompute_many(
+                        viewer=viewer, pairs=[(p.id, parsed.id) for p in chunk]
+                    )
+                for o in outcomes:
+                    read += o.transactions
+                    if o.refused is not None:
+                        errors.append((external[o.user_id], str(o.refused)))
+                    for r in o.results:
+                        if r.status is ResultStatus.ERROR:
+                            errors.append((external[o.user_id], r.error or "error"))
+                            continue
+                        t, pay, pend = totals.get(r.currency, (Decimal(0),) * 3)
+                        totals[r.currency] = (
+                            t + Decimal(r.total),
+                            pay + Decimal(r.payable),
+                            pend + Decimal(r.pending),
+                        )
+                progress.update(start + len(chunk), read)
+            progress.update(len(people), read, final=True)
+        finally:
+            progress.stop()
+        return closing.CloseSummary(parsed.id, len(people), totals, errors, 0)
+
+    summary = cli._with_database(cli._settings().database_url, work)
+    _print_summary(summary, f"{summary.period}: recomputed")
+
+
+def _print_summary(summary: CloseSummary, head: str) -> None:
+    from domain.kit.money import format_plain
+
+    count = summary.people
+    failed = len({rep_id for rep_id, _ in summary.errors})
+    noun = "person" if count == 1 else "people"
+    sys.stdout.write(
+        f"{head} {count} {noun}, {count - failed} without errors, {failed} with errors\n"
+    )
+    if count and not summary.totals and not summary.errors:
+        sys.stdout.write(f"  no plan of theirs is paid per {_kind(summary.period)}\n")
+    for currency, (total, payable, pending) in sorted(summary.totals.items()):
+        sys.stdout.write(
+            f"  {currency} total {format_plain(total.normalize())}, payable "
+            f"{format_plain(payable.normalize())}, pending {format_plain(pending.normalize())}\n"
+        )
+    for rep_id, message in summary.errors:
+        sys.stdout.write(f"  {rep_id}: {message}\n")
+    if summary.late_events:
+        sys.stdout.write(
+            f"  {summary.late_events} late CRM change(s) to closed periods flagged for "
+            f"{summary.period}\n"
+        )
+
+
+def _kind(period: str) -> str:
+    from domain.kit.periods import parse_period
+
+    return parse_period(period).kind
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recompute")(recompute)
+    app.command("close")(close)

@@ -1,0 +1,293 @@
+"""Closing a period: every person of the period recomputed by the one batch path
+(``service.recompute_many``) in chunks that any number of processes claim with
+``FOR UPDATE SKIP LOCKED`` (the CLI, arq workers), then the period closed and its results
+frozen. A chunk is marked done in the transaction that stores its results, so a close killed
+half-way resumes where it stopped and ends with the results of an uninterrupted one.
+
+Services never commit: every function here runs in its caller's transaction; the caller
+claims one chunk per transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from uuid import UUID
+
+from tortoise import connections
+
+from domain.audit.service import record
+from domain.earnings.errors import PeriodClosed
+from domain.earnings.models import (
+    CloseChunk,
+    CloseRun,
+    CloseRunStatus,
+    LateEvent,
+    PeriodStatus,
+)
+from domain.earnings.models import Period as StoredPeriod
+from domain.earnings.service import close_period, recompute_many
+from domain.kit.clock import utc_now
+from domain.kit.errors import Forbidden, InvalidInput, NotFound
+from domain.kit.periods import Period, parse_period
+from domain.org.models import Role, User
+from domain.org.viewer import Viewer
+from domain.plans.models import AssignmentStatus, PlanAssignment
+
+CHUNK_PEOPLE = 250  # people per claimed chunk: one transaction, a few statements each
+
+
+def _require_closer(viewer: Viewer) -> None:
+    if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
+        raise Forbidden("only admin, payout_ops may close a period", field="period")
+
+
+async def people_of_period(viewer: Viewer, period: Period) -> list[User]:
+    """Everyone with a plan assignment overlapping ``period``, in id order."""
+    rows = await PlanAssignment.filter(
+        tenant_id=viewer.tenant_id, effective_from__lte=period.end
+    ).values_list("user_id", "effective_to", "status")
+    ids = {
+        uid
+        for uid, to, status in rows
+        if (to is None or to >= period.start) and status != AssignmentStatus.DECLINED
+    }
+    return await User.filter(tenant_id=viewer.tenant_id, id__in=list(ids)).order_by("id")
+
+
+async def _is_closed(viewer: Viewer, period: Period) -> bool:
+    return await StoredPeriod.filter(
+        tenant_id=viewer.tenant_id, key=period.id, status=PeriodStatus.CLOSED
+    ).exists()
+
+
+async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_PEOPLE) -> CloseRun:
+    """The period's close run: the one under way (resumed), or a new one with the period's
+    people split in chunks. A closed period is refused (``--reopen`` first)."""
+    _require_closer(viewer)
+    parsed = parse_period(period)
+    if await _is_closed(viewer, parsed):
+        raise PeriodClosed(
+            f"{parsed.id} is closed already: nothing changed (an admin may reopen it)",
+            field="period",
+        )
+    db = connections.get("default")
+    # a concurrent starter waits here for our commit, then finds our run
+    inserted = await db.execute_query_dict(
+        """
+        INSERT INTO close_runs (tenant_id, period, status, people, started_at)
+        VALUES ($1, $2, 'running', 0, $3)
+        ON CONFLICT (tenant_id, period) DO NOTHING
+        RETURNING id
+        """,
+        [viewer.tenant_id, parsed.id, utc_now()],
+    )
+    if not inserted:
+        run = await CloseRun.get(tenant_id=viewer.tenant_id, period=parsed.id)
+        if run.status is CloseRunStatus.RUNNING:
+            return run
+        # done before and reopened since: a fresh run
+        await run.delete()
+        return await start_close(viewer=viewer, period=period, chunk=chunk)
+    run = await CloseRun.get(id=inserted[0]["id"])
+    people = [str(u.id) for u in await people_of_period(viewer, parsed)]
+    await CloseChunk.bulk_create(
+        [
+            CloseChunk(run_id=run.id, position=i, user_ids=people[start : start + chunk])
+            for i, start in enumerate(range(0, len(people), chunk))
+        ]
+    )
+    run.people = len(people)
+    await run.save(update_fields=["people"])
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDone:
+    people: int
+    transactions: int
+    refused: list[tuple[UUID, str]] = field(default_factory=list)
+
+
+async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
+    """Claim a chunk no other process holds, recompute its people and mark it done; None
+    when none is left to claim (all done, or the rest held by other processes)."""
+    db = connections.get("default")
+    claimed = await db.execute_query_dict(
+        """
+        SELECT c.id, c.user_ids, r.period FROM close_chunks c JOIN close_runs r ON r.id = c.run_id
+        WHERE c.run_id = $1 AND NOT c.done AND r.tenant_id = $2
+        ORDER BY c.position LIMIT 1
+        FOR UPDATE OF c SKIP LOCKED
+        """,
+        [run_id, viewer.tenant_id],
+    )
+    if not claimed:
+        return None
+    chunk = claimed[0]
+    user_ids = chunk["user_ids"]
+    if isinstance(user_ids, str):
+        user_ids = json.loads(user_ids)
+    outcomes = await recompute_many(
+        viewer=viewer, pairs=[(UUID(u), chunk["period"]) for u in user_ids]
+    )
+    read = sum(o.transactions for o in outcomes)
+    await db.execute_query(
+        "UPDATE close_chunks SET done = true, transactions = $2 WHERE id = $1", [chunk["id"], read]
+    )
+    return ChunkDone(
+        people=len(user_ids),
+        transactions=read,
+        refused=[(o.user_id, str(o.refused)) for o in outcomes if o.refused is not None],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CloseProgress:
+    people: int
+    people_done: int
+    transactions_done: int
+    chunks_left: int
+
+
+async def close_progress(*, viewer: Viewer, run_id: int) -> CloseProgress:
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT r.people,
+               coalesce(sum(jsonb_array_length(c.user_ids)) FILTER (WHERE c.done), 0) AS done,
+               coalesce(sum(c.transactions) FILTER (WHERE c.done), 0) AS transactions,
+               count(*) FILTER (WHERE NOT c.done) AS left
+        FROM close_runs r LEFT JOIN close_chunks c ON c.run_id = r.id
+        WHERE r.id = $1 AND r.tenant_id = $2
+        GROUP BY r.people
+        """,
+        [run_id, viewer.tenant_id],
+    )
+    if not rows:
+        raise NotFound(f"no close run {run_id}", field="run")
+    row = rows[0]
+    return CloseProgress(
+        int(row["people"]), int(row["done"]), int(row["transactions"]), int(row["left"])
+    )
+
+
+async def finish_close(*, viewer: Viewer, run_id: int) -> bool:
+    """Close the period once every chunk is done (True); False while some are not (another
+    process still holds one). Whoever comes second finds it closed and does nothing more."""
+    run = await CloseRun.filter(id=run_id, tenant_id=viewer.tenant_id).select_for_update().first()
+    if run is None:
+        raise NotFound(f"no close run {run_id}", field="run")
+    if run.status is CloseRunStatus.DONE:
+        return True
+    if await CloseChunk.filter(run_id=run_id, done=False).exists():
+        return False
+    run.status = CloseRunStatus.DONE
+    run.finished_at = utc_now()
+    await run.save(update_fields=["status", "finished_at"])
+    await close_period(viewer=viewer, period=run.period)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSummary:
+    period: str
+    people: int
+    totals: dict[str, tuple[Decimal, Decimal, Decimal]]  # currency -> total, payable, pending
+    errors: list[tuple[str, str]]  # (CRM id, reason)
+    late_events: int  # changes to closed periods flagged for this one
+
+
+async def close_summary(*, viewer: Viewer, period: str) -> CloseSummary:
+    """What the period's stored results add up to, who is in error and why, and how many
+    late changes to an earlier closed period were flagged for it."""
+    parsed = parse_period(period)
+    db = connections.get("default")
+    totals = await db.execute_query_dict(
+        """
+        SELECT currency, sum(total) AS total, sum(payable) AS payable, sum(pending) AS pending
+        FROM earnings_results WHERE tenant_id = $1 AND period = $2 AND status = 'ok'
+        GROUP BY currency ORDER BY currency
+        """,
+        [viewer.tenant_id, parsed.id],
+    )
+    errors = await db.execute_query_dict(
+        """
+        SELECT u.external_id, r.error FROM earnings_results r JOIN users u ON u.id = r.user_id
+        WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'error'
+        ORDER BY u.external_id
+        """,
+        [viewer.tenant_id, parsed.id],
+    )
+    people = await db.execute_query_dict(
+        "SELECT count(DISTINCT user_id) AS n FROM earnings_results "
+        "WHERE tenant_id = $1 AND period = $2",
+        [viewer.tenant_id, parsed.id],
+    )
+    late = await LateEvent.filter(tenant_id=viewer.tenant_id, flagged_for=parsed.id).count()
+    return CloseSummary(
+        period=parsed.id,
+        people=int(people[0]["n"]),
+        totals={
+            r["currency"]: (Decimal(r["total"]), Decimal(r["payable"]), Decimal(r["pending"]))
+            for r in totals
+        },
+        errors=[(r["external_id"], r["error"] or "error") for r in errors],
+        late_events=late,
+    )
+
+
+async def reopen_period(*, viewer: Viewer, period: str) -> StoredPeriod:
+    """Reopen a closed period (an admin's decision, audited): recompute may change it again
+    and the next close starts afresh."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only an admin may reopen a period", field="period")
+    parsed = parse_period(period)
+    stored = await (
+        StoredPeriod.filter(tenant_id=viewer.tenant_id, key=parsed.id).select_for_update().first()
+    )
+    if stored is None or stored.status is not PeriodStatus.CLOSED:
+        raise InvalidInput(f"{parsed.id} is not closed: nothing to reopen", field="period")
+    stored.status = PeriodStatus.OPEN
+    stored.closed_at = None
+    await stored.save(update_fields=["status", "closed_at"])
+    await CloseRun.filter(tenant_id=viewer.tenant_id, period=parsed.id).delete()
+    await record(
+        viewer=viewer,
+        action="period.reopened",
+        entity_type="period",
+        entity_id=parsed.id,
+        before={"status": PeriodStatus.CLOSED.value},
+        after={"status": PeriodStatus.OPEN.value},
+    )
+    return stored
+
+
+async def record_late_events(*, viewer: Viewer, pairs: list[tuple[UUID, str]]) -> int:
+    """Record that the inputs of these (person, closed period)s changed after the close:
+    each is flagged for the next period of the same kind that is still open."""
+    if not pairs:
+        return 0
+    closed = {
+        str(key)
+        for key in await StoredPeriod.filter(
+            tenant_id=viewer.tenant_id, status=PeriodStatus.CLOSED
+        ).values_list("key", flat=True)
+    }
+    now = utc_now()
+    events = []
+    for user_id, period in pairs:
+        target = parse_period(period).next()
+        while target.id in closed:
+            target = target.next()
+        events.append(
+            LateEvent(
+                tenant_id=viewer.tenant_id,
+                user_id=user_id,
+                period=period,
+                flagged_for=target.id,
+                recorded_at=now,
+            )
+        )
+    await LateEvent.bulk_create(events)
+    return len(events)

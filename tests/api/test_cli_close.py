@@ -1,0 +1,339 @@
+"""`podium close --tenant T --period P`: every person recomputed in chunks through the batch
+path, the same results, lines and totals as recomputing each person alone, also when a close
+is killed half-way and run again; then the period is closed. Bad input: one line, exit 2,
+nothing changed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tortoise import connections
+
+from domain.audit.models import AuditEntry
+from domain.earnings.close import record_late_events
+from domain.earnings.models import CloseChunk, EarningsResult, PeriodStatus
+from domain.earnings.models import Period as StoredPeriod
+from domain.earnings.service import recompute_rep_period
+from domain.org.models import Role
+from tests.api.cli_runner import ROOT, cli_env, podium
+from tests.domain.builders import (
+    assign,
+    make_fx_rate,
+    make_tenant,
+    make_transaction,
+    make_user,
+    plan_yaml,
+    publish_plan,
+    set_quota,
+    system_viewer,
+)
+
+TIERED = """\
+id: ae
+name: AE
+currency: EUR
+period: month
+measures:
+  - id: bookings
+components:
+  - id: commission
+    type: tiered
+    measure: bookings
+    tiers:
+      - {from: 0, rate: 0.02}
+      - {from: 0.5, rate: 0.05}
+"""
+
+
+async def world(reps: int = 12) -> tuple[Any, list[Any]]:
+    """``reps`` on a tiered EUR plan (the last without a quota: an error), two on a USD rate
+    plan too, each with a few October deals (one split between two reps)."""
+    tenant = await make_tenant(slug="acme")
+    await make_user(tenant=tenant, external_id="root", role=Role.ADMIN)
+    await make_fx_rate(
+        tenant=tenant, currency="USD", rate="0.9", on="2026-09-30", quote_currency="EUR"
+    )
+    await make_fx_rate(
+        tenant=tenant, currency="EUR", rate="1.1", on="2026-09-30", quote_currency="USD"
+    )
+    eur = await publish_plan(tenant=tenant, document=TIERED)
+    usd = await publish_plan(tenant=tenant, document=plan_yaml(key="spiff", currency="USD"))
+    people = []
+    for i in range(reps):
+        rep = await make_user(tenant=tenant, external_id=f"rep{i:02}")
+        await assign(user=rep, plan=eur)
+        if i < reps - 1:
+            await set_quota(user=rep, value=str(10000 + 1000 * i))
+        if i < 2:
+            await assign(user=rep, plan=usd)
+        for n in range(3):
+            await make_transaction(
+                rep=rep,
+                external_id=f"t{i}-{n}",
+                amount=str(1500 * (n + 1) + 17 * i),
+                on=f"2026-10-{n + 3:02}",
+                currency="USD" if i < 2 and n == 2 else "EUR",
+            )
+        people.append(rep)
+    await make_transaction(
+        rep=people[0],
+        external_id="split",
+        amount="9000",
+        splits=[(people[0], "0.5"), (people[1], "0.5")],
+    )
+    return tenant, people
+
+
+async def snapshot() -> list[tuple[Any, ...]]:
+    """Every stored result and line, without ids and times."""
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT u.external_id, r.plan_version_id, r.period, r.status, r.error, r.currency,
+               r.total, r.payable, r.pending, r.measures::text, r.components::text,
+               l.position, l.component, l.transaction_external_id, l.credited_rep,
+               l.occurred_on, l.value, l.amount, l.status AS line_status, l.explanation
+        FROM earnings_results r JOIN users u ON u.id = r.user_id
+        LEFT JOIN earnings_lines l ON l.result_id = r.id
+        ORDER BY 1, 2, l.position
+        """
+    )
+    return [tuple(r.values()) for r in rows]
+
+
+async def each_alone(tenant: Any, people: list[Any]) -> list[tuple[Any, ...]]:
+    from tortoise.transactions import in_transaction
+
+    for rep in people:
+        async with in_transaction():
+            await recompute_rep_period(
+                viewer=system_viewer(tenant), user_id=rep.id, period="2026-10"
+            )
+    alone = await snapshot()
+    await connections.get("default").execute_query("DELETE FROM earnings_results")
+    return alone
+
+
+async def test_given_a_tenant_when_closed_then_results_equal_each_alone_and_period_closed(db):
+    tenant, people = await world()
+    alone = await each_alone(tenant, people)
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "5")
+
+    assert ran.returncode == 0, ran.stderr
+    assert await snapshot() == alone
+    assert ran.stdout.splitlines()[0] == (
+        "2026-10: closed. 12 people, 11 without errors, 1 with errors"
+    )
+    assert "  EUR total " in ran.stdout
+    assert "  USD total " in ran.stdout
+    assert "  rep11: no quota for measure 'bookings' in 2026-10" in ran.stdout
+    assert "Traceback" not in ran.stderr
+    assert await CloseChunk.filter(done=True).count() == 3
+    period = await StoredPeriod.get(tenant_id=tenant.id, key="2026-10")
+    assert period.status is PeriodStatus.CLOSED
+
+
+async def test_given_a_closed_period_when_closed_again_then_refused_and_nothing_changes(db):
+    tenant, _ = await world(reps=2)
+    assert (await podium(db, "close", "--tenant", "acme", "--period", "2026-10")).returncode == 0
+    before = (await snapshot(), await AuditEntry.all().count())
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+
+    ran.one_line_error("2026-10 is closed already")
+    assert (await snapshot(), await AuditEntry.all().count()) == before
+
+
+async def test_given_a_closed_period_when_reopened_then_audited_and_it_can_close_again(db):
+    await world(reps=2)
+    await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--reopen")
+
+    assert ran.returncode == 0, ran.stderr
+    assert await AuditEntry.filter(action="period.reopened", entity_id="2026-10").count() == 1
+    again = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("2026-10: closed. 2 people")
+
+
+async def test_given_an_open_period_when_reopened_then_one_line(db):
+    await world(reps=2)
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--reopen")
+
+    ran.one_line_error("2026-10 is not closed")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--tenant", "acme", "--period", "2026-13"], "month 13 out of range"),
+        (["--tenant", "acme", "--period", "last month"], "is not a period id"),
+        (["--tenant", "nope", "--period", "2026-10"], "no tenant 'nope'"),
+    ],
+)
+async def test_given_bad_input_when_closing_then_one_line_and_nothing_written(
+    db, args: list[str], fragment: str
+):
+    await world(reps=2)
+
+    ran = await podium(db, "close", *args)
+
+    ran.one_line_error(fragment)
+    assert await EarningsResult.all().count() == 0
+    assert await StoredPeriod.all().count() == 0
+
+
+async def test_given_a_closed_period_when_recomputing_then_refused_in_one_line(db):
+    await world(reps=2)
+    await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+
+    ran = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10")
+
+    ran.one_line_error("2026-10 is closed")
+
+
+async def killable(db: str, marker: Path, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.api.killable_close",
+        *args,
+        cwd=ROOT,
+        env=cli_env(db, PODIUM_SLOW_SECONDS="0.3", PODIUM_MARKER=str(marker)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def wait_for_done_chunks(at_least: int) -> None:
+    for _ in range(400):
+        if await CloseChunk.filter(done=True).count() >= at_least:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the close did not get going")
+
+
+CLOSE = ("close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "2")
+
+
+async def test_given_a_close_killed_half_way_when_run_again_then_equal_to_an_uninterrupted_one(
+    db, tmp_path: Path
+):
+    tenant, people = await world()
+    alone = await each_alone(tenant, people)
+    proc = await killable(db, tmp_path / "marker", *CLOSE)
+    await wait_for_done_chunks(2)
+
+    os.kill(proc.pid, signal.SIGKILL)  # mid-chunk: its transaction is rolled back
+    await proc.wait()
+    left = await CloseChunk.filter(done=False).count()
+    assert 0 < left < 6
+    assert (await StoredPeriod.filter(status=PeriodStatus.CLOSED).count()) == 0
+    ran = await podium(db, *CLOSE)
+
+    assert ran.returncode == 0, ran.stderr
+    assert await snapshot() == alone
+    assert ran.stdout.startswith("2026-10: closed. 12 people, 11 without errors, 1 with errors")
+
+
+async def test_given_the_database_goes_away_mid_close_then_one_line_and_a_rerun_completes(
+    db, tmp_path: Path
+):
+    tenant, people = await world()
+    alone = await each_alone(tenant, people)
+    proc = await killable(db, tmp_path / "marker", *CLOSE)
+    await wait_for_done_chunks(1)
+    name = db.rsplit("/", 1)[1]
+
+    await connections.get("default").execute_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        [name],
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    assert proc.returncode == 1, (out, err)
+    said = err.decode()  # progress lines, then the reason
+    assert "Traceback" not in said
+    assert said.splitlines()[-1].startswith("podium: cannot use the database at "), said
+    assert await StoredPeriod.filter(status=PeriodStatus.CLOSED).count() == 0
+    ran = await podium(db, *CLOSE)
+    assert ran.returncode == 0, ran.stderr
+    assert await snapshot() == alone
+
+
+async def test_given_two_closes_at_once_then_they_share_the_chunks_and_agree(db, tmp_path: Path):
+    tenant, people = await world()
+    alone = await each_alone(tenant, people)
+    # slowed chunks (0.3 s each), so the second starts while the first still has work
+    procs = [await killable(db, tmp_path / f"marker{i}", *CLOSE) for i in range(2)]
+
+    outs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
+
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert outs[0][0] == outs[1][0]
+    assert outs[0][0].decode().startswith("2026-10: closed. 12 people, 11 without errors")
+    assert await snapshot() == alone
+    assert await AuditEntry.filter(action="period.closed").count() == 1
+
+
+async def test_given_late_changes_to_a_closed_period_then_the_next_close_counts_them(db):
+    tenant, people = await world(reps=2)
+    await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction():
+        await record_late_events(viewer=system_viewer(tenant), pairs=[(people[0].id, "2026-10")])
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-11")
+
+    assert ran.returncode == 0, ran.stderr
+    assert "  1 late CRM change(s) to closed periods flagged for 2026-11\n" in ran.stdout
+
+
+async def close_with_redis(db: str, redis_url: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        *CLOSE,
+        "--workers",
+        "2",
+        cwd=ROOT,
+        env=cli_env(db, REDIS_URL=redis_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_given_workers_when_closing_then_helper_jobs_are_queued(db, redis, redis_url: str):
+    await world(reps=2)
+
+    code, out, err = await close_with_redis(db, redis_url)
+
+    assert code == 0, err
+    assert out.startswith("2026-10: closed. 2 people")
+    queued = sorted(await redis.zrange("arq:queue", 0, -1))
+    assert [job.rsplit(b":", 1)[1] for job in queued] == [b"0", b"1"]
+    assert all(job.startswith(b"close:") for job in queued)
+
+
+async def test_given_no_redis_when_closing_with_workers_then_it_closes_alone(db):
+    await world(reps=2)
+
+    code, out, err = await close_with_redis(db, "redis://127.0.0.1:1/0")
+
+    assert code == 0, err
+    assert "no worker asked to help" in err
+    assert out.startswith("2026-10: closed. 2 people")
