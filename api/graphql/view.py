@@ -10,7 +10,8 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from redis.asyncio import Redis
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -24,7 +25,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import AuthenticationError, Authenticator
-from api.graphql import persisted
+from api.graphql import edge, persisted
 from api.graphql.context import Context
 from api.graphql.errors import public_errors
 from api.observability import request_id_from
@@ -49,6 +50,54 @@ class PodiumGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.authenticator = authenticator
         self._redis = redis
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The body limit, enforced as the body streams in: a declared Content-Length over it
+        is refused before reading anything, a longer body once the limit is passed."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        limit = self.settings.limits.max_body_bytes
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, limit)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise edge.BodyTooLarge
+            return message
+
+        try:
+            await super().__call__(scope, limited_receive, send)
+        except edge.BodyTooLarge:
+            await self._too_large(scope, receive, send, limit)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        message = f"the request body is larger than the limit of {limit} bytes"
+        extensions = {"code": edge.PAYLOAD_TOO_LARGE, "maxBytes": limit}
+        response = JSONResponse(
+            {"data": None, "errors": [{"message": message, "extensions": extensions}]},
+            status_code=413,
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # bytes: the POST body; text: GET's `variables` or `extensions` parameter
+        if isinstance(data, bytes):
+            value = edge.decoded_json(data, what="the request body")
+            if not isinstance(value, dict | list):
+                raise HTTPException(
+                    400, 'the request body must be a JSON object: {"query": ..., ...}'
+                )
+            return value
+        return edge.decoded_json(data, what="a query parameter")
 
     def redis_of(self, request: Request | WebSocket) -> Redis | None:
         if self._redis is not None:

@@ -515,6 +515,9 @@ def test_given_the_environment_then_limits_and_defaults_are_read():
         max_cost=20000,
         default_list_size=20,
         persisted_query_ttl=30 * 24 * 3600,
+        max_body_bytes=1024 * 1024,
+        max_persisted_query_chars=16 * 1024,
+        max_subscriptions_per_person=10,
     )
 
 
