@@ -195,7 +195,13 @@ class PodiumGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, e.as_http_error_reason(request_adapter.method)) from e
         except MissingQueryError as e:
             raise HTTPException(400, "No GraphQL query found in the request") from e
-        if found is not None and found.store and result.data is not None and context.redis:
+        if (
+            found is not None
+            and found.store
+            and result.data is not None
+            and context.redis
+            and persisted.may_persist(context.viewer_or_none, found, self.settings.limits)
+        ):
             await persisted.remember(context.redis, found, self.settings.limits.persisted_query_ttl)
         return result
 
