@@ -123,6 +123,9 @@ class PodiumGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             redis=self.redis_of(request),
             request_id=request_id,
+            live=getattr(getattr(request.app, "state", None), "live", None)
+            if "app" in request.scope
+            else None,
             viewer_or_none=viewer,
             auth_error=auth_error,
         )
