@@ -10,14 +10,25 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 MAX_JSON_DEPTH = 64
 MAX_PATH_CHARS = 120  # of a path named in an error: a key may be long, the answer is not
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+BAD_USER_INPUT = "BAD_USER_INPUT"
 
 
 class BodyTooLarge(Exception):
     """Raised from `receive` once the body streamed in passes the limit."""
+
+
+def http_error(status: int, reason: str) -> Response:
+    """A request refused before GraphQL ran: a 400 is a GraphQL error coded BAD_USER_INPUT
+    (clients read one shape of error); anything else (404, 405) stays strawberry's text."""
+    if status != 400:
+        return PlainTextResponse(reason, status_code=status)
+    error = {"message": reason, "extensions": {"code": BAD_USER_INPUT}}
+    return JSONResponse({"data": None, "errors": [error]}, status_code=400)
 
 
 def decoded_json(data: str | bytes, *, what: str) -> Any:

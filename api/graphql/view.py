@@ -46,6 +46,7 @@ class PodiumGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=settings.limits.max_subscriptions_per_person,
         )
         self.settings = settings
         self.authenticator = authenticator
@@ -73,7 +74,12 @@ class PodiumGraphQL(GraphQL[Context, None]):
             return message
 
         try:
-            await super().__call__(scope, limited_receive, send)
+            # strawberry's own http branch, with its 400s as GraphQL errors, not plain text
+            try:
+                response = await self.run(Request(scope=scope, receive=limited_receive))
+            except HTTPException as exc:
+                response = edge.http_error(exc.status_code, exc.reason)
+            await response(scope, receive, send)
         except edge.BodyTooLarge:
             await self._too_large(scope, receive, send, limit)
 

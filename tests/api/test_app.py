@@ -405,8 +405,14 @@ async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):
     by_get = await api.http.get("/graphql", params={"query": mutation})
     batch = await api.http.post("/graphql", json=[{"query": "{ __typename }"}] * 2)
 
-    assert (by_get.status_code, by_get.text) == (400, "mutations are not allowed when using GET")
-    assert (batch.status_code, batch.text) == (400, "Batching is not enabled")
+    assert by_get.status_code == batch.status_code == 400
+    assert by_get.json()["errors"] == [
+        {
+            "message": "mutations are not allowed when using GET",
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+    ]
+    assert batch.json()["errors"][0]["message"] == "Batching is not enabled"
 
 
 # ---------------------------------------------------------------- automatic persisted queries

@@ -176,6 +176,7 @@ async def test_given_a_body_that_is_not_a_request_then_400(api: Api, body: bytes
     response = await post(api, body)
 
     assert response.status_code == status
+    assert h.codes(response.json()) == ["BAD_USER_INPUT"]
 
 
 async def test_given_deeply_nested_variables_then_400_naming_the_variable(admin: Api):
