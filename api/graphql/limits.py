@@ -60,6 +60,9 @@ TOO_MANY_FRAGMENTS = "TOO_MANY_FRAGMENTS"
 FRAGMENT_CYCLE = "FRAGMENT_CYCLE"
 INTROSPECTION_TOO_DEEP = "INTROSPECTION_TOO_DEEP"
 MAX_FRAGMENTS = 100
+# selection sets nested through fragments (the parser bounds each definition alone); the
+# depth limit counts fields only and stops at introspection, this counts every level
+MAX_NESTING = 64
 # graphql-js's MaxIntrospectionDepthRule: these lists of __Type nested this deep are refused
 MAX_INTROSPECTION_LISTS = 3
 INTROSPECTION_LISTS = frozenset({"fields", "inputFields", "interfaces", "possibleTypes"})
@@ -80,25 +83,33 @@ DOCUMENT_CACHE_SIZE = 512
 
 
 class DocumentShape:
-    """Fields (fragments expanded) and the deepest nesting of introspection lists below a
-    selection set, each fragment's counted once. `work` counts the selections visited."""
+    """Fields (fragments expanded), the deepest nesting of introspection lists and of
+    selection sets below a selection set, each fragment's counted once. `work` counts the
+    selections visited. Nesting through fragments is refused past `MAX_NESTING` as the walk
+    goes, so that neither this walk nor the rules after it can exhaust the stack."""
 
     def __init__(self, document: DocumentNode) -> None:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        self.done: dict[str, tuple[int, int]] = {}
+        self.done: dict[str, tuple[int, int, int]] = {}
         self.visiting: set[str] = set()
         self.work = 0
 
-    def selections(self, selection_set: SelectionSetNode | None) -> tuple[int, int]:
+    def selections(
+        self, selection_set: SelectionSetNode | None, depth: int = 0
+    ) -> tuple[int, int, int]:
         if selection_set is None:
-            return 0, 0
-        fields, lists = 0, 0
+            return 0, 0, 0
+        if depth >= MAX_NESTING:
+            raise _too_nested()
+        fields, lists, nesting = 0, 0, 0
         for selection in selection_set.selections:
             self.work += 1
             if isinstance(selection, FieldNode):
-                below, below_lists = self.selections(selection.selection_set)
+                below, below_lists, below_nesting = self.selections(
+                    selection.selection_set, depth + 1
+                )
                 name = selection.name.value
                 if name in INTROSPECTION_LISTS:
                     below_lists += 1
@@ -110,22 +121,33 @@ class DocumentShape:
                         extensions={"code": INTROSPECTION_TOO_DEEP},
                     )
                 fields += 1 + below
-                lists = max(lists, below_lists)
             elif isinstance(selection, InlineFragmentNode):
-                below, below_lists = self.selections(selection.selection_set)
-                fields, lists = fields + below, max(lists, below_lists)
+                below, below_lists, below_nesting = self.selections(
+                    selection.selection_set, depth + 1
+                )
+                fields += below
             elif isinstance(selection, FragmentSpreadNode):
-                below, below_lists = self.fragment(selection)
-                fields, lists = fields + below, max(lists, below_lists)
-        return fields, lists
+                below, below_lists, below_nesting = self.fragment(selection, depth)
+                fields += below
+                below_nesting -= 1  # a spread is its fragment's selections, in place
+            else:
+                continue
+            lists = max(lists, below_lists)
+            nesting = max(nesting, 1 + below_nesting)
+        if depth + nesting > MAX_NESTING:
+            raise _too_nested()
+        return fields, lists, nesting
 
-    def fragment(self, spread: FragmentSpreadNode) -> tuple[int, int]:
+    def fragment(self, spread: FragmentSpreadNode, depth: int = 0) -> tuple[int, int, int]:
         name = spread.name.value
         if name in self.done:
-            return self.done[name]
+            found = self.done[name]
+            if depth + found[2] > MAX_NESTING:
+                raise _too_nested()
+            return found
         fragment = self.fragments.get(name)
         if fragment is None:
-            return 0, 0  # unknown: the validator reports it
+            return 0, 0, 0  # unknown: the validator reports it
         if name in self.visiting:
             raise GraphQLError(
                 f"Cannot spread fragment '{name}' within itself.",
@@ -133,9 +155,17 @@ class DocumentShape:
                 extensions={"code": FRAGMENT_CYCLE},
             )
         self.visiting.add(name)
-        self.done[name] = self.selections(fragment.selection_set)
+        self.done[name] = self.selections(fragment.selection_set, depth)
         self.visiting.discard(name)
         return self.done[name]
+
+
+def _too_nested() -> GraphQLError:
+    return GraphQLError(
+        f"the document nests selections more than {MAX_NESTING} deep once its fragments are "
+        "expanded",
+        extensions={"code": QUERY_TOO_DEEP, "maxNesting": MAX_NESTING},
+    )
 
 
 def check_shape(

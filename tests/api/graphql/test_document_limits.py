@@ -147,6 +147,12 @@ ATTACKS = {
     "deep __type": '{ __type(name: "Query") { fields { type { interfaces { possibleTypes '
     "{ name } } } } } }",
     "one field 1,300 times": "{ me { " + " ".join(["id"] * 1300) + " } }",
+    "fragments nesting 5 deep each, chained": "{ ...F0 } "
+    + " ".join(
+        f"fragment F{i} on Query {{ {'... on Query { ' * 5}__typename ...F{i + 1}{' }' * 5} }}"
+        for i in range(99)
+    )
+    + " fragment F99 on Query { __typename }",
 }
 EXPECTED = {
     "nested fragments, 20 levels": "TOO_MANY_FIELDS",
@@ -155,6 +161,7 @@ EXPECTED = {
     "deep introspection": "INTROSPECTION_TOO_DEEP",
     "deep __type": "INTROSPECTION_TOO_DEEP",
     "one field 1,300 times": "QUERY_TOO_COMPLEX",
+    "fragments nesting 5 deep each, chained": "QUERY_TOO_DEEP",
 }
 
 
