@@ -4,6 +4,7 @@ queries and a last check that no internal error text leaves the server."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -94,7 +95,7 @@ class PodiumGraphQL(GraphQL[Context, None]):
         )
         await response(scope, receive, send)
 
-    def decode_json(self, data: str | bytes) -> object:
+    def parse_json(self, data: str | bytes) -> object:
         # bytes: the POST body; text: GET's `variables` or `extensions` parameter
         if isinstance(data, bytes):
             value = edge.decoded_json(data, what="the request body")
@@ -104,6 +105,14 @@ class PodiumGraphQL(GraphQL[Context, None]):
                 )
             return value
         return edge.decoded_json(data, what="a query parameter")
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A graphql-transport-ws message: the same checks; a refusal closes the socket with
+        4400 (strawberry's answer to a message that is not JSON), not with an exception."""
+        try:
+            return edge.decoded_json(data, what="the message")
+        except HTTPException as exc:
+            raise json.JSONDecodeError(exc.reason, "", 0) from None
 
     def redis_of(self, request: Request | WebSocket) -> Redis | None:
         if self._redis is not None:

@@ -356,3 +356,24 @@ async def test_given_one_rep_with_60_sockets_then_one_redis_pubsub_client_and_th
         again = await receive(late)
         assert (again["id"], again["type"]) == ("2", "next")
         assert "errors" not in again["payload"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["[" * 100_000 + "]" * 100_000, '{"type": "ping", "payload": {"a": "\\u0000"}}', "null x"],
+    ids=["deep", "nul", "not-json"],
+)
+async def test_given_a_hostile_message_on_a_socket_then_closed_4400_and_the_server_lives(
+    db: str, redis: Redis, settings: Settings, message: str
+):
+    p = await people()
+
+    async with server(settings) as url:
+        async with subscribed(url, {"Authorization": bearer(p.acme, p.ana)}) as ws:
+            await ws.send(message)
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive(ws)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 4400
+        async with subscribed(url, {"Authorization": bearer(p.acme, p.ana)}):
+            await until_listening(redis, earnings_channel(p.acme.id, p.ana.id))
