@@ -23,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from api import graphiql
 from api.auth import Authenticator
 from api.database import close_database, open_database, ping_database
+from api.graphql.live import LiveHub
 from api.graphql.schema import build_schema
 from api.graphql.view import PodiumGraphQL
 from api.observability import RequestIdMiddleware, configure_logging
@@ -117,6 +118,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.redis_url, socket_connect_timeout=READY_TIMEOUT, socket_timeout=5
         )
         app.state.job_queue = JobQueue.on_redis(app.state.redis)  # shares its connections
+        app.state.live = LiveHub(
+            app.state.redis, max_per_person=settings.limits.max_subscriptions_per_person
+        )
         log.info("started", env=settings.env)
         # Everything alive now (schema, ORM metadata, modules) lives as long as the process;
         # frozen, full collections stop rescanning it. bench/api.py, paced clients on a quiet
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await app.state.live.close()
             await app.state.redis.aclose()
             if opened:
                 await close_database()

@@ -31,6 +31,7 @@ from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant, tenant_by_slug
 
 ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384"]
+MAX_CLAIM_CHARS = 255  # a tenant slug or id, a user id or external id: all far shorter
 
 
 class AuthenticationError(Exception):
@@ -111,7 +112,7 @@ class Authenticator:
         tenant_hint = claims.get("tenant")
         tenant_id = (await _tenant(tenant_hint)).id if tenant_hint else None
         users = await users_with_firebase_uid(
-            str(claims.get("uid") or claims.get("sub")), tenant_id
+            _claim_text(claims.get("uid") or claims.get("sub"), "uid"), tenant_id
         )
         if len(users) != 1:
             raise AuthenticationError("no Podium user is linked to this Firebase account")
@@ -143,9 +144,24 @@ class Authenticator:
             raise AuthenticationError("the token's signature is not valid") from None
 
 
+def _claim_text(value: object, claim: str) -> str:
+    """A claim used to look a row up: text PostgreSQL can compare (no NUL, no lone surrogate)
+    and of a sane length, or the token is refused before any query."""
+    if not isinstance(value, str) or not value:
+        raise AuthenticationError(f"the token has no {claim!r} claim")
+    if len(value) > MAX_CLAIM_CHARS or "\x00" in value:
+        raise AuthenticationError(f"the token's {claim!r} claim is not valid")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AuthenticationError(f"the token's {claim!r} claim is not valid") from None
+    return value
+
+
 async def _tenant(hint: object) -> Tenant:
     if not isinstance(hint, str) or not hint:
         raise AuthenticationError("the token names no tenant")
+    hint = _claim_text(hint, "tenant")
     tenant: Tenant | None
     try:
         tenant = await get_tenant(UUID(hint))
@@ -160,7 +176,7 @@ async def _tenant(hint: object) -> Tenant:
 
 
 async def _user(tenant: Tenant, claims: dict[str, Any]) -> User:
-    subject = str(claims["sub"])
+    subject = _claim_text(claims["sub"], "sub")
     users = UserRepository(Viewer.system(tenant.id, label="auth"))
     try:
         return await users.get(UUID(subject))

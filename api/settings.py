@@ -27,6 +27,9 @@ class Limits:
     max_cost: int = 20000
     default_list_size: int = 20  # what a connection costs when no `first`/`last` is given
     persisted_query_ttl: int = 30 * 24 * 3600  # seconds a persisted query stays in Redis
+    max_body_bytes: int = 1024 * 1024  # a /graphql request body; more answers 413
+    max_persisted_query_chars: int = 16 * 1024  # a document a client may persist
+    max_subscriptions_per_person: int = 10  # live subscriptions open at once, all sockets
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,13 @@ class Settings:
             max_cost=_int(env, "PODIUM_MAX_COST", defaults.max_cost),
             default_list_size=defaults.default_list_size,
             persisted_query_ttl=_int(env, "PODIUM_APQ_TTL", defaults.persisted_query_ttl),
+            max_body_bytes=_int(env, "PODIUM_MAX_BODY_BYTES", defaults.max_body_bytes),
+            max_persisted_query_chars=_int(
+                env, "PODIUM_APQ_MAX_CHARS", defaults.max_persisted_query_chars
+            ),
+            max_subscriptions_per_person=_int(
+                env, "PODIUM_MAX_SUBSCRIPTIONS", defaults.max_subscriptions_per_person
+            ),
         )
         return cls(
             database_url=database_url or DEFAULT_DATABASE_URL,

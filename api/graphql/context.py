@@ -14,6 +14,7 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 from api.graphql.errors import unauthenticated
+from api.graphql.live import LiveHub
 from api.settings import Settings
 from domain.earnings.models import EarningsResult
 from domain.earnings.repository import EarningsRepository
@@ -66,6 +67,7 @@ class Context:
     settings: Settings
     redis: Redis | None
     request_id: str
+    live: LiveHub | None = None  # the process's pub/sub fan-out (subscriptions)
     viewer_or_none: Viewer | None = None
     auth_error: str | None = None
     # graphql-transport-ws: the connection_init payload (strawberry sets it)

@@ -1,5 +1,13 @@
 """What one request may ask for: depth, aliases, tokens (strawberry's built-ins) and cost.
 
+Before any of those, `check_shape` walks the document once, each fragment once (memoised):
+strawberry's depth and alias limiters, graphql-core's rules and the cost counter all walk a
+fragment again for every spread of it, so a 1 KB document of fragments each spreading the
+next twice is 2^20 fields to them. The shape check refuses a document whose fields, fragments
+expanded, outnumber the token limit (what an inline document could ask for), a fragment cycle,
+more than `MAX_FRAGMENTS` fragments and introspection lists nested `MAX_INTROSPECTION_LISTS`
+deep (`{ __schema { types { fields { type { fields { type { fields ...`).
+
 Cost estimates how many values an operation can resolve before it runs: every field counts 1,
 and a list multiplies what is below it by its size, taken from a `first`/`last` argument
 (its value, its variable or its default) or, for a list without one, `default_list_size`. The
@@ -35,7 +43,8 @@ from graphql import (
     get_nullable_type,
 )
 from graphql import parse as graphql_parse
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions import max_aliases as strawberry_aliases
 from strawberry.extensions import query_depth_limiter as strawberry_depth
 from strawberry.schema.schema import validate_document
@@ -46,9 +55,143 @@ QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+TOO_MANY_FIELDS = "TOO_MANY_FIELDS"
+TOO_MANY_FRAGMENTS = "TOO_MANY_FRAGMENTS"
+FRAGMENT_CYCLE = "FRAGMENT_CYCLE"
+INTROSPECTION_TOO_DEEP = "INTROSPECTION_TOO_DEEP"
+MAX_FRAGMENTS = 100
+# selection sets nested through fragments (the parser bounds each definition alone); the
+# depth limit counts fields only and stops at introspection, this counts every level
+MAX_NESTING = 64
+# graphql-js's MaxIntrospectionDepthRule: these lists of __Type nested this deep are refused
+MAX_INTROSPECTION_LISTS = 3
+INTROSPECTION_LISTS = frozenset({"fields", "inputFields", "interfaces", "possibleTypes"})
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+# graphql-core's overlapping-fields rule compares same-named fields pairwise, within a budget
+# read from this module attribute (its documented knob) when a validation starts. Its
+# 500,000 took 150 ms on `{ me { id id id ... } }` under the token limit; the apps' operations
+# and GraphiQL's introspection spend under 10 of it.
+OVERLAP_BUDGET = 10_000
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = OVERLAP_BUDGET
+# only documents this short are kept parsed and validated (a few dozen small operations):
+# a long one, comments and all, is parsed again each time rather than held
+CACHEABLE_QUERY_CHARS = 16 * 1024
 SIZE_ARGUMENTS = ("first", "last")
 # distinct documents kept parsed and validated: the apps ship a few dozen operations
 DOCUMENT_CACHE_SIZE = 512
+
+
+class DocumentShape:
+    """Fields (fragments expanded), the deepest nesting of introspection lists and of
+    selection sets below a selection set, each fragment's counted once. `work` counts the
+    selections visited. Nesting through fragments is refused past `MAX_NESTING` as the walk
+    goes, so that neither this walk nor the rules after it can exhaust the stack."""
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.done: dict[str, tuple[int, int, int]] = {}
+        self.visiting: set[str] = set()
+        self.work = 0
+
+    def selections(
+        self, selection_set: SelectionSetNode | None, depth: int = 0
+    ) -> tuple[int, int, int]:
+        if selection_set is None:
+            return 0, 0, 0
+        if depth >= MAX_NESTING:
+            raise _too_nested()
+        fields, lists, nesting = 0, 0, 0
+        for selection in selection_set.selections:
+            self.work += 1
+            if isinstance(selection, FieldNode):
+                below, below_lists, below_nesting = self.selections(
+                    selection.selection_set, depth + 1
+                )
+                name = selection.name.value
+                if name in INTROSPECTION_LISTS:
+                    below_lists += 1
+                if name in INTROSPECTION_ROOTS and below_lists >= MAX_INTROSPECTION_LISTS:
+                    raise GraphQLError(
+                        f"introspection lists ({', '.join(sorted(INTROSPECTION_LISTS))}) "
+                        f"nested {below_lists} deep: at most {MAX_INTROSPECTION_LISTS - 1}",
+                        [selection],
+                        extensions={"code": INTROSPECTION_TOO_DEEP},
+                    )
+                fields += 1 + below
+            elif isinstance(selection, InlineFragmentNode):
+                below, below_lists, below_nesting = self.selections(
+                    selection.selection_set, depth + 1
+                )
+                fields += below
+            elif isinstance(selection, FragmentSpreadNode):
+                below, below_lists, below_nesting = self.fragment(selection, depth)
+                fields += below
+                below_nesting -= 1  # a spread is its fragment's selections, in place
+            else:
+                continue
+            lists = max(lists, below_lists)
+            nesting = max(nesting, 1 + below_nesting)
+        if depth + nesting > MAX_NESTING:
+            raise _too_nested()
+        return fields, lists, nesting
+
+    def fragment(self, spread: FragmentSpreadNode, depth: int = 0) -> tuple[int, int, int]:
+        name = spread.name.value
+        if name in self.done:
+            found = self.done[name]
+            if depth + found[2] > MAX_NESTING:
+                raise _too_nested()
+            return found
+        fragment = self.fragments.get(name)
+        if fragment is None:
+            return 0, 0, 0  # unknown: the validator reports it
+        if name in self.visiting:
+            raise GraphQLError(
+                f"Cannot spread fragment '{name}' within itself.",
+                [spread],
+                extensions={"code": FRAGMENT_CYCLE},
+            )
+        self.visiting.add(name)
+        self.done[name] = self.selections(fragment.selection_set, depth)
+        self.visiting.discard(name)
+        return self.done[name]
+
+
+def _too_nested() -> GraphQLError:
+    return GraphQLError(
+        f"the document nests selections more than {MAX_NESTING} deep once its fragments are "
+        "expanded",
+        extensions={"code": QUERY_TOO_DEEP, "maxNesting": MAX_NESTING},
+    )
+
+
+def check_shape(
+    document: DocumentNode, *, max_fields: int, shape: DocumentShape | None = None
+) -> None:
+    """Raises a coded GraphQLError for a document too big once its fragments are expanded
+    (see the module's docstring). `shape.work` tells what it cost: at most one visit per
+    selection of the document."""
+    shape = shape or DocumentShape(document)
+    if len(shape.fragments) > MAX_FRAGMENTS:
+        raise GraphQLError(
+            f"{len(shape.fragments)} fragments found. Allowed: {MAX_FRAGMENTS}",
+            extensions={"code": TOO_MANY_FRAGMENTS, "maxFragments": MAX_FRAGMENTS},
+        )
+    fields = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            fields += shape.selections(definition.selection_set)[0]
+        elif isinstance(definition, FragmentDefinitionNode):
+            shape.fragment(FragmentSpreadNode(name=definition.name))  # even when unused
+        if fields > max_fields:
+            raise GraphQLError(
+                f"the document asks for more than {max_fields} fields once its fragments are "
+                "expanded",
+                extensions={"code": TOO_MANY_FIELDS, "maxFields": max_fields},
+            )
 
 
 class _CostCounter:
@@ -193,7 +336,7 @@ class LimitedValidation(SchemaExtension):
     """Validation with the depth and alias limits, then the cost limit.
 
     A mobile app sends the same few documents over and over, so validating is cached per
-    document (parsed documents are cached too): the rules, the limits among
+    short document (parsed documents are cached too): the rules, the limits among
     them, depend on the document alone. The cost depends on the variables (`first: $first`),
     so it is counted on every request, after a document passed validation.
     """
@@ -216,7 +359,12 @@ class LimitedValidation(SchemaExtension):
         document = context.graphql_document
         assert document is not None  # on_validate runs only after a successful parse
         schema = context.schema._schema
-        errors = list(self.validate(schema, document, (*context.validation_rules, *self.rules)))
+        rules = (*context.validation_rules, *self.rules)
+        if len(context.query or "") <= CACHEABLE_QUERY_CHARS:
+            errors = list(self.validate(schema, document, rules))
+        else:
+            errors = list(validate_document(schema, document, rules))
+        errors = [_coded_abort(e) for e in errors]
         if not errors:
             errors = cost_errors(
                 schema,
@@ -229,6 +377,15 @@ class LimitedValidation(SchemaExtension):
         # a list, even empty, tells strawberry validation has been done
         context.pre_execution_errors = errors
         yield
+
+
+def _coded_abort(error: GraphQLError) -> GraphQLError:
+    if error.message != "Validation aborted." or error.extensions:
+        return error
+    return GraphQLError(
+        "the document is too complex to validate: fewer fields of the same name, please",
+        extensions={"code": QUERY_TOO_COMPLEX},
+    )
 
 
 def coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
@@ -252,25 +409,35 @@ def coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
     return Coded
 
 
-class CachedTokenLimitedParse(MaxTokensLimiter):
-    """Parsing with strawberry's token limit (the parser stops counting past it), cached per
-    query text, its error coded. graphql-core words it "Document contains more than N tokens.
-    Parsing aborted."."""
+def parse_within_limits(query: str, *, max_tokens: int) -> DocumentNode:
+    """The document of `query`, parsed with the token limit (the parser stops counting past
+    it), then its shape checked (`check_shape`), before any rule walks it."""
+    try:
+        document = graphql_parse(query, max_tokens=max_tokens)
+    except GraphQLError as error:
+        # graphql-core words it "Document contains more than N tokens. Parsing aborted."
+        if f"more than {max_tokens} tokens" in error.message:
+            error.extensions = {**(error.extensions or {}), "code": TOO_MANY_TOKENS}
+        raise
+    check_shape(document, max_fields=max_tokens)
+    return document
 
-    def __init__(self, *, max_token_count: int, parse: Callable[..., DocumentNode]) -> None:
-        super().__init__(max_token_count=max_token_count)
+
+class CachedTokenLimitedParse(SchemaExtension):
+    """Parsing within the limits (`parse_within_limits`), cached for short query texts only.
+    Failures are not cached (lru_cache keeps results only): each is this request's own."""
+
+    def __init__(self, *, max_token_count: int, parse: Callable[[str], DocumentNode]) -> None:
+        self.max_token_count = max_token_count
         self.parse = parse
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        try:
-            # failures are not cached (lru_cache keeps results only), so the error is this
-            # request's own to code
-            context.graphql_document = self.parse(context.query, **context.parse_options)
-        except GraphQLError as error:
-            if f"more than {self.max_token_count} tokens" in error.message:
-                error.extensions = {**(error.extensions or {}), "code": TOO_MANY_TOKENS}
-            raise
+        query = context.query or ""
+        if len(query) <= CACHEABLE_QUERY_CHARS:
+            context.graphql_document = self.parse(query)
+        else:
+            context.graphql_document = parse_within_limits(query, max_tokens=self.max_token_count)
         yield
 
 
@@ -281,7 +448,11 @@ def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
         coded(strawberry_depth.create_validator(limits.max_depth, None, None), QUERY_TOO_DEEP),
         coded(strawberry_aliases.create_validator(limits.max_aliases), TOO_MANY_ALIASES),
     )
-    parse = lru_cache(maxsize=DOCUMENT_CACHE_SIZE)(graphql_parse)
+
+    @lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
+    def parse(query: str) -> DocumentNode:
+        return parse_within_limits(query, max_tokens=limits.max_tokens)
+
     validate = lru_cache(maxsize=DOCUMENT_CACHE_SIZE)(validate_document)
     return [
         lambda: CachedTokenLimitedParse(max_token_count=limits.max_tokens, parse=parse),

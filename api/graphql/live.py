@@ -1,48 +1,141 @@
-"""The API's side of Redis pub/sub: relays the messages of one rep's channel.
+"""The API's side of Redis pub/sub: one pub/sub connection per API process, fanned out in
+memory to the subscriptions that listen to each rep's channel.
 
 Workers publish (workers/realtime.py); channel names come from domain.notifications.channels,
-so the API can only ever listen to the channel of the viewer it authenticated.
+so the API can only ever listen to the channel of the viewer it authenticated. A channel is
+subscribed while at least one subscription listens to it, and left with the last one. A person
+may hold `Limits.max_subscriptions_per_person` subscriptions at once, over all their sockets:
+one more is refused with TOO_MANY_SUBSCRIPTIONS (before 60 sockets could hold 6,006 Redis
+clients and starve `/ready`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from uuid import UUID
 
 import structlog
+from graphql import GraphQLError
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from domain.notifications.channels import earnings_channel
 from domain.notifications.summary import EarningsSummary
 
 log = structlog.get_logger("podium.live")
 
-POLL_SECONDS = 1.0  # a read waits at most this long, well under the client's socket timeout
+POLL_SECONDS = 1.0  # a read waits at most this long, so that closing is prompt
+RETRY_SECONDS = 0.5  # after Redis failed a read
+QUEUE_SIZE = 64  # messages waiting for one slow subscriber; older ones are dropped first
+TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 
 
-async def earnings_updates(
-    redis: Redis, *, tenant_id: UUID, user_id: UUID
-) -> AsyncIterator[EarningsSummary]:
-    """Every earnings summary published for (tenant, rep) from now on, until the consumer
-    stops (the subscription ends or the socket closes: the channel is then left)."""
-    channel = earnings_channel(tenant_id, user_id)
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(channel)
-    try:
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
-            if message is None or message.get("type") != "message":
-                continue
-            try:
-                summary = EarningsSummary.from_json(message["data"])
-            except (ValueError, KeyError, TypeError):
-                log.warning("unreadable earnings message", channel=channel)
-                continue
-            # the channel is the viewer's already; the payload must agree, or it is dropped
-            if summary.tenant_id == tenant_id and summary.user_id == user_id:
-                yield summary
-    finally:
+class LiveHub:
+    def __init__(self, redis: Redis, *, max_per_person: int) -> None:
+        self.redis = redis
+        self.max_per_person = max_per_person
+        self.listeners: dict[str, set[asyncio.Queue[bytes]]] = {}
+        self.per_person: Counter[tuple[UUID, UUID]] = Counter()
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # subscribe/unsubscribe in order, one at a time
+
+    async def earnings_updates(
+        self, *, tenant_id: UUID, user_id: UUID
+    ) -> AsyncIterator[EarningsSummary]:
+        """Every earnings summary published for (tenant, rep) from now on, until the consumer
+        stops (the subscription ends or the socket closes: the channel is then left)."""
+        person = (tenant_id, user_id)
+        if self.per_person[person] >= self.max_per_person:
+            raise GraphQLError(
+                f"at most {self.max_per_person} live subscriptions per person at once: "
+                "complete one first",
+                extensions={"code": TOO_MANY_SUBSCRIPTIONS, "max": self.max_per_person},
+            )
+        self.per_person[person] += 1
+        channel = earnings_channel(tenant_id, user_id)
+        queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
         try:
-            await pubsub.unsubscribe(channel)
+            await self._join(channel, queue)
+            while True:
+                data = await queue.get()
+                try:
+                    summary = EarningsSummary.from_json(data)
+                except (ValueError, KeyError, TypeError):
+                    log.warning("unreadable earnings message", channel=channel)
+                    continue
+                # the channel is the viewer's already; the payload must agree, or it is dropped
+                if summary.tenant_id == tenant_id and summary.user_id == user_id:
+                    yield summary
         finally:
-            await pubsub.aclose()
+            self.per_person[person] -= 1
+            if self.per_person[person] <= 0:
+                del self.per_person[person]
+            await self._leave(channel, queue)
+
+    async def _join(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
+        async with self._lock:
+            listeners = self.listeners.setdefault(channel, set())
+            listeners.add(queue)
+            if len(listeners) > 1:
+                return
+            if self._pubsub is None:
+                self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await self._pubsub.subscribe(channel)
+            except BaseException:
+                listeners.discard(queue)
+                if not listeners:
+                    del self.listeners[channel]
+                raise
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read(self._pubsub))
+
+    async def _leave(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
+        async with self._lock:
+            listeners = self.listeners.get(channel)
+            if listeners is None:
+                return
+            listeners.discard(queue)
+            if listeners:
+                return
+            del self.listeners[channel]
+            if self._pubsub is not None:
+                try:
+                    await self._pubsub.unsubscribe(channel)
+                except Exception as exc:  # noqa: BLE001 - Redis gone: nothing left to leave
+                    log.warning("could not leave a channel", channel=channel, error=repr(exc))
+
+    async def _read(self, pubsub: PubSub) -> None:
+        while True:
+            try:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=POLL_SECONDS
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - redis-py reconnects on the next read
+                log.warning("pub/sub read failed", error=repr(exc))
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            if message is None or message.get("type") != "message":
+                if not pubsub.subscribed:
+                    await asyncio.sleep(POLL_SECONDS / 10)  # nothing to read yet
+                continue
+            channel = message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+            for queue in tuple(self.listeners.get(channel, ())):
+                if queue.full():
+                    queue.get_nowait()  # a slow reader loses its oldest update, not the newest
+                queue.put_nowait(message["data"])
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()

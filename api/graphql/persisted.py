@@ -4,6 +4,10 @@ A client first sends only `extensions.persistedQuery = {version: 1, sha256Hash}`
 hashes answer `PersistedQueryNotFound`; the client then sends the query with the same
 extension, the server checks that the hash is the query's sha256 and keeps the query in Redis
 (with a TTL) so the next request can send the hash alone.
+
+Only a signed-in person's documents are kept, and only up to `Limits.max_persisted_query_chars`
+(the apps' operations are a few hundred characters): an anonymous or oversized registration
+still runs, it is just not remembered, so nobody can fill Redis with documents for 30 days.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+
+from api.settings import Limits
+from domain.org.viewer import Viewer
 
 KEY_PREFIX = "podium:apq:"
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -67,6 +74,10 @@ async def resolve(redis: Redis, query: str | None, extension: dict[str, Any]) ->
     if sha256_of(query) != digest:
         raise PersistedQueryError(BAD_REQUEST, "provided sha does not match query", 400)
     return PersistedQuery(query=query, sha256=digest, store=True)
+
+
+def may_persist(viewer: Viewer | None, found: PersistedQuery, limits: Limits) -> bool:
+    return viewer is not None and len(found.query) <= limits.max_persisted_query_chars
 
 
 async def remember(redis: Redis, persisted: PersistedQuery, ttl: int) -> None:

@@ -11,6 +11,9 @@ from graphql import GraphQLError
 T = TypeVar("T")
 
 MAX_PAGE = 100
+MAX_CURSOR_CHARS = 64
+# an offset PostgreSQL takes (OFFSET is a bigint); no connection holds this many items
+MAX_OFFSET = 2**31 - 1
 
 
 @strawberry.type
@@ -40,14 +43,17 @@ def encode_offset(offset: int) -> str:
 def decode_offset(cursor: str | None) -> int:
     if not cursor:
         return 0
+    invalid = GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise invalid
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        offset = int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None
-    if kind != "o" or offset < 0:
-        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
-    return offset
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode("ascii").partition(":")
+    except (ValueError, UnicodeError):
+        raise invalid from None
+    # ASCII digits only: int() would take "١٢" or " 12\n" too
+    if kind != "o" or not value.isascii() or not value.isdigit() or int(value) > MAX_OFFSET:
+        raise invalid
+    return int(value)
 
 
 def page_size(first: int | None, default: int = 20) -> int:

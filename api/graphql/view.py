@@ -4,13 +4,15 @@ queries and a last check that no internal error text leaves the server."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from redis.asyncio import Redis
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -25,7 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from api import graphiql
 from api.auth import AuthenticationError, Authenticator
-from api.graphql import persisted
+from api.graphql import edge, persisted
 from api.graphql.context import Context
 from api.graphql.errors import public_errors
 from api.observability import request_id_from
@@ -46,10 +48,72 @@ class PodiumGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=settings.limits.max_subscriptions_per_person,
         )
         self.settings = settings
         self.authenticator = authenticator
         self._redis = redis
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The body limit, enforced as the body streams in: a declared Content-Length over it
+        is refused before reading anything, a longer body once the limit is passed."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        limit = self.settings.limits.max_body_bytes
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, limit)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise edge.BodyTooLarge
+            return message
+
+        try:
+            # strawberry's own http branch, with its 400s as GraphQL errors, not plain text
+            try:
+                response = await self.run(Request(scope=scope, receive=limited_receive))
+            except HTTPException as exc:
+                response = edge.http_error(exc.status_code, exc.reason)
+            await response(scope, receive, send)
+        except edge.BodyTooLarge:
+            await self._too_large(scope, receive, send, limit)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        message = f"the request body is larger than the limit of {limit} bytes"
+        extensions = {"code": edge.PAYLOAD_TOO_LARGE, "maxBytes": limit}
+        response = JSONResponse(
+            {"data": None, "errors": [{"message": message, "extensions": extensions}]},
+            status_code=413,
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> object:
+        # bytes: the POST body; text: GET's `variables` or `extensions` parameter
+        if isinstance(data, bytes):
+            value = edge.decoded_json(data, what="the request body")
+            if not isinstance(value, dict | list):
+                raise HTTPException(
+                    400, 'the request body must be a JSON object: {"query": ..., ...}'
+                )
+            return value
+        return edge.decoded_json(data, what="a query parameter")
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A graphql-transport-ws message: the same checks; a refusal closes the socket with
+        4400 (strawberry's answer to a message that is not JSON), not with an exception."""
+        try:
+            return edge.decoded_json(data, what="the message")
+        except HTTPException as exc:
+            raise json.JSONDecodeError(exc.reason, "", 0) from None
 
     def redis_of(self, request: Request | WebSocket) -> Redis | None:
         if self._redis is not None:
@@ -75,6 +139,9 @@ class PodiumGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             redis=self.redis_of(request),
             request_id=request_id,
+            live=getattr(getattr(request.app, "state", None), "live", None)
+            if "app" in request.scope
+            else None,
             viewer_or_none=viewer,
             auth_error=auth_error,
         )
@@ -150,7 +217,13 @@ class PodiumGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, e.as_http_error_reason(request_adapter.method)) from e
         except MissingQueryError as e:
             raise HTTPException(400, "No GraphQL query found in the request") from e
-        if found is not None and found.store and result.data is not None and context.redis:
+        if (
+            found is not None
+            and found.store
+            and result.data is not None
+            and context.redis
+            and persisted.may_persist(context.viewer_or_none, found, self.settings.limits)
+        ):
             await persisted.remember(context.redis, found, self.settings.limits.persisted_query_ttl)
         return result
 

@@ -11,7 +11,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('podium', '0006_hot_path_indexes')]
+    dependencies = [('podium', '0007_dead_letter_discarded')]
 
     initial = False
 

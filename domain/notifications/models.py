@@ -28,8 +28,9 @@ class NotificationKind(StrEnum):
 
 
 class Device(Model):
-    """A push token of an installed app. A token belongs to one signed-in person at a time:
-    registering it again (maybe as someone else, after a sign-out) moves it."""
+    """A push token of an installed app. Within a tenant a token belongs to one signed-in
+    person at a time: registering it again (maybe as someone else, after a sign-out) moves it.
+    Another tenant registering the same token gets its own row: tenants never share one."""
 
     id = fields.UUIDField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
@@ -40,13 +41,14 @@ class Device(Model):
         "podium.User", related_name="devices", on_delete=fields.CASCADE
     )
     user_id: UUID
-    token = fields.CharField(max_length=1024, unique=True)
+    token = fields.CharField(max_length=1024)
     platform = fields.CharEnumField(DevicePlatform, max_length=10)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField()
 
     class Meta:
         table = "devices"
+        unique_together = (("tenant", "token"),)
         indexes = (("tenant_id", "user_id"),)
 
 

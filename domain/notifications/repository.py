@@ -55,14 +55,15 @@ class InboxRepository:
         ).update(read_at=at)
 
     async def upsert_device(self, *, token: str, platform: DevicePlatform, at: datetime) -> Device:
-        """One row per token: registering it again refreshes it, and moves it to the viewer if
-        the app was signed in as someone else before (the token is the app install's)."""
+        """One row per token and tenant: registering it again refreshes it, and moves it to the
+        viewer if the app was signed in as someone else of the tenant before (the token is the
+        app install's). Another tenant's row with the same token is never touched."""
         rows = await connections.get("default").execute_query_dict(
             """
             INSERT INTO devices (id, tenant_id, user_id, token, platform, created_at, last_seen_at)
             VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $5)
-            ON CONFLICT (token) DO UPDATE
-               SET tenant_id = EXCLUDED.tenant_id, user_id = EXCLUDED.user_id,
+            ON CONFLICT (tenant_id, token) DO UPDATE
+               SET user_id = EXCLUDED.user_id,
                    platform = EXCLUDED.platform, last_seen_at = EXCLUDED.last_seen_at
             RETURNING id
             """,

@@ -416,8 +416,14 @@ async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):
     by_get = await api.http.get("/graphql", params={"query": mutation})
     batch = await api.http.post("/graphql", json=[{"query": "{ __typename }"}] * 2)
 
-    assert (by_get.status_code, by_get.text) == (400, "mutations are not allowed when using GET")
-    assert (batch.status_code, batch.text) == (400, "Batching is not enabled")
+    assert by_get.status_code == batch.status_code == 400
+    assert by_get.json()["errors"] == [
+        {
+            "message": "mutations are not allowed when using GET",
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+    ]
+    assert batch.json()["errors"][0]["message"] == "Batching is not enabled"
 
 
 # ---------------------------------------------------------------- automatic persisted queries
@@ -448,8 +454,10 @@ async def test_given_an_unknown_hash_then_persisted_query_not_found(api: Api):
 async def test_given_the_apollo_flow_then_the_hash_alone_runs_the_query_by_post_and_get(
     api: Api, redis: Redis, settings: Settings
 ):
+    t = await h.tenant("acme")
+    rep = api.as_(t, await h.person(t, "ana"))
     miss = await api.http.post("/graphql", json={"extensions": apq()})
-    register = await api.http.post("/graphql", json={"query": APQ_QUERY, "extensions": apq()})
+    register = await rep.post({"query": APQ_QUERY, "extensions": apq()})
     by_post = await api.http.post("/graphql", json={"extensions": apq()})
     by_get = await api.http.get(
         "/graphql", params={"extensions": json.dumps(apq())}, headers={"Accept": "*/*"}
@@ -462,6 +470,24 @@ async def test_given_the_apollo_flow_then_the_hash_alone_runs_the_query_by_post_
     assert await redis.get(KEY_PREFIX + APQ_HASH) == APQ_QUERY.encode()
     ttl = await redis.ttl(KEY_PREFIX + APQ_HASH)
     assert 0 < ttl <= settings.limits.persisted_query_ttl
+
+
+async def test_given_an_anonymous_or_oversized_registration_then_it_runs_and_is_not_kept(
+    api: Api, redis: Redis
+):
+    t = await h.tenant("acme")
+    rep = api.as_(t, await h.person(t, "ana"))
+    padded = "{ __typename }" + " " * (16 * 1024)
+    padded_hash = hashlib.sha256(padded.encode()).hexdigest()
+
+    anonymous = await api.http.post("/graphql", json={"query": APQ_QUERY, "extensions": apq()})
+    oversized = await rep.post({"query": padded, "extensions": apq(padded_hash)})
+    again = await rep.post({"extensions": apq(padded_hash)})
+
+    assert anonymous.json() == {"data": {"__typename": "Query"}}
+    assert oversized.json() == {"data": {"__typename": "Query"}}
+    assert h.codes(again.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert await redis.keys(KEY_PREFIX + "*") == []
 
 
 async def test_given_a_hash_that_is_not_the_querys_then_400_and_nothing_stored(
@@ -526,6 +552,9 @@ def test_given_the_environment_then_limits_and_defaults_are_read():
         max_cost=20000,
         default_list_size=20,
         persisted_query_ttl=30 * 24 * 3600,
+        max_body_bytes=1024 * 1024,
+        max_persisted_query_chars=16 * 1024,
+        max_subscriptions_per_person=10,
     )
 
 

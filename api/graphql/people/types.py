@@ -27,8 +27,8 @@ from api.graphql.relay import Connection
 from domain.earnings.models import EarningsResult
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import what_if
-from domain.kit.errors import InvalidInput
-from domain.kit.periods import parse_period
+from domain.kit.errors import InvalidInput, PeriodError
+from domain.kit.periods import Period, parse_period
 from domain.org.models import User
 from domain.org.team import team_of
 from domain.plans.repository import PlanRepository
@@ -44,10 +44,30 @@ class Role(Enum):
     PAYOUT_OPS = "payout_ops"
 
 
+MAX_PERIOD_CHARS = 16
+
+
+def period_argument(text: str) -> Period:
+    """A `period` argument: the parser's refusal, typed (PeriodError) or not (a year 0 is a
+    ValueError of `date`), is the client's BAD_USER_INPUT naming the argument."""
+    if len(text) > MAX_PERIOD_CHARS:  # refused without echoing it back
+        raise PeriodError(
+            f"{text[:MAX_PERIOD_CHARS]!r}... is not a period id (expected 2026-10, 2026-Q4 "
+            "or 2026)",
+            field="period",
+        )
+    try:
+        return parse_period(text)
+    except PeriodError:
+        raise
+    except (ValueError, OverflowError):
+        raise PeriodError(f"{text[:40]!r} is not a period id", field="period") from None
+
+
 async def _period_id(info: Info[Any, None], period: str | None) -> str:
     if period is None:
         return (await info.context.current_period()).id
-    return parse_period(period).id
+    return period_argument(period).id
 
 
 async def _results(info: Info[Any, None], user: User, period: str) -> list[EarningsResult]:

@@ -135,6 +135,24 @@ async def test_given_a_token_when_registered_twice_then_one_device(api: Api):
     ]
 
 
+async def test_given_a_token_of_another_tenant_when_registered_then_their_device_stays(api: Api):
+    acme, globex = await h.tenant("acme"), await h.tenant("globex")
+    ana, gus = await h.person(acme, "ana"), await h.person(globex, "gus")
+
+    theirs = await api.as_(acme, ana).gql(REGISTER_DEVICE, {"token": "shared", "platform": "IOS"})
+    ours = await api.as_(globex, gus).gql(REGISTER_DEVICE, {"token": "shared", "platform": "WEB"})
+    again = await api.as_(globex, gus).gql(REGISTER_DEVICE, {"token": "shared", "platform": "WEB"})
+
+    assert ours["data"]["registerDevice"]["id"] != theirs["data"]["registerDevice"]["id"]
+    assert again["data"]["registerDevice"]["id"] == ours["data"]["registerDevice"]["id"]
+    acme_row = await Device.get(tenant_id=acme.id, token="shared")
+    assert (acme_row.user_id, acme_row.platform.value) == (ana.id, "ios")
+    assert str(acme_row.id) == theirs["data"]["registerDevice"]["id"]
+    globex_row = await Device.get(tenant_id=globex.id, token="shared")
+    assert (globex_row.user_id, globex_row.platform.value) == (gus.id, "web")
+    assert await Device.all().count() == 2
+
+
 async def test_given_a_blank_token_when_registered_then_a_user_error(api: Api):
     t = await h.tenant("acme")
     ana = await h.person(t, "ana")

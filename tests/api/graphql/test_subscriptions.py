@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from graphql import print_ast
@@ -287,3 +288,92 @@ async def test_given_a_subscription_over_http_then_400_pointing_to_websocket(
 
     assert response.status_code == 400
     assert "subscriptions are not allowed when using POST" in response.text
+
+
+async def pubsub_clients(redis: Redis) -> int:
+    return sum(1 for c in await redis.client_list() if int(c.get("sub", 0)) > 0)
+
+
+async def test_given_one_rep_with_60_sockets_then_one_redis_pubsub_client_and_the_cap_refuses(
+    db: str, redis: Redis, settings: Settings
+):
+    p = await people()
+    cap = settings.limits.max_subscriptions_per_person
+    ana_channel = earnings_channel(p.acme.id, p.ana.id)
+
+    async with server(settings) as url, AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(
+                subscribed(url, {"Authorization": bearer(p.acme, p.ana)})
+            )
+            for _ in range(60)
+        ]
+        bob = await stack.enter_async_context(
+            subscribed(url, {"Authorization": bearer(p.acme, p.bob)})
+        )
+        await until_listening(redis, ana_channel)
+        await until_listening(redis, earnings_channel(p.acme.id, p.bob.id))
+        first = await asyncio.gather(*(receive(ws, 1.5) for ws in sockets), return_exceptions=True)
+        refused = [m for m in first if isinstance(m, dict)]
+        waiting = [ws for ws, m in zip(sockets, first, strict=True) if not isinstance(m, dict)]
+
+        assert len(waiting) == cap
+        assert len(refused) == 60 - cap
+        for message in refused:
+            # an execution error of graphql-transport-ws: `next` with errors, then `complete`
+            assert message["type"] == "next", message
+            (error,) = message["payload"]["errors"]
+            assert error["extensions"] == {"code": "TOO_MANY_SUBSCRIPTIONS", "max": cap}
+            assert f"at most {cap} live subscriptions" in error["message"]
+        assert await pubsub_clients(redis) == 1
+        assert await listeners(redis, ana_channel) == 1
+        http = url.replace("ws://", "http://").removesuffix("/graphql")
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{http}/ready")).status_code == 200
+
+        await publish_earnings(
+            {"redis": redis}, tenant_id=p.acme.id, user_id=p.ana.id, period=PERIOD
+        )
+        updates = await asyncio.gather(*(receive(ws) for ws in waiting))
+
+        assert {u["type"] for u in updates} == {"next"}
+        assert {u["payload"]["data"]["earningsUpdated"]["total"]["amount"] for u in updates} == {
+            "370.37"
+        }
+        assert await nothing_within(bob, 0.2)
+
+        # a completed subscription frees its place under the cap
+        late = next(ws for ws in sockets if ws not in waiting)
+        assert (await receive(late))["type"] == "complete"  # after its refusal
+        await waiting[0].send(json.dumps({"id": "1", "type": "complete"}))
+        await late.send(
+            json.dumps({"id": "2", "type": "subscribe", "payload": {"query": ON_EARNINGS}})
+        )
+        await asyncio.sleep(0.3)
+        await publish_earnings(
+            {"redis": redis}, tenant_id=p.acme.id, user_id=p.ana.id, period=PERIOD
+        )
+        again = await receive(late)
+        assert (again["id"], again["type"]) == ("2", "next")
+        assert "errors" not in again["payload"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["[" * 100_000 + "]" * 100_000, '{"type": "ping", "payload": {"a": "\\u0000"}}', "null x"],
+    ids=["deep", "nul", "not-json"],
+)
+async def test_given_a_hostile_message_on_a_socket_then_closed_4400_and_the_server_lives(
+    db: str, redis: Redis, settings: Settings, message: str
+):
+    p = await people()
+
+    async with server(settings) as url:
+        async with subscribed(url, {"Authorization": bearer(p.acme, p.ana)}) as ws:
+            await ws.send(message)
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive(ws)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 4400
+        async with subscribed(url, {"Authorization": bearer(p.acme, p.ana)}):
+            await until_listening(redis, earnings_channel(p.acme.id, p.ana.id))
