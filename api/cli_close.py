@@ -100,8 +100,9 @@ def close(
     workers: WorkersOption = 0,
     chunk_size: ChunkOption = 250,
 ) -> None:
-    """Close a period: recompute everyone on a plan in it, in chunks (resumable; other
-    `podium close` processes and arq workers may share it), then freeze its results.
+    """Recompute everyone of a period in chunks, then close it: its results are final.
+
+    Resumable, and other `podium close` processes and arq workers may share the chunks.
 
     Exit status 0 when closed; 1 when the database (or Redis) went away: run it again and
     it finishes the rest; 2 on bad input (a closed period, an unknown tenant, ...)."""
@@ -176,8 +177,9 @@ async def _ask_workers(redis_url: str, tenant_id: Any, run_id: int, helpers: int
 
 
 def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None) -> None:
-    """Recalculate and store earnings for a period (everyone on a plan, or --rep), in
-    chunks: one transaction each."""
+    """Recalculate and store earnings for a period (everyone on a plan, or --rep).
+
+    People are recomputed in chunks, one transaction each."""
     from api import cli
     from domain.earnings import close as closing
     from domain.earnings.errors import PeriodClosed

@@ -31,6 +31,7 @@ from domain.tenants.models import Tenant
 from tests.api.graphql import helpers as h
 from tests.api.graphql.test_contract import operation_document
 from tests.domain.notifications.plans import AE_PLAN
+from workers.heartbeat import beat_once
 from workers.realtime import publish_earnings
 
 ON_EARNINGS = print_ast(operation_document("OnEarnings"))
@@ -328,6 +329,7 @@ async def test_given_one_rep_with_60_sockets_then_one_redis_pubsub_client_and_th
         assert await pubsub_clients(redis) == 1
         assert await listeners(redis, ana_channel) == 1
         http = url.replace("ws://", "http://").removesuffix("/graphql")
+        await beat_once(redis)  # /ready also wants a live worker
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{http}/ready")).status_code == 200
 
