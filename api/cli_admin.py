@@ -25,9 +25,9 @@ _AMOUNT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,6})?")
 
 def _money(amount: Decimal, currency: str) -> str:
     """1,234.50 EUR: the currency's minor unit, never 36 for 36.00."""
-    from domain.kit.money import minor_units, round_money
+    from domain.kit.money import format_amount
 
-    return f"{round_money(amount, currency):,.{minor_units(currency)}f} {currency}"
+    return f"{format_amount(amount, currency)} {currency}"
 
 
 def masked(secret: str) -> str:

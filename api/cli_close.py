@@ -248,7 +248,7 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
 
 
 def _print_summary(summary: CloseSummary, head: str) -> None:
-    from domain.kit.money import format_plain
+    from domain.kit.money import format_amount
 
     count = summary.people
     failed = len({rep_id for rep_id, _ in summary.errors})
@@ -260,8 +260,8 @@ def _print_summary(summary: CloseSummary, head: str) -> None:
         sys.stdout.write(f"  no plan of theirs is paid per {_kind(summary.period)}\n")
     for currency, (total, payable, pending) in sorted(summary.totals.items()):
         sys.stdout.write(
-            f"  {currency} total {format_plain(total.normalize())}, payable "
-            f"{format_plain(payable.normalize())}, pending {format_plain(pending.normalize())}\n"
+            f"  {currency} total {format_amount(total, currency)}, payable "
+            f"{format_amount(payable, currency)}, pending {format_amount(pending, currency)}\n"
         )
     for rep_id, message in summary.errors:
         sys.stdout.write(f"  {rep_id}: {message}\n")

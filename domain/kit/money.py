@@ -65,6 +65,12 @@ def unpadded(value: Decimal | str | int) -> Decimal:
     return number.quantize(Decimal(1)) if number == number.to_integral() else number.normalize()
 
 
+def format_amount(amount: Decimal, currency: str) -> str:
+    """An amount for people reading a terminal: rounded to the currency's minor unit, grouped
+    by thousands ('1,234.50', '36.00', never '36'; '1,235' for JPY)."""
+    return f"{round_money(amount, currency):,.{minor_units(currency)}f}"
+
+
 def format_plain(value: Decimal) -> str:
     """Decimal as a plain string, never in exponent form ('2E+2' -> '200')."""
     return format(value, "f")

@@ -61,7 +61,7 @@ async def test_given_reps_on_a_plan_when_recomputed_then_results_stored_and_summ
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == (
         "2026-10: recomputed 2 people, 1 without errors, 1 with errors\n"
-        "  EUR total 2750, payable 2750, pending 0\n"
+        "  EUR total 2,750.00, payable 2,750.00, pending 0.00\n"
         "  ben: no quota for measure 'bookings' in 2026-10\n"
     )
     stored = await EarningsResult.get(user_id=ana.id, period="2026-10")
@@ -132,8 +132,8 @@ async def test_given_plan_versions_when_recomputed_then_the_version_in_force_pay
     october = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10")
     november = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-11")
 
-    assert "EUR total 50," in october.stdout
-    assert "EUR total 100," in november.stdout
+    assert "EUR total 50.00," in october.stdout
+    assert "EUR total 100.00," in november.stdout
 
 
 async def test_given_a_period_of_another_kind_when_recomputed_then_it_says_so(db):
