@@ -49,6 +49,11 @@ class TargetRepository:
         # cascades to grandchildren through the parent foreign key
         return await Target.filter(tenant_id=self.tenant_id, parent_id=target_id).delete()
 
+    async def drafts_of(self, user_id: UUID) -> list[Target]:
+        return await Target.filter(
+            tenant_id=self.tenant_id, user_id=user_id, plan__status="draft"
+        ).order_by("id")
+
     async def of_user(self, user_id: UUID, period: str | None) -> list[tuple[Target, TargetPlan]]:
         """The person's targets of published (current) plans."""
         query = Target.filter(

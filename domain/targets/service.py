@@ -626,13 +626,69 @@ async def visible_target(*, viewer: Viewer, target_id: UUID | str) -> Target:
     return target
 
 
-async def actuals(
-    *, viewer: Viewer, plan: TargetPlan, user_ids: Sequence[UUID]
-) -> dict[UUID, Decimal]:
-    """Each person's stored total of the plan's measure so far in its period (a manager's:
-    their own results, which for team plans cover their subtree)."""
+async def plan_actuals(*, viewer: Viewer, plan: TargetPlan) -> dict[UUID, Decimal]:
+    """Actuals so far of every target of ``plan``, by target id: a leaf's is its person's
+    stored total of the measure over the plan's periods; a parent's is the sum of its
+    children's (so a manager's actuals are their allocation's, never counted twice)."""
     tenant = await get_tenant(viewer.tenant_id)
     periods = engine_periods(parse_period(plan.period), tenant.settings.get("period_kind", "month"))
-    return await TargetRepository(viewer).measure_totals(
-        user_ids, [p.id for p in periods], plan.measure
+    repo = TargetRepository(viewer)
+    targets = await repo.targets_of_plan(plan.id)
+    parents = {t.parent_id for t in targets if t.parent_id is not None}
+    leaves = [t for t in targets if t.id not in parents]
+    totals = await repo.measure_totals(
+        (t.user_id for t in leaves), [p.id for p in periods], plan.measure
     )
+    children: dict[UUID | None, list[Target]] = {}
+    for t in targets:
+        children.setdefault(t.parent_id, []).append(t)
+    out: dict[UUID, Decimal] = {}
+
+    def walk(t: Target) -> Decimal:
+        below = children.get(t.id)
+        value = (
+            sum((walk(c) for c in below), Decimal(0))
+            if below
+            else totals.get(t.user_id, Decimal(0))
+        )
+        out[t.id] = value
+        return value
+
+    for root in children.get(None, []):
+        walk(root)
+    return out
+
+
+async def with_actuals(*, viewer: Viewer, plan_id: UUID) -> tuple[TargetPlan, dict[UUID, Decimal]]:
+    plan = await TargetRepository(viewer).plan(plan_id)
+    return plan, await plan_actuals(viewer=viewer, plan=plan)
+
+
+async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
+    """The viewer's targets in draft plans that they still have to allocate or propose: a
+    validated target of someone with direct reports whose split is missing or a draft."""
+    if viewer.user_id is None:
+        return []
+    users = UserRepository(viewer)
+    if not await users.direct_reports(viewer.user_id):
+        return []
+    repo = TargetRepository(viewer)
+    out = []
+    for target in await repo.drafts_of(viewer.user_id):
+        children = await repo.children(target.id)
+        if target.status is TargetStatus.VALIDATED and all(
+            c.status is TargetStatus.DRAFT for c in children
+        ):
+            out.append(target)
+    return out
+
+
+async def root_of(*, viewer: Viewer, plan_id: UUID) -> Target:
+    repo = TargetRepository(viewer)
+    return next(t for t in await repo.targets_of_plan(plan_id) if t.parent_id is None)
+
+
+async def children_of(*, viewer: Viewer, target_id: UUID | str) -> list[Target]:
+    """The allocation of a target the viewer may see."""
+    target = await visible_target(viewer=viewer, target_id=target_id)
+    return await TargetRepository(viewer).children(target.id)
