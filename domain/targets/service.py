@@ -683,6 +683,19 @@ async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
     return out
 
 
+async def publish_key(*, viewer: Viewer, key: str) -> UUID:
+    """The id of the draft version of target plan ``key`` (what `podium targets publish`
+    publishes)."""
+    found = (
+        await TargetPlan.filter(tenant_id=viewer.tenant_id, key=key, status=PlanStatus.DRAFT)
+        .order_by("-version")
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"no draft version of target plan {key!r}", field="--plan")
+    return found.id
+
+
 async def root_of(*, viewer: Viewer, plan_id: UUID) -> Target:
     repo = TargetRepository(viewer)
     return next(t for t in await repo.targets_of_plan(plan_id) if t.parent_id is None)
