@@ -2,7 +2,8 @@
 
 The remainder rule: every share is first rounded *down* to the quantum (the currency's minor
 unit, or 1 for counts); the quanta left over go one each to the largest remainders, ties
-broken by the person's id in ascending order. So the children always add up to the parent
+broken by the person's CRM id (external id) in ascending order, so the same plan allocates
+the same way in every database. So the children always add up to the parent
 exactly, nobody gets more than one quantum above their exact share, and the result does not
 depend on the order the people were given in.
 """
@@ -20,10 +21,15 @@ K = TypeVar("K")
 
 
 def split_amount(
-    amount: Decimal, weights: Mapping[K, Decimal], quantum: Decimal
+    amount: Decimal,
+    weights: Mapping[K, Decimal],
+    quantum: Decimal,
+    *,
+    names: Mapping[K, str] | None = None,
 ) -> dict[K, Decimal]:
     """``amount`` (a multiple of ``quantum``, at least 0) split in proportion to ``weights``
-    (each at least 0, not all 0) by the remainder rule of this module."""
+    (each at least 0, not all 0) by the remainder rule of this module; ties go in the
+    order of ``names`` (default: ``str`` of the keys)."""
     if amount < 0:
         raise AllocationError("a target cannot be negative", field="value")
     if amount % quantum:
@@ -40,7 +46,8 @@ def split_amount(
     exact = {k: Fraction(units) * Fraction(w) / Fraction(total) for k, w in weights.items()}
     floors = {k: v.numerator // v.denominator for k, v in exact.items()}
     left = units - sum(floors.values())
-    order = sorted(weights, key=lambda k: (-(exact[k] - floors[k]), str(k)))
+    tie = dict(names) if names is not None else {k: str(k) for k in weights}
+    order = sorted(weights, key=lambda k: (-(exact[k] - floors[k]), tie[k]))
     for k in order[:left]:
         floors[k] += 1
     return {k: floors[k] * quantum for k in weights}

@@ -286,6 +286,7 @@ async def allocate(
     if not reports:
         raise AllocationError("this person has no direct reports to allocate to", field="id")
     quantum = quantum_of(plan.currency)
+    names = {u.id: u.external_id for u in reports}  # the remainder's tie-break
     seen: set[UUID] = set()
     for i, a in enumerate(allocations):
         field = f"allocations.{i}.personId"
@@ -325,7 +326,7 @@ async def allocate(
                     f"the shares add up to {sum(shares.values())}, not 1 (100%)",
                     field="allocations",
                 )
-            values = split_amount(amount, shares, quantum)
+            values = split_amount(amount, shares, quantum, names=names)
         else:
             if any(a.value is None or a.share is not None for a in allocations):
                 raise AllocationError("give every line a value (and no share)", field="allocations")
@@ -345,7 +346,7 @@ async def allocate(
         if allocations and method is not AllocationMethod.WEIGHTS:
             raise AllocationError(f"{method.value} takes no allocation lines", field="allocations")
         weights = await _weights(viewer, plan, method, reports, allocations, weight_attribute)
-        values = split_amount(amount, weights, quantum)
+        values = split_amount(amount, weights, quantum, names=names)
     before = [_snapshot(c) for c in await repo.children(target.id)]
     await repo.delete_children(target.id)
     children = [
