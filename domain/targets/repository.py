@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from uuid import UUID
+
+from tortoise import connections
 
 from domain.earnings.models import EarningsResult, PeriodStatus
 from domain.earnings.models import Period as StoredPeriod
@@ -82,6 +86,36 @@ class TargetRepository:
             for m in r.measures:
                 if m.get("id") == measure and m.get("total") is not None:
                     totals[r.user_id] = totals.get(r.user_id, Decimal(0)) + Decimal(m["total"])
+        return totals
+
+    async def field_totals(
+        self, user_ids: Iterable[UUID], start: date, end: date, field: str, value: str
+    ) -> dict[UUID, Decimal]:
+        """Each person's credited amount (their split share) of the transactions from
+        ``start`` to ``end`` whose field ``field`` is ``value`` (a breakdown's actuals)."""
+        wanted = {str(u) for u in user_ids}
+        rows = await connections.get("default").execute_query_dict(
+            """
+            SELECT rep_id, amount, splits FROM transactions
+            WHERE tenant_id = $1 AND date BETWEEN $2 AND $3 AND NOT deleted
+              AND credited_user_ids ?| $4::text[] AND extra_fields ->> $5 = $6
+            """,
+            [self.tenant_id, start, end, sorted(wanted), field, value],
+        )
+        totals: dict[UUID, Decimal] = {}
+        for row in rows:
+            splits = row["splits"]
+            if isinstance(splits, str):
+                splits = json.loads(splits)
+            credits = (
+                [(s["rep_id"], Decimal(s["share"])) for s in splits]
+                if splits
+                else [(str(row["rep_id"]), Decimal(1))]
+            )
+            for rep, share in credits:
+                if rep in wanted:
+                    key = UUID(rep)
+                    totals[key] = totals.get(key, Decimal(0)) + Decimal(row["amount"]) * share
         return totals
 
     async def write_quotas(self, rows: Iterable[tuple[UUID, str, str, Decimal]]) -> int:

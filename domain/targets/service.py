@@ -232,7 +232,18 @@ async def _weights(
         repo = TargetRepository(viewer)
         weights: dict[UUID, Decimal] = {}
         for u in reports:  # a manager's actuals: their whole subtree's
-            totals = await repo.measure_totals(await users.subtree_ids(u.id), periods, plan.measure)
+            subtree = await users.subtree_ids(u.id)
+            if plan.breakdown_field is not None and plan.breakdown_value is not None:
+                # the measure's stored totals know no breakdown: the transactions do
+                totals = await repo.field_totals(
+                    subtree,
+                    previous.start,
+                    previous.end,
+                    plan.breakdown_field,
+                    plan.breakdown_value,
+                )
+            else:
+                totals = await repo.measure_totals(subtree, periods, plan.measure)
             weights[u.id] = max(Decimal(0), sum(totals.values(), Decimal(0)))
         if not any(weights.values()):
             raise AllocationError(

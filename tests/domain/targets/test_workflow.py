@@ -322,3 +322,57 @@ async def test_given_last_period_actuals_when_allocated_by_actuals_then_split_in
     # mia's subtree sold 4,000 in Q3 and cy 4,000: half each
     children = await _children(root)
     assert children == {org["mia"].id: Decimal("45000"), org["cy"].id: Decimal("45000")}
+
+
+async def test_given_a_breakdown_when_allocated_by_actuals_then_only_its_transactions_count(
+    db: str,
+):
+    tenant = await make_tenant()
+    org = await make_org(tenant=tenant, managers=ORG, roles={"admin": Role.ADMIN})
+    plan = await service.create_target_plan(
+        viewer=viewer_of(org["admin"]),
+        key="hp",
+        period="2026-Q4",
+        measure="bookings",
+        amount=Decimal("80000.00"),
+        currency="EUR",
+        owner_id=org["boss"].id,
+        breakdown_field="product",
+        breakdown_value="heat_pump",
+    )
+    root = await Target.get(plan_id=plan.id, parent_id=None)
+    await make_transaction(
+        rep=org["ana"],
+        external_id="a",
+        amount="3000",
+        on="2026-08-01",
+        extra={"product": "heat_pump"},
+    )
+    await make_transaction(
+        rep=org["cy"], external_id="c1", amount="9000", on="2026-08-01", extra={"product": "solar"}
+    )
+    await make_transaction(
+        rep=org["cy"],
+        external_id="c2",
+        amount="2000",
+        on="2026-09-30",
+        splits=[(org["cy"], "0.5"), (org["ben"], "0.5")],
+        extra={"product": "heat_pump"},
+    )
+    await make_transaction(
+        rep=org["cy"],
+        external_id="c3",
+        amount="5000",
+        on="2026-10-01",
+        extra={"product": "heat_pump"},
+    )  # in Q4: not last period's
+
+    await service.allocate(
+        viewer=viewer_of(org["boss"]), target_id=root.id, method=AllocationMethod.ACTUALS
+    )
+
+    # heat pumps in Q3: mia's subtree 3,000 + 1,000 (ben's half), cy 1,000
+    assert await _children(root) == {
+        org["mia"].id: Decimal("64000"),
+        org["cy"].id: Decimal("16000"),
+    }
