@@ -32,8 +32,16 @@ from api.graphql.plans.mutations.publish_plan import PublishPlanResult, publish_
 from api.graphql.scalars import SCALAR_OVERRIDES
 from api.graphql.targets.mutations.accept_target import AcceptTargetResult, accept_target
 from api.graphql.targets.mutations.allocate_target import AllocateTargetResult, allocate_target
+from api.graphql.targets.mutations.create_target_plan import (
+    CreateTargetPlanResult,
+    create_target_plan,
+)
 from api.graphql.targets.mutations.propose_target import ProposeTargetResult, propose_target
 from api.graphql.targets.mutations.publish_targets import PublishTargetsResult, publish_targets
+from api.graphql.targets.mutations.revise_target_plan import (
+    ReviseTargetPlanResult,
+    revise_target_plan,
+)
 from api.graphql.targets.mutations.validate_target import ValidateTargetResult, validate_target
 from api.graphql.targets.queries import target
 from api.graphql.targets.types import Target
@@ -84,6 +92,14 @@ class Mutation:
         resolver=validate_target,
         description="The level above (a manager above the target's person, or an admin) "
         "validates its allocation.",
+    )
+    create_target_plan: CreateTargetPlanResult = strawberry.mutation(
+        resolver=create_target_plan,
+        description="Admins: a tenant-level target for a period and measure, to allocate.",
+    )
+    revise_target_plan: ReviseTargetPlanResult = strawberry.mutation(
+        resolver=revise_target_plan,
+        description="Admins: a new draft version of a published target plan.",
     )
     publish_targets: PublishTargetsResult = strawberry.mutation(
         resolver=publish_targets,

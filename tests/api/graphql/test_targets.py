@@ -176,3 +176,52 @@ async def test_given_a_manager_when_reading_their_subtree_then_actuals_and_attai
         ("60000", "30000"),
     ]
     assert ben_sees is None
+
+
+CREATE = """mutation ($input: CreateTargetPlanInput!) { createTargetPlan(input: $input) {
+  __typename ... on Target { id value status } ... on UserError { code message field } } }"""
+INBOX = "{ me { notifications(first: 10) { edges { node { kind title } } } } }"
+
+
+async def test_given_an_admin_when_creating_a_plan_then_owner_told_and_bad_input_named(api: Api):
+    c = await _company()
+    admin, boss = api.as_(c["t"], c["admin"]), api.as_(c["t"], c["boss"])
+    base = {
+        "key": "q1",
+        "period": "2027-Q1",
+        "measure": "bookings",
+        "currency": "EUR",
+        "ownerId": str(c["boss"].id),
+    }
+
+    created = await admin.gql(CREATE, {"input": {**base, "amount": "1200.50"}})
+    negative = await admin.gql(CREATE, {"input": {**base, "key": "q1b", "amount": "-1"}})
+    cents = await admin.gql(CREATE, {"input": {**base, "key": "q1c", "amount": "1.005"}})
+    by_manager = await boss.gql(CREATE, {"input": {**base, "key": "q1d", "amount": "1"}})
+    inbox = (await boss.gql(INBOX))["data"]["me"]["notifications"]["edges"]
+
+    assert created["data"]["createTargetPlan"]["value"] == "1200.5"
+    assert created["data"]["createTargetPlan"]["status"] == "VALIDATED"
+    assert negative["data"]["createTargetPlan"]["field"] == "amount"
+    assert cents["data"]["createTargetPlan"]["field"] == "amount"
+    assert h.codes(by_manager) == ["FORBIDDEN"]
+    # one for the company's plan, one for this one; nothing for the refused ones
+    assert [e["node"] for e in inbox] == [{"kind": "TARGET", "title": "A target to allocate"}] * 2
+
+
+async def test_given_a_closed_month_when_publishing_then_user_error_names_the_period(api: Api):
+    from domain.earnings.service import close_period
+
+    c = await _company()
+    boss, admin = api.as_(c["t"], c["boss"]), api.as_(c["t"], c["admin"])
+    await boss.gql(ALLOCATE, _allocate(c["root"].id, [(c["ana"], "60000"), (c["ben"], "40000")]))
+    await boss.gql(PROPOSE, {"id": str(c["root"].id)})
+    await admin.gql(VALIDATE, {"id": str(c["root"].id)})
+    await close_period(viewer=h.system(c["t"]), period="2026-12")
+
+    published = await admin.gql(PUBLISH, {"id": str(c["plan"].id)})
+    by_boss = await boss.gql(PUBLISH, {"id": str(c["plan"].id)})
+
+    error = published["data"]["publishTargets"]
+    assert (error["code"], error["field"]) == ("INVALID_PERIOD", "period")
+    assert h.codes(by_boss) == ["FORBIDDEN"]
