@@ -226,6 +226,11 @@ async def test_given_each_step_when_someone_without_the_right_tries_then_refused
     with pytest.raises(Conflict):  # not published yet
         await service.respond(viewer=ana, target_id=anas.id, accept=True)
     await service.publish(viewer=admin, plan_id=plan.id)
+    for who in (ana, mia, boss):  # only admins revise
+        with pytest.raises(Forbidden):
+            await service.revise(viewer=who, plan_id=plan.id)
+    with pytest.raises(NotFound):
+        await service.revise(viewer=stranger, plan_id=plan.id)
     for who in (mia, boss, admin, stranger):  # only the person accepts their own
         with pytest.raises(NotFound):
             await service.respond(viewer=who, target_id=anas.id, accept=True)
