@@ -41,6 +41,7 @@ from domain.targets.models import AllocationMethod, PlanStatus, Target, TargetPl
 from domain.targets.repository import TargetRepository
 from domain.tenants.repository import get_tenant
 
+SHARE_DECIMALS = 12  # a share of 1/3 as 0.333333333333
 WEIGHT_ATTRIBUTE = "target_weight"  # the default weighting column (a person's attribute)
 
 
@@ -313,7 +314,11 @@ async def allocate(
             raise AllocationError("this person is allocated twice", field=field)
         seen.add(person)
         for name, number in (("value", a.value), ("share", a.share)):
-            if number is not None and (not number.is_finite() or number < 0):
+            if number is None:
+                continue
+            # bounded like every number that enters (a share of 1e999999 is nine bytes)
+            check_decimal(number, field=f"allocations.{i}.{name}", decimals=SHARE_DECIMALS)
+            if number < 0:
                 raise AllocationError(
                     f"cannot be negative, got {number}", field=f"allocations.{i}.{name}"
                 )

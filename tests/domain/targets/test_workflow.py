@@ -381,3 +381,20 @@ async def test_given_a_breakdown_when_allocated_by_actuals_then_only_its_transac
         org["mia"].id: Decimal("64000"),
         org["cy"].id: Decimal("16000"),
     }
+
+
+async def test_given_an_absurd_share_when_allocated_then_refused_by_name(db: str):
+    _, org, _admin, _plan, root = await _setup()
+
+    with pytest.raises(InvalidInput) as caught:
+        await service.allocate(
+            viewer=viewer_of(org["boss"]),
+            target_id=root.id,
+            method=AllocationMethod.WEIGHTS,
+            allocations=[
+                Allocation(str(org["mia"].id), share=Decimal("1e999999")),
+                Allocation(str(org["cy"].id), share=Decimal(1)),
+            ],
+        )
+
+    assert caught.value.field == "allocations.0.share"
