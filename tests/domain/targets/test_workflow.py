@@ -398,3 +398,26 @@ async def test_given_an_absurd_share_when_allocated_then_refused_by_name(db: str
         )
 
     assert caught.value.field == "allocations.0.share"
+
+
+async def test_given_a_weighting_column_when_allocated_by_weights_then_split_by_it(db: str):
+    _, org, _admin, plan, root = await _setup()
+    for person, weight in (("mia", "2"), ("cy", "1")):
+        org[person].attributes = {"headcount": weight}
+        await org[person].save(update_fields=["attributes"])
+    boss = viewer_of(org["boss"])
+
+    await service.allocate(
+        viewer=boss,
+        target_id=root.id,
+        method=AllocationMethod.WEIGHTS,
+        weight_attribute="headcount",
+    )
+    with pytest.raises(AllocationError) as missing:
+        await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.WEIGHTS)
+
+    assert await _children(root) == {
+        org["mia"].id: Decimal("60000"),
+        org["cy"].id: Decimal("30000"),
+    }
+    assert missing.value.field == "weightAttribute"  # nobody has a target_weight column
