@@ -465,11 +465,13 @@ from api.cli_admin import register as _register_admin  # noqa: E402 - needs `app
 from api.cli_close import register as _register_close  # noqa: E402 - needs `app` above
 from api.cli_ingest import register as _register_ingest  # noqa: E402 - needs `app` above
 from api.cli_mapping import register as _register_mapping  # noqa: E402 - needs `app` above
+from api.cli_targets import register as _register_targets  # noqa: E402 - needs `app` above
 
 _register_close(app)
 _register_ingest(app)
 _register_admin(app, tenant_app)
 _register_mapping(app)
+_register_targets(app)
 
 
 def _plain_metavars(command: Any) -> None:

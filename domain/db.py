@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "domain.audit.models",
     "domain.ingest.models",
     "domain.notifications.models",
+    "domain.targets.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

@@ -26,6 +26,8 @@ from domain.org.models import Role, User
 from domain.org.service import create_user
 from domain.org.viewer import Viewer
 from domain.plans.service import assign_plan, publish_plan_version
+from domain.targets import service as targets
+from domain.targets.models import AllocationMethod, Target
 from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
 
@@ -293,12 +295,81 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
                 viewer=system, user_id=users[external_id].id, period=period.id
             )
             results += len(stored)
+    await _seed_targets(
+        system, users, people, channels, period_containing(today, "quarter").next(), base
+    )
     return DemoSummary(
         tenant=tenant,
         people=people,
         periods=[p.id for p in periods],
         transactions=count,
         results=results,
+    )
+
+
+def _as(user: User) -> Viewer:
+    return Viewer(tenant_id=user.tenant_id, user_id=user.id, role=user.role, request_id="demo")
+
+
+async def _seed_targets(
+    system: Viewer,
+    users: dict[str, User],
+    people: DemoPeople,
+    channels: dict[str, str],
+    quarter: Period,
+    base: dict[str, Decimal],
+) -> None:
+    """Next quarter's bookings target, 10% above this quarter's quotas: the head of sales
+    splits it among the regions by this quarter's actuals, north splits equally, south by
+    actuals, west by weights (field reps 2, partner agents 1); every allocation proposed and
+    validated a level up, published as the reps' quotas, accepted by some, disputed by one."""
+    admin, head = _as(users[people.admin]), _as(users[people.head_of_sales])
+    amount = (sum(base.values()) * 3 * Decimal("1.1") / 1000).quantize(Decimal(1)) * 1000
+    plan = await targets.create_target_plan(
+        viewer=system,
+        key=f"bookings-{quarter.id}",
+        period=quarter.id,
+        measure="bookings",
+        amount=amount,
+        currency="EUR",
+        owner_id=users[people.head_of_sales].id,
+    )
+    root = await targets.root_of(viewer=system, plan_id=plan.id)
+    await targets.allocate(viewer=head, target_id=root.id, method=AllocationMethod.ACTUALS)
+    await targets.propose(viewer=head, target_id=root.id)
+    await targets.validate(viewer=admin, target_id=root.id)
+    for region in REGIONS:
+        manager = _as(users[f"mgr-{region}"])
+        target = await Target.get(plan_id=plan.id, user_id=manager.user_id)
+        if region == "west":
+            team = [r for r in people.reps if users[r].manager_id == manager.user_id]
+            lines = [
+                targets.Allocation(
+                    str(users[r].id), share=Decimal(2 if channels[r] == "field" else 1)
+                )
+                for r in team
+            ]
+            await targets.allocate(
+                viewer=manager,
+                target_id=target.id,
+                method=AllocationMethod.WEIGHTS,
+                allocations=lines,
+            )
+        else:
+            method = AllocationMethod.EQUAL if region == "north" else AllocationMethod.ACTUALS
+            await targets.allocate(viewer=manager, target_id=target.id, method=method)
+        await targets.propose(viewer=manager, target_id=target.id)
+        await targets.validate(viewer=head, target_id=target.id)
+    await targets.publish(viewer=admin, plan_id=plan.id)
+    for rep in ("rep-north-01", "rep-north-02", "rep-south-01", "agent-west-01"):
+        mine = await Target.get(plan_id=plan.id, user_id=users[rep].id)
+        await targets.respond(viewer=_as(users[rep]), target_id=mine.id, accept=True)
+    disputed = await Target.get(plan_id=plan.id, user_id=users["rep-south-02"].id)
+    await targets.respond(
+        viewer=_as(users["rep-south-02"]),
+        target_id=disputed.id,
+        accept=False,
+        comment="Two of my biggest accounts moved to the west region this quarter.",
     )
 
 

@@ -31,6 +31,21 @@ from api.graphql.people.types import Me, Rep
 from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_plan
 from api.graphql.plans.mutations.publish_plan import PublishPlanResult, publish_plan
 from api.graphql.scalars import SCALAR_OVERRIDES
+from api.graphql.targets.mutations.accept_target import AcceptTargetResult, accept_target
+from api.graphql.targets.mutations.allocate_target import AllocateTargetResult, allocate_target
+from api.graphql.targets.mutations.create_target_plan import (
+    CreateTargetPlanResult,
+    create_target_plan,
+)
+from api.graphql.targets.mutations.propose_target import ProposeTargetResult, propose_target
+from api.graphql.targets.mutations.publish_targets import PublishTargetsResult, publish_targets
+from api.graphql.targets.mutations.revise_target_plan import (
+    ReviseTargetPlanResult,
+    revise_target_plan,
+)
+from api.graphql.targets.mutations.validate_target import ValidateTargetResult, validate_target
+from api.graphql.targets.queries import target
+from api.graphql.targets.types import Target
 from api.settings import Limits
 
 
@@ -41,6 +56,11 @@ class Query:
         resolver=rep,
         description="A person the viewer may see (reps: themselves; managers: their "
         "subtree; admins: their tenant). Another person's id is FORBIDDEN; an unknown id null.",
+    )
+    target: Target | None = strawberry.field(
+        resolver=target,
+        description="A target the viewer may see (their own, their subtree's, any for "
+        "admins), with its allocation, actuals so far and attainment; otherwise null.",
     )
 
 
@@ -56,6 +76,35 @@ class Mutation:
     register_device: RegisterDeviceResult = strawberry.mutation(
         resolver=register_device,
         description="Registers this app install's push token for the signed-in person.",
+    )
+    accept_target: AcceptTargetResult = strawberry.mutation(
+        resolver=accept_target,
+        description="The person accepts their published target, or disputes it with a comment.",
+    )
+    allocate_target: AllocateTargetResult = strawberry.mutation(
+        resolver=allocate_target,
+        description="Managers: split a target among its person's direct reports.",
+    )
+    propose_target: ProposeTargetResult = strawberry.mutation(
+        resolver=propose_target,
+        description="Managers: send an allocation to the level above for validation.",
+    )
+    validate_target: ValidateTargetResult = strawberry.mutation(
+        resolver=validate_target,
+        description="The level above (a manager above the target's person, or an admin) "
+        "validates its allocation.",
+    )
+    create_target_plan: CreateTargetPlanResult = strawberry.mutation(
+        resolver=create_target_plan,
+        description="Admins: a tenant-level target for a period and measure, to allocate.",
+    )
+    revise_target_plan: ReviseTargetPlanResult = strawberry.mutation(
+        resolver=revise_target_plan,
+        description="Admins: a new draft version of a published target plan.",
+    )
+    publish_targets: PublishTargetsResult = strawberry.mutation(
+        resolver=publish_targets,
+        description="Admins: publish a validated target plan as everyone's quotas.",
     )
     mark_notifications_read: MarkNotificationsReadResult = strawberry.mutation(
         resolver=mark_notifications_read,

@@ -25,6 +25,7 @@ class NotificationKind(StrEnum):
     ATTAINMENT = "attainment"  # a quota attainment threshold reached (50, 80, 100, 120%)
     TIER = "tier"  # a higher tier of a tiered component reached
     PAYABLE = "payable"  # payable earnings went up
+    TARGET = "target"  # a target to allocate, validate, accept, or a dispute to answer
 
 
 class Device(Model):

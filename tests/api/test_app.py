@@ -407,7 +407,8 @@ async def test_given_default_limits_when_every_client_operation_runs_then_none_i
         ]
         assert limit_errors == [], name
         checked.append(name)
-    assert len(checked) == 11
+    # 11, and the targets operations (MyTargets, AcceptTarget, AllocateTarget)
+    assert len(checked) == 14
 
 
 async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):

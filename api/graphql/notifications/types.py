@@ -18,6 +18,7 @@ class NotificationKind(Enum):
     ATTAINMENT = "attainment"
     TIER = "tier"
     PAYABLE = "payable"
+    TARGET = "target"
 
 
 @strawberry.enum

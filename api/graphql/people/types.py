@@ -24,6 +24,8 @@ from api.graphql.notifications.queries import notifications
 from api.graphql.notifications.types import Notification
 from api.graphql.plans.types import PlanAssignment
 from api.graphql.relay import Connection
+from api.graphql.targets.queries import allocations_to_do, my_targets
+from api.graphql.targets.types import Target
 from domain.earnings.models import EarningsResult
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import what_if
@@ -138,6 +140,13 @@ class Me(Rep):
     role: Role
     notifications: Connection[Notification] = strawberry.field(
         resolver=notifications, description="The viewer's inbox, newest first."
+    )
+    targets: list[Target] = strawberry.field(
+        resolver=my_targets, description="The viewer's published targets (of `period`, or all)."
+    )
+    allocations_to_do: list[Target] = strawberry.field(
+        resolver=allocations_to_do,
+        description="Managers: targets received and still to split among direct reports.",
     )
 
     @classmethod

@@ -61,10 +61,6 @@ WAITING = {
     "ResolveDispute": "disputes",
     "Accruals": "accruals",
     "SetPayoutDetails": "payout details",
-    # targets
-    "MyTargets": "targets",
-    "AcceptTarget": "targets",
-    "AllocateTarget": "targets",
 }
 
 

@@ -1,0 +1,1 @@
+"""Targets: a reps own, a managers allocation to do, propose, validate, publish."""

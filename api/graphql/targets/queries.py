@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql.targets.types import Target
+from domain.kit.errors import NotFound
+from domain.targets import service
+
+
+async def my_targets(info: Info[Any, None], period: str | None = None) -> list[Target]:
+    """The viewer's published targets (of a period, or all)."""
+    viewer = info.context.viewer
+    out = []
+    actuals_by_plan: dict[Any, Any] = {}
+    for target, plan in await service.my_targets(viewer=viewer, period=period):
+        if plan.id not in actuals_by_plan:
+            actuals_by_plan[plan.id] = await service.plan_actuals(viewer=viewer, plan=plan)
+        out.append(Target.of(target, plan, actuals_by_plan[plan.id]))
+    return out
+
+
+async def allocations_to_do(info: Info[Any, None]) -> list[Target]:
+    """Managers: targets they received and still have to split and propose."""
+    found = await service.allocations_to_do(viewer=info.context.viewer)
+    return [await Target.load(info, t) for t in found]
+
+
+async def target(info: Info[Any, None], id: strawberry.ID) -> Target | None:
+    """A target the viewer may see (their own, their subtree's, an admin's tenant); null
+    otherwise."""
+    try:
+        found = await service.visible_target(viewer=info.context.viewer, target_id=str(id))
+    except NotFound:
+        return None
+    return await Target.load(info, found)

@@ -1,0 +1,1 @@
+"""Targets: design, allocate down the hierarchy, validate, publish as quotas, accept."""

@@ -1,0 +1,724 @@
+"""Target use cases: create a plan, allocate down the hierarchy, propose, validate, publish
+(as the quotas the engine reads), accept or dispute, revise. Keyword-only, audited, never
+committing: the caller owns the transaction, so a failed step leaves nothing half-written.
+
+Who may do what (every step checks it):
+- admins: everything in their tenant;
+- a manager: allocate and propose a target of anyone in their subtree (themselves included),
+  validate the allocation of anyone strictly below them;
+- a rep: see, accept or dispute their own published targets;
+- another tenant's ids are not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from domain.audit.service import record
+from domain.kit.clock import utc_now
+from domain.kit.money import format_plain, minor_units, unpadded
+from domain.kit.numbers import check_decimal
+from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
+from domain.notifications.models import NotificationKind
+from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.org.models import Role, User
+from domain.org.repository import UserRepository, parse_id
+from domain.org.viewer import Viewer
+from domain.targets.allocation import split_amount
+from domain.targets.errors import (
+    AllocationError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PeriodError,
+)
+from domain.targets.models import AllocationMethod, PlanStatus, Target, TargetPlan, TargetStatus
+from domain.targets.repository import TargetRepository
+from domain.tenants.repository import get_tenant
+
+SHARE_DECIMALS = 12  # a share of 1/3 as 0.333333333333
+WEIGHT_ATTRIBUTE = "target_weight"  # the default weighting column (a person's attribute)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One child of an allocation: ``value`` (an amount) or ``share`` (a fraction of the
+    parent, 0.25 = 25%) for MANUAL, ``share`` as a weight for WEIGHTS."""
+
+    person_id: str
+    value: Decimal | None = None
+    share: Decimal | None = None
+
+
+def quantum_of(currency: str | None) -> Decimal:
+    return Decimal(1) if currency is None else Decimal(1).scaleb(-minor_units(currency))
+
+
+def _snapshot(target: Target) -> dict[str, Any]:
+    return {
+        "user_id": str(target.user_id),
+        "value": format_plain(unpadded(target.value)),
+        "status": target.status.value,
+    }
+
+
+async def _subtree(viewer: Viewer, user_id: UUID) -> set[UUID]:
+    return set(await UserRepository(viewer).subtree_ids(user_id))
+
+
+async def _require_manages(viewer: Viewer, user_id: UUID, *, strictly: bool = False) -> None:
+    """Admins manage their tenant; a manager their subtree (``strictly``: below them)."""
+    if viewer.role is Role.ADMIN:
+        return
+    if viewer.role is Role.MANAGER and viewer.user_id is not None:
+        below = await _subtree(viewer, viewer.user_id)
+        if user_id in below and not (strictly and user_id == viewer.user_id):
+            return
+    raise Forbidden("this target is outside your part of the organisation", field="id")
+
+
+def _check_value(value: Decimal, quantum: Decimal, field: str) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise AllocationError("a target is a decimal number", field=field)
+    if value < 0:
+        raise AllocationError(f"a target cannot be negative, got {value}", field=field)
+    check_decimal(value, field=field)
+    if value % quantum:
+        raise AllocationError(f"{value} is not a whole number of {quantum}", field=field)
+
+
+def engine_periods(target_period: Period, kind: str) -> list[Period]:
+    """The engine's periods (the tenant's period kind) that make up a target's period."""
+    if PERIOD_KINDS.index(target_period.kind) < PERIOD_KINDS.index(kind):  # type: ignore[arg-type,unused-ignore]
+        raise PeriodError(
+            f"the engine calculates by {kind}: a target is for a {kind} or longer",
+            field="period",
+        )
+    out = [period_containing(target_period.start, kind)]  # type: ignore[arg-type]
+    while out[-1].end < target_period.end:
+        out.append(out[-1].next())
+    return out
+
+
+async def _notify(
+    viewer: Viewer,
+    people: Sequence[User],
+    period: str,
+    title: str,
+    body: str,
+    params: dict[str, str],
+) -> None:
+    news = [
+        NewNotification(
+            user_id=u.id,
+            period=period,
+            kind=NotificationKind.TARGET,
+            title=title,
+            body=body,
+            params=params,
+            locale=u.locale or viewer.locale,
+            sent=(),
+        )
+        for u in people
+    ]
+    await NotifierRepository(viewer.tenant_id).add_notifications(news)
+
+
+async def _approvers_of(viewer: Viewer, user: User) -> list[User]:
+    """Whoever validates ``user``'s allocation: their manager, or the tenant's admins."""
+    users = UserRepository(viewer)
+    if user.manager_id is not None:
+        return [await users.get(user.manager_id)]
+    return [u for u in await users.all() if u.role is Role.ADMIN]
+
+
+async def create_target_plan(
+    *,
+    viewer: Viewer,
+    key: str,
+    period: str,
+    measure: str,
+    amount: Decimal,
+    currency: str | None,
+    owner_id: UUID | str,
+    breakdown_field: str | None = None,
+    breakdown_value: str | None = None,
+) -> TargetPlan:
+    """Admins: a tenant-level target, given whole to ``owner`` (the top of the hierarchy,
+    who allocates it). Its root is validated: the admin set it."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins create target plans", field="key")
+    key = key.strip()
+    if not key or len(key) > 100:
+        raise InvalidInput("a key of 1-100 characters", field="key")
+    measure = measure.strip()
+    if not measure or len(measure) > 100:
+        raise InvalidInput("a measure id of 1-100 characters", field="measure")
+    if (breakdown_field is None) != (breakdown_value is None):
+        raise InvalidInput("a breakdown needs both a field and a value", field="breakdownField")
+    parsed = parse_period(period)
+    tenant = await get_tenant(viewer.tenant_id)
+    engine_periods(parsed, tenant.settings.get("period_kind", "month"))
+    quantum = quantum_of(currency)
+    _check_value(amount, quantum, "amount")
+    repo = TargetRepository(viewer)
+    if await repo.latest_version(key):
+        raise Conflict(f"target plan {key!r} exists: revise it instead", field="key")
+    owner = await UserRepository(viewer).get(parse_id(owner_id, "ownerId"))
+    plan = await TargetPlan.create(
+        tenant_id=viewer.tenant_id,
+        key=key,
+        version=1,
+        period=parsed.id,
+        measure=measure,
+        breakdown_field=breakdown_field,
+        breakdown_value=breakdown_value,
+        amount=amount,
+        currency=currency,
+    )
+    root = await Target.create(
+        tenant_id=viewer.tenant_id,
+        plan_id=plan.id,
+        user_id=owner.id,
+        value=amount,
+        status=TargetStatus.VALIDATED,
+    )
+    await record(
+        viewer=viewer,
+        action="target.create",
+        entity_type="target_plan",
+        entity_id=str(plan.id),
+        after={
+            "key": key,
+            "period": parsed.id,
+            "measure": measure,
+            "root": _snapshot(root),
+            "currency": currency,
+        },
+    )
+    await _notify(
+        viewer,
+        [owner],
+        parsed.id,
+        "A target to allocate",
+        f"{format_plain(amount)} {currency or ''} of {measure} for {parsed.id}".strip(),
+        {"target_id": str(root.id)},
+    )
+    return plan
+
+
+async def _weights(
+    viewer: Viewer,
+    plan: TargetPlan,
+    method: AllocationMethod,
+    reports: list[User],
+    allocations: Sequence[Allocation],
+    weight_attribute: str | None,
+) -> dict[UUID, Decimal]:
+    ids = [u.id for u in reports]
+    if method is AllocationMethod.EQUAL:
+        return dict.fromkeys(ids, Decimal(1))
+    if method is AllocationMethod.ACTUALS:
+        previous = parse_period(plan.period).previous()
+        tenant = await get_tenant(viewer.tenant_id)
+        periods = [
+            p.id for p in engine_periods(previous, tenant.settings.get("period_kind", "month"))
+        ]
+        users = UserRepository(viewer)
+        repo = TargetRepository(viewer)
+        weights: dict[UUID, Decimal] = {}
+        for u in reports:  # a manager's actuals: their whole subtree's
+            subtree = await users.subtree_ids(u.id)
+            if plan.breakdown_field is not None and plan.breakdown_value is not None:
+                # the measure's stored totals know no breakdown: the transactions do
+                totals = await repo.field_totals(
+                    subtree,
+                    previous.start,
+                    previous.end,
+                    plan.breakdown_field,
+                    plan.breakdown_value,
+                )
+            else:
+                totals = await repo.measure_totals(subtree, periods, plan.measure)
+            weights[u.id] = max(Decimal(0), sum(totals.values(), Decimal(0)))
+        if not any(weights.values()):
+            raise AllocationError(
+                f"nobody has {plan.measure} actuals in {previous.id}: choose another method",
+                field="method",
+            )
+        return weights
+    if method is AllocationMethod.WEIGHTS and not allocations:
+        column = weight_attribute or WEIGHT_ATTRIBUTE
+        weights = {}
+        for u in reports:
+            raw = u.attributes.get(column)
+            try:
+                weights[u.id] = Decimal(str(raw))
+            except ArithmeticError:
+                raise AllocationError(
+                    f"{u.display_name} has no number in column {column!r}", field="weightAttribute"
+                ) from None
+            if not weights[u.id].is_finite() or weights[u.id] < 0:
+                raise AllocationError(
+                    f"{u.display_name} has no weight at least 0 in {column!r}",
+                    field="weightAttribute",
+                )
+        return weights
+    raise AssertionError(method)
+
+
+async def allocate(
+    *,
+    viewer: Viewer,
+    target_id: UUID | str,
+    method: AllocationMethod,
+    allocations: Sequence[Allocation] = (),
+    weight_attribute: str | None = None,
+) -> Target:
+    """Split a target among its person's direct reports (replacing an earlier draft split).
+    EQUAL, ACTUALS (the reports' subtrees' stored totals of the measure in the previous
+    period) and WEIGHTS (``share`` per person, or a weighting column of the people) place the
+    remainder by the rule of ``domain.targets.allocation``; MANUAL takes a ``value`` or a
+    ``share`` per person, and values must add up to the parent exactly."""
+    repo = TargetRepository(viewer)
+    target = await repo.target(target_id, for_update=True)
+    await _require_manages(viewer, target.user_id)
+    plan = await repo.plan(target.plan_id, for_update=True)
+    if plan.status is not PlanStatus.DRAFT:
+        raise Conflict("the plan is published: revise it to change the allocation", field="id")
+    if target.status not in (TargetStatus.DRAFT, TargetStatus.VALIDATED, TargetStatus.PROPOSED):
+        raise Conflict(f"the target is {target.status.value}", field="id")
+    reports = await UserRepository(viewer).direct_reports(target.user_id)
+    by_id = {u.id: u for u in reports}
+    if not reports:
+        raise AllocationError("this person has no direct reports to allocate to", field="id")
+    quantum = quantum_of(plan.currency)
+    names = {u.id: u.external_id for u in reports}  # the remainder's tie-break
+    seen: set[UUID] = set()
+    for i, a in enumerate(allocations):
+        field = f"allocations.{i}.personId"
+        try:
+            person = parse_id(a.person_id, field)
+        except NotFound:
+            raise AllocationError("no such person", field=field) from None
+        if person not in by_id:
+            raise AllocationError(
+                "this person is not a direct report of the target's owner", field=field
+            )
+        if person in seen:
+            raise AllocationError("this person is allocated twice", field=field)
+        seen.add(person)
+        for name, number in (("value", a.value), ("share", a.share)):
+            if number is None:
+                continue
+            # bounded like every number that enters (a share of 1e999999 is nine bytes)
+            check_decimal(number, field=f"allocations.{i}.{name}", decimals=SHARE_DECIMALS)
+            if number < 0:
+                raise AllocationError(
+                    f"cannot be negative, got {number}", field=f"allocations.{i}.{name}"
+                )
+    amount = Decimal(target.value)
+    values: dict[UUID, Decimal]
+    if method is AllocationMethod.MANUAL or (method is AllocationMethod.WEIGHTS and allocations):
+        if seen != set(by_id):
+            missing = ", ".join(sorted(by_id[u].display_name for u in set(by_id) - seen))
+            raise AllocationError(
+                f"every direct report needs a line; missing: {missing}", field="allocations"
+            )
+        people = [parse_id(a.person_id, "personId") for a in allocations]
+        if method is AllocationMethod.WEIGHTS or all(a.value is None for a in allocations):
+            if any(a.share is None or a.value is not None for a in allocations):
+                raise AllocationError("give every line a share (and no value)", field="allocations")
+            shares = {
+                p: a.share for p, a in zip(people, allocations, strict=True) if a.share is not None
+            }
+            if method is AllocationMethod.MANUAL and sum(shares.values()) != 1:
+                raise AllocationError(
+                    f"the shares add up to {sum(shares.values())}, not 1 (100%)",
+                    field="allocations",
+                )
+            values = split_amount(amount, shares, quantum, names=names)
+        else:
+            if any(a.value is None or a.share is not None for a in allocations):
+                raise AllocationError("give every line a value (and no share)", field="allocations")
+            values = {}
+            for i, (p, a) in enumerate(zip(people, allocations, strict=True)):
+                assert a.value is not None
+                _check_value(a.value, quantum, f"allocations.{i}.value")
+                values[p] = a.value
+            total = sum(values.values(), Decimal(0))
+            if total != amount:
+                raise AllocationError(
+                    f"the children add up to {format_plain(unpadded(total))}, "
+                    f"not the parent's {format_plain(unpadded(amount))}",
+                    field="allocations",
+                )
+    else:
+        if allocations and method is not AllocationMethod.WEIGHTS:
+            raise AllocationError(f"{method.value} takes no allocation lines", field="allocations")
+        weights = await _weights(viewer, plan, method, reports, allocations, weight_attribute)
+        values = split_amount(amount, weights, quantum, names=names)
+    before = [_snapshot(c) for c in await repo.children(target.id)]
+    await repo.delete_children(target.id)
+    children = [
+        await Target.create(
+            tenant_id=viewer.tenant_id,
+            plan_id=plan.id,
+            parent_id=target.id,
+            user_id=u.id,
+            value=values[u.id],
+            status=TargetStatus.DRAFT,
+        )
+        for u in reports
+    ]
+    target.method = method
+    await target.save(update_fields=["method", "updated_at"])
+    await record(
+        viewer=viewer,
+        action="target.allocate",
+        entity_type="target",
+        entity_id=str(target.id),
+        before={"children": before},
+        after={"method": method.value, "children": [_snapshot(c) for c in children]},
+    )
+    return target
+
+
+async def _move_children(
+    viewer: Viewer, target: Target, source: TargetStatus, to: TargetStatus, action: str
+) -> list[Target]:
+    repo = TargetRepository(viewer)
+    children = await repo.children(target.id)
+    if not children:
+        raise Conflict("this target is not allocated yet", field="id")
+    wrong = [c for c in children if c.status is not source]
+    if wrong:
+        raise Conflict(f"the allocation is {wrong[0].status.value}, not {source.value}", field="id")
+    for c in children:
+        c.status = to
+        await c.save(update_fields=["status", "updated_at"])
+    await record(
+        viewer=viewer,
+        action=action,
+        entity_type="target",
+        entity_id=str(target.id),
+        before={"status": source.value},
+        after={"status": to.value, "children": len(children)},
+    )
+    return children
+
+
+async def propose(*, viewer: Viewer, target_id: UUID | str) -> Target:
+    """Send an allocation to the level above (the owner's manager, or the admins)."""
+    repo = TargetRepository(viewer)
+    target = await repo.target(target_id, for_update=True)
+    await _require_manages(viewer, target.user_id)
+    await _move_children(
+        viewer, target, TargetStatus.DRAFT, TargetStatus.PROPOSED, "target.propose"
+    )
+    plan = await repo.plan(target.plan_id)
+    owner = await UserRepository(viewer).get(target.user_id)
+    await _notify(
+        viewer,
+        await _approvers_of(viewer, owner),
+        plan.period,
+        "An allocation to validate",
+        f"{owner.display_name} proposed an allocation",
+        {"target_id": str(target.id)},
+    )
+    return target
+
+
+async def validate(*, viewer: Viewer, target_id: UUID | str) -> Target:
+    """The level above agrees with an allocation (a manager strictly above its owner, or an
+    admin); the owner's reports can then allocate theirs."""
+    repo = TargetRepository(viewer)
+    target = await repo.target(target_id, for_update=True)
+    await _require_manages(viewer, target.user_id, strictly=True)
+    children = await _move_children(
+        viewer, target, TargetStatus.PROPOSED, TargetStatus.VALIDATED, "target.validate"
+    )
+    plan = await repo.plan(target.plan_id)
+    users = UserRepository(viewer)
+    managers = [
+        u
+        for u in (await users.by_ids(c.user_id for c in children)).values()
+        if await users.direct_reports(u.id)
+    ]
+    await _notify(
+        viewer,
+        managers,
+        plan.period,
+        "A target to allocate",
+        f"Your {plan.measure} target for {plan.period} is ready to allocate",
+        {},
+    )
+    return target
+
+
+async def publish(*, viewer: Viewer, plan_id: UUID | str) -> TargetPlan:
+    """Admins: every target becomes its person's quota of the measure, split over the
+    engine's periods (equally, by the remainder rule); a revision replaces the quotas of the
+    periods still open. Refused over a closed period (a first version) or when no period is
+    open (a revision)."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins publish targets", field="planId")
+    repo = TargetRepository(viewer)
+    plan = await repo.plan(plan_id, for_update=True)
+    if plan.status is not PlanStatus.DRAFT:
+        raise Conflict(f"this plan version is {plan.status.value}", field="planId")
+    targets = await repo.targets_of_plan(plan.id)
+    pending = [t for t in targets if t.status is not TargetStatus.VALIDATED]
+    if pending:
+        raise Conflict(f"{len(pending)} target(s) are not validated yet", field="planId")
+    tenant = await get_tenant(viewer.tenant_id)
+    periods = engine_periods(parse_period(plan.period), tenant.settings.get("period_kind", "month"))
+    closed = await repo.closed_periods(p.id for p in periods)
+    if closed and plan.version == 1:
+        raise PeriodError(f"{', '.join(sorted(closed))} is closed", field="period")
+    open_periods = [p for p in periods if p.id not in closed]
+    if not open_periods:
+        raise PeriodError(f"every period of {plan.period} is closed", field="period")
+    quantum = quantum_of(plan.currency)
+    rows: list[tuple[UUID, str, str, Decimal]] = []
+    for t in targets:
+        split = split_amount(Decimal(t.value), {p.id: Decimal(1) for p in periods}, quantum)
+        rows.extend((t.user_id, plan.measure, p.id, split[p.id]) for p in open_periods)
+        t.status = TargetStatus.PUBLISHED
+        await t.save(update_fields=["status", "updated_at"])
+    await repo.write_quotas(rows)
+    superseded = await TargetPlan.filter(
+        tenant_id=viewer.tenant_id, key=plan.key, status=PlanStatus.PUBLISHED
+    ).update(status=PlanStatus.SUPERSEDED)
+    plan.status = PlanStatus.PUBLISHED
+    plan.published_at = utc_now()
+    await plan.save(update_fields=["status", "published_at"])
+    await record(
+        viewer=viewer,
+        action="target.publish",
+        entity_type="target_plan",
+        entity_id=str(plan.id),
+        before={"status": "draft"},
+        after={
+            "status": "published",
+            "version": plan.version,
+            "quotas": len(rows),
+            "periods": [p.id for p in open_periods],
+            "superseded": superseded,
+        },
+    )
+    people = await UserRepository(viewer).by_ids(t.user_id for t in targets)
+    await _notify(
+        viewer,
+        list(people.values()),
+        plan.period,
+        "Your target is published",
+        f"Your {plan.measure} target for {plan.period} is waiting for your acceptance",
+        {"plan_id": str(plan.id)},
+    )
+    return plan
+
+
+async def respond(
+    *, viewer: Viewer, target_id: UUID | str, accept: bool, comment: str | None = None
+) -> Target:
+    """The person accepts their published target, or disputes it with a comment."""
+    repo = TargetRepository(viewer)
+    target = await repo.target(target_id, for_update=True)
+    if target.user_id != viewer.user_id:
+        raise NotFound("no such target of yours", field="id")
+    if target.status not in (TargetStatus.PUBLISHED, TargetStatus.DISPUTED):
+        raise Conflict(f"this target is {target.status.value}, not published to you", field="id")
+    note = (comment or "").strip() or None
+    if not accept and note is None:
+        raise InvalidInput("say why you dispute this target", field="comment")
+    if note is not None and len(note) > 2000:
+        raise InvalidInput("at most 2000 characters", field="comment")
+    before = _snapshot(target)
+    target.status = TargetStatus.ACCEPTED if accept else TargetStatus.DISPUTED
+    target.accepted_at = utc_now() if accept else None
+    target.comment = note  # type: ignore[assignment]  # a nullable TextField
+    await target.save(update_fields=["status", "accepted_at", "comment", "updated_at"])
+    await record(
+        viewer=viewer,
+        action="target.accept" if accept else "target.dispute",
+        entity_type="target",
+        entity_id=str(target.id),
+        before=before,
+        after={**_snapshot(target), "comment": note},
+    )
+    if not accept:
+        plan = await repo.plan(target.plan_id)
+        me = await UserRepository(viewer).get(target.user_id)
+        await _notify(
+            viewer,
+            await _approvers_of(viewer, me),
+            plan.period,
+            "A target is disputed",
+            f"{me.display_name}: {note}",
+            {"target_id": str(target.id)},
+        )
+    return target
+
+
+async def revise(
+    *, viewer: Viewer, plan_id: UUID | str, amount: Decimal | None = None
+) -> TargetPlan:
+    """Admins: a new draft version of a published plan. The same allocation (or, with a new
+    ``amount``, only the root: allocate again); publishing it replaces the open periods'
+    quotas."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins revise target plans", field="planId")
+    repo = TargetRepository(viewer)
+    old = await repo.plan(plan_id, for_update=True)
+    if old.status is not PlanStatus.PUBLISHED:
+        raise Conflict("only the published version can be revised", field="planId")
+    quantum = quantum_of(old.currency)
+    if amount is not None:
+        _check_value(amount, quantum, "amount")
+    plan = await TargetPlan.create(
+        tenant_id=viewer.tenant_id,
+        key=old.key,
+        version=old.version + 1,
+        period=old.period,
+        measure=old.measure,
+        breakdown_field=old.breakdown_field,
+        breakdown_value=old.breakdown_value,
+        amount=old.amount if amount is None else amount,
+        currency=old.currency,
+    )
+    old_targets = await repo.targets_of_plan(old.id)
+    copies: dict[UUID, UUID] = {}
+    pending = [t for t in old_targets if t.parent_id is None]
+    while pending:  # parents before children
+        t = pending.pop(0)
+        root = t.parent_id is None
+        if amount is not None and not root:
+            continue
+        copy = await Target.create(
+            tenant_id=viewer.tenant_id,
+            plan_id=plan.id,
+            parent_id=None if root else copies[t.parent_id],  # type: ignore[index]
+            user_id=t.user_id,
+            value=plan.amount if root else t.value,
+            status=TargetStatus.VALIDATED,
+            method=t.method if amount is None else None,
+        )
+        copies[t.id] = copy.id
+        pending.extend(c for c in old_targets if c.parent_id == t.id)
+    await record(
+        viewer=viewer,
+        action="target.revise",
+        entity_type="target_plan",
+        entity_id=str(plan.id),
+        before={"version": old.version, "amount": format_plain(unpadded(old.amount))},
+        after={"version": plan.version, "amount": format_plain(unpadded(plan.amount))},
+    )
+    return plan
+
+
+async def my_targets(
+    *, viewer: Viewer, period: str | None = None
+) -> list[tuple[Target, TargetPlan]]:
+    if viewer.user_id is None:
+        return []
+    parsed = None if period is None else parse_period(period).id
+    return await TargetRepository(viewer).of_user(viewer.user_id, parsed)
+
+
+async def visible_target(*, viewer: Viewer, target_id: UUID | str) -> Target:
+    """A target the viewer may see: their own, their subtree's (managers), any (admins)."""
+    target = await TargetRepository(viewer).target(target_id)
+    if target.user_id == viewer.user_id:
+        return target
+    try:
+        await _require_manages(viewer, target.user_id)
+    except Forbidden:
+        raise NotFound("no such target", field="id") from None
+    return target
+
+
+async def plan_actuals(*, viewer: Viewer, plan: TargetPlan) -> dict[UUID, Decimal]:
+    """Actuals so far of every target of ``plan``, by target id: a leaf's is its person's
+    stored total of the measure over the plan's periods; a parent's is the sum of its
+    children's (so a manager's actuals are their allocation's, never counted twice)."""
+    tenant = await get_tenant(viewer.tenant_id)
+    periods = engine_periods(parse_period(plan.period), tenant.settings.get("period_kind", "month"))
+    repo = TargetRepository(viewer)
+    targets = await repo.targets_of_plan(plan.id)
+    parents = {t.parent_id for t in targets if t.parent_id is not None}
+    leaves = [t for t in targets if t.id not in parents]
+    totals = await repo.measure_totals(
+        (t.user_id for t in leaves), [p.id for p in periods], plan.measure
+    )
+    children: dict[UUID | None, list[Target]] = {}
+    for t in targets:
+        children.setdefault(t.parent_id, []).append(t)
+    out: dict[UUID, Decimal] = {}
+
+    def walk(t: Target) -> Decimal:
+        below = children.get(t.id)
+        value = (
+            sum((walk(c) for c in below), Decimal(0))
+            if below
+            else totals.get(t.user_id, Decimal(0))
+        )
+        out[t.id] = value
+        return value
+
+    for root in children.get(None, []):
+        walk(root)
+    return out
+
+
+async def with_actuals(*, viewer: Viewer, plan_id: UUID) -> tuple[TargetPlan, dict[UUID, Decimal]]:
+    plan = await TargetRepository(viewer).plan(plan_id)
+    return plan, await plan_actuals(viewer=viewer, plan=plan)
+
+
+async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
+    """The viewer's targets in draft plans that they still have to allocate or propose: a
+    validated target of someone with direct reports whose split is missing or a draft."""
+    if viewer.user_id is None:
+        return []
+    users = UserRepository(viewer)
+    if not await users.direct_reports(viewer.user_id):
+        return []
+    repo = TargetRepository(viewer)
+    out = []
+    for target in await repo.drafts_of(viewer.user_id):
+        children = await repo.children(target.id)
+        if target.status is TargetStatus.VALIDATED and all(
+            c.status is TargetStatus.DRAFT for c in children
+        ):
+            out.append(target)
+    return out
+
+
+async def publish_key(*, viewer: Viewer, key: str) -> UUID:
+    """The id of the draft version of target plan ``key`` (what `podium targets publish`
+    publishes)."""
+    found = (
+        await TargetPlan.filter(tenant_id=viewer.tenant_id, key=key, status=PlanStatus.DRAFT)
+        .order_by("-version")
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"no draft version of target plan {key!r}", field="--plan")
+    return found.id
+
+
+async def root_of(*, viewer: Viewer, plan_id: UUID) -> Target:
+    repo = TargetRepository(viewer)
+    return next(t for t in await repo.targets_of_plan(plan_id) if t.parent_id is None)
+
+
+async def children_of(*, viewer: Viewer, target_id: UUID | str) -> list[Target]:
+    """The allocation of a target the viewer may see."""
+    target = await visible_target(viewer=viewer, target_id=target_id)
+    return await TargetRepository(viewer).children(target.id)

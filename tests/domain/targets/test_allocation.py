@@ -1,0 +1,93 @@
+"""The remainder rule: children always add up to the parent exactly."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.targets.allocation import split_amount
+from domain.targets.errors import AllocationError
+
+CENT = Decimal("0.01")
+amounts = st.integers(min_value=0, max_value=10**16).map(lambda n: Decimal(n) * CENT)
+weights = st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def trees(draw: st.DrawFn, depth: int = 3) -> list:
+    """A tree of weights: a list of (weight, subtree) pairs; an empty list is a leaf."""
+    if depth == 0:
+        return []
+    count = draw(st.integers(min_value=0, max_value=4))
+    children = [(draw(weights), draw(trees(depth - 1))) for _ in range(count)]
+    if children and not any(w for w, _ in children):
+        children[0] = (Decimal(1), children[0][1])
+    return children
+
+
+def _leaves(amount: Decimal, tree: list) -> list[Decimal]:
+    if not tree:
+        return [amount]
+    split = split_amount(amount, {i: w for i, (w, _) in enumerate(tree)}, CENT)
+    return [leaf for i, (_, sub) in enumerate(tree) for leaf in _leaves(split[i], sub)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount=amounts, tree=trees())
+def test_given_any_root_and_weights_when_allocated_down_a_tree_then_leaves_sum_to_root(
+    amount: Decimal, tree: list
+):
+    leaves = _leaves(amount, tree)
+
+    assert sum(leaves, Decimal(0)) == amount
+    assert all(leaf >= 0 and leaf % CENT == 0 for leaf in leaves)
+
+
+@settings(max_examples=200, deadline=None)
+@given(amount=amounts, ws=st.lists(weights, min_size=1, max_size=12))
+def test_given_weights_when_split_then_each_is_within_one_cent_of_its_exact_share(
+    amount: Decimal, ws: list[Decimal]
+):
+    if not any(ws):
+        ws[0] = Decimal(1)
+    split = split_amount(amount, dict(enumerate(ws)), CENT)
+    total = sum(ws, Decimal(0))
+
+    assert sum(split.values(), Decimal(0)) == amount
+    for i, w in enumerate(ws):
+        exact = amount * w / total
+        assert abs(split[i] - exact) < CENT + Decimal("1e-20")
+
+
+def test_given_three_equal_people_when_100_split_then_first_ids_get_the_extra_cent():
+    split = split_amount(
+        Decimal("100.00"), {"b": Decimal(1), "a": Decimal(1), "c": Decimal(1)}, CENT
+    )
+
+    assert split == {"a": Decimal("33.34"), "b": Decimal("33.33"), "c": Decimal("33.33")}
+
+
+def test_given_largest_remainder_when_split_then_it_gets_the_cent():
+    # exact shares 0.666.., 0.333..: the larger remainder (0.666..) gets the cent
+    split = split_amount(Decimal("0.01"), {"z": Decimal(2), "a": Decimal(1)}, CENT)
+
+    assert split == {"z": Decimal("0.01"), "a": Decimal("0.00")}
+
+
+@pytest.mark.parametrize(
+    ("amount", "ws", "field"),
+    [
+        (Decimal("-1"), {"a": Decimal(1)}, "value"),
+        (Decimal("1.005"), {"a": Decimal(1)}, "value"),
+        (Decimal("1"), {"a": Decimal(0)}, "allocations"),
+        (Decimal("1"), {"a": Decimal(-1), "b": Decimal(2)}, "allocations"),
+        (Decimal("1"), {}, "allocations"),
+    ],
+)
+def test_given_bad_input_when_split_then_allocation_error_names_the_field(amount, ws, field):
+    with pytest.raises(AllocationError) as caught:
+        split_amount(amount, ws, CENT)
+    assert caught.value.field == field

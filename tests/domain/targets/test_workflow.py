@@ -1,0 +1,423 @@
+"""Targets down the hierarchy: allocate, propose, validate, publish as quotas, accept; who may
+do each step; bad input that leaves nothing half-allocated."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from domain.audit.models import AuditEntry
+from domain.earnings.service import close_period, recompute_rep_period
+from domain.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, PeriodError
+from domain.notifications.models import Notification, NotificationKind
+from domain.org.models import Role
+from domain.plans.models import Quota
+from domain.targets import service
+from domain.targets.errors import AllocationError
+from domain.targets.models import AllocationMethod, PlanStatus, Target, TargetStatus
+from domain.targets.service import Allocation
+from tests.domain.builders import (
+    assign,
+    make_org,
+    make_tenant,
+    make_transaction,
+    make_user,
+    publish_plan,
+    system_viewer,
+    viewer_of,
+)
+
+ORG = {"boss": None, "mia": "boss", "ana": "mia", "ben": "mia", "cy": "boss", "admin": None}
+
+
+async def _setup():
+    tenant = await make_tenant()
+    org = await make_org(tenant=tenant, managers=ORG, roles={"admin": Role.ADMIN})
+    admin = viewer_of(org["admin"])
+    plan = await service.create_target_plan(
+        viewer=admin,
+        key="q4",
+        period="2026-Q4",
+        measure="bookings",
+        amount=Decimal("90000.00"),
+        currency="EUR",
+        owner_id=org["boss"].id,
+    )
+    root = await Target.get(plan_id=plan.id, parent_id=None)
+    return tenant, org, admin, plan, root
+
+
+async def _child(plan, user) -> Target:
+    return await Target.get(plan_id=plan.id, user_id=user.id)
+
+
+async def _allocated_and_validated(org, admin, plan, root) -> None:
+    boss, mia = viewer_of(org["boss"]), viewer_of(org["mia"])
+    await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.EQUAL)
+    await service.propose(viewer=boss, target_id=root.id)
+    await service.validate(viewer=admin, target_id=root.id)
+    mias = await _child(plan, org["mia"])
+    await service.allocate(
+        viewer=mia,
+        target_id=mias.id,
+        method=AllocationMethod.MANUAL,
+        allocations=[
+            Allocation(str(org["ana"].id), value=Decimal("20000")),
+            Allocation(str(org["ben"].id), value=Decimal("25000")),
+        ],
+    )
+    await service.propose(viewer=mia, target_id=mias.id)
+    await service.validate(viewer=boss, target_id=mias.id)
+
+
+async def test_given_a_quarter_target_when_published_then_quotas_and_engine_use_them(
+    db: str,
+):
+    tenant, org, admin, plan, root = await _setup()
+    await _allocated_and_validated(org, admin, plan, root)
+
+    published = await service.publish(viewer=admin, plan_id=plan.id)
+
+    assert published.status is PlanStatus.PUBLISHED
+    values = {t.user_id: t.value for t in await Target.filter(plan_id=plan.id)}
+    assert values[org["mia"].id] == values[org["cy"].id] == Decimal("45000")
+    assert values[org["ana"].id] + values[org["ben"].id] == values[org["mia"].id]
+    ana_quotas = {q.period: q.value for q in await Quota.filter(user_id=org["ana"].id)}
+    assert ana_quotas == {
+        "2026-10": Decimal("6666.67"),
+        "2026-11": Decimal("6666.67"),
+        "2026-12": Decimal("6666.66"),
+    }
+    # the engine reads the published quota: 3,333.335 of 6,666.67 is 50% attainment
+    version = await publish_plan(tenant=tenant)
+    await assign(user=org["ana"], plan=version)
+    await make_transaction(rep=org["ana"], external_id="t1", amount="3333.335", on="2026-10-05")
+    [result] = await recompute_rep_period(
+        viewer=system_viewer(tenant), user_id=org["ana"].id, period="2026-10"
+    )
+    [measure] = result.measures
+    assert Decimal(measure["quota"]) == Decimal("6666.67")
+    assert Decimal(measure["attainment"]) == Decimal("0.5")
+    # every step audited, with who
+    actions = [
+        e.action
+        for e in await AuditEntry.filter(entity_type__in=["target", "target_plan"]).order_by("id")
+    ]
+    assert actions == [
+        "target.create",
+        "target.allocate",
+        "target.propose",
+        "target.validate",
+        "target.allocate",
+        "target.propose",
+        "target.validate",
+        "target.publish",
+    ]
+    # whoever must act next was told: the reps to accept
+    told = await Notification.filter(user_id=org["ana"].id, kind=NotificationKind.TARGET)
+    assert [n.title for n in told] == ["Your target is published"]
+
+
+async def test_given_published_targets_when_reps_accept_or_dispute_then_status_and_manager_told(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    await _allocated_and_validated(org, admin, plan, root)
+    await service.publish(viewer=admin, plan_id=plan.id)
+    anas, bens = await _child(plan, org["ana"]), await _child(plan, org["ben"])
+
+    accepted = await service.respond(viewer=viewer_of(org["ana"]), target_id=anas.id, accept=True)
+    disputed = await service.respond(
+        viewer=viewer_of(org["ben"]), target_id=bens.id, accept=False, comment="my territory shrank"
+    )
+
+    assert accepted.status is TargetStatus.ACCEPTED
+    assert accepted.accepted_at is not None
+    assert disputed.status is TargetStatus.DISPUTED
+    assert disputed.comment == "my territory shrank"
+    told = await Notification.filter(user_id=org["mia"].id, title="A target is disputed")
+    assert len(told) == 1
+    mine = await service.my_targets(viewer=viewer_of(org["ana"]), period="2026-Q4")
+    assert [(t.id, p.id) for t, p in mine] == [(anas.id, plan.id)]
+
+
+async def test_given_a_published_plan_when_revised_and_republished_then_open_periods_get_new_quotas(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    await _allocated_and_validated(org, admin, plan, root)
+    await service.publish(viewer=admin, plan_id=plan.id)
+    await close_period(viewer=admin, period="2026-10")
+
+    revised = await service.revise(viewer=admin, plan_id=plan.id, amount=Decimal("120000"))
+    new_root = await Target.get(plan_id=revised.id, parent_id=None)
+    await service.allocate(
+        viewer=viewer_of(org["boss"]),
+        target_id=new_root.id,
+        method=AllocationMethod.WEIGHTS,
+        allocations=[
+            Allocation(str(org["mia"].id), share=Decimal(3)),
+            Allocation(str(org["cy"].id), share=Decimal(1)),
+        ],
+    )
+    await service.propose(viewer=viewer_of(org["boss"]), target_id=new_root.id)
+    await service.validate(viewer=admin, target_id=new_root.id)
+    await service.publish(viewer=admin, plan_id=revised.id)
+
+    assert revised.version == 2
+    cy = {q.period: q.value for q in await Quota.filter(user_id=org["cy"].id)}
+    assert cy == {
+        "2026-10": Decimal("15000"),
+        "2026-11": Decimal("10000"),
+        "2026-12": Decimal("10000"),
+    }
+    await plan.refresh_from_db()
+    assert plan.status is PlanStatus.SUPERSEDED
+
+
+async def test_given_each_step_when_someone_without_the_right_tries_then_refused(db: str):
+    tenant, org, admin, plan, root = await _setup()
+    boss, mia, ana, cy = (viewer_of(org[k]) for k in ("boss", "mia", "ana", "cy"))
+    other_tenant = await make_tenant(slug="other")
+    stranger = viewer_of(await make_user(tenant=other_tenant, external_id="x", role=Role.ADMIN))
+
+    for who in (ana, mia, boss, stranger):  # only the tenant's admins create and publish
+        with pytest.raises((Forbidden, NotFound)):
+            await service.create_target_plan(
+                viewer=who,
+                key="k",
+                period="2026-Q4",
+                measure="b",
+                amount=Decimal(1),
+                currency="EUR",
+                owner_id=org["boss"].id,
+            )
+    for who in (ana, mia, cy):  # boss's target: boss or an admin
+        with pytest.raises(Forbidden):
+            await service.allocate(viewer=who, target_id=root.id, method=AllocationMethod.EQUAL)
+    with pytest.raises(NotFound):
+        await service.allocate(viewer=stranger, target_id=root.id, method=AllocationMethod.EQUAL)
+    await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.EQUAL)
+    with pytest.raises(Forbidden):
+        await service.propose(viewer=mia, target_id=root.id)
+    await service.propose(viewer=boss, target_id=root.id)
+    with pytest.raises(Forbidden):  # not one's own allocation
+        await service.validate(viewer=boss, target_id=root.id)
+    await service.validate(viewer=admin, target_id=root.id)
+    mias = await _child(plan, org["mia"])
+    with pytest.raises(Forbidden):  # cy is a sibling, not above
+        await service.allocate(viewer=cy, target_id=mias.id, method=AllocationMethod.EQUAL)
+    await service.allocate(
+        viewer=boss, target_id=mias.id, method=AllocationMethod.EQUAL
+    )  # above: may
+    await service.propose(viewer=mia, target_id=mias.id)
+    with pytest.raises(Forbidden):
+        await service.validate(viewer=mia, target_id=mias.id)
+    with pytest.raises(Forbidden):
+        await service.validate(viewer=ana, target_id=mias.id)
+    await service.validate(viewer=boss, target_id=mias.id)
+    for who in (boss, mia, ana):
+        with pytest.raises(Forbidden):
+            await service.publish(viewer=who, plan_id=plan.id)
+    with pytest.raises(NotFound):
+        await service.publish(viewer=stranger, plan_id=plan.id)
+    anas = await _child(plan, org["ana"])
+    with pytest.raises(Conflict):  # not published yet
+        await service.respond(viewer=ana, target_id=anas.id, accept=True)
+    await service.publish(viewer=admin, plan_id=plan.id)
+    for who in (ana, mia, boss):  # only admins revise
+        with pytest.raises(Forbidden):
+            await service.revise(viewer=who, plan_id=plan.id)
+    with pytest.raises(NotFound):
+        await service.revise(viewer=stranger, plan_id=plan.id)
+    for who in (mia, boss, admin, stranger):  # only the person accepts their own
+        with pytest.raises(NotFound):
+            await service.respond(viewer=who, target_id=anas.id, accept=True)
+    # visibility: ana sees her own, mia her subtree's, cy not mia's subtree
+    assert (await service.visible_target(viewer=mia, target_id=anas.id)).id == anas.id
+    with pytest.raises(NotFound):
+        await service.visible_target(viewer=cy, target_id=anas.id)
+    with pytest.raises(NotFound):
+        await service.visible_target(viewer=ana, target_id=mias.id)
+
+
+async def _children(target) -> dict:
+    return {t.user_id: t.value for t in await Target.filter(parent_id=target.id)}
+
+
+@pytest.mark.parametrize(
+    ("lines", "field"),
+    [
+        ([("ana", "20000"), ("ben", "20000")], "allocations"),  # 40,000 of 45,000
+        ([("ana", "-5000"), ("ben", "50000")], "allocations.0.value"),
+        ([("ana", "20000"), ("cy", "25000")], "allocations.1.personId"),  # not mia's report
+        ([("ana", "20000"), ("ana", "25000")], "allocations.1.personId"),
+        ([("ana", "45000")], "allocations"),  # ben missing
+        ([("ana", "20000.001"), ("ben", "24999.999")], "allocations.0.value"),
+    ],
+)
+async def test_given_bad_lines_when_allocated_then_error_names_field_and_nothing_changes(
+    db: str, lines, field
+):
+    _, org, admin, plan, root = await _setup()
+    await _allocated_and_validated(org, admin, plan, root)
+    mias = await _child(plan, org["mia"])
+    before = await _children(mias)
+
+    with pytest.raises(AllocationError) as caught:
+        await service.allocate(
+            viewer=viewer_of(org["mia"]),
+            target_id=mias.id,
+            method=AllocationMethod.MANUAL,
+            allocations=[Allocation(str(org[p].id), value=Decimal(v)) for p, v in lines],
+        )
+
+    assert caught.value.field == field
+    assert await _children(mias) == before
+
+
+async def test_given_bad_plans_when_created_or_published_then_error_names_field(db: str):
+    _, org, admin, plan, root = await _setup()
+    with pytest.raises(InvalidInput) as negative:
+        await service.create_target_plan(
+            viewer=admin,
+            key="neg",
+            period="2026-Q4",
+            measure="b",
+            amount=Decimal(-1),
+            currency="EUR",
+            owner_id=org["boss"].id,
+        )
+    assert negative.value.field == "amount"
+    await service.allocate(viewer=admin, target_id=root.id, method=AllocationMethod.EQUAL)
+    with pytest.raises(Conflict) as unvalidated:
+        await service.publish(viewer=admin, plan_id=plan.id)
+    assert unvalidated.value.field == "planId"
+    await service.propose(viewer=admin, target_id=root.id)
+    await service.validate(viewer=admin, target_id=root.id)
+    await service.allocate(
+        viewer=admin, target_id=(await _child(plan, org["mia"])).id, method=AllocationMethod.EQUAL
+    )
+    await service.propose(viewer=admin, target_id=(await _child(plan, org["mia"])).id)
+    await service.validate(viewer=admin, target_id=(await _child(plan, org["mia"])).id)
+    await close_period(viewer=admin, period="2026-11")
+    with pytest.raises(PeriodError) as closed:
+        await service.publish(viewer=admin, plan_id=plan.id)
+    assert closed.value.field == "period"
+    assert await Quota.all().count() == 0
+
+
+async def test_given_last_period_actuals_when_allocated_by_actuals_then_split_in_proportion(
+    db: str,
+):
+    tenant, org, admin, plan, root = await _setup()
+    version = await publish_plan(tenant=tenant, effective_from="2026-07-01")
+    for person, amount in (("ana", "3000"), ("ben", "1000"), ("cy", "4000")):
+        await assign(user=org[person], plan=version, effective_from="2026-07-01")
+        await make_transaction(rep=org[person], external_id=person, amount=amount, on="2026-08-10")
+        await recompute_rep_period(
+            viewer=system_viewer(tenant), user_id=org[person].id, period="2026-08"
+        )
+
+    await service.allocate(
+        viewer=viewer_of(org["boss"]), target_id=root.id, method=AllocationMethod.ACTUALS
+    )
+
+    # mia's subtree sold 4,000 in Q3 and cy 4,000: half each
+    children = await _children(root)
+    assert children == {org["mia"].id: Decimal("45000"), org["cy"].id: Decimal("45000")}
+
+
+async def test_given_a_breakdown_when_allocated_by_actuals_then_only_its_transactions_count(
+    db: str,
+):
+    tenant = await make_tenant()
+    org = await make_org(tenant=tenant, managers=ORG, roles={"admin": Role.ADMIN})
+    plan = await service.create_target_plan(
+        viewer=viewer_of(org["admin"]),
+        key="hp",
+        period="2026-Q4",
+        measure="bookings",
+        amount=Decimal("80000.00"),
+        currency="EUR",
+        owner_id=org["boss"].id,
+        breakdown_field="product",
+        breakdown_value="heat_pump",
+    )
+    root = await Target.get(plan_id=plan.id, parent_id=None)
+    await make_transaction(
+        rep=org["ana"],
+        external_id="a",
+        amount="3000",
+        on="2026-08-01",
+        extra={"product": "heat_pump"},
+    )
+    await make_transaction(
+        rep=org["cy"], external_id="c1", amount="9000", on="2026-08-01", extra={"product": "solar"}
+    )
+    await make_transaction(
+        rep=org["cy"],
+        external_id="c2",
+        amount="2000",
+        on="2026-09-30",
+        splits=[(org["cy"], "0.5"), (org["ben"], "0.5")],
+        extra={"product": "heat_pump"},
+    )
+    await make_transaction(
+        rep=org["cy"],
+        external_id="c3",
+        amount="5000",
+        on="2026-10-01",
+        extra={"product": "heat_pump"},
+    )  # in Q4: not last period's
+
+    await service.allocate(
+        viewer=viewer_of(org["boss"]), target_id=root.id, method=AllocationMethod.ACTUALS
+    )
+
+    # heat pumps in Q3: mia's subtree 3,000 + 1,000 (ben's half), cy 1,000
+    assert await _children(root) == {
+        org["mia"].id: Decimal("64000"),
+        org["cy"].id: Decimal("16000"),
+    }
+
+
+async def test_given_an_absurd_share_when_allocated_then_refused_by_name(db: str):
+    _, org, _admin, _plan, root = await _setup()
+
+    with pytest.raises(InvalidInput) as caught:
+        await service.allocate(
+            viewer=viewer_of(org["boss"]),
+            target_id=root.id,
+            method=AllocationMethod.WEIGHTS,
+            allocations=[
+                Allocation(str(org["mia"].id), share=Decimal("1e999999")),
+                Allocation(str(org["cy"].id), share=Decimal(1)),
+            ],
+        )
+
+    assert caught.value.field == "allocations.0.share"
+
+
+async def test_given_a_weighting_column_when_allocated_by_weights_then_split_by_it(db: str):
+    _, org, _admin, plan, root = await _setup()
+    for person, weight in (("mia", "2"), ("cy", "1")):
+        org[person].attributes = {"headcount": weight}
+        await org[person].save(update_fields=["attributes"])
+    boss = viewer_of(org["boss"])
+
+    await service.allocate(
+        viewer=boss,
+        target_id=root.id,
+        method=AllocationMethod.WEIGHTS,
+        weight_attribute="headcount",
+    )
+    with pytest.raises(AllocationError) as missing:
+        await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.WEIGHTS)
+
+    assert await _children(root) == {
+        org["mia"].id: Decimal("60000"),
+        org["cy"].id: Decimal("30000"),
+    }
+    assert missing.value.field == "weightAttribute"  # nobody has a target_weight column
