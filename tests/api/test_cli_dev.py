@@ -315,7 +315,9 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     assert "XDG_RUNTIME_DIR" not in dev.stderr
     assert '"GET /health HTTP/1.1"' not in dev.stderr  # one log line a request, Podium's own
     assert "path=/health" in dev.stderr
-    assert "cron:sweep" not in dev.stderr  # the sweeper's routine runs stay out of the log
+    # the sweeper's routine runs stay out of the log (the start-up line names it, no more)
+    assert "→ cron:sweep" not in dev.stderr
+    assert "← cron:sweep" not in dev.stderr
     assert running == {"postgres", "redis-server"}
     assert not any(alive(p) for p in servers)
     # the arq worker ran beside the API (webhooks reach earnings) and stopped with it
