@@ -25,6 +25,7 @@ from domain.kit.numbers import check_decimal
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
 from domain.notifications.models import NotificationKind
 from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.notifications.texts import render
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository, parse_id
 from domain.org.viewer import Viewer
@@ -106,27 +107,32 @@ def engine_periods(target_period: Period, kind: str) -> list[Period]:
 
 
 async def _notify(
-    viewer: Viewer,
-    people: Sequence[User],
-    period: str,
-    title: str,
-    body: str,
-    params: dict[str, str],
+    viewer: Viewer, period: str, recipients: Sequence[tuple[User, dict[str, str]]]
 ) -> None:
-    news = [
-        NewNotification(
-            user_id=u.id,
-            period=period,
-            kind=NotificationKind.TARGET,
-            title=title,
-            body=body,
-            params=params,
-            locale=u.locale or viewer.locale,
-            sent=(),
+    """One TARGET notification per (person, params), rendered in the person's language;
+    params carry the event and what its text needs (see notifications.texts)."""
+    news = []
+    for u, params in recipients:
+        locale = u.locale or viewer.locale
+        title, body = render(NotificationKind.TARGET, {"period": period, **params}, locale)
+        news.append(
+            NewNotification(
+                user_id=u.id,
+                period=period,
+                kind=NotificationKind.TARGET,
+                title=title,
+                body=body,
+                params={"period": period, **params},
+                locale=locale,
+                sent=(),
+            )
         )
-        for u in people
-    ]
     await NotifierRepository(viewer.tenant_id).add_notifications(news)
+
+
+def _amount_params(value: Decimal, currency: str | None) -> dict[str, str]:
+    out = {"amount": format_plain(unpadded(value))}
+    return out | {"currency": currency} if currency else out
 
 
 async def _approvers_of(viewer: Viewer, user: User) -> list[User]:
@@ -203,11 +209,14 @@ async def create_target_plan(
     )
     await _notify(
         viewer,
-        [owner],
         parsed.id,
-        "A target to allocate",
-        f"{format_plain(amount)} {currency or ''} of {measure} for {parsed.id}".strip(),
-        {"target_id": str(root.id)},
+        [
+            (
+                owner,
+                {"event": "allocate", "measure": measure, "target_id": str(root.id)}
+                | _amount_params(amount, currency),
+            )
+        ],
     )
     return plan
 
@@ -423,14 +432,13 @@ async def propose(*, viewer: Viewer, target_id: UUID | str) -> Target:
     )
     plan = await repo.plan(target.plan_id)
     owner = await UserRepository(viewer).get(target.user_id)
-    await _notify(
-        viewer,
-        await _approvers_of(viewer, owner),
-        plan.period,
-        "An allocation to validate",
-        f"{owner.display_name} proposed an allocation",
-        {"target_id": str(target.id)},
-    )
+    params = {
+        "event": "propose",
+        "measure": plan.measure,
+        "name": owner.display_name,
+        "target_id": str(target.id),
+    }
+    await _notify(viewer, plan.period, [(a, params) for a in await _approvers_of(viewer, owner)])
     return target
 
 
@@ -445,19 +453,17 @@ async def validate(*, viewer: Viewer, target_id: UUID | str) -> Target:
     )
     plan = await repo.plan(target.plan_id)
     users = UserRepository(viewer)
-    managers = [
-        u
-        for u in (await users.by_ids(c.user_id for c in children)).values()
-        if await users.direct_reports(u.id)
+    people = await users.by_ids(c.user_id for c in children)
+    recipients = [
+        (
+            people[c.user_id],
+            {"event": "allocate", "measure": plan.measure, "target_id": str(c.id)}
+            | _amount_params(c.value, plan.currency),
+        )
+        for c in children
+        if await users.direct_reports(c.user_id)
     ]
-    await _notify(
-        viewer,
-        managers,
-        plan.period,
-        "A target to allocate",
-        f"Your {plan.measure} target for {plan.period} is ready to allocate",
-        {},
-    )
+    await _notify(viewer, plan.period, recipients)
     return target
 
 
@@ -515,11 +521,15 @@ async def publish(*, viewer: Viewer, plan_id: UUID | str) -> TargetPlan:
     people = await UserRepository(viewer).by_ids(t.user_id for t in targets)
     await _notify(
         viewer,
-        list(people.values()),
         plan.period,
-        "Your target is published",
-        f"Your {plan.measure} target for {plan.period} is waiting for your acceptance",
-        {"plan_id": str(plan.id)},
+        [
+            (
+                people[t.user_id],
+                {"event": "publish", "measure": plan.measure, "plan_id": str(plan.id)}
+                | _amount_params(t.value, plan.currency),
+            )
+            for t in targets
+        ],
     )
     return plan
 
@@ -555,14 +565,14 @@ async def respond(
     if not accept:
         plan = await repo.plan(target.plan_id)
         me = await UserRepository(viewer).get(target.user_id)
-        await _notify(
-            viewer,
-            await _approvers_of(viewer, me),
-            plan.period,
-            "A target is disputed",
-            f"{me.display_name}: {note}",
-            {"target_id": str(target.id)},
-        )
+        params = {
+            "event": "dispute",
+            "measure": plan.measure,
+            "name": me.display_name,
+            "note": note or "",
+            "target_id": str(target.id),
+        }
+        await _notify(viewer, plan.period, [(a, params) for a in await _approvers_of(viewer, me)])
     return target
 
 

@@ -142,6 +142,43 @@ async def test_given_published_targets_when_reps_accept_or_dispute_then_status_a
     assert [(t.id, p.id) for t, p in mine] == [(anas.id, plan.id)]
 
 
+async def test_given_german_and_french_recipients_when_targets_move_then_told_in_their_language(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    org["mia"].locale = "de-DE"
+    await org["mia"].save(update_fields=["locale"])
+    org["ben"].locale = "fr"
+    await org["ben"].save(update_fields=["locale"])
+    await _allocated_and_validated(org, admin, plan, root)
+    await service.publish(viewer=admin, plan_id=plan.id)
+    bens = await _child(plan, org["ben"])
+    await service.respond(
+        viewer=viewer_of(org["ben"]), target_id=bens.id, accept=False, comment="zu hoch"
+    )
+
+    mias = await Notification.filter(user_id=org["mia"].id).order_by("created_at", "id")
+    texts = [(n.title, n.body, n.locale) for n in mias]
+    # told to allocate (the boss's split was validated) and of ben's dispute, in German
+    assert (
+        "Ein Ziel zum Verteilen",
+        "Ihr Ziel Bookings für Q4 2026 ist bereit zur Verteilung: 45.000,00\xa0€.",
+        "de-DE",
+    ) in texts
+    assert (
+        "Ein Ziel wird angefochten",
+        f"{org['ben'].display_name} widerspricht dem Ziel Bookings für Q4 2026: zu hoch",
+        "de-DE",
+    ) in texts
+    [published] = await Notification.filter(user_id=org["ben"].id)
+    assert published.title == "Votre objectif est publié"
+    assert published.body == (
+        "Votre objectif Bookings pour T4 2026 (25\u202f000,00\xa0€) attend votre acceptation."
+    )
+    assert published.params["event"] == "publish"
+    assert published.params["amount"] == "25000"
+
+
 async def test_given_a_published_plan_when_revised_and_republished_then_open_periods_get_new_quotas(
     db: str,
 ):
