@@ -686,9 +686,16 @@ async def plan_actuals(*, viewer: Viewer, plan: TargetPlan) -> dict[UUID, Decima
     return out
 
 
-async def with_actuals(*, viewer: Viewer, plan_id: UUID) -> tuple[TargetPlan, dict[UUID, Decimal]]:
-    plan = await TargetRepository(viewer).plan(plan_id)
-    return plan, await plan_actuals(viewer=viewer, plan=plan)
+async def plans_with_actuals(
+    *, viewer: Viewer, plan_ids: Sequence[UUID]
+) -> dict[UUID, tuple[TargetPlan, dict[UUID, Decimal]]]:
+    """Plans by id with the actuals of their targets (one batch of reads per plan, whatever
+    the number of targets)."""
+    plans = await TargetRepository(viewer).plans(plan_ids)
+    missing = set(plan_ids) - plans.keys()
+    if missing:
+        raise NotFound("no such target plan", field="planId")
+    return {pid: (p, await plan_actuals(viewer=viewer, plan=p)) for pid, p in plans.items()}
 
 
 async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
@@ -728,7 +735,8 @@ async def root_of(*, viewer: Viewer, plan_id: UUID) -> Target:
     return next(t for t in await repo.targets_of_plan(plan_id) if t.parent_id is None)
 
 
-async def children_of(*, viewer: Viewer, target_id: UUID | str) -> list[Target]:
-    """The allocation of a target the viewer may see."""
-    target = await visible_target(viewer=viewer, target_id=target_id)
-    return await TargetRepository(viewer).children(target.id)
+async def allocations_of(*, viewer: Viewer, target_ids: Sequence[UUID]) -> dict[UUID, list[Target]]:
+    """The allocations (children) of targets, by parent id, in one query. Only for targets
+    already shown to the viewer: the allocation of a target they may see is theirs to see
+    (their reports, or anyone for an admin)."""
+    return await TargetRepository(viewer).children_of_many(target_ids)

@@ -12,14 +12,8 @@ from domain.targets import service
 
 async def my_targets(info: Info[Any, None], period: str | None = None) -> list[Target]:
     """The viewer's published targets (of a period, or all)."""
-    viewer = info.context.viewer
-    out = []
-    actuals_by_plan: dict[Any, Any] = {}
-    for target, plan in await service.my_targets(viewer=viewer, period=period):
-        if plan.id not in actuals_by_plan:
-            actuals_by_plan[plan.id] = await service.plan_actuals(viewer=viewer, plan=plan)
-        out.append(Target.of(target, plan, actuals_by_plan[plan.id]))
-    return out
+    found = await service.my_targets(viewer=info.context.viewer, period=period)
+    return [await Target.load(info, target) for target, _ in found]
 
 
 async def allocations_to_do(info: Info[Any, None]) -> list[Target]:

@@ -12,8 +12,6 @@ import strawberry
 from strawberry.types import Info
 
 from domain.kit.money import unpadded
-from domain.org.repository import UserRepository
-from domain.targets import service
 from domain.targets.models import Target as StoredTarget
 from domain.targets.models import TargetPlan
 
@@ -116,9 +114,7 @@ class Target:
 
     @classmethod
     async def load(cls, info: Info[Any, None], target: StoredTarget) -> Target:
-        plan, actuals = await service.with_actuals(
-            viewer=info.context.viewer, plan_id=target.plan_id
-        )
+        plan, actuals = await info.context.loaders.target_plans.load(target.plan_id)
         return cls.of(target, plan, actuals)
 
     @strawberry.field(description="The person this target is for.")
@@ -127,10 +123,9 @@ class Target:
     ) -> Annotated[Rep, strawberry.lazy("api.graphql.people.types")]:
         from api.graphql.people.types import Rep
 
-        user = await UserRepository(info.context.viewer).get(self.stored.user_id)
-        return Rep.of(user)
+        return Rep.of(await info.context.loaders.people.load(self.stored.user_id))
 
     @strawberry.field(description="How this target is split among the person's direct reports.")
     async def children(self, info: Info[Any, None]) -> list[Target]:
-        found = await service.children_of(viewer=info.context.viewer, target_id=self.stored.id)
+        found = await info.context.loaders.target_children.load(self.stored.id)
         return [Target.of(c, self.plan, self.actuals) for c in found]
