@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from domain.audit.service import record
 from domain.kit.clock import utc_now
@@ -467,11 +469,34 @@ async def validate(*, viewer: Viewer, target_id: UUID | str) -> Target:
     return target
 
 
-async def publish(*, viewer: Viewer, plan_id: UUID | str) -> TargetPlan:
+def prorated(
+    period: Period, effective: date, old: Decimal, new: Decimal, quantum: Decimal
+) -> Decimal:
+    """A period's quota when a revision takes effect on ``effective``: the old version's share
+    for the days before it and the new version's from it, each split by day with the
+    remainder rule (ties to the days before), so it is exact to the quantum. A period that
+    ends before ``effective`` keeps the old share, one that starts on or after it the new."""
+    days_before = min(max((effective - period.start).days, 0), period.days)
+    if days_before == 0:
+        return new
+    if days_before == period.days:
+        return old
+    days = {"before": Decimal(days_before), "after": Decimal(period.days - days_before)}
+    order = {"before": "0", "after": "1"}
+    return (
+        split_amount(old, days, quantum, names=order)["before"]
+        + split_amount(new, days, quantum, names=order)["after"]
+    )
+
+
+async def publish(
+    *, viewer: Viewer, plan_id: UUID | str, effective: date | None = None
+) -> TargetPlan:
     """Admins: every target becomes its person's quota of the measure, split over the
     engine's periods (equally, by the remainder rule); a revision replaces the quotas of the
-    periods still open. Refused over a closed period (a first version) or when no period is
-    open (a revision)."""
+    periods still open from ``effective`` (default: today in the tenant's time zone), the
+    period it falls in prorated by day (see ``prorated``). Refused over a closed period (a
+    first version) or when no period is open (a revision)."""
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins publish targets", field="planId")
     repo = TargetRepository(viewer)
@@ -491,10 +516,31 @@ async def publish(*, viewer: Viewer, plan_id: UUID | str) -> TargetPlan:
     if not open_periods:
         raise PeriodError(f"every period of {plan.period} is closed", field="period")
     quantum = quantum_of(plan.currency)
+    monthly = {p.id: Decimal(1) for p in periods}
+    previous = await TargetPlan.filter(
+        tenant_id=viewer.tenant_id, key=plan.key, status=PlanStatus.PUBLISHED
+    ).first()
+    before: dict[UUID, dict[str, Decimal]] = {}
+    if previous is not None:
+        for old in await repo.targets_of_plan(previous.id):
+            before[old.user_id] = split_amount(Decimal(old.value), monthly, quantum)
+    if effective is None:
+        effective = utc_now().astimezone(ZoneInfo(tenant.time_zone)).date()
     rows: list[tuple[UUID, str, str, Decimal]] = []
     for t in targets:
-        split = split_amount(Decimal(t.value), {p.id: Decimal(1) for p in periods}, quantum)
-        rows.extend((t.user_id, plan.measure, p.id, split[p.id]) for p in open_periods)
+        split = split_amount(Decimal(t.value), monthly, quantum)
+        old_split = before.get(t.user_id)
+        rows.extend(
+            (
+                t.user_id,
+                plan.measure,
+                p.id,
+                split[p.id]
+                if old_split is None
+                else prorated(p, effective, old_split[p.id], split[p.id], quantum),
+            )
+            for p in open_periods
+        )
         t.status = TargetStatus.PUBLISHED
         await t.save(update_fields=["status", "updated_at"])
     await repo.write_quotas(rows)
