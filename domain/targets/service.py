@@ -744,6 +744,25 @@ async def plans_with_actuals(
     return {pid: (p, await plan_actuals(viewer=viewer, plan=p)) for pid, p in plans.items()}
 
 
+async def target_plans(*, viewer: Viewer, period: str | None) -> list[TargetPlan]:
+    """Every version of the target plans of ``period`` (all periods: None), by period, key
+    and version: an admin's tenant's, a manager's those with a target in their subtree;
+    refused to anyone else."""
+    query = TargetPlan.filter(tenant_id=viewer.tenant_id)
+    if period is not None:
+        query = query.filter(period=parse_period(period).id)
+    if viewer.role is Role.ADMIN:
+        return await query.order_by("period", "key", "version")
+    if viewer.role is not Role.MANAGER or viewer.user_id is None:
+        raise Forbidden("only admins and managers list target plans", field="period")
+    below = await _subtree(viewer, viewer.user_id)
+    return (
+        await query.filter(targets__user_id__in=list(below))
+        .distinct()
+        .order_by("period", "key", "version")
+    )
+
+
 async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
     """The viewer's targets in draft plans that they still have to allocate or propose: a
     validated target of someone with direct reports whose split is missing or a draft."""

@@ -5,7 +5,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.targets.types import Target
+from api.graphql.targets.types import Target, TargetPlanVersion
 from domain.kit.errors import NotFound
 from domain.targets import service
 
@@ -30,3 +30,10 @@ async def target(info: Info[Any, None], id: strawberry.ID) -> Target | None:
     except NotFound:
         return None
     return await Target.load(info, found)
+
+
+async def target_plans(info: Info[Any, None], period: str) -> list[TargetPlanVersion]:
+    """Admins: every target plan version of ``period``; managers: those reaching their
+    subtree."""
+    found = await service.target_plans(viewer=info.context.viewer, period=period)
+    return [TargetPlanVersion.of(p) for p in found]

@@ -65,6 +65,48 @@ class AllocateTargetInput:
     )
 
 
+@strawberry.enum(description="A target plan version's state.")
+class TargetPlanStatus(Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+
+
+@strawberry.type(description="One version of a tenant-level target for a period and measure.")
+class TargetPlanVersion:
+    id: strawberry.ID
+    key: str
+    version: int
+    period: str
+    measure: str
+    amount: Decimal
+    unit: str = strawberry.field(description="The currency code, or COUNT.")
+    status: TargetPlanStatus
+    breakdown: list[BreakdownEntry]
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, plan: TargetPlan) -> TargetPlanVersion:
+        return cls(
+            id=strawberry.ID(str(plan.id)),
+            key=plan.key,
+            version=plan.version,
+            period=plan.period,
+            measure=plan.measure,
+            amount=unpadded(plan.amount),
+            unit=plan.currency or "COUNT",
+            status=TargetPlanStatus(plan.status.value),
+            breakdown=_breakdown(plan),
+            published_at=plan.published_at,
+        )
+
+
+def _breakdown(plan: TargetPlan) -> list[BreakdownEntry]:
+    if not plan.breakdown_field:
+        return []
+    return [BreakdownEntry(key=plan.breakdown_field, value=plan.breakdown_value or "")]
+
+
 @strawberry.type(description="A person's target for a period and measure.")
 class Target:
     id: strawberry.ID
@@ -88,11 +130,7 @@ class Target:
     def of(cls, target: StoredTarget, plan: TargetPlan, actuals: dict[UUID, Decimal]) -> Target:
         value = unpadded(target.value)
         actual = unpadded(actuals.get(target.id, Decimal(0)))
-        breakdown = (
-            [BreakdownEntry(key=plan.breakdown_field, value=plan.breakdown_value or "")]
-            if plan.breakdown_field
-            else []
-        )
+        breakdown = _breakdown(plan)
         return cls(
             id=strawberry.ID(str(target.id)),
             plan_id=strawberry.ID(str(plan.id)),

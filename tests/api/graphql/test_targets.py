@@ -282,3 +282,40 @@ async def test_given_target_trees_of_two_sizes_when_read_then_the_queries_do_not
 
     assert small > 0
     assert large == small
+
+
+PLANS = "query ($p: String!) { targetPlans(period: $p) { key version status amount unit } }"
+
+
+async def test_given_plans_when_listed_then_admins_see_all_managers_their_subtrees_reps_none(
+    api: Api,
+):
+    c = await _company()
+    zed = await h.person(c["t"], "acme-zed", role=Role.MANAGER)
+    await create_target_plan(
+        viewer=h.system(c["t"]),
+        key="other",
+        period="2026-Q4",
+        measure="units",
+        amount=Decimal(40),
+        currency=None,
+        owner_id=zed.id,
+    )
+    stranger = await _company("beta")
+
+    as_admin = await api.as_(c["t"], c["admin"]).gql(PLANS, {"p": "2026-Q4"})
+    as_boss = await api.as_(c["t"], c["boss"]).gql(PLANS, {"p": "2026-Q4"})
+    as_ana = await api.as_(c["t"], c["ana"]).gql(PLANS, {"p": "2026-Q4"})
+    bad = await api.as_(c["t"], c["admin"]).gql(PLANS, {"p": "2026-Q9"})
+    later = await api.as_(c["t"], c["admin"]).gql(PLANS, {"p": "2027-Q1"})
+
+    assert as_admin["data"]["targetPlans"] == [
+        {"key": "other", "version": 1, "status": "DRAFT", "amount": "40", "unit": "COUNT"},
+        {"key": "q", "version": 1, "status": "DRAFT", "amount": "100000", "unit": "EUR"},
+    ]
+    assert [p["key"] for p in as_boss["data"]["targetPlans"]] == ["q"]
+    assert h.codes(as_ana) == ["FORBIDDEN"]
+    assert h.codes(bad) == ["BAD_USER_INPUT"]
+    assert later["data"]["targetPlans"] == []
+    theirs = await api.as_(stranger["t"], stranger["admin"]).gql(PLANS, {"p": "2026-Q4"})
+    assert [p["key"] for p in theirs["data"]["targetPlans"]] == ["q"]
