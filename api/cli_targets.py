@@ -1,4 +1,4 @@
-"""`podium targets import|export|publish`: target plans as CSV for the people who keep planning
+"""`podium targets import|export|publish|list`: target plans as CSV for the people who keep planning
 in a spreadsheet (columns: domain/targets/files.py). Registered onto the typer app by
 api/cli.py. Bad input is one line on stderr and exit status 2; an import is all or nothing."""
 
@@ -96,6 +96,34 @@ def publish_targets(tenant: TenantArg, plan: Annotated[str, typer.Option("--plan
         return f"{published.key} v{published.version} published for {published.period}"
 
     sys.stdout.write(cli._with_database(cli._settings().database_url, work) + "\n")
+
+
+@targets_app.command("list")
+def list_targets(
+    tenant: TenantArg,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Only this period's plans (2027-Q1).")
+    ] = None,
+) -> None:
+    """Every target plan version (of --period, or all): key, version, period, measure,
+    amount, status and when it was published."""
+    from api import cli
+    from domain.kit.money import format_plain, unpadded
+    from domain.org.viewer import Viewer
+    from domain.targets.service import target_plans
+
+    async def work() -> str:
+        found = await cli._tenant(tenant)
+        plans = await target_plans(viewer=Viewer.system(found.id, "cli-targets"), period=period)
+        return "".join(
+            f"{p.key}\tv{p.version}\t{p.period}\t{p.measure}\t"
+            f"{format_plain(unpadded(p.amount))} {p.currency or 'COUNT'}\t{p.status.value}\t"
+            f"{p.published_at.date().isoformat() if p.published_at else '-'}\n"
+            for p in plans
+        )
+
+    text = cli._with_database(cli._settings().database_url, work)
+    sys.stdout.write(text or "no target plans\n")
 
 
 def register(app: typer.Typer) -> None:

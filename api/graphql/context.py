@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -19,10 +20,15 @@ from api.settings import Settings
 from domain.earnings.models import EarningsResult
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import current_period
+from domain.kit.errors import NotFound
 from domain.kit.periods import Period
+from domain.org.models import User
+from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion
 from domain.plans.repository import PlanRepository
+from domain.targets import service as targets
+from domain.targets.models import Target, TargetPlan
 from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant
 
@@ -38,6 +44,13 @@ class Loaders:
         )
         self.plan_versions: DataLoader[tuple[UUID, date], PlanVersion | None] = DataLoader(
             self._load_plan_versions
+        )
+        self.people: DataLoader[UUID, User] = DataLoader(self._load_people)
+        self.target_children: DataLoader[UUID, list[Target]] = DataLoader(
+            self._load_target_children
+        )
+        self.target_plans: DataLoader[UUID, tuple[TargetPlan, dict[UUID, Decimal]]] = DataLoader(
+            self._load_target_plans
         )
 
     async def _load_results(self, keys: list[tuple[UUID, str]]) -> list[list[EarningsResult]]:
@@ -58,6 +71,20 @@ class Loaders:
             version = await repo.version_on(plan_id, day)
             out.append(version or await repo.latest_version(plan_id))
         return out
+
+    async def _load_people(self, keys: list[UUID]) -> list[User | NotFound]:
+        found = await UserRepository(self.viewer).by_ids(keys)
+        return [found.get(k) or NotFound(f"no user {k}", field="id") for k in keys]
+
+    async def _load_target_children(self, keys: list[UUID]) -> list[list[Target]]:
+        found = await targets.allocations_of(viewer=self.viewer, target_ids=keys)
+        return [found.get(k, []) for k in keys]
+
+    async def _load_target_plans(
+        self, keys: list[UUID]
+    ) -> list[tuple[TargetPlan, dict[UUID, Decimal]]]:
+        found = await targets.plans_with_actuals(viewer=self.viewer, plan_ids=keys)
+        return [found[k] for k in keys]
 
 
 @dataclass

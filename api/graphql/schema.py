@@ -44,8 +44,8 @@ from api.graphql.targets.mutations.revise_target_plan import (
     revise_target_plan,
 )
 from api.graphql.targets.mutations.validate_target import ValidateTargetResult, validate_target
-from api.graphql.targets.queries import target
-from api.graphql.targets.types import Target
+from api.graphql.targets.queries import target, target_plans
+from api.graphql.targets.types import Target, TargetPlanVersion
 from api.settings import Limits
 
 
@@ -61,6 +61,11 @@ class Query:
         resolver=target,
         description="A target the viewer may see (their own, their subtree's, any for "
         "admins), with its allocation, actuals so far and attainment; otherwise null.",
+    )
+    target_plans: list[TargetPlanVersion] = strawberry.field(
+        resolver=target_plans,
+        description="Admins: every target plan version of `period`; managers: those with a "
+        "target in their subtree.",
     )
 
 

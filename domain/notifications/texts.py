@@ -1,4 +1,4 @@
-"""Notification texts in the rep's language (en, de, fr, ms; anything else reads English).
+"""Notification texts in the reader's language (en, de, fr, ms; anything else reads English).
 
 Templates take already formatted values: amounts are formatted with Babel in the rep's locale
 (as the GraphQL Money type does), percentages and periods too.
@@ -13,7 +13,7 @@ from functools import cache
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from domain.kit.money import round_money
 from domain.kit.periods import parse_period
@@ -80,6 +80,83 @@ TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
 }
 
 
+# TARGET notifications: (title, body) per event (params["event"]) and language
+TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "allocate": {
+        "en": (
+            "A target to allocate",
+            "Your {measure} target for {period} is ready to allocate: {amount}.",
+        ),
+        "de": (
+            "Ein Ziel zum Verteilen",
+            "Ihr Ziel {measure} für {period} ist bereit zur Verteilung: {amount}.",
+        ),
+        "fr": (
+            "Un objectif à répartir",
+            "Votre objectif {measure} pour {period} est prêt à être réparti : {amount}.",
+        ),
+        "ms": (
+            "Sasaran untuk diagihkan",
+            "Sasaran {measure} anda bagi {period} sedia untuk diagihkan: {amount}.",
+        ),
+    },
+    "propose": {
+        "en": (
+            "An allocation to validate",
+            "{name} proposed an allocation of the {measure} target for {period}.",
+        ),
+        "de": (
+            "Eine Verteilung zum Bestätigen",
+            "{name} hat eine Verteilung des Ziels {measure} für {period} vorgeschlagen.",
+        ),
+        "fr": (
+            "Une répartition à valider",
+            "{name} a proposé une répartition de l’objectif {measure} pour {period}.",
+        ),
+        "ms": (
+            "Agihan untuk disahkan",
+            "{name} telah mencadangkan agihan sasaran {measure} bagi {period}.",
+        ),
+    },
+    "publish": {
+        "en": (
+            "Your target is published",
+            "Your {measure} target for {period} ({amount}) is waiting for your acceptance.",
+        ),
+        "de": (
+            "Ihr Ziel ist veröffentlicht",
+            "Ihr Ziel {measure} für {period} ({amount}) wartet auf Ihre Zustimmung.",
+        ),
+        "fr": (
+            "Votre objectif est publié",
+            "Votre objectif {measure} pour {period} ({amount}) attend votre acceptation.",
+        ),
+        "ms": (
+            "Sasaran anda telah diterbitkan",
+            "Sasaran {measure} anda bagi {period} ({amount}) menunggu penerimaan anda.",
+        ),
+    },
+    "dispute": {
+        "en": (
+            "A target is disputed",
+            "{name} disputes the {measure} target for {period}: {note}",
+        ),
+        "de": (
+            "Ein Ziel wird angefochten",
+            "{name} widerspricht dem Ziel {measure} für {period}: {note}",
+        ),
+        "fr": (
+            "Un objectif est contesté",
+            "{name} conteste l’objectif {measure} pour {period} : {note}",
+        ),
+        "ms": (
+            "Sasaran dipertikaikan",
+            "{name} mempertikaikan sasaran {measure} bagi {period}: {note}",
+        ),
+    },
+}
+
+
 @cache
 def babel_locale(tag: str | None) -> Locale:
     """'de-DE' or 'de_DE' to a Babel locale; unknown tags read English."""
@@ -105,6 +182,13 @@ def money_text(amount: Decimal, currency: str, locale: str | None) -> str:
     return str(format_currency(rounded, currency, locale=babel_locale(locale)))
 
 
+def amount_text(amount: Decimal, currency: str | None, locale: str | None) -> str:
+    """A target amount: money in its currency, or a plain number (units) without one."""
+    if currency:
+        return money_text(amount, currency, locale)
+    return str(format_decimal(amount, locale=babel_locale(locale)))
+
+
 def percent_text(ratio: Decimal, locale: str | None) -> str:
     """1 = 100%, in whole percents rounded down: 79.6% must not read as a reached 80%."""
     whole = (ratio * 100).to_integral_value(rounding=ROUND_FLOOR) / 100
@@ -128,6 +212,8 @@ def render(
     kind: NotificationKind, params: Mapping[str, str], locale: str | None
 ) -> tuple[str, str]:
     """(title, body) of a notification from its stored params (decimals as strings)."""
+    if kind is NotificationKind.TARGET:
+        return _render_target(params, locale)
     title, body = TEMPLATES[kind][language_of(locale)]
     values = {"period": period_text(params["period"], locale)}
     if kind is NotificationKind.ATTAINMENT:
@@ -148,4 +234,22 @@ def render(
             "released": money_text(Decimal(params["released"]), currency, locale),
             "payable": money_text(Decimal(params["payable"]), currency, locale),
         }
+    return title.format(**values), body.format(**values)
+
+
+def _render_target(params: Mapping[str, str], locale: str | None) -> tuple[str, str]:
+    """A target step: params carry event, period, measure and, by event, amount (+ currency),
+    name (who proposed or disputed) and note (the dispute's comment)."""
+    title, body = TARGET_TEMPLATES[params["event"]][language_of(locale)]
+    values = {
+        "period": period_text(params["period"], locale),
+        "measure": humanize(params["measure"]),
+        "name": params.get("name", ""),
+        "note": params.get("note", ""),
+        "amount": (
+            amount_text(Decimal(params["amount"]), params.get("currency") or None, locale)
+            if "amount" in params
+            else ""
+        ),
+    }
     return title.format(**values), body.format(**values)

@@ -30,6 +30,10 @@ class TargetRepository:
             raise NotFound("no such target plan", field="planId")
         return found
 
+    async def plans(self, plan_ids: Iterable[UUID]) -> dict[UUID, TargetPlan]:
+        found = await TargetPlan.filter(tenant_id=self.tenant_id, id__in=list(plan_ids))
+        return {p.id: p for p in found}
+
     async def latest_version(self, key: str) -> int:
         found = (
             await TargetPlan.filter(tenant_id=self.tenant_id, key=key).order_by("-version").first()
@@ -48,6 +52,15 @@ class TargetRepository:
 
     async def children(self, target_id: UUID) -> list[Target]:
         return await Target.filter(tenant_id=self.tenant_id, parent_id=target_id).order_by("id")
+
+    async def children_of_many(self, target_ids: Iterable[UUID]) -> dict[UUID, list[Target]]:
+        out: dict[UUID, list[Target]] = {}
+        found = await Target.filter(
+            tenant_id=self.tenant_id, parent_id__in=list(target_ids)
+        ).order_by("id")
+        for t in found:
+            out.setdefault(t.parent_id, []).append(t)  # type: ignore[arg-type]
+        return out
 
     async def delete_children(self, target_id: UUID) -> int:
         # cascades to grandchildren through the parent foreign key

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from domain.audit.service import record
 from domain.kit.clock import utc_now
@@ -25,6 +27,7 @@ from domain.kit.numbers import check_decimal
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
 from domain.notifications.models import NotificationKind
 from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.notifications.texts import render
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository, parse_id
 from domain.org.viewer import Viewer
@@ -106,27 +109,32 @@ def engine_periods(target_period: Period, kind: str) -> list[Period]:
 
 
 async def _notify(
-    viewer: Viewer,
-    people: Sequence[User],
-    period: str,
-    title: str,
-    body: str,
-    params: dict[str, str],
+    viewer: Viewer, period: str, recipients: Sequence[tuple[User, dict[str, str]]]
 ) -> None:
-    news = [
-        NewNotification(
-            user_id=u.id,
-            period=period,
-            kind=NotificationKind.TARGET,
-            title=title,
-            body=body,
-            params=params,
-            locale=u.locale or viewer.locale,
-            sent=(),
+    """One TARGET notification per (person, params), rendered in the person's language;
+    params carry the event and what its text needs (see notifications.texts)."""
+    news = []
+    for u, params in recipients:
+        locale = u.locale or viewer.locale
+        title, body = render(NotificationKind.TARGET, {"period": period, **params}, locale)
+        news.append(
+            NewNotification(
+                user_id=u.id,
+                period=period,
+                kind=NotificationKind.TARGET,
+                title=title,
+                body=body,
+                params={"period": period, **params},
+                locale=locale,
+                sent=(),
+            )
         )
-        for u in people
-    ]
     await NotifierRepository(viewer.tenant_id).add_notifications(news)
+
+
+def _amount_params(value: Decimal, currency: str | None) -> dict[str, str]:
+    out = {"amount": format_plain(unpadded(value))}
+    return out | {"currency": currency} if currency else out
 
 
 async def _approvers_of(viewer: Viewer, user: User) -> list[User]:
@@ -203,11 +211,14 @@ async def create_target_plan(
     )
     await _notify(
         viewer,
-        [owner],
         parsed.id,
-        "A target to allocate",
-        f"{format_plain(amount)} {currency or ''} of {measure} for {parsed.id}".strip(),
-        {"target_id": str(root.id)},
+        [
+            (
+                owner,
+                {"event": "allocate", "measure": measure, "target_id": str(root.id)}
+                | _amount_params(amount, currency),
+            )
+        ],
     )
     return plan
 
@@ -423,14 +434,13 @@ async def propose(*, viewer: Viewer, target_id: UUID | str) -> Target:
     )
     plan = await repo.plan(target.plan_id)
     owner = await UserRepository(viewer).get(target.user_id)
-    await _notify(
-        viewer,
-        await _approvers_of(viewer, owner),
-        plan.period,
-        "An allocation to validate",
-        f"{owner.display_name} proposed an allocation",
-        {"target_id": str(target.id)},
-    )
+    params = {
+        "event": "propose",
+        "measure": plan.measure,
+        "name": owner.display_name,
+        "target_id": str(target.id),
+    }
+    await _notify(viewer, plan.period, [(a, params) for a in await _approvers_of(viewer, owner)])
     return target
 
 
@@ -445,27 +455,48 @@ async def validate(*, viewer: Viewer, target_id: UUID | str) -> Target:
     )
     plan = await repo.plan(target.plan_id)
     users = UserRepository(viewer)
-    managers = [
-        u
-        for u in (await users.by_ids(c.user_id for c in children)).values()
-        if await users.direct_reports(u.id)
+    people = await users.by_ids(c.user_id for c in children)
+    recipients = [
+        (
+            people[c.user_id],
+            {"event": "allocate", "measure": plan.measure, "target_id": str(c.id)}
+            | _amount_params(c.value, plan.currency),
+        )
+        for c in children
+        if await users.direct_reports(c.user_id)
     ]
-    await _notify(
-        viewer,
-        managers,
-        plan.period,
-        "A target to allocate",
-        f"Your {plan.measure} target for {plan.period} is ready to allocate",
-        {},
-    )
+    await _notify(viewer, plan.period, recipients)
     return target
 
 
-async def publish(*, viewer: Viewer, plan_id: UUID | str) -> TargetPlan:
+def prorated(
+    period: Period, effective: date, old: Decimal, new: Decimal, quantum: Decimal
+) -> Decimal:
+    """A period's quota when a revision takes effect on ``effective``: the old version's share
+    for the days before it and the new version's from it, each split by day with the
+    remainder rule (ties to the days before), so it is exact to the quantum. A period that
+    ends before ``effective`` keeps the old share, one that starts on or after it the new."""
+    days_before = min(max((effective - period.start).days, 0), period.days)
+    if days_before == 0:
+        return new
+    if days_before == period.days:
+        return old
+    days = {"before": Decimal(days_before), "after": Decimal(period.days - days_before)}
+    order = {"before": "0", "after": "1"}
+    return (
+        split_amount(old, days, quantum, names=order)["before"]
+        + split_amount(new, days, quantum, names=order)["after"]
+    )
+
+
+async def publish(
+    *, viewer: Viewer, plan_id: UUID | str, effective: date | None = None
+) -> TargetPlan:
     """Admins: every target becomes its person's quota of the measure, split over the
     engine's periods (equally, by the remainder rule); a revision replaces the quotas of the
-    periods still open. Refused over a closed period (a first version) or when no period is
-    open (a revision)."""
+    periods still open from ``effective`` (default: today in the tenant's time zone), the
+    period it falls in prorated by day (see ``prorated``). Refused over a closed period (a
+    first version) or when no period is open (a revision)."""
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins publish targets", field="planId")
     repo = TargetRepository(viewer)
@@ -485,10 +516,31 @@ async def publish(*, viewer: Viewer, plan_id: UUID | str) -> TargetPlan:
     if not open_periods:
         raise PeriodError(f"every period of {plan.period} is closed", field="period")
     quantum = quantum_of(plan.currency)
+    monthly = {p.id: Decimal(1) for p in periods}
+    previous = await TargetPlan.filter(
+        tenant_id=viewer.tenant_id, key=plan.key, status=PlanStatus.PUBLISHED
+    ).first()
+    before: dict[UUID, dict[str, Decimal]] = {}
+    if previous is not None:
+        for old in await repo.targets_of_plan(previous.id):
+            before[old.user_id] = split_amount(Decimal(old.value), monthly, quantum)
+    if effective is None:
+        effective = utc_now().astimezone(ZoneInfo(tenant.time_zone)).date()
     rows: list[tuple[UUID, str, str, Decimal]] = []
     for t in targets:
-        split = split_amount(Decimal(t.value), {p.id: Decimal(1) for p in periods}, quantum)
-        rows.extend((t.user_id, plan.measure, p.id, split[p.id]) for p in open_periods)
+        split = split_amount(Decimal(t.value), monthly, quantum)
+        old_split = before.get(t.user_id)
+        rows.extend(
+            (
+                t.user_id,
+                plan.measure,
+                p.id,
+                split[p.id]
+                if old_split is None
+                else prorated(p, effective, old_split[p.id], split[p.id], quantum),
+            )
+            for p in open_periods
+        )
         t.status = TargetStatus.PUBLISHED
         await t.save(update_fields=["status", "updated_at"])
     await repo.write_quotas(rows)
@@ -515,11 +567,15 @@ async def publish(*, viewer: Viewer, plan_id: UUID | str) -> TargetPlan:
     people = await UserRepository(viewer).by_ids(t.user_id for t in targets)
     await _notify(
         viewer,
-        list(people.values()),
         plan.period,
-        "Your target is published",
-        f"Your {plan.measure} target for {plan.period} is waiting for your acceptance",
-        {"plan_id": str(plan.id)},
+        [
+            (
+                people[t.user_id],
+                {"event": "publish", "measure": plan.measure, "plan_id": str(plan.id)}
+                | _amount_params(t.value, plan.currency),
+            )
+            for t in targets
+        ],
     )
     return plan
 
@@ -555,14 +611,14 @@ async def respond(
     if not accept:
         plan = await repo.plan(target.plan_id)
         me = await UserRepository(viewer).get(target.user_id)
-        await _notify(
-            viewer,
-            await _approvers_of(viewer, me),
-            plan.period,
-            "A target is disputed",
-            f"{me.display_name}: {note}",
-            {"target_id": str(target.id)},
-        )
+        params = {
+            "event": "dispute",
+            "measure": plan.measure,
+            "name": me.display_name,
+            "note": note or "",
+            "target_id": str(target.id),
+        }
+        await _notify(viewer, plan.period, [(a, params) for a in await _approvers_of(viewer, me)])
     return target
 
 
@@ -676,9 +732,35 @@ async def plan_actuals(*, viewer: Viewer, plan: TargetPlan) -> dict[UUID, Decima
     return out
 
 
-async def with_actuals(*, viewer: Viewer, plan_id: UUID) -> tuple[TargetPlan, dict[UUID, Decimal]]:
-    plan = await TargetRepository(viewer).plan(plan_id)
-    return plan, await plan_actuals(viewer=viewer, plan=plan)
+async def plans_with_actuals(
+    *, viewer: Viewer, plan_ids: Sequence[UUID]
+) -> dict[UUID, tuple[TargetPlan, dict[UUID, Decimal]]]:
+    """Plans by id with the actuals of their targets (one batch of reads per plan, whatever
+    the number of targets)."""
+    plans = await TargetRepository(viewer).plans(plan_ids)
+    missing = set(plan_ids) - plans.keys()
+    if missing:
+        raise NotFound("no such target plan", field="planId")
+    return {pid: (p, await plan_actuals(viewer=viewer, plan=p)) for pid, p in plans.items()}
+
+
+async def target_plans(*, viewer: Viewer, period: str | None) -> list[TargetPlan]:
+    """Every version of the target plans of ``period`` (all periods: None), by period, key
+    and version: an admin's tenant's, a manager's those with a target in their subtree;
+    refused to anyone else."""
+    query = TargetPlan.filter(tenant_id=viewer.tenant_id)
+    if period is not None:
+        query = query.filter(period=parse_period(period).id)
+    if viewer.role is Role.ADMIN:
+        return await query.order_by("period", "key", "version")
+    if viewer.role is not Role.MANAGER or viewer.user_id is None:
+        raise Forbidden("only admins and managers list target plans", field="period")
+    below = await _subtree(viewer, viewer.user_id)
+    return (
+        await query.filter(targets__user_id__in=list(below))
+        .distinct()
+        .order_by("period", "key", "version")
+    )
 
 
 async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
@@ -718,7 +800,8 @@ async def root_of(*, viewer: Viewer, plan_id: UUID) -> Target:
     return next(t for t in await repo.targets_of_plan(plan_id) if t.parent_id is None)
 
 
-async def children_of(*, viewer: Viewer, target_id: UUID | str) -> list[Target]:
-    """The allocation of a target the viewer may see."""
-    target = await visible_target(viewer=viewer, target_id=target_id)
-    return await TargetRepository(viewer).children(target.id)
+async def allocations_of(*, viewer: Viewer, target_ids: Sequence[UUID]) -> dict[UUID, list[Target]]:
+    """The allocations (children) of targets, by parent id, in one query. Only for targets
+    already shown to the viewer: the allocation of a target they may see is theirs to see
+    (their reports, or anyone for an admin)."""
+    return await TargetRepository(viewer).children_of_many(target_ids)

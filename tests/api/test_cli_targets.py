@@ -58,6 +58,20 @@ async def test_given_a_spreadsheet_when_imported_published_and_exported_then_rou
     path.write_text(exported.stdout, encoding="utf-8")
     again = await podium(db, "targets", "import", path, "--tenant", "acme")
     assert again.stdout == "targets.csv: 5 rows, plans q4 v2\n", again.stderr
+    listed = await podium(db, "targets", "list", "--tenant", "acme", "--period", "2026-Q4")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [r[:6] for r in rows] == [
+        ["q4", "v1", "2026-Q4", "bookings", "90000 EUR", "published"],
+        ["q4", "v2", "2026-Q4", "bookings", "90000 EUR", "draft"],
+    ]
+    assert rows[1][6] == "-"
+    other = await podium(db, "targets", "list", "--tenant", "acme", "--period", "2027-Q1")
+    assert other.stdout == "no target plans\n"
+    bad = await podium(db, "targets", "list", "--tenant", "acme", "--period", "2026-Q9")
+    assert bad.returncode == 2
+    assert "period" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

@@ -5,21 +5,15 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.targets.types import Target
+from api.graphql.targets.types import Target, TargetPlanVersion
 from domain.kit.errors import NotFound
 from domain.targets import service
 
 
 async def my_targets(info: Info[Any, None], period: str | None = None) -> list[Target]:
     """The viewer's published targets (of a period, or all)."""
-    viewer = info.context.viewer
-    out = []
-    actuals_by_plan: dict[Any, Any] = {}
-    for target, plan in await service.my_targets(viewer=viewer, period=period):
-        if plan.id not in actuals_by_plan:
-            actuals_by_plan[plan.id] = await service.plan_actuals(viewer=viewer, plan=plan)
-        out.append(Target.of(target, plan, actuals_by_plan[plan.id]))
-    return out
+    found = await service.my_targets(viewer=info.context.viewer, period=period)
+    return [await Target.load(info, target) for target, _ in found]
 
 
 async def allocations_to_do(info: Info[Any, None]) -> list[Target]:
@@ -36,3 +30,10 @@ async def target(info: Info[Any, None], id: strawberry.ID) -> Target | None:
     except NotFound:
         return None
     return await Target.load(info, found)
+
+
+async def target_plans(info: Info[Any, None], period: str) -> list[TargetPlanVersion]:
+    """Admins: every target plan version of ``period``; managers: those reaching their
+    subtree."""
+    found = await service.target_plans(viewer=info.context.viewer, period=period)
+    return [TargetPlanVersion.of(p) for p in found]

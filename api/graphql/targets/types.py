@@ -12,8 +12,6 @@ import strawberry
 from strawberry.types import Info
 
 from domain.kit.money import unpadded
-from domain.org.repository import UserRepository
-from domain.targets import service
 from domain.targets.models import Target as StoredTarget
 from domain.targets.models import TargetPlan
 
@@ -67,6 +65,48 @@ class AllocateTargetInput:
     )
 
 
+@strawberry.enum(description="A target plan version's state.")
+class TargetPlanStatus(Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+
+
+@strawberry.type(description="One version of a tenant-level target for a period and measure.")
+class TargetPlanVersion:
+    id: strawberry.ID
+    key: str
+    version: int
+    period: str
+    measure: str
+    amount: Decimal
+    unit: str = strawberry.field(description="The currency code, or COUNT.")
+    status: TargetPlanStatus
+    breakdown: list[BreakdownEntry]
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, plan: TargetPlan) -> TargetPlanVersion:
+        return cls(
+            id=strawberry.ID(str(plan.id)),
+            key=plan.key,
+            version=plan.version,
+            period=plan.period,
+            measure=plan.measure,
+            amount=unpadded(plan.amount),
+            unit=plan.currency or "COUNT",
+            status=TargetPlanStatus(plan.status.value),
+            breakdown=_breakdown(plan),
+            published_at=plan.published_at,
+        )
+
+
+def _breakdown(plan: TargetPlan) -> list[BreakdownEntry]:
+    if not plan.breakdown_field:
+        return []
+    return [BreakdownEntry(key=plan.breakdown_field, value=plan.breakdown_value or "")]
+
+
 @strawberry.type(description="A person's target for a period and measure.")
 class Target:
     id: strawberry.ID
@@ -90,11 +130,7 @@ class Target:
     def of(cls, target: StoredTarget, plan: TargetPlan, actuals: dict[UUID, Decimal]) -> Target:
         value = unpadded(target.value)
         actual = unpadded(actuals.get(target.id, Decimal(0)))
-        breakdown = (
-            [BreakdownEntry(key=plan.breakdown_field, value=plan.breakdown_value or "")]
-            if plan.breakdown_field
-            else []
-        )
+        breakdown = _breakdown(plan)
         return cls(
             id=strawberry.ID(str(target.id)),
             plan_id=strawberry.ID(str(plan.id)),
@@ -116,9 +152,7 @@ class Target:
 
     @classmethod
     async def load(cls, info: Info[Any, None], target: StoredTarget) -> Target:
-        plan, actuals = await service.with_actuals(
-            viewer=info.context.viewer, plan_id=target.plan_id
-        )
+        plan, actuals = await info.context.loaders.target_plans.load(target.plan_id)
         return cls.of(target, plan, actuals)
 
     @strawberry.field(description="The person this target is for.")
@@ -127,10 +161,9 @@ class Target:
     ) -> Annotated[Rep, strawberry.lazy("api.graphql.people.types")]:
         from api.graphql.people.types import Rep
 
-        user = await UserRepository(info.context.viewer).get(self.stored.user_id)
-        return Rep.of(user)
+        return Rep.of(await info.context.loaders.people.load(self.stored.user_id))
 
     @strawberry.field(description="How this target is split among the person's direct reports.")
     async def children(self, info: Info[Any, None]) -> list[Target]:
-        found = await service.children_of(viewer=info.context.viewer, target_id=self.stored.id)
+        found = await info.context.loaders.target_children.load(self.stored.id)
         return [Target.of(c, self.plan, self.actuals) for c in found]

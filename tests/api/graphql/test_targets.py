@@ -4,6 +4,7 @@ reps accept or dispute; bad input is a UserError naming the field; another tenan
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -225,3 +226,96 @@ async def test_given_a_closed_month_when_publishing_then_user_error_names_the_pe
     error = published["data"]["publishTargets"]
     assert (error["code"], error["field"]) == ("INVALID_PERIOD", "period")
     assert h.codes(by_boss) == ["FORBIDDEN"]
+
+
+TREE = """query ($id: ID!) { target(id: $id) {
+  value actual person { displayName }
+  children { value actual attainment person { displayName }
+    children { value actual person { displayName } } } } }"""
+
+
+async def _tree_queries(api: Api, slug: str, managers: int, reps: int, caplog: Any) -> int:
+    """The SELECTs an admin's read of a three-level target tree costs (tortoise's query log)."""
+    t = await h.tenant(slug)
+    admin = await h.person(t, f"{slug}-admin", role=Role.ADMIN)
+    boss = await h.person(t, f"{slug}-boss", role=Role.MANAGER)
+    plan = await create_target_plan(
+        viewer=h.system(t),
+        key="q",
+        period="2026-Q4",
+        measure="bookings",
+        amount=Decimal(managers * reps * 100),
+        currency="EUR",
+        owner_id=boss.id,
+    )
+    root = await StoredTarget.get(plan_id=plan.id, parent_id=None)
+    for m in range(managers):
+        mgr = await h.person(t, f"{slug}-m{m}", role=Role.MANAGER, manager=boss)
+        middle = await StoredTarget.create(
+            tenant_id=t.id, plan_id=plan.id, parent_id=root.id, user_id=mgr.id, value=reps * 100
+        )
+        for r in range(reps):
+            rep = await h.person(t, f"{slug}-m{m}-r{r}", manager=mgr)
+            await StoredTarget.create(
+                tenant_id=t.id, plan_id=plan.id, parent_id=middle.id, user_id=rep.id, value=100
+            )
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        data = await api.as_(t, admin).gql(TREE, {"id": str(root.id)})
+    assert "errors" not in data, data
+    tree = data["data"]["target"]
+    assert len(tree["children"]) == managers
+    assert sum(len(c["children"]) for c in tree["children"]) == managers * reps
+    assert tree["children"][0]["children"][0]["person"]["displayName"]
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "tortoise.db_client" and r.getMessage().lstrip().upper().startswith("SELECT")
+    )
+
+
+async def test_given_target_trees_of_two_sizes_when_read_then_the_queries_do_not_grow(
+    api: Api, caplog: Any
+):
+    small = await _tree_queries(api, "small", managers=2, reps=2, caplog=caplog)  # 7 targets
+    large = await _tree_queries(api, "large", managers=4, reps=5, caplog=caplog)  # 25 targets
+
+    assert small > 0
+    assert large == small
+
+
+PLANS = "query ($p: String!) { targetPlans(period: $p) { key version status amount unit } }"
+
+
+async def test_given_plans_when_listed_then_admins_see_all_managers_their_subtrees_reps_none(
+    api: Api,
+):
+    c = await _company()
+    zed = await h.person(c["t"], "acme-zed", role=Role.MANAGER)
+    await create_target_plan(
+        viewer=h.system(c["t"]),
+        key="other",
+        period="2026-Q4",
+        measure="units",
+        amount=Decimal(40),
+        currency=None,
+        owner_id=zed.id,
+    )
+    stranger = await _company("beta")
+
+    as_admin = await api.as_(c["t"], c["admin"]).gql(PLANS, {"p": "2026-Q4"})
+    as_boss = await api.as_(c["t"], c["boss"]).gql(PLANS, {"p": "2026-Q4"})
+    as_ana = await api.as_(c["t"], c["ana"]).gql(PLANS, {"p": "2026-Q4"})
+    bad = await api.as_(c["t"], c["admin"]).gql(PLANS, {"p": "2026-Q9"})
+    later = await api.as_(c["t"], c["admin"]).gql(PLANS, {"p": "2027-Q1"})
+
+    assert as_admin["data"]["targetPlans"] == [
+        {"key": "other", "version": 1, "status": "DRAFT", "amount": "40", "unit": "COUNT"},
+        {"key": "q", "version": 1, "status": "DRAFT", "amount": "100000", "unit": "EUR"},
+    ]
+    assert [p["key"] for p in as_boss["data"]["targetPlans"]] == ["q"]
+    assert h.codes(as_ana) == ["FORBIDDEN"]
+    assert h.codes(bad) == ["BAD_USER_INPUT"]
+    assert later["data"]["targetPlans"] == []
+    theirs = await api.as_(stranger["t"], stranger["admin"]).gql(PLANS, {"p": "2026-Q4"})
+    assert [p["key"] for p in theirs["data"]["targetPlans"]] == ["q"]

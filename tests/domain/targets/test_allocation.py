@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.kit.periods import parse_period
 from domain.targets.allocation import split_amount
 from domain.targets.errors import AllocationError
+from domain.targets.service import prorated
 
 CENT = Decimal("0.01")
 amounts = st.integers(min_value=0, max_value=10**16).map(lambda n: Decimal(n) * CENT)
@@ -91,3 +94,31 @@ def test_given_bad_input_when_split_then_allocation_error_names_the_field(amount
     with pytest.raises(AllocationError) as caught:
         split_amount(amount, ws, CENT)
     assert caught.value.field == field
+
+
+NOVEMBER = parse_period("2026-11")
+
+
+@settings(max_examples=200, deadline=None)
+@given(amounts, amounts, st.integers(min_value=-5, max_value=40))
+def test_given_a_revision_in_a_month_when_prorated_then_cents_near_the_day_weighted_mix(
+    old: Decimal, new: Decimal, day: int
+):
+    effective = NOVEMBER.start + timedelta(days=day)
+
+    quota = prorated(NOVEMBER, effective, old, new, CENT)
+
+    before = min(max(day, 0), 30)
+    exact = (old * before + new * (30 - before)) / 30
+    assert quota % CENT == 0
+    assert abs(quota - exact) < 2 * CENT
+    if before == 0:
+        assert quota == new
+    if before == 30:
+        assert quota == old
+
+
+def test_given_a_tie_when_prorated_then_the_cent_goes_to_the_days_before():
+    # 15 days of 0.01 and 15 of nothing: half a cent each side, the tie to the days before
+    assert prorated(NOVEMBER, date(2026, 11, 16), CENT, Decimal(0), CENT) == CENT
+    assert prorated(NOVEMBER, date(2026, 11, 16), Decimal(0), CENT, CENT) == 0

@@ -3,6 +3,7 @@ do each step; bad input that leaves nothing half-allocated."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -142,6 +143,43 @@ async def test_given_published_targets_when_reps_accept_or_dispute_then_status_a
     assert [(t.id, p.id) for t, p in mine] == [(anas.id, plan.id)]
 
 
+async def test_given_german_and_french_recipients_when_targets_move_then_told_in_their_language(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    org["mia"].locale = "de-DE"
+    await org["mia"].save(update_fields=["locale"])
+    org["ben"].locale = "fr"
+    await org["ben"].save(update_fields=["locale"])
+    await _allocated_and_validated(org, admin, plan, root)
+    await service.publish(viewer=admin, plan_id=plan.id)
+    bens = await _child(plan, org["ben"])
+    await service.respond(
+        viewer=viewer_of(org["ben"]), target_id=bens.id, accept=False, comment="zu hoch"
+    )
+
+    mias = await Notification.filter(user_id=org["mia"].id).order_by("created_at", "id")
+    texts = [(n.title, n.body, n.locale) for n in mias]
+    # told to allocate (the boss's split was validated) and of ben's dispute, in German
+    assert (
+        "Ein Ziel zum Verteilen",
+        "Ihr Ziel Bookings für Q4 2026 ist bereit zur Verteilung: 45.000,00\xa0€.",
+        "de-DE",
+    ) in texts
+    assert (
+        "Ein Ziel wird angefochten",
+        f"{org['ben'].display_name} widerspricht dem Ziel Bookings für Q4 2026: zu hoch",
+        "de-DE",
+    ) in texts
+    [published] = await Notification.filter(user_id=org["ben"].id)
+    assert published.title == "Votre objectif est publié"
+    assert published.body == (
+        "Votre objectif Bookings pour T4 2026 (25\u202f000,00\xa0€) attend votre acceptation."
+    )
+    assert published.params["event"] == "publish"
+    assert published.params["amount"] == "25000"
+
+
 async def test_given_a_published_plan_when_revised_and_republished_then_open_periods_get_new_quotas(
     db: str,
 ):
@@ -163,7 +201,7 @@ async def test_given_a_published_plan_when_revised_and_republished_then_open_per
     )
     await service.propose(viewer=viewer_of(org["boss"]), target_id=new_root.id)
     await service.validate(viewer=admin, target_id=new_root.id)
-    await service.publish(viewer=admin, plan_id=revised.id)
+    await service.publish(viewer=admin, plan_id=revised.id, effective=date(2026, 11, 1))
 
     assert revised.version == 2
     cy = {q.period: q.value for q in await Quota.filter(user_id=org["cy"].id)}
@@ -174,6 +212,41 @@ async def test_given_a_published_plan_when_revised_and_republished_then_open_per
     }
     await plan.refresh_from_db()
     assert plan.status is PlanStatus.SUPERSEDED
+
+
+async def test_given_a_revision_effective_mid_month_when_published_then_that_month_is_prorated(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    await _allocated_and_validated(org, admin, plan, root)
+    await service.publish(viewer=admin, plan_id=plan.id)  # cy: 45,000 = 15,000 a month
+    revised = await service.revise(viewer=admin, plan_id=plan.id, amount=Decimal("120000"))
+    new_root = await Target.get(plan_id=revised.id, parent_id=None)
+    boss = viewer_of(org["boss"])
+    await service.allocate(
+        viewer=boss,
+        target_id=new_root.id,
+        method=AllocationMethod.WEIGHTS,
+        allocations=[
+            Allocation(str(org["mia"].id), share=Decimal(3)),
+            Allocation(str(org["cy"].id), share=Decimal(1)),
+        ],
+    )  # cy: 30,000 = 10,000 a month
+    await service.propose(viewer=boss, target_id=new_root.id)
+    await service.validate(viewer=admin, target_id=new_root.id)
+
+    await service.publish(viewer=admin, plan_id=revised.id, effective=date(2026, 11, 11))
+
+    cy = {q.period: q.value for q in await Quota.filter(user_id=org["cy"].id)}
+    # October ended before the revision: the old share; November: 10 days of 15,000 a month
+    # (5,000) + 20 of 10,000 a month (6,666.67, the cent left over by the remainder rule)
+    assert cy == {
+        "2026-10": Decimal("15000"),
+        "2026-11": Decimal("11666.67"),
+        "2026-12": Decimal("10000"),
+    }
+    mia = {q.period: q.value for q in await Quota.filter(user_id=org["mia"].id)}
+    assert mia["2026-11"] == Decimal("5000") + Decimal("20000")
 
 
 async def test_given_each_step_when_someone_without_the_right_tries_then_refused(db: str):
