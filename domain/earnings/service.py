@@ -159,24 +159,41 @@ async def _build_transactions(
         for u in await User.filter(tenant_id=viewer.tenant_id, id__in=list(missing)):
             external[str(u.id)] = u.external_id
     out: list[Transaction] = []
+    build = Transaction.build
+    # the same few texts repeat across a period's rows: each converted once per batch
+    shares: dict[str | None, list[tuple[str, Decimal]] | None] = {}
+    extras: dict[str | None, dict[str, Any]] = {}
     for r in rows:
-        splits = _decode(r["splits"])
-        extra = _decode(r["extra_fields"]) or {}
+        raw_splits = r["splits"]
+        key = raw_splits if isinstance(raw_splits, str | None) else json.dumps(raw_splits)
+        if key in shares:
+            splits = shares[key]
+        else:
+            decoded = _decode(raw_splits)
+            splits = shares[key] = (
+                [(external.get(s["rep_id"], s["rep_id"]), Decimal(s["share"])) for s in decoded]
+                if decoded
+                else None
+            )
+        raw_extra = r["extra_fields"]
+        extra_key = raw_extra if isinstance(raw_extra, str | None) else json.dumps(raw_extra)
+        extra = extras.get(extra_key)
+        if extra is None:
+            extra = extras[extra_key] = {
+                k: _field_value(v) for k, v in (_decode(raw_extra) or {}).items()
+            }
+        rep = str(r["rep_id"])
         out.append(
-            Transaction.build(
+            build(
                 id=r["external_id"],
-                rep_id=external.get(str(r["rep_id"]), str(r["rep_id"])),
+                rep_id=external.get(rep, rep),
                 amount=unpadded(r["amount"]),
                 currency=r["currency"],
                 date=r["date"],
                 type=r["type"],
                 state=r["state"],
-                splits=[
-                    (external.get(s["rep_id"], s["rep_id"]), Decimal(s["share"])) for s in splits
-                ]
-                if splits
-                else None,
-                extra={k: _field_value(v) for k, v in extra.items()},
+                splits=splits,
+                extra=extra,
             )
         )
     return out
@@ -391,6 +408,24 @@ def _calculate_each(
     return out
 
 
+# A row credited to its rep alone (``credited_user_ids`` is ``[rep_id]``), in SQL. The
+# chunk's rows are found as "sole credit and rep_id in the chunk" or "shared credit and
+# ``?|``": the same rows as ``credited_user_ids ?| ids`` alone, but ``?|`` costs a scan
+# of the id list for each row it tests (a chunk of 1,000 people: seconds per statement)
+# while ``= ANY`` of a uuid array is a hash lookup, and only split deals reach ``?|``.
+_SOLE_CREDIT = (
+    "coalesce(credited_user_ids ->> 0 = rep_id::text AND credited_user_ids ->> 1 IS NULL, false)"
+)
+_CREDITED_TO_ANY = f"""
+    SELECT external_id, rep_id, amount, currency, date, type, state, splits, extra_fields,
+           credited_user_ids
+    FROM transactions
+    WHERE tenant_id = $1 AND NOT deleted AND date BETWEEN $2 AND $3
+      AND (rep_id = ANY($5::uuid[]) AND {_SOLE_CREDIT}
+           OR NOT {_SOLE_CREDIT} AND credited_user_ids ?| $4::text[])
+"""  # noqa: S608 - fixed text
+
+
 async def _transactions_of_each(
     viewer: Viewer, users: Sequence[User], period: Period
 ) -> dict[UUID, list[Transaction]]:
@@ -400,14 +435,8 @@ async def _transactions_of_each(
         return out
     by_id = {u.id: u for u in users}
     rows = await connections.get("default").execute_query_dict(
-        """
-        SELECT external_id, rep_id, amount, currency, date, type, state, splits, extra_fields,
-               credited_user_ids
-        FROM transactions
-        WHERE tenant_id = $1 AND NOT deleted AND date BETWEEN $2 AND $3
-          AND credited_user_ids ?| $4::text[]
-        """,
-        [viewer.tenant_id, period.start, period.end, [str(u) for u in by_id]],
+        _CREDITED_TO_ANY,
+        [viewer.tenant_id, period.start, period.end, [str(u) for u in by_id], list(by_id)],
     )
     wanted = {str(k): k for k in by_id}
     for credited, transaction in zip(
