@@ -31,9 +31,10 @@ from domain.earnings.models import EarningsResult, PeriodStatus, ResultStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.engine import explanations
 from domain.engine.calculate import calculate
+from domain.engine.explanations import Reason
 from domain.engine.inputs import Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
-from domain.engine.results import PlanResult, RepResult
+from domain.engine.results import Explainer, PlanResult, RepResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.kit.money import format_plain, round_money, unpadded
@@ -580,8 +581,9 @@ def _result_state(r: EarningsResult) -> dict[str, Any]:
     }
 
 
-def _result_values(viewer: Viewer, run: PlanRun, now: datetime) -> dict[str, Any]:
-    rep = run.rep_result
+def _result_values(
+    viewer: Viewer, run: PlanRun, now: datetime, rep: RepResult | None
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "tenant_id": viewer.tenant_id,
         "user_id": run.user.id,
@@ -721,14 +723,13 @@ async def _store_many(
                 continue  # no active day in the period: not calculated (PLAN_SPEC 4)
             key = (user.id, run.version.id)
             keep.add(key)
-            values = _result_values(viewer, run, now)
+            rep = _reasons_once(run.rep_result)
+            values = _result_values(viewer, run, now, rep)
             old = existing.get(key)
             rows: list[tuple[Any, ...]] = []
-            if run.rep_result is not None:
+            if rep is not None:
                 dates = {t.id: t.date for t in run.inputs.transactions}
-                rows = _line_rows(
-                    viewer, old.id if old else uuid4(), run.result, run.rep_result, dates
-                )
+                rows = _line_rows(viewer, old.id if old else uuid4(), run.result, rep, dates)
             values["fingerprint"] = _fingerprint(values, rows)
             if old is not None and old.fingerprint == values["fingerprint"]:
                 stored[user.id].append(old)  # nothing changed: nothing written
@@ -790,6 +791,20 @@ async def _store_many(
                     )
         await record_many(viewer=viewer, changes=changes)
     return stored
+
+
+def _reasons_once(rep: RepResult | None) -> RepResult | None:
+    """``rep`` with each component's reasons rendered once: the result's explanation and its
+    component line both read them."""
+    if rep is None:
+        return None
+    return rep._replace(
+        components=tuple(c._replace(explain=_constant(c.reasons)) for c in rep.components)
+    )
+
+
+def _constant(reasons: tuple[Reason, ...]) -> Explainer:
+    return lambda: reasons
 
 
 def _fingerprint(values: dict[str, Any], lines: list[tuple[Any, ...]]) -> str:
