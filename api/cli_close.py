@@ -98,7 +98,7 @@ def close(
     period: PeriodOption,
     reopen: ReopenOption = False,
     workers: WorkersOption = 0,
-    chunk_size: ChunkOption = 1000,  # domain.earnings.close.CHUNK_PEOPLE
+    chunk_size: ChunkOption = 250,
 ) -> None:
     """Close a period: recompute everyone on a plan in it, in chunks (resumable; other
     `podium close` processes and arq workers may share it), then freeze its results.

@@ -35,11 +35,7 @@ from domain.org.models import Role, User
 from domain.org.viewer import Viewer
 from domain.plans.models import AssignmentStatus, PlanAssignment
 
-# people per claimed chunk: one transaction, a few statements each. Larger chunks read the
-# period's transactions in fewer passes (stored in date order, a chunk's rows are spread over
-# most of the table's pages, so each chunk reads most of them): ~50k transactions a chunk
-# at the benchmark's 50 a person, a few tens of MiB in memory.
-CHUNK_PEOPLE = 1000
+CHUNK_PEOPLE = 250  # people per claimed chunk: one transaction, a few statements each
 
 
 def _require_closer(viewer: Viewer) -> None:
