@@ -31,9 +31,10 @@ from domain.earnings.models import EarningsResult, PeriodStatus, ResultStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.engine import explanations
 from domain.engine.calculate import calculate
+from domain.engine.explanations import Reason
 from domain.engine.inputs import Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
-from domain.engine.results import PlanResult, RepResult
+from domain.engine.results import Explainer, PlanResult, RepResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.kit.money import format_plain, round_money, unpadded
@@ -159,24 +160,41 @@ async def _build_transactions(
         for u in await User.filter(tenant_id=viewer.tenant_id, id__in=list(missing)):
             external[str(u.id)] = u.external_id
     out: list[Transaction] = []
+    build = Transaction.build
+    # the same few texts repeat across a period's rows: each converted once per batch
+    shares: dict[str | None, list[tuple[str, Decimal]] | None] = {}
+    extras: dict[str | None, dict[str, Any]] = {}
     for r in rows:
-        splits = _decode(r["splits"])
-        extra = _decode(r["extra_fields"]) or {}
+        raw_splits = r["splits"]
+        key = raw_splits if isinstance(raw_splits, str | None) else json.dumps(raw_splits)
+        if key in shares:
+            splits = shares[key]
+        else:
+            decoded = _decode(raw_splits)
+            splits = shares[key] = (
+                [(external.get(s["rep_id"], s["rep_id"]), Decimal(s["share"])) for s in decoded]
+                if decoded
+                else None
+            )
+        raw_extra = r["extra_fields"]
+        extra_key = raw_extra if isinstance(raw_extra, str | None) else json.dumps(raw_extra)
+        extra = extras.get(extra_key)
+        if extra is None:
+            extra = extras[extra_key] = {
+                k: _field_value(v) for k, v in (_decode(raw_extra) or {}).items()
+            }
+        rep = str(r["rep_id"])
         out.append(
-            Transaction.build(
+            build(
                 id=r["external_id"],
-                rep_id=external.get(str(r["rep_id"]), str(r["rep_id"])),
+                rep_id=external.get(rep, rep),
                 amount=unpadded(r["amount"]),
                 currency=r["currency"],
                 date=r["date"],
                 type=r["type"],
                 state=r["state"],
-                splits=[
-                    (external.get(s["rep_id"], s["rep_id"]), Decimal(s["share"])) for s in splits
-                ]
-                if splits
-                else None,
-                extra={k: _field_value(v) for k, v in extra.items()},
+                splits=splits,
+                extra=extra,
             )
         )
     return out
@@ -551,8 +569,9 @@ def _result_state(r: EarningsResult) -> dict[str, Any]:
     }
 
 
-def _result_values(viewer: Viewer, run: PlanRun, now: datetime) -> dict[str, Any]:
-    rep = run.rep_result
+def _result_values(
+    viewer: Viewer, run: PlanRun, now: datetime, rep: RepResult | None
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "tenant_id": viewer.tenant_id,
         "user_id": run.user.id,
@@ -692,14 +711,13 @@ async def _store_many(
                 continue  # no active day in the period: not calculated (PLAN_SPEC 4)
             key = (user.id, run.version.id)
             keep.add(key)
-            values = _result_values(viewer, run, now)
+            rep = _reasons_once(run.rep_result)
+            values = _result_values(viewer, run, now, rep)
             old = existing.get(key)
             rows: list[tuple[Any, ...]] = []
-            if run.rep_result is not None:
+            if rep is not None:
                 dates = {t.id: t.date for t in run.inputs.transactions}
-                rows = _line_rows(
-                    viewer, old.id if old else uuid4(), run.result, run.rep_result, dates
-                )
+                rows = _line_rows(viewer, old.id if old else uuid4(), run.result, rep, dates)
             values["fingerprint"] = _fingerprint(values, rows)
             if old is not None and old.fingerprint == values["fingerprint"]:
                 stored[user.id].append(old)  # nothing changed: nothing written
@@ -761,6 +779,20 @@ async def _store_many(
                     )
         await record_many(viewer=viewer, changes=changes)
     return stored
+
+
+def _reasons_once(rep: RepResult | None) -> RepResult | None:
+    """``rep`` with each component's reasons rendered once: the result's explanation and its
+    component line both read them."""
+    if rep is None:
+        return None
+    return rep._replace(
+        components=tuple(c._replace(explain=_constant(c.reasons)) for c in rep.components)
+    )
+
+
+def _constant(reasons: tuple[Reason, ...]) -> Explainer:
+    return lambda: reasons
 
 
 def _fingerprint(values: dict[str, Any], lines: list[tuple[Any, ...]]) -> str:
