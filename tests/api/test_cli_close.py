@@ -23,6 +23,7 @@ from domain.earnings.service import recompute_rep_period
 from domain.org.models import Role
 from tests.api.cli_runner import ROOT, cli_env, podium
 from tests.domain.builders import (
+    TIERED,
     assign,
     make_fx_rate,
     make_tenant,
@@ -33,22 +34,6 @@ from tests.domain.builders import (
     set_quota,
     system_viewer,
 )
-
-TIERED = """\
-id: ae
-name: AE
-currency: EUR
-period: month
-measures:
-  - id: bookings
-components:
-  - id: commission
-    type: tiered
-    measure: bookings
-    tiers:
-      - {from: 0, rate: 0.02}
-      - {from: 0.5, rate: 0.05}
-"""
 
 
 async def world(reps: int = 12) -> tuple[Any, list[Any]]:

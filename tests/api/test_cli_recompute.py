@@ -11,6 +11,7 @@ from domain.earnings.models import EarningsResult, ResultStatus
 from domain.org.models import Role
 from tests.api.cli_runner import podium
 from tests.domain.builders import (
+    TIERED,
     assign,
     make_tenant,
     make_transaction,
@@ -19,22 +20,6 @@ from tests.domain.builders import (
     publish_plan,
     set_quota,
 )
-
-TIERED = """\
-id: ae
-name: AE
-currency: EUR
-period: month
-measures:
-  - id: bookings
-components:
-  - id: commission
-    type: tiered
-    measure: bookings
-    tiers:
-      - {from: 0, rate: 0.02}
-      - {from: 0.5, rate: 0.05}
-"""
 
 
 async def world():

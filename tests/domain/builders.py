@@ -168,6 +168,25 @@ async def make_org(
 # --- plans, assignments, quotas ----------------------------------------------------------------
 
 
+# A month plan with two marginal tiers on one measure: what the CLI recompute and close tests
+# publish.
+TIERED = """\
+id: ae
+name: AE
+currency: EUR
+period: month
+measures:
+  - id: bookings
+components:
+  - id: commission
+    type: tiered
+    measure: bookings
+    tiers:
+      - {from: 0, rate: 0.02}
+      - {from: 0.5, rate: 0.05}
+"""
+
+
 def plan_yaml(
     *,
     key: str = "ae",
