@@ -180,6 +180,14 @@ def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
         raise  # unreachable
     except _database_errors() as exc:
         _unreachable(database_url, exc)
+    except Exception as exc:
+        import asyncpg
+
+        # reached, but without Podium's tables (never migrated, or another database): tortoise
+        # wraps asyncpg's UndefinedTableError; any other failure surfaces as the bug it is
+        if not isinstance(exc.__cause__, asyncpg.UndefinedTableError):
+            raise
+        _unreachable(database_url, f"{exc.__cause__}; run `podium migrate` first")
         raise  # unreachable
 
 

@@ -68,6 +68,23 @@ async def test_given_unreachable_database_when_migrating_then_one_line_and_exit_
     assert "s3cret" not in ran.stderr
 
 
+async def test_given_a_database_never_migrated_when_closing_then_one_line_naming_migrate():
+    name = f"podium_cli_unmigrated_{os.getpid()}"
+    admin = await asyncpg.connect(_admin_dsn())
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        ran = await podium(_database_url(name), "close", "--tenant", "acme", "--period", "2026-10")
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert len(ran.stderr.splitlines()) == 1
+    assert "run `podium migrate` first" in ran.stderr
+
+
 async def test_given_production_without_urls_when_serving_then_one_line_and_exit_2():
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
