@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from tortoise import connections
@@ -14,9 +15,11 @@ from domain.earnings.models import EarningsResult, PeriodStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.org.repository import parse_id
 from domain.org.viewer import Viewer
-from domain.plans.models import Quota
+from domain.plans.models import PlanVersion, Quota
 from domain.targets.errors import NotFound
-from domain.targets.models import Target, TargetPlan
+from domain.targets.models import PlanStatus, Target, TargetPlan
+
+_COLUMN_FIELDS = frozenset({"type", "state", "currency"})
 
 
 class TargetRepository:
@@ -88,18 +91,39 @@ class TargetRepository:
         return {str(k) for k in rows}
 
     async def measure_totals(
-        self, user_ids: Iterable[UUID], periods: Iterable[str], measure: str
+        self, user_ids: Iterable[UUID], periods: Iterable[str], quota_key: str
     ) -> dict[UUID, Decimal]:
-        """Each person's stored total of ``measure`` over ``periods`` (their earnings results)."""
+        """Each person's stored total over ``periods`` of the plan measures that read the
+        quotas of ``quota_key`` (a measure reads its own id's, or its ``quota:``): what the
+        engine measures a target's attainment by."""
         totals: dict[UUID, Decimal] = {}
         results = await EarningsResult.filter(
             tenant_id=self.tenant_id, user_id__in=list(user_ids), period__in=list(periods)
         )
+        reading = await self._measures_reading({r.plan_version_id for r in results}, quota_key)
         for r in results:
+            wanted = reading.get(r.plan_version_id, set())
             for m in r.measures:
-                if m.get("id") == measure and m.get("total") is not None:
+                if m.get("id") in wanted and m.get("total") is not None:
                     totals[r.user_id] = totals.get(r.user_id, Decimal(0)) + Decimal(m["total"])
         return totals
+
+    async def _measures_reading(self, version_ids: set[UUID], key: str) -> dict[UUID, set[str]]:
+        """The ids of the measures of each plan version that read the quotas of ``key``."""
+        if not version_ids:
+            return {}
+        rows = await PlanVersion.filter(
+            tenant_id=self.tenant_id, id__in=list(version_ids)
+        ).values_list("id", "document")
+        out: dict[UUID, set[str]] = {}
+        for version_id, document in rows:
+            measures = document.get("measures", []) if isinstance(document, dict) else []
+            out[UUID(str(version_id))] = {
+                str(m["id"])
+                for m in measures
+                if isinstance(m, dict) and "id" in m and m.get("quota", m["id"]) == key
+            }
+        return out
 
     async def field_totals(
         self, user_ids: Iterable[UUID], start: date, end: date, field: str, value: str
@@ -107,13 +131,20 @@ class TargetRepository:
         """Each person's credited amount (their split share) of the transactions from
         ``start`` to ``end`` whose field ``field`` is ``value`` (a breakdown's actuals)."""
         wanted = {str(u) for u in user_ids}
+        # type, state and currency are columns; every other field is one of the CRM's extras
+        params: list[Any] = [self.tenant_id, start, end, sorted(wanted), value]
+        if field in _COLUMN_FIELDS:
+            column = field
+        else:
+            column = "extra_fields ->> $6"
+            params.append(field)
         rows = await connections.get("default").execute_query_dict(
-            """
+            f"""
             SELECT rep_id, amount, splits FROM transactions
             WHERE tenant_id = $1 AND date BETWEEN $2 AND $3 AND NOT deleted
-              AND credited_user_ids ?| $4::text[] AND extra_fields ->> $5 = $6
+              AND credited_user_ids ?| $4::text[] AND {column} = $5
             """,
-            [self.tenant_id, start, end, sorted(wanted), field, value],
+            params,
         )
         totals: dict[UUID, Decimal] = {}
         for row in rows:
@@ -131,15 +162,59 @@ class TargetRepository:
                     totals[key] = totals.get(key, Decimal(0)) + Decimal(row["amount"]) * share
         return totals
 
-    async def write_quotas(self, rows: Iterable[tuple[UUID, str, str, Decimal]]) -> int:
-        count = 0
-        for user_id, measure, period, value in rows:
-            await Quota.update_or_create(
-                tenant_id=self.tenant_id,
-                user_id=user_id,
-                measure=measure,
-                period=period,
-                defaults={"value": value},
-            )
-            count += 1
-        return count
+    async def published_versions(self, key: str) -> list[TargetPlan]:
+        """Every version of ``key`` ever published (the current one last), oldest first."""
+        return await TargetPlan.filter(
+            tenant_id=self.tenant_id,
+            key=key,
+            status__in=[PlanStatus.PUBLISHED, PlanStatus.SUPERSEDED],
+        ).order_by("version")
+
+    async def targets_of_plans(self, plan_ids: Iterable[UUID]) -> dict[UUID, list[Target]]:
+        out: dict[UUID, list[Target]] = {}
+        ids = list(plan_ids)
+        for t in await Target.filter(tenant_id=self.tenant_id, plan_id__in=ids).order_by("id"):
+            out.setdefault(t.plan_id, []).append(t)
+        return {i: out.get(i, []) for i in ids}
+
+    async def quotas_of(self, key: str, periods: Iterable[str]) -> dict[tuple[UUID, str], Decimal]:
+        """Everyone's stored quota of ``key`` in ``periods``, by (person, period)."""
+        rows = await Quota.filter(
+            tenant_id=self.tenant_id, measure=key, period__in=list(periods)
+        ).values_list("user_id", "period", "value")
+        return {(UUID(str(u)), str(p)): Decimal(v) for u, p, v in rows}
+
+    async def write_quotas(self, key: str, rows: Sequence[tuple[UUID, str, Decimal]]) -> None:
+        """Upsert (person, period, value) quotas of ``key`` in one statement."""
+        if not rows:
+            return
+        await connections.get("default").execute_query(
+            """
+            INSERT INTO quotas (tenant_id, user_id, measure, period, value, updated_at)
+            SELECT $1, r.user_id, $2, r.period, r.value, now()
+            FROM unnest($3::uuid[], $4::text[], $5::numeric[]) AS r(user_id, period, value)
+            ON CONFLICT (tenant_id, user_id, measure, period) DO UPDATE SET
+                value = EXCLUDED.value,
+                updated_at = now()
+            """,
+            [
+                self.tenant_id,
+                key,
+                [u for u, _, _ in rows],
+                [p for _, p, _ in rows],
+                [v for _, _, v in rows],
+            ],
+        )
+
+    async def delete_quotas(self, key: str, pairs: Sequence[tuple[UUID, str]]) -> None:
+        """End the quotas of ``key`` of (person, period) pairs."""
+        if not pairs:
+            return
+        await connections.get("default").execute_query(
+            """
+            DELETE FROM quotas q USING unnest($3::uuid[], $4::text[]) AS r(user_id, period)
+            WHERE q.tenant_id = $1 AND q.measure = $2
+              AND q.user_id = r.user_id AND q.period = r.period
+            """,
+            [self.tenant_id, key, [u for u, _ in pairs], [p for _, p in pairs]],
+        )

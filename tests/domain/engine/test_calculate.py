@@ -338,8 +338,7 @@ def test_given_a_breakdown_quota_missing_when_needed_then_error_names_measure_an
     )
 
     assert errors_of(run(plan, inputs)) == {
-        "ana": "no quota for measure 'heat_pumps' (quota 'bookings[category=heat_pump]') "
-        "in 2026-10"
+        "ana": "no quota for measure 'heat_pumps' (quota 'bookings[category=heat_pump]') in 2026-10"
     }
 
 
