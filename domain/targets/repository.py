@@ -17,7 +17,7 @@ from domain.org.repository import parse_id
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion, Quota
 from domain.targets.errors import NotFound
-from domain.targets.models import PlanStatus, Target, TargetPlan
+from domain.targets.models import PlanStatus, Target, TargetPlan, TargetStatus
 
 _COLUMN_FIELDS = frozenset({"type", "state", "currency"})
 
@@ -83,6 +83,29 @@ class TargetRepository:
             query = query.filter(plan__period=period)
         rows = await query.order_by("plan__period", "plan__measure")
         return [(t, t.plan) for t in rows]
+
+    async def proposed_parents(self, owners: set[UUID] | None) -> list[Target]:
+        """Targets of draft plans whose children are proposed (of ``owners``; None: any)."""
+        query = Target.filter(
+            tenant_id=self.tenant_id,
+            plan__status=PlanStatus.DRAFT,
+            children__status=TargetStatus.PROPOSED,
+        )
+        if owners is not None:
+            query = query.filter(user_id__in=list(owners))
+        return await query.distinct().order_by("id")
+
+    async def roots(self, plan_ids: Iterable[UUID]) -> dict[UUID, Target]:
+        found = await Target.filter(
+            tenant_id=self.tenant_id, plan_id__in=list(plan_ids), parent_id=None
+        )
+        return {t.plan_id: t for t in found}
+
+    async def of_user_in(self, user_id: UUID, plan_ids: Iterable[UUID]) -> dict[UUID, Target]:
+        found = await Target.filter(
+            tenant_id=self.tenant_id, plan_id__in=list(plan_ids), user_id=user_id
+        )
+        return {t.plan_id: t for t in found}
 
     async def closed_periods(self, keys: Iterable[str]) -> set[str]:
         rows = await StoredPeriod.filter(

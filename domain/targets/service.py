@@ -894,6 +894,31 @@ async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
     return out
 
 
+async def allocations_to_validate(*, viewer: Viewer) -> list[Target]:
+    """Targets in draft plans whose allocation was proposed to the viewer: an admin's, any;
+    a manager's, those of people strictly below them (validate's own rule)."""
+    if viewer.role is Role.ADMIN:
+        below = None
+    elif viewer.role is Role.MANAGER and viewer.user_id is not None:
+        below = await _subtree(viewer, viewer.user_id) - {viewer.user_id}
+        if not below:
+            return []
+    else:
+        return []
+    return await TargetRepository(viewer).proposed_parents(below)
+
+
+async def own_targets(*, viewer: Viewer, plan_ids: Sequence[UUID]) -> dict[UUID, Target]:
+    """The viewer's own target in each plan version that has one, by plan id (an admin's:
+    the root); where their view of its subtree starts."""
+    repo = TargetRepository(viewer)
+    if viewer.role is Role.ADMIN:
+        return await repo.roots(plan_ids)
+    if viewer.user_id is None:
+        return {}
+    return await repo.of_user_in(viewer.user_id, plan_ids)
+
+
 async def publish_key(*, viewer: Viewer, key: str) -> UUID:
     """The id of the draft version of target plan ``key`` (what `podium targets publish`
     publishes)."""

@@ -91,6 +91,7 @@ class TargetPlanVersion:
     effective_from: date | None = strawberry.field(
         description="Published versions: the first day their quotas apply."
     )
+    stored: strawberry.Private[TargetPlan]
 
     @classmethod
     def of(cls, plan: TargetPlan) -> TargetPlanVersion:
@@ -107,7 +108,16 @@ class TargetPlanVersion:
             quota_key=plan.quota_key,
             published_at=plan.published_at,
             effective_from=plan.effective_from,
+            stored=plan,
         )
+
+    @strawberry.field(
+        description="The viewer's own target in this version (an admin's: the root), with "
+        "its allocation below: a manager's view of their subtree, actuals and attainment."
+    )
+    async def target(self, info: Info[Any, None]) -> Target | None:
+        found = await info.context.loaders.own_targets.load(self.stored.id)
+        return None if found is None else await Target.load(info, found)
 
 
 def _breakdown(plan: TargetPlan) -> list[BreakdownEntry]:
