@@ -698,6 +698,13 @@ async def respond(
         raise NotFound("no such target of yours", field="id")
     if target.status not in (TargetStatus.PUBLISHED, TargetStatus.DISPUTED):
         raise Conflict(f"this target is {target.status.value}, not published to you", field="id")
+    plan = await repo.plan(target.plan_id)
+    if plan.status is PlanStatus.SUPERSEDED:
+        raise Conflict(
+            f"version {plan.version} of this target was replaced by a later one: "
+            "answer the current version",
+            field="id",
+        )
     note = (comment or "").strip() or None
     if not accept and note is None:
         raise InvalidInput("say why you dispute this target", field="comment")
@@ -717,7 +724,6 @@ async def respond(
         after={**_snapshot(target), "comment": note},
     )
     if not accept:
-        plan = await repo.plan(target.plan_id)
         me = await UserRepository(viewer).get(target.user_id)
         params = {
             "event": "dispute",

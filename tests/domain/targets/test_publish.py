@@ -15,7 +15,7 @@ from domain.audit.models import AuditEntry
 from domain.datasets.csvfiles import csv_lines
 from domain.earnings.service import close_period, recompute_rep_period
 from domain.ingest.models import RecomputeRequest
-from domain.kit.errors import InvalidInput, PeriodError
+from domain.kit.errors import Conflict, InvalidInput, PeriodError
 from domain.org.models import Role
 from domain.plans.models import Quota
 from domain.targets import service
@@ -283,3 +283,23 @@ async def test_given_the_period_over_when_revising_or_publishing_a_revision_then
     # a first version of a period over (not closed) may still be published: late targets
     late = await _import(admin, V1.replace("q,", "late,"), key="late")
     assert (await service.publish(viewer=admin, plan_id=late.id)).status is PlanStatus.PUBLISHED
+
+
+async def test_given_a_superseded_version_when_its_target_is_answered_then_refused(db: str):
+    _, org, admin = await _org()
+    v1 = await _import(admin, V1)
+    await service.publish(viewer=admin, plan_id=v1.id)
+    old = await Target.get(plan_id=v1.id, user_id=org["ana"].id)
+    v2 = await service.revise(viewer=admin, plan_id=v1.id)
+    await service.publish(viewer=admin, plan_id=v2.id)
+    ana = viewer_of(org["ana"])
+
+    with pytest.raises(Conflict) as caught:
+        await service.respond(viewer=ana, target_id=old.id, accept=True)
+    current = await Target.get(plan_id=v2.id, user_id=org["ana"].id)
+    answered = await service.respond(viewer=ana, target_id=current.id, accept=True)
+
+    assert caught.value.field == "id"
+    assert "replaced by a later one" in caught.value.message
+    assert answered.status is TargetStatus.ACCEPTED
+    assert [t.id for t, _ in await service.my_targets(viewer=ana, period="2026-Q4")] == [current.id]
