@@ -529,6 +529,8 @@ def period_quota(
             stretches.append(((end - start).days, share))
     if all(share is None for _, share in stretches):
         return None
+    if len(stretches) == 1:  # one version all month (the usual case): its share whole
+        return stretches[0][1]
     days = {i: Decimal(n) for i, (n, _) in enumerate(stretches)}
     order = {i: f"{i:04d}" for i in days}
     total = Decimal(0)
@@ -646,9 +648,9 @@ async def publish(
     await IngestRepository(viewer).request_recomputes(
         (u, period) for u, period in [*((u, p) for u, p, _ in writes), *ends] if period in started
     )
-    for t in targets:
-        t.status = TargetStatus.PUBLISHED
-        await t.save(update_fields=["status", "updated_at"])
+    await Target.filter(tenant_id=viewer.tenant_id, plan_id=plan.id).update(
+        status=TargetStatus.PUBLISHED, updated_at=utc_now()
+    )
     superseded = await TargetPlan.filter(
         tenant_id=viewer.tenant_id, key=plan.key, status=PlanStatus.PUBLISHED
     ).update(status=PlanStatus.SUPERSEDED)
