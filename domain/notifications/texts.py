@@ -139,6 +139,54 @@ TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "{name} ने {period} के लिए {measure} लक्ष्य का आवंटन प्रस्तावित किया है।",
         ),
     },
+    "reject": {
+        "en": (
+            "An allocation sent back",
+            "Your allocation of the {measure} target for {period} was sent back: {note}",
+        ),
+        "de": (
+            "Eine Verteilung zurückgewiesen",
+            "Ihre Verteilung des Ziels {measure} für {period} wurde zurückgewiesen: {note}",
+        ),
+        "fr": (
+            "Une répartition renvoyée",
+            "Votre répartition de l’objectif {measure} pour {period} a été renvoyée : {note}",
+        ),
+        "ms": (
+            "Agihan dikembalikan",
+            "Agihan sasaran {measure} anda bagi {period} telah dikembalikan: {note}",
+        ),
+        "hi": (
+            "एक आवंटन लौटाया गया",
+            "{period} के लिए {measure} लक्ष्य का आपका आवंटन लौटा दिया गया है: {note}",
+        ),
+    },
+    "ready": {
+        "en": (
+            "A target plan to publish",
+            "Every allocation of the {measure} target for {period} is validated: "
+            "it is ready to publish.",
+        ),
+        "de": (
+            "Ein Zielplan zum Veröffentlichen",
+            "Alle Verteilungen des Ziels {measure} für {period} sind bestätigt: "
+            "Es ist bereit zur Veröffentlichung.",
+        ),
+        "fr": (
+            "Un plan d’objectifs à publier",
+            "Toutes les répartitions de l’objectif {measure} pour {period} sont validées : "
+            "il est prêt à être publié.",
+        ),
+        "ms": (
+            "Pelan sasaran untuk diterbitkan",
+            "Semua agihan sasaran {measure} bagi {period} telah disahkan: "
+            "ia sedia untuk diterbitkan.",
+        ),
+        "hi": (
+            "प्रकाशित करने के लिए एक लक्ष्य योजना",
+            "{period} के लिए {measure} लक्ष्य के सभी आवंटन सत्यापित हो गए हैं: यह प्रकाशन के लिए तैयार है।",
+        ),
+    },
     "publish": {
         "en": (
             "Your target is published",

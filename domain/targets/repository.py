@@ -13,6 +13,7 @@ from tortoise import connections
 
 from domain.earnings.models import EarningsResult, PeriodStatus
 from domain.earnings.models import Period as StoredPeriod
+from domain.org.models import User
 from domain.org.repository import parse_id
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion, Quota
@@ -94,6 +95,16 @@ class TargetRepository:
         if owners is not None:
             query = query.filter(user_id__in=list(owners))
         return await query.distinct().order_by("id")
+
+    async def ready_to_publish(self, plan_id: UUID) -> bool:
+        """Every target of the plan validated, and everyone with direct reports has split
+        theirs."""
+        targets = await self.targets_of_plan(plan_id)
+        if any(t.status is not TargetStatus.VALIDATED for t in targets):
+            return False
+        parents = {t.parent_id for t in targets}
+        leaves = [t.user_id for t in targets if t.id not in parents]
+        return not await User.filter(tenant_id=self.tenant_id, manager_id__in=leaves).exists()
 
     async def roots(self, plan_ids: Iterable[UUID]) -> dict[UUID, Target]:
         found = await Target.filter(

@@ -438,7 +438,12 @@ async def allocate(
 
 
 async def _move_children(
-    viewer: Viewer, target: Target, source: TargetStatus, to: TargetStatus, action: str
+    viewer: Viewer,
+    target: Target,
+    source: TargetStatus,
+    to: TargetStatus,
+    action: str,
+    note: str | None = None,
 ) -> list[Target]:
     repo = TargetRepository(viewer)
     children = await repo.children(target.id)
@@ -456,7 +461,7 @@ async def _move_children(
         entity_type="target",
         entity_id=str(target.id),
         before={"status": source.value},
-        after={"status": to.value, "children": len(children)},
+        after={"status": to.value, "children": len(children)} | ({"comment": note} if note else {}),
     )
     return children
 
@@ -502,7 +507,36 @@ async def validate(*, viewer: Viewer, target_id: UUID | str) -> Target:
         for c in children
         if await users.direct_reports(c.user_id)
     ]
+    if await repo.ready_to_publish(plan.id):  # the last allocation: an admin publishes next
+        params = {"event": "ready", "measure": plan.measure, "plan_id": str(plan.id)}
+        recipients += [(u, params) for u in await users.all() if u.role is Role.ADMIN]
     await _notify(viewer, plan.period, recipients)
+    return target
+
+
+async def reject(*, viewer: Viewer, target_id: UUID | str, comment: str) -> Target:
+    """The level above (whoever may validate it) sends a proposed allocation back to its
+    owner with a comment: the split is a draft again, to change and propose anew."""
+    note = (comment or "").strip()
+    if not note:
+        raise InvalidInput("say why the allocation is sent back", field="comment")
+    if len(note) > 2000:
+        raise InvalidInput("at most 2000 characters", field="comment")
+    repo = TargetRepository(viewer)
+    target = await repo.target(target_id, for_update=True)
+    await _require_manages(viewer, target.user_id, strictly=True)
+    await _move_children(
+        viewer, target, TargetStatus.PROPOSED, TargetStatus.DRAFT, "target.reject", note
+    )
+    plan = await repo.plan(target.plan_id)
+    owner = await UserRepository(viewer).get(target.user_id)
+    params = {
+        "event": "reject",
+        "measure": plan.measure,
+        "note": note,
+        "target_id": str(target.id),
+    }
+    await _notify(viewer, plan.period, [(owner, params)])
     return target
 
 

@@ -28,6 +28,8 @@ ALLOCATE = """mutation ($input: AllocateTargetInput!) { allocateTarget(input: $i
   __typename ... on UserError { code field } } }"""
 STEP = """mutation ($id: ID!) {{ {name}(id: $id) {{
   __typename ... on UserError {{ code field }} }} }}"""
+REJECT = """mutation ($id: ID!, $comment: String!) { rejectTarget(id: $id, comment: $comment) {
+  __typename ... on UserError { code field } } }"""
 PUBLISH = """mutation ($id: ID!) { publishTargets(planId: $id) {
   __typename ... on UserError { code field } } }"""
 REVISE = """mutation ($id: ID!) { reviseTargetPlan(planId: $id) {
@@ -145,6 +147,14 @@ async def test_given_each_step_when_tried_by_everyone_then_only_who_has_the_righ
         "mia",
         {"cy": "FORBIDDEN", "ben": "FORBIDDEN"},
     )
+    # sent back by the level above (never by its owner), then proposed again
+    await step(
+        REJECT,
+        {"id": mias, "comment": "more for Ana"},
+        "boss",
+        {"mia": "FORBIDDEN", "ana": "FORBIDDEN", "cy": "FORBIDDEN", "stranger": "NOT_FOUND"},
+    )
+    await step(STEP.format(name="proposeTarget"), {"id": mias}, "mia", {"ana": "FORBIDDEN"})
     seen = (await as_("boss").gql(ME))["data"]["me"]["allocationsToValidate"]
     assert seen == [{"id": mias}]
     assert (await as_("mia").gql(ME))["data"]["me"]["allocationsToValidate"] == []
@@ -241,7 +251,7 @@ async def test_given_a_published_tree_then_managers_see_their_subtree_and_reps_t
     assert tree["person"]["displayName"] == "Boss"
     assert (tree["value"], tree["actual"], tree["attainment"]) == ("90000", "0", "0.0000")
     assert sorted(
-        (ch["person"]["displayName"], [g["person"]["displayName"] for g in ch["children"]])
+        (ch["person"]["displayName"], sorted(g["person"]["displayName"] for g in ch["children"]))
         for ch in tree["children"]
     ) == [("Cy", []), ("Mia", ["Ana", "Ben"])]
     # a rep's view of someone else's target is nothing, and the plans are not theirs to list

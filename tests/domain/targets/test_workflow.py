@@ -494,3 +494,65 @@ async def test_given_a_weighting_column_when_allocated_by_weights_then_split_by_
         org["cy"].id: Decimal("30000"),
     }
     assert missing.value.field == "weightAttribute"  # nobody has a target_weight column
+
+
+async def test_given_a_proposed_allocation_when_sent_back_then_a_draft_again_and_owner_told(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    boss = viewer_of(org["boss"])
+    await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.EQUAL)
+    with pytest.raises(Conflict):  # nothing proposed yet
+        await service.reject(viewer=admin, target_id=root.id, comment="no")
+    await service.propose(viewer=boss, target_id=root.id)
+
+    with pytest.raises(InvalidInput) as silent:
+        await service.reject(viewer=admin, target_id=root.id, comment="  ")
+    with pytest.raises(Forbidden):  # never one's own allocation
+        await service.reject(viewer=boss, target_id=root.id, comment="fine by me")
+    await service.reject(viewer=admin, target_id=root.id, comment="Cy's region grows faster")
+
+    assert silent.value.field == "comment"
+    assert {t.status for t in await Target.filter(parent_id=root.id)} == {TargetStatus.DRAFT}
+    [told] = await Notification.filter(user_id=org["boss"].id, title="An allocation sent back")
+    assert told.body == (
+        "Your allocation of the Bookings target for Q4 2026 was sent back: Cy's region grows faster"
+    )
+    rejected = await AuditEntry.get(action="target.reject")
+    assert rejected.after["comment"] == "Cy's region grows faster"
+    # changed and proposed again, it goes on
+    await service.allocate(
+        viewer=boss,
+        target_id=root.id,
+        method=AllocationMethod.WEIGHTS,
+        allocations=[
+            Allocation(str(org["mia"].id), share=Decimal(1)),
+            Allocation(str(org["cy"].id), share=Decimal(2)),
+        ],
+    )
+    await service.propose(viewer=boss, target_id=root.id)
+    await service.validate(viewer=admin, target_id=root.id)
+    assert await _children(root) == {
+        org["mia"].id: Decimal("30000"),
+        org["cy"].id: Decimal("60000"),
+    }
+
+
+async def test_given_the_last_allocation_when_validated_then_the_admins_are_told_to_publish(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    boss = viewer_of(org["boss"])
+    await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.EQUAL)
+    await service.propose(viewer=boss, target_id=root.id)
+    await service.validate(viewer=admin, target_id=root.id)
+    # mia still has to split hers: not ready
+    assert not await Notification.filter(user_id=org["admin"].id, title="A target plan to publish")
+
+    await _allocated_and_validated(org, admin, plan, root)  # mia's split validated by boss
+
+    [ready] = await Notification.filter(user_id=org["admin"].id, title="A target plan to publish")
+    assert ready.body == (
+        "Every allocation of the Bookings target for Q4 2026 is validated: it is ready to publish."
+    )
+    assert ready.params["plan_id"] == str(plan.id)
