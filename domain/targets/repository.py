@@ -17,7 +17,7 @@ from domain.org.models import User
 from domain.org.repository import parse_id
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion, Quota
-from domain.targets.errors import NotFound
+from domain.targets.errors import AllocationError, NotFound
 from domain.targets.models import PlanStatus, Target, TargetPlan, TargetStatus
 
 _COLUMN_FIELDS = frozenset({"type", "state", "currency"})
@@ -160,28 +160,55 @@ class TargetRepository:
         return out
 
     async def field_totals(
-        self, user_ids: Iterable[UUID], start: date, end: date, field: str, value: str
+        self,
+        user_ids: Iterable[UUID],
+        start: date,
+        end: date,
+        field: str,
+        value: str,
+        currency: str | None,
     ) -> dict[UUID, Decimal]:
-        """Each person's credited amount (their split share) of the transactions from
-        ``start`` to ``end`` whose field ``field`` is ``value`` (a breakdown's actuals)."""
+        """Each person's credited share (their split's) of the transactions from ``start`` to
+        ``end`` whose field ``field`` is ``value`` (a breakdown's actuals): their amounts in
+        ``currency``, converted at the latest FX rate on or before their date, or with no
+        currency (a count) the transactions themselves. A missing rate is an AllocationError,
+        never a silent 0."""
         wanted = {str(u) for u in user_ids}
         # type, state and currency are columns; every other field is one of the CRM's extras
-        params: list[Any] = [self.tenant_id, start, end, sorted(wanted), value]
+        params: list[Any] = [self.tenant_id, start, end, sorted(wanted), value, currency or ""]
         if field in _COLUMN_FIELDS:
-            column = field
+            column = f"t.{field}"
         else:
-            column = "extra_fields ->> $6"
+            column = "t.extra_fields ->> $7"
             params.append(field)
         rows = await connections.get("default").execute_query_dict(
             f"""
-            SELECT rep_id, amount, splits FROM transactions
-            WHERE tenant_id = $1 AND date BETWEEN $2 AND $3 AND NOT deleted
-              AND credited_user_ids ?| $4::text[] AND {column} = $5
+            SELECT t.rep_id, t.amount, t.currency, t.date, t.splits,
+                   (SELECT f.rate FROM fx_rates f
+                    WHERE f.tenant_id = t.tenant_id AND f.currency = t.currency
+                      AND f.quote_currency = $6 AND f.date <= t.date
+                    ORDER BY f.date DESC LIMIT 1) AS rate
+            FROM transactions t
+            WHERE t.tenant_id = $1 AND t.date BETWEEN $2 AND $3 AND NOT t.deleted
+              AND t.credited_user_ids ?| $4::text[] AND {column} = $5
             """,
             params,
         )
         totals: dict[UUID, Decimal] = {}
         for row in rows:
+            if currency is None:
+                worth = Decimal(1)
+            elif row["currency"] == currency:
+                worth = Decimal(row["amount"])
+            elif row["rate"] is not None:
+                worth = Decimal(row["amount"]) * Decimal(row["rate"])
+            else:
+                raise AllocationError(
+                    f"no FX rate from {row['currency']} to {currency} on or before "
+                    f"{row['date'].isoformat()} for last period's actuals: add one, or choose "
+                    "another method",
+                    field="method",
+                )
             splits = row["splits"]
             if isinstance(splits, str):
                 splits = json.loads(splits)
@@ -193,7 +220,7 @@ class TargetRepository:
             for rep, share in credits:
                 if rep in wanted:
                     key = UUID(rep)
-                    totals[key] = totals.get(key, Decimal(0)) + Decimal(row["amount"]) * share
+                    totals[key] = totals.get(key, Decimal(0)) + worth * share
         return totals
 
     async def published_versions(self, key: str) -> list[TargetPlan]:

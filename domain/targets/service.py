@@ -290,6 +290,7 @@ async def _weights(
                     previous.end,
                     plan.breakdown_field,
                     plan.breakdown_value,
+                    plan.currency,
                 )
             else:
                 totals = await repo.measure_totals(subtree, periods, plan.quota_key)

@@ -20,6 +20,7 @@ from domain.targets.models import AllocationMethod, PlanStatus, Target, TargetSt
 from domain.targets.service import Allocation
 from tests.domain.builders import (
     assign,
+    make_fx_rate,
     make_org,
     make_tenant,
     make_transaction,
@@ -556,3 +557,56 @@ async def test_given_the_last_allocation_when_validated_then_the_admins_are_told
         "Every allocation of the Bookings target for Q4 2026 is validated: it is ready to publish."
     )
     assert ready.params["plan_id"] == str(plan.id)
+
+
+async def _heat_pump_plan(org, currency: str | None, amount: str):
+    plan = await service.create_target_plan(
+        viewer=viewer_of(org["admin"]),
+        key=f"hp-{currency}",
+        period="2026-Q4",
+        measure="bookings",
+        amount=Decimal(amount),
+        currency=currency,
+        owner_id=org["boss"].id,
+        breakdown_field="product",
+        breakdown_value="heat_pump",
+    )
+    return await Target.get(plan_id=plan.id, parent_id=None)
+
+
+async def test_given_breakdown_actuals_in_two_currencies_or_a_count_when_split_then_like_for_like(
+    db: str,
+):
+    tenant = await make_tenant()
+    org = await make_org(tenant=tenant, managers=ORG, roles={"admin": Role.ADMIN})
+    hp = {"product": "heat_pump"}
+    await make_transaction(
+        rep=org["ana"], external_id="a", amount="3000", on="2026-08-01", extra=hp
+    )
+    # cy: two sales in dollars, 1 USD = 0.5 EUR on the day of the first (a later rate for later)
+    await make_fx_rate(tenant=tenant, currency="USD", rate="0.5", on="2026-07-01")
+    await make_fx_rate(tenant=tenant, currency="USD", rate="2", on="2026-09-01")
+    for n, day in enumerate(("2026-08-10", "2026-08-20")):
+        await make_transaction(
+            rep=org["cy"], external_id=f"c{n}", amount="1000", currency="USD", on=day, extra=hp
+        )
+    boss = viewer_of(org["boss"])
+    in_euros = await _heat_pump_plan(org, "EUR", "4000.00")
+    in_units = await _heat_pump_plan(org, None, "30")
+
+    await service.allocate(viewer=boss, target_id=in_euros.id, method=AllocationMethod.ACTUALS)
+    await service.allocate(viewer=boss, target_id=in_units.id, method=AllocationMethod.ACTUALS)
+
+    # euros: mia's 3,000 and cy's 1,000 (2 x 1,000 USD at 0.5); units: one sale and two
+    assert await _children(in_euros) == {
+        org["mia"].id: Decimal("3000"),
+        org["cy"].id: Decimal("1000"),
+    }
+    assert await _children(in_units) == {org["mia"].id: Decimal(10), org["cy"].id: Decimal(20)}
+    await make_transaction(
+        rep=org["cy"], external_id="c9", amount="5", currency="CHF", on="2026-09-02", extra=hp
+    )
+    with pytest.raises(AllocationError) as no_rate:
+        await service.allocate(viewer=boss, target_id=in_euros.id, method=AllocationMethod.ACTUALS)
+    assert no_rate.value.field == "method"
+    assert "no FX rate from CHF to EUR" in no_rate.value.message
