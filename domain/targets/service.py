@@ -1,12 +1,13 @@
-"""Target use cases: create a plan, allocate down the hierarchy, propose, validate, publish
-(as the quotas the engine reads), accept or dispute, revise. Keyword-only, audited, never
-committing: the caller owns the transaction, so a failed step leaves nothing half-written.
+"""Target use cases: create a plan, allocate down the hierarchy, propose, validate or send
+back, publish (from an effective date, as the quotas the engine reads), accept or dispute,
+revise. Keyword-only, audited, never committing: the caller owns the transaction, so a failed
+step leaves nothing half-written.
 
 Who may do what (every step checks it):
-- admins: everything in their tenant;
+- admins: everything in their tenant but answering someone's target;
 - a manager: allocate and propose a target of anyone in their subtree (themselves included),
-  validate the allocation of anyone strictly below them;
-- a rep: see, accept or dispute their own published targets;
+  validate or send back the allocation of anyone strictly below them; see their subtree's;
+- a rep: see, accept or dispute their own published targets (of the current version);
 - another tenant's ids are not found.
 """
 
