@@ -80,20 +80,49 @@ def export_targets(tenant: TenantArg, plan: PlanOption = None, output: OutputOpt
 
 
 @targets_app.command("publish")
-def publish_targets(tenant: TenantArg, plan: Annotated[str, typer.Option("--plan")]) -> None:
-    """Publish the draft version of a target plan: its targets become the quotas."""
+def publish_targets(
+    tenant: TenantArg,
+    plan: Annotated[str, typer.Option("--plan")],
+    effective_from: Annotated[
+        str | None,
+        typer.Option(
+            "--effective-from",
+            help="The first day the quotas apply, inside the target's period (default: a "
+            "first version, the period's first day; a revision, today).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Publish the draft version of a target plan: its targets become the quotas. The
+    periods already under way whose quotas changed are queued for the workers to recompute."""
     from api import cli
+    from domain.kit.errors import DomainError
+    from domain.kit.periods import parse_date
     from domain.org.viewer import Viewer
     from domain.targets.service import publish, publish_key
 
     async def work() -> str:
         found = await cli._tenant(tenant)
         viewer = Viewer.system(found.id, "cli-targets")
+        effective = (
+            None if effective_from is None else parse_date(effective_from, field="--effective-from")
+        )
         async with cli.in_transaction():
-            published = await publish(
-                viewer=viewer, plan_id=await publish_key(viewer=viewer, key=plan)
-            )
-        return f"{published.key} v{published.version} published for {published.period}"
+            try:
+                published = await publish(
+                    viewer=viewer,
+                    plan_id=await publish_key(viewer=viewer, key=plan),
+                    effective=effective,
+                )
+            except DomainError as exc:
+                if exc.field == "effectiveFrom":  # the option's name on this command line
+                    exc.field = "--effective-from"
+                raise
+        assert published.effective_from is not None
+        return (
+            f"{published.key} v{published.version} published for {published.period}, "
+            f"effective {published.effective_from.isoformat()}"
+        )
 
     sys.stdout.write(cli._with_database(cli._settings().database_url, work) + "\n")
 
@@ -105,8 +134,9 @@ def list_targets(
         str | None, typer.Option("--period", help="Only this period's plans (2027-Q1).")
     ] = None,
 ) -> None:
-    """Every target plan version (of --period, or all): key, version, period, measure,
-    amount, status and when it was published."""
+    """Every target plan version (of --period, or all): key, version, period, quota key (the
+    measure, or measure[field=value]), amount, status, when it was published and the first
+    day its quotas apply."""
     from api import cli
     from domain.kit.money import format_plain, unpadded
     from domain.org.viewer import Viewer
@@ -116,9 +146,10 @@ def list_targets(
         found = await cli._tenant(tenant)
         plans = await target_plans(viewer=Viewer.system(found.id, "cli-targets"), period=period)
         return "".join(
-            f"{p.key}\tv{p.version}\t{p.period}\t{p.measure}\t"
+            f"{p.key}\tv{p.version}\t{p.period}\t{p.quota_key}\t"
             f"{format_plain(unpadded(p.amount))} {p.currency or 'COUNT'}\t{p.status.value}\t"
-            f"{p.published_at.date().isoformat() if p.published_at else '-'}\n"
+            f"{p.published_at.date().isoformat() if p.published_at else '-'}\t"
+            f"{p.effective_from.isoformat() if p.effective_from else '-'}\n"
             for p in plans
         )
 

@@ -4,7 +4,8 @@ systems and heat pumps through field reps and partner agents.
 3 regions, 4 managers (a head of sales and three regional managers), 60 reps and partner
 agents, an admin and a payout ops user; two plans (an agent plan with tiers that pays once an
 installation or contract is `activated`, and a manager override on `team` bookings), quotas,
-and three months of transactions ending with the current month, then every earnings result.
+and three months of transactions ending with the current month, then every earnings result;
+next quarter's targets (bookings, and heat pumps alone) allocated down to every rep.
 
 Everything goes through the real use cases (tenant, people, plan publishing and assignment,
 the bulk CSV import, recompute), so the demo exercises the paths production data takes. The
@@ -50,6 +51,10 @@ measures:
   - id: energy_contracts
     filter: "type == 'energy_contract' and state != 'cancelled'"
     value: count
+  # heat pumps against the heat-pump target's quotas (a target plan broken down by type)
+  - id: heat_pumps
+    filter: "type == 'heat_pump' and state != 'cancelled'"
+    quota: "bookings[type=heat_pump]"
 components:
   - id: commission
     type: tiered
@@ -83,6 +88,8 @@ measures:
   - id: team_bookings
     filter: "type in ('solar', 'heat_pump') and state != 'cancelled'"
     scope: team
+    # a manager's bookings quota is their team's: what the targets allocate to them
+    quota: bookings
 components:
   - id: override
     type: rate
@@ -242,7 +249,8 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
             effective_from=start,
         )
 
-    # quotas: per rep and month; a manager's team quota is the sum of their reps' quotas
+    # quotas: per rep and month; a manager's bookings quota (their team's) is the sum of their
+    # reps' quotas
     quota_lines = ["rep_id,measure,period,value\n"]
     base = {
         rep: Decimal(rng.randrange(15, 23) if channels[rep] == "field" else rng.randrange(8, 13))
@@ -257,11 +265,13 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
             team_totals[f"mgr-{regions[rep]}"] += value
             team_totals[people.head_of_sales] += value
         for manager, total in team_totals.items():
-            quota_lines.append(f"{manager},team_bookings,{period.id},{total}\n")
+            quota_lines.append(f"{manager},bookings,{period.id},{total}\n")
     await import_quotas(viewer=system, lines=quota_lines, file="demo/quotas.csv")
 
     tx_lines = ["id,rep_id,type,amount,currency,date,state,splits,product,kwp,channel\n"]
     count = 0
+    quarter = period_containing(today, "quarter")
+    heat_pumps_sold = Decimal(0)  # this quarter's, for next quarter's heat-pump target
     for period in periods:
         last_day = min(period.end, today)
         for rep in people.reps:
@@ -277,6 +287,8 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
                 day = first_day + timedelta(days=rng.randrange(elapsed))
                 kind, amount, product, kwp = _product(rng)
                 state = _state(rng, kind, (today - day).days)
+                if kind == "heat_pump" and state != "cancelled" and quarter.contains(day):
+                    heat_pumps_sold += amount
                 splits = ""
                 if partner and kind != "energy_contract" and rng.random() < 0.2:
                     # a partner agent's deal closed together with a field rep of the region
@@ -295,9 +307,7 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
                 viewer=system, user_id=users[external_id].id, period=period.id
             )
             results += len(stored)
-    await _seed_targets(
-        system, users, people, channels, period_containing(today, "quarter").next(), base
-    )
+    await _seed_targets(system, users, people, channels, quarter.next(), base, heat_pumps_sold)
     return DemoSummary(
         tenant=tenant,
         people=people,
@@ -318,11 +328,16 @@ async def _seed_targets(
     channels: dict[str, str],
     quarter: Period,
     base: dict[str, Decimal],
+    heat_pumps_sold: Decimal,
 ) -> None:
     """Next quarter's bookings target, 10% above this quarter's quotas: the head of sales
     splits it among the regions by this quarter's actuals, north splits equally, south by
     actuals, west by weights (field reps 2, partner agents 1); every allocation proposed and
-    validated a level up, published as the reps' quotas, accepted by some, disputed by one."""
+    validated a level up, published as everyone's bookings quotas (a manager's is what the
+    manager plan's team_bookings reads), accepted by some, disputed by one. And a heat-pump
+    target (bookings broken down by type), 20% above this quarter's heat-pump sales, split by
+    each level's heat-pump actuals and published as the quotas the agent plan's heat_pumps
+    measure reads."""
     admin, head = _as(users[people.admin]), _as(users[people.head_of_sales])
     amount = (sum(base.values()) * 3 * Decimal("1.1") / 1000).quantize(Decimal(1)) * 1000
     plan = await targets.create_target_plan(
@@ -371,6 +386,26 @@ async def _seed_targets(
         accept=False,
         comment="Two of my biggest accounts moved to the west region this quarter.",
     )
+
+    heat_pumps = await targets.create_target_plan(
+        viewer=system,
+        key=f"heat-pumps-{quarter.id}",
+        period=quarter.id,
+        measure="bookings",
+        amount=max(
+            Decimal(1000), (heat_pumps_sold * Decimal("1.2") / 1000).quantize(Decimal(1)) * 1000
+        ),
+        currency="EUR",
+        owner_id=users[people.head_of_sales].id,
+        breakdown_field="type",
+        breakdown_value="heat_pump",
+    )
+    for owner, approver in [(head, admin)] + [(_as(users[f"mgr-{r}"]), head) for r in REGIONS]:
+        target = await Target.get(plan_id=heat_pumps.id, user_id=owner.user_id)
+        await targets.allocate(viewer=owner, target_id=target.id, method=AllocationMethod.ACTUALS)
+        await targets.propose(viewer=owner, target_id=target.id)
+        await targets.validate(viewer=approver, target_id=target.id)
+    await targets.publish(viewer=admin, plan_id=heat_pumps.id)
 
 
 def _names(rng: random.Random, count: int) -> list[str]:

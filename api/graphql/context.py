@@ -52,6 +52,7 @@ class Loaders:
         self.target_plans: DataLoader[UUID, tuple[TargetPlan, dict[UUID, Decimal]]] = DataLoader(
             self._load_target_plans
         )
+        self.own_targets: DataLoader[UUID, Target | None] = DataLoader(self._load_own_targets)
 
     async def _load_results(self, keys: list[tuple[UUID, str]]) -> list[list[EarningsResult]]:
         by_period: dict[str, list[UUID]] = defaultdict(list)
@@ -85,6 +86,10 @@ class Loaders:
     ) -> list[tuple[TargetPlan, dict[UUID, Decimal]]]:
         found = await targets.plans_with_actuals(viewer=self.viewer, plan_ids=keys)
         return [found[k] for k in keys]
+
+    async def _load_own_targets(self, keys: list[UUID]) -> list[Target | None]:
+        found = await targets.own_targets(viewer=self.viewer, plan_ids=keys)
+        return [found.get(k) for k in keys]
 
 
 @dataclass

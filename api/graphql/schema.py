@@ -39,6 +39,7 @@ from api.graphql.targets.mutations.create_target_plan import (
 )
 from api.graphql.targets.mutations.propose_target import ProposeTargetResult, propose_target
 from api.graphql.targets.mutations.publish_targets import PublishTargetsResult, publish_targets
+from api.graphql.targets.mutations.reject_target import RejectTargetResult, reject_target
 from api.graphql.targets.mutations.revise_target_plan import (
     ReviseTargetPlanResult,
     revise_target_plan,
@@ -98,6 +99,11 @@ class Mutation:
         resolver=validate_target,
         description="The level above (a manager above the target's person, or an admin) "
         "validates its allocation.",
+    )
+    reject_target: RejectTargetResult = strawberry.mutation(
+        resolver=reject_target,
+        description="The level above sends a proposed allocation back to its owner with a "
+        "comment: the split is a draft again.",
     )
     create_target_plan: CreateTargetPlanResult = strawberry.mutation(
         resolver=create_target_plan,

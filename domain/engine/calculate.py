@@ -460,7 +460,7 @@ class _Calculation:
     def prepare_reps(self) -> None:
         """What every rep reads, looked up once per run (after crediting)."""
         self.measure_plan = [
-            (i, m.id, self.team[i], m.id in self.quota_needed, self.accumulators[i])
+            (i, m.id, m.quota_key, self.team[i], m.id in self.quota_needed, self.accumulators[i])
             for i, m in enumerate(self.plan.measures)
         ]
         self.zero = self.round(ZERO)
@@ -481,7 +481,7 @@ class _Calculation:
         quotas = self.inputs.quotas
         period_days = self.period_days
         prorate = active_days < period_days
-        for i, measure_id, team, needed, accumulators in self.measure_plan:
+        for i, measure_id, quota_key, team, needed, accumulators in self.measure_plan:
             if team:
                 total, count, _ = self.stats(i, rep_id)
             else:
@@ -493,16 +493,20 @@ class _Calculation:
                     count = acc[1]
             totals[measure_id] = total
             counts[measure_id] = count
-            raw_quota = quotas.get((rep_id, measure_id))
+            raw_quota = quotas.get((rep_id, quota_key))
             quota = attainment = None
             if raw_quota is None:
                 if needed:
-                    raise RepFailure(f"no quota for measure {measure_id!r} in {self.period.id}")
+                    raise RepFailure(
+                        f"no quota for measure {measure_id!r}{_keyed(measure_id, quota_key)} "
+                        f"in {self.period.id}"
+                    )
             elif raw_quota <= 0:
                 if needed:
                     word = "0" if raw_quota == 0 else f"negative ({raw_quota})"
                     raise RepFailure(
-                        f"quota for measure {measure_id!r} in {self.period.id} is {word}"
+                        f"quota for measure {measure_id!r}{_keyed(measure_id, quota_key)} "
+                        f"in {self.period.id} is {word}"
                     )
                 quota = raw_quota
             else:
@@ -1065,6 +1069,11 @@ def _crediting_source(
 
 
 # --- explanations (rendered on demand) ------------------------------------------------------
+
+
+def _keyed(measure_id: str, quota_key: str) -> str:
+    """How an error names a quota read under another key than its measure's id."""
+    return "" if quota_key == measure_id else f" (quota {quota_key!r})"
 
 
 def _nothing() -> list[Reason]:

@@ -20,6 +20,7 @@ from domain.kit.numbers import PLAN_DECIMALS, PLAN_INTEGER_DIGITS, parse_decimal
 from domain.kit.periods import PERIOD_KINDS, PeriodKind, parse_date
 
 _ID = re.compile(r"[a-z0-9_-]{1,100}")
+MAX_QUOTA_KEY = 100  # quotas.measure is VARCHAR(100)
 _REP_FUNCTIONS = {
     "total": "totals",
     "quota": "quotas",
@@ -37,6 +38,14 @@ class Measure:
     is_count: bool
     scope: Literal["self", "team"]
     name: str | None = None  # the display name, if the document gives one
+    # the quota this measure's attainment is read against: the quotas given for this key
+    # (`quota: "bookings[category=heat_pump]"`, a target broken down by a transaction field),
+    # None: the quotas given for the measure's own id (PLAN_SPEC section 4)
+    quota: str | None = None
+
+    @property
+    def quota_key(self) -> str:
+        return self.id if self.quota is None else self.quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,9 +397,12 @@ class _Reader:
         return value
 
     def measure(self) -> Measure:
-        d = self.mapping({"id", "name", "filter", "value", "scope"}, {"id"})
+        d = self.mapping({"id", "name", "filter", "value", "scope", "quota"}, {"id"})
         measure_id = self.text(d, "id", _ID)
         name = self.text(d, "name") if d.get("name") is not None else None
+        quota = self.text(d, "quota") if d.get("quota") is not None else None
+        if quota is not None and len(quota) > MAX_QUOTA_KEY:
+            raise self.fail(f"is longer than {MAX_QUOTA_KEY} characters", "quota")
         flt = (
             self.expression(d, "filter", transaction=True) if d.get("filter") is not None else None
         )
@@ -405,7 +417,13 @@ class _Reader:
         if scope not in ("self", "team"):
             raise self.fail(f"{quoted(scope)} is not one of self, team", "scope")
         return Measure(
-            id=measure_id, filter=flt, value=value, is_count=is_count, scope=scope, name=name
+            id=measure_id,
+            filter=flt,
+            value=value,
+            is_count=is_count,
+            scope=scope,
+            name=name,
+            quota=quota,
         )
 
     def component(self, measure_ids: set[str], earlier: list[Component]) -> Component:

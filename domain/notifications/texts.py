@@ -1,4 +1,5 @@
-"""Notification texts in the reader's language (en, de, fr, ms; anything else reads English).
+"""Notification texts in the reader's language (en, de, fr, ms, hi; anything else reads
+English).
 
 Templates take already formatted values: amounts are formatted with Babel in the rep's locale
 (as the GraphQL Money type does), percentages and periods too.
@@ -40,6 +41,10 @@ TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
             "Anda telah mencapai {threshold} daripada kuota anda",
             "{measure}: {attainment} daripada kuota bagi {period}.",
         ),
+        "hi": (
+            "आपने अपने कोटा का {threshold} हासिल कर लिया",
+            "{measure}: {period} में कोटा का {attainment}।",
+        ),
     },
     NotificationKind.TIER: {
         "en": (
@@ -58,6 +63,10 @@ TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
             "Peringkat baharu dicapai: {component}",
             "Anda kini berada di peringkat {tier} bagi {component} ({rate}) bagi {period}.",
         ),
+        "hi": (
+            "नया स्तर हासिल: {component}",
+            "{period} में अब आप {component} के स्तर {tier} ({rate}) पर हैं।",
+        ),
     },
     NotificationKind.PAYABLE: {
         "en": (
@@ -75,6 +84,10 @@ TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
         "ms": (
             "Pendapatan dikeluarkan",
             "{released} lagi boleh dibayar bagi {period}: {payable} kesemuanya.",
+        ),
+        "hi": (
+            "कमाई जारी हुई",
+            "{period} के लिए {released} और देय है: कुल {payable}।",
         ),
     },
 }
@@ -99,6 +112,10 @@ TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Sasaran untuk diagihkan",
             "Sasaran {measure} anda bagi {period} sedia untuk diagihkan: {amount}.",
         ),
+        "hi": (
+            "बाँटने के लिए एक लक्ष्य",
+            "{period} के लिए आपका {measure} लक्ष्य बाँटने के लिए तैयार है: {amount}।",
+        ),
     },
     "propose": {
         "en": (
@@ -116,6 +133,58 @@ TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "ms": (
             "Agihan untuk disahkan",
             "{name} telah mencadangkan agihan sasaran {measure} bagi {period}.",
+        ),
+        "hi": (
+            "सत्यापन के लिए एक आवंटन",
+            "{name} ने {period} के लिए {measure} लक्ष्य का आवंटन प्रस्तावित किया है।",
+        ),
+    },
+    "reject": {
+        "en": (
+            "An allocation sent back",
+            "Your allocation of the {measure} target for {period} was sent back: {note}",
+        ),
+        "de": (
+            "Eine Verteilung zurückgewiesen",
+            "Ihre Verteilung des Ziels {measure} für {period} wurde zurückgewiesen: {note}",
+        ),
+        "fr": (
+            "Une répartition renvoyée",
+            "Votre répartition de l’objectif {measure} pour {period} a été renvoyée : {note}",
+        ),
+        "ms": (
+            "Agihan dikembalikan",
+            "Agihan sasaran {measure} anda bagi {period} telah dikembalikan: {note}",
+        ),
+        "hi": (
+            "एक आवंटन लौटाया गया",
+            "{period} के लिए {measure} लक्ष्य का आपका आवंटन लौटा दिया गया है: {note}",
+        ),
+    },
+    "ready": {
+        "en": (
+            "A target plan to publish",
+            "Every allocation of the {measure} target for {period} is validated: "
+            "it is ready to publish.",
+        ),
+        "de": (
+            "Ein Zielplan zum Veröffentlichen",
+            "Alle Verteilungen des Ziels {measure} für {period} sind bestätigt: "
+            "Es ist bereit zur Veröffentlichung.",
+        ),
+        "fr": (
+            "Un plan d’objectifs à publier",
+            "Toutes les répartitions de l’objectif {measure} pour {period} sont validées : "
+            "il est prêt à être publié.",
+        ),
+        "ms": (
+            "Pelan sasaran untuk diterbitkan",
+            "Semua agihan sasaran {measure} bagi {period} telah disahkan: "
+            "ia sedia untuk diterbitkan.",
+        ),
+        "hi": (
+            "प्रकाशित करने के लिए एक लक्ष्य योजना",
+            "{period} के लिए {measure} लक्ष्य के सभी आवंटन सत्यापित हो गए हैं: यह प्रकाशन के लिए तैयार है।",
         ),
     },
     "publish": {
@@ -135,6 +204,10 @@ TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Sasaran anda telah diterbitkan",
             "Sasaran {measure} anda bagi {period} ({amount}) menunggu penerimaan anda.",
         ),
+        "hi": (
+            "आपका लक्ष्य प्रकाशित हो गया है",
+            "{period} के लिए आपका {measure} लक्ष्य ({amount}) आपकी स्वीकृति की प्रतीक्षा में है।",
+        ),
     },
     "dispute": {
         "en": (
@@ -152,6 +225,10 @@ TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "ms": (
             "Sasaran dipertikaikan",
             "{name} mempertikaikan sasaran {measure} bagi {period}: {note}",
+        ),
+        "hi": (
+            "एक लक्ष्य पर आपत्ति",
+            "{name} ने {period} के लिए {measure} लक्ष्य पर आपत्ति जताई है: {note}",
         ),
     },
 }

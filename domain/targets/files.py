@@ -15,6 +15,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,12 @@ from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.targets.models import PlanStatus, Target, TargetPlan, TargetStatus
 from domain.targets.repository import TargetRepository
-from domain.targets.service import engine_periods, quantum_of
+from domain.targets.service import (
+    check_target_measure,
+    engine_periods,
+    quantum_of,
+    tenant_today,
+)
 from domain.tenants.repository import get_tenant
 
 REQUIRED = ("plan", "period", "measure", "currency", "rep_id", "value")
@@ -104,10 +110,12 @@ async def import_targets(
             _text(row, "breakdown_field", 100, required=False),
             _text(row, "breakdown_value", 200, required=False),
         )
-        if (breakdown[0] is None) != (breakdown[1] is None):
-            raise row.fail("breakdown_value", "a breakdown needs both a field and a value")
         assert key is not None
         assert measure is not None
+        try:
+            check_target_measure(measure, *breakdown)
+        except InvalidInput as exc:
+            raise row.fail(_COLUMN_OF.get(exc.field or "", "measure"), exc.message) from None
         line = _Line(row.line, key, period, measure, currency, breakdown, people[rep], value)
         group = plans.setdefault(key, [])
         if group:
@@ -124,6 +132,9 @@ async def import_targets(
                 raise row.fail("rep_id", f"second row for {quoted(rep)} in plan {quoted(key)}")
         group.append(line)
     trees = {key: _tree(group, file) for key, group in plans.items()}
+    today = tenant_today(tenant.time_zone)
+    for group in plans.values():
+        await _check_revision(viewer, group[0], today, file)
     written = []
     for key, group in plans.items():
         written.append((key, await _write(viewer, group, trees[key])))
@@ -136,6 +147,45 @@ async def import_targets(
         after={"rows": result.rows, "plans": [f"{k} v{v}" for k, v in written]},
     )
     return result
+
+
+_COLUMN_OF = {"breakdownField": "breakdown_field", "breakdownValue": "breakdown_value"}
+
+
+async def _check_revision(viewer: Viewer, first: _Line, today: date, file: str) -> None:
+    """A plan key already stored keeps its period, measure, currency and breakdown (another
+    target is another key), and a published one is revised only while its period runs."""
+    latest = (
+        await TargetPlan.filter(tenant_id=viewer.tenant_id, key=first.plan)
+        .order_by("-version")
+        .first()
+    )
+    if latest is None:
+        return
+    for column, mine, theirs in (
+        ("period", parse_period(first.period).id, latest.period),
+        ("measure", first.measure, latest.measure),
+        ("currency", first.currency, latest.currency),
+        ("breakdown_value", first.breakdown, (latest.breakdown_field, latest.breakdown_value)),
+    ):
+        if mine != theirs:
+            raise DataError(
+                f"plan {quoted(first.plan)} v{latest.version} has {column} {quoted(theirs)}: "
+                "a new version keeps it (use another plan key for another target)",
+                file=file,
+                row=first.row,
+                column=column,
+            )
+    if latest.status is not PlanStatus.DRAFT:
+        whole = parse_period(latest.period)
+        if today > whole.end:
+            raise DataError(
+                f"plan {quoted(first.plan)} is published and {whole.id} ended on "
+                f"{whole.end.isoformat()}: its targets can no longer be revised",
+                file=file,
+                row=first.row,
+                column="plan",
+            )
 
 
 def _tree(group: list[_Line], file: str) -> dict[UUID, UUID | None]:

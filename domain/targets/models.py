@@ -57,10 +57,27 @@ class TargetPlan(Model):
     status = fields.CharEnumField(PlanStatus, max_length=12, default=PlanStatus.DRAFT)
     created_at = fields.DatetimeField(auto_now_add=True)
     published_at = fields.DatetimeField(null=True)
+    # the first day its quotas apply (published versions): the previous version's apply
+    # before it, and the engine period it falls in mixes the two by day
+    effective_from = fields.DateField(null=True)
 
     class Meta:
         table = "target_plans"
         unique_together = (("tenant", "key", "version"),)
+
+    @property
+    def quota_key(self) -> str:
+        """The quota its targets become: see ``quota_key``."""
+        return quota_key(self.measure, self.breakdown_field, self.breakdown_value)
+
+
+def quota_key(measure: str, breakdown_field: str | None, breakdown_value: str | None) -> str:
+    """The measure of the quotas a target plan publishes: the measure's id, or with a
+    breakdown ``bookings[category=heat_pump]``, which a plan's measure reads with
+    ``quota: "bookings[category=heat_pump]"`` (domain.engine.plan.Measure.quota)."""
+    if breakdown_field is None or breakdown_value is None:
+        return measure
+    return f"{measure}[{breakdown_field}={breakdown_value}]"
 
 
 class Target(Model):

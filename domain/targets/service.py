@@ -1,12 +1,13 @@
-"""Target use cases: create a plan, allocate down the hierarchy, propose, validate, publish
-(as the quotas the engine reads), accept or dispute, revise. Keyword-only, audited, never
-committing: the caller owns the transaction, so a failed step leaves nothing half-written.
+"""Target use cases: create a plan, allocate down the hierarchy, propose, validate or send
+back, publish (from an effective date, as the quotas the engine reads), accept or dispute,
+revise. Keyword-only, audited, never committing: the caller owns the transaction, so a failed
+step leaves nothing half-written.
 
 Who may do what (every step checks it):
-- admins: everything in their tenant;
+- admins: everything in their tenant but answering someone's target;
 - a manager: allocate and propose a target of anyone in their subtree (themselves included),
-  validate the allocation of anyone strictly below them;
-- a rep: see, accept or dispute their own published targets;
+  validate or send back the allocation of anyone strictly below them; see their subtree's;
+- a rep: see, accept or dispute their own published targets (of the current version);
 - another tenant's ids are not found.
 """
 
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.audit.service import record
+from domain.ingest.repository import IngestRepository
 from domain.kit.clock import utc_now
+from domain.kit.errors import quoted
 from domain.kit.money import format_plain, minor_units, unpadded
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
@@ -40,7 +43,14 @@ from domain.targets.errors import (
     NotFound,
     PeriodError,
 )
-from domain.targets.models import AllocationMethod, PlanStatus, Target, TargetPlan, TargetStatus
+from domain.targets.models import (
+    AllocationMethod,
+    PlanStatus,
+    Target,
+    TargetPlan,
+    TargetStatus,
+    quota_key,
+)
 from domain.targets.repository import TargetRepository
 from domain.tenants.repository import get_tenant
 
@@ -93,6 +103,35 @@ def _check_value(value: Decimal, quantum: Decimal, field: str) -> None:
     check_decimal(value, field=field)
     if value % quantum:
         raise AllocationError(f"{value} is not a whole number of {quantum}", field=field)
+
+
+QUOTA_KEY_LIMIT = 100  # quotas.measure is VARCHAR(100)
+
+
+def check_target_measure(
+    measure: str, breakdown_field: str | None, breakdown_value: str | None
+) -> None:
+    """A measure id, and a breakdown (a transaction field and one of its values) or none,
+    whose quota key (``quota_key``) fits the quotas; the error names measure,
+    breakdownField or breakdownValue."""
+    if not measure or len(measure) > QUOTA_KEY_LIMIT or "[" in measure:
+        raise InvalidInput(
+            f"a measure id of 1-{QUOTA_KEY_LIMIT} characters, without [", field="measure"
+        )
+    if (breakdown_field is None) != (breakdown_value is None):
+        raise InvalidInput("a breakdown needs both a field and a value", field="breakdownField")
+    if breakdown_field is None or breakdown_value is None:
+        return
+    if not breakdown_field or any(c in breakdown_field for c in "[]="):
+        raise InvalidInput("a transaction field's name, without [, ] or =", field="breakdownField")
+    if not breakdown_value.strip():
+        raise InvalidInput("a value of the breakdown field", field="breakdownValue")
+    key = quota_key(measure, breakdown_field, breakdown_value)
+    if len(key) > QUOTA_KEY_LIMIT:
+        raise InvalidInput(
+            f"the quota key {quoted(key)} is longer than {QUOTA_KEY_LIMIT} characters",
+            field="breakdownValue",
+        )
 
 
 def engine_periods(target_period: Period, kind: str) -> list[Period]:
@@ -165,10 +204,9 @@ async def create_target_plan(
     if not key or len(key) > 100:
         raise InvalidInput("a key of 1-100 characters", field="key")
     measure = measure.strip()
-    if not measure or len(measure) > 100:
-        raise InvalidInput("a measure id of 1-100 characters", field="measure")
-    if (breakdown_field is None) != (breakdown_value is None):
-        raise InvalidInput("a breakdown needs both a field and a value", field="breakdownField")
+    if breakdown_field is not None:
+        breakdown_field = breakdown_field.strip()
+    check_target_measure(measure, breakdown_field, breakdown_value)
     parsed = parse_period(period)
     tenant = await get_tenant(viewer.tenant_id)
     engine_periods(parsed, tenant.settings.get("period_kind", "month"))
@@ -253,9 +291,10 @@ async def _weights(
                     previous.end,
                     plan.breakdown_field,
                     plan.breakdown_value,
+                    plan.currency,
                 )
             else:
-                totals = await repo.measure_totals(subtree, periods, plan.measure)
+                totals = await repo.measure_totals(subtree, periods, plan.quota_key)
             weights[u.id] = max(Decimal(0), sum(totals.values(), Decimal(0)))
         if not any(weights.values()):
             raise AllocationError(
@@ -401,7 +440,12 @@ async def allocate(
 
 
 async def _move_children(
-    viewer: Viewer, target: Target, source: TargetStatus, to: TargetStatus, action: str
+    viewer: Viewer,
+    target: Target,
+    source: TargetStatus,
+    to: TargetStatus,
+    action: str,
+    note: str | None = None,
 ) -> list[Target]:
     repo = TargetRepository(viewer)
     children = await repo.children(target.id)
@@ -419,7 +463,7 @@ async def _move_children(
         entity_type="target",
         entity_id=str(target.id),
         before={"status": source.value},
-        after={"status": to.value, "children": len(children)},
+        after={"status": to.value, "children": len(children)} | ({"comment": note} if note else {}),
     )
     return children
 
@@ -465,38 +509,101 @@ async def validate(*, viewer: Viewer, target_id: UUID | str) -> Target:
         for c in children
         if await users.direct_reports(c.user_id)
     ]
+    if await repo.ready_to_publish(plan.id):  # the last allocation: an admin publishes next
+        params = {"event": "ready", "measure": plan.measure, "plan_id": str(plan.id)}
+        recipients += [(u, params) for u in await users.all() if u.role is Role.ADMIN]
     await _notify(viewer, plan.period, recipients)
     return target
 
 
-def prorated(
-    period: Period, effective: date, old: Decimal, new: Decimal, quantum: Decimal
-) -> Decimal:
-    """A period's quota when a revision takes effect on ``effective``: the old version's share
-    for the days before it and the new version's from it, each split by day with the
-    remainder rule (ties to the days before), so it is exact to the quantum. A period that
-    ends before ``effective`` keeps the old share, one that starts on or after it the new."""
-    days_before = min(max((effective - period.start).days, 0), period.days)
-    if days_before == 0:
-        return new
-    if days_before == period.days:
-        return old
-    days = {"before": Decimal(days_before), "after": Decimal(period.days - days_before)}
-    order = {"before": "0", "after": "1"}
-    return (
-        split_amount(old, days, quantum, names=order)["before"]
-        + split_amount(new, days, quantum, names=order)["after"]
+async def reject(*, viewer: Viewer, target_id: UUID | str, comment: str) -> Target:
+    """The level above (whoever may validate it) sends a proposed allocation back to its
+    owner with a comment: the split is a draft again, to change and propose anew."""
+    note = (comment or "").strip()
+    if not note:
+        raise InvalidInput("say why the allocation is sent back", field="comment")
+    if len(note) > 2000:
+        raise InvalidInput("at most 2000 characters", field="comment")
+    repo = TargetRepository(viewer)
+    target = await repo.target(target_id, for_update=True)
+    await _require_manages(viewer, target.user_id, strictly=True)
+    await _move_children(
+        viewer, target, TargetStatus.PROPOSED, TargetStatus.DRAFT, "target.reject", note
     )
+    plan = await repo.plan(target.plan_id)
+    owner = await UserRepository(viewer).get(target.user_id)
+    params = {
+        "event": "reject",
+        "measure": plan.measure,
+        "note": note,
+        "target_id": str(target.id),
+    }
+    await _notify(viewer, plan.period, [(owner, params)])
+    return target
+
+
+def period_quota(
+    period: Period, in_force: Sequence[tuple[date, Decimal | None]], quantum: Decimal
+) -> Decimal | None:
+    """A period's quota from the versions of a target plan that apply to it: ``in_force`` is
+    (effective date, the person's share of this period, None if the version gives them no
+    target) per version, oldest first; each applies from its date to the next one's. The
+    period's days fall into stretches, one per version (and before the first, none); every
+    share is split over the stretches by days with the remainder rule (ties to the earlier
+    days) and each version keeps its own stretch's part, so the quota is exact to the quantum
+    and one version alone gives its share whole. None: no version gives the person a target
+    on any day of the period."""
+    bounds = [(max(start, period.start), share) for start, share in in_force]
+    stretches: list[tuple[int, Decimal | None]] = []  # (days, share)
+    first = bounds[0][0] if bounds else period.end + timedelta(days=1)
+    if first > period.start:
+        stretches.append((min((first - period.start).days, period.days), None))
+    for i, (start, share) in enumerate(bounds):
+        end = bounds[i + 1][0] if i + 1 < len(bounds) else period.end + timedelta(days=1)
+        end = min(end, period.end + timedelta(days=1))
+        if end > start:
+            stretches.append(((end - start).days, share))
+    if all(share is None for _, share in stretches):
+        return None
+    if len(stretches) == 1:  # one version all month (the usual case): its share whole
+        return stretches[0][1]
+    days = {i: Decimal(n) for i, (n, _) in enumerate(stretches)}
+    order = {i: f"{i:04d}" for i in days}
+    total = Decimal(0)
+    for i, (_, share) in enumerate(stretches):
+        if share is not None:
+            total += split_amount(share, days, quantum, names=order)[i]
+    return total
+
+
+def tenant_today(time_zone: str) -> date:
+    return utc_now().astimezone(ZoneInfo(time_zone)).date()
+
+
+def _check_running(whole: Period, today: date, field: str) -> None:
+    """A revision changes a target while its period runs, never after."""
+    if today > whole.end:
+        raise PeriodError(
+            f"{whole.id} ended on {whole.end.isoformat()}: its targets can no longer be revised",
+            field=field,
+        )
 
 
 async def publish(
     *, viewer: Viewer, plan_id: UUID | str, effective: date | None = None
 ) -> TargetPlan:
-    """Admins: every target becomes its person's quota of the measure, split over the
-    engine's periods (equally, by the remainder rule); a revision replaces the quotas of the
-    periods still open from ``effective`` (default: today in the tenant's time zone), the
-    period it falls in prorated by day (see ``prorated``). Refused over a closed period (a
-    first version) or when no period is open (a revision)."""
+    """Admins: every target becomes its person's quota of the plan's quota key (its measure,
+    or ``measure[field=value]`` with a breakdown), split over the engine's periods equally by
+    the remainder rule, from ``effective`` on (see ``period_quota``).
+
+    A first version applies from the start of the engine period ``effective`` falls in
+    (default: its period's first day); a revision from ``effective`` (default: today in the
+    tenant's time zone, never before its period or the version it replaces), the engine
+    period it falls in mixed by day with the versions before, and the people it drops lose
+    their quota from then on. Refused: ``effective`` outside the target's period or before
+    the current version's date, a closed engine period from ``effective`` on, a revision once
+    the period has ended. The engine periods already started whose quotas changed are queued
+    for a recompute (in this transaction)."""
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins publish targets", field="planId")
     repo = TargetRepository(viewer)
@@ -508,48 +615,84 @@ async def publish(
     if pending:
         raise Conflict(f"{len(pending)} target(s) are not validated yet", field="planId")
     tenant = await get_tenant(viewer.tenant_id)
-    periods = engine_periods(parse_period(plan.period), tenant.settings.get("period_kind", "month"))
-    closed = await repo.closed_periods(p.id for p in periods)
-    if closed and plan.version == 1:
-        raise PeriodError(f"{', '.join(sorted(closed))} is closed", field="period")
-    open_periods = [p for p in periods if p.id not in closed]
-    if not open_periods:
-        raise PeriodError(f"every period of {plan.period} is closed", field="period")
-    quantum = quantum_of(plan.currency)
-    monthly = {p.id: Decimal(1) for p in periods}
-    previous = await TargetPlan.filter(
-        tenant_id=viewer.tenant_id, key=plan.key, status=PlanStatus.PUBLISHED
-    ).first()
-    before: dict[UUID, dict[str, Decimal]] = {}
-    if previous is not None:
-        for old in await repo.targets_of_plan(previous.id):
-            before[old.user_id] = split_amount(Decimal(old.value), monthly, quantum)
-    if effective is None:
-        effective = utc_now().astimezone(ZoneInfo(tenant.time_zone)).date()
-    rows: list[tuple[UUID, str, str, Decimal]] = []
-    for t in targets:
-        split = split_amount(Decimal(t.value), monthly, quantum)
-        old_split = before.get(t.user_id)
-        rows.extend(
-            (
-                t.user_id,
-                plan.measure,
-                p.id,
-                split[p.id]
-                if old_split is None
-                else prorated(p, effective, old_split[p.id], split[p.id], quantum),
-            )
-            for p in open_periods
+    kind = tenant.settings.get("period_kind", "month")
+    whole = parse_period(plan.period)
+    periods = engine_periods(whole, kind)
+    today = tenant_today(tenant.time_zone)
+    history = await repo.published_versions(plan.key)
+    current = history[-1] if history else None
+    field = "period" if effective is None else "effectiveFrom"
+    if current is not None:
+        _check_running(whole, today, "period")
+    if effective is not None and not whole.start <= effective <= whole.end:
+        raise InvalidInput(
+            f"{effective.isoformat()} is not in {whole.id} "
+            f"({whole.start.isoformat()} to {whole.end.isoformat()})",
+            field="effectiveFrom",
         )
-        t.status = TargetStatus.PUBLISHED
-        await t.save(update_fields=["status", "updated_at"])
-    await repo.write_quotas(rows)
+    if current is None:
+        effective = period_containing(effective or whole.start, kind).start
+    else:
+        since = current.effective_from or whole.start
+        if effective is None:
+            effective = max(today, whole.start, since)
+        elif effective < since:
+            raise InvalidInput(
+                f"version {current.version} applies from {since.isoformat()}: "
+                "a revision applies on or after it",
+                field="effectiveFrom",
+            )
+    affected = [p for p in periods if p.end >= effective]
+    closed = await repo.closed_periods(p.id for p in affected)
+    if closed:
+        raise PeriodError(
+            f"{', '.join(sorted(closed))} is closed: its quotas are final", field=field
+        )
+    plan.effective_from = effective
+    quantum = quantum_of(plan.currency)
+    versions = [*history, plan]
+    by_version = await repo.targets_of_plans(v.id for v in history)
+    by_version[plan.id] = targets
+    equal = {p.id: Decimal(1) for p in periods}
+    shares = {
+        v.id: {t.user_id: split_amount(Decimal(t.value), equal, quantum) for t in by_version[v.id]}
+        for v in versions
+    }
+    people = {u for v in versions for u in shares[v.id]}
+    key = plan.quota_key
+    stored = await repo.quotas_of(key, [p.id for p in affected])
+    writes: list[tuple[UUID, str, Decimal]] = []
+    ends: list[tuple[UUID, str]] = []
+    for u in sorted(people):
+        for p in affected:
+            quota = period_quota(
+                p,
+                [
+                    (v.effective_from or whole.start, shares[v.id].get(u, {}).get(p.id))
+                    for v in versions
+                ],
+                quantum,
+            )
+            if quota is None:
+                if (u, p.id) in stored:
+                    ends.append((u, p.id))
+            elif stored.get((u, p.id)) != quota:
+                writes.append((u, p.id, quota))
+    await repo.write_quotas(key, writes)
+    await repo.delete_quotas(key, ends)
+    started = {p.id for p in affected if p.start <= today}
+    await IngestRepository(viewer).request_recomputes(
+        (u, period) for u, period in [*((u, p) for u, p, _ in writes), *ends] if period in started
+    )
+    await Target.filter(tenant_id=viewer.tenant_id, plan_id=plan.id).update(
+        status=TargetStatus.PUBLISHED, updated_at=utc_now()
+    )
     superseded = await TargetPlan.filter(
         tenant_id=viewer.tenant_id, key=plan.key, status=PlanStatus.PUBLISHED
     ).update(status=PlanStatus.SUPERSEDED)
     plan.status = PlanStatus.PUBLISHED
     plan.published_at = utc_now()
-    await plan.save(update_fields=["status", "published_at"])
+    await plan.save(update_fields=["status", "published_at", "effective_from"])
     await record(
         viewer=viewer,
         action="target.publish",
@@ -559,18 +702,21 @@ async def publish(
         after={
             "status": "published",
             "version": plan.version,
-            "quotas": len(rows),
-            "periods": [p.id for p in open_periods],
+            "effective_from": effective.isoformat(),
+            "quota": key,
+            "quotas_written": len(writes),
+            "quotas_ended": len(ends),
+            "periods": [p.id for p in affected],
             "superseded": superseded,
         },
     )
-    people = await UserRepository(viewer).by_ids(t.user_id for t in targets)
+    people_by_id = await UserRepository(viewer).by_ids(t.user_id for t in targets)
     await _notify(
         viewer,
         plan.period,
         [
             (
-                people[t.user_id],
+                people_by_id[t.user_id],
                 {"event": "publish", "measure": plan.measure, "plan_id": str(plan.id)}
                 | _amount_params(t.value, plan.currency),
             )
@@ -590,6 +736,13 @@ async def respond(
         raise NotFound("no such target of yours", field="id")
     if target.status not in (TargetStatus.PUBLISHED, TargetStatus.DISPUTED):
         raise Conflict(f"this target is {target.status.value}, not published to you", field="id")
+    plan = await repo.plan(target.plan_id)
+    if plan.status is PlanStatus.SUPERSEDED:
+        raise Conflict(
+            f"version {plan.version} of this target was replaced by a later one: "
+            "answer the current version",
+            field="id",
+        )
     note = (comment or "").strip() or None
     if not accept and note is None:
         raise InvalidInput("say why you dispute this target", field="comment")
@@ -609,7 +762,6 @@ async def respond(
         after={**_snapshot(target), "comment": note},
     )
     if not accept:
-        plan = await repo.plan(target.plan_id)
         me = await UserRepository(viewer).get(target.user_id)
         params = {
             "event": "dispute",
@@ -634,6 +786,8 @@ async def revise(
     old = await repo.plan(plan_id, for_update=True)
     if old.status is not PlanStatus.PUBLISHED:
         raise Conflict("only the published version can be revised", field="planId")
+    tenant = await get_tenant(viewer.tenant_id)
+    _check_running(parse_period(old.period), tenant_today(tenant.time_zone), "planId")
     quantum = quantum_of(old.currency)
     if amount is not None:
         _check_value(amount, quantum, "amount")
@@ -701,8 +855,10 @@ async def visible_target(*, viewer: Viewer, target_id: UUID | str) -> Target:
 
 async def plan_actuals(*, viewer: Viewer, plan: TargetPlan) -> dict[UUID, Decimal]:
     """Actuals so far of every target of ``plan``, by target id: a leaf's is its person's
-    stored total of the measure over the plan's periods; a parent's is the sum of its
-    children's (so a manager's actuals are their allocation's, never counted twice)."""
+    stored total, over the plan's periods, of the plan measures that read its quotas (the
+    measure, or with a breakdown the measure whose ``quota:`` is the breakdown's key); a
+    parent's is the sum of its children's (so a manager's actuals are their allocation's,
+    never counted twice)."""
     tenant = await get_tenant(viewer.tenant_id)
     periods = engine_periods(parse_period(plan.period), tenant.settings.get("period_kind", "month"))
     repo = TargetRepository(viewer)
@@ -710,7 +866,7 @@ async def plan_actuals(*, viewer: Viewer, plan: TargetPlan) -> dict[UUID, Decima
     parents = {t.parent_id for t in targets if t.parent_id is not None}
     leaves = [t for t in targets if t.id not in parents]
     totals = await repo.measure_totals(
-        (t.user_id for t in leaves), [p.id for p in periods], plan.measure
+        (t.user_id for t in leaves), [p.id for p in periods], plan.quota_key
     )
     children: dict[UUID | None, list[Target]] = {}
     for t in targets:
@@ -780,6 +936,31 @@ async def allocations_to_do(*, viewer: Viewer) -> list[Target]:
         ):
             out.append(target)
     return out
+
+
+async def allocations_to_validate(*, viewer: Viewer) -> list[Target]:
+    """Targets in draft plans whose allocation was proposed to the viewer: an admin's, any;
+    a manager's, those of people strictly below them (validate's own rule)."""
+    if viewer.role is Role.ADMIN:
+        below = None
+    elif viewer.role is Role.MANAGER and viewer.user_id is not None:
+        below = await _subtree(viewer, viewer.user_id) - {viewer.user_id}
+        if not below:
+            return []
+    else:
+        return []
+    return await TargetRepository(viewer).proposed_parents(below)
+
+
+async def own_targets(*, viewer: Viewer, plan_ids: Sequence[UUID]) -> dict[UUID, Target]:
+    """The viewer's own target in each plan version that has one, by plan id (an admin's:
+    the root); where their view of its subtree starts."""
+    repo = TargetRepository(viewer)
+    if viewer.role is Role.ADMIN:
+        return await repo.roots(plan_ids)
+    if viewer.user_id is None:
+        return {}
+    return await repo.of_user_in(viewer.user_id, plan_ids)
 
 
 async def publish_key(*, viewer: Viewer, key: str) -> UUID:

@@ -24,7 +24,7 @@ from api.graphql.notifications.queries import notifications
 from api.graphql.notifications.types import Notification
 from api.graphql.plans.types import PlanAssignment
 from api.graphql.relay import Connection
-from api.graphql.targets.queries import allocations_to_do, my_targets
+from api.graphql.targets.queries import allocations_to_do, allocations_to_validate, my_targets
 from api.graphql.targets.types import Target
 from domain.earnings.models import EarningsResult
 from domain.earnings.repository import EarningsRepository
@@ -147,6 +147,10 @@ class Me(Rep):
     allocations_to_do: list[Target] = strawberry.field(
         resolver=allocations_to_do,
         description="Managers: targets received and still to split among direct reports.",
+    )
+    allocations_to_validate: list[Target] = strawberry.field(
+        resolver=allocations_to_validate,
+        description="Managers (people below them) and admins: proposed allocations to validate.",
     )
 
     @classmethod

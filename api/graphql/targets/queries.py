@@ -22,6 +22,12 @@ async def allocations_to_do(info: Info[Any, None]) -> list[Target]:
     return [await Target.load(info, t) for t in found]
 
 
+async def allocations_to_validate(info: Info[Any, None]) -> list[Target]:
+    """Managers and admins: allocations proposed to them, waiting for validateTarget."""
+    found = await service.allocations_to_validate(viewer=info.context.viewer)
+    return [await Target.load(info, t) for t in found]
+
+
 async def target(info: Info[Any, None], id: strawberry.ID) -> Target | None:
     """A target the viewer may see (their own, their subtree's, an admin's tenant); null
     otherwise."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -83,7 +83,15 @@ class TargetPlanVersion:
     unit: str = strawberry.field(description="The currency code, or COUNT.")
     status: TargetPlanStatus
     breakdown: list[BreakdownEntry]
+    quota_key: str = strawberry.field(
+        description="The quotas its targets become: the measure's id, or with a breakdown "
+        "`measure[field=value]`, which a plan's measure reads with `quota:`."
+    )
     published_at: datetime | None
+    effective_from: date | None = strawberry.field(
+        description="Published versions: the first day their quotas apply."
+    )
+    stored: strawberry.Private[TargetPlan]
 
     @classmethod
     def of(cls, plan: TargetPlan) -> TargetPlanVersion:
@@ -97,8 +105,19 @@ class TargetPlanVersion:
             unit=plan.currency or "COUNT",
             status=TargetPlanStatus(plan.status.value),
             breakdown=_breakdown(plan),
+            quota_key=plan.quota_key,
             published_at=plan.published_at,
+            effective_from=plan.effective_from,
+            stored=plan,
         )
+
+    @strawberry.field(
+        description="The viewer's own target in this version (an admin's: the root), with "
+        "its allocation below: a manager's view of their subtree, actuals and attainment."
+    )
+    async def target(self, info: Info[Any, None]) -> Target | None:
+        found = await info.context.loaders.own_targets.load(self.stored.id)
+        return None if found is None else await Target.load(info, found)
 
 
 def _breakdown(plan: TargetPlan) -> list[BreakdownEntry]:

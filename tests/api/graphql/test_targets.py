@@ -319,3 +319,70 @@ async def test_given_plans_when_listed_then_admins_see_all_managers_their_subtre
     assert later["data"]["targetPlans"] == []
     theirs = await api.as_(stranger["t"], stranger["admin"]).gql(PLANS, {"p": "2026-Q4"})
     assert [p["key"] for p in theirs["data"]["targetPlans"]] == ["q"]
+
+
+PUBLISH_FROM = """mutation ($id: ID!, $from: Date) {
+  publishTargets(planId: $id, effectiveFrom: $from) {
+    __typename ... on Target { status } ... on UserError { code message field } } }"""
+VERSIONS = """query ($p: String!) { targetPlans(period: $p) {
+  key status quotaKey effectiveFrom breakdown { key value } } }"""
+
+
+async def test_given_a_breakdown_target_when_published_from_a_date_then_its_quotas_and_recomputes(
+    api: Api, redis: Any
+):
+    from datetime import UTC, datetime
+
+    from domain.ingest.models import RecomputeRequest
+    from domain.kit.periods import period_containing
+    from domain.plans.models import Quota
+
+    today = datetime.now(UTC).date()
+    quarter = period_containing(today, "quarter")
+    c = await _company()
+    admin = api.as_(c["t"], c["admin"])
+    plan = await create_target_plan(
+        viewer=h.system(c["t"]),
+        key="hp",
+        period=quarter.id,
+        measure="bookings",
+        amount=Decimal("6000.00"),
+        currency="EUR",
+        owner_id=c["boss"].id,
+        breakdown_field="category",
+        breakdown_value="heat_pump",
+    )
+    root = await StoredTarget.get(plan_id=plan.id, parent_id=None)
+    boss = api.as_(c["t"], c["boss"])
+    await boss.gql(ALLOCATE, _allocate(root.id, [(c["ana"], "4000"), (c["ben"], "2000")]))
+    await boss.gql(PROPOSE, {"id": str(root.id)})
+    await admin.gql(VALIDATE, {"id": str(root.id)})
+
+    outside = await admin.gql(
+        PUBLISH_FROM, {"id": str(plan.id), "from": quarter.next().start.isoformat()}
+    )
+    published = await admin.gql(PUBLISH_FROM, {"id": str(plan.id), "from": today.isoformat()})
+    [version] = [
+        v
+        for v in (await admin.gql(VERSIONS, {"p": quarter.id}))["data"]["targetPlans"]
+        if v["key"] == "hp"
+    ]
+
+    error = outside["data"]["publishTargets"]
+    assert (error["code"], error["field"]) == ("INVALID_INPUT", "effectiveFrom")
+    assert published["data"]["publishTargets"]["status"] == "PUBLISHED"
+    month = period_containing(today, "month")
+    assert version == {
+        "key": "hp",
+        "status": "PUBLISHED",
+        "quotaKey": "bookings[category=heat_pump]",
+        "effectiveFrom": month.start.isoformat(),  # a first version: from its month's start
+        "breakdown": [{"key": "category", "value": "heat_pump"}],
+    }
+    quotas = await Quota.filter(user_id=c["ana"].id).values_list("measure", "period")
+    assert {m for m, _ in quotas} == {"bookings[category=heat_pump]"}
+    assert month.id in {p for _, p in quotas}
+    # this month has started: its people's earnings are recomputed by the workers
+    assert (c["ana"].id, month.id) in {(r.user_id, r.period) for r in await RecomputeRequest.all()}
+    queued = await redis.zrange("arq:queue", 0, -1)
+    assert f"recompute:{c['t'].id}".encode() in queued, queued

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from domain.engine.results import PlanResult
-from domain.kit.errors import PeriodError
+from domain.kit.errors import PeriodError, PlanError
 from tests.factories import (
     AE_TIERS,
+    BOOKINGS,
     D,
     amount_of,
     assignment,
@@ -295,6 +296,59 @@ def test_given_measure_without_quota_when_reported_then_quota_and_attainment_are
         {"id": "bookings", "total": "1000", "quota": "4000", "attainment": "0.25"},
         {"id": "units", "total": "1", "quota": None, "attainment": None},
     ]
+
+
+HEAT_PUMPS = {
+    "id": "heat_pumps",
+    "filter": "category == 'heat_pump'",
+    "quota": "bookings[category=heat_pump]",
+}
+
+
+def test_given_a_measure_reading_a_breakdown_quota_when_calculated_then_attainment_against_it():
+    # bookings has a quota of its own; heat pumps the quota given for the heat-pump category
+    plan = make_plan(
+        tiered_component(("0", "0.01"), ("1", "0.1"), measure="heat_pumps", id="hp"),
+        measures=[BOOKINGS, HEAT_PUMPS],
+    )
+    inputs = make_inputs(
+        ["ana"],
+        [
+            tx("t1", "ana", "3000", category="heat_pump"),
+            tx("t2", "ana", "9000", category="solar"),
+        ],
+        quotas={("ana", "bookings"): "100000", ("ana", "bookings[category=heat_pump]"): "2000"},
+    )
+
+    result = run_rep(plan, inputs, "ana")
+
+    assert result.measure("heat_pumps").quota == D("2000")
+    assert result.measure("heat_pumps").attainment == D("1.5")
+    assert result.measure("bookings").attainment == D("0.12")
+    # 1% of the first 2,000, 10% of the 1,000 above the heat-pump quota
+    assert result.component("hp").amount == D("120.00")
+
+
+def test_given_a_breakdown_quota_missing_when_needed_then_error_names_measure_and_key():
+    plan = make_plan(
+        tiered_component(*AE_TIERS, measure="heat_pumps"), measures=[BOOKINGS, HEAT_PUMPS]
+    )
+    inputs = make_inputs(
+        ["ana"], [tx("t1", "ana", "1", category="heat_pump")], quotas={"ana": "100"}
+    )
+
+    assert errors_of(run(plan, inputs)) == {
+        "ana": "no quota for measure 'heat_pumps' (quota 'bookings[category=heat_pump]') in 2026-10"
+    }
+
+
+@pytest.mark.parametrize(("quota", "fragment"), [("", "non-empty"), ("x" * 101, "longer")])
+def test_given_a_bad_quota_key_when_loaded_then_plan_error_names_it(quota: str, fragment: str):
+    with pytest.raises(PlanError) as caught:
+        make_plan(rate_component("0.1"), measures=[{"id": "bookings", "quota": quota}])
+
+    assert caught.value.field == "measures[0].quota"
+    assert fragment in caught.value.message
 
 
 # --- proration -----------------------------------------------------------------------------

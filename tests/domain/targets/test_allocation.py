@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from domain.kit.periods import parse_period
 from domain.targets.allocation import split_amount
 from domain.targets.errors import AllocationError
-from domain.targets.service import prorated
+from domain.targets.service import period_quota
 
 CENT = Decimal("0.01")
 amounts = st.integers(min_value=0, max_value=10**16).map(lambda n: Decimal(n) * CENT)
@@ -99,6 +99,12 @@ def test_given_bad_input_when_split_then_allocation_error_names_the_field(amount
 NOVEMBER = parse_period("2026-11")
 
 
+def prorated(effective: date, old: Decimal, new: Decimal) -> Decimal | None:
+    """November's quota when a version of ``new`` a month replaces one of ``old`` on
+    ``effective``."""
+    return period_quota(NOVEMBER, [(date(2026, 10, 1), old), (effective, new)], CENT)
+
+
 @settings(max_examples=200, deadline=None)
 @given(amounts, amounts, st.integers(min_value=-5, max_value=40))
 def test_given_a_revision_in_a_month_when_prorated_then_cents_near_the_day_weighted_mix(
@@ -106,10 +112,11 @@ def test_given_a_revision_in_a_month_when_prorated_then_cents_near_the_day_weigh
 ):
     effective = NOVEMBER.start + timedelta(days=day)
 
-    quota = prorated(NOVEMBER, effective, old, new, CENT)
+    quota = prorated(effective, old, new)
 
     before = min(max(day, 0), 30)
     exact = (old * before + new * (30 - before)) / 30
+    assert quota is not None
     assert quota % CENT == 0
     assert abs(quota - exact) < 2 * CENT
     if before == 0:
@@ -120,5 +127,48 @@ def test_given_a_revision_in_a_month_when_prorated_then_cents_near_the_day_weigh
 
 def test_given_a_tie_when_prorated_then_the_cent_goes_to_the_days_before():
     # 15 days of 0.01 and 15 of nothing: half a cent each side, the tie to the days before
-    assert prorated(NOVEMBER, date(2026, 11, 16), CENT, Decimal(0), CENT) == CENT
-    assert prorated(NOVEMBER, date(2026, 11, 16), Decimal(0), CENT, CENT) == 0
+    assert prorated(date(2026, 11, 16), CENT, Decimal(0)) == CENT
+    assert prorated(date(2026, 11, 16), Decimal(0), CENT) == 0
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[tuple[date, Decimal | None]]:
+    """Versions with effective dates that never go back, some without a share (the person
+    is not in that version)."""
+    day = NOVEMBER.start + timedelta(days=draw(st.integers(-40, 10)))
+    out = []
+    for _ in range(draw(st.integers(1, 5))):
+        out.append((day, draw(st.none() | amounts)))
+        day += timedelta(days=draw(st.integers(0, 20)))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories())
+def test_given_any_history_of_versions_when_a_month_is_prorated_then_exact_to_the_cent(
+    history: list[tuple[date, Decimal | None]],
+):
+    quota = period_quota(NOVEMBER, history, CENT)
+
+    # the exact day-weighted mix of the versions in force on each day of November
+    exact, covered = Decimal(0), False
+    for offset in range(30):
+        day = NOVEMBER.start + timedelta(days=offset)
+        in_force = [share for start, share in history if start <= day]
+        if in_force and in_force[-1] is not None:
+            exact += in_force[-1] / 30
+            covered = True
+    if not covered:
+        assert quota is None
+        return
+    assert quota is not None
+    assert quota % CENT == 0
+    # each version's part is within a cent of its exact part
+    assert abs(quota - exact) < CENT * len(history) + Decimal("1e-20")
+
+
+def test_given_a_person_dropped_on_the_11th_when_prorated_then_ten_days_of_the_old_share():
+    dropped = [(date(2026, 10, 1), Decimal("3000")), (date(2026, 11, 11), None)]
+
+    assert period_quota(NOVEMBER, dropped, CENT) == Decimal("1000")
+    assert period_quota(parse_period("2026-12"), dropped, CENT) is None

@@ -20,6 +20,7 @@ from domain.targets.models import AllocationMethod, PlanStatus, Target, TargetSt
 from domain.targets.service import Allocation
 from tests.domain.builders import (
     assign,
+    make_fx_rate,
     make_org,
     make_tenant,
     make_transaction,
@@ -494,3 +495,118 @@ async def test_given_a_weighting_column_when_allocated_by_weights_then_split_by_
         org["cy"].id: Decimal("30000"),
     }
     assert missing.value.field == "weightAttribute"  # nobody has a target_weight column
+
+
+async def test_given_a_proposed_allocation_when_sent_back_then_a_draft_again_and_owner_told(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    boss = viewer_of(org["boss"])
+    await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.EQUAL)
+    with pytest.raises(Conflict):  # nothing proposed yet
+        await service.reject(viewer=admin, target_id=root.id, comment="no")
+    await service.propose(viewer=boss, target_id=root.id)
+
+    with pytest.raises(InvalidInput) as silent:
+        await service.reject(viewer=admin, target_id=root.id, comment="  ")
+    with pytest.raises(Forbidden):  # never one's own allocation
+        await service.reject(viewer=boss, target_id=root.id, comment="fine by me")
+    await service.reject(viewer=admin, target_id=root.id, comment="Cy's region grows faster")
+
+    assert silent.value.field == "comment"
+    assert {t.status for t in await Target.filter(parent_id=root.id)} == {TargetStatus.DRAFT}
+    [told] = await Notification.filter(user_id=org["boss"].id, title="An allocation sent back")
+    assert told.body == (
+        "Your allocation of the Bookings target for Q4 2026 was sent back: Cy's region grows faster"
+    )
+    rejected = await AuditEntry.get(action="target.reject")
+    assert rejected.after["comment"] == "Cy's region grows faster"
+    # changed and proposed again, it goes on
+    await service.allocate(
+        viewer=boss,
+        target_id=root.id,
+        method=AllocationMethod.WEIGHTS,
+        allocations=[
+            Allocation(str(org["mia"].id), share=Decimal(1)),
+            Allocation(str(org["cy"].id), share=Decimal(2)),
+        ],
+    )
+    await service.propose(viewer=boss, target_id=root.id)
+    await service.validate(viewer=admin, target_id=root.id)
+    assert await _children(root) == {
+        org["mia"].id: Decimal("30000"),
+        org["cy"].id: Decimal("60000"),
+    }
+
+
+async def test_given_the_last_allocation_when_validated_then_the_admins_are_told_to_publish(
+    db: str,
+):
+    _, org, admin, plan, root = await _setup()
+    boss = viewer_of(org["boss"])
+    await service.allocate(viewer=boss, target_id=root.id, method=AllocationMethod.EQUAL)
+    await service.propose(viewer=boss, target_id=root.id)
+    await service.validate(viewer=admin, target_id=root.id)
+    # mia still has to split hers: not ready
+    assert not await Notification.filter(user_id=org["admin"].id, title="A target plan to publish")
+
+    await _allocated_and_validated(org, admin, plan, root)  # mia's split validated by boss
+
+    [ready] = await Notification.filter(user_id=org["admin"].id, title="A target plan to publish")
+    assert ready.body == (
+        "Every allocation of the Bookings target for Q4 2026 is validated: it is ready to publish."
+    )
+    assert ready.params["plan_id"] == str(plan.id)
+
+
+async def _heat_pump_plan(org, currency: str | None, amount: str):
+    plan = await service.create_target_plan(
+        viewer=viewer_of(org["admin"]),
+        key=f"hp-{currency}",
+        period="2026-Q4",
+        measure="bookings",
+        amount=Decimal(amount),
+        currency=currency,
+        owner_id=org["boss"].id,
+        breakdown_field="product",
+        breakdown_value="heat_pump",
+    )
+    return await Target.get(plan_id=plan.id, parent_id=None)
+
+
+async def test_given_breakdown_actuals_in_two_currencies_or_a_count_when_split_then_like_for_like(
+    db: str,
+):
+    tenant = await make_tenant()
+    org = await make_org(tenant=tenant, managers=ORG, roles={"admin": Role.ADMIN})
+    hp = {"product": "heat_pump"}
+    await make_transaction(
+        rep=org["ana"], external_id="a", amount="3000", on="2026-08-01", extra=hp
+    )
+    # cy: two sales in dollars, 1 USD = 0.5 EUR on the day of the first (a later rate for later)
+    await make_fx_rate(tenant=tenant, currency="USD", rate="0.5", on="2026-07-01")
+    await make_fx_rate(tenant=tenant, currency="USD", rate="2", on="2026-09-01")
+    for n, day in enumerate(("2026-08-10", "2026-08-20")):
+        await make_transaction(
+            rep=org["cy"], external_id=f"c{n}", amount="1000", currency="USD", on=day, extra=hp
+        )
+    boss = viewer_of(org["boss"])
+    in_euros = await _heat_pump_plan(org, "EUR", "4000.00")
+    in_units = await _heat_pump_plan(org, None, "30")
+
+    await service.allocate(viewer=boss, target_id=in_euros.id, method=AllocationMethod.ACTUALS)
+    await service.allocate(viewer=boss, target_id=in_units.id, method=AllocationMethod.ACTUALS)
+
+    # euros: mia's 3,000 and cy's 1,000 (2 x 1,000 USD at 0.5); units: one sale and two
+    assert await _children(in_euros) == {
+        org["mia"].id: Decimal("3000"),
+        org["cy"].id: Decimal("1000"),
+    }
+    assert await _children(in_units) == {org["mia"].id: Decimal(10), org["cy"].id: Decimal(20)}
+    await make_transaction(
+        rep=org["cy"], external_id="c9", amount="5", currency="CHF", on="2026-09-02", extra=hp
+    )
+    with pytest.raises(AllocationError) as no_rate:
+        await service.allocate(viewer=boss, target_id=in_euros.id, method=AllocationMethod.ACTUALS)
+    assert no_rate.value.field == "method"
+    assert "no FX rate from CHF to EUR" in no_rate.value.message
