@@ -11,6 +11,7 @@ and carries on never commits half a result.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 from collections.abc import Sequence
@@ -482,6 +483,21 @@ async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -
     that the viewer may see these people.
     """
     unique = list(dict.fromkeys((UUID(str(u)), p) for u, p in pairs))
+    # A batch allocates a few objects per transaction and frees them all at its end: with
+    # the cyclic collector on, each of the engine's results, lines and the chunk's
+    # transactions was scanned again and again while alive (a fifth of a close's time).
+    # Paused until the batch's objects are gone (freed by their reference counts), so the
+    # collector resumes with nearly nothing new to scan.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return await _recompute_batch(viewer, unique)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+async def _recompute_batch(viewer: Viewer, unique: list[tuple[UUID, str]]) -> list[Recomputed]:
     periods = {p: parse_period(p) for p in dict.fromkeys(p for _, p in unique)}
     out: dict[tuple[UUID, str], Recomputed] = {}
     async with in_transaction():
