@@ -195,13 +195,11 @@ class _Calculation:
                 self.period.end,
                 self.inputs.fx,
                 self.line_components,
-                self._fail_fx,
-                self._fail_evaluation,
                 _FAILURES,
                 self._own_line_rates(),
             )
             try:
-                crediting.run(self.inputs.transactions)
+                crediting.run(self.inputs.transactions, self._fail_fx, self._fail_evaluation)
             except by_class.Fallback:
                 self.transaction_errors.clear()
             else:
