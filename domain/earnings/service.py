@@ -33,7 +33,7 @@ from domain.earnings.models import Period as StoredPeriod
 from domain.engine import explanations
 from domain.engine.calculate import calculate
 from domain.engine.explanations import Reason
-from domain.engine.inputs import Assignment, FxTable, Inputs, Rep, Transaction
+from domain.engine.inputs import ONE, Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
 from domain.engine.results import Explainer, PlanResult, RepResult
 from domain.kit.clock import utc_now
@@ -115,7 +115,7 @@ async def _load_inputs(
         )
         for m in members
     )
-    transactions = await _transactions(viewer, list(by_id), period, by_id)
+    transactions = await _transactions(viewer, members, period)
     if extra:
         transactions.extend(extra)
     quotas = {
@@ -135,77 +135,145 @@ async def _load_inputs(
 
 
 async def _transactions(
-    viewer: Viewer, user_ids: list[UUID], period: Period, by_id: dict[UUID, User]
+    viewer: Viewer, people: Sequence[User], period: Period
 ) -> list[Transaction]:
-    rows = await connections.get("default").execute_query_dict(
-        """
-        SELECT external_id, rep_id, amount, currency, date, type, state, splits, extra_fields
-        FROM transactions
-        WHERE tenant_id = $1 AND NOT deleted AND date BETWEEN $2 AND $3
-          AND credited_user_ids ?| $4::text[]
-        """,
-        [viewer.tenant_id, period.start, period.end, [str(u) for u in user_ids]],
-    )
-    return await _build_transactions(viewer, rows, by_id)
+    """The period's live transactions credited to any of ``people`` (a team), each once."""
+    found = await _transactions_of_each(viewer, people, period)
+    return list({id(t): t for each in found.values() for t in each}.values())
 
 
-async def _build_transactions(
-    viewer: Viewer, rows: list[dict[str, Any]], by_id: dict[UUID, User]
-) -> list[Transaction]:
-    """Engine transactions of stored rows, people named by their CRM ids."""
-    external = {str(k): u.external_id for k, u in by_id.items()}
-    missing = {
-        rid for r in rows for rid in (*_credited(r), str(r["rep_id"])) if rid not in external
-    }
-    if missing:  # split partners outside the loaded people: map their ids too
-        for u in await User.filter(tenant_id=viewer.tenant_id, id__in=list(missing)):
-            external[str(u.id)] = u.external_id
-    out: list[Transaction] = []
-    build = Transaction.build
-    # the same few texts repeat across a period's rows: each converted once per batch
-    shares: dict[str | None, list[tuple[str, Decimal]] | None] = {}
-    extras: dict[str | None, dict[str, Any]] = {}
-    for r in rows:
-        raw_splits = r["splits"]
-        key = raw_splits if isinstance(raw_splits, str | None) else json.dumps(raw_splits)
-        if key in shares:
-            splits = shares[key]
-        else:
-            decoded = _decode(raw_splits)
-            splits = shares[key] = (
-                [(external.get(s["rep_id"], s["rep_id"]), Decimal(s["share"])) for s in decoded]
-                if decoded
-                else None
-            )
-        raw_extra = r["extra_fields"]
-        extra_key = raw_extra if isinstance(raw_extra, str | None) else json.dumps(raw_extra)
-        extra = extras.get(extra_key)
-        if extra is None:
-            extra = extras[extra_key] = {
-                k: _field_value(v) for k, v in (_decode(raw_extra) or {}).items()
-            }
-        rep = str(r["rep_id"])
-        out.append(
-            build(
-                id=r["external_id"],
-                rep_id=external.get(rep, rep),
-                amount=unpadded(r["amount"]),
-                currency=r["currency"],
-                date=r["date"],
-                type=r["type"],
-                state=r["state"],
-                splits=splits,
-                extra=extra,
-            )
+# The period's live transactions credited to any of a batch's people, in two parts: each
+# person's own transactions (not split) through the (tenant, rep, date) index, and the split
+# ones crediting any of them through the GIN index of split rows' credited ids (migration
+# 0011). Reading a chunk's rows this way visits only them; the GIN index over every row's
+# credited ids, which the batch used before, rechecked each row against the whole chunk.
+# An amount comes as text without its padding: Decimal(text) is what `unpadded` makes of
+# the NUMERIC(20, 6) (40000, not 4E+4 as the binary form decodes).
+_CREDITED_TRANSACTIONS = """
+    SELECT external_id, rep_id, trim_scale(amount)::text, currency, date, type, state,
+           extra_fields, NULL::jsonb, NULL::jsonb
+    FROM transactions
+    WHERE tenant_id = $1 AND rep_id = ANY($4::uuid[]) AND date BETWEEN $2 AND $3
+      AND splits IS NULL AND NOT deleted
+    UNION ALL
+    SELECT external_id, rep_id, trim_scale(amount)::text, currency, date, type, state,
+           extra_fields, splits, credited_user_ids
+    FROM transactions
+    WHERE tenant_id = $1 AND splits IS NOT NULL AND credited_user_ids ?| $5::text[]
+      AND date BETWEEN $2 AND $3 AND NOT deleted
+"""
+
+
+async def _transactions_of_each(
+    viewer: Viewer, people: Sequence[User], period: Period
+) -> dict[UUID, list[Transaction]]:
+    """The period's live transactions credited to each of ``people`` (one statement), people
+    named by their CRM ids. A split transaction is one object in each of its credited
+    people's lists."""
+    out: dict[UUID, list[Transaction]] = {u.id: [] for u in people}
+    if not people:
+        return out
+    ids = list(out)
+    conn: Any
+    async with connections.get("default").acquire_connection() as conn:
+        rows = await conn.fetch(
+            _CREDITED_TRANSACTIONS,
+            viewer.tenant_id,
+            period.start,
+            period.end,
+            ids,
+            [str(u) for u in ids],
         )
+    external = {u.id: u.external_id for u in people}
+    split_rows = []
+    # the same few values repeat across a period's rows (an extra-fields document, a day, a
+    # person's sole credit): each converted once per batch, shared by the rows (read-only)
+    extras: dict[str, dict[str, Any]] = {}
+    days: dict[date, str] = {}
+    sole: dict[UUID, tuple[tuple[str, Decimal], ...]] = {}
+    new = Transaction
+    for row in rows:
+        (tid, rep_uuid, amount_text, currency, day, type_, state, extra_text, splits, _) = row
+        if splits is not None:
+            split_rows.append(row)
+            continue
+        credits = sole.get(rep_uuid)
+        if credits is None:
+            credits = sole[rep_uuid] = ((external[rep_uuid], ONE),)
+        rep = credits[0][0]
+        extra = extras.get(extra_text)
+        if extra is None:
+            extra = extras[extra_text] = _extra_fields(extra_text)
+        iso = days.get(day)
+        if iso is None:
+            iso = days[day] = day.isoformat()
+        amount = Decimal(amount_text)
+        # the fields of Transaction.build, in its order (the extra fields, then the columns)
+        fields = {
+            **extra,
+            "id": tid,
+            "rep_id": rep,
+            "type": type_,
+            "amount": amount,
+            "amount_original": amount,
+            "currency": currency,
+            "date": iso,
+            "state": state,
+        }
+        out[rep_uuid].append(new(tid, rep, amount, currency, day, credits, fields))
+    if split_rows:
+        await _add_splits(viewer, split_rows, external, extras, out)
     return out
 
 
-def _credited(row: dict[str, Any]) -> list[str]:
-    splits = _decode(row["splits"])
-    if splits:
-        return [s["rep_id"] for s in splits]
-    return [str(row["rep_id"])]
+async def _add_splits(
+    viewer: Viewer,
+    rows: list[Any],
+    external: dict[UUID, str],
+    extras: dict[str, dict[str, Any]],
+    out: dict[UUID, list[Transaction]],
+) -> None:
+    """The split transactions among ``rows`` (see `_CREDITED_TRANSACTIONS`), each in the
+    lists of its credited people that ``out`` holds; partners and owners outside the batch
+    are named too (one more statement)."""
+    decoded = [(row, _decode(row[8]), _decode(row[9]) or []) for row in rows]
+    wanted = {UUID(str(s["rep_id"])) for _, splits, _ in decoded for s in splits or ()}
+    wanted |= {row[1] for row in rows}
+    missing = [u for u in wanted if u not in external]
+    if missing:
+        for user_id, external_id in await User.filter(
+            tenant_id=viewer.tenant_id, id__in=missing
+        ).values_list("id", "external_id"):
+            external[user_id] = external_id
+    named = {str(k): v for k, v in external.items()}
+    for row, splits, credited in decoded:
+        tid, rep_uuid, amount_text, currency, day, type_, state, extra_text, _, _ = row
+        rep = external.get(rep_uuid, str(rep_uuid))
+        extra = extras.get(extra_text)
+        if extra is None:
+            extra = extras[extra_text] = _extra_fields(extra_text)
+        transaction = Transaction.build(
+            id=tid,
+            rep_id=rep,
+            amount=Decimal(amount_text),
+            currency=currency,
+            date=day,
+            type=type_,
+            state=state,
+            splits=[
+                (named.get(str(s["rep_id"]), str(s["rep_id"])), Decimal(s["share"])) for s in splits
+            ]
+            or None,
+            extra=extra,
+        )
+        for person in dict.fromkeys(str(c) for c in credited):
+            listed = out.get(UUID(person))
+            if listed is not None:
+                listed.append(transaction)
+
+
+def _extra_fields(text: str | None) -> dict[str, Any]:
+    return {k: _field_value(v) for k, v in (_decode(text) or {}).items()}
 
 
 def _decode(value: Any) -> Any:
@@ -218,8 +286,8 @@ def _decode(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _decode_text(text: str) -> Any:
-    # a period's rows repeat the same few documents ("{}", a product field, one rep's
-    # credit): decoding each text once is a third of the batch path's Python time
+    # a period's rows repeat the same few documents ("{}", a product field): decoding each
+    # text once is a third of the batch path's Python time
     return json.loads(text, parse_float=Decimal)
 
 
@@ -407,36 +475,6 @@ def _calculate_each(
                 errors=(error,) if error is not None else (),
             )
         )
-    return out
-
-
-async def _transactions_of_each(
-    viewer: Viewer, users: Sequence[User], period: Period
-) -> dict[UUID, list[Transaction]]:
-    """The period's live transactions credited to each of ``users`` (one statement)."""
-    out: dict[UUID, list[Transaction]] = {u.id: [] for u in users}
-    if not users:
-        return out
-    by_id = {u.id: u for u in users}
-    rows = await connections.get("default").execute_query_dict(
-        """
-        SELECT external_id, rep_id, amount, currency, date, type, state, splits, extra_fields,
-               credited_user_ids
-        FROM transactions
-        WHERE tenant_id = $1 AND NOT deleted AND date BETWEEN $2 AND $3
-          AND credited_user_ids ?| $4::text[]
-        """,
-        [viewer.tenant_id, period.start, period.end, [str(u) for u in by_id]],
-    )
-    wanted = {str(k): k for k in by_id}
-    for credited, transaction in zip(
-        (_decode(r["credited_user_ids"]) or [] for r in rows),
-        await _build_transactions(viewer, rows, by_id),
-        strict=True,
-    ):
-        for person in {str(c) for c in credited}:
-            if person in wanted:
-                out[wanted[person]].append(transaction)
     return out
 
 
