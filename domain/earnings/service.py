@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -32,10 +33,9 @@ from domain.earnings.models import EarningsResult, PeriodStatus, ResultStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.engine import explanations
 from domain.engine.calculate import calculate
-from domain.engine.explanations import Reason
 from domain.engine.inputs import ONE, Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
-from domain.engine.results import Explainer, PlanResult, RepResult
+from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.kit.money import format_plain, round_money, unpadded
@@ -49,7 +49,7 @@ from domain.kit.periods import (
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
-from domain.plans.models import AssignmentStatus, PlanAssignment, PlanVersion, Quota
+from domain.plans.models import AssignmentStatus, PlanVersion
 from domain.plans.repository import PlanRepository
 from domain.plans.service import compile_version
 from domain.tenants.repository import get_tenant
@@ -138,7 +138,7 @@ async def _transactions(
     viewer: Viewer, people: Sequence[User], period: Period
 ) -> list[Transaction]:
     """The period's live transactions credited to any of ``people`` (a team), each once."""
-    found = await _transactions_of_each(viewer, people, period)
+    found, _ = await _transactions_of_each(viewer, people, period)
     return list({id(t): t for each in found.values() for t in each}.values())
 
 
@@ -166,13 +166,14 @@ _CREDITED_TRANSACTIONS = """
 
 async def _transactions_of_each(
     viewer: Viewer, people: Sequence[User], period: Period
-) -> dict[UUID, list[Transaction]]:
+) -> tuple[dict[UUID, list[Transaction]], set[str]]:
     """The period's live transactions credited to each of ``people`` (one statement), people
-    named by their CRM ids. A split transaction is one object in each of its credited
-    people's lists."""
+    named by their CRM ids, and the currencies they are in. A split transaction is one
+    object in each of its credited people's lists."""
     out: dict[UUID, list[Transaction]] = {u.id: [] for u in people}
+    currencies: set[str] = set()
     if not people:
-        return out
+        return out, currencies
     ids = list(out)
     conn: Any
     async with connections.get("default").acquire_connection() as conn:
@@ -207,6 +208,8 @@ async def _transactions_of_each(
         iso = days.get(day)
         if iso is None:
             iso = days[day] = day.isoformat()
+        if currency not in currencies:
+            currencies.add(currency)
         amount = Decimal(amount_text)
         # the fields of Transaction.build, in its order (the extra fields, then the columns)
         fields = {
@@ -223,7 +226,8 @@ async def _transactions_of_each(
         out[rep_uuid].append(new(tid, rep, amount, currency, day, credits, fields))
     if split_rows:
         await _add_splits(viewer, split_rows, external, extras, out)
-    return out
+        currencies.update(row[3] for row in split_rows)
+    return out, currencies
 
 
 async def _add_splits(
@@ -317,6 +321,28 @@ async def run_plans(
     return (await _plan_runs_many(viewer, [user], period, extra)).get(user.id, [])
 
 
+class _Assigned(NamedTuple):
+    """A plan assignment as a batch reads it."""
+
+    user_id: UUID
+    plan_id: UUID
+    status: str  # an AssignmentStatus value
+    effective_from: date
+    effective_to: date | None
+
+
+_ASSIGNMENTS = """
+    SELECT user_id, plan_id, status, effective_from, effective_to FROM plan_assignments
+    WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])
+    ORDER BY effective_from, id
+"""
+# a quota's value as `unpadded` reads the NUMERIC(20, 6) (see _CREDITED_TRANSACTIONS)
+_QUOTAS = """
+    SELECT user_id, measure, trim_scale(value)::text FROM quotas
+    WHERE tenant_id = $1 AND period = $2 AND user_id = ANY($3::uuid[])
+"""
+
+
 async def _plan_runs_many(
     viewer: Viewer,
     users: Sequence[User],
@@ -333,11 +359,13 @@ async def _plan_runs_many(
         return {}
     tenant_id = viewer.tenant_id
     ids = [u.id for u in users]
-    every_assignment = await PlanAssignment.filter(tenant_id=tenant_id, user_id__in=ids).order_by(
-        "effective_from", "id"
-    )
+    conn: Any
+    async with connections.get("default").acquire_connection() as conn:
+        every_assignment = [
+            _Assigned(*row) for row in await conn.fetch(_ASSIGNMENTS, tenant_id, ids)
+        ]
     live = (AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED)
-    active: dict[UUID, list[PlanAssignment]] = {}
+    active: dict[UUID, list[_Assigned]] = {}
     for a in every_assignment:
         if (
             a.status in live
@@ -381,24 +409,25 @@ async def _plan_runs_many(
     self_scope = [
         by_id[u] for u, vs in chosen.items() if any(not compiled[v.id].has_team_scope for v in vs)
     ]
-    transactions = await _transactions_of_each(viewer, self_scope, period)
+    transactions, foreign = await _transactions_of_each(viewer, self_scope, period)
     if extra:
         for found in transactions.values():
             found.extend(extra)
+        foreign.update(t.currency for t in extra)
     quotas: dict[UUID, dict[tuple[str, str], Decimal]] = {}
-    for q in await Quota.filter(tenant_id=tenant_id, user_id__in=list(chosen), period=period.id):
-        quotas.setdefault(q.user_id, {})[(by_id[q.user_id].external_id, q.measure)] = unpadded(
-            q.value
-        )
+    async with connections.get("default").acquire_connection() as conn:
+        for user_id, measure, value in await conn.fetch(
+            _QUOTAS, tenant_id, period.id, list(chosen)
+        ):
+            quotas.setdefault(user_id, {})[(by_id[user_id].external_id, measure)] = Decimal(value)
     plan_currencies = {p.currency for p in compiled.values()}
-    foreign = {t.currency for found in transactions.values() for t in found}
     fx = {
         currency: await _fx(viewer, sorted(foreign - {currency}), currency, period.end)
         for currency in sorted(plan_currencies)
     }
-    assignments_of: dict[UUID, list[PlanAssignment]] = {}
+    assignments_of: dict[UUID, list[_Assigned]] = {}
     for a in every_assignment:
-        if a.status is not AssignmentStatus.DECLINED:
+        if a.status != AssignmentStatus.DECLINED:
             assignments_of.setdefault(a.user_id, []).append(a)
     runs: dict[tuple[UUID, UUID], PlanRun] = {}
     # a self-scope version -> its people, calculated together
@@ -442,6 +471,9 @@ async def _plan_runs_many(
     }
 
 
+_ID = attrgetter("id")
+
+
 def _calculate_each(
     plan: EnginePlan, period: Period, people: list[tuple[User, Inputs]]
 ) -> list[PlanResult]:
@@ -457,7 +489,9 @@ def _calculate_each(
         quotas.update(inputs.quotas)
     merged = Inputs(
         reps=tuple(r for _, inputs in people for r in inputs.reps),
-        transactions=tuple(seen.values()),
+        # in the order of their ids, as a person's own are (each alone or in any batch): the
+        # engine then finds every rep's lines in order already instead of sorting them
+        transactions=tuple(sorted(seen.values(), key=_ID)),
         quotas=quotas,
         fx=people[0][1].fx,
         assignments=tuple(a for _, inputs in people for a in inputs.assignments or ()),
@@ -485,9 +519,14 @@ class Recomputed:
 
     user_id: UUID
     period: str
-    results: list[EarningsResult]
+    rows: list[tuple[Any, ...]]  # the results as stored (`_RESULT_COLUMNS`)
     refused: DomainError | None = None
     transactions: int = 0  # the engine read this many (progress, rates)
+
+    @property
+    def results(self) -> list[EarningsResult]:
+        """The stored results (built when asked: a close never reads them)."""
+        return [_result_model(row) for row in self.rows]
 
 
 async def recompute_rep_period(
@@ -613,85 +652,10 @@ async def close_period(*, viewer: Viewer, period: str) -> StoredPeriod:
     return stored
 
 
-def _result_state(r: EarningsResult) -> dict[str, Any]:
-    return {
-        "status": r.status.value if isinstance(r.status, ResultStatus) else str(r.status),
-        "total": format_plain(unpadded(r.total)),
-        "payable": format_plain(unpadded(r.payable)),
-        "pending": format_plain(unpadded(r.pending)),
-        "error": r.error,
-    }
-
-
-def _result_values(
-    viewer: Viewer, run: PlanRun, now: datetime, rep: RepResult | None
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "tenant_id": viewer.tenant_id,
-        "user_id": run.user.id,
-        "plan_version_id": run.version.id,
-        "period": run.period.id,
-        "currency": run.plan.currency,
-        "computed_at": now,
-    }
-    if rep is None:
-        values.update(
-            status=ResultStatus.ERROR,
-            error=run.error,
-            total=Decimal(0),
-            payable=Decimal(0),
-            pending=Decimal(0),
-            cap_adjustment=Decimal(0),
-            active_days=0,
-            period_days=run.period.days,
-            measures=[],
-            components=[],
-            explanation=[],
-        )
-        return values
-    values.update(
-        status=ResultStatus.OK,
-        error=None,
-        total=rep.total,
-        payable=rep.payable,
-        pending=rep.pending,
-        cap_adjustment=rep.cap_adjustment,
-        active_days=rep.active_days,
-        period_days=rep.period_days,
-        measures=[
-            {
-                "id": m.id,
-                "name": run.plan.measure_name(m.id),
-                "total": format_plain(m.total),
-                "count": format_plain(m.credited_count),
-                "quota": None if m.quota is None else format_plain(m.quota),
-                "attainment": None if m.attainment is None else format_plain(m.attainment),
-            }
-            for m in rep.measures
-        ],
-        components=[
-            {
-                "id": c.id,
-                "name": run.plan.component_name(c.id),
-                "type": c.type,
-                "amount": format_plain(c.amount),
-                "payable": format_plain(c.payable),
-                "pending": format_plain(c.pending),
-                "explanation": explanations.plain(c.reasons),
-            }
-            for c in rep.components
-        ],
-        explanation=explanations.plain(rep.reasons),
-    )
-    return values
-
-
-_RESULT_COLUMNS = (
-    "id",
-    "tenant_id",
-    "user_id",
-    "plan_version_id",
-    "period",
+# What a result row holds, in the order of its columns: who and when, then the figures
+# (what the fingerprint covers), then the time they last changed and their fingerprint.
+_KEY_COLUMNS = ("id", "tenant_id", "user_id", "plan_version_id", "period")
+_FIGURE_COLUMNS = (
     "status",
     "error",
     "currency",
@@ -704,9 +668,8 @@ _RESULT_COLUMNS = (
     "measures",
     "components",
     "explanation",
-    "computed_at",
-    "fingerprint",
 )
+_RESULT_COLUMNS = (*_KEY_COLUMNS, *_FIGURE_COLUMNS, "computed_at", "fingerprint")
 _JSON_COLUMNS = frozenset({"measures", "components", "explanation"})
 _LINE_COLUMNS = (
     "result_id",
@@ -721,41 +684,110 @@ _LINE_COLUMNS = (
     "status",
     "explanation",
 )
+# JSON text as `explanations.encode` writes reasons: compact, any language's letters as they
+# are. Composing a document of texts encoded so is the same as encoding the document.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_EXISTING = """
+    SELECT user_id, plan_version_id, id, fingerprint, computed_at, status, error, total,
+           payable, pending
+    FROM earnings_results
+    WHERE tenant_id = $1 AND period = $2 AND user_id = ANY($3::uuid[])
+"""
+_ZERO_FIGURES = (Decimal(0), Decimal(0), Decimal(0), Decimal(0))
 
 
-def _column_value(name: str, values: dict[str, Any]) -> Any:
-    value = values[name]
-    if name in _JSON_COLUMNS:
-        return json.dumps(value)
-    if isinstance(value, ResultStatus):
-        return value.value
-    return value
+def _state(
+    status: str, error: str | None, total: Decimal, payable: Decimal, pending: Decimal
+) -> dict[str, Any]:
+    """A result's figures as the audit log records them."""
+    return {
+        "status": status,
+        "total": format_plain(unpadded(total)),
+        "payable": format_plain(unpadded(payable)),
+        "pending": format_plain(unpadded(pending)),
+        "error": error,
+    }
+
+
+def _figures(run: PlanRun, rep: RepResult | None) -> tuple[Any, ...]:
+    """A result's figures in ``_FIGURE_COLUMNS`` order, JSON columns as text. A component's
+    reasons are not among them: they are stored once, on the component's line."""
+    if rep is None:
+        return (
+            ResultStatus.ERROR.value,
+            run.error,
+            run.plan.currency,
+            *_ZERO_FIGURES,
+            0,
+            run.period.days,
+            "[]",
+            "[]",
+            "[]",
+        )
+    plan = run.plan
+    measures = [
+        {
+            "id": m.id,
+            "name": plan.measure_name(m.id),
+            "total": format_plain(m.total),
+            "count": format_plain(m.credited_count),
+            "quota": None if m.quota is None else format_plain(m.quota),
+            "attainment": None if m.attainment is None else format_plain(m.attainment),
+        }
+        for m in rep.measures
+    ]
+    components = [
+        {
+            "id": c.id,
+            "name": plan.component_name(c.id),
+            "type": c.type,
+            "amount": format_plain(c.amount),
+            "payable": format_plain(c.payable),
+            "pending": format_plain(c.pending),
+        }
+        for c in rep.components
+    ]
+    return (
+        ResultStatus.OK.value,
+        None,
+        rep.currency,
+        rep.total,
+        rep.payable,
+        rep.pending,
+        rep.cap_adjustment,
+        rep.active_days,
+        rep.period_days,
+        _json(measures),
+        _json(components),
+        _json(explanations.plain(rep.reasons)),
+    )
 
 
 async def _store_many(
     viewer: Viewer, people: Sequence[User], period: Period, runs: dict[UUID, list[PlanRun]]
-) -> dict[UUID, list[EarningsResult]]:
+) -> dict[UUID, list[tuple[Any, ...]]]:
     """Replace the stored results of ``people`` for ``period`` by ``runs`` (upsert per plan
     version, lines rewritten, results of versions no longer run removed), auditing every
-    change of a result's figures, in a fixed number of statements (lines by COPY).
+    change of a result's figures, in a fixed number of statements (results and lines by
+    COPY). Returns each person's result rows as stored (``_RESULT_COLUMNS``).
 
     Only what changed is written: a result whose figures and lines hash to its stored
     ``fingerprint`` is left as it is (no update, no line rewritten, no audit entry, and its
     ``computed_at`` keeps the time its figures last changed). The stored result still equals
-    a fresh recompute: the fingerprint covers every stored column but the id and that time."""
-    stored: dict[UUID, list[EarningsResult]] = {u.id: [] for u in people}
+    a fresh recompute: the fingerprint covers every stored column but the ids and that
+    time."""
+    stored: dict[UUID, list[tuple[Any, ...]]] = {u.id: [] for u in people}
     if not people:
         return stored
     db = connections.get("default")
-    existing = {
-        (r.user_id, r.plan_version_id): r
-        for r in await EarningsResult.filter(
-            tenant_id=viewer.tenant_id, user_id__in=[u.id for u in people], period=period.id
-        )
-    }
+    conn: Any
+    async with db.acquire_connection() as conn:
+        rows = await conn.fetch(_EXISTING, viewer.tenant_id, period.id, [u.id for u in people])
+    existing = {(r[0], r[1]): r for r in rows}
     now = utc_now()
-    inserts: list[EarningsResult] = []
-    updates: list[EarningsResult] = []
+    tenant_id = viewer.tenant_id
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
     lines: list[tuple[Any, ...]] = []
     changes: list[Change] = []
     keep: set[tuple[UUID, UUID]] = set()
@@ -765,116 +797,87 @@ async def _store_many(
                 continue  # no active day in the period: not calculated (PLAN_SPEC 4)
             key = (user.id, run.version.id)
             keep.add(key)
-            rep = _reasons_once(run.rep_result)
-            values = _result_values(viewer, run, now, rep)
+            rep = run.rep_result
+            figures = _figures(run, rep)
             old = existing.get(key)
-            rows: list[tuple[Any, ...]] = []
-            if rep is not None:
-                dates = {t.id: t.date for t in run.inputs.transactions}
-                rows = _line_rows(viewer, old.id if old else uuid4(), run.result, rep, dates)
-            values["fingerprint"] = _fingerprint(values, rows)
-            if old is not None and old.fingerprint == values["fingerprint"]:
-                stored[user.id].append(old)  # nothing changed: nothing written
+            result_id = old["id"] if old is not None else uuid4()
+            rows = [] if rep is None else _line_rows(tenant_id, result_id, run, rep)
+            fingerprint = _fingerprint(figures, rows)
+            ids = (result_id, tenant_id, user.id, run.version.id, period.id)
+            if old is not None and old["fingerprint"] == fingerprint:
+                # nothing changed: nothing written
+                stored[user.id].append((*ids, *figures, old["computed_at"], fingerprint))
                 continue
-            before = _result_state(old) if old is not None else None
-            if old is not None:
-                old.update_from_dict(values)
-                result, target = old, updates
-            else:
-                result = EarningsResult(id=rows[0][0] if rows else uuid4(), **values)
-                result._saved_in_db = True  # written below, in the same statement batch
-                target = inserts
-            if rows and rows[0][0] != result.id:
-                rows = [(result.id, *row[1:]) for row in rows]
+            row = (*ids, *figures, now, fingerprint)
+            (updates if old is not None else inserts).append(row)
             lines.extend(rows)
-            target.append(result)
-            stored[user.id].append(result)
-            after = _result_state(result)
+            stored[user.id].append(row)
+            before = None if old is None else _state(*old[5:10])
+            after = _state(*figures[:2], *figures[3:6])
             if before != after:
                 changes.append(
-                    Change("earnings.recomputed", "earnings_result", str(result.id), before, after)
+                    Change("earnings.recomputed", "earnings_result", str(result_id), before, after)
                 )
     stale = [r for key, r in existing.items() if key not in keep]
     for old in stale:
         changes.append(
-            Change("earnings.removed", "earnings_result", str(old.id), _result_state(old), None)
+            Change("earnings.removed", "earnings_result", str(old["id"]), _state(*old[5:10]), None)
         )
     async with in_transaction():  # a savepoint: every result of the batch, or none
-        rewritten = [r.id for r in updates] + [r.id for r in stale]
-        if rewritten:
-            await db.execute_query(
-                "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", [rewritten]
-            )
-        if stale:
-            await db.execute_query(
-                "DELETE FROM earnings_results WHERE id = ANY($1::uuid[])", [[r.id for r in stale]]
-            )
-        if updates:
-            assignments = ", ".join(
-                f"{name} = ${i}{'::jsonb' if name in _JSON_COLUMNS else ''}"
-                for i, name in enumerate(_RESULT_COLUMNS[1:], start=2)
-            )
-            await db.execute_many(
-                f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
-                [_result_row(r) for r in updates],
-            )
-        if inserts or lines:
-            conn: Any
-            async with db.acquire_connection() as conn:
-                if inserts:
-                    await conn.copy_records_to_table(
-                        "earnings_results",
-                        records=[_result_row(r) for r in inserts],
-                        columns=list(_RESULT_COLUMNS),
-                    )
-                if lines:
-                    await conn.copy_records_to_table(
-                        "earnings_lines", records=lines, columns=list(_LINE_COLUMNS)
-                    )
+        async with db.acquire_connection() as conn:
+            rewritten = [r[0] for r in updates] + [r["id"] for r in stale]
+            if rewritten:
+                await conn.execute(
+                    "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", rewritten
+                )
+            if stale:
+                await conn.execute(
+                    "DELETE FROM earnings_results WHERE id = ANY($1::uuid[])",
+                    [r["id"] for r in stale],
+                )
+            if updates:
+                assignments = ", ".join(
+                    f"{name} = ${i}{'::jsonb' if name in _JSON_COLUMNS else ''}"
+                    for i, name in enumerate(_RESULT_COLUMNS[1:], start=2)
+                )
+                await conn.executemany(
+                    f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
+                    updates,
+                )
+            if inserts:
+                await conn.copy_records_to_table(
+                    "earnings_results", records=inserts, columns=_RESULT_COLUMNS
+                )
+            if lines:
+                await conn.copy_records_to_table(
+                    "earnings_lines", records=lines, columns=_LINE_COLUMNS
+                )
         await record_many(viewer=viewer, changes=changes)
     return stored
 
 
-def _reasons_once(rep: RepResult | None) -> RepResult | None:
-    """``rep`` with each component's reasons rendered once: the result's explanation and its
-    component line both read them."""
-    if rep is None:
-        return None
-    return rep._replace(
-        components=tuple(c._replace(explain=_constant(c.reasons)) for c in rep.components)
-    )
+def _fingerprint(figures: tuple[Any, ...], lines: list[tuple[Any, ...]]) -> str:
+    """A hash of what a result stores: its figures and its lines, not their ids or time."""
+    digest = hashlib.sha256(repr(figures).encode())
+    # each line as its values' text (cheaper than repr); a separator no value holds
+    text = "\x1e".join(["\x1f".join(map(str, row[2:])) for row in lines])
+    digest.update(text.encode())
+    return digest.hexdigest()
 
 
-def _constant(reasons: tuple[Reason, ...]) -> Explainer:
-    return lambda: reasons
-
-
-def _fingerprint(values: dict[str, Any], lines: list[tuple[Any, ...]]) -> str:
-    """A hash of what a result stores (its figures and its lines, not its ids or time)."""
-    figures = tuple(
-        _column_value(name, values)
-        for name in _RESULT_COLUMNS
-        if name not in ("id", "computed_at", "fingerprint")
-    )
-    body = repr((figures, [row[1:] for row in lines]))
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _placeholder(index: int, name: str) -> str:
-    return f"${index}::jsonb" if name in _JSON_COLUMNS else f"${index}"
-
-
-def _result_row(result: EarningsResult) -> tuple[Any, ...]:
-    values = {name: getattr(result, name) for name in _RESULT_COLUMNS}
-    return tuple(_column_value(name, values) for name in _RESULT_COLUMNS)
+def _result_model(row: tuple[Any, ...]) -> EarningsResult:
+    """An EarningsResult of a row as `_store_many` stored it (JSON columns decoded)."""
+    values = dict(zip(_RESULT_COLUMNS, row, strict=True))
+    for name in _JSON_COLUMNS:
+        values[name] = json.loads(values[name])
+    values["status"] = ResultStatus(values["status"])
+    result = EarningsResult(**values)
+    result._saved_in_db = True
+    return result
 
 
 def _line_rows(
-    viewer: Viewer,
-    result_id: UUID,
-    plan_result: PlanResult,
-    rep: RepResult,
-    dates: dict[str, date],
+    tenant_id: UUID, result_id: UUID, run: PlanRun, rep: RepResult
 ) -> list[tuple[Any, ...]]:
     """The rows of a result's lines, in ``_LINE_COLUMNS`` order: one per component (its
     reasons (tier slices, steps, gate, cap) explain a single figure, so they share one line
@@ -882,12 +885,13 @@ def _line_rows(
     explanation is the line's reasons (`domain.engine.explanations`), exact and
     language-neutral, put into words in the reader's language when read."""
     rows: list[tuple[Any, ...]] = []
+    plan_result = run.result
     for c in rep.components:
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
         rows.append(
             (
                 result_id,
-                viewer.tenant_id,
+                tenant_id,
                 len(rows),
                 c.id,
                 None,
@@ -896,15 +900,20 @@ def _line_rows(
                 None,
                 c.amount,
                 status,
-                explanations.encode(plan_result.component_reasons(c)),
+                _json(explanations.plain(plan_result.component_reasons(c))),
             )
         )
+    if not rep.lines:
+        return rows
+    dates = {t.id: t.date for t in run.inputs.transactions}
+    explain, encode, rep_id = plan_result.explain_line, explanations.encode, rep.rep_id
+    position = len(rows)
     for line in rep.lines:
         rows.append(
             (
                 result_id,
-                viewer.tenant_id,
-                len(rows),
+                tenant_id,
+                position,
                 line.component,
                 line.transaction_id,
                 line.rep_id or None,
@@ -912,9 +921,10 @@ def _line_rows(
                 line.value,
                 line.amount,
                 "payable" if line.payable else "pending",
-                explanations.encode(plan_result.explain_line(rep.rep_id, line)),
+                encode(explain(rep_id, line)),
             )
         )
+        position += 1
     return rows
 
 
