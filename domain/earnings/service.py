@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -147,17 +147,19 @@ async def _transactions(
 # ones crediting any of them through the GIN index of split rows' credited ids (migration
 # 0011). Reading a chunk's rows this way visits only them; the GIN index over every row's
 # credited ids, which the batch used before, rechecked each row against the whole chunk.
-# An amount comes as text without its padding: Decimal(text) is what `unpadded` makes of
-# the NUMERIC(20, 6) (40000, not 4E+4 as the binary form decodes).
+# What repeats comes as small numbers: the person as their place in the batch (from 1; 0 for
+# a split row, which names its owner and credits itself), the day as days since the period's
+# first. An amount comes as text without its padding: Decimal(text) is what `unpadded` makes
+# of the NUMERIC(20, 6) (40000, not 4E+4 as the binary form decodes).
 _CREDITED_TRANSACTIONS = """
-    SELECT external_id, rep_id, trim_scale(amount)::text, currency, date, type, state,
-           extra_fields, NULL::jsonb, NULL::jsonb
-    FROM transactions
-    WHERE tenant_id = $1 AND rep_id = ANY($4::uuid[]) AND date BETWEEN $2 AND $3
-      AND splits IS NULL AND NOT deleted
+    SELECT t.external_id, p.n::int, trim_scale(t.amount)::text, t.currency, t.date - $2,
+           t.type, t.state, t.extra_fields, NULL::uuid, NULL::jsonb, NULL::jsonb
+    FROM unnest($4::uuid[]) WITH ORDINALITY AS p(id, n)
+    JOIN transactions t ON t.rep_id = p.id
+    WHERE t.tenant_id = $1 AND t.date BETWEEN $2 AND $3 AND t.splits IS NULL AND NOT t.deleted
     UNION ALL
-    SELECT external_id, rep_id, trim_scale(amount)::text, currency, date, type, state,
-           extra_fields, splits, credited_user_ids
+    SELECT external_id, 0, trim_scale(amount)::text, currency, date - $2, type, state,
+           extra_fields, rep_id, splits, credited_user_ids
     FROM transactions
     WHERE tenant_id = $1 AND splits IS NOT NULL AND credited_user_ids ?| $5::text[]
       AND date BETWEEN $2 AND $3 AND NOT deleted
@@ -185,29 +187,28 @@ async def _transactions_of_each(
             ids,
             [str(u) for u in ids],
         )
+    # what repeats is converted once per batch and shared by the rows (read-only): a
+    # person's credit and list (by place), a day, an extra-fields document
     external = {u.id: u.external_id for u in people}
-    split_rows = []
-    # the same few values repeat across a period's rows (an extra-fields document, a day, a
-    # person's sole credit): each converted once per batch, shared by the rows (read-only)
+    by_place: list[Any] = [None]
+    for user_id in ids:  # the order of $4
+        by_place.append((((external[user_id], ONE),), out[user_id].append))
+    start = period.start
+    days = [(day, day.isoformat()) for day in (start + timedelta(n) for n in range(period.days))]
     extras: dict[str, dict[str, Any]] = {}
-    days: dict[date, str] = {}
-    sole: dict[UUID, tuple[tuple[str, Decimal], ...]] = {}
-    new = Transaction
+    split_rows = []
+    sole = Transaction.sole
     for row in rows:
-        (tid, rep_uuid, amount_text, currency, day, type_, state, extra_text, splits, _) = row
-        if splits is not None:
+        tid, place, amount_text, currency, day, type_, state, extra_text = row[:8]
+        if not place:
             split_rows.append(row)
             continue
-        credits = sole.get(rep_uuid)
-        if credits is None:
-            credits = sole[rep_uuid] = ((external[rep_uuid], ONE),)
+        credits, append = by_place[place]
         rep = credits[0][0]
         extra = extras.get(extra_text)
         if extra is None:
             extra = extras[extra_text] = _extra_fields(extra_text)
-        iso = days.get(day)
-        if iso is None:
-            iso = days[day] = day.isoformat()
+        date_, iso = days[day]
         if currency not in currencies:
             currencies.add(currency)
         amount = Decimal(amount_text)
@@ -223,9 +224,9 @@ async def _transactions_of_each(
             "date": iso,
             "state": state,
         }
-        out[rep_uuid].append(new(tid, rep, amount, currency, day, credits, fields))
+        append(sole(tid, rep, amount, currency, date_, credits, fields))
     if split_rows:
-        await _add_splits(viewer, split_rows, external, extras, out)
+        await _add_splits(viewer, split_rows, external, days, extras, out)
         currencies.update(row[3] for row in split_rows)
     return out, currencies
 
@@ -234,15 +235,16 @@ async def _add_splits(
     viewer: Viewer,
     rows: list[Any],
     external: dict[UUID, str],
+    days: list[tuple[date, str]],
     extras: dict[str, dict[str, Any]],
     out: dict[UUID, list[Transaction]],
 ) -> None:
-    """The split transactions among ``rows`` (see `_CREDITED_TRANSACTIONS`), each in the
-    lists of its credited people that ``out`` holds; partners and owners outside the batch
-    are named too (one more statement)."""
-    decoded = [(row, _decode(row[8]), _decode(row[9]) or []) for row in rows]
+    """The split transactions (rows of `_CREDITED_TRANSACTIONS`), each in the lists of its
+    credited people that ``out`` holds; partners and owners outside the batch are named too
+    (one more statement)."""
+    decoded = [(row, _decode(row[9]), _decode(row[10]) or []) for row in rows]
     wanted = {UUID(str(s["rep_id"])) for _, splits, _ in decoded for s in splits or ()}
-    wanted |= {row[1] for row in rows}
+    wanted |= {row[8] for row in rows}
     missing = [u for u in wanted if u not in external]
     if missing:
         for user_id, external_id in await User.filter(
@@ -251,7 +253,7 @@ async def _add_splits(
             external[user_id] = external_id
     named = {str(k): v for k, v in external.items()}
     for row, splits, credited in decoded:
-        tid, rep_uuid, amount_text, currency, day, type_, state, extra_text, _, _ = row
+        tid, _, amount_text, currency, day, type_, state, extra_text, rep_uuid, _, _ = row
         rep = external.get(rep_uuid, str(rep_uuid))
         extra = extras.get(extra_text)
         if extra is None:
@@ -261,7 +263,7 @@ async def _add_splits(
             rep_id=rep,
             amount=Decimal(amount_text),
             currency=currency,
-            date=day,
+            date=days[day][0],
             type=type_,
             state=state,
             splits=[
