@@ -10,17 +10,22 @@ and carries on never commits half a result.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from operator import attrgetter
-from typing import Any, NamedTuple
-from uuid import UUID, uuid4
+from typing import Any, NamedTuple, TypeVar
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
@@ -187,15 +192,37 @@ async def _transactions_of_each(
             ids,
             [str(u) for u in ids],
         )
-    # what repeats is converted once per batch and shared by the rows (read-only): a
-    # person's credit and list (by place), a day, an extra-fields document
     external = {u.id: u.external_id for u in people}
-    by_place: list[Any] = [None]
-    for user_id in ids:  # the order of $4
-        by_place.append((((external[user_id], ONE),), out[user_id].append))
-    start = period.start
-    days = [(day, day.isoformat()) for day in (start + timedelta(n) for n in range(period.days))]
+    days = [
+        (day, day.isoformat()) for day in (period.start + timedelta(n) for n in range(period.days))
+    ]
     extras: dict[str, dict[str, Any]] = {}
+    split_rows = await _computed(
+        _own_transactions, rows, ids, external, days, extras, out, currencies
+    )
+    if split_rows:
+        await _add_splits(viewer, split_rows, external, days, extras, out)
+        currencies.update(row[3] for row in split_rows)
+    return out, currencies
+
+
+def _own_transactions(
+    rows: list[Any],
+    ids: list[UUID],
+    external: dict[UUID, str],
+    days: list[tuple[date, str]],
+    extras: dict[str, dict[str, Any]],
+    out: dict[UUID, list[Transaction]],
+    currencies: set[str],
+) -> list[Any]:
+    """The transactions of ``rows`` (`_CREDITED_TRANSACTIONS`, people by their place in
+    ``ids``) that credit their owner alone, each added to its owner's list in ``out`` and
+    its currency to ``currencies``; returns the split rows. What repeats is converted once
+    per batch and shared by the rows (read-only): a person's credit and list, a day, an
+    extra-fields document."""
+    by_place: list[Any] = [None]
+    for user_id in ids:
+        by_place.append((((external[user_id], ONE),), out[user_id].append))
     split_rows = []
     sole = Transaction.sole
     for row in rows:
@@ -225,10 +252,7 @@ async def _transactions_of_each(
             "state": state,
         }
         append(sole(tid, rep, amount, currency, date_, credits, fields))
-    if split_rows:
-        await _add_splits(viewer, split_rows, external, days, extras, out)
-        currencies.update(row[3] for row in split_rows)
-    return out, currencies
+    return split_rows
 
 
 async def _add_splits(
@@ -440,7 +464,9 @@ async def _plan_runs_many(
             plan = compiled[version.id]
             if plan.has_team_scope:
                 inputs = await _load_inputs(viewer, user, version, plan, period, extra)
-                result = calculate(plan, period, inputs, rep_ids=[user.external_id])
+                result = await _computed(
+                    partial(calculate, plan, period, inputs, rep_ids=[user.external_id])
+                )
                 runs[(user_id, version.id)] = PlanRun(version, plan, period, user, inputs, result)
                 continue
             inputs = Inputs(
@@ -465,7 +491,7 @@ async def _plan_runs_many(
             batches.setdefault(version.id, (version, []))[1].append((user, inputs))
     for version_id, (version, people) in batches.items():
         plan = compiled[version_id]
-        results = _calculate_each(plan, period, people)
+        results = await _computed(_calculate_each, plan, period, people)
         for (user, inputs), result in zip(people, results, strict=True):
             runs[(user.id, version_id)] = PlanRun(version, plan, period, user, inputs, result)
     return {
@@ -550,6 +576,41 @@ async def recompute_rep_period(
     return done.results
 
 
+# A batch's pure work (rows into transactions, the engine, the rows to store) runs on a thread
+# of its own while the event loop waits on PostgreSQL for other work: a close reads its next
+# chunk and writes the one before while this one is calculated. One thread: the work holds
+# the GIL anyway, it only lets the database work meanwhile.
+_COMPUTE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-compute")
+T = TypeVar("T")
+
+
+async def _computed(work: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_COMPUTE, partial(work, *args))
+
+
+# Batches under way (several at once when a close overlaps its chunks), and whether the
+# cyclic collector was on before the first of them: on again when the last one ends.
+_under_way = [0, False]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A batch allocates a few objects per transaction and frees them all at its end: with
+    the cyclic collector on, each of the engine's results, lines and the chunk's
+    transactions was scanned again and again while alive (a fifth of a close's time).
+    Paused until the batches' objects are gone (freed by their reference counts)."""
+    if not _under_way[0]:
+        _under_way[1] = gc.isenabled()
+        gc.disable()
+    _under_way[0] += 1
+    try:
+        yield
+    finally:
+        _under_way[0] -= 1
+        if not _under_way[0] and _under_way[1]:
+            gc.enable()
+
+
 async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -> list[Recomputed]:
     """Recalculate and store the earnings of many (person, period)s: what a worker does with
     the requests a burst of CRM events left, in a few statements per batch rather than a
@@ -562,18 +623,8 @@ async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -
     that the viewer may see these people.
     """
     unique = list(dict.fromkeys((UUID(str(u)), p) for u, p in pairs))
-    # A batch allocates a few objects per transaction and frees them all at its end: with
-    # the cyclic collector on, each of the engine's results, lines and the chunk's
-    # transactions was scanned again and again while alive (a fifth of a close's time).
-    # Paused until the batch's objects are gone (freed by their reference counts), so the
-    # collector resumes with nearly nothing new to scan.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_paused():
         return await _recompute_batch(viewer, unique)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 async def _recompute_batch(viewer: Viewer, unique: list[tuple[UUID, str]]) -> list[Recomputed]:
@@ -786,13 +837,61 @@ async def _store_many(
     async with db.acquire_connection() as conn:
         rows = await conn.fetch(_EXISTING, viewer.tenant_id, period.id, [u.id for u in people])
     existing = {(r[0], r[1]): r for r in rows}
+    inserts, updates, lines, changes, stale = await _computed(
+        _rows_to_store, viewer.tenant_id, people, period, runs, existing, stored
+    )
+    async with in_transaction():  # a savepoint: every result of the batch, or none
+        async with db.acquire_connection() as conn:
+            rewritten = [r[0] for r in updates] + stale
+            if rewritten:
+                await conn.execute(
+                    "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", rewritten
+                )
+            if stale:
+                await conn.execute("DELETE FROM earnings_results WHERE id = ANY($1::uuid[])", stale)
+            if updates:
+                assignments = ", ".join(
+                    f"{name} = ${i}{'::jsonb' if name in _JSON_COLUMNS else ''}"
+                    for i, name in enumerate(_RESULT_COLUMNS[1:], start=2)
+                )
+                await conn.executemany(
+                    f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
+                    updates,
+                )
+            if inserts:
+                await conn.copy_records_to_table(
+                    "earnings_results", records=inserts, columns=_RESULT_COLUMNS
+                )
+            if lines:
+                await conn.copy_records_to_table(
+                    "earnings_lines", records=lines, columns=_LINE_COLUMNS
+                )
+        await record_many(viewer=viewer, changes=changes)
+    return stored
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def _rows_to_store(
+    tenant_id: UUID,
+    people: Sequence[User],
+    period: Period,
+    runs: dict[UUID, list[PlanRun]],
+    existing: dict[tuple[UUID, UUID], Any],
+    stored: dict[UUID, Rows],
+) -> tuple[Rows, Rows, Rows, list[Change], list[UUID]]:
+    """What `_store_many` writes: the result rows to insert and to update, their lines, the
+    audit entries and the ids of the results to remove; each person's result rows as
+    stored are added to ``stored``. A result whose fingerprint is its stored one is not
+    written (nor its lines, nor an audit entry)."""
     now = utc_now()
-    tenant_id = viewer.tenant_id
-    inserts: list[tuple[Any, ...]] = []
-    updates: list[tuple[Any, ...]] = []
-    lines: list[tuple[Any, ...]] = []
+    inserts: Rows = []
+    updates: Rows = []
+    lines: Rows = []
     changes: list[Change] = []
     keep: set[tuple[UUID, UUID]] = set()
+    new_ids = _new_ids(sum(len(runs.get(u.id, ())) for u in people))
     for user in people:
         for run in runs.get(user.id, ()):
             if run.rep_result is None and run.error is None:
@@ -802,7 +901,7 @@ async def _store_many(
             rep = run.rep_result
             figures = _figures(run, rep)
             old = existing.get(key)
-            result_id = old["id"] if old is not None else uuid4()
+            result_id = old["id"] if old is not None else next(new_ids)
             rows = [] if rep is None else _line_rows(tenant_id, result_id, run, rep)
             fingerprint = _fingerprint(figures, rows)
             ids = (result_id, tenant_id, user.id, run.version.id, period.id)
@@ -825,37 +924,15 @@ async def _store_many(
         changes.append(
             Change("earnings.removed", "earnings_result", str(old["id"]), _state(*old[5:10]), None)
         )
-    async with in_transaction():  # a savepoint: every result of the batch, or none
-        async with db.acquire_connection() as conn:
-            rewritten = [r[0] for r in updates] + [r["id"] for r in stale]
-            if rewritten:
-                await conn.execute(
-                    "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", rewritten
-                )
-            if stale:
-                await conn.execute(
-                    "DELETE FROM earnings_results WHERE id = ANY($1::uuid[])",
-                    [r["id"] for r in stale],
-                )
-            if updates:
-                assignments = ", ".join(
-                    f"{name} = ${i}{'::jsonb' if name in _JSON_COLUMNS else ''}"
-                    for i, name in enumerate(_RESULT_COLUMNS[1:], start=2)
-                )
-                await conn.executemany(
-                    f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
-                    updates,
-                )
-            if inserts:
-                await conn.copy_records_to_table(
-                    "earnings_results", records=inserts, columns=_RESULT_COLUMNS
-                )
-            if lines:
-                await conn.copy_records_to_table(
-                    "earnings_lines", records=lines, columns=_LINE_COLUMNS
-                )
-        await record_many(viewer=viewer, changes=changes)
-    return stored
+    return inserts, updates, lines, changes, [r["id"] for r in stale]
+
+
+def _new_ids(count: int) -> Iterator[UUID]:
+    """``count`` random (version 4) UUIDs from one read of the system's randomness: a
+    syscall each was a preemption point per result on a busy machine."""
+    entropy = os.urandom(16 * count)
+    for i in range(count):
+        yield UUID(bytes=entropy[16 * i : 16 * i + 16], version=4)
 
 
 def _fingerprint(figures: tuple[Any, ...], lines: list[tuple[Any, ...]]) -> str:
