@@ -16,7 +16,7 @@ import gc
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from domain.earnings.models import EarningsResult, PeriodStatus, ResultStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.engine import explanations
 from domain.engine.calculate import calculate
+from domain.engine.explanations import Reason
 from domain.engine.inputs import ONE, Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
 from domain.engine.results import PlanResult, RepResult
@@ -955,6 +956,18 @@ def _result_model(row: tuple[Any, ...]) -> EarningsResult:
     return result
 
 
+def _plain(reasons: Iterable[Reason], known: dict[int, tuple[Reason, Any]]) -> list[Any]:
+    """`explanations.plain`, each reason object converted once (``known``, by identity: the
+    components on one measure share their FX conversions)."""
+    out = []
+    for r in reasons:
+        found = known.get(id(r))
+        if found is None or found[0] is not r:
+            found = known[id(r)] = (r, explanations.plain((r,))[0])
+        out.append(found[1])
+    return out
+
+
 def _line_rows(
     tenant_id: UUID, result_id: UUID, run: PlanRun, rep: RepResult
 ) -> list[tuple[Any, ...]]:
@@ -965,6 +978,7 @@ def _line_rows(
     language-neutral, put into words in the reader's language when read."""
     rows: list[tuple[Any, ...]] = []
     plan_result = run.result
+    plain: dict[int, tuple[Reason, Any]] = {}  # see `_plain`
     for c in rep.components:
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
         rows.append(
@@ -979,7 +993,7 @@ def _line_rows(
                 None,
                 c.amount,
                 status,
-                _json(explanations.plain(plan_result.component_reasons(c))),
+                _json(_plain(plan_result.component_reasons(c), plain)),
             )
         )
     if not rep.lines:

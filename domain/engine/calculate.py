@@ -881,21 +881,24 @@ class _Calculation:
         names = sorted(condition.names) if condition is not None else []
         cacheable = condition is not None and not condition.names & _UNCACHEABLE
         verdicts: dict[tuple[Any, ...], bool] = {}
+        rate = self.inputs.fx.rate
         for t in self.inputs.transactions:
             if t.currency == currency or t.date < start or t.date > end:
                 continue
-            found = self.inputs.fx.rate(t.currency, t.date)
+            key: tuple[Any, ...] | None = None
+            passes = None
+            if cacheable:
+                key = tuple([t.fields.get(n, _MISSING) for n in names])
+                try:
+                    passes = verdicts.get(key)
+                except TypeError:  # an unhashable field value
+                    key = None
+                if passes is False:
+                    continue
+            found = rate(t.currency, t.date)
             if found is None:
                 continue
             if condition is not None:
-                key: tuple[Any, ...] | None = None
-                passes = None
-                if cacheable:
-                    key = tuple([t.fields.get(n, _MISSING) for n in names])
-                    try:
-                        passes = verdicts.get(key)
-                    except TypeError:  # an unhashable field value
-                        key = None
                 if passes is None:
                     fields = {
                         **t.fields,
@@ -920,16 +923,18 @@ class _Calculation:
         found = self.inputs.fx.rate(t.currency, t.date)
         assert found is not None
         day, rate = found
-        params: dict[str, Any] = {
-            "original": t.amount,
-            "fx_currency": t.currency,
-            "fx_rate": rate,
-            "day": day,
-            "converted": t.amount * rate,
-        }
+        # `reason`'s parameters in its (alphabetical) order, built directly: a close builds
+        # one for each of a rep's first conversions
+        params = (
+            ("converted", t.amount * rate),
+            ("day", day),
+            ("fx_currency", t.currency),
+            ("fx_rate", rate),
+            ("original", t.amount),
+        )
         if named:
-            return reason("fx_transaction", transaction=t.id, **params)
-        return reason("fx", **params)
+            return "fx_transaction", (*params, ("transaction", t.id))
+        return "fx", params
 
     def _rep_label(self, rep_id: str) -> str:
         """A rep as a reader knows them: 'Ben Ray (ben)', or the id when nameless."""
