@@ -37,10 +37,19 @@ WorkersOption = Annotated[
 ]
 
 ChunkOption = Annotated[
-    int, typer.Option("--chunk-size", help="People per chunk (one transaction each).", min=1)
+    int | None,
+    typer.Option(
+        "--chunk-size",
+        help="About this many of the period's transactions per chunk (one database "
+        "transaction each; default 50,000).",
+        min=1,
+    ),
 ]
 
 WAIT_FOR_OTHERS = 0.2  # seconds between looks while other processes finish their chunks
+# chunks a close process works on at once: while one is calculated (a thread of its own), the
+# next is read and the last written, so PostgreSQL works while Python does
+LANES = 2
 
 
 class _Progress:
@@ -98,7 +107,7 @@ def close(
     period: PeriodOption,
     reopen: ReopenOption = False,
     workers: WorkersOption = 0,
-    chunk_size: ChunkOption = 250,
+    chunk_size: ChunkOption = None,
 ) -> None:
     """Recompute everyone of a period in chunks, then close it: its results are final.
 
@@ -136,22 +145,41 @@ def close(
         found = await cli._tenant(tenant)
         viewer = Viewer.system(found.id, "cli-close")
         async with cli.in_transaction():
-            run = await closing.start_close(viewer=viewer, period=parsed.id, chunk=chunk_size)
+            run = await closing.start_close(
+                viewer=viewer, period=parsed.id, chunk=chunk_size or closing.CHUNK_TRANSACTIONS
+            )
         if workers:
             await _ask_workers(settings.redis_url, found.id, run.id, workers)
         seen = await closing.close_progress(viewer=viewer, run_id=run.id)
         progress = _Progress(parsed.id, seen.people, seen.people_done, seen.transactions_done)
+
+        failed: list[BaseException] = []
+
+        async def lane() -> None:
+            """Claim and close chunks until none is left to claim, or another lane failed
+            (then this one stops after its chunk: cancelled mid-statement, asyncpg would
+            leave a failure nobody reads)."""
+            try:
+                while not failed:
+                    async with cli.in_transaction():
+                        done = await closing.close_next_chunk(viewer=viewer, run_id=run.id)
+                    if done is None:
+                        return
+                    now = await closing.close_progress(viewer=viewer, run_id=run.id)
+                    progress.update(now.people_done, now.transactions_done)
+            except BaseException as exc:
+                failed.append(exc)
+                raise
+
         try:
             while True:
+                await asyncio.gather(*(lane() for _ in range(LANES)), return_exceptions=True)
+                if failed:
+                    raise failed[0]
                 async with cli.in_transaction():
-                    done = await closing.close_next_chunk(viewer=viewer, run_id=run.id)
-                if done is None:
-                    async with cli.in_transaction():
-                        if await closing.finish_close(viewer=viewer, run_id=run.id):
-                            break
-                    await asyncio.sleep(WAIT_FOR_OTHERS)  # others still hold chunks
-                seen = await closing.close_progress(viewer=viewer, run_id=run.id)
-                progress.update(seen.people_done, seen.transactions_done)
+                    if await closing.finish_close(viewer=viewer, run_id=run.id):
+                        break
+                await asyncio.sleep(WAIT_FOR_OTHERS)  # others still hold chunks
             seen = await closing.close_progress(viewer=viewer, run_id=run.id)
             progress.update(seen.people_done, seen.transactions_done, final=True)
         finally:
@@ -188,6 +216,7 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
     from domain.earnings.service import recompute_many
     from domain.kit.errors import DomainError, NotFound
     from domain.kit.periods import parse_period
+    from domain.org.models import User
     from domain.org.repository import UserRepository
     from domain.org.viewer import Viewer
 
@@ -204,24 +233,25 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
             person = await UserRepository(viewer).by_external_id(rep)
             if person is None:
                 raise NotFound(f"no person {rep!r} in tenant {tenant!r}", field="--rep")
-            people = [person]
+            chunks = [[person.id]]
+            external = {person.id: person.external_id}
         else:
-            people = await closing.people_of_period(viewer, parsed)
+            chunks = await closing.period_chunks(viewer, parsed)
+            external = dict(await User.filter(tenant_id=found.id).values_list("id", "external_id"))
         if await StoredPeriod.filter(
             tenant_id=found.id, key=parsed.id, status=PeriodStatus.CLOSED
         ).exists():
             raise PeriodClosed(f"{parsed.id} is closed: its results are final", field="--period")
-        external = {p.id: p.external_id for p in people}
-        progress = _Progress(parsed.id, len(people), 0, 0)
+        people = sum(len(chunk) for chunk in chunks)
+        progress = _Progress(parsed.id, people, 0, 0)
         errors: list[tuple[str, str]] = []
         totals: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
-        read = 0
+        read = done = 0
         try:
-            for start in range(0, len(people), closing.CHUNK_PEOPLE):
-                chunk = people[start : start + closing.CHUNK_PEOPLE]
+            for chunk in chunks:
                 async with cli.in_transaction():
                     outcomes = await recompute_many(
-                        viewer=viewer, pairs=[(p.id, parsed.id) for p in chunk]
+                        viewer=viewer, pairs=[(user_id, parsed.id) for user_id in chunk]
                     )
                 for o in outcomes:
                     read += o.transactions
@@ -237,11 +267,12 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
                             pay + Decimal(r.payable),
                             pend + Decimal(r.pending),
                         )
-                progress.update(start + len(chunk), read)
-            progress.update(len(people), read, final=True)
+                done += len(chunk)
+                progress.update(done, read)
+            progress.update(people, read, final=True)
         finally:
             progress.stop()
-        return closing.CloseSummary(parsed.id, len(people), totals, errors, 0)
+        return closing.CloseSummary(parsed.id, people, totals, errors, 0)
 
     summary = cli._with_database(cli._settings().database_url, work)
     _print_summary(summary, f"{summary.period}: recomputed")

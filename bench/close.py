@@ -2,6 +2,7 @@
 
     python -m bench.close                                   # 20,000 reps, 1,000,000 transactions
     python -m bench.close --reps 2000 --transactions 100000 # a quick check
+    python -m bench.close --reuse --only 1                  # the tenant of the last run, 1 process
 
 The tenant is generated deterministically from ``--seed`` and written with COPY (not timed):
 the engine benchmark's plan (marginal tiers on attainment, quota-club steps, a windowed SPIFF,
@@ -13,7 +14,12 @@ period's transaction rows out of PostgreSQL, and COPY as many rows as the close 
 into a scratch table of the lines' width. The close runs as `podium close` subprocesses: once
 alone, then (period reopened, results deleted) with two processes sharing the chunks, then a
 re-close with nothing changed (reopened, results kept: nothing is written). Peak memory is
-ru_maxrss of each close process. Targets: close <= 4x the floor, <= 1 GiB.
+ru_maxrss of each close process. CPU is the close processes' own (user + system) and that of
+their PostgreSQL backends (read from /proc while they run), per 1,000 transactions of the
+period: a steady unit on a machine shared with other work, where wall time is not.
+``--reuse`` keeps the database of an earlier run with the same sizes and seed (its results
+deleted and its period reopened) instead of generating it again.
+Targets: close <= 4x the floor, <= 1 GiB.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -50,6 +57,8 @@ DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 PERIOD = "2026-10"
 SLUG = "close-bench"
 TARGET_RATIO = 4.0
+REPS = 20_000
+TRANSACTIONS = 1_000_000
 TARGET_MEMORY = 1024**3
 
 
@@ -306,46 +315,107 @@ class Close:
     label: str
     seconds: float
     peak_bytes: list[int]
+    cpu_seconds: float  # the close processes' user + system time
+    backend_cpu_seconds: float | None  # their PostgreSQL backends' (None: not readable)
     output: str
 
 
-# Runs the close as its own child and reports that child's peak RSS. A process started
-# straight from this one would not do: Linux carries the parent's high-water RSS into a child
-# across exec, and this script holds the generated rows; the launcher is small.
+# Runs the close as its own child and reports that child's peak RSS and CPU time. A process
+# started straight from this one would not do: Linux carries the parent's high-water RSS into
+# a child across exec, and this script holds the generated rows; the launcher is small.
 LAUNCHER = (
     "import os, subprocess, sys\n"
     "p = subprocess.Popen(sys.argv[1:])\n"
     "_, status, usage = os.wait4(p.pid, 0)\n"
-    "sys.stderr.write(f'peak-rss-kib {usage.ru_maxrss}\\n')\n"
+    "sys.stderr.write(f'usage {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}\\n')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
+
+BACKEND_POLL = 0.05  # seconds between looks at the close's backends
+
+
+def _process_cpu(pid: int) -> float | None:
+    """user + system seconds of a local process, None when it is gone or not readable."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendCpu:
+    """The CPU time of the PostgreSQL backends serving the close: every client backend of
+    the bench database but this watcher's own, read from /proc every BACKEND_POLL seconds
+    (the last look before a backend exits is what it counts; it idles by then). None when
+    the server is not on this machine."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._watch()), daemon=True)
+
+    def __enter__(self) -> BackendCpu:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    async def _watch(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            while True:
+                for (pid,) in await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                ):
+                    cpu = _process_cpu(pid)
+                    if cpu is not None:  # None: gone since, or on another machine
+                        self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
+                if self.stop.wait(BACKEND_POLL):
+                    return
+        finally:
+            await conn.close()
+
+    @property
+    def seconds(self) -> float | None:
+        return sum(self.seen.values()) if self.seen else None
 
 
 def run_close(database_url: str, processes: int, label: str) -> Close:
     env = {**os.environ, "DATABASE_URL": database_url}
     command = [sys.executable, "-m", "api.cli", "close", "--tenant", SLUG, "--period", PERIOD]
-    started = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, *command],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(processes)
-    ]
-    peaks = []
-    outputs = []
-    for proc in procs:
-        out, err = proc.communicate()
-        said = err.decode().splitlines()
-        if proc.returncode != 0:
-            raise SystemExit(f"podium close failed ({proc.returncode}): {err.decode()}")
-        outputs.append(out.decode())
-        peaks.append(int(said[-1].split()[-1]) * 1024)  # KiB on Linux
-    seconds = time.perf_counter() - started
-    return Close(label, seconds, peaks, outputs[0])
+    with BackendCpu(database_url) as backends:
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", LAUNCHER, *command],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(processes)
+        ]
+        peaks = []
+        cpu = 0.0
+        outputs = []
+        for proc in procs:
+            out, err = proc.communicate()
+            said = err.decode().splitlines()
+            if proc.returncode != 0:
+                raise SystemExit(f"podium close failed ({proc.returncode}): {err.decode()}")
+            outputs.append(out.decode())
+            _, rss_kib, seconds = said[-1].split()
+            peaks.append(int(rss_kib) * 1024)  # KiB on Linux
+            cpu += float(seconds)
+        seconds = time.perf_counter() - started
+    return Close(label, seconds, peaks, cpu, backends.seconds, outputs[0])
 
 
 async def _sql(database_url: str, *statements: str) -> list[list[tuple[object, ...]]]:
@@ -359,31 +429,22 @@ async def _sql(database_url: str, *statements: str) -> list[list[tuple[object, .
 
 
 def reopen(database_url: str, delete_results: bool) -> None:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "close",
-            "--tenant",
-            SLUG,
-            "--period",
-            PERIOD,
-            "--reopen",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    """The period open again (as `podium close --reopen` does), with or without its results;
+    a close run left by a killed close is dropped too."""
+    statements = [
+        "DELETE FROM close_runs",
+        "UPDATE periods SET status = 'open', closed_at = NULL",
+    ]
     if delete_results:
-        asyncio.run(_sql(database_url, "DELETE FROM earnings_results", "VACUUM ANALYZE"))
+        statements += ["DELETE FROM earnings_results", "VACUUM ANALYZE"]
+    asyncio.run(_sql(database_url, *statements))
 
 
 def report(close: Close, floor_: Floor, transactions: int) -> None:
     ratio = close.seconds / floor_.seconds
     peak = max(close.peak_bytes)
+    backend = close.backend_cpu_seconds
+    cpu = close.cpu_seconds + (backend or 0.0)
     print(
         f"{close.label}: {close.seconds:.1f} s, {transactions / close.seconds:,.0f} "
         f"transactions/s, {floor_.write_rows / close.seconds:,.0f} lines/s; "
@@ -392,46 +453,113 @@ def report(close: Close, floor_: Floor, transactions: int) -> None:
         f"{', '.join(f'{p / 2**20:.0f} MiB' for p in close.peak_bytes)} (target <= 1 GiB) "
         f"{'MET' if peak <= TARGET_MEMORY else 'MISS'}"
     )
+    print(
+        f"  CPU: close {close.cpu_seconds:.2f} s + PostgreSQL "
+        f"{'n/a' if backend is None else f'{backend:.2f} s'} = {cpu:.2f} s, "
+        f"{cpu / transactions * 1e6:.2f} ms per 1,000 transactions"
+    )
+
+
+MARK = "bench.close reps={reps} transactions={transactions} seed={seed}"
+
+
+async def _database(server_url: str, name: str, mark: str, reuse: bool) -> tuple[str, bool]:
+    """The bench database's URL, and whether it holds the tenant already (``reuse`` and
+    generated with the same sizes and seed)."""
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url)
+    try:
+        found = await admin.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            name,
+        )
+    finally:
+        await admin.close()
+    if reuse and found == mark:
+        return f"{server_url.rpartition('/')[0]}/{name}", True
+    return await _recreate_database(server_url, name), False
 
 
 def main(args: argparse.Namespace) -> None:
-    database_url = os.environ.get("DATABASE_URL") or asyncio.run(
-        _recreate_database(DEFAULT_SERVER, "podium_bench_close")
-    )
+    mark = MARK.format(reps=args.reps, transactions=args.transactions, seed=args.seed)
+    name = "podium_bench_close"
+    if (args.reps, args.transactions) != (REPS, TRANSACTIONS):  # kept beside the full size
+        name += f"_{args.reps}_{args.transactions}"
+    database_url, reused = asyncio.run(_database(args.server, name, mark, args.reuse))
     started = time.perf_counter()
-    tenant_id = asyncio.run(prepare(database_url, args.reps, args.transactions, args.seed))
+    if reused:
+        from domain.db import migrate
+
+        asyncio.run(migrate(database_url))
+        [[(tenant_id,)]] = asyncio.run(
+            _sql(database_url, f"SELECT id FROM tenants WHERE slug = '{SLUG}'")
+        )
+        tenant_id = uuid.UUID(str(tenant_id))
+        reopen(database_url, delete_results="again" not in args.only)
+        how = "kept from an earlier run"
+    else:
+        tenant_id = asyncio.run(prepare(database_url, args.reps, args.transactions, args.seed))
+        asyncio.run(_sql(database_url, f"COMMENT ON DATABASE \"{name}\" IS '{mark}'"))
+        how = f"written with COPY in {time.perf_counter() - started:.1f} s (not timed)"
     print(
         f"Podium close benchmark: {args.reps:,} reps, {args.transactions:,} transactions "
-        f"written with COPY in {time.perf_counter() - started:.1f} s (not timed); period "
-        f"{PERIOD}; the close processes, PostgreSQL and this script share the machine"
+        f"{how}; period {PERIOD}; the close processes, PostgreSQL and this script share the "
+        "machine"
     )
-    alone = run_close(database_url, 1, "close, 1 process")
-    [[(lines,)], [(in_period,)]] = asyncio.run(
+    [[(in_period,)]] = asyncio.run(
         _sql(
             database_url,
-            "SELECT count(*) FROM earnings_lines",
             f"SELECT count(*) FROM transactions WHERE date BETWEEN '{PERIOD}-01' AND '{PERIOD}-31'",
         )
     )
-    floor_ = asyncio.run(floor(database_url, tenant_id, int(str(lines))))
-    print(
-        f"floor: COPY {floor_.read_rows:,} transaction rows out {floor_.read_seconds:.2f} s "
-        f"+ COPY {floor_.write_rows:,} line rows in {floor_.write_seconds:.2f} s "
-        f"= {floor_.seconds:.2f} s"
-    )
-    print(alone.output.rstrip().splitlines()[0])
-    report(alone, floor_, int(str(in_period)))
-    reopen(database_url, delete_results=True)
-    shared = run_close(database_url, 2, "close, 2 processes")
-    report(shared, floor_, int(str(in_period)))
-    reopen(database_url, delete_results=False)
-    again = run_close(database_url, 1, "re-close, nothing changed (nothing written)")
-    report(again, floor_, int(str(in_period)))
+    transactions = int(str(in_period))
+    floor_: Floor | None = None
+    runs = [
+        ("1", 1, "close, 1 process", True),
+        ("2", 2, "close, 2 processes", True),
+        ("again", 1, "re-close, nothing changed (nothing written)", False),
+    ]
+    first = True
+    for key, processes, label, delete_results in runs:
+        if key not in args.only:
+            continue
+        if not first:
+            reopen(database_url, delete_results=delete_results)
+        first = False
+        close = run_close(database_url, processes, label)
+        if floor_ is None:
+            [[(lines,)]] = asyncio.run(_sql(database_url, "SELECT count(*) FROM earnings_lines"))
+            floor_ = asyncio.run(floor(database_url, tenant_id, int(str(lines))))
+            print(
+                f"floor: COPY {floor_.read_rows:,} transaction rows out "
+                f"{floor_.read_seconds:.2f} s + COPY {floor_.write_rows:,} line rows in "
+                f"{floor_.write_seconds:.2f} s = {floor_.seconds:.2f} s"
+            )
+            print(close.output.rstrip().splitlines()[0])
+        report(close, floor_, transactions)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=20_000)
-    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=REPS)
+    parser.add_argument("--transactions", type=int, default=TRANSACTIONS)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("BENCH_POSTGRES", DEFAULT_SERVER),
+        help="PostgreSQL server (its podium_bench_close database is used)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database of an earlier run with the same sizes and seed",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["1", "2", "again"],
+        default=["1", "2", "again"],
+        help="which closes to run: 1 process, 2 processes, the re-close with nothing changed",
+    )
     main(parser.parse_args())

@@ -31,29 +31,21 @@ from domain.earnings.service import close_period, recompute_many
 from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden, InvalidInput, NotFound
 from domain.kit.periods import Period, parse_period
-from domain.org.models import Role, User
+from domain.org.models import Role
 from domain.org.viewer import Viewer
-from domain.plans.models import AssignmentStatus, PlanAssignment
 
-CHUNK_PEOPLE = 250  # people per claimed chunk: one transaction, a few statements each
+# A claimed chunk (one database transaction, a few statements) holds people up to this many of
+# the period's transactions, or CHUNK_PEOPLE people: large enough that reading it visits few
+# table pages twice and costs few round trips, small enough to share a close between
+# processes and to keep one in memory. Sized by transactions, not people: a person's cost
+# is mostly theirs, and a few people with most of the deals must not make one huge chunk.
+CHUNK_TRANSACTIONS = 50_000
+CHUNK_PEOPLE = 2_000
 
 
 def _require_closer(viewer: Viewer) -> None:
     if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
         raise Forbidden("only admin, payout_ops may close a period", field="period")
-
-
-async def people_of_period(viewer: Viewer, period: Period) -> list[User]:
-    """Everyone with a plan assignment overlapping ``period``, in id order."""
-    rows = await PlanAssignment.filter(
-        tenant_id=viewer.tenant_id, effective_from__lte=period.end
-    ).values_list("user_id", "effective_to", "status")
-    ids = {
-        uid
-        for uid, to, status in rows
-        if (to is None or to >= period.start) and status != AssignmentStatus.DECLINED
-    }
-    return await User.filter(tenant_id=viewer.tenant_id, id__in=list(ids)).order_by("id")
 
 
 async def _is_closed(viewer: Viewer, period: Period) -> bool:
@@ -62,9 +54,10 @@ async def _is_closed(viewer: Viewer, period: Period) -> bool:
     ).exists()
 
 
-async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_PEOPLE) -> CloseRun:
+async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSACTIONS) -> CloseRun:
     """The period's close run: the one under way (resumed), or a new one with the period's
-    people split in chunks. A closed period is refused (``--reopen`` first)."""
+    people split in chunks of about ``chunk`` transactions (`CHUNK_TRANSACTIONS`). A closed
+    period is refused (``--reopen`` first)."""
     _require_closer(viewer)
     parsed = parse_period(period)
     if await _is_closed(viewer, parsed):
@@ -91,16 +84,60 @@ async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_PEOPLE)
         await run.delete()
         return await start_close(viewer=viewer, period=period, chunk=chunk)
     run = await CloseRun.get(id=inserted[0]["id"])
-    people = [str(u.id) for u in await people_of_period(viewer, parsed)]
+    chunks = await period_chunks(viewer, parsed, transactions=chunk)
     await CloseChunk.bulk_create(
         [
-            CloseChunk(run_id=run.id, position=i, user_ids=people[start : start + chunk])
-            for i, start in enumerate(range(0, len(people), chunk))
+            CloseChunk(run_id=run.id, position=i, user_ids=[str(u) for u in user_ids])
+            for i, user_ids in enumerate(chunks)
         ]
     )
-    run.people = len(people)
+    run.people = sum(len(c) for c in chunks)
     await run.save(update_fields=["people"])
     return run
+
+
+async def period_chunks(
+    viewer: Viewer, period: Period, *, transactions: int = CHUNK_TRANSACTIONS
+) -> list[list[UUID]]:
+    """Everyone with a plan assignment (not declined) overlapping ``period``, in id order, in
+    chunks of about ``transactions`` of the period's transactions (and at most CHUNK_PEOPLE
+    people) each: the unit of `recompute_many` for `podium close` and `podium recompute`."""
+    chunks: list[list[UUID]] = []
+    size = 0
+    for user_id, owned in await _people_and_transactions(viewer, period):
+        if not chunks or size + owned > transactions or len(chunks[-1]) >= CHUNK_PEOPLE:
+            if not chunks or chunks[-1]:
+                chunks.append([])
+            size = 0
+        chunks[-1].append(user_id)
+        size += owned
+    return chunks
+
+
+async def _people_and_transactions(viewer: Viewer, period: Period) -> list[tuple[UUID, int]]:
+    """The people of `period_chunks` (in id order) with how many of the period's transactions
+    each owns: what sizes a chunk (split deals and deleted rows left out of the count: the
+    (tenant, rep, date) index answers it alone)."""
+    db = connections.get("default")
+    people = await db.execute_query_dict(
+        """
+        SELECT DISTINCT a.user_id FROM plan_assignments a JOIN users u ON u.id = a.user_id
+        WHERE a.tenant_id = $1 AND u.tenant_id = $1 AND a.status <> 'declined'
+          AND a.effective_from <= $3 AND (a.effective_to IS NULL OR a.effective_to >= $2)
+        ORDER BY a.user_id
+        """,
+        [viewer.tenant_id, period.start, period.end],
+    )
+    counts = await db.execute_query_dict(
+        """
+        SELECT rep_id, count(*) AS n FROM transactions
+        WHERE tenant_id = $1 AND date BETWEEN $2 AND $3
+        GROUP BY rep_id
+        """,
+        [viewer.tenant_id, period.start, period.end],
+    )
+    owned = {r["rep_id"]: int(r["n"]) for r in counts}
+    return [(r["user_id"], owned.get(r["user_id"], 0)) for r in people]
 
 
 @dataclass(frozen=True, slots=True)

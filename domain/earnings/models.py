@@ -72,9 +72,10 @@ class EarningsResult(Model):
     cap_adjustment = fields.DecimalField(max_digits=20, decimal_places=6, default=0)
     active_days = fields.IntField(default=0)
     period_days = fields.IntField(default=0)
-    # [{"id", "total", "count", "quota", "attainment"}] and
-    # [{"id", "type", "amount", "payable", "pending", "explanation": [...]}], decimals as
-    # exact strings
+    # [{"id", "name", "total", "count", "quota", "attainment"}] and
+    # [{"id", "name", "type", "amount", "payable", "pending"}], decimals as exact strings (a
+    # component's reasons are on its line, `EarningsLine` at its position); ``explanation``
+    # is the result's reasons (`domain.engine.explanations`)
     measures: list[dict[str, Any]] = fields.JSONField(default=list)
     components: list[dict[str, Any]] = fields.JSONField(default=list)
     explanation: list[str] = fields.JSONField(default=list)

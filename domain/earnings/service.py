@@ -10,15 +10,22 @@ and carries on never commits half a result.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import gc
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-from uuid import UUID, uuid4
+from functools import partial
+from operator import attrgetter
+from typing import Any, NamedTuple, TypeVar
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
@@ -32,9 +39,9 @@ from domain.earnings.models import Period as StoredPeriod
 from domain.engine import explanations
 from domain.engine.calculate import calculate
 from domain.engine.explanations import Reason
-from domain.engine.inputs import Assignment, FxTable, Inputs, Rep, Transaction
+from domain.engine.inputs import ONE, Assignment, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan as EnginePlan
-from domain.engine.results import Explainer, PlanResult, RepResult
+from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.kit.money import format_plain, round_money, unpadded
@@ -48,7 +55,7 @@ from domain.kit.periods import (
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
-from domain.plans.models import AssignmentStatus, PlanAssignment, PlanVersion, Quota
+from domain.plans.models import AssignmentStatus, PlanVersion
 from domain.plans.repository import PlanRepository
 from domain.plans.service import compile_version
 from domain.tenants.repository import get_tenant
@@ -114,7 +121,7 @@ async def _load_inputs(
         )
         for m in members
     )
-    transactions = await _transactions(viewer, list(by_id), period, by_id)
+    transactions = await _transactions(viewer, members, period)
     if extra:
         transactions.extend(extra)
     quotas = {
@@ -134,77 +141,170 @@ async def _load_inputs(
 
 
 async def _transactions(
-    viewer: Viewer, user_ids: list[UUID], period: Period, by_id: dict[UUID, User]
+    viewer: Viewer, people: Sequence[User], period: Period
 ) -> list[Transaction]:
-    rows = await connections.get("default").execute_query_dict(
-        """
-        SELECT external_id, rep_id, amount, currency, date, type, state, splits, extra_fields
-        FROM transactions
-        WHERE tenant_id = $1 AND NOT deleted AND date BETWEEN $2 AND $3
-          AND credited_user_ids ?| $4::text[]
-        """,
-        [viewer.tenant_id, period.start, period.end, [str(u) for u in user_ids]],
-    )
-    return await _build_transactions(viewer, rows, by_id)
+    """The period's live transactions credited to any of ``people`` (a team), each once."""
+    found, _ = await _transactions_of_each(viewer, people, period)
+    return list({id(t): t for each in found.values() for t in each}.values())
 
 
-async def _build_transactions(
-    viewer: Viewer, rows: list[dict[str, Any]], by_id: dict[UUID, User]
-) -> list[Transaction]:
-    """Engine transactions of stored rows, people named by their CRM ids."""
-    external = {str(k): u.external_id for k, u in by_id.items()}
-    missing = {
-        rid for r in rows for rid in (*_credited(r), str(r["rep_id"])) if rid not in external
-    }
-    if missing:  # split partners outside the loaded people: map their ids too
-        for u in await User.filter(tenant_id=viewer.tenant_id, id__in=list(missing)):
-            external[str(u.id)] = u.external_id
-    out: list[Transaction] = []
-    build = Transaction.build
-    # the same few texts repeat across a period's rows: each converted once per batch
-    shares: dict[str | None, list[tuple[str, Decimal]] | None] = {}
-    extras: dict[str | None, dict[str, Any]] = {}
-    for r in rows:
-        raw_splits = r["splits"]
-        key = raw_splits if isinstance(raw_splits, str | None) else json.dumps(raw_splits)
-        if key in shares:
-            splits = shares[key]
-        else:
-            decoded = _decode(raw_splits)
-            splits = shares[key] = (
-                [(external.get(s["rep_id"], s["rep_id"]), Decimal(s["share"])) for s in decoded]
-                if decoded
-                else None
-            )
-        raw_extra = r["extra_fields"]
-        extra_key = raw_extra if isinstance(raw_extra, str | None) else json.dumps(raw_extra)
-        extra = extras.get(extra_key)
-        if extra is None:
-            extra = extras[extra_key] = {
-                k: _field_value(v) for k, v in (_decode(raw_extra) or {}).items()
-            }
-        rep = str(r["rep_id"])
-        out.append(
-            build(
-                id=r["external_id"],
-                rep_id=external.get(rep, rep),
-                amount=unpadded(r["amount"]),
-                currency=r["currency"],
-                date=r["date"],
-                type=r["type"],
-                state=r["state"],
-                splits=splits,
-                extra=extra,
-            )
+# The period's live transactions credited to any of a batch's people, in two parts: each
+# person's own transactions (not split) through the (tenant, rep, date) index, and the split
+# ones crediting any of them through the GIN index of split rows' credited ids (migration
+# 0011). Reading a chunk's rows this way visits only them; the GIN index over every row's
+# credited ids, which the batch used before, rechecked each row against the whole chunk.
+# What repeats comes as small numbers: the person as their place in the batch (from 1; 0 for
+# a split row, which names its owner and credits itself), the day as days since the period's
+# first. An amount comes as text without its padding: Decimal(text) is what `unpadded` makes
+# of the NUMERIC(20, 6) (40000, not 4E+4 as the binary form decodes).
+_CREDITED_TRANSACTIONS = """
+    SELECT t.external_id, p.n::int, trim_scale(t.amount)::text, t.currency, t.date - $2,
+           t.type, t.state, t.extra_fields, NULL::uuid, NULL::jsonb, NULL::jsonb
+    FROM unnest($4::uuid[]) WITH ORDINALITY AS p(id, n)
+    JOIN transactions t ON t.rep_id = p.id
+    WHERE t.tenant_id = $1 AND t.date BETWEEN $2 AND $3 AND t.splits IS NULL AND NOT t.deleted
+    UNION ALL
+    SELECT external_id, 0, trim_scale(amount)::text, currency, date - $2, type, state,
+           extra_fields, rep_id, splits, credited_user_ids
+    FROM transactions
+    WHERE tenant_id = $1 AND splits IS NOT NULL AND credited_user_ids ?| $5::text[]
+      AND date BETWEEN $2 AND $3 AND NOT deleted
+"""
+
+
+async def _transactions_of_each(
+    viewer: Viewer, people: Sequence[User], period: Period
+) -> tuple[dict[UUID, list[Transaction]], set[str]]:
+    """The period's live transactions credited to each of ``people`` (one statement), people
+    named by their CRM ids, and the currencies they are in. A split transaction is one
+    object in each of its credited people's lists."""
+    out: dict[UUID, list[Transaction]] = {u.id: [] for u in people}
+    currencies: set[str] = set()
+    if not people:
+        return out, currencies
+    ids = list(out)
+    conn: Any
+    async with connections.get("default").acquire_connection() as conn:
+        rows = await conn.fetch(
+            _CREDITED_TRANSACTIONS,
+            viewer.tenant_id,
+            period.start,
+            period.end,
+            ids,
+            [str(u) for u in ids],
         )
-    return out
+    external = {u.id: u.external_id for u in people}
+    days = [
+        (day, day.isoformat()) for day in (period.start + timedelta(n) for n in range(period.days))
+    ]
+    extras: dict[str, dict[str, Any]] = {}
+    split_rows = await _computed(
+        _own_transactions, rows, ids, external, days, extras, out, currencies
+    )
+    if split_rows:
+        await _add_splits(viewer, split_rows, external, days, extras, out)
+        currencies.update(row[3] for row in split_rows)
+    return out, currencies
 
 
-def _credited(row: dict[str, Any]) -> list[str]:
-    splits = _decode(row["splits"])
-    if splits:
-        return [s["rep_id"] for s in splits]
-    return [str(row["rep_id"])]
+def _own_transactions(
+    rows: list[Any],
+    ids: list[UUID],
+    external: dict[UUID, str],
+    days: list[tuple[date, str]],
+    extras: dict[str, dict[str, Any]],
+    out: dict[UUID, list[Transaction]],
+    currencies: set[str],
+) -> list[Any]:
+    """The transactions of ``rows`` (`_CREDITED_TRANSACTIONS`, people by their place in
+    ``ids``) that credit their owner alone, each added to its owner's list in ``out`` and
+    its currency to ``currencies``; returns the split rows. What repeats is converted once
+    per batch and shared by the rows (read-only): a person's credit and list, a day, an
+    extra-fields document."""
+    by_place: list[Any] = [None]
+    for user_id in ids:
+        by_place.append((((external[user_id], ONE),), out[user_id].append))
+    split_rows = []
+    sole = Transaction.sole
+    for row in rows:
+        tid, place, amount_text, currency, day, type_, state, extra_text = row[:8]
+        if not place:
+            split_rows.append(row)
+            continue
+        credits, append = by_place[place]
+        rep = credits[0][0]
+        extra = extras.get(extra_text)
+        if extra is None:
+            extra = extras[extra_text] = _extra_fields(extra_text)
+        date_, iso = days[day]
+        if currency not in currencies:
+            currencies.add(currency)
+        amount = Decimal(amount_text)
+        # the fields of Transaction.build, in its order (the extra fields, then the columns)
+        fields = {
+            **extra,
+            "id": tid,
+            "rep_id": rep,
+            "type": type_,
+            "amount": amount,
+            "amount_original": amount,
+            "currency": currency,
+            "date": iso,
+            "state": state,
+        }
+        append(sole(tid, rep, amount, currency, date_, credits, fields))
+    return split_rows
+
+
+async def _add_splits(
+    viewer: Viewer,
+    rows: list[Any],
+    external: dict[UUID, str],
+    days: list[tuple[date, str]],
+    extras: dict[str, dict[str, Any]],
+    out: dict[UUID, list[Transaction]],
+) -> None:
+    """The split transactions (rows of `_CREDITED_TRANSACTIONS`), each in the lists of its
+    credited people that ``out`` holds; partners and owners outside the batch are named too
+    (one more statement)."""
+    decoded = [(row, _decode(row[9]), _decode(row[10]) or []) for row in rows]
+    wanted = {UUID(str(s["rep_id"])) for _, splits, _ in decoded for s in splits or ()}
+    wanted |= {row[8] for row in rows}
+    missing = [u for u in wanted if u not in external]
+    if missing:
+        for user_id, external_id in await User.filter(
+            tenant_id=viewer.tenant_id, id__in=missing
+        ).values_list("id", "external_id"):
+            external[user_id] = external_id
+    named = {str(k): v for k, v in external.items()}
+    for row, splits, credited in decoded:
+        tid, _, amount_text, currency, day, type_, state, extra_text, rep_uuid, _, _ = row
+        rep = external.get(rep_uuid, str(rep_uuid))
+        extra = extras.get(extra_text)
+        if extra is None:
+            extra = extras[extra_text] = _extra_fields(extra_text)
+        transaction = Transaction.build(
+            id=tid,
+            rep_id=rep,
+            amount=Decimal(amount_text),
+            currency=currency,
+            date=days[day][0],
+            type=type_,
+            state=state,
+            splits=[
+                (named.get(str(s["rep_id"]), str(s["rep_id"])), Decimal(s["share"])) for s in splits
+            ]
+            or None,
+            extra=extra,
+        )
+        for person in dict.fromkeys(str(c) for c in credited):
+            listed = out.get(UUID(person))
+            if listed is not None:
+                listed.append(transaction)
+
+
+def _extra_fields(text: str | None) -> dict[str, Any]:
+    return {k: _field_value(v) for k, v in (_decode(text) or {}).items()}
 
 
 def _decode(value: Any) -> Any:
@@ -217,8 +317,8 @@ def _decode(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _decode_text(text: str) -> Any:
-    # a period's rows repeat the same few documents ("{}", a product field, one rep's
-    # credit): decoding each text once is a third of the batch path's Python time
+    # a period's rows repeat the same few documents ("{}", a product field): decoding each
+    # text once is a third of the batch path's Python time
     return json.loads(text, parse_float=Decimal)
 
 
@@ -248,6 +348,28 @@ async def run_plans(
     return (await _plan_runs_many(viewer, [user], period, extra)).get(user.id, [])
 
 
+class _Assigned(NamedTuple):
+    """A plan assignment as a batch reads it."""
+
+    user_id: UUID
+    plan_id: UUID
+    status: str  # an AssignmentStatus value
+    effective_from: date
+    effective_to: date | None
+
+
+_ASSIGNMENTS = """
+    SELECT user_id, plan_id, status, effective_from, effective_to FROM plan_assignments
+    WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])
+    ORDER BY effective_from, id
+"""
+# a quota's value as `unpadded` reads the NUMERIC(20, 6) (see _CREDITED_TRANSACTIONS)
+_QUOTAS = """
+    SELECT user_id, measure, trim_scale(value)::text FROM quotas
+    WHERE tenant_id = $1 AND period = $2 AND user_id = ANY($3::uuid[])
+"""
+
+
 async def _plan_runs_many(
     viewer: Viewer,
     users: Sequence[User],
@@ -264,11 +386,13 @@ async def _plan_runs_many(
         return {}
     tenant_id = viewer.tenant_id
     ids = [u.id for u in users]
-    every_assignment = await PlanAssignment.filter(tenant_id=tenant_id, user_id__in=ids).order_by(
-        "effective_from", "id"
-    )
+    conn: Any
+    async with connections.get("default").acquire_connection() as conn:
+        every_assignment = [
+            _Assigned(*row) for row in await conn.fetch(_ASSIGNMENTS, tenant_id, ids)
+        ]
     live = (AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED)
-    active: dict[UUID, list[PlanAssignment]] = {}
+    active: dict[UUID, list[_Assigned]] = {}
     for a in every_assignment:
         if (
             a.status in live
@@ -312,24 +436,25 @@ async def _plan_runs_many(
     self_scope = [
         by_id[u] for u, vs in chosen.items() if any(not compiled[v.id].has_team_scope for v in vs)
     ]
-    transactions = await _transactions_of_each(viewer, self_scope, period)
+    transactions, foreign = await _transactions_of_each(viewer, self_scope, period)
     if extra:
         for found in transactions.values():
             found.extend(extra)
+        foreign.update(t.currency for t in extra)
     quotas: dict[UUID, dict[tuple[str, str], Decimal]] = {}
-    for q in await Quota.filter(tenant_id=tenant_id, user_id__in=list(chosen), period=period.id):
-        quotas.setdefault(q.user_id, {})[(by_id[q.user_id].external_id, q.measure)] = unpadded(
-            q.value
-        )
+    async with connections.get("default").acquire_connection() as conn:
+        for user_id, measure, value in await conn.fetch(
+            _QUOTAS, tenant_id, period.id, list(chosen)
+        ):
+            quotas.setdefault(user_id, {})[(by_id[user_id].external_id, measure)] = Decimal(value)
     plan_currencies = {p.currency for p in compiled.values()}
-    foreign = {t.currency for found in transactions.values() for t in found}
     fx = {
         currency: await _fx(viewer, sorted(foreign - {currency}), currency, period.end)
         for currency in sorted(plan_currencies)
     }
-    assignments_of: dict[UUID, list[PlanAssignment]] = {}
+    assignments_of: dict[UUID, list[_Assigned]] = {}
     for a in every_assignment:
-        if a.status is not AssignmentStatus.DECLINED:
+        if a.status != AssignmentStatus.DECLINED:
             assignments_of.setdefault(a.user_id, []).append(a)
     runs: dict[tuple[UUID, UUID], PlanRun] = {}
     # a self-scope version -> its people, calculated together
@@ -340,7 +465,9 @@ async def _plan_runs_many(
             plan = compiled[version.id]
             if plan.has_team_scope:
                 inputs = await _load_inputs(viewer, user, version, plan, period, extra)
-                result = calculate(plan, period, inputs, rep_ids=[user.external_id])
+                result = await _computed(
+                    partial(calculate, plan, period, inputs, rep_ids=[user.external_id])
+                )
                 runs[(user_id, version.id)] = PlanRun(version, plan, period, user, inputs, result)
                 continue
             inputs = Inputs(
@@ -365,12 +492,15 @@ async def _plan_runs_many(
             batches.setdefault(version.id, (version, []))[1].append((user, inputs))
     for version_id, (version, people) in batches.items():
         plan = compiled[version_id]
-        results = _calculate_each(plan, period, people)
+        results = await _computed(_calculate_each, plan, period, people)
         for (user, inputs), result in zip(people, results, strict=True):
             runs[(user.id, version_id)] = PlanRun(version, plan, period, user, inputs, result)
     return {
         user_id: [runs[(user_id, v.id)] for v in versions] for user_id, versions in chosen.items()
     }
+
+
+_ID = attrgetter("id")
 
 
 def _calculate_each(
@@ -388,7 +518,9 @@ def _calculate_each(
         quotas.update(inputs.quotas)
     merged = Inputs(
         reps=tuple(r for _, inputs in people for r in inputs.reps),
-        transactions=tuple(seen.values()),
+        # in the order of their ids, as a person's own are (each alone or in any batch): the
+        # engine then finds every rep's lines in order already instead of sorting them
+        transactions=tuple(sorted(seen.values(), key=_ID)),
         quotas=quotas,
         fx=people[0][1].fx,
         assignments=tuple(a for _, inputs in people for a in inputs.assignments or ()),
@@ -409,36 +541,6 @@ def _calculate_each(
     return out
 
 
-async def _transactions_of_each(
-    viewer: Viewer, users: Sequence[User], period: Period
-) -> dict[UUID, list[Transaction]]:
-    """The period's live transactions credited to each of ``users`` (one statement)."""
-    out: dict[UUID, list[Transaction]] = {u.id: [] for u in users}
-    if not users:
-        return out
-    by_id = {u.id: u for u in users}
-    rows = await connections.get("default").execute_query_dict(
-        """
-        SELECT external_id, rep_id, amount, currency, date, type, state, splits, extra_fields,
-               credited_user_ids
-        FROM transactions
-        WHERE tenant_id = $1 AND NOT deleted AND date BETWEEN $2 AND $3
-          AND credited_user_ids ?| $4::text[]
-        """,
-        [viewer.tenant_id, period.start, period.end, [str(u) for u in by_id]],
-    )
-    wanted = {str(k): k for k in by_id}
-    for credited, transaction in zip(
-        (_decode(r["credited_user_ids"]) or [] for r in rows),
-        await _build_transactions(viewer, rows, by_id),
-        strict=True,
-    ):
-        for person in {str(c) for c in credited}:
-            if person in wanted:
-                out[wanted[person]].append(transaction)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class Recomputed:
     """What ``recompute_many`` did for one (person, period): the results stored, or why it
@@ -446,9 +548,14 @@ class Recomputed:
 
     user_id: UUID
     period: str
-    results: list[EarningsResult]
+    rows: list[tuple[Any, ...]]  # the results as stored (`_RESULT_COLUMNS`)
     refused: DomainError | None = None
     transactions: int = 0  # the engine read this many (progress, rates)
+
+    @property
+    def results(self) -> list[EarningsResult]:
+        """The stored results (built when asked: a close never reads them)."""
+        return [_result_model(row) for row in self.rows]
 
 
 async def recompute_rep_period(
@@ -470,6 +577,41 @@ async def recompute_rep_period(
     return done.results
 
 
+# A batch's pure work (rows into transactions, the engine, the rows to store) runs on a thread
+# of its own while the event loop waits on PostgreSQL for other work: a close reads its next
+# chunk and writes the one before while this one is calculated. One thread: the work holds
+# the GIL anyway, it only lets the database work meanwhile.
+_COMPUTE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-compute")
+T = TypeVar("T")
+
+
+async def _computed(work: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_COMPUTE, partial(work, *args))
+
+
+# Batches under way (several at once when a close overlaps its chunks), and whether the
+# cyclic collector was on before the first of them: on again when the last one ends.
+_under_way = [0, False]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A batch allocates a few objects per transaction and frees them all at its end: with
+    the cyclic collector on, each of the engine's results, lines and the chunk's
+    transactions was scanned again and again while alive (a fifth of a close's time).
+    Paused until the batches' objects are gone (freed by their reference counts)."""
+    if not _under_way[0]:
+        _under_way[1] = gc.isenabled()
+        gc.disable()
+    _under_way[0] += 1
+    try:
+        yield
+    finally:
+        _under_way[0] -= 1
+        if not _under_way[0] and _under_way[1]:
+            gc.enable()
+
+
 async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -> list[Recomputed]:
     """Recalculate and store the earnings of many (person, period)s: what a worker does with
     the requests a burst of CRM events left, in a few statements per batch rather than a
@@ -482,6 +624,11 @@ async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -
     that the viewer may see these people.
     """
     unique = list(dict.fromkeys((UUID(str(u)), p) for u, p in pairs))
+    with _collector_paused():
+        return await _recompute_batch(viewer, unique)
+
+
+async def _recompute_batch(viewer: Viewer, unique: list[tuple[UUID, str]]) -> list[Recomputed]:
     periods = {p: parse_period(p) for p in dict.fromkeys(p for _, p in unique)}
     out: dict[tuple[UUID, str], Recomputed] = {}
     async with in_transaction():
@@ -559,85 +706,10 @@ async def close_period(*, viewer: Viewer, period: str) -> StoredPeriod:
     return stored
 
 
-def _result_state(r: EarningsResult) -> dict[str, Any]:
-    return {
-        "status": r.status.value if isinstance(r.status, ResultStatus) else str(r.status),
-        "total": format_plain(unpadded(r.total)),
-        "payable": format_plain(unpadded(r.payable)),
-        "pending": format_plain(unpadded(r.pending)),
-        "error": r.error,
-    }
-
-
-def _result_values(
-    viewer: Viewer, run: PlanRun, now: datetime, rep: RepResult | None
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "tenant_id": viewer.tenant_id,
-        "user_id": run.user.id,
-        "plan_version_id": run.version.id,
-        "period": run.period.id,
-        "currency": run.plan.currency,
-        "computed_at": now,
-    }
-    if rep is None:
-        values.update(
-            status=ResultStatus.ERROR,
-            error=run.error,
-            total=Decimal(0),
-            payable=Decimal(0),
-            pending=Decimal(0),
-            cap_adjustment=Decimal(0),
-            active_days=0,
-            period_days=run.period.days,
-            measures=[],
-            components=[],
-            explanation=[],
-        )
-        return values
-    values.update(
-        status=ResultStatus.OK,
-        error=None,
-        total=rep.total,
-        payable=rep.payable,
-        pending=rep.pending,
-        cap_adjustment=rep.cap_adjustment,
-        active_days=rep.active_days,
-        period_days=rep.period_days,
-        measures=[
-            {
-                "id": m.id,
-                "name": run.plan.measure_name(m.id),
-                "total": format_plain(m.total),
-                "count": format_plain(m.credited_count),
-                "quota": None if m.quota is None else format_plain(m.quota),
-                "attainment": None if m.attainment is None else format_plain(m.attainment),
-            }
-            for m in rep.measures
-        ],
-        components=[
-            {
-                "id": c.id,
-                "name": run.plan.component_name(c.id),
-                "type": c.type,
-                "amount": format_plain(c.amount),
-                "payable": format_plain(c.payable),
-                "pending": format_plain(c.pending),
-                "explanation": explanations.plain(c.reasons),
-            }
-            for c in rep.components
-        ],
-        explanation=explanations.plain(rep.reasons),
-    )
-    return values
-
-
-_RESULT_COLUMNS = (
-    "id",
-    "tenant_id",
-    "user_id",
-    "plan_version_id",
-    "period",
+# What a result row holds, in the order of its columns: who and when, then the figures
+# (what the fingerprint covers), then the time they last changed and their fingerprint.
+_KEY_COLUMNS = ("id", "tenant_id", "user_id", "plan_version_id", "period")
+_FIGURE_COLUMNS = (
     "status",
     "error",
     "currency",
@@ -650,9 +722,8 @@ _RESULT_COLUMNS = (
     "measures",
     "components",
     "explanation",
-    "computed_at",
-    "fingerprint",
 )
+_RESULT_COLUMNS = (*_KEY_COLUMNS, *_FIGURE_COLUMNS, "computed_at", "fingerprint")
 _JSON_COLUMNS = frozenset({"measures", "components", "explanation"})
 _LINE_COLUMNS = (
     "result_id",
@@ -667,160 +738,238 @@ _LINE_COLUMNS = (
     "status",
     "explanation",
 )
+# JSON text as `explanations.encode` writes reasons: compact, any language's letters as they
+# are. Composing a document of texts encoded so is the same as encoding the document.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_EXISTING = """
+    SELECT user_id, plan_version_id, id, fingerprint, computed_at, status, error, total,
+           payable, pending
+    FROM earnings_results
+    WHERE tenant_id = $1 AND period = $2 AND user_id = ANY($3::uuid[])
+"""
+_ZERO_FIGURES = (Decimal(0), Decimal(0), Decimal(0), Decimal(0))
 
 
-def _column_value(name: str, values: dict[str, Any]) -> Any:
-    value = values[name]
-    if name in _JSON_COLUMNS:
-        return json.dumps(value)
-    if isinstance(value, ResultStatus):
-        return value.value
-    return value
+def _state(
+    status: str, error: str | None, total: Decimal, payable: Decimal, pending: Decimal
+) -> dict[str, Any]:
+    """A result's figures as the audit log records them."""
+    return {
+        "status": status,
+        "total": format_plain(unpadded(total)),
+        "payable": format_plain(unpadded(payable)),
+        "pending": format_plain(unpadded(pending)),
+        "error": error,
+    }
+
+
+def _figures(run: PlanRun, rep: RepResult | None) -> tuple[Any, ...]:
+    """A result's figures in ``_FIGURE_COLUMNS`` order, JSON columns as text. A component's
+    reasons are not among them: they are stored once, on the component's line."""
+    if rep is None:
+        return (
+            ResultStatus.ERROR.value,
+            run.error,
+            run.plan.currency,
+            *_ZERO_FIGURES,
+            0,
+            run.period.days,
+            "[]",
+            "[]",
+            "[]",
+        )
+    plan = run.plan
+    measures = [
+        {
+            "id": m.id,
+            "name": plan.measure_name(m.id),
+            "total": format_plain(m.total),
+            "count": format_plain(m.credited_count),
+            "quota": None if m.quota is None else format_plain(m.quota),
+            "attainment": None if m.attainment is None else format_plain(m.attainment),
+        }
+        for m in rep.measures
+    ]
+    components = [
+        {
+            "id": c.id,
+            "name": plan.component_name(c.id),
+            "type": c.type,
+            "amount": format_plain(c.amount),
+            "payable": format_plain(c.payable),
+            "pending": format_plain(c.pending),
+        }
+        for c in rep.components
+    ]
+    return (
+        ResultStatus.OK.value,
+        None,
+        rep.currency,
+        rep.total,
+        rep.payable,
+        rep.pending,
+        rep.cap_adjustment,
+        rep.active_days,
+        rep.period_days,
+        _json(measures),
+        _json(components),
+        _json(explanations.plain(rep.reasons)),
+    )
 
 
 async def _store_many(
     viewer: Viewer, people: Sequence[User], period: Period, runs: dict[UUID, list[PlanRun]]
-) -> dict[UUID, list[EarningsResult]]:
+) -> dict[UUID, list[tuple[Any, ...]]]:
     """Replace the stored results of ``people`` for ``period`` by ``runs`` (upsert per plan
     version, lines rewritten, results of versions no longer run removed), auditing every
-    change of a result's figures, in a fixed number of statements (lines by COPY).
+    change of a result's figures, in a fixed number of statements (results and lines by
+    COPY). Returns each person's result rows as stored (``_RESULT_COLUMNS``).
 
     Only what changed is written: a result whose figures and lines hash to its stored
     ``fingerprint`` is left as it is (no update, no line rewritten, no audit entry, and its
     ``computed_at`` keeps the time its figures last changed). The stored result still equals
-    a fresh recompute: the fingerprint covers every stored column but the id and that time."""
-    stored: dict[UUID, list[EarningsResult]] = {u.id: [] for u in people}
+    a fresh recompute: the fingerprint covers every stored column but the ids and that
+    time."""
+    stored: dict[UUID, list[tuple[Any, ...]]] = {u.id: [] for u in people}
     if not people:
         return stored
     db = connections.get("default")
-    existing = {
-        (r.user_id, r.plan_version_id): r
-        for r in await EarningsResult.filter(
-            tenant_id=viewer.tenant_id, user_id__in=[u.id for u in people], period=period.id
-        )
-    }
+    conn: Any
+    async with db.acquire_connection() as conn:
+        rows = await conn.fetch(_EXISTING, viewer.tenant_id, period.id, [u.id for u in people])
+    existing = {(r[0], r[1]): r for r in rows}
+    inserts, updates, lines, changes, stale = await _computed(
+        _rows_to_store, viewer.tenant_id, people, period, runs, existing, stored
+    )
+    async with in_transaction():  # a savepoint: every result of the batch, or none
+        async with db.acquire_connection() as conn:
+            rewritten = [r[0] for r in updates] + stale
+            if rewritten:
+                await conn.execute(
+                    "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", rewritten
+                )
+            if stale:
+                await conn.execute("DELETE FROM earnings_results WHERE id = ANY($1::uuid[])", stale)
+            if updates:
+                assignments = ", ".join(
+                    f"{name} = ${i}{'::jsonb' if name in _JSON_COLUMNS else ''}"
+                    for i, name in enumerate(_RESULT_COLUMNS[1:], start=2)
+                )
+                await conn.executemany(
+                    f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
+                    updates,
+                )
+            if inserts:
+                await conn.copy_records_to_table(
+                    "earnings_results", records=inserts, columns=_RESULT_COLUMNS
+                )
+            if lines:
+                await conn.copy_records_to_table(
+                    "earnings_lines", records=lines, columns=_LINE_COLUMNS
+                )
+        await record_many(viewer=viewer, changes=changes)
+    return stored
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def _rows_to_store(
+    tenant_id: UUID,
+    people: Sequence[User],
+    period: Period,
+    runs: dict[UUID, list[PlanRun]],
+    existing: dict[tuple[UUID, UUID], Any],
+    stored: dict[UUID, Rows],
+) -> tuple[Rows, Rows, Rows, list[Change], list[UUID]]:
+    """What `_store_many` writes: the result rows to insert and to update, their lines, the
+    audit entries and the ids of the results to remove; each person's result rows as
+    stored are added to ``stored``. A result whose fingerprint is its stored one is not
+    written (nor its lines, nor an audit entry)."""
     now = utc_now()
-    inserts: list[EarningsResult] = []
-    updates: list[EarningsResult] = []
-    lines: list[tuple[Any, ...]] = []
+    inserts: Rows = []
+    updates: Rows = []
+    lines: Rows = []
     changes: list[Change] = []
     keep: set[tuple[UUID, UUID]] = set()
+    new_ids = _new_ids(sum(len(runs.get(u.id, ())) for u in people))
     for user in people:
         for run in runs.get(user.id, ()):
             if run.rep_result is None and run.error is None:
                 continue  # no active day in the period: not calculated (PLAN_SPEC 4)
             key = (user.id, run.version.id)
             keep.add(key)
-            rep = _reasons_once(run.rep_result)
-            values = _result_values(viewer, run, now, rep)
+            rep = run.rep_result
+            figures = _figures(run, rep)
             old = existing.get(key)
-            rows: list[tuple[Any, ...]] = []
-            if rep is not None:
-                dates = {t.id: t.date for t in run.inputs.transactions}
-                rows = _line_rows(viewer, old.id if old else uuid4(), run.result, rep, dates)
-            values["fingerprint"] = _fingerprint(values, rows)
-            if old is not None and old.fingerprint == values["fingerprint"]:
-                stored[user.id].append(old)  # nothing changed: nothing written
+            result_id = old["id"] if old is not None else next(new_ids)
+            rows = [] if rep is None else _line_rows(tenant_id, result_id, run, rep)
+            fingerprint = _fingerprint(figures, rows)
+            ids = (result_id, tenant_id, user.id, run.version.id, period.id)
+            if old is not None and old["fingerprint"] == fingerprint:
+                # nothing changed: nothing written
+                stored[user.id].append((*ids, *figures, old["computed_at"], fingerprint))
                 continue
-            before = _result_state(old) if old is not None else None
-            if old is not None:
-                old.update_from_dict(values)
-                result, target = old, updates
-            else:
-                result = EarningsResult(id=rows[0][0] if rows else uuid4(), **values)
-                result._saved_in_db = True  # written below, in the same statement batch
-                target = inserts
-            if rows and rows[0][0] != result.id:
-                rows = [(result.id, *row[1:]) for row in rows]
+            row = (*ids, *figures, now, fingerprint)
+            (updates if old is not None else inserts).append(row)
             lines.extend(rows)
-            target.append(result)
-            stored[user.id].append(result)
-            after = _result_state(result)
+            stored[user.id].append(row)
+            before = None if old is None else _state(*old[5:10])
+            after = _state(*figures[:2], *figures[3:6])
             if before != after:
                 changes.append(
-                    Change("earnings.recomputed", "earnings_result", str(result.id), before, after)
+                    Change("earnings.recomputed", "earnings_result", str(result_id), before, after)
                 )
     stale = [r for key, r in existing.items() if key not in keep]
     for old in stale:
         changes.append(
-            Change("earnings.removed", "earnings_result", str(old.id), _result_state(old), None)
+            Change("earnings.removed", "earnings_result", str(old["id"]), _state(*old[5:10]), None)
         )
-    async with in_transaction():  # a savepoint: every result of the batch, or none
-        rewritten = [r.id for r in updates] + [r.id for r in stale]
-        if rewritten:
-            await db.execute_query(
-                "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", [rewritten]
-            )
-        if stale:
-            await db.execute_query(
-                "DELETE FROM earnings_results WHERE id = ANY($1::uuid[])", [[r.id for r in stale]]
-            )
-        if updates:
-            assignments = ", ".join(
-                f"{name} = ${i}{'::jsonb' if name in _JSON_COLUMNS else ''}"
-                for i, name in enumerate(_RESULT_COLUMNS[1:], start=2)
-            )
-            await db.execute_many(
-                f"UPDATE earnings_results SET {assignments} WHERE id = $1",  # noqa: S608 - fixed names
-                [_result_row(r) for r in updates],
-            )
-        if inserts or lines:
-            conn: Any
-            async with db.acquire_connection() as conn:
-                if inserts:
-                    await conn.copy_records_to_table(
-                        "earnings_results",
-                        records=[_result_row(r) for r in inserts],
-                        columns=list(_RESULT_COLUMNS),
-                    )
-                if lines:
-                    await conn.copy_records_to_table(
-                        "earnings_lines", records=lines, columns=list(_LINE_COLUMNS)
-                    )
-        await record_many(viewer=viewer, changes=changes)
-    return stored
+    return inserts, updates, lines, changes, [r["id"] for r in stale]
 
 
-def _reasons_once(rep: RepResult | None) -> RepResult | None:
-    """``rep`` with each component's reasons rendered once: the result's explanation and its
-    component line both read them."""
-    if rep is None:
-        return None
-    return rep._replace(
-        components=tuple(c._replace(explain=_constant(c.reasons)) for c in rep.components)
-    )
+def _new_ids(count: int) -> Iterator[UUID]:
+    """``count`` random (version 4) UUIDs from one read of the system's randomness: a
+    syscall each was a preemption point per result on a busy machine."""
+    entropy = os.urandom(16 * count)
+    for i in range(count):
+        yield UUID(bytes=entropy[16 * i : 16 * i + 16], version=4)
 
 
-def _constant(reasons: tuple[Reason, ...]) -> Explainer:
-    return lambda: reasons
+def _fingerprint(figures: tuple[Any, ...], lines: list[tuple[Any, ...]]) -> str:
+    """A hash of what a result stores: its figures and its lines, not their ids or time."""
+    digest = hashlib.sha256(repr(figures).encode())
+    # each line as its values' text (cheaper than repr); a separator no value holds
+    text = "\x1e".join(["\x1f".join(map(str, row[2:])) for row in lines])
+    digest.update(text.encode())
+    return digest.hexdigest()
 
 
-def _fingerprint(values: dict[str, Any], lines: list[tuple[Any, ...]]) -> str:
-    """A hash of what a result stores (its figures and its lines, not its ids or time)."""
-    figures = tuple(
-        _column_value(name, values)
-        for name in _RESULT_COLUMNS
-        if name not in ("id", "computed_at", "fingerprint")
-    )
-    body = repr((figures, [row[1:] for row in lines]))
-    return hashlib.sha256(body.encode()).hexdigest()
+def _result_model(row: tuple[Any, ...]) -> EarningsResult:
+    """An EarningsResult of a row as `_store_many` stored it (JSON columns decoded)."""
+    values = dict(zip(_RESULT_COLUMNS, row, strict=True))
+    for name in _JSON_COLUMNS:
+        values[name] = json.loads(values[name])
+    values["status"] = ResultStatus(values["status"])
+    result = EarningsResult(**values)
+    result._saved_in_db = True
+    return result
 
 
-def _placeholder(index: int, name: str) -> str:
-    return f"${index}::jsonb" if name in _JSON_COLUMNS else f"${index}"
-
-
-def _result_row(result: EarningsResult) -> tuple[Any, ...]:
-    values = {name: getattr(result, name) for name in _RESULT_COLUMNS}
-    return tuple(_column_value(name, values) for name in _RESULT_COLUMNS)
+def _plain(reasons: Iterable[Reason], known: dict[int, tuple[Reason, Any]]) -> list[Any]:
+    """`explanations.plain`, each reason object converted once (``known``, by identity: the
+    components on one measure share their FX conversions)."""
+    out = []
+    for r in reasons:
+        found = known.get(id(r))
+        if found is None or found[0] is not r:
+            found = known[id(r)] = (r, explanations.plain((r,))[0])
+        out.append(found[1])
+    return out
 
 
 def _line_rows(
-    viewer: Viewer,
-    result_id: UUID,
-    plan_result: PlanResult,
-    rep: RepResult,
-    dates: dict[str, date],
+    tenant_id: UUID, result_id: UUID, run: PlanRun, rep: RepResult
 ) -> list[tuple[Any, ...]]:
     """The rows of a result's lines, in ``_LINE_COLUMNS`` order: one per component (its
     reasons (tier slices, steps, gate, cap) explain a single figure, so they share one line
@@ -828,12 +977,14 @@ def _line_rows(
     explanation is the line's reasons (`domain.engine.explanations`), exact and
     language-neutral, put into words in the reader's language when read."""
     rows: list[tuple[Any, ...]] = []
+    plan_result = run.result
+    plain: dict[int, tuple[Reason, Any]] = {}  # see `_plain`
     for c in rep.components:
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
         rows.append(
             (
                 result_id,
-                viewer.tenant_id,
+                tenant_id,
                 len(rows),
                 c.id,
                 None,
@@ -842,15 +993,20 @@ def _line_rows(
                 None,
                 c.amount,
                 status,
-                explanations.encode(plan_result.component_reasons(c)),
+                _json(_plain(plan_result.component_reasons(c), plain)),
             )
         )
+    if not rep.lines:
+        return rows
+    dates = {t.id: t.date for t in run.inputs.transactions}
+    explain, encode, rep_id = plan_result.explain_line, explanations.encode, rep.rep_id
+    position = len(rows)
     for line in rep.lines:
         rows.append(
             (
                 result_id,
-                viewer.tenant_id,
-                len(rows),
+                tenant_id,
+                position,
                 line.component,
                 line.transaction_id,
                 line.rep_id or None,
@@ -858,9 +1014,10 @@ def _line_rows(
                 line.value,
                 line.amount,
                 "payable" if line.payable else "pending",
-                explanations.encode(plan_result.explain_line(rep.rep_id, line)),
+                encode(explain(rep_id, line)),
             )
         )
+        position += 1
     return rows
 
 

@@ -129,12 +129,13 @@ class _Class:
         self.payable = total.payable
         self.measures = total.measures
         self.lines = lines  # indexes (into ByClass.line_components) of the lines it explains
+        # (without the class itself, which `classify` adds: in its own attribute it would make
+        # a reference cycle, keeping the credits alive until the cyclic collector ran)
         self.entry_tail = (
             total.amounts.append,
             total.reps.append,
             specs if lines else None,  # how the hot loop makes the lines of a credit
             total.payable,
-            self,
         )
 
 
@@ -158,8 +159,6 @@ class ByClass:
         end: date,
         fx: FxTable,
         line_components: Sequence[tuple[int, date | None, date | None]],
-        fail_fx: Callable[[Transaction], None],
-        fail: Callable[[Transaction, Any, Exception], None],
         failures: tuple[type[Exception], ...],
         line_rates: Sequence[tuple[str, Decimal] | None] = (),
     ) -> None:
@@ -173,7 +172,7 @@ class ByClass:
         self.fx = fx
         # (measure index, window start, window end) per line-based component
         self.line_components = line_components
-        self.fail_fx, self.fail, self.failures = fail_fx, fail, failures
+        self.failures = failures
         self.is_count = [m.is_count for m in plan.measures]
         self.classes: dict[tuple[bool, tuple[int, ...], tuple[int, ...]], _Class] = {}
         # per line component: (component id, rate) of its lines, if given
@@ -244,7 +243,7 @@ class ByClass:
                 total = self.totals[verdict] = _Sums(payable, measures)
             specs = tuple(map(self.specs.__getitem__, lines))
             cls = self.classes[verdict] = _Class(total, lines, specs)
-        return (rate, *cls.entry_tail)
+        return (rate, *cls.entry_tail, cls)
 
     def split(self, cls: _Class, t: Transaction, rep_id: str, share: Decimal, amount: Any) -> None:
         self.splits.append((cls, t, rep_id, share, amount))
@@ -258,7 +257,16 @@ class ByClass:
                 raise Fallback
         return self.positions[id(t)]
 
-    def run(self, transactions: Sequence[Transaction]) -> None:
+    def run(
+        self,
+        transactions: Sequence[Transaction],
+        fail_fx: Callable[[Transaction], None],
+        fail: Callable[[Transaction, Any, Exception], None],
+    ) -> None:
+        """Credit ``transactions``; ``fail_fx`` and ``fail`` record a transaction without an FX
+        rate or whose evaluation failed. They are the calculation's methods and are not kept:
+        kept, they would close a reference cycle with it (it keeps `line_items`), which only
+        the cyclic collector could free, rescanning every input and result to do so."""
         self.transactions = transactions
         # The sums here are the general loop's only if they are exact (then the order of their
         # terms does not matter): any rounding, and the general loop credits instead.
@@ -267,7 +275,7 @@ class ByClass:
         flags[Rounded] = False
         try:
             try:
-                self.in_order = self.credit(transactions)
+                self.in_order = self.credit(transactions, fail_fx, fail)
             except self.failures as exc:  # a conversion trapped: the general loop says whose
                 raise Fallback from exc
             self.sum_up()
@@ -276,7 +284,12 @@ class ByClass:
         finally:
             flags[Rounded] = flags[Rounded] or was_rounded
 
-    def credit(self, transactions: Sequence[Transaction]) -> bool:
+    def credit(
+        self,
+        transactions: Sequence[Transaction],
+        fail_fx: Callable[[Transaction], None],
+        fail: Callable[[Transaction, Any, Exception], None],
+    ) -> bool:
         """The hot loop (`_loop_source`) over ``transactions``: whether the natural keys of the
         ids of the line credits strictly increase."""
         names = key_names(self.plan)
@@ -291,13 +304,16 @@ class ByClass:
             "split": self.split,
             "new_tuple": tuple.__new__,
             "Line": Line,
-            "fail": self.fail,
-            "fail_fx": self.fail_fx,
+            "fail": fail,
+            "fail_fx": fail_fx,
         }
         for n, name in enumerate(names):
             namespace[f"name{n}"] = name
         exec(_loop_code(len(names)), namespace)  # noqa: S102
-        in_order: bool = namespace["credit"](transactions)
+        # Taken out of its own globals: left there, the function and the namespace would form
+        # a reference cycle holding this pass (and the inputs) until the cyclic collector ran.
+        credit = namespace.pop("credit")
+        in_order: bool = credit(transactions)
         return in_order
 
     # --- per-measure totals and line items from the classes ------------------------------------

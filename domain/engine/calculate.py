@@ -155,6 +155,8 @@ class _Calculation:
         self._names: dict[str, tuple[tuple[str, str], ...]] = {}
         # measure index -> rep -> the rep's converted transactions of the measure (when asked)
         self._converted: dict[int, dict[str, list[Transaction]]] = {}
+        # (measure index, rep) -> the reasons of `conversions` (when asked)
+        self._conversion_reasons: dict[tuple[int, str], list[Reason]] = {}
         self._rep_names: dict[str, str] | None = None
         # line-based component id -> its index in `line_components`
         self.line_index: dict[str, int] = {}
@@ -195,13 +197,11 @@ class _Calculation:
                 self.period.end,
                 self.inputs.fx,
                 self.line_components,
-                self._fail_fx,
-                self._fail_evaluation,
                 _FAILURES,
                 self._own_line_rates(),
             )
             try:
-                crediting.run(self.inputs.transactions)
+                crediting.run(self.inputs.transactions, self._fail_fx, self._fail_evaluation)
             except by_class.Fallback:
                 self.transaction_errors.clear()
             else:
@@ -859,6 +859,11 @@ class _Calculation:
         i = self.measure_index[measure_id]
         if self.plan.measures[i].is_count:
             return []
+        # the components on one measure (a commission and its quota club) list the same
+        # conversions: built once, the same reasons (read-only) for each
+        known = self._conversion_reasons.get((i, rep_id))
+        if known is not None:
+            return known
         index = self._converted.get(i)
         if index is None:
             index = self._converted[i] = self._converted_transactions(i)
@@ -866,24 +871,51 @@ class _Calculation:
         out = [self._conversion(t, True) for t in found[:_MAX_CONVERSIONS]]
         if len(found) > _MAX_CONVERSIONS:
             out.append(reason("fx_more", count=len(found) - _MAX_CONVERSIONS))
+        self._conversion_reasons[(i, rep_id)] = out
         return out
 
     def _converted_transactions(self, i: int) -> dict[str, list[Transaction]]:
         measure = self.plan.measures[i]
         start, end, currency = self.period.start, self.period.end, self.currency
         out: dict[str, list[Transaction]] = {}
+        condition = measure.filter
+        # A filter that reads only low-cardinality fields passes or fails every transaction
+        # with the same values of them: evaluated once per distinct values (as crediting
+        # does), not once per transaction in another currency.
+        names = sorted(condition.names) if condition is not None else []
+        cacheable = condition is not None and not condition.names & _UNCACHEABLE
+        verdicts: dict[tuple[Any, ...], bool] = {}
+        rate = self.inputs.fx.rate
         for t in self.inputs.transactions:
             if t.currency == currency or t.date < start or t.date > end:
                 continue
-            found = self.inputs.fx.rate(t.currency, t.date)
+            key: tuple[Any, ...] | None = None
+            passes = None
+            if cacheable:
+                key = tuple([t.fields.get(n, _MISSING) for n in names])
+                try:
+                    passes = verdicts.get(key)
+                except TypeError:  # an unhashable field value
+                    key = None
+                if passes is False:
+                    continue
+            found = rate(t.currency, t.date)
             if found is None:
                 continue
-            if measure.filter is not None:
-                fields = {**t.fields, "amount": t.amount * found[1], "amount_original": t.amount}
-                try:
-                    if not evaluate_safely(measure.filter, fields):
-                        continue
-                except _FAILURES:
+            if condition is not None:
+                if passes is None:
+                    fields = {
+                        **t.fields,
+                        "amount": t.amount * found[1],
+                        "amount_original": t.amount,
+                    }
+                    try:
+                        passes = bool(evaluate_safely(condition, fields))
+                    except _FAILURES:
+                        passes = False
+                    if key is not None and len(verdicts) < _CACHE_LIMIT:
+                        verdicts[key] = passes
+                if not passes:
                     continue
             for rep_id, _ in t.credits:
                 out.setdefault(rep_id, []).append(t)
@@ -895,16 +927,18 @@ class _Calculation:
         found = self.inputs.fx.rate(t.currency, t.date)
         assert found is not None
         day, rate = found
-        params: dict[str, Any] = {
-            "original": t.amount,
-            "fx_currency": t.currency,
-            "fx_rate": rate,
-            "day": day,
-            "converted": t.amount * rate,
-        }
+        # `reason`'s parameters in its (alphabetical) order, built directly: a close builds
+        # one for each of a rep's first conversions
+        params = (
+            ("converted", t.amount * rate),
+            ("day", day),
+            ("fx_currency", t.currency),
+            ("fx_rate", rate),
+            ("original", t.amount),
+        )
         if named:
-            return reason("fx_transaction", transaction=t.id, **params)
-        return reason("fx", **params)
+            return "fx_transaction", (*params, ("transaction", t.id))
+        return "fx", params
 
     def _rep_label(self, rep_id: str) -> str:
         """A rep as a reader knows them: 'Ben Ray (ben)', or the id when nameless."""
@@ -1231,6 +1265,7 @@ def _describe(exc: BaseException) -> str:
 _DIGITS = "0123456789"
 # At most this many converted transactions are explained per component (then how many more)
 _MAX_CONVERSIONS = 10
+_MISSING = object()  # a field a transaction does not have (not the same as None)
 
 
 def _transaction_order(t: Transaction) -> tuple[tuple[str, int, str], str]:

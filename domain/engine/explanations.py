@@ -342,16 +342,21 @@ def plain(reasons: tuple[Reason, ...]) -> list[Any]:
 
 
 def _reason_json(r: Reason) -> list[Any]:
-    return [r[0], {k: _json_value(v) for k, v in r[1]}]
+    # a close encodes a few dozen reasons a rep: text, numbers and flags pass as they are
+    # without a call each
+    return [r[0], {k: v if type(v) in _AS_IS else _json_value(v) for k, v in r[1]}]
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
 
 
 def _json_value(value: Any) -> Any:
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
     if kind is Decimal:
         text = str(value)
         return format(value, "f") if "E" in text else text
+    if kind in _AS_IS:
+        return value
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple):

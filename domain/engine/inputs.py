@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -50,6 +50,31 @@ class Transaction:
         object.__setattr__(self, "sole_credit", sole)
 
     @staticmethod
+    def sole(
+        id: str,
+        rep_id: str,
+        amount: Decimal,
+        currency: str,
+        date: dt.date,
+        credits: tuple[tuple[str, Decimal], ...],
+        fields: dict[str, Any],
+    ) -> Transaction:
+        """A transaction credited wholly to ``rep_id``: ``credits`` is ((rep_id, ONE),) and
+        ``fields`` holds what `build` puts there; both may be shared with other transactions
+        (read-only). What a batch reader calls a million times: the slots set directly,
+        without the frozen dataclass's checked __init__ (a third of the cost)."""
+        t = _new_transaction(Transaction)
+        _set_id(t, id)
+        _set_rep_id(t, rep_id)
+        _set_amount(t, amount)
+        _set_currency(t, currency)
+        _set_date(t, date)
+        _set_credits(t, credits)
+        _set_fields(t, fields)
+        _set_sole_credit(t, True)
+        return t
+
+    @staticmethod
     def build(
         *,
         id: str,
@@ -75,6 +100,24 @@ class Transaction:
             state=state,
         )
         return Transaction(id, rep_id, amount, currency, date, credits, fields)
+
+
+def _setter(name: str) -> Callable[[Transaction, Any], None]:
+    """A slot's own setter (what the frozen dataclass's __init__ calls through
+    object.__setattr__)."""
+    setter: Callable[[Transaction, Any], None] = getattr(Transaction, name).__set__
+    return setter
+
+
+_new_transaction = object.__new__
+_set_id = _setter("id")
+_set_rep_id = _setter("rep_id")
+_set_amount = _setter("amount")
+_set_currency = _setter("currency")
+_set_date = _setter("date")
+_set_credits = _setter("credits")
+_set_fields = _setter("fields")
+_set_sole_credit = _setter("sole_credit")
 
 
 def shares_add_up(shares: Iterable[Decimal]) -> bool:

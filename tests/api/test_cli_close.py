@@ -108,7 +108,7 @@ async def test_given_a_tenant_when_closed_then_results_equal_each_alone_and_peri
     tenant, people = await world()
     alone = await each_alone(tenant, people)
 
-    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "5")
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "15")
 
     assert ran.returncode == 0, ran.stderr
     assert await snapshot() == alone
@@ -206,7 +206,7 @@ async def wait_for_done_chunks(at_least: int) -> None:
     raise AssertionError("the close did not get going")
 
 
-CLOSE = ("close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "2")
+CLOSE = ("close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "6")
 
 
 async def test_given_a_close_killed_half_way_when_run_again_then_equal_to_an_uninterrupted_one(

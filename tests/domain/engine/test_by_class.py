@@ -307,12 +307,10 @@ def test_given_classes_differing_only_in_lines_when_credited_then_each_has_its_s
         date(2026, 10, 31),
         make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX).fx,
         [(3, date(2026, 10, 15), date(2026, 10, 31))],
-        lambda t: None,
-        lambda t, fields, exc: None,
         (ArithmeticError,),
         [("cloud_spiff", D("0.03"))],
     )
-    crediting.run(transactions)
+    crediting.run(transactions, lambda t: None, lambda t, fields, exc: None)
     assert len(crediting.classes) == 2
     # the SPIFF's lines are exactly the credits of one of them: its value is that one's sum
     assert len(crediting.totals) == 2

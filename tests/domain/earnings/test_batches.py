@@ -1,0 +1,111 @@
+"""The batch path (`recompute_many`) gives every person what recomputing them alone gives,
+however the people are grouped: split deals whose owner is in another batch (or credited
+nothing), deals in another currency, deleted ones and ones of another period; and a period's
+people are chunked by their transactions (`period_chunks`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from domain.crm.models import Transaction
+from domain.earnings import close as closing
+from domain.earnings.service import recompute_many, recompute_rep_period
+from domain.kit.periods import parse_period
+from tests.domain.builders import (
+    TIERED,
+    assign,
+    make_fx_rate,
+    make_tenant,
+    make_transaction,
+    make_user,
+    plan_yaml,
+    publish_plan,
+    set_quota,
+    system_viewer,
+)
+
+
+async def _stored() -> list[tuple[Any, ...]]:
+    """Every stored result and line, without ids and times."""
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT u.external_id, r.plan_version_id, r.status, r.error, r.total, r.payable, r.pending,
+               r.measures::text, r.components::text, r.explanation::text, r.fingerprint,
+               l.position, l.component, l.transaction_external_id, l.credited_rep,
+               l.occurred_on, l.value, l.amount, l.status AS line_status, l.explanation
+        FROM earnings_results r JOIN users u ON u.id = r.user_id
+        LEFT JOIN earnings_lines l ON l.result_id = r.id
+        ORDER BY 1, 2, l.position
+        """
+    )
+    return [tuple(r.values()) for r in rows]
+
+
+async def _world() -> tuple[Any, list[Any]]:
+    tenant = await make_tenant(slug="acme")
+    await make_fx_rate(tenant=tenant, currency="USD", rate="0.9", on="2026-09-30")
+    tiered = await publish_plan(tenant=tenant, document=TIERED)
+    rate = await publish_plan(tenant=tenant, document=plan_yaml(key="spiff"))  # a line a deal
+    people = []
+    for i in range(5):
+        rep = await make_user(tenant=tenant, external_id=f"rep{i}")
+        await assign(user=rep, plan=tiered)
+        await assign(user=rep, plan=rate)
+        await set_quota(user=rep, value=str(8000 + 1000 * i))
+        people.append(rep)
+    ana, ben, cid, dan, eve = people
+    for i, rep in enumerate(people):
+        await make_transaction(rep=rep, external_id=f"own{i}", amount=str(1000 * (i + 1)))
+        await make_transaction(
+            rep=rep, external_id=f"usd{i}", amount=str(700 + i), currency="USD", on="2026-10-20"
+        )
+    # owned by eve, credited to ana and cid only; owned by ben, shared with dan
+    await make_transaction(
+        rep=eve, external_id="split1", amount="6000", splits=[(ana, "0.25"), (cid, "0.75")]
+    )
+    await make_transaction(
+        rep=ben, external_id="split2", amount="3000", splits=[(ben, "0.5"), (dan, "0.5")]
+    )
+    await make_transaction(rep=ana, external_id="september", amount="9999", on="2026-09-30")
+    gone = await make_transaction(rep=cid, external_id="deleted", amount="5000")
+    await Transaction.filter(id=gone.id).update(deleted=True)
+    return tenant, people
+
+
+async def test_given_split_deals_across_batches_when_recomputed_then_each_as_alone(db):
+    tenant, people = await _world()
+    viewer = system_viewer(tenant)
+    for rep in people:
+        async with in_transaction():
+            await recompute_rep_period(viewer=viewer, user_id=rep.id, period="2026-10")
+    alone = await _stored()
+    await connections.get("default").execute_query("DELETE FROM earnings_results")
+
+    ana, ben, cid, dan, eve = people
+    for batch in ([eve, ben], [ana], [dan, cid]):
+        async with in_transaction():
+            await recompute_many(viewer=viewer, pairs=[(p.id, "2026-10") for p in batch])
+
+    assert await _stored() == alone
+    credited = {row[0]: row[16] for row in alone if row[13] == "split1"}
+    # its owner, rep4, is credited nothing of it
+    assert credited == {"rep0": Decimal("1500"), "rep2": Decimal("4500")}
+
+
+async def test_given_a_period_when_chunked_then_by_transactions_in_id_order(db):
+    tenant, people = await _world()
+    viewer = system_viewer(tenant)
+
+    chunks = await closing.period_chunks(viewer, parse_period("2026-10"), transactions=5)
+
+    assert [u for chunk in chunks for u in chunk] == sorted(p.id for p in people)
+    assert all(chunks)
+    # owned this period: 2 each, eve and ben 3 (a split each), cid's deleted one counted too
+    owned = {p.id: 2 for p in people} | {people[4].id: 3, people[1].id: 3, people[2].id: 3}
+    for chunk in chunks:
+        assert len(chunk) == 1 or sum(owned[u] for u in chunk) <= 5
+    assert len(await closing.period_chunks(viewer, parse_period("2026-10"))) == 1
