@@ -25,7 +25,7 @@ INDEXES = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [("podium", "0010_targets")]
+    dependencies = [("podium", "0011_target_effective_from")]
 
     operations = [
         ops.RunSQL(
