@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +20,8 @@ from domain.ingest.repository import (
 )
 from domain.kit.clock import utc_now
 from domain.org.viewer import Viewer
-from workers.queue import JobQueue
+from workers.queue import APPLY_WAKE, JobQueue
+from workers.tasks.draining import Pacer
 from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.ingest")
@@ -35,17 +34,20 @@ def _queue(ctx: dict[str, Any]) -> JobQueue:
 
 
 APPLY_BATCH = 100  # inbox events applied per transaction
-# a draining job hands over to a fresh job after this long: far inside its timeout, and no
-# job of a long backlog ever holds the fixed id (or a worker slot) for minutes
-DRAIN_SECONDS = 5.0
+# a draining job hands over to a fresh job after this long: far inside its timeout (30 s),
+# and no job ever holds the fixed id (or a worker slot) for minutes
+DRAIN_SECONDS = 10.0
 MAX_FAILURES = 5  # unexpected failures of one event before it is dead-lettered
-# After a batch that found work, a draining job claims again no sooner than this after that
-# batch's start, so a steady stream is taken in a few batches a second per tenant by the job
-# already running, rather than in jobs of two or three events each (a job and a batch have
-# fixed costs: milliseconds of CPU in the worker and in PostgreSQL). A lone event is claimed
-# at once, and a batch that took longer waits for nothing: the added latency is at most this.
+# A batch starts no sooner than this after the previous one started (see
+# workers.tasks.draining): a steady stream is applied in about twelve batches a second, whose
+# recomputes follow each commit at once, rather than in batches of one or two events, each
+# with its fixed costs (milliseconds of CPU in the worker and in PostgreSQL). A lone event is
+# claimed at once, a backlog without pause: the added latency is at most this.
 # ctx["batch_pause"] overrides it (seconds).
-BATCH_PAUSE = 0.04
+BATCH_PAUSE = 0.08
+# How long a job with nothing left waits for more before it ends (ctx["idle_wait"]): a
+# stream of a few events a second keeps one job, rather than a job (and a poll) per event.
+IDLE_WAIT = 0.5
 
 
 async def apply_inbox_events(
@@ -53,8 +55,10 @@ async def apply_inbox_events(
 ) -> int:
     """Apply the tenant's pending inbox events, oldest first, ``APPLY_BATCH`` per transaction,
     until none is left; after each commit queue one batch recompute for the requests they
-    wrote. ``inbox_ids`` (what the enqueuer stored) is a hint only: whatever is pending is
-    applied, so a burst of 200 webhook calls costs a few transactions, not 200 jobs.
+    wrote (or wake the one running). ``inbox_ids`` (what the enqueuer stored) is a hint only:
+    whatever is pending is applied, so a burst of 200 webhook calls costs a few transactions,
+    not 200 jobs. Between batches the job waits for a wake-up (see workers.tasks.draining); a
+    follow-up (``follow_up``) takes what is pending and ends.
 
     Idempotent: a second run finds nothing pending. Concurrent runs claim disjoint events
     (SKIP LOCKED). An event failing unexpectedly is rolled back alone (a savepoint), left
@@ -63,10 +67,18 @@ async def apply_inbox_events(
     viewer = Viewer.system(UUID(tenant_id), "worker-ingest")
     applied = 0
     queue = _queue(ctx)
-    started = time.monotonic()
+    pacer = Pacer(
+        queue,
+        APPLY_WAKE,
+        tenant_id,
+        pace=ctx.get("batch_pause", BATCH_PAUSE),
+        idle=0.0 if follow_up else ctx.get("idle_wait", IDLE_WAIT),
+        drain=DRAIN_SECONDS,
+    )
     failed: set[int] = set()
+    full = False
     while True:
-        batch_started = time.monotonic()
+        await pacer.start_batch(paced=not full)
         affected: set[tuple[UUID, str]] = set()
         try:
             async with in_transaction():
@@ -105,16 +117,15 @@ async def apply_inbox_events(
                 raise retry_later(ctx.get("job_try")) from exc
             raise
         if affected:
-            await queue.enqueue_recomputes(tenant_id)
-        if not rows:  # what arrived meanwhile is the next batch: none, we are done
-            break
-        if time.monotonic() - started > DRAIN_SECONDS:
+            await queue.enqueue_recomputes(tenant_id)  # or wakes the recompute job running
+        full = len(rows) >= APPLY_BATCH
+        if rows and pacer.expired():
             await queue.enqueue_apply_follow_up(tenant_id, tag="more")
             return applied
-        # at most one batch per pause: no wait when the batch itself took that long
-        await asyncio.sleep(
-            ctx.get("batch_pause", BATCH_PAUSE) - (time.monotonic() - batch_started)
-        )
+        if full:
+            continue  # a backlog: the next batch at once
+        if follow_up or pacer.expired() or not await pacer.woken():
+            break
     if not follow_up:
         # an event committed after our last claim had its enqueue refused while this job ran
         # (same id): a follow-up under an id of its own picks it up (a failed job leaves
