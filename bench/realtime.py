@@ -833,6 +833,7 @@ async def run_once(
         for task in clients:
             if task.done() and task.exception():
                 raise RuntimeError(f"a subscription failed: {task.exception()!r}")
+        timeline: list[tuple[float, float]] = []  # (scheduled, latency ms) of each shown event
         for watch in watches.values():
             result.messages += watch.messages
             result.unmatched += watch.unmatched
@@ -842,6 +843,12 @@ async def run_once(
                     result.never_seen += 1
                 elif sent.measured:
                     result.latencies_ms.append((sent.seen - sent.scheduled) * 1000)
+                    timeline.append((sent.scheduled, (sent.seen - sent.scheduled) * 1000))
+        if args.logs:  # when each event was sent and how long it took: where the tail comes from
+            first = min((at for at, _ in timeline), default=0.0)
+            (workdir / f"latency-{label}.tsv").write_text(
+                "".join(f"{at - first:.3f}\t{ms:.1f}\n" for at, ms in sorted(timeline))
+            )
         result.lost, result.wrong_totals = await verify(env["DATABASE_URL"], setup, accepted_ids)
     finally:
         for task in clients:
@@ -974,7 +981,11 @@ if __name__ == "__main__":
     parser.add_argument("--subscribed-share", type=float, default=0.2)
     parser.add_argument("--poll-delay", type=float, default=TUNED_POLL_DELAY)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--logs", help="keep the API and worker logs in this folder")
+    parser.add_argument(
+        "--logs",
+        help="keep the worker logs in this folder, and each run's latencies over time "
+        "(latency-<run>.tsv: seconds since the first measured send, milliseconds)",
+    )
     parser.add_argument(
         "--only",
         choices=("arq-default", "tuned"),

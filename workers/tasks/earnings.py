@@ -15,6 +15,7 @@ from domain.earnings import close as earnings_close
 from domain.earnings import service as earnings_service
 from domain.earnings.errors import PeriodClosed
 from domain.ingest.repository import IngestRepository
+from domain.notifications.service import stored_results
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
 from workers.queue import RECOMPUTE_WAKE, JobQueue
@@ -138,14 +139,22 @@ async def _recompute_claimed(
 
 async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, str]]) -> None:
     """The after-recompute hooks, each pair in turn; a failing hook is logged and the others
-    still run. A hook with a ``many`` attribute takes the whole batch at once."""
+    still run. A hook with a ``many`` attribute takes the whole batch at once, with the
+    stored results of its pairs (``results``: read once, after the commit, for all of them)."""
     if not pairs:
         return
-    for hook in ctx.get("after_recompute", ()):
+    hooks = ctx.get("after_recompute", ())
+    results: dict[tuple[UUID, str], list[Any]] | None = None
+    if any(getattr(hook, "many", None) is not None for hook in hooks):
+        try:
+            results = await stored_results(tenant_id=tenant, pairs=pairs)
+        except Exception:
+            log.exception("reading the stored results of a batch failed; each hook reads")
+    for hook in hooks:
         many = getattr(hook, "many", None)
         if many is not None:
             try:
-                await many(ctx, tenant_id=tenant, pairs=pairs)
+                await many(ctx, tenant_id=tenant, pairs=pairs, results=results)
             except Exception:
                 log.exception("after-recompute hook %r failed for a batch", hook)
             continue
