@@ -165,18 +165,19 @@ class IngestRepository:
 
     async def known_reps_and_seen(
         self, crm_ids: Iterable[str], event_ids: Iterable[str]
-    ) -> tuple[set[str], set[str]]:
-        """``known_reps`` and ``seen_event_ids`` in one round trip (what a webhook asks)."""
+    ) -> tuple[set[str], set[str], set[str]]:
+        """Of these CRM ids, the people who exist and those a pending rep event creates; of
+        these event ids, those seen before: in one round trip (what a webhook asks)."""
         reps = sorted({i for i in crm_ids if i == _storable(i)})
         events = sorted(set(event_ids))
         if not reps and not events:
-            return set(), set()
+            return set(), set(), set()
         rows = await _conn().execute_query_dict(
             """
-            SELECT 'rep' AS kind, external_id AS id FROM users
+            SELECT 'person' AS kind, external_id AS id FROM users
             WHERE tenant_id = $1 AND external_id = ANY($2::text[])
-            UNION
-            SELECT 'rep', record_id FROM inbox_events
+            UNION ALL
+            SELECT DISTINCT 'pending', record_id FROM inbox_events
             WHERE tenant_id = $1 AND type = 'rep.upserted' AND status = 'pending'
               AND record_id = ANY($2::text[])
             UNION ALL
@@ -185,9 +186,18 @@ class IngestRepository:
             """,
             [self.tenant_id, reps, events],
         )
-        known = {str(r["id"]) for r in rows if r["kind"] == "rep"}
-        seen = {str(r["id"]) for r in rows if r["kind"] == "event"}
-        return known, seen
+        found: dict[str, set[str]] = {"person": set(), "pending": set(), "event": set()}
+        for r in rows:
+            found[str(r["kind"])].add(str(r["id"]))
+        return found["person"], found["pending"], found["event"]
+
+    async def people_ids(self, *, limit: int) -> set[str] | None:
+        """The CRM ids of every person of the tenant; None if there are more than ``limit``."""
+        rows = await _conn().execute_query_dict(
+            "SELECT external_id FROM users WHERE tenant_id = $1 LIMIT $2",
+            [self.tenant_id, limit + 1],
+        )
+        return None if len(rows) > limit else {str(r["external_id"]) for r in rows}
 
     async def add_dead_letter(
         self,
