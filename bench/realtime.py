@@ -9,7 +9,7 @@ to `earningsUpdated`) and sends signed `transaction.upserted` events at each of 
 `--subscribed-share` of the events go to subscribed reps (round-robin, so each subscribed rep
 gets one event every subscribers / (rate x share) seconds: 5 s by default), the rest to the
 other reps at random. All runs share one database: first the worker with arq's default
-poll_delay (0.5 s) at the first rate, then with Podium's tuning (0.02 s, the worker's own
+poll_delay (0.5 s) at the first rate, then with Podium's tuning (0.05 s, the worker's own
 default, through PODIUM_WORKER_POLL_DELAY) at each rate.
 
 CPU per event. The CPU seconds, from /proc, of the API process, the worker process, the
@@ -87,7 +87,7 @@ from bench.api import _free_port, _recreate_database, _start_server, _wait_ready
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
-TUNED_POLL_DELAY = 0.02  # workers/settings.py POLL_DELAY
+TUNED_POLL_DELAY = 0.05  # workers/settings.py POLL_DELAY
 ARQ_DEFAULT_POLL_DELAY = 0.5
 TARGET_P99_MS = 250.0
 TARGET_CPU_MS = 4.0  # API + worker + PostgreSQL + Redis, CPU per event

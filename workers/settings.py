@@ -50,10 +50,12 @@ Startup = Callable[[dict[str, Any]], Awaitable[None]]
 STARTUP_EXTENSIONS: list[Startup] = [realtime_startup]
 
 # arq's default poll of 0.5 s alone would eat twice the 250 ms real-time budget whenever a
-# draining job has to be picked up (an idle tenant's first event, a follow-up): 20 ms keeps
-# that wait small for one cheap ZRANGEBYSCORE per idle worker every 20 ms (bench/realtime.py
+# draining job has to be picked up (an idle tenant's first event, a follow-up): 50 ms keeps
+# that wait small. A running draining job takes new work without a poll (it waits on its
+# wake-up list), and arq's every poll re-checks each running job (four Redis round trips):
+# 20 ms cost the worker and Redis about 35 ms of CPU a second at any load (bench/realtime.py
 # measures both). PODIUM_WORKER_POLL_DELAY (seconds) overrides it.
-POLL_DELAY = float(os.environ.get("PODIUM_WORKER_POLL_DELAY") or 0.02)
+POLL_DELAY = float(os.environ.get("PODIUM_WORKER_POLL_DELAY") or 0.05)
 RECOMPUTE_TIMEOUT = 120  # seconds; a killed worker's job is retried after this + 10 s
 APPLY_TIMEOUT = 30
 

@@ -367,8 +367,7 @@ async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkAp
         return BulkApplied(0, 0, frozenset())
     repo = IngestRepository(viewer)
     named = {rep for _, e in head for rep in e.referenced_reps}
-    ids = await repo.user_ids(named)
-    waiting = await repo.pending_rep_records(named, head[-1][0].id)
+    ids, waiting = await repo.people_and_waiting(named, head[-1][0].id)
     for n, (_, event) in enumerate(head):
         if any(rep not in ids or rep in waiting for rep in event.referenced_reps):
             head = head[:n]
@@ -408,8 +407,8 @@ async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkAp
             for row, e in head
         ],
         utc_now(),
+        requests=affected,
     )
-    await repo.request_recomputes(affected)
     return BulkApplied(len(head), len(live), frozenset(affected))
 
 
@@ -633,13 +632,9 @@ async def affected_periods(
     (transitively) in the period kinds of their team-scope plans."""
     out: Affected = set()
     everyone: set[UUID] = set()
-    above_of: dict[UUID, set[UUID]] = {}
     for people, _ in touched:
         everyone |= people
-    above_of.update(await repo.managers_above_each(everyone))
-    kinds = await repo.plan_kinds(
-        everyone | set().union(*above_of.values()) if above_of else everyone
-    )
+    above_of, kinds = await repo.managers_and_plan_kinds(everyone)
     for people, day in touched:
         for person in people:
             for kind, _team in kinds.get(person, ()):

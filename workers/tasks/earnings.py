@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from domain.earnings import close as earnings_close
 from domain.earnings import service as earnings_service
 from domain.earnings.errors import PeriodClosed
-from domain.ingest.repository import IngestRepository
+from domain.ingest.repository import IngestRepository, TakenRequest
 from domain.notifications.service import stored_results
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
@@ -72,9 +72,9 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
                 read_at = time.monotonic()
             try:
                 async with in_transaction():
-                    claimed = await repo.claim_recompute_requests(RECOMPUTE_BATCH)
-                    outcomes = await _recompute_claimed(viewer, claimed)
-                    await repo.delete_recompute_requests([r for r, _, _ in claimed])
+                    claimed = await repo.take_recompute_requests(RECOMPUTE_BATCH)
+                    outcomes, failed = await _recompute_claimed(viewer, claimed)
+                    await repo.restore_recompute_requests(failed)
             except Exception as exc:
                 if is_transient(exc):  # rolled back: the requests are still there
                     raise retry_later(ctx.get("job_try")) from exc
@@ -108,33 +108,36 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
 
 
 async def _recompute_claimed(
-    viewer: Viewer, claimed: list[tuple[int, UUID, str]]
-) -> list[earnings_service.Recomputed]:
+    viewer: Viewer, claimed: list[TakenRequest]
+) -> tuple[list[earnings_service.Recomputed], list[TakenRequest]]:
     """The batch in one go (``recompute_many`` is a savepoint of its own); if it fails for a
     reason other than a deadlock, each pair on its own, so one person's bug does not hold
-    back the others: the failing ones are logged and keep their requests (the sweeper
-    retries them)."""
-    pairs = [(user_id, period) for _, user_id, period in claimed]
+    back the others: the failing ones are logged and returned, for their requests to be put
+    back (the sweeper retries them)."""
+    pairs = [(r.user_id, r.period) for r in claimed]
     if not pairs:
-        return []
+        return [], []
     try:
-        return await earnings_service.recompute_many(viewer=viewer, pairs=pairs)
+        return await earnings_service.recompute_many(viewer=viewer, pairs=pairs), []
     except Exception as exc:
         if is_transient(exc):
             raise
         log.exception("batch recompute of %d pairs failed; one by one", len(pairs))
     outcomes: list[earnings_service.Recomputed] = []
-    for request_id, user_id, period in list(claimed):  # failures leave ``claimed``
+    failed: list[TakenRequest] = []
+    for request in claimed:
         try:
             outcomes.extend(
-                await earnings_service.recompute_many(viewer=viewer, pairs=[(user_id, period)])
+                await earnings_service.recompute_many(
+                    viewer=viewer, pairs=[(request.user_id, request.period)]
+                )
             )
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.exception("recompute %s %s failed", user_id, period)
-            claimed.remove((request_id, user_id, period))  # its request stays
-    return outcomes
+            log.exception("recompute %s %s failed", request.user_id, request.period)
+            failed.append(request)  # its request stays
+    return outcomes, failed
 
 
 async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, str]]) -> None:
