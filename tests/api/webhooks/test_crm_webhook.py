@@ -8,8 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
+from api.observability import configure_logging
 from domain.crm.models import Transaction
 from domain.ingest.models import InboxStatus
 from domain.kit.clock import utc_now
@@ -301,3 +303,31 @@ async def test_given_an_event_seen_before_when_sent_again_invalid_then_a_duplica
 
     assert two.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
     assert await dead_letters(tenant) == []
+
+
+async def test_given_a_webhook_call_then_one_access_line_with_its_counts(
+    http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+):
+    configure_logging(json=True)  # onto the stderr capsys captures
+    tenant = await _setup()
+    body = body_of(deal("e1", "opp-1"), deal("e1", "opp-1"), deal("e2", "opp-2", rep="zoe"))
+    capsys.readouterr()
+
+    await http.post(URL, content=body, headers=signed_headers(body, tenant.webhook_secret))
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"]
+    assert [
+        {k: line.get(k) for k in ("event", "path", "status", "tenant", "accepted", "rejected")}
+        | {"duplicates": line.get("duplicates")}
+        for line in lines
+    ] == [
+        {
+            "event": "request",
+            "path": URL,
+            "status": 202,
+            "tenant": "acme",
+            "accepted": 1,
+            "rejected": 1,
+            "duplicates": 1,
+        }
+    ]
