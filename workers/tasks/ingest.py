@@ -39,12 +39,12 @@ APPLY_BATCH = 100  # inbox events applied per transaction
 DRAIN_SECONDS = 10.0
 MAX_FAILURES = 5  # unexpected failures of one event before it is dead-lettered
 # A batch starts no sooner than this after the previous one started (see
-# workers.tasks.draining): a steady stream is applied in about twelve batches a second, whose
+# workers.tasks.draining): a steady stream is applied in ten batches a second, whose
 # recomputes follow each commit at once, rather than in batches of one or two events, each
-# with its fixed costs (milliseconds of CPU in the worker and in PostgreSQL). A lone event is
-# claimed at once, a backlog without pause: the added latency is at most this.
-# ctx["batch_pause"] overrides it (seconds).
-BATCH_PAUSE = 0.08
+# with its fixed costs (about 7 ms of CPU in the worker and PostgreSQL for an apply, its
+# recompute and their hooks). A lone event is claimed at once, a backlog without pause: the
+# added latency is at most this. ctx["batch_pause"] overrides it (seconds).
+BATCH_PAUSE = 0.1
 # How long a job with nothing left waits for more before it ends (ctx["idle_wait"]): a
 # stream of a few events a second keeps one job, rather than a job (and a poll) per event.
 IDLE_WAIT = 0.5
