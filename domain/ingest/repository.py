@@ -488,7 +488,7 @@ class IngestRepository:
     ) -> tuple[dict[UUID, set[UUID]], dict[UUID, set[tuple[str, bool]]]]:
         """In one statement: everyone above each of these people (their manager chain), and
         for each of them and of those managers the (period kind, has team scope) of the plans
-        they are on (each plan's document read once, not once per person)."""
+        they are on."""
         ids = list(set(user_ids))
         above: dict[UUID, set[UUID]] = {i: set() for i in ids}
         kinds: dict[UUID, set[tuple[str, bool]]] = {}
@@ -502,22 +502,16 @@ class IngestRepository:
                 UNION
                 SELECT up.origin, u.manager_id FROM users u JOIN up ON u.id = up.id
                 WHERE u.tenant_id = $1 AND u.manager_id IS NOT NULL
-            ), assigned AS (
-                SELECT DISTINCT a.user_id, a.plan_id FROM plan_assignments a
-                WHERE a.tenant_id = $1 AND a.status IN ('offered', 'accepted')
-                  AND (a.user_id = ANY($2::uuid[]) OR a.user_id IN (SELECT id FROM up))
-            ), plan_kinds AS MATERIALIZED (
-                SELECT DISTINCT v.plan_id, v.period_kind,
-                       COALESCE(v.document->'measures' @> '[{"scope": "team"}]'::jsonb, false)
-                           AS team
-                FROM plan_versions v WHERE v.plan_id IN (SELECT plan_id FROM assigned)
             )
             SELECT origin AS user_id, id AS manager_id, NULL::text AS period_kind,
                    NULL::bool AS team
             FROM up
             UNION ALL
-            SELECT DISTINCT a.user_id, NULL::uuid, k.period_kind::text, k.team
-            FROM assigned a JOIN plan_kinds k ON k.plan_id = a.plan_id
+            SELECT DISTINCT a.user_id, NULL::uuid, v.period_kind::text,
+                   COALESCE(v.document->'measures' @> '[{"scope": "team"}]'::jsonb, false)
+            FROM plan_assignments a JOIN plan_versions v ON v.plan_id = a.plan_id
+            WHERE a.tenant_id = $1 AND a.status IN ('offered', 'accepted')
+              AND a.user_id = ANY($2::uuid[] || ARRAY(SELECT id FROM up))
             """,
             [self.tenant_id, ids],
         )

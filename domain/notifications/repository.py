@@ -97,11 +97,6 @@ def _db() -> Any:
     return connections.get("default")
 
 
-def _people_and_periods(pairs: Sequence[tuple[UUID, str]]) -> tuple[list[UUID], list[str]]:
-    """The people and the periods of ``pairs`` (their product is a superset: see _by_pair)."""
-    return sorted({u for u, _ in pairs}), sorted({p for _, p in pairs})
-
-
 def _by_pair(
     pairs: Sequence[tuple[UUID, str]], rows: Sequence[_Row]
 ) -> dict[tuple[UUID, str], list[_Row]]:
@@ -179,16 +174,25 @@ class NotifierRepository:
     ) -> dict[tuple[UUID, str], list[EarningsResult]]:
         """The stored results of many (person, period)s in one statement, each pair's in
         (computed_at, id) order: the columns summaries and crossings read (not the lines'
-        words: components and explanation, most of a row, read and parsed for nothing)."""
+        words: components and explanation, most of a row, read and parsed for nothing).
+
+        Each pair looked up on its own through (tenant, period, person) (the OFFSET keeps the
+        lookup from being flattened into a join): a plan that does not depend on what the
+        planner believes of a period, which for a new month is nothing (it then walked every
+        result of the period for each batch)."""
         if not pairs:
             return {}
         rows = await _db().execute_query_dict(
             f"""
-            SELECT {", ".join(RESULT_COLUMNS)} FROM earnings_results
-            WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND period = ANY($3::text[])
-            ORDER BY computed_at, id
+            SELECT r.* FROM unnest($2::uuid[], $3::text[]) AS p(user_id, period)
+            CROSS JOIN LATERAL (
+                SELECT {", ".join(RESULT_COLUMNS)} FROM earnings_results
+                WHERE tenant_id = $1 AND period = p.period AND user_id = p.user_id
+                OFFSET 0
+            ) r
+            ORDER BY r.computed_at, r.id
             """,  # noqa: S608 - fixed column names
-            [self.tenant_id, *_people_and_periods(pairs)],
+            [self.tenant_id, [u for u, _ in pairs], [p for _, p in pairs]],
         )
         return _by_pair(pairs, [EarningsResult._init_from_db(**row) for row in rows])
 
@@ -199,17 +203,20 @@ class NotifierRepository:
             return out
         rows = await _db().execute_query_dict(
             """
-            SELECT user_id, period, kind, key, NULL::numeric AS value FROM notifications_sent
-            WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND period = ANY($3::text[])
-              AND kind <> 'payable'
-            UNION ALL
-            SELECT user_id, period, kind, split_part(key, ':', 1), max(value)
-            FROM notifications_sent
-            WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND period = ANY($3::text[])
-              AND kind = 'payable' AND value IS NOT NULL
-            GROUP BY user_id, period, kind, split_part(key, ':', 1)
+            SELECT p.user_id, p.period, s.kind, s.key, s.value
+            FROM unnest($2::uuid[], $3::text[]) AS p(user_id, period)
+            CROSS JOIN LATERAL (
+                SELECT kind, key, NULL::numeric AS value FROM notifications_sent
+                WHERE tenant_id = $1 AND user_id = p.user_id AND period = p.period
+                  AND kind <> 'payable'
+                UNION ALL
+                SELECT kind, split_part(key, ':', 1), max(value) FROM notifications_sent
+                WHERE tenant_id = $1 AND user_id = p.user_id AND period = p.period
+                  AND kind = 'payable' AND value IS NOT NULL
+                GROUP BY kind, split_part(key, ':', 1)
+            ) s
             """,
-            [self.tenant_id, *_people_and_periods(pairs)],
+            [self.tenant_id, [u for u, _ in pairs], [p for _, p in pairs]],
         )
         for r in rows:
             found = out.get((r["user_id"], r["period"]))
