@@ -18,7 +18,7 @@ from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import func
+from arq.worker import Worker, func
 
 from domain.db import close_db, init_db
 from workers import heartbeat
@@ -100,6 +100,24 @@ class _QuietSweeps(logging.Filter):
 
 
 logging.getLogger("arq.worker").addFilter(_QuietSweeps())
+
+_arq_start_jobs = Worker.start_jobs
+
+
+async def _start_jobs_not_running_here(self: Worker, job_ids: list[bytes]) -> None:
+    """arq's ``Worker.start_jobs`` without the jobs this worker is running already. A job
+    stays in arq's queue (a sorted set) until it ends, so every poll reads the draining jobs
+    this worker runs and asks Redis about each (WATCH, EXISTS, ZSCORE, UNWATCH) only to find
+    it running: four round trips a job and a poll, about 20 ms of CPU a second at a 50 ms
+    poll with two draining jobs. Another worker's jobs are still asked about."""
+    running = self.tasks
+    await _arq_start_jobs(
+        self,
+        [j for j in job_ids if (task := running.get(j.decode())) is None or task.done()],
+    )
+
+
+Worker.start_jobs = _start_jobs_not_running_here  # type: ignore[method-assign]
 
 CRON_JOBS = [cron(sweep, second=set(range(0, 60, 10)), run_at_startup=True, timeout=60)]
 
