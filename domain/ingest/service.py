@@ -346,7 +346,8 @@ async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkAp
     well-formed, each record once, every rep they name known and none of them with a rep
     event still pending before them. The same writes as ``apply_claimed`` one by one (version
     claims, transactions upserted or marked deleted, inbox outcomes) and the same recompute
-    requests, written here. Run it in a savepoint: a failure leaves nothing."""
+    requests, written here. Run it in a transaction (or a savepoint) that a failure rolls
+    back: it leaves nothing."""
     head: list[tuple[InboxEvent, Event]] = []
     records: set[str] = set()
     for row in rows:

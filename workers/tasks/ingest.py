@@ -77,9 +77,11 @@ async def apply_inbox_events(
     )
     failed: set[int] = set()
     full = False
+    one_by_one = False  # the last bulk attempt failed: this batch applies each event alone
     while True:
-        await pacer.start_batch(paced=not full)
+        await pacer.start_batch(paced=not (full or one_by_one))
         affected: set[tuple[UUID, str]] = set()
+        done = 0
         try:
             async with in_transaction():
                 rows = await service.claim_pending(
@@ -87,15 +89,15 @@ async def apply_inbox_events(
                 )
                 at = 0
                 while at < len(rows):
-                    bulk = await _apply_in_bulk(viewer, rows[at:])
+                    bulk = None if one_by_one else await _apply_in_bulk(viewer, rows[at:])
                     if bulk is not None and bulk.consumed:
                         at += bulk.consumed
                         affected |= bulk.affected
-                        applied += bulk.applied
+                        done += bulk.applied
                         continue
                     # the head needs the one-at-a-time path (a rep event, an invalid or
-                    # repeated record, an unknown rep), or the bulk attempt failed: then
-                    # every row left, each on its own, so the culprit is isolated
+                    # repeated record, an unknown rep), or a bulk attempt failed: then every
+                    # row, each on its own (a savepoint each), so the culprit is isolated
                     for row in rows[at : at + 1] if bulk is not None else rows[at:]:
                         at += 1
                         result = await _apply_one(viewer, row)
@@ -103,7 +105,7 @@ async def apply_inbox_events(
                             failed.add(row.id)  # not again in this job: the next one retries
                             continue
                         affected |= result.affected
-                        applied += result.changed
+                        done += result.changed
                         if result.reason:
                             log.info(
                                 "inbox event %s: %s (%s)",
@@ -111,11 +113,19 @@ async def apply_inbox_events(
                                 result.status.value,
                                 result.reason,
                             )
+        except _BulkFailed:
+            # rolled back, the batch's events pending again: claimed again at once, and
+            # applied one by one
+            log.exception("bulk apply of inbox events of %s failed; one by one", tenant_id)
+            one_by_one = True
+            continue
         except Exception as exc:
             if is_transient(exc):  # rolled back: the events are still pending
                 log.info("applying inbox events of %s: %s; retrying the job", tenant_id, exc)
                 raise retry_later(ctx.get("job_try")) from exc
             raise
+        one_by_one = False
+        applied += done
         if affected:
             await queue.enqueue_recomputes(tenant_id)  # or wakes the recompute job running
         full = len(rows) >= APPLY_BATCH
@@ -134,17 +144,21 @@ async def apply_inbox_events(
     return applied
 
 
-async def _apply_in_bulk(viewer: Viewer, rows: list[InboxEvent]) -> service.BulkApplied | None:
-    """``service.apply_in_bulk`` in a savepoint; None when it failed unexpectedly (rolled
-    back: the caller applies those rows one by one, isolating the culprit)."""
+class _BulkFailed(Exception):
+    """``service.apply_in_bulk`` failed unexpectedly: its transaction is to be rolled back."""
+
+
+async def _apply_in_bulk(viewer: Viewer, rows: list[InboxEvent]) -> service.BulkApplied:
+    """``service.apply_in_bulk`` in the batch's transaction, without a savepoint of its own
+    (two round trips a batch): if it fails unexpectedly, ``_BulkFailed`` rolls the whole
+    batch back, and the caller applies it again one event at a time, isolating the
+    culprit."""
     try:
-        async with in_transaction():
-            return await service.apply_in_bulk(viewer=viewer, rows=rows)
+        return await service.apply_in_bulk(viewer=viewer, rows=rows)
     except Exception as exc:
         if is_transient(exc):
             raise
-        log.exception("bulk apply of %d inbox events failed; one by one", len(rows))
-        return None
+        raise _BulkFailed from exc
 
 
 async def _apply_one(viewer: Viewer, row: InboxEvent) -> service.ApplyResult | None:
