@@ -8,6 +8,11 @@ idle job costs nothing but a blocked connection, and a recompute job starts as s
 apply commits. A batch starts no sooner than ``pace`` after the previous one started (a full
 batch, a backlog, waits for nothing): a steady stream is taken in a few batches a second,
 each with the fixed costs of one, and an event waits at most ``pace`` for its batch.
+
+The applies' pace is what an event's latency budget leaves once an apply and the recompute
+that follows it have taken their time (``apply_pace``): as long as the batches go fast (a
+quiet machine, a moderate stream) events gather longer and fewer batches carry them, and
+when they slow down (a busy machine) the pace shortens to keep the events' latency.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from workers.queue import JobQueue
 
@@ -48,3 +54,31 @@ class Pacer:
     async def woken(self) -> bool:
         """Wait (up to ``idle``) for new work; False: none came, the job may end."""
         return await self.queue.wait_for_wake(self.kind, self.tenant_id, self.idle)
+
+
+# what an event may spend waiting for its apply, then in the apply, its recompute and the live
+# update they make (the rest of the 250 ms target goes to the subscription and to jitter)
+LATENCY_BUDGET = 0.16
+MIN_PACE = 0.04
+MAX_PACE = 0.15
+APPLY_SECONDS = "apply_seconds"  # ctx: recent applies' time (seconds, moving average)
+RECOMPUTE_SECONDS = "recompute_seconds"  # ctx: recent recomputes' time, hooks included
+UNSEEN_RECOMPUTE = 0.05  # a recompute's time before this process has done one
+
+
+def record_batch(ctx: dict[str, Any], key: str, seconds: float) -> None:
+    """Fold a batch's time into the moving average ``ctx[key]`` (the jobs of one worker
+    process share ``ctx``)."""
+    before = ctx.get(key)
+    ctx[key] = seconds if before is None else 0.8 * before + 0.2 * seconds
+
+
+def apply_pace(ctx: dict[str, Any]) -> float:
+    """Seconds from one apply's start to the next one's: the latency budget less what an
+    apply and its recompute take lately, within [MIN_PACE, MAX_PACE]. ``ctx["batch_pause"]``
+    fixes it (seconds)."""
+    fixed = ctx.get("batch_pause")
+    if fixed is not None:
+        return float(fixed)
+    busy = ctx.get(APPLY_SECONDS, 0.0) + ctx.get(RECOMPUTE_SECONDS, UNSEEN_RECOMPUTE)
+    return min(MAX_PACE, max(MIN_PACE, LATENCY_BUDGET - busy))

@@ -19,7 +19,7 @@ from domain.notifications.service import stored_results
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
 from workers.queue import RECOMPUTE_WAKE, JobQueue
-from workers.tasks.draining import Pacer
+from workers.tasks.draining import RECOMPUTE_SECONDS, Pacer, record_batch
 from workers.tasks.ingest import IDLE_WAIT
 from workers.tasks.transient import is_transient, retry_later
 
@@ -28,7 +28,7 @@ log = logging.getLogger("podium.workers.earnings")
 
 RECOMPUTE_BATCH = 100  # (person, period)s recomputed per transaction
 # the pause between two batches' starts (see workers.tasks.draining): none, as the applies
-# that wake this job are paced already (workers.tasks.ingest.BATCH_PAUSE) and each of their
+# that wake this job are paced already (workers.tasks.draining.apply_pace) and each of their
 # commits is best followed at once; ctx["recompute_pause"] overrides it (seconds)
 RECOMPUTE_PAUSE = 0.0
 # far inside RECOMPUTE_TIMEOUT; a hand-over costs the events in its gap a poll or two
@@ -70,6 +70,7 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
                 reads.close()
                 reads.enter_context(tenants_read_once())
                 read_at = time.monotonic()
+            batch_started = time.monotonic()
             try:
                 async with in_transaction():
                     claimed = await repo.take_recompute_requests(RECOMPUTE_BATCH)
@@ -92,6 +93,8 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
             done += len(recomputed)
             ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
             await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
+            if recomputed:
+                record_batch(ctx, RECOMPUTE_SECONDS, time.monotonic() - batch_started)
             full = len(claimed) >= RECOMPUTE_BATCH
             if claimed and pacer.expired():
                 await queue.enqueue_recomputes(tenant_id, follow_up="more")
