@@ -23,6 +23,7 @@ from arq.worker import Worker, func
 from domain.db import close_db, init_db
 from workers import heartbeat
 from workers.realtime import realtime_startup
+from workers.tasks.draining import BATCH_TIMES, BatchTimes
 from workers.tasks.earnings import close_chunks, recompute_requested
 from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
 
@@ -64,6 +65,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     await init_db(ctx.get("database_url") or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     ctx.setdefault("after_recompute", [])
     ctx.setdefault("sweep_after", SWEEP_AFTER)
+    ctx.setdefault(BATCH_TIMES, BatchTimes())  # the jobs' pacing (workers.tasks.draining)
     for extension in STARTUP_EXTENSIONS:
         await extension(ctx)
     heartbeat.start(ctx)  # /ready reads it: a silent worker is noticed

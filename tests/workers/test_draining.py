@@ -3,19 +3,17 @@ recompute, within bounds (workers.tasks.draining)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from workers.tasks.draining import (
-    APPLY_SECONDS,
+    BATCH_TIMES,
     LATENCY_BUDGET,
     MAX_PACE,
     MIN_PACE,
-    RECOMPUTE_SECONDS,
     UNSEEN_RECOMPUTE,
+    BatchTimes,
     apply_pace,
-    record_batch,
+    batch_times,
 )
 
 
@@ -34,19 +32,20 @@ def test_given_no_batch_yet_then_the_budget_less_a_guessed_recompute():
 def test_given_recent_batches_then_the_pace_is_what_the_budget_leaves(
     apply: float, recompute: float, pace: float
 ):
-    ctx: dict[str, Any] = {APPLY_SECONDS: apply, RECOMPUTE_SECONDS: recompute}
-
-    assert apply_pace(ctx) == pytest.approx(pace)
+    assert apply_pace({BATCH_TIMES: BatchTimes(apply, recompute)}) == pytest.approx(pace)
 
 
 def test_given_a_fixed_pause_in_ctx_then_it_is_the_pace():
-    assert apply_pace({"batch_pause": 0.3, APPLY_SECONDS: 1.0}) == 0.3
+    assert apply_pace({"batch_pause": 0.3, BATCH_TIMES: BatchTimes(1.0, 1.0)}) == 0.3
 
 
-def test_given_batch_times_then_a_moving_average():
-    ctx: dict[str, Any] = {}
+def test_given_batch_times_then_moving_averages_shared_by_the_jobs_ctx_copies():
+    worker_ctx: dict[str, object] = {BATCH_TIMES: BatchTimes()}
+    apply_job, recompute_job = dict(worker_ctx), dict(worker_ctx)  # as arq gives each job
 
-    record_batch(ctx, APPLY_SECONDS, 0.10)
-    record_batch(ctx, APPLY_SECONDS, 0.20)
+    batch_times(apply_job).record("apply", 0.10)
+    batch_times(apply_job).record("apply", 0.20)
+    batch_times(recompute_job).record("recompute", 0.05)
 
-    assert ctx[APPLY_SECONDS] == pytest.approx(0.12)
+    assert batch_times(recompute_job).apply == pytest.approx(0.12)
+    assert batch_times(apply_job).recompute == pytest.approx(0.05)

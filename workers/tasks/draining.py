@@ -61,24 +61,40 @@ class Pacer:
 LATENCY_BUDGET = 0.16
 MIN_PACE = 0.04
 MAX_PACE = 0.15
-APPLY_SECONDS = "apply_seconds"  # ctx: recent applies' time (seconds, moving average)
-RECOMPUTE_SECONDS = "recompute_seconds"  # ctx: recent recomputes' time, hooks included
 UNSEEN_RECOMPUTE = 0.05  # a recompute's time before this process has done one
+BATCH_TIMES = "batch_times"  # ctx key of the worker process's BatchTimes
 
 
-def record_batch(ctx: dict[str, Any], key: str, seconds: float) -> None:
-    """Fold a batch's time into the moving average ``ctx[key]`` (the jobs of one worker
-    process share ``ctx``)."""
-    before = ctx.get(key)
-    ctx[key] = seconds if before is None else 0.8 * before + 0.2 * seconds
+@dataclass
+class BatchTimes:
+    """How long recent applies and recomputes took (seconds, moving averages), shared by the
+    jobs of one worker process: arq gives each job a copy of ``ctx``, whose values are the
+    same objects (workers.settings.startup puts one there)."""
+
+    apply: float | None = None
+    recompute: float | None = None  # its hooks included: the live update is in them
+
+    def record(self, kind: str, seconds: float) -> None:
+        before = getattr(self, kind)
+        setattr(self, kind, seconds if before is None else 0.8 * before + 0.2 * seconds)
+
+    def apply_pace(self) -> float:
+        """Seconds from one apply's start to the next one's: the latency budget less what
+        an apply and its recompute take lately, within [MIN_PACE, MAX_PACE]."""
+        recompute = UNSEEN_RECOMPUTE if self.recompute is None else self.recompute
+        busy = (self.apply or 0.0) + recompute
+        return min(MAX_PACE, max(MIN_PACE, LATENCY_BUDGET - busy))
+
+
+def batch_times(ctx: dict[str, Any]) -> BatchTimes:
+    """The process's ``BatchTimes`` (one of the job's own if the worker has none: a test)."""
+    found = ctx.get(BATCH_TIMES)
+    if not isinstance(found, BatchTimes):
+        found = ctx[BATCH_TIMES] = BatchTimes()
+    return found
 
 
 def apply_pace(ctx: dict[str, Any]) -> float:
-    """Seconds from one apply's start to the next one's: the latency budget less what an
-    apply and its recompute take lately, within [MIN_PACE, MAX_PACE]. ``ctx["batch_pause"]``
-    fixes it (seconds)."""
+    """The applies' pace (``BatchTimes.apply_pace``); ``ctx["batch_pause"]`` fixes it."""
     fixed = ctx.get("batch_pause")
-    if fixed is not None:
-        return float(fixed)
-    busy = ctx.get(APPLY_SECONDS, 0.0) + ctx.get(RECOMPUTE_SECONDS, UNSEEN_RECOMPUTE)
-    return min(MAX_PACE, max(MIN_PACE, LATENCY_BUDGET - busy))
+    return float(fixed) if fixed is not None else batch_times(ctx).apply_pace()

@@ -19,7 +19,7 @@ from domain.notifications.service import stored_results
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
 from workers.queue import RECOMPUTE_WAKE, JobQueue
-from workers.tasks.draining import RECOMPUTE_SECONDS, Pacer, record_batch
+from workers.tasks.draining import Pacer, batch_times
 from workers.tasks.ingest import IDLE_WAIT
 from workers.tasks.transient import is_transient, retry_later
 
@@ -94,7 +94,7 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
             ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
             await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
             if recomputed:
-                record_batch(ctx, RECOMPUTE_SECONDS, time.monotonic() - batch_started)
+                batch_times(ctx).record("recompute", time.monotonic() - batch_started)
             full = len(claimed) >= RECOMPUTE_BATCH
             if claimed and pacer.expired():
                 await queue.enqueue_recomputes(tenant_id, follow_up="more")

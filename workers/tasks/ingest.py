@@ -22,7 +22,7 @@ from domain.ingest.repository import (
 from domain.kit.clock import utc_now
 from domain.org.viewer import Viewer
 from workers.queue import APPLY_WAKE, JobQueue
-from workers.tasks.draining import APPLY_SECONDS, Pacer, apply_pace, record_batch
+from workers.tasks.draining import Pacer, apply_pace, batch_times
 from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.ingest")
@@ -130,7 +130,7 @@ async def apply_inbox_events(
         applied += done
         if affected:
             await queue.enqueue_recomputes(tenant_id)  # or wakes the recompute job running
-            record_batch(ctx, APPLY_SECONDS, time.monotonic() - batch_started)
+            batch_times(ctx).record("apply", time.monotonic() - batch_started)
         full = len(rows) >= APPLY_BATCH
         if rows and pacer.expired():
             await queue.enqueue_apply_follow_up(tenant_id, tag="more")
