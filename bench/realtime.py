@@ -32,10 +32,12 @@ send time (so a sender falling behind shows up, no coordinated omission). A mess
 total matches no prefix (e.g. a later event applied before an earlier one) is counted as
 unmatched and attributes nothing; a later message credits those events. Events sent during
 the first min(2 s, seconds / 4) are warm-up: sent and checked, not in the percentiles.
-Even on an idle pipeline the figure has a floor: the apply job's pick-up (one poll), the
-apply, the batch recompute job's pick-up (one poll, unless it is already draining), the
-recompute and the publish. Under load the draining jobs rarely stop, and the figure is
-mostly the batches themselves: an event waits for the batch in progress, then its own.
+Even on an idle pipeline the figure has a floor: the apply job's pick-up (one poll, unless
+it is running: then its wake-up), the apply, the batch recompute job's pick-up (one poll,
+unless it is running), the recompute and the publish. Under a stream the draining jobs stay
+up, and the figure is mostly the batching: an event waits for the next apply (the worker
+paces them by what a 160 ms budget leaves after an apply and its recompute, 40 to 150 ms),
+then that apply, its recompute and the live update.
 
 Lost events. After the load, the bench waits until the queue is drained (no pending inbox
 event, no recompute request, empty arq queue, no job in progress), then reads the stored
