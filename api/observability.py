@@ -22,6 +22,10 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 log = structlog.get_logger("podium.api")
 
+# request.state.<this>: what an endpoint adds to its request's one access line (a webhook's
+# counts), rather than a second line of its own
+ACCESS_LOG_FIELDS = "access_log_fields"
+
 
 def configure_logging(*, json: bool = True, level: int = logging.INFO) -> None:
     processors: list[Any] = [
@@ -127,4 +131,5 @@ class RequestIdMiddleware:
                         path=scope.get("path"),
                         status=status,
                         duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                        **scope["state"].get(ACCESS_LOG_FIELDS, {}),
                     )

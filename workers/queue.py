@@ -9,9 +9,13 @@ work (inbox rows, recompute requests) and the jobs only say "look now":
   period) in batches.
 
 arq refuses a job whose id is queued or running, which is what batches a burst: 200 webhook
-calls while one apply job runs queue nothing more, and its next claim takes them all. What
-arrives after a job's last claim while it still runs (its enqueue refused) is taken by the
-follow-up every regular job leaves at its end under an id of its own.
+calls while one apply job runs queue nothing more, and its next claim takes them all. A
+refused enqueue leaves a wake-up instead (``wake_key``: a Redis list holding at most one
+token), which the running job waits on between batches (``wait_for_wake``, a blocking pop):
+an idle job sleeps in Redis rather than polling PostgreSQL, and a recompute job starts its
+batch as soon as an apply commits. What arrives after a job's last claim while it still runs
+(its enqueue refused) is taken by the follow-up every regular job leaves at its end under an
+id of its own.
 """
 
 from __future__ import annotations
@@ -42,11 +46,28 @@ def recompute_batch_job_id(tenant_id: UUID | str) -> str:
     return f"recompute:{tenant_id}"
 
 
+APPLY_WAKE = "apply"
+RECOMPUTE_WAKE = "recompute"
+WAKE_KEPT_MS = 600_000  # a token nobody waited for goes after this
+
+
+def wake_key(kind: str, tenant_id: UUID | str) -> str:
+    """The list a running draining job of ``kind`` (apply, recompute) waits on."""
+    return f"podium:wake:{kind}:{tenant_id}"
+
+
 # arq's enqueue_job in one round trip: it takes three (WATCH + EXISTS, then MULTI/EXEC, or a
 # RESET when refused), and the API enqueues once per webhook call. Same keys, same job
 # encoding, same refusal of an id that is queued, running (its job key lives on) or kept.
+# Refused with a wake list (KEYS[4]), it leaves that job one token (at most one waits).
 ENQUEUE_SCRIPT = """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+    if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then
+        redis.call('RPUSH', KEYS[4], 1)
+        redis.call('PEXPIRE', KEYS[4], ARGV[5])
+    end
+    return 0
+end
 redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 1
@@ -58,24 +79,44 @@ class JobQueue:
 
     def __init__(self, pool: ArqRedis) -> None:
         self.pool = pool
+        self._script: Any = None
 
     async def _enqueue(
-        self, function: str, *args: Any, job_id: str, defer: float | None = None
+        self,
+        function: str,
+        *args: Any,
+        job_id: str,
+        defer: float | None = None,
+        wake: str | None = None,
     ) -> bool:
         """``ArqRedis.enqueue_job(function, *args, _job_id=job_id, _defer_by=defer)``, as
-        one script: False when a job with this id exists (queued, running or kept)."""
+        one script: False when a job with this id exists (queued, running or kept), which
+        then finds a token in ``wake`` (if given)."""
         now = timestamp_ms()
         delay = round(defer * 1000) if defer else 0
         job = serialize_job(function, args, {}, None, now, serializer=self.pool.job_serializer)
-        done = await self.pool.register_script(ENQUEUE_SCRIPT)(
-            keys=[
-                job_key_prefix + job_id,
-                result_key_prefix + job_id,
-                self.pool.default_queue_name,
-            ],
-            args=[delay + self.pool.expires_extra_ms, job, now + delay, job_id],
+        if self._script is None:
+            self._script = self.pool.register_script(ENQUEUE_SCRIPT)
+        keys = [job_key_prefix + job_id, result_key_prefix + job_id, self.pool.default_queue_name]
+        if wake is not None:
+            keys.append(wake)
+        done = await self._script(
+            keys=keys,
+            args=[delay + self.pool.expires_extra_ms, job, now + delay, job_id, WAKE_KEPT_MS],
         )
         return bool(done)
+
+    async def clear_wake(self, kind: str, tenant_id: UUID | str) -> None:
+        """Drop the wake-up token of ``kind``: what it announced is committed, and the claim
+        that follows takes it."""
+        await self.pool.delete(wake_key(kind, tenant_id))
+
+    async def wait_for_wake(self, kind: str, tenant_id: UUID | str, seconds: float) -> bool:
+        """Wait up to ``seconds`` for a refused enqueue of ``kind`` (new work for the
+        running job); True when one came (its token is taken)."""
+        if seconds <= 0:
+            return False
+        return await self.pool.blpop([wake_key(kind, tenant_id)], timeout=seconds) is not None
 
     @classmethod
     def on_redis(cls, redis: Redis) -> JobQueue:
@@ -104,7 +145,11 @@ class JobQueue:
         caller stored, for the logs). False: a job is already queued or running."""
         ids = list(inbox_ids)
         return await self._enqueue(
-            APPLY_TASK, str(tenant_id), ids, job_id=job_id or apply_job_id(tenant_id)
+            APPLY_TASK,
+            str(tenant_id),
+            ids,
+            job_id=job_id or apply_job_id(tenant_id),
+            wake=wake_key(APPLY_WAKE, tenant_id),
         )
 
     async def enqueue_apply_follow_up(
@@ -127,7 +172,10 @@ class JobQueue:
         job under an id of its own, which is never refused and leaves no follow-up."""
         if follow_up is None:
             return await self._enqueue(
-                RECOMPUTE_BATCH_TASK, str(tenant_id), job_id=recompute_batch_job_id(tenant_id)
+                RECOMPUTE_BATCH_TASK,
+                str(tenant_id),
+                job_id=recompute_batch_job_id(tenant_id),
+                wake=wake_key(RECOMPUTE_WAKE, tenant_id),
             )
         return await self._enqueue(
             RECOMPUTE_BATCH_TASK,

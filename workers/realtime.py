@@ -5,12 +5,13 @@ as `await hook(ctx, tenant_id=..., user_id=..., period=...)`. `realtime_startup`
 WorkerSettings.on_startup) registers the two hooks here and creates the push sender.
 
 Both hooks read what is stored, never what the recompute computed in memory, so a job
-delivered twice publishes the same figures twice and notifies nothing twice.
+delivered twice publishes the same figures twice and notifies nothing twice: the batch job
+reads the stored results of a batch once, after its commit, and gives them to both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -18,13 +19,13 @@ import structlog
 from redis.asyncio import Redis
 from tortoise.transactions import in_transaction
 
+from domain.earnings.models import EarningsResult
 from domain.notifications.channels import earnings_channel
 from domain.notifications.push import PushOutcome, PushSender
 from domain.notifications.service import (
-    claim_pushes_of,
     earnings_summaries,
     forget_tokens,
-    notify_crossings_of,
+    notify_and_claim_pushes,
 )
 from workers.push import FcmPushSender
 
@@ -32,6 +33,9 @@ log = structlog.get_logger("podium.workers.realtime")
 
 PUSH_SENDER = "push_sender"  # ctx key: a PushSender, or None for no pushes
 AFTER_RECOMPUTE = "after_recompute"
+
+
+Results = Mapping[tuple[UUID, str], Sequence[EarningsResult]]
 
 
 async def publish_earnings(
@@ -43,12 +47,17 @@ async def publish_earnings(
 
 
 async def publish_earnings_of(
-    ctx: dict[str, Any], *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+    ctx: dict[str, Any],
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Results | None = None,
 ) -> int:
-    """``publish_earnings`` for a batch: the results read in one statement, the messages
-    sent in one Redis round trip. Returns how many deliveries Redis reported."""
+    """``publish_earnings`` for a batch: the results read in one statement (or given: what
+    the job read after its commit), the messages sent in one Redis round trip. Returns how
+    many deliveries Redis reported."""
     redis: Redis = ctx["redis"]
-    summaries = await earnings_summaries(tenant_id=tenant_id, pairs=pairs)
+    summaries = await earnings_summaries(tenant_id=tenant_id, pairs=pairs, results=results)
     async with redis.pipeline(transaction=False) as pipe:
         for (user_id, _period), summary in summaries.items():
             pipe.publish(earnings_channel(tenant_id, user_id), summary.to_json())
@@ -66,23 +75,24 @@ async def notify_thresholds(
 
 
 async def notify_thresholds_of(
-    ctx: dict[str, Any], *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+    ctx: dict[str, Any],
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Results | None = None,
 ) -> int:
-    """``notify_thresholds`` for a batch: one transaction deciding every crossing, one
+    """``notify_thresholds`` for a batch: one transaction deciding every crossing and
     claiming every push, one call to the push service."""
     async with in_transaction():
-        created = await notify_crossings_of(tenant_id=tenant_id, pairs=pairs)
+        notified = await notify_and_claim_pushes(tenant_id=tenant_id, pairs=pairs, results=results)
+    count = sum(len(found) for found in notified.created.values())
     sender: PushSender | None = ctx.get(PUSH_SENDER)
-    # claimed even without a sender: pushes switched on later must not replay old news
-    async with in_transaction():
-        batch = await claim_pushes_of(tenant_id=tenant_id, user_ids=[u for u, _ in pairs])
-    count = sum(len(found) for found in created.values())
-    if sender is None or not batch.messages:
+    if sender is None or not notified.pushes:
         return count
-    outcomes = await sender.send(batch.messages)
+    outcomes = await sender.send(notified.pushes)
     dead = [
         m.token
-        for m, o in zip(batch.messages, outcomes, strict=True)
+        for m, o in zip(notified.pushes, outcomes, strict=True)
         if o is PushOutcome.UNREGISTERED
     ]
     if dead:
@@ -92,7 +102,8 @@ async def notify_thresholds_of(
     return count
 
 
-# the batch recompute job calls a hook's ``many`` with every pair of a batch at once
+# the batch recompute job calls a hook's ``many`` with every pair of a batch at once, and the
+# stored results of those pairs (read once, after the commit, for every hook)
 publish_earnings.many = publish_earnings_of  # type: ignore[attr-defined]
 notify_thresholds.many = notify_thresholds_of  # type: ignore[attr-defined]
 

@@ -88,7 +88,10 @@ class EarningsResult(Model):
     class Meta:
         table = "earnings_results"
         unique_together = (("user", "plan_version", "period"),)
-        indexes = (("tenant_id", "period"),)
+        # a period's results, and some people's among them: with the person last, a lookup
+        # of a batch's people (tenant, period, person = ANY) walks only their rows, whatever
+        # the planner guesses of a period it has no statistics for yet (a new month)
+        indexes = (("tenant_id", "period", "user_id"),)
 
 
 class EarningsLine(Model):

@@ -57,6 +57,16 @@ class TransactionRow(NamedTuple):
     version: int | None
 
 
+class TakenRequest(NamedTuple):
+    """A recompute request taken by ``take_recompute_requests``."""
+
+    id: int
+    user_id: UUID
+    period: str
+    generation: int
+    requested_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class NewInboxRow:
     event_id: str
@@ -131,19 +141,17 @@ class IngestRepository:
 
     async def claim_pending_inbox(self, limit: int, skip: Sequence[int] = ()) -> list[InboxEvent]:
         """The oldest pending events (id order) no other transaction holds, locked; never
-        those in ``skip``. (The status is written in the SQL, not passed: the partial index
-        of pending events serves only a query that names it.)"""
+        those in ``skip``. One statement. (The status is written in the SQL, not passed: the
+        partial index of pending events serves only a query that names it.)"""
         rows = await _conn().execute_query_dict(
             """
-            SELECT id FROM inbox_events
+            SELECT * FROM inbox_events
             WHERE tenant_id = $1 AND status = 'pending' AND NOT (id = ANY($3::bigint[]))
             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
             """,
             [self.tenant_id, limit, list(skip)],
         )
-        if not rows:
-            return []
-        return await InboxEvent.filter(id__in=[r["id"] for r in rows]).order_by("id")
+        return [InboxEvent._init_from_db(**row) for row in rows]
 
     async def pending_rep_events(self, crm_ids: Iterable[str], before_id: int) -> list[int]:
         """Pending rep.upserted events received before ``before_id`` for these reps."""
@@ -165,18 +173,19 @@ class IngestRepository:
 
     async def known_reps_and_seen(
         self, crm_ids: Iterable[str], event_ids: Iterable[str]
-    ) -> tuple[set[str], set[str]]:
-        """``known_reps`` and ``seen_event_ids`` in one round trip (what a webhook asks)."""
+    ) -> tuple[set[str], set[str], set[str]]:
+        """Of these CRM ids, the people who exist and those a pending rep event creates; of
+        these event ids, those seen before: in one round trip (what a webhook asks)."""
         reps = sorted({i for i in crm_ids if i == _storable(i)})
         events = sorted(set(event_ids))
         if not reps and not events:
-            return set(), set()
+            return set(), set(), set()
         rows = await _conn().execute_query_dict(
             """
-            SELECT 'rep' AS kind, external_id AS id FROM users
+            SELECT 'person' AS kind, external_id AS id FROM users
             WHERE tenant_id = $1 AND external_id = ANY($2::text[])
-            UNION
-            SELECT 'rep', record_id FROM inbox_events
+            UNION ALL
+            SELECT DISTINCT 'pending', record_id FROM inbox_events
             WHERE tenant_id = $1 AND type = 'rep.upserted' AND status = 'pending'
               AND record_id = ANY($2::text[])
             UNION ALL
@@ -185,9 +194,18 @@ class IngestRepository:
             """,
             [self.tenant_id, reps, events],
         )
-        known = {str(r["id"]) for r in rows if r["kind"] == "rep"}
-        seen = {str(r["id"]) for r in rows if r["kind"] == "event"}
-        return known, seen
+        found: dict[str, set[str]] = {"person": set(), "pending": set(), "event": set()}
+        for r in rows:
+            found[str(r["kind"])].add(str(r["id"]))
+        return found["person"], found["pending"], found["event"]
+
+    async def people_ids(self, *, limit: int) -> set[str] | None:
+        """The CRM ids of every person of the tenant; None if there are more than ``limit``."""
+        rows = await _conn().execute_query_dict(
+            "SELECT external_id FROM users WHERE tenant_id = $1 LIMIT $2",
+            [self.tenant_id, limit + 1],
+        )
+        return None if len(rows) > limit else {str(r["external_id"]) for r in rows}
 
     async def add_dead_letter(
         self,
@@ -406,18 +424,32 @@ class IngestRepository:
         )
 
     async def finish_inbox_rows(
-        self, outcomes: Sequence[tuple[int, str, str | None]], at: datetime
+        self,
+        outcomes: Sequence[tuple[int, str, str | None]],
+        at: datetime,
+        *,
+        requests: Iterable[tuple[UUID, str]] = (),
     ) -> None:
         """Record the outcome of applied inbox events: (id, status, outcome), one attempt
-        more each."""
-        if not outcomes:
+        more each; and upsert the recompute ``requests`` they cause (``request_recomputes``)
+        in the same statement."""
+        unique = sorted(set(requests))
+        if not outcomes and not unique:
             return
         await _conn().execute_query(
             """
-            UPDATE inbox_events e SET status = r.status, outcome = r.outcome,
-                   attempts = e.attempts + 1, applied_at = $3
-            FROM unnest($2::bigint[], $4::text[], $5::text[]) AS r(id, status, outcome)
-            WHERE e.tenant_id = $1 AND e.id = r.id AND e.id = ANY($2::bigint[])
+            WITH finished AS (
+                UPDATE inbox_events e SET status = r.status, outcome = r.outcome,
+                       attempts = e.attempts + 1, applied_at = $3
+                FROM unnest($2::bigint[], $4::text[], $5::text[]) AS r(id, status, outcome)
+                WHERE e.tenant_id = $1 AND e.id = r.id AND e.id = ANY($2::bigint[])
+            )
+            INSERT INTO recompute_requests (tenant_id, user_id, period, generation, requested_at)
+            SELECT $1, r.user_id, r.period, 1, now()
+            FROM unnest($6::uuid[], $7::text[]) AS r(user_id, period)
+            ON CONFLICT (tenant_id, user_id, period) DO UPDATE SET
+                generation = recompute_requests.generation + 1,
+                requested_at = EXCLUDED.requested_at
             """,
             [
                 self.tenant_id,
@@ -425,31 +457,43 @@ class IngestRepository:
                 at,
                 [o[1] for o in outcomes],
                 [o[2] for o in outcomes],
+                [u for u, _ in unique],
+                [p for _, p in unique],
             ],
         )
 
-    async def pending_rep_records(self, crm_ids: Iterable[str], before_id: int) -> set[str]:
-        """Of these reps, those with a rep.upserted event pending, received before
-        ``before_id``."""
+    async def people_and_waiting(
+        self, crm_ids: Iterable[str], before_id: int
+    ) -> tuple[dict[str, UUID], set[str]]:
+        """Of these CRM ids: the people (CRM id -> Podium id), and those with a rep.upserted
+        event pending, received before ``before_id``: in one statement."""
         ids = sorted(set(crm_ids))
         if not ids:
-            return set()
+            return {}, set()
         rows = await _conn().execute_query_dict(
             """
-            SELECT DISTINCT record_id FROM inbox_events
+            SELECT external_id, id FROM users WHERE tenant_id = $1 AND external_id = ANY($2)
+            UNION ALL
+            SELECT DISTINCT record_id, NULL::uuid FROM inbox_events
             WHERE tenant_id = $1 AND type = 'rep.upserted' AND status = 'pending'
               AND record_id = ANY($2::text[]) AND id < $3
             """,
             [self.tenant_id, ids, before_id],
         )
-        return {str(r["record_id"]) for r in rows}
+        people = {str(r["external_id"]): UUID(str(r["id"])) for r in rows if r["id"] is not None}
+        return people, {str(r["external_id"]) for r in rows if r["id"] is None}
 
-    async def managers_above_each(self, user_ids: Iterable[UUID]) -> dict[UUID, set[UUID]]:
-        """``managers_above`` of each person on their own, in one statement."""
+    async def managers_and_plan_kinds(
+        self, user_ids: Iterable[UUID]
+    ) -> tuple[dict[UUID, set[UUID]], dict[UUID, set[tuple[str, bool]]]]:
+        """In one statement: everyone above each of these people (their manager chain), and
+        for each of them and of those managers the (period kind, has team scope) of the plans
+        they are on."""
         ids = list(set(user_ids))
-        out: dict[UUID, set[UUID]] = {i: set() for i in ids}
+        above: dict[UUID, set[UUID]] = {i: set() for i in ids}
+        kinds: dict[UUID, set[tuple[str, bool]]] = {}
         if not ids:
-            return out
+            return above, kinds
         rows = await _conn().execute_query_dict(
             """
             WITH RECURSIVE up(origin, id) AS (
@@ -459,13 +503,25 @@ class IngestRepository:
                 SELECT up.origin, u.manager_id FROM users u JOIN up ON u.id = up.id
                 WHERE u.tenant_id = $1 AND u.manager_id IS NOT NULL
             )
-            SELECT origin, id FROM up
+            SELECT origin AS user_id, id AS manager_id, NULL::text AS period_kind,
+                   NULL::bool AS team
+            FROM up
+            UNION ALL
+            SELECT DISTINCT a.user_id, NULL::uuid, v.period_kind::text,
+                   COALESCE(v.document->'measures' @> '[{"scope": "team"}]'::jsonb, false)
+            FROM plan_assignments a JOIN plan_versions v ON v.plan_id = a.plan_id
+            WHERE a.tenant_id = $1 AND a.status IN ('offered', 'accepted')
+              AND a.user_id = ANY($2::uuid[] || ARRAY(SELECT id FROM up))
             """,
             [self.tenant_id, ids],
         )
         for r in rows:
-            out[UUID(str(r["origin"]))].add(UUID(str(r["id"])))
-        return out
+            user = UUID(str(r["user_id"]))
+            if r["manager_id"] is not None:
+                above[user].add(UUID(str(r["manager_id"])))
+            else:
+                kinds.setdefault(user, set()).add((str(r["period_kind"]), bool(r["team"])))
+        return above, kinds
 
     async def user_ids(self, crm_ids: Iterable[str]) -> dict[str, UUID]:
         ids = sorted(set(crm_ids))
@@ -494,67 +550,57 @@ class IngestRepository:
         )
         return {r["month"] for r in rows}
 
-    async def plan_kinds(self, user_ids: Iterable[UUID]) -> dict[UUID, set[tuple[str, bool]]]:
-        """For each person, the (period kind, has team scope) of the plans they are on."""
-        ids = list(set(user_ids))
-        if not ids:
-            return {}
-        rows = await _conn().execute_query_dict(
-            """
-            SELECT DISTINCT a.user_id, v.period_kind,
-                   COALESCE(v.document->'measures' @> '[{"scope": "team"}]'::jsonb, false)
-                       AS team
-            FROM plan_assignments a JOIN plan_versions v ON v.plan_id = a.plan_id
-            WHERE a.tenant_id = $1 AND a.user_id = ANY($2::uuid[])
-              AND a.status IN ('offered', 'accepted')
-            """,
-            [self.tenant_id, ids],
-        )
-        out: dict[UUID, set[tuple[str, bool]]] = {}
-        for r in rows:
-            out.setdefault(UUID(str(r["user_id"])), set()).add(
-                (str(r["period_kind"]), bool(r["team"]))
-            )
-        return out
-
     # --- recompute requests ------------------------------------------------------------------
 
     async def request_recomputes(self, pairs: Iterable[tuple[UUID, str]]) -> None:
-        """Upsert one request per (person, period); an existing one gets a new generation."""
-        unique = sorted(set(pairs))
-        if not unique:
-            return
-        await _conn().execute_query(
-            """
-            INSERT INTO recompute_requests (tenant_id, user_id, period, generation, requested_at)
-            SELECT $1, r.user_id, r.period, 1, now()
-            FROM unnest($2::uuid[], $3::text[]) AS r(user_id, period)
-            ON CONFLICT (tenant_id, user_id, period) DO UPDATE SET
-                generation = recompute_requests.generation + 1,
-                requested_at = EXCLUDED.requested_at
-            """,
-            [self.tenant_id, [u for u, _ in unique], [p for _, p in unique]],
-        )
+        """Upsert one request per (person, period); an existing one gets a new generation.
+        The rows are sorted: two transactions requesting the same people lock them in the
+        same order."""
+        await self.finish_inbox_rows([], utc_now(), requests=pairs)
 
-    async def claim_recompute_requests(self, limit: int) -> list[tuple[int, UUID, str]]:
-        """The oldest recompute requests no other transaction holds, locked until the
-        caller's transaction ends: (id, person, period). An apply renewing one of them waits
-        for that end, then finds it gone and inserts a new one."""
+    async def take_recompute_requests(self, limit: int) -> list[TakenRequest]:
+        """Delete and return the oldest recompute requests no other transaction holds, in
+        one statement: the delete commits with the recomputes the caller does in the same
+        transaction, or rolls back with them; ``restore_recompute_requests`` puts back those
+        it could not do. An apply renewing one of them meanwhile waits for that end, then
+        finds it gone (or restored: a new generation) and inserts a new one."""
         rows = await _conn().execute_query_dict(
             """
-            SELECT id, user_id, period FROM recompute_requests WHERE tenant_id = $1
-            ORDER BY requested_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+            DELETE FROM recompute_requests WHERE id IN (
+                SELECT id FROM recompute_requests WHERE tenant_id = $1
+                ORDER BY requested_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+            )
+            RETURNING id, user_id, period, generation, requested_at
             """,
             [self.tenant_id, limit],
         )
-        return [(int(r["id"]), UUID(str(r["user_id"])), str(r["period"])) for r in rows]
-
-    async def delete_recompute_requests(self, ids: Sequence[int]) -> None:
-        if ids:
-            await _conn().execute_query(
-                "DELETE FROM recompute_requests WHERE tenant_id = $1 AND id = ANY($2::bigint[])",
-                [self.tenant_id, list(ids)],
+        taken = [
+            TakenRequest(
+                int(r["id"]),
+                UUID(str(r["user_id"])),
+                str(r["period"]),
+                int(r["generation"]),
+                r["requested_at"],
             )
+            for r in rows
+        ]
+        return sorted(taken, key=lambda t: (t.requested_at, t.id))
+
+    async def restore_recompute_requests(self, taken: Sequence[TakenRequest]) -> None:
+        """Put back requests taken by ``take_recompute_requests`` in this transaction."""
+        if not taken:
+            return
+        await _conn().execute_query(
+            """
+            INSERT INTO recompute_requests (id, tenant_id, user_id, period, generation,
+                                            requested_at)
+            SELECT r.id, $1, r.user_id, r.period, r.generation, r.requested_at
+            FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[])
+                 AS r(id, user_id, period, generation, requested_at)
+            ORDER BY r.user_id, r.period
+            """,
+            [self.tenant_id, *(list(column) for column in zip(*taken, strict=True))],
+        )
 
     # --- field mappings ----------------------------------------------------------------------
 

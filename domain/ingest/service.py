@@ -10,7 +10,8 @@ caller's one transaction, so a crash between the two cannot lose a recompute.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -120,10 +121,68 @@ async def check_events(
     events: list[Any],
     invalid: dict[int, InvalidEvent] | None = None,
 ) -> CheckedEvents:
-    """``ingest_events``' reading half: one statement, nothing written. A webhook whose
-    events need no dead letter stores them with one INSERT, without a transaction."""
+    """``ingest_events``' reading half: at most one statement, nothing written. A webhook whose
+    events need no dead letter stores them with one INSERT, without a transaction.
+
+    Events naming only people known to exist (``_KNOWN_REPS``) are checked without reading
+    anything: a repeated event id is then the INSERT's to find (ON CONFLICT: a duplicate, as
+    before). Any other request, and any event found invalid, is checked against the
+    database: which people exist (or are about to: a rep event pending) and which event ids
+    were seen (a repeated invalid event is a duplicate, not a new dead letter)."""
     repo = IngestRepository(viewer)
-    result = IngestResult()
+    referenced = _referenced_reps(events)
+    if not invalid and await _all_known(repo, viewer.tenant_id, referenced):
+        known = _KNOWN_REPS[viewer.tenant_id].people
+        checked = _check(source, events, None, known=known.__contains__, seen=set())
+        if not checked.dead_letters:
+            return checked
+    people, pending, seen = await repo.known_reps_and_seen(
+        referenced, [e for raw in events if (e := event_id_of(raw))]
+    )
+    _remember_reps(viewer.tenant_id, people)
+    known = people | pending
+    return _check(source, events, invalid, known=known.__contains__, seen=seen)
+
+
+@dataclass(slots=True)
+class _Known:
+    people: set[str]
+    loaded_at: float  # when every person of the tenant was read (monotonic seconds)
+
+
+# tenant -> CRM ids of people known to exist. A person is never deleted and keeps their CRM
+# id, so one seen once is known for good: a webhook naming only them needs no query. A
+# process reads a tenant's people once (again after _RELOAD_SECONDS if someone unknown is
+# named: a rep created since), up to _MAX_KNOWN_REPS ids over all tenants (then it starts
+# over); a bigger tenant is asked person by person.
+_KNOWN_REPS: dict[UUID, _Known] = {}
+_MAX_KNOWN_REPS = 200_000
+_RELOAD_SECONDS = 60.0
+
+
+async def _all_known(repo: IngestRepository, tenant_id: UUID, referenced: set[str]) -> bool:
+    known = _KNOWN_REPS.get(tenant_id)
+    if known is not None and referenced <= known.people:
+        return True
+    if known is not None and time.monotonic() - known.loaded_at < _RELOAD_SECONDS:
+        return False
+    people = await repo.people_ids(limit=_MAX_KNOWN_REPS // 2)
+    if people is None:
+        return False
+    if sum(len(k.people) for k in _KNOWN_REPS.values()) + len(people) > _MAX_KNOWN_REPS:
+        _KNOWN_REPS.clear()
+    _KNOWN_REPS[tenant_id] = _Known(people, time.monotonic())
+    return referenced <= people
+
+
+def _remember_reps(tenant_id: UUID, people: set[str]) -> None:
+    known = _KNOWN_REPS.get(tenant_id)
+    if known is not None:
+        known.people |= people
+
+
+def _referenced_reps(events: list[Any]) -> set[str]:
+    """The CRM ids of the people the events name (rep, manager, split partners)."""
     referenced: set[str] = set()
     for raw in events:
         if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
@@ -134,12 +193,22 @@ async def check_events(
             for s in data.get("splits") or [] if isinstance(data.get("splits"), list) else []:
                 if isinstance(s, dict) and isinstance(s.get("rep_id"), str):
                     referenced.add(s["rep_id"])
-    known, seen = await repo.known_reps_and_seen(
-        referenced, [e for raw in events if (e := event_id_of(raw))]
-    )
+    return referenced
+
+
+def _check(
+    source: str,
+    events: list[Any],
+    invalid: dict[int, InvalidEvent] | None,
+    *,
+    known: Callable[[str], bool],
+    seen: set[str],
+) -> CheckedEvents:
+    result = IngestResult()
     batch: list[NewInboxRow] = []
     letters: list[NewDeadLetter] = []
     in_batch: set[str] = set()
+    created: set[str] = set()  # reps a rep event of this batch creates
     stored_bytes = 0
     for index, raw in enumerate(events):
         event_id = event_id_of(raw)
@@ -149,7 +218,7 @@ async def check_events(
         try:
             if invalid and index in invalid:
                 raise invalid[index]
-            event = parse_event(raw, known_reps=known.__contains__)
+            event = parse_event(raw, known_reps=lambda rep: known(rep) or rep in created)
         except InvalidEvent as exc:
             body = dumps_exact(raw)
             stored_bytes = _within_budget(stored_bytes + len(body))
@@ -157,7 +226,7 @@ async def check_events(
             result.rejected.append(Rejection(index, event_id, str(exc)))
             continue
         if event.type == REP_UPSERTED:
-            known.add(event.record_id)  # later events of this batch may credit them
+            created.add(event.record_id)  # later events of this batch may credit them
         in_batch.add(event.id)
         body = dumps_exact(raw)
         stored_bytes = _within_budget(stored_bytes + len(body))
@@ -277,7 +346,8 @@ async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkAp
     well-formed, each record once, every rep they name known and none of them with a rep
     event still pending before them. The same writes as ``apply_claimed`` one by one (version
     claims, transactions upserted or marked deleted, inbox outcomes) and the same recompute
-    requests, written here. Run it in a savepoint: a failure leaves nothing."""
+    requests, written here. Run it in a transaction (or a savepoint) that a failure rolls
+    back: it leaves nothing."""
     head: list[tuple[InboxEvent, Event]] = []
     records: set[str] = set()
     for row in rows:
@@ -298,8 +368,7 @@ async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkAp
         return BulkApplied(0, 0, frozenset())
     repo = IngestRepository(viewer)
     named = {rep for _, e in head for rep in e.referenced_reps}
-    ids = await repo.user_ids(named)
-    waiting = await repo.pending_rep_records(named, head[-1][0].id)
+    ids, waiting = await repo.people_and_waiting(named, head[-1][0].id)
     for n, (_, event) in enumerate(head):
         if any(rep not in ids or rep in waiting for rep in event.referenced_reps):
             head = head[:n]
@@ -339,8 +408,8 @@ async def apply_in_bulk(*, viewer: Viewer, rows: Sequence[InboxEvent]) -> BulkAp
             for row, e in head
         ],
         utc_now(),
+        requests=affected,
     )
-    await repo.request_recomputes(affected)
     return BulkApplied(len(head), len(live), frozenset(affected))
 
 
@@ -564,13 +633,9 @@ async def affected_periods(
     (transitively) in the period kinds of their team-scope plans."""
     out: Affected = set()
     everyone: set[UUID] = set()
-    above_of: dict[UUID, set[UUID]] = {}
     for people, _ in touched:
         everyone |= people
-    above_of.update(await repo.managers_above_each(everyone))
-    kinds = await repo.plan_kinds(
-        everyone | set().union(*above_of.values()) if above_of else everyone
-    )
+    above_of, kinds = await repo.managers_and_plan_kinds(everyone)
     for people, day in touched:
         for person in people:
             for kind, _team in kinds.get(person, ()):

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
@@ -20,9 +21,7 @@ from domain.notifications.models import (
     DevicePlatform,
     Notification,
     NotificationKind,
-    NotificationSent,
 )
-from domain.org.models import User
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion
 
@@ -94,6 +93,10 @@ class _PersonPeriodRow(Protocol):
 _Row = TypeVar("_Row", bound=_PersonPeriodRow)
 
 
+def _db() -> Any:
+    return connections.get("default")
+
+
 def _by_pair(
     pairs: Sequence[tuple[UUID, str]], rows: Sequence[_Row]
 ) -> dict[tuple[UUID, str], list[_Row]]:
@@ -123,95 +126,144 @@ RESULT_COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What a rep was told for a period already, as the rules need it: the keys of each
+    kind, and the last payable amount notified per currency (PAYABLE records only grow, one
+    per rise of the payable amount: only their maximum is read, never each one)."""
+
+    keys: dict[str, set[str]]
+    last_payable: dict[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A notification claimed for push (``pushed_at`` set): what a push message carries."""
+
+    id: UUID
+    user_id: UUID
+    kind: str
+    period: str
+    title: str
+    body: str
+    created_at: datetime
+
+
 class NotifierRepository:
-    """What the notification jobs read and write for one tenant (system access)."""
+    """What the notification jobs read and write for one tenant (system access). Arrays as
+    parameters (``= ANY($n)``), not one placeholder per id: one statement text whatever the
+    batch's size, prepared once per connection."""
 
     def __init__(self, tenant_id: UUID) -> None:
         self.tenant_id = tenant_id
 
-    async def lock_users(self, user_ids: Sequence[UUID]) -> dict[UUID, User]:
-        """``lock_user`` for many, locked in id order (two batches never wait in a circle)."""
-        rows = (
-            await User.filter(tenant_id=self.tenant_id, id__in=sorted(set(user_ids)))
-            .order_by("id")
-            .select_for_update(no_key=True)
+    async def lock_users(self, user_ids: Sequence[UUID]) -> dict[UUID, str | None]:
+        """Lock these people (FOR NO KEY UPDATE, in id order: two batches never wait in a
+        circle) for the caller's transaction; their locales."""
+        rows = await _db().execute_query_dict(
+            """
+            SELECT id, locale FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+            ORDER BY id FOR NO KEY UPDATE
+            """,
+            [self.tenant_id, sorted(set(user_ids))],
         )
-        return {u.id: u for u in rows}
+        return {r["id"]: r["locale"] for r in rows}
 
     async def results_of(
         self, pairs: Sequence[tuple[UUID, str]]
     ) -> dict[tuple[UUID, str], list[EarningsResult]]:
-        """``results`` of many (person, period)s in one statement, each in the same order:
-        the columns summaries and crossings read (not the lines' words: components and
-        explanation, most of a row, read and parsed for nothing)."""
+        """The stored results of many (person, period)s in one statement, each pair's in
+        (computed_at, id) order: the columns summaries and crossings read (not the lines'
+        words: components and explanation, most of a row, read and parsed for nothing).
+
+        Each pair looked up on its own through (tenant, period, person) (the OFFSET keeps the
+        lookup from being flattened into a join): a plan that does not depend on what the
+        planner believes of a period, which for a new month is nothing (it then walked every
+        result of the period for each batch)."""
         if not pairs:
             return {}
-        rows = (
-            await EarningsResult.filter(**self._pairs_filter(pairs))
-            .order_by("computed_at", "id")
-            .only(*RESULT_COLUMNS)
+        rows = await _db().execute_query_dict(
+            f"""
+            SELECT r.* FROM unnest($2::uuid[], $3::text[]) AS p(user_id, period)
+            CROSS JOIN LATERAL (
+                SELECT {", ".join(RESULT_COLUMNS)} FROM earnings_results
+                WHERE tenant_id = $1 AND period = p.period AND user_id = p.user_id
+                OFFSET 0
+            ) r
+            ORDER BY r.computed_at, r.id
+            """,  # noqa: S608 - fixed column names
+            [self.tenant_id, [u for u, _ in pairs], [p for _, p in pairs]],
         )
-        return _by_pair(pairs, rows)
+        return _by_pair(pairs, [EarningsResult._init_from_db(**row) for row in rows])
 
-    async def sent_of(
-        self, pairs: Sequence[tuple[UUID, str]]
-    ) -> dict[tuple[UUID, str], list[NotificationSent]]:
+    async def told(self, pairs: Sequence[tuple[UUID, str]]) -> dict[tuple[UUID, str], Told]:
+        """What each (person, period) was notified already (``Told``), in one statement."""
+        out = {pair: Told({}, {}) for pair in pairs}
         if not pairs:
-            return {}
-        return _by_pair(pairs, await NotificationSent.filter(**self._pairs_filter(pairs)))
-
-    def _pairs_filter(self, pairs: Sequence[tuple[UUID, str]]) -> dict[str, Any]:
-        """Rows of these people in these periods (a superset of the pairs: see _by_pair)."""
-        return {
-            "tenant_id": self.tenant_id,
-            "user_id__in": sorted({u for u, _ in pairs}),
-            "period__in": sorted({p for _, p in pairs}),
-        }
-
-    async def claim_unpushed_of(
-        self, user_ids: Sequence[UUID], at: datetime, *, read_for: Sequence[UUID]
-    ) -> dict[UUID, list[Notification]]:
-        """``claim_unpushed`` for many people in one statement; the claimed notifications
-        of the people in ``read_for`` are read and returned."""
-        if not user_ids:
-            return {}
-        rows = await connections.get("default").execute_query_dict(
+            return out
+        rows = await _db().execute_query_dict(
             """
-            UPDATE notifications SET pushed_at = $3
-            WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND pushed_at IS NULL
-            RETURNING id, user_id
+            SELECT p.user_id, p.period, s.kind, s.key, s.value
+            FROM unnest($2::uuid[], $3::text[]) AS p(user_id, period)
+            CROSS JOIN LATERAL (
+                SELECT kind, key, NULL::numeric AS value FROM notifications_sent
+                WHERE tenant_id = $1 AND user_id = p.user_id AND period = p.period
+                  AND kind <> 'payable'
+                UNION ALL
+                SELECT kind, split_part(key, ':', 1), max(value) FROM notifications_sent
+                WHERE tenant_id = $1 AND user_id = p.user_id AND period = p.period
+                  AND kind = 'payable' AND value IS NOT NULL
+                GROUP BY kind, split_part(key, ':', 1)
+            ) s
             """,
-            [self.tenant_id, sorted(set(user_ids)), at],
+            [self.tenant_id, [u for u, _ in pairs], [p for _, p in pairs]],
         )
-        wanted = set(read_for)
-        ids = [r["id"] for r in rows if r["user_id"] in wanted]
-        out: dict[UUID, list[Notification]] = {}
-        if ids:
-            for n in await Notification.filter(id__in=ids).order_by("created_at"):
-                out.setdefault(n.user_id, []).append(n)
+        for r in rows:
+            found = out.get((r["user_id"], r["period"]))
+            if found is None:
+                continue  # a person's record of another pair's period
+            if r["kind"] == NotificationKind.PAYABLE:
+                found.last_payable[r["key"]] = Decimal(r["value"])
+            else:
+                found.keys.setdefault(r["kind"], set()).add(r["key"])
         return out
 
-    async def devices_of(self, user_ids: Sequence[UUID]) -> dict[UUID, list[Device]]:
-        out: dict[UUID, list[Device]] = {}
+    async def devices_of(self, user_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
+        """The push tokens of each of these people, oldest device first."""
+        out: dict[UUID, list[str]] = {}
         if user_ids:
-            for d in await Device.filter(
-                tenant_id=self.tenant_id, user_id__in=sorted(set(user_ids))
-            ).order_by("created_at"):
-                out.setdefault(d.user_id, []).append(d)
+            rows = await _db().execute_query_dict(
+                """
+                SELECT user_id, token FROM devices
+                WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) ORDER BY created_at, id
+                """,
+                [self.tenant_id, sorted(set(user_ids))],
+            )
+            for r in rows:
+                out.setdefault(r["user_id"], []).append(r["token"])
         return out
 
     async def plan_versions(self, ids: Sequence[UUID]) -> list[PlanVersion]:
-        return await PlanVersion.filter(
-            tenant_id=self.tenant_id, id__in=list(ids)
-        ).prefetch_related("plan")
+        return await PlanVersion.filter(tenant_id=self.tenant_id, id__in=list(ids))
 
-    async def add_notifications(self, news: Sequence[NewNotification]) -> list[Notification]:
-        """Create notifications and their sent records: two statements whatever their number
-        (a batch recompute's). Created in order, a microsecond apart, so an inbox sorted by
-        creation keeps it."""
-        if not news:
-            return []
-        now = utc_now()
+    async def add_notifications(
+        self,
+        news: Sequence[NewNotification],
+        *,
+        claim_for: Sequence[UUID] = (),
+        at: datetime | None = None,
+    ) -> tuple[list[Notification], list[Claimed]]:
+        """Create notifications and their sent records, in one statement whatever their
+        number (a batch recompute's). Created in order, a microsecond apart, so an inbox
+        sorted by creation keeps it.
+
+        With ``claim_for``, the same statement claims for push every notification of these
+        people not pushed yet (the new ones are created claimed): returned with the created,
+        what a push needs of the others."""
+        now = at or utc_now()
+        if not news and not claim_for:
+            return [], []
+        claiming = bool(claim_for)
         created = [
             Notification(
                 id=uuid4(),
@@ -224,20 +276,40 @@ class NotifierRepository:
                 params=n.params,
                 locale=n.locale,
                 created_at=now + timedelta(microseconds=i),
+                pushed_at=now if claiming else None,
             )
             for i, n in enumerate(news)
         ]
-        db = connections.get("default")
-        await db.execute_query(
+        sent = [
+            (n.user_id, n.period, n.kind.value, key, value, c.id)
+            for n, c in zip(news, created, strict=True)
+            for key, value in n.sent
+        ]
+        sent_columns: list[list[Any]] = [list(column) for column in zip(*sent, strict=True)]
+        rows = await _db().execute_query_dict(
             """
-            INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body, params,
-                                       locale, created_at)
-            SELECT r.id, $1, r.user_id, r.period, r.kind, r.title, r.body, r.params::jsonb,
-                   r.locale, r.created_at
-            FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                        $8::text[], $9::text[], $10::timestamptz[]) WITH ORDINALITY
-                 AS r(id, user_id, period, kind, title, body, params, locale, created_at, n)
-            ORDER BY r.n
+            WITH created AS (
+                INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body,
+                                           params, locale, created_at, pushed_at)
+                SELECT r.id, $1, r.user_id, r.period, r.kind, r.title, r.body, r.params::jsonb,
+                       r.locale, r.created_at, $11
+                FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                            $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+                     WITH ORDINALITY
+                     AS r(id, user_id, period, kind, title, body, params, locale, created_at, n)
+                ORDER BY r.n
+            ), recorded AS (
+                INSERT INTO notifications_sent (tenant_id, user_id, period, kind, key, value,
+                                                notification_id, sent_at)
+                SELECT $1, r.user_id, r.period, r.kind, r.key, r.value, r.notification_id, $12
+                FROM unnest($13::uuid[], $14::text[], $15::text[], $16::text[], $17::numeric[],
+                            $18::uuid[]) WITH ORDINALITY
+                     AS r(user_id, period, kind, key, value, notification_id, n)
+                ORDER BY r.n
+            )
+            UPDATE notifications SET pushed_at = $12
+            WHERE tenant_id = $1 AND user_id = ANY($19::uuid[]) AND pushed_at IS NULL
+            RETURNING id, user_id, kind, period, title, body, created_at
             """,
             [
                 self.tenant_id,
@@ -250,29 +322,27 @@ class NotifierRepository:
                 [json.dumps(c.params) for c in created],
                 [c.locale for c in created],
                 [c.created_at for c in created],
+                now if claiming else None,
+                now,
+                *(sent_columns or [[] for _ in range(6)]),
+                sorted(set(claim_for)),
             ],
         )
         for c in created:
             c._saved_in_db = True
-        sent = [
-            (n.user_id, n.period, n.kind.value, key, value, c.id)
-            for n, c in zip(news, created, strict=True)
-            for key, value in n.sent
-        ]
-        if sent:
-            await db.execute_query(
-                """
-                INSERT INTO notifications_sent (tenant_id, user_id, period, kind, key, value,
-                                                notification_id, sent_at)
-                SELECT $1, r.user_id, r.period, r.kind, r.key, r.value, r.notification_id, $8
-                FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::numeric[],
-                            $7::uuid[]) WITH ORDINALITY
-                     AS r(user_id, period, kind, key, value, notification_id, n)
-                ORDER BY r.n
-                """,
-                [self.tenant_id, *(list(column) for column in zip(*sent, strict=True)), now],
+        claimed = [
+            Claimed(
+                id=r["id"],
+                user_id=r["user_id"],
+                kind=str(r["kind"]),
+                period=str(r["period"]),
+                title=str(r["title"]),
+                body=str(r["body"]),
+                created_at=r["created_at"],
             )
-        return created
+            for r in rows
+        ]
+        return created, claimed
 
     async def forget_tokens(self, tokens: Sequence[str]) -> int:
         if not tokens:

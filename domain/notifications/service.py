@@ -26,6 +26,7 @@ from domain.notifications.errors import (
 from domain.notifications.models import Device, DevicePlatform, Notification, NotificationKind
 from domain.notifications.push import PushMessage
 from domain.notifications.repository import (
+    Claimed,
     InboxRepository,
     NewNotification,
     NotifierRepository,
@@ -208,70 +209,107 @@ async def notify_crossings(*, tenant_id: UUID, user_id: UUID, period: str) -> li
 
 
 async def notify_crossings_of(
-    *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[EarningsResult]] | None = None,
 ) -> dict[tuple[UUID, str], list[Notification]]:
     """``notify_crossings`` for many (person, period)s: what they read in a few statements
     for all of them (what a batch recompute needs), the people locked in id order. Run it in
-    a transaction."""
+    a transaction. ``results``: their stored results, if the caller read them already."""
+    return (await _notify(tenant_id, pairs, results, push=False)).created
+
+
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """What ``notify_and_claim_pushes`` created, and the pushes it claimed: one message per
+    notification not pushed yet and device of its person."""
+
+    created: dict[tuple[UUID, str], list[Notification]]
+    pushes: list[PushMessage]
+
+
+async def notify_and_claim_pushes(
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[EarningsResult]] | None = None,
+) -> Notified:
+    """``notify_crossings_of``, and every notification of these people not pushed yet (the
+    new ones, and any other: a target's, say) claimed for push in the same statement (claimed
+    even for people without a device: pushes switched on later must not replay old news).
+    Run it in a transaction; send the pushes after it commits (a push is sent at most once)."""
+    return await _notify(tenant_id, pairs, results, push=True)
+
+
+# version id -> engine plan: a version's text never changes once published, and the compiled
+# plan is shared with the recomputes (domain.plans.service.compile_version)
+_plans: dict[UUID, EnginePlan] = {}
+_MAX_PLANS = 1024
+
+
+async def _plans_of(repo: NotifierRepository, version_ids: set[UUID]) -> dict[UUID, EnginePlan]:
+    missing = [v for v in version_ids if v not in _plans]
+    if missing:
+        if len(_plans) + len(missing) > _MAX_PLANS:
+            _plans.clear()
+        for version in await repo.plan_versions(missing):
+            _plans[version.id] = compile_version(version)
+    return {v: _plans[v] for v in version_ids if v in _plans}
+
+
+async def _notify(
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[EarningsResult]] | None,
+    *,
+    push: bool,
+) -> Notified:
     repo = NotifierRepository(tenant_id)
     unique = list(dict.fromkeys(pairs))
-    users = await repo.lock_users([u for u, _ in unique])
-    unique = [pair for pair in unique if pair[0] in users]
+    locales = await repo.lock_users([u for u, _ in unique])
+    unique = [pair for pair in unique if pair[0] in locales]
     if not unique:
-        return {}
+        return Notified({}, [])
     tenant = await get_tenant(tenant_id)
-    results_of = await repo.results_of(unique)
-    sent_of = await repo.sent_of(unique)
-    version_ids = {r.plan_version_id for found in results_of.values() for r in found}
-    versions = await repo.plan_versions(list(version_ids)) if version_ids else []
-    plans = {v.id: compile_version(v) for v in versions}
+    if results is None or any(pair not in results for pair in unique):
+        results = await repo.results_of(unique)
+    told = await repo.told(unique)
+    plans = await _plans_of(repo, {r.plan_version_id for p in unique for r in results[p]})
     thresholds = thresholds_of(tenant.settings)
     news: list[NewNotification] = []
     for user_id, period in unique:
-        results, sent = results_of[(user_id, period)], sent_of[(user_id, period)]
-        already: dict[NotificationKind, set[str]] = {kind: set() for kind in NotificationKind}
-        for record in sent:
-            already[NotificationKind(record.kind)].add(record.key)
+        found, already = results[(user_id, period)], told[(user_id, period)]
         summary = summarize(
-            results,
+            found,
             tenant_id=tenant_id,
             user_id=user_id,
             period=period,
             default_currency=tenant.currency,
         )
-        last_payable = max(
-            (
-                Decimal(r.value)
-                for r in sent
-                if r.kind == NotificationKind.PAYABLE
-                and r.value is not None
-                and r.key.startswith(f"{summary.currency}:")
-            ),
-            default=None,
-        )
         crossings = [
             *attainment_crossings(
                 period=period,
-                attainments=attainments_of(results),
+                attainments=attainments_of(found),
                 thresholds=thresholds,
-                already=already[NotificationKind.ATTAINMENT],
+                already=already.keys.get(NotificationKind.ATTAINMENT, set()),
             ),
             *tier_crossings(
                 period=period,
-                positions=tier_positions(results, plans),
-                already=already[NotificationKind.TIER],
+                positions=tier_positions(found, plans),
+                already=already.keys.get(NotificationKind.TIER, set()),
             ),
         ]
         payable = payable_crossing(
             period=period,
             payable=summary.payable,
             currency=summary.currency,
-            last_notified=last_payable,
+            last_notified=already.last_payable.get(summary.currency),
         )
         if payable is not None:
             crossings.append(payable)
 
-        locale = users[user_id].locale or tenant.locale or "en"
+        locale = locales[user_id] or tenant.locale or "en"
         for crossing in crossings:
             title, body = render(crossing.kind, crossing.params, locale)
             news.append(
@@ -286,41 +324,33 @@ async def notify_crossings_of(
                     sent=crossing.keys,
                 )
             )
+    people = sorted({u for u, _ in unique})
+    devices = await repo.devices_of(people) if push else {}
+    created, others = await repo.add_notifications(news, claim_for=people if push else ())
     out: dict[tuple[UUID, str], list[Notification]] = {pair: [] for pair in unique}
-    for created in await repo.add_notifications(news):
-        out[(created.user_id, created.period)].append(created)
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class PushBatch:
-    """The pushes for a rep's claimed notifications: one message per notification and device."""
-
-    messages: list[PushMessage]
-
-
-async def claim_pushes_of(*, tenant_id: UUID, user_ids: Sequence[UUID]) -> PushBatch:
-    """``claim_pushes`` for many people at once: one statement for their devices, one to
-    claim, and one to read the claimed notifications of those who have a device (most reps
-    have none: theirs are claimed, not read)."""
-    repo = NotifierRepository(tenant_id)
-    devices = await repo.devices_of(user_ids)
-    claimed = await repo.claim_unpushed_of(user_ids, utc_now(), read_for=list(devices))
-    if not claimed:
-        return PushBatch([])
-    return PushBatch(
+    for n in created:
+        out[(n.user_id, n.period)].append(n)
+    claimed = sorted(
         [
-            PushMessage(
-                token=device.token,
-                title=n.title,
-                body=n.body,
-                data={"notificationId": str(n.id), "kind": str(n.kind), "period": n.period},
-            )
-            for user_id in sorted(claimed)
-            for n in claimed[user_id]
-            for device in devices.get(user_id, ())
-        ]
+            *(
+                Claimed(n.id, n.user_id, n.kind.value, n.period, n.title, n.body, n.created_at)
+                for n in created
+            ),
+            *others,
+        ],
+        key=lambda c: (c.user_id, c.created_at),
     )
+    pushes = [
+        PushMessage(
+            token=token,
+            title=c.title,
+            body=c.body,
+            data={"notificationId": str(c.id), "kind": c.kind, "period": c.period},
+        )
+        for c in claimed
+        for token in devices.get(c.user_id, ())
+    ]
+    return Notified(out, pushes)
 
 
 async def forget_tokens(*, tenant_id: UUID, tokens: Sequence[str]) -> int:
@@ -358,21 +388,35 @@ async def inbox(*, viewer: Viewer, first: int, offset: int) -> tuple[list[Notifi
     return await InboxRepository(viewer).page(first=first, offset=offset)
 
 
-async def earnings_summaries(
+async def stored_results(
     *, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], list[EarningsResult]]:
+    """The stored results of many (person, period)s, read in one statement: what the live
+    update and the notification rules of a batch both read."""
+    return await NotifierRepository(tenant_id).results_of(list(dict.fromkeys(pairs)))
+
+
+async def earnings_summaries(
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[EarningsResult]] | None = None,
 ) -> dict[tuple[UUID, str], EarningsSummary]:
-    """``earnings_summary`` of many (person, period)s, read in one statement."""
+    """``earnings_summary`` of many (person, period)s, read in one statement (none if the
+    caller has ``results`` already)."""
     tenant = await get_tenant(tenant_id)
-    results_of = await NotifierRepository(tenant_id).results_of(list(dict.fromkeys(pairs)))
+    unique = list(dict.fromkeys(pairs))
+    if results is None or any(pair not in results for pair in unique):
+        results = await stored_results(tenant_id=tenant_id, pairs=unique)
     return {
         (user_id, period): summarize(
-            results,
+            results[(user_id, period)],
             tenant_id=tenant_id,
             user_id=user_id,
             period=period,
             default_currency=tenant.currency,
         )
-        for (user_id, period), results in results_of.items()
+        for user_id, period in unique
     }
 
 

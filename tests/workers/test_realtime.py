@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from domain.earnings.service import recompute_rep_period
 from domain.notifications.channels import earnings_channel
-from domain.notifications.models import Device, DevicePlatform, Notification
+from domain.notifications.models import Device, DevicePlatform, Notification, NotificationKind
+from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.service import register_device
 from domain.org.models import User
 from domain.plans.models import PlanVersion
@@ -169,3 +170,42 @@ def test_given_the_worker_settings_then_realtime_startup_is_a_startup_extension(
     from workers.settings import STARTUP_EXTENSIONS
 
     assert realtime_startup in STARTUP_EXTENSIONS
+
+
+async def test_given_a_target_notification_waiting_then_the_next_hook_pushes_it_once(db: str):
+    """Notifications made elsewhere (a target to validate) wait unpushed until the rep's next
+    recompute hook claims them with its own, in the same statement."""
+    tenant = await make_tenant()
+    ana = await rep_with_deal(tenant, "ana", "55000")
+    await register_device(viewer=viewer_of(ana), token="ios-1", platform=DevicePlatform.IOS)
+    await NotifierRepository(tenant.id).add_notifications(
+        [
+            NewNotification(
+                user_id=ana.id,
+                period=PERIOD,
+                kind=NotificationKind.TARGET,
+                title="Target to validate",
+                body="Q4 bookings",
+                params={},
+                locale="en",
+                sent=(),
+            )
+        ]
+    )
+    sender = FakePushSender()
+
+    created = await notify_thresholds(
+        {"push_sender": sender}, tenant_id=tenant.id, user_id=ana.id, period=PERIOD
+    )
+    again = await notify_thresholds(
+        {"push_sender": sender}, tenant_id=tenant.id, user_id=ana.id, period=PERIOD
+    )
+
+    assert (created, again) == (3, 0)  # 50%, tier 2, payable
+    # the waiting one first (oldest), then the three new ones: one device, each once
+    assert [m.title for m in sender.sent][:2] == [
+        "Target to validate",
+        "You reached 50% of your quota",
+    ]
+    assert len(sender.sent) == 4
+    assert await Notification.filter(user_id=ana.id, pushed_at=None).count() == 0

@@ -3,7 +3,7 @@ hooks."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -14,123 +14,153 @@ from tortoise.transactions import in_transaction
 from domain.earnings import close as earnings_close
 from domain.earnings import service as earnings_service
 from domain.earnings.errors import PeriodClosed
-from domain.ingest.repository import IngestRepository
+from domain.ingest.repository import IngestRepository, TakenRequest
+from domain.notifications.service import stored_results
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
-from workers.queue import JobQueue
-from workers.tasks.ingest import DRAIN_SECONDS
+from workers.queue import RECOMPUTE_WAKE, JobQueue
+from workers.tasks.draining import Pacer, batch_times
+from workers.tasks.ingest import IDLE_WAIT
 from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.earnings")
 
 
 RECOMPUTE_BATCH = 100  # (person, period)s recomputed per transaction
-# the pause after a batch that found work (see workers.tasks.ingest.BATCH_PAUSE): a batch
-# recompute and its hooks cost more than an apply, so they wait longer and take more
-RECOMPUTE_PAUSE = 0.08
+# the pause between two batches' starts (see workers.tasks.draining): none, as the applies
+# that wake this job are paced already (workers.tasks.draining.apply_pace) and each of their
+# commits is best followed at once; ctx["recompute_pause"] overrides it (seconds)
+RECOMPUTE_PAUSE = 0.0
+# far inside RECOMPUTE_TIMEOUT; a hand-over costs the events in its gap a poll or two
+DRAIN_SECONDS = 20.0
+TENANT_READ_SECONDS = 5.0  # a long job reads its tenant again after this
 
 
 async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bool = False) -> int:
     """Recompute every (person, period) the tenant's recompute requests name, oldest first,
     ``RECOMPUTE_BATCH`` per transaction (claimed with SKIP LOCKED, so concurrent runs share
     the work), deleting the requests in that transaction; after each commit run the
-    after-recompute hooks. Returns how many pairs were recomputed.
+    after-recompute hooks. Between batches the job waits for a wake-up (an apply's commit,
+    see workers.tasks.draining); a follow-up (``follow_up``) takes what is requested and
+    ends. Returns how many pairs were recomputed.
 
     Idempotent: a request is gone once done. One that an apply renews meanwhile waits for
     our commit and comes back as a new request, for the next batch or the follow-up this
     job leaves at its end (an enqueue refused while we ran)."""
-    with tenants_read_once():  # the tenant read once a job, not by every batch and hook
-        return await _recompute_requested(ctx, tenant_id, follow_up)
-
-
-async def _recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bool) -> int:
     tenant = UUID(tenant_id)
     viewer = Viewer.system(tenant, "worker-recompute")
     repo = IngestRepository(viewer)
+    queue = JobQueue(ctx["redis"])
+    pacer = Pacer(
+        queue,
+        RECOMPUTE_WAKE,
+        tenant_id,
+        pace=ctx.get("recompute_pause", RECOMPUTE_PAUSE),
+        idle=0.0 if follow_up else ctx.get("idle_wait", IDLE_WAIT),
+        drain=DRAIN_SECONDS,
+    )
     done = 0
-    started = time.monotonic()
-    while True:
-        batch_started = time.monotonic()
-        try:
-            async with in_transaction():
-                claimed = await repo.claim_recompute_requests(RECOMPUTE_BATCH)
-                outcomes = await _recompute_claimed(viewer, claimed)
-                await repo.delete_recompute_requests([request_id for request_id, _, _ in claimed])
-        except Exception as exc:
-            if is_transient(exc):  # rolled back: the requests are still there
-                raise retry_later(ctx.get("job_try")) from exc
-            raise
-        recomputed = [o for o in outcomes if o.refused is None]
-        late = [(o.user_id, o.period) for o in outcomes if isinstance(o.refused, PeriodClosed)]
-        if late:  # a CRM change to a closed period: kept as it was, flagged for the next
-            async with in_transaction():
-                await earnings_close.record_late_events(viewer=viewer, pairs=late)
-        for o in outcomes:
-            if o.refused is not None:
-                log.warning(
-                    "recompute %s %s %s refused: %s", tenant_id, o.user_id, o.period, o.refused
-                )
-        done += len(recomputed)
-        ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
-        await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
-        if not claimed:  # what arrived meanwhile is the next batch: none, we are done
-            break
-        if time.monotonic() - started > DRAIN_SECONDS:
-            # hand over to a fresh job (see workers.tasks.ingest.DRAIN_SECONDS)
-            await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="more")
-            return done
-        # at most one batch per pause: no wait when the batch itself took that long
-        await asyncio.sleep(
-            ctx.get("recompute_pause", RECOMPUTE_PAUSE) - (time.monotonic() - batch_started)
-        )
+    full = False
+    with contextlib.ExitStack() as reads:
+        read_at = -TENANT_READ_SECONDS
+        while True:
+            await pacer.start_batch(paced=not full)
+            if time.monotonic() - read_at >= TENANT_READ_SECONDS:
+                # the tenant read once a while, not by every batch and hook
+                reads.close()
+                reads.enter_context(tenants_read_once())
+                read_at = time.monotonic()
+            batch_started = time.monotonic()
+            try:
+                async with in_transaction():
+                    claimed = await repo.take_recompute_requests(RECOMPUTE_BATCH)
+                    outcomes, failed = await _recompute_claimed(viewer, claimed)
+                    await repo.restore_recompute_requests(failed)
+            except Exception as exc:
+                if is_transient(exc):  # rolled back: the requests are still there
+                    raise retry_later(ctx.get("job_try")) from exc
+                raise
+            recomputed = [o for o in outcomes if o.refused is None]
+            late = [(o.user_id, o.period) for o in outcomes if isinstance(o.refused, PeriodClosed)]
+            if late:  # a CRM change to a closed period: kept as it was, flagged for the next
+                async with in_transaction():
+                    await earnings_close.record_late_events(viewer=viewer, pairs=late)
+            for o in outcomes:
+                if o.refused is not None:
+                    log.warning(
+                        "recompute %s %s %s refused: %s", tenant_id, o.user_id, o.period, o.refused
+                    )
+            done += len(recomputed)
+            ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
+            await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
+            if recomputed:
+                batch_times(ctx).record("recompute", time.monotonic() - batch_started)
+            full = len(claimed) >= RECOMPUTE_BATCH
+            if claimed and pacer.expired():
+                await queue.enqueue_recomputes(tenant_id, follow_up="more")
+                return done
+            if full:
+                continue  # a backlog: the next batch at once
+            if follow_up or pacer.expired() or not await pacer.woken():
+                break
     if not follow_up:
         # a request written after our last claim had its enqueue refused while this job ran
         # (same id): the follow-up takes it (a failed job leaves none: arq runs it again)
-        await JobQueue(ctx["redis"]).enqueue_recomputes(tenant_id, follow_up="after")
+        await queue.enqueue_recomputes(tenant_id, follow_up="after")
     return done
 
 
 async def _recompute_claimed(
-    viewer: Viewer, claimed: list[tuple[int, UUID, str]]
-) -> list[earnings_service.Recomputed]:
-    """The batch in one go; if it fails for a reason other than a deadlock, each pair on its
-    own (a savepoint each), so one person's bug does not hold back the others: the failing
-    ones are logged and keep their requests (the sweeper retries them)."""
-    pairs = [(user_id, period) for _, user_id, period in claimed]
+    viewer: Viewer, claimed: list[TakenRequest]
+) -> tuple[list[earnings_service.Recomputed], list[TakenRequest]]:
+    """The batch in one go (``recompute_many`` is a savepoint of its own); if it fails for a
+    reason other than a deadlock, each pair on its own, so one person's bug does not hold
+    back the others: the failing ones are logged and returned, for their requests to be put
+    back (the sweeper retries them)."""
+    pairs = [(r.user_id, r.period) for r in claimed]
     if not pairs:
-        return []
+        return [], []
     try:
-        async with in_transaction():
-            return await earnings_service.recompute_many(viewer=viewer, pairs=pairs)
+        return await earnings_service.recompute_many(viewer=viewer, pairs=pairs), []
     except Exception as exc:
         if is_transient(exc):
             raise
         log.exception("batch recompute of %d pairs failed; one by one", len(pairs))
     outcomes: list[earnings_service.Recomputed] = []
-    for request_id, user_id, period in list(claimed):  # failures leave ``claimed``
+    failed: list[TakenRequest] = []
+    for request in claimed:
         try:
-            async with in_transaction():
-                outcomes.extend(
-                    await earnings_service.recompute_many(viewer=viewer, pairs=[(user_id, period)])
+            outcomes.extend(
+                await earnings_service.recompute_many(
+                    viewer=viewer, pairs=[(request.user_id, request.period)]
                 )
+            )
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.exception("recompute %s %s failed", user_id, period)
-            claimed.remove((request_id, user_id, period))  # its request stays
-    return outcomes
+            log.exception("recompute %s %s failed", request.user_id, request.period)
+            failed.append(request)  # its request stays
+    return outcomes, failed
 
 
 async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, str]]) -> None:
     """The after-recompute hooks, each pair in turn; a failing hook is logged and the others
-    still run. A hook with a ``many`` attribute takes the whole batch at once."""
+    still run. A hook with a ``many`` attribute takes the whole batch at once, with the
+    stored results of its pairs (``results``: read once, after the commit, for all of them)."""
     if not pairs:
         return
-    for hook in ctx.get("after_recompute", ()):
+    hooks = ctx.get("after_recompute", ())
+    results: dict[tuple[UUID, str], list[Any]] | None = None
+    if any(getattr(hook, "many", None) is not None for hook in hooks):
+        try:
+            results = await stored_results(tenant_id=tenant, pairs=pairs)
+        except Exception:
+            log.exception("reading the stored results of a batch failed; each hook reads")
+    for hook in hooks:
         many = getattr(hook, "many", None)
         if many is not None:
             try:
-                await many(ctx, tenant_id=tenant, pairs=pairs)
+                await many(ctx, tenant_id=tenant, pairs=pairs, results=results)
             except Exception:
                 log.exception("after-recompute hook %r failed for a batch", hook)
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ from domain.ingest.repository import (
 )
 from domain.kit.clock import utc_now
 from domain.org.viewer import Viewer
-from workers.queue import JobQueue
+from workers.queue import APPLY_WAKE, JobQueue
+from workers.tasks.draining import Pacer, apply_pace, batch_times
 from workers.tasks.transient import is_transient, retry_later
 
 log = logging.getLogger("podium.workers.ingest")
@@ -35,17 +35,19 @@ def _queue(ctx: dict[str, Any]) -> JobQueue:
 
 
 APPLY_BATCH = 100  # inbox events applied per transaction
-# a draining job hands over to a fresh job after this long: far inside its timeout, and no
-# job of a long backlog ever holds the fixed id (or a worker slot) for minutes
-DRAIN_SECONDS = 5.0
+# a draining job hands over to a fresh job after this long: far inside its timeout (30 s),
+# and no job ever holds the fixed id (or a worker slot) for minutes
+DRAIN_SECONDS = 10.0
 MAX_FAILURES = 5  # unexpected failures of one event before it is dead-lettered
-# After a batch that found work, a draining job claims again no sooner than this after that
-# batch's start, so a steady stream is taken in a few batches a second per tenant by the job
-# already running, rather than in jobs of two or three events each (a job and a batch have
-# fixed costs: milliseconds of CPU in the worker and in PostgreSQL). A lone event is claimed
-# at once, and a batch that took longer waits for nothing: the added latency is at most this.
-# ctx["batch_pause"] overrides it (seconds).
-BATCH_PAUSE = 0.04
+# The pause between two applies' starts is workers.tasks.draining.apply_pace: about 100 to
+# 150 ms under a steady stream on a quiet machine, so that 100 events a second cost seven to
+# ten apply + recompute pairs rather than batches of one or two events, each with its fixed
+# costs (about 7 ms of CPU in the worker and PostgreSQL for an apply, its recompute and their
+# hooks). A lone event is claimed at once, a backlog without pause. ctx["batch_pause"] fixes
+# it (seconds).
+# How long a job with nothing left waits for more before it ends (ctx["idle_wait"]): a
+# stream of a few events a second keeps one job, rather than a job (and a poll) per event.
+IDLE_WAIT = 0.5
 
 
 async def apply_inbox_events(
@@ -53,8 +55,10 @@ async def apply_inbox_events(
 ) -> int:
     """Apply the tenant's pending inbox events, oldest first, ``APPLY_BATCH`` per transaction,
     until none is left; after each commit queue one batch recompute for the requests they
-    wrote. ``inbox_ids`` (what the enqueuer stored) is a hint only: whatever is pending is
-    applied, so a burst of 200 webhook calls costs a few transactions, not 200 jobs.
+    wrote (or wake the one running). ``inbox_ids`` (what the enqueuer stored) is a hint only:
+    whatever is pending is applied, so a burst of 200 webhook calls costs a few transactions,
+    not 200 jobs. Between batches the job waits for a wake-up (see workers.tasks.draining); a
+    follow-up (``follow_up``) takes what is pending and ends.
 
     Idempotent: a second run finds nothing pending. Concurrent runs claim disjoint events
     (SKIP LOCKED). An event failing unexpectedly is rolled back alone (a savepoint), left
@@ -63,11 +67,23 @@ async def apply_inbox_events(
     viewer = Viewer.system(UUID(tenant_id), "worker-ingest")
     applied = 0
     queue = _queue(ctx)
-    started = time.monotonic()
+    pacer = Pacer(
+        queue,
+        APPLY_WAKE,
+        tenant_id,
+        pace=apply_pace(ctx),
+        idle=0.0 if follow_up else ctx.get("idle_wait", IDLE_WAIT),
+        drain=DRAIN_SECONDS,
+    )
     failed: set[int] = set()
+    full = False
+    one_by_one = False  # the last bulk attempt failed: this batch applies each event alone
     while True:
+        pacer.pace = apply_pace(ctx)
+        await pacer.start_batch(paced=not (full or one_by_one))
         batch_started = time.monotonic()
         affected: set[tuple[UUID, str]] = set()
+        done = 0
         try:
             async with in_transaction():
                 rows = await service.claim_pending(
@@ -75,15 +91,15 @@ async def apply_inbox_events(
                 )
                 at = 0
                 while at < len(rows):
-                    bulk = await _apply_in_bulk(viewer, rows[at:])
+                    bulk = None if one_by_one else await _apply_in_bulk(viewer, rows[at:])
                     if bulk is not None and bulk.consumed:
                         at += bulk.consumed
                         affected |= bulk.affected
-                        applied += bulk.applied
+                        done += bulk.applied
                         continue
                     # the head needs the one-at-a-time path (a rep event, an invalid or
-                    # repeated record, an unknown rep), or the bulk attempt failed: then
-                    # every row left, each on its own, so the culprit is isolated
+                    # repeated record, an unknown rep), or a bulk attempt failed: then every
+                    # row, each on its own (a savepoint each), so the culprit is isolated
                     for row in rows[at : at + 1] if bulk is not None else rows[at:]:
                         at += 1
                         result = await _apply_one(viewer, row)
@@ -91,7 +107,7 @@ async def apply_inbox_events(
                             failed.add(row.id)  # not again in this job: the next one retries
                             continue
                         affected |= result.affected
-                        applied += result.changed
+                        done += result.changed
                         if result.reason:
                             log.info(
                                 "inbox event %s: %s (%s)",
@@ -99,22 +115,30 @@ async def apply_inbox_events(
                                 result.status.value,
                                 result.reason,
                             )
+        except _BulkFailed:
+            # rolled back, the batch's events pending again: claimed again at once, and
+            # applied one by one
+            log.exception("bulk apply of inbox events of %s failed; one by one", tenant_id)
+            one_by_one = True
+            continue
         except Exception as exc:
             if is_transient(exc):  # rolled back: the events are still pending
                 log.info("applying inbox events of %s: %s; retrying the job", tenant_id, exc)
                 raise retry_later(ctx.get("job_try")) from exc
             raise
+        one_by_one = False
+        applied += done
         if affected:
-            await queue.enqueue_recomputes(tenant_id)
-        if not rows:  # what arrived meanwhile is the next batch: none, we are done
-            break
-        if time.monotonic() - started > DRAIN_SECONDS:
+            await queue.enqueue_recomputes(tenant_id)  # or wakes the recompute job running
+            batch_times(ctx).record("apply", time.monotonic() - batch_started)
+        full = len(rows) >= APPLY_BATCH
+        if rows and pacer.expired():
             await queue.enqueue_apply_follow_up(tenant_id, tag="more")
             return applied
-        # at most one batch per pause: no wait when the batch itself took that long
-        await asyncio.sleep(
-            ctx.get("batch_pause", BATCH_PAUSE) - (time.monotonic() - batch_started)
-        )
+        if full:
+            continue  # a backlog: the next batch at once
+        if follow_up or pacer.expired() or not await pacer.woken():
+            break
     if not follow_up:
         # an event committed after our last claim had its enqueue refused while this job ran
         # (same id): a follow-up under an id of its own picks it up (a failed job leaves
@@ -123,17 +147,21 @@ async def apply_inbox_events(
     return applied
 
 
-async def _apply_in_bulk(viewer: Viewer, rows: list[InboxEvent]) -> service.BulkApplied | None:
-    """``service.apply_in_bulk`` in a savepoint; None when it failed unexpectedly (rolled
-    back: the caller applies those rows one by one, isolating the culprit)."""
+class _BulkFailed(Exception):
+    """``service.apply_in_bulk`` failed unexpectedly: its transaction is to be rolled back."""
+
+
+async def _apply_in_bulk(viewer: Viewer, rows: list[InboxEvent]) -> service.BulkApplied:
+    """``service.apply_in_bulk`` in the batch's transaction, without a savepoint of its own
+    (two round trips a batch): if it fails unexpectedly, ``_BulkFailed`` rolls the whole
+    batch back, and the caller applies it again one event at a time, isolating the
+    culprit."""
     try:
-        async with in_transaction():
-            return await service.apply_in_bulk(viewer=viewer, rows=rows)
+        return await service.apply_in_bulk(viewer=viewer, rows=rows)
     except Exception as exc:
         if is_transient(exc):
             raise
-        log.exception("bulk apply of %d inbox events failed; one by one", len(rows))
-        return None
+        raise _BulkFailed from exc
 
 
 async def _apply_one(viewer: Viewer, row: InboxEvent) -> service.ApplyResult | None:

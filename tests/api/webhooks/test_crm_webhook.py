@@ -8,8 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
+from api.observability import configure_logging
 from domain.crm.models import Transaction
 from domain.ingest.models import InboxStatus
 from domain.kit.clock import utc_now
@@ -263,3 +265,69 @@ async def test_given_amounts_as_exact_json_numbers_when_applied_then_stored_to_t
     assert response.json()["accepted"] == 1
     stored = await Transaction.get(tenant_id=tenant.id, external_id="opp-1")
     assert stored.amount == Decimal("0.1")
+
+
+async def test_given_people_read_once_when_a_rep_appears_later_or_is_unknown_then_still_decided(
+    http: httpx.AsyncClient,
+):
+    """The webhook reads a tenant's people once and trusts them afterwards (a person is never
+    deleted): someone created since is still found, someone unknown still refused."""
+    tenant = await _setup()
+    first = body_of(deal("e1", "opp-1"))
+    assert (
+        await http.post(URL, content=first, headers=signed_headers(first, tenant.webhook_secret))
+    ).json()["accepted"] == 1
+    await make_user(tenant=tenant, external_id="cat")  # after the webhook read the people
+
+    body = body_of(deal("e2", "opp-2", rep="cat"), deal("e3", "opp-3", rep="zoe"))
+    answer = (
+        await http.post(URL, content=body, headers=signed_headers(body, tenant.webhook_secret))
+    ).json()
+
+    assert answer["accepted"] == 1
+    assert [(r["id"], r["error"]) for r in answer["rejected"]] == [
+        ("e3", "data.rep_id: unknown rep 'zoe'")
+    ]
+    assert [e.event_id for e in await inbox(tenant)] == ["e1", "e2"]
+
+
+async def test_given_an_event_seen_before_when_sent_again_invalid_then_a_duplicate_not_a_letter(
+    http: httpx.AsyncClient,
+):
+    tenant = await _setup()
+    first = body_of(deal("e1"))
+    again = body_of(deal("e1", amount="12,5"), deal("e2", "opp-2"))
+
+    await http.post(URL, content=first, headers=signed_headers(first, tenant.webhook_secret))
+    two = await http.post(URL, content=again, headers=signed_headers(again, tenant.webhook_secret))
+
+    assert two.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert await dead_letters(tenant) == []
+
+
+async def test_given_a_webhook_call_then_one_access_line_with_its_counts(
+    http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+):
+    configure_logging(json=True)  # onto the stderr capsys captures
+    tenant = await _setup()
+    body = body_of(deal("e1", "opp-1"), deal("e1", "opp-1"), deal("e2", "opp-2", rep="zoe"))
+    capsys.readouterr()
+
+    await http.post(URL, content=body, headers=signed_headers(body, tenant.webhook_secret))
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"]
+    assert [
+        {k: line.get(k) for k in ("event", "path", "status", "tenant", "accepted", "rejected")}
+        | {"duplicates": line.get("duplicates")}
+        for line in lines
+    ] == [
+        {
+            "event": "request",
+            "path": URL,
+            "status": 202,
+            "tenant": "acme",
+            "accepted": 1,
+            "rejected": 1,
+            "duplicates": 1,
+        }
+    ]
