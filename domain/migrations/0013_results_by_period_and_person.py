@@ -13,7 +13,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("podium", "0010_targets")]
+    dependencies = [("podium", "0012_transactions_by_rep")]
 
     initial = False
 
