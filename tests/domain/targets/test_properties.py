@@ -73,12 +73,14 @@ async def company(db: str) -> dict[str, Any]:
 
 async def _actuals(company: dict[str, Any], breakdown: bool, actuals: dict[str, int]) -> None:
     """Last quarter's actuals of the leaves: stored results of the measure, or (a breakdown)
-    transactions of the category among others."""
+    transactions of the category among others; a leaf with no actuals sold none of it."""
     org, version = company["org"], company["version"]
     for i, (person, cents) in enumerate(actuals.items()):
         amount = Decimal(cents) / 100
         if breakdown:
             for n, category in enumerate(("heat_pump", "solar")):
+                if category == "heat_pump" and not cents:
+                    continue  # no sale: a count target weighs sales, even one of 0
                 await make_transaction(
                     rep=org[person],
                     external_id=f"{person}-{n}",
