@@ -73,7 +73,7 @@ import tempfile
 import textwrap
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -249,10 +249,12 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
         today = datetime.now(UTC).date()
         first = today.replace(day=1)
         period = f"{today:%Y-%m}"
+        # the plan, the assignments and a quota since last month: its history (_history)
+        since = (first - timedelta(days=1)).replace(day=1)
         async with in_transaction():
             tenant = await create_tenant(slug="rt-bench", name="Realtime Bench", currency="EUR")
             version = await publish_plan_version(
-                viewer=Viewer.system(tenant.id, "bench"), document=PLAN, effective_from=first
+                viewer=Viewer.system(tenant.id, "bench"), document=PLAN, effective_from=since
             )
             users = [
                 User(
@@ -274,7 +276,7 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
                         plan_id=version.plan_id,
                         user_id=u.id,
                         status=AssignmentStatus.ACCEPTED,
-                        effective_from=first,
+                        effective_from=since,
                         accepted_at=now,
                     )
                     for u in users
@@ -287,10 +289,11 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
                         tenant_id=tenant.id,
                         user_id=u.id,
                         measure="bookings",
-                        period=period,
+                        period=month,
                         value=QUOTA,
                     )
                     for u in users
+                    for month in (f"{since:%Y-%m}", period)
                 ],
                 batch_size=1000,
             )
@@ -308,8 +311,9 @@ HISTORY_EVENTS = 24_000  # last month's deals: a tenant in service is not an emp
 
 async def _history(tenant_id: UUID, first: date) -> None:
     """Last month as a tenant in service has it: a deal a rep every other working day,
-    applied from the inbox, and their notifications, pushed. The run's own month starts
-    empty, so the figures the bench checks are untouched."""
+    applied from the inbox, their notifications (with the records that they were sent),
+    pushed, and the month's earnings. The run's own month starts empty, so the figures the
+    bench checks are untouched."""
     from tortoise import connections
 
     db = connections.get("default")
@@ -341,15 +345,40 @@ async def _history(tenant_id: UUID, first: date) -> None:
     )
     await db.execute_query(
         """
-        INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body, params,
-                                   locale, created_at, pushed_at)
-        SELECT gen_random_uuid(), $1, u.id, to_char($2::date - 1, 'YYYY-MM'), 'payable',
-               'Earnings payable', 'history', '{}', 'en', now() - interval '20 days',
-               now() - interval '20 days'
-        FROM users u, generate_series(1, 5) AS k WHERE u.tenant_id = $1
+        WITH told AS (
+            INSERT INTO notifications (id, tenant_id, user_id, period, kind, title, body,
+                                       params, locale, created_at, pushed_at)
+            SELECT gen_random_uuid(), $1, u.id, to_char($2::date - 1, 'YYYY-MM'), 'payable',
+                   'Earnings payable', 'history', jsonb_build_object('k', k), 'en',
+                   now() - interval '20 days', now() - interval '20 days'
+            FROM users u, generate_series(1, 5) AS k WHERE u.tenant_id = $1
+            RETURNING id, user_id, period, params
+        )
+        INSERT INTO notifications_sent (tenant_id, user_id, period, kind, key, value,
+                                        notification_id, sent_at)
+        SELECT $1, user_id, period, 'payable', 'EUR:' || (params->>'k') || '00.00',
+               ((params->>'k') || '00')::numeric, id, now() - interval '20 days'
+        FROM told
         """,
         [tenant_id, first],
     )
+    # and its earnings, recomputed (results, lines, audit entries): the tables the run
+    # writes hold a month already, as they do in service, and PostgreSQL plans their lookups
+    # (the foreign-key check of each line written, the lines a recompute replaces) for that
+    # size, not for the empty tables of a new database (sequential scans, all run long)
+    from domain.earnings.service import recompute_many
+    from domain.org.viewer import Viewer
+
+    last_month = f"{first - timedelta(days=1):%Y-%m}"
+    people = [
+        row["id"]
+        for row in await db.execute_query_dict(
+            "SELECT id FROM users WHERE tenant_id = $1 ORDER BY id", [tenant_id]
+        )
+    ]
+    viewer = Viewer.system(tenant_id, "bench")
+    for at in range(0, len(people), 250):
+        await recompute_many(viewer=viewer, pairs=[(p, last_month) for p in people[at : at + 250]])
 
 
 # ------------------------------------------------------------------------------ processes
