@@ -138,8 +138,15 @@ def _settings() -> Settings:
 
 def _unreachable(database_url: str, exc: BaseException) -> None:
     """The database is not there: one line, exit status 1 (not the user's input)."""
+    import asyncpg
+
     hint = f" (from {_dev_env[0]}: is podium dev still running?)" if _dev_env else ""
-    sys.stderr.write(f"podium: cannot use the database at {_redact(database_url)}{hint}: {exc}\n")
+    reason: object = exc
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        reason = f"the connection was lost mid-statement ({exc})"
+    sys.stderr.write(
+        f"podium: cannot use the database at {_redact(database_url)}{hint}: {reason}\n"
+    )
     raise typer.Exit(1)
 
 
@@ -159,7 +166,15 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     import asyncpg
     from tortoise.exceptions import DBConnectionError
 
-    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBConnectionError)
+    # InternalClientError: a connection the server dropped mid-statement, found in a state
+    # asyncpg cannot leave (seen when the database goes away under a close's second lane)
+    return (
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,
+        DBConnectionError,
+    )
 
 
 def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
