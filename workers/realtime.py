@@ -106,6 +106,9 @@ async def notify_thresholds_of(
 # stored results of those pairs (read once, after the commit, for every hook)
 publish_earnings.many = publish_earnings_of  # type: ignore[attr-defined]
 notify_thresholds.many = notify_thresholds_of  # type: ignore[attr-defined]
+# notifications may be decided while the job recomputes its next batch: the live updates of
+# that batch do not queue behind them (one batch's notifications at a time, in order)
+notify_thresholds.runs_behind = True  # type: ignore[attr-defined]
 
 
 async def realtime_startup(ctx: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ exact earnings, coalescing, idempotency, follow-ups, hooks and the sweeper."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -478,3 +479,58 @@ async def test_given_one_rep_failing_in_a_batch_then_the_others_are_stored_and_i
     left = await RecomputeRequest.filter(tenant_id=tenant.id).values_list("user_id", flat=True)
     assert [str(u) for u in left] == [str(ben.id)]
     assert {u for u, _ in await totals(tenant)} == {ana.id}  # cat is on no plan: no result
+
+
+async def test_given_a_hook_that_runs_behind_then_the_next_batch_goes_on_and_the_job_awaits_it(
+    pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+):
+    """Notifications run behind: the next batch's live updates do not wait for them, one
+    batch's run at a time, and the job ends only once the last one has."""
+    tenant, ana, ben = await world()
+    async with in_transaction():
+        await IngestRepository(system_viewer(tenant)).request_recomputes(
+            [(ana.id, "2026-10"), (ben.id, "2026-10")]
+        )
+    monkeypatch.setattr("workers.tasks.earnings.RECOMPUTE_BATCH", 1)  # two batches
+    names = {ana.id: "ana", ben.id: "ben"}
+    seen: list[str] = []
+
+    async def inline(ctx: dict[str, Any], **kwargs: Any) -> None:
+        pass
+
+    async def inline_many(ctx: dict[str, Any], *, pairs: Any, **kwargs: Any) -> None:
+        seen.extend(f"inline {names[u]}" for u, _ in pairs)
+
+    async def behind(ctx: dict[str, Any], **kwargs: Any) -> None:
+        pass
+
+    async def behind_many(ctx: dict[str, Any], *, pairs: Any, **kwargs: Any) -> None:
+        (who,) = [names[u] for u, _ in pairs]
+        seen.append(f"behind {who} starts")
+        await asyncio.sleep(0.3)
+        if len([x for x in seen if x.startswith("behind")]) > 2:
+            seen.append(f"behind {who} fails")
+            raise RuntimeError("push service down")  # logged: the job still succeeds
+        seen.append(f"behind {who} ends")
+
+    inline.many = inline_many  # type: ignore[attr-defined]
+    behind.many = behind_many  # type: ignore[attr-defined]
+    behind.runs_behind = True  # type: ignore[attr-defined]
+    ctx: dict[str, Any] = {"redis": pool, "after_recompute": [inline, behind], "idle_wait": 0}
+
+    done = await recompute_requested(ctx, str(tenant.id))
+
+    assert done == 2
+    first, second = [x.split()[1] for x in seen if x.startswith("inline")]  # the batches' order
+    assert seen == [
+        f"inline {first}",
+        f"behind {first} starts",
+        f"inline {second}",  # the second batch's live update did not wait
+        f"behind {first} ends",
+        f"behind {second} starts",  # one batch's at a time
+        f"behind {second} fails",  # logged; the job waited for it before it returned
+    ]
+    assert await totals(tenant) == {
+        (ana.id, "2026-10"): Decimal("0.00"),
+        (ben.id, "2026-10"): Decimal("0.00"),
+    }

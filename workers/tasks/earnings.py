@@ -3,9 +3,11 @@ hooks."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 from uuid import UUID
 
@@ -59,6 +61,27 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
         idle=0.0 if follow_up else ctx.get("idle_wait", IDLE_WAIT),
         drain=DRAIN_SECONDS,
     )
+    behind = _Behind()
+    try:
+        done = await _drain(ctx, tenant_id, viewer, repo, queue, pacer, behind, follow_up)
+    except BaseException:
+        behind.cancel()
+        raise
+    await behind.wait()
+    return done
+
+
+async def _drain(
+    ctx: dict[str, Any],
+    tenant_id: str,
+    viewer: Viewer,
+    repo: IngestRepository,
+    queue: JobQueue,
+    pacer: Pacer,
+    behind: _Behind,
+    follow_up: bool,
+) -> int:
+    tenant = viewer.tenant_id
     done = 0
     full = False
     with contextlib.ExitStack() as reads:
@@ -92,7 +115,7 @@ async def recompute_requested(ctx: dict[str, Any], tenant_id: str, follow_up: bo
                     )
             done += len(recomputed)
             ctx["recomputes"] = ctx.get("recomputes", 0) + len(recomputed)
-            await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed])
+            await _run_hooks(ctx, tenant, [(o.user_id, o.period) for o in recomputed], behind)
             if recomputed:
                 batch_times(ctx).record("recompute", time.monotonic() - batch_started)
             full = len(claimed) >= RECOMPUTE_BATCH
@@ -143,10 +166,39 @@ async def _recompute_claimed(
     return outcomes, failed
 
 
-async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, str]]) -> None:
+class _Behind:
+    """The hooks of a batch that may run while the job does its next one (notifications:
+    nobody waits on them, while the next batch's live updates do): one batch's at a time,
+    awaited before the next batch's start theirs and before the job ends."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+
+    async def wait(self) -> None:
+        if self.task is not None:
+            task, self.task = self.task, None
+            await task
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        self.task = asyncio.create_task(work)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+
+async def _run_hooks(
+    ctx: dict[str, Any],
+    tenant: UUID,
+    pairs: list[tuple[UUID, str]],
+    behind: _Behind | None = None,
+) -> None:
     """The after-recompute hooks, each pair in turn; a failing hook is logged and the others
     still run. A hook with a ``many`` attribute takes the whole batch at once, with the
-    stored results of its pairs (``results``: read once, after the commit, for all of them)."""
+    stored results of its pairs (``results``: read once, after the commit, for all of them);
+    one whose ``runs_behind`` is true runs while the job goes on (``behind``), once the
+    previous batch's has finished."""
     if not pairs:
         return
     hooks = ctx.get("after_recompute", ())
@@ -159,16 +211,32 @@ async def _run_hooks(ctx: dict[str, Any], tenant: UUID, pairs: list[tuple[UUID, 
     for hook in hooks:
         many = getattr(hook, "many", None)
         if many is not None:
-            try:
-                await many(ctx, tenant_id=tenant, pairs=pairs, results=results)
-            except Exception:
-                log.exception("after-recompute hook %r failed for a batch", hook)
+            work = _batch_hook(many, hook, ctx, tenant, pairs, results)
+            if behind is not None and getattr(hook, "runs_behind", False):
+                await behind.wait()
+                behind.start(work)
+            else:
+                await work
             continue
         for user_id, period in pairs:
             try:
                 await hook(ctx, tenant_id=tenant, user_id=user_id, period=period)
             except Exception:
                 log.exception("after-recompute hook %r failed for %s %s", hook, user_id, period)
+
+
+async def _batch_hook(
+    many: Any,
+    hook: Any,
+    ctx: dict[str, Any],
+    tenant: UUID,
+    pairs: list[tuple[UUID, str]],
+    results: dict[tuple[UUID, str], list[Any]] | None,
+) -> None:
+    try:
+        await many(ctx, tenant_id=tenant, pairs=pairs, results=results)
+    except Exception:
+        log.exception("after-recompute hook %r failed for a batch", hook)
 
 
 async def close_chunks(ctx: dict[str, Any], tenant_id: str, run_id: int) -> int:
