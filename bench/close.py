@@ -51,6 +51,7 @@ from bench.engine import (
     SHARE_RENEWALS,
     _pick,
 )
+from domain.earnings.service import LINE_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -289,19 +290,7 @@ async def floor(database_url: str, tenant_id: uuid.UUID, lines: int) -> Floor:
         await conn.copy_records_to_table(
             "bench_scratch_lines",
             records=rows,
-            columns=[
-                "result_id",
-                "tenant_id",
-                "position",
-                "component",
-                "transaction_external_id",
-                "credited_rep",
-                "occurred_on",
-                "value",
-                "amount",
-                "status",
-                "explanation",
-            ],
+            columns=LINE_COLUMNS,  # the close writes the same columns
         )
         write_seconds = time.perf_counter() - started
         await conn.execute("DROP TABLE bench_scratch_lines")

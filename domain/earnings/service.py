@@ -725,7 +725,7 @@ _FIGURE_COLUMNS = (
 )
 _RESULT_COLUMNS = (*_KEY_COLUMNS, *_FIGURE_COLUMNS, "computed_at", "fingerprint")
 _JSON_COLUMNS = frozenset({"measures", "components", "explanation"})
-_LINE_COLUMNS = (
+LINE_COLUMNS = (
     "result_id",
     "tenant_id",
     "position",
@@ -865,7 +865,7 @@ async def _store_many(
                 )
             if lines:
                 await conn.copy_records_to_table(
-                    "earnings_lines", records=lines, columns=_LINE_COLUMNS
+                    "earnings_lines", records=lines, columns=LINE_COLUMNS
                 )
         await record_many(viewer=viewer, changes=changes)
     return stored
@@ -971,7 +971,7 @@ def _plain(reasons: Iterable[Reason], known: dict[int, tuple[Reason, Any]]) -> l
 def _line_rows(
     tenant_id: UUID, result_id: UUID, run: PlanRun, rep: RepResult
 ) -> list[tuple[Any, ...]]:
-    """The rows of a result's lines, in ``_LINE_COLUMNS`` order: one per component (its
+    """The rows of a result's lines, in ``LINE_COLUMNS`` order: one per component (its
     reasons (tier slices, steps, gate, cap) explain a single figure, so they share one line
     rather than each claiming the component's amount), then one per transaction line. The
     explanation is the line's reasons (`domain.engine.explanations`), exact and
