@@ -16,7 +16,7 @@ import gc
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -813,7 +813,7 @@ def _figures(run: PlanRun, rep: RepResult | None) -> tuple[Any, ...]:
         rep.period_days,
         _json(measures),
         _json(components),
-        _json(explanations.plain(rep.reasons)),
+        explanations.encode(rep.reasons),
     )
 
 
@@ -956,18 +956,6 @@ def _result_model(row: tuple[Any, ...]) -> EarningsResult:
     return result
 
 
-def _plain(reasons: Iterable[Reason], known: dict[int, tuple[Reason, Any]]) -> list[Any]:
-    """`explanations.plain`, each reason object converted once (``known``, by identity: the
-    components on one measure share their FX conversions)."""
-    out = []
-    for r in reasons:
-        found = known.get(id(r))
-        if found is None or found[0] is not r:
-            found = known[id(r)] = (r, explanations.plain((r,))[0])
-        out.append(found[1])
-    return out
-
-
 def _line_rows(
     tenant_id: UUID, result_id: UUID, run: PlanRun, rep: RepResult
 ) -> list[tuple[Any, ...]]:
@@ -978,7 +966,8 @@ def _line_rows(
     language-neutral, put into words in the reader's language when read."""
     rows: list[tuple[Any, ...]] = []
     plan_result = run.result
-    plain: dict[int, tuple[Reason, Any]] = {}  # see `_plain`
+    # by identity: the components on one measure share their FX conversions
+    known: dict[int, tuple[Reason, str]] = {}
     for c in rep.components:
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
         rows.append(
@@ -993,7 +982,7 @@ def _line_rows(
                 None,
                 c.amount,
                 status,
-                _json(_plain(plan_result.component_reasons(c), plain)),
+                explanations.encode_each(plan_result.component_reasons(c), known),
             )
         )
     if not rep.lines:

@@ -884,22 +884,33 @@ class _Calculation:
         # does), not once per transaction in another currency.
         names = sorted(condition.names) if condition is not None else []
         cacheable = condition is not None and not condition.names & _UNCACHEABLE
-        verdicts: dict[tuple[Any, ...], bool] = {}
-        rate = self.inputs.fx.rate
+        verdicts: dict[Any, bool] = {}
+        fx_rate = self.inputs.fx.rate
+        # (currency, day) -> its rate: a batch's transactions fall on a few dozen
+        rates: dict[tuple[str, date], tuple[date, Decimal] | None] = {}
+        # the filter's fields of a transaction that has them all (the usual case) in one call
+        values_of = itemgetter(*names) if names else None
         for t in self.inputs.transactions:
             if t.currency == currency or t.date < start or t.date > end:
                 continue
-            key: tuple[Any, ...] | None = None
+            key: Any = None
             passes = None
             if cacheable:
-                key = tuple([t.fields.get(n, _MISSING) for n in names])
+                try:
+                    key = values_of(t.fields) if values_of is not None else ()
+                except KeyError:  # a field missing (not the same as None)
+                    key = (_MISSING, *[t.fields.get(n, _MISSING) for n in names])
                 try:
                     passes = verdicts.get(key)
                 except TypeError:  # an unhashable field value
                     key = None
                 if passes is False:
                     continue
-            found = rate(t.currency, t.date)
+            on = (t.currency, t.date)
+            if on in rates:
+                found = rates[on]
+            else:
+                found = rates[on] = fx_rate(*on)
             if found is None:
                 continue
             if condition is not None:
@@ -928,9 +939,9 @@ class _Calculation:
         assert found is not None
         day, rate = found
         # `reason`'s parameters in its (alphabetical) order, built directly: a close builds
-        # one for each of a rep's first conversions
+        # one for each of a rep's first conversions. The converted amount (t.amount * rate)
+        # is derived when read (`explanations._DERIVED`): stored, it would double the text.
         params = (
-            ("converted", t.amount * rate),
             ("day", day),
             ("fx_currency", t.currency),
             ("fx_rate", rate),
