@@ -391,10 +391,23 @@ def _value_text(value: Any) -> str:
     if isinstance(value, date):
         return f'"{value.isoformat()}"'
     if isinstance(value, tuple):
+        # a nested reason (a tier's band) or pairs (an expression's names): the same objects
+        # for every rep of a calculation, so written once
+        known = _NESTED.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
         if len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], tuple):
-            return reason_text(value)  # a nested reason
-        return "[" + ",".join([_value_text(v) for v in value]) + "]"
+            text = reason_text(value)
+        else:
+            text = "[" + ",".join([_value_text(v) for v in value]) + "]"
+        if len(_NESTED) >= _ENCODED_LIMIT:
+            _NESTED.clear()
+        _NESTED[id(value)] = (value, text)
+        return text
     return _string(str(value))
+
+
+_NESTED: dict[int, tuple[tuple[Any, ...], str]] = {}
 
 
 def plain(reasons: tuple[Reason, ...]) -> list[Any]:
