@@ -741,11 +741,19 @@ LINE_COLUMNS = (
 # JSON text as `explanations.encode` writes reasons: compact, any language's letters as they
 # are. Composing a document of texts encoded so is the same as encoding the document.
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# Each person's results looked up on their own through the (tenant, period, person) index
+# (LATERAL, not pulled up: OFFSET 0). Written as `user_id = ANY($3)`, PostgreSQL's generic
+# plan (asyncpg prepares it) walked the period's results and searched the array for each:
+# 30 ms a batch of 1,000 as a close fills the period, 4 ms so.
 _EXISTING = """
-    SELECT user_id, plan_version_id, id, fingerprint, computed_at, status, error, total,
-           payable, pending
-    FROM earnings_results
-    WHERE tenant_id = $1 AND period = $2 AND user_id = ANY($3::uuid[])
+    SELECT r.user_id, r.plan_version_id, r.id, r.fingerprint, r.computed_at, r.status,
+           r.error, r.total, r.payable, r.pending
+    FROM unnest($3::uuid[]) AS p(id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM earnings_results
+        WHERE tenant_id = $1 AND period = $2 AND user_id = p.id
+        OFFSET 0
+    ) AS r
 """
 _ZERO_FIGURES = (Decimal(0), Decimal(0), Decimal(0), Decimal(0))
 
