@@ -1021,7 +1021,7 @@ def _line_rows(
     if not rep.lines:
         return rows
     dates = {t.id: t.date for t in run.inputs.transactions}
-    explain, encode, rep_id = plan_result.explain_line, explanations.encode, rep.rep_id
+    explain, encode, rep_id = plan_result.explain_line, explanations.encode_each, rep.rep_id
     position = len(rows)
     for line in rep.lines:
         rows.append(
@@ -1036,7 +1036,7 @@ def _line_rows(
                 line.value,
                 line.amount,
                 "payable" if line.payable else "pending",
-                encode(explain(rep_id, line)),
+                encode(explain(rep_id, line), known),
             )
         )
         position += 1

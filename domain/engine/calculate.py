@@ -152,6 +152,7 @@ class _Calculation:
         # reasons of a plain line (own credit, plan currency) per (component, note)
         self._transactions: dict[str, Transaction] | None = None
         self._plain_line_reasons: dict[tuple[str, str], tuple[Reason, ...]] = {}
+        self._line_heads: dict[str, Reason] = {}  # component -> a line's first reason
         self._names: dict[str, tuple[tuple[str, str], ...]] = {}
         # measure index -> rep -> the rep's converted transactions of the measure (when asked)
         self._converted: dict[int, dict[str, list[Transaction]]] = {}
@@ -985,14 +986,19 @@ class _Calculation:
         c = self.components_by_id[line.component]
         assert c.measure is not None
         count = self.plan.measure(c.measure).is_count
-        out = [
-            reason(
+        # at the component's rate, the first reason is the same for each of its lines: one
+        # object (encoded once when stored: `explanations.encode_each`)
+        head = self._line_heads.get(c.id) if line.rate is c.rate else None
+        if head is None:
+            head = reason(
                 "line_count" if count else "line",
                 component=self.component_names[c.id],
                 rate=line.rate,
                 measure=self.measure_names[c.measure],
             )
-        ]
+            if line.rate is c.rate:
+                self._line_heads[c.id] = head
+        out = [head]
         if line.rep_id:
             out.append(reason("credited_to", rep=self._rep_label(line.rep_id)))
         if t is not None and not plain:

@@ -349,17 +349,23 @@ def encode(reasons: tuple[Reason, ...]) -> str:
     return text
 
 
-def encode_each(reasons: Iterable[Reason], known: dict[int, tuple[Reason, str]]) -> str:
-    """`encode`, each reason's text looked up in ``known`` first (by identity: a caller keeps
-    it for reasons it knows recur, such as the conversions the components on one measure
-    share) and kept there."""
+def encode_each(reasons: tuple[Reason, ...], known: dict[int, tuple[Any, str]]) -> str:
+    """`encode`, the reasons' text and each reason's looked up in ``known`` first (by
+    identity: a caller keeps it for reasons it knows recur, such as the conversions the
+    components on one measure share, or the reasons of a component's plain lines) and kept
+    there."""
+    whole = known.get(id(reasons))
+    if whole is not None and whole[0] is reasons:
+        return whole[1]
     texts = []
     for r in reasons:
         found = known.get(id(r))
         if found is None or found[0] is not r:
             found = known[id(r)] = (r, reason_text(r))
         texts.append(found[1])
-    return "[" + ",".join(texts) + "]"
+    text = "[" + ",".join(texts) + "]"
+    known[id(reasons)] = (reasons, text)
+    return text
 
 
 def reason_text(r: Reason) -> str:
@@ -370,9 +376,19 @@ def reason_text(r: Reason) -> str:
     if names is not None and tuple([k for k, _ in params]) == names:
         listed = ",".join([_value_text(v) for _, v in params])
         return f"[{_string(key)},[{listed}]]"
-    # a parameter's name is a Python identifier (`reason`'s keywords): nothing to escape
-    listed = ",".join([f'"{k}":{_value_text(v)}' for k, v in params])
-    return f"[{_string(key)},{{{listed}}}]"
+    parts = []
+    for k, v in params:
+        # a parameter's name is a Python identifier (`reason`'s keywords): nothing to escape.
+        # The usual values inline (`_value_text` the rest): a close writes a million
+        kind = type(v)
+        if kind is Decimal:
+            text = str(v)
+            parts.append(f'"{k}":"{format(v, "f") if "E" in text else text}"')
+        elif kind is str:
+            parts.append(f'"{k}":{_string(v)}')
+        else:
+            parts.append(f'"{k}":{_value_text(v)}')
+    return f"[{_string(key)},{{{','.join(parts)}}}]"
 
 
 def _value_text(value: Any) -> str:
