@@ -512,6 +512,7 @@ async def _plan_runs_many(
 
 
 _ID = attrgetter("id")
+_DATE = attrgetter("date")
 
 
 def _calculate_each(
@@ -1031,7 +1032,8 @@ def _line_rows(
         )
     if not rep.lines:
         return rows
-    dates = {t.id: t.date for t in run.inputs.transactions}
+    transactions = run.inputs.transactions
+    dates = dict(zip(map(_ID, transactions), map(_DATE, transactions), strict=True))
     explain, encode, rep_id = plan_result.explain_line, explanations.encode_each, rep.rep_id
     position = len(rows)
     for line in rep.lines:

@@ -375,7 +375,7 @@ def reason_text(r: Reason) -> str:
     names = _POSITIONAL.get(key)
     if names is not None and tuple([k for k, _ in params]) == names:
         listed = ",".join([_value_text(v) for _, v in params])
-        return f"[{_string(key)},[{listed}]]"
+        return f'["{key}",[{listed}]]'  # a key of _POSITIONAL: nothing to escape
     parts = []
     for k, v in params:
         # a parameter's name is a Python identifier (`reason`'s keywords): nothing to escape.
@@ -398,6 +398,8 @@ def _value_text(value: Any) -> str:
     if kind is Decimal:
         text = str(value)
         return f'"{format(value, "f") if "E" in text else text}"'
+    if kind is date:
+        return f'"{value.isoformat()}"'
     if value is None:
         return "null"
     if kind is bool:
