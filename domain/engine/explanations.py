@@ -14,6 +14,11 @@ currency), ``{original:fxmoney}`` (the transaction's currency), ``{rate:pct}`` (
 measure that counts transactions), ``{day:date}``, ``{c:expr}`` (an expression of the plan,
 in words, measures and components by their display names: ``names`` maps ids to them), and
 no format for text (a nested reason renders in place).
+
+Stored, reasons are compact JSON (`encode`, `decode`): each ``[key, {param: value}]``, but an
+FX conversion by position (``["fx_transaction", [day, currency, rate, original,
+transaction]]``) with its converted amount derived when read, exactly as the engine derived
+it; rows stored before, with the converted amount by name, read the same.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from functools import cache, lru_cache
+from operator import itemgetter
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -373,9 +379,9 @@ def reason_text(r: Reason) -> str:
     dozen a person), but the reasons of `_POSITIONAL` by position."""
     key, params = r
     names = _POSITIONAL.get(key)
-    if names is not None and tuple([k for k, _ in params]) == names:
-        listed = ",".join([_value_text(v) for _, v in params])
-        return f'["{key}",[{listed}]]'  # a key of _POSITIONAL: nothing to escape
+    if names is not None and tuple(map(_NAME, params)) == names:
+        # a key of _POSITIONAL: nothing to escape
+        return f'["{key}",[{",".join(map(_value_text, map(_VALUE, params)))}]]'
     parts = []
     for k, v in params:
         # a parameter's name is a Python identifier (`reason`'s keywords): nothing to escape.
@@ -389,6 +395,9 @@ def reason_text(r: Reason) -> str:
         else:
             parts.append(f'"{k}":{_value_text(v)}')
     return f"[{_string(key)},{{{','.join(parts)}}}]"
+
+
+_NAME, _VALUE = itemgetter(0), itemgetter(1)
 
 
 def _value_text(value: Any) -> str:
