@@ -18,7 +18,8 @@ ru_maxrss of each close process. CPU is the close processes' own (user + system)
 their PostgreSQL backends (read from /proc while they run), per 1,000 transactions of the
 period: a steady unit on a machine shared with other work, where wall time is not.
 ``--reuse`` keeps the database of an earlier run with the same sizes and seed (its results
-deleted and its period reopened) instead of generating it again.
+deleted and its period reopened) instead of generating it again; ``--database`` names it
+(podium_bench_close by default), so that people sharing a server keep their runs apart.
 Targets: close <= 4x the floor, <= 1 GiB.
 """
 
