@@ -18,7 +18,8 @@ ru_maxrss of each close process. CPU is the close processes' own (user + system)
 their PostgreSQL backends (read from /proc while they run), per 1,000 transactions of the
 period: a steady unit on a machine shared with other work, where wall time is not.
 ``--reuse`` keeps the database of an earlier run with the same sizes and seed (its results
-deleted and its period reopened) instead of generating it again.
+deleted and its period reopened) instead of generating it again; ``--database`` names it
+(podium_bench_close by default), so that people sharing a server keep their runs apart.
 Targets: close <= 4x the floor, <= 1 GiB.
 """
 
@@ -472,7 +473,7 @@ async def _database(server_url: str, name: str, mark: str, reuse: bool) -> tuple
 
 def main(args: argparse.Namespace) -> None:
     mark = MARK.format(reps=args.reps, transactions=args.transactions, seed=args.seed)
-    name = "podium_bench_close"
+    name = args.database
     if (args.reps, args.transactions) != (REPS, TRANSACTIONS):  # kept beside the full size
         name += f"_{args.reps}_{args.transactions}"
     database_url, reused = asyncio.run(_database(args.server, name, mark, args.reuse))
@@ -537,7 +538,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--server",
         default=os.environ.get("BENCH_POSTGRES", DEFAULT_SERVER),
-        help="PostgreSQL server (its podium_bench_close database is used)",
+        help="PostgreSQL server (its --database is used)",
+    )
+    parser.add_argument(
+        "--database",
+        default="podium_bench_close",
+        help="the bench database's name (another name keeps runs apart on a shared server)",
     )
     parser.add_argument(
         "--reuse",

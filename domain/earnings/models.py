@@ -106,8 +106,14 @@ class EarningsLine(Model):
         "podium.EarningsResult", related_name="lines", on_delete=fields.CASCADE
     )
     result_id: UUID
+    # no constraint of its own: a line's result is of the same tenant and goes with it (its
+    # constraint and cascade), and a close writes a few hundred thousand lines, each
+    # checked against tenants for nothing (migration 0014)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
-        "podium.Tenant", related_name="earnings_lines", on_delete=fields.CASCADE
+        "podium.Tenant",
+        related_name="earnings_lines",
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     tenant_id: UUID
     position = fields.IntField()  # stable order within the result

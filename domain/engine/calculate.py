@@ -152,6 +152,7 @@ class _Calculation:
         # reasons of a plain line (own credit, plan currency) per (component, note)
         self._transactions: dict[str, Transaction] | None = None
         self._plain_line_reasons: dict[tuple[str, str], tuple[Reason, ...]] = {}
+        self._line_heads: dict[str, Reason] = {}  # component -> a line's first reason
         self._names: dict[str, tuple[tuple[str, str], ...]] = {}
         # measure index -> rep -> the rep's converted transactions of the measure (when asked)
         self._converted: dict[int, dict[str, list[Transaction]]] = {}
@@ -884,22 +885,33 @@ class _Calculation:
         # does), not once per transaction in another currency.
         names = sorted(condition.names) if condition is not None else []
         cacheable = condition is not None and not condition.names & _UNCACHEABLE
-        verdicts: dict[tuple[Any, ...], bool] = {}
-        rate = self.inputs.fx.rate
+        verdicts: dict[Any, bool] = {}
+        fx_rate = self.inputs.fx.rate
+        # (currency, day) -> its rate: a batch's transactions fall on a few dozen
+        rates: dict[tuple[str, date], tuple[date, Decimal] | None] = {}
+        # the filter's fields of a transaction that has them all (the usual case) in one call
+        values_of = itemgetter(*names) if names else None
         for t in self.inputs.transactions:
             if t.currency == currency or t.date < start or t.date > end:
                 continue
-            key: tuple[Any, ...] | None = None
+            key: Any = None
             passes = None
             if cacheable:
-                key = tuple([t.fields.get(n, _MISSING) for n in names])
+                try:
+                    key = values_of(t.fields) if values_of is not None else ()
+                except KeyError:  # a field missing (not the same as None)
+                    key = (_MISSING, *[t.fields.get(n, _MISSING) for n in names])
                 try:
                     passes = verdicts.get(key)
                 except TypeError:  # an unhashable field value
                     key = None
                 if passes is False:
                     continue
-            found = rate(t.currency, t.date)
+            on = (t.currency, t.date)
+            if on in rates:
+                found = rates[on]
+            else:
+                found = rates[on] = fx_rate(*on)
             if found is None:
                 continue
             if condition is not None:
@@ -928,9 +940,9 @@ class _Calculation:
         assert found is not None
         day, rate = found
         # `reason`'s parameters in its (alphabetical) order, built directly: a close builds
-        # one for each of a rep's first conversions
+        # one for each of a rep's first conversions. The converted amount (t.amount * rate)
+        # is derived when read (`explanations._DERIVED`): stored, it would double the text.
         params = (
-            ("converted", t.amount * rate),
             ("day", day),
             ("fx_currency", t.currency),
             ("fx_rate", rate),
@@ -974,14 +986,19 @@ class _Calculation:
         c = self.components_by_id[line.component]
         assert c.measure is not None
         count = self.plan.measure(c.measure).is_count
-        out = [
-            reason(
+        # at the component's rate, the first reason is the same for each of its lines: one
+        # object (encoded once when stored: `explanations.encode_each`)
+        head = self._line_heads.get(c.id) if line.rate is c.rate else None
+        if head is None:
+            head = reason(
                 "line_count" if count else "line",
                 component=self.component_names[c.id],
                 rate=line.rate,
                 measure=self.measure_names[c.measure],
             )
-        ]
+            if line.rate is c.rate:
+                self._line_heads[c.id] = head
+        out = [head]
         if line.rep_id:
             out.append(reason("credited_to", rep=self._rep_label(line.rep_id)))
         if t is not None and not plain:

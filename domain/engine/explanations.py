@@ -14,6 +14,11 @@ currency), ``{original:fxmoney}`` (the transaction's currency), ``{rate:pct}`` (
 measure that counts transactions), ``{day:date}``, ``{c:expr}`` (an expression of the plan,
 in words, measures and components by their display names: ``names`` maps ids to them), and
 no format for text (a nested reason renders in place).
+
+Stored, reasons are compact JSON (`encode`, `decode`): each ``[key, {param: value}]``, but an
+FX conversion by position (``["fx_transaction", [day, currency, rate, original,
+transaction]]``) with its converted amount derived when read, exactly as the engine derived
+it; rows stored before, with the converted amount by name, read the same.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import json
 import string
 from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from functools import cache, lru_cache
+from operator import itemgetter
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -320,30 +326,123 @@ def reason(key: str, **params: Any) -> Reason:
 # one (`calculate` returns the same tuple for each), so storing them encodes it once.
 _ENCODED: dict[int, tuple[tuple[Reason, ...], str]] = {}
 _ENCODED_LIMIT = 4096
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_string = json.encoder.encode_basestring  # JSON string of any letters as they are (C)
+
+# Reasons stored by position, their parameters (in `reason`'s order) a list rather than an
+# object: a component on a measure in several currencies lists up to _MAX_CONVERSIONS of them
+# (and its quota club the same again), which by name made most of a close's stored text.
+# Older rows store them by name; both read the same.
+_POSITIONAL: dict[str, tuple[str, ...]] = {
+    "fx_transaction": ("day", "fx_currency", "fx_rate", "original", "transaction"),
+    "fx": ("day", "fx_currency", "fx_rate", "original"),
+}
+# A conversion's converted amount is not among its parameters: it is the original times the
+# rate, derived when read (`_Words.reason`) in the engine's context (calculate._CONTEXT), so
+# it is the amount the engine credited. A row stored before has it: read as stored.
+_DERIVED = Context(prec=28, rounding=ROUND_HALF_EVEN)
 
 
 def encode(reasons: tuple[Reason, ...]) -> str:
-    """Reasons as compact JSON text (``[[key, {param: value}], ...]``), the stored form of a
-    line."""
+    """Reasons as compact JSON text (``[[key, {param: value}], ...]``; conversions by
+    position, `_POSITIONAL`), the stored form of a line."""
     known = _ENCODED.get(id(reasons))
     if known is not None and known[0] is reasons:
         return known[1]
-    text = _JSON.encode(plain(reasons))
+    text = "[" + ",".join([reason_text(r) for r in reasons]) + "]"
     if len(_ENCODED) >= _ENCODED_LIMIT:
         _ENCODED.clear()
     _ENCODED[id(reasons)] = (reasons, text)
     return text
 
 
+def encode_each(reasons: tuple[Reason, ...], known: dict[int, tuple[Any, str]]) -> str:
+    """`encode`, the reasons' text and each reason's looked up in ``known`` first (by
+    identity: a caller keeps it for reasons it knows recur, such as the conversions the
+    components on one measure share, or the reasons of a component's plain lines) and kept
+    there."""
+    whole = known.get(id(reasons))
+    if whole is not None and whole[0] is reasons:
+        return whole[1]
+    texts = []
+    for r in reasons:
+        found = known.get(id(r))
+        if found is None or found[0] is not r:
+            found = known[id(r)] = (r, reason_text(r))
+        texts.append(found[1])
+    text = "[" + ",".join(texts) + "]"
+    known[id(reasons)] = (reasons, text)
+    return text
+
+
+def reason_text(r: Reason) -> str:
+    """One reason as JSON text: ``plain``'s form, written directly (a close writes a few
+    dozen a person), but the reasons of `_POSITIONAL` by position."""
+    key, params = r
+    names = _POSITIONAL.get(key)
+    if names is not None and tuple(map(_NAME, params)) == names:
+        # a key of _POSITIONAL: nothing to escape
+        return f'["{key}",[{",".join(map(_value_text, map(_VALUE, params)))}]]'
+    parts = []
+    for k, v in params:
+        # a parameter's name is a Python identifier (`reason`'s keywords): nothing to escape.
+        # The usual values inline (`_value_text` the rest): a close writes a million
+        kind = type(v)
+        if kind is Decimal:
+            text = str(v)
+            parts.append(f'"{k}":"{format(v, "f") if "E" in text else text}"')
+        elif kind is str:
+            parts.append(f'"{k}":{_string(v)}')
+        else:
+            parts.append(f'"{k}":{_value_text(v)}')
+    return f"[{_string(key)},{{{','.join(parts)}}}]"
+
+
+_NAME, _VALUE = itemgetter(0), itemgetter(1)
+
+
+def _value_text(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is Decimal:
+        text = str(value)
+        return f'"{format(value, "f") if "E" in text else text}"'
+    if kind is date:
+        return f'"{value.isoformat()}"'
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if isinstance(value, date):
+        return f'"{value.isoformat()}"'
+    if isinstance(value, tuple):
+        # a nested reason (a tier's band) or pairs (an expression's names): the same objects
+        # for every rep of a calculation, so written once
+        known = _NESTED.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        if len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], tuple):
+            text = reason_text(value)
+        else:
+            text = "[" + ",".join([_value_text(v) for v in value]) + "]"
+        if len(_NESTED) >= _ENCODED_LIMIT:
+            _NESTED.clear()
+        _NESTED[id(value)] = (value, text)
+        return text
+    return _string(str(value))
+
+
+_NESTED: dict[int, tuple[tuple[Any, ...], str]] = {}
+
+
 def plain(reasons: tuple[Reason, ...]) -> list[Any]:
-    """Reasons as JSON values (lists, dicts, exact decimal strings), for a JSON column."""
+    """Reasons as JSON values (lists, dicts, exact decimal strings), each by name."""
     return [_reason_json(r) for r in reasons]
 
 
 def _reason_json(r: Reason) -> list[Any]:
-    # a close encodes a few dozen reasons a rep: text, numbers and flags pass as they are
-    # without a call each
     return [r[0], {k: v if type(v) in _AS_IS else _json_value(v) for k, v in r[1]}]
 
 
@@ -367,14 +466,26 @@ def _json_value(value: Any) -> Any:
 
 
 def decode(text: str) -> list[Any] | None:
-    """Stored reasons, or None for a text stored before reasons were (rendered as it is)."""
+    """Stored reasons, each by name (`_POSITIONAL` ones named), or None for a text stored
+    before reasons were (rendered as it is)."""
     if not text.startswith("[["):
         return None
     try:
         found = json.loads(text)
     except ValueError:
         return None
-    return found if isinstance(found, list) else None
+    if not isinstance(found, list):
+        return None
+    return [_named(r) for r in found]
+
+
+def _named(r: Any) -> Any:
+    if not (isinstance(r, list) and len(r) == 2 and isinstance(r[1], list)):
+        return r
+    names = _POSITIONAL.get(r[0])
+    if names is None or len(r[1]) != len(names):
+        return r
+    return [r[0], dict(zip(names, r[1], strict=True))]
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -434,6 +545,9 @@ class _Words(string.Formatter):
         outer = self.params
         self.params = params
         try:
+            if key in _POSITIONAL and params.get("converted") is None:
+                original, rate = Decimal(str(params["original"])), Decimal(str(params["fx_rate"]))
+                params["converted"] = _DERIVED.multiply(original, rate)
             return self.vformat(templates[self.language], (), params)
         except (LookupError, ValueError, TypeError, ArithmeticError, DomainError):
             # stored data this version cannot read (a missing parameter, a bad number): the

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from domain.engine.explanations import Reason, reason, render
+from domain.engine.explanations import Reason, render
 from domain.kit.money import format_plain
 
 Explainer = Callable[[], tuple[Reason, ...]]
@@ -120,8 +120,10 @@ class PlanResult(NamedTuple):
     def component_reasons(self, c: ComponentResult) -> tuple[Reason, ...]:
         """A component's reasons after its display name and amount: what its summary line
         says."""
-        name = dict(self.component_names).get(c.id, c.id)
-        return (reason("component", component=name, amount=c.amount), *c.reasons)
+        name = next((n for i, n in self.component_names if i == c.id), c.id)
+        # `reason("component", component=name, amount=c.amount)`, built directly (a close
+        # asks for each of 80,000 components)
+        return (("component", (("amount", c.amount), ("component", name))), *c.reasons)
 
     def line_words(self, rep_id: str, line: Line, locale: str | None = None) -> str:
         """One of ``rep_id``'s lines in words, in ``locale``."""

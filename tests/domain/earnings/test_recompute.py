@@ -18,6 +18,7 @@ from domain.audit.models import AuditEntry
 from domain.earnings.errors import PeriodClosed
 from domain.earnings.models import EarningsLine, EarningsResult, Period, PeriodStatus, ResultStatus
 from domain.earnings.service import close_period, recompute_rep_period
+from domain.engine import explanations
 from domain.kit.errors import Forbidden, NotFound
 from domain.org.models import Role, User
 from domain.org.viewer import Viewer
@@ -119,17 +120,14 @@ async def test_given_example_01_when_ben_recomputed_then_prorated_quota_and_gbp_
     commission = await EarningsLine.get(
         result_id=result.id, component="commission", transaction_external_id=None
     )
-    assert [
-        "fx_transaction",
-        {
-            "converted": "23400.00",
-            "day": "2026-10-18",
-            "fx_currency": "GBP",
-            "fx_rate": "1.17",
-            "original": "20000",
-            "transaction": "t4",
-        },
-    ] in json.loads(commission.explanation)
+    # stored by position, the converted amount derived when read
+    assert ["fx_transaction", ["2026-10-18", "GBP", "1.17", "20000", "t4"]] in json.loads(
+        commission.explanation
+    )
+    words = explanations.render_stored(commission.explanation, locale="en", currency="EUR")
+    assert "transaction t4: £20,000.00 converted at the Oct 18, 2026 rate of 1.17: €23,400.00" in (
+        words
+    )
 
 
 async def test_given_fx_rates_into_several_currencies_when_recomputed_then_plan_currency_used(

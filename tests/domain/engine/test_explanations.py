@@ -190,6 +190,64 @@ def test_given_a_tiered_measure_with_a_converted_transaction_then_the_component_
     )
 
 
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_given_conversions_when_stored_then_by_position_and_read_as_the_same_words(
+    locale: str,
+) -> None:
+    result = calculated()
+    line = next(line for line in result.rep("ana").lines if line.transaction_id == "t2")
+    tiered = run(
+        make_plan(tiered_component(("0", "0.02"), ("0.5", "0.05"))),
+        make_inputs(
+            [rep("ben")],
+            [tx("b1", "ben", "20000", currency="GBP", date="2026-10-20")],
+            quotas={"ben": "62000"},
+            fx=FX,
+        ),
+    )
+    cases = (
+        (
+            result.explain_line("ana", line),
+            {"transaction": "t2", **line.params()},
+            '["fx",["2026-10-18","GBP","1.17","1000"]]',
+        ),
+        (
+            tiered.component_reasons(tiered.rep("ben").components[0]),
+            {},
+            '["fx_transaction",["2026-10-18","GBP","1.17","20000","b1"]]',
+        ),
+    )
+    for reasons, extra, compact in cases:
+        stored = encode(reasons)
+        # a conversion is its values by position, the converted amount not stored
+        assert compact in stored
+        assert "converted" not in stored
+        words = render(reasons, locale=locale, currency="EUR", extra=extra)
+        assert "1.17" in words or "1,17" in words
+        decoded = explanations.decode(stored) or []
+        assert render(decoded, locale=locale, currency="EUR", extra=extra) == words
+        # stored by name before, the converted amount with them: reads the same
+        named = explanations.plain(reasons)
+        for r in named:
+            if r[0] in ("fx", "fx_transaction"):
+                r[1]["converted"] = str(D(r[1]["original"]) * D(r[1]["fx_rate"]))
+        assert '"converted": "' in json.dumps(named)
+        assert render_stored(json.dumps(named), locale=locale, currency="EUR", **extra) == words
+
+
+def test_given_reasons_when_encoded_then_the_json_of_their_plain_form() -> None:
+    result = calculated()
+    ana = result.rep("ana")
+    for reasons in (
+        ana.reasons,
+        *(result.component_reasons(c) for c in ana.components),
+        *(result.explain_line("ana", line) for line in ana.lines),
+    ):
+        named = [explanations._named(r) for r in json.loads(encode(reasons))]
+        decoded = explanations.decode(encode(reasons))
+        assert decoded == named == json.loads(json.dumps(explanations.plain(reasons)))
+
+
 def test_given_a_split_and_a_capped_component_when_lines_read_then_share_and_cap_said() -> None:
     plan = make_plan(rate_component("0.1", cap="10"))
     inputs = make_inputs(
