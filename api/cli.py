@@ -487,6 +487,7 @@ def dev(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 from api.cli_admin import register as _register_admin  # noqa: E402 - needs `app` above
 from api.cli_close import register as _register_close  # noqa: E402 - needs `app` above
 from api.cli_ingest import register as _register_ingest  # noqa: E402 - needs `app` above
+from api.cli_leaderboards import register as _register_leaderboards  # noqa: E402
 from api.cli_mapping import register as _register_mapping  # noqa: E402 - needs `app` above
 from api.cli_targets import register as _register_targets  # noqa: E402 - needs `app` above
 
@@ -495,6 +496,7 @@ _register_ingest(app)
 _register_admin(app, tenant_app)
 _register_mapping(app)
 _register_targets(app)
+_register_leaderboards(app)
 
 
 def _plain_metavars(command: Any) -> None:

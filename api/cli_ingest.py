@@ -173,28 +173,36 @@ def rebuild_cache(tenant: OptionalTenant = None) -> None:
 
     The job queue is what this rebuilds: every inbox event not applied yet and every
     pending recompute request is queued again, and the workers apply and recompute them as
-    if the original jobs had survived. Nothing else kept in Redis needs rebuilding:
-    persisted GraphQL queries are provided by the clients (an unknown hash makes the client
-    send its query again), pub/sub messages are not stored, and leaderboards do not exist
-    yet. Safe to run at any time: the jobs are idempotent.
+    if the original jobs had survived; and every leaderboard is rebuilt from the stored
+    results. Nothing else kept in Redis needs rebuilding: persisted GraphQL queries are
+    provided by the clients (an unknown hash makes the client send its query again) and
+    pub/sub messages are not stored. Safe to run at any time: the jobs are idempotent.
 
     Exit status 0; 1 when PostgreSQL or Redis cannot be reached; 2 on bad input."""
     from api import cli
+    from domain.tenants.models import Tenant
+    from gamification.leaderboards.service import rebuild_all
+    from gamification.leaderboards.store import BoardStore
     from workers.queue import JobQueue
     from workers.tasks.ingest import Requeued, requeue_durable_work
 
     settings = cli._settings()
 
-    async def work() -> tuple[str, Requeued]:
+    async def work() -> tuple[str, Requeued, int]:
         tenant_id = (await cli._tenant(tenant)).id if tenant else None
         queue = await JobQueue.connect(settings.redis_url)
         try:
-            return tenant or "every tenant", await requeue_durable_work(queue, tenant_id=tenant_id)
+            done = await requeue_durable_work(queue, tenant_id=tenant_id)
+            tenants = [tenant_id] if tenant_id else await Tenant.all().values_list("id", flat=True)
+            boards = 0
+            for each in tenants:
+                boards += len(await rebuild_all(store=BoardStore(queue.pool), tenant_id=each))
+            return tenant or "every tenant", done, boards
         finally:
             await queue.close()
 
     try:
-        scope, done = cli._with_database(settings.database_url, work)
+        scope, done, boards = cli._with_database(settings.database_url, work)
     except _redis_errors() as exc:
         sys.stderr.write(f"podium: cannot use Redis at {cli._redact(settings.redis_url)}: {exc}\n")
         raise typer.Exit(1) from None
@@ -202,8 +210,8 @@ def rebuild_cache(tenant: OptionalTenant = None) -> None:
         f"{scope}: queued {cli._plural(done.inbox_events, 'unapplied inbox event')} in "
         f"{cli._plural(done.apply_jobs, 'apply job')} and "
         f"{cli._plural(done.recomputes, 'recompute request')}\n"
-        "persisted GraphQL queries are not rebuilt (clients send them again); "
-        "no leaderboards exist yet\n"
+        f"rebuilt {cli._plural(boards, 'leaderboard')} from PostgreSQL; "
+        "persisted GraphQL queries are not rebuilt (clients send them again)\n"
     )
 
 

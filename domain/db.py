@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "domain.ingest.models",
     "domain.notifications.models",
     "domain.targets.models",
+    "gamification.leaderboards.models",  # a name, not an import: domain imports none of it
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

@@ -28,6 +28,7 @@ from domain.notifications.service import (
     notify_and_claim_pushes,
 )
 from workers.push import FcmPushSender
+from workers.tasks.leaderboards import update_leaderboards
 
 log = structlog.get_logger("podium.workers.realtime")
 
@@ -115,7 +116,7 @@ async def realtime_startup(ctx: dict[str, Any]) -> None:
     """Registers the hooks (once) and creates the push sender from the environment, unless
     one was put in ``ctx`` already (tests)."""
     hooks: list[Any] = ctx.setdefault(AFTER_RECOMPUTE, [])
-    for hook in (publish_earnings, notify_thresholds):
+    for hook in (publish_earnings, update_leaderboards, notify_thresholds):
         if hook not in hooks:
             hooks.append(hook)
     if PUSH_SENDER not in ctx:

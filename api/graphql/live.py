@@ -48,7 +48,39 @@ class LiveHub:
     ) -> AsyncIterator[EarningsSummary]:
         """Every earnings summary published for (tenant, rep) from now on, until the consumer
         stops (the subscription ends or the socket closes: the channel is then left)."""
-        person = (tenant_id, user_id)
+        channel = earnings_channel(tenant_id, user_id)
+        async for data in self._listen((tenant_id, user_id), channel):
+            try:
+                summary = EarningsSummary.from_json(data)
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable earnings message", channel=channel)
+                continue
+            # the channel is the viewer's already; the payload must agree, or it is dropped
+            if summary.tenant_id == tenant_id and summary.user_id == user_id:
+                yield summary
+
+    async def board_changes(
+        self, *, tenant_id: UUID, user_id: UUID, channel: str, min_interval: float
+    ) -> AsyncIterator[None]:
+        """A pulse each time the board of ``channel`` changed, coalesced: at most one per
+        ``min_interval`` seconds, the changes in between folded into the next pulse (a busy
+        board costs a subscriber a few reads a second, not one per recompute)."""
+        loop = asyncio.get_running_loop()
+        last = loop.time() - min_interval
+        queue_of = self._listen((tenant_id, user_id), channel, coalesce=True)
+        async for _ in queue_of:
+            wait = last + min_interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            last = loop.time()
+            yield None
+
+    async def _listen(
+        self, person: tuple[UUID, UUID], channel: str, *, coalesce: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The messages of ``channel`` for one subscription of ``person`` (counted against
+        their limit); with ``coalesce``, the ones waiting when the consumer comes back are
+        folded into the newest."""
         if self.per_person[person] >= self.max_per_person:
             raise GraphQLError(
                 f"at most {self.max_per_person} live subscriptions per person at once: "
@@ -56,20 +88,14 @@ class LiveHub:
                 extensions={"code": TOO_MANY_SUBSCRIPTIONS, "max": self.max_per_person},
             )
         self.per_person[person] += 1
-        channel = earnings_channel(tenant_id, user_id)
         queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
         try:
             await self._join(channel, queue)
             while True:
                 data = await queue.get()
-                try:
-                    summary = EarningsSummary.from_json(data)
-                except (ValueError, KeyError, TypeError):
-                    log.warning("unreadable earnings message", channel=channel)
-                    continue
-                # the channel is the viewer's already; the payload must agree, or it is dropped
-                if summary.tenant_id == tenant_id and summary.user_id == user_id:
-                    yield summary
+                while coalesce and not queue.empty():
+                    data = queue.get_nowait()
+                yield data
         finally:
             self.per_person[person] -= 1
             if self.per_person[person] <= 0:

@@ -15,6 +15,12 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.earnings.mutations.close_period import ClosePeriodResult, close_period
 from api.graphql.errors import ErrorPolicy
+from api.graphql.gamification.leaderboards.mutations.create_leaderboard import (
+    CreateLeaderboardResult,
+    create_leaderboard,
+)
+from api.graphql.gamification.leaderboards.subscriptions import leaderboard_changed
+from api.graphql.gamification.leaderboards.types import Leaderboard, leaderboard
 from api.graphql.limits import limit_extensions
 from api.graphql.notifications.mutations.mark_notifications_read import (
     MarkNotificationsReadResult,
@@ -63,6 +69,11 @@ class Query:
         description="A target the viewer may see (their own, their subtree's, any for "
         "admins), with its allocation, actuals so far and attainment; otherwise null.",
     )
+    leaderboard: Leaderboard | None = strawberry.field(
+        resolver=leaderboard,
+        description="A board the viewer may see (the tenant's, or a team's they are in or "
+        "manage), ranking its current period; otherwise null.",
+    )
     target_plans: list[TargetPlanVersion] = strawberry.field(
         resolver=target_plans,
         description="Admins: every target plan version of `period`; managers: those with a "
@@ -72,6 +83,11 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    create_leaderboard: CreateLeaderboardResult = strawberry.mutation(
+        resolver=create_leaderboard,
+        description="Admins: a leaderboard (metric, period kind, the tenant or a manager's "
+        "subtree), filled at once from the stored results.",
+    )
     accept_plan: AcceptPlanResult = strawberry.mutation(
         resolver=accept_plan, description="The rep accepts a plan offered to them."
     )
@@ -130,6 +146,11 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
+    leaderboard_changed: Leaderboard = strawberry.subscription(
+        resolver=leaderboard_changed,
+        description="A board the viewer may see, each time a recompute moves it (coalesced: "
+        "at most four pushes a second).",
+    )
     earnings_updated: EarningsUpdate = strawberry.subscription(
         resolver=earnings_updated,
         description="The viewer's own earnings, after each recompute (graphql-transport-ws; "

@@ -19,6 +19,7 @@ from api.graphql.earnings.types import (
     first_attainment,
     quota_progress_of,
 )
+from api.graphql.gamification.leaderboards.types import Standing, standings
 from api.graphql.money import Money, money
 from api.graphql.notifications.queries import notifications
 from api.graphql.notifications.types import Notification
@@ -138,6 +139,9 @@ class TeamMember:
 class Me(Rep):
     locale: str
     role: Role
+    standings: list[Standing] = strawberry.field(
+        resolver=standings, description="The viewer's rank on each board they are on."
+    )
     notifications: Connection[Notification] = strawberry.field(
         resolver=notifications, description="The viewer's inbox, newest first."
     )

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql.errors import unauthenticated
+from domain.kit.errors import InvalidInput, NotFound
+from domain.org.models import User
+from gamification.leaderboards import service
+from gamification.leaderboards.models import Leaderboard as StoredBoard
+from gamification.leaderboards.store import BoardStore
+
+
+def board_store(info: Info[Any, None]) -> BoardStore:
+    redis = info.context.redis
+    if redis is None:
+        raise unauthenticated("leaderboards need Redis, which this server is not given")
+    return BoardStore(redis)
+
+
+@strawberry.type(description="Someone on a board: a name and a picture, nothing else of theirs.")
+class Competitor:
+    id: strawberry.ID
+    display_name: str
+    avatar_url: str | None
+
+    @classmethod
+    def of(cls, user: User) -> Competitor:
+        return cls(id=strawberry.ID(str(user.id)), display_name=user.display_name,
+                   avatar_url=user.avatar_url)  # fmt: skip
+
+
+@strawberry.type
+class LeaderboardEntry:
+    rank: int = strawberry.field(description="Standard competition rank (1, 2, 2, 4).")
+    score: Decimal | None = strawberry.field(
+        description="The metric (money in the plan's currency, attainment as a fraction, a "
+        "count); null where the viewer may not see it (another rep's earnings)."
+    )
+    rep: Competitor
+
+
+async def _entries(info: Info[Any, None], found: list[service.Entry]) -> list[LeaderboardEntry]:
+    people = await info.context.loaders.people.load_many([e.user_id for e in found])
+    return [
+        LeaderboardEntry(rank=e.rank, score=e.score, rep=Competitor.of(p))
+        for e, p in zip(found, people, strict=True)
+        if isinstance(p, User)
+    ]
+
+
+@strawberry.type(description="A ranking of people by a metric over the current period.")
+class Leaderboard:
+    id: strawberry.ID
+    name: str
+    metric: str = strawberry.field(
+        description="A measure id, 'attainment:<measure>', 'count:<measure>' or 'earnings'."
+    )
+    period: str = strawberry.field(description="The period ranked: the board's current one.")
+    period_kind: str
+    board: strawberry.Private[StoredBoard]
+
+    @classmethod
+    async def of(cls, board: StoredBoard) -> Leaderboard:
+        period = await service.current_period(board.tenant_id, board.period_kind)
+        return cls(id=strawberry.ID(str(board.id)), name=board.name, metric=board.metric,
+                   period=period.id, period_kind=board.period_kind, board=board)  # fmt: skip
+
+    @strawberry.field(description="The best first (ties in the order of their ids).")
+    async def entries(self, info: Info[Any, None], first: int = 10) -> list[LeaderboardEntry]:
+        view = await service.board_view(
+            viewer=info.context.viewer, store=board_store(info), board_id=self.board.id,
+            first=first, radius=0,
+        )  # fmt: skip
+        return await _entries(info, view.entries)
+
+    @strawberry.field(description="The viewer and up to `radius` people either side.")
+    async def around_me(self, info: Info[Any, None], radius: int = 2) -> list[LeaderboardEntry]:
+        view = await service.board_view(
+            viewer=info.context.viewer, store=board_store(info), board_id=self.board.id,
+            first=0, radius=radius,
+        )  # fmt: skip
+        return await _entries(info, view.around_me)
+
+
+@strawberry.type
+class Standing:
+    leaderboard: Leaderboard
+    rank: int
+    of: int = strawberry.field(description="How many people the board ranks.")
+    score: Decimal | None
+
+
+async def leaderboard(info: Info[Any, None], id: strawberry.ID) -> Leaderboard | None:
+    """A board the viewer may see; null otherwise (or for an id that is no board)."""
+    try:
+        board = await service.visible_board(viewer=info.context.viewer, board_id=str(id))
+    except (NotFound, InvalidInput):
+        return None
+    return await Leaderboard.of(board)
+
+
+async def standings(info: Info[Any, None]) -> list[Standing]:
+    """The viewer's rank on each board they are on this period."""
+    found = await service.standings(viewer=info.context.viewer, store=board_store(info))
+    return [
+        Standing(leaderboard=await Leaderboard.of(s.board), rank=s.rank, of=s.of, score=s.score)
+        for s in found
+    ]

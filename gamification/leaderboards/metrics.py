@@ -1,0 +1,131 @@
+"""What a board ranks (pure): a metric parsed from its text, a person's score read from their
+stored period results, and that score as the exact integer a Redis sorted set holds.
+
+Metrics, as `createLeaderboard` and the CLI take them:
+  ``<measure>``              the measure's total (money in the plan's currency, or a count)
+  ``attainment:<measure>``   the measure's attainment (total / quota)
+  ``count:<measure>``        how many transactions the measure credited
+  ``earnings``               the period's earnings (every plan's total)
+  ``xp``                     experience points (the levels ledger): not served yet
+
+A Redis score is an IEEE double, exact only for integers below 2**53, so a board stores an
+integer at the metric's precision: money in hundredths (cents), attainment in millionths
+(0.0001 %), counts as they are, rounded half away from zero like money. Two people whose
+Decimals round to the same integer tie; unequal integers never do. A score that would not be
+exact (|n| >= 2**53) is refused (`ScoreTooLarge`) rather than rounded by Redis.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from domain.kit.errors import InvalidInput
+
+EXACT_LIMIT = 2**53
+KINDS = ("total", "attainment", "count", "earnings")
+# digits after the point a board keeps, per kind (a count is whole)
+_SCALE = {"total": 2, "attainment": 6, "count": 0, "earnings": 2}
+_MEASURE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
+class ScoreTooLarge(InvalidInput):
+    code = "SCORE_TOO_LARGE"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    kind: str
+    measure: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.kind == "earnings":
+            return "earnings"
+        if self.kind == "total":
+            return str(self.measure)
+        return f"{self.kind}:{self.measure}"
+
+    @property
+    def is_money(self) -> bool:
+        return self.kind == "earnings"
+
+    def score(self, results: Iterable[Mapping[str, Any]]) -> Decimal | None:
+        """The person's score of their period results (each an earnings result as stored:
+        ``total``, ``status`` and ``measures`` with exact decimal strings); None when no
+        result carries the metric (the person is not on the board)."""
+        found: Decimal | None = None
+        for result in results:
+            if result.get("status") != "ok":
+                continue
+            if self.kind == "earnings":
+                value: Decimal | None = Decimal(str(result["total"]))
+            else:
+                value = _measure_value(result.get("measures") or [], self)
+            if value is not None:
+                found = value if found is None else found + value
+        return found
+
+    def exact(self, score: Decimal) -> int:
+        """``score`` as the integer a board stores (see the module)."""
+        scaled = score.scaleb(_SCALE[self.kind]).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        number = int(scaled)
+        if abs(number) >= EXACT_LIMIT:
+            raise ScoreTooLarge(
+                f"a score of {score} cannot be ranked exactly (at most {EXACT_LIMIT - 1} "
+                f"in units of 10^-{_SCALE[self.kind]})",
+                field="metric",
+            )
+        return number
+
+    def shown(self, exact: int) -> Decimal:
+        """The score a board shows for a stored integer."""
+        return Decimal(exact).scaleb(-_SCALE[self.kind])
+
+
+def _measure_value(measures: list[Mapping[str, Any]], metric: Metric) -> Decimal | None:
+    for m in measures:
+        if m.get("id") != metric.measure:
+            continue
+        key = {"total": "total", "attainment": "attainment", "count": "count"}[metric.kind]
+        raw = m.get(key)
+        return None if raw is None else Decimal(str(raw))
+    return None
+
+
+def parse_metric(text: str, *, measures: set[str]) -> Metric:
+    """A metric of its text; ``measures`` are the ids the tenant's plans define. Unknown
+    metrics and measures are `InvalidInput` naming ``metric``."""
+    raw = (text or "").strip()
+    if raw == "earnings":
+        return Metric("earnings")
+    if raw == "xp":
+        raise InvalidInput(
+            "'xp' boards need the levels ledger, which this version does not have yet",
+            field="metric",
+        )
+    kind, _, measure = raw.partition(":") if ":" in raw else ("total", "", raw)
+    if kind not in ("attainment", "count", "total") or not _MEASURE.fullmatch(measure):
+        raise InvalidInput(
+            f"{raw[:60]!r} is not a metric: a measure id, 'attainment:<measure>', "
+            "'count:<measure>' or 'earnings'",
+            field="metric",
+        )
+    if measure not in measures:
+        known = ", ".join(sorted(measures)) or "none"
+        raise InvalidInput(
+            f"no plan of the tenant has a measure {measure!r} (measures: {known})",
+            field="metric",
+        )
+    return Metric(kind, measure)
+
+
+def stored_metric(text: str) -> Metric:
+    """A metric as a board stores it (validated when the board was created)."""
+    if text == "earnings":
+        return Metric("earnings")
+    kind, _, measure = text.partition(":") if ":" in text else ("total", "", text)
+    return Metric(kind, measure)

@@ -1,0 +1,41 @@
+"""Standard competition ranking (pure): equal scores share a rank and the next rank skips
+as many places as shared it (1, 2, 2, 4).
+
+Inside a tie, people are listed in a fixed, documented order: by their id, ascending (the
+order Redis keeps equal scores in, so a page of a board and the whole board agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked(Generic[K]):
+    rank: int
+    key: K
+    score: int
+
+
+def competition_ranks(scores: Iterable[tuple[K, int]], *, before: int = 0) -> list[Ranked[K]]:
+    """``scores`` (key, score), best first, ties in the documented order, ranked; ``before``
+    is how many people rank ahead of the first one (a page that does not start at the
+    top: its first rank is counted by the caller)."""
+    out: list[Ranked[K]] = []
+    previous: int | None = None
+    rank = before
+    for place, (key, score) in enumerate(scores, start=before + 1):
+        if score != previous:
+            rank = place
+            previous = score
+        out.append(Ranked(rank, key, score))
+    return out
+
+
+def ordered(scores: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Scores best first, a tie by key ascending (the documented order)."""
+    return sorted(scores, key=lambda pair: (-pair[1], pair[0]))

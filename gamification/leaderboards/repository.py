@@ -1,0 +1,55 @@
+"""Every query of the leaderboards area."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from domain.earnings.models import EarningsResult
+from domain.org.models import User
+from domain.plans.models import PlanVersion
+from gamification.leaderboards.models import Leaderboard
+
+
+class LeaderboardRepository:
+    def __init__(self, tenant_id: UUID) -> None:
+        self.tenant_id = tenant_id
+
+    async def boards(self) -> list[Leaderboard]:
+        return await Leaderboard.filter(tenant_id=self.tenant_id).order_by("name")
+
+    async def board(self, board_id: UUID) -> Leaderboard | None:
+        return await Leaderboard.filter(tenant_id=self.tenant_id, id=board_id).first()
+
+    async def named(self, name: str) -> Leaderboard | None:
+        return await Leaderboard.filter(tenant_id=self.tenant_id, name=name).first()
+
+    async def measures(self) -> set[str]:
+        """The measure ids of every plan version the tenant has published."""
+        documents = await PlanVersion.filter(tenant_id=self.tenant_id).values_list(
+            "document", flat=True
+        )
+        return {
+            str(m["id"])
+            for document in documents
+            for m in (document or {}).get("measures", ())  # type: ignore[union-attr]
+            if isinstance(m, dict) and "id" in m
+        }
+
+    async def people(self, user_ids: Sequence[UUID]) -> dict[UUID, User]:
+        found = await User.filter(tenant_id=self.tenant_id, id__in=list(user_ids))
+        return {u.id: u for u in found}
+
+    async def results(
+        self, period: str, user_ids: Sequence[UUID] | None = None
+    ) -> dict[UUID, list[dict[str, Any]]]:
+        """Stored results of ``period`` per person (all of the tenant's, or ``user_ids``')."""
+        query = EarningsResult.filter(tenant_id=self.tenant_id, period=period)
+        if user_ids is not None:
+            query = query.filter(user_id__in=list(user_ids))
+        rows = await query.values("user_id", "status", "total", "measures")
+        out: dict[UUID, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(row["user_id"], []).append(row)
+        return out

@@ -1,0 +1,311 @@
+"""Leaderboards: definitions, scores kept in Redis by the workers after each recompute, ranks
+read back for the apps, and the rebuild of every board from PostgreSQL.
+
+A board ranks the people in its scope (the tenant, or a manager's subtree) by a metric of
+their stored results of the board's current period (`metrics`). The workers' after-recompute
+step calls `refresh_after_recompute` with the results the batch stored, so a new deal, a
+reversed one and a deleted one move a board as soon as their recompute commits. Ranks are
+standard competition ranks (`ranking`); scores are exact integers (`metrics`).
+
+Privacy: a board shows names and scores; on an ``earnings`` board, reps see only their own
+score unless the tenant's setting ``leaderboard_earnings_visible`` is true. Reps and
+managers see the tenant's boards and those of a subtree they are in or that is theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.audit.service import record
+from domain.kit.clock import utc_now
+from domain.kit.errors import Forbidden, InvalidInput, NotFound
+from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
+from domain.org.models import Role
+from domain.org.repository import UserRepository
+from domain.org.viewer import Viewer
+from domain.tenants.repository import get_tenant
+from gamification.leaderboards.errors import DuplicateBoard
+from gamification.leaderboards.metrics import Metric, parse_metric, stored_metric
+from gamification.leaderboards.models import Leaderboard
+from gamification.leaderboards.ranking import Ranked
+from gamification.leaderboards.repository import LeaderboardRepository
+from gamification.leaderboards.store import BoardStore, Position, board_key
+
+MAX_NAME = 100
+MAX_ENTRIES = 100
+MAX_RADIUS = 10
+EARNINGS_VISIBLE = "leaderboard_earnings_visible"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rank: int
+    user_id: UUID
+    score: Decimal | None  # None: not shown to this viewer (another rep's earnings)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    board: Leaderboard
+    period: str
+    rank: int
+    of: int
+    score: Decimal | None
+
+
+def _uuid(value: UUID | str, field: str) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{str(value)[:40]!r} is not an id", field=field) from None
+
+
+async def create_leaderboard(
+    *,
+    viewer: Viewer,
+    name: str,
+    metric: str,
+    period_kind: str,
+    team_id: UUID | str | None = None,
+) -> Leaderboard:
+    """Admins define a board; every refusal names its field and stores nothing. The board
+    is filled from PostgreSQL by the caller (`rebuild_board`) once committed."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins create leaderboards", field="input")
+    clean = (name or "").strip()
+    if not clean or len(clean) > MAX_NAME:
+        raise InvalidInput(f"a name of 1 to {MAX_NAME} characters", field="name")
+    if period_kind not in PERIOD_KINDS:
+        raise InvalidInput(
+            f"{period_kind[:20]!r} is not a period kind ({', '.join(PERIOD_KINDS)})",
+            field="periodKind",
+        )
+    repository = LeaderboardRepository(viewer.tenant_id)
+    parsed = parse_metric(metric, measures=await repository.measures())
+    team: UUID | None = None
+    if team_id is not None:
+        team = _uuid(team_id, "teamId")
+        people = await repository.people([team])
+        if team not in people:
+            raise InvalidInput(f"no person {team} in this tenant", field="teamId")
+        if people[team].role not in (Role.MANAGER, Role.ADMIN):
+            raise InvalidInput(
+                f"{people[team].display_name} manages nobody: a team is a manager's subtree",
+                field="teamId",
+            )
+    if await repository.named(clean) is not None:
+        raise DuplicateBoard(f"a board named {clean!r} exists already", field="name")
+    board = await Leaderboard.create(
+        tenant_id=viewer.tenant_id,
+        name=clean,
+        metric=parsed.text,
+        period_kind=period_kind,
+        team_id=team,
+        created_by_label=viewer.actor_label,
+        created_at=utc_now(),
+    )
+    await record(
+        viewer=viewer,
+        action="leaderboard.created",
+        entity_type="leaderboard",
+        entity_id=str(board.id),
+        after={"name": clean, "metric": parsed.text, "period_kind": period_kind,
+               "team_id": None if team is None else str(team)},
+    )  # fmt: skip
+    return board
+
+
+async def current_period(tenant_id: UUID, kind: str) -> Period:
+    tenant = await get_tenant(tenant_id)
+    today = datetime.now(ZoneInfo(tenant.time_zone)).date()
+    return period_containing(today, kind)  # type: ignore[arg-type]
+
+
+async def _scope(board: Leaderboard) -> set[UUID] | None:
+    """The people a board ranks: None for the whole tenant."""
+    if board.team_id is None:
+        return None
+    users = UserRepository(Viewer.system(board.tenant_id))
+    return set(await users.subtree_ids(board.team_id))
+
+
+def _scores(
+    metric: Metric, results: Mapping[UUID, Sequence[Mapping[str, Any]]]
+) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for user_id, rows in results.items():
+        score = metric.score(rows)
+        out[str(user_id)] = None if score is None else metric.exact(score)
+    return out
+
+
+async def rebuild_board(*, store: BoardStore, board: Leaderboard) -> int:
+    """Replace the board's current period in Redis by what PostgreSQL holds; returns how
+    many people it ranks."""
+    period = await current_period(board.tenant_id, board.period_kind)
+    scope = await _scope(board)
+    results = await LeaderboardRepository(board.tenant_id).results(
+        period.id, None if scope is None else sorted(scope)
+    )
+    scores = {
+        k: v for k, v in _scores(stored_metric(board.metric), results).items() if v is not None
+    }
+    await store.replace(board_key(board.id, period.id), scores)
+    await store.update({}, changed_boards=[board.id])
+    return len(scores)
+
+
+async def rebuild_all(*, store: BoardStore, tenant_id: UUID) -> dict[str, int]:
+    """Every board of the tenant rebuilt (`podium rebuild-cache`): name -> people ranked."""
+    return {
+        board.name: await rebuild_board(store=store, board=board)
+        for board in await LeaderboardRepository(tenant_id).boards()
+    }
+
+
+def _as_rows(results: Sequence[Any]) -> list[dict[str, Any]]:
+    """Stored results (models or rows) as the rows `Metric.score` reads."""
+    return [
+        r if isinstance(r, Mapping)
+        else {"status": str(getattr(r.status, "value", r.status)), "total": r.total,
+              "measures": r.measures}
+        for r in results
+    ]  # fmt: skip
+
+
+async def refresh_after_recompute(
+    *,
+    store: BoardStore,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
+) -> list[UUID]:
+    """Set the scores of the recomputed (person, period)s on every board of the tenant that
+    ranks them in that period, in one Redis round trip; returns the boards that changed.
+    ``results`` are the batch's stored results (read here when not given)."""
+    boards = await LeaderboardRepository(tenant_id).boards()
+    if not boards or not pairs:
+        return []
+    repository = LeaderboardRepository(tenant_id)
+    if results is None or any(pair not in results for pair in pairs):
+        by_period: dict[str, list[UUID]] = {}
+        for user_id, period in pairs:
+            by_period.setdefault(period, []).append(user_id)
+        read: dict[tuple[UUID, str], Sequence[Any]] = {}
+        for period, people in by_period.items():
+            found = await repository.results(period, people)
+            for user_id in people:
+                read[(user_id, period)] = found.get(user_id, [])
+        results = read
+    updates: dict[str, dict[str, int | None]] = {}
+    changed: list[UUID] = []
+    scopes = {board.id: await _scope(board) for board in boards}
+    for board in boards:
+        metric = stored_metric(board.metric)
+        scope = scopes[board.id]
+        touched = False
+        for user_id, period in pairs:
+            if parse_period(period).kind != board.period_kind:
+                continue
+            if scope is not None and user_id not in scope:
+                continue
+            score = metric.score(_as_rows(results.get((user_id, period), [])))
+            key = board_key(board.id, period)
+            updates.setdefault(key, {})[str(user_id)] = (
+                None if score is None else metric.exact(score)
+            )
+            touched = True
+        if touched:
+            changed.append(board.id)
+    if updates:
+        await store.update(updates, changed_boards=changed)
+    return changed
+
+
+async def visible_board(*, viewer: Viewer, board_id: UUID | str) -> Leaderboard:
+    """A board the viewer may see, or NotFound (the same for one that exists elsewhere)."""
+    board = await LeaderboardRepository(viewer.tenant_id).board(_uuid(board_id, "id"))
+    if board is None or not await _may_see(viewer, board):
+        raise NotFound(f"no leaderboard {board_id}", field="id")
+    return board
+
+
+async def _may_see(viewer: Viewer, board: Leaderboard) -> bool:
+    if viewer.sees_whole_tenant or board.team_id is None:
+        return True
+    if viewer.user_id is None:
+        return False
+    scope = await _scope(board)
+    if scope is not None and viewer.user_id in scope:
+        return True  # in the team (its manager included)
+    if viewer.role is Role.MANAGER:  # a board of a team inside the manager's subtree
+        mine = await UserRepository(viewer).subtree_ids(viewer.user_id)
+        return board.team_id in mine
+    return False
+
+
+async def _hides_scores(viewer: Viewer, metric: Metric) -> bool:
+    if not metric.is_money or viewer.role is not Role.REP:
+        return False
+    tenant = await get_tenant(viewer.tenant_id)
+    return not bool((tenant.settings or {}).get(EARNINGS_VISIBLE, False))
+
+
+@dataclass(frozen=True, slots=True)
+class BoardView:
+    board: Leaderboard
+    period: str
+    entries: list[Entry]
+    around_me: list[Entry]
+
+
+async def board_view(
+    *, viewer: Viewer, store: BoardStore, board_id: UUID | str, first: int, radius: int
+) -> BoardView:
+    if not 0 <= first <= MAX_ENTRIES:
+        raise InvalidInput(f"first must be 0 to {MAX_ENTRIES}", field="first")
+    if not 0 <= radius <= MAX_RADIUS:
+        raise InvalidInput(f"radius must be 0 to {MAX_RADIUS}", field="radius")
+    board = await visible_board(viewer=viewer, board_id=board_id)
+    period = await current_period(board.tenant_id, board.period_kind)
+    key = board_key(board.id, period.id)
+    metric = stored_metric(board.metric)
+    hide = await _hides_scores(viewer, metric)
+
+    def entry(r: Ranked[str]) -> Entry:
+        user_id = UUID(r.key)
+        shown = None if hide and user_id != viewer.user_id else metric.shown(r.score)
+        return Entry(r.rank, user_id, shown)
+
+    entries = [entry(r) for r in await store.top(key, first)]
+    around = (
+        [entry(r) for r in await store.around(key, str(viewer.user_id), radius)]
+        if viewer.user_id is not None
+        else []
+    )
+    return BoardView(board, period.id, entries, around)
+
+
+async def standings(*, viewer: Viewer, store: BoardStore) -> list[Standing]:
+    """The viewer's rank on every board they are on this period, boards by name."""
+    if viewer.user_id is None:
+        return []
+    out = []
+    for board in await LeaderboardRepository(viewer.tenant_id).boards():
+        if not await _may_see(viewer, board):
+            continue
+        period = await current_period(board.tenant_id, board.period_kind)
+        found: Position | None = await store.position(
+            board_key(board.id, period.id), str(viewer.user_id)
+        )
+        if found is None:
+            continue
+        metric = stored_metric(board.metric)
+        out.append(Standing(board, period.id, found.rank, found.of, metric.shown(found.score)))
+    return out

@@ -1,0 +1,236 @@
+"""Leaderboards through the API and the workers' hook, on real PostgreSQL and Redis: an admin
+creates a board (filled at once from stored results), reps read ranks (1, 2, 2, 4), their own
+neighbourhood and their standings; a recompute moves the board through the after-recompute
+hook, a reversed deal lowers it, a flushed Redis is rebuilt from PostgreSQL. Bad input is a
+UserError naming the field; reps cannot create boards, see other teams' boards, or read
+another rep's earnings on an earnings board unless the tenant allows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import print_ast
+from redis.asyncio import Redis
+
+from domain.crm.models import Transaction
+from domain.org.models import Role
+from domain.tenants.models import Tenant
+from gamification.leaderboards.models import Leaderboard
+from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all
+from gamification.leaderboards.store import BoardStore
+from tests.api.graphql import helpers as h
+from tests.api.graphql.helpers import Api
+from tests.api.graphql.test_contract import operation_document
+from workers.realtime import AFTER_RECOMPUTE, realtime_startup
+from workers.tasks.leaderboards import update_leaderboards, update_leaderboards_of
+
+CREATE = print_ast(operation_document("CreateLeaderboard"))
+BOARD = print_ast(operation_document("Leaderboard"))
+STANDINGS = "{ me { standings { leaderboard { id name } rank of score } } }"
+
+
+async def world() -> dict[str, Any]:
+    t = await h.tenant("acme")
+    admin = await h.person(t, "ada-admin", role=Role.ADMIN)
+    north = await h.person(t, "mgr-north", role=Role.MANAGER)
+    south = await h.person(t, "mgr-south", role=Role.MANAGER)
+    period = h.this_period()
+    version = await h.publish(t, effective_from=period.start)
+    people: dict[str, Any] = {"t": t, "admin": admin, "north": north, "south": south}
+    for name, manager, amount in (
+        ("ana", north, "30000"),
+        ("ben", north, "20000"),
+        ("cy", south, "20000"),
+        ("dee", south, "5000"),
+    ):
+        rep = await h.person(t, name, manager=manager)
+        await h.assign(t, version, rep, period.start)
+        await h.quota(t, rep, period.id, "40000")
+        await h.deal(t, rep, f"{name}-1", amount, period.start)
+        await h.recompute(t, rep, period.id)
+        people[name] = rep
+    return people
+
+
+async def create(api: Api, w: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    variables = {"input": {"name": "Bookings", "metric": "bookings", "periodKind": "month"}}
+    variables["input"].update(fields)
+    result = await api.as_(w["t"], w["admin"]).gql(CREATE, variables)
+    return result["data"]["createLeaderboard"] if result.get("data") else result
+
+
+def ranks(board: dict[str, Any], part: str = "entries") -> list[tuple[int, str, str | None]]:
+    return [(e["rank"], e["rep"]["displayName"], e["score"]) for e in board[part]]
+
+
+async def test_given_a_board_when_reps_read_it_then_competition_ranks_and_their_neighbours(
+    api: Api, redis: Redis
+):
+    w = await world()
+    created = await create(api, w)
+    assert created["__typename"] == "Leaderboard"
+    assert created["period"] == h.this_period().id
+
+    read = await api.as_(w["t"], w["dee"]).gql(BOARD, {"id": created["id"]})
+
+    board = read["data"]["leaderboard"]
+    # a tie shares its rank; inside it, people in the order of their ids (documented)
+    tied = sorted([w["ben"], w["cy"]], key=lambda u: str(u.id))
+    assert ranks(board) == [
+        (1, "Ana", "30000.00"),
+        (2, tied[0].display_name, "20000.00"),
+        (2, tied[1].display_name, "20000.00"),
+        (4, "Dee", "5000.00"),
+    ]
+    assert ranks(board, "aroundMe") == [
+        (2, board["entries"][1]["rep"]["displayName"], "20000.00"),
+        (2, board["entries"][2]["rep"]["displayName"], "20000.00"),
+        (4, "Dee", "5000.00"),
+    ]
+    standings = await api.as_(w["t"], w["ben"]).gql(STANDINGS)
+    assert standings["data"]["me"]["standings"] == [
+        {"leaderboard": {"id": created["id"], "name": "Bookings"}, "rank": 2, "of": 4,
+         "score": "20000.00"}
+    ]  # fmt: skip
+
+
+async def test_given_a_recompute_then_the_hook_moves_the_board_and_a_reversal_lowers_it(
+    api: Api, redis: Redis
+):
+    w = await world()
+    created = await create(api, w, metric="attainment:bookings", name="Attainment")
+    ctx: dict[str, Any] = {"redis": redis}
+    await realtime_startup({**ctx, "push_sender": None})
+    assert update_leaderboards in (await _hooks(redis))
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(f"podium:board-changed:{created['id']}")
+    period = h.this_period()
+
+    await h.deal(w["t"], w["dee"], "dee-2", "35000", period.start)
+    await h.recompute(w["t"], w["dee"], period.id)
+    changed = await update_leaderboards_of(
+        ctx, tenant_id=w["t"].id, pairs=[(w["dee"].id, period.id)]
+    )
+
+    assert changed == 1
+    board = (await api.as_(w["t"], w["dee"]).gql(BOARD, {"id": created["id"]}))["data"][
+        "leaderboard"
+    ]
+    assert ranks(board)[0] == (1, "Dee", "1.000000")  # 40,000 of a 40,000 quota
+    assert await _message(pubsub) == created["id"]
+
+    await Transaction.filter(tenant_id=w["t"].id, external_id="dee-2").update(deleted=True)
+    await h.recompute(w["t"], w["dee"], period.id)
+    await update_leaderboards(ctx, tenant_id=w["t"].id, user_id=w["dee"].id, period=period.id)
+
+    board = (await api.as_(w["t"], w["dee"]).gql(BOARD, {"id": created["id"]}))["data"][
+        "leaderboard"
+    ]
+    assert ranks(board)[-1] == (4, "Dee", "0.125000")
+    await pubsub.aclose()
+
+
+async def _hooks(redis: Redis) -> list[Any]:
+    ctx: dict[str, Any] = {"redis": redis, "push_sender": None}
+    await realtime_startup(ctx)
+    return list(ctx[AFTER_RECOMPUTE])
+
+
+async def _message(pubsub: Any) -> str:
+    for _ in range(100):
+        found = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+        if found:
+            return str(found["data"].decode())
+    raise AssertionError("no board-changed message")
+
+
+async def test_given_a_flushed_redis_then_rebuild_restores_every_board(api: Api, redis: Redis):
+    w = await world()
+    created = await create(api, w)
+    before = (await api.as_(w["t"], w["ana"]).gql(BOARD, {"id": created["id"]}))["data"]
+
+    await redis.flushdb()
+    assert (await api.as_(w["t"], w["ana"]).gql(BOARD, {"id": created["id"]}))["data"][
+        "leaderboard"
+    ]["entries"] == []
+    rebuilt = await rebuild_all(store=BoardStore(redis), tenant_id=w["t"].id)
+
+    assert rebuilt == {"Bookings": 4}
+    after = (await api.as_(w["t"], w["ana"]).gql(BOARD, {"id": created["id"]}))["data"]
+    assert after == before
+
+
+async def test_given_bad_input_then_a_user_error_names_the_field_and_nothing_is_stored(
+    api: Api, redis: Redis
+):
+    w = await world()
+
+    cases = [
+        ({"metric": "revenue"}, "metric"),
+        ({"metric": "attainment:"}, "metric"),
+        ({"metric": "xp"}, "metric"),
+        ({"periodKind": "week"}, "periodKind"),
+        ({"name": " "}, "name"),
+        ({"teamId": "not-an-id"}, "teamId"),
+        ({"teamId": str(w["ana"].id)}, "teamId"),  # manages nobody
+    ]
+    for fields, field in cases:
+        refused = await create(api, w, **fields)
+        assert (refused["__typename"], refused["field"]) == ("UserError", field), fields
+
+    assert await Leaderboard.all().count() == 0
+    await create(api, w)
+    again = await create(api, w)
+    assert (again["__typename"], again["field"]) == ("UserError", "name")
+    assert await Leaderboard.all().count() == 1
+
+
+async def test_given_a_rep_when_creating_then_forbidden(api: Api, redis: Redis):
+    w = await world()
+    variables = {"input": {"name": "Mine", "metric": "bookings", "periodKind": "month"}}
+
+    result = await api.as_(w["t"], w["ana"]).gql(CREATE, variables)
+
+    assert h.codes(result) == ["FORBIDDEN"]
+    assert await Leaderboard.all().count() == 0
+
+
+async def test_given_a_team_board_then_only_that_team_and_its_managers_see_it(
+    api: Api, redis: Redis
+):
+    w = await world()
+    created = await create(api, w, name="North", teamId=str(w["north"].id))
+
+    seen = {
+        name: (await api.as_(w["t"], w[name]).gql(BOARD, {"id": created["id"]}))["data"][
+            "leaderboard"
+        ]
+        for name in ("ana", "north", "cy", "south", "admin")
+    }
+
+    assert ranks(seen["ana"]) == [(1, "Ana", "30000.00"), (2, "Ben", "20000.00")]
+    assert seen["north"] is not None
+    assert seen["admin"] is not None
+    assert seen["cy"] is None
+    assert seen["south"] is None
+
+
+async def test_given_an_earnings_board_then_reps_see_only_their_own_unless_allowed(
+    api: Api, redis: Redis
+):
+    w = await world()
+    created = await create(api, w, name="Earnings", metric="earnings")
+
+    board = (await api.as_(w["t"], w["ben"]).gql(BOARD, {"id": created["id"]}))["data"]
+    shown = {e["rep"]["displayName"]: e["score"] for e in board["leaderboard"]["entries"]}
+    assert shown["Ana"] is None
+    assert shown["Ben"] is not None
+    manager = (await api.as_(w["t"], w["north"]).gql(BOARD, {"id": created["id"]}))["data"]
+    assert all(e["score"] is not None for e in manager["leaderboard"]["entries"])
+
+    await Tenant.filter(id=w["t"].id).update(settings={EARNINGS_VISIBLE: True})
+    from domain.tenants.repository import tenants_read_once
+
+    with tenants_read_once():
+        board = (await api.as_(w["t"], w["ben"]).gql(BOARD, {"id": created["id"]}))["data"]
+    assert all(e["score"] is not None for e in board["leaderboard"]["entries"])

@@ -1,0 +1,92 @@
+"""Metrics and ranks (pure): exact integer scores, ties only between equal Decimals at the
+board's precision, refusal of a score Redis could not hold exactly, competition ranks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from domain.kit.errors import InvalidInput
+from gamification.leaderboards.metrics import EXACT_LIMIT, Metric, ScoreTooLarge, parse_metric
+from gamification.leaderboards.ranking import competition_ranks, ordered
+
+MEASURES = {"bookings", "cloud"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bookings", Metric("total", "bookings")),
+        ("attainment:bookings", Metric("attainment", "bookings")),
+        ("count:cloud", Metric("count", "cloud")),
+        ("earnings", Metric("earnings")),
+    ],
+)
+def test_given_a_metric_text_then_parsed(text: str, expected: Metric):
+    assert parse_metric(text, measures=MEASURES) == expected
+    assert parse_metric(text, measures=MEASURES).text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("revenue", "no plan of the tenant has a measure 'revenue'"),
+        ("speed:bookings", "is not a metric"),
+        ("attainment:", "is not a metric"),
+        ("", "is not a metric"),
+        ("xp", "levels ledger"),
+    ],
+)
+def test_given_an_unknown_metric_then_refused_naming_the_field(text: str, says: str):
+    with pytest.raises(InvalidInput) as refused:
+        parse_metric(text, measures=MEASURES)
+
+    assert refused.value.field == "metric"
+    assert says in refused.value.message
+
+
+def test_given_scores_near_2_pow_53_then_exact_and_unequal_ones_never_tie():
+    money = Metric("earnings")
+    top = Decimal(EXACT_LIMIT - 1).scaleb(-2)  # the largest exact amount in cents
+    below = top - Decimal("0.01")
+
+    assert money.exact(top) == EXACT_LIMIT - 1
+    assert money.exact(below) == EXACT_LIMIT - 2
+    # as doubles the two stay apart, and read back as the same Decimals
+    assert float(money.exact(top)) != float(money.exact(below))
+    assert money.shown(int(float(money.exact(below)))) == below
+    with pytest.raises(ScoreTooLarge):
+        money.exact(top + Decimal("0.01"))
+
+
+def test_given_equal_decimals_then_equal_scores_and_attainment_kept_to_a_millionth():
+    attainment = Metric("attainment", "bookings")
+
+    assert attainment.exact(Decimal("1.0")) == attainment.exact(Decimal("1.000000"))
+    assert attainment.exact(Decimal("0.999999")) < attainment.exact(Decimal("1"))
+    assert Metric("earnings").exact(Decimal("100.004")) == Metric("earnings").exact(
+        Decimal("100.00")
+    )  # the board's precision is the cent: what a rep is shown
+
+
+def test_given_results_then_the_score_is_the_sum_over_ok_results():
+    rows = [
+        {"status": "ok", "total": Decimal("10.50"),
+         "measures": [{"id": "bookings", "total": "100", "count": "2", "attainment": "0.5"}]},
+        {"status": "ok", "total": Decimal("1.25"), "measures": []},
+        {"status": "error", "total": Decimal("999"), "measures": []},
+    ]  # fmt: skip
+
+    assert Metric("earnings").score(rows) == Decimal("11.75")
+    assert Metric("count", "bookings").score(rows) == 2
+    assert Metric("attainment", "bookings").score(rows) == Decimal("0.5")
+    assert Metric("total", "cloud").score(rows) is None
+
+
+def test_given_ties_then_standard_competition_ranks_in_id_order():
+    scores = ordered([("c", 5), ("b", 7), ("a", 7), ("d", 3), ("e", 5)])
+
+    ranked = competition_ranks(scores)
+
+    assert [(r.rank, r.key) for r in ranked] == [(1, "a"), (1, "b"), (3, "c"), (3, "e"), (5, "d")]
