@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from uuid import UUID
 
 import asyncpg
 import typer
@@ -206,6 +207,7 @@ async def _prepare(database_url: str) -> DemoAccess:
         tenant = await tenant_by_slug(DEMO_SLUG)
         if tenant is None:
             return DemoAccess()
+        await _fill_boards(tenant.id)
         audience = Settings.from_env().jwt_audience
         access = DemoAccess(tenant.slug, tenant.name, tenant.webhook_secret)
         for role, external_id in TOKEN_PEOPLE:
@@ -216,6 +218,22 @@ async def _prepare(database_url: str) -> DemoAccess:
         return access
     finally:
         await close_db()
+
+
+async def _fill_boards(tenant_id: UUID) -> None:
+    """The demo's leaderboards into Redis from PostgreSQL (Redis holds nothing that cannot be
+    rebuilt; a fresh or flushed one would show empty boards until the next recompute)."""
+    from redis.asyncio import Redis
+
+    from api.settings import Settings
+    from gamification.leaderboards.service import rebuild_all
+    from gamification.leaderboards.store import BoardStore
+
+    redis = Redis.from_url(Settings.from_env().redis_url)
+    try:
+        await rebuild_all(store=BoardStore(redis), tenant_id=tenant_id)
+    finally:
+        await redis.aclose()
 
 
 def _serve(host: str, port: int, announce: Callable[[], None]) -> None:

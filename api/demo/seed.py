@@ -308,12 +308,30 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
             )
             results += len(stored)
     await _seed_targets(system, users, people, channels, quarter.next(), base, heat_pumps_sold)
+    await _seed_boards(system, users)
     return DemoSummary(
         tenant=tenant,
         people=people,
         periods=[p.id for p in periods],
         transactions=count,
         results=results,
+    )
+
+
+async def _seed_boards(system: Viewer, users: dict[str, User]) -> None:
+    """Two leaderboards of the current month: bookings across the tenant and the north
+    team's attainment (Redis is filled from the stored results when `podium dev` starts)."""
+    from gamification.leaderboards.service import create_leaderboard
+
+    await create_leaderboard(
+        viewer=system, name="Bookings this month", metric="bookings", period_kind="month"
+    )
+    await create_leaderboard(
+        viewer=system,
+        name="North: quota attainment",
+        metric="attainment:bookings",
+        period_kind="month",
+        team_id=users["mgr-north"].id,
     )
 
 
