@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.podium-installed
 
-.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime bench-close bench-parsers clean
+.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11+")'
@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: bench-engine bench-api bench-realtime bench-close bench-parsers
+bench: bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard
 
 bench-engine: $(STAMP)
 	$(PY) -m bench.engine
@@ -48,6 +48,9 @@ bench-close: $(STAMP)
 
 bench-parsers: $(STAMP)
 	$(PY) -m bench.parsers
+
+bench-leaderboard: $(STAMP)
+	$(PY) -m bench.leaderboard
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -145,10 +145,12 @@ def _scores(
     return out
 
 
-async def rebuild_board(*, store: BoardStore, board: Leaderboard) -> int:
-    """Replace the board's current period in Redis by what PostgreSQL holds; returns how
-    many people it ranks."""
-    period = await current_period(board.tenant_id, board.period_kind)
+async def rebuild_board(
+    *, store: BoardStore, board: Leaderboard, period: Period | None = None
+) -> int:
+    """Replace the board's current period (or ``period``) in Redis by what PostgreSQL holds;
+    returns how many people it ranks."""
+    period = period or await current_period(board.tenant_id, board.period_kind)
     scope = await _scope(board)
     results = await LeaderboardRepository(board.tenant_id).results(
         period.id, None if scope is None else sorted(scope)

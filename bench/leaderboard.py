@@ -1,0 +1,191 @@
+"""Leaderboard benchmark: one board of 100,000 reps on a real PostgreSQL and Redis.
+
+    python -m bench.leaderboard                 # 100,000 reps (generated once, not timed)
+    python -m bench.leaderboard --reuse         # the database of an earlier run
+    python -m bench.leaderboard --reps 10000    # a quick check
+
+The tenant is the close benchmark's (bench/close.py, two transactions a rep), closed once by
+`podium close` so that every rep has a stored result (not timed). Then, in the same run:
+
+- rebuild: the board filled from PostgreSQL (`rebuild_board`, what `podium rebuild-cache`
+  does), median of 3; target <= 5 s.
+- updates: every rep's score set again through Podium's own path (`BoardStore.update`, one
+  pipelined round trip per batch of 200 people, as the workers' after-recompute hook does),
+  beside `redis-benchmark -t zadd -P 16 -r <reps>` on the same Redis server (the pipelined
+  ceiling of single-member ZADDs over as many members as the board has); updates/s, the
+  ratio (target >= 25%) and CPU per 1,000 updates of this process.
+- reads: 50 clients paced at 5 reads/s each read the board's top 10 and a random rep's
+  neighbourhood (`board_view`, the service the `Leaderboard` query calls: one PostgreSQL
+  lookup of the board and the Redis reads); p50/p99 (target p99 <= 10 ms). The GraphQL layer
+  on top is measured by bench/api.py for the other queries, not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import subprocess
+import time
+import uuid
+from urllib.parse import urlsplit
+
+from bench.close import (
+    DEFAULT_SERVER,
+    MARK,
+    PERIOD,
+    SLUG,
+    _database,
+    _sql,
+    prepare,
+    run_close,
+)
+
+REPS = 100_000
+BATCH = 200
+CLIENTS = 50
+READS_PER_CLIENT = 5.0  # a second: 250 reads/s in all
+READ_SECONDS = 10.0
+TARGET_REBUILD = 5.0
+TARGET_RATIO = 0.25
+TARGET_P99_MS = 10.0
+
+
+def redis_benchmark(redis_url: str, requests: int, members: int) -> float:
+    parts = urlsplit(redis_url)
+    out = subprocess.run(
+        ["redis-benchmark", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
+         "-n", str(requests), "-r", str(members), "-P", "16", "-q", "-t", "zadd"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    found = re.findall(r"ZADD: ([\d.]+) requests per second", out.replace("\r", "\n"))
+    if not found:
+        raise SystemExit(f"redis-benchmark said: {out[-200:]}")
+    return float(found[-1])
+
+
+async def run(database_url: str, redis_url: str, tenant_id: uuid.UUID, reps: int) -> None:
+    from redis.asyncio import Redis
+    from tortoise.transactions import in_transaction
+
+    from domain.db import close_db, init_db
+    from domain.kit.periods import parse_period
+    from domain.org.models import Role, User
+    from domain.org.viewer import Viewer
+    from gamification.leaderboards.models import Leaderboard
+    from gamification.leaderboards.service import board_view, create_leaderboard, rebuild_board
+    from gamification.leaderboards.store import BoardStore, board_key
+
+    await init_db(database_url)
+    redis = Redis.from_url(redis_url)
+    store = BoardStore(redis)
+    try:
+        board = await Leaderboard.filter(tenant_id=tenant_id).first()
+        if board is None:
+            async with in_transaction():
+                board = await create_leaderboard(
+                    viewer=Viewer.system(tenant_id), name="Bookings", metric="bookings",
+                    period_kind="month",
+                )  # fmt: skip
+        period = parse_period(PERIOD)
+        key = board_key(board.id, period.id)
+
+        times, ranked = [], 0
+        for _ in range(3):
+            await redis.delete(key)
+            started = time.perf_counter()
+            ranked = await rebuild_board(store=store, board=board, period=period)
+            times.append(time.perf_counter() - started)
+        rebuild = statistics.median(times)
+        print(
+            f"rebuild from PostgreSQL: {ranked:,} people in {rebuild:.2f} s (median of 3), "
+            f"{ranked / rebuild:,.0f} people/s (target <= {TARGET_REBUILD:.0f} s) "
+            f"{'MET' if rebuild <= TARGET_REBUILD else 'MISS'}"
+        )
+
+        members = [m.decode() for m in await redis.zrange(key, 0, -1)]
+        rng = random.Random(7)
+        batches = [
+            {key: {m: rng.randrange(0, 10**10) for m in members[i : i + BATCH]}}
+            for i in range(0, len(members), BATCH)
+        ]
+        cpu, started = time.process_time(), time.perf_counter()
+        for batch in batches:
+            await store.update(batch, changed_boards=[board.id])
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        ours = len(members) / seconds
+        ceiling = redis_benchmark(redis_url, max(10 * len(members), 1_000_000), len(members))
+        ratio = ours / ceiling
+        print(
+            f"updates: {ours:,.0f} scores/s through BoardStore.update (batches of {BATCH}, "
+            f"{cpu / len(members) * 1e6:.1f} ms CPU per 1,000) vs redis-benchmark ZADD -P 16 "
+            f"{ceiling:,.0f}/s: {ratio:.0%} of the pipelined ceiling (target >= "
+            f"{TARGET_RATIO:.0%}) {'MET' if ratio >= TARGET_RATIO else 'MISS'}"
+        )
+
+        people = await User.filter(tenant_id=tenant_id, role=Role.REP).limit(2000)
+        latencies: list[float] = []
+
+        async def client(n: int) -> None:
+            pick = random.Random(n)
+            interval = 1 / READS_PER_CLIENT
+            next_at = time.perf_counter() + pick.random() * interval
+            end = time.perf_counter() + READ_SECONDS
+            while next_at < end:
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                rep = pick.choice(people)
+                viewer = Viewer(tenant_id=tenant_id, user_id=rep.id, role=Role.REP)
+                began = time.perf_counter()
+                await board_view(viewer=viewer, store=store, board_id=board.id, first=10,
+                                 radius=2)  # fmt: skip
+                latencies.append(time.perf_counter() - began)
+                next_at += interval
+
+        await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        print(
+            f"reads: {len(latencies):,} board reads (top 10 + around me) by {CLIENTS} clients "
+            f"paced at {READS_PER_CLIENT:.0f}/s each: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+            f"(target <= {TARGET_P99_MS:.0f} ms) {'MET' if p99 <= TARGET_P99_MS else 'MISS'}"
+        )
+    finally:
+        await redis.aclose()
+        await close_db()
+
+
+def main(args: argparse.Namespace) -> None:
+    mark = MARK.format(reps=args.reps, transactions=args.reps * 2, seed=7) + " closed"
+    database_url, reused = asyncio.run(_database(args.server, args.database, mark, args.reuse))
+    if reused:
+        [[(tenant_id,)]] = asyncio.run(
+            _sql(database_url, f"SELECT id FROM tenants WHERE slug = '{SLUG}'")
+        )
+        tenant_id = uuid.UUID(str(tenant_id))
+        how = "kept from an earlier run"
+    else:
+        started = time.perf_counter()
+        tenant_id = asyncio.run(prepare(database_url, args.reps, args.reps * 2, 7))
+        run_close(database_url, 1, "setup")
+        asyncio.run(_sql(database_url, f"COMMENT ON DATABASE \"{args.database}\" IS '{mark}'"))
+        how = f"generated and closed in {time.perf_counter() - started:.0f} s (not timed)"
+    print(f"Podium leaderboard benchmark: one board of {args.reps:,} reps ({how})")
+    asyncio.run(run(database_url, args.redis, tenant_id, args.reps))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=REPS)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--server", default=os.environ.get("BENCH_POSTGRES", DEFAULT_SERVER))
+    parser.add_argument("--database", default="podium_bench_board")
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        help="the Redis database the board is written to (flushed keys of the board only)",
+    )
+    main(parser.parse_args())
