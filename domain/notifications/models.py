@@ -26,6 +26,7 @@ class NotificationKind(StrEnum):
     TIER = "tier"  # a higher tier of a tiered component reached
     PAYABLE = "payable"  # payable earnings went up
     TARGET = "target"  # a target to allocate, validate, accept, or a dispute to answer
+    LEADERBOARD = "leaderboard"  # entered the top 3 of a leaderboard
 
 
 class Device(Model):

@@ -21,6 +21,7 @@ from domain.notifications.models import (
     DevicePlatform,
     Notification,
     NotificationKind,
+    NotificationSent,
 )
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion
@@ -227,6 +228,12 @@ class NotifierRepository:
             else:
                 found.keys.setdefault(r["kind"], set()).add(r["key"])
         return out
+
+    async def was_sent(self, user_id: UUID, period: str, kind: NotificationKind, key: str) -> bool:
+        """Whether (person, period, kind, key) was notified already."""
+        return await NotificationSent.exists(
+            tenant_id=self.tenant_id, user_id=user_id, period=period, kind=kind, key=key
+        )
 
     async def devices_of(self, user_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
         """The push tokens of each of these people, oldest device first."""

@@ -24,6 +24,19 @@ DEFAULT_LANGUAGE = "en"
 
 # (title, body) per kind and language; {placeholders} are filled with formatted values
 TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
+    NotificationKind.LEADERBOARD: {
+        "en": ("You are in the top 3: {board}", "Rank {rank} on {board} in {period}."),
+        "de": (
+            "Sie sind unter den ersten 3: {board}",
+            "Platz {rank} auf {board} im Zeitraum {period}.",
+        ),
+        "fr": (
+            "Vous êtes dans le top 3 : {board}",
+            "Rang {rank} du classement {board} pour {period}.",
+        ),
+        "ms": ("Anda dalam 3 teratas: {board}", "Kedudukan {rank} dalam {board} bagi {period}."),
+        "hi": ("आप शीर्ष 3 में हैं: {board}", "{period} में {board} पर स्थान {rank}।"),
+    },
     NotificationKind.ATTAINMENT: {
         "en": (
             "You reached {threshold} of your quota",
@@ -299,6 +312,8 @@ def render(
             "attainment": percent_text(Decimal(params["attainment"]), locale),
             "measure": humanize(params["measure"]),
         }
+    elif kind is NotificationKind.LEADERBOARD:
+        values |= {"board": params["board"], "rank": params["rank"]}
     elif kind is NotificationKind.TIER:
         values |= {
             "tier": params["tier"],

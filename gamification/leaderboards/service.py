@@ -22,10 +22,16 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
 from domain.audit.service import record
 from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden, InvalidInput, NotFound
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
+from domain.notifications.models import NotificationKind
+from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.notifications.texts import render
 from domain.org.models import Role
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
@@ -227,7 +233,75 @@ async def refresh_after_recompute(
             changed.append(board.id)
     if updates:
         await store.update(updates, changed_boards=changed)
+        await _notify_top(tenant_id, store, boards, updates)
     return changed
+
+
+TOP = 3
+
+
+async def _notify_top(
+    tenant_id: UUID,
+    store: BoardStore,
+    boards: Sequence[Leaderboard],
+    updates: Mapping[str, Mapping[str, int | None]],
+) -> None:
+    """Tell the people whose new score puts them in a board's top 3, once per board and
+    period (a `NotificationSent` record per board: a replayed batch finds it)."""
+    by_key = {}
+    for board in boards:
+        for key in updates:
+            if key.startswith(board_key(board.id, "")):
+                by_key[key] = board
+    wanted = [
+        (key, member, score)
+        for key, members in updates.items()
+        for member, score in members.items()
+        if score is not None
+    ]
+    ranks = await store.ranks(wanted)
+    entered = [
+        (UUID(member), by_key[key], key.rsplit(":", 1)[1], rank)
+        for (key, member, _), rank in zip(wanted, ranks, strict=True)
+        if rank <= TOP
+    ]
+    if entered:
+        await notify_top(tenant_id=tenant_id, entered=entered)
+
+
+async def notify_top(
+    *, tenant_id: UUID, entered: Sequence[tuple[UUID, Leaderboard, str, int]]
+) -> int:
+    """A LEADERBOARD notification for each (person, board, period, rank) not told yet;
+    returns how many were created. Pushed with the batch's other notifications."""
+    repository = NotifierRepository(tenant_id)
+    people = await LeaderboardRepository(tenant_id).people([u for u, _, _, _ in entered])
+    tenant = await get_tenant(tenant_id)
+    news = []
+    for user_id, board, period, rank in entered:
+        key = f"{board.id}:top{TOP}"
+        if await repository.was_sent(user_id, period, NotificationKind.LEADERBOARD, key):
+            continue
+        user = people.get(user_id)
+        if user is None:
+            continue
+        locale = user.locale or tenant.locale
+        params = {"period": period, "board": board.name, "rank": str(rank)}
+        title, body = render(NotificationKind.LEADERBOARD, params, locale)
+        news.append(
+            NewNotification(
+                user_id=user_id, period=period, kind=NotificationKind.LEADERBOARD,
+                title=title, body=body, params=params, locale=locale, sent=((key, rank),),
+            )
+        )  # fmt: skip
+    if not news:
+        return 0
+    try:
+        async with in_transaction():
+            await repository.add_notifications(news)
+    except IntegrityError:
+        return 0  # another worker told them first (the sent record is unique)
+    return len(news)
 
 
 async def visible_board(*, viewer: Viewer, board_id: UUID | str) -> Leaderboard:

@@ -61,6 +61,16 @@ class BoardStore:
             pipe.publish(board_channel(board_id), str(board_id))
         await pipe.execute()
 
+    async def ranks(self, wanted: Sequence[tuple[str, str, int]]) -> list[int]:
+        """The competition rank of each (set, member, exact score) in one round trip: one
+        more than the members with a strictly better score."""
+        if not wanted:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key, _, score in wanted:
+            pipe.zcount(key, "-inf", f"({-score}")
+        return [int(better) + 1 for better in await pipe.execute()]
+
     async def replace(self, key: str, scores: Mapping[str, int]) -> None:
         """The whole set at once (a rebuild): readers see the old set or the new one."""
         temporary = f"{key}:rebuilding"

@@ -19,6 +19,7 @@ class NotificationKind(Enum):
     TIER = "tier"
     PAYABLE = "payable"
     TARGET = "target"
+    LEADERBOARD = "leaderboard"
 
 
 @strawberry.enum

@@ -13,6 +13,9 @@ from graphql import print_ast
 from redis.asyncio import Redis
 
 from domain.crm.models import Transaction
+from domain.kit.periods import Period
+from domain.notifications.models import Notification, NotificationKind
+from domain.notifications.texts import period_text
 from domain.org.models import Role
 from domain.tenants.models import Tenant
 from gamification.leaderboards.models import Leaderboard
@@ -118,6 +121,12 @@ async def test_given_a_recompute_then_the_hook_moves_the_board_and_a_reversal_lo
     ]
     assert ranks(board)[0] == (1, "Dee", "1.000000")  # 40,000 of a 40,000 quota
     assert await _message(pubsub) == created["id"]
+    # entering the top 3 is told once per board and period, a replayed batch tells nothing
+    await update_leaderboards_of(ctx, tenant_id=w["t"].id, pairs=[(w["dee"].id, period.id)])
+    told = await Notification.filter(user_id=w["dee"].id, kind=NotificationKind.LEADERBOARD)
+    assert [(n.title, n.body) for n in told] == [
+        ("You are in the top 3: Attainment", f"Rank 1 on Attainment in {month_words(period)}.")
+    ]
 
     await Transaction.filter(tenant_id=w["t"].id, external_id="dee-2").update(deleted=True)
     await h.recompute(w["t"], w["dee"], period.id)
@@ -128,6 +137,10 @@ async def test_given_a_recompute_then_the_hook_moves_the_board_and_a_reversal_lo
     ]
     assert ranks(board)[-1] == (4, "Dee", "0.125000")
     await pubsub.aclose()
+
+
+def month_words(period: Period) -> str:
+    return period_text(period.id, "en")
 
 
 async def _hooks(redis: Redis) -> list[Any]:
