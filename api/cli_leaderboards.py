@@ -62,7 +62,8 @@ def _definition(path: Path) -> dict[str, Any]:
 @leaderboards_app.command("create")
 def create(tenant: TenantArg, path: FileOption) -> None:
     """Create a board (YAML or JSON: name, metric, period_kind, team) and fill it from the
-    stored results. Metric: a measure id, attainment:<measure>, count:<measure> or earnings."""
+    stored results. Metric: a measure id (bookings), attainment:bookings, count:bookings or
+    earnings."""
     from api import cli
     from domain.kit.errors import InvalidInput
     from domain.org.models import User

@@ -36,6 +36,7 @@ from workers.realtime import (
     realtime_shutdown,
     realtime_startup,
 )
+from workers.tasks.leaderboards import update_leaderboards
 
 PERIOD = "2026-10"
 
@@ -60,7 +61,7 @@ async def next_message(pubsub: Any, wait: float = 2.0) -> dict[str, Any] | None:
     return None
 
 
-async def test_given_startup_then_both_hooks_registered_once_and_no_sender_without_project(
+async def test_given_startup_then_the_hooks_registered_once_and_no_sender_without_project(
     monkeypatch,
 ):
     monkeypatch.delenv("FIREBASE_PROJECT_ID", raising=False)
@@ -69,7 +70,12 @@ async def test_given_startup_then_both_hooks_registered_once_and_no_sender_witho
     await realtime_startup(ctx)
     await realtime_startup(ctx)
 
-    assert ctx["after_recompute"] == [print, publish_earnings, notify_thresholds]
+    assert ctx["after_recompute"] == [
+        print,
+        publish_earnings,
+        update_leaderboards,
+        notify_thresholds,
+    ]
     assert ctx["push_sender"] is None
     await realtime_shutdown(ctx)
 
