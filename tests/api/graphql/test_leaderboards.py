@@ -247,3 +247,25 @@ async def test_given_an_earnings_board_then_reps_see_only_their_own_unless_allow
     with tenants_read_once():
         board = (await api.as_(w["t"], w["ben"]).gql(BOARD, {"id": created["id"]}))["data"]
     assert all(e["score"] is not None for e in board["leaderboard"]["entries"])
+
+
+async def test_given_hostile_arguments_then_clear_errors_never_a_500(api: Api, redis: Redis):
+    w = await world()
+    created = await create(api, w)
+    ana = api.as_(w["t"], w["ana"])
+
+    too_many = await ana.gql(
+        "query($id: ID!) { leaderboard(id: $id) { entries(first: 5000) { rank } } }",
+        {"id": created["id"]},
+    )
+    negative = await ana.gql(
+        "query($id: ID!) { leaderboard(id: $id) { aroundMe(radius: -1) { rank } } }",
+        {"id": created["id"]},
+    )
+    garbage = await ana.gql('{ leaderboard(id: "\'; drop table leaderboards") { id } }')
+
+    assert h.codes(too_many) == ["BAD_USER_INPUT"]
+    assert "first must be 0 to 100" in too_many["errors"][0]["message"]
+    assert h.codes(negative) == ["BAD_USER_INPUT"]
+    assert garbage["data"] == {"leaderboard": None}
+    assert await Leaderboard.all().count() == 1
