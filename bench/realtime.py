@@ -242,6 +242,7 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
     from domain.plans.models import AssignmentStatus, PlanAssignment, Quota
     from domain.plans.service import publish_plan_version
     from domain.tenants.service import create_tenant
+    from gamification.leaderboards.service import create_leaderboard
 
     await migrate(database_url)
     await init_db(database_url)
@@ -298,6 +299,12 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
                 batch_size=1000,
             )
             await _history(tenant.id, first)
+            # a board of the month, as a tenant has: the workers' hook keeps it in Redis
+            # (its CPU is in the worker's and Redis's per event)
+            await create_leaderboard(
+                viewer=Viewer.system(tenant.id, "bench"), name="Bookings",
+                metric="bookings", period_kind="month",
+            )  # fmt: skip
         people = [Rep(i, u.id, u.external_id) for i, u in enumerate(users)]
         for rep, user in zip(people[:subscribers], users[:subscribers], strict=True):
             rep.token = mint_token(tenant, user)
