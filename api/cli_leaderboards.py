@@ -16,7 +16,8 @@ TenantArg = Annotated[
 FileOption = Annotated[
     Path,
     typer.Option(
-        "--file", help="name, metric, period_kind and optionally team (a manager's CRM id).",
+        "--file",
+        help="name, metric, period_kind and optionally team (a manager's CRM id) or group.",
         show_default=False,
     ),
 ]  # fmt: skip
@@ -26,7 +27,7 @@ leaderboards_app = typer.Typer(
     no_args_is_help=True,
 )
 
-FIELDS = {"name", "metric", "period_kind", "team"}
+FIELDS = {"name", "metric", "period_kind", "team", "group"}
 
 
 def _definition(path: Path) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def _definition(path: Path) -> dict[str, Any]:
 
 @leaderboards_app.command("create")
 def create(tenant: TenantArg, path: FileOption) -> None:
-    """Create a board (YAML or JSON: name, metric, period_kind, team) and fill it from the
+    """Create a board (YAML or JSON: name, metric, period_kind, team or group) and fill it from the
     stored results. Metric: a measure id (bookings), attainment:bookings, count:bookings or
     earnings."""
     from api import cli
@@ -91,6 +92,7 @@ def create(tenant: TenantArg, path: FileOption) -> None:
                 viewer=Viewer.system(found.id, "cli-leaderboards"),
                 name=definition["name"], metric=definition["metric"],
                 period_kind=definition["period_kind"], team_id=team_id,
+                group=None if definition.get("group") is None else str(definition["group"]),
             )  # fmt: skip
         redis = Redis.from_url(settings.redis_url)
         try:

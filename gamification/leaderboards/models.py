@@ -28,6 +28,8 @@ class Leaderboard(Model):
         "podium.User", related_name="leaderboards", null=True, on_delete=fields.CASCADE
     )
     team_id: UUID | None
+    # a named group: the people whose `User.attributes["group"]` is this name; null: no group
+    group_name = fields.CharField(max_length=100, null=True)
     created_by_label = fields.CharField(max_length=200)
     created_at = fields.DatetimeField()
 

@@ -41,6 +41,16 @@ class LeaderboardRepository:
         found = await User.filter(tenant_id=self.tenant_id, id__in=list(user_ids))
         return {u.id: u for u in found}
 
+    async def group_members(self, name: str) -> set[UUID]:
+        """The people of a named group: ``attributes["group"]`` is ``name`` (as the CRM sync
+        and the CSV import set a person's attributes)."""
+        rows = await User.filter(tenant_id=self.tenant_id).values_list("id", "attributes")
+        return {
+            user_id
+            for user_id, attributes in rows
+            if isinstance(attributes, dict) and attributes.get("group") == name
+        }
+
     async def results(
         self, period: str, user_ids: Sequence[UUID] | None = None
     ) -> dict[UUID, list[dict[str, Any]]]:

@@ -1,7 +1,8 @@
 """Leaderboards: definitions, scores kept in Redis by the workers after each recompute, ranks
 read back for the apps, and the rebuild of every board from PostgreSQL.
 
-A board ranks the people in its scope (the tenant, or a manager's subtree) by a metric of
+A board ranks the people in its scope (the tenant, a manager's subtree, or a named group: the
+people whose ``attributes["group"]`` is the group's name) by a metric of
 their stored results of the board's current period (`metrics`). The workers' after-recompute
 step calls `refresh_after_recompute` with the results the batch stored, so a new deal, a
 reversed one and a deleted one move a board as soon as their recompute commits. Ranks are
@@ -9,7 +10,8 @@ standard competition ranks (`ranking`); scores are exact integers (`metrics`).
 
 Privacy: a board shows names and scores; on an ``earnings`` board, reps see only their own
 score unless the tenant's setting ``leaderboard_earnings_visible`` is true. Reps and
-managers see the tenant's boards and those of a subtree they are in or that is theirs.
+managers see the tenant's boards and those of a subtree or group they are in; a manager also
+sees the boards of a subtree inside theirs and of a group whose members all are.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ async def create_leaderboard(
     metric: str,
     period_kind: str,
     team_id: UUID | str | None = None,
+    group: str | None = None,
 ) -> Leaderboard:
     """Admins define a board; every refusal names its field and stores nothing. The board
     is filled from PostgreSQL by the caller (`rebuild_board`) once committed."""
@@ -105,6 +108,15 @@ async def create_leaderboard(
                 f"{people[team].display_name} manages nobody: a team is a manager's subtree",
                 field="teamId",
             )
+    group_name: str | None = None
+    if group is not None:
+        if team is not None:
+            raise InvalidInput("a board ranks a team or a group, not both", field="group")
+        group_name = group.strip()
+        if not group_name or len(group_name) > MAX_NAME:
+            raise InvalidInput(f"a group name of 1 to {MAX_NAME} characters", field="group")
+        if not await repository.group_members(group_name):
+            raise InvalidInput(f"nobody in this tenant is in a group {group_name!r}", field="group")
     if await repository.named(clean) is not None:
         raise DuplicateBoard(f"a board named {clean!r} exists already", field="name")
     board = await Leaderboard.create(
@@ -113,6 +125,7 @@ async def create_leaderboard(
         metric=parsed.text,
         period_kind=period_kind,
         team_id=team,
+        group_name=group_name,
         created_by_label=viewer.actor_label,
         created_at=utc_now(),
     )
@@ -122,7 +135,7 @@ async def create_leaderboard(
         entity_type="leaderboard",
         entity_id=str(board.id),
         after={"name": clean, "metric": parsed.text, "period_kind": period_kind,
-               "team_id": None if team is None else str(team)},
+               "team_id": None if team is None else str(team), "group": group_name},
     )  # fmt: skip
     return board
 
@@ -135,6 +148,8 @@ async def current_period(tenant_id: UUID, kind: str) -> Period:
 
 async def _scope(board: Leaderboard) -> set[UUID] | None:
     """The people a board ranks: None for the whole tenant."""
+    if board.group_name is not None:
+        return await LeaderboardRepository(board.tenant_id).group_members(board.group_name)
     if board.team_id is None:
         return None
     users = UserRepository(Viewer.system(board.tenant_id))
@@ -313,15 +328,17 @@ async def visible_board(*, viewer: Viewer, board_id: UUID | str) -> Leaderboard:
 
 
 async def _may_see(viewer: Viewer, board: Leaderboard) -> bool:
-    if viewer.sees_whole_tenant or board.team_id is None:
+    if viewer.sees_whole_tenant or (board.team_id is None and board.group_name is None):
         return True
     if viewer.user_id is None:
         return False
     scope = await _scope(board)
     if scope is not None and viewer.user_id in scope:
         return True  # in the team (its manager included)
-    if viewer.role is Role.MANAGER:  # a board of a team inside the manager's subtree
-        mine = await UserRepository(viewer).subtree_ids(viewer.user_id)
+    if viewer.role is Role.MANAGER:  # a board of a team (or group) inside the manager's subtree
+        mine = set(await UserRepository(viewer).subtree_ids(viewer.user_id))
+        if board.group_name is not None:
+            return scope is not None and bool(scope) and scope <= mine
         return board.team_id in mine
     return False
 

@@ -56,10 +56,19 @@ async def test_given_a_yaml_board_then_created_ranked_and_rebuilt(
     stored = await Leaderboard.get(name="North attainment")
     key = f"podium:board:{stored.id}:{h.this_period().id}"
     assert await redis.zrange(key, 0, -1, withscores=True) != []
+
+    await h.User.filter(external_id="ben").update(attributes={"group": "closers"})
+    grouped = tmp_path / "group.json"
+    grouped.write_text('{"name": "Closers", "metric": "bookings", "period_kind": "month", '
+                       '"group": "closers"}')  # fmt: skip
+    made = await podium(
+        db, redis_url, "leaderboards", "create", "--tenant", "acme", "--file", grouped
+    )
+    assert (made.returncode, made.stdout) == (0, "leaderboard 'Closers': 1 person ranked\n")
     await redis.flushdb()
     rebuilt = await podium(db, redis_url, "rebuild-cache", "--tenant", "acme")
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "rebuilt 1 leaderboard from PostgreSQL" in rebuilt.stdout
+    assert "rebuilt 2 leaderboards from PostgreSQL" in rebuilt.stdout
     assert [(m.decode(), -s) for m, s in await redis.zrange(key, 0, -1, withscores=True)] == [
         (str((await h.User.get(external_id="ana")).id), 750000.0),
         (str((await h.User.get(external_id="ben")).id), 250000.0),
@@ -81,6 +90,10 @@ async def test_given_bad_files_then_one_line_exit_2_and_nothing_stored(
         "kind.yaml": ("name: x\nmetric: bookings\nperiod_kind: week\n", "period kind"),
         "team.yaml": ("name: x\nmetric: bookings\nperiod_kind: month\nteam: nobody\n",
                       "team: no person 'nobody'"),
+        "group.yaml": ("name: x\nmetric: bookings\nperiod_kind: month\ngroup: nobody\n",
+                       "group: nobody in this tenant is in a group 'nobody'"),
+        "both.yaml": ("name: x\nmetric: bookings\nperiod_kind: month\nteam: mgr-north\n"
+                      "group: closers\n", "group: a board ranks a team or a group, not both"),
     }  # fmt: skip
     for name, (text, says) in cases.items():
         path = tmp_path / name

@@ -1,21 +1,27 @@
 """A board moved by signed CRM events through the real path: the webhook over HTTP on a
 real uvicorn, the inbox, a real arq worker with the after-recompute hooks WorkerSettings
-registers, Redis; a deal takes a rep to the top, its deletion takes them back down."""
+registers, Redis; a deal takes a rep to the top, its deletion takes them back down, and a
+rep following `leaderboardChanged` over a real websocket of the same app gets both moves."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
+from websockets.asyncio.client import connect
 
 from api.app import create_app
 from api.settings import Settings
 from domain.kit.clock import utc_now
 from domain.kit.periods import period_containing
 from gamification.leaderboards.service import board_view, create_leaderboard, rebuild_board
-from gamification.leaderboards.store import BoardStore
+from gamification.leaderboards.store import BoardStore, board_channel
+from tests.api.graphql.helpers import token
+from tests.api.graphql.test_leaderboard_subscription import follow
+from tests.api.graphql.test_subscriptions import PROTOCOL, receive, until_listening
 from tests.domain.builders import (
     assign,
     make_tenant,
@@ -75,6 +81,14 @@ async def test_given_signed_events_then_the_board_follows_a_deal_and_its_deletio
         names = {p.id: n for n, p in people.items()}
         return [(e.rank, names[e.user_id], str(e.score)) for e in view.entries]
 
+    async def pushed(ws: Any) -> list[tuple[int, str, str]]:
+        """The next push of the board (ranks, user names, scores as the app shows them)."""
+        message = await receive(ws)
+        assert message["type"] == "next", message
+        entries = message["payload"]["data"]["leaderboardChanged"]["entries"]
+        names = {p.display_name: n for n, p in people.items()}
+        return [(e["rank"], names[e["rep"]["displayName"]], e["score"]) for e in entries]
+
     async with serving(app) as base:
         app.state.job_queue = JobQueue(pool)
         await post_and_work(
@@ -83,9 +97,17 @@ async def test_given_signed_events_then_the_board_follows_a_deal_and_its_deletio
         )
         assert await ranks() == [(1, "ben", "5000.00"), (2, "ana", "1000.00")]
 
-        await post_and_work(deal("e3", "opp-3", rep="ana", amount="9000", on=day))
-        assert await ranks() == [(1, "ana", "10000.00"), (2, "ben", "5000.00")]
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=[PROTOCOL]) as ws:
+            await follow(ws, str(board.id), init=f"Bearer {token(tenant, people['ana'])}")
+            await until_listening(redis, board_channel(board.id))
 
-        await post_and_work(deletion("e4", "opp-3", version=2))
-        assert await ranks() == [(1, "ben", "5000.00"), (2, "ana", "1000.00")]
+            await post_and_work(deal("e3", "opp-3", rep="ana", amount="9000", on=day))
+            assert await ranks() == [(1, "ana", "10000.00"), (2, "ben", "5000.00")]
+            assert await pushed(ws) == [(1, "ana", "10000.00"), (2, "ben", "5000.00")]
+
+            await post_and_work(deletion("e4", "opp-3", version=2))
+            assert await ranks() == [(1, "ben", "5000.00"), (2, "ana", "1000.00")]
+            assert await pushed(ws) == [(1, "ben", "5000.00"), (2, "ana", "1000.00")]
+            await ws.send(json.dumps({"id": "1", "type": "complete"}))
     await redis.aclose()

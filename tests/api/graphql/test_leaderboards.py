@@ -16,7 +16,7 @@ from domain.crm.models import Transaction
 from domain.kit.periods import Period
 from domain.notifications.models import Notification, NotificationKind
 from domain.notifications.texts import period_text
-from domain.org.models import Role
+from domain.org.models import Role, User
 from domain.tenants.models import Tenant
 from gamification.leaderboards.models import Leaderboard
 from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all
@@ -186,6 +186,9 @@ async def test_given_bad_input_then_a_user_error_names_the_field_and_nothing_is_
         ({"name": " "}, "name"),
         ({"teamId": "not-an-id"}, "teamId"),
         ({"teamId": str(w["ana"].id)}, "teamId"),  # manages nobody
+        ({"group": "nobody-is-in-this"}, "group"),
+        ({"group": " "}, "group"),
+        ({"group": "closers", "teamId": str(w["north"].id)}, "group"),  # one scope
     ]
     for fields, field in cases:
         refused = await create(api, w, **fields)
@@ -226,6 +229,40 @@ async def test_given_a_team_board_then_only_that_team_and_its_managers_see_it(
     assert seen["admin"] is not None
     assert seen["cy"] is None
     assert seen["south"] is None
+
+
+async def test_given_a_group_board_then_it_ranks_the_group_and_only_its_members_see_it(
+    api: Api, redis: Redis
+):
+    w = await world()
+    for name in ("ana", "cy"):  # one of each manager's team
+        await User.filter(id=w[name].id).update(attributes={"group": "closers"})
+    refused = await create(api, w, name="Bad", group="closers", teamId=str(w["north"].id))
+    assert (refused["__typename"], refused["field"]) == ("UserError", "group")
+
+    created = await create(api, w, name="Closers", group="closers")
+
+    seen = {
+        name: (await api.as_(w["t"], w[name]).gql(BOARD, {"id": created["id"]}))["data"][
+            "leaderboard"
+        ]
+        for name in ("ana", "cy", "ben", "north", "admin")
+    }
+    assert ranks(seen["ana"]) == [(1, "Ana", "30000.00"), (2, "Cy", "20000.00")]
+    assert ranks(seen["cy"]) == ranks(seen["ana"])
+    assert ranks(seen["admin"]) == ranks(seen["ana"])
+    assert seen["ben"] is None  # not in the group
+    assert seen["north"] is None  # Cy is outside north's subtree
+
+    await User.filter(id=w["cy"].id).update(attributes={"group": "north-closers"})
+    await User.filter(id=w["ben"].id).update(attributes={"group": "north-closers"})
+    north_only = await create(api, w, name="North closers", group="north-closers")
+    board = (await api.as_(w["t"], w["north"]).gql(BOARD, {"id": north_only["id"]}))["data"]
+    assert board["leaderboard"] is None  # Cy (south) is in it
+    await User.filter(id=w["cy"].id).update(attributes={})
+    await rebuild_all(store=BoardStore(redis), tenant_id=w["t"].id)
+    board = (await api.as_(w["t"], w["north"]).gql(BOARD, {"id": north_only["id"]}))["data"]
+    assert ranks(board["leaderboard"]) == [(1, "Ben", "20000.00")]
 
 
 async def test_given_an_earnings_board_then_reps_see_only_their_own_unless_allowed(

@@ -27,6 +27,10 @@ class CreateLeaderboardInput:
     team_id: strawberry.ID | None = strawberry.field(
         default=None, description="A manager's subtree; left out: the whole tenant."
     )
+    group: str | None = strawberry.field(
+        default=None,
+        description="A named group (people whose attribute 'group' is this name); not with teamId.",
+    )
 
 
 async def create_leaderboard(
@@ -40,6 +44,7 @@ async def create_leaderboard(
                 viewer=viewer, name=input.name, metric=input.metric,
                 period_kind=input.period_kind,
                 team_id=None if input.team_id is None else str(input.team_id),
+                group=input.group,
             )  # fmt: skip
     except Forbidden:
         raise
