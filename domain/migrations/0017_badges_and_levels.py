@@ -1,0 +1,185 @@
+"""Badge definitions and awards, the XP ledger and level maps (issue 14)."""
+
+from uuid import uuid4
+
+from tortoise import fields, migrations
+from tortoise.fields.base import OnDelete
+from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+
+class Migration(migrations.Migration):
+    dependencies = [("podium", "0016_leaderboard_notifications")]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name="BadgeDefinition",
+            fields=[
+                (
+                    "id",
+                    fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True),
+                ),
+                (
+                    "tenant",
+                    fields.ForeignKeyField(
+                        "podium.Tenant",
+                        source_field="tenant_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="badge_definitions",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("name", fields.CharField(max_length=100)),
+                ("description", fields.CharField(default="", max_length=500)),
+                ("icon", fields.CharField(default="", max_length=100)),
+                ("rule", fields.TextField(default="", unique=False)),
+                ("xp", fields.IntField(default=0)),
+                ("created_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={
+                "table": "badge_definitions",
+                "app": "podium",
+                "unique_together": (("tenant", "name"),),
+                "pk_attr": "id",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="BadgeAward",
+            fields=[
+                (
+                    "id",
+                    fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True),
+                ),
+                (
+                    "tenant",
+                    fields.ForeignKeyField(
+                        "podium.Tenant",
+                        source_field="tenant_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="badge_awards",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                (
+                    "badge",
+                    fields.ForeignKeyField(
+                        "podium.BadgeDefinition",
+                        source_field="badge_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="awards",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                (
+                    "user",
+                    fields.ForeignKeyField(
+                        "podium.User",
+                        source_field="user_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="badge_awards",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("period", fields.CharField(max_length=10)),
+                ("source", fields.CharField(max_length=200)),
+                ("awarded_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ("revoked_at", fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ("status_index", fields.IntField()),
+            ],
+            options={
+                "table": "badge_awards",
+                "app": "podium",
+                "unique_together": (
+                    ("tenant", "user", "badge", "period"),
+                    ("tenant", "user", "source"),
+                    ("tenant", "status_index"),
+                ),
+                "pk_attr": "id",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="LevelDefinition",
+            fields=[
+                (
+                    "id",
+                    fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True),
+                ),
+                (
+                    "tenant",
+                    fields.ForeignKeyField(
+                        "podium.Tenant",
+                        source_field="tenant_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="levels",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("number", fields.IntField()),
+                ("name", fields.CharField(max_length=100)),
+                ("xp_required", fields.IntField()),
+                ("reward", fields.CharField(default="", max_length=200)),
+            ],
+            options={
+                "table": "level_definitions",
+                "app": "podium",
+                "unique_together": (("tenant", "number"),),
+                "pk_attr": "id",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="XpEntry",
+            fields=[
+                (
+                    "id",
+                    fields.BigIntField(
+                        generated=True, primary_key=True, unique=True, db_index=True
+                    ),
+                ),
+                (
+                    "tenant",
+                    fields.ForeignKeyField(
+                        "podium.Tenant",
+                        source_field="tenant_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="xp_entries",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                (
+                    "user",
+                    fields.ForeignKeyField(
+                        "podium.User",
+                        source_field="user_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="xp_entries",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("source", fields.CharField(max_length=220)),
+                ("points", fields.IntField()),
+                ("reason", fields.CharField(max_length=200)),
+                ("created_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={
+                "table": "xp_entries",
+                "app": "podium",
+                "unique_together": (("tenant", "user", "source"),),
+                "indexes": [Index(fields=["tenant_id", "user_id", "created_at"])],
+                "pk_attr": "id",
+                "table_description": "One grant (or its reversal, ``points`` negated, source ``<source>:reversed``); rows are",
+            },
+            bases=["Model"],
+        ),
+    ]
