@@ -178,7 +178,6 @@ class Migration(migrations.Migration):
                 "unique_together": (("tenant", "user", "source"),),
                 "indexes": [Index(fields=["tenant_id", "user_id", "created_at"])],
                 "pk_attr": "id",
-                "table_description": "One grant (or its reversal, ``points`` negated, source ``<source>:reversed``); rows are",
             },
             bases=["Model"],
         ),

@@ -13,10 +13,9 @@ if TYPE_CHECKING:
     from domain.tenants.models import Tenant
 
 
+# One grant (or its reversal: ``points`` negated, source ``<source>:reversed``). Rows are only
+# ever inserted, and (tenant, user, source) is unique, so a replayed event counts once.
 class XpEntry(Model):
-    """One grant (or its reversal, ``points`` negated, source ``<source>:reversed``); rows are
-    only ever inserted, and ``(tenant, user, source)`` is unique, so a replay counts once."""
-
     id = fields.BigIntField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "podium.Tenant", related_name="xp_entries", on_delete=fields.CASCADE

@@ -38,7 +38,8 @@ async def test_rules_award_once_per_period_and_revoke_on_reversal(db: str) -> No
     again, _ = await evaluate_after_recompute(
         tenant_id=tenant.id, pairs=[pair], results={pair: [_result(2, "0.5")]}
     )
-    assert again == [] and await xp_of(tenant_id=tenant.id, user_id=ana.id) == 10
+    assert again == []
+    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 10
     history = {pair: {"2026-09": [_result(1, "1.2")], "2026-08": [_result(1, "1")]}}
     awarded, _ = await evaluate_after_recompute(
         tenant_id=tenant.id, pairs=[pair], results={pair: [_result(1, "1.0")]}, history=history
@@ -59,5 +60,6 @@ async def test_award_badge_is_idempotent_on_source(db: str) -> None:
     badge = await create_badge(tenant_id=tenant.id, name="Contest winner", rule="")
     args = {"tenant_id": tenant.id, "user_id": ana.id, "badge_id": badge.id, "period": "2026-10"}
     award = await award_badge(source="contest:c1:1", **args)
-    assert award is not None and award.status_index == 0
+    assert award is not None
+    assert award.status_index == 0
     assert await award_badge(source="contest:c1:1", **args) is None

@@ -8,7 +8,8 @@ from tests.domain.builders import make_tenant, make_user
 
 def test_level_of_and_streaks() -> None:
     levels = [Level(1, "Rookie", 0), Level(2, "Pro", 100), Level(3, "Legend", 500)]
-    assert level_of(99, levels).number == 1 and level_of(99, levels).next_level_xp == 100
+    assert level_of(99, levels).number == 1
+    assert level_of(99, levels).next_level_xp == 100
     assert level_of(500, levels).next_level_xp is None
     s = streak_of([True, True, False, True, True, True])
     assert (s.current, s.longest) == (3, 3)
