@@ -7,6 +7,8 @@ from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
+from domain.notifications.models import NotificationKind
+
 
 class Migration(migrations.Migration):
     dependencies = [("podium", "0016_leaderboard_notifications")]
@@ -180,5 +182,23 @@ class Migration(migrations.Migration):
                 "pk_attr": "id",
             },
             bases=["Model"],
+        ),
+        ops.AlterField(
+            model_name="Notification",
+            name="kind",
+            field=fields.CharEnumField(
+                description="ATTAINMENT: attainment\nTIER: tier\nPAYABLE: payable\nTARGET: target\nLEADERBOARD: leaderboard\nBADGE: badge\nLEVEL: level",
+                enum_type=NotificationKind,
+                max_length=20,
+            ),
+        ),
+        ops.AlterField(
+            model_name="NotificationSent",
+            name="kind",
+            field=fields.CharEnumField(
+                description="ATTAINMENT: attainment\nTIER: tier\nPAYABLE: payable\nTARGET: target\nLEADERBOARD: leaderboard\nBADGE: badge\nLEVEL: level",
+                enum_type=NotificationKind,
+                max_length=20,
+            ),
         ),
     ]

@@ -9,13 +9,26 @@ from uuid import UUID, uuid4
 
 from tortoise import connections
 
+from domain.earnings.models import EarningsResult
 from domain.kit.clock import utc_now
-from domain.kit.errors import ExpressionError
+from domain.kit.errors import ExpressionError, PeriodError
 from domain.kit.expressions import CompiledExpression, EvaluationError, compile_expression
+from domain.kit.periods import parse_period
+from domain.notifications.models import NotificationKind, NotificationSent
+from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.notifications.texts import render
+from domain.org.models import User
+from domain.tenants.repository import get_tenant
 from gamification.badges.errors import BadgeNotFound, BadgeRuleError
 from gamification.badges.facts import NAMED_FACTS, REFERENCE_FACTS, env_of, facts_of
 from gamification.badges.models import BadgeAward, BadgeDefinition
-from gamification.levels.service import grant_xp, reverse_xp
+from gamification.levels.service import (
+    grant_xp,
+    level_map,
+    level_standing,
+    reverse_xp,
+    sync_deal_xp,
+)
 
 
 def compile_rule(rule: str, *, field: str = "rule") -> CompiledExpression:
@@ -158,3 +171,123 @@ async def evaluate_after_recompute(
             ):
                 revoked.append(current)
     return awarded, revoked
+
+
+HISTORY_PERIODS = 12  # how far back `periods_in_a_row` looks
+
+
+async def _history(
+    tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], dict[str, list[Any]]]:
+    """Each pair's earlier periods' results (same kind), newest first."""
+    out: dict[tuple[UUID, str], dict[str, list[Any]]] = {}
+    for user_id, period in pairs:
+        try:
+            current = parse_period(period)
+            earlier = []
+            for _ in range(HISTORY_PERIODS):
+                current = current.previous()
+                earlier.append(current.id)
+        except PeriodError:
+            continue
+        rows = await EarningsResult.filter(tenant_id=tenant_id, user_id=user_id, period__in=earlier)
+        by_period: dict[str, list[Any]] = {p: [] for p in earlier}
+        for row in rows:
+            by_period[row.period].append(row)
+        out[(user_id, period)] = by_period
+    return out
+
+
+async def after_recompute(
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
+) -> tuple[list[BadgeAward], list[BadgeAward]]:
+    """The after-recompute step of gamification: deal XP (granted once, reversed once),
+    badge rules (awarded, or revoked when a reversal undoes them), and the BADGE and LEVEL
+    notifications (each once), all from what is stored."""
+    unique = list(dict.fromkeys(pairs))
+    if results is None or any(p not in results for p in unique):
+        rows = await EarningsResult.filter(
+            tenant_id=tenant_id,
+            user_id__in=[u for u, _ in unique],
+            period__in=[p for _, p in unique],
+        )
+        results = {pair: [r for r in rows if (r.user_id, r.period) == pair] for pair in unique}
+    people = list(dict.fromkeys(u for u, _ in unique))
+    before = {u: await level_standing(tenant_id=tenant_id, user_id=u) for u in people}
+    for user_id, period in unique:
+        await sync_deal_xp(tenant_id=tenant_id, user_id=user_id, period=period)
+    awarded, revoked = await evaluate_after_recompute(
+        tenant_id=tenant_id,
+        pairs=unique,
+        results=results,
+        history=await _history(tenant_id, unique),
+    )
+    periods = {u: p for u, p in unique}
+    ups = []
+    for user_id in people:
+        after = await level_standing(tenant_id=tenant_id, user_id=user_id)
+        if after.number > before[user_id].number:
+            ups.append((user_id, periods[user_id], after))
+    await _notify(tenant_id, awarded, ups)
+    return awarded, revoked
+
+
+async def _notify(
+    tenant_id: UUID, awarded: Sequence[BadgeAward], ups: Sequence[tuple[UUID, str, Any]]
+) -> int:
+    if not awarded and not ups:
+        return 0
+    tenant = await get_tenant(tenant_id)
+    repository = NotifierRepository(tenant_id)
+    locales = {
+        u.id: u.locale or tenant.locale
+        for u in await User.filter(
+            tenant_id=tenant_id, id__in=[a.user_id for a in awarded] + [u for u, _, _ in ups]
+        )
+    }
+    names = {b.id: b.name for b in await BadgeDefinition.filter(tenant_id=tenant_id)}
+    levels = {lv.number: lv.name for lv in await level_map(tenant_id=tenant_id)}
+    news = []
+    for award in awarded:
+        key = f"badge:{award.badge_id}"
+        if await repository.was_sent(award.user_id, award.period, NotificationKind.BADGE, key):
+            continue
+        params = {"period": award.period, "badge": names[award.badge_id]}
+        news.append(_new(award.user_id, award.period, NotificationKind.BADGE, params, key,
+                         locales.get(award.user_id)))  # fmt: skip
+    for user_id, period, standing in ups:
+        key = f"level:{standing.number}"
+        # a level is told once whatever the period: the sent record sits on the first one
+        if await NotificationSent.exists(
+            tenant_id=tenant_id, user_id=user_id, kind=NotificationKind.LEVEL, key=key
+        ):
+            continue
+        params = {
+            "period": period,
+            "level": levels.get(standing.number, str(standing.number)),
+            "number": str(standing.number),
+            "xp": str(standing.xp),
+        }
+        news.append(_new(user_id, period, NotificationKind.LEVEL, params, key,
+                         locales.get(user_id)))  # fmt: skip
+    if news:
+        await repository.add_notifications(news)
+    return len(news)
+
+
+def _new(
+    user_id: UUID,
+    period: str,
+    kind: NotificationKind,
+    params: dict[str, str],
+    key: str,
+    locale: str | None,
+) -> NewNotification:
+    title, body = render(kind, params, locale)
+    return NewNotification(
+        user_id=user_id, period=period, kind=kind, title=title, body=body, params=params,
+        locale=locale or "en", sent=((key, 1),),
+    )  # fmt: skip

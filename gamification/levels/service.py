@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from tortoise import connections
 
 from domain.kit.clock import utc_now
+from domain.kit.periods import parse_period
 from gamification.levels.errors import LevelMapError, XpError
 from gamification.levels.models import LevelDefinition
 from gamification.levels.rules import Level, LevelStanding, level_of
@@ -133,3 +134,34 @@ async def set_level_map(*, tenant_id: UUID, levels: Sequence[Level]) -> list[Lev
 async def level_standing(*, tenant_id: UUID, user_id: UUID) -> LevelStanding:
     xp = await xp_of(tenant_id=tenant_id, user_id=user_id)
     return level_of(xp, await level_map(tenant_id=tenant_id))
+
+
+DEAL_XP = 10  # XP for each deal won that credits a rep
+
+
+async def sync_deal_xp(*, tenant_id: UUID, user_id: UUID, period: str) -> int:
+    """XP for the deals crediting this person dated in ``period``: granted once per deal
+    (source ``deal:<CRM id>``), reversed once when the deal is deleted. Returns the number of
+    entries written."""
+    parsed = parse_period(period)
+    rows = await _db().execute_query_dict(
+        """
+        SELECT external_id, deleted FROM transactions
+        WHERE tenant_id = $1 AND credited_user_ids ?| ARRAY[$2::text]
+          AND date >= $3 AND date <= $4
+        """,
+        [tenant_id, str(user_id), parsed.start, parsed.end],
+    )
+    written = 0
+    for row in rows:
+        source = f"deal:{row['external_id']}"[:200]
+        if row["deleted"]:
+            written += await reverse_xp(
+                tenant_id=tenant_id, user_id=user_id, source=source, reason="deal reversed"
+            )
+        else:
+            written += await grant_xp(
+                tenant_id=tenant_id, user_id=user_id, source=source, points=DEAL_XP,
+                reason="deal won",
+            )  # fmt: skip
+    return written
