@@ -1,13 +1,13 @@
-"""Badge definitions and awards, the XP ledger and level maps (issue 14)."""
+"""Badges, awards, issuer keys, the XP ledger, levels, streaks and holidays; BADGE and LEVEL
+notification kinds (issue 14; `tortoise makemigrations`)."""
 
-from uuid import uuid4
-
-from tortoise import fields, migrations
-from tortoise.fields.base import OnDelete
-from tortoise.indexes import Index
+from tortoise import migrations
 from tortoise.migrations import operations as ops
-
 from domain.notifications.models import NotificationKind
+from tortoise.fields.base import OnDelete
+from uuid import uuid4
+from tortoise import fields
+from tortoise.indexes import Index
 
 
 class Migration(migrations.Migration):
@@ -108,6 +108,65 @@ class Migration(migrations.Migration):
             bases=["Model"],
         ),
         ops.CreateModel(
+            name="BadgeIssuer",
+            fields=[
+                (
+                    "id",
+                    fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True),
+                ),
+                (
+                    "tenant",
+                    fields.OneToOneField(
+                        "podium.Tenant",
+                        source_field="tenant_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="badge_issuer",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("public_key", fields.CharField(max_length=100)),
+                ("private_key_encrypted", fields.CharField(max_length=200)),
+                ("created_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={
+                "table": "badge_issuers",
+                "app": "podium",
+                "pk_attr": "id",
+                "table_description": "The tenant's Open Badges issuer key (Ed25519). The private key is stored encrypted",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="Holiday",
+            fields=[
+                (
+                    "id",
+                    fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True),
+                ),
+                (
+                    "tenant",
+                    fields.ForeignKeyField(
+                        "podium.Tenant",
+                        source_field="tenant_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="holidays",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("day", fields.DateField()),
+                ("name", fields.CharField(default="", max_length=100)),
+            ],
+            options={
+                "table": "holidays",
+                "app": "podium",
+                "unique_together": (("tenant", "day"),),
+                "pk_attr": "id",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
             name="LevelDefinition",
             fields=[
                 (
@@ -135,6 +194,38 @@ class Migration(migrations.Migration):
                 "app": "podium",
                 "unique_together": (("tenant", "number"),),
                 "pk_attr": "id",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="StreakDefinition",
+            fields=[
+                (
+                    "id",
+                    fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True),
+                ),
+                (
+                    "tenant",
+                    fields.ForeignKeyField(
+                        "podium.Tenant",
+                        source_field="tenant_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="streaks",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("name", fields.CharField(max_length=100)),
+                ("rule", fields.TextField(unique=False)),
+                ("unit", fields.CharField(max_length=10)),
+                ("period_kind", fields.CharField(default="month", max_length=10)),
+            ],
+            options={
+                "table": "streak_definitions",
+                "app": "podium",
+                "unique_together": (("tenant", "name"),),
+                "pk_attr": "id",
+                "table_description": "A streak: consecutive units meeting ``rule``. ``unit`` is ``period`` (the rule reads a",
             },
             bases=["Model"],
         ),

@@ -62,3 +62,20 @@ class BadgeAward(Model):
             ("tenant", "user", "source"),
             ("tenant", "status_index"),
         )
+
+
+class BadgeIssuer(Model):
+    """The tenant's Open Badges issuer key (Ed25519). The private key is stored encrypted
+    (AES-GCM under a key from the environment) and never leaves `credentials`."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.OneToOneRelation[Tenant] = fields.OneToOneField(
+        "podium.Tenant", related_name="badge_issuer", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    public_key = fields.CharField(max_length=100)  # raw, base64url
+    private_key_encrypted = fields.CharField(max_length=200)  # nonce + ciphertext, base64url
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "badge_issuers"

@@ -19,6 +19,8 @@ from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.texts import render
 from domain.org.models import User
 from domain.tenants.repository import get_tenant
+from gamification.badges.certificates import certificate_pdf
+from gamification.badges.credentials import signed_credential
 from gamification.badges.errors import BadgeNotFound, BadgeRuleError
 from gamification.badges.facts import NAMED_FACTS, REFERENCE_FACTS, env_of, facts_of
 from gamification.badges.models import BadgeAward, BadgeDefinition
@@ -291,3 +293,47 @@ def _new(
         user_id=user_id, period=period, kind=kind, title=title, body=body, params=params,
         locale=locale or "en", sent=((key, 1),),
     )  # fmt: skip
+
+
+async def certificate_of(*, award_id: UUID) -> bytes | None:
+    """The award's PDF certificate; None if there is no such award."""
+    award = await BadgeAward.get_or_none(id=award_id).select_related("badge", "user", "tenant")
+    if award is None:
+        return None
+    return certificate_pdf(
+        recipient=award.user.display_name or award.user.external_id,
+        badge=award.badge.name,
+        description=award.badge.description,
+        period=award.period,
+        awarded_on=award.awarded_at.date(),
+        tenant=award.tenant.name,
+        credential_id=f"urn:uuid:{award.id}",
+        revoked=award.revoked_at is not None,
+    )
+
+
+async def credential_of(*, award: BadgeAward, base_url: str, secret: bytes) -> str:
+    """The award's Open Badges 3.0 credential, a compact VC-JWT."""
+    await award.fetch_related("badge", "user", "tenant")
+    return await signed_credential(
+        award=award,
+        badge=award.badge,
+        recipient=award.user.display_name or award.user.external_id,
+        tenant_name=award.tenant.name,
+        base_url=base_url,
+        secret=secret,
+    )
+
+
+async def badges_of(
+    *, tenant_id: UUID, user_id: UUID, first: int, offset: int
+) -> tuple[list[BadgeAward], bool]:
+    """A person's awards, newest first, revoked ones included (marked)."""
+    rows = (
+        await BadgeAward.filter(tenant_id=tenant_id, user_id=user_id)
+        .select_related("badge")
+        .order_by("-awarded_at", "-status_index")
+        .offset(offset)
+        .limit(first + 1)
+    )
+    return rows[:first], len(rows) > first

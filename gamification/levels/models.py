@@ -50,3 +50,37 @@ class LevelDefinition(Model):
     class Meta:
         table = "level_definitions"
         unique_together = (("tenant", "number"),)
+
+
+class StreakDefinition(Model):
+    """A streak: consecutive units meeting ``rule``. ``unit`` is ``period`` (the rule reads a
+    period's facts, as a badge rule does) or ``workday`` (the rule reads ``deals``, the deals
+    won that day; weekends and the tenant's holidays neither break nor extend it)."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="streaks", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    name = fields.CharField(max_length=100)
+    rule = fields.TextField()
+    unit = fields.CharField(max_length=10)
+    period_kind = fields.CharField(max_length=10, default="month")
+
+    class Meta:
+        table = "streak_definitions"
+        unique_together = (("tenant", "name"),)
+
+
+class Holiday(Model):
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="holidays", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    day = fields.DateField()
+    name = fields.CharField(max_length=100, default="")
+
+    class Meta:
+        table = "holidays"
+        unique_together = (("tenant", "day"),)
