@@ -11,13 +11,14 @@ from tortoise import connections
 
 from domain.earnings.models import EarningsResult
 from domain.kit.clock import utc_now
-from domain.kit.errors import ExpressionError, PeriodError
+from domain.kit.errors import ExpressionError, Forbidden, PeriodError
 from domain.kit.expressions import CompiledExpression, EvaluationError, compile_expression
 from domain.kit.periods import parse_period
 from domain.notifications.models import NotificationKind, NotificationSent
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.texts import render
-from domain.org.models import User
+from domain.org.models import Role, User
+from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 from gamification.badges.certificates import certificate_pdf
 from gamification.badges.credentials import signed_credential
@@ -50,10 +51,19 @@ def compile_rule(rule: str, *, field: str = "rule") -> CompiledExpression:
 
 
 async def create_badge(
-    *, tenant_id: UUID, name: str, rule: str, description: str = "", icon: str = "", xp: int = 0
+    *, viewer: Viewer, name: str, rule: str, description: str = "", icon: str = "", xp: int = 0
 ) -> BadgeDefinition:
+    """Admins define a badge; a rule that does not compile, or any other refusal, names its
+    field and stores nothing."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins define badges", field="input")
+    tenant_id = viewer.tenant_id
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise BadgeRuleError("a badge needs a name of 1 to 100 characters", field="name")
+    if not isinstance(rule, str) or len(description) > 500 or len(icon) > 100:
+        raise BadgeRuleError(
+            "description up to 500, icon up to 100 characters", field="description"
+        )
     if rule:
         compile_rule(rule)
     if isinstance(xp, bool) or not isinstance(xp, int) or not 0 <= xp <= 1_000_000:

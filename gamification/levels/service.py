@@ -12,12 +12,16 @@ from uuid import UUID, uuid4
 from tortoise import connections
 
 from domain.kit.clock import utc_now
+from domain.kit.errors import Forbidden
 from domain.kit.periods import parse_period
+from domain.org.models import Role
+from domain.org.viewer import Viewer
 from gamification.levels.errors import LevelMapError, XpError
 from gamification.levels.models import LevelDefinition
 from gamification.levels.rules import Level, LevelStanding, level_of
 
 MAX_POINTS = 1_000_000
+MAX_LEVELS = 100
 REVERSED = ":reversed"
 
 
@@ -104,15 +108,25 @@ async def level_map(*, tenant_id: UUID) -> list[Level]:
     return [Level(r.number, r.name, r.xp_required, r.reward) for r in rows]
 
 
-async def set_level_map(*, tenant_id: UUID, levels: Sequence[Level]) -> list[Level]:
-    """Replace the tenant's levels: numbered 1, 2, ... with strictly rising thresholds."""
+async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Level]:
+    """Admins replace the tenant's levels: numbered 1, 2, ... with strictly rising
+    thresholds; a refusal names the level and stores nothing."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins set the level map", field="levels")
+    tenant_id = viewer.tenant_id
+    if len(levels) > MAX_LEVELS:
+        raise LevelMapError(f"at most {MAX_LEVELS} levels", field="levels")
     for i, lv in enumerate(levels):
         where = f"levels[{i}]"
         if lv.number != i + 1:
             raise LevelMapError(f"level numbers must be 1, 2, ... (got {lv.number})", field=where)
-        if not lv.name.strip() or len(lv.name) > 100:
-            raise LevelMapError("a level needs a name of 1 to 100 characters", field=where)
-        if lv.xp_required < 0 or (i and lv.xp_required <= levels[i - 1].xp_required):
+        if not lv.name.strip() or len(lv.name) > 100 or len(lv.reward) > 200:
+            raise LevelMapError(
+                "a level needs a name of 1 to 100 characters, a reward up to 200", field=where
+            )
+        if not 0 <= lv.xp_required <= 2**31 - 1 or (
+            i and lv.xp_required <= levels[i - 1].xp_required
+        ):
             raise LevelMapError("xpRequired must rise from level to level", field=where)
     await LevelDefinition.filter(tenant_id=tenant_id).delete()
     await LevelDefinition.bulk_create(

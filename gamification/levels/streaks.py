@@ -13,8 +13,11 @@ from tortoise import connections
 
 from domain.earnings.models import EarningsResult
 from domain.kit.clock import utc_now
+from domain.kit.errors import Forbidden
 from domain.kit.expressions import EvaluationError
 from domain.kit.periods import period_containing
+from domain.org.models import Role
+from domain.org.viewer import Viewer
 from gamification.badges.facts import PeriodFacts, env_of, facts_of
 from gamification.badges.service import compile_rule
 from gamification.levels.errors import LevelMapError
@@ -36,8 +39,12 @@ class StreakView:
 
 
 async def create_streak(
-    *, tenant_id: UUID, name: str, rule: str, unit: str, period_kind: str = "month"
+    *, viewer: Viewer, name: str, rule: str, unit: str, period_kind: str = "month"
 ) -> StreakDefinition:
+    """Admins define a streak; a refusal names its field and stores nothing."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins define streaks", field="input")
+    tenant_id = viewer.tenant_id
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise LevelMapError("a streak needs a name of 1 to 100 characters", field="name")
     if unit not in UNITS:
@@ -54,7 +61,10 @@ async def create_streak(
     )
 
 
-async def add_holidays(*, tenant_id: UUID, days: list[date]) -> None:
+async def add_holidays(*, viewer: Viewer, days: list[date]) -> None:
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins set holidays", field="days")
+    tenant_id = viewer.tenant_id
     existing = set(await Holiday.filter(tenant_id=tenant_id).values_list("day", flat=True))
     await Holiday.bulk_create(
         [Holiday(id=uuid4(), tenant_id=tenant_id, day=d) for d in sorted(set(days) - existing)]

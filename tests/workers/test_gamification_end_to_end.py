@@ -20,7 +20,14 @@ from gamification.badges.service import create_badge
 from gamification.levels.models import XpEntry
 from gamification.levels.rules import Level
 from gamification.levels.service import set_level_map, xp_of
-from tests.domain.builders import assign, make_tenant, make_user, publish_plan, set_quota
+from tests.domain.builders import (
+    assign,
+    make_tenant,
+    make_user,
+    publish_plan,
+    set_quota,
+    system_viewer,
+)
 from tests.domain.notifications.plans import AE_PLAN
 from tests.workers.ingest_helpers import Burst, body_of, deal, deletion, signed_headers
 from tests.workers.ingest_helpers import redis_url as redis_url  # a private Redis
@@ -39,9 +46,14 @@ async def test_given_signed_events_then_badges_and_xp_follow_a_deal_its_replay_a
     await assign(user=ana, plan=version, effective_from=month.start)
     await set_quota(user=ana, value="10000", period=month.id)
     badge = await create_badge(
-        tenant_id=tenant.id, name="Quota crusher", rule="attainment('bookings') >= 1", xp=50
+        viewer=system_viewer(tenant),
+        name="Quota crusher",
+        rule="attainment('bookings') >= 1",
+        xp=50,
     )
-    await set_level_map(tenant_id=tenant.id, levels=[Level(1, "Rookie", 0), Level(2, "Closer", 50)])
+    await set_level_map(
+        viewer=system_viewer(tenant), levels=[Level(1, "Rookie", 0), Level(2, "Closer", 50)]
+    )
     app = create_app(Settings(database_url=database_url, redis_url=redis_url))
     day = month.start.isoformat()
 

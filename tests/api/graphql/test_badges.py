@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from api.badges import certificate_url
 from api.settings import Settings
 from domain.crm.models import Transaction
-from gamification.badges.models import BadgeIssuer
+from gamification.badges.models import BadgeDefinition, BadgeIssuer
 from gamification.badges.service import create_badge
 from gamification.levels.rules import Level
 from gamification.levels.service import set_level_map
@@ -62,11 +62,11 @@ async def test_given_a_badge_awarded_then_certificate_credential_and_revocation_
     await h.assign(t, version, ana, period.start)
     await h.quota(t, ana, period.id, "10000")
     badge = await create_badge(
-        tenant_id=t.id, name="Quota crusher", rule="attainment('bookings') >= 1", xp=50,
+        viewer=h.system(t), name="Quota crusher", rule="attainment('bookings') >= 1", xp=50,
         description="100% of the bookings quota", icon="trophy",
     )  # fmt: skip
-    await set_level_map(tenant_id=t.id, levels=[Level(1, "Rookie", 0), Level(2, "Closer", 50)])
-    await create_streak(tenant_id=t.id, name="On quota", rule="attainment >= 1", unit="period")
+    await set_level_map(viewer=h.system(t), levels=[Level(1, "Rookie", 0), Level(2, "Closer", 50)])
+    await create_streak(viewer=h.system(t), name="On quota", rule="attainment >= 1", unit="period")
     await h.deal(t, ana, "opp-1", "12000", period.start)
     await h.recompute(t, ana, period.id)
     assert await award_gamification_of({}, tenant_id=t.id, pairs=[(ana.id, period.id)]) == 1
@@ -163,3 +163,62 @@ async def test_given_no_badges_or_levels_then_empty_answers(api: Api):
     }
     assert (await api.http.get("/badges/not-a-uuid/status")).status_code == 404
     assert (await api.http.get(f"/badges/{ana.id}/issuer")).status_code == 404
+
+
+CREATE_BADGE = """mutation($input: CreateBadgeInput!) { createBadge(input: $input) {
+  __typename ... on BadgeDefinition { id name rule xp }
+  ... on UserError { code message field } } }"""
+SET_LEVELS = """mutation($levels: [LevelInput!]!) { setLevelMap(levels: $levels) {
+  __typename ... on LevelMap { levels { number name xpRequired } }
+  ... on UserError { code message field } } }"""
+CREATE_STREAK = """mutation($input: CreateStreakInput!) { createStreak(input: $input) {
+  __typename ... on Streak { name } ... on UserError { code message field } } }"""
+
+
+async def test_given_bad_definitions_then_user_errors_naming_the_field_and_nothing_stored(
+    api: Api,
+):
+    t = await h.tenant("acme")
+    admin = await h.person(t, "ada", role=h.Role.ADMIN)
+    rep = await h.person(t, "ana")
+    me = api.as_(t, admin)
+    for rule, field in [
+        ("deals >=", "rule"),
+        ("bonus_points > 3", "rule"),
+        ("open('x')", "rule"),
+    ]:
+        result = await me.gql(CREATE_BADGE, {"input": {"name": "B", "rule": rule}})
+        answer = result["data"]["createBadge"]
+        assert answer["__typename"] == "UserError", answer
+        assert answer["field"] == field
+    bad_name = await me.gql(CREATE_BADGE, {"input": {"name": " ", "rule": "deals >= 1"}})
+    assert bad_name["data"]["createBadge"]["field"] == "name"
+    bad_xp = await me.gql(CREATE_BADGE, {"input": {"name": "B", "rule": "", "xp": -1}})
+    assert bad_xp["data"]["createBadge"]["field"] == "xp"
+    assert await BadgeDefinition.filter(tenant_id=t.id).count() == 0
+    ok = await me.gql(CREATE_BADGE, {"input": {"name": "First deal", "rule": "deals >= 1"}})
+    assert ok["data"]["createBadge"]["name"] == "First deal"
+    again = await me.gql(CREATE_BADGE, {"input": {"name": "First deal", "rule": "deals >= 2"}})
+    assert again["data"]["createBadge"]["field"] == "name"
+
+    levels = [{"name": "Rookie", "xpRequired": 0}, {"name": "Pro", "xpRequired": 0}]
+    result = await me.gql(SET_LEVELS, {"levels": levels})
+    assert result["data"]["setLevelMap"]["field"] == "levels[1]"
+    levels[1]["xpRequired"] = 100
+    result = await me.gql(SET_LEVELS, {"levels": levels})
+    assert [lv["xpRequired"] for lv in result["data"]["setLevelMap"]["levels"]] == [0, 100]
+
+    streak = {"name": "Daily", "rule": "deals >= 1", "unit": "hourly"}
+    assert (await me.gql(CREATE_STREAK, {"input": streak}))["data"]["createStreak"][
+        "field"
+    ] == "unit"
+    streak["unit"] = "workday"
+    assert (await me.gql(CREATE_STREAK, {"input": streak}))["data"]["createStreak"][
+        "name"
+    ] == "Daily"
+
+    as_rep = api.as_(t, rep)
+    assert h.codes(await as_rep.gql(CREATE_BADGE, {"input": {"name": "X", "rule": ""}})) == [
+        "FORBIDDEN"
+    ]
+    assert h.codes(await as_rep.gql(SET_LEVELS, {"levels": []})) == ["FORBIDDEN"]

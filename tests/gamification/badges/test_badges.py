@@ -6,7 +6,7 @@ from gamification.badges.errors import BadgeRuleError
 from gamification.badges.models import BadgeAward, BadgeDefinition
 from gamification.badges.service import award_badge, create_badge, evaluate_after_recompute
 from gamification.levels.service import xp_of
-from tests.domain.builders import make_tenant, make_user
+from tests.domain.builders import make_tenant, make_user, system_viewer
 
 
 def _result(count: int, attainment: str | None) -> SimpleNamespace:
@@ -18,7 +18,7 @@ async def test_a_rule_that_does_not_compile_names_the_field_and_stores_nothing(d
     tenant = await make_tenant(slug="b1")
     for rule in ["deals >=", "nonsense > 1", "__import__('os')"]:
         with pytest.raises(BadgeRuleError) as caught:
-            await create_badge(tenant_id=tenant.id, name="x", rule=rule)
+            await create_badge(viewer=system_viewer(tenant), name="x", rule=rule)
         assert caught.value.field == "rule"
     assert await BadgeDefinition.filter(tenant_id=tenant.id).count() == 0
 
@@ -26,9 +26,13 @@ async def test_a_rule_that_does_not_compile_names_the_field_and_stores_nothing(d
 async def test_rules_award_once_per_period_and_revoke_on_reversal(db: str) -> None:
     tenant = await make_tenant(slug="b2")
     ana = await make_user(tenant=tenant, external_id="ana")
-    first = await create_badge(tenant_id=tenant.id, name="First deal", rule="deals >= 1", xp=10)
+    first = await create_badge(
+        viewer=system_viewer(tenant), name="First deal", rule="deals >= 1", xp=10
+    )
     quota = await create_badge(
-        tenant_id=tenant.id, name="Three in a row", rule="periods_in_a_row('bookings') >= 3"
+        viewer=system_viewer(tenant),
+        name="Three in a row",
+        rule="periods_in_a_row('bookings') >= 3",
     )
     pair = (ana.id, "2026-10")
     awarded, _ = await evaluate_after_recompute(
@@ -57,7 +61,7 @@ async def test_rules_award_once_per_period_and_revoke_on_reversal(db: str) -> No
 async def test_award_badge_is_idempotent_on_source(db: str) -> None:
     tenant = await make_tenant(slug="b3")
     ana = await make_user(tenant=tenant, external_id="ana")
-    badge = await create_badge(tenant_id=tenant.id, name="Contest winner", rule="")
+    badge = await create_badge(viewer=system_viewer(tenant), name="Contest winner", rule="")
     args = {"tenant_id": tenant.id, "user_id": ana.id, "badge_id": badge.id, "period": "2026-10"}
     award = await award_badge(source="contest:c1:1", **args)
     assert award is not None
