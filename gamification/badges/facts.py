@@ -20,7 +20,8 @@ class PeriodFacts:
     """One person's results for one period (all plans), and the periods before it."""
 
     totals: dict[str, Decimal] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    # a split deal counts its share: counts are exact decimals
+    counts: dict[str, Decimal] = field(default_factory=dict)
     attainments: dict[str, Decimal] = field(default_factory=dict)
     earnings: Decimal = Decimal(0)
     # measure -> consecutive periods, ending with this one, at or above 100% of quota
@@ -31,7 +32,7 @@ class PeriodFacts:
 NamedFact = Callable[[PeriodFacts], Any]
 
 NAMED_FACTS: dict[str, NamedFact] = {
-    "deals": lambda f: sum(f.counts.values()),
+    "deals": lambda f: sum(f.counts.values(), Decimal(0)),
     "earnings": lambda f: f.earnings,
     # the best attainment over the measures that have a quota (None: no quota at all)
     "attainment": lambda f: max(f.attainments.values()) if f.attainments else None,
@@ -89,7 +90,7 @@ def facts_of(
         for m in result.measures or ():
             mid = m["id"]
             facts.totals[mid] = facts.totals.get(mid, Decimal(0)) + (_dec(m.get("total")) or 0)
-            facts.counts[mid] = facts.counts.get(mid, 0) + int(m.get("count") or 0)
+            facts.counts[mid] = facts.counts.get(mid, Decimal(0)) + (_dec(m.get("count")) or 0)
             attained = _dec(m.get("attainment"))
             if attained is not None:
                 facts.attainments[mid] = max(attained, facts.attainments.get(mid, attained))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -108,7 +109,7 @@ async def _period_streak(
     for i, p in enumerate(periods):
         history = {q.id: [r for r in rows if r.period == q.id] for q in reversed(periods[:i])}
         flags.append(_holds(rule, facts_of([r for r in rows if r.period == p.id], history)))
-    return _closed(flags)
+    return _closed(flags, last_is_open=True)
 
 
 async def _day_streak(tenant_id: UUID, user_id: UUID, rule: Any, today: date) -> Streak:
@@ -125,12 +126,14 @@ async def _day_streak(tenant_id: UUID, user_id: UUID, rule: Any, today: date) ->
     deals = {r["date"]: r["deals"] for r in rows}
     holidays = await Holiday.filter(tenant_id=tenant_id).values_list("day", flat=True)
     days = working_days(start, today, holidays)
-    flags = [_holds(rule, PeriodFacts(counts={"deals": deals.get(day, 0)})) for day in days]
+    flags = [
+        _holds(rule, PeriodFacts(counts={"deals": Decimal(deals.get(day, 0))})) for day in days
+    ]
     return _closed(flags, last_is_open=bool(days) and days[-1] == today)
 
 
-def _closed(flags: list[bool]) -> Streak:
-    """The last unit is still open: unmet, it neither counts nor breaks the streak."""
-    if flags and not flags[-1]:
+def _closed(flags: list[bool], *, last_is_open: bool) -> Streak:
+    """An open last unit (this period, today) that is unmet neither counts nor breaks it."""
+    if last_is_open and flags and not flags[-1]:
         flags = flags[:-1]
     return streak_of(flags)
