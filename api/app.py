@@ -22,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from api import graphiql
 from api.auth import Authenticator
+from api.badges import badge_routes
 from api.database import close_database, open_database, ping_database
 from api.graphql.live import LiveHub
 from api.graphql.schema import build_schema
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             *webhook_routes(),
+            *badge_routes(settings),
             *([graphiql.static_route()] if settings.development else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],

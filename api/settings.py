@@ -11,6 +11,10 @@ Environment = Literal["development", "production"]
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# development only: production refuses to start without its own (see from_env)
+DEVELOPMENT_URL_KEY = b"podium-development-url-signing-key"
+DEVELOPMENT_ISSUER_SECRET = b"podium-development-issuer-key-secret"
+MIN_KEY_CHARACTERS = 32
 
 
 class SettingsError(ValueError):
@@ -45,6 +49,10 @@ class Settings:
     firebase_credentials: str | None = None  # service-account JSON file; None: default creds
     limits: Limits = field(default_factory=Limits)
     log_json: bool = True
+    # HMAC key of the signed, expiring certificate links (PODIUM_URL_SIGNING_KEY)
+    url_signing_key: bytes = DEVELOPMENT_URL_KEY
+    # encrypts the tenants' badge issuer keys at rest (PODIUM_ISSUER_KEY_SECRET)
+    issuer_key_secret: bytes = DEVELOPMENT_ISSUER_SECRET
 
     @property
     def development(self) -> bool:
@@ -66,6 +74,17 @@ class Settings:
         if production and env.get("FIREBASE_AUTH_EMULATOR_HOST"):
             # the emulator makes firebase-admin accept unsigned tokens
             raise SettingsError("FIREBASE_AUTH_EMULATOR_HOST must not be set in production")
+        keys = {}
+        for name, default in (
+            ("PODIUM_URL_SIGNING_KEY", DEVELOPMENT_URL_KEY),
+            ("PODIUM_ISSUER_KEY_SECRET", DEVELOPMENT_ISSUER_SECRET),
+        ):
+            value = env.get(name) or ""
+            if value and len(value) < MIN_KEY_CHARACTERS:
+                raise SettingsError(f"{name} must be at least {MIN_KEY_CHARACTERS} characters")
+            if production and not value:
+                raise SettingsError(f"{name} is required when PODIUM_ENV=production")
+            keys[name] = value.encode() if value else default
         defaults = Limits()
         limits = Limits(
             max_depth=_int(env, "PODIUM_MAX_DEPTH", defaults.max_depth),
@@ -94,6 +113,8 @@ class Settings:
             firebase_credentials=env.get("GOOGLE_APPLICATION_CREDENTIALS") or None,
             limits=limits,
             log_json=env.get("PODIUM_LOG_FORMAT", "json" if production else "console") == "json",
+            url_signing_key=keys["PODIUM_URL_SIGNING_KEY"],
+            issuer_key_secret=keys["PODIUM_ISSUER_KEY_SECRET"],
         )
 
 

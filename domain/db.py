@@ -25,6 +25,8 @@ MODEL_MODULES = [
     "domain.notifications.models",
     "domain.targets.models",
     "gamification.leaderboards.models",  # a name, not an import: domain imports none of it
+    "gamification.badges.models",
+    "gamification.levels.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

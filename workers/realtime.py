@@ -28,6 +28,7 @@ from domain.notifications.service import (
     notify_and_claim_pushes,
 )
 from workers.push import FcmPushSender
+from workers.tasks.gamification import award_gamification
 from workers.tasks.leaderboards import update_leaderboards
 
 log = structlog.get_logger("podium.workers.realtime")
@@ -116,7 +117,8 @@ async def realtime_startup(ctx: dict[str, Any]) -> None:
     """Registers the hooks (once) and creates the push sender from the environment, unless
     one was put in ``ctx`` already (tests)."""
     hooks: list[Any] = ctx.setdefault(AFTER_RECOMPUTE, [])
-    for hook in (publish_earnings, update_leaderboards, notify_thresholds):
+    # badges and levels before the notifications: theirs are pushed with the others
+    for hook in (publish_earnings, update_leaderboards, award_gamification, notify_thresholds):
         if hook not in hooks:
             hooks.append(hook)
     if PUSH_SENDER not in ctx:

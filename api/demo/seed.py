@@ -309,6 +309,7 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
             results += len(stored)
     await _seed_targets(system, users, people, channels, quarter.next(), base, heat_pumps_sold)
     await _seed_boards(system, users)
+    await _seed_gamification(system, people, users, periods, today)
     return DemoSummary(
         tenant=tenant,
         people=people,
@@ -333,6 +334,49 @@ async def _seed_boards(system: Viewer, users: dict[str, User]) -> None:
         period_kind="month",
         team_id=users["mgr-north"].id,
     )
+
+
+async def _seed_gamification(
+    system: Viewer,
+    people: DemoPeople,
+    users: dict[str, User],
+    periods: list[Period],
+    today: date,
+) -> None:
+    """Badges, a level map and two streaks, then the after-recompute step of every seeded
+    (rep, period) in order: the reps have their badges (with certificates and credentials),
+    XP, levels and streaks as the workers would have given them."""
+    from gamification.badges.service import after_recompute, create_badge
+    from gamification.levels.rules import Level
+    from gamification.levels.service import set_level_map
+    from gamification.levels.streaks import add_holidays, create_streak
+
+    for name, rule, xp, icon, description in [
+        ("First deal", "deals >= 1", 50, "handshake", "A first won deal in a month."),
+        ("Quota crusher", "attainment('bookings') >= 1", 200, "trophy", "100% of the quota."),
+        ("Hat trick", "periods_in_a_row('bookings') >= 3", 500, "fire",
+         "Three months in a row at or above 100% of quota."),
+    ]:  # fmt: skip
+        await create_badge(
+            viewer=system, name=name, rule=rule, xp=xp, icon=icon, description=description
+        )
+    await set_level_map(
+        viewer=system,
+        levels=[
+            Level(1, "Rookie", 0),
+            Level(2, "Closer", 150, "Team lunch"),
+            Level(3, "Pro", 400, "Extra day off"),
+            Level(4, "Star", 800, "Conference ticket"),
+            Level(5, "Legend", 1500, "Weekend trip"),
+        ],
+    )
+    await create_streak(viewer=system, name="On quota", rule="attainment >= 1", unit="period")
+    await create_streak(viewer=system, name="Daily closer", rule="deals >= 1", unit="workday")
+    year = today.year
+    await add_holidays(viewer=system, days=[date(year, 1, 1), date(year, 5, 1), date(year, 12, 25)])
+    for period in periods:
+        pairs = [(users[rep].id, period.id) for rep in people.reps]
+        await after_recompute(tenant_id=system.tenant_id, pairs=pairs)
 
 
 def _as(user: User) -> Viewer:

@@ -15,6 +15,14 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.earnings.mutations.close_period import ClosePeriodResult, close_period
 from api.graphql.errors import ErrorPolicy
+from api.graphql.gamification.badges.mutations.define import (
+    CreateBadgeResult,
+    CreateStreakResult,
+    SetLevelMapResult,
+    create_badge,
+    create_streak,
+    set_level_map,
+)
 from api.graphql.gamification.leaderboards.mutations.create_leaderboard import (
     CreateLeaderboardResult,
     create_leaderboard,
@@ -87,6 +95,19 @@ class Mutation:
         resolver=create_leaderboard,
         description="Admins: a leaderboard (metric, period kind, the tenant or a manager's "
         "subtree), filled at once from the stored results.",
+    )
+    create_badge: CreateBadgeResult = strawberry.mutation(
+        resolver=create_badge,
+        description="Admins: a badge, awarded by its rule (plan expression language) once "
+        "per person and period, or as a contest prize.",
+    )
+    set_level_map: SetLevelMapResult = strawberry.mutation(
+        resolver=set_level_map,
+        description="Admins: replace the level map (thresholds rising from level to level).",
+    )
+    create_streak: CreateStreakResult = strawberry.mutation(
+        resolver=create_streak,
+        description="Admins: a streak of periods or working days meeting a rule.",
     )
     accept_plan: AcceptPlanResult = strawberry.mutation(
         resolver=accept_plan, description="The rep accepts a plan offered to them."

@@ -27,6 +27,8 @@ class NotificationKind(StrEnum):
     PAYABLE = "payable"  # payable earnings went up
     TARGET = "target"  # a target to allocate, validate, accept, or a dispute to answer
     LEADERBOARD = "leaderboard"  # entered the top 3 of a leaderboard
+    BADGE = "badge"  # a badge awarded
+    LEVEL = "level"  # a new level reached
 
 
 class Device(Model):

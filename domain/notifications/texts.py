@@ -24,6 +24,26 @@ DEFAULT_LANGUAGE = "en"
 
 # (title, body) per kind and language; {placeholders} are filled with formatted values
 TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
+    NotificationKind.BADGE: {
+        "en": ("New badge: {badge}", "You earned the {badge} badge in {period}."),
+        "de": (
+            "Neues Abzeichen: {badge}",
+            "Sie haben das Abzeichen {badge} im Zeitraum {period} erhalten.",
+        ),
+        "fr": ("Nouveau badge : {badge}", "Vous avez obtenu le badge {badge} pour {period}."),
+        "ms": ("Lencana baharu: {badge}", "Anda memperoleh lencana {badge} bagi {period}."),
+        "hi": ("नया बैज: {badge}", "आपने {period} में {badge} बैज अर्जित किया।"),
+    },
+    NotificationKind.LEVEL: {
+        "en": ("Level up: {level}", "You reached level {number}, {level}, with {xp} XP."),
+        "de": ("Neues Level: {level}", "Sie haben Level {number} erreicht, {level}, mit {xp} XP."),
+        "fr": (
+            "Niveau supérieur : {level}",
+            "Vous avez atteint le niveau {number}, {level}, avec {xp} XP.",
+        ),
+        "ms": ("Naik tahap: {level}", "Anda mencapai tahap {number}, {level}, dengan {xp} XP."),
+        "hi": ("नया स्तर: {level}", "आप {xp} अंकों के साथ स्तर {number}, {level}, पर पहुँच गए।"),
+    },
     NotificationKind.LEADERBOARD: {
         "en": ("You are in the top 3: {board}", "Rank {rank} on {board} in {period}."),
         "de": (
@@ -314,6 +334,14 @@ def render(
         }
     elif kind is NotificationKind.LEADERBOARD:
         values |= {"board": params["board"], "rank": params["rank"]}
+    elif kind is NotificationKind.BADGE:
+        values |= {"badge": params["badge"]}
+    elif kind is NotificationKind.LEVEL:
+        values |= {
+            "level": params["level"],
+            "number": params["number"],
+            "xp": format_decimal(int(params["xp"]), locale=babel_locale(locale)),
+        }
     elif kind is NotificationKind.TIER:
         values |= {
             "tier": params["tier"],

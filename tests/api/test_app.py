@@ -576,6 +576,15 @@ def test_given_the_environment_then_limits_and_defaults_are_read():
         ({"PODIUM_MAX_COST": "lots"}, "PODIUM_MAX_COST must be a whole number"),
         ({"PODIUM_MAX_DEPTH": "0"}, "PODIUM_MAX_DEPTH must be positive"),
         ({"PODIUM_ENV": "staging"}, "PODIUM_ENV must be development or production"),
+        (
+            {
+                "PODIUM_ENV": "production",
+                "DATABASE_URL": "postgres://x/y",
+                "REDIS_URL": "redis://x",
+            },
+            "PODIUM_URL_SIGNING_KEY is required when PODIUM_ENV=production",
+        ),
+        ({"PODIUM_ISSUER_KEY_SECRET": "short"}, "PODIUM_ISSUER_KEY_SECRET must be at least 32"),
     ],
 )
 def test_given_bad_settings_then_refused_naming_the_variable(environ: dict[str, str], message: str):
@@ -608,6 +617,8 @@ def test_given_uvicorn_running_the_factory_when_called_over_tcp_then_lifespan_an
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("PODIUM_ENV", "production")
+    monkeypatch.setenv("PODIUM_URL_SIGNING_KEY", "k" * 32)
+    monkeypatch.setenv("PODIUM_ISSUER_KEY_SECRET", "s" * 32)
     config = uvicorn.Config(
         "api.app:create_app", factory=True, host="127.0.0.1", port=0, log_level="warning"
     )

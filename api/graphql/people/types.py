@@ -19,7 +19,16 @@ from api.graphql.earnings.types import (
     first_attainment,
     quota_progress_of,
 )
+from api.graphql.gamification.badges.types import Badge, my_badges
 from api.graphql.gamification.leaderboards.types import Standing, standings
+from api.graphql.gamification.levels.types import (
+    Level,
+    LevelStep,
+    Streak,
+    my_level,
+    my_level_map,
+    my_streaks,
+)
 from api.graphql.money import Money, money
 from api.graphql.notifications.queries import notifications
 from api.graphql.notifications.types import Notification
@@ -144,6 +153,16 @@ class Me(Rep):
     )
     notifications: Connection[Notification] = strawberry.field(
         resolver=notifications, description="The viewer's inbox, newest first."
+    )
+    level: Level = strawberry.field(resolver=my_level, description="The viewer's level and XP.")
+    level_map: list[LevelStep] = strawberry.field(
+        resolver=my_level_map, description="The tenant's levels, which the viewer unlocked."
+    )
+    badges: Connection[Badge] = strawberry.field(
+        resolver=my_badges, description="The viewer's badges, newest first, revoked ones marked."
+    )
+    streaks: list[Streak] = strawberry.field(
+        resolver=my_streaks, description="The viewer's streaks, current and longest."
     )
     targets: list[Target] = strawberry.field(
         resolver=my_targets, description="The viewer's published targets (of `period`, or all)."

@@ -22,7 +22,6 @@ from graphql import (
     Visitor,
     build_schema,
     parse,
-    print_ast,
     validate,
     visit,
 )
@@ -35,13 +34,10 @@ SDL = ROOT / "schema.graphql"
 OPERATIONS = ROOT / "tests" / "spec" / "client-operations.graphql"
 REGENERATE = ".venv/bin/strawberry export-schema api.graphql.schema:schema --output schema.graphql"
 
-GAMIFICATION_FIELDS = {"level", "badges"}
 WAITING = {
     # gamification
     "Contests": "contests",
-    "LevelMap": "levels",
     "LaunchContest": "contests",
-    "Home": "level and badges (the rest of Home is checked below)",
     # statements, disputes, payouts
     "MyStatements": "statements",
     "RaiseDispute": "disputes",
@@ -51,7 +47,6 @@ WAITING = {
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
     # second release
-    "MyBadges": "badges, streaks",
     "ContestStandings": "contests",
     "Statement": "statements",
     "AddAdjustment": "adjustments",
@@ -146,21 +141,3 @@ def test_given_a_client_operation_when_validated_then_only_waiting_ones_fail(nam
         )
     else:
         assert errors == [], f"{name} does not validate against schema.graphql: {errors}"
-
-
-def test_given_home_without_gamification_fields_when_validated_then_it_passes():
-    document = operation_document("Home", GAMIFICATION_FIELDS)
-    printed = print_ast(document)
-
-    assert errors_of(document) == []
-    assert "earnings(period: $period)" in printed
-    assert "quotaProgress(period: $period)" in printed
-    assert not any(f"  {f} " in printed or f"  {f}(" in printed for f in GAMIFICATION_FIELDS)
-
-
-def test_given_home_with_gamification_fields_then_only_those_fields_are_missing():
-    errors = errors_of(operation_document("Home"))
-
-    assert len(errors) == len(GAMIFICATION_FIELDS)
-    for field in GAMIFICATION_FIELDS:
-        assert any(f"'{field}'" in e for e in errors), errors

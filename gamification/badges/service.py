@@ -1,0 +1,349 @@
+"""Badge definitions, rule evaluation after a recompute, awards and revocations.
+Services never commit: they run inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID, uuid4
+
+from tortoise import connections
+
+from domain.earnings.models import EarningsResult
+from domain.kit.clock import utc_now
+from domain.kit.errors import ExpressionError, Forbidden, PeriodError
+from domain.kit.expressions import CompiledExpression, EvaluationError, compile_expression
+from domain.kit.periods import parse_period
+from domain.notifications.models import NotificationKind, NotificationSent
+from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.notifications.texts import render
+from domain.org.models import Role, User
+from domain.org.viewer import Viewer
+from domain.tenants.repository import get_tenant
+from gamification.badges.certificates import certificate_pdf
+from gamification.badges.credentials import signed_credential
+from gamification.badges.errors import BadgeNotFound, BadgeRuleError
+from gamification.badges.facts import NAMED_FACTS, REFERENCE_FACTS, env_of, facts_of
+from gamification.badges.models import BadgeAward, BadgeDefinition
+from gamification.levels.service import (
+    grant_xp,
+    level_map,
+    level_standing,
+    reverse_xp,
+    sync_deal_xp,
+)
+
+
+def compile_rule(rule: str, *, field: str = "rule") -> CompiledExpression:
+    """The rule compiled, or BadgeRuleError naming ``field`` (unknown facts included)."""
+    try:
+        compiled = compile_expression(
+            rule, where=field, allow_names=True, reference_functions=REFERENCE_FACTS
+        )
+    except ExpressionError as exc:
+        raise BadgeRuleError(exc.message, field=field) from None
+    unknown = sorted(compiled.names - set(NAMED_FACTS))
+    if unknown:
+        raise BadgeRuleError(
+            f"unknown fact {unknown[0]!r} (known: {', '.join(sorted(NAMED_FACTS))})", field=field
+        )
+    return compiled
+
+
+async def create_badge(
+    *, viewer: Viewer, name: str, rule: str, description: str = "", icon: str = "", xp: int = 0
+) -> BadgeDefinition:
+    """Admins define a badge; a rule that does not compile, or any other refusal, names its
+    field and stores nothing."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins define badges", field="input")
+    tenant_id = viewer.tenant_id
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise BadgeRuleError("a badge needs a name of 1 to 100 characters", field="name")
+    if not isinstance(rule, str) or len(description) > 500 or len(icon) > 100:
+        raise BadgeRuleError(
+            "description up to 500, icon up to 100 characters", field="description"
+        )
+    if rule:
+        compile_rule(rule)
+    if isinstance(xp, bool) or not isinstance(xp, int) or not 0 <= xp <= 1_000_000:
+        raise BadgeRuleError("xp must be a whole number from 0 to 1000000", field="xp")
+    if await BadgeDefinition.filter(tenant_id=tenant_id, name=name).exists():
+        raise BadgeRuleError(f"a badge named {name!r} exists already", field="name")
+    return await BadgeDefinition.create(
+        id=uuid4(),
+        tenant_id=tenant_id,
+        name=name,
+        rule=rule,
+        description=description,
+        icon=icon,
+        xp=xp,
+        created_at=utc_now(),
+    )
+
+
+def _db() -> Any:
+    return connections.get("default")
+
+
+async def award_badge(
+    *, tenant_id: UUID, user_id: UUID, badge_id: UUID, period: str, source: str
+) -> BadgeAward | None:
+    """Award the badge (once per badge, person and period; idempotent on ``source``) and its
+    XP; None if it was awarded already."""
+    badge = await BadgeDefinition.get_or_none(id=badge_id, tenant_id=tenant_id)
+    if badge is None:
+        raise BadgeNotFound(f"no badge {badge_id}", field="badgeId")
+    # the tenant's awards take status-list indexes one after the other: lock the tenant's
+    # definitions row set so two awarders do not pick the same index
+    await _db().execute_query(
+        "SELECT pg_advisory_xact_lock(hashtext('badge_awards:' || $1::text))", [str(tenant_id)]
+    )
+    rows = await _db().execute_query_dict(
+        """
+        INSERT INTO badge_awards
+            (id, tenant_id, badge_id, user_id, period, source, awarded_at, status_index)
+        SELECT $1, $2, $3, $4, $5, $6, $7,
+               COALESCE((SELECT MAX(status_index) + 1 FROM badge_awards WHERE tenant_id = $2), 0)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+        """,
+        [uuid4(), tenant_id, badge_id, user_id, period, source, utc_now()],
+    )
+    if not rows:
+        return None
+    award = await BadgeAward.get(id=rows[0]["id"])
+    if badge.xp:
+        await grant_xp(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            source=_xp_source(award),
+            points=badge.xp,
+            reason=f"badge {badge.name}",
+        )
+    return award
+
+
+def _xp_source(award: BadgeAward) -> str:
+    return f"badge:{award.badge_id}:{award.period}"
+
+
+async def revoke_award(*, award: BadgeAward, reason: str) -> bool:
+    if award.revoked_at is not None:
+        return False
+    award.revoked_at = utc_now()
+    await award.save(update_fields=["revoked_at"])
+    await reverse_xp(
+        tenant_id=award.tenant_id, user_id=award.user_id, source=_xp_source(award), reason=reason
+    )
+    return True
+
+
+def rule_source(badge_id: UUID, period: str) -> str:
+    return f"rule:{badge_id}:{period}"
+
+
+async def evaluate_after_recompute(
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[Any]],
+    history: Mapping[tuple[UUID, str], Mapping[str, Sequence[Any]]] | None = None,
+) -> tuple[list[BadgeAward], list[BadgeAward]]:
+    """Each rule over each (person, period): award what now holds; revoke a rule's award
+    whose rule no longer holds (its deal was reversed). Returns (awarded, revoked)."""
+    badges = [b for b in await BadgeDefinition.filter(tenant_id=tenant_id) if b.rule]
+    awarded: list[BadgeAward] = []
+    revoked: list[BadgeAward] = []
+    for user_id, period in dict.fromkeys(pairs):
+        facts = facts_of(results.get((user_id, period), ()), (history or {}).get((user_id, period)))
+        env = env_of(facts)
+        for badge in badges:
+            try:
+                holds = bool(compile_rule(badge.rule)(env))
+            except EvaluationError:
+                holds = False
+            source = rule_source(badge.id, period)
+            if holds:
+                award = await award_badge(
+                    tenant_id=tenant_id,
+                    user_id=user_id,
+                    badge_id=badge.id,
+                    period=period,
+                    source=source,
+                )
+                if award is not None:
+                    awarded.append(award)
+                continue
+            current = await BadgeAward.get_or_none(
+                tenant_id=tenant_id, user_id=user_id, source=source, revoked_at=None
+            )
+            if current is not None and await revoke_award(
+                award=current, reason=f"badge {badge.name} revoked"
+            ):
+                revoked.append(current)
+    return awarded, revoked
+
+
+HISTORY_PERIODS = 12  # how far back `periods_in_a_row` looks
+
+
+async def _history(
+    tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], dict[str, list[Any]]]:
+    """Each pair's earlier periods' results (same kind), newest first."""
+    out: dict[tuple[UUID, str], dict[str, list[Any]]] = {}
+    for user_id, period in pairs:
+        try:
+            current = parse_period(period)
+            earlier = []
+            for _ in range(HISTORY_PERIODS):
+                current = current.previous()
+                earlier.append(current.id)
+        except PeriodError:
+            continue
+        rows = await EarningsResult.filter(tenant_id=tenant_id, user_id=user_id, period__in=earlier)
+        by_period: dict[str, list[Any]] = {p: [] for p in earlier}
+        for row in rows:
+            by_period[row.period].append(row)
+        out[(user_id, period)] = by_period
+    return out
+
+
+async def after_recompute(
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
+) -> tuple[list[BadgeAward], list[BadgeAward]]:
+    """The after-recompute step of gamification: deal XP (granted once, reversed once),
+    badge rules (awarded, or revoked when a reversal undoes them), and the BADGE and LEVEL
+    notifications (each once), all from what is stored."""
+    unique = list(dict.fromkeys(pairs))
+    if results is None or any(p not in results for p in unique):
+        rows = await EarningsResult.filter(
+            tenant_id=tenant_id,
+            user_id__in=[u for u, _ in unique],
+            period__in=[p for _, p in unique],
+        )
+        results = {pair: [r for r in rows if (r.user_id, r.period) == pair] for pair in unique}
+    people = list(dict.fromkeys(u for u, _ in unique))
+    before = {u: await level_standing(tenant_id=tenant_id, user_id=u) for u in people}
+    for user_id, period in unique:
+        await sync_deal_xp(tenant_id=tenant_id, user_id=user_id, period=period)
+    awarded, revoked = await evaluate_after_recompute(
+        tenant_id=tenant_id,
+        pairs=unique,
+        results=results,
+        history=await _history(tenant_id, unique),
+    )
+    periods = {u: p for u, p in unique}
+    ups = []
+    for user_id in people:
+        after = await level_standing(tenant_id=tenant_id, user_id=user_id)
+        if after.number > before[user_id].number:
+            ups.append((user_id, periods[user_id], after))
+    await _notify(tenant_id, awarded, ups)
+    return awarded, revoked
+
+
+async def _notify(
+    tenant_id: UUID, awarded: Sequence[BadgeAward], ups: Sequence[tuple[UUID, str, Any]]
+) -> int:
+    if not awarded and not ups:
+        return 0
+    tenant = await get_tenant(tenant_id)
+    repository = NotifierRepository(tenant_id)
+    locales = {
+        u.id: u.locale or tenant.locale
+        for u in await User.filter(
+            tenant_id=tenant_id, id__in=[a.user_id for a in awarded] + [u for u, _, _ in ups]
+        )
+    }
+    names = {b.id: b.name for b in await BadgeDefinition.filter(tenant_id=tenant_id)}
+    levels = {lv.number: lv.name for lv in await level_map(tenant_id=tenant_id)}
+    news = []
+    for award in awarded:
+        key = f"badge:{award.badge_id}"
+        if await repository.was_sent(award.user_id, award.period, NotificationKind.BADGE, key):
+            continue
+        params = {"period": award.period, "badge": names[award.badge_id]}
+        news.append(_new(award.user_id, award.period, NotificationKind.BADGE, params, key,
+                         locales.get(award.user_id)))  # fmt: skip
+    for user_id, period, standing in ups:
+        key = f"level:{standing.number}"
+        # a level is told once whatever the period: the sent record sits on the first one
+        if await NotificationSent.exists(
+            tenant_id=tenant_id, user_id=user_id, kind=NotificationKind.LEVEL, key=key
+        ):
+            continue
+        params = {
+            "period": period,
+            "level": levels.get(standing.number, str(standing.number)),
+            "number": str(standing.number),
+            "xp": str(standing.xp),
+        }
+        news.append(_new(user_id, period, NotificationKind.LEVEL, params, key,
+                         locales.get(user_id)))  # fmt: skip
+    if news:
+        await repository.add_notifications(news)
+    return len(news)
+
+
+def _new(
+    user_id: UUID,
+    period: str,
+    kind: NotificationKind,
+    params: dict[str, str],
+    key: str,
+    locale: str | None,
+) -> NewNotification:
+    title, body = render(kind, params, locale)
+    return NewNotification(
+        user_id=user_id, period=period, kind=kind, title=title, body=body, params=params,
+        locale=locale or "en", sent=((key, 1),),
+    )  # fmt: skip
+
+
+async def certificate_of(*, award_id: UUID) -> bytes | None:
+    """The award's PDF certificate; None if there is no such award."""
+    award = await BadgeAward.get_or_none(id=award_id).select_related("badge", "user", "tenant")
+    if award is None:
+        return None
+    return certificate_pdf(
+        recipient=award.user.display_name or award.user.external_id,
+        badge=award.badge.name,
+        description=award.badge.description,
+        period=award.period,
+        awarded_on=award.awarded_at.date(),
+        tenant=award.tenant.name,
+        credential_id=f"urn:uuid:{award.id}",
+        revoked=award.revoked_at is not None,
+    )
+
+
+async def credential_of(*, award: BadgeAward, base_url: str, secret: bytes) -> str:
+    """The award's Open Badges 3.0 credential, a compact VC-JWT."""
+    await award.fetch_related("badge", "user", "tenant")
+    return await signed_credential(
+        award=award,
+        badge=award.badge,
+        recipient=award.user.display_name or award.user.external_id,
+        tenant_name=award.tenant.name,
+        base_url=base_url,
+        secret=secret,
+    )
+
+
+async def badges_of(
+    *, tenant_id: UUID, user_id: UUID, first: int, offset: int
+) -> tuple[list[BadgeAward], bool]:
+    """A person's awards, newest first, revoked ones included (marked)."""
+    rows = (
+        await BadgeAward.filter(tenant_id=tenant_id, user_id=user_id)
+        .select_related("badge")
+        .order_by("-awarded_at", "-status_index")
+        .offset(offset)
+        .limit(first + 1)
+    )
+    return rows[:first], len(rows) > first

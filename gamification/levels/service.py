@@ -1,0 +1,181 @@
+"""XP, levels and streaks. The XP ledger is append-only and keyed by its source, so a replayed
+event never counts twice and a reversal is an entry of its own (``<source>:reversed``).
+Services never commit: they run inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from tortoise import connections
+
+from domain.kit.clock import utc_now
+from domain.kit.errors import Forbidden
+from domain.kit.periods import parse_period
+from domain.org.models import Role
+from domain.org.viewer import Viewer
+from gamification.levels.errors import LevelMapError, XpError
+from gamification.levels.models import LevelDefinition
+from gamification.levels.rules import Level, LevelStanding, level_of
+
+MAX_POINTS = 1_000_000
+MAX_LEVELS = 100
+REVERSED = ":reversed"
+
+
+def _db() -> Any:
+    return connections.get("default")
+
+
+async def grant_xp(
+    *, tenant_id: UUID, user_id: UUID, source: str, points: int, reason: str
+) -> bool:
+    """Append ``points`` for ``source``; False (nothing written) if that source has an entry
+    already."""
+    if not isinstance(source, str) or not source or len(source) > 200:
+        raise XpError("source must be 1 to 200 characters", field="source")
+    if isinstance(points, bool) or not isinstance(points, int) or abs(points) > MAX_POINTS:
+        raise XpError(f"points must be a whole number up to {MAX_POINTS}", field="points")
+    return await _append(tenant_id, user_id, source, points, reason[:200])
+
+
+async def _append(tenant_id: UUID, user_id: UUID, source: str, points: int, reason: str) -> bool:
+    rows = await _db().execute_query_dict(
+        """
+        INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (tenant_id, user_id, source) DO NOTHING
+        RETURNING id
+        """,
+        [tenant_id, user_id, source, points, reason, utc_now()],
+    )
+    return bool(rows)
+
+
+async def reverse_xp(*, tenant_id: UUID, user_id: UUID, source: str, reason: str) -> bool:
+    """Write the entry that cancels ``source`` (once; False if there is nothing to reverse
+    or it is reversed already). A source granted again after its reversal is not counted
+    again: the ledger's key is the source, and both rows stay."""
+    rows = await _db().execute_query_dict(
+        "SELECT points FROM xp_entries WHERE tenant_id = $1 AND user_id = $2 AND source = $3",
+        [tenant_id, user_id, source],
+    )
+    if not rows or rows[0]["points"] == 0:
+        return False
+    return await _append(tenant_id, user_id, source + REVERSED, -rows[0]["points"], reason[:200])
+
+
+async def xp_totals(
+    *, tenant_id: UUID, user_ids: Sequence[UUID], start: date, end: date
+) -> dict[UUID, int]:
+    """Each person's XP written from ``start`` to ``end`` (inclusive, UTC days), exact
+    integers; 0 for someone with none."""
+    totals = {user_id: 0 for user_id in user_ids}
+    if not totals:
+        return totals
+    rows = await _db().execute_query_dict(
+        """
+        SELECT user_id, SUM(points)::bigint AS xp FROM xp_entries
+        WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])
+          AND created_at >= $3 AND created_at < $4
+        GROUP BY user_id
+        """,
+        [
+            tenant_id,
+            list(totals),
+            datetime.combine(start, time(), UTC),
+            datetime.combine(end + timedelta(days=1), time(), UTC),
+        ],
+    )
+    for row in rows:
+        totals[row["user_id"]] = int(row["xp"])
+    return totals
+
+
+async def xp_of(*, tenant_id: UUID, user_id: UUID) -> int:
+    rows = await _db().execute_query_dict(
+        "SELECT COALESCE(SUM(points), 0)::bigint AS xp FROM xp_entries "
+        "WHERE tenant_id = $1 AND user_id = $2",
+        [tenant_id, user_id],
+    )
+    return int(rows[0]["xp"])
+
+
+async def level_map(*, tenant_id: UUID) -> list[Level]:
+    rows = await LevelDefinition.filter(tenant_id=tenant_id).order_by("number")
+    return [Level(r.number, r.name, r.xp_required, r.reward) for r in rows]
+
+
+async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Level]:
+    """Admins replace the tenant's levels: numbered 1, 2, ... with strictly rising
+    thresholds; a refusal names the level and stores nothing."""
+    if viewer.role is not Role.ADMIN:
+        raise Forbidden("only admins set the level map", field="levels")
+    tenant_id = viewer.tenant_id
+    if len(levels) > MAX_LEVELS:
+        raise LevelMapError(f"at most {MAX_LEVELS} levels", field="levels")
+    for i, lv in enumerate(levels):
+        where = f"levels[{i}]"
+        if lv.number != i + 1:
+            raise LevelMapError(f"level numbers must be 1, 2, ... (got {lv.number})", field=where)
+        if not lv.name.strip() or len(lv.name) > 100 or len(lv.reward) > 200:
+            raise LevelMapError(
+                "a level needs a name of 1 to 100 characters, a reward up to 200", field=where
+            )
+        if not 0 <= lv.xp_required <= 2**31 - 1 or (
+            i and lv.xp_required <= levels[i - 1].xp_required
+        ):
+            raise LevelMapError("xpRequired must rise from level to level", field=where)
+    await LevelDefinition.filter(tenant_id=tenant_id).delete()
+    await LevelDefinition.bulk_create(
+        [
+            LevelDefinition(
+                id=uuid4(),
+                tenant_id=tenant_id,
+                number=lv.number,
+                name=lv.name,
+                xp_required=lv.xp_required,
+                reward=lv.reward,
+            )
+            for lv in levels
+        ]
+    )
+    return list(levels)
+
+
+async def level_standing(*, tenant_id: UUID, user_id: UUID) -> LevelStanding:
+    xp = await xp_of(tenant_id=tenant_id, user_id=user_id)
+    return level_of(xp, await level_map(tenant_id=tenant_id))
+
+
+DEAL_XP = 10  # XP for each deal won that credits a rep
+
+
+async def sync_deal_xp(*, tenant_id: UUID, user_id: UUID, period: str) -> int:
+    """XP for the deals crediting this person dated in ``period``: granted once per deal
+    (source ``deal:<CRM id>``), reversed once when the deal is deleted. Returns the number of
+    entries written."""
+    parsed = parse_period(period)
+    rows = await _db().execute_query_dict(
+        """
+        SELECT external_id, deleted FROM transactions
+        WHERE tenant_id = $1 AND credited_user_ids ?| ARRAY[$2::text]
+          AND date >= $3 AND date <= $4
+        """,
+        [tenant_id, str(user_id), parsed.start, parsed.end],
+    )
+    written = 0
+    for row in rows:
+        source = f"deal:{row['external_id']}"[:200]
+        if row["deleted"]:
+            written += await reverse_xp(
+                tenant_id=tenant_id, user_id=user_id, source=source, reason="deal reversed"
+            )
+        else:
+            written += await grant_xp(
+                tenant_id=tenant_id, user_id=user_id, source=source, points=DEAL_XP,
+                reason="deal won",
+            )  # fmt: skip
+    return written
