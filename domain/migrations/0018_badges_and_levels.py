@@ -11,7 +11,7 @@ from tortoise.indexes import Index
 
 
 class Migration(migrations.Migration):
-    dependencies = [("podium", "0016_leaderboard_notifications")]
+    dependencies = [("podium", "0017_leaderboard_groups")]
 
     initial = False
 
