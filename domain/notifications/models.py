@@ -27,6 +27,9 @@ class NotificationKind(StrEnum):
     PAYABLE = "payable"  # payable earnings went up
     TARGET = "target"  # a target to allocate, validate, accept, or a dispute to answer
     LEADERBOARD = "leaderboard"  # entered the top 3 of a leaderboard
+    CONTEST_STARTED = "contest_started"  # a contest one takes part in went live
+    CONTEST_ENDED = "contest_ended"  # ... ended (awarding follows after the grace period)
+    CONTEST_WON = "contest_won"  # ... and one won a prize in it
 
 
 class Device(Model):
