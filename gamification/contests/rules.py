@@ -180,3 +180,8 @@ def overlapping_prizes(prizes: Sequence[Prize]) -> int | None:
             return prize.rank
         seen.add(prize.rank)
     return None
+
+
+def split_amount(total: Decimal, currency: str, keys: Sequence[str]) -> list[Decimal]:
+    """``total`` split among ``keys`` to the minor unit, leftover units to the first keys."""
+    return _split(total, currency, keys)
