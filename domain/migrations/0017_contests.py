@@ -4,12 +4,21 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from domain.notifications.models import NotificationKind
-from gamification.contests.models import ContestStatus
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
 from tortoise.indexes import Index
+from enum import StrEnum
+
+
+class ContestStatus(StrEnum):
+    # a copy of gamification.contests.models.ContestStatus: domain imports no outer layer
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    AWARDED = "awarded"
 
 class Migration(migrations.Migration):
     dependencies = [('podium', '0016_leaderboard_notifications')]

@@ -3,15 +3,20 @@ the lifecycle tick driven by arq cron, and the award. Services never commit."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from domain.audit import service as audit
 from domain.kit.clock import utc_now
 from domain.kit.money import is_currency, round_money
+from domain.kit.periods import period_containing
+from domain.notifications.models import NotificationKind
+from domain.notifications.service import Event
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
@@ -26,6 +31,8 @@ from gamification.contests.models import Contest, ContestStatus
 DEFAULT_GRACE = timedelta(minutes=30)
 AwardBadge = Callable[..., Awaitable[object | None]]
 GrantXp = Callable[..., Awaitable[bool]]
+log = logging.getLogger(__name__)
+XP_FOR_RANK = (100, 60, 30)  # XP for places 1, 2, 3; other prize ranks get the last
 
 
 def payable_currencies(tenant: Tenant) -> set[str]:
@@ -234,8 +241,8 @@ async def winners(contest: Contest, placed: list[rules.Placed]) -> list[rules.Wo
 async def award_contest(
     *,
     contest: Contest,
-    award_badge: AwardBadge,
-    grant_xp: GrantXp,
+    award_badge: AwardBadge | None,
+    grant_xp: GrantXp | None,
     period: str,
 ) -> list[rules.Won]:
     """Freeze the results, write the money prizes as rewards, the badges and XP through the
@@ -257,7 +264,9 @@ async def award_contest(
                 source_id=str(contest.id),
                 reason=f"{contest.name}: rank {w.rank} ({w.description})",
             )
-        if w.badge_id is not None:
+        if w.badge_id is not None and award_badge is None:
+            log.warning("badge prize of contest %s kept in its results: no badges wired", source)
+        elif w.badge_id is not None:
             await award_badge(
                 tenant_id=contest.tenant_id,
                 user_id=user,
@@ -265,13 +274,14 @@ async def award_contest(
                 period=period,
                 source=f"{source}:rank:{w.rank}",
             )
-        await grant_xp(
-            tenant_id=contest.tenant_id,
-            user_id=user,
-            source=f"{source}:place",
-            points=max(0, 100 - 10 * (w.rank - 1)),
-            reason=f"{contest.name}: rank {w.rank}",
-        )
+        if grant_xp is not None:
+            await grant_xp(
+                tenant_id=contest.tenant_id,
+                user_id=user,
+                source=f"{source}:place",
+                points=XP_FOR_RANK[min(w.rank, len(XP_FOR_RANK)) - 1],
+                reason=f"{contest.name}: rank {w.rank}",
+            )
     contest.results = {
         "tie_rule": rules.TIE_RULE_TEXT[rules.TieRule(contest.tie_rule)],
         "period": period,
@@ -347,9 +357,9 @@ async def claw_back_after_reversal(*, contest: Contest) -> list[Reward]:
 async def tick(
     *,
     now: datetime,
-    award_badge: AwardBadge,
-    grant_xp: GrantXp,
-    period_of: Callable[[Contest], str],
+    award_badge: AwardBadge | None,
+    grant_xp: GrantXp | None,
+    period_of: Callable[[Contest], Awaitable[str]] | None = None,
 ) -> list[tuple[Contest, str]]:
     """One lifecycle step for every contest: scheduled -> live -> ended -> awarded (after the
     tenant's grace period). Returns (contest, transition) pairs for notifications."""
@@ -366,7 +376,53 @@ async def tick(
         tenant = await Tenant.get(id=c.tenant_id)
         if c.ends_at + grace(tenant) <= now:
             await award_contest(
-                contest=c, award_badge=award_badge, grant_xp=grant_xp, period=period_of(c)
+                contest=c,
+                award_badge=award_badge,
+                grant_xp=grant_xp,
+                period=await (period_of or prize_period)(c),
             )
             moved.append((c, "won"))
     return moved
+
+
+async def prize_period(contest: Contest) -> str:
+    """Prizes are paid in the tenant's month (in its time zone) in which the contest ended."""
+    tenant = await Tenant.get(id=contest.tenant_id)
+    ended = contest.ends_at.astimezone(ZoneInfo(tenant.time_zone or "UTC"))
+    return period_containing(ended.date(), "month").id
+
+
+def notification_events(moved: list[tuple[Contest, str]]) -> list[Event]:
+    """Started and ended: every participant; won: every winner. Hidden contests tell nobody.
+    The sent record (contest id and kind) makes each one once."""
+    kinds = {
+        "started": NotificationKind.CONTEST_STARTED,
+        "ended": NotificationKind.CONTEST_ENDED,
+        "won": NotificationKind.CONTEST_WON,
+    }
+    events: list[Event] = []
+    for contest, what in moved:
+        if contest.hidden:
+            continue
+        period = _month_of(contest.ends_at)
+        key = f"{contest.id}:{what}"
+        if what == "won":
+            for w in (contest.results or {}).get("winners", []):
+                prize = f"{w['amount']} {w['currency']}" if w["amount"] is not None else "a badge"
+                params = {
+                    "contest": contest.name,
+                    "rank": str(w["rank"]),
+                    "prize": prize,
+                    "period": period,
+                }
+                events.append(Event(UUID(w["key"]), period, kinds[what], key, params))
+            continue
+        for user in contest.participant_ids:
+            params = {"contest": contest.name, "period": period}
+            events.append(Event(UUID(user), period, kinds[what], key, params))
+    # one per person and key (a prize in two currencies is one notification)
+    return list({(e.user_id, e.key): e for e in events}.values())
+
+
+def _month_of(at: datetime) -> str:
+    return period_containing(at.date(), "month").id

@@ -20,6 +20,9 @@ class NotificationKind(Enum):
     PAYABLE = "payable"
     TARGET = "target"
     LEADERBOARD = "leaderboard"
+    CONTEST_STARTED = "contest_started"
+    CONTEST_ENDED = "contest_ended"
+    CONTEST_WON = "contest_won"
 
 
 @strawberry.enum

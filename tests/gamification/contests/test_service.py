@@ -140,9 +140,7 @@ async def test_lifecycle_award_is_frozen_audited_and_idempotent_then_clawed_back
     badges, xp = Recorder(object()), Recorder(True)
 
     async def tick(at):
-        return await service.tick(
-            now=at, award_badge=badges, grant_xp=xp, period_of=lambda c: "2026-10"
-        )
+        return await service.tick(now=at, award_badge=badges, grant_xp=xp)
 
     assert [m for _, m in await tick(START)] == ["started"]
     assert [m for _, m in await tick(END)] == ["ended"]
@@ -190,7 +188,6 @@ async def test_given_the_tenant_keeps_prizes_then_no_claw_back():
             now=at,
             award_badge=Recorder(None),
             grant_xp=Recorder(True),
-            period_of=lambda c: "2026-10",
         )
     await contest.refresh_from_db()
     assert contest.status == ContestStatus.AWARDED
