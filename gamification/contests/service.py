@@ -162,7 +162,7 @@ async def launch_contest(
         ends_at=ends_at,
         status=ContestStatus.SCHEDULED,
         hidden=hidden,
-        manager_id=viewer.user_id if viewer.role is Role.MANAGER else None,
+        manager_id=viewer.user_id,
         participant_ids=[str(p) for p in participants],
         prizes=[
             {
@@ -426,3 +426,78 @@ def notification_events(moved: list[tuple[Contest, str]]) -> list[Event]:
 
 def _month_of(at: datetime) -> str:
     return period_containing(at.date(), "month").id
+
+
+async def _may_see(viewer: Viewer, contest: Contest, subtree: set[str] | None) -> bool:
+    if contest.hidden:  # test mode: its launcher alone
+        return viewer.user_id is not None and contest.manager_id == viewer.user_id
+    if viewer.sees_whole_tenant:
+        return True
+    if viewer.user_id is None:
+        return False
+    if contest.manager_id == viewer.user_id:
+        return True
+    if subtree is not None:  # a manager: contests with someone of their subtree in them
+        return bool(subtree & set(contest.participant_ids))
+    return str(viewer.user_id) in contest.participant_ids
+
+
+async def _subtree(viewer: Viewer) -> set[str] | None:
+    if viewer.role is Role.MANAGER and viewer.user_id is not None:
+        return {str(u) for u in await UserRepository(viewer).subtree_ids(viewer.user_id)}
+    return None
+
+
+async def visible_contests(
+    *, viewer: Viewer, statuses: list[ContestStatus] | None = None
+) -> list[Contest]:
+    query = Contest.filter(tenant_id=viewer.tenant_id)
+    if statuses:
+        query = query.filter(status__in=statuses)
+    subtree = await _subtree(viewer)
+    return [
+        c for c in await query.order_by("starts_at", "id") if await _may_see(viewer, c, subtree)
+    ]
+
+
+async def visible_contest(*, viewer: Viewer, contest_id: str) -> Contest | None:
+    try:
+        wanted = UUID(str(contest_id))
+    except ValueError:
+        return None
+    contest = await Contest.get_or_none(id=wanted, tenant_id=viewer.tenant_id)
+    if contest is None or not await _may_see(viewer, contest, await _subtree(viewer)):
+        return None
+    return contest
+
+
+async def current_standings(contest: Contest) -> list[rules.Placed]:
+    """Frozen once awarded; computed from PostgreSQL before."""
+    if contest.results is not None:
+        return [
+            rules.Placed(
+                p["key"],
+                p["rank"],
+                Decimal(p["score"]),
+                None if p["reached_at"] is None else datetime.fromisoformat(p["reached_at"]),
+            )
+            for p in contest.results["standings"]
+        ]
+    return await standings(contest)
+
+
+async def current_winners(contest: Contest) -> list[rules.Won]:
+    """Frozen once awarded; before, who would win if it ended now."""
+    if contest.results is not None:
+        return [
+            rules.Won(
+                w["key"],
+                w["rank"],
+                None if w["amount"] is None else Decimal(w["amount"]),
+                w["currency"],
+                w["badge_id"],
+                "",
+            )
+            for w in contest.results["winners"]
+        ]
+    return await winners(contest, await standings(contest))

@@ -38,9 +38,7 @@ REGENERATE = ".venv/bin/strawberry export-schema api.graphql.schema:schema --out
 GAMIFICATION_FIELDS = {"level", "badges"}
 WAITING = {
     # gamification
-    "Contests": "contests",
     "LevelMap": "levels",
-    "LaunchContest": "contests",
     "Home": "level and badges (the rest of Home is checked below)",
     # statements, disputes, payouts
     "MyStatements": "statements",
@@ -52,7 +50,6 @@ WAITING = {
     "PayoutBatch": "payouts",
     # second release
     "MyBadges": "badges, streaks",
-    "ContestStandings": "contests",
     "Statement": "statements",
     "AddAdjustment": "adjustments",
     "ResolveDispute": "disputes",
