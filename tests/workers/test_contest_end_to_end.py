@@ -20,7 +20,7 @@ from domain.kit.periods import period_containing
 from domain.notifications.models import Notification, NotificationKind
 from domain.org.models import Role
 from domain.rewards.models import Reward
-from gamification.contests.models import Contest, ContestStatus
+from gamification.contests.models import Contest
 from tests.api.graphql.helpers import token
 from tests.domain.builders import assign, make_tenant, make_user, publish_plan, set_quota
 from tests.domain.notifications.plans import AE_PLAN
