@@ -321,12 +321,28 @@ def _placed_json(p: rules.Placed) -> dict[str, Any]:
 
 async def claw_back_after_reversal(*, contest: Contest) -> list[Reward]:
     """After the award, a reversal keeps the frozen result; if the tenant claws back, a winner
-    whose recomputed winnings are lower gets a negative reward for the difference (once)."""
+    whose winnings are lower once the reversals are taken out gets a negative reward for the
+    difference (once per winner and contest). Only lowered scores count: a late deal that
+    raises someone else's score after the award changes nobody's prize."""
     tenant = await Tenant.get(id=contest.tenant_id)
     if contest.results is None or not claws_back(tenant):
         return []
     viewer = Viewer.system(contest.tenant_id, "contests")
-    now_won = await winners(contest, await standings(contest))
+    frozen = contest.results["standings"]
+    live = {p.key: p.score for p in await standings(contest)}
+    entries = [
+        rules.Entry(
+            p["key"],
+            min(Decimal(p["score"]), live.get(p["key"], Decimal(0))),
+            None if p["reached_at"] is None else datetime.fromisoformat(p["reached_at"]),
+        )
+        for p in frozen
+    ]
+    if contest.format == rules.Format.RACE:
+        replaced = rules.race(entries, target=contest.target or Decimal(0))
+    else:
+        replaced = rules.rank(entries, tie_rule=rules.TieRule(contest.tie_rule))
+    now_won = await winners(contest, replaced)
     fresh: dict[tuple[str, str], Decimal] = {}
     for w in now_won:
         if w.amount is not None and w.currency is not None:

@@ -206,3 +206,45 @@ async def test_race_records_the_exact_reached_at():
     assert [p.key for p in placed] == [str(org["bob"].id), str(org["ann"].id)]
     assert placed[1].reached_at == first.created_at
     assert isinstance(UUID(placed[0].key), UUID)
+
+
+async def test_given_a_late_deal_of_someone_else_after_the_award_then_no_claw_back():
+    _, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]))
+    await make_transaction(rep=org["ann"], external_id="a", amount="50", on="2026-10-06")
+    for at in (START, END, END + timedelta(hours=1)):
+        await service.tick(now=at, award_badge=Recorder(None), grant_xp=Recorder(True))
+    await contest.refresh_from_db()
+    assert contest.status == ContestStatus.AWARDED
+    await make_transaction(rep=org["bob"], external_id="late", amount="90", on="2026-10-08")
+    assert await service.claw_back_after_reversal(contest=contest) == []
+    assert await Reward.filter(amount__lt=0).count() == 0
+
+
+async def test_given_a_hidden_contest_then_only_its_manager_sees_it():
+    tenant, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]), hidden=True)
+    assert [c.id for c in await service.visible_contests(viewer=viewer_of(org["mgr"]))] == [
+        contest.id
+    ]
+    for other in ("ann", "boss", "cy"):
+        assert await service.visible_contests(viewer=viewer_of(org[other])) == []
+    assert await service.visible_contests(viewer=system_viewer(tenant)) == []
+    assert (
+        await service.visible_contest(viewer=viewer_of(org["ann"]), contest_id=str(contest.id))
+        is None
+    )
+    # hidden contests tell nobody
+    assert service.notification_events([(contest, "started")]) == []
+
+
+async def test_given_a_manager_then_contests_outside_the_subtree_are_not_seen():
+    tenant, org = await _org()
+    contest = await _launch(system_viewer(tenant), rep_ids=[org["cy"].id])
+    assert await service.visible_contests(viewer=viewer_of(org["mgr"])) == []
+    assert [c.id for c in await service.visible_contests(viewer=viewer_of(org["boss"]))] == [
+        contest.id
+    ]
+    assert [c.id for c in await service.visible_contests(viewer=viewer_of(org["cy"]))] == [
+        contest.id
+    ]
