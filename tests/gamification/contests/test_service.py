@@ -248,3 +248,25 @@ async def test_given_a_manager_then_contests_outside_the_subtree_are_not_seen():
     assert [c.id for c in await service.visible_contests(viewer=viewer_of(org["cy"]))] == [
         contest.id
     ]
+
+
+async def test_given_teams_then_the_winning_team_splits_its_prize_to_the_cent():
+    tenant, org = await _org()
+    contest = await _launch(
+        system_viewer(tenant),
+        format="teams",
+        rep_ids=[org["ann"].id, org["bob"].id, org["mgr"].id],
+        prizes=[{"rank": 1, "description": "team", "amount": "100.01"}],
+    )
+    await make_transaction(rep=org["ann"], external_id="a", amount="5", on="2026-10-06")
+    await make_transaction(rep=org["bob"], external_id="b", amount="5", on="2026-10-06")
+    await make_transaction(rep=org["mgr"], external_id="m", amount="9", on="2026-10-06")
+    placed = await service.standings(contest)
+    # ann and bob are mgr's team (10); mgr is boss's team (9)
+    assert [(p.key, p.score) for p in placed] == [
+        (str(org["mgr"].id), Decimal(10)),
+        (str(org["boss"].id), Decimal(9)),
+    ]
+    won = await service.winners(contest, placed)
+    assert sorted(w.amount for w in won) == [Decimal("50.00"), Decimal("50.01")]
+    assert {w.key for w in won} == {str(org["ann"].id), str(org["bob"].id)}
