@@ -24,9 +24,11 @@ MODEL_MODULES = [
     "domain.ingest.models",
     "domain.notifications.models",
     "domain.targets.models",
+    "domain.rewards.models",
     "gamification.leaderboards.models",  # a name, not an import: domain imports none of it
     "gamification.badges.models",
     "gamification.levels.models",
+    "gamification.contests.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

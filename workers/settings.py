@@ -23,6 +23,7 @@ from arq.worker import Worker, func
 from domain.db import close_db, init_db
 from workers import heartbeat
 from workers.realtime import realtime_startup
+from workers.tasks.contests import advance_contests, contests_startup
 from workers.tasks.draining import BATCH_TIMES, BatchTimes
 from workers.tasks.earnings import close_chunks, recompute_requested
 from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
@@ -48,7 +49,7 @@ if _started_by_arq_cli() and sys.platform != "win32":
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 Startup = Callable[[dict[str, Any]], Awaitable[None]]
-STARTUP_EXTENSIONS: list[Startup] = [realtime_startup]
+STARTUP_EXTENSIONS: list[Startup] = [realtime_startup, contests_startup]
 
 # arq's default poll of 0.5 s alone would eat twice the 250 ms real-time budget whenever a
 # draining job has to be picked up (an idle tenant's first event, a follow-up): 50 ms keeps
@@ -121,7 +122,11 @@ async def _start_jobs_not_running_here(self: Worker, job_ids: list[bytes]) -> No
 
 Worker.start_jobs = _start_jobs_not_running_here  # type: ignore[method-assign]
 
-CRON_JOBS = [cron(sweep, second=set(range(0, 60, 10)), run_at_startup=True, timeout=60)]
+CRON_JOBS = [
+    cron(sweep, second=set(range(0, 60, 10)), run_at_startup=True, timeout=60),
+    # contests start, end and are awarded (after their grace period) within 30 s of their time
+    cron(advance_contests, second={5, 35}, run_at_startup=True, timeout=120),
+]
 
 
 class WorkerSettings:

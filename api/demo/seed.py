@@ -310,6 +310,7 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
     await _seed_targets(system, users, people, channels, quarter.next(), base, heat_pumps_sold)
     await _seed_boards(system, users)
     await _seed_gamification(system, people, users, periods, today)
+    await _seed_contest(users, today)
     return DemoSummary(
         tenant=tenant,
         people=people,
@@ -377,6 +378,32 @@ async def _seed_gamification(
     for period in periods:
         pairs = [(users[rep].id, period.id) for rep in people.reps]
         await after_recompute(tenant_id=system.tenant_id, pairs=pairs)
+
+
+async def _seed_contest(users: dict[str, User], today: date) -> None:
+    """A live contest of the north team this month, launched by its manager: most deal
+    amount wins, a money prize for the first two places (standings read from the seeded deals)."""
+    from gamification.contests.models import ContestStatus
+    from gamification.contests.service import launch_contest
+
+    zone = ZoneInfo(TIME_ZONE)
+    first = today.replace(day=1)
+    after = (first + timedelta(days=32)).replace(day=1)
+    now = datetime.combine(today, datetime.min.time(), tzinfo=zone)
+    contest = await launch_contest(
+        viewer=_as(users["mgr-north"]), name="North: deal sprint", metric="deal_amount",
+        starts_at=datetime.combine(first, datetime.min.time(), tzinfo=zone),
+        ends_at=datetime.combine(after, datetime.min.time(), tzinfo=zone),
+        prizes=[
+            {"rank": 1, "description": "Weekend in the mountains", "amount": "500.00"},
+            {"rank": 2, "description": "Team dinner", "amount": "150.00"},
+        ],
+        now=now,
+    )  # fmt: skip
+    # the demo's story starts mid-contest: live now (the worker's cron would make it so within
+    # 30 s anyway, telling the team it started)
+    contest.status = ContestStatus.LIVE
+    await contest.save(update_fields=["status"])
 
 
 def _as(user: User) -> Viewer:

@@ -23,6 +23,11 @@ from api.graphql.gamification.badges.mutations.define import (
     create_streak,
     set_level_map,
 )
+from api.graphql.gamification.contests.mutations.launch_contest import (
+    LaunchContestResult,
+    launch_contest,
+)
+from api.graphql.gamification.contests.types import Contest, contest, contests
 from api.graphql.gamification.leaderboards.mutations.create_leaderboard import (
     CreateLeaderboardResult,
     create_leaderboard,
@@ -82,6 +87,14 @@ class Query:
         description="A board the viewer may see (the tenant's, or a team's they are in or "
         "manage), ranking its current period; otherwise null.",
     )
+    contests: list[Contest] = strawberry.field(
+        resolver=contests,
+        description="Contests the viewer may see (reps: theirs; managers: their subtree's; "
+        "admins: all; hidden ones: their launcher only), filtered by status.",
+    )
+    contest: Contest | None = strawberry.field(
+        resolver=contest, description="A contest the viewer may see, with standings and winners."
+    )
     target_plans: list[TargetPlanVersion] = strawberry.field(
         resolver=target_plans,
         description="Admins: every target plan version of `period`; managers: those with a "
@@ -108,6 +121,10 @@ class Mutation:
     create_streak: CreateStreakResult = strawberry.mutation(
         resolver=create_streak,
         description="Admins: a streak of periods or working days meeting a rule.",
+    )
+    launch_contest: LaunchContestResult = strawberry.mutation(
+        resolver=launch_contest,
+        description="Managers: a contest for their own subtree; admins: for anyone.",
     )
     accept_plan: AcceptPlanResult = strawberry.mutation(
         resolver=accept_plan, description="The rep accepts a plan offered to them."

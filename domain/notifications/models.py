@@ -29,6 +29,9 @@ class NotificationKind(StrEnum):
     LEADERBOARD = "leaderboard"  # entered the top 3 of a leaderboard
     BADGE = "badge"  # a badge awarded
     LEVEL = "level"  # a new level reached
+    CONTEST_STARTED = "contest_started"  # a contest one takes part in went live
+    CONTEST_ENDED = "contest_ended"  # ... ended (awarding follows after the grace period)
+    CONTEST_WON = "contest_won"  # ... and one won a prize in it
 
 
 class Device(Model):

@@ -424,3 +424,61 @@ async def earnings_summary(*, tenant_id: UUID, user_id: UUID, period: str) -> Ea
     """The rep's stored earnings for ``period``, as live updates carry them."""
     summaries = await earnings_summaries(tenant_id=tenant_id, pairs=[(user_id, period)])
     return summaries[(user_id, period)]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something to tell one person once: (person, period, kind, key) is its sent record."""
+
+    user_id: UUID
+    period: str
+    kind: NotificationKind
+    key: str
+    params: dict[str, str]
+
+
+async def notify_events(*, tenant_id: UUID, events: Sequence[Event]) -> Notified:
+    """Inbox notifications for the events not told yet, claimed for push with any other
+    notification of these people not pushed yet. Run it in a transaction; send the pushes
+    after it commits."""
+    repo = NotifierRepository(tenant_id)
+    locales = await repo.lock_users(sorted({e.user_id for e in events}))
+    tenant = await get_tenant(tenant_id)
+    news: list[NewNotification] = []
+    for event in events:
+        if event.user_id not in locales:
+            continue
+        if await repo.was_sent(event.user_id, event.period, event.kind, event.key):
+            continue
+        locale = locales[event.user_id] or tenant.locale or "en"
+        title, body = render(event.kind, event.params, locale)
+        news.append(
+            NewNotification(
+                user_id=event.user_id, period=event.period, kind=event.kind, title=title,
+                body=body, params=event.params, locale=locale, sent=((event.key, None),),
+            )
+        )  # fmt: skip
+    people = sorted({n.user_id for n in news})
+    devices = await repo.devices_of(people)
+    created, others = await repo.add_notifications(news, claim_for=people)
+    out: dict[tuple[UUID, str], list[Notification]] = {}
+    for n in created:
+        out.setdefault((n.user_id, n.period), []).append(n)
+    claimed = [
+        *(
+            Claimed(n.id, n.user_id, n.kind.value, n.period, n.title, n.body, n.created_at)
+            for n in created
+        ),
+        *others,
+    ]
+    pushes = [
+        PushMessage(
+            token=token,
+            title=c.title,
+            body=c.body,
+            data={"notificationId": str(c.id), "kind": c.kind, "period": c.period},
+        )
+        for c in sorted(claimed, key=lambda c: (c.user_id, c.created_at))
+        for token in devices.get(c.user_id, ())
+    ]
+    return Notified(out, pushes)

@@ -57,6 +57,27 @@ TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
         "ms": ("Anda dalam 3 teratas: {board}", "Kedudukan {rank} dalam {board} bagi {period}."),
         "hi": ("आप शीर्ष 3 में हैं: {board}", "{period} में {board} पर स्थान {rank}।"),
     },
+    NotificationKind.CONTEST_STARTED: {
+        "en": ("{contest} has started", "The contest {contest} is live: go for it."),
+        "de": ("{contest} hat begonnen", "Der Wettbewerb {contest} läuft: los geht's."),
+        "fr": ("{contest} a commencé", "Le concours {contest} est lancé : à vous de jouer."),
+        "ms": ("{contest} telah bermula", "Pertandingan {contest} sedang berlangsung."),
+        "hi": ("{contest} शुरू हो गया है", "प्रतियोगिता {contest} चालू है।"),
+    },
+    NotificationKind.CONTEST_ENDED: {
+        "en": ("{contest} has ended", "The contest {contest} is over; winners follow soon."),
+        "de": ("{contest} ist beendet", "Der Wettbewerb {contest} ist vorbei; bald die Sieger."),
+        "fr": ("{contest} est terminé", "Le concours {contest} est fini ; les gagnants suivent."),
+        "ms": ("{contest} telah tamat", "Pertandingan {contest} telah tamat; pemenang menyusul."),
+        "hi": ("{contest} समाप्त हुआ", "प्रतियोगिता {contest} समाप्त; विजेता जल्द।"),
+    },
+    NotificationKind.CONTEST_WON: {
+        "en": ("You won in {contest}", "Rank {rank} in {contest}: {prize}."),
+        "de": ("Gewonnen: {contest}", "Platz {rank} in {contest}: {prize}."),
+        "fr": ("Vous avez gagné : {contest}", "Rang {rank} dans {contest} : {prize}."),
+        "ms": ("Anda menang dalam {contest}", "Kedudukan {rank} dalam {contest}: {prize}."),
+        "hi": ("आप {contest} में जीते", "{contest} में स्थान {rank}: {prize}।"),
+    },
     NotificationKind.ATTAINMENT: {
         "en": (
             "You reached {threshold} of your quota",
@@ -318,6 +339,13 @@ def period_text(period: str, locale: str | None) -> str:
     return str(parsed.start.year)
 
 
+_CONTEST_KINDS = (
+    NotificationKind.CONTEST_STARTED,
+    NotificationKind.CONTEST_ENDED,
+    NotificationKind.CONTEST_WON,
+)
+
+
 def render(
     kind: NotificationKind, params: Mapping[str, str], locale: str | None
 ) -> tuple[str, str]:
@@ -341,6 +369,12 @@ def render(
             "level": params["level"],
             "number": params["number"],
             "xp": format_decimal(int(params["xp"]), locale=babel_locale(locale)),
+        }
+    elif kind in _CONTEST_KINDS:
+        values |= {
+            "contest": params["contest"],
+            "rank": params.get("rank", ""),
+            "prize": params.get("prize", ""),
         }
     elif kind is NotificationKind.TIER:
         values |= {

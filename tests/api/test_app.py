@@ -408,8 +408,9 @@ async def test_given_default_limits_when_every_client_operation_runs_then_none_i
         assert limit_errors == [], name
         checked.append(name)
     # 11, the targets operations (MyTargets, AcceptTarget, AllocateTarget) and the
-    # leaderboards' (Leaderboard, CreateLeaderboard)
-    assert len(checked) == 16
+    # leaderboards' (Leaderboard, CreateLeaderboard) and the contests' (Contests,
+    # LaunchContest, ContestStandings)
+    assert len(checked) == 19
 
 
 async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):

@@ -21,6 +21,7 @@ from domain.earnings.service import WhatIfResult as DomainWhatIf
 from domain.earnings.summary import main_currency, totals
 from domain.engine.explanations import render_stored
 from domain.kit.money import unpadded
+from domain.rewards import repository as rewards_repository
 
 
 def humanize(identifier: str) -> str:
@@ -119,6 +120,25 @@ class Earnings:
             for r in rows
         ]
         return offset_connection(nodes, offset=offset, has_next=has_next)
+
+    @strawberry.field(
+        description="Money awarded outside the plans this period (contest prizes, and their "
+        "claw-backs as negative lines), as lines; not in the totals above, which are the plans'."
+    )
+    async def reward_lines(self, info: Info[Any, None]) -> list[EarningsLine]:
+        context = info.context
+        rows = await rewards_repository.for_user_period(
+            tenant_id=context.viewer.tenant_id, user_id=self.user_id, period=self.period
+        )
+        return [
+            EarningsLine(
+                id=strawberry.ID(f"reward:{r.id}"), component=r.source_kind,
+                transaction_id=None, occurred_at=r.created_at.date(), value=None,
+                status=LineStatus.PAYABLE, amount=money(r.amount, r.currency, context.locale),
+                explanation=r.reason,
+            )
+            for r in rows
+        ]  # fmt: skip
 
 
 def earnings_of(

@@ -20,6 +20,11 @@ class NotificationKind(Enum):
     PAYABLE = "payable"
     TARGET = "target"
     LEADERBOARD = "leaderboard"
+    BADGE = "badge"
+    LEVEL = "level"
+    CONTEST_STARTED = "contest_started"
+    CONTEST_ENDED = "contest_ended"
+    CONTEST_WON = "contest_won"
 
 
 @strawberry.enum

@@ -35,9 +35,6 @@ OPERATIONS = ROOT / "tests" / "spec" / "client-operations.graphql"
 REGENERATE = ".venv/bin/strawberry export-schema api.graphql.schema:schema --output schema.graphql"
 
 WAITING = {
-    # gamification
-    "Contests": "contests",
-    "LaunchContest": "contests",
     # statements, disputes, payouts
     "MyStatements": "statements",
     "RaiseDispute": "disputes",
@@ -47,7 +44,6 @@ WAITING = {
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
     # second release
-    "ContestStandings": "contests",
     "Statement": "statements",
     "AddAdjustment": "adjustments",
     "ResolveDispute": "disputes",

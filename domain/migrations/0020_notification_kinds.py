@@ -1,0 +1,24 @@
+"""Notification kinds of badges, levels and contests together (`tortoise makemigrations`)."""
+
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from domain.notifications.models import NotificationKind
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('podium', '0019_contests')]
+
+    initial = False
+
+    operations = [
+        ops.AlterField(
+            model_name='Notification',
+            name='kind',
+            field=fields.CharEnumField(description='ATTAINMENT: attainment\nTIER: tier\nPAYABLE: payable\nTARGET: target\nLEADERBOARD: leaderboard\nBADGE: badge\nLEVEL: level\nCONTEST_STARTED: contest_started\nCONTEST_ENDED: contest_ended\nCONTEST_WON: contest_won', enum_type=NotificationKind, max_length=20),
+        ),
+        ops.AlterField(
+            model_name='NotificationSent',
+            name='kind',
+            field=fields.CharEnumField(description='ATTAINMENT: attainment\nTIER: tier\nPAYABLE: payable\nTARGET: target\nLEADERBOARD: leaderboard\nBADGE: badge\nLEVEL: level\nCONTEST_STARTED: contest_started\nCONTEST_ENDED: contest_ended\nCONTEST_WON: contest_won', enum_type=NotificationKind, max_length=20),
+        ),
+    ]

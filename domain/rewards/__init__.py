@@ -1,0 +1,1 @@
+"""Money awarded outside a plan (contest prizes): rows that statements read."""

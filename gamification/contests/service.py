@@ -1,0 +1,519 @@
+"""Contest use cases: launch (validated, nothing stored on bad input), scores from PostgreSQL,
+the lifecycle tick driven by arq cron, and the award. Services never commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.audit import service as audit
+from domain.kit.clock import utc_now
+from domain.kit.money import is_currency, round_money
+from domain.kit.periods import period_containing
+from domain.notifications.models import NotificationKind
+from domain.notifications.service import Event
+from domain.org.models import Role, User
+from domain.org.repository import UserRepository
+from domain.org.viewer import Viewer
+from domain.rewards.models import Reward
+from domain.rewards.service import grant_reward
+from domain.tenants.models import Tenant
+from gamification.contests import rules
+from gamification.contests.errors import ContestError
+from gamification.contests.metrics import METRICS
+from gamification.contests.models import Contest, ContestStatus
+
+DEFAULT_GRACE = timedelta(minutes=30)
+AwardBadge = Callable[..., Awaitable[object | None]]
+GrantXp = Callable[..., Awaitable[bool]]
+log = logging.getLogger(__name__)
+XP_FOR_RANK = (100, 60, 30)  # XP for places 1, 2, 3; other prize ranks get the last
+
+
+def payable_currencies(tenant: Tenant) -> set[str]:
+    extra = (tenant.settings or {}).get("payout_currencies") or []
+    return {tenant.currency, *extra}
+
+
+def grace(tenant: Tenant) -> timedelta:
+    minutes = ((tenant.settings or {}).get("contests") or {}).get("grace_minutes")
+    return DEFAULT_GRACE if minutes is None else timedelta(minutes=int(minutes))
+
+
+def claws_back(tenant: Tenant) -> bool:
+    """After an award a reversal keeps the award; this setting says whether the money is
+    clawed back with a negative reward (the default) or not."""
+    return bool(((tenant.settings or {}).get("contests") or {}).get("claw_back", True))
+
+
+def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
+    prizes: list[rules.Prize] = []
+    for i, item in enumerate(raw):
+        field = f"prizes[{i}]"
+        rank = item.get("rank")
+        if not isinstance(rank, int) or rank < 1:
+            raise ContestError("a prize rank is a whole number from 1", field=f"{field}.rank")
+        amount, currency, badge = item.get("amount"), item.get("currency"), item.get("badge_id")
+        if amount is None and badge is None:
+            raise ContestError("a prize is an amount or a badge", field=f"{field}.amount")
+        if amount is not None:
+            try:
+                amount = Decimal(str(amount))
+            except InvalidOperation:
+                raise ContestError("not a number", field=f"{field}.amount") from None
+            if not amount.is_finite() or amount <= 0:
+                raise ContestError("a prize amount is above zero", field=f"{field}.amount")
+            currency = currency or tenant.currency
+            if not is_currency(currency) or currency not in payable_currencies(tenant):
+                raise ContestError(
+                    f"the tenant cannot pay prizes in {currency!r}", field=f"{field}.currency"
+                )
+            if round_money(amount, currency) != amount:
+                raise ContestError(f"finer than {currency} allows", field=f"{field}.amount")
+        if badge is not None:
+            try:
+                badge = str(UUID(str(badge)))
+            except ValueError:
+                raise ContestError("not a badge id", field=f"{field}.badgeId") from None
+        prizes.append(
+            rules.Prize(rank, str(item.get("description") or ""), amount, currency, badge)
+        )
+    clash = rules.overlapping_prizes(prizes)
+    if clash is not None:
+        raise ContestError(f"two prizes for rank {clash}", field="prizes")
+    return prizes
+
+
+async def launch_contest(
+    *,
+    viewer: Viewer,
+    name: str,
+    metric: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    prizes: list[dict[str, Any]],
+    format: str = "ranked",
+    tie_rule: str = "share",
+    target: Decimal | None = None,
+    team_id: UUID | None = None,
+    rep_ids: list[UUID] | None = None,
+    hidden: bool = False,
+    now: datetime | None = None,
+) -> Contest:
+    now = now or utc_now()
+    if viewer.role not in (Role.ADMIN, Role.MANAGER):
+        raise ContestError("only managers and admins launch contests", field="input")
+    if not name.strip():
+        raise ContestError("a contest needs a name", field="name")
+    if metric not in METRICS:
+        known = ", ".join(sorted(METRICS))
+        raise ContestError(f"unknown metric {metric!r} (known: {known})", field="metric")
+    if format not in set(rules.Format):
+        raise ContestError(f"unknown format {format!r}", field="format")
+    if tie_rule not in set(rules.TieRule):
+        raise ContestError(f"unknown tie rule {tie_rule!r}", field="tieRule")
+    fmt, tie = rules.Format(format), rules.TieRule(tie_rule)
+    if ends_at <= starts_at:
+        raise ContestError("the window ends before it starts", field="endsAt")
+    if ends_at <= now:
+        raise ContestError("the contest would be over already", field="endsAt")
+    if fmt is rules.Format.RACE and (target is None or target <= 0):
+        raise ContestError("a race needs a target above zero", field="target")
+    tenant = await Tenant.get(id=viewer.tenant_id)
+    prize_list = _prizes(prizes, tenant)
+    users = UserRepository(viewer)
+    allowed = None if viewer.role is Role.ADMIN else set(await users.subtree_ids(viewer.user_id))  # type: ignore[arg-type]
+    if team_id is not None:
+        if allowed is not None and team_id not in allowed:
+            raise ContestError("that team is outside your subtree", field="teamId")
+        if not await User.exists(id=team_id, tenant_id=viewer.tenant_id):
+            raise ContestError("no such team", field="teamId")
+    if rep_ids:
+        found = {
+            u.id for u in await User.filter(tenant_id=viewer.tenant_id, id__in=list(set(rep_ids)))
+        }
+        for i, rep in enumerate(rep_ids):
+            if rep not in found or (allowed is not None and rep not in allowed):
+                raise ContestError(f"{rep} is outside your subtree", field=f"repIds[{i}]")
+        participants = list(dict.fromkeys(rep_ids))
+    else:
+        root = team_id or viewer.user_id
+        if root is None:
+            participants = [
+                u.id for u in await User.filter(tenant_id=viewer.tenant_id, role=Role.REP)
+            ]
+        else:
+            participants = [u for u in await users.subtree_ids(root) if u != root]
+    if not participants:
+        raise ContestError("the contest has no participants", field="repIds")
+    contest = await Contest.create(
+        tenant_id=viewer.tenant_id,
+        name=name.strip(),
+        metric=metric,
+        format=fmt.value,
+        tie_rule=tie.value,
+        target=target,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        status=ContestStatus.SCHEDULED,
+        hidden=hidden,
+        manager_id=viewer.user_id,
+        participant_ids=[str(p) for p in participants],
+        prizes=[
+            {
+                "rank": p.rank,
+                "description": p.description,
+                "amount": None if p.amount is None else str(p.amount),
+                "currency": p.currency,
+                "badge_id": p.badge_id,
+            }
+            for p in prize_list
+        ],
+        created_by_label=viewer.actor_label,
+    )
+    await audit.record(
+        viewer=viewer,
+        action="contest.launched",
+        entity_type="contest",
+        entity_id=str(contest.id),
+        after={"name": contest.name, "metric": metric, "participants": len(participants)},
+    )
+    return contest
+
+
+def prize_list(contest: Contest) -> list[rules.Prize]:
+    return [
+        rules.Prize(
+            p["rank"],
+            p["description"],
+            None if p["amount"] is None else Decimal(p["amount"]),
+            p["currency"],
+            p["badge_id"],
+        )
+        for p in contest.prizes
+    ]
+
+
+async def standings(contest: Contest) -> list[rules.Placed]:
+    """Live standings, computed from PostgreSQL transactions dated inside the window."""
+    users = [UUID(u) for u in contest.participant_ids]
+    scores = await METRICS[contest.metric](
+        tenant_id=contest.tenant_id, user_ids=users, start=contest.starts_at, end=contest.ends_at
+    )
+    entries = [rules.Entry(str(u), s, at) for u, (s, at) in scores.items()]
+    if contest.format == rules.Format.RACE:
+        return rules.race(entries, target=contest.target or Decimal(0))
+    if contest.format == rules.Format.TEAMS:
+        team_of = {str(u.id): str(u.manager_id or u.id) for u in await User.filter(id__in=users)}
+        teams, _ = rules.team_entries(entries, team_of=team_of)
+        return rules.rank(teams, tie_rule=rules.TieRule(contest.tie_rule))
+    return rules.rank(entries, tie_rule=rules.TieRule(contest.tie_rule))
+
+
+async def winners(contest: Contest, placed: list[rules.Placed]) -> list[rules.Won]:
+    won = rules.award(placed, prize_list(contest))
+    if contest.format != rules.Format.TEAMS:
+        return won
+    # a team's prize is split among its members with the same remainder rule
+    members: dict[str, list[str]] = {}
+    for u in await User.filter(id__in=[UUID(k) for k in contest.participant_ids]):
+        members.setdefault(str(u.manager_id or u.id), []).append(str(u.id))
+    out: list[rules.Won] = []
+    for w in won:
+        keys = sorted(members.get(w.key, []))
+        parts = (
+            rules.split_amount(w.amount, w.currency, keys)
+            if w.amount is not None and w.currency is not None
+            else [None] * len(keys)
+        )
+        out += [
+            rules.Won(k, w.rank, part, w.currency, w.badge_id, w.description)
+            for k, part in zip(keys, parts, strict=True)
+        ]
+    return out
+
+
+async def award_contest(
+    *,
+    contest: Contest,
+    award_badge: AwardBadge | None,
+    grant_xp: GrantXp | None,
+    period: str,
+) -> list[rules.Won]:
+    """Freeze the results, write the money prizes as rewards, the badges and XP through the
+    injected callables (all idempotent on their source), and audit it."""
+    viewer = Viewer.system(contest.tenant_id, "contests")
+    placed = await standings(contest)
+    won = await winners(contest, placed)
+    source = f"contest:{contest.id}"
+    for w in won:
+        user = UUID(w.key)
+        if w.amount is not None and w.currency is not None:
+            await grant_reward(
+                viewer=viewer,
+                user_id=user,
+                period=period,
+                amount=w.amount,
+                currency=w.currency,
+                source_kind="contest_prize",
+                source_id=str(contest.id),
+                reason=f"{contest.name}: rank {w.rank} ({w.description})",
+            )
+        if w.badge_id is not None and award_badge is None:
+            log.warning("badge prize of contest %s kept in its results: no badges wired", source)
+        elif w.badge_id is not None:
+            await award_badge(
+                tenant_id=contest.tenant_id,
+                user_id=user,
+                badge_id=UUID(w.badge_id),
+                period=period,
+                source=f"{source}:rank:{w.rank}",
+            )
+        if grant_xp is not None:
+            await grant_xp(
+                tenant_id=contest.tenant_id,
+                user_id=user,
+                source=f"{source}:place",
+                points=XP_FOR_RANK[min(w.rank, len(XP_FOR_RANK)) - 1],
+                reason=f"{contest.name}: rank {w.rank}",
+            )
+    contest.results = {
+        "tie_rule": rules.TIE_RULE_TEXT[rules.TieRule(contest.tie_rule)],
+        "period": period,
+        "standings": [_placed_json(p) for p in placed],
+        "winners": [
+            {
+                "key": w.key,
+                "rank": w.rank,
+                "amount": None if w.amount is None else str(w.amount),
+                "currency": w.currency,
+                "badge_id": w.badge_id,
+            }
+            for w in won
+        ],
+    }
+    contest.status = ContestStatus.AWARDED
+    contest.awarded_at = utc_now()
+    await contest.save()
+    await audit.record(
+        viewer=viewer,
+        action="contest.awarded",
+        entity_type="contest",
+        entity_id=str(contest.id),
+        after=contest.results,
+    )
+    return won
+
+
+def _placed_json(p: rules.Placed) -> dict[str, Any]:
+    return {
+        "key": p.key,
+        "rank": p.rank,
+        "score": str(p.score),
+        "reached_at": None if p.reached_at is None else p.reached_at.isoformat(),
+    }
+
+
+async def claw_back_after_reversal(*, contest: Contest) -> list[Reward]:
+    """After the award, a reversal keeps the frozen result; if the tenant claws back, a winner
+    whose winnings are lower once the reversals are taken out gets a negative reward for the
+    difference (once per winner and contest). Only lowered scores count: a late deal that
+    raises someone else's score after the award changes nobody's prize."""
+    tenant = await Tenant.get(id=contest.tenant_id)
+    if contest.results is None or not claws_back(tenant):
+        return []
+    viewer = Viewer.system(contest.tenant_id, "contests")
+    frozen = contest.results["standings"]
+    live = {p.key: p.score for p in await standings(contest)}
+    entries = [
+        rules.Entry(
+            p["key"],
+            min(Decimal(p["score"]), live.get(p["key"], Decimal(0))),
+            None if p["reached_at"] is None else datetime.fromisoformat(p["reached_at"]),
+        )
+        for p in frozen
+    ]
+    if contest.format == rules.Format.RACE:
+        replaced = rules.race(entries, target=contest.target or Decimal(0))
+    else:
+        replaced = rules.rank(entries, tie_rule=rules.TieRule(contest.tie_rule))
+    now_won = await winners(contest, replaced)
+    fresh: dict[tuple[str, str], Decimal] = {}
+    for w in now_won:
+        if w.amount is not None and w.currency is not None:
+            key = (w.key, w.currency)
+            fresh[key] = fresh.get(key, Decimal(0)) + w.amount
+    made: list[Reward] = []
+    for w in contest.results["winners"]:
+        if w["amount"] is None:
+            continue
+        paid = Decimal(w["amount"])
+        due = fresh.get((w["key"], w["currency"]), Decimal(0))
+        if due < paid:
+            reward, created = await grant_reward(
+                viewer=viewer,
+                user_id=UUID(w["key"]),
+                period=contest.results["period"],
+                amount=due - paid,
+                currency=w["currency"],
+                source_kind="contest_clawback",
+                source_id=str(contest.id),
+                reason=f"{contest.name}: prize clawed back after a reversal",
+            )
+            if created:
+                made.append(reward)
+    return made
+
+
+async def tick(
+    *,
+    now: datetime,
+    award_badge: AwardBadge | None,
+    grant_xp: GrantXp | None,
+    period_of: Callable[[Contest], Awaitable[str]] | None = None,
+) -> list[tuple[Contest, str]]:
+    """One lifecycle step for every contest: scheduled -> live -> ended -> awarded (after the
+    tenant's grace period). Returns (contest, transition) pairs for notifications."""
+    moved: list[tuple[Contest, str]] = []
+    for c in await Contest.filter(status=ContestStatus.SCHEDULED, starts_at__lte=now):
+        c.status = ContestStatus.LIVE
+        await c.save(update_fields=["status"])
+        moved.append((c, "started"))
+    for c in await Contest.filter(status=ContestStatus.LIVE, ends_at__lte=now):
+        c.status = ContestStatus.ENDED
+        await c.save(update_fields=["status"])
+        moved.append((c, "ended"))
+    for c in await Contest.filter(status=ContestStatus.ENDED).select_for_update():
+        tenant = await Tenant.get(id=c.tenant_id)
+        if c.ends_at + grace(tenant) <= now:
+            await award_contest(
+                contest=c,
+                award_badge=award_badge,
+                grant_xp=grant_xp,
+                period=await (period_of or prize_period)(c),
+            )
+            moved.append((c, "won"))
+    return moved
+
+
+async def prize_period(contest: Contest) -> str:
+    """Prizes are paid in the tenant's month (in its time zone) in which the contest ended."""
+    tenant = await Tenant.get(id=contest.tenant_id)
+    ended = contest.ends_at.astimezone(ZoneInfo(tenant.time_zone or "UTC"))
+    return period_containing(ended.date(), "month").id
+
+
+def notification_events(moved: list[tuple[Contest, str]]) -> list[Event]:
+    """Started and ended: every participant; won: every winner. Hidden contests tell nobody.
+    The sent record (contest id and kind) makes each one once."""
+    kinds = {
+        "started": NotificationKind.CONTEST_STARTED,
+        "ended": NotificationKind.CONTEST_ENDED,
+        "won": NotificationKind.CONTEST_WON,
+    }
+    events: list[Event] = []
+    for contest, what in moved:
+        if contest.hidden:
+            continue
+        period = _month_of(contest.ends_at)
+        key = f"{contest.id}:{what}"
+        if what == "won":
+            for w in (contest.results or {}).get("winners", []):
+                prize = f"{w['amount']} {w['currency']}" if w["amount"] is not None else "a badge"
+                params = {
+                    "contest": contest.name,
+                    "rank": str(w["rank"]),
+                    "prize": prize,
+                    "period": period,
+                }
+                events.append(Event(UUID(w["key"]), period, kinds[what], key, params))
+            continue
+        for user in contest.participant_ids:
+            params = {"contest": contest.name, "period": period}
+            events.append(Event(UUID(user), period, kinds[what], key, params))
+    # one per person and key (a prize in two currencies is one notification)
+    return list({(e.user_id, e.key): e for e in events}.values())
+
+
+def _month_of(at: datetime) -> str:
+    return period_containing(at.date(), "month").id
+
+
+async def _may_see(viewer: Viewer, contest: Contest, subtree: set[str] | None) -> bool:
+    if contest.hidden:  # test mode: its launcher alone
+        return viewer.user_id is not None and contest.manager_id == viewer.user_id
+    if viewer.sees_whole_tenant:
+        return True
+    if viewer.user_id is None:
+        return False
+    if contest.manager_id == viewer.user_id:
+        return True
+    if subtree is not None:  # a manager: contests with someone of their subtree in them
+        return bool(subtree & set(contest.participant_ids))
+    return str(viewer.user_id) in contest.participant_ids
+
+
+async def _subtree(viewer: Viewer) -> set[str] | None:
+    if viewer.role is Role.MANAGER and viewer.user_id is not None:
+        return {str(u) for u in await UserRepository(viewer).subtree_ids(viewer.user_id)}
+    return None
+
+
+async def visible_contests(
+    *, viewer: Viewer, statuses: list[ContestStatus] | None = None
+) -> list[Contest]:
+    query = Contest.filter(tenant_id=viewer.tenant_id)
+    if statuses:
+        query = query.filter(status__in=statuses)
+    subtree = await _subtree(viewer)
+    return [
+        c for c in await query.order_by("starts_at", "id") if await _may_see(viewer, c, subtree)
+    ]
+
+
+async def visible_contest(*, viewer: Viewer, contest_id: str) -> Contest | None:
+    try:
+        wanted = UUID(str(contest_id))
+    except ValueError:
+        return None
+    contest = await Contest.get_or_none(id=wanted, tenant_id=viewer.tenant_id)
+    if contest is None or not await _may_see(viewer, contest, await _subtree(viewer)):
+        return None
+    return contest
+
+
+async def current_standings(contest: Contest) -> list[rules.Placed]:
+    """Frozen once awarded; computed from PostgreSQL before."""
+    if contest.results is not None:
+        return [
+            rules.Placed(
+                p["key"],
+                p["rank"],
+                Decimal(p["score"]),
+                None if p["reached_at"] is None else datetime.fromisoformat(p["reached_at"]),
+            )
+            for p in contest.results["standings"]
+        ]
+    return await standings(contest)
+
+
+async def current_winners(contest: Contest) -> list[rules.Won]:
+    """Frozen once awarded; before, who would win if it ended now."""
+    if contest.results is not None:
+        return [
+            rules.Won(
+                w["key"],
+                w["rank"],
+                None if w["amount"] is None else Decimal(w["amount"]),
+                w["currency"],
+                w["badge_id"],
+                "",
+            )
+            for w in contest.results["winners"]
+        ]
+    return await winners(contest, await standings(contest))

@@ -1,0 +1,97 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from gamification.contests.rules import (
+    Entry,
+    Prize,
+    TieRule,
+    award,
+    overlapping_prizes,
+    race,
+    rank,
+    team_entries,
+)
+
+T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+def test_given_equal_scores_when_sharing_then_ranks_are_1_2_2_4():
+    placed = rank(
+        [Entry("a", Decimal(10)), Entry("b", Decimal(7)), Entry("c", Decimal(7)), Entry("d", 1)],
+        tie_rule=TieRule.SHARE,
+    )
+    assert [(p.key, p.rank) for p in placed] == [("a", 1), ("b", 2), ("c", 2), ("d", 4)]
+
+
+def test_given_equal_scores_when_earliest_then_the_earlier_one_ranks_higher():
+    placed = rank(
+        [
+            Entry("b", Decimal(7), T0 + timedelta(seconds=2)),
+            Entry("c", Decimal(7), T0 + timedelta(microseconds=1)),
+        ],
+        tie_rule=TieRule.EARLIEST,
+    )
+    assert [(p.key, p.rank) for p in placed] == [("c", 1), ("b", 2)]
+
+
+def test_given_three_tied_for_first_then_prizes_of_ranks_1_to_3_split_to_the_cent():
+    placed = rank(
+        [
+            Entry("x", Decimal(5), T0 + timedelta(seconds=3)),
+            Entry("y", Decimal(5), T0 + timedelta(seconds=1)),
+            Entry("z", Decimal(5), T0 + timedelta(seconds=2)),
+            Entry("w", Decimal(1), T0),
+        ],
+        tie_rule=TieRule.SHARE,
+    )
+    prizes = [
+        Prize(1, "first", Decimal("100.00"), "USD"),
+        Prize(2, "second", Decimal("50.00"), "USD"),
+        Prize(3, "third", Decimal("0.01"), "USD"),
+        Prize(4, "fourth", Decimal("5.00"), "USD"),
+    ]
+    won = {w.key: w for w in award(placed, prizes)}
+    # 150.01 / 3 = 50.003..: 50.00 each, the leftover cent to the earliest (y)
+    assert won["y"].amount == Decimal("50.01")
+    assert won["z"].amount == won["x"].amount == Decimal("50.00")
+    assert sum(w.amount for k, w in won.items() if k != "w") == Decimal("150.01")
+    assert won["w"].rank == 4
+    assert won["w"].amount == Decimal("5.00")
+
+
+def test_given_zero_decimal_currency_then_split_is_in_whole_units():
+    placed = rank([Entry("a", Decimal(1)), Entry("b", Decimal(1))], tie_rule=TieRule.SHARE)
+    won = award(placed, [Prize(1, "p", Decimal(1001), "JPY")])
+    assert sorted(w.amount for w in won) == [Decimal(500), Decimal(501)]
+
+
+def test_given_a_race_then_the_first_to_reach_win_in_order():
+    placed = race(
+        [
+            Entry("a", Decimal(12), T0 + timedelta(hours=2)),
+            Entry("b", Decimal(10), T0 + timedelta(hours=1)),
+            Entry("c", Decimal(9), None),
+        ],
+        target=Decimal(10),
+    )
+    assert [(p.key, p.rank) for p in placed] == [("b", 1), ("a", 2)]
+
+
+def test_given_teams_then_scores_are_summed_per_team():
+    teams, members = team_entries(
+        [Entry("a", Decimal(3)), Entry("b", Decimal(4)), Entry("c", Decimal(5))],
+        team_of={"a": "t1", "b": "t1", "c": "t2"},
+    )
+    assert {t.key: t.score for t in teams} == {"t1": Decimal(7), "t2": Decimal(5)}
+    assert members == {"t1": ["a", "b"], "t2": ["c"]}
+
+
+def test_given_a_badge_prize_then_each_tied_member_gets_it():
+    placed = rank([Entry("a", Decimal(1)), Entry("b", Decimal(1))], tie_rule=TieRule.SHARE)
+    won = award(placed, [Prize(1, "gold", badge_id="B1")])
+    assert [(w.key, w.badge_id, w.amount) for w in won] == [("a", "B1", None), ("b", "B1", None)]
+
+
+def test_overlapping_prizes_are_found():
+    assert overlapping_prizes([Prize(1, "a"), Prize(2, "b"), Prize(1, "c")]) == 1
+    assert overlapping_prizes([Prize(1, "a"), Prize(2, "b")]) is None

@@ -1,0 +1,272 @@
+"""Contests against real PostgreSQL: launch validation (nothing stored), scores inside the
+window, the lifecycle, the award with its rewards, badges, XP and audit, and the claw-back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.audit.models import AuditEntry
+from domain.rewards.models import Reward
+from gamification.contests import service
+from gamification.contests.errors import ContestError
+from gamification.contests.models import Contest, ContestStatus
+from tests.domain.builders import make_org, make_tenant, make_transaction, system_viewer, viewer_of
+
+pytestmark = pytest.mark.usefixtures("db")
+
+NOW = datetime(2026, 10, 1, 8, tzinfo=UTC)
+START = datetime(2026, 10, 5, tzinfo=UTC)
+END = datetime(2026, 10, 20, tzinfo=UTC)
+
+
+class Recorder:
+    def __init__(self, result: Any) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.result = result
+
+    async def __call__(self, **kw: Any) -> Any:
+        self.calls.append(kw)
+        return self.result
+
+
+async def _org():
+    tenant = await make_tenant()
+    org = await make_org(
+        tenant=tenant,
+        managers={"boss": None, "mgr": "boss", "ann": "mgr", "bob": "mgr", "cy": "boss"},
+    )
+    return tenant, org
+
+
+async def _launch(viewer, **kw):
+    args = {
+        "name": "October push",
+        "metric": "deal_amount",
+        "starts_at": START,
+        "ends_at": END,
+        "prizes": [{"rank": 1, "description": "first", "amount": "100.00", "currency": "EUR"}],
+        "now": NOW,
+    }
+    args.update(kw)
+    return await service.launch_contest(viewer=viewer, **args)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"metric": "xp"}, "metric"),
+        ({"ends_at": START - timedelta(days=1)}, "endsAt"),
+        ({"starts_at": NOW - timedelta(days=9), "ends_at": NOW - timedelta(days=1)}, "endsAt"),
+        (
+            {
+                "prizes": [
+                    {"rank": 1, "description": "a", "amount": "1"},
+                    {"rank": 1, "description": "b", "amount": "2"},
+                ]
+            },
+            "prizes",
+        ),
+        (
+            {"prizes": [{"rank": 1, "description": "a", "amount": "1", "currency": "USD"}]},
+            "prizes[0].currency",
+        ),
+        ({"prizes": [{"rank": 1, "description": "a", "amount": "1.001"}]}, "prizes[0].amount"),
+        ({"format": "race"}, "target"),
+    ],
+)
+async def test_given_bad_input_when_launching_then_a_field_error_and_nothing_stored(
+    overrides, field
+):
+    tenant, org = await _org()
+    with pytest.raises(ContestError) as caught:
+        await _launch(viewer_of(org["mgr"]), **overrides)
+    assert caught.value.field == field
+    assert await Contest.all().count() == 0
+    assert await AuditEntry.filter(action="contest.launched").count() == 0
+
+
+async def test_given_a_participant_outside_the_subtree_then_refused():
+    _, org = await _org()
+    with pytest.raises(ContestError) as caught:
+        await _launch(viewer_of(org["mgr"]), rep_ids=[org["ann"].id, org["cy"].id])
+    assert caught.value.field == "repIds[1]"
+    assert await Contest.all().count() == 0
+    # an admin may pick anyone
+    contest = await _launch(system_viewer(org.tenant), rep_ids=[org["ann"].id, org["cy"].id])
+    assert contest.participant_ids == [str(org["ann"].id), str(org["cy"].id)]
+
+
+async def test_given_a_manager_then_the_subtree_takes_part():
+    _, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]))
+    assert set(contest.participant_ids) == {str(org["ann"].id), str(org["bob"].id)}
+    assert contest.status == ContestStatus.SCHEDULED
+    assert contest.manager_id == org["mgr"].id
+
+
+async def test_only_transactions_dated_inside_the_window_count():
+    _, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]))
+    await make_transaction(rep=org["ann"], external_id="in", amount="10", on="2026-10-05")
+    await make_transaction(rep=org["ann"], external_id="last", amount="1", on="2026-10-19")
+    await make_transaction(rep=org["ann"], external_id="before", amount="99", on="2026-10-04")
+    await make_transaction(rep=org["ann"], external_id="after", amount="99", on="2026-10-20")
+    await make_transaction(rep=org["bob"], external_id="b", amount="11", on="2026-10-10")
+    placed = await service.standings(contest)
+    assert [(p.key, p.score) for p in placed] == [
+        (str(org["ann"].id), Decimal(11)),
+        (str(org["bob"].id), Decimal(11)),
+    ]
+    assert placed[0].rank == placed[1].rank == 1  # share: a tie
+
+
+async def test_lifecycle_award_is_frozen_audited_and_idempotent_then_clawed_back():
+    tenant, org = await _org()
+    badge = uuid4()
+    contest = await _launch(
+        viewer_of(org["mgr"]),
+        prizes=[
+            {"rank": 1, "description": "first", "amount": "100.00"},
+            {"rank": 2, "description": "second", "badge_id": str(badge)},
+        ],
+    )
+    ann_deal = await make_transaction(rep=org["ann"], external_id="a", amount="50", on="2026-10-06")
+    await make_transaction(rep=org["bob"], external_id="b", amount="20", on="2026-10-07")
+    badges, xp = Recorder(object()), Recorder(True)
+
+    async def tick(at):
+        return await service.tick(now=at, award_badge=badges, grant_xp=xp)
+
+    assert [m for _, m in await tick(START)] == ["started"]
+    assert [m for _, m in await tick(END)] == ["ended"]
+    assert await tick(END + timedelta(minutes=29)) == []  # the grace period
+    assert [m for _, m in await tick(END + timedelta(minutes=30))] == ["won"]
+    await contest.refresh_from_db()
+    assert contest.status == ContestStatus.AWARDED
+    assert contest.results["winners"][0]["key"] == str(org["ann"].id)
+    rewards = await Reward.filter(source_kind="contest_prize")
+    assert [(r.user_id, r.amount, r.currency, r.period) for r in rewards] == [
+        (org["ann"].id, Decimal("100.00"), "EUR", "2026-10")
+    ]
+    assert badges.calls == [
+        {
+            "tenant_id": tenant.id,
+            "user_id": org["bob"].id,
+            "badge_id": badge,
+            "period": "2026-10",
+            "source": f"contest:{contest.id}:rank:2",
+        }
+    ]
+    assert {c["user_id"] for c in xp.calls} == {org["ann"].id, org["bob"].id}
+    assert await AuditEntry.filter(action="contest.awarded").count() == 1
+    assert await AuditEntry.filter(action="reward.granted").count() == 1
+    assert await tick(END + timedelta(hours=1)) == []  # awarded once
+
+    # a reversal after the award: the result stands, the money is clawed back once
+    ann_deal.deleted = True
+    await ann_deal.save()
+    made = await service.claw_back_after_reversal(contest=contest)
+    assert [(r.user_id, r.amount) for r in made] == [(org["ann"].id, Decimal("-100.00"))]
+    assert await service.claw_back_after_reversal(contest=contest) == []
+    await contest.refresh_from_db()
+    assert contest.results["winners"][0]["key"] == str(org["ann"].id)
+
+
+async def test_given_the_tenant_keeps_prizes_then_no_claw_back():
+    tenant, org = await _org()
+    tenant.settings = {"contests": {"claw_back": False, "grace_minutes": 0}}
+    await tenant.save()
+    contest = await _launch(viewer_of(org["mgr"]))
+    deal = await make_transaction(rep=org["ann"], external_id="a", amount="5", on="2026-10-06")
+    for at in (START, END, END):
+        await service.tick(
+            now=at,
+            award_badge=Recorder(None),
+            grant_xp=Recorder(True),
+        )
+    await contest.refresh_from_db()
+    assert contest.status == ContestStatus.AWARDED
+    deal.deleted = True
+    await deal.save()
+    assert await service.claw_back_after_reversal(contest=contest) == []
+    assert await Reward.filter(amount__lt=0).count() == 0
+
+
+async def test_race_records_the_exact_reached_at():
+    _, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]), format="race", target=Decimal(10))
+    await make_transaction(rep=org["bob"], external_id="b1", amount="12", on="2026-10-06")
+    first = await make_transaction(rep=org["ann"], external_id="a1", amount="10", on="2026-10-07")
+    placed = await service.standings(contest)
+    assert [p.key for p in placed] == [str(org["bob"].id), str(org["ann"].id)]
+    assert placed[1].reached_at == first.created_at
+    assert isinstance(UUID(placed[0].key), UUID)
+
+
+async def test_given_a_late_deal_of_someone_else_after_the_award_then_no_claw_back():
+    _, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]))
+    await make_transaction(rep=org["ann"], external_id="a", amount="50", on="2026-10-06")
+    for at in (START, END, END + timedelta(hours=1)):
+        await service.tick(now=at, award_badge=Recorder(None), grant_xp=Recorder(True))
+    await contest.refresh_from_db()
+    assert contest.status == ContestStatus.AWARDED
+    await make_transaction(rep=org["bob"], external_id="late", amount="90", on="2026-10-08")
+    assert await service.claw_back_after_reversal(contest=contest) == []
+    assert await Reward.filter(amount__lt=0).count() == 0
+
+
+async def test_given_a_hidden_contest_then_only_its_manager_sees_it():
+    tenant, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]), hidden=True)
+    assert [c.id for c in await service.visible_contests(viewer=viewer_of(org["mgr"]))] == [
+        contest.id
+    ]
+    for other in ("ann", "boss", "cy"):
+        assert await service.visible_contests(viewer=viewer_of(org[other])) == []
+    assert await service.visible_contests(viewer=system_viewer(tenant)) == []
+    assert (
+        await service.visible_contest(viewer=viewer_of(org["ann"]), contest_id=str(contest.id))
+        is None
+    )
+    # hidden contests tell nobody
+    assert service.notification_events([(contest, "started")]) == []
+
+
+async def test_given_a_manager_then_contests_outside_the_subtree_are_not_seen():
+    tenant, org = await _org()
+    contest = await _launch(system_viewer(tenant), rep_ids=[org["cy"].id])
+    assert await service.visible_contests(viewer=viewer_of(org["mgr"])) == []
+    assert [c.id for c in await service.visible_contests(viewer=viewer_of(org["boss"]))] == [
+        contest.id
+    ]
+    assert [c.id for c in await service.visible_contests(viewer=viewer_of(org["cy"]))] == [
+        contest.id
+    ]
+
+
+async def test_given_teams_then_the_winning_team_splits_its_prize_to_the_cent():
+    tenant, org = await _org()
+    contest = await _launch(
+        system_viewer(tenant),
+        format="teams",
+        rep_ids=[org["ann"].id, org["bob"].id, org["mgr"].id],
+        prizes=[{"rank": 1, "description": "team", "amount": "100.01"}],
+    )
+    await make_transaction(rep=org["ann"], external_id="a", amount="5", on="2026-10-06")
+    await make_transaction(rep=org["bob"], external_id="b", amount="5", on="2026-10-06")
+    await make_transaction(rep=org["mgr"], external_id="m", amount="9", on="2026-10-06")
+    placed = await service.standings(contest)
+    # ann and bob are mgr's team (10); mgr is boss's team (9)
+    assert [(p.key, p.score) for p in placed] == [
+        (str(org["mgr"].id), Decimal(10)),
+        (str(org["boss"].id), Decimal(9)),
+    ]
+    won = await service.winners(contest, placed)
+    assert sorted(w.amount for w in won) == [Decimal("50.00"), Decimal("50.01")]
+    assert {w.key for w in won} == {str(org["ann"].id), str(org["bob"].id)}

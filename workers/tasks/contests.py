@@ -1,0 +1,79 @@
+"""Contests in the worker: the cron that moves every contest along its lifecycle (and tells
+the people in it), and the after-recompute hook that claws money prizes back when a deal of an
+awarded contest is reversed (if the tenant says so). Live standings need no hook: they are
+computed from PostgreSQL when read, so a deleted deal is gone from them once its event applied.
+
+The badge and XP grants of the award come from the badges and levels area: ``ctx`` keys
+``contest_award_badge`` and ``contest_grant_xp`` (their services, set at start-up)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from tortoise.transactions import in_transaction
+
+from domain.kit.clock import utc_now
+from domain.notifications.push import PushSender
+from domain.notifications.service import notify_events
+from gamification.contests import service
+from gamification.contests.models import Contest, ContestStatus
+from workers.realtime import PUSH_SENDER
+
+log = logging.getLogger(__name__)
+AWARD_BADGE = "contest_award_badge"
+GRANT_XP = "contest_grant_xp"
+
+
+async def advance_contests(ctx: dict[str, Any]) -> int:
+    """One lifecycle step for every contest, in one transaction with its notifications; the
+    pushes are sent after it commits. Returns how many contests moved."""
+    async with in_transaction():
+        moved = await service.tick(
+            now=ctx.get("now") or utc_now(),
+            award_badge=ctx.get(AWARD_BADGE),
+            grant_xp=ctx.get(GRANT_XP),
+        )
+        by_tenant: dict[UUID, list[tuple[Contest, str]]] = {}
+        for contest, what in moved:
+            by_tenant.setdefault(contest.tenant_id, []).append((contest, what))
+        pushes = []
+        for tenant_id, items in by_tenant.items():
+            notified = await notify_events(
+                tenant_id=tenant_id, events=service.notification_events(items)
+            )
+            pushes += notified.pushes
+    sender: PushSender | None = ctx.get(PUSH_SENDER)
+    if sender is not None and pushes:
+        await sender.send(pushes)
+    return len(moved)
+
+
+async def claw_back_contests(
+    ctx: dict[str, Any], *, tenant_id: UUID, user_id: UUID, period: str
+) -> int:
+    """After a recompute of a person: every awarded contest they won money in is checked
+    against its recomputed standings (the tenant's claw-back rule decides)."""
+    made = 0
+    wanted = str(user_id)
+    async with in_transaction():
+        for contest in await Contest.filter(
+            tenant_id=tenant_id, status=ContestStatus.AWARDED
+        ).select_for_update():
+            winners = (contest.results or {}).get("winners", [])
+            if any(w["key"] == wanted and w["amount"] is not None for w in winners):
+                made += len(await service.claw_back_after_reversal(contest=contest))
+    return made
+
+
+async def contests_startup(ctx: dict[str, Any]) -> None:
+    from gamification.badges.service import award_badge
+    from gamification.levels.service import grant_xp
+
+    # badge prizes and XP for places, through the badges and levels areas
+    ctx.setdefault(AWARD_BADGE, award_badge)
+    ctx.setdefault(GRANT_XP, grant_xp)
+    hooks: list[Any] = ctx.setdefault("after_recompute", [])
+    if claw_back_contests not in hooks:
+        hooks.append(claw_back_contests)
