@@ -30,7 +30,6 @@ from tests.api.graphql import fixtures as _fixtures
 from tests.api.graphql import helpers as h
 from tests.api.graphql.helpers import Api, serve
 from tests.api.graphql.test_contract import (
-    GAMIFICATION_FIELDS,
     WAITING,
     operation_document,
     operation_names,
@@ -395,9 +394,9 @@ async def test_given_default_limits_when_every_client_operation_runs_then_none_i
     admin = await h.person(t, "ada", role=Role.ADMIN)
     checked = []
     for name in operation_names():
-        if name in WAITING and name != "Home" or name in ("OnEarnings", "OnLeaderboard"):
+        if name in WAITING or name in ("OnEarnings", "OnLeaderboard"):
             continue  # subscriptions run over WebSocket: tests/api/graphql/test_subscriptions.py
-        document = print_ast(operation_document(name, GAMIFICATION_FIELDS))
+        document = print_ast(operation_document(name))
         result = await api.as_(t, admin).gql(document, {}, name)
         limit_errors = [
             e
@@ -407,10 +406,10 @@ async def test_given_default_limits_when_every_client_operation_runs_then_none_i
         ]
         assert limit_errors == [], name
         checked.append(name)
-    # 11, the targets operations (MyTargets, AcceptTarget, AllocateTarget) and the
-    # leaderboards' (Leaderboard, CreateLeaderboard) and the contests' (Contests,
-    # LaunchContest, ContestStandings)
-    assert len(checked) == 19
+    # 11, the targets operations (MyTargets, AcceptTarget, AllocateTarget), the
+    # leaderboards' (Leaderboard, CreateLeaderboard), the contests' (Contests, LaunchContest,
+    # ContestStandings) and the badges' and levels' (MyBadges, LevelMap)
+    assert len(checked) == 21
 
 
 async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):

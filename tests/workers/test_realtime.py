@@ -36,6 +36,7 @@ from workers.realtime import (
     realtime_shutdown,
     realtime_startup,
 )
+from workers.tasks.gamification import award_gamification
 from workers.tasks.leaderboards import update_leaderboards
 
 PERIOD = "2026-10"
@@ -74,6 +75,7 @@ async def test_given_startup_then_the_hooks_registered_once_and_no_sender_withou
         print,
         publish_earnings,
         update_leaderboards,
+        award_gamification,
         notify_thresholds,
     ]
     assert ctx["push_sender"] is None

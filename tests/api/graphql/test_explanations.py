@@ -18,7 +18,6 @@ from domain.org.models import User
 from domain.tenants.models import Tenant
 from tests.api.graphql import helpers as h
 from tests.api.graphql.helpers import Api
-from tests.api.graphql.test_contract import GAMIFICATION_FIELDS
 from tests.api.graphql.test_end_to_end import client_operation
 
 PLAN = textwrap.dedent(
@@ -114,7 +113,7 @@ async def test_given_a_hindi_rep_when_home_and_lines_are_read_then_hindi_and_nam
     t, rep = await _world("hi-IN")
 
     nodes = await _lines(api, t, rep)
-    home = await api.as_(t, rep).gql(client_operation("Home", GAMIFICATION_FIELDS), {})
+    home = await api.as_(t, rep).gql(client_operation("Home"), {})
 
     by_id = {n["transactionId"]: n["explanation"] for n in nodes}
     assert by_id["d1"] == "Cloud SPIFF: लेन-देन d1 के €2,102.61 Won bookings का 3.75% = €78.85"

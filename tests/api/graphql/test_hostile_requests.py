@@ -22,9 +22,9 @@ from domain.kit.periods import parse_period
 from domain.org.models import Role
 from tests.api.graphql import helpers as h
 from tests.api.graphql.helpers import Api
-from tests.api.graphql.test_contract import GAMIFICATION_FIELDS, operation_document
+from tests.api.graphql.test_contract import operation_document
 
-HOME = print_ast(operation_document("Home", GAMIFICATION_FIELDS))
+HOME = print_ast(operation_document("Home"))
 LINES = print_ast(operation_document("EarningsLines"))
 WHAT_IF = print_ast(operation_document("WhatIf"))
 PUBLISH = print_ast(operation_document("PublishPlan"))
