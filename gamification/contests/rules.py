@@ -125,7 +125,7 @@ def team_entries(
     return teams, {team: sorted(keys) for team, keys in members.items()}
 
 
-def _split(total: Decimal, currency: str, keys: Sequence[str]) -> list[Decimal]:
+def split_amount(total: Decimal, currency: str, keys: Sequence[str]) -> list[Decimal]:
     """``total`` in ``len(keys)`` equal parts to the minor unit; the leftover units go one each
     to the first keys (callers order them: earliest to reach the score first)."""
     unit = Decimal(1).scaleb(-minor_units(currency))
@@ -154,7 +154,7 @@ def award(placed: Sequence[Placed], prizes: Sequence[Prize]) -> list[Won]:
         own = by_rank.get(number)
         badge = own.badge_id if own is not None else None
         description = own.description if own is not None else covered[0].description
-        shares = {c: _split(total, c, [p.key for p in group]) for c, total in money.items()}
+        shares = {c: split_amount(total, c, [p.key for p in group]) for c, total in money.items()}
         for i, member in enumerate(group):
             if not shares:
                 won.append(Won(member.key, number, None, None, badge, description))
@@ -180,8 +180,3 @@ def overlapping_prizes(prizes: Sequence[Prize]) -> int | None:
             return prize.rank
         seen.add(prize.rank)
     return None
-
-
-def split_amount(total: Decimal, currency: str, keys: Sequence[str]) -> list[Decimal]:
-    """``total`` split among ``keys`` to the minor unit, leftover units to the first keys."""
-    return _split(total, currency, keys)

@@ -90,8 +90,7 @@ def _measure_value(measures: list[Mapping[str, Any]], metric: Metric) -> Decimal
     for m in measures:
         if m.get("id") != metric.measure:
             continue
-        key = {"total": "total", "attainment": "attainment", "count": "count"}[metric.kind]
-        raw = m.get(key)
+        raw = m.get(metric.kind)  # a stored measure's total, attainment and count by name
         return None if raw is None else Decimal(str(raw))
     return None
 

@@ -16,7 +16,7 @@ sees the boards of a subtree inside theirs and of a group whose members all are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +29,7 @@ from tortoise.transactions import in_transaction
 
 from domain.audit.service import record
 from domain.kit.clock import utc_now
+from domain.kit.documents import unstorable_text
 from domain.kit.errors import Forbidden, InvalidInput, NotFound
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
 from domain.notifications.models import NotificationKind
@@ -88,8 +89,8 @@ async def create_leaderboard(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins create leaderboards", field="input")
     clean = (name or "").strip()
-    if not clean or len(clean) > MAX_NAME:
-        raise InvalidInput(f"a name of 1 to {MAX_NAME} characters", field="name")
+    if not clean or len(clean) > MAX_NAME or unstorable_text(clean):
+        raise InvalidInput(f"a name of 1 to {MAX_NAME} characters, no NUL", field="name")
     if period_kind not in PERIOD_KINDS:
         raise InvalidInput(
             f"{period_kind[:20]!r} is not a period kind ({', '.join(PERIOD_KINDS)})",
@@ -113,8 +114,8 @@ async def create_leaderboard(
         if team is not None:
             raise InvalidInput("a board ranks a team or a group, not both", field="group")
         group_name = group.strip()
-        if not group_name or len(group_name) > MAX_NAME:
-            raise InvalidInput(f"a group name of 1 to {MAX_NAME} characters", field="group")
+        if not group_name or len(group_name) > MAX_NAME or unstorable_text(group_name):
+            raise InvalidInput(f"a group name of 1 to {MAX_NAME} characters, no NUL", field="group")
         if not await repository.group_members(group_name):
             raise InvalidInput(f"nobody in this tenant is in a group {group_name!r}", field="group")
     if await repository.named(clean) is not None:
@@ -212,10 +213,10 @@ async def refresh_after_recompute(
     """Set the scores of the recomputed (person, period)s on every board of the tenant that
     ranks them in that period, in one Redis round trip; returns the boards that changed.
     ``results`` are the batch's stored results (read here when not given)."""
-    boards = await LeaderboardRepository(tenant_id).boards()
+    repository = LeaderboardRepository(tenant_id)
+    boards = await repository.boards()
     if not boards or not pairs:
         return []
-    repository = LeaderboardRepository(tenant_id)
     if results is None or any(pair not in results for pair in pairs):
         by_period: dict[str, list[UUID]] = {}
         for user_id, period in pairs:
@@ -361,13 +362,41 @@ class BoardView:
 async def board_view(
     *, viewer: Viewer, store: BoardStore, board_id: UUID | str, first: int, radius: int
 ) -> BoardView:
+    """A board the viewer may see, its current period's top ``first`` and the viewer's
+    neighbourhood."""
+    board = await visible_board(viewer=viewer, board_id=board_id)
+    period = (await current_period(board.tenant_id, board.period_kind)).id
+    top = await board_entries(viewer=viewer, store=store, board=board, period=period, first=first)
+    near = await board_around(viewer=viewer, store=store, board=board, period=period, radius=radius)
+    return BoardView(board, period, top, near)
+
+
+async def board_entries(
+    *, viewer: Viewer, store: BoardStore, board: Leaderboard, period: str, first: int
+) -> list[Entry]:
+    """The top ``first`` of a board the caller found visible (`visible_board`)."""
     if not 0 <= first <= MAX_ENTRIES:
         raise InvalidInput(f"first must be 0 to {MAX_ENTRIES}", field="first")
+    shown = await _shown_to(viewer, board)
+    return [shown(r) for r in await store.top(board_key(board.id, period), first)]
+
+
+async def board_around(
+    *, viewer: Viewer, store: BoardStore, board: Leaderboard, period: str, radius: int
+) -> list[Entry]:
+    """The viewer and up to ``radius`` people either side, on a board the caller found
+    visible."""
     if not 0 <= radius <= MAX_RADIUS:
         raise InvalidInput(f"radius must be 0 to {MAX_RADIUS}", field="radius")
-    board = await visible_board(viewer=viewer, board_id=board_id)
-    period = await current_period(board.tenant_id, board.period_kind)
-    key = board_key(board.id, period.id)
+    if viewer.user_id is None:
+        return []
+    shown = await _shown_to(viewer, board)
+    found = await store.around(board_key(board.id, period), str(viewer.user_id), radius)
+    return [shown(r) for r in found]
+
+
+async def _shown_to(viewer: Viewer, board: Leaderboard) -> Callable[[Ranked[str]], Entry]:
+    """A stored rank as the viewer reads it: the score hidden where they may not see it."""
     metric = stored_metric(board.metric)
     hide = await _hides_scores(viewer, metric)
 
@@ -376,13 +405,7 @@ async def board_view(
         shown = None if hide and user_id != viewer.user_id else metric.shown(r.score)
         return Entry(r.rank, user_id, shown)
 
-    entries = [entry(r) for r in await store.top(key, first)]
-    around = (
-        [entry(r) for r in await store.around(key, str(viewer.user_id), radius)]
-        if viewer.user_id is not None
-        else []
-    )
-    return BoardView(board, period.id, entries, around)
+    return entry
 
 
 async def standings(*, viewer: Viewer, store: BoardStore) -> list[Standing]:

@@ -52,7 +52,10 @@ async def _entries(info: Info[Any, None], found: list[service.Entry]) -> list[Le
     ]
 
 
-@strawberry.type(description="A ranking of people by a metric over the current period.")
+@strawberry.type(
+    description="A ranking of people by a metric over the current period (a board the "
+    "viewer may see: built only by the resolvers that checked it)."
+)
 class Leaderboard:
     id: strawberry.ID
     name: str
@@ -71,19 +74,19 @@ class Leaderboard:
 
     @strawberry.field(description="The best first (ties in the order of their ids).")
     async def entries(self, info: Info[Any, None], first: int = 10) -> list[LeaderboardEntry]:
-        view = await service.board_view(
-            viewer=info.context.viewer, store=board_store(info), board_id=self.board.id,
-            first=first, radius=0,
+        found = await service.board_entries(
+            viewer=info.context.viewer, store=board_store(info), board=self.board,
+            period=self.period, first=first,
         )  # fmt: skip
-        return await _entries(info, view.entries)
+        return await _entries(info, found)
 
     @strawberry.field(description="The viewer and up to `radius` people either side.")
     async def around_me(self, info: Info[Any, None], radius: int = 2) -> list[LeaderboardEntry]:
-        view = await service.board_view(
-            viewer=info.context.viewer, store=board_store(info), board_id=self.board.id,
-            first=0, radius=radius,
+        found = await service.board_around(
+            viewer=info.context.viewer, store=board_store(info), board=self.board,
+            period=self.period, radius=radius,
         )  # fmt: skip
-        return await _entries(info, view.around_me)
+        return await _entries(info, found)
 
 
 @strawberry.type
