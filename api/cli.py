@@ -198,9 +198,12 @@ def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
     except Exception as exc:
         import asyncpg
 
-        # reached, but without Podium's tables (never migrated, or another database): tortoise
-        # wraps asyncpg's UndefinedTableError; any other failure surfaces as the bug it is
-        if not isinstance(exc.__cause__, asyncpg.UndefinedTableError):
+        # reached, but without Podium's tables or columns (never migrated, not migrated since
+        # an upgrade, or another database): tortoise wraps asyncpg's UndefinedTableError or
+        # UndefinedColumnError; any other failure surfaces as the bug it is
+        if not isinstance(
+            exc.__cause__, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError
+        ):
             raise
         _unreachable(database_url, f"{exc.__cause__}; run `podium migrate` first")
         raise  # unreachable

@@ -3,7 +3,6 @@ standings. Registered onto the typer app by api.cli; `podium rebuild-cache` rebu
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +34,7 @@ def _definition(path: Path) -> dict[str, Any]:
     import yaml
 
     from api import cli
+    from domain.kit.documents import DocumentError, loads_json
 
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -45,7 +45,9 @@ def _definition(path: Path) -> dict[str, Any]:
     except OSError as exc:
         cli._fail(f"{path}: cannot read: {exc.strerror}")
     try:
-        found = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        found = loads_json(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (RecursionError, DocumentError):
+        cli._fail(f"{path}: nested too deeply to be a board definition")
     except (ValueError, yaml.YAMLError) as exc:
         cli._fail(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
                   f"{str(exc).splitlines()[0]}")  # fmt: skip
@@ -85,7 +87,7 @@ def create(tenant: TenantArg, path: FileOption) -> None:
                 tenant_id=found.id, external_id=str(definition["team"])
             ).first()
             if manager is None:
-                raise InvalidInput(f"team: no person {definition['team']!r}", field="team")
+                raise InvalidInput(f"no person {definition['team']!r}", field="team")
             team_id = manager.id
         async with cli.in_transaction():
             board = await create_leaderboard(

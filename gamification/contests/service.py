@@ -51,13 +51,26 @@ def claws_back(tenant: Tenant) -> bool:
     return bool(((tenant.settings or {}).get("contests") or {}).get("claw_back", True))
 
 
+# what NUMERIC(20, 6) holds (a prize's reward, a race's target); a rank beyond any team
+MAX_FIGURE = Decimal(10) ** 14
+MAX_RANK = 1000
+MAX_NAME = 100
+
+
+def _figure(value: Decimal, field: str, what: str) -> None:
+    if not value.is_finite() or not 0 < value < MAX_FIGURE:
+        raise ContestError(f"{what} is above zero and below {MAX_FIGURE:,}", field=field)
+
+
 def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
     prizes: list[rules.Prize] = []
     for i, item in enumerate(raw):
         field = f"prizes[{i}]"
         rank = item.get("rank")
-        if not isinstance(rank, int) or rank < 1:
-            raise ContestError("a prize rank is a whole number from 1", field=f"{field}.rank")
+        if not isinstance(rank, int) or not 1 <= rank <= MAX_RANK:
+            raise ContestError(
+                f"a prize rank is a whole number from 1 to {MAX_RANK}", field=f"{field}.rank"
+            )
         amount, currency, badge = item.get("amount"), item.get("currency"), item.get("badge_id")
         if amount is None and badge is None:
             raise ContestError("a prize is an amount or a badge", field=f"{field}.amount")
@@ -66,8 +79,7 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
                 amount = Decimal(str(amount))
             except InvalidOperation:
                 raise ContestError("not a number", field=f"{field}.amount") from None
-            if not amount.is_finite() or amount <= 0:
-                raise ContestError("a prize amount is above zero", field=f"{field}.amount")
+            _figure(amount, f"{field}.amount", "a prize amount")
             currency = currency or tenant.currency
             if not is_currency(currency) or currency not in payable_currencies(tenant):
                 raise ContestError(
@@ -108,8 +120,8 @@ async def launch_contest(
     now = now or utc_now()
     if viewer.role not in (Role.ADMIN, Role.MANAGER):
         raise ContestError("only managers and admins launch contests", field="input")
-    if not name.strip():
-        raise ContestError("a contest needs a name", field="name")
+    if not name.strip() or len(name.strip()) > MAX_NAME:
+        raise ContestError(f"a name of 1 to {MAX_NAME} characters", field="name")
     if metric not in METRICS:
         known = ", ".join(sorted(METRICS))
         raise ContestError(f"unknown metric {metric!r} (known: {known})", field="metric")
@@ -122,8 +134,10 @@ async def launch_contest(
         raise ContestError("the window ends before it starts", field="endsAt")
     if ends_at <= now:
         raise ContestError("the contest would be over already", field="endsAt")
-    if fmt is rules.Format.RACE and (target is None or target <= 0):
-        raise ContestError("a race needs a target above zero", field="target")
+    if fmt is rules.Format.RACE:
+        if target is None:
+            raise ContestError("a race needs a target above zero", field="target")
+        _figure(target, "target", "a race's target")
     tenant = await Tenant.get(id=viewer.tenant_id)
     prize_list = _prizes(prizes, tenant)
     users = UserRepository(viewer)
