@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -77,6 +78,20 @@ class Sample:
             f"p99 {self.percentile(99):6.1f} ms   ({self.requests:,} requests, "
             f"{self.errors} errors)"
         )
+
+
+def production_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of the bench's Podium processes: production mode, JSON logs, and the
+    keys production requires (fresh for each run)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PODIUM_ENV": "production",
+        "PODIUM_LOG_FORMAT": "json",
+        "PODIUM_URL_SIGNING_KEY": secrets.token_urlsafe(32),
+        "PODIUM_ISSUER_KEY_SECRET": secrets.token_urlsafe(32),
+    }
 
 
 def _free_port() -> int:
@@ -290,13 +305,7 @@ async def main(seconds: float, clients: int, rounds: int) -> None:
         f"best of {rounds}"
     )
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PODIUM_ENV": "production",
-        "PODIUM_LOG_FORMAT": "json",
-    }
+    env = production_env(database_url, redis_url)
     graphql_port, plain_port = _free_port(), _free_port()
     servers = [
         _start_server("api.app:create_app", graphql_port, env),

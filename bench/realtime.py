@@ -84,7 +84,7 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from bench.api import _free_port, _recreate_database, _start_server, _wait_ready
+from bench.api import _free_port, _recreate_database, _start_server, _wait_ready, production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -972,13 +972,7 @@ async def main(args: argparse.Namespace) -> None:
         f"for {args.subscribers} subscribed reps (one websocket each); period {setup.period}; "
         "API, worker, PostgreSQL, Redis and this load generator share the machine"
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PODIUM_ENV": "production",
-        "PODIUM_LOG_FORMAT": "json",
-    }
+    env = production_env(database_url, redis_url)
     accepted_ids: dict[str, Rep] = {}
     results: list[RunResult] = []
     with contextlib.ExitStack() as stack:
