@@ -243,6 +243,7 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
     from domain.plans.service import publish_plan_version
     from domain.tenants.service import create_tenant
     from gamification.leaderboards.service import create_leaderboard
+    from gamification.levels.service import sync_deal_xp
 
     await migrate(database_url)
     await init_db(database_url)
@@ -305,6 +306,10 @@ async def prepare(database_url: str, reps: int, subscribers: int) -> Setup:
                 viewer=Viewer.system(tenant.id, "bench"), name="Bookings",
                 metric="bookings", period_kind="month",
             )  # fmt: skip
+            # the XP the workers would have written for the history's deals as they came in
+            # (else the first run pays the whole month's ledger at once)
+            for month in (f"{since:%Y-%m}", period):
+                await sync_deal_xp(tenant_id=tenant.id, pairs=[(u.id, month) for u in users])
         people = [Rep(i, u.id, u.external_id) for i, u in enumerate(users)]
         for rep, user in zip(people[:subscribers], users[:subscribers], strict=True):
             rep.token = mint_token(tenant, user)

@@ -28,7 +28,7 @@ from gamification.badges.models import BadgeAward, BadgeDefinition
 from gamification.levels.service import (
     grant_xp,
     level_map,
-    level_standing,
+    level_standings,
     reverse_xp,
     sync_deal_xp,
 )
@@ -191,23 +191,32 @@ HISTORY_PERIODS = 12  # how far back `periods_in_a_row` looks
 async def _history(
     tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]
 ) -> dict[tuple[UUID, str], dict[str, list[Any]]]:
-    """Each pair's earlier periods' results (same kind), newest first."""
-    out: dict[tuple[UUID, str], dict[str, list[Any]]] = {}
+    """Each pair's earlier periods' results (same kind), newest first; one query."""
+    earlier: dict[tuple[UUID, str], list[str]] = {}
     for user_id, period in pairs:
         try:
             current = parse_period(period)
-            earlier = []
+            found = []
             for _ in range(HISTORY_PERIODS):
                 current = current.previous()
-                earlier.append(current.id)
+                found.append(current.id)
         except PeriodError:
             continue
-        rows = await EarningsResult.filter(tenant_id=tenant_id, user_id=user_id, period__in=earlier)
-        by_period: dict[str, list[Any]] = {p: [] for p in earlier}
-        for row in rows:
-            by_period[row.period].append(row)
-        out[(user_id, period)] = by_period
-    return out
+        earlier[(user_id, period)] = found
+    if not earlier:
+        return {}
+    rows = await EarningsResult.filter(
+        tenant_id=tenant_id,
+        user_id__in=list({u for u, _ in earlier}),
+        period__in=list({p for found in earlier.values() for p in found}),
+    )
+    by_person: dict[tuple[UUID, str], list[Any]] = {}
+    for row in rows:
+        by_person.setdefault((row.user_id, row.period), []).append(row)
+    return {
+        (user_id, period): {p: by_person.get((user_id, p), []) for p in found}
+        for (user_id, period), found in earlier.items()
+    }
 
 
 async def after_recompute(
@@ -228,9 +237,8 @@ async def after_recompute(
         )
         results = {pair: [r for r in rows if (r.user_id, r.period) == pair] for pair in unique}
     people = list(dict.fromkeys(u for u, _ in unique))
-    before = {u: await level_standing(tenant_id=tenant_id, user_id=u) for u in people}
-    for user_id, period in unique:
-        await sync_deal_xp(tenant_id=tenant_id, user_id=user_id, period=period)
+    before = await level_standings(tenant_id=tenant_id, user_ids=people)
+    await sync_deal_xp(tenant_id=tenant_id, pairs=unique)
     awarded, revoked = await evaluate_after_recompute(
         tenant_id=tenant_id,
         pairs=unique,
@@ -239,8 +247,9 @@ async def after_recompute(
     )
     periods = {u: p for u, p in unique}
     ups = []
+    now = await level_standings(tenant_id=tenant_id, user_ids=people)
     for user_id in people:
-        after = await level_standing(tenant_id=tenant_id, user_id=user_id)
+        after = now[user_id]
         if after.number > before[user_id].number:
             ups.append((user_id, periods[user_id], after))
     await _notify(tenant_id, awarded, ups)

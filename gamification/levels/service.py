@@ -145,37 +145,71 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
     return list(levels)
 
 
-async def level_standing(*, tenant_id: UUID, user_id: UUID) -> LevelStanding:
-    xp = await xp_of(tenant_id=tenant_id, user_id=user_id)
-    return level_of(xp, await level_map(tenant_id=tenant_id))
+async def level_standings(
+    *, tenant_id: UUID, user_ids: Sequence[UUID]
+) -> dict[UUID, LevelStanding]:
+    """Each person's level (their whole ledger against the tenant's map), in two queries."""
+    if not user_ids:
+        return {}
+    rows = await _db().execute_query_dict(
+        "SELECT user_id, SUM(points)::bigint AS xp FROM xp_entries "
+        "WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) GROUP BY user_id",
+        [tenant_id, list(user_ids)],
+    )
+    xp = {row["user_id"]: int(row["xp"]) for row in rows}
+    levels = await level_map(tenant_id=tenant_id)
+    return {u: level_of(xp.get(u, 0), levels) for u in user_ids}
 
 
 DEAL_XP = 10  # XP for each deal won that credits a rep
 
+# The deals crediting each (person, period) of a batch: $2, $3, $4 are the people and their
+# periods' first and last days, in the same order. As the batch recompute reads them: a
+# person's own deals through the (tenant, rep, date) index, split ones through the GIN index
+# of split rows' credited ids (a row that is not split credits its owner alone).
+_BATCH_DEALS = """
+    SELECT p.user_id, left('deal:' || t.external_id, 200) AS source, t.deleted
+    FROM unnest($2::uuid[], $3::date[], $4::date[]) AS p(user_id, first_day, last_day)
+    JOIN transactions t ON t.tenant_id = $1 AND t.rep_id = p.user_id
+     AND t.date BETWEEN p.first_day AND p.last_day AND t.splits IS NULL
+    UNION ALL
+    SELECT p.user_id, left('deal:' || t.external_id, 200), t.deleted
+    FROM unnest($2::uuid[], $3::date[], $4::date[]) AS p(user_id, first_day, last_day)
+    JOIN transactions t ON t.tenant_id = $1 AND t.splits IS NOT NULL
+     AND t.credited_user_ids ? p.user_id::text AND t.date BETWEEN p.first_day AND p.last_day
+"""
 
-async def sync_deal_xp(*, tenant_id: UUID, user_id: UUID, period: str) -> int:
-    """XP for the deals crediting this person dated in ``period``: granted once per deal
-    (source ``deal:<CRM id>``), reversed once when the deal is deleted. Returns the number of
-    entries written."""
-    parsed = parse_period(period)
-    rows = await _db().execute_query_dict(
-        """
-        SELECT external_id, deleted FROM transactions
-        WHERE tenant_id = $1 AND credited_user_ids ?| ARRAY[$2::text]
-          AND date >= $3 AND date <= $4
-        """,
-        [tenant_id, str(user_id), parsed.start, parsed.end],
+
+async def sync_deal_xp(*, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]) -> int:
+    """XP for the deals crediting each (person, period) of a batch: granted once per deal
+    (source ``deal:<CRM id>``), reversed once when the deal is deleted; two statements for
+    the whole batch, whatever its number of deals (a real-time batch recomputes the same
+    people again and again: only what changed is written). Returns the entries written."""
+    periods = [parse_period(period) for _, period in pairs]
+    people = [user_id for user_id, _ in pairs]
+    window = [tenant_id, people, [p.start for p in periods], [p.end for p in periods]]
+    granted = await _db().execute_query_dict(
+        f"""
+        INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
+        SELECT DISTINCT $1::uuid, d.user_id, d.source, $5::int, 'deal won', $6::timestamptz
+        FROM ({_BATCH_DEALS}) d
+        WHERE NOT d.deleted
+        ON CONFLICT (tenant_id, user_id, source) DO NOTHING
+        RETURNING id
+        """,  # noqa: S608 - a fixed query
+        [*window, DEAL_XP, utc_now()],
     )
-    written = 0
-    for row in rows:
-        source = f"deal:{row['external_id']}"[:200]
-        if row["deleted"]:
-            written += await reverse_xp(
-                tenant_id=tenant_id, user_id=user_id, source=source, reason="deal reversed"
-            )
-        else:
-            written += await grant_xp(
-                tenant_id=tenant_id, user_id=user_id, source=source, points=DEAL_XP,
-                reason="deal won",
-            )  # fmt: skip
-    return written
+    reversed_ = await _db().execute_query_dict(
+        f"""
+        INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
+        SELECT DISTINCT $1::uuid, e.user_id, e.source || $5::text, -e.points, 'deal reversed',
+               $6::timestamptz
+        FROM ({_BATCH_DEALS}) d
+        JOIN xp_entries e ON e.tenant_id = $1 AND e.user_id = d.user_id AND e.source = d.source
+        WHERE d.deleted AND e.points <> 0
+        ON CONFLICT (tenant_id, user_id, source) DO NOTHING
+        RETURNING id
+        """,  # noqa: S608 - a fixed query
+        [*window, REVERSED, utc_now()],
+    )
+    return len(granted) + len(reversed_)

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 from api.demo.seed import seed_demo
 from gamification.badges.models import BadgeAward
 from gamification.badges.service import certificate_of, credential_of
-from gamification.levels.service import level_standing
+from gamification.levels.service import level_standings
 from gamification.levels.streaks import streaks_of
 
 
@@ -30,7 +30,7 @@ async def test_given_the_demo_then_badges_with_certificates_levels_and_a_streak(
     token = await credential_of(award=award, base_url="http://127.0.0.1:8000", secret=b"k" * 32)
     assert token.count(".") == 2
     people = {a.user_id for a in awards}
-    levels = [await level_standing(tenant_id=tenant_id, user_id=u) for u in people]
+    levels = list((await level_standings(tenant_id=tenant_id, user_ids=people)).values())
     assert max(lv.number for lv in levels) >= 2
     streaks = [s for u in people for s in await streaks_of(tenant_id=tenant_id, user_id=u)]
     assert {s.name for s in streaks} == {"On quota", "Daily closer"}
