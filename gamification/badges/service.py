@@ -25,6 +25,7 @@ from gamification.badges.credentials import signed_credential
 from gamification.badges.errors import BadgeNotFound, BadgeRuleError
 from gamification.badges.facts import NAMED_FACTS, REFERENCE_FACTS, env_of, facts_of
 from gamification.badges.models import BadgeAward, BadgeDefinition
+from gamification.levels.rules import Level
 from gamification.levels.service import (
     grant_xp,
     level_map,
@@ -148,23 +149,46 @@ async def evaluate_after_recompute(
     tenant_id: UUID,
     pairs: Sequence[tuple[UUID, str]],
     results: Mapping[tuple[UUID, str], Sequence[Any]],
-    history: Mapping[tuple[UUID, str], Mapping[str, Sequence[Any]]] | None = None,
+    badges: Sequence[BadgeDefinition] | None = None,
 ) -> tuple[list[BadgeAward], list[BadgeAward]]:
     """Each rule over each (person, period): award what now holds; revoke a rule's award
-    whose rule no longer holds (its deal was reversed). Returns (awarded, revoked)."""
-    badges = [b for b in await BadgeDefinition.filter(tenant_id=tenant_id) if b.rule]
+    whose rule no longer holds (its deal was reversed). Returns (awarded, revoked).
+
+    Set-based for a batch: the awards the batch already holds are read in one statement,
+    and earlier periods (``periods_in_a_row``) only when a rule reads them and only for
+    the people at or above 100% now; only an award or a revocation writes."""
+    if badges is None:
+        badges = await BadgeDefinition.filter(tenant_id=tenant_id)
+    rules = [(b, compile_rule(b.rule)) for b in badges if b.rule]
+    unique = list(dict.fromkeys(pairs))
+    if not rules or not unique:
+        return [], []
+    facts = {pair: facts_of(results.get(pair, ())) for pair in unique}
+    if any(HISTORY_FACT in b.rule for b, _ in rules):
+        running = [pair for pair, f in facts.items() if any(a >= 1 for a in f.attainments.values())]
+        history = await _history(tenant_id, running)
+        for pair, earlier in history.items():
+            facts[pair] = facts_of(results.get(pair, ()), earlier)
+    held = {
+        (award.user_id, award.source): award
+        for award in await BadgeAward.filter(
+            tenant_id=tenant_id,
+            user_id__in=list({u for u, _ in unique}),
+            source__in=[rule_source(b.id, p) for b, _ in rules for p in {p for _, p in unique}],
+        )
+    }
     awarded: list[BadgeAward] = []
     revoked: list[BadgeAward] = []
-    for user_id, period in dict.fromkeys(pairs):
-        facts = facts_of(results.get((user_id, period), ()), (history or {}).get((user_id, period)))
-        env = env_of(facts)
-        for badge in badges:
+    for (user_id, period), person in facts.items():
+        env = env_of(person)
+        for badge, rule in rules:
             try:
-                holds = bool(compile_rule(badge.rule)(env))
+                holds = bool(rule(env))
             except EvaluationError:
                 holds = False
             source = rule_source(badge.id, period)
-            if holds:
+            current = held.get((user_id, source))
+            if holds and current is None:
                 award = await award_badge(
                     tenant_id=tenant_id,
                     user_id=user_id,
@@ -174,18 +198,14 @@ async def evaluate_after_recompute(
                 )
                 if award is not None:
                     awarded.append(award)
-                continue
-            current = await BadgeAward.get_or_none(
-                tenant_id=tenant_id, user_id=user_id, source=source, revoked_at=None
-            )
-            if current is not None and await revoke_award(
-                award=current, reason=f"badge {badge.name} revoked"
-            ):
-                revoked.append(current)
+            elif not holds and current is not None and current.revoked_at is None:
+                if await revoke_award(award=current, reason=f"badge {badge.name} revoked"):
+                    revoked.append(current)
     return awarded, revoked
 
 
 HISTORY_PERIODS = 12  # how far back `periods_in_a_row` looks
+HISTORY_FACT = "periods_in_a_row"  # the rules that read earlier periods name it
 
 
 async def _history(
@@ -209,7 +229,7 @@ async def _history(
         tenant_id=tenant_id,
         user_id__in=list({u for u, _ in earlier}),
         period__in=list({p for found in earlier.values() for p in found}),
-    )
+    ).only("user_id", "period", "measures")
     by_person: dict[tuple[UUID, str], list[Any]] = {}
     for row in rows:
         by_person.setdefault((row.user_id, row.period), []).append(row)
@@ -227,7 +247,8 @@ async def after_recompute(
 ) -> tuple[list[BadgeAward], list[BadgeAward]]:
     """The after-recompute step of gamification: deal XP (granted once, reversed once),
     badge rules (awarded, or revoked when a reversal undoes them), and the BADGE and LEVEL
-    notifications (each once), all from what is stored."""
+    notifications (each once), all from what is stored. The tenant's badges and level map
+    are read once; levels are read again only when XP was written."""
     unique = list(dict.fromkeys(pairs))
     if results is None or any(p not in results for p in unique):
         rows = await EarningsResult.filter(
@@ -237,27 +258,33 @@ async def after_recompute(
         )
         results = {pair: [r for r in rows if (r.user_id, r.period) == pair] for pair in unique}
     people = list(dict.fromkeys(u for u, _ in unique))
-    before = await level_standings(tenant_id=tenant_id, user_ids=people)
-    await sync_deal_xp(tenant_id=tenant_id, pairs=unique)
+    badges = await BadgeDefinition.filter(tenant_id=tenant_id)
+    levels = await level_map(tenant_id=tenant_id)
+    before = (
+        await level_standings(tenant_id=tenant_id, user_ids=people, levels=levels) if levels else {}
+    )
+    written = await sync_deal_xp(tenant_id=tenant_id, pairs=unique)
     awarded, revoked = await evaluate_after_recompute(
-        tenant_id=tenant_id,
-        pairs=unique,
-        results=results,
-        history=await _history(tenant_id, unique),
+        tenant_id=tenant_id, pairs=unique, results=results, badges=badges
     )
     periods = {u: p for u, p in unique}
     ups = []
-    now = await level_standings(tenant_id=tenant_id, user_ids=people)
-    for user_id in people:
-        after = now[user_id]
-        if after.number > before[user_id].number:
-            ups.append((user_id, periods[user_id], after))
-    await _notify(tenant_id, awarded, ups)
+    if levels and (written or awarded or revoked):
+        now = await level_standings(tenant_id=tenant_id, user_ids=people, levels=levels)
+        for user_id in people:
+            after = now[user_id]
+            if after.number > before[user_id].number:
+                ups.append((user_id, periods[user_id], after))
+    await _notify(tenant_id, awarded, ups, badges, levels)
     return awarded, revoked
 
 
 async def _notify(
-    tenant_id: UUID, awarded: Sequence[BadgeAward], ups: Sequence[tuple[UUID, str, Any]]
+    tenant_id: UUID,
+    awarded: Sequence[BadgeAward],
+    ups: Sequence[tuple[UUID, str, Any]],
+    badges: Sequence[BadgeDefinition],
+    level_list: Sequence[Level],
 ) -> int:
     if not awarded and not ups:
         return 0
@@ -269,8 +296,8 @@ async def _notify(
             tenant_id=tenant_id, id__in=[a.user_id for a in awarded] + [u for u, _, _ in ups]
         )
     }
-    names = {b.id: b.name for b in await BadgeDefinition.filter(tenant_id=tenant_id)}
-    levels = {lv.number: lv.name for lv in await level_map(tenant_id=tenant_id)}
+    names = {b.id: b.name for b in badges}
+    levels = {lv.number: lv.name for lv in level_list}
     news = []
     for award in awarded:
         key = f"badge:{award.badge_id}"

@@ -11,6 +11,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
+
 from domain.audit import service as audit
 from domain.kit.clock import utc_now
 from domain.kit.money import is_currency, round_money
@@ -331,6 +333,23 @@ def _placed_json(p: rules.Placed) -> dict[str, Any]:
         "score": str(p.score),
         "reached_at": None if p.reached_at is None else p.reached_at.isoformat(),
     }
+
+
+async def awarded_money_to(*, tenant_id: UUID, user_ids: list[UUID]) -> list[UUID]:
+    """The awarded contests of the tenant in which one of these people won money: those a
+    recompute of them may claw back from (one statement, whatever the batch's size)."""
+    conn = connections.get("default")
+    rows = await conn.execute_query_dict(
+        """
+        SELECT c.id FROM contests c
+        WHERE c.tenant_id = $1 AND c.status = $2 AND EXISTS (
+            SELECT 1 FROM jsonb_array_elements(c.results -> 'winners') w
+            WHERE w ->> 'key' = ANY($3::text[]) AND w ->> 'amount' IS NOT NULL)
+        ORDER BY c.id
+        """,
+        [tenant_id, ContestStatus.AWARDED.value, [str(u) for u in user_ids]],
+    )
+    return [row["id"] for row in rows]
 
 
 async def claw_back_after_reversal(*, contest: Contest) -> list[Reward]:

@@ -146,18 +146,20 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
 
 
 async def level_standings(
-    *, tenant_id: UUID, user_ids: Sequence[UUID]
+    *, tenant_id: UUID, user_ids: Sequence[UUID], levels: Sequence[Level] | None = None
 ) -> dict[UUID, LevelStanding]:
-    """Each person's level (their whole ledger against the tenant's map), in two queries."""
+    """Each person's level (their whole ledger against the tenant's map, read unless given),
+    in one query or two."""
     if not user_ids:
         return {}
+    if levels is None:
+        levels = await level_map(tenant_id=tenant_id)
     rows = await _db().execute_query_dict(
         "SELECT user_id, SUM(points)::bigint AS xp FROM xp_entries "
         "WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) GROUP BY user_id",
         [tenant_id, list(user_ids)],
     )
     xp = {row["user_id"]: int(row["xp"]) for row in rows}
-    levels = await level_map(tenant_id=tenant_id)
     return {u: level_of(xp.get(u, 0), levels) for u in user_ids}
 
 

@@ -9,6 +9,7 @@ The badge and XP grants of the award come from the badges and levels area: ``ctx
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -53,18 +54,33 @@ async def advance_contests(ctx: dict[str, Any]) -> int:
 async def claw_back_contests(
     ctx: dict[str, Any], *, tenant_id: UUID, user_id: UUID, period: str
 ) -> int:
-    """After a recompute of a person: every awarded contest they won money in is checked
-    against its recomputed standings (the tenant's claw-back rule decides)."""
+    return await claw_back_contests_of(ctx, tenant_id=tenant_id, pairs=[(user_id, period)])
+
+
+async def claw_back_contests_of(
+    ctx: dict[str, Any],
+    *,
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
+) -> int:
+    """After a batch's recompute: every awarded contest one of its people won money in is
+    checked against its recomputed standings (the tenant's claw-back rule decides). One
+    statement finds them; only those are locked, in one transaction."""
+    found = await service.awarded_money_to(
+        tenant_id=tenant_id, user_ids=sorted({user_id for user_id, _ in pairs})
+    )
+    if not found:
+        return 0
     made = 0
-    wanted = str(user_id)
     async with in_transaction():
-        for contest in await Contest.filter(
-            tenant_id=tenant_id, status=ContestStatus.AWARDED
-        ).select_for_update():
-            winners = (contest.results or {}).get("winners", [])
-            if any(w["key"] == wanted and w["amount"] is not None for w in winners):
+        for contest in await Contest.filter(id__in=found).order_by("id").select_for_update():
+            if contest.status == ContestStatus.AWARDED:
                 made += len(await service.claw_back_after_reversal(contest=contest))
     return made
+
+
+claw_back_contests.many = claw_back_contests_of  # type: ignore[attr-defined]
 
 
 async def contests_startup(ctx: dict[str, Any]) -> None:

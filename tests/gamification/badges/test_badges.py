@@ -2,11 +2,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from domain.earnings.models import EarningsResult
+from domain.kit.clock import utc_now
 from gamification.badges.errors import BadgeRuleError
 from gamification.badges.models import BadgeAward, BadgeDefinition
 from gamification.badges.service import award_badge, create_badge, evaluate_after_recompute
 from gamification.levels.service import xp_of
-from tests.domain.builders import make_tenant, make_user, system_viewer
+from tests.domain.builders import make_tenant, make_user, publish_plan, system_viewer
 
 
 def _result(count: int, attainment: str | None) -> SimpleNamespace:
@@ -44,9 +46,25 @@ async def test_rules_award_once_per_period_and_revoke_on_reversal(db: str) -> No
     )
     assert again == []
     assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 10
-    history = {pair: {"2026-09": [_result(1, "1.2")], "2026-08": [_result(1, "1")]}}
+    # the two periods before are stored (and one three periods back, below 100%)
+    version = await publish_plan(tenant=tenant)
+    for period, attainment in [("2026-09", "1.2"), ("2026-08", "1"), ("2026-07", "0.9")]:
+        await EarningsResult.create(
+            tenant_id=tenant.id,
+            user_id=ana.id,
+            plan_version_id=version.id,
+            period=period,
+            currency="EUR",
+            measures=_result(1, attainment).measures,
+            computed_at=utc_now(),
+        )
+    # below 100% this period the run is 0 whatever came before
     awarded, _ = await evaluate_after_recompute(
-        tenant_id=tenant.id, pairs=[pair], results={pair: [_result(1, "1.0")]}, history=history
+        tenant_id=tenant.id, pairs=[pair], results={pair: [_result(1, "0.99")]}
+    )
+    assert awarded == []
+    awarded, _ = await evaluate_after_recompute(
+        tenant_id=tenant.id, pairs=[pair], results={pair: [_result(1, "1.0")]}
     )
     assert [a.badge_id for a in awarded] == [quota.id]
     # the deal is reversed: no deal left in the period
