@@ -97,8 +97,9 @@ class _Draft:
 @dataclass(frozen=True, slots=True)
 class BuildSummary:
     period: str
-    built: int
+    built: int  # by this call
     lines: int
+    statements: int  # the period's statements in force after it
     errors: list[tuple[str, str]]  # (CRM id, why no statement was built)
 
 
@@ -191,6 +192,9 @@ async def build_statements(*, viewer: Viewer, period: str) -> BuildSummary:
         period=period_id,
         built=len(built),
         lines=sum(len(d.lines) for d in drafts.values()),
+        statements=await Statement.filter(
+            tenant_id=viewer.tenant_id, period=period_id, current=True
+        ).count(),
         errors=sorted((names[u].external_id if u in names else str(u), why) for u, why in errors),
     )
 
@@ -591,8 +595,8 @@ async def add_adjustment(
     await _lock_period(viewer, period_id)
     if not isinstance(currency, str) or not is_currency(currency):
         raise AdjustmentError(f"unknown currency {quoted(currency)}", field="currency")
-    _check_amount(amount, currency, "amount")
-    reason = _check_text(reason, "reason")
+    check_amount(amount, currency, "amount")
+    reason = check_text(reason, "reason")
     currencies = await paid_in(viewer, user.id, period_id)
     if currency not in currencies:
         raise AdjustmentError(
@@ -661,7 +665,7 @@ async def _payee_to_manage(viewer: Viewer, rep_id: UUID | str, field: str) -> Us
     return user
 
 
-def _check_amount(amount: Decimal, currency: str, field: str) -> None:
+def check_amount(amount: Decimal, currency: str, field: str) -> None:
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise AdjustmentError("must be a decimal number", field=field)
     check_decimal(amount, field=field)
@@ -671,7 +675,7 @@ def _check_amount(amount: Decimal, currency: str, field: str) -> None:
         raise AdjustmentError(f"{amount} is finer than {currency} allows", field=field)
 
 
-def _check_text(text: str, field: str, limit: int = MAX_REASON) -> str:
+def check_text(text: str, field: str, limit: int = MAX_REASON) -> str:
     cleaned = (text or "").strip()
     if not cleaned:
         raise AdjustmentError("must not be empty", field=field)
