@@ -29,12 +29,14 @@ from domain.kit.errors import DomainError, Forbidden, NotFound, quoted
 from domain.kit.money import ZERO, is_currency, round_money
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import parse_period
+from domain.notifications.texts import language_of, money_text, period_text
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository, parse_id
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion
 from domain.rewards.models import Reward
 from domain.tenants.repository import get_tenant
+from payments import documents
 from payments.disputes.models import Dispute, DisputeStatus
 from payments.statements.errors import AdjustmentError, ApprovalRefused, StatementError
 from payments.statements.models import (
@@ -44,6 +46,8 @@ from payments.statements.models import (
     StatementLine,
     StatementStatus,
 )
+from payments.statements.repository import StatementRepository
+from payments.statements.texts import describe
 
 MAX_REASON = 500
 CAP_PART = ""  # a result's payable beyond its components' (a plan cap): its own part
@@ -821,3 +825,68 @@ async def statement_totals(*, viewer: Viewer, period: str) -> list[dict[str, Any
             [viewer.tenant_id, _period_id(period)],
         )
     )
+
+
+# --- documents ------------------------------------------------------------------------------
+
+
+async def statement_document(
+    *, viewer: Viewer, statement_id: UUID | str, locale: str | None = None
+) -> dict[str, Any]:
+    """The statement as JSON: its lines in words (``locale``; left out: the payee's
+    language), the plan versions its earnings came from with their documents' sha256, and
+    the hash of its inputs, so anyone can recompute it and compare."""
+    repo = StatementRepository(viewer)
+    statement = await repo.statement(statement_id)
+    payee = await UserRepository(viewer).get(statement.user_id)
+    tenant = await get_tenant(viewer.tenant_id)
+    where = locale or payee.locale or tenant.locale or "en"
+    versions = await PlanVersion.filter(
+        tenant_id=viewer.tenant_id, id__in=[UUID(v) for v in statement.plan_versions]
+    ).prefetch_related("plan")
+    currency = statement.currency
+    return {
+        "id": str(statement.id),
+        "tenant": tenant.name,
+        "payee": {"id": payee.external_id, "name": payee.display_name},
+        "period": statement.period,
+        "periodText": period_text(statement.period, where),
+        "currency": currency,
+        "version": statement.version,
+        "current": statement.current,
+        "status": statement.status,
+        "approvedAt": statement.approved_at.isoformat() if statement.approved_at else None,
+        "paidAt": statement.paid_at.isoformat() if statement.paid_at else None,
+        "locale": where,
+        "plans": [
+            {"id": str(v.id), "plan": v.plan.key, "name": v.plan.name, "version": v.version,
+             "sha256": v.document_sha256}
+            for v in sorted(versions, key=lambda v: (v.plan.key, v.version))
+        ],
+        "inputsHash": statement.inputs_hash,
+        "lines": [
+            {"id": ln.id, "kind": ln.kind,
+             "amount": format(round_money(Decimal(ln.amount), currency), "f"),
+             "formatted": money_text(Decimal(ln.amount), currency, where),
+             "description": describe(ln.kind, ln.params, where), "source": ln.source,
+             "originalPeriod": ln.original_period, "originalLineId": ln.original_line_id}
+            for ln in await repo.all_lines(statement.id)
+        ],
+        "total": format(round_money(Decimal(statement.total), currency), "f"),
+        "totalFormatted": money_text(Decimal(statement.total), currency, where),
+    }  # fmt: skip
+
+
+async def statement_pdf(*, viewer: Viewer, statement_id: UUID | str) -> bytes:
+    """The statement as a PDF in the payee's language and money format."""
+    document = await statement_document(viewer=viewer, statement_id=statement_id)
+    return documents.statement_pdf(document, language_of(document["locale"]))
+
+
+async def statement_pdf_for_link(statement_id: UUID) -> bytes | None:
+    """What a signed link serves (the link is the authorisation): None for no statement."""
+    found = await Statement.get_or_none(id=statement_id)
+    if found is None:
+        return None
+    viewer = Viewer.system(found.tenant_id, "statement-link")
+    return await statement_pdf(viewer=viewer, statement_id=found.id)

@@ -34,6 +34,7 @@ from api.graphql.notifications.queries import notifications
 from api.graphql.notifications.types import Notification
 from api.graphql.plans.types import PlanAssignment
 from api.graphql.relay import Connection
+from api.graphql.statements.types import Statement, my_statements
 from api.graphql.targets.queries import allocations_to_do, allocations_to_validate, my_targets
 from api.graphql.targets.types import Target
 from domain.earnings.models import EarningsResult
@@ -163,6 +164,10 @@ class Me(Rep):
     )
     streaks: list[Streak] = strawberry.field(
         resolver=my_streaks, description="The viewer's streaks, current and longest."
+    )
+    statements: Connection[Statement] = strawberry.field(
+        resolver=my_statements,
+        description="The viewer's statements in force, newest period first.",
     )
     targets: list[Target] = strawberry.field(
         resolver=my_targets, description="The viewer's published targets (of `period`, or all)."

@@ -1,0 +1,157 @@
+"""Statements and disputes through the API, on a closed October: the rep reads their
+statements (MyStatements) and downloads the PDF through its signed link (read back with
+pypdf), disputes a line (RaiseDispute), which holds the approval (ApproveStatements) until
+their manager resolves it with an adjustment (ResolveDispute); the statements are approved;
+an adjustment (AddAdjustment) then makes version 2, the approved version 1 still readable.
+Every refusal is a UserError naming the field."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
+
+from graphql import print_ast
+from pypdf import PdfReader
+from redis.asyncio import Redis
+
+from api.settings import Settings
+from api.statements import statement_pdf_url
+from payments.statements.service import build_statements
+from tests.api.graphql.helpers import Api
+from tests.api.graphql.test_contract import operation_document
+from tests.payments.helpers import close, deal, make_world
+
+MY_STATEMENTS = print_ast(operation_document("MyStatements"))
+RAISE = print_ast(operation_document("RaiseDispute"))
+APPROVE = print_ast(operation_document("ApproveStatements"))
+RESOLVE = print_ast(operation_document("ResolveDispute"))
+ADJUST = print_ast(operation_document("AddAdjustment"))
+# the shipped Statement operation without drawBalance (draws arrive with a later part)
+STATEMENT = print_ast(operation_document("Statement", drop_fields={"drawBalance"}))
+
+
+async def _world():
+    world = await make_world()
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await deal(world["bob"], "t2", "4000", "2026-10-06")  # 80
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+    return world
+
+
+def _pdf_text(content: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+async def test_given_a_closed_october_then_statements_dispute_approve_adjust_end_to_end(
+    api: Api, redis: Redis, settings: Settings
+):
+    world = await _world()
+    t = world.tenant
+    ann, mia = api.as_(t, world["ann"]), api.as_(t, world["mia"])
+
+    mine = await ann.gql(MY_STATEMENTS)
+    assert "errors" not in mine, mine
+    (node,) = [e["node"] for e in mine["data"]["me"]["statements"]["edges"]]
+    assert (node["period"], node["status"], node["paidAt"]) == ("2026-10", "DRAFT", None)
+    assert node["total"] == {"amount": "250.00", "currency": "EUR", "formatted": "€250.00"}
+
+    link = urlsplit(node["pdfUrl"])
+    answer = await api.http.get(f"{link.path}?{link.query}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/pdf"
+    text = _pdf_text(answer.content)
+    for expected in ("Commission statement", "Ann (ann)", "October 2026", "Commission (AE v1)",
+                     "€250.00", "draft"):  # fmt: skip
+        assert expected in text, (expected, text)
+    tampered = link.query.replace("sig=", "sig=0")
+    assert (await api.http.get(f"{link.path}?{tampered}")).status_code == 403
+    expired = urlsplit(statement_pdf_url(settings, "http://podium.test", node["id"], now=0))
+    assert (await api.http.get(f"{expired.path}?{expired.query}")).status_code == 403
+
+    read = await ann.gql(STATEMENT, {"id": node["id"]})
+    assert "errors" not in read, read
+    line = read["data"]["statement"]["lines"]["edges"][0]["node"]
+    assert (line["kind"], line["description"]) == ("EARNINGS", "Commission (AE v1)")
+
+    raised = await ann.gql(
+        RAISE, {"statementId": node["id"], "lineId": line["id"], "message": "t1 was 9,000"}
+    )
+    dispute = raised["data"]["raiseDispute"]
+    assert (dispute["__typename"], dispute["status"]) == ("Dispute", "OPEN")
+    assert any(j.startswith(b"push:") for j in await redis.zrange("arq:queue", 0, -1))
+
+    held = await mia.gql(APPROVE, {"period": "2026-10", "repIds": [str(world["ann"].id)]})
+    assert held["data"]["approveStatements"]["__typename"] == "UserError"
+    assert held["data"]["approveStatements"]["field"] == "repIds"
+
+    resolved = await mia.gql(
+        RESOLVE,
+        {"input": {"id": dispute["id"], "accept": True, "comment": "Right", "adjustment": "12.50"}},
+    )
+    assert resolved["data"]["resolveDispute"] == {
+        "__typename": "Dispute", "id": dispute["id"], "status": "ACCEPTED", "resolution": "Right",
+    }  # fmt: skip
+
+    approved = await mia.gql(APPROVE, {"period": "2026-10"})
+    assert approved["data"]["approveStatements"] == {
+        "__typename": "ApprovalResult", "approved": 2, "skipped": 0,
+    }  # fmt: skip
+    again = await mia.gql(APPROVE, {"period": "2026-10", "repIds": [str(world["ann"].id)]})
+    assert again["data"]["approveStatements"]["field"] == "repIds"
+
+    wrong = await mia.gql(ADJUST, {"input": {
+        "repId": str(world["ann"].id), "period": "2026-10", "amount": "5", "currency": "USD",
+        "reason": "bonus"}})  # fmt: skip
+    assert wrong["data"]["addAdjustment"]["__typename"] == "UserError"
+    assert wrong["data"]["addAdjustment"]["field"] == "currency"
+    adjusted = await mia.gql(ADJUST, {"input": {
+        "repId": str(world["ann"].id), "period": "2026-10", "amount": "-2.50", "currency": "EUR",
+        "reason": "Parking fine"}})  # fmt: skip
+    assert adjusted["data"]["addAdjustment"]["amount"]["formatted"] == "-€2.50"
+
+    now = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+    assert (now["status"], now["total"]["amount"]) == ("DRAFT", "260.00")
+    old = (await ann.gql(STATEMENT, {"id": node["id"]}))["data"]["statement"]
+    assert (old["status"], old["version"], old["total"]["amount"]) == ("APPROVED", 1, "262.50")
+    assert [d["status"] for d in old["disputes"]] == ["ACCEPTED"]
+    new = (await ann.gql(STATEMENT, {"id": now["id"]}))["data"]["statement"]
+    assert [e["node"]["kind"] for e in new["lines"]["edges"]] == [
+        "EARNINGS", "ADJUSTMENT", "ADJUSTMENT",
+    ]  # fmt: skip
+
+
+async def test_given_someone_elses_statement_then_user_errors_and_forbidden(api: Api):
+    world = await _world()
+    t = world.tenant
+    bob, ann = api.as_(t, world["bob"]), api.as_(t, world["ann"])
+    mine = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+
+    raised = await bob.gql(RAISE, {"statementId": mine["id"], "message": "not mine"})
+    assert raised["data"]["raiseDispute"]["__typename"] == "UserError"
+    assert raised["data"]["raiseDispute"]["field"] == "statementId"
+    read = await bob.gql(STATEMENT, {"id": mine["id"]})
+    assert read["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    approving = await ann.gql(APPROVE, {"period": "2026-10"})
+    assert approving["data"]["approveStatements"]["field"] == "period"
+    other = await api.as_(t, world["max"]).gql(
+        APPROVE, {"period": "2026-10", "repIds": [str(world["ann"].id)]}
+    )
+    assert other["data"]["approveStatements"]["field"] == "repIds"
+    unknown = await ann.gql(STATEMENT, {"id": "00000000-0000-0000-0000-000000000000"})
+    assert unknown["data"]["statement"] is None
+
+
+async def test_given_a_german_payee_then_the_pdf_reads_german_with_euro_after_the_amount(
+    api: Api, settings: Settings
+):
+    world = await _world()
+    world["ann"].locale = "de-DE"
+    await world["ann"].save(update_fields=["locale"])
+    node = (await api.as_(world.tenant, world["ann"]).gql(MY_STATEMENTS))["data"]["me"][
+        "statements"
+    ]["edges"][0]["node"]
+    link = urlsplit(node["pdfUrl"])
+    text = _pdf_text((await api.http.get(f"{link.path}?{link.query}")).content)
+    for expected in ("Provisionsabrechnung", "Oktober 2026", "250,00\xa0€", "Entwurf"):
+        assert expected in text, (expected, text)
