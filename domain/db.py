@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "gamification.contests.models",
     "payments.statements.models",
     "payments.disputes.models",
+    "payments.draws.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

@@ -62,6 +62,7 @@ from api.graphql.statements.mutations.approve_statements import (
     ApproveStatementsResult,
     approve_statements,
 )
+from api.graphql.statements.mutations.set_draw import SetDrawResult, set_draw
 from api.graphql.statements.queries import statement
 from api.graphql.statements.types import Statement
 from api.graphql.targets.mutations.accept_target import AcceptTargetResult, accept_target
@@ -203,6 +204,11 @@ class Mutation:
         resolver=add_adjustment,
         description="Managers (their team), admins and payout ops: a manual amount on a "
         "payee's statement (audited); an approved one becomes a new draft version.",
+    )
+    set_draw: SetDrawResult = strawberry.mutation(
+        resolver=set_draw,
+        description="Admins and payout ops: the draw of a plan assignment (recoverable or "
+        "not, recovery share, forgiven or kept on termination).",
     )
     raise_dispute: RaiseDisputeResult = strawberry.mutation(
         resolver=raise_dispute,

@@ -27,6 +27,8 @@ class LineKind(StrEnum):
     ADJUSTMENT = "adjustment"  # a manual adjustment (or a dispute resolved with one)
     CLAWBACK = "clawback"  # a late change to an earlier closed period, netted here
     PRIZE = "prize"  # a contest prize (domain.rewards)
+    DRAW = "draw"  # a draw paid on top of earnings below it
+    DRAW_RECOVERY = "draw_recovery"  # a recoverable draw taken back from earnings
 
 
 class Statement(Model):

@@ -38,6 +38,7 @@ from domain.rewards.models import Reward
 from domain.tenants.repository import get_tenant
 from payments import documents
 from payments.disputes.models import Dispute, DisputeStatus
+from payments.draws import service as draws
 from payments.statements.errors import AdjustmentError, ApprovalRefused, StatementError
 from payments.statements.models import (
     Adjustment,
@@ -190,7 +191,25 @@ async def build_statements(*, viewer: Viewer, period: str) -> BuildSummary:
     for user_id, _ in errors:
         for key in [k for k in drafts if k[0] == user_id]:
             del drafts[key]
+    draw_lines, draw_entries = await draws.draws_for(
+        viewer,
+        period_id,
+        {
+            key: sum(
+                (ln.amount for ln in d.lines if ln.kind in (LineKind.EARNINGS, LineKind.CLAWBACK)),
+                ZERO,
+            )
+            for key, d in drafts.items()
+        },
+    )
+    for dl in draw_lines:
+        d = drafts[(dl.user_id, dl.currency)]
+        d.inputs.append(["draw", str(dl.draw_id), dl.kind, str(dl.amount)])
+        d.lines.append(_Line(LineKind(dl.kind), dl.amount, f"draw:{dl.draw_id}", dl.params))
     built = await _store_drafts(viewer, period_id, list(drafts.values()))
+    await draws.record_entries(
+        viewer, period_id, draw_entries, {(s.user_id, s.currency): s.id for s in built}
+    )
     names = await UserRepository(viewer).by_ids({u for u, _ in errors})
     return BuildSummary(
         period=period_id,
@@ -868,7 +887,7 @@ async def statement_document(
             {"id": ln.id, "kind": ln.kind,
              "amount": format(round_money(Decimal(ln.amount), currency), "f"),
              "formatted": money_text(Decimal(ln.amount), currency, where),
-             "description": describe(ln.kind, ln.params, where), "source": ln.source,
+             "description": describe(ln.kind, ln.params, where, currency), "source": ln.source,
              "originalPeriod": ln.original_period, "originalLineId": ln.original_line_id}
             for ln in await repo.all_lines(statement.id)
         ],

@@ -16,6 +16,7 @@ from api.graphql.money import Money, money
 from api.graphql.relay import Connection, decode_offset, offset_connection, page_size
 from api.statements import statement_pdf_url
 from payments.disputes.repository import DisputeRepository
+from payments.draws.service import balance_of
 from payments.statements.models import Adjustment as StoredAdjustment
 from payments.statements.models import Statement as StoredStatement
 from payments.statements.models import StatementLine as StoredLine
@@ -37,6 +38,8 @@ class StatementLineKind(Enum):
     ADJUSTMENT = "adjustment"
     CLAWBACK = "clawback"
     PRIZE = "prize"
+    DRAW = "draw"
+    DRAW_RECOVERY = "draw_recovery"
 
 
 @strawberry.type(description="One line of a statement, described in the viewer's language.")
@@ -57,7 +60,7 @@ class StatementLine:
         return cls(
             id=strawberry.ID(str(line.id)),
             kind=StatementLineKind(line.kind),
-            description=describe(line.kind, line.params, locale),
+            description=describe(line.kind, line.params, locale, currency),
             amount=money(line.amount, currency, locale),
             original_period=line.original_period,
             original_line_id=(
@@ -103,6 +106,15 @@ class Statement:
     def pdf_url(self, info: Info[Any, None]) -> str:
         context = info.context
         return statement_pdf_url(context.settings, str(context.request.base_url), self.stored.id)
+
+    @strawberry.field(
+        description="What the payee owes back on their recoverable draw after this period; "
+        "null when they have no draw."
+    )
+    async def draw_balance(self, info: Info[Any, None]) -> Money | None:
+        s = self.stored
+        found = await balance_of(info.context.viewer, s.user_id, s.currency, s.period)
+        return None if found is None else money(found, s.currency, info.context.locale)
 
     @strawberry.field
     async def lines(

@@ -41,7 +41,6 @@ WAITING = {
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
     # second release
-    "Statement": "statements",
     "Accruals": "accruals",
     "SetPayoutDetails": "payout details",
 }

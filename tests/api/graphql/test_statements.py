@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from api.settings import Settings
 from api.statements import statement_pdf_url
+from domain.plans.models import PlanAssignment
 from payments.statements.service import build_statements
 from tests.api.graphql.helpers import Api
 from tests.api.graphql.test_contract import operation_document
@@ -26,8 +27,7 @@ RAISE = print_ast(operation_document("RaiseDispute"))
 APPROVE = print_ast(operation_document("ApproveStatements"))
 RESOLVE = print_ast(operation_document("ResolveDispute"))
 ADJUST = print_ast(operation_document("AddAdjustment"))
-# the shipped Statement operation without drawBalance (draws arrive with a later part)
-STATEMENT = print_ast(operation_document("Statement", drop_fields={"drawBalance"}))
+STATEMENT = print_ast(operation_document("Statement"))
 
 
 async def _world():
@@ -114,6 +114,7 @@ async def test_given_a_closed_october_then_statements_dispute_approve_adjust_end
     assert (now["status"], now["total"]["amount"]) == ("DRAFT", "260.00")
     old = (await ann.gql(STATEMENT, {"id": node["id"]}))["data"]["statement"]
     assert (old["status"], old["version"], old["total"]["amount"]) == ("APPROVED", 1, "262.50")
+    assert old["drawBalance"] is None  # no draw
     assert [d["status"] for d in old["disputes"]] == ["ACCEPTED"]
     new = (await ann.gql(STATEMENT, {"id": now["id"]}))["data"]["statement"]
     assert [e["node"]["kind"] for e in new["lines"]["edges"]] == [
@@ -155,3 +156,47 @@ async def test_given_a_german_payee_then_the_pdf_reads_german_with_euro_after_th
     text = _pdf_text((await api.http.get(f"{link.path}?{link.query}")).content)
     for expected in ("Provisionsabrechnung", "Oktober 2026", "250,00\xa0€", "Entwurf"):
         assert expected in text, (expected, text)
+
+
+SET_DRAW = """
+mutation SetDraw($input: SetDrawInput!) {
+  setDraw(input: $input) {
+    __typename
+    ... on Draw { amount { formatted } recoverable recoveryShare onTermination }
+    ... on UserError { code message field }
+  }
+}
+"""
+
+
+async def test_given_a_draw_set_by_an_admin_then_the_statement_tops_up_and_shows_the_balance(
+    api: Api,
+):
+    world = await make_world()
+    t = world.tenant
+    admin = api.as_(t, world["admin"])
+    assignment = await PlanAssignment.get(user_id=world["ann"].id)
+    terms = {"assignmentId": str(assignment.id), "amount": "300", "recoverable": True,
+             "recoveryShare": "0.5"}  # fmt: skip
+    bad = await admin.gql(SET_DRAW, {"input": terms | {"recoveryShare": "1.5"}})
+    assert bad["data"]["setDraw"]["field"] == "recoveryShare"
+    by_manager = await api.as_(t, world["mia"]).gql(SET_DRAW, {"input": terms})
+    assert by_manager["data"]["setDraw"]["field"] == "assignmentId"
+    done = await admin.gql(SET_DRAW, {"input": terms})
+    assert done["data"]["setDraw"] == {
+        "__typename": "Draw", "amount": {"formatted": "€300.00"}, "recoverable": True,
+        "recoveryShare": "0.5", "onTermination": "forgive",
+    }  # fmt: skip
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+
+    ann = api.as_(t, world["ann"])
+    node = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+    read = (await ann.gql(STATEMENT, {"id": node["id"]}))["data"]["statement"]
+    assert read["total"]["amount"] == "300.00"
+    assert read["drawBalance"]["amount"] == "50.00"
+    assert [(e["node"]["kind"], e["node"]["description"]) for e in read["lines"]["edges"]] == [
+        ("EARNINGS", "Commission (AE v1)"),
+        ("DRAW", "Draw (recoverable): guaranteed €300.00"),
+    ]
