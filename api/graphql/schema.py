@@ -57,6 +57,7 @@ from api.graphql.people.types import Me, Rep
 from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_plan
 from api.graphql.plans.mutations.publish_plan import PublishPlanResult, publish_plan
 from api.graphql.scalars import SCALAR_OVERRIDES
+from api.graphql.statements.accruals import Accrual, accruals
 from api.graphql.statements.mutations.add_adjustment import AddAdjustmentResult, add_adjustment
 from api.graphql.statements.mutations.approve_statements import (
     ApproveStatementsResult,
@@ -114,6 +115,11 @@ class Query:
         resolver=statement,
         description="A statement (any version) of someone the viewer may see, with its "
         "lines; an unknown id null, someone else's FORBIDDEN.",
+    )
+    accruals: list[Accrual] = strawberry.field(
+        resolver=accruals,
+        description="Admins and payout ops: a period's earned, approved, paid and "
+        "outstanding commissions per currency (and component with byComponent).",
     )
     target_plans: list[TargetPlanVersion] = strawberry.field(
         resolver=target_plans,

@@ -41,7 +41,6 @@ WAITING = {
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
     # second release
-    "Accruals": "accruals",
     "SetPayoutDetails": "payout details",
 }
 

@@ -200,3 +200,26 @@ async def test_given_a_draw_set_by_an_admin_then_the_statement_tops_up_and_shows
         ("EARNINGS", "Commission (AE v1)"),
         ("DRAW", "Draw (recoverable): guaranteed €300.00"),
     ]
+
+
+ACCRUALS = print_ast(operation_document("Accruals"))
+
+
+async def test_given_approved_statements_then_finance_reads_the_accruals_and_reps_may_not(
+    api: Api,
+):
+    world = await _world()
+    t = world.tenant
+    await api.as_(t, world["mia"]).gql(APPROVE, {"period": "2026-10"})
+    answer = await api.as_(t, world["ops"]).gql(ACCRUALS, {"period": "2026-10"})
+    assert answer["data"]["accruals"] == [
+        {
+            "currency": "EUR",
+            "earned": {"amount": "330.00", "currency": "EUR", "formatted": "€330.00"},
+            "approved": {"amount": "330.00", "currency": "EUR", "formatted": "€330.00"},
+            "paid": {"amount": "0.00", "currency": "EUR", "formatted": "€0.00"},
+            "outstanding": {"amount": "330.00", "currency": "EUR", "formatted": "€330.00"},
+        }
+    ]
+    refused = await api.as_(t, world["ann"]).gql(ACCRUALS, {"period": "2026-10"})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
