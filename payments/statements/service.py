@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 from tortoise import connections
@@ -442,36 +442,67 @@ def _hash(inputs: Sequence[Any], lines: Sequence[_Line]) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-async def _store_drafts(viewer: Viewer, period_id: str, drafts: list[_Draft]) -> list[Statement]:
-    statements = []
-    lines = []
+class _Built(NamedTuple):
+    """A statement as `_store_drafts` wrote it (what the audit and the ledger need)."""
+
+    id: UUID
+    user_id: UUID
+    period: str
+    currency: str
+    version: int
+    status: str
+    total: Decimal
+    inputs_hash: str
+
+
+_STATEMENT_COLUMNS = (
+    "id", "tenant_id", "user_id", "period", "currency", "version", "current", "status", "total",
+    "plan_versions", "inputs_hash", "created_at",
+)  # fmt: skip
+_LINE_COLUMNS = (
+    "statement_id", "tenant_id", "position", "kind", "amount", "params", "source",
+    "original_period", "original_line_id",
+)  # fmt: skip
+
+
+async def _store_drafts(viewer: Viewer, period_id: str, drafts: list[_Draft]) -> list[_Built]:
+    """Version 1 of each draft, its lines and audit entries: COPY, one round trip per table
+    whatever their number (a close of 20,000 payees builds 20,000 at once)."""
+    now = utc_now()
+    built = []
+    statement_rows = []
+    line_rows = []
     for d in drafts:
-        statement = Statement(
-            id=uuid4(),
-            tenant_id=viewer.tenant_id,
-            user_id=d.user_id,
-            period=period_id,
-            currency=d.currency,
-            version=1,
-            current=True,
-            status=StatementStatus.DRAFT.value,
-            total=sum((ln.amount for ln in d.lines), ZERO),
-            plan_versions=sorted(d.plan_versions),
-            inputs_hash=_hash(d.inputs, d.lines),
+        statement = _Built(
+            uuid4(), d.user_id, period_id, d.currency, 1, StatementStatus.DRAFT.value,
+            sum((ln.amount for ln in d.lines), ZERO), _hash(d.inputs, d.lines),
+        )  # fmt: skip
+        built.append(statement)
+        statement_rows.append(
+            (statement.id, viewer.tenant_id, d.user_id, period_id, d.currency, 1, True,
+             statement.status, statement.total, json.dumps(sorted(d.plan_versions)),
+             statement.inputs_hash, now)
+        )  # fmt: skip
+        line_rows.extend(
+            (statement.id, viewer.tenant_id, i, ln.kind.value, ln.amount, json.dumps(ln.params),
+             ln.source, ln.original_period, ln.original_line_id)
+            for i, ln in enumerate(d.lines)
+        )  # fmt: skip
+    if not built:
+        return built
+    conn: Any
+    async with connections.get("default").acquire_connection() as conn:
+        await conn.copy_records_to_table(
+            "statements", records=statement_rows, columns=list(_STATEMENT_COLUMNS)
         )
-        statements.append(statement)
-        lines.extend(_line_rows(statement, d.lines, start=0))
-    if statements:
-        await Statement.bulk_create(statements, batch_size=2000)
-        await StatementLine.bulk_create(lines, batch_size=5000)
-        await record_many(
-            viewer=viewer,
-            changes=(
-                Change("statement.built", "statement", str(s.id), None, _state(s))
-                for s in statements
-            ),
+        await conn.copy_records_to_table(
+            "statement_lines", records=line_rows, columns=list(_LINE_COLUMNS)
         )
-    return statements
+    await record_many(
+        viewer=viewer,
+        changes=(Change("statement.built", "statement", str(s.id), None, _state(s)) for s in built),
+    )
+    return built
 
 
 def _line_rows(statement: Statement, lines: Sequence[_Line], *, start: int) -> list[StatementLine]:
@@ -491,7 +522,7 @@ def _line_rows(statement: Statement, lines: Sequence[_Line], *, start: int) -> l
     ]
 
 
-def _state(statement: Statement) -> dict[str, Any]:
+def _state(statement: Statement | _Built) -> dict[str, Any]:
     return {
         "user_id": str(statement.user_id),
         "period": statement.period,
@@ -524,7 +555,8 @@ async def add_lines(
     if current is None:
         if not await Statement.filter(tenant_id=viewer.tenant_id, period=period).exists():
             return None
-        return (await _store_drafts(viewer, period, [_Draft(user_id, currency, lines)]))[0]
+        (made,) = await _store_drafts(viewer, period, [_Draft(user_id, currency, lines)])
+        return await Statement.get(id=made.id)
     if current.status == StatementStatus.PAID.value:
         raise StatementError(
             f"the {period} statement is paid: add it to the next period", field="period"
