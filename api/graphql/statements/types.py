@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
@@ -177,14 +178,13 @@ class ApprovalResult:
     skipped: int = strawberry.field(description="Held by an open dispute (no repIds given).")
 
 
-async def my_statements(
-    info: Info[Any, None], first: int | None = 12, after: str | None = None
+async def statements_of(
+    info: Info[Any, None], user_id: UUID, first: int | None, after: str | None
 ) -> Connection[Statement]:
-    """The viewer's statements in force, newest period first."""
-    viewer = info.context.viewer
+    """A person's statements in force (the viewer may see them), newest period first."""
     size, offset = page_size(first, 12), decode_offset(after)
-    rows, has_next = await StatementRepository(viewer).current_of(
-        viewer.user_id, first=size, offset=offset
+    rows, has_next = await StatementRepository(info.context.viewer).current_of(
+        user_id, first=size, offset=offset
     )
     locale = info.context.locale
     return offset_connection(

@@ -141,6 +141,15 @@ async def test_given_someone_elses_statement_then_user_errors_and_forbidden(api:
     assert other["data"]["approveStatements"]["field"] == "repIds"
     unknown = await ann.gql(STATEMENT, {"id": "00000000-0000-0000-0000-000000000000"})
     assert unknown["data"]["statement"] is None
+    team = (
+        "query($id: ID!) { rep(id: $id) { statements { edges { node { id total { amount } } } } } }"
+    )
+    by_manager = await api.as_(t, world["mia"]).gql(team, {"id": str(world["ann"].id)})
+    assert by_manager["data"]["rep"]["statements"]["edges"] == [
+        {"node": {"id": mine["id"], "total": {"amount": "250.00"}}}
+    ]
+    by_other = await api.as_(t, world["max"]).gql(team, {"id": str(world["ann"].id)})
+    assert by_other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_given_a_german_payee_then_the_pdf_reads_german_with_euro_after_the_amount(
