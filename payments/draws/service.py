@@ -142,10 +142,14 @@ async def draws_for(
         to = d.assignment.effective_to
         if (to is None or to >= parsed.start) and (d.user_id, d.currency) in earnings:
             active[(d.user_id, d.currency)] = d
+    if not active:
+        return [], []
     balances = await _balances([d.id for d in active.values()], before=period)
     people = {
         u.id: u
-        for u in await User.filter(tenant_id=viewer.tenant_id, id__in=users).only("id", "end_date")
+        for u in await User.filter(tenant_id=viewer.tenant_id, id__in=[u for u, _ in active]).only(
+            "id", "end_date"
+        )
     }
     lines: list[DrawLine] = []
     entries: list[PendingEntry] = []

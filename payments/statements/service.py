@@ -126,12 +126,8 @@ async def build_statements(*, viewer: Viewer, period: str) -> BuildSummary:
         .distinct()
         .values_list("user_id", flat=True)
     }
-    results = [
-        r
-        for r in await EarningsResult.filter(tenant_id=viewer.tenant_id, period=period_id)
-        if r.user_id not in have
-    ]
-    failed = {r.user_id: r.error or "error" for r in results if r.status.value == "error"}
+    results = [r for r in await _frozen_results(viewer, period_id) if r.user_id not in have]
+    failed = {r.user_id: r.error or "error" for r in results if r.status == "error"}
     drafts: dict[tuple[UUID, str], _Draft] = {}
 
     def draft(user_id: UUID, currency: str) -> _Draft:
@@ -240,7 +236,36 @@ async def _plan_names(version_ids: Iterable[UUID]) -> dict[UUID, str]:
     return {v.id: f"{v.plan.name} v{v.version}" for v in versions}
 
 
-def _parts_of_stored(result: EarningsResult) -> dict[str, tuple[Decimal, str]]:
+class _Frozen(NamedTuple):
+    """What a statement reads of a frozen result (not its measures or reasons)."""
+
+    id: UUID
+    user_id: UUID
+    plan_version_id: UUID
+    status: str
+    error: str | None
+    currency: str
+    payable: Decimal
+    components: list[dict[str, Any]]
+    fingerprint: str
+
+
+async def _frozen_results(viewer: Viewer, period_id: str) -> list[_Frozen]:
+    conn: Any
+    async with connections.get("default").acquire_connection() as conn:
+        rows = await conn.fetch(
+            """
+            SELECT id, user_id, plan_version_id, status, error, currency, payable,
+                   components::text, fingerprint
+            FROM earnings_results WHERE tenant_id = $1 AND period = $2
+            """,
+            viewer.tenant_id,
+            period_id,
+        )
+    return [_Frozen(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8]) for r in rows]
+
+
+def _parts_of_stored(result: EarningsResult | _Frozen) -> dict[str, tuple[Decimal, str]]:
     """A frozen result's payable money by component (and the plan cap's share), each
     rounded to the currency: what its statement pays."""
     parts: dict[str, tuple[Decimal, str]] = {}
@@ -256,7 +281,7 @@ def _parts_of_stored(result: EarningsResult) -> dict[str, tuple[Decimal, str]]:
     return parts
 
 
-def _earnings_lines(result: EarningsResult, plan: str) -> list[_Line]:
+def _earnings_lines(result: _Frozen, plan: str) -> list[_Line]:
     lines = []
     for component, (amount, name) in _parts_of_stored(result).items():
         if component == CAP_PART:
