@@ -32,6 +32,7 @@ MODEL_MODULES = [
     "payments.statements.models",
     "payments.disputes.models",
     "payments.draws.models",
+    "payments.invoices.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

@@ -114,3 +114,56 @@ def statement_pdf(document: Mapping[str, Any], language: str) -> bytes:
         0, 4, f"{words['hash']}: {document['inputsHash']}", new_x="LMARGIN", new_y="NEXT"
     )
     return bytes(pdf.output())
+
+
+INVOICE_LABELS: dict[str, dict[str, str]] = {
+    "en": {"title": "Self-billing invoice", "number": "Invoice number", "issued": "Issued",
+           "supplier": "Supplier", "customer": "Customer", "tax_id": "Tax id",
+           "statement": "Commission statement", "net": "Fee (net)", "payable": "Amount paid",
+           "vat": "VAT", "reverse_charge": "Reverse charge: VAT due by the recipient",
+           "withholding": "Withholding tax", "social_security": "Social security",
+           "backup_withholding": "Backup withholding (no TIN on file)", "on": "on"},
+    "de": {"title": "Gutschrift", "number": "Gutschriftsnummer", "issued": "Ausgestellt",
+           "supplier": "Leistender", "customer": "Leistungsempfänger", "tax_id": "Steuernummer",
+           "statement": "Provisionsabrechnung", "net": "Provision (netto)",
+           "payable": "Auszahlungsbetrag", "vat": "USt.",
+           "reverse_charge": "Steuerschuldnerschaft des Leistungsempfängers",
+           "withholding": "Quellensteuer", "social_security": "Sozialabgaben",
+           "backup_withholding": "Sicherungseinbehalt (keine TIN)", "on": "auf"},
+}  # fmt: skip
+
+
+def invoice_pdf(document: Mapping[str, Any], language: str) -> bytes:
+    """A self-billing invoice (``invoice_document``'s form, amounts formatted) as a PDF."""
+    words = INVOICE_LABELS.get(language, INVOICE_LABELS["en"])
+    pdf = _pdf(f"{words['title']} {document['number']}", document["tenant"], False)
+    pdf.set_font("DejaVu", "B", 18)
+    pdf.cell(0, 12, words["title"], new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 10)
+    legal = document["legal"]
+    facts = [
+        (words["number"], document["number"]),
+        (words["issued"], document["issuedAt"][:10]),
+        (words["supplier"], f"{legal['legal_name']}, {legal['address']}, {legal['country']}"),
+        (words["tax_id"], legal.get("tax_id") or "-"),
+        (words["customer"], document["tenant"]),
+        (words["statement"], f"{document['period']} v{document['version']}"),
+    ]
+    for label, value in facts:
+        pdf.cell(50, 6, label)
+        pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.cell(130, 7, words["net"], border="B")
+    pdf.cell(0, 7, document["netFormatted"], border="B", align="R", new_x="LMARGIN", new_y="NEXT")
+    for item in document["items"]:
+        label = words[item["kind"]]
+        if item["kind"] != "reverse_charge":
+            label += f" {item['rateText']} {words['on']} {item['baseFormatted']}"
+        pdf.cell(130, 7, label)
+        pdf.cell(0, 7, item["formatted"], align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(130, 8, words["payable"], border="T")
+    pdf.cell(
+        0, 8, document["payableFormatted"], border="T", align="R", new_x="LMARGIN", new_y="NEXT"
+    )
+    return bytes(pdf.output())

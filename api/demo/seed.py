@@ -37,6 +37,7 @@ from domain.targets.models import AllocationMethod, Target
 from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
 from payments.draws.service import set_draw
+from payments.invoices.service import set_partner_profile, set_tax_rule
 from payments.statements.models import Statement
 from payments.statements.service import approve_statements, build_statements, mark_paid
 
@@ -418,8 +419,9 @@ async def _seed_contest(users: dict[str, User], today: date) -> None:
 async def _seed_statements(system: Viewer, users: dict[str, User], periods: list[Period]) -> None:
     """The first month closed, its statements built (a partner agent on a recoverable draw
     of 800 EUR tops up to it), approved and paid except the north team's, which wait as
-    drafts for their manager (mgr-north) to approve; then a south rep's deal of that month
-    is cancelled after payment: closing the next month claws it back."""
+    drafts for their manager (mgr-north) to approve; two partner agents invoice as German
+    businesses (19% VAT); then a south rep's deal of that month is cancelled after payment:
+    closing the next month claws it back."""
     first = periods[0].id
     await close_period(viewer=system, period=first)
     agent = await PlanAssignment.get(user_id=users["agent-north-01"].id)
@@ -427,6 +429,16 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
         viewer=system, assignment_id=agent.id, amount=Decimal(800), recoverable=True,
         recovery_share=Decimal("0.5"),
     )  # fmt: skip
+    # the partner agents invoice as businesses: German VAT on their self-billing invoices
+    await set_tax_rule(viewer=system, country="DE", kind="vat", rate=Decimal(19))
+    for key, name, vat in (
+        ("agent-north-01", "Nordlicht Solar GmbH", "DE136695976"),
+        ("agent-south-01", "Südwind Energietechnik GmbH", None),
+    ):
+        await set_partner_profile(
+            viewer=system, rep_id=users[key].id, legal_name=name, address="Hamburg",
+            country="DE", tax_id=vat,
+        )  # fmt: skip
     await build_statements(viewer=system, period=first)
     north = {u.id for k, u in users.items() if k.startswith(("rep-north-", "agent-north-"))}
     built = await Statement.filter(tenant_id=system.tenant_id, period=first).values_list(

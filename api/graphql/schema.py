@@ -58,6 +58,12 @@ from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_pla
 from api.graphql.plans.mutations.publish_plan import PublishPlanResult, publish_plan
 from api.graphql.scalars import SCALAR_OVERRIDES
 from api.graphql.statements.accruals import Accrual, accruals
+from api.graphql.statements.invoices import (
+    SetPartnerProfileResult,
+    SetTaxRuleResult,
+    set_partner_profile,
+    set_tax_rule,
+)
 from api.graphql.statements.mutations.add_adjustment import AddAdjustmentResult, add_adjustment
 from api.graphql.statements.mutations.approve_statements import (
     ApproveStatementsResult,
@@ -215,6 +221,16 @@ class Mutation:
         resolver=set_draw,
         description="Admins and payout ops: the draw of a plan assignment (recoverable or "
         "not, recovery share, forgiven or kept on termination).",
+    )
+    set_partner_profile: SetPartnerProfileResult = strawberry.mutation(
+        resolver=set_partner_profile,
+        description="Admins and payout ops: a payee's legal data as a partner (legal name, "
+        "address, country, tax id); partners get a self-billing invoice on approval.",
+    )
+    set_tax_rule: SetTaxRuleResult = strawberry.mutation(
+        resolver=set_tax_rule,
+        description="Admins and payout ops: a tax rule (VAT, reverse charge, withholding, "
+        "social security, backup withholding) for partners in a country.",
     )
     raise_dispute: RaiseDisputeResult = strawberry.mutation(
         resolver=raise_dispute,

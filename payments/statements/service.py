@@ -39,6 +39,7 @@ from domain.tenants.repository import get_tenant
 from payments import documents
 from payments.disputes.models import Dispute, DisputeStatus
 from payments.draws import service as draws
+from payments.invoices import service as invoices
 from payments.statements.errors import AdjustmentError, ApprovalRefused, StatementError
 from payments.statements.models import (
     Adjustment,
@@ -845,6 +846,10 @@ async def approve_statements(
                 for s in to_approve
             ),
         )  # fmt: skip
+        # partners' self-billing invoices, numbered in this transaction
+        await invoices.issue_invoices(
+            viewer=viewer, statements=sorted(to_approve, key=lambda s: (str(s.user_id), s.currency))
+        )
     return Approval(approved=len(ids), skipped=skipped)
 
 

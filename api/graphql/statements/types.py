@@ -15,9 +15,11 @@ from strawberry.types import Info
 from api.graphql.disputes.types import Dispute
 from api.graphql.money import Money, money
 from api.graphql.relay import Connection, decode_offset, offset_connection, page_size
+from api.graphql.statements.invoices import Invoice
 from api.statements import statement_pdf_url
 from payments.disputes.repository import DisputeRepository
 from payments.draws.service import balance_of
+from payments.invoices.service import invoice_of
 from payments.statements.models import Adjustment as StoredAdjustment
 from payments.statements.models import Statement as StoredStatement
 from payments.statements.models import StatementLine as StoredLine
@@ -131,6 +133,11 @@ class Statement:
             offset=offset,
             has_next=has_next,
         )
+
+    @strawberry.field(description="A partner's self-billing invoice, issued on approval.")
+    async def invoice(self, info: Info[Any, None]) -> Invoice | None:
+        found = await invoice_of(info.context.viewer, self.stored.id)
+        return None if found is None else Invoice.of(found, info.context.locale)
 
     @strawberry.field(description="Disputes of this payee and period, oldest first.")
     async def disputes(self, info: Info[Any, None]) -> list[Dispute]:

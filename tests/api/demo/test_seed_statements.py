@@ -5,6 +5,7 @@ payment clawed back when the next month is closed."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
@@ -14,6 +15,7 @@ from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.service import close_period, recompute_many
 from domain.org.models import User
 from domain.org.viewer import Viewer
+from payments.invoices.models import Invoice
 from payments.statements.models import Statement, StatementLine
 from payments.statements.service import build_statements
 
@@ -36,6 +38,13 @@ async def test_given_the_demo_then_a_month_of_statements_and_a_clawback_to_come(
     earned = sum(ln.amount for ln in lines if ln.kind == "earnings")
     draws = [ln.amount for ln in lines if ln.kind == "draw"]
     assert draws == ([800 - earned] if earned < 800 else [])
+
+    # a partner approved in the seed has its self-billing invoice; the north one waits
+    south_agent = await Statement.get(user_id=people["agent-south-01"].id, period=first)
+    invoice = await Invoice.get(statement_id=south_agent.id)
+    assert invoice.items[0]["kind"] == "vat"
+    assert invoice.payable == invoice.net + Decimal(invoice.items[0]["amount"])
+    assert not await Invoice.filter(statement_id=agent.id).exists()
 
     # next month closed: the cancelled deal comes back as a clawback naming October's line
     system = Viewer.system(summary.tenant.id, "test")

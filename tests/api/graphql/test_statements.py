@@ -232,3 +232,55 @@ async def test_given_approved_statements_then_finance_reads_the_accruals_and_rep
     ]
     refused = await api.as_(t, world["ann"]).gql(ACCRUALS, {"period": "2026-10"})
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+PARTNER = """
+mutation($input: PartnerProfileInput!) { setPartnerProfile(input: $input) {
+  __typename ... on PartnerProfile { legalName country taxId } ... on UserError { field } } }
+"""
+TAX = """
+mutation($input: TaxRuleInput!) { setTaxRule(input: $input) {
+  __typename ... on TaxRule { country kind rate baseShare } ... on UserError { field } } }
+"""
+INVOICE = """
+query($id: ID!) { statement(id: $id) { invoice { number net { amount } payable { amount }
+  items { kind rate base { amount } amount { amount } } legalName taxId pdfUrl } } }
+"""
+
+
+async def test_given_an_italian_partner_when_approved_then_the_invoice_and_its_pdf(api: Api):
+    world = await _world()
+    t = world.tenant
+    admin = api.as_(t, world["admin"])
+    bad = await admin.gql(TAX, {"input": {"country": "IT", "kind": "vat", "rate": "122"}})
+    assert bad["data"]["setTaxRule"] == {"__typename": "UserError", "field": "rate"}
+    for rule in ({"kind": "vat", "rate": "22"},
+                 {"kind": "withholding", "rate": "23", "baseShare": "0.5"}):  # fmt: skip
+        done = await admin.gql(TAX, {"input": {"country": "IT"} | rule})
+        assert done["data"]["setTaxRule"]["__typename"] == "TaxRule"
+    partner = {"repId": str(world["ann"].id), "legalName": "Sole Impianti S.r.l.",
+               "address": "Via Roma 1, Milano", "country": "IT",
+               "taxId": "IT00743110158"}  # fmt: skip
+    wrong = await admin.gql(PARTNER, {"input": partner})
+    assert wrong["data"]["setPartnerProfile"] == {"__typename": "UserError", "field": "taxId"}
+    made = await admin.gql(PARTNER, {"input": partner | {"taxId": "IT00743110157"}})
+    assert made["data"]["setPartnerProfile"]["taxId"] == "00743110157"
+
+    await api.as_(t, world["mia"]).gql(APPROVE, {"period": "2026-10"})
+
+    ann = api.as_(t, world["ann"])
+    node = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+    invoice = (await ann.gql(INVOICE, {"id": node["id"]}))["data"]["statement"]["invoice"]
+    assert invoice["number"].endswith("-000001")
+    assert (invoice["net"], invoice["payable"]) == ({"amount": "250.00"}, {"amount": "276.25"})
+    assert [i["kind"] for i in invoice["items"]] == ["vat", "withholding"]
+    link = urlsplit(invoice["pdfUrl"])
+    answer = await api.http.get(f"{link.path}?{link.query}")
+    assert answer.status_code == 200
+    text = _pdf_text(answer.content)
+    for expected in ("Self-billing invoice", invoice["number"], "Sole Impianti S.r.l.",
+                     "00743110157", "VAT 22%", "€276.25", "-€28.75"):  # fmt: skip
+        assert expected in text, (expected, text)
+    bob = (await api.as_(t, world["bob"]).gql(MY_STATEMENTS))["data"]["me"]["statements"]
+    bobs = await api.as_(t, world["bob"]).gql(INVOICE, {"id": bob["edges"][0]["node"]["id"]})
+    assert bobs["data"]["statement"]["invoice"] is None  # not a partner
