@@ -101,6 +101,11 @@ def statement_pdf(document: Mapping[str, Any], language: str) -> bytes:
         pdf.set_xy(pdf.l_margin + 140, top)
         pdf.cell(0, 6, line["formatted"], align="R")
         pdf.set_y(bottom)
+        if line.get("explanation"):  # why, as the frozen result explains it
+            pdf.set_font(font, "", 7)
+            pdf.set_x(pdf.l_margin + 4)
+            pdf.multi_cell(136, 4, line["explanation"], new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font(font, "", 9)
     pdf.set_font(font, "B", 11)
     pdf.cell(140, 8, words["total"], border="T")
     pdf.cell(0, 8, document["totalFormatted"], border="T", align="R", new_x="LMARGIN", new_y="NEXT")

@@ -24,6 +24,7 @@ from domain.audit.service import Change, record, record_many
 from domain.earnings.models import EarningsLine, EarningsResult, LateEvent, PeriodStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.service import run_plans
+from domain.engine.explanations import render_stored
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden, NotFound, quoted
 from domain.kit.money import ZERO, is_currency, round_money
@@ -926,6 +927,8 @@ async def statement_document(
         tenant_id=viewer.tenant_id, id__in=[UUID(v) for v in statement.plan_versions]
     ).prefetch_related("plan")
     currency = statement.currency
+    lines = await repo.all_lines(statement.id)
+    why = await _explanations(viewer, lines, currency, where)
     return {
         "id": str(statement.id),
         "tenant": tenant.name,
@@ -949,13 +952,42 @@ async def statement_document(
             {"id": ln.id, "kind": ln.kind,
              "amount": format(round_money(Decimal(ln.amount), currency), "f"),
              "formatted": money_text(Decimal(ln.amount), currency, where),
-             "description": describe(ln.kind, ln.params, where, currency), "source": ln.source,
+             "description": describe(ln.kind, ln.params, where, currency),
+             "explanation": why.get((ln.params.get("result"), ln.params.get("component"))),
+             "source": ln.source,
              "originalPeriod": ln.original_period, "originalLineId": ln.original_line_id}
-            for ln in await repo.all_lines(statement.id)
+            for ln in lines
         ],
         "total": format(round_money(Decimal(statement.total), currency), "f"),
         "totalFormatted": money_text(Decimal(statement.total), currency, where),
     }  # fmt: skip
+
+
+async def _explanations(
+    viewer: Viewer, lines: Sequence[StatementLine], currency: str, locale: str
+) -> dict[tuple[str, str], str]:
+    """Each earnings line's component explained, as its frozen result explains it: (result
+    id, component) -> words in ``locale``."""
+    results = {
+        ln.params["result"] for ln in lines if ln.kind == "earnings" and "result" in ln.params
+    }
+    if not results:
+        return {}
+    found = await EarningsLine.filter(
+        tenant_id=viewer.tenant_id,
+        result_id__in=[UUID(r) for r in results],
+        transaction_external_id__isnull=True,
+    ).order_by("position")
+    out: dict[tuple[str, str], str] = {}
+    for row in found:
+        out.setdefault(
+            (str(row.result_id), row.component),
+            render_stored(
+                row.explanation, locale=locale, currency=currency, value=row.value,
+                amount=row.amount,
+            ),
+        )  # fmt: skip
+    return out
 
 
 async def statement_pdf(*, viewer: Viewer, statement_id: UUID | str) -> bytes:

@@ -40,6 +40,11 @@ async def test_given_a_statement_then_its_json_names_the_plan_version_and_the_in
     assert [(ln["kind"], ln["amount"], ln["description"]) for ln in document["lines"]] == [
         ("earnings", "250.00", "Commission (AE v1)")
     ]
+    assert document["lines"][0]["explanation"] == (
+        "Commission: €250.00; Bookings: €8,000.00 of a €10,000.00 quota, 80% attained; "
+        "2% of €5,000.00 in tier 1 (0%–50% of quota); 5% of €3,000.00 in tier 2 (50% of quota "
+        "and above)"
+    )
     french = await statement_document(
         viewer=world.viewer("ann"), statement_id=statement.id, locale="fr"
     )
@@ -60,5 +65,6 @@ async def test_given_a_payee_language_then_the_pdf_reads_in_it(locale, words):
     world, statement = await _statement(locale)
     pdf = await statement_pdf(viewer=world.system, statement_id=statement.id)
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-    for expected in (*words, "Ann (ann)", statement.inputs_hash):
+    for expected in (*words, "Ann (ann)", statement.inputs_hash, "000,00" if locale == "fr-FR"
+                     else "5,000.00"):  # fmt: skip
         assert expected in text, (expected, text)
