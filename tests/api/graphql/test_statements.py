@@ -284,3 +284,29 @@ async def test_given_an_italian_partner_when_approved_then_the_invoice_and_its_p
     bob = (await api.as_(t, world["bob"]).gql(MY_STATEMENTS))["data"]["me"]["statements"]
     bobs = await api.as_(t, world["bob"]).gql(INVOICE, {"id": bob["edges"][0]["node"]["id"]})
     assert bobs["data"]["statement"]["invoice"] is None  # not a partner
+
+
+async def test_given_hostile_values_then_user_errors_naming_the_field_never_a_500(api: Api):
+    world = await _world()
+    mia = api.as_(world.tenant, world["mia"])
+    base = {"repId": str(world["ann"].id), "period": "2026-10", "amount": "5",
+            "currency": "EUR", "reason": "r"}  # fmt: skip
+    for override, field in (
+        ({"amount": "1e999999"}, "amount"),
+        ({"amount": "123456789012345.5"}, "amount"),
+        ({"period": "x" * 5000}, "period"),
+        ({"currency": "€" * 300}, "currency"),
+        ({"reason": "r" * 100_000}, "reason"),
+        ({"repId": "'; DROP TABLE statements; --"}, "repId"),
+    ):
+        answer = await mia.gql(ADJUST, {"input": base | override})
+        assert "errors" not in answer, (override, answer)
+        result = answer["data"]["addAdjustment"]
+        assert (result["__typename"], result["field"]) == ("UserError", field), override
+    nan = await mia.gql(ADJUST, {"input": base | {"amount": "NaN"}})  # refused by the scalar
+    assert nan["data"] is None
+    assert ".amount: Decimal must be a finite number" in nan["errors"][0]["message"]
+    held = await mia.gql(RAISE, {"statementId": "not-an-id", "message": "x"})
+    assert held["data"]["raiseDispute"]["field"] == "statementId"
+    period = await mia.gql(APPROVE, {"period": "9999-99"})
+    assert period["data"]["approveStatements"]["field"] == "period"
