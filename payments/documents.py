@@ -135,12 +135,25 @@ INVOICE_LABELS: dict[str, dict[str, str]] = {
            "reverse_charge": "Steuerschuldnerschaft des Leistungsempfängers",
            "withholding": "Quellensteuer", "social_security": "Sozialabgaben",
            "backup_withholding": "Sicherungseinbehalt (keine TIN)", "on": "auf"},
+    "fr": {"title": "Facture d’autofacturation", "number": "Numéro de facture",
+           "issued": "Émise le", "supplier": "Fournisseur", "customer": "Client",
+           "tax_id": "Identifiant fiscal", "statement": "Relevé de commissions",
+           "net": "Honoraires (HT)", "payable": "Montant versé", "vat": "TVA",
+           "reverse_charge": "Autoliquidation : TVA due par le preneur",
+           "withholding": "Retenue à la source", "social_security": "Cotisations sociales",
+           "backup_withholding": "Retenue de sauvegarde (sans TIN)", "on": "sur"},
+    "ms": {"title": "Invois bil sendiri", "number": "Nombor invois", "issued": "Dikeluarkan",
+           "supplier": "Pembekal", "customer": "Pelanggan", "tax_id": "Nombor cukai",
+           "statement": "Penyata komisen", "net": "Yuran (bersih)", "payable": "Amaun dibayar",
+           "vat": "Cukai jualan", "reverse_charge": "Caj balikan: cukai oleh penerima",
+           "withholding": "Cukai pegangan", "social_security": "Keselamatan sosial",
+           "backup_withholding": "Pegangan sandaran (tiada TIN)", "on": "atas"},
 }  # fmt: skip
 
 
 def invoice_pdf(document: Mapping[str, Any], language: str) -> bytes:
     """A self-billing invoice (``invoice_document``'s form, amounts formatted) as a PDF."""
-    words = INVOICE_LABELS.get(language, INVOICE_LABELS["en"])
+    words = INVOICE_LABELS.get(language, INVOICE_LABELS["en"])  # Hindi: English for now
     pdf = _pdf(f"{words['title']} {document['number']}", document["tenant"], False)
     pdf.set_font("DejaVu", "B", 18)
     pdf.cell(0, 12, words["title"], new_x="LMARGIN", new_y="NEXT")

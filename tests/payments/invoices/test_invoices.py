@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import pytest
+from pypdf import PdfReader
 from tortoise.transactions import in_transaction
 
 from domain.audit.models import AuditEntry
@@ -11,7 +13,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError
 from domain.plans.models import Plan, PlanAssignment
 from payments.invoices.models import Invoice, InvoiceCounter, PartnerProfile, TaxRule
-from payments.invoices.service import set_partner_profile, set_tax_rule
+from payments.invoices.service import invoice_pdf_for_link, set_partner_profile, set_tax_rule
 from payments.statements.models import Statement
 from payments.statements.service import approve_statements, build_statements
 from tests.domain.builders import assign, make_user, set_quota
@@ -169,3 +171,17 @@ async def test_given_concurrent_approvals_then_invoice_numbers_have_no_gap_after
     rolled_back = await Statement.get(user_id=partners[5].id, period="2026-10")
     assert rolled_back.status == "draft"
     assert not await Invoice.filter(statement_id=rolled_back.id).exists()
+
+
+async def test_given_a_french_partner_then_the_invoice_pdf_reads_french():
+    world = await _italian_partner()
+    world["ann"].locale = "fr"
+    await world["ann"].save(update_fields=["locale"])
+    await approve_statements(viewer=world.viewer("mia"), period="2026-10")
+    invoice = await Invoice.get()
+    pdf = await invoice_pdf_for_link(invoice.id)
+    assert pdf is not None
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in ("Facture d’autofacturation", invoice.number, "TVA 22", "Retenue à la source",
+                     "276,25", "Sole Impianti S.r.l."):  # fmt: skip
+        assert expected in text, (expected, text)
