@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.podium-installed
 
-.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard clean
+.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard bench-statements clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11+")'
@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard
+bench: bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard bench-statements
 
 bench-engine: $(STAMP)
 	$(PY) -m bench.engine
@@ -51,6 +51,9 @@ bench-parsers: $(STAMP)
 
 bench-leaderboard: $(STAMP)
 	$(PY) -m bench.leaderboard
+
+bench-statements: $(STAMP)
+	$(PY) -m bench.statements
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -29,6 +29,7 @@ from api.graphql.schema import build_schema
 from api.graphql.view import PodiumGraphQL
 from api.observability import RequestIdMiddleware, configure_logging
 from api.settings import Settings
+from api.statements import statement_routes
 from api.webhooks import webhook_routes
 from domain.ingest.repository import oldest_pending_received_at
 from domain.kit.clock import utc_now
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/ready", ready, methods=["GET"]),
             *webhook_routes(),
             *badge_routes(settings),
+            *statement_routes(settings),
             *([graphiql.static_route()] if settings.development else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],

@@ -5,11 +5,6 @@ tenant 404; never a 500."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
-from typing import Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 from starlette.requests import Request
@@ -17,49 +12,28 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from api.settings import Settings
+from api.signed_links import refused, signed_url, uuid_or_none
 from domain.tenants.models import Tenant
 from gamification.badges.credentials import issuer_profile, status_list
 from gamification.badges.service import certificate_of
-
-CERTIFICATE_LINK_SECONDS = 3600
-
-
-def _signature(key: bytes, award_id: UUID, expires: int) -> str:
-    return hmac.new(key, f"certificate:{award_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def certificate_url(
     settings: Settings, base_url: str, award_id: UUID, *, now: float | None = None
 ) -> str:
     """A link to the award's certificate, valid for an hour."""
-    expires = int(now if now is not None else time.time()) + CERTIFICATE_LINK_SECONDS
-    query = urlencode(
-        {"expires": expires, "sig": _signature(settings.url_signing_key, award_id, expires)}
-    )
-    return f"{base_url.rstrip('/')}/badges/certificates/{award_id}?{query}"
-
-
-def _uuid(text: Any) -> UUID | None:
-    try:
-        return UUID(str(text))
-    except ValueError:
-        return None
+    return signed_url(
+        settings.url_signing_key, base_url, f"/badges/certificates/{award_id}", "certificate",
+        award_id, now=now,
+    )  # fmt: skip
 
 
 def badge_routes(settings: Settings) -> list[Route]:
     async def certificate(request: Request) -> Response:
-        award_id = _uuid(request.path_params["award_id"])
-        expires_text = request.query_params.get("expires", "")
-        signature = request.query_params.get("sig", "")
-        if award_id is None or not expires_text.isdigit() or len(expires_text) > 12:
-            return PlainTextResponse("not found", status_code=404)
-        expected = _signature(settings.url_signing_key, award_id, int(expires_text))
-        if not hmac.compare_digest(expected, signature):
-            return PlainTextResponse("the link's signature does not match", status_code=403)
-        if int(expires_text) < time.time():
-            return PlainTextResponse(
-                "the link has expired: ask the app for a new one", status_code=403
-            )
+        award_id = uuid_or_none(request.path_params["award_id"])
+        refusal = refused(settings.url_signing_key, request, "certificate", award_id)
+        if refusal is not None or award_id is None:
+            return refusal or PlainTextResponse("not found", status_code=404)
         pdf = await certificate_of(award_id=award_id)
         if pdf is None:
             return PlainTextResponse("not found", status_code=404)
@@ -70,7 +44,7 @@ def badge_routes(settings: Settings) -> list[Route]:
         )
 
     async def _tenant(request: Request) -> Tenant | None:
-        tenant_id = _uuid(request.path_params["tenant_id"])
+        tenant_id = uuid_or_none(request.path_params["tenant_id"])
         return None if tenant_id is None else await Tenant.get_or_none(id=tenant_id)
 
     def _base(request: Request) -> str:

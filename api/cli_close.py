@@ -120,6 +120,7 @@ def close(
     from domain.kit.errors import DomainError
     from domain.kit.periods import parse_period
     from domain.org.viewer import Viewer
+    from payments.statements.service import BuildSummary, build_statements
 
     try:
         parsed = parse_period(period)
@@ -141,7 +142,10 @@ def close(
         sys.stdout.write(f"{parsed.id}: reopened (recorded in the audit log)\n")
         return
 
+    built: BuildSummary | None = None
+
     async def work() -> CloseSummary:
+        nonlocal built
         found = await cli._tenant(tenant)
         viewer = Viewer.system(found.id, "cli-close")
         async with cli.in_transaction():
@@ -178,6 +182,8 @@ def close(
                     raise failed[0]
                 async with cli.in_transaction():
                     if await closing.finish_close(viewer=viewer, run_id=run.id):
+                        # the payees' draft statements, in the transaction that closes
+                        built = await build_statements(viewer=viewer, period=parsed.id)
                         break
                 await asyncio.sleep(WAIT_FOR_OTHERS)  # others still hold chunks
             seen = await closing.close_progress(viewer=viewer, run_id=run.id)
@@ -189,6 +195,10 @@ def close(
 
     summary = cli._with_database(settings.database_url, work)
     _print_summary(summary, f"{summary.period}: closed.")
+    if built is not None:
+        sys.stdout.write(f"  {built.statements} statement(s) for the period\n")
+        for rep_id, why in built.errors:
+            sys.stdout.write(f"  no statement for {rep_id}: {why}\n")
 
 
 async def _ask_workers(redis_url: str, tenant_id: Any, run_id: int, helpers: int) -> None:

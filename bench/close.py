@@ -425,8 +425,8 @@ def reopen(database_url: str, delete_results: bool) -> None:
         "DELETE FROM close_runs",
         "UPDATE periods SET status = 'open', closed_at = NULL",
     ]
-    if delete_results:
-        statements += ["DELETE FROM earnings_results", "VACUUM ANALYZE"]
+    if delete_results:  # and the statements the close built from them
+        statements += ["DELETE FROM statements", "DELETE FROM earnings_results", "VACUUM ANALYZE"]
     asyncio.run(_sql(database_url, *statements))
 
 

@@ -29,6 +29,10 @@ MODEL_MODULES = [
     "gamification.badges.models",
     "gamification.levels.models",
     "gamification.contests.models",
+    "payments.statements.models",
+    "payments.disputes.models",
+    "payments.draws.models",
+    "payments.invoices.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

@@ -36,6 +36,7 @@ FOLLOW_UP_SECONDS = 0.05
 APPLY_TASK = "apply_inbox_events"
 RECOMPUTE_BATCH_TASK = "recompute_requested"
 CLOSE_TASK = "close_chunks"
+PUSH_TASK = "push_notifications"
 
 
 def apply_job_id(tenant_id: UUID | str) -> str:
@@ -137,6 +138,15 @@ class JobQueue:
             await self.pool.enqueue_job(
                 CLOSE_TASK, str(tenant_id), run_id, _job_id=f"close:{run_id}:{n}"
             )
+
+    async def enqueue_push(self, tenant_id: UUID | str, user_ids: Sequence[UUID | str]) -> None:
+        """Push these people's notifications not pushed yet (what a request just put in their
+        inbox), after the request's commit. A second job finds them pushed and sends nothing."""
+        if user_ids:
+            await self.pool.enqueue_job(
+                PUSH_TASK, str(tenant_id), sorted(str(u) for u in user_ids),
+                _job_id=f"push:{tenant_id}:{uuid4().hex}",
+            )  # fmt: skip
 
     async def enqueue_apply(
         self, tenant_id: UUID | str, inbox_ids: Sequence[int] = (), *, job_id: str | None = None

@@ -21,8 +21,9 @@ from tortoise.transactions import in_transaction
 
 from domain.earnings.models import EarningsResult
 from domain.notifications.channels import earnings_channel
-from domain.notifications.push import PushOutcome, PushSender
+from domain.notifications.push import PushMessage, PushOutcome, PushSender
 from domain.notifications.service import (
+    claim_pushes,
     earnings_summaries,
     forget_tokens,
     notify_and_claim_pushes,
@@ -87,21 +88,30 @@ async def notify_thresholds_of(
     claiming every push, one call to the push service."""
     async with in_transaction():
         notified = await notify_and_claim_pushes(tenant_id=tenant_id, pairs=pairs, results=results)
-    count = sum(len(found) for found in notified.created.values())
+    await _send(ctx, tenant_id, notified.pushes)
+    return sum(len(found) for found in notified.created.values())
+
+
+async def _send(ctx: dict[str, Any], tenant_id: UUID, pushes: Sequence[PushMessage]) -> None:
+    """Send claimed pushes; forget the devices the push service says are gone."""
     sender: PushSender | None = ctx.get(PUSH_SENDER)
-    if sender is None or not notified.pushes:
-        return count
-    outcomes = await sender.send(notified.pushes)
-    dead = [
-        m.token
-        for m, o in zip(notified.pushes, outcomes, strict=True)
-        if o is PushOutcome.UNREGISTERED
-    ]
+    if sender is None or not pushes:
+        return
+    outcomes = await sender.send(list(pushes))
+    dead = [m.token for m, o in zip(pushes, outcomes, strict=True) if o is PushOutcome.UNREGISTERED]
     if dead:
         async with in_transaction():
             removed = await forget_tokens(tenant_id=tenant_id, tokens=dead)
         log.info("pruned unregistered devices", tenant_id=str(tenant_id), count=removed)
-    return count
+
+
+async def push_notifications(ctx: dict[str, Any], tenant_id: str, user_ids: list[str]) -> int:
+    """Push what the API put in these people's inboxes (a dispute raised or resolved):
+    claimed in one transaction, sent after it. Returns how many messages were sent."""
+    async with in_transaction():
+        pushes = await claim_pushes(tenant_id=UUID(tenant_id), user_ids=[UUID(u) for u in user_ids])
+    await _send(ctx, UUID(tenant_id), pushes)
+    return len(pushes)
 
 
 # the batch recompute job calls a hook's ``many`` with every pair of a batch at once, and the

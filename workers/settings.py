@@ -22,7 +22,7 @@ from arq.worker import Worker, func
 
 from domain.db import close_db, init_db
 from workers import heartbeat
-from workers.realtime import realtime_startup
+from workers.realtime import push_notifications, realtime_startup
 from workers.tasks.contests import advance_contests, contests_startup
 from workers.tasks.draining import BATCH_TIMES, BatchTimes
 from workers.tasks.earnings import close_chunks, recompute_requested
@@ -88,6 +88,8 @@ FUNCTIONS = [
     func(recompute_requested, keep_result=0, timeout=RECOMPUTE_TIMEOUT, max_tries=5),
     # a close's helpers: one job per worker process that takes it (see JobQueue.enqueue_close)
     func(close_chunks, keep_result=0, timeout=3600, max_tries=5),
+    # what a request put in people's inboxes (disputes), pushed after its commit
+    func(push_notifications, keep_result=0, timeout=60, max_tries=3),
 ]
 
 

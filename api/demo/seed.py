@@ -5,7 +5,9 @@ systems and heat pumps through field reps and partner agents.
 agents, an admin and a payout ops user; two plans (an agent plan with tiers that pays once an
 installation or contract is `activated`, and a manager override on `team` bookings), quotas,
 and three months of transactions ending with the current month, then every earnings result;
-next quarter's targets (bookings, and heat pumps alone) allocated down to every rep.
+next quarter's targets (bookings, and heat pumps alone) allocated down to every rep; the
+first month closed with its statements (approved and paid but for the north team's drafts, a
+partner agent on a draw, a south rep's deal cancelled after payment to claw back next month).
 
 Everything goes through the real use cases (tenant, people, plan publishing and assignment,
 the bulk CSV import, recompute), so the demo exercises the paths production data takes. The
@@ -20,17 +22,24 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from domain.crm.models import Transaction
 from domain.crm.service import import_quotas, import_reps, import_transactions
-from domain.earnings.service import recompute_rep_period
+from domain.earnings.close import record_late_events
+from domain.earnings.service import close_period, recompute_rep_period
 from domain.kit.periods import Period, period_containing
 from domain.org.models import Role, User
 from domain.org.service import create_user
 from domain.org.viewer import Viewer
+from domain.plans.models import PlanAssignment
 from domain.plans.service import assign_plan, publish_plan_version
 from domain.targets import service as targets
 from domain.targets.models import AllocationMethod, Target
 from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
+from payments.draws.service import set_draw
+from payments.invoices.service import set_partner_profile, set_tax_rule
+from payments.statements.models import Statement
+from payments.statements.service import approve_statements, build_statements, mark_paid
 
 DEMO_SLUG = "demo"
 TIME_ZONE = "Europe/Berlin"
@@ -311,6 +320,7 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
     await _seed_boards(system, users)
     await _seed_gamification(system, people, users, periods, today)
     await _seed_contest(users, today)
+    await _seed_statements(system, users, periods)
     return DemoSummary(
         tenant=tenant,
         people=people,
@@ -404,6 +414,54 @@ async def _seed_contest(users: dict[str, User], today: date) -> None:
     # 30 s anyway, telling the team it started)
     contest.status = ContestStatus.LIVE
     await contest.save(update_fields=["status"])
+
+
+async def _seed_statements(system: Viewer, users: dict[str, User], periods: list[Period]) -> None:
+    """The first month closed, its statements built (a partner agent on a recoverable draw
+    of 800 EUR tops up to it), approved and paid except the north team's, which wait as
+    drafts for their manager (mgr-north) to approve; two partner agents invoice as German
+    businesses (19% VAT); then a south rep's deal of that month is cancelled after payment:
+    closing the next month claws it back."""
+    first = periods[0].id
+    await close_period(viewer=system, period=first)
+    agent = await PlanAssignment.get(user_id=users["agent-north-01"].id)
+    await set_draw(
+        viewer=system, assignment_id=agent.id, amount=Decimal(800), recoverable=True,
+        recovery_share=Decimal("0.5"),
+    )  # fmt: skip
+    # the partner agents invoice as businesses: German VAT on their self-billing invoices
+    await set_tax_rule(viewer=system, country="DE", kind="vat", rate=Decimal(19))
+    for key, name, vat in (
+        ("agent-north-01", "Nordlicht Solar GmbH", "DE136695976"),
+        ("agent-south-01", "Südwind Energietechnik GmbH", None),
+    ):
+        await set_partner_profile(
+            viewer=system, rep_id=users[key].id, legal_name=name, address="Hamburg",
+            country="DE", tax_id=vat,
+        )  # fmt: skip
+    await build_statements(viewer=system, period=first)
+    north = {u.id for k, u in users.items() if k.startswith(("rep-north-", "agent-north-"))}
+    built = await Statement.filter(tenant_id=system.tenant_id, period=first).values_list(
+        "user_id", flat=True
+    )
+    await approve_statements(
+        viewer=system, period=first, rep_ids=sorted({u for u in built if u not in north})
+    )
+    await mark_paid(viewer=system, period=first)
+    rep = users["rep-south-01"]
+    deal = (
+        await Transaction.filter(
+            tenant_id=rep.tenant_id, rep_id=rep.id, date__gte=periods[0].start,
+            date__lte=periods[0].end, state="activated", splits__isnull=True,
+        )
+        .order_by("-amount")
+        .first()
+    )  # fmt: skip
+    if deal is not None:
+        deal.state = "cancelled"
+        deal.version += 1
+        await deal.save(update_fields=["state", "version", "updated_at"])
+        await record_late_events(viewer=system, pairs=[(rep.id, first)])
 
 
 def _as(user: User) -> Viewer:

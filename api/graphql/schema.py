@@ -13,6 +13,13 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from api.graphql.disputes.mutations.raise_dispute import RaiseDisputeResult, raise_dispute
+from api.graphql.disputes.mutations.resolve_dispute import (
+    CommentDisputeResult,
+    ResolveDisputeResult,
+    comment_dispute,
+    resolve_dispute,
+)
 from api.graphql.earnings.mutations.close_period import ClosePeriodResult, close_period
 from api.graphql.errors import ErrorPolicy
 from api.graphql.gamification.badges.mutations.define import (
@@ -50,6 +57,21 @@ from api.graphql.people.types import Me, Rep
 from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_plan
 from api.graphql.plans.mutations.publish_plan import PublishPlanResult, publish_plan
 from api.graphql.scalars import SCALAR_OVERRIDES
+from api.graphql.statements.accruals import Accrual, accruals
+from api.graphql.statements.invoices import (
+    SetPartnerProfileResult,
+    SetTaxRuleResult,
+    set_partner_profile,
+    set_tax_rule,
+)
+from api.graphql.statements.mutations.add_adjustment import AddAdjustmentResult, add_adjustment
+from api.graphql.statements.mutations.approve_statements import (
+    ApproveStatementsResult,
+    approve_statements,
+)
+from api.graphql.statements.mutations.set_draw import SetDrawResult, set_draw
+from api.graphql.statements.queries import statement
+from api.graphql.statements.types import Statement
 from api.graphql.targets.mutations.accept_target import AcceptTargetResult, accept_target
 from api.graphql.targets.mutations.allocate_target import AllocateTargetResult, allocate_target
 from api.graphql.targets.mutations.create_target_plan import (
@@ -94,6 +116,16 @@ class Query:
     )
     contest: Contest | None = strawberry.field(
         resolver=contest, description="A contest the viewer may see, with standings and winners."
+    )
+    statement: Statement | None = strawberry.field(
+        resolver=statement,
+        description="A statement (any version) of someone the viewer may see, with its "
+        "lines; an unknown id null, someone else's FORBIDDEN.",
+    )
+    accruals: list[Accrual] = strawberry.field(
+        resolver=accruals,
+        description="Admins and payout ops: a period's earned, approved, paid and "
+        "outstanding commissions per currency (and component with byComponent).",
     )
     target_plans: list[TargetPlanVersion] = strawberry.field(
         resolver=target_plans,
@@ -174,6 +206,45 @@ class Mutation:
     mark_notifications_read: MarkNotificationsReadResult = strawberry.mutation(
         resolver=mark_notifications_read,
         description="Marks the viewer's own notifications read; others' ids change nothing.",
+    )
+    approve_statements: ApproveStatementsResult = strawberry.mutation(
+        resolver=approve_statements,
+        description="Managers (their team), admins and payout ops: approve a period's draft "
+        "statements, of repIds (all or none) or all they may (open disputes skipped).",
+    )
+    add_adjustment: AddAdjustmentResult = strawberry.mutation(
+        resolver=add_adjustment,
+        description="Managers (their team), admins and payout ops: a manual amount on a "
+        "payee's statement (audited); an approved one becomes a new draft version.",
+    )
+    set_draw: SetDrawResult = strawberry.mutation(
+        resolver=set_draw,
+        description="Admins and payout ops: the draw of a plan assignment (recoverable or "
+        "not, recovery share, forgiven or kept on termination).",
+    )
+    set_partner_profile: SetPartnerProfileResult = strawberry.mutation(
+        resolver=set_partner_profile,
+        description="Admins and payout ops: a payee's legal data as a partner (legal name, "
+        "address, country, tax id); partners get a self-billing invoice on approval.",
+    )
+    set_tax_rule: SetTaxRuleResult = strawberry.mutation(
+        resolver=set_tax_rule,
+        description="Admins and payout ops: a tax rule (VAT, reverse charge, withholding, "
+        "social security, backup withholding) for partners in a country.",
+    )
+    raise_dispute: RaiseDisputeResult = strawberry.mutation(
+        resolver=raise_dispute,
+        description="The payee disputes their statement or one of its lines; their manager "
+        "is told; an open dispute holds the statement's approval.",
+    )
+    resolve_dispute: ResolveDisputeResult = strawberry.mutation(
+        resolver=resolve_dispute,
+        description="The payee's manager (or above, admins, payout ops) accepts a dispute, "
+        "with an adjustment or without, or rejects it with a reason; the payee is told.",
+    )
+    comment_dispute: CommentDisputeResult = strawberry.mutation(
+        resolver=comment_dispute,
+        description="A comment on a dispute by the payee or whoever may answer it.",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

@@ -32,6 +32,8 @@ class NotificationKind(StrEnum):
     CONTEST_STARTED = "contest_started"  # a contest one takes part in went live
     CONTEST_ENDED = "contest_ended"  # ... ended (awarding follows after the grace period)
     CONTEST_WON = "contest_won"  # ... and one won a prize in it
+    DISPUTE_RAISED = "dispute_raised"  # a payee disputes their statement: to their manager
+    DISPUTE_RESOLVED = "dispute_resolved"  # ... and the answer: back to the payee
 
 
 class Device(Model):

@@ -482,3 +482,25 @@ async def notify_events(*, tenant_id: UUID, events: Sequence[Event]) -> Notified
         for token in devices.get(c.user_id, ())
     ]
     return Notified(out, pushes)
+
+
+async def claim_pushes(*, tenant_id: UUID, user_ids: Sequence[UUID]) -> list[PushMessage]:
+    """Claim for push every notification of these people not pushed yet (what an API
+    request put in their inbox): the messages for their devices, to send after the commit.
+    A second claim finds nothing: each is pushed at most once."""
+    repo = NotifierRepository(tenant_id)
+    people = sorted(set(user_ids))
+    if not people:
+        return []
+    devices = await repo.devices_of(people)
+    _, claimed = await repo.add_notifications([], claim_for=people)
+    return [
+        PushMessage(
+            token=token,
+            title=c.title,
+            body=c.body,
+            data={"notificationId": str(c.id), "kind": c.kind, "period": c.period},
+        )
+        for c in sorted(claimed, key=lambda c: (c.user_id, c.created_at))
+        for token in devices.get(c.user_id, ())
+    ]

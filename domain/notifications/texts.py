@@ -78,6 +78,26 @@ TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
         "ms": ("Anda menang dalam {contest}", "Kedudukan {rank} dalam {contest}: {prize}."),
         "hi": ("आप {contest} में जीते", "{contest} में स्थान {rank}: {prize}।"),
     },
+    NotificationKind.DISPUTE_RAISED: {
+        "en": ("A statement is disputed", "{name} disputes their {period} statement: {note}"),
+        "de": (
+            "Eine Abrechnung wird beanstandet",
+            "{name} beanstandet die Abrechnung für {period}: {note}",
+        ),
+        "fr": ("Un relevé est contesté", "{name} conteste son relevé de {period} : {note}"),
+        "ms": (
+            "Penyata dipertikaikan",
+            "{name} mempertikaikan penyata {period} mereka: {note}",
+        ),
+        "hi": ("एक विवरण पर आपत्ति", "{name} ने {period} के अपने विवरण पर आपत्ति जताई है: {note}"),
+    },
+    NotificationKind.DISPUTE_RESOLVED: {
+        "en": ("Your dispute is {outcome}", "Your {period} statement dispute: {note}"),
+        "de": ("Ihre Beanstandung wurde {outcome}", "Ihre Beanstandung für {period}: {note}"),
+        "fr": ("Votre contestation est {outcome}", "Votre contestation de {period} : {note}"),
+        "ms": ("Pertikaian anda {outcome}", "Pertikaian penyata {period} anda: {note}"),
+        "hi": ("आपकी आपत्ति {outcome}", "{period} के विवरण पर आपकी आपत्ति: {note}"),
+    },
     NotificationKind.ATTAINMENT: {
         "en": (
             "You reached {threshold} of your quota",
@@ -339,6 +359,14 @@ def period_text(period: str, locale: str | None) -> str:
     return str(parsed.start.year)
 
 
+# a resolved dispute's outcome, in each language
+OUTCOMES = {
+    "accepted": {"en": "accepted", "de": "angenommen", "fr": "acceptée", "ms": "diterima",
+                 "hi": "स्वीकार की गई"},
+    "rejected": {"en": "rejected", "de": "abgelehnt", "fr": "rejetée", "ms": "ditolak",
+                 "hi": "अस्वीकार की गई"},
+}  # fmt: skip
+
 _CONTEST_KINDS = (
     NotificationKind.CONTEST_STARTED,
     NotificationKind.CONTEST_ENDED,
@@ -376,6 +404,11 @@ def render(
             "rank": params.get("rank", ""),
             "prize": params.get("prize", ""),
         }
+    elif kind is NotificationKind.DISPUTE_RAISED:
+        values |= {"name": params["name"], "note": params["note"]}
+    elif kind is NotificationKind.DISPUTE_RESOLVED:
+        outcome = OUTCOMES[params["outcome"]][language_of(locale)]
+        values |= {"outcome": outcome, "note": params["note"]}
     elif kind is NotificationKind.TIER:
         values |= {
             "tier": params["tier"],

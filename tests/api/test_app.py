@@ -408,8 +408,10 @@ async def test_given_default_limits_when_every_client_operation_runs_then_none_i
         checked.append(name)
     # 11, the targets operations (MyTargets, AcceptTarget, AllocateTarget), the
     # leaderboards' (Leaderboard, CreateLeaderboard), the contests' (Contests, LaunchContest,
-    # ContestStandings) and the badges' and levels' (MyBadges, LevelMap)
-    assert len(checked) == 21
+    # ContestStandings), the badges' and levels' (MyBadges, LevelMap) and the statements'
+    # (MyStatements, Statement, ApproveStatements, AddAdjustment, RaiseDispute,
+    # ResolveDispute, Accruals)
+    assert len(checked) == 28
 
 
 async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):

@@ -16,10 +16,12 @@ from tortoise.transactions import in_transaction
 from domain.earnings import close as earnings_close
 from domain.earnings import service as earnings_service
 from domain.earnings.errors import PeriodClosed
+from domain.earnings.models import CloseRun
 from domain.ingest.repository import IngestRepository, TakenRequest
 from domain.notifications.service import stored_results
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
+from payments.statements.service import build_statements
 from workers.queue import RECOMPUTE_WAKE, JobQueue
 from workers.tasks.draining import Pacer, batch_times
 from workers.tasks.ingest import IDLE_WAIT
@@ -258,5 +260,8 @@ async def close_chunks(ctx: dict[str, Any], tenant_id: str, run_id: int) -> int:
             break
         people += done.people
     async with in_transaction():
-        await earnings_close.finish_close(viewer=viewer, run_id=run_id)
+        if await earnings_close.finish_close(viewer=viewer, run_id=run_id):
+            # the payees' draft statements, in the transaction that closes (idempotent)
+            run = await CloseRun.get(id=run_id, tenant_id=viewer.tenant_id)
+            await build_statements(viewer=viewer, period=run.period)
     return people

@@ -25,6 +25,8 @@ class NotificationKind(Enum):
     CONTEST_STARTED = "contest_started"
     CONTEST_ENDED = "contest_ended"
     CONTEST_WON = "contest_won"
+    DISPUTE_RAISED = "dispute_raised"
+    DISPUTE_RESOLVED = "dispute_resolved"
 
 
 @strawberry.enum

@@ -34,6 +34,7 @@ from api.graphql.notifications.queries import notifications
 from api.graphql.notifications.types import Notification
 from api.graphql.plans.types import PlanAssignment
 from api.graphql.relay import Connection
+from api.graphql.statements.types import Statement, statements_of
 from api.graphql.targets.queries import allocations_to_do, allocations_to_validate, my_targets
 from api.graphql.targets.types import Target
 from domain.earnings.models import EarningsResult
@@ -129,6 +130,12 @@ class Rep:
         last = max(0, min(12 if last is None else last, MAX_HISTORY))
         rows = await EarningsRepository(info.context.viewer).history(self.user.id, last)
         return [EarningsPoint.of(row, info.context.locale) for row in rows]
+
+    @strawberry.field(description="This person's statements in force, newest period first.")
+    async def statements(
+        self, info: Info[Any, None], first: int | None = 12, after: str | None = None
+    ) -> Connection[Statement]:
+        return await statements_of(info, self.user.id, first, after)
 
     @strawberry.field(description="Plans offered to or accepted by this person.")
     async def plans(self, info: Info[Any, None]) -> list[PlanAssignment]:

@@ -36,18 +36,11 @@ REGENERATE = ".venv/bin/strawberry export-schema api.graphql.schema:schema --out
 
 WAITING = {
     # statements, disputes, payouts
-    "MyStatements": "statements",
-    "RaiseDispute": "disputes",
-    "ApproveStatements": "statements",
     "CreatePayoutBatch": "payouts",
     "ApprovePayoutBatch": "payouts",
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
     # second release
-    "Statement": "statements",
-    "AddAdjustment": "adjustments",
-    "ResolveDispute": "disputes",
-    "Accruals": "accruals",
     "SetPayoutDetails": "payout details",
 }
 

@@ -31,9 +31,9 @@ def test_given_committed_migrations_when_makemigrations_runs_then_no_changes(
     database_url: str, tmp_path: Path
 ):
     # a copy, so a drift shows up as a failing test, never as a new file in the tree; the
-    # gamification models are in the same migrations, and copied so that this tree's (not an
-    # installed checkout's) are compared
-    for package in ("domain", "gamification"):
+    # gamification and payments models are in the same migrations, and copied so that this
+    # tree's (not an installed checkout's) are compared
+    for package in ("domain", "gamification", "payments"):
         shutil.copytree(
             ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -76,6 +76,14 @@ async def test_given_migrated_database_when_inspected_then_money_columns_are_num
         ("transactions", "amount"),
         ("quotas", "value"),
         ("fx_rates", "rate"),
+        ("statements", "total"),
+        ("statement_lines", "amount"),
+        ("adjustments", "amount"),
+        ("draws", "amount"),
+        ("draw_entries", "amount"),
+        ("invoices", "net"),
+        ("invoices", "payable"),
+        ("tax_rules", "rate"),
     }
     rows = await connections.get("default").execute_query_dict(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "

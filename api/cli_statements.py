@@ -1,0 +1,116 @@
+"""`podium statements build|show|pay|journal`: a closed period's statements from the command
+line (`podium close` builds them as it closes), what a payout run records once the money
+left, and the SAP journal upload CSV for finance. Registered onto the typer app by
+api/cli.py. Bad input is one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+TenantArg = Annotated[
+    str, typer.Option("--tenant", envvar="PODIUM_TENANT", help="The tenant's slug.")
+]
+PeriodArg = Annotated[str, typer.Option("--period", help="The period, e.g. 2026-10.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+]
+
+statements_app = typer.Typer(
+    help="Statements: build a closed period's, show them, mark them paid, export the journal.",
+    no_args_is_help=True,
+)
+
+
+def _run(tenant: str, label: str, work: Any) -> Any:
+    from api import cli
+    from domain.org.viewer import Viewer
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        async with cli.in_transaction():
+            return await work(Viewer.system(found.id, label))
+
+    return cli._with_database(cli._settings().database_url, run)
+
+
+@statements_app.command("build")
+def build(tenant: TenantArg, period: PeriodArg) -> None:
+    """Draft statements for the payees of a closed period that have none yet."""
+    from payments.statements.service import build_statements
+
+    summary = _run(tenant, "cli-statements", lambda v: build_statements(viewer=v, period=period))
+    sys.stdout.write(
+        f"{summary.period}: {summary.built} statement(s) built, {summary.statements} in all\n"
+    )
+    for rep_id, why in summary.errors:
+        sys.stdout.write(f"  no statement for {rep_id}: {why}\n")
+
+
+@statements_app.command("show")
+def show(tenant: TenantArg, period: PeriodArg) -> None:
+    """The period's statements in force: how many and their totals, per currency and status."""
+    from domain.kit.money import format_amount
+    from payments.statements.service import statement_totals
+
+    rows = _run(tenant, "cli-statements", lambda v: statement_totals(viewer=v, period=period))
+    if not rows:
+        sys.stdout.write(f"{period}: no statements\n")
+    for r in rows:
+        total = format_amount(r["total"], r["currency"])
+        sys.stdout.write(f"{period} {r['currency']} {r['status']}: {r['n']}, {total}\n")
+
+
+@statements_app.command("pay")
+def pay(tenant: TenantArg, period: PeriodArg) -> None:
+    """Record the period's approved statements as paid (once the money left)."""
+    from payments.statements.service import mark_paid
+
+    count = _run(tenant, "cli-statements", lambda v: mark_paid(viewer=v, period=period))
+    sys.stdout.write(f"{period}: {count} statement(s) marked paid\n")
+
+
+@statements_app.command("journal")
+def journal(
+    tenant: TenantArg,
+    period: PeriodArg,
+    company_code: Annotated[str, typer.Option("--company-code", help="SAP company code.")],
+    posting_date: Annotated[
+        str | None, typer.Option("--posting-date", help="YYYY-MM-DD (default: today).")
+    ] = None,
+    expense: Annotated[str, typer.Option("--expense-account")] = "610000",
+    accrued: Annotated[str, typer.Option("--accrued-account")] = "210000",
+    cash: Annotated[str, typer.Option("--cash-account")] = "100000",
+    output: OutputOption = None,
+) -> None:
+    """The period's journal entries (expense / accrued commissions / cash) as CSV for SAP's
+    journal entry upload: balanced documents of at most 999 lines."""
+    from api import cli
+    from payments.accruals.service import Accounts, journal_csv
+
+    try:
+        posted = date.fromisoformat(posting_date) if posting_date else date.today()  # noqa: DTZ011
+    except ValueError:
+        cli._fail(f"--posting-date: {posting_date!r} is not a date (YYYY-MM-DD)")
+        return
+    accounts = Accounts(expense=expense, accrued=accrued, cash=cash)
+    text = _run(
+        tenant,
+        "cli-journal",
+        lambda v: journal_csv(
+            viewer=v, period=period, company_code=company_code, posting_date=posted,
+            accounts=accounts,
+        ),
+    )  # fmt: skip
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(statements_app, name="statements")

@@ -1,0 +1,199 @@
+"""Statements, their lines and adjustments: leaf fields are plain attributes; lines, disputes
+and versions are read when asked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from api.graphql.disputes.types import Dispute
+from api.graphql.money import Money, money
+from api.graphql.relay import Connection, decode_offset, offset_connection, page_size
+from api.graphql.statements.invoices import Invoice
+from api.statements import statement_pdf_url
+from payments.disputes.repository import DisputeRepository
+from payments.draws.service import balance_of
+from payments.invoices.service import invoice_of
+from payments.statements.models import Adjustment as StoredAdjustment
+from payments.statements.models import Statement as StoredStatement
+from payments.statements.models import StatementLine as StoredLine
+from payments.statements.repository import StatementRepository
+from payments.statements.service import statement_document
+from payments.statements.texts import describe
+
+
+@strawberry.enum
+class StatementStatus(Enum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PAID = "paid"
+
+
+@strawberry.enum(description="Where a statement line's money comes from.")
+class StatementLineKind(Enum):
+    EARNINGS = "earnings"
+    ADJUSTMENT = "adjustment"
+    CLAWBACK = "clawback"
+    PRIZE = "prize"
+    DRAW = "draw"
+    DRAW_RECOVERY = "draw_recovery"
+
+
+@strawberry.type(description="One line of a statement, described in the viewer's language.")
+class StatementLine:
+    id: strawberry.ID
+    kind: StatementLineKind
+    description: str
+    amount: Money
+    original_period: str | None = strawberry.field(
+        description="A clawback or late change: the closed period it corrects."
+    )
+    original_line_id: strawberry.ID | None = strawberry.field(
+        description="... and the earnings line it names."
+    )
+
+    @classmethod
+    def of(cls, line: StoredLine, currency: str, locale: str) -> StatementLine:
+        return cls(
+            id=strawberry.ID(str(line.id)),
+            kind=StatementLineKind(line.kind),
+            description=describe(line.kind, line.params, locale, currency),
+            amount=money(line.amount, currency, locale),
+            original_period=line.original_period,
+            original_line_id=(
+                strawberry.ID(str(line.original_line_id)) if line.original_line_id else None
+            ),
+        )
+
+
+@strawberry.type(
+    description="What a payee is paid for a period in one currency: draft, approved, paid. "
+    "A change after approval is a new version (the old one stays readable by its id)."
+)
+class Statement:
+    id: strawberry.ID
+    period: str
+    currency: str
+    status: StatementStatus
+    version: int
+    current: bool = strawberry.field(description="False: a later version replaced it.")
+    total: Money
+    approved_at: datetime | None
+    paid_at: datetime | None
+    inputs_hash: str = strawberry.field(description="sha256 of what it was built from.")
+    stored: strawberry.Private[StoredStatement]
+
+    @classmethod
+    def of(cls, s: StoredStatement, locale: str) -> Statement:
+        return cls(
+            id=strawberry.ID(str(s.id)),
+            period=s.period,
+            currency=s.currency,
+            status=StatementStatus(s.status),
+            version=s.version,
+            current=s.current,
+            total=money(s.total, s.currency, locale),
+            approved_at=s.approved_at,
+            paid_at=s.paid_at,
+            inputs_hash=s.inputs_hash,
+            stored=s,
+        )
+
+    @strawberry.field(description="A signed link to the PDF (payee's language), for an hour.")
+    def pdf_url(self, info: Info[Any, None]) -> str:
+        context = info.context
+        return statement_pdf_url(context.settings, str(context.request.base_url), self.stored.id)
+
+    @strawberry.field(
+        description="What the payee owes back on their recoverable draw after this period; "
+        "null when they have no draw."
+    )
+    async def draw_balance(self, info: Info[Any, None]) -> Money | None:
+        s = self.stored
+        found = await balance_of(info.context.viewer, s.user_id, s.currency, s.period)
+        return None if found is None else money(found, s.currency, info.context.locale)
+
+    @strawberry.field
+    async def lines(
+        self, info: Info[Any, None], first: int | None = 50, after: str | None = None
+    ) -> Connection[StatementLine]:
+        size, offset = page_size(first, 50), decode_offset(after)
+        rows, has_next = await StatementRepository(info.context.viewer).lines(
+            self.stored.id, first=size, offset=offset
+        )
+        locale = info.context.locale
+        return offset_connection(
+            [StatementLine.of(r, self.stored.currency, locale) for r in rows],
+            offset=offset,
+            has_next=has_next,
+        )
+
+    @strawberry.field(description="A partner's self-billing invoice, issued on approval.")
+    async def invoice(self, info: Info[Any, None]) -> Invoice | None:
+        found = await invoice_of(info.context.viewer, self.stored.id)
+        return None if found is None else Invoice.of(found, info.context.locale)
+
+    @strawberry.field(description="Disputes of this payee and period, oldest first.")
+    async def disputes(self, info: Info[Any, None]) -> list[Dispute]:
+        repo = DisputeRepository(info.context.viewer)
+        found = (await repo.of_statements([self.stored.id]))[self.stored.id]
+        return [Dispute.of(d, await repo.comments(d.id)) for d in found]
+
+    @strawberry.field(description="Every version of this statement, oldest first.")
+    async def versions(self, info: Info[Any, None]) -> list[Statement]:
+        found = await StatementRepository(info.context.viewer).versions(self.stored)
+        return [Statement.of(s, info.context.locale) for s in found]
+
+    @strawberry.field(
+        description="The statement as JSON: lines in words, the plan versions (with their "
+        "documents' sha256) and the hash of its inputs, to recompute and compare."
+    )
+    async def document(self, info: Info[Any, None]) -> JSON:
+        return await statement_document(
+            viewer=info.context.viewer, statement_id=self.stored.id, locale=info.context.locale
+        )
+
+
+@strawberry.type(description="A manual amount on a payee's statement.")
+class Adjustment:
+    id: strawberry.ID
+    rep_id: strawberry.ID
+    period: str
+    amount: Money
+    reason: str
+
+    @classmethod
+    def of(cls, a: StoredAdjustment, locale: str) -> Adjustment:
+        return cls(
+            id=strawberry.ID(str(a.id)),
+            rep_id=strawberry.ID(str(a.user_id)),
+            period=a.period,
+            amount=money(a.amount, a.currency, locale),
+            reason=a.reason,
+        )
+
+
+@strawberry.type(description="What approveStatements did.")
+class ApprovalResult:
+    approved: int
+    skipped: int = strawberry.field(description="Held by an open dispute (no repIds given).")
+
+
+async def statements_of(
+    info: Info[Any, None], user_id: UUID, first: int | None, after: str | None
+) -> Connection[Statement]:
+    """A person's statements in force (the viewer may see them), newest period first."""
+    size, offset = page_size(first, 12), decode_offset(after)
+    rows, has_next = await StatementRepository(info.context.viewer).current_of(
+        user_id, first=size, offset=offset
+    )
+    locale = info.context.locale
+    return offset_connection(
+        [Statement.of(s, locale) for s in rows], offset=offset, has_next=has_next
+    )

@@ -1,0 +1,1 @@
+"""Accruals and the journal for finance: earned, approved, paid, outstanding."""

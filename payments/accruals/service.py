@@ -1,0 +1,184 @@
+"""Accruals for finance, per period, currency and (optionally) component: earned, approved,
+paid and outstanding (earned not yet paid); and the journal of balanced entries that books
+them (expense / accrued commissions / cash) as CSV shaped for SAP's journal entry upload.
+
+A period with statements reads their lines in force (what approval and payment move); a
+period without any yet reads what it has earned so far: its results' payable amounts, its
+rewards and its adjustments.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tortoise import connections
+
+from domain.kit.errors import DomainError, Forbidden
+from domain.kit.money import ZERO, round_money
+from domain.kit.periods import parse_period
+from domain.org.viewer import Viewer
+
+MAX_DOCUMENT_LINES = 999  # SAP's limit of line items in one journal document
+
+
+class JournalError(DomainError):
+    code = "invalid_journal"
+
+
+@dataclass(frozen=True, slots=True)
+class Accrual:
+    period: str
+    currency: str
+    component: str | None  # None: every component together
+    earned: Decimal
+    approved: Decimal
+    paid: Decimal
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.earned - self.paid
+
+
+_FROM_STATEMENTS = """
+    SELECT s.currency,
+           CASE WHEN l.kind IN ('earnings', 'clawback') THEN coalesce(l.params->>'component', '')
+                ELSE l.kind END AS component,
+           s.status, sum(l.amount) AS amount
+    FROM statement_lines l JOIN statements s ON s.id = l.statement_id
+    WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND l.tenant_id = $1
+    GROUP BY 1, 2, 3
+"""
+_EARNED_SO_FAR = """
+    SELECT r.currency, c->>'id' AS component, 'draft' AS status, sum((c->>'payable')::numeric)
+           AS amount
+    FROM earnings_results r, jsonb_array_elements(r.components) c
+    WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'ok'
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT currency, 'prize', 'draft', sum(amount) FROM rewards
+    WHERE tenant_id = $1 AND period = $2 GROUP BY 1
+    UNION ALL
+    SELECT currency, 'adjustment', 'draft', sum(amount) FROM adjustments
+    WHERE tenant_id = $1 AND period = $2 GROUP BY 1
+"""
+
+
+async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -> list[Accrual]:
+    """Admins and payout ops: a period's accruals per currency (and component)."""
+    if not viewer.sees_whole_tenant:
+        raise Forbidden("only admins and payout ops see accruals", field="period")
+    period_id = parse_period(period).id
+    db = connections.get("default")
+    rows = await db.execute_query_dict(_FROM_STATEMENTS, [viewer.tenant_id, period_id])
+    if not rows:
+        rows = await db.execute_query_dict(_EARNED_SO_FAR, [viewer.tenant_id, period_id])
+    sums: dict[tuple[str, str | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
+    for r in rows:
+        key = (str(r["currency"]), str(r["component"]) if by_component else None)
+        amount = Decimal(r["amount"])
+        figures = sums[key]
+        figures[0] += amount
+        if r["status"] in ("approved", "paid"):
+            figures[1] += amount
+        if r["status"] == "paid":
+            figures[2] += amount
+    return [
+        Accrual(period_id, currency, component, *(round_money(v, currency) for v in figures))
+        for (currency, component), figures in sorted(
+            sums.items(), key=lambda i: (i[0][0], i[0][1] or "")
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Accounts:
+    expense: str = "610000"  # commission expense
+    accrued: str = "210000"  # accrued commissions (a liability)
+    cash: str = "100000"  # bank / cash
+
+
+COLUMNS = (
+    "record_type", "company_code", "document_type", "document_date", "posting_date", "currency",
+    "reference", "header_text", "line_item", "gl_account", "debit", "credit", "item_text",
+)  # fmt: skip
+
+
+async def journal_csv(
+    *,
+    viewer: Viewer,
+    period: str,
+    company_code: str,
+    posting_date: date,
+    accounts: Accounts | None = None,
+    document_type: str = "SA",
+    max_lines: int = MAX_DOCUMENT_LINES,
+) -> str:
+    """The period's journal as CSV: one accrual document per currency (expense per component
+    against accrued commissions, for what is approved) and one payment document (accrued
+    commissions against cash, for what is paid). Each document's lines sum to zero and hold
+    at most ``max_lines`` lines (a longer one is split in balanced documents). A header row
+    (H) starts each document; its reference is derived from the period and the figures, so
+    importing the same journal twice shows the same reference (SAP refuses the duplicate)."""
+    if not company_code.isalnum() or len(company_code) > 4:
+        raise JournalError("1 to 4 letters or digits", field="companyCode")
+    if max_lines < 2:
+        raise JournalError("a document needs two lines at least", field="maxLines")
+    accounts = accounts or Accounts()
+    found = await accruals(viewer=viewer, period=period, by_component=True)
+    period_id = parse_period(period).id
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    by_currency: dict[str, list[Accrual]] = defaultdict(list)
+    for a in found:
+        by_currency[a.currency].append(a)
+    for currency, items in sorted(by_currency.items()):
+        accrual_lines = [
+            (accounts.expense, a.approved, f"Commissions {period_id} {a.component}")
+            for a in items
+            if a.approved
+        ]
+        paid = sum((a.paid for a in items), ZERO)
+        payment_lines = [(accounts.accrued, paid, f"Commissions {period_id} paid")] if paid else []
+        for kind, lines, offset, text in (
+            ("A", accrual_lines, accounts.accrued, f"Accrued commissions {period_id}"),
+            ("P", payment_lines, accounts.cash, f"Commissions paid {period_id}"),
+        ):
+            chunk = max_lines - 1  # each document's last line balances it
+            for n, start in enumerate(range(0, len(lines), chunk), start=1):
+                part = lines[start : start + chunk]
+                total = sum((amount for _, amount, _ in part), ZERO)
+                rows = [*part, (offset, -total, text)]
+                reference = _reference(period_id, kind, n, currency, rows)
+                writer.writerow(["H", company_code, document_type, posting_date.isoformat(),
+                                 posting_date.isoformat(), currency, reference,
+                                 f"Podium {text}"[:25], "", "", "", "", ""])  # fmt: skip
+                for i, (account, amount, item) in enumerate(rows, start=1):
+                    debit = _amount(amount, currency) if amount > 0 else ""
+                    credit = _amount(-amount, currency) if amount < 0 else ""
+                    writer.writerow(["L", company_code, "", "", "", currency, reference, "", i,
+                                     account, debit, credit, item[:50]])  # fmt: skip
+    return out.getvalue()
+
+
+def _amount(value: Decimal, currency: str) -> str:
+    return format(round_money(value, currency), "f")
+
+
+def _reference(
+    period: str, kind: str, n: int, currency: str, rows: list[tuple[str, Decimal, str]]
+) -> str:
+    """16 characters (SAP's reference field): the period, the document's kind and number,
+    and a hash of its figures."""
+    digest = hashlib.sha256(
+        repr((period, kind, n, currency, [(a, str(v)) for a, v, _ in rows])).encode()
+    ).hexdigest()
+    compact = period.replace("-", "")
+    head = f"PD{compact}{kind}{n}"
+    return (head + digest)[:16].upper()

@@ -1,0 +1,1 @@
+"""Draws: a guaranteed amount per period, recoverable or not, carried on a ledger."""

@@ -1,0 +1,234 @@
+"""Draws: a guaranteed amount per period on a plan assignment. When a period's earnings are
+below it, the statement pays the difference (a DRAW line); a recoverable draw books that as
+an advance on its ledger, taken back from later periods whose earnings exceed the draw (a
+DRAW_RECOVERY line) up to the draw's recovery share of those earnings, never leaving the
+payee below the draw. When the payee leaves, the balance is forgiven or kept owed, as the
+draw's terms say.
+
+Services never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from tortoise import connections
+
+from domain.audit.service import record
+from domain.kit.errors import DomainError, Forbidden
+from domain.kit.money import ZERO, round_money
+from domain.kit.numbers import check_decimal
+from domain.kit.periods import parse_period
+from domain.org.models import User
+from domain.org.viewer import Viewer
+from domain.plans.models import PlanAssignment, PlanVersion
+from payments.draws.models import Draw, DrawEntry, EntryKind, OnTermination
+
+
+class DrawError(DomainError):
+    code = "invalid_draw"
+
+
+async def set_draw(
+    *,
+    viewer: Viewer,
+    assignment_id: UUID | str,
+    amount: Decimal,
+    recoverable: bool,
+    recovery_share: Decimal = Decimal(1),
+    on_termination: str = OnTermination.FORGIVE.value,
+) -> Draw:
+    """Admins: the draw of a plan assignment (in the plan's currency), audited. Its terms
+    change for the periods built after; what the ledger holds stays."""
+    if not viewer.sees_whole_tenant:
+        raise Forbidden("only admins and payout ops set draws", field="assignmentId")
+    try:
+        parsed = UUID(str(assignment_id))
+    except ValueError:
+        raise DrawError(f"no assignment {assignment_id!r}", field="assignmentId") from None
+    assignment = await PlanAssignment.get_or_none(tenant_id=viewer.tenant_id, id=parsed)
+    if assignment is None:
+        raise DrawError(f"no assignment {assignment_id}", field="assignmentId")
+    version = (
+        await PlanVersion.filter(tenant_id=viewer.tenant_id, plan_id=assignment.plan_id)
+        .order_by("-version")
+        .first()
+    )
+    assert version is not None  # an assignment is of a published plan
+    currency = version.currency
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+        raise DrawError("a draw is a positive amount", field="amount")
+    check_decimal(amount, field="amount")
+    if round_money(amount, currency) != amount:
+        raise DrawError(f"{amount} is finer than {currency} allows", field="amount")
+    if not recovery_share.is_finite() or not ZERO <= recovery_share <= 1:
+        raise DrawError("a share between 0 and 1", field="recoveryShare")
+    if on_termination not in {t.value for t in OnTermination}:
+        raise DrawError("forgive or keep", field="onTermination")
+    terms = {
+        "currency": currency, "amount": format(amount, "f"), "recoverable": recoverable,
+        "recovery_share": format(recovery_share, "f"), "on_termination": on_termination,
+    }  # fmt: skip
+    draw = await Draw.get_or_none(tenant_id=viewer.tenant_id, assignment_id=assignment.id)
+    before = None
+    if draw is None:
+        draw = await Draw.create(
+            tenant_id=viewer.tenant_id, assignment_id=assignment.id, user_id=assignment.user_id,
+            currency=currency, amount=amount, recoverable=recoverable,
+            recovery_share=recovery_share, on_termination=on_termination,
+        )  # fmt: skip
+    else:
+        before = _terms(draw)
+        draw.amount, draw.recoverable = amount, recoverable
+        draw.recovery_share, draw.on_termination = recovery_share, on_termination
+        await draw.save(update_fields=["amount", "recoverable", "recovery_share", "on_termination"])
+    await record(
+        viewer=viewer, action="draw.set", entity_type="draw", entity_id=str(draw.id),
+        before=before, after=terms | {"user_id": str(assignment.user_id)},
+    )  # fmt: skip
+    return draw
+
+
+def _terms(draw: Draw) -> dict[str, object]:
+    return {
+        "currency": draw.currency, "amount": format(Decimal(draw.amount), "f"),
+        "recoverable": draw.recoverable,
+        "recovery_share": format(Decimal(draw.recovery_share), "f"),
+        "on_termination": draw.on_termination,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DrawLine:
+    """What a draw puts on one statement, and the ledger entries that go with it."""
+
+    user_id: UUID
+    currency: str
+    kind: str  # "draw" | "draw_recovery" (a statement LineKind value)
+    amount: Decimal  # signed, as the statement line
+    draw_id: UUID
+    params: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    user_id: UUID
+    currency: str
+    draw_id: UUID
+    kind: EntryKind
+    amount: Decimal
+
+
+async def draws_for(
+    viewer: Viewer, period: str, earnings: dict[tuple[UUID, str], Decimal]
+) -> tuple[list[DrawLine], list[PendingEntry]]:
+    """The draw lines and ledger entries of a period's statements being built:
+    ``earnings`` is each (payee, currency)'s earnings on them (commission and late
+    corrections). One draw per payee and currency counts (the newest assignment's)."""
+    parsed = parse_period(period)
+    users = sorted({u for u, _ in earnings})
+    if not users:
+        return [], []
+    draws = await Draw.filter(
+        tenant_id=viewer.tenant_id,
+        user_id__in=users,
+        assignment__effective_from__lte=parsed.end,
+    ).prefetch_related("assignment")
+    active: dict[tuple[UUID, str], Draw] = {}
+    for d in sorted(draws, key=lambda d: d.assignment.effective_from):
+        to = d.assignment.effective_to
+        if (to is None or to >= parsed.start) and (d.user_id, d.currency) in earnings:
+            active[(d.user_id, d.currency)] = d
+    if not active:
+        return [], []
+    balances = await _balances([d.id for d in active.values()], before=period)
+    people = {
+        u.id: u
+        for u in await User.filter(tenant_id=viewer.tenant_id, id__in=[u for u, _ in active]).only(
+            "id", "end_date"
+        )
+    }
+    lines: list[DrawLine] = []
+    entries: list[PendingEntry] = []
+    for key, draw in active.items():
+        user_id, currency = key
+        earned = earnings[key]
+        guaranteed = Decimal(draw.amount)
+        balance = balances.get(draw.id, ZERO)
+        if earned < guaranteed:
+            top_up = guaranteed - earned
+            lines.append(DrawLine(user_id, currency, "draw", top_up, draw.id, {
+                "recoverable": "yes" if draw.recoverable else "no",
+                "draw": format(guaranteed, "f"),
+            }))  # fmt: skip
+            entries.append(PendingEntry(user_id, currency, draw.id, EntryKind.ADVANCE, top_up))
+            if draw.recoverable:
+                balance += top_up
+        elif draw.recoverable and balance > 0:
+            share = round_money(earned * Decimal(draw.recovery_share), currency)
+            taken = min(balance, share, earned - guaranteed)
+            if taken > 0:
+                lines.append(DrawLine(user_id, currency, "draw_recovery", -taken, draw.id, {
+                    "share": format(Decimal(draw.recovery_share), "f"),
+                }))  # fmt: skip
+                entries.append(PendingEntry(user_id, currency, draw.id, EntryKind.RECOVERY, taken))
+                balance -= taken
+        person = people.get(user_id)
+        left = person is not None and person.end_date is not None and person.end_date <= parsed.end
+        if left and balance > 0 and draw.on_termination == OnTermination.FORGIVE.value:
+            entries.append(PendingEntry(user_id, currency, draw.id, EntryKind.FORGIVEN, balance))
+    return lines, entries
+
+
+async def record_entries(
+    viewer: Viewer,
+    period: str,
+    entries: Sequence[PendingEntry],
+    statements: dict[tuple[UUID, str], UUID],
+) -> None:
+    """The ledger entries of built statements (``statements``: (payee, currency) -> id)."""
+    if not entries:
+        return
+    await DrawEntry.bulk_create(
+        [
+            DrawEntry(
+                draw_id=e.draw_id, tenant_id=viewer.tenant_id, period=period, kind=e.kind.value,
+                amount=e.amount, statement_id=statements.get((e.user_id, e.currency)),
+            )
+            for e in entries
+        ]
+    )  # fmt: skip
+
+
+async def _balances(
+    draw_ids: Sequence[UUID], *, before: str | None = None, through: str | None = None
+) -> dict[UUID, Decimal]:
+    if not draw_ids:
+        return {}
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT e.draw_id, sum(CASE WHEN e.kind = 'advance' AND d.recoverable THEN e.amount
+                                   WHEN e.kind = 'advance' THEN 0 ELSE -e.amount END) AS balance
+        FROM draw_entries e JOIN draws d ON d.id = e.draw_id
+        WHERE e.draw_id = ANY($1::uuid[])
+          AND ($2::text IS NULL OR e.period < $2) AND ($3::text IS NULL OR e.period <= $3)
+        GROUP BY e.draw_id
+        """,
+        [list(draw_ids), before, through],
+    )
+    return {r["draw_id"]: Decimal(r["balance"]) for r in rows}
+
+
+async def balance_of(viewer: Viewer, user_id: UUID, currency: str, period: str) -> Decimal | None:
+    """What the payee owes back on their draws in ``currency`` after ``period``; None when
+    they have no draw."""
+    ids = await Draw.filter(
+        tenant_id=viewer.tenant_id, user_id=user_id, currency=currency
+    ).values_list("id", flat=True)
+    if not ids:
+        return None
+    found = await _balances([UUID(str(i)) for i in ids], through=period)
+    return sum(found.values(), ZERO)

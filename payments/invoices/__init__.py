@@ -1,0 +1,1 @@
+"""Partner invoices: self-billing invoices for external payees, numbered without gaps."""

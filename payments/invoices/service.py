@@ -1,0 +1,278 @@
+"""Partner invoices: an external payee (a partner profile: legal name, address, country, tax
+id validated with python-stdnum) gets a self-billing invoice when their statement is
+approved, in the approving transaction. Its items come from the tenant's tax rules for the
+partner's country: VAT added (or reverse charge: none), withholding and social security
+withheld on a share of the fee, backup withholding when no tax id is on file. Invoice
+numbers run per tenant and year without gaps: the counter row is locked and incremented by
+the transaction that issues the invoice, so concurrent approvals take turns and a rolled-back
+one leaves no hole.
+
+Services never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from stdnum.exceptions import ValidationError
+from stdnum.util import get_cc_module
+from tortoise import connections
+
+from domain.audit.service import Change, record, record_many
+from domain.kit.clock import utc_now
+from domain.kit.errors import DomainError, Forbidden
+from domain.kit.money import ZERO, round_money
+from domain.notifications.texts import language_of, money_text, percent_text
+from domain.org.repository import UserRepository, parse_id
+from domain.org.viewer import Viewer
+from domain.tenants.repository import get_tenant
+from payments import documents
+from payments.invoices.models import Invoice, PartnerProfile, TaxKind, TaxRule
+from payments.statements.models import Statement
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
+WITHHELD = (TaxKind.WITHHOLDING, TaxKind.SOCIAL_SECURITY, TaxKind.BACKUP_WITHHOLDING)
+
+
+class InvoiceError(DomainError):
+    code = "invalid_invoice"
+
+
+def _require_admin(viewer: Viewer, field: str) -> None:
+    if not viewer.sees_whole_tenant:
+        raise Forbidden("only admins and payout ops manage partners and tax rules", field=field)
+
+
+def _country(value: str, field: str = "country") -> str:
+    country = (value or "").strip().upper()
+    if not _COUNTRY.fullmatch(country):
+        raise InvoiceError("an ISO 3166 country code of two letters, e.g. IT", field=field)
+    return country
+
+
+def check_tax_id(country: str, tax_id: str) -> str:
+    """The tax id in its compact form, checked by python-stdnum's VAT (else TIN) rules of the
+    country; a country stdnum knows no rule for takes it as written."""
+    module = get_cc_module(country.lower(), "vat") or get_cc_module(country.lower(), "tin")
+    text = tax_id.strip()
+    if not text or len(text) > 50 or "\x00" in text:
+        raise InvoiceError("1 to 50 characters", field="taxId")
+    if module is None:
+        return text
+    try:
+        return str(module.validate(text))
+    except ValidationError as exc:
+        raise InvoiceError(
+            f"not a valid tax id for {country}: {exc.message}", field="taxId"
+        ) from None
+
+
+async def set_partner_profile(
+    *,
+    viewer: Viewer,
+    rep_id: UUID | str,
+    legal_name: str,
+    address: str,
+    country: str,
+    tax_id: str | None,
+) -> PartnerProfile:
+    """Admins: make a payee a partner (or change their legal data), audited."""
+    _require_admin(viewer, "repId")
+    user = await UserRepository(viewer).get(parse_id(rep_id, "repId"))
+    name = (legal_name or "").strip()
+    if not name or len(name) > 200 or "\x00" in name:
+        raise InvoiceError("1 to 200 characters", field="legalName")
+    where = (address or "").strip()
+    if not where or len(where) > 1000 or "\x00" in where:
+        raise InvoiceError("1 to 1,000 characters", field="address")
+    code = _country(country)
+    compact = check_tax_id(code, tax_id) if tax_id else None
+    after = {"legal_name": name, "address": where, "country": code, "tax_id": compact}
+    profile = await PartnerProfile.get_or_none(tenant_id=viewer.tenant_id, user_id=user.id)
+    before = None
+    if profile is None:
+        profile = await PartnerProfile.create(tenant_id=viewer.tenant_id, user_id=user.id, **after)
+    else:
+        before = {k: getattr(profile, k) for k in after}
+        for key, value in after.items():
+            setattr(profile, key, value)
+        await profile.save()
+    await record(
+        viewer=viewer, action="partner.set", entity_type="user", entity_id=str(user.id),
+        before=before, after=after,
+    )  # fmt: skip
+    return profile
+
+
+async def set_tax_rule(
+    *, viewer: Viewer, country: str, kind: str, rate: Decimal, base_share: Decimal = Decimal(1)
+) -> TaxRule:
+    """Admins: the tenant's rule of ``kind`` for partners in ``country`` (rate in percent, 0
+    to 100; ``base_share``: the share of the fee it applies to, 0 to 1), audited."""
+    _require_admin(viewer, "country")
+    code = _country(country)
+    if kind not in {k.value for k in TaxKind}:
+        raise InvoiceError(f"one of {', '.join(k.value for k in TaxKind)}", field="kind")
+    if not isinstance(rate, Decimal) or not rate.is_finite() or not ZERO <= rate <= 100:
+        raise InvoiceError("a rate is a percentage from 0 to 100", field="rate")
+    if rate != rate.quantize(Decimal("0.000001")):
+        raise InvoiceError("at most 6 decimals", field="rate")
+    if not base_share.is_finite() or not ZERO <= base_share <= 1:
+        raise InvoiceError("a share of the fee from 0 to 1", field="baseShare")
+    if base_share != base_share.quantize(Decimal("0.000001")):
+        raise InvoiceError("at most 6 decimals", field="baseShare")
+    rule = await TaxRule.get_or_none(tenant_id=viewer.tenant_id, country=code, kind=kind)
+    before = None
+    if rule is None:
+        rule = await TaxRule.create(
+            tenant_id=viewer.tenant_id, country=code, kind=kind, rate=rate, base_share=base_share
+        )
+    else:
+        before = {
+            "rate": format(Decimal(rule.rate), "f"),
+            "base_share": format(Decimal(rule.base_share), "f"),
+        }
+        rule.rate, rule.base_share = rate, base_share
+        await rule.save(update_fields=["rate", "base_share"])
+    await record(
+        viewer=viewer, action="tax_rule.set", entity_type="tax_rule", entity_id=f"{code}:{kind}",
+        before=before, after={"rate": format(rate, "f"), "base_share": format(base_share, "f")},
+    )  # fmt: skip
+    return rule
+
+
+def invoice_items(
+    net: Decimal, currency: str, rules: Sequence[TaxRule], has_tax_id: bool
+) -> tuple[list[dict[str, Any]], Decimal]:
+    """The invoice's items (VAT added, withholdings subtracted, each rounded) and what is
+    paid."""
+    items: list[dict[str, Any]] = []
+    payable = net
+    for rule in sorted(rules, key=lambda r: [k.value for k in TaxKind].index(r.kind)):
+        kind = TaxKind(rule.kind)
+        if kind is TaxKind.BACKUP_WITHHOLDING and has_tax_id:
+            continue
+        rate = Decimal(rule.rate)
+        base = round_money(net * Decimal(rule.base_share), currency)
+        amount = round_money(base * rate / 100, currency)
+        if kind in WITHHELD:
+            amount = -amount
+        if kind is TaxKind.REVERSE_CHARGE:
+            amount = ZERO
+        items.append(
+            {"kind": kind.value, "rate": format(rate, "f"), "base": format(base, "f"),
+             "amount": format(amount, "f")}
+        )  # fmt: skip
+        payable += amount
+    return items, payable
+
+
+async def issue_invoices(*, viewer: Viewer, statements: Sequence[Statement]) -> list[Invoice]:
+    """Invoices for the approved statements of partners among ``statements`` (others get
+    none), numbered in the order given. Runs in the approving transaction."""
+    partners = {
+        p.user_id: p
+        for p in await PartnerProfile.filter(
+            tenant_id=viewer.tenant_id, user_id__in=list({s.user_id for s in statements})
+        )
+    }
+    mine = [s for s in statements if s.user_id in partners]
+    if not mine:
+        return []
+    rules: dict[str, list[TaxRule]] = {}
+    for rule in await TaxRule.filter(
+        tenant_id=viewer.tenant_id, country__in=list({p.country for p in partners.values()})
+    ):
+        rules.setdefault(rule.country, []).append(rule)
+    year = utc_now().year
+    first = await _take_numbers(viewer, year, len(mine))
+    made = []
+    for offset, statement in enumerate(mine):
+        partner = partners[statement.user_id]
+        net = round_money(Decimal(statement.total), statement.currency)
+        items, payable = invoice_items(
+            net, statement.currency, rules.get(partner.country, []), bool(partner.tax_id)
+        )
+        sequence = first + offset
+        made.append(
+            Invoice(
+                tenant_id=viewer.tenant_id, statement_id=statement.id, user_id=statement.user_id,
+                year=year, sequence=sequence, number=f"{year}-{sequence:06d}",
+                currency=statement.currency, net=net, items=items, payable=payable,
+                legal={"legal_name": partner.legal_name, "address": partner.address,
+                       "country": partner.country, "tax_id": partner.tax_id},
+            )
+        )  # fmt: skip
+    await Invoice.bulk_create(made)
+    await record_many(
+        viewer=viewer,
+        changes=(
+            Change("invoice.issued", "invoice", i.number, None,
+                   {"statement_id": str(i.statement_id), "net": format(i.net, "f"),
+                    "payable": format(i.payable, "f"), "currency": i.currency})
+            for i in made
+        ),
+    )  # fmt: skip
+    return made
+
+
+async def _take_numbers(viewer: Viewer, year: int, count: int) -> int:
+    """The first of ``count`` consecutive numbers of the tenant's year. The counter row stays
+    locked until the caller's transaction ends: a concurrent approval waits for it, and a
+    rollback gives the numbers back."""
+    rows = await connections.get("default").execute_query_dict(
+        """
+        INSERT INTO invoice_counters (tenant_id, year, last_number) VALUES ($1, $2, $3)
+        ON CONFLICT (tenant_id, year)
+        DO UPDATE SET last_number = invoice_counters.last_number + EXCLUDED.last_number
+        RETURNING last_number
+        """,
+        [viewer.tenant_id, year, count],
+    )
+    return int(rows[0]["last_number"]) - count + 1
+
+
+async def invoice_of(viewer: Viewer, statement_id: UUID) -> Invoice | None:
+    return await Invoice.get_or_none(tenant_id=viewer.tenant_id, statement_id=statement_id)
+
+
+async def invoice_document(
+    *, viewer: Viewer, invoice_id: UUID, locale: str | None = None
+) -> dict[str, Any]:
+    """An invoice as JSON, its amounts formatted in ``locale`` (left out: the partner's)."""
+    invoice = await Invoice.get(tenant_id=viewer.tenant_id, id=invoice_id)
+    statement = await Statement.get(id=invoice.statement_id)
+    payee = await UserRepository(viewer).get(invoice.user_id)
+    tenant = await get_tenant(viewer.tenant_id)
+    where = locale or payee.locale or tenant.locale or "en"
+    currency = invoice.currency
+    return {
+        "id": str(invoice.id), "number": invoice.number, "tenant": tenant.name,
+        "issuedAt": invoice.issued_at.isoformat(), "legal": invoice.legal,
+        "period": statement.period, "version": statement.version, "currency": currency,
+        "locale": where,
+        "net": format(Decimal(invoice.net), "f"),
+        "netFormatted": money_text(Decimal(invoice.net), currency, where),
+        "items": [
+            item | {"formatted": money_text(Decimal(item["amount"]), currency, where),
+                    "baseFormatted": money_text(Decimal(item["base"]), currency, where),
+                    "rateText": percent_text(Decimal(item["rate"]) / 100, where)}
+            for item in invoice.items
+        ],
+        "payable": format(Decimal(invoice.payable), "f"),
+        "payableFormatted": money_text(Decimal(invoice.payable), currency, where),
+    }  # fmt: skip
+
+
+async def invoice_pdf_for_link(invoice_id: UUID) -> bytes | None:
+    """What a signed link serves (the link is the authorisation): None for no invoice."""
+    found = await Invoice.get_or_none(id=invoice_id)
+    if found is None:
+        return None
+    viewer = Viewer.system(found.tenant_id, "invoice-link")
+    document = await invoice_document(viewer=viewer, invoice_id=found.id)
+    return documents.invoice_pdf(document, language_of(document["locale"]))

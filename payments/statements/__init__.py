@@ -1,0 +1,1 @@
+"""Statements: what a payee is paid for a period, versioned and approved."""

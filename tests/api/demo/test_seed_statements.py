@@ -1,0 +1,63 @@
+"""The demo's statements: the first month closed and built, paid but for the north team's
+drafts, a partner agent topped up to their draw, and a south rep's deal cancelled after
+payment clawed back when the next month is closed."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from tortoise.transactions import in_transaction
+
+from api.demo.seed import seed_demo
+from domain.earnings.models import EarningsLine, PeriodStatus
+from domain.earnings.models import Period as StoredPeriod
+from domain.earnings.service import close_period, recompute_many
+from domain.org.models import User
+from domain.org.viewer import Viewer
+from payments.invoices.models import Invoice
+from payments.statements.models import Statement, StatementLine
+from payments.statements.service import build_statements
+
+TODAY = date(2026, 11, 23)
+
+
+async def test_given_the_demo_then_a_month_of_statements_and_a_clawback_to_come(db):
+    async with in_transaction():
+        summary = await seed_demo(today=TODAY)
+    first, second = summary.periods[0], summary.periods[1]
+    assert (await StoredPeriod.get(key=first)).status is PeriodStatus.CLOSED
+    people = {u.external_id: u for u in await User.filter(tenant_id=summary.tenant.id)}
+
+    emil = await Statement.get(user_id=people["rep-north-01"].id, period=first)
+    assert (emil.status, emil.version) == ("draft", 1)
+    south = await Statement.get(user_id=people["rep-south-01"].id, period=first)
+    assert south.status == "paid"
+    agent = await Statement.get(user_id=people["agent-north-01"].id, period=first)
+    lines = await StatementLine.filter(statement_id=agent.id)
+    earned = sum(ln.amount for ln in lines if ln.kind == "earnings")
+    draws = [ln.amount for ln in lines if ln.kind == "draw"]
+    assert draws == ([800 - earned] if earned < 800 else [])
+
+    # a partner approved in the seed has its self-billing invoice; the north one waits
+    south_agent = await Statement.get(user_id=people["agent-south-01"].id, period=first)
+    invoice = await Invoice.get(statement_id=south_agent.id)
+    assert invoice.items[0]["kind"] == "vat"
+    assert invoice.payable == invoice.net + Decimal(invoice.items[0]["amount"])
+    assert not await Invoice.filter(statement_id=agent.id).exists()
+
+    # next month closed: the cancelled deal comes back as a clawback naming October's line
+    system = Viewer.system(summary.tenant.id, "test")
+    everyone = [u.id for u in people.values()]
+    async with in_transaction():
+        await recompute_many(viewer=system, pairs=[(u, second) for u in everyone])
+        await close_period(viewer=system, period=second)
+        await build_statements(viewer=system, period=second)
+    november = await Statement.get(user_id=people["rep-south-01"].id, period=second)
+    clawbacks = await StatementLine.filter(statement_id=november.id, kind="clawback")
+    assert clawbacks
+    for clawback in clawbacks:
+        assert clawback.amount < 0
+        assert clawback.original_period == first
+        original = await EarningsLine.get(id=clawback.original_line_id)
+        assert original.tenant_id == summary.tenant.id

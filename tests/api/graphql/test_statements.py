@@ -1,0 +1,312 @@
+"""Statements and disputes through the API, on a closed October: the rep reads their
+statements (MyStatements) and downloads the PDF through its signed link (read back with
+pypdf), disputes a line (RaiseDispute), which holds the approval (ApproveStatements) until
+their manager resolves it with an adjustment (ResolveDispute); the statements are approved;
+an adjustment (AddAdjustment) then makes version 2, the approved version 1 still readable.
+Every refusal is a UserError naming the field."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
+
+from graphql import print_ast
+from pypdf import PdfReader
+from redis.asyncio import Redis
+
+from api.settings import Settings
+from api.statements import statement_pdf_url
+from domain.plans.models import PlanAssignment
+from payments.statements.service import build_statements
+from tests.api.graphql.helpers import Api
+from tests.api.graphql.test_contract import operation_document
+from tests.payments.helpers import close, deal, make_world
+
+MY_STATEMENTS = print_ast(operation_document("MyStatements"))
+RAISE = print_ast(operation_document("RaiseDispute"))
+APPROVE = print_ast(operation_document("ApproveStatements"))
+RESOLVE = print_ast(operation_document("ResolveDispute"))
+ADJUST = print_ast(operation_document("AddAdjustment"))
+STATEMENT = print_ast(operation_document("Statement"))
+
+
+async def _world():
+    world = await make_world()
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await deal(world["bob"], "t2", "4000", "2026-10-06")  # 80
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+    return world
+
+
+def _pdf_text(content: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+async def test_given_a_closed_october_then_statements_dispute_approve_adjust_end_to_end(
+    api: Api, redis: Redis, settings: Settings
+):
+    world = await _world()
+    t = world.tenant
+    ann, mia = api.as_(t, world["ann"]), api.as_(t, world["mia"])
+
+    mine = await ann.gql(MY_STATEMENTS)
+    assert "errors" not in mine, mine
+    (node,) = [e["node"] for e in mine["data"]["me"]["statements"]["edges"]]
+    assert (node["period"], node["status"], node["paidAt"]) == ("2026-10", "DRAFT", None)
+    assert node["total"] == {"amount": "250.00", "currency": "EUR", "formatted": "€250.00"}
+
+    link = urlsplit(node["pdfUrl"])
+    answer = await api.http.get(f"{link.path}?{link.query}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/pdf"
+    text = _pdf_text(answer.content)
+    for expected in ("Commission statement", "Ann (ann)", "October 2026", "Commission (AE v1)",
+                     "€250.00", "draft"):  # fmt: skip
+        assert expected in text, (expected, text)
+    tampered = link.query.replace("sig=", "sig=0")
+    assert (await api.http.get(f"{link.path}?{tampered}")).status_code == 403
+    expired = urlsplit(statement_pdf_url(settings, "http://podium.test", node["id"], now=0))
+    assert (await api.http.get(f"{expired.path}?{expired.query}")).status_code == 403
+
+    read = await ann.gql(STATEMENT, {"id": node["id"]})
+    assert "errors" not in read, read
+    line = read["data"]["statement"]["lines"]["edges"][0]["node"]
+    assert (line["kind"], line["description"]) == ("EARNINGS", "Commission (AE v1)")
+
+    raised = await ann.gql(
+        RAISE, {"statementId": node["id"], "lineId": line["id"], "message": "t1 was 9,000"}
+    )
+    dispute = raised["data"]["raiseDispute"]
+    assert (dispute["__typename"], dispute["status"]) == ("Dispute", "OPEN")
+    assert any(j.startswith(b"push:") for j in await redis.zrange("arq:queue", 0, -1))
+
+    held = await mia.gql(APPROVE, {"period": "2026-10", "repIds": [str(world["ann"].id)]})
+    assert held["data"]["approveStatements"]["__typename"] == "UserError"
+    assert held["data"]["approveStatements"]["field"] == "repIds"
+
+    resolved = await mia.gql(
+        RESOLVE,
+        {"input": {"id": dispute["id"], "accept": True, "comment": "Right", "adjustment": "12.50"}},
+    )
+    assert resolved["data"]["resolveDispute"] == {
+        "__typename": "Dispute", "id": dispute["id"], "status": "ACCEPTED", "resolution": "Right",
+    }  # fmt: skip
+
+    approved = await mia.gql(APPROVE, {"period": "2026-10"})
+    assert approved["data"]["approveStatements"] == {
+        "__typename": "ApprovalResult", "approved": 2, "skipped": 0,
+    }  # fmt: skip
+    again = await mia.gql(APPROVE, {"period": "2026-10", "repIds": [str(world["ann"].id)]})
+    assert again["data"]["approveStatements"]["field"] == "repIds"
+
+    wrong = await mia.gql(ADJUST, {"input": {
+        "repId": str(world["ann"].id), "period": "2026-10", "amount": "5", "currency": "USD",
+        "reason": "bonus"}})  # fmt: skip
+    assert wrong["data"]["addAdjustment"]["__typename"] == "UserError"
+    assert wrong["data"]["addAdjustment"]["field"] == "currency"
+    adjusted = await mia.gql(ADJUST, {"input": {
+        "repId": str(world["ann"].id), "period": "2026-10", "amount": "-2.50", "currency": "EUR",
+        "reason": "Parking fine"}})  # fmt: skip
+    assert adjusted["data"]["addAdjustment"]["amount"]["formatted"] == "-€2.50"
+
+    now = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+    assert (now["status"], now["total"]["amount"]) == ("DRAFT", "260.00")
+    old = (await ann.gql(STATEMENT, {"id": node["id"]}))["data"]["statement"]
+    assert (old["status"], old["version"], old["total"]["amount"]) == ("APPROVED", 1, "262.50")
+    assert old["drawBalance"] is None  # no draw
+    assert [d["status"] for d in old["disputes"]] == ["ACCEPTED"]
+    new = (await ann.gql(STATEMENT, {"id": now["id"]}))["data"]["statement"]
+    assert [e["node"]["kind"] for e in new["lines"]["edges"]] == [
+        "EARNINGS", "ADJUSTMENT", "ADJUSTMENT",
+    ]  # fmt: skip
+
+
+async def test_given_someone_elses_statement_then_user_errors_and_forbidden(api: Api):
+    world = await _world()
+    t = world.tenant
+    bob, ann = api.as_(t, world["bob"]), api.as_(t, world["ann"])
+    mine = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+
+    raised = await bob.gql(RAISE, {"statementId": mine["id"], "message": "not mine"})
+    assert raised["data"]["raiseDispute"]["__typename"] == "UserError"
+    assert raised["data"]["raiseDispute"]["field"] == "statementId"
+    read = await bob.gql(STATEMENT, {"id": mine["id"]})
+    assert read["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    approving = await ann.gql(APPROVE, {"period": "2026-10"})
+    assert approving["data"]["approveStatements"]["field"] == "period"
+    other = await api.as_(t, world["max"]).gql(
+        APPROVE, {"period": "2026-10", "repIds": [str(world["ann"].id)]}
+    )
+    assert other["data"]["approveStatements"]["field"] == "repIds"
+    unknown = await ann.gql(STATEMENT, {"id": "00000000-0000-0000-0000-000000000000"})
+    assert unknown["data"]["statement"] is None
+    team = (
+        "query($id: ID!) { rep(id: $id) { statements { edges { node { id total { amount } } } } } }"
+    )
+    by_manager = await api.as_(t, world["mia"]).gql(team, {"id": str(world["ann"].id)})
+    assert by_manager["data"]["rep"]["statements"]["edges"] == [
+        {"node": {"id": mine["id"], "total": {"amount": "250.00"}}}
+    ]
+    by_other = await api.as_(t, world["max"]).gql(team, {"id": str(world["ann"].id)})
+    assert by_other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_given_a_german_payee_then_the_pdf_reads_german_with_euro_after_the_amount(
+    api: Api, settings: Settings
+):
+    world = await _world()
+    world["ann"].locale = "de-DE"
+    await world["ann"].save(update_fields=["locale"])
+    node = (await api.as_(world.tenant, world["ann"]).gql(MY_STATEMENTS))["data"]["me"][
+        "statements"
+    ]["edges"][0]["node"]
+    link = urlsplit(node["pdfUrl"])
+    text = _pdf_text((await api.http.get(f"{link.path}?{link.query}")).content)
+    for expected in ("Provisionsabrechnung", "Oktober 2026", "250,00\xa0€", "Entwurf"):
+        assert expected in text, (expected, text)
+
+
+SET_DRAW = """
+mutation SetDraw($input: SetDrawInput!) {
+  setDraw(input: $input) {
+    __typename
+    ... on Draw { amount { formatted } recoverable recoveryShare onTermination }
+    ... on UserError { code message field }
+  }
+}
+"""
+
+
+async def test_given_a_draw_set_by_an_admin_then_the_statement_tops_up_and_shows_the_balance(
+    api: Api,
+):
+    world = await make_world()
+    t = world.tenant
+    admin = api.as_(t, world["admin"])
+    assignment = await PlanAssignment.get(user_id=world["ann"].id)
+    terms = {"assignmentId": str(assignment.id), "amount": "300", "recoverable": True,
+             "recoveryShare": "0.5"}  # fmt: skip
+    bad = await admin.gql(SET_DRAW, {"input": terms | {"recoveryShare": "1.5"}})
+    assert bad["data"]["setDraw"]["field"] == "recoveryShare"
+    by_manager = await api.as_(t, world["mia"]).gql(SET_DRAW, {"input": terms})
+    assert by_manager["data"]["setDraw"]["field"] == "assignmentId"
+    done = await admin.gql(SET_DRAW, {"input": terms})
+    assert done["data"]["setDraw"] == {
+        "__typename": "Draw", "amount": {"formatted": "€300.00"}, "recoverable": True,
+        "recoveryShare": "0.5", "onTermination": "forgive",
+    }  # fmt: skip
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+
+    ann = api.as_(t, world["ann"])
+    node = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+    read = (await ann.gql(STATEMENT, {"id": node["id"]}))["data"]["statement"]
+    assert read["total"]["amount"] == "300.00"
+    assert read["drawBalance"]["amount"] == "50.00"
+    assert [(e["node"]["kind"], e["node"]["description"]) for e in read["lines"]["edges"]] == [
+        ("EARNINGS", "Commission (AE v1)"),
+        ("DRAW", "Draw (recoverable): guaranteed €300.00"),
+    ]
+
+
+ACCRUALS = print_ast(operation_document("Accruals"))
+
+
+async def test_given_approved_statements_then_finance_reads_the_accruals_and_reps_may_not(
+    api: Api,
+):
+    world = await _world()
+    t = world.tenant
+    await api.as_(t, world["mia"]).gql(APPROVE, {"period": "2026-10"})
+    answer = await api.as_(t, world["ops"]).gql(ACCRUALS, {"period": "2026-10"})
+    assert answer["data"]["accruals"] == [
+        {
+            "currency": "EUR",
+            "earned": {"amount": "330.00", "currency": "EUR", "formatted": "€330.00"},
+            "approved": {"amount": "330.00", "currency": "EUR", "formatted": "€330.00"},
+            "paid": {"amount": "0.00", "currency": "EUR", "formatted": "€0.00"},
+            "outstanding": {"amount": "330.00", "currency": "EUR", "formatted": "€330.00"},
+        }
+    ]
+    refused = await api.as_(t, world["ann"]).gql(ACCRUALS, {"period": "2026-10"})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+PARTNER = """
+mutation($input: PartnerProfileInput!) { setPartnerProfile(input: $input) {
+  __typename ... on PartnerProfile { legalName country taxId } ... on UserError { field } } }
+"""
+TAX = """
+mutation($input: TaxRuleInput!) { setTaxRule(input: $input) {
+  __typename ... on TaxRule { country kind rate baseShare } ... on UserError { field } } }
+"""
+INVOICE = """
+query($id: ID!) { statement(id: $id) { invoice { number net { amount } payable { amount }
+  items { kind rate base { amount } amount { amount } } legalName taxId pdfUrl } } }
+"""
+
+
+async def test_given_an_italian_partner_when_approved_then_the_invoice_and_its_pdf(api: Api):
+    world = await _world()
+    t = world.tenant
+    admin = api.as_(t, world["admin"])
+    bad = await admin.gql(TAX, {"input": {"country": "IT", "kind": "vat", "rate": "122"}})
+    assert bad["data"]["setTaxRule"] == {"__typename": "UserError", "field": "rate"}
+    for rule in ({"kind": "vat", "rate": "22"},
+                 {"kind": "withholding", "rate": "23", "baseShare": "0.5"}):  # fmt: skip
+        done = await admin.gql(TAX, {"input": {"country": "IT"} | rule})
+        assert done["data"]["setTaxRule"]["__typename"] == "TaxRule"
+    partner = {"repId": str(world["ann"].id), "legalName": "Sole Impianti S.r.l.",
+               "address": "Via Roma 1, Milano", "country": "IT",
+               "taxId": "IT00743110158"}  # fmt: skip
+    wrong = await admin.gql(PARTNER, {"input": partner})
+    assert wrong["data"]["setPartnerProfile"] == {"__typename": "UserError", "field": "taxId"}
+    made = await admin.gql(PARTNER, {"input": partner | {"taxId": "IT00743110157"}})
+    assert made["data"]["setPartnerProfile"]["taxId"] == "00743110157"
+
+    await api.as_(t, world["mia"]).gql(APPROVE, {"period": "2026-10"})
+
+    ann = api.as_(t, world["ann"])
+    node = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+    invoice = (await ann.gql(INVOICE, {"id": node["id"]}))["data"]["statement"]["invoice"]
+    assert invoice["number"].endswith("-000001")
+    assert (invoice["net"], invoice["payable"]) == ({"amount": "250.00"}, {"amount": "276.25"})
+    assert [i["kind"] for i in invoice["items"]] == ["vat", "withholding"]
+    link = urlsplit(invoice["pdfUrl"])
+    answer = await api.http.get(f"{link.path}?{link.query}")
+    assert answer.status_code == 200
+    text = _pdf_text(answer.content)
+    for expected in ("Self-billing invoice", invoice["number"], "Sole Impianti S.r.l.",
+                     "00743110157", "VAT 22%", "€276.25", "-€28.75"):  # fmt: skip
+        assert expected in text, (expected, text)
+    bob = (await api.as_(t, world["bob"]).gql(MY_STATEMENTS))["data"]["me"]["statements"]
+    bobs = await api.as_(t, world["bob"]).gql(INVOICE, {"id": bob["edges"][0]["node"]["id"]})
+    assert bobs["data"]["statement"]["invoice"] is None  # not a partner
+
+
+async def test_given_hostile_values_then_user_errors_naming_the_field_never_a_500(api: Api):
+    world = await _world()
+    mia = api.as_(world.tenant, world["mia"])
+    base = {"repId": str(world["ann"].id), "period": "2026-10", "amount": "5",
+            "currency": "EUR", "reason": "r"}  # fmt: skip
+    for override, field in (
+        ({"amount": "1e999999"}, "amount"),
+        ({"amount": "123456789012345.5"}, "amount"),
+        ({"period": "x" * 5000}, "period"),
+        ({"currency": "€" * 300}, "currency"),
+        ({"reason": "r" * 100_000}, "reason"),
+        ({"repId": "'; DROP TABLE statements; --"}, "repId"),
+    ):
+        answer = await mia.gql(ADJUST, {"input": base | override})
+        assert "errors" not in answer, (override, answer)
+        result = answer["data"]["addAdjustment"]
+        assert (result["__typename"], result["field"]) == ("UserError", field), override
+    nan = await mia.gql(ADJUST, {"input": base | {"amount": "NaN"}})  # refused by the scalar
+    assert nan["data"] is None
+    assert ".amount: Decimal must be a finite number" in nan["errors"][0]["message"]
+    held = await mia.gql(RAISE, {"statementId": "not-an-id", "message": "x"})
+    assert held["data"]["raiseDispute"]["field"] == "statementId"
+    period = await mia.gql(APPROVE, {"period": "9999-99"})
+    assert period["data"]["approveStatements"]["field"] == "period"

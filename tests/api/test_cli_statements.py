@@ -1,0 +1,63 @@
+"""`podium close` builds the period's statements; `podium statements show|pay|journal|build`
+read and move them from the command line; bad input is one line and exit status 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from payments.statements.models import Statement
+from payments.statements.service import approve_statements
+from tests.api.cli_runner import podium
+from tests.payments.helpers import deal, make_world
+
+CLOSE = ("close", "--tenant", "acme", "--period", "2026-10")
+
+
+async def test_given_a_close_then_statements_are_built_shown_paid_and_journaled(db, tmp_path):
+    world = await make_world()
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await deal(world["bob"], "t2", "4000", "2026-10-06")  # 80
+
+    closed = await podium(db, *CLOSE)
+    assert closed.returncode == 0, closed.stderr
+    assert "3 statement(s) for the period" in closed.stdout  # cat earned 0: a statement too
+    assert await Statement.filter(period="2026-10", status="draft").count() == 3
+
+    shown = await podium(db, "statements", "show", "--tenant", "acme", "--period", "2026-10")
+    assert shown.stdout == "2026-10 EUR draft: 3, 330.00\n"
+    rebuilt = await podium(db, "statements", "build", "--tenant", "acme", "--period", "2026-10")
+    assert rebuilt.stdout == "2026-10: 0 statement(s) built, 3 in all\n"
+
+    await approve_statements(viewer=world.system, period="2026-10")
+    paid = await podium(db, "statements", "pay", "--tenant", "acme", "--period", "2026-10")
+    assert paid.stdout == "2026-10: 3 statement(s) marked paid\n"
+    out = tmp_path / "journal.csv"
+    ran = await podium(
+        db, "statements", "journal", "--tenant", "acme", "--period", "2026-10",
+        "--company-code", "1000", "--posting-date", "2026-11-02", "-o", out,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    lines = [r for r in rows if r["record_type"] == "L"]
+    assert sum(Decimal(r["debit"] or 0) - Decimal(r["credit"] or 0) for r in lines) == 0
+    assert {r["gl_account"] for r in lines} == {"610000", "210000", "100000"}
+
+
+async def test_given_bad_input_then_one_line_and_exit_2(db):
+    await make_world()
+    bad_period = await podium(db, "statements", "show", "--tenant", "acme", "--period", "2026-13")
+    bad_period.one_line_error("period")
+    not_closed = await podium(db, "statements", "build", "--tenant", "acme", "--period", "2026-10")
+    not_closed.one_line_error("period", "not closed")
+    code = await podium(
+        db, "statements", "journal", "--tenant", "acme", "--period", "2026-10",
+        "--company-code", "ten thousand",
+    )  # fmt: skip
+    code.one_line_error("companyCode")
+    day = await podium(
+        db, "statements", "journal", "--tenant", "acme", "--period", "2026-10",
+        "--company-code", "1000", "--posting-date", "soon",
+    )  # fmt: skip
+    day.one_line_error("--posting-date")

@@ -1,0 +1,93 @@
+"""A small tenant with statements to build: a manager with two reps, another manager with
+one, on a tiered month plan, October closed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from domain.crm.models import Transaction
+from domain.earnings.close import record_late_events
+from domain.earnings.service import close_period, recompute_many
+from domain.org.models import Role, User
+from domain.org.viewer import Viewer
+from domain.tenants.models import Tenant
+from payments.statements.models import Statement, StatementLine
+from tests.domain.builders import (
+    TIERED,
+    assign,
+    make_org,
+    make_tenant,
+    make_transaction,
+    make_user,
+    publish_plan,
+    set_quota,
+    system_viewer,
+    viewer_of,
+)
+
+PERIODS = ("2026-10", "2026-11", "2026-12", "2027-01", "2027-02", "2027-03")
+
+
+@dataclass
+class World:
+    tenant: Tenant
+    people: dict[str, User]
+    system: Viewer
+
+    def __getitem__(self, key: str) -> User:
+        return self.people[key]
+
+    def viewer(self, key: str) -> Viewer:
+        return viewer_of(self.people[key])
+
+
+async def make_world(slug: str = "acme", quota: str = "10000") -> World:
+    tenant = await make_tenant(slug=slug)
+    org = await make_org(
+        tenant=tenant,
+        managers={"boss": None, "mia": "boss", "max": "boss", "ann": "mia", "bob": "mia",
+                  "cat": "max"},
+    )  # fmt: skip
+    people = dict(org.people)
+    people["ops"] = await make_user(tenant=tenant, external_id="ops", role=Role.PAYOUT_OPS)
+    people["admin"] = await make_user(tenant=tenant, external_id="admin", role=Role.ADMIN)
+    plan = await publish_plan(tenant=tenant, document=TIERED)
+    for rep in ("ann", "bob", "cat"):
+        await assign(user=people[rep], plan=plan, accepted=True)
+        for period in PERIODS:
+            await set_quota(user=people[rep], period=period, value=quota)
+    return World(tenant, people, system_viewer(tenant))
+
+
+async def close(world: World, period: str) -> None:
+    """Recompute everyone on the plan and close the period (what `podium close` does)."""
+    reps = [world[k].id for k in ("ann", "bob", "cat")]
+    await recompute_many(viewer=world.system, pairs=[(u, period) for u in reps])
+    await close_period(viewer=world.system, period=period)
+
+
+async def late_change(world: World, user: User, period: str) -> None:
+    """A CRM change to a closed period, as the worker records it when its recompute is
+    refused."""
+    outcomes = await recompute_many(viewer=world.system, pairs=[(user.id, period)])
+    assert outcomes[0].refused is not None
+    await record_late_events(viewer=world.system, pairs=[(user.id, period)])
+
+
+async def deal(user: User, external_id: str, amount: str, on: str) -> Transaction:
+    return await make_transaction(rep=user, external_id=external_id, amount=amount, on=on)
+
+
+async def current(world: World, key: str, period: str) -> Statement:
+    return await Statement.get(
+        tenant_id=world.tenant.id, user_id=world[key].id, period=period, current=True
+    )
+
+
+async def lines_of(statement: Statement) -> list[StatementLine]:
+    return await StatementLine.filter(statement_id=statement.id).order_by("position")
+
+
+def D(text: str) -> Decimal:
+    return Decimal(text)

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from pypdf import PdfReader
+from tortoise.transactions import in_transaction
+
+from domain.audit.models import AuditEntry
+from domain.earnings.service import recompute_many
+from domain.kit.clock import utc_now
+from domain.kit.errors import DomainError
+from domain.plans.models import Plan, PlanAssignment
+from payments.invoices.models import Invoice, InvoiceCounter, PartnerProfile, TaxRule
+from payments.invoices.service import invoice_pdf_for_link, set_partner_profile, set_tax_rule
+from payments.statements.models import Statement
+from payments.statements.service import approve_statements, build_statements
+from tests.domain.builders import assign, make_user, set_quota
+from tests.payments.helpers import D, close, current, deal, make_world
+
+pytestmark = pytest.mark.usefixtures("db")
+
+
+async def _italian_partner():
+    world = await make_world()
+    admin = world.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=world["ann"].id, legal_name="Sole Impianti S.r.l.",
+        address="Via Roma 1, 20121 Milano", country="it", tax_id="IT 00743110157",
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="IT", kind="vat", rate=D("22"))
+    await set_tax_rule(
+        viewer=admin, country="IT", kind="withholding", rate=D("23"), base_share=D("0.5")
+    )
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await deal(world["bob"], "t2", "4000", "2026-10-06")  # 80
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+    return world
+
+
+async def test_given_an_italian_partner_when_approved_then_an_invoice_with_vat_and_withholding():
+    world = await _italian_partner()
+
+    await approve_statements(viewer=world.viewer("mia"), period="2026-10")
+
+    (invoice,) = await Invoice.all()
+    year = utc_now().year
+    assert (invoice.number, invoice.year, invoice.sequence) == (f"{year}-000001", year, 1)
+    assert invoice.statement_id == (await current(world, "ann", "2026-10")).id
+    assert invoice.items == [
+        {"kind": "vat", "rate": "22.000000", "base": "250.00", "amount": "55.00"},
+        {"kind": "withholding", "rate": "23.000000", "base": "125.00", "amount": "-28.75"},
+    ]
+    assert (invoice.net, invoice.payable) == (D("250"), D("276.25"))
+    assert invoice.legal["tax_id"] == "00743110157"
+    assert await AuditEntry.filter(action="invoice.issued").count() == 1
+
+
+@pytest.mark.parametrize(("tax_id", "backup"), [(None, True), ("91-1144442", False)])
+async def test_given_a_us_partner_then_backup_withholding_only_without_a_tin(tax_id, backup):
+    world = await make_world()
+    admin = world.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=world["cat"].id, legal_name="Sunny Installs LLC",
+        address="1 Main St, Austin TX", country="US", tax_id=tax_id,
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="US", kind="backup_withholding", rate=D("24"))
+    await deal(world["cat"], "t1", "5000", "2026-10-05")  # 100
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+    await approve_statements(viewer=admin, period="2026-10")
+    (invoice,) = await Invoice.all()
+    assert invoice.payable == (D("76") if backup else D("100"))
+
+
+async def _snapshot():
+    return (
+        await PartnerProfile.all().count(),
+        await TaxRule.all().count(),
+        await AuditEntry.all().count(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"rate": D("100.5")}, "rate"),  # a tax rule with a rate outside 0-100%
+        ({"rate": D("-1")}, "rate"),
+        ({"rate": D("NaN")}, "rate"),
+        ({"base_share": D("1.5")}, "baseShare"),
+        ({"kind": "sales_tax"}, "kind"),
+        ({"country": "Italy"}, "country"),
+    ],
+)
+async def test_given_a_bad_tax_rule_then_a_field_error_and_nothing_stored(args, field):
+    world = await make_world()
+    before = await _snapshot()
+    with pytest.raises(DomainError) as caught:
+        await set_tax_rule(
+            viewer=world.viewer("admin"),
+            **({"country": "IT", "kind": "vat", "rate": D("22")} | args),
+        )
+    assert caught.value.field == field
+    assert await _snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"tax_id": "IT00743110158"}, "taxId"),  # a wrong check digit
+        ({"country": "XX1"}, "country"),
+        ({"legal_name": " "}, "legalName"),
+        ({"address": ""}, "address"),
+        ({"rep_id": "nobody"}, "repId"),
+    ],
+)
+async def test_given_bad_partner_data_then_a_field_error_and_nothing_stored(args, field):
+    world = await make_world()
+    before = await _snapshot()
+    base = {"rep_id": world["ann"].id, "legal_name": "Sole S.r.l.", "address": "Milano",
+            "country": "IT", "tax_id": "IT00743110157"}  # fmt: skip
+    with pytest.raises(DomainError) as caught:
+        await set_partner_profile(viewer=world.viewer("admin"), **(base | args))
+    assert caught.value.field == field
+    assert await _snapshot() == before
+
+
+async def test_given_concurrent_approvals_then_invoice_numbers_have_no_gap_after_a_rollback():
+    world = await make_world()
+    admin = world.viewer("admin")
+    plan = await Plan.get(id=(await PlanAssignment.get(user_id=world["ann"].id)).plan_id)
+    partners = []
+    for n in range(12):
+        partner = await make_user(
+            tenant=world.tenant, external_id=f"partner-{n:02d}", manager=world["max"]
+        )
+        await assign(user=partner, plan=plan, accepted=True)
+        await set_quota(user=partner, value="10000")
+        await set_partner_profile(
+            viewer=admin, rep_id=partner.id, legal_name=f"Partner {n} GmbH", address="Berlin",
+            country="DE", tax_id=None,
+        )  # fmt: skip
+        await deal(partner, f"p{n}", str(1000 + n), "2026-10-05")
+        partners.append(partner)
+    await set_tax_rule(viewer=admin, country="DE", kind="vat", rate=D("19"))
+    await recompute_many(viewer=world.system, pairs=[(p.id, "2026-10") for p in partners])
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+
+    class Rollback(Exception):
+        pass
+
+    async def approve(partner, fail: bool) -> None:
+        try:
+            async with in_transaction():
+                await approve_statements(viewer=admin, period="2026-10", rep_ids=[partner.id])
+                await asyncio.sleep(0.01)  # hold the counter while the others wait
+                if fail:
+                    raise Rollback
+        except Rollback:
+            pass
+
+    await asyncio.gather(*(approve(p, fail=(i == 5)) for i, p in enumerate(partners)))
+
+    invoices = await Invoice.all().order_by("sequence")
+    assert [i.sequence for i in invoices] == list(range(1, 12))
+    assert len({i.statement_id for i in invoices}) == 11
+    assert (await InvoiceCounter.get(tenant_id=world.tenant.id)).last_number == 11
+    rolled_back = await Statement.get(user_id=partners[5].id, period="2026-10")
+    assert rolled_back.status == "draft"
+    assert not await Invoice.filter(statement_id=rolled_back.id).exists()
+
+
+async def test_given_a_french_partner_then_the_invoice_pdf_reads_french():
+    world = await _italian_partner()
+    world["ann"].locale = "fr"
+    await world["ann"].save(update_fields=["locale"])
+    await approve_statements(viewer=world.viewer("mia"), period="2026-10")
+    invoice = await Invoice.get()
+    pdf = await invoice_pdf_for_link(invoice.id)
+    assert pdf is not None
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in ("Facture d’autofacturation", invoice.number, "TVA 22", "Retenue à la source",
+                     "276,25", "Sole Impianti S.r.l."):  # fmt: skip
+        assert expected in text, (expected, text)

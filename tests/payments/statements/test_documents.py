@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from domain.plans.models import PlanVersion
+from payments.statements.service import build_statements, statement_document, statement_pdf
+from tests.payments.helpers import close, current, deal, make_world
+
+pytestmark = pytest.mark.usefixtures("db")
+
+
+async def _statement(locale: str | None = None):
+    world = await make_world()
+    if locale:
+        world["ann"].locale = locale
+        await world["ann"].save(update_fields=["locale"])
+    await deal(world["ann"], "t1", "8000", "2026-10-05")
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+    return world, await current(world, "ann", "2026-10")
+
+
+async def test_given_a_statement_then_its_json_names_the_plan_version_and_the_inputs_hash():
+    world, statement = await _statement()
+    document = await statement_document(viewer=world.viewer("ann"), statement_id=statement.id)
+    version = await PlanVersion.get(id=statement.plan_versions[0])
+    assert document["plans"] == [
+        {"id": str(version.id), "plan": "ae", "name": "AE", "version": 1,
+         "sha256": version.document_sha256},
+    ]  # fmt: skip
+    assert document["inputsHash"] == statement.inputs_hash
+    assert (document["total"], document["currency"], document["status"]) == (
+        "250.00",
+        "EUR",
+        "draft",
+    )
+    assert [(ln["kind"], ln["amount"], ln["description"]) for ln in document["lines"]] == [
+        ("earnings", "250.00", "Commission (AE v1)")
+    ]
+    assert document["lines"][0]["explanation"] == (
+        "Commission: €250.00; Bookings: €8,000.00 of a €10,000.00 quota, 80% attained; "
+        "2% of €5,000.00 in tier 1 (0%–50% of quota); 5% of €3,000.00 in tier 2 (50% of quota "
+        "and above)"
+    )
+    french = await statement_document(
+        viewer=world.viewer("ann"), statement_id=statement.id, locale="fr"
+    )
+    assert french["totalFormatted"] == "250,00\xa0€"
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        # shaped Devanagari: words with a reordered vowel sign (वि) read back with a control
+        # character between the glyphs, so the test reads words without one
+        ("hi", ("कमीशन", "मसौदा", "अक्टूबर 2026", "संस्करण")),
+        ("fr-FR", ("Relevé de commissions", "octobre 2026", "brouillon")),
+        ("ms", ("Penyata komisen", "draf")),
+    ],
+)
+async def test_given_a_payee_language_then_the_pdf_reads_in_it(locale, words):
+    world, statement = await _statement(locale)
+    pdf = await statement_pdf(viewer=world.system, statement_id=statement.id)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in (*words, "Ann (ann)", statement.inputs_hash, "000,00" if locale == "fr-FR"
+                     else "5,000.00"):  # fmt: skip
+        assert expected in text, (expected, text)
