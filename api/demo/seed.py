@@ -321,8 +321,9 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
 
 
 async def _seed_boards(system: Viewer, users: dict[str, User]) -> None:
-    """Two leaderboards of the current month: bookings across the tenant and the north
-    team's attainment (Redis is filled from the stored results when `podium dev` starts)."""
+    """Three leaderboards of the current month: bookings across the tenant, the north
+    team's attainment and the XP earned (Redis is filled from the stored results and the XP
+    ledger when `podium dev` starts)."""
     from gamification.leaderboards.service import create_leaderboard
 
     await create_leaderboard(
@@ -335,6 +336,7 @@ async def _seed_boards(system: Viewer, users: dict[str, User]) -> None:
         period_kind="month",
         team_id=users["mgr-north"].id,
     )
+    await create_leaderboard(viewer=system, name="XP this month", metric="xp", period_kind="month")
 
 
 async def _seed_gamification(

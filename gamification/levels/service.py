@@ -5,7 +5,8 @@ Services never commit: they run inside the caller's transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -67,31 +68,38 @@ async def reverse_xp(*, tenant_id: UUID, user_id: UUID, source: str, reason: str
     return await _append(tenant_id, user_id, source + REVERSED, -rows[0]["points"], reason[:200])
 
 
-async def xp_totals(
-    *, tenant_id: UUID, user_ids: Sequence[UUID], start: date, end: date
-) -> dict[UUID, int]:
-    """Each person's XP written from ``start`` to ``end`` (inclusive, UTC days), exact
-    integers; 0 for someone with none."""
-    totals = {user_id: 0 for user_id in user_ids}
-    if not totals:
-        return totals
+@dataclass(frozen=True, slots=True)
+class Earned:
+    points: int
+    last_at: datetime  # when the last entry counted was written
+
+
+async def xp_earned(
+    *, tenant_id: UUID, start: datetime, end: datetime, user_ids: Sequence[UUID] | None = None
+) -> dict[UUID, Earned]:
+    """The XP that stands, written from ``start`` (inclusive) to ``end`` (exclusive): the
+    entries written inside the window, less those whose source has been reversed (the grant
+    and its reversal both leave, whenever the reversal was written: a deal won in the window
+    and deleted later earned nothing in it). Each person who has such entries (all of the
+    tenant's, or ``user_ids``'), with when the last of them was written; one statement, exact
+    integers. The XP leaderboards and the contests' ``xp`` metric both read it."""
+    if user_ids is not None and not user_ids:
+        return {}
     rows = await _db().execute_query_dict(
-        """
-        SELECT user_id, SUM(points)::bigint AS xp FROM xp_entries
-        WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])
-          AND created_at >= $3 AND created_at < $4
-        GROUP BY user_id
-        """,
-        [
-            tenant_id,
-            list(totals),
-            datetime.combine(start, time(), UTC),
-            datetime.combine(end + timedelta(days=1), time(), UTC),
-        ],
+        f"""
+        SELECT e.user_id, SUM(e.points)::bigint AS xp, MAX(e.created_at) AS last_at
+        FROM xp_entries e
+        WHERE e.tenant_id = $1 AND ($2::uuid[] IS NULL OR e.user_id = ANY($2::uuid[]))
+          AND e.created_at >= $3 AND e.created_at < $4 AND right(e.source, {len(REVERSED)}) <> $5
+          AND NOT EXISTS (
+              SELECT 1 FROM xp_entries r
+              WHERE r.tenant_id = e.tenant_id AND r.user_id = e.user_id
+                AND r.source = e.source || $5)
+        GROUP BY e.user_id
+        """,  # noqa: S608 - a fixed query
+        [tenant_id, None if user_ids is None else list(user_ids), start, end, REVERSED],
     )
-    for row in rows:
-        totals[row["user_id"]] = int(row["xp"])
-    return totals
+    return {row["user_id"]: Earned(int(row["xp"]), row["last_at"]) for row in rows}
 
 
 async def xp_of(*, tenant_id: UUID, user_id: UUID) -> int:

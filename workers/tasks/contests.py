@@ -4,7 +4,8 @@ awarded contest is reversed (if the tenant says so). Live standings need no hook
 computed from PostgreSQL when read, so a deleted deal is gone from them once its event applied.
 
 The badge and XP grants of the award come from the badges and levels area: ``ctx`` keys
-``contest_award_badge`` and ``contest_grant_xp`` (their services, set at start-up)."""
+``contest_award_badge`` and ``contest_grant_xp`` (their services, set at start-up); the XP
+boards take the winners' new XP once the award commits."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from domain.notifications.push import PushSender
 from domain.notifications.service import notify_events
 from gamification.contests import service
 from gamification.contests.models import Contest, ContestStatus
+from gamification.leaderboards.service import refresh_xp_boards
+from gamification.leaderboards.store import BoardStore
 from workers.realtime import PUSH_SENDER
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,12 @@ async def advance_contests(ctx: dict[str, Any]) -> int:
                 tenant_id=tenant_id, events=service.notification_events(items)
             )
             pushes += notified.pushes
+    # the XP of the places (and of badge prizes) moves the XP boards once committed
+    store = BoardStore(ctx["redis"])
+    for contest, what in moved:
+        if what == "won":
+            winners = [UUID(w["key"]) for w in (contest.results or {}).get("winners", [])]
+            await refresh_xp_boards(store=store, tenant_id=contest.tenant_id, user_ids=winners)
     sender: PushSender | None = ctx.get(PUSH_SENDER)
     if sender is not None and pushes:
         await sender.send(pushes)

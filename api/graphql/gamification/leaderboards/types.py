@@ -60,7 +60,7 @@ class Leaderboard:
     id: strawberry.ID
     name: str
     metric: str = strawberry.field(
-        description="A measure id, 'attainment:<measure>', 'count:<measure>' or 'earnings'."
+        description="A measure id, 'attainment:<measure>', 'count:<measure>', 'earnings' or 'xp'."
     )
     period: str = strawberry.field(description="The period ranked: the board's current one.")
     period_kind: str
