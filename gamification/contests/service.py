@@ -27,8 +27,9 @@ from domain.rewards.service import grant_reward
 from domain.tenants.models import Tenant
 from gamification.contests import rules
 from gamification.contests.errors import ContestError
-from gamification.contests.metrics import METRICS
+from gamification.contests.metrics import KNOWN, MEASURE, line_components, scorer_of
 from gamification.contests.models import Contest, ContestStatus
+from gamification.leaderboards.repository import LeaderboardRepository
 
 DEFAULT_GRACE = timedelta(minutes=30)
 AwardBadge = Callable[..., Awaitable[object | None]]
@@ -103,6 +104,23 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
     return prizes
 
 
+async def _check_measure(tenant_id: UUID, measure: str) -> None:
+    """A ``measure:<id>`` metric needs a measure of the tenant's plans, and per-deal lines
+    of it (a rate component) to date its total by the window."""
+    measures = await LeaderboardRepository(tenant_id).measures()
+    if measure not in measures:
+        known = ", ".join(sorted(measures)) or "none"
+        raise ContestError(
+            f"no plan of the tenant has a measure {measure!r} (measures: {known})", field="metric"
+        )
+    if not await line_components(tenant_id, measure):
+        raise ContestError(
+            f"measure {measure!r} has no per-deal lines (no rate component on it in any plan): "
+            "its total cannot be counted by the deals dated inside the window",
+            field="metric",
+        )
+
+
 async def launch_contest(
     *,
     viewer: Viewer,
@@ -124,9 +142,11 @@ async def launch_contest(
         raise ContestError("only managers and admins launch contests", field="input")
     if not name.strip() or len(name.strip()) > MAX_NAME:
         raise ContestError(f"a name of 1 to {MAX_NAME} characters", field="name")
-    if metric not in METRICS:
-        known = ", ".join(sorted(METRICS))
-        raise ContestError(f"unknown metric {metric!r} (known: {known})", field="metric")
+    if scorer_of(metric) is None:
+        known = ", ".join(KNOWN)
+        raise ContestError(f"unknown metric {metric[:60]!r} (known: {known})", field="metric")
+    if metric.startswith(MEASURE):
+        await _check_measure(viewer.tenant_id, metric[len(MEASURE) :])
     if format not in set(rules.Format):
         raise ContestError(f"unknown format {format!r}", field="format")
     if tie_rule not in set(rules.TieRule):
@@ -218,7 +238,10 @@ def prize_list(contest: Contest) -> list[rules.Prize]:
 async def standings(contest: Contest) -> list[rules.Placed]:
     """Live standings, computed from PostgreSQL transactions dated inside the window."""
     users = [UUID(u) for u in contest.participant_ids]
-    scores = await METRICS[contest.metric](
+    scorer = scorer_of(contest.metric)
+    if scorer is None:  # validated at launch: a row written by hand
+        raise ContestError(f"unknown metric {contest.metric!r}", field="metric")
+    scores = await scorer(
         tenant_id=contest.tenant_id, user_ids=users, start=contest.starts_at, end=contest.ends_at
     )
     entries = [rules.Entry(str(u), s, at) for u, (s, at) in scores.items()]
