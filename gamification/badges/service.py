@@ -23,7 +23,14 @@ from domain.tenants.repository import get_tenant
 from gamification.badges.certificates import certificate_pdf
 from gamification.badges.credentials import signed_credential
 from gamification.badges.errors import BadgeNotFound, BadgeRuleError
-from gamification.badges.facts import NAMED_FACTS, REFERENCE_FACTS, env_of, facts_of
+from gamification.badges.facts import (
+    CONTEST_FACTS,
+    CONTEST_PLACE,
+    NAMED_FACTS,
+    REFERENCE_FACTS,
+    env_of,
+    facts_of,
+)
 from gamification.badges.models import BadgeAward, BadgeDefinition
 from gamification.levels.rules import Level
 from gamification.levels.service import (
@@ -159,7 +166,7 @@ async def evaluate_after_recompute(
     the people at or above 100% now; only an award or a revocation writes."""
     if badges is None:
         badges = await BadgeDefinition.filter(tenant_id=tenant_id)
-    rules = [(b, compile_rule(b.rule)) for b in badges if b.rule]
+    rules = [(b, r) for b, r in _rules(badges) if not r.names & CONTEST_FACTS]
     unique = list(dict.fromkeys(pairs))
     if not rules or not unique:
         return [], []
@@ -202,6 +209,51 @@ async def evaluate_after_recompute(
                 if await revoke_award(award=current, reason=f"badge {badge.name} revoked"):
                     revoked.append(current)
     return awarded, revoked
+
+
+def _rules(badges: Sequence[BadgeDefinition]) -> list[tuple[BadgeDefinition, CompiledExpression]]:
+    return [(b, compile_rule(b.rule)) for b in badges if b.rule]
+
+
+def contest_source(contest_id: UUID, badge_id: UUID) -> str:
+    return f"contest:{contest_id}:rule:{badge_id}"
+
+
+async def award_contest_badges(
+    *, tenant_id: UUID, contest_id: UUID, period: str, places: Sequence[tuple[UUID, int]]
+) -> list[BadgeAward]:
+    """When a contest is awarded: every badge rule that reads a contest fact, for each
+    (person, rank) it placed, over the person's results of ``period`` (the prize period) and
+    ``contest_place``. An award's source is the contest and the badge, so a contest awards a
+    badge once; like every badge, at most once per person and period. The results are frozen:
+    nothing revokes these awards. BADGE notifications as after a recompute."""
+    badges = await BadgeDefinition.filter(tenant_id=tenant_id)
+    rules = [(b, r) for b, r in _rules(badges) if r.names & CONTEST_FACTS]
+    if not rules or not places:
+        return []
+    rows = await EarningsResult.filter(
+        tenant_id=tenant_id, user_id__in=[u for u, _ in places], period=period
+    )
+    awarded: list[BadgeAward] = []
+    for user_id, rank in places:
+        facts = facts_of([r for r in rows if r.user_id == user_id])
+        facts.extra[CONTEST_PLACE] = rank
+        env = env_of(facts)
+        for badge, rule in rules:
+            try:
+                holds = bool(rule(env))
+            except EvaluationError:
+                holds = False
+            if not holds:
+                continue
+            award = await award_badge(
+                tenant_id=tenant_id, user_id=user_id, badge_id=badge.id, period=period,
+                source=contest_source(contest_id, badge.id),
+            )  # fmt: skip
+            if award is not None:
+                awarded.append(award)
+    await _notify(tenant_id, awarded, [], badges, [])
+    return awarded
 
 
 HISTORY_PERIODS = 12  # how far back `periods_in_a_row` looks

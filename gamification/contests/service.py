@@ -34,6 +34,7 @@ from gamification.leaderboards.repository import LeaderboardRepository
 DEFAULT_GRACE = timedelta(minutes=30)
 AwardBadge = Callable[..., Awaitable[object | None]]
 GrantXp = Callable[..., Awaitable[bool]]
+AwardPlaces = Callable[..., Awaitable[object]]
 log = logging.getLogger(__name__)
 XP_FOR_RANK = (100, 60, 30)  # XP for places 1, 2, 3; other prize ranks get the last
 
@@ -277,19 +278,39 @@ async def winners(contest: Contest, placed: list[rules.Placed]) -> list[rules.Wo
     return out
 
 
+async def places(contest: Contest, placed: list[rules.Placed]) -> list[tuple[UUID, int]]:
+    """Each placed person and their rank: a team's members have their team's."""
+    if contest.format != rules.Format.TEAMS:
+        return [(UUID(p.key), p.rank) for p in placed]
+    rank_of = {p.key: p.rank for p in placed}
+    people = await User.filter(id__in=[UUID(k) for k in contest.participant_ids])
+    return sorted(
+        (u.id, rank_of[str(u.manager_id or u.id)])
+        for u in people
+        if str(u.manager_id or u.id) in rank_of
+    )
+
+
 async def award_contest(
     *,
     contest: Contest,
     award_badge: AwardBadge | None,
     grant_xp: GrantXp | None,
     period: str,
+    award_places: AwardPlaces | None = None,
 ) -> list[rules.Won]:
     """Freeze the results, write the money prizes as rewards, the badges and XP through the
-    injected callables (all idempotent on their source), and audit it."""
+    injected callables (all idempotent on their source), the badges whose rule reads the
+    place (``award_places``: `badges.service.award_contest_badges`), and audit it."""
     viewer = Viewer.system(contest.tenant_id, "contests")
     placed = await standings(contest)
     won = await winners(contest, placed)
     source = f"contest:{contest.id}"
+    if award_places is not None:
+        await award_places(
+            tenant_id=contest.tenant_id, contest_id=contest.id, period=period,
+            places=await places(contest, placed),
+        )  # fmt: skip
     for w in won:
         user = UUID(w.key)
         if w.amount is not None and w.currency is not None:
@@ -432,6 +453,7 @@ async def tick(
     award_badge: AwardBadge | None,
     grant_xp: GrantXp | None,
     period_of: Callable[[Contest], Awaitable[str]] | None = None,
+    award_places: AwardPlaces | None = None,
 ) -> list[tuple[Contest, str]]:
     """One lifecycle step for every contest: scheduled -> live -> ended -> awarded (after the
     tenant's grace period). Returns (contest, transition) pairs for notifications."""
@@ -452,6 +474,7 @@ async def tick(
                 award_badge=award_badge,
                 grant_xp=grant_xp,
                 period=await (period_of or prize_period)(c),
+                award_places=award_places,
             )
             moved.append((c, "won"))
     return moved

@@ -2,7 +2,8 @@
 uvicorn, signed CRM webhooks, the inbox, a real arq worker with the hooks WorkerSettings
 registers, the cron step that moves contests along; a deal deleted while live takes its points
 away, a deal deleted after the award claws the money prize back (the tenant's default). An
-XP board follows the deals' XP and the place's XP of the award, and their reversals."""
+XP board follows the deals' XP and the place's XP of the award, and their reversals; a
+`contest_place <= 3` badge goes to both placed reps at the award, once."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from domain.kit.periods import period_containing
 from domain.notifications.models import Notification, NotificationKind
 from domain.org.models import Role
 from domain.rewards.models import Reward
+from gamification.badges.models import BadgeAward
+from gamification.badges.service import create_badge
 from gamification.contests.models import Contest
 from gamification.leaderboards.service import create_leaderboard, current_period
 from gamification.leaderboards.store import BoardStore, board_key
@@ -102,6 +105,9 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
         await contests_startup(ctx)  # the badge and XP services of the award, as the worker
         return await advance_contests(ctx)
 
+    podium = await create_badge(
+        viewer=system_viewer(tenant), name="Podium", rule="contest_place <= 3", xp=25
+    )
     xp_board = await create_leaderboard(
         viewer=system_viewer(tenant), name="XP", metric="xp", period_kind="month"
     )
@@ -175,7 +181,12 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
                 "reward": {"amount": "150.00", "currency": "EUR"},
             }
         ]
-        assert await xp_ranks() == [(1, "ana", 110), (2, "ben", 20)]  # 100 XP for first place
+        # 100 XP for first place; the podium badge (and its 25 XP) for both, once
+        assert await xp_ranks() == [(1, "ana", 135), (2, "ben", 45)]
+        podium_awards = await BadgeAward.filter(badge_id=podium.id).values_list("user_id", "source")
+        assert sorted(podium_awards) == sorted(
+            (people[n].id, f"contest:{contest_id}:rule:{podium.id}") for n in ("ana", "ben")
+        )
         prize_period = period_containing(ends.date(), "month").id
         rewards = await Reward.filter(user_id=people["ana"].id).order_by("created_at")
         assert [(r.amount, r.period) for r in rewards] == [(Decimal("150.00"), prize_period)]
@@ -185,7 +196,8 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
         await post_and_work(deletion("e6", "opp-1", version=2))
         rewards = await Reward.filter(user_id=people["ana"].id).order_by("created_at")
         assert [r.amount for r in rewards] == [Decimal("150.00"), Decimal("-150.00")]
-        assert await xp_ranks() == [(1, "ana", 100), (2, "ben", 20)]  # the deal's XP went
+        assert await xp_ranks() == [(1, "ana", 125), (2, "ben", 45)]  # the deal's XP went
+        assert await BadgeAward.filter(badge_id=podium.id, revoked_at=None).count() == 2
         seen = (await gql(people["ana"], STANDINGS, id=contest_id))["contest"]
         assert seen["winners"][0]["rep"]["displayName"] == "Ana"  # frozen
 
