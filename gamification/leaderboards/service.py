@@ -20,7 +20,7 @@ sees the boards of a subtree inside theirs and of a group whose members all are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -441,14 +441,30 @@ async def board_view(
     return BoardView(board, period, top, near)
 
 
+ReadTop = Callable[[int], Awaitable[list[Ranked[str]]]]
+
+
 async def board_entries(
-    *, viewer: Viewer, store: BoardStore, board: Leaderboard, period: str, first: int
+    *,
+    viewer: Viewer,
+    store: BoardStore,
+    board: Leaderboard,
+    period: str,
+    first: int,
+    read_top: ReadTop | None = None,
 ) -> list[Entry]:
-    """The top ``first`` of a board the caller found visible (`visible_board`)."""
+    """The top ``first`` of a board the caller found visible (`visible_board`); ``read_top``
+    reads it instead of the store (a read shared by the board's followers), as the viewer
+    may see it all the same."""
     if not 0 <= first <= MAX_ENTRIES:
         raise InvalidInput(f"first must be 0 to {MAX_ENTRIES}", field="first")
     shown = await _shown_to(viewer, board)
-    return [shown(r) for r in await store.top(board_key(board.id, period), first)]
+    found = (
+        await read_top(first)
+        if read_top is not None
+        else await store.top(board_key(board.id, period), first)
+    )
+    return [shown(r) for r in found]
 
 
 async def board_around(
