@@ -16,6 +16,7 @@ from domain.kit.expressions import CompiledExpression, EvaluationError, compile_
 from domain.kit.periods import parse_period
 from domain.notifications.models import NotificationKind, NotificationSent
 from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.notifications.service import attainment_key, attainments_of, thresholds_of
 from domain.notifications.texts import render
 from domain.org.models import Role, User
 from domain.org.viewer import Viewer
@@ -39,6 +40,8 @@ from gamification.levels.service import (
     level_standings,
     reverse_xp,
     sync_deal_xp,
+    sync_threshold_xp,
+    threshold_source,
 )
 
 
@@ -297,9 +300,10 @@ async def after_recompute(
     pairs: Sequence[tuple[UUID, str]],
     results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
 ) -> tuple[list[BadgeAward], list[BadgeAward]]:
-    """The after-recompute step of gamification: deal XP (granted once, reversed once),
-    badge rules (awarded, or revoked when a reversal undoes them), and the BADGE and LEVEL
-    notifications (each once), all from what is stored. The tenant's badges and level map
+    """The after-recompute step of gamification: deal XP and XP for the quota attainment
+    thresholds reached (each granted once, reversed once), badge rules (awarded, or revoked
+    when a reversal undoes them), and the BADGE and LEVEL notifications (each once), all
+    from what is stored. The tenant's badges and level map
     are read once; levels are read again only when XP was written."""
     unique = list(dict.fromkeys(pairs))
     if results is None or any(p not in results for p in unique):
@@ -316,6 +320,8 @@ async def after_recompute(
         await level_standings(tenant_id=tenant_id, user_ids=people, levels=levels) if levels else {}
     )
     written = await sync_deal_xp(tenant_id=tenant_id, pairs=unique)
+    reached = await _reached(tenant_id, unique, results)
+    written += len(await sync_threshold_xp(tenant_id=tenant_id, reached=reached))
     awarded, revoked = await evaluate_after_recompute(
         tenant_id=tenant_id, pairs=unique, results=results, badges=badges
     )
@@ -329,6 +335,25 @@ async def after_recompute(
                 ups.append((user_id, periods[user_id], after))
     await _notify(tenant_id, awarded, ups, badges, levels)
     return awarded, revoked
+
+
+async def _reached(
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[Any]],
+) -> dict[tuple[UUID, str], set[str]]:
+    """The XP sources of the quota attainment thresholds (the tenant's, those its
+    notifications tell) each (person, period) reaches now."""
+    thresholds = thresholds_of((await get_tenant(tenant_id)).settings)
+    return {
+        (user_id, period): {
+            threshold_source("attainment", period, attainment_key(measure, threshold))
+            for measure, attainment in attainments_of(results.get((user_id, period), ())).items()
+            for threshold in thresholds
+            if attainment * 100 >= threshold
+        }
+        for user_id, period in pairs
+    }
 
 
 async def _notify(

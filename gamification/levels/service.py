@@ -4,7 +4,7 @@ Services never commit: they run inside the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -223,3 +223,69 @@ async def sync_deal_xp(*, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]) ->
         [*window, REVERSED, utc_now()],
     )
     return len(granted) + len(reversed_)
+
+
+THRESHOLD_XP = 25  # XP for each quota attainment threshold a person's period reaches
+_THRESHOLD = "threshold:"
+
+
+def threshold_source(kind: str, period: str, key: str) -> str:
+    """The ledger source of a threshold reached: ``threshold:<kind>:<period>:<key>``."""
+    return f"{_THRESHOLD}{kind}:{period}:{key}"[:200]
+
+
+async def sync_threshold_xp(
+    *, tenant_id: UUID, reached: Mapping[tuple[UUID, str], Collection[str]]
+) -> list[tuple[UUID, str]]:
+    """XP for the thresholds each (person, period) of a batch reaches now (``reached``: their
+    sources, `threshold_source`): each granted once; one of these periods' sources granted
+    before and no longer reached (a reversed deal took the attainment back under it) is
+    reversed, once. The ledger's rule holds: a source reversed is not granted again. Two
+    statements for the batch. Returns the (person, source) entries written."""
+    people = sorted({user_id for user_id, _ in reached})
+    if not people:
+        return []
+    rows = await _db().execute_query_dict(
+        "SELECT user_id, source, points FROM xp_entries "
+        "WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND starts_with(source, $3)",
+        [tenant_id, people, _THRESHOLD],
+    )
+    written = {(row["user_id"], row["source"]): int(row["points"]) for row in rows}
+    new: list[tuple[UUID, str, int, str]] = []
+    for (user_id, period), sources in reached.items():
+        new += [
+            (user_id, source, THRESHOLD_XP, "threshold reached")
+            for source in sources
+            if (user_id, source) not in written
+        ]
+        new += [
+            (user_id, source + REVERSED, -points, "threshold no longer reached")
+            for (owner, source), points in written.items()
+            if owner == user_id
+            and source.split(":")[2] == period
+            and not source.endswith(REVERSED)
+            and source not in sources
+            and (owner, source + REVERSED) not in written
+            and points != 0
+        ]
+    if not new:
+        return []
+    inserted = await _db().execute_query_dict(
+        """
+        INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
+        SELECT $1, n.user_id, n.source, n.points, n.reason, $6
+        FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[])
+             AS n(user_id, source, points, reason)
+        ON CONFLICT (tenant_id, user_id, source) DO NOTHING
+        RETURNING user_id, source
+        """,
+        [
+            tenant_id,
+            [n[0] for n in new],
+            [n[1] for n in new],
+            [n[2] for n in new],
+            [n[3] for n in new],
+            utc_now(),
+        ],
+    )
+    return [(row["user_id"], row["source"]) for row in inserted]
