@@ -264,6 +264,11 @@ async def _plans_of(repo: NotifierRepository, version_ids: set[UUID]) -> dict[UU
     return {v: _plans[v] for v in version_ids if v in _plans}
 
 
+async def compiled_plans(*, tenant_id: UUID, version_ids: set[UUID]) -> dict[UUID, EnginePlan]:
+    """The engine plans of these plan versions (compiled once a process: `_plans_of`)."""
+    return await _plans_of(NotifierRepository(tenant_id), version_ids)
+
+
 async def _notify(
     tenant_id: UUID,
     pairs: Sequence[tuple[UUID, str]],

@@ -16,7 +16,14 @@ from domain.kit.expressions import CompiledExpression, EvaluationError, compile_
 from domain.kit.periods import parse_period
 from domain.notifications.models import NotificationKind, NotificationSent
 from domain.notifications.repository import NewNotification, NotifierRepository
-from domain.notifications.service import attainment_key, attainments_of, thresholds_of
+from domain.notifications.service import (
+    attainment_key,
+    attainments_of,
+    compiled_plans,
+    thresholds_of,
+    tier_key,
+    tier_positions,
+)
 from domain.notifications.texts import render
 from domain.org.models import Role, User
 from domain.org.viewer import Viewer
@@ -300,8 +307,8 @@ async def after_recompute(
     pairs: Sequence[tuple[UUID, str]],
     results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
 ) -> tuple[list[BadgeAward], list[BadgeAward]]:
-    """The after-recompute step of gamification: deal XP and XP for the quota attainment
-    thresholds reached (each granted once, reversed once), badge rules (awarded, or revoked
+    """The after-recompute step of gamification: deal XP and XP for the thresholds reached
+    (quota attainment and tiers; each granted once, reversed once), badge rules (awarded, or revoked
     when a reversal undoes them), and the BADGE and LEVEL notifications (each once), all
     from what is stored. The tenant's badges and level map
     are read once; levels are read again only when XP was written."""
@@ -342,18 +349,31 @@ async def _reached(
     pairs: Sequence[tuple[UUID, str]],
     results: Mapping[tuple[UUID, str], Sequence[Any]],
 ) -> dict[tuple[UUID, str], set[str]]:
-    """The XP sources of the quota attainment thresholds (the tenant's, those its
-    notifications tell) each (person, period) reaches now."""
+    """The XP sources of the thresholds each (person, period) reaches now, those its
+    notifications tell: the tenant's quota attainment thresholds, and each tier above the
+    first of a tiered component."""
     thresholds = thresholds_of((await get_tenant(tenant_id)).settings)
-    return {
-        (user_id, period): {
-            threshold_source("attainment", period, attainment_key(measure, threshold))
-            for measure, attainment in attainments_of(results.get((user_id, period), ())).items()
-            for threshold in thresholds
-            if attainment * 100 >= threshold
+    plans = await compiled_plans(
+        tenant_id=tenant_id,
+        version_ids={r.plan_version_id for pair in pairs for r in results.get(pair, ())},
+    )
+    reached: dict[tuple[UUID, str], set[str]] = {}
+    for user_id, period in pairs:
+        found = results.get((user_id, period), ())
+        reached[(user_id, period)] = {
+            *(
+                threshold_source("attainment", period, attainment_key(measure, threshold))
+                for measure, attainment in attainments_of(found).items()
+                for threshold in thresholds
+                if attainment * 100 >= threshold
+            ),
+            *(
+                threshold_source("tier", period, tier_key(position, tier))
+                for position in tier_positions(found, plans)
+                for tier in range(2, position.tier + 1)
+            ),
         }
-        for user_id, period in pairs
-    }
+    return reached
 
 
 async def _notify(

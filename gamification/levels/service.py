@@ -225,7 +225,7 @@ async def sync_deal_xp(*, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]) ->
     return len(granted) + len(reversed_)
 
 
-THRESHOLD_XP = 25  # XP for each quota attainment threshold a person's period reaches
+THRESHOLD_XP = 25  # XP for each threshold a person's period reaches (attainment, a tier)
 _THRESHOLD = "threshold:"
 
 

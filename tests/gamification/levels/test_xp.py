@@ -70,7 +70,7 @@ async def test_given_grants_and_a_reversal_then_xp_earned_counts_what_stands_in_
     assert before == {}
 
 
-async def test_given_thresholds_reached_then_xp_once_each_reversed_when_no_longer_reached(
+async def test_given_thresholds_and_tiers_reached_then_xp_once_each_reversed_when_no_longer_reached(
     db: str,
 ) -> None:
     tenant = await make_tenant(slug="xp-thresholds")
@@ -100,18 +100,21 @@ async def test_given_thresholds_reached_then_xp_once_each_reversed_when_no_longe
     third = await step()
 
     reached = "threshold:attainment:2026-10:bookings:"
-    assert first == {"deal:d1": 10, f"{reached}50": 25}
+    tier = "threshold:tier:2026-10:ae:commission:"  # AE_PLAN's tiers: from 50% and 100%
+    assert first == {"deal:d1": 10, f"{reached}50": 25, f"{tier}2": 25}
     assert {s: p for s, p in second.items() if s not in first} == {
         "deal:d2": 10,
         f"{reached}80": 25,
         f"{reached}100": 25,
+        f"{tier}3": 25,
     }
     assert {s: p for s, p in third.items() if s not in second} == {
         "deal:d2:reversed": -10,
         f"{reached}80:reversed": -25,
         f"{reached}100:reversed": -25,
+        f"{tier}3:reversed": -25,
     }
-    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 35
+    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 60
     # the threshold's XP took her to level 2 in the first step: told once
     told = await Notification.filter(user_id=ana.id, kind=NotificationKind.LEVEL).count()
     assert told == 1
