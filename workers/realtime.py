@@ -127,8 +127,9 @@ async def realtime_startup(ctx: dict[str, Any]) -> None:
     """Registers the hooks (once) and creates the push sender from the environment, unless
     one was put in ``ctx`` already (tests)."""
     hooks: list[Any] = ctx.setdefault(AFTER_RECOMPUTE, [])
-    # badges and levels before the notifications: theirs are pushed with the others
-    for hook in (publish_earnings, update_leaderboards, award_gamification, notify_thresholds):
+    # badges and levels before the notifications: theirs are pushed with the others; and
+    # before the leaderboards: the XP boards read the XP the batch wrote
+    for hook in (publish_earnings, award_gamification, update_leaderboards, notify_thresholds):
         if hook not in hooks:
             hooks.append(hook)
     if PUSH_SENDER not in ctx:

@@ -331,8 +331,9 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
 
 
 async def _seed_boards(system: Viewer, users: dict[str, User]) -> None:
-    """Two leaderboards of the current month: bookings across the tenant and the north
-    team's attainment (Redis is filled from the stored results when `podium dev` starts)."""
+    """Three leaderboards of the current month: bookings across the tenant, the north
+    team's attainment and the XP earned (Redis is filled from the stored results and the XP
+    ledger when `podium dev` starts)."""
     from gamification.leaderboards.service import create_leaderboard
 
     await create_leaderboard(
@@ -345,6 +346,7 @@ async def _seed_boards(system: Viewer, users: dict[str, User]) -> None:
         period_kind="month",
         team_id=users["mgr-north"].id,
     )
+    await create_leaderboard(viewer=system, name="XP this month", metric="xp", period_kind="month")
 
 
 async def _seed_gamification(
@@ -354,9 +356,10 @@ async def _seed_gamification(
     periods: list[Period],
     today: date,
 ) -> None:
-    """Badges, a level map and two streaks, then the after-recompute step of every seeded
-    (rep, period) in order: the reps have their badges (with certificates and credentials),
-    XP, levels and streaks as the workers would have given them."""
+    """Badges (one of them awarded when a contest is: its top 3), a level map and two
+    streaks, then the after-recompute step of every seeded (rep, period) in order: the reps
+    have their badges (with certificates and credentials), XP, levels and streaks as the
+    workers would have given them."""
     from gamification.badges.service import after_recompute, create_badge
     from gamification.levels.rules import Level
     from gamification.levels.service import set_level_map
@@ -367,6 +370,7 @@ async def _seed_gamification(
         ("Quota crusher", "attainment('bookings') >= 1", 200, "trophy", "100% of the quota."),
         ("Hat trick", "periods_in_a_row('bookings') >= 3", 500, "fire",
          "Three months in a row at or above 100% of quota."),
+        ("Podium", "contest_place <= 3", 100, "medal", "A contest's top 3 (at its award)."),
     ]:  # fmt: skip
         await create_badge(
             viewer=system, name=name, rule=rule, xp=xp, icon=icon, description=description

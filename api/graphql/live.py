@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 import structlog
@@ -31,6 +33,15 @@ POLL_SECONDS = 1.0  # a read waits at most this long, so that closing is prompt
 RETRY_SECONDS = 0.5  # after Redis failed a read
 QUEUE_SIZE = 64  # messages waiting for one slow subscriber; older ones are dropped first
 TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPulse:
+    """A board changed: ``generation`` is how many messages its channel had brought when
+    the pulse left (what `LiveHub.shared` reads must be at least as recent as)."""
+
+    generation: int
 
 
 class LiveHub:
@@ -42,6 +53,9 @@ class LiveHub:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # subscribe/unsubscribe in order, one at a time
+        self.generations: Counter[str] = Counter()  # messages received per channel
+        # (channel, name) -> the generation a shared read started at, and the read
+        self._shared: dict[tuple[str, Hashable], tuple[int, asyncio.Future[object]]] = {}
 
     async def earnings_updates(
         self, *, tenant_id: UUID, user_id: UUID
@@ -61,19 +75,44 @@ class LiveHub:
 
     async def board_changes(
         self, *, tenant_id: UUID, user_id: UUID, channel: str, min_interval: float
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[BoardPulse]:
         """A pulse each time the board of ``channel`` changed, coalesced: at most one per
         ``min_interval`` seconds, the changes in between folded into the next pulse (a busy
-        board costs a subscriber a few reads a second, not one per recompute)."""
+        board costs a subscriber a few reads a second, not one per recompute).
+
+        The seconds are cut in slots of ``min_interval`` on the process's clock, one pulse a
+        slot: a change in a slot that had its pulse waits for the next slot's start. So the
+        followers of a busy board in one process are pulsed at the same instants, and share
+        their reads of it (`shared`): the board is read once per push, not once per
+        follower."""
         loop = asyncio.get_running_loop()
-        last = loop.time() - min_interval
+        last_slot: int | None = None
+        shown = -1  # the generation of the last pulse: a message it covered pulses nothing
         queue_of = self._listen((tenant_id, user_id), channel, coalesce=True)
         async for _ in queue_of:
-            wait = last + min_interval - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            last = loop.time()
-            yield None
+            if self.generations[channel] == shown:
+                continue  # it arrived while the last pulse waited for its slot
+            now = loop.time()
+            slot = int(now // min_interval)
+            if slot == last_slot:
+                slot += 1
+                await asyncio.sleep(slot * min_interval - now)
+            last_slot, shown = slot, self.generations[channel]
+            yield BoardPulse(shown)
+
+    async def shared(
+        self, channel: str, generation: int, name: Hashable, read: Callable[[], Awaitable[T]]
+    ) -> T:
+        """``read()`` once for every subscription of this process that asks for ``name`` of
+        ``channel`` at ``generation``: a read started when the channel's generation was at
+        least that shows every change the pulse announced, and is reused."""
+        key = (channel, name)
+        found = self._shared.get(key)
+        if found is None or found[0] < generation or _failed(found[1]):
+            task: asyncio.Future[object] = asyncio.ensure_future(read())
+            found = (self.generations[channel], task)
+            self._shared[key] = found
+        return await asyncio.shield(found[1])  # type: ignore[return-value]
 
     async def _listen(
         self, person: tuple[UUID, UUID], channel: str, *, coalesce: bool = False
@@ -129,6 +168,9 @@ class LiveHub:
             if listeners:
                 return
             del self.listeners[channel]
+            self.generations.pop(channel, None)
+            for key in [k for k in self._shared if k[0] == channel]:
+                del self._shared[key]
             if self._pubsub is not None:
                 try:
                     await self._pubsub.unsubscribe(channel)
@@ -153,6 +195,8 @@ class LiveHub:
                 continue
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+            if channel in self.listeners:
+                self.generations[channel] += 1
             for queue in tuple(self.listeners.get(channel, ())):
                 if queue.full():
                     queue.get_nowait()  # a slow reader loses its oldest update, not the newest
@@ -165,3 +209,7 @@ class LiveHub:
                 await self._reader
         if self._pubsub is not None:
             await self._pubsub.aclose()
+
+
+def _failed(read: asyncio.Future[object]) -> bool:
+    return read.done() and (read.cancelled() or read.exception() is not None)

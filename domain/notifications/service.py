@@ -89,6 +89,12 @@ def thresholds_of(settings: Mapping[str, Any] | None) -> tuple[Decimal, ...]:
     return tuple(sorted(out))
 
 
+def attainment_key(measure: str, threshold: Decimal) -> str:
+    """What names a measure's threshold (percent) once reached: its notification's sent
+    record, and the XP the gamification grants for it."""
+    return f"{measure}:{format_plain(threshold.normalize())}"
+
+
 def attainment_crossings(
     *,
     period: str,
@@ -101,7 +107,7 @@ def attainment_crossings(
     out: list[Crossing] = []
     for measure, attainment in attainments.items():
         for threshold in sorted(thresholds):
-            key = f"{measure}:{format_plain(threshold.normalize())}"
+            key = attainment_key(measure, threshold)
             if attainment * 100 >= threshold and key not in already:
                 params = {
                     "period": period,
@@ -256,6 +262,11 @@ async def _plans_of(repo: NotifierRepository, version_ids: set[UUID]) -> dict[UU
         for version in await repo.plan_versions(missing):
             _plans[version.id] = compile_version(version)
     return {v: _plans[v] for v in version_ids if v in _plans}
+
+
+async def compiled_plans(*, tenant_id: UUID, version_ids: set[UUID]) -> dict[UUID, EnginePlan]:
+    """The engine plans of these plan versions (compiled once a process: `_plans_of`)."""
+    return await _plans_of(NotifierRepository(tenant_id), version_ids)
 
 
 async def _notify(

@@ -1,7 +1,9 @@
 """The facts a badge rule can read: a small registry, so contest facts can be added later.
 
 A rule is an expression of the plan language (`domain.kit.expressions`). Bare names read the
-facts of ``NAMED_FACTS`` (``deals``, ``earnings``, ``attainment``); the reference functions of
+facts of ``NAMED_FACTS`` (``deals``, ``earnings``, ``attainment``, and ``contest_place``: the
+rank a contest placed the person at, read only when a contest is awarded, see
+`CONTEST_FACTS`); the reference functions of
 ``REFERENCE_FACTS`` read one measure (``attainment('bookings') >= 1``,
 ``count('bookings') >= 1``, ``periods_in_a_row('bookings') >= 3``: consecutive periods up to
 this one with that measure's attainment at or above 100%).
@@ -48,8 +50,17 @@ REFERENCE_FACTS: dict[str, str] = {
 
 
 def register_fact(name: str, fact: NamedFact) -> None:
-    """Add a named fact (the contests' ``contest_place``, at merge)."""
+    """Add a named fact."""
     NAMED_FACTS[name] = fact
+
+
+# The rank a contest placed the person at (a team's members: their team's; a race: the order
+# they reached the target). A rule that reads a contest fact is evaluated when a contest is
+# awarded, for each person it placed (`contest_place <= 3`: a contest's top 3), and never
+# after a recompute: contest results are frozen at the award.
+CONTEST_PLACE = "contest_place"
+CONTEST_FACTS = frozenset({CONTEST_PLACE})
+register_fact(CONTEST_PLACE, lambda f: f.extra.get(CONTEST_PLACE))
 
 
 class _Env:

@@ -16,6 +16,14 @@ from domain.kit.expressions import CompiledExpression, EvaluationError, compile_
 from domain.kit.periods import parse_period
 from domain.notifications.models import NotificationKind, NotificationSent
 from domain.notifications.repository import NewNotification, NotifierRepository
+from domain.notifications.service import (
+    attainment_key,
+    attainments_of,
+    compiled_plans,
+    thresholds_of,
+    tier_key,
+    tier_positions,
+)
 from domain.notifications.texts import render
 from domain.org.models import Role, User
 from domain.org.viewer import Viewer
@@ -23,7 +31,14 @@ from domain.tenants.repository import get_tenant
 from gamification.badges.certificates import certificate_pdf
 from gamification.badges.credentials import signed_credential
 from gamification.badges.errors import BadgeNotFound, BadgeRuleError
-from gamification.badges.facts import NAMED_FACTS, REFERENCE_FACTS, env_of, facts_of
+from gamification.badges.facts import (
+    CONTEST_FACTS,
+    CONTEST_PLACE,
+    NAMED_FACTS,
+    REFERENCE_FACTS,
+    env_of,
+    facts_of,
+)
 from gamification.badges.models import BadgeAward, BadgeDefinition
 from gamification.levels.rules import Level
 from gamification.levels.service import (
@@ -32,6 +47,8 @@ from gamification.levels.service import (
     level_standings,
     reverse_xp,
     sync_deal_xp,
+    sync_threshold_xp,
+    threshold_source,
 )
 
 
@@ -159,7 +176,7 @@ async def evaluate_after_recompute(
     the people at or above 100% now; only an award or a revocation writes."""
     if badges is None:
         badges = await BadgeDefinition.filter(tenant_id=tenant_id)
-    rules = [(b, compile_rule(b.rule)) for b in badges if b.rule]
+    rules = [(b, r) for b, r in _rules(badges) if not r.names & CONTEST_FACTS]
     unique = list(dict.fromkeys(pairs))
     if not rules or not unique:
         return [], []
@@ -204,6 +221,51 @@ async def evaluate_after_recompute(
     return awarded, revoked
 
 
+def _rules(badges: Sequence[BadgeDefinition]) -> list[tuple[BadgeDefinition, CompiledExpression]]:
+    return [(b, compile_rule(b.rule)) for b in badges if b.rule]
+
+
+def contest_source(contest_id: UUID, badge_id: UUID) -> str:
+    return f"contest:{contest_id}:rule:{badge_id}"
+
+
+async def award_contest_badges(
+    *, tenant_id: UUID, contest_id: UUID, period: str, places: Sequence[tuple[UUID, int]]
+) -> list[BadgeAward]:
+    """When a contest is awarded: every badge rule that reads a contest fact, for each
+    (person, rank) it placed, over the person's results of ``period`` (the prize period) and
+    ``contest_place``. An award's source is the contest and the badge, so a contest awards a
+    badge once; like every badge, at most once per person and period. The results are frozen:
+    nothing revokes these awards. BADGE notifications as after a recompute."""
+    badges = await BadgeDefinition.filter(tenant_id=tenant_id)
+    rules = [(b, r) for b, r in _rules(badges) if r.names & CONTEST_FACTS]
+    if not rules or not places:
+        return []
+    rows = await EarningsResult.filter(
+        tenant_id=tenant_id, user_id__in=[u for u, _ in places], period=period
+    )
+    awarded: list[BadgeAward] = []
+    for user_id, rank in places:
+        facts = facts_of([r for r in rows if r.user_id == user_id])
+        facts.extra[CONTEST_PLACE] = rank
+        env = env_of(facts)
+        for badge, rule in rules:
+            try:
+                holds = bool(rule(env))
+            except EvaluationError:
+                holds = False
+            if not holds:
+                continue
+            award = await award_badge(
+                tenant_id=tenant_id, user_id=user_id, badge_id=badge.id, period=period,
+                source=contest_source(contest_id, badge.id),
+            )  # fmt: skip
+            if award is not None:
+                awarded.append(award)
+    await _notify(tenant_id, awarded, [], badges, [])
+    return awarded
+
+
 HISTORY_PERIODS = 12  # how far back `periods_in_a_row` looks
 HISTORY_FACT = "periods_in_a_row"  # the rules that read earlier periods name it
 
@@ -245,9 +307,10 @@ async def after_recompute(
     pairs: Sequence[tuple[UUID, str]],
     results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
 ) -> tuple[list[BadgeAward], list[BadgeAward]]:
-    """The after-recompute step of gamification: deal XP (granted once, reversed once),
-    badge rules (awarded, or revoked when a reversal undoes them), and the BADGE and LEVEL
-    notifications (each once), all from what is stored. The tenant's badges and level map
+    """The after-recompute step of gamification: deal XP and XP for the thresholds reached
+    (quota attainment and tiers; each granted once, reversed once), badge rules (awarded, or revoked
+    when a reversal undoes them), and the BADGE and LEVEL notifications (each once), all
+    from what is stored. The tenant's badges and level map
     are read once; levels are read again only when XP was written."""
     unique = list(dict.fromkeys(pairs))
     if results is None or any(p not in results for p in unique):
@@ -264,6 +327,8 @@ async def after_recompute(
         await level_standings(tenant_id=tenant_id, user_ids=people, levels=levels) if levels else {}
     )
     written = await sync_deal_xp(tenant_id=tenant_id, pairs=unique)
+    reached = await _reached(tenant_id, unique, results)
+    written += len(await sync_threshold_xp(tenant_id=tenant_id, reached=reached))
     awarded, revoked = await evaluate_after_recompute(
         tenant_id=tenant_id, pairs=unique, results=results, badges=badges
     )
@@ -277,6 +342,38 @@ async def after_recompute(
                 ups.append((user_id, periods[user_id], after))
     await _notify(tenant_id, awarded, ups, badges, levels)
     return awarded, revoked
+
+
+async def _reached(
+    tenant_id: UUID,
+    pairs: Sequence[tuple[UUID, str]],
+    results: Mapping[tuple[UUID, str], Sequence[Any]],
+) -> dict[tuple[UUID, str], set[str]]:
+    """The XP sources of the thresholds each (person, period) reaches now, those its
+    notifications tell: the tenant's quota attainment thresholds, and each tier above the
+    first of a tiered component."""
+    thresholds = thresholds_of((await get_tenant(tenant_id)).settings)
+    plans = await compiled_plans(
+        tenant_id=tenant_id,
+        version_ids={r.plan_version_id for pair in pairs for r in results.get(pair, ())},
+    )
+    reached: dict[tuple[UUID, str], set[str]] = {}
+    for user_id, period in pairs:
+        found = results.get((user_id, period), ())
+        reached[(user_id, period)] = {
+            *(
+                threshold_source("attainment", period, attainment_key(measure, threshold))
+                for measure, attainment in attainments_of(found).items()
+                for threshold in thresholds
+                if attainment * 100 >= threshold
+            ),
+            *(
+                threshold_source("tier", period, tier_key(position, tier))
+                for position in tier_positions(found, plans)
+                for tier in range(2, position.tier + 1)
+            ),
+        }
+    return reached
 
 
 async def _notify(

@@ -28,7 +28,7 @@ class Contest(Model):
     )
     tenant_id: UUID
     name = fields.CharField(max_length=100)
-    metric = fields.CharField(max_length=120)  # a key of `metrics.METRICS`
+    metric = fields.CharField(max_length=120)  # `metrics.scorer_of` reads it
     format = fields.CharField(max_length=10)  # rules.Format
     tie_rule = fields.CharField(max_length=10)  # rules.TieRule
     target = fields.DecimalField(max_digits=20, decimal_places=6, null=True)  # race only

@@ -1,6 +1,7 @@
 """Pure contest rules: ranking per format, the tie rules and the split of prizes to the cent.
 
 No I/O. The service feeds it scores computed from PostgreSQL and stores what it returns.
+The shared ranks are the leaderboards' (`leaderboards.ranking`): one ranking rule.
 
 Tie rules (printed on the results):
 - ``SHARE``: tied participants share the rank (standard competition ranking 1, 2, 2, 4) and
@@ -22,6 +23,7 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from domain.kit.money import minor_units
+from gamification.leaderboards.ranking import shared_ranks
 
 
 class Format(StrEnum):
@@ -87,15 +89,18 @@ def _reached(entry: Entry | Placed) -> tuple[int, str]:
 
 
 def rank(entries: Iterable[Entry], *, tie_rule: TieRule) -> list[Placed]:
-    """Highest score first. SHARE: equal scores share a rank; EARLIEST: the earlier one wins."""
+    """Highest score first. SHARE: equal scores share a rank, the standard competition
+    ranking of the leaderboards (`leaderboards.ranking.shared_ranks`); EARLIEST: the earlier
+    one wins."""
     ordered = sorted(entries, key=lambda e: (-e.score, _reached(e), e.key))
-    placed: list[Placed] = []
-    for position, entry in enumerate(ordered, start=1):
-        number = position
-        if tie_rule is TieRule.SHARE and placed and placed[-1].score == entry.score:
-            number = placed[-1].rank
-        placed.append(Placed(entry.key, number, entry.score, entry.reached_at))
-    return placed
+    if tie_rule is TieRule.SHARE:
+        numbers: Iterable[int] = shared_ranks(e.score for e in ordered)
+    else:
+        numbers = range(1, len(ordered) + 1)
+    return [
+        Placed(e.key, number, e.score, e.reached_at)
+        for number, e in zip(numbers, ordered, strict=True)
+    ]
 
 
 def race(entries: Iterable[Entry], *, target: Decimal) -> list[Placed]:

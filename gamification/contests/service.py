@@ -27,12 +27,14 @@ from domain.rewards.service import grant_reward
 from domain.tenants.models import Tenant
 from gamification.contests import rules
 from gamification.contests.errors import ContestError
-from gamification.contests.metrics import METRICS
+from gamification.contests.metrics import KNOWN, MEASURE, line_components, scorer_of
 from gamification.contests.models import Contest, ContestStatus
+from gamification.leaderboards.repository import LeaderboardRepository
 
 DEFAULT_GRACE = timedelta(minutes=30)
 AwardBadge = Callable[..., Awaitable[object | None]]
 GrantXp = Callable[..., Awaitable[bool]]
+AwardPlaces = Callable[..., Awaitable[object]]
 log = logging.getLogger(__name__)
 XP_FOR_RANK = (100, 60, 30)  # XP for places 1, 2, 3; other prize ranks get the last
 
@@ -103,6 +105,23 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
     return prizes
 
 
+async def _check_measure(tenant_id: UUID, measure: str) -> None:
+    """A ``measure:<id>`` metric needs a measure of the tenant's plans, and per-deal lines
+    of it (a rate component) to date its total by the window."""
+    measures = await LeaderboardRepository(tenant_id).measures()
+    if measure not in measures:
+        known = ", ".join(sorted(measures)) or "none"
+        raise ContestError(
+            f"no plan of the tenant has a measure {measure!r} (measures: {known})", field="metric"
+        )
+    if not await line_components(tenant_id, measure):
+        raise ContestError(
+            f"measure {measure!r} has no per-deal lines (no rate component on it in any plan): "
+            "its total cannot be counted by the deals dated inside the window",
+            field="metric",
+        )
+
+
 async def launch_contest(
     *,
     viewer: Viewer,
@@ -124,9 +143,11 @@ async def launch_contest(
         raise ContestError("only managers and admins launch contests", field="input")
     if not name.strip() or len(name.strip()) > MAX_NAME:
         raise ContestError(f"a name of 1 to {MAX_NAME} characters", field="name")
-    if metric not in METRICS:
-        known = ", ".join(sorted(METRICS))
-        raise ContestError(f"unknown metric {metric!r} (known: {known})", field="metric")
+    if scorer_of(metric) is None:
+        known = ", ".join(KNOWN)
+        raise ContestError(f"unknown metric {metric[:60]!r} (known: {known})", field="metric")
+    if metric.startswith(MEASURE):
+        await _check_measure(viewer.tenant_id, metric[len(MEASURE) :])
     if format not in set(rules.Format):
         raise ContestError(f"unknown format {format!r}", field="format")
     if tie_rule not in set(rules.TieRule):
@@ -218,7 +239,10 @@ def prize_list(contest: Contest) -> list[rules.Prize]:
 async def standings(contest: Contest) -> list[rules.Placed]:
     """Live standings, computed from PostgreSQL transactions dated inside the window."""
     users = [UUID(u) for u in contest.participant_ids]
-    scores = await METRICS[contest.metric](
+    scorer = scorer_of(contest.metric)
+    if scorer is None:  # validated at launch: a row written by hand
+        raise ContestError(f"unknown metric {contest.metric!r}", field="metric")
+    scores = await scorer(
         tenant_id=contest.tenant_id, user_ids=users, start=contest.starts_at, end=contest.ends_at
     )
     entries = [rules.Entry(str(u), s, at) for u, (s, at) in scores.items()]
@@ -254,19 +278,39 @@ async def winners(contest: Contest, placed: list[rules.Placed]) -> list[rules.Wo
     return out
 
 
+async def places(contest: Contest, placed: list[rules.Placed]) -> list[tuple[UUID, int]]:
+    """Each placed person and their rank: a team's members have their team's."""
+    if contest.format != rules.Format.TEAMS:
+        return [(UUID(p.key), p.rank) for p in placed]
+    rank_of = {p.key: p.rank for p in placed}
+    people = await User.filter(id__in=[UUID(k) for k in contest.participant_ids])
+    return sorted(
+        (u.id, rank_of[str(u.manager_id or u.id)])
+        for u in people
+        if str(u.manager_id or u.id) in rank_of
+    )
+
+
 async def award_contest(
     *,
     contest: Contest,
     award_badge: AwardBadge | None,
     grant_xp: GrantXp | None,
     period: str,
+    award_places: AwardPlaces | None = None,
 ) -> list[rules.Won]:
     """Freeze the results, write the money prizes as rewards, the badges and XP through the
-    injected callables (all idempotent on their source), and audit it."""
+    injected callables (all idempotent on their source), the badges whose rule reads the
+    place (``award_places``: `badges.service.award_contest_badges`), and audit it."""
     viewer = Viewer.system(contest.tenant_id, "contests")
     placed = await standings(contest)
     won = await winners(contest, placed)
     source = f"contest:{contest.id}"
+    if award_places is not None:
+        await award_places(
+            tenant_id=contest.tenant_id, contest_id=contest.id, period=period,
+            places=await places(contest, placed),
+        )  # fmt: skip
     for w in won:
         user = UUID(w.key)
         if w.amount is not None and w.currency is not None:
@@ -409,6 +453,7 @@ async def tick(
     award_badge: AwardBadge | None,
     grant_xp: GrantXp | None,
     period_of: Callable[[Contest], Awaitable[str]] | None = None,
+    award_places: AwardPlaces | None = None,
 ) -> list[tuple[Contest, str]]:
     """One lifecycle step for every contest: scheduled -> live -> ended -> awarded (after the
     tenant's grace period). Returns (contest, transition) pairs for notifications."""
@@ -429,6 +474,7 @@ async def tick(
                 award_badge=award_badge,
                 grant_xp=grant_xp,
                 period=await (period_of or prize_period)(c),
+                award_places=award_places,
             )
             moved.append((c, "won"))
     return moved

@@ -6,11 +6,12 @@ Metrics, as `createLeaderboard` and the CLI take them:
   ``attainment:<measure>``   the measure's attainment (total / quota)
   ``count:<measure>``        how many transactions the measure credited
   ``earnings``               the period's earnings (every plan's total)
-  ``xp``                     experience points (the levels ledger): not served yet
+  ``xp``                     the XP earned in the period (the levels ledger: the entries
+                             written in the period that stand, `levels.service.xp_earned`)
 
 A Redis score is an IEEE double, exact only for integers below 2**53, so a board stores an
 integer at the metric's precision: money in hundredths (cents), attainment in millionths
-(0.0001 %), counts as they are, rounded half away from zero like money. Two people whose
+(0.0001 %), counts and XP as they are, rounded half away from zero like money. Two people whose
 Decimals round to the same integer tie; unequal integers never do. A score that would not be
 exact (|n| >= 2**53) is refused (`ScoreTooLarge`) rather than rounded by Redis.
 """
@@ -26,9 +27,9 @@ from typing import Any
 from domain.kit.errors import InvalidInput
 
 EXACT_LIMIT = 2**53
-KINDS = ("total", "attainment", "count", "earnings")
-# digits after the point a board keeps, per kind (a count is whole)
-_SCALE = {"total": 2, "attainment": 6, "count": 0, "earnings": 2}
+KINDS = ("total", "attainment", "count", "earnings", "xp")
+# digits after the point a board keeps, per kind (a count and XP are whole)
+_SCALE = {"total": 2, "attainment": 6, "count": 0, "earnings": 2, "xp": 0}
 _MEASURE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
@@ -43,8 +44,8 @@ class Metric:
 
     @property
     def text(self) -> str:
-        if self.kind == "earnings":
-            return "earnings"
+        if self.kind in ("earnings", "xp"):
+            return self.kind
         if self.kind == "total":
             return str(self.measure)
         return f"{self.kind}:{self.measure}"
@@ -53,10 +54,18 @@ class Metric:
     def is_money(self) -> bool:
         return self.kind == "earnings"
 
+    @property
+    def from_ledger(self) -> bool:
+        """XP is read from the levels ledger, not from period results (`score`)."""
+        return self.kind == "xp"
+
     def score(self, results: Iterable[Mapping[str, Any]]) -> Decimal | None:
         """The person's score of their period results (each an earnings result as stored:
         ``total``, ``status`` and ``measures`` with exact decimal strings); None when no
-        result carries the metric (the person is not on the board)."""
+        result carries the metric (the person is not on the board). Not for XP
+        (`from_ledger`)."""
+        if self.from_ledger:
+            raise ValueError("an XP board reads the levels ledger, not period results")
         found: Decimal | None = None
         for result in results:
             if result.get("status") != "ok":
@@ -99,18 +108,13 @@ def parse_metric(text: str, *, measures: set[str]) -> Metric:
     """A metric of its text; ``measures`` are the ids the tenant's plans define. Unknown
     metrics and measures are `InvalidInput` naming ``metric``."""
     raw = (text or "").strip()
-    if raw == "earnings":
-        return Metric("earnings")
-    if raw == "xp":
-        raise InvalidInput(
-            "'xp' boards need the levels ledger, which this version does not have yet",
-            field="metric",
-        )
+    if raw in ("earnings", "xp"):
+        return Metric(raw)
     kind, _, measure = raw.partition(":") if ":" in raw else ("total", "", raw)
     if kind not in ("attainment", "count", "total") or not _MEASURE.fullmatch(measure):
         raise InvalidInput(
             f"{raw[:60]!r} is not a metric: a measure id, 'attainment:<measure>', "
-            "'count:<measure>' or 'earnings'",
+            "'count:<measure>', 'earnings' or 'xp'",
             field="metric",
         )
     if measure not in measures:
@@ -124,7 +128,7 @@ def parse_metric(text: str, *, measures: set[str]) -> Metric:
 
 def stored_metric(text: str) -> Metric:
     """A metric as a board stores it (validated when the board was created)."""
-    if text == "earnings":
-        return Metric("earnings")
+    if text in ("earnings", "xp"):
+        return Metric(text)
     kind, _, measure = text.partition(":") if ":" in text else ("total", "", text)
     return Metric(kind, measure)

@@ -3,9 +3,13 @@ read back for the apps, and the rebuild of every board from PostgreSQL.
 
 A board ranks the people in its scope (the tenant, a manager's subtree, or a named group: the
 people whose ``attributes["group"]`` is the group's name) by a metric of
-their stored results of the board's current period (`metrics`). The workers' after-recompute
-step calls `refresh_after_recompute` with the results the batch stored, so a new deal, a
-reversed one and a deleted one move a board as soon as their recompute commits. Ranks are
+their stored results of the board's current period (`metrics`), or, on an ``xp`` board, by the
+XP they earned in it (the levels ledger's entries written in the period, in the tenant's time
+zone, that stand: `levels.service.xp_earned`). The workers' after-recompute step calls
+`refresh_after_recompute` with the results the batch stored, after the step that writes the
+batch's XP, so a new deal, a reversed one and a deleted one move a board (its XP too) as soon
+as their recompute commits; XP written elsewhere (a contest's places and badge prizes) moves
+the XP boards through `refresh_xp_boards`. Ranks are
 standard competition ranks (`ranking`); scores are exact integers (`metrics`).
 
 Privacy: a board shows names and scores; on an ``earnings`` board, reps see only their own
@@ -16,9 +20,9 @@ sees the boards of a subtree inside theirs and of a group whose members all are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -45,6 +49,7 @@ from gamification.leaderboards.models import Leaderboard
 from gamification.leaderboards.ranking import Ranked
 from gamification.leaderboards.repository import LeaderboardRepository
 from gamification.leaderboards.store import BoardStore, Position, board_key
+from gamification.levels.service import xp_earned
 
 MAX_NAME = 100
 MAX_ENTRIES = 100
@@ -167,6 +172,63 @@ def _scores(
     return out
 
 
+async def _xp_of(tenant_id: UUID, period: Period, people: Sequence[UUID] | None) -> dict[UUID, int]:
+    """The XP earned in ``period`` (its days in the tenant's time zone) that stands, of the
+    people who earned some (all of the tenant's, or ``people``'): exact integers."""
+    zone = ZoneInfo((await get_tenant(tenant_id)).time_zone)
+    earned = await xp_earned(
+        tenant_id=tenant_id,
+        start=datetime.combine(period.start, time(), zone),
+        end=datetime.combine(period.end + timedelta(days=1), time(), zone),
+        user_ids=people,
+    )
+    return {user_id: e.points for user_id, e in earned.items()}
+
+
+async def _xp_updates(
+    boards: Sequence[Leaderboard],
+    scopes: Mapping[UUID, set[UUID] | None],
+    people: Sequence[UUID],
+) -> tuple[dict[str, dict[str, int | None]], list[UUID]]:
+    """The scores of ``people`` on the tenant's XP boards, current periods (one ledger read
+    per period kind): a person without XP that stands in the period leaves the board."""
+    updates: dict[str, dict[str, int | None]] = {}
+    changed: list[UUID] = []
+    earned: dict[str, tuple[Period, dict[UUID, int]]] = {}
+    for board in boards:
+        if not stored_metric(board.metric).from_ledger:
+            continue
+        scope = scopes[board.id]
+        mine = [u for u in people if scope is None or u in scope]
+        if not mine:
+            continue
+        if board.period_kind not in earned:
+            period = await current_period(board.tenant_id, board.period_kind)
+            earned[board.period_kind] = (period, await _xp_of(board.tenant_id, period, people))
+        period, points = earned[board.period_kind]
+        updates[board_key(board.id, period.id)] = {str(u): points.get(u) for u in mine}
+        changed.append(board.id)
+    return updates, changed
+
+
+async def refresh_xp_boards(
+    *, store: BoardStore, tenant_id: UUID, user_ids: Sequence[UUID]
+) -> list[UUID]:
+    """Set these people's scores on the tenant's XP boards after XP was written outside the
+    after-recompute step (a contest's award); returns the boards that changed."""
+    boards = await LeaderboardRepository(tenant_id).boards()
+    xp_boards = [b for b in boards if stored_metric(b.metric).from_ledger]
+    people = list(dict.fromkeys(user_ids))
+    if not xp_boards or not people:
+        return []
+    scopes = {board.id: await _scope(board) for board in xp_boards}
+    updates, changed = await _xp_updates(xp_boards, scopes, people)
+    if updates:
+        await store.update(updates, changed_boards=changed)
+        await _notify_top(tenant_id, store, xp_boards, updates)
+    return changed
+
+
 async def rebuild_board(
     *, store: BoardStore, board: Leaderboard, period: Period | None = None
 ) -> int:
@@ -174,12 +236,14 @@ async def rebuild_board(
     returns how many people it ranks."""
     period = period or await current_period(board.tenant_id, board.period_kind)
     scope = await _scope(board)
-    results = await LeaderboardRepository(board.tenant_id).results(
-        period.id, None if scope is None else sorted(scope)
-    )
-    scores = {
-        k: v for k, v in _scores(stored_metric(board.metric), results).items() if v is not None
-    }
+    people = None if scope is None else sorted(scope)
+    metric = stored_metric(board.metric)
+    if metric.from_ledger:
+        found = await _xp_of(board.tenant_id, period, people)
+        scores = {str(user_id): points for user_id, points in found.items()}
+    else:
+        results = await LeaderboardRepository(board.tenant_id).results(period.id, people)
+        scores = {k: v for k, v in _scores(metric, results).items() if v is not None}
     await store.replace(board_key(board.id, period.id), scores)
     await store.update({}, changed_boards=[board.id])
     return len(scores)
@@ -211,13 +275,16 @@ async def refresh_after_recompute(
     results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
 ) -> list[UUID]:
     """Set the scores of the recomputed (person, period)s on every board of the tenant that
-    ranks them in that period, in one Redis round trip; returns the boards that changed.
-    ``results`` are the batch's stored results (read here when not given)."""
+    ranks them in that period, and their XP of the current period on every XP board (the
+    batch's XP is written by then: the gamification hook runs first), in one Redis round
+    trip; returns the boards that changed. ``results`` are the batch's stored results (read
+    here when not given)."""
     repository = LeaderboardRepository(tenant_id)
     boards = await repository.boards()
     if not boards or not pairs:
         return []
-    if results is None or any(pair not in results for pair in pairs):
+    from_results = any(not stored_metric(b.metric).from_ledger for b in boards)
+    if from_results and (results is None or any(pair not in results for pair in pairs)):
         by_period: dict[str, list[UUID]] = {}
         for user_id, period in pairs:
             by_period.setdefault(period, []).append(user_id)
@@ -227,11 +294,14 @@ async def refresh_after_recompute(
             for user_id in people:
                 read[(user_id, period)] = found.get(user_id, [])
         results = read
-    updates: dict[str, dict[str, int | None]] = {}
-    changed: list[UUID] = []
     scopes = {board.id: await _scope(board) for board in boards}
+    updates, changed = await _xp_updates(
+        boards, scopes, list(dict.fromkeys(user_id for user_id, _ in pairs))
+    )
     for board in boards:
         metric = stored_metric(board.metric)
+        if metric.from_ledger:
+            continue
         scope = scopes[board.id]
         touched = False
         for user_id, period in pairs:
@@ -239,7 +309,7 @@ async def refresh_after_recompute(
                 continue
             if scope is not None and user_id not in scope:
                 continue
-            score = metric.score(_as_rows(results.get((user_id, period), [])))
+            score = metric.score(_as_rows((results or {}).get((user_id, period), [])))
             key = board_key(board.id, period)
             updates.setdefault(key, {})[str(user_id)] = (
                 None if score is None else metric.exact(score)
@@ -371,14 +441,30 @@ async def board_view(
     return BoardView(board, period, top, near)
 
 
+ReadTop = Callable[[int], Awaitable[list[Ranked[str]]]]
+
+
 async def board_entries(
-    *, viewer: Viewer, store: BoardStore, board: Leaderboard, period: str, first: int
+    *,
+    viewer: Viewer,
+    store: BoardStore,
+    board: Leaderboard,
+    period: str,
+    first: int,
+    read_top: ReadTop | None = None,
 ) -> list[Entry]:
-    """The top ``first`` of a board the caller found visible (`visible_board`)."""
+    """The top ``first`` of a board the caller found visible (`visible_board`); ``read_top``
+    reads it instead of the store (a read shared by the board's followers), as the viewer
+    may see it all the same."""
     if not 0 <= first <= MAX_ENTRIES:
         raise InvalidInput(f"first must be 0 to {MAX_ENTRIES}", field="first")
     shown = await _shown_to(viewer, board)
-    return [shown(r) for r in await store.top(board_key(board.id, period), first)]
+    found = (
+        await read_top(first)
+        if read_top is not None
+        else await store.top(board_key(board.id, period), first)
+    )
+    return [shown(r) for r in found]
 
 
 async def board_around(

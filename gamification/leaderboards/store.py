@@ -40,6 +40,7 @@ class Position:
 class BoardStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._around = redis.register_script(_AROUND)
 
     async def update(
         self,
@@ -100,23 +101,35 @@ class BoardStore:
         return Position(rank=better + 1, score=-int(stored), of=int(size))
 
     async def around(self, key: str, member: str, radius: int) -> list[Ranked[str]]:
-        """The person and up to ``radius`` people either side, ranked."""
-        place = await self.redis.zrank(key, member)
-        if place is None:
+        """The person and up to ``radius`` people either side, ranked: read at once (one
+        script), so a board moving between the reads cannot centre the page on someone
+        else."""
+        start, ahead, flat = await self._around(keys=[key], args=[member, radius])
+        if not flat:
             return []
-        start = max(0, place - radius)
-        found = await self.redis.zrange(key, start, place + radius, withscores=True)
-        if not found:
-            return []
-        first_score = -int(found[0][1])
-        ahead = await self.redis.zcount(key, "-inf", f"({int(found[0][1])}")
-        ranked = competition_ranks(((_text(m), -int(s)) for m, s in found), before=start)
+        found = [(_text(flat[i]), -int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
+        first_score = found[0][1]
+        ranked = competition_ranks(found, before=int(start))
         # those who tie with the page's first person share the rank of everyone they tie
         # with, some of whom may be before the page: one more than those strictly ahead
-        return [Ranked(ahead + 1, r.key, r.score) if r.score == first_score else r for r in ranked]
+        return [
+            Ranked(int(ahead) + 1, r.key, r.score) if r.score == first_score else r for r in ranked
+        ]
 
     async def size(self, key: str) -> int:
         return int(await self.redis.zcard(key))
+
+
+# the person's place, the page around it and how many rank strictly ahead of its first
+# member, in one step: (start, ahead, [member, score, ...]); no page when not on the board
+_AROUND = """
+local place = redis.call('ZRANK', KEYS[1], ARGV[1])
+if not place then return {0, 0, {}} end
+local start = math.max(0, place - tonumber(ARGV[2]))
+local found = redis.call('ZRANGE', KEYS[1], start, place + tonumber(ARGV[2]), 'WITHSCORES')
+local ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. found[2])
+return {start, ahead, found}
+"""
 
 
 def _text(member: bytes | str) -> str:

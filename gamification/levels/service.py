@@ -4,8 +4,9 @@ Services never commit: they run inside the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -67,31 +68,38 @@ async def reverse_xp(*, tenant_id: UUID, user_id: UUID, source: str, reason: str
     return await _append(tenant_id, user_id, source + REVERSED, -rows[0]["points"], reason[:200])
 
 
-async def xp_totals(
-    *, tenant_id: UUID, user_ids: Sequence[UUID], start: date, end: date
-) -> dict[UUID, int]:
-    """Each person's XP written from ``start`` to ``end`` (inclusive, UTC days), exact
-    integers; 0 for someone with none."""
-    totals = {user_id: 0 for user_id in user_ids}
-    if not totals:
-        return totals
+@dataclass(frozen=True, slots=True)
+class Earned:
+    points: int
+    last_at: datetime  # when the last entry counted was written
+
+
+async def xp_earned(
+    *, tenant_id: UUID, start: datetime, end: datetime, user_ids: Sequence[UUID] | None = None
+) -> dict[UUID, Earned]:
+    """The XP that stands, written from ``start`` (inclusive) to ``end`` (exclusive): the
+    entries written inside the window, less those whose source has been reversed (the grant
+    and its reversal both leave, whenever the reversal was written: a deal won in the window
+    and deleted later earned nothing in it). Each person who has such entries (all of the
+    tenant's, or ``user_ids``'), with when the last of them was written; one statement, exact
+    integers. The XP leaderboards and the contests' ``xp`` metric both read it."""
+    if user_ids is not None and not user_ids:
+        return {}
     rows = await _db().execute_query_dict(
-        """
-        SELECT user_id, SUM(points)::bigint AS xp FROM xp_entries
-        WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])
-          AND created_at >= $3 AND created_at < $4
-        GROUP BY user_id
-        """,
-        [
-            tenant_id,
-            list(totals),
-            datetime.combine(start, time(), UTC),
-            datetime.combine(end + timedelta(days=1), time(), UTC),
-        ],
+        f"""
+        SELECT e.user_id, SUM(e.points)::bigint AS xp, MAX(e.created_at) AS last_at
+        FROM xp_entries e
+        WHERE e.tenant_id = $1 AND ($2::uuid[] IS NULL OR e.user_id = ANY($2::uuid[]))
+          AND e.created_at >= $3 AND e.created_at < $4 AND right(e.source, {len(REVERSED)}) <> $5
+          AND NOT EXISTS (
+              SELECT 1 FROM xp_entries r
+              WHERE r.tenant_id = e.tenant_id AND r.user_id = e.user_id
+                AND r.source = e.source || $5)
+        GROUP BY e.user_id
+        """,  # noqa: S608 - a fixed query
+        [tenant_id, None if user_ids is None else list(user_ids), start, end, REVERSED],
     )
-    for row in rows:
-        totals[row["user_id"]] = int(row["xp"])
-    return totals
+    return {row["user_id"]: Earned(int(row["xp"]), row["last_at"]) for row in rows}
 
 
 async def xp_of(*, tenant_id: UUID, user_id: UUID) -> int:
@@ -215,3 +223,69 @@ async def sync_deal_xp(*, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]) ->
         [*window, REVERSED, utc_now()],
     )
     return len(granted) + len(reversed_)
+
+
+THRESHOLD_XP = 25  # XP for each threshold a person's period reaches (attainment, a tier)
+_THRESHOLD = "threshold:"
+
+
+def threshold_source(kind: str, period: str, key: str) -> str:
+    """The ledger source of a threshold reached: ``threshold:<kind>:<period>:<key>``."""
+    return f"{_THRESHOLD}{kind}:{period}:{key}"[:200]
+
+
+async def sync_threshold_xp(
+    *, tenant_id: UUID, reached: Mapping[tuple[UUID, str], Collection[str]]
+) -> list[tuple[UUID, str]]:
+    """XP for the thresholds each (person, period) of a batch reaches now (``reached``: their
+    sources, `threshold_source`): each granted once; one of these periods' sources granted
+    before and no longer reached (a reversed deal took the attainment back under it) is
+    reversed, once. The ledger's rule holds: a source reversed is not granted again. Two
+    statements for the batch. Returns the (person, source) entries written."""
+    people = sorted({user_id for user_id, _ in reached})
+    if not people:
+        return []
+    rows = await _db().execute_query_dict(
+        "SELECT user_id, source, points FROM xp_entries "
+        "WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND starts_with(source, $3)",
+        [tenant_id, people, _THRESHOLD],
+    )
+    written = {(row["user_id"], row["source"]): int(row["points"]) for row in rows}
+    new: list[tuple[UUID, str, int, str]] = []
+    for (user_id, period), sources in reached.items():
+        new += [
+            (user_id, source, THRESHOLD_XP, "threshold reached")
+            for source in sources
+            if (user_id, source) not in written
+        ]
+        new += [
+            (user_id, source + REVERSED, -points, "threshold no longer reached")
+            for (owner, source), points in written.items()
+            if owner == user_id
+            and source.split(":")[2] == period
+            and not source.endswith(REVERSED)
+            and source not in sources
+            and (owner, source + REVERSED) not in written
+            and points != 0
+        ]
+    if not new:
+        return []
+    inserted = await _db().execute_query_dict(
+        """
+        INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
+        SELECT $1, n.user_id, n.source, n.points, n.reason, $6
+        FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[])
+             AS n(user_id, source, points, reason)
+        ON CONFLICT (tenant_id, user_id, source) DO NOTHING
+        RETURNING user_id, source
+        """,
+        [
+            tenant_id,
+            [n[0] for n in new],
+            [n[1] for n in new],
+            [n[2] for n in new],
+            [n[3] for n in new],
+            utc_now(),
+        ],
+    )
+    return [(row["user_id"], row["source"]) for row in inserted]

@@ -1,7 +1,9 @@
 """One contest from launch to award through the real path: LaunchContest over HTTP on a real
 uvicorn, signed CRM webhooks, the inbox, a real arq worker with the hooks WorkerSettings
 registers, the cron step that moves contests along; a deal deleted while live takes its points
-away, a deal deleted after the award claws the money prize back (the tenant's default)."""
+away, a deal deleted after the award claws the money prize back (the tenant's default). An
+XP board follows the deals' XP and the place's XP of the award, and their reversals; a
+`contest_place <= 3` badge goes to both placed reps at the award, once."""
 
 from __future__ import annotations
 
@@ -20,9 +22,20 @@ from domain.kit.periods import period_containing
 from domain.notifications.models import Notification, NotificationKind
 from domain.org.models import Role
 from domain.rewards.models import Reward
+from gamification.badges.models import BadgeAward
+from gamification.badges.service import create_badge
 from gamification.contests.models import Contest
+from gamification.leaderboards.service import create_leaderboard, current_period
+from gamification.leaderboards.store import BoardStore, board_key
 from tests.api.graphql.helpers import token
-from tests.domain.builders import assign, make_tenant, make_user, publish_plan, set_quota
+from tests.domain.builders import (
+    assign,
+    make_tenant,
+    make_user,
+    publish_plan,
+    set_quota,
+    system_viewer,
+)
 from tests.domain.notifications.plans import AE_PLAN
 from tests.workers.ingest_helpers import Burst, body_of, deal, deletion, signed_headers
 from tests.workers.ingest_helpers import redis_url as redis_url  # a private Redis
@@ -88,7 +101,23 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
             await realtime_shutdown(ctx)
 
     async def step(at: datetime) -> int:
-        return await advance_contests({"now": at, "push_sender": None})
+        ctx: dict[str, Any] = {"now": at, "push_sender": None, "redis": pool}
+        await contests_startup(ctx)  # the badge and XP services of the award, as the worker
+        return await advance_contests(ctx)
+
+    podium = await create_badge(
+        viewer=system_viewer(tenant), name="Podium", rule="contest_place <= 3", xp=25
+    )
+    xp_board = await create_leaderboard(
+        viewer=system_viewer(tenant), name="XP", metric="xp", period_kind="month"
+    )
+    store = BoardStore(pool)
+
+    async def xp_ranks() -> list[tuple[int, str, int]]:
+        this_month = await current_period(tenant.id, "month")
+        names = {str(p.id): p.external_id for p in people.values()}
+        top = await store.top(board_key(xp_board.id, this_month.id), 10)
+        return [(r.rank, names[r.key], r.score) for r in top]
 
     prize = {"rank": 1, "description": "Dinner for two", "amount": "150.00"}
     launch_input = {
@@ -115,6 +144,7 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
             deal("e3", "opp-3", rep="ben", amount="5000", on=yesterday),  # outside the window
             deal("e4", "opp-4", rep="ben", amount="900", on=day),
         )
+        assert await xp_ranks() == [(1, "ben", 30), (2, "ana", 10)]  # 10 XP a deal won
         seen = (await gql(boss, STANDINGS, id=contest_id))["contest"]
         assert [(s["rank"], s["rep"]["displayName"], s["score"]) for s in seen["standings"]] == [
             (1, "Ben", "1700.000000"),
@@ -127,6 +157,7 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
             (1, "Ana"),
             (2, "Ben"),
         ]
+        assert await xp_ranks() == [(1, "ben", 20), (2, "ana", 10)]
         mine = (await gql(people["ana"], MINE))["contests"]
         assert mine == [
             {
@@ -150,6 +181,12 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
                 "reward": {"amount": "150.00", "currency": "EUR"},
             }
         ]
+        # 100 XP for first place; the podium badge (and its 25 XP) for both, once
+        assert await xp_ranks() == [(1, "ana", 135), (2, "ben", 45)]
+        podium_awards = await BadgeAward.filter(badge_id=podium.id).values_list("user_id", "source")
+        assert sorted(podium_awards) == sorted(
+            (people[n].id, f"contest:{contest_id}:rule:{podium.id}") for n in ("ana", "ben")
+        )
         prize_period = period_containing(ends.date(), "month").id
         rewards = await Reward.filter(user_id=people["ana"].id).order_by("created_at")
         assert [(r.amount, r.period) for r in rewards] == [(Decimal("150.00"), prize_period)]
@@ -159,6 +196,8 @@ async def test_given_signed_events_then_a_contest_runs_from_launch_to_award_with
         await post_and_work(deletion("e6", "opp-1", version=2))
         rewards = await Reward.filter(user_id=people["ana"].id).order_by("created_at")
         assert [r.amount for r in rewards] == [Decimal("150.00"), Decimal("-150.00")]
+        assert await xp_ranks() == [(1, "ana", 125), (2, "ben", 45)]  # the deal's XP went
+        assert await BadgeAward.filter(badge_id=podium.id, revoked_at=None).count() == 2
         seen = (await gql(people["ana"], STANDINGS, id=contest_id))["contest"]
         assert seen["winners"][0]["rep"]["displayName"] == "Ana"  # frozen
 

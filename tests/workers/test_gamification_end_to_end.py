@@ -83,14 +83,16 @@ async def test_given_signed_events_then_badges_and_xp_follow_a_deal_its_replay_a
         assert [(a.badge_id, a.period, a.revoked_at) for a in awards] == [
             (badge.id, month.id, None)
         ]
-        assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 10 + 50
+        # the deal, the badge, the four attainment thresholds it reached (50 to 120%) and the
+        # commission's tiers 2 and 3
+        assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 10 + 50 + 4 * 25 + 2 * 25
         assert await kinds() == ["badge", "level"]
 
         # the same event again, and the same deal re-sent (a newer version): nothing twice
         await post_and_work(deal("e1", "opp-1", rep="ana", amount="12000", on=day))
         await post_and_work(deal("e2", "opp-1", rep="ana", amount="12500", on=day, version=2))
         assert await BadgeAward.filter(tenant_id=tenant.id).count() == 1
-        assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 60
+        assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 210
         assert await kinds() == ["badge", "level"]
 
         await post_and_work(deletion("e3", "opp-1", version=3))
@@ -100,9 +102,17 @@ async def test_given_signed_events_then_badges_and_xp_follow_a_deal_its_replay_a
         sources = sorted(
             (e.source, e.points) for e in await XpEntry.filter(tenant_id=tenant.id)
         )  # the ledger only grew: each grant and its reversing entry
-        assert sources == [
-            (f"badge:{badge.id}:{month.id}", 50),
-            (f"badge:{badge.id}:{month.id}:reversed", -50),
-            ("deal:opp-1", 10),
-            ("deal:opp-1:reversed", -10),
+        thresholds = [
+            *(f"threshold:attainment:{month.id}:bookings:{p}" for p in (50, 80, 100, 120)),
+            *(f"threshold:tier:{month.id}:ae:commission:{t}" for t in (2, 3)),
         ]
+        assert sources == sorted(
+            [
+                (f"badge:{badge.id}:{month.id}", 50),
+                (f"badge:{badge.id}:{month.id}:reversed", -50),
+                ("deal:opp-1", 10),
+                ("deal:opp-1:reversed", -10),
+                *((source, 25) for source in thresholds),
+                *((f"{source}:reversed", -25) for source in thresholds),
+            ]
+        )

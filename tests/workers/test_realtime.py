@@ -74,8 +74,8 @@ async def test_given_startup_then_the_hooks_registered_once_and_no_sender_withou
     assert ctx["after_recompute"] == [
         print,
         publish_earnings,
-        update_leaderboards,
         award_gamification,
+        update_leaderboards,
         notify_thresholds,
     ]
     assert ctx["push_sender"] is None

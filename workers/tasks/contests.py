@@ -4,7 +4,9 @@ awarded contest is reversed (if the tenant says so). Live standings need no hook
 computed from PostgreSQL when read, so a deleted deal is gone from them once its event applied.
 
 The badge and XP grants of the award come from the badges and levels area: ``ctx`` keys
-``contest_award_badge`` and ``contest_grant_xp`` (their services, set at start-up)."""
+``contest_award_badge``, ``contest_award_places`` (the badges whose rule reads
+``contest_place``) and ``contest_grant_xp`` (their services, set at start-up); the XP boards
+take the placed people's new XP once the award commits."""
 
 from __future__ import annotations
 
@@ -20,11 +22,14 @@ from domain.notifications.push import PushSender
 from domain.notifications.service import notify_events
 from gamification.contests import service
 from gamification.contests.models import Contest, ContestStatus
+from gamification.leaderboards.service import refresh_xp_boards
+from gamification.leaderboards.store import BoardStore
 from workers.realtime import PUSH_SENDER
 
 log = logging.getLogger(__name__)
 AWARD_BADGE = "contest_award_badge"
 GRANT_XP = "contest_grant_xp"
+AWARD_PLACES = "contest_award_places"
 
 
 async def advance_contests(ctx: dict[str, Any]) -> int:
@@ -35,6 +40,7 @@ async def advance_contests(ctx: dict[str, Any]) -> int:
             now=ctx.get("now") or utc_now(),
             award_badge=ctx.get(AWARD_BADGE),
             grant_xp=ctx.get(GRANT_XP),
+            award_places=ctx.get(AWARD_PLACES),
         )
         by_tenant: dict[UUID, list[tuple[Contest, str]]] = {}
         for contest, what in moved:
@@ -45,6 +51,14 @@ async def advance_contests(ctx: dict[str, Any]) -> int:
                 tenant_id=tenant_id, events=service.notification_events(items)
             )
             pushes += notified.pushes
+    # the XP of the places (and of badge prizes) moves the XP boards once committed
+    store = BoardStore(ctx["redis"])
+    for contest, what in moved:
+        if what == "won":
+            placed = await service.places(contest, await service.current_standings(contest))
+            await refresh_xp_boards(
+                store=store, tenant_id=contest.tenant_id, user_ids=[u for u, _ in placed]
+            )
     sender: PushSender | None = ctx.get(PUSH_SENDER)
     if sender is not None and pushes:
         await sender.send(pushes)
@@ -84,12 +98,14 @@ claw_back_contests.many = claw_back_contests_of  # type: ignore[attr-defined]
 
 
 async def contests_startup(ctx: dict[str, Any]) -> None:
-    from gamification.badges.service import award_badge
+    from gamification.badges.service import award_badge, award_contest_badges
     from gamification.levels.service import grant_xp
 
-    # badge prizes and XP for places, through the badges and levels areas
+    # badge prizes, badges of the places (`contest_place` rules) and XP for places, through
+    # the badges and levels areas
     ctx.setdefault(AWARD_BADGE, award_badge)
     ctx.setdefault(GRANT_XP, grant_xp)
+    ctx.setdefault(AWARD_PLACES, award_contest_badges)
     hooks: list[Any] = ctx.setdefault("after_recompute", [])
     if claw_back_contests not in hooks:
         hooks.append(claw_back_contests)

@@ -1,5 +1,5 @@
-"""The demo's leaderboards: two boards of the current month, filled from the seeded results
-when `podium dev` starts (`_fill_boards`), ranked and readable by a rep of the team."""
+"""The demo's leaderboards: three boards of the current month, filled from the seeded results
+and XP when `podium dev` starts (`_fill_boards`), ranked and readable by a rep of the team."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from domain.org.viewer import Viewer
 from gamification.leaderboards.models import Leaderboard
 from gamification.leaderboards.service import board_view, standings
 from gamification.leaderboards.store import BoardStore
+from gamification.levels.service import xp_of
 
 
-async def test_given_the_demo_then_two_boards_ranked_from_the_seeded_month(
+async def test_given_the_demo_then_three_boards_ranked_from_the_seeded_month(
     db: str, redis_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ):
     async with in_transaction():
@@ -26,7 +27,7 @@ async def test_given_the_demo_then_two_boards_ranked_from_the_seeded_month(
     await _fill_boards(summary.tenant.id)
 
     boards = {b.name: b for b in await Leaderboard.filter(tenant_id=summary.tenant.id)}
-    assert set(boards) == {"Bookings this month", "North: quota attainment"}
+    assert set(boards) == {"Bookings this month", "North: quota attainment", "XP this month"}
     rep = await User.get(tenant_id=summary.tenant.id, external_id="rep-north-01")
     viewer = Viewer(tenant_id=rep.tenant_id, user_id=rep.id, role=rep.role)
     store = BoardStore(redis)
@@ -42,3 +43,6 @@ async def test_given_the_demo_then_two_boards_ranked_from_the_seeded_month(
     north = next(s for s in mine if s.board.name == "North: quota attainment")
     tenant_wide = next(s for s in mine if s.board.name == "Bookings this month")
     assert 1 < north.of < tenant_wide.of  # the north team only, not the tenant
+    # the seeded XP was all written today (the workers' step run over the seeded months)
+    xp = next(s for s in mine if s.board.name == "XP this month")
+    assert xp.score == await xp_of(tenant_id=rep.tenant_id, user_id=rep.id) > 0

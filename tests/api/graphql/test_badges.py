@@ -85,7 +85,10 @@ async def test_given_a_badge_awarded_then_certificate_credential_and_revocation_
     ]  # fmt: skip
 
     levels = (await me.gql(LEVEL_MAP))["data"]["me"]
-    assert levels["level"] == {"number": 2, "xp": 60, "nextLevelXp": None}
+    # the deal, the badge, the four attainment thresholds it reached (50 to 120%) and the
+    # commission's tiers 2 and 3
+    xp = 10 + 50 + 4 * 25 + 2 * 25
+    assert levels["level"] == {"number": 2, "xp": xp, "nextLevelXp": None}
     assert [(s["number"], s["unlocked"]) for s in levels["levelMap"]] == [(1, True), (2, True)]
     home = await me.gql(HOME)
     assert "errors" not in home, home

@@ -7,6 +7,7 @@ another rep's earnings on an earnings board unless the tenant allows it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from graphql import print_ast
@@ -21,6 +22,8 @@ from domain.tenants.models import Tenant
 from gamification.leaderboards.models import Leaderboard
 from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all
 from gamification.leaderboards.store import BoardStore
+from gamification.levels.models import XpEntry
+from gamification.levels.service import grant_xp, reverse_xp
 from tests.api.graphql import helpers as h
 from tests.api.graphql.helpers import Api
 from tests.api.graphql.test_contract import operation_document
@@ -181,7 +184,7 @@ async def test_given_bad_input_then_a_user_error_names_the_field_and_nothing_is_
     cases = [
         ({"metric": "revenue"}, "metric"),
         ({"metric": "attainment:"}, "metric"),
-        ({"metric": "xp"}, "metric"),
+        ({"metric": "xp:bookings"}, "metric"),
         ({"periodKind": "week"}, "periodKind"),
         ({"name": " "}, "name"),
         ({"teamId": "not-an-id"}, "teamId"),
@@ -306,3 +309,55 @@ async def test_given_hostile_arguments_then_clear_errors_never_a_500(api: Api, r
     assert h.codes(negative) == ["BAD_USER_INPUT"]
     assert garbage["data"] == {"leaderboard": None}
     assert await Leaderboard.all().count() == 1
+
+
+async def test_given_an_xp_board_then_the_xp_earned_in_the_period_ranks_and_follows_the_hooks(
+    api: Api, redis: Redis
+):
+    w = await world()
+    t, period = w["t"], h.this_period()
+    for name, source, points in (
+        ("ana", "badge:first", 50), ("ben", "badge:first", 30), ("cy", "badge:first", 30),
+        ("dee", "badge:first", 10), ("dee", "deal:gone", 40),
+    ):  # fmt: skip
+        await grant_xp(tenant_id=t.id, user_id=w[name].id, source=source, points=points, reason="")
+    await reverse_xp(tenant_id=t.id, user_id=w["dee"].id, source="deal:gone", reason="deleted")
+    last_month = datetime.combine(period.start, time(), UTC) - timedelta(days=2)
+    await XpEntry.create(
+        tenant_id=t.id,
+        user_id=w["ana"].id,
+        source="old",
+        points=500,
+        reason="",
+        created_at=last_month,
+    )
+
+    created = await create(api, w, metric="xp", name="XP")
+    assert (created["__typename"], created["metric"]) == ("Leaderboard", "xp")
+    board = (await api.as_(t, w["dee"]).gql(BOARD, {"id": created["id"]}))["data"]["leaderboard"]
+
+    # last month's XP and a reversed grant do not count; equal XP shares a rank
+    tied = sorted([w["ben"], w["cy"]], key=lambda u: str(u.id))
+    assert ranks(board) == [
+        (1, "Ana", "50"),
+        (2, tied[0].display_name, "30"),
+        (2, tied[1].display_name, "30"),
+        (4, "Dee", "10"),
+    ]
+
+    # a deal won: the hooks, in the workers' order, write its XP and then move the board
+    ctx: dict[str, Any] = {"redis": redis, "push_sender": None}
+    await realtime_startup(ctx)
+    await h.deal(t, w["dee"], "dee-2", "1000", period.start)
+    await h.recompute(t, w["dee"], period.id)
+    for hook in ctx[AFTER_RECOMPUTE]:
+        await hook(ctx, tenant_id=t.id, user_id=w["dee"].id, period=period.id)
+    board = (await api.as_(t, w["dee"]).gql(BOARD, {"id": created["id"]}))["data"]["leaderboard"]
+    assert ranks(board)[0] == (1, "Ana", "50")
+    assert ("Dee", "30") in [(name, score) for _, name, score in ranks(board)]  # 10 + 2 deals
+
+    before = board
+    await redis.flushdb()
+    assert (await rebuild_all(store=BoardStore(redis), tenant_id=t.id))["XP"] == 4
+    after = (await api.as_(t, w["dee"]).gql(BOARD, {"id": created["id"]}))["data"]["leaderboard"]
+    assert after == before

@@ -1,12 +1,19 @@
 from types import SimpleNamespace
+from uuid import uuid4
 
 import pytest
 
 from domain.earnings.models import EarningsResult
 from domain.kit.clock import utc_now
+from domain.notifications.models import Notification, NotificationKind
 from gamification.badges.errors import BadgeRuleError
 from gamification.badges.models import BadgeAward, BadgeDefinition
-from gamification.badges.service import award_badge, create_badge, evaluate_after_recompute
+from gamification.badges.service import (
+    award_badge,
+    award_contest_badges,
+    create_badge,
+    evaluate_after_recompute,
+)
 from gamification.levels.service import xp_of
 from tests.domain.builders import make_tenant, make_user, publish_plan, system_viewer
 
@@ -85,3 +92,46 @@ async def test_award_badge_is_idempotent_on_source(db: str) -> None:
     assert award is not None
     assert award.status_index == 0
     assert await award_badge(source="contest:c1:1", **args) is None
+
+
+async def test_given_a_contest_place_rule_then_awarded_at_a_contest_award_once_per_contest(
+    db: str,
+) -> None:
+    tenant = await make_tenant(slug="b-contest")
+    ana, ben, cy, dee = [
+        await make_user(tenant=tenant, external_id=n) for n in ("ana", "ben", "cy", "dee")
+    ]
+    podium = await create_badge(
+        viewer=system_viewer(tenant), name="Podium", rule="contest_place <= 3", xp=25
+    )
+    await create_badge(viewer=system_viewer(tenant), name="First deal", rule="deals >= 1")
+    contest, other = uuid4(), uuid4()
+    places = [(ana.id, 1), (ben.id, 2), (cy.id, 2), (dee.id, 4)]  # a shared rank
+
+    awarded = await award_contest_badges(
+        tenant_id=tenant.id, contest_id=contest, period="2026-10", places=places
+    )
+    again = await award_contest_badges(
+        tenant_id=tenant.id, contest_id=contest, period="2026-10", places=places
+    )
+
+    assert sorted((a.user_id, a.badge_id) for a in awarded) == sorted(
+        (u.id, podium.id) for u in (ana, ben, cy)
+    )  # the deals rule is not a contest rule: it waits for a recompute
+    assert again == []  # once per contest
+    assert {a.source for a in awarded} == {f"contest:{contest}:rule:{podium.id}"}
+    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 25
+    told = await Notification.filter(user_id=ana.id, kind=NotificationKind.BADGE).count()
+    assert told == 1
+    # a recompute evaluates no contest rule: the award stands, nothing is revoked
+    _, revoked = await evaluate_after_recompute(
+        tenant_id=tenant.id, pairs=[(ana.id, "2026-10")], results={(ana.id, "2026-10"): []}
+    )
+    assert revoked == []
+    # like every badge, at most once per person and period: another contest that month
+    assert not await award_contest_badges(
+        tenant_id=tenant.id, contest_id=other, period="2026-10", places=[(ana.id, 1)]
+    )
+    assert await award_contest_badges(
+        tenant_id=tenant.id, contest_id=other, period="2026-11", places=[(ana.id, 1)]
+    )

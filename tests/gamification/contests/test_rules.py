@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from gamification.contests.rules import (
     Entry,
     Prize,
@@ -11,6 +13,7 @@ from gamification.contests.rules import (
     rank,
     team_entries,
 )
+from gamification.leaderboards.ranking import competition_ranks, ordered, shared_ranks
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
@@ -21,6 +24,25 @@ def test_given_equal_scores_when_sharing_then_ranks_are_1_2_2_4():
         tie_rule=TieRule.SHARE,
     )
     assert [(p.key, p.rank) for p in placed] == [("a", 1), ("b", 2), ("c", 2), ("d", 4)]
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [[10, 7, 7, 1], [5, 5, 5], [9, 8, 8, 8, 2, 2, 1], [3], []],
+)
+def test_given_the_same_scores_then_a_board_and_a_share_contest_rank_alike(scores: list[int]):
+    keys = [f"k{i}" for i in range(len(scores))]
+    board = competition_ranks(ordered(list(zip(keys, scores, strict=True))))
+    contest = rank(
+        [Entry(k, Decimal(s)) for k, s in zip(keys, scores, strict=True)], tie_rule=TieRule.SHARE
+    )
+
+    assert [(p.key, p.rank) for p in contest] == [(r.key, r.rank) for r in board]
+
+
+def test_given_a_page_below_the_top_then_shared_ranks_count_those_before():
+    # a page starting at the 11th place, whose first two tie
+    assert list(shared_ranks([Decimal("4.50"), Decimal("4.5"), 3], before=10)) == [11, 11, 13]
 
 
 def test_given_equal_scores_when_earliest_then_the_earlier_one_ranks_higher():

@@ -11,11 +11,23 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.audit.models import AuditEntry
+from domain.earnings.service import recompute_rep_period
 from domain.rewards.models import Reward
 from gamification.contests import service
 from gamification.contests.errors import ContestError
 from gamification.contests.models import Contest, ContestStatus
-from tests.domain.builders import make_org, make_tenant, make_transaction, system_viewer, viewer_of
+from gamification.levels.models import XpEntry
+from tests.domain.builders import (
+    assign,
+    make_org,
+    make_tenant,
+    make_transaction,
+    publish_plan,
+    set_quota,
+    system_viewer,
+    viewer_of,
+)
+from tests.domain.notifications.plans import AE_PLAN
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -59,7 +71,9 @@ async def _launch(viewer, **kw):
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"metric": "xp"}, "metric"),
+        ({"metric": "speed"}, "metric"),
+        ({"metric": "measure:"}, "metric"),
+        ({"metric": "measure:bookings"}, "metric"),  # the tenant has no plan with it
         ({"ends_at": START - timedelta(days=1)}, "endsAt"),
         ({"starts_at": NOW - timedelta(days=9), "ends_at": NOW - timedelta(days=1)}, "endsAt"),
         (
@@ -123,6 +137,85 @@ async def test_only_transactions_dated_inside_the_window_count():
         (str(org["bob"].id), Decimal(11)),
     ]
     assert placed[0].rank == placed[1].rank == 1  # share: a tie
+
+
+async def _deals_recomputed(org: Any) -> None:
+    """AE_PLAN (a tiered commission and a 1% spiff, both on bookings) for ann and bob, and
+    their October deals: inside the window ann 1000 + 200, bob 1100; outside, ann 5000."""
+    version = await publish_plan(tenant=org.tenant, document=AE_PLAN)
+    for name in ("ann", "bob"):
+        await assign(user=org[name], plan=version)
+        await set_quota(user=org[name], value="10000")
+    for rep, external_id, amount, on in (
+        ("ann", "in", "1000", "2026-10-05"), ("ann", "last", "200", "2026-10-19"),
+        ("ann", "before", "5000", "2026-10-04"), ("bob", "b", "1100", "2026-10-10"),
+    ):  # fmt: skip
+        await make_transaction(rep=org[rep], external_id=external_id, amount=amount, on=on)
+    for name in ("ann", "bob"):
+        await recompute_rep_period(
+            viewer=system_viewer(org.tenant), user_id=org[name].id, period="2026-10"
+        )
+
+
+async def test_given_a_measure_metric_then_its_values_of_the_deals_inside_the_window():
+    _, org = await _org()
+    await _deals_recomputed(org)
+    contest = await _launch(viewer_of(org["mgr"]), metric="measure:bookings")
+
+    placed = await service.standings(contest)
+
+    assert [(p.key, p.score) for p in placed] == [
+        (str(org["ann"].id), Decimal(1200)),  # not her deal of the day before
+        (str(org["bob"].id), Decimal(1100)),
+    ]
+    assert placed[0].reached_at is not None
+
+
+async def test_given_earnings_then_the_per_deal_lines_of_the_deals_inside_the_window():
+    _, org = await _org()
+    await _deals_recomputed(org)
+    contest = await _launch(viewer_of(org["mgr"]), metric="earnings")
+
+    placed = await service.standings(contest)
+
+    # the 1% spiff of each deal inside the window; the tiered commission, earned by the
+    # month as a whole, is tied to no deal and does not count (the metric's documented rule)
+    assert [(p.key, p.score) for p in placed] == [
+        (str(org["ann"].id), Decimal("12.00")),
+        (str(org["bob"].id), Decimal("11.00")),
+    ]
+
+
+async def test_given_a_measure_without_per_deal_lines_then_refused():
+    tenant, org = await _org()
+    document = AE_PLAN.split("  - id: spiff")[0]  # the tiered commission alone
+    await publish_plan(tenant=tenant, document=document)
+    with pytest.raises(ContestError) as caught:
+        await _launch(viewer_of(org["mgr"]), metric="measure:bookings")
+    assert caught.value.field == "metric"
+    assert "per-deal lines" in caught.value.message
+    assert await Contest.all().count() == 0
+
+
+async def test_given_xp_then_the_xp_written_inside_the_window_that_stands():
+    tenant, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]), metric="xp")
+    for name, source, points, day in (
+        ("ann", "badge:a", 30, 6), ("bob", "badge:b", 50, 7), ("bob", "late", 40, 25),
+        ("ann", "deal:x", 100, 8), ("ann", "deal:x:reversed", -100, 30),
+    ):  # fmt: skip
+        await XpEntry.create(
+            tenant_id=tenant.id, user_id=org[name].id, source=source, points=points,
+            reason="", created_at=datetime(2026, 10, day, 9, tzinfo=UTC),
+        )  # fmt: skip
+
+    placed = await service.standings(contest)
+
+    # bob's late XP is after the window; ann's deal was reversed after it: it does not stand
+    assert [(p.key, p.score, p.reached_at) for p in placed] == [
+        (str(org["bob"].id), Decimal(50), datetime(2026, 10, 7, 9, tzinfo=UTC)),
+        (str(org["ann"].id), Decimal(30), datetime(2026, 10, 6, 9, tzinfo=UTC)),
+    ]
 
 
 async def test_lifecycle_award_is_frozen_audited_and_idempotent_then_clawed_back():

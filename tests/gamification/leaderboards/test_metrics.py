@@ -21,6 +21,7 @@ MEASURES = {"bookings", "cloud"}
         ("attainment:bookings", Metric("attainment", "bookings")),
         ("count:cloud", Metric("count", "cloud")),
         ("earnings", Metric("earnings")),
+        ("xp", Metric("xp")),
     ],
 )
 def test_given_a_metric_text_then_parsed(text: str, expected: Metric):
@@ -35,7 +36,7 @@ def test_given_a_metric_text_then_parsed(text: str, expected: Metric):
         ("speed:bookings", "is not a metric"),
         ("attainment:", "is not a metric"),
         ("", "is not a metric"),
-        ("xp", "levels ledger"),
+        ("xp:bookings", "is not a metric"),
     ],
 )
 def test_given_an_unknown_metric_then_refused_naming_the_field(text: str, says: str):
@@ -90,3 +91,13 @@ def test_given_ties_then_standard_competition_ranks_in_id_order():
     ranked = competition_ranks(scores)
 
     assert [(r.rank, r.key) for r in ranked] == [(1, "a"), (1, "b"), (3, "c"), (3, "e"), (5, "d")]
+
+
+def test_given_xp_then_whole_points_read_from_the_ledger_not_from_results():
+    xp = Metric("xp")
+
+    assert xp.from_ledger
+    assert xp.exact(Decimal(1234)) == 1234
+    assert xp.shown(1234) == Decimal(1234)
+    with pytest.raises(ValueError, match="ledger"):
+        xp.score([{"status": "ok", "total": "1", "measures": []}])

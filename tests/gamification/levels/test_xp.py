@@ -1,9 +1,23 @@
 from datetime import date, timedelta
 
+from domain.crm.models import Transaction
+from domain.earnings.service import recompute_rep_period
 from domain.kit.clock import utc_now
+from domain.notifications.models import Notification, NotificationKind
+from gamification.badges.service import after_recompute
+from gamification.levels.models import XpEntry
 from gamification.levels.rules import Level, day_streak, level_of, streak_of
-from gamification.levels.service import grant_xp, reverse_xp, xp_of, xp_totals
-from tests.domain.builders import make_tenant, make_user
+from gamification.levels.service import grant_xp, reverse_xp, set_level_map, xp_earned, xp_of
+from tests.domain.builders import (
+    assign,
+    make_tenant,
+    make_transaction,
+    make_user,
+    publish_plan,
+    set_quota,
+    system_viewer,
+)
+from tests.domain.notifications.plans import AE_PLAN
 
 
 def test_level_of_and_streaks() -> None:
@@ -28,6 +42,79 @@ async def test_grant_is_idempotent_and_reversible(db: str) -> None:
     assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 50
     assert await reverse_xp(**args) is True
     assert await reverse_xp(**args) is False
-    today = utc_now().date()
-    totals = await xp_totals(tenant_id=tenant.id, user_ids=[ana.id], start=today, end=today)
-    assert totals == {ana.id: 0}
+    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 0
+
+
+async def test_given_grants_and_a_reversal_then_xp_earned_counts_what_stands_in_the_window(
+    db: str,
+) -> None:
+    tenant = await make_tenant(slug="xp-earned")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    bob = await make_user(tenant=tenant, external_id="bob")
+    start = utc_now()
+    for user, source, points in ((ana, "deal:t1", 10), (ana, "deal:t2", 10), (bob, "badge:b", 25)):
+        await grant_xp(
+            tenant_id=tenant.id, user_id=user.id, source=source, points=points, reason=""
+        )
+    await reverse_xp(tenant_id=tenant.id, user_id=ana.id, source="deal:t1", reason="deleted")
+    end = utc_now() + timedelta(seconds=1)
+
+    earned = await xp_earned(tenant_id=tenant.id, start=start, end=end)
+    only_ana = await xp_earned(tenant_id=tenant.id, start=start, end=end, user_ids=[ana.id])
+    before = await xp_earned(tenant_id=tenant.id, start=start - timedelta(days=1), end=start)
+
+    # the reversed deal and its reversal both leave; the other entries stand
+    assert {u: e.points for u, e in earned.items()} == {ana.id: 10, bob.id: 25}
+    assert list(only_ana) == [ana.id]
+    assert start <= earned[ana.id].last_at < end
+    assert before == {}
+
+
+async def test_given_thresholds_and_tiers_reached_then_xp_once_each_reversed_when_no_longer_reached(
+    db: str,
+) -> None:
+    tenant = await make_tenant(slug="xp-thresholds")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    version = await publish_plan(tenant=tenant, document=AE_PLAN)
+    await assign(user=ana, plan=version)
+    await set_quota(user=ana, value="1000")
+    await set_level_map(
+        viewer=system_viewer(tenant), levels=[Level(1, "Rookie", 0), Level(2, "Closer", 30)]
+    )
+    pair = (ana.id, "2026-10")
+
+    async def step() -> dict[str, int]:
+        await recompute_rep_period(viewer=system_viewer(tenant), user_id=ana.id, period="2026-10")
+        await after_recompute(tenant_id=tenant.id, pairs=[pair])
+        rows = await XpEntry.filter(tenant_id=tenant.id, user_id=ana.id).values_list(
+            "source", "points"
+        )
+        return dict(rows)
+
+    await make_transaction(rep=ana, external_id="d1", amount="600")  # 60%
+    first = await step()
+    await make_transaction(rep=ana, external_id="d2", amount="500")  # 110%
+    second = await step()
+    await step()  # a replayed batch writes nothing
+    await Transaction.filter(tenant_id=tenant.id, external_id="d2").update(deleted=True)  # 60%
+    third = await step()
+
+    reached = "threshold:attainment:2026-10:bookings:"
+    tier = "threshold:tier:2026-10:ae:commission:"  # AE_PLAN's tiers: from 50% and 100%
+    assert first == {"deal:d1": 10, f"{reached}50": 25, f"{tier}2": 25}
+    assert {s: p for s, p in second.items() if s not in first} == {
+        "deal:d2": 10,
+        f"{reached}80": 25,
+        f"{reached}100": 25,
+        f"{tier}3": 25,
+    }
+    assert {s: p for s, p in third.items() if s not in second} == {
+        "deal:d2:reversed": -10,
+        f"{reached}80:reversed": -25,
+        f"{reached}100:reversed": -25,
+        f"{tier}3:reversed": -25,
+    }
+    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 60
+    # the threshold's XP took her to level 2 in the first step: told once
+    told = await Notification.filter(user_id=ana.id, kind=NotificationKind.LEVEL).count()
+    assert told == 1

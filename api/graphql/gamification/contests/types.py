@@ -97,7 +97,9 @@ class Contest:
     tie_rule_text: str = strawberry.field(description="The tie rule, printed on the results.")
     starts_at: datetime
     ends_at: datetime
-    metric: str = strawberry.field(description="deal_count | deal_amount")
+    metric: str = strawberry.field(
+        description="deal_count | deal_amount | measure:<measure id> | earnings | xp"
+    )
     target: Decimal | None
     hidden: bool = strawberry.field(description="Test mode: its launcher alone sees it.")
     prizes: list[ContestPrize]

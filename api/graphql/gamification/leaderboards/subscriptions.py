@@ -8,10 +8,10 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.graphql.errors import NOT_FOUND, unauthenticated
-from api.graphql.gamification.leaderboards.types import Leaderboard
+from api.graphql.gamification.leaderboards.types import Leaderboard, board_store
 from domain.kit.errors import NotFound
 from gamification.leaderboards import service
-from gamification.leaderboards.store import board_channel
+from gamification.leaderboards.store import board_channel, board_key
 
 # a busy board pushes a subscriber at most this often; the changes between fold into one
 MIN_INTERVAL = 0.25
@@ -29,10 +29,22 @@ async def leaderboard_changed(
         board = await service.visible_board(viewer=viewer, board_id=str(id))
     except NotFound as exc:  # a subscription's error is not mapped like a query's: coded here
         raise GraphQLError(exc.message, extensions={"code": NOT_FOUND}) from None
-    async for _ in context.live.board_changes(
+    live, channel, store = context.live, board_channel(board.id), board_store(info)
+    async for pulse in live.board_changes(
         tenant_id=viewer.tenant_id,
         user_id=viewer.user_id,
-        channel=board_channel(board.id),
+        channel=channel,
         min_interval=MIN_INTERVAL,
     ):
-        yield await Leaderboard.of(board)
+        # the board's period and top are read once per push for all its followers here
+        period = await live.shared(
+            channel, pulse.generation, "period",
+            lambda: service.current_period(board.tenant_id, board.period_kind),
+        )  # fmt: skip
+
+        def top(first: int, period: str = period.id, generation: int = pulse.generation) -> Any:
+            key = board_key(board.id, period)
+            return live.shared(channel, generation, ("top", period, first),
+                               lambda: store.top(key, first))  # fmt: skip
+
+        yield Leaderboard.at(board, period.id, top=top)

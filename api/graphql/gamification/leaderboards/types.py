@@ -60,23 +60,30 @@ class Leaderboard:
     id: strawberry.ID
     name: str
     metric: str = strawberry.field(
-        description="A measure id, 'attainment:<measure>', 'count:<measure>' or 'earnings'."
+        description="A measure id, 'attainment:<measure>', 'count:<measure>', 'earnings' or 'xp'."
     )
     period: str = strawberry.field(description="The period ranked: the board's current one.")
     period_kind: str
     board: strawberry.Private[StoredBoard]
+    # a push's read of the top, shared by the board's followers (`leaderboardChanged`)
+    top: strawberry.Private[service.ReadTop | None] = None
 
     @classmethod
     async def of(cls, board: StoredBoard) -> Leaderboard:
         period = await service.current_period(board.tenant_id, board.period_kind)
+        return cls.at(board, period.id)
+
+    @classmethod
+    def at(cls, board: StoredBoard, period: str, top: service.ReadTop | None = None) -> Leaderboard:
         return cls(id=strawberry.ID(str(board.id)), name=board.name, metric=board.metric,
-                   period=period.id, period_kind=board.period_kind, board=board)  # fmt: skip
+                   period=period, period_kind=board.period_kind, board=board,
+                   top=top)  # fmt: skip
 
     @strawberry.field(description="The best first (ties in the order of their ids).")
     async def entries(self, info: Info[Any, None], first: int = 10) -> list[LeaderboardEntry]:
         found = await service.board_entries(
             viewer=info.context.viewer, store=board_store(info), board=self.board,
-            period=self.period, first=first,
+            period=self.period, first=first, read_top=self.top,
         )  # fmt: skip
         return await _entries(info, found)
 

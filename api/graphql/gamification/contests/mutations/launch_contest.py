@@ -32,7 +32,9 @@ class PrizeInput:
 @strawberry.input
 class LaunchContestInput:
     name: str
-    metric: str = strawberry.field(description="deal_count | deal_amount")
+    metric: str = strawberry.field(
+        description="deal_count | deal_amount | measure:<measure id> | earnings | xp"
+    )
     starts_at: datetime
     ends_at: datetime
     prizes: list[PrizeInput]

@@ -21,7 +21,7 @@ CreateLeaderboardResult = Annotated[
 class CreateLeaderboardInput:
     name: str
     metric: str = strawberry.field(
-        description="A measure id, 'attainment:<measure>', 'count:<measure>' or 'earnings'."
+        description="A measure id, 'attainment:<measure>', 'count:<measure>', 'earnings' or 'xp'."
     )
     period_kind: str = strawberry.field(description="month | quarter | year")
     team_id: strawberry.ID | None = strawberry.field(

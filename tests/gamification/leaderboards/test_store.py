@@ -1,0 +1,57 @@
+"""The board store on a real Redis: a person's neighbourhood is read at once, so a board that
+moves while it is read never centres the page on someone else; ties at the page's start share
+the rank of those before the page."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from redis.asyncio import Redis
+
+from gamification.leaderboards.store import BoardStore
+
+KEY = "podium:board:test:2026-10"
+
+
+async def test_given_a_moving_board_then_around_me_is_always_centred_on_me(redis: Redis):
+    store = BoardStore(redis)
+    people = [f"p{i:03d}" for i in range(300)]
+    await store.replace(KEY, {p: i for i, p in enumerate(people)})
+    moving = True
+
+    async def churn() -> None:
+        pick = random.Random(3)
+        while moving:
+            await store.update({KEY: {p: pick.randrange(10**6) for p in pick.sample(people, 20)}})
+            await asyncio.sleep(0)
+
+    mover = asyncio.create_task(churn())
+    try:
+        pages = []
+        for _ in range(300):
+            pages.append(await store.around(KEY, "p150", 0))
+            pages.append(await store.around(KEY, "p007", 2))
+    finally:
+        moving = False
+        await mover
+
+    for page in pages[0::2]:
+        assert [r.key for r in page] == ["p150"]
+    for page in pages[1::2]:
+        keys = [r.key for r in page]
+        assert "p007" in keys
+        assert [r.rank for r in page] == sorted(r.rank for r in page)
+
+
+async def test_given_a_tie_across_the_page_start_then_it_shares_the_rank_before_it(
+    redis: Redis,
+):
+    store = BoardStore(redis)
+    await store.replace(KEY, {"a": 9, "b": 5, "c": 5, "d": 5, "e": 1})
+
+    page = await store.around(KEY, "d", 1)
+    nobody = await store.around(KEY, "zed", 2)
+
+    assert [(r.rank, r.key, r.score) for r in page] == [(2, "c", 5), (2, "d", 5), (5, "e", 1)]
+    assert nobody == []
