@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "gamification.badges.models",
     "gamification.levels.models",
     "gamification.contests.models",
+    "payments.payouts.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

@@ -45,6 +45,12 @@ from api.graphql.notifications.mutations.register_device import (
 )
 from api.graphql.notifications.subscriptions import earnings_updated
 from api.graphql.notifications.types import EarningsUpdate
+from api.graphql.payouts.mutations.set_payout_details import (
+    SetPayoutDetailsResult,
+    set_payout_details,
+)
+from api.graphql.payouts.queries import payout_details
+from api.graphql.payouts.types import PayoutDetails
 from api.graphql.people.queries import me, rep
 from api.graphql.people.types import Me, Rep
 from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_plan
@@ -94,6 +100,11 @@ class Query:
     )
     contest: Contest | None = strawberry.field(
         resolver=contest, description="A contest the viewer may see, with standings and winners."
+    )
+    payout_details: PayoutDetails | None = strawberry.field(
+        resolver=payout_details,
+        description="How a payee is paid, masked: the viewer's own (repId left out), "
+        "anyone's for payout ops and admins; null when none are set.",
     )
     target_plans: list[TargetPlanVersion] = strawberry.field(
         resolver=target_plans,
@@ -174,6 +185,11 @@ class Mutation:
     mark_notifications_read: MarkNotificationsReadResult = strawberry.mutation(
         resolver=mark_notifications_read,
         description="Marks the viewer's own notifications read; others' ids change nothing.",
+    )
+    set_payout_details: SetPayoutDetailsResult = strawberry.mutation(
+        resolver=set_payout_details,
+        description="The payee, or payout ops for anyone: how they are paid (validated, "
+        "encrypted at rest, audited; the payee is told).",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

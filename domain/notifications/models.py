@@ -32,6 +32,7 @@ class NotificationKind(StrEnum):
     CONTEST_STARTED = "contest_started"  # a contest one takes part in went live
     CONTEST_ENDED = "contest_ended"  # ... ended (awarding follows after the grace period)
     CONTEST_WON = "contest_won"  # ... and one won a prize in it
+    PAYOUT_DETAILS = "payout_details"  # one's payout method or account was changed
 
 
 class Device(Model):

@@ -25,6 +25,7 @@ class NotificationKind(Enum):
     CONTEST_STARTED = "contest_started"
     CONTEST_ENDED = "contest_ended"
     CONTEST_WON = "contest_won"
+    PAYOUT_DETAILS = "payout_details"
 
 
 @strawberry.enum

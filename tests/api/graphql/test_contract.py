@@ -48,7 +48,6 @@ WAITING = {
     "AddAdjustment": "adjustments",
     "ResolveDispute": "disputes",
     "Accruals": "accruals",
-    "SetPayoutDetails": "payout details",
 }
 
 
