@@ -213,6 +213,7 @@ def validate_account(
 ) -> PayoutAccount:
     """The account of a method from its inputs; fields another method needs are refused
     (naming them) rather than kept unseen."""
+    method = PayoutMethod(method)
     given = {
         "iban": _text(iban, "iban"),
         "bic": _text(bic, "bic"),
