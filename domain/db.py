@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "gamification.levels.models",
     "gamification.contests.models",
     "payments.payouts.models",
+    "payments.methods.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

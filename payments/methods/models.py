@@ -13,10 +13,17 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+from tortoise import fields
+from tortoise.models import Model
 
 from domain.kit.money import minor_units
 from payments.payouts.validation import PayoutAccount
+
+if TYPE_CHECKING:
+    from domain.tenants.models import Tenant
 
 REFERENCE = re.compile(r"[A-Za-z0-9-]{1,35}")  # fits a SEPA EndToEndId and every other method
 
@@ -120,3 +127,48 @@ def plain_text(text: str, refused: re.Pattern[str], limit: int) -> str:
     decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SPACES.sub(" ", refused.sub(" ", plain)).strip()[:limit].strip()
+
+
+class Provider(StrEnum):
+    STRIPE = "stripe"
+    GIFT_CARDS = "gift_cards"
+
+
+class ProviderConfig(Model):
+    """A tenant's credentials at a provider (API key, webhook secrets), sealed like payout
+    details (PODIUM_PAYOUT_DETAILS_SECRET, bound to the tenant and provider)."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="payout_providers", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    provider = fields.CharEnumField(Provider, max_length=20)
+    masked_key = fields.CharField(max_length=80)
+    sealed = fields.TextField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "payout_provider_configs"
+        unique_together = (("tenant", "provider"),)
+
+
+class ProviderEvent(Model):
+    """A provider's webhook event, stored raw once verified (a redelivery finds it and adds
+    nothing); ``processed_at`` is set by whoever applies it to the batch items."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="payout_provider_events", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    provider = fields.CharEnumField(Provider, max_length=20)
+    event_id = fields.CharField(max_length=255)
+    kind = fields.CharField(max_length=100)
+    payload: dict[str, Any] = fields.JSONField()
+    received_at = fields.DatetimeField()
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payout_provider_events"
+        unique_together = (("tenant", "provider", "event_id"),)
