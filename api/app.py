@@ -31,6 +31,7 @@ from api.observability import RequestIdMiddleware, configure_logging
 from api.settings import Settings
 from api.statements import statement_routes
 from api.webhooks import webhook_routes
+from api.webhooks.payouts import payout_webhook_routes
 from domain.ingest.repository import oldest_pending_received_at
 from domain.kit.clock import utc_now
 from workers.heartbeat import seconds_since_last_beat
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             *webhook_routes(),
+            *payout_webhook_routes(settings),
             *badge_routes(settings),
             *statement_routes(settings),
             *([graphiql.static_route()] if settings.development else []),

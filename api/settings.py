@@ -14,6 +14,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # development only: production refuses to start without its own (see from_env)
 DEVELOPMENT_URL_KEY = b"podium-development-url-signing-key"
 DEVELOPMENT_ISSUER_SECRET = b"podium-development-issuer-key-secret"
+DEVELOPMENT_PAYOUT_DETAILS_SECRET = b"podium-development-payout-details-secret"
 MIN_KEY_CHARACTERS = 32
 
 
@@ -53,6 +54,8 @@ class Settings:
     url_signing_key: bytes = DEVELOPMENT_URL_KEY
     # encrypts the tenants' badge issuer keys at rest (PODIUM_ISSUER_KEY_SECRET)
     issuer_key_secret: bytes = DEVELOPMENT_ISSUER_SECRET
+    # encrypts the payees' bank and payout details at rest (PODIUM_PAYOUT_DETAILS_SECRET)
+    payout_details_secret: bytes = DEVELOPMENT_PAYOUT_DETAILS_SECRET
 
     @property
     def development(self) -> bool:
@@ -78,6 +81,7 @@ class Settings:
         for name, default in (
             ("PODIUM_URL_SIGNING_KEY", DEVELOPMENT_URL_KEY),
             ("PODIUM_ISSUER_KEY_SECRET", DEVELOPMENT_ISSUER_SECRET),
+            ("PODIUM_PAYOUT_DETAILS_SECRET", DEVELOPMENT_PAYOUT_DETAILS_SECRET),
         ):
             value = env.get(name) or ""
             if value and len(value) < MIN_KEY_CHARACTERS:
@@ -115,6 +119,7 @@ class Settings:
             log_json=env.get("PODIUM_LOG_FORMAT", "json" if production else "console") == "json",
             url_signing_key=keys["PODIUM_URL_SIGNING_KEY"],
             issuer_key_secret=keys["PODIUM_ISSUER_KEY_SECRET"],
+            payout_details_secret=keys["PODIUM_PAYOUT_DETAILS_SECRET"],
         )
 
 

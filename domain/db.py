@@ -33,6 +33,8 @@ MODEL_MODULES = [
     "payments.disputes.models",
     "payments.draws.models",
     "payments.invoices.models",
+    "payments.payouts.models",
+    "payments.methods.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

@@ -198,7 +198,8 @@ async def _prepare(database_url: str) -> DemoAccess:
         if not await Tenant.exists():
             _say("seeding the demo tenant (first run)...")
             async with in_transaction():
-                summary = await seed_demo()
+                secret = Settings.from_env().payout_details_secret
+                summary = await seed_demo(payout_details_secret=secret)
             _say(
                 f"seeded {summary.tenant.name}: {len(summary.people.reps)} reps, "
                 f"{summary.transactions} transactions, {summary.results} earnings results "

@@ -22,6 +22,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from schwifty import IBAN
+
+from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET
 from domain.crm.models import Transaction
 from domain.crm.service import import_quotas, import_reps, import_transactions
 from domain.earnings.close import record_late_events
@@ -38,6 +41,8 @@ from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
 from payments.draws.service import set_draw
 from payments.invoices.service import set_partner_profile, set_tax_rule
+from payments.payouts.models import PayoutMethod
+from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
 from payments.statements.service import approve_statements, build_statements, mark_paid
 
@@ -162,8 +167,15 @@ def _today() -> date:
     return datetime.now(ZoneInfo(TIME_ZONE)).date()
 
 
-async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSummary:
-    """Create the demo tenant. Run it inside one transaction: all of it or nothing."""
+async def seed_demo(
+    *,
+    today: date | None = None,
+    seed: int = 2026,
+    payout_details_secret: bytes = DEVELOPMENT_PAYOUT_DETAILS_SECRET,
+) -> DemoSummary:
+    """Create the demo tenant. Run it inside one transaction: all of it or nothing.
+    ``payout_details_secret`` seals the reps' payout details (the service's
+    PODIUM_PAYOUT_DETAILS_SECRET, or they do not open)."""
     today = today or _today()
     periods = demo_periods(today)
     start = periods[0].start
@@ -321,6 +333,7 @@ async def seed_demo(*, today: date | None = None, seed: int = 2026) -> DemoSumma
     await _seed_gamification(system, people, users, periods, today)
     await _seed_contest(users, today)
     await _seed_statements(system, users, periods)
+    await _seed_payout_details(system, people, channels, users, payout_details_secret)
     return DemoSummary(
         tenant=tenant,
         people=people,
@@ -466,6 +479,45 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
         deal.version += 1
         await deal.save(update_fields=["state", "version", "updated_at"])
         await record_late_events(viewer=system, pairs=[(rep.id, first)])
+
+
+# the demo's field reps are paid by SEPA transfer, its partner agents through Stripe Connect
+DEMO_TOWNS = {
+    "north": ("Hamburg", "20095"),
+    "south": ("München", "80331"),
+    "west": ("Köln", "50667"),
+}
+
+
+async def _seed_payout_details(
+    system: Viewer,
+    people: DemoPeople,
+    channels: dict[str, str],
+    users: dict[str, User],
+    secret: bytes,
+) -> None:
+    for number, external_id in enumerate(people.reps, start=1):
+        region = external_id.split("-")[1]
+        if channels[external_id] == "field":
+            town, postal_code = DEMO_TOWNS[region]
+            await set_payout_details(
+                viewer=system,
+                secret=secret,
+                rep_id=users[external_id].id,
+                method=PayoutMethod.SEPA_FILE,
+                iban=str(IBAN.generate("DE", bank_code="37040044", account_code=f"{number:010d}")),
+                bic="COBADEFFXXX",
+                address={"street": "Sonnenallee", "building_number": str(number),
+                         "postal_code": postal_code, "town": town, "country": "DE"},
+            )  # fmt: skip
+        else:
+            await set_payout_details(
+                viewer=system,
+                secret=secret,
+                rep_id=users[external_id].id,
+                method=PayoutMethod.STRIPE,
+                stripe_account_id=f"acct_1Demo{number:011d}",
+            )
 
 
 def _as(user: User) -> Viewer:

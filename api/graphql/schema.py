@@ -52,6 +52,12 @@ from api.graphql.notifications.mutations.register_device import (
 )
 from api.graphql.notifications.subscriptions import earnings_updated
 from api.graphql.notifications.types import EarningsUpdate
+from api.graphql.payouts.mutations.set_payout_details import (
+    SetPayoutDetailsResult,
+    set_payout_details,
+)
+from api.graphql.payouts.queries import payout_details
+from api.graphql.payouts.types import PayoutDetails
 from api.graphql.people.queries import me, rep
 from api.graphql.people.types import Me, Rep
 from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_plan
@@ -126,6 +132,11 @@ class Query:
         resolver=accruals,
         description="Admins and payout ops: a period's earned, approved, paid and "
         "outstanding commissions per currency (and component with byComponent).",
+    )
+    payout_details: PayoutDetails | None = strawberry.field(
+        resolver=payout_details,
+        description="How a payee is paid, masked: the viewer's own (repId left out), "
+        "anyone's for payout ops and admins; null when none are set.",
     )
     target_plans: list[TargetPlanVersion] = strawberry.field(
         resolver=target_plans,
@@ -245,6 +256,11 @@ class Mutation:
     comment_dispute: CommentDisputeResult = strawberry.mutation(
         resolver=comment_dispute,
         description="A comment on a dispute by the payee or whoever may answer it.",
+    )
+    set_payout_details: SetPayoutDetailsResult = strawberry.mutation(
+        resolver=set_payout_details,
+        description="The payee, or payout ops for anyone: how they are paid (validated, "
+        "encrypted at rest, audited; the payee is told).",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

@@ -34,6 +34,7 @@ class NotificationKind(StrEnum):
     CONTEST_WON = "contest_won"  # ... and one won a prize in it
     DISPUTE_RAISED = "dispute_raised"  # a payee disputes their statement: to their manager
     DISPUTE_RESOLVED = "dispute_resolved"  # ... and the answer: back to the payee
+    PAYOUT_DETAILS = "payout_details"  # one's payout method or account was changed
 
 
 class Device(Model):

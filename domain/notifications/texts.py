@@ -98,6 +98,33 @@ TEMPLATES: dict[NotificationKind, dict[str, tuple[str, str]]] = {
         "ms": ("Pertikaian anda {outcome}", "Pertikaian penyata {period} anda: {note}"),
         "hi": ("आपकी आपत्ति {outcome}", "{period} के विवरण पर आपकी आपत्ति: {note}"),
     },
+    NotificationKind.PAYOUT_DETAILS: {
+        "en": (
+            "Your payout details changed",
+            "Your payouts now go to {method}: {account}. If you did not ask for this, tell "
+            "payout ops at once.",
+        ),
+        "de": (
+            "Ihre Auszahlungsdaten wurden geändert",
+            "Ihre Auszahlungen gehen jetzt an {method}: {account}. Wenn Sie das nicht "
+            "veranlasst haben, melden Sie sich sofort beim Auszahlungsteam.",
+        ),
+        "fr": (
+            "Vos coordonnées de paiement ont changé",
+            "Vos paiements vont désormais vers {method} : {account}. Si vous ne l’avez pas "
+            "demandé, prévenez tout de suite l’équipe des paiements.",
+        ),
+        "ms": (
+            "Butiran pembayaran anda telah berubah",
+            "Pembayaran anda kini ke {method}: {account}. Jika anda tidak memintanya, "
+            "maklumkan pasukan pembayaran dengan segera.",
+        ),
+        "hi": (
+            "आपके भुगतान विवरण बदल गए हैं",
+            "आपके भुगतान अब {method} पर जाएँगे: {account}। यदि आपने यह नहीं कहा था, तो "
+            "तुरंत भुगतान टीम को बताएँ।",
+        ),
+    },
     NotificationKind.ATTAINMENT: {
         "en": (
             "You reached {threshold} of your quota",
@@ -367,6 +394,26 @@ OUTCOMES = {
                  "hi": "अस्वीकार की गई"},
 }  # fmt: skip
 
+# how payout methods read in a PAYOUT_DETAILS notification (payments.payouts PayoutMethod values)
+PAYOUT_METHOD_NAMES: dict[str, dict[str, str]] = {
+    "en": {"stripe": "your Stripe account", "sepa_file": "your bank account (SEPA)",
+           "nacha_file": "your bank account (ACH)", "gift_card": "gift cards",
+           "payroll_file": "payroll"},
+    "de": {"stripe": "Ihr Stripe-Konto", "sepa_file": "Ihr Bankkonto (SEPA)",
+           "nacha_file": "Ihr Bankkonto (ACH)", "gift_card": "Gutscheinkarten",
+           "payroll_file": "die Gehaltsabrechnung"},
+    "fr": {"stripe": "votre compte Stripe", "sepa_file": "votre compte bancaire (SEPA)",
+           "nacha_file": "votre compte bancaire (ACH)", "gift_card": "des cartes cadeaux",
+           "payroll_file": "la paie"},
+    "ms": {"stripe": "akaun Stripe anda", "sepa_file": "akaun bank anda (SEPA)",
+           "nacha_file": "akaun bank anda (ACH)", "gift_card": "kad hadiah",
+           "payroll_file": "gaji"},
+    "hi": {"stripe": "आपका Stripe खाता", "sepa_file": "आपका बैंक खाता (SEPA)",
+           "nacha_file": "आपका बैंक खाता (ACH)", "gift_card": "गिफ़्ट कार्ड",
+           "payroll_file": "वेतन"},
+}  # fmt: skip
+
+
 _CONTEST_KINDS = (
     NotificationKind.CONTEST_STARTED,
     NotificationKind.CONTEST_ENDED,
@@ -409,6 +456,10 @@ def render(
     elif kind is NotificationKind.DISPUTE_RESOLVED:
         outcome = OUTCOMES[params["outcome"]][language_of(locale)]
         values |= {"outcome": outcome, "note": params["note"]}
+    elif kind is NotificationKind.PAYOUT_DETAILS:
+        names = PAYOUT_METHOD_NAMES[language_of(locale)]
+        values |= {"method": names.get(params["method"], params["method"]),
+                   "account": params["account"]}  # fmt: skip
     elif kind is NotificationKind.TIER:
         values |= {
             "tier": params["tier"],

@@ -408,10 +408,10 @@ async def test_given_default_limits_when_every_client_operation_runs_then_none_i
         checked.append(name)
     # 11, the targets operations (MyTargets, AcceptTarget, AllocateTarget), the
     # leaderboards' (Leaderboard, CreateLeaderboard), the contests' (Contests, LaunchContest,
-    # ContestStandings), the badges' and levels' (MyBadges, LevelMap) and the statements'
+    # ContestStandings), the badges' and levels' (MyBadges, LevelMap), the statements'
     # (MyStatements, Statement, ApproveStatements, AddAdjustment, RaiseDispute,
-    # ResolveDispute, Accruals)
-    assert len(checked) == 28
+    # ResolveDispute, Accruals) and SetPayoutDetails
+    assert len(checked) == 29
 
 
 async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):
@@ -587,6 +587,20 @@ def test_given_the_environment_then_limits_and_defaults_are_read():
             "PODIUM_URL_SIGNING_KEY is required when PODIUM_ENV=production",
         ),
         ({"PODIUM_ISSUER_KEY_SECRET": "short"}, "PODIUM_ISSUER_KEY_SECRET must be at least 32"),
+        (
+            {"PODIUM_PAYOUT_DETAILS_SECRET": "short"},
+            "PODIUM_PAYOUT_DETAILS_SECRET must be at least 32",
+        ),
+        (
+            {
+                "PODIUM_ENV": "production",
+                "DATABASE_URL": "postgres://x/y",
+                "REDIS_URL": "redis://x",
+                "PODIUM_URL_SIGNING_KEY": "k" * 32,
+                "PODIUM_ISSUER_KEY_SECRET": "s" * 32,
+            },
+            "PODIUM_PAYOUT_DETAILS_SECRET is required when PODIUM_ENV=production",
+        ),
     ],
 )
 def test_given_bad_settings_then_refused_naming_the_variable(environ: dict[str, str], message: str):
@@ -621,6 +635,7 @@ def test_given_uvicorn_running_the_factory_when_called_over_tcp_then_lifespan_an
     monkeypatch.setenv("PODIUM_ENV", "production")
     monkeypatch.setenv("PODIUM_URL_SIGNING_KEY", "k" * 32)
     monkeypatch.setenv("PODIUM_ISSUER_KEY_SECRET", "s" * 32)
+    monkeypatch.setenv("PODIUM_PAYOUT_DETAILS_SECRET", "p" * 32)
     config = uvicorn.Config(
         "api.app:create_app", factory=True, host="127.0.0.1", port=0, log_level="warning"
     )

@@ -27,6 +27,7 @@ class NotificationKind(Enum):
     CONTEST_WON = "contest_won"
     DISPUTE_RAISED = "dispute_raised"
     DISPUTE_RESOLVED = "dispute_resolved"
+    PAYOUT_DETAILS = "payout_details"
 
 
 @strawberry.enum

@@ -153,3 +153,23 @@ async def test_given_another_day_when_seeded_then_months_follow_the_clock(db):
     assert summary.periods == ["2026-12", "2027-01", "2027-02"]
     assert max(t.date for t in await Transaction.all()) <= date(2027, 2, 3)
     assert await EarningsResult.filter(period="2027-02").count() == 64
+
+
+async def test_given_seed_then_field_reps_are_paid_by_sepa_and_partner_agents_through_stripe(db):
+    from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET
+    from payments.payouts.models import PayoutDetails, PayoutMethod
+    from payments.payouts.service import payout_account
+
+    summary = await seeded()
+
+    details = await PayoutDetails.all().prefetch_related("user")
+    methods = Counter((d.user.external_id.split("-")[0], d.method) for d in details)
+    assert methods == {("rep", PayoutMethod.SEPA_FILE): 42, ("agent", PayoutMethod.STRIPE): 18}
+    emil = next(d for d in details if d.user.external_id == "rep-north-01")
+    account = await payout_account(
+        tenant_id=summary.tenant.id, user_id=emil.user_id, secret=DEVELOPMENT_PAYOUT_DETAILS_SECRET
+    )
+    assert account.iban is not None
+    assert emil.masked_account == f"{account.iban[:4]} •••• {account.iban[-4:]}"
+    assert account.address is not None
+    assert account.address.town == "Hamburg"

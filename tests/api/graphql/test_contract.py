@@ -40,8 +40,6 @@ WAITING = {
     "ApprovePayoutBatch": "payouts",
     "ExecutePayoutBatch": "payouts",
     "PayoutBatch": "payouts",
-    # second release
-    "SetPayoutDetails": "payout details",
 }
 
 

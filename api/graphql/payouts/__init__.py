@@ -1,0 +1,1 @@
+"""Payouts over GraphQL: payout details (more with batches)."""

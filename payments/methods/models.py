@@ -1,0 +1,174 @@
+"""What a batch hands a payout method, and what it gets back: plain values, no provider types.
+
+An instruction's ``reference`` is stable and unique per batch item (the SEPA EndToEndId, the
+NACHA individual id, the Stripe transfer's ``transfer_group``/metadata, the gift card order's
+``external_id``), and its ``idempotency_key`` is derived from the item, never random: running
+an item again, after any crash, asks the provider for the same payment, which it answers once."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from tortoise import fields
+from tortoise.models import Model
+
+from domain.kit.money import minor_units
+from payments.payouts.validation import PayoutAccount
+
+if TYPE_CHECKING:
+    from domain.tenants.models import Tenant
+
+REFERENCE = re.compile(r"[A-Za-z0-9-]{1,35}")  # fits a SEPA EndToEndId and every other method
+
+
+class PayeeKind(StrEnum):
+    PERSON = "person"  # NACHA PPD
+    BUSINESS = "business"  # NACHA CCD (a partner agent's company)
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutInstruction:
+    reference: str
+    payee_id: UUID
+    payee_name: str
+    account: PayoutAccount
+    amount: Decimal  # exact, in ``currency``; at most its minor unit
+    currency: str  # ISO 4217
+    description: str  # remittance text the payee sees
+    idempotency_key: str
+    payee_kind: PayeeKind = PayeeKind.PERSON
+
+
+def idempotency_key(*, tenant_id: UUID, reference: str) -> str:
+    """The key of an item's payment: the same item always gets the same key (Stripe keeps a
+    key at least 24 hours and allows 255 characters)."""
+    digest = hashlib.sha256(f"{tenant_id}:{reference}".encode()).hexdigest()
+    return f"podium-payout-{digest[:48]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """Handed over: written to a file, or accepted by a provider that tells later."""
+
+    reference: str
+    provider_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    reference: str
+    provider_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Not paid. ``retryable``: the provider could not be reached or answered 5xx/429, so the
+    same instruction (same key) may be sent again; otherwise the reason stands."""
+
+    reference: str
+    reason: str
+    code: str
+    retryable: bool = False
+
+
+Outcome = Submitted | Paid | Failed
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutFile:
+    """A generated file and what became of each instruction (Submitted: in the file;
+    Failed: left out, with the reason)."""
+
+    filename: str
+    media_type: str
+    content: bytes
+    outcomes: tuple[Outcome, ...]
+
+
+def in_minor_units(amount: Decimal, currency: str) -> int | None:
+    """The amount in the currency's minor units (cents), or None when it has more decimals
+    than the currency has."""
+    scaled = amount.scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        return None
+    return int(scaled)
+
+
+def check_amount(instruction: PayoutInstruction, currencies: set[str]) -> Failed | None:
+    """The checks every method makes on an instruction's money."""
+    i = instruction
+    if i.currency not in currencies:
+        return Failed(i.reference, f"{i.currency} cannot be paid this way (only "
+                      f"{', '.join(sorted(currencies))})", "currency")  # fmt: skip
+    if i.amount <= 0:
+        return Failed(i.reference, f"amount must be positive, not {i.amount}", "amount")
+    if in_minor_units(i.amount, i.currency) is None:
+        return Failed(i.reference, f"{i.amount} has more decimals than {i.currency}", "amount")
+    return None
+
+
+_LETTERS = str.maketrans({"ß": "ss", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Œ": "OE",
+                          "œ": "oe", "Đ": "D", "đ": "d", "Ł": "L", "ł": "l", "Þ": "TH",
+                          "þ": "th", "&": "+"})  # fmt: skip
+_SPACES = re.compile(r" {2,}")
+
+
+def plain_text(text: str, refused: re.Pattern[str], limit: int) -> str:
+    """``text`` transliterated to Latin letters (accents dropped, ß as ss), what ``refused``
+    matches turned to spaces, at most ``limit`` characters: for files whose banks take a
+    narrow character set."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACES.sub(" ", refused.sub(" ", plain)).strip()[:limit].strip()
+
+
+class Provider(StrEnum):
+    STRIPE = "stripe"
+    GIFT_CARDS = "gift_cards"
+
+
+class ProviderConfig(Model):
+    """A tenant's credentials at a provider (API key, webhook secrets), sealed like payout
+    details (PODIUM_PAYOUT_DETAILS_SECRET, bound to the tenant and provider)."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="payout_providers", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    provider = fields.CharEnumField(Provider, max_length=20)
+    masked_key = fields.CharField(max_length=80)
+    sealed = fields.TextField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "payout_provider_configs"
+        unique_together = (("tenant", "provider"),)
+
+
+class ProviderEvent(Model):
+    """A provider's webhook event, stored raw once verified (a redelivery finds it and adds
+    nothing); ``processed_at`` is set by whoever applies it to the batch items."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="payout_provider_events", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    provider = fields.CharEnumField(Provider, max_length=20)
+    event_id = fields.CharField(max_length=255)
+    kind = fields.CharField(max_length=100)
+    payload: dict[str, Any] = fields.JSONField()
+    received_at = fields.DatetimeField()
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payout_provider_events"
+        unique_together = (("tenant", "provider", "event_id"),)

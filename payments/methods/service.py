@@ -1,0 +1,106 @@
+"""Use cases of payout providers: a tenant's sealed credentials and its verified webhook
+events. Services never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.audit.service import record
+from domain.kit.clock import utc_now
+from domain.kit.errors import Forbidden, InvalidInput
+from domain.org.models import Role
+from domain.org.viewer import Viewer
+from payments.methods.models import Provider, ProviderConfig
+from payments.methods.repository import ProviderRepository
+from payments.methods.stripe_connect import StripeConfig
+from payments.payouts.sealing import seal_json, unseal_json
+
+_STRIPE_KEY = re.compile(r"(sk|rk)_(test|live)_[A-Za-z0-9]{8,200}")
+_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]{8,200}")
+
+
+def _bound(tenant_id: UUID, provider: Provider) -> bytes:
+    return tenant_id.bytes + provider.value.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class StripeSetup:
+    config: StripeConfig
+    webhook_secrets: tuple[str, ...]
+
+
+async def set_stripe_config(
+    *,
+    viewer: Viewer,
+    secret: bytes,
+    api_key: str,
+    webhook_secrets: Sequence[str],
+    api_base: str | None = None,
+    payout_per_transfer: bool = False,
+) -> ProviderConfig:
+    """Admins and payout ops: the tenant's Stripe platform key and its webhook endpoints'
+    signing secrets (the platform's, the Connect endpoint's), sealed; audited masked."""
+    if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
+        raise Forbidden("only admins and payout ops configure payout providers")
+    if not _STRIPE_KEY.fullmatch(api_key):
+        raise InvalidInput("a Stripe secret or restricted key (sk_live_..., rk_live_...)",
+                           field="apiKey")  # fmt: skip
+    if not webhook_secrets or not all(_WEBHOOK_SECRET.fullmatch(s) for s in webhook_secrets):
+        raise InvalidInput("webhook signing secrets (whsec_...)", field="webhookSecrets")
+    if api_base is not None and not re.fullmatch(r"https?://[^\s]{1,200}", api_base):
+        raise InvalidInput("an http(s) URL", field="apiBase")
+    data: dict[str, Any] = {
+        "api_key": api_key,
+        "webhook_secrets": list(webhook_secrets),
+        "api_base": api_base,
+        "payout_per_transfer": payout_per_transfer,
+    }
+    repo = ProviderRepository(viewer.tenant_id)
+    current = await repo.config(Provider.STRIPE, for_update=True)
+    before = None if current is None else {"maskedKey": current.masked_key}
+    if current is None:
+        current = ProviderConfig(id=uuid4(), tenant_id=viewer.tenant_id, provider=Provider.STRIPE)
+    current.masked_key = f"{api_key[:8]}•••• {api_key[-4:]}"
+    current.sealed = seal_json(data, secret=secret, bound_to=_bound(viewer.tenant_id,
+                                                                      Provider.STRIPE))  # fmt: skip
+    current.updated_at = utc_now()
+    await repo.save(current)
+    await record(viewer=viewer, action="payout_provider.set", entity_type="payout_provider",
+                 entity_id=Provider.STRIPE.value, before=before,
+                 after={"maskedKey": current.masked_key,
+                        "webhookSecrets": len(webhook_secrets)})  # fmt: skip
+    return current
+
+
+async def stripe_setup(*, tenant_id: UUID, secret: bytes) -> StripeSetup | None:
+    """The tenant's Stripe client settings and webhook secrets; None when not configured."""
+    config = await ProviderRepository(tenant_id).config(Provider.STRIPE)
+    if config is None:
+        return None
+    data = unseal_json(config.sealed, secret=secret, bound_to=_bound(tenant_id, Provider.STRIPE))
+    return StripeSetup(
+        config=StripeConfig(
+            api_key=data["api_key"],
+            api_base=data.get("api_base"),
+            payout_per_transfer=bool(data.get("payout_per_transfer")),
+        ),
+        webhook_secrets=tuple(data["webhook_secrets"]),
+    )
+
+
+async def record_stripe_event(*, tenant_id: UUID, event: dict[str, Any]) -> bool:
+    """Stores a verified Stripe event once (False: a redelivery). InvalidInput when it is
+    not an event."""
+    event_id, kind = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not re.fullmatch(r"evt_[A-Za-z0-9_]{1,250}", event_id):
+        raise InvalidInput("an event id (evt_...)", field="id")
+    if not isinstance(kind, str) or not re.fullmatch(r"[a-z_.]{1,100}", kind):
+        raise InvalidInput("an event type", field="type")
+    if "\\u0000" in json.dumps(event):  # PostgreSQL's jsonb refuses NUL
+        raise InvalidInput("a NUL character in the event", field="data")
+    return await ProviderRepository(tenant_id).add_event(Provider.STRIPE, event_id, kind, event)

@@ -1,0 +1,172 @@
+"""Stripe Connect: a transfer from the platform to the payee's connected account per
+instruction, and what Stripe's signed webhooks say became of it. The one module that imports
+stripe.
+
+Every request carries the instruction's own Idempotency-Key (derived from the item, never
+random): stripe-python retries connection errors, 409s and 5xx with it, and a batch running an
+item again after a crash sends the same key, so Stripe answers the first transfer instead of
+making a second. The same key with other parameters is Stripe's idempotency error: Podium
+broke its own rule, so it raises ProviderBug rather than failing the item quietly.
+
+Transfers have no status of their own (since API 2017-04-06); money reaching the payee is the
+connected account's payout. With ``payout_per_transfer`` (connected accounts on manual
+payouts) a payout of the same amount follows each transfer on the connected account
+(`Stripe-Account` header, key `<key>-payout`), carrying the instruction's reference, so its
+`payout.paid` / `payout.failed` events name the item."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from stripe import (
+    APIConnectionError,
+    APIError,
+    IdempotencyError,
+    RateLimitError,
+    SignatureVerificationError,
+    StripeClient,
+    StripeError,
+)
+
+from payments.methods.errors import ProviderBug
+from payments.methods.models import (
+    REFERENCE,
+    Failed,
+    Outcome,
+    Paid,
+    PayoutInstruction,
+    Submitted,
+    check_amount,
+    in_minor_units,
+)
+from payments.payouts.models import PayoutMethod
+
+# Stripe transfers in these (lower-case on the wire); others are Failed before any request
+CURRENCIES = set(
+    "EUR USD GBP CHF DKK NOK SEK PLN CZK HUF RON BGN CAD AUD NZD SGD HKD JPY MYR INR MXN".split()
+)
+WEBHOOK_TOLERANCE = 300  # seconds: an older signature is a replay
+
+
+@dataclass(frozen=True, slots=True)
+class StripeConfig:
+    api_key: str
+    api_base: str | None = None  # None: Stripe itself; tests give the local stand-in
+    payout_per_transfer: bool = False
+    max_network_retries: int = 2
+    timeout: float = 30.0
+
+
+class StripeConnect:
+    """One client per process and tenant: its HTTP connections are reused across items."""
+
+    def __init__(self, config: StripeConfig) -> None:
+        self.config = config
+        options: dict[str, Any] = {}
+        if config.api_base:
+            options["base_addresses"] = {"api": config.api_base}
+        self._http = stripe.HTTPXClient(timeout=config.timeout)
+        self.client = StripeClient(
+            config.api_key,
+            max_network_retries=config.max_network_retries,
+            http_client=self._http,
+            **options,
+        )
+
+    async def close(self) -> None:
+        await self._http.close_async()
+
+    async def pay(self, instruction: PayoutInstruction) -> Outcome:
+        i = instruction
+        account = i.account.stripe_account_id
+        if i.account.method is not PayoutMethod.STRIPE or not account:
+            return Failed(i.reference, "the payee has no Stripe connected account", "method")
+        if not REFERENCE.fullmatch(i.reference):
+            return Failed(i.reference, "the reference must be 1 to 35 letters, digits or -",
+                          "reference")  # fmt: skip
+        refused = check_amount(i, CURRENCIES)
+        if refused is not None:
+            return refused
+        amount, currency = in_minor_units(i.amount, i.currency), i.currency.lower()
+        metadata = {"podium_reference": i.reference, "podium_payee": str(i.payee_id)}
+        try:
+            transfer = await self.client.v1.transfers.create_async(
+                {
+                    "amount": amount or 0,
+                    "currency": currency,
+                    "destination": account,
+                    "transfer_group": i.reference,
+                    "description": i.description[:350],
+                    "metadata": metadata,
+                },
+                {"idempotency_key": i.idempotency_key},
+            )
+            if self.config.payout_per_transfer:
+                await self.client.v1.payouts.create_async(
+                    {"amount": amount or 0, "currency": currency, "metadata": metadata},
+                    {"idempotency_key": f"{i.idempotency_key}-payout", "stripe_account": account},
+                )
+        except StripeError as exc:
+            return _failed(i.reference, exc)
+        return Submitted(i.reference, provider_id=transfer.id)
+
+
+def _failed(reference: str, exc: StripeError) -> Failed:
+    if isinstance(exc, IdempotencyError) and exc.http_status == 400:
+        raise ProviderBug(f"Stripe refused the idempotency key of {reference}: {exc.user_message}")
+    code = exc.code or type(exc).__name__
+    message = exc.user_message or str(exc) or code
+    retryable = isinstance(exc, APIConnectionError | RateLimitError | APIError | IdempotencyError)
+    if isinstance(exc, APIConnectionError):
+        message = "Stripe could not be reached"
+    return Failed(reference, f"Stripe: {message}", code, retryable=retryable)
+
+
+class BadSignature(Exception):
+    """A webhook whose Stripe-Signature does not verify with any of the endpoint's secrets."""
+
+
+def verified_event(payload: bytes, signature: str | None, secrets: list[str]) -> dict[str, Any]:
+    """The event of a signed webhook, checked with stripe-python's own signature check (HMAC
+    of the timestamp and the raw body, at most WEBHOOK_TOLERANCE old) against each secret
+    (several: the platform's and the Connect endpoint's, or a rotation)."""
+    if not signature or not secrets:
+        raise BadSignature("no Stripe-Signature header")
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"), signature, secret, WEBHOOK_TOLERANCE
+            )
+        except SignatureVerificationError:
+            continue
+        except UnicodeDecodeError:
+            break
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            raise BadSignature("not JSON") from None
+        if not isinstance(event, dict):
+            raise BadSignature("not an event")
+        return event
+    raise BadSignature("the signature does not verify")
+
+
+def outcome_of(event: dict[str, Any]) -> Outcome | None:
+    """What a Stripe event says about one of Podium's items (None: nothing, or not ours)."""
+    obj = (event.get("data") or {}).get("object") or {}
+    reference = (obj.get("metadata") or {}).get("podium_reference")
+    if not isinstance(reference, str):
+        return None
+    kind = event.get("type")
+    if kind == "transfer.reversed":
+        return Failed(reference, "Stripe: the transfer was reversed", "transfer_reversed")
+    if kind == "payout.paid":
+        return Paid(reference, provider_id=obj.get("id"))
+    if kind == "payout.failed":
+        code = obj.get("failure_code") or "payout_failed"
+        message = obj.get("failure_message") or code
+        return Failed(reference, f"Stripe: the payout failed: {message}", code)
+    return None

@@ -1,0 +1,126 @@
+"""A local stand-in for a Tremendous-style gift card API on 127.0.0.1: `POST /api/v2/orders`
+with a Bearer key and a JSON order; idempotent by `external_id` (a repeat answers 201 with the
+first order, whatever else it carries); each order recorded once. It checks the fields the
+adapter must send and reads amounts as exact decimals, and can be told to refuse requests
+before executing them (5xx, 429), to execute and then drop the connection, or to answer
+late (past the client's timeout, after executing)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass
+class GiftCardStandIn:
+    api_key: str = "tremendous_standin_key"
+    products: set[str] = field(default_factory=lambda: {"OKMHM2X2OHYV", "Q24BD9EZ332Y"})
+    delivery: str = "SCHEDULED"  # what new rewards' delivery status is
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    refuse: list[int] = field(default_factory=list)
+    drop: int = 0
+    late: float = 0.0  # seconds to wait after executing, before answering
+    url: str = ""
+    _by_external_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/v2/orders", self._order)
+        return app
+
+    async def _order(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        self.requests.append({"headers": dict(request.headers), "body": raw})
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Bad API key")
+        if request.content_type != "application/json":
+            return _error(400, "JSON bodies only")
+        try:
+            order = json.loads(raw, parse_float=Decimal)
+            problem = self._problem(order)
+        except (ValueError, AttributeError, TypeError, KeyError) as exc:
+            problem = f"unreadable order: {exc}"
+        if problem:
+            return _error(400, problem)
+        if self.refuse:
+            return _error(self.refuse.pop(0), "the stand-in was told to fail this request")
+        external_id = order["external_id"]
+        first = self._by_external_id.get(external_id)
+        if first is None:
+            reward = order["reward"]
+            first = {
+                "id": f"ORD{next(self._ids):010d}",
+                "external_id": external_id,
+                "status": "EXECUTED",
+                "payment": {"total": str(reward["value"]["denomination"])},
+                "rewards": [{
+                    "id": f"RWD{next(self._ids):010d}",
+                    "value": {"denomination": str(reward["value"]["denomination"]),
+                              "currency_code": reward["value"]["currency_code"]},
+                    "recipient": reward["recipient"],
+                    "delivery": {"method": "EMAIL", "status": self.delivery},
+                }],
+            }  # fmt: skip
+            self._by_external_id[external_id] = first
+            self.orders.append(first)
+        if self.drop:
+            self.drop -= 1
+            assert request.transport is not None
+            request.transport.close()
+            raise web.HTTPException()
+        if self.late:
+            await asyncio.sleep(self.late)
+        return web.json_response({"order": first}, status=201)
+
+    def _problem(self, order: dict[str, Any]) -> str | None:
+        if not isinstance(order.get("external_id"), str) or not order["external_id"]:
+            return "external_id is required"
+        if order["payment"]["funding_source_id"] != "BALANCE":
+            return "unknown funding source"
+        reward = order["reward"]
+        value = reward["value"]["denomination"]
+        if not isinstance(value, Decimal) and not isinstance(value, int):
+            return "denomination must be a number"
+        value = Decimal(value)
+        if value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
+            return f"denomination {value} must be positive with at most 2 decimals"
+        if not re.fullmatch(r"[A-Z]{3}", reward["value"]["currency_code"]):
+            return "currency_code must be ISO 4217"
+        if not reward["products"] or not set(reward["products"]) <= self.products:
+            return "unknown products"
+        if not EMAIL.fullmatch(reward["recipient"]["email"]) or not reward["recipient"]["name"]:
+            return "recipient needs a name and an e-mail"
+        if reward["delivery"]["method"] != "EMAIL":
+            return "delivery method must be EMAIL"
+        return None
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"errors": {"message": message, "payload": {}}}, status=status)
+
+
+@asynccontextmanager
+async def running(standin: GiftCardStandIn) -> AsyncIterator[GiftCardStandIn]:
+    runner = web.AppRunner(standin.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    standin.url = f"http://127.0.0.1:{port}/api/v2"
+    try:
+        yield standin
+    finally:
+        await runner.cleanup()

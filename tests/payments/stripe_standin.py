@@ -1,0 +1,339 @@
+"""A local stand-in for the parts of Stripe Connect Podium uses, on 127.0.0.1.
+
+localstripe has no Connect and stripe-mock keeps no state (ECOSYSTEM.md), so this server
+checks each request the way Stripe documents it: a secret key as Bearer token, form-encoded
+bodies, only known parameters, the `Stripe-Account` header scoping a request to a connected
+account, and idempotency: a key (at most 255 characters, scoped to the account) seen with the
+same parameters replays the first response (`Idempotent-Replayed: true`), with other
+parameters it is Stripe's `idempotency_error`. Transfers (platform → connected account) and
+payouts (on a connected account) are recorded once each.
+
+It can be told to fail: refuse the next requests before executing them (5xx or 429: nothing
+stored, a retry may succeed) or execute them and then drop the connection before answering
+(the client never hears; a retry with the same key gets the stored answer)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+TRANSFER_PARAMS = {"amount", "currency", "destination", "transfer_group", "description"}
+PAYOUT_PARAMS = {"amount", "currency", "description", "statement_descriptor"}
+
+
+@dataclass
+class Faults:
+    refuse: list[int] = field(default_factory=list)  # statuses of the next requests to refuse
+    drop: int = 0  # the next requests executed, then the connection dropped unanswered
+    delay: float = 0.0  # seconds each request waits before executing
+
+
+@dataclass
+class StripeStandIn:
+    api_key: str = "sk_test_podium_standin"
+    accounts: set[str] = field(default_factory=set)  # connected accounts that exist
+    platform_balance: dict[str, int] = field(default_factory=dict)  # currency → minor units
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    payouts: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # every request, as received
+    faults: Faults = field(default_factory=Faults)
+    _keys: dict[tuple[str, str], tuple[dict[str, Any], int, dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    _in_flight: set[tuple[str, str]] = field(default_factory=set)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    url: str = ""
+
+    # ---------------------------------------------------------------- helpers for tests
+
+    def balance_of(self, account: str, currency: str) -> int:
+        received = sum(
+            t["amount"]
+            for t in self.transfers
+            if t["destination"] == account and t["currency"] == currency
+        )
+        paid_out = sum(
+            p["amount"]
+            for p in self.payouts
+            if p["account"] == account and p["currency"] == currency
+        )
+        return received - paid_out
+
+    # ---------------------------------------------------------------- the server
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/transfers", self._transfers)
+        app.router.add_post("/v1/payouts", self._payouts)
+        return app
+
+    async def _transfers(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, self._create_transfer)
+
+    async def _payouts(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, self._create_payout)
+
+    async def _handle(self, request: web.Request, create: Any) -> web.StreamResponse:
+        body = await request.text()
+        account = request.headers.get("Stripe-Account")
+        key = request.headers.get("Idempotency-Key")
+        self.requests.append({"path": request.path, "headers": dict(request.headers), "body": body})
+        auth = request.headers.get("Authorization", "")
+        if auth != f"Bearer {self.api_key}":
+            return _error(401, "invalid_request_error", "Invalid API Key provided", None)
+        if not request.headers.get("Stripe-Version"):
+            return _error(400, "invalid_request_error", "a Stripe-Version header is expected", None)
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _error(400, "invalid_request_error", "form-encoded bodies only", None)
+        if key is not None and not 1 <= len(key) <= 255:
+            return _error(
+                400,
+                "invalid_request_error",
+                "Idempotency-Key must be 1 to 255 characters",
+                "idempotency_key",
+            )
+        try:
+            params = _form(body)
+        except ValueError as exc:
+            return _error(400, "invalid_request_error", str(exc), "parameter_invalid")
+        fingerprint = {"path": request.path, "params": params}
+        scope = (account or "platform", key or "")
+        if key is not None and scope in self._keys:
+            first_fingerprint, status, answer = self._keys[scope]
+            if first_fingerprint != fingerprint:
+                return _error(
+                    400,
+                    "idempotency_error",
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    "they were first used with. Try using a key other than "
+                    f"'{key}' if you meant to execute a different request.",
+                    None,
+                )
+            return web.json_response(answer, status=status, headers={"Idempotent-Replayed": "true"})
+        if key is not None and scope in self._in_flight:
+            return _error(
+                409,
+                "idempotency_error",
+                "There is currently another in-progress "
+                "request using this Stripe API idempotency key",
+                None,
+            )
+        self._in_flight.add(scope)
+        try:
+            return await self._execute(request, scope, fingerprint, params, account, create)
+        finally:
+            self._in_flight.discard(scope)
+
+    async def _execute(
+        self,
+        request: web.Request,
+        scope: tuple[str, str],
+        fingerprint: dict[str, Any],
+        params: dict[str, Any],
+        account: str | None,
+        create: Any,
+    ) -> web.StreamResponse:
+        key = scope[1] or None
+        if self.faults.delay:
+            await asyncio.sleep(self.faults.delay)
+        if self.faults.refuse:
+            status = self.faults.refuse.pop(0)
+            kind = "rate_limit_error" if status == 429 else "api_error"
+            return _error(status, kind, "the stand-in was told to fail this request", None)
+        status, answer = create(params, account)
+        executed = status == 200 or answer["error"].get("code") == "balance_insufficient"
+        if key is not None and executed:
+            # Stripe stores a result once the request started executing (not for parameters
+            # that failed validation)
+            self._keys[scope] = (fingerprint, status, answer)
+        if self.faults.drop:
+            self.faults.drop -= 1
+            assert request.transport is not None
+            request.transport.close()  # executed, never answered
+            raise web.HTTPException()
+        return web.json_response(answer, status=status)
+
+    def _check(self, params: dict[str, Any], allowed: set[str]) -> dict[str, Any] | None:
+        for name in params:
+            if name not in allowed and name != "metadata":
+                return {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "parameter_unknown",
+                        "param": name,
+                        "message": f"Received unknown parameter: {name}",
+                    }
+                }
+        metadata = params.get("metadata", {})
+        if (
+            not isinstance(metadata, dict)
+            or len(metadata) > 50
+            or any(len(k) > 40 or len(str(v)) > 500 for k, v in metadata.items())
+        ):
+            return _body(
+                "invalid_request_error",
+                "metadata: at most 50 keys of 40 characters, values of 500",
+                "parameter_invalid",
+                "metadata",
+            )
+        amount = params.get("amount")
+        if not isinstance(amount, str) or not re.fullmatch(r"[1-9][0-9]{0,11}", amount):
+            return _body(
+                "invalid_request_error", "Invalid positive integer", "parameter_invalid", "amount"
+            )
+        currency = params.get("currency")
+        if not isinstance(currency, str) or not re.fullmatch(r"[a-z]{3}", currency):
+            return _body(
+                "invalid_request_error", "Invalid currency", "parameter_invalid", "currency"
+            )
+        return None
+
+    def _create_transfer(self, params: dict[str, Any], account: str | None) -> tuple[int, Any]:
+        if account is not None:
+            return 400, _body(
+                "invalid_request_error",
+                "Podium transfers from the platform, never as a connected account",
+                "parameter_invalid",
+                None,
+            )
+        refused = self._check(params, TRANSFER_PARAMS)
+        if refused:
+            return 400, refused
+        destination = params.get("destination")
+        if destination not in self.accounts:
+            return 400, _body(
+                "invalid_request_error",
+                f"No such destination: '{destination}'",
+                "resource_missing",
+                "destination",
+            )
+        amount, currency = int(params["amount"]), params["currency"]
+        available = self.platform_balance.get(currency, 0)
+        if available < amount:
+            return 400, _body(
+                "invalid_request_error",
+                "You have insufficient available funds in your Stripe account.",
+                "balance_insufficient",
+                None,
+            )
+        self.platform_balance[currency] = available - amount
+        transfer = {
+            "id": f"tr_{next(self._ids):014d}",
+            "object": "transfer",
+            "amount": amount,
+            "currency": currency,
+            "destination": destination,
+            "transfer_group": params.get("transfer_group"),
+            "description": params.get("description"),
+            "metadata": params.get("metadata", {}),
+            "reversed": False,
+            "livemode": False,
+        }
+        self.transfers.append(transfer)
+        return 200, transfer
+
+    def _create_payout(self, params: dict[str, Any], account: str | None) -> tuple[int, Any]:
+        if account is None or account not in self.accounts:
+            return 400, _body(
+                "invalid_request_error",
+                "payouts of connected accounts need their Stripe-Account header",
+                "parameter_missing",
+                None,
+            )
+        refused = self._check(params, PAYOUT_PARAMS)
+        if refused:
+            return 400, refused
+        amount, currency = int(params["amount"]), params["currency"]
+        if self.balance_of(account, currency) < amount:
+            return 400, _body(
+                "invalid_request_error",
+                "insufficient funds in the account",
+                "balance_insufficient",
+                None,
+            )
+        payout = {
+            "id": f"po_{next(self._ids):014d}",
+            "object": "payout",
+            "account": account,
+            "amount": amount,
+            "currency": currency,
+            "metadata": params.get("metadata", {}),
+            "status": "pending",
+            "livemode": False,
+        }
+        self.payouts.append(payout)
+        return 200, {k: v for k, v in payout.items() if k != "account"}
+
+    # ---------------------------------------------------------------- events, as Stripe sends
+
+    def event(
+        self, kind: str, obj: dict[str, Any], account: str | None = None, **changes: Any
+    ) -> dict[str, Any]:
+        """A webhook event about ``obj`` (a transfer or payout recorded here)."""
+        body = {**{k: v for k, v in obj.items() if k != "account"}, **changes}
+        event: dict[str, Any] = {
+            "id": f"evt_{next(self._ids):014d}",
+            "object": "event",
+            "api_version": "2026-10-28.endive",
+            "created": 1_796_000_000,
+            "type": kind,
+            "livemode": False,
+            "data": {"object": body},
+        }
+        if account:
+            event["account"] = account
+        return event
+
+
+def _body(kind: str, message: str, code: str | None, param: str | None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if code:
+        error["code"] = code
+    if param:
+        error["param"] = param
+    return {"error": error}
+
+
+def _error(status: int, kind: str, message: str, code: str | None) -> web.Response:
+    return web.json_response(_body(kind, message, code, None), status=status)
+
+
+def _form(body: str) -> dict[str, Any]:
+    """Stripe's form encoding: ``metadata[key]=value`` nests one level."""
+    out: dict[str, Any] = {}
+    for name, value in parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body)):
+        if m := re.fullmatch(r"([a-z_]+)\[([^\]]+)\]", name):
+            out.setdefault(m[1], {})[m[2]] = value
+        elif "[" in name or name in out:
+            raise ValueError(f"cannot read parameter {name!r}")
+        else:
+            out[name] = value
+    return out
+
+
+@asynccontextmanager
+async def running(standin: StripeStandIn) -> AsyncIterator[StripeStandIn]:
+    """The stand-in served on 127.0.0.1 (a free port) while the block runs."""
+    runner = web.AppRunner(standin.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    standin.url = f"http://127.0.0.1:{port}"
+    try:
+        yield standin
+    finally:
+        await runner.cleanup()
+
+
+def dumps(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"))

@@ -1,0 +1,122 @@
+"""The gift card adapter against a Tremendous-style stand-in on 127.0.0.1: one order per
+instruction whatever times out, fails or is sent again (external_id idempotency); exact
+amounts; a provider that keeps failing is a retryable failure naming why."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from payments.methods.giftcards import GiftCardConfig, TremendousGiftCards
+from payments.methods.models import Failed, Paid, Submitted
+from tests.payments.factories import GIFT_ACCOUNT, STRIPE_ACCOUNT, instruction
+from tests.payments.giftcard_standin import GiftCardStandIn, running
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[GiftCardStandIn]:
+    async with running(GiftCardStandIn()) as s:
+        yield s
+
+
+def _adapter(s: GiftCardStandIn, **changes) -> TremendousGiftCards:
+    values = {"products": ("OKMHM2X2OHYV",), "retry_delay": 0.01, **changes}
+    return TremendousGiftCards(GiftCardConfig(api_key=s.api_key, api_base=s.url, **values))
+
+
+async def test_given_an_instruction_when_ordered_then_one_order_with_the_exact_amount(
+    standin: GiftCardStandIn,
+):
+    item = instruction(1, GIFT_ACCOUNT, amount="25.10", currency="USD")
+    adapter = _adapter(standin)
+
+    outcome = await adapter.pay(item)
+    await adapter.close()
+
+    [order] = standin.orders
+    assert outcome == Submitted(item.reference, provider_id=order["id"])
+    assert order["external_id"] == item.idempotency_key
+    [request] = standin.requests
+    assert b'"denomination":25.10,' in request["body"]  # the Decimal's digits, no float
+    sent = json.loads(request["body"], parse_float=Decimal)
+    assert sent["reward"]["recipient"] == {"name": item.payee_name, "email": "ana@example.com"}
+    assert sent["reward"]["value"] == {"denomination": Decimal("25.10"), "currency_code": "USD"}
+
+
+async def test_given_an_order_when_sent_again_then_the_first_order_comes_back(
+    standin: GiftCardStandIn,
+):
+    item = instruction(1, GIFT_ACCOUNT, currency="USD")
+
+    first = await _adapter(standin).pay(item)
+    again = await _adapter(standin).pay(item)
+    both = await asyncio.gather(*(_adapter(standin).pay(item) for _ in range(5)))
+
+    assert {first, again, *both} == {first}
+    assert len(standin.orders) == 1
+
+
+async def test_given_timeouts_drops_and_5xx_then_retried_with_the_same_external_id_once_paid(
+    standin: GiftCardStandIn,
+):
+    standin.delivery = "SUCCEEDED"
+    standin.late = 0.5
+    timed_out = await _adapter(standin, timeout=0.2, max_attempts=2).pay(
+        instruction(1, GIFT_ACCOUNT, currency="USD")
+    )
+    standin.late = 0
+    standin.refuse = [503]  # then executed and the answer dropped, then the first order again
+    standin.drop = 1
+    recovered = await _adapter(standin).pay(instruction(2, GIFT_ACCOUNT, currency="USD"))
+    again = await _adapter(standin).pay(instruction(1, GIFT_ACCOUNT, currency="USD"))
+
+    assert isinstance(timed_out, Failed)
+    assert timed_out.retryable
+    assert timed_out.reason == "the gift card provider timed out (2 attempts)"
+    assert isinstance(recovered, Paid)
+    assert isinstance(again, Paid)  # the timed-out order had been placed: it comes back
+    assert len(standin.orders) == 2
+    assert len({r["body"] for r in standin.requests}) == 2  # every retry sent the same order
+
+
+async def test_given_a_provider_answering_500_every_time_then_failed_retryable_with_the_reason(
+    standin: GiftCardStandIn,
+):
+    standin.refuse = [500, 500, 429]
+
+    outcome = await _adapter(standin).pay(instruction(1, GIFT_ACCOUNT, currency="USD"))
+
+    assert outcome == Failed("item-000001",
+                             "the gift card provider answered 429 (3 attempts)", "http_429",
+                             retryable=True)  # fmt: skip
+    assert standin.orders == []
+
+
+async def test_given_what_the_provider_or_the_adapter_refuses_then_failed_not_retryable(
+    standin: GiftCardStandIn,
+):
+    wrong_key = TremendousGiftCards(GiftCardConfig("nope", standin.url, ("OKMHM2X2OHYV",)))
+    outcomes = [
+        await _adapter(standin).pay(instruction(1, STRIPE_ACCOUNT, currency="USD")),
+        await _adapter(standin).pay(instruction(2, GIFT_ACCOUNT, currency="JPY")),
+        await _adapter(standin).pay(instruction(3, GIFT_ACCOUNT, currency="USD", amount="1.234")),
+        await wrong_key.pay(instruction(4, GIFT_ACCOUNT, currency="USD")),
+        await _adapter(standin, products=("UNKNOWN",)).pay(instruction(5, GIFT_ACCOUNT,
+                                                                         currency="USD")),
+        await _adapter(standin).pay(instruction(6, replace(GIFT_ACCOUNT, gift_card_email="x@y"),
+                                                currency="USD")),
+    ]  # fmt: skip
+
+    assert [(o.code, o.retryable) for o in outcomes if isinstance(o, Failed)] == [
+        ("method", False), ("currency", False), ("amount", False), ("http_401", False),
+        ("http_400", False), ("http_400", False),
+    ]  # fmt: skip
+    assert outcomes[3].reason == "gift card: the gift card provider refused the API key"
+    assert outcomes[4].reason == "gift card: unknown products"
+    assert len(standin.requests) == 3
+    assert standin.orders == []

@@ -1,0 +1,211 @@
+"""The Stripe Connect adapter, stripe-python against the local stand-in on 127.0.0.1: one
+transfer per instruction whatever is retried, replayed or dropped; the same key with other
+parameters is a bug, not a failure; failures named and marked retryable or not."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+from payments.methods.errors import ProviderBug
+from payments.methods.models import Failed, Submitted
+from payments.methods.stripe_connect import StripeConfig, StripeConnect
+from tests.payments.factories import SEPA_ACCOUNT, STRIPE_ACCOUNT, instruction
+from tests.payments.stripe_standin import StripeStandIn, running
+
+ACCOUNT = "acct_1Nv0FGQ9RKHgCVdK"
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StripeStandIn]:
+    s = StripeStandIn(accounts={ACCOUNT}, platform_balance={"eur": 10_000_000, "usd": 500})
+    async with running(s):
+        yield s
+
+
+def _adapter(s: StripeStandIn, **changes) -> StripeConnect:
+    return StripeConnect(StripeConfig(api_key=s.api_key, api_base=s.url, **changes))
+
+
+async def test_given_an_instruction_when_paid_then_one_transfer_with_its_key_and_fields(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT, amount="123.45")
+
+    outcome = await _adapter(standin).pay(item)
+
+    [transfer] = standin.transfers
+    assert outcome == Submitted(item.reference, provider_id=transfer["id"])
+    assert (transfer["amount"], transfer["currency"], transfer["destination"]) == (
+        12345, "eur", ACCOUNT,
+    )  # fmt: skip
+    assert transfer["transfer_group"] == item.reference
+    assert transfer["metadata"] == {"podium_reference": item.reference,
+                                    "podium_payee": str(item.payee_id)}  # fmt: skip
+    [request] = standin.requests
+    assert request["headers"]["Idempotency-Key"] == item.idempotency_key
+    assert "Stripe-Account" not in request["headers"]  # a transfer is the platform's
+    assert dict(parse_qsl(request["body"]))["amount"] == "12345"
+
+
+async def test_given_an_item_paid_when_paid_again_then_stripe_replays_the_first_transfer(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT)
+    adapter = _adapter(standin)
+
+    first = await adapter.pay(item)
+    again = await _adapter(standin).pay(item)  # another process, after a crash
+
+    assert first == again
+    assert len(standin.transfers) == 1
+    assert standin.platform_balance["eur"] == 10_000_000 - 10_000
+
+
+async def test_given_the_answer_lost_after_stripe_executed_then_the_retry_gets_the_same_transfer(
+    standin: StripeStandIn,
+):
+    standin.faults.drop = 1
+    item = instruction(1, STRIPE_ACCOUNT)
+
+    outcome = await _adapter(standin).pay(item)
+
+    assert isinstance(outcome, Submitted)
+    assert [t["id"] for t in standin.transfers] == [outcome.provider_id]
+    keys = {r["headers"]["Idempotency-Key"] for r in standin.requests}
+    assert len(standin.requests) == 2
+    assert keys == {item.idempotency_key}
+
+
+async def test_given_stripe_failing_then_retried_with_the_key_and_failed_retryable_at_last(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT)
+    standin.faults.refuse = [500, 503]
+    assert isinstance(await _adapter(standin).pay(item), Submitted)  # stripe-python retried
+    assert len(standin.transfers) == 1
+
+    other = instruction(2, STRIPE_ACCOUNT)
+    standin.faults.refuse = [500, 500, 500]
+    failed = await _adapter(standin).pay(other)
+    assert isinstance(failed, Failed)
+    assert failed.retryable
+    assert len(standin.transfers) == 1
+    standin.faults.refuse = [429]
+    limited = await _adapter(standin).pay(other)
+    assert isinstance(limited, Failed)
+    assert limited.retryable
+    assert isinstance(await _adapter(standin).pay(other), Submitted)  # the batch's retry
+    assert len(standin.transfers) == 2
+
+
+async def test_given_the_same_key_with_other_parameters_then_a_provider_bug_and_no_transfer(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT)
+    await _adapter(standin).pay(item)
+
+    with pytest.raises(ProviderBug, match="idempotency key"):
+        await _adapter(standin).pay(replace(item, amount=Decimal("99.00")))
+
+    assert len(standin.transfers) == 1
+
+
+async def test_given_what_stripe_refuses_then_failed_with_its_code_and_not_retryable(
+    standin: StripeStandIn,
+):
+    unknown = replace(STRIPE_ACCOUNT, stripe_account_id="acct_1UnknownAccount0")
+    outcomes = [
+        await _adapter(standin).pay(instruction(1, unknown)),
+        await _adapter(standin).pay(instruction(2, STRIPE_ACCOUNT, currency="USD")),  # 5.00 left
+        await StripeConnect(StripeConfig("sk_test_wrong", standin.url)).pay(
+            instruction(3, STRIPE_ACCOUNT)
+        ),
+    ]
+
+    assert [(o.code, o.retryable) for o in outcomes if isinstance(o, Failed)] == [
+        ("resource_missing", False),
+        ("balance_insufficient", False),
+        ("AuthenticationError", False),
+    ]
+    assert "No such destination" in outcomes[0].reason
+    assert standin.transfers == []
+
+
+async def test_given_instructions_stripe_cannot_take_then_failed_before_any_request(
+    standin: StripeStandIn,
+):
+    outcomes = [
+        await _adapter(standin).pay(instruction(1, SEPA_ACCOUNT)),
+        await _adapter(standin).pay(instruction(2, STRIPE_ACCOUNT, currency="XAU")),
+        await _adapter(standin).pay(instruction(3, STRIPE_ACCOUNT, amount="1.001")),
+        await _adapter(standin).pay(instruction(4, STRIPE_ACCOUNT, reference="a b")),
+    ]
+
+    assert [o.code for o in outcomes if isinstance(o, Failed)] == [
+        "method", "currency", "amount", "reference",
+    ]  # fmt: skip
+    assert standin.requests == []
+
+
+async def test_given_manual_payouts_then_a_payout_on_the_connected_account_follows(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT, amount="40.00")
+    adapter = _adapter(standin, payout_per_transfer=True)
+
+    await adapter.pay(item)
+    await adapter.pay(item)
+
+    [payout] = standin.payouts
+    assert (payout["account"], payout["amount"]) == (ACCOUNT, 4000)
+    assert payout["metadata"]["podium_reference"] == item.reference
+    request = standin.requests[1]
+    assert request["path"] == "/v1/payouts"
+    assert request["headers"]["Stripe-Account"] == ACCOUNT
+    assert request["headers"]["Idempotency-Key"] == f"{item.idempotency_key}-payout"
+    assert standin.balance_of(ACCOUNT, "eur") == 0
+
+
+async def test_given_many_items_at_once_each_sent_twice_then_each_is_paid_exactly_once(
+    standin: StripeStandIn,
+):
+    standin.faults.delay = 0.01  # keeps requests in flight together: the 409 path runs
+    items = [instruction(n, STRIPE_ACCOUNT, amount="1.00") for n in range(40)]
+    adapter = _adapter(standin)
+
+    outcomes = await asyncio.gather(*(adapter.pay(i) for i in items + items))
+
+    assert all(isinstance(o, Submitted) for o in outcomes)
+    assert len(standin.transfers) == 40
+    assert len({t["metadata"]["podium_reference"] for t in standin.transfers}) == 40
+    assert outcomes[:40] == outcomes[40:]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "message"),
+    [
+        ({"Stripe-Version": ""}, "amount=1&currency=eur", "Stripe-Version"),
+        ({"Content-Type": "application/json"}, '{"amount": 1}', "form-encoded"),
+        ({}, "amount=1&currency=eur&destination=" + ACCOUNT + "&bogus=1", "unknown parameter"),
+        ({"Idempotency-Key": "k" * 256}, "amount=1&currency=eur", "255"),
+        ({}, "amount=1.5&currency=eur&destination=" + ACCOUNT, "positive integer"),
+    ],
+)
+async def test_given_requests_stripe_would_refuse_then_the_stand_in_refuses_them(
+    standin: StripeStandIn, headers: dict[str, str], body: str, message: str
+):
+    base = {"Authorization": f"Bearer {standin.api_key}", "Stripe-Version": "2026-10-28.endive",
+            "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+    async with httpx.AsyncClient(base_url=standin.url) as client:
+        response = await client.post("/v1/transfers", content=body, headers={**base, **headers})
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+    assert standin.transfers == []
