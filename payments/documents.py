@@ -5,16 +5,16 @@ statement prints as written."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 
-FONTS = Path("/usr/share/fonts/truetype")
-REGULAR = FONTS / "dejavu/DejaVuSans.ttf"
-BOLD = FONTS / "dejavu/DejaVuSans-Bold.ttf"
-DEVANAGARI = FONTS / "noto/NotoSansDevanagari-Regular.ttf"
-DEVANAGARI_BOLD = FONTS / "noto/NotoSansDevanagari-Bold.ttf"
+from domain.kit.pdf import FONTS  # the fonts ship with the code: same PDF on any machine
+
+REGULAR = FONTS / "DejaVuSans.ttf"
+BOLD = FONTS / "DejaVuSans-Bold.ttf"
+DEVANAGARI = FONTS / "NotoSansDevanagari-Regular.ttf"
+DEVANAGARI_BOLD = FONTS / "NotoSansDevanagari-Bold.ttf"
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {"title": "Commission statement", "payee": "Payee", "period": "Period",
