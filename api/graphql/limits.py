@@ -403,6 +403,11 @@ def coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
             context.report_error = report_with_code  # type: ignore[method-assign]
             try:
                 super().__init__(context)
+            except (KeyError, ValueError):
+                # strawberry's depth limiter looks a spread's fragment up and takes max() over
+                # a selection's measured parts: a spread of an unknown fragment fails either
+                # way. The rule then reports nothing; graphql's own rules name the fragment
+                ValidationRule.__init__(self, context)
             finally:
                 context.report_error = report  # type: ignore[method-assign]
 

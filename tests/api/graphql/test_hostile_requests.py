@@ -367,3 +367,14 @@ async def test_given_generated_requests_then_never_a_5xx_a_trace_or_a_slow_answe
             {"query": OPERATIONS[name], "variables": values},
         )
     await post(admin, {"query": document, "variables": values})
+
+
+async def test_given_a_spread_of_an_unknown_fragment_then_a_validation_error_naming_it(
+    admin: Api,
+):
+    # the depth limiter found nothing to measure in it and failed (a 500) before graphql's
+    # own rule could name the fragment
+    query = 'query Q { me { earnings(period: "2026-01") { total { ...MoneyParts } } } }'
+    answer = (await post(admin, {"query": query})).json()
+    assert answer["data"] is None
+    assert any("MoneyParts" in e["message"] for e in answer["errors"]), answer
