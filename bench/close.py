@@ -11,7 +11,8 @@ renewals, some dated outside the period); every rep has a quota.
 
 The floor is the I/O any close must do, measured in the same run on the same server: COPY the
 period's transaction rows out of PostgreSQL, and COPY as many rows as the close writes lines
-into a scratch table of the lines' width. The close runs as `podium close` subprocesses: once
+into a scratch table of the lines' width (their columns, and an explanation as long as the
+stored lines' on average). The close runs as `podium close` subprocesses: once
 alone, then (period reopened, results deleted) with two processes sharing the chunks, then a
 re-close with nothing changed (reopened, results kept: nothing is written). Peak memory is
 ru_maxrss of each close process. CPU is the close processes' own (user + system) and that of
@@ -229,6 +230,7 @@ class Floor:
     read_seconds: float
     write_rows: int
     write_seconds: float
+    width: int  # characters of explanation a line row carries
 
     @property
     def seconds(self) -> float:
@@ -245,7 +247,9 @@ class _Sink:
         self.bytes += len(data)
 
 
-async def floor(database_url: str, tenant_id: uuid.UUID, lines: int) -> Floor:
+async def floor(database_url: str, tenant_id: uuid.UUID, lines: int, width: int) -> Floor:
+    """The floor's I/O. Its line rows are of the lines' width: the close's own columns, with
+    an explanation as long as the stored ones on average (``width`` characters)."""
     import asyncpg
 
     conn = await asyncpg.connect(database_url)
@@ -271,6 +275,7 @@ async def floor(database_url: str, tenant_id: uuid.UUID, lines: int) -> Floor:
             "CREATE TABLE bench_scratch_lines (LIKE earnings_lines INCLUDING DEFAULTS)"
         )
         result_id = uuid.uuid4()
+        explanation = ('[["line",{"component":"Commission","rate":"0.02"}]' + " " * width)[:width]
         rows = [
             (
                 result_id,
@@ -283,7 +288,7 @@ async def floor(database_url: str, tenant_id: uuid.UUID, lines: int) -> Floor:
                 Decimal("1234.56"),
                 Decimal("24.6912"),
                 "payable",
-                "2% of 1,234.56 EUR",
+                explanation,
             )
             for i in range(lines)
         ]
@@ -295,7 +300,7 @@ async def floor(database_url: str, tenant_id: uuid.UUID, lines: int) -> Floor:
         )
         write_seconds = time.perf_counter() - started
         await conn.execute("DROP TABLE bench_scratch_lines")
-        return Floor(read_rows, read_seconds, lines, write_seconds)
+        return Floor(read_rows, read_seconds, lines, write_seconds, width)
     finally:
         await conn.close()
 
@@ -568,11 +573,18 @@ def main(args: argparse.Namespace) -> None:
         first = False
         close = run_close(database_url, processes, label)
         if floor_ is None:
-            [[(lines,)]] = asyncio.run(_sql(database_url, "SELECT count(*) FROM earnings_lines"))
-            floor_ = asyncio.run(floor(database_url, tenant_id, int(str(lines))))
+            [[(lines, width)]] = asyncio.run(
+                _sql(
+                    database_url,
+                    "SELECT count(*), coalesce(avg(length(explanation)), 0)::int "
+                    "FROM earnings_lines",
+                )
+            )
+            floor_ = asyncio.run(floor(database_url, tenant_id, int(str(lines)), int(str(width))))
             print(
                 f"floor: COPY {floor_.read_rows:,} transaction rows out "
-                f"{floor_.read_seconds:.2f} s + COPY {floor_.write_rows:,} line rows in "
+                f"{floor_.read_seconds:.2f} s + COPY {floor_.write_rows:,} line rows "
+                f"({floor_.width} characters of explanation each) in "
                 f"{floor_.write_seconds:.2f} s = {floor_.seconds:.2f} s"
             )
             print(close.output.rstrip().splitlines()[0])
