@@ -120,7 +120,6 @@ def close(
     from domain.kit.errors import DomainError
     from domain.kit.periods import parse_period
     from domain.org.viewer import Viewer
-    from payments.statements.service import BuildSummary, build_statements
 
     try:
         parsed = parse_period(period)
@@ -142,10 +141,7 @@ def close(
         sys.stdout.write(f"{parsed.id}: reopened (recorded in the audit log)\n")
         return
 
-    built: BuildSummary | None = None
-
-    async def work() -> CloseSummary:
-        nonlocal built
+    async def work() -> None:
         found = await cli._tenant(tenant)
         viewer = Viewer.system(found.id, "cli-close")
         async with cli.in_transaction():
@@ -182,8 +178,6 @@ def close(
                     raise failed[0]
                 async with cli.in_transaction():
                     if await closing.finish_close(viewer=viewer, run_id=run.id):
-                        # the payees' draft statements, in the transaction that closes
-                        built = await build_statements(viewer=viewer, period=parsed.id)
                         break
                 await asyncio.sleep(WAIT_FOR_OTHERS)  # others still hold chunks
             seen = await closing.close_progress(viewer=viewer, run_id=run.id)
@@ -191,14 +185,33 @@ def close(
         finally:
             progress.stop()
         summary = await closing.close_summary(viewer=viewer, period=parsed.id)
-        return replace(summary, people=seen.people)
+        _print_summary(replace(summary, people=seen.people), f"{summary.period}: closed.")
+        sys.stdout.flush()
+        # The payees' draft statements, after the close and in a transaction of their own:
+        # the close's results are final once it commits; the drafts are built from them
+        # (idempotent: whoever finds the period closed builds what is missing).
+        await _build_statements(viewer, parsed.id, tenant)
 
-    summary = cli._with_database(settings.database_url, work)
-    _print_summary(summary, f"{summary.period}: closed.")
-    if built is not None:
-        sys.stdout.write(f"  {built.statements} statement(s) for the period\n")
-        for rep_id, why in built.errors:
-            sys.stdout.write(f"  no statement for {rep_id}: {why}\n")
+    cli._with_database(settings.database_url, work)
+
+
+async def _build_statements(viewer: Any, period: str, tenant: str) -> None:
+    from api import cli
+    from domain.kit.errors import DomainError
+    from payments.statements.service import build_statements
+
+    try:
+        async with cli.in_transaction():
+            built = await build_statements(viewer=viewer, period=period)
+    except DomainError as exc:
+        sys.stdout.write(
+            f"  statements not built: {exc}; the period stays closed. Build them with "
+            f"`podium statements build --tenant {tenant} --period {period}`\n"
+        )
+        raise SystemExit(1) from exc
+    sys.stdout.write(f"  {built.statements} statement(s) for the period\n")
+    for rep_id, why in built.errors:
+        sys.stdout.write(f"  no statement for {rep_id}: {why}\n")
 
 
 async def _ask_workers(redis_url: str, tenant_id: Any, run_id: int, helpers: int) -> None:

@@ -102,8 +102,12 @@ class EarningsLine(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
+    # No foreign key constraint either (migration 0046): a line is written only in the
+    # transaction that inserts or rewrites its result, with the result's person locked, so a
+    # check per line (a fifth of a close's PostgreSQL time) found nothing; a trigger on
+    # earnings_results deletes the lines of every deleted result (the cascade's work).
     result: fields.ForeignKeyRelation[EarningsResult] = fields.ForeignKeyField(
-        "podium.EarningsResult", related_name="lines", on_delete=fields.CASCADE
+        "podium.EarningsResult", related_name="lines", on_delete=fields.CASCADE, db_constraint=False
     )
     result_id: UUID
     # no constraint of its own: a line's result is of the same tenant and goes with it (its

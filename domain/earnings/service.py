@@ -888,12 +888,12 @@ async def _store_many(
     )
     async with in_transaction():  # a savepoint: every result of the batch, or none
         async with db.acquire_connection() as conn:
-            rewritten = [r[0] for r in updates] + stale
-            if rewritten:
+            if updates:
                 await conn.execute(
-                    "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])", rewritten
+                    "DELETE FROM earnings_lines WHERE result_id = ANY($1::uuid[])",
+                    [r[0] for r in updates],
                 )
-            if stale:
+            if stale:  # their lines go with them (a trigger, migration 0046)
                 await conn.execute("DELETE FROM earnings_results WHERE id = ANY($1::uuid[])", stale)
             if updates:
                 assignments = ", ".join(

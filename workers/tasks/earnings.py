@@ -260,8 +260,11 @@ async def close_chunks(ctx: dict[str, Any], tenant_id: str, run_id: int) -> int:
             break
         people += done.people
     async with in_transaction():
-        if await earnings_close.finish_close(viewer=viewer, run_id=run_id):
-            # the payees' draft statements, in the transaction that closes (idempotent)
-            run = await CloseRun.get(id=run_id, tenant_id=viewer.tenant_id)
+        closed = await earnings_close.finish_close(viewer=viewer, run_id=run_id)
+    if closed:
+        # the payees' draft statements, after the close in a transaction of their own
+        # (idempotent: a retried job, or a second closer, builds only what is missing)
+        run = await CloseRun.get(id=run_id, tenant_id=viewer.tenant_id)
+        async with in_transaction():
             await build_statements(viewer=viewer, period=run.period)
     return people

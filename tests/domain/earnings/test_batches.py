@@ -109,3 +109,49 @@ async def test_given_a_period_when_chunked_then_by_transactions_in_id_order(db):
     for chunk in chunks:
         assert len(chunk) == 1 or sum(owned[u] for u in chunk) <= 5
     assert len(await closing.period_chunks(viewer, parse_period("2026-10"))) == 1
+
+
+async def _orphans_and_lines() -> tuple[int, int]:
+    [row] = await connections.get("default").execute_query_dict(
+        """
+        SELECT count(*) FILTER (WHERE r.id IS NULL) AS orphans, count(*) AS lines
+        FROM earnings_lines l LEFT JOIN earnings_results r ON r.id = l.result_id
+        """
+    )
+    return int(row["orphans"]), int(row["lines"])
+
+
+async def test_given_lines_when_their_results_are_deleted_any_way_then_the_lines_go_too(db):
+    """Lines have no foreign key constraint to their result (migration 0046): the trigger on
+    earnings_results removes them with it, whether the recompute drops a stale result, a
+    plan version is deleted (a cascade), or results are deleted by hand."""
+    tenant, people = await _world()
+    viewer = system_viewer(tenant)
+    async with in_transaction():
+        await recompute_many(viewer=viewer, pairs=[(p.id, "2026-10") for p in people])
+    orphans, lines = await _orphans_and_lines()
+    assert (orphans, lines) == (0, lines) and lines > 10
+    db_ = connections.get("default")
+
+    # a stale result: the person is no longer on the spiff plan
+    ana = people[0]
+    await db_.execute_query(
+        "DELETE FROM plan_assignments WHERE user_id = $1 AND plan_id IN "
+        "(SELECT id FROM plans WHERE key = 'spiff')",
+        [ana.id],
+    )
+    async with in_transaction():
+        await recompute_many(viewer=viewer, pairs=[(ana.id, "2026-10")])
+    orphans, fewer = await _orphans_and_lines()
+    assert orphans == 0 and fewer < lines
+
+    # one result deleted by hand
+    await db_.execute_query(
+        "DELETE FROM earnings_results WHERE id = (SELECT min(id::text)::uuid FROM earnings_results)"
+    )
+    orphans, fewer_still = await _orphans_and_lines()
+    assert orphans == 0 and fewer_still < fewer
+
+    # a plan's versions deleted: their results cascade from them, and their lines with them
+    await db_.execute_query("DELETE FROM plan_versions")
+    assert await _orphans_and_lines() == (0, 0)
