@@ -117,6 +117,7 @@ def close(
     it finishes the rest; 2 on bad input (a closed period, an unknown tenant, ...)."""
     from api import cli
     from domain.earnings import close as closing
+    from domain.earnings.errors import PeriodClosed
     from domain.kit.errors import DomainError
     from domain.kit.periods import parse_period
     from domain.org.viewer import Viewer
@@ -144,10 +145,20 @@ def close(
     async def work() -> None:
         found = await cli._tenant(tenant)
         viewer = Viewer.system(found.id, "cli-close")
-        async with cli.in_transaction():
-            run = await closing.start_close(
-                viewer=viewer, period=parsed.id, chunk=chunk_size or closing.CHUNK_TRANSACTIONS
-            )
+        try:
+            async with cli.in_transaction():
+                run = await closing.start_close(
+                    viewer=viewer, period=parsed.id, chunk=chunk_size or closing.CHUNK_TRANSACTIONS
+                )
+        except PeriodClosed:
+            # A close killed after it committed, before the statements were drafted: this
+            # rerun drafts them (what the killed close would have done). Otherwise refused,
+            # nothing changed.
+            if not await _statements_missing(viewer, parsed.id):
+                raise
+            sys.stdout.write(f"{parsed.id}: closed already; drafting its missing statements\n")
+            await _build_statements(viewer, parsed.id, tenant)
+            return
         if workers:
             await _ask_workers(settings.redis_url, found.id, run.id, workers)
         seen = await closing.close_progress(viewer=viewer, run_id=run.id)
@@ -193,6 +204,33 @@ def close(
         await _build_statements(viewer, parsed.id, tenant)
 
     cli._with_database(settings.database_url, work)
+
+
+async def _statements_missing(viewer: Any, period: str) -> bool:
+    """Whether someone with results of the closed ``period``, none in error (a person in
+    error gets no statement: `build_statements`), has no statement for it."""
+    from tortoise import connections
+
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM earnings_results r
+            WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'ok'
+              AND NOT EXISTS (
+                  SELECT 1 FROM earnings_results e
+                  WHERE e.tenant_id = r.tenant_id AND e.period = r.period
+                    AND e.user_id = r.user_id AND e.status = 'error'
+              )
+              AND NOT EXISTS (
+                  SELECT 1 FROM statements s
+                  WHERE s.tenant_id = r.tenant_id AND s.period = r.period
+                    AND s.user_id = r.user_id
+              )
+        ) AS missing
+        """,
+        [viewer.tenant_id, period],
+    )
+    return bool(rows[0]["missing"])
 
 
 async def _build_statements(viewer: Any, period: str, tenant: str) -> None:

@@ -41,7 +41,8 @@ CREATE TRIGGER earnings_results_delete_lines
 RESTORE = """
 DROP TRIGGER IF EXISTS earnings_results_delete_lines ON earnings_results;
 DROP FUNCTION IF EXISTS earnings_results_delete_lines();
-DELETE FROM earnings_lines l WHERE NOT EXISTS (SELECT 1 FROM earnings_results r WHERE r.id = l.result_id);
+DELETE FROM earnings_lines l
+    WHERE NOT EXISTS (SELECT 1 FROM earnings_results r WHERE r.id = l.result_id);
 ALTER TABLE earnings_lines ADD CONSTRAINT earnings_lines_result_id_fkey
     FOREIGN KEY (result_id) REFERENCES earnings_results(id) ON DELETE CASCADE;
 """

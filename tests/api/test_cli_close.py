@@ -135,6 +135,40 @@ async def test_given_a_closed_period_when_closed_again_then_refused_and_nothing_
     assert (await snapshot(), await AuditEntry.all().count()) == before
 
 
+async def test_given_a_close_killed_before_its_statements_when_run_again_then_drafts_them(db):
+    """The close commits, then drafts the statements in a transaction of their own: killed
+    between the two, the period is closed without them, and a rerun drafts them."""
+    from tortoise.transactions import in_transaction
+
+    from domain.earnings import close as closing
+    from payments.statements.models import Statement
+
+    tenant, _ = await world(reps=3)
+    viewer = system_viewer(tenant)
+    async with in_transaction():
+        run = await closing.start_close(viewer=viewer, period="2026-10")
+    while True:
+        async with in_transaction():
+            if await closing.close_next_chunk(viewer=viewer, run_id=run.id) is None:
+                break
+    async with in_transaction():
+        assert await closing.finish_close(viewer=viewer, run_id=run.id)
+    assert await Statement.filter(tenant_id=tenant.id).count() == 0  # the kill
+    before = await snapshot()
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0] == "2026-10: closed already; drafting its missing statements"
+    # rep00 and rep01 in EUR and USD; rep02 has no quota: in error, no statement (named)
+    assert await Statement.filter(tenant_id=tenant.id).count() == 4
+    assert "no statement for rep02" in ran.stdout
+    assert await snapshot() == before  # the results stay as closed
+
+    again = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+    again.one_line_error("2026-10 is closed already")
+
+
 async def test_given_a_closed_period_when_reopened_then_audited_and_it_can_close_again(db):
     await world(reps=2)
     await podium(db, "close", "--tenant", "acme", "--period", "2026-10")

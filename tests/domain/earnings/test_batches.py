@@ -130,7 +130,8 @@ async def test_given_lines_when_their_results_are_deleted_any_way_then_the_lines
     async with in_transaction():
         await recompute_many(viewer=viewer, pairs=[(p.id, "2026-10") for p in people])
     orphans, lines = await _orphans_and_lines()
-    assert (orphans, lines) == (0, lines) and lines > 10
+    assert (orphans, lines) == (0, lines)
+    assert lines > 10
     db_ = connections.get("default")
 
     # a stale result: the person is no longer on the spiff plan
@@ -143,14 +144,16 @@ async def test_given_lines_when_their_results_are_deleted_any_way_then_the_lines
     async with in_transaction():
         await recompute_many(viewer=viewer, pairs=[(ana.id, "2026-10")])
     orphans, fewer = await _orphans_and_lines()
-    assert orphans == 0 and fewer < lines
+    assert orphans == 0
+    assert fewer < lines
 
     # one result deleted by hand
     await db_.execute_query(
         "DELETE FROM earnings_results WHERE id = (SELECT min(id::text)::uuid FROM earnings_results)"
     )
     orphans, fewer_still = await _orphans_and_lines()
-    assert orphans == 0 and fewer_still < fewer
+    assert orphans == 0
+    assert fewer_still < fewer
 
     # a plan's versions deleted: their results cascade from them, and their lines with them
     await db_.execute_query("DELETE FROM plan_versions")
