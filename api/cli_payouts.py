@@ -1,5 +1,6 @@
-"""`podium payouts execute|report`: run an approved payout batch in the foreground (what the
-worker's job does for `executePayoutBatch`), and what each payee was paid in a year.
+"""`podium payouts stripe|execute|report`: the tenant's Stripe key; an approved payout batch
+run in the foreground (what the worker's job does for `executePayoutBatch`); what each payee
+was paid in a year.
 Registered onto the typer app by api/cli.py. Bad input is one line on stderr and exit 2."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ TenantArg = Annotated[
     str, typer.Option("--tenant", envvar="PODIUM_TENANT", help="The tenant's slug.")
 ]
 
-payouts_app = typer.Typer(help="Payout batches: execute one, report a year.", no_args_is_help=True)
+payouts_app = typer.Typer(
+    help="Payouts: the Stripe key, execute a batch, report a year.", no_args_is_help=True
+)
 
 
 @payouts_app.command("execute")
@@ -49,6 +52,45 @@ def execute(
     )
     if not summary.done:
         raise typer.Exit(1)
+
+
+@payouts_app.command("stripe")
+def stripe(
+    tenant: TenantArg,
+    api_key: Annotated[
+        str, typer.Option("--api-key", envvar="STRIPE_API_KEY", help="sk_live_/sk_test_/rk_ key.")
+    ],
+    webhook_secret: Annotated[
+        list[str],
+        typer.Option(
+            "--webhook-secret",
+            help="An endpoint's signing secret (whsec_...); "
+            "repeat for the platform's and the Connect endpoint's.",
+        ),
+    ],
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="Another Stripe API address (tests).")
+    ] = None,
+) -> None:
+    """The tenant's Stripe platform key and webhook secrets, sealed under
+    PODIUM_PAYOUT_DETAILS_SECRET; audited with the key masked."""
+    from api import cli
+    from domain.org.viewer import Viewer
+    from payments.methods.service import set_stripe_config
+
+    settings = cli._settings()
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        async with cli.in_transaction():
+            return await set_stripe_config(
+                viewer=Viewer.system(found.id, "cli-payouts"),
+                secret=settings.payout_details_secret, api_key=api_key,
+                webhook_secrets=webhook_secret, api_base=api_base,
+            )  # fmt: skip
+
+    config = cli._with_database(settings.database_url, run)
+    sys.stdout.write(f"{tenant}: Stripe key {config.masked_key} set\n")
 
 
 @payouts_app.command("report")

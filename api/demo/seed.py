@@ -39,9 +39,9 @@ from domain.targets import service as targets
 from domain.targets.models import AllocationMethod, Target
 from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
+from payments.batches.service import create_batch
 from payments.draws.service import set_draw
 from payments.invoices.service import set_partner_profile, set_tax_rule
-from payments.batches.service import create_batch
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement

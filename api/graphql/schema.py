@@ -20,6 +20,7 @@ from api.graphql.batches.resolvers import (
     execute_payout_batch,
     paid_by_payee,
     payout_batch,
+    payout_batches,
 )
 from api.graphql.batches.types import PaidInYear, PayoutBatch
 from api.graphql.disputes.mutations.raise_dispute import RaiseDisputeResult, raise_dispute
@@ -151,6 +152,11 @@ class Query:
         resolver=payout_batch,
         description="Payout ops and admins: a batch with each item's status and failure "
         "reason; an unknown id null.",
+    )
+    payout_batches: list[PayoutBatch] = strawberry.field(
+        resolver=payout_batches,
+        description="Payout ops and admins: the tenant's payout batches (of a period), newest "
+        "first (at most 200).",
     )
     paid_by_payee: list[PaidInYear] = strawberry.field(
         resolver=paid_by_payee,

@@ -1,11 +1,34 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from payments.batches.models import BatchStatus, ItemStatus
-from payments.payouts.models import PayoutMethod
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
 from tortoise.indexes import Index
+from enum import StrEnum
+
+
+# the models' enums as they are at this migration (the domain layer imports no payments code)
+class PayoutMethod(StrEnum):
+    STRIPE = "stripe"
+    SEPA_FILE = "sepa_file"
+    NACHA_FILE = "nacha_file"
+    CSV_FILE = "csv_file"
+    GIFT_CARD = "gift_card"
+    PAYROLL_FILE = "payroll_file"
+
+
+class BatchStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    DONE = "done"
+
+
+class ItemStatus(StrEnum):
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    PAID = "paid"
+    FAILED = "failed"
 
 class Migration(migrations.Migration):
     dependencies = [('podium', '0046_lines_without_result_constraint')]

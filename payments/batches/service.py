@@ -483,6 +483,15 @@ async def batch_of(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch | Non
     return await PayoutBatch.filter(id=found, tenant_id=viewer.tenant_id).first()
 
 
+async def batches_of(*, viewer: Viewer, period: str | None = None) -> list[PayoutBatch]:
+    """The tenant's batches (of ``period``), newest first."""
+    _require_ops(viewer, "period")
+    found = PayoutBatch.filter(tenant_id=viewer.tenant_id)
+    if period is not None:
+        found = found.filter(period=parse_period(period).id)
+    return await found.order_by("-created_at").limit(200)
+
+
 async def items_of(
     *, viewer: Viewer, batch_id: UUID, first: int, after: int = -1
 ) -> list[PayoutItem]:

@@ -7,6 +7,7 @@ import logging
 from typing import Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 from tortoise.transactions import in_transaction
 
@@ -71,6 +72,17 @@ async def execute_payout_batch(info: Info[Any, None], id: strawberry.ID) -> Payo
 async def payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatch | None:
     batch = await service.batch_of(viewer=info.context.viewer, batch_id=id)
     return None if batch is None else PayoutBatch.of(batch)
+
+
+async def payout_batches(info: Info[Any, None], period: str | None = None) -> list[PayoutBatch]:
+    try:
+        found = await service.batches_of(viewer=info.context.viewer, period=period)
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT",
+                                                    "field": exc.field}) from None  # fmt: skip
+    return [PayoutBatch.of(b) for b in found]
 
 
 async def paid_by_payee(info: Info[Any, None], year: int) -> list[PaidInYear]:
