@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET as SECRET
 from domain.audit.models import AuditEntry
 from domain.kit.errors import DomainError, Forbidden, NotFound
+from payments.accruals.service import accruals
 from payments.batches import service
 from payments.batches.errors import BatchError, BatchStateError
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
@@ -131,6 +132,10 @@ async def test_given_approved_statements_when_batched_approved_and_executed_then
         assert transfer["amount"] == int(item.amount * 100)
         assert item.provider_id == transfer["id"]
     assert _transfers_per_key(standin) == {items["ann"].reference: 1, items["bob"].reference: 1}
+    [accrual] = await accruals(viewer=w.viewer("ops"), period="2026-10")
+    assert accrual.paid == items["ann"].amount + items["bob"].amount  # moved from approved
+    assert accrual.approved == sum(i.amount for i in items.values())  # approved or paid
+    assert accrual.outstanding == items["cat"].amount
     paid = {s.user_id: s.status for s in await Statement.filter(tenant_id=w.tenant.id)}
     assert paid == {w["ann"].id: "paid", w["bob"].id: "paid", w["cat"].id: "approved"}
     assert (await PayoutBatch.get(id=batch.id)).status is BatchStatus.DONE
