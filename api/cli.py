@@ -492,6 +492,7 @@ from api.cli_close import register as _register_close  # noqa: E402 - needs `app
 from api.cli_ingest import register as _register_ingest  # noqa: E402 - needs `app` above
 from api.cli_leaderboards import register as _register_leaderboards  # noqa: E402
 from api.cli_mapping import register as _register_mapping  # noqa: E402 - needs `app` above
+from api.cli_payouts import register as _register_payouts  # noqa: E402
 from api.cli_statements import register as _register_statements  # noqa: E402
 from api.cli_targets import register as _register_targets  # noqa: E402 - needs `app` above
 
@@ -502,6 +503,7 @@ _register_mapping(app)
 _register_targets(app)
 _register_leaderboards(app)
 _register_statements(app)
+_register_payouts(app)
 
 
 def _plain_metavars(command: Any) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from payments.payouts.sealing import DEVELOPMENT_SECRET
+
 Environment = Literal["development", "production"]
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
@@ -14,7 +16,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # development only: production refuses to start without its own (see from_env)
 DEVELOPMENT_URL_KEY = b"podium-development-url-signing-key"
 DEVELOPMENT_ISSUER_SECRET = b"podium-development-issuer-key-secret"
-DEVELOPMENT_PAYOUT_DETAILS_SECRET = b"podium-development-payout-details-secret"
+DEVELOPMENT_PAYOUT_DETAILS_SECRET = DEVELOPMENT_SECRET  # payments.payouts.sealing's
 MIN_KEY_CHARACTERS = 32
 
 

@@ -35,6 +35,7 @@ MODEL_MODULES = [
     "payments.invoices.models",
     "payments.payouts.models",
     "payments.methods.models",
+    "payments.batches.models",
 ]
 APP = "podium"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"

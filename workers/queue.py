@@ -37,6 +37,7 @@ APPLY_TASK = "apply_inbox_events"
 RECOMPUTE_BATCH_TASK = "recompute_requested"
 CLOSE_TASK = "close_chunks"
 PUSH_TASK = "push_notifications"
+PAYOUT_TASK = "execute_payout_batch"
 
 
 def apply_job_id(tenant_id: UUID | str) -> str:
@@ -138,6 +139,13 @@ class JobQueue:
             await self.pool.enqueue_job(
                 CLOSE_TASK, str(tenant_id), run_id, _job_id=f"close:{run_id}:{n}"
             )
+
+    async def enqueue_payout(self, tenant_id: UUID | str, batch_id: UUID | str) -> None:
+        """Execute a payout batch. One job id per batch: a second call while it is queued or
+        running adds nothing (arq refuses the id), so two calls at once run it once."""
+        await self.pool.enqueue_job(
+            PAYOUT_TASK, str(tenant_id), str(batch_id), _job_id=f"payout:{batch_id}"
+        )
 
     async def enqueue_push(self, tenant_id: UUID | str, user_ids: Sequence[UUID | str]) -> None:
         """Push these people's notifications not pushed yet (what a request just put in their

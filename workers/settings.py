@@ -27,6 +27,7 @@ from workers.tasks.contests import advance_contests, contests_startup
 from workers.tasks.draining import BATCH_TIMES, BatchTimes
 from workers.tasks.earnings import close_chunks, recompute_requested
 from workers.tasks.ingest import SWEEP_AFTER, apply_inbox_events, sweep
+from workers.tasks.payouts import execute_payout_batch
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -90,6 +91,8 @@ FUNCTIONS = [
     func(close_chunks, keep_result=0, timeout=3600, max_tries=5),
     # what a request put in people's inboxes (disputes), pushed after its commit
     func(push_notifications, keep_result=0, timeout=60, max_tries=3),
+    # a payout batch's items, each paid exactly once (retried: what is paid stays paid)
+    func(execute_payout_batch, keep_result=0, timeout=3600, max_tries=5),
 ]
 
 

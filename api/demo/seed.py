@@ -39,6 +39,7 @@ from domain.targets import service as targets
 from domain.targets.models import AllocationMethod, Target
 from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
+from payments.batches.service import create_batch
 from payments.draws.service import set_draw
 from payments.invoices.service import set_partner_profile, set_tax_rule
 from payments.payouts.models import PayoutMethod
@@ -332,8 +333,8 @@ async def seed_demo(
     await _seed_boards(system, users)
     await _seed_gamification(system, people, users, periods, today)
     await _seed_contest(users, today)
-    await _seed_statements(system, users, periods)
     await _seed_payout_details(system, people, channels, users, payout_details_secret)
+    await _seed_statements(system, users, periods)  # a payout batch reads the details
     return DemoSummary(
         tenant=tenant,
         people=people,
@@ -461,10 +462,18 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
     built = await Statement.filter(tenant_id=system.tenant_id, period=first).values_list(
         "user_id", flat=True
     )
+    agents = {u.id for k, u in users.items() if k.startswith("agent-")}
+    # the field reps (paid by SEPA) approved and paid; the other partner agents (paid through
+    # Stripe Connect) approved, in a payout batch that waits for a second pair of eyes
     await approve_statements(
-        viewer=system, period=first, rep_ids=sorted({u for u in built if u not in north})
-    )
+        viewer=system, period=first,
+        rep_ids=sorted({u for u in built if u not in north and u not in agents}),
+    )  # fmt: skip
     await mark_paid(viewer=system, period=first)
+    await approve_statements(
+        viewer=system, period=first, rep_ids=sorted({u for u in built if u in agents - north})
+    )
+    await create_batch(viewer=_as(users["payout-ops"]), period=first, method=PayoutMethod.STRIPE)
     rep = users["rep-south-01"]
     deal = (
         await Transaction.filter(

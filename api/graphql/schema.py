@@ -13,6 +13,16 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from api.graphql.batches.resolvers import (
+    PayoutBatchResult,
+    approve_payout_batch,
+    create_payout_batch,
+    execute_payout_batch,
+    paid_by_payee,
+    payout_batch,
+    payout_batches,
+)
+from api.graphql.batches.types import PaidInYear, PayoutBatch
 from api.graphql.disputes.mutations.raise_dispute import RaiseDisputeResult, raise_dispute
 from api.graphql.disputes.mutations.resolve_dispute import (
     CommentDisputeResult,
@@ -138,6 +148,21 @@ class Query:
         description="How a payee is paid, masked: the viewer's own (repId left out), "
         "anyone's for payout ops and admins; null when none are set.",
     )
+    payout_batch: PayoutBatch | None = strawberry.field(
+        resolver=payout_batch,
+        description="Payout ops and admins: a batch with each item's status and failure "
+        "reason; an unknown id null.",
+    )
+    payout_batches: list[PayoutBatch] = strawberry.field(
+        resolver=payout_batches,
+        description="Payout ops and admins: the tenant's payout batches (of a period), newest "
+        "first (at most 200).",
+    )
+    paid_by_payee: list[PaidInYear] = strawberry.field(
+        resolver=paid_by_payee,
+        description="Payout ops and admins: what each payee was paid through batches in a "
+        "year, per currency; US payees over the 1099-NEC threshold flagged.",
+    )
     target_plans: list[TargetPlanVersion] = strawberry.field(
         resolver=target_plans,
         description="Admins: every target plan version of `period`; managers: those with a "
@@ -261,6 +286,21 @@ class Mutation:
         resolver=set_payout_details,
         description="The payee, or payout ops for anyone: how they are paid (validated, "
         "encrypted at rest, audited; the payee is told).",
+    )
+    create_payout_batch: PayoutBatchResult = strawberry.mutation(
+        resolver=create_payout_batch,
+        description="Payout ops and admins: a draft batch of a period's approved, unpaid "
+        "statements paid by one method, in one currency (audited).",
+    )
+    approve_payout_batch: PayoutBatchResult = strawberry.mutation(
+        resolver=approve_payout_batch,
+        description="Payout ops and admins other than its creator (four eyes): approve a "
+        "draft batch.",
+    )
+    execute_payout_batch: PayoutBatchResult = strawberry.mutation(
+        resolver=execute_payout_batch,
+        description="Payout ops and admins: a worker pays the approved batch's items, each "
+        "exactly once; again: its pending items are sent again with the same keys.",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

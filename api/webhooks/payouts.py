@@ -3,8 +3,8 @@
 Read the body (1 MiB cap, 413), find the tenant and its Stripe webhook secrets, verify the
 Stripe-Signature with stripe-python's check (401 and nothing stored otherwise; an unknown
 tenant or one without Stripe gets the same 401), store the raw event once (a redelivery
-stores nothing) in a committed transaction, answer 202. Applying the events to batch items
-(`stripe_connect.outcome_of`) is the payout batches' work."""
+stores nothing) and apply what it says of a batch item (`stripe_connect.outcome_of`,
+`batches.service.apply_event_outcome`) in one committed transaction, answer 202."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from tortoise.transactions import in_transaction
 from api.settings import Settings
 from api.webhooks.routes import UNAUTHORIZED, _error, _start, _tenant
 from domain.kit.errors import InvalidInput
+from payments.batches.service import apply_event_outcome
 from payments.methods.service import record_stripe_event, stripe_setup
-from payments.methods.stripe_connect import BadSignature, verified_event
+from payments.methods.stripe_connect import BadSignature, outcome_of, verified_event
 
 log = structlog.get_logger("podium.webhooks")
 
@@ -43,6 +44,9 @@ def payout_webhook_routes(settings: Settings) -> list[Route]:
         try:
             async with in_transaction():
                 new = await record_stripe_event(tenant_id=tenant.id, event=event)
+                outcome = outcome_of(event) if new else None
+                if outcome is not None:  # what became of one of our items: applied once
+                    await apply_event_outcome(tenant_id=tenant.id, outcome=outcome)
         except InvalidInput as exc:
             return _error(400, exc.code, exc.message, exc.field)
         log.info("stripe event", tenant=tenant.slug, event_type=event["type"], new=new)

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,21 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from payments.payouts.validation import PayoutAccount
+
+# development only: production refuses to start without its own (api.settings, and below)
+DEVELOPMENT_SECRET = b"podium-development-payout-details-secret"
+
+
+def secret_from_environment(env: Mapping[str, str] | None = None) -> bytes:
+    """PODIUM_PAYOUT_DETAILS_SECRET for processes without the API's settings (the workers):
+    required when PODIUM_ENV=production, the development secret otherwise."""
+    env = os.environ if env is None else env
+    value = env.get("PODIUM_PAYOUT_DETAILS_SECRET") or ""
+    if value:
+        return value.encode()
+    if env.get("PODIUM_ENV") == "production":
+        raise RuntimeError("PODIUM_PAYOUT_DETAILS_SECRET is required when PODIUM_ENV=production")
+    return DEVELOPMENT_SECRET
 
 
 class SealError(Exception):

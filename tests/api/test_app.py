@@ -411,7 +411,7 @@ async def test_given_default_limits_when_every_client_operation_runs_then_none_i
     # ContestStandings), the badges' and levels' (MyBadges, LevelMap), the statements'
     # (MyStatements, Statement, ApproveStatements, AddAdjustment, RaiseDispute,
     # ResolveDispute, Accruals) and SetPayoutDetails
-    assert len(checked) == 29
+    assert len(checked) == 33
 
 
 async def test_given_a_mutation_over_get_or_a_batch_then_refused(api: Api):

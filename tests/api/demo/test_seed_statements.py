@@ -15,6 +15,7 @@ from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.service import close_period, recompute_many
 from domain.org.models import User
 from domain.org.viewer import Viewer
+from payments.batches.models import BatchStatus, PayoutBatch, PayoutItem
 from payments.invoices.models import Invoice
 from payments.statements.models import Statement, StatementLine
 from payments.statements.service import build_statements
@@ -45,6 +46,14 @@ async def test_given_the_demo_then_a_month_of_statements_and_a_clawback_to_come(
     assert invoice.items[0]["kind"] == "vat"
     assert invoice.payable == invoice.net + Decimal(invoice.items[0]["amount"])
     assert not await Invoice.filter(statement_id=agent.id).exists()
+
+    # the partner agents paid through Stripe Connect wait in a batch for a second approver
+    [batch] = await PayoutBatch.filter(tenant_id=summary.tenant.id)
+    assert (batch.status, batch.method, batch.period) == (BatchStatus.DRAFT, "stripe", first)
+    assert batch.created_by == people["payout-ops"].id
+    paid_to = set(await PayoutItem.filter(batch_id=batch.id).values_list("user_id", flat=True))
+    assert people["agent-south-01"].id in paid_to
+    assert not {people["agent-north-01"].id, people["rep-south-01"].id} & paid_to
 
     # next month closed: the cancelled deal comes back as a clawback naming October's line
     system = Viewer.system(summary.tenant.id, "test")

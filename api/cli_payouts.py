@@ -1,0 +1,123 @@
+"""`podium payouts stripe|execute|report`: the tenant's Stripe key; an approved payout batch
+run in the foreground (what the worker's job does for `executePayoutBatch`); what each payee
+was paid in a year.
+Registered onto the typer app by api/cli.py. Bad input is one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+TenantArg = Annotated[
+    str, typer.Option("--tenant", envvar="PODIUM_TENANT", help="The tenant's slug.")
+]
+
+payouts_app = typer.Typer(
+    help="Payouts: the Stripe key, execute a batch, report a year.", no_args_is_help=True
+)
+
+
+@payouts_app.command("execute")
+def execute(
+    tenant: TenantArg,
+    batch: Annotated[str, typer.Option("--batch", help="The batch's id.")],
+) -> None:
+    """Pay an approved (or executing) batch's pending items, each exactly once: killed
+    half-way, run it again. Exit 0 when done, 1 when items are still pending (a provider
+    answered nothing certain: run again)."""
+    from uuid import UUID
+
+    from api import cli
+    from domain.org.viewer import Viewer
+    from payments.batches.service import execute_batch, start_execution
+
+    settings = cli._settings()
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        viewer = Viewer.system(found.id, "cli-payouts")
+        async with cli.in_transaction():
+            started = await start_execution(viewer=viewer, batch_id=batch)
+        return await execute_batch(
+            tenant_id=found.id, batch_id=UUID(str(started.id)),
+            secret=settings.payout_details_secret,
+        )  # fmt: skip
+
+    summary = cli._with_database(settings.database_url, run)
+    sys.stdout.write(
+        f"{batch}: {summary.paid} paid, {summary.failed} failed, {summary.pending} pending"
+        f"{'; done' if summary.done else '; run it again for the pending ones'}\n"
+    )
+    if not summary.done:
+        raise typer.Exit(1)
+
+
+@payouts_app.command("stripe")
+def stripe(
+    tenant: TenantArg,
+    api_key: Annotated[
+        str, typer.Option("--api-key", envvar="STRIPE_API_KEY", help="sk_live_/sk_test_/rk_ key.")
+    ],
+    webhook_secret: Annotated[
+        list[str],
+        typer.Option(
+            "--webhook-secret",
+            help="An endpoint's signing secret (whsec_...); "
+            "repeat for the platform's and the Connect endpoint's.",
+        ),
+    ],
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="Another Stripe API address (tests).")
+    ] = None,
+) -> None:
+    """The tenant's Stripe platform key and webhook secrets, sealed under
+    PODIUM_PAYOUT_DETAILS_SECRET; audited with the key masked."""
+    from api import cli
+    from domain.org.viewer import Viewer
+    from payments.methods.service import set_stripe_config
+
+    settings = cli._settings()
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        async with cli.in_transaction():
+            return await set_stripe_config(
+                viewer=Viewer.system(found.id, "cli-payouts"),
+                secret=settings.payout_details_secret, api_key=api_key,
+                webhook_secrets=webhook_secret, api_base=api_base,
+            )  # fmt: skip
+
+    config = cli._with_database(settings.database_url, run)
+    sys.stdout.write(f"{tenant}: Stripe key {config.masked_key} set\n")
+
+
+@payouts_app.command("report")
+def report(
+    tenant: TenantArg,
+    year: Annotated[int, typer.Option("--year", help="The calendar year, e.g. 2026.")],
+) -> None:
+    """What each payee was paid through batches in a year, per currency (1099-NEC: US
+    payees at or over the year's threshold)."""
+    from api import cli
+    from domain.kit.money import format_amount
+    from domain.org.viewer import Viewer
+    from payments.batches.service import paid_by_payee
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        return await paid_by_payee(viewer=Viewer.system(found.id, "cli-payouts"), year=year)
+
+    rows = cli._with_database(cli._settings().database_url, run)
+    if not rows:
+        sys.stdout.write(f"{year}: nobody was paid through a batch\n")
+    for r in rows:
+        flag = "  1099-NEC" if r.form_1099_nec else ""
+        sys.stdout.write(
+            f"{r.external_id:<20} {r.currency} {format_amount(r.total, r.currency):>16}{flag}\n"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(payouts_app, name="payouts")

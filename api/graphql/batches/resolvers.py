@@ -1,0 +1,98 @@
+"""`createPayoutBatch`, `approvePayoutBatch`, `executePayoutBatch`, `payoutBatch` and
+`paidByPayee`: payout ops and admins."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+from tortoise.transactions import in_transaction
+
+from api.graphql.batches.types import CreatePayoutBatchInput, PaidInYear, PayoutBatch
+from api.graphql.errors import UserError, user_error
+from api.graphql.money import money
+from api.graphql.people.types import Rep
+from domain.kit.errors import DomainError, Forbidden
+from domain.org.models import User
+from payments.batches import service
+from payments.payouts.models import PayoutMethod
+
+log = logging.getLogger("podium.api.payouts")
+
+PayoutBatchResult = Annotated[PayoutBatch | UserError, strawberry.union("PayoutBatchResult")]
+
+
+async def create_payout_batch(
+    info: Info[Any, None], input: CreatePayoutBatchInput
+) -> PayoutBatchResult:
+    try:
+        async with in_transaction():
+            batch = await service.create_batch(
+                viewer=info.context.viewer, period=input.period,
+                method=PayoutMethod(input.method.value), rep_ids=input.rep_ids,
+                currency=input.currency,
+            )  # fmt: skip
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        return user_error(exc)
+    return PayoutBatch.of(batch)
+
+
+async def approve_payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatchResult:
+    try:
+        async with in_transaction():
+            batch = await service.approve_batch(viewer=info.context.viewer, batch_id=id)
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        return user_error(exc)
+    return PayoutBatch.of(batch)
+
+
+async def execute_payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatchResult:
+    viewer = info.context.viewer
+    try:
+        async with in_transaction():
+            batch = await service.start_execution(viewer=viewer, batch_id=id)
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        return user_error(exc)
+    try:
+        await info.context.request.app.state.job_queue.enqueue_payout(viewer.tenant_id, batch.id)
+    except Exception:  # the batch is executing: calling again (or the CLI) runs it
+        log.exception("could not queue payout batch %s", batch.id)
+    return PayoutBatch.of(batch)
+
+
+async def payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatch | None:
+    batch = await service.batch_of(viewer=info.context.viewer, batch_id=id)
+    return None if batch is None else PayoutBatch.of(batch)
+
+
+async def payout_batches(info: Info[Any, None], period: str | None = None) -> list[PayoutBatch]:
+    try:
+        found = await service.batches_of(viewer=info.context.viewer, period=period)
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT",
+                                                    "field": exc.field}) from None  # fmt: skip
+    return [PayoutBatch.of(b) for b in found]
+
+
+async def paid_by_payee(info: Info[Any, None], year: int) -> list[PaidInYear]:
+    found = await service.paid_by_payee(viewer=info.context.viewer, year=year)
+    people = {u.id: u for u in await User.filter(id__in=[f.user_id for f in found])}
+    return [
+        PaidInYear(
+            rep=Rep.of(people[f.user_id]),
+            total=money(f.total, f.currency, info.context.locale),
+            form_1099_nec=f.form_1099_nec,
+        )  # fmt: skip
+        for f in found
+    ]

@@ -1,0 +1,125 @@
+"""Payout batches as payout ops see them: the batch, its items' states and reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql.money import Money, money
+from api.graphql.payouts.types import PayoutMethod
+from api.graphql.people.types import Rep
+from api.graphql.relay import Connection, decode_offset, offset_connection, page_size
+from payments.batches import models, service
+
+
+@strawberry.enum(description="draft → approved (by another person) → executing → done.")
+class PayoutBatchStatus(Enum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    DONE = "done"
+
+
+@strawberry.enum(description="pending → paid | failed (with its reason); submitted: "
+                 "accepted by a provider that tells later.")  # fmt: skip
+class PayoutItemStatus(Enum):
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+@strawberry.input(description="The period's approved, unpaid statements paid by one method, "
+                  "in one currency (left out: the only one there is), of repIds (left out: "
+                  "everyone paid by that method).")  # fmt: skip
+class CreatePayoutBatchInput:
+    period: str
+    method: PayoutMethod
+    rep_ids: list[strawberry.ID] | None = None
+    currency: str | None = None
+
+
+@strawberry.type(description="One payee's statement in a batch.")
+class PayoutItem:
+    id: strawberry.ID
+    status: PayoutItemStatus
+    reference: str = strawberry.field(description="Unique per tenant: the payment's key.")
+    failure_reason: str | None = strawberry.field(
+        description="Why it failed, or why it is still pending (sent again by the next run)."
+    )
+    provider_id: str | None
+    attempts: int
+    item: strawberry.Private[models.PayoutItem]
+
+    @strawberry.field
+    def amount(self, info: Info[Any, None]) -> Money:
+        return money(self.item.amount, self.item.currency, info.context.locale)
+
+    @strawberry.field
+    async def rep(self, info: Info[Any, None]) -> Rep | None:
+        from domain.org.models import User
+
+        found = await info.context.loaders.people.load(self.item.user_id)
+        return Rep.of(found) if isinstance(found, User) else None
+
+    @classmethod
+    def of(cls, i: models.PayoutItem) -> PayoutItem:
+        return cls(id=strawberry.ID(str(i.id)), status=PayoutItemStatus(i.status.value),
+                   reference=i.reference, failure_reason=i.failure_reason,
+                   provider_id=i.provider_id, attempts=i.attempts, item=i)  # fmt: skip
+
+
+@strawberry.type(description="Approved statements paid together by one method.")
+class PayoutBatch:
+    id: strawberry.ID
+    status: PayoutBatchStatus
+    method: PayoutMethod
+    period: str
+    currency: str
+    item_count: int
+    created_at: datetime
+    approved_at: datetime | None
+    finished_at: datetime | None
+    file_url: str | None = strawberry.field(
+        description="A signed link to the batch's file (file methods); null otherwise."
+    )
+    batch: strawberry.Private[models.PayoutBatch]
+
+    @strawberry.field
+    def total(self, info: Info[Any, None]) -> Money:
+        return money(self.batch.total, self.batch.currency, info.context.locale)
+
+    @strawberry.field(description="In the batch's order.")
+    async def items(
+        self, info: Info[Any, None], first: int | None = 100, after: str | None = None
+    ) -> Connection[PayoutItem]:
+        size, offset = page_size(first, 100), decode_offset(after)
+        found = await service.items_of(
+            viewer=info.context.viewer, batch_id=self.batch.id, first=size, after=offset - 1
+        )
+        return offset_connection(
+            [PayoutItem.of(i) for i in found[:size]], offset=offset, has_next=len(found) > size
+        )
+
+    @classmethod
+    def of(cls, b: models.PayoutBatch) -> PayoutBatch:
+        return cls(
+            id=strawberry.ID(str(b.id)), status=PayoutBatchStatus(b.status.value),
+            method=PayoutMethod(b.method.value), period=b.period, currency=b.currency,
+            item_count=b.item_count, created_at=b.created_at, approved_at=b.approved_at,
+            finished_at=b.finished_at, file_url=None, batch=b,
+        )  # fmt: skip
+
+
+@strawberry.type(description="What a payee was paid through batches in a year, per currency.")
+class PaidInYear:
+    rep: Rep
+    total: Money
+    form_1099_nec: bool = strawberry.field(
+        description="A US payee paid at least the year's 1099-NEC threshold ($600 through "
+        "2025, $2,000 from 2026) in USD: file a 1099-NEC."
+    )

@@ -1,0 +1,2 @@
+"""Payout batches: approved statements paid exactly once (create, four-eyes approve,
+execute in a worker, reconcile)."""

@@ -1,0 +1,556 @@
+"""Payout batches: create from approved, unpaid statements; approve with four eyes; execute
+(a worker, or `podium payouts execute`) paying each item exactly once; apply providers'
+webhook events; reconcile (what each payee was paid in a year). Services never commit: the
+caller owns the transaction, except `execute_batch`, which commits each item on its own.
+
+Exactly once: an item's payment carries an idempotency key derived from its reference, and
+is sent inside the transaction that holds the item's row lock and records the answer. A
+crash before the commit rolls the item back to pending and a rerun sends the same request
+with the same key, which the provider answers with the first payment; two executors never
+hold one item (SKIP LOCKED). An answer that says nothing certain (timeout, 5xx) leaves the
+item pending, its reason shown, for the next run: never released to be paid again under
+another key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from domain.audit.service import Change, record, record_many
+from domain.kit.clock import utc_now
+from domain.kit.errors import Forbidden, NotFound
+from domain.kit.periods import parse_period
+from domain.org.models import User
+from domain.org.viewer import Viewer
+from payments.batches.errors import BatchError, BatchStateError
+from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
+from payments.methods.models import (
+    Failed,
+    Outcome,
+    PayoutInstruction,
+    idempotency_key,
+)
+from payments.payouts.errors import NoPayoutDetails
+from payments.payouts.models import PayoutMethod
+from payments.payouts.service import payout_account
+from payments.statements.models import Statement, StatementStatus
+
+# methods whose execution is built: one provider call per item
+EXECUTABLE = (PayoutMethod.STRIPE,)
+CONCURRENCY = 4  # items paid at once by one executor (a database connection each)
+LIVE = (ItemStatus.PENDING.value, ItemStatus.SUBMITTED.value, ItemStatus.PAID.value)
+REVERSED = "transfer_reversed"  # `stripe_connect.outcome_of`'s code of a reversed transfer
+
+
+def _require_ops(viewer: Viewer, field: str) -> None:
+    if not viewer.sees_whole_tenant:
+        raise Forbidden("only admins and payout ops may do this", field=field)
+
+
+async def create_batch(
+    *,
+    viewer: Viewer,
+    period: str,
+    method: PayoutMethod,
+    rep_ids: Sequence[UUID | str] | None = None,
+    currency: str | None = None,
+) -> PayoutBatch:
+    """A draft batch of the period's approved statements not paid and in no live item, in
+    one currency, of payees paid by ``method`` (and of payees with no payout details, whose
+    items fail with that reason: visible rather than silently left out); ``rep_ids`` keeps
+    only those people. Audited."""
+    _require_ops(viewer, "period")
+    period_id = parse_period(period).id
+    if method not in EXECUTABLE:
+        raise BatchError(
+            f"{method.value} batches are not available yet (only "
+            f"{', '.join(m.value for m in EXECUTABLE)})",
+            field="method",
+        )
+    wanted: list[UUID] | None = None
+    if rep_ids is not None:
+        try:
+            wanted = [UUID(str(r)) for r in rep_ids]
+        except ValueError:
+            raise BatchError("rep ids must be ids of people", field="repIds") from None
+        if not wanted:
+            raise BatchError("give at least one rep, or leave repIds out", field="repIds")
+        known = await User.filter(tenant_id=viewer.tenant_id, id__in=wanted).count()
+        if known != len(set(wanted)):
+            raise BatchError("a rep id is not a person of this tenant", field="repIds")
+    db = connections.get("default")
+    # one batch creation of a tenant at a time: a statement is never taken by two
+    await db.execute_query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('payout-batches:' || $1::text, 0))",
+        [str(viewer.tenant_id)],
+    )
+    rows = await db.execute_query_dict(
+        """
+        SELECT s.id, s.user_id, s.currency, s.total
+        FROM statements s
+        LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
+        WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
+          AND s.total > 0
+          AND (d.method IS NULL OR d.method = $3)
+          AND ($4::uuid[] IS NULL OR s.user_id = ANY($4::uuid[]))
+          AND NOT EXISTS (
+              SELECT 1 FROM payout_items i
+              WHERE i.statement_id = s.id AND i.status = ANY($5::text[])
+          )
+        ORDER BY s.currency, s.user_id
+        """,
+        [viewer.tenant_id, period_id, method.value, wanted, list(LIVE)],
+    )
+    currencies = sorted({r["currency"] for r in rows})
+    if currency is not None:
+        currency = currency.upper()
+        rows = [r for r in rows if r["currency"] == currency]
+    elif len(currencies) > 1:
+        raise BatchError(
+            f"the statements to pay are in {', '.join(currencies)}: a batch pays one "
+            "currency, name it",
+            field="currency",
+        )
+    if not rows:
+        raise BatchError(
+            f"no approved, unpaid statement of {period_id}"
+            f"{f' in {currency}' if currency else ''} to pay by {method.value}",
+            field="period",
+        )
+    now = utc_now()
+    batch = PayoutBatch(
+        id=uuid4(),
+        tenant_id=viewer.tenant_id,
+        period=period_id,
+        method=method,
+        currency=rows[0]["currency"],
+        status=BatchStatus.DRAFT,
+        total=sum((Decimal(r["total"]) for r in rows), Decimal(0)),
+        item_count=len(rows),
+        created_by=viewer.user_id or viewer.tenant_id,
+        created_at=now,
+    )
+    await batch.save(force_create=True)
+    prefix = batch.id.hex[:16].upper()
+    await PayoutItem.bulk_create(
+        [
+            PayoutItem(
+                id=uuid4(),
+                tenant_id=viewer.tenant_id,
+                batch_id=batch.id,
+                statement_id=r["id"],
+                user_id=r["user_id"],
+                position=n,
+                reference=f"PB{prefix}-{n + 1}",
+                amount=Decimal(r["total"]),
+                currency=r["currency"],
+                updated_at=now,
+            )
+            for n, r in enumerate(rows)
+        ]
+    )
+    await record(
+        viewer=viewer, action="payout_batch.created", entity_type="payout_batch",
+        entity_id=str(batch.id), before=None, after=_state(batch),
+    )  # fmt: skip
+    return batch
+
+
+def _state(batch: PayoutBatch) -> dict[str, Any]:
+    return {
+        "status": batch.status.value,
+        "method": batch.method.value,
+        "period": batch.period,
+        "currency": batch.currency,
+        "total": format(Decimal(batch.total), "f"),
+        "items": batch.item_count,
+    }
+
+
+async def _locked(viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
+    try:
+        found = UUID(str(batch_id))
+    except ValueError:
+        raise NotFound(f"no payout batch {batch_id}", field="id") from None
+    batch = (
+        await PayoutBatch.filter(id=found, tenant_id=viewer.tenant_id).select_for_update().first()
+    )
+    if batch is None:
+        raise NotFound(f"no payout batch {batch_id}", field="id")
+    return batch
+
+
+async def approve_batch(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
+    """The second pair of eyes: someone other than its creator approves a draft. Audited."""
+    _require_ops(viewer, "id")
+    batch = await _locked(viewer, batch_id)
+    if batch.status is not BatchStatus.DRAFT:
+        raise BatchStateError(f"the batch is {batch.status.value}, not a draft", field="id")
+    if viewer.user_id is None or viewer.user_id == batch.created_by:
+        raise BatchError(
+            "the batch's creator cannot approve it: another person must (four eyes)", field="id"
+        )
+    before = _state(batch)
+    batch.status, batch.approved_by, batch.approved_at = (
+        BatchStatus.APPROVED, viewer.user_id, utc_now(),
+    )  # fmt: skip
+    await batch.save(update_fields=["status", "approved_by", "approved_at"])
+    await record(viewer=viewer, action="payout_batch.approved", entity_type="payout_batch",
+                 entity_id=str(batch.id), before=before, after=_state(batch))  # fmt: skip
+    return batch
+
+
+async def start_execution(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
+    """An approved batch becomes executing (its job is then queued); an executing one is
+    run again for its pending items (after a crash, or an answer that said nothing);
+    anything else is refused. Two calls at once: one changes the state, both queue the same
+    job, which runs once. Audited."""
+    _require_ops(viewer, "id")
+    batch = await _locked(viewer, batch_id)
+    if batch.status is BatchStatus.DRAFT:
+        raise BatchStateError("the batch is not approved yet: approve it first", field="id")
+    if batch.status is BatchStatus.DONE:
+        raise BatchStateError("the batch is done: every item is paid or failed", field="id")
+    if batch.status is BatchStatus.APPROVED:
+        before = _state(batch)
+        batch.status, batch.executed_at = BatchStatus.EXECUTING, utc_now()
+        await batch.save(update_fields=["status", "executed_at"])
+        await record(viewer=viewer, action="payout_batch.executing",
+                     entity_type="payout_batch", entity_id=str(batch.id), before=before,
+                     after=_state(batch))  # fmt: skip
+    return batch
+
+
+# --- execution --------------------------------------------------------------------------
+
+Payer = Callable[[PayoutInstruction], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSummary:
+    paid: int
+    submitted: int
+    failed: int
+    pending: int  # still to be sent again (an answer that said nothing)
+    done: bool
+
+
+def _kill_point(name: str) -> None:
+    """The crash test's hook (tests/payments/test_batches.py): with PODIUM_TEST_KILL_AT set
+    to ``name:n``, the process kills itself (SIGKILL) the n-th time it reaches ``name``.
+    Unset (production), nothing."""
+    wanted = os.environ.get("PODIUM_TEST_KILL_AT")
+    if not wanted:
+        return
+    point, _, count = wanted.partition(":")
+    if point != name:
+        return
+    _KILL_COUNTS[name] = _KILL_COUNTS.get(name, 0) + 1
+    if _KILL_COUNTS[name] == int(count or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_KILL_COUNTS: dict[str, int] = {}
+
+
+async def execute_batch(
+    *, tenant_id: UUID, batch_id: UUID, secret: bytes, payer: Payer | None = None
+) -> ExecutionSummary:
+    """Pay every pending item of an executing batch, each in a transaction of its own, at
+    most CONCURRENCY at once; then, when none is pending, the batch is done. ``payer`` pays
+    one instruction (default: the method's provider, from the tenant's configuration)."""
+    system = Viewer.system(tenant_id, "payout-batch")
+    batch = await PayoutBatch.filter(id=batch_id, tenant_id=tenant_id).first()
+    if batch is None or batch.status is not BatchStatus.EXECUTING:
+        return await _summary(batch_id, done=batch is not None and batch.status is BatchStatus.DONE)
+    close: Callable[[], Awaitable[None]] | None = None
+    if payer is None:
+        payer, close = await _provider(tenant_id, batch.method, secret)
+    try:
+        pending = (
+            await PayoutItem.filter(batch_id=batch_id, status=ItemStatus.PENDING)
+            .order_by("position")
+            .values_list("id", flat=True)
+        )
+        queue: asyncio.Queue[UUID] = asyncio.Queue()
+        for item_id in pending:
+            queue.put_nowait(UUID(str(item_id)))
+
+        async def lane() -> None:
+            while not queue.empty():
+                await _pay_item(system, batch, queue.get_nowait(), payer, secret)
+
+        await asyncio.gather(*(lane() for _ in range(CONCURRENCY)))
+    finally:
+        if close is not None:
+            await close()
+    _kill_point("before_finish")
+    async with in_transaction():
+        locked = await PayoutBatch.filter(id=batch_id).select_for_update().first()
+        assert locked is not None
+        left = await PayoutItem.filter(batch_id=batch_id, status=ItemStatus.PENDING).exists()
+        if not left and locked.status is BatchStatus.EXECUTING:
+            before = _state(locked)
+            locked.status, locked.finished_at = BatchStatus.DONE, utc_now()
+            await locked.save(update_fields=["status", "finished_at"])
+            await record(viewer=system, action="payout_batch.done", entity_type="payout_batch",
+                         entity_id=str(batch_id), before=before, after=_state(locked))  # fmt: skip
+    return await _summary(batch_id, done=not left)
+
+
+async def _summary(batch_id: UUID, *, done: bool) -> ExecutionSummary:
+    counts = {
+        row["status"]: int(row["n"])
+        for row in await connections.get("default").execute_query_dict(
+            "SELECT status, count(*) AS n FROM payout_items WHERE batch_id = $1 GROUP BY status",
+            [batch_id],
+        )
+    }
+    return ExecutionSummary(
+        paid=counts.get("paid", 0),
+        submitted=counts.get("submitted", 0),
+        failed=counts.get("failed", 0),
+        pending=counts.get("pending", 0),
+        done=done,
+    )
+
+
+async def _pay_item(
+    system: Viewer, batch: PayoutBatch, item_id: UUID, payer: Payer, secret: bytes
+) -> None:
+    async with in_transaction():
+        item = (
+            await PayoutItem.filter(id=item_id, status=ItemStatus.PENDING)
+            .select_for_update(skip_locked=True)
+            .first()
+        )
+        if item is None:
+            return  # another executor holds it, or it was answered meanwhile
+        _kill_point("item_locked")
+        try:
+            account = await payout_account(
+                tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
+            )
+        except NoPayoutDetails:
+            outcome: Outcome = Failed(item.reference, "the payee has no payout details",
+                                      "no_payout_details")  # fmt: skip
+        else:
+            if account.method is not batch.method:
+                outcome = Failed(item.reference, f"the payee is paid by {account.method.value}, "
+                                 f"not {batch.method.value}", "method")  # fmt: skip
+            else:
+                name = await User.filter(id=item.user_id).values_list("display_name", flat=True)
+                outcome = await payer(
+                    PayoutInstruction(
+                        reference=item.reference,
+                        payee_id=item.user_id,
+                        payee_name=str(name[0]) if name else "",
+                        account=account,
+                        amount=Decimal(item.amount),
+                        currency=item.currency,
+                        description=f"Commission {batch.period}",
+                        idempotency_key=idempotency_key(
+                            tenant_id=batch.tenant_id, reference=item.reference
+                        ),
+                    )
+                )
+        _kill_point("item_answered")
+        await _record_outcome(system, item, outcome, attempt=True)
+    _kill_point("item_committed")
+
+
+async def _record_outcome(
+    system: Viewer, item: PayoutItem, outcome: Outcome, *, attempt: bool = False
+) -> None:
+    """An item's new state from a provider's answer (or a webhook's), in the caller's
+    transaction, the item locked. Audited.
+
+    - Submitted or Paid: paid, and its statement with it. A Stripe transfer lands in the
+      payee's connected account at once; Stripe pays it out to their bank on its schedule.
+    - A failure that says nothing certain (timeout, 5xx): still pending, the reason shown,
+      sent again with the same key by the next execution.
+    - A failure before payment: failed with its reason; the statement stays unpaid, for the
+      next batch.
+    - After payment: a reversed transfer (the money came back) fails the item and makes the
+      statement unpaid again; a failed bank payout leaves the money in the payee's Stripe
+      balance: the item stays paid, the reason shown (paying again would pay twice)."""
+    before = {"status": item.status.value}
+    if attempt:
+        item.attempts += 1
+    if isinstance(outcome, Failed) and outcome.retryable:
+        item.failure_code = outcome.code
+        item.failure_reason = f"{outcome.reason}; sent again with the same key by the next run"
+    elif isinstance(outcome, Failed):
+        item.failure_code, item.failure_reason = outcome.code, outcome.reason
+        if item.status is not ItemStatus.PAID:
+            item.status = ItemStatus.FAILED
+        elif outcome.code == REVERSED:
+            item.status = ItemStatus.FAILED
+            await _statement_unpaid(system, item.statement_id)
+    else:
+        item.provider_id = item.provider_id or outcome.provider_id
+        if item.status is not ItemStatus.PAID:
+            item.status, item.failure_code, item.failure_reason = ItemStatus.PAID, None, None
+            await _statement_paid(system, item.statement_id)
+    item.updated_at = utc_now()
+    await item.save()
+    if before["status"] != item.status.value:
+        await record(viewer=system, action=f"payout_item.{item.status.value}",
+                     entity_type="payout_item", entity_id=str(item.id), before=before,
+                     after={"status": item.status.value, "reason": item.failure_reason,
+                            "providerId": item.provider_id})  # fmt: skip
+
+
+async def _statement_paid(system: Viewer, statement_id: UUID) -> None:
+    statement = await Statement.filter(id=statement_id).select_for_update().first()
+    if statement is None or statement.status != StatementStatus.APPROVED.value:
+        return
+    statement.status, statement.paid_at = StatementStatus.PAID.value, utc_now()
+    await statement.save(update_fields=["status", "paid_at"])
+    await record_many(viewer=system, changes=[Change(
+        "statement.paid", "statement", str(statement_id),
+        {"status": StatementStatus.APPROVED.value},
+        {"status": StatementStatus.PAID.value, "total": format(Decimal(statement.total), "f")},
+    )])  # fmt: skip
+
+
+async def _statement_unpaid(system: Viewer, statement_id: UUID) -> None:
+    statement = await Statement.filter(id=statement_id).select_for_update().first()
+    if statement is None or statement.status != StatementStatus.PAID.value:
+        return
+    statement.status, statement.paid_at = StatementStatus.APPROVED.value, None
+    await statement.save(update_fields=["status", "paid_at"])
+    await record_many(viewer=system, changes=[Change(
+        "statement.unpaid", "statement", str(statement_id),
+        {"status": StatementStatus.PAID.value},
+        {"status": StatementStatus.APPROVED.value},
+    )])  # fmt: skip
+
+
+async def _provider(
+    tenant_id: UUID, method: PayoutMethod, secret: bytes
+) -> tuple[Payer, Callable[[], Awaitable[None]] | None]:
+    from payments.methods.service import stripe_setup
+    from payments.methods.stripe_connect import StripeConnect
+
+    if method is PayoutMethod.STRIPE:
+        setup = await stripe_setup(tenant_id=tenant_id, secret=secret)
+        if setup is None:
+
+            async def unconfigured(i: PayoutInstruction) -> Outcome:
+                return Failed(i.reference, "the tenant has no Stripe configuration",
+                              "provider_not_configured")  # fmt: skip
+
+            return unconfigured, None
+        client = StripeConnect(setup.config)
+        return client.pay, client.close
+    raise BatchError(f"{method.value} batches are not available yet", field="method")
+
+
+async def apply_event_outcome(*, tenant_id: UUID, outcome: Outcome) -> bool:
+    """A provider's webhook says what became of an item (by its reference), in the caller's
+    transaction: False when no item of the tenant has that reference."""
+    item = (
+        await PayoutItem.filter(tenant_id=tenant_id, reference=outcome.reference)
+        .select_for_update()
+        .first()
+    )
+    if item is None:
+        return False
+    await _record_outcome(Viewer.system(tenant_id, "payout-webhook"), item, outcome)
+    return True
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+async def batch_of(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch | None:
+    _require_ops(viewer, "id")
+    try:
+        found = UUID(str(batch_id))
+    except ValueError:
+        return None
+    return await PayoutBatch.filter(id=found, tenant_id=viewer.tenant_id).first()
+
+
+async def batches_of(*, viewer: Viewer, period: str | None = None) -> list[PayoutBatch]:
+    """The tenant's batches (of ``period``), newest first."""
+    _require_ops(viewer, "period")
+    found = PayoutBatch.filter(tenant_id=viewer.tenant_id)
+    if period is not None:
+        found = found.filter(period=parse_period(period).id)
+    return await found.order_by("-created_at").limit(200)
+
+
+async def items_of(
+    *, viewer: Viewer, batch_id: UUID, first: int, after: int = -1
+) -> list[PayoutItem]:
+    _require_ops(viewer, "id")
+    return (
+        await PayoutItem.filter(tenant_id=viewer.tenant_id, batch_id=batch_id, position__gt=after)
+        .order_by("position")
+        .limit(first + 1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaidInYear:
+    user_id: UUID
+    external_id: str
+    display_name: str
+    country: str | None
+    currency: str
+    total: Decimal
+    form_1099_nec: bool  # a US payee paid at least the year's threshold in USD
+
+
+def nec_threshold(year: int) -> Decimal:
+    """The IRS 1099-NEC reporting threshold for payments made in ``year``: $600 through
+    2025; $2,000 for payments made after 31 December 2025 (One Big Beautiful Bill Act, 2025,
+    section 70433), indexed for inflation from 2027 (not yet published: the 2026 figure is
+    used until it is)."""
+    return Decimal(600) if year <= 2025 else Decimal(2000)
+
+
+async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
+    """What each payee was paid through batches in ``year`` (by the item's payment time),
+    per currency; US payees at or over the 1099-NEC threshold flagged."""
+    _require_ops(viewer, "year")
+    if not 2000 <= year <= 2100:
+        raise BatchError("a year such as 2026", field="year")
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT i.user_id, u.external_id, u.display_name, u.country, i.currency,
+               sum(i.amount) AS total
+        FROM payout_items i JOIN users u ON u.id = i.user_id
+        WHERE i.tenant_id = $1 AND i.status = 'paid'
+          AND i.updated_at >= $2 AND i.updated_at < $3
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY u.external_id, i.currency
+        """,
+        [viewer.tenant_id, date(year, 1, 1), date(year + 1, 1, 1)],
+    )
+    threshold = nec_threshold(year)
+    return [
+        PaidInYear(
+            user_id=r["user_id"],
+            external_id=r["external_id"],
+            display_name=r["display_name"],
+            country=r["country"],
+            currency=r["currency"],
+            total=Decimal(r["total"]),
+            form_1099_nec=(r["country"] or "").upper() == "US"
+            and r["currency"] == "USD"
+            and Decimal(r["total"]) >= threshold,
+        )  # fmt: skip
+        for r in rows
+    ]
