@@ -86,6 +86,14 @@ def _instructions(n: int, method: str) -> list[Any]:
     return out
 
 
+def _children_cpu() -> float:
+    """user + system seconds of this process's finished children (xmllint)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def sepa(n: int, runs: int) -> None:
     from payments.methods.sepa import SepaDebtor, credit_transfer_file, validate_sepa
     from payments.payouts.validation import PostalAddress
@@ -111,12 +119,12 @@ def sepa(n: int, runs: int) -> None:
             started = time.process_time()
             validate_sepa(written.content, "pain.001.001.09")
             ours.append(time.process_time() - started)
-            started = time.perf_counter()
+            before = _children_cpu()
             checked = subprocess.run(
                 ["xmllint", "--noout", "--nonet", "--schema", str(xsd), str(path)],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
-            theirs.append(time.perf_counter() - started)
+            theirs.append(_children_cpu() - before)
             if checked.returncode != 0:
                 raise SystemExit(f"xmllint refused the file: {checked.stderr[:500]}")
         size = len(written.content)
@@ -126,7 +134,8 @@ def sepa(n: int, runs: int) -> None:
     print(
         f"SEPA pain.001.001.09, {n:,} transfers ({size / 2**20:.1f} MiB): written and validated "
         f"in {write:.2f} s CPU ({write / n * 1e6:.0f} µs a transfer); validation alone "
-        f"{own:.2f} s CPU, xmllint --schema {lint:.2f} s: {own / lint:.1f}x xmllint"
+        f"{own:.2f} s CPU, xmllint --schema {lint:.2f} s CPU (its start and XSD included): "
+        f"{own / lint:.1f}x xmllint"
     )
 
 
