@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.podium-installed
 
-.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard bench-statements clean
+.PHONY: install run simulate test lint bench bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard bench-statements bench-payouts clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11+")'
@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard bench-statements
+bench: bench-engine bench-api bench-realtime bench-close bench-parsers bench-leaderboard bench-statements bench-payouts
 
 bench-engine: $(STAMP)
 	$(PY) -m bench.engine
@@ -54,6 +54,9 @@ bench-leaderboard: $(STAMP)
 
 bench-statements: $(STAMP)
 	$(PY) -m bench.statements
+
+bench-payouts: $(STAMP)
+	$(PY) -m bench.payouts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -28,6 +28,7 @@ from api.graphql.live import LiveHub
 from api.graphql.schema import build_schema
 from api.graphql.view import PodiumGraphQL
 from api.observability import RequestIdMiddleware, configure_logging
+from api.payout_files import payout_file_routes
 from api.settings import Settings
 from api.statements import statement_routes
 from api.webhooks import webhook_routes
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *payout_webhook_routes(settings),
             *badge_routes(settings),
             *statement_routes(settings),
+            *payout_file_routes(settings),
             *([graphiql.static_route()] if settings.development else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],

@@ -1,11 +1,12 @@
-"""`podium payouts stripe|execute|report`: the tenant's Stripe key; an approved payout batch
-run in the foreground (what the worker's job does for `executePayoutBatch`); what each payee
-was paid in a year.
+"""`podium payouts stripe|origin|execute|confirm|report`: the tenant's Stripe key and file
+payers; an approved payout batch run in the foreground (what the worker's job does for
+`executePayoutBatch`); a file batch confirmed paid; what each payee was paid in a year.
 Registered onto the typer app by api/cli.py. Bad input is one line on stderr and exit 2."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -91,6 +92,67 @@ def stripe(
 
     config = cli._with_database(settings.database_url, run)
     sys.stdout.write(f"{tenant}: Stripe key {config.masked_key} set\n")
+
+
+@payouts_app.command("origin")
+def origin(
+    tenant: TenantArg,
+    method: Annotated[str, typer.Option("--method", help="sepa_file, nacha_file or payroll_file.")],
+    file: Annotated[Path, typer.Option("--file", help="A JSON document of the payer's details.")],
+) -> None:
+    """The payer of a file method's batches: the SEPA debtor (name, iban, bic, address:
+    street, building_number, postal_code, town, country), the ACH originator (odfi_routing,
+    odfi_name, immediate_origin, company_name, company_id, entry_description) or the ADP
+    company (company_code, earnings_code, currency). Validated, stored, audited."""
+    import json
+
+    from api import cli
+    from domain.org.viewer import Viewer
+    from payments.batches.files import set_file_origin
+    from payments.payouts.models import PayoutMethod
+
+    try:
+        chosen = PayoutMethod(method)
+    except ValueError:
+        cli._fail("--method: sepa_file, nacha_file or payroll_file")
+        return
+    try:
+        values = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        cli._fail(f"--file: {exc}")
+        return
+    if not isinstance(values, dict):
+        cli._fail("--file: a JSON object")
+        return
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        async with cli.in_transaction():
+            return await set_file_origin(viewer=Viewer.system(found.id, "cli-payouts"),
+                                         method=chosen, values=values)  # fmt: skip
+
+    cli._with_database(cli._settings().database_url, run)
+    sys.stdout.write(f"{tenant}: the payer of {chosen.value} batches is set\n")
+
+
+@payouts_app.command("confirm")
+def confirm(
+    tenant: TenantArg,
+    batch: Annotated[str, typer.Option("--batch", help="The batch's id.")],
+) -> None:
+    """The bank (or payroll) paid an executed file batch: its items and statements are paid."""
+    from api import cli
+    from domain.org.viewer import Viewer
+    from payments.batches.service import confirm_batch
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        async with cli.in_transaction():
+            return await confirm_batch(viewer=Viewer.system(found.id, "cli-payouts"),
+                                       batch_id=batch)  # fmt: skip
+
+    cli._with_database(cli._settings().database_url, run)
+    sys.stdout.write(f"{batch}: confirmed paid\n")
 
 
 @payouts_app.command("report")

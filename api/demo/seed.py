@@ -39,6 +39,7 @@ from domain.targets import service as targets
 from domain.targets.models import AllocationMethod, Target
 from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
+from payments.batches.files import set_file_origin
 from payments.batches.service import create_batch
 from payments.draws.service import set_draw
 from payments.invoices.service import set_partner_profile, set_tax_rule
@@ -474,6 +475,13 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
         viewer=system, period=first, rep_ids=sorted({u for u in built if u in agents - north})
     )
     await create_batch(viewer=_as(users["payout-ops"]), period=first, method=PayoutMethod.STRIPE)
+    # the company's own account, which the SEPA files of its field reps' batches pay from
+    await set_file_origin(
+        viewer=system, method=PayoutMethod.SEPA_FILE,
+        values={"name": "Helios Energy GmbH", "iban": "DE02 1203 0000 0000 2020 51",
+                "bic": "BYLADEM1001", "address": {"street": "Sonnenallee", "building_number": "1",
+                "postal_code": "20095", "town": "Hamburg", "country": "DE"}},
+    )  # fmt: skip
     rep = users["rep-south-01"]
     deal = (
         await Transaction.filter(

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from api.graphql.batches.resolvers import (
     PayoutBatchResult,
     approve_payout_batch,
+    confirm_payout_batch,
     create_payout_batch,
     execute_payout_batch,
     paid_by_payee,
@@ -301,6 +302,11 @@ class Mutation:
         resolver=execute_payout_batch,
         description="Payout ops and admins: a worker pays the approved batch's items, each "
         "exactly once; again: its pending items are sent again with the same keys.",
+    )
+    confirm_payout_batch: PayoutBatchResult = strawberry.mutation(
+        resolver=confirm_payout_batch,
+        description="Payout ops and admins: the bank (or payroll) paid an executed file "
+        "batch: its submitted items, and their statements, are paid.",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

@@ -51,6 +51,10 @@ class PayoutBatch(Model):
     approved_at = fields.DatetimeField(null=True)
     executed_at = fields.DatetimeField(null=True)  # the first execution's start
     finished_at = fields.DatetimeField(null=True)
+    # file methods: the file the execution wrote (the same bytes whenever written again)
+    file_name = fields.CharField(max_length=100, null=True)
+    file_media_type = fields.CharField(max_length=60, null=True)
+    file_content = fields.BinaryField(null=True)
 
     class Meta:
         table = "payout_batches"

@@ -33,11 +33,15 @@ from domain.kit.periods import parse_period
 from domain.org.models import User
 from domain.org.viewer import Viewer
 from payments.batches.errors import BatchError, BatchStateError
+from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
+from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     Failed,
     Outcome,
+    Paid,
     PayoutInstruction,
+    Submitted,
     idempotency_key,
 )
 from payments.payouts.errors import NoPayoutDetails
@@ -45,8 +49,8 @@ from payments.payouts.models import PayoutMethod
 from payments.payouts.service import payout_account
 from payments.statements.models import Statement, StatementStatus
 
-# methods whose execution is built: one provider call per item
-EXECUTABLE = (PayoutMethod.STRIPE,)
+# methods a batch pays: one provider call per item (Stripe), or one file for the batch
+EXECUTABLE = (PayoutMethod.STRIPE, *FILE_METHODS)
 CONCURRENCY = 4  # items paid at once by one executor (a database connection each)
 LIVE = (ItemStatus.PENDING.value, ItemStatus.SUBMITTED.value, ItemStatus.PAID.value)
 REVERSED = "transfer_reversed"  # `stripe_connect.outcome_of`'s code of a reversed transfer
@@ -77,6 +81,11 @@ async def create_batch(
             f"{', '.join(m.value for m in EXECUTABLE)})",
             field="method",
         )
+    if method in FILE_METHODS:
+        try:
+            await origin_of(viewer.tenant_id, method)
+        except MethodConfigError as exc:
+            raise BatchError(exc.message, field="method") from None
     wanted: list[UUID] | None = None
     if rep_ids is not None:
         try:
@@ -273,6 +282,9 @@ async def execute_batch(
     batch = await PayoutBatch.filter(id=batch_id, tenant_id=tenant_id).first()
     if batch is None or batch.status is not BatchStatus.EXECUTING:
         return await _summary(batch_id, done=batch is not None and batch.status is BatchStatus.DONE)
+    if batch.method in FILE_METHODS:
+        await _write_file(system, batch_id, secret)
+        return await _summary(batch_id, done=True)
     close: Callable[[], Awaitable[None]] | None = None
     if payer is None:
         payer, close = await _provider(tenant_id, batch.method, secret)
@@ -306,6 +318,82 @@ async def execute_batch(
             await record(viewer=system, action="payout_batch.done", entity_type="payout_batch",
                          entity_id=str(batch_id), before=before, after=_state(locked))  # fmt: skip
     return await _summary(batch_id, done=not left)
+
+
+async def _write_file(system: Viewer, batch_id: UUID, secret: bytes) -> None:
+    """A file method's execution, in one transaction: the batch's file written and stored,
+    each item in it submitted (or failed with the reason it was left out), the batch done.
+    Killed before the commit, nothing of it is kept and the rerun writes the same bytes."""
+    async with in_transaction():
+        batch = await PayoutBatch.filter(id=batch_id).select_for_update().first()
+        if batch is None or batch.status is not BatchStatus.EXECUTING:
+            return
+        items = await PayoutItem.filter(batch_id=batch_id, status=ItemStatus.PENDING).order_by(
+            "position"
+        )
+        outcomes: dict[str, Outcome] = {}
+        instructions = []
+        for item in items:
+            try:
+                account = await payout_account(
+                    tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
+                )
+            except NoPayoutDetails:
+                outcomes[item.reference] = Failed(item.reference, "the payee has no payout "
+                                                  "details", "no_payout_details")  # fmt: skip
+                continue
+            instructions.append(await _instruction(batch, item, account))
+        try:
+            origin = await origin_of(batch.tenant_id, batch.method)
+        except MethodConfigError as exc:
+            written = None
+            for i in instructions:
+                outcomes[i.reference] = Failed(i.reference, exc.message, "origin")
+        else:
+            written = batch_file(batch, origin, instructions)
+            outcomes.update({o.reference: o for o in written.outcomes})
+        _kill_point("file_written")
+        for item in items:
+            await _record_outcome(system, item, outcomes[item.reference], attempt=True,
+                                  in_file=True)  # fmt: skip
+        before = _state(batch)
+        if written is not None and written.content:
+            batch.file_name, batch.file_media_type = written.filename, written.media_type
+            batch.file_content = written.content
+        batch.status, batch.finished_at = BatchStatus.DONE, utc_now()
+        await batch.save()
+        await record(viewer=system, action="payout_batch.done", entity_type="payout_batch",
+                     entity_id=str(batch_id), before=before,
+                     after={**_state(batch), "file": batch.file_name})  # fmt: skip
+
+
+async def _instruction(batch: PayoutBatch, item: PayoutItem, account: Any) -> PayoutInstruction:
+    name = await User.filter(id=item.user_id).values_list("display_name", flat=True)
+    return PayoutInstruction(
+        reference=item.reference,
+        payee_id=item.user_id,
+        payee_name=str(name[0]) if name else "",
+        account=account,
+        amount=Decimal(item.amount),
+        currency=item.currency,
+        description=f"Commission {batch.period}",
+        idempotency_key=idempotency_key(tenant_id=batch.tenant_id, reference=item.reference),
+    )
+
+
+async def confirm_batch(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
+    """Payout ops confirm a file batch was paid by the bank or payroll (its bank statement):
+    the submitted items become paid, and their statements. Audited."""
+    _require_ops(viewer, "id")
+    batch = await _locked(viewer, batch_id)
+    if batch.method not in FILE_METHODS or batch.status is not BatchStatus.DONE:
+        raise BatchStateError("only a file batch that was executed is confirmed", field="id")
+    submitted = await PayoutItem.filter(batch_id=batch.id, status=ItemStatus.SUBMITTED)
+    if not submitted:
+        raise BatchStateError("no item of the batch waits for confirmation", field="id")
+    for item in submitted:
+        await _record_outcome(viewer, item, Paid(item.reference, item.provider_id))
+    return batch
 
 
 async def _summary(batch_id: UUID, *, done: bool) -> ExecutionSummary:
@@ -349,34 +437,27 @@ async def _pay_item(
                 outcome = Failed(item.reference, f"the payee is paid by {account.method.value}, "
                                  f"not {batch.method.value}", "method")  # fmt: skip
             else:
-                name = await User.filter(id=item.user_id).values_list("display_name", flat=True)
-                outcome = await payer(
-                    PayoutInstruction(
-                        reference=item.reference,
-                        payee_id=item.user_id,
-                        payee_name=str(name[0]) if name else "",
-                        account=account,
-                        amount=Decimal(item.amount),
-                        currency=item.currency,
-                        description=f"Commission {batch.period}",
-                        idempotency_key=idempotency_key(
-                            tenant_id=batch.tenant_id, reference=item.reference
-                        ),
-                    )
-                )
+                outcome = await payer(await _instruction(batch, item, account))
         _kill_point("item_answered")
         await _record_outcome(system, item, outcome, attempt=True)
     _kill_point("item_committed")
 
 
 async def _record_outcome(
-    system: Viewer, item: PayoutItem, outcome: Outcome, *, attempt: bool = False
+    system: Viewer,
+    item: PayoutItem,
+    outcome: Outcome,
+    *,
+    attempt: bool = False,
+    in_file: bool = False,
 ) -> None:
     """An item's new state from a provider's answer (or a webhook's), in the caller's
     transaction, the item locked. Audited.
 
     - Submitted or Paid: paid, and its statement with it. A Stripe transfer lands in the
       payee's connected account at once; Stripe pays it out to their bank on its schedule.
+      An item written to a file is submitted, paid when payout ops confirm the file was
+      (`confirm_batch`).
     - A failure that says nothing certain (timeout, 5xx): still pending, the reason shown,
       sent again with the same key by the next execution.
     - A failure before payment: failed with its reason; the statement stays unpaid, for the
@@ -397,6 +478,9 @@ async def _record_outcome(
         elif outcome.code == REVERSED:
             item.status = ItemStatus.FAILED
             await _statement_unpaid(system, item.statement_id)
+    elif isinstance(outcome, Submitted) and in_file:
+        item.provider_id = outcome.provider_id
+        item.status, item.failure_code, item.failure_reason = ItemStatus.SUBMITTED, None, None
     else:
         item.provider_id = item.provider_id or outcome.provider_id
         if item.status is not ItemStatus.PAID:

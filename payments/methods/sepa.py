@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import xmlschema
+from lxml import etree
 from sepaxml import SepaTransfer
 
 from payments.methods.errors import MethodConfigError
@@ -175,13 +175,30 @@ def credit_transfer_file(
     return PayoutFile(f"{message_id}.xml", "application/xml", content, tuple(outcomes))
 
 
+class InvalidSepaFile(ValueError):
+    """A file that breaks the XSD, is not well-formed, or carries a DOCTYPE (entities are
+    never declared in a payment file, and never expanded here)."""
+
+
+# entities not expanded, no DTD loaded, nothing fetched from the network, no huge documents
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
 @cache
-def schema_of(version: SepaVersion) -> xmlschema.XMLSchema:
-    return xmlschema.XMLSchema(XSD_DIR / f"{version}.xsd")
+def schema_of(version: SepaVersion) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(XSD_DIR / f"{version}.xsd"), parser=_PARSER))
 
 
 def validate_sepa(content: bytes, version: SepaVersion) -> None:
-    """Raises xmlschema's validation error when the file breaks the XSD. The document is read
-    with entity expansion and external resources refused."""
-    resource = xmlschema.XMLResource(content, defuse="always", allow="none")
-    schema_of(version).validate(resource)
+    """Raises InvalidSepaFile when the file breaks the XSD (libxml2 through lxml: about as
+    fast as `xmllint --schema`, where xmlschema took 20 times as long; bench/payouts.py).
+    The tests read every file back with xmlschema and xmllint, independently."""
+    try:
+        root = etree.fromstring(content, parser=_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidSepaFile(f"not well-formed XML: {exc}") from None
+    if root.getroottree().docinfo.doctype:
+        raise InvalidSepaFile("a DOCTYPE: payment files declare no entities")
+    schema = schema_of(version)
+    if not schema.validate(root):
+        raise InvalidSepaFile(f"breaks {version}: {schema.error_log.last_error}")

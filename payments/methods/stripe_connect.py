@@ -68,7 +68,8 @@ class StripeConnect:
         options: dict[str, Any] = {}
         if config.api_base:
             options["base_addresses"] = {"api": config.api_base}
-        self._http = stripe.HTTPXClient(timeout=config.timeout)
+        # aiohttp: about half the CPU a request of httpx's client (bench/payouts.py)
+        self._http = stripe.AIOHTTPClient(timeout=config.timeout)
         self.client = StripeClient(
             config.api_key,
             max_network_retries=config.max_network_retries,

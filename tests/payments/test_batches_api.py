@@ -122,3 +122,36 @@ async def test_given_a_signed_stripe_reversal_then_the_item_fails_and_its_statem
     assert item.failure_reason == "Stripe: the transfer was reversed"
     statement = await Statement.get(id=item.statement_id)
     assert statement.status == "approved"
+
+
+async def test_given_an_executed_sepa_batch_then_its_file_behind_a_signed_link_and_confirmed(
+    api: Api,
+):
+    from payments.batches.files import set_file_origin
+    from payments.payouts.models import PayoutMethod
+    from tests.payments.test_batch_files import DEBTOR, _run
+    from tests.payments.test_batch_files import _world as file_world
+
+    w = await file_world(PayoutMethod.SEPA_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+    batch = await _run(w, PayoutMethod.SEPA_FILE)
+    ops = api.as_(w.tenant, w["ops"])
+
+    url = _data(await ops.gql(READ, {"id": str(batch.id)}), "payoutBatch")["fileUrl"]
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    got = await api.http.get("/" + path)
+    tampered = await api.http.get("/" + path.replace("sig=", "sig=0"))
+
+    assert got.status_code == 200
+    assert got.content == bytes(batch.file_content or b"")
+    assert got.headers["content-type"].startswith("application/xml")
+    assert tampered.status_code == 403
+    confirm = (
+        "mutation ($id: ID!) { confirmPayoutBatch(id: $id) { __typename ... on UserError "
+        "{ field } } }"
+    )
+    assert _data(await ops.gql(confirm, {"id": str(batch.id)}), "confirmPayoutBatch") == {
+        "__typename": "PayoutBatch"
+    }
+    again = _data(await ops.gql(confirm, {"id": str(batch.id)}), "confirmPayoutBatch")
+    assert again["__typename"] == "UserError"

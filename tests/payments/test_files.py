@@ -156,10 +156,14 @@ def test_given_a_hostile_document_when_read_back_then_entities_are_refused():
 
     with pytest.raises(EntitiesForbidden):
         SafeET.fromstring(bomb)
-    from payments.methods.sepa import validate_sepa
+    from payments.methods.sepa import InvalidSepaFile, validate_sepa
 
-    with pytest.raises(xmlschema.XMLResourceError):
+    with pytest.raises(InvalidSepaFile, match="DOCTYPE"):
         validate_sepa(bomb, "pain.001.001.09")
+    with pytest.raises(InvalidSepaFile, match="not well-formed"):
+        validate_sepa(b"<d>", "pain.001.001.09")
+    with pytest.raises(InvalidSepaFile, match="breaks pain.001.001.09"):
+        validate_sepa(b"<Document/>", "pain.001.001.09")
 
 
 # ---------------------------------------------------------------- NACHA

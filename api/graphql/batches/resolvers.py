@@ -69,6 +69,17 @@ async def execute_payout_batch(info: Info[Any, None], id: strawberry.ID) -> Payo
     return PayoutBatch.of(batch)
 
 
+async def confirm_payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatchResult:
+    try:
+        async with in_transaction():
+            batch = await service.confirm_batch(viewer=info.context.viewer, batch_id=id)
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        return user_error(exc)
+    return PayoutBatch.of(batch)
+
+
 async def payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatch | None:
     batch = await service.batch_of(viewer=info.context.viewer, batch_id=id)
     return None if batch is None else PayoutBatch.of(batch)

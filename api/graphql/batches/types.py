@@ -13,6 +13,7 @@ from api.graphql.money import Money, money
 from api.graphql.payouts.types import PayoutMethod
 from api.graphql.people.types import Rep
 from api.graphql.relay import Connection, decode_offset, offset_connection, page_size
+from api.payout_files import payout_file_url
 from payments.batches import models, service
 
 
@@ -84,10 +85,17 @@ class PayoutBatch:
     created_at: datetime
     approved_at: datetime | None
     finished_at: datetime | None
-    file_url: str | None = strawberry.field(
-        description="A signed link to the batch's file (file methods); null otherwise."
-    )
     batch: strawberry.Private[models.PayoutBatch]
+
+    @strawberry.field(
+        description="A signed link to the batch's file (file methods, once executed), valid "
+        "for an hour; null otherwise."
+    )
+    def file_url(self, info: Info[Any, None]) -> str | None:
+        if self.batch.file_content is None:
+            return None
+        context = info.context
+        return payout_file_url(context.settings, str(context.request.base_url), self.batch.id)
 
     @strawberry.field
     def total(self, info: Info[Any, None]) -> Money:
@@ -111,7 +119,7 @@ class PayoutBatch:
             id=strawberry.ID(str(b.id)), status=PayoutBatchStatus(b.status.value),
             method=PayoutMethod(b.method.value), period=b.period, currency=b.currency,
             item_count=b.item_count, created_at=b.created_at, approved_at=b.approved_at,
-            finished_at=b.finished_at, file_url=None, batch=b,
+            finished_at=b.finished_at, batch=b,
         )  # fmt: skip
 
 

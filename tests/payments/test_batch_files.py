@@ -1,0 +1,205 @@
+"""File-method payout batches: SEPA, NACHA and ADP payroll files written once per batch from
+the tenant's payer (validated when set), read back by independent validators (xmlschema and
+xmllint, achkit), the same bytes when written again, behind a signed link; items submitted
+until payout ops confirm the bank paid them; killed before the commit, the rerun writes the
+same file."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import achkit
+import pytest
+import xmlschema
+from tortoise.transactions import in_transaction
+
+from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET as SECRET
+from payments.batches import service
+from payments.batches.errors import BatchError, BatchStateError
+from payments.batches.files import batch_file, origin_of, set_file_origin
+from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
+from payments.methods.errors import MethodConfigError
+from payments.payouts.models import PayoutMethod
+from payments.payouts.service import set_payout_details
+from payments.statements.models import Statement
+from payments.statements.service import approve_statements, build_statements
+from tests.api.cli_runner import ROOT, cli_env
+from tests.payments.helpers import World, close, deal, make_world
+
+XSD = ROOT / "payments" / "methods" / "xsd" / "pain.001.001.09.xsd"
+ADDRESS = {"street": "Sonnenallee", "building_number": "1", "postal_code": "20095",
+           "town": "Hamburg", "country": "DE"}  # fmt: skip
+DEBTOR = {"name": "Acme Solar GmbH", "iban": "DE02 1203 0000 0000 2020 51", "bic": "BYLADEM1001",
+          "address": ADDRESS}  # fmt: skip
+ORIGIN = {"odfi_routing": "091000019", "odfi_name": "Wells Fargo",
+          "immediate_origin": "1234567890", "company_name": "Acme Solar Inc",
+          "company_id": "1234567890", "entry_description": "COMMISSION"}  # fmt: skip
+
+
+async def _world(method: PayoutMethod) -> World:
+    w = await make_world()
+    await deal(w["ann"], "a1", "9000", "2026-10-05")
+    await deal(w["bob"], "b1", "4000", "2026-10-06")
+    await deal(w["cat"], "c1", "6000", "2026-10-07")
+    await close(w, "2026-10")
+    await build_statements(viewer=w.system, period="2026-10")
+    await approve_statements(viewer=w.viewer("ops"), period="2026-10")
+    for n, key in enumerate(("ann", "bob"), start=1):
+        details: dict[str, object] = {
+            PayoutMethod.SEPA_FILE: {"iban": f"DE89 3704 0044 0532 0130 0{n - 1}"
+                                     if n == 1 else "DE02 1203 0000 0000 2020 51",
+                                     "address": ADDRESS},
+            PayoutMethod.NACHA_FILE: {"routing_number": "021000021",
+                                      "account_number": f"12345678{n}"},
+            PayoutMethod.PAYROLL_FILE: {"payroll_employee_id": f"00004{n}"},
+        }[method]  # fmt: skip
+        await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w[key].id,
+                                 method=method, **details)  # fmt: skip
+    return w
+
+
+async def _run(w: World, method: PayoutMethod) -> PayoutBatch:
+    async with in_transaction():
+        batch = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=method)  # fmt: skip
+    async with in_transaction():
+        await service.approve_batch(viewer=w.viewer("admin"), batch_id=batch.id)
+        await service.start_execution(viewer=w.viewer("ops"), batch_id=batch.id)
+    summary = await service.execute_batch(tenant_id=w.tenant.id, batch_id=batch.id, secret=SECRET)
+    assert summary.done
+    return await PayoutBatch.get(id=batch.id)
+
+
+def _xmllint_accepts(path: Path) -> None:
+    checked = subprocess.run(["xmllint", "--noout", "--nonet", "--schema", str(XSD), str(path)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+
+
+async def _statuses(batch: PayoutBatch) -> dict[str, ItemStatus]:
+    items = await PayoutItem.filter(batch_id=batch.id).prefetch_related("user")
+    return {i.user.external_id: i.status for i in items}
+
+
+async def test_given_a_sepa_batch_when_executed_then_one_valid_file_and_paid_once_confirmed(
+    db, tmp_path: Path
+):
+    w = await _world(PayoutMethod.SEPA_FILE)
+    with pytest.raises(BatchError, match="no payer for sepa_file") as refused:
+        await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                   method=PayoutMethod.SEPA_FILE)  # fmt: skip
+    assert refused.value.field == "method"
+    with pytest.raises(MethodConfigError) as bad:
+        await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE,
+                              values={**DEBTOR, "iban": "DE00 1234"})  # fmt: skip
+    assert bad.value.field == "debtor.iban"
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+
+    batch = await _run(w, PayoutMethod.SEPA_FILE)
+
+    assert batch.status is BatchStatus.DONE
+    assert await _statuses(batch) == {"ann": ItemStatus.SUBMITTED, "bob": ItemStatus.SUBMITTED,
+                                      "cat": ItemStatus.FAILED}  # fmt: skip
+    content = bytes(batch.file_content or b"")
+    xmlschema.XMLSchema(XSD).validate(content.decode())  # an independent reader
+    path = tmp_path / (batch.file_name or "file.xml")
+    path.write_bytes(content)
+    _xmllint_accepts(path)
+    references = sorted(
+        await PayoutItem.filter(batch_id=batch.id, status=ItemStatus.SUBMITTED).values_list(
+            "reference", flat=True
+        )
+    )
+    for reference in references:
+        assert f"<EndToEndId>{reference}</EndToEndId>".encode() in content
+    # written again from the same batch: the same bytes
+    items = await PayoutItem.filter(batch_id=batch.id, status=ItemStatus.SUBMITTED).order_by(
+        "position"
+    )
+    from payments.payouts.service import payout_account
+
+    again = [
+        await service._instruction(
+            batch, i, await payout_account(tenant_id=w.tenant.id, user_id=i.user_id, secret=SECRET)
+        )  # fmt: skip
+        for i in items
+    ]
+    origin = await origin_of(w.tenant.id, PayoutMethod.SEPA_FILE)
+    assert batch_file(batch, origin, again).content == content
+    statuses = await Statement.filter(tenant_id=w.tenant.id).values_list("status", flat=True)
+    assert sorted(statuses) == ["approved"] * 3  # not paid until the bank did
+
+    async with in_transaction():
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+
+    assert await _statuses(batch) == {"ann": ItemStatus.PAID, "bob": ItemStatus.PAID,
+                                      "cat": ItemStatus.FAILED}  # fmt: skip
+    statuses = await Statement.filter(tenant_id=w.tenant.id).values_list("status", flat=True)
+    assert sorted(statuses) == ["approved", "paid", "paid"]
+    with pytest.raises(BatchStateError):
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+
+
+async def test_given_a_nacha_batch_then_achkit_accepts_its_file(db):
+    w = await _world(PayoutMethod.NACHA_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.NACHA_FILE, values=ORIGIN)
+    # NACHA pays dollars: the world's statements are in euros, made dollars here
+    await Statement.filter(tenant_id=w.tenant.id).update(currency="USD")
+
+    batch = await _run(w, PayoutMethod.NACHA_FILE)
+
+    text = bytes(batch.file_content or b"").decode()
+    assert achkit.validate(text) == {"ok": True, "errors": []}
+    assert all(len(line) == 94 for line in text.splitlines())
+    assert (await _statuses(batch))["ann"] is ItemStatus.SUBMITTED
+
+
+async def test_given_a_payroll_batch_then_a_paydata_line_per_payee(db):
+    w = await _world(PayoutMethod.PAYROLL_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.PAYROLL_FILE,
+                          values={"company_code": "AC1", "earnings_code": "C",
+                                  "currency": "EUR"})  # fmt: skip
+
+    batch = await _run(w, PayoutMethod.PAYROLL_FILE)
+
+    text = bytes(batch.file_content or b"").decode()
+    ann = await Statement.get(tenant_id=w.tenant.id, user_id=w["ann"].id)
+    assert "000041" in text
+    assert str(Decimal(ann.total).quantize(Decimal("0.01"))) in text
+    assert (await _statuses(batch))["bob"] is ItemStatus.SUBMITTED
+
+
+async def test_given_the_file_write_killed_before_its_commit_then_the_rerun_writes_it(
+    db: str,
+):
+    w = await _world(PayoutMethod.SEPA_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+    async with in_transaction():
+        batch = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=PayoutMethod.SEPA_FILE)  # fmt: skip
+    async with in_transaction():
+        await service.approve_batch(viewer=w.viewer("admin"), batch_id=batch.id)
+
+    async def execute(**env: str) -> int:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "payouts", "execute", "--tenant", "acme",
+            "--batch", str(batch.id), cwd=ROOT, env={**cli_env(db), **env},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await asyncio.wait_for(proc.communicate(), 120)
+        return proc.returncode or 0
+
+    assert await execute(PODIUM_TEST_KILL_AT="file_written:1") == -9
+    stored = await PayoutBatch.get(id=batch.id)
+    assert (stored.status, stored.file_content) == (BatchStatus.EXECUTING, None)
+    assert set((await _statuses(batch)).values()) == {ItemStatus.PENDING}
+
+    assert await execute() == 0
+
+    stored = await PayoutBatch.get(id=batch.id)
+    assert stored.status is BatchStatus.DONE
+    xmlschema.XMLSchema(XSD).validate(bytes(stored.file_content or b"").decode())
