@@ -942,6 +942,7 @@ async def statement_document(
         "approvedAt": statement.approved_at.isoformat() if statement.approved_at else None,
         "paidAt": statement.paid_at.isoformat() if statement.paid_at else None,
         "locale": where,
+        "labels": documents.labels(documents.LABELS, language_of(where)),
         "plans": [
             {"id": str(v.id), "plan": v.plan.key, "name": v.plan.name, "version": v.version,
              "sha256": v.document_sha256}

@@ -19,7 +19,7 @@ from api.graphql.statements.invoices import Invoice
 from api.statements import statement_pdf_url
 from payments.disputes.repository import DisputeRepository
 from payments.draws.service import balance_of
-from payments.invoices.service import invoice_of
+from payments.invoices.service import invoices_of_statements
 from payments.statements.models import Adjustment as StoredAdjustment
 from payments.statements.models import Statement as StoredStatement
 from payments.statements.models import StatementLine as StoredLine
@@ -136,8 +136,21 @@ class Statement:
 
     @strawberry.field(description="A partner's self-billing invoice, issued on approval.")
     async def invoice(self, info: Info[Any, None]) -> Invoice | None:
-        found = await invoice_of(info.context.viewer, self.stored.id)
-        return None if found is None else Invoice.of(found, info.context.locale)
+        return await self._invoice(info, "invoice")
+
+    @strawberry.field(
+        description="The credit note that cancelled this version's invoice when a later "
+        "version was approved; null while the invoice stands."
+    )
+    async def credit_note(self, info: Info[Any, None]) -> Invoice | None:
+        return await self._invoice(info, "credit_note")
+
+    async def _invoice(self, info: Info[Any, None], kind: str) -> Invoice | None:
+        related = (await invoices_of_statements(info.context.viewer, [self.stored.id])).get(
+            self.stored.id, {}
+        )
+        found = related.get(kind)
+        return None if found is None else Invoice.of(found, info.context.locale, related)
 
     @strawberry.field(description="Disputes of this payee and period, oldest first.")
     async def disputes(self, info: Info[Any, None]) -> list[Dispute]:
