@@ -1,12 +1,15 @@
-"""`podium statements build|show|pay|journal`: a closed period's statements from the command
-line (`podium close` builds them as it closes), what a payout run records once the money
-left, and the SAP journal upload CSV for finance. Registered onto the typer app by
+"""`podium statements build|show|invoices|pay|journal`: a closed period's statements from the
+command line (`podium close` builds them as it closes), the partners' invoices and credit
+notes, what a payout run records once the money left, and the SAP journal upload CSV for
+finance. Registered onto the typer app by
 api/cli.py. Bad input is one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,6 +66,30 @@ def show(tenant: TenantArg, period: PeriodArg) -> None:
     for r in rows:
         total = format_amount(r["total"], r["currency"])
         sys.stdout.write(f"{period} {r['currency']} {r['status']}: {r['n']}, {total}\n")
+
+
+@statements_app.command("invoices")
+def list_invoices(tenant: TenantArg, period: PeriodArg) -> None:
+    """The partners' invoices and credit notes of the period's statements, in number order:
+    net, each tax item, what is paid; a credit note names the invoice it cancels."""
+    from domain.kit.money import format_amount
+    from payments.invoices.service import invoices_of_period
+
+    rows = _run(tenant, "cli-invoices", lambda v: invoices_of_period(v, period))
+    if not rows:
+        sys.stdout.write(f"{period}: no invoices\n")
+    for r in rows:
+        currency = r["currency"]
+        items = "".join(
+            f" {i['kind']} {format_amount(Decimal(i['amount']), currency)}"
+            for i in json.loads(r["items"])
+        )
+        what = "credit note for " + r["cancels"] if r["cancels"] else "invoice"
+        sys.stdout.write(
+            f"{r['number']} {what}: {r['payee']} v{r['version']} {currency} net "
+            f"{format_amount(r['net'], currency)}{items} payable "
+            f"{format_amount(r['payable'], currency)}\n"
+        )
 
 
 @statements_app.command("pay")

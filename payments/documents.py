@@ -1,6 +1,7 @@
-"""Payment documents as PDF, in the payee's language and money format: DejaVu Sans embedded
-(Latin, Greek, Cyrillic), Noto Sans Devanagari as its fallback with text shaping, so a Hindi
-statement prints as written."""
+"""Payment documents as PDF, in the payee's language (en, de, fr, ms, hi; anything else reads
+English) and money format, with the fonts that ship with the code (`domain.kit.pdf`): DejaVu
+Sans, and Noto Sans Devanagari as its shaped fallback, so a Hindi statement or invoice prints
+as written. The labels are here once, for the PDFs and for the JSON documents (``labels``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,7 @@ from typing import Any
 
 from fpdf import FPDF
 
-from domain.kit.pdf import FONTS  # the fonts ship with the code: same PDF on any machine
-
-REGULAR = FONTS / "DejaVuSans.ttf"
-BOLD = FONTS / "DejaVuSans-Bold.ttf"
-DEVANAGARI = FONTS / "NotoSansDevanagari-Regular.ttf"
-DEVANAGARI_BOLD = FONTS / "NotoSansDevanagari-Bold.ttf"
+from domain.kit.pdf import SANS, new_pdf
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {"title": "Commission statement", "payee": "Payee", "period": "Period",
@@ -45,19 +41,15 @@ LABELS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-def _pdf(title: str, author: str, shaping: bool) -> FPDF:
-    pdf = FPDF(format="A4")
+def labels(table: Mapping[str, dict[str, str]], language: str) -> dict[str, str]:
+    """The labels of ``language`` (a language code, e.g. from `language_of`), else English."""
+    return dict(table.get(language, table["en"]))
+
+
+def _pdf(title: str, author: str) -> FPDF:
+    pdf = new_pdf(format="A4")
     pdf.set_title(title)
     pdf.set_author(author)
-    pdf.add_font("DejaVu", "", str(REGULAR))
-    pdf.add_font("DejaVu", "B", str(BOLD))
-    pdf.add_font("Deva", "", str(DEVANAGARI))
-    pdf.add_font("Deva", "B", str(DEVANAGARI_BOLD))
-    if shaping:  # Devanagari first, shaped; DejaVu for what it lacks
-        pdf.set_fallback_fonts(["DejaVu"])
-        pdf.set_text_shaping(True)
-    else:
-        pdf.set_fallback_fonts(["Deva"])
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     return pdf
@@ -65,10 +57,9 @@ def _pdf(title: str, author: str, shaping: bool) -> FPDF:
 
 def statement_pdf(document: Mapping[str, Any], language: str) -> bytes:
     """A statement (``statement_document``'s form, its amounts formatted) as a PDF."""
-    words = LABELS.get(language, LABELS["en"])
-    hindi = language == "hi"
-    pdf = _pdf(f"{words['title']} {document['period']}", document["tenant"], hindi)
-    font = "Deva" if hindi else "DejaVu"
+    words = labels(LABELS, language)
+    pdf = _pdf(f"{words['title']} {document['period']}", document["tenant"])
+    font = SANS
     pdf.set_font(font, "", 10)
     pdf.cell(0, 6, document["tenant"], new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(font, "B", 18)
@@ -122,53 +113,77 @@ def statement_pdf(document: Mapping[str, Any], language: str) -> bytes:
 
 
 INVOICE_LABELS: dict[str, dict[str, str]] = {
-    "en": {"title": "Self-billing invoice", "number": "Invoice number", "issued": "Issued",
+    "en": {"title": "Self-billing invoice", "credit_note": "Credit note",
+           "number": "Number", "issued": "Issued",
            "supplier": "Supplier", "customer": "Customer", "tax_id": "Tax id",
            "statement": "Commission statement", "net": "Fee (net)", "payable": "Amount paid",
            "vat": "VAT", "reverse_charge": "Reverse charge: VAT due by the recipient",
            "withholding": "Withholding tax", "social_security": "Social security",
-           "backup_withholding": "Backup withholding (no TIN on file)", "on": "on"},
-    "de": {"title": "Gutschrift", "number": "Gutschriftsnummer", "issued": "Ausgestellt",
+           "backup_withholding": "Backup withholding (no TIN on file)", "on": "on",
+           "cancels": "Cancels invoice", "cancelled_by": "Cancelled by credit note"},
+    "de": {"title": "Gutschrift", "credit_note": "Storno-Gutschrift",
+           "number": "Nummer", "issued": "Ausgestellt",
            "supplier": "Leistender", "customer": "Leistungsempfänger", "tax_id": "Steuernummer",
            "statement": "Provisionsabrechnung", "net": "Provision (netto)",
            "payable": "Auszahlungsbetrag", "vat": "USt.",
            "reverse_charge": "Steuerschuldnerschaft des Leistungsempfängers",
            "withholding": "Quellensteuer", "social_security": "Sozialabgaben",
-           "backup_withholding": "Sicherungseinbehalt (keine TIN)", "on": "auf"},
-    "fr": {"title": "Facture d’autofacturation", "number": "Numéro de facture",
-           "issued": "Émise le", "supplier": "Fournisseur", "customer": "Client",
-           "tax_id": "Identifiant fiscal", "statement": "Relevé de commissions",
-           "net": "Honoraires (HT)", "payable": "Montant versé", "vat": "TVA",
+           "backup_withholding": "Sicherungseinbehalt (keine TIN)", "on": "auf",
+           "cancels": "Storniert Gutschrift", "cancelled_by": "Storniert durch"},
+    "fr": {"title": "Facture d’autofacturation", "credit_note": "Avoir",
+           "number": "Numéro", "issued": "Émise le", "supplier": "Fournisseur",
+           "customer": "Client", "tax_id": "Identifiant fiscal",
+           "statement": "Relevé de commissions", "net": "Honoraires (HT)",
+           "payable": "Montant versé", "vat": "TVA",
            "reverse_charge": "Autoliquidation : TVA due par le preneur",
            "withholding": "Retenue à la source", "social_security": "Cotisations sociales",
-           "backup_withholding": "Retenue de sauvegarde (sans TIN)", "on": "sur"},
-    "ms": {"title": "Invois bil sendiri", "number": "Nombor invois", "issued": "Dikeluarkan",
+           "backup_withholding": "Retenue de sauvegarde (sans TIN)", "on": "sur",
+           "cancels": "Annule la facture", "cancelled_by": "Annulée par l’avoir"},
+    "ms": {"title": "Invois bil sendiri", "credit_note": "Nota kredit",
+           "number": "Nombor", "issued": "Dikeluarkan",
            "supplier": "Pembekal", "customer": "Pelanggan", "tax_id": "Nombor cukai",
            "statement": "Penyata komisen", "net": "Yuran (bersih)", "payable": "Amaun dibayar",
            "vat": "Cukai jualan", "reverse_charge": "Caj balikan: cukai oleh penerima",
            "withholding": "Cukai pegangan", "social_security": "Keselamatan sosial",
-           "backup_withholding": "Pegangan sandaran (tiada TIN)", "on": "atas"},
+           "backup_withholding": "Pegangan sandaran (tiada TIN)", "on": "atas",
+           "cancels": "Membatalkan invois", "cancelled_by": "Dibatalkan oleh nota kredit"},
+    "hi": {"title": "स्व-बिलिंग चालान", "credit_note": "क्रेडिट नोट",
+           "number": "संख्या", "issued": "जारी करने की तारीख",
+           "supplier": "आपूर्तिकर्ता", "customer": "ग्राहक", "tax_id": "कर पहचान संख्या",
+           "statement": "कमीशन विवरण", "net": "शुल्क (शुद्ध)", "payable": "भुगतान की गई राशि",
+           "vat": "वैट", "reverse_charge": "रिवर्स चार्ज: कर प्राप्तकर्ता द्वारा देय",
+           "withholding": "स्रोत पर कर कटौती", "social_security": "सामाजिक सुरक्षा",
+           "backup_withholding": "बैकअप कटौती (TIN दर्ज नहीं)", "on": "पर",
+           "cancels": "रद्द किया गया चालान", "cancelled_by": "रद्द करने वाला क्रेडिट नोट"},
 }  # fmt: skip
 
 
 def invoice_pdf(document: Mapping[str, Any], language: str) -> bytes:
-    """A self-billing invoice (``invoice_document``'s form, amounts formatted) as a PDF."""
-    words = INVOICE_LABELS.get(language, INVOICE_LABELS["en"])  # Hindi: English for now
-    pdf = _pdf(f"{words['title']} {document['number']}", document["tenant"], False)
-    pdf.set_font("DejaVu", "B", 18)
-    pdf.cell(0, 12, words["title"], new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 10)
+    """A self-billing invoice or credit note (``invoice_document``'s form, amounts
+    formatted) as a PDF."""
+    words = labels(INVOICE_LABELS, language)
+    title = words["credit_note" if document["kind"] == "credit_note" else "title"]
+    pdf = _pdf(f"{title} {document['number']}", document["tenant"])
+    pdf.set_font(SANS, "B", 18)
+    pdf.cell(0, 12, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, "", 10)
     legal = document["legal"]
     facts = [
         (words["number"], document["number"]),
         (words["issued"], document["issuedAt"][:10]),
+    ]
+    for key in ("cancels", "cancelled_by"):  # a credit note and the invoice it cancels
+        other = document.get("cancelledBy" if key == "cancelled_by" else "cancels")
+        if other:
+            facts.append((words[key], f"{other['number']} ({other['issuedAt'][:10]})"))
+    facts += [
         (words["supplier"], f"{legal['legal_name']}, {legal['address']}, {legal['country']}"),
         (words["tax_id"], legal.get("tax_id") or "-"),
         (words["customer"], document["tenant"]),
         (words["statement"], f"{document['period']} v{document['version']}"),
     ]
     for label, value in facts:
-        pdf.cell(50, 6, label)
+        pdf.cell(55, 6, label)
         pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.cell(130, 7, words["net"], border="B")
@@ -179,7 +194,7 @@ def invoice_pdf(document: Mapping[str, Any], language: str) -> bytes:
             label += f" {item['rateText']} {words['on']} {item['baseFormatted']}"
         pdf.cell(130, 7, label)
         pdf.cell(0, 7, item["formatted"], align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "B", 11)
+    pdf.set_font(SANS, "B", 11)
     pdf.cell(130, 8, words["payable"], border="T")
     pdf.cell(
         0, 8, document["payableFormatted"], border="T", align="R", new_x="LMARGIN", new_y="NEXT"

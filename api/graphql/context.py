@@ -31,6 +31,13 @@ from domain.targets import service as targets
 from domain.targets.models import Target, TargetPlan
 from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant
+from payments.disputes.models import Dispute, DisputeComment
+from payments.disputes.repository import DisputeRepository
+from payments.draws.service import balances_of
+from payments.invoices.models import Invoice
+from payments.invoices.service import invoices_of_statements
+from payments.statements.models import Statement, StatementLine
+from payments.statements.repository import StatementRepository
 
 
 class Loaders:
@@ -53,6 +60,22 @@ class Loaders:
             self._load_target_plans
         )
         self.own_targets: DataLoader[UUID, Target | None] = DataLoader(self._load_own_targets)
+        # statements: a list of N statements reads each field in one batch, not N queries
+        self.statement_lines: DataLoader[
+            tuple[UUID, int, int], tuple[list[StatementLine], bool]
+        ] = DataLoader(self._load_statement_lines)
+        self.statement_versions: DataLoader[tuple[UUID, str, str], list[Statement]] = DataLoader(
+            self._load_statement_versions
+        )
+        self.statement_invoices: DataLoader[UUID, dict[str, Invoice]] = DataLoader(
+            self._load_statement_invoices
+        )
+        self.statement_disputes: DataLoader[UUID, list[tuple[Dispute, list[DisputeComment]]]] = (
+            DataLoader(self._load_statement_disputes)
+        )
+        self.draw_balances: DataLoader[tuple[UUID, str, str], Decimal | None] = DataLoader(
+            self._load_draw_balances
+        )
 
     async def _load_results(self, keys: list[tuple[UUID, str]]) -> list[list[EarningsResult]]:
         by_period: dict[str, list[UUID]] = defaultdict(list)
@@ -90,6 +113,44 @@ class Loaders:
     async def _load_own_targets(self, keys: list[UUID]) -> list[Target | None]:
         found = await targets.own_targets(viewer=self.viewer, plan_ids=keys)
         return [found.get(k) for k in keys]
+
+    async def _load_statement_lines(
+        self, keys: list[tuple[UUID, int, int]]
+    ) -> list[tuple[list[StatementLine], bool]]:
+        """Keys: (statement id, page size, offset); one query per page asked for."""
+        pages: dict[tuple[int, int], list[UUID]] = defaultdict(list)
+        for statement_id, first, offset in keys:
+            pages[(first, offset)].append(statement_id)
+        repo = StatementRepository(self.viewer)
+        found: dict[tuple[UUID, int, int], tuple[list[StatementLine], bool]] = {}
+        for (first, offset), ids in pages.items():
+            for statement_id, page in (
+                await repo.lines_of(ids, first=first, offset=offset)
+            ).items():
+                found[(statement_id, first, offset)] = page
+        return [found[k] for k in keys]
+
+    async def _load_statement_versions(
+        self, keys: list[tuple[UUID, str, str]]
+    ) -> list[list[Statement]]:
+        found = await StatementRepository(self.viewer).versions_of(keys)
+        return [found[k] for k in keys]
+
+    async def _load_statement_invoices(self, keys: list[UUID]) -> list[dict[str, Invoice]]:
+        found = await invoices_of_statements(self.viewer, keys)
+        return [found.get(k, {}) for k in keys]
+
+    async def _load_statement_disputes(
+        self, keys: list[UUID]
+    ) -> list[list[tuple[Dispute, list[DisputeComment]]]]:
+        repo = DisputeRepository(self.viewer)
+        disputes = await repo.of_statements(keys)
+        comments = await repo.comments_of([d.id for found in disputes.values() for d in found])
+        return [[(d, comments[d.id]) for d in disputes[k]] for k in keys]
+
+    async def _load_draw_balances(self, keys: list[tuple[UUID, str, str]]) -> list[Decimal | None]:
+        found = await balances_of(self.viewer, keys)
+        return [found[k] for k in keys]
 
 
 @dataclass

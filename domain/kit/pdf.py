@@ -25,10 +25,34 @@ _FILES = {
 }
 
 
+class _FallbackSafePDF(FPDF):
+    """fpdf2 (2.8.9) sets the page's font inside a line that starts in a fallback font (a
+    Hindi label), wraps that line in q … Q, and then takes the font as set: the next line in
+    the main font (the number after the label) gets no Tf operator and reads as glyph ids
+    (pypdf sees "\x00\x01…"; a viewer draws it in whichever font the line before left).
+    Setting the font on the page outside any line, whenever it changes, keeps it set."""
+
+    def set_font(self, family: str | None = None, style: Any = "", size: float = 0) -> None:
+        super().set_font(family, style, size)
+        self._font_on_page()
+
+    def set_font_size(self, size: float) -> None:
+        super().set_font_size(size)
+        self._font_on_page()
+
+    def add_page(self, *args: Any, **kwargs: Any) -> None:
+        super().add_page(*args, **kwargs)
+        self._font_on_page()
+
+    def _font_on_page(self) -> None:
+        if self.page and self.current_font is not None and not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
+
+
 def new_pdf(**options: Any) -> FPDF:
     """An FPDF (``options`` as FPDF takes them) with the fonts registered, ``SANS`` (with
     style "" or "B") set at 12 pt, Devanagari as its fallback, and text shaping on."""
-    pdf = FPDF(**options)
+    pdf = _FallbackSafePDF(**options)
     for (family, style), name in _FILES.items():
         pdf.add_font(family, style, str(FONTS / name))
     pdf.set_fallback_fonts([DEVANAGARI])

@@ -46,4 +46,14 @@ class DisputeRepository:
         return out
 
     async def comments(self, dispute_id: UUID) -> list[DisputeComment]:
-        return await DisputeComment.filter(dispute_id=dispute_id).order_by("id")
+        return (await self.comments_of([dispute_id]))[dispute_id]
+
+    async def comments_of(self, dispute_ids: Sequence[UUID]) -> dict[UUID, list[DisputeComment]]:
+        """Each dispute's comments, oldest first (one query whatever their number)."""
+        out: dict[UUID, list[DisputeComment]] = {i: [] for i in dispute_ids}
+        if dispute_ids:
+            for c in await DisputeComment.filter(
+                dispute__tenant_id=self.tenant_id, dispute_id__in=list(dispute_ids)
+            ).order_by("id"):
+                out[c.dispute_id].append(c)
+        return out

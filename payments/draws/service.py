@@ -203,32 +203,53 @@ async def record_entries(
     )  # fmt: skip
 
 
-async def _balances(
-    draw_ids: Sequence[UUID], *, before: str | None = None, through: str | None = None
-) -> dict[UUID, Decimal]:
+# what a draw's entries leave owed: recoverable advances less recoveries (and write-offs)
+_BALANCE = (
+    "coalesce(sum(CASE WHEN e.kind = 'advance' AND d.recoverable THEN e.amount "
+    "WHEN e.kind = 'advance' THEN 0 ELSE -e.amount END), 0)"
+)
+
+
+async def _balances(draw_ids: Sequence[UUID], *, before: str) -> dict[UUID, Decimal]:
+    """What each draw leaves owed before the period ``before``."""
     if not draw_ids:
         return {}
     rows = await connections.get("default").execute_query_dict(
-        """
-        SELECT e.draw_id, sum(CASE WHEN e.kind = 'advance' AND d.recoverable THEN e.amount
-                                   WHEN e.kind = 'advance' THEN 0 ELSE -e.amount END) AS balance
+        f"""
+        SELECT e.draw_id, {_BALANCE} AS balance
         FROM draw_entries e JOIN draws d ON d.id = e.draw_id
-        WHERE e.draw_id = ANY($1::uuid[])
-          AND ($2::text IS NULL OR e.period < $2) AND ($3::text IS NULL OR e.period <= $3)
+        WHERE e.draw_id = ANY($1::uuid[]) AND e.period < $2
         GROUP BY e.draw_id
         """,
-        [list(draw_ids), before, through],
+        [list(draw_ids), before],
     )
     return {r["draw_id"]: Decimal(r["balance"]) for r in rows}
 
 
+async def balances_of(
+    viewer: Viewer, keys: Sequence[tuple[UUID, str, str]]
+) -> dict[tuple[UUID, str, str], Decimal | None]:
+    """For each (payee, currency, period): what the payee owes back on their draws in that
+    currency after that period; None when they have no draw. One query for any number."""
+    out: dict[tuple[UUID, str, str], Decimal | None] = dict.fromkeys(keys)
+    if not keys:
+        return out
+    rows = await connections.get("default").execute_query_dict(
+        f"""
+        SELECT k.user_id, k.currency, k.period, {_BALANCE} AS balance
+        FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k(user_id, currency, period)
+          JOIN draws d ON d.tenant_id = $1 AND d.user_id = k.user_id AND d.currency = k.currency
+          LEFT JOIN draw_entries e ON e.draw_id = d.id AND e.period <= k.period
+        GROUP BY k.user_id, k.currency, k.period
+        """,
+        [viewer.tenant_id, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+    )
+    for r in rows:
+        out[(r["user_id"], r["currency"], r["period"])] = Decimal(r["balance"] or 0)
+    return out
+
+
 async def balance_of(viewer: Viewer, user_id: UUID, currency: str, period: str) -> Decimal | None:
-    """What the payee owes back on their draws in ``currency`` after ``period``; None when
-    they have no draw."""
-    ids = await Draw.filter(
-        tenant_id=viewer.tenant_id, user_id=user_id, currency=currency
-    ).values_list("id", flat=True)
-    if not ids:
-        return None
-    found = await _balances([UUID(str(i)) for i in ids], through=period)
-    return sum(found.values(), ZERO)
+    """``balances_of`` for one payee, currency and period."""
+    key = (user_id, currency, period)
+    return (await balances_of(viewer, [key]))[key]

@@ -1,6 +1,7 @@
 """External payees' legal data, the tenant's tax rules per country, and the self-billing
-(pro-forma) invoices issued when a partner's statement is approved: numbered without gaps per
-tenant and year (a counter row locked by the approving transaction)."""
+(pro-forma) invoices issued when a partner's statement is approved, and the credit notes that
+cancel an invoice when a later version of its statement is approved: one series per tenant
+and year for both, numbered without gaps (a counter row locked by the approving transaction)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ class TaxKind(StrEnum):
     WITHHOLDING = "withholding"  # income tax withheld, on base_share of the fee
     SOCIAL_SECURITY = "social_security"  # contributions withheld, on base_share of the fee
     BACKUP_WITHHOLDING = "backup_withholding"  # withheld only when no tax id is on file
+
+
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    # cancels an invoice (its amounts reversed): its statement's version was replaced by a
+    # later one, approved again
+    CREDIT_NOTE = "credit_note"
 
 
 class PartnerProfile(Model):
@@ -90,14 +98,21 @@ class Invoice(Model):
     statement: fields.ForeignKeyRelation[Statement] = fields.ForeignKeyField(
         "podium.Statement", related_name="invoices", on_delete=fields.RESTRICT
     )
-    statement_id: UUID
+    statement_id: UUID  # a credit note: the statement version of the invoice it cancels
     user_id = fields.UUIDField()
+    kind = fields.CharField(max_length=12, default=InvoiceKind.INVOICE.value)  # InvoiceKind
+    # a credit note: the invoice it cancels (an invoice is cancelled once at most)
+    cancels: fields.OneToOneNullableRelation[Invoice] = fields.OneToOneField(
+        "podium.Invoice", related_name="cancelled_by", null=True, on_delete=fields.RESTRICT
+    )
+    cancels_id: UUID | None
     year = fields.IntField()
     sequence = fields.IntField()
-    number = fields.CharField(max_length=30)  # "2026-000042"
+    number = fields.CharField(max_length=30)  # "2026-000042", credit notes in the same series
     currency = fields.CharField(max_length=3)
     net = fields.DecimalField(max_digits=20, decimal_places=6)
-    # [{"kind", "rate", "base", "amount"}], decimals as strings; amount signed
+    # [{"kind", "rate", "base", "amount"}], decimals as strings; amount signed (a credit
+    # note: the cancelled invoice's, each negated)
     items: list[dict[str, Any]] = fields.JSONField(default=list)
     payable = fields.DecimalField(max_digits=20, decimal_places=6)
     # the partner's legal data as it was when issued
@@ -106,4 +121,4 @@ class Invoice(Model):
 
     class Meta:
         table = "invoices"
-        unique_together = (("tenant", "year", "sequence"), ("tenant", "statement"))
+        unique_together = (("tenant", "year", "sequence"), ("tenant", "statement", "kind"))

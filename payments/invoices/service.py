@@ -2,10 +2,14 @@
 id validated with python-stdnum) gets a self-billing invoice when their statement is
 approved, in the approving transaction. Its items come from the tenant's tax rules for the
 partner's country: VAT added (or reverse charge: none), withholding and social security
-withheld on a share of the fee, backup withholding when no tax id is on file. Invoice
-numbers run per tenant and year without gaps: the counter row is locked and incremented by
-the transaction that issues the invoice, so concurrent approvals take turns and a rolled-back
-one leaves no hole.
+withheld on a share of the fee, backup withholding when no tax id is on file.
+
+A change after approval makes a new statement version; when it is approved, a credit note
+cancels the invoice of the version it replaces (naming it, every amount reversed: net, VAT,
+withholdings, payable), then the new version gets its invoice. Invoices and credit notes are
+one series, numbered per tenant and year without gaps (as EU VAT rules want of both): the
+counter row is locked and incremented by the transaction that issues them, so concurrent
+approvals take turns and a rolled-back one leaves no hole.
 
 Services never commit: the caller owns the transaction.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import count as count_from
 from typing import Any
 from uuid import UUID
 
@@ -26,12 +31,13 @@ from domain.audit.service import Change, record, record_many
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden
 from domain.kit.money import ZERO, round_money
+from domain.kit.periods import parse_period
 from domain.notifications.texts import language_of, money_text, percent_text
 from domain.org.repository import UserRepository, parse_id
 from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 from payments import documents
-from payments.invoices.models import Invoice, PartnerProfile, TaxKind, TaxRule
+from payments.invoices.models import Invoice, InvoiceKind, PartnerProfile, TaxKind, TaxRule
 from payments.statements.models import Statement
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
@@ -172,16 +178,19 @@ def invoice_items(
 
 
 async def issue_invoices(*, viewer: Viewer, statements: Sequence[Statement]) -> list[Invoice]:
-    """Invoices for the approved statements of partners among ``statements`` (others get
-    none), numbered in the order given. Runs in the approving transaction."""
+    """What approving ``statements`` issues, numbered in the order given, in one series: for
+    a statement that replaces approved versions, a credit note for each of their invoices
+    still standing (the old invoice cancelled, its amounts reversed), then, for a partner,
+    the invoice of the statement approved. Runs in the approving transaction."""
+    standing = await _standing_invoices(viewer, [s for s in statements if s.version > 1])
     partners = {
         p.user_id: p
         for p in await PartnerProfile.filter(
             tenant_id=viewer.tenant_id, user_id__in=list({s.user_id for s in statements})
         )
     }
-    mine = [s for s in statements if s.user_id in partners]
-    if not mine:
+    count = sum(len(standing.get(_key(s), ())) + (s.user_id in partners) for s in statements)
+    if not count:
         return []
     rules: dict[str, list[TaxRule]] = {}
     for rule in await TaxRule.filter(
@@ -189,35 +198,96 @@ async def issue_invoices(*, viewer: Viewer, statements: Sequence[Statement]) -> 
     ):
         rules.setdefault(rule.country, []).append(rule)
     year = utc_now().year
-    first = await _take_numbers(viewer, year, len(mine))
+    numbers = count_from(await _take_numbers(viewer, year, count))
     made = []
-    for offset, statement in enumerate(mine):
-        partner = partners[statement.user_id]
+    for statement in statements:
+        for cancelled in standing.get(_key(statement), ()):
+            made.append(_credit_note(cancelled, year, next(numbers)))
+        partner = partners.get(statement.user_id)
+        if partner is None:
+            continue
         net = round_money(Decimal(statement.total), statement.currency)
         items, payable = invoice_items(
             net, statement.currency, rules.get(partner.country, []), bool(partner.tax_id)
         )
-        sequence = first + offset
+        sequence = next(numbers)
         made.append(
             Invoice(
                 tenant_id=viewer.tenant_id, statement_id=statement.id, user_id=statement.user_id,
-                year=year, sequence=sequence, number=f"{year}-{sequence:06d}",
-                currency=statement.currency, net=net, items=items, payable=payable,
+                kind=InvoiceKind.INVOICE.value, year=year, sequence=sequence,
+                number=_number(year, sequence), currency=statement.currency, net=net,
+                items=items, payable=payable,
                 legal={"legal_name": partner.legal_name, "address": partner.address,
                        "country": partner.country, "tax_id": partner.tax_id},
             )
         )  # fmt: skip
     await Invoice.bulk_create(made)
+    numbers_of = {i.id: i.number for lists in standing.values() for i in lists}
     await record_many(
         viewer=viewer,
         changes=(
-            Change("invoice.issued", "invoice", i.number, None,
+            Change(f"{i.kind}.issued", "invoice", i.number, None,
                    {"statement_id": str(i.statement_id), "net": format(i.net, "f"),
-                    "payable": format(i.payable, "f"), "currency": i.currency})
+                    "payable": format(i.payable, "f"), "currency": i.currency}
+                   | ({"cancels": numbers_of[i.cancels_id]} if i.cancels_id else {}))
             for i in made
         ),
     )  # fmt: skip
     return made
+
+
+def _key(statement: Statement) -> tuple[UUID, str, str]:
+    return (statement.user_id, statement.period, statement.currency)
+
+
+def _number(year: int, sequence: int) -> str:
+    return f"{year}-{sequence:06d}"
+
+
+async def _standing_invoices(
+    viewer: Viewer, statements: Sequence[Statement]
+) -> dict[tuple[UUID, str, str], list[Invoice]]:
+    """The invoices of versions that ``statements`` replace that no credit note cancels
+    yet, per payee, period and currency, oldest first."""
+    if not statements:
+        return {}
+    wanted = {_key(s) for s in statements}
+    found = await Invoice.filter(
+        tenant_id=viewer.tenant_id,
+        kind=InvoiceKind.INVOICE.value,
+        user_id__in=list({s.user_id for s in statements}),
+        statement__current=False,
+    ).select_related("statement")
+    cancelled = set(
+        await Invoice.filter(
+            tenant_id=viewer.tenant_id, cancels_id__in=[i.id for i in found]
+        ).values_list("cancels_id", flat=True)
+    )
+    out: dict[tuple[UUID, str, str], list[Invoice]] = {}
+    for invoice in sorted(found, key=lambda i: (i.year, i.sequence)):
+        key = _key(invoice.statement)
+        if key in wanted and invoice.id not in cancelled:
+            out.setdefault(key, []).append(invoice)
+    return out
+
+
+def _credit_note(cancelled: Invoice, year: int, sequence: int) -> Invoice:
+    """The credit note cancelling ``cancelled``: its statement, legal data and amounts (net,
+    every tax item's base and amount, payable) reversed."""
+    return Invoice(
+        tenant_id=cancelled.tenant_id, statement_id=cancelled.statement_id,
+        user_id=cancelled.user_id, kind=InvoiceKind.CREDIT_NOTE.value, cancels_id=cancelled.id,
+        year=year, sequence=sequence, number=_number(year, sequence),
+        currency=cancelled.currency, net=_negated(cancelled.net),
+        items=[item | {"base": format(_negated(item["base"]), "f"),
+                       "amount": format(_negated(item["amount"]), "f")}
+               for item in cancelled.items],
+        payable=_negated(cancelled.payable), legal=cancelled.legal,
+    )  # fmt: skip
+
+
+def _negated(value: Decimal | str) -> Decimal:
+    return ZERO - Decimal(value)  # 0 stays 0, never -0
 
 
 async def _take_numbers(viewer: Viewer, year: int, count: int) -> int:
@@ -236,25 +306,67 @@ async def _take_numbers(viewer: Viewer, year: int, count: int) -> int:
     return int(rows[0]["last_number"]) - count + 1
 
 
-async def invoice_of(viewer: Viewer, statement_id: UUID) -> Invoice | None:
-    return await Invoice.get_or_none(tenant_id=viewer.tenant_id, statement_id=statement_id)
+async def invoices_of_statements(
+    viewer: Viewer, statement_ids: Sequence[UUID]
+) -> dict[UUID, dict[str, Invoice]]:
+    """Per statement version: its invoice and the credit note cancelling it, by kind (one
+    query whatever their number)."""
+    out: dict[UUID, dict[str, Invoice]] = {}
+    if statement_ids:
+        for found in await Invoice.filter(
+            tenant_id=viewer.tenant_id, statement_id__in=list(statement_ids)
+        ):
+            out.setdefault(found.statement_id, {})[found.kind] = found
+    return out
+
+
+async def invoices_of_period(viewer: Viewer, period: str) -> list[dict[str, Any]]:
+    """The invoices and credit notes of a period's statements (every version), in number
+    order, with the payee's CRM id and the statement version (what the CLI lists)."""
+    return list(
+        await connections.get("default").execute_query_dict(
+            """
+            SELECT i.number, i.kind, c.number AS cancels, u.external_id AS payee,
+                   s.version, i.currency, i.net, i.items, i.payable
+            FROM invoices i
+              JOIN statements s ON s.id = i.statement_id
+              JOIN users u ON u.id = i.user_id
+              LEFT JOIN invoices c ON c.id = i.cancels_id
+            WHERE i.tenant_id = $1 AND s.period = $2
+            ORDER BY i.year, i.sequence
+            """,
+            [viewer.tenant_id, parse_period(period).id],
+        )
+    )
 
 
 async def invoice_document(
     *, viewer: Viewer, invoice_id: UUID, locale: str | None = None
 ) -> dict[str, Any]:
-    """An invoice as JSON, its amounts formatted in ``locale`` (left out: the partner's)."""
+    """An invoice or credit note as JSON, its amounts formatted in ``locale`` (left out: the
+    partner's). A credit note names the invoice it cancels; a cancelled invoice, its credit
+    note."""
     invoice = await Invoice.get(tenant_id=viewer.tenant_id, id=invoice_id)
     statement = await Statement.get(id=invoice.statement_id)
     payee = await UserRepository(viewer).get(invoice.user_id)
     tenant = await get_tenant(viewer.tenant_id)
+    related = (await invoices_of_statements(viewer, [statement.id]))[statement.id]
     where = locale or payee.locale or tenant.locale or "en"
     currency = invoice.currency
+
+    def reference(kind: InvoiceKind) -> dict[str, str] | None:
+        other = related.get(kind.value) if kind.value != invoice.kind else None
+        return other and {"id": str(other.id), "number": other.number,
+                          "issuedAt": other.issued_at.isoformat()}  # fmt: skip
+
     return {
-        "id": str(invoice.id), "number": invoice.number, "tenant": tenant.name,
-        "issuedAt": invoice.issued_at.isoformat(), "legal": invoice.legal,
+        "id": str(invoice.id), "kind": invoice.kind, "number": invoice.number,
+        "tenant": tenant.name, "issuedAt": invoice.issued_at.isoformat(), "legal": invoice.legal,
+        "cancels": reference(InvoiceKind.INVOICE),
+        "cancelledBy": reference(InvoiceKind.CREDIT_NOTE),
         "period": statement.period, "version": statement.version, "currency": currency,
         "locale": where,
+        "labels": documents.labels(documents.INVOICE_LABELS, language_of(where)),
         "net": format(Decimal(invoice.net), "f"),
         "netFormatted": money_text(Decimal(invoice.net), currency, where),
         "items": [

@@ -4,7 +4,10 @@ tenant's ids are NotFound; someone outside the viewer's reach is Forbidden."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
+
+from tortoise import connections
 
 from domain.kit.errors import Forbidden, NotFound
 from domain.org.repository import UserRepository, parse_id
@@ -40,25 +43,44 @@ class StatementRepository:
         )
         return rows[:first], len(rows) > first
 
-    async def versions(self, statement: Statement) -> list[Statement]:
-        """Every version of the statement's payee, period and currency, oldest first."""
-        return await Statement.filter(
-            tenant_id=self.tenant_id,
-            user_id=statement.user_id,
-            period=statement.period,
-            currency=statement.currency,
-        ).order_by("version")
+    async def versions_of(
+        self, keys: Sequence[tuple[UUID, str, str]]
+    ) -> dict[tuple[UUID, str, str], list[Statement]]:
+        """Every version of each (payee, period, currency), oldest first: one query."""
+        out: dict[tuple[UUID, str, str], list[Statement]] = {k: [] for k in keys}
+        if keys:
+            for s in await Statement.filter(
+                tenant_id=self.tenant_id,
+                user_id__in=list({k[0] for k in keys}),
+                period__in=list({k[1] for k in keys}),
+            ).order_by("version"):
+                if (s.user_id, s.period, s.currency) in out:
+                    out[(s.user_id, s.period, s.currency)].append(s)
+        return out
 
-    async def lines(
-        self, statement_id: UUID, *, first: int, offset: int
-    ) -> tuple[list[StatementLine], bool]:
-        rows = (
-            await StatementLine.filter(tenant_id=self.tenant_id, statement_id=statement_id)
-            .order_by("position")
-            .offset(offset)
-            .limit(first + 1)
+    async def lines_of(
+        self, statement_ids: Sequence[UUID], *, first: int, offset: int
+    ) -> dict[UUID, tuple[list[StatementLine], bool]]:
+        """A page of each statement's lines (and whether more follow): one query whatever
+        the number of statements."""
+        ids = list(dict.fromkeys(statement_ids))
+        rows = await connections.get("default").execute_query_dict(
+            """
+            SELECT id FROM (
+              SELECT id, statement_id, position,
+                     row_number() OVER (PARTITION BY statement_id ORDER BY position) AS n
+              FROM statement_lines WHERE tenant_id = $1 AND statement_id = ANY($2::uuid[])
+            ) numbered WHERE n > $3 AND n <= $3 + $4 + 1
+            """,
+            [self.tenant_id, ids, offset, first],
         )
-        return rows[:first], len(rows) > first
+        found: dict[UUID, list[StatementLine]] = {i: [] for i in ids}
+        if rows:
+            for line in await StatementLine.filter(id__in=[r["id"] for r in rows]).order_by(
+                "position"
+            ):
+                found[line.statement_id].append(line)
+        return {i: (lines[:first], len(lines) > first) for i, lines in found.items()}
 
     async def all_lines(self, statement_id: UUID) -> list[StatementLine]:
         return await StatementLine.filter(

@@ -7,8 +7,10 @@ import csv
 import io
 from decimal import Decimal
 
+from domain.kit.clock import utc_now
+from payments.invoices.service import set_partner_profile, set_tax_rule
 from payments.statements.models import Statement
-from payments.statements.service import approve_statements
+from payments.statements.service import add_adjustment, approve_statements
 from tests.api.cli_runner import podium
 from tests.payments.helpers import deal, make_world
 
@@ -43,6 +45,37 @@ async def test_given_a_close_then_statements_are_built_shown_paid_and_journaled(
     lines = [r for r in rows if r["record_type"] == "L"]
     assert sum(Decimal(r["debit"] or 0) - Decimal(r["credit"] or 0) for r in lines) == 0
     assert {r["gl_account"] for r in lines} == {"610000", "210000", "100000"}
+
+
+async def test_given_a_reapproved_partner_then_the_cli_lists_invoice_credit_note_invoice(db):
+    world = await make_world()
+    admin = world.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=world["ann"].id, legal_name="Sole Impianti S.r.l.",
+        address="Via Roma 1, Milano", country="IT", tax_id="IT00743110157",
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="IT", kind="vat", rate=Decimal("22"))
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    assert (await podium(db, *CLOSE)).returncode == 0
+    await approve_statements(viewer=admin, period="2026-10")
+    await add_adjustment(viewer=admin, rep_id=world["ann"].id, period="2026-10",
+                         amount=Decimal("50"), currency="EUR", reason="SPIFF")  # fmt: skip
+    await approve_statements(viewer=admin, period="2026-10")
+
+    listed = await podium(db, "statements", "invoices", "--tenant", "acme", "--period", "2026-10")
+
+    assert listed.returncode == 0, listed.stderr
+    year = utc_now().year
+    assert listed.stdout == (
+        f"{year}-000001 invoice: ann v1 EUR net 250.00 vat 55.00 payable 305.00\n"
+        f"{year}-000002 credit note for {year}-000001: ann v1 EUR net -250.00 vat -55.00 "
+        "payable -305.00\n"
+        f"{year}-000003 invoice: ann v2 EUR net 300.00 vat 66.00 payable 366.00\n"
+    )
+    none = await podium(db, "statements", "invoices", "--tenant", "acme", "--period", "2026-11")
+    assert none.stdout == "2026-11: no invoices\n"
+    bad = await podium(db, "statements", "invoices", "--tenant", "acme", "--period", "2026-13")
+    bad.one_line_error("period")
 
 
 async def test_given_bad_input_then_one_line_and_exit_2(db):

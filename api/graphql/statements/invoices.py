@@ -3,8 +3,10 @@ invoice a partner's approved statement gets."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -30,12 +32,27 @@ class InvoiceItem:
     amount: Money
 
 
+@strawberry.enum
+class InvoiceKind(Enum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
 @strawberry.type(
-    description="A self-billing invoice issued when a partner's statement was approved."
+    description="A self-billing invoice issued when a partner's statement was approved, or "
+    "the credit note cancelling it when a later version of the statement was approved (its "
+    "amounts reversed). Both are numbered in one series without gaps."
 )
 class Invoice:
     id: strawberry.ID
+    kind: InvoiceKind
     number: str
+    cancels_number: str | None = strawberry.field(
+        description="A credit note: the number of the invoice it cancels."
+    )
+    cancelled_by_number: str | None = strawberry.field(
+        description="An invoice: the number of the credit note that cancelled it."
+    )
     issued_at: datetime
     net: Money
     items: list[InvoiceItem]
@@ -45,10 +62,15 @@ class Invoice:
     stored: strawberry.Private[StoredInvoice]
 
     @classmethod
-    def of(cls, i: StoredInvoice, locale: str) -> Invoice:
+    def of(cls, i: StoredInvoice, locale: str, related: Mapping[str, StoredInvoice]) -> Invoice:
+        """``related``: the invoice and credit note of ``i``'s statement version, by kind."""
+        invoice, credit_note = related.get("invoice"), related.get("credit_note")
         return cls(
             id=strawberry.ID(str(i.id)),
+            kind=InvoiceKind(i.kind),
             number=i.number,
+            cancels_number=invoice.number if invoice and i is credit_note else None,
+            cancelled_by_number=credit_note.number if credit_note and i is invoice else None,
             issued_at=i.issued_at,
             net=money(i.net, i.currency, locale),
             items=[

@@ -17,9 +17,6 @@ from api.graphql.money import Money, money
 from api.graphql.relay import Connection, decode_offset, offset_connection, page_size
 from api.graphql.statements.invoices import Invoice
 from api.statements import statement_pdf_url
-from payments.disputes.repository import DisputeRepository
-from payments.draws.service import balance_of
-from payments.invoices.service import invoice_of
 from payments.statements.models import Adjustment as StoredAdjustment
 from payments.statements.models import Statement as StoredStatement
 from payments.statements.models import StatementLine as StoredLine
@@ -116,7 +113,7 @@ class Statement:
     )
     async def draw_balance(self, info: Info[Any, None]) -> Money | None:
         s = self.stored
-        found = await balance_of(info.context.viewer, s.user_id, s.currency, s.period)
+        found = await info.context.loaders.draw_balances.load((s.user_id, s.currency, s.period))
         return None if found is None else money(found, s.currency, info.context.locale)
 
     @strawberry.field
@@ -124,8 +121,8 @@ class Statement:
         self, info: Info[Any, None], first: int | None = 50, after: str | None = None
     ) -> Connection[StatementLine]:
         size, offset = page_size(first, 50), decode_offset(after)
-        rows, has_next = await StatementRepository(info.context.viewer).lines(
-            self.stored.id, first=size, offset=offset
+        rows, has_next = await info.context.loaders.statement_lines.load(
+            (self.stored.id, size, offset)
         )
         locale = info.context.locale
         return offset_connection(
@@ -136,18 +133,31 @@ class Statement:
 
     @strawberry.field(description="A partner's self-billing invoice, issued on approval.")
     async def invoice(self, info: Info[Any, None]) -> Invoice | None:
-        found = await invoice_of(info.context.viewer, self.stored.id)
-        return None if found is None else Invoice.of(found, info.context.locale)
+        return await self._invoice(info, "invoice")
+
+    @strawberry.field(
+        description="The credit note that cancelled this version's invoice when a later "
+        "version was approved; null while the invoice stands."
+    )
+    async def credit_note(self, info: Info[Any, None]) -> Invoice | None:
+        return await self._invoice(info, "credit_note")
+
+    async def _invoice(self, info: Info[Any, None], kind: str) -> Invoice | None:
+        related = await info.context.loaders.statement_invoices.load(self.stored.id)
+        found = related.get(kind)
+        return None if found is None else Invoice.of(found, info.context.locale, related)
 
     @strawberry.field(description="Disputes of this payee and period, oldest first.")
     async def disputes(self, info: Info[Any, None]) -> list[Dispute]:
-        repo = DisputeRepository(info.context.viewer)
-        found = (await repo.of_statements([self.stored.id]))[self.stored.id]
-        return [Dispute.of(d, await repo.comments(d.id)) for d in found]
+        found = await info.context.loaders.statement_disputes.load(self.stored.id)
+        return [Dispute.of(d, comments) for d, comments in found]
 
     @strawberry.field(description="Every version of this statement, oldest first.")
     async def versions(self, info: Info[Any, None]) -> list[Statement]:
-        found = await StatementRepository(info.context.viewer).versions(self.stored)
+        s = self.stored
+        found = await info.context.loaders.statement_versions.load(
+            (s.user_id, s.period, s.currency)
+        )
         return [Statement.of(s, info.context.locale) for s in found]
 
     @strawberry.field(

@@ -243,8 +243,11 @@ mutation($input: TaxRuleInput!) { setTaxRule(input: $input) {
   __typename ... on TaxRule { country kind rate baseShare } ... on UserError { field } } }
 """
 INVOICE = """
-query($id: ID!) { statement(id: $id) { invoice { number net { amount } payable { amount }
-  items { kind rate base { amount } amount { amount } } legalName taxId pdfUrl } } }
+query($id: ID!) { statement(id: $id) { invoice { kind number net { amount } payable { amount }
+  items { kind rate base { amount } amount { amount } } legalName taxId pdfUrl
+  cancelledByNumber }
+  creditNote { kind number cancelsNumber net { amount } payable { amount }
+  items { kind amount { amount } } pdfUrl } } }
 """
 
 
@@ -281,9 +284,34 @@ async def test_given_an_italian_partner_when_approved_then_the_invoice_and_its_p
     for expected in ("Self-billing invoice", invoice["number"], "Sole Impianti S.r.l.",
                      "00743110157", "VAT 22%", "€276.25", "-€28.75"):  # fmt: skip
         assert expected in text, (expected, text)
+    assert invoice["cancelledByNumber"] is None
     bob = (await api.as_(t, world["bob"]).gql(MY_STATEMENTS))["data"]["me"]["statements"]
     bobs = await api.as_(t, world["bob"]).gql(INVOICE, {"id": bob["edges"][0]["node"]["id"]})
     assert bobs["data"]["statement"]["invoice"] is None  # not a partner
+
+    # a change after approval, approved again: a credit note cancels invoice 1, invoice 2
+    mia = api.as_(t, world["mia"])
+    spiff = {"repId": str(world["ann"].id), "period": "2026-10", "amount": "50",
+             "currency": "EUR", "reason": "SPIFF"}  # fmt: skip
+    await mia.gql(ADJUST, {"input": spiff})
+    await mia.gql(APPROVE, {"period": "2026-10"})
+    old = (await ann.gql(INVOICE, {"id": node["id"]}))["data"]["statement"]
+    assert old["invoice"]["cancelledByNumber"] == old["creditNote"]["number"]
+    assert {k: old["creditNote"][k] for k in ("kind", "cancelsNumber", "net", "payable")} == {
+        "kind": "CREDIT_NOTE", "cancelsNumber": invoice["number"], "net": {"amount": "-250.00"},
+        "payable": {"amount": "-276.25"},
+    }  # fmt: skip
+    assert [i["amount"] for i in old["creditNote"]["items"]] == [
+        {"amount": "-55.00"}, {"amount": "28.75"},
+    ]  # fmt: skip
+    link = urlsplit(old["creditNote"]["pdfUrl"])
+    text = _pdf_text((await api.http.get(f"{link.path}?{link.query}")).content)
+    assert "Credit note" in text, text
+    assert f"Cancels invoice {invoice['number']}" in text, text
+    now = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"][0]["node"]
+    new = (await ann.gql(INVOICE, {"id": now["id"]}))["data"]["statement"]
+    assert new["invoice"]["number"].endswith("-000003")
+    assert (new["invoice"]["net"], new["creditNote"]) == ({"amount": "300.00"}, None)
 
 
 async def test_given_hostile_values_then_user_errors_naming_the_field_never_a_500(api: Api):

@@ -8,7 +8,7 @@ from datetime import date
 
 from pypdf import PdfReader
 
-from domain.kit.pdf import FONTS, new_pdf
+from domain.kit.pdf import FONTS, SANS, new_pdf
 from gamification.badges.certificates import certificate_pdf
 
 
@@ -59,3 +59,18 @@ def test_hindi_falls_back_to_the_devanagari_font_and_is_shaped() -> None:
     # pypdf puts a space where a shaped cluster's advance leaves a gap it reads as one
     # (the page itself shows "कुल कमीशन" as written): compare without spaces
     assert "कुलकमीशन:₹1,23,456.78" in _text(data).replace(" ", "")
+
+
+def test_a_line_after_one_that_starts_in_hindi_keeps_its_font() -> None:
+    # fpdf2 sets the page's font inside the first line (it starts in the fallback font), which
+    # it wraps in q ... Q; without new_pdf's fix the number after it had no font and read
+    # back as glyph ids
+    pdf = new_pdf()
+    pdf.add_page()
+    pdf.set_font(SANS, "B", 18)
+    pdf.cell(0, 12, "क्रेडिट नोट", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, "", 10)
+    pdf.cell(50, 6, "संख्या")
+    pdf.cell(0, 6, "2026-000002 Acme", new_x="LMARGIN", new_y="NEXT")
+    text = _text(bytes(pdf.output()))
+    assert "संख्या 2026-000002 Acme" in text, text

@@ -49,6 +49,12 @@ async def test_given_a_statement_then_its_json_names_the_plan_version_and_the_in
         viewer=world.viewer("ann"), statement_id=statement.id, locale="fr"
     )
     assert french["totalFormatted"] == "250,00\xa0€"
+    assert document["labels"]["title"] == "Commission statement"
+    assert french["labels"]["title"] == "Relevé de commissions"
+    hindi = await statement_document(
+        viewer=world.viewer("ann"), statement_id=statement.id, locale="hi"
+    )
+    assert (hindi["labels"]["total"], hindi["labels"]["draft"]) == ("कुल", "मसौदा")
 
 
 @pytest.mark.parametrize(
