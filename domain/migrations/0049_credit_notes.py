@@ -9,7 +9,7 @@ from tortoise import fields
 from tortoise.migrations.constraints import UniqueConstraint
 
 class Migration(migrations.Migration):
-    dependencies = [('podium', '0042_notification_kinds_merged')]
+    dependencies = [('podium', '0048_payout_batch_files')]
 
     initial = False
 
