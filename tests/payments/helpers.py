@@ -67,6 +67,19 @@ async def close(world: World, period: str) -> None:
     await close_period(viewer=world.system, period=period)
 
 
+async def approved_october(world: World) -> None:
+    """ann, bob and cat each with a deal in October, closed, their statements built and
+    approved (what a payout batch pays)."""
+    from payments.statements.service import approve_statements, build_statements
+
+    await deal(world["ann"], "a1", "9000", "2026-10-05")
+    await deal(world["bob"], "b1", "4000", "2026-10-06")
+    await deal(world["cat"], "c1", "6000", "2026-10-07")
+    await close(world, "2026-10")
+    await build_statements(viewer=world.system, period="2026-10")
+    await approve_statements(viewer=world.viewer("ops"), period="2026-10")
+
+
 async def late_change(world: World, user: User, period: str) -> None:
     """A CRM change to a closed period, as the worker records it when its recompute is
     refused."""

@@ -26,9 +26,8 @@ from payments.methods.errors import MethodConfigError
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
-from payments.statements.service import approve_statements, build_statements
 from tests.api.cli_runner import ROOT, cli_env
-from tests.payments.helpers import World, close, deal, make_world
+from tests.payments.helpers import World, approved_october, make_world
 
 XSD = ROOT / "payments" / "methods" / "xsd" / "pain.001.001.09.xsd"
 ADDRESS = {"street": "Sonnenallee", "building_number": "1", "postal_code": "20095",
@@ -42,12 +41,7 @@ ORIGIN = {"odfi_routing": "091000019", "odfi_name": "Wells Fargo",
 
 async def _world(method: PayoutMethod) -> World:
     w = await make_world()
-    await deal(w["ann"], "a1", "9000", "2026-10-05")
-    await deal(w["bob"], "b1", "4000", "2026-10-06")
-    await deal(w["cat"], "c1", "6000", "2026-10-07")
-    await close(w, "2026-10")
-    await build_statements(viewer=w.system, period="2026-10")
-    await approve_statements(viewer=w.viewer("ops"), period="2026-10")
+    await approved_october(w)
     for n, key in enumerate(("ann", "bob"), start=1):
         details: dict[str, object] = {
             PayoutMethod.SEPA_FILE: {"iban": f"DE89 3704 0044 0532 0130 0{n - 1}"

@@ -28,9 +28,8 @@ from payments.methods.service import set_stripe_config
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
-from payments.statements.service import approve_statements, build_statements
 from tests.api.cli_runner import ROOT, cli_env
-from tests.payments.helpers import World, close, deal, make_world
+from tests.payments.helpers import World, approved_october, make_world
 from tests.payments.stripe_standin import StripeStandIn, running
 
 ACCOUNTS = {"ann": "acct_1AnnAnnAnnAnn01", "bob": "acct_1BobBobBobBob02"}
@@ -48,12 +47,7 @@ async def _world(standin: StripeStandIn) -> World:
     """October closed with ann, bob and cat paid commission, their statements approved;
     ann and bob paid through Stripe, cat with no payout details."""
     w = await make_world()
-    await deal(w["ann"], "a1", "9000", "2026-10-05")
-    await deal(w["bob"], "b1", "4000", "2026-10-06")
-    await deal(w["cat"], "c1", "6000", "2026-10-07")
-    await close(w, "2026-10")
-    await build_statements(viewer=w.system, period="2026-10")
-    await approve_statements(viewer=w.viewer("ops"), period="2026-10")
+    await approved_october(w)
     for key, account in ACCOUNTS.items():
         await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w[key].id,
                                  method=PayoutMethod.STRIPE, stripe_account_id=account)  # fmt: skip

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
@@ -25,59 +26,51 @@ log = logging.getLogger("podium.api.payouts")
 PayoutBatchResult = Annotated[PayoutBatch | UserError, strawberry.union("PayoutBatchResult")]
 
 
+async def _batch_or_error(work: Callable[[], Awaitable[Any]]) -> PayoutBatch | UserError:
+    """``work`` in a transaction: its batch, or the UserError of a refusal (FORBIDDEN is
+    raised as an error of the operation, as everywhere)."""
+    try:
+        async with in_transaction():
+            batch = await work()
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        return user_error(exc)
+    return PayoutBatch.of(batch)
+
+
 async def create_payout_batch(
     info: Info[Any, None], input: CreatePayoutBatchInput
 ) -> PayoutBatchResult:
-    try:
-        async with in_transaction():
-            batch = await service.create_batch(
-                viewer=info.context.viewer, period=input.period,
-                method=PayoutMethod(input.method.value), rep_ids=input.rep_ids,
-                currency=input.currency,
-            )  # fmt: skip
-    except Forbidden:
-        raise
-    except DomainError as exc:
-        return user_error(exc)
-    return PayoutBatch.of(batch)
+    return await _batch_or_error(lambda: service.create_batch(
+        viewer=info.context.viewer, period=input.period,
+        method=PayoutMethod(input.method.value), rep_ids=input.rep_ids, currency=input.currency,
+    ))  # fmt: skip
 
 
 async def approve_payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatchResult:
-    try:
-        async with in_transaction():
-            batch = await service.approve_batch(viewer=info.context.viewer, batch_id=id)
-    except Forbidden:
-        raise
-    except DomainError as exc:
-        return user_error(exc)
-    return PayoutBatch.of(batch)
+    return await _batch_or_error(
+        lambda: service.approve_batch(viewer=info.context.viewer, batch_id=id)
+    )
 
 
 async def execute_payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatchResult:
     viewer = info.context.viewer
-    try:
-        async with in_transaction():
-            batch = await service.start_execution(viewer=viewer, batch_id=id)
-    except Forbidden:
-        raise
-    except DomainError as exc:
-        return user_error(exc)
-    try:
-        await info.context.request.app.state.job_queue.enqueue_payout(viewer.tenant_id, batch.id)
-    except Exception:  # the batch is executing: calling again (or the CLI) runs it
-        log.exception("could not queue payout batch %s", batch.id)
-    return PayoutBatch.of(batch)
+    result = await _batch_or_error(lambda: service.start_execution(viewer=viewer, batch_id=id))
+    if isinstance(result, PayoutBatch):
+        try:
+            await info.context.request.app.state.job_queue.enqueue_payout(
+                viewer.tenant_id, result.batch.id
+            )
+        except Exception:  # the batch is executing: calling again (or the CLI) runs it
+            log.exception("could not queue payout batch %s", result.batch.id)
+    return result
 
 
 async def confirm_payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatchResult:
-    try:
-        async with in_transaction():
-            batch = await service.confirm_batch(viewer=info.context.viewer, batch_id=id)
-    except Forbidden:
-        raise
-    except DomainError as exc:
-        return user_error(exc)
-    return PayoutBatch.of(batch)
+    return await _batch_or_error(
+        lambda: service.confirm_batch(viewer=info.context.viewer, batch_id=id)
+    )
 
 
 async def payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatch | None:
