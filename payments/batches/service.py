@@ -29,6 +29,7 @@ from tortoise.transactions import in_transaction
 from domain.audit.service import Change, record, record_many
 from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden, NotFound
+from domain.kit.money import is_currency
 from domain.kit.periods import parse_period
 from domain.org.models import User
 from domain.org.viewer import Viewer
@@ -123,6 +124,8 @@ async def create_batch(
     currencies = sorted({r["currency"] for r in rows})
     if currency is not None:
         currency = currency.upper()
+        if not is_currency(currency):
+            raise BatchError("an ISO 4217 currency code such as EUR", field="currency")
         rows = [r for r in rows if r["currency"] == currency]
     elif len(currencies) > 1:
         raise BatchError(

@@ -174,6 +174,7 @@ async def test_given_bad_input_when_creating_then_named_and_nothing_stored(
             "repIds",
         ),  # fmt: skip
         ({"period": "2026-10", "method": PayoutMethod.STRIPE, "currency": "USD"}, "period"),
+        ({"period": "2026-10", "method": PayoutMethod.STRIPE, "currency": "E$"}, "currency"),
         ({"period": "2026-11", "method": PayoutMethod.STRIPE}, "period"),
     ]
     for arguments, field in cases:
