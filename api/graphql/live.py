@@ -111,6 +111,11 @@ class LiveHub:
         if found is None or found[0] < generation or _failed(found[1]):
             task: asyncio.Future[object] = asyncio.ensure_future(read())
             found = (self.generations[channel], task)
+            # the channel's reads of earlier generations are not reused any more: dropped,
+            # so that reads named by what they read (the people of a follower's aroundMe)
+            # do not pile up over a long subscription
+            for old in [k for k, v in self._shared.items() if k[0] == channel and v[0] < found[0]]:
+                del self._shared[old]
             self._shared[key] = found
         return await asyncio.shield(found[1])  # type: ignore[return-value]
 

@@ -29,6 +29,9 @@ async def test_given_a_busy_board_then_followers_pulse_together_and_share_one_re
         await asyncio.sleep(0.01)  # a Redis read: the other followers come meanwhile
         return hub.generations[CHANNEL]
 
+    async def mine() -> int:
+        return 0
+
     async def follow(n: int) -> None:
         async for pulse in hub.board_changes(
             tenant_id=tenant, user_id=uuid4(), channel=CHANNEL, min_interval=INTERVAL
@@ -36,6 +39,8 @@ async def test_given_a_busy_board_then_followers_pulse_together_and_share_one_re
             pulsed_at = loop.time()  # as it leaves the hub: the read below takes a while
             seen = await hub.shared(CHANNEL, pulse.generation, "top", read)
             assert seen >= pulse.generation  # never older than the announced change
+            # a read named by what it reads (the people of one follower's aroundMe)
+            await hub.shared(CHANNEL, pulse.generation, ("people", n, seen), mine)
             pulses[n].append((pulsed_at, pulse.generation))
 
     followers = [asyncio.create_task(follow(n)) for n in (0, 1)]
@@ -45,6 +50,9 @@ async def test_given_a_busy_board_then_followers_pulse_together_and_share_one_re
             await redis.publish(CHANNEL, "x")
             await asyncio.sleep(0.025)
         await asyncio.sleep(3 * INTERVAL)
+        # only the last push's reads are kept: named reads do not pile up
+        kept = [k for k in hub._shared if k[0] == CHANNEL]
+        assert len(kept) <= 3, kept
     finally:
         for task in followers:
             task.cancel()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from typing import Any
+from uuid import UUID
 
 import strawberry
 from graphql import GraphQLError
@@ -10,6 +11,7 @@ from strawberry.types import Info
 from api.graphql.errors import NOT_FOUND, unauthenticated
 from api.graphql.gamification.leaderboards.types import Leaderboard, board_store
 from domain.kit.errors import NotFound
+from domain.org.repository import UserRepository
 from gamification.leaderboards import service
 from gamification.leaderboards.store import board_channel, board_key
 
@@ -47,4 +49,10 @@ async def leaderboard_changed(
             return live.shared(channel, generation, ("top", period, first),
                                lambda: store.top(key, first))  # fmt: skip
 
-        yield Leaderboard.at(board, period.id, top=top)
+        def people(ids: list[UUID], generation: int = pulse.generation) -> Any:
+            # names and pictures of the tenant's people, the same for every follower: read
+            # once per push and set of people (the aroundMe of each follower is its own set)
+            return live.shared(channel, generation, ("people", tuple(ids)),
+                               lambda: UserRepository(viewer).by_ids(ids))  # fmt: skip
+
+        yield Leaderboard.at(board, period.id, top=top, people=people)

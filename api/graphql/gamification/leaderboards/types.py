@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
@@ -43,8 +45,19 @@ class LeaderboardEntry:
     rep: Competitor
 
 
-async def _entries(info: Info[Any, None], found: list[service.Entry]) -> list[LeaderboardEntry]:
-    people = await info.context.loaders.people.load_many([e.user_id for e in found])
+# a push's read of the people on the board, shared by its followers (`leaderboardChanged`)
+ReadPeople = Callable[[list[UUID]], Awaitable[dict[UUID, User]]]
+
+
+async def _entries(
+    info: Info[Any, None], found: list[service.Entry], read_people: ReadPeople | None = None
+) -> list[LeaderboardEntry]:
+    ids = [e.user_id for e in found]
+    if read_people is not None:
+        shared = await read_people(ids)
+        people: list[Any] = [shared.get(i) for i in ids]
+    else:
+        people = await info.context.loaders.people.load_many(ids)
     return [
         LeaderboardEntry(rank=e.rank, score=e.score, rep=Competitor.of(p))
         for e, p in zip(found, people, strict=True)
@@ -67,6 +80,7 @@ class Leaderboard:
     board: strawberry.Private[StoredBoard]
     # a push's read of the top, shared by the board's followers (`leaderboardChanged`)
     top: strawberry.Private[service.ReadTop | None] = None
+    people: strawberry.Private[ReadPeople | None] = None
 
     @classmethod
     async def of(cls, board: StoredBoard) -> Leaderboard:
@@ -74,10 +88,16 @@ class Leaderboard:
         return cls.at(board, period.id)
 
     @classmethod
-    def at(cls, board: StoredBoard, period: str, top: service.ReadTop | None = None) -> Leaderboard:
+    def at(
+        cls,
+        board: StoredBoard,
+        period: str,
+        top: service.ReadTop | None = None,
+        people: ReadPeople | None = None,
+    ) -> Leaderboard:
         return cls(id=strawberry.ID(str(board.id)), name=board.name, metric=board.metric,
                    period=period, period_kind=board.period_kind, board=board,
-                   top=top)  # fmt: skip
+                   top=top, people=people)  # fmt: skip
 
     @strawberry.field(description="The best first (ties in the order of their ids).")
     async def entries(self, info: Info[Any, None], first: int = 10) -> list[LeaderboardEntry]:
@@ -85,7 +105,7 @@ class Leaderboard:
             viewer=info.context.viewer, store=board_store(info), board=self.board,
             period=self.period, first=first, read_top=self.top,
         )  # fmt: skip
-        return await _entries(info, found)
+        return await _entries(info, found, self.people)
 
     @strawberry.field(description="The viewer and up to `radius` people either side.")
     async def around_me(self, info: Info[Any, None], radius: int = 2) -> list[LeaderboardEntry]:
@@ -93,7 +113,7 @@ class Leaderboard:
             viewer=info.context.viewer, store=board_store(info), board=self.board,
             period=self.period, radius=radius,
         )  # fmt: skip
-        return await _entries(info, found)
+        return await _entries(info, found, self.people)
 
 
 @strawberry.type
