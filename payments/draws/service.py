@@ -18,6 +18,7 @@ from uuid import UUID
 from tortoise import connections
 
 from domain.audit.service import record
+from domain.kit.chunks import chunked
 from domain.kit.errors import DomainError, Forbidden
 from domain.kit.money import ZERO, round_money
 from domain.kit.numbers import check_decimal
@@ -132,11 +133,15 @@ async def draws_for(
     users = sorted({u for u, _ in earnings})
     if not users:
         return [], []
-    draws = await Draw.filter(
-        tenant_id=viewer.tenant_id,
-        user_id__in=users,
-        assignment__effective_from__lte=parsed.end,
-    ).prefetch_related("assignment")
+    draws = [
+        d
+        for part in chunked(users)
+        for d in await Draw.filter(
+            tenant_id=viewer.tenant_id,
+            user_id__in=part,
+            assignment__effective_from__lte=parsed.end,
+        ).prefetch_related("assignment")
+    ]
     active: dict[tuple[UUID, str], Draw] = {}
     for d in sorted(draws, key=lambda d: d.assignment.effective_from):
         to = d.assignment.effective_to
@@ -147,9 +152,8 @@ async def draws_for(
     balances = await _balances([d.id for d in active.values()], before=period)
     people = {
         u.id: u
-        for u in await User.filter(tenant_id=viewer.tenant_id, id__in=[u for u, _ in active]).only(
-            "id", "end_date"
-        )
+        for part in chunked(sorted({u for u, _ in active}))
+        for u in await User.filter(tenant_id=viewer.tenant_id, id__in=part).only("id", "end_date")
     }
     lines: list[DrawLine] = []
     entries: list[PendingEntry] = []

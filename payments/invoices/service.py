@@ -28,6 +28,7 @@ from stdnum.util import get_cc_module
 from tortoise import connections
 
 from domain.audit.service import Change, record, record_many
+from domain.kit.chunks import chunked
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden
 from domain.kit.money import ZERO, round_money
@@ -185,9 +186,8 @@ async def issue_invoices(*, viewer: Viewer, statements: Sequence[Statement]) -> 
     standing = await _standing_invoices(viewer, [s for s in statements if s.version > 1])
     partners = {
         p.user_id: p
-        for p in await PartnerProfile.filter(
-            tenant_id=viewer.tenant_id, user_id__in=list({s.user_id for s in statements})
-        )
+        for part in chunked(sorted({s.user_id for s in statements}))
+        for p in await PartnerProfile.filter(tenant_id=viewer.tenant_id, user_id__in=part)
     }
     count = sum(len(standing.get(_key(s), ())) + (s.user_id in partners) for s in statements)
     if not count:
@@ -252,17 +252,23 @@ async def _standing_invoices(
     if not statements:
         return {}
     wanted = {_key(s) for s in statements}
-    found = await Invoice.filter(
-        tenant_id=viewer.tenant_id,
-        kind=InvoiceKind.INVOICE.value,
-        user_id__in=list({s.user_id for s in statements}),
-        statement__current=False,
-    ).select_related("statement")
-    cancelled = set(
-        await Invoice.filter(
-            tenant_id=viewer.tenant_id, cancels_id__in=[i.id for i in found]
-        ).values_list("cancels_id", flat=True)
-    )
+    found = [
+        i
+        for part in chunked(sorted({s.user_id for s in statements}))
+        for i in await Invoice.filter(
+            tenant_id=viewer.tenant_id,
+            kind=InvoiceKind.INVOICE.value,
+            user_id__in=part,
+            statement__current=False,
+        ).select_related("statement")
+    ]
+    cancelled = {
+        c
+        for part in chunked([i.id for i in found])
+        for c in await Invoice.filter(tenant_id=viewer.tenant_id, cancels_id__in=part).values_list(
+            "cancels_id", flat=True
+        )
+    }
     out: dict[tuple[UUID, str, str], list[Invoice]] = {}
     for invoice in sorted(found, key=lambda i: (i.year, i.sequence)):
         key = _key(invoice.statement)
