@@ -15,7 +15,7 @@ stored, a retry may succeed), hold them unanswered and unexecuted until the clie
 
 It counts the transfers it made per idempotency key and per Podium reference (the item's
 `transfer_group`): more than one for either is a payment made twice. `python -m
-tests.payments.stripe_standin` serves it in a process of its own (bench/payouts.py), with
+tests.payments.stripe_standin` serves it in a process of its own (for benchmarks), with
 those counts and its CPU time at `GET /_standin/stats`."""
 
 from __future__ import annotations
