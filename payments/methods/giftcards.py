@@ -19,13 +19,12 @@ from typing import Any, Protocol
 import httpx
 
 from payments.methods.models import (
-    REFERENCE,
     Failed,
     Outcome,
     Paid,
     PayoutInstruction,
     Submitted,
-    check_amount,
+    refusal,
 )
 from payments.payouts.models import PayoutMethod
 
@@ -67,15 +66,13 @@ class TremendousGiftCards:
 
     async def pay(self, instruction: PayoutInstruction) -> Outcome:
         i = instruction
-        email = i.account.gift_card_email
-        if i.account.method is not PayoutMethod.GIFT_CARD or not email:
-            return Failed(i.reference, "the payee takes no gift cards", "method")
-        if not REFERENCE.fullmatch(i.reference):
-            return Failed(i.reference, "the reference must be 1 to 35 letters, digits or -",
-                          "reference")  # fmt: skip
-        refused = check_amount(i, CURRENCIES)
+        refused = refusal(
+            i, method=PayoutMethod.GIFT_CARD, currencies=CURRENCIES,
+            not_this_method="the payee takes no gift cards",
+        )  # fmt: skip
         if refused is not None:
             return refused
+        email = i.account.gift_card_email
         body = _json_with_exact_numbers(
             {
                 "external_id": i.idempotency_key,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -20,6 +21,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from domain.kit.money import minor_units
+from payments.payouts.models import PayoutMethod
 from payments.payouts.validation import PayoutAccount
 
 if TYPE_CHECKING:
@@ -112,6 +114,68 @@ def check_amount(instruction: PayoutInstruction, currencies: set[str]) -> Failed
     if in_minor_units(i.amount, i.currency) is None:
         return Failed(i.reference, f"{i.amount} has more decimals than {i.currency}", "amount")
     return None
+
+
+# what a payee's account must hold to be paid by each method
+_DESTINATION = {
+    PayoutMethod.SEPA_FILE: ("iban",),
+    PayoutMethod.NACHA_FILE: ("routing_number", "account_number"),
+    PayoutMethod.PAYROLL_FILE: ("payroll_employee_id",),
+    PayoutMethod.STRIPE: ("stripe_account_id",),
+    PayoutMethod.GIFT_CARD: ("gift_card_email",),
+}
+
+
+def refusal(
+    instruction: PayoutInstruction,
+    *,
+    method: PayoutMethod,
+    not_this_method: str,
+    currencies: set[str],
+    max_minor_units: int | None = None,
+    too_much: str = "",
+    written_name: Callable[[str], str] | None = None,
+) -> Failed | None:
+    """Why a method cannot take an instruction (None: it can), checked by every method in
+    the same order: the reference, the payee's method and the account fields it needs
+    (``not_this_method`` says so), the currency and amount (above ``max_minor_units``:
+    ``too_much``), and for a file of a narrow character set the payee's name as
+    ``written_name`` writes it (nothing left: no Latin letters)."""
+    i = instruction
+    if not REFERENCE.fullmatch(i.reference):
+        return Failed(i.reference, "the reference must be 1 to 35 letters, digits or -",
+                      "reference")  # fmt: skip
+    if i.account.method is not method or not all(
+        getattr(i.account, name) for name in _DESTINATION[method]
+    ):
+        return Failed(i.reference, not_this_method, "method")
+    refused = check_amount(i, currencies)
+    if refused is not None:
+        return refused
+    cents = in_minor_units(i.amount, i.currency) or 0
+    if max_minor_units is not None and cents > max_minor_units:
+        return Failed(i.reference, too_much, "amount")
+    if written_name is not None and not written_name(i.payee_name):
+        return Failed(i.reference, "the payee's name has no Latin letters", "name")
+    return None
+
+
+def screened(
+    instructions: Iterable[PayoutInstruction],
+    refuse: Callable[[PayoutInstruction], Failed | None],
+) -> Iterator[PayoutInstruction | Failed]:
+    """A file's instructions in order: each one the file carries, or its Failed (what
+    ``refuse`` says, or a second instruction with a reference already in the file: a
+    file's ids are unique, and the second would pay the same item twice)."""
+    seen: set[str] = set()
+    for i in instructions:
+        if i.reference in seen:
+            yield Failed(i.reference, "a second instruction with this reference", "duplicate")
+        elif (refused := refuse(i)) is not None:
+            yield refused
+        else:
+            seen.add(i.reference)
+            yield i
 
 
 _LETTERS = str.maketrans({"ß": "ss", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Œ": "OE",

@@ -15,16 +15,16 @@ from datetime import date, datetime
 
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
-    REFERENCE,
     Failed,
     Outcome,
     PayeeKind,
     PayoutFile,
     PayoutInstruction,
     Submitted,
-    check_amount,
     in_minor_units,
     plain_text,
+    refusal,
+    screened,
 )
 from payments.payouts.errors import PayoutDetailsError
 from payments.payouts.models import BankAccountType, PayoutMethod
@@ -99,22 +99,13 @@ class _Entry:
     name: str
 
 
-def _refusal(i: PayoutInstruction, seen: set[str]) -> Failed | None:
-    if not REFERENCE.fullmatch(i.reference):
-        return Failed(
-            i.reference, "the reference must be 1 to 35 letters, digits or -", "reference"
-        )
-    if i.reference in seen:
-        return Failed(i.reference, "a second instruction with this reference", "duplicate")
-    a = i.account
-    if a.method is not PayoutMethod.NACHA_FILE or not a.routing_number or not a.account_number:
-        return Failed(i.reference, "the payee's payout method is not a US bank account", "method")
-    if not ach_text(i.payee_name, 22):
-        return Failed(i.reference, "the payee's name has no Latin letters", "name")
-    refused = check_amount(i, {"USD"})
-    if refused is None and (in_minor_units(i.amount, i.currency) or 0) > MAX_ENTRY_CENTS:
-        return Failed(i.reference, "more than one ACH entry may carry", "amount")
-    return refused
+def _refusal(i: PayoutInstruction) -> Failed | None:
+    return refusal(
+        i, method=PayoutMethod.NACHA_FILE, currencies={"USD"},
+        not_this_method="the payee's payout method is not a US bank account",
+        max_minor_units=MAX_ENTRY_CENTS, too_much="more than one ACH entry may carry",
+        written_name=lambda name: ach_text(name, 22),
+    )  # fmt: skip
 
 
 def ach_file(
@@ -132,13 +123,10 @@ def ach_file(
     batches: dict[PayeeKind, list[tuple[PayoutInstruction, _Entry]]] = {}
     outcomes: dict[str, Outcome] = {}
     order: list[str | Failed] = []
-    seen: set[str] = set()
-    for i in instructions:
-        refused = _refusal(i, seen)
-        if refused is not None:
-            order.append(refused)
+    for i in screened(instructions, _refusal):
+        if isinstance(i, Failed):
+            order.append(i)
             continue
-        seen.add(i.reference)
         order.append(i.reference)
         a = i.account
         entry = _Entry(

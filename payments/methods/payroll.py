@@ -14,16 +14,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
-    REFERENCE,
     Failed,
     Outcome,
     PayoutFile,
     PayoutInstruction,
     Submitted,
-    check_amount,
+    refusal,
+    screened,
 )
 from payments.payouts.models import PayoutMethod
 
@@ -55,23 +56,15 @@ def paydata_file(
         raise MethodConfigError("1 to 8 letters or digits", field="batchId")
     totals: dict[str, Decimal] = {}
     outcomes: list[Outcome] = []
-    seen: set[str] = set()
-    for i in instructions:
-        employee = i.account.payroll_employee_id
-        refused: Failed | None
-        if not REFERENCE.fullmatch(i.reference):
-            refused = Failed(i.reference, "the reference must be 1 to 35 letters, digits or -",
-                             "reference")  # fmt: skip
-        elif i.reference in seen:
-            refused = Failed(i.reference, "a second instruction with this reference", "duplicate")
-        elif i.account.method is not PayoutMethod.PAYROLL_FILE or not employee:
-            refused = Failed(i.reference, "the payee is not paid through payroll", "method")
-        else:
-            refused = check_amount(i, {company.currency})
-        if refused is not None or employee is None:
-            outcomes.append(refused or Failed(i.reference, "no file number", "method"))
+    refuse = partial(
+        refusal, method=PayoutMethod.PAYROLL_FILE, currencies={company.currency},
+        not_this_method="the payee is not paid through payroll",
+    )  # fmt: skip
+    for i in screened(instructions, refuse):
+        if isinstance(i, Failed):
+            outcomes.append(i)
             continue
-        seen.add(i.reference)
+        employee = i.account.payroll_employee_id or ""  # refusal() saw it is set
         totals[employee] = totals.get(employee, Decimal(0)) + i.amount
         outcomes.append(Submitted(i.reference, provider_id=f"{batch_id}/{employee}"))
     out = io.StringIO()

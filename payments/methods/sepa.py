@@ -22,15 +22,15 @@ from sepaxml import SepaTransfer
 
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
-    REFERENCE,
     Failed,
     Outcome,
     PayoutFile,
     PayoutInstruction,
     Submitted,
-    check_amount,
     in_minor_units,
     plain_text,
+    refusal,
+    screened,
 )
 from payments.payouts.errors import PayoutDetailsError
 from payments.payouts.models import PayoutMethod
@@ -102,22 +102,15 @@ class _Transfer(SepaTransfer):  # type: ignore[misc]
             node.text = f"{self._fixed[0]}-{n}"
 
 
-def _refusal(i: PayoutInstruction, seen: set[str]) -> Failed | None:
-    if not REFERENCE.fullmatch(i.reference):
-        return Failed(
-            i.reference, "the reference must be 1 to 35 letters, digits or -", "reference"
-        )
-    if i.reference in seen:
-        return Failed(i.reference, "a second instruction with this EndToEndId", "duplicate")
-    if i.account.method is not PayoutMethod.SEPA_FILE or not i.account.iban:
-        return Failed(i.reference, "the payee's payout method is not a SEPA transfer", "method")
-    if i.account.address is None:
+def _refusal(i: PayoutInstruction) -> Failed | None:
+    refused = refusal(
+        i, method=PayoutMethod.SEPA_FILE, currencies={"EUR"},
+        not_this_method="the payee's payout method is not a SEPA transfer",
+        max_minor_units=MAX_AMOUNT_CENTS, too_much="more than a SEPA transfer may carry",
+        written_name=lambda name: epc_text(name, 70),
+    )  # fmt: skip
+    if refused is None and i.account.address is None:
         return Failed(i.reference, "the payee has no structured postal address", "address")
-    if not epc_text(i.payee_name, 70):
-        return Failed(i.reference, "the payee's name has no Latin letters", "name")
-    refused = check_amount(i, {"EUR"})
-    if refused is None and (in_minor_units(i.amount, i.currency) or 0) > MAX_AMOUNT_CENTS:
-        return Failed(i.reference, "more than a SEPA transfer may carry", "amount")
     return refused
 
 
@@ -149,13 +142,10 @@ def credit_transfer_file(
         config["BIC"] = debtor.bic
     writer = _Transfer(config, version, message_id, created_at.strftime("%Y-%m-%dT%H:%M:%S"))
     outcomes: list[Outcome] = []
-    seen: set[str] = set()
-    for i in instructions:
-        refused = _refusal(i, seen)
-        if refused is not None:
-            outcomes.append(refused)
+    for i in screened(instructions, _refusal):
+        if isinstance(i, Failed):
+            outcomes.append(i)
             continue
-        seen.add(i.reference)
         payment: dict[str, Any] = {
             "name": epc_text(i.payee_name, 70),
             "IBAN": i.account.iban,
@@ -169,7 +159,8 @@ def credit_transfer_file(
             payment["BIC"] = i.account.bic
         writer.add_payment(payment)
         outcomes.append(Submitted(i.reference, provider_id=message_id))
-    content = b"" if not seen else writer.export(validate=False)
+    payable = any(isinstance(o, Submitted) for o in outcomes)
+    content = writer.export(validate=False) if payable else b""
     if content:
         validate_sepa(content, version)
     return PayoutFile(f"{message_id}.xml", "application/xml", content, tuple(outcomes))

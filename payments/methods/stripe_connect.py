@@ -33,14 +33,13 @@ from stripe import (
 
 from payments.methods.errors import ProviderBug
 from payments.methods.models import (
-    REFERENCE,
     Failed,
     Outcome,
     Paid,
     PayoutInstruction,
     Submitted,
-    check_amount,
     in_minor_units,
+    refusal,
 )
 from payments.payouts.models import PayoutMethod
 
@@ -82,15 +81,13 @@ class StripeConnect:
 
     async def pay(self, instruction: PayoutInstruction) -> Outcome:
         i = instruction
-        account = i.account.stripe_account_id
-        if i.account.method is not PayoutMethod.STRIPE or not account:
-            return Failed(i.reference, "the payee has no Stripe connected account", "method")
-        if not REFERENCE.fullmatch(i.reference):
-            return Failed(i.reference, "the reference must be 1 to 35 letters, digits or -",
-                          "reference")  # fmt: skip
-        refused = check_amount(i, CURRENCIES)
+        refused = refusal(
+            i, method=PayoutMethod.STRIPE, currencies=CURRENCIES,
+            not_this_method="the payee has no Stripe connected account",
+        )  # fmt: skip
         if refused is not None:
             return refused
+        account = i.account.stripe_account_id
         amount, currency = in_minor_units(i.amount, i.currency), i.currency.lower()
         metadata = {"podium_reference": i.reference, "podium_payee": str(i.payee_id)}
         try:

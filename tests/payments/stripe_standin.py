@@ -9,15 +9,25 @@ parameters it is Stripe's `idempotency_error`. Transfers (platform → connected
 payouts (on a connected account) are recorded once each.
 
 It can be told to fail: refuse the next requests before executing them (5xx or 429: nothing
-stored, a retry may succeed) or execute them and then drop the connection before answering
-(the client never hears; a retry with the same key gets the stored answer)."""
+stored, a retry may succeed), hold them unanswered and unexecuted until the client gives up
+(a Stripe that times out), or execute them and then drop the connection before answering
+(the client never hears; a retry with the same key gets the stored answer).
+
+It counts the transfers it made per idempotency key and per Podium reference (the item's
+`transfer_group`): more than one for either is a payment made twice. `python -m
+tests.payments.stripe_standin` serves it in a process of its own (for benchmarks), with
+those counts and its CPU time at `GET /_standin/stats`."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import json
 import re
+import sys
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,6 +44,7 @@ PAYOUT_PARAMS = {"amount", "currency", "description", "statement_descriptor"}
 class Faults:
     refuse: list[int] = field(default_factory=list)  # statuses of the next requests to refuse
     drop: int = 0  # the next requests executed, then the connection dropped unanswered
+    hang: int = 0  # the next requests neither executed nor answered: held till the client quits
     delay: float = 0.0  # seconds each request waits before executing
 
 
@@ -51,6 +62,8 @@ class StripeStandIn:
     )
     _in_flight: set[tuple[str, str]] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    transfers_per_key: Counter[str] = field(default_factory=Counter)
+    transfers_per_reference: Counter[str] = field(default_factory=Counter)
     url: str = ""
 
     # ---------------------------------------------------------------- helpers for tests
@@ -68,13 +81,29 @@ class StripeStandIn:
         )
         return received - paid_out
 
+    def stats(self) -> dict[str, Any]:
+        """What was asked and made; a duplicate is a second transfer for one idempotency key
+        or one item (reference)."""
+        return {
+            "requests": len(self.requests),
+            "transfers": len(self.transfers),
+            "payouts": len(self.payouts),
+            "duplicates_per_key": sum(n - 1 for n in self.transfers_per_key.values()),
+            "duplicates_per_reference": sum(n - 1 for n in self.transfers_per_reference.values()),
+            "cpu_seconds": time.process_time(),  # of the process serving it
+        }
+
     # ---------------------------------------------------------------- the server
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/transfers", self._transfers)
         app.router.add_post("/v1/payouts", self._payouts)
+        app.router.add_get("/_standin/stats", self._stats)
         return app
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
 
     async def _transfers(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, self._create_transfer)
@@ -87,6 +116,13 @@ class StripeStandIn:
         account = request.headers.get("Stripe-Account")
         key = request.headers.get("Idempotency-Key")
         self.requests.append({"path": request.path, "headers": dict(request.headers), "body": body})
+        if self.faults.hang:
+            self.faults.hang -= 1
+            # aiohttp tells a handler its client left only by cancelling it, which stays off
+            # here: a request the client gave up on still executes, as at Stripe
+            while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            raise web.HTTPException()  # the client is gone: nothing to answer
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {self.api_key}":
             return _error(401, "invalid_request_error", "Invalid API Key provided", None)
@@ -150,6 +186,8 @@ class StripeStandIn:
             kind = "rate_limit_error" if status == 429 else "api_error"
             return _error(status, kind, "the stand-in was told to fail this request", None)
         status, answer = create(params, account)
+        if status == 200 and answer.get("object") == "transfer":
+            self.transfers_per_key[key or ""] += 1
         executed = status == 200 or answer["error"].get("code") == "balance_insufficient"
         if key is not None and executed:
             # Stripe stores a result once the request started executing (not for parameters
@@ -239,6 +277,7 @@ class StripeStandIn:
             "livemode": False,
         }
         self.transfers.append(transfer)
+        self.transfers_per_reference[str(transfer["transfer_group"])] += 1
         return 200, transfer
 
     def _create_payout(self, params: dict[str, Any], account: str | None) -> tuple[int, Any]:
@@ -337,3 +376,41 @@ async def running(standin: StripeStandIn) -> AsyncIterator[StripeStandIn]:
 
 def dumps(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"))
+
+
+async def serve(standin: StripeStandIn, port: int) -> None:
+    """Serves until killed; the first line on stdout is the address."""
+    runner = web.AppRunner(standin.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"http://127.0.0.1:{bound}", flush=True)  # noqa: T201
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The Stripe Connect stand-in on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
+    parser.add_argument("--api-key", default=StripeStandIn.api_key)
+    parser.add_argument("--balance", action="append", default=[], metavar="CUR=MINOR",
+                        help="the platform's balance, e.g. eur=100000000 (repeatable)")  # fmt: skip
+    parser.add_argument("--accounts", type=argparse.FileType(), default=None,
+                        help="connected accounts that exist, one a line ('-': stdin)")  # fmt: skip
+    args = parser.parse_args(argv)
+    balance = {}
+    for value in args.balance:
+        currency, _, amount = value.partition("=")
+        if not re.fullmatch(r"[a-z]{3}", currency) or not amount.isdigit():
+            parser.error(f"--balance takes cur=minor units, not {value!r}")
+        balance[currency] = int(amount)
+    accounts = {line.strip() for line in args.accounts or () if line.strip()}
+    standin = StripeStandIn(api_key=args.api_key, accounts=accounts, platform_balance=balance)
+    try:
+        asyncio.run(serve(standin, args.port))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

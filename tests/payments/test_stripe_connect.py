@@ -5,9 +5,11 @@ parameters is a bug, not a failure; failures named and marked retryable or not."
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
@@ -20,6 +22,7 @@ from tests.payments.factories import SEPA_ACCOUNT, STRIPE_ACCOUNT, instruction
 from tests.payments.stripe_standin import StripeStandIn, running
 
 ACCOUNT = "acct_1Nv0FGQ9RKHgCVdK"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -209,3 +212,87 @@ async def test_given_requests_stripe_would_refuse_then_the_stand_in_refuses_them
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
     assert standin.transfers == []
+
+
+async def test_given_stripe_answering_500_then_each_retry_has_the_key_and_the_reason_is_named(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT)
+    standin.faults.refuse = [500, 502, 500]
+
+    failed = await _adapter(standin, max_network_retries=2).pay(item)
+
+    assert [r["headers"]["Idempotency-Key"] for r in standin.requests] == [item.idempotency_key] * 3
+    assert failed == Failed(item.reference, "Stripe: the stand-in was told to fail this request",
+                            "APIError", retryable=True)  # fmt: skip
+    assert standin.transfers == []
+
+
+async def test_given_stripe_timing_out_then_retried_with_the_key_and_failed_naming_it(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT)
+    standin.faults.hang = 3  # held unexecuted until the client gives up, each attempt
+
+    failed = await _adapter(standin, timeout=0.2, max_network_retries=2).pay(item)
+
+    assert failed == Failed(item.reference, "Stripe: Stripe could not be reached",
+                            "APIConnectionError", retryable=True)  # fmt: skip
+    assert [r["headers"]["Idempotency-Key"] for r in standin.requests] == [item.idempotency_key] * 3
+    assert standin.transfers == []
+    paid = await _adapter(standin).pay(item)  # the batch's retry, Stripe back
+    assert isinstance(paid, Submitted)
+    assert len(standin.transfers) == 1
+
+
+async def test_given_a_timeout_while_stripe_executes_then_the_retry_gets_that_transfer(
+    standin: StripeStandIn,
+):
+    item = instruction(1, STRIPE_ACCOUNT)
+    # the first attempt executes at 0.3 s, after the client gave up at 0.1 s; the retry
+    # comes at least 0.5 s later (stripe-python's backoff) with the same key
+    standin.faults.delay = 0.3
+
+    outcome = await _adapter(standin, timeout=0.1, max_network_retries=2).pay(item)
+
+    [transfer] = standin.transfers
+    assert outcome == Submitted(item.reference, provider_id=transfer["id"])
+    assert len(standin.requests) >= 2
+    assert {r["headers"]["Idempotency-Key"] for r in standin.requests} == {item.idempotency_key}
+    assert standin.stats()["duplicates_per_key"] == 0
+
+
+async def test_given_the_stand_in_in_its_own_process_then_it_counts_transfers_per_key_and_item():
+    accounts = f"{ACCOUNT}\n".encode()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.payments.stripe_standin", "--balance", "eur=100000000",
+        "--accounts", "-", cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(accounts)
+        process.stdin.close()
+        url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+        adapter = StripeConnect(StripeConfig(api_key="sk_test_podium_standin", api_base=url))
+        items = [instruction(n, STRIPE_ACCOUNT, amount="1.00") for n in range(10)]
+
+        outcomes = await asyncio.gather(*(adapter.pay(i) for i in items + items))
+        async with httpx.AsyncClient() as client:
+            once = (await client.get(f"{url}/_standin/stats")).json()
+            # the same item under another key: the stand-in cannot know, the count can
+            await adapter.pay(replace(items[0], idempotency_key=f"{items[0].idempotency_key}-x"))
+            twice = (await client.get(f"{url}/_standin/stats")).json()
+        await adapter.close()
+    finally:
+        process.kill()
+        await process.wait()
+
+    assert all(isinstance(o, Submitted) for o in outcomes)
+    assert (once["transfers"], once["duplicates_per_key"], once["duplicates_per_reference"]) == (
+        10, 0, 0,
+    )  # fmt: skip
+    assert once["cpu_seconds"] > 0
+    assert (twice["transfers"], twice["duplicates_per_key"], twice["duplicates_per_reference"]) == (
+        11, 0, 1,
+    )  # fmt: skip
