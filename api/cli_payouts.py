@@ -1,7 +1,8 @@
-"""`podium payouts stripe|origin|execute|confirm|report`: the tenant's Stripe key and file
-payers; an approved payout batch run in the foreground (what the worker's job does for
-`executePayoutBatch`); a file batch confirmed paid; what each payee was paid in a year.
-Registered onto the typer app by api/cli.py. Bad input is one line on stderr and exit 2."""
+"""`podium payouts stripe|giftcards|origin|execute|confirm|report`: the tenant's Stripe key,
+gift card provider and file payers; an approved payout batch run in the foreground (what the
+worker's job does for `executePayoutBatch`); a file batch confirmed paid; what each payee
+was paid in a year. Registered onto the typer app by api/cli.py. Bad input is one line on
+stderr and exit 2."""
 
 from __future__ import annotations
 
@@ -94,16 +95,57 @@ def stripe(
     sys.stdout.write(f"{tenant}: Stripe key {config.masked_key} set\n")
 
 
+@payouts_app.command("giftcards")
+def giftcards(
+    tenant: TenantArg,
+    api_key: Annotated[
+        str, typer.Option("--api-key", envvar="GIFT_CARDS_API_KEY", help="The provider's key.")
+    ],
+    api_base: Annotated[
+        str, typer.Option("--api-base", help="e.g. https://www.tremendous.com/api/v2")
+    ],
+    product: Annotated[
+        list[str], typer.Option("--product", help="A catalogue product id; repeat for more.")
+    ],
+    funding_source: Annotated[
+        str, typer.Option("--funding-source", help="The provider's funding source id.")
+    ] = "BALANCE",
+) -> None:
+    """The tenant's gift card provider (a Tremendous-style API), sealed under
+    PODIUM_PAYOUT_DETAILS_SECRET; audited with the key masked."""
+    from api import cli
+    from domain.org.viewer import Viewer
+    from payments.methods.service import set_gift_card_config
+
+    settings = cli._settings()
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        async with cli.in_transaction():
+            return await set_gift_card_config(
+                viewer=Viewer.system(found.id, "cli-payouts"),
+                secret=settings.payout_details_secret, api_key=api_key, api_base=api_base,
+                products=product, funding_source_id=funding_source,
+            )  # fmt: skip
+
+    config = cli._with_database(settings.database_url, run)
+    sys.stdout.write(f"{tenant}: gift card key {config.masked_key} set\n")
+
+
 @payouts_app.command("origin")
 def origin(
     tenant: TenantArg,
-    method: Annotated[str, typer.Option("--method", help="sepa_file, nacha_file or payroll_file.")],
+    method: Annotated[
+        str, typer.Option("--method", help="sepa_file, nacha_file, payroll_file or csv_file.")
+    ],
     file: Annotated[Path, typer.Option("--file", help="A JSON document of the payer's details.")],
 ) -> None:
     """The payer of a file method's batches: the SEPA debtor (name, iban, bic, address:
     street, building_number, postal_code, town, country), the ACH originator (odfi_routing,
-    odfi_name, immediate_origin, company_name, company_id, entry_description) or the ADP
-    company (company_code, earnings_code, currency). Validated, stored, audited."""
+    odfi_name, immediate_origin, company_name, company_id, entry_description), the ADP
+    company (company_code, earnings_code, currency) or the SAP ledger of csv_file batches
+    (company_code, accrued_account, payable_account, document_type). Validated, stored,
+    audited."""
     import json
 
     from api import cli
@@ -114,7 +156,7 @@ def origin(
     try:
         chosen = PayoutMethod(method)
     except ValueError:
-        cli._fail("--method: sepa_file, nacha_file or payroll_file")
+        cli._fail("--method: sepa_file, nacha_file, payroll_file or csv_file")
         return
     try:
         values = json.loads(file.read_text(encoding="utf-8"))

@@ -482,6 +482,12 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
                 "bic": "BYLADEM1001", "address": {"street": "Sonnenallee", "building_number": "1",
                 "postal_code": "20095", "town": "Hamburg", "country": "DE"}},
     )  # fmt: skip
+    # the SAP ledger that a SAP journal batch posts to (accrued commissions -> payables)
+    await set_file_origin(
+        viewer=system, method=PayoutMethod.CSV_FILE,
+        values={"company_code": "1000", "accrued_account": "210000",
+                "payable_account": "219000"},
+    )  # fmt: skip
     rep = users["rep-south-01"]
     deal = (
         await Transaction.filter(

@@ -23,8 +23,7 @@ from domain.kit.errors import DomainError, Forbidden
 from domain.kit.money import ZERO, round_money
 from domain.kit.periods import parse_period
 from domain.org.viewer import Viewer
-
-MAX_DOCUMENT_LINES = 999  # SAP's limit of line items in one journal document
+from payments.methods.sap import COLUMNS, MAX_DOCUMENT_LINES  # one layout for both journals
 
 
 class JournalError(DomainError):
@@ -39,6 +38,7 @@ class Accrual:
     earned: Decimal
     approved: Decimal
     paid: Decimal
+    paid_through_sap: Decimal = ZERO  # paid by a SAP journal batch, which posted it itself
 
     @property
     def outstanding(self) -> Decimal:
@@ -49,22 +49,25 @@ _FROM_STATEMENTS = """
     SELECT s.currency,
            CASE WHEN l.kind IN ('earnings', 'clawback') THEN coalesce(l.params->>'component', '')
                 ELSE l.kind END AS component,
-           s.status, sum(l.amount) AS amount
+           s.status, sum(l.amount) AS amount,
+           EXISTS (SELECT 1 FROM payout_items i JOIN payout_batches b ON b.id = i.batch_id
+                   WHERE i.statement_id = s.id AND i.status = 'paid'
+                     AND b.method = 'csv_file') AS in_sap
     FROM statement_lines l JOIN statements s ON s.id = l.statement_id
     WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND l.tenant_id = $1
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 5
 """
 _EARNED_SO_FAR = """
     SELECT r.currency, c->>'id' AS component, 'draft' AS status, sum((c->>'payable')::numeric)
-           AS amount
+           AS amount, false AS in_sap
     FROM earnings_results r, jsonb_array_elements(r.components) c
     WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'ok'
     GROUP BY 1, 2
     UNION ALL
-    SELECT currency, 'prize', 'draft', sum(amount) FROM rewards
+    SELECT currency, 'prize', 'draft', sum(amount), false FROM rewards
     WHERE tenant_id = $1 AND period = $2 GROUP BY 1
     UNION ALL
-    SELECT currency, 'adjustment', 'draft', sum(amount) FROM adjustments
+    SELECT currency, 'adjustment', 'draft', sum(amount), false FROM adjustments
     WHERE tenant_id = $1 AND period = $2 GROUP BY 1
 """
 
@@ -78,7 +81,9 @@ async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -
     rows = await db.execute_query_dict(_FROM_STATEMENTS, [viewer.tenant_id, period_id])
     if not rows:
         rows = await db.execute_query_dict(_EARNED_SO_FAR, [viewer.tenant_id, period_id])
-    sums: dict[tuple[str, str | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
+    sums: dict[tuple[str, str | None], list[Decimal]] = defaultdict(
+        lambda: [ZERO, ZERO, ZERO, ZERO]
+    )
     for r in rows:
         key = (str(r["currency"]), str(r["component"]) if by_component else None)
         amount = Decimal(r["amount"])
@@ -88,6 +93,8 @@ async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -
             figures[1] += amount
         if r["status"] == "paid":
             figures[2] += amount
+            if r["in_sap"]:
+                figures[3] += amount
     return [
         Accrual(period_id, currency, component, *(round_money(v, currency) for v in figures))
         for (currency, component), figures in sorted(
@@ -103,12 +110,6 @@ class Accounts:
     cash: str = "100000"  # bank / cash
 
 
-COLUMNS = (
-    "record_type", "company_code", "document_type", "document_date", "posting_date", "currency",
-    "reference", "header_text", "line_item", "gl_account", "debit", "credit", "item_text",
-)  # fmt: skip
-
-
 async def journal_csv(
     *,
     viewer: Viewer,
@@ -121,10 +122,12 @@ async def journal_csv(
 ) -> str:
     """The period's journal as CSV: one accrual document per currency (expense per component
     against accrued commissions, for what is approved) and one payment document (accrued
-    commissions against cash, for what is paid). Each document's lines sum to zero and hold
-    at most ``max_lines`` lines (a longer one is split in balanced documents). A header row
-    (H) starts each document; its reference is derived from the period and the figures, so
-    importing the same journal twice shows the same reference (SAP refuses the duplicate)."""
+    commissions against cash, for what is paid, but for what a SAP journal batch paid: its
+    own file posted that, accrued commissions against payables). Each document's lines sum
+    to zero and hold at most ``max_lines`` lines (a longer one is split in balanced
+    documents). A header row (H) starts each document; its reference is derived from the
+    period and the figures, so importing the same journal twice shows the same reference
+    (SAP refuses the duplicate)."""
     if not company_code.isalnum() or len(company_code) > 4:
         raise JournalError("1 to 4 letters or digits", field="companyCode")
     if max_lines < 2:
@@ -144,7 +147,8 @@ async def journal_csv(
             for a in items
             if a.approved
         ]
-        paid = sum((a.paid for a in items), ZERO)
+        # what a SAP journal batch paid, its own file posted (accrued against payables)
+        paid = sum((a.paid - a.paid_through_sap for a in items), ZERO)
         payment_lines = [(accounts.accrued, paid, f"Commissions {period_id} paid")] if paid else []
         for kind, lines, offset, text in (
             ("A", accrual_lines, accounts.accrued, f"Accrued commissions {period_id}"),

@@ -1,4 +1,5 @@
-"""The file a file-method batch writes (SEPA pain.001, NACHA, ADP paydata), and where its
+"""The file a file-method batch writes (SEPA pain.001, NACHA, ADP paydata, the SAP journal),
+and where its
 payer's details come from: the tenant's settings (``payout_files``), set by admins and
 payout ops (`podium payouts origin`), validated when set and again when used."""
 
@@ -17,11 +18,15 @@ from payments.methods.errors import MethodConfigError
 from payments.methods.models import PayoutFile, PayoutInstruction
 from payments.methods.nacha import NachaOrigin, ach_file
 from payments.methods.payroll import PayrollCompany, paydata_file
+from payments.methods.sap import SapLedger, journal_file
 from payments.methods.sepa import SepaDebtor, credit_transfer_file
 from payments.payouts.models import PayoutMethod
 from payments.payouts.validation import PostalAddress
 
-FILE_METHODS = (PayoutMethod.SEPA_FILE, PayoutMethod.NACHA_FILE, PayoutMethod.PAYROLL_FILE)
+FILE_METHODS = (
+    PayoutMethod.SEPA_FILE, PayoutMethod.NACHA_FILE, PayoutMethod.PAYROLL_FILE,
+    PayoutMethod.CSV_FILE,
+)  # fmt: skip
 SETTINGS_KEY = "payout_files"
 
 
@@ -39,6 +44,8 @@ def _origin(method: PayoutMethod, values: dict[str, Any]) -> Any:
                                  bic=values.get("bic"), address=address)  # fmt: skip
         if method is PayoutMethod.NACHA_FILE:
             return NachaOrigin.of(**{k: str(v) for k, v in values.items()})
+        if method is PayoutMethod.CSV_FILE:
+            return SapLedger.of(**{k: str(v) for k, v in values.items()})
         return PayrollCompany.of(**{k: str(v) for k, v in values.items()})
     except TypeError as exc:
         raise MethodConfigError(f"unexpected or missing values: {exc}", field="origin") from None
@@ -48,7 +55,7 @@ async def set_file_origin(
     *, viewer: Viewer, method: PayoutMethod, values: dict[str, Any]
 ) -> dict[str, Any]:
     """Admins and payout ops: the payer of a file method (the tenant's debtor account, ACH
-    originator or ADP company). Validated before it is stored; audited."""
+    originator, ADP company or SAP ledger). Validated before it is stored; audited."""
     if not viewer.sees_whole_tenant:
         raise Forbidden("only admins and payout ops may do this", field="method")
     if method not in FILE_METHODS:
@@ -94,4 +101,7 @@ def batch_file(
     if batch.method is PayoutMethod.NACHA_FILE:
         return ach_file(instructions=instructions, origin=origin, created_at=approved,
                         effective_date=approved.date() + timedelta(days=1))  # fmt: skip
+    if batch.method is PayoutMethod.CSV_FILE:
+        return journal_file(instructions=instructions, ledger=origin, batch_id=ident[:10],
+                            posting_date=approved.date(), period=batch.period)  # fmt: skip
     return paydata_file(instructions=instructions, company=origin, batch_id=ident[:8])

@@ -48,10 +48,14 @@ from payments.methods.models import (
 from payments.payouts.errors import NoPayoutDetails
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import payout_account
+from payments.payouts.validation import PayoutAccount
 from payments.statements.models import Statement, StatementStatus
 
-# methods a batch pays: one provider call per item (Stripe), or one file for the batch
-EXECUTABLE = (PayoutMethod.STRIPE, *FILE_METHODS)
+# methods a batch pays: one provider call per item (Stripe, gift cards), or one file for the
+# batch (the SAP journal: SAP pays every payee of the batch, whatever their own method)
+EXECUTABLE = (PayoutMethod.STRIPE, PayoutMethod.GIFT_CARD, *FILE_METHODS)
+# methods whose items wait, once handed over, for payout ops to confirm them paid
+SETTLE_LATER = (PayoutMethod.GIFT_CARD, *FILE_METHODS)
 CONCURRENCY = 4  # items paid at once by one executor (a database connection each)
 LIVE = (ItemStatus.PENDING.value, ItemStatus.SUBMITTED.value, ItemStatus.PAID.value)
 REVERSED = "transfer_reversed"  # `stripe_connect.outcome_of`'s code of a reversed transfer
@@ -72,8 +76,9 @@ async def create_batch(
 ) -> PayoutBatch:
     """A draft batch of the period's approved statements not paid and in no live item, in
     one currency, of payees paid by ``method`` (and of payees with no payout details, whose
-    items fail with that reason: visible rather than silently left out); ``rep_ids`` keeps
-    only those people. Audited."""
+    items fail with that reason: visible rather than silently left out; a SAP journal takes
+    every payee, SAP paying them from its own master data); ``rep_ids`` keeps only those
+    people. Audited."""
     _require_ops(viewer, "period")
     period_id = parse_period(period).id
     if method not in EXECUTABLE:
@@ -111,7 +116,7 @@ async def create_batch(
         LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
         WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
           AND s.total > 0
-          AND (d.method IS NULL OR d.method = $3)
+          AND ($3 = 'csv_file' OR d.method IS NULL OR d.method = $3)
           AND ($4::uuid[] IS NULL OR s.user_id = ANY($4::uuid[]))
           AND NOT EXISTS (
               SELECT 1 FROM payout_items i
@@ -337,6 +342,9 @@ async def _write_file(system: Viewer, batch_id: UUID, secret: bytes) -> None:
         outcomes: dict[str, Outcome] = {}
         instructions = []
         for item in items:
+            if batch.method is PayoutMethod.CSV_FILE:  # SAP pays by its own master data
+                instructions.append(await _instruction(batch, item, PayoutAccount(batch.method)))
+                continue
             try:
                 account = await payout_account(
                     tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
@@ -358,7 +366,7 @@ async def _write_file(system: Viewer, batch_id: UUID, secret: bytes) -> None:
         _kill_point("file_written")
         for item in items:
             await _record_outcome(system, item, outcomes[item.reference], attempt=True,
-                                  in_file=True)  # fmt: skip
+                                  settles_later=True)  # fmt: skip
         before = _state(batch)
         if written is not None and written.content:
             batch.file_name, batch.file_media_type = written.filename, written.media_type
@@ -371,11 +379,13 @@ async def _write_file(system: Viewer, batch_id: UUID, secret: bytes) -> None:
 
 
 async def _instruction(batch: PayoutBatch, item: PayoutItem, account: Any) -> PayoutInstruction:
-    name = await User.filter(id=item.user_id).values_list("display_name", flat=True)
+    found = await User.filter(id=item.user_id).values_list("display_name", "external_id")
+    name, code = found[0] if found else ("", "")
     return PayoutInstruction(
         reference=item.reference,
         payee_id=item.user_id,
-        payee_name=str(name[0]) if name else "",
+        payee_name=str(name),
+        payee_code=str(code),
         account=account,
         amount=Decimal(item.amount),
         currency=item.currency,
@@ -385,12 +395,15 @@ async def _instruction(batch: PayoutBatch, item: PayoutItem, account: Any) -> Pa
 
 
 async def confirm_batch(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
-    """Payout ops confirm a file batch was paid by the bank or payroll (its bank statement):
-    the submitted items become paid, and their statements. Audited."""
+    """Payout ops confirm a batch's submitted items were paid: a file's by the bank, payroll
+    or SAP (its bank statement), gift card orders once approved in the provider's dashboard;
+    they become paid, and their statements. Audited."""
     _require_ops(viewer, "id")
     batch = await _locked(viewer, batch_id)
-    if batch.method not in FILE_METHODS or batch.status is not BatchStatus.DONE:
-        raise BatchStateError("only a file batch that was executed is confirmed", field="id")
+    if batch.method not in SETTLE_LATER or batch.status is not BatchStatus.DONE:
+        raise BatchStateError(
+            "only a file or gift card batch that was executed is confirmed", field="id"
+        )
     submitted = await PayoutItem.filter(batch_id=batch.id, status=ItemStatus.SUBMITTED)
     if not submitted:
         raise BatchStateError("no item of the batch waits for confirmation", field="id")
@@ -442,7 +455,8 @@ async def _pay_item(
             else:
                 outcome = await payer(await _instruction(batch, item, account))
         _kill_point("item_answered")
-        await _record_outcome(system, item, outcome, attempt=True)
+        await _record_outcome(system, item, outcome, attempt=True,
+                              settles_later=batch.method in SETTLE_LATER)  # fmt: skip
     _kill_point("item_committed")
 
 
@@ -452,15 +466,15 @@ async def _record_outcome(
     outcome: Outcome,
     *,
     attempt: bool = False,
-    in_file: bool = False,
+    settles_later: bool = False,
 ) -> None:
     """An item's new state from a provider's answer (or a webhook's), in the caller's
     transaction, the item locked. Audited.
 
     - Submitted or Paid: paid, and its statement with it. A Stripe transfer lands in the
       payee's connected account at once; Stripe pays it out to their bank on its schedule.
-      An item written to a file is submitted, paid when payout ops confirm the file was
-      (`confirm_batch`).
+      An item written to a file, or a gift card order held for approval, is submitted
+      (``settles_later``), paid when payout ops confirm it was (`confirm_batch`).
     - A failure that says nothing certain (timeout, 5xx): still pending, the reason shown,
       sent again with the same key by the next execution.
     - A failure before payment: failed with its reason; the statement stays unpaid, for the
@@ -481,7 +495,7 @@ async def _record_outcome(
         elif outcome.code == REVERSED:
             item.status = ItemStatus.FAILED
             await _statement_unpaid(system, item.statement_id)
-    elif isinstance(outcome, Submitted) and in_file:
+    elif isinstance(outcome, Submitted) and settles_later:
         item.provider_id = outcome.provider_id
         item.status, item.failure_code, item.failure_reason = ItemStatus.SUBMITTED, None, None
     else:
@@ -527,20 +541,26 @@ async def _statement_unpaid(system: Viewer, statement_id: UUID) -> None:
 async def _provider(
     tenant_id: UUID, method: PayoutMethod, secret: bytes
 ) -> tuple[Payer, Callable[[], Awaitable[None]] | None]:
-    from payments.methods.service import stripe_setup
+    from payments.methods.giftcards import TremendousGiftCards
+    from payments.methods.service import gift_card_config, stripe_setup
     from payments.methods.stripe_connect import StripeConnect
+
+    async def unconfigured(i: PayoutInstruction) -> Outcome:
+        return Failed(i.reference, f"the tenant has no {method.value} provider configured",
+                      "provider_not_configured")  # fmt: skip
 
     if method is PayoutMethod.STRIPE:
         setup = await stripe_setup(tenant_id=tenant_id, secret=secret)
         if setup is None:
-
-            async def unconfigured(i: PayoutInstruction) -> Outcome:
-                return Failed(i.reference, "the tenant has no Stripe configuration",
-                              "provider_not_configured")  # fmt: skip
-
             return unconfigured, None
         client = StripeConnect(setup.config)
         return client.pay, client.close
+    if method is PayoutMethod.GIFT_CARD:
+        config = await gift_card_config(tenant_id=tenant_id, secret=secret)
+        if config is None:
+            return unconfigured, None
+        cards = TremendousGiftCards(config)
+        return cards.pay, cards.close
     raise BatchError(f"{method.value} batches are not available yet", field="method")
 
 

@@ -4,7 +4,9 @@ An order is idempotent by its `external_id` (a repeat answers 201 with the first
 the instruction's idempotency key is the order's external id: a timeout, a 5xx or a 429 is
 retried with the same external id (at most ``max_attempts`` times, then Failed and retryable
 with the reason), and a batch running the item again after a crash gets the first order back
-instead of a second card. Amounts go out as exact JSON numbers written from the Decimal,
+instead of a second card. An executed order is paid (funded and issued; its e-mail's
+delivery may follow); one waiting for approval in the provider's dashboard is submitted, and
+payout ops confirm it once approved. Amounts go out as exact JSON numbers written from the Decimal,
 never through a float."""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from domain.kit.money import round_money
 from payments.methods.models import (
     Failed,
     Outcome,
@@ -84,7 +87,7 @@ class TremendousGiftCards:
                     "delivery": {"method": "EMAIL"},
                 },
             },
-            {"@amount": i.amount},
+            {"@amount": round_money(i.amount, i.currency)},  # 25.10, not 25.100000
         )
         headers = {
             "Authorization": f"Bearer {self.config.api_key}",
@@ -127,9 +130,9 @@ def _outcome(reference: str, response: httpx.Response) -> Outcome:
         if status in ("CANCELED", "FAILED") or delivery == "FAILED":
             return Failed(reference, f"the gift card order {order_id} is {status or delivery}",
                           "order_failed")  # fmt: skip
-        if status == "EXECUTED" and delivery == "SUCCEEDED":
+        if status == "EXECUTED":  # funded and issued; the e-mail's delivery may follow
             return Paid(reference, provider_id=order_id)
-        if isinstance(order_id, str):
+        if isinstance(order_id, str):  # e.g. PENDING_APPROVAL in the provider's dashboard
             return Submitted(reference, provider_id=order_id)
     message = ""
     if isinstance(answer, dict):

@@ -46,6 +46,7 @@ class PayoutInstruction:
     description: str  # remittance text the payee sees
     idempotency_key: str
     payee_kind: PayeeKind = PayeeKind.PERSON
+    payee_code: str = ""  # the payee's external id (the number SAP pays them by)
 
 
 def idempotency_key(*, tenant_id: UUID, reference: str) -> str:
@@ -123,6 +124,7 @@ _DESTINATION = {
     PayoutMethod.PAYROLL_FILE: ("payroll_employee_id",),
     PayoutMethod.STRIPE: ("stripe_account_id",),
     PayoutMethod.GIFT_CARD: ("gift_card_email",),
+    PayoutMethod.CSV_FILE: (),  # SAP pays from its own master data
 }
 
 

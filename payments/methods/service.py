@@ -15,6 +15,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden, InvalidInput
 from domain.org.models import Role
 from domain.org.viewer import Viewer
+from payments.methods.giftcards import GiftCardConfig
 from payments.methods.models import Provider, ProviderConfig
 from payments.methods.repository import ProviderRepository
 from payments.methods.stripe_connect import StripeConfig
@@ -60,20 +61,33 @@ async def set_stripe_config(
         "api_base": api_base,
         "payout_per_transfer": payout_per_transfer,
     }
+    return await _store(
+        viewer, secret, Provider.STRIPE, api_key, data, {"webhookSecrets": len(webhook_secrets)}
+    )
+
+
+async def _store(
+    viewer: Viewer,
+    secret: bytes,
+    provider: Provider,
+    api_key: str,
+    data: dict[str, Any],
+    shown: dict[str, Any],
+) -> ProviderConfig:
+    """A provider's settings sealed (bound to the tenant and provider), the key masked in
+    the row and the audit; ``shown`` is what else the audit records in clear."""
     repo = ProviderRepository(viewer.tenant_id)
-    current = await repo.config(Provider.STRIPE, for_update=True)
+    current = await repo.config(provider, for_update=True)
     before = None if current is None else {"maskedKey": current.masked_key}
     if current is None:
-        current = ProviderConfig(id=uuid4(), tenant_id=viewer.tenant_id, provider=Provider.STRIPE)
-    current.masked_key = f"{api_key[:8]}•••• {api_key[-4:]}"
-    current.sealed = seal_json(data, secret=secret, bound_to=_bound(viewer.tenant_id,
-                                                                      Provider.STRIPE))  # fmt: skip
+        current = ProviderConfig(id=uuid4(), tenant_id=viewer.tenant_id, provider=provider)
+    current.masked_key = f"{api_key[: min(8, len(api_key) // 4)]}•••• {api_key[-4:]}"
+    current.sealed = seal_json(data, secret=secret, bound_to=_bound(viewer.tenant_id, provider))
     current.updated_at = utc_now()
     await repo.save(current)
     await record(viewer=viewer, action="payout_provider.set", entity_type="payout_provider",
-                 entity_id=Provider.STRIPE.value, before=before,
-                 after={"maskedKey": current.masked_key,
-                        "webhookSecrets": len(webhook_secrets)})  # fmt: skip
+                 entity_id=provider.value, before=before,
+                 after={"maskedKey": current.masked_key, **shown})  # fmt: skip
     return current
 
 
@@ -91,6 +105,52 @@ async def stripe_setup(*, tenant_id: UUID, secret: bytes) -> StripeSetup | None:
         ),
         webhook_secrets=tuple(data["webhook_secrets"]),
     )
+
+
+_PRODUCT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_FUNDING_SOURCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+async def set_gift_card_config(
+    *,
+    viewer: Viewer,
+    secret: bytes,
+    api_key: str,
+    api_base: str,
+    products: Sequence[str],
+    funding_source_id: str = "BALANCE",
+) -> ProviderConfig:
+    """Admins and payout ops: the tenant's gift card provider (a Tremendous-style API: its
+    address, key, the catalogue products a payee may choose from and the funding source),
+    sealed; audited with the key masked."""
+    if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
+        raise Forbidden("only admins and payout ops configure payout providers")
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{16,200}", api_key):
+        raise InvalidInput("an API key: 16 to 200 letters, digits or _.:-", field="apiKey")
+    if not re.fullmatch(r"https?://[^\s]{1,200}", api_base):
+        raise InvalidInput("an http(s) URL such as https://www.tremendous.com/api/v2",
+                           field="apiBase")  # fmt: skip
+    if not products or not all(_PRODUCT.fullmatch(p) for p in products):
+        raise InvalidInput("one product id or more, as the provider's catalogue names them",
+                           field="products")  # fmt: skip
+    if not _FUNDING_SOURCE.fullmatch(funding_source_id):
+        raise InvalidInput("a funding source id such as BALANCE", field="fundingSourceId")
+    data = {"api_key": api_key, "api_base": api_base, "products": list(products),
+            "funding_source_id": funding_source_id}  # fmt: skip
+    return await _store(viewer, secret, Provider.GIFT_CARDS, api_key, data,
+                        {"apiBase": api_base, "products": list(products)})  # fmt: skip
+
+
+async def gift_card_config(*, tenant_id: UUID, secret: bytes) -> GiftCardConfig | None:
+    """The tenant's gift card client settings; None when not configured."""
+    config = await ProviderRepository(tenant_id).config(Provider.GIFT_CARDS)
+    if config is None:
+        return None
+    data = unseal_json(config.sealed, secret=secret,
+                       bound_to=_bound(tenant_id, Provider.GIFT_CARDS))  # fmt: skip
+    return GiftCardConfig(api_key=data["api_key"], api_base=data["api_base"],
+                          products=tuple(data["products"]),
+                          funding_source_id=data["funding_source_id"])  # fmt: skip
 
 
 async def record_stripe_event(*, tenant_id: UUID, event: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ class GiftCardStandIn:
     api_key: str = "tremendous_standin_key"
     products: set[str] = field(default_factory=lambda: {"OKMHM2X2OHYV", "Q24BD9EZ332Y"})
     delivery: str = "SCHEDULED"  # what new rewards' delivery status is
+    status: str = "EXECUTED"  # what new orders' status is (PENDING_APPROVAL: held for approval)
     orders: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     refuse: list[int] = field(default_factory=list)
@@ -64,7 +65,7 @@ class GiftCardStandIn:
             first = {
                 "id": f"ORD{next(self._ids):010d}",
                 "external_id": external_id,
-                "status": "EXECUTED",
+                "status": self.status,
                 "payment": {"total": str(reward["value"]["denomination"])},
                 "rewards": [{
                     "id": f"RWD{next(self._ids):010d}",

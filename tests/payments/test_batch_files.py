@@ -197,3 +197,118 @@ async def test_given_the_file_write_killed_before_its_commit_then_the_rerun_writ
     stored = await PayoutBatch.get(id=batch.id)
     assert stored.status is BatchStatus.DONE
     xmlschema.XMLSchema(XSD).validate(bytes(stored.file_content or b"").decode())
+
+
+LEDGER = {"company_code": "1000", "accrued_account": "210000", "payable_account": "219000"}
+
+
+def _documents(text: str) -> list[list[list[str]]]:
+    """The journal CSV's documents read back with the csv module: each its H row and lines."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["record_type", "company_code", "document_type"]
+    documents: list[list[list[str]]] = []
+    for row in rows[1:]:
+        if row[0] == "H":
+            documents.append([row])
+        else:
+            assert row[0] == "L"
+            assert documents
+            documents[-1].append(row)
+    return documents
+
+
+def _balanced(document: list[list[str]]) -> Decimal:
+    debit = sum(Decimal(r[10]) for r in document[1:] if r[10])
+    credit = sum(Decimal(r[11]) for r in document[1:] if r[11])
+    assert debit == credit, document[0]
+    return debit
+
+
+async def test_given_a_sap_journal_batch_then_every_payee_posted_balanced_and_confirmed(db):
+    w = await _world(PayoutMethod.SEPA_FILE)  # ann and bob paid by SEPA, cat by nothing
+    with pytest.raises(MethodConfigError) as bad:
+        await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.CSV_FILE,
+                              values={**LEDGER, "payable_account": "210000"})  # fmt: skip
+    assert bad.value.field == "payableAccount"
+    with pytest.raises(MethodConfigError) as bad:
+        await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.CSV_FILE,
+                              values={**LEDGER, "company_code": "acme-1"})  # fmt: skip
+    assert bad.value.field == "companyCode"
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.CSV_FILE, values=LEDGER)
+
+    batch = await _run(w, PayoutMethod.CSV_FILE)
+
+    # SAP pays from its own master data: every payee is in, whatever their own method
+    assert await _statuses(batch) == {k: ItemStatus.SUBMITTED for k in ("ann", "bob", "cat")}
+    content = bytes(batch.file_content or b"")
+    [document] = _documents(content.decode())
+    header, lines = document[0], document[1:]
+    assert header[:3] == ["H", "1000", "SA"]
+    assert len(header[6]) == 16
+    statements = {s.user_id: Decimal(s.total)
+                  for s in await Statement.filter(tenant_id=w.tenant.id)}  # fmt: skip
+    assert _balanced(document) == sum(statements.values())
+    items = await PayoutItem.filter(batch_id=batch.id).prefetch_related("user")
+    for item in items:
+        posted = [r for r in lines if r[12] == f"{item.user.external_id} {item.reference}"]
+        assert [(r[9], r[10], r[11]) for r in posted] == [
+            ("210000", f"{statements[item.user_id]:.2f}", ""),
+            ("219000", "", f"{statements[item.user_id]:.2f}"),
+        ]
+        assert item.provider_id == header[6]
+    again = [await service._instruction(batch, i, service.PayoutAccount(PayoutMethod.CSV_FILE))
+             for i in sorted(items, key=lambda i: i.position)]  # fmt: skip
+    origin = await origin_of(w.tenant.id, PayoutMethod.CSV_FILE)
+    assert batch_file(batch, origin, again).content == content  # the same bytes
+
+    async with in_transaction():
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+
+    assert set((await _statuses(batch)).values()) == {ItemStatus.PAID}
+    # the period's journal books no second payment of what the SAP journal posted
+    from datetime import date
+
+    from payments.accruals.service import journal_csv
+
+    journal = await journal_csv(viewer=w.viewer("ops"), period="2026-10", company_code="1000",
+                                posting_date=date(2026, 11, 30))  # fmt: skip
+    kinds = [d[0][6][8] for d in _documents(journal)]  # PD202610<kind><n>...
+    assert kinds == ["A"]
+
+
+def test_given_a_thousand_payees_then_sap_documents_of_at_most_999_lines_each_balanced():
+    from datetime import date
+
+    from payments.methods.sap import SapLedger, journal_file
+    from payments.payouts.validation import PayoutAccount
+    from tests.payments.factories import instruction
+
+    sap = PayoutAccount(PayoutMethod.CSV_FILE)
+    given = [instruction(n, sap, amount=f"{n}.{n % 100:02d}") for n in range(1, 1001)]
+    given = [replace_code(i, f"V{n:05d}") for n, i in enumerate(given, start=1)]
+    given.append(given[0])  # the same reference twice: the second is refused
+    given.append(replace_code(instruction(2000, sap, currency="EUR"), ""))  # no external id
+    written = journal_file(instructions=given, ledger=SapLedger.of(**LEDGER),
+                           batch_id="ABCDEF0123", posting_date=date(2026, 11, 2),
+                           period="2026-10")  # fmt: skip
+
+    documents = _documents(written.content.decode())
+    assert [len(d) - 1 for d in documents] == [998, 998, 4]
+    assert sum(_balanced(d) for d in documents) == sum(i.amount for i in given[:1000])
+    assert len({d[0][6] for d in documents}) == 3  # a reference per document
+    failed = [o for o in written.outcomes if o.__class__.__name__ == "Failed"]
+    assert [(f.code, f.reference) for f in failed] == [  # type: ignore[attr-defined]
+        ("duplicate", given[0].reference), ("payee", given[-1].reference),
+    ]  # fmt: skip
+    again = journal_file(instructions=given, ledger=SapLedger.of(**LEDGER), batch_id="ABCDEF0123",
+                         posting_date=date(2026, 11, 2), period="2026-10")  # fmt: skip
+    assert again.content == written.content
+
+
+def replace_code(i, code: str):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(i, payee_code=code)

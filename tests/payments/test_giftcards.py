@@ -32,20 +32,32 @@ def _adapter(s: GiftCardStandIn, **changes) -> TremendousGiftCards:
 async def test_given_an_instruction_when_ordered_then_one_order_with_the_exact_amount(
     standin: GiftCardStandIn,
 ):
-    item = instruction(1, GIFT_ACCOUNT, amount="25.10", currency="USD")
+    item = instruction(1, GIFT_ACCOUNT, amount="25.100000", currency="USD")  # as stored
     adapter = _adapter(standin)
 
     outcome = await adapter.pay(item)
     await adapter.close()
 
     [order] = standin.orders
-    assert outcome == Submitted(item.reference, provider_id=order["id"])
+    assert outcome == Paid(item.reference, provider_id=order["id"])  # executed, e-mail to follow
     assert order["external_id"] == item.idempotency_key
     [request] = standin.requests
     assert b'"denomination":25.10,' in request["body"]  # the Decimal's digits, no float
     sent = json.loads(request["body"], parse_float=Decimal)
     assert sent["reward"]["recipient"] == {"name": item.payee_name, "email": "ana@example.com"}
     assert sent["reward"]["value"] == {"denomination": Decimal("25.10"), "currency_code": "USD"}
+
+
+async def test_given_an_order_held_for_approval_then_submitted_not_paid(
+    standin: GiftCardStandIn,
+):
+    standin.status = "PENDING_APPROVAL"
+    item = instruction(1, GIFT_ACCOUNT, currency="USD")
+
+    outcome = await _adapter(standin).pay(item)
+
+    [order] = standin.orders
+    assert outcome == Submitted(item.reference, provider_id=order["id"])
 
 
 async def test_given_an_order_when_sent_again_then_the_first_order_comes_back(

@@ -70,3 +70,40 @@ async def test_given_the_demo_then_a_month_of_statements_and_a_clawback_to_come(
         assert clawback.original_period == first
         original = await EarningsLine.get(id=clawback.original_line_id)
         assert original.tenant_id == summary.tenant.id
+
+
+async def test_given_the_demo_then_a_sap_journal_batch_runs_on_the_machine(db):
+    """The demo's SAP ledger is set: the north team's statements, approved, go out as a
+    balanced journal whatever their payees' own methods."""
+    from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET
+    from payments.batches import service
+    from payments.payouts.models import PayoutMethod
+    from payments.statements.service import approve_statements
+    from tests.domain.builders import viewer_of
+
+    async with in_transaction():
+        summary = await seed_demo(today=TODAY)
+    first = summary.periods[0]
+    people = {u.external_id: u for u in await User.filter(tenant_id=summary.tenant.id)}
+    system = Viewer.system(summary.tenant.id, "test")
+    async with in_transaction():
+        await approve_statements(viewer=system, period=first)
+        batch = await service.create_batch(viewer=viewer_of(people["payout-ops"]),
+                                           period=first, method=PayoutMethod.CSV_FILE)  # fmt: skip
+    async with in_transaction():
+        await service.approve_batch(viewer=viewer_of(people["admin"]), batch_id=batch.id)
+        await service.start_execution(viewer=system, batch_id=batch.id)
+    done = await service.execute_batch(tenant_id=summary.tenant.id, batch_id=batch.id,
+                                       secret=DEVELOPMENT_PAYOUT_DETAILS_SECRET)  # fmt: skip
+
+    assert done.done
+    assert done.submitted == batch.item_count
+    assert done.failed == 0
+    stored = await PayoutBatch.get(id=batch.id)
+    text = bytes(stored.file_content or b"").decode()
+    rows = [r.split(",") for r in text.splitlines()[1:]]
+    assert rows[0][:3] == ["H", "1000", "SA"]
+    assert len([r for r in rows if r[0] == "L"]) == 2 * batch.item_count
+    paid_by = {people[k].id for k in ("rep-north-01", "agent-north-01")}
+    in_batch = set(await PayoutItem.filter(batch_id=batch.id).values_list("user_id", flat=True))
+    assert paid_by <= in_batch  # a SEPA rep and a Stripe agent alike
