@@ -18,7 +18,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -58,6 +58,9 @@ EXECUTABLE = (PayoutMethod.STRIPE, PayoutMethod.GIFT_CARD, *FILE_METHODS)
 SETTLE_LATER = (PayoutMethod.GIFT_CARD, *FILE_METHODS)
 CONCURRENCY = 4  # items paid at once by one executor (a database connection each)
 LIVE = (ItemStatus.PENDING.value, ItemStatus.SUBMITTED.value, ItemStatus.PAID.value)
+# how long after a batch's first execution its idempotency keys are trusted alone: Stripe
+# keeps a key at least 24 hours; a run after that looks for each item's payment first
+KEY_TRUSTED = timedelta(hours=23)
 REVERSED = "transfer_reversed"  # `stripe_connect.outcome_of`'s code of a reversed transfer
 
 
@@ -391,6 +394,7 @@ async def _instruction(batch: PayoutBatch, item: PayoutItem, account: Any) -> Pa
         currency=item.currency,
         description=f"Commission {batch.period}",
         idempotency_key=idempotency_key(tenant_id=batch.tenant_id, reference=item.reference),
+        look_first=batch.executed_at is not None and utc_now() - batch.executed_at > KEY_TRUSTED,
     )
 
 

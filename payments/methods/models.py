@@ -47,11 +47,15 @@ class PayoutInstruction:
     idempotency_key: str
     payee_kind: PayeeKind = PayeeKind.PERSON
     payee_code: str = ""  # the payee's external id (the number SAP pays them by)
+    # an earlier run may have paid it under a key the provider has forgotten since (Stripe
+    # keeps keys about 24 hours): look for its payment before asking for one
+    look_first: bool = False
 
 
 def idempotency_key(*, tenant_id: UUID, reference: str) -> str:
     """The key of an item's payment: the same item always gets the same key (Stripe keeps a
-    key at least 24 hours and allows 255 characters)."""
+    key at least 24 hours, then forgets it: a batch run again later sets ``look_first``, and
+    allows 255 characters)."""
     digest = hashlib.sha256(f"{tenant_id}:{reference}".encode()).hexdigest()
     return f"podium-payout-{digest[:48]}"
 

@@ -5,7 +5,9 @@ stripe.
 Every request carries the instruction's own Idempotency-Key (derived from the item, never
 random): stripe-python retries connection errors, 409s and 5xx with it, and a batch running an
 item again after a crash sends the same key, so Stripe answers the first transfer instead of
-making a second. The same key with other parameters is Stripe's idempotency error: Podium
+making a second. Stripe forgets a key after about 24 hours: an instruction of a batch run
+again later (``look_first``) is first looked for by its reference (the transfer's group),
+and only asked for when no transfer has it. The same key with other parameters is Stripe's idempotency error: Podium
 broke its own rule, so it raises ProviderBug rather than failing the item quietly.
 
 Transfers have no status of their own (since API 2017-04-06); money reaching the payee is the
@@ -91,6 +93,8 @@ class StripeConnect:
         amount, currency = in_minor_units(i.amount, i.currency), i.currency.lower()
         metadata = {"podium_reference": i.reference, "podium_payee": str(i.payee_id)}
         try:
+            if i.look_first and (found := await self._paid_before(i)) is not None:
+                return found
             transfer = await self.client.v1.transfers.create_async(
                 {
                     "amount": amount or 0,
@@ -109,6 +113,27 @@ class StripeConnect:
                 )
         except StripeError as exc:
             return _failed(i.reference, exc)
+        return Submitted(i.reference, provider_id=transfer.id)
+
+    async def _paid_before(self, i: PayoutInstruction) -> Outcome | None:
+        """The instruction's transfer (and payout) if an earlier run made them: found by its
+        reference (the transfer's group, the payout's metadata), since Stripe may have
+        forgotten the idempotency keys. None: nothing was made, ask for it."""
+        listed = await self.client.v1.transfers.list_async(
+            {"transfer_group": i.reference, "limit": 1}
+        )
+        if not listed.data:
+            return None
+        transfer = listed.data[0]
+        if self.config.payout_per_transfer:
+            account = i.account.stripe_account_id or ""
+            payouts = await self.client.v1.payouts.list_async(
+                {"limit": 100}, {"stripe_account": account}
+            )
+            if not any(p.metadata.get("podium_reference") == i.reference for p in payouts.data):
+                return Failed(i.reference, f"Stripe: transfer {transfer.id} was made but its "
+                              "payout cannot be told apart after a day: pay it out by hand",
+                              "payout_unknown")  # fmt: skip
         return Submitted(i.reference, provider_id=transfer.id)
 
 

@@ -98,6 +98,7 @@ class StripeStandIn:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/transfers", self._transfers)
+        app.router.add_get("/v1/transfers", self._list_transfers)
         app.router.add_post("/v1/payouts", self._payouts)
         app.router.add_get("/_standin/stats", self._stats)
         return app
@@ -107,6 +108,34 @@ class StripeStandIn:
 
     async def _transfers(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, self._create_transfer)
+
+    def forget_keys(self) -> None:
+        """What Stripe does to an idempotency key after (at least) 24 hours: forgets it, so
+        the same key executes again."""
+        self._keys.clear()
+
+    async def _list_transfers(self, request: web.Request) -> web.StreamResponse:
+        """`GET /v1/transfers?transfer_group=...&limit=...`: the platform's transfers of a
+        group, newest first, as a Stripe list."""
+        self.requests.append({"path": request.path, "method": "GET",
+                              "headers": dict(request.headers),
+                              "body": request.query_string})  # fmt: skip
+        if request.headers.get("Authorization", "") != f"Bearer {self.api_key}":
+            return _error(401, "invalid_request_error", "Invalid API Key provided", None)
+        unknown = set(request.query) - {"transfer_group", "limit", "destination"}
+        if unknown:
+            return _error(400, "invalid_request_error",
+                          f"Received unknown parameter: {sorted(unknown)[0]}",
+                          "parameter_unknown")  # fmt: skip
+        limit = int(request.query.get("limit", "10"))
+        found = [
+            t for t in reversed(self.transfers)
+            if all(t.get(k) == request.query[k] for k in ("transfer_group", "destination")
+                   if k in request.query)
+        ]  # fmt: skip
+        return web.json_response({"object": "list", "url": "/v1/transfers",
+                                  "has_more": len(found) > limit,
+                                  "data": found[:limit]})  # fmt: skip
 
     async def _payouts(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, self._create_payout)

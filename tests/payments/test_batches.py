@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -236,6 +237,45 @@ async def test_given_an_answer_lost_after_the_transfer_then_the_retry_gets_the_s
     assert len({r["headers"]["Idempotency-Key"] for r in standin.requests}) == 1
     [item] = (await _items(batch)).values()
     assert item.provider_id == standin.transfers[0]["id"]
+
+
+async def test_given_a_rerun_after_stripe_forgot_the_key_then_the_first_transfer_is_found(
+    db: str, standin: StripeStandIn
+):
+    """Stripe keeps an idempotency key about 24 hours: the executor killed after ann's
+    transfer was made, and run again a day later, looks for the transfer by its reference
+    before asking for one."""
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["ann"].id])
+
+    async def execute(**env: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "payouts", "execute", "--tenant", "acme",
+            "--batch", str(batch.id), cwd=ROOT, env={**cli_env(db), **env},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        return proc.returncode or 0, out.decode() + err.decode()
+
+    killed, said = await execute(PODIUM_TEST_KILL_AT="item_answered:1")
+    assert killed == -9, said
+    [made] = standin.transfers
+    # a day later: Stripe has forgotten the key
+    standin.forget_keys()
+    stored = await PayoutBatch.get(id=batch.id)
+    await PayoutBatch.filter(id=batch.id).update(
+        executed_at=stored.executed_at - timedelta(hours=25)
+    )
+
+    code, said = await execute()
+
+    assert code == 0, said
+    assert len(standin.transfers) == 1  # not made twice
+    [item] = (await _items(batch)).values()
+    assert (item.status, item.provider_id) == (ItemStatus.PAID, made["id"])
+    looked = [r for r in standin.requests if r.get("method") == "GET" and
+              f"transfer_group={item.reference}" in r["body"]]  # fmt: skip
+    assert len(looked) == 1
 
 
 async def test_given_two_executions_at_once_then_each_item_is_paid_once(db, standin: StripeStandIn):
