@@ -8,7 +8,8 @@ item again after a crash sends the same key, so Stripe answers the first transfe
 making a second. Stripe forgets a key after about 24 hours: an instruction of a batch run
 again later (``look_first``) is first looked for by its reference (the transfer's group),
 and only asked for when no transfer has it. The same key with other parameters is Stripe's
-idempotency error: Podium broke its own rule, so it raises ProviderBug rather than failing the item quietly.
+idempotency error: Podium broke its own rule, so it raises ProviderBug rather than failing
+the item quietly.
 
 Transfers have no status of their own (since API 2017-04-06); money reaching the payee is the
 connected account's payout. With ``payout_per_transfer`` (connected accounts on manual
