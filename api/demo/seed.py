@@ -41,7 +41,7 @@ from domain.tenants.models import Tenant
 from domain.tenants.service import create_tenant
 from payments.batches.files import set_file_origin
 from payments.batches.service import create_batch
-from payments.draws.service import set_draw
+from payments.draws.service import set_draw, set_plan_terms
 from payments.invoices.service import set_partner_profile, set_tax_rule
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
@@ -444,10 +444,11 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
     first = periods[0].id
     await close_period(viewer=system, period=first)
     agent = await PlanAssignment.get(user_id=users["agent-north-01"].id)
-    await set_draw(
-        viewer=system, assignment_id=agent.id, amount=Decimal(800), recoverable=True,
-        recovery_share=Decimal("0.5"),
-    )  # fmt: skip
+    # the partner plan's draw terms: half of later earnings goes to recover an advance, the
+    # balance of an agent who leaves is forgiven; the agent's draw follows them
+    await set_plan_terms(viewer=system, plan_id=agent.plan_id, recovery_share=Decimal("0.5"),
+                         on_termination="forgive")  # fmt: skip
+    await set_draw(viewer=system, assignment_id=agent.id, amount=Decimal(800), recoverable=True)
     # the partner agents invoice as businesses: German VAT on their self-billing invoices
     await set_tax_rule(viewer=system, country="DE", kind="vat", rate=Decimal(19))
     for key, name, vat in (

@@ -86,7 +86,12 @@ from api.graphql.statements.mutations.approve_statements import (
     ApproveStatementsResult,
     approve_statements,
 )
-from api.graphql.statements.mutations.set_draw import SetDrawResult, set_draw
+from api.graphql.statements.mutations.set_draw import (
+    SetDrawResult,
+    SetPlanDrawTermsResult,
+    set_draw,
+    set_plan_draw_terms,
+)
 from api.graphql.statements.queries import statement
 from api.graphql.statements.types import Statement
 from api.graphql.targets.mutations.accept_target import AcceptTargetResult, accept_target
@@ -257,7 +262,12 @@ class Mutation:
     set_draw: SetDrawResult = strawberry.mutation(
         resolver=set_draw,
         description="Admins and payout ops: the draw of a plan assignment (recoverable or "
-        "not, recovery share, forgiven or kept on termination).",
+        "not; its own recovery share and rule on termination, or the plan's).",
+    )
+    set_plan_draw_terms: SetPlanDrawTermsResult = strawberry.mutation(
+        resolver=set_plan_draw_terms,
+        description="Admins and payout ops: what a plan says of its draws (recovery share, "
+        "forgiven or kept on termination), for every draw on it without terms of its own.",
     )
     set_partner_profile: SetPartnerProfileResult = strawberry.mutation(
         resolver=set_partner_profile,

@@ -12,7 +12,7 @@ from tortoise.models import Model
 
 if TYPE_CHECKING:
     from domain.org.models import User
-    from domain.plans.models import PlanAssignment
+    from domain.plans.models import Plan, PlanAssignment
     from domain.tenants.models import Tenant
 
 
@@ -44,13 +44,37 @@ class Draw(Model):
     currency = fields.CharField(max_length=3)
     amount = fields.DecimalField(max_digits=20, decimal_places=6)  # guaranteed per period
     recoverable = fields.BooleanField()
-    recovery_share = fields.DecimalField(max_digits=7, decimal_places=6, default=1)
-    on_termination = fields.CharField(max_length=10, default=OnTermination.FORGIVE.value)
+    # None: as the plan says (its PlanDrawTerms; without them: all of it, forgiven)
+    recovery_share = fields.DecimalField(max_digits=7, decimal_places=6, null=True)
+    on_termination = fields.CharField(max_length=10, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "draws"
         unique_together = (("tenant", "assignment"),)
+
+
+class PlanDrawTerms(Model):
+    """What a plan says of its draws: the share of later earnings a recoverable draw takes
+    back, and what becomes of the balance when the payee leaves. A draw with terms of its
+    own keeps them; the others follow these, as they are when a statement is built."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "podium.Tenant", related_name="plan_draw_terms", on_delete=fields.CASCADE
+    )
+    tenant_id: UUID
+    plan: fields.ForeignKeyRelation[Plan] = fields.ForeignKeyField(
+        "podium.Plan", related_name="draw_terms", on_delete=fields.CASCADE
+    )
+    plan_id: UUID
+    recovery_share = fields.DecimalField(max_digits=7, decimal_places=6)
+    on_termination = fields.CharField(max_length=10)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "plan_draw_terms"
+        unique_together = (("tenant", "plan"),)
 
 
 class DrawEntry(Model):

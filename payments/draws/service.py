@@ -2,8 +2,9 @@
 below it, the statement pays the difference (a DRAW line); a recoverable draw books that as
 an advance on its ledger, taken back from later periods whose earnings exceed the draw (a
 DRAW_RECOVERY line) up to the draw's recovery share of those earnings, never leaving the
-payee below the draw. When the payee leaves, the balance is forgiven or kept owed, as the
-draw's terms say.
+payee below the draw. When the payee leaves, the balance is forgiven or kept owed. The
+share and the rule on leaving are the plan's (`PlanDrawTerms`, set by admins for every draw
+on the plan), unless a draw has terms of its own.
 
 Services never commit: the caller owns the transaction.
 """
@@ -19,14 +20,20 @@ from tortoise import connections
 
 from domain.audit.service import record
 from domain.kit.chunks import chunked
+from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden
 from domain.kit.money import ZERO, round_money
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import parse_period
 from domain.org.models import User
 from domain.org.viewer import Viewer
-from domain.plans.models import PlanAssignment, PlanVersion
-from payments.draws.models import Draw, DrawEntry, EntryKind, OnTermination
+from domain.plans.models import Plan, PlanAssignment, PlanVersion
+from payments.draws.models import Draw, DrawEntry, EntryKind, OnTermination, PlanDrawTerms
+
+# a plan's terms before its admins set any: a recoverable draw takes back all it can, and the
+# balance of a payee who leaves is forgiven
+DEFAULT_SHARE = Decimal(1)
+DEFAULT_ON_TERMINATION = OnTermination.FORGIVE.value
 
 
 class DrawError(DomainError):
@@ -39,11 +46,12 @@ async def set_draw(
     assignment_id: UUID | str,
     amount: Decimal,
     recoverable: bool,
-    recovery_share: Decimal = Decimal(1),
-    on_termination: str = OnTermination.FORGIVE.value,
+    recovery_share: Decimal | None = None,
+    on_termination: str | None = None,
 ) -> Draw:
     """Admins: the draw of a plan assignment (in the plan's currency), audited. Its terms
-    change for the periods built after; what the ledger holds stays."""
+    change for the periods built after; what the ledger holds stays. ``recovery_share`` and
+    ``on_termination`` left out (None): as the plan says (`set_plan_terms`)."""
     if not viewer.sees_whole_tenant:
         raise Forbidden("only admins and payout ops set draws", field="assignmentId")
     try:
@@ -65,13 +73,11 @@ async def set_draw(
     check_decimal(amount, field="amount")
     if round_money(amount, currency) != amount:
         raise DrawError(f"{amount} is finer than {currency} allows", field="amount")
-    if not recovery_share.is_finite() or not ZERO <= recovery_share <= 1:
-        raise DrawError("a share between 0 and 1", field="recoveryShare")
-    if on_termination not in {t.value for t in OnTermination}:
-        raise DrawError("forgive or keep", field="onTermination")
+    _check_terms(recovery_share, on_termination)
     terms = {
         "currency": currency, "amount": format(amount, "f"), "recoverable": recoverable,
-        "recovery_share": format(recovery_share, "f"), "on_termination": on_termination,
+        "recovery_share": None if recovery_share is None else format(recovery_share, "f"),
+        "on_termination": on_termination,
     }  # fmt: skip
     draw = await Draw.get_or_none(tenant_id=viewer.tenant_id, assignment_id=assignment.id)
     before = None
@@ -93,13 +99,95 @@ async def set_draw(
     return draw
 
 
+def _check_terms(recovery_share: Decimal | None, on_termination: str | None) -> None:
+    if recovery_share is not None and (
+        not isinstance(recovery_share, Decimal)
+        or not recovery_share.is_finite()
+        or not ZERO <= recovery_share <= 1
+    ):
+        raise DrawError("a share between 0 and 1", field="recoveryShare")
+    if recovery_share is not None:
+        check_decimal(recovery_share, field="recoveryShare")
+    if on_termination is not None and on_termination not in {t.value for t in OnTermination}:
+        raise DrawError("forgive or keep", field="onTermination")
+
+
 def _terms(draw: Draw) -> dict[str, object]:
+    share = draw.recovery_share
     return {
         "currency": draw.currency, "amount": format(Decimal(draw.amount), "f"),
         "recoverable": draw.recoverable,
-        "recovery_share": format(Decimal(draw.recovery_share), "f"),
+        "recovery_share": None if share is None else format(Decimal(share), "f"),
         "on_termination": draw.on_termination,
     }  # fmt: skip
+
+
+async def set_plan_terms(
+    *, viewer: Viewer, plan_id: UUID | str, recovery_share: Decimal, on_termination: str
+) -> PlanDrawTerms:
+    """Admins: what a plan says of its draws (the share of later earnings a recoverable
+    draw takes back; forgive or keep the balance when the payee leaves), for every draw on
+    the plan without terms of its own, from the next statements built. Audited."""
+    if not viewer.sees_whole_tenant:
+        raise Forbidden("only admins and payout ops set draw terms", field="planId")
+    try:
+        parsed = UUID(str(plan_id))
+    except ValueError:
+        raise DrawError(f"no plan {plan_id!r}", field="planId") from None
+    if not await Plan.filter(tenant_id=viewer.tenant_id, id=parsed).exists():
+        raise DrawError(f"no plan {plan_id}", field="planId")
+    if recovery_share is None:
+        raise DrawError("a share between 0 and 1", field="recoveryShare")
+    if on_termination is None:
+        raise DrawError("forgive or keep", field="onTermination")
+    _check_terms(recovery_share, on_termination)
+    found = await (
+        PlanDrawTerms.filter(tenant_id=viewer.tenant_id, plan_id=parsed).select_for_update().first()
+    )
+    before = None if found is None else _plan_terms(found)
+    if found is None:
+        found = PlanDrawTerms(tenant_id=viewer.tenant_id, plan_id=parsed)
+    found.recovery_share, found.on_termination = recovery_share, on_termination
+    found.updated_at = utc_now()
+    await found.save()
+    await record(viewer=viewer, action="plan.draw_terms_set", entity_type="plan",
+                 entity_id=str(parsed), before=before, after=_plan_terms(found))  # fmt: skip
+    return found
+
+
+def _plan_terms(terms: PlanDrawTerms) -> dict[str, object]:
+    return {"recovery_share": format(Decimal(terms.recovery_share), "f"),
+            "on_termination": terms.on_termination}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """A draw's terms in force: its own, else its plan's, else the defaults."""
+
+    recovery_share: Decimal
+    on_termination: str
+    from_plan: bool  # the share or the rule is the plan's (or the default), not the draw's
+
+
+async def terms_of(viewer: Viewer, draws: Sequence[Draw]) -> dict[UUID, Terms]:
+    """Each draw's terms in force (its assignment fetched), in one query for the plans'."""
+    plan_ids = {d.assignment.plan_id for d in draws}
+    by_plan = {
+        t.plan_id: t
+        for t in await PlanDrawTerms.filter(tenant_id=viewer.tenant_id, plan_id__in=plan_ids)
+    } if plan_ids else {}  # fmt: skip
+    out: dict[UUID, Terms] = {}
+    for d in draws:
+        plan = by_plan.get(d.assignment.plan_id)
+        share = d.recovery_share
+        if share is None:
+            share = DEFAULT_SHARE if plan is None else Decimal(plan.recovery_share)
+        rule = d.on_termination
+        if rule is None:
+            rule = DEFAULT_ON_TERMINATION if plan is None else plan.on_termination
+        own = d.recovery_share is not None and d.on_termination is not None
+        out[d.id] = Terms(Decimal(share), rule, from_plan=not own)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +238,7 @@ async def draws_for(
     if not active:
         return [], []
     balances = await _balances([d.id for d in active.values()], before=period)
+    terms = await terms_of(viewer, list(active.values()))
     people = {
         u.id: u
         for part in chunked(sorted({u for u, _ in active}))
@@ -172,17 +261,19 @@ async def draws_for(
             if draw.recoverable:
                 balance += top_up
         elif draw.recoverable and balance > 0:
-            share = round_money(earned * Decimal(draw.recovery_share), currency)
+            rate = terms[draw.id].recovery_share
+            share = round_money(earned * rate, currency)
             taken = min(balance, share, earned - guaranteed)
             if taken > 0:
                 lines.append(DrawLine(user_id, currency, "draw_recovery", -taken, draw.id, {
-                    "share": format(Decimal(draw.recovery_share), "f"),
+                    "share": format(rate, "f"),
                 }))  # fmt: skip
                 entries.append(PendingEntry(user_id, currency, draw.id, EntryKind.RECOVERY, taken))
                 balance -= taken
         person = people.get(user_id)
         left = person is not None and person.end_date is not None and person.end_date <= parsed.end
-        if left and balance > 0 and draw.on_termination == OnTermination.FORGIVE.value:
+        forgive = terms[draw.id].on_termination == OnTermination.FORGIVE.value
+        if left and balance > 0 and forgive:
             entries.append(PendingEntry(user_id, currency, draw.id, EntryKind.FORGIVEN, balance))
     return lines, entries
 

@@ -171,7 +171,16 @@ SET_DRAW = """
 mutation SetDraw($input: SetDrawInput!) {
   setDraw(input: $input) {
     __typename
-    ... on Draw { amount { formatted } recoverable recoveryShare onTermination }
+    ... on Draw { amount { formatted } recoverable recoveryShare onTermination termsFromPlan }
+    ... on UserError { code message field }
+  }
+}
+"""
+SET_PLAN_TERMS = """
+mutation SetPlanDrawTerms($input: SetPlanDrawTermsInput!) {
+  setPlanDrawTerms(input: $input) {
+    __typename
+    ... on PlanDrawTerms { recoveryShare }
     ... on UserError { code message field }
   }
 }
@@ -191,10 +200,24 @@ async def test_given_a_draw_set_by_an_admin_then_the_statement_tops_up_and_shows
     assert bad["data"]["setDraw"]["field"] == "recoveryShare"
     by_manager = await api.as_(t, world["mia"]).gql(SET_DRAW, {"input": terms})
     assert by_manager["data"]["setDraw"]["field"] == "assignmentId"
-    done = await admin.gql(SET_DRAW, {"input": terms})
+    # the plan's terms: every draw on it without its own follows them
+    plan_terms = {"planId": str(assignment.plan_id), "recoveryShare": "0.25",
+                  "onTermination": "keep"}  # fmt: skip
+    refused = await api.as_(t, world["mia"]).gql(SET_PLAN_TERMS, {"input": plan_terms})
+    assert refused["data"]["setPlanDrawTerms"]["field"] == "planId"
+    set_plan = await admin.gql(SET_PLAN_TERMS, {"input": plan_terms})
+    assert set_plan["data"]["setPlanDrawTerms"] == {"__typename": "PlanDrawTerms",
+                                                    "recoveryShare": "0.25"}  # fmt: skip
+    follows = await admin.gql(SET_DRAW, {"input": {k: v for k, v in terms.items()
+                                                   if k != "recoveryShare"}})  # fmt: skip
+    assert follows["data"]["setDraw"] == {
+        "__typename": "Draw", "amount": {"formatted": "€300.00"}, "recoverable": True,
+        "recoveryShare": "0.25", "onTermination": "keep", "termsFromPlan": True,
+    }  # fmt: skip
+    done = await admin.gql(SET_DRAW, {"input": terms | {"onTermination": "forgive"}})
     assert done["data"]["setDraw"] == {
         "__typename": "Draw", "amount": {"formatted": "€300.00"}, "recoverable": True,
-        "recoveryShare": "0.5", "onTermination": "forgive",
+        "recoveryShare": "0.5", "onTermination": "forgive", "termsFromPlan": False,
     }  # fmt: skip
     await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
     await close(world, "2026-10")

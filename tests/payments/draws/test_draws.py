@@ -100,3 +100,57 @@ async def test_given_bad_draw_terms_then_a_field_error_and_nothing_stored(who, t
     assert caught.value.field == field
     assert await Draw.all().count() == 0
     assert not await AuditEntry.filter(action="draw.set").exists()
+
+
+async def test_given_plan_terms_then_draws_without_their_own_follow_them_and_own_terms_win():
+    """The plan says the share and the rule on leaving; a draw with its own keeps them; a
+    change of the plan's terms counts from the next statements built."""
+    from payments.draws.service import set_plan_terms
+
+    world = await make_world()
+    assignment = await PlanAssignment.get(user_id=world["ann"].id)
+    await set_plan_terms(viewer=world.viewer("admin"), plan_id=assignment.plan_id,
+                         recovery_share=D("0.1"), on_termination="keep")  # fmt: skip
+    await _draw(world, recovery_share=None)  # the plan's terms
+    await _month(world, "2026-10")  # earns 0: the whole draw advanced
+    _, lines = await _month(world, "2026-11", "12000")  # the plan's 10% of 450
+    assert lines == [("earnings", D("450")), ("draw_recovery", D("-45"))]
+
+    await set_plan_terms(viewer=world.viewer("admin"), plan_id=assignment.plan_id,
+                         recovery_share=D("0.2"), on_termination="keep")  # fmt: skip
+    _, lines = await _month(world, "2026-12", "12000")  # now 20% of 450 (155 owed)
+    assert lines == [("earnings", D("450")), ("draw_recovery", D("-90"))]
+    # the draw's own share wins over the plan's
+    await _draw(world, recovery_share=D("0.5"), on_termination=None)
+    world["ann"].end_date = date(2027, 1, 31)
+    await world["ann"].save(update_fields=["end_date"])
+    _, lines = await _month(world, "2027-01")
+    owed = await balance_of(world.system, world["ann"].id, "EUR", "2027-01")
+    assert owed is not None
+    assert owed > 0
+    actions = await AuditEntry.filter(action="plan.draw_terms_set").count()
+    assert actions == 2
+
+
+@pytest.mark.parametrize(
+    ("who", "terms", "field"),
+    [
+        ("admin", {"recovery_share": D("-0.1")}, "recoveryShare"),
+        ("admin", {"on_termination": "never"}, "onTermination"),
+        ("admin", {"plan_id": "00000000-0000-0000-0000-000000000000"}, "planId"),
+        ("admin", {"plan_id": "not-a-plan"}, "planId"),
+        ("mia", {}, "planId"),
+    ],
+)
+async def test_given_bad_plan_draw_terms_then_a_field_error_and_nothing_stored(who, terms, field):
+    from payments.draws.models import PlanDrawTerms
+    from payments.draws.service import set_plan_terms
+
+    world = await make_world()
+    assignment = await PlanAssignment.get(user_id=world["ann"].id)
+    args = {"plan_id": assignment.plan_id, "recovery_share": D("0.5"),
+            "on_termination": "forgive"} | terms  # fmt: skip
+    with pytest.raises(DomainError) as caught:
+        await set_plan_terms(viewer=world.viewer(who), **args)
+    assert caught.value.field == field
+    assert not await PlanDrawTerms.exists()
