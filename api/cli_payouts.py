@@ -1,4 +1,4 @@
-"""`podium payouts stripe|giftcards|origin|execute|confirm|report`: the tenant's Stripe key,
+"""`podium payouts stripe|giftcards|origin|execute|confirm|return|report`: the tenant's Stripe key,
 gift card provider and file payers; an approved payout batch run in the foreground (what the
 worker's job does for `executePayoutBatch`); a file batch confirmed paid; what each payee
 was paid in a year. Registered onto the typer app by api/cli.py. Bad input is one line on
@@ -195,6 +195,29 @@ def confirm(
 
     cli._with_database(cli._settings().database_url, run)
     sys.stdout.write(f"{batch}: confirmed paid\n")
+
+
+@payouts_app.command("return")
+def return_item(
+    tenant: TenantArg,
+    batch: Annotated[str, typer.Option("--batch", help="The batch's id.")],
+    reference: Annotated[str, typer.Option("--reference", help="The item's reference.")],
+    reason: Annotated[str, typer.Option("--reason", help="The bank's return reason.")],
+) -> None:
+    """One item of an executed file or gift card batch was not paid or came back (a SEPA or
+    NACHA return): failed with the reason, its statement unpaid again."""
+    from api import cli
+    from domain.org.viewer import Viewer
+    from payments.batches.service import return_item as returned
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        async with cli.in_transaction():
+            return await returned(viewer=Viewer.system(found.id, "cli-payouts"),
+                                  batch_id=batch, reference=reference, reason=reason)  # fmt: skip
+
+    cli._with_database(cli._settings().database_url, run)
+    sys.stdout.write(f"{batch}: {reference} returned\n")
 
 
 @payouts_app.command("report")

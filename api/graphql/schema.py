@@ -22,6 +22,7 @@ from api.graphql.batches.resolvers import (
     paid_by_payee,
     payout_batch,
     payout_batches,
+    return_payout_item,
 )
 from api.graphql.batches.types import PaidInYear, PayoutBatch
 from api.graphql.disputes.mutations.raise_dispute import RaiseDisputeResult, raise_dispute
@@ -317,6 +318,12 @@ class Mutation:
         resolver=confirm_payout_batch,
         description="Payout ops and admins: the bank (or payroll) paid an executed file "
         "batch: its submitted items, and their statements, are paid.",
+    )
+    return_payout_item: PayoutBatchResult = strawberry.mutation(
+        resolver=return_payout_item,
+        description="Payout ops and admins: one item of an executed file or gift card batch "
+        "that the bank (payroll, SAP, the provider) did not pay or gave back, by its "
+        "reference: failed with the reason, its statement unpaid again for the next batch.",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

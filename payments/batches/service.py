@@ -416,6 +416,50 @@ async def confirm_batch(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
     return batch
 
 
+RETURNED = "returned"  # the code of an item the bank or provider gave back
+
+
+async def return_item(
+    *, viewer: Viewer, batch_id: UUID | str, reference: str, reason: str
+) -> PayoutItem:
+    """Payout ops record that the bank (or payroll, SAP, the gift card provider) did not pay
+    one item of an executed batch, or gave its money back (a SEPA return, a NACHA return
+    entry): the item fails with ``reason``; a paid statement becomes unpaid again, for the
+    next batch. Stripe items are told by Stripe's webhooks instead. Audited."""
+    _require_ops(viewer, "batchId")
+    reason = " ".join(str(reason).split())
+    if not 3 <= len(reason) <= 500:
+        raise BatchError("say why, in 3 to 500 characters (the bank's return reason)",
+                         field="reason")  # fmt: skip
+    try:
+        batch = await _locked(viewer, batch_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, field="batchId") from None
+    if batch.method not in SETTLE_LATER or batch.status is not BatchStatus.DONE:
+        raise BatchStateError(
+            "only an item of an executed file or gift card batch is returned by hand "
+            "(Stripe's webhooks tell its reversals)", field="batchId",
+        )  # fmt: skip
+    item = await (
+        PayoutItem.filter(batch_id=batch.id, reference=str(reference)).select_for_update().first()
+    )
+    if item is None:
+        raise NotFound(f"no item {reference} in the batch", field="reference")
+    if item.status not in (ItemStatus.SUBMITTED, ItemStatus.PAID):
+        raise BatchStateError(f"the item is {item.status.value}: nothing to return",
+                              field="reference")  # fmt: skip
+    before = {"status": item.status.value}
+    if item.status is ItemStatus.PAID:
+        await _statement_unpaid(viewer, item.statement_id)
+    item.status, item.failure_code, item.failure_reason = ItemStatus.FAILED, RETURNED, reason
+    item.updated_at = utc_now()
+    await item.save(update_fields=["status", "failure_code", "failure_reason", "updated_at"])
+    await record(viewer=viewer, action="payout_item.returned", entity_type="payout_item",
+                 entity_id=str(item.id), before=before,
+                 after={"status": item.status.value, "reason": reason})  # fmt: skip
+    return item
+
+
 async def _summary(batch_id: UUID, *, done: bool) -> ExecutionSummary:
     counts = {
         row["status"]: int(row["n"])

@@ -312,3 +312,53 @@ def replace_code(i, code: str):  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
     return replace(i, payee_code=code)
+
+
+async def test_given_a_bank_return_of_one_item_then_it_fails_and_its_statement_is_unpaid(db: str):
+    """A SEPA file confirmed paid, then the bank returns bob's transfer (pacs.004: account
+    closed): bob's item fails with the reason and his statement waits for the next batch;
+    ann's stays paid. Bad input is named and changes nothing."""
+    from domain.kit.errors import NotFound
+    from tests.api.cli_runner import podium
+
+    w = await _world(PayoutMethod.SEPA_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+    batch = await _run(w, PayoutMethod.SEPA_FILE)
+    bob = await PayoutItem.get(batch_id=batch.id, user_id=w["bob"].id)
+    async with in_transaction():
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+
+    for args, field in (
+        ({"reference": bob.reference, "reason": ""}, "reason"),
+        ({"reference": "PB-unknown", "reason": "AC04 account closed"}, "reference"),
+    ):
+        with pytest.raises((BatchError, NotFound)) as refused:
+            await service.return_item(viewer=w.viewer("ops"), batch_id=batch.id, **args)
+        assert refused.value.field == field
+    ran = await podium(db, "payouts", "return", "--tenant", "acme", "--batch", str(batch.id),
+                       "--reference", bob.reference, "--reason", "x")  # fmt: skip
+    ran.one_line_error("reason")
+    assert (await PayoutItem.get(id=bob.id)).status is ItemStatus.PAID  # nothing changed
+
+    ran = await podium(db, "payouts", "return", "--tenant", "acme", "--batch", str(batch.id),
+                       "--reference", bob.reference, "--reason", "AC04 account closed")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+
+    returned = await PayoutItem.get(id=bob.id)
+    assert (returned.status, returned.failure_code, returned.failure_reason) == (
+        ItemStatus.FAILED, "returned", "AC04 account closed",
+    )  # fmt: skip
+    assert await _statuses(batch) == {"ann": ItemStatus.PAID, "bob": ItemStatus.FAILED,
+                                      "cat": ItemStatus.FAILED}  # fmt: skip
+    status = {s.user_id: s.status for s in await Statement.filter(tenant_id=w.tenant.id)}
+    assert (status[w["ann"].id], status[w["bob"].id]) == ("paid", "approved")
+    with pytest.raises(BatchStateError):  # once is enough
+        await service.return_item(viewer=w.viewer("ops"), batch_id=batch.id,
+                                  reference=bob.reference, reason="AC04 again")  # fmt: skip
+    # bob's amount is unpaid again: the next batch takes it
+    async with in_transaction():
+        again = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=PayoutMethod.SEPA_FILE)  # fmt: skip
+    assert {i.user_id for i in await PayoutItem.filter(batch_id=again.id)} == {
+        w["bob"].id, w["cat"].id,
+    }  # fmt: skip

@@ -73,6 +73,19 @@ async def confirm_payout_batch(info: Info[Any, None], id: strawberry.ID) -> Payo
     )
 
 
+async def return_payout_item(
+    info: Info[Any, None], batch_id: strawberry.ID, reference: str, reason: str
+) -> PayoutBatchResult:
+    viewer = info.context.viewer
+
+    async def work() -> Any:
+        await service.return_item(viewer=viewer, batch_id=batch_id, reference=reference,
+                                  reason=reason)  # fmt: skip
+        return await service.batch_of(viewer=viewer, batch_id=batch_id)
+
+    return await _batch_or_error(work)
+
+
 async def payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatch | None:
     batch = await service.batch_of(viewer=info.context.viewer, batch_id=id)
     return None if batch is None else PayoutBatch.of(batch)
