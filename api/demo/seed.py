@@ -465,7 +465,7 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
         "user_id", flat=True
     )
     agents = {u.id for k, u in users.items() if k.startswith("agent-")}
-    # the field reps (paid by SEPA) approved and paid; the other partner agents (paid through
+    # the field reps (paid by SEPA or the payroll) approved and paid; the other partner agents (paid through
     # Stripe Connect) approved, in a payout batch that waits for a second pair of eyes
     await approve_statements(
         viewer=system, period=first,
@@ -482,6 +482,11 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
         values={"name": "Helios Energy GmbH", "iban": "DE02 1203 0000 0000 2020 51",
                 "bic": "BYLADEM1001", "address": {"street": "Sonnenallee", "building_number": "1",
                 "postal_code": "20095", "town": "Hamburg", "country": "DE"}},
+    )  # fmt: skip
+    # the ADP company whose payroll pays the employees among the field reps
+    await set_file_origin(
+        viewer=system, method=PayoutMethod.PAYROLL_FILE,
+        values={"company_code": "HEL", "earnings_code": "C", "currency": "EUR"},
     )  # fmt: skip
     # the SAP ledger that a SAP journal batch posts to (accrued commissions -> payables)
     await set_file_origin(
@@ -513,6 +518,9 @@ DEMO_TOWNS = {
 }
 
 
+PAYROLL_EVERY = 7  # one field rep in seven is paid through the payroll, the others by SEPA
+
+
 async def _seed_payout_details(
     system: Viewer,
     people: DemoPeople,
@@ -522,7 +530,13 @@ async def _seed_payout_details(
 ) -> None:
     for number, external_id in enumerate(people.reps, start=1):
         region = external_id.split("-")[1]
-        if channels[external_id] == "field":
+        if channels[external_id] == "field" and number % PAYROLL_EVERY == 0:
+            # some field reps are employees paid with the payroll (ADP file number)
+            await set_payout_details(
+                viewer=system, secret=secret, rep_id=users[external_id].id,
+                method=PayoutMethod.PAYROLL_FILE, payroll_employee_id=f"{number:06d}",
+            )  # fmt: skip
+        elif channels[external_id] == "field":
             town, postal_code = DEMO_TOWNS[region]
             await set_payout_details(
                 viewer=system,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from tortoise.transactions import in_transaction
 
 from api.demo.seed import seed_demo
@@ -72,9 +73,11 @@ async def test_given_the_demo_then_a_month_of_statements_and_a_clawback_to_come(
         assert original.tenant_id == summary.tenant.id
 
 
-async def test_given_the_demo_then_a_sap_journal_batch_runs_on_the_machine(db):
-    """The demo's SAP ledger is set: the north team's statements, approved, go out as a
-    balanced journal whatever their payees' own methods."""
+@pytest.mark.parametrize("method", ["csv_file", "payroll_file", "sepa_file"])
+async def test_given_the_demo_then_file_batches_run_on_the_machine(db, method: str):
+    """The demo's payers are set: the north team's statements, approved, go out as an ADP
+    paydata file (its payroll employees), a SEPA file (the others) or a balanced SAP journal
+    (everyone, whatever their own methods)."""
     from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET
     from payments.batches import service
     from payments.payouts.models import PayoutMethod
@@ -89,21 +92,26 @@ async def test_given_the_demo_then_a_sap_journal_batch_runs_on_the_machine(db):
     async with in_transaction():
         await approve_statements(viewer=system, period=first)
         batch = await service.create_batch(viewer=viewer_of(people["payout-ops"]),
-                                           period=first, method=PayoutMethod.CSV_FILE)  # fmt: skip
+                                           period=first, method=PayoutMethod(method))  # fmt: skip
     async with in_transaction():
         await service.approve_batch(viewer=viewer_of(people["admin"]), batch_id=batch.id)
         await service.start_execution(viewer=system, batch_id=batch.id)
     done = await service.execute_batch(tenant_id=summary.tenant.id, batch_id=batch.id,
                                        secret=DEVELOPMENT_PAYOUT_DETAILS_SECRET)  # fmt: skip
 
-    assert done.done
-    assert done.submitted == batch.item_count
-    assert done.failed == 0
+    assert done.done and done.submitted == batch.item_count and done.failed == 0
     stored = await PayoutBatch.get(id=batch.id)
     text = bytes(stored.file_content or b"").decode()
-    rows = [r.split(",") for r in text.splitlines()[1:]]
-    assert rows[0][:3] == ["H", "1000", "SA"]
-    assert len([r for r in rows if r[0] == "L"]) == 2 * batch.item_count
-    paid_by = {people[k].id for k in ("rep-north-01", "agent-north-01")}
     in_batch = set(await PayoutItem.filter(batch_id=batch.id).values_list("user_id", flat=True))
-    assert paid_by <= in_batch  # a SEPA rep and a Stripe agent alike
+    if method == "csv_file":
+        rows = [r.split(",") for r in text.splitlines()[1:]]
+        assert rows[0][:3] == ["H", "1000", "SA"]
+        assert len([r for r in rows if r[0] == "L"]) == 2 * batch.item_count
+        paid_by = {people[k].id for k in ("rep-north-01", "agent-north-01")}
+        assert paid_by <= in_batch  # a SEPA rep and a Stripe agent alike
+    elif method == "payroll_file":
+        rows = text.splitlines()
+        assert rows[0].startswith("Co Code,Batch ID,File #")
+        assert len(rows) == 1 + batch.item_count and all(r.startswith("HEL,") for r in rows[1:])
+    else:
+        assert text.startswith("<?xml") and "pain.001.001.09" in text
