@@ -465,8 +465,9 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
         "user_id", flat=True
     )
     agents = {u.id for k, u in users.items() if k.startswith("agent-")}
-    # the field reps (paid by SEPA or the payroll) approved and paid; the other partner agents (paid through
-    # Stripe Connect) approved, in a payout batch that waits for a second pair of eyes
+    # the field reps (paid by SEPA or the payroll) approved and paid; the other partner
+    # agents (paid through Stripe Connect) approved, in a payout batch that waits for a
+    # second pair of eyes
     await approve_statements(
         viewer=system, period=first,
         rep_ids=sorted({u for u in built if u not in north and u not in agents}),

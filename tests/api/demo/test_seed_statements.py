@@ -99,7 +99,9 @@ async def test_given_the_demo_then_file_batches_run_on_the_machine(db, method: s
     done = await service.execute_batch(tenant_id=summary.tenant.id, batch_id=batch.id,
                                        secret=DEVELOPMENT_PAYOUT_DETAILS_SECRET)  # fmt: skip
 
-    assert done.done and done.submitted == batch.item_count and done.failed == 0
+    assert done.done
+    assert done.submitted == batch.item_count
+    assert done.failed == 0
     stored = await PayoutBatch.get(id=batch.id)
     text = bytes(stored.file_content or b"").decode()
     in_batch = set(await PayoutItem.filter(batch_id=batch.id).values_list("user_id", flat=True))
@@ -112,6 +114,8 @@ async def test_given_the_demo_then_file_batches_run_on_the_machine(db, method: s
     elif method == "payroll_file":
         rows = text.splitlines()
         assert rows[0].startswith("Co Code,Batch ID,File #")
-        assert len(rows) == 1 + batch.item_count and all(r.startswith("HEL,") for r in rows[1:])
+        assert len(rows) == 1 + batch.item_count
+        assert all(r.startswith("HEL,") for r in rows[1:])
     else:
-        assert text.startswith("<?xml") and "pain.001.001.09" in text
+        assert text.startswith("<?xml")
+        assert "pain.001.001.09" in text
