@@ -71,8 +71,8 @@ class UserRepository:
         if not ids:
             return {}
         _, rows = await connections.get("default").execute_query(_CARDS, [self.tenant_id, ids])
-        cards = [Card(UUID(str(user_id)), name, avatar) for user_id, name, avatar in rows]
-        return {card.id: card for card in cards}
+        # asyncpg's ids are uuid.UUID (a subclass): equal, hashed alike
+        return {user_id: Card(user_id, name, avatar) for user_id, name, avatar in rows}
 
     async def external_ids(self) -> set[str]:
         rows = await self._scoped().values_list("external_id", flat=True)
