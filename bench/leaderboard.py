@@ -202,7 +202,7 @@ def start_py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
     """py-spy recording the process (the GIL holder's stacks, raw) until SIGINT."""
     py_spy = str(Path(sys.executable).parent / "py-spy")
     return subprocess.Popen(
-        [py_spy, "record", "--gil", "-f", "raw", "-p", str(pid), "-o", output],
+        [py_spy, "record", "--gil", "-r", "1000", "-f", "raw", "-p", str(pid), "-o", output],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
