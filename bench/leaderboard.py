@@ -192,10 +192,11 @@ query Leaderboard($id: ID!, $first: Int = 10) {
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    """A process's user + system CPU time so far (/proc/<pid>/stat, Linux)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """A process's user and system CPU time so far (/proc/<pid>/stat, Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def start_py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
@@ -246,12 +247,13 @@ async def read_over_http(
         if args.py_spy:
             spy = start_py_spy(server.pid, args.py_spy)
             await asyncio.sleep(1.0)
-        cpu = cpu_seconds(server.pid)
+        user, system = cpu_seconds(server.pid)
         sample = await paced(
             "Leaderboard", send, clients=CLIENTS, seconds=args.seconds,
             rate=CLIENTS * per_client,
         )  # fmt: skip
-        cpu = cpu_seconds(server.pid) - cpu
+        user_after, system_after = cpu_seconds(server.pid)
+        user, system = user_after - user, system_after - system
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -264,8 +266,9 @@ async def read_over_http(
         f"HTTP to an API process) by {CLIENTS} clients paced at {per_client:g}/s each: "
         f"p50 {sample.percentile(50):.2f} ms, p99 {p99:.2f} ms (target <= "
         f"{TARGET_P99_MS:.0f} ms) {'MET' if p99 <= TARGET_P99_MS else 'MISS'}, "
-        f"{sample.errors} wrong answers; the API process's CPU {cpu / sent * 1000:.2f} ms "
-        f"per query ({sent:,} queries sent, warm-up included)"
+        f"{sample.errors} wrong answers; the API process's CPU {(user + system) / sent * 1000:.2f}"
+        f" ms per query ({user / sent * 1000:.2f} user, {system / sent * 1000:.2f} system; "
+        f"{sent:,} queries sent, warm-up included)"
     )
     if wrong:
         raise SystemExit(f"wrong answers, e.g. {wrong[0]}")
