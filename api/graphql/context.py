@@ -63,8 +63,10 @@ class Loaders:
         return DataLoader(self._load_people)
 
     @cached_property
-    def cards(self) -> DataLoader[UUID, Card | None]:
-        """Names and pictures (`UserRepository.cards`): None for nobody of the tenant."""
+    def cards(self) -> DataLoader[tuple[UUID, ...], dict[UUID, Card]]:
+        """Names and pictures of sets of people (`UserRepository.cards`), one statement for
+        all the sets asked for at once; nobody of the tenant is left out. A set is one key
+        (a page's people): one future each, not one per person."""
         return DataLoader(self._load_cards)
 
     @cached_property
@@ -127,9 +129,9 @@ class Loaders:
         found = await UserRepository(self.viewer).by_ids(keys)
         return [found.get(k) or NotFound(f"no user {k}", field="id") for k in keys]
 
-    async def _load_cards(self, keys: list[UUID]) -> list[Card | None]:
-        found = await UserRepository(self.viewer).cards(keys)
-        return [found.get(k) for k in keys]
+    async def _load_cards(self, keys: list[tuple[UUID, ...]]) -> list[dict[UUID, Card]]:
+        found = await UserRepository(self.viewer).cards(dict.fromkeys(i for k in keys for i in k))
+        return [{i: found[i] for i in k if i in found} for k in keys]
 
     async def _load_target_children(self, keys: list[UUID]) -> list[list[Target]]:
         found = await targets.allocations_of(viewer=self.viewer, target_ids=keys)

@@ -65,14 +65,13 @@ async def _entries(
 ) -> list[LeaderboardEntry]:
     ids = [e.user_id for e in found]
     if read_people is not None:
-        shared = await read_people(ids)
-        people: list[Card | None] = [shared.get(i) for i in ids]
+        people = await read_people(ids)
     else:  # the request's cards: the top's and aroundMe's people in one statement
-        people = await info.context.loaders.cards.load_many(ids)
+        people = await info.context.loaders.cards.load(tuple(ids))
     return [
-        LeaderboardEntry(rank=e.rank, score=e.score, rep=Competitor.of(p))
-        for e, p in zip(found, people, strict=True)
-        if p is not None
+        LeaderboardEntry(rank=e.rank, score=e.score, rep=Competitor.of(people[e.user_id]))
+        for e in found
+        if e.user_id in people
     ]
 
 
