@@ -73,4 +73,5 @@ async def test_given_a_page_then_the_top_and_each_neighbourhood_come_from_one_re
     ]
     assert page.top == await store.top(KEY, 3)
     assert page.around[0] == await store.around(KEY, "d", 1)
-    assert nothing.top == [] and nothing.around == []
+    assert nothing.top == []
+    assert nothing.around == []
