@@ -23,7 +23,7 @@ from api.firebase_auth import FirebaseTokenError, FirebaseVerifier
 from api.settings import Settings
 from domain.kit.clock import utc_now
 from domain.kit.errors import NotFound
-from domain.org.identity import users_with_firebase_uid
+from domain.org.identity import Person, tenant_and_person, users_with_firebase_uid
 from domain.org.models import User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
@@ -63,12 +63,13 @@ class Authenticator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthenticationError("use the header Authorization: Bearer <token>")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # header and claims in one parse (each parse checks every character)
+            parsed = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = parsed["header"], parsed["payload"]
         except jwt.PyJWTError:
             raise AuthenticationError("the token is not a JWT") from None
         algorithm = header.get("alg")
+        user: Person
         if algorithm == "HS256":
             tenant, user = await self._tenant_token(token, unverified)
         elif algorithm in ASYMMETRIC:
@@ -86,12 +87,16 @@ class Authenticator:
             request_id=request_id,
         )
 
-    async def _tenant_token(self, token: str, unverified: dict[str, Any]) -> tuple[Tenant, User]:
-        tenant = await _tenant(unverified.get("tenant"))
+    async def _tenant_token(self, token: str, unverified: dict[str, Any]) -> tuple[Tenant, Person]:
+        # the tenant (its secret) and the person the token says it is, read at once: the
+        # person counts only once the signature is verified (`_user`)
+        tenant, read = await _tenant_and_person(unverified.get("tenant"), unverified.get("sub"))
         claims = self._decode(token, tenant.jwt_secret, ["HS256"])
-        return tenant, await _user(tenant, claims)
+        return tenant, await _user(tenant, claims, read=read)
 
-    async def _provider_token(self, token: str, unverified: dict[str, Any]) -> tuple[Tenant, User]:
+    async def _provider_token(
+        self, token: str, unverified: dict[str, Any]
+    ) -> tuple[Tenant, Person]:
         if self.jwks is None:
             raise AuthenticationError("this server accepts no identity-provider tokens")
         jwks = self.jwks
@@ -100,10 +105,10 @@ class Authenticator:
         except jwt.PyJWKClientError:
             raise AuthenticationError("no key of the identity provider matches the token") from None
         claims = self._decode(token, key.key, ASYMMETRIC, issuer=self.settings.jwt_issuer)
-        tenant = await _tenant(claims.get("tenant"))
-        return tenant, await _user(tenant, claims)
+        tenant, read = await _tenant_and_person(claims.get("tenant"), claims.get("sub"))
+        return tenant, await _user(tenant, claims, read=read)
 
-    async def _firebase_token(self, token: str) -> tuple[Tenant, User]:
+    async def _firebase_token(self, token: str) -> tuple[Tenant, Person]:
         assert self.firebase is not None
         try:
             claims = await self.firebase.verify(token)
@@ -117,7 +122,7 @@ class Authenticator:
         if len(users) != 1:
             raise AuthenticationError("no Podium user is linked to this Firebase account")
         user = users[0]
-        return await get_tenant(user.tenant_id), user
+        return await get_tenant(user.tenant_id), Person.of(user)
 
     def _decode(
         self, token: str, key: Any, algorithms: list[str], issuer: str | None = None
@@ -158,39 +163,94 @@ def _claim_text(value: object, claim: str) -> str:
     return value
 
 
-async def _tenant(hint: object) -> Tenant:
+def _no_tenant() -> AuthenticationError:
+    # the same words as a bad signature: whether a tenant exists is nobody's business
+    return AuthenticationError("the token's signature is not valid")
+
+
+def _tenant_hint(hint: object) -> str:
     if not isinstance(hint, str) or not hint:
         raise AuthenticationError("the token names no tenant")
-    hint = _claim_text(hint, "tenant")
+    return _claim_text(hint, "tenant")
+
+
+def _tenant_key(hint: str) -> UUID | str:
+    """A tenant claim names the tenant by id (a UUID) or by slug."""
+    try:
+        return UUID(hint)
+    except ValueError:
+        return hint
+
+
+def _user_id(subject: object) -> UUID | None:
+    """The person id a `sub` claim names, to read with the tenant; None for a claim that is
+    not one (an external id, or one `_user` refuses: it says why, in its turn)."""
+    if not isinstance(subject, str):
+        return None
+    try:
+        return UUID(_claim_text(subject, "sub"))
+    except (AuthenticationError, ValueError):
+        return None
+
+
+async def _tenant_and_person(
+    hint: object, subject: object
+) -> tuple[Tenant, tuple[UUID | None, Person | None]]:
+    """The tenant a `tenant` claim names (refused as `_tenant` refuses) and, read in the same
+    statement, the person of it a `sub` claim names: (their id, the person or None)."""
+    user_id = _user_id(subject)
+    tenant, person = await tenant_and_person(_tenant_key(_tenant_hint(hint)), user_id)
+    if tenant is None:
+        raise _no_tenant()
+    return tenant, (user_id, person)
+
+
+async def _tenant(hint: object) -> Tenant:
+    key = _tenant_key(_tenant_hint(hint))
     tenant: Tenant | None
     try:
-        tenant = await get_tenant(UUID(hint))
-    except ValueError:
-        tenant = await tenant_by_slug(hint)
+        tenant = await get_tenant(key) if isinstance(key, UUID) else await tenant_by_slug(key)
     except NotFound:
         tenant = None
     if tenant is None:
-        # the same words as a bad signature: whether a tenant exists is nobody's business
-        raise AuthenticationError("the token's signature is not valid")
+        raise _no_tenant()
     return tenant
 
 
-async def _user(tenant: Tenant, claims: dict[str, Any]) -> User:
+async def _user(
+    tenant: Tenant,
+    claims: dict[str, Any],
+    *,
+    read: tuple[UUID | None, Person | None] = (None, None),
+) -> Person:
+    """The person of the verified claims' `sub`: ``read`` is (the id, the person of the
+    tenant with it) when the caller has read it already (`tenant_and_person`)."""
     subject = _claim_text(claims["sub"], "sub")
     users = UserRepository(Viewer.system(tenant.id, label="auth"))
     try:
-        return await users.get(UUID(subject))
+        user_id = UUID(subject)
     except ValueError:
         found = await users.by_external_id(subject)
-    except NotFound:
-        found = None
-    if found is None:
+        if found is None:
+            raise AuthenticationError("the token's user does not exist") from None
+        return Person.of(found)
+    read_id, person = read
+    if read_id != user_id:
+        try:
+            person = Person.of(await users.get(user_id))
+        except NotFound:
+            person = None
+    if person is None:
         raise AuthenticationError("the token's user does not exist")
-    return found
+    return person
 
 
 def mint_token(
-    tenant: Tenant, user: User, *, audience: str = "podium", ttl: timedelta = timedelta(hours=12)
+    tenant: Tenant,
+    user: User | Person,
+    *,
+    audience: str = "podium",
+    ttl: timedelta = timedelta(hours=12),
 ) -> str:
     """An HS256 token for `user`, signed with the tenant's secret (`podium token`, tests)."""
     now = utc_now()

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from domain.earnings.service import current_period
 from domain.kit.errors import NotFound
 from domain.kit.periods import Period
 from domain.org.models import User
-from domain.org.repository import UserRepository
+from domain.org.repository import Card, UserRepository
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion
 from domain.plans.repository import PlanRepository
@@ -46,36 +47,64 @@ class Loaders:
 
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
-        self.results: DataLoader[tuple[UUID, str], list[EarningsResult]] = DataLoader(
-            self._load_results
-        )
-        self.plan_versions: DataLoader[tuple[UUID, date], PlanVersion | None] = DataLoader(
-            self._load_plan_versions
-        )
-        self.people: DataLoader[UUID, User] = DataLoader(self._load_people)
-        self.target_children: DataLoader[UUID, list[Target]] = DataLoader(
-            self._load_target_children
-        )
-        self.target_plans: DataLoader[UUID, tuple[TargetPlan, dict[UUID, Decimal]]] = DataLoader(
-            self._load_target_plans
-        )
-        self.own_targets: DataLoader[UUID, Target | None] = DataLoader(self._load_own_targets)
-        # statements: a list of N statements reads each field in one batch, not N queries
-        self.statement_lines: DataLoader[
-            tuple[UUID, int, int], tuple[list[StatementLine], bool]
-        ] = DataLoader(self._load_statement_lines)
-        self.statement_versions: DataLoader[tuple[UUID, str, str], list[Statement]] = DataLoader(
-            self._load_statement_versions
-        )
-        self.statement_invoices: DataLoader[UUID, dict[str, Invoice]] = DataLoader(
-            self._load_statement_invoices
-        )
-        self.statement_disputes: DataLoader[UUID, list[tuple[Dispute, list[DisputeComment]]]] = (
-            DataLoader(self._load_statement_disputes)
-        )
-        self.draw_balances: DataLoader[tuple[UUID, str, str], Decimal | None] = DataLoader(
-            self._load_draw_balances
-        )
+
+    # each DataLoader is made the first time a resolver asks for it: a request reads a few
+
+    @cached_property
+    def results(self) -> DataLoader[tuple[UUID, str], list[EarningsResult]]:
+        return DataLoader(self._load_results)
+
+    @cached_property
+    def plan_versions(self) -> DataLoader[tuple[UUID, date], PlanVersion | None]:
+        return DataLoader(self._load_plan_versions)
+
+    @cached_property
+    def people(self) -> DataLoader[UUID, User]:
+        return DataLoader(self._load_people)
+
+    @cached_property
+    def cards(self) -> DataLoader[tuple[UUID, ...], dict[UUID, Card]]:
+        """Names and pictures of sets of people (`UserRepository.cards`), one statement for
+        all the sets asked for at once; nobody of the tenant is left out. A set is one key
+        (a page's people): one future each, not one per person."""
+        return DataLoader(self._load_cards)
+
+    @cached_property
+    def target_children(self) -> DataLoader[UUID, list[Target]]:
+        return DataLoader(self._load_target_children)
+
+    @cached_property
+    def target_plans(self) -> DataLoader[UUID, tuple[TargetPlan, dict[UUID, Decimal]]]:
+        return DataLoader(self._load_target_plans)
+
+    @cached_property
+    def own_targets(self) -> DataLoader[UUID, Target | None]:
+        return DataLoader(self._load_own_targets)
+
+    # statements: a list of N statements reads each field in one batch, not N queries
+    @cached_property
+    def statement_lines(
+        self,
+    ) -> DataLoader[tuple[UUID, int, int], tuple[list[StatementLine], bool]]:
+        return DataLoader(self._load_statement_lines)
+
+    @cached_property
+    def statement_versions(self) -> DataLoader[tuple[UUID, str, str], list[Statement]]:
+        return DataLoader(self._load_statement_versions)
+
+    @cached_property
+    def statement_invoices(self) -> DataLoader[UUID, dict[str, Invoice]]:
+        return DataLoader(self._load_statement_invoices)
+
+    @cached_property
+    def statement_disputes(
+        self,
+    ) -> DataLoader[UUID, list[tuple[Dispute, list[DisputeComment]]]]:
+        return DataLoader(self._load_statement_disputes)
+
+    @cached_property
+    def draw_balances(self) -> DataLoader[tuple[UUID, str, str], Decimal | None]:
+        return DataLoader(self._load_draw_balances)
 
     async def _load_results(self, keys: list[tuple[UUID, str]]) -> list[list[EarningsResult]]:
         by_period: dict[str, list[UUID]] = defaultdict(list)
@@ -99,6 +128,10 @@ class Loaders:
     async def _load_people(self, keys: list[UUID]) -> list[User | NotFound]:
         found = await UserRepository(self.viewer).by_ids(keys)
         return [found.get(k) or NotFound(f"no user {k}", field="id") for k in keys]
+
+    async def _load_cards(self, keys: list[tuple[UUID, ...]]) -> list[dict[UUID, Card]]:
+        found = await UserRepository(self.viewer).cards(dict.fromkeys(i for k in keys for i in k))
+        return [{i: found[i] for i in k if i in found} for k in keys]
 
     async def _load_target_children(self, keys: list[UUID]) -> list[list[Target]]:
         found = await targets.allocations_of(viewer=self.viewer, target_ids=keys)

@@ -4,6 +4,7 @@ tenant's ids are simply not found."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from uuid import UUID
 
 from tortoise import connections
@@ -12,6 +13,20 @@ from tortoise.queryset import QuerySet
 from domain.kit.errors import Forbidden, NotFound
 from domain.org.models import Role, User
 from domain.org.viewer import Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """What a board or a contest shows of a person: a name and a picture."""
+
+    id: UUID
+    display_name: str
+    avatar_url: str | None
+
+
+_CARDS = (
+    "SELECT id, display_name, avatar_url FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[])"
+)
 
 
 class UserRepository:
@@ -48,6 +63,16 @@ class UserRepository:
     async def by_ids(self, user_ids: Iterable[UUID]) -> dict[UUID, User]:
         users = await self._scoped().filter(id__in=list(user_ids))
         return {u.id: u for u in users}
+
+    async def cards(self, user_ids: Iterable[UUID]) -> dict[UUID, Card]:
+        """The cards of these people of the viewer's tenant (others are simply not found):
+        one plain statement, no model built (a board page reads fifteen at every request)."""
+        ids = list(user_ids)
+        if not ids:
+            return {}
+        _, rows = await connections.get("default").execute_query(_CARDS, [self.tenant_id, ids])
+        # asyncpg's ids are uuid.UUID (a subclass): equal, hashed alike
+        return {user_id: Card(user_id, name, avatar) for user_id, name, avatar in rows}
 
     async def external_ids(self) -> set[str]:
         rows = await self._scoped().values_list("external_id", flat=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 from uuid import UUID
 
 from domain.kit.errors import NotFound
@@ -48,3 +49,9 @@ async def tenant_by_slug(slug: str) -> Tenant | None:
         return read[slug]
     tenant = await Tenant.get_or_none(slug=slug)
     return None if tenant is None else _remember(tenant)
+
+
+def tenant_of_row(row: Mapping[str, Any]) -> Tenant:
+    """A tenant from a row of ``tenants`` (every column, by name; more are ignored) read by a
+    plain statement, as the ORM builds it, remembered for the request like a lookup's."""
+    return _remember(Tenant._init_from_db(**row))

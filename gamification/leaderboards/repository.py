@@ -6,10 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from tortoise import connections
+
 from domain.earnings.models import EarningsResult
 from domain.org.models import User
 from domain.plans.models import PlanVersion
 from gamification.leaderboards.models import Leaderboard
+
+_BOARD = "SELECT * FROM leaderboards WHERE tenant_id = $1 AND id = $2"
 
 
 class LeaderboardRepository:
@@ -20,7 +24,10 @@ class LeaderboardRepository:
         return await Leaderboard.filter(tenant_id=self.tenant_id).order_by("name")
 
     async def board(self, board_id: UUID) -> Leaderboard | None:
-        return await Leaderboard.filter(tenant_id=self.tenant_id, id=board_id).first()
+        """The tenant's board with this id: one plain statement (read at every page of a
+        board the apps show), built as the ORM builds it."""
+        _, rows = await connections.get("default").execute_query(_BOARD, [self.tenant_id, board_id])
+        return Leaderboard._init_from_db(**rows[0]) if rows else None
 
     async def named(self, name: str) -> Leaderboard | None:
         return await Leaderboard.filter(tenant_id=self.tenant_id, name=name).first()

@@ -442,6 +442,8 @@ async def board_view(
 
 
 ReadTop = Callable[[int], Awaitable[list[Ranked[str]]]]
+# (person, radius) -> their neighbourhood: a read batched with the page's others
+ReadAround = Callable[[str, int], Awaitable[list[Ranked[str]]]]
 
 
 async def board_entries(
@@ -468,16 +470,26 @@ async def board_entries(
 
 
 async def board_around(
-    *, viewer: Viewer, store: BoardStore, board: Leaderboard, period: str, radius: int
+    *,
+    viewer: Viewer,
+    store: BoardStore,
+    board: Leaderboard,
+    period: str,
+    radius: int,
+    read_around: ReadAround | None = None,
 ) -> list[Entry]:
     """The viewer and up to ``radius`` people either side, on a board the caller found
-    visible."""
+    visible; ``read_around`` reads it instead of the store (batched with the top)."""
     if not 0 <= radius <= MAX_RADIUS:
         raise InvalidInput(f"radius must be 0 to {MAX_RADIUS}", field="radius")
     if viewer.user_id is None:
         return []
     shown = await _shown_to(viewer, board)
-    found = await store.around(board_key(board.id, period), str(viewer.user_id), radius)
+    found = (
+        await read_around(str(viewer.user_id), radius)
+        if read_around is not None
+        else await store.around(board_key(board.id, period), str(viewer.user_id), radius)
+    )
     return [shown(r) for r in found]
 
 

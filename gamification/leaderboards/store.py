@@ -7,6 +7,9 @@ the start gives the best first and a tie by person id ascending, the order
 `ranking` documents. A person's rank is one more than the number of members with a strictly
 better score (``ZCOUNT``): standard competition ranking, whatever the page.
 
+A page of a board (`page`: the top and the neighbourhoods of some people) is read in one
+script, one round trip: a board moving meanwhile cannot tear it.
+
 PostgreSQL is the truth: every set can be rebuilt from stored results (`replace`).
 """
 
@@ -37,10 +40,19 @@ class Position:
     of: int
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The top of a board and, for each person asked for, their neighbourhood (empty when
+    they are not on the board), ranked."""
+
+    top: list[Ranked[str]]
+    around: list[list[Ranked[str]]]
+
+
 class BoardStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._around = redis.register_script(_AROUND)
+        self._page = redis.register_script(_PAGE)
 
     async def update(
         self,
@@ -84,11 +96,21 @@ class BoardStore:
             pipe.delete(key)
         await pipe.execute()
 
+    async def page(self, key: str, first: int, around: Sequence[tuple[str, int]] = ()) -> Page:
+        """The best ``first`` and, for each (person, radius) of ``around``, the person and up
+        to ``radius`` people either side, read at once (one script): a board moving between
+        the reads cannot centre a neighbourhood on someone else."""
+        args: list[str | int] = [max(first, 0)]
+        for member, radius in around:
+            args += [member, max(radius, 0)]
+        found = await self._page(keys=[key], args=args)
+        top = competition_ranks(_pairs(found[0]))
+        return Page(top, [_neighbourhood(start, ahead, flat) for start, ahead, flat in found[1:]])
+
     async def top(self, key: str, count: int) -> list[Ranked[str]]:
         if count <= 0:
             return []
-        found = await self.redis.zrange(key, 0, count - 1, withscores=True)
-        return competition_ranks((_text(m), -int(s)) for m, s in found)
+        return (await self.page(key, count)).top
 
     async def position(self, key: str, member: str) -> Position | None:
         pipe = self.redis.pipeline(transaction=False)
@@ -101,35 +123,52 @@ class BoardStore:
         return Position(rank=better + 1, score=-int(stored), of=int(size))
 
     async def around(self, key: str, member: str, radius: int) -> list[Ranked[str]]:
-        """The person and up to ``radius`` people either side, ranked: read at once (one
-        script), so a board moving between the reads cannot centre the page on someone
-        else."""
-        start, ahead, flat = await self._around(keys=[key], args=[member, radius])
-        if not flat:
-            return []
-        found = [(_text(flat[i]), -int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
-        first_score = found[0][1]
-        ranked = competition_ranks(found, before=int(start))
-        # those who tie with the page's first person share the rank of everyone they tie
-        # with, some of whom may be before the page: one more than those strictly ahead
-        return [
-            Ranked(int(ahead) + 1, r.key, r.score) if r.score == first_score else r for r in ranked
-        ]
+        """The person and up to ``radius`` people either side, ranked (`page`)."""
+        return (await self.page(key, 0, [(member, radius)])).around[0]
 
     async def size(self, key: str) -> int:
         return int(await self.redis.zcard(key))
 
 
-# the person's place, the page around it and how many rank strictly ahead of its first
-# member, in one step: (start, ahead, [member, score, ...]); no page when not on the board
-_AROUND = """
-local place = redis.call('ZRANK', KEYS[1], ARGV[1])
-if not place then return {0, 0, {}} end
-local start = math.max(0, place - tonumber(ARGV[2]))
-local found = redis.call('ZRANGE', KEYS[1], start, place + tonumber(ARGV[2]), 'WITHSCORES')
-local ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. found[2])
-return {start, ahead, found}
+# the top (ARGV[1] people), then for each (person, radius) of the rest of ARGV: the person's
+# place, the page around it and how many rank strictly ahead of its first member, in one
+# step: {[member, score, ...], {start, ahead, [member, score, ...]}, ...}; an empty page
+# for someone not on the board
+_PAGE = """
+local key = KEYS[1]
+local first = tonumber(ARGV[1])
+local out = {{}}
+if first > 0 then out[1] = redis.call('ZRANGE', key, 0, first - 1, 'WITHSCORES') end
+for i = 2, #ARGV, 2 do
+  local place = redis.call('ZRANK', key, ARGV[i])
+  if place then
+    local radius = tonumber(ARGV[i + 1])
+    local start = math.max(0, place - radius)
+    local found = redis.call('ZRANGE', key, start, place + radius, 'WITHSCORES')
+    local ahead = redis.call('ZCOUNT', key, '-inf', '(' .. found[2])
+    out[#out + 1] = {start, ahead, found}
+  else
+    out[#out + 1] = {0, 0, {}}
+  end
+end
+return out
 """
+
+
+def _pairs(flat: Sequence[bytes | str]) -> list[tuple[str, int]]:
+    """[member, score, ...] as the script returns them: (member, exact score) pairs."""
+    return [(_text(flat[i]), -int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
+
+
+def _neighbourhood(start: int, ahead: int, flat: Sequence[bytes | str]) -> list[Ranked[str]]:
+    if not flat:
+        return []
+    found = _pairs(flat)
+    first_score = found[0][1]
+    ranked = competition_ranks(found, before=int(start))
+    # those who tie with the page's first person share the rank of everyone they tie
+    # with, some of whom may be before the page: one more than those strictly ahead
+    return [Ranked(int(ahead) + 1, r.key, r.score) if r.score == first_score else r for r in ranked]
 
 
 def _text(member: bytes | str) -> str:

@@ -189,6 +189,32 @@ async def test_given_another_tenants_secret_when_me_then_unauthenticated(api: Ap
     assert rejected(await me(api, token), "the token's signature is not valid")
 
 
+async def test_given_a_token_naming_another_tenants_person_then_no_such_user(api: Api, acme: Acme):
+    # the tenant and the person are read in one statement: a person of another tenant is
+    # nobody here, whether named by id or by external id, and the signature still comes first
+    globex = await h.tenant("globex")
+    gus = await h.person(globex, "gus")
+    secret = acme.tenant.jwt_secret
+
+    by_id = jwt.encode(claims(acme.tenant, gus), secret)
+    by_external_id = jwt.encode(claims(acme.tenant, gus, sub="gus"), secret)
+    by_tenant_id = jwt.encode(claims(acme.tenant, gus, tenant=str(acme.tenant.id)), secret)
+    unknown_id = jwt.encode(
+        claims(acme.tenant, gus, sub="0" * 8 + "-0000-4000-8000-" + "0" * 12), secret
+    )
+    forged = jwt.encode(claims(acme.tenant, acme.rep), "not-the-tenant-secret" * 3)
+    nul_sub = jwt.encode(claims(acme.tenant, acme.rep, sub="ana\x00"), secret)
+    no_sub = jwt.encode(claims(acme.tenant, acme.rep, sub=None), secret)
+    own = jwt.encode(claims(acme.tenant, acme.rep, tenant=str(acme.tenant.id)), secret)
+
+    for token in (by_id, by_external_id, by_tenant_id, unknown_id):
+        assert rejected(await me(api, token), "the token's user does not exist")
+    assert rejected(await me(api, forged), "the token's signature is not valid")
+    assert rejected(await me(api, nul_sub), "the token's 'sub' claim is not valid")
+    assert rejected(await me(api, no_sub), "the token has no 'sub' claim")
+    assert (await me(api, own))["data"]["me"]["id"] == str(acme.rep.id)
+
+
 async def test_given_basic_auth_when_me_then_unauthenticated(api: Api, acme: Acme):
     result = await me(api, "YWxhZGRpbjpvcGVuc2VzYW1l", scheme="Basic")
 

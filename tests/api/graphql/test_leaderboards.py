@@ -18,6 +18,7 @@ from domain.kit.periods import Period
 from domain.notifications.models import Notification, NotificationKind
 from domain.notifications.texts import period_text
 from domain.org.models import Role, User
+from domain.org.repository import UserRepository
 from domain.tenants.models import Tenant
 from gamification.leaderboards.models import Leaderboard
 from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all
@@ -98,6 +99,36 @@ async def test_given_a_board_when_reps_read_it_then_competition_ranks_and_their_
         {"leaderboard": {"id": created["id"], "name": "Bookings"}, "rank": 2, "of": 4,
          "score": "20000.00"}
     ]  # fmt: skip
+
+
+async def test_given_the_apps_board_query_then_one_store_read_and_one_people_read(
+    api: Api, redis: Redis, monkeypatch: Any
+):
+    w = await world()
+    created = await create(api, w)
+    pages: list[tuple[int, list[tuple[str, int]]]] = []
+    cards: list[list[Any]] = []
+    page, read_cards = BoardStore.page, UserRepository.cards
+
+    async def counted_page(self: BoardStore, key: str, first: int, around: Any = ()) -> Any:
+        pages.append((first, list(around)))
+        return await page(self, key, first, around)
+
+    async def counted_cards(self: UserRepository, ids: Any) -> Any:
+        cards.append(list(ids))
+        return await read_cards(self, ids)
+
+    monkeypatch.setattr(BoardStore, "page", counted_page)
+    monkeypatch.setattr(UserRepository, "cards", counted_cards)
+
+    read = await api.as_(w["t"], w["dee"]).gql(BOARD, {"id": created["id"]})
+
+    board = read["data"]["leaderboard"]
+    assert [e["rep"]["displayName"] for e in board["aroundMe"]][-1] == "Dee"
+    # the top and Dee's neighbourhood in one script, their people in one statement
+    assert pages == [(10, [(str(w["dee"].id), 2)])]
+    assert len(cards) == 1
+    assert set(cards[0]) == {w[n].id for n in ("ana", "ben", "cy", "dee")}
 
 
 async def test_given_a_recompute_then_the_hook_moves_the_board_and_a_reversal_lowers_it(

@@ -55,3 +55,23 @@ async def test_given_a_tie_across_the_page_start_then_it_shares_the_rank_before_
 
     assert [(r.rank, r.key, r.score) for r in page] == [(2, "c", 5), (2, "d", 5), (5, "e", 1)]
     assert nobody == []
+
+
+async def test_given_a_page_then_the_top_and_each_neighbourhood_come_from_one_read(redis: Redis):
+    store = BoardStore(redis)
+    await store.replace(KEY, {"a": 9, "b": 5, "c": 5, "d": 5, "e": 1, "f": 1, "g": 0})
+
+    page = await store.page(KEY, 3, [("d", 1), ("zed", 2), ("g", 1), ("a", 0)])
+    nothing = await store.page(KEY, 0)
+
+    assert [(r.rank, r.key, r.score) for r in page.top] == [(1, "a", 9), (2, "b", 5), (2, "c", 5)]
+    assert [[(r.rank, r.key) for r in near] for near in page.around] == [
+        [(2, "c"), (2, "d"), (5, "e")],
+        [],
+        [(5, "f"), (7, "g")],
+        [(1, "a")],
+    ]
+    assert page.top == await store.top(KEY, 3)
+    assert page.around[0] == await store.around(KEY, "d", 1)
+    assert nothing.top == []
+    assert nothing.around == []

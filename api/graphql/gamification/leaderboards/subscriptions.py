@@ -53,6 +53,6 @@ async def leaderboard_changed(
             # names and pictures of the tenant's people, the same for every follower: read
             # once per push and set of people (the aroundMe of each follower is its own set)
             return live.shared(channel, generation, ("people", tuple(ids)),
-                               lambda: UserRepository(viewer).by_ids(ids))  # fmt: skip
+                               lambda: UserRepository(viewer).cards(ids))  # fmt: skip
 
         yield Leaderboard.at(board, period.id, top=top, people=people)

@@ -4,23 +4,34 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 import strawberry
+from redis.asyncio import Redis
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from api.graphql.errors import unauthenticated
 from domain.kit.errors import InvalidInput, NotFound
 from domain.org.models import User
+from domain.org.repository import Card
 from gamification.leaderboards import service
 from gamification.leaderboards.models import Leaderboard as StoredBoard
-from gamification.leaderboards.store import BoardStore
+from gamification.leaderboards.ranking import Ranked
+from gamification.leaderboards.store import BoardStore, board_key
+
+# one store per Redis client (its script registered once, not at every request)
+_stores: WeakKeyDictionary[Redis, BoardStore] = WeakKeyDictionary()
 
 
 def board_store(info: Info[Any, None]) -> BoardStore:
     redis = info.context.redis
     if redis is None:
         raise unauthenticated("leaderboards need Redis, which this server is not given")
-    return BoardStore(redis)
+    store = _stores.get(redis)
+    if store is None:
+        store = _stores[redis] = BoardStore(redis)
+    return store
 
 
 @strawberry.type(description="Someone on a board: a name and a picture, nothing else of theirs.")
@@ -30,7 +41,7 @@ class Competitor:
     avatar_url: str | None
 
     @classmethod
-    def of(cls, user: User) -> Competitor:
+    def of(cls, user: User | Card) -> Competitor:
         return cls(id=strawberry.ID(str(user.id)), display_name=user.display_name,
                    avatar_url=user.avatar_url)  # fmt: skip
 
@@ -46,7 +57,7 @@ class LeaderboardEntry:
 
 
 # a push's read of the people on the board, shared by its followers (`leaderboardChanged`)
-ReadPeople = Callable[[list[UUID]], Awaitable[dict[UUID, User]]]
+ReadPeople = Callable[[list[UUID]], Awaitable[dict[UUID, Card]]]
 
 
 async def _entries(
@@ -54,15 +65,42 @@ async def _entries(
 ) -> list[LeaderboardEntry]:
     ids = [e.user_id for e in found]
     if read_people is not None:
-        shared = await read_people(ids)
-        people: list[Any] = [shared.get(i) for i in ids]
-    else:
-        people = await info.context.loaders.people.load_many(ids)
+        people = await read_people(ids)
+    else:  # the request's cards: the top's and aroundMe's people in one statement
+        people = await info.context.loaders.cards.load(tuple(ids))
     return [
-        LeaderboardEntry(rank=e.rank, score=e.score, rep=Competitor.of(p))
-        for e, p in zip(found, people, strict=True)
-        if isinstance(p, User)
+        LeaderboardEntry(rank=e.rank, score=e.score, rep=Competitor.of(people[e.user_id]))
+        for e in found
+        if e.user_id in people
     ]
+
+
+class PageReads:
+    """The reads of one board object (one query's, or one push's) from the store: the top
+    and the neighbourhoods its fields ask for in the same turn of the event loop are read
+    together, in one script (`BoardStore.page`): `entries` and `aroundMe` are one round
+    trip, not two. A new board object reads afresh."""
+
+    def __init__(self, store: BoardStore, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.loader: DataLoader[tuple[Any, ...], list[Ranked[str]]] = DataLoader(self._load)
+
+    def top(self, first: int) -> Awaitable[list[Ranked[str]]]:
+        return self.loader.load(("top", first))
+
+    def around(self, member: str, radius: int) -> Awaitable[list[Ranked[str]]]:
+        return self.loader.load(("around", member, radius))
+
+    async def _load(self, keys: list[tuple[Any, ...]]) -> list[list[Ranked[str]]]:
+        first = max((k[1] for k in keys if k[0] == "top"), default=0)
+        around = list(dict.fromkeys((k[1], k[2]) for k in keys if k[0] == "around"))
+        page = await self.store.page(self.key, first, around)
+        # a shorter top is the longer one's start: its ranks are the same
+        return [
+            page.top[: k[1]] if k[0] == "top" else page.around[around.index((k[1], k[2]))]
+            for k in keys
+        ]
 
 
 @strawberry.type(
@@ -81,6 +119,12 @@ class Leaderboard:
     # a push's read of the top, shared by the board's followers (`leaderboardChanged`)
     top: strawberry.Private[service.ReadTop | None] = None
     people: strawberry.Private[ReadPeople | None] = None
+    reads: strawberry.Private[PageReads | None] = None  # made by the first field that reads
+
+    def _reads(self, info: Info[Any, None]) -> PageReads:
+        if self.reads is None:
+            self.reads = PageReads(board_store(info), board_key(self.board.id, self.period))
+        return self.reads
 
     @classmethod
     async def of(cls, board: StoredBoard) -> Leaderboard:
@@ -103,7 +147,7 @@ class Leaderboard:
     async def entries(self, info: Info[Any, None], first: int = 10) -> list[LeaderboardEntry]:
         found = await service.board_entries(
             viewer=info.context.viewer, store=board_store(info), board=self.board,
-            period=self.period, first=first, read_top=self.top,
+            period=self.period, first=first, read_top=self.top or self._reads(info).top,
         )  # fmt: skip
         return await _entries(info, found, self.people)
 
@@ -111,7 +155,7 @@ class Leaderboard:
     async def around_me(self, info: Info[Any, None], radius: int = 2) -> list[LeaderboardEntry]:
         found = await service.board_around(
             viewer=info.context.viewer, store=board_store(info), board=self.board,
-            period=self.period, radius=radius,
+            period=self.period, radius=radius, read_around=self._reads(info).around,
         )  # fmt: skip
         return await _entries(info, found, self.people)
 
