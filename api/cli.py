@@ -237,8 +237,19 @@ def migrate() -> None:
     sys.stdout.write(f"migrated {_redact(settings.database_url)}\n")
 
 
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers", envvar="PODIUM_API_WORKERS", min=1, max=64,
+        help="API processes sharing the port (one per core serves the most requests).",
+    ),
+]  # fmt: skip
+
+
 @app.command()
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve(
+    host: HostOption = "127.0.0.1", port: PortOption = 8000, workers: WorkersOption = 1
+) -> None:
     """Serve the API (GraphQL at /graphql, /health); settings from the environment."""
     import uvicorn
 
@@ -248,6 +259,7 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
         factory=True,
         host=host,
         port=port,
+        workers=workers,  # each process its own pools and live hub (Redis fans out to all)
         access_log=False,  # Podium's middleware logs each request once, with its request id
         proxy_headers=True,  # trusts FORWARDED_ALLOW_IPS (uvicorn's variable; 127.0.0.1)
     )

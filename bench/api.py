@@ -144,7 +144,11 @@ async def prepare(database_url: str) -> tuple[str, str]:
         await close_db()
 
 
-def _start_server(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start_server(
+    target: str, port: int, env: dict[str, str], workers: int = 1
+) -> subprocess.Popen[bytes]:
+    """uvicorn serving ``target`` on 127.0.0.1 (``workers`` processes: as `podium serve
+    --workers`)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -159,6 +163,7 @@ def _start_server(target: str, port: int, env: dict[str, str]) -> subprocess.Pop
             "--log-level",
             "warning",
             "--no-access-log",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         cwd=ROOT,
         env=env,

@@ -18,15 +18,17 @@ The tenant is the close benchmark's (bench/close.py, two transactions a rep), cl
   ceiling of single-member ZADDs over as many members as the board has); updates/s, the
   ratio (target >= 25%) and CPU per 1,000 updates of this process.
 - reads: the `Leaderboard` operation of the apps (client-operations.graphql: the top 10 and
-  the rep's neighbourhood, radius 2) over real HTTP against a real API process (uvicorn,
-  production mode, as bench/api.py starts it), by 50 clients paced at 5 reads/s each, each
-  read as one of 200 reps (their own tokens): 250 reads/s in all, latency counted from the
-  scheduled send time (`bench.api.paced`: a server falling behind shows its queueing);
-  p50/p99 (target p99 <= 10 ms), and the API process's CPU time per query (its user and
-  system time from /proc from the end of the clients' warm-up to the last answer, divided by
-  the queries sent in between). Every answer is checked (no errors, ten entries, the rep
-  around themselves). The API serves a board's current period: the benchmark's month, which
-  is in the past, is copied to the current month's sorted set first (and removed after).
+  the rep's neighbourhood, radius 2) over real HTTP against a real API (uvicorn,
+  production mode, as bench/api.py starts it), once with one process and once with two
+  (`--api-workers 1,2`: `podium serve --workers 2`, one per core), by 50 clients paced at
+  5 reads/s each, each read as one of 200 reps (their own tokens): 250 reads/s in all,
+  latency counted from the scheduled send time (`bench.api.paced`: a server falling behind
+  shows its queueing); p50/p99 (target p99 <= 10 ms), and the API's CPU time per query (the
+  user and system time of its processes from /proc from the end of the clients' warm-up to
+  the last answer, divided by the queries sent in between). Every answer is checked (no
+  errors, ten entries, the rep around themselves). The API serves a board's current
+  period: the benchmark's month, which is in the past, is copied to the current month's
+  sorted set first (and removed after).
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ async def run(
         await redis.aclose()
         await close_db()
     try:
-        await read_over_http(database_url, redis_url, str(board.id), tokens, args)
+        for workers in args.api_workers:
+            await read_over_http(database_url, redis_url, str(board.id), tokens, args, workers)
     finally:
         redis = Redis.from_url(redis_url)
         await redis.delete(live)
@@ -193,10 +196,25 @@ query Leaderboard($id: ID!, $first: Int = 10) {
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """A process's user and system CPU time so far (/proc/<pid>/stat, Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    """A process's user and system CPU time so far, with its children's (the API's worker
+    processes under `--workers`) (/proc/<pid>/stat, Linux)."""
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    user = system = 0.0
+    for each in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        user, system = user + int(fields[11]) / tick, system + int(fields[12]) / tick
+    return user, system
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(c) for c in text.split()]
 
 
 def start_py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
@@ -209,7 +227,12 @@ def start_py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
 
 
 async def read_over_http(
-    database_url: str, redis_url: str, board_id: str, tokens: list[str], args: argparse.Namespace
+    database_url: str,
+    redis_url: str,
+    board_id: str,
+    tokens: list[str],
+    args: argparse.Namespace,
+    workers: int = 1,
 ) -> None:
     """The `Leaderboard` query p99 through a real API process (see the module)."""
     import aiohttp
@@ -217,7 +240,8 @@ async def read_over_http(
     from bench.api import _free_port, _start_server, _wait_ready, paced, production_env
 
     port = _free_port()
-    server = _start_server("api.app:create_app", port, production_env(database_url, redis_url))
+    server = _start_server("api.app:create_app", port, production_env(database_url, redis_url),
+                           workers=workers)  # fmt: skip
     url = f"http://127.0.0.1:{port}/graphql"
     body = {"query": LEADERBOARD_QUERY, "variables": {"id": board_id, "first": 10}}
     wrong: list[str] = []
@@ -272,10 +296,11 @@ async def read_over_http(
     p99 = sample.percentile(99)
     print(
         f"reads: {sample.requests:,} Leaderboard queries (top 10 + around me, GraphQL over "
-        f"HTTP to an API process) by {CLIENTS} clients paced at {per_client:g}/s each: "
+        f"HTTP to {'an API process' if workers == 1 else f'{workers} API processes'}) by "
+        f"{CLIENTS} clients paced at {per_client:g}/s each: "
         f"p50 {sample.percentile(50):.2f} ms, p99 {p99:.2f} ms (target <= "
         f"{TARGET_P99_MS:.0f} ms) {'MET' if p99 <= TARGET_P99_MS else 'MISS'}, "
-        f"{sample.errors} wrong answers; the API process's CPU "
+        f"{sample.errors} wrong answers; the API's CPU "
         f"{(user + system) / counted * 1000:.2f} ms per query ({user / counted * 1000:.2f} user,"
         f" {system / counted * 1000:.2f} system; {counted:,} queries after the warm-up)"
     )
@@ -307,6 +332,10 @@ if __name__ == "__main__":
     parser.add_argument("--reps", type=int, default=REPS)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--reads-per-client", type=float, default=READS_PER_CLIENT)
+    parser.add_argument(
+        "--api-workers", type=lambda v: [int(n) for n in v.split(",")], default=[1, 2],
+        help="API processes to read through, one run each (`podium serve --workers`): 1,2",
+    )  # fmt: skip
     parser.add_argument("--seconds", type=float, default=READ_SECONDS, help="of paced reads")
     parser.add_argument(
         "--reads-only", action="store_true", help="skip the rebuild and updates (with --reuse)"
