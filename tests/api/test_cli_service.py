@@ -142,3 +142,51 @@ async def test_given_database_and_redis_when_serving_then_ready_over_http(
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert proc.returncode == -signal.SIGTERM
     assert "Application shutdown complete" in err.decode()
+
+
+async def test_given_workers_when_serving_then_that_many_processes_answer(
+    database_url: str, redis_url: str
+):
+    """`podium serve --workers 2`: one supervisor and two API processes on one port."""
+    from pathlib import Path
+
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2",
+        cwd=ROOT, env=cli_env(database_url, REDIS_URL=redis_url),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        answers = []
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    answers.append(await client.get(f"http://127.0.0.1:{port}/health"))
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            children: list[str] = []
+            for _ in range(100):  # the second process may start a moment after the first
+                found = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+                # the API processes (multiprocessing's resource tracker is a child too)
+                children = [c for c in found if b"spawn_main" in _cmdline(c)]
+                if len(children) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+        assert answers and answers[0].status_code == 200
+        assert len(children) == 2
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), 30)
+    bad = await podium(database_url, "serve", "--workers", "0")
+    assert bad.returncode == 2
+    assert "--workers" in bad.stderr
+
+
+def _cmdline(pid: str) -> bytes:
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
