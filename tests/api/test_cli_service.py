@@ -148,8 +148,6 @@ async def test_given_workers_when_serving_then_that_many_processes_answer(
     database_url: str, redis_url: str
 ):
     """`podium serve --workers 2`: one supervisor and two API processes on one port."""
-    from pathlib import Path
-
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2",
@@ -167,13 +165,13 @@ async def test_given_workers_when_serving_then_that_many_processes_answer(
                     await asyncio.sleep(0.1)
             children: list[str] = []
             for _ in range(100):  # the second process may start a moment after the first
-                found = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
                 # the API processes (multiprocessing's resource tracker is a child too)
-                children = [c for c in found if b"spawn_main" in _cmdline(c)]
+                children = _api_processes(proc.pid)
                 if len(children) >= 2:
                     break
                 await asyncio.sleep(0.1)
-        assert answers and answers[0].status_code == 200
+        assert answers
+        assert answers[0].status_code == 200
         assert len(children) == 2
     finally:
         proc.terminate()
@@ -183,10 +181,15 @@ async def test_given_workers_when_serving_then_that_many_processes_answer(
     assert "--workers" in bad.stderr
 
 
-def _cmdline(pid: str) -> bytes:
+def _api_processes(pid: int) -> list[str]:
+    """The children of ``pid`` that multiprocessing spawned to serve (uvicorn's workers)."""
     from pathlib import Path
 
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return b""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except FileNotFoundError:
+            continue
+    return found
