@@ -197,16 +197,16 @@ def _state(batch: PayoutBatch) -> dict[str, Any]:
     }
 
 
-async def _locked(viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
+async def _locked(viewer: Viewer, batch_id: UUID | str, field: str = "id") -> PayoutBatch:
     try:
         found = UUID(str(batch_id))
     except ValueError:
-        raise NotFound(f"no payout batch {batch_id}", field="id") from None
+        raise NotFound(f"no payout batch {str(batch_id)[:40]}", field=field) from None
     batch = (
         await PayoutBatch.filter(id=found, tenant_id=viewer.tenant_id).select_for_update().first()
     )
     if batch is None:
-        raise NotFound(f"no payout batch {batch_id}", field="id")
+        raise NotFound(f"no payout batch {batch_id}", field=field)
     return batch
 
 
@@ -431,10 +431,7 @@ async def return_item(
     if not 3 <= len(reason) <= 500:
         raise BatchError("say why, in 3 to 500 characters (the bank's return reason)",
                          field="reason")  # fmt: skip
-    try:
-        batch = await _locked(viewer, batch_id)
-    except NotFound as exc:
-        raise NotFound(exc.message, field="batchId") from None
+    batch = await _locked(viewer, batch_id, field="batchId")
     if batch.method not in SETTLE_LATER or batch.status is not BatchStatus.DONE:
         raise BatchStateError(
             "only an item of an executed file or gift card batch is returned by hand "

@@ -100,13 +100,10 @@ async def set_draw(
 
 
 def _check_terms(recovery_share: Decimal | None, on_termination: str | None) -> None:
-    if recovery_share is not None and (
-        not isinstance(recovery_share, Decimal)
-        or not recovery_share.is_finite()
-        or not ZERO <= recovery_share <= 1
-    ):
-        raise DrawError("a share between 0 and 1", field="recoveryShare")
+    """Draw terms as given (None: not given, the plan's)."""
     if recovery_share is not None:
+        if not recovery_share.is_finite() or not ZERO <= recovery_share <= 1:
+            raise DrawError("a share between 0 and 1", field="recoveryShare")
         check_decimal(recovery_share, field="recoveryShare")
     if on_termination is not None and on_termination not in {t.value for t in OnTermination}:
         raise DrawError("forgive or keep", field="onTermination")
@@ -136,10 +133,6 @@ async def set_plan_terms(
         raise DrawError(f"no plan {plan_id!r}", field="planId") from None
     if not await Plan.filter(tenant_id=viewer.tenant_id, id=parsed).exists():
         raise DrawError(f"no plan {plan_id}", field="planId")
-    if recovery_share is None:
-        raise DrawError("a share between 0 and 1", field="recoveryShare")
-    if on_termination is None:
-        raise DrawError("forgive or keep", field="onTermination")
     _check_terms(recovery_share, on_termination)
     found = await (
         PlanDrawTerms.filter(tenant_id=viewer.tenant_id, plan_id=parsed).select_for_update().first()

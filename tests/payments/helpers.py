@@ -3,6 +3,8 @@ one, on a tiered month plan, October closed."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,6 +15,7 @@ from domain.org.models import Role, User
 from domain.org.viewer import Viewer
 from domain.tenants.models import Tenant
 from payments.statements.models import Statement, StatementLine
+from tests.api.cli_runner import ROOT, cli_env
 from tests.domain.builders import (
     TIERED,
     assign,
@@ -104,3 +107,15 @@ async def lines_of(statement: Statement) -> list[StatementLine]:
 
 def D(text: str) -> Decimal:
     return Decimal(text)
+
+
+async def execute_in_process(db: str, batch_id: object, **env: str) -> tuple[int, str]:
+    """`podium payouts execute` of the batch in a process of its own (which the crash tests
+    kill with PODIUM_TEST_KILL_AT in ``env``): its exit status and what it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", "payouts", "execute", "--tenant", "acme",
+        "--batch", str(batch_id), cwd=ROOT, env={**cli_env(db), **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode() + err.decode()

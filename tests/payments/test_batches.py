@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -29,8 +28,7 @@ from payments.methods.service import set_stripe_config
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
-from tests.api.cli_runner import ROOT, cli_env
-from tests.payments.helpers import World, approved_october, make_world
+from tests.payments.helpers import World, approved_october, execute_in_process, make_world
 from tests.payments.stripe_standin import StripeStandIn, running
 
 ACCOUNTS = {"ann": "acct_1AnnAnnAnnAnn01", "bob": "acct_1BobBobBobBob02"}
@@ -248,16 +246,7 @@ async def test_given_a_rerun_after_stripe_forgot_the_key_then_the_first_transfer
     w = await _world(standin)
     batch = await _approved(w, rep_ids=[w["ann"].id])
 
-    async def execute(**env: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "payouts", "execute", "--tenant", "acme",
-            "--batch", str(batch.id), cwd=ROOT, env={**cli_env(db), **env},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-        return proc.returncode or 0, out.decode() + err.decode()
-
-    killed, said = await execute(PODIUM_TEST_KILL_AT="item_answered:1")
+    killed, said = await execute_in_process(db, batch.id, PODIUM_TEST_KILL_AT="item_answered:1")
     assert killed == -9, said
     [made] = standin.transfers
     # a day later: Stripe has forgotten the key
@@ -267,7 +256,7 @@ async def test_given_a_rerun_after_stripe_forgot_the_key_then_the_first_transfer
         executed_at=stored.executed_at - timedelta(hours=25)
     )
 
-    code, said = await execute()
+    code, said = await execute_in_process(db, batch.id)
 
     assert code == 0, said
     assert len(standin.transfers) == 1  # not made twice
@@ -318,18 +307,9 @@ async def test_given_the_executor_killed_between_any_two_steps_when_rerun_then_p
     w = await _world(standin)
     batch = await _approved(w)
 
-    async def execute(**env: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "payouts", "execute", "--tenant", "acme",
-            "--batch", str(batch.id), cwd=ROOT, env={**cli_env(db), **env},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-        return proc.returncode or 0, out.decode() + err.decode()
-
-    killed, said = await execute(PODIUM_TEST_KILL_AT=point)
+    killed, said = await execute_in_process(db, batch.id, PODIUM_TEST_KILL_AT=point)
     assert killed == -9, said
-    code, said = await execute()
+    code, said = await execute_in_process(db, batch.id)
     assert code == 0, said
     assert said.startswith(f"{batch.id}: 2 paid, 1 failed, 0 pending; done"), said
 

@@ -5,9 +5,7 @@ approval submitted until payout ops confirm it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -23,9 +21,8 @@ from payments.methods.service import gift_card_config, set_gift_card_config
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
-from tests.api.cli_runner import ROOT, cli_env
 from tests.payments.giftcard_standin import GiftCardStandIn, running
-from tests.payments.helpers import World, approved_october, make_world
+from tests.payments.helpers import World, approved_october, execute_in_process, make_world
 
 KEY = "TEST_tremendous_standin_key_0001"
 
@@ -164,18 +161,9 @@ async def test_given_the_executor_killed_between_two_steps_when_rerun_then_one_o
     w = await _world(standin)
     batch = await _approved(w)
 
-    async def execute(**env: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "payouts", "execute", "--tenant", "acme",
-            "--batch", str(batch.id), cwd=ROOT, env={**cli_env(db), **env},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-        return proc.returncode or 0, out.decode() + err.decode()
-
-    killed, said = await execute(PODIUM_TEST_KILL_AT=point)
+    killed, said = await execute_in_process(db, batch.id, PODIUM_TEST_KILL_AT=point)
     assert killed == -9, said
-    code, said = await execute()
+    code, said = await execute_in_process(db, batch.id)
     assert code == 0, said
     assert said.startswith(f"{batch.id}: 2 paid, 1 failed, 0 pending; done"), said
 
