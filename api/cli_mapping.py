@@ -137,6 +137,9 @@ def _read_overrides(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         cli._fail(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
         raise
+    except RecursionError:
+        cli._fail(f"{path}: nested too deeply to be a field mapping")
+        raise
     if not isinstance(document, dict):
         cli._fail(f"{path}: must be a JSON object of mapping keys and CRM field names")
     return dict(document)

@@ -163,6 +163,9 @@ def origin(
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         cli._fail(f"--file: {exc}")
         return
+    except RecursionError:
+        cli._fail("--file: nested too deeply to be a payer's details")
+        return
     if not isinstance(values, dict):
         cli._fail("--file: a JSON object")
         return

@@ -6,9 +6,7 @@ same file."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,8 +24,8 @@ from payments.methods.errors import MethodConfigError
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
-from tests.api.cli_runner import ROOT, cli_env
-from tests.payments.helpers import World, approved_october, make_world
+from tests.api.cli_runner import ROOT
+from tests.payments.helpers import World, approved_october, execute_in_process, make_world
 
 XSD = ROOT / "payments" / "methods" / "xsd" / "pain.001.001.09.xsd"
 ADDRESS = {"street": "Sonnenallee", "building_number": "1", "postal_code": "20095",
@@ -178,21 +176,12 @@ async def test_given_the_file_write_killed_before_its_commit_then_the_rerun_writ
     async with in_transaction():
         await service.approve_batch(viewer=w.viewer("admin"), batch_id=batch.id)
 
-    async def execute(**env: str) -> int:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "payouts", "execute", "--tenant", "acme",
-            "--batch", str(batch.id), cwd=ROOT, env={**cli_env(db), **env},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        await asyncio.wait_for(proc.communicate(), 120)
-        return proc.returncode or 0
-
-    assert await execute(PODIUM_TEST_KILL_AT="file_written:1") == -9
+    assert (await execute_in_process(db, batch.id, PODIUM_TEST_KILL_AT="file_written:1"))[0] == -9
     stored = await PayoutBatch.get(id=batch.id)
     assert (stored.status, stored.file_content) == (BatchStatus.EXECUTING, None)
     assert set((await _statuses(batch)).values()) == {ItemStatus.PENDING}
 
-    assert await execute() == 0
+    assert (await execute_in_process(db, batch.id))[0] == 0
 
     stored = await PayoutBatch.get(id=batch.id)
     assert stored.status is BatchStatus.DONE
@@ -362,3 +351,28 @@ async def test_given_a_bank_return_of_one_item_then_it_fails_and_its_statement_i
     assert {i.user_id for i in await PayoutItem.filter(batch_id=again.id)} == {
         w["bob"].id, w["cat"].id,
     }  # fmt: skip
+
+
+async def test_given_a_bad_payer_file_then_one_line_naming_it_and_nothing_stored(
+    db: str, tmp_path: Path
+):
+    """`podium payouts origin`: a file nested too deeply, a list, an unknown key, an account
+    that is no G/L account: one line on stderr naming it, exit 2, no traceback."""
+    from domain.tenants.models import Tenant
+    from tests.api.cli_runner import podium
+
+    w = await make_world()
+    cases = {
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        "list.json": ("[]", "a JSON object"),
+        "extra.json": ('{"company_code": "1000", "accrued_account": "210000", '
+                       '"payable_account": "219000", "extra": 1}', "origin"),
+        "account.json": ('{"company_code": "1000", "accrued_account": "210000", '
+                         '"payable_account": "9' + "9" * 30 + '"}', "payableAccount"),
+    }  # fmt: skip
+    for name, (text, named) in cases.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        ran = await podium(db, "payouts", "origin", "--tenant", "acme", "--method", "csv_file",
+                           "--file", tmp_path / name)  # fmt: skip
+        ran.one_line_error(named)
+    assert "payout_files" not in (await Tenant.get(id=w.tenant.id)).settings

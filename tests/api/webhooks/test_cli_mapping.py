@@ -148,6 +148,8 @@ async def test_given_bad_input_then_exit_2_one_line_naming_it_and_nothing_stored
     broken.write_text('{"date": "Commission_Date__c",}', encoding="utf-8")
     a_list = tmp_path / "list.json"
     a_list.write_text('["date"]', encoding="utf-8")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     sf = ("--tenant", "acme", "--source", "salesforce")
 
     from_file = await mapping(db, "set", *sf, "--file", unknown)
@@ -155,6 +157,7 @@ async def test_given_bad_input_then_exit_2_one_line_naming_it_and_nothing_stored
     not_text = await mapping(db, "set", *sf, "--set", "date=")
     not_json = await mapping(db, "set", *sf, "--file", broken)
     not_object = await mapping(db, "set", *sf, "--file", a_list)
+    too_deep = await mapping(db, "set", *sf, "--file", deep)
     missing = await mapping(db, "set", *sf, "--file", tmp_path / "missing.json")
     no_pair = await mapping(db, "set", *sf, "--set", "date")
     nobody = await mapping(db, "show", "--tenant", "nobody", "--source", "salesforce")
@@ -169,6 +172,7 @@ async def test_given_bad_input_then_exit_2_one_line_naming_it_and_nothing_stored
     not_text.one_line_error("mapping.date", "must be a field name")
     not_json.one_line_error(str(broken), "not JSON")
     not_object.one_line_error(str(a_list), "JSON object")
+    too_deep.one_line_error(str(deep), "nested too deeply")
     missing.one_line_error(str(tmp_path / "missing.json"), "no such file")
     no_pair.one_line_error("--set", "key=value")
     for ran in (nobody, nobody_set, nobody_reset):
