@@ -201,7 +201,8 @@ async def _prepare(database_url: str) -> DemoAccess:
                 secret = Settings.from_env().payout_details_secret
                 summary = await seed_demo(payout_details_secret=secret)
             _say(
-                f"seeded {summary.tenant.name}: {len(summary.people.reps)} reps, "
+                f"seeded {summary.tenant.name}: "
+                f"{len(summary.people.reps) + len(summary.people.us_partners)} reps, "
                 f"{summary.transactions} transactions, {summary.results} earnings results "
                 f"({', '.join(summary.periods)})"
             )
