@@ -147,7 +147,7 @@ async def connect_tenant(
         else:
             if current_url != url:
                 await _point_at(system, provider, url, secret)
-            done.notes.append(f"{name}: SANDBOX at {url} (a local stand-in, no money moves)")
+            done.notes.append(f"{name}: SANDBOX at {url}")
     if urls.get(Provider.STRIPE) is not None:
         done.stripe_accounts = await _stripe_accounts(tenant_id, secret)
     return done

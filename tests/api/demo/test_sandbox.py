@@ -74,8 +74,8 @@ async def test_given_a_tenant_when_connected_then_its_providers_point_at_the_san
     assert (cards.api_key, cards.api_base) == (sandbox.GIFT_CARD_KEY, CARDS_URL)
     assert connection.stripe_accounts == ["acct_1AnnAnnAnnAnn01"]  # to create in the sandbox
     assert connection.notes == [
-        f"Stripe: SANDBOX at {STRIPE_URL} (a local stand-in, no money moves)",
-        f"gift cards: SANDBOX at {CARDS_URL} (a local stand-in, no money moves)",
+        f"Stripe: SANDBOX at {STRIPE_URL}",
+        f"gift cards: SANDBOX at {CARDS_URL}",
     ]
     assert await _audited("payout_provider.set") == 2
 
