@@ -43,7 +43,7 @@ from tortoise.exceptions import DBConnectionError
 from api.demo import devfiles
 from api.demo.embedded import EmbeddedError, EmbeddedServers
 from api.demo.sandbox import NAMES as SANDBOX_NAMES
-from api.demo.sandbox import SandboxError, SandboxThread, providers_to_sandbox
+from api.demo.sandbox import SandboxError, SandboxThread, connect_tenant, providers_to_sandbox
 from api.settings import Settings, SettingsError
 from payments.methods.models import Provider
 
@@ -213,7 +213,6 @@ async def _prepare(database_url: str, sandbox: dict[Provider, str | None] | None
     from tortoise.transactions import in_transaction
 
     from api.auth import mint_token
-    from api.demo.sandbox import connect_tenant
     from api.demo.seed import DEMO_SLUG, TOKEN_PEOPLE, seed_demo
     from domain.db import close_db, init_db, migrate
     from domain.org.models import User
@@ -353,8 +352,8 @@ def _banner(
         )
     if access.payouts:
         _say()
-        _say("Payouts of the demo tenant (SANDBOX: local stand-ins on 127.0.0.1, no money moves;")
-        _say("  a real key in the environment wins: STRIPE_API_KEY, GIFT_CARDS_API_KEY):")
+        _say("Payouts of the demo tenant (a SANDBOX is a local stand-in on 127.0.0.1: no money")
+        _say("  moves; a key in the environment wins: STRIPE_API_KEY, GIFT_CARDS_API_KEY):")
         for note in access.payouts:
             _say(f"  {note}")
     if access.tokens:

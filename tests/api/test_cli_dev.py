@@ -331,6 +331,7 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     assert re.search(r"  Stripe: SANDBOX at http://127\.0\.0\.1:\d+\n", output)
     assert re.search(r"  gift cards: SANDBOX at http://127\.0\.0\.1:\d+/api/v2\n", output)
     assert "starting the payout SANDBOX" in output
+    assert "a SANDBOX is a local stand-in on 127.0.0.1: no money" in output
     assert len(restarted) == 1
     assert restarted[0].pid != killed
     assert ready_after_restart == ready
