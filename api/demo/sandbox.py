@@ -191,7 +191,7 @@ class SandboxThread:
         if not self.providers:
             return self.sandbox
         ready = threading.Event()
-        failed: list[BaseException] = []
+        failed: list[Exception] = []
 
         async def serve() -> None:
             self._stop = asyncio.Event()
@@ -200,7 +200,7 @@ class SandboxThread:
                     self.sandbox = sandbox
                     ready.set()
                     await self._stop.wait()
-            except BaseException as exc:  # e.g. no port to bind: say so in the caller
+            except Exception as exc:  # e.g. no port to bind: said by the caller
                 failed.append(exc)
                 ready.set()
 
@@ -222,6 +222,10 @@ class SandboxThread:
             self._loop.call_soon_threadsafe(self.sandbox.add_accounts, accounts)
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(10)
+        """Stop serving (idempotent; nothing to do when it never started or failed to)."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        assert self._loop is not None
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)

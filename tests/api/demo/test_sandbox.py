@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -172,3 +174,19 @@ def test_given_no_provider_to_sandbox_then_nothing_is_started():
     thread.stop()
 
     assert running.urls() == {Provider.STRIPE: None, Provider.GIFT_CARDS: None}
+
+
+def test_given_the_sandbox_cannot_start_then_it_says_why_and_stops_cleanly(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    @asynccontextmanager
+    async def no_port(providers: Any) -> AsyncIterator[sandbox.Sandbox]:
+        raise OSError("[Errno 98] address already in use")
+        yield sandbox.Sandbox()  # pragma: no cover - never reached
+
+    monkeypatch.setattr(sandbox, "serving", no_port)
+    thread = sandbox.SandboxThread([Provider.STRIPE])
+
+    with pytest.raises(sandbox.SandboxError, match="did not start: .*address already in use"):
+        thread.start()
+    thread.stop()  # what podium dev's clean-up does next: nothing left to stop
