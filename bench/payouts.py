@@ -10,11 +10,11 @@
 2. NACHA: a PPD file of 20,000 entries written (`ach_file`) and checked by achkit.
 3. Stripe: a batch of 20,000 approved statements (generated into PostgreSQL, not timed)
    created, approved and executed through `payments.batches.service.execute_batch` against
-   the Stripe stand-in (tests/payments/stripe_standin.py) served by a process of its own on
-   127.0.0.1 (`python -m tests.payments.stripe_standin`), a batch a month for ``--runs``
-   months; items/s (median), beside the ceiling measured in the same run: the Stripe adapter
-   alone paying as many items at once against the same stand-in, with no database; CPU per
-   item of this process, of its PostgreSQL backends and of the stand-in; how many transfers
+   the Stripe stand-in (payments/methods/sandbox/stripe_connect.py) served by a process of its
+   own on 127.0.0.1 (`python -m payments.methods.sandbox.stripe_connect`), a batch a month for
+   ``--runs`` months; items/s (median), beside the ceiling measured in the same run: the Stripe
+   adapter alone paying as many items at once against the same stand-in, with no database; CPU
+   per item of this process, of its PostgreSQL backends and of the stand-in; how many transfers
    the stand-in made per idempotency key and per item (0 duplicates).
 
 Each figure is the median of ``--runs`` runs (3). Targets: Stripe >= 200 items/s on a
@@ -236,11 +236,11 @@ async def _seed(database_url: str, n: int, periods: list[str]) -> tuple[Any, Any
 
 
 def _standin(accounts: list[str]) -> tuple[subprocess.Popen[str], str]:
-    """The Stripe stand-in in a process of its own (`python -m tests.payments.stripe_standin`),
-    and its address."""
+    """The Stripe stand-in in a process of its own (`python -m
+    payments.methods.sandbox.stripe_connect`), and its address."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.payments.stripe_standin", "--api-key", STANDIN_KEY,
-         "--balance", "eur=1000000000000", "--accounts", "-"],
+        [sys.executable, "-m", "payments.methods.sandbox.stripe_connect", "--api-key",
+         STANDIN_KEY, "--balance", "eur=1000000000000", "--accounts", "-"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdin is not None

@@ -5,13 +5,17 @@
 1. PostgreSQL and Redis: ``DATABASE_URL`` / ``REDIS_URL`` when set, else embedded servers with
    their data under ``.podium/`` (see ``api.demo.embedded``); their URLs go to
    ``.podium/env``, where every other `podium` command run in this folder finds them.
-2. Migrations, then the demo tenant when the database has no tenant yet.
-3. The arq worker (a supervised child process: restarted when it dies), then the API
+2. The payout sandbox (``api.demo.sandbox``), in development when no real provider is
+   configured: local stand-ins of Stripe and of a gift card API on 127.0.0.1.
+3. Migrations, then the demo tenant when the database has no tenant yet, pointed at the
+   sandbox (its Stripe payees' connected accounts created in it).
+4. The arq worker (a supervised child process: restarted when it dies), then the API
    (``api.app:create_app``, which reads its settings from the environment), and once it
    listens, the URLs, the demo tenant's webhook and ready-made headers for four roles (also
    in ``.podium/tokens``), printed last so that they stay on screen.
 
-Ctrl-C (or SIGTERM) stops the API gracefully, then the worker, then the embedded servers.
+Ctrl-C (or SIGTERM) stops the API gracefully, then the worker, the sandbox and the embedded
+servers.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ from tortoise.exceptions import DBConnectionError
 
 from api.demo import devfiles
 from api.demo.embedded import EmbeddedError, EmbeddedServers
+from api.demo.sandbox import NAMES as SANDBOX_NAMES
+from api.demo.sandbox import SandboxError, SandboxThread, connect_tenant, providers_to_sandbox
+from api.settings import Settings, SettingsError
+from payments.methods.models import Provider
 
 TOKEN_TTL = timedelta(days=7)
 WORKER_RESTART_DELAY = 1.0  # seconds; doubles while the worker keeps dying young
@@ -67,6 +75,9 @@ class DemoAccess:
     webhook_secret: str = ""
     # (role, display name, CRM id, token)
     tokens: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # a line per payout provider: the sandbox it uses, or why none
+    payouts: list[str] = field(default_factory=list)
+    stripe_accounts: list[str] = field(default_factory=list)  # to create in the sandbox
 
 
 def run_dev(*, host: str, port: int, data_dir: Path) -> None:
@@ -83,6 +94,7 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     servers = EmbeddedServers(data_dir)
     worker = WorkerSupervisor()
+    sandbox: SandboxThread | None = None
     began = time.monotonic()
     try:
         if not os.environ.get("DATABASE_URL"):
@@ -91,15 +103,27 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
             os.environ["REDIS_URL"] = servers.start_redis()
         devfiles.write_env(data_dir, {name: os.environ[name] for name in devfiles.VARIABLES})
         embedded = time.monotonic() - began
-        access = asyncio.run(_prepare(os.environ["DATABASE_URL"]))
+        development = Settings.from_env().development
+        sandbox = SandboxThread(providers_to_sandbox(os.environ, development=development))
+        if sandbox.providers:
+            names = " and ".join(SANDBOX_NAMES[p] for p in sandbox.providers)
+            _say(f"starting the payout SANDBOX: local stand-ins of {names} on 127.0.0.1...")
+        running = sandbox.start()
+        access = asyncio.run(
+            _prepare(os.environ["DATABASE_URL"], running.urls() if development else None)
+        )
+        sandbox.add_accounts(access.stripe_accounts)
         # the arq worker applies CRM events and recomputes: without it a webhook would be
         # accepted and never reach anyone's earnings
         worker.start()
         ready = time.monotonic() - began
         _serve(host, port, lambda: _banner(host, port, data_dir, servers, access, embedded, ready))
-    except EmbeddedError as exc:
+    except (EmbeddedError, SandboxError) as exc:
         sys.stderr.write(f"podium: {exc}\n")
         raise typer.Exit(1) from None
+    except SettingsError as exc:
+        sys.stderr.write(f"podium: {exc}\n")
+        raise typer.Exit(2) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBConnectionError) as exc:
         sys.stderr.write(f"podium: cannot use the database: {exc}\n")
         raise typer.Exit(1) from None
@@ -107,6 +131,8 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
         pass
     finally:
         worker.stop()
+        if sandbox is not None:
+            sandbox.stop()
         servers.stop()
         devfiles.remove(data_dir, devfiles.ENV_FILE)  # its sockets are gone
         signal.signal(signal.SIGTERM, previous)
@@ -180,13 +206,14 @@ class WorkerSupervisor:
             _stop_worker(self.process)
 
 
-async def _prepare(database_url: str) -> DemoAccess:
-    """Migrate, seed the demo tenant into an empty database, mint the tokens."""
+async def _prepare(database_url: str, sandbox: dict[Provider, str | None] | None) -> DemoAccess:
+    """Migrate, seed the demo tenant into an empty database, point it at the payout sandbox
+    (``sandbox``: its address per provider, None where a real key is in the environment; None
+    itself outside development: the tenant is left alone), mint the tokens."""
     from tortoise.transactions import in_transaction
 
     from api.auth import mint_token
     from api.demo.seed import DEMO_SLUG, TOKEN_PEOPLE, seed_demo
-    from api.settings import Settings
     from domain.db import close_db, init_db, migrate
     from domain.org.models import User
     from domain.tenants.models import Tenant
@@ -201,7 +228,8 @@ async def _prepare(database_url: str) -> DemoAccess:
                 secret = Settings.from_env().payout_details_secret
                 summary = await seed_demo(payout_details_secret=secret)
             _say(
-                f"seeded {summary.tenant.name}: {len(summary.people.reps)} reps, "
+                f"seeded {summary.tenant.name}: "
+                f"{len(summary.people.reps) + len(summary.people.us_partners)} reps, "
                 f"{summary.transactions} transactions, {summary.results} earnings results "
                 f"({', '.join(summary.periods)})"
             )
@@ -211,6 +239,13 @@ async def _prepare(database_url: str) -> DemoAccess:
         await _fill_boards(tenant.id)
         audience = Settings.from_env().jwt_audience
         access = DemoAccess(tenant.slug, tenant.name, tenant.webhook_secret)
+        if sandbox is not None:
+            async with in_transaction():
+                connection = await connect_tenant(
+                    tenant_id=tenant.id, secret=Settings.from_env().payout_details_secret,
+                    urls=sandbox,
+                )  # fmt: skip
+            access.payouts, access.stripe_accounts = connection.notes, connection.stripe_accounts
         for role, external_id in TOKEN_PEOPLE:
             user = await User.get_or_none(tenant_id=tenant.id, external_id=external_id)
             if user is not None:
@@ -315,6 +350,12 @@ def _banner(
             "  send a signed CRM event: .venv/bin/podium send-event --tenant demo "
             "--rep rep-north-01 --amount 5000 --type solar --state activated"
         )
+    if access.payouts:
+        _say()
+        _say("Payouts of the demo tenant (a SANDBOX is a local stand-in on 127.0.0.1: no money")
+        _say("  moves; a key in the environment wins: STRIPE_API_KEY, GIFT_CARDS_API_KEY):")
+        for note in access.payouts:
+            _say(f"  {note}")
     if access.tokens:
         lines = []
         for role, name, external_id, token in access.tokens:

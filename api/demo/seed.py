@@ -8,6 +8,13 @@ and three months of transactions ending with the current month, then every earni
 next quarter's targets (bookings, and heat pumps alone) allocated down to every rep; the
 first month closed with its statements (approved and paid but for the north team's drafts, a
 partner agent on a draw, a south rep's deal cancelled after payment to claw back next month).
+And a US pilot: three installer partners in Texas on a plan in dollars, outside the European
+sales hierarchy, paid by ACH (a NACHA file from the company's US bank).
+
+Every payout method has its payees: field reps by SEPA transfer (one in seven, employees,
+through the ADP payroll), partner agents through Stripe Connect (each region's agent number
+5, a part-time ambassador, in gift cards by e-mail), the US partners by ACH; the SAP ledger
+takes anyone.
 
 Everything goes through the real use cases (tenant, people, plan publishing and assignment,
 the bulk CSV import, recompute), so the demo exercises the paths production data takes. The
@@ -43,7 +50,7 @@ from payments.batches.files import set_file_origin
 from payments.batches.service import create_batch
 from payments.draws.service import set_draw, set_plan_terms
 from payments.invoices.service import set_partner_profile, set_tax_rule
-from payments.payouts.models import PayoutMethod
+from payments.payouts.models import BankAccountType, PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
 from payments.statements.service import approve_statements, build_statements, mark_paid
@@ -91,6 +98,23 @@ components:
     steps:
       - {at: 1.0, amount: 500}
       - {at: 1.5, amount: 1200}
+"""
+
+# the US pilot's installer partners: dollars, a flat share of what they install, no quota
+US_PLAN = """\
+id: us-partner-commission
+name: US installer partners
+currency: USD
+period: month
+payable_when: "state == 'activated'"
+measures:
+  - id: installations
+    filter: "type in ('solar', 'heat_pump') and state != 'cancelled'"
+components:
+  - id: commission
+    type: rate
+    measure: installations
+    rate: 0.05
 """
 
 MANAGER_PLAN = """\
@@ -147,7 +171,8 @@ class DemoPeople:
     payout_ops: str = "payout-ops"
     head_of_sales: str = "mgr-head"
     managers: list[str] = field(default_factory=list)
-    reps: list[str] = field(default_factory=list)
+    reps: list[str] = field(default_factory=list)  # the European field reps and partner agents
+    us_partners: list[str] = field(default_factory=list)  # the US pilot's, paid in dollars
 
 
 @dataclass
@@ -249,6 +274,14 @@ async def seed_demo(
                 regions[external_id] = region
                 hired[external_id] = hire
     await import_reps(viewer=system, lines=rep_lines, file="demo/reps.csv")
+    for external_id, name in US_PARTNERS:
+        # no manager: the pilot is outside the European teams (whose team plans are in euros);
+        # the admins approve their statements
+        await create_user(
+            viewer=system, external_id=external_id, display_name=name,
+            email=f"{external_id}@helios.example", country="US", hire_date=date(2025, 3, 1),
+        )  # fmt: skip
+        people.us_partners.append(external_id)
 
     agent_version = await publish_plan_version(
         viewer=system, document=AGENT_PLAN, effective_from=start
@@ -256,6 +289,7 @@ async def seed_demo(
     manager_version = await publish_plan_version(
         viewer=system, document=MANAGER_PLAN, effective_from=start
     )
+    us_version = await publish_plan_version(viewer=system, document=US_PLAN, effective_from=start)
     users = {u.external_id: u for u in await User.filter(tenant_id=tenant.id)}
     for external_id in people.reps:
         await assign_plan(
@@ -271,6 +305,9 @@ async def seed_demo(
             user_id=users[external_id].id,
             effective_from=start,
         )
+    for external_id in people.us_partners:
+        await assign_plan(viewer=system, plan_id=us_version.plan_id,
+                          user_id=users[external_id].id, effective_from=start)  # fmt: skip
 
     # quotas: per rep and month; a manager's bookings quota (their team's) is the sum of their
     # reps' quotas
@@ -321,11 +358,16 @@ async def seed_demo(
                     f"TX-{period.id}-{count:05d},{rep},{kind},{amount},EUR,{day.isoformat()},"
                     f"{state},{splits},{product},{kwp},{channels[rep]}\n"
                 )
+    # the US pilot's sales, drawn from a generator of their own: the European data stays the
+    # same rows it was before the pilot
+    us_lines = _us_transactions(random.Random(f"{seed}/us"), people.us_partners, periods, today)
+    tx_lines.extend(us_lines)
+    count += len(us_lines)
     await import_transactions(viewer=system, lines=tx_lines, file="demo/transactions.csv")
 
     results = 0
     for period in periods:
-        for external_id in [*people.reps, *people.managers]:
+        for external_id in [*people.reps, *people.managers, *people.us_partners]:
             stored = await recompute_rep_period(
                 viewer=system, user_id=users[external_id].id, period=period.id
             )
@@ -437,10 +479,12 @@ async def _seed_contest(users: dict[str, User], today: date) -> None:
 
 async def _seed_statements(system: Viewer, users: dict[str, User], periods: list[Period]) -> None:
     """The first month closed, its statements built (a partner agent on a recoverable draw
-    of 800 EUR tops up to it), approved and paid except the north team's, which wait as
-    drafts for their manager (mgr-north) to approve; two partner agents invoice as German
-    businesses (19% VAT); then a south rep's deal of that month is cancelled after payment:
-    closing the next month claws it back."""
+    of 800 EUR tops up to it); the field reps' approved and paid except the north team's,
+    which wait as drafts for their manager (mgr-north) to approve; the other partner agents'
+    and the US partners' approved, to pay: the Stripe ones in a batch waiting for a second
+    pair of eyes, the gift card and ACH ones for a batch of their method. Two partner agents
+    invoice as German businesses (19% VAT); then a south rep's deal of that month is
+    cancelled after payment: closing the next month claws it back."""
     first = periods[0].id
     await close_period(viewer=system, period=first)
     agent = await PlanAssignment.get(user_id=users["agent-north-01"].id)
@@ -464,10 +508,10 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
     built = await Statement.filter(tenant_id=system.tenant_id, period=first).values_list(
         "user_id", flat=True
     )
-    agents = {u.id for k, u in users.items() if k.startswith("agent-")}
+    agents = {u.id for k, u in users.items() if k.startswith("agent-")}  # the US ones too
     # the field reps (paid by SEPA or the payroll) approved and paid; the other partner
-    # agents (paid through Stripe Connect) approved, in a payout batch that waits for a
-    # second pair of eyes
+    # agents approved: those paid through Stripe Connect in a payout batch that waits for a
+    # second pair of eyes, the gift card ones and the US partners (ACH) for a batch of theirs
     await approve_statements(
         viewer=system, period=first,
         rep_ids=sorted({u for u in built if u not in north and u not in agents}),
@@ -483,6 +527,15 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
         values={"name": "Helios Energy GmbH", "iban": "DE02 1203 0000 0000 2020 51",
                 "bic": "BYLADEM1001", "address": {"street": "Sonnenallee", "building_number": "1",
                 "postal_code": "20095", "town": "Hamburg", "country": "DE"}},
+    )  # fmt: skip
+    # the US company's bank, which the NACHA files of the US partners' batches pay from
+    # (balanced files: each batch's credits offset by a debit of the company's account)
+    await set_file_origin(
+        viewer=system, method=PayoutMethod.NACHA_FILE,
+        values={"odfi_routing": "121000248", "odfi_name": "Wells Fargo Bank",
+                "immediate_origin": "1842215731", "company_name": "Helios Energy Inc",
+                "company_id": "1842215731", "entry_description": "COMMISSION",
+                "offset_account": "7788990011"},
     )  # fmt: skip
     # the ADP company whose payroll pays the employees among the field reps
     await set_file_origin(
@@ -512,6 +565,7 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
 
 
 # the demo's field reps are paid by SEPA transfer, its partner agents through Stripe Connect
+# or in gift cards, its US partners by ACH
 DEMO_TOWNS = {
     "north": ("Hamburg", "20095"),
     "south": ("München", "80331"),
@@ -520,6 +574,18 @@ DEMO_TOWNS = {
 
 
 PAYROLL_EVERY = 7  # one field rep in seven is paid through the payroll, the others by SEPA
+GIFT_CARD_AGENT = 5  # each region's partner agent number 5 takes gift cards, the others Stripe
+# the US pilot's installer partners (Texas), each with their US bank account
+US_PARTNERS = (
+    ("agent-us-01", "Jordan Reyes"),
+    ("agent-us-02", "Casey Whitfield"),
+    ("agent-us-03", "Morgan Delgado"),
+)
+US_BANK_ACCOUNTS = {
+    "agent-us-01": ("111000025", "4820019371", BankAccountType.CHECKING),
+    "agent-us-02": ("021000021", "000123456789", BankAccountType.CHECKING),
+    "agent-us-03": ("026009593", "93400217", BankAccountType.SAVINGS),
+}
 
 
 async def _seed_payout_details(
@@ -549,6 +615,11 @@ async def _seed_payout_details(
                 address={"street": "Sonnenallee", "building_number": str(number),
                          "postal_code": postal_code, "town": town, "country": "DE"},
             )  # fmt: skip
+        elif external_id.endswith(f"-{GIFT_CARD_AGENT:02d}"):
+            await set_payout_details(
+                viewer=system, secret=secret, rep_id=users[external_id].id,
+                method=PayoutMethod.GIFT_CARD, gift_card_email=f"{external_id}@helios.example",
+            )  # fmt: skip
         else:
             await set_payout_details(
                 viewer=system,
@@ -557,6 +628,13 @@ async def _seed_payout_details(
                 method=PayoutMethod.STRIPE,
                 stripe_account_id=f"acct_1Demo{number:011d}",
             )
+    for external_id in people.us_partners:
+        routing, account, kind = US_BANK_ACCOUNTS[external_id]
+        await set_payout_details(
+            viewer=system, secret=secret, rep_id=users[external_id].id,
+            method=PayoutMethod.NACHA_FILE, routing_number=routing, account_number=account,
+            account_type=kind,
+        )  # fmt: skip
 
 
 def _as(user: User) -> Viewer:
@@ -667,6 +745,34 @@ def _product(rng: random.Random) -> tuple[str, Decimal, str, str]:
         return "heat_pump", amount, "Air-source heat pump", ""
     amount = Decimal(rng.randrange(90000, 320000)) / 100
     return "energy_contract", amount, "Green power 24 months", ""
+
+
+def _us_transactions(
+    rng: random.Random, partners: list[str], periods: list[Period], today: date
+) -> list[str]:
+    """The US partners' sales (transactions.csv lines): solar systems and heat pumps in
+    dollars, a few a month each, going live like the European ones."""
+    lines = []
+    for period in periods:
+        last_day = min(period.end, today)
+        elapsed = (last_day - period.start).days + 1
+        for partner in partners:
+            deals = max(1, round(rng.randrange(2, 6) * elapsed / period.days))
+            for number in range(1, deals + 1):
+                day = period.start + timedelta(days=rng.randrange(elapsed))
+                if rng.random() < 0.7:
+                    kind, kwp = "solar", Decimal(rng.randrange(60, 140)) / 10
+                    amount = (kwp * Decimal(rng.randrange(2600, 3400))).quantize(Decimal("0.01"))
+                    product = f"PV {kwp} kWp"
+                else:
+                    kind, kwp, product = "heat_pump", "", "Cold-climate heat pump"
+                    amount = Decimal(rng.randrange(1400, 2600)) * 10
+                state = _state(rng, kind, (today - day).days)
+                lines.append(
+                    f"US-{period.id}-{partner[-2:]}{number:02d},{partner},{kind},{amount},USD,"
+                    f"{day.isoformat()},{state},,{product},{kwp},partner\n"
+                )
+    return lines
 
 
 def _state(rng: random.Random, kind: str, age_days: int) -> str:

@@ -26,6 +26,9 @@ class ProviderRepository:
     async def save(self, config: ProviderConfig) -> None:
         await config.save()
 
+    async def delete(self, config: ProviderConfig) -> None:
+        await config.delete()
+
     async def add_event(
         self, provider: Provider, event_id: str, kind: str, payload: dict[str, Any]
     ) -> bool:

@@ -91,6 +91,22 @@ async def _store(
     return current
 
 
+async def remove_provider_config(*, viewer: Viewer, provider: Provider) -> bool:
+    """Admins and payout ops: the tenant stops paying through ``provider`` (its batches' items
+    then fail naming that); False when it had no configuration. Audited, the key masked."""
+    if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
+        raise Forbidden("only admins and payout ops configure payout providers")
+    repo = ProviderRepository(viewer.tenant_id)
+    current = await repo.config(provider, for_update=True)
+    if current is None:
+        return False
+    await repo.delete(current)
+    await record(viewer=viewer, action="payout_provider.removed", entity_type="payout_provider",
+                 entity_id=provider.value, before={"maskedKey": current.masked_key},
+                 after=None)  # fmt: skip
+    return True
+
+
 async def stripe_setup(*, tenant_id: UUID, secret: bytes) -> StripeSetup | None:
     """The tenant's Stripe client settings and webhook secrets; None when not configured."""
     config = await ProviderRepository(tenant_id).config(Provider.STRIPE)

@@ -31,12 +31,13 @@ class Ran:
         return lines[0]
 
 
+# never the developer's own servers, tenant or payout providers' keys
+NOT_INHERITED = ("DATABASE_URL", "REDIS_URL", "PODIUM_TENANT", "PODIUM_ENV", "STRIPE_API_KEY",
+                 "GIFT_CARDS_API_KEY")  # fmt: skip
+
+
 def cli_env(database_url: str | None, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "PODIUM_TENANT", "PODIUM_ENV")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     env.update(extra)

@@ -134,19 +134,21 @@ def workers_of(pid: int) -> list[psutil.Process]:
 
 
 def podium_wrapper(folder: Path) -> None:
-    """``folder/.venv/bin/podium`` runs the CLI of the checkout in ``folder``, so the README's
-    commands (written for the repository root) run there as they are."""
+    """``folder/.venv/bin/podium`` runs the CLI of the checkout in ``folder`` (and
+    ``.venv/bin/python`` its Python), so the README's commands (written for the repository
+    root) run there as they are."""
     bin_dir = folder / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    script = bin_dir / "podium"
-    script.write_text(f'#!/bin/sh\nPYTHONPATH="{folder}" exec "{sys.executable}" -m api.cli "$@"\n')
-    script.chmod(0o755)
+    for name, run in (("podium", "-m api.cli "), ("python", "")):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nPYTHONPATH="{folder}" exec "{sys.executable}" {run}"$@"\n')
+        script.chmod(0o755)
 
 
-def readme_walkthrough() -> str:
-    """The shell block of the README's live-update walkthrough."""
+def readme_walkthrough(marker: str = "walkthrough") -> str:
+    """The shell block of one of the README's walkthroughs (the live updates', the payouts')."""
     text = (ROOT / "README.md").read_text()
-    marked = text.split("<!-- walkthrough: tests/api/test_cli_dev.py runs this block -->", 1)[1]
+    marked = text.split(f"<!-- {marker}: tests/api/test_cli_dev.py runs this block -->", 1)[1]
     return marked.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
@@ -246,6 +248,21 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
         text=True,
         timeout=120,
     )
+    # the README's payouts walkthrough: a batch of every method, Stripe and gift cards through
+    # the sandbox, executed by podium dev's worker
+    payouts = subprocess.run(
+        [
+            "bash",
+            "-eu",
+            "-c",
+            readme_walkthrough("payouts walkthrough").replace(":8000", f":{port}"),
+        ],
+        cwd=tmp_path,
+        env={**cli_env(None), "PODIUM_PORT": str(port)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     totals = [
         Decimal(
             json.loads(line)["data"]["me"]["earnings"]["total"]["formatted"]
@@ -301,6 +318,20 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     assert "sent transaction" in walkthrough.stdout
     assert len(totals) == 2, walkthrough.stdout
     assert totals[1] > totals[0], walkthrough.stdout  # the event reached the rep's earnings
+    assert payouts.returncode == 0, payouts.stdout + payouts.stderr
+    paid = {line.split()[0]: line for line in payouts.stdout.splitlines()}
+    for method in ("STRIPE", "GIFT_CARD", "NACHA_FILE", "SEPA_FILE", "PAYROLL_FILE", "CSV_FILE"):
+        assert re.search(r"  \d+ PAID", paid[method]), payouts.stdout
+        assert not re.search("FAILED|SUBMITTED|PENDING", paid[method]), payouts.stdout
+    for method, suffix in (("NACHA_FILE", ".ach"), ("SEPA_FILE", ".xml"), ("CSV_FILE", ".csv")):
+        saved = tmp_path / paid[method].split()[-1]
+        assert saved.name.endswith(suffix)
+        assert saved.stat().st_size > 0
+    assert paid["1099-NEC:"], payouts.stdout  # the US partners
+    assert re.search(r"  Stripe: SANDBOX at http://127\.0\.0\.1:\d+\n", output)
+    assert re.search(r"  gift cards: SANDBOX at http://127\.0\.0\.1:\d+/api/v2\n", output)
+    assert "starting the payout SANDBOX" in output
+    assert "a SANDBOX is a local stand-in on 127.0.0.1: no money" in output
     assert len(restarted) == 1
     assert restarted[0].pid != killed
     assert ready_after_restart == ready

@@ -24,12 +24,12 @@ from payments.batches import service
 from payments.batches.errors import BatchError, BatchStateError
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
 from payments.methods.models import Failed, Paid
+from payments.methods.sandbox.stripe_connect import StripeStandIn, running
 from payments.methods.service import set_stripe_config
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
 from tests.payments.helpers import World, approved_october, execute_in_process, make_world
-from tests.payments.stripe_standin import StripeStandIn, running
 
 ACCOUNTS = {"ann": "acct_1AnnAnnAnnAnn01", "bob": "acct_1BobBobBobBob02"}
 

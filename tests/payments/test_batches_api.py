@@ -10,9 +10,9 @@ from typing import Any
 from graphql import print_ast
 
 from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET as SECRET
+from payments.methods.sandbox.stripe_connect import StripeStandIn, dumps
 from tests.api.graphql.helpers import Api
 from tests.api.graphql.test_contract import operation_document
-from tests.payments.stripe_standin import StripeStandIn, dumps
 from tests.payments.test_batches import _world, standin  # noqa: F401 - the fixture
 from workers.tasks.payouts import execute_payout_batch
 

@@ -17,11 +17,11 @@ from domain.kit.errors import Forbidden, InvalidInput
 from payments.batches import service
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
 from payments.methods.models import Provider, ProviderConfig
+from payments.methods.sandbox.giftcards import GiftCardStandIn, running
 from payments.methods.service import gift_card_config, set_gift_card_config
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
-from tests.payments.giftcard_standin import GiftCardStandIn, running
 from tests.payments.helpers import World, approved_october, execute_in_process, make_world
 
 KEY = "TEST_tremendous_standin_key_0001"

@@ -14,8 +14,8 @@ import pytest
 
 from payments.methods.giftcards import GiftCardConfig, TremendousGiftCards
 from payments.methods.models import Failed, Paid, Submitted
+from payments.methods.sandbox.giftcards import GiftCardStandIn, running
 from tests.payments.factories import GIFT_ACCOUNT, STRIPE_ACCOUNT, instruction
-from tests.payments.giftcard_standin import GiftCardStandIn, running
 
 
 @pytest.fixture

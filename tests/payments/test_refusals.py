@@ -14,6 +14,10 @@ import pytest
 from payments.methods.giftcards import GiftCardConfig, TremendousGiftCards
 from payments.methods.models import Failed, PayoutInstruction, Submitted
 from payments.methods.payroll import paydata_file
+from payments.methods.sandbox.giftcards import GiftCardStandIn
+from payments.methods.sandbox.giftcards import running as giftcards_running
+from payments.methods.sandbox.stripe_connect import StripeStandIn
+from payments.methods.sandbox.stripe_connect import running as stripe_running
 from payments.methods.stripe_connect import StripeConfig, StripeConnect
 from tests.payments.factories import (
     ACH_ACCOUNT,
@@ -23,10 +27,6 @@ from tests.payments.factories import (
     STRIPE_ACCOUNT,
     instruction,
 )
-from tests.payments.giftcard_standin import GiftCardStandIn
-from tests.payments.giftcard_standin import running as giftcards_running
-from tests.payments.stripe_standin import StripeStandIn
-from tests.payments.stripe_standin import running as stripe_running
 from tests.payments.test_files import COMPANY, _ach, _sepa
 
 Pay = Callable[[list[PayoutInstruction]], Awaitable[list[object]]]

@@ -17,9 +17,9 @@ import pytest
 
 from payments.methods.errors import ProviderBug
 from payments.methods.models import Failed, Submitted
+from payments.methods.sandbox.stripe_connect import StripeStandIn, running
 from payments.methods.stripe_connect import StripeConfig, StripeConnect
 from tests.payments.factories import SEPA_ACCOUNT, STRIPE_ACCOUNT, instruction
-from tests.payments.stripe_standin import StripeStandIn, running
 
 ACCOUNT = "acct_1Nv0FGQ9RKHgCVdK"
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,8 +265,9 @@ async def test_given_a_timeout_while_stripe_executes_then_the_retry_gets_that_tr
 async def test_given_the_stand_in_in_its_own_process_then_it_counts_transfers_per_key_and_item():
     accounts = f"{ACCOUNT}\n".encode()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.payments.stripe_standin", "--balance", "eur=100000000",
-        "--accounts", "-", cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "payments.methods.sandbox.stripe_connect", "--balance",
+        "eur=100000000", "--accounts", "-", cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         assert process.stdin is not None

@@ -17,11 +17,11 @@ from domain.audit.models import AuditEntry
 from domain.kit.errors import Forbidden, InvalidInput
 from domain.org.models import Role
 from payments.methods.models import Failed, Paid, Provider, ProviderConfig, ProviderEvent
+from payments.methods.sandbox.stripe_connect import StripeStandIn, dumps
 from payments.methods.service import set_stripe_config, stripe_setup
 from payments.methods.stripe_connect import outcome_of
 from tests.api.graphql import helpers as h
 from tests.api.graphql.helpers import Api
-from tests.payments.stripe_standin import StripeStandIn, dumps
 
 PLATFORM_SECRET = "whsec_platformSecret000000000001"
 CONNECT_SECRET = "whsec_connectSecret0000000000002"

@@ -72,8 +72,12 @@ async def test_given_empty_database_when_seeded_then_the_promised_shape(db):
     assert (tenant.currency, tenant.time_zone) == ("EUR", "Europe/Berlin")
     people = await User.filter(tenant_id=tenant.id)
     roles = Counter(u.role for u in people)
-    assert roles == {Role.REP: 60, Role.MANAGER: 4, Role.ADMIN: 1, Role.PAYOUT_OPS: 1}
-    reps = [u for u in people if u.role is Role.REP]
+    assert roles == {Role.REP: 63, Role.MANAGER: 4, Role.ADMIN: 1, Role.PAYOUT_OPS: 1}
+    # the US pilot's partners: in the US, outside the European teams
+    us = [u for u in people if u.external_id.startswith("agent-us-")]
+    assert [u.external_id for u in us] == summary.people.us_partners
+    assert {(u.country, u.manager_id) for u in us} == {("US", None)}
+    reps = [u for u in people if u.role is Role.REP and u not in us]
     assert {u.attributes["region"] for u in reps} == {"north", "south", "west"}
     assert Counter(u.attributes["channel"] for u in reps) == {"field": 42, "partner": 18}
     by_id = {u.id: u for u in people}
@@ -89,17 +93,20 @@ async def test_given_seed_then_both_plans_published_and_assigned(db):
     await seeded()
 
     plans = {p.key: p for p in await Plan.all()}
-    assert set(plans) == {"agent-commission", "manager-override"}
+    assert set(plans) == {"agent-commission", "manager-override", "us-partner-commission"}
     versions = {v.plan_id: v for v in await PlanVersion.all()}
     agent, manager = versions[plans["agent-commission"].id], versions[plans["manager-override"].id]
     assert agent.effective_from == date(2026, 9, 1)
     assert agent.document["payable_when"] == "state == 'activated'"
     assert [c["type"] for c in agent.document["components"]] == ["tiered", "rate", "bonus"]
     assert manager.document["measures"][0]["scope"] == "team"
+    us = versions[plans["us-partner-commission"].id]
+    assert (us.document["currency"], manager.document["currency"]) == ("USD", "EUR")
     assignments = Counter(a.plan_id for a in await PlanAssignment.all())
-    assert assignments == {plans["agent-commission"].id: 60, plans["manager-override"].id: 4}
+    assert assignments == {plans["agent-commission"].id: 60, plans["manager-override"].id: 4,
+                           plans["us-partner-commission"].id: 3}  # fmt: skip
     published = await AuditEntry.filter(action="plan.published").count()
-    assert published == 2  # through publish_plan_version, audited like an admin's publish
+    assert published == 3  # through publish_plan_version, audited like an admin's publish
 
 
 async def test_given_seed_then_transactions_in_three_months_and_earnings_for_everyone(db):
@@ -117,8 +124,14 @@ async def test_given_seed_then_transactions_in_three_months_and_earnings_for_eve
     assert len(results) == summary.results
     assert all(r.status is ResultStatus.OK for r in results), [r.error for r in results if r.error]
     november = [r for r in results if r.period == "2026-11"]
-    assert len(november) == 64  # the Home screen of every rep and manager has this month
+    assert len(november) == 67  # the Home screen of every rep and manager has this month
     assert sum(Decimal(r.total) for r in november) > 0
+    # the US pilot's in dollars (their own deals, in dollars: no conversion), the rest in euros
+    assert Counter(r.currency for r in november) == {"EUR": 64, "USD": 3}
+    dollars = [t for t in transactions if t.currency == "USD"]
+    assert dollars
+    us = {u.id for u in await User.filter(external_id__startswith="agent-us-")}
+    assert {t.rep_id for t in dollars} == us
     # installations not activated yet: pending money this month, all paid in the oldest one
     assert sum(Decimal(r.pending) for r in november) > 0
     september = [r for r in results if r.period == "2026-09"]
@@ -152,10 +165,10 @@ async def test_given_another_day_when_seeded_then_months_follow_the_clock(db):
 
     assert summary.periods == ["2026-12", "2027-01", "2027-02"]
     assert max(t.date for t in await Transaction.all()) <= date(2027, 2, 3)
-    assert await EarningsResult.filter(period="2027-02").count() == 64
+    assert await EarningsResult.filter(period="2027-02").count() == 67
 
 
-async def test_given_seed_then_field_reps_are_paid_by_sepa_or_payroll_and_agents_through_stripe(db):
+async def test_given_seed_then_every_payout_method_has_its_payees(db):
     from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET
     from payments.payouts.models import PayoutDetails, PayoutMethod
     from payments.payouts.service import payout_account
@@ -166,9 +179,17 @@ async def test_given_seed_then_field_reps_are_paid_by_sepa_or_payroll_and_agents
     methods = Counter((d.user.external_id.split("-")[0], d.method) for d in details)
     payroll = methods[("rep", PayoutMethod.PAYROLL_FILE)]
     assert payroll >= 3  # one field rep in seven: employees paid with the payroll
-    assert methods == {("rep", PayoutMethod.SEPA_FILE): 42 - payroll,
-                       ("rep", PayoutMethod.PAYROLL_FILE): payroll,
-                       ("agent", PayoutMethod.STRIPE): 18}  # fmt: skip
+    assert methods == {
+        ("rep", PayoutMethod.SEPA_FILE): 42 - payroll,
+        ("rep", PayoutMethod.PAYROLL_FILE): payroll,
+        ("agent", PayoutMethod.STRIPE): 15,
+        ("agent", PayoutMethod.GIFT_CARD): 3,  # each region's agent number 5
+        ("agent", PayoutMethod.NACHA_FILE): 3,  # the US partners
+    }
+    cards = sorted(d.user.external_id for d in details if d.method is PayoutMethod.GIFT_CARD)
+    assert cards == ["agent-north-05", "agent-south-05", "agent-west-05"]
+    ach = sorted(d.user.external_id for d in details if d.method is PayoutMethod.NACHA_FILE)
+    assert ach == summary.people.us_partners
     emil = next(d for d in details if d.user.external_id == "rep-north-01")
     account = await payout_account(
         tenant_id=summary.tenant.id, user_id=emil.user_id, secret=DEVELOPMENT_PAYOUT_DETAILS_SECRET

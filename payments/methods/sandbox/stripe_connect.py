@@ -14,9 +14,10 @@ stored, a retry may succeed), hold them unanswered and unexecuted until the clie
 (the client never hears; a retry with the same key gets the stored answer).
 
 It counts the transfers it made per idempotency key and per Podium reference (the item's
-`transfer_group`): more than one for either is a payment made twice. `python -m
-tests.payments.stripe_standin` serves it in a process of its own (for benchmarks), with
-those counts and its CPU time at `GET /_standin/stats`."""
+`transfer_group`): more than one for either is a payment made twice. The tests serve it in
+their own event loop (`running`), `podium dev` as the demo's Stripe sandbox, and `python -m
+payments.methods.sandbox.stripe_connect` in a process of its own (for benchmarks), with those
+counts and its CPU time at `GET /_standin/stats`."""
 
 from __future__ import annotations
 

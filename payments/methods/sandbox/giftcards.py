@@ -3,7 +3,8 @@ with a Bearer key and a JSON order; idempotent by `external_id` (a repeat answer
 first order, whatever else it carries); each order recorded once. It checks the fields the
 adapter must send and reads amounts as exact decimals, and can be told to refuse requests
 before executing them (5xx, 429), to execute and then drop the connection, or to answer
-late (past the client's timeout, after executing)."""
+late (past the client's timeout, after executing). The tests serve it in their own event loop
+(`running`), `podium dev` as the demo's gift card sandbox."""
 
 from __future__ import annotations
 
