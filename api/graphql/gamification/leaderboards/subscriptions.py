@@ -15,14 +15,21 @@ from domain.org.repository import UserRepository
 from gamification.leaderboards import service
 from gamification.leaderboards.store import board_channel, board_key
 
-# a busy board pushes a subscriber at most this often; the changes between fold into one
-MIN_INTERVAL = 0.25
+# When a follower is pushed the board (`LiveHub.board_changes`): a change of their own entry
+# at once; other people's changes at most once a slot of INTERVAL seconds (the changes
+# between fold into one push); and never two pushes less than MIN_GAP seconds apart.
+INTERVAL = 0.25
+MIN_GAP = 0.1
 
 
 async def leaderboard_changed(
     info: Info[Any, None], id: strawberry.ID
 ) -> AsyncGenerator[Leaderboard, None]:
-    """The board, each time a recompute moves it (at most four times a second)."""
+    """The board, each time a recompute moves it. A change of the viewer's own entry (their
+    score, or their rank because their score moved) is pushed at once, at least MIN_GAP
+    (0.1 s) after the previous push; other people's changes, including someone overtaking
+    the viewer, are coalesced: at most one push per INTERVAL (0.25 s) slot. Each push shows
+    the board as it is then, so the last change is always pushed."""
     context = info.context
     viewer = context.viewer
     if viewer.user_id is None or context.live is None:
@@ -36,7 +43,8 @@ async def leaderboard_changed(
         tenant_id=viewer.tenant_id,
         user_id=viewer.user_id,
         channel=channel,
-        min_interval=MIN_INTERVAL,
+        interval=INTERVAL,
+        gap=MIN_GAP,
     ):
         # the board's period and top are read once per push for all its followers here
         period = await live.shared(
