@@ -79,24 +79,31 @@ class LiveHub:
     async def board_changes(
         self, *, tenant_id: UUID, user_id: UUID, channel: str, interval: float, gap: float
     ) -> AsyncIterator[BoardPulse]:
-        """A pulse each time the board of ``channel`` changed, for the follower ``user_id``.
-        A message naming the follower (a change of their own entry, `store.named`; one that
-        may be anyone's counts as theirs) pulses at once; other people's changes are
-        coalesced: the seconds are cut in slots of ``interval`` on the process's clock, and
-        such a change pulses at once in a slot that had no pulse yet, else at the next
-        slot's start. Whatever the change, two pulses are at least ``gap`` seconds apart (a
-        burst of the follower's own changes cannot flood their phone), and a pulse covers
-        every message before it (the board is read after it): the last change is always
-        pulsed, at most ``max(interval, gap)`` seconds after it arrived.
+        """A pulse each time the board of ``channel`` changed, for the follower ``user_id``;
+        a pulse covers every message received before it (the board is read after it).
 
-        So other people's churn pulses a follower at most once a slot, and the followers of
-        a busy board in one process are pulsed at the same instants (slot starts) and share
+        A message naming the follower (a change of their own entry, `store.named`; one that
+        may be anyone's counts as theirs) pulses at once, or ``gap`` seconds after the last
+        pulse that covered such a message if that was less than ``gap`` ago: a burst of the
+        follower's own changes pulses them at most once a gap, and their own change never
+        waits behind a pulse of other people's changes.
+
+        Other people's changes are coalesced: the seconds are cut in slots of ``interval``
+        on the process's clock; such a change pulses at once in a slot that had no pulse
+        yet, else at the next slot's start, and never less than ``gap`` after any pulse. So
+        other people's churn pulses a follower at most once a slot, and the followers of a
+        busy board in one process are pulsed at the same instants (slot starts) and share
         their reads of it (`shared`): the board is read once per push, not once per
-        follower."""
+        follower.
+
+        Nothing is dropped: the last change is pulsed at most ``max(interval, gap)`` seconds
+        after it arrived."""
         member = str(user_id)
         loop = asyncio.get_running_loop()
         last_at, last_slot = -math.inf, -1  # the last pulse: when, and in which slot
+        last_own = -math.inf  # the last pulse that covered a change of the follower's entry
         due: float | None = None  # when the changes not pulsed yet will be; None: none
+        own = False  # whether they include a change of the follower's entry
         async with self._subscription((tenant_id, user_id), channel, decode=named) as queue:
             while True:
                 try:
@@ -108,12 +115,14 @@ class LiveHub:
                     now = loop.time()
                     while True:
                         if names is None or member in names:
-                            at = now  # the follower's own entry
-                        elif _slot(now, interval) != last_slot:
-                            at = now  # the first of other people's changes in this slot
+                            own = True
+                            at = max(now, last_own + gap)
                         else:
-                            at = (last_slot + 1) * interval  # the next slot's start
-                        at = max(at, last_at + gap)
+                            if _slot(now, interval) != last_slot:
+                                at = now  # the first of other people's changes in this slot
+                            else:
+                                at = (last_slot + 1) * interval  # the next slot's start
+                            at = max(at, last_at + gap)
                         due = at if due is None else min(due, at)
                         if queue.empty():
                             break
@@ -123,6 +132,8 @@ class LiveHub:
                 assert due is not None
                 last_at = max(loop.time(), due)
                 last_slot = _slot(last_at, interval)
+                if own:
+                    last_own, own = last_at, False
                 while not queue.empty():
                     queue.get_nowait()  # received before this pulse: covered by it
                 due = None
