@@ -171,7 +171,7 @@ async def measure_writes(redis_url: str, store: Any, board: Any, period: Any) ->
     ]
     cpu, started = time.process_time(), time.perf_counter()
     for batch in batches:
-        await store.update(batch, changed_boards=[board.id])
+        await store.update(batch, announce={board.id: batch[key].keys()})
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     ours = len(members) / seconds
     ceiling = redis_benchmark(redis_url, max(10 * len(members), 1_000_000), len(members))

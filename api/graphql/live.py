@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -26,6 +27,7 @@ from redis.asyncio.client import PubSub
 
 from domain.notifications.channels import earnings_channel
 from domain.notifications.summary import EarningsSummary
+from gamification.leaderboards.store import named
 
 log = structlog.get_logger("podium.live")
 
@@ -48,7 +50,8 @@ class LiveHub:
     def __init__(self, redis: Redis, *, max_per_person: int) -> None:
         self.redis = redis
         self.max_per_person = max_per_person
-        self.listeners: dict[str, set[asyncio.Queue[bytes]]] = {}
+        self.listeners: dict[str, set[asyncio.Queue[Any]]] = {}
+        self.decoders: dict[str, Callable[[bytes], Any]] = {}  # channel -> its messages' decoder
         self.per_person: Counter[tuple[UUID, UUID]] = Counter()
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -74,31 +77,67 @@ class LiveHub:
                 yield summary
 
     async def board_changes(
-        self, *, tenant_id: UUID, user_id: UUID, channel: str, min_interval: float
+        self, *, tenant_id: UUID, user_id: UUID, channel: str, interval: float, gap: float
     ) -> AsyncIterator[BoardPulse]:
-        """A pulse each time the board of ``channel`` changed, coalesced: at most one per
-        ``min_interval`` seconds, the changes in between folded into the next pulse (a busy
-        board costs a subscriber a few reads a second, not one per recompute).
+        """A pulse each time the board of ``channel`` changed, for the follower ``user_id``;
+        a pulse covers every message received before it (the board is read after it).
 
-        The seconds are cut in slots of ``min_interval`` on the process's clock, one pulse a
-        slot: a change in a slot that had its pulse waits for the next slot's start. So the
-        followers of a busy board in one process are pulsed at the same instants, and share
+        A message naming the follower (a change of their own entry, `store.named`; one that
+        may be anyone's counts as theirs) pulses at once, or ``gap`` seconds after the last
+        pulse that covered such a message if that was less than ``gap`` ago: a burst of the
+        follower's own changes pulses them at most once a gap, and their own change never
+        waits behind a pulse of other people's changes.
+
+        Other people's changes are coalesced: the seconds are cut in slots of ``interval``
+        on the process's clock; such a change pulses at once in a slot that had no pulse
+        yet, else at the next slot's start, and never less than ``gap`` after any pulse. So
+        other people's churn pulses a follower at most once a slot, and the followers of a
+        busy board in one process are pulsed at the same instants (slot starts) and share
         their reads of it (`shared`): the board is read once per push, not once per
-        follower."""
+        follower.
+
+        Nothing is dropped: the last change is pulsed at most ``max(interval, gap)`` seconds
+        after it arrived."""
+        member = str(user_id)
         loop = asyncio.get_running_loop()
-        last_slot: int | None = None
-        shown = -1  # the generation of the last pulse: a message it covered pulses nothing
-        queue_of = self._listen((tenant_id, user_id), channel, coalesce=True)
-        async for _ in queue_of:
-            if self.generations[channel] == shown:
-                continue  # it arrived while the last pulse waited for its slot
-            now = loop.time()
-            slot = int(now // min_interval)
-            if slot == last_slot:
-                slot += 1
-                await asyncio.sleep(slot * min_interval - now)
-            last_slot, shown = slot, self.generations[channel]
-            yield BoardPulse(shown)
+        last_at, last_slot = -math.inf, -1  # the last pulse: when, and in which slot
+        last_own = -math.inf  # the last pulse that covered a change of the follower's entry
+        due: float | None = None  # when the changes not pulsed yet will be; None: none
+        own = False  # whether they include a change of the follower's entry
+        async with self._subscription((tenant_id, user_id), channel, decode=named) as queue:
+            while True:
+                try:
+                    async with asyncio.timeout_at(due):
+                        names = await queue.get()
+                except TimeoutError:
+                    pass  # due
+                else:
+                    now = loop.time()
+                    while True:
+                        if names is None or member in names:
+                            own = True
+                            at = max(now, last_own + gap)
+                        else:
+                            if _slot(now, interval) != last_slot:
+                                at = now  # the first of other people's changes in this slot
+                            else:
+                                at = (last_slot + 1) * interval  # the next slot's start
+                            at = max(at, last_at + gap)
+                        due = at if due is None else min(due, at)
+                        if queue.empty():
+                            break
+                        names = queue.get_nowait()
+                    if due > now:
+                        continue
+                assert due is not None
+                last_at = max(loop.time(), due)
+                last_slot = _slot(last_at, interval)
+                if own:
+                    last_own, own = last_at, False
+                while not queue.empty():
+                    queue.get_nowait()  # received before this pulse: covered by it
+                due = None
+                yield BoardPulse(self.generations[channel])
 
     async def shared(
         self, channel: str, generation: int, name: Hashable, read: Callable[[], Awaitable[T]]
@@ -119,12 +158,23 @@ class LiveHub:
             self._shared[key] = found
         return await asyncio.shield(found[1])  # type: ignore[return-value]
 
-    async def _listen(
-        self, person: tuple[UUID, UUID], channel: str, *, coalesce: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The messages of ``channel`` for one subscription of ``person`` (counted against
-        their limit); with ``coalesce``, the ones waiting when the consumer comes back are
-        folded into the newest."""
+    async def _listen(self, person: tuple[UUID, UUID], channel: str) -> AsyncIterator[bytes]:
+        """The messages of ``channel`` for one subscription of ``person``."""
+        async with self._subscription(person, channel) as queue:
+            while True:
+                yield await queue.get()
+
+    @contextlib.asynccontextmanager
+    async def _subscription(
+        self,
+        person: tuple[UUID, UUID],
+        channel: str,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> AsyncIterator[asyncio.Queue[Any]]:
+        """A queue of ``channel``'s messages for one subscription of ``person`` (counted
+        against their limit) while the context lasts; with ``decode``, each message is
+        decoded once for all the channel's subscriptions (every one of a channel must pass
+        the same)."""
         if self.per_person[person] >= self.max_per_person:
             raise GraphQLError(
                 f"at most {self.max_per_person} live subscriptions per person at once: "
@@ -132,26 +182,26 @@ class LiveHub:
                 extensions={"code": TOO_MANY_SUBSCRIPTIONS, "max": self.max_per_person},
             )
         self.per_person[person] += 1
-        queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
+        queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
         try:
-            await self._join(channel, queue)
-            while True:
-                data = await queue.get()
-                while coalesce and not queue.empty():
-                    data = queue.get_nowait()
-                yield data
+            await self._join(channel, queue, decode)
+            yield queue
         finally:
             self.per_person[person] -= 1
             if self.per_person[person] <= 0:
                 del self.per_person[person]
             await self._leave(channel, queue)
 
-    async def _join(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
+    async def _join(
+        self, channel: str, queue: asyncio.Queue[Any], decode: Callable[[bytes], Any] | None
+    ) -> None:
         async with self._lock:
             listeners = self.listeners.setdefault(channel, set())
             listeners.add(queue)
             if len(listeners) > 1:
                 return
+            if decode is not None:
+                self.decoders[channel] = decode
             if self._pubsub is None:
                 self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
@@ -160,6 +210,7 @@ class LiveHub:
                 listeners.discard(queue)
                 if not listeners:
                     del self.listeners[channel]
+                    self.decoders.pop(channel, None)
                 raise
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read(self._pubsub))
@@ -173,6 +224,7 @@ class LiveHub:
             if listeners:
                 return
             del self.listeners[channel]
+            self.decoders.pop(channel, None)
             self.generations.pop(channel, None)
             for key in [k for k in self._shared if k[0] == channel]:
                 del self._shared[key]
@@ -200,12 +252,18 @@ class LiveHub:
                 continue
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else str(channel)
-            if channel in self.listeners:
-                self.generations[channel] += 1
-            for queue in tuple(self.listeners.get(channel, ())):
+            listeners = tuple(self.listeners.get(channel, ()))
+            if not listeners:
+                continue
+            self.generations[channel] += 1
+            data = message["data"]
+            decode = self.decoders.get(channel)
+            if decode is not None:
+                data = decode(data)
+            for queue in listeners:
                 if queue.full():
                     queue.get_nowait()  # a slow reader loses its oldest update, not the newest
-                queue.put_nowait(message["data"])
+                queue.put_nowait(data)
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -214,6 +272,13 @@ class LiveHub:
                 await self._reader
         if self._pubsub is not None:
             await self._pubsub.aclose()
+
+
+def _slot(at: float, interval: float) -> int:
+    """The slot of ``at``: the k with k * interval <= at < (k + 1) * interval, as the slot
+    starts are computed (a pulse at a slot's start is in that slot)."""
+    slot = int(at // interval)
+    return slot + 1 if (slot + 1) * interval <= at else slot
 
 
 def _failed(read: asyncio.Future[object]) -> bool:

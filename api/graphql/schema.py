@@ -336,8 +336,11 @@ class Mutation:
 class Subscription:
     leaderboard_changed: Leaderboard = strawberry.subscription(
         resolver=leaderboard_changed,
-        description="A board the viewer may see, each time a recompute moves it (coalesced: "
-        "at most four pushes a second).",
+        description="A board the viewer may see, each time a recompute moves it: a change "
+        "of the viewer's own entry (their score moved) at once, at least 0.1 s after the last "
+        "push of their own change; other people's changes (someone overtaking the viewer "
+        "too) coalesced, at most one push per 0.25 s. Each push shows the board as it is "
+        "then.",
     )
     earnings_updated: EarningsUpdate = strawberry.subscription(
         resolver=earnings_updated,

@@ -189,11 +189,12 @@ async def _xp_updates(
     boards: Sequence[Leaderboard],
     scopes: Mapping[UUID, set[UUID] | None],
     people: Sequence[UUID],
-) -> tuple[dict[str, dict[str, int | None]], list[UUID]]:
+) -> tuple[dict[str, dict[str, int | None]], dict[UUID, set[str]]]:
     """The scores of ``people`` on the tenant's XP boards, current periods (one ledger read
-    per period kind): a person without XP that stands in the period leaves the board."""
+    per period kind): a person without XP that stands in the period leaves the board. Also
+    each board changed -> the people written on it."""
     updates: dict[str, dict[str, int | None]] = {}
-    changed: list[UUID] = []
+    changed: dict[UUID, set[str]] = {}
     earned: dict[str, tuple[Period, dict[UUID, int]]] = {}
     for board in boards:
         if not stored_metric(board.metric).from_ledger:
@@ -207,7 +208,7 @@ async def _xp_updates(
             earned[board.period_kind] = (period, await _xp_of(board.tenant_id, period, people))
         period, points = earned[board.period_kind]
         updates[board_key(board.id, period.id)] = {str(u): points.get(u) for u in mine}
-        changed.append(board.id)
+        changed[board.id] = {str(u) for u in mine}
     return updates, changed
 
 
@@ -224,9 +225,9 @@ async def refresh_xp_boards(
     scopes = {board.id: await _scope(board) for board in xp_boards}
     updates, changed = await _xp_updates(xp_boards, scopes, people)
     if updates:
-        await store.update(updates, changed_boards=changed)
+        await store.update(updates, announce=changed)
         await _notify_top(tenant_id, store, xp_boards, updates)
-    return changed
+    return list(changed)
 
 
 async def rebuild_board(
@@ -245,7 +246,7 @@ async def rebuild_board(
         results = await LeaderboardRepository(board.tenant_id).results(period.id, people)
         scores = {k: v for k, v in _scores(metric, results).items() if v is not None}
     await store.replace(board_key(board.id, period.id), scores)
-    await store.update({}, changed_boards=[board.id])
+    await store.update({}, announce={board.id: None})  # anyone's entry may have moved
     return len(scores)
 
 
@@ -277,8 +278,9 @@ async def refresh_after_recompute(
     """Set the scores of the recomputed (person, period)s on every board of the tenant that
     ranks them in that period, and their XP of the current period on every XP board (the
     batch's XP is written by then: the gamification hook runs first), in one Redis round
-    trip; returns the boards that changed. ``results`` are the batch's stored results (read
-    here when not given)."""
+    trip, which announces each board changed with the people written on it (`BoardStore.update`);
+    returns the boards that changed. ``results`` are the batch's stored results (read here
+    when not given)."""
     repository = LeaderboardRepository(tenant_id)
     boards = await repository.boards()
     if not boards or not pairs:
@@ -303,7 +305,7 @@ async def refresh_after_recompute(
         if metric.from_ledger:
             continue
         scope = scopes[board.id]
-        touched = False
+        written: set[str] = set()
         for user_id, period in pairs:
             if parse_period(period).kind != board.period_kind:
                 continue
@@ -314,13 +316,13 @@ async def refresh_after_recompute(
             updates.setdefault(key, {})[str(user_id)] = (
                 None if score is None else metric.exact(score)
             )
-            touched = True
-        if touched:
-            changed.append(board.id)
+            written.add(str(user_id))
+        if written:
+            changed[board.id] = written
     if updates:
-        await store.update(updates, changed_boards=changed)
+        await store.update(updates, announce=changed)
         await _notify_top(tenant_id, store, boards, updates)
-    return changed
+    return list(changed)
 
 
 TOP = 3

@@ -10,12 +10,19 @@ better score (``ZCOUNT``): standard competition ranking, whatever the page.
 A page of a board (`page`: the top and the neighbourhoods of some people) is read in one
 script, one round trip: a board moving meanwhile cannot tear it.
 
+A write announces each board it changed on the board's channel (`board_channel`), one message
+per board per write, in the write's round trip (`update`). The message names the people whose
+entries were written (`board_message`), so that a follower tells a change of their own entry
+from other people's (`leaderboardChanged` pushes the former at once): their ids separated by
+spaces, or ``*`` when the write may have changed anyone's (a rebuild, or more than
+`MAX_NAMED` people, whose list would cost every follower more than it tells them).
+
 PostgreSQL is the truth: every set can be rebuilt from stored results (`replace`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -31,6 +38,23 @@ def board_key(board_id: UUID, period: str) -> str:
 def board_channel(board_id: UUID) -> str:
     """The pub/sub channel a board's changes are announced on (`leaderboardChanged`)."""
     return f"podium:board-changed:{board_id}"
+
+
+MAX_NAMED = 256  # people a board's message names at most (9 KB); more: "*", anyone's
+ANYONE = "*"
+
+
+def board_message(members: Collection[str] | None) -> str:
+    """The message announcing a change of ``members``' entries (None: possibly anyone's)."""
+    if members is None or len(members) > MAX_NAMED:
+        return ANYONE
+    return " ".join(members)
+
+
+def named(message: bytes | str) -> frozenset[str] | None:
+    """The people a board's message names (`board_message`); None: possibly anyone."""
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    return None if text == ANYONE else frozenset(text.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +82,11 @@ class BoardStore:
         self,
         scores: Mapping[str, Mapping[str, int | None]],
         *,
-        changed_boards: Sequence[UUID] = (),
+        announce: Mapping[UUID, Collection[str] | None] | None = None,
     ) -> None:
-        """Set many people's scores in many sets in one round trip (None removes the person
-        from the set), and announce ``changed_boards``."""
+        """Set many people's scores in many sets (None removes the person from the set) and
+        announce each board of ``announce`` (board id -> the people whose entries this
+        changed, None: possibly anyone's) with one message, all in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for key, members in scores.items():
             present = {m: -s for m, s in members.items() if s is not None}
@@ -70,8 +95,8 @@ class BoardStore:
                 pipe.zadd(key, present)
             if gone:
                 pipe.zrem(key, *gone)
-        for board_id in changed_boards:
-            pipe.publish(board_channel(board_id), str(board_id))
+        for board_id, members in (announce or {}).items():
+            pipe.publish(board_channel(board_id), board_message(members))
         await pipe.execute()
 
     async def ranks(self, wanted: Sequence[tuple[str, str, int]]) -> list[int]:

@@ -154,7 +154,7 @@ async def test_given_a_recompute_then_the_hook_moves_the_board_and_a_reversal_lo
         "leaderboard"
     ]
     assert ranks(board)[0] == (1, "Dee", "1.000000")  # 40,000 of a 40,000 quota
-    assert await _message(pubsub) == created["id"]
+    assert await _message(pubsub) == str(w["dee"].id)  # the board's message names whom it moved
     # entering the top 3 is told once per board and period, a replayed batch tells nothing
     await update_leaderboards_of(ctx, tenant_id=w["t"].id, pairs=[(w["dee"].id, period.id)])
     told = await Notification.filter(user_id=w["dee"].id, kind=NotificationKind.LEADERBOARD)

@@ -1,18 +1,23 @@
-"""The API's board pulses on a real Redis: a busy board pulses each follower at most once per
-slot, all of a process's followers at the same instants, and what they read for a push is
-read once for all of them (never older than the change the pulse announces)."""
+"""The API's board pulses on a real Redis, with the messages the workers publish
+(`store.board_message`): other people's changes pulse a follower at most once per slot, all of
+a process's followers at the same instants, and what they read for a push is read once for all
+of them (never older than the change the pulse announces); a change of the follower's own
+entry pulses at once, even right after a pulse of other people's changes, and a burst of them
+a gap apart; the last change is always pulsed."""
 
 from __future__ import annotations
 
 import asyncio
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
 
 from api.graphql.live import LiveHub
+from gamification.leaderboards.store import board_message
 
 CHANNEL = f"podium:board-changed:{uuid4()}"  # pub/sub is server-wide: this run's own
 INTERVAL = 0.2
+GAP = 0.1
 
 
 async def test_given_a_busy_board_then_followers_pulse_together_and_share_one_read(
@@ -34,7 +39,7 @@ async def test_given_a_busy_board_then_followers_pulse_together_and_share_one_re
 
     async def follow(n: int) -> None:
         async for pulse in hub.board_changes(
-            tenant_id=tenant, user_id=uuid4(), channel=CHANNEL, min_interval=INTERVAL
+            tenant_id=tenant, user_id=uuid4(), channel=CHANNEL, interval=INTERVAL, gap=GAP
         ):
             pulsed_at = loop.time()  # as it leaves the hub: the read below takes a while
             seen = await hub.shared(CHANNEL, pulse.generation, "top", read)
@@ -45,9 +50,9 @@ async def test_given_a_busy_board_then_followers_pulse_together_and_share_one_re
 
     followers = [asyncio.create_task(follow(n)) for n in (0, 1)]
     try:
-        await _until_listening(hub, redis)
-        for _ in range(40):  # 1 s of a board changing every 25 ms
-            await redis.publish(CHANNEL, "x")
+        await _until_listening(hub, redis, 2)
+        for _ in range(40):  # 1 s of a board changing every 25 ms, other people's entries
+            await redis.publish(CHANNEL, board_message([str(uuid4()), str(uuid4())]))
             await asyncio.sleep(0.025)
         await asyncio.sleep(3 * INTERVAL)
         # only the last push's reads are kept: named reads do not pile up
@@ -73,10 +78,108 @@ async def test_given_a_busy_board_then_followers_pulse_together_and_share_one_re
     assert len(reads) == len(generations)
 
 
-async def _until_listening(hub: LiveHub, redis: Redis) -> None:
+async def test_given_a_change_of_my_own_entry_then_pulsed_at_once_not_at_the_next_slot(
+    redis: Redis,
+):
+    interval = 1.0  # a wide slot: waiting for the next one would show
+    hub = LiveHub(redis, max_per_person=10)
+    me, other = uuid4(), str(uuid4())
+    loop = asyncio.get_running_loop()
+    pulses: asyncio.Queue[tuple[float, int]] = asyncio.Queue()
+    follower = asyncio.create_task(_follow(hub, me, interval, pulses))
+    try:
+        await _until_listening(hub, redis, 1)
+        await asyncio.sleep(interval - loop.time() % interval + 0.01)  # a slot has begun
+        slot = int(loop.time() // interval)
+
+        await redis.publish(CHANNEL, board_message([other]))
+        first, generation = await asyncio.wait_for(pulses.get(), 1)
+        assert (int(first // interval), generation) == (slot, 1)  # the slot's first: at once
+        await redis.publish(CHANNEL, board_message([other]))  # held for the next slot
+        await redis.publish(CHANNEL, board_message([other, str(me)]))
+        mine, generation = await asyncio.wait_for(pulses.get(), 1)
+        # at once, not held behind the other person's pulse (no gap after it), in the same
+        # slot, and covering the other person's change held before it
+        assert mine - first < GAP / 2, mine - first
+        assert (int(mine // interval), generation) == (slot, 3)
+        await asyncio.sleep(GAP + 0.05)
+        sent = loop.time()
+        await redis.publish(CHANNEL, board_message(None))  # a rebuild: maybe mine
+        anyone, generation = await asyncio.wait_for(pulses.get(), 1)
+        assert anyone - sent < 0.3
+        assert (int(anyone // interval), generation) == (slot, 4)
+        # the changes were all covered: nothing more to pulse, not even at the next slot
+        assert await _nothing(pulses, (slot + 1) * interval - loop.time() + 0.2)
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        await hub.close()
+
+
+async def test_given_a_burst_of_my_changes_then_pulses_keep_the_gap_and_others_stay_coalesced(
+    redis: Redis,
+):
+    hub = LiveHub(redis, max_per_person=10)
+    me, them = uuid4(), uuid4()
+    loop = asyncio.get_running_loop()
+    mine: asyncio.Queue[tuple[float, int]] = asyncio.Queue()
+    theirs: asyncio.Queue[tuple[float, int]] = asyncio.Queue()
+    followers = [
+        asyncio.create_task(_follow(hub, me, INTERVAL, mine)),
+        asyncio.create_task(_follow(hub, them, INTERVAL, theirs)),
+    ]
+    try:
+        await _until_listening(hub, redis, 2)
+        start = loop.time()
+        for _ in range(60):  # 0.6 s of my entry changing every 10 ms
+            await redis.publish(CHANNEL, board_message([str(me)]))
+            await asyncio.sleep(0.01)
+        last = loop.time()
+        await asyncio.sleep(INTERVAL + GAP + 0.1)
+    finally:
+        for task in followers:
+            task.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
+        await hub.close()
+
+    own = [mine.get_nowait() for _ in range(mine.qsize())]
+    other = [theirs.get_nowait() for _ in range(theirs.qsize())]
+    own_times = [at for at, _ in own]
+    gaps = [b - a for a, b in zip(own_times, own_times[1:], strict=False)]
+    assert min(gaps) >= GAP - 0.002, gaps  # never closer than the gap
+    own_slots = [int(at // INTERVAL) for at in own_times]
+    assert len(own) >= 4
+    assert len(set(own_slots)) < len(own_slots)  # not held to one a slot
+    slots = [int(at // INTERVAL) for at, _ in other]
+    assert len(slots) == len(set(slots))  # someone else's change: one pulse a slot at most
+    assert len(other) <= (last - start) / INTERVAL + 2
+    # nothing lost: the last change is pulsed to both, the own one within a gap
+    assert own[-1][1] == other[-1][1] == 60
+    assert own_times[-1] - last <= GAP + 0.05
+
+
+async def _follow(
+    hub: LiveHub, user_id: UUID, interval: float, pulses: asyncio.Queue[tuple[float, int]]
+) -> None:
+    loop = asyncio.get_running_loop()
+    async for pulse in hub.board_changes(
+        tenant_id=uuid4(), user_id=user_id, channel=CHANNEL, interval=interval, gap=GAP
+    ):
+        pulses.put_nowait((loop.time(), pulse.generation))
+
+
+async def _nothing(pulses: asyncio.Queue[tuple[float, int]], wait: float) -> bool:
+    try:
+        await asyncio.wait_for(pulses.get(), wait)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def _until_listening(hub: LiveHub, redis: Redis, followers: int) -> None:
     for _ in range(500):
         [(_, count)] = await redis.pubsub_numsub(CHANNEL)
-        if len(hub.listeners.get(CHANNEL, ())) == 2 and int(count) >= 1:
+        if len(hub.listeners.get(CHANNEL, ())) == followers and int(count) >= 1:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the followers did not reach Redis")

@@ -1,15 +1,24 @@
 """The board store on a real Redis: a person's neighbourhood is read at once, so a board that
 moves while it is read never centres the page on someone else; ties at the page's start share
-the rank of those before the page."""
+the rank of those before the page; a write announces each board once, naming whom it wrote."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+from uuid import uuid4
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
-from gamification.leaderboards.store import BoardStore
+from gamification.leaderboards.store import (
+    MAX_NAMED,
+    BoardStore,
+    board_channel,
+    board_key,
+    board_message,
+    named,
+)
 
 KEY = "podium:board:test:2026-10"
 
@@ -75,3 +84,45 @@ async def test_given_a_page_then_the_top_and_each_neighbourhood_come_from_one_re
     assert page.around[0] == await store.around(KEY, "d", 1)
     assert nothing.top == []
     assert nothing.around == []
+
+
+async def test_given_a_write_then_each_board_is_announced_once_naming_the_people_written(
+    redis: Redis,
+):
+    store = BoardStore(redis)
+    north, south, rebuilt = uuid4(), uuid4(), uuid4()
+    many = {f"p{i:04d}": i for i in range(MAX_NAMED + 1)}
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(*(board_channel(b) for b in (north, south, rebuilt)))
+    try:
+        await store.update(
+            {
+                board_key(north, "2026-10"): {"ana": 5, "ben": None},
+                board_key(south, "2026-10"): many,
+            },
+            announce={north: ["ana", "ben"], south: many.keys(), rebuilt: None},
+        )
+        messages = await _messages(pubsub, 0.5)
+    finally:
+        await pubsub.aclose()
+
+    heard = {channel.decode(): named(data) for channel, data in messages}
+    assert len(messages) == len(heard) == 3  # one message a board
+    assert heard == {
+        board_channel(north): {"ana", "ben"},
+        board_channel(south): None,  # too many to name: anyone's
+        board_channel(rebuilt): None,
+    }
+    assert named(board_message([])) == frozenset()
+    assert named(b"\xff ana") == {"\ufffd", "ana"}  # garbage names nobody, never raises
+
+
+async def _messages(pubsub: PubSub, wait: float) -> list[tuple[bytes, bytes]]:
+    """What the subscriptions hear within ``wait`` seconds: (channel, data)s."""
+    loop = asyncio.get_running_loop()
+    end, heard = loop.time() + wait, []
+    while (left := end - loop.time()) > 0:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
+        if message is not None:
+            heard.append((message["channel"], message["data"]))
+    return heard

@@ -15,14 +15,24 @@ from domain.org.repository import UserRepository
 from gamification.leaderboards import service
 from gamification.leaderboards.store import board_channel, board_key
 
-# a busy board pushes a subscriber at most this often; the changes between fold into one
-MIN_INTERVAL = 0.25
+# When a follower is pushed the board (`LiveHub.board_changes`): a change of their own entry
+# at once, but at least MIN_GAP seconds after the last push of their own change; other
+# people's changes at most once a slot of INTERVAL seconds (the changes between fold into one
+# push), at least MIN_GAP seconds after any push.
+INTERVAL = 0.25
+MIN_GAP = 0.1
 
 
 async def leaderboard_changed(
     info: Info[Any, None], id: strawberry.ID
 ) -> AsyncGenerator[Leaderboard, None]:
-    """The board, each time a recompute moves it (at most four times a second)."""
+    """The board, each time a recompute moves it. A change of the viewer's own entry (their
+    score, and their rank with it) is pushed at once, unless the last push of their own
+    change was less than MIN_GAP (0.1 s) ago: then MIN_GAP after it. Other people's changes,
+    someone overtaking the viewer included, are coalesced: at most one push per INTERVAL
+    (0.25 s) slot, at least MIN_GAP after any push. A change the workers cannot name (a
+    rebuild) counts as the viewer's own. Each push shows the board as it is then, so the last
+    change is always pushed."""
     context = info.context
     viewer = context.viewer
     if viewer.user_id is None or context.live is None:
@@ -36,7 +46,8 @@ async def leaderboard_changed(
         tenant_id=viewer.tenant_id,
         user_id=viewer.user_id,
         channel=channel,
-        min_interval=MIN_INTERVAL,
+        interval=INTERVAL,
+        gap=MIN_GAP,
     ):
         # the board's period and top are read once per push for all its followers here
         period = await live.shared(
