@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -35,7 +36,14 @@ POLL_SECONDS = 1.0  # a read waits at most this long, so that closing is prompt
 RETRY_SECONDS = 0.5  # after Redis failed a read
 QUEUE_SIZE = 64  # messages waiting for one slow subscriber; older ones are dropped first
 TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+# A board's pushes show people's names and pictures, read from PostgreSQL at most this often
+# per person: a busy board pushes each follower a few times a second, and a statement per
+# push and follower (their aroundMe) was a tenth of the API's CPU under a stream of events. A
+# renamed person shows their new name on live boards within this many seconds.
+CARD_SECONDS = 10.0
+MAX_CARDS = 100_000  # over every tenant; then the cache starts over
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,8 @@ class LiveHub:
         self.generations: Counter[str] = Counter()  # messages received per channel
         # (channel, name) -> the generation a shared read started at, and the read
         self._shared: dict[tuple[str, Hashable], tuple[int, asyncio.Future[object]]] = {}
+        # (tenant, person) -> when their card was read, and the card (`cards`)
+        self._cards: dict[tuple[UUID, Hashable], tuple[float, Any]] = {}
 
     async def earnings_updates(
         self, *, tenant_id: UUID, user_id: UUID
@@ -157,6 +167,33 @@ class LiveHub:
                 del self._shared[old]
             self._shared[key] = found
         return await asyncio.shield(found[1])  # type: ignore[return-value]
+
+    async def cards(
+        self,
+        tenant_id: UUID,
+        ids: list[K],
+        read: Callable[[list[K]], Awaitable[dict[K, T]]],
+    ) -> dict[K, T]:
+        """The cards (names, pictures) of ``ids`` in ``tenant_id``: those read in the last
+        CARD_SECONDS from memory, the others by ``read`` (one call for all of them). Someone
+        ``read`` does not find is asked for again next time."""
+        now = time.monotonic()
+        out: dict[K, T] = {}
+        missing: list[K] = []
+        for person in ids:
+            known = self._cards.get((tenant_id, person))
+            if known is not None and now - known[0] < CARD_SECONDS:
+                out[person] = known[1]
+            else:
+                missing.append(person)
+        if missing:
+            found = await read(missing)
+            if len(self._cards) + len(found) > MAX_CARDS:
+                self._cards.clear()
+            for person, card in found.items():
+                self._cards[(tenant_id, person)] = (now, card)
+            out.update(found)
+        return out
 
     async def _listen(self, person: tuple[UUID, UUID], channel: str) -> AsyncIterator[bytes]:
         """The messages of ``channel`` for one subscription of ``person``."""

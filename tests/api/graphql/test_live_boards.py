@@ -183,3 +183,32 @@ async def _until_listening(hub: LiveHub, redis: Redis, followers: int) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the followers did not reach Redis")
+
+
+async def test_given_cards_read_lately_then_the_hub_reads_only_the_others_until_they_age(
+    redis: Redis, monkeypatch
+):
+    import api.graphql.live as live
+
+    hub = LiveHub(redis, max_per_person=10)
+    tenant, other_tenant = uuid4(), uuid4()
+    ana, bob, gone = uuid4(), uuid4(), uuid4()
+    names = {ana: "Ana", bob: "Bob"}
+    asked: list[list[UUID]] = []
+
+    async def read(ids: list[UUID]) -> dict[UUID, str]:
+        asked.append(list(ids))
+        return {i: names[i] for i in ids if i in names}
+
+    assert await hub.cards(tenant, [ana, gone], read) == {ana: "Ana"}
+    # Ana from memory; Bob and the person not found are read, in one call
+    assert await hub.cards(tenant, [ana, bob, gone], read) == {ana: "Ana", bob: "Bob"}
+    assert asked == [[ana, gone], [bob, gone]]
+    # the same ids in another tenant are that tenant's own
+    await hub.cards(other_tenant, [ana], read)
+    assert asked[-1] == [ana]
+    # renamed: shown once the card is older than CARD_SECONDS
+    names[ana] = "Ana Maria"
+    assert await hub.cards(tenant, [ana], read) == {ana: "Ana"}
+    monkeypatch.setattr(live, "CARD_SECONDS", 0.0)
+    assert await hub.cards(tenant, [ana], read) == {ana: "Ana Maria"}

@@ -60,10 +60,9 @@ async def leaderboard_changed(
             return live.shared(channel, generation, ("top", period, first),
                                lambda: store.top(key, first))  # fmt: skip
 
-        def people(ids: list[UUID], generation: int = pulse.generation) -> Any:
-            # names and pictures of the tenant's people, the same for every follower: read
-            # once per push and set of people (the aroundMe of each follower is its own set)
-            return live.shared(channel, generation, ("people", tuple(ids)),
-                               lambda: UserRepository(viewer).cards(ids))  # fmt: skip
+        def people(ids: list[UUID]) -> Any:
+            # names and pictures of the tenant's people, the same for every follower: kept
+            # by the hub for a few seconds (`LiveHub.cards`), not read at every push
+            return live.cards(viewer.tenant_id, ids, UserRepository(viewer).cards)
 
         yield Leaderboard.at(board, period.id, top=top, people=people)
