@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -107,6 +108,11 @@ async def _inbox_check() -> str:
     return "ok"
 
 
+def api_client_name() -> str:
+    """The name of this API process's Redis connections (``CLIENT SETNAME``)."""
+    return f"podium-api-{os.getpid()}"
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_logging(json=settings.log_json)
@@ -119,7 +125,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = await open_database(settings.database_url)
         app.state.redis = Redis.from_url(
-            settings.redis_url, socket_connect_timeout=READY_TIMEOUT, socket_timeout=5
+            settings.redis_url,
+            socket_connect_timeout=READY_TIMEOUT,
+            socket_timeout=5,
+            # CLIENT LIST tells an API process's connections (and its one pub/sub client)
+            # from the workers' and other processes'
+            client_name=api_client_name(),
         )
         app.state.job_queue = JobQueue.on_redis(app.state.redis)  # shares its connections
         app.state.live = LiveHub(

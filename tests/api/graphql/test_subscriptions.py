@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from api.app import create_app
+from api.app import api_client_name, create_app
 from api.settings import Settings
 from domain.notifications.channels import earnings_channel
 from domain.org.models import User
@@ -292,7 +292,12 @@ async def test_given_a_subscription_over_http_then_400_pointing_to_websocket(
 
 
 async def pubsub_clients(redis: Redis) -> int:
-    return sum(1 for c in await redis.client_list() if int(c.get("sub", 0)) > 0)
+    """The pub/sub clients of this process's API servers (the Redis server is shared with
+    other test processes, whose servers have names of their own)."""
+    mine = api_client_name()
+    return sum(
+        1 for c in await redis.client_list() if int(c.get("sub", 0)) > 0 and c.get("name") == mine
+    )
 
 
 async def test_given_one_rep_with_60_sockets_then_one_redis_pubsub_client_and_the_cap_refuses(
