@@ -161,7 +161,7 @@ class LiveHub:
             task: asyncio.Future[object] = asyncio.ensure_future(read())
             found = (self.generations[channel], task)
             # the channel's reads of earlier generations are not reused any more: dropped,
-            # so that reads named by what they read (the people of a follower's aroundMe)
+            # so that reads named by what they read (a page of a given length, say)
             # do not pile up over a long subscription
             for old in [k for k, v in self._shared.items() if k[0] == channel and v[0] < found[0]]:
                 del self._shared[old]

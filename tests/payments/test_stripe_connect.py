@@ -297,3 +297,21 @@ async def test_given_the_stand_in_in_its_own_process_then_it_counts_transfers_pe
     assert (twice["transfers"], twice["duplicates_per_key"], twice["duplicates_per_reference"]) == (
         11, 0, 1,
     )  # fmt: skip
+
+
+def test_given_a_bad_port_when_the_stand_in_starts_then_one_line_and_exit_2():
+    import socket
+    import subprocess
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        for port, said in (("99999999", "--port is 0 to 65535"), (str(busy), "cannot serve")):
+            done = subprocess.run(
+                [sys.executable, "-m", "payments.methods.sandbox.stripe_connect", "--port", port],
+                cwd=ROOT, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 2, done.stderr
+            assert said in done.stderr
+            assert "Traceback" not in done.stderr

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from payments.methods.sandbox import served
+
 PROJECT = "podium-test"
 ACCESS_TOKEN = "test-access-token"
 
@@ -59,13 +61,6 @@ async def fcm_standin() -> AsyncIterator[FcmStandIn]:
     standin = FcmStandIn()
     app = web.Application()
     app.router.add_post(f"/v1/projects/{PROJECT}/messages:send", standin.send)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    standin.url = f"http://127.0.0.1:{port}/v1/projects/{PROJECT}/messages:send"
-    try:
+    async with served(app) as address:
+        standin.url = f"{address}/v1/projects/{PROJECT}/messages:send"
         yield standin
-    finally:
-        await runner.cleanup()

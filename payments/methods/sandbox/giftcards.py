@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from payments.methods.sandbox import served
+
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -116,13 +118,7 @@ def _error(status: int, message: str) -> web.Response:
 
 @asynccontextmanager
 async def running(standin: GiftCardStandIn) -> AsyncIterator[GiftCardStandIn]:
-    runner = web.AppRunner(standin.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    standin.url = f"http://127.0.0.1:{port}/api/v2"
-    try:
+    """The stand-in served on 127.0.0.1 (a free port) while the block runs."""
+    async with served(standin.app()) as address:
+        standin.url = f"{address}/api/v2"
         yield standin
-    finally:
-        await runner.cleanup()

@@ -37,6 +37,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from payments.methods.sandbox import served
+
 TRANSFER_PARAMS = {"amount", "currency", "destination", "transfer_group", "description"}
 PAYOUT_PARAMS = {"amount", "currency", "description", "statement_descriptor"}
 
@@ -392,16 +394,9 @@ def _form(body: str) -> dict[str, Any]:
 @asynccontextmanager
 async def running(standin: StripeStandIn) -> AsyncIterator[StripeStandIn]:
     """The stand-in served on 127.0.0.1 (a free port) while the block runs."""
-    runner = web.AppRunner(standin.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    standin.url = f"http://127.0.0.1:{port}"
-    try:
+    async with served(standin.app()) as address:
+        standin.url = address
         yield standin
-    finally:
-        await runner.cleanup()
 
 
 def dumps(event: dict[str, Any]) -> str:
@@ -410,13 +405,9 @@ def dumps(event: dict[str, Any]) -> str:
 
 async def serve(standin: StripeStandIn, port: int) -> None:
     """Serves until killed; the first line on stdout is the address."""
-    runner = web.AppRunner(standin.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"http://127.0.0.1:{bound}", flush=True)  # noqa: T201
-    await asyncio.Event().wait()
+    async with served(standin.app(), port) as address:
+        print(address, flush=True)  # noqa: T201
+        await asyncio.Event().wait()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -428,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accounts", type=argparse.FileType(), default=None,
                         help="connected accounts that exist, one a line ('-': stdin)")  # fmt: skip
     args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port is 0 to 65535, not {args.port}")
     balance = {}
     for value in args.balance:
         currency, _, amount = value.partition("=")
@@ -440,6 +433,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(serve(standin, args.port))
     except KeyboardInterrupt:
         sys.exit(0)
+    except OSError as exc:  # the port taken, say
+        sys.stderr.write(f"stripe_connect.py: cannot serve on port {args.port}: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":
