@@ -33,7 +33,7 @@ from api.graphql.disputes.mutations.resolve_dispute import (
     resolve_dispute,
 )
 from api.graphql.earnings.mutations.close_period import ClosePeriodResult, close_period
-from api.graphql.errors import ErrorPolicy
+from api.graphql.errors import ErrorPolicy, public_errors
 from api.graphql.gamification.badges.mutations.define import (
     CreateBadgeResult,
     CreateStreakResult,
@@ -353,8 +353,17 @@ class PodiumSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """ErrorPolicy logs unexpected errors (structlog, with the request id); strawberry's
-        own logging would print every expected error with a traceback."""
+        """Every error a client gets, in the one public form (`public_errors`: domain errors
+        coded, the unexpected masked and logged with structlog and the request id), in place:
+        this is the step a subscription's errors take too, which ErrorPolicy's operation hook
+        does not see. strawberry's own logging would print every expected error with a
+        traceback."""
+        context = execution_context.context if execution_context is not None else None
+        errors[:] = public_errors(
+            errors,
+            getattr(context, "request_id", None),
+            getattr(context, "viewer_or_none", None),
+        )
 
 
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:

@@ -147,6 +147,13 @@ async def test_given_a_follower_when_a_recompute_moves_the_board_then_pushed_coa
 
         await follow(ws, "00000000-0000-0000-0000-000000000000", sub="2")
         assert not_found(await receive(ws))
+        await follow(ws, "not-an-id", sub="3")  # malformed: named, not a server error
+        said = await receive(ws)
+        while said.get("id") != "3":  # the complete of the one before
+            said = await receive(ws)
+        (error,) = said["payload"]["errors"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+        assert "'not-an-id' is not an id" in error["message"]
 
     async with server(settings) as url, connect(url, subprotocols=[PROTOCOL]) as ws:
         await follow(ws, str(w.board.id), init=bearer(w.t, w.reps["cy"]))

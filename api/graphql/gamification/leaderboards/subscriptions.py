@@ -5,12 +5,10 @@ from typing import Any
 from uuid import UUID
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
-from api.graphql.errors import NOT_FOUND, unauthenticated
+from api.graphql.errors import unauthenticated
 from api.graphql.gamification.leaderboards.types import Leaderboard, board_store
-from domain.kit.errors import NotFound
 from domain.org.repository import UserRepository
 from gamification.leaderboards import service
 from gamification.leaderboards.store import board_channel, board_key
@@ -37,10 +35,7 @@ async def leaderboard_changed(
     viewer = context.viewer
     if viewer.user_id is None or context.live is None:
         raise unauthenticated("live updates need a signed-in person")
-    try:
-        board = await service.visible_board(viewer=viewer, board_id=str(id))
-    except NotFound as exc:  # a subscription's error is not mapped like a query's: coded here
-        raise GraphQLError(exc.message, extensions={"code": NOT_FOUND}) from None
+    board = await service.visible_board(viewer=viewer, board_id=str(id))
     live, channel, store = context.live, board_channel(board.id), board_store(info)
     async for pulse in live.board_changes(
         tenant_id=viewer.tenant_id,
