@@ -380,8 +380,13 @@ def reason_text(r: Reason) -> str:
     key, params = r
     names = _POSITIONAL.get(key)
     if names is not None and tuple(map(_NAME, params)) == names:
-        # a key of _POSITIONAL: nothing to escape
-        return f'["{key}",[{",".join(map(_value_text, map(_VALUE, params)))}]]'
+        # a key of _POSITIONAL (a conversion): nothing to escape in the key. Its day, currency
+        # and rate recur across a close's million conversions (a few dozen of each): their
+        # text is made once (`_conversion_head`), the original amount and the id each time.
+        (_, day), (_, currency), (_, rate), (_, original), *named = params
+        head = _conversion_head(day, currency, rate)
+        tail = f",{_value_text(named[0][1])}" if named else ""  # fx_transaction's id
+        return f'["{key}",[{head},{_value_text(original)}{tail}]]'
     parts = []
     for k, v in params:
         # a parameter's name is a Python identifier (`reason`'s keywords): nothing to escape.
@@ -435,6 +440,21 @@ def _value_text(value: Any) -> str:
 
 
 _NESTED: dict[int, tuple[tuple[Any, ...], str]] = {}
+# (day, currency, rate) -> (the rate, the three as JSON values): the rate kept to compare by
+# identity, as equal decimals may be written differently (0.92 and 0.920)
+_HEADS: dict[tuple[Any, Any, Any], tuple[Any, str]] = {}
+
+
+def _conversion_head(day: Any, currency: Any, rate: Any) -> str:
+    key = (day, currency, rate)
+    known = _HEADS.get(key)
+    if known is not None and known[0] is rate:
+        return known[1]
+    text = f"{_value_text(day)},{_value_text(currency)},{_value_text(rate)}"
+    if len(_HEADS) >= _ENCODED_LIMIT:
+        _HEADS.clear()
+    _HEADS[key] = (rate, text)
+    return text
 
 
 def plain(reasons: tuple[Reason, ...]) -> list[Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -61,18 +61,21 @@ class Transaction:
     ) -> Transaction:
         """A transaction credited wholly to ``rep_id``: ``credits`` is ((rep_id, ONE),) and
         ``fields`` holds what `build` puts there; both may be shared with other transactions
-        (read-only). What a batch reader calls a million times: the slots set directly,
-        without the frozen dataclass's checked __init__ (a third of the cost)."""
-        t = _new_transaction(Transaction)
-        _set_id(t, id)
-        _set_rep_id(t, rep_id)
-        _set_amount(t, amount)
-        _set_currency(t, currency)
-        _set_date(t, date)
-        _set_credits(t, credits)
-        _set_fields(t, fields)
-        _set_sole_credit(t, True)
-        return t
+        (read-only). What a batch reader calls a million times: built as a `_Building` (the
+        same slots, plain assignments) and then made a Transaction, frozen like any other,
+        without the frozen dataclass's checked __init__ (half the cost of setting each slot
+        through its descriptor, a third of the checked __init__'s)."""
+        t = _new_building(_Building)
+        t.id = id
+        t.rep_id = rep_id
+        t.amount = amount
+        t.currency = currency
+        t.date = date
+        t.credits = credits
+        t.fields = fields
+        t.sole_credit = True
+        t.__class__ = Transaction  # type: ignore[assignment]
+        return t  # type: ignore[return-value]
 
     @staticmethod
     def build(
@@ -102,22 +105,22 @@ class Transaction:
         return Transaction(id, rep_id, amount, currency, date, credits, fields)
 
 
-def _setter(name: str) -> Callable[[Transaction, Any], None]:
-    """A slot's own setter (what the frozen dataclass's __init__ calls through
-    object.__setattr__)."""
-    setter: Callable[[Transaction, Any], None] = getattr(Transaction, name).__set__
-    return setter
+class _Building:
+    """A Transaction under construction (`Transaction.sole`): its slots, in its order, so
+    that an instance may become a Transaction by assigning ``__class__``."""
+
+    __slots__ = Transaction.__slots__
+    id: str
+    rep_id: str
+    amount: Decimal
+    currency: str
+    date: dt.date
+    credits: tuple[tuple[str, Decimal], ...]
+    fields: Mapping[str, Any]
+    sole_credit: bool
 
 
-_new_transaction = object.__new__
-_set_id = _setter("id")
-_set_rep_id = _setter("rep_id")
-_set_amount = _setter("amount")
-_set_currency = _setter("currency")
-_set_date = _setter("date")
-_set_credits = _setter("credits")
-_set_fields = _setter("fields")
-_set_sole_credit = _setter("sole_credit")
+_new_building = object.__new__
 
 
 def shares_add_up(shares: Iterable[Decimal]) -> bool:
