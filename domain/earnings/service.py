@@ -512,6 +512,7 @@ async def _plan_runs_many(
 
 
 _ID = attrgetter("id")
+_SOLE = attrgetter("sole_credit")
 _DATE = attrgetter("date")
 
 
@@ -522,17 +523,19 @@ def _calculate_each(
     self-scope result depends only on the person's own inputs (their reps, transactions,
     quotas, assignments; the plan's rates), so one call over their union gives each person
     what a call of their own would, without the engine's fixed cost per call."""
-    seen: dict[int, Transaction] = {}  # a split deal is one object in each partner's list
     quotas: dict[tuple[str, str], Decimal] = {}
     for _, inputs in people:
-        for t in inputs.transactions:
-            seen.setdefault(id(t), t)
         quotas.update(inputs.quotas)
+    every = [t for _, inputs in people for t in inputs.transactions]
+    if not all(map(_SOLE, every)):  # a split deal is one object in each partner's list
+        every = list({id(t): t for t in every}.values())
+    # in the order of their ids, as a person's own are (each alone or in any batch): the
+    # engine then finds every rep's lines and conversions in order already (sorting them
+    # costs more than this)
+    every.sort(key=_ID)
     merged = Inputs(
         reps=tuple(r for _, inputs in people for r in inputs.reps),
-        # in the order of their ids, as a person's own are (each alone or in any batch): the
-        # engine then finds every rep's lines in order already instead of sorting them
-        transactions=tuple(sorted(seen.values(), key=_ID)),
+        transactions=tuple(every),
         quotas=quotas,
         fx=people[0][1].fx,
         assignments=tuple(a for _, inputs in people for a in inputs.assignments or ()),
