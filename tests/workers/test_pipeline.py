@@ -484,7 +484,7 @@ async def test_given_one_rep_failing_in_a_batch_then_the_others_are_stored_and_i
 async def test_given_batches_while_a_hook_runs_behind_then_its_next_run_takes_them_together(
     pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ):
-    """A hook that runs behind runs at most once a `behind_every`: the batches that end
+    """A hook that runs behind runs at most once every `behind_every`: the batches that end
     meanwhile are gathered into its next run (each pair once, with its latest stored results),
     and the job ends once that run has."""
     tenant, ana, ben = await world()
@@ -504,11 +504,13 @@ async def test_given_batches_while_a_hook_runs_behind_then_its_next_run_takes_th
 
     behind.many = behind_many  # type: ignore[attr-defined]
     behind.runs_behind = True  # type: ignore[attr-defined]
-    ctx: dict[str, Any] = {"redis": pool, "after_recompute": [behind], "idle_wait": 0}
+    ctx: dict[str, Any] = {
+        "redis": pool, "after_recompute": [behind], "idle_wait": 0, "behind_every": 30.0,
+    }  # fmt: skip
 
     assert await recompute_requested(ctx, str(tenant.id)) == 3
 
-    # the first batch's run at once; the two batches after it within the second: one run
+    # the first batch's run at once; the two batches after it in one run, when the job ends
     assert len(runs) == 2
     (first, first_given), (rest, rest_given) = runs
     assert len(first) == 1
