@@ -30,6 +30,7 @@ from api.graphql.schema import build_schema
 from api.graphql.view import PodiumGraphQL
 from api.observability import RequestIdMiddleware, configure_logging
 from api.payout_files import payout_file_routes
+from api.redis_timeouts import timed_connection_class
 from api.settings import Settings
 from api.statements import statement_routes
 from api.webhooks import webhook_routes
@@ -44,6 +45,7 @@ READY_TIMEOUT = 2.0  # seconds each dependency gets to answer /ready
 # is wrong (no worker running, or one stuck), and CRM events wait unapplied
 WORKER_SILENT_AFTER = 30.0
 INBOX_TOO_OLD_AFTER = 120.0
+WARM_CONNECTIONS = 4  # PostgreSQL connections opened at start-up
 
 log = structlog.get_logger("podium.api")
 
@@ -123,11 +125,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = await open_database(settings.database_url)
+        # a few connections ready before the first request: webhooks arriving on a cold pool
+        # used to open all its connections at once (api.database.PRIMED_TYPES)
+        opened = await open_database(settings.database_url, warm=WARM_CONNECTIONS)
         app.state.redis = Redis.from_url(
             settings.redis_url,
             socket_connect_timeout=READY_TIMEOUT,
-            socket_timeout=5,
+            connection_class=timed_connection_class(settings.redis_url),
             # CLIENT LIST tells an API process's connections (and its one pub/sub client)
             # from the workers' and other processes'
             client_name=api_client_name(),

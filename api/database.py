@@ -16,13 +16,45 @@ def database_is_open() -> bool:
     return context is not None and context.inited and context._connections is not None
 
 
-async def open_database(database_url: str) -> bool:
+async def open_database(database_url: str, *, warm: int = 0) -> bool:
     """Open the ORM unless this process already has it open (a test's fixture, a CLI command
-    that started the server). True when this call opened it, so the caller closes it."""
+    that started the server), with ``warm`` connections ready (`warm_pool`). True when this
+    call opened it, so the caller closes it."""
     if database_is_open():
         return False
     await init_db(database_url)
+    if warm:
+        await warm_pool(warm)
     return True
+
+
+# The array types the API's statements bind (a webhook's inbox rows, a board's cards, ...).
+# asyncpg learns a type the first time a connection meets it: three round trips and a catalog
+# query that costs a fresh PostgreSQL backend about 8 ms, for each type and connection. Met
+# first under load (the first webhooks after a start), that slowed them enough for the next
+# ones to pile up and open the pool's 20 connections at once, each learning each type.
+PRIMED_TYPES = (
+    "text[]", "bigint[]", "integer[]", "uuid[]", "boolean[]", "numeric[]", "date[]",
+    "timestamptz[]", "jsonb[]",
+)  # fmt: skip
+
+
+async def warm_pool(count: int) -> None:
+    """Open ``count`` connections of the pool now (or as many as it holds), each knowing
+    `PRIMED_TYPES` (learnt in one round of introspection)."""
+    pool = getattr(connections.get("default"), "_pool", None)
+    if pool is None:
+        return
+    query = "SELECT " + ", ".join(f"${i}::{t}" for i, t in enumerate(PRIMED_TYPES, 1))
+    held = []
+    try:
+        for _ in range(min(count, pool.get_max_size())):
+            held.append(await pool.acquire())  # each one held: the next is another connection
+        for connection in held:
+            await connection.fetchrow(query, *[None] * len(PRIMED_TYPES))
+    finally:
+        for connection in held:
+            await pool.release(connection)
 
 
 async def close_database() -> None:

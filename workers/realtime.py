@@ -118,8 +118,9 @@ async def push_notifications(ctx: dict[str, Any], tenant_id: str, user_ids: list
 # stored results of those pairs (read once, after the commit, for every hook)
 publish_earnings.many = publish_earnings_of  # type: ignore[attr-defined]
 notify_thresholds.many = notify_thresholds_of  # type: ignore[attr-defined]
-# notifications may be decided while the job recomputes its next batch: the live updates of
-# that batch do not queue behind them (one batch's notifications at a time, in order)
+# notifications may be decided while the job recomputes its next batches: the live updates of
+# those do not queue behind them (one run at a time, in order, at most one every 0.3 s: the
+# batches meanwhile are gathered into the next run, workers.tasks.earnings.BEHIND_EVERY)
 notify_thresholds.runs_behind = True  # type: ignore[attr-defined]
 
 

@@ -69,6 +69,8 @@ class LiveHub:
         self._shared: dict[tuple[str, Hashable], tuple[int, asyncio.Future[object]]] = {}
         # (tenant, person) -> when their card was read, and the card (`cards`)
         self._cards: dict[tuple[UUID, Hashable], tuple[float, Any]] = {}
+        # (tenant, person) -> the read under way that fetches their card
+        self._reading: dict[tuple[UUID, Hashable], asyncio.Future[Any]] = {}
 
     async def earnings_updates(
         self, *, tenant_id: UUID, user_id: UUID
@@ -175,25 +177,53 @@ class LiveHub:
         read: Callable[[list[K]], Awaitable[dict[K, T]]],
     ) -> dict[K, T]:
         """The cards (names, pictures) of ``ids`` in ``tenant_id``: those read in the last
-        CARD_SECONDS from memory, the others by ``read`` (one call for all of them). Someone
-        ``read`` does not find is asked for again next time."""
+        CARD_SECONDS from memory, those a read under way is fetching from that read (the
+        followers of a board are pushed at the same instants, and ask for the same new
+        faces at once), the others by ``read`` (one call for all of them). Someone ``read``
+        does not find is asked for again next time."""
         now = time.monotonic()
         out: dict[K, T] = {}
         missing: list[K] = []
+        pending: dict[asyncio.Future[dict[K, T]], list[K]] = {}
         for person in ids:
             known = self._cards.get((tenant_id, person))
             if known is not None and now - known[0] < CARD_SECONDS:
                 out[person] = known[1]
+            elif (under_way := self._reading.get((tenant_id, person))) is not None:
+                pending.setdefault(under_way, []).append(person)
             else:
                 missing.append(person)
         if missing:
-            found = await read(missing)
-            if len(self._cards) + len(found) > MAX_CARDS:
-                self._cards.clear()
-            for person, card in found.items():
-                self._cards[(tenant_id, person)] = (now, card)
-            out.update(found)
+            # a task of its own: a follower leaving mid-read does not fail the others' push
+            task = asyncio.ensure_future(self._read_cards(tenant_id, missing, read, now))
+            task.add_done_callback(_retrieved)
+            for person in missing:
+                self._reading[(tenant_id, person)] = task
+            pending[task] = missing
+        for under_way, people in pending.items():
+            found = await asyncio.shield(under_way)
+            out.update((person, found[person]) for person in people if person in found)
         return out
+
+    async def _read_cards(
+        self,
+        tenant_id: UUID,
+        missing: list[K],
+        read: Callable[[list[K]], Awaitable[dict[K, T]]],
+        now: float,
+    ) -> dict[K, T]:
+        this = asyncio.current_task()
+        try:
+            found = await read(missing)
+        finally:
+            for person in missing:
+                if self._reading.get((tenant_id, person)) is this:
+                    del self._reading[(tenant_id, person)]
+        if len(self._cards) + len(found) > MAX_CARDS:
+            self._cards.clear()
+        for person, card in found.items():
+            self._cards[(tenant_id, person)] = (now, card)
+        return found
 
     async def _listen(self, person: tuple[UUID, UUID], channel: str) -> AsyncIterator[bytes]:
         """The messages of ``channel`` for one subscription of ``person``."""
@@ -316,6 +346,12 @@ def _slot(at: float, interval: float) -> int:
     starts are computed (a pulse at a slot's start is in that slot)."""
     slot = int(at // interval)
     return slot + 1 if (slot + 1) * interval <= at else slot
+
+
+def _retrieved(read: asyncio.Future[Any]) -> None:
+    """Marks a failed read's exception retrieved: its askers got it (or all left)."""
+    if not read.cancelled():
+        read.exception()
 
 
 def _failed(read: asyncio.Future[object]) -> bool:

@@ -481,6 +481,45 @@ async def test_given_one_rep_failing_in_a_batch_then_the_others_are_stored_and_i
     assert {u for u, _ in await totals(tenant)} == {ana.id}  # cat is on no plan: no result
 
 
+async def test_given_batches_while_a_hook_runs_behind_then_its_next_run_takes_them_together(
+    pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+):
+    """A hook that runs behind runs at most once every `behind_every`: the batches that end
+    meanwhile are gathered into its next run (each pair once, with its latest stored results),
+    and the job ends once that run has."""
+    tenant, ana, ben = await world()
+    cat = await make_user(tenant=tenant, external_id="cat")
+    async with in_transaction():
+        await IngestRepository(system_viewer(tenant)).request_recomputes(
+            [(ana.id, "2026-10"), (ben.id, "2026-10"), (cat.id, "2026-10")]
+        )
+    monkeypatch.setattr("workers.tasks.earnings.RECOMPUTE_BATCH", 1)  # three batches
+    runs: list[tuple[list[UUID], list[UUID]]] = []  # (pairs, pairs with results given)
+
+    async def behind(ctx: dict[str, Any], **kwargs: Any) -> None:
+        pass
+
+    async def behind_many(ctx: dict[str, Any], *, pairs: Any, results: Any, **kw: Any) -> None:
+        runs.append(([u for u, _ in pairs], [u for u, _ in pairs if (u, _) in results]))
+
+    behind.many = behind_many  # type: ignore[attr-defined]
+    behind.runs_behind = True  # type: ignore[attr-defined]
+    ctx: dict[str, Any] = {
+        "redis": pool, "after_recompute": [behind], "idle_wait": 0, "behind_every": 30.0,
+    }  # fmt: skip
+
+    assert await recompute_requested(ctx, str(tenant.id)) == 3
+
+    # the first batch's run at once; the two batches after it in one run, when the job ends
+    assert len(runs) == 2
+    (first, first_given), (rest, rest_given) = runs
+    assert len(first) == 1
+    assert len(rest) == 2
+    assert {*first, *rest} == {ana.id, ben.id, cat.id}
+    assert first_given == first  # their batches' stored results
+    assert rest_given == rest
+
+
 async def test_given_a_hook_that_runs_behind_then_the_next_batch_goes_on_and_the_job_awaits_it(
     pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ):

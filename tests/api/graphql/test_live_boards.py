@@ -212,3 +212,44 @@ async def test_given_cards_read_lately_then_the_hub_reads_only_the_others_until_
     assert await hub.cards(tenant, [ana], read) == {ana: "Ana"}
     monkeypatch.setattr(live, "CARD_SECONDS", 0.0)
     assert await hub.cards(tenant, [ana], read) == {ana: "Ana Maria"}
+
+
+async def test_given_followers_asking_for_the_same_new_cards_at_once_then_one_read_serves_them(
+    redis: Redis,
+):
+    """The followers of a board are pushed at the same instants: a card a read under way
+    fetches is taken from that read, not read again; a follower leaving mid-read leaves the
+    read to the others; a failed read fails those waiting on it, and the next asks again."""
+    hub = LiveHub(redis, max_per_person=10)
+    tenant = uuid4()
+    ana, bob = uuid4(), uuid4()
+    names = {ana: "Ana", bob: "Bob"}
+    asked: list[list[UUID]] = []
+    release = asyncio.Event()
+
+    async def read(ids: list[UUID]) -> dict[UUID, str]:
+        asked.append(list(ids))
+        await release.wait()
+        return {i: names[i] for i in ids if i in names}
+
+    first = asyncio.create_task(hub.cards(tenant, [ana], read))
+    leaving = asyncio.create_task(hub.cards(tenant, [ana], read))
+    both = asyncio.create_task(hub.cards(tenant, [ana, bob], read))
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    first.cancel()  # the one that started the read leaves too: the read goes on
+    await asyncio.sleep(0.01)
+    release.set()
+    assert await both == {ana: "Ana", bob: "Bob"}
+    assert asked == [[ana], [bob]]  # Ana read once for the three, Bob by the one who asked
+
+    async def failing(ids: list[UUID]) -> dict[UUID, str]:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("database gone")
+
+    carl = uuid4()
+    waits = [asyncio.create_task(hub.cards(tenant, [carl], failing)) for _ in range(2)]
+    for outcome in await asyncio.gather(*waits, return_exceptions=True):
+        assert isinstance(outcome, RuntimeError)
+    names[carl] = "Carl"
+    assert await hub.cards(tenant, [carl], read) == {carl: "Carl"}
