@@ -638,7 +638,7 @@ async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -
     caller's transaction ends: one recompute of a person at a time. The caller has checked
     that the viewer may see these people.
     """
-    unique = list(dict.fromkeys((UUID(str(u)), p) for u, p in pairs))
+    unique = list(dict.fromkeys((u if type(u) is UUID else UUID(str(u)), p) for u, p in pairs))
     with _collector_paused():
         return await _recompute_batch(viewer, unique)
 
