@@ -4,6 +4,7 @@ Services never commit: they run inside the caller's transaction."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -40,10 +41,11 @@ from gamification.badges.facts import (
     facts_of,
 )
 from gamification.badges.models import BadgeAward, BadgeDefinition
+from gamification.definitions import TenantCache
 from gamification.levels.rules import Level
 from gamification.levels.service import (
+    LEVEL_MAPS,
     grant_xp,
-    level_map,
     level_standings,
     reverse_xp,
     sync_deal_xp,
@@ -88,7 +90,7 @@ async def create_badge(
         raise BadgeRuleError("xp must be a whole number from 0 to 1000000", field="xp")
     if await BadgeDefinition.filter(tenant_id=tenant_id, name=name).exists():
         raise BadgeRuleError(f"a badge named {name!r} exists already", field="name")
-    return await BadgeDefinition.create(
+    badge = await BadgeDefinition.create(
         id=uuid4(),
         tenant_id=tenant_id,
         name=name,
@@ -98,6 +100,26 @@ async def create_badge(
         xp=xp,
         created_at=utc_now(),
     )
+    BADGE_RULES.forget(tenant_id)
+    return badge
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeRules:
+    """A tenant's badges, and those with a rule with it compiled."""
+
+    badges: tuple[BadgeDefinition, ...]
+    rules: tuple[tuple[BadgeDefinition, CompiledExpression], ...]
+
+
+async def badge_rules(tenant_id: UUID) -> BadgeRules:
+    badges = tuple(await BadgeDefinition.filter(tenant_id=tenant_id))
+    return BadgeRules(badges, tuple(_rules(badges)))
+
+
+# the after-recompute step's badges, compiled once per read (gamification.definitions: a few
+# seconds old at most); the awards they decide on are read fresh by every batch
+BADGE_RULES: TenantCache[BadgeRules] = TenantCache(badge_rules)
 
 
 def _db() -> Any:
@@ -166,17 +188,18 @@ async def evaluate_after_recompute(
     tenant_id: UUID,
     pairs: Sequence[tuple[UUID, str]],
     results: Mapping[tuple[UUID, str], Sequence[Any]],
-    badges: Sequence[BadgeDefinition] | None = None,
+    definitions: BadgeRules | None = None,
 ) -> tuple[list[BadgeAward], list[BadgeAward]]:
     """Each rule over each (person, period): award what now holds; revoke a rule's award
     whose rule no longer holds (its deal was reversed). Returns (awarded, revoked).
 
     Set-based for a batch: the awards the batch already holds are read in one statement,
     and earlier periods (``periods_in_a_row``) only when a rule reads them and only for
-    the people at or above 100% now; only an award or a revocation writes."""
-    if badges is None:
-        badges = await BadgeDefinition.filter(tenant_id=tenant_id)
-    rules = [(b, r) for b, r in _rules(badges) if not r.names & CONTEST_FACTS]
+    the people at or above 100% now; only an award or a revocation writes. ``definitions``:
+    the tenant's badges (read here when not given)."""
+    if definitions is None:
+        definitions = await badge_rules(tenant_id)
+    rules = [(b, r) for b, r in definitions.rules if not r.names & CONTEST_FACTS]
     unique = list(dict.fromkeys(pairs))
     if not rules or not unique:
         return [], []
@@ -310,8 +333,9 @@ async def after_recompute(
     """The after-recompute step of gamification: deal XP and XP for the thresholds reached
     (quota attainment and tiers; each granted once, reversed once), badge rules (awarded, or revoked
     when a reversal undoes them), and the BADGE and LEVEL notifications (each once), all
-    from what is stored. The tenant's badges and level map
-    are read once; levels are read again only when XP was written."""
+    from what is stored. The tenant's badges and level map are definitions a few seconds old
+    at most (`gamification.definitions`); the XP and awards they are applied to are read
+    fresh, the levels reached again only when XP was written."""
     unique = list(dict.fromkeys(pairs))
     if results is None or any(p not in results for p in unique):
         rows = await EarningsResult.filter(
@@ -321,8 +345,8 @@ async def after_recompute(
         )
         results = {pair: [r for r in rows if (r.user_id, r.period) == pair] for pair in unique}
     people = list(dict.fromkeys(u for u, _ in unique))
-    badges = await BadgeDefinition.filter(tenant_id=tenant_id)
-    levels = await level_map(tenant_id=tenant_id)
+    definitions = await BADGE_RULES.get(tenant_id)
+    levels = await LEVEL_MAPS.get(tenant_id)
     before = (
         await level_standings(tenant_id=tenant_id, user_ids=people, levels=levels) if levels else {}
     )
@@ -330,7 +354,7 @@ async def after_recompute(
     reached = await _reached(tenant_id, unique, results)
     written += len(await sync_threshold_xp(tenant_id=tenant_id, reached=reached))
     awarded, revoked = await evaluate_after_recompute(
-        tenant_id=tenant_id, pairs=unique, results=results, badges=badges
+        tenant_id=tenant_id, pairs=unique, results=results, definitions=definitions
     )
     periods = {u: p for u, p in unique}
     ups = []
@@ -340,7 +364,7 @@ async def after_recompute(
             after = now[user_id]
             if after.number > before[user_id].number:
                 ups.append((user_id, periods[user_id], after))
-    await _notify(tenant_id, awarded, ups, badges, levels)
+    await _notify(tenant_id, awarded, ups, definitions.badges, levels)
     return awarded, revoked
 
 
@@ -388,10 +412,10 @@ async def _notify(
     tenant = await get_tenant(tenant_id)
     repository = NotifierRepository(tenant_id)
     locales = {
-        u.id: u.locale or tenant.locale
-        for u in await User.filter(
+        user_id: locale or tenant.locale
+        for user_id, locale in await User.filter(
             tenant_id=tenant_id, id__in=[a.user_id for a in awarded] + [u for u, _, _ in ups]
-        )
+        ).values_list("id", "locale")
     }
     names = {b.id: b.name for b in badges}
     levels = {lv.number: lv.name for lv in level_list}

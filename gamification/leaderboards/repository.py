@@ -48,6 +48,14 @@ class LeaderboardRepository:
         found = await User.filter(tenant_id=self.tenant_id, id__in=list(user_ids))
         return {u.id: u for u in found}
 
+    async def locales(self, user_ids: Sequence[UUID]) -> dict[UUID, str | None]:
+        """The locale of each of these people who exists (the one column a notification
+        needs, not the whole row)."""
+        rows = await User.filter(tenant_id=self.tenant_id, id__in=list(user_ids)).values_list(
+            "id", "locale"
+        )
+        return dict(rows)
+
     async def group_members(self, name: str) -> set[UUID]:
         """The people of a named group: ``attributes["group"]`` is ``name`` (as the CRM sync
         and the CSV import set a person's attributes)."""

@@ -43,6 +43,7 @@ from domain.org.models import Role
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
+from gamification.definitions import TenantCache
 from gamification.leaderboards.errors import DuplicateBoard
 from gamification.leaderboards.metrics import Metric, parse_metric, stored_metric
 from gamification.leaderboards.models import Leaderboard
@@ -143,7 +144,17 @@ async def create_leaderboard(
         after={"name": clean, "metric": parsed.text, "period_kind": period_kind,
                "team_id": None if team is None else str(team), "group": group_name},
     )  # fmt: skip
+    BOARDS.forget(viewer.tenant_id)
     return board
+
+
+async def _boards(tenant_id: UUID) -> tuple[Leaderboard, ...]:
+    return tuple(await LeaderboardRepository(tenant_id).boards())
+
+
+# the after-recompute step's boards (gamification.definitions: a few seconds old at most); a
+# board's members and scores are read fresh by every batch
+BOARDS: TenantCache[tuple[Leaderboard, ...]] = TenantCache(_boards)
 
 
 async def current_period(tenant_id: UUID, kind: str) -> Period:
@@ -280,9 +291,9 @@ async def refresh_after_recompute(
     batch's XP is written by then: the gamification hook runs first), in one Redis round
     trip, which announces each board changed with the people written on it (`BoardStore.update`);
     returns the boards that changed. ``results`` are the batch's stored results (read here
-    when not given)."""
+    when not given). The boards are definitions a few seconds old at most (`BOARDS`)."""
     repository = LeaderboardRepository(tenant_id)
-    boards = await repository.boards()
+    boards = await BOARDS.get(tenant_id)
     if not boards or not pairs:
         return []
     from_results = any(not stored_metric(b.metric).from_ledger for b in boards)
@@ -363,17 +374,16 @@ async def notify_top(
     """A LEADERBOARD notification for each (person, board, period, rank) not told yet;
     returns how many were created. Pushed with the batch's other notifications."""
     repository = NotifierRepository(tenant_id)
-    people = await LeaderboardRepository(tenant_id).people([u for u, _, _, _ in entered])
+    locales = await LeaderboardRepository(tenant_id).locales([u for u, _, _, _ in entered])
     tenant = await get_tenant(tenant_id)
     news = []
     for user_id, board, period, rank in entered:
         key = f"{board.id}:top{TOP}"
         if await repository.was_sent(user_id, period, NotificationKind.LEADERBOARD, key):
             continue
-        user = people.get(user_id)
-        if user is None:
+        if user_id not in locales:
             continue
-        locale = user.locale or tenant.locale
+        locale = locales[user_id] or tenant.locale
         params = {"period": period, "board": board.name, "rank": str(rank)}
         title, body = render(NotificationKind.LEADERBOARD, params, locale)
         news.append(

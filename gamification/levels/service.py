@@ -17,6 +17,7 @@ from domain.kit.errors import Forbidden
 from domain.kit.periods import parse_period
 from domain.org.models import Role
 from domain.org.viewer import Viewer
+from gamification.definitions import TenantCache
 from gamification.levels.errors import LevelMapError, XpError
 from gamification.levels.models import LevelDefinition
 from gamification.levels.rules import Level, LevelStanding, level_of
@@ -116,6 +117,14 @@ async def level_map(*, tenant_id: UUID) -> list[Level]:
     return [Level(r.number, r.name, r.xp_required, r.reward) for r in rows]
 
 
+async def _level_tuple(tenant_id: UUID) -> tuple[Level, ...]:
+    return tuple(await level_map(tenant_id=tenant_id))
+
+
+# the after-recompute step's level map (gamification.definitions: a few seconds old at most)
+LEVEL_MAPS: TenantCache[tuple[Level, ...]] = TenantCache(_level_tuple)
+
+
 async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Level]:
     """Admins replace the tenant's levels: numbered 1, 2, ... with strictly rising
     thresholds; a refusal names the level and stores nothing."""
@@ -150,6 +159,7 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
             for lv in levels
         ]
     )
+    LEVEL_MAPS.forget(tenant_id)
     return list(levels)
 
 
@@ -192,37 +202,48 @@ _BATCH_DEALS = """
 
 async def sync_deal_xp(*, tenant_id: UUID, pairs: Sequence[tuple[UUID, str]]) -> int:
     """XP for the deals crediting each (person, period) of a batch: granted once per deal
-    (source ``deal:<CRM id>``), reversed once when the deal is deleted; two statements for
-    the whole batch, whatever its number of deals (a real-time batch recomputes the same
-    people again and again: only what changed is written). Returns the entries written."""
+    (source ``deal:<CRM id>``), reversed once when the deal is deleted; one statement for
+    the whole batch, whatever its number of deals, which finds the deals once for both
+    inserts (a real-time batch recomputes the same people again and again: only what changed
+    is written). The two inserts see the ledger as it was before the statement: they write
+    different deals (those standing, those deleted), so neither needs the other's rows.
+    Returns the entries written."""
     periods = [parse_period(period) for _, period in pairs]
     people = [user_id for user_id, _ in pairs]
-    window = [tenant_id, people, [p.start for p in periods], [p.end for p in periods]]
-    granted = await _db().execute_query_dict(
+    rows = await _db().execute_query_dict(
         f"""
-        INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
-        SELECT DISTINCT $1::uuid, d.user_id, d.source, $5::int, 'deal won', $6::timestamptz
-        FROM ({_BATCH_DEALS}) d
-        WHERE NOT d.deleted
-        ON CONFLICT (tenant_id, user_id, source) DO NOTHING
-        RETURNING id
+        WITH d AS MATERIALIZED ({_BATCH_DEALS}),
+        granted AS (
+            INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
+            SELECT DISTINCT $1::uuid, d.user_id, d.source, $5::int, 'deal won', $7::timestamptz
+            FROM d
+            WHERE NOT d.deleted
+            ON CONFLICT (tenant_id, user_id, source) DO NOTHING
+            RETURNING 1
+        ),
+        reversed AS (
+            INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
+            SELECT DISTINCT $1::uuid, e.user_id, e.source || $6::text, -e.points,
+                   'deal reversed', $7::timestamptz
+            FROM d
+            JOIN xp_entries e ON e.tenant_id = $1 AND e.user_id = d.user_id AND e.source = d.source
+            WHERE d.deleted AND e.points <> 0
+            ON CONFLICT (tenant_id, user_id, source) DO NOTHING
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM granted) + (SELECT count(*) FROM reversed) AS written
         """,  # noqa: S608 - a fixed query
-        [*window, DEAL_XP, utc_now()],
+        [
+            tenant_id,
+            people,
+            [p.start for p in periods],
+            [p.end for p in periods],
+            DEAL_XP,
+            REVERSED,
+            utc_now(),
+        ],
     )
-    reversed_ = await _db().execute_query_dict(
-        f"""
-        INSERT INTO xp_entries (tenant_id, user_id, source, points, reason, created_at)
-        SELECT DISTINCT $1::uuid, e.user_id, e.source || $5::text, -e.points, 'deal reversed',
-               $6::timestamptz
-        FROM ({_BATCH_DEALS}) d
-        JOIN xp_entries e ON e.tenant_id = $1 AND e.user_id = d.user_id AND e.source = d.source
-        WHERE d.deleted AND e.points <> 0
-        ON CONFLICT (tenant_id, user_id, source) DO NOTHING
-        RETURNING id
-        """,  # noqa: S608 - a fixed query
-        [*window, REVERSED, utc_now()],
-    )
-    return len(granted) + len(reversed_)
+    return int(rows[0]["written"])
 
 
 THRESHOLD_XP = 25  # XP for each threshold a person's period reaches (attainment, a tier)
