@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # a few connections ready before the first request: webhooks arriving on a cold pool
-        # used to open all its connections at once (api.database.PRIMED_TYPES)
+        # used to open all its connections at once (api.database.warm_pool)
         opened = await open_database(settings.database_url, warm=WARM_CONNECTIONS)
         app.state.redis = Redis.from_url(
             settings.redis_url,

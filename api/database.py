@@ -28,30 +28,17 @@ async def open_database(database_url: str, *, warm: int = 0) -> bool:
     return True
 
 
-# The array types the API's statements bind (a webhook's inbox rows, a board's cards, ...).
-# asyncpg learns a type the first time a connection meets it: three round trips and a catalog
-# query that costs a fresh PostgreSQL backend about 8 ms, for each type and connection. Met
-# first under load (the first webhooks after a start), that slowed them enough for the next
-# ones to pile up and open the pool's 20 connections at once, each learning each type.
-PRIMED_TYPES = (
-    "text[]", "bigint[]", "integer[]", "uuid[]", "boolean[]", "numeric[]", "date[]",
-    "timestamptz[]", "jsonb[]",
-)  # fmt: skip
-
-
 async def warm_pool(count: int) -> None:
-    """Open ``count`` connections of the pool now (or as many as it holds), each knowing
-    `PRIMED_TYPES` (learnt in one round of introspection)."""
+    """Open ``count`` connections of the pool now (or as many as it holds): the first webhooks
+    after a start on a cold pool piled up and opened all its connections at once. Each new
+    connection learns the array types Podium binds as it opens (domain.db.KNOWN_TYPES)."""
     pool = getattr(connections.get("default"), "_pool", None)
     if pool is None:
         return
-    query = "SELECT " + ", ".join(f"${i}::{t}" for i, t in enumerate(PRIMED_TYPES, 1))
     held = []
     try:
         for _ in range(min(count, pool.get_max_size())):
             held.append(await pool.acquire())  # each one held: the next is another connection
-        for connection in held:
-            await connection.fetchrow(query, *[None] * len(PRIMED_TYPES))
     finally:
         for connection in held:
             await pool.release(connection)
