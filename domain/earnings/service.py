@@ -144,7 +144,7 @@ async def _transactions(
     viewer: Viewer, people: Sequence[User], period: Period
 ) -> list[Transaction]:
     """The period's live transactions credited to any of ``people`` (a team), each once."""
-    found, _ = await _transactions_of_each(viewer, people, period)
+    found, _, _ = await _transactions_of_each(viewer, people, period)
     return list({id(t): t for each in found.values() for t in each}.values())
 
 
@@ -176,14 +176,15 @@ _CREDITED_TRANSACTIONS = """
 
 async def _transactions_of_each(
     viewer: Viewer, people: Sequence[User], period: Period
-) -> tuple[dict[UUID, list[Transaction]], set[str]]:
+) -> tuple[dict[UUID, list[Transaction]], set[str], list[Transaction] | None]:
     """The period's live transactions credited to each of ``people`` (one statement), people
-    named by their CRM ids, and the currencies they are in. A split transaction is one
-    object in each of its credited people's lists."""
+    named by their CRM ids, and the currencies they are in; and all of them in the order
+    they were read, when none is split (None otherwise). A split transaction is one object
+    in each of its credited people's lists."""
     out: dict[UUID, list[Transaction]] = {u.id: [] for u in people}
     currencies: set[str] = set()
     if not people:
-        return out, currencies
+        return out, currencies, []
     ids = list(out)
     conn: Any
     async with connections.get("default").acquire_connection() as conn:
@@ -200,13 +201,15 @@ async def _transactions_of_each(
         (day, day.isoformat()) for day in (period.start + timedelta(n) for n in range(period.days))
     ]
     extras: dict[str, dict[str, Any]] = {}
+    read: list[Transaction] = []
     split_rows = await _computed(
-        _own_transactions, rows, ids, external, days, extras, out, currencies
+        _own_transactions, rows, ids, external, days, extras, out, currencies, read
     )
     if split_rows:
         await _add_splits(viewer, split_rows, external, days, extras, out)
         currencies.update(row[3] for row in split_rows)
-    return out, currencies
+        return out, currencies, None
+    return out, currencies, read
 
 
 def _own_transactions(
@@ -217,12 +220,13 @@ def _own_transactions(
     extras: dict[str, dict[str, Any]],
     out: dict[UUID, list[Transaction]],
     currencies: set[str],
+    read: list[Transaction],
 ) -> list[Any]:
     """The transactions of ``rows`` (`_CREDITED_TRANSACTIONS`, people of ``ids``) that
-    credit their owner alone, each added to its owner's list in ``out`` and
-    its currency to ``currencies``; returns the split rows. What repeats is converted once
-    per batch and shared by the rows (read-only): a person's credit and list, a day, an
-    extra-fields document."""
+    credit their owner alone, each added to its owner's list in ``out`` and to ``read`` (in
+    the rows' order) and its currency to ``currencies``; returns the split rows. What
+    repeats is converted once per batch and shared by the rows (read-only): a person's
+    credit and list, a day, an extra-fields document."""
     by_person = {u: (((external[u], ONE),), out[u].append) for u in ids}
     # (extra fields, type, state, currency) -> the fields of Transaction.build, in its order
     # (the extra fields, then the columns), the rest to be set: a copy of it and five values
@@ -230,6 +234,7 @@ def _own_transactions(
     templates: dict[tuple[str | None, str, str, str], dict[str, Any]] = {}
     split_rows = []
     sole = Transaction.sole
+    keep = read.append
     for row in rows:
         tid, person, amount_text, currency, day, type_, state, extra_text, splits = row[:9]
         if splits is not None:
@@ -263,7 +268,9 @@ def _own_transactions(
         fields["amount"] = amount
         fields["amount_original"] = amount
         fields["date"] = iso
-        append(sole(tid, rep, amount, template["currency"], date_, credits, fields))
+        t = sole(tid, rep, amount, template["currency"], date_, credits, fields)
+        append(t)
+        keep(t)
     return split_rows
 
 
@@ -447,11 +454,12 @@ async def _plan_runs_many(
     self_scope = [
         by_id[u] for u, vs in chosen.items() if any(not compiled[v.id].has_team_scope for v in vs)
     ]
-    transactions, foreign = await _transactions_of_each(viewer, self_scope, period)
+    transactions, foreign, read = await _transactions_of_each(viewer, self_scope, period)
     if extra:
         for found in transactions.values():
             found.extend(extra)
         foreign.update(t.currency for t in extra)
+        read = None
     quotas: dict[UUID, dict[tuple[str, str], Decimal]] = {}
     async with connections.get("default").acquire_connection() as conn:
         for user_id, measure, value in await conn.fetch(
@@ -503,7 +511,7 @@ async def _plan_runs_many(
             batches.setdefault(version.id, (version, []))[1].append((user, inputs))
     for version_id, (version, people) in batches.items():
         plan = compiled[version_id]
-        results = await _computed(_calculate_each, plan, period, people)
+        results = await _computed(_calculate_each, plan, period, people, read)
         for (user, inputs), result in zip(people, results, strict=True):
             runs[(user.id, version_id)] = PlanRun(version, plan, period, user, inputs, result)
     return {
@@ -516,8 +524,29 @@ _SOLE = attrgetter("sole_credit")
 _DATE = attrgetter("date")
 
 
+def _merged(people: list[tuple[User, Inputs]], read: list[Transaction] | None) -> list[Transaction]:
+    """The transactions of ``people`` (each once), to be sorted by id: taken from ``read``
+    (the batch's transactions in the order they were read, none split) when given, rather
+    than joined person after person. Read in the table's order, they are often in the order
+    of their ids already (a CRM's ids grow with time, as the table does), which the sort
+    then only checks, while the people's lists joined are a run each to merge."""
+    size = sum(len(inputs.transactions) for _, inputs in people)
+    if read is not None:
+        reps = {u.external_id for u, _ in people}
+        mine = [t for t in read if t.rep_id in reps]
+        if len(mine) == size:
+            return mine
+    every = [t for _, inputs in people for t in inputs.transactions]
+    if not all(map(_SOLE, every)):  # a split deal is one object in each partner's list
+        every = list({id(t): t for t in every}.values())
+    return every
+
+
 def _calculate_each(
-    plan: EnginePlan, period: Period, people: list[tuple[User, Inputs]]
+    plan: EnginePlan,
+    period: Period,
+    people: list[tuple[User, Inputs]],
+    read: list[Transaction] | None = None,
 ) -> list[PlanResult]:
     """Each person's result of a self-scope plan, from one engine call for all of them: a
     self-scope result depends only on the person's own inputs (their reps, transactions,
@@ -526,9 +555,7 @@ def _calculate_each(
     quotas: dict[tuple[str, str], Decimal] = {}
     for _, inputs in people:
         quotas.update(inputs.quotas)
-    every = [t for _, inputs in people for t in inputs.transactions]
-    if not all(map(_SOLE, every)):  # a split deal is one object in each partner's list
-        every = list({id(t): t for t in every}.values())
+    every = _merged(people, read)
     # in the order of their ids, as a person's own are (each alone or in any batch): the
     # engine then finds every rep's lines and conversions in order already (sorting them
     # costs more than this)
