@@ -530,11 +530,10 @@ def _merged(people: list[tuple[User, Inputs]], read: list[Transaction] | None) -
     than joined person after person. Read in the table's order, they are often in the order
     of their ids already (a CRM's ids grow with time, as the table does), which the sort
     then only checks, while the people's lists joined are a run each to merge."""
-    size = sum(len(inputs.transactions) for _, inputs in people)
     if read is not None:
         reps = {u.external_id for u, _ in people}
         mine = [t for t in read if t.rep_id in reps]
-        if len(mine) == size:
+        if len(mine) == sum(len(inputs.transactions) for _, inputs in people):
             return mine
     every = [t for _, inputs in people for t in inputs.transactions]
     if not all(map(_SOLE, every)):  # a split deal is one object in each partner's list
