@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
+from domain.kit.documents import unstorable_text
 from domain.kit.errors import NotFound
 from domain.tenants.models import Tenant
 
@@ -44,11 +45,20 @@ async def get_tenant(tenant_id: UUID) -> Tenant:
 
 
 async def tenant_by_slug(slug: str) -> Tenant | None:
+    """The tenant of ``slug``; None when there is none, a slug no tenant can have included
+    (longer than the column, which the ORM refuses to compare, or with a NUL, which
+    PostgreSQL refuses): whoever names a tenant (a URL, a token, the command line) gets
+    "no such tenant", not a failure."""
+    if len(slug) > _SLUG_LENGTH or unstorable_text(slug):
+        return None
     read = _read.get()
     if read is not None and slug in read:
         return read[slug]
     tenant = await Tenant.get_or_none(slug=slug)
     return None if tenant is None else _remember(tenant)
+
+
+_SLUG_LENGTH: int = Tenant._meta.fields_map["slug"].max_length  # type: ignore[attr-defined]
 
 
 def tenant_of_row(row: Mapping[str, Any]) -> Tenant:

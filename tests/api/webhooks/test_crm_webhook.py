@@ -89,11 +89,14 @@ async def test_given_no_wrong_or_expired_signature_when_posted_then_401_and_noth
     assert [e.event_id for e in await inbox(tenant)] == ["e1"]
 
 
-async def test_given_an_unknown_tenant_when_posted_then_the_same_401(http: httpx.AsyncClient):
+@pytest.mark.parametrize("slug", ["nobody", "x" * 64, "x" * 300, "no%00body"])
+async def test_given_an_unknown_tenant_when_posted_then_the_same_401(
+    http: httpx.AsyncClient, slug: str
+):
     await _setup()
     body = body_of(deal("e1"))
     response = await http.post(
-        "/webhooks/crm/nobody", content=body, headers=signed_headers(body, "whatever")
+        f"/webhooks/crm/{slug}", content=body, headers=signed_headers(body, "whatever")
     )
     assert response.status_code == 401
 

@@ -37,6 +37,13 @@ async def test_given_valid_settings_when_tenant_created_then_stored_with_fresh_s
     assert (await tenant_by_slug("globex")).id == globex.id  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("slug", ["", "x" * 64, "[" * 5000, "glo\x00bex"])
+async def test_given_a_slug_no_tenant_can_have_then_no_tenant(db, slug: str):
+    await create_tenant(slug="globex", name="Globex", currency="EUR")
+
+    assert await tenant_by_slug(slug) is None
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
