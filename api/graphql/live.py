@@ -16,7 +16,7 @@ import contextlib
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -44,6 +44,18 @@ CARD_SECONDS = 10.0
 MAX_CARDS = 100_000  # over every tenant; then the cache starts over
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+Item = TypeVar("Item", bound=Hashable)
+
+
+@dataclass(eq=False, slots=True)
+class _Batch:
+    """One read of `LiveHub.batched`: the items asked for while it was open; once sent,
+    the channel's generation it started at and the read under way."""
+
+    items: dict[Hashable, None]
+    answer: asyncio.Future[Any]
+    generation: int = -1  # -1: still open (collecting)
+    task: asyncio.Task[None] | None = None  # the read, once sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +79,8 @@ class LiveHub:
         self.generations: Counter[str] = Counter()  # messages received per channel
         # (channel, name) -> the generation a shared read started at, and the read
         self._shared: dict[tuple[str, Hashable], tuple[int, asyncio.Future[object]]] = {}
+        # (channel, name) -> the latest read of `batched`
+        self._batches: dict[tuple[str, Hashable], _Batch] = {}
         # (tenant, person) -> when their card was read, and the card (`cards`)
         self._cards: dict[tuple[UUID, Hashable], tuple[float, Any]] = {}
         # (tenant, person) -> the read under way that fetches their card
@@ -169,6 +183,67 @@ class LiveHub:
                 del self._shared[old]
             self._shared[key] = found
         return await asyncio.shield(found[1])  # type: ignore[return-value]
+
+    async def batched(
+        self,
+        channel: str,
+        generation: int,
+        name: Hashable,
+        items: Iterable[Item],
+        read: Callable[[list[Item]], Awaitable[T]],
+    ) -> T:
+        """``read(all items)`` once for the subscriptions of this process that ask for
+        ``name`` of ``channel`` in the same turn of the event loop (the followers of a board
+        are pulsed at the same instants), each with its own ``items`` (the people whose
+        neighbourhood it shows, say): one read, one answer that covers every asker's items.
+        A read started when the channel's generation was at least ``generation`` and that
+        covers ``items`` is reused (as `shared`); else the items go to the next read."""
+        key = (channel, name)
+        wanted = list(items)
+        batch = self._batches.get(key)
+        if batch is not None and batch.generation >= 0:  # sent: reused if it covers us
+            if (
+                batch.generation < generation
+                or _failed(batch.answer)
+                or any(item not in batch.items for item in wanted)
+            ):
+                batch = None
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = _Batch({}, loop.create_future())
+            batch.answer.add_done_callback(_retrieved)
+            self._batches[key] = batch
+            loop.call_soon(self._send, channel, batch, read)
+        for item in wanted:
+            batch.items.setdefault(item)
+        return await asyncio.shield(batch.answer)
+
+    def _send(
+        self,
+        channel: str,
+        batch: _Batch,
+        read: Callable[[list[Any]], Awaitable[Any]],
+    ) -> None:
+        batch.generation = self.generations[channel]
+        # reads of earlier generations are not kept: reads named by what they read (a
+        # board's period, say) do not pile up over a long subscription
+        for old in [k for k, b in self._batches.items() if k[0] == channel
+                    and 0 <= b.generation < batch.generation]:  # fmt: skip
+            del self._batches[old]
+
+        async def reading() -> None:
+            try:
+                found = await read(list(batch.items))
+            except asyncio.CancelledError:
+                batch.answer.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - its askers get it; the next ones read again
+                batch.answer.set_exception(exc)
+            else:
+                batch.answer.set_result(found)
+
+        # a task of its own: an asker leaving does not cancel the others' read
+        batch.task = asyncio.ensure_future(reading())
 
     async def cards(
         self,
@@ -295,6 +370,8 @@ class LiveHub:
             self.generations.pop(channel, None)
             for key in [k for k in self._shared if k[0] == channel]:
                 del self._shared[key]
+            for key in [k for k in self._batches if k[0] == channel]:
+                del self._batches[key]
             if self._pubsub is not None:
                 try:
                     await self._pubsub.unsubscribe(channel)

@@ -42,6 +42,7 @@ from domain.notifications.texts import render
 from domain.org.models import Role
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
+from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant
 from gamification.definitions import TenantCache
 from gamification.leaderboards.errors import DuplicateBoard
@@ -429,7 +430,10 @@ async def _may_see(viewer: Viewer, board: Leaderboard) -> bool:
 async def _hides_scores(viewer: Viewer, metric: Metric) -> bool:
     if not metric.is_money or viewer.role is not Role.REP:
         return False
-    tenant = await get_tenant(viewer.tenant_id)
+    return _earnings_hidden(await get_tenant(viewer.tenant_id))
+
+
+def _earnings_hidden(tenant: Tenant) -> bool:
     return not bool((tenant.settings or {}).get(EARNINGS_VISIBLE, False))
 
 
@@ -472,13 +476,13 @@ async def board_entries(
     may see it all the same."""
     if not 0 <= first <= MAX_ENTRIES:
         raise InvalidInput(f"first must be 0 to {MAX_ENTRIES}", field="first")
-    shown = await _shown_to(viewer, board)
+    hidden = await _hides_scores(viewer, stored_metric(board.metric))
     found = (
         await read_top(first)
         if read_top is not None
         else await store.top(board_key(board.id, period), first)
     )
-    return [shown(r) for r in found]
+    return shown_entries(viewer=viewer, board=board, found=found, hidden=hidden)
 
 
 async def board_around(
@@ -496,26 +500,42 @@ async def board_around(
         raise InvalidInput(f"radius must be 0 to {MAX_RADIUS}", field="radius")
     if viewer.user_id is None:
         return []
-    shown = await _shown_to(viewer, board)
+    hidden = await _hides_scores(viewer, stored_metric(board.metric))
     found = (
         await read_around(str(viewer.user_id), radius)
         if read_around is not None
         else await store.around(board_key(board.id, period), str(viewer.user_id), radius)
     )
-    return [shown(r) for r in found]
+    return shown_entries(viewer=viewer, board=board, found=found, hidden=hidden)
 
 
-async def _shown_to(viewer: Viewer, board: Leaderboard) -> Callable[[Ranked[str]], Entry]:
-    """A stored rank as the viewer reads it: the score hidden where they may not see it."""
+def scores_hidden(*, tenant: Tenant, viewer: Viewer, board: Leaderboard) -> bool:
+    """Whether the board hides other people's scores from the viewer (another rep's
+    earnings, unless ``tenant``, the viewer's, shows them): the same for every viewer of
+    one role. A live board's followers ask it with a tenant read a few seconds ago."""
     metric = stored_metric(board.metric)
-    hide = await _hides_scores(viewer, metric)
+    return metric.is_money and viewer.role is Role.REP and _earnings_hidden(tenant)
 
-    def entry(r: Ranked[str]) -> Entry:
+
+def period_of(tenant: Tenant, kind: str) -> Period:
+    """The current period of ``kind`` in ``tenant``'s time zone (`current_period`, with the
+    tenant at hand)."""
+    today = datetime.now(ZoneInfo(tenant.time_zone)).date()
+    return period_containing(today, kind)  # type: ignore[arg-type]
+
+
+def shown_entries(
+    *, viewer: Viewer, board: Leaderboard, found: Sequence[Ranked[str]], hidden: bool
+) -> list[Entry]:
+    """Stored ranks as the viewer reads them, ``hidden`` as `scores_hidden` says: a board's
+    live followers ask it once per push for all of them, not once per entry."""
+    metric = stored_metric(board.metric)
+    out = []
+    for r in found:
         user_id = UUID(r.key)
-        shown = None if hide and user_id != viewer.user_id else metric.shown(r.score)
-        return Entry(r.rank, user_id, shown)
-
-    return entry
+        shown = None if hidden and user_id != viewer.user_id else metric.shown(r.score)
+        out.append(Entry(r.rank, user_id, shown))
+    return out
 
 
 async def standings(*, viewer: Viewer, store: BoardStore) -> list[Standing]:

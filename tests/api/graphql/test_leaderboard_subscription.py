@@ -29,6 +29,7 @@ from tests.api.graphql.test_contract import operation_document
 from tests.api.graphql.test_subscriptions import (
     PROTOCOL,
     bearer,
+    nothing_within,
     receive,
     server,
     until_listening,
@@ -209,3 +210,104 @@ async def test_given_a_change_of_my_own_entry_then_pushed_at_once_and_a_burst_ke
         assert min(gaps) >= subscriptions.MIN_GAP / 2, gaps  # not one per change (20 ms)
         assert 3 <= len(pushes) <= burst / subscriptions.MIN_GAP + 2, gaps
         assert shown(pushes[-1][1]) == [(1, "Ana", "10000.20"), (2, "Ben", "3000.00")]
+
+
+# the apps' OnLeaderboard with the follower's own entry (the realtime bench's subscription)
+WITH_MINE = (
+    "subscription OnLeaderboardAndMine($id: ID!) { leaderboardChanged(id: $id) { id "
+    "entries(first: 10) { rank score rep { id displayName } } aroundMe(radius: 0) { rank score } "
+    "} }"
+)
+
+
+async def follow_with_mine(ws: Any, board_id: str, init: str) -> None:
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": init}}))
+    assert await receive(ws) == {"type": "connection_ack"}
+    payload = {"query": WITH_MINE, "variables": {"id": board_id}}
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+
+
+def mine(message: dict[str, Any]) -> list[tuple[int, str]]:
+    assert message["type"] == "next", message
+    return [
+        (e["rank"], e["score"])
+        for e in message["payload"]["data"]["leaderboardChanged"]["aroundMe"]
+    ]
+
+
+async def test_given_a_write_that_moves_nothing_a_follower_sees_then_not_pushed_until_it_does(
+    db: str, redis: Redis, settings: Settings
+):
+    # the workers announce everyone a recompute wrote, moved or not (a deal of another
+    # month, a recompute run again): a push would show the follower what they have
+    w = await north(redis)
+    async with (
+        server(settings) as url,
+        connect(url, subprotocols=[PROTOCOL]) as ana,
+        connect(url, subprotocols=[PROTOCOL]) as ben,
+    ):
+        await follow(ana, str(w.board.id), init=bearer(w.t, w.reps["ana"]))
+        await follow_with_mine(ben, str(w.board.id), bearer(w.t, w.reps["ben"]))
+        await until_listening(redis, board_channel(w.board.id))
+
+        await w.score("ben", 200000)
+        assert shown(await receive(ana)) == [(1, "Ben", "2000.00"), (2, "Ana", "1000.00")]
+        assert mine(await receive(ben)) == [(1, "2000.00")]
+        await w.score("ben", 200000)  # written again, the same
+        await w.score("ana", 100000)
+        assert await nothing_within(ana, subscriptions.INTERVAL + 0.3)
+        assert await nothing_within(ben, 0.05)
+
+        await w.score("ana", 300000)  # moves what both see: pushed
+        assert shown(await receive(ana)) == [(1, "Ana", "3000.00"), (2, "Ben", "2000.00")]
+        assert mine(await receive(ben)) == [(2, "2000.00")]
+        await w.score("ana", 300000)
+        assert await nothing_within(ana, subscriptions.INTERVAL + 0.3)
+        assert await nothing_within(ben, 0.05)
+        await w.score("ben", 300100)
+        assert shown(await receive(ana)) == [(1, "Ben", "3001.00"), (2, "Ana", "3000.00")]
+        assert mine(await receive(ben)) == [(1, "3001.00")]
+
+
+async def test_given_followers_pushed_at_once_then_one_redis_read_serves_their_pushes(
+    db: str, redis: Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    interval = 1.0  # a wide slot: the followers' pushes of other people's change come at once
+    monkeypatch.setattr(subscriptions, "INTERVAL", interval)
+    pages: list[tuple[int, int]] = []  # (first, neighbourhoods) of each page the API reads
+    page = BoardStore.page
+
+    async def counted(self: BoardStore, key: str, first: int, around: Any = ()) -> Any:
+        pages.append((first, len(around)))
+        return await page(self, key, first, around)
+
+    monkeypatch.setattr(BoardStore, "page", counted)
+    w = await north(redis)
+    loop = asyncio.get_running_loop()
+    async with (
+        server(settings) as url,
+        connect(url, subprotocols=[PROTOCOL]) as ana,
+        connect(url, subprotocols=[PROTOCOL]) as ben,
+        connect(url, subprotocols=[PROTOCOL]) as boss,
+    ):
+        await follow_with_mine(ana, str(w.board.id), bearer(w.t, w.reps["ana"]))
+        await follow_with_mine(ben, str(w.board.id), bearer(w.t, w.reps["ben"]))
+        await follow(boss, str(w.board.id), init=bearer(w.t, await _manager(w)))
+        await until_listening(redis, board_channel(w.board.id))
+        await w.score("ben", 200000)  # the first push: each learns what it shows
+        for ws in (ana, ben, boss):
+            await receive(ws)
+        await asyncio.sleep(subscriptions.MIN_GAP)  # ben's own change is pushed at once
+        await asyncio.sleep(interval - loop.time() % interval + 0.01)  # a slot has begun
+        pages.clear()
+
+        await w.score("ben", 250000)  # ben's own change, and the others' first in the slot
+        assert mine(await receive(ana)) == [(2, "1000.00")]
+        assert mine(await receive(ben)) == [(1, "2500.00")]
+        assert shown(await receive(boss)) == [(1, "Ben", "2500.00"), (2, "Ana", "1000.00")]
+        # one script for the three pushes: the top and ana's and ben's own entries
+        assert pages == [(10, 2)]
+
+
+async def _manager(w: North) -> User:
+    return await User.get(tenant_id=w.t.id, external_id="mgr-north")

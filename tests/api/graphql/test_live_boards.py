@@ -253,3 +253,54 @@ async def test_given_followers_asking_for_the_same_new_cards_at_once_then_one_re
         assert isinstance(outcome, RuntimeError)
     names[carl] = "Carl"
     assert await hub.cards(tenant, [carl], read) == {carl: "Carl"}
+
+
+async def test_given_followers_asking_for_a_page_at_once_then_one_read_serves_them_all(
+    redis: Redis,
+):
+    """The followers pushed at one instant ask in the same turn of the event loop: one read
+    for all their items; one asked for later is served by that read if it covers the items
+    and is recent enough, else read again; a failed read fails its askers only."""
+    hub = LiveHub(redis, max_per_person=10)
+    reads: list[list[str]] = []
+
+    async def read(items: list[str]) -> dict[str, int]:
+        reads.append(list(items))
+        await asyncio.sleep(0.01)  # a Redis read: later askers come meanwhile
+        return {item: len(reads) for item in items}
+
+    hub.generations[CHANNEL] = 3
+    first = [
+        asyncio.create_task(hub.batched(CHANNEL, 3, "page", items, read))
+        for items in (["top", "ana"], ["top", "ben"], ["top"])
+    ]
+    answers = await asyncio.gather(*first)
+    assert reads == [["top", "ana", "ben"]]
+    assert all(answer == {"top": 1, "ana": 1, "ben": 1} for answer in answers)
+
+    # covered and recent enough: the same read, even for a pulse older than it
+    assert await hub.batched(CHANNEL, 2, "page", ["ben"], read) == answers[0]
+    assert len(reads) == 1
+    # someone it did not read for, or a pulse newer than the read: read again
+    assert (await hub.batched(CHANNEL, 3, "page", ["cy"], read))["cy"] == 2
+    hub.generations[CHANNEL] = 4
+    assert (await hub.batched(CHANNEL, 4, "page", ["top"], read))["top"] == 3
+    assert reads[1:] == [["cy"], ["top"]]
+
+    async def failing(items: list[str]) -> dict[str, int]:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("redis gone")
+
+    hub.generations[CHANNEL] = 5
+    waits = [asyncio.create_task(hub.batched(CHANNEL, 5, "page", ["top"], failing)) for _ in "ab"]
+    for outcome in await asyncio.gather(*waits, return_exceptions=True):
+        assert isinstance(outcome, RuntimeError)
+    assert (await hub.batched(CHANNEL, 5, "page", ["top"], read))["top"] == 4
+    # a reader leaving does not cancel the read the others wait for
+    leaving = asyncio.create_task(hub.batched(CHANNEL, 6, "page", ["ana"], read))
+    staying = asyncio.create_task(hub.batched(CHANNEL, 6, "page", ["ben"], read))
+    hub.generations[CHANNEL] = 6
+    await asyncio.sleep(0)
+    leaving.cancel()
+    assert await staying == {"ana": 5, "ben": 5}
+    await hub.close()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -68,6 +68,11 @@ async def _entries(
         people = await read_people(ids)
     else:  # the request's cards: the top's and aroundMe's people in one statement
         people = await info.context.loaders.cards.load(tuple(ids))
+    return entries_of(found, people)
+
+
+def entries_of(found: list[service.Entry], people: Mapping[UUID, Card]) -> list[LeaderboardEntry]:
+    """Entries with their people's cards; someone without one (gone meanwhile) left out."""
     return [
         LeaderboardEntry(rank=e.rank, score=e.score, rep=Competitor.of(people[e.user_id]))
         for e in found
@@ -103,6 +108,65 @@ class PageReads:
         ]
 
 
+class Asked:
+    """What a subscription's document asks of every push of its board (its selection and
+    variables are fixed): the ``first`` of its entries fields and the ``radius`` of its
+    aroundMe fields, learnt from the fields that had to read for themselves."""
+
+    __slots__ = ("firsts", "radii")
+
+    def __init__(self) -> None:
+        self.firsts: set[int] = set()
+        self.radii: set[int] = set()
+
+
+def shows(entries: list[LeaderboardEntry]) -> tuple[tuple[Any, ...], ...]:
+    """What ``entries`` show, comparable: each one's rank, person, score, name and picture."""
+    return tuple((e.rank, e.rep.id, e.score, e.rep.display_name, e.rep.avatar_url) for e in entries)
+
+
+class Prefetched:
+    """A push of `leaderboardChanged` for one follower: the top for each ``first`` and the
+    follower's neighbourhood for each ``radius`` the subscription asks for (`Asked`), read
+    before the push is executed, as entries (built once for all the board's followers where
+    they see the same). The fields take them as they are, synchronously: the execution
+    awaits nothing. A field asking for something else reads it itself (`asked` learns it
+    for the next push) and leaves it here, so that `view` is what the push showed."""
+
+    __slots__ = ("around", "asked", "period", "seen", "top")
+
+    def __init__(self, asked: Asked, period: str) -> None:
+        self.asked = asked
+        self.period = period
+        self.top: dict[int, list[LeaderboardEntry]] = {}
+        self.around: dict[int, list[LeaderboardEntry]] = {}
+        self.seen: dict[tuple[str, int], Any] = {}  # ("top", first) -> `shows` of it
+
+    def put_top(self, first: int, entries: list[LeaderboardEntry], seen: Any = None) -> None:
+        self.top[first] = entries
+        self.seen[("top", first)] = shows(entries) if seen is None else seen
+
+    def put_around(self, radius: int, entries: list[LeaderboardEntry], seen: Any = None) -> None:
+        self.around[radius] = entries
+        self.seen[("around", radius)] = shows(entries) if seen is None else seen
+
+    def view(self) -> tuple[Any, ...]:
+        """Equal for two pushes that show the same (the board's other fields are fixed)."""
+        return (self.period, sorted(self.seen.items()))
+
+    def entries(self, first: int) -> list[LeaderboardEntry] | None:
+        found = self.top.get(first)
+        if found is None and 0 <= first <= service.MAX_ENTRIES:  # else refused every time
+            self.asked.firsts.add(first)
+        return found
+
+    def around_me(self, radius: int) -> list[LeaderboardEntry] | None:
+        found = self.around.get(radius)
+        if found is None and 0 <= radius <= service.MAX_RADIUS:
+            self.asked.radii.add(radius)
+        return found
+
+
 @strawberry.type(
     description="A ranking of people by a metric over the current period (a board the "
     "viewer may see: built only by the resolvers that checked it)."
@@ -116,8 +180,9 @@ class Leaderboard:
     period: str = strawberry.field(description="The period ranked: the board's current one.")
     period_kind: str
     board: strawberry.Private[StoredBoard]
-    # a push's read of the top, shared by the board's followers (`leaderboardChanged`)
-    top: strawberry.Private[service.ReadTop | None] = None
+    # a push's entries, read for its follower before it is executed (`leaderboardChanged`)
+    prefetched: strawberry.Private[Prefetched | None] = None
+    # a push's read of the people on the board, shared by its followers (`leaderboardChanged`)
     people: strawberry.Private[ReadPeople | None] = None
     reads: strawberry.Private[PageReads | None] = None  # made by the first field that reads
 
@@ -136,28 +201,57 @@ class Leaderboard:
         cls,
         board: StoredBoard,
         period: str,
-        top: service.ReadTop | None = None,
+        prefetched: Prefetched | None = None,
         people: ReadPeople | None = None,
     ) -> Leaderboard:
         return cls(id=strawberry.ID(str(board.id)), name=board.name, metric=board.metric,
                    period=period, period_kind=board.period_kind, board=board,
-                   top=top, people=people)  # fmt: skip
+                   prefetched=prefetched, people=people)  # fmt: skip
 
-    @strawberry.field(description="The best first (ties in the order of their ids).")
-    async def entries(self, info: Info[Any, None], first: int = 10) -> list[LeaderboardEntry]:
+    # Not async: a push's entries are at hand (`Prefetched`), and an async resolver costs
+    # a coroutine and graphql-core's awaiting of it for every follower at every push; a
+    # query's are read (the awaitable returned).
+    @strawberry.field(
+        description="The best first (ties in the order of their ids).",
+        graphql_type=list[LeaderboardEntry],
+    )
+    def entries(
+        self, info: Info[Any, None], first: int = 10
+    ) -> list[LeaderboardEntry] | Awaitable[list[LeaderboardEntry]]:
+        if self.prefetched is not None and (found := self.prefetched.entries(first)) is not None:
+            return found
+        return self._read_entries(info, first)
+
+    async def _read_entries(self, info: Info[Any, None], first: int) -> list[LeaderboardEntry]:
         found = await service.board_entries(
             viewer=info.context.viewer, store=board_store(info), board=self.board,
-            period=self.period, first=first, read_top=self.top or self._reads(info).top,
+            period=self.period, first=first, read_top=self._reads(info).top,
         )  # fmt: skip
-        return await _entries(info, found, self.people)
+        entries = await _entries(info, found, self.people)
+        if self.prefetched is not None:
+            self.prefetched.put_top(first, entries)
+        return entries
 
-    @strawberry.field(description="The viewer and up to `radius` people either side.")
-    async def around_me(self, info: Info[Any, None], radius: int = 2) -> list[LeaderboardEntry]:
+    @strawberry.field(
+        description="The viewer and up to `radius` people either side.",
+        graphql_type=list[LeaderboardEntry],
+    )
+    def around_me(
+        self, info: Info[Any, None], radius: int = 2
+    ) -> list[LeaderboardEntry] | Awaitable[list[LeaderboardEntry]]:
+        if self.prefetched is not None and (found := self.prefetched.around_me(radius)) is not None:
+            return found
+        return self._read_around(info, radius)
+
+    async def _read_around(self, info: Info[Any, None], radius: int) -> list[LeaderboardEntry]:
         found = await service.board_around(
             viewer=info.context.viewer, store=board_store(info), board=self.board,
             period=self.period, radius=radius, read_around=self._reads(info).around,
         )  # fmt: skip
-        return await _entries(info, found, self.people)
+        entries = await _entries(info, found, self.people)
+        if self.prefetched is not None:
+            self.prefetched.put_around(radius, entries)
+        return entries
 
 
 @strawberry.type
