@@ -36,7 +36,7 @@ Even on an idle pipeline the figure has a floor: the apply job's pick-up (one po
 it is running: then its wake-up), the apply, the batch recompute job's pick-up (one poll,
 unless it is running), the recompute and the publish. Under a stream the draining jobs stay
 up, and the figure is mostly the batching: an event waits for the next apply (the worker
-paces them by what a 160 ms budget leaves after an apply and its recompute, 40 to 150 ms),
+paces them by what a 200 ms budget leaves after an apply and its recompute, 40 to 180 ms),
 then that apply, its recompute and the live update.
 
 Leaderboard latency. The tenant has a board of the month ranking the bookings measure (the

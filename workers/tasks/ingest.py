@@ -39,10 +39,10 @@ APPLY_BATCH = 100  # inbox events applied per transaction
 # and no job ever holds the fixed id (or a worker slot) for minutes
 DRAIN_SECONDS = 10.0
 MAX_FAILURES = 5  # unexpected failures of one event before it is dead-lettered
-# The pause between two applies' starts is workers.tasks.draining.apply_pace: about 100 to
-# 150 ms under a steady stream on a quiet machine, so that 100 events a second cost seven to
-# ten apply + recompute pairs rather than batches of one or two events, each with its fixed
-# costs (about 7 ms of CPU in the worker and PostgreSQL for an apply, its recompute and their
+# The pause between two applies' starts is workers.tasks.draining.apply_pace: about 140 to
+# 180 ms under a steady stream on a quiet machine, so that 100 events a second cost six or
+# seven apply + recompute pairs rather than batches of one or two events, each with its fixed
+# costs (about 15 ms of CPU in the worker and PostgreSQL for an apply, its recompute and their
 # hooks). A lone event is claimed at once, a backlog without pause. ctx["batch_pause"] fixes
 # it (seconds).
 # How long a job with nothing left waits for more before it ends (ctx["idle_wait"]): a
