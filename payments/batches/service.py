@@ -265,12 +265,17 @@ class ExecutionSummary:
     done: bool
 
 
-def _kill_point(name: str) -> None:
+def _kill_point(name: str, item: str | None = None) -> None:
     """The crash test's hook (tests/payments/test_batches.py): with PODIUM_TEST_KILL_AT set
-    to ``name:n``, the process kills itself (SIGKILL) the n-th time it reaches ``name``.
-    Unset (production), nothing."""
+    to ``name:n``, the process kills itself (SIGKILL) the n-th time it reaches ``name``; set
+    to ``name@reference``, when it reaches ``name`` for that item (the lanes answer items in
+    no fixed order). Unset (production), nothing."""
     wanted = os.environ.get("PODIUM_TEST_KILL_AT")
     if not wanted:
+        return
+    if "@" in wanted:
+        if wanted == f"{name}@{item}":
+            os.kill(os.getpid(), signal.SIGKILL)
         return
     point, _, count = wanted.partition(":")
     if point != name:
@@ -485,7 +490,7 @@ async def _pay_item(
         )
         if item is None:
             return  # another executor holds it, or it was answered meanwhile
-        _kill_point("item_locked")
+        _kill_point("item_locked", item.reference)
         try:
             account = await payout_account(
                 tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
@@ -499,10 +504,10 @@ async def _pay_item(
                                  f"not {batch.method.value}", "method")  # fmt: skip
             else:
                 outcome = await payer(await _instruction(batch, item, account))
-        _kill_point("item_answered")
+        _kill_point("item_answered", item.reference)
         await _record_outcome(system, item, outcome, attempt=True,
                               settles_later=batch.method in SETTLE_LATER)  # fmt: skip
-    _kill_point("item_committed")
+    _kill_point("item_committed", item.reference)
 
 
 async def _record_outcome(
