@@ -159,9 +159,7 @@ BOARDS: TenantCache[tuple[Leaderboard, ...]] = TenantCache(_boards)
 
 
 async def current_period(tenant_id: UUID, kind: str) -> Period:
-    tenant = await get_tenant(tenant_id)
-    today = datetime.now(ZoneInfo(tenant.time_zone)).date()
-    return period_containing(today, kind)  # type: ignore[arg-type]
+    return period_of(await get_tenant(tenant_id), kind)
 
 
 async def _scope(board: Leaderboard) -> set[UUID] | None:
@@ -427,14 +425,18 @@ async def _may_see(viewer: Viewer, board: Leaderboard) -> bool:
     return False
 
 
-async def _hides_scores(viewer: Viewer, metric: Metric) -> bool:
-    if not metric.is_money or viewer.role is not Role.REP:
-        return False
-    return _earnings_hidden(await get_tenant(viewer.tenant_id))
+def _may_hide(viewer: Viewer, metric: Metric) -> bool:
+    """Whether the metric is another rep's earnings to this viewer (hidden unless the
+    tenant shows them): the tenant is read only when this holds."""
+    return metric.is_money and viewer.role is Role.REP
 
 
 def _earnings_hidden(tenant: Tenant) -> bool:
     return not bool((tenant.settings or {}).get(EARNINGS_VISIBLE, False))
+
+
+async def _hides_scores(viewer: Viewer, metric: Metric) -> bool:
+    return _may_hide(viewer, metric) and _earnings_hidden(await get_tenant(viewer.tenant_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,8 +515,7 @@ def scores_hidden(*, tenant: Tenant, viewer: Viewer, board: Leaderboard) -> bool
     """Whether the board hides other people's scores from the viewer (another rep's
     earnings, unless ``tenant``, the viewer's, shows them): the same for every viewer of
     one role. A live board's followers ask it with a tenant read a few seconds ago."""
-    metric = stored_metric(board.metric)
-    return metric.is_money and viewer.role is Role.REP and _earnings_hidden(tenant)
+    return _may_hide(viewer, stored_metric(board.metric)) and _earnings_hidden(tenant)
 
 
 def period_of(tenant: Tenant, kind: str) -> Period:
