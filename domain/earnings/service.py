@@ -524,7 +524,6 @@ async def _plan_runs_many(
 
 _ID = attrgetter("id")
 _SOLE = attrgetter("sole_credit")
-_DATE = attrgetter("date")
 
 
 def _merged(people: list[tuple[User, Inputs]], read: list[Transaction] | None) -> list[Transaction]:
@@ -1075,8 +1074,9 @@ def _line_rows(
         )
     if not rep.lines:
         return rows
-    transactions = run.inputs.transactions
-    dates = dict(zip(map(_ID, transactions), map(_DATE, transactions), strict=True))
+    # a line's date is its transaction's, looked up in the engine run's map of them (a
+    # dictionary of each person's transactions was 0.8 s of a close's 13 s of Python)
+    date_of = plan_result.transaction_date
     explain, encode, rep_id = plan_result.explain_line, explanations.encode_each, rep.rep_id
     position = len(rows)
     for line in rep.lines:
@@ -1088,7 +1088,7 @@ def _line_rows(
                 line.component,
                 line.transaction_id,
                 line.rep_id or None,
-                dates.get(line.transaction_id),
+                date_of(line.transaction_id),
                 line.value,
                 line.amount,
                 "payable" if line.payable else "pending",

@@ -456,6 +456,7 @@ class _Calculation:
             self.explain_line,
             tuple(self.component_names.items()),
             tuple(self.measure_names.items()),
+            self.transaction_date,
         )
 
     def prepare_reps(self) -> None:
@@ -961,16 +962,27 @@ class _Calculation:
         return f"{name} ({rep_id})" if name and name != rep_id else rep_id
 
     # --- explaining a line (when read) ---------------------------------------------------------
-    def explain_line(self, earner: str, line: Line) -> tuple[Reason, ...]:
-        """The reasons of one of ``earner``'s lines (`results.LineExplainer`): the rate and the
-        measure, whose credit it is when not the earner's, the FX conversion of a transaction
-        in another currency, the share of a split, a closed gate or a cap."""
+    def _transactions_by_id(self) -> dict[str, Transaction]:
+        """The run's transactions by id (the first of an id), built when first asked for."""
         transactions = self._transactions
         if transactions is None:
             transactions = self._transactions = {}
             for each in self.inputs.transactions:
                 transactions.setdefault(each.id, each)
-        t = transactions.get(line.transaction_id)
+        return transactions
+
+    def transaction_date(self, transaction_id: str) -> date | None:
+        """`results.TransactionDate`: a stored line's date, from the map `explain_line`
+        reads (built once per run; a close's batch built one of each person's transactions
+        for their lines, most of which name none of them)."""
+        t = self._transactions_by_id().get(transaction_id)
+        return None if t is None else t.date
+
+    def explain_line(self, earner: str, line: Line) -> tuple[Reason, ...]:
+        """The reasons of one of ``earner``'s lines (`results.LineExplainer`): the rate and the
+        measure, whose credit it is when not the earner's, the FX conversion of a transaction
+        in another currency, the share of a split, a closed gate or a cap."""
+        t = self._transactions_by_id().get(line.transaction_id)
         plain = (
             not line.rep_id
             and t is not None

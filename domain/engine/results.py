@@ -10,6 +10,7 @@ shows them never pays for them, and what is stored stays exact and language-neut
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -28,6 +29,14 @@ def _no_explanation() -> tuple[Reason, ...]:
 
 def _no_line_explanation(rep_id: str, line: Line) -> tuple[Reason, ...]:
     return ()
+
+
+# a transaction's id -> the date of the run's transaction of that id (None: none has it)
+TransactionDate = Callable[[str], "date | None"]
+
+
+def _no_transaction_date(transaction_id: str) -> date | None:
+    return None
 
 
 class Line(NamedTuple):
@@ -110,6 +119,8 @@ class PlanResult(NamedTuple):
     # component id -> display name (the plan's `name`, else the id made readable)
     component_names: tuple[tuple[str, str], ...] = ()
     measure_names: tuple[tuple[str, str], ...] = ()  # measure id -> display name
+    # the date of a line's transaction (`Line.transaction_id`), looked up in the run's inputs
+    transaction_date: TransactionDate = _no_transaction_date
 
     def rep(self, rep_id: str) -> RepResult:
         return next(r for r in self.reps if r.rep_id == rep_id)
