@@ -82,6 +82,7 @@ import platform
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -260,6 +261,7 @@ class RunResult:
     jobs: Jobs = field(default_factory=lambda: Jobs())
     max_lag_ms: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the load
+    probes: list[float] = field(default_factory=list)  # host_probe() through the load, ms
 
     def cpu_ms(self, name: str) -> float:
         return 1000 * self.cpu.get(name, 0.0) / self.accepted if self.accepted else float("nan")
@@ -515,6 +517,7 @@ class CpuMeter:
     backends_before: dict[int, float] = field(default_factory=dict)
     backends_last: dict[int, float] = field(default_factory=dict)
     redis_pid: int = 0
+    probes: list[float] = field(default_factory=list)  # host_probe() at each sample, ms
     _conn: Any = None
     _task: asyncio.Task[None] | None = None
 
@@ -530,6 +533,7 @@ class CpuMeter:
         while True:
             await asyncio.sleep(self.every)
             self.backends_last.update(await self._backends())
+            self.probes.append(host_probe())
 
     def _processes(self) -> dict[str, float]:
         out = {name: _cpu_of(pid) for name, pid in self.pids.items()}
@@ -566,6 +570,18 @@ class CpuMeter:
 
 
 PIPELINE = ("api", "worker", "postgresql", "redis")  # what the CPU target counts
+
+
+def host_probe() -> float:
+    """CPU milliseconds this thread takes for a fixed piece of pure-Python work (about 2 ms):
+    the host's speed at that moment. This machine's vCPUs switch between two speeds within
+    seconds (the same work took 67-73 or 99-100 ms of CPU, 6 December), and every CPU figure
+    here moves with them: the probe, sampled through the run, says which the run had."""
+    started = time.thread_time()
+    counts: dict[int, int] = {}
+    for i in range(20_000):
+        counts[i % 97] = counts.get(i % 97, 0) + i
+    return 1000 * (time.thread_time() - started)
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -967,6 +983,7 @@ async def run_once(
         )
         result.drain_seconds = await wait_drained(env["DATABASE_URL"], redis, setup.tenant_id)
         result.cpu = await meter.stop()
+        result.probes = meter.probes
         for task in clients:
             if task.done() and task.exception():
                 raise RuntimeError(f"a subscription failed: {task.exception()!r}")
@@ -1044,6 +1061,13 @@ def report(r: RunResult, args: argparse.Namespace) -> None:
             f"  CPU per event (ms, load and drain, {wall:.0f} s on {os.cpu_count()} cores): "
             f"{parts}; pipeline total {r.cpu_total_ms():.2f} (load generator "
             f"{r.cpu_ms('load generator'):.2f}, not counted)"
+        )
+    if r.probes:
+        q = statistics.quantiles(r.probes, n=10) if len(r.probes) > 1 else r.probes * 9
+        print(
+            f"  host speed: a fixed Python loop (host_probe, {len(r.probes)} samples) took "
+            f"{statistics.median(r.probes):.2f} ms of CPU (p10 {q[0]:.2f}, p90 {q[-1]:.2f}); "
+            "every CPU figure above moves with it"
         )
 
 
