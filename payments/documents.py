@@ -6,11 +6,12 @@ as written. The labels are here once, for the PDFs and for the JSON documents (`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING, Any
 
 from domain.kit.pdf import SANS, new_pdf
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {"title": "Commission statement", "payee": "Payee", "period": "Period",

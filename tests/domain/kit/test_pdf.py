@@ -4,7 +4,10 @@ certificate for a Hindi name, a German one and a Russian one, read back with pyp
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 from pypdf import PdfReader
 
@@ -74,3 +77,22 @@ def test_a_line_after_one_that_starts_in_hindi_keeps_its_font() -> None:
     pdf.cell(0, 6, "2026-000002 Acme", new_x="LMARGIN", new_y="NEXT")
     text = _text(bytes(pdf.output()))
     assert "संख्या 2026-000002 Acme" in text, text
+
+
+def test_fpdf_is_imported_with_the_first_pdf_not_with_the_modules_that_make_them() -> None:
+    """fpdf2, fontTools and Pillow cost a process about 0.4 s of CPU to import: a close, the
+    API and the workers import the statement and invoice services but make PDFs rarely."""
+    probe = (
+        "import sys\n"
+        "import api.cli_close, domain.earnings.close, payments.statements.service\n"
+        "import payments.invoices.service, gamification.badges.certificates\n"
+        "assert 'fpdf' not in sys.modules, 'imported early'\n"
+        "from domain.kit.pdf import new_pdf\n"
+        "new_pdf()\n"
+        "assert 'fpdf' in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
