@@ -65,7 +65,7 @@ class Transaction:
         same slots, plain assignments) and then made a Transaction, frozen like any other,
         without the frozen dataclass's checked __init__ (half the cost of setting each slot
         through its descriptor, a third of the checked __init__'s)."""
-        t = _new_building(_Building)
+        t = _Building()
         t.id = id
         t.rep_id = rep_id
         t.amount = amount
@@ -118,9 +118,6 @@ class _Building:
     credits: tuple[tuple[str, Decimal], ...]
     fields: Mapping[str, Any]
     sole_credit: bool
-
-
-_new_building = object.__new__
 
 
 def shares_add_up(shares: Iterable[Decimal]) -> bool:
