@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from domain.earnings.service import _transactions_of_each
 from domain.engine.inputs import Transaction
 from domain.kit.periods import parse_period
 from tests.domain.builders import make_tenant, make_transaction, make_user, system_viewer
 
-AWKWARD = [
+AWKWARD: list[tuple[str, str | None, str | None, str, dict[str, Any]]] = [
     # external id, type, state, currency, extra fields
     ("plain", "deal", "won", "EUR", {"product": "cloud"}),
     ("tab\there", None, "won", "EUR", {"product": "cloud"}),
