@@ -250,6 +250,9 @@ async def test_given_a_write_that_moves_nothing_a_follower_sees_then_not_pushed_
         await follow(ana, str(w.board.id), init=bearer(w.t, w.reps["ana"]))
         await follow_with_mine(ben, str(w.board.id), bearer(w.t, w.reps["ben"]))
         await until_listening(redis, board_channel(w.board.id))
+        # both subscriptions started (the channel is listened to from the first of them on):
+        # ben above ana already, below the score the test writes first
+        await _first_pushes(w, [ana, ben], base=150000)
 
         await w.score("ben", 200000)
         assert shown(await receive(ana)) == [(1, "Ben", "2000.00"), (2, "Ana", "1000.00")]
@@ -307,13 +310,14 @@ async def test_given_followers_pushed_at_once_then_one_redis_read_serves_their_p
         assert pages == [(10, 2)]
 
 
-async def _first_pushes(w: North, followers: list[Any]) -> None:
-    """Every follower's first push, then nothing pending. The API listens on the board's
-    channel from its first follower on (`until_listening`), so a follower whose subscription
-    was still starting misses a write: that one is pushed a later write's board instead."""
+async def _first_pushes(w: North, followers: list[Any], base: int = 200000) -> None:
+    """Every follower's first push, then nothing pending (ben's score ``base`` and up). The
+    API listens on the board's channel from its first follower on (`until_listening`), so a
+    follower whose subscription was still starting misses a write: that one is pushed a later
+    write's board instead."""
     pushed: set[int] = set()
     for n in range(5):
-        await w.score("ben", 200000 + n * 100)
+        await w.score("ben", base + n * 100)
         for ws in followers:
             if id(ws) not in pushed:
                 with contextlib.suppress(TimeoutError):
