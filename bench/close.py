@@ -17,7 +17,10 @@ alone, then (period reopened, results deleted) with two processes sharing the ch
 re-close with nothing changed (reopened, results kept: nothing is written). Peak memory is
 ru_maxrss of each close process. CPU is the close processes' own (user + system) and that of
 their PostgreSQL backends (read from /proc while they run), per 1,000 transactions of the
-period: a steady unit on a machine shared with other work, where wall time is not.
+period: a steady unit on a machine shared with other work, where wall time is not. Under
+each close, the host's speed through it (`bench.host`: this machine's vCPUs switch between
+two speeds, and the floor, mostly PostgreSQL's C, and the close, mostly Python, move
+differently with them).
 ``--reuse`` keeps the database of an earlier run with the same sizes and seed (its results
 deleted and its period reopened) instead of generating it again; ``--database`` names it
 (podium_bench_close by default), so that people sharing a server keep their runs apart.
@@ -53,6 +56,7 @@ from bench.engine import (
     SHARE_RENEWALS,
     _pick,
 )
+from bench.host import HostProbes
 from domain.earnings.service import LINE_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -315,6 +319,7 @@ class Close:
     output: str
     closed_seconds: float  # until the first of them said the period was closed
     closed_cpu_seconds: float  # closes' and backends' CPU until then
+    host: str = ""  # the host's speed through the close (`bench.host`)
 
 
 # Runs the close as its own child and reports that child's peak RSS and CPU time. A process
@@ -400,7 +405,7 @@ def run_close(database_url: str, processes: int, label: str) -> Close:
     of their own), with the CPU spent up to then."""
     env = {**os.environ, "DATABASE_URL": database_url}
     command = [sys.executable, "-m", "api.cli", "close", "--tenant", SLUG, "--period", PERIOD]
-    with BackendCpu(database_url) as backends:
+    with BackendCpu(database_url) as backends, HostProbes() as probes:
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
@@ -448,7 +453,9 @@ def run_close(database_url: str, processes: int, label: str) -> Close:
     if not closed:
         raise SystemExit("podium close never said the period was closed")
     first = next(o for o in outputs if ": closed." in o)
-    return Close(label, seconds, peaks, cpu, backends.seconds, first, *closed[0])
+    return Close(
+        label, seconds, peaks, cpu, backends.seconds, first, *closed[0], host=probes.line()
+    )
 
 
 async def _sql(database_url: str, *statements: str) -> list[list[tuple[object, ...]]]:
@@ -502,6 +509,7 @@ def report(close: Close, floor_: Floor, transactions: int) -> None:
         f"{'n/a' if backend is None else f'{backend:.2f} s'} = {cpu:.2f} s, "
         f"{cpu / transactions * 1e6:.2f} ms per 1,000 transactions"
     )
+    print(f"  {close.host}")
 
 
 MARK = "bench.close reps={reps} transactions={transactions} seed={seed}"

@@ -82,7 +82,6 @@ import platform
 import random
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +100,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from bench.api import _free_port, _recreate_database, _start_server, _wait_ready, production_env
+from bench.host import host_probe, probes_line
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -570,18 +570,6 @@ class CpuMeter:
 
 
 PIPELINE = ("api", "worker", "postgresql", "redis")  # what the CPU target counts
-
-
-def host_probe() -> float:
-    """CPU milliseconds this thread takes for a fixed piece of pure-Python work (about 2 ms):
-    the host's speed at that moment. This machine's vCPUs switch between two speeds within
-    seconds (the same work took 67-73 or 99-100 ms of CPU, 6 December), and every CPU figure
-    here moves with them: the probe, sampled through the run, says which the run had."""
-    started = time.thread_time()
-    counts: dict[int, int] = {}
-    for i in range(20_000):
-        counts[i % 97] = counts.get(i % 97, 0) + i
-    return 1000 * (time.thread_time() - started)
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -1063,12 +1051,7 @@ def report(r: RunResult, args: argparse.Namespace) -> None:
             f"{r.cpu_ms('load generator'):.2f}, not counted)"
         )
     if r.probes:
-        q = statistics.quantiles(r.probes, n=10) if len(r.probes) > 1 else r.probes * 9
-        print(
-            f"  host speed: a fixed Python loop (host_probe, {len(r.probes)} samples) took "
-            f"{statistics.median(r.probes):.2f} ms of CPU (p10 {q[0]:.2f}, p90 {q[-1]:.2f}); "
-            "every CPU figure above moves with it"
-        )
+        print(f"  {probes_line(r.probes)}")
 
 
 def verdicts(r: RunResult) -> tuple[bool, str]:
