@@ -199,7 +199,7 @@ async def _transactions_of_each(
     days = [
         (day, day.isoformat()) for day in (period.start + timedelta(n) for n in range(period.days))
     ]
-    extras: dict[str, dict[str, Any]] = {}
+    extras: dict[str | None, dict[str, Any]] = {}
     read: list[Transaction] = []
     own = _OwnRows(ids, external, days, extras, out, currencies, read)
     conn: Any
@@ -236,7 +236,7 @@ class _OwnRows:
         ids: list[UUID],
         external: dict[UUID, str],
         days: list[tuple[date, str]],
-        extras: dict[str, dict[str, Any]],
+        extras: dict[str | None, dict[str, Any]],
         out: dict[UUID, list[Transaction]],
         currencies: set[str],
         read: list[Transaction],
@@ -275,7 +275,7 @@ class _OwnRows:
         for line in lines:
             tid, person, amount_text, day, kind = line.split("\t", 4)
             if "\\" in tid:
-                tid = _copy_text(tid)  # type: ignore[assignment]  # never NULL
+                tid = _unescaped(tid)  # an external id is never NULL
             rep, credits, append = by_person[person]
             found = kinds.get(kind)
             if found is None:
@@ -296,9 +296,9 @@ class _OwnRows:
     def _kind(self, kind: str) -> tuple[dict[str, Any], str]:
         currency, type_, state, extra_text = map(_copy_text, kind.split("\t"))
         assert currency is not None
-        extra = self.extras.get(extra_text)  # type: ignore[arg-type]
+        extra = self.extras.get(extra_text)
         if extra is None:
-            extra = self.extras[extra_text] = _extra_fields(extra_text)  # type: ignore[index]
+            extra = self.extras[extra_text] = _extra_fields(extra_text)
         self.currencies.add(currency)
         template = {
             **extra,
@@ -322,8 +322,11 @@ _COPY_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 def _copy_text(value: str) -> str | None:
     """A value as COPY's text format wrote it, as it is (None for NULL)."""
-    if value == "\\N":
-        return None
+    return None if value == "\\N" else _unescaped(value)
+
+
+def _unescaped(value: str) -> str:
+    """A value that is not NULL as COPY's text format wrote it, as it is."""
     if "\\" not in value:
         return value
     return _COPY_ESCAPED.sub(lambda m: _COPY_ESCAPES.get(m[1], m[1]), value)
@@ -334,7 +337,7 @@ async def _add_splits(
     rows: list[Any],
     external: dict[UUID, str],
     days: list[tuple[date, str]],
-    extras: dict[str, dict[str, Any]],
+    extras: dict[str | None, dict[str, Any]],
     out: dict[UUID, list[Transaction]],
 ) -> None:
     """The split transactions (rows of `_SPLIT_TRANSACTIONS`), each in the lists of its
