@@ -341,7 +341,7 @@ class Subscription:
         description="A board the viewer may see, each time a recompute moves it: a change "
         "of the viewer's own entry (their score moved) at once, at least 0.1 s after the last "
         "push of their own change; other people's changes (someone overtaking the viewer "
-        "too) coalesced, at most one push per 0.25 s. Each push shows the board as it is "
+        "too) coalesced, at most one push per second. Each push shows the board as it is "
         "then.",
     )
     earnings_updated: EarningsUpdate = strawberry.subscription(
