@@ -45,7 +45,6 @@ READY_TIMEOUT = 2.0  # seconds each dependency gets to answer /ready
 # is wrong (no worker running, or one stuck), and CRM events wait unapplied
 WORKER_SILENT_AFTER = 30.0
 INBOX_TOO_OLD_AFTER = 120.0
-WARM_CONNECTIONS = 4  # PostgreSQL connections opened at start-up
 
 log = structlog.get_logger("podium.api")
 
@@ -125,9 +124,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # a few connections ready before the first request: webhooks arriving on a cold pool
-        # used to open all its connections at once (api.database.warm_pool)
-        opened = await open_database(settings.database_url, warm=WARM_CONNECTIONS)
+        # the pool's connections open before the first request (api.database.warm_pool)
+        opened = await open_database(settings.database_url, warm=True)
         app.state.redis = Redis.from_url(
             settings.redis_url,
             socket_connect_timeout=READY_TIMEOUT,

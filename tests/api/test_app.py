@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -22,7 +23,7 @@ from api.auth import Authenticator
 from api.database import database_is_open
 from api.graphql.persisted import KEY_PREFIX
 from api.settings import Limits, Settings, SettingsError
-from domain.db import close_db, init_db
+from domain.db import DEFAULT_POOL_SIZE, close_db, init_db, normalize_url
 from domain.org.models import Role
 from domain.org.repository import UserRepository
 from domain.tenants.models import Tenant
@@ -108,10 +109,26 @@ async def test_given_no_database_open_when_the_lifespan_runs_then_it_opens_and_c
     assert not database_is_open()
     async with serve(app) as http:
         assert database_is_open()
+        # the whole pool open before the first request: a burst never waits for connections
+        assert await _backends(database_url) == DEFAULT_POOL_SIZE
         ready = await http.get("/ready")
     checks = ready.json()["checks"]
     assert (checks["postgres"], checks["redis"], checks["worker"]) == ("ok", "ok", "ok")
     assert not database_is_open()
+
+
+async def _backends(database_url: str) -> int:
+    """The connections to this database but the one asking."""
+    connection = await asyncpg.connect(normalize_url(database_url))
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+        )
+    finally:
+        await connection.close()
 
 
 async def test_given_a_database_already_open_when_the_lifespan_ends_then_it_stays_open(
