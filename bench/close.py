@@ -12,7 +12,8 @@ renewals, some dated outside the period); every rep has a quota.
 The floor is the I/O any close must do, measured in the same run on the same server: COPY the
 period's transaction rows out of PostgreSQL, and COPY as many rows as the close writes lines
 into a scratch table of the lines' width (their columns, and an explanation as long as the
-stored lines' on average). The close runs as `podium close` subprocesses: once
+stored lines' on average). The close runs as `podium close` subprocesses (Podium's modules
+compiled to bytecode first, as the service image has them: `compile_podium`): once
 alone, then (period reopened, results deleted) with two processes sharing the chunks, then a
 re-close with nothing changed (reopened, results kept: nothing is written). Peak memory is
 ru_maxrss of each close process. CPU is the close processes' own (user + system) and that of
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import os
 import random
 import subprocess
@@ -399,6 +401,18 @@ def _children_cpu(pid: int) -> float:
     return sum(_process_cpu(child) or 0.0 for child in pids)
 
 
+PACKAGES = ("api", "domain", "workers", "gamification", "payments")
+
+
+def compile_podium() -> None:
+    """Podium's modules compiled to bytecode, as the service image has them (its `pip install
+    .` compiles the package) and as a checkout has them after a first run. An environment
+    with PYTHONDONTWRITEBYTECODE set (this machine's) keeps none: each close process then
+    compiled every module it imports as it started, 0.2 s of CPU of its 0.8 s start-up."""
+    for package in PACKAGES:
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def run_close(database_url: str, processes: int, label: str) -> Close:
     """The close processes from start to exit, and the moment the period is closed: the
     first of them to print ``closed.`` (the statements are built after it, in a transaction
@@ -572,6 +586,7 @@ def main(args: argparse.Namespace) -> None:
         ("2", 2, "close, 2 processes", True),
         ("again", 1, "re-close, nothing changed (nothing written)", False),
     ]
+    compile_podium()
     first = True
     for key, processes, label, delete_results in runs:
         if key not in args.only:
