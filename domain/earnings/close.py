@@ -16,6 +16,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from domain.audit.service import record
 from domain.earnings.errors import PeriodClosed
@@ -44,6 +45,7 @@ from domain.org.viewer import Viewer
 # theirs, and a few people with most of the deals must not make one huge chunk.
 CHUNK_TRANSACTIONS = 100_000
 CHUNK_PEOPLE = 2_000
+SSD_RANDOM_PAGE_COST = 1.1  # PostgreSQL's documentation's figure for solid-state storage
 
 
 def _require_closer(viewer: Viewer) -> None:
@@ -131,14 +133,21 @@ async def _people_and_transactions(viewer: Viewer, period: Period) -> list[tuple
         """,
         [viewer.tenant_id, period.start, period.end],
     )
-    counts = await db.execute_query_dict(
-        """
-        SELECT rep_id, count(*) AS n FROM transactions
-        WHERE tenant_id = $1 AND date BETWEEN $2 AND $3
-        GROUP BY rep_id
-        """,
-        [viewer.tenant_id, period.start, period.end],
-    )
+    async with in_transaction() as tx:
+        # The planner's default cost of a random page (4: a spinning disk) made it scan the
+        # whole table in three processes rather than read the index alone: 270-300 ms
+        # rather than 105-125 ms on a month of a million transactions (bench/close.py's).
+        # For this count only: set back at once, whatever transaction it is part of.
+        await tx.execute_query(f"SET LOCAL random_page_cost = {SSD_RANDOM_PAGE_COST}")
+        counts = await tx.execute_query_dict(
+            """
+            SELECT rep_id, count(*) AS n FROM transactions
+            WHERE tenant_id = $1 AND date BETWEEN $2 AND $3
+            GROUP BY rep_id
+            """,
+            [viewer.tenant_id, period.start, period.end],
+        )
+        await tx.execute_query("SET LOCAL random_page_cost TO DEFAULT")
     owned = {r["rep_id"]: int(r["n"]) for r in counts}
     return [(r["user_id"], owned.get(r["user_id"], 0)) for r in people]
 

@@ -111,6 +111,17 @@ async def test_given_a_period_when_chunked_then_by_transactions_in_id_order(db):
     assert len(await closing.period_chunks(viewer, parse_period("2026-10"))) == 1
 
 
+async def test_given_a_close_starting_when_chunked_then_its_planner_setting_does_not_stay(db):
+    tenant, _ = await _world()
+    viewer = system_viewer(tenant)
+
+    async with in_transaction() as tx:
+        await closing.period_chunks(viewer, parse_period("2026-10"))
+        # the count's cost of a random page is set back within the transaction
+        [row] = await tx.execute_query_dict("SHOW random_page_cost")
+    assert row["random_page_cost"] == "4"
+
+
 async def _orphans_and_lines() -> tuple[int, int]:
     [row] = await connections.get("default").execute_query_dict(
         """
