@@ -27,6 +27,7 @@ from domain.notifications.models import Device, DevicePlatform, Notification, No
 from domain.notifications.push import PushMessage
 from domain.notifications.repository import (
     Claimed,
+    Created,
     InboxRepository,
     NewNotification,
     NotifierRepository,
@@ -207,7 +208,7 @@ def tier_positions(
 # --- the job's use case ---------------------------------------------------------------------
 
 
-async def notify_crossings(*, tenant_id: UUID, user_id: UUID, period: str) -> list[Notification]:
+async def notify_crossings(*, tenant_id: UUID, user_id: UUID, period: str) -> list[Created]:
     """Creates the inbox notifications (with their sent records) for whatever the rep's stored
     result for ``period`` crossed and nobody told them yet. Run it in a transaction."""
     created = await notify_crossings_of(tenant_id=tenant_id, pairs=[(user_id, period)])
@@ -219,7 +220,7 @@ async def notify_crossings_of(
     tenant_id: UUID,
     pairs: Sequence[tuple[UUID, str]],
     results: Mapping[tuple[UUID, str], Sequence[EarningsResult]] | None = None,
-) -> dict[tuple[UUID, str], list[Notification]]:
+) -> dict[tuple[UUID, str], list[Created]]:
     """``notify_crossings`` for many (person, period)s: what they read in a few statements
     for all of them (what a batch recompute needs), the people locked in id order. Run it in
     a transaction. ``results``: their stored results, if the caller read them already."""
@@ -231,7 +232,7 @@ class Notified:
     """What ``notify_and_claim_pushes`` created, and the pushes it claimed: one message per
     notification not pushed yet and device of its person."""
 
-    created: dict[tuple[UUID, str], list[Notification]]
+    created: dict[tuple[UUID, str], list[Created]]
     pushes: list[PushMessage]
 
 
@@ -338,7 +339,7 @@ async def _notify(
     people = sorted({u for u, _ in unique})
     devices = await repo.devices_of(people) if push else {}
     created, others = await repo.add_notifications(news, claim_for=people if push else ())
-    out: dict[tuple[UUID, str], list[Notification]] = {pair: [] for pair in unique}
+    out: dict[tuple[UUID, str], list[Created]] = {pair: [] for pair in unique}
     for n in created:
         out[(n.user_id, n.period)].append(n)
     claimed = sorted(
@@ -472,7 +473,7 @@ async def notify_events(*, tenant_id: UUID, events: Sequence[Event]) -> Notified
     people = sorted({n.user_id for n in news})
     devices = await repo.devices_of(people)
     created, others = await repo.add_notifications(news, claim_for=people)
-    out: dict[tuple[UUID, str], list[Notification]] = {}
+    out: dict[tuple[UUID, str], list[Created]] = {}
     for n in created:
         out.setdefault((n.user_id, n.period), []).append(n)
     claimed = [
