@@ -214,6 +214,9 @@ class SandboxThread:
         if not ready.wait(timeout):
             raise SandboxError("the payout sandbox did not start")
         if failed:
+            # its loop closes as the thread ends: wait for that, so that nothing is left to
+            # stop (a stop racing the close called into a closed loop, seen in a CI run)
+            self._thread.join(timeout)
             raise SandboxError(f"the payout sandbox did not start: {failed[0]}")
         return self.sandbox
 
