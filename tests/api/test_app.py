@@ -110,7 +110,7 @@ async def test_given_no_database_open_when_the_lifespan_runs_then_it_opens_and_c
     async with serve(app) as http:
         assert database_is_open()
         # the whole pool open before the first request: a burst never waits for connections
-        assert await _backends(database_url) == DEFAULT_POOL_SIZE
+        assert await _backends(database_url) >= DEFAULT_POOL_SIZE  # others may be closing
         ready = await http.get("/ready")
     checks = ready.json()["checks"]
     assert (checks["postgres"], checks["redis"], checks["worker"]) == ("ok", "ok", "ok")
