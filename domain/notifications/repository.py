@@ -165,7 +165,6 @@ class Created:
     params: dict[str, Any]
     locale: str
     created_at: datetime
-    pushed_at: datetime | None
 
 
 class NotifierRepository:
@@ -300,7 +299,6 @@ class NotifierRepository:
                 params=n.params,
                 locale=n.locale,
                 created_at=now + timedelta(microseconds=i),
-                pushed_at=now if claiming else None,
             )
             for i, n in enumerate(news)
         ]

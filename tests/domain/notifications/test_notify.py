@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from domain.earnings.service import recompute_rep_period
 from domain.notifications.models import Notification, NotificationKind, NotificationSent
+from domain.notifications.repository import Created
 from domain.notifications.service import earnings_summary, notify_crossings
 from domain.org.models import User
 from domain.tenants.models import Tenant
@@ -40,15 +41,13 @@ async def book(user: User, external_id: str, amount: str, on: str = "2026-10-10"
     await make_transaction(rep=user, external_id=external_id, amount=amount, on=on)
 
 
-async def recompute_and_notify(
-    tenant: Tenant, user: User, period: str = PERIOD
-) -> list[Notification]:
+async def recompute_and_notify(tenant: Tenant, user: User, period: str = PERIOD) -> list[Created]:
     await recompute_rep_period(viewer=system_viewer(tenant), user_id=user.id, period=period)
     async with in_transaction():
         return await notify_crossings(tenant_id=tenant.id, user_id=user.id, period=period)
 
 
-def summary(notifications: list[Notification]) -> list[tuple[str, str]]:
+def summary(notifications: list[Created]) -> list[tuple[str, str]]:
     out = []
     for n in notifications:
         p = n.params
@@ -101,7 +100,7 @@ async def test_given_two_deliveries_of_one_job_at_once_then_notified_once(db: st
     await book(ana, "t1", "85000")
     await recompute_rep_period(viewer=system_viewer(tenant), user_id=ana.id, period=PERIOD)
 
-    async def deliver() -> list[Notification]:
+    async def deliver() -> list[Created]:
         async with in_transaction():
             return await notify_crossings(tenant_id=tenant.id, user_id=ana.id, period=PERIOD)
 
