@@ -167,7 +167,7 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     from tortoise.exceptions import DBConnectionError
 
     # InternalClientError: a connection the server dropped mid-statement, found in a state
-    # asyncpg cannot leave (seen when the database goes away under a close's second lane)
+    # asyncpg cannot leave (seen when the database went away in the middle of a close)
     return (
         OSError,
         asyncpg.PostgresError,

@@ -675,10 +675,9 @@ async def recompute_rep_period(
     return done.results
 
 
-# A batch's pure work (rows into transactions, the engine, the rows to store) runs on a thread
-# of its own while the event loop waits on PostgreSQL for other work: a close reads its next
-# chunk and writes the one before while this one is calculated. One thread: the work holds
-# the GIL anyway, it only lets the database work meanwhile.
+# A batch's pure work (the engine, the rows to store) runs on a thread of its own, so that the
+# event loop goes on with other work meanwhile (a worker's other jobs, its heartbeats). One
+# thread: the work holds the GIL anyway.
 _COMPUTE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-compute")
 T = TypeVar("T")
 
