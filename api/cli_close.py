@@ -41,7 +41,7 @@ ChunkOption = Annotated[
     typer.Option(
         "--chunk-size",
         help="About this many of the period's transactions per chunk (one database "
-        "transaction each; default 100,000).",
+        "transaction each; default 250,000).",
         min=1,
     ),
 ]

@@ -36,15 +36,17 @@ from domain.org.models import Role
 from domain.org.viewer import Viewer
 
 # A claimed chunk (one database transaction, a few statements) holds people up to this many of
-# the period's transactions, or CHUNK_PEOPLE people: large enough that reading it visits few
-# table pages twice and costs few round trips (a chunk's rows are read in the table's order,
-# and a chunk of a month of a million transactions has some on most pages: 10 chunks rather
-# than 20 read the table 10 times rather than 20, 0.8 s less PostgreSQL CPU in
-# bench/close.py), small enough to share a close between processes and to keep two in memory
-# (about 300 MiB a process). Sized by transactions, not people: a person's cost is mostly
-# theirs, and a few people with most of the deals must not make one huge chunk.
-CHUNK_TRANSACTIONS = 100_000
-CHUNK_PEOPLE = 2_000
+# the period's transactions, or CHUNK_PEOPLE people. Large: reading a chunk's rows visits most
+# of the table's pages (rows lie in the order the CRM sent them, a person's spread over the
+# month), so each chunk is a pass over the table, about 130 ms of PostgreSQL's CPU for a month
+# of a million transactions (bench/close.py); 4 chunks rather than 10 took two processes
+# 7.4 s rather than 7.8. Small enough to hold one in memory (about 350 MiB a process at 5,000
+# people) and to share a close between processes: the last CHUNK_TRANSACTIONS of the period
+# are split in two (`period_chunks`), so that processes sharing the close finish within half
+# a chunk of each other. Sized by transactions, not people: a person's cost is mostly theirs,
+# and a few people with most of the deals must not make one huge chunk.
+CHUNK_TRANSACTIONS = 250_000
+CHUNK_PEOPLE = 5_000
 SSD_RANDOM_PAGE_COST = 1.1  # PostgreSQL's documentation's figure for solid-state storage
 
 
@@ -106,16 +108,25 @@ async def period_chunks(
 ) -> list[list[UUID]]:
     """Everyone with a plan assignment (not declined) overlapping ``period``, in id order, in
     chunks of about ``transactions`` of the period's transactions (and at most CHUNK_PEOPLE
-    people) each: the unit of `recompute_many` for `podium close` and `podium recompute`."""
+    people) each: the unit of `recompute_many` for `podium close` and `podium recompute`.
+    When there is more than one chunk's worth, the last ``transactions`` are split in two, so
+    that processes sharing a close end within half a chunk of each other."""
     chunks: list[list[UUID]] = []
     size = 0
-    for user_id, owned in await _people_and_transactions(viewer, period):
-        if not chunks or size + owned > transactions or len(chunks[-1]) >= CHUNK_PEOPLE:
+    owners = await _people_and_transactions(viewer, period)
+    left = sum(owned for _, owned in owners)  # not yet in a chunk
+    budget = transactions
+    split = left <= transactions  # one chunk's worth: nothing to split
+    for user_id, owned in owners:
+        if not chunks or size + owned > budget or len(chunks[-1]) >= CHUNK_PEOPLE:
             if not chunks or chunks[-1]:
                 chunks.append([])
+            if not split and left <= transactions:
+                budget, split = -(-left // 2), True  # the rest, in two
             size = 0
         chunks[-1].append(user_id)
         size += owned
+        left -= owned
     return chunks
 
 

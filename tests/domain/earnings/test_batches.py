@@ -111,6 +111,27 @@ async def test_given_a_period_when_chunked_then_by_transactions_in_id_order(db):
     assert len(await closing.period_chunks(viewer, parse_period("2026-10"))) == 1
 
 
+async def test_given_more_than_a_chunk_when_chunked_then_the_last_chunks_worth_in_two(db):
+    tenant, people = await _world()
+    viewer = system_viewer(tenant)
+    owned = {p.id: 2 for p in people} | {people[4].id: 3, people[1].id: 3, people[2].id: 3}
+    order = sorted(owned)  # 13 transactions in all, in id order
+
+    chunks = await closing.period_chunks(viewer, parse_period("2026-10"), transactions=8)
+
+    assert [u for chunk in chunks for u in chunk] == order
+    # the first chunk takes people while they fit in 8; what is left (at most 8) is split in
+    # two chunks of at most half of it each (rounded up), never one chunk of it all
+    first = 0
+    while sum(owned[u] for u in order[: first + 1]) <= 8:
+        first += 1
+    assert chunks[0] == order[:first]
+    rest = sum(owned[u] for u in order[first:])
+    assert len(chunks) >= 3
+    for chunk in chunks[1:]:
+        assert len(chunk) == 1 or sum(owned[u] for u in chunk) <= -(-rest // 2)
+
+
 async def test_given_a_close_starting_when_chunked_then_its_planner_setting_does_not_stay(db):
     tenant, _ = await _world()
     viewer = system_viewer(tenant)
