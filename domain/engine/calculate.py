@@ -1297,8 +1297,12 @@ _MAX_CONVERSIONS = 10
 _MISSING = object()  # a field a transaction does not have (not the same as None)
 
 
-def _transaction_order(t: Transaction) -> tuple[tuple[str, int, str], str]:
-    return natural_key(t.id), t.id
+def _transaction_order(t: Transaction) -> tuple[str, int, str]:
+    """`natural_key` of ``t``'s id, in one call (a close sorts each rep's converted
+    transactions: 21,000 a chunk)."""
+    text = t.id
+    stem = text.rstrip(_DIGITS)
+    return (stem, len(text) - len(stem), text)
 
 
 def natural_key(text: str) -> tuple[str, int, str]:
