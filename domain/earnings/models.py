@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from tortoise import fields
-from tortoise.models import Model
+
+from domain.orm import Model
 
 if TYPE_CHECKING:
     from domain.org.models import User

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tortoise import fields
-from tortoise.models import Model
 
+from domain.orm import Model
 from payments.payouts.models import PayoutMethod
 
 if TYPE_CHECKING:

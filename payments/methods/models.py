@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from tortoise import fields
-from tortoise.models import Model
 
 from domain.kit.money import minor_units
+from domain.orm import Model
 from payments.payouts.models import PayoutMethod
 from payments.payouts.validation import PayoutAccount
 
