@@ -58,7 +58,7 @@ from bench.engine import (
     SHARE_RENEWALS,
     _pick,
 )
-from bench.host import HostProbes
+from bench.host import HostProbes, interpreter
 from domain.earnings.service import LINE_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -571,7 +571,7 @@ def main(args: argparse.Namespace) -> None:
     print(
         f"Podium close benchmark: {args.reps:,} reps, {args.transactions:,} transactions "
         f"{how}; period {PERIOD}; the close processes, PostgreSQL and this script share the "
-        "machine"
+        f"machine; {interpreter()}"
     )
     [[(in_period,)]] = asyncio.run(
         _sql(

@@ -54,3 +54,15 @@ def probes_line(probes: list[float]) -> str:
         f"{statistics.median(probes):.2f} ms of CPU (p10 {q[0]:.2f}, p90 {q[-1]:.2f}); "
         "every CPU figure above moves with it"
     )
+
+
+def interpreter() -> str:
+    """Which interpreter ran a benchmark whose work is mostly Python: builds differ (pyenv's
+    default, without profile-guided and link-time optimisation, runs the same code slower than
+    Debian's or the official Docker images', as the service image's `python:3.11-slim`)."""
+    import os
+    import platform
+    import sys
+
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    return f"interpreter: {platform.python_implementation()} {platform.python_version()} ({base})"

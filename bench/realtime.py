@@ -78,7 +78,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import re
 import signal
@@ -100,7 +99,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from bench.api import _free_port, _recreate_database, _start_server, _wait_ready, production_env
-from bench.host import host_probe, probes_line
+from bench.host import host_probe, interpreter, probes_line
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -1093,7 +1092,7 @@ async def main(args: argparse.Namespace) -> None:
         # the interpreter matters: on one built with PGO and LTO (Debian's, like the Docker
         # image's) the API and the worker took 11-14% less CPU per event than on pyenv's
         # default build (no --enable-optimizations), three runs each at 100/s, 6 December
-        f"Python {platform.python_version()} ({sys.executable})"
+        f"{interpreter()}"
     )
     env = production_env(database_url, redis_url)
     accepted_ids: dict[str, Rep] = {}
