@@ -40,7 +40,7 @@ ChunkOption = Annotated[
     int | None,
     typer.Option(
         "--chunk-size",
-        help="About this many of the period's transactions per chunk (one database "
+        help="At most this many of the period's transactions per chunk (one database "
         "transaction each; default 250,000).",
         min=1,
     ),

@@ -41,10 +41,10 @@ from domain.org.viewer import Viewer
 # month), so each chunk is a pass over the table, about 130 ms of PostgreSQL's CPU for a month
 # of a million transactions (bench/close.py); 4 chunks rather than 10 took two processes
 # 7.4 s rather than 7.8. Small enough to hold one in memory (about 350 MiB a process at 5,000
-# people) and to share a close between processes: the last CHUNK_TRANSACTIONS of the period
-# are split in two (`period_chunks`), so that processes sharing the close finish within half
-# a chunk of each other. Sized by transactions, not people: a person's cost is mostly theirs,
-# and a few people with most of the deals must not make one huge chunk.
+# people) and to share a close between processes: the chunks are made about equal and the
+# last is split in two (`period_chunks`), so that processes sharing the close finish within
+# half a chunk of each other. Sized by transactions, not people: a person's cost is mostly
+# theirs, and a few people with most of the deals must not make one huge chunk.
 CHUNK_TRANSACTIONS = 250_000
 CHUNK_PEOPLE = 5_000
 SSD_RANDOM_PAGE_COST = 1.1  # PostgreSQL's documentation's figure for solid-state storage
@@ -107,22 +107,22 @@ async def period_chunks(
     viewer: Viewer, period: Period, *, transactions: int = CHUNK_TRANSACTIONS
 ) -> list[list[UUID]]:
     """Everyone with a plan assignment (not declined) overlapping ``period``, in id order, in
-    chunks of about ``transactions`` of the period's transactions (and at most CHUNK_PEOPLE
-    people) each: the unit of `recompute_many` for `podium close` and `podium recompute`.
-    When there is more than one chunk's worth, the last ``transactions`` are split in two, so
-    that processes sharing a close end within half a chunk of each other."""
+    chunks of at most ``transactions`` of the period's transactions (and CHUNK_PEOPLE people)
+    each: the unit of `recompute_many` for `podium close` and `podium recompute`. As few
+    chunks as that allows, of about the same size, the last one split in two: processes
+    sharing a close then end within half a chunk of each other."""
     chunks: list[list[UUID]] = []
     size = 0
     owners = await _people_and_transactions(viewer, period)
     left = sum(owned for _, owned in owners)  # not yet in a chunk
-    budget = transactions
-    split = left <= transactions  # one chunk's worth: nothing to split
+    budget = -(-left // max(1, -(-left // transactions)))  # the fewest chunks, made equal
+    split = False
     for user_id, owned in owners:
         if not chunks or size + owned > budget or len(chunks[-1]) >= CHUNK_PEOPLE:
             if not chunks or chunks[-1]:
                 chunks.append([])
-            if not split and left <= transactions:
-                budget, split = -(-left // 2), True  # the rest, in two
+            if not split and 2 * left <= 3 * budget:  # about the last chunk's worth
+                budget, split = -(-left // 2), True
             size = 0
         chunks[-1].append(user_id)
         size += owned

@@ -258,8 +258,9 @@ async def test_given_a_close_killed_half_way_when_run_again_then_equal_to_an_uni
 
     os.kill(proc.pid, signal.SIGKILL)  # mid-chunk: its transaction is rolled back
     await proc.wait()
-    left = await CloseChunk.filter(done=False).count()
-    assert 0 < left < 6
+    # killed half-way: some chunks done, some not
+    assert await CloseChunk.filter(done=True).count() >= 2
+    assert await CloseChunk.filter(done=False).count() > 0
     assert (await StoredPeriod.filter(status=PeriodStatus.CLOSED).count()) == 0
     ran = await podium(db, *CLOSE)
 
