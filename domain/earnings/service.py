@@ -621,9 +621,14 @@ def _merged(
     of their ids already (a CRM's ids grow with time, as the table does), which the sort
     then only checks, while the people's lists joined are a run each to merge."""
     if read is not None:
+        wanted = sum(len(inputs.transactions) for _, inputs in people)
+        # the people's own lists are parts of ``read``, none in two: as many means all of it
+        # (a close chunk's people on one plan), with no pass over it
+        if wanted == len(read):
+            return list(read)
         reps = {u.external_id for u, _ in people}
         mine = [t for t in read if t.rep_id in reps]
-        if len(mine) == sum(len(inputs.transactions) for _, inputs in people):
+        if len(mine) == wanted:
             return mine
     every = [t for _, inputs in people for t in inputs.transactions]
     if not all(map(_SOLE, every)):  # a split deal is one object in each partner's list
