@@ -3,7 +3,10 @@ switch between two speeds within seconds, and every CPU figure moves with them."
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
+import sys
 import threading
 import time
 
@@ -60,9 +63,5 @@ def interpreter() -> str:
     """Which interpreter ran a benchmark whose work is mostly Python: builds differ (pyenv's
     default, without profile-guided and link-time optimisation, runs the same code slower than
     Debian's or the official Docker images', as the service image's `python:3.11-slim`)."""
-    import os
-    import platform
-    import sys
-
     base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     return f"interpreter: {platform.python_implementation()} {platform.python_version()} ({base})"

@@ -42,7 +42,7 @@ from typing import Any
 
 from domain.engine import by_class
 from domain.engine.by_class import LineItem
-from domain.engine.explanations import Reason, reason
+from domain.engine.explanations import Reason, component_reason, reason
 from domain.engine.inputs import ONE, Assignment, Inputs, Rep, Transaction
 from domain.engine.plan import Component, Plan
 from domain.engine.results import (
@@ -1153,11 +1153,7 @@ def _explain_rep(
     uncapped: Decimal,
 ) -> tuple[Reason, ...]:
     names = calc.component_names
-    # `reason("component", component=..., amount=...)`, built directly as
-    # `PlanResult.component_reasons` builds it: a close explains 80,000 components
-    out: list[Reason] = [
-        ("component", (("amount", c.amount), ("component", names[c.id]))) for c in components
-    ]
+    out = [component_reason(names[c.id], c.amount) for c in components]
     if active_days < period_days:
         out.append(reason("prorated", active=active_days, days=period_days))
     if capped:
@@ -1302,11 +1298,7 @@ _MISSING = object()  # a field a transaction does not have (not the same as None
 
 
 def _transaction_order(t: Transaction) -> tuple[str, int, str]:
-    """`natural_key` of ``t``'s id, in one call (a close sorts each rep's converted
-    transactions: 21,000 a chunk)."""
-    text = t.id
-    stem = text.rstrip(_DIGITS)
-    return (stem, len(text) - len(stem), text)
+    return natural_key(t.id)
 
 
 def natural_key(text: str) -> tuple[str, int, str]:

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from domain.engine.explanations import Reason, render
+from domain.engine.explanations import Reason, component_reason, render
 from domain.kit.money import format_plain
 
 Explainer = Callable[[], tuple[Reason, ...]]
@@ -132,9 +132,7 @@ class PlanResult(NamedTuple):
         """A component's reasons after its display name and amount: what its summary line
         says."""
         name = next((n for i, n in self.component_names if i == c.id), c.id)
-        # `reason("component", component=name, amount=c.amount)`, built directly (a close
-        # asks for each of 80,000 components)
-        return (("component", (("amount", c.amount), ("component", name))), *c.reasons)
+        return (component_reason(name, c.amount), *c.reasons)
 
     def line_words(self, rep_id: str, line: Line, locale: str | None = None) -> str:
         """One of ``rep_id``'s lines in words, in ``locale``."""
