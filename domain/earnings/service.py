@@ -227,9 +227,7 @@ async def _transactions_of_each(
         return out, currencies, []
     ids = list(out)
     external = {u.id: u.external_id for u in people}
-    days = [
-        (day, day.isoformat()) for day in (period.start + timedelta(n) for n in range(period.days))
-    ]
+    days = [period.start + timedelta(n) for n in range(period.days)]
     extras: dict[str | None, dict[str, Any]] = {}
     read: list[Transaction] = []
     own = _OwnRows(ids, external, days, extras, out, currencies, read)
@@ -254,7 +252,7 @@ class _OwnRows:
     made a transaction crediting its owner alone, added to its owner's list in ``out`` and
     to ``read`` (in the rows' order), its currency to ``currencies``. What repeats is
     converted once per batch and shared by the rows (read-only): a person's credit and list,
-    a day, a kind's fields, an extra-fields document.
+    a day, a kind (`Transaction.kind`), an extra-fields document.
 
     The lines are converted as they arrive, on the event loop: asyncpg stops reading while
     its sink works and hands it what came meanwhile, so a sink that only kept the data was
@@ -266,7 +264,7 @@ class _OwnRows:
         self,
         ids: list[UUID],
         external: dict[UUID, str],
-        days: list[tuple[date, str]],
+        days: list[date],
         extras: dict[str | None, dict[str, Any]],
         out: dict[UUID, list[Transaction]],
         currencies: set[str],
@@ -274,10 +272,9 @@ class _OwnRows:
     ) -> None:
         # owner (uuid's text) -> (their CRM id, their credits, their list's append)
         self.by_person = {str(u): (external[u], ((external[u], ONE),), out[u].append) for u in ids}
-        self.days = {str(n): day for n, day in enumerate(days)}  # the day's text -> day, ISO
-        # a kind (the line's tail) -> the fields of Transaction.build, in its order (the
-        # extra fields, then the columns), the rest to be set, and the currency: a copy of
-        # them and five values set cost a third of building each row's anew
+        self.days = {str(n): day for n, day in enumerate(days)}  # the day's text -> day
+        # a kind (the line's tail) -> (the transactions' `Transaction.kind`, shared, and
+        # currency)
         self.kinds: dict[str, tuple[dict[str, Any], str]] = {}
         self.extras = extras
         self.currencies = currencies
@@ -311,16 +308,9 @@ class _OwnRows:
             found = kinds.get(kind)
             if found is None:
                 found = kinds[kind] = self._kind(kind)
-            template, currency = found
-            date_, iso = days[day]
+            kind_fields, currency = found
             amount = Decimal(amount_text)
-            fields = template.copy()
-            fields["id"] = tid
-            fields["rep_id"] = rep
-            fields["amount"] = amount
-            fields["amount_original"] = amount
-            fields["date"] = iso
-            t = sole(tid, rep, amount, currency, date_, credits, fields)
+            t = sole(tid, rep, amount, currency, days[day], credits, kind_fields)
             append(t)
             keep(t)
 
@@ -331,18 +321,7 @@ class _OwnRows:
         if extra is None:
             extra = self.extras[extra_text] = _extra_fields(extra_text)
         self.currencies.add(currency)
-        template = {
-            **extra,
-            "id": None,
-            "rep_id": None,
-            "type": type_,
-            "amount": None,
-            "amount_original": None,
-            "currency": currency,
-            "date": None,
-            "state": state,
-        }
-        return template, currency
+        return Transaction.kind_of(currency, type_, state, extra), currency
 
 
 # COPY's text format: NULL is \N; a backslash, and the control characters among these
@@ -367,7 +346,7 @@ async def _add_splits(
     viewer: Viewer,
     rows: list[Any],
     external: dict[UUID, str],
-    days: list[tuple[date, str]],
+    days: list[date],
     extras: dict[str | None, dict[str, Any]],
     out: dict[UUID, list[Transaction]],
 ) -> None:
@@ -395,7 +374,7 @@ async def _add_splits(
             rep_id=rep,
             amount=Decimal(amount_text),
             currency=currency,
-            date=days[day][0],
+            date=days[day],
             type=type_,
             state=state,
             splits=[

@@ -309,7 +309,7 @@ class ByClass:
         }
         for n, name in enumerate(names):
             namespace[f"name{n}"] = name
-        exec(_loop_code(len(names)), namespace)  # noqa: S102
+        exec(_loop_code(tuple(name == "rep_id" for name in names)), namespace)  # noqa: S102
         # Taken out of its own globals: left there, the function and the namespace would form
         # a reference cycle holding this pass (and the inputs) until the cyclic collector ran.
         credit = namespace.pop("credit")
@@ -575,17 +575,20 @@ def _indent(source: str, spaces: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _loop_code(n_names: int) -> CodeType:
-    """The hot loop compiled once per process and number of key fields: a worker calculates
-    one rep at a time, and compiling it anew was most of such a small run."""
-    return compile(_loop_source(n_names), "<crediting by class>", "exec")
+def _loop_code(reps: tuple[bool, ...]) -> CodeType:
+    """The hot loop compiled once per process and key fields' shape (see `_loop_source`): a
+    worker calculates one rep at a time, and compiling it anew was most of such a small
+    run."""
+    return compile(_loop_source(reps), "<crediting by class>", "exec")
 
 
-def _loop_source(n_names: int) -> str:
-    """The hot loop, specialised to the number of key fields (read by subscript, missing ones
-    as None). Only names from the namespace built in `ByClass.run` are used."""
-    fields = [f"fields[name{n}]" for n in range(n_names)]
-    gets = [f"fields.get(name{n})" for n in range(n_names)]
+def _loop_source(reps: tuple[bool, ...]) -> str:
+    """The hot loop, specialised to the key fields: one per item of ``reps``, read by
+    subscript from the transaction's `Transaction.kind` (missing ones as None), or, where the
+    item is true, the transaction's rep_id (the only one of its own values a key reads).
+    Only names from the namespace built in `ByClass.run` are used."""
+    fields = ["t.rep_id" if rep else f"fields[name{n}]" for n, rep in enumerate(reps)]
+    gets = ["t.rep_id" if rep else f"fields.get(name{n})" for n, rep in enumerate(reps)]
     key = ", ".join(["t.date", "t.currency", *fields])
     key_get = ", ".join(["t.date", "t.currency", *gets])
     return f"""\
@@ -594,7 +597,7 @@ def credit(transactions):
     in_order = True
     last_key = ()
     for t in transactions:
-        fields = t.fields
+        fields = t.kind
         try:
             key = ({key},)
         except KeyError:
@@ -610,7 +613,7 @@ def credit(transactions):
             try:
                 entry = classify(t)
             except FAILURES as exc:
-                fail(t, fields, exc)
+                fail(t, t.fields, exc)
                 continue
             if key is not None and len(cache) < CACHE_LIMIT:
                 cache[key] = entry

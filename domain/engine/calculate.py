@@ -890,18 +890,21 @@ class _Calculation:
         fx_rate = self.inputs.fx.rate
         # (currency, day) -> its rate: a batch's transactions fall on a few dozen
         rates: dict[tuple[str, date], tuple[date, Decimal] | None] = {}
-        # the filter's fields of a transaction that has them all (the usual case) in one call
+        # the filter's fields of a transaction that has them all (the usual case) in one call,
+        # from its kind (shared by many) unless the filter reads its rep_id
         values_of = itemgetter(*names) if names else None
+        own = "rep_id" in names
         for t in self.inputs.transactions:
             if t.currency == currency or t.date < start or t.date > end:
                 continue
             key: Any = None
             passes = None
             if cacheable:
+                read = t.fields if own else t.kind
                 try:
-                    key = values_of(t.fields) if values_of is not None else ()
+                    key = values_of(read) if values_of is not None else ()
                 except KeyError:  # a field missing (not the same as None)
-                    key = (_MISSING, *[t.fields.get(n, _MISSING) for n in names])
+                    key = (_MISSING, *[read.get(n, _MISSING) for n in names])
                 try:
                     passes = verdicts.get(key)
                 except TypeError:  # an unhashable field value

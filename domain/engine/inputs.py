@@ -27,10 +27,19 @@ class Rep:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
+# What `Transaction.fields` holds of a transaction's own values (an extra field of one of
+# these names is not seen: the column is)
+OWN_FIELDS = frozenset({"id", "rep_id", "amount", "amount_original", "date"})
+
+
 @dataclass(frozen=True, slots=True)
 class Transaction:
-    """A CRM record as credited. ``fields`` is what expressions see (all columns, the date as
-    an ISO string so it compares with '2026-10-15'); ``credits`` is ((rep_id, share), ...)."""
+    """A CRM record as credited. ``credits`` is ((rep_id, share), ...). ``kind`` is what
+    expressions see of it besides its own values: its extra fields, type, currency and state,
+    a mapping that transactions alike share (read-only); ``fields`` is all they see, made
+    when asked. A batch's reader shares one ``kind`` among its transactions of one type, state,
+    currency and extra fields: a dict of each transaction's fields, copied and filled for each
+    of a close chunk's 230,000, was a twentieth of the chunk's CPU and 130 MiB."""
 
     id: str
     rep_id: str
@@ -38,7 +47,7 @@ class Transaction:
     currency: str
     date: date
     credits: tuple[tuple[str, Decimal], ...]
-    fields: Mapping[str, Any]
+    kind: Mapping[str, Any]
     # Derived: whether ``credits`` is ((rep_id, ONE),), all of it to ``rep_id`` (the share
     # being the ONE object). Set on construction, while ``credits`` is at hand, so that the
     # engine's pass over a million transactions need not read every ``credits`` tuple.
@@ -49,6 +58,29 @@ class Transaction:
         sole = len(credits) == 1 and credits[0][1] is ONE and credits[0][0] == self.rep_id
         object.__setattr__(self, "sole_credit", sole)
 
+    @property
+    def fields(self) -> dict[str, Any]:
+        """What expressions see: ``kind`` and the transaction's own values (`OWN_FIELDS`, the
+        date as an ISO string so that it compares with '2026-10-15'). A new dict each time."""
+        fields = dict(self.kind)
+        fields["id"] = self.id
+        fields["rep_id"] = self.rep_id
+        fields["amount"] = self.amount
+        fields["amount_original"] = self.amount
+        fields["date"] = self.date.isoformat()
+        return fields
+
+    @staticmethod
+    def kind_of(
+        currency: str, type: str | None, state: str | None, extra: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The ``kind`` of a transaction with these columns and extra fields."""
+        kind = {k: v for k, v in (extra or {}).items() if k not in OWN_FIELDS}
+        kind["type"] = type
+        kind["currency"] = currency
+        kind["state"] = state
+        return kind
+
     @staticmethod
     def sole(
         id: str,
@@ -57,10 +89,10 @@ class Transaction:
         currency: str,
         date: dt.date,
         credits: tuple[tuple[str, Decimal], ...],
-        fields: dict[str, Any],
+        kind: Mapping[str, Any],
     ) -> Transaction:
         """A transaction credited wholly to ``rep_id``: ``credits`` is ((rep_id, ONE),) and
-        ``fields`` holds what `build` puts there; both may be shared with other transactions
+        ``kind`` is `kind_of` its columns; both may be shared with other transactions
         (read-only). What a batch reader calls a million times: built as a `_Building` (the
         same slots, plain assignments) and then made a Transaction, frozen like any other,
         without the frozen dataclass's checked __init__ (half the cost of setting each slot
@@ -72,7 +104,7 @@ class Transaction:
         t.currency = currency
         t.date = date
         t.credits = credits
-        t.fields = fields
+        t.kind = kind
         t.sole_credit = True
         t.__class__ = Transaction  # type: ignore[assignment]
         return t  # type: ignore[return-value]
@@ -91,18 +123,8 @@ class Transaction:
         extra: Mapping[str, Any] | None = None,
     ) -> Transaction:
         credits = tuple(splits) if splits else ((rep_id, ONE),)
-        fields: dict[str, Any] = dict(extra or {})
-        fields.update(
-            id=id,
-            rep_id=rep_id,
-            type=type,
-            amount=amount,
-            amount_original=amount,
-            currency=currency,
-            date=date.isoformat(),
-            state=state,
-        )
-        return Transaction(id, rep_id, amount, currency, date, credits, fields)
+        kind = Transaction.kind_of(currency, type, state, extra)
+        return Transaction(id, rep_id, amount, currency, date, credits, kind)
 
 
 class _Building:
@@ -116,7 +138,7 @@ class _Building:
     currency: str
     date: dt.date
     credits: tuple[tuple[str, Decimal], ...]
-    fields: Mapping[str, Any]
+    kind: Mapping[str, Any]
     sole_credit: bool
 
 

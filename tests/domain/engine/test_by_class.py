@@ -233,6 +233,30 @@ def test_given_infinite_amounts_when_sums_trap_then_general_loop_names_the_trans
     assert [e.rep_id for e in result.errors] == ["r1"]
 
 
+def test_given_filter_on_rep_id_and_extra_fields_when_credited_by_class_then_same_result() -> None:
+    # rep_id is a transaction's own value, not in its shared kind: the key reads it from the
+    # transaction
+    plan = make_plan(
+        tiered_component(("0", "0.1")),
+        measures=[{"id": "bookings", "filter": "rep_id != 'r2' and product == 'cloud'"}],
+    )
+    result = agree(
+        plan,
+        [
+            tx("t1", "r1", "100", product="cloud"),
+            tx("t2", "r2", "100", product="cloud"),
+            tx("t3", "r1", "50", currency="GBP", date="2026-10-19", product="cloud"),
+            tx("t4", "r2", "50", currency="GBP", date="2026-10-19", product="cloud"),
+            tx("t5", "r1", "70", currency="GBP", date="2026-10-19"),  # no product field
+        ],
+    )
+    assert by_class.applies(plan)
+    assert result.rep("r1").measure("bookings").total == D("158.50")  # 100 + 50 x 1.17
+    assert result.rep("r2").measure("bookings").total == D("0")
+    conversions = [r for r in result.rep("r1").components[0].reasons if r[0] == "fx_transaction"]
+    assert [dict(r[1])["transaction"] for r in conversions] == ["t3"]
+
+
 def test_given_no_expressions_when_credited_by_class_then_key_is_date_and_currency() -> None:
     plan = make_plan(rate_component("0.1", window={"from": "2026-10-10", "to": "2026-10-20"}))
     result = agree(

@@ -23,15 +23,27 @@ def test_given_a_sole_credit_when_built_either_way_then_the_same_transaction() -
         state="won",
         extra={"product": "cloud", "id": "ignored"},
     )
-    fields = {**built.fields}
+    kind = Transaction.kind_of("EUR", "deal", "won", {"product": "cloud", "id": "ignored"})
 
     sole = Transaction.sole(
-        "t1", "ana", Decimal("12.50"), "EUR", date(2026, 10, 5), (("ana", ONE),), fields
+        "t1", "ana", Decimal("12.50"), "EUR", date(2026, 10, 5), (("ana", ONE),), kind
     )
 
     assert sole == built
     assert sole.sole_credit
     assert built.sole_credit
     assert list(sole.fields.items()) == list(built.fields.items())
+    assert built.fields == {
+        "product": "cloud",
+        "type": "deal",
+        "currency": "EUR",
+        "state": "won",
+        "id": "t1",  # the column, not the extra field of that name
+        "rep_id": "ana",
+        "amount": Decimal("12.50"),
+        "amount_original": Decimal("12.50"),
+        "date": "2026-10-05",
+    }
+    assert sole.kind is kind  # shared, not copied
     with pytest.raises(dataclasses.FrozenInstanceError):
         sole.amount = Decimal(1)  # type: ignore[misc]
