@@ -22,6 +22,7 @@ Speed matters (a full run is millions of transactions), so the work is split in 
 from __future__ import annotations
 
 import gc
+from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, timedelta
 from decimal import (
@@ -158,6 +159,7 @@ class _Calculation:
         self._converted: dict[int, dict[str, list[Transaction]]] = {}
         # (measure index, rep) -> the reasons of `conversions` (when asked)
         self._conversion_reasons: dict[tuple[int, str], list[Reason]] = {}
+        self._rates: dict[tuple[str, date], tuple[date, Decimal] | None] = {}  # see `_fx_rate`
         self._rep_names: dict[str, str] | None = None
         # line-based component id -> its index in `line_components`
         self.line_index: dict[str, int] = {}
@@ -877,70 +879,81 @@ class _Calculation:
         return out
 
     def _converted_transactions(self, i: int) -> dict[str, list[Transaction]]:
-        measure = self.plan.measures[i]
-        start, end, currency = self.period.start, self.period.end, self.currency
-        out: dict[str, list[Transaction]] = {}
-        condition = measure.filter
-        # A filter that reads only low-cardinality fields passes or fails every transaction
-        # with the same values of them: evaluated once per distinct values (as crediting
-        # does), not once per transaction in another currency.
+        """Measure ``i``'s transactions in another currency by credited rep, each rep's in
+        the natural order of their ids."""
+        currency = self.currency
+        condition = self.plan.measures[i].filter
+        out: defaultdict[str, list[Transaction]] = defaultdict(list)
+        # Whether a transaction is listed (and at which rate) is decided by its currency, its
+        # day and, for a filter that reads only low-cardinality fields, their values: decided
+        # once per distinct (currency, day, values), as crediting does, not once per
+        # transaction in another currency.
         names = sorted(condition.names) if condition is not None else []
-        cacheable = condition is not None and not condition.names & _UNCACHEABLE
-        verdicts: dict[Any, bool] = {}
-        fx_rate = self.inputs.fx.rate
-        # (currency, day) -> its rate: a batch's transactions fall on a few dozen
-        rates: dict[tuple[str, date], tuple[date, Decimal] | None] = {}
-        # the filter's fields of a transaction that has them all (the usual case) in one call,
-        # from its kind (shared by many) unless the filter reads its rep_id
-        values_of = itemgetter(*names) if names else None
-        own = "rep_id" in names
+        cacheable = condition is None or not condition.names & _UNCACHEABLE
+        values_of = itemgetter(*names) if names else _NO_VALUES
+        own = "rep_id" in names  # read from the transaction's fields, not its kind
+        verdicts: dict[Any, tuple[date, Decimal] | None] = {}
+        converted_at = self._converted_at
         for t in self.inputs.transactions:
-            if t.currency == currency or t.date < start or t.date > end:
+            if t.currency == currency:
                 continue
-            key: Any = None
-            passes = None
             if cacheable:
                 read = t.fields if own else t.kind
                 try:
-                    key = values_of(read) if values_of is not None else ()
+                    key: Any = (t.currency, t.date, values_of(read))
                 except KeyError:  # a field missing (not the same as None)
-                    key = (_MISSING, *[read.get(n, _MISSING) for n in names])
+                    key = (t.currency, t.date, _MISSING, *[read.get(n, _MISSING) for n in names])
                 try:
-                    passes = verdicts.get(key)
+                    found = verdicts[key]
+                except KeyError:
+                    found = converted_at(t, condition)
+                    if len(verdicts) < _CACHE_LIMIT:
+                        verdicts[key] = found
                 except TypeError:  # an unhashable field value
-                    key = None
-                if passes is False:
-                    continue
-            on = (t.currency, t.date)
-            if on in rates:
-                found = rates[on]
+                    found = converted_at(t, condition)
             else:
-                found = rates[on] = fx_rate(*on)
+                found = converted_at(t, condition)
             if found is None:
                 continue
-            if condition is not None:
-                if passes is None:
-                    fields = {
-                        **t.fields,
-                        "amount": t.amount * found[1],
-                        "amount_original": t.amount,
-                    }
-                    try:
-                        passes = bool(evaluate_safely(condition, fields))
-                    except _FAILURES:
-                        passes = False
-                    if key is not None and len(verdicts) < _CACHE_LIMIT:
-                        verdicts[key] = passes
-                if not passes:
-                    continue
-            for rep_id, _ in t.credits:
-                out.setdefault(rep_id, []).append(t)
-        for converted in out.values():
-            converted.sort(key=_transaction_order)
+            if t.sole_credit:
+                out[t.rep_id].append(t)
+            else:
+                for rep_id, _ in t.credits:
+                    out[rep_id].append(t)
+        for listed in out.values():
+            listed.sort(key=_transaction_order)
         return out
 
+    def _converted_at(
+        self, t: Transaction, condition: CompiledExpression | None
+    ) -> tuple[date, Decimal] | None:
+        """The (date, rate) ``t`` (in another currency) is converted at in a measure with
+        ``condition`` (its filter): None when it is not (outside the period, no rate, or the
+        filter fails on it, its amount converted)."""
+        if t.date < self.period.start or t.date > self.period.end:
+            return None
+        found = self._fx_rate(t.currency, t.date)
+        if found is None or condition is None:
+            return found
+        fields = t.fields
+        fields["amount"] = t.amount * found[1]
+        try:
+            passes = bool(evaluate_safely(condition, fields))
+        except _FAILURES:
+            passes = False
+        return found if passes else None
+
+    def _fx_rate(self, currency: str, day: date) -> tuple[date, Decimal] | None:
+        """`FxTable.rate`, each (currency, day) looked up once per run."""
+        key = (currency, day)
+        try:
+            return self._rates[key]
+        except KeyError:
+            found = self._rates[key] = self.inputs.fx.rate(currency, day)
+            return found
+
     def _conversion(self, t: Transaction, named: bool) -> Reason:
-        found = self.inputs.fx.rate(t.currency, t.date)
+        found = self._fx_rate(t.currency, t.date)
         assert found is not None
         day, rate = found
         # `reason`'s parameters in its (alphabetical) order, built directly: a close builds
@@ -1021,7 +1034,7 @@ class _Calculation:
             if (
                 not count
                 and t.currency != self.currency
-                and self.inputs.fx.rate(t.currency, t.date) is not None
+                and self._fx_rate(t.currency, t.date) is not None
             ):
                 out.append(self._conversion(t, False))
             share = next((s for r, s in t.credits if r == credited), ONE)
@@ -1298,6 +1311,10 @@ _DIGITS = "0123456789"
 # At most this many converted transactions are explained per component (then how many more)
 _MAX_CONVERSIONS = 10
 _MISSING = object()  # a field a transaction does not have (not the same as None)
+
+
+def _NO_VALUES(_: object) -> tuple[()]:  # noqa: N802 - stands for an itemgetter of no names
+    return ()
 
 
 def _transaction_order(t: Transaction) -> tuple[str, int, str]:
