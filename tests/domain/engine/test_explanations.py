@@ -305,3 +305,67 @@ def test_given_a_plan_with_an_empty_name_when_loaded_then_the_key_is_named() -> 
 
 def test_given_the_module_when_imported_then_every_key_has_every_language() -> None:
     assert all(len(t) == len(LANGUAGES) for t in explanations._T.values())
+
+
+def _sorted_everywhere(value: object) -> bool:
+    """Whether every reason in ``value`` (nested ones too) has its parameters in `reason`'s
+    order, by name."""
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        params = value[1]
+        if isinstance(params, tuple) and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params
+        ):
+            names = [name for name, _ in params]
+            return names == sorted(names) and all(_sorted_everywhere(v) for _, v in params)
+    return True
+
+
+def test_given_every_kind_of_component_when_explained_then_parameters_in_reason_order() -> None:
+    # the engine writes the reasons it makes for every rep as tuples (not through `reason`,
+    # which sorts its keywords): they must be the ones `reason` makes, to compare, hash and
+    # store alike
+    from tests.domain.engine.test_by_class import FX as BY_CLASS_FX
+    from tests.domain.engine.test_by_class import PLAN as EVERY_KIND
+    from tests.domain.engine.test_by_class import QUOTAS, REPS
+
+    stepped = make_plan(
+        {
+            "id": "club",
+            "type": "bonus",
+            "measure": "bookings",
+            "steps": [{"at": "0.5", "amount": "100"}],
+        },
+        {
+            "id": "kicker",
+            "type": "bonus",
+            "condition": "attainment('bookings') >= 0.1",
+            "amount": "50",
+        },
+        payable_when="state == 'activated'",
+    )
+    transactions = [
+        tx("t1", "r1", "50000", state="activated", product="cloud", date="2026-10-16"),
+        tx("t2", "r1", "9000", currency="GBP", date="2026-10-19", product="cloud"),
+        tx("t3", "r2", "100", currency="USD", date="2026-10-12"),
+        tx("t4", "r4", "10"),
+    ]
+    seen: set[str] = set()
+    for plan in (EVERY_KIND, stepped):
+        result = run(plan, make_inputs(REPS, transactions, quotas=QUOTAS, fx=BY_CLASS_FX))
+        for r in result.reps:
+            every = [*r.reasons, *(x for c in r.components for x in c.reasons)]
+            every += [x for line in r.lines for x in result.line_reasons(r.rep_id, line)]
+            assert all(_sorted_everywhere(x) for x in every), every
+            seen |= {key for key, _ in every}
+    assert {
+        "attainment",
+        "tier",
+        "fx_transaction",
+        "step",
+        "below_step",
+        "condition_met",
+        "rate",
+        "window",
+        "rounded_once",
+        "payable",
+    } <= seen
