@@ -142,9 +142,11 @@ async def test_given_a_close_starting_when_chunked_then_its_planner_setting_does
 
     async with in_transaction() as tx:
         await closing.period_chunks(viewer, parse_period("2026-10"))
-        # the count's cost of a random page is set back within the transaction
+        # the count's cost of a random page and plan mode are set back within the transaction
         [row] = await tx.execute_query_dict("SHOW random_page_cost")
+        [mode] = await tx.execute_query_dict("SHOW plan_cache_mode")
     assert row["random_page_cost"] == "4"
+    assert mode["plan_cache_mode"] == "auto"
 
 
 async def _orphans_and_lines() -> tuple[int, int]:
