@@ -70,6 +70,7 @@ _FAILURES = (EvaluationError, ArithmeticError, TypeError, ValueError)
 # large run number in the hundreds of thousands.
 _new_tuple = tuple.__new__
 _REP_ID = attrgetter("id")
+_TRANSACTION_ID = attrgetter("id")
 _LINE_VALUE = attrgetter("value")
 _LINE_PAYABLE = attrgetter("payable")
 _as_line = partial(_new_tuple, Line)
@@ -989,9 +990,12 @@ class _Calculation:
         """The run's transactions by id (the first of an id), built when first asked for."""
         transactions = self._transactions
         if transactions is None:
-            transactions = self._transactions = {}
-            for each in self.inputs.transactions:
-                transactions.setdefault(each.id, each)
+            # built from the last to the first, so that the first of an id is the one kept,
+            # by C-level maps (a Python loop was 1.5% of a close chunk's CPU)
+            backwards = self.inputs.transactions[::-1]
+            transactions = self._transactions = dict(
+                zip(map(_TRANSACTION_ID, backwards), backwards, strict=True)
+            )
         return transactions
 
     def transaction_date(self, transaction_id: str) -> date | None:

@@ -414,3 +414,14 @@ def test_given_credits_when_transaction_built_then_sole_credit_says_whether_all_
     )
     other = Transaction(built.id, "r2", built.amount, built.currency, built.date, built.credits, {})
     assert not other.sole_credit  # credits to r1, though the transaction is r2's
+
+
+def test_given_two_transactions_of_one_id_when_a_line_is_dated_then_by_the_first() -> None:
+    result = agree(
+        PLAN,
+        [
+            tx("dup", "r1", "100", date="2026-10-16", product="cloud"),
+            tx("dup", "r1", "200", date="2026-10-20", product="cloud"),
+        ],
+    )
+    assert result.transaction_date("dup") == date(2026, 10, 16)
