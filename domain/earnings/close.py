@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from tortoise import connections
@@ -108,26 +108,46 @@ async def period_chunks(
     viewer: Viewer, period: Period, *, transactions: int = CHUNK_TRANSACTIONS
 ) -> list[list[UUID]]:
     """Everyone with a plan assignment (not declined) overlapping ``period``, in id order, in
-    chunks of at most ``transactions`` of the period's transactions (and CHUNK_PEOPLE people)
-    each: the unit of `recompute_many` for `podium close` and `podium recompute`. As few
-    chunks as that allows, of about the same size, the last one split in two: processes
-    sharing a close then end within half a chunk of each other."""
-    chunks: list[list[UUID]] = []
-    size = 0
+    `chunked` by how many of the period's transactions each owns: the unit of
+    `recompute_many` for `podium close` and `podium recompute`."""
     owners = await _people_and_transactions(viewer, period)
-    left = sum(owned for _, owned in owners)  # not yet in a chunk
-    budget = -(-left // max(1, -(-left // transactions)))  # the fewest chunks, made equal
+    return chunked(owners, transactions, CHUNK_PEOPLE)
+
+
+T = TypeVar("T")
+
+
+def chunked(owners: list[tuple[T, int]], transactions: int, people: int) -> list[list[T]]:
+    """``owners`` (people and how many transactions each owns), in their order, in chunks of
+    at most ``transactions`` transactions (a person with more alone) and ``people`` people.
+    As few chunks as both limits allow, of about the same size by both, the last chunk's
+    worth split in two: processes sharing a close then end within half a chunk of each
+    other. A last piece of less than a quarter of a half stays with the half before it:
+    halves cut at half the rest, rounded up, left a chunk of one person at the end of a close
+    of 20,000 (one more pass over the period's rows for its 48 transactions)."""
+    chunks: list[list[T]] = []
+    size = 0
+    left = sum(owned for _, owned in owners)  # transactions not yet in a chunk
+    heads_left = len(owners)  # people not yet in a chunk
+    # each limit's budget: made equal over the fewest chunks it needs
+    budget = -(-left // max(1, -(-left // transactions)))
+    heads = -(-heads_left // max(1, -(-heads_left // people)))
     split = False
-    for user_id, owned in owners:
-        if not chunks or size + owned > budget or len(chunks[-1]) >= CHUNK_PEOPLE:
+    for owner, owned in owners:
+        full = not chunks or size + owned > budget or len(chunks[-1]) >= heads
+        if full and split and 4 * left <= budget and 4 * heads_left <= heads:
+            full = False  # the last piece, small: with the half before it
+        if full:
             if not chunks or chunks[-1]:
                 chunks.append([])
-            if not split and 2 * left <= 3 * budget:  # about the last chunk's worth
-                budget, split = -(-left // 2), True
+            if not split and 2 * left <= 3 * budget and 2 * heads_left <= 3 * heads:
+                # about the last chunk's worth: in two
+                budget, heads, split = -(-left // 2), -(-heads_left // 2), True
             size = 0
-        chunks[-1].append(user_id)
+        chunks[-1].append(owner)
         size += owned
         left -= owned
+        heads_left -= 1
     return chunks
 
 

@@ -136,6 +136,33 @@ async def test_given_more_than_a_chunk_when_chunked_then_equal_chunks_the_last_i
     assert all(s <= -(-rest // 2) for s in sums[1:])
 
 
+def test_given_a_close_of_20000_when_chunked_then_four_equal_chunks_the_last_in_two() -> None:
+    # the close benchmark's shape: 20,000 people owning 40-52 transactions each, at most
+    # 250,000 transactions and 5,000 people a chunk. The people limit binds first; the last
+    # chunk's worth is in two halves, with no piece of a person or two after them
+    owners = [(i, 40 + (i * 7) % 13) for i in range(20_000)]
+
+    chunks = closing.chunked(owners, 250_000, 5_000)
+
+    assert [o for chunk in chunks for o in chunk] == [o for o, _ in owners]
+    assert len(chunks) == 5
+    assert all(4_990 <= len(chunk) <= 5_000 for chunk in chunks[:3])
+    assert abs(len(chunks[3]) - len(chunks[4])) <= 2
+
+
+def test_given_people_and_transaction_limits_when_chunked_then_the_fewest_both_allow() -> None:
+    owners = list(enumerate([2, 3, 3, 2, 3, 2, 2, 3]))  # 20 transactions, 8 people
+
+    by_people = closing.chunked(owners, 1_000, 3)  # 3 chunks' worth (3 each)
+    by_transactions = closing.chunked(owners, 8, 100)  # 3 chunks' worth (7 each)
+    with_a_big_one = closing.chunked([(0, 1), (1, 50), (2, 1), (3, 1)], 10, 100)
+
+    # each time the last chunk's worth in two
+    assert [len(c) for c in by_people] == [3, 3, 1, 1]
+    assert [sum(dict(owners)[o] for o in c) for c in by_transactions] == [5, 5, 5, 5]
+    assert with_a_big_one == [[0], [1], [2], [3]]  # more than a chunk's worth: alone
+
+
 async def test_given_a_close_starting_when_chunked_then_its_planner_setting_does_not_stay(db):
     tenant, _ = await _world()
     viewer = system_viewer(tenant)
