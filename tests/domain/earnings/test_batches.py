@@ -223,3 +223,38 @@ async def test_given_lines_when_their_results_are_deleted_any_way_then_the_lines
     # a plan's versions deleted: their results cascade from them, and their lines with them
     await db_.execute_query("DELETE FROM plan_versions")
     assert await _orphans_and_lines() == (0, 0)
+
+
+async def test_given_line_statistics_of_an_empty_table_when_results_deleted_then_by_index(db):
+    """The trigger finds a deleted result's lines through the index whatever the statistics
+    say (migration 0051): planned from those of an empty earnings_lines, `IN (SELECT ...)`
+    walked every line and scanned the deleted results for each (a 20-minute DELETE of a
+    20,000-person month). The plan is read from auto_explain's account of the trigger."""
+    db_ = connections.get("default")
+    await db_.execute_query("ANALYZE earnings_lines")  # empty: what the planner then believes
+    tenant, people = await _world()
+    async with in_transaction():
+        await recompute_many(
+            viewer=system_viewer(tenant), pairs=[(p.id, "2026-10") for p in people]
+        )
+    assert (await _orphans_and_lines())[1] > 10
+    plans: list[str] = []
+
+    def heard(_: Any, message: Any) -> None:
+        plans.append(str(message))
+
+    conn: Any
+    async with db_.acquire_connection() as conn:
+        conn.add_log_listener(heard)
+        async with conn.transaction():
+            await conn.execute(
+                "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration = 0; "
+                "SET LOCAL auto_explain.log_nested_statements = on; "
+                "SET LOCAL auto_explain.log_level = notice; SET LOCAL client_min_messages = notice"
+            )
+            await conn.execute("DELETE FROM earnings_results")
+            await conn.execute("RESET client_min_messages")
+        conn.remove_log_listener(heard)
+    [trigger] = [p for p in plans if "DELETE FROM earnings_lines" in p]
+    assert "Index Cond: (result_id = ANY" in trigger, trigger
+    assert await _orphans_and_lines() == (0, 0)
