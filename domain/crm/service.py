@@ -184,8 +184,9 @@ async def import_transactions(
     rows = []
     for r in records:
         t = r.transaction
+        fields = t.fields
         for column in ("id", "type", "state"):
-            value = t.fields.get(column)
+            value = fields.get(column)
             _check_text(value if isinstance(value, str) else None, column, file, r.row)
         _check_decimal(t.amount, "amount", file, r.row)
         splits = None
@@ -196,16 +197,16 @@ async def import_transactions(
         credited = [str(users[rep]) for rep, _ in t.credits]
         period = period_containing(t.date, kind).id
         touched.update((users[rep], period) for rep, _ in t.credits)
-        extra = {k: v for k, v in t.fields.items() if k not in _TRANSACTION_FIELDS}
+        extra = {k: v for k, v in fields.items() if k not in _TRANSACTION_FIELDS}
         rows.append(
             (
                 t.id,
                 users[t.rep_id],
-                t.fields.get("type"),
+                fields.get("type"),
                 t.amount,
                 t.currency,
                 t.date,
-                t.fields.get("state"),
+                fields.get("state"),
                 None if splits is None else json.dumps(splits),
                 json.dumps(credited),
                 json_text(extra),
