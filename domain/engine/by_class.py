@@ -39,13 +39,14 @@ from operator import add, itemgetter, mul
 from types import CodeType
 from typing import Any
 
-from domain.engine.inputs import ONE, FxTable, Transaction
+from domain.engine.inputs import ONE, OWN_FIELDS, FxTable, Transaction
 from domain.engine.plan import Plan
 from domain.engine.results import Line
 
 ZERO = Decimal(0)
 # Fields whose values are (nearly) unique per transaction: a key reading them would not repeat.
-UNCACHEABLE = frozenset({"id", "amount", "amount_original", "date"})
+# A transaction's own values (not its shared kind) but its rep, the same for all their deals.
+UNCACHEABLE = OWN_FIELDS - {"rep_id"}
 CACHE_LIMIT = 65536
 # A credit explained as a line: (order among the rep's credits, transaction id, credited value
 # = value x share, satisfies payable_when)

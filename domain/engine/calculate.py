@@ -69,8 +69,7 @@ _FAILURES = (EvaluationError, ArithmeticError, TypeError, ValueError)
 # Builds a NamedTuple from a complete tuple without its Python-level __new__: the lines of a
 # large run number in the hundreds of thousands.
 _new_tuple = tuple.__new__
-_REP_ID = attrgetter("id")
-_TRANSACTION_ID = attrgetter("id")
+_ID = attrgetter("id")  # a rep's or a transaction's
 _LINE_VALUE = attrgetter("value")
 _LINE_PAYABLE = attrgetter("payable")
 _as_line = partial(_new_tuple, Line)
@@ -253,7 +252,7 @@ class _Calculation:
 
     def credit_generally(self) -> None:
         plan, start, end = self.plan, self.period.start, self.period.end
-        currency, fx = self.currency, self.inputs.fx
+        currency = self.currency
         measures = plan.measures
         payable_when = plan.payable_when
         # Split the measures' filters (and payable_when) into cacheable and direct ones.
@@ -304,7 +303,7 @@ class _Calculation:
         def fx_rate(t: Transaction) -> Decimal | None:
             key = (t.currency, t.date)
             if key not in fx_cache:
-                found = fx.rate(t.currency, t.date)
+                found = self._fx_rate(t.currency, t.date)
                 fx_cache[key] = found[1] if found else None
             rate = fx_cache[key]
             if rate is None:
@@ -437,7 +436,7 @@ class _Calculation:
         wanted = None if rep_ids is None else set(rep_ids)
         assignments = _assignments_by_rep(self.inputs.assignments, self.plan.id)
         period_days = self.period_days
-        for rep in sorted(self.inputs.reps, key=_REP_ID):
+        for rep in sorted(self.inputs.reps, key=_ID):
             if wanted is not None and rep.id not in wanted:
                 continue
             if assignments is None and rep.hire_date is None and rep.end_date is None:
@@ -994,7 +993,7 @@ class _Calculation:
             # by C-level maps (a Python loop was 1.5% of a close chunk's CPU)
             backwards = self.inputs.transactions[::-1]
             transactions = self._transactions = dict(
-                zip(map(_TRANSACTION_ID, backwards), backwards, strict=True)
+                zip(map(_ID, backwards), backwards, strict=True)
             )
         return transactions
 

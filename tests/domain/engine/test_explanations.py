@@ -12,6 +12,9 @@ import pytest
 from domain.engine import explanations
 from domain.engine.explanations import LANGUAGES, encode, reason, render, render_stored
 from domain.engine.results import PlanResult
+from tests.domain.engine.test_by_class import FX as BY_CLASS_FX
+from tests.domain.engine.test_by_class import PLAN as EVERY_KIND
+from tests.domain.engine.test_by_class import QUOTAS, REPS
 from tests.factories import (
     D,
     make_inputs,
@@ -324,10 +327,6 @@ def test_given_every_kind_of_component_when_explained_then_parameters_in_reason_
     # the engine writes the reasons it makes for every rep as tuples (not through `reason`,
     # which sorts its keywords): they must be the ones `reason` makes, to compare, hash and
     # store alike
-    from tests.domain.engine.test_by_class import FX as BY_CLASS_FX
-    from tests.domain.engine.test_by_class import PLAN as EVERY_KIND
-    from tests.domain.engine.test_by_class import QUOTAS, REPS
-
     stepped = make_plan(
         {
             "id": "club",
