@@ -1047,6 +1047,9 @@ def _rows_to_store(
     changes: list[Change] = []
     keep: set[tuple[UUID, UUID]] = set()
     new_ids = _new_ids(sum(len(runs.get(u.id, ())) for u in people))
+    # the texts of the transaction lines' reasons, for the whole batch: a component's plain
+    # lines share one reasons object in a run (and every line at its rate, the first reason)
+    line_texts: dict[int, tuple[Any, str]] = {}
     for user in people:
         for run in runs.get(user.id, ()):
             if run.rep_result is None and run.error is None:
@@ -1057,7 +1060,7 @@ def _rows_to_store(
             figures = _figures(run, rep)
             old = existing.get(key)
             result_id = old["id"] if old is not None else next(new_ids)
-            rows = [] if rep is None else _line_rows(tenant_id, result_id, run, rep)
+            rows = [] if rep is None else _line_rows(tenant_id, result_id, run, rep, line_texts)
             fingerprint = _fingerprint(figures, rows)
             ids = (result_id, tenant_id, user.id, run.version.id, period.id)
             if old is not None and old["fingerprint"] == fingerprint:
@@ -1111,7 +1114,11 @@ def _result_model(row: tuple[Any, ...]) -> EarningsResult:
 
 
 def _line_rows(
-    tenant_id: UUID, result_id: UUID, run: PlanRun, rep: RepResult
+    tenant_id: UUID,
+    result_id: UUID,
+    run: PlanRun,
+    rep: RepResult,
+    line_texts: dict[int, tuple[Any, str]],
 ) -> list[tuple[Any, ...]]:
     """The rows of a result's lines, in ``LINE_COLUMNS`` order: one per component (its
     reasons (tier slices, steps, gate, cap) explain a single figure, so they share one line
@@ -1159,7 +1166,7 @@ def _line_rows(
                 line.value,
                 line.amount,
                 "payable" if line.payable else "pending",
-                encode(explain(rep_id, line), known),
+                encode(explain(rep_id, line), line_texts),
             )
         )
         position += 1

@@ -960,7 +960,8 @@ class _Calculation:
             return found
 
     def _conversion(self, t: Transaction, named: bool) -> Reason:
-        found = self._fx_rate(t.currency, t.date)
+        # asked only for a transaction found converted: its rate looked up (`_fx_rate`) then
+        found = self._rates[(t.currency, t.date)]
         assert found is not None
         day, rate = found
         # `reason`'s parameters in its (alphabetical) order, built directly: a close builds

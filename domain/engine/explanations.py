@@ -328,10 +328,7 @@ def component_reason(name: str, amount: Decimal) -> Reason:
 # --- storage: reasons as JSON text ---------------------------------------------------------
 
 
-# Encoded reasons by the identity of the reasons object: the plain lines of a component share
-# one (`calculate` returns the same tuple for each), so storing them encodes it once.
-_ENCODED: dict[int, tuple[tuple[Reason, ...], str]] = {}
-_ENCODED_LIMIT = 4096
+_ENCODED_LIMIT = 4096  # entries of a cache of texts below, at most
 _string = json.encoder.encode_basestring  # JSON string of any letters as they are (C)
 
 # Reasons stored by position, their parameters (in `reason`'s order) a list rather than an
@@ -351,14 +348,7 @@ _DERIVED = Context(prec=28, rounding=ROUND_HALF_EVEN)
 def encode(reasons: tuple[Reason, ...]) -> str:
     """Reasons as compact JSON text (``[[key, {param: value}], ...]``; conversions by
     position, `_POSITIONAL`), the stored form of a line."""
-    known = _ENCODED.get(id(reasons))
-    if known is not None and known[0] is reasons:
-        return known[1]
-    text = "[" + ",".join([reason_text(r) for r in reasons]) + "]"
-    if len(_ENCODED) >= _ENCODED_LIMIT:
-        _ENCODED.clear()
-    _ENCODED[id(reasons)] = (reasons, text)
-    return text
+    return "[" + ",".join([reason_text(r) for r in reasons]) + "]"
 
 
 def encode_each(reasons: tuple[Reason, ...], known: dict[int, tuple[Any, str]]) -> str:
@@ -389,10 +379,18 @@ def reason_text(r: Reason) -> str:
         # a key of _POSITIONAL (a conversion): nothing to escape in the key. Its day, currency
         # and rate recur across a close's million conversions (a few dozen of each): their
         # text is made once (`_conversion_head`), the original amount and the id each time.
-        (_, day), (_, currency), (_, rate), (_, original), *named = params
-        head = _conversion_head(day, currency, rate)
-        tail = f",{_value_text(named[0][1])}" if named else ""  # fx_transaction's id
-        return f'["{key}",[{head},{_value_text(original)}{tail}]]'
+        head = _conversion_head(params[0][1], params[1][1], params[2][1])
+        original = params[3][1]
+        if type(original) is Decimal:  # as `_value_text` writes it, inline
+            amount = str(original)
+            amount = f'"{format(original, "f") if "E" in amount else amount}"'
+        else:
+            amount = _value_text(original)
+        if len(params) == 4:
+            return f'["{key}",[{head},{amount}]]'
+        named = params[4][1]  # fx_transaction's id
+        tail = _string(named) if type(named) is str else _value_text(named)
+        return f'["{key}",[{head},{amount},{tail}]]'
     parts = []
     for k, v in params:
         # a parameter's name is a Python identifier (`reason`'s keywords): nothing to escape.
