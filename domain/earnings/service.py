@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
@@ -1041,6 +1042,7 @@ def _rows_to_store(
     stored are added to ``stored``. A result whose fingerprint is its stored one is not
     written (nor its lines, nor an audit entry)."""
     now = utc_now()
+    tenant_id = as_asyncpg_uuid(tenant_id)  # in every line row: see `_new_ids`
     inserts: Rows = []
     updates: Rows = []
     lines: Rows = []
@@ -1087,10 +1089,20 @@ def _rows_to_store(
 
 def _new_ids(count: int) -> Iterator[UUID]:
     """``count`` random (version 4) UUIDs from one read of the system's randomness: a
-    syscall each was a preemption point per result on a busy machine."""
-    entropy = os.urandom(16 * count)
+    syscall each was a preemption point per result on a busy machine. They are asyncpg's
+    UUIDs (the standard one's subclass, equal and hashed alike), which COPY writes as they
+    are: the standard one's bytes are a Python property, 0.3 us for each of a close's
+    hundreds of thousands of line and result rows."""
+    entropy = bytearray(os.urandom(16 * count))
+    entropy[6::16] = bytes(b & 0x0F | 0x40 for b in entropy[6::16])  # version 4
+    entropy[8::16] = bytes(b & 0x3F | 0x80 for b in entropy[8::16])  # RFC 4122's variant
     for i in range(count):
-        yield UUID(bytes=entropy[16 * i : 16 * i + 16], version=4)
+        yield AsyncpgUUID(bytes(entropy[16 * i : 16 * i + 16]))
+
+
+def as_asyncpg_uuid(value: UUID) -> UUID:
+    """``value`` as asyncpg's UUID (see `_new_ids`)."""
+    return value if type(value) is AsyncpgUUID else AsyncpgUUID(value.bytes)
 
 
 def _fingerprint(figures: tuple[Any, ...], lines: list[tuple[Any, ...]]) -> str:
