@@ -73,6 +73,15 @@ async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSAC
             f"{parsed.id} is closed already: nothing changed (an admin may reopen it)",
             field="period",
         )
+    run = await CloseRun.get_or_none(tenant_id=viewer.tenant_id, period=parsed.id)
+    if run is not None:
+        if run.status is CloseRunStatus.RUNNING:
+            return run  # resumed, or joined
+        await run.delete()  # done before and reopened since: a fresh run
+    # The chunks are planned before the run is claimed: a process starting beside another
+    # plans them too (a tenth of a second) where it waited as long on the other's plan with
+    # nothing to do, its core idle, and then waits only for the other's commit.
+    chunks = await period_chunks(viewer, parsed, transactions=chunk)
     db = connections.get("default")
     # a concurrent starter waits here for our commit, then finds our run
     inserted = await db.execute_query_dict(
@@ -84,15 +93,12 @@ async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSAC
         """,
         [viewer.tenant_id, parsed.id, utc_now()],
     )
-    if not inserted:
+    if not inserted:  # another process's, started meanwhile (committed: we waited for it)
         run = await CloseRun.get(tenant_id=viewer.tenant_id, period=parsed.id)
         if run.status is CloseRunStatus.RUNNING:
             return run
-        # done before and reopened since: a fresh run
-        await run.delete()
-        return await start_close(viewer=viewer, period=period, chunk=chunk)
+        return await start_close(viewer=viewer, period=period, chunk=chunk)  # done since
     run = await CloseRun.get(id=inserted[0]["id"])
-    chunks = await period_chunks(viewer, parsed, transactions=chunk)
     await CloseChunk.bulk_create(
         [
             CloseChunk(run_id=run.id, position=i, user_ids=[str(u) for u in user_ids])
