@@ -893,9 +893,12 @@ def _state(
     }
 
 
-def _figures(run: PlanRun, rep: RepResult | None) -> tuple[Any, ...]:
+def _figures(
+    run: PlanRun, rep: RepResult | None, known: dict[int, tuple[Reason, str]]
+) -> tuple[Any, ...]:
     """A result's figures in ``_FIGURE_COLUMNS`` order, JSON columns as text. A component's
-    reasons are not among them: they are stored once, on the component's line."""
+    reasons are not among them: they are stored once, on the component's line. ``known``:
+    reasons' texts by identity (`explanations.encode_each`)."""
     if rep is None:
         return (
             ResultStatus.ERROR.value,
@@ -938,7 +941,7 @@ def _figures(run: PlanRun, rep: RepResult | None) -> tuple[Any, ...]:
         rep.period_days,
         f"[{measures}]",
         f"[{components}]",
-        explanations.encode(rep.reasons),
+        explanations.encode_each(rep.reasons, known),
     )
 
 
@@ -1059,10 +1062,16 @@ def _rows_to_store(
             key = (user.id, run.version.id)
             keep.add(key)
             rep = run.rep_result
-            figures = _figures(run, rep)
+            # by identity: a reason's text made once for the person (a component's first
+            # reason is its line's and its result's; the components on one measure share
+            # their FX conversions)
+            known: dict[int, tuple[Reason, str]] = {}
+            figures = _figures(run, rep, known)
             old = existing.get(key)
             result_id = old["id"] if old is not None else next(new_ids)
-            rows = [] if rep is None else _line_rows(tenant_id, result_id, run, rep, line_texts)
+            rows = (
+                [] if rep is None else _line_rows(tenant_id, result_id, run, rep, known, line_texts)
+            )
             fingerprint = _fingerprint(figures, rows)
             ids = (result_id, tenant_id, user.id, run.version.id, period.id)
             if old is not None and old["fingerprint"] == fingerprint:
@@ -1130,6 +1139,7 @@ def _line_rows(
     result_id: UUID,
     run: PlanRun,
     rep: RepResult,
+    known: dict[int, tuple[Reason, str]],
     line_texts: dict[int, tuple[Any, str]],
 ) -> list[tuple[Any, ...]]:
     """The rows of a result's lines, in ``LINE_COLUMNS`` order: one per component (its
@@ -1139,8 +1149,6 @@ def _line_rows(
     language-neutral, put into words in the reader's language when read."""
     rows: list[tuple[Any, ...]] = []
     plan_result = run.result
-    # by identity: the components on one measure share their FX conversions
-    known: dict[int, tuple[Reason, str]] = {}
     for c in rep.components:
         status = "payable" if c.pending == 0 else ("pending" if c.payable == 0 else "partial")
         rows.append(

@@ -320,9 +320,21 @@ def reason(key: str, **params: Any) -> Reason:
 
 
 def component_reason(name: str, amount: Decimal) -> Reason:
-    """`reason("component", component=name, amount=amount)`, built directly: a close builds
-    two for each of 80,000 components (its line's and its result's)."""
-    return "component", (("amount", amount), ("component", name))
+    """`reason("component", component=name, amount=amount)`, built directly. A component's
+    line and its rep's result both start with it, from the same amount (the component's
+    Decimal): asked again for that object, the same reason is returned, so that storing
+    both makes its text once (`encode_each`)."""
+    found = _COMPONENT_HEADS.get(id(amount))
+    if found is not None and found[0] is amount and found[1] == name:
+        return found[2]
+    made: Reason = ("component", (("amount", amount), ("component", name)))
+    if len(_COMPONENT_HEADS) >= _ENCODED_LIMIT:
+        _COMPONENT_HEADS.clear()
+    _COMPONENT_HEADS[id(amount)] = (amount, name, made)  # the amount kept: its id stays its own
+    return made
+
+
+_COMPONENT_HEADS: dict[int, tuple[Decimal, str, Reason]] = {}
 
 
 # --- storage: reasons as JSON text ---------------------------------------------------------
