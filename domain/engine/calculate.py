@@ -160,6 +160,8 @@ class _Calculation:
         # (measure index, rep) -> the reasons of `conversions` (when asked)
         self._conversion_reasons: dict[tuple[int, str], list[Reason]] = {}
         self._rates: dict[tuple[str, date], tuple[date, Decimal] | None] = {}  # see `_fx_rate`
+        # (currency, day) -> a conversion's first three parameters (see `_conversion`)
+        self._conversion_heads: dict[tuple[str, date], tuple[tuple[str, Any], ...]] = {}
         self._rep_names: dict[str, str] | None = None
         # line-based component id -> its index in `line_components`
         self.line_index: dict[str, int] = {}
@@ -960,22 +962,26 @@ class _Calculation:
             return found
 
     def _conversion(self, t: Transaction, named: bool) -> Reason:
-        # asked only for a transaction found converted: its rate looked up (`_fx_rate`) then
-        found = self._rates[(t.currency, t.date)]
-        assert found is not None
-        day, rate = found
         # `reason`'s parameters in its (alphabetical) order, built directly: a close builds
-        # one for each of a rep's first conversions. The converted amount (t.amount * rate)
-        # is derived when read (`explanations._DERIVED`): stored, it would double the text.
-        params = (
-            ("day", day),
-            ("fx_currency", t.currency),
-            ("fx_rate", rate),
-            ("original", t.amount),
-        )
+        # one for each of a rep's first conversions, the first three (day, currency, rate)
+        # the same objects for every transaction converted on that day. The converted amount
+        # (t.amount * rate) is derived when read (`explanations._DERIVED`): stored, it would
+        # double the text.
+        key = (t.currency, t.date)
+        head = self._conversion_heads.get(key)
+        if head is None:
+            # asked only for a transaction found converted: its rate looked up then
+            found = self._rates[key]
+            assert found is not None
+            day, rate = found
+            head = self._conversion_heads[key] = (
+                ("day", day),
+                ("fx_currency", t.currency),
+                ("fx_rate", rate),
+            )
         if named:
-            return "fx_transaction", (*params, ("transaction", t.id))
-        return "fx", params
+            return "fx_transaction", (*head, ("original", t.amount), ("transaction", t.id))
+        return "fx", (*head, ("original", t.amount))
 
     def _rep_label(self, rep_id: str) -> str:
         """A rep as a reader knows them: 'Ben Ray (ben)', or the id when nameless."""
