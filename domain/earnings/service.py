@@ -1045,7 +1045,7 @@ def _rows_to_store(
     stored are added to ``stored``. A result whose fingerprint is its stored one is not
     written (nor its lines, nor an audit entry)."""
     now = utc_now()
-    tenant_id = as_asyncpg_uuid(tenant_id)  # in every line row: see `_new_ids`
+    tenant_id = _as_asyncpg_uuid(tenant_id)  # in every line row: see `_new_ids`
     inserts: Rows = []
     updates: Rows = []
     lines: Rows = []
@@ -1109,7 +1109,7 @@ def _new_ids(count: int) -> Iterator[UUID]:
         yield AsyncpgUUID(bytes(entropy[16 * i : 16 * i + 16]))
 
 
-def as_asyncpg_uuid(value: UUID) -> UUID:
+def _as_asyncpg_uuid(value: UUID) -> UUID:
     """``value`` as asyncpg's UUID (see `_new_ids`)."""
     return value if type(value) is AsyncpgUUID else AsyncpgUUID(value.bytes)
 

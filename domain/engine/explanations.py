@@ -360,7 +360,7 @@ _DERIVED = Context(prec=28, rounding=ROUND_HALF_EVEN)
 def encode(reasons: tuple[Reason, ...]) -> str:
     """Reasons as compact JSON text (``[[key, {param: value}], ...]``; conversions by
     position, `_POSITIONAL`), the stored form of a line."""
-    return "[" + ",".join([reason_text(r) for r in reasons]) + "]"
+    return encode_each(reasons, {})
 
 
 def encode_each(reasons: tuple[Reason, ...], known: dict[int, tuple[Any, str]]) -> str:
