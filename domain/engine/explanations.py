@@ -30,7 +30,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from functools import cache, lru_cache
-from operator import itemgetter
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -387,7 +386,9 @@ def reason_text(r: Reason) -> str:
     dozen a person), but the reasons of `_POSITIONAL` by position."""
     key, params = r
     names = _POSITIONAL.get(key)
-    if names is not None and tuple(map(_NAME, params)) == names:
+    # by position when its parameters are _POSITIONAL's: a reason's are in order of name,
+    # so the same count starting with "day" is those (an older row's "converted" comes first)
+    if names is not None and len(params) == len(names) and params[0][0] == "day":
         # a key of _POSITIONAL (a conversion): nothing to escape in the key. Its day, currency
         # and rate recur across a close's million conversions (a few dozen of each): their
         # text is made once (`_conversion_head`), the original amount and the id each time.
@@ -416,9 +417,6 @@ def reason_text(r: Reason) -> str:
         else:
             parts.append(f'"{k}":{_value_text(v)}')
     return f"[{_string(key)},{{{','.join(parts)}}}]"
-
-
-_NAME, _VALUE = itemgetter(0), itemgetter(1)
 
 
 def _value_text(value: Any) -> str:
