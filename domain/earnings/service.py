@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from operator import attrgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -1115,12 +1116,14 @@ def _as_asyncpg_uuid(value: UUID) -> UUID:
 
 
 def _fingerprint(figures: tuple[Any, ...], lines: list[tuple[Any, ...]]) -> str:
-    """A hash of what a result stores: its figures and its lines, not their ids or time."""
-    digest = hashlib.sha256(repr(figures).encode())
-    # each line as its values' text (cheaper than repr); a separator no value holds
-    text = "\x1e".join(["\x1f".join(map(str, row[2:])) for row in lines])
-    digest.update(text.encode())
-    return digest.hexdigest()
+    """A hash of what a result stores: its figures and its lines, not their ids or time.
+    Every value as its text, a separator no value holds between them (a line's values
+    after its two ids: a close hashes 200,000 lines, joined in one go)."""
+    values = chain(figures, chain.from_iterable(map(_LINE_CONTENT, lines)))
+    return hashlib.sha256("\x1f".join(map(str, values)).encode()).hexdigest()
+
+
+_LINE_CONTENT = itemgetter(slice(2, None))  # a line row without its result's and tenant's ids
 
 
 def _result_model(row: tuple[Any, ...]) -> EarningsResult:
