@@ -1171,12 +1171,16 @@ def _line_rows(
         )
     if not rep.lines:
         return rows
-    # a line's date is its transaction's, looked up in the engine run's map of them (a
-    # dictionary of each person's transactions was 0.8 s of a close's 13 s of Python)
-    date_of = plan_result.transaction_date
+    # A line's transaction (its date, and what explains it) is one of the person's inputs,
+    # the first of its id: looked up in a map of theirs, which the engine's explainer is
+    # handed. The engine's own map of its run's transactions held a close chunk's 230,000
+    # for its 29,000 lines (40 ms a chunk to build, 18 to look up).
+    own = run.inputs.transactions[::-1]  # from the last: the first of an id is kept
+    transaction_of = dict(zip(map(_ID, own), own, strict=True)).get
     explain, encode, rep_id = plan_result.explain_line, explanations.encode_each, rep.rep_id
     position = len(rows)
     for line in rep.lines:
+        t = transaction_of(line.transaction_id)
         rows.append(
             (
                 result_id,
@@ -1185,11 +1189,11 @@ def _line_rows(
                 line.component,
                 line.transaction_id,
                 line.rep_id or None,
-                date_of(line.transaction_id),
+                None if t is None else t.date,
                 line.value,
                 line.amount,
                 "payable" if line.payable else "pending",
-                encode(explain(rep_id, line), line_texts),
+                encode(explain(rep_id, line, t), line_texts),
             )
         )
         position += 1

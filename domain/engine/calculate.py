@@ -118,6 +118,9 @@ class _RepContext:
         self.components: dict[str, Decimal] = {}
 
 
+_LOOK_UP: Any = object()  # `_Calculation.explain_line`: the line's transaction not given
+
+
 class _Calculation:
     def __init__(self, plan: Plan, period: Period, inputs: Inputs) -> None:
         self.plan = plan
@@ -460,7 +463,6 @@ class _Calculation:
             self.explain_line,
             tuple(self.component_names.items()),
             tuple(self.measure_names.items()),
-            self.transaction_date,
         )
 
     def prepare_reps(self) -> None:
@@ -1004,18 +1006,19 @@ class _Calculation:
             )
         return transactions
 
-    def transaction_date(self, transaction_id: str) -> date | None:
-        """`results.TransactionDate`: a stored line's date, from the map `explain_line`
-        reads (built once per run; a close's batch built one of each person's transactions
-        for their lines, most of which name none of them)."""
-        t = self._transactions_by_id().get(transaction_id)
-        return None if t is None else t.date
-
-    def explain_line(self, earner: str, line: Line) -> tuple[Reason, ...]:
+    def explain_line(
+        self, earner: str, line: Line, transaction: Transaction | None = _LOOK_UP
+    ) -> tuple[Reason, ...]:
         """The reasons of one of ``earner``'s lines (`results.LineExplainer`): the rate and the
         measure, whose credit it is when not the earner's, the FX conversion of a transaction
-        in another currency, the share of a split, a closed gate or a cap."""
-        t = self._transactions_by_id().get(line.transaction_id)
+        in another currency, the share of a split, a closed gate or a cap. ``transaction``:
+        the line's, when the caller has it at hand (None: there is none), else looked up in
+        the run's."""
+        t = (
+            self._transactions_by_id().get(line.transaction_id)
+            if transaction is _LOOK_UP
+            else transaction
+        )
         plain = (
             not line.rep_id
             and t is not None

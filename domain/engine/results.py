@@ -10,33 +10,36 @@ shows them never pays for them, and what is stored stays exact and language-neut
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from domain.engine.explanations import Reason, component_reason, render
 from domain.kit.money import format_plain
 
+if TYPE_CHECKING:
+    from domain.engine.inputs import Transaction
+
 Explainer = Callable[[], tuple[Reason, ...]]
-# (the earner's rep id, one of their lines) -> the line's reasons; the line's own value,
-# amount and transaction id are not among their parameters: a reader adds them (`line_words`)
-LineExplainer = Callable[[str, "Line"], tuple[Reason, ...]]
+
+
+class LineExplainer(Protocol):
+    """(the earner's rep id, one of their lines[, its transaction when the caller has it])
+    -> the line's reasons; the line's own value, amount and transaction id are not among
+    their parameters: a reader adds them (`line_words`)."""
+
+    def __call__(
+        self, rep_id: str, line: Line, transaction: Transaction | None = ..., /
+    ) -> tuple[Reason, ...]: ...
 
 
 def _no_explanation() -> tuple[Reason, ...]:
     return ()
 
 
-def _no_line_explanation(rep_id: str, line: Line) -> tuple[Reason, ...]:
+def _no_line_explanation(
+    rep_id: str, line: Line, transaction: Transaction | None = None, /
+) -> tuple[Reason, ...]:
     return ()
-
-
-# a transaction's id -> the date of the run's transaction of that id (None: none has it)
-TransactionDate = Callable[[str], "date | None"]
-
-
-def _no_transaction_date(transaction_id: str) -> date | None:
-    return None
 
 
 class Line(NamedTuple):
@@ -119,8 +122,6 @@ class PlanResult(NamedTuple):
     # component id -> display name (the plan's `name`, else the id made readable)
     component_names: tuple[tuple[str, str], ...] = ()
     measure_names: tuple[tuple[str, str], ...] = ()  # measure id -> display name
-    # the date of a line's transaction (`Line.transaction_id`), looked up in the run's inputs
-    transaction_date: TransactionDate = _no_transaction_date
 
     def rep(self, rep_id: str) -> RepResult:
         return next(r for r in self.reps if r.rep_id == rep_id)

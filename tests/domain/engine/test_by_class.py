@@ -416,12 +416,19 @@ def test_given_credits_when_transaction_built_then_sole_credit_says_whether_all_
     assert not other.sole_credit  # credits to r1, though the transaction is r2's
 
 
-def test_given_two_transactions_of_one_id_when_a_line_is_dated_then_by_the_first() -> None:
-    result = agree(
-        PLAN,
-        [
-            tx("dup", "r1", "100", date="2026-10-16", product="cloud"),
-            tx("dup", "r1", "200", date="2026-10-20", product="cloud"),
-        ],
-    )
-    assert result.transaction_date("dup") == date(2026, 10, 16)
+def test_given_two_transactions_of_one_id_when_a_line_is_explained_then_by_the_first() -> None:
+    first = tx("dup", "r1", "100", currency="GBP", date="2026-10-16", product="cloud")
+    second = tx("dup", "r1", "200", date="2026-10-20", product="cloud")
+    result = agree(PLAN, [first, second])
+    lines = [
+        line
+        for line in result.rep("r1").lines
+        if line.transaction_id == "dup" and line.component == "cloud_all"
+    ]
+    assert lines
+    for line in lines:
+        # not handed the line's transaction, the explainer looks it up: the first of the id
+        looked_up = result.explain_line("r1", line)
+        assert looked_up == result.explain_line("r1", line, first)
+        assert "fx" in [key for key, _ in looked_up]  # the first's conversion (GBP)
+        assert "fx" not in [key for key, _ in result.explain_line("r1", line, second)]
