@@ -36,7 +36,7 @@ from decimal import (
     localcontext,
 )
 from functools import lru_cache, partial
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter, itemgetter, mul
 from types import CodeType
 from typing import Any
@@ -931,8 +931,16 @@ class _Calculation:
             else:
                 for rep_id, _ in t.credits:
                     out[rep_id].append(t)
+        # in natural order (`natural_key`): which is the ids' order as text when they are all
+        # one stem and one length (`T0001`, `T0002`, ...), as a CRM's usually are; a key
+        # made for each of a close chunk's 50,000 listed transactions took 30 ms a chunk
+        ids = list(map(_ID, chain.from_iterable(out.values())))
+        uniform = (
+            len(set(map(len, ids))) <= 1 and len(set(map(str.rstrip, ids, repeat(_DIGITS)))) <= 1
+        )
+        order = _ID if uniform else _transaction_order
         for listed in out.values():
-            listed.sort(key=_transaction_order)
+            listed.sort(key=order)
         return out
 
     def _converted_at(

@@ -193,6 +193,25 @@ def test_given_a_tiered_measure_with_a_converted_transaction_then_the_component_
     )
 
 
+@pytest.mark.parametrize(
+    ("ids", "listed"),
+    [
+        (["b2", "b10", "b1"], ["b1", "b2", "b10"]),  # numbered as people do: by the number
+        (["b03", "b01", "b02"], ["b01", "b02", "b03"]),  # one stem, one length: as text
+        (["x55", "x1y", "x12"], ["x12", "x55", "x1y"]),  # one length, stems apart: natural
+    ],
+)
+def test_given_conversions_when_listed_then_in_the_natural_order_of_their_ids(
+    ids: list[str], listed: list[str]
+) -> None:
+    plan = make_plan(tiered_component(("0", "0.02"), ("0.5", "0.05")))
+    transactions = [tx(i, "ben", "100", currency="GBP", date="2026-10-20") for i in ids]
+    inputs = make_inputs([rep("ben")], transactions, quotas={"ben": "62000"}, fx=FX)
+    reasons = run(plan, inputs).rep("ben").components[0].reasons
+    named = [dict(params)["transaction"] for key, params in reasons if key == "fx_transaction"]
+    assert named == listed
+
+
 @pytest.mark.parametrize("locale", LANGUAGES)
 def test_given_conversions_when_stored_then_by_position_and_read_as_the_same_words(
     locale: str,
