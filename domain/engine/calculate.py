@@ -989,9 +989,11 @@ class _Calculation:
                 ("fx_currency", t.currency),
                 ("fx_rate", rate),
             )
+        # the head's pairs joined to the transaction's (a tuple's concatenation: no list made
+        # on the way, as a starred tuple display makes)
         if named:
-            return "fx_transaction", (*head, ("original", t.amount), ("transaction", t.id))
-        return "fx", (*head, ("original", t.amount))
+            return "fx_transaction", head + (("original", t.amount), ("transaction", t.id))
+        return "fx", head + (("original", t.amount),)
 
     def _rep_label(self, rep_id: str) -> str:
         """A rep as a reader knows them: 'Ben Ray (ben)', or the id when nameless."""
