@@ -22,10 +22,10 @@ from tortoise import fields
 from domain.kit.money import minor_units
 from domain.orm import Model
 from payments.payouts.models import PayoutMethod
-from payments.payouts.validation import PayoutAccount
 
 if TYPE_CHECKING:
     from domain.tenants.models import Tenant
+    from payments.payouts.validation import PayoutAccount
 
 REFERENCE = re.compile(r"[A-Za-z0-9-]{1,35}")  # fits a SEPA EndToEndId and every other method
 

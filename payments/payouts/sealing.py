@@ -16,10 +16,8 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from payments.payouts.models import DEVELOPMENT_SECRET
 from payments.payouts.validation import PayoutAccount
-
-# development only: production refuses to start without its own (api.settings, and below)
-DEVELOPMENT_SECRET = b"podium-development-payout-details-secret"
 
 
 def secret_from_environment(env: Mapping[str, str] | None = None) -> bytes:
