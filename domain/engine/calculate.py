@@ -1009,7 +1009,8 @@ class _Calculation:
         transactions = self._transactions
         if transactions is None:
             # built from the last to the first, so that the first of an id is the one kept,
-            # by C-level maps (a Python loop was 1.5% of a close chunk's CPU)
+            # by C-level maps (a stored line's is handed to `explain_line` instead: a
+            # close's chunk built this map of its 230,000 for 29,000 lines)
             backwards = self.inputs.transactions[::-1]
             transactions = self._transactions = dict(
                 zip(map(_ID, backwards), backwards, strict=True)
