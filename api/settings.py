@@ -16,7 +16,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # development only: production refuses to start without its own (see from_env)
 DEVELOPMENT_URL_KEY = b"podium-development-url-signing-key"
 DEVELOPMENT_ISSUER_SECRET = b"podium-development-issuer-key-secret"
-DEVELOPMENT_PAYOUT_DETAILS_SECRET = DEVELOPMENT_SECRET  # payments.payouts's
+DEVELOPMENT_PAYOUT_DETAILS_SECRET = DEVELOPMENT_SECRET  # what payments.payouts.sealing uses
 MIN_KEY_CHARACTERS = 32
 
 

@@ -44,7 +44,7 @@ from typing import Any
 from domain.engine import by_class
 from domain.engine.by_class import LineItem
 from domain.engine.explanations import Reason, component_reason, reason
-from domain.engine.inputs import ONE, Assignment, Inputs, Rep, Transaction
+from domain.engine.inputs import ONE, Assignment, Inputs, Rep, Transaction, by_id
 from domain.engine.plan import Component, Plan
 from domain.engine.results import (
     ComponentResult,
@@ -1008,13 +1008,9 @@ class _Calculation:
         """The run's transactions by id (the first of an id), built when first asked for."""
         transactions = self._transactions
         if transactions is None:
-            # built from the last to the first, so that the first of an id is the one kept,
-            # by C-level maps (a stored line's is handed to `explain_line` instead: a
-            # close's chunk built this map of its 230,000 for 29,000 lines)
-            backwards = self.inputs.transactions[::-1]
-            transactions = self._transactions = dict(
-                zip(map(_ID, backwards), backwards, strict=True)
-            )
+            # (a stored line's is handed to `explain_line` instead: a close's chunk built
+            # this map of its 230,000 for 29,000 lines)
+            transactions = self._transactions = by_id(self.inputs.transactions)
         return transactions
 
     def explain_line(

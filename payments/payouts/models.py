@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # The secret payout details are sealed under in development (`payments.payouts.sealing`):
 # production refuses to start without its own (api.settings). Here, not in the sealing
 # module, so that the settings need not import the cryptography and account validation
-# (45 ms of the start of every `podium` command).
+# (about 30 ms of the start of every `podium` command).
 DEVELOPMENT_SECRET = b"podium-development-payout-details-secret"
 
 
