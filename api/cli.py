@@ -220,7 +220,7 @@ async def _tenant(slug: str) -> Tenant:
 
     tenant = await tenant_by_slug(slug)
     if tenant is None:
-        raise NotFound(f"no tenant {slug!r} (podium tenant create ...)", field="--tenant")
+        raise NotFound(f"no tenant {quoted(slug)} (podium tenant create ...)", field="--tenant")
     return tenant
 
 

@@ -108,6 +108,8 @@ async def test_given_default_ttl_when_token_minted_then_it_lasts_12_hours(db):
     ("args", "fragment"),
     [
         (["--tenant", "nope", "--user", "ana"], "--tenant: no tenant 'nope'"),
+        # a slug of any length named in a few dozen characters, never echoed whole
+        (["--tenant", "x" * 100_000, "--user", "ana"], "--tenant: no tenant 'xxxxxxxx"),
         (["--tenant", "acme", "--user", "zed"], "--user: no person 'zed' in tenant 'acme'"),
         (["--tenant", "acme", "--user", "ana", "--ttl", "5x"], "--ttl: '5x' is not a duration"),
         (["--tenant", "acme", "--user", "ana", "--ttl", "0"], "--ttl: '0' is not a duration"),
@@ -122,6 +124,7 @@ async def test_given_bad_input_when_token_asked_then_one_line_and_exit_2(
     ran = await podium(db, "token", *args)
 
     ran.one_line_error(fragment)
+    assert len(ran.stderr) < 300
 
 
 async def test_given_a_tenant_when_shown_rotated_and_people_listed_then_secret_once_and_audited(
