@@ -5,6 +5,7 @@ people are chunked by their transactions (`period_chunks`)."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -258,3 +259,31 @@ async def test_given_line_statistics_of_an_empty_table_when_results_deleted_then
     [trigger] = [p for p in plans if "DELETE FROM earnings_lines" in p]
     assert "Index Cond: (result_id = ANY" in trigger, trigger
     assert await _orphans_and_lines() == (0, 0)
+
+
+async def test_given_visible_pages_when_a_batch_reads_its_rows_then_from_the_index_alone(db):
+    """A batch's own transactions are read from an index alone (transactions_own_by_rep), which
+    carries every column the read needs (migration 0052): a close chunk's read was a pass over
+    the whole table. Sequential and bitmap scans are off here, so that a column the read
+    needs and the index lacks shows as a plain index scan, whatever a small table's costs."""
+    from domain.earnings.service import _OWN_TRANSACTIONS
+
+    tenant, people = await _world()
+    db_ = connections.get("default")
+    await db_.execute_script("VACUUM ANALYZE transactions")
+    period = parse_period("2026-10")
+    conn: Any
+    async with db_.acquire_connection() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+        plan = await conn.fetchval(
+            f"EXPLAIN (ANALYZE, COSTS off, FORMAT json) {_OWN_TRANSACTIONS}",
+            tenant.id,
+            period.start,
+            period.end,
+            [p.id for p in people],
+        )
+    [top] = json.loads(plan)
+    node = top["Plan"]
+    assert (node["Node Type"], node["Index Name"]) == ("Index Only Scan", "transactions_own_by_rep")
+    assert node["Heap Fetches"] == 0
+    assert node["Actual Rows"] > 0
