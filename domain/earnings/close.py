@@ -131,7 +131,7 @@ def chunked(owners: list[tuple[T, int]], transactions: int, people: int) -> list
     worth split in two: processes sharing a close then end within half a chunk of each
     other. A last piece of less than a quarter of a half stays with the half before it:
     halves cut at half the rest, rounded up, left a chunk of one person at the end of a close
-    of 20,000 (one more pass over the period's rows for its 48 transactions)."""
+    of 20,000 (one more chunk, a claim and its statements, for its 48 transactions)."""
     chunks: list[list[T]] = []
     size = 0
     left = sum(owned for _, owned in owners)  # transactions not yet in a chunk
