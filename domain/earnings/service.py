@@ -189,7 +189,9 @@ async def _transactions(
 # crediting any of them through the GIN index of split rows' credited ids (migration 0011).
 # Reading a chunk's rows this way visits only them; the GIN index over every row's credited
 # ids, which the batch used before, rechecked each row against the whole chunk. The own part
-# names the person (`rep_id = ANY`, not a join with the batch's ids).
+# is a join with the batch's ids, numbered: PostgreSQL looks each person up in the index (as
+# `rep_id = ANY` did) and names the owner by their number in the batch, not by a uuid's text
+# (a third of a row's bytes; 60-90 ms less of PostgreSQL's and Python's CPU a close chunk).
 # The own part is read with COPY (text format), its rows made into transactions as the data
 # arrives (`_OwnRows`): a line split at its tabs is a few strings where asyncpg made a
 # Record and a str or int of each column, and the kind of a transaction (currency, type,
@@ -198,15 +200,19 @@ async def _transactions(
 # than the rows of a query too. A close chunk's 92,000 rows: see _OwnRows. The day comes as
 # days since the period's first. An amount comes as its text without the padding:
 # Decimal(text) is what `unpadded` makes of the NUMERIC(20, 6) (40000, not 4E+4 as the
-# binary form decodes). The owner comes as text (uuid's), to look the person up.
+# binary form decodes).
 _OWN_TRANSACTIONS = """
-    SELECT t.external_id, t.rep_id, trim_scale(t.amount), t.date - $2, t.currency, t.type,
+    SELECT t.external_id, p.n, trim_scale(t.amount), t.date - $2, t.currency, t.type,
            t.state, t.extra_fields
-    FROM transactions t
-    WHERE t.tenant_id = $1 AND t.rep_id = ANY($4::uuid[]) AND t.date BETWEEN $2 AND $3
-      AND t.splits IS NULL AND NOT t.deleted
+    FROM unnest($4::uuid[]) WITH ORDINALITY AS p(id, n)
+    CROSS JOIN LATERAL (
+        SELECT * FROM transactions t
+        WHERE t.tenant_id = $1 AND t.rep_id = p.id AND t.date BETWEEN $2 AND $3
+          AND t.splits IS NULL AND NOT t.deleted
+    ) AS t
 """
-# the split part (few rows), read as rows: owner, amount and day as the own part's
+# the split part (few rows), read as rows: the owner as text (uuid's), amount and day as the
+# own part's
 _SPLIT_TRANSACTIONS = """
     SELECT external_id, rep_id::text, trim_scale(amount)::text, currency, date - $2, type,
            state, extra_fields, splits, credited_user_ids
@@ -272,8 +278,12 @@ class _OwnRows:
         currencies: set[str],
         read: list[Transaction],
     ) -> None:
-        # owner (uuid's text) -> (their CRM id, their credits, their list's append)
-        self.by_person = {str(u): (external[u], ((external[u], ONE),), out[u].append) for u in ids}
+        # owner (their number in ``ids``, from 1, as text) -> (their CRM id, their credits,
+        # their list's append)
+        self.by_person = {
+            str(n): (external[u], ((external[u], ONE),), out[u].append)
+            for n, u in enumerate(ids, 1)
+        }
         self.days = {str(n): day for n, day in enumerate(days)}  # the day's text -> day
         # a kind (the line's tail) -> (the transactions' `Transaction.kind`, shared, and
         # currency)

@@ -283,7 +283,13 @@ async def test_given_visible_pages_when_a_batch_reads_its_rows_then_from_the_ind
             [p.id for p in people],
         )
     [top] = json.loads(plan)
-    node = top["Plan"]
-    assert (node["Node Type"], node["Index Name"]) == ("Index Only Scan", "transactions_own_by_rep")
-    assert node["Heap Fetches"] == 0
-    assert node["Actual Rows"] > 0
+    nodes, reads = [top["Plan"]], []
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("Plans", ()))
+        if node.get("Relation Name") == "transactions":
+            reads.append(node)
+    [read] = reads
+    assert (read["Node Type"], read["Index Name"]) == ("Index Only Scan", "transactions_own_by_rep")
+    assert read["Heap Fetches"] == 0
+    assert read["Actual Rows"] > 0
