@@ -37,15 +37,16 @@ from domain.org.models import Role
 from domain.org.viewer import Viewer
 
 # A claimed chunk (one database transaction, a few statements) holds people up to this many of
-# the period's transactions, or CHUNK_PEOPLE people. Large: reading a chunk's rows visits most
-# of the table's pages (rows lie in the order the CRM sent them, a person's spread over the
-# month), so each chunk is a pass over the table, about 0.2 s of PostgreSQL's CPU for a month
-# of a million transactions (bench/close.py); 4 chunks rather than 10 took two processes
-# 7.4 s rather than 7.8. Small enough to hold one in memory (about 290 MiB a process at 5,000
-# people) and to share a close between processes: the chunks are made about equal and the
-# last is split in two (`period_chunks`), so that processes sharing the close finish within
-# half a chunk of each other. Sized by transactions, not people: a person's cost is mostly
-# theirs, and a few people with most of the deals must not make one huge chunk.
+# the period's transactions, or CHUNK_PEOPLE people. Large: each chunk has its fixed costs (a
+# claim, a transaction, a dozen statements and the engine's set-up for its plans); when a
+# chunk's read was still a pass over the whole table (before migration 0052: a person's rows
+# lie spread over the month's pages), 4 chunks rather than 10 took two processes 7.4 s
+# rather than 7.8 on bench/close.py's month of a million transactions. Small enough to hold
+# one in memory (about 290 MiB a process at 5,000 people) and to share a close between
+# processes: the chunks are made about equal and the last is split in two (`period_chunks`),
+# so that processes sharing the close finish within half a chunk of each other. Sized by
+# transactions, not people: a person's cost is mostly theirs, and a few people with most of
+# the deals must not make one huge chunk.
 CHUNK_TRANSACTIONS = 250_000
 CHUNK_PEOPLE = 5_000
 SSD_RANDOM_PAGE_COST = 1.1  # PostgreSQL's documentation's figure for solid-state storage
