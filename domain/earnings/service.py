@@ -178,7 +178,7 @@ async def _transactions(
     viewer: Viewer, people: Sequence[Payee], period: Period
 ) -> list[Transaction]:
     """The period's live transactions credited to any of ``people`` (a team), each once."""
-    found, _, _ = await _transactions_of_each(viewer, people, period)
+    found, _ = await _transactions_of_each(viewer, people, period)
     return list({id(t): t for each in found.values() for t in each}.values())
 
 
@@ -224,21 +224,26 @@ _SPLIT_TRANSACTIONS = """
 
 async def _transactions_of_each(
     viewer: Viewer, people: Sequence[Payee], period: Period
-) -> tuple[dict[UUID, list[Transaction]], set[str], list[Transaction] | None]:
+) -> tuple[dict[UUID, list[Transaction]], set[str]]:
     """The period's live transactions credited to each of ``people`` (two statements),
-    people named by their CRM ids, and the currencies they are in; and all of them in the
-    order they were read, when none is split (None otherwise). A split transaction is one
-    object in each of its credited people's lists."""
+    people named by their CRM ids, each person's in the order of their ids; and the
+    currencies they are in. A split transaction is one object in each of its credited
+    people's lists.
+
+    Each person's in the order of their ids: the engine then finds each rep's lines in
+    order already, whether it calculates the person alone or in a batch of people joined
+    person after person (`_merged`). The batch's transactions were sorted by id as a whole
+    before: a close chunk of 5,000 people took 1.70-1.80 s of client CPU rather than
+    1.55-1.60 (medians of three runs, three rounds in turn, on bench/close.py's month)."""
     out: dict[UUID, list[Transaction]] = {u.id: [] for u in people}
     currencies: set[str] = set()
     if not people:
-        return out, currencies, []
+        return out, currencies
     ids = list(out)
     external = {u.id: u.external_id for u in people}
     days = [period.start + timedelta(n) for n in range(period.days)]
     extras: dict[str | None, dict[str, Any]] = {}
-    read: list[Transaction] = []
-    own = _OwnRows(ids, external, days, extras, out, currencies, read)
+    own = _OwnRows(ids, external, days, extras, out, currencies)
     conn: Any
     async with connections.get("default").acquire_connection() as conn:
         await conn.copy_from_query(
@@ -251,16 +256,17 @@ async def _transactions_of_each(
     if split_rows:
         await _add_splits(viewer, split_rows, external, days, extras, out)
         currencies.update(row[3] for row in split_rows)
-        return out, currencies, None
-    return out, currencies, read
+    for found in out.values():
+        found.sort(key=_ID)
+    return out, currencies
 
 
 class _OwnRows:
     """The sink of the own part's COPY (`_OWN_TRANSACTIONS`, people of ``ids``): each line
-    made a transaction crediting its owner alone, added to its owner's list in ``out`` and
-    to ``read`` (in the rows' order), its currency to ``currencies``. What repeats is
-    converted once per batch and shared by the rows (read-only): a person's credit and list,
-    a day, a kind (`Transaction.kind`), an extra-fields document.
+    made a transaction crediting its owner alone, added to its owner's list in ``out``, its
+    currency to ``currencies``. What repeats is converted once per batch and shared by the
+    rows (read-only): a person's credit and list, a day, a kind (`Transaction.kind`), an
+    extra-fields document.
 
     The lines are converted as they arrive, on the event loop: asyncpg stops reading while
     its sink works and hands it what came meanwhile, so a sink that only kept the data was
@@ -276,7 +282,6 @@ class _OwnRows:
         extras: dict[str | None, dict[str, Any]],
         out: dict[UUID, list[Transaction]],
         currencies: set[str],
-        read: list[Transaction],
     ) -> None:
         # owner (their number in ``ids``, from 1, as text) -> (their CRM id, their credits,
         # their list's append)
@@ -290,7 +295,6 @@ class _OwnRows:
         self.kinds: dict[str, tuple[dict[str, Any], str]] = {}
         self.extras = extras
         self.currencies = currencies
-        self.keep = read.append
         self.rest = b""  # a line cut short at the end of the data (COPY sends whole lines)
 
     async def take(self, data: bytes) -> None:
@@ -311,7 +315,6 @@ class _OwnRows:
     def _convert(self, lines: list[str]) -> None:
         by_person, days, kinds = self.by_person, self.days, self.kinds
         sole = Transaction.sole
-        keep = self.keep
         for line in lines:
             tid, person, amount_text, day, kind = line.split("\t", 4)
             if "\\" in tid:
@@ -322,9 +325,7 @@ class _OwnRows:
                 found = kinds[kind] = self._kind(kind)
             kind_fields, currency = found
             amount = Decimal(amount_text)
-            t = sole(tid, rep, amount, currency, days[day], credits, kind_fields)
-            append(t)
-            keep(t)
+            append(sole(tid, rep, amount, currency, days[day], credits, kind_fields))
 
     def _kind(self, kind: str) -> tuple[dict[str, Any], str]:
         currency, type_, state, extra_text = map(_copy_text, kind.split("\t"))
@@ -534,12 +535,11 @@ async def _plan_runs_many(
     self_scope = [
         by_id[u] for u, vs in chosen.items() if any(not compiled[v.id].has_team_scope for v in vs)
     ]
-    transactions, foreign, read = await _transactions_of_each(viewer, self_scope, period)
+    transactions, foreign = await _transactions_of_each(viewer, self_scope, period)
     if extra:
         for found in transactions.values():
             found.extend(extra)
         foreign.update(t.currency for t in extra)
-        read = None
     quotas: dict[UUID, dict[tuple[str, str], Decimal]] = {}
     async with connections.get("default").acquire_connection() as conn:
         for user_id, measure, value in await conn.fetch(
@@ -591,7 +591,7 @@ async def _plan_runs_many(
             batches.setdefault(version.id, (version, []))[1].append((user, inputs))
     for version_id, (version, people) in batches.items():
         plan = compiled[version_id]
-        results = await _computed(_calculate_each, plan, period, people, read)
+        results = await _computed(_calculate_each, plan, period, people)
         for (user, inputs), result in zip(people, results, strict=True):
             runs[(user.id, version_id)] = PlanRun(version, plan, period, user, inputs, result)
     return {
@@ -603,25 +603,10 @@ _ID = attrgetter("id")
 _SOLE = attrgetter("sole_credit")
 
 
-def _merged(
-    people: list[tuple[Payee, Inputs]], read: list[Transaction] | None
-) -> list[Transaction]:
-    """The transactions of ``people`` (each once), to be sorted by id: taken from ``read``
-    (the batch's transactions in the order they were read, none split) when given, rather
-    than joined person after person. Read in the table's order, they are often in the order
-    of their ids already (a CRM's ids grow with time, as the table does), which the sort
-    then only checks, while the people's lists joined are a run each to merge."""
-    if read is not None:
-        wanted = sum(len(inputs.transactions) for _, inputs in people)
-        # the people's own lists are parts of ``read``, none in two: as many means all of it
-        # (a close chunk's people on one plan), with no pass over it
-        if wanted == len(read):
-            return list(read)
-        reps = {u.external_id for u, _ in people}
-        mine = [t for t in read if t.rep_id in reps]
-        if len(mine) == wanted:
-            return mine
-    every = [t for _, inputs in people for t in inputs.transactions]
+def _merged(people: list[tuple[Payee, Inputs]]) -> list[Transaction]:
+    """The transactions of ``people`` (each once), person after person: each person's in
+    the order of their ids (`_transactions_of_each`), a split deal where it first comes."""
+    every = list(chain.from_iterable(inputs.transactions for _, inputs in people))
     if not all(map(_SOLE, every)):  # a split deal is one object in each partner's list
         every = list({id(t): t for t in every}.values())
     return every
@@ -631,7 +616,6 @@ def _calculate_each(
     plan: EnginePlan,
     period: Period,
     people: list[tuple[Payee, Inputs]],
-    read: list[Transaction] | None = None,
 ) -> list[PlanResult]:
     """Each person's result of a self-scope plan, from one engine call for all of them: a
     self-scope result depends only on the person's own inputs (their reps, transactions,
@@ -640,11 +624,9 @@ def _calculate_each(
     quotas: dict[tuple[str, str], Decimal] = {}
     for _, inputs in people:
         quotas.update(inputs.quotas)
-    every = _merged(people, read)
-    # in the order of their ids, as a person's own are (each alone or in any batch): the
-    # engine then finds every rep's lines and conversions in order already (sorting them
-    # costs more than this)
-    every.sort(key=_ID)
+    # each person's in the order of their ids, as when calculated alone: the engine then
+    # finds every rep's lines and conversions in order already
+    every = _merged(people)
     merged = Inputs(
         reps=tuple(r for _, inputs in people for r in inputs.reps),
         transactions=tuple(every),

@@ -11,9 +11,11 @@ class's per-rep sums and counts are added up in C-level maps, one class at a tim
 amount to a per-rep sum in the hot loop would touch a scattered per-rep object per credit while
 a million transactions stream by, which costs more. Per-measure totals, and the value of a
 rate component's lines, are then the sums of class sums, instead of every measure adding every
-transaction itself. When the ids of the line credits come in natural order (`LineOrder`), a
-rep's lines in transaction order are in line order already and need no sort; otherwise they
-are sorted rep by rep.
+transaction itself. When the ids of each rep's line credits come in natural order
+(`LineOrder`), a rep's lines in transaction order are in line order already and need no sort;
+otherwise they are sorted rep by rep. The hot loop checks the order of all the line credits
+(cheap, and true of input sorted by id); when that fails, the lines are checked rep by rep
+(`_in_order_by_rep`: true of a batch's people joined person after person, each sorted).
 
 The hot loop is Python source specialised to the plan's key fields (`_loop_source`), compiled
 once per process; the per-rep sums and counts are added up by C-level maps (`_Sums.columns`).
@@ -331,7 +333,7 @@ class ByClass:
                 self._add_split(cls, t, rep_id, share, amount)
             split_lines = any(cls.lines for cls, *_ in self.splits)
             for k in range(len(self.made)):
-                self.ordered[k] = self.in_order and not split_lines
+                self.ordered[k] = not split_lines and (self.in_order or self._in_order_by_rep(k))
                 if self.ordered[k] and self.line_rates[k] is not None:
                     self._own_totals(k, columns)
         except self.failures as exc:
@@ -377,6 +379,21 @@ class ByClass:
         self.accumulators[i].update(
             zip(compress(self.keys, credited), map(list, compress(rows, credited)), strict=True)
         )
+
+    def _in_order_by_rep(self, k: int) -> bool:
+        """Whether the natural keys of the ids of each rep's lines of line component ``k``
+        strictly increase in transaction order."""
+        lines, reps, _ = self.made[k]
+        last: dict[str, tuple[str, int, str]] = {}
+        last_of = last.get
+        for tid, rep_id in zip(map(_LINE_ID, lines), reps, strict=True):
+            stem = tid.rstrip(_DIGITS)
+            key = (stem, len(tid) - len(stem), tid)
+            if key > last_of(rep_id, ()):
+                last[rep_id] = key
+            else:
+                return False
+        return True
 
     def _own_totals(self, k: int, columns: _Columns) -> None:
         """The value and the payable value of every rep's own lines of line component ``k``,

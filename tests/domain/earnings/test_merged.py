@@ -1,5 +1,4 @@
-"""`_merged`: a batch's transactions for one engine call, each once, taken from the order
-they were read when the batch has no split deal."""
+"""`_merged`: a batch's transactions for one engine call, each once, person after person."""
 
 from __future__ import annotations
 
@@ -21,18 +20,11 @@ def _person(rep: str, transactions: list[Transaction]) -> tuple[Any, Inputs]:
     return user, Inputs(reps=(Rep(rep),), transactions=tuple(transactions), quotas={})
 
 
-def test_given_the_read_order_then_the_batch_people_transactions_in_it() -> None:
-    a1, b1, c1, a2 = _sole("t1", "ana"), _sole("t2", "ben"), _sole("t3", "cy"), _sole("t4", "ana")
-    people = [_person("ana", [a1, a2]), _person("ben", [b1])]  # cy is on another plan
+def test_given_people_then_their_transactions_person_after_person() -> None:
+    a1, b1, a2 = _sole("t1", "ana"), _sole("t2", "ben"), _sole("t3", "ana")
+    people = [_person("ana", [a1, a2]), _person("ben", [b1])]
 
-    assert _merged(people, [a1, b1, c1, a2]) == [a1, b1, a2]
-
-
-def test_given_a_read_order_that_misses_one_then_the_people_lists_joined() -> None:
-    a1, b1 = _sole("t1", "ana"), _sole("t2", "ben")
-    people = [_person("ana", [a1]), _person("ben", [b1])]
-
-    assert _merged(people, [a1]) == [a1, b1]
+    assert _merged(people) == [a1, a2, b1]
 
 
 def test_given_a_split_deal_in_two_lists_then_it_once() -> None:
@@ -43,7 +35,7 @@ def test_given_a_split_deal_in_two_lists_then_it_once() -> None:
     a1 = _sole("t1", "ana")
     people = [_person("ana", [a1, split]), _person("ben", [split])]
 
-    merged = _merged(people, None)
+    merged = _merged(people)
 
     assert merged == [a1, split]
     assert merged[1] is split

@@ -432,3 +432,36 @@ def test_given_two_transactions_of_one_id_when_a_line_is_explained_then_by_the_f
         assert looked_up == result.explain_line("r1", line, first)
         assert "fx" in [key for key, _ in looked_up]  # the first's conversion (GBP)
         assert "fx" not in [key for key, _ in result.explain_line("r1", line, second)]
+
+
+def _ordered_after_crediting(transactions: list[Transaction]) -> bool:
+    crediting = by_class.ByClass(
+        PLAN,
+        REP_IDS,
+        date(2026, 10, 1),
+        date(2026, 10, 31),
+        make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX).fx,
+        [(3, None, None)],
+        (ArithmeticError,),
+        [("cloud_all", D("0.01"))],
+    )
+    crediting.run(transactions, lambda t: None, lambda t, fields, exc: None)
+    return crediting.ordered[0]
+
+
+def test_given_each_rep_in_id_order_but_not_all_when_credited_then_lines_need_no_sort() -> None:
+    # a batch's people joined person after person, each person's sorted by id
+    person_after_person = [
+        tx(tid, rep_id, "10", date="2026-10-20", product="cloud")
+        for tid, rep_id in [("t5", "r1"), ("t9", "r1"), ("t10", "r1"), ("t1", "r2"), ("t7", "r2")]
+    ]
+    assert _ordered_after_crediting(person_after_person)
+    result = agree(PLAN, person_after_person)
+    r1 = [line.transaction_id for line in result.rep("r1").lines if line.component == "cloud_all"]
+    assert r1 == ["t5", "t9", "t10"]
+
+    one_rep_out_of_order = person_after_person[:3] + person_after_person[3:][::-1]
+    assert not _ordered_after_crediting(one_rep_out_of_order)
+    result = agree(PLAN, one_rep_out_of_order)
+    r2 = [line.transaction_id for line in result.rep("r2").lines if line.component == "cloud_all"]
+    assert r2 == ["t1", "t7"]
