@@ -198,6 +198,29 @@ def agree(plan: Plan, transactions: list[Transaction]) -> PlanResult:
     return fast
 
 
+def _credited(
+    transactions: list[Transaction],
+    line_component: tuple[int, date | None, date | None],
+    component_id: str,
+) -> by_class.ByClass:
+    """PLAN's transactions credited by class, with one line component (of the measure and
+    window given) whose lines are ``component_id``'s, as `calculate` asks for them."""
+    rate = next(c.rate for c in PLAN.components if c.id == component_id)
+    assert rate is not None
+    crediting = by_class.ByClass(
+        PLAN,
+        REP_IDS,
+        date(2026, 10, 1),
+        date(2026, 10, 31),
+        make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX).fx,
+        [line_component],
+        (ArithmeticError,),
+        [(component_id, rate)],
+    )
+    crediting.run(transactions, lambda t: None, lambda t, fields, exc: None)
+    return crediting
+
+
 def test_given_no_fx_rate_when_credited_by_class_then_same_errors() -> None:
     result = agree(
         PLAN,
@@ -324,17 +347,7 @@ def test_given_classes_differing_only_in_lines_when_credited_then_each_has_its_s
         tx("t2", "r1", "50", date="2026-10-20", product="cloud"),  # inside it
     ]
     result = agree(PLAN, transactions)
-    crediting = by_class.ByClass(
-        PLAN,
-        REP_IDS,
-        date(2026, 10, 1),
-        date(2026, 10, 31),
-        make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX).fx,
-        [(3, date(2026, 10, 15), date(2026, 10, 31))],
-        (ArithmeticError,),
-        [("cloud_spiff", D("0.03"))],
-    )
-    crediting.run(transactions, lambda t: None, lambda t, fields, exc: None)
+    crediting = _credited(transactions, (3, date(2026, 10, 15), date(2026, 10, 31)), "cloud_spiff")
     assert len(crediting.classes) == 2
     # the SPIFF's lines are exactly the credits of one of them: its value is that one's sum
     assert len(crediting.totals) == 2
@@ -435,18 +448,7 @@ def test_given_two_transactions_of_one_id_when_a_line_is_explained_then_by_the_f
 
 
 def _ordered_after_crediting(transactions: list[Transaction]) -> bool:
-    crediting = by_class.ByClass(
-        PLAN,
-        REP_IDS,
-        date(2026, 10, 1),
-        date(2026, 10, 31),
-        make_inputs(REPS, transactions, quotas=QUOTAS, fx=FX).fx,
-        [(3, None, None)],
-        (ArithmeticError,),
-        [("cloud_all", D("0.01"))],
-    )
-    crediting.run(transactions, lambda t: None, lambda t, fields, exc: None)
-    return crediting.ordered[0]
+    return _credited(transactions, (3, None, None), "cloud_all").ordered[0]
 
 
 def test_given_each_rep_in_id_order_but_not_all_when_credited_then_lines_need_no_sort() -> None:
