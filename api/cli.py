@@ -6,7 +6,8 @@ import asyncio
 import re
 import sys
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -27,8 +28,41 @@ T = TypeVar("T")
 # (root shells, containers) and then uses a fine fallback: nothing for a user to act on
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
 
+
+class _Podium(typer.core.TyperGroup):
+    """The root command: click's usage errors (an unknown or missing option, a value of the
+    wrong type) raised while parsing any command's line or running it, said as the CLI's
+    other bad input is (`_fail`): one line naming the option, exit status 2, rather than
+    click's usage line, hint, blank line and error."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_in_one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _usage_in_one_line():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_in_one_line() -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as exc:  # click's exceptions are typer's
+        # (not a group named without a command: its help, as click shows it)
+        usage = type(exc).__name__ != "NoArgsIsHelpError"
+        if usage and getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message"):
+            context = getattr(exc, "ctx", None)
+            where = f" (see '{context.command_path} --help')" if context is not None else ""
+            line = f"podium: {exc.format_message().rstrip('.')}{where}\n"
+            # what click calls to show it, on this error only
+            exc.show = lambda file=None: sys.stderr.write(line)  # type: ignore[attr-defined]
+        raise
+
+
 app = typer.Typer(
     name="podium",
+    cls=_Podium,
     help="Podium: sales incentives, calculated exactly and explained.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

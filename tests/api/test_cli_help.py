@@ -10,6 +10,7 @@ import re
 import pytest
 
 from api.cli import cli
+from tests.api.cli_runner import podium
 
 
 def help_of(root, path: tuple[str, ...]) -> str:  # noqa: ANN001 - a click group
@@ -52,3 +53,32 @@ def test_given_a_wide_terminal_when_listing_commands_then_summaries_are_whole():
     lines = [line for line in text.splitlines() if line.startswith("  ")]
     assert any(line.split()[0] == "people" for line in lines)
     assert not [line for line in lines if line.rstrip().endswith("...")], text
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "0"),
+         ("'--chunk-size'", "greater than or equal to 1", "'podium close --help'")),
+        (("close", "--tenant", "acme", "--period", "2026-10", "--chunk-size", "many"),
+         ("'--chunk-size'", "valid integer")),
+        (("close", "--period", "2026-10"), ("Missing option '--tenant'",)),
+        (("import", "reps"), ("Missing argument 'FILE'", "'podium import reps --help'")),
+        (("tenant", "create", "--slug", "acme", "--colour", "red"), ("No such option: --colour",)),
+        (("--verbose",), ("No such option: --verbose", "'podium --help'")),
+        (("no-such-command",), ("No such command 'no-such-command'",)),
+    ],
+)  # fmt: skip
+async def test_given_a_command_line_click_refuses_when_run_then_one_line_naming_it(
+    args: tuple[str, ...], fragments: tuple[str, ...]
+) -> None:
+    ran = await podium(None, *args)
+
+    ran.one_line_error(*fragments)
+
+
+async def test_given_a_group_without_a_command_when_run_then_its_help() -> None:
+    ran = await podium(None, "tenant")
+
+    assert ran.returncode == 2
+    assert ran.stderr.startswith("Usage: podium tenant [OPTIONS] COMMAND"), ran.stderr
