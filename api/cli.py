@@ -54,9 +54,7 @@ def _usage_in_one_line() -> Iterator[None]:
         if usage and getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message"):
             context = getattr(exc, "ctx", None)
             where = f" (see '{context.command_path} --help')" if context is not None else ""
-            line = f"podium: {exc.format_message().rstrip('.')}{where}\n"
-            # what click calls to show it, on this error only
-            exc.show = lambda file=None: sys.stderr.write(line)  # type: ignore[attr-defined]
+            _fail(f"{exc.format_message().rstrip('.')}{where}")
         raise
 
 

@@ -386,9 +386,7 @@ class ByClass:
         lines, reps, _ = self.made[k]
         last: dict[str, tuple[str, int, str]] = {}
         last_of = last.get
-        for tid, rep_id in zip(map(_LINE_ID, lines), reps, strict=True):
-            stem = tid.rstrip(_DIGITS)
-            key = (stem, len(tid) - len(stem), tid)
+        for key, rep_id in zip(map(natural_key, map(_LINE_ID, lines)), reps, strict=True):
             if key > last_of(rep_id, ()):
                 last[rep_id] = key
             else:
@@ -490,6 +488,13 @@ class ByClass:
         groups: defaultdict[str, list[Line]] = defaultdict(list)
         deque(map(list.append, map(groups.__getitem__, reps), lines), maxlen=0)
         return groups
+
+
+def natural_key(text: str) -> tuple[str, int, str]:
+    """'j2' before 'j10': ids that end in a number sort by that number, the way people
+    number them; anything else sorts as text. Cheap enough to compute for every line."""
+    stem = text.rstrip(_DIGITS)
+    return (stem, len(text) - len(stem), text)
 
 
 def line_order(transaction_id: str, position: int) -> LineOrder:

@@ -42,7 +42,7 @@ from types import CodeType
 from typing import Any
 
 from domain.engine import by_class
-from domain.engine.by_class import LineItem
+from domain.engine.by_class import LineItem, natural_key
 from domain.engine.explanations import Reason, component_reason, reason
 from domain.engine.inputs import ONE, Assignment, Inputs, Rep, Transaction, by_id
 from domain.engine.plan import Component, Plan
@@ -1364,13 +1364,6 @@ def _NO_VALUES(_: object) -> tuple[()]:  # noqa: N802 - stands for an itemgetter
 
 def _transaction_order(t: Transaction) -> tuple[str, int, str]:
     return natural_key(t.id)
-
-
-def natural_key(text: str) -> tuple[str, int, str]:
-    """'j2' before 'j10': ids that end in a number sort by that number, the way people
-    number them; anything else sorts as text. Cheap enough to compute for every line."""
-    stem = text.rstrip(_DIGITS)
-    return (stem, len(text) - len(stem), text)
 
 
 def _line_order(line: Line) -> tuple[str, int, str, str]:
