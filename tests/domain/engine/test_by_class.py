@@ -467,3 +467,21 @@ def test_given_each_rep_in_id_order_but_not_all_when_credited_then_lines_need_no
     result = agree(PLAN, one_rep_out_of_order)
     r2 = [line.transaction_id for line in result.rep("r2").lines if line.component == "cloud_all"]
     assert r2 == ["t1", "t7"]
+
+
+def test_given_classes_summed_up_when_credited_then_their_credits_are_let_go() -> None:
+    # A million transactions leave about 80 MB of credited amounts in the classes: once added
+    # up they are read no more, and what the run makes next (its results) reuses their memory.
+    transactions = [
+        tx("t1", "r1", "100", date="2026-10-01", product="cloud"),
+        tx("t2", "r1", "50", date="2026-10-20", product="cloud", state="activated"),
+        tx("t3", "r2", "70", date="2026-10-21", product="onprem"),
+    ]
+    crediting = _credited(transactions, (3, date(2026, 10, 15), date(2026, 10, 31)), "cloud_spiff")
+    assert len(crediting.totals) >= 3
+    assert all(not s.amounts and not s.reps for s in crediting.totals.values())
+    # what was summed is all there
+    assert crediting.accumulators[0]["r1"][0] == D("150")
+    assert crediting.accumulators[0]["r2"][0] == D("70")
+    assert crediting.own_line_totals(0) is not None
+    assert crediting.own_line_totals(0)[0]["r1"] == D("50")
