@@ -45,9 +45,12 @@ class Accrual:
         return self.earned - self.paid
 
 
+# Per currency, component (the plan cap's share of a capped payee: "cap", as a clawback names
+# it; a prize, an adjustment: their kind) and status.
 _FROM_STATEMENTS = """
     SELECT s.currency,
-           CASE WHEN l.kind IN ('earnings', 'clawback') THEN coalesce(l.params->>'component', '')
+           CASE WHEN l.kind IN ('earnings', 'clawback')
+                THEN coalesce(l.params->>'component', l.params->>'template', '')
                 ELSE l.kind END AS component,
            s.status, sum(l.amount) AS amount,
            EXISTS (SELECT 1 FROM payout_items i JOIN payout_batches b ON b.id = i.batch_id
@@ -63,6 +66,14 @@ _EARNED_SO_FAR = """
     FROM earnings_results r, jsonb_array_elements(r.components) c
     WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'ok'
     GROUP BY 1, 2
+    UNION ALL
+    SELECT r.currency, 'cap', 'draft', sum(r.payable - c.payable), false
+    FROM earnings_results r CROSS JOIN LATERAL (
+        SELECT coalesce(sum((e->>'payable')::numeric), 0) AS payable
+        FROM jsonb_array_elements(r.components) e
+    ) c
+    WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'ok' AND r.payable <> c.payable
+    GROUP BY 1
     UNION ALL
     SELECT currency, 'prize', 'draft', sum(amount), false FROM rewards
     WHERE tenant_id = $1 AND period = $2 GROUP BY 1

@@ -45,7 +45,7 @@ class World:
         return viewer_of(self.people[key])
 
 
-async def make_world(slug: str = "acme", quota: str = "10000") -> World:
+async def make_world(slug: str = "acme", quota: str = "10000", plan: str = TIERED) -> World:
     tenant = await make_tenant(slug=slug)
     org = await make_org(
         tenant=tenant,
@@ -55,9 +55,9 @@ async def make_world(slug: str = "acme", quota: str = "10000") -> World:
     people = dict(org.people)
     people["ops"] = await make_user(tenant=tenant, external_id="ops", role=Role.PAYOUT_OPS)
     people["admin"] = await make_user(tenant=tenant, external_id="admin", role=Role.ADMIN)
-    plan = await publish_plan(tenant=tenant, document=TIERED)
+    version = await publish_plan(tenant=tenant, document=plan)
     for rep in ("ann", "bob", "cat"):
-        await assign(user=people[rep], plan=plan, accepted=True)
+        await assign(user=people[rep], plan=version, accepted=True)
         for period in PERIODS:
             await set_quota(user=people[rep], period=period, value=quota)
     return World(tenant, people, system_viewer(tenant))

@@ -17,6 +17,7 @@ from payments.statements.service import (
     build_statements,
     mark_paid,
 )
+from tests.domain.builders import TIERED
 from tests.payments.helpers import D, close, deal, make_world
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -135,3 +136,34 @@ async def test_given_bad_journal_options_then_a_field_error(overrides, field):
     with pytest.raises(DomainError) as caught:
         await journal_csv(**args)
     assert caught.value.field == field
+
+
+async def test_given_a_capped_payee_then_accruals_and_journal_name_the_cap():
+    world = await make_world(plan=TIERED + "cap: 200\n")
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250, capped at 200
+    await deal(world["bob"], "t2", "4000", "2026-10-06")  # 80
+    await close(world, "2026-10")
+    ops = world.viewer("ops")
+
+    so_far = await accruals(viewer=ops, period="2026-10", by_component=True)
+    assert _figures(so_far) == [
+        ("EUR", "cap", D("-50"), 0, 0, D("-50")),
+        ("EUR", "commission", D("330"), 0, 0, D("330")),
+    ]
+    await build_statements(viewer=world.system, period="2026-10")
+    await approve_statements(viewer=ops, period="2026-10")
+    built = await accruals(viewer=ops, period="2026-10", by_component=True)
+    assert _figures(built) == [
+        ("EUR", "cap", D("-50"), D("-50"), 0, D("-50")),
+        ("EUR", "commission", D("330"), D("330"), 0, D("330")),
+    ]
+
+    text = await journal_csv(viewer=ops, period="2026-10", company_code="1000",
+                             posting_date=date(2026, 11, 3))  # fmt: skip
+    _, documents = _documents(text)
+    (lines,) = documents.values()
+    assert sorted((r["gl_account"], r["debit"], r["credit"], r["item_text"]) for r in lines) == [
+        ("210000", "", "280.00", "Accrued commissions 2026-10"),
+        ("610000", "", "50.00", "Commissions 2026-10 cap"),
+        ("610000", "330.00", "", "Commissions 2026-10 commission"),
+    ]
