@@ -12,7 +12,7 @@
 4. The arq worker (a supervised child process: restarted when it dies), then the API
    (``api.app:create_app``, which reads its settings from the environment), and once it
    listens, the URLs, the demo tenant's webhook and ready-made headers for four roles (also
-   in ``.podium/tokens``), printed last so that they stay on screen.
+   in ``.podium/tokens``, for when the log that follows has scrolled them away).
 
 Ctrl-C (or SIGTERM) stops the API gracefully, then the worker, the sandbox and the embedded
 servers.

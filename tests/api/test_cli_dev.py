@@ -298,7 +298,7 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     assert f"POST http://127.0.0.1:{port}/webhooks/crm/demo" in output
     assert set(tokens) == {"rep", "manager", "admin", "payout ops"}
     assert all(f'"Bearer {t}"' in tokens_file for t in tokens.values())
-    assert output.rstrip().splitlines()[-1] == "Press Ctrl-C to stop."  # tokens stay on screen
+    assert output.rstrip().splitlines()[-1] == "Press Ctrl-C to stop."  # after the tokens
     assert {
         jwt.decode(t, options={"verify_signature": False})["tenant"] for t in tokens.values()
     } == {"demo"}
