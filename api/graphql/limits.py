@@ -48,7 +48,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions import max_aliases as strawberry_aliases
 from strawberry.extensions import query_depth_limiter as strawberry_depth
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
+from api.graphql.errors import BAD_USER_INPUT
 from api.settings import Limits
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
@@ -366,6 +368,8 @@ class LimitedValidation(SchemaExtension):
             errors = list(validate_document(schema, document, rules))
         errors = [_coded_abort(e) for e in errors]
         if not errors:
+            errors = _unnamed_choice(document, context)
+        if not errors:
             errors = cost_errors(
                 schema,
                 document,
@@ -377,6 +381,27 @@ class LimitedValidation(SchemaExtension):
         # a list, even empty, tells strawberry validation has been done
         context.pre_execution_errors = errors
         yield
+
+
+def _unnamed_choice(document: DocumentNode, context: ExecutionContext) -> list[GraphQLError]:
+    """A document of several operations needs ``operationName`` to say which one runs (the
+    GraphQL spec); strawberry would run the first one."""
+    if getattr(context, "_provided_operation_name", None) is not None:
+        return []
+    names = [
+        d.name.value if d.name else "anonymous"
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    ]
+    if len(names) < 2:  # one operation runs without a name
+        return []
+    return [
+        GraphQLError(
+            f"the document has {len(names)} operations ({', '.join(names[:5])}): give "
+            "operationName to say which one to run",
+            extensions={"code": BAD_USER_INPUT},
+        )
+    ]
 
 
 def _coded_abort(error: GraphQLError) -> GraphQLError:

@@ -56,11 +56,14 @@ def decode_offset(cursor: str | None) -> int:
     return int(value)
 
 
-def page_size(first: int | None, default: int = 20) -> int:
+def page_size(
+    first: int | None, default: int = 20, *, name: str = "first", maximum: int = MAX_PAGE
+) -> int:
+    """How many items a list argument (``name``) asks for, refused outside 0..``maximum``."""
     size = default if first is None else first
-    if size < 0 or size > MAX_PAGE:
+    if size < 0 or size > maximum:
         raise GraphQLError(
-            f"first must be between 0 and {MAX_PAGE}", extensions={"code": "BAD_USER_INPUT"}
+            f"{name} must be between 0 and {maximum}", extensions={"code": "BAD_USER_INPUT"}
         )
     return size
 

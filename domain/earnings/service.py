@@ -48,6 +48,7 @@ from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.kit.money import format_plain, round_money, unpadded
+from domain.kit.numbers import check_decimal
 from domain.kit.periods import (
     PERIOD_KINDS,
     Period,
@@ -1214,6 +1215,7 @@ async def what_if(
         raise InvalidInput("what-if needs a rep", field="me")
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise InvalidInput("must be a decimal number", field="amount")
+    check_decimal(amount, field="amount")  # what a stored transaction's amount may be
     extra_fields = dict(fields or {})
     for reserved in ("id", "rep_id", "amount", "amount_original", "date"):
         if reserved in extra_fields:

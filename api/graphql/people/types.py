@@ -33,7 +33,7 @@ from api.graphql.money import Money, money
 from api.graphql.notifications.queries import notifications
 from api.graphql.notifications.types import Notification
 from api.graphql.plans.types import PlanAssignment
-from api.graphql.relay import Connection
+from api.graphql.relay import Connection, page_size
 from api.graphql.statements.types import Statement, statements_of
 from api.graphql.targets.queries import allocations_to_do, allocations_to_validate, my_targets
 from api.graphql.targets.types import Target
@@ -123,11 +123,11 @@ class Rep:
         period_id = await _period_id(info, period)
         return quota_progress_of(await _results(info, self.user, period_id))
 
-    @strawberry.field(description="Earnings of the last `last` periods, oldest first.")
+    @strawberry.field(description="Earnings of the last `last` periods (0 to 36), oldest first.")
     async def earnings_history(
         self, info: Info[Any, None], last: int | None = 12
     ) -> list[EarningsPoint]:
-        last = max(0, min(12 if last is None else last, MAX_HISTORY))
+        last = page_size(last, 12, name="last", maximum=MAX_HISTORY)
         rows = await EarningsRepository(info.context.viewer).history(self.user.id, last)
         return [EarningsPoint.of(row, info.context.locale) for row in rows]
 

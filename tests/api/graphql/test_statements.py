@@ -343,7 +343,6 @@ async def test_given_hostile_values_then_user_errors_naming_the_field_never_a_50
     base = {"repId": str(world["ann"].id), "period": "2026-10", "amount": "5",
             "currency": "EUR", "reason": "r"}  # fmt: skip
     for override, field in (
-        ({"amount": "1e999999"}, "amount"),
         ({"amount": "123456789012345.5"}, "amount"),
         ({"period": "x" * 5000}, "period"),
         ({"currency": "€" * 300}, "currency"),
@@ -354,9 +353,11 @@ async def test_given_hostile_values_then_user_errors_naming_the_field_never_a_50
         assert "errors" not in answer, (override, answer)
         result = answer["data"]["addAdjustment"]
         assert (result["__typename"], result["field"]) == ("UserError", field), override
-    nan = await mia.gql(ADJUST, {"input": base | {"amount": "NaN"}})  # refused by the scalar
-    assert nan["data"] is None
-    assert ".amount: Decimal must be a finite number" in nan["errors"][0]["message"]
+    for text in ("NaN", "1e999999", "1_000", "\u0661\u0662", " 5 "):  # refused by the scalar
+        refused = await mia.gql(ADJUST, {"input": base | {"amount": text}})
+        assert refused["data"] is None, text
+        assert "'$input' has invalid value at .amount:" in refused["errors"][0]["message"], refused
+        assert "is not a decimal number" in refused["errors"][0]["message"], refused
     held = await mia.gql(RAISE, {"statementId": "not-an-id", "message": "x"})
     assert held["data"]["raiseDispute"]["field"] == "statementId"
     period = await mia.gql(APPROVE, {"period": "9999-99"})
