@@ -329,8 +329,9 @@ class Mutation:
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,
-        description="Admins: start or resume a period's close (the workers recompute its "
-        "people in chunks, then close it); again: its progress.",
+        description="Admins and payout ops: start or resume the close of a period a plan is "
+        "paid per, once it has started (the workers recompute its people in chunks, then "
+        "close it); again: its progress.",
     )
 
 

@@ -30,11 +30,13 @@ from domain.earnings.models import (
 )
 from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.service import close_period, recompute_many
-from domain.kit.clock import utc_now
-from domain.kit.errors import Forbidden, InvalidInput, NotFound
+from domain.kit.clock import today_in, utc_now
+from domain.kit.errors import Forbidden, InvalidInput, NotFound, PeriodError
 from domain.kit.periods import Period, parse_period
 from domain.org.models import Role
 from domain.org.viewer import Viewer
+from domain.plans.models import PlanVersion
+from domain.tenants.repository import get_tenant
 
 # A claimed chunk (one database transaction, a few statements) holds people up to this many of
 # the period's transactions, or CHUNK_PEOPLE people. Large: each chunk has its fixed costs (a
@@ -63,12 +65,39 @@ async def _is_closed(viewer: Viewer, period: Period) -> bool:
     ).exists()
 
 
+async def _check_closable(viewer: Viewer, period: Period) -> None:
+    """A period a plan is paid per (a quarter when every plan is monthly has no results of
+    its own), and one that has started where the tenant is."""
+    kinds: set[str] = {
+        str(kind)
+        for kind in await PlanVersion.filter(tenant_id=viewer.tenant_id)
+        .distinct()
+        .values_list("period_kind", flat=True)
+    }
+    if kinds and period.kind not in kinds:
+        paid = " or ".join(sorted(kinds))
+        raise PeriodError(
+            f"{period.id} is a {period.kind}, but the plans here are paid per {paid}: "
+            f"close one of those periods",
+            field="period",
+        )
+    tenant = await get_tenant(viewer.tenant_id)
+    today = today_in(tenant.time_zone)
+    if period.start > today:
+        raise PeriodError(
+            f"{period.id} has not started yet (today is {today.isoformat()} in "
+            f"{tenant.time_zone}): nothing to close",
+            field="period",
+        )
+
+
 async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSACTIONS) -> CloseRun:
     """The period's close run: the one under way (resumed), or a new one with the period's
     people split in chunks of about ``chunk`` transactions (`CHUNK_TRANSACTIONS`). A closed
     period is refused (``--reopen`` first)."""
     _require_closer(viewer)
     parsed = parse_period(period)
+    await _check_closable(viewer, parsed)
     if await _is_closed(viewer, parsed):
         raise PeriodClosed(
             f"{parsed.id} is closed already: nothing changed (an admin may reopen it)",

@@ -79,3 +79,22 @@ async def test_given_a_period_that_does_not_parse_then_a_user_error_names_it(api
 
     error = result["data"]["closePeriod"]
     assert (error["__typename"], error["field"]) == ("UserError", "period")
+
+
+async def test_given_a_period_no_plan_is_paid_per_or_not_started_then_a_user_error(api: Api):
+    t, admin, _ = await world()  # a monthly plan
+    this = h.this_period()
+    next_month = f"{this.end.year + this.end.month // 12:04d}-{this.end.month % 12 + 1:02d}"
+    quarter = f"{this.start.year:04d}-Q{(this.start.month - 1) // 3 + 1}"
+
+    for period, words in (
+        (quarter, "plans here are paid per month"),
+        (f"{this.start.year:04d}", "plans here are paid per month"),
+        (next_month, "has not started yet"),
+        ("2199-12", "has not started yet"),
+    ):
+        result = await api.as_(t, admin).gql(CLOSE, {"period": period})
+        error = result["data"]["closePeriod"]
+        assert (error["__typename"], error["field"]) == ("UserError", "period"), period
+        assert words in error["message"], error
+    assert await StoredPeriod.all().count() == 0

@@ -34,10 +34,10 @@ ClosePeriodResult = Annotated[PeriodClose | UserError, strawberry.union("ClosePe
 
 
 async def close_period(info: Info[Any, None], period: str) -> ClosePeriodResult:
-    """Admins: start (or resume) the close of a period: the arq workers recompute everyone
-    on a plan in it in chunks and then close it, its results final (`podium close` does the
-    same in the foreground). Calling it again shows the progress; a closed period answers
-    PERIOD_CLOSED."""
+    """Admins and payout ops: start (or resume) the close of a period: the arq workers
+    recompute everyone on a plan in it in chunks and then close it, its results final
+    (`podium close` does the same in the foreground). Calling it again shows the progress;
+    a closed period answers PERIOD_CLOSED."""
     viewer = info.context.viewer
     try:
         async with in_transaction():
