@@ -105,13 +105,16 @@ def compile_expression(
     where: str,
     allow_names: bool,
     reference_functions: Mapping[str, str] | None = None,
+    refuse_constant_failures: bool = False,
 ) -> CompiledExpression:
     """Validate and compile ``source``.
 
     ``allow_names``: bare names read fields of a dict (transaction context); otherwise any
     bare name is rejected. ``reference_functions`` maps a function such as ``total`` to the
     attribute of the context object holding a dict keyed by the function's string argument:
-    ``total('m')`` compiles to ``env.totals['m']``.
+    ``total('m')`` compiles to ``env.totals['m']``. ``refuse_constant_failures``: a
+    sub-expression that reads no figure and fails (``1/0``) is refused here, as it would fail
+    for everyone (definitions checked when they are written, not when read back).
     """
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError(
@@ -138,25 +141,105 @@ def compile_expression(
             "expression is nested too deeply", field=where, expression=source, column=1
         ) from None
     translator = _Translator(source.strip(), where, allow_names, reference_functions or {})
-    body = translator.visit(tree.body)
-    code = f"lambda env: {body}"
-    namespace = {**_HELPERS, **translator.constants}
-    try:
-        func = eval(compile(code, f"<{where}>", "eval"), namespace)  # noqa: S307 - whitelisted AST
-    except (SyntaxError, RecursionError, MemoryError):
-        # Python's own limits on nesting (e.g. 200 parentheses) apply to what we generate.
-        raise ExpressionError(
-            "expression is too long or nested too deeply (split it into components)",
-            field=where,
-            expression=source,
-            column=1,
-        ) from None
-    return CompiledExpression(
+    func = _lambda_of(translator, tree.body, source)
+    compiled = CompiledExpression(
         source=source,
         evaluate=func,
         names=frozenset(translator.names),
         references=frozenset(translator.references),
     )
+    if refuse_constant_failures:
+        _refuse_constant_failures(tree.body, source, translator)
+    return compiled
+
+
+def _lambda_of(translator: _Translator, node: ast.AST, source: str) -> Evaluator:
+    """``node`` translated and compiled to ``lambda env: ...``. A long flat chain (``1+1+...``)
+    is as deep a tree as a nested one: the translator's recursion and Python's own limits on
+    nesting (e.g. 200 parentheses) refuse it like too deep nesting, naming the field."""
+    try:
+        body = translator.visit(node)
+        code = f"lambda env: {body}"
+        namespace = {**_HELPERS, **translator.constants}
+        func: Evaluator = eval(  # noqa: S307 - whitelisted AST
+            compile(code, f"<{translator.where}>", "eval"), namespace
+        )
+    except (SyntaxError, RecursionError, MemoryError):
+        raise ExpressionError(
+            "expression is too long or nested too deeply (split it into components)",
+            field=translator.where,
+            expression=source,
+            column=1,
+        ) from None
+    return func
+
+
+def _refuse_constant_failures(body: ast.AST, source: str, translator: _Translator) -> None:
+    """Evaluate each largest sub-expression that reads no name and no reference function
+    (``1/0``, ``None + 1``): one that fails fails whatever the figures, so it is refused
+    here, naming the field. Sub-expressions that read figures are not tried: ``1 / deals``
+    may divide by zero for some people and is fine for others."""
+    pending = [body]
+    while pending:
+        node = pending.pop()
+        if _reads_figures(node):
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Div)
+                and not _reads_figures(node.right)
+                and _is_zero(_lambda_of(_sub(translator), node.right, source))
+            ):
+                raise translator.fail(node, "always fails: division by zero")
+            pending.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+            continue
+        if isinstance(node, ast.Constant | ast.Name):
+            continue  # a literal cannot fail (numbers are checked when translated)
+        reason = _failure_of(_lambda_of(_sub(translator), node, source))
+        if reason is not None:
+            raise translator.fail(node, f"always fails: {reason}")
+
+
+def _reads_figures(node: ast.AST) -> bool:
+    """Whether ``node`` reads a field or figure: a bare name other than True, False, None or
+    a call of min, max, abs or round (a reference function such as ``total`` is a name)."""
+    functions = {
+        id(call.func)
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id in _PLAIN_FUNCTIONS
+    }
+    return any(
+        isinstance(inner, ast.Name)
+        and inner.id not in _NAMED_CONSTANTS
+        and id(inner) not in functions
+        for inner in ast.walk(node)
+    )
+
+
+def _sub(translator: _Translator) -> _Translator:
+    return _Translator(translator.source, translator.where, False, translator.reference_functions)
+
+
+def _is_zero(evaluate: Evaluator) -> bool:
+    """Whether an expression that reads nothing is the number zero (``x / 0``, ``x / (1-1)``
+    divide by zero whatever ``x`` is)."""
+    try:
+        value = evaluate(None)
+    except (EvaluationError, ArithmeticError, TypeError, ValueError):
+        return False  # the divisor's own failure is found when it is tried on its own
+    return isinstance(value, Decimal | int) and not isinstance(value, bool) and value == 0
+
+
+def _failure_of(evaluate: Evaluator) -> str | None:
+    """Why evaluating an expression that reads nothing fails, or None if it does not."""
+    try:
+        evaluate(None)
+    except EvaluationError as exc:
+        return str(exc)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        return _explain_failure(exc)
+    return None
 
 
 class _Translator:

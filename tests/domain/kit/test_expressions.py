@@ -447,3 +447,93 @@ def test_given_expression_when_compiled_twice_then_constants_do_not_leak_between
 
     assert first({"amount": D("10")}) == D("20")
     assert second({"amount": D("10")}) == D("30")
+
+
+# --- long flat expressions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "+".join(["1"] * 999),  # 1,997 characters, a tree 999 deep
+        "-" * 1990 + "1",
+        "*".join(["a"] * 999),
+    ],
+)
+def test_given_a_long_flat_expression_under_the_limit_when_compiled_then_refused_naming_the_field(
+    source: str,
+):
+    # the translator recursed once a term: a RecursionError escaped (the simulator's traceback)
+    error = rejection(source)
+
+    assert error.field == "components[0].expression"
+    assert "too long or nested too deeply" in error.message
+
+
+def test_given_a_long_flat_formula_in_a_plan_when_parsed_then_plan_error_naming_the_component():
+    from domain.engine.plan import parse_plan_text
+    from domain.kit.errors import PlanError
+
+    chain = "+".join(["1"] * 999)
+    text = (
+        "id: chain\ncurrency: EUR\nperiod: month\nmeasures:\n  - id: bookings\n"
+        f"components:\n  - id: c\n    type: formula\n    expression: '{chain}'\n"
+    )
+
+    with pytest.raises(PlanError) as info:
+        parse_plan_text(text)
+
+    assert "expression" in (info.value.field or "")
+    assert "too long or nested too deeply" in info.value.message
+
+
+# --- parts that fail whatever the figures ---------------------------------------------------
+
+
+def checked(source: str) -> CompiledExpression:
+    return compile_expression(source, where="rule", allow_names=True, refuse_constant_failures=True)
+
+
+@pytest.mark.parametrize(
+    ("source", "column", "reason"),
+    [
+        ("1/0 > 1", 1, "division by zero"),
+        ("deals > 1 and (2 - 2) / (1 - 1) > 1", 15, "division by zero"),
+        ("deals / 0 > 1", 1, "division by zero"),
+        ("deals / (3 - 3) > 1", 1, "division by zero"),
+        ("None + 1 > deals", 1, "a missing value (None)"),
+        ("round(1, 0.5) > deals", 1, "round() needs a whole number of digits"),
+    ],
+)
+def test_given_a_part_failing_whatever_the_figures_when_checked_then_refused_naming_it(
+    source: str, column: int, reason: str
+):
+    with pytest.raises(ExpressionError) as info:
+        checked(source)
+
+    assert info.value.field == "rule"
+    assert info.value.column == column
+    assert f"always fails: {reason}" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "1 / deals >= 1",  # divides by zero only for someone without deals
+        "deals / (deals - 1) > 1",
+        "False and 1/0 > 1",  # never evaluated
+        "(1/0 if False else 1) > deals",
+        "min(1, 2) / max(3, deals) > 0",
+        "deals / 2 > 1",
+    ],
+)
+def test_given_a_rule_that_could_fail_for_some_figures_when_checked_then_accepted(source: str):
+    assert checked(source).source == source
+
+
+def test_given_a_constant_failure_in_a_plan_expression_then_it_still_fails_at_run_time():
+    # plans keep their run-time failure (a rep error naming the component): not checked
+    compiled = rep_expr("1 / 0")
+
+    with pytest.raises(EvaluationError, match="division by zero"):
+        evaluate_safely(compiled, rep_env())
