@@ -3,6 +3,7 @@ Services never commit: they run inside the caller's transaction."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,12 @@ from tortoise import connections
 from domain.earnings.models import EarningsResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import ExpressionError, Forbidden, PeriodError
-from domain.kit.expressions import CompiledExpression, EvaluationError, compile_expression
+from domain.kit.expressions import (
+    CompiledExpression,
+    EvaluationError,
+    compile_expression,
+    evaluate_safely,
+)
 from domain.kit.periods import parse_period
 from domain.notifications.models import NotificationKind, NotificationSent
 from domain.notifications.repository import NewNotification, NotifierRepository
@@ -53,12 +59,20 @@ from gamification.levels.service import (
     threshold_source,
 )
 
+log = logging.getLogger(__name__)
 
-def compile_rule(rule: str, *, field: str = "rule") -> CompiledExpression:
-    """The rule compiled, or BadgeRuleError naming ``field`` (unknown facts included)."""
+
+def compile_rule(rule: str, *, field: str = "rule", new: bool = False) -> CompiledExpression:
+    """The rule compiled, or BadgeRuleError naming ``field`` (unknown facts included).
+    ``new``: a rule being defined, also refused when a part of it fails whatever the person's
+    figures (``1/0 > 1``); a stored rule is compiled as it was accepted."""
     try:
         compiled = compile_expression(
-            rule, where=field, allow_names=True, reference_functions=REFERENCE_FACTS
+            rule,
+            where=field,
+            allow_names=True,
+            reference_functions=REFERENCE_FACTS,
+            refuse_constant_failures=new,
         )
     except ExpressionError as exc:
         raise BadgeRuleError(exc.message, field=field) from None
@@ -85,7 +99,7 @@ async def create_badge(
             "description up to 500, icon up to 100 characters", field="description"
         )
     if rule:
-        compile_rule(rule)
+        compile_rule(rule, new=True)
     if isinstance(xp, bool) or not isinstance(xp, int) or not 0 <= xp <= 1_000_000:
         raise BadgeRuleError("xp must be a whole number from 0 to 1000000", field="xp")
     if await BadgeDefinition.filter(tenant_id=tenant_id, name=name).exists():
@@ -219,13 +233,11 @@ async def evaluate_after_recompute(
     }
     awarded: list[BadgeAward] = []
     revoked: list[BadgeAward] = []
+    failures = RuleFailures()
     for (user_id, period), person in facts.items():
         env = env_of(person)
         for badge, rule in rules:
-            try:
-                holds = bool(rule(env))
-            except EvaluationError:
-                holds = False
+            holds = failures.holds(badge, rule, env)
             source = rule_source(badge.id, period)
             current = held.get((user_id, source))
             if holds and current is None:
@@ -242,6 +254,30 @@ async def evaluate_after_recompute(
                 if await revoke_award(award=current, reason=f"badge {badge.name} revoked"):
                     revoked.append(current)
     return awarded, revoked
+
+
+class RuleFailures:
+    """Evaluates badge rules for one batch. A rule that fails for a person (division by
+    zero, a missing figure in arithmetic) does not hold for that person: the rule is skipped
+    for them, the batch and everyone else's awards and XP go on, and each failing badge is
+    logged once per batch with its first reason."""
+
+    def __init__(self) -> None:
+        self.logged: set[UUID] = set()
+
+    def holds(self, badge: BadgeDefinition, rule: CompiledExpression, env: Any) -> bool:
+        try:
+            return bool(evaluate_safely(rule, env))
+        except EvaluationError as exc:
+            if badge.id not in self.logged:
+                self.logged.add(badge.id)
+                log.warning(
+                    "badge %s (%s) rule skipped for the people it fails for: %s",
+                    badge.name,
+                    badge.id,
+                    exc,
+                )
+            return False
 
 
 def _rules(badges: Sequence[BadgeDefinition]) -> list[tuple[BadgeDefinition, CompiledExpression]]:
@@ -268,16 +304,13 @@ async def award_contest_badges(
         tenant_id=tenant_id, user_id__in=[u for u, _ in places], period=period
     )
     awarded: list[BadgeAward] = []
+    failures = RuleFailures()
     for user_id, rank in places:
         facts = facts_of([r for r in rows if r.user_id == user_id])
         facts.extra[CONTEST_PLACE] = rank
         env = env_of(facts)
         for badge, rule in rules:
-            try:
-                holds = bool(rule(env))
-            except EvaluationError:
-                holds = False
-            if not holds:
+            if not failures.holds(badge, rule, env):
                 continue
             award = await award_badge(
                 tenant_id=tenant_id, user_id=user_id, badge_id=badge.id, period=period,

@@ -15,7 +15,7 @@ from tortoise import connections
 from domain.earnings.models import EarningsResult
 from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden
-from domain.kit.expressions import EvaluationError
+from domain.kit.expressions import EvaluationError, evaluate_safely
 from domain.kit.periods import period_containing
 from domain.org.models import Role
 from domain.org.viewer import Viewer
@@ -54,7 +54,7 @@ async def create_streak(
         raise LevelMapError(
             f"periodKind must be one of {', '.join(PERIOD_KINDS)}", field="periodKind"
         )
-    compile_rule(rule)
+    compile_rule(rule, new=True)
     if await StreakDefinition.filter(tenant_id=tenant_id, name=name).exists():
         raise LevelMapError(f"a streak named {name!r} exists already", field="name")
     return await StreakDefinition.create(
@@ -74,7 +74,7 @@ async def add_holidays(*, viewer: Viewer, days: list[date]) -> None:
 
 def _holds(rule: Any, facts: PeriodFacts) -> bool:
     try:
-        return bool(rule(env_of(facts)))
+        return bool(evaluate_safely(rule, env_of(facts)))
     except EvaluationError:
         return False
 

@@ -135,3 +135,85 @@ async def test_given_a_contest_place_rule_then_awarded_at_a_contest_award_once_p
     assert await award_contest_badges(
         tenant_id=tenant.id, contest_id=other, period="2026-11", places=[(ana.id, 1)]
     )
+
+
+async def test_given_a_rule_failing_whatever_the_figures_then_refused_naming_rule(db: str) -> None:
+    tenant = await make_tenant(slug="b-const")
+    for rule in ["1/0 > 1", "deals / 0 > 1", "deals >= 1 and None + 1 > 2"]:
+        with pytest.raises(BadgeRuleError) as caught:
+            await create_badge(viewer=system_viewer(tenant), name="b", rule=rule)
+        assert caught.value.field == "rule"
+        assert "always fails" in caught.value.message
+    # a rule that divides by zero only for some people is a rule
+    await create_badge(viewer=system_viewer(tenant), name="ratio", rule="1 / deals >= 1")
+    assert await BadgeDefinition.filter(tenant_id=tenant.id).count() == 1
+
+
+async def test_given_a_long_flat_rule_then_refused_naming_rule_not_a_crash(db: str) -> None:
+    tenant = await make_tenant(slug="b-chain")
+    rule = "+".join(["1"] * 995) + " >= 1"
+
+    with pytest.raises(BadgeRuleError) as caught:
+        await create_badge(viewer=system_viewer(tenant), name="Chain2", rule=rule, xp=1)
+
+    assert caught.value.field == "rule"
+    assert "too long or nested too deeply" in caught.value.message
+    assert await BadgeDefinition.filter(tenant_id=tenant.id).count() == 0
+
+
+async def test_given_a_rule_failing_for_one_person_then_skipped_for_them_and_the_rest_awarded(
+    db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await make_tenant(slug="b-fail")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    ben = await make_user(tenant=tenant, external_id="ben")
+    ratio = await create_badge(
+        viewer=system_viewer(tenant), name="Ratio", rule="10 / deals >= 5", xp=5
+    )
+    earner = await create_badge(
+        viewer=system_viewer(tenant), name="Earner", rule="earnings >= 1", xp=10
+    )
+    # stored before rules were checked: fails for everyone, every time
+    broken = await BadgeDefinition.create(
+        id=uuid4(), tenant_id=tenant.id, name="Broken", rule="1/0 > 1", created_at=utc_now()
+    )
+    pairs = [(ana.id, "2026-10"), (ben.id, "2026-10")]
+    results = {pairs[0]: [_result(0, None)], pairs[1]: [_result(2, None)]}
+
+    with caplog.at_level("WARNING", logger="gamification.badges.service"):
+        awarded, revoked = await evaluate_after_recompute(
+            tenant_id=tenant.id, pairs=pairs, results=results
+        )
+
+    assert sorted((a.user_id, a.badge_id) for a in awarded) == sorted(
+        [(ana.id, earner.id), (ben.id, earner.id), (ben.id, ratio.id)]
+    )  # ana has no deals: 10 / 0 fails for her alone
+    assert revoked == []
+    assert await xp_of(tenant_id=tenant.id, user_id=ben.id) == 15
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len([w for w in warnings if "Broken" in w]) == 1  # once per batch, not per person
+    assert any("Ratio" in w and "division by zero" in w for w in warnings)
+    assert any(str(broken.id) in w and "division by zero" in w for w in warnings)
+
+
+async def test_given_a_contest_rule_failing_for_one_person_then_the_others_are_awarded(
+    db: str,
+) -> None:
+    tenant = await make_tenant(slug="b-contest-fail")
+    ana, ben = [await make_user(tenant=tenant, external_id=n) for n in ("ana", "ben")]
+    podium = await create_badge(
+        viewer=system_viewer(tenant), name="Podium", rule="contest_place <= 3"
+    )
+    await create_badge(
+        viewer=system_viewer(tenant), name="Odd", rule="contest_place / (contest_place - 1) > 0"
+    )
+
+    awarded = await award_contest_badges(
+        tenant_id=tenant.id, contest_id=uuid4(), period="2026-10", places=[(ana.id, 1), (ben.id, 2)]
+    )
+
+    # the second rule divides by zero for the winner: skipped for her; ben holds both
+    assert sorted((a.user_id, a.badge_id) for a in awarded if a.badge_id == podium.id) == sorted(
+        [(ana.id, podium.id), (ben.id, podium.id)]
+    )
+    assert len(awarded) == 3

@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from decimal import Decimal
 
 from domain.crm.models import Transaction
 from domain.earnings.service import recompute_rep_period
@@ -118,3 +119,14 @@ async def test_given_thresholds_and_tiers_reached_then_xp_once_each_reversed_whe
     # the threshold's XP took her to level 2 in the first step: told once
     told = await Notification.filter(user_id=ana.id, kind=NotificationKind.LEVEL).count()
     assert told == 1
+
+
+def test_given_a_streak_rule_failing_for_a_unit_then_that_unit_does_not_meet_it() -> None:
+    from gamification.badges.facts import PeriodFacts
+    from gamification.badges.service import compile_rule
+    from gamification.levels.streaks import _holds
+
+    rule = compile_rule("10 / deals >= 1")  # no deals: division by zero, not a crash
+
+    assert _holds(rule, PeriodFacts()) is False
+    assert _holds(rule, PeriodFacts(counts={"bookings": Decimal(2)})) is True
