@@ -363,3 +363,35 @@ async def test_given_teams_then_the_winning_team_splits_its_prize_to_the_cent():
     won = await service.winners(contest, placed)
     assert sorted(w.amount for w in won) == [Decimal("50.00"), Decimal("50.01")]
     assert {w.key for w in won} == {str(org["ann"].id), str(org["bob"].id)}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"starts_at": datetime(2026, 10, 5, 8)}, "startsAt"),  # "2026-10-05T08:00:00"
+        ({"starts_at": datetime.fromisoformat("2026-10-05")}, "startsAt"),  # a bare date
+        ({"ends_at": datetime(2026, 10, 20)}, "endsAt"),
+        ({"starts_at": datetime(2026, 10, 5), "ends_at": datetime(2026, 10, 20)}, "startsAt"),
+    ],
+)
+async def test_given_a_time_without_a_utc_offset_when_launching_then_refused_naming_it(
+    overrides, field
+):
+    # compared with the aware bounds it was a TypeError: INTERNAL_SERVER_ERROR
+    tenant, org = await _org()
+    with pytest.raises(ContestError) as caught:
+        await _launch(viewer_of(org["mgr"]), **overrides)
+    assert caught.value.field == field
+    assert "no UTC offset: give one, e.g. 2030-01-04T08:00:00Z" in caught.value.message
+    assert await Contest.all().count() == 0
+
+
+async def test_given_a_start_far_in_the_past_when_launching_then_refused_naming_startsat():
+    tenant, org = await _org()
+    with pytest.raises(ContestError) as caught:
+        await _launch(viewer_of(org["mgr"]), starts_at=datetime(1, 1, 1, tzinfo=UTC))
+    assert caught.value.field == "startsAt"
+    assert await Contest.all().count() == 0
+    # backdated within the year is a contest counting the deals already made (the demo's)
+    contest = await _launch(viewer_of(org["mgr"]), starts_at=NOW - timedelta(days=30))
+    assert contest.starts_at == NOW - timedelta(days=30)
