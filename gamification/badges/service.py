@@ -58,6 +58,7 @@ from gamification.levels.service import (
     sync_threshold_xp,
     threshold_source,
 )
+from gamification.text import blank
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ async def create_badge(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins define badges", field="input")
     tenant_id = viewer.tenant_id
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+    if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise BadgeRuleError("a badge needs a name of 1 to 100 characters", field="name")
     if not isinstance(rule, str) or len(description) > 500 or len(icon) > 100:
         raise BadgeRuleError(

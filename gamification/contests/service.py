@@ -30,6 +30,7 @@ from gamification.contests.errors import ContestError
 from gamification.contests.metrics import KNOWN, MEASURE, line_components, scorer_of
 from gamification.contests.models import Contest, ContestStatus
 from gamification.leaderboards.repository import LeaderboardRepository
+from gamification.text import blank
 
 DEFAULT_GRACE = timedelta(minutes=30)
 AwardBadge = Callable[..., Awaitable[object | None]]
@@ -141,7 +142,7 @@ async def launch_contest(
     now = now or utc_now()
     if viewer.role not in (Role.ADMIN, Role.MANAGER):
         raise ContestError("only managers and admins launch contests", field="input")
-    if not name.strip() or len(name.strip()) > MAX_NAME:
+    if blank(name) or len(name.strip()) > MAX_NAME:
         raise ContestError(f"a name of 1 to {MAX_NAME} characters", field="name")
     if scorer_of(metric) is None:
         known = ", ".join(KNOWN)

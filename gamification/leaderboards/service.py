@@ -52,6 +52,7 @@ from gamification.leaderboards.ranking import Ranked
 from gamification.leaderboards.repository import LeaderboardRepository
 from gamification.leaderboards.store import BoardStore, Position, board_key
 from gamification.levels.service import xp_earned
+from gamification.text import blank
 
 MAX_NAME = 100
 MAX_ENTRIES = 100
@@ -96,7 +97,7 @@ async def create_leaderboard(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins create leaderboards", field="input")
     clean = (name or "").strip()
-    if not clean or len(clean) > MAX_NAME or unstorable_text(clean):
+    if blank(clean) or len(clean) > MAX_NAME or unstorable_text(clean):
         raise InvalidInput(f"a name of 1 to {MAX_NAME} characters, no NUL", field="name")
     if period_kind not in PERIOD_KINDS:
         raise InvalidInput(

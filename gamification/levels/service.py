@@ -21,6 +21,7 @@ from gamification.definitions import TenantCache
 from gamification.levels.errors import LevelMapError, XpError
 from gamification.levels.models import LevelDefinition
 from gamification.levels.rules import Level, LevelStanding, level_of
+from gamification.text import blank
 
 MAX_POINTS = 1_000_000
 MAX_LEVELS = 100
@@ -131,13 +132,16 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins set the level map", field="levels")
     tenant_id = viewer.tenant_id
+    if not levels:
+        # it would leave everyone at level 0 with no name; a map is 1 to MAX_LEVELS levels
+        raise LevelMapError(f"a level map needs 1 to {MAX_LEVELS} levels, got none", field="levels")
     if len(levels) > MAX_LEVELS:
         raise LevelMapError(f"at most {MAX_LEVELS} levels", field="levels")
     for i, lv in enumerate(levels):
         where = f"levels[{i}]"
         if lv.number != i + 1:
             raise LevelMapError(f"level numbers must be 1, 2, ... (got {lv.number})", field=where)
-        if not lv.name.strip() or len(lv.name) > 100 or len(lv.reward) > 200:
+        if blank(lv.name) or len(lv.name) > 100 or len(lv.reward) > 200:
             raise LevelMapError(
                 "a level needs a name of 1 to 100 characters, a reward up to 200", field=where
             )

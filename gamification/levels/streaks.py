@@ -24,6 +24,7 @@ from gamification.badges.service import compile_rule
 from gamification.levels.errors import LevelMapError
 from gamification.levels.models import Holiday, StreakDefinition
 from gamification.levels.rules import Streak, streak_of, working_days
+from gamification.text import blank
 
 UNITS = ("period", "workday")
 PERIOD_KINDS = ("month", "quarter", "year")
@@ -46,7 +47,7 @@ async def create_streak(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins define streaks", field="input")
     tenant_id = viewer.tenant_id
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+    if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise LevelMapError("a streak needs a name of 1 to 100 characters", field="name")
     if unit not in UNITS:
         raise LevelMapError(f"unit must be one of {', '.join(UNITS)}", field="unit")

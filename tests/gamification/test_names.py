@@ -1,0 +1,79 @@
+"""Names people read: one that shows nothing (zero-width spaces, a bidirectional override)
+is refused like an empty one, naming the field, and nothing is stored; and the level map."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.kit.errors import DomainError
+from gamification.badges.models import BadgeDefinition
+from gamification.badges.service import create_badge
+from gamification.contests.models import Contest
+from gamification.contests.service import launch_contest
+from gamification.leaderboards.models import Leaderboard
+from gamification.leaderboards.service import create_leaderboard
+from gamification.levels.models import LevelDefinition, StreakDefinition
+from gamification.levels.rules import Level
+from gamification.levels.service import set_level_map
+from gamification.levels.streaks import create_streak
+from gamification.text import blank
+from tests.domain.builders import make_org, make_tenant, system_viewer
+
+INVISIBLE = ["\u200b", "\u200b\u200b \u200d", "\u202e", "\u2066\u2069", "\ufeff", "\u3164"]
+
+
+@pytest.mark.parametrize("text", ["", "  ", *INVISIBLE])
+def test_given_text_that_shows_nothing_then_blank(text: str) -> None:
+    assert blank(text)
+
+
+@pytest.mark.parametrize("text", ["a", "\u200bTop\u200b", "\u202eevil", "日本", "🏆"])
+def test_given_text_that_shows_something_then_not_blank(text: str) -> None:
+    assert not blank(text)
+
+
+@pytest.mark.parametrize("name", INVISIBLE)
+async def test_given_an_invisible_name_then_every_definition_refuses_it(db: str, name: str) -> None:
+    tenant = await make_tenant(slug="names")
+    org = await make_org(tenant=tenant, managers={"mgr": None, "ann": "mgr"})
+    system = system_viewer(tenant)
+
+    attempts = {
+        "badge": create_badge(viewer=system, name=name, rule="deals >= 1"),
+        "streak": create_streak(viewer=system, name=name, rule="deals >= 1", unit="period"),
+        "board": create_leaderboard(
+            viewer=system, name=name, metric="earnings", period_kind="month"
+        ),
+        "contest": launch_contest(
+            viewer=system, name=name, metric="deal_count",
+            starts_at=datetime(2030, 1, 4, 8, tzinfo=UTC),
+            ends_at=datetime(2030, 1, 4, 18, tzinfo=UTC),
+            prizes=[{"rank": 1, "description": "Lunch", "amount": "40.00"}],
+            rep_ids=[org["ann"].id],
+        ),
+        "level": set_level_map(viewer=system, levels=[Level(1, name, 0)]),
+    }  # fmt: skip
+    for what, attempt in attempts.items():
+        with pytest.raises(DomainError) as caught:
+            await attempt
+        expected = "levels[0]" if what == "level" else "name"
+        assert caught.value.field == expected, what
+
+    for model in (BadgeDefinition, StreakDefinition, Leaderboard, Contest, LevelDefinition):
+        assert await model.filter(tenant_id=tenant.id).count() == 0
+
+
+async def test_given_an_empty_level_map_then_refused_naming_levels_and_the_map_kept(
+    db: str,
+) -> None:
+    tenant = await make_tenant(slug="levels-empty")
+    system = system_viewer(tenant)
+    await set_level_map(viewer=system, levels=[Level(1, "Rookie", 0)])
+
+    with pytest.raises(DomainError) as caught:
+        await set_level_map(viewer=system, levels=[])
+
+    assert caught.value.field == "levels"
+    assert await LevelDefinition.filter(tenant_id=tenant.id).count() == 1
