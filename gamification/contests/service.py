@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
@@ -60,6 +60,25 @@ def claws_back(tenant: Tenant) -> bool:
 MAX_FIGURE = Decimal(10) ** 14
 MAX_RANK = 1000
 MAX_NAME = 100
+# a contest may start in the past and count the deals already dated inside its window (the
+# demo's runs from the first of the month), but not from the year 1
+MAX_BACKDATE = timedelta(days=366)
+
+
+def _moment(value: Any, field: str) -> datetime:
+    """A window's bound as an aware UTC datetime; a time without a UTC offset (or a bare
+    date) is refused naming ``field``, not compared with aware times (a TypeError)."""
+    if not isinstance(value, datetime):
+        raise ContestError("not a date and time", field=field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ContestError(
+            f"{value.isoformat()} has no UTC offset: give one, e.g. 2030-01-04T08:00:00Z",
+            field=field,
+        )
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ContestError(f"{value.isoformat()} is out of range", field=field) from None
 
 
 def _figure(value: Decimal, field: str, what: str) -> None:
@@ -154,6 +173,12 @@ async def launch_contest(
     if tie_rule not in set(rules.TieRule):
         raise ContestError(f"unknown tie rule {tie_rule!r}", field="tieRule")
     fmt, tie = rules.Format(format), rules.TieRule(tie_rule)
+    starts_at, ends_at = _moment(starts_at, "startsAt"), _moment(ends_at, "endsAt")
+    if starts_at < now - MAX_BACKDATE:
+        raise ContestError(
+            f"starts more than {MAX_BACKDATE.days} days ago: give a start within the last year",
+            field="startsAt",
+        )
     if ends_at <= starts_at:
         raise ContestError("the window ends before it starts", field="endsAt")
     if ends_at <= now:
