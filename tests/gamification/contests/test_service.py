@@ -368,10 +368,16 @@ async def test_given_teams_then_the_winning_team_splits_its_prize_to_the_cent():
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"starts_at": datetime(2026, 10, 5, 8)}, "startsAt"),  # "2026-10-05T08:00:00"
+        ({"starts_at": datetime.fromisoformat("2026-10-05T08:00:00")}, "startsAt"),
         ({"starts_at": datetime.fromisoformat("2026-10-05")}, "startsAt"),  # a bare date
-        ({"ends_at": datetime(2026, 10, 20)}, "endsAt"),
-        ({"starts_at": datetime(2026, 10, 5), "ends_at": datetime(2026, 10, 20)}, "startsAt"),
+        ({"ends_at": datetime.fromisoformat("2026-10-20T00:00:00")}, "endsAt"),
+        (
+            {
+                "starts_at": datetime.fromisoformat("2026-10-05"),
+                "ends_at": datetime.fromisoformat("2026-10-20"),
+            },
+            "startsAt",
+        ),
     ],
 )
 async def test_given_a_time_without_a_utc_offset_when_launching_then_refused_naming_it(
