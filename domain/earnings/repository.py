@@ -10,6 +10,7 @@ from tortoise import connections
 
 from domain.earnings.models import EarningsLine, EarningsResult
 from domain.kit.errors import Forbidden, NotFound
+from domain.kit.numbers import bigint_id
 from domain.org.repository import UserRepository, parse_id
 from domain.org.viewer import Viewer
 
@@ -43,10 +44,9 @@ class EarningsRepository:
         return found
 
     async def line(self, line_id: int | str) -> EarningsLine:
-        try:
-            parsed = int(str(line_id))
-        except ValueError:
-            raise NotFound(f"no earnings line {line_id!r}", field="lineId") from None
+        parsed = bigint_id(line_id)
+        if parsed is None:
+            raise NotFound(f"no earnings line {str(line_id)[:40]!r}", field="lineId")
         found = (
             await EarningsLine.filter(tenant_id=self.tenant_id, id=parsed)
             .prefetch_related("result")

@@ -110,6 +110,20 @@ def parse_whole_number(value: object, *, field: str, maximum: int = MAX_VERSION)
     return value
 
 
+def bigint_id(value: object) -> int | None:
+    """A row id from the outside (a BIGINT primary key: 1 to 2**63 - 1, ASCII digits), or
+    None when it cannot be one: the caller says NotFound naming its field. ``int()`` alone
+    takes "١٢" and "1_000", and a value past the column's range fails in the driver."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not 0 < len(text) <= 19 or not _WHOLE.fullmatch(text):
+            return None
+        value = int(text)
+    return value if 0 < value <= MAX_VERSION else None
+
+
 def _to_decimal(value: object, *, exponent: bool) -> Decimal | None:
     if isinstance(value, bool):
         return None

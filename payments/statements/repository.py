@@ -10,6 +10,7 @@ from uuid import UUID
 from tortoise import connections
 
 from domain.kit.errors import Forbidden, NotFound
+from domain.kit.numbers import bigint_id
 from domain.org.repository import UserRepository, parse_id
 from domain.org.viewer import Viewer
 from payments.statements.models import Adjustment, Statement, StatementLine
@@ -88,10 +89,9 @@ class StatementRepository:
         ).order_by("position")
 
     async def line(self, statement: Statement, line_id: int | str, *, field: str) -> StatementLine:
-        try:
-            parsed = int(str(line_id))
-        except ValueError:
-            raise NotFound(f"no statement line {line_id!r}", field=field) from None
+        parsed = bigint_id(line_id)
+        if parsed is None:
+            raise NotFound(f"no statement line {str(line_id)[:40]!r}", field=field)
         found = await StatementLine.get_or_none(
             tenant_id=self.tenant_id, statement_id=statement.id, id=parsed
         )

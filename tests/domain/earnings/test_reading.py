@@ -131,6 +131,11 @@ async def test_given_malformed_ids_when_read_then_not_found(db: str):
             await repo.line(bad)
         with pytest.raises(NotFound):
             await repo.results(bad, "2026-10")
+    # past a BIGINT (the driver's OverflowError was a 500), Unicode digits, signs
+    for bad in ("9223372036854775808", "99999999999999999999999", 2**63, "-1", "0", "١٢"):
+        with pytest.raises(NotFound) as caught:
+            await repo.line(bad)
+        assert caught.value.field == "lineId"
 
 
 async def test_given_many_lines_when_paged_then_every_line_once(db: str):
