@@ -39,18 +39,22 @@ class UserRepository:
     def _scoped(self) -> QuerySet[User]:
         return User.filter(tenant_id=self.tenant_id)
 
-    async def get(self, user_id: UUID | str, *, for_update: bool = False) -> User:
-        """The user of the viewer's tenant with this id (no access rule: see ``visible``).
+    async def get(
+        self, user_id: UUID | str, *, for_update: bool = False, field: str = "id"
+    ) -> User:
+        """The user of the viewer's tenant with this id (no access rule: see ``visible``);
+        NotFound naming ``field`` (the input the id came from) for a malformed id, an unknown
+        one or another tenant's.
 
         ``for_update`` serialises work on one person (recompute, quotas, offers) with a FOR NO
         KEY UPDATE lock: unlike FOR UPDATE it does not block the foreign-key checks of rows
         being inserted that reference the person, which deadlocked concurrent workers."""
-        query = self._scoped().filter(id=parse_id(user_id, "id"))
+        query = self._scoped().filter(id=parse_id(user_id, field))
         if for_update:
             query = query.select_for_update(no_key=True)
         user = await query.first()
         if user is None:
-            raise NotFound(f"no user {user_id}", field="id")
+            raise NotFound(f"no user {user_id}", field=field)
         return user
 
     async def by_external_id(self, external_id: str) -> User | None:

@@ -215,7 +215,7 @@ async def create_target_plan(
     repo = TargetRepository(viewer)
     if await repo.latest_version(key):
         raise Conflict(f"target plan {key!r} exists: revise it instead", field="key")
-    owner = await UserRepository(viewer).get(parse_id(owner_id, "ownerId"))
+    owner = await UserRepository(viewer).get(owner_id, field="ownerId")
     plan = await TargetPlan.create(
         tenant_id=viewer.tenant_id,
         key=key,

@@ -34,11 +34,12 @@ from domain.kit.errors import DomainError, Forbidden
 from domain.kit.money import ZERO, round_money
 from domain.kit.periods import parse_period
 from domain.notifications.texts import language_of, money_text, percent_text
-from domain.org.repository import UserRepository, parse_id
+from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 from payments import documents
 from payments.invoices.models import Invoice, InvoiceKind, PartnerProfile, TaxKind, TaxRule
+from payments.payouts.validation import COUNTRIES
 from payments.statements.models import Statement
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
@@ -55,9 +56,15 @@ def _require_admin(viewer: Viewer, field: str) -> None:
 
 
 def _country(value: str, field: str = "country") -> str:
+    """An ISO 3166 country code, as payout addresses take them (`COUNTRIES`: "XX" or "ZZ"
+    has the shape of one and is no country)."""
     country = (value or "").strip().upper()
     if not _COUNTRY.fullmatch(country):
         raise InvoiceError("an ISO 3166 country code of two letters, e.g. IT", field=field)
+    if country not in COUNTRIES:
+        raise InvoiceError(
+            f"{country} is not an ISO 3166 country code (e.g. IT, DE, US)", field=field
+        )
     return country
 
 
@@ -89,7 +96,7 @@ async def set_partner_profile(
 ) -> PartnerProfile:
     """Admins: make a payee a partner (or change their legal data), audited."""
     _require_admin(viewer, "repId")
-    user = await UserRepository(viewer).get(parse_id(rep_id, "repId"))
+    user = await UserRepository(viewer).get(rep_id, field="repId")
     name = (legal_name or "").strip()
     if not name or len(name) > 200 or "\x00" in name:
         raise InvoiceError("1 to 200 characters", field="legalName")

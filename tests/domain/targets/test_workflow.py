@@ -364,6 +364,12 @@ async def test_given_bad_plans_when_created_or_published_then_error_names_field(
             owner_id=org["boss"].id,
         )
     assert negative.value.field == "amount"
+    with pytest.raises(NotFound) as unknown:  # a well-formed id of nobody in the tenant
+        await service.create_target_plan(
+            viewer=admin, key="nobody", period="2026-Q4", measure="b", amount=Decimal(1),
+            currency="EUR", owner_id=root.id,
+        )  # fmt: skip
+    assert unknown.value.field == "ownerId"
     await service.allocate(viewer=admin, target_id=root.id, method=AllocationMethod.EQUAL)
     with pytest.raises(Conflict) as unvalidated:
         await service.publish(viewer=admin, plan_id=plan.id)

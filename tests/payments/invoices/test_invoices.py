@@ -165,6 +165,8 @@ async def _snapshot():
         ({"base_share": D("1.5")}, "baseShare"),
         ({"kind": "sales_tax"}, "kind"),
         ({"country": "Italy"}, "country"),
+        ({"country": "XX"}, "country"),  # two letters, but no country
+        ({"country": "ZZ"}, "country"),
     ],
 )
 async def test_given_a_bad_tax_rule_then_a_field_error_and_nothing_stored(args, field):
@@ -187,6 +189,9 @@ async def test_given_a_bad_tax_rule_then_a_field_error_and_nothing_stored(args, 
         ({"legal_name": " "}, "legalName"),
         ({"address": ""}, "address"),
         ({"rep_id": "nobody"}, "repId"),
+        ({"rep_id": "00000000-0000-4000-8000-000000000000"}, "repId"),  # nobody's id
+        ({"country": "ZZ", "tax_id": None}, "country"),
+        ({"country": "XX", "tax_id": None}, "country"),
     ],
 )
 async def test_given_bad_partner_data_then_a_field_error_and_nothing_stored(args, field):
