@@ -5,7 +5,8 @@ as written. The labels are here once, for the PDFs and for the JSON documents (`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from domain.kit.pdf import SANS, new_pdf
@@ -42,6 +43,21 @@ LABELS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
+log = logging.getLogger(__name__)
+
+
+def undrawable(pdf: FPDF, texts: Iterable[str]) -> str:
+    """The characters of ``texts`` that no font of ``pdf`` has a glyph for (CJK, Hangul, Thai,
+    Arabic...: DejaVu and Noto Devanagari do not draw them), in order, once each: fpdf2
+    leaves them out of the page without a word."""
+    drawn: set[int] = set()
+    for font in pdf.fonts.values():
+        drawn.update(getattr(font, "cmap", None) or ())
+    return "".join(
+        dict.fromkeys(c for t in texts for c in t if not c.isspace() and ord(c) not in drawn)
+    )
+
+
 def labels(table: Mapping[str, dict[str, str]], language: str) -> dict[str, str]:
     """The labels of ``language`` (a language code, e.g. from `language_of`), else English."""
     return dict(table.get(language, table["en"]))
@@ -60,6 +76,15 @@ def statement_pdf(document: Mapping[str, Any], language: str) -> bytes:
     """A statement (``statement_document``'s form, its amounts formatted) as a PDF."""
     words = labels(LABELS, language)
     pdf = _pdf(f"{words['title']} {document['period']}", document["tenant"])
+    missing = undrawable(
+        pdf, [document["payee"]["name"], *(ln["description"] for ln in document["lines"])]
+    )
+    if missing:  # the payee's CRM id beside the name still says whose statement it is
+        log.warning(
+            "statement %s (%s): the PDF fonts have no glyph for %d characters of the payee's "
+            "name or the lines (%r): left out of the PDF",
+            document["id"], document["payee"]["id"], len(missing), missing[:20],
+        )  # fmt: skip
     font = SANS
     pdf.set_font(font, "", 10)
     pdf.cell(0, 6, document["tenant"], new_x="LMARGIN", new_y="NEXT")

@@ -74,3 +74,22 @@ async def test_given_a_payee_language_then_the_pdf_reads_in_it(locale, words):
     for expected in (*words, "Ann (ann)", statement.inputs_hash, "000,00" if locale == "fr-FR"
                      else "5,000.00"):  # fmt: skip
         assert expected in text, (expected, text)
+
+
+async def test_given_a_payee_name_the_fonts_cannot_draw_then_a_warning_and_the_crm_id_shows(
+    caplog,
+):
+    # DejaVu and Noto Devanagari have no CJK glyphs: the PDF leaves those characters out
+    world, statement = await _statement()
+    world["ann"].display_name = "山田 太郎 Ωμέγα Ψ"
+    await world["ann"].save(update_fields=["display_name"])
+
+    with caplog.at_level("WARNING", logger="payments.documents"):
+        pdf = await statement_pdf(viewer=world.system, statement_id=statement.id)
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Ωμέγα Ψ (ann)" in text.replace("Ω μέγα", "Ωμέγα")
+    (warning,) = [r for r in caplog.records if r.name == "payments.documents"]
+    assert str(statement.id) in warning.getMessage()
+    assert "(ann)" in warning.getMessage()
+    assert "山田太郎" in warning.getMessage()
