@@ -69,7 +69,24 @@ class SepaDebtor:
             raise MethodConfigError(exc.message, field=exc.field) from None
         if not epc_text(name, 70):
             raise MethodConfigError("the payer needs a name", field="debtor.name")
+        if (part := unwritable_part(address)) is not None:
+            raise MethodConfigError("has no Latin letters", field=f"debtor.address.{part}")
         return cls(name=name, iban=parsed_iban, bic=parsed_bic, address=address)
+
+
+_ADDRESS_PARTS = (("street", "street", 70), ("building_number", "buildingNumber", 16),
+                  ("postal_code", "postalCode", 16), ("town", "town", 35))  # fmt: skip
+
+
+def unwritable_part(a: PostalAddress) -> str | None:
+    """The first part of an address given but with nothing left in the EPC character set (no
+    Latin letters or digits: "東京都", "Ωmega" is "mega" but "ﷺ" is nothing): the file would
+    leave it out, and a town is mandatory. None when every part given can be written."""
+    for attribute, name, limit in _ADDRESS_PARTS:
+        value = getattr(a, attribute)
+        if value and not epc_text(value, limit):
+            return name
+    return None
 
 
 def _address(a: PostalAddress) -> dict[str, str]:
@@ -111,6 +128,8 @@ def _refusal(i: PayoutInstruction) -> Failed | None:
     )  # fmt: skip
     if refused is None and i.account.address is None:
         return Failed(i.reference, "the payee has no structured postal address", "address")
+    if refused is None and (part := unwritable_part(i.account.address)) is not None:
+        return Failed(i.reference, f"the payee's address.{part} has no Latin letters", "address")
     return refused
 
 

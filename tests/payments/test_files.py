@@ -133,11 +133,35 @@ def test_given_instructions_sepa_cannot_pay_then_each_fails_with_its_reason_and_
 
 
 @pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        (PostalAddress("東京都千代田区", None, "100-0001", "Ωmega", "JP"), "address.street"),
+        (PostalAddress("Sonnenallee", "1", "20095", "ﷺ", "DE"), "address.town"),
+        (PostalAddress("Sonnenallee", "一", "20095", "Hamburg", "DE"), "address.buildingNumber"),
+    ],
+)
+def test_given_an_address_part_without_latin_letters_then_that_item_fails_naming_it(
+    address, reason
+):
+    # the file would leave the part out (EPC rules want a town) and pay all the same
+    payout = _sepa([instruction(1), instruction(2, replace(SEPA_ACCOUNT, address=address))])
+
+    assert [type(o).__name__ for o in payout.outcomes] == ["Submitted", "Failed"]
+    failed = payout.outcomes[1]
+    assert isinstance(failed, Failed)
+    assert failed.code == "address"
+    assert reason in failed.reason
+    root = SafeET.fromstring(payout.content)
+    assert [e.text for e in root.iter() if _local(e.tag) == "EndToEndId"] == ["item-000001"]
+
+
+@pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"iban": "DE02 1203 0000 0000 2020 52"}, "debtor.iban"),
         ({"bic": "BYLAXXM1"}, "debtor.bic"),
         ({"name": "美"}, "debtor.name"),
+        ({"address": PostalAddress("Sonnenallee", "1", "20095", "ﷺ", "DE")}, "debtor.address.town"),
     ],
 )
 def test_given_a_bad_debtor_then_a_config_error_names_the_field(change: dict, field: str):
