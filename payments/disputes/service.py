@@ -52,6 +52,9 @@ async def raise_dispute(
         raise DisputeError(
             "only the payee may dispute a statement: it is not yours", field="statementId"
         )
+    # locked: concurrent raises of one statement take turns, so the second finds the first
+    # (and an adjustment that replaces the version waits, or is waited for)
+    statement = await Statement.filter(id=statement.id).select_for_update().get()
     if not statement.current:
         raise DisputeError(
             f"version {statement.version} was replaced: dispute the statement in force",
@@ -61,6 +64,17 @@ async def raise_dispute(
     if line_id is not None:
         line = await StatementRepository(viewer).line(statement, line_id, field="lineId")
     text = _text(message, "message")
+    already = Dispute.filter(
+        tenant_id=viewer.tenant_id, statement_id=statement.id, user_id=statement.user_id,
+        status=DisputeStatus.OPEN.value,
+    )  # fmt: skip
+    already = already.filter(line_id=line.id) if line else already.filter(line_id__isnull=True)
+    if await already.exists():
+        raise DisputeError(
+            f"you have an open dispute on this {'line' if line else 'statement'} already: "
+            "comment on it (commentDispute) instead of raising another",
+            field="lineId" if line else "statementId",
+        )
     payee = await UserRepository(viewer).get(statement.user_id)
     dispute = await Dispute.create(
         tenant_id=viewer.tenant_id,
@@ -175,7 +189,7 @@ async def resolve_dispute(
         reason = statements.check_text(f"Dispute: {text}"[: statements.MAX_REASON], "comment")
         made = await statements.adjust(
             viewer=viewer, user=payee, period=period, amount=adjustment,
-            currency=statement.currency, reason=reason,
+            currency=statement.currency, reason=reason, field="adjustment",
         )  # fmt: skip
     dispute.status = (DisputeStatus.ACCEPTED if accept else DisputeStatus.REJECTED).value
     dispute.resolution = text

@@ -30,11 +30,11 @@ from domain.engine.explanations import render_stored
 from domain.kit.clock import utc_now
 from domain.kit.errors import DomainError, Forbidden, NotFound, quoted
 from domain.kit.money import ZERO, is_currency, round_money
-from domain.kit.numbers import check_decimal
+from domain.kit.numbers import MAX_INTEGER_DIGITS, check_decimal
 from domain.kit.periods import parse_period
 from domain.notifications.texts import language_of, money_text, period_text
 from domain.org.models import Role, User
-from domain.org.repository import UserRepository, parse_id
+from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.plans.models import PlanVersion
 from domain.rewards.models import Reward
@@ -55,6 +55,7 @@ from payments.statements.repository import StatementRepository
 from payments.statements.texts import describe
 
 MAX_REASON = 500
+MAX_TOTAL = Decimal(10) ** MAX_INTEGER_DIGITS  # a statement's total: NUMERIC(20, 6)
 CAP_PART = ""  # a result's payable beyond its components' (a plan cap): its own part
 
 
@@ -712,8 +713,16 @@ async def add_adjustment(
     """A manual amount on a payee's statement of ``period`` (audited): managers for their
     subtree (not themselves), admins and payout ops for anyone."""
     user = await _payee_to_manage(viewer, rep_id, "repId")
-    period_id = _period_id(period)
-    await _lock_period(viewer, period_id)
+    parsed = parse_period(period)
+    stored = await _lock_period(viewer, parsed.id)
+    if parsed.kind != "month" and stored is None:
+        # statements are a closed period's: monthly, unless a plan pays per quarter or year
+        # and that period was closed
+        raise AdjustmentError(
+            f"{parsed.id} is not a month: an adjustment goes on a month's statement (e.g. 2026-10)",
+            field="period",
+        )
+    period_id = parsed.id
     if not isinstance(currency, str) or not is_currency(currency):
         raise AdjustmentError(f"unknown currency {quoted(currency)}", field="currency")
     check_amount(amount, currency, "amount")
@@ -726,21 +735,48 @@ async def add_adjustment(
         )
     return await adjust(
         viewer=viewer, user=user, period=period_id, amount=amount, currency=currency,
-        reason=reason,
+        reason=reason, field="amount",
     )  # fmt: skip
 
 
 async def adjust(
-    *, viewer: Viewer, user: User, period: str, amount: Decimal, currency: str, reason: str
+    *,
+    viewer: Viewer,
+    user: User,
+    period: str,
+    amount: Decimal,
+    currency: str,
+    reason: str,
+    field: str,
 ) -> Adjustment:
-    """An adjustment already checked (``add_adjustment``, a dispute resolved with one)."""
-    current = await Statement.get_or_none(
-        tenant_id=viewer.tenant_id, user_id=user.id, period=period, currency=currency, current=True
-    )
+    """An adjustment already checked (``add_adjustment``, a dispute resolved with one:
+    ``field`` names the amount's input). The statement in force is locked first, so the
+    total it would reach is checked against what concurrent adjustments left."""
+    current = (
+        await Statement.filter(
+            tenant_id=viewer.tenant_id, user_id=user.id, period=period, currency=currency,
+            current=True,
+        )
+        .select_for_update()
+        .first()
+    )  # fmt: skip
     if current is not None and current.status == StatementStatus.PAID.value:
         raise AdjustmentError(
             f"the {period} statement is paid: adjust the next period", field="period"
         )
+    if current is not None:
+        before = Decimal(current.total)
+    else:  # not built yet: the adjustments made so far are what the build will add it to
+        before = sum(
+            (
+                Decimal(a)
+                for a in await Adjustment.filter(
+                    tenant_id=viewer.tenant_id, user_id=user.id, period=period, currency=currency
+                ).values_list("amount", flat=True)
+            ),
+            ZERO,
+        )
+    check_total(before + amount, period, field)
     adjustment = await Adjustment.create(
         tenant_id=viewer.tenant_id,
         user_id=user.id,
@@ -773,17 +809,31 @@ async def adjust(
 
 
 async def _payee_to_manage(viewer: Viewer, rep_id: UUID | str, field: str) -> User:
-    user = await UserRepository(viewer).get(parse_id(rep_id, field)) if rep_id else None
-    if user is None:
+    if not rep_id:
         raise NotFound(f"no person {quoted(rep_id)}", field=field)
+    user = await UserRepository(viewer).get(rep_id, field=field)
     allowed = await approvable_ids(viewer)
     if allowed is not None and user.id not in allowed:
+        if user.id == viewer.user_id:
+            raise ApprovalRefused("you may not approve or adjust your own statements", field=field)
+        # no name: who is outside the viewer's team is someone they may not see either
         raise ApprovalRefused(
-            f"{user.display_name} is not in your team: you may not approve or adjust their "
-            "statements",
+            "this person is not in your team: you may approve or adjust your team's "
+            "statements only",
             field=field,
         )
     return user
+
+
+def check_total(total: Decimal, period: str, field: str) -> None:
+    """AdjustmentError naming ``field`` when a statement's total would not fit its column
+    (NUMERIC(20, 6): at most 14 digits before the point), though each amount does."""
+    if abs(total) >= MAX_TOTAL:
+        raise AdjustmentError(
+            f"the {period} statement's total would be {total}: more than a statement holds "
+            f"(at most {MAX_INTEGER_DIGITS} digits before the point)",
+            field=field,
+        )
 
 
 def check_amount(amount: Decimal, currency: str, field: str) -> None:

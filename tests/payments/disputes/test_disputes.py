@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from tortoise.transactions import in_transaction
 
 from domain.audit.models import AuditEntry
 from domain.kit.errors import DomainError
@@ -9,7 +12,7 @@ from domain.notifications.service import claim_pushes, register_device
 from payments.disputes.models import Dispute, DisputeComment
 from payments.disputes.service import comment, raise_dispute, resolve_dispute
 from payments.statements.models import Adjustment, Statement, StatementLine
-from payments.statements.service import approve_statements, build_statements
+from payments.statements.service import add_adjustment, approve_statements, build_statements
 from tests.payments.helpers import D, close, current, deal, lines_of, make_world
 from tests.workers.fcm_standin import ACCESS_TOKEN, PROJECT, fcm_standin
 from workers.push import FcmPushSender
@@ -230,3 +233,68 @@ async def test_given_a_resolved_dispute_when_the_push_job_runs_then_the_payee_ph
     assert [(m["token"], m["notification"]["title"]) for m in standin.messages] == [
         ("ann-phone", "Your dispute is rejected")
     ]
+
+
+@pytest.mark.parametrize(
+    "line_id", ["9223372036854775808", "99999999999999999999999", "9223372036854775807", "-1"]
+)
+async def test_given_a_line_id_past_a_bigint_then_not_found_on_line_id(line_id):
+    world = await _built()
+    statement = await current(world, "ann", "2026-10")
+    with pytest.raises(DomainError) as caught:
+        await raise_dispute(
+            viewer=world.viewer("ann"), statement_id=str(statement.id), line_id=line_id,
+            message="this one",
+        )  # fmt: skip
+    assert (caught.value.code, caught.value.field) == ("not_found", "lineId")
+    assert await Dispute.all().count() == 0
+
+
+@pytest.mark.parametrize("line", [True, False])
+async def test_given_concurrent_identical_disputes_then_one_is_raised_and_the_rest_refused(line):
+    world = await _built()
+
+    async def once():
+        try:
+            async with in_transaction():
+                return await _raise(world, line=line)
+        except DomainError as exc:
+            return exc
+
+    outcomes = await asyncio.gather(*(once() for _ in range(8)))
+
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert len(refused) == 7
+    assert {e.field for e in refused} == {"lineId" if line else "statementId"}
+    assert await Dispute.filter(status="open").count() == 1
+    assert await Notification.all().count() == 1  # the manager told once
+    # the other line, or the whole statement, is another question: it may be raised
+    await _raise(world, line=not line)
+    assert await Dispute.filter(status="open").count() == 2
+
+
+async def test_given_a_resolved_dispute_then_the_same_line_may_be_disputed_again():
+    world = await _built()
+    dispute, _ = await _raise(world)
+    await resolve_dispute(
+        viewer=world.viewer("mia"), dispute_id=str(dispute.id), accept=False, comment="no"
+    )
+    again, _ = await _raise(world)
+    assert again.status == "open"
+
+
+async def test_given_an_adjustment_past_what_a_total_holds_then_an_adjustment_error():
+    world = await _built()
+    await add_adjustment(
+        viewer=world.viewer("mia"), rep_id=world["ann"].id, period="2026-10",
+        amount=D("-99999999999000"), currency="EUR", reason="a large one",
+    )  # fmt: skip
+    dispute, _ = await _raise(world)
+    with pytest.raises(DomainError) as caught:
+        await resolve_dispute(
+            viewer=world.viewer("mia"), dispute_id=str(dispute.id), accept=True, comment="ok",
+            adjustment=D("-99999999999999.99"),
+        )  # fmt: skip
+    assert caught.value.field == "adjustment"
+    assert (await Dispute.get(id=dispute.id)).status == "open"
+    assert await Adjustment.all().count() == 1

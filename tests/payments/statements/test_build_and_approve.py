@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
 from domain.audit.models import AuditEntry
-from domain.kit.errors import DomainError
+from domain.kit.errors import DomainError, NotFound
 from domain.rewards.service import grant_reward
 from payments.statements.models import Adjustment, Statement, StatementLine
 from payments.statements.repository import StatementRepository
@@ -261,3 +262,87 @@ async def test_given_no_statements_when_approving_then_a_period_error():
         await approve_statements(viewer=world.viewer("ops"), period="2026-10")
     assert caught.value.field == "period"
     assert Decimal(0) == sum([s.total for s in await Statement.all()], Decimal(0))
+
+
+@pytest.mark.parametrize("approved", [False, True])
+async def test_given_adjustments_past_what_a_total_holds_then_an_amount_error_and_nothing_changes(
+    approved,
+):
+    # each amount has 14 digits, as the column allows; ann's total (250 + it) would have 15
+    world = await _closed_october()
+    await build_statements(viewer=world.system, period="2026-10")
+    if approved:  # the change would be version 2
+        await approve_statements(viewer=world.viewer("ops"), period="2026-10")
+    before = await _snapshot()
+    with pytest.raises(DomainError) as caught:
+        await add_adjustment(
+            viewer=world.viewer("mia"), rep_id=world["ann"].id, period="2026-10",
+            amount=D("99999999999999.99"), currency="EUR", reason="ovf",
+        )  # fmt: skip
+    assert caught.value.field == "amount"
+    assert "total" in caught.value.message
+    assert await _snapshot() == before
+
+
+async def test_given_adjustments_before_the_build_past_what_a_total_holds_then_an_amount_error():
+    world = await make_world()
+    args = {"viewer": world.viewer("mia"), "rep_id": world["ann"].id, "period": "2026-10",
+            "currency": "EUR", "reason": "ovf"}  # fmt: skip
+    await add_adjustment(**args, amount=D("60000000000000"))
+    with pytest.raises(DomainError) as caught:
+        await add_adjustment(**args, amount=D("40000000000000"))
+    assert caught.value.field == "amount"
+    assert await Adjustment.all().count() == 1
+
+
+@pytest.mark.parametrize("period", ["2026-Q4", "2026", "2027-Q1"])
+async def test_given_a_quarter_or_a_year_when_adjusting_then_a_period_error(period):
+    world = await _closed_october()
+    await build_statements(viewer=world.system, period="2026-10")
+    before = await _snapshot()
+    with pytest.raises(DomainError) as caught:
+        await add_adjustment(
+            viewer=world.viewer("mia"), rep_id=world["ann"].id, period=period,
+            amount=D("10"), currency="EUR", reason="a reason",
+        )  # fmt: skip
+    assert caught.value.field == "period"
+    assert "not a month" in caught.value.message
+    assert await _snapshot() == before
+
+
+@pytest.mark.parametrize(("who", "whose"), [("ann", "cat"), ("mia", "cat"), ("max", "ann")])
+async def test_given_someone_outside_the_viewers_team_then_the_refusal_does_not_name_them(
+    who, whose
+):
+    world = await _closed_october()
+    await build_statements(viewer=world.system, period="2026-10")
+    person = world[whose]
+    for call in (
+        add_adjustment(
+            viewer=world.viewer(who), rep_id=person.id, period="2026-10", amount=D("10"),
+            currency="EUR", reason="a reason",
+        ),
+        approve_statements(viewer=world.viewer(who), period="2026-10", rep_ids=[person.id]),
+    ):  # fmt: skip
+        with pytest.raises(DomainError) as caught:
+            await call
+        assert caught.value.field in ("repId", "repIds", "period")
+        assert person.display_name not in caught.value.message
+        assert person.external_id not in caught.value.message
+
+
+async def test_given_an_unknown_or_another_tenants_person_then_not_found_names_rep_id():
+    world = await _closed_october()
+    other = await make_world(slug="other")
+    await build_statements(viewer=world.system, period="2026-10")
+    for rep_id in (uuid4(), other["ann"].id):
+        with pytest.raises(NotFound) as caught:
+            await add_adjustment(
+                viewer=world.viewer("ops"), rep_id=rep_id, period="2026-10", amount=D("10"),
+                currency="EUR", reason="a reason",
+            )  # fmt: skip
+        assert caught.value.field == "repId"
+        with pytest.raises(NotFound) as caught:
+            await approve_statements(viewer=world.viewer("ops"), period="2026-10",
+                                     rep_ids=[rep_id])  # fmt: skip
+        assert caught.value.field == "repIds"
