@@ -6,12 +6,13 @@ import|export`). One row per person and plan:
 A plan's rows form its tree through the manager hierarchy: the top row is the one whose
 person's manager has no row; every other row's parent is its person's manager's row, and a
 parent's value is exactly the sum of its children's. The export adds version, status, comment
-and accepted_at, which the import reads past, so an exported file imports back.
+and accepted_at, which the import reads past, so an exported file imports back. A cell a
+spreadsheet would run as a formula (a comment ``=HYPERLINK(...)``) is exported with a leading
+``'`` (domain/kit/text.py) and the import takes the quote off again.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from domain.datasets.csvfiles import _rows
 from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
 from domain.kit.money import format_plain, is_currency, unpadded
 from domain.kit.periods import parse_period
+from domain.kit.text import csv_writer, from_csv_cell
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
@@ -89,6 +91,8 @@ async def import_targets(
     kind = tenant.settings.get("period_kind", "month")
     plans: dict[str, list[_Line]] = {}
     for row in rows:
+        # an exported cell's formula quote off (domain/kit/text.py): an export imports back
+        row.cells = {column: from_csv_cell(cell.strip()) for column, cell in row.cells.items()}
         key = _text(row, "plan", 100)
         period = row.required("period")
         try:
@@ -279,7 +283,7 @@ async def export_targets(*, viewer: Viewer, plan: str | None = None) -> str:
         raise InvalidInput(f"no target plan {quoted(plan)}", field="--plan")
     people = {u.id: u for u in await UserRepository(viewer).all()}
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)  # no cell a spreadsheet runs as a formula
     writer.writerow(COLUMNS)
     repo = TargetRepository(viewer)
     for p in latest.values():
