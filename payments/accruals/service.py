@@ -9,7 +9,6 @@ rewards and its adjustments.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from collections import defaultdict
@@ -22,6 +21,7 @@ from tortoise import connections
 from domain.kit.errors import DomainError, Forbidden
 from domain.kit.money import ZERO, round_money
 from domain.kit.periods import parse_period
+from domain.kit.text import csv_writer
 from domain.org.viewer import Viewer
 from payments.methods.sap import COLUMNS, MAX_DOCUMENT_LINES  # one layout for both journals
 
@@ -147,7 +147,7 @@ async def journal_csv(
     found = await accruals(viewer=viewer, period=period, by_component=True)
     period_id = parse_period(period).id
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)  # no cell a spreadsheet runs as a formula
     writer.writerow(COLUMNS)
     by_currency: dict[str, list[Accrual]] = defaultdict(list)
     for a in found:

@@ -8,7 +8,6 @@ per payee, amounts as plain decimals. Several instructions for one employee are 
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
+from domain.kit.text import csv_writer
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     Failed,
@@ -68,7 +68,7 @@ def paydata_file(
         totals[employee] = totals.get(employee, Decimal(0)) + i.amount
         outcomes.append(Submitted(i.reference, provider_id=f"{batch_id}/{employee}"))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out, lineterminator="\r\n")  # no cell a spreadsheet runs
     if totals:
         writer.writerow(HEADER)
         for employee in sorted(totals):

@@ -9,11 +9,12 @@ them by: vendor or personnel number) and the item's reference, so SAP's payment 
 the open items and a reconciliation finds each item. A document holds at most 999 lines
 (SAP's limit), so 499 items; its reference is derived from the batch and the document's
 number, so importing the same file twice shows the same reference (SAP refuses the
-duplicate). The same instructions give the same bytes."""
+duplicate). An item's text is its reference first (never cut: reconciliation needs it),
+then the payee's external id, cut to SAP's 50 characters; no cell is one a spreadsheet runs
+as a formula (domain/kit/text.py). The same instructions give the same bytes."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.kit.money import is_currency, round_money
+from domain.kit.text import csv_writer
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     Failed,
@@ -103,7 +105,7 @@ def journal_file(
         else:
             accepted.append(i)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out, lineterminator="\r\n")  # no cell a spreadsheet runs
     if accepted:
         writer.writerow(COLUMNS)
     day = posting_date.isoformat()
@@ -120,7 +122,7 @@ def journal_file(
         line = 0
         for i in document:
             amount = format(round_money(i.amount, currency), "f")
-            text = f"{i.payee_code} {i.reference}"[:50]
+            text = f"{i.reference} {i.payee_code}"[:50]  # the reference is never cut
             for account, debit, credit in (
                 (ledger.accrued_account, amount, ""),
                 (ledger.payable_account, "", amount),

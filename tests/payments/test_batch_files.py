@@ -242,7 +242,7 @@ async def test_given_a_sap_journal_batch_then_every_payee_posted_balanced_and_co
     assert _balanced(document) == sum(statements.values())
     items = await PayoutItem.filter(batch_id=batch.id).prefetch_related("user")
     for item in items:
-        posted = [r for r in lines if r[12] == f"{item.user.external_id} {item.reference}"]
+        posted = [r for r in lines if r[12] == f"{item.reference} {item.user.external_id}"]
         assert [(r[9], r[10], r[11]) for r in posted] == [
             ("210000", f"{statements[item.user_id]:.2f}", ""),
             ("219000", "", f"{statements[item.user_id]:.2f}"),
