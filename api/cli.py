@@ -87,6 +87,16 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _write_output(path: Path, text: str) -> None:
+    """What a command writes to its ``-o FILE``: a path that cannot be written (no such
+    folder, a folder, no permission) is one line naming -o and exit status 2."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = "is a directory" if isinstance(exc, IsADirectoryError) else exc.strerror
+        _fail(f"-o: cannot write {quoted(str(path))}: {reason or exc}")
+
+
 PlanOption = Annotated[Path, typer.Option("--plan", help="Plan document (YAML or JSON).")]
 DataOption = Annotated[
     Path,
@@ -141,7 +151,9 @@ TenantOption = Annotated[
     str, typer.Option("--tenant", envvar="PODIUM_TENANT", help="The tenant's slug.")
 ]
 HostOption = Annotated[str, typer.Option("--host", envvar="PODIUM_HOST", help="Address to bind.")]
-PortOption = Annotated[int, typer.Option("--port", envvar="PODIUM_PORT", help="Port to bind.")]
+PortOption = Annotated[
+    int, typer.Option("--port", envvar="PODIUM_PORT", min=1, max=65535, help="Port to bind.")
+]
 
 
 _dev_env: list[Path] = []  # the .podium/env file the URLs came from, once read
@@ -566,9 +578,34 @@ def _plain_metavars(command: Any) -> None:
         _plain_metavars(sub)
 
 
+def _plain_text_only(command: Any) -> None:
+    """Every text option and argument of every command refuses control characters (a
+    newline, a tab, \\x01, ...): one line naming the option, exit status 2. Such text
+    ends up in the database, the audit log and one-line listings."""
+    for param in command.params:
+        name = max(param.opts, key=len) if param.param_type_name == "option" else param.name
+        param.callback = _without_controls(name, param.callback)
+    for sub in getattr(command, "commands", {}).values():
+        _plain_text_only(sub)
+
+
+def _without_controls(name: str, callback: Any) -> Any:
+    from domain.kit.text import control_character
+
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        texts = value if isinstance(value, list | tuple) else [value]
+        for text in texts:
+            if isinstance(text, str) and (found := control_character(text)):
+                _fail(f"{name}: contains a control character ({found}): give plain text")
+        return value if callback is None else callback(ctx, param, value)
+
+    return check
+
+
 def cli() -> Any:
     command = typer.main.get_command(app)
     _plain_metavars(command)
+    _plain_text_only(command)
     return command
 
 

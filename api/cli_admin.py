@@ -120,11 +120,14 @@ def send_event(
 
     from api import cli
     from api.webhooks.signatures import podium_signature
+    from domain.kit.errors import quoted
     from domain.org.repository import UserRepository
     from domain.org.viewer import Viewer
 
     if not _AMOUNT.fullmatch(amount):
         cli._fail(f"--amount: {amount!r} is not an amount (5000 or 1234.50)")
+    if url is not None and not _web_address(url):
+        cli._fail(f"--url: {quoted(url)} is not an http:// or https:// address")
 
     async def work() -> Any:
         found = await cli._tenant(tenant)
@@ -174,6 +177,21 @@ def send_event(
         sys.stderr.write(f"podium: {what}: rejected: {reason}\n")
         raise typer.Exit(2)
     sys.stdout.write(f"sent {what} -> {target}: 202 {json.dumps(answer)}\n")
+
+
+def _web_address(url: str) -> bool:
+    """An http:// or https:// address with a host (what httpx can post to)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and (parts.port is None or parts.port > 0)
+        )
+    except ValueError:  # a bad port or a bracketed host that is not one
+        return False
 
 
 def register(app: typer.Typer, tenant_app: typer.Typer) -> None:

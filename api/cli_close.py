@@ -30,9 +30,10 @@ WorkersOption = Annotated[
     int,
     typer.Option(
         "--workers",
-        help="Also ask this many arq workers (REDIS_URL) to share the close; 0: this process "
-        "alone (other `podium close` processes always may).",
+        help="Also ask this many arq workers (REDIS_URL) to share the close, at most 64; 0: "
+        "this process alone (other `podium close` processes always may).",
         min=0,
+        max=64,  # workers.queue.MAX_CLOSE_HELPERS: a job per helper, no more than can help
     ),
 ]
 

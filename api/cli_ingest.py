@@ -20,6 +20,7 @@ IdsOption = Annotated[
     typer.Option("--id", help="A dead letter's id (repeatable); default: every open one."),
 ]
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
+MIN_REASON, MAX_REASON = 3, 500  # a discard's reason, kept in the audit log
 
 
 def parse_ids(values: list[str] | None) -> list[int] | None:
@@ -128,6 +129,9 @@ def discard_dead_letters(
     from domain.org.viewer import Viewer
 
     wanted = parse_ids(ids) or []
+    reason = " ".join(reason.split())
+    if not MIN_REASON <= len(reason) <= MAX_REASON:  # as `podium payouts return` asks
+        cli._fail(f"--reason: say why, in {MIN_REASON} to {MAX_REASON} characters")
 
     async def work() -> list[int]:
         found = await cli._tenant(tenant)

@@ -117,6 +117,7 @@ def journal(
     """The period's journal entries (expense / accrued commissions / cash) as CSV for SAP's
     journal entry upload: balanced documents of at most 999 lines."""
     from api import cli
+    from domain.kit.errors import quoted
     from payments.accruals.service import Accounts, journal_csv
 
     try:
@@ -124,6 +125,11 @@ def journal(
     except ValueError:
         cli._fail(f"--posting-date: {posting_date!r} is not a date (YYYY-MM-DD)")
         return
+    for option, account in (
+        ("--expense-account", expense), ("--accrued-account", accrued), ("--cash-account", cash),
+    ):  # fmt: skip
+        if not (account.isascii() and account.isdigit() and len(account) <= 10):
+            cli._fail(f"{option}: {quoted(account)} is not a G/L account (1 to 10 digits)")
     accounts = Accounts(expense=expense, accrued=accrued, cash=cash)
     text = _run(
         tenant,
@@ -136,7 +142,7 @@ def journal(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        cli._write_output(output, text)
 
 
 def register(app: typer.Typer) -> None:

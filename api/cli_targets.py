@@ -76,7 +76,7 @@ def export_targets(tenant: TenantArg, plan: PlanOption = None, output: OutputOpt
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        cli._write_output(output, text)
 
 
 @targets_app.command("publish")

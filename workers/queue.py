@@ -36,6 +36,7 @@ FOLLOW_UP_SECONDS = 0.05
 APPLY_TASK = "apply_inbox_events"
 RECOMPUTE_BATCH_TASK = "recompute_requested"
 CLOSE_TASK = "close_chunks"
+MAX_CLOSE_HELPERS = 64  # close jobs one close may queue (`podium close --workers` at most)
 PUSH_TASK = "push_notifications"
 PAYOUT_TASK = "execute_payout_batch"
 
@@ -134,7 +135,11 @@ class JobQueue:
 
     async def enqueue_close(self, tenant_id: UUID | str, run_id: int, helpers: int = 2) -> None:
         """Ask up to ``helpers`` workers to share a close under way (each job claims chunks
-        until none is left; the CLI that started the close claims too)."""
+        until none is left; the CLI that started the close claims too). At most
+        ``MAX_CLOSE_HELPERS`` jobs, whatever the caller asks: each is a job in the queue the
+        real-time events wait behind."""
+        if not 0 <= helpers <= MAX_CLOSE_HELPERS:
+            raise ValueError(f"helpers: {helpers} is not 0 to {MAX_CLOSE_HELPERS}")
         for n in range(helpers):
             await self.pool.enqueue_job(
                 CLOSE_TASK, str(tenant_id), run_id, _job_id=f"close:{run_id}:{n}"
