@@ -28,6 +28,7 @@ from domain.kit.errors import DataError, InvalidInput, quoted
 from domain.kit.money import is_currency
 from domain.kit.numbers import FIELD_DIGITS, decimal_or_none, parse_decimal, parse_whole_number
 from domain.kit.periods import parse_date, parse_period
+from domain.kit.text import name_problem
 
 REPS = ("id", "name", "manager_id", "hire_date", "end_date")
 TRANSACTIONS = ("id", "rep_id", "type", "amount", "currency", "date", "state", "splits")
@@ -188,11 +189,14 @@ def read_rep_records(
         manager = row.text("manager_id", required=False)
         if manager == rep_id:
             raise row.fail("manager_id", "a rep cannot be their own manager")
+        name = row.text("name", required=False) or ""
+        if problem := name_problem(name):
+            raise row.fail("name", problem)
         if manager:
             managers[rep_id] = (manager, row.line)
         reps[rep_id] = Rep(
             rep_id,
-            row.text("name", required=False) or "",
+            name,
             manager,
             hire,
             end,

@@ -20,6 +20,7 @@ from domain.kit.errors import InvalidInput, quoted
 from domain.kit.money import is_currency
 from domain.kit.numbers import FIELD_DIGITS, MAX_VERSION, check_decimal, parse_decimal
 from domain.kit.periods import parse_date
+from domain.kit.text import name_problem
 
 TRANSACTION_UPSERTED = "transaction.upserted"
 TRANSACTION_DELETED = "transaction.deleted"
@@ -413,9 +414,12 @@ def _rep(data: dict[str, Any]) -> RepData:
     manager = _text(data, "manager_id", prefix="data.")
     if manager == rep_id:
         raise InvalidEvent("a rep cannot manage themselves", field="data.manager_id")
+    name = _text(data, "name", prefix="data.")
+    if name is not None and (problem := name_problem(name)):
+        raise InvalidEvent(problem, field="data.name")
     return RepData(
         id=rep_id,
-        name=_text(data, "name", prefix="data.") or rep_id,
+        name=name or rep_id,
         email=_text(data, "email", limit=320, prefix="data."),
         manager_id=manager or None,
         hire_date=hire,

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from domain.audit.service import record
 from domain.kit.errors import Conflict, Forbidden, InvalidInput
+from domain.kit.text import name_problem
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
@@ -42,6 +43,8 @@ async def create_user(
     external_id = external_id.strip()
     if not external_id:
         raise InvalidInput("is required", field="externalId")
+    if problem := name_problem(display_name):
+        raise InvalidInput(problem, field="displayName")
     if hire_date and end_date and end_date < hire_date:
         raise InvalidInput(f"{end_date} is before hireDate {hire_date}", field="endDate")
     users = UserRepository(viewer)

@@ -196,12 +196,16 @@ async def test_given_a_line_separator_in_a_cell_when_imported_then_one_row_as_in
     db, tmp_path: Path
 ):
     """`import` and `simulate` split a file into rows the same way: U+2028 and U+0085 in a
-    cell are data (str.splitlines once cut the row in two in `import` only)."""
+    cell are data (str.splitlines once cut the row in two in `import` only). In an attribute:
+    a person's name refuses them (one line of plain text)."""
     await make_tenant(slug="acme")
-    text = "id,name,manager_id,hire_date,end_date\nana,Ana\u2028Lee,,,\nben,Ben\u0085Okafor,,,\n"
+    text = (
+        "id,name,manager_id,hire_date,end_date,team\n"
+        "ana,Ana,,,,North\u2028East\nben,Ben,,,,South\u0085West\n"
+    )
 
     ran = await podium(db, "import", "reps", write(tmp_path, "reps.csv", text), "--tenant", "acme")
 
     assert ran.returncode == 0, ran.stderr
-    names = dict(await User.all().values_list("external_id", "display_name"))
-    assert names == {"ana": "Ana\u2028Lee", "ben": "Ben\u0085Okafor"}
+    teams = {u: a["team"] for u, a in await User.all().values_list("external_id", "attributes")}
+    assert teams == {"ana": "North\u2028East", "ben": "South\u0085West"}
