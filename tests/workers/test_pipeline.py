@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import pytest
 from arq.connections import ArqRedis
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 import domain.earnings.service as earnings_service
@@ -479,6 +481,40 @@ async def test_given_one_rep_failing_in_a_batch_then_the_others_are_stored_and_i
     left = await RecomputeRequest.filter(tenant_id=tenant.id).values_list("user_id", flat=True)
     assert [str(u) for u in left] == [str(ben.id)]
     assert {u for u, _ in await totals(tenant)} == {ana.id}  # cat is on no plan: no result
+
+
+async def test_given_a_rep_failing_on_its_data_then_its_request_ends_logged_once(
+    pool: ArqRedis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A recompute PostgreSQL refuses for its data (`cannot subtract infinite dates`, from a
+    date stored as infinity) was put back and retried every sweep, forever: the same data
+    fails the same way, and a change to it requests the recompute again."""
+    tenant, ana, ben = await world()
+    async with in_transaction():
+        await IngestRepository(system_viewer(tenant)).request_recomputes(
+            [(ana.id, "2026-10"), (ben.id, "2026-10")]
+        )
+    real = earnings_service.recompute_many
+
+    async def refused(*, viewer: Any, pairs: Any) -> Any:
+        if any(user_id == ben.id for user_id, _ in pairs):
+            overflow = asyncpg.exceptions.DatetimeFieldOverflowError(
+                "cannot subtract infinite dates"
+            )
+            raise OperationalError(overflow) from overflow  # as tortoise wraps it
+        return await real(viewer=viewer, pairs=pairs)
+
+    monkeypatch.setattr(earnings_service, "recompute_many", refused)
+    ctx = {"redis": pool, "after_recompute": []}
+
+    with caplog.at_level(logging.ERROR, logger="podium.workers.earnings"):
+        done = await recompute_requested(ctx, str(tenant.id))
+        again = await recompute_requested(ctx, str(tenant.id))
+
+    assert (done, again) == (1, 0)
+    assert await RecomputeRequest.filter(tenant_id=tenant.id).count() == 0
+    ends = [r.getMessage() for r in caplog.records if "on its data" in r.getMessage()]
+    assert ends == [f"recompute {ben.id} 2026-10 failed on its data; not retried until it changes"]
 
 
 async def test_given_batches_while_a_hook_runs_behind_then_its_next_run_takes_them_together(

@@ -26,7 +26,7 @@ from payments.statements.service import build_statements
 from workers.queue import RECOMPUTE_WAKE, JobQueue
 from workers.tasks.draining import Pacer, batch_times
 from workers.tasks.ingest import IDLE_WAIT
-from workers.tasks.transient import is_transient, retry_later
+from workers.tasks.transient import is_data_failure, is_transient, retry_later
 
 log = logging.getLogger("podium.workers.earnings")
 
@@ -144,8 +144,10 @@ async def _recompute_claimed(
 ) -> tuple[list[earnings_service.Recomputed], list[TakenRequest]]:
     """The batch in one go (``recompute_many`` is a savepoint of its own); if it fails for a
     reason other than a deadlock, each pair on its own, so one person's bug does not hold
-    back the others: the failing ones are logged and returned, for their requests to be put
-    back (the sweeper retries them)."""
+    back the others. A pair failing on its data (``is_data_failure``: it would fail the same
+    way every time) is logged once and its request ends: a change to the data requests it
+    again. Any other failing pair is logged and returned, for its request to be put back
+    (the sweeper retries it)."""
     pairs = [(r.user_id, r.period) for r in claimed]
     if not pairs:
         return [], []
@@ -167,6 +169,13 @@ async def _recompute_claimed(
         except Exception as exc:
             if is_transient(exc):
                 raise
+            if is_data_failure(exc):
+                log.exception(
+                    "recompute %s %s failed on its data; not retried until it changes",
+                    request.user_id,
+                    request.period,
+                )
+                continue  # its request is done with
             log.exception("recompute %s %s failed", request.user_id, request.period)
             failed.append(request)  # its request stays
     return outcomes, failed

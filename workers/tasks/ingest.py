@@ -23,7 +23,7 @@ from domain.kit.clock import utc_now
 from domain.org.viewer import Viewer
 from workers.queue import APPLY_WAKE, JobQueue
 from workers.tasks.draining import Pacer, apply_pace, batch_times
-from workers.tasks.transient import is_transient, retry_later
+from workers.tasks.transient import is_data_failure, is_transient, retry_later
 
 log = logging.getLogger("podium.workers.ingest")
 
@@ -62,7 +62,8 @@ async def apply_inbox_events(
 
     Idempotent: a second run finds nothing pending. Concurrent runs claim disjoint events
     (SKIP LOCKED). An event failing unexpectedly is rolled back alone (a savepoint), left
-    pending and dead-lettered after ``MAX_FAILURES`` attempts; a deadlock retries the job.
+    pending and dead-lettered after ``MAX_FAILURES`` attempts (at the first when it fails on
+    its data: ``is_data_failure``); a deadlock retries the job.
     Returns how many events were applied now."""
     viewer = Viewer.system(UUID(tenant_id), "worker-ingest")
     applied = 0
@@ -177,7 +178,8 @@ async def _apply_one(viewer: Viewer, row: InboxEvent) -> service.ApplyResult | N
         fresh = await service.inbox_event(row.id)
         if fresh is not None:
             fresh.attempts = attempts
-            if attempts >= MAX_FAILURES:
+            # a value the database refuses fails the same way every time: no 4 more tries
+            if attempts >= MAX_FAILURES or is_data_failure(exc):
                 await service.give_up(viewer=viewer, row=fresh, error=repr(exc)[:500])
             else:
                 await service.count_attempt(row=fresh)
