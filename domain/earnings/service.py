@@ -46,7 +46,7 @@ from domain.engine.inputs import ONE, Assignment, FxTable, Inputs, Rep, Transact
 from domain.engine.plan import Plan as EnginePlan
 from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
-from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound
+from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound, PeriodError
 from domain.kit.money import format_plain, round_money, unpadded
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import (
@@ -749,8 +749,17 @@ _LOCK_PEOPLE = """
 
 
 async def _recompute_batch(viewer: Viewer, unique: list[tuple[UUID, str]]) -> list[Recomputed]:
-    periods = {p: parse_period(p) for p in dict.fromkeys(p for _, p in unique)}
+    periods: dict[str, Period] = {}
     out: dict[tuple[UUID, str], Recomputed] = {}
+    for user_id, p in unique:
+        if p in periods:
+            continue
+        try:
+            periods[p] = parse_period(p)
+        except PeriodError as exc:
+            # a period Podium no longer accepts (requested when a deal was dated 9999-12-31):
+            # refused like a closed one, not a failure of the whole batch, again and again
+            out[(user_id, p)] = Recomputed(user_id, p, [], exc)
     async with in_transaction():
         conn: Any
         async with connections.get("default").acquire_connection() as conn:

@@ -17,7 +17,14 @@ from domain.kit.errors import InvalidInput, PlanError, quoted
 from domain.kit.expressions import CompiledExpression, compile_expression
 from domain.kit.money import is_currency
 from domain.kit.numbers import PLAN_DECIMALS, PLAN_INTEGER_DIGITS, parse_decimal
-from domain.kit.periods import PERIOD_KINDS, PeriodKind, parse_date
+from domain.kit.periods import (
+    FIRST_DAY,
+    LAST_DAY,
+    PERIOD_KINDS,
+    PeriodKind,
+    check_day,
+    parse_date,
+)
 
 _ID = re.compile(r"[a-z0-9_-]{1,100}")
 MAX_QUOTA_KEY = 100  # quotas.measure is VARCHAR(100)
@@ -572,13 +579,15 @@ def _number(
 
 
 def _date(value: Any, where: str) -> date:
-    if isinstance(value, date):
-        return value
     try:
+        if isinstance(value, date):
+            return check_day(value, field=where)
         return parse_date(value, field=where)
     except InvalidInput:
         raise PlanError(
-            f"expected a date like 2026-10-15, got {quoted(value)}", field=where
+            f"expected a date like 2026-10-15 (from {FIRST_DAY.isoformat()} to "
+            f"{LAST_DAY.isoformat()}), got {quoted(value)}",
+            field=where,
         ) from None
 
 

@@ -47,7 +47,7 @@ from domain.ingest.repository import (
 )
 from domain.kit.clock import utc_now
 from domain.kit.errors import quoted
-from domain.kit.periods import PeriodKind, period_containing
+from domain.kit.periods import FIRST_DAY, LAST_DAY, PeriodKind, period_containing
 from domain.org.models import User
 from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
@@ -630,13 +630,17 @@ async def affected_periods(
 ) -> Affected:
     """Every (person, period) whose earnings a change of these people on these dates can
     move: the people themselves in each period kind of their plans, and everyone above them
-    (transitively) in the period kinds of their team-scope plans."""
+    (transitively) in the period kinds of their team-scope plans. A day outside the years
+    Podium accepts (stored before they were bounded: a deal once dated 9999-12-31) is in no
+    period: nothing to recompute for it."""
     out: Affected = set()
     everyone: set[UUID] = set()
     for people, _ in touched:
         everyone |= people
     above_of, kinds = await repo.managers_and_plan_kinds(everyone)
     for people, day in touched:
+        if not FIRST_DAY <= day <= LAST_DAY:
+            continue
         for person in people:
             for kind, _team in kinds.get(person, ()):
                 out.add((person, period_containing(day, _kind(kind)).id))

@@ -1,4 +1,5 @@
-"""Commission periods: ``2026-10`` (month), ``2026-Q4`` (quarter), ``2026`` (year)."""
+"""Commission periods: ``2026-10`` (month), ``2026-Q4`` (quarter), ``2026`` (year), and the
+days Podium accepts."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ _QUARTER = re.compile(r"([0-9]{4})-Q([1-4])")
 _YEAR = re.compile(r"([0-9]{4})")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
+# The years of every date and period Podium accepts, whatever brings them in (a CRM event, a
+# CSV file, the API, the command line): a business range. A wider one let in 0001-01-01 and
+# 9999-12-31, which are no business's dates but a CRM's placeholders, and which asyncpg
+# stores as -infinity and infinity (date.min and date.max): every later date arithmetic on
+# them failed (`cannot subtract infinite dates`, a period's `end + 1 day` overflowing). From
+# 1900: the hire date of anyone still employed, and a backfill's oldest deal; to 2199: any
+# plan, target or contract end date, with room for a typo's 2206 or 2620 to be refused.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
+
 
 @dataclass(frozen=True, slots=True)
 class Period:
@@ -35,12 +46,12 @@ class Period:
         return self.start <= day <= self.end
 
     def next(self) -> Period:
-        if self.end == date.max:
+        if self.end == LAST_DAY:
             raise PeriodError(f"no period comes after {self.id}", field="period")
         return period_containing(self.end + timedelta(days=1), self.kind)
 
     def previous(self) -> Period:
-        if self.start == date.min:
+        if self.start == FIRST_DAY:
             raise PeriodError(f"no period comes before {self.id}", field="period")
         return period_containing(self.start - timedelta(days=1), self.kind)
 
@@ -50,8 +61,8 @@ def _month_end(year: int, month: int) -> date:
 
 
 def parse_period(text: str, *, field: str = "period") -> Period:
-    """``2026-10``, ``2026-Q4`` or ``2026`` (years 0001 to 9999); PeriodError naming
-    ``field`` for anything else."""
+    """``2026-10``, ``2026-Q4`` or ``2026`` (years ``FIRST_YEAR`` to ``LAST_YEAR``);
+    PeriodError naming ``field`` for anything else."""
     if not isinstance(text, str):
         raise PeriodError(f"expected a period id, got {quoted(text)}", field=field)
     if m := _MONTH.fullmatch(text):
@@ -73,21 +84,39 @@ def parse_period(text: str, *, field: str = "period") -> Period:
 
 def _year(digits: str, text: str, field: str) -> int:
     year = int(digits)
-    if year < 1:
-        raise PeriodError(f"year 0 does not exist in period {quoted(text)}", field=field)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError(
+            f"year {year} is outside the years Podium accepts ({FIRST_YEAR} to {LAST_YEAR}) "
+            f"in period {quoted(text)}",
+            field=field,
+        )
     return year
 
 
 def parse_date(text: object, *, field: str) -> date:
-    """``YYYY-MM-DD`` in ASCII digits, a real day from 0001-01-01 to 9999-12-31;
+    """``YYYY-MM-DD`` in ASCII digits, a real day from ``FIRST_DAY`` to ``LAST_DAY``;
     InvalidInput naming ``field`` otherwise. (``date.fromisoformat`` also takes 20261003,
     2026-W40-1 and more, which no file format here means.)"""
     if isinstance(text, str) and (m := _DATE.fullmatch(text)):
         try:
-            return date(int(m[1]), int(m[2]), int(m[3]))
+            day = date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
             pass
+        else:
+            return check_day(day, field=field)
     raise InvalidInput(f"{quoted(text)} is not a date (YYYY-MM-DD)", field=field)
+
+
+def check_day(day: date, *, field: str) -> date:
+    """``day`` if Podium accepts it (``FIRST_DAY`` to ``LAST_DAY``), for a date parsed
+    elsewhere (a GraphQL Date, a YAML date); InvalidInput naming ``field`` otherwise."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(
+            f"{day.isoformat()} is outside the dates Podium accepts "
+            f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})",
+            field=field,
+        )
+    return day
 
 
 def period_containing(day: date, kind: PeriodKind) -> Period:

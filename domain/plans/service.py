@@ -17,7 +17,7 @@ from domain.engine.plan import parse_plan_text
 from domain.kit.clock import utc_now
 from domain.kit.errors import Conflict, Forbidden, InvalidInput, PlanError
 from domain.kit.money import format_plain, unpadded
-from domain.kit.periods import parse_period, period_containing
+from domain.kit.periods import LAST_DAY, check_day, parse_period, period_containing
 from domain.org.models import Role
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
@@ -94,10 +94,11 @@ async def publish_plan_version(
     _require(viewer, Role.ADMIN)
     compiled = parse_plan_text(document)  # PlanError names the key path
     _check_storable(compiled)
-    period = period_containing(effective_from, compiled.period)
+    period = period_containing(check_day(effective_from, field="effectiveFrom"), compiled.period)
     if period.start != effective_from:
-        # the period after 9999-12 does not exist: only the one before is offered then
-        after = "" if period.end == date.max else f" or {period.next().start.isoformat()}"
+        # the period after the last one Podium accepts does not exist: only the one before
+        # is offered then
+        after = "" if period.end == LAST_DAY else f" or {period.next().start.isoformat()}"
         raise InvalidInput(
             f"a {compiled.period}ly plan takes effect at the start of a period: "
             f"use {period.start.isoformat()}{after}",

@@ -200,6 +200,8 @@ async def test_given_an_open_period_when_reopened_then_one_line(db):
     [
         (["--tenant", "acme", "--period", "2026-13"], "month 13 out of range"),
         (["--tenant", "acme", "--period", "last month"], "is not a period id"),
+        # it ends on date.max, stored as infinity: "cannot subtract infinite dates", exit 1
+        (["--tenant", "acme", "--period", "9999-12"], "year 9999 is outside the years"),
         (["--tenant", "nope", "--period", "2026-10"], "no tenant 'nope'"),
     ],
 )

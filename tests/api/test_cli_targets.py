@@ -187,6 +187,10 @@ async def test_given_a_published_plan_whose_period_ended_when_reimported_then_re
             GOOD.replace(f"{NEXT.id},bookings,EUR,cy", "2026-Q9,bookings,EUR,cy"),
             ("row 4 column period",),
         ),
+        (  # its publish once crashed: the day after 9999-12-31 overflows `date`
+            HEADER + ROWS.format(p="9999-Q4"),
+            ("row 2 column period", "year 9999 is outside the years Podium accepts"),
+        ),
         (
             "plan,period,measure,currency,rep_id,value,breakdown_field,breakdown_value\n"
             f"q,{NEXT.id},bookings,EUR,boss,1,cat=x,y\n",

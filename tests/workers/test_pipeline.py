@@ -517,6 +517,30 @@ async def test_given_a_rep_failing_on_its_data_then_its_request_ends_logged_once
     assert ends == [f"recompute {ben.id} 2026-10 failed on its data; not retried until it changes"]
 
 
+async def test_given_a_request_for_a_period_no_longer_accepted_then_refused_once_and_done(
+    pool: ArqRedis, caplog: pytest.LogCaptureFixture
+):
+    """A request for 9999-12 (written when a deal could be dated 9999-12-31) failed its
+    batch every 30 s: the period ends on date.max, stored as infinity. It is refused like a
+    closed period now, and the batch's other pairs are recomputed."""
+    tenant, ana, ben = await world()
+    async with in_transaction():
+        await IngestRepository(system_viewer(tenant)).request_recomputes(
+            [(ana.id, "9999-12"), (ben.id, "2026-10")]
+        )
+
+    with caplog.at_level(logging.WARNING, logger="podium.workers.earnings"):
+        done = await recompute_requested({"redis": pool, "after_recompute": []}, str(tenant.id))
+
+    assert done == 1
+    assert await RecomputeRequest.filter(tenant_id=tenant.id).count() == 0
+    assert {u for u, _ in await totals(tenant)} == {ben.id}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"recompute {tenant.id} {ana.id} 9999-12 refused: period: year 9999 is outside the "
+        "years Podium accepts (1900 to 2199) in period '9999-12'"
+    ]
+
+
 async def test_given_batches_while_a_hook_runs_behind_then_its_next_run_takes_them_together(
     pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ):

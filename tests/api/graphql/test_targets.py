@@ -199,6 +199,10 @@ async def test_given_an_admin_when_creating_a_plan_then_owner_told_and_bad_input
     negative = await admin.gql(CREATE, {"input": {**base, "key": "q1b", "amount": "-1"}})
     cents = await admin.gql(CREATE, {"input": {**base, "key": "q1c", "amount": "1.005"}})
     by_manager = await boss.gql(CREATE, {"input": {**base, "key": "q1d", "amount": "1"}})
+    # its publish once crashed: the day after 9999-12-31 overflows `date`
+    end_of_time = await admin.gql(
+        CREATE, {"input": {**base, "key": "q1e", "period": "9999-Q4", "amount": "1"}}
+    )
     inbox = (await boss.gql(INBOX))["data"]["me"]["notifications"]["edges"]
 
     assert created["data"]["createTargetPlan"]["value"] == "1200.5"
@@ -206,6 +210,13 @@ async def test_given_an_admin_when_creating_a_plan_then_owner_told_and_bad_input
     assert negative["data"]["createTargetPlan"]["field"] == "amount"
     assert cents["data"]["createTargetPlan"]["field"] == "amount"
     assert h.codes(by_manager) == ["FORBIDDEN"]
+    assert end_of_time["data"]["createTargetPlan"] == {
+        "__typename": "UserError",
+        "code": "INVALID_PERIOD",
+        "message": "year 9999 is outside the years Podium accepts (1900 to 2199) in period "
+        "'9999-Q4'",
+        "field": "period",
+    }
     # one for the company's plan, one for this one; nothing for the refused ones
     assert [e["node"] for e in inbox] == [{"kind": "TARGET", "title": "A target to allocate"}] * 2
 

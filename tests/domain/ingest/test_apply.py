@@ -3,7 +3,7 @@ affects, written as recompute requests in the same transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -248,3 +248,24 @@ async def test_given_a_hire_date_moved_when_applied_then_every_month_between_is_
     assert expected <= months
     today = datetime.now(ZoneInfo(tenant.time_zone)).strftime("%Y-%m")  # always recomputed
     assert not {"2026-06", "2026-07"} & months - {today}
+
+
+async def test_given_a_deal_stored_on_the_last_date_when_corrected_then_applied():
+    """A deal dated 9999-12-31 before dates were bounded is stored as infinity (date.max):
+    the event that corrects its date applies, and only the new date's period is requested
+    (the old one is no period Podium accepts)."""
+    tenant, people = await monthly_world()
+    [first] = await ingest(tenant, deal("e1", version=1))
+    await apply(tenant, first)
+    await Transaction.filter(tenant_id=tenant.id, external_id="opp-1").update(date=date.max)
+    assert (await Transaction.get(tenant_id=tenant.id, external_id="opp-1")).date == date.max
+    [fix] = await ingest(tenant, deal("e2", on="2026-11-05", version=2))
+
+    result = await apply(tenant, fix)
+
+    assert result.status is InboxStatus.APPLIED, result.reason
+    today = datetime.now(ZoneInfo(tenant.time_zone)).strftime("%Y-%m")
+    assert names(result.affected, people) - {("ana", today)} == {("ana", "2026-11")}
+    assert (await Transaction.get(tenant_id=tenant.id, external_id="opp-1")).date == date(
+        2026, 11, 5
+    )

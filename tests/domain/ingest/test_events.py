@@ -57,6 +57,11 @@ def with_data(**changes: Any) -> dict[str, Any]:
             "before",
         ),
         (rep_event("r1", "ana", country="DEU"), "data.country", "longer than 2"),
+        # date.min and date.max: stored as -infinity and infinity, no date arithmetic after
+        (with_data(date="9999-12-31"), "data.date", "outside the dates Podium accepts"),
+        (with_data(date="0001-01-01"), "data.date", "outside the dates Podium accepts"),
+        (rep_event("r1", "ana", hire_date="0001-01-01"), "data.hire_date", "outside the dates"),
+        (rep_event("r1", "ana", end_date="9999-12-31"), "data.end_date", "outside the dates"),
     ],
 )
 def test_given_an_invalid_event_when_parsed_then_the_error_names_the_field(

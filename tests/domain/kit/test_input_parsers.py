@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from domain.kit.documents import DocumentError, loads_json
 from domain.kit.errors import InvalidInput, PeriodError, quoted
 from domain.kit.numbers import NumberError, parse_decimal, parse_whole_number
-from domain.kit.periods import parse_date, parse_period
+from domain.kit.periods import FIRST_DAY, LAST_DAY, check_day, parse_date, parse_period
 
 
 def _names(exc: InvalidInput, field: str) -> None:
@@ -134,11 +134,30 @@ def test_given_a_hostile_period_id_when_parsed_then_period_error_naming_the_fiel
 
 
 def test_given_the_last_and_first_periods_when_stepping_past_them_then_period_error():
-    assert parse_period("9999-12").end == date(9999, 12, 31)
-    with pytest.raises(PeriodError, match="after 9999-12"):
-        parse_period("9999-12").next()
-    with pytest.raises(PeriodError, match="before 0001"):
-        parse_period("0001").previous()
+    assert parse_period("2199-12").end == LAST_DAY == date(2199, 12, 31)
+    assert parse_period("1900-Q1").start == FIRST_DAY == date(1900, 1, 1)
+    with pytest.raises(PeriodError, match="after 2199-12"):
+        parse_period("2199-12").next()
+    with pytest.raises(PeriodError, match="before 1900"):
+        parse_period("1900").previous()
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12", "9999-Q4", "9999", "0001", "0001-01", "1899-12", "2200-01", "0000"]
+)
+def test_given_a_period_outside_podiums_years_when_parsed_then_period_error_naming_them(
+    text: str,
+):
+    """9999-12 ends on date.max, which asyncpg stores as infinity: its recompute failed
+    `cannot subtract infinite dates` every 30 s, and a target plan for 9999-Q4 could not be
+    published (its end + 1 day overflowed)."""
+    with pytest.raises(PeriodError) as info:
+        parse_period(text, field="--period")
+
+    _names(info.value, "--period")
+    assert f"year {int(text[:4])} is outside the years Podium accepts (1900 to 2199)" in (
+        info.value.message
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -153,7 +172,7 @@ def test_given_any_text_when_parsed_as_a_period_then_a_period_or_a_period_error(
         return
     assert period.id == text
     assert text.isascii()
-    assert date(1, 1, 1) <= period.start <= period.end
+    assert FIRST_DAY <= period.start <= period.end <= LAST_DAY
 
 
 @pytest.mark.parametrize(
@@ -166,8 +185,30 @@ def test_given_a_date_outside_yyyy_mm_dd_when_parsed_then_invalid_input(text: st
     assert info.value.field == "date"
 
 
-def test_given_the_last_day_when_parsed_then_accepted():
-    assert parse_date("9999-12-31", field="date") == date(9999, 12, 31)
+def test_given_the_first_and_last_days_when_parsed_then_accepted():
+    assert parse_date("1900-01-01", field="date") == date(1900, 1, 1)
+    assert parse_date("2199-12-31", field="date") == date(2199, 12, 31)
+    assert check_day(date(2026, 10, 3), field="effectiveFrom") == date(2026, 10, 3)
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "0001-01-01", "1899-12-31", "2200-01-01"])
+def test_given_a_day_outside_podiums_years_when_parsed_then_invalid_input_naming_the_field(
+    text: str,
+):
+    """0001-01-01 and 9999-12-31 (date.min and date.max) are stored as -infinity and
+    infinity: no date arithmetic works on them afterwards."""
+    with pytest.raises(InvalidInput) as parsed:
+        parse_date(text, field="data.date")
+    with pytest.raises(InvalidInput) as checked:
+        check_day(date.fromisoformat(text), field="effectiveFrom")
+
+    _names(parsed.value, "data.date")
+    _names(checked.value, "effectiveFrom")
+    assert (
+        parsed.value.message
+        == checked.value.message
+        == (f"{text} is outside the dates Podium accepts (1900-01-01 to 2199-12-31)")
+    )
 
 
 # --- JSON documents and quoting ------------------------------------------------------------

@@ -233,7 +233,8 @@ async def test_given_same_plan_key_in_two_tenants_when_published_then_independen
 async def test_given_the_last_days_of_the_calendar_when_published_then_typed_errors_or_stored(
     db: str,
 ):
-    """`effectiveFrom: 9999-12-31` once failed computing the next period's start."""
+    """`effectiveFrom: 9999-12-31` once failed computing the next period's start; the last
+    days are now those of 2199 (domain.kit.periods.LAST_DAY), and 9999 is refused."""
     tenant = await make_tenant()
     admin = await make_user(tenant=tenant, external_id="root", role=Role.ADMIN)
     viewer = viewer_of(admin)
@@ -241,17 +242,25 @@ async def test_given_the_last_days_of_the_calendar_when_published_then_typed_err
         viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(2026, 10, 1)
     )
 
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(InvalidInput) as mid_month:
         await publish_plan_version(
-            viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(9999, 12, 31)
+            viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(2199, 12, 31)
+        )
+    with pytest.raises(InvalidInput) as end_of_time:
+        await publish_plan_version(
+            viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(9999, 12, 1)
         )
     last = await publish_plan_version(
-        viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(9999, 12, 1)
+        viewer=viewer, document=plan_yaml(key="ae"), effective_from=date(2199, 12, 1)
     )
 
-    assert info.value.field == "effectiveFrom"
-    assert "use 9999-12-01" in info.value.message
-    assert (last.version, last.effective_from) == (2, date(9999, 12, 1))
+    assert mid_month.value.field == end_of_time.value.field == "effectiveFrom"
+    assert "use 2199-12-01" in mid_month.value.message
+    assert " or " not in mid_month.value.message  # no period comes after 2199-12
+    assert end_of_time.value.message == (
+        "9999-12-01 is outside the dates Podium accepts (1900-01-01 to 2199-12-31)"
+    )
+    assert (last.version, last.effective_from) == (2, date(2199, 12, 1))
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,6 @@ from api.graphql.plans.types import Plan
 from domain.kit.errors import DomainError, Forbidden
 from domain.plans.service import publish_plan_version
 
-# the dates a plan may start on: periods around either end of `date` would overflow it
-EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
-
 PublishPlanResult = Annotated[Plan | UserError, strawberry.union("PublishPlanResult")]
 
 
@@ -24,12 +21,6 @@ async def publish_plan(
     """Publishes a plan document (YAML or JSON) as a new version from `effectiveFrom`. A
     rejected document answers a UserError whose `field` is the plan key path at fault."""
     viewer = info.context.viewer
-    if not EARLIEST <= effective_from <= LATEST:
-        return UserError(
-            code="INVALID_DATE",
-            message=f"effectiveFrom must be between {EARLIEST} and {LATEST}",
-            field="effectiveFrom",
-        )
     try:
         async with in_transaction():
             version = await publish_plan_version(
