@@ -27,6 +27,7 @@ from domain.ingest.events import (
     check_event_count,
 )
 from domain.kit.errors import quoted
+from domain.kit.periods import LAST_YEAR
 
 # Salesforce bookkeeping fields, not useful to plan expressions
 _SYSTEM_FIELDS = {
@@ -128,6 +129,20 @@ def _ms(value: Any) -> datetime | None:
         return None
 
 
+# A CRM's change time (a CDC commitTimestamp, a HubSpot occurredAt, a SystemModstamp) makes
+# its event's version, which is not negative: from 1970, to the last year Podium accepts.
+CHANGE_TIMES = f"from 1970 to {LAST_YEAR}"
+
+
+def _stamp_ms(value: Any) -> datetime | None:
+    """A CRM's change time in epoch milliseconds as a UTC date-time; None unless it is a
+    whole number within ``CHANGE_TIMES``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return None
+    stamp = _ms(value)
+    return stamp if stamp is not None and stamp.year <= LAST_YEAR else None
+
+
 # --- Salesforce Change Data Capture -----------------------------------------------------------
 
 
@@ -212,8 +227,8 @@ def _cdc_problem(
             ": the change's fields are not in the event; resync the records",
             field="changeType",
         )
-    if not isinstance(commit, int) or _ms(commit) is None:
-        return InvalidEvent("must be epoch milliseconds", field="commitTimestamp")
+    if _stamp_ms(commit) is None:
+        return InvalidEvent(f"must be epoch milliseconds {CHANGE_TIMES}", field="commitTimestamp")
     if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
         return InvalidEvent("must be a whole number", field="sequenceNumber")
     if change == "DELETE":
@@ -434,19 +449,22 @@ def translate_outbound(
         if not record_id:
             out.reject(raw, InvalidEvent("is required", field="sObject.Id"))
             continue
-        stamp = n.fields.get("SystemModstamp") or n.fields.get("LastModifiedDate")
+        stamp_field = "SystemModstamp" if n.fields.get("SystemModstamp") else "LastModifiedDate"
+        stamp = n.fields.get(stamp_field)
         version = None
         occurred = None
         if stamp:
             try:
                 occurred = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-                version = int(occurred.timestamp() * 1000) * 1000
-            except ValueError:
+                ms = int(occurred.timestamp() * 1000)
+            except (ValueError, OverflowError):
+                problem = "is not a date-time"
+            else:
+                version = ms * 1000
+                problem = "" if _stamp_ms(ms) else f"is not a time {CHANGE_TIMES}"
+            if problem:
                 out.reject(
-                    raw,
-                    InvalidEvent(
-                        f"{quoted(stamp)} is not a date-time", field="sObject.SystemModstamp"
-                    ),
+                    raw, InvalidEvent(f"{quoted(stamp)} {problem}", field=f"sObject.{stamp_field}")
                 )
                 continue
         event_id = str(raw["id"])
@@ -506,8 +524,10 @@ def translate_hubspot(
         if record_id is None or isinstance(record_id, bool):
             out.reject(raw, InvalidEvent("is required", field="objectId"))
             continue
-        if not isinstance(occurred, int) or _ms(occurred) is None:
-            out.reject(raw, InvalidEvent("must be epoch milliseconds", field="occurredAt"))
+        if not isinstance(occurred, int) or _stamp_ms(occurred) is None:
+            out.reject(
+                raw, InvalidEvent(f"must be epoch milliseconds {CHANGE_TIMES}", field="occurredAt")
+            )
             continue
         record = str(record_id)
         version = occurred * 1000 + position % 1000

@@ -401,3 +401,74 @@ async def test_given_cdc_user_changes_then_reps_created_and_updated_with_their_m
         "de-DE",
         "DE",
     )
+
+
+async def test_given_crm_times_and_dates_outside_podiums_years_then_dead_letters_name_them(
+    burst: Burst, http: httpx.AsyncClient, redis_url: str
+):
+    """A HubSpot closedate of 253402214400000 ms (9999-12-31) and a CDC CloseDate of
+    0001-01-01 were stored as infinity and -infinity; a SystemModstamp of 0001-01-01 became
+    a dead letter naming data.version, a field Salesforce never sent."""
+    tenant, _ = await world()
+    await make_user(tenant=tenant, external_id="87654321")
+    await set_field_mapping(
+        viewer=system_viewer(tenant), source="salesforce", mapping={"organization_id": ORG}
+    )
+    now_ms = int(time.time() * 1000)
+    deal = {"amount": "10", "dealstage": "closedwon", "hubspot_owner_id": "87654321"}
+    hubspot = json.dumps(
+        [
+            {"eventId": 1, "occurredAt": now_ms, "subscriptionType": "deal.creation",
+             "objectId": 11, "properties": {**deal, "closedate": 253402214400000}},
+            {"eventId": 2, "occurredAt": -1, "subscriptionType": "deal.creation",
+             "objectId": 12, "properties": {**deal, "closedate": "2026-10-03"}},
+            # a version of 9999: no later change of the deal would ever be newer
+            {"eventId": 3, "occurredAt": 253402214400000, "subscriptionType": "deal.creation",
+             "objectId": 13, "properties": {**deal, "closedate": "2026-10-03"}},
+        ]
+    ).encode()  # fmt: skip
+    url = "http://podium.test/webhooks/hubspot/acme"
+    record = {k: v for k, v in CREATED["data"]["payload"].items() if k != "ChangeEventHeader"}
+    old_close = cdc("CREATE", replay=1, record="006OLD", **{**record, "CloseDate": "0001-01-01"})
+    before_1970 = cdc("CREATE", replay=2, record="006NEG", commit=-5, **record)
+    cdc_body = exact([old_close, before_1970])
+    old_stamp = outbound(("04lRM000000A9", "006OB", "1")).replace(
+        b"2026-10-07T09:30:00.000Z", b"0001-01-01T00:00:00+01:00"
+    )
+
+    answers = [
+        await http.post(
+            url, content=hubspot, headers=hubspot_headers(tenant.webhook_secret, hubspot, url=url)
+        ),
+        await http.post(
+            "/webhooks/salesforce/acme",
+            content=cdc_body,
+            headers=signed_headers(cdc_body, tenant.webhook_secret),
+        ),
+        await http.post(
+            f"/webhooks/salesforce/acme/outbound/{outbound_url_secret(tenant.webhook_secret)}",
+            content=old_stamp,
+            headers={"content-type": "text/xml"},
+        ),
+    ]
+    await burst()
+
+    assert [a.status_code for a in answers] == [202, 202, 200]
+    letters = {(d.event_id, d.field, d.reason) for d in await dead_letters(tenant)}
+    outside = "is outside the dates Podium accepts (1900-01-01 to 2199-12-31)"
+    assert letters == {
+        ("hs:1", "data.date", f"data.date: 9999-12-31 {outside}"),
+        ("hs:2", "occurredAt", "occurredAt: must be epoch milliseconds from 1970 to 2199"),
+        ("hs:3", "occurredAt", "occurredAt: must be epoch milliseconds from 1970 to 2199"),
+        (_cdc_id(old_close), "data.date", f"data.date: 0001-01-01 {outside}"),
+        (_cdc_id(before_1970), "commitTimestamp",
+         "commitTimestamp: must be epoch milliseconds from 1970 to 2199"),
+        ("sfob:04lRM000000A9", "sObject.SystemModstamp",
+         "sObject.SystemModstamp: '0001-01-01T00:00:00+01:00' is not a time from 1970 to 2199"),
+    }  # fmt: skip
+    assert await Transaction.filter(tenant_id=tenant.id).count() == 0
+
+
+def _cdc_id(message: dict[str, Any]) -> str:
+    header = message["data"]["payload"]["ChangeEventHeader"]
+    return f"sfcdc:{header['transactionKey']}:{header['sequenceNumber']}:{header['recordIds'][0]}"
