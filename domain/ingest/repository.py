@@ -533,6 +533,41 @@ class IngestRepository:
         )
         return {str(r["external_id"]): UUID(str(r["id"])) for r in rows}
 
+    async def lock_manager_changes(self) -> None:
+        """Until this transaction ends, one manager change of the tenant at a time: two
+        concurrent changes (boss under ana, ana under boss) each found no cycle in what the
+        other had not committed yet, and together made one."""
+        await _conn().execute_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('manager-changes:' || $1::text, 0))",
+            [str(self.tenant_id)],
+        )
+
+    async def chain_up(self, user_id: UUID) -> list[tuple[UUID, str]]:
+        """This person and the managers above them, bottom up, as (id, CRM id): to the top,
+        or to where the chain comes back on itself (a cycle stored before cycles were
+        refused). One recursive statement."""
+        rows = await _conn().execute_query_dict(
+            """
+            WITH RECURSIVE up(id) AS (
+                SELECT $2::uuid
+                UNION
+                SELECT u.manager_id FROM users u JOIN up ON u.id = up.id
+                WHERE u.tenant_id = $1 AND u.manager_id IS NOT NULL
+            )
+            SELECT u.id, u.external_id, u.manager_id FROM users u JOIN up ON u.id = up.id
+            WHERE u.tenant_id = $1
+            """,
+            [self.tenant_id, user_id],
+        )
+        people = {UUID(str(r["id"])): r for r in rows}
+        chain: dict[UUID, str] = {}
+        current: UUID | None = user_id
+        while current in people and current not in chain:
+            row = people[current]
+            chain[current] = str(row["external_id"])
+            current = None if row["manager_id"] is None else UUID(str(row["manager_id"]))
+        return list(chain.items())
+
     # --- who a change affects ----------------------------------------------------------------
 
     async def credited_months(self, user_id: UUID) -> set[date]:

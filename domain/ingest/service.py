@@ -553,6 +553,8 @@ async def _apply_rep(
             raise UnknownRep(f"unknown rep {quoted(rep.manager_id)}", field="data.manager_id")
         manager_id = found[rep.manager_id]
     user = await User.filter(tenant_id=viewer.tenant_id, external_id=rep.id).first()
+    if user is not None and manager_id is not None and manager_id != user.manager_id:
+        await _refuse_cycle(repo, rep, user.id, manager_id)
     old_manager: UUID | None = None
     old_employment: tuple[date | None, date | None] | None = None  # None: a new person
     dates: set[date] = set()
@@ -609,6 +611,22 @@ async def _apply_rep(
         # the old team loses this person: its team-scope managers change too
         people.add(old_manager)
     affected |= await affected_periods(repo, [(people, d) for d in sorted(dates)])
+
+
+async def _refuse_cycle(
+    repo: IngestRepository, rep: RepData, user_id: UUID, manager_id: UUID
+) -> None:
+    """InvalidEvent naming data.manager_id if the person would be above their new manager
+    (a new person is above no one). Holds the tenant's manager changes until the caller's
+    transaction ends, so that a concurrent change cannot close the cycle meanwhile."""
+    await repo.lock_manager_changes()
+    chain = await repo.chain_up(manager_id)
+    ids = [person for person, _ in chain]
+    if user_id in ids:
+        above = [crm_id for _, crm_id in chain[: ids.index(user_id) + 1]]
+        raise InvalidEvent(
+            f"manager cycle {' -> '.join([rep.id, *above])}", field="data.manager_id"
+        )
 
 
 MAX_MOVED_MONTHS = 120  # a date moved further than ten years: its first ten only

@@ -3,6 +3,7 @@ affects, written as recompute requests in the same transaction."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from tortoise.transactions import in_transaction
 from domain.crm.models import Transaction
 from domain.ingest import service
 from domain.ingest.models import DeadLetter, InboxStatus, RecomputeRequest
+from domain.ingest.repository import IngestRepository
 from domain.org.models import Role, User
 from tests.domain.builders import (
     assign,
@@ -269,3 +271,79 @@ async def test_given_a_deal_stored_on_the_last_date_when_corrected_then_applied(
     assert (await Transaction.get(tenant_id=tenant.id, external_id="opp-1")).date == date(
         2026, 11, 5
     )
+
+
+@pytest.mark.parametrize(
+    ("moved", "manager", "cycle"),
+    [
+        ("boss", "ana", "boss -> ana -> boss"),
+        ("boss", "cleo", "boss -> cleo -> ana -> boss"),
+        ("ana", "cleo", "ana -> cleo -> ana"),
+    ],
+)
+async def test_given_a_manager_change_closing_a_cycle_when_applied_then_dead_lettered_naming_it(
+    moved: str, manager: str, cycle: str
+):
+    """`rep.upserted {"id": "boss", "manager_id": "ana"}` when ana reports to boss was
+    applied, and the hierarchy held a cycle (`podium import reps` refused the same)."""
+    org = await make_org(
+        tenant=await make_tenant(slug="acme"), managers={"boss": None, "ana": "boss", "cleo": "ana"}
+    )
+    [inbox_id] = await ingest(org.tenant, rep_event("r1", moved, manager_id=manager, name="New"))
+
+    result = await apply(org.tenant, inbox_id)
+
+    assert result.status is InboxStatus.DEAD
+    letter = await DeadLetter.get(tenant_id=org.tenant.id)
+    assert (letter.field, letter.reason) == (
+        "data.manager_id",
+        f"data.manager_id: manager cycle {cycle}",
+    )
+    people = await User.filter(tenant_id=org.tenant.id).order_by("external_id")
+    assert [(p.external_id, p.manager_id, p.display_name) for p in people] == [
+        ("ana", org["boss"].id, "Ana"),
+        ("boss", None, "Boss"),
+        ("cleo", org["ana"].id, "Cleo"),
+    ]
+
+
+async def test_given_a_manager_change_without_a_cycle_when_applied_then_applied():
+    org = await make_org(
+        tenant=await make_tenant(slug="acme"), managers={"boss": None, "ana": "boss", "cleo": "ana"}
+    )
+    [inbox_id] = await ingest(org.tenant, rep_event("r1", "cleo", manager_id="boss"))
+
+    result = await apply(org.tenant, inbox_id)
+
+    assert result.status is InboxStatus.APPLIED
+    assert (await User.get(id=org["cleo"].id)).manager_id == org["boss"].id
+
+
+async def test_given_two_concurrent_changes_closing_a_cycle_then_one_applied_one_refused(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Ana under boss and boss under cleo (who reports to ana), applied by two workers at
+    once: neither waits for the other's event (neither names the other's rep), and each
+    found no cycle in what the other had not committed yet. Manager changes take turns."""
+    org = await make_org(
+        tenant=await make_tenant(slug="acme"), managers={"boss": None, "ana": None, "cleo": "ana"}
+    )
+    [first, second] = await ingest(
+        org.tenant,
+        rep_event("r1", "ana", manager_id="boss"),
+        rep_event("r2", "boss", manager_id="cleo"),
+    )
+    read = IngestRepository.chain_up
+
+    async def slow_worker(self: IngestRepository, user_id: Any) -> Any:
+        chain = await read(self, user_id)
+        await asyncio.sleep(0.2)  # long enough for the other worker to read its chain too
+        return chain
+
+    monkeypatch.setattr(IngestRepository, "chain_up", slow_worker)
+
+    results = await asyncio.gather(apply(org.tenant, first), apply(org.tenant, second))
+
+    assert sorted(r.status.value for r in results) == ["applied", "dead"]
+    managers = {u.external_id: u.manager_id for u in await User.filter(tenant_id=org.tenant.id)}
+    assert None in managers.values()  # someone is still at the top: no cycle
