@@ -25,6 +25,7 @@ from domain.datasets.csvfiles import (
     read_transaction_records,
 )
 from domain.engine.inputs import ONE
+from domain.kit.documents import fields_problem
 from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import period_containing
@@ -198,6 +199,8 @@ async def import_transactions(
         period = period_containing(t.date, kind).id
         touched.update((users[rep], period) for rep, _ in t.credits)
         extra = {k: v for k, v in fields.items() if k not in _TRANSACTION_FIELDS}
+        if problem := fields_problem(extra, beside=(t.id, fields.get("type"), fields.get("state"))):
+            raise DataError(problem[1], file=file, row=r.row, column=problem[0])
         rows.append(
             (
                 t.id,

@@ -15,7 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from domain.ingest.errors import InvalidEnvelope, InvalidEvent, TooManyEvents, UnknownRep
-from domain.kit.documents import MAX_DEPTH, loads_json, unstorable_path, unstorable_text
+from domain.kit.documents import (
+    MAX_DEPTH,
+    fields_problem,
+    loads_json,
+    unstorable_path,
+    unstorable_text,
+)
 from domain.kit.errors import InvalidInput, quoted
 from domain.kit.money import is_currency
 from domain.kit.numbers import FIELD_DIGITS, MAX_VERSION, check_decimal, parse_decimal
@@ -335,14 +341,20 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
             )
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
             _field_number(Decimal(value), f"data.fields.{key}")
+    record_id = str(data["id"])
+    kind = _text(data, "type", limit=100, prefix="data.")
+    state = _text(data, "state", limit=100, prefix="data.")
+    if problem := fields_problem(extra, beside=(record_id, kind, state)):
+        key, message = problem
+        raise InvalidEvent(message, field="data.fields" if key is None else f"data.fields.{key}")
     return TransactionData(
-        id=str(data["id"]),
+        id=record_id,
         rep_id=rep_id,
-        type=_text(data, "type", limit=100, prefix="data."),
+        type=kind,
         amount=amount,
         currency=currency,
         date=day,
-        state=_text(data, "state", limit=100, prefix="data."),
+        state=state,
         splits=splits,
         fields=dict(extra),
     )

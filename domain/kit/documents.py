@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -73,3 +74,49 @@ def unstorable_path(value: Any, path: str = "") -> str | None:
 
 def _no_constant(name: str) -> Any:
     raise DocumentError(f"{name} is not a JSON number")
+
+
+# A CRM transaction's free fields (an event's data.fields, a CSV's extra columns) are JSONB in
+# the transactions table, and its covering index (transactions_own_by_rep, migration 0052)
+# carries them beside the transaction's id, type and state: PostgreSQL refuses an index entry
+# over 2,704 bytes, and so the row ("index row size 3112 exceeds btree version 4 maximum
+# 2704"). Checked where they come in, so that what is accepted can be stored.
+MAX_FIELD_TEXT = 1000  # characters of one text field: plans test fields, they read no essays
+# bytes of the id, type, state and fields together, the fields as JSONB at most: the entry's
+# other columns (two uuids, a date, the amount, the currency) and headers take under 100
+MAX_INDEXED_BYTES = 2400
+
+
+def fields_problem(
+    fields: Mapping[str, Any], *, beside: Iterable[str | None]
+) -> tuple[str | None, str] | None:
+    """Why a transaction's free ``fields`` could not be stored beside its id, type and state
+    (``beside``): the field at fault (None: all of them) and the reason; None if they can."""
+    for key, value in fields.items():
+        if isinstance(value, str) and len(value) > MAX_FIELD_TEXT:
+            return key, f"is longer than {MAX_FIELD_TEXT} characters"
+    size = _jsonb_bytes(fields)
+    others = sum(len(text.encode("utf-8")) for text in beside if text)
+    if size + others > MAX_INDEXED_BYTES:
+        return None, (
+            f"the fields come to {size} bytes stored, the id, type and state to {others}: "
+            f"together at most {MAX_INDEXED_BYTES}"
+        )
+    return None
+
+
+def _jsonb_bytes(fields: Mapping[str, Any]) -> int:
+    """No less than what ``fields`` (flat: text, numbers, booleans, nulls) take as JSONB: 8
+    bytes of headers, 8 of entries per field, the key's and a text's UTF-8 bytes, and for a
+    number its digits and 16 bytes of header and alignment (it takes half its digits and
+    at most 15). Compression may make it smaller: not counted on."""
+    size = 8
+    for key, value in fields.items():
+        size += 8 + len(str(key).encode("utf-8"))
+        if isinstance(value, str):
+            size += len(value.encode("utf-8"))
+        elif isinstance(value, Decimal):
+            size += 16 + len(format(value, "f"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            size += 16 + len(str(value))  # format(5, "f") is 5.000000
+    return size

@@ -209,3 +209,33 @@ async def test_given_a_line_separator_in_a_cell_when_imported_then_one_row_as_in
     assert ran.returncode == 0, ran.stderr
     teams = {u: a["team"] for u, a in await User.all().values_list("external_id", "attributes")}
     assert teams == {"ana": "North\u2028East", "ben": "South\u0085West"}
+
+
+async def test_given_what_postgres_cannot_keep_when_importing_then_one_line_naming_the_cell(
+    db, tmp_path: Path
+):
+    """A date of 9999-12-31 (stored as infinity: its recompute failed every 30 s) and a
+    4,000-character extra column (its index entry too large: "cannot use the database ...
+    index row size", exit 1) are refused before anything is written, naming row and column."""
+    await make_tenant(slug="acme")
+    await imported_reps(db, tmp_path)
+    header = "id,rep_id,type,amount,currency,date,state,splits,note\n"
+    end_of_time = write(tmp_path, "d.csv", header + "t1,ana,solar,1,EUR,9999-12-31,won,,x\n")
+    essay = write(tmp_path, "n.csv", header + f"t1,ana,solar,1,EUR,2026-10-03,won,,{'x' * 4000}\n")
+    hired = write(
+        tmp_path, "r.csv", "id,name,manager_id,hire_date,end_date\nzoe,Zoe,,0001-01-01,\n"
+    )
+    quota = write(tmp_path, "q.csv", "rep_id,measure,period,value\nana,bookings,9999-12,5\n")
+
+    ran_date = await podium(db, "import", "transactions", end_of_time, "--tenant", "acme")
+    ran_note = await podium(db, "import", "transactions", essay, "--tenant", "acme")
+    ran_hired = await podium(db, "import", "reps", hired, "--tenant", "acme")
+    ran_quota = await podium(db, "import", "quotas", quota, "--tenant", "acme")
+
+    ran_date.one_line_error("d.csv row 2 column date", "9999-12-31 is outside the dates")
+    ran_note.one_line_error("n.csv row 2 column note", "is longer than 1000 characters")
+    ran_hired.one_line_error("r.csv row 2 column hire_date", "0001-01-01 is outside the dates")
+    ran_quota.one_line_error("q.csv row 2 column period", "year 9999 is outside the years")
+    assert await Transaction.all().count() == 0
+    assert await Quota.all().count() == 0
+    assert not await User.filter(external_id="zoe").exists()

@@ -15,6 +15,7 @@ from api.observability import configure_logging
 from domain.crm.models import Transaction
 from domain.ingest.models import InboxStatus
 from domain.kit.clock import utc_now
+from domain.org.models import User
 from tests.domain.builders import count_rows, make_tenant, make_user
 from tests.workers.ingest_helpers import (
     Burst,
@@ -248,6 +249,55 @@ async def test_given_a_mixed_batch_when_posted_then_invalid_events_dead_lettered
     ]
     assert len(letters) == 8
     assert [e.event_id for e in await inbox(tenant)] == ["ok-1", "new-rep", "ok-for-new-rep"]
+
+
+async def test_given_a_batch_with_a_manager_cycle_and_unstorable_values_then_only_they_refused(
+    burst: Burst, http: httpx.AsyncClient, redis_url: str
+):
+    """What was accepted and then could never be stored (a date of 9999-12-31, a 3,000-letter
+    field), or was stored and broke the hierarchy (boss under ana, who reports to boss), is
+    refused naming its field; the rest of the batch applies."""
+    tenant = await _setup()
+    await make_user(tenant=tenant, external_id="boss")
+    await User.filter(tenant_id=tenant.id, external_id="ana").update(
+        manager_id=(await User.get(tenant_id=tenant.id, external_id="boss")).id
+    )
+    letters = "".join(chr(ord("a") + (i * 7919) % 26) for i in range(3000))
+    body = body_of(
+        deal("end-of-time", "opp-1", on="9999-12-31"),
+        deal("essay", "opp-2", fields={"description": letters}),
+        rep_event("cycle", "boss", manager_id="ana"),
+        deal("ok", "opp-3", rep="boss"),
+        rep_event("ok-rep", "ben", manager_id="boss"),
+    )
+
+    response = await http.post(
+        URL, content=body, headers=signed_headers(body, tenant.webhook_secret)
+    )
+    await burst()
+
+    assert response.status_code == 202
+    assert [(r["id"], r["error"]) for r in response.json()["rejected"]] == [
+        (
+            "end-of-time",
+            "data.date: 9999-12-31 is outside the dates Podium accepts (1900-01-01 to 2199-12-31)",
+        ),
+        ("essay", "data.fields.description: is longer than 1000 characters"),
+    ]
+    assert [(e.event_id, e.status.value) for e in await inbox(tenant)] == [
+        ("cycle", "dead"),
+        ("ok", "applied"),
+        ("ok-rep", "applied"),
+    ]
+    assert [(d.event_id, d.field, d.reason) for d in await dead_letters(tenant)][2:] == [
+        ("cycle", "data.manager_id", "data.manager_id: manager cycle boss -> ana -> boss"),
+    ]
+    people = {u.external_id: u for u in await User.filter(tenant_id=tenant.id)}
+    assert people["boss"].manager_id is None
+    assert people["ben"].manager_id == people["boss"].id
+    assert await Transaction.filter(tenant_id=tenant.id).values_list("external_id", flat=True) == [
+        "opp-3"
+    ]
 
 
 async def test_given_amounts_as_exact_json_numbers_when_applied_then_stored_to_the_cent(

@@ -4,6 +4,8 @@ affects, written as recompute requests in the same transaction."""
 from __future__ import annotations
 
 import asyncio
+import random
+import string
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +18,7 @@ from domain.crm.models import Transaction
 from domain.ingest import service
 from domain.ingest.models import DeadLetter, InboxStatus, RecomputeRequest
 from domain.ingest.repository import IngestRepository
+from domain.kit.documents import MAX_INDEXED_BYTES
 from domain.org.models import Role, User
 from tests.domain.builders import (
     assign,
@@ -250,6 +253,72 @@ async def test_given_a_hire_date_moved_when_applied_then_every_month_between_is_
     assert expected <= months
     today = datetime.now(ZoneInfo(tenant.time_zone)).strftime("%Y-%m")  # always recomputed
     assert not {"2026-06", "2026-07"} & months - {today}
+
+
+def _letters(n: int, seed: int) -> str:
+    """Text PostgreSQL's compression cannot shrink (it compresses a large index entry)."""
+    rng = random.Random(seed)
+    return "".join(rng.choice(string.ascii_letters) for _ in range(n))
+
+
+def _wide(n: int, seed: int) -> str:
+    """``n`` characters of 4 bytes each in UTF-8, as incompressible."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randint(0x1F300, 0x1FAFF)) for _ in range(n))
+
+
+def _number(seed: int) -> Decimal:
+    return Decimal(random.Random(seed).randint(10**29, 10**30 - 1))
+
+
+def _filled(record: str, kind: str, state: str, fields: dict[str, Any], more: int) -> Any:
+    """A deal with these fields and a "fill" text making them ``more`` bytes over the limit
+    (0: exactly at it), counted as domain.kit.documents counts them."""
+    beside = sum(len(t.encode()) for t in (record, kind, state))
+    size = 8 + sum(
+        8 + len(k) + (len(v.encode()) if isinstance(v, str) else 16 + len(format(v, "f")))
+        for k, v in fields.items()
+    )
+    room = MAX_INDEXED_BYTES - beside - size - (8 + len("fill"))
+    event = deal(f"e{more}", record, fields={**fields, "fill": _letters(room + more, 99)})
+    event["data"] |= {"type": kind, "state": state}
+    return event
+
+
+WIDE = (_wide(200, 1), _wide(100, 2), _wide(100, 3))  # the widest id, type and state: 1,600 bytes
+
+
+@pytest.mark.parametrize(
+    ("record", "kind", "state", "fields"),
+    [
+        (*WIDE, {}),
+        (*WIDE, {_letters(8, i): _number(i) for i in range(12)}),
+        ("opp-1", "deal", "won", {f"note{i}": _letters(1000, i) for i in range(2)}),
+    ],
+    ids=["widest id, type and state", "widest, with numbers", "usual id, long texts"],
+)
+async def test_given_fields_at_the_size_limit_when_applied_then_stored_and_one_more_refused(
+    record: str, kind: str, state: str, fields: dict[str, Any]
+):
+    """A 3,000-letter description was accepted (202), then failed five times in the worker
+    ("index row size 3112 exceeds btree version 4 maximum 2704 for index
+    transactions_own_by_rep", which carries the fields beside the id, type and state): what
+    the intake check accepts, PostgreSQL stores, incompressible as it may be."""
+    tenant, _ = await monthly_world()
+
+    [inbox_id] = await ingest(tenant, _filled(record, kind, state, fields, 0))
+    result = await apply(tenant, inbox_id)
+    async with in_transaction():
+        over = await service.ingest_events(
+            viewer=system_viewer(tenant),
+            source="crm",
+            events=[_filled(record, kind, state, fields, 1)],
+        )
+
+    assert result.status is InboxStatus.APPLIED, result.reason
+    stored = await Transaction.get(tenant_id=tenant.id, external_id=record)
+    assert stored.extra_fields.keys() == {*fields, "fill"}
+    assert [r.error.split(": ")[0] for r in over.rejected] == ["data.fields"]
 
 
 async def test_given_a_deal_stored_on_the_last_date_when_corrected_then_applied():

@@ -62,6 +62,18 @@ def with_data(**changes: Any) -> dict[str, Any]:
         (with_data(date="0001-01-01"), "data.date", "outside the dates Podium accepts"),
         (rep_event("r1", "ana", hire_date="0001-01-01"), "data.hire_date", "outside the dates"),
         (rep_event("r1", "ana", end_date="9999-12-31"), "data.end_date", "outside the dates"),
+        # a text its index entry cannot carry (transactions_own_by_rep: 2,704 bytes at most)
+        (
+            with_data(fields={"description": "x" * 1001}),
+            "data.fields.description",
+            "is longer than 1000 characters",
+        ),
+        (
+            with_data(fields={f"note{i}": "x" * 1000 for i in range(3)}),
+            "data.fields",
+            "the fields come to 3047 bytes stored, the id, type and state to 12: together at "
+            "most 2400",
+        ),
     ],
 )
 def test_given_an_invalid_event_when_parsed_then_the_error_names_the_field(
