@@ -194,6 +194,26 @@ def _unreachable(database_url: str, exc: BaseException) -> None:
     raise typer.Exit(1)
 
 
+def _data_errors() -> tuple[type[BaseException], ...]:
+    """What the database raises for what it refuses to store (a value out of its range, a
+    constraint, a limit such as an index entry's size): the database is there."""
+    import asyncpg
+
+    return (
+        asyncpg.DataError,
+        asyncpg.IntegrityConstraintViolationError,
+        asyncpg.ProgramLimitExceededError,
+    )
+
+
+def _refused(exc: BaseException) -> None:
+    """The database refused what the command wrote, though it passed Podium's checks: one
+    line (its message, not its DETAIL and HINT lines), exit status 1."""
+    reason = exc.args[0] if exc.args else exc
+    sys.stderr.write(f"podium: the database refused the data: {reason}\n")
+    raise typer.Exit(1)
+
+
 def _redact(url: str) -> str:
     """The URL without its password."""
     scheme, sep, rest = url.partition("://")
@@ -237,11 +257,15 @@ def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
     except DomainError as exc:
         _fail(str(exc))
         raise  # unreachable
+    except _data_errors() as exc:
+        _refused(exc)
     except _database_errors() as exc:
         _unreachable(database_url, exc)
     except Exception as exc:
         import asyncpg
 
+        if isinstance(exc.__cause__, _data_errors()):  # the same, through tortoise
+            _refused(exc.__cause__)
         # reached, but without Podium's tables or columns (never migrated, not migrated since
         # an upgrade, or another database): tortoise wraps asyncpg's UndefinedTableError or
         # UndefinedColumnError; any other failure surfaces as the bug it is

@@ -10,8 +10,12 @@ import sys
 
 import asyncpg
 import httpx
+import pytest
+import typer
 from redis.asyncio import Redis
+from tortoise.exceptions import OperationalError
 
+from api import cli
 from tests.api.cli_runner import ROOT, cli_env, podium
 from tests.conftest import _admin_dsn, _database_url
 from workers.heartbeat import beat_once
@@ -193,3 +197,35 @@ def _api_processes(pid: int) -> list[str]:
         except FileNotFoundError:
             continue
     return found
+
+
+@pytest.mark.parametrize("through_tortoise", [False, True])
+def test_given_the_database_refusing_the_data_then_one_line_saying_so_not_unreachable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], through_tortoise: bool
+):
+    """An index entry too large was reported as "cannot use the database at ...", with the
+    error's DETAIL and HINT lines: the database was there, it refused the data."""
+    refusal = asyncpg.exceptions.ProgramLimitExceededError(
+        'index row size 3112 exceeds btree version 4 maximum 2704 for index "x"'
+    )
+    refusal.detail = "Index row references tuple (0,1) in relation transactions."
+    refusal.hint = "Values larger than 1/3 of a buffer page cannot be indexed."
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    async def work() -> None:
+        if through_tortoise:
+            raise OperationalError(refusal) from refusal
+        raise refusal
+
+    monkeypatch.setattr("domain.db.init_db", nothing)
+    monkeypatch.setattr("domain.db.close_db", nothing)
+    with pytest.raises(typer.Exit) as ended:
+        cli._with_database("postgres://postgres@127.0.0.1/podium", work)
+
+    assert ended.value.exit_code == 1
+    assert capsys.readouterr().err == (
+        "podium: the database refused the data: index row size 3112 exceeds btree version 4 "
+        'maximum 2704 for index "x"\n'
+    )
