@@ -91,12 +91,24 @@ def fields_problem(
     fields: Mapping[str, Any], *, beside: Iterable[str | None]
 ) -> tuple[str | None, str] | None:
     """Why a transaction's free ``fields`` could not be stored beside its id, type and state
-    (``beside``): the field at fault (None: all of them) and the reason; None if they can."""
+    (``beside``): the field at fault (None: all of them) and the reason; None if they can.
+
+    The fields are counted as no less than their JSONB takes: 8 bytes of headers, 8 of
+    entries per field, the key's and a text's UTF-8 bytes, and for a number its digits and
+    16 bytes of header and alignment (it takes half its digits and at most 15). Compression
+    may make it smaller: not counted on."""
+    size = 8
     for key, value in fields.items():
-        if isinstance(value, str) and len(value) > MAX_FIELD_TEXT:
-            return key, f"is longer than {MAX_FIELD_TEXT} characters"
-    size = _jsonb_bytes(fields)
-    others = sum(len(text.encode("utf-8")) for text in beside if text)
+        size += 8 + _utf8_bytes(str(key))
+        if isinstance(value, str):
+            if len(value) > MAX_FIELD_TEXT:
+                return key, f"is longer than {MAX_FIELD_TEXT} characters"
+            size += _utf8_bytes(value)
+        elif isinstance(value, Decimal):
+            size += 16 + len(format(value, "f"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            size += 16 + len(str(value))  # format(5, "f") is 5.000000
+    others = sum(_utf8_bytes(text) for text in beside if text)
     if size + others > MAX_INDEXED_BYTES:
         return None, (
             f"the fields come to {size} bytes stored, the id, type and state to {others}: "
@@ -105,18 +117,5 @@ def fields_problem(
     return None
 
 
-def _jsonb_bytes(fields: Mapping[str, Any]) -> int:
-    """No less than what ``fields`` (flat: text, numbers, booleans, nulls) take as JSONB: 8
-    bytes of headers, 8 of entries per field, the key's and a text's UTF-8 bytes, and for a
-    number its digits and 16 bytes of header and alignment (it takes half its digits and
-    at most 15). Compression may make it smaller: not counted on."""
-    size = 8
-    for key, value in fields.items():
-        size += 8 + len(str(key).encode("utf-8"))
-        if isinstance(value, str):
-            size += len(value.encode("utf-8"))
-        elif isinstance(value, Decimal):
-            size += 16 + len(format(value, "f"))
-        elif isinstance(value, int) and not isinstance(value, bool):
-            size += 16 + len(str(value))  # format(5, "f") is 5.000000
-    return size
+def _utf8_bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
