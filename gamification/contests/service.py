@@ -15,8 +15,9 @@ from tortoise import connections
 
 from domain.audit import service as audit
 from domain.kit.clock import utc_now
+from domain.kit.errors import InvalidInput
 from domain.kit.money import is_currency, round_money
-from domain.kit.periods import period_containing
+from domain.kit.periods import check_day, period_containing
 from domain.notifications.models import NotificationKind
 from domain.notifications.service import Event
 from domain.org.models import Role, User
@@ -76,9 +77,14 @@ def _moment(value: Any, field: str) -> datetime:
             field=field,
         )
     try:
-        return value.astimezone(UTC)
+        moment = value.astimezone(UTC)
     except OverflowError:
         raise ContestError(f"{value.isoformat()} is out of range", field=field) from None
+    try:
+        check_day(moment.date(), field=field)  # its month's prizes are paid in a period
+    except InvalidInput as exc:
+        raise ContestError(exc.message, field=field) from None
+    return moment
 
 
 def _figure(value: Decimal, field: str, what: str) -> None:

@@ -401,3 +401,13 @@ async def test_given_a_start_far_in_the_past_when_launching_then_refused_naming_
     # backdated within the year is a contest counting the deals already made (the demo's)
     contest = await _launch(viewer_of(org["mgr"]), starts_at=NOW - timedelta(days=30))
     assert contest.starts_at == NOW - timedelta(days=30)
+
+
+async def test_given_an_end_past_the_dates_podium_accepts_then_refused_naming_endsat():
+    # its prizes would be paid in a period no later than 2199-12: an end after it is refused
+    tenant, org = await _org()
+    with pytest.raises(ContestError) as caught:
+        await _launch(viewer_of(org["mgr"]), ends_at=datetime(9999, 12, 31, tzinfo=UTC))
+    assert caught.value.field == "endsAt"
+    assert "outside the dates" in caught.value.message
+    assert await Contest.all().count() == 0
