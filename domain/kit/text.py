@@ -39,6 +39,22 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+# letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern)
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# controls, format characters (zero-width space and joiners, bidirectional overrides such as
+# U+202E, the byte order mark), unassigned, private use and surrogates
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs"})
+
+
+def blank(text: str) -> bool:
+    """True when ``text`` shows nothing: only spaces, invisible format or control characters
+    (``"\\u200b"``, ``"\\u202e"``), or glyphs that draw nothing. Such a name is empty."""
+    return all(
+        ch.isspace() or ch in _BLANK_GLYPHS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+        for ch in text
+    )
+
+
 FORMULA_START = "=+-@\t\r"
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # ASCII digits: a spreadsheet's plain number
 # a cell that starts as a formula, or as one behind quotes (quoted once more, so that

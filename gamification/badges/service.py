@@ -21,6 +21,7 @@ from domain.kit.expressions import (
     evaluate_safely,
 )
 from domain.kit.periods import parse_period
+from domain.kit.text import blank
 from domain.notifications.models import NotificationKind, NotificationSent
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.service import (
@@ -58,7 +59,6 @@ from gamification.levels.service import (
     sync_threshold_xp,
     threshold_source,
 )
-from gamification.text import blank
 
 log = logging.getLogger(__name__)
 

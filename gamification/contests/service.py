@@ -18,6 +18,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import InvalidInput
 from domain.kit.money import is_currency, round_money
 from domain.kit.periods import check_day, period_containing
+from domain.kit.text import blank
 from domain.notifications.models import NotificationKind
 from domain.notifications.service import Event
 from domain.org.models import Role, User
@@ -31,7 +32,6 @@ from gamification.contests.errors import ContestError
 from gamification.contests.metrics import KNOWN, MEASURE, line_components, scorer_of
 from gamification.contests.models import Contest, ContestStatus
 from gamification.leaderboards.repository import LeaderboardRepository
-from gamification.text import blank
 
 DEFAULT_GRACE = timedelta(minutes=30)
 AwardBadge = Callable[..., Awaitable[object | None]]

@@ -36,6 +36,7 @@ from domain.kit.clock import utc_now
 from domain.kit.documents import unstorable_text
 from domain.kit.errors import Forbidden, InvalidInput, NotFound
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
+from domain.kit.text import blank
 from domain.notifications.models import NotificationKind
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.texts import render
@@ -52,7 +53,6 @@ from gamification.leaderboards.ranking import Ranked
 from gamification.leaderboards.repository import LeaderboardRepository
 from gamification.leaderboards.store import BoardStore, Position, board_key
 from gamification.levels.service import xp_earned
-from gamification.text import blank
 
 MAX_NAME = 100
 MAX_ENTRIES = 100

@@ -15,13 +15,13 @@ from tortoise import connections
 from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden
 from domain.kit.periods import parse_period
+from domain.kit.text import blank
 from domain.org.models import Role
 from domain.org.viewer import Viewer
 from gamification.definitions import TenantCache
 from gamification.levels.errors import LevelMapError, XpError
 from gamification.levels.models import LevelDefinition
 from gamification.levels.rules import Level, LevelStanding, level_of
-from gamification.text import blank
 
 MAX_POINTS = 1_000_000
 MAX_LEVELS = 100

@@ -17,6 +17,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden
 from domain.kit.expressions import EvaluationError, evaluate_safely
 from domain.kit.periods import period_containing
+from domain.kit.text import blank
 from domain.org.models import Role
 from domain.org.viewer import Viewer
 from gamification.badges.facts import PeriodFacts, env_of, facts_of
@@ -24,7 +25,6 @@ from gamification.badges.service import compile_rule
 from gamification.levels.errors import LevelMapError
 from gamification.levels.models import Holiday, StreakDefinition
 from gamification.levels.rules import Streak, streak_of, working_days
-from gamification.text import blank
 
 UNITS = ("period", "workday")
 PERIOD_KINDS = ("month", "quarter", "year")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.kit.errors import DomainError
+from domain.kit.text import blank
 from gamification.badges.models import BadgeDefinition
 from gamification.badges.service import create_badge
 from gamification.contests.models import Contest
@@ -18,7 +19,6 @@ from gamification.levels.models import LevelDefinition, StreakDefinition
 from gamification.levels.rules import Level
 from gamification.levels.service import set_level_map
 from gamification.levels.streaks import create_streak
-from gamification.text import blank
 from tests.domain.builders import make_org, make_tenant, system_viewer
 
 INVISIBLE = ["\u200b", "\u200b\u200b \u200d", "\u202e", "\u2066\u2069", "\ufeff", "\u3164"]
