@@ -30,15 +30,34 @@ def _money(amount: Decimal, currency: str) -> str:
     return f"{format_amount(amount, currency)} {currency}"
 
 
+PARKED_SHOWN = 20  # parked recomputes listed by `tenant show`, the latest first
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line (an error may span several), at most 200 characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 200 else flat[:199] + "…"
+
+
 def masked(secret: str) -> str:
     return f"{secret[:4]}…{'*' * 8} ({len(secret)} characters)"
 
 
 def tenant_show(tenant: TenantOption) -> None:
-    """Show a tenant's settings and webhook URL (the webhook secret masked)."""
+    """Show a tenant's settings and webhook URL (the webhook secret masked), and the
+    recomputes that failed and wait for a change or `podium recompute` (parked)."""
     from api import cli
+    from domain.ingest.repository import IngestRepository
+    from domain.org.viewer import Viewer
 
-    found = cli._with_database(cli._settings().database_url, lambda: cli._tenant(tenant))
+    async def work() -> tuple[Any, tuple[int, list[Any]]]:
+        found = await cli._tenant(tenant)
+        parked = await IngestRepository(Viewer.system(found.id, "cli")).parked_requests(
+            PARKED_SHOWN
+        )
+        return found, parked
+
+    found, (parked, listed) = cli._with_database(cli._settings().database_url, work)
     rotated = found.webhook_secret_rotated_at
     rows = [
         ("slug", found.slug),
@@ -53,6 +72,18 @@ def tenant_show(tenant: TenantOption) -> None:
     ]
     for name, value in rows:
         sys.stdout.write(f"{name + ':':<16}{value}\n")
+    sys.stdout.write(f"parked recomputes: {parked}\n")
+    for p in listed:  # the latest first
+        sys.stdout.write(
+            f"  {p.person} {p.period}: {p.attempts} failed attempt(s), parked "
+            f"{p.parked_at:%Y-%m-%d %H:%M:%S} UTC: {one_line(p.error)}\n"
+        )
+    if parked > len(listed):
+        sys.stdout.write(f"  ... and {parked - len(listed)} more\n")
+    if parked:
+        sys.stdout.write(
+            "  (a change to the person's data retries one; `podium recompute --rep` ends one)\n"
+        )
 
 
 def tenant_rotate_secret(tenant: TenantOption) -> None:

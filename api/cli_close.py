@@ -299,6 +299,7 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
                     outcomes = await recompute_many(
                         viewer=viewer, pairs=[(user_id, parsed.id) for user_id in chunk]
                     )
+                    await closing.end_parked(viewer, outcomes)
                 for o in outcomes:
                     read += o.transactions
                     if o.refused is not None:

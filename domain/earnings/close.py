@@ -29,7 +29,8 @@ from domain.earnings.models import (
     PeriodStatus,
 )
 from domain.earnings.models import Period as StoredPeriod
-from domain.earnings.service import close_period, recompute_many
+from domain.earnings.service import Recomputed, close_period, recompute_many
+from domain.ingest.repository import IngestRepository
 from domain.kit.clock import today_in, utc_now
 from domain.kit.errors import Forbidden, InvalidInput, NotFound, PeriodError
 from domain.kit.periods import Period, parse_period
@@ -263,6 +264,7 @@ async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
     outcomes = await recompute_many(
         viewer=viewer, pairs=[(UUID(u), chunk["period"]) for u in user_ids]
     )
+    await end_parked(viewer, outcomes)
     read = sum(o.transactions for o in outcomes)
     await db.execute_query(
         "UPDATE close_chunks SET done = true, transactions = $2 WHERE id = $1", [chunk["id"], read]
@@ -272,6 +274,13 @@ async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
         transactions=read,
         refused=[(o.user_id, str(o.refused)) for o in outcomes if o.refused is not None],
     )
+
+
+async def end_parked(viewer: Viewer, outcomes: list[Recomputed]) -> None:
+    """The parked recompute requests (`RecomputeRequest`) of the pairs recomputed now end:
+    what they asked for is done."""
+    done = [(o.user_id, o.period) for o in outcomes if o.refused is None]
+    await IngestRepository(viewer).end_parked_requests(done)
 
 
 @dataclass(frozen=True, slots=True)

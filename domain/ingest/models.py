@@ -118,6 +118,14 @@ class RecomputeRequest(Model):
     period = fields.CharField(max_length=10)
     generation = fields.BigIntField(default=1)
     requested_at = fields.DatetimeField()
+    # Failed recomputes of this request (not deadlocks: those retry at once); the last one's
+    # error; and when it was parked: failed on its data, or MAX_FAILURES times otherwise. A
+    # parked request is not taken nor swept again until a change to the person's data
+    # requests the recompute anew (which clears all three), or a recompute of the pair by
+    # `podium recompute` succeeds (which ends it).
+    attempts = fields.SmallIntField(default=0)
+    error = fields.TextField(null=True)
+    parked_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "recompute_requests"

@@ -65,6 +65,26 @@ class TakenRequest(NamedTuple):
     period: str
     generation: int
     requested_at: datetime
+    attempts: int = 0  # failed recomputes before this one
+
+
+class FailedRequest(NamedTuple):
+    """A taken request whose recompute failed: put back with ``error``, ``parked`` or to be
+    tried again (`restore_recompute_requests`)."""
+
+    request: TakenRequest
+    error: str
+    parked: bool
+
+
+class ParkedRequest(NamedTuple):
+    """A parked recompute request, as `parked_requests` lists it."""
+
+    person: str  # CRM id
+    period: str
+    attempts: int
+    error: str
+    parked_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,7 +452,8 @@ class IngestRepository:
     ) -> None:
         """Record the outcome of applied inbox events: (id, status, outcome), one attempt
         more each; and upsert the recompute ``requests`` they cause (``request_recomputes``)
-        in the same statement."""
+        in the same statement. A parked request of the same pair (`RecomputeRequest`) is
+        live again: the change may be what mends it."""
         unique = sorted(set(requests))
         if not outcomes and not unique:
             return
@@ -444,12 +465,14 @@ class IngestRepository:
                 FROM unnest($2::bigint[], $4::text[], $5::text[]) AS r(id, status, outcome)
                 WHERE e.tenant_id = $1 AND e.id = r.id AND e.id = ANY($2::bigint[])
             )
-            INSERT INTO recompute_requests (tenant_id, user_id, period, generation, requested_at)
-            SELECT $1, r.user_id, r.period, 1, now()
+            INSERT INTO recompute_requests (tenant_id, user_id, period, generation, requested_at,
+                                            attempts)
+            SELECT $1, r.user_id, r.period, 1, now(), 0
             FROM unnest($6::uuid[], $7::text[]) AS r(user_id, period)
             ON CONFLICT (tenant_id, user_id, period) DO UPDATE SET
                 generation = recompute_requests.generation + 1,
-                requested_at = EXCLUDED.requested_at
+                requested_at = EXCLUDED.requested_at,
+                attempts = 0, error = NULL, parked_at = NULL
             """,
             [
                 self.tenant_id,
@@ -594,18 +617,18 @@ class IngestRepository:
         await self.finish_inbox_rows([], utc_now(), requests=pairs)
 
     async def take_recompute_requests(self, limit: int) -> list[TakenRequest]:
-        """Delete and return the oldest recompute requests no other transaction holds, in
-        one statement: the delete commits with the recomputes the caller does in the same
-        transaction, or rolls back with them; ``restore_recompute_requests`` puts back those
-        it could not do. An apply renewing one of them meanwhile waits for that end, then
-        finds it gone (or restored: a new generation) and inserts a new one."""
+        """Delete and return the oldest recompute requests (not parked) no other transaction
+        holds, in one statement: the delete commits with the recomputes the caller does in
+        the same transaction, or rolls back with them; ``restore_recompute_requests`` puts
+        back those it could not do. An apply renewing one of them meanwhile waits for that
+        end, then finds it gone (or restored: a new generation) and inserts a new one."""
         rows = await _conn().execute_query_dict(
             """
             DELETE FROM recompute_requests WHERE id IN (
-                SELECT id FROM recompute_requests WHERE tenant_id = $1
+                SELECT id FROM recompute_requests WHERE tenant_id = $1 AND parked_at IS NULL
                 ORDER BY requested_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
             )
-            RETURNING id, user_id, period, generation, requested_at
+            RETURNING id, user_id, period, generation, requested_at, attempts
             """,
             [self.tenant_id, limit],
         )
@@ -616,26 +639,85 @@ class IngestRepository:
                 str(r["period"]),
                 int(r["generation"]),
                 r["requested_at"],
+                int(r["attempts"]),
             )
             for r in rows
         ]
         return sorted(taken, key=lambda t: (t.requested_at, t.id))
 
-    async def restore_recompute_requests(self, taken: Sequence[TakenRequest]) -> None:
-        """Put back requests taken by ``take_recompute_requests`` in this transaction."""
-        if not taken:
+    async def restore_recompute_requests(self, failed: Sequence[FailedRequest]) -> None:
+        """Put back requests taken by ``take_recompute_requests`` in this transaction whose
+        recompute failed: one attempt more, with its error, parked or not."""
+        if not failed:
             return
+        now = utc_now()
         await _conn().execute_query(
             """
             INSERT INTO recompute_requests (id, tenant_id, user_id, period, generation,
-                                            requested_at)
-            SELECT r.id, $1, r.user_id, r.period, r.generation, r.requested_at
-            FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[])
-                 AS r(id, user_id, period, generation, requested_at)
+                                            requested_at, attempts, error, parked_at)
+            SELECT r.id, $1, r.user_id, r.period, r.generation, r.requested_at,
+                   LEAST(r.attempts, 32767), r.error, CASE WHEN r.parked THEN $9::timestamptz END
+            FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::bigint[], $6::timestamptz[],
+                        $7::int[], $8::text[], $10::bool[])
+                 AS r(id, user_id, period, generation, requested_at, attempts, error, parked)
             ORDER BY r.user_id, r.period
             """,
-            [self.tenant_id, *(list(column) for column in zip(*taken, strict=True))],
+            [
+                self.tenant_id,
+                [f.request.id for f in failed],
+                [f.request.user_id for f in failed],
+                [f.request.period for f in failed],
+                [f.request.generation for f in failed],
+                [f.request.requested_at for f in failed],
+                [f.request.attempts + 1 for f in failed],
+                [f.error for f in failed],
+                now,
+                [f.parked for f in failed],
+            ],
         )
+
+    async def end_parked_requests(self, pairs: Iterable[tuple[UUID, str]]) -> int:
+        """Delete the parked requests of these (person, period)s, recomputed now: how many.
+        A request a change made live again meanwhile is left (its recompute is to come)."""
+        unique = sorted(set(pairs))
+        if not unique:
+            return 0
+        rows = await _conn().execute_query_dict(
+            """
+            DELETE FROM recompute_requests q
+            USING unnest($2::uuid[], $3::text[]) AS r(user_id, period)
+            WHERE q.tenant_id = $1 AND q.user_id = r.user_id AND q.period = r.period
+              AND q.parked_at IS NOT NULL
+            RETURNING q.id
+            """,
+            [self.tenant_id, [u for u, _ in unique], [p for _, p in unique]],
+        )
+        return len(rows)
+
+    async def parked_requests(self, limit: int = 100) -> tuple[int, list[ParkedRequest]]:
+        """How many recompute requests are parked, and the latest ``limit`` of them with
+        the person's CRM id and the last error."""
+        rows = await _conn().execute_query_dict(
+            """
+            SELECT u.external_id, q.period, q.attempts, q.error, q.parked_at,
+                   count(*) OVER () AS parked
+            FROM recompute_requests q JOIN users u ON u.id = q.user_id
+            WHERE q.tenant_id = $1 AND q.parked_at IS NOT NULL
+            ORDER BY q.parked_at DESC, u.external_id, q.period LIMIT $2
+            """,
+            [self.tenant_id, limit],
+        )
+        found = [
+            ParkedRequest(
+                str(r["external_id"]),
+                str(r["period"]),
+                int(r["attempts"]),
+                str(r["error"] or ""),
+                r["parked_at"],
+            )
+            for r in rows
+        ]
+        return (int(rows[0]["parked"]) if rows else 0), found
 
     # --- field mappings ----------------------------------------------------------------------
 
@@ -670,7 +752,7 @@ async def overdue_recompute_requests(
 ) -> list[tuple[UUID, UUID, str, int]]:
     rows = await _conn().execute_query_dict(
         "SELECT tenant_id, user_id, period, generation FROM recompute_requests "
-        "WHERE requested_at < $1 ORDER BY requested_at LIMIT $2",
+        "WHERE requested_at < $1 AND parked_at IS NULL ORDER BY requested_at LIMIT $2",
         [older_than, limit],
     )
     return [
@@ -694,10 +776,12 @@ async def pending_inbox_ids(
 async def pending_recompute_requests(
     tenant_id: UUID | None, *, after_id: int = 0, limit: int = 1000
 ) -> list[tuple[int, UUID, UUID, str, int]]:
-    """Every recompute request (id, tenant, person, period, generation), every age."""
+    """Every recompute request not parked (id, tenant, person, period, generation), every
+    age."""
     rows = await _conn().execute_query_dict(
         "SELECT id, tenant_id, user_id, period, generation FROM recompute_requests "
-        "WHERE id > $1 AND ($2::uuid IS NULL OR tenant_id = $2) ORDER BY id LIMIT $3",
+        "WHERE id > $1 AND ($2::uuid IS NULL OR tenant_id = $2) AND parked_at IS NULL "
+        "ORDER BY id LIMIT $3",
         [after_id, tenant_id, limit],
     )
     return [

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from domain.audit.models import AuditEntry
 from domain.earnings.close import period_chunks, record_late_events
@@ -127,6 +128,29 @@ async def test_given_a_tenant_when_closed_then_results_equal_each_alone_and_peri
     assert await CloseChunk.filter(done=True).count() == len(chunks)
     period = await StoredPeriod.get(tenant_id=tenant.id, key="2026-10")
     assert period.status is PeriodStatus.CLOSED
+
+
+async def test_given_a_parked_recompute_request_when_the_period_closes_then_it_ends(db):
+    """A request that failed five times (parked) asked for a recompute the close has done."""
+    from domain.ingest.models import RecomputeRequest
+    from domain.ingest.repository import FailedRequest, IngestRepository
+
+    tenant, people = await world(reps=2)
+    repo = IngestRepository(system_viewer(tenant))
+    async with in_transaction():
+        await repo.request_recomputes([(people[0].id, "2026-10"), (people[1].id, "2026-11")])
+        taken = await repo.take_recompute_requests(10)
+        await repo.restore_recompute_requests([FailedRequest(t, "a bug", True) for t in taken])
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+
+    assert ran.returncode == 0, ran.stderr
+    (left,) = await RecomputeRequest.all()  # the other period's stays parked
+    assert (left.user_id, left.period, left.parked_at is not None) == (
+        people[1].id,
+        "2026-11",
+        True,
+    )
 
 
 async def test_given_a_closed_period_when_closed_again_then_refused_and_nothing_changes(db):

@@ -6,8 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from domain.earnings.models import EarningsResult, ResultStatus
+from domain.ingest.models import RecomputeRequest
+from domain.ingest.repository import FailedRequest, IngestRepository
 from domain.org.models import Role
 from tests.api.cli_runner import podium
 from tests.domain.builders import (
@@ -19,6 +22,7 @@ from tests.domain.builders import (
     plan_yaml,
     publish_plan,
     set_quota,
+    system_viewer,
 )
 
 
@@ -134,3 +138,32 @@ async def test_given_a_period_of_another_kind_when_recomputed_then_it_says_so(db
         "  no plan of theirs is paid per quarter\n"
     )
     assert await EarningsResult.all().count() == 0
+
+
+async def test_given_a_parked_request_when_shown_and_its_rep_recomputed_then_listed_then_ended(db):
+    """A recompute request that failed five times waits, parked, for a change to the
+    person's data or for an admin: `tenant show` lists it with its error (on one line), and
+    a successful `podium recompute` of the pair ends it."""
+    tenant, ana, ben = await world()
+    repo = IngestRepository(system_viewer(tenant))
+    async with in_transaction():
+        await repo.request_recomputes([(ana.id, "2026-10"), (ben.id, "2026-09")])
+        taken = await repo.take_recompute_requests(10)
+        await repo.restore_recompute_requests(
+            [FailedRequest(t._replace(attempts=4), "a bug\nin two lines", True) for t in taken]
+        )
+
+    shown = await podium(db, "tenant", "show", "--tenant", "acme")
+    ran = await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10", "--rep", "ana")
+    after = await podium(db, "tenant", "show", "--tenant", "acme")
+
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    listed = lines[lines.index("parked recomputes: 2") + 1 :]
+    assert sorted(line.split(":")[0] for line in listed[:2]) == ["  ana 2026-10", "  ben 2026-09"]
+    assert all(": 5 failed attempt(s), parked 20" in line for line in listed[:2])
+    assert all(line.endswith(" UTC: a bug in two lines") for line in listed[:2])
+    assert ran.returncode == 0, ran.stderr
+    assert "parked recomputes: 1" in after.stdout
+    (left,) = await RecomputeRequest.all()
+    assert (left.user_id, left.period) == (ben.id, "2026-09")  # another period: not recomputed

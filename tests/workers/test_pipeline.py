@@ -24,7 +24,7 @@ from api.settings import Settings
 from domain.earnings.models import EarningsLine, EarningsResult, LateEvent
 from domain.ingest import service
 from domain.ingest.models import DeadLetter, InboxEvent, InboxStatus, RecomputeRequest
-from domain.ingest.repository import IngestRepository
+from domain.ingest.repository import IngestRepository, ParkedRequest
 from domain.kit.clock import utc_now
 from tests.api.graphql.helpers import serve
 from tests.domain.builders import (
@@ -483,12 +483,13 @@ async def test_given_one_rep_failing_in_a_batch_then_the_others_are_stored_and_i
     assert {u for u, _ in await totals(tenant)} == {ana.id}  # cat is on no plan: no result
 
 
-async def test_given_a_rep_failing_on_its_data_then_its_request_ends_logged_once(
+async def test_given_a_rep_failing_on_its_data_then_its_request_parks_logged_once(
     pool: ArqRedis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
     """A recompute PostgreSQL refuses for its data (`cannot subtract infinite dates`, from a
     date stored as infinity) was put back and retried every sweep, forever: the same data
-    fails the same way, and a change to it requests the recompute again."""
+    fails the same way, so its request parks at once with the error (a change to the data
+    requests the recompute again)."""
     tenant, ana, ben = await world()
     async with in_transaction():
         await IngestRepository(system_viewer(tenant)).request_recomputes(
@@ -512,9 +513,58 @@ async def test_given_a_rep_failing_on_its_data_then_its_request_ends_logged_once
         again = await recompute_requested(ctx, str(tenant.id))
 
     assert (done, again) == (1, 0)
-    assert await RecomputeRequest.filter(tenant_id=tenant.id).count() == 0
+    (left,) = await RecomputeRequest.filter(tenant_id=tenant.id)
+    assert (left.user_id, left.attempts, left.parked_at is not None) == (ben.id, 1, True)
+    assert "cannot subtract infinite dates" in str(left.error)
     ends = [r.getMessage() for r in caplog.records if "on its data" in r.getMessage()]
-    assert ends == [f"recompute {ben.id} 2026-10 failed on its data; not retried until it changes"]
+    assert ends == [f"recompute {ben.id} 2026-10 failed on its data; parked until it changes"]
+
+
+async def test_given_a_rep_failing_every_time_then_its_request_parks_after_five_tries(
+    pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+):
+    """A recompute failing for a reason that is not its data (a bug, say) was put back and
+    retried by every sweep, forever. It is tried five times, then parked with its error: no
+    job nor sweep takes it again; a later change to the person's data makes it live."""
+    tenant, ana, ben = await world()
+    repo = IngestRepository(system_viewer(tenant))
+    async with in_transaction():
+        await repo.request_recomputes([(ana.id, "2026-10"), (ben.id, "2026-10")])
+    real = earnings_service.recompute_many
+
+    async def buggy(*, viewer: Any, pairs: Any) -> Any:
+        if any(user_id == ben.id for user_id, _ in pairs):
+            raise ValueError("a bug for ben")
+        return await real(viewer=viewer, pairs=pairs)
+
+    monkeypatch.setattr(earnings_service, "recompute_many", buggy)
+    ctx = {"redis": pool, "after_recompute": []}
+
+    seen = []
+    for _ in range(6):
+        await recompute_requested(ctx, str(tenant.id))
+        (row,) = await RecomputeRequest.filter(tenant_id=tenant.id)
+        seen.append((row.attempts, row.parked_at is not None))
+        swept = await sweep({"redis": pool, "sweep_after": timedelta(seconds=-60)})
+        seen.append(swept["recomputes"])
+
+    assert seen[:8] == [(1, False), 1, (2, False), 1, (3, False), 1, (4, False), 1]
+    assert seen[8:] == [(5, True), 0, (5, True), 0]  # parked: neither taken nor swept
+    assert row.error == "ValueError('a bug for ben')"
+    assert await repo.parked_requests() == (
+        1,
+        [ParkedRequest("ben", "2026-10", 5, "ValueError('a bug for ben')", row.parked_at)],
+    )
+
+    async with in_transaction():  # a CRM change of ben's: live again, its count reset
+        await repo.request_recomputes([(ben.id, "2026-10")])
+    (row,) = await RecomputeRequest.filter(tenant_id=tenant.id)
+    assert (row.attempts, row.error, row.parked_at, row.generation) == (0, None, None, 2)
+    monkeypatch.setattr(earnings_service, "recompute_many", real)  # the bug is fixed
+
+    assert await recompute_requested(ctx, str(tenant.id)) == 1
+    assert await RecomputeRequest.filter(tenant_id=tenant.id).count() == 0
+    assert {u for u, _ in await totals(tenant)} == {ana.id, ben.id}
 
 
 async def test_given_a_request_for_a_period_no_longer_accepted_then_refused_once_and_done(

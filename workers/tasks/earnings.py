@@ -18,7 +18,7 @@ from domain.earnings import close as earnings_close
 from domain.earnings import service as earnings_service
 from domain.earnings.errors import PeriodClosed
 from domain.earnings.models import CloseRun
-from domain.ingest.repository import IngestRepository, TakenRequest
+from domain.ingest.repository import FailedRequest, IngestRepository, TakenRequest
 from domain.notifications.service import stored_results
 from domain.org.viewer import Viewer
 from domain.tenants.repository import tenants_read_once
@@ -32,6 +32,9 @@ log = logging.getLogger("podium.workers.earnings")
 
 
 RECOMPUTE_BATCH = 100  # (person, period)s recomputed per transaction
+# failures of one request's recompute (other than on its data, or a deadlock) before it parks:
+# retried by the sweeper every 30 s meanwhile, so a passing fault gets a few minutes
+MAX_FAILURES = 5
 # the pause between two batches' starts (see workers.tasks.draining): none, as the applies
 # that wake this job are paced already (workers.tasks.draining.apply_pace) and each of their
 # commits is best followed at once; ctx["recompute_pause"] overrides it (seconds)
@@ -141,13 +144,14 @@ async def _drain(
 
 async def _recompute_claimed(
     viewer: Viewer, claimed: list[TakenRequest]
-) -> tuple[list[earnings_service.Recomputed], list[TakenRequest]]:
+) -> tuple[list[earnings_service.Recomputed], list[FailedRequest]]:
     """The batch in one go (``recompute_many`` is a savepoint of its own); if it fails for a
     reason other than a deadlock, each pair on its own, so one person's bug does not hold
-    back the others. A pair failing on its data (``is_data_failure``: it would fail the same
-    way every time) is logged once and its request ends: a change to the data requests it
-    again. Any other failing pair is logged and returned, for its request to be put back
-    (the sweeper retries it)."""
+    back the others. Each failing pair is logged and returned, for its request to be put
+    back with the error: parked at once when it failed on its data (``is_data_failure``: it
+    would fail the same way every time), or at its MAX_FAILURES-th failure; otherwise the
+    sweeper retries it. A parked request waits for a change to the person's data (which
+    requests the recompute anew) or for `podium recompute`."""
     pairs = [(r.user_id, r.period) for r in claimed]
     if not pairs:
         return [], []
@@ -158,7 +162,7 @@ async def _recompute_claimed(
             raise
         log.exception("batch recompute of %d pairs failed; one by one", len(pairs))
     outcomes: list[earnings_service.Recomputed] = []
-    failed: list[TakenRequest] = []
+    failed: list[FailedRequest] = []
     for request in claimed:
         try:
             outcomes.extend(
@@ -169,15 +173,26 @@ async def _recompute_claimed(
         except Exception as exc:
             if is_transient(exc):
                 raise
+            error = repr(exc)[:500]
             if is_data_failure(exc):
                 log.exception(
-                    "recompute %s %s failed on its data; not retried until it changes",
+                    "recompute %s %s failed on its data; parked until it changes",
                     request.user_id,
                     request.period,
                 )
-                continue  # its request is done with
-            log.exception("recompute %s %s failed", request.user_id, request.period)
-            failed.append(request)  # its request stays
+                failed.append(FailedRequest(request, error, parked=True))
+                continue
+            attempt = request.attempts + 1
+            parked = attempt >= MAX_FAILURES
+            log.exception(
+                "recompute %s %s failed (attempt %d of %d%s)",
+                request.user_id,
+                request.period,
+                attempt,
+                MAX_FAILURES,
+                "; parked" if parked else "",
+            )
+            failed.append(FailedRequest(request, error, parked=parked))
     return outcomes, failed
 
 
