@@ -21,6 +21,7 @@ from domain.ingest.models import (
     InboxStatus,
 )
 from domain.kit.clock import utc_now
+from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
 
 
@@ -557,13 +558,9 @@ class IngestRepository:
         return {str(r["external_id"]): UUID(str(r["id"])) for r in rows}
 
     async def lock_manager_changes(self) -> None:
-        """Until this transaction ends, one manager change of the tenant at a time: two
-        concurrent changes (boss under ana, ana under boss) each found no cycle in what the
-        other had not committed yet, and together made one."""
-        await _conn().execute_query(
-            "SELECT pg_advisory_xact_lock(hashtextextended('manager-changes:' || $1::text, 0))",
-            [str(self.tenant_id)],
-        )
+        """Until this transaction ends, one manager change of the tenant at a time, whatever
+        its path (the lock every path takes: ``domain.org.repository.lock_manager_changes``)."""
+        await lock_manager_changes(self.tenant_id)
 
     async def chain_up(self, user_id: UUID) -> list[tuple[UUID, str]]:
         """This person and the managers above them, bottom up, as (id, CRM id): to the top,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from tortoise import connections
@@ -27,6 +28,25 @@ class Card:
 _CARDS = (
     "SELECT id, display_name, avatar_url FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[])"
 )
+
+
+_LOCK_MANAGER_CHANGES = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('manager-changes:' || $1::text, 0))"
+)
+
+
+async def lock_manager_changes(tenant_id: UUID) -> None:
+    """Until the caller's transaction ends, one manager change of the tenant at a time, by
+    every path that changes managers (``org.service.set_manager``, ``podium import reps``, a
+    CRM rep event): two concurrent changes (boss under ana, ana under boss) each found no
+    cycle in what the other had not committed yet, and together made one. Take it before
+    reading what the cycle check reads. Outside a transaction the lock would end with its
+    own statement and hold nothing: refused."""
+    conn: Any
+    async with connections.get("default").acquire_connection() as conn:
+        if not conn.is_in_transaction():
+            raise RuntimeError("manager changes run inside the caller's transaction")
+        await conn.execute(_LOCK_MANAGER_CHANGES, str(tenant_id))
 
 
 class UserRepository:
