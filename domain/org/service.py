@@ -1,5 +1,6 @@
-"""People use cases: create a person, change their role or manager. Services never commit; every
-role assignment is audited."""
+"""People use cases: create a person, change their role or manager. Services never commit
+(``set_manager`` runs in a transaction of its own only when its caller has none); every role
+assignment is audited."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from tortoise.transactions import in_transaction
+
 from domain.audit.service import record
 from domain.kit.errors import Conflict, Forbidden, InvalidInput
 from domain.kit.text import name_problem
 from domain.org.models import Role, User
-from domain.org.repository import UserRepository
+from domain.org.repository import UserRepository, lock_manager_changes
 from domain.org.viewer import Viewer
 
 
@@ -99,8 +102,22 @@ async def set_role(*, viewer: Viewer, user_id: UUID | str, role: Role) -> User:
 async def set_manager(
     *, viewer: Viewer, user_id: UUID | str, manager_id: UUID | str | None
 ) -> User:
-    """Move a person under another manager (None: top of the hierarchy). Cycles are refused."""
+    """Move a person under another manager (None: top of the hierarchy). Cycles are refused.
+
+    In a savepoint of the caller's transaction, or a transaction of its own when the caller
+    has none (the lock below ends with a transaction, never with a statement): the tenant's
+    other manager changes (another setManager, `podium import reps`, CRM rep events) wait for
+    that transaction to end, so that none of them closes a cycle with the hierarchy checked
+    here meanwhile."""
     require_role(viewer, Role.ADMIN)
+    async with in_transaction():
+        # before reading what the check reads, and before locking the person's row: a change
+        # holding this lock may be about to write that row (waiting for each other: deadlock)
+        await lock_manager_changes(viewer.tenant_id)
+        return await _set_manager(viewer, user_id, manager_id)
+
+
+async def _set_manager(viewer: Viewer, user_id: UUID | str, manager_id: UUID | str | None) -> User:
     users = UserRepository(viewer)
     user = await users.get(user_id, for_update=True)
     manager = await users.get(manager_id) if manager_id is not None else None

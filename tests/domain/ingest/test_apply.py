@@ -20,6 +20,7 @@ from domain.ingest.models import DeadLetter, InboxStatus, RecomputeRequest
 from domain.ingest.repository import IngestRepository
 from domain.kit.documents import MAX_INDEXED_BYTES
 from domain.org.models import Role, User
+from domain.org.service import set_manager
 from tests.domain.builders import (
     assign,
     make_org,
@@ -29,6 +30,7 @@ from tests.domain.builders import (
     publish_plan,
     system_viewer,
 )
+from tests.domain.races import Raced, race
 from tests.workers.ingest_helpers import deal, deletion, rep_event
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -416,3 +418,41 @@ async def test_given_two_concurrent_changes_closing_a_cycle_then_one_applied_one
     assert sorted(r.status.value for r in results) == ["applied", "dead"]
     managers = {u.external_id: u.manager_id for u in await User.filter(tenant_id=org.tenant.id)}
     assert None in managers.values()  # someone is still at the top: no cycle
+
+
+async def _boss_and_ana() -> tuple[Any, dict[str, Any], int]:
+    """Boss and ana at the top, and a CRM event putting boss under ana, not applied yet."""
+    org = await make_org(
+        tenant=await make_tenant(slug="acme"), managers={"boss": None, "ana": None}
+    )
+    [inbox_id] = await ingest(org.tenant, rep_event("r1", "boss", manager_id="ana"))
+    return org.tenant, org.people, inbox_id
+
+
+async def _refused_naming_the_field(tenant: Any, raced: Raced) -> None:
+    assert raced.waited
+    assert raced.error is None, raced
+    assert raced.result.status is InboxStatus.DEAD
+    letter = await DeadLetter.get(tenant_id=tenant.id)
+    assert (letter.field, letter.reason) == (
+        "data.manager_id",
+        "data.manager_id: manager cycle boss -> ana -> boss",
+    )
+    people = await User.filter(tenant_id=tenant.id)
+    names = {u.id: u.external_id for u in people}
+    assert {u.external_id: names.get(u.manager_id) for u in people} == {"ana": "boss", "boss": None}
+
+
+async def test_given_set_manager_held_open_when_a_rep_event_closes_a_cycle_then_waits_and_refused():
+    """setManager (ana under boss) not committed yet, then the event of boss under ana: the
+    event read the managers committed before it, found no cycle, and both were stored."""
+    tenant, people, inbox_id = await _boss_and_ana()
+
+    raced = await race(
+        lambda: set_manager(
+            viewer=system_viewer(tenant), user_id=people["ana"].id, manager_id=people["boss"].id
+        ),
+        lambda: apply(tenant, inbox_id),
+    )
+
+    await _refused_naming_the_field(tenant, raced)

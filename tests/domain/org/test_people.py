@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 import pytest
@@ -9,8 +10,10 @@ import pytest
 from domain.audit.models import AuditEntry
 from domain.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.org.models import Role, User
+from domain.org.repository import lock_manager_changes
 from domain.org.service import create_user, set_manager, set_role
-from tests.domain.builders import make_org, make_tenant, make_user, system_viewer, viewer_of
+from tests.domain.builders import Org, make_org, make_tenant, make_user, system_viewer, viewer_of
+from tests.domain.races import race, rep_event_to_apply
 
 
 async def _audit(user: User) -> list[AuditEntry]:
@@ -193,3 +196,77 @@ async def test_given_rep_when_moved_to_another_manager_then_audited(db: str):
     assert entry.action == "user.manager_set"
     assert entry.before == {"manager_id": str(org["a"].id)}
     assert entry.after == {"manager_id": str(org["b"].id)}
+
+
+# --- manager changes take turns, whatever their path --------------------------------------------
+
+
+async def _boss_and_ana() -> Org:
+    return await make_org(tenant=await make_tenant(), managers={"boss": None, "ana": None})
+
+
+def _move(org: Org, moved: str, manager: str) -> Callable[[], Awaitable[User]]:
+    """setManager as an admin sends it: no transaction of the caller's."""
+    return lambda: set_manager(
+        viewer=system_viewer(org.tenant), user_id=org[moved].id, manager_id=org[manager].id
+    )
+
+
+async def _managers(org: Org) -> dict[str, str | None]:
+    by_id = {u.id: u.external_id for u in org.people.values()}
+    return {
+        u.external_id: by_id.get(u.manager_id) if u.manager_id else None
+        for u in await User.filter(tenant_id=org.tenant.id)
+    }
+
+
+async def test_given_set_manager_held_open_when_another_closes_a_cycle_then_waits_and_refused(
+    db: str,
+):
+    """Ana under boss (not committed yet), then boss under ana: the second found no one under
+    boss in what was committed, and both were stored: a cycle. It waits for the first."""
+    org = await _boss_and_ana()
+
+    raced = await race(_move(org, "ana", "boss"), _move(org, "boss", "ana"))
+
+    assert raced.waited
+    assert isinstance(raced.error, Conflict), raced
+    assert raced.error.field == "managerId"
+    assert "that would be a cycle" in raced.error.message
+    assert await _managers(org) == {"ana": "boss", "boss": None}
+
+
+async def test_given_a_crm_rep_event_held_open_when_set_manager_closes_a_cycle_then_waits_refused(
+    db: str,
+):
+    """A CRM rep event (ana under boss) being applied, then setManager (boss under ana)."""
+    org = await _boss_and_ana()
+    ana_under_boss = await rep_event_to_apply(system_viewer(org.tenant), "ana", manager_id="boss")
+
+    raced = await race(ana_under_boss, _move(org, "boss", "ana"))
+
+    assert raced.waited
+    assert isinstance(raced.error, Conflict), raced
+    assert raced.error.field == "managerId"
+    assert await _managers(org) == {"ana": "boss", "boss": None}
+
+
+async def test_given_another_tenants_change_held_open_when_set_manager_then_it_does_not_wait(
+    db: str,
+):
+    org = await _boss_and_ana()
+    other = await make_tenant(slug="globex")
+
+    raced = await race(lambda: lock_manager_changes(other.id), _move(org, "boss", "ana"))
+
+    assert not raced.waited
+    assert raced.error is None, raced
+    assert await _managers(org) == {"ana": None, "boss": "ana"}
+
+
+async def test_given_no_transaction_when_manager_changes_locked_then_refused(db: str):
+    """Outside a transaction the lock would end with its own statement: it held nothing."""
+    tenant = await make_tenant()
+
+    with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+        await lock_manager_changes(tenant.id)
