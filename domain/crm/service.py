@@ -115,9 +115,13 @@ async def import_reps(
     """Create or update people from ``reps.csv``. ``manager_id`` is a CRM id of the same file
     or of a person already in the tenant. New people are reps; an `email` column sets their
     email, a `role` column their role (rep, manager, admin, payout_ops; empty: a new person is
-    a rep, an existing one keeps theirs); other extra columns become attributes."""
+    a rep, an existing one keeps theirs); other extra columns become attributes.
+
+    Run it in a transaction: the tenant's manager changes (setManager, CRM rep events) wait
+    for it to end, so none of them can close a cycle with the hierarchy checked here."""
     _require_admin(viewer)
     repo = CrmRepository(viewer)
+    await repo.lock_manager_changes()  # before the chains the cycle check reads
     known = await repo.manager_chains()
     records = read_rep_records(lines, file, known_managers=known)
     with_email = any("email" in r.rep.fields for r in records)

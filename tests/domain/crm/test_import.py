@@ -16,8 +16,11 @@ from domain.crm.models import Transaction
 from domain.crm.service import import_quotas, import_reps, import_transactions
 from domain.kit.errors import DataError, Forbidden
 from domain.org.models import Role, User
+from domain.org.service import set_manager
+from domain.org.viewer import Viewer
 from domain.plans.models import Quota
 from tests.domain.builders import make_tenant, make_user, system_viewer, viewer_of
+from tests.domain.races import Raced, race, rep_event_to_apply
 
 REPS = (
     "id,name,manager_id,hire_date,end_date,email,region\n"
@@ -119,6 +122,79 @@ async def test_given_manager_cycle_through_existing_people_when_imported_then_ro
     assert (info.value.file, info.value.row, info.value.column) == ("move.csv", 2, "manager_id")
     assert "cycle" in info.value.message
     assert (await User.get(tenant_id=tenant.id, external_id="boss")).manager_id is None
+
+
+HEADER = "id,name,manager_id,hire_date,end_date\n"
+
+
+async def _boss_and_ana() -> tuple[Viewer, dict[str, User]]:
+    tenant = await make_tenant()
+    viewer = system_viewer(tenant)
+    async with in_transaction():
+        await import_reps(viewer=viewer, lines=lines(f"{HEADER}boss,Bea,,,\nana,Ana,,,\n"))
+    return viewer, {u.external_id: u for u in await User.filter(tenant_id=tenant.id)}
+
+
+async def _boss_under_ana(viewer: Viewer) -> None:
+    """`podium import reps` of boss under ana: one transaction, as the CLI runs it."""
+    async with in_transaction():
+        await import_reps(viewer=viewer, lines=lines(f"{HEADER}boss,Bea,ana,,\n"), file="move.csv")
+
+
+async def _managers(viewer: Viewer) -> dict[str, str | None]:
+    people = await User.filter(tenant_id=viewer.tenant_id)
+    by_id = {u.id: u.external_id for u in people}
+    return {u.external_id: by_id.get(u.manager_id) if u.manager_id else None for u in people}
+
+
+def _refused_naming_the_row(raced: Raced) -> None:
+    assert raced.waited
+    assert isinstance(raced.error, DataError), raced
+    assert (raced.error.file, raced.error.row, raced.error.column) == ("move.csv", 2, "manager_id")
+    assert raced.error.message in {
+        "manager cycle boss -> ana -> boss",
+        "manager cycle ana -> boss -> ana",
+    }
+
+
+async def test_given_set_manager_held_open_when_an_import_closes_a_cycle_then_waits_and_row_error(
+    db,
+):
+    """setManager (ana under boss) not committed yet, then an import of boss under ana: the
+    import read the managers committed before it, found no cycle, and both were stored."""
+    viewer, people = await _boss_and_ana()
+
+    raced = await race(
+        lambda: set_manager(viewer=viewer, user_id=people["ana"].id, manager_id=people["boss"].id),
+        lambda: _boss_under_ana(viewer),
+    )
+
+    _refused_naming_the_row(raced)
+    assert await _managers(viewer) == {"ana": "boss", "boss": None}
+
+
+async def test_given_a_crm_rep_event_held_open_when_an_import_closes_a_cycle_then_waits_row_error(
+    db,
+):
+    viewer, _ = await _boss_and_ana()
+    ana_under_boss = await rep_event_to_apply(viewer, "ana", manager_id="boss")
+
+    raced = await race(ana_under_boss, lambda: _boss_under_ana(viewer))
+
+    _refused_naming_the_row(raced)
+    assert await _managers(viewer) == {"ana": "boss", "boss": None}
+
+
+async def test_given_an_import_held_open_when_another_closes_a_cycle_then_waits_and_row_error(db):
+    viewer, _ = await _boss_and_ana()
+
+    async def ana_under_boss() -> None:
+        await import_reps(viewer=viewer, lines=lines(f"{HEADER}ana,Ana,boss,,\n"))
+
+    raced = await race(ana_under_boss, lambda: _boss_under_ana(viewer))
+
+    _refused_naming_the_row(raced)
+    assert await _managers(viewer) == {"ana": "boss", "boss": None}
 
 
 async def test_given_transactions_when_imported_then_splits_credits_and_exact_fields(db):

@@ -15,6 +15,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from domain.crm.models import Transaction
+from domain.crm.service import import_reps
 from domain.ingest import service
 from domain.ingest.models import DeadLetter, InboxStatus, RecomputeRequest
 from domain.ingest.repository import IngestRepository
@@ -451,6 +452,20 @@ async def test_given_set_manager_held_open_when_a_rep_event_closes_a_cycle_then_
     raced = await race(
         lambda: set_manager(
             viewer=system_viewer(tenant), user_id=people["ana"].id, manager_id=people["boss"].id
+        ),
+        lambda: apply(tenant, inbox_id),
+    )
+
+    await _refused_naming_the_field(tenant, raced)
+
+
+async def test_given_an_import_held_open_when_a_rep_event_closes_a_cycle_then_waits_and_refused():
+    tenant, _, inbox_id = await _boss_and_ana()
+
+    raced = await race(
+        lambda: import_reps(
+            viewer=system_viewer(tenant),
+            lines=["id,name,manager_id,hire_date,end_date\n", "ana,Ana,boss,,\n"],
         ),
         lambda: apply(tenant, inbox_id),
     )
