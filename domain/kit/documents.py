@@ -97,24 +97,54 @@ def fields_problem(
     entries per field, the key's and a text's UTF-8 bytes, and for a number its digits and
     16 bytes of header and alignment (it takes half its digits and at most 15). Compression
     may make it smaller: not counted on."""
-    size = 8
-    for key, value in fields.items():
-        size += 8 + _utf8_bytes(str(key))
-        if isinstance(value, str):
-            if len(value) > MAX_FIELD_TEXT:
-                return key, f"is longer than {MAX_FIELD_TEXT} characters"
-            size += _utf8_bytes(value)
-        elif isinstance(value, Decimal):
-            size += 16 + len(format(value, "f"))
-        elif isinstance(value, int) and not isinstance(value, bool):
-            size += 16 + len(str(value))  # format(5, "f") is 5.000000
-    others = sum(_utf8_bytes(text) for text in beside if text)
+    too_long, size = _stored_size(fields)
+    if too_long is not None:
+        return too_long, f"is longer than {MAX_FIELD_TEXT} characters"
+    others = _beside_bytes(beside)
     if size + others > MAX_INDEXED_BYTES:
         return None, (
             f"the fields come to {size} bytes stored, the id, type and state to {others}: "
             f"together at most {MAX_INDEXED_BYTES}"
         )
     return None
+
+
+def field_problem(key: str, value: Any, *, beside: Iterable[str | None] = ()) -> str | None:
+    """Why :func:`fields_problem` refuses the free field ``key`` whatever other fields come
+    with it: a text longer than ``MAX_FIELD_TEXT`` characters, or one that alone, beside the
+    id, type and state, is more than ``MAX_INDEXED_BYTES`` stored. Said as its size against
+    the limit ("3,000 characters, over the 1,000 a field may hold"); None if it fits."""
+    too_long, size = _stored_size({key: value})
+    if too_long is not None:
+        return f"{len(value):,} characters, over the {MAX_FIELD_TEXT:,} a field may hold"
+    size += _beside_bytes(beside)
+    if size > MAX_INDEXED_BYTES:
+        return (
+            f"{size:,} bytes stored with the id, type and state, over the "
+            f"{MAX_INDEXED_BYTES:,} they may take"
+        )
+    return None
+
+
+def _stored_size(fields: Mapping[str, Any]) -> tuple[str | None, int]:
+    """The first field whose text is longer than ``MAX_FIELD_TEXT`` (None: none is), and the
+    bytes the fields take stored (counted up to that field). One pass."""
+    size = 8
+    for key, value in fields.items():
+        size += 8 + _utf8_bytes(str(key))
+        if isinstance(value, str):
+            if len(value) > MAX_FIELD_TEXT:
+                return key, size
+            size += _utf8_bytes(value)
+        elif isinstance(value, Decimal):
+            size += 16 + len(format(value, "f"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            size += 16 + len(str(value))  # format(5, "f") is 5.000000
+    return None, size
+
+
+def _beside_bytes(beside: Iterable[str | None]) -> int:
+    return sum(_utf8_bytes(text) for text in beside if text)
 
 
 def _utf8_bytes(text: str) -> int:

@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.kit.documents import DocumentError, loads_json
+from domain.kit.documents import (
+    MAX_FIELD_TEXT,
+    DocumentError,
+    field_problem,
+    fields_problem,
+    loads_json,
+)
 from domain.kit.errors import InvalidInput, PeriodError, quoted
 from domain.kit.numbers import NumberError, parse_decimal, parse_whole_number
 from domain.kit.periods import FIRST_DAY, LAST_DAY, check_day, parse_date, parse_period
@@ -231,6 +237,33 @@ def test_given_deep_or_non_finite_json_when_loaded_then_document_error(text: str
 
 def test_given_json_within_the_depth_when_loaded_then_fractions_are_decimals():
     assert loads_json('{"a": [[1.10]]}') == {"a": [[Decimal("1.10")]]}
+
+
+# --- a transaction's free fields ------------------------------------------------------------
+
+BESIDE = ("006RM000001aBcDYAU", "New Business", "won")
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("x" * MAX_FIELD_TEXT, None),
+        ("x" * 3000, "3,000 characters, over the 1,000 a field may hold"),
+        (
+            "🙂" * 600,
+            "2,460 bytes stored with the id, type and state, over the 2,400 they may take",
+        ),
+        (Decimal("12345.67"), None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_given_one_free_field_then_said_whether_intake_refuses_it_whatever_the_others(
+    value: object, says: str | None
+):
+    assert field_problem("Description", value, beside=BESIDE) == says
+    # one source of truth: refused alone exactly when fields_problem refuses it alone
+    assert (says is None) == (fields_problem({"Description": value}, beside=BESIDE) is None)
 
 
 @pytest.mark.parametrize(
