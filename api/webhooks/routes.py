@@ -119,10 +119,11 @@ async def _store_and_enqueue(
     source: str,
     events: list[Any],
     invalid: dict[int, Any] | None = None,
+    left_out: dict[int, dict[str, str]] | None = None,
 ) -> service.IngestResult:
     viewer = Viewer.system(tenant.id, f"webhook-{source}")
     checked = await service.check_events(
-        viewer=viewer, source=source, events=events, invalid=invalid
+        viewer=viewer, source=source, events=events, invalid=invalid, left_out=left_out
     )
     if checked.one_statement:  # the usual case: no BEGIN and COMMIT round trips
         result = await service.store_checked(viewer=viewer, checked=checked)
@@ -140,9 +141,28 @@ async def _store_and_enqueue(
             "accepted": result.accepted,
             "duplicates": result.duplicates,
             "rejected": len(result.rejected),
+            "left_out": len(result.left_out),
         },
     )
+    _log_left_out(tenant, source, result.left_out)
     return result
+
+
+def _log_left_out(tenant: Tenant, source: str, left_out: list[service.LeftOut]) -> None:
+    """One warning per record whose CRM fields an adapter left out for their size."""
+    by_event: dict[int, list[service.LeftOut]] = {}
+    for item in left_out:
+        by_event.setdefault(item.index, []).append(item)
+    for items in by_event.values():
+        log.warning(
+            "crm fields left out: too large to store",
+            tenant=tenant.slug,
+            source=source,
+            record_id=items[0].record_id,
+            event_id=items[0].id,
+            fields=[item.shown_name for item in items],
+            reasons=[item.reason for item in items],
+        )
 
 
 async def _enqueue(request: Request, tenant: Tenant, inbox_ids: list[int]) -> None:
@@ -207,7 +227,12 @@ async def salesforce_cdc(request: Request) -> Response:
         return _refused(exc)
     try:
         result = await _store_and_enqueue(
-            request, tenant, "salesforce_cdc", translated.events, translated.invalid
+            request,
+            tenant,
+            "salesforce_cdc",
+            translated.events,
+            translated.invalid,
+            translated.left_out,
         )
     except TooManyEvents as exc:
         return _refused(exc)
@@ -255,7 +280,12 @@ async def salesforce_outbound(request: Request) -> Response:
     )
     try:
         await _store_and_enqueue(
-            request, tenant, "salesforce_outbound", translated.events, translated.invalid
+            request,
+            tenant,
+            "salesforce_outbound",
+            translated.events,
+            translated.invalid,
+            translated.left_out,
         )
     except TooManyEvents as exc:
         return _soap_fault(413, escape(str(exc)))
@@ -292,7 +322,12 @@ async def hubspot_webhook(request: Request) -> Response:
         return _refused(exc)
     try:
         result = await _store_and_enqueue(
-            request, tenant, "hubspot", translated.events, translated.invalid
+            request,
+            tenant,
+            "hubspot",
+            translated.events,
+            translated.invalid,
+            translated.left_out,
         )
     except TooManyEvents as exc:
         return _refused(exc)

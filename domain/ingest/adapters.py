@@ -6,6 +6,12 @@ A CRM that sends only what changed (a CDC UPDATE, a HubSpot property change) is 
 record as Podium last knew it, so every generic transaction.upserted carries the whole record.
 A change Podium cannot place (a CDC GAP event, an update of a record never seen) becomes an
 invalid event with its reason: a dead letter, while the rest of the batch is accepted.
+
+Every CRM field the mapping does not read goes into the event's ``data.fields`` (for plan
+filters), except a field intake would refuse for its size (a 3,000-character Description):
+that one is left out, said in ``Translated.left_out``, and the deal still counts. A mapped
+field too long is refused with the event, as in the generic webhook, whose sender chooses its
+fields.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from domain.ingest.events import (
     TRANSACTION_UPSERTED,
     check_event_count,
 )
+from domain.kit.documents import field_problem, fields_problem
 from domain.kit.errors import quoted
 from domain.kit.periods import LAST_YEAR
 
@@ -36,6 +43,9 @@ _SYSTEM_FIELDS = {
     "LastReferencedDate", "attributes",
 }  # fmt: skip
 _ROLES = ("amount", "date", "state", "owner", "type", "currency")
+# the mapping keys naming a CRM field of the transaction object: a field one of them names is
+# never left out of an event; "name" and "close_date" stay in its fields
+MAPPED_KEYS = (*_ROLES, "close_date", "name")
 
 Bases = dict[str, dict[str, Any] | None]
 
@@ -43,14 +53,23 @@ Bases = dict[str, dict[str, Any] | None]
 @dataclass(slots=True)
 class Translated:
     """Generic events in order; ``invalid[i]`` marks event ``i`` as rejected for that reason
-    (``events[i]`` then holds what was received, kept as the dead letter's body)."""
+    (``events[i]`` then holds what was received, kept as the dead letter's body);
+    ``left_out[i]`` names the unmapped CRM fields left out of event ``i``'s ``data.fields``
+    for their size, each with its size against the limit."""
 
     events: list[Any] = field(default_factory=list)
     invalid: dict[int, InvalidEvent] = field(default_factory=dict)
+    left_out: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def reject(self, raw: Any, error: InvalidEvent) -> None:
         self.invalid[len(self.events)] = error
         self.events.append(raw)
+
+    def upsert(self, event: Any, left_out: dict[str, str]) -> None:
+        """Add a transaction event whose ``data.fields`` lack the ``left_out`` fields."""
+        if left_out:
+            self.left_out[len(self.events)] = left_out
+        self.events.append(event)
 
 
 def _iso_date(value: Any, name: str) -> Any:
@@ -75,8 +94,9 @@ def overlay(
     record_id: str,
     mapping: dict[str, Any],
     currency: str,
-) -> dict[str, Any]:
-    """Generic transaction data: ``base`` (or nothing) with the CRM ``changes`` mapped in."""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Generic transaction data: ``base`` (or nothing) with the CRM ``changes`` mapped in;
+    and the unmapped fields left out of its ``fields`` for their size (name: why)."""
     # a shallow copy: only top-level keys are replaced below, and "fields" is copied anew
     data: dict[str, Any] = dict(base) if base else {"id": record_id}
     data["id"] = record_id
@@ -100,8 +120,33 @@ def overlay(
             extra[crm_field] = value
     if not data.get("currency"):
         data["currency"] = mapping.get("default_currency") or currency
+    left_out = _leave_out_unstorable(extra, data, mapping)
     data["fields"] = extra
-    return data
+    return data, left_out
+
+
+def _leave_out_unstorable(
+    extra: dict[str, Any], data: dict[str, Any], mapping: dict[str, Any]
+) -> dict[str, str]:
+    """Remove from ``extra`` the unmapped fields intake would refuse whatever the others (a
+    text over the length a field may hold, or one too big to be stored beside the id, type
+    and state); return them, each with why. Fields a mapping key names stay: refused with
+    the event, naming them."""
+    beside = [
+        v for v in (data.get("id"), data.get("type"), data.get("state")) if isinstance(v, str)
+    ]
+    if fields_problem(extra, beside=beside) is None:
+        return {}  # the usual case: one pass over the fields
+    mapped = {mapping[k] for k in MAPPED_KEYS if mapping.get(k)}
+    left_out: dict[str, str] = {}
+    for name, value in list(extra.items()):
+        if name in mapped:
+            continue
+        reason = field_problem(name, value, beside=beside)
+        if reason is not None:
+            left_out[name] = reason
+            del extra[name]
+    return left_out
 
 
 def _event(event_id: str, kind: str, occurred: datetime | None, data: dict[str, Any]) -> Any:
@@ -317,10 +362,13 @@ def translate_cdc(
             if change != "CREATE" and base is None:
                 unseen.append(record_id)
                 continue
-            data = overlay(base, fields, record_id=record_id, mapping=mapping, currency=currency)
-            current[record_id] = data
-            out.events.append(
-                _event(event_id, TRANSACTION_UPSERTED, occurred, {**data, "version": version})
+            upserted, left_out = overlay(
+                base, fields, record_id=record_id, mapping=mapping, currency=currency
+            )
+            current[record_id] = upserted
+            out.upsert(
+                _event(event_id, TRANSACTION_UPSERTED, occurred, {**upserted, "version": version}),
+                left_out,
             )
         if unseen:
             header_of_unseen = {**header, "recordIds": unseen}
@@ -481,7 +529,7 @@ def translate_outbound(
             )
             continue
         # an Outbound Message carries every field the rule selected: overlay them all
-        data = overlay(
+        data, left_out = overlay(
             bases.get(str(record_id)),
             n.fields,
             record_id=str(record_id),
@@ -490,7 +538,7 @@ def translate_outbound(
         )
         if version is not None:
             data["version"] = version
-        out.events.append(_event(event_id, TRANSACTION_UPSERTED, occurred, data))
+        out.upsert(_event(event_id, TRANSACTION_UPSERTED, occurred, data), left_out)
     return out
 
 
@@ -567,9 +615,12 @@ def translate_hubspot(
                 ),
             )
             continue
-        data = overlay(base, changes, record_id=record, mapping=mapping, currency=currency)
+        data, left_out = overlay(
+            base, changes, record_id=record, mapping=mapping, currency=currency
+        )
         current[record] = data
-        out.events.append(
-            _event(event_id, TRANSACTION_UPSERTED, _ms(occurred), {**data, "version": version})
+        out.upsert(
+            _event(event_id, TRANSACTION_UPSERTED, _ms(occurred), {**data, "version": version}),
+            left_out,
         )
     return out

@@ -67,22 +67,58 @@ class Rejection:
         return {"index": self.index, "id": self.id, "error": error}
 
 
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A CRM field a Salesforce or HubSpot adapter left out of event ``index``'s
+    ``data.fields`` (``adapters.Translated.left_out``): intake would refuse it for its size."""
+
+    index: int
+    id: str | None
+    record_id: str | None
+    name: str  # the CRM field's name
+    reason: str  # its size against the limit
+
+    @property
+    def shown_name(self) -> str:
+        """The name for an answer or a log line: as received, it may be a lone surrogate
+        (which cannot be encoded) or 100,000 characters long."""
+        name = self.name[:MAX_NAME_SHOWN]
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.id,
+            "field": f"data.fields.{self.shown_name}",
+            "message": f"left out: {self.reason}",
+        }
+
+
+MAX_NAME_SHOWN = 200  # characters of a left-out field's name in an answer or a log line
+
+
 @dataclass(slots=True)
 class IngestResult:
     inbox_ids: list[int] = field(default_factory=list)  # to enqueue after commit
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)  # of the events not duplicates
 
     @property
     def accepted(self) -> int:
         return len(self.inbox_ids)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The webhook's answer (CRM_EVENTS.md), and ``warnings`` when a CRM adapter left
+        fields out (never from the generic webhook: its answer is as the spec says)."""
+        answer: dict[str, Any] = {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": [r.as_dict() for r in self.rejected],
         }
+        if self.left_out:
+            answer["warnings"] = [w.as_dict() for w in self.left_out]
+        return answer
 
 
 @dataclass(slots=True)
@@ -120,9 +156,12 @@ async def check_events(
     source: str,
     events: list[Any],
     invalid: dict[int, InvalidEvent] | None = None,
+    left_out: dict[int, dict[str, str]] | None = None,
 ) -> CheckedEvents:
     """``ingest_events``' reading half: at most one statement, nothing written. A webhook whose
     events need no dead letter stores them with one INSERT, without a transaction.
+    ``left_out[i]``: the fields an adapter left out of event ``i`` (``result.left_out`` for
+    each event that is not a duplicate).
 
     Events naming only people known to exist (``_KNOWN_REPS``) are checked without reading
     anything: a repeated event id is then the INSERT's to find (ON CONFLICT: a duplicate, as
@@ -133,7 +172,7 @@ async def check_events(
     referenced = _referenced_reps(events)
     if not invalid and await _all_known(repo, viewer.tenant_id, referenced):
         known = _KNOWN_REPS[viewer.tenant_id].people
-        checked = _check(source, events, None, known=known.__contains__, seen=set())
+        checked = _check(source, events, None, left_out, known=known.__contains__, seen=set())
         if not checked.dead_letters:
             return checked
     people, pending, seen = await repo.known_reps_and_seen(
@@ -141,7 +180,7 @@ async def check_events(
     )
     _remember_reps(viewer.tenant_id, people)
     known = people | pending
-    return _check(source, events, invalid, known=known.__contains__, seen=seen)
+    return _check(source, events, invalid, left_out, known=known.__contains__, seen=seen)
 
 
 @dataclass(slots=True)
@@ -200,6 +239,7 @@ def _check(
     source: str,
     events: list[Any],
     invalid: dict[int, InvalidEvent] | None,
+    left_out: dict[int, dict[str, str]] | None,
     *,
     known: Callable[[str], bool],
     seen: set[str],
@@ -215,6 +255,8 @@ def _check(
         if event_id is not None and (event_id in seen or event_id in in_batch):
             result.duplicates += 1
             continue
+        if left_out and index in left_out:
+            result.left_out.extend(_left_out_of(index, event_id, raw, left_out[index]))
         try:
             if invalid and index in invalid:
                 raise invalid[index]
@@ -243,6 +285,15 @@ def _check(
     return CheckedEvents(result, batch, letters)
 
 
+def _left_out_of(
+    index: int, event_id: str | None, raw: Any, fields: dict[str, str]
+) -> list[LeftOut]:
+    data = raw.get("data") if isinstance(raw, dict) else None
+    record_id = data.get("id") if isinstance(data, dict) else None
+    record = record_id if isinstance(record_id, str) else None
+    return [LeftOut(index, event_id, record, name, why) for name, why in fields.items()]
+
+
 async def store_checked(*, viewer: Viewer, checked: CheckedEvents) -> IngestResult:
     """``ingest_events``' writing half: the dead letters, then the inbox rows (in a
     transaction unless ``checked.one_statement``; the caller commits)."""
@@ -252,6 +303,9 @@ async def store_checked(*, viewer: Viewer, checked: CheckedEvents) -> IngestResu
     stored = await repo.add_inbox_events(batch)
     result.duplicates += len(batch) - len(stored)
     result.inbox_ids = [stored[row.event_id] for row in batch if row.event_id in stored]
+    if result.left_out and len(stored) < len(batch):  # a duplicate tells nothing new
+        duplicates = {row.event_id for row in batch if row.event_id not in stored}
+        result.left_out = [w for w in result.left_out if w.id not in duplicates]
     return result
 
 

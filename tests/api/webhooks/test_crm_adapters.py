@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.observability import configure_logging
 from api.webhooks.signatures import hubspot_signature, outbound_url_secret
 from domain.crm.models import Transaction
+from domain.ingest.adapters import ACK
 from domain.ingest.mapping import field_mapping, set_field_mapping
 from domain.kit.errors import InvalidInput
 from domain.org.models import User
@@ -472,3 +474,193 @@ async def test_given_crm_times_and_dates_outside_podiums_years_then_dead_letters
 def _cdc_id(message: dict[str, Any]) -> str:
     header = message["data"]["payload"]["ChangeEventHeader"]
     return f"sfcdc:{header['transactionKey']}:{header['sequenceNumber']}:{header['recordIds'][0]}"
+
+
+# --- CRM fields too large to store, and the mapping's ignore list ------------------------------
+
+# a Description as sales reps write them: 3,000 characters, no plan reads it
+ESSAY = ("Customer wants the roof done before winter; call back after the site visit. " * 40)[:3000]
+LEFT_OUT = "left out: 3,000 characters, over the 1,000 a field may hold"
+
+
+def extra_fields(stored: Transaction) -> dict[str, Any]:
+    extra = stored.extra_fields
+    return extra if isinstance(extra, dict) else json.loads(extra)
+
+
+def left_out_lines(err: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in err.splitlines() if line[:1] == "{"]
+    return [
+        {k: line.get(k) for k in ("level", "tenant", "source", "record_id", "fields")}
+        for line in lines
+        if line.get("event", "").startswith("crm fields left out")
+    ]
+
+
+async def test_given_a_cdc_deal_with_a_3000_character_description_then_counted_without_it(
+    burst: Burst, http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+):
+    """An unmapped Description too long to store made the whole Opportunity a dead letter:
+    the deal never counted. It is left out, with a warning in the answer and the log."""
+    configure_logging(json=True)  # onto the stderr capsys captures
+    tenant, rep = await world()
+    created = cdc("CREATE", replay=1, **{**CREATED["data"]["payload"], "Description": ESSAY})
+    body = exact([created])
+    capsys.readouterr()
+
+    response = await http.post(
+        "/webhooks/salesforce/acme",
+        content=body,
+        headers=signed_headers(body, tenant.webhook_secret),
+    )
+    again = await http.post(
+        "/webhooks/salesforce/acme",
+        content=body,
+        headers=signed_headers(body, tenant.webhook_secret),
+    )
+    await burst()
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "rejected": [],
+        "warnings": [
+            {
+                "index": 0,
+                "id": _cdc_id(created),
+                "field": "data.fields.Description",
+                "message": LEFT_OUT,
+            }
+        ],
+    }
+    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    assert left_out_lines(capsys.readouterr().err) == [
+        {
+            "level": "warning",
+            "tenant": "acme",
+            "source": "salesforce_cdc",
+            "record_id": OPP,
+            "fields": ["Description"],
+        }
+    ]
+    assert await dead_letters(tenant) == []
+    stored = await Transaction.get(tenant_id=tenant.id, external_id=OPP)
+    assert (stored.amount, stored.state, stored.rep_id) == (Decimal("40000.0"), "won", rep.id)
+    assert "Description" not in extra_fields(stored)
+    assert extra_fields(stored)["Name"] == "Solar roof Bavaria"
+
+
+async def test_given_a_hubspot_deal_with_a_3000_character_description_then_counted_without_it(
+    burst: Burst, http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+):
+    configure_logging(json=True)
+    tenant, _ = await world()
+    owner = await make_user(tenant=tenant, external_id="87654321")
+    now_ms = int(time.time() * 1000)
+    events = [
+        {"eventId": 4001, "occurredAt": now_ms, "subscriptionType": "deal.creation",
+         "objectId": 2002, "properties": {
+             "dealname": "Roof", "amount": "2500.25", "closedate": "1791072000000",
+             "dealstage": "closedwon", "hubspot_owner_id": "87654321",
+             "deal_currency_code": "EUR", "pipeline": "default", "description": ESSAY}},
+        # the description edited later, still too long: left out again, the deal kept
+        {"eventId": 4002, "occurredAt": now_ms + 1, "subscriptionType": "deal.propertyChange",
+         "objectId": 2002, "propertyName": "description", "propertyValue": ESSAY + "!"},
+    ]  # fmt: skip
+    body = json.dumps(events).encode()
+    url = "http://podium.test/webhooks/hubspot/acme"
+    capsys.readouterr()
+
+    response = await http.post(
+        url, content=body, headers=hubspot_headers(tenant.webhook_secret, body, url=url)
+    )
+    await burst()
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": 2,
+        "duplicates": 0,
+        "rejected": [],
+        "warnings": [
+            {"index": 0, "id": "hs:4001", "field": "data.fields.description",
+             "message": LEFT_OUT},
+            {"index": 1, "id": "hs:4002", "field": "data.fields.description",
+             "message": "left out: 3,001 characters, over the 1,000 a field may hold"},
+        ],
+    }  # fmt: skip
+    assert [line["record_id"] for line in left_out_lines(capsys.readouterr().err)] == [
+        "2002",
+        "2002",
+    ]
+    stored = await Transaction.get(tenant_id=tenant.id, external_id="2002")
+    assert (stored.amount, stored.state, stored.rep_id) == (Decimal("2500.25"), "won", owner.id)
+    assert extra_fields(stored) == {"dealname": "Roof", "pipeline": "default"}
+
+
+async def test_given_an_outbound_message_with_a_long_description_then_counted_and_plain_ack(
+    burst: Burst, http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+):
+    """The SOAP answer has no place for a warning: the Ack is as Salesforce expects it, the
+    log says what was left out."""
+    configure_logging(json=True)
+    tenant, _ = await world()
+    await set_field_mapping(
+        viewer=system_viewer(tenant), source="salesforce", mapping={"organization_id": ORG}
+    )
+    url = f"/webhooks/salesforce/acme/outbound/{outbound_url_secret(tenant.webhook_secret)}"
+    body = outbound(("04lRM000000A1", "006A", "1234.56")).replace(
+        b"<sf:Name>", f"<sf:Description>{ESSAY}</sf:Description><sf:Name>".encode()
+    )
+    capsys.readouterr()
+
+    response = await http.post(url, content=body, headers={"content-type": "text/xml"})
+    await burst()
+
+    assert (response.status_code, response.text) == (200, ACK)
+    assert left_out_lines(capsys.readouterr().err) == [
+        {
+            "level": "warning",
+            "tenant": "acme",
+            "source": "salesforce_outbound",
+            "record_id": "006A",
+            "fields": ["Description"],
+        }
+    ]
+    stored = await Transaction.get(tenant_id=tenant.id, external_id="006A")
+    assert stored.amount == Decimal("1234.56")
+    assert "Description" not in extra_fields(stored)
+
+
+async def test_given_a_mapped_field_too_long_then_still_refused_naming_it(
+    burst: Burst, http: httpx.AsyncClient
+):
+    """A field the mapping reads (the deal's name, here a custom one) is not left out: the
+    event is refused, naming it, as before."""
+    tenant, _ = await world()
+    await set_field_mapping(
+        viewer=system_viewer(tenant), source="salesforce", mapping={"name": "Deal_Title__c"}
+    )
+    created = cdc(
+        "CREATE",
+        replay=1,
+        **{**CREATED["data"]["payload"], "Deal_Title__c": ESSAY, "Description": ESSAY},
+    )
+    body = exact([created])
+
+    response = await http.post(
+        "/webhooks/salesforce/acme",
+        content=body,
+        headers=signed_headers(body, tenant.webhook_secret),
+    )
+    await burst()
+
+    answer = response.json()
+    assert answer["accepted"] == 0
+    assert [r["error"] for r in answer["rejected"]] == [
+        "data.fields.Deal_Title__c: is longer than 1000 characters"
+    ]
+    # the dead letter lacks the unmapped Description: said, for when it is replayed
+    assert [w["field"] for w in answer["warnings"]] == ["data.fields.Description"]
+    assert [d.field for d in await dead_letters(tenant)] == ["data.fields.Deal_Title__c"]
+    assert not await Transaction.filter(tenant_id=tenant.id).exists()
