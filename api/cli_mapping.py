@@ -18,7 +18,10 @@ TenantArg = Annotated[
 SourceArg = Annotated[str, typer.Option("--source", help="salesforce or hubspot.")]
 FileOption = Annotated[
     Path | None,
-    typer.Option("--file", help='A JSON object of overrides, e.g. {"date": "Booked__c"}.'),
+    typer.Option(
+        "--file",
+        help='A JSON object of overrides, e.g. {"date": "Booked__c", "ignore": ["Description"]}.',
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -31,6 +34,11 @@ mapping_app = typer.Typer(
 )
 
 _LABEL = "cli-mapping"
+# keys --set cannot give (its values are text): what --file holds for them instead
+_NOT_TEXT = {
+    "state_values": "a JSON object",
+    "ignore": 'a JSON list, e.g. {"ignore": ["Description", "NextStep"]}',
+}
 
 
 def _check_source(source: str) -> None:
@@ -82,8 +90,8 @@ def set_(
         key = key.strip()
         if not sep or not key:
             cli._fail(f"--set: {item!r} is not key=value")
-        if key == "state_values":
-            cli._fail(f"mapping.{key}: not a text key: give it in --file as a JSON object")
+        if key in _NOT_TEXT:
+            cli._fail(f"mapping.{key}: not a text key: give it in --file as {_NOT_TEXT[key]}")
         changes[key] = value
     if not changes:
         cli._fail("nothing to set: give --file mapping.json and/or --set key=value")

@@ -8,10 +8,10 @@ A change Podium cannot place (a CDC GAP event, an update of a record never seen)
 invalid event with its reason: a dead letter, while the rest of the batch is accepted.
 
 Every CRM field the mapping does not read goes into the event's ``data.fields`` (for plan
-filters), except a field intake would refuse for its size (a 3,000-character Description):
-that one is left out, said in ``Translated.left_out``, and the deal still counts. A mapped
-field too long is refused with the event, as in the generic webhook, whose sender chooses its
-fields.
+filters), except the fields of the mapping's ``ignore`` list, and a field intake would refuse
+for its size (a 3,000-character Description): that one is left out, said in
+``Translated.left_out``, and the deal still counts. A mapped field too long is refused with
+the event, as in the generic webhook, whose sender chooses its fields.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _SYSTEM_FIELDS = {
 }  # fmt: skip
 _ROLES = ("amount", "date", "state", "owner", "type", "currency")
 # the mapping keys naming a CRM field of the transaction object: a field one of them names is
-# never left out of an event; "name" and "close_date" stay in its fields
+# never left out of an event (nor ignored); "name" and "close_date" stay in its fields
 MAPPED_KEYS = (*_ROLES, "close_date", "name")
 
 Bases = dict[str, dict[str, Any] | None]
@@ -101,7 +101,8 @@ def overlay(
     data: dict[str, Any] = dict(base) if base else {"id": record_id}
     data["id"] = record_id
     data.pop("version", None)
-    extra = dict(data.get("fields") or {})
+    ignored = set(mapping.get("ignore") or ())
+    extra = {k: v for k, v in (data.get("fields") or {}).items() if k not in ignored}
     roles = {mapping[r]: r for r in _ROLES if mapping.get(r)}
     states = mapping.get("state_values") or {}
     for crm_field, value in changes.items():
@@ -116,7 +117,11 @@ def overlay(
             data["state"] = states.get(value, value) if isinstance(value, str) else value
         elif role in ("type", "currency"):
             data[role] = value
-        elif crm_field not in _SYSTEM_FIELDS and not isinstance(value, dict | list):
+        elif (
+            crm_field not in _SYSTEM_FIELDS
+            and crm_field not in ignored
+            and not isinstance(value, dict | list)
+        ):
             extra[crm_field] = value
     if not data.get("currency"):
         data["currency"] = mapping.get("default_currency") or currency

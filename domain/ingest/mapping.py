@@ -2,8 +2,11 @@
 
 Defaults fit a Salesforce Opportunity (and User) and a HubSpot deal; a tenant overrides any
 key (``set_field_mapping``), e.g. a custom ``Commission_Date__c`` as the date, and goes back
-to the defaults with ``reset_field_mapping``. Only admins (and the system: the CLI) change a
-mapping; every change is audited in the caller's transaction (``podium mapping ...``).
+to the defaults with ``reset_field_mapping``. ``ignore`` lists CRM fields left out of every
+event's ``data.fields`` whatever their size (an unmapped field too large to store is left out
+anyway, with a warning: ``domain/ingest/adapters.py``). Only admins (and the system: the
+CLI) change a mapping; every change is audited in the caller's transaction
+(``podium mapping ...``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.audit.service import record
+from domain.ingest.adapters import MAPPED_KEYS
 from domain.ingest.errors import InvalidEvent
 from domain.ingest.models import FieldMapping
 from domain.ingest.repository import IngestRepository
@@ -22,6 +26,7 @@ from domain.org.viewer import Viewer
 
 SOURCES = ("salesforce", "hubspot")
 MAX_FIELD_NAME = 200  # a CRM field's API name (Salesforce's are at most 40 characters)
+MAX_IGNORED = 1000  # field names in an ignore list (a Salesforce object has at most 800 custom)
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "salesforce": {
@@ -43,6 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "rep_locale": "LocaleSidKey",
         "default_currency": None,  # None: the tenant's currency
         "organization_id": None,  # checked on Outbound Messages when set
+        "ignore": [],  # CRM fields never put in an event's data.fields
     },
     "hubspot": {
         "transaction_object": "deal",
@@ -56,6 +62,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "name": "dealname",
         "state_values": {"closedwon": "won", "closedlost": "lost"},
         "default_currency": None,
+        "ignore": [],
     },
 }
 
@@ -110,8 +117,9 @@ async def field_mapping_overrides(*, viewer: Viewer, source: str) -> dict[str, A
 async def set_field_mapping(
     *, viewer: Viewer, source: str, mapping: dict[str, Any]
 ) -> dict[str, Any]:
-    """Store the tenant's overrides (validated: known keys, text values, a currency code),
-    replacing the ones stored before; admins only, audited. Returns the effective mapping."""
+    """Store the tenant's overrides (validated: known keys, text values, a currency code, an
+    ignore list of field names the mapping does not read), replacing the ones stored before;
+    admins only, audited. Returns the effective mapping."""
     _require_admin(viewer)
     _check_source(source)
     allowed = set(DEFAULTS[source])
@@ -138,6 +146,8 @@ async def set_field_mapping(
             raise InvalidInput("must map CRM values to Podium states", field=f"mapping.{key}")
         if key == "default_currency" and value is not None and not is_currency(value):
             raise InvalidInput(f"{quoted(value)} is not a known currency", field=f"mapping.{key}")
+        if key == "ignore":
+            _check_ignore(value, {**DEFAULTS[source], **mapping})
     repository = IngestRepository(viewer)
     before = await repository.field_mapping(source)
     overrides = dict(mapping)
@@ -151,6 +161,32 @@ async def set_field_mapping(
         after=overrides,
     )
     return {**DEFAULTS[source], **overrides}
+
+
+def _check_ignore(value: Any, mapping: dict[str, Any]) -> None:
+    """InvalidInput naming ``mapping.ignore`` or its entry unless ``value`` is a list of CRM
+    field names, none of them one the (effective) ``mapping`` reads."""
+    if not isinstance(value, list):
+        raise InvalidInput(
+            'must be a list of CRM field names, e.g. ["Description", "NextStep"]',
+            field="mapping.ignore",
+        )
+    if len(value) > MAX_IGNORED:
+        raise InvalidInput(f"at most {MAX_IGNORED} field names", field="mapping.ignore")
+    mapped = {mapping[k]: k for k in MAPPED_KEYS if isinstance(mapping.get(k), str)}
+    for i, name in enumerate(value):
+        where = f"mapping.ignore[{i}]"
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_FIELD_NAME:
+            raise InvalidInput(
+                f"must be a field name of at most {MAX_FIELD_NAME} characters", field=where
+            )
+        if any(c in name for c in "*?[]"):
+            raise InvalidInput(f"{quoted(name)}: field names only, not patterns", field=where)
+        if name in mapped:
+            raise InvalidInput(
+                f"{quoted(name)} is the mapped {mapped[name]} field: it cannot be ignored",
+                field=where,
+            )
 
 
 async def reset_field_mapping(*, viewer: Viewer, source: str) -> dict[str, Any]:

@@ -54,7 +54,13 @@ async def test_given_overrides_set_when_a_cdc_event_arrives_then_mapped_with_the
     tenant, rep = await world()
     overrides = tmp_path / "mapping.json"
     overrides.write_text(
-        json.dumps({"date": "Commission_Date__c", "state_values": {"Booked": "won"}}),
+        json.dumps(
+            {
+                "date": "Commission_Date__c",
+                "state_values": {"Booked": "won"},
+                "ignore": ["NextStep"],
+            }
+        ),
         encoding="utf-8",
     )
 
@@ -85,6 +91,7 @@ async def test_given_overrides_set_when_a_cdc_event_arrives_then_mapped_with_the
                 CloseDate="2026-10-03",
                 Commission_Date__c="2026-11-15",
                 Deal_Type__c="Renewal",
+                NextStep="Call the installer",
                 OwnerId=rep.external_id,
                 CurrencyIsoCode="EUR",
             )
@@ -100,6 +107,7 @@ async def test_given_overrides_set_when_a_cdc_event_arrives_then_mapped_with_the
     first = {
         "date": "Commission_Date__c",
         "state_values": {"Booked": "won"},
+        "ignore": ["NextStep"],
         "type": "Deal_Type__c",
     }
     assert printed(set_) == {**DEFAULTS["salesforce"], **first}
@@ -108,6 +116,8 @@ async def test_given_overrides_set_when_a_cdc_event_arrives_then_mapped_with_the
     assert response.status_code == 202, response.text
     stored = await Transaction.get(tenant_id=tenant.id, external_id=OPP)
     assert (str(stored.date), stored.state, stored.type) == ("2026-11-15", "won", "Renewal")
+    extra = stored.extra_fields
+    assert "NextStep" not in (extra if isinstance(extra, dict) else json.loads(extra))
     assert await audit() == [
         ("crm_mapping.changed", "salesforce", "system:cli-mapping", None, first),
         (
@@ -150,6 +160,8 @@ async def test_given_bad_input_then_exit_2_one_line_naming_it_and_nothing_stored
     a_list.write_text('["date"]', encoding="utf-8")
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    bad_ignore = tmp_path / "ignore.json"
+    bad_ignore.write_text('{"ignore": ["Description", "NextStep", 3]}', encoding="utf-8")
     sf = ("--tenant", "acme", "--source", "salesforce")
 
     from_file = await mapping(db, "set", *sf, "--file", unknown)
@@ -160,6 +172,8 @@ async def test_given_bad_input_then_exit_2_one_line_naming_it_and_nothing_stored
     too_deep = await mapping(db, "set", *sf, "--file", deep)
     missing = await mapping(db, "set", *sf, "--file", tmp_path / "missing.json")
     no_pair = await mapping(db, "set", *sf, "--set", "date")
+    ignore_entry = await mapping(db, "set", *sf, "--file", bad_ignore)
+    ignore_text = await mapping(db, "set", *sf, "--set", "ignore=Description")
     nobody = await mapping(db, "show", "--tenant", "nobody", "--source", "salesforce")
     nobody_set = await mapping(
         db, "set", "--tenant", "nobody", "--source", "hubspot", "--set", "date=x"
@@ -175,6 +189,8 @@ async def test_given_bad_input_then_exit_2_one_line_naming_it_and_nothing_stored
     too_deep.one_line_error(str(deep), "nested too deeply")
     missing.one_line_error(str(tmp_path / "missing.json"), "no such file")
     no_pair.one_line_error("--set", "key=value")
+    ignore_entry.one_line_error("mapping.ignore[2]", "must be a field name")
+    ignore_text.one_line_error("mapping.ignore", "JSON list")
     for ran in (nobody, nobody_set, nobody_reset):
         ran.one_line_error("--tenant", "no tenant 'nobody'")
     source.one_line_error("--source", "'pipedrive'")

@@ -664,3 +664,49 @@ async def test_given_a_mapped_field_too_long_then_still_refused_naming_it(
     assert [w["field"] for w in answer["warnings"]] == ["data.fields.Description"]
     assert [d.field for d in await dead_letters(tenant)] == ["data.fields.Deal_Title__c"]
     assert not await Transaction.filter(tenant_id=tenant.id).exists()
+
+
+async def test_given_an_ignore_list_then_those_fields_are_left_out_whatever_their_size(
+    burst: Burst, http: httpx.AsyncClient
+):
+    """Ignored fields are in no event: not the changes' (a 3,000-character one without a
+    warning: the tenant chose), nor the ones stored before the list was set."""
+    tenant, _ = await world()
+    created = cdc("CREATE", replay=1, **{**CREATED["data"]["payload"], "NextStep": "Call Ana"})
+    update = cdc(
+        "UPDATE",
+        replay=2,
+        commit=1791021700000,
+        changed=["Description", "LeadSource"],
+        Description=ESSAY,
+        LeadSource="Web",
+    )
+    first, then = exact([created]), exact([update])
+
+    before = await http.post(
+        "/webhooks/salesforce/acme",
+        content=first,
+        headers=signed_headers(first, tenant.webhook_secret),
+    )
+    await burst()
+    await set_field_mapping(
+        viewer=system_viewer(tenant),
+        source="salesforce",
+        mapping={"ignore": ["Description", "NextStep"]},
+    )
+    after = await http.post(
+        "/webhooks/salesforce/acme",
+        content=then,
+        headers=signed_headers(then, tenant.webhook_secret),
+    )
+    await burst()
+
+    assert before.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert after.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    stored = await Transaction.get(tenant_id=tenant.id, external_id=OPP)
+    assert stored.version == 1791021700000 * 1000 + 1
+    assert extra_fields(stored) == {
+        "Name": "Solar roof Bavaria",
+        "AccountId": "001RM000003sXyzYAE",
+        "LeadSource": "Web",
+    }

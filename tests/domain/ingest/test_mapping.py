@@ -152,3 +152,72 @@ async def test_given_unstorable_or_huge_values_when_mapping_set_then_invalid_inp
     assert info.value.field == field
     assert len(info.value.message) < 200
     assert not await FieldMapping.exists()
+
+
+async def test_given_an_ignore_list_then_stored_and_shown_with_the_mapping():
+    tenant = await make_tenant(slug="acme")
+    viewer = system_viewer(tenant)
+
+    mapping = await set_field_mapping(
+        viewer=viewer, source="hubspot", mapping={"ignore": ["description", "notes_last"]}
+    )
+
+    assert DEFAULTS["hubspot"]["ignore"] == []
+    assert mapping == {**DEFAULTS["hubspot"], "ignore": ["description", "notes_last"]}
+    assert await field_mapping(viewer=viewer, source="hubspot") == mapping
+
+
+@pytest.mark.parametrize(
+    ("ignore", "field", "says"),
+    [
+        ("Description", "mapping.ignore", "must be a list of CRM field names"),
+        ({"Description": True}, "mapping.ignore", "must be a list of CRM field names"),
+        (None, "mapping.ignore", "must be a list of CRM field names"),
+        (["Description", "NextStep", 7], "mapping.ignore[2]", "must be a field name"),
+        (["Description", ""], "mapping.ignore[1]", "must be a field name"),
+        (["  "], "mapping.ignore[0]", "must be a field name"),
+        ([["Description"]], "mapping.ignore[0]", "must be a field name"),
+        ([{"name": "Description"}], "mapping.ignore[0]", "must be a field name"),
+        (["x" * 201], "mapping.ignore[0]", "must be a field name"),
+        (["Desc*"], "mapping.ignore[0]", "field names only, not patterns"),
+        (["NextStep", "Amount"], "mapping.ignore[1]", "'Amount' is the mapped amount field"),
+        (["Name"], "mapping.ignore[0]", "'Name' is the mapped name field"),
+        (["Next\x00Step"], "mapping.ignore[0]", "NUL character"),
+        (["Description"] * 1001, "mapping.ignore", "at most 1000 field names"),
+    ],
+)
+async def test_given_a_bad_ignore_list_then_refused_naming_the_entry_and_nothing_written(
+    ignore: object, field: str, says: str
+):
+    tenant = await make_tenant(slug="acme")
+    viewer = system_viewer(tenant)
+
+    with pytest.raises(InvalidInput) as error:
+        await set_field_mapping(viewer=viewer, source="salesforce", mapping={"ignore": ignore})
+
+    assert error.value.field == field
+    assert says in error.value.message
+    assert len(error.value.message) < 200
+    assert await field_mapping_overrides(viewer=viewer, source="salesforce") is None
+    assert await audit_entries() == []
+
+
+async def test_given_an_ignored_field_then_mapping_it_is_refused_naming_the_ignore_entry():
+    """Ignoring a field the mapping reads would leave the deal without it: the mapping that
+    does both is refused, whichever key comes last."""
+    tenant = await make_tenant(slug="acme")
+    viewer = system_viewer(tenant)
+    await set_field_mapping(viewer=viewer, source="salesforce", mapping={"ignore": ["Booked__c"]})
+
+    with pytest.raises(InvalidInput) as error:
+        await set_field_mapping(
+            viewer=viewer,
+            source="salesforce",
+            mapping={"ignore": ["Booked__c"], "date": "Booked__c"},
+        )
+
+    assert error.value.field == "mapping.ignore[0]"
+    assert "the mapped date field" in error.value.message
+    assert await field_mapping_overrides(viewer=viewer, source="salesforce") == {
+        "ignore": ["Booked__c"]
+    }
