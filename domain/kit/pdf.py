@@ -1,20 +1,28 @@
 """A PDF document with Podium's embedded fonts, for every PDF the product makes (badge
-certificates, statements).
+certificates, statements, invoices).
 
 The fonts ship with the code (`domain/kit/fonts`), so a PDF prints the same on any machine:
 DejaVu Sans for Latin, Greek and Cyrillic, and Noto Sans Devanagari as its fallback for
 Hindi. Devanagari needs shaping (a vowel sign written after its consonant is drawn before
 it, conjuncts join): text is shaped with HarfBuzz (``uharfbuzz``), as fpdf2 documents.
+
+fpdf2 parses a font file for every document it is added to, and embeds every font added,
+used or not: the shipped fonts cost each PDF 0.1 s to parse and as much to subset, a 20 MB
+CJK font a third of a second and half a second more. Here each file is parsed once a
+process; a document gets a copy of what was parsed (its own subset, widths and descriptor)
+and keeps only the fonts its pages use.
 """
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fpdf import FPDF
+    from fpdf.fonts import TTFFont
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 SANS = "DejaVu"
@@ -32,7 +40,38 @@ def _document_class() -> type[FPDF]:
     """fpdf2 with fontTools and Pillow takes about 0.4 s of CPU to import: imported with the
     first PDF a process makes, not by every process that imports this module (a close, a
     worker that never makes one)."""
+    from fontTools.ttLib import TTFont
     from fpdf import FPDF
+    from fpdf.enums import PDFResourceType
+    from fpdf.fonts import TTFFont
+    from fpdf.output import OutputProducer
+
+    class _UsedFontsOnly(OutputProducer):
+        """fpdf2 embeds every font added to a document: here only those its pages set (no
+        Devanagari in an English statement). A font copied from a parsed one
+        (``_add_font``) opens its file here, for its subset."""
+
+        def _add_fonts(self, *args: Any, **kwargs: Any) -> Any:
+            fonts = self.fpdf.fonts
+            catalog = self.fpdf._resource_catalog
+            used = {str(i) for i in catalog.get_used_resources(PDFResourceType.FONT)}
+            for key, font in list(fonts.items()):
+                if str(font.i) not in used:
+                    del fonts[key]
+                elif isinstance(font, TTFFont) and id(font.ttfont) in _shared:
+                    # fpdf2 subsets the font in place: this document's own copy of the file,
+                    # with the glyph names already read (a CJK font's take 0.1 s to read) and
+                    # without the layout tables fpdf2 drops (0.1 s to read before dropping)
+                    own = TTFont(
+                        font.ttffile, recalcTimestamp=False, lazy=True,
+                        fontNumber=font.collection_font_number,
+                    )  # fmt: skip
+                    own.setGlyphOrder(list(font.ttfont.getGlyphOrder()))
+                    for tag in ("GDEF", "GSUB", "GPOS"):
+                        if tag in own:
+                            del own[tag]
+                    font.ttfont = own
+            return super()._add_fonts(*args, **kwargs)
 
     class _FallbackSafePDF(FPDF):
         """fpdf2 (2.8.9) sets the page's font inside a line that starts in a fallback font (a
@@ -57,7 +96,69 @@ def _document_class() -> type[FPDF]:
             if self.page and self.current_font is not None and not self.current_font_is_set_on_page:
                 self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
 
+        def output(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("output_producer_class", _UsedFontsOnly)
+            return super().output(*args, **kwargs)
+
     return _FallbackSafePDF
+
+
+_parsed: dict[tuple[str, str], TTFFont | None] = {}
+_SHAPING_TABLES = ("GlyphOrder", "head", "hhea", "hmtx", "maxp")
+_shared: set[int] = set()  # the ids of the parsed fonts' fontTools fonts (kept for good)
+
+
+def _template(path: str, style: str) -> TTFFont | None:
+    """The font file as fpdf2 parsed it, once a process: its fontTools font is read by the
+    documents' shaping (glyph names, advances), never written (``_UsedFontsOnly``). None for a
+    font that has to be parsed for every document (a colour or compressed font, or one whose
+    .notdef glyph fpdf2 draws itself)."""
+    key = (path, style)
+    if key not in _parsed:
+        probe = _document_class()()
+        probe.add_font("probe", style, path)
+        font: TTFFont = probe.fonts[f"probe{style}"]  # type: ignore[assignment]
+        reusable = (
+            font.color_font is None
+            and not font.is_compressed
+            and font.ttfont.getGlyphOrder()[0] == ".notdef"
+        )
+        if reusable:
+            # only what the shaping reads stays: a CJK font's outlines, cmap and glyph names
+            # go (10 to 15 MB)
+            for tag in [t for t in font.ttfont.tables if t not in _SHAPING_TABLES]:
+                del font.ttfont.tables[tag]  # read again from the file if ever asked for
+            _shared.add(id(font.ttfont))
+        else:
+            font.ttfont.close()
+        _parsed[key] = font if reusable else None
+    return _parsed[key]
+
+
+def _add_font(pdf: FPDF, family: str, style: str, path: str) -> None:
+    """``pdf.add_font(family, style, path)``, from the parse kept by ``_template``."""
+    from fpdf.fonts import SubsetMap, TTFFont
+
+    template = _template(path, style)
+    if template is None:
+        pdf.add_font(family, style, path)
+        return
+    font = TTFFont.__new__(TTFFont)
+    for name in TTFFont.__slots__:
+        if hasattr(template, name):  # a slot fpdf2 leaves unset stays unset
+            setattr(font, name, getattr(template, name))
+    # the cmap, glyph ids and metrics are shared (read only); what a document changes is its own
+    font.i = len(pdf.fonts) + 1
+    font.fontkey = f"{family.lower()}{style}"
+    font.cw = template.cw.copy()  # a defaultdict: reading a missing width adds it
+    font.desc = copy.copy(template.desc)  # the output names it and adds the embedded file
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font._hbfont = None
+    font.subset = SubsetMap(font)
+    pdf.fonts[font.fontkey] = font
+    if font.is_cff and font.is_cid_keyed:
+        pdf._set_min_pdf_version("1.6")
 
 
 def new_pdf(**options: Any) -> FPDF:
@@ -65,7 +166,7 @@ def new_pdf(**options: Any) -> FPDF:
     style "" or "B") set at 12 pt, Devanagari as its fallback, and text shaping on."""
     pdf = _document_class()(**options)
     for (family, style), name in _FILES.items():
-        pdf.add_font(family, style, str(FONTS / name))
+        _add_font(pdf, family, style, str(FONTS / name))
     pdf.set_fallback_fonts([DEVANAGARI])
     pdf.set_text_shaping(True)
     pdf.set_font(SANS, "", 12)
