@@ -6,6 +6,11 @@ DejaVu Sans for Latin, Greek and Cyrillic, and Noto Sans Devanagari as its fallb
 Hindi. Devanagari needs shaping (a vowel sign written after its consonant is drawn before
 it, conjuncts join): text is shaped with HarfBuzz (``uharfbuzz``), as fpdf2 documents.
 
+Other scripts (Chinese, Japanese, Korean, Thai, Arabic...) take fonts too big to ship (4 to
+20 MB): ``new_pdf(fallback_fonts=...)`` adds font files of the machine after the shipped
+ones: the service's PODIUM_PDF_FONTS (``fallback_font_files`` reads and checks it; without
+it, the ``SYSTEM_FONTS`` found on the machine).
+
 fpdf2 parses a font file for every document it is added to, and embeds every font added,
 used or not: the shipped fonts cost each PDF 0.1 s to parse and as much to subset, a 20 MB
 CJK font a third of a second and half a second more. Here each file is parsed once a
@@ -16,6 +21,10 @@ and keeps only the fonts its pages use.
 from __future__ import annotations
 
 import copy
+import logging
+import os
+import struct
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,15 +33,102 @@ if TYPE_CHECKING:
     from fpdf import FPDF
     from fpdf.fonts import TTFFont
 
+log = logging.getLogger(__name__)
+
 FONTS = Path(__file__).resolve().parent / "fonts"
 SANS = "DejaVu"
 DEVANAGARI = "NotoDeva"
+FALLBACK = "Fallback"  # the families of the fallback font files: Fallback1, Fallback2...
 _FILES = {
     (SANS, ""): "DejaVuSans.ttf",
     (SANS, "B"): "DejaVuSans-Bold.ttf",
     (DEVANAGARI, ""): "NotoSansDevanagari-Regular.ttf",
     (DEVANAGARI, "B"): "NotoSansDevanagari-Bold.ttf",
 }
+
+# Font files of Debian and Ubuntu packages, by script: without PODIUM_PDF_FONTS, the first
+# found of each line is a fallback. fpdf2 (2.8) loads each (a .ttc collection: its first
+# face); each was checked drawing its script in a statement.
+SYSTEM_FONTS: tuple[tuple[str, ...], ...] = (
+    (  # Chinese, Japanese and Korean: fonts-noto-cjk (Japanese first face); else
+        # fonts-droid-fallback (Chinese and Japanese, no Hangul)
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    ),
+    (  # Thai: fonts-noto-core, else fonts-thai-tlwg
+        "/usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf",
+        "/usr/share/fonts/truetype/tlwg/Loma.ttf",
+        "/usr/share/fonts/opentype/tlwg/Loma.otf",
+    ),
+    ("/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf",),  # fonts-noto-core
+    ("/usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf",),  # fonts-noto-core
+)
+
+# what fpdf2's add_font accepts, by the file's name
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc", ".otb", ".woff", ".woff2")
+# the tables fpdf2 reads from a font; and one of the outlines it embeds
+_TABLES = ("cmap", "head", "hhea", "hmtx", "name", "OS/2", "post")
+_OUTLINES = ("glyf", "CFF ", "CFF2")
+# cmap subtables fpdf2 maps characters with (fontTools' getBestCmap, or a symbol font's)
+_CMAPS = {(3, 10), (0, 6), (0, 4), (3, 1), (0, 3), (0, 2), (0, 1), (0, 0), (3, 0)}
+
+
+class FontError(ValueError):
+    """A font file fpdf2 cannot use: the message is the file, a colon and why (one line)."""
+
+
+def system_fonts() -> tuple[str, ...]:
+    """The first of each line of ``SYSTEM_FONTS`` that this machine has."""
+    found = (next((p for p in paths if os.path.isfile(p)), None) for paths in SYSTEM_FONTS)
+    return tuple(p for p in found if p)
+
+
+def fallback_font_files(setting: str) -> tuple[str, ...]:
+    """The fallback font files a setting names (absolute paths, separated by ``os.pathsep``),
+    each checked with ``check_font``; an empty setting: the ``system_fonts()``."""
+    paths = [p.strip() for p in setting.split(os.pathsep) if p.strip()]
+    if not paths:
+        return system_fonts()
+    files = []
+    for path in paths:
+        file = os.path.abspath(os.path.expanduser(path))
+        check_font(file)
+        files.append(file)
+    return tuple(dict.fromkeys(files))
+
+
+def check_font(path: str) -> None:
+    """FontError unless ``path`` is a font file fpdf2 can add: its name, then what fpdf2 reads
+    from it (the tables, a Unicode cmap), read from its table directory without parsing the
+    font (a millisecond, where fpdf2 takes a third of a second for a CJK font)."""
+    if not os.path.exists(path):
+        raise FontError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise FontError(f"{path}: not a file")
+    if not path.lower().endswith(FONT_SUFFIXES):
+        raise FontError(f"{path}: not a font file fpdf2 loads ({', '.join(FONT_SUFFIXES)})")
+    try:
+        from fontTools.ttLib import TTFont
+
+        with TTFont(path, fontNumber=0, lazy=True) as font:
+            missing = [t for t in _TABLES if t not in font]
+            if not any(t in font for t in _OUTLINES):
+                missing.append("glyf or CFF")
+            if missing:
+                raise FontError(f"{path}: not a font fpdf2 can use: no {', '.join(missing)}")
+            if not _CMAPS & _cmap_subtables(font.reader["cmap"]):
+                raise FontError(f"{path}: not a font fpdf2 can use: no Unicode cmap")
+    except FontError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fontTools' reasons: not a font, truncated...
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise FontError(f"{path}: not a font fpdf2 can load: {reason}") from None
+
+
+def _cmap_subtables(data: bytes) -> set[tuple[int, int]]:
+    """The (platform, encoding) pairs of a raw cmap table's subtables."""
+    (count,) = struct.unpack_from(">H", data, 2)
+    return {struct.unpack_from(">HH", data, 4 + 8 * i) for i in range(count)}
 
 
 @cache
@@ -48,8 +144,8 @@ def _document_class() -> type[FPDF]:
 
     class _UsedFontsOnly(OutputProducer):
         """fpdf2 embeds every font added to a document: here only those its pages set (no
-        Devanagari in an English statement). A font copied from a parsed one
-        (``_add_font``) opens its file here, for its subset."""
+        Devanagari in an English statement, no fallback font no character needed). A font
+        copied from a parsed one (``_add_font``) opens its file here, for its subset."""
 
         def _add_fonts(self, *args: Any, **kwargs: Any) -> Any:
             fonts = self.fpdf.fonts
@@ -106,6 +202,7 @@ def _document_class() -> type[FPDF]:
 _parsed: dict[tuple[str, str], TTFFont | None] = {}
 _SHAPING_TABLES = ("GlyphOrder", "head", "hhea", "hmtx", "maxp")
 _shared: set[int] = set()  # the ids of the parsed fonts' fontTools fonts (kept for good)
+_unloadable: set[str] = set()  # fallback files fpdf2 failed to load, logged once
 
 
 def _template(path: str, style: str) -> TTFFont | None:
@@ -161,13 +258,35 @@ def _add_font(pdf: FPDF, family: str, style: str, path: str) -> None:
         pdf._set_min_pdf_version("1.6")
 
 
-def new_pdf(**options: Any) -> FPDF:
+def _add_fallbacks(pdf: FPDF, paths: Iterable[str]) -> list[str]:
+    """Adds each font file as a family of its own (used for every style): the families of
+    those fpdf2 could load. One it cannot (a file changed since the settings checked it) is
+    left out of the document with an error in the log, once a process."""
+    families = []
+    for number, path in enumerate(paths, start=1):
+        family = f"{FALLBACK}{number}"
+        try:
+            _add_font(pdf, family, "", path)
+        except Exception as exc:  # noqa: BLE001 - fpdf2 and fontTools raise many kinds
+            if path not in _unloadable:
+                _unloadable.add(path)
+                log.error("PODIUM_PDF_FONTS: fpdf2 cannot load %s (%s): left out", path, exc)
+            continue
+        families.append(family)
+    return families
+
+
+def new_pdf(*, fallback_fonts: Sequence[str] = (), **options: Any) -> FPDF:
     """An FPDF (``options`` as FPDF takes them) with the fonts registered, ``SANS`` (with
-    style "" or "B") set at 12 pt, Devanagari as its fallback, and text shaping on."""
+    style "" or "B") set at 12 pt, Devanagari as its fallback, then ``fallback_fonts`` (font
+    files, e.g. the service's PODIUM_PDF_FONTS) in their order, and text shaping on. A
+    fallback file draws every style: bold text in a regular CJK font rather than nothing."""
     pdf = _document_class()(**options)
     for (family, style), name in _FILES.items():
         _add_font(pdf, family, style, str(FONTS / name))
-    pdf.set_fallback_fonts([DEVANAGARI])
+    extra = [p for p in fallback_fonts if p not in _unloadable]
+    # exact_match=False: a fallback without a bold face draws bold text in its regular one
+    pdf.set_fallback_fonts([DEVANAGARI, *_add_fallbacks(pdf, extra)], exact_match=False)
     pdf.set_text_shaping(True)
     pdf.set_font(SANS, "", 12)
     return pdf

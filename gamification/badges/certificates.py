@@ -1,9 +1,10 @@
 """The PDF certificate of a badge award: the rep, the badge, the date and the tenant, in
 the embedded fonts of `domain.kit.pdf` (Latin, Greek, Cyrillic and Devanagari names print as
-written)."""
+written; other scripts with the service's fallback font files, PODIUM_PDF_FONTS)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from domain.kit.pdf import SANS, new_pdf
@@ -19,8 +20,9 @@ def certificate_pdf(
     tenant: str,
     credential_id: str,
     revoked: bool = False,
+    fonts: Sequence[str] = (),
 ) -> bytes:
-    pdf = new_pdf(orientation="L", format="A4")
+    pdf = new_pdf(orientation="L", format="A4", fallback_fonts=fonts)
     pdf.set_title(f"{badge}: {recipient}")
     pdf.set_author(tenant)
     pdf.add_page()

@@ -4,6 +4,7 @@ certificate for a Hindi name, a German one and a Russian one, read back with pyp
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -14,8 +15,10 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from domain.kit.pdf import FONTS, SANS, new_pdf
+from domain.kit import pdf as pdf_module
+from domain.kit.pdf import FONTS, SANS, FontError, check_font, fallback_font_files, new_pdf
 from gamification.badges.certificates import certificate_pdf
+from tests.fonts import YAMADA_TARO, box_font
 
 
 def _text(data: bytes) -> str:
@@ -101,20 +104,54 @@ def test_fpdf_is_imported_with_the_first_pdf_not_with_the_modules_that_make_them
     assert done.returncode == 0, done.stderr
 
 
-def _page(text: str) -> bytes:
-    pdf = new_pdf()
+# ---------------------------------------------------------------- fallback font files
+
+
+def _box_font(tmp_path: Path, characters: str = YAMADA_TARO) -> str:
+    return str(box_font(tmp_path / "boxes.ttf", characters))
+
+
+def _page(text: str, *, fallback_fonts: tuple[str, ...] = (), style: str = "") -> bytes:
+    pdf = new_pdf(fallback_fonts=fallback_fonts)
     pdf.add_page()
+    pdf.set_font(SANS, style, 12)
     pdf.cell(0, 10, text)
     return bytes(pdf.output())
 
 
-def test_a_font_file_is_parsed_once_a_process_and_each_document_has_its_own_subset(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_fallback_font_file_draws_what_the_shipped_fonts_do_not(tmp_path: Path) -> None:
+    font = _box_font(tmp_path)
+
+    without = _page(f"{YAMADA_TARO} (ann)")
+    drawn = _page(f"{YAMADA_TARO} (ann)", fallback_fonts=(font,))
+
+    assert YAMADA_TARO not in _text(without)  # fpdf2 drops them without a word
+    assert f"{YAMADA_TARO} (ann)" in _text(drawn)
+    assert any("PodiumBoxes" in f for f in _fonts(drawn))
+    # bold text in a fallback file without a bold face: drawn in its regular one
+    assert YAMADA_TARO in _text(_page(YAMADA_TARO, fallback_fonts=(font,), style="B"))
+
+
+def test_a_certificate_draws_a_name_in_bold_from_a_fallback_file_without_bold(
+    tmp_path: Path,
 ) -> None:
-    # fpdf2 parses a file for every document it is added to: the four shipped, 0.1 s a PDF
+    data = certificate_pdf(
+        recipient=YAMADA_TARO, badge="Quota crusher", description="", period="2026-10",
+        awarded_on=date(2026, 11, 2), tenant="Acme", credential_id="urn:uuid:0",
+        fonts=(_box_font(tmp_path),),
+    )  # fmt: skip
+
+    assert YAMADA_TARO in _text(data)
+
+
+def test_a_font_file_is_parsed_once_a_process_and_each_document_has_its_own_subset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fpdf2 parses a file for every document it is added to: a third of a second for a CJK font
     from fpdf.fonts import TTFFont
 
-    new_pdf()  # the shipped fonts, parsed
+    font = _box_font(tmp_path)
+    new_pdf(fallback_fonts=(font,))  # the shipped fonts and this file, parsed
     parsed: list[object] = []
     real_init = TTFFont.__init__
 
@@ -125,29 +162,131 @@ def test_a_font_file_is_parsed_once_a_process_and_each_document_has_its_own_subs
     monkeypatch.setattr(TTFFont, "__init__", counting_init)
 
     # two documents at once, each with its own subset of the same parsed fonts
-    first, second = new_pdf(), new_pdf()
-    for pdf, name in ((first, "Anna संख्या"), (second, "Boris मसौदा")):
+    first, second = new_pdf(fallback_fonts=(font,)), new_pdf(fallback_fonts=(font,))
+    for pdf, name in ((first, "Anna संख्या 山田"), (second, "Boris मसौदा 太郎")):
         pdf.add_page()
         pdf.cell(0, 10, name)
     one, two = _text(bytes(first.output())), _text(bytes(second.output()))
 
     assert parsed == []
-    found = {w: (w in one, w in two) for w in ("Anna", "संख्या", "Boris", "मसौदा")}
+    found = {w: (w in one, w in two) for w in ("Anna", "संख्या", "山田", "Boris", "मसौदा", "太郎")}
     assert found == {
-        "Anna": (True, False), "संख्या": (True, False),
-        "Boris": (False, True), "मसौदा": (False, True),
+        "Anna": (True, False), "संख्या": (True, False), "山田": (True, False),
+        "Boris": (False, True), "मसौदा": (False, True), "太郎": (False, True),
     }  # fmt: skip
 
 
-def test_a_pdf_embeds_only_the_fonts_its_pages_use() -> None:
-    # fpdf2 embeds every font added: Devanagari in an English PDF, 0.1 s and 15 KiB
-    latin = _page("Ann Smith 1,234.00")
-    hindi = _page("कुल 1,234.00")
+def test_a_pdf_embeds_only_the_fonts_its_pages_use(tmp_path: Path) -> None:
+    # fpdf2 embeds every font added: half a second to subset a CJK font no character needed
+    font = _box_font(tmp_path)
+
+    latin = _page("Ann Smith 1,234.00", fallback_fonts=(font,))
+    hindi = _page("कुल 1,234.00", fallback_fonts=(font,))
+    japanese = _page(f"{YAMADA_TARO} Ann", fallback_fonts=(font,))
 
     # every font object of the file (a page's resources only ever list those it uses)
     assert _embedded(latin) == {"DejaVuSansBook"}
     assert _embedded(hindi) == {"DejaVuSansBook", "NotoSansDevanagari"}
+    assert _embedded(japanese) == {"DejaVuSansBook", "PodiumBoxes"}
 
 
 def _embedded(data: bytes) -> set[str]:
     return {m.decode() for m in re.findall(rb"/BaseFont /MPDFAA\+(\w+)", data)}
+
+
+def test_a_fallback_file_fpdf2_cannot_load_is_left_out_with_one_error_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # checked when the settings were read, gone since (PODIUM_PDF_FONTS is checked at start)
+    gone = str(tmp_path / "gone.ttf")
+    font = _box_font(tmp_path)
+
+    with caplog.at_level("ERROR", logger="domain.kit.pdf"):
+        first = _page(f"{YAMADA_TARO} Ann", fallback_fonts=(gone, font))
+        _page("Ann", fallback_fonts=(gone, font))
+
+    assert f"{YAMADA_TARO} Ann" in _text(first)  # the files after it still draw
+    (error,) = caplog.records
+    assert error.getMessage().startswith(f"PODIUM_PDF_FONTS: fpdf2 cannot load {gone} (")
+
+
+def test_the_setting_names_font_files_checked_without_parsing_them(tmp_path: Path) -> None:
+    font, other = _box_font(tmp_path), str(box_font(tmp_path / "other.ttf", "가"))
+
+    assert fallback_font_files(f" {font}{os.pathsep}{other}{os.pathsep}{font}") == (font, other)
+    check_font(font)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("missing.ttf", None, "no such file"),
+        ("folder.ttf", "dir", "not a file"),
+        ("notes.txt", b"hello", "not a font file fpdf2 loads (.ttf, .otf, .ttc"),
+        ("text.ttf", b"not a font at all", "not a font fpdf2 can load: "),
+        ("truncated.ttf", b"\x00\x01\x00\x00\x00\x09", "not a font fpdf2 can load: "),
+    ],
+)
+def test_a_path_that_is_no_font_fpdf2_loads_is_refused_naming_it(
+    tmp_path: Path, name: str, content: bytes | str | None, reason: str
+) -> None:
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+
+    with pytest.raises(FontError) as refused:
+        fallback_font_files(str(path))
+
+    message = str(refused.value)
+    assert message.startswith(f"{path}: {reason}"), message
+    assert "\n" not in message
+
+
+def test_a_font_without_a_unicode_cmap_or_outlines_is_refused(tmp_path: Path) -> None:
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(_box_font(tmp_path))
+    del font["glyf"], font["loca"]
+    font.save(tmp_path / "no-outlines.ttf")
+    font = TTFont(_box_font(tmp_path))
+    font["cmap"].tables = [_mac_roman_cmap()]  # no Unicode (nor Windows symbol) subtable
+    font.save(tmp_path / "mac-cmap.ttf")
+
+    with pytest.raises(FontError, match="no glyf or CFF"):
+        check_font(str(tmp_path / "no-outlines.ttf"))
+    with pytest.raises(FontError, match="no Unicode cmap"):
+        check_font(str(tmp_path / "mac-cmap.ttf"))
+
+
+def _mac_roman_cmap() -> Any:
+    from fontTools.ttLib.tables._c_m_a_p import cmap_format_6
+
+    table = cmap_format_6(6)
+    table.platformID, table.platEncID, table.language = 1, 0, 0
+    table.cmap = {0x20: "space"}
+    return table
+
+
+def test_without_the_setting_the_system_fonts_found_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cjk, droid = tmp_path / "NotoSansCJK-Regular.ttc", tmp_path / "DroidSansFallbackFull.ttf"
+    thai = tmp_path / "NotoSansThai-Regular.ttf"
+    monkeypatch.setattr(
+        pdf_module, "SYSTEM_FONTS", ((str(cjk), str(droid)), (str(thai),), ("/nowhere.ttf",))
+    )
+    droid.write_bytes(b"")
+    assert fallback_font_files("") == fallback_font_files(os.pathsep) == (str(droid),)
+    cjk.write_bytes(b"")
+    thai.write_bytes(b"")
+    assert fallback_font_files(" ") == (str(cjk), str(thai))  # the first found of each line
+
+
+def test_the_well_known_system_fonts_are_files_fpdf2_loads_where_installed() -> None:
+    for path in (p for paths in pdf_module.SYSTEM_FONTS for p in paths):
+        if os.path.isfile(path):  # on a machine with the package: checked, and fpdf2 loads it
+            check_font(path)
+            new_pdf(fallback_fonts=(path,))
+            assert path not in pdf_module._unloadable
