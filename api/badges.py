@@ -34,7 +34,7 @@ def badge_routes(settings: Settings) -> list[Route]:
         refusal = refused(settings.url_signing_key, request, "certificate", award_id)
         if refusal is not None or award_id is None:
             return refusal or PlainTextResponse("not found", status_code=404)
-        pdf = await certificate_of(award_id=award_id)
+        pdf = await certificate_of(award_id=award_id, fonts=settings.pdf_fonts)
         if pdf is None:
             return PlainTextResponse("not found", status_code=404)
         return Response(

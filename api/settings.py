@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from domain.kit.pdf import FontError, fallback_font_files
 from payments.payouts.models import DEVELOPMENT_SECRET
 
 Environment = Literal["development", "production"]
@@ -58,6 +59,9 @@ class Settings:
     issuer_key_secret: bytes = DEVELOPMENT_ISSUER_SECRET
     # encrypts the payees' bank and payout details at rest (PODIUM_PAYOUT_DETAILS_SECRET)
     payout_details_secret: bytes = DEVELOPMENT_PAYOUT_DETAILS_SECRET
+    # fallback font files of the PDFs after the shipped ones (PODIUM_PDF_FONTS; from_env
+    # finds domain.kit.pdf.SYSTEM_FONTS without it): CJK, Thai, Arabic names drawn
+    pdf_fonts: tuple[str, ...] = ()
 
     @property
     def development(self) -> bool:
@@ -91,6 +95,10 @@ class Settings:
             if production and not value:
                 raise SettingsError(f"{name} is required when PODIUM_ENV=production")
             keys[name] = value.encode() if value else default
+        try:  # each file checked now: a wrong path is one line at start, not a broken PDF
+            pdf_fonts = fallback_font_files(env.get("PODIUM_PDF_FONTS") or "")
+        except FontError as exc:
+            raise SettingsError(f"PODIUM_PDF_FONTS: {exc}") from None
         defaults = Limits()
         limits = Limits(
             max_depth=_int(env, "PODIUM_MAX_DEPTH", defaults.max_depth),
@@ -122,6 +130,7 @@ class Settings:
             url_signing_key=keys["PODIUM_URL_SIGNING_KEY"],
             issuer_key_secret=keys["PODIUM_ISSUER_KEY_SECRET"],
             payout_details_secret=keys["PODIUM_PAYOUT_DETAILS_SECRET"],
+            pdf_fonts=pdf_fonts,
         )
 
 

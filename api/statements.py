@@ -45,7 +45,7 @@ def statement_routes(settings: Settings) -> list[Route]:
         refusal = refused(settings.url_signing_key, request, PURPOSE, statement_id)
         if refusal is not None or statement_id is None:
             return refusal or PlainTextResponse("not found", status_code=404)
-        document = await statement_pdf_for_link(statement_id)
+        document = await statement_pdf_for_link(statement_id, fonts=settings.pdf_fonts)
         if document is None:
             return PlainTextResponse("not found", status_code=404)
         return Response(
@@ -59,7 +59,7 @@ def statement_routes(settings: Settings) -> list[Route]:
         refusal = refused(settings.url_signing_key, request, INVOICE_PURPOSE, invoice_id)
         if refusal is not None or invoice_id is None:
             return refusal or PlainTextResponse("not found", status_code=404)
-        document = await invoice_pdf_for_link(invoice_id)
+        document = await invoice_pdf_for_link(invoice_id, fonts=settings.pdf_fonts)
         if document is None:
             return PlainTextResponse("not found", status_code=404)
         return Response(

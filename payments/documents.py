@@ -1,12 +1,14 @@
 """Payment documents as PDF, in the payee's language (en, de, fr, ms, hi; anything else reads
 English) and money format, with the fonts that ship with the code (`domain.kit.pdf`): DejaVu
 Sans, and Noto Sans Devanagari as its shaped fallback, so a Hindi statement or invoice prints
-as written. The labels are here once, for the PDFs and for the JSON documents (``labels``)."""
+as written; then the service's fallback font files (``fonts``, PODIUM_PDF_FONTS) for the
+names in other scripts (CJK, Thai, Arabic...). The labels are here once, for the PDFs and for
+the JSON documents (``labels``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from domain.kit.pdf import SANS, new_pdf
@@ -48,8 +50,8 @@ log = logging.getLogger(__name__)
 
 def undrawable(pdf: FPDF, texts: Iterable[str]) -> str:
     """The characters of ``texts`` that no font of ``pdf`` has a glyph for (CJK, Hangul, Thai,
-    Arabic...: DejaVu and Noto Devanagari do not draw them), in order, once each: fpdf2
-    leaves them out of the page without a word."""
+    Arabic...: DejaVu and Noto Devanagari do not draw them, the PODIUM_PDF_FONTS files may), in
+    order, once each: fpdf2 leaves them out of the page without a word."""
     drawn: set[int] = set()
     for font in pdf.fonts.values():
         drawn.update(getattr(font, "cmap", None) or ())
@@ -63,8 +65,8 @@ def labels(table: Mapping[str, dict[str, str]], language: str) -> dict[str, str]
     return dict(table.get(language, table["en"]))
 
 
-def _pdf(title: str, author: str) -> FPDF:
-    pdf = new_pdf(format="A4")
+def _pdf(title: str, author: str, fonts: Sequence[str]) -> FPDF:
+    pdf = new_pdf(format="A4", fallback_fonts=fonts)
     pdf.set_title(title)
     pdf.set_author(author)
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -72,10 +74,13 @@ def _pdf(title: str, author: str) -> FPDF:
     return pdf
 
 
-def statement_pdf(document: Mapping[str, Any], language: str) -> bytes:
-    """A statement (``statement_document``'s form, its amounts formatted) as a PDF."""
+def statement_pdf(
+    document: Mapping[str, Any], language: str, *, fonts: Sequence[str] = ()
+) -> bytes:
+    """A statement (``statement_document``'s form, its amounts formatted) as a PDF, with the
+    fallback font files ``fonts`` (the service's PODIUM_PDF_FONTS) after the shipped ones."""
     words = labels(LABELS, language)
-    pdf = _pdf(f"{words['title']} {document['period']}", document["tenant"])
+    pdf = _pdf(f"{words['title']} {document['period']}", document["tenant"], fonts)
     missing = undrawable(
         pdf, [document["payee"]["name"], *(ln["description"] for ln in document["lines"])]
     )
@@ -184,12 +189,12 @@ INVOICE_LABELS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-def invoice_pdf(document: Mapping[str, Any], language: str) -> bytes:
+def invoice_pdf(document: Mapping[str, Any], language: str, *, fonts: Sequence[str] = ()) -> bytes:
     """A self-billing invoice or credit note (``invoice_document``'s form, amounts
-    formatted) as a PDF."""
+    formatted) as a PDF, with the fallback font files ``fonts`` (PODIUM_PDF_FONTS)."""
     words = labels(INVOICE_LABELS, language)
     title = words["credit_note" if document["kind"] == "credit_note" else "title"]
-    pdf = _pdf(f"{title} {document['number']}", document["tenant"])
+    pdf = _pdf(f"{title} {document['number']}", document["tenant"], fonts)
     pdf.set_font(SANS, "B", 18)
     pdf.cell(0, 12, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(SANS, "", 10)

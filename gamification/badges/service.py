@@ -496,8 +496,9 @@ def _new(
     )  # fmt: skip
 
 
-async def certificate_of(*, award_id: UUID) -> bytes | None:
-    """The award's PDF certificate; None if there is no such award."""
+async def certificate_of(*, award_id: UUID, fonts: Sequence[str] = ()) -> bytes | None:
+    """The award's PDF certificate; None if there is no such award. ``fonts``: the fallback
+    font files (PODIUM_PDF_FONTS) for a name the shipped fonts do not draw."""
     award = await BadgeAward.get_or_none(id=award_id).select_related("badge", "user", "tenant")
     if award is None:
         return None
@@ -510,6 +511,7 @@ async def certificate_of(*, award_id: UUID) -> bytes | None:
         tenant=award.tenant.name,
         credential_id=f"urn:uuid:{award.id}",
         revoked=award.revoked_at is not None,
+        fonts=fonts,
     )
 
 

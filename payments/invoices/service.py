@@ -393,11 +393,12 @@ async def invoice_document(
     }  # fmt: skip
 
 
-async def invoice_pdf_for_link(invoice_id: UUID) -> bytes | None:
-    """What a signed link serves (the link is the authorisation): None for no invoice."""
+async def invoice_pdf_for_link(invoice_id: UUID, *, fonts: Sequence[str] = ()) -> bytes | None:
+    """What a signed link serves (the link is the authorisation): None for no invoice;
+    ``fonts``: the fallback font files (PODIUM_PDF_FONTS)."""
     found = await Invoice.get_or_none(id=invoice_id)
     if found is None:
         return None
     viewer = Viewer.system(found.tenant_id, "invoice-link")
     document = await invoice_document(viewer=viewer, invoice_id=found.id)
-    return documents.invoice_pdf(document, language_of(document["locale"]))
+    return documents.invoice_pdf(document, language_of(document["locale"]), fonts=fonts)

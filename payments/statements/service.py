@@ -1080,16 +1080,19 @@ async def _explanations(
     return out
 
 
-async def statement_pdf(*, viewer: Viewer, statement_id: UUID | str) -> bytes:
-    """The statement as a PDF in the payee's language and money format."""
+async def statement_pdf(
+    *, viewer: Viewer, statement_id: UUID | str, fonts: Sequence[str] = ()
+) -> bytes:
+    """The statement as a PDF in the payee's language and money format; ``fonts``: the
+    fallback font files (the service's PODIUM_PDF_FONTS) for names in other scripts."""
     document = await statement_document(viewer=viewer, statement_id=statement_id)
-    return documents.statement_pdf(document, language_of(document["locale"]))
+    return documents.statement_pdf(document, language_of(document["locale"]), fonts=fonts)
 
 
-async def statement_pdf_for_link(statement_id: UUID) -> bytes | None:
+async def statement_pdf_for_link(statement_id: UUID, *, fonts: Sequence[str] = ()) -> bytes | None:
     """What a signed link serves (the link is the authorisation): None for no statement."""
     found = await Statement.get_or_none(id=statement_id)
     if found is None:
         return None
     viewer = Viewer.system(found.tenant_id, "statement-link")
-    return await statement_pdf(viewer=viewer, statement_id=found.id)
+    return await statement_pdf(viewer=viewer, statement_id=found.id, fonts=fonts)

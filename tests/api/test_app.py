@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,6 +38,7 @@ from tests.api.graphql.test_contract import (
     operation_names,
 )
 from tests.conftest import reset_tables
+from tests.fonts import box_font
 from workers.heartbeat import beat_once
 
 api = _fixtures.api
@@ -623,6 +626,41 @@ def test_given_the_environment_then_limits_and_defaults_are_read():
 def test_given_bad_settings_then_refused_naming_the_variable(environ: dict[str, str], message: str):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ)
+
+
+def test_given_pdf_fonts_then_each_file_is_checked_and_kept_in_order(tmp_path: Path):
+    first = box_font(tmp_path / "first.ttf", "山田")
+    second = box_font(tmp_path / "second.otf", "太郎")  # TrueType outlines, named .otf
+
+    settings = Settings.from_env({"PODIUM_PDF_FONTS": f"{first}{os.pathsep}{second}"})
+
+    assert settings.pdf_fonts == (str(first), str(second))
+    assert Settings().pdf_fonts == ()  # only from_env looks for the machine's fonts
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("NotoSansCJK-Regular.ttc", None, "no such file"),
+        ("fonts", "dir", "not a file"),
+        ("font.txt", b"text", "not a font file fpdf2 loads (.ttf, .otf, .ttc"),
+        ("font.ttf", b"<html>not found</html>", "not a font fpdf2 can load: Not a TrueType"),
+    ],
+)
+def test_given_pdf_fonts_naming_no_usable_font_then_one_line_naming_the_setting_and_path(
+    tmp_path: Path, name: str, content: bytes | str | None, reason: str
+):
+    good, bad = box_font(tmp_path / "good.ttf"), tmp_path / name
+    if content == "dir":
+        bad.mkdir()
+    elif isinstance(content, bytes):
+        bad.write_bytes(content)
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PODIUM_PDF_FONTS": f"{good}{os.pathsep}{bad}"})
+
+    assert str(refused.value).startswith(f"PODIUM_PDF_FONTS: {bad}: {reason}")
+    assert "\n" not in str(refused.value)
 
 
 # ---------------------------------------------------------------- a real server

@@ -108,6 +108,26 @@ async def test_given_production_without_urls_when_serving_then_one_line_and_exit
     )
 
 
+@pytest.mark.parametrize("command", ["serve", "dev"])
+async def test_given_pdf_fonts_naming_a_missing_file_when_starting_then_one_line_and_exit_2(
+    tmp_path, command: str
+):
+    # podium dev with both URLs set starts no embedded server: it stops at the settings
+    missing = tmp_path / "NotoSansCJK-Regular.ttc"
+    env = cli_env(
+        "postgres://postgres@127.0.0.1:1/podium", REDIS_URL="redis://127.0.0.1:1/0",
+        PODIUM_PDF_FONTS=str(missing), PYTHONPATH=str(ROOT),
+    )  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", command, cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    assert proc.returncode == 2
+    assert err.decode() == f"podium: PODIUM_PDF_FONTS: {missing}: no such file\n"
+
+
 async def test_given_database_and_redis_when_serving_then_ready_over_http(
     database_url: str, redis_url: str
 ):

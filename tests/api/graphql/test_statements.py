@@ -8,18 +8,21 @@ Every refusal is a UserError naming the field."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from graphql import print_ast
 from pypdf import PdfReader
 from redis.asyncio import Redis
 
+from api.app import create_app
 from api.settings import Settings
 from api.statements import statement_pdf_url
 from domain.plans.models import PlanAssignment
 from payments.statements.service import build_statements
-from tests.api.graphql.helpers import Api
+from tests.api.graphql.helpers import Api, serve
 from tests.api.graphql.test_contract import operation_document
+from tests.fonts import YAMADA_TARO, box_font
 from tests.payments.helpers import close, deal, make_world
 
 MY_STATEMENTS = print_ast(operation_document("MyStatements"))
@@ -165,6 +168,29 @@ async def test_given_a_german_payee_then_the_pdf_reads_german_with_euro_after_th
     text = _pdf_text((await api.http.get(f"{link.path}?{link.query}")).content)
     for expected in ("Provisionsabrechnung", "Oktober 2026", "250,00\xa0€", "Entwurf"):
         assert expected in text, (expected, text)
+
+
+async def test_given_pdf_fonts_then_the_pdf_link_draws_a_japanese_payee_s_name(
+    db: str, redis: Redis, settings: Settings, tmp_path
+):
+    # PODIUM_PDF_FONTS names a font made here with the four characters: the service reads it
+    # with its other settings and every PDF it serves draws them
+    font = box_font(tmp_path / "yamada.ttf", YAMADA_TARO)
+    fonts = Settings.from_env({"PODIUM_PDF_FONTS": str(font)}).pdf_fonts
+    world = await _world()
+    world["ann"].display_name = YAMADA_TARO
+    await world["ann"].save(update_fields=["display_name"])
+
+    async with serve(create_app(replace(settings, pdf_fonts=fonts))) as client:
+        api = Api(client)
+        node = (await api.as_(world.tenant, world["ann"]).gql(MY_STATEMENTS))["data"]["me"][
+            "statements"
+        ]["edges"][0]["node"]
+        link = urlsplit(node["pdfUrl"])
+        answer = await api.http.get(f"{link.path}?{link.query}")
+
+    assert answer.status_code == 200
+    assert f"{YAMADA_TARO} (ann)" in _pdf_text(answer.content)
 
 
 SET_DRAW = """

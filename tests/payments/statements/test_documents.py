@@ -5,8 +5,10 @@ import io
 import pytest
 from pypdf import PdfReader
 
+from api.settings import Settings
 from domain.plans.models import PlanVersion
 from payments.statements.service import build_statements, statement_document, statement_pdf
+from tests.fonts import YAMADA_TARO, box_font
 from tests.payments.helpers import close, current, deal, make_world
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -93,3 +95,51 @@ async def test_given_a_payee_name_the_fonts_cannot_draw_then_a_warning_and_the_c
     assert str(statement.id) in warning.getMessage()
     assert "(ann)" in warning.getMessage()
     assert "山田太郎" in warning.getMessage()
+
+
+async def test_given_pdf_fonts_with_the_payee_s_script_then_the_pdf_draws_their_name(
+    tmp_path, caplog
+):
+    # a font made here with the four characters only: PODIUM_PDF_FONTS names it, as the
+    # service reads it
+    font = box_font(tmp_path / "yamada.ttf", YAMADA_TARO)
+    settings = Settings.from_env({"PODIUM_PDF_FONTS": str(font)})
+    world, statement = await _statement()
+    world["ann"].display_name = YAMADA_TARO
+    await world["ann"].save(update_fields=["display_name"])
+
+    with caplog.at_level("WARNING", logger="payments.documents"):
+        pdf = await statement_pdf(
+            viewer=world.system, statement_id=statement.id, fonts=settings.pdf_fonts
+        )
+    warned = [r for r in caplog.records if r.name == "payments.documents"]
+    without = await statement_pdf(viewer=world.system, statement_id=statement.id)
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in (f"{YAMADA_TARO} (ann)", "Commission statement", "5,000.00"):
+        assert expected in text, (expected, text)
+    fonts = {
+        str(f.get_object()["/BaseFont"])
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for f in page["/Resources"]["/Font"].values()
+    }
+    assert "/MPDFAA+PodiumBoxes" in fonts
+    assert warned == []  # every character drawn
+    # the same statement without the setting: the name is dropped (the CRM id still shows)
+    dropped = "".join(p.extract_text() for p in PdfReader(io.BytesIO(without)).pages)
+    # (pypdf reads the CRM id after the dropped characters as "(a nn)")
+    assert YAMADA_TARO not in dropped
+    assert "Payee(ann)" in dropped.replace(" ", "")
+
+
+async def test_given_pdf_fonts_then_the_warning_names_only_what_no_font_draws(tmp_path, caplog):
+    font = box_font(tmp_path / "yamada.ttf", YAMADA_TARO)
+    world, statement = await _statement()
+    world["ann"].display_name = f"{YAMADA_TARO} 김민준"  # Hangul: not in the font
+    await world["ann"].save(update_fields=["display_name"])
+
+    with caplog.at_level("WARNING", logger="payments.documents"):
+        await statement_pdf(viewer=world.system, statement_id=statement.id, fonts=(str(font),))
+
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "payments.documents"]
+    assert "no glyph for 3 characters of the payee's name or the lines ('김민준')" in warning
