@@ -87,7 +87,8 @@ def statement_pdf(
     if missing:  # the payee's CRM id beside the name still says whose statement it is
         log.warning(
             "statement %s (%s): the PDF fonts have no glyph for %d characters of the payee's "
-            "name or the lines (%r): left out of the PDF",
+            "name or the lines (%r): left out of the PDF; set PODIUM_PDF_FONTS to font files "
+            "that draw them (e.g. Noto Sans CJK for Chinese, Japanese and Korean)",
             document["id"], document["payee"]["id"], len(missing), missing[:20],
         )  # fmt: skip
     font = SANS

@@ -95,6 +95,7 @@ async def test_given_a_payee_name_the_fonts_cannot_draw_then_a_warning_and_the_c
     assert str(statement.id) in warning.getMessage()
     assert "(ann)" in warning.getMessage()
     assert "山田太郎" in warning.getMessage()
+    assert "set PODIUM_PDF_FONTS" in warning.getMessage()  # how to have them drawn
 
 
 async def test_given_pdf_fonts_with_the_payee_s_script_then_the_pdf_draws_their_name(
@@ -143,3 +144,4 @@ async def test_given_pdf_fonts_then_the_warning_names_only_what_no_font_draws(tm
 
     (warning,) = [r.getMessage() for r in caplog.records if r.name == "payments.documents"]
     assert "no glyph for 3 characters of the payee's name or the lines ('김민준')" in warning
+    assert "set PODIUM_PDF_FONTS" in warning
