@@ -8,10 +8,10 @@ the JSON documents (``labels``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from domain.kit.pdf import SANS, new_pdf
+from domain.kit.pdf import SANS, new_pdf, undrawable
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -48,25 +48,15 @@ LABELS: dict[str, dict[str, str]] = {
 log = logging.getLogger(__name__)
 
 
-def undrawable(pdf: FPDF, texts: Iterable[str]) -> str:
-    """The characters of ``texts`` that no font of ``pdf`` has a glyph for (CJK, Hangul, Thai,
-    Arabic...: DejaVu and Noto Devanagari do not draw them, the PODIUM_PDF_FONTS files may), in
-    order, once each: fpdf2 leaves them out of the page without a word."""
-    drawn: set[int] = set()
-    for font in pdf.fonts.values():
-        drawn.update(getattr(font, "cmap", None) or ())
-    return "".join(
-        dict.fromkeys(c for t in texts for c in t if not c.isspace() and ord(c) not in drawn)
-    )
-
-
 def labels(table: Mapping[str, dict[str, str]], language: str) -> dict[str, str]:
     """The labels of ``language`` (a language code, e.g. from `language_of`), else English."""
     return dict(table.get(language, table["en"]))
 
 
-def _pdf(title: str, author: str, fonts: Sequence[str]) -> FPDF:
-    pdf = new_pdf(format="A4", fallback_fonts=fonts)
+def _pdf(title: str, author: str, fonts: Sequence[str], texts: Sequence[str]) -> FPDF:
+    """A page of A4 whose fonts draw ``texts`` (the names and descriptions it prints) with the
+    fallback font files ``fonts`` if the shipped ones do not (`new_pdf`)."""
+    pdf = new_pdf(format="A4", fallback_fonts=fonts, texts=texts)
     pdf.set_title(title)
     pdf.set_author(author)
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -80,10 +70,13 @@ def statement_pdf(
     """A statement (``statement_document``'s form, its amounts formatted) as a PDF, with the
     fallback font files ``fonts`` (the service's PODIUM_PDF_FONTS) after the shipped ones."""
     words = labels(LABELS, language)
-    pdf = _pdf(f"{words['title']} {document['period']}", document["tenant"], fonts)
-    missing = undrawable(
-        pdf, [document["payee"]["name"], *(ln["description"] for ln in document["lines"])]
-    )
+    texts = [
+        document["tenant"],
+        document["payee"]["name"],
+        *(ln["description"] for ln in document["lines"]),
+    ]
+    pdf = _pdf(f"{words['title']} {document['period']}", document["tenant"], fonts, texts)
+    missing = undrawable(pdf, texts)
     if missing:  # the payee's CRM id beside the name still says whose statement it is
         log.warning(
             "statement %s (%s): the PDF fonts have no glyph for %d characters of the payee's "
@@ -190,16 +183,20 @@ INVOICE_LABELS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
+_LEGAL_TEXTS = ("legal_name", "address", "country", "tax_id")  # what an invoice prints of them
+
+
 def invoice_pdf(document: Mapping[str, Any], language: str, *, fonts: Sequence[str] = ()) -> bytes:
     """A self-billing invoice or credit note (``invoice_document``'s form, amounts
     formatted) as a PDF, with the fallback font files ``fonts`` (PODIUM_PDF_FONTS)."""
     words = labels(INVOICE_LABELS, language)
     title = words["credit_note" if document["kind"] == "credit_note" else "title"]
-    pdf = _pdf(f"{title} {document['number']}", document["tenant"], fonts)
+    legal = document["legal"]
+    texts = [document["tenant"], *(str(legal.get(k) or "") for k in _LEGAL_TEXTS)]
+    pdf = _pdf(f"{title} {document['number']}", document["tenant"], fonts, texts)
     pdf.set_font(SANS, "B", 18)
     pdf.cell(0, 12, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(SANS, "", 10)
-    legal = document["legal"]
     facts = [
         (words["number"], document["number"]),
         (words["issued"], document["issuedAt"][:10]),

@@ -7,20 +7,16 @@ Hindi. Devanagari needs shaping (a vowel sign written after its consonant is dra
 it, conjuncts join): text is shaped with HarfBuzz (``uharfbuzz``), as fpdf2 documents.
 
 Other scripts (Chinese, Japanese, Korean, Thai, Arabic...) take fonts too big to ship (4 to
-20 MB): ``new_pdf(fallback_fonts=...)`` adds font files of the machine after the shipped
-ones: the service's PODIUM_PDF_FONTS (``fallback_font_files`` reads and checks it; without
-it, the ``SYSTEM_FONTS`` found on the machine).
-
-fpdf2 parses a font file for every document it is added to, and embeds every font added,
-used or not: the shipped fonts cost each PDF 0.1 s to parse and as much to subset, a 20 MB
-CJK font a third of a second and half a second more. Here each file is parsed once a
-process; a document gets a copy of what was parsed (its own subset, widths and descriptor)
-and keeps only the fonts its pages use.
+20 MB): ``new_pdf(fallback_fonts=..., texts=...)`` adds font files of the machine after the
+shipped ones when the document's texts have characters the shipped fonts do not draw: the
+service's PODIUM_PDF_FONTS (``fallback_font_files`` reads and checks it; without it, the
+``SYSTEM_FONTS`` found on the machine). Only then: fpdf2 parses a font for every document it
+is added to and embeds it, used or not (a 20 MB CJK font: about 0.6 s and its subset), and
+most documents need none.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import struct
@@ -31,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fpdf import FPDF
-    from fpdf.fonts import TTFFont
 
 log = logging.getLogger(__name__)
 
@@ -138,38 +133,7 @@ def _document_class() -> type[FPDF]:
     """fpdf2 with fontTools and Pillow takes about 0.4 s of CPU to import: imported with the
     first PDF a process makes, not by every process that imports this module (a close, a
     worker that never makes one)."""
-    from fontTools.ttLib import TTFont
     from fpdf import FPDF
-    from fpdf.enums import PDFResourceType
-    from fpdf.fonts import TTFFont
-    from fpdf.output import OutputProducer
-
-    class _UsedFontsOnly(OutputProducer):
-        """fpdf2 embeds every font added to a document: here only those its pages set (no
-        Devanagari in an English statement, no fallback font no character needed). A font
-        copied from a parsed one (``_add_font``) opens its file here, for its subset."""
-
-        def _add_fonts(self, *args: Any, **kwargs: Any) -> Any:
-            fonts = self.fpdf.fonts
-            catalog = self.fpdf._resource_catalog
-            used = {str(i) for i in catalog.get_used_resources(PDFResourceType.FONT)}
-            for key, font in list(fonts.items()):
-                if str(font.i) not in used:
-                    del fonts[key]
-                elif isinstance(font, TTFFont) and id(font.ttfont) in _shared:
-                    # fpdf2 subsets the font in place: this document's own copy of the file,
-                    # with the glyph names already read (a CJK font's take 0.1 s to read) and
-                    # without the layout tables fpdf2 drops (0.1 s to read before dropping)
-                    own = TTFont(
-                        font.ttffile, recalcTimestamp=False, lazy=True,
-                        fontNumber=font.collection_font_number,
-                    )  # fmt: skip
-                    own.setGlyphOrder(list(font.ttfont.getGlyphOrder()))
-                    for tag in ("GDEF", "GSUB", "GPOS"):
-                        if tag in own:
-                            del own[tag]
-                    font.ttfont = own
-            return super()._add_fonts(*args, **kwargs)
 
     class _FallbackSafePDF(FPDF):
         """fpdf2 (2.8.9) sets the page's font inside a line that starts in a fallback font (a
@@ -194,70 +158,10 @@ def _document_class() -> type[FPDF]:
             if self.page and self.current_font is not None and not self.current_font_is_set_on_page:
                 self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
 
-        def output(self, *args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("output_producer_class", _UsedFontsOnly)
-            return super().output(*args, **kwargs)
-
     return _FallbackSafePDF
 
 
-_parsed: dict[tuple[str, str], TTFFont | None] = {}
-_SHAPING_TABLES = ("GlyphOrder", "head", "hhea", "hmtx", "maxp")
-_shared: set[int] = set()  # the ids of the parsed fonts' fontTools fonts (kept for good)
 _unloadable: set[str] = set()  # fallback files fpdf2 failed to load, logged once
-
-
-def _template(path: str, style: str) -> TTFFont | None:
-    """The font file as fpdf2 parsed it, once a process: its fontTools font is read by the
-    documents' shaping (glyph names, advances), never written (``_UsedFontsOnly``). None for a
-    font that has to be parsed for every document (a colour or compressed font, or one whose
-    .notdef glyph fpdf2 draws itself)."""
-    key = (path, style)
-    if key not in _parsed:
-        probe = _document_class()()
-        probe.add_font("probe", style, path)
-        font: TTFFont = probe.fonts[f"probe{style}"]  # type: ignore[assignment]
-        reusable = (
-            font.color_font is None
-            and not font.is_compressed
-            and font.ttfont.getGlyphOrder()[0] == ".notdef"
-        )
-        if reusable:
-            # only what the shaping reads stays: a CJK font's outlines, cmap and glyph names
-            # go (10 to 15 MB)
-            for tag in [t for t in font.ttfont.tables if t not in _SHAPING_TABLES]:
-                del font.ttfont.tables[tag]  # read again from the file if ever asked for
-            _shared.add(id(font.ttfont))
-        else:
-            font.ttfont.close()
-        _parsed[key] = font if reusable else None
-    return _parsed[key]
-
-
-def _add_font(pdf: FPDF, family: str, style: str, path: str) -> None:
-    """``pdf.add_font(family, style, path)``, from the parse kept by ``_template``."""
-    from fpdf.fonts import SubsetMap, TTFFont
-
-    template = _template(path, style)
-    if template is None:
-        pdf.add_font(family, style, path)
-        return
-    font = TTFFont.__new__(TTFFont)
-    for name in TTFFont.__slots__:
-        if hasattr(template, name):  # a slot fpdf2 leaves unset stays unset
-            setattr(font, name, getattr(template, name))
-    # the cmap, glyph ids and metrics are shared (read only); what a document changes is its own
-    font.i = len(pdf.fonts) + 1
-    font.fontkey = f"{family.lower()}{style}"
-    font.cw = template.cw.copy()  # a defaultdict: reading a missing width adds it
-    font.desc = copy.copy(template.desc)  # the output names it and adds the embedded file
-    font.missing_glyphs = []
-    font.biggest_size_pt = 0
-    font._hbfont = None
-    font.subset = SubsetMap(font)
-    pdf.fonts[font.fontkey] = font
-    if font.is_cff and font.is_cid_keyed:
-        pdf._set_min_pdf_version("1.6")
 
 
 def _add_fallbacks(pdf: FPDF, paths: Iterable[str]) -> list[str]:
@@ -268,7 +172,7 @@ def _add_fallbacks(pdf: FPDF, paths: Iterable[str]) -> list[str]:
     for number, path in enumerate(paths, start=1):
         family = f"{FALLBACK}{number}"
         try:
-            _add_font(pdf, family, "", path)
+            pdf.add_font(family, "", path)
         except Exception as exc:  # noqa: BLE001 - fpdf2 and fontTools raise many kinds
             if path not in _unloadable:
                 _unloadable.add(path)
@@ -278,17 +182,36 @@ def _add_fallbacks(pdf: FPDF, paths: Iterable[str]) -> list[str]:
     return families
 
 
-def new_pdf(*, fallback_fonts: Sequence[str] = (), **options: Any) -> FPDF:
+def undrawable(pdf: FPDF, texts: Iterable[str]) -> str:
+    """The characters of ``texts`` that no font of ``pdf`` has a glyph for (CJK, Hangul, Thai,
+    Arabic...: DejaVu and Noto Devanagari do not draw them, fallback files may), in order,
+    once each: fpdf2 leaves them out of the page without a word."""
+    drawn: set[int] = set()
+    for font in pdf.fonts.values():
+        drawn.update(getattr(font, "cmap", None) or ())
+    return "".join(
+        dict.fromkeys(c for t in texts for c in t if not c.isspace() and ord(c) not in drawn)
+    )
+
+
+def new_pdf(
+    *, fallback_fonts: Sequence[str] = (), texts: Iterable[str] = (), **options: Any
+) -> FPDF:
     """An FPDF (``options`` as FPDF takes them) with the fonts registered, ``SANS`` (with
-    style "" or "B") set at 12 pt, Devanagari as its fallback, then ``fallback_fonts`` (font
-    files, e.g. the service's PODIUM_PDF_FONTS) in their order, and text shaping on. A
-    fallback file draws every style: bold text in a regular CJK font rather than nothing."""
+    style "" or "B") set at 12 pt, Devanagari as its fallback, and text shaping on. When
+    ``texts`` (what the document will print besides its labels: names, descriptions) have
+    characters those fonts do not draw, the ``fallback_fonts`` files (e.g. the service's
+    PODIUM_PDF_FONTS) follow, in their order; a fallback file draws every style: bold text in
+    a regular CJK font rather than nothing."""
     pdf = _document_class()(**options)
     for (family, style), name in _FILES.items():
-        _add_font(pdf, family, style, str(FONTS / name))
+        pdf.add_font(family, style, str(FONTS / name))
+    families = [DEVANAGARI]
     extra = [p for p in fallback_fonts if p not in _unloadable]
+    if extra and undrawable(pdf, texts):
+        families += _add_fallbacks(pdf, extra)
     # exact_match=False: a fallback without a bold face draws bold text in its regular one
-    pdf.set_fallback_fonts([DEVANAGARI, *_add_fallbacks(pdf, extra)], exact_match=False)
+    pdf.set_fallback_fonts(families, exact_match=False)
     pdf.set_text_shaping(True)
     pdf.set_font(SANS, "", 12)
     return pdf

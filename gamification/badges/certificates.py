@@ -22,7 +22,12 @@ def certificate_pdf(
     revoked: bool = False,
     fonts: Sequence[str] = (),
 ) -> bytes:
-    pdf = new_pdf(orientation="L", format="A4", fallback_fonts=fonts)
+    pdf = new_pdf(
+        orientation="L",
+        format="A4",
+        fallback_fonts=fonts,
+        texts=[recipient, badge, description, tenant],
+    )
     pdf.set_title(f"{badge}: {recipient}")
     pdf.set_author(tenant)
     pdf.add_page()

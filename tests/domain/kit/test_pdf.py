@@ -112,7 +112,7 @@ def _box_font(tmp_path: Path, characters: str = YAMADA_TARO) -> str:
 
 
 def _page(text: str, *, fallback_fonts: tuple[str, ...] = (), style: str = "") -> bytes:
-    pdf = new_pdf(fallback_fonts=fallback_fonts)
+    pdf = new_pdf(fallback_fonts=fallback_fonts, texts=[text])
     pdf.add_page()
     pdf.set_font(SANS, style, 12)
     pdf.cell(0, 10, text)
@@ -144,50 +144,17 @@ def test_a_certificate_draws_a_name_in_bold_from_a_fallback_file_without_bold(
     assert YAMADA_TARO in _text(data)
 
 
-def test_a_font_file_is_parsed_once_a_process_and_each_document_has_its_own_subset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # fpdf2 parses a file for every document it is added to: a third of a second for a CJK font
-    from fpdf.fonts import TTFFont
-
-    font = _box_font(tmp_path)
-    new_pdf(fallback_fonts=(font,))  # the shipped fonts and this file, parsed
-    parsed: list[object] = []
-    real_init = TTFFont.__init__
-
-    def counting_init(self: TTFFont, *args: Any, **kwargs: Any) -> None:
-        parsed.append(args[1])
-        real_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(TTFFont, "__init__", counting_init)
-
-    # two documents at once, each with its own subset of the same parsed fonts
-    first, second = new_pdf(fallback_fonts=(font,)), new_pdf(fallback_fonts=(font,))
-    for pdf, name in ((first, "Anna संख्या 山田"), (second, "Boris मसौदा 太郎")):
-        pdf.add_page()
-        pdf.cell(0, 10, name)
-    one, two = _text(bytes(first.output())), _text(bytes(second.output()))
-
-    assert parsed == []
-    found = {w: (w in one, w in two) for w in ("Anna", "संख्या", "山田", "Boris", "मसौदा", "太郎")}
-    assert found == {
-        "Anna": (True, False), "संख्या": (True, False), "山田": (True, False),
-        "Boris": (False, True), "मसौदा": (False, True), "太郎": (False, True),
-    }  # fmt: skip
-
-
-def test_a_pdf_embeds_only_the_fonts_its_pages_use(tmp_path: Path) -> None:
-    # fpdf2 embeds every font added: half a second to subset a CJK font no character needed
+def test_fallback_files_are_added_only_to_a_pdf_whose_texts_need_them(tmp_path: Path) -> None:
+    # fpdf2 parses and embeds every font added, used or not: a CJK font costs a PDF 0.6 s
     font = _box_font(tmp_path)
 
-    latin = _page("Ann Smith 1,234.00", fallback_fonts=(font,))
-    hindi = _page("कुल 1,234.00", fallback_fonts=(font,))
-    japanese = _page(f"{YAMADA_TARO} Ann", fallback_fonts=(font,))
+    latin = new_pdf(fallback_fonts=(font,), texts=["Ann Smith", "Deal 1"])
+    hindi = new_pdf(fallback_fonts=(font,), texts=["कुल"])
+    japanese = new_pdf(fallback_fonts=(font,), texts=["Ann", YAMADA_TARO])
 
-    # every font object of the file (a page's resources only ever list those it uses)
-    assert _embedded(latin) == {"DejaVuSansBook"}
-    assert _embedded(hindi) == {"DejaVuSansBook", "NotoSansDevanagari"}
-    assert _embedded(japanese) == {"DejaVuSansBook", "PodiumBoxes"}
+    assert [len(pdf.fonts) for pdf in (latin, hindi, japanese)] == [4, 4, 5]
+    assert "PodiumBoxes" not in _embedded(_page("Ann Smith 1,234.00", fallback_fonts=(font,)))
+    assert "PodiumBoxes" in _embedded(_page(f"{YAMADA_TARO} Ann", fallback_fonts=(font,)))
 
 
 def _embedded(data: bytes) -> set[str]:
@@ -288,5 +255,5 @@ def test_the_well_known_system_fonts_are_files_fpdf2_loads_where_installed() -> 
     for path in (p for paths in pdf_module.SYSTEM_FONTS for p in paths):
         if os.path.isfile(path):  # on a machine with the package: checked, and fpdf2 loads it
             check_font(path)
-            new_pdf(fallback_fonts=(path,))
+            new_pdf(fallback_fonts=(path,), texts=[YAMADA_TARO])
             assert path not in pdf_module._unloadable
