@@ -7,7 +7,14 @@ with the reason), and a batch running the item again after a crash gets the firs
 instead of a second card. An executed order is paid (funded and issued; its e-mail's
 delivery may follow); one waiting for approval in the provider's dashboard is submitted, and
 payout ops confirm it once approved. Amounts go out as exact JSON numbers written from the Decimal,
-never through a float."""
+never through a float.
+
+A provider's answer is not trusted: each attempt has ``timeout`` seconds in all (a provider
+trickling bytes never holds the batch), an answer past ANSWER_LIMIT bytes is not read, and a
+2xx whose order cannot be read (not JSON, an HTML page, no order id or status) says nothing
+certain: retried with the same external id, then Failed and retryable like a 5xx. An order for
+another amount, currency or external id than asked is Failed with both shown, never paid:
+someone looks at it in the provider's dashboard. Its amounts are read as exact decimals."""
 
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ from payments.payouts.models import PayoutMethod
 
 CURRENCIES = {"USD", "EUR", "GBP", "CAD", "AUD"}
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
+ANSWER_LIMIT = 1_000_000  # bytes: an order's answer is a few KB
 
 
 class GiftCardProvider(Protocol):
@@ -100,45 +108,92 @@ class TremendousGiftCards:
             if attempt:
                 await asyncio.sleep(self.config.retry_delay * 2 ** (attempt - 1))
             try:
-                response = await self.http.post(url, content=body, headers=headers)
-            except httpx.TimeoutException:
+                async with asyncio.timeout(self.config.timeout):
+                    status, answer = await self._post(url, body, headers)
+            except (httpx.TimeoutException, TimeoutError):
                 reason, code = "the gift card provider timed out", "timeout"
                 continue
             except httpx.TransportError:
                 reason, code = "the gift card provider could not be reached", "unreachable"
                 continue
-            if response.status_code in _RETRY_STATUSES:
-                reason = f"the gift card provider answered {response.status_code}"
-                code = f"http_{response.status_code}"
+            if status in _RETRY_STATUSES:
+                reason, code = f"the gift card provider answered {status}", f"http_{status}"
                 continue
-            return _outcome(i.reference, response)
+            outcome = _outcome(i, status, answer)
+            if isinstance(outcome, str):  # a 2xx that says nothing certain
+                reason, code = outcome, "unreadable_answer"
+                continue
+            return outcome
         return Failed(i.reference, f"{reason} ({self.config.max_attempts} attempts)", code,
                       retryable=True)  # fmt: skip
 
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        """The answer's status and JSON (exact decimals; None: not JSON, or over
+        ANSWER_LIMIT bytes, which is not read further)."""
+        async with self.http.stream("POST", url, content=body, headers=headers) as response:
+            raw = b""
+            async for chunk in response.aiter_bytes():
+                raw += chunk
+                if len(raw) > ANSWER_LIMIT:
+                    return response.status_code, None
+        try:
+            return response.status_code, json.loads(raw, parse_float=Decimal)
+        except ValueError:  # an HTML error page, an empty or cut body
+            return response.status_code, None
 
-def _outcome(reference: str, response: httpx.Response) -> Outcome:
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {}
-    if response.status_code in (200, 201) and isinstance(answer, dict):
-        order = answer.get("order") or {}
-        status = order.get("status")
-        rewards = order.get("rewards") or [{}]
-        delivery = (rewards[0].get("delivery") or {}).get("status")
-        order_id = order.get("id")
+
+def _outcome(i: PayoutInstruction, status_code: int, answer: Any) -> Outcome | str:
+    """What the answer says of the order; a str: a 2xx that says nothing certain (why)."""
+    reference = i.reference
+    if status_code in (200, 201):
+        order = answer.get("order") if isinstance(answer, dict) else None
+        if not isinstance(order, dict):
+            return f"the gift card provider answered {status_code} without an order"
+        status, order_id = order.get("status"), order.get("id")
+        rewards = order.get("rewards")
+        reward = rewards[0] if isinstance(rewards, list) and rewards else None
+        if (
+            not isinstance(order_id, str)
+            or not isinstance(status, str)
+            or (not isinstance(reward, dict) or not isinstance(reward.get("value"), dict))
+        ):
+            return f"the gift card provider answered {status_code} with an unreadable order"
+        if (mismatch := _mismatch(i, order, reward)) is not None:
+            return Failed(reference, f"the gift card order {order_id[:40]} is {mismatch}: "
+                          "check it in the provider's dashboard", "order_mismatch")  # fmt: skip
+        delivery = reward.get("delivery")
+        delivery = delivery.get("status") if isinstance(delivery, dict) else None
         if status in ("CANCELED", "FAILED") or delivery == "FAILED":
             return Failed(reference, f"the gift card order {order_id} is {status or delivery}",
                           "order_failed")  # fmt: skip
         if status == "EXECUTED":  # funded and issued; the e-mail's delivery may follow
             return Paid(reference, provider_id=order_id)
-        if isinstance(order_id, str):  # e.g. PENDING_APPROVAL in the provider's dashboard
-            return Submitted(reference, provider_id=order_id)
+        return Submitted(reference, provider_id=order_id)  # e.g. PENDING_APPROVAL
     message = ""
     if isinstance(answer, dict):
         errors = answer.get("errors")
         message = errors.get("message", "") if isinstance(errors, dict) else ""
-    if response.status_code == 401:
+    if status_code == 401:
         message = "the gift card provider refused the API key"
-    text = re.sub(r"\s+", " ", str(message))[:300] or f"answered {response.status_code}"
-    return Failed(reference, f"gift card: {text}", f"http_{response.status_code}")
+    text = re.sub(r"\s+", " ", str(message))[:300] or f"answered {status_code}"
+    return Failed(reference, f"gift card: {text}", f"http_{status_code}")
+
+
+def _mismatch(i: PayoutInstruction, order: dict[str, Any], reward: dict[str, Any]) -> str | None:
+    """How the order differs from what was asked (another external id, amount or currency),
+    or None. The amount is read exactly: a JSON number or a plain decimal string."""
+    if order.get("external_id", i.idempotency_key) != i.idempotency_key:
+        return "for another external id"
+    denomination, currency = (reward["value"].get(k) for k in ("denomination", "currency_code"))
+    asked = f"{round_money(i.amount, i.currency)} {i.currency}"
+    try:
+        amount = (
+            Decimal(str(denomination)) if isinstance(denomination, int | str | Decimal) else None
+        )
+    except ArithmeticError:  # "2,510", "25 USD"
+        amount = None
+    if isinstance(denomination, bool) or amount is None or not amount.is_finite():
+        return f"for {str(denomination)[:20]!r} {str(currency)[:3]}, not {asked} asked"
+    if amount != i.amount or currency != i.currency:
+        return f"for {amount} {str(currency)[:3]}, not {asked} asked"
+    return None

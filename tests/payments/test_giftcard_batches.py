@@ -176,3 +176,30 @@ async def test_given_the_executor_killed_between_two_steps_when_rerun_then_one_o
     assert len(external_ids) == len(set(external_ids)) == 2
     if point.startswith("item_answered"):  # ordered, killed before the commit: asked again
         assert len(standin.requests) > 2  # with its external id, answered with the first
+
+
+async def test_given_orders_executed_but_answered_with_an_html_page_then_pending_then_paid_once(
+    db: str, standin: GiftCardStandIn
+):
+    w = await _world(standin)
+    batch = await _approved(w)
+    standin.garble = ["html"] * 6  # every attempt of ann's and bob's orders: a 200 error page
+
+    code, said = await execute_in_process(db, batch.id)
+
+    assert code == 1, said
+    assert said == f"{batch.id}: 0 paid, 1 failed, 2 pending; run it again for the pending ones\n"
+    item = await PayoutItem.get(batch_id=batch.id, user_id=w["ann"].id)
+    assert item.status is ItemStatus.PENDING  # its order may exist: never failed, never paid
+    assert item.failure_reason == (
+        "the gift card provider answered 200 without an order (3 attempts); sent again with "
+        "the same key by the next run"
+    )
+    statuses = await Statement.filter(tenant_id=w.tenant.id).values_list("status", flat=True)
+    assert sorted(statuses) == ["approved"] * 3
+
+    code, said = await execute_in_process(db, batch.id)  # the provider answers again
+
+    assert (code, said) == (0, f"{batch.id}: 2 paid, 1 failed, 0 pending; done\n")
+    external_ids = [o["external_id"] for o in standin.orders]
+    assert len(external_ids) == len(set(external_ids)) == 2

@@ -132,3 +132,38 @@ async def test_given_what_the_provider_or_the_adapter_refuses_then_failed_not_re
     assert outcomes[4].reason == "gift card: unknown products"
     assert len(standin.requests) == 3
     assert standin.orders == []
+
+
+@pytest.mark.parametrize("how", ["html", "empty", "cut", "huge", "shapeless", "trickle"])
+async def test_given_an_order_executed_but_its_answer_garbled_then_retryable_then_paid_once(
+    standin: GiftCardStandIn, how: str
+):
+    standin.garble = [how, how]  # both attempts: the order executed, its answer unreadable
+    item = instruction(1, GIFT_ACCOUNT, currency="USD")
+
+    garbled = await asyncio.wait_for(_adapter(standin, timeout=0.5, max_attempts=2).pay(item), 5)
+    recovered = await _adapter(standin).pay(item)
+
+    assert isinstance(garbled, Failed)
+    assert garbled.retryable  # pending: the next run sends the same external id
+    assert garbled.code in {"unreadable_answer", "unreachable", "timeout"}
+    assert garbled.reason.endswith("(2 attempts)")
+    [order] = standin.orders
+    assert recovered == Paid(item.reference, provider_id=order["id"])
+
+
+async def test_given_an_order_for_another_amount_than_asked_then_failed_naming_both_not_paid(
+    standin: GiftCardStandIn,
+):
+    standin.garble = ["other"]
+    item = instruction(1, GIFT_ACCOUNT, amount="25.10", currency="USD")
+
+    outcome = await _adapter(standin).pay(item)
+
+    [order] = standin.orders
+    assert outcome == Failed(
+        item.reference,
+        f"the gift card order {order['id']} is for 2510.00 USD, not 25.10 USD asked: check it "
+        "in the provider's dashboard",
+        "order_mismatch",
+    )

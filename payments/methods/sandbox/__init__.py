@@ -8,10 +8,16 @@ moves). Nothing in production imports them."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
+
+# how a stand-in told to garble its next answers answers, after executing the request
+GARBLES = ("html", "empty", "cut", "huge", "stall", "trickle", "shapeless", "other")
 
 
 @asynccontextmanager
@@ -25,3 +31,38 @@ async def served(app: web.Application, port: int = 0) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+async def garbled(request: web.Request, how: str, answer: Any) -> web.StreamResponse:
+    """A provider's bad answer to a request it executed: ``html`` an error page with 200,
+    ``empty`` no body, ``cut`` half the JSON and the connection closed, ``huge`` the answer
+    padded to 20 MB, ``stall`` headers and nothing more, ``trickle`` a byte every 50 ms, until
+    the client leaves; otherwise ``answer`` (a stand-in's wrong-shaped or other answer) as
+    JSON."""
+    if how == "html":
+        return web.Response(text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+                            content_type="text/html")  # fmt: skip
+    if how == "empty":
+        return web.Response(body=b"", content_type="application/json")
+    if how == "huge":
+        padded = json.dumps({"padding": "x" * 20_000_000, **answer}).encode()
+        return web.Response(body=padded, content_type="application/json")
+    if how not in ("cut", "stall", "trickle"):
+        return web.json_response(answer)
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    body = json.dumps(answer).encode()
+    response.content_length = len(body)
+    await response.prepare(request)
+    assert request.transport is not None
+    if how == "cut":
+        await response.write(body[: len(body) // 2])
+        request.transport.close()
+        raise web.HTTPException()
+    for byte in body[:-1] if how == "trickle" else b"":  # never the last one
+        if request.transport.is_closing():
+            break
+        await response.write(bytes([byte]))
+        await asyncio.sleep(0.05)
+    while not request.transport.is_closing():  # noqa: ASYNC110 - the client leaving
+        await asyncio.sleep(0.02)
+    raise web.HTTPException()

@@ -2,8 +2,10 @@
 with a Bearer key and a JSON order; idempotent by `external_id` (a repeat answers 201 with the
 first order, whatever else it carries); each order recorded once. It checks the fields the
 adapter must send and reads amounts as exact decimals, and can be told to refuse requests
-before executing them (5xx, 429), to execute and then drop the connection, or to answer
-late (past the client's timeout, after executing). The tests serve it in their own event loop
+before executing them (5xx, 429), to execute and then drop the connection, to answer
+late (past the client's timeout, after executing), or to garble its answer after executing
+(`payments.methods.sandbox.garbled`; ``shapeless``: an order without id, ``other``: an order
+for another amount). The tests serve it in their own event loop
 (`running`), `podium dev` as the demo's gift card sandbox."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from payments.methods.sandbox import served
+from payments.methods.sandbox import garbled, served
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -36,6 +38,7 @@ class GiftCardStandIn:
     refuse: list[int] = field(default_factory=list)
     drop: int = 0
     late: float = 0.0  # seconds to wait after executing, before answering
+    garble: list[str] = field(default_factory=list)  # how the next answers are garbled
     url: str = ""
     _by_external_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -87,6 +90,14 @@ class GiftCardStandIn:
             raise web.HTTPException()
         if self.late:
             await asyncio.sleep(self.late)
+        if self.garble:
+            how = self.garble.pop(0)
+            order = {k: v for k, v in first.items() if how != "shapeless" or k != "id"}
+            if how == "other":
+                value = order["rewards"][0]["value"]
+                other = {**value, "denomination": str(Decimal(value["denomination"]) * 100)}
+                order["rewards"] = [{**order["rewards"][0], "value": other}]
+            return await garbled(request, how, {"order": order})
         return web.json_response({"order": first}, status=201)
 
     def _problem(self, order: dict[str, Any]) -> str | None:
