@@ -15,11 +15,18 @@ Transfers have no status of their own (since API 2017-04-06); money reaching the
 connected account's payout. With ``payout_per_transfer`` (connected accounts on manual
 payouts) a payout of the same amount follows each transfer on the connected account
 (`Stripe-Account` header, key `<key>-payout`), carrying the instruction's reference, so its
-`payout.paid` / `payout.failed` events name the item."""
+`payout.paid` / `payout.failed` events name the item.
+
+Stripe's answers are not trusted: at most ANSWER_LIMIT bytes of one are read; one that
+stalls, is cut or runs past ``timeout`` is a connection error (retried by stripe-python with
+the same key, then Failed and retryable); a transfer that cannot be read (no id, not a
+transfer) says nothing certain and is Failed and retryable too; one for another amount,
+currency or reference than asked is Failed with both shown, never taken as paid."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +39,7 @@ from stripe import (
     SignatureVerificationError,
     StripeClient,
     StripeError,
+    StripeObject,
 )
 
 from payments.methods.errors import ProviderBug
@@ -51,6 +59,7 @@ CURRENCIES = set(
     "EUR USD GBP CHF DKK NOK SEK PLN CZK HUF RON BGN CAD AUD NZD SGD HKD JPY MYR INR MXN".split()
 )
 WEBHOOK_TOLERANCE = 300  # seconds: an older signature is a replay
+ANSWER_LIMIT = 1_000_000  # bytes: a transfer or a list of 100 payouts is far less
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,36 @@ class StripeConfig:
     timeout: float = 30.0
 
 
+class _AnswerTooLarge(APIConnectionError):
+    """An answer of more than ANSWER_LIMIT bytes: not read further, not retried at once."""
+
+
+class _BoundedAIOHTTPClient(stripe.AIOHTTPClient):
+    """stripe-python's aiohttp client (16.x: its request arguments and session) reading at
+    most ANSWER_LIMIT bytes of an answer. A body that stalls past the timeout or is cut is a
+    connection error, which stripe-python retries with the same key, as for a request that
+    failed; before, aiohttp's own TimeoutError or ClientPayloadError escaped the adapter."""
+
+    async def request_async(
+        self, method: str, url: str, headers: Any, post_data: Any = None
+    ) -> tuple[bytes, int, Any]:
+        args, kwargs = self._get_request_args_kwargs(method, url, headers, post_data)
+        body = bytearray()
+        try:
+            response = await self._session.request(*args, **kwargs)
+            try:
+                while len(body) <= ANSWER_LIMIT and (chunk := await response.content.read(65536)):
+                    body += chunk
+            finally:
+                response.release()  # back to the pool when read whole, closed otherwise
+        except Exception as exc:  # noqa: BLE001 - as stripe-python's own client does
+            self._handle_request_error(exc)
+        if len(body) > ANSWER_LIMIT:
+            raise _AnswerTooLarge(f"Stripe answered more than {ANSWER_LIMIT} bytes",
+                                  code="answer_too_large", should_retry=False)  # fmt: skip
+        return bytes(body), response.status, response.headers
+
+
 class StripeConnect:
     """One client per process and tenant: its HTTP connections are reused across items."""
 
@@ -71,7 +110,7 @@ class StripeConnect:
         if config.api_base:
             options["base_addresses"] = {"api": config.api_base}
         # aiohttp: about half the CPU a request of httpx's client (bench/payouts.py)
-        self._http = stripe.AIOHTTPClient(timeout=config.timeout)
+        self._http = _BoundedAIOHTTPClient(timeout=config.timeout)
         self.client = StripeClient(
             config.api_key,
             max_network_retries=config.max_network_retries,
@@ -112,9 +151,11 @@ class StripeConnect:
                     {"amount": amount or 0, "currency": currency, "metadata": metadata},
                     {"idempotency_key": f"{i.idempotency_key}-payout", "stripe_account": account},
                 )
+            if (unlike := _unlike(i, transfer, amount, currency)) is not None:
+                return unlike
         except StripeError as exc:
             return _failed(i.reference, exc)
-        return Submitted(i.reference, provider_id=transfer.id)
+        return Submitted(i.reference, provider_id=transfer["id"])
 
     async def _paid_before(self, i: PayoutInstruction) -> Outcome | None:
         """The instruction's transfer (and payout) if an earlier run made them: found by its
@@ -123,9 +164,20 @@ class StripeConnect:
         listed = await self.client.v1.transfers.list_async(
             {"transfer_group": i.reference, "limit": 1}
         )
-        if not listed.data:
+        data = (
+            listed.to_dict(recursive=False).get("data")
+            if isinstance(listed, StripeObject)
+            else None
+        )
+        if not isinstance(data, list):
+            return Failed(i.reference, "Stripe answered the list of transfers without its data",
+                          "unreadable_answer", retryable=True)  # fmt: skip
+        if not data:
             return None
-        transfer = listed.data[0]
+        transfer = data[0]
+        amount, currency = in_minor_units(i.amount, i.currency), i.currency.lower()
+        if (unlike := _unlike(i, transfer, amount, currency)) is not None:
+            return unlike
         if self.config.payout_per_transfer:
             account = i.account.stripe_account_id or ""
             payouts = await self.client.v1.payouts.list_async(
@@ -138,13 +190,33 @@ class StripeConnect:
         return Submitted(i.reference, provider_id=transfer.id)
 
 
+def _unlike(
+    i: PayoutInstruction, transfer: Any, amount: int | None, currency: str
+) -> Failed | None:
+    """None when ``transfer`` is a transfer of the instruction (its id, amount in minor
+    units, currency and reference as asked); otherwise why not: retryable when it cannot be
+    read (the same key asks again), not when it is another transfer than asked."""
+    fields = transfer.to_dict(recursive=False) if isinstance(transfer, StripeObject) else {}
+    transfer_id = fields.get("id")
+    if not isinstance(transfer_id, str) or fields.get("object", "transfer") != "transfer":
+        return Failed(i.reference, "Stripe answered without a transfer", "unreadable_answer",
+                      retryable=True)  # fmt: skip
+    got = (fields.get("amount"), fields.get("currency"), fields.get("transfer_group"))
+    if type(got[0]) is not int or got != (amount, currency, i.reference):
+        shown = " ".join(str(g)[:40] for g in got)
+        return Failed(i.reference, f"Stripe: transfer {transfer_id[:40]} is {shown}, not "
+                      f"{amount} {currency} {i.reference} as asked: look at it in the Stripe "
+                      "dashboard", "transfer_mismatch")  # fmt: skip
+    return None
+
+
 def _failed(reference: str, exc: StripeError) -> Failed:
     if isinstance(exc, IdempotencyError) and exc.http_status == 400:
         raise ProviderBug(f"Stripe refused the idempotency key of {reference}: {exc.user_message}")
     code = exc.code or type(exc).__name__
-    message = exc.user_message or str(exc) or code
+    message = re.sub(r"\s+", " ", exc.user_message or str(exc) or code)[:300]
     retryable = isinstance(exc, APIConnectionError | RateLimitError | APIError | IdempotencyError)
-    if isinstance(exc, APIConnectionError):
+    if isinstance(exc, APIConnectionError) and not isinstance(exc, _AnswerTooLarge):
         message = "Stripe could not be reached"
     return Failed(reference, f"Stripe: {message}", code, retryable=retryable)
 

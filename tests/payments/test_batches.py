@@ -386,3 +386,28 @@ async def test_given_a_year_then_paid_per_payee_and_us_payees_over_the_threshold
 def test_kill_points_are_inert_without_the_variable():
     assert "PODIUM_TEST_KILL_AT" not in os.environ
     service._kill_point("item_locked")  # nothing happens
+
+
+async def test_given_a_transfer_answered_without_its_id_then_pending_named_then_paid_once(
+    db: str, standin: StripeStandIn
+):
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["ann"].id])
+    standin.faults.garble = ["shapeless"]  # the transfer made, the answer without its id
+
+    code, said = await execute_in_process(db, batch.id)
+
+    assert (code, said) == (1, f"{batch.id}: 0 paid, 0 failed, 1 pending; run it again for "
+                               "the pending ones\n")  # fmt: skip
+    [item] = (await _items(batch)).values()
+    assert item.status is ItemStatus.PENDING
+    assert item.failure_reason == (
+        "Stripe answered without a transfer; sent again with the same key by the next run"
+    )
+
+    code, said = await execute_in_process(db, batch.id)
+
+    assert (code, said) == (0, f"{batch.id}: 1 paid, 0 failed, 0 pending; done\n")
+    [transfer] = standin.transfers
+    [item] = (await _items(batch)).values()
+    assert (item.status, item.provider_id) == (ItemStatus.PAID, transfer["id"])

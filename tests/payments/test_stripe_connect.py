@@ -315,3 +315,51 @@ def test_given_a_bad_port_when_the_stand_in_starts_then_one_line_and_exit_2():
             assert done.returncode == 2, done.stderr
             assert said in done.stderr
             assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("how", ["cut", "stall", "trickle"])
+async def test_given_a_transfer_made_but_its_answer_cut_or_stalled_then_the_retry_gets_it(
+    standin: StripeStandIn, how: str
+):
+    standin.faults.garble = [how]  # the transfer made, its answer cut or never finished
+    item = instruction(1, STRIPE_ACCOUNT)
+
+    outcome = await asyncio.wait_for(_adapter(standin, timeout=0.5).pay(item), 10)
+
+    [transfer] = standin.transfers  # stripe-python's retry, same key, got the stored answer
+    assert outcome == Submitted(item.reference, provider_id=transfer["id"])
+    assert len(standin.requests) == 2
+
+
+@pytest.mark.parametrize("how", ["html", "empty", "huge", "shapeless"])
+async def test_given_a_transfer_made_but_its_answer_unreadable_then_retryable_then_paid_once(
+    standin: StripeStandIn, how: str
+):
+    standin.faults.garble = [how]
+    item = instruction(1, STRIPE_ACCOUNT)
+
+    garbled = await asyncio.wait_for(_adapter(standin, timeout=0.5).pay(item), 10)
+    recovered = await _adapter(standin).pay(item)  # the batch's next run, same key
+
+    assert isinstance(garbled, Failed)
+    assert garbled.retryable  # pending: never failed for good, never paid
+    assert len(garbled.reason) <= 310  # an HTML page is not copied into the reason
+    [transfer] = standin.transfers
+    assert recovered == Submitted(item.reference, provider_id=transfer["id"])
+
+
+async def test_given_stripe_answering_another_transfer_than_asked_then_failed_not_paid(
+    standin: StripeStandIn,
+):
+    standin.faults.garble = ["other"]
+    item = instruction(1, STRIPE_ACCOUNT, amount="123.45")
+
+    outcome = await _adapter(standin).pay(item)
+
+    [transfer] = standin.transfers
+    assert outcome == Failed(
+        item.reference,
+        f"Stripe: transfer {transfer['id']} is 12344 eur PB0-1, not 12345 eur "
+        f"{item.reference} as asked: look at it in the Stripe dashboard",
+        "transfer_mismatch",
+    )

@@ -40,8 +40,8 @@ async def garbled(request: web.Request, how: str, answer: Any) -> web.StreamResp
     the client leaves; otherwise ``answer`` (a stand-in's wrong-shaped or other answer) as
     JSON."""
     if how == "html":
-        return web.Response(text="<html><body><h1>502 Bad Gateway</h1></body></html>",
-                            content_type="text/html")  # fmt: skip
+        page = f"<html><body><h1>502 Bad Gateway</h1>{'<p>nginx</p>' * 500}</body></html>"
+        return web.Response(text=page, content_type="text/html")
     if how == "empty":
         return web.Response(body=b"", content_type="application/json")
     if how == "huge":

@@ -11,7 +11,9 @@ payouts (on a connected account) are recorded once each.
 It can be told to fail: refuse the next requests before executing them (5xx or 429: nothing
 stored, a retry may succeed), hold them unanswered and unexecuted until the client gives up
 (a Stripe that times out), or execute them and then drop the connection before answering
-(the client never hears; a retry with the same key gets the stored answer).
+(the client never hears; a retry with the same key gets the stored answer), or execute them
+and garble the answer (`payments.methods.sandbox.garbled`; ``shapeless``: a transfer without
+id, ``other``: another transfer than asked, of another amount and reference).
 
 It counts the transfers it made per idempotency key and per Podium reference (the item's
 `transfer_group`): more than one for either is a payment made twice. The tests serve it in
@@ -37,7 +39,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from payments.methods.sandbox import served
+from payments.methods.sandbox import garbled, served
 
 TRANSFER_PARAMS = {"amount", "currency", "destination", "transfer_group", "description"}
 PAYOUT_PARAMS = {"amount", "currency", "description", "statement_descriptor"}
@@ -49,6 +51,7 @@ class Faults:
     drop: int = 0  # the next requests executed, then the connection dropped unanswered
     hang: int = 0  # the next requests neither executed nor answered: held till the client quits
     delay: float = 0.0  # seconds each request waits before executing
+    garble: list[str] = field(default_factory=list)  # how the next answers are garbled
 
 
 @dataclass
@@ -230,6 +233,13 @@ class StripeStandIn:
             assert request.transport is not None
             request.transport.close()  # executed, never answered
             raise web.HTTPException()
+        if self.faults.garble and status == 200:
+            how = self.faults.garble.pop(0)
+            if how == "shapeless":
+                answer = {k: v for k, v in answer.items() if k != "id"}
+            elif how == "other":
+                answer = {**answer, "amount": answer["amount"] - 1, "transfer_group": "PB0-1"}
+            return await garbled(request, how, answer)
         return web.json_response(answer, status=status)
 
     def _check(self, params: dict[str, Any], allowed: set[str]) -> dict[str, Any] | None:
