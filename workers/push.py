@@ -4,6 +4,11 @@
 Tests (and only tests: refused when PODIUM_ENV=production) point it at a local stand-in with
 PODIUM_FCM_URL and PODIUM_FCM_ACCESS_TOKEN: a static access token and the messaging service's
 `_fcm_url`, a private attribute of firebase-admin 7.7 (pinned in pyproject.toml).
+
+FCM is given PUSH_TIMEOUT seconds a request (firebase-admin's own default is 120 s, longer
+than the push job's 60 s: arq would cancel the job, its claimed pushes never sent, with no
+word of FCM) and one `send` SEND_DEADLINE seconds in all, whatever it retries or however
+slowly an answer trickles in: what is not answered by then is FAILED, logged.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from domain.notifications.push import PushMessage, PushOutcome
 log = structlog.get_logger("podium.push")
 
 FCM_BATCH = 500  # messages per send_each_async call (FCM's limit)
+PUSH_TIMEOUT = 10.0  # seconds to connect, and between two bytes of an answer
+SEND_DEADLINE = 30.0  # seconds for one `send`: half the push job's timeout
 # the token is no longer valid for this app: forget the device
 DEAD_TOKEN_ERRORS = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
 
@@ -70,7 +77,9 @@ class FcmPushSender:
         else:
             cred = None  # application default credentials
         app = firebase_admin.initialize_app(
-            cred, options={"projectId": project_id}, name=f"podium-push-{uuid.uuid4().hex}"
+            cred,
+            options={"projectId": project_id, "httpTimeout": PUSH_TIMEOUT},
+            name=f"podium-push-{uuid.uuid4().hex}",
         )
         if fcm_url is not None:
             # the one private attribute (firebase-admin 7.7): where messages are posted
@@ -97,12 +106,14 @@ class FcmPushSender:
 
     async def send(self, messages: Sequence[PushMessage]) -> list[PushOutcome]:
         outcomes: list[PushOutcome] = []
+        deadline = asyncio.get_running_loop().time() + SEND_DEADLINE
         for start in range(0, len(messages), FCM_BATCH):
             chunk = messages[start : start + FCM_BATCH]
             try:
-                batch = await messaging.send_each_async(
-                    [_fcm_message(m) for m in chunk], app=self.app
-                )
+                async with asyncio.timeout_at(deadline):
+                    batch = await messaging.send_each_async(
+                        [_fcm_message(m) for m in chunk], app=self.app
+                    )
             except Exception as exc:  # noqa: BLE001 - a push outage must not fail the job
                 log.warning("push batch failed", error=type(exc).__name__, count=len(chunk))
                 outcomes.extend(PushOutcome.FAILED for _ in chunk)

@@ -1,5 +1,6 @@
 """A stand-in for FCM's HTTP v1 send endpoint on 127.0.0.1 (no emulator exists): records each
-request and answers 404 UNREGISTERED for the tokens it is told are dead."""
+request and answers 404 UNREGISTERED for the tokens it is told are dead, or, told to garble
+its answers, badly (`payments.methods.sandbox.garbled`: an HTML page, a stall, ...)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from payments.methods.sandbox import served
+from payments.methods.sandbox import garbled, served
 
 PROJECT = "podium-test"
 ACCESS_TOKEN = "test-access-token"
@@ -20,13 +21,14 @@ ACCESS_TOKEN = "test-access-token"
 class FcmStandIn:
     unregistered: set[str] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    garble: str = ""  # how every answer is garbled ("": not)
     url: str = ""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
         return [r["body"]["message"] for r in self.requests]
 
-    async def send(self, request: web.Request) -> web.Response:
+    async def send(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(
             {
@@ -35,6 +37,8 @@ class FcmStandIn:
                 "body": body,
             }
         )
+        if self.garble:
+            return await garbled(request, self.garble, {"name": None})
         token = body["message"].get("token")
         if token in self.unregistered:
             return web.json_response(

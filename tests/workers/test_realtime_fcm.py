@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from tests.domain.builders import (
 )
 from tests.domain.notifications.plans import AE_PLAN
 from tests.workers.fcm_standin import ACCESS_TOKEN, PROJECT, fcm_standin
+from workers import push
 from workers.push import FcmPushSender
 from workers.realtime import notify_thresholds, realtime_shutdown, realtime_startup
 
@@ -119,3 +121,39 @@ def test_given_production_when_the_test_overrides_are_set_then_refused():
 
     with pytest.raises(ValueError, match="tests only"):
         FcmPushSender.from_env(env)
+
+
+@pytest.mark.parametrize("how", ["stall", "trickle"])
+async def test_given_fcm_that_never_finishes_answering_then_failed_by_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, how: str
+):
+    monkeypatch.setattr(push, "PUSH_TIMEOUT", 0.5, raising=False)
+    monkeypatch.setattr(push, "SEND_DEADLINE", 1.5, raising=False)
+    async with fcm_standin() as standin:
+        standin.garble = how  # headers, then nothing, or a space every 50 ms, for ever
+        sender = FcmPushSender.create(
+            project_id=PROJECT, fcm_url=standin.url, access_token=ACCESS_TOKEN
+        )
+        try:
+            outcomes = await asyncio.wait_for(
+                sender.send([PushMessage(token="t", title="T", body="B")] * 2), 10
+            )  # firebase-admin's own timeout: 120 s, past the push job's 60 s
+        finally:
+            await sender.aclose()
+
+    assert outcomes == [PushOutcome.FAILED] * 2
+
+
+@pytest.mark.parametrize("how", ["html", "empty", "cut", "huge", "shapeless"])
+async def test_given_fcm_answering_garbage_then_failed_not_raised(how: str):
+    async with fcm_standin() as standin:
+        standin.garble = how
+        sender = FcmPushSender.create(
+            project_id=PROJECT, fcm_url=standin.url, access_token=ACCESS_TOKEN
+        )
+        try:
+            outcomes = await sender.send([PushMessage(token="t", title="T", body="B")])
+        finally:
+            await sender.aclose()
+
+    assert outcomes == [PushOutcome.FAILED]

@@ -36,7 +36,7 @@ async def served(app: web.Application, port: int = 0) -> AsyncIterator[str]:
 async def garbled(request: web.Request, how: str, answer: Any) -> web.StreamResponse:
     """A provider's bad answer to a request it executed: ``html`` an error page with 200,
     ``empty`` no body, ``cut`` half the JSON and the connection closed, ``huge`` the answer
-    padded to 20 MB, ``stall`` headers and nothing more, ``trickle`` a byte every 50 ms, until
+    padded to 20 MB, ``stall`` headers and nothing more, ``trickle`` a space every 50 ms, until
     the client leaves; otherwise ``answer`` (a stand-in's wrong-shaped or other answer) as
     JSON."""
     if how == "html":
@@ -51,18 +51,16 @@ async def garbled(request: web.Request, how: str, answer: Any) -> web.StreamResp
         return web.json_response(answer)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     body = json.dumps(answer).encode()
-    response.content_length = len(body)
+    if how != "trickle":  # a trickle is chunked: a space (JSON's own) every 50 ms, for ever
+        response.content_length = len(body)
     await response.prepare(request)
-    assert request.transport is not None
     if how == "cut":
         await response.write(body[: len(body) // 2])
+        assert request.transport is not None
         request.transport.close()
         raise web.HTTPException()
-    for byte in body[:-1] if how == "trickle" else b"":  # never the last one
-        if request.transport.is_closing():
-            break
-        await response.write(bytes([byte]))
+    while request.transport is not None and not request.transport.is_closing():
+        if how == "trickle":
+            await response.write(b" ")
         await asyncio.sleep(0.05)
-    while not request.transport.is_closing():  # noqa: ASYNC110 - the client leaving
-        await asyncio.sleep(0.02)
-    raise web.HTTPException()
+    raise web.HTTPException()  # the client is gone: nothing to answer
