@@ -3,6 +3,7 @@ Services never commit: they run inside the caller's transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -502,7 +503,9 @@ async def certificate_of(*, award_id: UUID, fonts: Sequence[str] = ()) -> bytes 
     award = await BadgeAward.get_or_none(id=award_id).select_related("badge", "user", "tenant")
     if award is None:
         return None
-    return certificate_pdf(
+    # in a thread: fpdf2's CPU on the event loop would hold up the process's other requests
+    return await asyncio.to_thread(
+        certificate_pdf,
         recipient=award.user.display_name or award.user.external_id,
         badge=award.badge.name,
         description=award.badge.description,

@@ -16,6 +16,7 @@ Services never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -401,4 +402,7 @@ async def invoice_pdf_for_link(invoice_id: UUID, *, fonts: Sequence[str] = ()) -
         return None
     viewer = Viewer.system(found.tenant_id, "invoice-link")
     document = await invoice_document(viewer=viewer, invoice_id=found.id)
-    return documents.invoice_pdf(document, language_of(document["locale"]), fonts=fonts)
+    # in a thread, as a statement's (`statements.service.statement_pdf`)
+    return await asyncio.to_thread(
+        documents.invoice_pdf, document, language_of(document["locale"]), fonts=fonts
+    )

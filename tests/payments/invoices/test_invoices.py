@@ -25,6 +25,7 @@ from payments.statements.models import Statement
 from payments.statements.service import add_adjustment, approve_statements, build_statements
 from tests.domain.builders import assign, make_user, set_quota
 from tests.payments.helpers import D, close, current, deal, make_world
+from tests.payments.loop_lag import SLOW_RENDER, longest_stall, slow_render
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -318,3 +319,17 @@ async def test_given_a_hindi_partner_then_invoice_and_credit_note_read_in_hindi(
     assert (document["locale"], document["labels"]["credit_note"]) == ("hi-IN", "क्रेडिट नोट")
     german = await invoice_document(viewer=world.system, invoice_id=credit.id, locale="de")
     assert german["labels"]["credit_note"] == "Storno-Gutschrift"
+
+
+async def test_given_an_invoice_pdf_being_made_then_the_event_loop_keeps_turning(monkeypatch):
+    from payments import documents
+
+    world = await _italian_partner()
+    await approve_statements(viewer=world.viewer("mia"), period="2026-10")
+    (invoice,) = await Invoice.all()
+    monkeypatch.setattr(documents, "invoice_pdf", slow_render)
+
+    pdf, stall = await longest_stall(invoice_pdf_for_link(invoice.id))
+
+    assert pdf == slow_render()
+    assert stall < SLOW_RENDER / 2

@@ -10,6 +10,7 @@ from domain.plans.models import PlanVersion
 from payments.statements.service import build_statements, statement_document, statement_pdf
 from tests.fonts import YAMADA_TARO, box_font
 from tests.payments.helpers import close, current, deal, make_world
+from tests.payments.loop_lag import SLOW_RENDER, longest_stall, slow_render
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -145,3 +146,16 @@ async def test_given_pdf_fonts_then_the_warning_names_only_what_no_font_draws(tm
     (warning,) = [r.getMessage() for r in caplog.records if r.name == "payments.documents"]
     assert "no glyph for 3 characters of the payee's name or the lines ('김민준')" in warning
     assert "set PODIUM_PDF_FONTS" in warning
+
+
+async def test_given_a_statement_pdf_being_made_then_the_event_loop_keeps_turning(monkeypatch):
+    # fpdf2 takes 0.1 to 1 s of CPU a PDF: on the loop, every other request of the API waited
+    from payments import documents
+
+    world, statement = await _statement()
+    monkeypatch.setattr(documents, "statement_pdf", slow_render)
+
+    pdf, stall = await longest_stall(statement_pdf(viewer=world.system, statement_id=statement.id))
+
+    assert pdf == slow_render()
+    assert stall < SLOW_RENDER / 2
