@@ -16,7 +16,6 @@ from uuid import UUID, uuid4
 
 from tortoise import connections
 
-from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
 
 COPY_CHUNK = 5000
@@ -41,12 +40,6 @@ class CrmRepository:
             "SELECT external_id, id FROM users WHERE tenant_id = $1", [self.tenant_id]
         )
         return {str(r["external_id"]): UUID(str(r["id"])) for r in rows}
-
-    async def lock_manager_changes(self) -> None:
-        """Until this transaction ends, one manager change of the tenant at a time, whatever
-        its path (the lock every path takes: ``domain.org.repository.lock_manager_changes``).
-        Take it before ``manager_chains``: the cycle check reads them."""
-        await lock_manager_changes(self.tenant_id)
 
     async def manager_chains(self) -> dict[str, str | None]:
         """Every person of the tenant: external id -> their manager's external id."""

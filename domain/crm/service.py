@@ -30,6 +30,7 @@ from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import period_containing
 from domain.org.models import Role
+from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 
@@ -121,7 +122,7 @@ async def import_reps(
     for it to end, so none of them can close a cycle with the hierarchy checked here."""
     _require_admin(viewer)
     repo = CrmRepository(viewer)
-    await repo.lock_manager_changes()  # before the chains the cycle check reads
+    await lock_manager_changes(viewer.tenant_id)  # before the chains the cycle check reads
     known = await repo.manager_chains()
     records = read_rep_records(lines, file, known_managers=known)
     with_email = any("email" in r.rep.fields for r in records)

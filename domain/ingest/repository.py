@@ -21,7 +21,6 @@ from domain.ingest.models import (
     InboxStatus,
 )
 from domain.kit.clock import utc_now
-from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
 
 
@@ -556,11 +555,6 @@ class IngestRepository:
             [self.tenant_id, ids],
         )
         return {str(r["external_id"]): UUID(str(r["id"])) for r in rows}
-
-    async def lock_manager_changes(self) -> None:
-        """Until this transaction ends, one manager change of the tenant at a time, whatever
-        its path (the lock every path takes: ``domain.org.repository.lock_manager_changes``)."""
-        await lock_manager_changes(self.tenant_id)
 
     async def chain_up(self, user_id: UUID) -> list[tuple[UUID, str]]:
         """This person and the managers above them, bottom up, as (id, CRM id): to the top,

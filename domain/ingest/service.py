@@ -49,6 +49,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import quoted
 from domain.kit.periods import FIRST_DAY, LAST_DAY, PeriodKind, period_containing
 from domain.org.models import User
+from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 
@@ -673,7 +674,7 @@ async def _refuse_cycle(
     """InvalidEvent naming data.manager_id if the person would be above their new manager
     (a new person is above no one). Holds the tenant's manager changes until the caller's
     transaction ends, so that a concurrent change cannot close the cycle meanwhile."""
-    await repo.lock_manager_changes()
+    await lock_manager_changes(repo.tenant_id)
     chain = await repo.chain_up(manager_id)
     ids = [person for person, _ in chain]
     if user_id in ids:
