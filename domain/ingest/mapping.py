@@ -15,7 +15,6 @@ from typing import Any
 
 from domain.audit.service import record
 from domain.ingest.adapters import MAPPED_KEYS
-from domain.ingest.errors import InvalidEvent
 from domain.ingest.models import FieldMapping
 from domain.ingest.repository import IngestRepository
 from domain.kit.documents import unstorable_path
@@ -205,8 +204,3 @@ async def reset_field_mapping(*, viewer: Viewer, source: str) -> dict[str, Any]:
         after=None,
     )
     return dict(DEFAULTS[source])
-
-
-def require(condition: bool, message: str, field: str) -> None:
-    if not condition:
-        raise InvalidEvent(message, field=field)

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
 from uuid import UUID
 
 from domain.kit.errors import Forbidden, NotFound
 from domain.org.models import Role
 from domain.org.repository import UserRepository, parse_id
 from domain.org.viewer import Viewer
-from domain.plans.models import AssignmentStatus, Plan, PlanAssignment, PlanVersion, Quota
-
-_LIVE = (AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED)
+from domain.plans.models import Plan, PlanAssignment, PlanVersion, Quota
 
 
 class PlanRepository:
@@ -140,18 +137,6 @@ class PlanRepository:
             .order_by("effective_from", "id")
         )
 
-    async def active_assignments(
-        self, user_id: UUID, start: date, end: date
-    ) -> list[PlanAssignment]:
-        """Offered or accepted assignments that overlap [start, end]."""
-        rows = await PlanAssignment.filter(
-            tenant_id=self.tenant_id,
-            user_id=await self.users.require_visible_id(user_id),
-            status__in=list(_LIVE),
-            effective_from__lte=end,
-        ).order_by("effective_from", "id")
-        return [a for a in rows if a.effective_to is None or a.effective_to >= start]
-
     async def assignees(self, plan_id: UUID) -> list[PlanAssignment]:
         """The plan's assignments of the people the viewer may see."""
         query = PlanAssignment.filter(tenant_id=self.tenant_id, plan_id=plan_id)
@@ -176,7 +161,3 @@ class PlanRepository:
         if for_update:
             query = query.select_for_update()
         return await query.first()
-
-    async def quota_value(self, user_id: UUID, measure: str, period: str) -> Decimal | None:
-        q = await self.quota(user_id, measure, period)
-        return None if q is None else q.value

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -307,7 +306,3 @@ async def set_quota(
         after=after,
     )
     return quota
-
-
-def document_json(version: PlanVersion) -> str:
-    return json.dumps(version.document, sort_keys=True)
