@@ -9,6 +9,13 @@ FCM is given PUSH_TIMEOUT seconds a request (firebase-admin's own default is 120
 than the push job's 60 s: arq would cancel the job, its claimed pushes never sent, with no
 word of FCM) and one `send` SEND_DEADLINE seconds in all, whatever it retries or however
 slowly an answer trickles in: what is not answered by then is FAILED, logged.
+
+An answer is read up to ANSWER_LIMIT bytes (FCM's are a few hundred), as the payout clients
+of payments/methods read theirs: firebase-admin's httpx client would read a 20 MB or endless
+answer whole into memory. `_bound_answers` adds a response hook (httpx's public event hooks)
+to the client firebase-admin keeps in the messaging service's `_async_client` (7.7, pinned):
+a longer answer, or one compressed (whose size says nothing of what it decodes to: identity
+is asked for), fails that message alone with the reason, FAILED and logged, its token kept.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ import asyncio
 import os
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import firebase_admin
 import google.auth.credentials
+import httpx
 import structlog
 from firebase_admin import credentials, messaging
 
@@ -32,6 +40,7 @@ log = structlog.get_logger("podium.push")
 FCM_BATCH = 500  # messages per send_each_async call (FCM's limit)
 PUSH_TIMEOUT = 10.0  # seconds to connect, and between two bytes of an answer
 SEND_DEADLINE = 30.0  # seconds for one `send`: half the push job's timeout
+ANSWER_LIMIT = 1_000_000  # bytes of one answer read at most (an FCM answer: a few hundred)
 # the token is no longer valid for this app: forget the device
 DEAD_TOKEN_ERRORS = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
 
@@ -54,6 +63,50 @@ class StaticTokenCredential(credentials.Base):  # type: ignore[misc]
 
     def get_credential(self) -> google.auth.credentials.Credentials:
         return self._credential
+
+
+class AnswerRefused(httpx.HTTPError):
+    """An FCM answer not read further. An httpx error: firebase-admin's send_each_async makes
+    it the failure of that one message (an UnknownError saying this), not of the batch."""
+
+
+class _BoundedStream(httpx.AsyncByteStream):
+    """An answer's body that raises AnswerRefused past ANSWER_LIMIT bytes."""
+
+    def __init__(self, stream: httpx.AsyncByteStream) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = 0
+        async for chunk in self._stream:
+            read += len(chunk)
+            if read > ANSWER_LIMIT:
+                raise AnswerRefused(f"FCM answered more than {ANSWER_LIMIT} bytes: not read")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def _bound_answer(response: httpx.Response) -> None:
+    """httpx's response hook, run before the body is read (and closing the response when it
+    raises): refuses what is longer than ANSWER_LIMIT, or compressed; bounds the rest."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise AnswerRefused(f"FCM answered with Content-Encoding {encoding}: not read")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > ANSWER_LIMIT:
+        raise AnswerRefused(f"FCM answered more than {ANSWER_LIMIT} bytes ({declared}): not read")
+    assert isinstance(response.stream, httpx.AsyncByteStream)  # an async client's answer
+    response.stream = _BoundedStream(response.stream)
+
+
+def _bound_answers(app: firebase_admin.App) -> None:
+    # firebase-admin 7.7 sends messages through the httpx.AsyncClient of its messaging
+    # service's private `_async_client` (an HttpxAsyncClient, whose `async_client` it is)
+    client: httpx.AsyncClient = messaging._get_messaging_service(app)._async_client.async_client
+    client.headers["Accept-Encoding"] = "identity"
+    client.event_hooks["response"].append(_bound_answer)
 
 
 class FcmPushSender:
@@ -81,8 +134,9 @@ class FcmPushSender:
             options={"projectId": project_id, "httpTimeout": PUSH_TIMEOUT},
             name=f"podium-push-{uuid.uuid4().hex}",
         )
+        _bound_answers(app)
         if fcm_url is not None:
-            # the one private attribute (firebase-admin 7.7): where messages are posted
+            # a private attribute (firebase-admin 7.7): where messages are posted
             messaging._get_messaging_service(app)._fcm_url = fcm_url
         return cls(app)
 
@@ -146,5 +200,8 @@ def _outcome(response: messaging.SendResponse) -> PushOutcome:
         return PushOutcome.SENT
     if isinstance(response.exception, DEAD_TOKEN_ERRORS):
         return PushOutcome.UNREGISTERED
-    log.warning("push failed", error=type(response.exception).__name__)
+    exc = response.exception
+    # firebase-admin's message says why (FCM's error, a timeout, an answer not read)
+    reason = "no message name in the answer" if exc is None else " ".join(str(exc).split())[:300]
+    log.warning("push failed", error=type(exc).__name__, reason=reason)
     return PushOutcome.FAILED
