@@ -4,6 +4,10 @@ Start-up opens the database (``domain.db.init_db``) and prepares ``ctx["after_re
 the list of async hooks ``hook(ctx, *, tenant_id, user_id, period)`` run after each
 recompute commits. Other areas (live updates, notifications) register their start-up
 function in ``STARTUP_EXTENSIONS``; it receives ``ctx`` and appends its hooks.
+
+Started by arq's command line, the worker first checks its settings (``check_settings``):
+one that cannot be used is one line on stderr naming it and exit status 2, as `podium
+serve` says it, before arq connects to Redis or logs anything.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +25,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
 from domain.db import close_db, init_db
+from domain.kit.pdf import FontError, fallback_font_files
 from workers import heartbeat
 from workers.realtime import push_notifications, realtime_startup
 from workers.tasks.contests import advance_contests, contests_startup
@@ -41,6 +46,32 @@ def _started_by_arq_cli() -> bool:
         sys.argv[0]
     ) == "arq"
 
+
+class WorkerSettingsError(ValueError):
+    """A setting the worker cannot use; the message names the variable."""
+
+
+def check_settings(environ: Mapping[str, str] | None = None) -> None:
+    """WorkerSettingsError unless the worker's settings can be used. PODIUM_PDF_FONTS: each
+    file checked by domain.kit.pdf's ``fallback_font_files`` and said in the words of
+    api.settings (which workers may not import); the worker makes no PDF today, but it runs
+    on the API's environment (docker/docker-compose.yml) and must not start on a broken one."""
+    env = os.environ if environ is None else environ
+    try:
+        fallback_font_files(env.get("PODIUM_PDF_FONTS") or "")
+    except FontError as exc:
+        raise WorkerSettingsError(f"PODIUM_PDF_FONTS: {exc}") from None
+
+
+if _started_by_arq_cli():
+    # here, as arq imports this module, not in on_startup: arq runs that only once Redis
+    # answers (retrying for 5 s when it does not), then runs on_shutdown on a half-made ctx
+    # and prints what on_startup raised as a traceback, exit status 1
+    try:
+        check_settings()
+    except WorkerSettingsError as exc:
+        sys.stderr.write(f"podium worker: {exc}\n")
+        raise SystemExit(2) from None
 
 if _started_by_arq_cli() and sys.platform != "win32":
     import uvloop
