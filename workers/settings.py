@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +37,7 @@ from workers.tasks.payouts import execute_payout_batch
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_POLL_DELAY = 0.05  # seconds (see POLL_DELAY)
 
 
 def _started_by_arq_cli() -> bool:
@@ -51,12 +53,31 @@ class WorkerSettingsError(ValueError):
     """A setting the worker cannot use; the message names the variable."""
 
 
+def poll_delay(env: Mapping[str, str]) -> float:
+    """PODIUM_WORKER_POLL_DELAY, seconds (POLL_DELAY says why 0.05 without it): a positive
+    number. arq would take 0 or less as a poll without a pause and inf or nan as none."""
+    raw = (env.get("PODIUM_WORKER_POLL_DELAY") or "").strip()
+    if not raw:
+        return DEFAULT_POLL_DELAY
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise WorkerSettingsError(
+            f"PODIUM_WORKER_POLL_DELAY must be a positive number of seconds, not {raw!r}"
+        )
+    return value
+
+
 def check_settings(environ: Mapping[str, str] | None = None) -> None:
-    """WorkerSettingsError unless the worker's settings can be used. PODIUM_PDF_FONTS: each
+    """WorkerSettingsError unless the worker's settings can be used: ``poll_delay``'s, and
+    PODIUM_PDF_FONTS: each
     file checked by domain.kit.pdf's ``fallback_font_files`` and said in the words of
     api.settings (which workers may not import); the worker makes no PDF today, but it runs
     on the API's environment (docker/docker-compose.yml) and must not start on a broken one."""
     env = os.environ if environ is None else environ
+    poll_delay(env)
     try:
         fallback_font_files(env.get("PODIUM_PDF_FONTS") or "")
     except FontError as exc:
@@ -89,7 +110,7 @@ STARTUP_EXTENSIONS: list[Startup] = [realtime_startup, contests_startup]
 # wake-up list), and arq's every poll re-checks each running job (four Redis round trips):
 # 20 ms cost the worker and Redis about 35 ms of CPU a second at any load (bench/realtime.py
 # measures both). PODIUM_WORKER_POLL_DELAY (seconds) overrides it.
-POLL_DELAY = float(os.environ.get("PODIUM_WORKER_POLL_DELAY") or 0.05)
+POLL_DELAY = poll_delay(os.environ)
 RECOMPUTE_TIMEOUT = 120  # seconds; a killed worker's job is retried after this + 10 s
 APPLY_TIMEOUT = 30
 

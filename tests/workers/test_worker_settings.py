@@ -68,11 +68,28 @@ async def test_given_unusable_pdf_fonts_when_the_worker_starts_then_one_line_and
     assert str(serve.value).startswith("PODIUM_PDF_FONTS: ")
 
 
-async def test_given_usable_pdf_fonts_when_the_worker_starts_then_it_runs(
+@pytest.mark.parametrize("delay", ["fast", "-1", "0", "inf", "nan"])
+async def test_given_an_unusable_poll_delay_when_the_worker_starts_then_one_line_and_exit_2(
+    tmp_path: Path, delay: str
+):
+    env = _env(PODIUM_WORKER_POLL_DELAY=delay, REDIS_URL="redis://127.0.0.1:1/0")
+
+    proc = await _start("python -m arq", env, tmp_path)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    assert (proc.returncode, out.decode()) == (2, "")
+    assert err.decode() == (
+        f"podium worker: PODIUM_WORKER_POLL_DELAY must be a positive number of seconds, "
+        f"not {delay!r}\n"
+    )
+
+
+async def test_given_usable_settings_when_the_worker_starts_then_it_runs(
     tmp_path: Path, redis_url: str
 ):
     env = _env(
         PODIUM_PDF_FONTS=str(box_font(tmp_path / "box.ttf")),
+        PODIUM_WORKER_POLL_DELAY="0.2",
         DATABASE_URL="postgres://postgres@127.0.0.1:1/podium",  # not needed to start
         REDIS_URL=redis_url,
     )
