@@ -72,10 +72,10 @@ def poll_delay(env: Mapping[str, str]) -> float:
 
 def check_settings(environ: Mapping[str, str] | None = None) -> None:
     """WorkerSettingsError unless the worker's settings can be used: ``poll_delay``'s, and
-    PODIUM_PDF_FONTS: each
-    file checked by domain.kit.pdf's ``fallback_font_files`` and said in the words of
-    api.settings (which workers may not import); the worker makes no PDF today, but it runs
-    on the API's environment (docker/docker-compose.yml) and must not start on a broken one."""
+    PODIUM_PDF_FONTS, each file checked by domain.kit.pdf's ``fallback_font_files`` and said
+    in the words of api.settings (which workers may not import). The worker makes no PDF
+    today, but it runs on the API's environment (docker/docker-compose.yml) and must not
+    start on a broken one."""
     env = os.environ if environ is None else environ
     poll_delay(env)
     try:
