@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,8 +25,8 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
 from domain.db import close_db, init_db
-from domain.kit.pdf import FontError, fallback_font_files
 from workers import heartbeat
+from workers.environment import WorkerSettingsError, check_settings, poll_delay
 from workers.realtime import push_notifications, realtime_startup
 from workers.tasks.contests import advance_contests, contests_startup
 from workers.tasks.draining import BATCH_TIMES, BatchTimes
@@ -37,7 +36,6 @@ from workers.tasks.payouts import execute_payout_batch
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_POLL_DELAY = 0.05  # seconds (see POLL_DELAY)
 
 
 def _started_by_arq_cli() -> bool:
@@ -47,41 +45,6 @@ def _started_by_arq_cli() -> bool:
     return (spec is not None and spec.name.partition(".")[0] == "arq") or os.path.basename(
         sys.argv[0]
     ) == "arq"
-
-
-class WorkerSettingsError(ValueError):
-    """A setting the worker cannot use; the message names the variable."""
-
-
-def poll_delay(env: Mapping[str, str]) -> float:
-    """PODIUM_WORKER_POLL_DELAY, seconds (POLL_DELAY says why 0.05 without it): a positive
-    number. arq would take 0 or less as a poll without a pause and inf or nan as none."""
-    raw = (env.get("PODIUM_WORKER_POLL_DELAY") or "").strip()
-    if not raw:
-        return DEFAULT_POLL_DELAY
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise WorkerSettingsError(
-            f"PODIUM_WORKER_POLL_DELAY must be a positive number of seconds, not {raw!r}"
-        )
-    return value
-
-
-def check_settings(environ: Mapping[str, str] | None = None) -> None:
-    """WorkerSettingsError unless the worker's settings can be used: ``poll_delay``'s, and
-    PODIUM_PDF_FONTS, each file checked by domain.kit.pdf's ``fallback_font_files`` and said
-    in the words of api.settings (which workers may not import). The worker makes no PDF
-    today, but it runs on the API's environment (docker/docker-compose.yml) and must not
-    start on a broken one."""
-    env = os.environ if environ is None else environ
-    poll_delay(env)
-    try:
-        fallback_font_files(env.get("PODIUM_PDF_FONTS") or "")
-    except FontError as exc:
-        raise WorkerSettingsError(f"PODIUM_PDF_FONTS: {exc}") from None
 
 
 if _started_by_arq_cli():

@@ -46,6 +46,8 @@ from api.demo.sandbox import NAMES as SANDBOX_NAMES
 from api.demo.sandbox import SandboxError, SandboxThread, connect_tenant, providers_to_sandbox
 from api.settings import Settings, SettingsError
 from payments.methods.models import Provider
+from workers.environment import WorkerSettingsError
+from workers.environment import check_settings as check_worker_settings
 
 TOKEN_TTL = timedelta(days=7)
 WORKER_RESTART_DELAY = 1.0  # seconds; doubles while the worker keeps dying young
@@ -104,6 +106,7 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
         devfiles.write_env(data_dir, {name: os.environ[name] for name in devfiles.VARIABLES})
         embedded = time.monotonic() - began
         development = Settings.from_env().development
+        check_worker_settings()  # the worker's own: refused there, it would restart for ever
         sandbox = SandboxThread(providers_to_sandbox(os.environ, development=development))
         if sandbox.providers:
             names = " and ".join(SANDBOX_NAMES[p] for p in sandbox.providers)
@@ -121,7 +124,7 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
     except (EmbeddedError, SandboxError) as exc:
         sys.stderr.write(f"podium: {exc}\n")
         raise typer.Exit(1) from None
-    except SettingsError as exc:
+    except (SettingsError, WorkerSettingsError) as exc:
         sys.stderr.write(f"podium: {exc}\n")
         raise typer.Exit(2) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBConnectionError) as exc:

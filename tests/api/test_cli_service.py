@@ -128,6 +128,27 @@ async def test_given_pdf_fonts_naming_a_missing_file_when_starting_then_one_line
     assert err.decode() == f"podium: PODIUM_PDF_FONTS: {missing}: no such file\n"
 
 
+async def test_given_a_bad_worker_poll_delay_when_podium_dev_starts_then_one_line_and_exit_2(
+    tmp_path,
+):
+    # before: podium dev started its worker, which refused the delay and was restarted for
+    # ever (workers.environment)
+    env = cli_env(
+        "postgres://postgres@127.0.0.1:1/podium", REDIS_URL="redis://127.0.0.1:1/0",
+        PODIUM_WORKER_POLL_DELAY="0", PYTHONPATH=str(ROOT),
+    )  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", "dev", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    assert proc.returncode == 2
+    assert err.decode() == (
+        "podium: PODIUM_WORKER_POLL_DELAY must be a positive number of seconds, not '0'\n"
+    )
+
+
 async def test_given_database_and_redis_when_serving_then_ready_over_http(
     database_url: str, redis_url: str
 ):
