@@ -13,7 +13,12 @@ stored, a retry may succeed), hold them unanswered and unexecuted until the clie
 (a Stripe that times out), or execute them and then drop the connection before answering
 (the client never hears; a retry with the same key gets the stored answer), or execute them
 and garble the answer (`payments.methods.sandbox.garbled`; ``shapeless``: a transfer without
-id, ``other``: another transfer than asked, of another amount and reference).
+id, ``other``: another transfer than asked, of another amount and reference). Its lists
+(`GET /v1/transfers` by group, `GET /v1/payouts` of a connected account, what a run a day
+later reads) can be garbled too (``Faults.garble_list``): the same ways, ``shapeless`` a list
+without its data, ``other`` a list of other objects than asked (a transfer of another group;
+transfers for payouts), ``plain`` not at all (to garble a later list), or a test's own JSON
+served as the answer. A refusal may carry a Retry-After header (``Faults.refuse``).
 
 It counts the transfers it made per idempotency key and per Podium reference (the item's
 `transfer_group`): more than one for either is a payment made twice. The tests serve it in
@@ -47,11 +52,14 @@ PAYOUT_PARAMS = {"amount", "currency", "description", "statement_descriptor"}
 
 @dataclass
 class Faults:
-    refuse: list[int] = field(default_factory=list)  # statuses of the next requests to refuse
+    # the next requests refused: a status, or a status and the Retry-After header it carries
+    refuse: list[int | tuple[int, str]] = field(default_factory=list)
     drop: int = 0  # the next requests executed, then the connection dropped unanswered
     hang: int = 0  # the next requests neither executed nor answered: held till the client quits
     delay: float = 0.0  # seconds each request waits before executing
     garble: list[str] = field(default_factory=list)  # how the next answers are garbled
+    # how the next list answers (GET) are garbled: a mode, or a JSON document served instead
+    garble_list: list[str | dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +114,7 @@ class StripeStandIn:
         app.router.add_post("/v1/transfers", self._transfers)
         app.router.add_get("/v1/transfers", self._list_transfers)
         app.router.add_post("/v1/payouts", self._payouts)
+        app.router.add_get("/v1/payouts", self._list_payouts)
         app.router.add_get("/_standin/stats", self._stats)
         return app
 
@@ -123,25 +132,77 @@ class StripeStandIn:
     async def _list_transfers(self, request: web.Request) -> web.StreamResponse:
         """`GET /v1/transfers?transfer_group=...&limit=...`: the platform's transfers of a
         group, newest first, as a Stripe list."""
-        self.requests.append({"path": request.path, "method": "GET",
-                              "headers": dict(request.headers),
-                              "body": request.query_string})  # fmt: skip
-        if request.headers.get("Authorization", "") != f"Bearer {self.api_key}":
-            return _error(401, "invalid_request_error", "Invalid API Key provided", None)
-        unknown = set(request.query) - {"transfer_group", "limit", "destination"}
-        if unknown:
+        refused = self._list_refusal(request, {"transfer_group", "limit", "destination"})
+        if refused is not None:
+            return refused
+        if request.headers.get("Stripe-Account"):
             return _error(400, "invalid_request_error",
-                          f"Received unknown parameter: {sorted(unknown)[0]}",
-                          "parameter_unknown")  # fmt: skip
-        limit = int(request.query.get("limit", "10"))
+                          "Podium lists the platform's transfers, never as a connected account",
+                          None)  # fmt: skip
         found = [
             t for t in reversed(self.transfers)
             if all(t.get(k) == request.query[k] for k in ("transfer_group", "destination")
                    if k in request.query)
         ]  # fmt: skip
-        return web.json_response({"object": "list", "url": "/v1/transfers",
-                                  "has_more": len(found) > limit,
-                                  "data": found[:limit]})  # fmt: skip
+        return await self._list(request, "/v1/transfers", found)
+
+    async def _list_payouts(self, request: web.Request) -> web.StreamResponse:
+        """`GET /v1/payouts?limit=...` with `Stripe-Account`: the connected account's payouts,
+        newest first, as a Stripe list."""
+        refused = self._list_refusal(request, {"limit"})
+        if refused is not None:
+            return refused
+        account = request.headers.get("Stripe-Account")
+        if account is None or account not in self.accounts:
+            return _error(400, "invalid_request_error",
+                          "payouts of connected accounts need their Stripe-Account header",
+                          "parameter_missing")  # fmt: skip
+        found = [
+            {k: v for k, v in p.items() if k != "account"}
+            for p in reversed(self.payouts)
+            if p["account"] == account
+        ]
+        return await self._list(request, "/v1/payouts", found)
+
+    def _list_refusal(self, request: web.Request, known: set[str]) -> web.Response | None:
+        self.requests.append({"path": request.path, "method": "GET",
+                              "headers": dict(request.headers),
+                              "body": request.query_string})  # fmt: skip
+        if request.headers.get("Authorization", "") != f"Bearer {self.api_key}":
+            return _error(401, "invalid_request_error", "Invalid API Key provided", None)
+        unknown = set(request.query) - known
+        if unknown:
+            return _error(400, "invalid_request_error",
+                          f"Received unknown parameter: {sorted(unknown)[0]}",
+                          "parameter_unknown")  # fmt: skip
+        limit = request.query.get("limit", "10")
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            return _error(400, "invalid_request_error", "limit must be 1 to 100", None)
+        if self.faults.refuse:
+            return _refused(self.faults.refuse.pop(0))
+        return None
+
+    async def _list(
+        self, request: web.Request, url: str, found: list[dict[str, Any]]
+    ) -> web.StreamResponse:
+        limit = int(request.query.get("limit", "10"))
+        answer: dict[str, Any] = {"object": "list", "url": url, "has_more": len(found) > limit,
+                                  "data": found[:limit]}  # fmt: skip
+        if not self.faults.garble_list:
+            return web.json_response(answer)
+        how = self.faults.garble_list.pop(0)
+        if isinstance(how, dict):
+            return web.json_response(how)
+        if how == "shapeless":
+            answer = {k: v for k, v in answer.items() if k != "data"}
+        elif how == "other" and url == "/v1/transfers":  # another group's transfer
+            made = answer["data"] or [{"id": "tr_00000000000000", "object": "transfer",
+                                       "amount": 100, "currency": "eur"}]  # fmt: skip
+            answer["data"] = [{**t, "transfer_group": "PB0-1", "amount": t["amount"] + 1}
+                              for t in made]  # fmt: skip
+        elif how == "other":  # transfers where payouts were asked
+            answer["data"] = [{**p, "object": "transfer", "metadata": {}} for p in answer["data"]]
+        return await garbled(request, how, answer)
 
     async def _payouts(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, self._create_payout)
@@ -217,9 +278,7 @@ class StripeStandIn:
         if self.faults.delay:
             await asyncio.sleep(self.faults.delay)
         if self.faults.refuse:
-            status = self.faults.refuse.pop(0)
-            kind = "rate_limit_error" if status == 429 else "api_error"
-            return _error(status, kind, "the stand-in was told to fail this request", None)
+            return _refused(self.faults.refuse.pop(0))
         status, answer = create(params, account)
         if status == 200 and answer.get("object") == "transfer":
             self.transfers_per_key[key or ""] += 1
@@ -386,6 +445,16 @@ def _body(kind: str, message: str, code: str | None, param: str | None) -> dict[
 
 def _error(status: int, kind: str, message: str, code: str | None) -> web.Response:
     return web.json_response(_body(kind, message, code, None), status=status)
+
+
+def _refused(how: int | tuple[int, str]) -> web.Response:
+    """A request refused before it executed: a status, with a Retry-After header if given."""
+    status, retry_after = how if isinstance(how, tuple) else (how, None)
+    kind = "rate_limit_error" if status == 429 else "api_error"
+    response = _error(status, kind, "the stand-in was told to fail this request", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after
+    return response
 
 
 def _form(body: str) -> dict[str, Any]:
