@@ -9,7 +9,7 @@ making a second. Stripe forgets a key after about 24 hours: an instruction of a 
 again later (``look_first``) is first looked for by its reference (the transfer's group),
 and only asked for when no transfer has it. The same key with other parameters is Stripe's
 idempotency error: Podium broke its own rule, so it raises ProviderBug rather than failing
-the item quietly.
+the item quietly. The lists read then are believed only in Stripe's shape (``_paid_before``).
 
 Transfers have no status of their own (since API 2017-04-06); money reaching the payee is the
 connected account's payout. With ``payout_per_transfer`` (connected accounts on manual
@@ -160,34 +160,82 @@ class StripeConnect:
     async def _paid_before(self, i: PayoutInstruction) -> Outcome | None:
         """The instruction's transfer (and payout) if an earlier run made them: found by its
         reference (the transfer's group, the payout's metadata), since Stripe may have
-        forgotten the idempotency keys. None: nothing was made, ask for it."""
-        listed = await self.client.v1.transfers.list_async(
-            {"transfer_group": i.reference, "limit": 1}
+        forgotten the idempotency keys. None: Stripe's list of the group's transfers is
+        readable and empty, so nothing was made: ask for it.
+
+        Only a list Stripe's way is believed (`object` list, `data` a list of transfers of
+        the group asked, `has_more` true or false): anything else says nothing certain and
+        is Failed and retryable (the item stays pending), never taken as paid and never
+        followed by a transfer, which Stripe, having forgotten the key, would make a second
+        time. More than one transfer of the group (a payment already made twice) stays
+        pending too, for payout ops to look at and settle by hand (`podium payouts
+        settle`), as does a transfer whose payout cannot be found."""
+        listed = _listed(
+            await self.client.v1.transfers.list_async({"transfer_group": i.reference, "limit": 1}),
+            "transfer",
         )
-        data = (
-            listed.to_dict(recursive=False).get("data")
-            if isinstance(listed, StripeObject)
-            else None
-        )
-        if not isinstance(data, list):
-            return Failed(i.reference, "Stripe answered the list of transfers without its data",
+        if isinstance(listed, str):
+            return Failed(i.reference, f"Stripe answered the list of transfers {listed}",
                           "unreadable_answer", retryable=True)  # fmt: skip
-        if not data:
+        transfers, more = listed
+        if not transfers:
             return None
-        transfer = data[0]
+        transfer = transfers[0]
+        transfer_id = str(transfer["id"])[:40]
+        if transfer.get("transfer_group") != i.reference:
+            return Failed(i.reference, "Stripe answered the list of transfers of "
+                          f"{i.reference} with transfer {transfer_id} of another group",
+                          "unreadable_answer", retryable=True)  # fmt: skip
+        if more:
+            return Failed(i.reference, f"Stripe lists more than one transfer of {i.reference} "
+                          "(made twice?): look at them in the Stripe dashboard, then settle the "
+                          "item by hand", "transfers_made_twice", retryable=True)  # fmt: skip
         amount, currency = in_minor_units(i.amount, i.currency), i.currency.lower()
         if (unlike := _unlike(i, transfer, amount, currency)) is not None:
             return unlike
+        if transfer.get("reversed") is True:
+            return Failed(i.reference, f"Stripe: transfer {transfer_id}, made by an earlier run, "
+                          "was reversed", "transfer_reversed")  # fmt: skip
         if self.config.payout_per_transfer:
             account = i.account.stripe_account_id or ""
-            payouts = await self.client.v1.payouts.list_async(
-                {"limit": 100}, {"stripe_account": account}
+            payouts = _listed(
+                await self.client.v1.payouts.list_async(
+                    {"limit": 100}, {"stripe_account": account}
+                ),
+                "payout",
             )
-            if not any(p.metadata.get("podium_reference") == i.reference for p in payouts.data):
-                return Failed(i.reference, f"Stripe: transfer {transfer.id} was made but its "
-                              "payout cannot be told apart after a day: pay it out by hand",
-                              "payout_unknown")  # fmt: skip
-        return Submitted(i.reference, provider_id=transfer.id)
+            if isinstance(payouts, str):
+                return Failed(i.reference, f"Stripe answered the list of payouts {payouts}",
+                              "unreadable_answer", retryable=True)  # fmt: skip
+            if not any(
+                isinstance(p.get("metadata"), dict)
+                and p["metadata"].get("podium_reference") == i.reference
+                for p in payouts[0]
+            ):
+                return Failed(i.reference, f"Stripe: transfer {transfer_id} was made but its "
+                              "payout cannot be told apart after a day: pay it out by hand, "
+                              "then settle the item by hand", "payout_unknown",
+                              retryable=True)  # fmt: skip
+        return Submitted(i.reference, provider_id=str(transfer["id"]))
+
+
+def _listed(answer: Any, kind: str) -> tuple[list[dict[str, Any]], bool] | str:
+    """A Stripe list of ``kind`` objects (each with its id) as plain dicts, and whether it
+    has more; a str: why the answer is not one (completes "Stripe answered the list ...")."""
+    whole = answer.to_dict() if isinstance(answer, StripeObject) else None
+    if not isinstance(whole, dict) or whole.get("object") != "list":
+        return "with something else than a list"
+    data, more = whole.get("data"), whole.get("has_more")
+    if not isinstance(data, list) or not isinstance(more, bool):
+        return "without its data"
+    if not all(
+        isinstance(o, dict) and o.get("object") == kind and isinstance(o.get("id"), str)
+        for o in data
+    ):
+        return f"with something else than {kind}s in it"
+    if more and not data:
+        return "empty but with more to come"
+    return data, more
 
 
 def _unlike(
@@ -196,7 +244,9 @@ def _unlike(
     """None when ``transfer`` is a transfer of the instruction (its id, amount in minor
     units, currency and reference as asked); otherwise why not: retryable when it cannot be
     read (the same key asks again), not when it is another transfer than asked."""
-    fields = transfer.to_dict(recursive=False) if isinstance(transfer, StripeObject) else {}
+    fields = transfer.to_dict(recursive=False) if isinstance(transfer, StripeObject) else transfer
+    if not isinstance(fields, dict):
+        fields = {}
     transfer_id = fields.get("id")
     if not isinstance(transfer_id, str) or fields.get("object", "transfer") != "transfer":
         return Failed(i.reference, "Stripe answered without a transfer", "unreadable_answer",

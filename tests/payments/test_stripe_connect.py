@@ -363,3 +363,144 @@ async def test_given_stripe_answering_another_transfer_than_asked_then_failed_no
         f"{item.reference} as asked: look at it in the Stripe dashboard",
         "transfer_mismatch",
     )
+
+
+# --- a run a day later: Stripe's lists read back, believed only in Stripe's shape -----------
+
+
+def _posts(standin: StripeStandIn) -> int:
+    return sum(1 for r in standin.requests if r.get("method") != "GET")
+
+
+async def _made_a_day_ago(standin: StripeStandIn, **changes) -> tuple[object, dict]:
+    """An instruction paid by an earlier run, a day ago: Stripe has forgotten its keys, and
+    the batch's rerun looks for its transfer first."""
+    item = instruction(1, STRIPE_ACCOUNT, amount="40.00")
+    assert isinstance(await _adapter(standin, **changes).pay(item), Submitted)
+    standin.forget_keys()
+    [transfer] = standin.transfers
+    return replace(item, look_first=True), transfer
+
+
+async def test_given_a_rerun_a_day_later_then_the_transfer_and_its_payout_are_found_not_remade(
+    standin: StripeStandIn,
+):
+    item, transfer = await _made_a_day_ago(standin, payout_per_transfer=True)
+    posted = _posts(standin)
+
+    outcome = await _adapter(standin, payout_per_transfer=True).pay(item)
+
+    assert outcome == Submitted(item.reference, provider_id=transfer["id"])
+    assert (_posts(standin), len(standin.transfers), len(standin.payouts)) == (posted, 1, 1)
+    listed = [r for r in standin.requests if r.get("method") == "GET"]
+    assert [r["path"] for r in listed] == ["/v1/transfers", "/v1/payouts"]
+    assert listed[1]["headers"]["Stripe-Account"] == ACCOUNT  # the connected account's list
+
+
+TRANSFER = {"id": "tr_00000000000001", "object": "transfer", "amount": 4000, "currency": "eur",
+            "transfer_group": "item-000001", "reversed": False}  # fmt: skip
+UNREADABLE_LISTS = [
+    "html", "empty", "huge", "shapeless", "other",
+    TRANSFER,  # a transfer, not a list
+    {"object": "list", "has_more": False, "data": TRANSFER},  # data not a list
+    {"object": "list", "has_more": False, "data": ["tr_00000000000001"]},  # ids, not objects
+    {"object": "list", "has_more": False, "data": [{**TRANSFER, "object": "payout"}]},
+    {"object": "list", "has_more": False, "data": [{**TRANSFER, "id": None}]},
+    {"object": "list", "data": [TRANSFER]},  # no has_more: not Stripe's list
+    {"object": "list", "has_more": True, "data": []},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("how", UNREADABLE_LISTS, ids=lambda h: h if isinstance(h, str) else None)
+async def test_given_an_unreadable_list_of_transfers_a_day_later_then_pending_never_made_twice(
+    standin: StripeStandIn, how: str | dict
+):
+    """Never paid on an unreadable list, and never a transfer after one: Stripe, having
+    forgotten the key, would make a second."""
+    item, transfer = await _made_a_day_ago(standin)
+    posted = _posts(standin)
+    standin.faults.garble_list = [how]
+
+    outcome = await asyncio.wait_for(_adapter(standin, timeout=0.5).pay(item), 10)
+
+    assert isinstance(outcome, Failed)
+    assert outcome.retryable  # pending, for the next run
+    assert len(outcome.reason) <= 310
+    assert (_posts(standin), len(standin.transfers)) == (posted, 1)
+    recovered = await _adapter(standin).pay(item)  # the next run reads a clean list
+    assert recovered == Submitted(item.reference, provider_id=transfer["id"])
+    assert (_posts(standin), len(standin.transfers)) == (posted, 1)
+
+
+@pytest.mark.parametrize("how", ["cut", "stall", "trickle"])
+async def test_given_a_list_of_transfers_cut_or_stalled_a_day_later_then_read_again_not_remade(
+    standin: StripeStandIn, how: str
+):
+    item, transfer = await _made_a_day_ago(standin)
+    posted = _posts(standin)
+    standin.faults.garble_list = [how]
+
+    outcome = await asyncio.wait_for(_adapter(standin, timeout=0.5).pay(item), 10)
+
+    # stripe-python's retry of the GET (a connection error) read the list whole
+    assert outcome == Submitted(item.reference, provider_id=transfer["id"])
+    assert (_posts(standin), len(standin.transfers)) == (posted, 1)
+    assert sum(1 for r in standin.requests if r.get("method") == "GET") == 2
+
+
+PAYOUT = {"id": "po_00000000000001", "object": "payout", "amount": 4000, "currency": "eur"}
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "html", "empty", "shapeless", "other",
+        {"object": "list", "has_more": False, "data": [{**PAYOUT, "metadata": "item-000001"}]},
+        {"object": "list", "has_more": False, "data": [{**PAYOUT, "object": None}]},
+        {"object": "list", "has_more": False, "data": []},  # readable: its payout is not there
+    ],
+    ids=lambda h: h if isinstance(h, str) else None,
+)  # fmt: skip
+async def test_given_an_unreadable_list_of_payouts_a_day_later_then_pending_not_failed(
+    standin: StripeStandIn, how: str | dict
+):
+    """A transfer made whose payout cannot be read or found: the item stays pending, named
+    (failed, its statement would be paid again by the next batch: a second transfer)."""
+    item, transfer = await _made_a_day_ago(standin, payout_per_transfer=True)
+    posted = _posts(standin)
+    standin.faults.garble_list = ["plain", how]  # the transfers' list read, the payouts' not
+
+    outcome = await _adapter(standin, payout_per_transfer=True).pay(item)
+
+    assert isinstance(outcome, Failed)
+    assert outcome.retryable
+    assert (_posts(standin), len(standin.transfers), len(standin.payouts)) == (posted, 1, 1)
+
+
+async def test_given_two_transfers_of_an_item_listed_a_day_later_then_pending_naming_it(
+    standin: StripeStandIn,
+):
+    item, transfer = await _made_a_day_ago(standin)
+    await _adapter(standin).pay(replace(item, look_first=False,
+                                        idempotency_key=f"{item.idempotency_key}-x"))  # fmt: skip
+    posted = _posts(standin)
+
+    outcome = await _adapter(standin).pay(item)
+
+    assert isinstance(outcome, Failed)
+    assert (outcome.code, outcome.retryable) == ("transfers_made_twice", True)
+    assert "settle the item by hand" in outcome.reason
+    assert (_posts(standin), len(standin.transfers)) == (posted, 2)
+
+
+async def test_given_the_transfer_listed_a_day_later_was_reversed_then_failed_not_paid(
+    standin: StripeStandIn,
+):
+    item, transfer = await _made_a_day_ago(standin)
+    standin.transfers[0]["reversed"] = True
+
+    outcome = await _adapter(standin).pay(item)
+
+    assert isinstance(outcome, Failed)
+    assert (outcome.code, outcome.retryable) == ("transfer_reversed", False)
+    assert len(standin.transfers) == 1
