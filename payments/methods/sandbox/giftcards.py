@@ -2,7 +2,8 @@
 with a Bearer key and a JSON order; idempotent by `external_id` (a repeat answers 201 with the
 first order, whatever else it carries); each order recorded once. It checks the fields the
 adapter must send and reads amounts as exact decimals, and can be told to refuse requests
-before executing them (5xx, 429), to execute and then drop the connection, to answer
+before executing them (5xx, 429, with a Retry-After header if given: seconds or an HTTP
+date), to execute and then drop the connection, to answer
 late (past the client's timeout, after executing), or to garble its answer after executing
 (`payments.methods.sandbox.garbled`; ``shapeless``: an order without id, ``other``: an order
 for another amount). The tests serve it in their own event loop
@@ -35,7 +36,8 @@ class GiftCardStandIn:
     status: str = "EXECUTED"  # what new orders' status is (PENDING_APPROVAL: held for approval)
     orders: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
-    refuse: list[int] = field(default_factory=list)
+    # the next requests refused: a status, or a status and the Retry-After header it carries
+    refuse: list[int | tuple[int, str]] = field(default_factory=list)
     drop: int = 0
     late: float = 0.0  # seconds to wait after executing, before answering
     garble: list[str] = field(default_factory=list)  # how the next answers are garbled
@@ -50,7 +52,8 @@ class GiftCardStandIn:
 
     async def _order(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        self.requests.append({"headers": dict(request.headers), "body": raw})
+        self.requests.append({"headers": dict(request.headers), "body": raw,
+                              "at": asyncio.get_running_loop().time()})  # fmt: skip
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "Bad API key")
         if request.content_type != "application/json":
@@ -63,7 +66,12 @@ class GiftCardStandIn:
         if problem:
             return _error(400, problem)
         if self.refuse:
-            return _error(self.refuse.pop(0), "the stand-in was told to fail this request")
+            how = self.refuse.pop(0)
+            status, retry_after = how if isinstance(how, tuple) else (how, None)
+            refused = _error(status, "the stand-in was told to fail this request")
+            if retry_after is not None:
+                refused.headers["Retry-After"] = retry_after
+            return refused
         external_id = order["external_id"]
         first = self._by_external_id.get(external_id)
         if first is None:
