@@ -14,7 +14,16 @@ trickling bytes never holds the batch), an answer past ANSWER_LIMIT bytes is not
 2xx whose order cannot be read (not JSON, an HTML page, no order id or status) says nothing
 certain: retried with the same external id, then Failed and retryable like a 5xx. An order for
 another amount, currency or external id than asked is Failed with both shown, never paid:
-someone looks at it in the provider's dashboard. Its amounts are read as exact decimals."""
+someone looks at it in the provider's dashboard. Its amounts are read as exact decimals.
+
+A 429 or 503 carrying Retry-After (seconds, or an HTTP date) is sent again no sooner than
+asked, and every other order of the same client (the lanes of one batch run) waits as long:
+a rate-limited provider is not hammered by the next item. Waiting is bounded: a client waits
+at most ``max_wait`` seconds in all for such requests (30); a provider asking for more gets
+no wait and no request until the time it named has passed: those items are Failed and
+retryable (pending for the next run), the reason naming the wait asked. Nothing hangs: a
+run takes at most ``max_wait`` plus ``max_attempts`` times ``timeout`` (and the backoff)
+an item."""
 
 from __future__ import annotations
 
@@ -22,11 +31,14 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
 
+from domain.kit.clock import utc_now
 from domain.kit.money import round_money
 from payments.methods.models import (
     Failed,
@@ -40,6 +52,7 @@ from payments.payouts.models import PayoutMethod
 
 CURRENCIES = {"USD", "EUR", "GBP", "CAD", "AUD"}
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
+_ASKS_TO_WAIT = {429, 503}  # the statuses whose Retry-After is honoured (RFC 9110, 10.2.3)
 ANSWER_LIMIT = 1_000_000  # bytes: an order's answer is a few KB
 
 
@@ -56,6 +69,7 @@ class GiftCardConfig:
     timeout: float = 20.0
     max_attempts: int = 3
     retry_delay: float = 0.5  # seconds, doubled after each attempt
+    max_wait: float = 30.0  # seconds a client waits in all when the provider asks (Retry-After)
 
 
 def _json_with_exact_numbers(document: dict[str, Any], numbers: dict[str, Decimal]) -> bytes:
@@ -71,6 +85,11 @@ class TremendousGiftCards:
     def __init__(self, config: GiftCardConfig, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.http = client or httpx.AsyncClient(timeout=config.timeout)
+        # the provider's Retry-After, shared by every order of this client (loop times)
+        self._paused_until = 0.0  # no order is sent before: the provider asked
+        self._waited = 0.0  # seconds of asked waits granted so far, at most max_wait
+        self._refused_until = 0.0  # asked to wait longer than is left: none sent before
+        self._refused_reason = ""
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -103,13 +122,19 @@ class TremendousGiftCards:
             "Accept": "application/json",
         }
         url = self.config.api_base.rstrip("/") + "/orders"
+        loop = asyncio.get_running_loop()
         reason, code = "", ""
         for attempt in range(self.config.max_attempts):
-            if attempt:
-                await asyncio.sleep(self.config.retry_delay * 2 ** (attempt - 1))
+            if loop.time() < self._refused_until:
+                return Failed(i.reference, self._refused_reason, "provider_asked_to_wait",
+                              retryable=True)  # fmt: skip
+            backoff = self.config.retry_delay * 2 ** (attempt - 1) if attempt else 0.0
+            delay = max(backoff, self._paused_until - loop.time())
+            if delay > 0:
+                await asyncio.sleep(delay)
             try:
                 async with asyncio.timeout(self.config.timeout):
-                    status, answer = await self._post(url, body, headers)
+                    status, answer, retry_after = await self._post(url, body, headers)
             except (httpx.TimeoutException, TimeoutError):
                 reason, code = "the gift card provider timed out", "timeout"
                 continue
@@ -118,6 +143,11 @@ class TremendousGiftCards:
                 continue
             if status in _RETRY_STATUSES:
                 reason, code = f"the gift card provider answered {status}", f"http_{status}"
+                wait = retry_after_seconds(retry_after) if status in _ASKS_TO_WAIT else None
+                if wait is not None and not self._pause(wait):
+                    return Failed(i.reference, self._refused_reason, code, retryable=True)
+                if wait is not None:
+                    reason += f" and asked to wait {wait:.0f} s"
                 continue
             outcome = _outcome(i, status, answer)
             if isinstance(outcome, str):  # a 2xx that says nothing certain
@@ -127,19 +157,57 @@ class TremendousGiftCards:
         return Failed(i.reference, f"{reason} ({self.config.max_attempts} attempts)", code,
                       retryable=True)  # fmt: skip
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        """The answer's status and JSON (exact decimals; None: not JSON, or over
-        ANSWER_LIMIT bytes, which is not read further)."""
+    def _pause(self, wait: float) -> bool:
+        """The provider asked for ``wait`` seconds: every order of this client waits till
+        then, if what it adds to the waits granted fits in ``max_wait``. False: it does not;
+        no order is sent till then (each Failed, retryable, naming the wait asked)."""
+        now = asyncio.get_running_loop().time()
+        until = now + wait
+        added = max(0.0, until - max(now, self._paused_until))
+        if self._waited + added > self.config.max_wait:
+            self._refused_until = max(self._refused_until, until)
+            self._refused_reason = (
+                f"the gift card provider asked to wait {wait:.0f} s (Retry-After), more than "
+                f"the {self.config.max_wait:.0f} s a run waits in all"
+            )
+            return False
+        self._waited += added
+        self._paused_until = max(self._paused_until, until)
+        return True
+
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any, str | None]:
+        """The answer's status, JSON (exact decimals; None: not JSON, or over ANSWER_LIMIT
+        bytes, which is not read further) and Retry-After header."""
         async with self.http.stream("POST", url, content=body, headers=headers) as response:
+            retry_after = response.headers.get("Retry-After")
             raw = b""
             async for chunk in response.aiter_bytes():
                 raw += chunk
                 if len(raw) > ANSWER_LIMIT:
-                    return response.status_code, None
+                    return response.status_code, None, retry_after
         try:
-            return response.status_code, json.loads(raw, parse_float=Decimal)
+            return response.status_code, json.loads(raw, parse_float=Decimal), retry_after
         except ValueError:  # an HTML error page, an empty or cut body
-            return response.status_code, None
+            return response.status_code, None, retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """How long a Retry-After header asks to wait: delay-seconds (ASCII digits) or an
+    HTTP date (one in the past: 0); None when absent or unreadable (then the usual backoff)."""
+    text = (value or "").strip()
+    if not text or len(text) > 64:
+        return None
+    if re.fullmatch(r"[0-9]{1,10}", text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - utc_now()).total_seconds())
 
 
 def _outcome(i: PayoutInstruction, status_code: int, answer: Any) -> Outcome | str:

@@ -17,6 +17,12 @@ payouts) a payout of the same amount follows each transfer on the connected acco
 (`Stripe-Account` header, key `<key>-payout`), carrying the instruction's reference, so its
 `payout.paid` / `payout.failed` events name the item.
 
+Retry-After: stripe-python 16 never reads it. It retries connection errors, 409s and 5xx
+(a 503 too) after its own backoff (0.5 s doubled, at most 5 s, with jitter) and never a 429
+(unless Stripe-Should-Retry says so); Podium adds nothing: a 429 is Failed and retryable at
+once (pending for the next run, the same key), so nothing waits on Stripe's say
+(tests/payments/test_stripe_connect.py shows both against the stand-in).
+
 Stripe's answers are not trusted: at most ANSWER_LIMIT bytes of one are read; one that
 stalls, is cut or runs past ``timeout`` is a connection error (retried by stripe-python with
 the same key, then Failed and retryable); a transfer that cannot be read (no id, not a

@@ -167,3 +167,97 @@ async def test_given_an_order_for_another_amount_than_asked_then_failed_naming_b
         "in the provider's dashboard",
         "order_mismatch",
     )
+
+
+# --- Retry-After: waited as asked, within a bound ------------------------------------------
+
+
+def _gap(standin: GiftCardStandIn) -> float:
+    first, second = standin.requests[:2]
+    return second["at"] - first["at"]
+
+
+async def test_given_a_429_asking_to_wait_seconds_then_sent_again_no_sooner_and_paid_once(
+    standin: GiftCardStandIn,
+):
+    standin.refuse = [(429, "1")]
+    item = instruction(1, GIFT_ACCOUNT, currency="USD")
+
+    outcome = await asyncio.wait_for(_adapter(standin).pay(item), 10)  # retry_delay: 0.01 s
+
+    [order] = standin.orders
+    assert outcome == Paid(item.reference, provider_id=order["id"])
+    assert len(standin.requests) == 2
+    assert _gap(standin) >= 0.95  # as asked, not after the 0.01 s backoff
+
+
+async def test_given_a_503_asking_to_wait_till_an_http_date_then_sent_again_no_sooner(
+    standin: GiftCardStandIn,
+):
+    from datetime import timedelta
+    from email.utils import format_datetime
+
+    from domain.kit.clock import utc_now
+
+    # an HTTP date has whole seconds: two from now is more than one from now
+    standin.refuse = [(503, format_datetime(utc_now() + timedelta(seconds=2), usegmt=True))]
+    item = instruction(1, GIFT_ACCOUNT, currency="USD")
+
+    outcome = await asyncio.wait_for(_adapter(standin).pay(item), 10)
+
+    assert isinstance(outcome, Paid)
+    assert len(standin.orders) == 1
+    assert _gap(standin) >= 0.95
+
+
+async def test_given_a_provider_asking_for_a_longer_wait_than_allowed_then_pending_at_once(
+    standin: GiftCardStandIn,
+):
+    """Asked for 120 s, more than the 30 s a run waits: no wait, no second request, and no
+    request for the client's next items either until then; each pending, naming the wait."""
+    standin.refuse = [(429, "120")]
+    adapter = _adapter(standin)
+    started = asyncio.get_running_loop().time()
+
+    first = await asyncio.wait_for(adapter.pay(instruction(1, GIFT_ACCOUNT, currency="USD")), 10)
+    second = await asyncio.wait_for(adapter.pay(instruction(2, GIFT_ACCOUNT, currency="USD")), 10)
+
+    assert asyncio.get_running_loop().time() - started < 2
+    reason = ("the gift card provider asked to wait 120 s (Retry-After), more than the 30 s a "
+              "run waits in all")  # fmt: skip
+    assert first == Failed("item-000001", reason, "http_429", retryable=True)
+    assert second == Failed("item-000002", reason, "provider_asked_to_wait", retryable=True)
+    assert len(standin.requests) == 1
+    assert standin.orders == []
+
+
+async def test_given_waits_asked_again_and_again_then_at_most_max_wait_in_all(
+    standin: GiftCardStandIn,
+):
+    standin.refuse = [(429, "1"), (429, "1")]  # 2 s asked in all, 1.5 s allowed
+    started = asyncio.get_running_loop().time()
+
+    outcome = await asyncio.wait_for(
+        _adapter(standin, max_wait=1.5).pay(instruction(1, GIFT_ACCOUNT, currency="USD")), 10
+    )
+
+    assert 0.95 <= asyncio.get_running_loop().time() - started < 1.5
+    assert isinstance(outcome, Failed)
+    assert outcome.retryable
+    assert "asked to wait 1 s" in outcome.reason
+    assert len(standin.requests) == 2
+    assert standin.orders == []
+
+
+@pytest.mark.parametrize("header", ["soon", "-1", "1.5", "1e9", "٣", "x" * 100])
+async def test_given_an_unreadable_retry_after_then_the_usual_backoff(
+    standin: GiftCardStandIn, header: str
+):
+    standin.refuse = [(429, header)]
+
+    outcome = await asyncio.wait_for(
+        _adapter(standin).pay(instruction(1, GIFT_ACCOUNT, currency="USD")), 10
+    )
+
+    assert isinstance(outcome, Paid)
+    assert _gap(standin) < 0.5

@@ -504,3 +504,42 @@ async def test_given_the_transfer_listed_a_day_later_was_reversed_then_failed_no
     assert isinstance(outcome, Failed)
     assert (outcome.code, outcome.retryable) == ("transfer_reversed", False)
     assert len(standin.transfers) == 1
+
+
+# --- Retry-After: what stripe-python 16 does with it (Podium adds nothing) ------------------
+
+
+async def test_given_a_429_asking_to_wait_then_stripe_python_neither_waits_nor_retries(
+    standin: StripeStandIn,
+):
+    """stripe-python 16 never reads Retry-After and does not retry a 429 (only connection
+    errors, 409 and 5xx, or what Stripe-Should-Retry says): the item is Failed and retryable
+    at once, pending for the batch's next run, which sends the same key. Nothing waits."""
+    standin.faults.refuse = [(429, "30")]
+    item = instruction(1, STRIPE_ACCOUNT)
+    started = asyncio.get_running_loop().time()
+
+    outcome = await asyncio.wait_for(_adapter(standin).pay(item), 10)
+
+    assert asyncio.get_running_loop().time() - started < 2
+    assert isinstance(outcome, Failed)
+    assert (outcome.code, outcome.retryable) == ("RateLimitError", True)
+    assert len(standin.requests) == 1
+    assert standin.transfers == []
+
+
+async def test_given_a_503_asking_to_wait_then_stripe_python_retries_on_its_own_backoff(
+    standin: StripeStandIn,
+):
+    """A 503 is retried with the same key after stripe-python's own backoff (0.5 s doubled,
+    at most 5 s, ``max_network_retries`` times), whatever Retry-After asks: bounded."""
+    standin.faults.refuse = [(503, "30")]
+    item = instruction(1, STRIPE_ACCOUNT)
+    started = asyncio.get_running_loop().time()
+
+    outcome = await asyncio.wait_for(_adapter(standin).pay(item), 10)
+
+    assert asyncio.get_running_loop().time() - started < 5  # not the 30 s asked
+    [transfer] = standin.transfers
+    assert outcome == Submitted(item.reference, provider_id=transfer["id"])
+    assert [r["headers"]["Idempotency-Key"] for r in standin.requests] == [item.idempotency_key] * 2
