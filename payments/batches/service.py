@@ -350,6 +350,9 @@ async def _write_file(system: Viewer, batch_id: UUID, secret: bytes) -> None:
         outcomes: dict[str, Outcome] = {}
         instructions = []
         for item in items:
+            if (paid_already := await _paid_already(item)) is not None:
+                outcomes[item.reference] = paid_already
+                continue
             if batch.method is PayoutMethod.CSV_FILE:  # SAP pays by its own master data
                 instructions.append(await _instruction(batch, item, PayoutAccount(batch.method)))
                 continue
@@ -491,23 +494,49 @@ async def _pay_item(
         if item is None:
             return  # another executor holds it, or it was answered meanwhile
         _kill_point("item_locked", item.reference)
-        try:
-            account = await payout_account(
-                tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
-            )
-        except NoPayoutDetails:
-            outcome: Outcome = Failed(item.reference, "the payee has no payout details",
-                                      "no_payout_details")  # fmt: skip
-        else:
-            if account.method is not batch.method:
-                outcome = Failed(item.reference, f"the payee is paid by {account.method.value}, "
-                                 f"not {batch.method.value}", "method")  # fmt: skip
-            else:
-                outcome = await payer(await _instruction(batch, item, account))
+        outcome = await _paid_already(item) or await _paid_by(batch, item, payer, secret)
         _kill_point("item_answered", item.reference)
         await _record_outcome(system, item, outcome, attempt=True,
                               settles_later=batch.method in SETTLE_LATER)  # fmt: skip
     _kill_point("item_committed", item.reference)
+
+
+async def _paid_by(batch: PayoutBatch, item: PayoutItem, payer: Payer, secret: bytes) -> Outcome:
+    try:
+        account = await payout_account(
+            tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
+        )
+    except NoPayoutDetails:
+        return Failed(item.reference, "the payee has no payout details", "no_payout_details")
+    if account.method is not batch.method:
+        return Failed(item.reference, f"the payee is paid by {account.method.value}, "
+                      f"not {batch.method.value}", "method")  # fmt: skip
+    return await payer(await _instruction(batch, item, account))
+
+
+STATEMENT_PAID = "statement_paid"  # the code of an item whose statement was paid meanwhile
+
+
+async def _paid_already(item: PayoutItem) -> Failed | None:
+    """Why a pending item is not sent: its statement was paid meanwhile (by an item of
+    another batch a provider reported paid late, or recorded paid by hand: `podium statements
+    pay`); None: it is still to pay. Sending it would pay the statement twice."""
+    status = await Statement.filter(id=item.statement_id).values_list("status", flat=True)
+    if not status or status[0] != StatementStatus.PAID.value:
+        return None
+    other = (
+        await PayoutItem.filter(statement_id=item.statement_id, status=ItemStatus.PAID)
+        .exclude(id=item.id)
+        .values_list("reference", flat=True)
+    )
+    by = f"by item {other[0]}" if other else "by hand"
+    sent = (
+        "; it was sent before without a certain answer: look for that payment at the provider"
+        if item.attempts
+        else ""
+    )
+    return Failed(item.reference, f"its statement was paid meanwhile ({by}): not sent{sent}",
+                  STATEMENT_PAID)  # fmt: skip
 
 
 async def _record_outcome(

@@ -376,3 +376,28 @@ async def test_given_a_bad_payer_file_then_one_line_naming_it_and_nothing_stored
                            "--file", tmp_path / name)  # fmt: skip
         ran.one_line_error(named)
     assert "payout_files" not in (await Tenant.get(id=w.tenant.id)).settings
+
+
+async def test_given_a_statement_paid_meanwhile_then_the_file_leaves_its_item_out(db):
+    """ann's statement recorded paid by hand after the batch was made: the file carries bob
+    alone; ann's item fails naming why (in the file, the bank would pay her twice)."""
+    from payments.statements.models import StatementStatus
+
+    w = await _world(PayoutMethod.SEPA_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+    async with in_transaction():
+        batch = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=PayoutMethod.SEPA_FILE,
+                                           rep_ids=[w["ann"].id, w["bob"].id])  # fmt: skip
+        await service.approve_batch(viewer=w.viewer("admin"), batch_id=batch.id)
+        await service.start_execution(viewer=w.viewer("ops"), batch_id=batch.id)
+    await Statement.filter(user_id=w["ann"].id).update(status=StatementStatus.PAID.value)
+
+    await service.execute_batch(tenant_id=w.tenant.id, batch_id=batch.id, secret=SECRET)
+
+    assert await _statuses(batch) == {"ann": ItemStatus.FAILED, "bob": ItemStatus.SUBMITTED}
+    items = {i.user_id: i for i in await PayoutItem.filter(batch_id=batch.id)}
+    assert items[w["ann"].id].failure_code == "statement_paid"
+    content = bytes((await PayoutBatch.get(id=batch.id)).file_content or b"")
+    assert items[w["bob"].id].reference.encode() in content
+    assert items[w["ann"].id].reference.encode() not in content

@@ -411,3 +411,28 @@ async def test_given_a_transfer_answered_without_its_id_then_pending_named_then_
     [transfer] = standin.transfers
     [item] = (await _items(batch)).values()
     assert (item.status, item.provider_id) == (ItemStatus.PAID, transfer["id"])
+
+
+async def test_given_statements_paid_meanwhile_when_executed_then_their_items_are_not_sent(
+    db, standin: StripeStandIn
+):
+    """The period's statements recorded paid by hand (`podium statements pay`) while a batch
+    of them waits: its execution sends nothing for them (a second payment), failing each
+    item with the reason; a new batch does not take them."""
+    from payments.statements.service import mark_paid
+
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["ann"].id, w["bob"].id])
+    async with in_transaction():
+        assert await mark_paid(viewer=w.viewer("ops"), period="2026-10") == 3
+
+    summary = await _execute(w, batch)
+
+    assert (summary.paid, summary.failed, summary.done) == (0, 2, True)
+    assert standin.transfers == []
+    assert standin.requests == []
+    for item in (await _items(batch)).values():
+        assert (item.status, item.failure_code) == (ItemStatus.FAILED, "statement_paid")
+        assert item.failure_reason == "its statement was paid meanwhile (by hand): not sent"
+    statuses = await Statement.filter(tenant_id=w.tenant.id).values_list("status", flat=True)
+    assert set(statuses) == {"paid"}  # a failed item leaves a paid statement paid
