@@ -89,6 +89,12 @@ class PayoutItem(Model):
     provider_id = fields.CharField(max_length=255, null=True)
     attempts = fields.IntField(default=0)
     updated_at = fields.DatetimeField()
+    # settled by hand (`settle_item`): a pending item whose provider never answered for sure,
+    # declared paid or failed by a person (admin or payout ops), why, and their reference
+    settled_at = fields.DatetimeField(null=True)
+    settled_by = fields.UUIDField(null=True)
+    settle_reason = fields.TextField(null=True)
+    settle_reference = fields.CharField(max_length=100, null=True)
 
     class Meta:
         table = "payout_items"

@@ -9,17 +9,22 @@ crash before the commit rolls the item back to pending and a rerun sends the sam
 with the same key, which the provider answers with the first payment; two executors never
 hold one item (SKIP LOCKED). An answer that says nothing certain (timeout, 5xx) leaves the
 item pending, its reason shown, for the next run: never released to be paid again under
-another key."""
+another key. When the provider never answers for sure, payout ops settle the item by hand
+(`settle_item`): paid, or failed for the next batch, audited with who, why and a reference;
+a provider reporting a payment for such an item later is flagged on it, and no item whose
+statement is paid is sent."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,9 +33,10 @@ from tortoise.transactions import in_transaction
 
 from domain.audit.service import Change, record, record_many
 from domain.kit.clock import utc_now
-from domain.kit.errors import Forbidden, NotFound
+from domain.kit.errors import Forbidden, NotFound, quoted
 from domain.kit.money import is_currency
 from domain.kit.periods import parse_period
+from domain.kit.text import control_character
 from domain.org.models import User
 from domain.org.viewer import Viewer
 from payments.batches.errors import BatchError, BatchStateError
@@ -38,6 +44,7 @@ from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
+    REFERENCE,
     Failed,
     Outcome,
     Paid,
@@ -326,14 +333,21 @@ async def execute_batch(
     async with in_transaction():
         locked = await PayoutBatch.filter(id=batch_id).select_for_update().first()
         assert locked is not None
-        left = await PayoutItem.filter(batch_id=batch_id, status=ItemStatus.PENDING).exists()
-        if not left and locked.status is BatchStatus.EXECUTING:
-            before = _state(locked)
-            locked.status, locked.finished_at = BatchStatus.DONE, utc_now()
-            await locked.save(update_fields=["status", "finished_at"])
-            await record(viewer=system, action="payout_batch.done", entity_type="payout_batch",
-                         entity_id=str(batch_id), before=before, after=_state(locked))  # fmt: skip
+        left = await _finish(system, locked)
     return await _summary(batch_id, done=not left)
+
+
+async def _finish(viewer: Viewer, batch: PayoutBatch) -> bool:
+    """An executing batch (locked by the caller) none of whose items is pending is done;
+    audited. True: items are still pending."""
+    left = await PayoutItem.filter(batch_id=batch.id, status=ItemStatus.PENDING).exists()
+    if not left and batch.status is BatchStatus.EXECUTING:
+        before = _state(batch)
+        batch.status, batch.finished_at = BatchStatus.DONE, utc_now()
+        await batch.save(update_fields=["status", "finished_at"])
+        await record(viewer=viewer, action="payout_batch.done", entity_type="payout_batch",
+                     entity_id=str(batch.id), before=before, after=_state(batch))  # fmt: skip
+    return left
 
 
 async def _write_file(system: Viewer, batch_id: UUID, secret: bytes) -> None:
@@ -465,6 +479,104 @@ async def return_item(
     return item
 
 
+class SettleAs(StrEnum):
+    """What a person settling a pending item by hand says became of it."""
+
+    PAID = "paid"  # the provider (or another way) paid it: its statement is paid
+    FAILED = "failed"  # nothing was paid: its statement goes to the next batch
+
+
+SETTLED_FAILED = "settled_failed"  # the code of an item settled by hand as failed
+SETTLE_REFERENCE_LIMIT = 100
+
+
+def _settle_text(text: str | None, field: str, *, limit: int) -> str | None:
+    """``text`` stripped (None when empty), refused with ``field`` when it holds a control or
+    invisible format character (a reference is copied into audits and listings) or runs
+    past ``limit`` characters."""
+    value = (text or "").strip()
+    if (found := control_character(value)) or (
+        found := next((f"U+{ord(c):04X}" for c in value if unicodedata.category(c) == "Cf"), None)
+    ):
+        raise BatchError(f"contains a control character ({found}): give plain text",
+                         field=field)  # fmt: skip
+    if len(value) > limit:
+        raise BatchError(f"at most {limit} characters, not {len(value)}", field=field)
+    return value or None
+
+
+async def settle_item(
+    *,
+    viewer: Viewer,
+    batch_id: UUID | str,
+    item: str,
+    outcome: SettleAs | str,
+    reason: str,
+    reference: str | None = None,
+) -> PayoutItem:
+    """Payout ops settle by hand a pending item whose provider never answered for sure (a
+    Stripe transfer or gift card order left pending by the executions), saying what became of
+    it: ``paid`` (``reference``, required: the provider's transfer or order id, or the bank's
+    reference of another payment) marks it paid and its statement paid, as a provider's
+    success would; ``failed`` fails it as a provider's final refusal would (not a retryable
+    one, which would leave it pending): its statement is unpaid, for the next batch, under a
+    new reference and key. Settle as failed only once the provider shows no payment for the
+    item (its external id or transfer group is the item's reference): Podium cannot see a
+    payment it never heard back about, and the next batch pays again.
+
+    ``item`` is the item's reference (PB...-2) or id. Only a pending item sent at least once
+    is settled, and not while an execution is sending it (refused, not waited for). The
+    executions never send a settled item again; a provider reporting a payment of it later
+    is flagged on it (`_record_outcome`). The batch is done when no item is left pending.
+    Audited (`payout_item.settled`: who, the pending reason before, the reason and
+    reference), in the caller's transaction; bad input changes nothing."""
+    _require_ops(viewer, "batchId")
+    if viewer.user_id is None:
+        raise Forbidden("a person settles an item by hand: the audit names them", field="by")
+    try:
+        chosen = SettleAs(str(outcome).lower())
+    except ValueError:
+        raise BatchError("paid or failed", field="outcome") from None
+    said = _settle_text(reason, "reason", limit=100_000) or ""
+    said = " ".join(said.split())
+    if not 3 <= len(said) <= 500:
+        raise BatchError("say why, in 3 to 500 characters (what the provider shows, who "
+                         "checked)", field="reason")  # fmt: skip
+    ref = _settle_text(reference, "reference", limit=SETTLE_REFERENCE_LIMIT)
+    if chosen is SettleAs.PAID and ref is None:
+        raise BatchError("say where the payment is: the provider's transfer or order id, or "
+                         "the bank's reference", field="reference")  # fmt: skip
+    batch = await _locked(viewer, batch_id, field="batchId")
+    missing = NotFound(f"no item {quoted(str(item), 50)} in the batch", field="item")
+    try:
+        wanted = PayoutItem.filter(batch_id=batch.id, id=UUID(str(item)))
+    except ValueError:
+        if not REFERENCE.fullmatch(str(item)):
+            raise missing from None
+        wanted = PayoutItem.filter(batch_id=batch.id, reference=str(item))
+    found = await wanted.select_for_update(skip_locked=True).first()
+    if found is None:
+        if await wanted.exists():
+            raise BatchStateError("an execution is sending the item right now: settle "
+                                  "it once done, if still pending", field="item")  # fmt: skip
+        raise missing
+    if found.status is not ItemStatus.PENDING:
+        raise BatchStateError(f"the item is {found.status.value}: only a pending item, whose "
+                              "provider never answered for sure, is settled by hand",
+                              field="item")  # fmt: skip
+    if found.attempts == 0:
+        raise BatchStateError("the item was never sent: execute the batch (nothing to settle)",
+                              field="item")  # fmt: skip
+    result: Outcome = (
+        Paid(found.reference, provider_id=ref)
+        if chosen is SettleAs.PAID
+        else Failed(found.reference, f"settled by hand as failed: {said}", SETTLED_FAILED)
+    )
+    await _record_outcome(viewer, found, result, settled=_Settlement(said, ref))
+    await _finish(viewer, batch)
+    return found
+
+
 async def _summary(batch_id: UUID, *, done: bool) -> ExecutionSummary:
     counts = {
         row["status"]: int(row["n"])
@@ -539,6 +651,14 @@ async def _paid_already(item: PayoutItem) -> Failed | None:
                   STATEMENT_PAID)  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class _Settlement:
+    """What the person settling an item by hand said (`settle_item`)."""
+
+    reason: str
+    reference: str | None
+
+
 async def _record_outcome(
     system: Viewer,
     item: PayoutItem,
@@ -546,9 +666,10 @@ async def _record_outcome(
     *,
     attempt: bool = False,
     settles_later: bool = False,
+    settled: _Settlement | None = None,
 ) -> None:
-    """An item's new state from a provider's answer (or a webhook's), in the caller's
-    transaction, the item locked. Audited.
+    """An item's new state from a provider's answer (or a webhook's, or a person's who
+    settles it by hand: ``settled``), in the caller's transaction, the item locked. Audited.
 
     - Submitted or Paid: paid, and its statement with it. A Stripe transfer lands in the
       payee's connected account at once; Stripe pays it out to their bank on its schedule.
@@ -560,8 +681,25 @@ async def _record_outcome(
       next batch.
     - After payment: a reversed transfer (the money came back) fails the item and makes the
       statement unpaid again; a failed bank payout leaves the money in the payee's Stripe
-      balance: the item stays paid, the reason shown (paying again would pay twice)."""
-    before = {"status": item.status.value}
+      balance: the item stays paid, the reason shown (paying again would pay twice).
+    - A provider reporting a payment of an item settled by hand (as failed; or as paid
+      under another reference than the provider's) is believed, and flagged: the item is
+      paid (its statement too if it still waits, so no batch pays it again, and an item of
+      another batch holding it is not sent), code ``paid_after_settle``, the reason saying
+      the payee may have been paid twice and naming the other items of the statement."""
+    before: dict[str, Any] = {"status": item.status.value}
+    late = (
+        settled is None
+        and item.settled_at is not None
+        and isinstance(outcome, Paid | Submitted)
+        and (item.status is ItemStatus.FAILED or outcome.provider_id != item.settle_reference)
+    )
+    if late:
+        before["settled"] = "failed" if item.status is ItemStatus.FAILED else "paid"
+    if settled is not None:
+        before.update(reason=item.failure_reason, attempts=item.attempts)
+        item.settled_at, item.settled_by = utc_now(), system.user_id
+        item.settle_reason, item.settle_reference = settled.reason, settled.reference
     if attempt:
         item.attempts += 1
     if isinstance(outcome, Failed) and outcome.retryable:
@@ -582,13 +720,51 @@ async def _record_outcome(
         if item.status is not ItemStatus.PAID:
             item.status, item.failure_code, item.failure_reason = ItemStatus.PAID, None, None
             await _statement_paid(system, item.statement_id)
+    if late:
+        item.failure_code = PAID_AFTER_SETTLE
+        item.failure_reason = await _paid_after_settle(item, before["settled"], outcome)
     item.updated_at = utc_now()
     await item.save()
-    if before["status"] != item.status.value:
+    if settled is not None:
+        await record(viewer=system, action="payout_item.settled", entity_type="payout_item",
+                     entity_id=str(item.id), before=before,
+                     after={"status": item.status.value, "as": item.status.value,
+                            "reason": settled.reason, "reference": settled.reference,
+                            "providerId": item.provider_id})  # fmt: skip
+    elif late:
+        await record(viewer=system, action="payout_item.paid_after_settle",
+                     entity_type="payout_item", entity_id=str(item.id), before=before,
+                     after={"status": item.status.value, "reason": item.failure_reason,
+                            "providerId": outcome.provider_id})  # fmt: skip
+    elif before["status"] != item.status.value:
         await record(viewer=system, action=f"payout_item.{item.status.value}",
                      entity_type="payout_item", entity_id=str(item.id), before=before,
                      after={"status": item.status.value, "reason": item.failure_reason,
                             "providerId": item.provider_id})  # fmt: skip
+
+
+PAID_AFTER_SETTLE = "paid_after_settle"  # a provider reported a payment of a settled item
+
+
+async def _paid_after_settle(item: PayoutItem, settled_as: str, outcome: Outcome) -> str:
+    """The flag's reason: what the provider reported, what the person had settled, and the
+    other items of the statement (a pending one will not be sent: the statement is paid)."""
+    others = (
+        await PayoutItem.filter(statement_id=item.statement_id)
+        .exclude(id=item.id)
+        .order_by("updated_at")
+        .values_list("reference", "status")
+    )
+    shown = ", ".join(f"{reference} ({status})" for reference, status in others[-3:])
+    provider_id = quoted(outcome.provider_id, 60) if outcome.provider_id else "no id"
+    said = f"as {settled_as}" + (
+        f" ({quoted(item.settle_reference, 60)})" if item.settle_reference else ""
+    )
+    return (
+        f"the provider reported it paid ({provider_id}) after it was settled by hand {said}: "
+        "check that the payee was not paid twice"
+        + (f"; the statement's other items: {shown}" if shown else "")
+    )
 
 
 async def _statement_paid(system: Viewer, statement_id: UUID) -> None:
