@@ -1,6 +1,7 @@
-"""`podium payouts stripe|giftcards|origin|execute|confirm|return|report`: the tenant's Stripe key,
-gift card provider and file payers; an approved payout batch run in the foreground (what the
-worker's job does for `executePayoutBatch`); a file batch confirmed paid; what each payee
+"""`podium payouts stripe|giftcards|origin|execute|confirm|return|settle|report`: the tenant's
+Stripe key, gift card provider and file payers; an approved payout batch run in the
+foreground (what the worker's job does for `executePayoutBatch`); a file batch confirmed
+paid; an item returned, or settled by hand when its provider never answered; what each payee
 was paid in a year. Registered onto the typer app by api/cli.py. Bad input is one line on
 stderr and exit 2."""
 
@@ -221,6 +222,65 @@ def return_item(
 
     cli._with_database(cli._settings().database_url, run)
     sys.stdout.write(f"{batch}: {reference} returned\n")
+
+
+# the service's field names as this command's options, in its one-line refusals
+_SETTLE_OPTIONS = {"batchId": "--batch", "item": "--item", "outcome": "--as",
+                   "reason": "--reason", "reference": "--reference", "by": "--by"}  # fmt: skip
+
+
+@payouts_app.command("settle")
+def settle(
+    tenant: TenantArg,
+    batch: Annotated[str, typer.Option("--batch", help="The batch's id.")],
+    item: Annotated[str, typer.Option("--item", help="The item's reference (PB...-2) or id.")],
+    settle_as: Annotated[
+        str, typer.Option("--as", help="paid (the provider, or another way, paid it) or failed.")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why: what the provider shows, who checked.")
+    ],
+    by: Annotated[
+        str, typer.Option("--by", help="Your CRM id in the tenant (an admin or payout ops).")
+    ],
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="Where the payment is (required with --as paid)."),
+    ] = None,
+) -> None:
+    """A pending item whose provider never answered for sure, settled by hand: --as paid
+    (its statement paid, as a provider's success) with the transfer, order or bank
+    --reference; --as failed (its statement paid by the next batch, under a new key) only
+    once the provider shows no payment for the item's reference. Audited under --by's
+    name; a rerun never sends it again; a payment the provider reports later is flagged."""
+    from api import cli
+    from domain.kit.errors import DomainError, Forbidden, NotFound, quoted
+    from domain.org.models import Role
+    from domain.org.repository import UserRepository
+    from domain.org.viewer import Viewer
+    from payments.batches.service import settle_item
+
+    async def run() -> Any:
+        found = await cli._tenant(tenant)
+        person = await UserRepository(Viewer.system(found.id, "cli-payouts")).by_external_id(by)
+        if person is None:
+            raise NotFound(f"no person {quoted(by)} in tenant {quoted(tenant)}", field="--by")
+        if person.role not in (Role.ADMIN, Role.PAYOUT_OPS):
+            raise Forbidden("only admins and payout ops settle payout items", field="--by")
+        viewer = Viewer(tenant_id=found.id, user_id=person.id, role=person.role,
+                        request_id="cli-payouts")  # fmt: skip
+        try:
+            async with cli.in_transaction():
+                settled = await settle_item(viewer=viewer, batch_id=batch, item=item,
+                                            outcome=settle_as, reason=reason,
+                                            reference=reference)  # fmt: skip
+        except DomainError as exc:
+            exc.field = _SETTLE_OPTIONS.get(exc.field or "", exc.field)
+            raise
+        return settled
+
+    settled = cli._with_database(cli._settings().database_url, run)
+    sys.stdout.write(f"{batch}: {settled.reference} settled as {settled.status.value} by {by}\n")
 
 
 @payouts_app.command("report")

@@ -288,3 +288,50 @@ async def test_given_an_execution_sending_the_item_when_settling_then_refused_no
 
     assert busy.value.field == "item"
     assert (await PayoutItem.get(id=item.id)).status is ItemStatus.PENDING
+
+
+async def test_given_the_command_line_then_settled_as_the_named_person_or_the_option_named(
+    db: str, standin: StripeStandIn
+):
+    from tests.api.cli_runner import podium
+
+    w = await _world(standin)
+    batch, item = await _pending(w, standin)
+    base = ("payouts", "settle", "--tenant", "acme", "--batch", str(batch.id), "--item",
+            item.reference, "--by", "ops", "--as", "paid", "--reference", "tr_00000000000001",
+            "--reason", REASON)  # fmt: skip
+
+    def changed(**options: str) -> list[str]:
+        args = list(base)
+        for name, value in options.items():
+            args[args.index(f"--{name}") + 1] = value
+        return args
+
+    cases = [
+        (changed(tenant="nope"), "--tenant"),
+        (changed(batch="not-a-batch"), "--batch"),
+        (changed(item="PB0000000000000000-9"), "--item"),
+        (changed(**{"as": "maybe"}), "--as"),
+        (changed(reason="ok"), "--reason"),
+        (changed(reason="checked\x07"), "--reason"),
+        (changed(reference="tr_1\x1b[31m"), "--reference"),
+        (changed(reference="t" * 101), "--reference"),
+        (changed(reference=" "), "--reference"),
+        (changed(by="nobody"), "--by"),
+        (changed(by="ann"), "--by"),  # a rep
+    ]
+    for args, option in cases:
+        (await podium(db, *args)).one_line_error(option)
+    assert (await PayoutItem.get(id=item.id)).status is ItemStatus.PENDING
+    assert await _audit("payout_item.settled") == []
+
+    ran = await podium(db, *base)
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == f"{batch.id}: {item.reference} settled as paid by ops\n"
+    [entry] = await _audit("payout_item.settled")
+    assert (entry.actor_id, entry.actor_label) == (w["ops"].id, f"user:{w['ops'].id}")
+    assert entry.after is not None
+    assert (entry.after["reason"], entry.after["reference"]) == (REASON, "tr_00000000000001")
+    assert await _statement(w, "ann") == "paid"
+    (await podium(db, *base)).one_line_error("--item", "the item is paid")
