@@ -25,6 +25,7 @@ from api.graphql.batches.resolvers import (
     payout_batch,
     payout_batches,
     return_payout_item,
+    settle_payout_item,
 )
 from api.graphql.batches.types import PaidInYear, PayoutBatch
 from api.graphql.disputes.mutations.raise_dispute import RaiseDisputeResult, raise_dispute
@@ -326,6 +327,15 @@ class Mutation:
         description="Payout ops and admins: one item of an executed file or gift card batch "
         "that the bank (payroll, SAP, the provider) did not pay or gave back, by its "
         "reference: failed with the reason, its statement unpaid again for the next batch.",
+    )
+    settle_payout_item: PayoutBatchResult = strawberry.mutation(
+        resolver=settle_payout_item,
+        description="Payout ops and admins: a pending item whose provider never answered "
+        "for sure (by its reference or id), settled by hand, saying why: PAID, with the "
+        "transfer, order or bank reference (item and statement paid), or FAILED (its "
+        "statement paid by the next batch: only once the provider shows no payment for the "
+        "item's reference). Audited with who, why and the reference; never sent again; a "
+        "payment the provider reports later is flagged on the item.",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

@@ -335,3 +335,54 @@ async def test_given_the_command_line_then_settled_as_the_named_person_or_the_op
     assert (entry.after["reason"], entry.after["reference"]) == (REASON, "tr_00000000000001")
     assert await _statement(w, "ann") == "paid"
     (await podium(db, *base)).one_line_error("--item", "the item is paid")
+
+
+SETTLE = """mutation ($b: ID!, $i: String!, $o: SettledAs!, $r: String!, $ref: String) {
+  settlePayoutItem(batchId: $b, item: $i, outcome: $o, reason: $r, reference: $ref) {
+    __typename ... on UserError { code message field }
+    ... on PayoutBatch { status items { edges { node { reference status providerId
+      failureReason settledAt settleReason settleReference settledBy { id } } } } } } }"""
+
+
+async def test_given_graphql_then_payout_ops_settle_and_bad_input_is_a_user_error_naming_it(
+    api: Any, standin: StripeStandIn
+):
+    w = await _world(standin)
+    batch, item = await _pending(w, standin)
+    ops, ann = api.as_(w.tenant, w["ops"]), api.as_(w.tenant, w["ann"])
+    good = {"b": str(batch.id), "i": item.reference, "o": "PAID", "r": REASON,
+            "ref": "tr_00000000000001"}  # fmt: skip
+
+    forbidden = await ann.gql(SETTLE, good)
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    for changes, field in [
+        ({"b": "not-a-batch"}, "batchId"),
+        ({"i": "PB0000000000000000-9"}, "item"),
+        ({"r": "no"}, "reason"),
+        ({"r": "checked\nby Mia"}, "reason"),
+        ({"ref": None}, "reference"),
+        ({"ref": "tr_1\x1b[31m"}, "reference"),
+        ({"ref": "t" * 101}, "reference"),
+    ]:
+        answer = await ops.gql(SETTLE, {**good, **changes})
+        refused = answer["data"]["settlePayoutItem"]
+        assert (refused["__typename"], refused["field"]) == ("UserError", field), changes
+    assert (await PayoutItem.get(id=item.id)).status is ItemStatus.PENDING
+    assert await _audit("payout_item.settled") == []
+
+    answer = await ops.gql(SETTLE, good)
+
+    settled = answer["data"]["settlePayoutItem"]
+    assert settled["status"] == "DONE"
+    [edge] = settled["items"]["edges"]
+    node = edge["node"]
+    assert (node["status"], node["providerId"], node["failureReason"]) == (
+        "PAID", "tr_00000000000001", None,
+    )  # fmt: skip
+    assert (node["settleReason"], node["settleReference"]) == (REASON, "tr_00000000000001")
+    assert node["settledAt"] is not None
+    assert node["settledBy"] == {"id": str(w["ops"].id)}
+    [entry] = await _audit("payout_item.settled")
+    assert entry.actor_id == w["ops"].id
+    again = (await ops.gql(SETTLE, good))["data"]["settlePayoutItem"]
+    assert (again["__typename"], again["field"]) == ("UserError", "item")

@@ -1,5 +1,6 @@
-"""`createPayoutBatch`, `approvePayoutBatch`, `executePayoutBatch`, `payoutBatch` and
-`paidByPayee`: payout ops and admins."""
+"""`createPayoutBatch`, `approvePayoutBatch`, `executePayoutBatch`, `confirmPayoutBatch`,
+`returnPayoutItem`, `settlePayoutItem`, `payoutBatch` and `paidByPayee`: payout ops and
+admins."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from graphql import GraphQLError
 from strawberry.types import Info
 from tortoise.transactions import in_transaction
 
-from api.graphql.batches.types import CreatePayoutBatchInput, PaidInYear, PayoutBatch
+from api.graphql.batches.types import (
+    CreatePayoutBatchInput,
+    PaidInYear,
+    PayoutBatch,
+    SettledAs,
+)
 from api.graphql.errors import UserError, user_error
 from api.graphql.money import money
 from api.graphql.people.types import Rep
@@ -81,6 +87,25 @@ async def return_payout_item(
     async def work() -> Any:
         await service.return_item(viewer=viewer, batch_id=batch_id, reference=reference,
                                   reason=reason)  # fmt: skip
+        return await service.batch_of(viewer=viewer, batch_id=batch_id)
+
+    return await _batch_or_error(work)
+
+
+async def settle_payout_item(
+    info: Info[Any, None],
+    batch_id: strawberry.ID,
+    item: str,
+    outcome: SettledAs,
+    reason: str,
+    reference: str | None = None,
+) -> PayoutBatchResult:
+    viewer = info.context.viewer
+
+    async def work() -> Any:
+        await service.settle_item(viewer=viewer, batch_id=batch_id, item=item,
+                                  outcome=outcome.value, reason=reason,
+                                  reference=reference)  # fmt: skip
         return await service.batch_of(viewer=viewer, batch_id=batch_id)
 
     return await _batch_or_error(work)

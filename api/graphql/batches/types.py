@@ -34,6 +34,13 @@ class PayoutItemStatus(Enum):
     FAILED = "failed"
 
 
+@strawberry.enum(description="What became of a pending item settled by hand: PAID (its "
+                 "statement paid) or FAILED (its statement paid by the next batch).")  # fmt: skip
+class SettledAs(Enum):
+    PAID = "paid"
+    FAILED = "failed"
+
+
 @strawberry.input(description="The period's approved, unpaid statements paid by one method, "
                   "in one currency (left out: the only one there is), of repIds (left out: "
                   "everyone paid by that method).")  # fmt: skip
@@ -50,10 +57,19 @@ class PayoutItem:
     status: PayoutItemStatus
     reference: str = strawberry.field(description="Unique per tenant: the payment's key.")
     failure_reason: str | None = strawberry.field(
-        description="Why it failed, or why it is still pending (sent again by the next run)."
+        description="Why it failed, or why it is still pending (sent again by the next run); "
+        "on a paid item, what to look at (a failed bank payout, a payment the provider "
+        "reported after the item was settled by hand)."
     )
     provider_id: str | None
     attempts: int
+    settled_at: datetime | None = strawberry.field(
+        description="When a person settled it by hand (settlePayoutItem); null otherwise."
+    )
+    settle_reason: str | None = strawberry.field(description="Why, as they said.")
+    settle_reference: str | None = strawberry.field(
+        description="The transfer, order or bank reference they gave."
+    )
     item: strawberry.Private[models.PayoutItem]
 
     @strawberry.field
@@ -67,11 +83,22 @@ class PayoutItem:
         found = await info.context.loaders.people.load(self.item.user_id)
         return Rep.of(found) if isinstance(found, User) else None
 
+    @strawberry.field(description="Who settled it by hand; null otherwise.")
+    async def settled_by(self, info: Info[Any, None]) -> Rep | None:
+        from domain.org.models import User
+
+        if self.item.settled_by is None:
+            return None
+        found = await info.context.loaders.people.load(self.item.settled_by)
+        return Rep.of(found) if isinstance(found, User) else None
+
     @classmethod
     def of(cls, i: models.PayoutItem) -> PayoutItem:
         return cls(id=strawberry.ID(str(i.id)), status=PayoutItemStatus(i.status.value),
                    reference=i.reference, failure_reason=i.failure_reason,
-                   provider_id=i.provider_id, attempts=i.attempts, item=i)  # fmt: skip
+                   provider_id=i.provider_id, attempts=i.attempts, settled_at=i.settled_at,
+                   settle_reason=i.settle_reason, settle_reference=i.settle_reference,
+                   item=i)  # fmt: skip
 
 
 @strawberry.type(description="Approved statements paid together by one method.")
