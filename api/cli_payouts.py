@@ -29,7 +29,7 @@ def execute(
 ) -> None:
     """Pay an approved (or executing) batch's pending items, each exactly once: killed
     half-way, run it again. Exit 0 when done, 1 when items are still pending (a provider
-    answered nothing certain: run again)."""
+    answered nothing certain: run again, or settle one by hand: `podium payouts settle`)."""
     from uuid import UUID
 
     from api import cli
