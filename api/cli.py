@@ -87,6 +87,34 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _refuse_taken_address(host: str, port: int) -> None:
+    """One line and exit 2 when the API could not listen on ``host:port`` (another `podium
+    dev` in another folder, any server on the port, a host that is not this machine's), said
+    before anything starts: uvicorn would say it only once the servers were up and the demo
+    seeded, in its own log line, and exit 3."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        _fail(f"--host: {quoted(host)} is not an address of this machine: {exc}")
+        return
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _fail(
+                    f"--port: {host}:{port} is in use (another podium dev or server?): "
+                    "choose another port with --port or PODIUM_PORT"
+                )
+            _fail(f"--host: cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 def _write_output(path: Path, text: str) -> None:
     """What a command writes to its ``-o FILE``: a path that cannot be written (no such
     folder, a folder, no permission) is one line naming -o and exit status 2."""
@@ -322,6 +350,7 @@ def serve(
     import uvicorn
 
     _settings()  # a bad setting is one line here, not a traceback inside uvicorn
+    _refuse_taken_address(host, port)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

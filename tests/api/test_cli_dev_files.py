@@ -5,6 +5,7 @@ second holder; and `--id` values of any text are parsed at the edge."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 
@@ -71,6 +72,33 @@ async def test_given_a_stale_dev_env_file_when_a_command_runs_then_one_line_with
     last = ran.stderr.splitlines()[-1]
     assert last.startswith(f"podium: cannot use the database at {nowhere} (from ")
     assert "is podium dev still running?" in last
+
+
+@pytest.mark.parametrize("command", ["dev", "serve"])
+async def test_given_the_port_taken_when_dev_or_serve_starts_then_one_line_before_anything_starts(
+    tmp_path: Path, command: str
+):
+    # nothing listens at these: had the command got as far as the database or Redis, it would
+    # say so (exit 1) rather than name the port
+    nowhere = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/podium",
+               "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # fmt: skip
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        ran = await podium_in(tmp_path, command, "--port", str(port), **nowhere)
+
+    line = ran.one_line_error(f"--port: 127.0.0.1:{port} is in use", "PODIUM_PORT")
+    assert "another podium dev" in line
+    assert not (tmp_path / ".podium" / "env").exists()  # no server was started
+
+
+async def test_given_a_host_not_of_this_machine_when_serve_starts_then_one_line(tmp_path: Path):
+    ran = await podium_in(tmp_path, "serve", "--host", "no-such-host.invalid",
+                          "--port", str(free_port()))  # fmt: skip
+
+    ran.one_line_error("--host: 'no-such-host.invalid' is not an address of this machine")
 
 
 def test_given_the_lock_held_when_taken_again_then_refused_naming_the_holder(tmp_path: Path):
