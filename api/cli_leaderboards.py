@@ -65,8 +65,8 @@ def _definition(path: Path) -> dict[str, Any]:
 @leaderboards_app.command("create")
 def create(tenant: TenantArg, path: FileOption) -> None:
     """Create a board (YAML or JSON: name, metric, period_kind, team or group) and fill it from the
-    stored results. Metric: a measure id (bookings), attainment:bookings, count:bookings or
-    earnings."""
+    stored results. Metric: a measure id (bookings), attainment:bookings, count:bookings,
+    earnings or xp."""
     from api import cli
     from domain.kit.errors import InvalidInput
     from domain.org.models import User
@@ -105,6 +105,48 @@ def create(tenant: TenantArg, path: FileOption) -> None:
 
     name, ranked = _with_redis(lambda: cli._with_database(settings.database_url, work))
     sys.stdout.write(f"leaderboard {name!r}: {cli._plural(ranked, 'person', 'people')} ranked\n")
+
+
+@leaderboards_app.command("list")
+def list_boards(
+    tenant: TenantArg,
+    top: Annotated[
+        int, typer.Option("--top", min=0, max=100, help="How many leaders to show per board.")
+    ] = 3,
+) -> None:
+    """Every board with its current period, whom it ranks and its leaders (every score shown,
+    whatever the tenant hides from reps)."""
+    from api import cli
+    from gamification.leaderboards.service import Leaders, leaders
+    from gamification.leaderboards.store import BoardStore
+
+    settings = cli._settings()
+
+    async def work() -> list[Leaders]:
+        from redis.asyncio import Redis
+
+        found = await cli._tenant(tenant)
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            return await leaders(tenant_id=found.id, store=BoardStore(redis), first=top)
+        finally:
+            await redis.aclose()
+
+    boards = _with_redis(lambda: cli._with_database(settings.database_url, work))
+    lines = [] if boards else [f"no leaderboards in {tenant!r} (podium leaderboards create ...)"]
+    for shown in boards:
+        board = shown.board
+        scope = (
+            f"team {shown.team.external_id}" if shown.team is not None
+            else f"group {board.group_name}" if board.group_name is not None
+            else "tenant"
+        )  # fmt: skip
+        ranked = cli._plural(shown.ranked, "person", "people")
+        lines.append(f"{board.name} ({board.metric}, {shown.period}, {scope}): {ranked} ranked")
+        for entry, person in shown.top:
+            who = f"{person.display_name} ({person.external_id})" if person else str(entry.user_id)
+            lines.append(f"  {entry.rank:>3}  {who:<40} {entry.score}")
+    sys.stdout.write("".join(line + "\n" for line in lines))
 
 
 def _with_redis(run: Any) -> Any:

@@ -40,7 +40,7 @@ from domain.kit.text import blank
 from domain.notifications.models import NotificationKind
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.texts import render
-from domain.org.models import Role
+from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.tenants.models import Tenant
@@ -556,4 +556,38 @@ async def standings(*, viewer: Viewer, store: BoardStore) -> list[Standing]:
             continue
         metric = stored_metric(board.metric)
         out.append(Standing(board, period.id, found.rank, found.of, metric.shown(found.score)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Leaders:
+    """A board as `podium leaderboards list` shows it: its current period, whom it ranks
+    (the manager of a team board), how many it ranks, and its top entries with their people."""
+
+    board: Leaderboard
+    period: str
+    team: User | None
+    ranked: int
+    top: list[tuple[Entry, User | None]]
+
+
+async def leaders(*, tenant_id: UUID, store: BoardStore, first: int) -> list[Leaders]:
+    """Every board of the tenant, by name, with its top ``first`` of the current period, as
+    the system sees them (every score shown)."""
+    viewer = Viewer.system(tenant_id, "leaderboards")
+    tenant = await get_tenant(tenant_id)
+    repository = LeaderboardRepository(tenant_id)
+    out = []
+    for board in await repository.boards():
+        period = period_of(tenant, board.period_kind).id
+        key = board_key(board.id, period)
+        top = await board_entries(viewer=viewer, store=store, board=board, period=period,
+                                  first=first)  # fmt: skip
+        wanted = [entry.user_id for entry in top]
+        if board.team_id is not None:
+            wanted.append(board.team_id)
+        people = await repository.people(wanted)
+        team = people.get(board.team_id) if board.team_id is not None else None
+        ranked = [(entry, people.get(entry.user_id)) for entry in top]
+        out.append(Leaders(board, period, team, await store.size(key), ranked))
     return out

@@ -1,6 +1,6 @@
 """`podium leaderboards create --file`: a board from YAML or JSON, filled from the stored
 results; bad files and bad definitions are one line and exit 2, nothing stored;
-`podium rebuild-cache` rebuilds the boards."""
+`podium rebuild-cache` rebuilds the boards; `podium leaderboards list` shows their leaders."""
 
 from __future__ import annotations
 
@@ -109,3 +109,27 @@ async def test_given_bad_files_then_one_line_exit_2_and_nothing_stored(
         ran.one_line_error(says)
 
     assert await Leaderboard.all().count() == 0
+
+
+async def test_given_boards_when_listed_then_each_with_its_period_scope_and_leaders(
+    db: str, redis_url: str, tmp_path: Path
+):
+    await _tenant_with_two_reps()
+    board = tmp_path / "board.yaml"
+    board.write_text("name: North attainment\nmetric: attainment:bookings\nperiod_kind: month\n"
+                     "team: mgr-north\n")  # fmt: skip
+    made = await podium(
+        db, redis_url, "leaderboards", "create", "--tenant", "acme", "--file", board
+    )
+    assert made.returncode == 0, made.stderr
+
+    listed = await podium(db, redis_url, "leaderboards", "list", "--tenant", "acme", "--top", "1")
+
+    assert listed.returncode == 0, listed.stderr
+    month = h.this_period().id
+    assert listed.stdout.splitlines() == [
+        f"North attainment (attainment:bookings, {month}, team mgr-north): 2 people ranked",
+        f"    1  {'Ana (ana)':<40} 0.750000",
+    ]
+    unknown = await podium(db, redis_url, "leaderboards", "list", "--tenant", "nope")
+    unknown.one_line_error("--tenant", "no tenant 'nope'")
