@@ -161,8 +161,17 @@ def origin(
         return
     try:
         values = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        cli._fail(f"--file: {exc}")
+    except FileNotFoundError:
+        cli._fail(f"--file: {file}: no such file")
+        return
+    except OSError as exc:  # a folder, no permission
+        cli._fail(f"--file: {file}: cannot read: {exc.strerror or exc}")
+        return
+    except UnicodeDecodeError:
+        cli._fail(f"--file: {file}: is not a UTF-8 text file")
+        return
+    except json.JSONDecodeError as exc:
+        cli._fail(f"--file: {file}: not valid JSON: {exc}")
         return
     except RecursionError:
         cli._fail("--file: nested too deeply to be a payer's details")
