@@ -208,14 +208,25 @@ def _settings() -> Settings:
         raise  # unreachable: _fail exits
 
 
-def _unreachable(database_url: str, exc: BaseException) -> None:
-    """The database is not there: one line, exit status 1 (not the user's input)."""
+def database_trouble(exc: BaseException) -> str:
+    """Why the database could not be used, in the server's words: tortoise's "Can't establish
+    connection to database podium" hides whether the server is down, the password wrong or
+    the database missing (then with the command that creates it)."""
     import asyncpg
+    from tortoise.exceptions import DBConnectionError
 
+    cause = exc.__cause__ if isinstance(exc, DBConnectionError) and exc.__cause__ else exc
+    if isinstance(cause, asyncpg.InvalidCatalogNameError):
+        return f"{cause}: create it (createdb, or CREATE DATABASE in psql), then run podium again"
+    if isinstance(cause, asyncpg.exceptions.InternalClientError):
+        return f"the connection was lost mid-statement ({cause})"
+    return str(cause) or type(cause).__name__
+
+
+def _unreachable(database_url: str, exc: BaseException | str) -> None:
+    """The database is not there: one line, exit status 1 (not the user's input)."""
     hint = f" (from {_dev_env[0]}: is podium dev still running?)" if _dev_env else ""
-    reason: object = exc
-    if isinstance(exc, asyncpg.exceptions.InternalClientError):
-        reason = f"the connection was lost mid-statement ({exc})"
+    reason = exc if isinstance(exc, str) else database_trouble(exc)
     sys.stderr.write(
         f"podium: cannot use the database at {_redact(database_url)}{hint}: {reason}\n"
     )

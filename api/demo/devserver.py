@@ -135,7 +135,9 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
         sys.stderr.write(f"podium: {exc}\n")
         raise typer.Exit(2) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBConnectionError) as exc:
-        sys.stderr.write(f"podium: cannot use the database: {exc}\n")
+        from api.cli import database_trouble
+
+        sys.stderr.write(f"podium: cannot use the database: {database_trouble(exc)}\n")
         raise typer.Exit(1) from None
     except (KeyboardInterrupt, _Stop):
         pass

@@ -72,6 +72,22 @@ async def test_given_unreachable_database_when_migrating_then_one_line_and_exit_
     assert "s3cret" not in ran.stderr
 
 
+@pytest.mark.parametrize("command", [("migrate",), ("people", "list", "--tenant", "acme")])
+async def test_given_a_database_that_does_not_exist_then_one_line_saying_so_and_how_to_fix_it(
+    command: tuple[str, ...],
+):
+    """The server is up but the database named in DATABASE_URL is not there (a newcomer's own
+    PostgreSQL): the line says so, not tortoise's "Can't establish connection"."""
+    name = f"podium_cli_missing_{os.getpid()}"
+
+    ran = await podium(_database_url(name), *command)
+
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert len(ran.stderr.splitlines()) == 1
+    assert f'database "{name}" does not exist: create it (createdb' in ran.stderr
+
+
 async def test_given_a_database_never_migrated_when_closing_then_one_line_naming_migrate():
     name = f"podium_cli_unmigrated_{os.getpid()}"
     admin = await asyncpg.connect(_admin_dsn())
