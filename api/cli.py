@@ -189,13 +189,16 @@ _dev_env: list[Path] = []  # the .podium/env file the URLs came from, once read
 
 def _settings() -> Settings:
     """The settings; with neither DATABASE_URL nor REDIS_URL set, those of a `podium dev`
-    running in this folder (its .podium/env), and a line on stderr saying so."""
+    running in this folder (its .podium/env), and a line on stderr saying so. Never in
+    production: a service started in a checkout where someone ran `make run` must not serve
+    from the demo's embedded database."""
     import os
 
     from api.demo.devfiles import data_dir, load_dev_env
     from api.settings import Settings, SettingsError
 
-    if not _dev_env and (used := load_dev_env(os.environ, data_dir())):
+    development = os.environ.get("PODIUM_ENV", "development") == "development"
+    if not _dev_env and development and (used := load_dev_env(os.environ, data_dir())):
         _dev_env.append(used)
         sys.stderr.write(
             f"podium: using podium dev's database {_redact(os.environ['DATABASE_URL'])} "

@@ -57,6 +57,18 @@ async def test_given_a_dev_env_file_when_no_urls_are_set_then_commands_use_it_an
     assert explicit.stderr == ""  # the environment wins; the file is not read
 
 
+async def test_given_a_dev_env_file_when_production_starts_without_urls_then_refused_not_used(
+    db: str, redis_url: str, tmp_path: Path
+):
+    """`make run` in one terminal and `make test` (or a production start) in another: the
+    demo's .podium/env must not stand in for the URLs production requires."""
+    devfiles.write_env(tmp_path / ".podium", {"DATABASE_URL": db, "REDIS_URL": redis_url})
+
+    ran = await podium_in(tmp_path, "serve", "--port", str(free_port()), PODIUM_ENV="production")
+
+    ran.one_line_error("DATABASE_URL and REDIS_URL are required when PODIUM_ENV=production")
+
+
 async def test_given_a_stale_dev_env_file_when_a_command_runs_then_one_line_with_a_hint(
     tmp_path: Path,
 ):
