@@ -8,10 +8,13 @@ stderr and exit 2."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+T = TypeVar("T")
 
 TenantArg = Annotated[
     str, typer.Option("--tenant", envvar="PODIUM_TENANT", help="The tenant's slug.")
@@ -20,6 +23,24 @@ TenantArg = Annotated[
 payouts_app = typer.Typer(
     help="Payouts: the Stripe key, execute a batch, report a year.", no_args_is_help=True
 )
+
+# the services name their inputs as the GraphQL arguments do; a command's are its options
+_OPTIONS = {"id": "--batch", "batchId": "--batch", "reference": "--reference",
+            "reason": "--reason"}  # fmt: skip
+
+
+def _named_as_options(work: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """``work``, its refusals naming the command's option (``--batch``), not ``id``."""
+    from domain.kit.errors import DomainError
+
+    async def run() -> T:
+        try:
+            return await work()
+        except DomainError as exc:
+            exc.field = _OPTIONS.get(exc.field or "", exc.field)
+            raise
+
+    return run
 
 
 @payouts_app.command("execute")
@@ -48,7 +69,7 @@ def execute(
             secret=settings.payout_details_secret,
         )  # fmt: skip
 
-    summary = cli._with_database(settings.database_url, run)
+    summary = cli._with_database(settings.database_url, _named_as_options(run))
     sys.stdout.write(
         f"{batch}: {summary.paid} paid, {summary.failed} failed, {summary.pending} pending"
         f"{'; done' if summary.done else '; run it again for the pending ones'}\n"
@@ -206,7 +227,7 @@ def confirm(
             return await confirm_batch(viewer=Viewer.system(found.id, "cli-payouts"),
                                        batch_id=batch)  # fmt: skip
 
-    cli._with_database(cli._settings().database_url, run)
+    cli._with_database(cli._settings().database_url, _named_as_options(run))
     sys.stdout.write(f"{batch}: confirmed paid\n")
 
 
@@ -229,7 +250,7 @@ def return_item(
             return await returned(viewer=Viewer.system(found.id, "cli-payouts"),
                                   batch_id=batch, reference=reference, reason=reason)  # fmt: skip
 
-    cli._with_database(cli._settings().database_url, run)
+    cli._with_database(cli._settings().database_url, _named_as_options(run))
     sys.stdout.write(f"{batch}: {reference} returned\n")
 
 
