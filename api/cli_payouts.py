@@ -26,7 +26,7 @@ payouts_app = typer.Typer(
 
 # the services name their inputs as the GraphQL arguments do; a command's are its options
 _OPTIONS = {"id": "--batch", "batchId": "--batch", "reference": "--reference",
-            "reason": "--reason"}  # fmt: skip
+            "reason": "--reason", "item": "--item", "outcome": "--as", "by": "--by"}  # fmt: skip
 
 
 def _named_as_options(work: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
@@ -255,10 +255,6 @@ def return_item(
 
 
 # the service's field names as this command's options, in its one-line refusals
-_SETTLE_OPTIONS = {"batchId": "--batch", "item": "--item", "outcome": "--as",
-                   "reason": "--reason", "reference": "--reference", "by": "--by"}  # fmt: skip
-
-
 @payouts_app.command("settle")
 def settle(
     tenant: TenantArg,
@@ -284,7 +280,7 @@ def settle(
     once the provider shows no payment for the item's reference. Audited under --by's
     name; a rerun never sends it again; a payment the provider reports later is flagged."""
     from api import cli
-    from domain.kit.errors import DomainError, Forbidden, NotFound, quoted
+    from domain.kit.errors import Forbidden, NotFound, quoted
     from domain.org.models import Role
     from domain.org.repository import UserRepository
     from domain.org.viewer import Viewer
@@ -299,17 +295,12 @@ def settle(
             raise Forbidden("only admins and payout ops settle payout items", field="--by")
         viewer = Viewer(tenant_id=found.id, user_id=person.id, role=person.role,
                         request_id="cli-payouts")  # fmt: skip
-        try:
-            async with cli.in_transaction():
-                settled = await settle_item(viewer=viewer, batch_id=batch, item=item,
-                                            outcome=settle_as, reason=reason,
-                                            reference=reference)  # fmt: skip
-        except DomainError as exc:
-            exc.field = _SETTLE_OPTIONS.get(exc.field or "", exc.field)
-            raise
-        return settled
+        async with cli.in_transaction():
+            return await settle_item(viewer=viewer, batch_id=batch, item=item,
+                                     outcome=settle_as, reason=reason,
+                                     reference=reference)  # fmt: skip
 
-    settled = cli._with_database(cli._settings().database_url, run)
+    settled = cli._with_database(cli._settings().database_url, _named_as_options(run))
     sys.stdout.write(f"{batch}: {settled.reference} settled as {settled.status.value} by {by}\n")
 
 
