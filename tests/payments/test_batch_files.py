@@ -6,7 +6,6 @@ same file."""
 
 from __future__ import annotations
 
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
 from tests.api.cli_runner import ROOT
 from tests.payments.helpers import World, approved_october, execute_in_process, make_world
+from tests.xmllint import xsd_accepts
 
 XSD = ROOT / "payments" / "methods" / "xsd" / "pain.001.001.09.xsd"
 ADDRESS = {"street": "Sonnenallee", "building_number": "1", "postal_code": "20095",
@@ -67,9 +67,7 @@ async def _run(w: World, method: PayoutMethod) -> PayoutBatch:
 
 
 def _xmllint_accepts(path: Path) -> None:
-    checked = subprocess.run(["xmllint", "--noout", "--nonet", "--schema", str(XSD), str(path)],
-                             capture_output=True, text=True, check=False)  # fmt: skip
-    assert checked.returncode == 0, checked.stderr
+    xsd_accepts(XSD, path)
 
 
 async def _statuses(batch: PayoutBatch) -> dict[str, ItemStatus]:
