@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from schwifty import IBAN
@@ -37,6 +38,7 @@ from domain.crm.service import import_quotas, import_reps, import_transactions
 from domain.earnings.close import record_late_events
 from domain.earnings.service import close_period, recompute_rep_period
 from domain.kit.periods import Period, period_containing
+from domain.notifications.models import Notification, NotificationKind
 from domain.org.models import Role, User
 from domain.org.service import create_user
 from domain.org.viewer import Viewer
@@ -377,6 +379,7 @@ async def seed_demo(
     await _seed_gamification(system, people, users, periods, today)
     await _seed_contest(users, today)
     await _seed_payout_details(system, people, channels, users, payout_details_secret)
+    await _onboarded(tenant.id, start)
     await _seed_statements(system, users, periods)  # a payout batch reads the details
     return DemoSummary(
         tenant=tenant,
@@ -635,6 +638,16 @@ async def _seed_payout_details(
             method=PayoutMethod.NACHA_FILE, routing_number=routing, account_number=account,
             account_type=kind,
         )  # fmt: skip
+
+
+async def _onboarded(tenant_id: UUID, start: date) -> None:
+    """The payees' "payout details set" messages belong to their onboarding, before the
+    demo's months: dated then, read and not to push, so that no inbox opens on one (a new
+    message of that kind is the sign of a hijacked account, as the README says)."""
+    at = datetime.combine(start, time(9), tzinfo=ZoneInfo(TIME_ZONE))
+    await Notification.filter(tenant_id=tenant_id, kind=NotificationKind.PAYOUT_DETAILS).update(
+        created_at=at, read_at=at, pushed_at=at
+    )
 
 
 def _as(user: User) -> Viewer:

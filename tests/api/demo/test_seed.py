@@ -198,3 +198,24 @@ async def test_given_seed_then_every_payout_method_has_its_payees(db):
     assert emil.masked_account == f"{account.iban[:4]} •••• {account.iban[-4:]}"
     assert account.address is not None
     assert account.address.town == "Hamburg"
+
+
+async def test_given_seed_then_no_inbox_opens_on_a_payout_details_message(db):
+    # before: every payee's newest message was "payout details changed", the warning sign of a
+    # hijacked account, unread and waiting for push
+    from domain.notifications.models import Notification, NotificationKind
+    from payments.payouts.models import PayoutDetails
+
+    await seeded()
+
+    onboarding = await Notification.filter(kind=NotificationKind.PAYOUT_DETAILS)
+    assert len(onboarding) == await PayoutDetails.all().count() == 63  # every payee once
+    assert all(n.read_at is not None and n.pushed_at is not None for n in onboarding)
+    newest: dict[Any, Notification] = {}
+    counts: Counter[Any] = Counter()
+    for n in await Notification.all().order_by("created_at"):
+        newest[n.user_id] = n
+        counts[n.user_id] += 1
+    with_news = [u for u in newest if counts[u] > 1]
+    assert len(with_news) >= 50  # most payees have news of their months too
+    assert not [u for u in with_news if newest[u].kind is NotificationKind.PAYOUT_DETAILS]
