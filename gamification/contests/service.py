@@ -268,6 +268,11 @@ def prize_list(contest: Contest) -> list[rules.Prize]:
     ]
 
 
+def _as_written(score: Decimal) -> Decimal:
+    """The score without the trailing zeros of NUMERIC(20,6), and never in exponent form."""
+    return Decimal(format(score.normalize(), "f"))
+
+
 async def standings(contest: Contest) -> list[rules.Placed]:
     """Live standings, computed from PostgreSQL transactions dated inside the window."""
     users = [UUID(u) for u in contest.participant_ids]
@@ -277,7 +282,8 @@ async def standings(contest: Contest) -> list[rules.Placed]:
     scores = await scorer(
         tenant_id=contest.tenant_id, user_ids=users, start=contest.starts_at, end=contest.ends_at
     )
-    entries = [rules.Entry(str(u), s, at) for u, (s, at) in scores.items()]
+    # as written, not at the column's scale (29299.36, not 29299.360000)
+    entries = [rules.Entry(str(u), _as_written(s), at) for u, (s, at) in scores.items()]
     if contest.format == rules.Format.RACE:
         return rules.race(entries, target=contest.target or Decimal(0))
     if contest.format == rules.Format.TEAMS:
