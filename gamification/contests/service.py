@@ -611,7 +611,7 @@ async def current_standings(contest: Contest) -> list[rules.Placed]:
             rules.Placed(
                 p["key"],
                 p["rank"],
-                Decimal(p["score"]),
+                _as_written(Decimal(p["score"])),  # awarded before scores were trimmed too
                 None if p["reached_at"] is None else datetime.fromisoformat(p["reached_at"]),
             )
             for p in contest.results["standings"]
