@@ -56,12 +56,14 @@ _T: dict[str, tuple[str, str, str, str, str]] = {
         "{rate:pct} daripada {total:money} {measure} = {raw:money}",
         "{total:money} {measure} का {rate:pct} = {raw:money}",
     ),
+    # "3 × €35.00 (Energy contracts)": the count beside the measure's name would need its
+    # singular too ("1 Energy contracts")
     "rate_count": (
-        "{total:num} {measure} × {rate:money} = {raw:money}",
-        "{total:num} {measure} × {rate:money} = {raw:money}",
-        "{total:num} {measure} × {rate:money} = {raw:money}",
-        "{total:num} {measure} × {rate:money} = {raw:money}",
-        "{total:num} {measure} × {rate:money} = {raw:money}",
+        "{total:num} × {rate:money} ({measure}) = {raw:money}",
+        "{total:num} × {rate:money} ({measure}) = {raw:money}",
+        "{total:num} × {rate:money} ({measure}) = {raw:money}",
+        "{total:num} × {rate:money} ({measure}) = {raw:money}",
+        "{total:num} × {rate:money} ({measure}) = {raw:money}",
     ),
     "window": (
         "counting transactions dated {start:date} to {end:date}",
@@ -226,15 +228,16 @@ _T: dict[str, tuple[str, str, str, str, str]] = {
         "{component}: लेन-देन {transaction} के {value:money} {measure} का {rate:pct} = {amount:money}",
     ),
     "line_count": (
-        "{component}: {value:num} {measure} × {rate:money} from transaction {transaction} "
+        "{component}: {value:num} × {rate:money} ({measure}) from transaction {transaction} "
         "= {amount:money}",
-        "{component}: {value:num} {measure} × {rate:money} aus Transaktion {transaction} "
+        "{component}: {value:num} × {rate:money} ({measure}) aus Transaktion {transaction} "
         "= {amount:money}",
-        "{component} : {value:num} {measure} × {rate:money} de la transaction {transaction} "
+        "{component} : {value:num} × {rate:money} ({measure}) de la transaction {transaction} "
         "= {amount:money}",
-        "{component}: {value:num} {measure} × {rate:money} daripada transaksi {transaction} "
+        "{component}: {value:num} × {rate:money} ({measure}) daripada transaksi {transaction} "
         "= {amount:money}",
-        "{component}: लेन-देन {transaction} से {value:num} {measure} × {rate:money} = {amount:money}",
+        "{component}: लेन-देन {transaction} से {value:num} × {rate:money} ({measure}) "
+        "= {amount:money}",
     ),
     "credited_to": (
         "credited to {rep}",

@@ -165,6 +165,25 @@ def test_given_a_line_based_component_when_explained_then_it_says_where_it_round
     assert summary.startswith("Cloud SPIFF: €122.72; 3.75% of €3,272.61 Cloud bookings")
 
 
+def test_given_a_count_measure_when_explained_then_the_count_reads_whatever_its_number() -> None:
+    # before: "1 Energy contracts × €35.00": the count beside the measure's (plural) name
+    plan = make_plan(
+        rate_component("35", id="fee", measure="contracts", name="Contract fee"),
+        measures=[{"id": "contracts", "name": "Energy contracts", "value": "count"}],
+    )
+    result = run(plan, make_inputs([rep("ana")], [tx("c1", "ana", "100.00")]))
+    fee = result.rep("ana").component("fee")
+    (line,) = result.rep("ana").lines
+    words = [render((r,), locale="en", currency="EUR") for r in fee.reasons]
+    assert "1 × €35.00 (Energy contracts) = €35.00" in words
+    assert result.line_words("ana", line, "en") == (
+        "Contract fee: 1 × €35.00 (Energy contracts) from transaction c1 = €35.00"
+    )
+    assert result.line_words("ana", line, "de") == (
+        "Contract fee: 1 × 35,00\xa0€ (Energy contracts) aus Transaktion c1 = 35,00\xa0€"
+    )
+
+
 def test_given_a_transaction_in_another_currency_when_its_line_is_read_then_fx_explained() -> None:
     result = calculated()
     line = next(line for line in result.rep("ana").lines if line.transaction_id == "t2")
