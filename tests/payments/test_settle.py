@@ -340,7 +340,7 @@ async def test_given_the_command_line_then_settled_as_the_named_person_or_the_op
 SETTLE = """mutation ($b: ID!, $i: String!, $o: SettledAs!, $r: String!, $ref: String) {
   settlePayoutItem(batchId: $b, item: $i, outcome: $o, reason: $r, reference: $ref) {
     __typename ... on UserError { code message field }
-    ... on PayoutBatch { status items { edges { node { reference status providerId
+    ... on PayoutBatch { status items { edges { node { reference status providerId idempotencyKey
       failureReason settledAt settleReason settleReference settledBy { id } } } } } } }"""
 
 
@@ -382,6 +382,8 @@ async def test_given_graphql_then_payout_ops_settle_and_bad_input_is_a_user_erro
     assert (node["settleReason"], node["settleReference"]) == (REASON, "tr_00000000000001")
     assert node["settledAt"] is not None
     assert node["settledBy"] == {"id": str(w["ops"].id)}
+    # what ops searched the provider for: the key the stand-in saw on the transfer request
+    assert standin.transfers_per_key[node["idempotencyKey"]] == 1
     [entry] = await _audit("payout_item.settled")
     assert entry.actor_id == w["ops"].id
     again = (await ops.gql(SETTLE, good))["data"]["settlePayoutItem"]

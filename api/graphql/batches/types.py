@@ -15,6 +15,7 @@ from api.graphql.people.types import Rep
 from api.graphql.relay import Connection, decode_offset, offset_connection, page_size
 from api.payout_files import payout_file_url
 from payments.batches import models, service
+from payments.methods.models import idempotency_key
 
 
 @strawberry.enum(description="draft → approved (by another person) → executing → done.")
@@ -82,6 +83,14 @@ class PayoutItem:
 
         found = await info.context.loaders.people.load(self.item.user_id)
         return Rep.of(found) if isinstance(found, User) else None
+
+    @strawberry.field(
+        description="The key its payment is sent under, the same on every run: Stripe's "
+        "Idempotency-Key, a gift card order's external_id. What to search the provider for "
+        "before settling a pending item by hand."
+    )
+    def idempotency_key(self) -> str:
+        return idempotency_key(tenant_id=self.item.tenant_id, reference=self.item.reference)
 
     @strawberry.field(description="Who settled it by hand; null otherwise.")
     async def settled_by(self, info: Info[Any, None]) -> Rep | None:
