@@ -139,7 +139,10 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="json or ta
 ExplainOption = Annotated[bool, typer.Option("--explain", help="Add plain-words explanations.")]
 LocaleOption = Annotated[
     str,
-    typer.Option("--locale", help="The explanations' language: en, de, fr, ms or hi (en-IN, ...)."),
+    typer.Option(
+        "--locale",
+        help="The tables' and explanations' language: en, de, fr, ms or hi (en-IN, ...).",
+    ),
 ]
 
 

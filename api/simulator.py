@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.tree import Tree
 
 from domain.datasets.csvfiles import csv_lines, read_directory_texts
 from domain.engine.calculate import calculate
-from domain.engine.explanations import render, shown_attainment
+from domain.engine.explanations import babel_locale, language_of, render, shown_attainment
 from domain.engine.plan import Plan, parse_plan_text
 from domain.engine.results import PlanResult
 from domain.kit.errors import DataError, PlanError
@@ -62,33 +63,76 @@ def render_json(result: PlanResult, *, explain: bool = False, locale: str | None
     return json.dumps(result.to_dict(explain=explain, locale=locale), indent=1, ensure_ascii=False)
 
 
-def _figure(value: Decimal, digits: int | None = None) -> str:
-    """Readable figure with thousands separators: money to its minor unit, other values up to
-    two decimals."""
-    if digits is not None:
-        return f"{value:,.{digits}f}"
-    if value == value.to_integral():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+# the table's words in explanations.LANGUAGES' order (en, de, fr, ms, hi), as the
+# explanation lines under it are
+_WORDS = {
+    "Rep": ("Rep", "Person", "Commercial", "Wakil", "प्रतिनिधि"),
+    "Attainment": ("Attainment", "Zielerreichung", "Atteinte", "Pencapaian", "उपलब्धि"),
+    "Total": ("Total", "Gesamt", "Total", "Jumlah", "कुल"),
+    "Payable": ("Payable", "Auszahlbar", "Payable", "Boleh dibayar", "देय"),
+    "Pending": ("Pending", "Ausstehend", "En attente", "Belum selesai", "लंबित"),
+    "Cap adj.": ("Cap adj.", "Deckelung", "Plafond", "Had", "सीमा समायोजन"),
+    "Components": ("Components", "Komponenten", "Composantes", "Komponen", "घटक"),
+    "Component": ("Component", "Komponente", "Composante", "Komponen", "घटक"),
+    "Amount": ("Amount", "Betrag", "Montant", "Amaun", "राशि"),
+    "measures": ("measures", "Kennzahlen", "mesures", "ukuran", "माप"),
+    "of quota": ("of quota", "von Quote", "sur un quota de", "daripada kuota", "कोटा"),
+    "payable": ("payable", "auszahlbar", "payable", "boleh dibayar", "देय"),
+    "Not calculated": (
+        "Not calculated",
+        "Nicht berechnet",
+        "Non calculé",
+        "Tidak dikira",
+        "गणना नहीं हुई",
+    ),  # fmt: skip
+    "Reason": ("Reason", "Grund", "Raison", "Sebab", "कारण"),
+}
+
+
+def _figure(value: Decimal, digits: int | None = None, locale: str | None = None) -> str:
+    """Readable figure in the locale's own pattern (its separators and grouping: 12,34,567.50
+    in Hindi), with ``digits`` decimals (money: its minor unit), or up to two."""
+    if digits is None:
+        digits = 0 if value == value.to_integral() else 2
+    where = babel_locale(locale)
+    pattern = copy.copy(where.decimal_formats[None])
+    pattern.frac_prec = (digits, digits)
+    return str(pattern.apply(value, where))
 
 
 def render_table(
     result: PlanResult, console: Console, *, explain: bool = False, locale: str | None = None
 ) -> None:
+    """The result as tables (and, with ``explain``, a tree per rep), in ``locale``'s words
+    and figures."""
     digits = minor_units(result.currency)
+    language = language_of(locale)
+
+    def word(key: str) -> str:
+        return _WORDS[key][language]
+
+    def figure(value: Decimal) -> str:
+        return _figure(value, locale=locale)
 
     def money(value: Decimal) -> str:
-        return _figure(value, digits)
+        return _figure(value, digits, locale)
+
+    def percent(attainment: Decimal) -> str:
+        # as the explanation lines say it: 102,6 % in German
+        where = babel_locale(locale)
+        pattern = copy.copy(where.percent_formats[None])
+        pattern.frac_prec = (1, 1)
+        return str(pattern.apply(shown_attainment(attainment), where))
 
     names = dict(result.measure_names)
     summary = Table(title=f"{result.plan_id} · {result.period} · {result.currency}")
     for column in ("Rep", "Attainment"):
-        summary.add_column(column)
+        summary.add_column(word(column))
     for column in ("Total", "Payable", "Pending", "Cap adj."):
-        summary.add_column(column, justify="right")
+        summary.add_column(word(column), justify="right")
     for rep in result.reps:
         attainment = "\n".join(
-            f"{escape(names.get(m.id, m.id))} {shown_attainment(m.attainment) * 100:.1f}%"
+            f"{escape(names.get(m.id, m.id))} {percent(m.attainment)}"
             for m in rep.measures
             if m.attainment is not None
         )
@@ -102,11 +146,11 @@ def render_table(
         )
     console.print(summary)
     if not explain:
-        components = Table(title="Components")
+        components = Table(title=word("Components"))
         for column in ("Rep", "Component"):
-            components.add_column(column)
+            components.add_column(word(column))
         for column in ("Amount", "Payable", "Pending"):
-            components.add_column(column, justify="right")
+            components.add_column(word(column), justify="right")
         for rep in result.reps:
             for c in rep.components:
                 components.add_row(
@@ -116,19 +160,21 @@ def render_table(
     if explain:
         for rep in result.reps:
             tree = Tree(f"[bold]{rep.rep_id}[/bold]: {money(rep.total)} {rep.currency}")
-            measures = tree.add("measures")
+            measures = tree.add(word("measures"))
             measure_names = dict(result.measure_names)
             for m in rep.measures:
-                text = f"{escape(measure_names.get(m.id, m.id))}: {_figure(m.total)}"
+                text = f"{escape(measure_names.get(m.id, m.id))}: {figure(m.total)}"
                 if m.quota is not None:
-                    text += f" of quota {_figure(m.quota)}"
+                    text += f" {word('of quota')} {figure(m.quota)}"
                 if m.attainment is not None:
-                    text += f" ({shown_attainment(m.attainment) * 100:.1f}%)"
+                    text += f" ({percent(m.attainment)})"
                 measures.add(text)
             names = dict(result.component_names)
             for c in rep.components:
                 name = escape(names.get(c.id, c.id))
-                branch = tree.add(f"{name}: {money(c.amount)} (payable {money(c.payable)})")
+                branch = tree.add(
+                    f"{name}: {money(c.amount)} ({word('payable')} {money(c.payable)})"
+                )
                 for reason in c.reasons:
                     branch.add(escape(render((reason,), locale=locale, currency=rep.currency)))
                 for line in rep.lines:
@@ -138,9 +184,9 @@ def render_table(
                 tree.add(escape(render((reason,), locale=locale, currency=rep.currency)))
             console.print(tree)
     if result.errors:
-        errors = Table(title="Not calculated")
-        errors.add_column("Rep")
-        errors.add_column("Reason")
+        errors = Table(title=word("Not calculated"))
+        errors.add_column(word("Rep"))
+        errors.add_column(word("Reason"))
         for e in result.errors:
             errors.add_row(e.rep_id, e.message)
         console.print(errors)

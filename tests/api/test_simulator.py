@@ -71,3 +71,26 @@ def test_given_wrong_period_kind_when_simulated_in_process_then_period_error():
 def test_given_data_path_that_is_a_file_when_simulated_then_data_error():
     with pytest.raises(DataError):
         simulate(AE / "plan.yaml", AE / "plan.yaml", "2026-10")
+
+
+def test_given_a_locale_when_rendered_as_table_then_words_and_figures_are_in_it():
+    # before: the headings, "measures", "of quota" and the figures stayed English
+    # (7,700.00 and 102.6%) under German explanation lines
+    result = simulate(MANAGERS / "plan.yaml", MANAGERS / "data", "2026-Q4")
+    console = Console(record=True, width=200)
+
+    render_table(result, console, explain=True, locale="de-DE")
+
+    text = console.export_text()
+    assert "7.700,00" in text
+    assert "7,700.00" not in text
+    assert "Kennzahlen" in text
+    assert "measures" not in text
+    assert "Nicht berechnet" in text
+    assert "Grund" in text
+    english = Console(record=True, width=200)
+    render_table(result, english, explain=False)
+    assert "Cap adj." in english.export_text()
+    hindi = Console(record=True, width=200)
+    render_table(simulate(AE / "plan.yaml", AE / "data", "2026-10"), hindi, locale="hi")
+    assert "कुल" in hindi.export_text()  # Total
