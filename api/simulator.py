@@ -89,13 +89,16 @@ _WORDS = {
 }
 
 
-def _figure(value: Decimal, digits: int | None = None, locale: str | None = None) -> str:
+def _figure(
+    value: Decimal, digits: int | None = None, locale: str | None = None, *, percent: bool = False
+) -> str:
     """Readable figure in the locale's own pattern (its separators and grouping: 12,34,567.50
-    in Hindi), with ``digits`` decimals (money: its minor unit), or up to two."""
+    in Hindi; with ``percent``, its percent sign: 102,6 % in German), with ``digits``
+    decimals (money: its minor unit), or up to two."""
     if digits is None:
         digits = 0 if value == value.to_integral() else 2
     where = babel_locale(locale)
-    pattern = copy.copy(where.decimal_formats[None])
+    pattern = copy.copy((where.percent_formats if percent else where.decimal_formats)[None])
     pattern.frac_prec = (digits, digits)
     return str(pattern.apply(value, where))
 
@@ -118,11 +121,7 @@ def render_table(
         return _figure(value, digits, locale)
 
     def percent(attainment: Decimal) -> str:
-        # as the explanation lines say it: 102,6 % in German
-        where = babel_locale(locale)
-        pattern = copy.copy(where.percent_formats[None])
-        pattern.frac_prec = (1, 1)
-        return str(pattern.apply(shown_attainment(attainment), where))
+        return _figure(shown_attainment(attainment), 1, locale, percent=True)
 
     names = dict(result.measure_names)
     summary = Table(title=f"{result.plan_id} · {result.period} · {result.currency}")

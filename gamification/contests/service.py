@@ -16,7 +16,7 @@ from tortoise import connections
 from domain.audit import service as audit
 from domain.kit.clock import utc_now
 from domain.kit.errors import InvalidInput
-from domain.kit.money import is_currency, round_money
+from domain.kit.money import is_currency, round_money, unpadded
 from domain.kit.periods import check_day, period_containing
 from domain.kit.text import blank
 from domain.notifications.models import NotificationKind
@@ -268,11 +268,6 @@ def prize_list(contest: Contest) -> list[rules.Prize]:
     ]
 
 
-def _as_written(score: Decimal) -> Decimal:
-    """The score without the trailing zeros of NUMERIC(20,6), and never in exponent form."""
-    return Decimal(format(score.normalize(), "f"))
-
-
 async def standings(contest: Contest) -> list[rules.Placed]:
     """Live standings, computed from PostgreSQL transactions dated inside the window."""
     users = [UUID(u) for u in contest.participant_ids]
@@ -283,7 +278,7 @@ async def standings(contest: Contest) -> list[rules.Placed]:
         tenant_id=contest.tenant_id, user_ids=users, start=contest.starts_at, end=contest.ends_at
     )
     # as written, not at the column's scale (29299.36, not 29299.360000)
-    entries = [rules.Entry(str(u), _as_written(s), at) for u, (s, at) in scores.items()]
+    entries = [rules.Entry(str(u), unpadded(s), at) for u, (s, at) in scores.items()]
     if contest.format == rules.Format.RACE:
         return rules.race(entries, target=contest.target or Decimal(0))
     if contest.format == rules.Format.TEAMS:
@@ -611,7 +606,7 @@ async def current_standings(contest: Contest) -> list[rules.Placed]:
             rules.Placed(
                 p["key"],
                 p["rank"],
-                _as_written(Decimal(p["score"])),  # awarded before scores were trimmed too
+                unpadded(Decimal(p["score"])),  # awarded before scores were trimmed too
                 None if p["reached_at"] is None else datetime.fromisoformat(p["reached_at"]),
             )
             for p in contest.results["standings"]
