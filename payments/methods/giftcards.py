@@ -42,9 +42,11 @@ from domain.kit.clock import utc_now
 from domain.kit.money import round_money
 from payments.methods.models import (
     Failed,
+    Lookup,
     Outcome,
     Paid,
     PayoutInstruction,
+    Shown,
     Submitted,
     refusal,
 )
@@ -58,6 +60,8 @@ ANSWER_LIMIT = 1_000_000  # bytes: an order's answer is a few KB
 
 class GiftCardProvider(Protocol):
     async def pay(self, instruction: PayoutInstruction) -> Outcome: ...
+
+    async def look_up(self, instruction: PayoutInstruction) -> Lookup: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +120,9 @@ class TremendousGiftCards:
             },
             {"@amount": round_money(i.amount, i.currency)},  # 25.10, not 25.100000
         )
-        headers = {
-            "Authorization": f"Bearer {self.config.api_key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        if i.look_first and (found := await self._ordered_before(i)) is not None:
+            return found
+        headers = {**self._headers(), "Content-Type": "application/json"}
         url = self.config.api_base.rstrip("/") + "/orders"
         loop = asyncio.get_running_loop()
         reason, code = "", ""
@@ -134,7 +136,8 @@ class TremendousGiftCards:
                 await asyncio.sleep(delay)
             try:
                 async with asyncio.timeout(self.config.timeout):
-                    status, answer, retry_after = await self._post(url, body, headers)
+                    status, answer, retry_after = await self._send("POST", url, headers,
+                                                                   content=body)  # fmt: skip
             except (httpx.TimeoutException, TimeoutError):
                 reason, code = "the gift card provider timed out", "timeout"
                 continue
@@ -175,12 +178,92 @@ class TremendousGiftCards:
         self._paused_until = max(self._paused_until, until)
         return True
 
-    async def _post(
-        self, url: str, body: bytes, headers: dict[str, str]
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.api_key}", "Accept": "application/json"}
+
+    async def look_up(self, instruction: PayoutInstruction) -> Lookup:
+        """Whether the provider shows an order of the instruction (before payout ops settle
+        its item as failed), asked exactly as a rerun asks before ordering again
+        (`_ordered_before`). A FAILED or CANCELED order is no payment; an order for another
+        amount, or two of one external id, are; an error, or an answer that says nothing
+        certain, is unknown."""
+        i = instruction
+        key = f"external id {i.idempotency_key}"
+        found = await self._ordered_before(i)
+        if found is None:
+            return Lookup(Shown.NO_PAYMENT, f"the gift card provider shows no order with {key}")
+        if not isinstance(found, Failed):
+            amount = f"{round_money(i.amount, i.currency)} {i.currency}"
+            state = "executed" if isinstance(found, Paid) else "waiting for approval"
+            return Lookup(Shown.PAYMENT, f"the gift card provider shows order "
+                          f"{found.provider_id} of {amount} ({state}) with {key}",
+                          found.provider_id)  # fmt: skip
+        if found.code == ORDER_FAILED:
+            return Lookup(Shown.NO_PAYMENT, found.reason)
+        return Lookup(Shown.PAYMENT if found.code in SHOWS_PAYMENT else Shown.UNKNOWN,
+                      found.reason)  # fmt: skip
+
+    async def _ordered_before(self, i: PayoutInstruction) -> Outcome | None:
+        """The instruction's order if an earlier run made it, found by its external id
+        (`GET /orders?external_id=...`: Tremendous's list of orders filtered by external
+        id), so an order whose provider no longer holds its external id idempotent is not
+        made twice. None: the provider's list is readable and empty: order it.
+
+        Only a list the provider's way is believed (`orders` a list of orders, each of the
+        external id asked: a provider ignoring the filter lists others; `total_count` a
+        count agreeing with it): anything else, an error or a timeout (one attempt) says
+        nothing certain and is Failed and retryable (the item stays pending), never
+        followed by an order. Two orders of one external id stay pending too, for payout
+        ops to look at and settle by hand."""
+        key = i.idempotency_key
+        url = self.config.api_base.rstrip("/") + "/orders"
+        asked = f"the list of orders of external id {key}"
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                status, answer, _ = await self._send(
+                    "GET", url, self._headers(), params={"external_id": key, "limit": "2"}
+                )
+        except (httpx.TimeoutException, TimeoutError):
+            return Failed(i.reference, f"the gift card provider timed out when asked for {asked}",
+                          "timeout", retryable=True)  # fmt: skip
+        except httpx.TransportError:
+            return Failed(i.reference, "the gift card provider could not be reached when asked "
+                          f"for {asked}", "unreachable", retryable=True)  # fmt: skip
+        if status != 200:
+            return Failed(i.reference, f"the gift card provider answered {status} when asked "
+                          f"for {asked}", f"http_{status}", retryable=True)  # fmt: skip
+        listed = _orders_listed(answer, key)
+        if isinstance(listed, str):
+            return Failed(i.reference, f"the gift card provider answered {asked} {listed}",
+                          "unreadable_answer", retryable=True)  # fmt: skip
+        orders, count = listed
+        if not count:
+            return None
+        if count > 1:
+            return Failed(i.reference, f"the gift card provider lists more than one order of "
+                          f"external id {key} (made twice?): look at them in its dashboard, "
+                          "then settle the item by hand", "orders_made_twice",
+                          retryable=True)  # fmt: skip
+        outcome = _outcome(i, 200, {"order": orders[0]})
+        if isinstance(outcome, str):
+            return Failed(i.reference, f"the gift card provider answered {asked} with an "
+                          "unreadable order", "unreadable_answer", retryable=True)  # fmt: skip
+        return outcome
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        *,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
     ) -> tuple[int, Any, str | None]:
         """The answer's status, JSON (exact decimals; None: not JSON, or over ANSWER_LIMIT
         bytes, which is not read further) and Retry-After header."""
-        async with self.http.stream("POST", url, content=body, headers=headers) as response:
+        async with self.http.stream(
+            method, url, content=content, params=params, headers=headers
+        ) as response:
             retry_after = response.headers.get("Retry-After")
             raw = b""
             async for chunk in response.aiter_bytes():
@@ -210,6 +293,28 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - utc_now()).total_seconds())
 
 
+ORDER_FAILED = "order_failed"  # a FAILED or CANCELED order: nothing paid
+# `_ordered_before`'s failures that still show a payment: an order unlike the one asked, or
+# two of one external id
+SHOWS_PAYMENT = {"order_mismatch", "orders_made_twice"}
+
+
+def _orders_listed(answer: Any, external_id: str) -> tuple[list[dict[str, Any]], int] | str:
+    """The orders of a list of orders filtered by ``external_id`` and how many there are in
+    all (a page may list fewer), or a str: why the answer is not one (completes "answered
+    the list of orders ...")."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("orders"), list):
+        return "without its orders"
+    orders, count = answer["orders"], answer.get("total_count")
+    if type(count) is not int or count < len(orders) or (count and not orders):
+        return "with a total_count unlike its orders"
+    if not all(isinstance(o, dict) for o in orders):
+        return "with something else than orders in it"
+    if any(o.get("external_id") != external_id for o in orders):
+        return "with an order of another external id"
+    return orders, count
+
+
 def _outcome(i: PayoutInstruction, status_code: int, answer: Any) -> Outcome | str:
     """What the answer says of the order; a str: a 2xx that says nothing certain (why)."""
     reference = i.reference
@@ -233,7 +338,7 @@ def _outcome(i: PayoutInstruction, status_code: int, answer: Any) -> Outcome | s
         delivery = delivery.get("status") if isinstance(delivery, dict) else None
         if status in ("CANCELED", "FAILED") or delivery == "FAILED":
             return Failed(reference, f"the gift card order {order_id} is {status or delivery}",
-                          "order_failed")  # fmt: skip
+                          ORDER_FAILED)  # fmt: skip
         if status == "EXECUTED":  # funded and issued; the e-mail's delivery may follow
             return Paid(reference, provider_id=order_id)
         return Submitted(reference, provider_id=order_id)  # e.g. PENDING_APPROVAL

@@ -88,6 +88,24 @@ class Failed:
 Outcome = Submitted | Paid | Failed
 
 
+class Shown(StrEnum):
+    """What a provider, asked whether an instruction was paid (its ``look_up``), shows."""
+
+    NO_PAYMENT = "no_payment"  # nothing of it, or only what was undone (reversed, canceled)
+    PAYMENT = "payment"  # a payment of it (or more than one, or one unlike what was asked)
+    UNKNOWN = "unknown"  # it could not be asked, or its answer says nothing certain
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A provider's answer to "was this instruction paid?", in words a person reads in a
+    refusal or an audit row (``shown``: "Stripe shows transfer tr_1 of 25.10 EUR ...")."""
+
+    shows: Shown
+    shown: str
+    provider_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class PayoutFile:
     """A generated file and what became of each instruction (Submitted: in the file;

@@ -48,12 +48,15 @@ from stripe import (
     StripeObject,
 )
 
+from domain.kit.money import round_money
 from payments.methods.errors import ProviderBug
 from payments.methods.models import (
     Failed,
+    Lookup,
     Outcome,
     Paid,
     PayoutInstruction,
+    Shown,
     Submitted,
     in_minor_units,
     refusal,
@@ -66,6 +69,10 @@ CURRENCIES = set(
 )
 WEBHOOK_TOLERANCE = 300  # seconds: an older signature is a replay
 ANSWER_LIMIT = 1_000_000  # bytes: a transfer or a list of 100 payouts is far less
+REVERSED = "transfer_reversed"
+# `_paid_before`'s failures that still show a payment: one unlike what was asked, two of
+# one item, a transfer whose payout cannot be told apart
+SHOWS_PAYMENT = {"transfer_mismatch", "transfers_made_twice", "payout_unknown"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +170,30 @@ class StripeConnect:
             return _failed(i.reference, exc)
         return Submitted(i.reference, provider_id=transfer["id"])
 
+    async def look_up(self, instruction: PayoutInstruction) -> Lookup:
+        """Whether Stripe shows a payment of the instruction (before payout ops settle its
+        item as failed), asked exactly as a late rerun asks before paying (`_paid_before`:
+        the transfers of its group, believed only in Stripe's shape). A reversed transfer
+        is no payment (the money came back); a transfer unlike the one asked, two of them or
+        one whose payout cannot be found are; an error, or an answer that says nothing
+        certain, is unknown."""
+        i = instruction
+        group = f"transfer group {i.reference}"
+        try:
+            found = await self._paid_before(i)
+        except StripeError as exc:
+            return Lookup(Shown.UNKNOWN, _failed(i.reference, exc).reason)
+        if found is None:
+            return Lookup(Shown.NO_PAYMENT, f"Stripe shows no transfer of {group}")
+        if not isinstance(found, Failed):
+            amount = f"{round_money(i.amount, i.currency)} {i.currency}"
+            return Lookup(Shown.PAYMENT, f"Stripe shows transfer {found.provider_id} of "
+                          f"{amount} in {group}", found.provider_id)  # fmt: skip
+        if found.code == REVERSED:
+            return Lookup(Shown.NO_PAYMENT, found.reason)
+        return Lookup(Shown.PAYMENT if found.code in SHOWS_PAYMENT else Shown.UNKNOWN,
+                      found.reason)  # fmt: skip
+
     async def _paid_before(self, i: PayoutInstruction) -> Outcome | None:
         """The instruction's transfer (and payout) if an earlier run made them: found by its
         reference (the transfer's group, the payout's metadata), since Stripe may have
@@ -201,7 +232,7 @@ class StripeConnect:
             return unlike
         if transfer.get("reversed") is True:
             return Failed(i.reference, f"Stripe: transfer {transfer_id}, made by an earlier run, "
-                          "was reversed", "transfer_reversed")  # fmt: skip
+                          "was reversed", REVERSED)  # fmt: skip
         if self.config.payout_per_transfer:
             account = i.account.stripe_account_id or ""
             payouts = _listed(
@@ -314,7 +345,7 @@ def outcome_of(event: dict[str, Any]) -> Outcome | None:
         return None
     kind = event.get("type")
     if kind == "transfer.reversed":
-        return Failed(reference, "Stripe: the transfer was reversed", "transfer_reversed")
+        return Failed(reference, "Stripe: the transfer was reversed", REVERSED)
     if kind == "payout.paid":
         return Paid(reference, provider_id=obj.get("id"))
     if kind == "payout.failed":

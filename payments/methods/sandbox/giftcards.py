@@ -6,8 +6,16 @@ before executing them (5xx, 429, with a Retry-After header if given: seconds or 
 date), to execute and then drop the connection, to answer
 late (past the client's timeout, after executing), or to garble its answer after executing
 (`payments.methods.sandbox.garbled`; ``shapeless``: an order without id, ``other``: an order
-for another amount). The tests serve it in their own event loop
-(`running`), `podium dev` as the demo's gift card sandbox."""
+for another amount).
+
+`GET /api/v2/orders` lists orders as Tremendous does, newest first, filtered by
+`external_id` (and `limit`, `offset`), as `{"orders": [...], "total_count": n}`; its own
+faults: ``refuse_list`` (statuses), ``garble_list`` (the same ways, ``shapeless`` a list
+without its orders, ``other`` one ignoring the filter: another external id's order, or a
+test's own JSON served instead). `forget` makes it what a provider whose external ids are
+no longer idempotent is (a Tremendous-like API without that promise): the same external id
+orders again. Orders asked are in ``requests``, lists in ``lookups``. The tests serve it in
+their own event loop (`running`), `podium dev` as the demo's gift card sandbox."""
 
 from __future__ import annotations
 
@@ -41,6 +49,10 @@ class GiftCardStandIn:
     drop: int = 0
     late: float = 0.0  # seconds to wait after executing, before answering
     garble: list[str] = field(default_factory=list)  # how the next answers are garbled
+    lookups: list[dict[str, Any]] = field(default_factory=list)  # each list of orders asked
+    refuse_list: list[int] = field(default_factory=list)  # the next lists refused: statuses
+    # how the next lists are garbled: a mode, or a JSON document served instead
+    garble_list: list[str | dict[str, Any]] = field(default_factory=list)
     url: str = ""
     _by_external_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -48,7 +60,47 @@ class GiftCardStandIn:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/v2/orders", self._order)
+        app.router.add_get("/api/v2/orders", self._list)
         return app
+
+    def forget(self) -> None:
+        """The external ids of the orders made so far are no longer idempotent: the same
+        one orders again (the orders stay, and are listed)."""
+        self._by_external_id.clear()
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        """`GET /api/v2/orders?external_id=...&limit=...&offset=...`: the orders (of that
+        external id), newest first, as Tremendous lists them."""
+        self.lookups.append({"headers": dict(request.headers), "query": dict(request.query)})
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Bad API key")
+        known = {"external_id", "campaign_id", "created_at[gte]", "created_at[lte]", "offset",
+                 "limit"}  # fmt: skip
+        if unknown := set(request.query) - known:
+            return _error(400, f"unknown parameter {sorted(unknown)[0]}")
+        limit, offset = request.query.get("limit", "10"), request.query.get("offset", "0")
+        if not (limit.isdigit() and 1 <= int(limit) <= 500 and offset.isdigit()):
+            return _error(400, "limit must be 1 to 500, offset a count")
+        if self.refuse_list:
+            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+        found = [
+            o for o in reversed(self.orders)
+            if o["external_id"] == request.query.get("external_id", o["external_id"])
+        ]  # fmt: skip
+        page = found[int(offset) : int(offset) + int(limit)]
+        answer: dict[str, Any] = {"orders": page, "total_count": len(found)}
+        if not self.garble_list:
+            return web.json_response(answer)
+        how = self.garble_list.pop(0)
+        if isinstance(how, dict):
+            return web.json_response(how)
+        if how == "shapeless":
+            answer = {"total_count": len(found)}
+        elif how == "other":  # the filter ignored: another external id's order listed
+            other = {**(page or self.orders or [{"id": "ORD0000000000", "rewards": []}])[0],
+                     "external_id": "someone-else"}  # fmt: skip
+            answer = {"orders": [other, *page], "total_count": len(page) + 1}
+        return await garbled(request, how, answer)
 
     async def _order(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
