@@ -26,7 +26,8 @@ payouts_app = typer.Typer(
 
 # the services name their inputs as the GraphQL arguments do; a command's are its options
 _OPTIONS = {"id": "--batch", "batchId": "--batch", "reference": "--reference",
-            "reason": "--reason", "item": "--item", "outcome": "--as", "by": "--by"}  # fmt: skip
+            "reason": "--reason", "item": "--item", "outcome": "--as", "by": "--by",
+            "providerChecked": "--checked-provider"}  # fmt: skip
 
 
 def _named_as_options(work: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
@@ -273,18 +274,30 @@ def settle(
         str | None,
         typer.Option("--reference", help="Where the payment is (required with --as paid)."),
     ] = None,
+    checked_provider: Annotated[
+        bool,
+        typer.Option(
+            "--checked-provider",
+            help="With --as failed: you looked for the payment at the provider yourself, "
+            "for when Podium cannot ask it (audited).",
+        ),
+    ] = False,
 ) -> None:
     """A pending item whose provider never answered for sure, settled by hand: --as paid
     (its statement paid, as a provider's success) with the transfer, order or bank
     --reference; --as failed (its statement paid by the next batch, under a new key) only
-    once the provider shows no payment for the item's reference. Audited under --by's
-    name; a rerun never sends it again; a payment the provider reports later is flagged."""
+    once Podium has asked the provider and it shows no payment for the item (refused when
+    it shows one; when it cannot be asked, refused unless --checked-provider). Audited
+    under --by's name with what the provider showed; a rerun never sends it again; a
+    payment the provider reports later is flagged."""
     from api import cli
     from domain.kit.errors import Forbidden, NotFound, quoted
     from domain.org.models import Role
     from domain.org.repository import UserRepository
     from domain.org.viewer import Viewer
     from payments.batches.service import settle_item
+
+    settings = cli._settings()
 
     async def run() -> Any:
         found = await cli._tenant(tenant)
@@ -298,9 +311,11 @@ def settle(
         async with cli.in_transaction():
             return await settle_item(viewer=viewer, batch_id=batch, item=item,
                                      outcome=settle_as, reason=reason,
-                                     reference=reference)  # fmt: skip
+                                     secret=settings.payout_details_secret,
+                                     reference=reference,
+                                     provider_checked=checked_provider)  # fmt: skip
 
-    settled = cli._with_database(cli._settings().database_url, _named_as_options(run))
+    settled = cli._with_database(settings.database_url, _named_as_options(run))
     sys.stdout.write(f"{batch}: {settled.reference} settled as {settled.status.value} by {by}\n")
 
 

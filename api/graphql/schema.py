@@ -333,9 +333,11 @@ class Mutation:
         description="Payout ops and admins: a pending item whose provider never answered "
         "for sure (by its reference or id), settled by hand, saying why: PAID, with the "
         "transfer, order or bank reference (item and statement paid), or FAILED (its "
-        "statement paid by the next batch: only once the provider shows no payment for the "
-        "item's reference). Audited with who, why and the reference; never sent again; a "
-        "payment the provider reports later is flagged on the item.",
+        "statement paid by the next batch): Podium first asks the provider, and refuses "
+        "(field outcome) when it shows a payment of the item, or when it cannot be asked "
+        "unless providerChecked. Audited with who, why, the reference and what the provider "
+        "showed; never sent again; a payment the provider reports later is flagged on the "
+        "item.",
     )
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,

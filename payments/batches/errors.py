@@ -19,4 +19,25 @@ class BatchStateError(DomainError):
     code = "payout_batch_state"
 
 
-__all__ = ["BatchError", "BatchStateError", "Forbidden", "NotFound"]
+class ProviderShowsPayment(BatchStateError):
+    """Settling an item as failed while its provider shows a payment of it (``field``:
+    ``outcome``): the next batch would pay the payee twice."""
+
+    code = "provider_shows_payment"
+
+
+class ProviderNotChecked(BatchStateError):
+    """Settling an item as failed while its provider cannot be asked whether it paid it,
+    and payout ops did not say they checked it themselves (``field``: ``outcome``)."""
+
+    code = "provider_not_checked"
+
+
+__all__ = [
+    "BatchError",
+    "BatchStateError",
+    "Forbidden",
+    "NotFound",
+    "ProviderNotChecked",
+    "ProviderShowsPayment",
+]

@@ -21,7 +21,7 @@ import os
 import signal
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -39,16 +39,23 @@ from domain.kit.periods import parse_period
 from domain.kit.text import control_character
 from domain.org.models import User
 from domain.org.viewer import Viewer
-from payments.batches.errors import BatchError, BatchStateError
+from payments.batches.errors import (
+    BatchError,
+    BatchStateError,
+    ProviderNotChecked,
+    ProviderShowsPayment,
+)
 from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     REFERENCE,
     Failed,
+    Lookup,
     Outcome,
     Paid,
     PayoutInstruction,
+    Shown,
     Submitted,
     idempotency_key,
 )
@@ -416,7 +423,8 @@ async def _instruction(batch: PayoutBatch, item: PayoutItem, account: Any) -> Pa
         currency=item.currency,
         description=f"Commission {batch.period}",
         idempotency_key=idempotency_key(tenant_id=batch.tenant_id, reference=item.reference),
-        look_first=batch.executed_at is not None and utc_now() - batch.executed_at > KEY_TRUSTED,
+        look_first=(batch.executed_at is not None and utc_now() - batch.executed_at > KEY_TRUSTED)
+        or (batch.method is PayoutMethod.GIFT_CARD and item.attempts > 0),
     )
 
 
@@ -512,7 +520,9 @@ async def settle_item(
     item: str,
     outcome: SettleAs | str,
     reason: str,
+    secret: bytes,
     reference: str | None = None,
+    provider_checked: bool = False,
 ) -> PayoutItem:
     """Payout ops settle by hand a pending item whose provider never answered for sure (a
     Stripe transfer or gift card order left pending by the executions), saying what became of
@@ -520,9 +530,13 @@ async def settle_item(
     reference of another payment) marks it paid and its statement paid, as a provider's
     success would; ``failed`` fails it as a provider's final refusal would (not a retryable
     one, which would leave it pending): its statement is unpaid, for the next batch, under a
-    new reference and key. Settle as failed only once the provider shows no payment for the
-    item (its external id or transfer group is the item's reference): Podium cannot see a
-    payment it never heard back about, and the next batch pays again.
+    new reference and key. Before that, Podium asks the provider itself whether it paid the
+    item (`_provider_check`: Stripe's transfers of its group, the gift card orders of its
+    external id, as a rerun asks before paying again): refused (``outcome``) when the
+    provider shows a payment, naming it; refused too when it cannot be asked (down, an
+    unreadable answer, no provider configured), unless ``provider_checked``: the person says
+    they looked themselves, which the audit records. What the provider showed is audited
+    (``lookup``). ``secret`` unseals the provider's credentials and the payee's account.
 
     ``item`` is the item's reference (PB...-2) or id. Only a pending item sent at least once
     is settled, and not while an execution is sending it (refused, not waited for). The
@@ -567,14 +581,81 @@ async def settle_item(
     if found.attempts == 0:
         raise BatchStateError("the item was never sent: execute the batch (nothing to settle)",
                               field="item")  # fmt: skip
+    lookup = None
+    if chosen is SettleAs.FAILED:
+        lookup = await _provider_check(batch, found, secret, provider_checked=provider_checked)
     result: Outcome = (
         Paid(found.reference, provider_id=ref)
         if chosen is SettleAs.PAID
         else Failed(found.reference, f"settled by hand as failed: {said}", SETTLED_FAILED)
     )
-    await _record_outcome(viewer, found, result, settled=_Settlement(said, ref))
+    await _record_outcome(viewer, found, result, settled=_Settlement(said, ref, lookup))
     await _finish(viewer, batch)
     return found
+
+
+LOOKUP_TIMEOUT = 10.0  # seconds a settle's question to the provider may take (a person waits)
+
+
+async def _provider_check(
+    batch: PayoutBatch, item: PayoutItem, secret: bytes, *, provider_checked: bool
+) -> str:
+    """What the audit says the provider showed of the item's payment, before it is settled
+    as failed: refused when the provider shows a payment (the next batch would pay again),
+    or when it cannot be asked and the person settling did not say they checked it."""
+    lookup = await _looked_up(batch, item, secret)
+    if lookup.shows is Shown.PAYMENT:
+        raise ProviderShowsPayment(
+            f"{lookup.shown}: not settled as failed (the next batch would pay it again); "
+            "settle it as paid with that reference once checked", field="outcome",
+        )  # fmt: skip
+    if lookup.shows is Shown.NO_PAYMENT:
+        return lookup.shown
+    if not provider_checked:
+        raise ProviderNotChecked(
+            f"Podium could not ask the provider whether it paid the item: {lookup.shown}; "
+            "look for its payment yourself, then settle it as failed saying you checked "
+            "(providerChecked: true; podium payouts settle --checked-provider)",
+            field="outcome",
+        )  # fmt: skip
+    return f"provider not checked by Podium: {lookup.shown}; ops confirmed"
+
+
+async def _looked_up(batch: PayoutBatch, item: PayoutItem, secret: bytes) -> Lookup:
+    """What the batch's provider shows of the item's payment, asked with the tenant's
+    credentials (shorter waits than an execution's: a person is waiting). File methods have
+    no provider to ask; their items are never pending once sent (`_write_file`)."""
+    from payments.methods.giftcards import TremendousGiftCards
+    from payments.methods.service import gift_card_config, stripe_setup
+    from payments.methods.stripe_connect import StripeConnect
+
+    if batch.method not in (PayoutMethod.STRIPE, PayoutMethod.GIFT_CARD):
+        return Lookup(Shown.UNKNOWN, f"Podium has no way to ask about a {batch.method.value} "
+                      "payment")  # fmt: skip
+    try:
+        account = await payout_account(
+            tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
+        )
+    except NoPayoutDetails:
+        account = PayoutAccount(batch.method)
+    if account.method is not batch.method:
+        account = PayoutAccount(batch.method)
+    instruction = await _instruction(batch, item, account)
+    client: StripeConnect | TremendousGiftCards
+    if batch.method is PayoutMethod.STRIPE:
+        setup = await stripe_setup(tenant_id=batch.tenant_id, secret=secret)
+        if setup is None:
+            return Lookup(Shown.UNKNOWN, "the tenant has no Stripe provider configured")
+        client = StripeConnect(replace(setup.config, timeout=LOOKUP_TIMEOUT, max_network_retries=1))
+    else:
+        config = await gift_card_config(tenant_id=batch.tenant_id, secret=secret)
+        if config is None:
+            return Lookup(Shown.UNKNOWN, "the tenant has no gift card provider configured")
+        client = TremendousGiftCards(replace(config, timeout=LOOKUP_TIMEOUT))
+    try:
+        return await client.look_up(instruction)
+    finally:
+        await client.close()
 
 
 async def _summary(batch_id: UUID, *, done: bool) -> ExecutionSummary:
@@ -657,6 +738,7 @@ class _Settlement:
 
     reason: str
     reference: str | None
+    lookup: str | None = None  # what the provider showed when asked (settled as failed)
 
 
 async def _record_outcome(
@@ -726,11 +808,12 @@ async def _record_outcome(
     item.updated_at = utc_now()
     await item.save()
     if settled is not None:
+        looked = {} if settled.lookup is None else {"lookup": settled.lookup}
         await record(viewer=system, action="payout_item.settled", entity_type="payout_item",
                      entity_id=str(item.id), before=before,
                      after={"status": item.status.value, "as": item.status.value,
                             "reason": settled.reason, "reference": settled.reference,
-                            "providerId": item.provider_id})  # fmt: skip
+                            "providerId": item.provider_id, **looked})  # fmt: skip
     elif late:
         await record(viewer=system, action="payout_item.paid_after_settle",
                      entity_type="payout_item", entity_id=str(item.id), before=before,

@@ -50,7 +50,7 @@ async def _settle(w: World, batch: PayoutBatch, item: str, **kwargs: Any) -> Pay
     async with in_transaction():
         return await service.settle_item(
             viewer=kwargs.pop("viewer", w.viewer("ops")), batch_id=kwargs.pop("batch_id", batch.id),
-            item=item, **{"reason": REASON, **kwargs},
+            item=item, **{"reason": REASON, "secret": SECRET, **kwargs},
         )  # fmt: skip
 
 
@@ -118,16 +118,18 @@ async def test_given_a_pending_item_when_settled_as_paid_then_paid_audited_and_n
 async def test_given_an_item_settled_as_failed_then_a_late_payment_is_flagged_not_paid_twice(
     db, standin: StripeStandIn
 ):
-    """Settled as failed (wrongly: Stripe had made the transfer), ann's statement goes to
-    the next batch, as after a provider's refusal. A rerun of the first batch sends nothing.
-    Stripe then reports the first item's payment: it is paid and flagged, naming the next
-    batch's item, which is then not sent: one transfer in all."""
+    """Settled as failed (wrongly: Stripe had made the transfer, but its list of the
+    group's transfers was unreadable when Podium asked, and ops said they had checked),
+    ann's statement goes to the next batch, as after a provider's refusal. A rerun of the
+    first batch sends nothing. Stripe then reports the first item's payment: it is paid and
+    flagged, naming the next batch's item, which is then not sent: one transfer in all."""
     w = await _world(standin)
     batch, item = await _pending(w, standin)
     [transfer] = standin.transfers
-    sent = len(standin.requests)
+    standin.faults.garble_list = ["shapeless"]
 
-    settled = await _settle(w, batch, str(item.id), outcome="FAILED")
+    settled = await _settle(w, batch, str(item.id), outcome="FAILED", provider_checked=True)
+    sent = len(standin.requests)
 
     assert (settled.status, settled.failure_code) == (ItemStatus.FAILED, "settled_failed")
     assert settled.failure_reason == f"settled by hand as failed: {REASON}"

@@ -99,13 +99,22 @@ async def settle_payout_item(
     outcome: SettledAs,
     reason: str,
     reference: str | None = None,
+    provider_checked: Annotated[
+        bool,
+        strawberry.argument(
+            description="With outcome FAILED: you looked for the payment at the provider "
+            "yourself, for when Podium cannot ask it (audited)."
+        ),
+    ] = False,
 ) -> PayoutBatchResult:
     viewer = info.context.viewer
 
     async def work() -> Any:
         await service.settle_item(viewer=viewer, batch_id=batch_id, item=item,
                                   outcome=outcome.value, reason=reason,
-                                  reference=reference)  # fmt: skip
+                                  secret=info.context.settings.payout_details_secret,
+                                  reference=reference,
+                                  provider_checked=provider_checked)  # fmt: skip
         return await service.batch_of(viewer=viewer, batch_id=batch_id)
 
     return await _batch_or_error(work)
