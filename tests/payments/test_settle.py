@@ -245,9 +245,10 @@ async def cards() -> AsyncIterator[GiftCardStandIn]:
 async def test_given_a_gift_card_order_never_answered_when_settled_as_failed_then_not_ordered_again(
     db, standin: StripeStandIn, cards: GiftCardStandIn
 ):
-    """The provider answered 503 to every attempt (no order made): payout ops, having found
-    no order for the item's external id in its dashboard, settle it as failed; the rerun
-    orders nothing; the next batch orders the card under its own external id."""
+    """The provider answered 503 to every attempt (no order made): payout ops settle it as
+    failed, Podium having found no order of the item's external id at the provider (the
+    audit says so); the rerun orders nothing; the next batch orders the card under its own
+    external id."""
     w = await _world(standin)
     await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w["cat"].id,
                              method=PayoutMethod.GIFT_CARD,
@@ -262,6 +263,11 @@ async def test_given_a_gift_card_order_never_answered_when_settled_as_failed_the
     await _settle(w, batch, item.reference, outcome="failed")
     await service.execute_batch(tenant_id=w.tenant.id, batch_id=batch.id, secret=SECRET)
 
+    key = idempotency_key(tenant_id=w.tenant.id, reference=item.reference)
+    [entry] = await _audit("payout_item.settled")
+    assert entry.after is not None
+    assert entry.after["lookup"] == f"the gift card provider shows no order with external id {key}"
+    assert [lookup["query"]["external_id"] for lookup in cards.lookups] == [key]
     assert (len(cards.requests), cards.orders) == (3, [])
     again = await _approved_cards(w)
     assert (await _execute(w, again)).paid == 1
