@@ -10,9 +10,11 @@ with the same key, which the provider answers with the first payment; two execut
 hold one item (SKIP LOCKED). An answer that says nothing certain (timeout, 5xx) leaves the
 item pending, its reason shown, for the next run: never released to be paid again under
 another key. When the provider never answers for sure, payout ops settle the item by hand
-(`settle_item`): paid, or failed for the next batch, audited with who, why and a reference;
-a provider reporting a payment for such an item later is flagged on it, and no item whose
-statement is paid is sent."""
+(`settle_item`): paid, or failed for the next batch once Podium has asked the provider
+itself and it shows no payment (or, when it cannot be asked, on ops' word), audited with
+who, why, a reference and what the provider showed; a provider reporting a payment for such
+an item later is flagged on it, and no item whose statement is paid is sent. A gift card
+item sent before is looked for by its external id before it is ordered again."""
 
 from __future__ import annotations
 

@@ -9,6 +9,11 @@ delivery may follow); one waiting for approval in the provider's dashboard is su
 payout ops confirm it once approved. Amounts go out as exact JSON numbers written from the Decimal,
 never through a float.
 
+An order is also looked for by its external id (`GET /orders?external_id=...`, Tremendous's
+list filter): before an item sent before is ordered again (``look_first``: a provider that
+no longer holds the external id idempotent makes no second card), and when payout ops
+settle an item as failed (`look_up`). Only a list in the provider's shape is believed.
+
 A provider's answer is not trusted: each attempt has ``timeout`` seconds in all (a provider
 trickling bytes never holds the batch), an answer past ANSWER_LIMIT bytes is not read, and a
 2xx whose order cannot be read (not JSON, an HTML page, no order id or status) says nothing

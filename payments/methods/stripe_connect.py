@@ -9,7 +9,8 @@ making a second. Stripe forgets a key after about 24 hours: an instruction of a 
 again later (``look_first``) is first looked for by its reference (the transfer's group),
 and only asked for when no transfer has it. The same key with other parameters is Stripe's
 idempotency error: Podium broke its own rule, so it raises ProviderBug rather than failing
-the item quietly. The lists read then are believed only in Stripe's shape (``_paid_before``).
+the item quietly. The lists read then are believed only in Stripe's shape (``_paid_before``),
+and the same look is what payout ops settling an item as failed get (``look_up``).
 
 Transfers have no status of their own (since API 2017-04-06); money reaching the payee is the
 connected account's payout. With ``payout_per_transfer`` (connected accounts on manual
