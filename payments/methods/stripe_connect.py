@@ -305,7 +305,7 @@ def _failed(reference: str, exc: StripeError) -> Failed:
     message = re.sub(r"\s+", " ", exc.user_message or str(exc) or code)[:300]
     retryable = isinstance(exc, APIConnectionError | RateLimitError | APIError | IdempotencyError)
     if isinstance(exc, APIConnectionError) and not isinstance(exc, _AnswerTooLarge):
-        message = "Stripe could not be reached"
+        message = "could not be reached"
     return Failed(reference, f"Stripe: {message}", code, retryable=retryable)
 
 

@@ -132,7 +132,7 @@ async def _down(w: World, standin: StripeStandIn) -> str:
     await set_stripe_config(viewer=w.system, secret=SECRET, api_key=standin.api_key,
                             webhook_secrets=["whsec_testSecret0000000000001"],
                             api_base=DOWN)  # fmt: skip
-    return "Stripe: Stripe could not be reached"
+    return "Stripe: could not be reached"
 
 
 async def _unconfigured(w: World, standin: StripeStandIn) -> str:

@@ -236,7 +236,7 @@ async def test_given_stripe_timing_out_then_retried_with_the_key_and_failed_nami
 
     failed = await _adapter(standin, timeout=0.2, max_network_retries=2).pay(item)
 
-    assert failed == Failed(item.reference, "Stripe: Stripe could not be reached",
+    assert failed == Failed(item.reference, "Stripe: could not be reached",
                             "APIConnectionError", retryable=True)  # fmt: skip
     assert [r["headers"]["Idempotency-Key"] for r in standin.requests] == [item.idempotency_key] * 3
     assert standin.transfers == []
