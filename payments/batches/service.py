@@ -562,6 +562,10 @@ async def settle_item(
     if chosen is SettleAs.PAID and ref is None:
         raise BatchError("say where the payment is: the provider's transfer or order id, or "
                          "the bank's reference", field="reference")  # fmt: skip
+    if chosen is SettleAs.PAID and provider_checked:
+        raise BatchError("only settling as failed asks the provider (and takes your word when "
+                         "it cannot be asked); settling as paid names the payment's "
+                         "reference instead", field="providerChecked")  # fmt: skip
     batch = await _locked(viewer, batch_id, field="batchId")
     missing = NotFound(f"no item {quoted(str(item), 50)} in the batch", field="item")
     try:

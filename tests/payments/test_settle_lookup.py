@@ -345,6 +345,11 @@ async def test_given_the_command_line_when_the_provider_shows_the_transfer_then_
     (await podium(db, *base)).one_line_error("--as", "without its data", "--checked-provider")
     assert await _audit("payout_item.settled") == []
 
+    paid = (*base[:-4], "--as", "paid", "--reference", "tr_elsewhere", "--reason", REASON)
+    refused = await podium(db, *paid, "--checked-provider")
+    refused.one_line_error("--checked-provider", "only settling as failed")
+    assert (await PayoutItem.get(id=item.id)).status is ItemStatus.PENDING
+
     standin.faults.garble_list = ["shapeless"]
     ran = await podium(db, *base, "--checked-provider")
 
