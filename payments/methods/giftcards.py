@@ -12,7 +12,8 @@ never through a float.
 An order is also looked for by its external id (`GET /orders?external_id=...`, Tremendous's
 list filter): before an item sent before is ordered again (``look_first``: a provider that
 no longer holds the external id idempotent makes no second card), and when payout ops
-settle an item as failed (`look_up`). Only a list in the provider's shape is believed.
+settle an item as failed or confirm a batch (`look_up`). Only a list in the provider's
+shape is believed.
 
 A provider's answer is not trusted: each attempt has ``timeout`` seconds in all (a provider
 trickling bytes never holds the batch), an answer past ANSWER_LIMIT bytes is not read, and a
@@ -191,7 +192,9 @@ class TremendousGiftCards:
         its item as failed), asked exactly as a rerun asks before ordering again
         (`_ordered_before`). A FAILED or CANCELED order is no payment; an order for another
         amount, or two of one external id, are; an error, or an answer that says nothing
-        certain, is unknown."""
+        certain, is unknown. ``found`` carries the order's state (Paid: executed; Submitted:
+        waiting for approval; Failed: canceled, failed, or why nothing certain was said),
+        which confirming a batch reads (`confirm_batch`)."""
         i = instruction
         key = f"external id {i.idempotency_key}"
         found = await self._ordered_before(i)
@@ -202,11 +205,11 @@ class TremendousGiftCards:
             state = "executed" if isinstance(found, Paid) else "waiting for approval"
             return Lookup(Shown.PAYMENT, f"the gift card provider shows order "
                           f"{found.provider_id} of {amount} ({state}) with {key}",
-                          found.provider_id)  # fmt: skip
+                          found.provider_id, found)  # fmt: skip
         if found.code == ORDER_FAILED:
-            return Lookup(Shown.NO_PAYMENT, found.reason)
+            return Lookup(Shown.NO_PAYMENT, found.reason, found=found)
         return Lookup(Shown.PAYMENT if found.code in SHOWS_PAYMENT else Shown.UNKNOWN,
-                      found.reason)  # fmt: skip
+                      found.reason, found=found)  # fmt: skip
 
     async def _ordered_before(self, i: PayoutInstruction) -> Outcome | None:
         """The instruction's order if an earlier run made it, found by its external id

@@ -104,6 +104,9 @@ class Lookup:
     shows: Shown
     shown: str
     provider_id: str | None = None
+    # what the provider's answer says of the payment, when it says (a gift card order's
+    # state: Paid executed, Submitted waiting for approval, Failed canceled or unreadable)
+    found: Outcome | None = None
 
 
 @dataclass(frozen=True, slots=True)

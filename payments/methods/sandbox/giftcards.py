@@ -14,7 +14,8 @@ faults: ``refuse_list`` (statuses), ``garble_list`` (the same ways, ``shapeless`
 without its orders, ``other`` one ignoring the filter: another external id's order, or a
 test's own JSON served instead). `forget` makes it what a provider whose external ids are
 no longer idempotent is (a Tremendous-like API without that promise): the same external id
-orders again. Orders asked are in ``requests``, lists in ``lookups``. The tests serve it in
+orders again; `decide` approves (or cancels) orders held for approval, as its dashboard
+does. Orders asked are in ``requests``, lists in ``lookups``. The tests serve it in
 their own event loop (`running`), `podium dev` as the demo's gift card sandbox."""
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class GiftCardStandIn:
         app.router.add_post("/api/v2/orders", self._order)
         app.router.add_get("/api/v2/orders", self._list)
         return app
+
+    def decide(self, status: str, *order_ids: str) -> None:
+        """What the provider's dashboard does to orders held for approval: the orders named
+        (all, when none is) become ``status`` (EXECUTED once approved, CANCELED if not)."""
+        for order in self.orders:
+            if not order_ids or order["id"] in order_ids:
+                order["status"] = status
 
     def forget(self) -> None:
         """The external ids of the orders made so far are no longer idempotent: the same
