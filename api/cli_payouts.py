@@ -1,9 +1,10 @@
 """`podium payouts stripe|giftcards|origin|execute|confirm|return|settle|report`: the tenant's
 Stripe key, gift card provider and file payers; an approved payout batch run in the
-foreground (what the worker's job does for `executePayoutBatch`); a file batch confirmed
-paid; an item returned, or settled by hand when its provider never answered; what each payee
-was paid in a year. Registered onto the typer app by api/cli.py. Bad input is one line on
-stderr and exit 2."""
+foreground (what the worker's job does for `executePayoutBatch`); a batch's submitted items
+confirmed (a file's on ops' word, a gift card's as the provider shows them); an item
+returned, or settled by hand when its provider never answered; what each payee was paid in
+a year. Registered onto the typer app by api/cli.py. Bad input is one line on stderr and
+exit 2."""
 
 from __future__ import annotations
 
@@ -217,19 +218,37 @@ def confirm(
     tenant: TenantArg,
     batch: Annotated[str, typer.Option("--batch", help="The batch's id.")],
 ) -> None:
-    """The bank (or payroll) paid an executed file batch: its items and statements are paid."""
+    """An executed batch's submitted items confirmed: a file batch's paid on your word (the
+    bank or payroll paid it); a gift card batch's each asked of the provider: executed
+    orders paid, failed or canceled ones failed (their statements go to the next batch),
+    orders still waiting for approval or that the provider could not be asked about left
+    submitted. One line per item (reference, what became of it, why) and a summary; exit 0
+    once the provider could be asked, 2 when it could be asked about none (nothing changed)."""
     from api import cli
     from domain.org.viewer import Viewer
+    from payments.batches.models import ItemStatus
     from payments.batches.service import confirm_batch
+
+    settings = cli._settings()
 
     async def run() -> Any:
         found = await cli._tenant(tenant)
         async with cli.in_transaction():
             return await confirm_batch(viewer=Viewer.system(found.id, "cli-payouts"),
-                                       batch_id=batch)  # fmt: skip
+                                       batch_id=batch,
+                                       secret=settings.payout_details_secret)  # fmt: skip
 
-    cli._with_database(cli._settings().database_url, _named_as_options(run))
-    sys.stdout.write(f"{batch}: confirmed paid\n")
+    confirmed = cli._with_database(settings.database_url, _named_as_options(run))
+    became = {ItemStatus.PAID: "paid", ItemStatus.FAILED: "failed",
+              ItemStatus.SUBMITTED: "left submitted"}  # fmt: skip
+    for item in confirmed.items:
+        why = " ".join(item.why.split())  # a provider's order id never breaks the line
+        sys.stdout.write(f"{item.reference}: {became[item.became]}: {why}\n")
+    sys.stdout.write(
+        f"{batch}: {confirmed.count(ItemStatus.PAID)} paid, "
+        f"{confirmed.count(ItemStatus.FAILED)} failed, "
+        f"{confirmed.count(ItemStatus.SUBMITTED)} left submitted\n"
+    )
 
 
 @payouts_app.command("return")

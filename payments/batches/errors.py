@@ -28,7 +28,9 @@ class ProviderShowsPayment(BatchStateError):
 
 class ProviderNotChecked(BatchStateError):
     """Settling an item as failed while its provider cannot be asked whether it paid it,
-    and payout ops did not say they checked it themselves (``field``: ``outcome``)."""
+    and payout ops did not say they checked it themselves (``field``: ``outcome``); or
+    confirming a gift card batch when the provider could be asked about none of its
+    submitted items (``field``: ``id``): nothing is written."""
 
     code = "provider_not_checked"
 

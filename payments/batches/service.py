@@ -14,7 +14,9 @@ another key. When the provider never answers for sure, payout ops settle the ite
 itself and it shows no payment (or, when it cannot be asked, on ops' word), audited with
 who, why, a reference and what the provider showed; a provider reporting a payment for such
 an item later is flagged on it, and no item whose statement is paid is sent. A gift card
-item sent before is looked for by its external id before it is ordered again."""
+item sent before is looked for by its external id before it is ordered again; a gift card
+batch's submitted items are confirmed only as far as the provider shows them executed
+(`confirm_batch`)."""
 
 from __future__ import annotations
 
@@ -430,22 +432,103 @@ async def _instruction(batch: PayoutBatch, item: PayoutItem, account: Any) -> Pa
     )
 
 
-async def confirm_batch(*, viewer: Viewer, batch_id: UUID | str) -> PayoutBatch:
-    """Payout ops confirm a batch's submitted items were paid: a file's by the bank, payroll
-    or SAP (its bank statement), gift card orders once approved in the provider's dashboard;
-    they become paid, and their statements. Audited."""
+@dataclass(frozen=True, slots=True)
+class ItemConfirmed:
+    """What confirming a batch made of one submitted item: ``became`` paid, failed, or
+    still submitted; ``why`` in words (what the provider showed); ``asked``: the provider
+    answered (False: it could not be asked, the item is left as it was)."""
+
+    reference: str
+    became: ItemStatus
+    why: str
+    asked: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    batch: PayoutBatch
+    items: tuple[ItemConfirmed, ...]
+
+    def count(self, status: ItemStatus) -> int:
+        return sum(1 for i in self.items if i.became is status)
+
+
+ON_OPS_WORD = "confirmed on payout ops' word (a {method} batch has no provider to ask)"
+
+
+async def confirm_batch(*, viewer: Viewer, batch_id: UUID | str, secret: bytes) -> Confirmation:
+    """Payout ops confirm a batch's submitted items, in the caller's transaction. A file
+    batch's (SEPA, NACHA, payroll, SAP) are paid on their word, the bank statement's: no
+    provider to ask. A gift card batch's are each asked of the provider first (`look_up`,
+    as settling asks: `_looked_up_all`, ``secret`` unsealing its credentials): an executed
+    order is paid (its statement too); a FAILED or CANCELED one fails as the provider's
+    refusal would (its statement is paid by the next batch); one still waiting for approval,
+    one the provider does not show as asked (no order, another amount, two orders), or one
+    it could not be asked about (down, a timeout, an unreadable answer, no provider) is left
+    submitted, the reason in the answer. When no item's provider could be asked, refused
+    (``id``) and nothing is written. Each item paid or failed is audited with what the
+    provider showed (``lookup``), the confirmation itself (``payout_batch.confirmed``) with
+    each item left submitted and why."""
     _require_ops(viewer, "id")
     batch = await _locked(viewer, batch_id)
     if batch.method not in SETTLE_LATER or batch.status is not BatchStatus.DONE:
         raise BatchStateError(
             "only a file or gift card batch that was executed is confirmed", field="id"
         )
-    submitted = await PayoutItem.filter(batch_id=batch.id, status=ItemStatus.SUBMITTED)
+    submitted = await PayoutItem.filter(batch_id=batch.id, status=ItemStatus.SUBMITTED).order_by(
+        "position"
+    )
     if not submitted:
         raise BatchStateError("no item of the batch waits for confirmation", field="id")
-    for item in submitted:
-        await _record_outcome(viewer, item, Paid(item.reference, item.provider_id))
-    return batch
+    if batch.method is not PayoutMethod.GIFT_CARD:
+        why = ON_OPS_WORD.format(method=batch.method.value)
+        for item in submitted:
+            await _record_outcome(viewer, item, Paid(item.reference, item.provider_id))
+        return Confirmation(batch, tuple(ItemConfirmed(i.reference, ItemStatus.PAID, why)
+                                         for i in submitted))  # fmt: skip
+    lookups = await _looked_up_all(batch, submitted, secret)
+    decided = [_confirmed(item, lookup) for item, lookup in zip(submitted, lookups, strict=True)]
+    if not any(answer.asked for _, answer in decided):
+        reasons = sorted({lookup.shown for lookup in lookups})
+        raise ProviderNotChecked(
+            f"nothing confirmed: Podium could not ask the provider about any of the "
+            f"{len(submitted)} submitted item(s): {reasons[0]}"
+            + (f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else "")
+            + "; try again later, or look at the orders in the provider's dashboard",
+            field="id",
+        )
+    for item, lookup, (outcome, _) in zip(submitted, lookups, decided, strict=True):
+        if outcome is not None:
+            await _record_outcome(viewer, item, outcome, lookup=lookup.shown)
+    answers = tuple(answer for _, answer in decided)
+    confirmation = Confirmation(batch, answers)
+    await record(viewer=viewer, action="payout_batch.confirmed", entity_type="payout_batch",
+                 entity_id=str(batch.id), before={"submitted": len(submitted)},
+                 after={"paid": confirmation.count(ItemStatus.PAID),
+                        "failed": confirmation.count(ItemStatus.FAILED),
+                        "submitted": confirmation.count(ItemStatus.SUBMITTED),
+                        "left": {a.reference: a.why for a in answers
+                                 if a.became is ItemStatus.SUBMITTED}})  # fmt: skip
+    return confirmation
+
+
+def _confirmed(item: PayoutItem, lookup: Lookup) -> tuple[Outcome | None, ItemConfirmed]:
+    """What a gift card item becomes from what its provider showed (None: left submitted)."""
+    found, ref = lookup.found, item.reference
+    if isinstance(found, Paid):
+        return found, ItemConfirmed(ref, ItemStatus.PAID, lookup.shown)
+    if lookup.shows is Shown.NO_PAYMENT and isinstance(found, Failed):  # FAILED, CANCELED
+        refused = Failed(ref, found.reason, found.code)
+        return refused, ItemConfirmed(ref, ItemStatus.FAILED, found.reason)
+    if isinstance(found, Submitted):
+        return None, ItemConfirmed(ref, ItemStatus.SUBMITTED, f"still waiting for approval: "
+                                   f"{lookup.shown}")  # fmt: skip
+    if lookup.shows is Shown.UNKNOWN:
+        return None, ItemConfirmed(ref, ItemStatus.SUBMITTED, f"the provider could not be "
+                                   f"asked: {lookup.shown}", asked=False)  # fmt: skip
+    # no order of its external id, or one unlike it, or two: a person looks
+    look = "look at it in the provider's dashboard, then confirm again or return the item"
+    return None, ItemConfirmed(ref, ItemStatus.SUBMITTED, f"{lookup.shown}: {look}")
 
 
 RETURNED = "returned"  # the code of an item the bank or provider gave back
@@ -631,35 +714,54 @@ async def _looked_up(batch: PayoutBatch, item: PayoutItem, secret: bytes) -> Loo
     """What the batch's provider shows of the item's payment, asked with the tenant's
     credentials (shorter waits than an execution's: a person is waiting). File methods have
     no provider to ask; their items are never pending once sent (`_write_file`)."""
+    return (await _looked_up_all(batch, [item], secret))[0]
+
+
+async def _looked_up_all(
+    batch: PayoutBatch, items: Sequence[PayoutItem], secret: bytes
+) -> list[Lookup]:
+    """`_looked_up` of each item, in order, through one client: the questions at most
+    CONCURRENCY at once (the items' instructions read first, in the caller's transaction:
+    one connection answers one query at a time)."""
     from payments.methods.giftcards import TremendousGiftCards
     from payments.methods.service import gift_card_config, stripe_setup
     from payments.methods.stripe_connect import StripeConnect
 
-    if batch.method not in (PayoutMethod.STRIPE, PayoutMethod.GIFT_CARD):
-        return Lookup(Shown.UNKNOWN, f"Podium has no way to ask about a {batch.method.value} "
-                      "payment")  # fmt: skip
-    try:
-        account = await payout_account(
-            tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
-        )
-    except NoPayoutDetails:
-        account = PayoutAccount(batch.method)
-    if account.method is not batch.method:
-        account = PayoutAccount(batch.method)
-    instruction = await _instruction(batch, item, account)
-    client: StripeConnect | TremendousGiftCards
+    client: StripeConnect | TremendousGiftCards | None = None
     if batch.method is PayoutMethod.STRIPE:
         setup = await stripe_setup(tenant_id=batch.tenant_id, secret=secret)
-        if setup is None:
-            return Lookup(Shown.UNKNOWN, "the tenant has no Stripe provider configured")
-        client = StripeConnect(replace(setup.config, timeout=LOOKUP_TIMEOUT, max_network_retries=1))
+        unknown = "the tenant has no Stripe provider configured"
+        if setup is not None:
+            config = replace(setup.config, timeout=LOOKUP_TIMEOUT, max_network_retries=1)
+            client = StripeConnect(config)
+    elif batch.method is PayoutMethod.GIFT_CARD:
+        cards = await gift_card_config(tenant_id=batch.tenant_id, secret=secret)
+        unknown = "the tenant has no gift card provider configured"
+        if cards is not None:
+            client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
     else:
-        config = await gift_card_config(tenant_id=batch.tenant_id, secret=secret)
-        if config is None:
-            return Lookup(Shown.UNKNOWN, "the tenant has no gift card provider configured")
-        client = TremendousGiftCards(replace(config, timeout=LOOKUP_TIMEOUT))
+        unknown = f"Podium has no way to ask about a {batch.method.value} payment"
+    if client is None:
+        return [Lookup(Shown.UNKNOWN, unknown)] * len(items)
     try:
-        return await client.look_up(instruction)
+        instructions = []
+        for item in items:
+            try:
+                account = await payout_account(
+                    tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
+                )
+            except NoPayoutDetails:
+                account = PayoutAccount(batch.method)
+            if account.method is not batch.method:
+                account = PayoutAccount(batch.method)
+            instructions.append(await _instruction(batch, item, account))
+        lanes = asyncio.Semaphore(CONCURRENCY)
+
+        async def ask(instruction: PayoutInstruction) -> Lookup:
+            async with lanes:
+                return await client.look_up(instruction)
+
+        return list(await asyncio.gather(*(ask(i) for i in instructions)))
     finally:
         await client.close()
 
@@ -755,14 +857,17 @@ async def _record_outcome(
     attempt: bool = False,
     settles_later: bool = False,
     settled: _Settlement | None = None,
+    lookup: str | None = None,
 ) -> None:
     """An item's new state from a provider's answer (or a webhook's, or a person's who
-    settles it by hand: ``settled``), in the caller's transaction, the item locked. Audited.
+    settles it by hand: ``settled``), in the caller's transaction, the item locked. Audited,
+    with what the provider showed when it was asked (``lookup``: confirming a batch).
 
     - Submitted or Paid: paid, and its statement with it. A Stripe transfer lands in the
       payee's connected account at once; Stripe pays it out to their bank on its schedule.
       An item written to a file, or a gift card order held for approval, is submitted
-      (``settles_later``), paid when payout ops confirm it was (`confirm_batch`).
+      (``settles_later``), paid when payout ops confirm it was (`confirm_batch`: a gift
+      card order once the provider shows it executed).
     - A failure that says nothing certain (timeout, 5xx): still pending, the reason shown,
       sent again with the same key by the next execution.
     - A failure before payment: failed with its reason; the statement stays unpaid, for the
@@ -826,10 +931,11 @@ async def _record_outcome(
                      after={"status": item.status.value, "reason": item.failure_reason,
                             "providerId": outcome.provider_id})  # fmt: skip
     elif before["status"] != item.status.value:
+        shown = {} if lookup is None else {"lookup": lookup}
         await record(viewer=system, action=f"payout_item.{item.status.value}",
                      entity_type="payout_item", entity_id=str(item.id), before=before,
                      after={"status": item.status.value, "reason": item.failure_reason,
-                            "providerId": item.provider_id})  # fmt: skip
+                            "providerId": item.provider_id, **shown})  # fmt: skip
 
 
 PAID_AFTER_SETTLE = "paid_after_settle"  # a provider reported a payment of a settled item

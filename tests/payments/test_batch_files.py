@@ -124,14 +124,14 @@ async def test_given_a_sepa_batch_when_executed_then_one_valid_file_and_paid_onc
     assert sorted(statuses) == ["approved"] * 3  # not paid until the bank did
 
     async with in_transaction():
-        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id, secret=SECRET)
 
     assert await _statuses(batch) == {"ann": ItemStatus.PAID, "bob": ItemStatus.PAID,
                                       "cat": ItemStatus.FAILED}  # fmt: skip
     statuses = await Statement.filter(tenant_id=w.tenant.id).values_list("status", flat=True)
     assert sorted(statuses) == ["approved", "paid", "paid"]
     with pytest.raises(BatchStateError):
-        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id, secret=SECRET)
 
 
 async def test_given_a_nacha_batch_then_achkit_accepts_its_file(db):
@@ -252,7 +252,7 @@ async def test_given_a_sap_journal_batch_then_every_payee_posted_balanced_and_co
     assert batch_file(batch, origin, again).content == content  # the same bytes
 
     async with in_transaction():
-        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id, secret=SECRET)
 
     assert set((await _statuses(batch)).values()) == {ItemStatus.PAID}
     # the period's journal books no second payment of what the SAP journal posted
@@ -313,7 +313,7 @@ async def test_given_a_bank_return_of_one_item_then_it_fails_and_its_statement_i
     batch = await _run(w, PayoutMethod.SEPA_FILE)
     bob = await PayoutItem.get(batch_id=batch.id, user_id=w["bob"].id)
     async with in_transaction():
-        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id, secret=SECRET)
 
     for args, field in (
         ({"reference": bob.reference, "reason": ""}, "reason"),

@@ -105,9 +105,10 @@ async def test_given_orders_held_for_approval_then_submitted_until_confirmed(
                                       "cat": ItemStatus.FAILED}  # fmt: skip
     statuses = await Statement.filter(tenant_id=w.tenant.id).values_list("status", flat=True)
     assert sorted(statuses) == ["approved"] * 3
+    standin.decide("EXECUTED")  # approved in the provider's dashboard
 
     async with in_transaction():
-        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id)
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id, secret=SECRET)
 
     assert (await _statuses(batch))["ann"] is ItemStatus.PAID
     assert len(standin.orders) == 2

@@ -74,9 +74,20 @@ async def execute_payout_batch(info: Info[Any, None], id: strawberry.ID) -> Payo
 
 
 async def confirm_payout_batch(info: Info[Any, None], id: strawberry.ID) -> PayoutBatchResult:
-    return await _batch_or_error(
-        lambda: service.confirm_batch(viewer=info.context.viewer, batch_id=id)
-    )
+    """The batch with `confirmedItems`: what became of each submitted item (a gift card
+    batch's as its provider shows them); a UserError (`id`, PROVIDER_NOT_CHECKED) when the
+    provider could be asked about none, nothing changed."""
+    try:
+        async with in_transaction():
+            confirmed = await service.confirm_batch(
+                viewer=info.context.viewer, batch_id=id,
+                secret=info.context.settings.payout_details_secret,
+            )  # fmt: skip
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        return user_error(exc)
+    return PayoutBatch.of(confirmed.batch, confirmed)
 
 
 async def return_payout_item(

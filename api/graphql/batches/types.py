@@ -110,6 +110,26 @@ class PayoutItem:
                    item=i)  # fmt: skip
 
 
+@strawberry.type(description="What confirmPayoutBatch made of one submitted item.")
+class PayoutItemConfirmation:
+    reference: str
+    status: PayoutItemStatus = strawberry.field(
+        description="PAID (the provider shows the gift card order executed, or a file "
+        "batch's bank paid), FAILED (the order failed or was canceled: its statement goes to "
+        "the next batch) or SUBMITTED (left as it was: still waiting for approval, or the "
+        "provider could not be asked)."
+    )
+    reason: str = strawberry.field(description="Why: what the provider showed.")
+    provider_asked: bool = strawberry.field(
+        description="False: the provider could not be asked about it (reason says why)."
+    )
+
+    @classmethod
+    def of(cls, c: service.ItemConfirmed) -> PayoutItemConfirmation:
+        return cls(reference=c.reference, status=PayoutItemStatus(c.became.value),
+                   reason=c.why, provider_asked=c.asked)  # fmt: skip
+
+
 @strawberry.type(description="Approved statements paid together by one method.")
 class PayoutBatch:
     id: strawberry.ID
@@ -122,6 +142,11 @@ class PayoutBatch:
     approved_at: datetime | None
     finished_at: datetime | None
     batch: strawberry.Private[models.PayoutBatch]
+    confirmed_items: list[PayoutItemConfirmation] | None = strawberry.field(
+        default=None,
+        description="In confirmPayoutBatch's answer only (null elsewhere): what became of "
+        "each item that waited for confirmation, and why.",
+    )
 
     @strawberry.field(
         description="A signed link to the batch's file (file methods, once executed), valid "
@@ -150,12 +175,16 @@ class PayoutBatch:
         )
 
     @classmethod
-    def of(cls, b: models.PayoutBatch) -> PayoutBatch:
+    def of(
+        cls, b: models.PayoutBatch, confirmed: service.Confirmation | None = None
+    ) -> PayoutBatch:
         return cls(
             id=strawberry.ID(str(b.id)), status=PayoutBatchStatus(b.status.value),
             method=PayoutMethod(b.method.value), period=b.period, currency=b.currency,
             item_count=b.item_count, created_at=b.created_at, approved_at=b.approved_at,
             finished_at=b.finished_at, batch=b,
+            confirmed_items=None if confirmed is None
+            else [PayoutItemConfirmation.of(c) for c in confirmed.items],
         )  # fmt: skip
 
 
