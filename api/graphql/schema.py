@@ -319,8 +319,11 @@ class Mutation:
     )
     confirm_payout_batch: PayoutBatchResult = strawberry.mutation(
         resolver=confirm_payout_batch,
-        description="Payout ops and admins: the bank (or payroll) paid an executed file "
-        "batch: its submitted items, and their statements, are paid.",
+        description="Payout ops and admins: an executed batch's submitted items confirmed. "
+        "A file batch's are paid on your word (the bank statement's); a gift card batch's "
+        "become what the provider shows of each order (executed: paid; canceled or failed: "
+        "failed, for the next batch; held, bounced or not askable: left submitted, "
+        "confirmedItems saying why).",
     )
     return_payout_item: PayoutBatchResult = strawberry.mutation(
         resolver=return_payout_item,

@@ -520,9 +520,11 @@ def _confirmed(item: PayoutItem, lookup: Lookup) -> tuple[Outcome | None, ItemCo
     if lookup.shows is Shown.NO_PAYMENT and isinstance(found, Failed):  # FAILED, CANCELED
         refused = Failed(ref, found.reason, found.code)
         return refused, ItemConfirmed(ref, ItemStatus.FAILED, found.reason)
-    if isinstance(found, Submitted):
-        return None, ItemConfirmed(ref, ItemStatus.SUBMITTED, f"still waiting for approval: "
-                                   f"{lookup.shown}")  # fmt: skip
+    if isinstance(found, Submitted):  # held for approval, or issued with its e-mail bounced
+        from payments.methods.giftcards import WAITING
+
+        held = "still waiting for approval" if found.state in (None, WAITING) else "not confirmed"
+        return None, ItemConfirmed(ref, ItemStatus.SUBMITTED, f"{held}: {lookup.shown}")
     if lookup.shows is Shown.UNKNOWN:
         return None, ItemConfirmed(ref, ItemStatus.SUBMITTED, f"the provider could not be "
                                    f"asked: {lookup.shown}", asked=False)  # fmt: skip

@@ -6,8 +6,10 @@ retried with the same external id (at most ``max_attempts`` times, then Failed a
 with the reason), and a batch running the item again after a crash gets the first order back
 instead of a second card. An executed order is paid (funded and issued; its e-mail's
 delivery may follow); one waiting for approval in the provider's dashboard is submitted, and
-payout ops confirm it once approved. Amounts go out as exact JSON numbers written from the Decimal,
-never through a float.
+payout ops confirm it once approved. A card whose e-mail bounced is submitted too, never failed
+(it is funded: a failed item would be ordered again, a second card): payout ops correct the
+address and send it again in the dashboard, then confirm. Amounts go out as exact JSON
+numbers written from the Decimal, never through a float.
 
 An order is also looked for by its external id (`GET /orders?external_id=...`, Tremendous's
 list filter): before an item sent before is ordered again (``look_first``: a provider that
@@ -202,7 +204,7 @@ class TremendousGiftCards:
             return Lookup(Shown.NO_PAYMENT, f"the gift card provider shows no order with {key}")
         if not isinstance(found, Failed):
             amount = f"{round_money(i.amount, i.currency)} {i.currency}"
-            state = "executed" if isinstance(found, Paid) else "waiting for approval"
+            state = "executed" if isinstance(found, Paid) else found.state or WAITING
             return Lookup(Shown.PAYMENT, f"the gift card provider shows order "
                           f"{found.provider_id} of {amount} ({state}) with {key}",
                           found.provider_id, found)  # fmt: skip
@@ -302,6 +304,11 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 ORDER_FAILED = "order_failed"  # a FAILED or CANCELED order: nothing paid
+WAITING = "waiting for approval"  # an order held in the provider's dashboard
+DELIVERY_FAILED = (
+    "issued, but its e-mail bounced: correct the payee's address and send the reward again "
+    "in the provider's dashboard"
+)
 # `_ordered_before`'s failures that still show a payment: an order unlike the one asked, or
 # two of one external id
 SHOWS_PAYMENT = {"order_mismatch", "orders_made_twice"}
@@ -344,12 +351,17 @@ def _outcome(i: PayoutInstruction, status_code: int, answer: Any) -> Outcome | s
                           "check it in the provider's dashboard", "order_mismatch")  # fmt: skip
         delivery = reward.get("delivery")
         delivery = delivery.get("status") if isinstance(delivery, dict) else None
-        if status in ("CANCELED", "FAILED") or delivery == "FAILED":
-            return Failed(reference, f"the gift card order {order_id} is {status or delivery}",
+        if status in ("CANCELED", "FAILED"):
+            return Failed(reference, f"the gift card order {order_id} is {status}",
                           ORDER_FAILED)  # fmt: skip
+        if delivery == "FAILED":
+            # The card is funded (or will be once approved): failing the item would order a
+            # second one. Its e-mail bounced: the payee's address is corrected and the reward
+            # sent again in the provider's dashboard, then the item confirmed.
+            return Submitted(reference, provider_id=order_id, state=DELIVERY_FAILED)
         if status == "EXECUTED":  # funded and issued; the e-mail's delivery may follow
             return Paid(reference, provider_id=order_id)
-        return Submitted(reference, provider_id=order_id)  # e.g. PENDING_APPROVAL
+        return Submitted(reference, provider_id=order_id, state=WAITING)  # PENDING_APPROVAL
     message = ""
     if isinstance(answer, dict):
         errors = answer.get("errors")

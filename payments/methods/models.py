@@ -62,10 +62,13 @@ def idempotency_key(*, tenant_id: UUID, reference: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """Handed over: written to a file, or accepted by a provider that tells later."""
+    """Handed over: written to a file, or accepted by a provider that tells later. ``state``:
+    the provider's word for where it stands, when it says (a gift card order "waiting for
+    approval", or issued with its e-mail bounced)."""
 
     reference: str
     provider_id: str | None = None
+    state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

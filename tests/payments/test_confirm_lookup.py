@@ -259,3 +259,40 @@ async def test_given_graphql_then_confirmed_items_or_a_user_error_naming_id(
     assert (ann["status"], ann["providerAsked"]) == ("SUBMITTED", True)
     assert ann["reason"].startswith("still waiting for approval")
     assert (await _items(batch))["bob"].status is ItemStatus.FAILED
+
+
+async def test_given_a_card_whose_email_bounced_then_never_failed_and_confirmed_once_sent_again(
+    db,
+    standin: GiftCardStandIn,  # noqa: F811
+):
+    """An executed order whose e-mail bounced is a funded card: failing its item would have
+    the next batch order a second one. It stays submitted, through the execution and the
+    confirmation, until the card is sent again (the address corrected in the dashboard)."""
+    standin.delivery = "FAILED"
+    w = await _world(standin)
+    batch, items = await _held(w)
+    ann = items["ann"]
+    ordered = len(standin.orders)
+
+    confirmed = await _confirm(w, batch)
+
+    after = await _items(batch)
+    assert (after["ann"].status, after["bob"].status) == (ItemStatus.SUBMITTED,) * 2
+    assert await _statement(after["ann"]) == "approved"
+    [why] = [i.why for i in confirmed.items if i.reference == ann.reference]
+    assert why.startswith(f"not confirmed: the gift card provider shows order {ann.provider_id}")
+    assert "e-mail bounced" in why
+    async with in_transaction():  # a next batch does not pay them again (only cat's)
+        again = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=PayoutMethod.GIFT_CARD)  # fmt: skip
+    taken = await PayoutItem.filter(batch_id=again.id).values_list("statement_id", flat=True)
+    assert ann.statement_id not in taken
+    assert items["bob"].statement_id not in taken
+    assert len(standin.orders) == ordered
+
+    for order in standin.orders:  # sent again to a corrected address
+        order["rewards"][0]["delivery"]["status"] = "SUCCEEDED"
+    await _confirm(w, batch)
+    after = await _items(batch)
+    assert (after["ann"].status, await _statement(after["ann"])) == (ItemStatus.PAID, "paid")
+    assert len(standin.orders) == ordered

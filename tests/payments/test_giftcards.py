@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments.methods.giftcards import GiftCardConfig, TremendousGiftCards
+from payments.methods.giftcards import WAITING, GiftCardConfig, TremendousGiftCards
 from payments.methods.models import Failed, Paid, Submitted
 from payments.methods.sandbox.giftcards import GiftCardStandIn, running
 from tests.payments.factories import GIFT_ACCOUNT, STRIPE_ACCOUNT, instruction
@@ -57,7 +57,7 @@ async def test_given_an_order_held_for_approval_then_submitted_not_paid(
     outcome = await _adapter(standin).pay(item)
 
     [order] = standin.orders
-    assert outcome == Submitted(item.reference, provider_id=order["id"])
+    assert outcome == Submitted(item.reference, provider_id=order["id"], state=WAITING)
 
 
 async def test_given_an_order_when_sent_again_then_the_first_order_comes_back(

@@ -25,6 +25,8 @@ def test_given_the_readme_sepa_example_when_run_then_it_writes_a_file_xmllint_ac
                          capture_output=True, text=True, check=False)  # fmt: skip
 
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip() == "(Submitted(reference='B1-0001', provider_id='HELIOS-B1'),)"
+    assert ran.stdout.strip() == (
+        "(Submitted(reference='B1-0001', provider_id='HELIOS-B1', state=None),)"
+    )
     xsd = ROOT / "payments" / "methods" / "xsd" / "pain.001.001.09.xsd"
     xsd_accepts(xsd, tmp_path / "HELIOS-B1.xml")
