@@ -1030,6 +1030,92 @@ async def apply_event_outcome(*, tenant_id: UUID, outcome: Outcome) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class GiftCardEventApplied:
+    """What a gift card webhook event made of our item: ``reference`` None when no item of
+    the tenant is the order's (the event is acknowledged, nothing changes); ``became`` the
+    item's status after; ``why`` in words; ``asked`` False when the provider could not be
+    asked (nothing is written: the caller rolls back and the provider redelivers)."""
+
+    reference: str | None
+    became: ItemStatus | None
+    why: str
+    asked: bool = True
+
+
+EVENT_VIEWER = "gift-card-webhook"
+
+
+async def apply_gift_card_event(
+    *, tenant_id: UUID, order_id: str | None, reward_id: str | None, secret: bytes
+) -> GiftCardEventApplied:
+    """A gift card webhook event about an order (or one of its rewards), in the caller's
+    transaction. The event's word is not taken: the item whose order it is (its
+    ``provider_id``) is asked of the provider exactly as confirming asks (`_looked_up_all`,
+    `_confirmed`) and becomes what the provider shows: executed, paid (its statement too);
+    FAILED or CANCELED, failed for the next batch; held for approval or with its e-mail
+    bounced, still submitted, the reason on the item. An item settled by hand as failed
+    whose order shows executed is paid and flagged (`_record_outcome`, ``paid_after_settle``).
+    Any other item (paid, pending, failed) is left as it is. A reward event's order is
+    asked of the provider first (`order_of_reward`)."""
+    from payments.methods.giftcards import TremendousGiftCards
+    from payments.methods.service import gift_card_config
+
+    system = Viewer.system(tenant_id, EVENT_VIEWER)
+    if order_id is None and reward_id is not None:
+        cards = await gift_card_config(tenant_id=tenant_id, secret=secret)
+        if cards is None:
+            return GiftCardEventApplied(None, None, "the tenant has no gift card provider "
+                                        "configured", asked=False)  # fmt: skip
+        client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
+        try:
+            found = await client.order_of_reward(reward_id)
+        finally:
+            await client.close()
+        if isinstance(found, Failed):
+            return GiftCardEventApplied(None, None, found.reason, asked=False)
+        if found is None:
+            return GiftCardEventApplied(None, None, f"the gift card provider shows no "
+                                        f"reward {reward_id}")  # fmt: skip
+        order_id = found
+    if order_id is None:
+        return GiftCardEventApplied(None, None, "the event is about no order")
+    item = (
+        await PayoutItem.filter(
+            tenant_id=tenant_id, provider_id=order_id, batch__method=PayoutMethod.GIFT_CARD
+        )
+        .select_for_update()
+        .first()
+    )
+    if item is None:
+        return GiftCardEventApplied(None, None, f"no payout item is order {order_id}")
+    settled_failed = item.status is ItemStatus.FAILED and item.settled_at is not None
+    if item.status is not ItemStatus.SUBMITTED and not settled_failed:
+        why = f"nothing to change: the item is {item.status.value}"
+        return GiftCardEventApplied(item.reference, item.status, why)
+    batch = await PayoutBatch.get(id=item.batch_id)
+    [lookup] = await _looked_up_all(batch, [item], secret)
+    outcome, answer = _confirmed(item, lookup)
+    if not answer.asked:
+        return GiftCardEventApplied(item.reference, item.status, answer.why, asked=False)
+    if settled_failed:
+        if isinstance(outcome, Paid):  # believed, and flagged: the payee may be paid twice
+            await _record_outcome(system, item, outcome, lookup=lookup.shown)
+        return GiftCardEventApplied(item.reference, item.status, lookup.shown)
+    if outcome is not None:
+        await _record_outcome(system, item, outcome, lookup=lookup.shown)
+        return GiftCardEventApplied(item.reference, item.status, answer.why)
+    if item.failure_reason != answer.why:  # still submitted: why, shown on the item
+        before = {"status": item.status.value, "reason": item.failure_reason}
+        item.failure_reason, item.updated_at = answer.why, utc_now()
+        await item.save(update_fields=["failure_reason", "updated_at"])
+        await record(viewer=system, action="payout_item.still_submitted",
+                     entity_type="payout_item", entity_id=str(item.id), before=before,
+                     after={"status": item.status.value, "reason": answer.why,
+                            "providerId": item.provider_id, "lookup": lookup.shown})  # fmt: skip
+    return GiftCardEventApplied(item.reference, item.status, answer.why)
+
+
 # --- reading ----------------------------------------------------------------------------
 
 

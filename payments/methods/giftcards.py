@@ -31,13 +31,22 @@ at most ``max_wait`` seconds in all for such requests (30); a provider asking fo
 no wait and no request until the time it named has passed: those items are Failed and
 retryable (pending for the next run), the reason naming the wait asked. Nothing hangs: a
 run takes at most ``max_wait`` plus ``max_attempts`` times ``timeout`` (and the backoff)
-an item."""
+an item.
+
+Webhooks: the provider signs each event's raw body with HMAC-SHA256 under the webhook's
+private key, hex, in `Tremendous-Webhook-Signature` (``sha256=<hex>``); the body names the
+event (`ORDERS.APPROVED`, `REWARDS.DELIVERY.FAILED`, ...), its `uuid` and the resource it is
+about (`payload.resource`: id and type), never its state: the receiver asks
+(`order_of_reward`, `look_up`)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
@@ -47,6 +56,7 @@ from typing import Any, Protocol
 import httpx
 
 from domain.kit.clock import utc_now
+from domain.kit.errors import InvalidInput
 from domain.kit.money import round_money
 from payments.methods.models import (
     Failed,
@@ -212,6 +222,34 @@ class TremendousGiftCards:
             return Lookup(Shown.NO_PAYMENT, found.reason, found=found)
         return Lookup(Shown.PAYMENT if found.code in SHOWS_PAYMENT else Shown.UNKNOWN,
                       found.reason, found=found)  # fmt: skip
+
+    async def order_of_reward(self, reward_id: str) -> str | None | Failed:
+        """The id of the order a reward belongs to (`GET /rewards/{id}`: a reward event
+        names the reward, a payout item knows its order). None: the provider shows no such
+        reward (404). Failed (retryable): it could not be asked, or its answer is not a
+        reward of that id with an order id; nothing certain."""
+        url = f"{self.config.api_base.rstrip('/')}/rewards/{reward_id}"
+        asked = f"reward {reward_id}"
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                status, answer, _ = await self._send("GET", url, self._headers())
+        except (httpx.TimeoutException, TimeoutError):
+            return Failed(reward_id, f"the gift card provider timed out when asked for {asked}",
+                          "timeout", retryable=True)  # fmt: skip
+        except httpx.TransportError:
+            return Failed(reward_id, "the gift card provider could not be reached when asked "
+                          f"for {asked}", "unreachable", retryable=True)  # fmt: skip
+        if status == 404:
+            return None
+        reward = answer.get("reward") if isinstance(answer, dict) else None
+        if status != 200 or not isinstance(reward, dict):
+            return Failed(reward_id, f"the gift card provider answered {status} when asked "
+                          f"for {asked}", f"http_{status}", retryable=True)  # fmt: skip
+        order_id = reward.get("order_id")
+        if reward.get("id") != reward_id or not isinstance(order_id, str) or not order_id:
+            return Failed(reward_id, f"the gift card provider answered {asked} without its "
+                          "order", "unreadable_answer", retryable=True)  # fmt: skip
+        return order_id
 
     async def _ordered_before(self, i: PayoutInstruction) -> Outcome | None:
         """The instruction's order if an earlier run made it, found by its external id
@@ -390,3 +428,72 @@ def _mismatch(i: PayoutInstruction, order: dict[str, Any], reward: dict[str, Any
     if amount != i.amount or currency != i.currency:
         return f"for {amount} {str(currency)[:3]}, not {asked} asked"
     return None
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+SIGNATURE_HEADER = "Tremendous-Webhook-Signature"
+_HEX_SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-f]{64})")
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_EVENT_KIND = re.compile(r"[A-Z_]{1,40}(?:\.[A-Z_]{1,40}){1,4}")
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def webhook_signature(body: bytes, secret: str) -> str:
+    """The header value the provider sends with ``body``: ``sha256=`` and the hex HMAC."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
+    """Whether ``header`` is the body's HMAC-SHA256 under one of ``secrets`` (two during a
+    rotation), compared in constant time; the ``sha256=`` prefix is optional."""
+    found = _HEX_SIGNATURE.fullmatch((header or "").strip().lower())
+    if found is None:
+        return False
+    given = found.group(1)
+    return any(
+        hmac.compare_digest(hmac.new(s.encode(), body, hashlib.sha256).hexdigest(), given)
+        for s in secrets
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """A verified event: ``order_id`` for an order's events (ORDERS.*), ``reward_id`` for a
+    reward's (REWARDS.*); neither for the rest (campaigns, invoices, ...: nothing of ours)."""
+
+    id: str
+    kind: str
+    document: dict[str, Any]
+    order_id: str | None = None
+    reward_id: str | None = None
+
+
+def webhook_event(body: bytes) -> WebhookEvent:
+    """The event a verified body carries; InvalidInput naming the field at fault."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput(f"malformed JSON: {exc}", field="body") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("an event object", field="body")
+    event_id, kind = document.get("uuid"), document.get("event")
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        raise InvalidInput("the event's uuid", field="uuid")
+    if not isinstance(kind, str) or not _EVENT_KIND.fullmatch(kind):
+        raise InvalidInput("an event name such as ORDERS.APPROVED", field="event")
+    if "\\u0000" in body.decode("utf-8", "replace"):  # PostgreSQL's jsonb refuses NUL
+        raise InvalidInput("a NUL character in the event", field="payload")
+    family = kind.split(".")[0]
+    if family not in ("ORDERS", "REWARDS"):
+        return WebhookEvent(event_id, kind, document)
+    payload = document.get("payload")
+    resource = payload.get("resource") if isinstance(payload, dict) else None
+    if not isinstance(resource, dict):
+        raise InvalidInput("the resource the event is about", field="payload.resource")
+    resource_id = resource.get("id")
+    if not isinstance(resource_id, str) or not _RESOURCE_ID.fullmatch(resource_id):
+        raise InvalidInput("the resource's id", field="payload.resource.id")
+    if family == "ORDERS":
+        return WebhookEvent(event_id, kind, document, order_id=resource_id)
+    return WebhookEvent(event_id, kind, document, reward_id=resource_id)

@@ -15,7 +15,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden, InvalidInput
 from domain.org.models import Role
 from domain.org.viewer import Viewer
-from payments.methods.giftcards import GiftCardConfig
+from payments.methods.giftcards import GiftCardConfig, WebhookEvent
 from payments.methods.models import Provider, ProviderConfig
 from payments.methods.repository import ProviderRepository
 from payments.methods.stripe_connect import StripeConfig
@@ -125,6 +125,7 @@ async def stripe_setup(*, tenant_id: UUID, secret: bytes) -> StripeSetup | None:
 
 _PRODUCT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _FUNDING_SOURCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_GIFT_CARD_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_.:+/=-]{16,200}")
 
 
 async def set_gift_card_config(
@@ -135,10 +136,12 @@ async def set_gift_card_config(
     api_base: str,
     products: Sequence[str],
     funding_source_id: str = "BALANCE",
+    webhook_secrets: Sequence[str] = (),
 ) -> ProviderConfig:
     """Admins and payout ops: the tenant's gift card provider (a Tremendous-style API: its
-    address, key, the catalogue products a payee may choose from and the funding source),
-    sealed; audited with the key masked."""
+    address, key, the catalogue products a payee may choose from and the funding source)
+    and its webhook's private key(s) (two during a rotation; none: its webhooks are
+    refused), sealed; audited with the key masked and the secrets counted."""
     if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
         raise Forbidden("only admins and payout ops configure payout providers")
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{16,200}", api_key):
@@ -151,10 +154,17 @@ async def set_gift_card_config(
                            field="products")  # fmt: skip
     if not _FUNDING_SOURCE.fullmatch(funding_source_id):
         raise InvalidInput("a funding source id such as BALANCE", field="fundingSourceId")
+    if len(webhook_secrets) > 2 or not all(
+        _GIFT_CARD_WEBHOOK_SECRET.fullmatch(s) for s in webhook_secrets
+    ):
+        raise InvalidInput("at most two webhook private keys, each 16 to 200 letters, digits "
+                           "or _.:+/=-", field="webhookSecrets")  # fmt: skip
     data = {"api_key": api_key, "api_base": api_base, "products": list(products),
-            "funding_source_id": funding_source_id}  # fmt: skip
+            "funding_source_id": funding_source_id,
+            "webhook_secrets": list(webhook_secrets)}  # fmt: skip
     return await _store(viewer, secret, Provider.GIFT_CARDS, api_key, data,
-                        {"apiBase": api_base, "products": list(products)})  # fmt: skip
+                        {"apiBase": api_base, "products": list(products),
+                         "webhookSecrets": len(webhook_secrets)})  # fmt: skip
 
 
 async def gift_card_config(*, tenant_id: UUID, secret: bytes) -> GiftCardConfig | None:
@@ -167,6 +177,24 @@ async def gift_card_config(*, tenant_id: UUID, secret: bytes) -> GiftCardConfig 
     return GiftCardConfig(api_key=data["api_key"], api_base=data["api_base"],
                           products=tuple(data["products"]),
                           funding_source_id=data["funding_source_id"])  # fmt: skip
+
+
+async def gift_card_webhook_secrets(*, tenant_id: UUID, secret: bytes) -> tuple[str, ...]:
+    """The private keys the tenant's gift card webhooks are signed with; none when it has
+    no provider, or set none."""
+    config = await ProviderRepository(tenant_id).config(Provider.GIFT_CARDS)
+    if config is None:
+        return ()
+    data = unseal_json(config.sealed, secret=secret,
+                       bound_to=_bound(tenant_id, Provider.GIFT_CARDS))  # fmt: skip
+    return tuple(data.get("webhook_secrets") or ())
+
+
+async def record_gift_card_event(*, tenant_id: UUID, event: WebhookEvent) -> bool:
+    """Stores a verified gift card event once, by its uuid (False: a redelivery)."""
+    return await ProviderRepository(tenant_id).add_event(
+        Provider.GIFT_CARDS, event.id, event.kind, event.document
+    )
 
 
 async def record_stripe_event(*, tenant_id: UUID, event: dict[str, Any]) -> bool:

@@ -16,20 +16,31 @@ test's own JSON served instead). `forget` makes it what a provider whose externa
 no longer idempotent is (a Tremendous-like API without that promise): the same external id
 orders again; `decide` approves (or cancels) orders held for approval, as its dashboard
 does. Orders asked are in ``requests``, lists in ``lookups``. The tests serve it in
-their own event loop (`running`), `podium dev` as the demo's gift card sandbox."""
+their own event loop (`running`), `podium dev` as the demo's gift card sandbox.
+
+`GET /api/v2/rewards/{id}` answers a reward with its `order_id` (404 for one it never made).
+`deliver` sets rewards' delivery status (FAILED: the e-mail bounced; SUCCEEDED), and
+`send_webhook` posts an event to a URL over real HTTP the way the provider does: a JSON body
+naming the event, its uuid and the resource (id and type, never its state), signed with
+HMAC-SHA256 of the raw body under the webhook's private key, hex, in
+`Tremendous-Webhook-Signature: sha256=<hex>`. Events sent are in ``webhooks``."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from aiohttp import web
 
 from payments.methods.sandbox import garbled, served
@@ -55,6 +66,8 @@ class GiftCardStandIn:
     # how the next lists are garbled: a mode, or a JSON document served instead
     garble_list: list[str | dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    webhook_secret: str = "tremendous_standin_webhook_private_key"
+    webhooks: list[dict[str, Any]] = field(default_factory=list)  # each event sent
     _by_external_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -62,7 +75,61 @@ class GiftCardStandIn:
         app = web.Application()
         app.router.add_post("/api/v2/orders", self._order)
         app.router.add_get("/api/v2/orders", self._list)
+        app.router.add_get("/api/v2/rewards/{id}", self._reward)
         return app
+
+    def deliver(self, status: str, *order_ids: str) -> None:
+        """The rewards' e-mail delivery of the orders named (all, when none is) becomes
+        ``status``: FAILED (bounced), SUCCEEDED (delivered)."""
+        for order in self.orders:
+            if not order_ids or order["id"] in order_ids:
+                for reward in order["rewards"]:
+                    reward["delivery"]["status"] = status
+
+    def reward_of(self, order_id: str) -> str:
+        return str(next(o for o in self.orders if o["id"] == order_id)["rewards"][0]["id"])
+
+    async def send_webhook(
+        self,
+        url: str,
+        event: str,
+        resource_id: str,
+        *,
+        event_id: str | None = None,
+        secret: str | None = None,
+        body: bytes | None = None,
+    ) -> httpx.Response:
+        """POSTs ``event`` about ``resource_id`` (an order for ORDERS.*, a reward for
+        REWARDS.*) to ``url`` as the provider does, signed with ``secret`` (the stand-in's
+        webhook private key unless given); ``body`` replaces the event (a test's own bytes,
+        signed all the same). A redelivery sends the same ``event_id``."""
+        kind = "orders" if event.startswith("ORDERS.") else "rewards"
+        document = {
+            "event": event,
+            "uuid": event_id or str(uuid.uuid4()),
+            "created_utc": "2026-12-07T09:00:00.000Z",
+            "payload": {"resource": {"id": resource_id, "type": kind}, "meta": {}},
+        }
+        raw = body if body is not None else json.dumps(document).encode()
+        key = (secret if secret is not None else self.webhook_secret).encode()
+        signature = "sha256=" + hmac.new(key, raw, hashlib.sha256).hexdigest()
+        self.webhooks.append({"event": event, "resource": resource_id, "body": raw})
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(url, content=raw, headers={
+                "Content-Type": "application/json", "Tremendous-Webhook-Signature": signature,
+            })  # fmt: skip
+
+    async def _reward(self, request: web.Request) -> web.StreamResponse:
+        """`GET /api/v2/rewards/{id}`: the reward with its order's id."""
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Bad API key")
+        if self.refuse_list:
+            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+        for order in self.orders:
+            for reward in order["rewards"]:
+                if reward["id"] == request.match_info["id"]:
+                    return web.json_response({"reward": {**reward, "order_id": order["id"]}})
+        return _error(404, "Reward not found")
 
     def decide(self, status: str, *order_ids: str) -> None:
         """What the provider's dashboard does to orders held for approval: the orders named
