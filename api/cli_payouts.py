@@ -134,9 +134,19 @@ def giftcards(
     funding_source: Annotated[
         str, typer.Option("--funding-source", help="The provider's funding source id.")
     ] = "BALANCE",
+    webhook_secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook-secret",
+            envvar="GIFT_CARDS_WEBHOOK_SECRET",
+            help="The provider webhook's private key (POST /webhooks/giftcards/<tenant>); "
+            "repeat once while rotating. None: its webhooks are refused.",
+        ),
+    ] = None,
 ) -> None:
-    """The tenant's gift card provider (a Tremendous-style API), sealed under
-    PODIUM_PAYOUT_DETAILS_SECRET; audited with the key masked."""
+    """The tenant's gift card provider (a Tremendous-style API) and its webhook's private
+    key(s), sealed under PODIUM_PAYOUT_DETAILS_SECRET; audited with the key masked. Sets the
+    whole configuration: give every option each time."""
     from api import cli
     from domain.org.viewer import Viewer
     from payments.methods.service import set_gift_card_config
@@ -150,6 +160,7 @@ def giftcards(
                 viewer=Viewer.system(found.id, "cli-payouts"),
                 secret=settings.payout_details_secret, api_key=api_key, api_base=api_base,
                 products=product, funding_source_id=funding_source,
+                webhook_secrets=webhook_secret or (),
             )  # fmt: skip
 
     config = cli._with_database(settings.database_url, run)

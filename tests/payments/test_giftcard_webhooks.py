@@ -1,0 +1,400 @@
+"""Gift card webhooks end to end: the Tremendous-style stand-in on 127.0.0.1 posts signed
+events over real HTTP to the app served by uvicorn on 127.0.0.1, on real PostgreSQL.
+`POST /webhooks/giftcards/{tenant}` checks the signature against the tenant's sealed webhook
+private keys, stores each event once by its uuid, never takes its word: the item whose order
+it is becomes what the provider shows when asked (as confirming asks). On the code before
+this endpoint every test here fails: the route does not exist (404)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+
+from api.app import create_app
+from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET as SECRET
+from api.settings import Settings
+from domain.audit.models import AuditEntry
+from domain.kit.clock import utc_now
+from domain.kit.errors import InvalidInput
+from payments.batches.models import ItemStatus, PayoutItem
+from payments.methods.models import Provider, ProviderEvent
+from payments.methods.sandbox.giftcards import GiftCardStandIn
+from payments.methods.service import gift_card_webhook_secrets, set_gift_card_config
+from tests.payments.helpers import World
+from tests.payments.test_confirm_lookup import _held, _items, _statement, held  # noqa: F401
+from tests.payments.test_giftcard_batches import KEY, _world
+from tests.payments.test_giftcard_batches import standin as standin  # noqa: F401 - fixture
+
+HOOK_KEY = "tremendous_webhook_private_key_0001"
+
+
+@asynccontextmanager
+async def _served(settings: Settings) -> AsyncIterator[str]:
+    """The app on a real socket (uvicorn, this event loop); yields its http:// address."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.025)
+        assert server.started
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def app_url(db: str, redis: Redis, settings: Settings) -> AsyncIterator[str]:
+    async with _served(settings) as url:
+        yield url
+
+
+async def _hooked(standin: GiftCardStandIn) -> World:  # noqa: F811
+    """`_world` with the provider's webhook private key set, as `podium payouts giftcards
+    --webhook-secret` sets it."""
+    w = await _world(standin)
+    standin.webhook_secret = HOOK_KEY
+    await set_gift_card_config(viewer=w.viewer("ops"), secret=SECRET, api_key=KEY,
+                               api_base=standin.url, products=["OKMHM2X2OHYV"],
+                               webhook_secrets=[HOOK_KEY])  # fmt: skip
+    return w
+
+
+def _hook(app_url: str, slug: str = "acme") -> str:
+    return f"{app_url}/webhooks/giftcards/{slug}"
+
+
+async def _events() -> list[ProviderEvent]:
+    return await ProviderEvent.filter(provider=Provider.GIFT_CARDS).order_by("id")
+
+
+async def _audit(action: str) -> list[AuditEntry]:
+    return await AuditEntry.filter(action=action).order_by("id")
+
+
+async def test_given_an_order_held_when_the_provider_says_approved_then_asked_and_paid(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    ann = items["ann"].provider_id or ""
+    held.decide("EXECUTED", ann)
+    asked = len(held.lookups)
+
+    answer = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", ann)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["item"] == items["ann"].reference
+    assert answer.json()["status"] == "paid"
+    after = await _items(batch)
+    assert (after["ann"].status, await _statement(after["ann"])) == (ItemStatus.PAID, "paid")
+    assert (after["bob"].status, await _statement(after["bob"])) == (
+        ItemStatus.SUBMITTED,
+        "approved",
+    )
+    assert len(held.lookups) == asked + 1  # asked about that order, by its external id
+    [paid] = await _audit("payout_item.paid")
+    assert paid.entity_id == str(items["ann"].id)
+    assert "(executed)" in paid.after["lookup"]
+    [event] = await _events()
+    assert event.kind == "ORDERS.APPROVED"
+
+
+async def test_given_the_event_says_approved_but_the_provider_shows_held_then_not_paid(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    w = await _hooked(held)
+    batch, items = await _held(w)
+
+    answer = await held.send_webhook(
+        _hook(app_url), "ORDERS.APPROVED", items["ann"].provider_id or ""
+    )
+
+    assert answer.status_code == 200
+    after = await _items(batch)
+    assert after["ann"].status is ItemStatus.SUBMITTED
+    assert (after["ann"].failure_reason or "").startswith("still waiting for approval")
+    assert await _audit("payout_item.paid") == []
+    [noted] = await _audit("payout_item.still_submitted")
+    assert noted.entity_id == str(items["ann"].id)
+
+
+async def test_given_an_order_declined_when_notified_then_failed_and_its_statement_for_the_next_batch(  # noqa: E501
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    from tortoise.transactions import in_transaction
+
+    from payments.batches import service
+    from payments.payouts.models import PayoutMethod
+
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    bob = items["bob"].provider_id or ""
+    held.decide("CANCELED", bob)
+
+    answer = await held.send_webhook(_hook(app_url), "ORDERS.CANCELED", bob)
+
+    assert answer.status_code == 200
+    after = await _items(batch)
+    assert (after["bob"].status, await _statement(after["bob"])) == (ItemStatus.FAILED, "approved")
+    assert after["bob"].failure_code == "order_failed"
+    assert after["bob"].failure_reason == f"the gift card order {bob} is CANCELED"
+    [failed] = [
+        e for e in await _audit("payout_item.failed") if e.entity_id == str(after["bob"].id)
+    ]
+    assert failed.after["lookup"].endswith("is CANCELED")
+    async with in_transaction():
+        again = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=PayoutMethod.GIFT_CARD)  # fmt: skip
+    taken = await PayoutItem.filter(batch_id=again.id).values_list("statement_id", flat=True)
+    assert items["bob"].statement_id in taken
+    assert items["ann"].statement_id not in taken
+
+
+async def test_given_a_bounced_e_mail_then_left_submitted_with_the_reason_and_paid_once_delivered(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    ann = items["ann"].provider_id or ""
+    held.decide("EXECUTED", ann)
+    held.deliver("FAILED", ann)
+    reward = held.reward_of(ann)
+
+    bounced = await held.send_webhook(_hook(app_url), "REWARDS.DELIVERY.FAILED", reward)
+
+    assert bounced.status_code == 200, bounced.text
+    after = await _items(batch)
+    assert after["ann"].status is ItemStatus.SUBMITTED
+    assert "e-mail bounced" in (after["ann"].failure_reason or "")
+    assert await _statement(after["ann"]) == "approved"
+
+    held.deliver("SUCCEEDED", ann)  # address corrected, sent again in the dashboard
+    delivered = await held.send_webhook(_hook(app_url), "REWARDS.DELIVERY.SUCCEEDED", reward)
+
+    assert delivered.status_code == 200
+    after = await _items(batch)
+    assert (after["ann"].status, await _statement(after["ann"])) == (ItemStatus.PAID, "paid")
+    assert after["ann"].failure_reason is None
+
+
+@pytest.mark.parametrize("case", ["bad signature", "missing", "other secret", "unknown tenant",
+                                  "no secret set"])  # fmt: skip
+async def test_given_an_unverifiable_event_then_401_and_nothing_written(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+    case: str,
+):
+    import httpx
+
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    ann = items["ann"].provider_id or ""
+    held.decide("EXECUTED", ann)
+    asked = len(held.lookups)
+    if case == "no secret set":
+        await set_gift_card_config(viewer=w.viewer("ops"), secret=SECRET, api_key=KEY,
+                                   api_base=held.url, products=["OKMHM2X2OHYV"])  # fmt: skip
+    if case == "missing":
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(_hook(app_url), content=b'{"event": "ORDERS.APPROVED"}')
+    elif case == "bad signature":  # a body other than the one signed
+        answer = await _tampered(app_url, ann)
+    else:
+        answer = await held.send_webhook(
+            _hook(app_url, "nobody" if case == "unknown tenant" else "acme"),
+            "ORDERS.APPROVED", ann,
+            secret="someone_elses_private_key_000" if case == "other secret" else None,
+        )  # fmt: skip
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["field"] == "Tremendous-Webhook-Signature"
+    assert await _events() == []
+    assert (await _items(batch))["ann"].status is ItemStatus.SUBMITTED
+    assert len(held.lookups) == asked
+
+
+async def _tampered(app_url: str, order_id: str) -> Any:
+    import hashlib
+    import hmac
+    import json
+
+    import httpx
+
+    resource = {"id": "ORD9", "type": "orders"}
+    signed = json.dumps({"event": "ORDERS.APPROVED", "uuid": "evt-1",
+                         "payload": {"resource": resource}}).encode()  # fmt: skip
+    sent = signed.replace(b"ORD9", order_id.encode())
+    header = "sha256=" + hmac.new(HOOK_KEY.encode(), signed, hashlib.sha256).hexdigest()
+    async with httpx.AsyncClient() as client:
+        return await client.post(_hook(app_url), content=sent,
+                                 headers={"Tremendous-Webhook-Signature": header})  # fmt: skip
+
+
+async def test_given_an_event_delivered_twice_then_the_second_changes_nothing(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    ann = items["ann"].provider_id or ""
+    held.decide("EXECUTED", ann)
+    first = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", ann, event_id="evt-7")
+    asked, audited = len(held.lookups), await AuditEntry.all().count()
+
+    again = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", ann, event_id="evt-7")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
+    assert len(held.lookups) == asked  # not even asked again
+    assert await AuditEntry.all().count() == audited
+    assert len(await _events()) == 1
+    assert (await _items(batch))["ann"].status is ItemStatus.PAID
+
+
+@pytest.mark.parametrize("fault", ["503", "garbled", "reward lookup 503"])
+async def test_given_the_provider_cannot_be_asked_then_5xx_nothing_written_and_a_redelivery_applies(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+    fault: str,
+):
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    ann = items["ann"].provider_id or ""
+    held.decide("EXECUTED", ann)
+    kind, resource = "ORDERS.APPROVED", ann
+    if fault == "garbled":
+        held.garble_list.append("shapeless")
+    else:
+        held.refuse_list.append(503)
+    if fault == "reward lookup 503":
+        kind, resource = "REWARDS.DELIVERY.SUCCEEDED", held.reward_of(ann)
+    audited = await AuditEntry.all().count()
+
+    down = await held.send_webhook(_hook(app_url), kind, resource, event_id="evt-9")
+
+    assert down.status_code == 503, down.text
+    assert down.json()["error"]["code"] == "provider_unreachable"
+    assert await _events() == []  # not stored: the redelivery is new
+    assert (await _items(batch))["ann"].status is ItemStatus.SUBMITTED
+    assert await AuditEntry.all().count() == audited
+
+    redelivered = await held.send_webhook(_hook(app_url), kind, resource, event_id="evt-9")
+
+    assert redelivered.status_code == 200
+    assert (await _items(batch))["ann"].status is ItemStatus.PAID
+
+
+@pytest.mark.parametrize("kind", ["ORDERS.APPROVED", "REWARDS.DELIVERY.SUCCEEDED",
+                                  "INVOICES.PAID"])  # fmt: skip
+async def test_given_an_event_about_nothing_of_ours_then_acknowledged_and_nothing_changed(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+    kind: str,
+):
+    w = await _hooked(held)
+    batch, _ = await _held(w)
+    audited = await AuditEntry.all().count()
+
+    answer = await held.send_webhook(_hook(app_url), kind, "ORD9999999999")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["item"] is None
+    assert len(await _events()) == 1
+    assert await AuditEntry.all().count() == audited
+    assert {i.status for i in (await _items(batch)).values()} == {
+        ItemStatus.SUBMITTED, ItemStatus.FAILED
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"not json", "body"),
+        (b"[]", "body"),
+        (b'{"event": "ORDERS.APPROVED"}', "uuid"),
+        (b'{"uuid": "e-1", "event": "approved"}', "event"),
+        (b'{"uuid": "e-1", "event": "ORDERS.APPROVED", "payload": {}}', "payload.resource"),
+        (b'{"uuid": "e-1", "event": "ORDERS.APPROVED", "payload": {"resource": {"id": 7}}}',
+         "payload.resource.id"),
+    ],
+)  # fmt: skip
+async def test_given_a_signed_body_that_is_no_event_then_400_naming_the_field_and_a_huge_one_413(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+    body: bytes,
+    field: str,
+):
+    await _hooked(held)
+
+    answer = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", "x", body=body)
+    huge = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", "x",
+                                   body=b" " * (1024 * 1024 + 1))  # fmt: skip
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["field"] == field
+    assert huge.status_code == 413
+    assert await _events() == []
+
+
+async def test_given_an_item_settled_as_failed_whose_order_shows_executed_then_paid_and_flagged(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    bob = items["bob"]
+    # as a settle by hand leaves it (the order id kept: what the event names)
+    await PayoutItem.filter(id=bob.id).update(
+        status=ItemStatus.FAILED, settled_at=utc_now() - timedelta(hours=1),
+        settle_reason="no order in the dashboard", failure_code="settled_failed",
+    )  # fmt: skip
+    held.decide("EXECUTED", bob.provider_id or "")
+
+    answer = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", bob.provider_id or "")
+
+    assert answer.status_code == 200
+    after = (await _items(batch))["bob"]
+    assert (after.status, after.failure_code) == (ItemStatus.PAID, "paid_after_settle")
+    assert "check that the payee was not paid twice" in (after.failure_reason or "")
+    assert await _statement(after) == "paid"
+    [flag] = await _audit("payout_item.paid_after_settle")
+    assert flag.entity_id == str(bob.id)
+
+
+async def test_given_webhook_secrets_then_validated_sealed_and_counted_in_the_audit(db, standin):  # noqa: F811
+    w = await _world(standin)
+    with pytest.raises(InvalidInput) as refused:
+        await set_gift_card_config(viewer=w.viewer("ops"), secret=SECRET, api_key=KEY,
+                                   api_base=standin.url, products=["OKMHM2X2OHYV"],
+                                   webhook_secrets=["short"])  # fmt: skip
+    assert refused.value.field == "webhookSecrets"
+    with pytest.raises(InvalidInput):
+        await set_gift_card_config(viewer=w.viewer("ops"), secret=SECRET, api_key=KEY,
+                                   api_base=standin.url, products=["OKMHM2X2OHYV"],
+                                   webhook_secrets=[HOOK_KEY] * 3)  # fmt: skip
+    config = await set_gift_card_config(viewer=w.viewer("ops"), secret=SECRET, api_key=KEY,
+                                        api_base=standin.url, products=["OKMHM2X2OHYV"],
+                                        webhook_secrets=[HOOK_KEY])  # fmt: skip
+    assert HOOK_KEY not in str(config.sealed)
+    assert await gift_card_webhook_secrets(tenant_id=w.tenant.id, secret=SECRET) == (HOOK_KEY,)
+    entry = (await _audit("payout_provider.set"))[-1]
+    assert entry.after["webhookSecrets"] == 1
+    assert HOOK_KEY not in str(entry.after)
