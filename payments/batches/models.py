@@ -99,4 +99,5 @@ class PayoutItem(Model):
     class Meta:
         table = "payout_items"
         unique_together = (("tenant", "reference"),)
-        indexes = (("batch_id", "position"), ("statement_id",))
+        # (tenant_id, provider_id): the item a gift card webhook names by its order id
+        indexes = (("batch_id", "position"), ("statement_id",), ("tenant_id", "provider_id"))
