@@ -28,7 +28,9 @@ payouts_app = typer.Typer(
 # the services name their inputs as the GraphQL arguments do; a command's are its options
 _OPTIONS = {"id": "--batch", "batchId": "--batch", "reference": "--reference",
             "reason": "--reason", "item": "--item", "outcome": "--as", "by": "--by",
-            "providerChecked": "--checked-provider"}  # fmt: skip
+            "providerChecked": "--checked-provider", "apiKey": "--api-key",
+            "apiBase": "--api-base", "webhookSecrets": "--webhook-secret",
+            "products": "--product", "fundingSourceId": "--funding-source"}  # fmt: skip
 
 
 def _named_as_options(work: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
@@ -115,7 +117,7 @@ def stripe(
                 webhook_secrets=webhook_secret, api_base=api_base,
             )  # fmt: skip
 
-    config = cli._with_database(settings.database_url, run)
+    config = cli._with_database(settings.database_url, _named_as_options(run))
     sys.stdout.write(f"{tenant}: Stripe key {config.masked_key} set\n")
 
 
@@ -139,7 +141,7 @@ def giftcards(
         typer.Option(
             "--webhook-secret",
             envvar="GIFT_CARDS_WEBHOOK_SECRET",
-            help="The provider webhook's private key (POST /webhooks/giftcards/<tenant>); "
+            help="The provider webhook's private key (POST /webhooks/giftcards/TENANT); "
             "repeat once while rotating. None: its webhooks are refused.",
         ),
     ] = None,
@@ -163,7 +165,7 @@ def giftcards(
                 webhook_secrets=webhook_secret or (),
             )  # fmt: skip
 
-    config = cli._with_database(settings.database_url, run)
+    config = cli._with_database(settings.database_url, _named_as_options(run))
     sys.stdout.write(f"{tenant}: gift card key {config.masked_key} set\n")
 
 

@@ -45,3 +45,28 @@ async def test_given_an_unknown_batch_or_a_short_reason_then_one_line_naming_the
         ran = await podium(db, "payouts", args[0], "--tenant", "acme", *args[1:])
 
         ran.one_line_error(f"podium: {named}")
+
+
+async def test_given_a_bad_provider_setting_then_one_line_naming_the_option_not_the_field(
+    db: str,
+):
+    await h.tenant("acme")
+    key = "TEST_giftcards_key_0000000001"
+    cards = ("giftcards", "--api-key", key, "--api-base", "http://127.0.0.1:9/api/v2",
+             "--product", "OKMHM2X2OHYV")  # fmt: skip
+    cases = [
+        ((*cards, "--webhook-secret", "short"), "--webhook-secret: at most two webhook"),
+        ((*cards, "--webhook-secret", "a" * 20, "--webhook-secret", "b" * 20,
+          "--webhook-secret", "c" * 20), "--webhook-secret: at most two"),
+        (("giftcards", "--api-key", "k", "--api-base", "http://127.0.0.1:9/api/v2",
+          "--product", "OKMHM2X2OHYV"), "--api-key: an API key"),
+        ((*cards[:-1], "no such product!"), "--product: "),
+        ((*cards, "--funding-source", "a b"), "--funding-source: a funding source id"),
+        (("stripe", "--api-key", "sk_test_" + "0" * 24, "--webhook-secret", "nope"),
+         "--webhook-secret: webhook signing secrets"),
+    ]  # fmt: skip
+
+    for args, named in cases:
+        ran = await podium(db, "payouts", args[0], "--tenant", "acme", *args[1:])
+
+        ran.one_line_error(f"podium: {named}")
