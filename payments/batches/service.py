@@ -1088,7 +1088,10 @@ async def apply_gift_card_event(
         .first()
     )
     if item is None:
-        return GiftCardEventApplied(None, None, f"no payout item is order {order_id}")
+        found = await _settled_before_its_order(tenant_id, order_id, secret)
+        if isinstance(found, GiftCardEventApplied):
+            return found
+        item = found
     settled_failed = item.status is ItemStatus.FAILED and item.settled_at is not None
     if item.status is not ItemStatus.SUBMITTED and not settled_failed:
         why = f"nothing to change: the item is {item.status.value}"
@@ -1114,6 +1117,40 @@ async def apply_gift_card_event(
                      after={"status": item.status.value, "reason": answer.why,
                             "providerId": item.provider_id, "lookup": lookup.shown})  # fmt: skip
     return GiftCardEventApplied(item.reference, item.status, answer.why)
+
+
+async def _settled_before_its_order(
+    tenant_id: UUID, order_id: str, secret: bytes
+) -> PayoutItem | GiftCardEventApplied:
+    """The gift card item settled by hand as failed while pending, before the provider gave
+    its order id, whose order ``order_id`` turns out to be (the order's external id is the
+    item's key), locked; else why there is none. The provider is asked only when such items
+    exist (`TremendousGiftCards.external_id_of`)."""
+    from payments.methods.giftcards import TremendousGiftCards
+    from payments.methods.service import gift_card_config
+
+    none = GiftCardEventApplied(None, None, f"no payout item is order {order_id}")
+    settled = await PayoutItem.filter(
+        tenant_id=tenant_id, status=ItemStatus.FAILED, settled_at__isnull=False,
+        provider_id__isnull=True, batch__method=PayoutMethod.GIFT_CARD,
+    ).values_list("id", "reference")  # fmt: skip
+    if not settled:
+        return none
+    cards = await gift_card_config(tenant_id=tenant_id, secret=secret)
+    if cards is None:
+        return GiftCardEventApplied(None, None, "the tenant has no gift card provider "
+                                    "configured", asked=False)  # fmt: skip
+    client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
+    try:
+        external = await client.external_id_of(order_id)
+    finally:
+        await client.close()
+    if isinstance(external, Failed):
+        return GiftCardEventApplied(None, None, external.reason, asked=False)
+    for item_id, reference in settled:
+        if idempotency_key(tenant_id=tenant_id, reference=str(reference)) == external:
+            return await PayoutItem.filter(id=item_id).select_for_update().get()
+    return none
 
 
 # --- reading ----------------------------------------------------------------------------

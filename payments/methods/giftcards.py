@@ -228,28 +228,41 @@ class TremendousGiftCards:
         names the reward, a payout item knows its order). None: the provider shows no such
         reward (404). Failed (retryable): it could not be asked, or its answer is not a
         reward of that id with an order id; nothing certain."""
-        url = f"{self.config.api_base.rstrip('/')}/rewards/{reward_id}"
-        asked = f"reward {reward_id}"
+        return await self._field_of("reward", reward_id, "order_id", "its order")
+
+    async def external_id_of(self, order_id: str) -> str | None | Failed:
+        """The external id of an order (`GET /orders/{id}`): the payout item's key, which
+        names an item settled by hand before the provider gave its order id. None: the
+        provider shows no such order (404). Failed (retryable): nothing certain."""
+        return await self._field_of("order", order_id, "external_id", "its external id")
+
+    async def _field_of(
+        self, kind: str, resource_id: str, name: str, shown: str
+    ) -> str | None | Failed:
+        """Field ``name`` of the provider's ``kind`` (reward, order) ``resource_id``: `GET
+        /{kind}s/{id}`, believed only as a ``kind`` of that id with that field a string."""
+        url = f"{self.config.api_base.rstrip('/')}/{kind}s/{resource_id}"
+        asked = f"{kind} {resource_id}"
         try:
             async with asyncio.timeout(self.config.timeout):
                 status, answer, _ = await self._send("GET", url, self._headers())
         except (httpx.TimeoutException, TimeoutError):
-            return Failed(reward_id, f"the gift card provider timed out when asked for {asked}",
-                          "timeout", retryable=True)  # fmt: skip
+            return Failed(resource_id, f"the gift card provider timed out when asked for "
+                          f"{asked}", "timeout", retryable=True)  # fmt: skip
         except httpx.TransportError:
-            return Failed(reward_id, "the gift card provider could not be reached when asked "
-                          f"for {asked}", "unreachable", retryable=True)  # fmt: skip
+            return Failed(resource_id, "the gift card provider could not be reached when "
+                          f"asked for {asked}", "unreachable", retryable=True)  # fmt: skip
         if status == 404:
             return None
-        reward = answer.get("reward") if isinstance(answer, dict) else None
-        if status != 200 or not isinstance(reward, dict):
-            return Failed(reward_id, f"the gift card provider answered {status} when asked "
+        found = answer.get(kind) if isinstance(answer, dict) else None
+        if status != 200 or not isinstance(found, dict):
+            return Failed(resource_id, f"the gift card provider answered {status} when asked "
                           f"for {asked}", f"http_{status}", retryable=True)  # fmt: skip
-        order_id = reward.get("order_id")
-        if reward.get("id") != reward_id or not isinstance(order_id, str) or not order_id:
-            return Failed(reward_id, f"the gift card provider answered {asked} without its "
-                          "order", "unreadable_answer", retryable=True)  # fmt: skip
-        return order_id
+        value = found.get(name)
+        if found.get("id") != resource_id or not isinstance(value, str) or not value:
+            return Failed(resource_id, f"the gift card provider answered {asked} without "
+                          f"{shown}", "unreadable_answer", retryable=True)  # fmt: skip
+        return value
 
     async def _ordered_before(self, i: PayoutInstruction) -> Outcome | None:
         """The instruction's order if an earlier run made it, found by its external id

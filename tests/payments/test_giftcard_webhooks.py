@@ -398,3 +398,35 @@ async def test_given_webhook_secrets_then_validated_sealed_and_counted_in_the_au
     entry = (await _audit("payout_provider.set"))[-1]
     assert entry.after["webhookSecrets"] == 1
     assert HOOK_KEY not in str(entry.after)
+
+
+async def test_given_an_item_settled_before_its_order_id_was_known_then_found_by_its_key_and_flagged(  # noqa: E501
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    """An item settled by hand as failed while pending (the order's answer lost: no order
+    id on it; settled on ops' word when the provider could not be asked) whose order the
+    provider later executes: the event names an order no item carries; the order's external
+    id is the item's key, so it is found, paid and flagged."""
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    bob = items["bob"]
+    await PayoutItem.filter(id=bob.id).update(
+        status=ItemStatus.FAILED, settled_at=utc_now() - timedelta(hours=1), provider_id=None,
+        settle_reason="the provider could not be asked; no order seen",
+        failure_code="settled_failed",
+    )  # fmt: skip
+    held.decide("EXECUTED", bob.provider_id or "")
+
+    answer = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", bob.provider_id or "")
+
+    assert answer.status_code == 200, answer.text
+    after = (await _items(batch))["bob"]
+    assert (after.status, after.failure_code) == (ItemStatus.PAID, "paid_after_settle")
+    assert await _statement(after) == "paid"
+    [flag] = await _audit("payout_item.paid_after_settle")
+    assert flag.entity_id == str(bob.id)
+
+    unknown = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", "ORD-NOT-OURS")
+    assert unknown.status_code == 200
+    assert unknown.json()["detail"] == "no payout item is order ORD-NOT-OURS"

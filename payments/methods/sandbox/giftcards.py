@@ -76,6 +76,7 @@ class GiftCardStandIn:
         app.router.add_post("/api/v2/orders", self._order)
         app.router.add_get("/api/v2/orders", self._list)
         app.router.add_get("/api/v2/rewards/{id}", self._reward)
+        app.router.add_get("/api/v2/orders/{id}", self._one_order)
         return app
 
     def deliver(self, status: str, *order_ids: str) -> None:
@@ -130,6 +131,17 @@ class GiftCardStandIn:
                 if reward["id"] == request.match_info["id"]:
                     return web.json_response({"reward": {**reward, "order_id": order["id"]}})
         return _error(404, "Reward not found")
+
+    async def _one_order(self, request: web.Request) -> web.StreamResponse:
+        """`GET /api/v2/orders/{id}`: the order."""
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Bad API key")
+        if self.refuse_list:
+            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+        for order in self.orders:
+            if order["id"] == request.match_info["id"]:
+                return web.json_response({"order": order})
+        return _error(404, "Order not found")
 
     def decide(self, status: str, *order_ids: str) -> None:
         """What the provider's dashboard does to orders held for approval: the orders named
