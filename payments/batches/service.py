@@ -1058,22 +1058,11 @@ async def apply_gift_card_event(
     whose order shows executed is paid and flagged (`_record_outcome`, ``paid_after_settle``).
     Any other item (paid, pending, failed) is left as it is. A reward event's order is
     asked of the provider first (`order_of_reward`)."""
-    from payments.methods.giftcards import TremendousGiftCards
-    from payments.methods.service import gift_card_config
-
     system = Viewer.system(tenant_id, EVENT_VIEWER)
     if order_id is None and reward_id is not None:
-        cards = await gift_card_config(tenant_id=tenant_id, secret=secret)
-        if cards is None:
-            return GiftCardEventApplied(None, None, "the tenant has no gift card provider "
-                                        "configured", asked=False)  # fmt: skip
-        client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
-        try:
-            found = await client.order_of_reward(reward_id)
-        finally:
-            await client.close()
-        if isinstance(found, Failed):
-            return GiftCardEventApplied(None, None, found.reason, asked=False)
+        found = await _gift_card_field(tenant_id, secret, lambda c: c.order_of_reward(reward_id))
+        if isinstance(found, GiftCardEventApplied):
+            return found
         if found is None:
             return GiftCardEventApplied(None, None, f"the gift card provider shows no "
                                         f"reward {reward_id}")  # fmt: skip
@@ -1119,6 +1108,29 @@ async def apply_gift_card_event(
     return GiftCardEventApplied(item.reference, item.status, answer.why)
 
 
+async def _gift_card_field(
+    tenant_id: UUID, secret: bytes, ask: Callable[[Any], Awaitable[str | None | Failed]]
+) -> str | None | GiftCardEventApplied:
+    """What the tenant's gift card provider answers ``ask`` (a reward's order, an order's
+    external id; None: it shows no such thing), or, when it could not be asked, why
+    (``asked`` False: the event's handling is rolled back)."""
+    from payments.methods.giftcards import TremendousGiftCards
+    from payments.methods.service import gift_card_config
+
+    cards = await gift_card_config(tenant_id=tenant_id, secret=secret)
+    if cards is None:
+        return GiftCardEventApplied(None, None, "the tenant has no gift card provider "
+                                    "configured", asked=False)  # fmt: skip
+    client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
+    try:
+        found = await ask(client)
+    finally:
+        await client.close()
+    if isinstance(found, Failed):
+        return GiftCardEventApplied(None, None, found.reason, asked=False)
+    return found
+
+
 async def _settled_before_its_order(
     tenant_id: UUID, order_id: str, secret: bytes
 ) -> PayoutItem | GiftCardEventApplied:
@@ -1126,9 +1138,6 @@ async def _settled_before_its_order(
     its order id, whose order ``order_id`` turns out to be (the order's external id is the
     item's key), locked; else why there is none. The provider is asked only when such items
     exist (`TremendousGiftCards.external_id_of`)."""
-    from payments.methods.giftcards import TremendousGiftCards
-    from payments.methods.service import gift_card_config
-
     none = GiftCardEventApplied(None, None, f"no payout item is order {order_id}")
     settled = await PayoutItem.filter(
         tenant_id=tenant_id, status=ItemStatus.FAILED, settled_at__isnull=False,
@@ -1136,17 +1145,9 @@ async def _settled_before_its_order(
     ).values_list("id", "reference")  # fmt: skip
     if not settled:
         return none
-    cards = await gift_card_config(tenant_id=tenant_id, secret=secret)
-    if cards is None:
-        return GiftCardEventApplied(None, None, "the tenant has no gift card provider "
-                                    "configured", asked=False)  # fmt: skip
-    client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
-    try:
-        external = await client.external_id_of(order_id)
-    finally:
-        await client.close()
-    if isinstance(external, Failed):
-        return GiftCardEventApplied(None, None, external.reason, asked=False)
+    external = await _gift_card_field(tenant_id, secret, lambda c: c.external_id_of(order_id))
+    if isinstance(external, GiftCardEventApplied):
+        return external
     for item_id, reference in settled:
         if idempotency_key(tenant_id=tenant_id, reference=str(reference)) == external:
             return await PayoutItem.filter(id=item_id).select_for_update().get()

@@ -7,14 +7,11 @@ this endpoint every test here fails: the route does not exist (404)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 
 from api.app import create_app
@@ -31,34 +28,14 @@ from tests.payments.helpers import World
 from tests.payments.test_confirm_lookup import _held, _items, _statement, held  # noqa: F401
 from tests.payments.test_giftcard_batches import KEY, _world
 from tests.payments.test_giftcard_batches import standin as standin  # noqa: F401 - fixture
+from tests.workers.test_end_to_end import serving
 
 HOOK_KEY = "tremendous_webhook_private_key_0001"
 
 
-@asynccontextmanager
-async def _served(settings: Settings) -> AsyncIterator[str]:
-    """The app on a real socket (uvicorn, this event loop); yields its http:// address."""
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.025)
-        assert server.started
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-
-
 @pytest.fixture
 async def app_url(db: str, redis: Redis, settings: Settings) -> AsyncIterator[str]:
-    async with _served(settings) as url:
+    async with serving(create_app(settings)) as url:
         yield url
 
 
