@@ -142,18 +142,26 @@ def giftcards(
             "--webhook-secret",
             envvar="GIFT_CARDS_WEBHOOK_SECRET",
             help="The provider webhook's private key (POST /webhooks/giftcards/TENANT); "
-            "repeat once while rotating. None: its webhooks are refused.",
+            "repeat once while rotating. Not given: the stored keys are kept.",
         ),
     ] = None,
+    no_webhook_secret: Annotated[
+        bool,
+        typer.Option(
+            "--no-webhook-secret", help="Drop the stored webhook keys: webhooks are refused."
+        ),
+    ] = False,
 ) -> None:
     """The tenant's gift card provider (a Tremendous-style API) and its webhook's private
     key(s), sealed under PODIUM_PAYOUT_DETAILS_SECRET; audited with the key masked. Sets the
-    whole configuration: give every option each time."""
+    whole configuration, but for the webhook keys: kept unless given or dropped."""
     from api import cli
     from domain.org.viewer import Viewer
     from payments.methods.service import set_gift_card_config
 
     settings = cli._settings()
+    if no_webhook_secret and webhook_secret:
+        cli._fail("--no-webhook-secret: not with --webhook-secret (drop the keys, or set them)")
 
     async def run() -> Any:
         found = await cli._tenant(tenant)
@@ -162,7 +170,7 @@ def giftcards(
                 viewer=Viewer.system(found.id, "cli-payouts"),
                 secret=settings.payout_details_secret, api_key=api_key, api_base=api_base,
                 products=product, funding_source_id=funding_source,
-                webhook_secrets=webhook_secret or (),
+                webhook_secrets=() if no_webhook_secret else webhook_secret or None,
             )  # fmt: skip
 
     config = cli._with_database(settings.database_url, _named_as_options(run))

@@ -136,12 +136,13 @@ async def set_gift_card_config(
     api_base: str,
     products: Sequence[str],
     funding_source_id: str = "BALANCE",
-    webhook_secrets: Sequence[str] = (),
+    webhook_secrets: Sequence[str] | None = None,
 ) -> ProviderConfig:
     """Admins and payout ops: the tenant's gift card provider (a Tremendous-style API: its
     address, key, the catalogue products a payee may choose from and the funding source)
-    and its webhook's private key(s) (two during a rotation; none: its webhooks are
-    refused), sealed; audited with the key masked and the secrets counted."""
+    and its webhook's private key(s) (two during a rotation; empty: its webhooks are
+    refused; None: those stored are kept, so that a new API key does not silently stop the
+    webhooks), sealed; audited with the key masked and the secrets counted."""
     if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
         raise Forbidden("only admins and payout ops configure payout providers")
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{16,200}", api_key):
@@ -154,6 +155,9 @@ async def set_gift_card_config(
                            field="products")  # fmt: skip
     if not _FUNDING_SOURCE.fullmatch(funding_source_id):
         raise InvalidInput("a funding source id such as BALANCE", field="fundingSourceId")
+    if webhook_secrets is None:
+        webhook_secrets = await gift_card_webhook_secrets(tenant_id=viewer.tenant_id,
+                                                          secret=secret)  # fmt: skip
     if len(webhook_secrets) > 2 or not all(
         _GIFT_CARD_WEBHOOK_SECRET.fullmatch(s) for s in webhook_secrets
     ):

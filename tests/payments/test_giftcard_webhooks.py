@@ -186,9 +186,10 @@ async def test_given_an_unverifiable_event_then_401_and_nothing_written(
     ann = items["ann"].provider_id or ""
     held.decide("EXECUTED", ann)
     asked = len(held.lookups)
-    if case == "no secret set":
+    if case == "no secret set":  # dropped: `--no-webhook-secret`
         await set_gift_card_config(viewer=w.viewer("ops"), secret=SECRET, api_key=KEY,
-                                   api_base=held.url, products=["OKMHM2X2OHYV"])  # fmt: skip
+                                   api_base=held.url, products=["OKMHM2X2OHYV"],
+                                   webhook_secrets=())  # fmt: skip
     if case == "missing":
         async with httpx.AsyncClient() as client:
             answer = await client.post(_hook(app_url), content=b'{"event": "ORDERS.APPROVED"}')
@@ -407,3 +408,30 @@ async def test_given_an_item_settled_before_its_order_id_was_known_then_found_by
     unknown = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", "ORD-NOT-OURS")
     assert unknown.status_code == 200
     assert unknown.json()["detail"] == "no payout item is order ORD-NOT-OURS"
+
+
+async def test_given_a_new_api_key_without_webhook_keys_then_the_stored_ones_are_kept(
+    db: str,
+    standin: GiftCardStandIn,  # noqa: F811
+):
+    """Setting the provider again (a new API key) without naming the webhook keys keeps
+    them: the webhooks do not stop without a word. `podium payouts giftcards
+    --no-webhook-secret` (an empty list) drops them; both options at once is one line."""
+    from tests.api.cli_runner import podium
+
+    w = await _hooked(standin)
+    await set_gift_card_config(viewer=w.viewer("ops"), secret=SECRET, api_key=KEY + "2",
+                               api_base=standin.url, products=["OKMHM2X2OHYV"])  # fmt: skip
+    assert await gift_card_webhook_secrets(tenant_id=w.tenant.id, secret=SECRET) == (HOOK_KEY,)
+    assert (await _audit("payout_provider.set"))[-1].after["webhookSecrets"] == 1
+
+    base = ("payouts", "giftcards", "--tenant", "acme", "--api-key", KEY, "--api-base",
+            standin.url, "--product", "OKMHM2X2OHYV")  # fmt: skip
+    both = await podium(db, *base, "--webhook-secret", HOOK_KEY, "--no-webhook-secret")
+    both.one_line_error("--no-webhook-secret: not with --webhook-secret")
+    kept = await podium(db, *base)
+    assert kept.returncode == 0, kept.stderr
+    assert await gift_card_webhook_secrets(tenant_id=w.tenant.id, secret=SECRET) == (HOOK_KEY,)
+    dropped = await podium(db, *base, "--no-webhook-secret")
+    assert dropped.returncode == 0, dropped.stderr
+    assert await gift_card_webhook_secrets(tenant_id=w.tenant.id, secret=SECRET) == ()
