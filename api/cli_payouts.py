@@ -295,7 +295,6 @@ def return_item(
     sys.stdout.write(f"{batch}: {reference} returned\n")
 
 
-# the service's field names as this command's options, in its one-line refusals
 @payouts_app.command("settle")
 def settle(
     tenant: TenantArg,

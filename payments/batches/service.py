@@ -54,6 +54,7 @@ from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, Payout
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     REFERENCE,
+    REVERSED,
     Failed,
     Lookup,
     Outcome,
@@ -79,7 +80,6 @@ LIVE = (ItemStatus.PENDING.value, ItemStatus.SUBMITTED.value, ItemStatus.PAID.va
 # how long after a batch's first execution its idempotency keys are trusted alone: Stripe
 # keeps a key at least 24 hours; a run after that looks for each item's payment first
 KEY_TRUSTED = timedelta(hours=23)
-REVERSED = "transfer_reversed"  # `stripe_connect.outcome_of`'s code of a reversed transfer
 
 
 def _require_ops(viewer: Viewer, field: str) -> None:
@@ -694,7 +694,7 @@ async def _provider_check(
     """What the audit says the provider showed of the item's payment, before it is settled
     as failed: refused when the provider shows a payment (the next batch would pay again),
     or when it cannot be asked and the person settling did not say they checked it."""
-    lookup = await _looked_up(batch, item, secret)
+    [lookup] = await _looked_up_all(batch, [item], secret)
     if lookup.shows is Shown.PAYMENT:
         raise ProviderShowsPayment(
             f"{lookup.shown}: not settled as failed (the next batch would pay it again); "
@@ -712,39 +712,37 @@ async def _provider_check(
     return f"provider not checked by Podium: {lookup.shown}; ops confirmed"
 
 
-async def _looked_up(batch: PayoutBatch, item: PayoutItem, secret: bytes) -> Lookup:
-    """What the batch's provider shows of the item's payment, asked with the tenant's
-    credentials (shorter waits than an execution's: a person is waiting). File methods have
+async def _asking_client(method: PayoutMethod, tenant_id: UUID, secret: bytes) -> Any:
+    """The tenant's client of ``method``'s provider for a person's questions (shorter waits
+    than an execution's: someone is waiting), or a str: why there is none. File methods have
     no provider to ask; their items are never pending once sent (`_write_file`)."""
-    return (await _looked_up_all(batch, [item], secret))[0]
+    from payments.methods.giftcards import TremendousGiftCards
+    from payments.methods.service import gift_card_config, stripe_setup
+    from payments.methods.stripe_connect import StripeConnect
+
+    if method is PayoutMethod.STRIPE:
+        setup = await stripe_setup(tenant_id=tenant_id, secret=secret)
+        if setup is None:
+            return "the tenant has no Stripe provider configured"
+        return StripeConnect(replace(setup.config, timeout=LOOKUP_TIMEOUT, max_network_retries=1))
+    if method is PayoutMethod.GIFT_CARD:
+        cards = await gift_card_config(tenant_id=tenant_id, secret=secret)
+        if cards is None:
+            return "the tenant has no gift card provider configured"
+        return TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
+    return f"Podium has no way to ask about a {method.value} payment"
 
 
 async def _looked_up_all(
     batch: PayoutBatch, items: Sequence[PayoutItem], secret: bytes
 ) -> list[Lookup]:
-    """`_looked_up` of each item, in order, through one client: the questions at most
+    """What the batch's provider shows of each item's payment, in order, asked with the
+    tenant's credentials through one client (`_asking_client`): the questions at most
     CONCURRENCY at once (the items' instructions read first, in the caller's transaction:
     one connection answers one query at a time)."""
-    from payments.methods.giftcards import TremendousGiftCards
-    from payments.methods.service import gift_card_config, stripe_setup
-    from payments.methods.stripe_connect import StripeConnect
-
-    client: StripeConnect | TremendousGiftCards | None = None
-    if batch.method is PayoutMethod.STRIPE:
-        setup = await stripe_setup(tenant_id=batch.tenant_id, secret=secret)
-        unknown = "the tenant has no Stripe provider configured"
-        if setup is not None:
-            config = replace(setup.config, timeout=LOOKUP_TIMEOUT, max_network_retries=1)
-            client = StripeConnect(config)
-    elif batch.method is PayoutMethod.GIFT_CARD:
-        cards = await gift_card_config(tenant_id=batch.tenant_id, secret=secret)
-        unknown = "the tenant has no gift card provider configured"
-        if cards is not None:
-            client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
-    else:
-        unknown = f"Podium has no way to ask about a {batch.method.value} payment"
-    if client is None:
-        return [Lookup(Shown.UNKNOWN, unknown)] * len(items)
+    client = await _asking_client(batch.method, batch.tenant_id, secret)
+    if isinstance(client, str):
+        return [Lookup(Shown.UNKNOWN, client)] * len(items)
     try:
         instructions = []
         for item in items:
@@ -1114,14 +1112,9 @@ async def _gift_card_field(
     """What the tenant's gift card provider answers ``ask`` (a reward's order, an order's
     external id; None: it shows no such thing), or, when it could not be asked, why
     (``asked`` False: the event's handling is rolled back)."""
-    from payments.methods.giftcards import TremendousGiftCards
-    from payments.methods.service import gift_card_config
-
-    cards = await gift_card_config(tenant_id=tenant_id, secret=secret)
-    if cards is None:
-        return GiftCardEventApplied(None, None, "the tenant has no gift card provider "
-                                    "configured", asked=False)  # fmt: skip
-    client = TremendousGiftCards(replace(cards, timeout=LOOKUP_TIMEOUT))
+    client = await _asking_client(PayoutMethod.GIFT_CARD, tenant_id, secret)
+    if isinstance(client, str):
+        return GiftCardEventApplied(None, None, client, asked=False)
     try:
         found = await ask(client)
     finally:

@@ -243,15 +243,10 @@ class TremendousGiftCards:
         /{kind}s/{id}`, believed only as a ``kind`` of that id with that field a string."""
         url = f"{self.config.api_base.rstrip('/')}/{kind}s/{resource_id}"
         asked = f"{kind} {resource_id}"
-        try:
-            async with asyncio.timeout(self.config.timeout):
-                status, answer, _ = await self._send("GET", url, self._headers())
-        except (httpx.TimeoutException, TimeoutError):
-            return Failed(resource_id, f"the gift card provider timed out when asked for "
-                          f"{asked}", "timeout", retryable=True)  # fmt: skip
-        except httpx.TransportError:
-            return Failed(resource_id, "the gift card provider could not be reached when "
-                          f"asked for {asked}", "unreachable", retryable=True)  # fmt: skip
+        got = await self._get(url, resource_id, asked)
+        if isinstance(got, Failed):
+            return got
+        status, answer = got
         if status == 404:
             return None
         found = answer.get(kind) if isinstance(answer, dict) else None
@@ -279,17 +274,10 @@ class TremendousGiftCards:
         key = i.idempotency_key
         url = self.config.api_base.rstrip("/") + "/orders"
         asked = f"the list of orders of external id {key}"
-        try:
-            async with asyncio.timeout(self.config.timeout):
-                status, answer, _ = await self._send(
-                    "GET", url, self._headers(), params={"external_id": key, "limit": "2"}
-                )
-        except (httpx.TimeoutException, TimeoutError):
-            return Failed(i.reference, f"the gift card provider timed out when asked for {asked}",
-                          "timeout", retryable=True)  # fmt: skip
-        except httpx.TransportError:
-            return Failed(i.reference, "the gift card provider could not be reached when asked "
-                          f"for {asked}", "unreachable", retryable=True)  # fmt: skip
+        got = await self._get(url, i.reference, asked, {"external_id": key, "limit": "2"})
+        if isinstance(got, Failed):
+            return got
+        status, answer = got
         if status != 200:
             return Failed(i.reference, f"the gift card provider answered {status} when asked "
                           f"for {asked}", f"http_{status}", retryable=True)  # fmt: skip
@@ -310,6 +298,23 @@ class TremendousGiftCards:
             return Failed(i.reference, f"the gift card provider answered {asked} with an "
                           "unreadable order", "unreadable_answer", retryable=True)  # fmt: skip
         return outcome
+
+    async def _get(
+        self, url: str, reference: str, asked: str, params: dict[str, str] | None = None
+    ) -> tuple[int, Any] | Failed:
+        """One GET of ``url`` (one attempt, ``timeout`` seconds in all): its status and JSON
+        (see `_send`), or Failed and retryable for ``reference`` when the provider timed out
+        or could not be reached (``asked``: what, in the reason)."""
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                status, answer, _ = await self._send("GET", url, self._headers(), params=params)
+        except (httpx.TimeoutException, TimeoutError):
+            return Failed(reference, f"the gift card provider timed out when asked for {asked}",
+                          "timeout", retryable=True)  # fmt: skip
+        except httpx.TransportError:
+            return Failed(reference, "the gift card provider could not be reached when asked "
+                          f"for {asked}", "unreachable", retryable=True)  # fmt: skip
+        return status, answer
 
     async def _send(
         self,

@@ -91,6 +91,9 @@ class Failed:
 Outcome = Submitted | Paid | Failed
 
 
+REVERSED = "transfer_reversed"  # the code of a Stripe transfer reversed (the money came back)
+
+
 class Shown(StrEnum):
     """What a provider, asked whether an instruction was paid (its ``look_up``), shows."""
 

@@ -52,6 +52,7 @@ from stripe import (
 from domain.kit.money import round_money
 from payments.methods.errors import ProviderBug
 from payments.methods.models import (
+    REVERSED,
     Failed,
     Lookup,
     Outcome,
@@ -70,7 +71,6 @@ CURRENCIES = set(
 )
 WEBHOOK_TOLERANCE = 300  # seconds: an older signature is a replay
 ANSWER_LIMIT = 1_000_000  # bytes: a transfer or a list of 100 payouts is far less
-REVERSED = "transfer_reversed"
 # `_paid_before`'s failures that still show a payment: one unlike what was asked, two of
 # one item, a transfer whose payout cannot be told apart
 SHOWS_PAYMENT = {"transfer_mismatch", "transfers_made_twice", "payout_unknown"}
