@@ -23,7 +23,8 @@ from typing import Any
 
 from domain.engine.plan import MAX_PLAN_CHARACTERS, parse_plan_text
 from domain.ingest.adapters import check_cdc_size, translate_cdc
-from domain.ingest.events import dumps_exact, parse_envelope, parse_event
+from domain.ingest.events import parse_envelope, parse_event
+from domain.kit.documents import dumps_exact
 from domain.kit.errors import DomainError
 
 MAPPING = {"transaction_object": "Opportunity", "rep_object": "User", "owner": "OwnerId"}

@@ -6,7 +6,6 @@ passes the CRM ids it knows, so the same check runs in the webhook and in the wo
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,23 +48,6 @@ def loads_exact(text: str | bytes) -> Any:
 def _unstorable_path(value: Any, path: str) -> str | None:
     found = unstorable_path(value, path)
     return None if found is None else found or "event"
-
-
-def dumps_exact(value: Any) -> str:
-    """JSON text with Decimals written exactly as JSON numbers."""
-    if isinstance(value, Decimal):
-        exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and abs(exponent) <= 50:
-            return format(value, "f")
-        # 1e999999999 is nine bytes of JSON and a gigabyte written out in full
-        return str(value)
-    if isinstance(value, dict):
-        return (
-            "{" + ",".join(f"{json.dumps(str(k))}:{dumps_exact(v)}" for k, v in value.items()) + "}"
-        )
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps_exact(v) for v in value) + "]"
-    return json.dumps(value)
 
 
 def parse_envelope(body: bytes) -> list[Any]:

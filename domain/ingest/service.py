@@ -31,7 +31,6 @@ from domain.ingest.events import (
     RepData,
     TransactionData,
     check_event_count,
-    dumps_exact,
     event_id_of,
     loads_exact,
     parse_event,
@@ -46,6 +45,7 @@ from domain.ingest.repository import (
     base_records,
 )
 from domain.kit.clock import utc_now
+from domain.kit.documents import dumps_exact
 from domain.kit.errors import quoted
 from domain.kit.periods import FIRST_DAY, LAST_DAY, PeriodKind, period_containing
 from domain.org.models import User

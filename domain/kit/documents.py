@@ -41,6 +41,23 @@ def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     return document
 
 
+def dumps_exact(value: Any) -> str:
+    """JSON text with Decimals written exactly as JSON numbers."""
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and abs(exponent) <= 50:
+            return format(value, "f")
+        # 1e999999999 is nine bytes of JSON and a gigabyte written out in full
+        return str(value)
+    if isinstance(value, dict):
+        return (
+            "{" + ",".join(f"{json.dumps(str(k))}:{dumps_exact(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps_exact(v) for v in value) + "]"
+    return json.dumps(value)
+
+
 def unstorable_text(value: str) -> bool:
     """True for text PostgreSQL refuses (a NUL character) or that is not valid Unicode (a
     lone surrogate from a ``\\ud800`` escape): never let it reach a query."""

@@ -56,6 +56,7 @@ from typing import Any, Protocol
 import httpx
 
 from domain.kit.clock import utc_now
+from domain.kit.documents import loads_json, unstorable_path
 from domain.kit.errors import InvalidInput
 from domain.kit.money import round_money
 from payments.methods.models import (
@@ -490,8 +491,8 @@ class WebhookEvent:
 def webhook_event(body: bytes) -> WebhookEvent:
     """The event a verified body carries; InvalidInput naming the field at fault."""
     try:
-        document = json.loads(body)
-    except ValueError as exc:
+        document = loads_json(body)
+    except ValueError as exc:  # not JSON, not UTF-8, NaN, or nested too deep
         raise InvalidInput(f"malformed JSON: {exc}", field="body") from None
     if not isinstance(document, dict):
         raise InvalidInput("an event object", field="body")
@@ -500,8 +501,9 @@ def webhook_event(body: bytes) -> WebhookEvent:
         raise InvalidInput("the event's uuid", field="uuid")
     if not isinstance(kind, str) or not _EVENT_KIND.fullmatch(kind):
         raise InvalidInput("an event name such as ORDERS.APPROVED", field="event")
-    if "\\u0000" in body.decode("utf-8", "replace"):  # PostgreSQL's jsonb refuses NUL
-        raise InvalidInput("a NUL character in the event", field="payload")
+    if (path := unstorable_path(document)) is not None:  # PostgreSQL's jsonb refuses it
+        raise InvalidInput("a NUL character or an unpaired surrogate in the event",
+                           field=path or "body")  # fmt: skip
     family = kind.split(".")[0]
     if family not in ("ORDERS", "REWARDS"):
         return WebhookEvent(event_id, kind, document)

@@ -8,6 +8,7 @@ from uuid import UUID
 from tortoise import connections
 
 from domain.kit.clock import utc_now
+from domain.kit.documents import dumps_exact
 from payments.methods.models import Provider, ProviderConfig, ProviderEvent
 
 
@@ -53,6 +54,4 @@ class ProviderRepository:
 
 
 def _json(payload: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(payload, separators=(",", ":"))
+    return dumps_exact(payload)  # its numbers as the provider wrote them (`loads_json`)

@@ -3,7 +3,6 @@ events. Services never commit: the caller owns the transaction."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from uuid import UUID, uuid4
 
 from domain.audit.service import record
 from domain.kit.clock import utc_now
+from domain.kit.documents import unstorable_path
 from domain.kit.errors import Forbidden, InvalidInput
 from domain.org.models import Role
 from domain.org.viewer import Viewer
@@ -209,6 +209,7 @@ async def record_stripe_event(*, tenant_id: UUID, event: dict[str, Any]) -> bool
         raise InvalidInput("an event id (evt_...)", field="id")
     if not isinstance(kind, str) or not re.fullmatch(r"[a-z_.]{1,100}", kind):
         raise InvalidInput("an event type", field="type")
-    if "\\u0000" in json.dumps(event):  # PostgreSQL's jsonb refuses NUL
-        raise InvalidInput("a NUL character in the event", field="data")
+    if unstorable_path(event) is not None:  # PostgreSQL's jsonb refuses it
+        raise InvalidInput("a NUL character or an unpaired surrogate in the event",
+                           field="data")  # fmt: skip
     return await ProviderRepository(tenant_id).add_event(Provider.STRIPE, event_id, kind, event)

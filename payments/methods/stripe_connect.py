@@ -32,7 +32,6 @@ currency or reference than asked is Failed with both shown, never taken as paid.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from stripe import (
     StripeObject,
 )
 
+from domain.kit.documents import loads_json
 from domain.kit.money import round_money
 from payments.methods.errors import ProviderBug
 from payments.methods.models import (
@@ -329,8 +329,8 @@ def verified_event(payload: bytes, signature: str | None, secrets: list[str]) ->
         except UnicodeDecodeError:
             break
         try:
-            event = json.loads(payload)
-        except ValueError:
+            event = loads_json(payload)
+        except ValueError:  # not JSON, NaN, or nested too deep
             raise BadSignature("not JSON") from None
         if not isinstance(event, dict):
             raise BadSignature("not an event")

@@ -312,6 +312,11 @@ async def test_given_an_event_about_nothing_of_ours_then_acknowledged_and_nothin
         (b'{"uuid": "e-1", "event": "ORDERS.APPROVED", "payload": {}}', "payload.resource"),
         (b'{"uuid": "e-1", "event": "ORDERS.APPROVED", "payload": {"resource": {"id": 7}}}',
          "payload.resource.id"),
+        (b"[" * 100_000, "body"),  # nested past what a parser's stack holds
+        (b'{"uuid": "e-1", "event": "ORDERS.APPROVED", "payload": {"resource": {"id": "O1"},'
+         b' "note": "a\\ud800"}}', "payload.note"),  # jsonb refuses a lone surrogate
+        (b'{"uuid": "e-1", "event": "ORDERS.APPROVED", "payload": {"resource": {"id": "O1",'
+         b' "n": ["\\u0000"]}}}', "payload.resource.n[0]"),  # and a NUL
     ],
 )  # fmt: skip
 async def test_given_a_signed_body_that_is_no_event_then_400_naming_the_field_and_a_huge_one_413(

@@ -132,6 +132,25 @@ async def test_given_a_signed_body_that_is_no_event_then_400_and_a_huge_one_413(
     assert await ProviderEvent.all().count() == 0
 
 
+async def test_given_a_signed_body_too_deep_or_unstorable_then_refused_never_a_500(api: Api):
+    """A body nested past what a parser's stack holds is no event (401, as any body that is
+    not one); a NUL or a lone surrogate, which jsonb refuses, is 400 naming `data`."""
+    await _configured()
+    deep = '{"id": "evt_1", "type": "payout.paid", "data": ' + "[" * 100_000 + "}"
+    header = stripe.WebhookSignature.generate_signature_header(
+        deep, PLATFORM_SECRET, int(time.time())
+    )
+
+    nested = await _post(api, deep, {"Stripe-Signature": header})
+    nul = await _post(api, *_signed({"id": "evt_2", "type": "x", "data": {"n": "a\u0000"}}))
+    lone = await _post(api, *_signed({"id": "evt_3", "type": "x", "data": {"n": "\ud800"}}))
+
+    assert nested.status_code == 401
+    assert (nul.status_code, nul.json()["error"]["field"]) == (400, "data")
+    assert (lone.status_code, lone.json()["error"]["field"]) == (400, "data")
+    assert await ProviderEvent.all().count() == 0
+
+
 async def test_given_events_not_about_podium_items_then_no_outcome():
     standin = StripeStandIn()
     assert outcome_of(standin.event("payout.paid", {**PAYOUT, "metadata": {}})) is None
