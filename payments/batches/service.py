@@ -1052,8 +1052,9 @@ async def apply_gift_card_event(
     ``provider_id``) is asked of the provider exactly as confirming asks (`_looked_up_all`,
     `_confirmed`) and becomes what the provider shows: executed, paid (its statement too);
     FAILED or CANCELED, failed for the next batch; held for approval or with its e-mail
-    bounced, still submitted, the reason on the item. An item settled by hand as failed
-    whose order shows executed is paid and flagged (`_record_outcome`, ``paid_after_settle``).
+    bounced, still submitted, the reason on the item. An item settled by hand, as failed or
+    as paid under another reference than this order, whose order shows executed is paid and
+    flagged once (`_record_outcome`, ``paid_after_settle``: the payee may be paid twice).
     Any other item (paid, pending, failed) is left as it is. A reward event's order is
     asked of the provider first (`order_of_reward`)."""
     system = Viewer.system(tenant_id, EVENT_VIEWER)
@@ -1079,8 +1080,8 @@ async def apply_gift_card_event(
         if isinstance(found, GiftCardEventApplied):
             return found
         item = found
-    settled_failed = item.status is ItemStatus.FAILED and item.settled_at is not None
-    if item.status is not ItemStatus.SUBMITTED and not settled_failed:
+    by_hand = _settled_elsewhere(item, order_id)
+    if item.status is not ItemStatus.SUBMITTED and not by_hand:
         why = f"nothing to change: the item is {item.status.value}"
         return GiftCardEventApplied(item.reference, item.status, why)
     batch = await PayoutBatch.get(id=item.batch_id)
@@ -1088,7 +1089,7 @@ async def apply_gift_card_event(
     outcome, answer = _confirmed(item, lookup)
     if not answer.asked:
         return GiftCardEventApplied(item.reference, item.status, answer.why, asked=False)
-    if settled_failed:
+    if by_hand:
         if isinstance(outcome, Paid):  # believed, and flagged: the payee may be paid twice
             await _record_outcome(system, item, outcome, lookup=lookup.shown)
         return GiftCardEventApplied(item.reference, item.status, lookup.shown)
@@ -1104,6 +1105,16 @@ async def apply_gift_card_event(
                      after={"status": item.status.value, "reason": answer.why,
                             "providerId": item.provider_id, "lookup": lookup.shown})  # fmt: skip
     return GiftCardEventApplied(item.reference, item.status, answer.why)
+
+
+def _settled_elsewhere(item: PayoutItem, order_id: str) -> bool:
+    """Whether ``item`` was settled by hand as failed, or as paid under another reference
+    than ``order_id``, and not flagged yet: a payment of that order would pay it twice."""
+    if item.settled_at is None or item.failure_code == PAID_AFTER_SETTLE:
+        return False
+    if item.status is ItemStatus.FAILED:
+        return True
+    return item.status is ItemStatus.PAID and item.settle_reference != order_id
 
 
 async def _gift_card_field(
@@ -1127,15 +1138,21 @@ async def _gift_card_field(
 async def _settled_before_its_order(
     tenant_id: UUID, order_id: str, secret: bytes
 ) -> PayoutItem | GiftCardEventApplied:
-    """The gift card item settled by hand as failed while pending, before the provider gave
-    its order id, whose order ``order_id`` turns out to be (the order's external id is the
-    item's key), locked; else why there is none. The provider is asked only when such items
-    exist (`TremendousGiftCards.external_id_of`)."""
+    """The gift card item settled by hand (as failed, or as paid) while pending, before the
+    provider gave its order id, whose order ``order_id`` turns out to be (the order's external
+    id is the item's key), locked; else why there is none. The provider is asked only when
+    such items exist (`TremendousGiftCards.external_id_of`)."""
     none = GiftCardEventApplied(None, None, f"no payout item is order {order_id}")
-    settled = await PayoutItem.filter(
-        tenant_id=tenant_id, status=ItemStatus.FAILED, settled_at__isnull=False,
-        provider_id__isnull=True, batch__method=PayoutMethod.GIFT_CARD,
-    ).values_list("id", "reference")  # fmt: skip
+    # Settled as failed, its order id unknown; or as paid, the payment's reference taking
+    # the place of the unknown order id (`_record_outcome`); not flagged yet. Few: by hand.
+    settled = [
+        (item_id, reference)
+        for item_id, reference, provider_id, settle_reference, code in await PayoutItem.filter(
+            tenant_id=tenant_id, status__in=(ItemStatus.FAILED, ItemStatus.PAID),
+            settled_at__isnull=False, batch__method=PayoutMethod.GIFT_CARD,
+        ).values_list("id", "reference", "provider_id", "settle_reference", "failure_code")
+        if code != PAID_AFTER_SETTLE and provider_id in (None, settle_reference)
+    ]  # fmt: skip
     if not settled:
         return none
     external = await _gift_card_field(tenant_id, secret, lambda c: c.external_id_of(order_id))

@@ -415,6 +415,75 @@ async def test_given_an_item_settled_before_its_order_id_was_known_then_found_by
     assert unknown.json()["detail"] == "no payout item is order ORD-NOT-OURS"
 
 
+async def _settled_as_paid(item: PayoutItem, reference: str, *, order_known: bool) -> None:
+    """``item`` as settling it by hand as paid under ``reference`` leaves it
+    (`_record_outcome`): paid, the reference kept, and in the place of its order id when
+    that was not known (``order_known`` False: the order's answer was lost)."""
+    provider_id = item.provider_id if order_known else reference
+    await PayoutItem.filter(id=item.id).update(
+        status=ItemStatus.PAID, settled_at=utc_now() - timedelta(hours=1), provider_id=provider_id,
+        settle_reason="paid by bank transfer while the card was held",
+        settle_reference=reference, failure_code=None, failure_reason=None,
+    )  # fmt: skip
+
+
+async def test_given_an_item_settled_as_paid_under_another_reference_whose_order_executes_then_flagged_once(  # noqa: E501
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    """Ops paid bob by bank transfer while his card was held and settled his item as paid
+    under the transfer's reference; the held order is then approved: the payee is paid twice,
+    which the item now says (before, the event found the item paid and changed nothing). Ann,
+    settled as paid under her own order's id, is not flagged: that is the one payment."""
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    ann, bob = items["ann"], items["bob"]
+    await _settled_as_paid(bob, "WIRE-2026-12-07-881", order_known=True)
+    await _settled_as_paid(ann, ann.provider_id or "", order_known=True)
+    held.decide("EXECUTED", bob.provider_id or "")
+    held.decide("EXECUTED", ann.provider_id or "")
+
+    answer = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", bob.provider_id or "")
+    again = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", bob.provider_id or "")
+    own = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", ann.provider_id or "")
+
+    assert (answer.status_code, again.status_code, own.status_code) == (200, 200, 200)
+    after = await _items(batch)
+    flagged = (after["bob"].status, after["bob"].failure_code)
+    assert flagged == (ItemStatus.PAID, "paid_after_settle")
+    reason = after["bob"].failure_reason or ""
+    assert "settled by hand as paid ('WIRE-2026-12-07-881')" in reason, reason
+    assert "check that the payee was not paid twice" in reason
+    assert after["bob"].provider_id == bob.provider_id
+    assert (after["ann"].status, after["ann"].failure_code) == (ItemStatus.PAID, None)
+    [flag] = await _audit("payout_item.paid_after_settle")  # once, though told twice
+    assert flag.entity_id == str(bob.id)
+    assert flag.before == {"status": "paid", "settled": "paid"}
+
+
+async def test_given_an_item_settled_as_paid_before_its_order_id_was_known_then_found_by_its_key_and_flagged(  # noqa: E501
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    """Settled as paid while pending with no order id (the order's answer lost), the
+    payment's reference took the order id's place: the event names an order no item
+    carries; the order's external id is the item's key, so it is found and flagged."""
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    bob = items["bob"]
+    await _settled_as_paid(bob, "WIRE-2026-12-07-882", order_known=False)
+    held.decide("EXECUTED", bob.provider_id or "")
+
+    answer = await held.send_webhook(_hook(app_url), "ORDERS.APPROVED", bob.provider_id or "")
+
+    assert answer.status_code == 200, answer.text
+    after = (await _items(batch))["bob"]
+    assert (after.status, after.failure_code) == (ItemStatus.PAID, "paid_after_settle")
+    assert "('WIRE-2026-12-07-882')" in (after.failure_reason or "")
+    [flag] = await _audit("payout_item.paid_after_settle")
+    assert flag.entity_id == str(bob.id)
+
+
 async def test_given_a_new_api_key_without_webhook_keys_then_the_stored_ones_are_kept(
     db: str,
     standin: GiftCardStandIn,  # noqa: F811
