@@ -879,11 +879,13 @@ async def _record_outcome(
       under another reference than the provider's) is believed, and flagged: the item is
       paid (its statement too if it still waits, so no batch pays it again, and an item of
       another batch holding it is not sent), code ``paid_after_settle``, the reason saying
-      the payee may have been paid twice and naming the other items of the statement."""
+      the payee may have been paid twice and naming the other items of the statement; once:
+      a later report of it changes nothing."""
     before: dict[str, Any] = {"status": item.status.value}
     late = (
         settled is None
         and item.settled_at is not None
+        and item.failure_code != PAID_AFTER_SETTLE  # flagged once, however often told
         and isinstance(outcome, Paid | Submitted)
         and (item.status is ItemStatus.FAILED or outcome.provider_id != item.settle_reference)
     )

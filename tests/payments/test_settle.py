@@ -164,6 +164,10 @@ async def test_given_an_item_settled_as_failed_then_a_late_payment_is_flagged_no
     assert await _statement(w, "ann") == "paid"
     [audited] = await _audit("payout_item.paid_after_settle")
     assert audited.before == {"status": "failed", "settled": "failed"}
+    async with in_transaction():  # Stripe tells it again: flagged once
+        assert await service.apply_event_outcome(tenant_id=w.tenant.id, outcome=late)
+    assert len(await _audit("payout_item.paid_after_settle")) == 1
+    assert (await PayoutItem.get(id=item.id)).failure_reason == flagged.failure_reason
     summary = await _execute(w, again)
     assert (summary.paid, summary.failed, summary.done) == (0, 1, True)
     assert (await PayoutItem.get(id=next_item.id)).failure_code == "statement_paid"
