@@ -9,6 +9,7 @@ The data is generated deterministically from ``--seed`` (not timed): a plan like
 measure, a ``bonus`` with a ``condition`` and ``payable_when``; transactions in EUR, GBP and
 USD with an FX table of several effective dates, some lost deals and renewals outside the
 filters and some dated outside the period. Every rep has a quota, so every rep is calculated.
+The transactions are built as the close's reader builds them: those alike share their `kind`.
 
 The floor is the least any engine must do: one Python loop adding each transaction's Decimal
 amount to its rep's total in a dict. The target is engine time <= 6x the floor (the engine is
@@ -35,7 +36,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from domain.engine.calculate import calculate
-from domain.engine.inputs import FxTable, Inputs, Rep, Transaction
+from domain.engine.inputs import ONE, FxTable, Inputs, Rep, Transaction
 from domain.engine.plan import Plan, parse_plan_text
 from domain.engine.results import PlanResult
 from domain.kit.periods import Period, parse_period
@@ -145,11 +146,17 @@ def build_inputs(n_reps: int, n_transactions: int, seed: int, period: Period) ->
     after = [period.end + timedelta(days=d) for d in range(1, 31)]
     outside = before + after
 
+    # Built as the close's reader builds them (`domain.earnings.service`): transactions alike
+    # (currency, type, state, extra fields) share one `Transaction.kind`, and a rep's sole
+    # credits share one ``credits`` tuple.
+    kinds: dict[tuple[str, str, str, str], dict[str, object]] = {}
+    credits = {rep_id: ((rep_id, ONE),) for rep_id in rep_ids}
     transactions: list[Transaction] = []
     append = transactions.append
     random_ = rng.random
     randrange = rng.randrange
     choice = rng.choice
+    sole = Transaction.sole
     width_t = len(str(max(n_transactions - 1, 1)))
     for n in range(n_transactions):
         day = choice(outside) if random_() < SHARE_OUTSIDE_PERIOD else choice(inside)
@@ -158,18 +165,16 @@ def build_inputs(n_reps: int, n_transactions: int, seed: int, period: Period) ->
         else:
             kind, state = "deal", _pick(DEAL_STATES, random_())
         cents = randrange(MIN_CENTS, MAX_CENTS)
-        append(
-            Transaction.build(
-                id=f"t{n:0{width_t}d}",
-                rep_id=rep_ids[randrange(n_reps)],
-                amount=Decimal(cents).scaleb(-2),
-                currency=_pick(CURRENCIES, random_()),
-                date=day,
-                type=kind,
-                state=state,
-                extra={"product": _pick(PRODUCTS, random_())},
+        rep_id = rep_ids[randrange(n_reps)]
+        currency = _pick(CURRENCIES, random_())
+        product = _pick(PRODUCTS, random_())
+        shared = kinds.get((currency, kind, state, product))
+        if shared is None:
+            shared = kinds[(currency, kind, state, product)] = Transaction.kind_of(
+                currency, kind, state, {"product": product}
             )
-        )
+        amount = Decimal(cents).scaleb(-2)
+        append(sole(f"t{n:0{width_t}d}", rep_id, amount, currency, day, credits[rep_id], shared))
 
     # Quotas around what a rep books, so attainments spread over every tier and step.
     mean_eur = (MIN_CENTS + MAX_CENTS) / 200 * 1.01  # FX-weighted
