@@ -33,11 +33,13 @@ retryable (pending for the next run), the reason naming the wait asked. Nothing 
 run takes at most ``max_wait`` plus ``max_attempts`` times ``timeout`` (and the backoff)
 an item.
 
-Webhooks: the provider signs each event's raw body with HMAC-SHA256 under the webhook's
-private key, hex, in `Tremendous-Webhook-Signature` (``sha256=<hex>``); the body names the
-event (`ORDERS.APPROVED`, `REWARDS.DELIVERY.FAILED`, ...), its `uuid` and the resource it is
-about (`payload.resource`: id and type), never its state: the receiver asks
-(`order_of_reward`, `look_up`)."""
+Webhooks: the provider signs each event, compact JSON, with HMAC-SHA256 under the webhook's
+private key, hex, in `Tremendous-Webhook-Signature` (``sha256=<hex>``), as Tremendous's own
+sample receiver checks it (tremendous-rewards/tremendous-for-platforms-sample-app); the body
+names the event (`ORDERS.APPROVED`, `REWARDS.DELIVERY.FAILED`, ...), its `uuid` and the
+resource it is about (`payload.resource`: id and type; Tremendous's webhook docs), never its
+state: the receiver asks (`order_of_reward`: a reward's `order_id`, in Tremendous's OpenAPI
+spec as its official Python SDK is generated from it; `look_up`)."""
 
 from __future__ import annotations
 
@@ -464,16 +466,38 @@ def webhook_signature(body: bytes, secret: str) -> str:
 
 
 def verify_webhook(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
-    """Whether ``header`` is the body's HMAC-SHA256 under one of ``secrets`` (two during a
-    rotation), compared in constant time; the ``sha256=`` prefix is optional."""
+    """Whether ``header`` is the HMAC-SHA256 under one of ``secrets`` (two during a
+    rotation), compared in constant time, of the body as sent or of the body in compact JSON
+    (`_compact`); the ``sha256=`` prefix is optional. Tremendous's own sample receiver
+    (tremendous-rewards/tremendous-for-platforms-sample-app, webhooks_controller.rb) checks
+    the HMAC of the parsed body written again as compact JSON (Ruby's ``to_json``), not of
+    the bytes received: the same bytes when the provider sends compact JSON, as it signs;
+    a body spaced out on its way (a proxy) still checks against its compact form."""
     found = _HEX_SIGNATURE.fullmatch((header or "").strip().lower())
     if found is None:
         return False
     given = found.group(1)
-    return any(
-        hmac.compare_digest(hmac.new(s.encode(), body, hashlib.sha256).hexdigest(), given)
-        for s in secrets
-    )
+
+    def signed(form: bytes) -> bool:
+        return any(
+            hmac.compare_digest(hmac.new(s.encode(), form, hashlib.sha256).hexdigest(), given)
+            for s in secrets
+        )
+
+    if signed(body):
+        return True
+    compact = _compact(body)
+    return compact is not None and compact != body and signed(compact)
+
+
+def _compact(body: bytes) -> bytes | None:
+    """The body parsed and written again as compact JSON, as Ruby's ``to_json`` writes it
+    (no spaces, text as UTF-8, keys in their order); None for a body that is no JSON."""
+    try:
+        document = json.loads(body)
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    except (ValueError, RecursionError):  # UnicodeEncodeError: a lone surrogate
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,6 +226,51 @@ async def _tampered(app_url: str, order_id: str) -> Any:
                                  headers={"Tremendous-Webhook-Signature": header})  # fmt: skip
 
 
+async def test_given_a_body_spaced_out_on_its_way_then_checked_in_its_compact_form(
+    app_url: str,
+    held: GiftCardStandIn,  # noqa: F811
+):
+    """The provider signs compact JSON (what its own sample receiver checks: the parsed body
+    written again by Ruby's ``to_json``); a body spaced out on its way (a proxy) is checked
+    in that form, so the event is not refused for ever (before: 401 on every delivery). A
+    spaced-out body whose content changed is still refused."""
+    import hashlib
+    import hmac
+    import json
+
+    import httpx
+
+    from payments.methods.giftcards import verify_webhook
+
+    w = await _hooked(held)
+    batch, items = await _held(w)
+    ann = items["ann"].provider_id or ""
+    held.decide("EXECUTED", ann)
+    document = {"event": "ORDERS.APPROVED", "uuid": "evt-spaced",
+                "created_utc": "2026-12-07T09:00:00.000Z",
+                "payload": {"resource": {"id": ann, "type": "orders"}, "meta": {}}}  # fmt: skip
+    compact = json.dumps(document, separators=(",", ":")).encode()
+    header = "sha256=" + hmac.new(HOOK_KEY.encode(), compact, hashlib.sha256).hexdigest()
+    spaced = json.dumps(document, indent=2).encode()
+    changed = spaced.replace(b"evt-spaced", b"evt-changed")
+
+    async with httpx.AsyncClient() as client:
+        refused = await client.post(_hook(app_url), content=changed,
+                                    headers={"Tremendous-Webhook-Signature": header})  # fmt: skip
+        answer = await client.post(_hook(app_url), content=spaced,
+                                   headers={"Tremendous-Webhook-Signature": header})  # fmt: skip
+
+    assert refused.status_code == 401
+    assert answer.status_code == 200, answer.text
+    assert (await _items(batch))["ann"].status is ItemStatus.PAID
+    assert [e.event_id for e in await _events()] == ["evt-spaced"]
+    # no JSON, or JSON that cannot be written again (a lone surrogate): the bytes only
+    for body in (b"not json", b'{"a": "\\ud800"}', b"[" * 5000):
+        signature = "sha256=" + hmac.new(HOOK_KEY.encode(), body, hashlib.sha256).hexdigest()
+        assert verify_webhook(body, signature, [HOOK_KEY])
+        assert not verify_webhook(body + b" ", signature, [HOOK_KEY])
+
+
 async def test_given_an_event_delivered_twice_then_the_second_changes_nothing(
     app_url: str,
     held: GiftCardStandIn,  # noqa: F811

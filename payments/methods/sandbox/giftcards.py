@@ -111,7 +111,8 @@ class GiftCardStandIn:
             "created_utc": "2026-12-07T09:00:00.000Z",
             "payload": {"resource": {"id": resource_id, "type": kind}, "meta": {}},
         }
-        raw = body if body is not None else json.dumps(document).encode()
+        # compact JSON, as the provider (a Ruby app: ``to_json``) writes and signs it
+        raw = body if body is not None else json.dumps(document, separators=(",", ":")).encode()
         key = (secret if secret is not None else self.webhook_secret).encode()
         signature = "sha256=" + hmac.new(key, raw, hashlib.sha256).hexdigest()
         self.webhooks.append({"event": event, "resource": resource_id, "body": raw})
