@@ -123,9 +123,13 @@ class Transaction:
         state: str | None = None,
         splits: Iterable[tuple[str, Decimal]] | None = None,
         extra: Mapping[str, Any] | None = None,
+        kind: Mapping[str, Any] | None = None,
     ) -> Transaction:
+        """``kind``, when given, is `kind_of` the same columns, made once by a reader for the
+        transactions alike (``type``, ``state`` and ``extra`` are then not read)."""
         credits = tuple(splits) if splits else ((rep_id, ONE),)
-        kind = Transaction.kind_of(currency, type, state, extra)
+        if kind is None:
+            kind = Transaction.kind_of(currency, type, state, extra)
         return Transaction(id, rep_id, amount, currency, date, credits, kind)
 
 

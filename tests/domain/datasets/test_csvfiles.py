@@ -100,6 +100,25 @@ def test_given_extra_columns_when_read_then_they_become_fields_numbers_as_decima
     assert t1.fields["region"] is None
 
 
+def test_given_rows_alike_when_read_then_they_share_one_kind_as_the_close_reader_does():
+    t1, t2, t3, t4 = transactions(
+        "t1,ana,deal,1,EUR,2026-10-03,won,,heat_pump,12.5",
+        "t2,ben,deal,2,EUR,2026-10-09,won,,heat_pump,12.5",
+        "t3,ana,deal,3,EUR,2026-10-03,won,,heat_pump,12.50",
+        "t4,ana,deal,4,GBP,2026-10-03,won,,heat_pump,12.5",
+        header=TX_HEADER + ",product,margin",
+    )
+
+    assert t1.kind is t2.kind  # alike: one dict, not one per row
+    assert t3.kind is not t1.kind  # 12.50 is its own text (the same number, shown as given)
+    assert str(t3.fields["margin"]) == "12.50"
+    assert t4.kind is not t1.kind
+    assert t4.fields["currency"] == "GBP"
+    assert t1.kind == {"product": "heat_pump", "margin": D("12.5"), "type": "deal",
+                       "currency": "EUR", "state": "won"}  # fmt: skip
+    assert (t2.id, t2.rep_id, t2.amount, t2.fields["id"]) == ("t2", "ben", D("2"), "t2")
+
+
 def test_given_reordered_header_when_read_then_columns_matched_by_name():
     (t1,) = transactions(
         "2026-10-03,EUR,77,ana,t1,deal,won,",
