@@ -1082,7 +1082,7 @@ async def apply_gift_card_event(
         if isinstance(found, GiftCardEventApplied):
             return found
         item = found
-    by_hand = _settled_elsewhere(item, order_id)
+    by_hand = _settled_by_hand(item)
     if item.status is not ItemStatus.SUBMITTED and not by_hand:
         why = f"nothing to change: the item is {item.status.value}"
         return GiftCardEventApplied(item.reference, item.status, why)
@@ -1092,7 +1092,7 @@ async def apply_gift_card_event(
     if not answer.asked:
         return GiftCardEventApplied(item.reference, item.status, answer.why, asked=False)
     if by_hand:
-        if isinstance(outcome, Paid):  # believed, and flagged: the payee may be paid twice
+        if isinstance(outcome, Paid):  # flagged unless settled as paid under this very order
             await _record_outcome(system, item, outcome, lookup=lookup.shown)
         return GiftCardEventApplied(item.reference, item.status, lookup.shown)
     if outcome is not None:
@@ -1109,14 +1109,14 @@ async def apply_gift_card_event(
     return GiftCardEventApplied(item.reference, item.status, answer.why)
 
 
-def _settled_elsewhere(item: PayoutItem, order_id: str) -> bool:
-    """Whether ``item`` was settled by hand as failed, or as paid under another reference
-    than ``order_id``, and not flagged yet: a payment of that order would pay it twice."""
-    if item.settled_at is None or item.failure_code == PAID_AFTER_SETTLE:
-        return False
-    if item.status is ItemStatus.FAILED:
-        return True
-    return item.status is ItemStatus.PAID and item.settle_reference != order_id
+def _settled_by_hand(item: PayoutItem) -> bool:
+    """Whether ``item`` was settled by hand (as failed or as paid) and not flagged yet: its
+    order's payment is asked about, and `_record_outcome` says whether it pays it twice."""
+    return (
+        item.settled_at is not None
+        and item.failure_code != PAID_AFTER_SETTLE
+        and item.status in (ItemStatus.FAILED, ItemStatus.PAID)
+    )
 
 
 async def _gift_card_field(

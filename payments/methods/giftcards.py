@@ -460,11 +460,6 @@ _EVENT_KIND = re.compile(r"[A-Z_]{1,40}(?:\.[A-Z_]{1,40}){1,4}")
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def webhook_signature(body: bytes, secret: str) -> str:
-    """The header value the provider sends with ``body``: ``sha256=`` and the hex HMAC."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def verify_webhook(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
     """Whether ``header`` is the HMAC-SHA256 under one of ``secrets`` (two during a
     rotation), compared in constant time, of the body as sent or of the body in compact JSON

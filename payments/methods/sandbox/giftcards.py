@@ -113,8 +113,7 @@ class GiftCardStandIn:
         }
         # compact JSON, as the provider (a Ruby app: ``to_json``) writes and signs it
         raw = body if body is not None else json.dumps(document, separators=(",", ":")).encode()
-        key = (secret if secret is not None else self.webhook_secret).encode()
-        signature = "sha256=" + hmac.new(key, raw, hashlib.sha256).hexdigest()
+        signature = sign(raw, secret if secret is not None else self.webhook_secret)
         self.webhooks.append({"event": event, "resource": resource_id, "body": raw})
         async with httpx.AsyncClient(timeout=30) as client:
             return await client.post(url, content=raw, headers={
@@ -123,10 +122,8 @@ class GiftCardStandIn:
 
     async def _reward(self, request: web.Request) -> web.StreamResponse:
         """`GET /api/v2/rewards/{id}`: the reward with its order's id."""
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return _error(401, "Bad API key")
-        if self.refuse_list:
-            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+        if (refused := self._refused(request)) is not None:
+            return refused
         for order in self.orders:
             for reward in order["rewards"]:
                 if reward["id"] == request.match_info["id"]:
@@ -135,14 +132,21 @@ class GiftCardStandIn:
 
     async def _one_order(self, request: web.Request) -> web.StreamResponse:
         """`GET /api/v2/orders/{id}`: the order."""
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return _error(401, "Bad API key")
-        if self.refuse_list:
-            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+        if (refused := self._refused(request)) is not None:
+            return refused
         for order in self.orders:
             if order["id"] == request.match_info["id"]:
                 return web.json_response({"order": order})
         return _error(404, "Order not found")
+
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """What a GET of one reward or order answers before it looks: 401 for a bad API
+        key, or the failure the stand-in was told to give next."""
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Bad API key")
+        if self.refuse_list:
+            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+        return None
 
     def decide(self, status: str, *order_ids: str) -> None:
         """What the provider's dashboard does to orders held for approval: the orders named
@@ -269,6 +273,12 @@ class GiftCardStandIn:
         if reward["delivery"]["method"] != "EMAIL":
             return "delivery method must be EMAIL"
         return None
+
+
+def sign(body: bytes, private_key: str) -> str:
+    """The `Tremendous-Webhook-Signature` the provider sends with ``body``: ``sha256=`` and
+    the hex HMAC-SHA256 of the body under the webhook's private key."""
+    return "sha256=" + hmac.new(private_key.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _error(status: int, message: str) -> web.Response:
