@@ -26,7 +26,9 @@ someone looks at it in the provider's dashboard. Its amounts are read as exact d
 
 A 429 or 503 carrying Retry-After (seconds, or an HTTP date) is sent again no sooner than
 asked, and every other order of the same client (the lanes of one batch run) waits as long:
-a rate-limited provider is not hammered by the next item. Waiting is bounded: a client waits
+a rate-limited provider is not hammered by the next item. The questions about orders (a
+confirm's or a settle's, a webhook's) wait as the orders do, and an answer to one that asks
+to wait binds the client's next requests too. Waiting is bounded: a client waits
 at most ``max_wait`` seconds in all for such requests (30); a provider asking for more gets
 no wait and no request until the time it named has passed: those items are Failed and
 retryable (pending for the next run), the reason naming the wait asked. Nothing hangs: a
@@ -307,16 +309,33 @@ class TremendousGiftCards:
     ) -> tuple[int, Any] | Failed:
         """One GET of ``url`` (one attempt, ``timeout`` seconds in all): its status and JSON
         (see `_send`), or Failed and retryable for ``reference`` when the provider timed out
-        or could not be reached (``asked``: what, in the reason)."""
+        or could not be reached (``asked``: what, in the reason).
+
+        The provider's Retry-After binds the questions as it binds the orders (a confirm
+        asks about every item of a batch, four at once): a GET waits till the pause that an
+        earlier answer asked for has passed, and one sent while a wait longer than the run
+        allows is asked is not sent (Failed, retryable, naming the wait). A 429 or 503 asking
+        to wait sets the pause for the client's next requests; its own answer stays a 429 or
+        503 for the caller to name."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._refused_until:
+            return Failed(reference, self._refused_reason, "provider_asked_to_wait",
+                          retryable=True)  # fmt: skip
+        if (pause := self._paused_until - loop.time()) > 0:
+            await asyncio.sleep(pause)
         try:
             async with asyncio.timeout(self.config.timeout):
-                status, answer, _ = await self._send("GET", url, self._headers(), params=params)
+                status, answer, retry_after = await self._send(
+                    "GET", url, self._headers(), params=params
+                )
         except (httpx.TimeoutException, TimeoutError):
             return Failed(reference, f"the gift card provider timed out when asked for {asked}",
                           "timeout", retryable=True)  # fmt: skip
         except httpx.TransportError:
             return Failed(reference, "the gift card provider could not be reached when asked "
                           f"for {asked}", "unreachable", retryable=True)  # fmt: skip
+        if status in _ASKS_TO_WAIT and (wait := retry_after_seconds(retry_after)) is not None:
+            self._pause(wait)  # refused if longer than is left: the next GETs are not sent
         return status, answer
 
     async def _send(

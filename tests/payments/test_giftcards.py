@@ -261,3 +261,55 @@ async def test_given_an_unreadable_retry_after_then_the_usual_backoff(
 
     assert isinstance(outcome, Paid)
     assert _gap(standin) < 0.5
+
+
+async def test_given_a_question_answered_429_asking_to_wait_then_the_next_waits_as_asked(
+    standin: GiftCardStandIn,
+):
+    """A confirm asks about each item in turn through one client: the provider's Retry-After
+    on one question holds the next one back as long, as it holds orders."""
+    from payments.methods.models import Shown
+
+    adapter = _adapter(standin)
+    first, second = (instruction(n, GIFT_ACCOUNT, currency="USD") for n in (1, 2))
+    for item in (first, second):
+        assert isinstance(await adapter.pay(item), Paid)
+    standin.refuse_list = [(429, "1")]
+
+    refused = await asyncio.wait_for(adapter.look_up(first), 10)
+    shown = await asyncio.wait_for(adapter.look_up(second), 10)
+
+    assert refused.shows is Shown.UNKNOWN
+    assert refused.shown.startswith("the gift card provider answered 429 when asked for")
+    assert shown.shows is Shown.PAYMENT
+    assert isinstance(shown.found, Paid)
+    asked_first, asked_second = standin.lookups[-2:]
+    assert asked_second["at"] - asked_first["at"] >= 0.95  # as asked
+
+
+async def test_given_a_question_asked_to_wait_longer_than_a_run_waits_then_no_more_asked(
+    standin: GiftCardStandIn,
+):
+    """Asked for 120 s while confirming: the other items are not asked about (no request),
+    each left unknown at once, naming the wait; nor is an order sent by that client."""
+    from payments.methods.models import Shown
+
+    adapter = _adapter(standin)
+    items = [instruction(n, GIFT_ACCOUNT, currency="USD") for n in (1, 2, 3)]
+    for item in items[:2]:
+        assert isinstance(await adapter.pay(item), Paid)
+    asked = len(standin.lookups)
+    standin.refuse_list = [(429, "120")]
+    started = asyncio.get_running_loop().time()
+
+    lookups = [await asyncio.wait_for(adapter.look_up(item), 10) for item in items[:2]]
+    ordered = await asyncio.wait_for(adapter.pay(items[2]), 10)
+
+    assert asyncio.get_running_loop().time() - started < 2
+    reason = ("the gift card provider asked to wait 120 s (Retry-After), more than the 30 s a "
+              "run waits in all")  # fmt: skip
+    assert [lookup.shows for lookup in lookups] == [Shown.UNKNOWN, Shown.UNKNOWN]
+    assert lookups[1].shown == reason
+    assert ordered == Failed("item-000003", reason, "provider_asked_to_wait", retryable=True)
+    assert len(standin.lookups) == asked + 1
+    assert len(standin.orders) == 2

@@ -10,7 +10,8 @@ for another amount).
 
 `GET /api/v2/orders` lists orders as Tremendous does, newest first, filtered by
 `external_id` (and `limit`, `offset`), as `{"orders": [...], "total_count": n}`; its own
-faults: ``refuse_list`` (statuses), ``garble_list`` (the same ways, ``shapeless`` a list
+faults: ``refuse_list`` (statuses, with a Retry-After header if given, as ``refuse``; the
+reward and order GETs share it), ``garble_list`` (the same ways, ``shapeless`` a list
 without its orders, ``other`` one ignoring the filter: another external id's order, or a
 test's own JSON served instead). `forget` makes it what a provider whose external ids are
 no longer idempotent is (a Tremendous-like API without that promise): the same external id
@@ -62,7 +63,8 @@ class GiftCardStandIn:
     late: float = 0.0  # seconds to wait after executing, before answering
     garble: list[str] = field(default_factory=list)  # how the next answers are garbled
     lookups: list[dict[str, Any]] = field(default_factory=list)  # each list of orders asked
-    refuse_list: list[int] = field(default_factory=list)  # the next lists refused: statuses
+    # the next lists (and reward or order GETs) refused, as ``refuse``
+    refuse_list: list[int | tuple[int, str]] = field(default_factory=list)
     # how the next lists are garbled: a mode, or a JSON document served instead
     garble_list: list[str | dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -145,7 +147,7 @@ class GiftCardStandIn:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "Bad API key")
         if self.refuse_list:
-            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+            return _told_to_fail(self.refuse_list.pop(0))
         return None
 
     def decide(self, status: str, *order_ids: str) -> None:
@@ -163,7 +165,8 @@ class GiftCardStandIn:
     async def _list(self, request: web.Request) -> web.StreamResponse:
         """`GET /api/v2/orders?external_id=...&limit=...&offset=...`: the orders (of that
         external id), newest first, as Tremendous lists them."""
-        self.lookups.append({"headers": dict(request.headers), "query": dict(request.query)})
+        self.lookups.append({"headers": dict(request.headers), "query": dict(request.query),
+                             "at": asyncio.get_running_loop().time()})  # fmt: skip
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "Bad API key")
         known = {"external_id", "campaign_id", "created_at[gte]", "created_at[lte]", "offset",
@@ -174,7 +177,7 @@ class GiftCardStandIn:
         if not (limit.isdigit() and 1 <= int(limit) <= 500 and offset.isdigit()):
             return _error(400, "limit must be 1 to 500, offset a count")
         if self.refuse_list:
-            return _error(self.refuse_list.pop(0), "the stand-in was told to fail this request")
+            return _told_to_fail(self.refuse_list.pop(0))
         found = [
             o for o in reversed(self.orders)
             if o["external_id"] == request.query.get("external_id", o["external_id"])
@@ -210,12 +213,7 @@ class GiftCardStandIn:
         if problem:
             return _error(400, problem)
         if self.refuse:
-            how = self.refuse.pop(0)
-            status, retry_after = how if isinstance(how, tuple) else (how, None)
-            refused = _error(status, "the stand-in was told to fail this request")
-            if retry_after is not None:
-                refused.headers["Retry-After"] = retry_after
-            return refused
+            return _told_to_fail(self.refuse.pop(0))
         external_id = order["external_id"]
         first = self._by_external_id.get(external_id)
         if first is None:
@@ -283,6 +281,16 @@ def sign(body: bytes, private_key: str) -> str:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"errors": {"message": message, "payload": {}}}, status=status)
+
+
+def _told_to_fail(how: int | tuple[int, str]) -> web.Response:
+    """The failure the stand-in was told to give: a status, or a status and the Retry-After
+    header it carries."""
+    status, retry_after = how if isinstance(how, tuple) else (how, None)
+    refused = _error(status, "the stand-in was told to fail this request")
+    if retry_after is not None:
+        refused.headers["Retry-After"] = retry_after
+    return refused
 
 
 @asynccontextmanager
