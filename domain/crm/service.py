@@ -25,7 +25,7 @@ from domain.datasets.csvfiles import (
     read_transaction_records,
 )
 from domain.engine.inputs import ONE
-from domain.kit.documents import fields_problem
+from domain.kit.documents import dumps_exact, fields_problem
 from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import period_containing
@@ -71,20 +71,6 @@ def _check_decimal(value: Decimal, column: str, file: str, row: int) -> None:
         check_decimal(value, field=column)
     except InvalidInput as exc:
         raise DataError(exc.message, file=file, row=row, column=column) from None
-
-
-def json_text(value: Any) -> str:
-    """JSON with decimals as exact JSON numbers (never through float)."""
-    if isinstance(value, Decimal):
-        text = format(value, "f")
-        return text[:-2] if text.endswith(".0") else text
-    if isinstance(value, dict):
-        return (
-            "{" + ",".join(f"{json.dumps(str(k))}:{json_text(v)}" for k, v in value.items()) + "}"
-        )
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(json_text(v) for v in value) + "]"
-    return json.dumps(value)
 
 
 def _plain(value: Any) -> Any:
@@ -217,7 +203,7 @@ async def import_transactions(
                 fields.get("state"),
                 None if splits is None else json.dumps(splits),
                 json.dumps(credited),
-                json_text(extra),
+                dumps_exact(extra),
                 r.version,
             )
         )

@@ -14,6 +14,7 @@ from domain.audit.models import AuditEntry
 from domain.crm import repository, service
 from domain.crm.models import Transaction
 from domain.crm.service import import_quotas, import_reps, import_transactions
+from domain.kit.documents import dumps_exact
 from domain.kit.errors import DataError, Forbidden
 from domain.org.models import Role, User
 from domain.org.service import set_manager
@@ -195,6 +196,31 @@ async def test_given_an_import_held_open_when_another_closes_a_cycle_then_waits_
 
     _refused_naming_the_row(raced)
     assert await _managers(viewer) == {"ana": "boss", "boss": None}
+
+
+async def test_given_numbers_with_trailing_zeros_then_stored_as_written_as_a_webhook_stores_them(
+    db,
+):
+    """An extra column's 10.0 is kept as 10.0 (not 10), as the webhook's `dumps_exact` keeps
+    what the CRM sent: the same record stores the same text by either way in."""
+    _, viewer = await tenant_with_people()
+    csv = (
+        "id,rep_id,type,amount,currency,date,state,splits,kwp,rate\n"
+        "t1,ana,solar,100,EUR,2026-10-03,signed,,10.0,2.50\n"
+    )
+
+    async with in_transaction():
+        await import_transactions(viewer=viewer, lines=lines(csv))
+
+    [row] = await connections.get("default").execute_query_dict(
+        "SELECT extra_fields::text AS extra FROM transactions"
+    )
+    assert row["extra"] == '{"kwp": 10.0, "rate": 2.50}'
+    sent = dumps_exact({"kwp": Decimal("10.0"), "rate": Decimal("2.50")})
+    [webhook] = await connections.get("default").execute_query_dict(
+        "SELECT $1::jsonb::text AS extra", [sent]
+    )
+    assert webhook["extra"] == row["extra"]
 
 
 async def test_given_transactions_when_imported_then_splits_credits_and_exact_fields(db):
