@@ -1145,24 +1145,24 @@ async def _settled_before_its_order(
     id is the item's key), locked; else why there is none. The provider is asked only when
     such items exist (`TremendousGiftCards.external_id_of`)."""
     none = GiftCardEventApplied(None, None, f"no payout item is order {order_id}")
-    # Settled as failed, its order id unknown; or as paid, the payment's reference taking
-    # the place of the unknown order id (`_record_outcome`); not flagged yet. Few: by hand.
+    # Settled by hand (`_settled_by_hand`) with no order id: as failed, none known; as paid,
+    # the payment's reference in the place of the unknown order id (`_record_outcome`).
+    # Few: they were settled by hand.
     settled = [
-        (item_id, reference)
-        for item_id, reference, provider_id, settle_reference, code in await PayoutItem.filter(
-            tenant_id=tenant_id, status__in=(ItemStatus.FAILED, ItemStatus.PAID),
-            settled_at__isnull=False, batch__method=PayoutMethod.GIFT_CARD,
-        ).values_list("id", "reference", "provider_id", "settle_reference", "failure_code")
-        if code != PAID_AFTER_SETTLE and provider_id in (None, settle_reference)
-    ]  # fmt: skip
+        item
+        for item in await PayoutItem.filter(
+            tenant_id=tenant_id, settled_at__isnull=False, batch__method=PayoutMethod.GIFT_CARD
+        )
+        if _settled_by_hand(item) and item.provider_id in (None, item.settle_reference)
+    ]
     if not settled:
         return none
     external = await _gift_card_field(tenant_id, secret, lambda c: c.external_id_of(order_id))
     if isinstance(external, GiftCardEventApplied):
         return external
-    for item_id, reference in settled:
-        if idempotency_key(tenant_id=tenant_id, reference=str(reference)) == external:
-            return await PayoutItem.filter(id=item_id).select_for_update().get()
+    for item in settled:
+        if idempotency_key(tenant_id=tenant_id, reference=item.reference) == external:
+            return await PayoutItem.filter(id=item.id).select_for_update().get()
     return none
 
 
