@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,6 +62,22 @@ class _Stop(Exception):
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise _Stop
+
+
+def podium_command(program: str | None = None) -> str:
+    """How to run the podium now running, from the folder it serves: ``.venv/bin/podium`` in a
+    checkout (`make run`), ``podium`` when the PATH finds this one (an installed package, an
+    activated virtualenv), else its full path."""
+    path = Path(program or sys.argv[0])
+    if path.name != "podium":  # python -m api.cli, a test: the checkout's own
+        return ".venv/bin/podium"
+    found = shutil.which("podium")
+    if found is not None and Path(found).resolve() == path.resolve():
+        return "podium"
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def _say(text: str = "") -> None:
@@ -357,9 +374,10 @@ def _banner(
         _say(f"Demo tenant {access.slug!r} ({access.name}):")
         _say(f"  CRM webhook:    POST {base}/webhooks/crm/{access.slug}")
         _say(f"  webhook secret: {access.webhook_secret}")
-        _say("  reps and their CRM ids:  .venv/bin/podium people list --tenant demo")
+        podium = podium_command()
+        _say(f"  reps and their CRM ids:  {podium} people list --tenant {access.slug}")
         _say(
-            "  send a signed CRM event: .venv/bin/podium send-event --tenant demo "
+            f"  send a signed CRM event: {podium} send-event --tenant {access.slug} "
             "--rep rep-north-01 --amount 5000 --type solar --state activated"
         )
     if access.payouts:

@@ -296,6 +296,7 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     assert f"REDIS_URL={env_file['REDIS_URL']}" in output
     assert re.search(r"webhook secret: \S{40,}", output)
     assert f"POST http://127.0.0.1:{port}/webhooks/crm/demo" in output
+    assert "send a signed CRM event: .venv/bin/podium send-event --tenant demo " in output
     assert set(tokens) == {"rep", "manager", "admin", "payout ops"}
     assert all(f'"Bearer {t}"' in tokens_file for t in tokens.values())
     assert output.rstrip().splitlines()[-1] == "Press Ctrl-C to stop."  # after the tokens
@@ -374,3 +375,33 @@ def test_given_no_database_or_redis_url_when_dev_runs_then_embedded_servers_serv
     if dom is None:
         pytest.skip("chromium is not installed (apt-get install chromium): GraphiQL not checked")
     assert_graphiql_editor(dom)
+
+
+def test_given_where_podium_runs_from_then_the_banner_names_that_podium(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The commands `podium dev` suggests run the podium that prints them: the checkout's
+    .venv/bin/podium (`make run`), plain `podium` when the PATH finds it (an installed
+    package), else its full path."""
+    checkout = tmp_path / "checkout"
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    script = checkout / ".venv" / "bin" / "podium"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.chdir(checkout)
+    from api.demo.devserver import podium_command
+
+    in_checkout = podium_command(".venv/bin/podium")
+    module = podium_command(str(checkout / "api" / "cli.py"))
+    monkeypatch.chdir(elsewhere)
+    outside = podium_command(str(script))
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
+    on_path = podium_command(str(script))
+
+    assert in_checkout == ".venv/bin/podium"
+    assert module == ".venv/bin/podium"
+    assert outside == str(script.resolve())
+    assert on_path == "podium"
