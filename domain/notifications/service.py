@@ -377,7 +377,8 @@ async def register_device(*, viewer: Viewer, token: str, platform: DevicePlatfor
     token = token.strip()
     if not token:
         raise InvalidDeviceToken("a push token is required", field="token")
-    if len(token) > MAX_TOKEN or any(c.isspace() for c in token):
+    # FCM and APNs tokens are printable ASCII: not spaces, control or other characters
+    if len(token) > MAX_TOKEN or not (token.isascii() and token.isprintable()) or " " in token:
         raise InvalidDeviceToken("this is not a push token", field="token")
     return await InboxRepository(viewer).upsert_device(token=token, platform=platform, at=utc_now())
 

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+import pytest
 from graphql import print_ast
 from tortoise.transactions import in_transaction
 
@@ -161,6 +162,26 @@ async def test_given_a_blank_token_when_registered_then_a_user_error(api: Api):
 
     assert result["data"]["registerDevice"]["__typename"] == "UserError"
     assert result["data"]["registerDevice"]["field"] == "token"
+    assert await Device.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    "token", ["fcm\ttoken", "fcm\x01token", "fcm token", "fcm\u00e9", "\u200bfcm"]
+)
+async def test_given_a_token_with_other_than_printable_ascii_then_a_user_error(
+    api: Api, token: str
+):
+    t = await h.tenant("acme")
+    ana = await h.person(t, "ana")
+
+    result = await api.as_(t, ana).gql(REGISTER_DEVICE, {"token": token, "platform": "IOS"})
+
+    assert result["data"]["registerDevice"] == {
+        "__typename": "UserError",
+        "code": "INVALID_DEVICE_TOKEN",
+        "message": "this is not a push token",
+        "field": "token",
+    }
     assert await Device.all().count() == 0
 
 
