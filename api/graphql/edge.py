@@ -56,12 +56,12 @@ def _problem(value: Any) -> tuple[str, str] | None:
         if depth > MAX_JSON_DEPTH:
             return path, f"nested more than {MAX_JSON_DEPTH} deep"
         if isinstance(item, str):
-            reason = _bad_text(item)
+            reason = bad_text(item)
             if reason:
                 return path, reason
         elif isinstance(item, dict):
             for key, child in item.items():
-                reason = _bad_text(key)
+                reason = bad_text(key)
                 if reason:
                     return path, f"a key {reason}"
                 stack.append((child, f"{path}.{key}" if path else key, depth + 1))
@@ -70,7 +70,8 @@ def _problem(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def _bad_text(text: str) -> str | None:
+def bad_text(text: str) -> str | None:
+    """Why PostgreSQL or UTF-8 cannot take ``text``, or None."""
     if "\x00" in text:
         return "holds a NUL character"
     try:

@@ -4,6 +4,9 @@ Expected failures of a mutation are `UserError` members of its result union. Aut
 authorisation failures are top-level errors with `extensions.code` UNAUTHENTICATED or FORBIDDEN.
 Anything unexpected is logged with the request id and reaches the client as
 INTERNAL_SERVER_ERROR with that id, never as a stack trace or an exception's text.
+A request GraphQL itself refuses is coded by the step that refused it (`ErrorPolicy`):
+GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED (against the schema), or BAD_USER_INPUT
+(a variable's value, e.g. a Decimal that is not a number; the message names the variable).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ NOT_FOUND = "NOT_FOUND"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 INTERNAL_MESSAGE = "Internal server error"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
 
 @strawberry.type(description="An expected failure: `field` names the input at fault.")
@@ -100,16 +105,38 @@ def public_errors(
     return [_public(e, request_id) for e in errors]
 
 
-class ErrorPolicy(SchemaExtension):
-    """Turns domain errors into coded errors and masks everything unexpected."""
+def _code_uncoded(errors: Sequence[GraphQLError] | None, code: str) -> None:
+    """Give ``code`` to each of GraphQL's own errors: no code yet, and behind it nothing or
+    another GraphQL error (a scalar refusing a value), not an exception nobody expected."""
+    for error in errors or ():
+        behind = error.original_error
+        if (behind is None or isinstance(behind, GraphQLError)) and not (
+            error.extensions or {}
+        ).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": code}
 
-    def on_operation(self) -> Iterator[None]:
+
+class ErrorPolicy(SchemaExtension):
+    """Turns domain errors into coded errors and masks everything unexpected; codes the
+    errors of a request GraphQL refuses by the step that refused it."""
+
+    def on_validate(self) -> Iterator[None]:
         yield
+        _code_uncoded(self.execution_context.pre_execution_errors, VALIDATION_FAILED)
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        # what execution itself refuses of the request: its variables (a value their type
+        # does not take, a required one missing: before any resolver, no path), an operation
+        # it cannot pick, or a field's argument (an explicit null for a non-null one)
         result = self.execution_context.result
         if result is not None and result.errors:
-            context = self.execution_context.context
-            result.errors = public_errors(
-                result.errors,
-                getattr(context, "request_id", None),
-                getattr(context, "viewer_or_none", None),
+            _code_uncoded(
+                [
+                    e
+                    for e in result.errors
+                    if (e.path is None and result.data is None)
+                    or e.message.startswith("Argument '")
+                ],
+                BAD_USER_INPUT,
             )

@@ -22,6 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    BREAK,
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -34,13 +36,17 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
     get_nullable_type,
+    visit,
 )
 from graphql import parse as graphql_parse
 from graphql.validation.rules import overlapping_fields_can_be_merged
@@ -50,7 +56,8 @@ from strawberry.extensions import query_depth_limiter as strawberry_depth
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
-from api.graphql.errors import BAD_USER_INPUT
+from api.graphql.edge import bad_text
+from api.graphql.errors import BAD_USER_INPUT, PARSE_FAILED
 from api.settings import Limits
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
@@ -446,11 +453,60 @@ def parse_within_limits(query: str, *, max_tokens: int) -> DocumentNode:
         document = graphql_parse(query, max_tokens=max_tokens)
     except GraphQLError as error:
         # graphql-core words it "Document contains more than N tokens. Parsing aborted."
-        if f"more than {max_tokens} tokens" in error.message:
-            error.extensions = {**(error.extensions or {}), "code": TOO_MANY_TOKENS}
+        too_long = f"more than {max_tokens} tokens" in error.message
+        error.extensions = {
+            **(error.extensions or {}),
+            "code": TOO_MANY_TOKENS if too_long else PARSE_FAILED,
+        }
         raise
     check_shape(document, max_fields=max_tokens)
+    if "\\u" in query:  # only a \u escape makes a NUL or a lone surrogate in a string literal
+        check_strings(document)
     return document
+
+
+class _Unstorable(Visitor):
+    """Finds the first string literal PostgreSQL or UTF-8 cannot take, and the argument (and
+    input fields) it is given to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self.found: tuple[str, str, StringValueNode] | None = None
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.names.append(node.name.value)
+
+    def leave_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.names.pop()
+
+    def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+        self.names.append(node.name.value)
+
+    def leave_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+        self.names.pop()
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+        reason = bad_text(node.value)
+        if reason is None:
+            return None
+        self.found = (".".join(self.names), reason, node)
+        return BREAK
+
+
+def check_strings(document: DocumentNode) -> None:
+    """Raises BAD_USER_INPUT, naming the argument, for a string literal of the document that
+    holds a NUL character or a lone surrogate (written as a \\u escape): the same rule as the
+    request's JSON (`api.graphql.edge`), which sees only the document's text."""
+    finder = _Unstorable()
+    visit(document, finder)
+    if finder.found is not None:
+        where, reason, node = finder.found
+        raise GraphQLError(
+            f"argument {where}: {reason}" if where else f"a string {reason}",
+            node,
+            extensions={"code": BAD_USER_INPUT, **({"field": where} if where else {})},
+        )
 
 
 class CachedTokenLimitedParse(SchemaExtension):

@@ -263,6 +263,39 @@ async def test_given_a_syntax_error_then_a_graphql_error_not_a_crash(api: Api):
 
     assert result["data"] is None
     assert result["errors"][0]["message"].startswith("Syntax Error")
+    assert h.codes(result) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_given_a_request_graphql_refuses_then_each_error_coded_by_the_step(api: Api):
+    """Apps branch on extensions.code: an error GraphQL itself raises has one too, named
+    after the step that refused the request (the message names what is wrong)."""
+    t = await h.tenant("acme")
+    ana = await h.person(t, "ana")
+    as_ana = api.as_(t, ana)
+    history = "query($n: Int!) { me { earningsHistory(last: $n) { period } } }"
+    what_if = "query($a: Decimal!) { me { whatIf(amount: $a) { delta { amount } } } }"
+
+    unknown = await as_ana.gql("{ me { nope } }")
+    missing = await as_ana.gql(history)
+    wrong_type = await as_ana.gql(history, {"n": "twelve"})
+    not_a_number = await as_ana.gql(what_if, {"a": "12,50"})
+    two = await as_ana.gql("query A { me { id } } query B { me { id } }")
+    # a nullable variable with a default may feed a non-null argument; an explicit null then
+    # fails that argument, as the field runs
+    null_argument = await as_ana.gql(
+        'query($a: Decimal = "1") { me { whatIf(amount: $a) { delta { amount } } } }', {"a": None}
+    )
+
+    assert h.codes(unknown) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "Cannot query field 'nope'" in unknown["errors"][0]["message"]
+    for result in (missing, wrong_type, not_a_number):
+        assert result["data"] is None
+        assert h.codes(result) == ["BAD_USER_INPUT"], result
+        assert result["errors"][0]["message"].startswith("Variable '$"), result
+    assert "'12,50' is not a decimal number" in not_a_number["errors"][0]["message"]
+    assert h.codes(two) == ["BAD_USER_INPUT"]
+    assert h.codes(null_argument) == ["BAD_USER_INPUT"], null_argument
+    assert null_argument["errors"][0]["message"].startswith("Argument 'amount'"), null_argument
 
 
 async def test_given_a_domain_error_then_bad_user_input_with_the_field(api: Api):

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.kit.periods import parse_period
+from domain.notifications.models import Device
 from domain.org.models import Role
 from tests.api.graphql import helpers as h
 from tests.api.graphql.helpers import Api
@@ -380,3 +381,27 @@ async def test_given_a_spread_of_an_unknown_fragment_then_a_validation_error_nam
     answer = (await post(admin, {"query": query})).json()
     assert answer["data"] is None
     assert any("MoneyParts" in e["message"] for e in answer["errors"]), answer
+
+
+@pytest.mark.parametrize(
+    ("literal", "named"),
+    [
+        ('registerDevice(token: "fcm\\u0000token", platform: IOS)', "argument token"),
+        ('registerDevice(token: "fcm", platform: IOS, extra: "\\u0000")', "argument extra"),
+        ('markNotificationsRead(ids: ["\\u0000"])', "argument ids"),
+    ],
+)
+async def test_given_a_nul_written_as_an_escape_in_the_document_then_bad_user_input_naming_it(
+    admin: Api, literal: str, named: str
+):
+    """The JSON body's strings are checked at the edge; a string literal of the document
+    itself is text there ("\\u0000"), a NUL only once GraphQL parses it: refused all the
+    same, before any resolver, and nothing is stored."""
+    response = await post(admin, {"query": f"mutation {{ {literal} {{ __typename }} }}"})
+    answer = response.json()
+
+    assert answer["data"] is None, answer
+    assert h.codes(answer) == ["BAD_USER_INPUT"], answer
+    assert answer["errors"][0]["message"].startswith(named), answer
+    assert "NUL" in answer["errors"][0]["message"]
+    assert await Device.all().count() == 0
