@@ -4,9 +4,10 @@ Expected failures of a mutation are `UserError` members of its result union. Aut
 authorisation failures are top-level errors with `extensions.code` UNAUTHENTICATED or FORBIDDEN.
 Anything unexpected is logged with the request id and reaches the client as
 INTERNAL_SERVER_ERROR with that id, never as a stack trace or an exception's text.
-A request GraphQL itself refuses is coded by the step that refused it (`ErrorPolicy`):
-GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED (against the schema), or BAD_USER_INPUT
-(a variable's value, e.g. a Decimal that is not a number; the message names the variable).
+A request GraphQL itself refuses is coded by the step that refused it: GRAPHQL_PARSE_FAILED
+(`api.graphql.limits`), GRAPHQL_VALIDATION_FAILED (against the schema: `ErrorPolicy`), or
+BAD_USER_INPUT (a variable's value, e.g. a Decimal that is not a number, or an argument's: the
+message names it).
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ def _public(error: GraphQLError, request_id: str | None) -> GraphQLError:
             return GraphQLError(
                 original.message, nodes=error.nodes, path=error.path, extensions=original.extensions
             )
+        if not (error.extensions or {}).get("code") and (
+            error.path is None or error.message.startswith("Argument '")
+        ):
+            # what execution itself refuses of the request (parse and validation errors are
+            # coded where they are made): a variable's value (one its type does not take, a
+            # required one missing), an operation it cannot pick, a field's argument (an
+            # explicit null for a non-null one)
+            error.extensions = {**(error.extensions or {}), "code": BAD_USER_INPUT}
         return error
     if isinstance(original, Forbidden):
         code, message = FORBIDDEN, original.message
@@ -124,19 +133,13 @@ class ErrorPolicy(SchemaExtension):
         yield
         _code_uncoded(self.execution_context.pre_execution_errors, VALIDATION_FAILED)
 
-    def on_execute(self) -> Iterator[None]:
+    def on_operation(self) -> Iterator[None]:
         yield
-        # what execution itself refuses of the request: its variables (a value their type
-        # does not take, a required one missing: before any resolver, no path), an operation
-        # it cannot pick, or a field's argument (an explicit null for a non-null one)
         result = self.execution_context.result
         if result is not None and result.errors:
-            _code_uncoded(
-                [
-                    e
-                    for e in result.errors
-                    if (e.path is None and result.data is None)
-                    or e.message.startswith("Argument '")
-                ],
-                BAD_USER_INPUT,
+            context = self.execution_context.context
+            result.errors = public_errors(
+                result.errors,
+                getattr(context, "request_id", None),
+                getattr(context, "viewer_or_none", None),
             )

@@ -6,14 +6,16 @@ Regenerate the SDL after changing a type:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 
 from api.graphql.batches.resolvers import (
     PayoutBatchResult,
@@ -397,6 +399,29 @@ class PodiumSchema(strawberry.Schema):
             getattr(context, "request_id", None),
             getattr(context, "viewer_or_none", None),
         )
+
+    async def stream(self, *args: Any, **kwargs: Any) -> StreamResult:
+        """strawberry's stream (subscriptions), answering a request our parsing refuses as
+        the refusal it is. `api.graphql.limits` parses in an on_parse hook and raises a
+        syntax error, the token limit or a NUL written in the document from there, which
+        the HTTP path answers but strawberry's streaming path lets escape: the socket then
+        got a bare "complete". Now a syntax error closes it 4400 naming the error, as
+        strawberry does with its own, and the others are an error message with their code."""
+        return _refusal_first(await super().stream(*args, **kwargs))
+
+
+async def _refusal_first(source: StreamResult) -> AsyncGenerator[Any, None]:
+    async with aclosing(source):
+        try:
+            first = await anext(source)
+        except StopAsyncIteration:
+            return
+        except GraphQLError as error:  # raised before any result: a refused request
+            yield PreExecutionError(data=None, errors=[error])
+            return
+        yield first
+        async for item in source:
+            yield item
 
 
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:

@@ -384,3 +384,63 @@ async def test_given_a_hostile_message_on_a_socket_then_closed_4400_and_the_serv
             assert closed.value.rcvd.code == 4400
         async with subscribed(url, {"Authorization": bearer(p.acme, p.ana)}):
             await until_listening(redis, earnings_channel(p.acme.id, p.ana.id))
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        ("subscription { nope }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        ('subscription { leaderboardChanged(id: "\\u0000") { id } }', {}, "BAD_USER_INPUT"),
+        ("subscription($id: ID!) { leaderboardChanged(id: $id) { id } }", {}, "BAD_USER_INPUT"),
+    ],
+)
+async def test_given_a_subscription_graphql_refuses_then_an_error_message_coded_by_the_step(
+    db: str, settings: Settings, query: str, variables: dict[str, Any], code: str
+):
+    """On the socket as over HTTP, a refused request is answered with its coded errors (the
+    ones our parsing raises got a bare "complete" before), and the socket stays usable."""
+    p = await people()
+
+    async with server(settings) as url, connect(url, subprotocols=[PROTOCOL]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": bearer(p.acme, p.ana)}}
+        await ws.send(json.dumps(init))
+        assert await receive(ws) == {"type": "connection_ack"}
+        payload = {"query": query, "variables": variables}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        answer = await receive(ws)
+        await ws.send(
+            json.dumps({"id": "2", "type": "subscribe", "payload": {"query": ON_EARNINGS}})
+        )
+        still = await nothing_within(ws)
+
+    assert answer["type"] == "error", answer
+    assert [e["extensions"]["code"] for e in answer["payload"]] == [code], answer
+    assert still  # subscribed, no error, nothing published yet
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("subscription { earningsUpdated { ", "Syntax Error: Expected Name, found <EOF>."),
+        ("subscription { " + "a " * 5000 + "}", "Syntax Error: Document contains more than 4000"),
+    ],
+)
+async def test_given_a_subscription_that_does_not_parse_then_closed_4400_naming_the_error(
+    db: str, settings: Settings, query: str, reason: str
+):
+    """graphql-transport-ws: an invalid subscribe message closes the socket 4400 (strawberry's
+    answer to a syntax error); before, the client got a bare "complete"."""
+    p = await people()
+
+    async with server(settings) as url, connect(url, subprotocols=[PROTOCOL]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": bearer(p.acme, p.ana)}}
+        await ws.send(json.dumps(init))
+        assert await receive(ws) == {"type": "connection_ack"}
+        payload = {"query": query}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(ws)
+
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400
+    assert closed.value.rcvd.reason.startswith(reason)
