@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 import warnings
@@ -293,9 +294,17 @@ def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
     async def run() -> T:
         await init_db(database_url)
         try:
-            return await work()
-        finally:
-            await close_db()
+            result = await work()
+        except BaseException:
+            # what ``work`` raised is the reason: closing after a connection the server
+            # dropped mid-statement can fail too (tortoise, left inside the transaction that
+            # failed, closes its wrapper: AttributeError), which would hide it behind a
+            # traceback
+            with contextlib.suppress(Exception):
+                await close_db()
+            raise
+        await close_db()
+        return result
 
     try:
         return asyncio.run(run())

@@ -286,3 +286,53 @@ def test_given_the_database_refusing_the_data_then_one_line_saying_so_not_unreac
         "podium: the database refused the data: index row size 3112 exceeds btree version 4 "
         'maximum 2704 for index "x"\n'
     )
+
+
+def test_given_the_connection_lost_mid_work_and_closing_failing_too_then_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """Seen once in CI (`podium close` while its connections were terminated, mid-COPY):
+    the work failed on the broken connection, then closing failed too, inside tortoise
+    (AttributeError: 'TransactionWrapper' object has no attribute '_template'), and that
+    second failure came out as a traceback instead of the one line naming the first."""
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    async def closing_fails() -> None:
+        raise AttributeError("'TransactionWrapper' object has no attribute '_template'")
+
+    async def work() -> None:
+        raise asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 21; another operation (2) is in progress"
+        )
+
+    monkeypatch.setattr("domain.db.init_db", nothing)
+    monkeypatch.setattr("domain.db.close_db", closing_fails)
+    with pytest.raises(typer.Exit) as ended:
+        cli._with_database("postgres://postgres@127.0.0.1/podium", work)
+
+    assert ended.value.exit_code == 1
+    assert capsys.readouterr().err == (
+        "podium: cannot use the database at postgres://postgres@127.0.0.1/podium: the "
+        "connection was lost mid-statement (cannot switch to state 21; another operation (2) "
+        "is in progress)\n"
+    )
+
+
+def test_given_the_work_done_and_closing_failing_then_that_failure_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    async def nothing(*_: object) -> None:
+        return None
+
+    async def closing_fails() -> None:
+        raise AttributeError("a bug in closing")
+
+    async def work() -> int:
+        return 7
+
+    monkeypatch.setattr("domain.db.init_db", nothing)
+    monkeypatch.setattr("domain.db.close_db", closing_fails)
+    with pytest.raises(AttributeError, match="a bug in closing"):
+        cli._with_database("postgres://postgres@127.0.0.1/podium", work)
