@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -256,6 +257,22 @@ def _api_processes(pid: int) -> list[str]:
     return found
 
 
+async def _nothing(*_: object) -> None:
+    return None
+
+
+def with_database(
+    monkeypatch: pytest.MonkeyPatch,
+    work: Callable[[], Awaitable[object]],
+    close: Callable[[], Awaitable[None]] = _nothing,
+) -> object:
+    """`cli._with_database` around ``work``, with no database: opening does nothing,
+    closing is ``close``."""
+    monkeypatch.setattr("domain.db.init_db", _nothing)
+    monkeypatch.setattr("domain.db.close_db", close)
+    return cli._with_database("postgres://postgres@127.0.0.1/podium", work)
+
+
 @pytest.mark.parametrize("through_tortoise", [False, True])
 def test_given_the_database_refusing_the_data_then_one_line_saying_so_not_unreachable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], through_tortoise: bool
@@ -268,18 +285,13 @@ def test_given_the_database_refusing_the_data_then_one_line_saying_so_not_unreac
     refusal.detail = "Index row references tuple (0,1) in relation transactions."
     refusal.hint = "Values larger than 1/3 of a buffer page cannot be indexed."
 
-    async def nothing(*_: object) -> None:
-        return None
-
     async def work() -> None:
         if through_tortoise:
             raise OperationalError(refusal) from refusal
         raise refusal
 
-    monkeypatch.setattr("domain.db.init_db", nothing)
-    monkeypatch.setattr("domain.db.close_db", nothing)
     with pytest.raises(typer.Exit) as ended:
-        cli._with_database("postgres://postgres@127.0.0.1/podium", work)
+        with_database(monkeypatch, work)
 
     assert ended.value.exit_code == 1
     assert capsys.readouterr().err == (
@@ -296,9 +308,6 @@ def test_given_the_connection_lost_mid_work_and_closing_failing_too_then_one_lin
     (AttributeError: 'TransactionWrapper' object has no attribute '_template'), and that
     second failure came out as a traceback instead of the one line naming the first."""
 
-    async def nothing(*_: object) -> None:
-        return None
-
     async def closing_fails() -> None:
         raise AttributeError("'TransactionWrapper' object has no attribute '_template'")
 
@@ -307,10 +316,8 @@ def test_given_the_connection_lost_mid_work_and_closing_failing_too_then_one_lin
             "cannot switch to state 21; another operation (2) is in progress"
         )
 
-    monkeypatch.setattr("domain.db.init_db", nothing)
-    monkeypatch.setattr("domain.db.close_db", closing_fails)
     with pytest.raises(typer.Exit) as ended:
-        cli._with_database("postgres://postgres@127.0.0.1/podium", work)
+        with_database(monkeypatch, work, closing_fails)
 
     assert ended.value.exit_code == 1
     assert capsys.readouterr().err == (
@@ -323,16 +330,11 @@ def test_given_the_connection_lost_mid_work_and_closing_failing_too_then_one_lin
 def test_given_the_work_done_and_closing_failing_then_that_failure_is_not_hidden(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    async def nothing(*_: object) -> None:
-        return None
-
     async def closing_fails() -> None:
         raise AttributeError("a bug in closing")
 
     async def work() -> int:
         return 7
 
-    monkeypatch.setattr("domain.db.init_db", nothing)
-    monkeypatch.setattr("domain.db.close_db", closing_fails)
     with pytest.raises(AttributeError, match="a bug in closing"):
-        cli._with_database("postgres://postgres@127.0.0.1/podium", work)
+        with_database(monkeypatch, work, closing_fails)
