@@ -63,14 +63,12 @@ def _public(error: GraphQLError, request_id: str | None) -> GraphQLError:
             return GraphQLError(
                 original.message, nodes=error.nodes, path=error.path, extensions=original.extensions
             )
-        if not (error.extensions or {}).get("code") and (
-            error.path is None or error.message.startswith("Argument '")
-        ):
+        if error.path is None or error.message.startswith("Argument '"):
             # what execution itself refuses of the request (parse and validation errors are
             # coded where they are made): a variable's value (one its type does not take, a
             # required one missing), an operation it cannot pick, a field's argument (an
             # explicit null for a non-null one)
-            error.extensions = {**(error.extensions or {}), "code": BAD_USER_INPUT}
+            _code_uncoded([error], BAD_USER_INPUT)
         return error
     if isinstance(original, Forbidden):
         code, message = FORBIDDEN, original.message
