@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import hashlib
 import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -46,6 +44,7 @@ from domain.engine.inputs import ONE, Assignment, FxTable, Inputs, Rep, Transact
 from domain.engine.plan import Plan as EnginePlan
 from domain.engine.results import PlanResult, RepResult
 from domain.kit.clock import utc_now
+from domain.kit.collector import collector_paused
 from domain.kit.errors import DomainError, Forbidden, InvalidInput, NotFound, PeriodError
 from domain.kit.money import format_plain, round_money, unpadded
 from domain.kit.numbers import check_decimal
@@ -698,29 +697,6 @@ async def _computed(work: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_COMPUTE, partial(work, *args))
 
 
-# Batches under way (several at once when a close overlaps its chunks), and whether the
-# cyclic collector was on before the first of them: on again when the last one ends.
-_under_way = [0, False]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A batch allocates a few objects per transaction and frees them all at its end: with
-    the cyclic collector on, each of the engine's results, lines and the chunk's
-    transactions was scanned again and again while alive (a fifth of a close's time).
-    Paused until the batches' objects are gone (freed by their reference counts)."""
-    if not _under_way[0]:
-        _under_way[1] = gc.isenabled()
-        gc.disable()
-    _under_way[0] += 1
-    try:
-        yield
-    finally:
-        _under_way[0] -= 1
-        if not _under_way[0] and _under_way[1]:
-            gc.enable()
-
-
 async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -> list[Recomputed]:
     """Recalculate and store the earnings of many (person, period)s: what a worker does with
     the requests a burst of CRM events left, in a few statements per batch rather than a
@@ -733,7 +709,7 @@ async def recompute_many(*, viewer: Viewer, pairs: Sequence[tuple[UUID, str]]) -
     that the viewer may see these people.
     """
     unique = list(dict.fromkeys((u if type(u) is UUID else UUID(str(u)), p) for u, p in pairs))
-    with _collector_paused():
+    with collector_paused():
         return await _recompute_batch(viewer, unique)
 
 

@@ -346,3 +346,28 @@ async def test_given_an_unknown_or_another_tenants_person_then_not_found_names_r
             await approve_statements(viewer=world.viewer("ops"), period="2026-10",
                                      rep_ids=[rep_id])  # fmt: skip
         assert caught.value.field == "repIds"
+
+
+async def test_given_a_build_when_it_runs_then_the_cyclic_collector_is_paused_and_on_after(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    import gc
+
+    from payments.statements import service
+
+    world = await _closed_october()
+    during: list[bool] = []
+    build = service._build
+
+    async def watched(viewer, period_id):  # type: ignore[no-untyped-def]
+        during.append(gc.isenabled())
+        return await build(viewer, period_id)
+
+    monkeypatch.setattr(service, "_build", watched)
+    gc.enable()
+
+    summary = await build_statements(viewer=world.system, period="2026-10")
+
+    assert summary.built == 3
+    assert during == [False]
+    assert gc.isenabled()
