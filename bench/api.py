@@ -350,10 +350,12 @@ async def main(seconds: float, clients: int, rounds: int) -> None:
             f"{'MET' if ratio >= 0.40 else 'MISS'}"
         )
         p99 = graphql.percentile(99)
+        # Not the target: with every client always waiting, latency is clients / throughput
+        # (Little's law) whatever the server, so the p99 target is read paced, below.
         print(
-            f"graphql p99 at saturation: {p99:.1f} ms (target <= 25 ms) "
-            f"{'MET' if p99 <= 25 else 'MISS'}; with {clients} clients always waiting, p50 is "
-            f"about {clients} / throughput (Little's law)"
+            f"graphql p99 at saturation: {p99:.1f} ms (no target here: with {clients} clients "
+            f"always waiting, p50 is about {clients} / throughput, Little's law; the p99 target "
+            f"is read paced, below)"
         )
         # the same clients paced at half of what the GraphQL server sustained
         rate = graphql.rate / 2
