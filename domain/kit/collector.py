@@ -16,8 +16,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# Batches under way (several at once: a close's overlapping chunks, an engine run inside a
-# recompute), and whether the collector was on before the first of them: on again when the
+# Batches under way (several at once: a close's overlapping chunks, a statement build beside
+# them), and whether the collector was on before the first of them: on again when the
 # last one ends.
 _under_way = [0, False]
 
