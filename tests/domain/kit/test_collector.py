@@ -67,3 +67,34 @@ async def test_given_overlapping_batches_in_tasks_when_the_first_ends_then_off_u
     await asyncio.gather(second(), first())
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_given_an_engine_run_when_its_pause_ends_then_no_collection_starts_inside_it():
+    """The run's result is alive when its pause ends: the collection that scans it belongs to
+    the caller (or to nobody, under the caller's own pause), not to the run's own time. A
+    pause whose exit allocates (a generator's) started it inside the run."""
+    from domain.engine.calculate import calculate
+    from domain.kit.periods import parse_period
+    from tests.factories import PERIOD, make_inputs, make_plan, rate_component, tx
+
+    plan, period = make_plan(rate_component("0.05")), parse_period(PERIOD)
+    people = [f"r{i}" for i in range(200)]
+    inputs = make_inputs(people, [tx(f"t{i}", people[i % 200], "100") for i in range(2000)])
+    inside = [True]
+    started_inside: list[bool] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started_inside.append(inside[0])
+
+    gc.callbacks.append(watch)
+    gc.collect()  # reported as started outside: the flag is only read from here on
+    started_inside.clear()
+    try:
+        result = calculate(plan, period, inputs)  # nothing but the run between the two flags
+        inside[0] = False
+    finally:
+        gc.callbacks.remove(watch)
+
+    assert len(result.reps) == 200
+    assert True not in started_inside
