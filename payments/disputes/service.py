@@ -165,8 +165,9 @@ async def resolve_dispute(
     adjustment: Decimal | None = None,
 ) -> tuple[Dispute, list[UUID]]:
     """Accept (with an adjustment on the payee's statement, or without one: the fix comes
-    another way) or reject with a reason. An adjustment on a paid statement goes to the
-    payee's next period. Returns the dispute and who was told."""
+    another way) or reject with a reason. An adjustment on a paid statement, or on one a
+    payout batch is paying, goes to the payee's next period. Returns the dispute and who
+    was told."""
     dispute = await DisputeRepository(viewer).dispute(dispute_id, for_update=True)
     await _may_answer(viewer, dispute, "id")
     if dispute.status != DisputeStatus.OPEN.value:
@@ -184,7 +185,10 @@ async def resolve_dispute(
             tenant_id=viewer.tenant_id, user_id=payee.id, period=period,
             currency=statement.currency, current=True,
         )  # fmt: skip
-        if current is not None and current.status == StatementStatus.PAID.value:
+        if current is not None and (
+            current.status == StatementStatus.PAID.value
+            or await statements.in_payout(current.id) is not None
+        ):
             period = parse_period(period).next().id
         reason = statements.check_text(f"Dispute: {text}"[: statements.MAX_REASON], "comment")
         made = await statements.adjust(

@@ -772,6 +772,12 @@ async def adjust(
         raise AdjustmentError(
             f"the {period} statement is paid: adjust the next period", field="period"
         )
+    if current is not None and (item := await in_payout(current.id)) is not None:
+        raise AdjustmentError(
+            f"the {period} statement is being paid (payout batch item {item}): adjust the "
+            "next period",
+            field="period",
+        )
     if current is not None:
         before = Decimal(current.total)
     else:  # not built yet: the adjustments made so far are what the build will add it to
@@ -814,6 +820,18 @@ async def adjust(
         why="adjusted",
     )
     return adjustment
+
+
+async def in_payout(statement_id: UUID) -> str | None:
+    """The reference of the payout item paying the statement now (pending, or handed over
+    and waiting: submitted), or None. Such a statement takes no change, as a paid one: its
+    new version would be approved and batched again, paid in full beside the first."""
+    found = await connections.get("default").execute_query_dict(
+        "SELECT reference FROM payout_items WHERE statement_id = $1 "
+        "AND status IN ('pending', 'submitted') ORDER BY reference LIMIT 1",
+        [statement_id],
+    )
+    return str(found[0]["reference"]) if found else None
 
 
 async def _payee_to_manage(viewer: Viewer, rep_id: UUID | str, field: str) -> User:

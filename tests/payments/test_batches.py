@@ -436,3 +436,48 @@ async def test_given_statements_paid_meanwhile_when_executed_then_their_items_ar
         assert item.failure_reason == "its statement was paid meanwhile (by hand): not sent"
     statuses = await Statement.filter(tenant_id=w.tenant.id).values_list("status", flat=True)
     assert set(statuses) == {"paid"}  # a failed item leaves a paid statement paid
+
+
+async def test_given_a_statement_in_a_batch_when_adjusted_then_refused_and_paid_once(
+    db, standin: StripeStandIn
+):
+    """An approved statement a batch is paying (its item pending, or handed over) takes no
+    change: a new version would be approved and batched again, paying it in full a second
+    time beside the first version's payment. addAdjustment is refused (``period``, nothing
+    stored); a dispute resolved with an adjustment puts it on the next period, as for a paid
+    statement."""
+    from payments.disputes.service import raise_dispute, resolve_dispute
+    from payments.statements.errors import AdjustmentError
+    from payments.statements.models import Adjustment
+    from payments.statements.service import add_adjustment, approve_statements
+
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["ann"].id])
+    [item] = (await _items(batch)).values()
+    first = await Statement.get(id=item.statement_id)
+
+    with pytest.raises(AdjustmentError, match="payout batch") as refused:
+        async with in_transaction():
+            await add_adjustment(viewer=w.viewer("admin"), rep_id=w["ann"].id,
+                                 period="2026-10", amount=Decimal("-100.00"), currency="EUR",
+                                 reason="Fix")  # fmt: skip
+    assert refused.value.field == "period"
+    assert not await Adjustment.filter(tenant_id=w.tenant.id).exists()
+    async with in_transaction():
+        dispute, _ = await raise_dispute(viewer=w.viewer("ann"), statement_id=str(first.id),
+                                         line_id=None, message="A deal is missing")  # fmt: skip
+        await resolve_dispute(viewer=w.viewer("mia"), dispute_id=str(dispute.id), accept=True,
+                              comment="Added", adjustment=Decimal("45.00"))  # fmt: skip
+    [made] = await Adjustment.filter(tenant_id=w.tenant.id)
+    assert made.period == "2026-11"
+    assert await Statement.filter(user_id=w["ann"].id).values_list("id", flat=True) == [first.id]
+
+    await _execute(w, batch)
+    async with in_transaction():
+        await approve_statements(viewer=w.viewer("admin"), period="2026-10")
+    with pytest.raises(BatchError, match="no approved, unpaid statement"):
+        async with in_transaction():
+            await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                       method=PayoutMethod.STRIPE,
+                                       rep_ids=[w["ann"].id])  # fmt: skip
+    assert [t["amount"] for t in standin.transfers] == [int(first.total * 100)]
