@@ -200,6 +200,12 @@ async def _build(viewer: Viewer, period_id: str) -> BuildSummary:
             d = draft(user_id, currency)
             d.inputs.append(["late", original, line.source, str(line.amount)])
             d.lines.append(line)
+    # a total past what a statement holds (adjustments made before the build fit alone,
+    # not with the earnings): that payee is named, the others' are built
+    for (user_id, currency), d in list(drafts.items()):
+        total = sum((ln.amount for ln in d.lines), ZERO)
+        if abs(total) >= MAX_TOTAL:
+            errors.append((user_id, _too_large(period_id, currency, total)))
     # a late correction of a person with an error elsewhere is not paid either
     for user_id, _ in errors:
         for key in [k for k in drafts if k[0] == user_id]:
@@ -860,6 +866,13 @@ def check_total(total: Decimal, period: str, field: str) -> None:
             f"(at most {MAX_INTEGER_DIGITS} digits before the point)",
             field=field,
         )
+
+
+def _too_large(period: str, currency: str, total: Decimal) -> str:
+    return (
+        f"the {period} statement's total in {currency} would be {total}: more than a "
+        f"statement holds (at most {MAX_INTEGER_DIGITS} digits before the point)"
+    )
 
 
 def check_amount(amount: Decimal, currency: str, field: str) -> None:

@@ -295,6 +295,27 @@ async def test_given_adjustments_before_the_build_past_what_a_total_holds_then_a
     assert await Adjustment.all().count() == 1
 
 
+async def test_given_an_adjustment_that_fits_alone_but_not_with_the_earnings_then_its_payee_named():
+    """An adjustment made before the build fits alone (14 digits), but not with the
+    earnings the build adds: that payee gets no statement and the summary says why; the
+    others' are built (the whole build failed on the column's overflow)."""
+    world = await make_world()
+    await add_adjustment(viewer=world.viewer("mia"), rep_id=world["ann"].id, period="2026-10",
+                         amount=D("99999999999999.99"), currency="EUR", reason="typo")  # fmt: skip
+    await deal(world["ann"], "t1", "8000", "2026-10-05")
+    await deal(world["bob"], "t2", "4000", "2026-10-06")
+    await close(world, "2026-10")
+
+    summary = await build_statements(viewer=world.system, period="2026-10")
+
+    assert summary.built == 2
+    [(who, why)] = summary.errors
+    assert who == "ann"
+    assert "more than a statement holds" in why
+    assert not await Statement.filter(user_id=world["ann"].id).exists()
+    assert (await current(world, "bob", "2026-10")).total == D("80")
+
+
 @pytest.mark.parametrize("period", ["2026-Q4", "2026", "2027-Q1"])
 async def test_given_a_quarter_or_a_year_when_adjusting_then_a_period_error(period):
     world = await _closed_october()
