@@ -1218,8 +1218,9 @@ def nec_threshold(year: int) -> Decimal:
 
 
 async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
-    """What each payee was paid through batches in ``year`` (by the item's payment time),
-    per currency; US payees at or over the 1099-NEC threshold flagged."""
+    """What each payee was paid through batches in ``year`` (by the item's payment time:
+    its statement's, which a later event about the item, a failed bank payout, leaves as it
+    was), per currency; US payees at or over the 1099-NEC threshold flagged."""
     _require_ops(viewer, "year")
     if not 2000 <= year <= 2100:
         raise BatchError("a year such as 2026", field="year")
@@ -1228,8 +1229,9 @@ async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
         SELECT i.user_id, u.external_id, u.display_name, u.country, i.currency,
                sum(i.amount) AS total
         FROM payout_items i JOIN users u ON u.id = i.user_id
+          JOIN statements s ON s.id = i.statement_id
         WHERE i.tenant_id = $1 AND i.status = 'paid'
-          AND i.updated_at >= $2 AND i.updated_at < $3
+          AND coalesce(s.paid_at, i.updated_at) >= $2 AND coalesce(s.paid_at, i.updated_at) < $3
         GROUP BY 1, 2, 3, 4, 5 ORDER BY u.external_id, i.currency
         """,
         [viewer.tenant_id, date(year, 1, 1), date(year + 1, 1, 1)],

@@ -481,3 +481,27 @@ async def test_given_a_statement_in_a_batch_when_adjusted_then_refused_and_paid_
                                        method=PayoutMethod.STRIPE,
                                        rep_ids=[w["ann"].id])  # fmt: skip
     assert [t["amount"] for t in standin.transfers] == [int(first.total * 100)]
+
+
+async def test_given_a_payment_told_about_next_year_then_it_stays_in_the_year_it_was_paid(
+    db, standin: StripeStandIn, monkeypatch: pytest.MonkeyPatch
+):
+    """What a payee was paid in a year (1099-NEC) counts a payment in the year it was paid:
+    a later event about it (Stripe's payout.failed on 3 January, which keeps the item paid
+    and shows the reason) does not move it to the next year."""
+    from datetime import UTC, datetime
+
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["bob"].id])
+    await _execute(w, batch)
+    year = (await PayoutItem.get(batch_id=batch.id)).updated_at.year
+    [item] = (await _items(batch)).values()
+    monkeypatch.setattr(service, "utc_now", lambda: datetime(year + 1, 1, 3, 9, 0, tzinfo=UTC))
+    async with in_transaction():
+        bounced = Failed(item.reference, "Stripe: the payout failed: account_closed",
+                         "account_closed")  # fmt: skip
+        assert await service.apply_event_outcome(tenant_id=w.tenant.id, outcome=bounced)
+
+    paid = await service.paid_by_payee(viewer=w.viewer("ops"), year=year)
+    assert [(r.external_id, r.total) for r in paid] == [("bob", item.amount)]
+    assert await service.paid_by_payee(viewer=w.viewer("ops"), year=year + 1) == []
