@@ -554,11 +554,15 @@ async def return_item(
             "only an item of an executed file or gift card batch is returned by hand "
             "(Stripe's webhooks tell its reversals)", field="batchId",
         )  # fmt: skip
-    item = await (
-        PayoutItem.filter(batch_id=batch.id, reference=str(reference)).select_for_update().first()
-    )
+    item = None
+    if REFERENCE.fullmatch(str(reference)):  # longer ones no item has (nor the column holds)
+        item = await (
+            PayoutItem.filter(batch_id=batch.id, reference=str(reference))
+            .select_for_update()
+            .first()
+        )
     if item is None:
-        raise NotFound(f"no item {reference} in the batch", field="reference")
+        raise NotFound(f"no item {quoted(str(reference), 50)} in the batch", field="reference")
     if item.status not in (ItemStatus.SUBMITTED, ItemStatus.PAID):
         raise BatchStateError(f"the item is {item.status.value}: nothing to return",
                               field="reference")  # fmt: skip

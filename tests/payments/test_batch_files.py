@@ -401,3 +401,28 @@ async def test_given_a_statement_paid_meanwhile_then_the_file_leaves_its_item_ou
             for key in ("ann", "bob")}  # fmt: skip
     assert ends["bob"] in content
     assert ends["ann"] not in content  # (the PmtInfId PB...-1 may look like a reference)
+
+
+async def test_given_a_reference_longer_than_any_item_when_returning_then_named_not_a_crash(
+    db: str,
+):
+    """A reference no item can have (over 35 characters) is an unknown item naming
+    ``reference`` (``--reference`` on the command line, one line, exit 2): it was an
+    internal error (the ORM refused to compare it with the column) and a traceback."""
+    from domain.kit.errors import NotFound
+    from tests.api.cli_runner import podium
+
+    w = await _world(PayoutMethod.SEPA_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+    batch = await _run(w, PayoutMethod.SEPA_FILE)
+    bob = await PayoutItem.get(batch_id=batch.id, user_id=w["bob"].id)
+    too_long = bob.reference + "-" + "9" * 40
+
+    with pytest.raises(NotFound) as refused:
+        await service.return_item(viewer=w.viewer("ops"), batch_id=batch.id,
+                                  reference=too_long, reason="AC04 account closed")  # fmt: skip
+    assert refused.value.field == "reference"
+    ran = await podium(db, "payouts", "return", "--tenant", "acme", "--batch", str(batch.id),
+                       "--reference", too_long, "--reason", "AC04 account closed")  # fmt: skip
+    ran.one_line_error("--reference")
+    assert (await PayoutItem.get(id=bob.id)).status is ItemStatus.SUBMITTED
