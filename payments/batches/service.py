@@ -544,7 +544,9 @@ async def return_item(
     entry): the item fails with ``reason``; a paid statement becomes unpaid again, for the
     next batch. Stripe items are told by Stripe's webhooks instead. Audited."""
     _require_ops(viewer, "batchId")
-    reason = " ".join(str(reason).split())
+    # shown on the item and in its audit: no control or invisible format character, as a
+    # settle's reason
+    reason = " ".join((_settle_text(str(reason), "reason", limit=100_000) or "").split())
     if not 3 <= len(reason) <= 500:
         raise BatchError("say why, in 3 to 500 characters (the bank's return reason)",
                          field="reason")  # fmt: skip

@@ -317,6 +317,9 @@ async def test_given_a_bank_return_of_one_item_then_it_fails_and_its_statement_i
 
     for args, field in (
         ({"reference": bob.reference, "reason": ""}, "reason"),
+        # shown on the item and in its audit, as a settle's reason: refused as there
+        ({"reference": bob.reference, "reason": "AC04 \x1b[2Jclosed"}, "reason"),
+        ({"reference": bob.reference, "reason": "AC04 \u202eclosed"}, "reason"),
         ({"reference": "PB-unknown", "reason": "AC04 account closed"}, "reference"),
     ):
         with pytest.raises((BatchError, NotFound)) as refused:
