@@ -130,11 +130,13 @@ def close(
     if reopen:
 
         async def reopen_it() -> None:
+            from payments.statements.service import check_reopen
+
             found = await cli._tenant(tenant)
+            viewer = Viewer.system(found.id, "cli-close")
             async with cli.in_transaction():
-                await closing.reopen_period(
-                    viewer=Viewer.system(found.id, "cli-close"), period=parsed.id
-                )
+                await closing.reopen_period(viewer=viewer, period=parsed.id)
+                await check_reopen(viewer=viewer, period=parsed.id)  # rolls the reopen back
 
         cli._with_database(settings.database_url, reopen_it)
         sys.stdout.write(f"{parsed.id}: reopened (recorded in the audit log)\n")

@@ -1023,6 +1023,27 @@ async def mark_paid(*, viewer: Viewer, period: str) -> int:
     return len(approved)
 
 
+async def check_reopen(*, viewer: Viewer, period: str) -> None:
+    """StatementError naming ``period`` when its statements are approved or paid: a period
+    reopened and closed again builds no statement for who has one, so what reopening
+    changed would be neither paid nor taken back (nor flagged as a late change for the next
+    period). A change to such a period is a late change, corrected on the next period's
+    statements."""
+    period_id = _period_id(period)
+    committed = await Statement.filter(
+        tenant_id=viewer.tenant_id,
+        period=period_id,
+        status__in=[StatementStatus.APPROVED.value, StatementStatus.PAID.value],
+    ).count()
+    if committed:
+        raise StatementError(
+            f"{period_id} has {committed} approved or paid statement(s): it is not reopened "
+            "(its next close would leave them as they are); a change to it is a late change, "
+            "corrected on the next period's statements",
+            field="period",
+        )
+
+
 async def statement_totals(*, viewer: Viewer, period: str) -> list[dict[str, Any]]:
     """Per currency and status: the statements in force of a period (the CLI's summary)."""
     return list(

@@ -388,3 +388,20 @@ async def test_given_no_redis_when_closing_with_workers_then_it_closes_alone(db)
     assert code == 0, err
     assert "no worker asked to help" in err
     assert out.startswith("2026-10: closed. 2 people")
+
+
+async def test_given_approved_statements_when_reopened_then_refused_naming_them(db):
+    """A period whose statements are approved (or paid) is not reopened: its next close
+    builds no statement for who has one, so what reopening changed (a deal added, one
+    cancelled) was never paid nor taken back, and no late change was flagged for the next
+    period either. Refused in one line naming the period, nothing changed; a change to it
+    goes to the next period's statements as a late change."""
+    from tests.payments.helpers import approved_october, make_world
+
+    await approved_october(await make_world())
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--reopen")
+
+    ran.one_line_error("period", "approved", "late change")
+    assert (await StoredPeriod.get(key="2026-10")).status is PeriodStatus.CLOSED
+    assert not await AuditEntry.filter(action="period.reopened").exists()
