@@ -22,10 +22,11 @@ from typing import Any, TextIO
 _CONTROL = frozenset(("Cc", "Zl", "Zp"))
 
 
-def control_character(text: str) -> str | None:
-    """The first control character in ``text`` as ``U+000A``, or None."""
+def control_character(text: str, *, but: str = "") -> str | None:
+    """The first control character in ``text`` as ``U+000A``, or None; those of ``but``
+    (e.g. line breaks and tabs in a free text of several lines) are not looked for."""
     for char in text:
-        if unicodedata.category(char) in _CONTROL:
+        if unicodedata.category(char) in _CONTROL and char not in but:
             return f"U+{ord(char):04X}"
     return None
 

@@ -14,6 +14,7 @@ from uuid import UUID
 from domain.audit.service import record
 from domain.kit.clock import utc_now
 from domain.kit.periods import parse_period
+from domain.kit.text import control_character
 from domain.notifications.models import NotificationKind
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.texts import render
@@ -39,6 +40,9 @@ def _text(value: str | None, field: str) -> str:
         raise DisputeError(f"at most {MAX_MESSAGE} characters", field=field)
     if "\x00" in cleaned:
         raise DisputeError("must not contain a NUL character", field=field)
+    if found := control_character(cleaned, but=statements.TEXT_BREAKS):  # told, pushed
+        raise DisputeError(f"contains a control character ({found}): give plain text",
+                           field=field)  # fmt: skip
     return cleaned
 
 

@@ -34,6 +34,7 @@ from domain.kit.errors import DomainError, Forbidden, NotFound, quoted
 from domain.kit.money import ZERO, is_currency, round_money
 from domain.kit.numbers import MAX_INTEGER_DIGITS, check_decimal
 from domain.kit.periods import parse_period
+from domain.kit.text import control_character
 from domain.notifications.texts import language_of, money_text, period_text
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
@@ -57,6 +58,7 @@ from payments.statements.repository import StatementRepository
 from payments.statements.texts import describe
 
 MAX_REASON = 500
+TEXT_BREAKS = "\n\r\t"  # the control characters a free text may hold (several lines)
 MAX_TOTAL = Decimal(10) ** MAX_INTEGER_DIGITS  # a statement's total: NUMERIC(20, 6)
 CAP_PART = ""  # a result's payable beyond its components' (a plan cap): its own part
 
@@ -893,6 +895,9 @@ def check_text(text: str, field: str, limit: int = MAX_REASON) -> str:
         raise AdjustmentError(f"at most {limit} characters", field=field)
     if "\x00" in cleaned:
         raise AdjustmentError("must not contain a NUL character", field=field)
+    if found := control_character(cleaned, but=TEXT_BREAKS):  # printed on statements
+        raise AdjustmentError(f"contains a control character ({found}): give plain text",
+                              field=field)  # fmt: skip
     return cleaned
 
 

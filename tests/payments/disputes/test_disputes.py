@@ -87,6 +87,7 @@ async def test_given_an_open_dispute_then_it_holds_the_approval_of_that_statemen
         ("mia", "ann", "as the manager", "statementId"),  # the manager is not the payee
         ("ann", "ann", "  ", "message"),
         ("ann", "ann", "a\x00b", "message"),
+        ("ann", "ann", "a\x1b[2Jb", "message"),  # told to the manager, pushed to their phone
         ("ann", "ann", "x" * 2001, "message"),
     ],
 )
@@ -171,6 +172,7 @@ async def test_given_a_dispute_on_an_approved_statement_when_accepted_then_versi
         ("mia", True, "yes", D("5.001"), "adjustment"),
         ("mia", True, "yes", D("0"), "adjustment"),
         ("mia", False, "   ", None, "comment"),
+        ("mia", False, "no\x1b[2J", None, "comment"),
     ],
 )
 async def test_given_a_bad_resolution_then_a_field_error_and_nothing_changes(

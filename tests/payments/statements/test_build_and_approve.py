@@ -187,6 +187,10 @@ async def _snapshot():
         ("mia", {"reason": "  "}, "reason"),
         ("mia", {"reason": "x" * 501}, "reason"),
         ("mia", {"reason": "a\x00b"}, "reason"),
+        # printed on the payee's statement: an escape sequence, a bell, DEL are no text
+        ("mia", {"reason": "a\x1b[2Jb"}, "reason"),
+        ("mia", {"reason": "a\x07b"}, "reason"),
+        ("mia", {"reason": "a\x7fb"}, "reason"),
         ("mia", {"period": "2026-13"}, "period"),
         ("mia", {"rep": "nobody"}, "repId"),
     ],
