@@ -130,13 +130,15 @@ def close(
     if reopen:
 
         async def reopen_it() -> None:
-            from payments.statements.service import check_reopen
+            from payments.statements.service import prepare_reopen
 
             found = await cli._tenant(tenant)
             viewer = Viewer.system(found.id, "cli-close")
             async with cli.in_transaction():
                 await closing.reopen_period(viewer=viewer, period=parsed.id)
-                await check_reopen(viewer=viewer, period=parsed.id)  # rolls the reopen back
+                # its drafts discarded for the next close to build; refused (the reopen
+                # rolled back) when they are approved, paid or disputed
+                await prepare_reopen(viewer=viewer, period=parsed.id)
 
         cli._with_database(settings.database_url, reopen_it)
         sys.stdout.write(f"{parsed.id}: reopened (recorded in the audit log)\n")

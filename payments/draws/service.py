@@ -291,6 +291,14 @@ async def record_entries(
     )  # fmt: skip
 
 
+async def discard_entries(viewer: Viewer, period: str, statements: Sequence[UUID]) -> None:
+    """The ledger entries the build of ``statements`` recorded (their period reopened: its
+    next build records them again)."""
+    await DrawEntry.filter(
+        tenant_id=viewer.tenant_id, period=period, statement_id__in=list(statements)
+    ).delete()
+
+
 # what a draw's entries leave owed: recoverable advances less recoveries (and write-offs)
 _BALANCE = (
     "coalesce(sum(CASE WHEN e.kind = 'advance' AND d.recoverable THEN e.amount "

@@ -1028,17 +1028,19 @@ async def mark_paid(*, viewer: Viewer, period: str) -> int:
     return len(approved)
 
 
-async def check_reopen(*, viewer: Viewer, period: str) -> None:
-    """StatementError naming ``period`` when its statements are approved or paid: a period
-    reopened and closed again builds no statement for who has one, so what reopening
-    changed would be neither paid nor taken back (nor flagged as a late change for the next
-    period). A change to such a period is a late change, corrected on the next period's
-    statements."""
+async def prepare_reopen(*, viewer: Viewer, period: str) -> int:
+    """What reopening ``period`` does to its statements, in the reopening transaction: its
+    drafts are discarded (audited), with the draw ledger's entries their build recorded, so
+    the next close builds them from the new results (it builds none for who has one); how
+    many. Refused (StatementError naming ``period``) when a statement of it is approved or
+    paid, or later statements correct it (a change to such a period is a late change,
+    corrected on the next period's statements), or one is disputed (the dispute would go
+    with it). Adjustments, prizes and late
+    changes are kept: the next build reads them again."""
     period_id = _period_id(period)
-    committed = await Statement.filter(
-        tenant_id=viewer.tenant_id,
-        period=period_id,
-        status__in=[StatementStatus.APPROVED.value, StatementStatus.PAID.value],
+    statements = Statement.filter(tenant_id=viewer.tenant_id, period=period_id)
+    committed = await statements.filter(
+        status__in=[StatementStatus.APPROVED.value, StatementStatus.PAID.value]
     ).count()
     if committed:
         raise StatementError(
@@ -1047,6 +1049,39 @@ async def check_reopen(*, viewer: Viewer, period: str) -> None:
             "corrected on the next period's statements",
             field="period",
         )
+    corrected = (
+        await StatementLine.filter(tenant_id=viewer.tenant_id, original_period=period_id)
+        .exclude(statement__period=period_id)
+        .exists()
+    )
+    if corrected:
+        raise StatementError(
+            f"{period_id} is corrected by later statements (late changes paid or clawed back "
+            "on them): it is not reopened; a change to it is a late change too",
+            field="period",
+        )
+    drafts = await statements.select_for_update()
+    if await Dispute.filter(statement_id__in=[s.id for s in drafts]).exists():
+        raise StatementError(
+            f"{period_id}'s statements have disputes: it is not reopened (reopening discards "
+            "its draft statements, their disputes with them); resolve them on the next "
+            "period's statements",
+            field="period",
+        )
+    if not drafts:
+        return 0
+    ids = [s.id for s in drafts]
+    await draws.discard_entries(viewer, period_id, ids)
+    await Statement.filter(id__in=ids).delete()  # their lines with them
+    await record_many(
+        viewer=viewer,
+        changes=(
+            Change("statement.discarded", "statement", str(s.id), _state(s),
+                   {"because": "period.reopened"})
+            for s in drafts
+        ),
+    )  # fmt: skip
+    return len(drafts)
 
 
 async def statement_totals(*, viewer: Viewer, period: str) -> list[dict[str, Any]]:

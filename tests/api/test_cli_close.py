@@ -405,3 +405,72 @@ async def test_given_approved_statements_when_reopened_then_refused_naming_them(
     ran.one_line_error("period", "approved", "late change")
     assert (await StoredPeriod.get(key="2026-10")).status is PeriodStatus.CLOSED
     assert not await AuditEntry.filter(action="period.reopened").exists()
+
+
+async def test_given_draft_statements_when_reopened_and_closed_again_then_built_afresh(db):
+    """A period whose statements are drafts reopens: they are discarded (audited, with the
+    draw ledger's entries of their build), so the next close builds them from the new
+    results. They stayed as first built: a deal added while the period was open again was
+    never on ann's statement (nor flagged late for the next period). A dispute on them
+    refuses the reopen, naming the period (its conversation would go with them)."""
+    from domain.plans.models import PlanAssignment
+    from payments.disputes.service import raise_dispute
+    from payments.draws.models import DrawEntry
+    from payments.draws.service import set_draw
+    from payments.statements.models import Statement
+    from payments.statements.service import build_statements
+    from tests.payments.helpers import D, close, current, deal, make_world
+
+    w = await make_world()
+    assignment = await PlanAssignment.get(user_id=w["ann"].id)
+    await set_draw(viewer=w.viewer("admin"), assignment_id=assignment.id, amount=D("200"),
+                   recoverable=True, recovery_share=D("0.5"))  # fmt: skip
+    await deal(w["ann"], "a1", "4000", "2026-10-05")  # earns 80: the draw tops it up to 200
+    await close(w, "2026-10")
+    await build_statements(viewer=w.system, period="2026-10")
+    assert (await current(w, "ann", "2026-10")).total == D("200")
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--reopen")
+    assert ran.returncode == 0, ran.stderr
+    await deal(w["ann"], "a2", "5000", "2026-10-20")  # 9,000: 5,000 at 2% + 4,000 at 5% = 300
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+    assert ran.returncode == 0, ran.stderr
+
+    ann = await current(w, "ann", "2026-10")
+    assert (ann.version, ann.status, ann.total) == (1, "draft", D("300"))
+    assert await Statement.filter(user_id=w["ann"].id).count() == 1
+    assert await DrawEntry.filter(period="2026-10").count() == 0  # above the draw: none
+    assert await AuditEntry.filter(action="statement.discarded").count() == 3
+
+    await raise_dispute(viewer=w.viewer("ann"), statement_id=str(ann.id), line_id=None,
+                        message="A deal is missing")  # fmt: skip
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--reopen")
+    ran.one_line_error("period", "dispute")
+    assert (await StoredPeriod.get(key="2026-10")).status is PeriodStatus.CLOSED
+
+
+async def test_given_a_period_corrected_by_later_statements_when_reopened_then_refused(db):
+    """October's drafts, then a deal of October cancelled after its close: November's
+    statement claws it back. Reopening October would rebuild it on the new results while
+    November's clawback stays: the deal taken back twice. Refused, naming the period."""
+    from datetime import UTC, datetime
+
+    from domain.crm.models import Transaction
+    from payments.statements.service import build_statements
+    from tests.payments.helpers import close, current, deal, late_change, lines_of, make_world
+
+    w = await make_world()
+    await deal(w["ann"], "a1", "8000", "2026-10-05")
+    await close(w, "2026-10")
+    await build_statements(viewer=w.system, period="2026-10")
+    await Transaction.filter(external_id="a1").update(deleted=True,
+                                                      updated_at=datetime.now(UTC))  # fmt: skip
+    await late_change(w, w["ann"], "2026-10")
+    await close(w, "2026-11")
+    await build_statements(viewer=w.system, period="2026-11")
+    assert "clawback" in [ln.kind for ln in await lines_of(await current(w, "ann", "2026-11"))]
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10", "--reopen")
+
+    ran.one_line_error("period", "corrected by later statements")
+    assert (await StoredPeriod.get(key="2026-10")).status is PeriodStatus.CLOSED
