@@ -1024,7 +1024,10 @@ async def _provider(
 
 async def apply_event_outcome(*, tenant_id: UUID, outcome: Outcome) -> bool:
     """A provider's webhook says what became of an item (by its reference), in the caller's
-    transaction: False when no item of the tenant has that reference."""
+    transaction: False when no item of the tenant has that reference (one no item can have,
+    another integration's, is not even looked for: the column holds 35 characters)."""
+    if not REFERENCE.fullmatch(outcome.reference):
+        return False
     item = (
         await PayoutItem.filter(tenant_id=tenant_id, reference=outcome.reference)
         .select_for_update()

@@ -188,3 +188,24 @@ async def test_given_stripe_credentials_then_sealed_masked_audited_and_only_for_
         with pytest.raises(InvalidInput) as caught:
             await set_stripe_config(viewer=viewer, secret=SECRET, **arguments)
         assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"podium_reference": "another-system-" + "9" * 40}, {"podium_reference": "PB 1/é"}],
+)
+async def test_given_a_reference_no_item_can_have_then_202_and_not_ours(
+    api: Api, metadata: dict[str, str]
+):
+    """A signed event whose podium_reference no payout item can have (over 35 characters, or
+    not in a reference's characters: another integration on the same Stripe account) is
+    not ours: stored once, 202. It was a 500 (the ORM refused to compare it with the
+    column), which Stripe redelivers for days and then disables the endpoint for."""
+    t = await _configured()
+    event = StripeStandIn().event("payout.paid", PAYOUT | {"metadata": metadata},
+                                  account=ACCOUNT, status="paid")  # fmt: skip
+
+    response = await _post(api, *_signed(event, CONNECT_SECRET))
+
+    assert response.status_code == 202, response.text
+    assert await ProviderEvent.filter(tenant_id=t.id).count() == 1
