@@ -64,7 +64,7 @@ from payments.methods.models import (
     Submitted,
     idempotency_key,
 )
-from payments.payouts.errors import NoPayoutDetails
+from payments.payouts.errors import DetailsChanged, NoPayoutDetails
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import payout_account
 from payments.payouts.validation import PayoutAccount
@@ -383,11 +383,15 @@ async def _write_file(system: Viewer, batch_id: UUID, secret: bytes) -> None:
                 continue
             try:
                 account = await payout_account(
-                    tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
-                )
+                    tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret,
+                    approved_at=batch.approved_at,
+                )  # fmt: skip
             except NoPayoutDetails:
                 outcomes[item.reference] = Failed(item.reference, "the payee has no payout "
                                                   "details", "no_payout_details")  # fmt: skip
+                continue
+            except DetailsChanged as exc:
+                outcomes[item.reference] = Failed(item.reference, exc.message, exc.code)
                 continue
             instructions.append(await _instruction(batch, item, account))
         try:
@@ -811,10 +815,14 @@ async def _pay_item(
 async def _paid_by(batch: PayoutBatch, item: PayoutItem, payer: Payer, secret: bytes) -> Outcome:
     try:
         account = await payout_account(
-            tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret
-        )
+            tenant_id=batch.tenant_id, user_id=item.user_id, secret=secret,
+            # sent before (no answer): sent again as it was, whatever changed since
+            approved_at=None if item.attempts else batch.approved_at,
+        )  # fmt: skip
     except NoPayoutDetails:
         return Failed(item.reference, "the payee has no payout details", "no_payout_details")
+    except DetailsChanged as exc:
+        return Failed(item.reference, exc.message, exc.code)
     if account.method is not batch.method:
         return Failed(item.reference, f"the payee is paid by {account.method.value}, "
                       f"not {batch.method.value}", "method")  # fmt: skip

@@ -18,4 +18,12 @@ class NoPayoutDetails(DomainError):
     code = "no_payout_details"
 
 
-__all__ = ["Forbidden", "NoPayoutDetails", "NotFound", "PayoutDetailsError"]
+class DetailsChanged(DomainError):
+    """A payee whose payout details changed after the batch paying them was approved: the
+    approver did not see the account the money would go to (four eyes), so the item fails
+    and the statement waits for a new batch, approved again."""
+
+    code = "details_changed"
+
+
+__all__ = ["DetailsChanged", "Forbidden", "NoPayoutDetails", "NotFound", "PayoutDetailsError"]

@@ -4,6 +4,7 @@ the details, their audit entry and the payee's notification commit together or n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from domain.audit.service import record
@@ -16,7 +17,7 @@ from domain.notifications.texts import render
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
-from payments.payouts.errors import NoPayoutDetails
+from payments.payouts.errors import DetailsChanged, NoPayoutDetails
 from payments.payouts.models import BankAccountType, PayoutDetails, PayoutMethod
 from payments.payouts.repository import PayoutDetailsRepository
 from payments.payouts.sealing import seal, unseal
@@ -155,9 +156,19 @@ async def payout_details_of(*, viewer: Viewer, rep_id: UUID | str | None) -> Pay
     return await PayoutDetailsRepository(viewer.tenant_id).of(user_id)
 
 
-async def payout_account(*, tenant_id: UUID, user_id: UUID, secret: bytes) -> PayoutAccount:
-    """The clear account a payout method pays (system use: batches, files)."""
+async def payout_account(
+    *, tenant_id: UUID, user_id: UUID, secret: bytes, approved_at: datetime | None = None
+) -> PayoutAccount:
+    """The clear account a payout method pays (system use: batches, files). With
+    ``approved_at`` (when the batch paying it was approved), DetailsChanged if the details
+    were set after that: the approver never saw that account."""
     details = await PayoutDetailsRepository(tenant_id).of(user_id)
     if details is None:
         raise NoPayoutDetails("the payee has no payout details", field="repId")
+    if approved_at is not None and details.updated_at > approved_at:
+        raise DetailsChanged(
+            f"the payee's payout details changed at {details.updated_at:%Y-%m-%d %H:%M:%S} UTC, "
+            "after the batch was approved: pay them in a new batch, approved again",
+            field="repId",
+        )
     return unseal(details.sealed, secret=secret, tenant_id=tenant_id, user_id=user_id)

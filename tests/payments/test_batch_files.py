@@ -429,3 +429,28 @@ async def test_given_a_reference_longer_than_any_item_when_returning_then_named_
                        "--reference", too_long, "--reason", "AC04 account closed")  # fmt: skip
     ran.one_line_error("--reference")
     assert (await PayoutItem.get(id=bob.id)).status is ItemStatus.SUBMITTED
+
+
+async def test_given_payout_details_changed_after_approval_then_left_out_of_the_file(db):
+    w = await _world(PayoutMethod.SEPA_FILE)
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+    async with in_transaction():
+        batch = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=PayoutMethod.SEPA_FILE)  # fmt: skip
+    async with in_transaction():
+        await service.approve_batch(viewer=w.viewer("admin"), batch_id=batch.id)
+    await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w["bob"].id,
+                             method=PayoutMethod.SEPA_FILE, iban="GB33 BUKB 2020 1555 5555 55",
+                             address=ADDRESS)  # fmt: skip
+    async with in_transaction():
+        await service.start_execution(viewer=w.viewer("ops"), batch_id=batch.id)
+    await service.execute_batch(tenant_id=w.tenant.id, batch_id=batch.id, secret=SECRET)
+
+    done = await PayoutBatch.get(id=batch.id)
+    assert await _statuses(done) == {"ann": ItemStatus.SUBMITTED, "bob": ItemStatus.FAILED,
+                                     "cat": ItemStatus.FAILED}  # fmt: skip
+    bob = await PayoutItem.get(batch_id=batch.id, user_id=w["bob"].id)
+    assert bob.failure_code == "details_changed"
+    content = bytes(done.file_content or b"")
+    assert b"GB33BUKB20201555555555" not in content
+    assert bob.reference.encode() not in content

@@ -505,3 +505,55 @@ async def test_given_a_payment_told_about_next_year_then_it_stays_in_the_year_it
     paid = await service.paid_by_payee(viewer=w.viewer("ops"), year=year)
     assert [(r.external_id, r.total) for r in paid] == [("bob", item.amount)]
     assert await service.paid_by_payee(viewer=w.viewer("ops"), year=year + 1) == []
+
+
+async def test_given_payout_details_changed_after_approval_then_not_paid_there_until_approved_again(
+    db, standin: StripeStandIn
+):
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["ann"].id, w["bob"].id])
+    # after the second pair of eyes, someone points ann's payout at another account
+    standin.accounts.add("acct_1EveEveEveEve09")
+    await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w["ann"].id,
+                             method=PayoutMethod.STRIPE,
+                             stripe_account_id="acct_1EveEveEveEve09")  # fmt: skip
+    # the same details set again change nothing (and stop nothing)
+    await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w["bob"].id,
+                             method=PayoutMethod.STRIPE,
+                             stripe_account_id=ACCOUNTS["bob"])  # fmt: skip
+
+    summary = await _execute(w, batch)
+
+    assert (summary.paid, summary.failed, summary.done) == (1, 1, True)
+    items = await _items(batch)
+    assert items["bob"].status is ItemStatus.PAID
+    assert items["ann"].status is ItemStatus.FAILED
+    assert items["ann"].failure_code == "details_changed"
+    assert "after the batch was approved" in (items["ann"].failure_reason or "")
+    assert [t["destination"] for t in standin.transfers] == [ACCOUNTS["bob"]]
+    ann = await Statement.get(tenant_id=w.tenant.id, user_id=w["ann"].id, current=True)
+    assert ann.status == "approved"  # unpaid, for the next batch
+
+    # the next batch shows the new account to its approver: paid there once approved
+    again = await _approved(w, rep_ids=[w["ann"].id])
+    assert (await _execute(w, again)).paid == 1
+    destinations = [t["destination"] for t in standin.transfers]
+    assert destinations == [ACCOUNTS["bob"], "acct_1EveEveEveEve09"]
+
+
+async def test_given_an_item_sent_before_when_details_change_then_sent_again_with_its_key(
+    db, standin: StripeStandIn
+):
+    """An item sent with no answer may have been paid: it is sent again as it was (its key
+    finds the first transfer), not failed, which would pay its statement a second time."""
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["ann"].id])
+    standin.faults.refuse = [500, 500, 500]
+    assert (await _execute(w, batch)).pending == 1
+    standin.accounts.add("acct_1EveEveEveEve09")
+    await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w["ann"].id,
+                             method=PayoutMethod.STRIPE,
+                             stripe_account_id="acct_1EveEveEveEve09")  # fmt: skip
+
+    assert (await _execute(w, batch)).paid == 1
+    assert len(standin.transfers) == 1
