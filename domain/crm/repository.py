@@ -126,7 +126,10 @@ class CrmRepository:
     ) -> Upserted:
         """Rows of (external_id, rep_id, type, amount, currency, date, state, splits JSON,
         credited_user_ids JSON, extra_fields JSON, version). A row whose version is older than
-        the stored record's is skipped: an older version never overwrites a newer one."""
+        the stored record's is skipped: an older version never overwrites a newer one. The
+        record's version is claimed where the CRM webhook claims it (``crm_record_versions``,
+        locked first, as the webhook's apply does): a later, older event is stale, and a
+        record an event deleted is not brought back by an older row."""
         columns = {
             "external_id": "text",
             "rep_id": "uuid",
@@ -143,6 +146,18 @@ class CrmRepository:
         async with _staging(columns, rows, progress) as (conn, stage):
             flags = await conn.fetch(
                 f"""
+                WITH claimed AS (
+                    INSERT INTO crm_record_versions AS c (tenant_id, kind, external_id, version,
+                                                          deleted, updated_at)
+                    SELECT $1, 'transaction', s.external_id, s.version, false, now()
+                    FROM {stage} s ORDER BY s.external_id
+                    ON CONFLICT (tenant_id, kind, external_id) DO UPDATE SET
+                        version = GREATEST(c.version, EXCLUDED.version),
+                        deleted = CASE WHEN EXCLUDED.version >= c.version THEN false
+                                       ELSE c.deleted END,
+                        updated_at = now()
+                    RETURNING c.external_id, c.version
+                )
                 INSERT INTO transactions (tenant_id, external_id, rep_id, type, amount, currency,
                                           date, state, splits, credited_user_ids, extra_fields,
                                           version, deleted, created_at, updated_at)
@@ -150,6 +165,8 @@ class CrmRepository:
                        s.state, s.splits, s.credited_user_ids, s.extra_fields, s.version, false,
                        now(), now()
                 FROM {stage} s
+                -- the claim stands (the row's version is the newest): else the row is stale
+                JOIN claimed k ON k.external_id = s.external_id AND k.version = s.version
                 ON CONFLICT (tenant_id, external_id) DO UPDATE SET
                     rep_id = EXCLUDED.rep_id,
                     type = EXCLUDED.type,
