@@ -9,8 +9,10 @@ transaction: the staging table is dropped on commit, and a failure leaves nothin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -123,13 +125,17 @@ class CrmRepository:
 
     async def upsert_transactions(
         self, rows: Sequence[tuple[Any, ...]], *, progress: Progress | None = None
-    ) -> Upserted:
+    ) -> tuple[Upserted, list[tuple[set[UUID], date]]]:
         """Rows of (external_id, rep_id, type, amount, currency, date, state, splits JSON,
         credited_user_ids JSON, extra_fields JSON, version). A row whose version is older than
         the stored record's is skipped: an older version never overwrites a newer one. The
         record's version is claimed where the CRM webhook claims it (``crm_record_versions``,
         locked first, as the webhook's apply does): a later, older event is stale, and a
-        record an event deleted is not brought back by an older row."""
+        record an event deleted is not brought back by an older row.
+
+        Returns the counts and, for every row written, the people it credits on its date and
+        the people the stored record credited on its date before (unless deleted): what the
+        import changed, for the (person, period)s whose earnings it made stale."""
         columns = {
             "external_id": "text",
             "rep_id": "uuid",
@@ -157,7 +163,13 @@ class CrmRepository:
                                        ELSE c.deleted END,
                         updated_at = now()
                     RETURNING c.external_id, c.version
-                )
+                ),
+                old AS (
+                    SELECT t.external_id, t.credited_user_ids, t.date, t.deleted
+                    FROM transactions t JOIN {stage} s ON s.external_id = t.external_id
+                    WHERE t.tenant_id = $1
+                ),
+                written AS (
                 INSERT INTO transactions (tenant_id, external_id, rep_id, type, amount, currency,
                                           date, state, splits, credited_user_ids, extra_fields,
                                           version, deleted, created_at, updated_at)
@@ -181,11 +193,21 @@ class CrmRepository:
                     deleted = false,
                     updated_at = now()
                 WHERE transactions.version <= EXCLUDED.version
-                RETURNING (xmax = 0) AS inserted
+                RETURNING external_id, (xmax = 0) AS inserted, credited_user_ids, date
+                )
+                SELECT w.inserted, w.credited_user_ids, w.date,
+                       CASE WHEN NOT o.deleted THEN o.credited_user_ids END AS old_credited,
+                       o.date AS old_date
+                FROM written w LEFT JOIN old o ON o.external_id = w.external_id
                 """,
                 self.tenant_id,
             )
-        return _counts(flags)
+        changed: list[tuple[set[UUID], date]] = []
+        for f in flags:
+            changed.append((_people(f["credited_user_ids"]), f["date"]))
+            if f["old_credited"] is not None:
+                changed.append((_people(f["old_credited"]), f["old_date"]))
+        return _counts(flags), changed
 
     async def upsert_quotas(
         self, rows: Sequence[tuple[Any, ...]], *, progress: Progress | None = None
@@ -206,6 +228,11 @@ class CrmRepository:
                 self.tenant_id,
             )
         return _counts(flags)
+
+
+def _people(credited: Any) -> set[UUID]:
+    """A ``credited_user_ids`` JSON array (text, as asyncpg reads jsonb) as person ids."""
+    return {UUID(str(u)) for u in (json.loads(credited) if isinstance(credited, str) else credited)}
 
 
 def _counts(flags: Sequence[Any]) -> Upserted:

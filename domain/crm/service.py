@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -25,14 +26,14 @@ from domain.datasets.csvfiles import (
     read_transaction_records,
 )
 from domain.engine.inputs import ONE
+from domain.ingest.repository import IngestRepository
+from domain.ingest.service import affected_periods
 from domain.kit.documents import dumps_exact, fields_problem
 from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
 from domain.kit.numbers import check_decimal
-from domain.kit.periods import period_containing
 from domain.org.models import Role
 from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
-from domain.tenants.repository import get_tenant
 
 TEXT_LIMITS = {"id": 200, "rep_id": 200, "type": 100, "state": 100, "measure": 100, "name": 200}
 
@@ -171,8 +172,6 @@ async def import_transactions(
     repo = CrmRepository(viewer)
     users = await repo.user_ids()
     records = read_transaction_records(lines, set(users), file, version_column=True)
-    kind = (await get_tenant(viewer.tenant_id)).settings.get("period_kind", "month")
-    touched: set[tuple[UUID, str]] = set()
     rows = []
     for r in records:
         t = r.transaction
@@ -187,8 +186,6 @@ async def import_transactions(
                 {"rep_id": str(users[rep]), "share": format(share, "f")} for rep, share in t.credits
             ]
         credited = [str(users[rep]) for rep, _ in t.credits]
-        period = period_containing(t.date, kind).id
-        touched.update((users[rep], period) for rep, _ in t.credits)
         extra = {k: v for k, v in fields.items() if k not in _TRANSACTION_FIELDS}
         if problem := fields_problem(extra, beside=(t.id, fields.get("type"), fields.get("state"))):
             raise DataError(problem[1], file=file, row=r.row, column=problem[0])
@@ -207,7 +204,11 @@ async def import_transactions(
                 r.version,
             )
         )
-    counts = await repo.upsert_transactions(rows, progress=progress)
+    counts, changed = await repo.upsert_transactions(rows, progress=progress)
+    # what an applied CRM event of each row would ask to recompute: the people credited
+    # before and after, in every period kind of their plans, and the team-scope managers
+    # above them
+    touched = await affected_periods(IngestRepository(viewer), _distinct(changed))
     result = ImportResult(
         kind="transactions",
         file=file,
@@ -219,6 +220,12 @@ async def import_transactions(
     )
     await _audit(viewer, result)
     return result
+
+
+def _distinct(changed: list[tuple[set[UUID], date]]) -> list[tuple[set[UUID], date]]:
+    """One entry per (person, day): an import of many deals of few people on few days."""
+    pairs = {(person, day) for people, day in changed for person in people}
+    return [({person}, day) for person, day in sorted(pairs)]
 
 
 _TRANSACTION_FIELDS = frozenset(

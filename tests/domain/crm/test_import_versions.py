@@ -1,5 +1,6 @@
 """`podium import transactions` and the CRM webhook share one version per record: an older
-version never overwrites a newer one, whichever way each arrived."""
+version never overwrites a newer one, whichever way each arrived; and an import names every
+(person, period) whose stored earnings it made stale, as an applied event does."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from domain.crm.models import Transaction
 from domain.crm.service import ImportResult, import_transactions
 from domain.ingest import service
 from domain.ingest.models import InboxStatus
-from tests.domain.builders import make_tenant, make_user, system_viewer
+from tests.domain.builders import (
+    assign,
+    make_org,
+    make_tenant,
+    make_user,
+    plan_yaml,
+    publish_plan,
+    system_viewer,
+)
 from tests.workers.ingest_helpers import deal, deletion
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -66,3 +75,25 @@ async def test_given_a_record_deleted_by_an_event_when_an_older_version_is_impor
     assert (await applied(tenant, deal("e10", "opp-9", version=10))).status is InboxStatus.STALE
     stored = await Transaction.get(tenant_id=tenant.id, external_id="opp-9")
     assert (stored.amount, stored.version, stored.deleted) == (Decimal("1000"), 11, False)
+
+
+async def test_given_a_deal_moved_by_an_import_then_old_and_new_people_and_team_managers_touched():
+    tenant = await make_tenant(slug="acme")
+    org = await make_org(tenant=tenant, managers={"vp": None, "ana": "vp", "ben": "vp"})
+    own = await publish_plan(tenant=tenant, document=plan_yaml(key="own"))
+    team_q = await publish_plan(
+        tenant=tenant, document=plan_yaml(key="team", scope="team", period="quarter")
+    )
+    for rep in ("ana", "ben"):
+        await assign(user=org[rep], plan=own)
+    await assign(user=org["vp"], plan=team_q)
+    people = {u.id: k for k, u in org.people.items()}
+    await imported(tenant, "opp-1,ana,deal,1000,EUR,2026-10-31,won,,1")
+
+    moved = await imported(tenant, "opp-1,ben,deal,1000,EUR,2026-11-01,won,,2")
+
+    assert {(people[u], p) for u, p in moved.touched} == {
+        ("ana", "2026-10"),  # the old rep loses the deal in the old month
+        ("ben", "2026-11"),
+        ("vp", "2026-Q4"),  # the team-scope manager above both
+    }
