@@ -540,6 +540,11 @@ def _import(kind: str, tenant: str, path: Path, recompute: bool = False) -> None
     if kind == "reps":
         summary += f", {_plural(result.managers_changed, 'manager change')}"
     sys.stdout.write(summary + "\n")
+    if result.late_events:
+        sys.stdout.write(
+            f"{_plural(result.late_events, 'late change')} to closed periods (their results "
+            "stay final) flagged for the next open period\n"
+        )
     if result.touched:
         _stale_earnings(tenant, list(result.touched), recompute)
 

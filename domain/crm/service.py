@@ -25,6 +25,9 @@ from domain.datasets.csvfiles import (
     read_rep_records,
     read_transaction_records,
 )
+from domain.earnings.close import record_late_events
+from domain.earnings.models import Period as StoredPeriod
+from domain.earnings.models import PeriodStatus
 from domain.engine.inputs import ONE
 from domain.ingest.repository import IngestRepository
 from domain.ingest.service import affected_periods
@@ -48,8 +51,10 @@ class ImportResult:
     skipped: int = 0  # transactions older than the stored version
     managers_changed: int = 0
     # the (person, period)s whose stored earnings the import made stale (not audited: the
-    # caller offers to recompute them)
+    # caller offers to recompute them); those of closed periods are not among them
     touched: tuple[tuple[UUID, str], ...] = field(default=(), compare=False)
+    # changes to closed periods, recorded in late_events and flagged for the next open one
+    late_events: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "touched"}
@@ -208,7 +213,9 @@ async def import_transactions(
     # what an applied CRM event of each row would ask to recompute: the people credited
     # before and after, in every period kind of their plans, and the team-scope managers
     # above them
-    touched = await affected_periods(IngestRepository(viewer), _distinct(changed))
+    touched, late = await _late_or_stale(
+        viewer, await affected_periods(IngestRepository(viewer), _distinct(changed))
+    )
     result = ImportResult(
         kind="transactions",
         file=file,
@@ -216,10 +223,30 @@ async def import_transactions(
         inserted=counts.inserted,
         updated=counts.updated,
         skipped=len(rows) - counts.inserted - counts.updated,
-        touched=tuple(sorted(touched)),
+        touched=touched,
+        late_events=late,
     )
     await _audit(viewer, result)
     return result
+
+
+async def _late_or_stale(
+    viewer: Viewer, touched: set[tuple[UUID, str]]
+) -> tuple[tuple[tuple[UUID, str], ...], int]:
+    """The (person, period)s of open periods, to recompute; those of closed periods keep
+    their final results and are recorded as late changes flagged for the next open period
+    (as the workers record a CRM event's): returns the first and how many the second."""
+    closed = {
+        str(key)
+        for key in await StoredPeriod.filter(
+            tenant_id=viewer.tenant_id,
+            key__in=sorted({period for _, period in touched}),
+            status=PeriodStatus.CLOSED,
+        ).values_list("key", flat=True)
+    }
+    late = sorted(pair for pair in touched if pair[1] in closed)
+    await record_late_events(viewer=viewer, pairs=late)
+    return tuple(sorted(pair for pair in touched if pair[1] not in closed)), len(late)
 
 
 def _distinct(changed: list[tuple[set[UUID], date]]) -> list[tuple[set[UUID], date]]:
@@ -251,13 +278,15 @@ async def import_quotas(
         _check_decimal(q.value, "value", file, q.row)
         rows.append((users[q.rep_id], q.measure, q.period, q.value))
     counts = await repo.upsert_quotas(rows, progress=progress)
+    touched, late = await _late_or_stale(viewer, {(row[0], row[2]) for row in rows})
     result = ImportResult(
         kind="quotas",
         file=file,
         rows=len(rows),
         inserted=counts.inserted,
         updated=counts.updated,
-        touched=tuple(sorted({(row[0], row[2]) for row in rows})),
+        touched=touched,
+        late_events=late,
     )
     await _audit(viewer, result)
     return result

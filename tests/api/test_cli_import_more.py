@@ -6,10 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from domain.earnings.models import EarningsResult
+from domain.earnings.models import EarningsResult, LateEvent
+from domain.earnings.service import close_period
 from domain.org.models import Role, User
 from tests.api.cli_runner import podium
-from tests.domain.builders import assign, make_tenant, make_user, publish_plan
+from tests.domain.builders import assign, make_tenant, make_user, publish_plan, system_viewer
 
 TX = "id,rep_id,type,amount,currency,date,state,splits\nt1,ana,deal,1000,EUR,2026-10-03,won,\n"
 
@@ -78,3 +79,24 @@ async def test_given_transactions_imported_then_a_hint_and_with_recompute_fresh_
     assert again.stdout.splitlines()[-1] == "recomputed 1 earnings period of 1 person (2026-10)"
     result = await EarningsResult.get(user_id=ana.id, period="2026-10")
     assert Decimal(result.total) == Decimal("50.00")  # 5% of 1,000
+
+
+async def test_given_a_closed_period_when_its_deals_are_imported_then_flagged_not_hinted(
+    db, tmp_path: Path
+):
+    tenant = await make_tenant(slug="acme")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    await assign(user=ana, plan=await publish_plan(tenant=tenant), accepted=True)
+    await close_period(viewer=system_viewer(tenant), period="2026-10")
+
+    ran = await podium(
+        db, "import", "transactions", write(tmp_path, "tx.csv", TX), "--tenant", "acme"
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[-1] == (
+        "1 late change to closed periods (their results stay final) flagged for the next "
+        "open period"
+    )
+    assert "hint" not in ran.stderr  # recomputing a closed period is refused
+    assert await LateEvent.filter(user_id=ana.id, period="2026-10", flagged_for="2026-11").exists()
