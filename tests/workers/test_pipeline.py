@@ -18,6 +18,7 @@ from arq.connections import ArqRedis
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
+import domain.earnings.close as earnings_close
 import domain.earnings.service as earnings_service
 from api.app import create_app
 from api.settings import Settings
@@ -683,3 +684,30 @@ async def test_given_a_hook_that_runs_behind_then_the_next_batch_goes_on_and_the
         (ana.id, "2026-10"): Decimal("0.00"),
         (ben.id, "2026-10"): Decimal("0.00"),
     }
+
+
+async def test_given_a_closed_period_when_its_late_record_fails_then_the_request_is_kept(
+    pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+):
+    """The refused request is dropped in the transaction that records the late change: a
+    worker that dies between the two (here: the record fails) loses neither."""
+    tenant, ana, _ = await world()
+    viewer = system_viewer(tenant)
+    await earnings_service.close_period(viewer=viewer, period="2026-10")
+    async with in_transaction():
+        await IngestRepository(viewer).request_recomputes([(ana.id, "2026-10")])
+    real = earnings_close.record_late_events
+
+    async def dies(**kwargs: Any) -> int:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(earnings_close, "record_late_events", dies)
+    with pytest.raises(RuntimeError):
+        await recompute_requested({"redis": pool}, str(tenant.id))
+
+    assert await RecomputeRequest.filter(user_id=ana.id, period="2026-10").exists()
+    monkeypatch.setattr(earnings_close, "record_late_events", real)
+    await recompute_requested({"redis": pool}, str(tenant.id))
+    late = await LateEvent.get(tenant_id=tenant.id)
+    assert (late.user_id, late.period, late.flagged_for) == (ana.id, "2026-10", "2026-11")
+    assert await RecomputeRequest.all().count() == 0

@@ -108,15 +108,20 @@ async def _drain(
                     claimed = await repo.take_recompute_requests(RECOMPUTE_BATCH)
                     outcomes, failed = await _recompute_claimed(viewer, claimed)
                     await repo.restore_recompute_requests(failed)
+                    # a CRM change to a closed period: kept as it was, flagged for the next,
+                    # in the transaction that drops its request (a worker killed between two
+                    # transactions lost the flag)
+                    late = [
+                        (o.user_id, o.period)
+                        for o in outcomes
+                        if isinstance(o.refused, PeriodClosed)
+                    ]
+                    await earnings_close.record_late_events(viewer=viewer, pairs=late)
             except Exception as exc:
                 if is_transient(exc):  # rolled back: the requests are still there
                     raise retry_later(ctx.get("job_try")) from exc
                 raise
             recomputed = [o for o in outcomes if o.refused is None]
-            late = [(o.user_id, o.period) for o in outcomes if isinstance(o.refused, PeriodClosed)]
-            if late:  # a CRM change to a closed period: kept as it was, flagged for the next
-                async with in_transaction():
-                    await earnings_close.record_late_events(viewer=viewer, pairs=late)
             for o in outcomes:
                 if o.refused is not None:
                     log.warning(
