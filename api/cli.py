@@ -592,9 +592,11 @@ def _stale_earnings(tenant: str, touched: list[tuple[Any, str]], recompute: bool
 
 
 @import_app.command("reps")
-def import_reps(path: FileArgument, tenant: TenantOption) -> None:
+def import_reps(
+    path: FileArgument, tenant: TenantOption, recompute: RecomputeOption = False
+) -> None:
     """reps.csv: id,name,manager_id,hire_date,end_date (+ email, role and attribute columns)."""
-    _import("reps", tenant, path)
+    _import("reps", tenant, path, recompute)
 
 
 @import_app.command("transactions")

@@ -55,6 +55,28 @@ class CrmRepository:
         )
         return {str(r["external_id"]): r["manager"] for r in rows}
 
+    async def employment(
+        self, external_ids: Sequence[str]
+    ) -> dict[str, tuple[UUID, UUID | None, date | None, date | None]]:
+        """These people (those who exist): external id -> (id, manager id, hire date, end
+        date)."""
+        rows = await connections.get("default").execute_query_dict(
+            """
+            SELECT external_id, id, manager_id, hire_date, end_date FROM users
+            WHERE tenant_id = $1 AND external_id = ANY($2::text[])
+            """,
+            [self.tenant_id, list(external_ids)],
+        )
+        return {
+            str(r["external_id"]): (
+                UUID(str(r["id"])),
+                None if r["manager_id"] is None else UUID(str(r["manager_id"])),
+                r["hire_date"],
+                r["end_date"],
+            )
+            for r in rows
+        }
+
     async def upsert_users(
         self,
         rows: Sequence[tuple[Any, ...]],

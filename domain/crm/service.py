@@ -30,13 +30,15 @@ from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.models import PeriodStatus
 from domain.engine.inputs import ONE
 from domain.ingest.repository import IngestRepository
-from domain.ingest.service import affected_periods
+from domain.ingest.service import RepChange, affected_periods, rep_changes_affected
+from domain.kit.clock import today_in
 from domain.kit.documents import dumps_exact, fields_problem
 from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
 from domain.kit.numbers import check_decimal
 from domain.org.models import Role
 from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
+from domain.tenants.repository import get_tenant
 
 TEXT_LIMITS = {"id": 200, "rep_id": 200, "type": 100, "state": 100, "measure": 100, "name": 200}
 
@@ -150,7 +152,21 @@ async def import_reps(
                 role,
             )
         )
+    crm_ids = [row[0] for row in rows]
+    before = await repo.employment(crm_ids)
     counts, moved = await repo.upsert_users(rows, with_email=with_email, progress=progress)
+    # what a CRM rep event of each changed person would ask to recompute
+    after = await repo.employment(crm_ids)
+    changes: list[RepChange] = []
+    for crm_id, (user_id, manager, hired, ended) in after.items():
+        old = before.get(crm_id)  # None: a new person, on no plan yet
+        if old is not None and old != (user_id, manager, hired, ended):
+            changes.append(RepChange(user_id, old[1], (old[2], old[3]), manager, (hired, ended)))
+    stale: set[tuple[UUID, str]] = set()
+    if changes:
+        today = today_in((await get_tenant(viewer.tenant_id)).time_zone)
+        stale = await rep_changes_affected(IngestRepository(viewer), changes, today)
+    touched, late = await _late_or_stale(viewer, stale)
     result = ImportResult(
         kind="reps",
         file=file,
@@ -158,6 +174,8 @@ async def import_reps(
         inserted=counts.inserted,
         updated=counts.updated,
         managers_changed=moved,
+        touched=touched,
+        late_events=late,
     )
     await _audit(viewer, result)
     return result

@@ -584,20 +584,29 @@ class IngestRepository:
 
     # --- who a change affects ----------------------------------------------------------------
 
-    async def credited_months(self, user_id: UUID) -> set[date]:
-        """The first day of every month with a live transaction credited to this person
-        (a month's first day lies in the same month, quarter and year as all its days)."""
+    async def credited_months_of(self, user_ids: Sequence[UUID]) -> dict[UUID, set[date]]:
+        """For each of these people, the first day of every month with a live transaction
+        credited to them (a month's first day lies in the same month, quarter and year as all
+        its days), in one statement."""
+        ids = sorted({str(u) for u in user_ids})
         rows = await _conn().execute_query_dict(
             """
-            SELECT DISTINCT date_trunc('month', date)::date AS month FROM transactions
-            WHERE tenant_id = $1 AND NOT deleted
-              AND (credited_user_ids @> jsonb_build_array($2::text)
-                   OR (COALESCE(jsonb_array_length(credited_user_ids), 0) = 0
-                       AND rep_id = $2::uuid))
+            SELECT DISTINCT c.person, date_trunc('month', t.date)::date AS month
+            FROM transactions t
+            CROSS JOIN LATERAL jsonb_array_elements_text(
+                CASE WHEN COALESCE(jsonb_array_length(t.credited_user_ids), 0) = 0
+                     THEN jsonb_build_array(t.rep_id::text) ELSE t.credited_user_ids END
+            ) AS c(person)
+            WHERE t.tenant_id = $1 AND NOT t.deleted
+              AND (t.credited_user_ids ?| $2::text[] OR t.rep_id::text = ANY($2::text[]))
+              AND c.person = ANY($2::text[])
             """,
-            [self.tenant_id, str(user_id)],
+            [self.tenant_id, ids],
         )
-        return {r["month"] for r in rows}
+        out: dict[UUID, set[date]] = {}
+        for r in rows:
+            out.setdefault(UUID(str(r["person"])), set()).add(r["month"])
+        return out
 
     # --- recompute requests ------------------------------------------------------------------
 

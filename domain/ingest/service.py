@@ -612,7 +612,6 @@ async def _apply_rep(
         await _refuse_cycle(repo, rep, user.id, manager_id)
     old_manager: UUID | None = None
     old_employment: tuple[date | None, date | None] | None = None  # None: a new person
-    dates: set[date] = set()
     if user is None:
         user = await User.create(
             tenant_id=viewer.tenant_id,
@@ -628,7 +627,6 @@ async def _apply_rep(
     else:
         old_manager = user.manager_id
         old_employment = (user.hire_date, user.end_date)
-        dates.update(d for d in (user.hire_date, user.end_date) if d)
         if "name" in rep.present:
             user.display_name = rep.name
         if "email" in rep.present:
@@ -644,28 +642,62 @@ async def _apply_rep(
         if "country" in rep.present:
             user.country = rep.country
         await user.save()
-    dates.update(d for d in (user.hire_date, user.end_date) if d)
-    if old_employment is not None and (
-        old_manager != user.manager_id or old_employment != (user.hire_date, user.end_date)
-    ):
-        # a team change moves this person's credits between team-scope managers, in every
-        # period they have credits in, not only around their dates: the old manager kept a
-        # team total with them in it otherwise (and the new one, one without them)
-        dates.update(await repo.credited_months(user.id))
     tenant = await get_tenant(viewer.tenant_id)
     today = datetime.now(ZoneInfo(tenant.time_zone)).date()
-    dates.add(today)
-    if old_employment is not None:
-        # every month between an old and a new hire (or end) date changes its active days,
-        # deals or not (a quota, a bonus, a result to remove): an open end stands for today
-        for old, new in zip(old_employment, (user.hire_date, user.end_date), strict=True):
-            if old != new:
-                dates.update(_months_between(old or today, new or today))
-    people = {user.id}
-    if old_manager and old_manager != user.manager_id:
-        # the old team loses this person: its team-scope managers change too
-        people.add(old_manager)
-    affected |= await affected_periods(repo, [(people, d) for d in sorted(dates)])
+    change = RepChange(
+        user.id, old_manager, old_employment, user.manager_id, (user.hire_date, user.end_date)
+    )
+    affected |= await rep_changes_affected(repo, [change], today)
+
+
+@dataclass(frozen=True, slots=True)
+class RepChange:
+    """A person as they were (``old_employment`` None: a new person) and as they are now."""
+
+    user_id: UUID
+    old_manager: UUID | None
+    old_employment: tuple[date | None, date | None] | None
+    manager: UUID | None
+    employment: tuple[date | None, date | None]
+
+    @property
+    def moved(self) -> bool:
+        """An existing person whose team or employment dates changed."""
+        return self.old_employment is not None and (
+            self.old_manager != self.manager or self.old_employment != self.employment
+        )
+
+
+async def rep_changes_affected(
+    repo: IngestRepository, changes: Sequence[RepChange], today: date
+) -> Affected:
+    """Every (person, period) a change of these people (a rep event, `podium import reps`)
+    can move: their own periods around their dates and today's, and, for a team or date
+    change, every period they have credits in, for them, their old and new managers above."""
+    moved = [c.user_id for c in changes if c.moved]
+    # a team change moves this person's credits between team-scope managers, in every
+    # period they have credits in, not only around their dates: the old manager kept a
+    # team total with them in it otherwise (and the new one, one without them)
+    credited = await repo.credited_months_of(moved) if moved else {}
+    touched: list[tuple[set[UUID], date]] = []
+    for change in changes:
+        dates: set[date] = {today}
+        dates.update(d for d in change.employment if d)
+        if change.old_employment is not None:
+            dates.update(d for d in change.old_employment if d)
+            # every month between an old and a new hire (or end) date changes its active
+            # days, deals or not (a quota, a bonus, a result to remove): an open end stands
+            # for today
+            for old, new in zip(change.old_employment, change.employment, strict=True):
+                if old != new:
+                    dates.update(_months_between(old or today, new or today))
+        dates.update(credited.get(change.user_id, ()))
+        people = {change.user_id}
+        if change.old_manager and change.old_manager != change.manager:
+            # the old team loses this person: its team-scope managers change too
+            people.add(change.old_manager)
+        touched.extend((people, d) for d in sorted(dates))
+    return await affected_periods(repo, touched)
 
 
 async def _refuse_cycle(

@@ -10,7 +10,14 @@ from domain.earnings.models import EarningsResult, LateEvent
 from domain.earnings.service import close_period
 from domain.org.models import Role, User
 from tests.api.cli_runner import podium
-from tests.domain.builders import assign, make_tenant, make_user, publish_plan, system_viewer
+from tests.domain.builders import (
+    assign,
+    make_tenant,
+    make_user,
+    plan_yaml,
+    publish_plan,
+    system_viewer,
+)
 
 TX = "id,rep_id,type,amount,currency,date,state,splits\nt1,ana,deal,1000,EUR,2026-10-03,won,\n"
 
@@ -100,3 +107,30 @@ async def test_given_a_closed_period_when_its_deals_are_imported_then_flagged_no
     )
     assert "hint" not in ran.stderr  # recomputing a closed period is refused
     assert await LateEvent.filter(user_id=ana.id, period="2026-10", flagged_for="2026-11").exists()
+
+
+async def test_given_a_rep_moved_to_another_team_by_an_import_then_the_managers_recomputed(
+    db, tmp_path: Path
+):
+    tenant = await make_tenant(slug="acme")
+    mia = await make_user(tenant=tenant, external_id="mia", role=Role.MANAGER)
+    max_ = await make_user(tenant=tenant, external_id="max", role=Role.MANAGER)
+    ana = await make_user(tenant=tenant, external_id="ana", manager=mia)
+    team = await publish_plan(tenant=tenant, document=plan_yaml(key="team", scope="team"))
+    for manager in (mia, max_):
+        await assign(user=manager, plan=team, accepted=True)
+    await assign(user=ana, plan=await publish_plan(tenant=tenant), accepted=True)
+    await podium(db, "import", "transactions", write(tmp_path, "tx.csv", TX), "--tenant", "acme")
+    await podium(db, "recompute", "--tenant", "acme", "--period", "2026-10")
+    reps = write(tmp_path, "reps.csv", "id,name,manager_id,hire_date,end_date\nana,Ana,max,,\n")
+
+    ran = await podium(db, "import", "reps", reps, "--tenant", "acme", "--recompute")
+
+    assert ran.returncode == 0, ran.stderr
+    # ana and both managers, in October (and in today's month, as a rep event asks)
+    assert " of 3 people (2026-10" in ran.stdout.splitlines()[-1]
+    team_totals = {
+        r.user_id: Decimal(r.total)
+        for r in await EarningsResult.filter(period="2026-10", user_id__in=[mia.id, max_.id])
+    }
+    assert team_totals == {mia.id: Decimal("0.00"), max_.id: Decimal("50.00")}
