@@ -641,6 +641,7 @@ async def _apply_rep(
             user.locale = rep.locale
         if "country" in rep.present:
             user.country = rep.country
+        _check_employment(rep, user.hire_date, user.end_date)
         await user.save()
     tenant = await get_tenant(viewer.tenant_id)
     today = datetime.now(ZoneInfo(tenant.time_zone)).date()
@@ -648,6 +649,16 @@ async def _apply_rep(
         user.id, old_manager, old_employment, user.manager_id, (user.hire_date, user.end_date)
     )
     affected |= await rep_changes_affected(repo, [change], today)
+
+
+def _check_employment(rep: RepData, hired: date | None, ended: date | None) -> None:
+    """InvalidEvent naming the date the event sent when, with the stored other one, the
+    person would end before they start (the event alone was checked when it came in)."""
+    if hired is None or ended is None or ended >= hired:
+        return
+    if "end_date" in rep.present:
+        raise InvalidEvent(f"{ended} is before hire_date {hired}", field="data.end_date")
+    raise InvalidEvent(f"{hired} is after end_date {ended}", field="data.hire_date")
 
 
 @dataclass(frozen=True, slots=True)

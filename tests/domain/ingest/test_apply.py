@@ -237,6 +237,39 @@ async def test_given_a_rep_gone_before_apply_when_applied_then_dead_lettered_wit
     )
 
 
+@pytest.mark.parametrize(
+    ("stored", "sent", "field", "reason"),
+    [
+        (
+            {"hire_date": date(2024, 7, 1)},
+            {"end_date": "2024-01-01"},
+            "data.end_date",
+            "data.end_date: 2024-01-01 is before hire_date 2024-07-01",
+        ),
+        (
+            {"end_date": date(2026, 10, 31)},
+            {"hire_date": "2026-11-01"},
+            "data.hire_date",
+            "data.hire_date: 2026-11-01 is after end_date 2026-10-31",
+        ),
+    ],
+)
+async def test_given_one_employment_date_crossing_the_stored_other_then_dead_lettered_naming_it(
+    stored: dict[str, Any], sent: dict[str, Any], field: str, reason: str
+):
+    tenant, _ = await monthly_world()
+    await User.filter(tenant_id=tenant.id, external_id="ana").update(**stored)
+    [inbox_id] = await ingest(tenant, rep_event("r1", "ana", **sent))
+
+    result = await apply(tenant, inbox_id)
+
+    assert result.status is InboxStatus.DEAD
+    letter = await DeadLetter.get(tenant_id=tenant.id)
+    assert (letter.event_id, letter.field, letter.reason) == ("r1", field, reason)
+    ana = await User.get(tenant_id=tenant.id, external_id="ana")
+    assert (ana.hire_date, ana.end_date) == (stored.get("hire_date"), stored.get("end_date"))
+
+
 async def test_given_a_hire_date_moved_when_applied_then_every_month_between_is_affected():
     tenant, people = await monthly_world()
     await User.filter(tenant_id=tenant.id, external_id="ana").update(
