@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import cache
 
 import strawberry
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.numbers import format_currency
 
+from domain.kit.locales import parse_locale
 from domain.kit.money import round_money
 
 
-@cache
 def babel_locale(tag: str | None) -> Locale:
-    """'de-DE' or 'de_DE' to a Babel locale; unknown tags fall back to English."""
-    try:
-        return Locale.parse((tag or "en").replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse("en")
+    """'de-DE', 'de_DE' or 'de_DE_EURO' to a Babel locale; unknown tags fall back to English
+    (``domain.kit.locales.parse_locale``)."""
+    return parse_locale(tag)
 
 
 @strawberry.type(description="An amount of money in an ISO 4217 currency.")

@@ -29,15 +29,16 @@ import string
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from domain.engine.plan import display_name
 from domain.kit.errors import DomainError
+from domain.kit.locales import parse_locale
 from domain.kit.money import round_money
 
 # (template key, ((parameter, value), ...)): hashable, so equal reasons are encoded once
@@ -533,13 +534,10 @@ def shown_attainment(attainment: Decimal) -> Decimal:
     return (attainment * 1000).to_integral_value(rounding=ROUND_DOWN) / 1000
 
 
-@cache
 def babel_locale(tag: str | None) -> Locale:
-    """'de-DE' or 'de_DE' to a Babel locale; an unknown tag reads English."""
-    try:
-        return Locale.parse((tag or DEFAULT_LANGUAGE).replace("-", "_"))
-    except (UnknownLocaleError, ValueError, TypeError):
-        return Locale.parse(DEFAULT_LANGUAGE)
+    """'de-DE', 'de_DE' or 'de_DE_EURO' to a Babel locale; an unknown tag reads English
+    (``domain.kit.locales.parse_locale``)."""
+    return parse_locale(tag)
 
 
 def language_of(tag: str | None) -> int:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
-from functools import cache, lru_cache
+from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from domain.kit.locales import parse_locale
 from domain.kit.money import round_money
 from domain.kit.periods import parse_period
 from domain.notifications.models import NotificationKind
@@ -335,13 +336,10 @@ TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-@cache
 def babel_locale(tag: str | None) -> Locale:
-    """'de-DE' or 'de_DE' to a Babel locale; unknown tags read English."""
-    try:
-        return Locale.parse((tag or DEFAULT_LANGUAGE).replace("-", "_"))
-    except (UnknownLocaleError, ValueError, TypeError):
-        return Locale.parse(DEFAULT_LANGUAGE)
+    """'de-DE', 'de_DE' or 'de_DE_EURO' to a Babel locale; unknown tags read English
+    (``domain.kit.locales.parse_locale``)."""
+    return parse_locale(tag)
 
 
 def language_of(tag: str | None) -> str:
