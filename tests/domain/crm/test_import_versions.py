@@ -4,16 +4,18 @@ version never overwrites a newer one, whichever way each arrived; and an import 
 
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from domain.crm.models import Transaction
 from domain.crm.service import ImportResult, import_transactions
 from domain.ingest import service
-from domain.ingest.models import InboxStatus
+from domain.ingest.models import CrmRecordVersion, InboxStatus
 from tests.domain.builders import (
     assign,
     make_org,
@@ -97,3 +99,21 @@ async def test_given_a_deal_moved_by_an_import_then_old_and_new_people_and_team_
         ("ben", "2026-11"),
         ("vp", "2026-Q4"),  # the team-scope manager above both
     }
+
+
+async def test_given_a_version_imported_before_versions_were_claimed_then_the_backfill_claims_it():
+    """Databases where an import set a transaction's version without claiming it (before
+    the import claimed it): migration 0056 claims it, and an older event is then stale."""
+    tenant = await make_tenant(slug="acme")
+    await make_user(tenant=tenant, external_id="ana")
+    await imported(tenant, "opp-1,ana,deal,1000,EUR,2026-10-03,won,,10")
+    await CrmRecordVersion.filter(tenant_id=tenant.id).delete()  # as an old import left it
+
+    await connections.get("default").execute_script(
+        importlib.import_module("domain.migrations.0056_transaction_versions_backfill").BACKFILL
+    )
+    older = await applied(tenant, deal("e8", "opp-1", amount="999999", version=8))
+
+    assert older.status is InboxStatus.STALE
+    stored = await Transaction.get(tenant_id=tenant.id, external_id="opp-1")
+    assert (stored.amount, stored.version) == (Decimal("1000"), 10)
