@@ -493,6 +493,7 @@ def _import(kind: str, tenant: str, path: Path, recompute: bool = False) -> None
         "reps": service.import_reps,
         "transactions": service.import_transactions,
         "quotas": service.import_quotas,
+        "fx": service.import_fx_rates,
     }[kind]
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -537,6 +538,8 @@ def _import(kind: str, tenant: str, path: Path, recompute: bool = False) -> None
     )
     if kind == "transactions":
         summary += f", {result.skipped} skipped (older than the stored version)"
+    if kind == "fx":
+        summary += f", {result.skipped} unchanged"
     if kind == "reps":
         summary += f", {_plural(result.managers_changed, 'manager change')}"
     sys.stdout.write(summary + "\n")
@@ -613,6 +616,13 @@ def import_quotas(
 ) -> None:
     """quotas.csv: rep_id,measure,period,value."""
     _import("quotas", tenant, path, recompute)
+
+
+@import_app.command("fx")
+def import_fx(path: FileArgument, tenant: TenantOption, recompute: RecomputeOption = False) -> None:
+    """fx.csv: date,currency,quote_currency,rate (rate units of quote_currency, a plan's
+    currency, buy one unit of currency from date until the pair's next rate)."""
+    _import("fx", tenant, path, recompute)
 
 
 @app.command()

@@ -251,6 +251,67 @@ class CrmRepository:
             )
         return _counts(flags)
 
+    async def upsert_fx_rates(
+        self, rows: Sequence[tuple[Any, ...]], *, progress: Progress | None = None
+    ) -> tuple[Upserted, list[tuple[str, str, date]]]:
+        """Rows of (date, currency, quote_currency, rate). Returns the counts of the rows
+        that changed a rate (new, or another rate than the stored one) and, for each, its
+        (currency, quote currency, date)."""
+        columns = {"date": "date", "currency": "text", "quote_currency": "text", "rate": "numeric"}
+        async with _staging(columns, rows, progress) as (conn, stage):
+            flags = await conn.fetch(
+                f"""
+                INSERT INTO fx_rates (tenant_id, date, currency, quote_currency, rate)
+                SELECT $1, s.date, s.currency, s.quote_currency, s.rate FROM {stage} s
+                ON CONFLICT (tenant_id, quote_currency, currency, date) DO UPDATE SET
+                    rate = EXCLUDED.rate
+                WHERE fx_rates.rate <> EXCLUDED.rate
+                RETURNING (xmax = 0) AS inserted, currency, quote_currency, date
+                """,
+                self.tenant_id,
+            )
+        return _counts(flags), [(f["currency"], f["quote_currency"], f["date"]) for f in flags]
+
+    async def people_converted(
+        self, changed: Sequence[tuple[str, str, date]]
+    ) -> list[tuple[set[UUID], date]]:
+        """The people whose live transactions a changed rate converts, with the first day of
+        each month they have such transactions in: those of its currency dated from its date
+        until the pair's next rate (any plan currency: a person paid in another converts
+        nothing with it, and their recompute changes nothing)."""
+        if not changed:
+            return []
+        rows = await connections.get("default").execute_query_dict(
+            """
+            WITH changed(currency, quote_currency, day) AS (
+                SELECT * FROM unnest($2::text[], $3::text[], $4::date[])
+            ),
+            windows AS (
+                SELECT c.currency, c.day, (
+                    SELECT min(r.date) FROM fx_rates r
+                    WHERE r.tenant_id = $1 AND r.currency = c.currency
+                      AND r.quote_currency = c.quote_currency AND r.date > c.day
+                ) AS until
+                FROM changed c
+            )
+            SELECT DISTINCT p.person, date_trunc('month', t.date)::date AS month
+            FROM windows w
+            JOIN transactions t ON t.tenant_id = $1 AND t.currency = w.currency
+                 AND t.date >= w.day AND (w.until IS NULL OR t.date < w.until) AND NOT t.deleted
+            CROSS JOIN LATERAL jsonb_array_elements_text(
+                CASE WHEN COALESCE(jsonb_array_length(t.credited_user_ids), 0) = 0
+                     THEN jsonb_build_array(t.rep_id::text) ELSE t.credited_user_ids END
+            ) AS p(person)
+            """,
+            [
+                self.tenant_id,
+                [c[0] for c in changed],
+                [c[1] for c in changed],
+                [c[2] for c in changed],
+            ],
+        )
+        return [({UUID(str(r["person"]))}, r["month"]) for r in rows]
+
 
 def _people(credited: Any) -> set[UUID]:
     """A ``credited_user_ids`` JSON array (text, as asyncpg reads jsonb) as person ids."""

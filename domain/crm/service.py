@@ -21,6 +21,7 @@ from uuid import UUID
 from domain.audit.service import record
 from domain.crm.repository import CrmRepository, Progress
 from domain.datasets.csvfiles import (
+    read_fx_records,
     read_quota_records,
     read_rep_records,
     read_transaction_records,
@@ -45,12 +46,12 @@ TEXT_LIMITS = {"id": 200, "rep_id": 200, "type": 100, "state": 100, "measure": 1
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
-    kind: str  # reps | transactions | quotas
+    kind: str  # reps | transactions | quotas | fx
     file: str
     rows: int
     inserted: int
     updated: int
-    skipped: int = 0  # transactions older than the stored version
+    skipped: int = 0  # transactions older than the stored version; rates unchanged
     managers_changed: int = 0
     # the (person, period)s whose stored earnings the import made stale (not audited: the
     # caller offers to recompute them); those of closed periods are not among them
@@ -303,6 +304,40 @@ async def import_quotas(
         rows=len(rows),
         inserted=counts.inserted,
         updated=counts.updated,
+        touched=touched,
+        late_events=late,
+    )
+    await _audit(viewer, result)
+    return result
+
+
+async def import_fx_rates(
+    *,
+    viewer: Viewer,
+    lines: Iterable[str],
+    file: str = "fx.csv",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Create or update FX rates from ``fx.csv`` (date,currency,quote_currency,rate). A rate
+    converts its currency into a plan's currency from its date until the pair's next rate:
+    the people with transactions it converts (and their team-scope managers) are touched;
+    changes to closed periods are late changes, flagged for the next open period."""
+    _require_admin(viewer)
+    records = read_fx_records(lines, file)
+    rows = [(r.date, r.currency, r.quote_currency, r.rate) for r in records]
+    repo = CrmRepository(viewer)
+    counts, changed = await repo.upsert_fx_rates(rows, progress=progress)
+    converted = await repo.people_converted(changed)
+    touched, late = await _late_or_stale(
+        viewer, await affected_periods(IngestRepository(viewer), converted)
+    )
+    result = ImportResult(
+        kind="fx",
+        file=file,
+        rows=len(rows),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        skipped=len(rows) - counts.inserted - counts.updated,
         touched=touched,
         late_events=late,
     )

@@ -35,6 +35,10 @@ TRANSACTIONS = ("id", "rep_id", "type", "amount", "currency", "date", "state", "
 QUOTAS = ("rep_id", "measure", "period", "value")
 ASSIGNMENTS = ("rep_id", "plan_id", "from", "to")
 FX = ("date", "currency", "rate")
+# `podium import fx`: a tenant's rates, each into the currency its plans pay in
+FX_IMPORT = ("date", "currency", "quote_currency", "rate")
+# what fx_rates.rate holds: NUMERIC(20, 10)
+MAX_RATE_INTEGER_DIGITS = 10
 # Columns whose names would shadow what the engine derives.
 _RESERVED_EXTRA = {"amount_original"}
 
@@ -416,6 +420,45 @@ def read_fx(lines: Iterable[str], file: str = "fx.csv") -> FxTable:
         seen.add((day, currency))
         rates.append((day, currency, row.number("rate", positive=True)))
     return FxTable(rates)
+
+
+@dataclass(frozen=True, slots=True)
+class FxRecord:
+    row: int
+    date: date
+    currency: str
+    quote_currency: str
+    rate: Decimal
+
+
+def read_fx_records(lines: Iterable[str], file: str = "fx.csv") -> list[FxRecord]:
+    """`podium import fx`'s rows: ``rate`` units of ``quote_currency`` (a plan's currency)
+    buy one unit of ``currency`` from ``date`` until the pair's next rate."""
+    _, rows = _rows(lines, file, FX_IMPORT, extra_columns=False)
+    out: list[FxRecord] = []
+    seen: set[tuple[date, str, str]] = set()
+    for row in rows:
+        day = row.date("date")
+        assert day is not None
+        pair = []
+        for column in ("currency", "quote_currency"):
+            code = row.required(column)
+            if not is_currency(code):
+                raise row.fail(column, f"{quoted(code)} is not an ISO 4217 currency code")
+            pair.append(code)
+        currency, quote = pair
+        if currency == quote:
+            raise row.fail("quote_currency", f"is {currency} too: a rate converts another currency")
+        if (day, currency, quote) in seen:
+            raise row.fail("date", f"second rate for {currency} into {quote} on {day}")
+        seen.add((day, currency, quote))
+        rate = row.number("rate", positive=True)
+        if rate.adjusted() >= MAX_RATE_INTEGER_DIGITS:
+            raise row.fail(
+                "rate", f"has more than {MAX_RATE_INTEGER_DIGITS} digits before the point"
+            )
+        out.append(FxRecord(row.line, day, currency, quote, rate))
+    return out
 
 
 def read_assignments(

@@ -134,3 +134,30 @@ async def test_given_a_rep_moved_to_another_team_by_an_import_then_the_managers_
         for r in await EarningsResult.filter(period="2026-10", user_id__in=[mia.id, max_.id])
     }
     assert team_totals == {mia.id: Decimal("0.00"), max_.id: Decimal("50.00")}
+
+
+async def test_given_fx_rates_imported_then_the_gbp_deal_converted_and_a_bad_rate_one_line(
+    db, tmp_path: Path
+):
+    tenant = await make_tenant(slug="acme")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    await assign(user=ana, plan=await publish_plan(tenant=tenant), accepted=True)
+    gbp = TX.replace("1000,EUR", "1000,GBP")
+    await podium(db, "import", "transactions", write(tmp_path, "tx.csv", gbp), "--tenant", "acme")
+    rates = "date,currency,quote_currency,rate\n2026-10-01,GBP,EUR,1.16\n"
+
+    ran = await podium(db, "import", "fx", write(tmp_path, "fx.csv", rates), "--tenant", "acme",
+                       "--recompute")  # fmt: skip
+    bad = await podium(
+        db, "import", "fx", write(tmp_path, "bad.csv", rates.replace("1.16", "0")),
+        "--tenant", "acme",
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == [
+        "fx.csv: 1 row, 1 new, 0 updated, 0 unchanged",
+        "recomputed 1 earnings period of 1 person (2026-10)",
+    ]
+    result = await EarningsResult.get(user_id=ana.id, period="2026-10")
+    assert Decimal(result.total) == Decimal("58.00")  # 5% of 1,000 GBP at 1.16
+    bad.one_line_error("bad.csv row 2 column rate", "must be positive")
