@@ -829,6 +829,7 @@ async def _paid_by(batch: PayoutBatch, item: PayoutItem, payer: Payer, secret: b
     return await payer(await _instruction(batch, item, account))
 
 
+FAILURE_CODE_LIMIT = 60  # payout_items.failure_code
 STATEMENT_PAID = "statement_paid"  # the code of an item whose statement was paid meanwhile
 
 
@@ -911,11 +912,14 @@ async def _record_outcome(
         item.settle_reason, item.settle_reference = settled.reason, settled.reference
     if attempt:
         item.attempts += 1
+    # a provider's code as it gave it, within what the column holds (a longer one from a
+    # provider or an event must not fail the item's transaction)
+    code = outcome.code[:FAILURE_CODE_LIMIT] if isinstance(outcome, Failed) else None
     if isinstance(outcome, Failed) and outcome.retryable:
-        item.failure_code = outcome.code
+        item.failure_code = code
         item.failure_reason = f"{outcome.reason}; sent again with the same key by the next run"
     elif isinstance(outcome, Failed):
-        item.failure_code, item.failure_reason = outcome.code, outcome.reason
+        item.failure_code, item.failure_reason = code, outcome.reason
         if item.status is not ItemStatus.PAID:
             item.status = ItemStatus.FAILED
         elif outcome.code == REVERSED:

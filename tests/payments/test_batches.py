@@ -557,3 +557,23 @@ async def test_given_an_item_sent_before_when_details_change_then_sent_again_wit
 
     assert (await _execute(w, batch)).paid == 1
     assert len(standin.transfers) == 1
+
+
+async def test_given_a_provider_failure_code_longer_than_stored_then_the_item_fails_with_it_cut(
+    db, standin: StripeStandIn
+):
+    w = await _world(standin)
+    batch = await _approved(w, rep_ids=[w["ann"].id])
+    async with in_transaction():
+        await service.start_execution(viewer=w.viewer("ops"), batch_id=batch.id)
+
+    async def refusing(instruction: Any) -> Failed:
+        return Failed(instruction.reference, "refused by the provider", "x" * 300)
+
+    summary = await service.execute_batch(
+        tenant_id=w.tenant.id, batch_id=batch.id, secret=SECRET, payer=refusing
+    )
+
+    assert (summary.failed, summary.done) == (1, True)
+    [item] = (await _items(batch)).values()
+    assert (item.status, item.failure_code) == (ItemStatus.FAILED, "x" * 60)
