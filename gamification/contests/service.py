@@ -27,6 +27,7 @@ from domain.org.viewer import Viewer
 from domain.rewards.models import Reward
 from domain.rewards.service import grant_reward
 from domain.tenants.models import Tenant
+from gamification.badges.models import BadgeDefinition
 from gamification.contests import rules
 from gamification.contests.errors import ContestError
 from gamification.contests.metrics import KNOWN, MEASURE, line_components, scorer_of
@@ -131,6 +132,23 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
     return prizes
 
 
+async def _check_badges(tenant_id: UUID, prizes: list[rules.Prize]) -> None:
+    """A badge prize names a badge of the tenant: checked at launch, since the award (in
+    the cron's transaction) could not give a badge that is not there."""
+    wanted = {p.badge_id for p in prizes if p.badge_id is not None}
+    if not wanted:
+        return
+    found = {
+        str(b)
+        for b in await BadgeDefinition.filter(
+            tenant_id=tenant_id, id__in=[UUID(b) for b in wanted]
+        ).values_list("id", flat=True)
+    }
+    for i, prize in enumerate(prizes):
+        if prize.badge_id is not None and prize.badge_id not in found:
+            raise ContestError(f"no badge {prize.badge_id}", field=f"prizes[{i}].badgeId")
+
+
 async def _check_measure(tenant_id: UUID, measure: str) -> None:
     """A ``measure:<id>`` metric needs a measure of the tenant's plans, and per-deal lines
     of it (a rate component) to date its total by the window."""
@@ -195,6 +213,7 @@ async def launch_contest(
         _figure(target, "target", "a race's target")
     tenant = await Tenant.get(id=viewer.tenant_id)
     prize_list = _prizes(prizes, tenant)
+    await _check_badges(viewer.tenant_id, prize_list)
     users = UserRepository(viewer)
     allowed = None if viewer.role is Role.ADMIN else set(await users.subtree_ids(viewer.user_id))  # type: ignore[arg-type]
     if team_id is not None:

@@ -13,6 +13,7 @@ import pytest
 from domain.audit.models import AuditEntry
 from domain.earnings.service import recompute_rep_period
 from domain.rewards.models import Reward
+from gamification.badges.service import create_badge
 from gamification.contests import service
 from gamification.contests.errors import ContestError
 from gamification.contests.models import Contest, ContestStatus
@@ -102,6 +103,30 @@ async def test_given_bad_input_when_launching_then_a_field_error_and_nothing_sto
     assert caught.value.field == field
     assert await Contest.all().count() == 0
     assert await AuditEntry.filter(action="contest.launched").count() == 0
+
+
+async def test_given_a_badge_prize_of_no_badge_of_the_tenant_then_refused_naming_it():
+    # an unknown badge id (or another tenant's) was stored, and the award of the contest
+    # then failed in the cron's one transaction: no contest of any tenant moved again
+    tenant, org = await _org()
+    other = await make_tenant(slug="other")
+    theirs = await create_badge(viewer=system_viewer(other), name="Theirs", rule="")
+    for badge in (uuid4(), theirs.id):
+        with pytest.raises(ContestError) as caught:
+            await _launch(
+                viewer_of(org["mgr"]),
+                prizes=[
+                    {"rank": 1, "description": "first", "amount": "100.00"},
+                    {"rank": 2, "description": "second", "badge_id": str(badge)},
+                ],
+            )
+        assert caught.value.field == "prizes[1].badgeId"
+    assert await Contest.all().count() == 0
+    ours = await create_badge(viewer=system_viewer(tenant), name="Ours", rule="")
+    contest = await _launch(
+        viewer_of(org["mgr"]), prizes=[{"rank": 1, "description": "b", "badge_id": str(ours.id)}]
+    )
+    assert contest.prizes[0]["badge_id"] == str(ours.id)
 
 
 async def test_given_a_participant_outside_the_subtree_then_refused():
@@ -220,7 +245,7 @@ async def test_given_xp_then_the_xp_written_inside_the_window_that_stands():
 
 async def test_lifecycle_award_is_frozen_audited_and_idempotent_then_clawed_back():
     tenant, org = await _org()
-    badge = uuid4()
+    badge = (await create_badge(viewer=system_viewer(tenant), name="Silver", rule="")).id
     contest = await _launch(
         viewer_of(org["mgr"]),
         prizes=[
