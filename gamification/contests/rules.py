@@ -139,12 +139,20 @@ def split_amount(total: Decimal, currency: str, keys: Sequence[str]) -> list[Dec
     return [share + (unit if i < leftover else 0) for i in range(len(keys))]
 
 
+def scored(placed: Iterable[Placed]) -> list[Placed]:
+    """Those who may win: a score above zero. Everyone is listed in the standings, but
+    someone with nothing (or less) counted in the window wins no prize, XP or place badge,
+    however few scored (else a contest nobody sold in paid its prizes to all of them)."""
+    return [p for p in placed if p.score > 0]
+
+
 def award(placed: Sequence[Placed], prizes: Sequence[Prize]) -> list[Won]:
-    """Who wins what. A group of participants sharing rank r covers ranks r .. r+k-1: its
-    members split the money of those ranks' prizes (per currency) and each gets rank r's badge."""
+    """Who wins what, among those who scored (`scored`). A group of participants sharing
+    rank r covers ranks r .. r+k-1: its members split the money of those ranks' prizes (per
+    currency) and each gets rank r's badge."""
     by_rank = {p.rank: p for p in prizes}
     groups: dict[int, list[Placed]] = defaultdict(list)
-    for p in placed:
+    for p in scored(placed):
         groups[p.rank].append(p)
     won: list[Won] = []
     for number in sorted(groups):

@@ -331,7 +331,9 @@ async def winners(contest: Contest, placed: list[rules.Placed]) -> list[rules.Wo
 
 
 async def places(contest: Contest, placed: list[rules.Placed]) -> list[tuple[UUID, int]]:
-    """Each placed person and their rank: a team's members have their team's."""
+    """Each placed person who scored (`rules.scored`) and their rank: a team's members have
+    their team's."""
+    placed = rules.scored(placed)
     if contest.format != rules.Format.TEAMS:
         return [(UUID(p.key), p.rank) for p in placed]
     rank_of = {p.key: p.rank for p in placed}

@@ -117,3 +117,25 @@ def test_given_a_badge_prize_then_each_tied_member_gets_it():
 def test_overlapping_prizes_are_found():
     assert overlapping_prizes([Prize(1, "a"), Prize(2, "b"), Prize(1, "c")]) == 1
     assert overlapping_prizes([Prize(1, "a"), Prize(2, "b")]) is None
+
+
+@pytest.mark.parametrize("tie_rule", list(TieRule))
+def test_given_no_score_above_zero_then_no_prize(tie_rule: TieRule):
+    # nobody sold anything: everyone tied at 0 split the money of every prize rank (SHARE)
+    # or the lowest ids took them (EARLIEST); a negative score (a credit note) neither wins
+    placed = rank(
+        [Entry("a", Decimal(3), T0), Entry("b", Decimal(0)), Entry("c", Decimal(0)),
+         Entry("d", Decimal(-5), T0)],
+        tie_rule=tie_rule,
+    )  # fmt: skip
+    prizes = [
+        Prize(1, "first", Decimal("100.00"), "EUR"),
+        Prize(2, "second", Decimal("60"), "EUR"),
+        Prize(3, "third", badge_id="B3"),
+        Prize(4, "fourth", Decimal("5"), "EUR"),
+    ]
+    assert [(w.key, w.rank, w.amount) for w in award(placed, prizes)] == [
+        ("a", 1, Decimal("100.00"))
+    ]
+    nobody = rank([Entry("b", Decimal(0)), Entry("c", Decimal(0))], tie_rule=tie_rule)
+    assert award(nobody, prizes) == []

@@ -295,6 +295,35 @@ async def test_lifecycle_award_is_frozen_audited_and_idempotent_then_clawed_back
     assert contest.results["winners"][0]["key"] == str(org["ann"].id)
 
 
+async def test_given_nobody_scored_then_nobody_wins_or_places():
+    # ann sold inside the window, bob nothing: bob is listed at 0 but wins no prize, no XP
+    # for a place and no contest_place badge (before, with nobody selling, everyone tied
+    # at 0 split the money of every prize rank)
+    _, org = await _org()
+    contest = await _launch(
+        viewer_of(org["mgr"]),
+        prizes=[
+            {"rank": 1, "description": "first", "amount": "100.00"},
+            {"rank": 2, "description": "second", "amount": "60.00"},
+        ],
+    )
+    await make_transaction(rep=org["ann"], external_id="a", amount="5", on="2026-10-06")
+    xp, places = Recorder(True), Recorder([])
+    for at in (START, END, END + timedelta(hours=1)):
+        await service.tick(now=at, award_badge=Recorder(None), grant_xp=xp, award_places=places)
+    await contest.refresh_from_db()
+    assert contest.status == ContestStatus.AWARDED
+    assert [(s["key"], s["rank"]) for s in contest.results["standings"]] == [
+        (str(org["ann"].id), 1), (str(org["bob"].id), 2),
+    ]  # fmt: skip
+    assert [w["key"] for w in contest.results["winners"]] == [str(org["ann"].id)]
+    assert [(r.user_id, r.amount) for r in await Reward.all()] == [
+        (org["ann"].id, Decimal("100.00"))
+    ]
+    assert [c["user_id"] for c in xp.calls] == [org["ann"].id]
+    assert places.calls[0]["places"] == [(org["ann"].id, 1)]
+
+
 async def test_given_the_tenant_keeps_prizes_then_no_claw_back():
     tenant, org = await _org()
     tenant.settings = {"contests": {"claw_back": False, "grace_minutes": 0}}
