@@ -2,8 +2,9 @@
 
 A scorer returns, per participant, the score and when it was reached (when the last thing
 that counts towards the final score was written: the transaction, or the XP entry). Only
-what is dated inside the window counts: a transaction counts when its day starts inside the
-window (``[start, end)``), an XP entry when it was written inside it.
+what is dated inside the window counts: a transaction counts when the
+window (``[start, end)``) touches its date (a day of the tenant's calendar, in its time zone),
+an XP entry when it was written inside it.
 
   ``deal_count``        deals credited to the participant (a split deal counts once each)
   ``deal_amount``       their amounts (a split deal its share)
@@ -24,6 +25,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
@@ -39,8 +41,12 @@ MEASURE = "measure:"
 _MEASURE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
-def _days(start: datetime, end: datetime) -> tuple[date, date]:
-    """The first and last days a transaction may be dated to count in ``[start, end)``."""
+async def _days(tenant_id: UUID, start: datetime, end: datetime) -> tuple[date, date]:
+    """The first and last days a transaction may be dated to count in ``[start, end)``: the
+    days of the tenant's calendar (its time zone, as a deal's date and the periods are) that
+    the window touches, so a window from midnight to midnight there counts those days only."""
+    zone = ZoneInfo((await get_tenant(tenant_id)).time_zone or "UTC")
+    start, end = start.astimezone(zone), end.astimezone(zone)
     last = end.date() if end.time() != time(0) else end.date() - timedelta(days=1)
     return start.date(), last
 
@@ -50,7 +56,7 @@ async def _walk(
 ) -> Scores:
     wanted = {str(u) for u in user_ids}
     scores: Scores = {u: (Decimal(0), None) for u in user_ids}
-    first, last = _days(start, end)
+    first, last = await _days(tenant_id, start, end)
     rows = (
         await Transaction.filter(
             tenant_id=tenant_id, deleted=False, date__gte=first, date__lte=last
@@ -117,7 +123,7 @@ async def _lines(
     which: str,
     extra: list[Any],
 ) -> Scores:
-    first, last = _days(start, end)
+    first, last = await _days(tenant_id, start, end)
     rows = await connections.get("default").execute_query_dict(
         _LINES.format(column=column, which=which),
         [tenant_id, user_ids, first, last, ResultStatus.OK.value, *extra],

@@ -164,6 +164,48 @@ async def test_only_transactions_dated_inside_the_window_count():
     assert placed[0].rank == placed[1].rank == 1  # share: a tie
 
 
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        # October in Berlin: 30 September 22:00 UTC to 31 October 23:00 UTC
+        ("Europe/Berlin", "2026-10-01T00:00:00+02:00", "2026-11-01T00:00:00+01:00"),
+        # October in Chicago: 1 October 05:00 UTC to 1 November 05:00 UTC
+        ("America/Chicago", "2026-10-01T00:00:00-05:00", "2026-11-01T00:00:00-05:00"),
+    ],
+)
+async def test_given_a_window_of_local_days_then_the_deals_of_those_days_count(zone, start, end):
+    # a deal's date is a day of the tenant's calendar: a window from midnight to midnight in
+    # the tenant's zone counts the deals dated 1 to 31 October, not 30 September (Berlin,
+    # where the window starts on 30 September in UTC) nor 1 November (Chicago)
+    tenant, org = await _org()
+    tenant.time_zone = zone
+    await tenant.save()
+    contest = await _launch(
+        viewer_of(org["mgr"]),
+        starts_at=datetime.fromisoformat(start),
+        ends_at=datetime.fromisoformat(end),
+    )
+    for external_id, amount, on in (
+        ("sep30", "1000", "2026-09-30"), ("oct1", "1", "2026-10-01"),
+        ("oct31", "2", "2026-10-31"), ("nov1", "1000", "2026-11-01"),
+    ):  # fmt: skip
+        await make_transaction(rep=org["ann"], external_id=external_id, amount=amount, on=on)
+    await _deals_recomputed(org)  # ann's October: 1000 + 200 + 5000, and 1 + 2 above
+    for period in ("2026-09", "2026-11"):
+        await set_quota(user=org["ann"], period=period, value="10000")
+        await recompute_rep_period(
+            viewer=system_viewer(org.tenant), user_id=org["ann"].id, period=period
+        )
+
+    for metric, expected in (
+        ("deal_amount", Decimal(6203)), ("deal_count", Decimal(5)),
+        ("measure:bookings", Decimal(6203)),
+    ):  # fmt: skip
+        contest.metric = metric
+        scores = {p.key: p.score for p in await service.standings(contest)}
+        assert scores[str(org["ann"].id)] == expected, metric
+
+
 async def _deals_recomputed(org: Any) -> None:
     """AE_PLAN (a tiered commission and a 1% spiff, both on bookings) for ann and bob, and
     their October deals: inside the window ann 1000 + 200, bob 1100; outside, ann 5000."""
