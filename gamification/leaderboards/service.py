@@ -20,6 +20,7 @@ sees the boards of a subtree inside theirs and of a group whose members all are.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -47,7 +48,7 @@ from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant
 from gamification.definitions import TenantCache
 from gamification.leaderboards.errors import DuplicateBoard
-from gamification.leaderboards.metrics import Metric, parse_metric, stored_metric
+from gamification.leaderboards.metrics import Metric, ScoreTooLarge, parse_metric, stored_metric
 from gamification.leaderboards.models import Leaderboard
 from gamification.leaderboards.ranking import Ranked
 from gamification.leaderboards.repository import LeaderboardRepository
@@ -58,6 +59,7 @@ MAX_NAME = 100
 MAX_ENTRIES = 100
 MAX_RADIUS = 10
 EARNINGS_VISIBLE = "leaderboard_earnings_visible"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +175,26 @@ async def _scope(board: Leaderboard) -> set[UUID] | None:
     return set(await users.subtree_ids(board.team_id))
 
 
+def _exact(board: Leaderboard, metric: Metric, user_id: UUID, score: Decimal | None) -> int | None:
+    """The score a board stores for this person; None (not on the board) when there is none,
+    or when it is too large to rank exactly: that person alone is left off, with a warning
+    naming the board, rather than the whole board's fill or batch failing."""
+    if score is None:
+        return None
+    try:
+        return metric.exact(score)
+    except ScoreTooLarge as exc:
+        log.warning("board %r (%s) leaves %s off: %s", board.name, board.id, user_id, exc.message)
+        return None
+
+
 def _scores(
-    metric: Metric, results: Mapping[UUID, Sequence[Mapping[str, Any]]]
+    board: Leaderboard, metric: Metric, results: Mapping[UUID, Sequence[Mapping[str, Any]]]
 ) -> dict[str, int | None]:
-    out: dict[str, int | None] = {}
-    for user_id, rows in results.items():
-        score = metric.score(rows)
-        out[str(user_id)] = None if score is None else metric.exact(score)
-    return out
+    return {
+        str(user_id): _exact(board, metric, user_id, metric.score(rows))
+        for user_id, rows in results.items()
+    }
 
 
 async def _xp_of(tenant_id: UUID, period: Period, people: Sequence[UUID] | None) -> dict[UUID, int]:
@@ -255,7 +269,7 @@ async def rebuild_board(
         scores = {str(user_id): points for user_id, points in found.items()}
     else:
         results = await LeaderboardRepository(board.tenant_id).results(period.id, people)
-        scores = {k: v for k, v in _scores(metric, results).items() if v is not None}
+        scores = {k: v for k, v in _scores(board, metric, results).items() if v is not None}
     await store.replace(board_key(board.id, period.id), scores)
     await store.update({}, announce={board.id: None})  # anyone's entry may have moved
     return len(scores)
@@ -324,9 +338,7 @@ async def refresh_after_recompute(
                 continue
             score = metric.score(_as_rows((results or {}).get((user_id, period), [])))
             key = board_key(board.id, period)
-            updates.setdefault(key, {})[str(user_id)] = (
-                None if score is None else metric.exact(score)
-            )
+            updates.setdefault(key, {})[str(user_id)] = _exact(board, metric, user_id, score)
             written.add(str(user_id))
         if written:
             changed[board.id] = written

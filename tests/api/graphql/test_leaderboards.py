@@ -207,6 +207,37 @@ async def test_given_a_flushed_redis_then_rebuild_restores_every_board(api: Api,
     assert after == before
 
 
+async def test_given_a_score_too_large_to_rank_exactly_then_that_person_alone_is_left_off(
+    api: Api, redis: Redis
+):
+    # 95 trillion of bookings is 9.5e15 cents, beyond a double's exact integers: that one
+    # score failed the whole board's fill (createLeaderboard answered an error naming metric
+    # with the board stored), podium rebuild-cache, and the workers' update of everyone in
+    # the batch
+    w = await world()
+    period = h.this_period()
+    await h.deal(w["t"], w["ana"], "ana-huge", "95000000000000", period.start)
+    await h.recompute(w["t"], w["ana"], period.id)
+
+    created = await create(api, w)
+
+    assert created["__typename"] == "Leaderboard", created
+    board = (await api.as_(w["t"], w["ben"]).gql(BOARD, {"id": created["id"]}))["data"]
+    assert sorted(ranks(board["leaderboard"])) == [
+        (1, "Ben", "20000.00"), (1, "Cy", "20000.00"), (3, "Dee", "5000.00")
+    ]  # fmt: skip
+    assert await rebuild_all(store=BoardStore(redis), tenant_id=w["t"].id) == {"Bookings": 3}
+    # a batch of ana and ben: ben moves, ana stays off
+    await h.deal(w["t"], w["ben"], "ben-2", "1000", period.start)
+    await h.recompute(w["t"], w["ben"], period.id)
+    pairs = [(w["ana"].id, period.id), (w["ben"].id, period.id)]
+    assert await update_leaderboards_of({"redis": redis}, tenant_id=w["t"].id, pairs=pairs) == 1
+    board = (await api.as_(w["t"], w["ben"]).gql(BOARD, {"id": created["id"]}))["data"]
+    assert ranks(board["leaderboard"]) == [
+        (1, "Ben", "21000.00"), (2, "Cy", "20000.00"), (3, "Dee", "5000.00")
+    ]  # fmt: skip
+
+
 async def test_given_bad_input_then_a_user_error_names_the_field_and_nothing_is_stored(
     api: Api, redis: Redis
 ):
