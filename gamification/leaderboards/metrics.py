@@ -5,7 +5,8 @@ Metrics, as `createLeaderboard` and the CLI take them:
   ``<measure>``              the measure's total (money in the plan's currency, or a count)
   ``attainment:<measure>``   the measure's attainment (total / quota)
   ``count:<measure>``        how many transactions the measure credited
-  ``earnings``               the period's earnings (every plan's total)
+  ``earnings``               the period's earnings (every plan's total in the tenant's
+                             currency)
   ``xp``                     the XP earned in the period (the levels ledger: the entries
                              written in the period that stand, `levels.service.xp_earned`)
 
@@ -59,16 +60,22 @@ class Metric:
         """XP is read from the levels ledger, not from period results (`score`)."""
         return self.kind == "xp"
 
-    def score(self, results: Iterable[Mapping[str, Any]]) -> Decimal | None:
+    def score(
+        self, results: Iterable[Mapping[str, Any]], *, currency: str | None = None
+    ) -> Decimal | None:
         """The person's score of their period results (each an earnings result as stored:
-        ``total``, ``status`` and ``measures`` with exact decimal strings); None when no
-        result carries the metric (the person is not on the board). Not for XP
-        (`from_ledger`)."""
+        ``total``, ``status``, ``currency`` and ``measures`` with exact decimal strings);
+        None when no result carries the metric (the person is not on the board). Not for XP
+        (`from_ledger`). ``currency``: the tenant's; earnings count only the results in it
+        (like the contests' earnings: a board compares like with like and converts nothing,
+        so a plan paying dollars is not ranked as euros)."""
         if self.from_ledger:
             raise ValueError("an XP board reads the levels ledger, not period results")
         found: Decimal | None = None
         for result in results:
             if result.get("status") != "ok":
+                continue
+            if self.is_money and currency is not None and result.get("currency") != currency:
                 continue
             if self.kind == "earnings":
                 value: Decimal | None = Decimal(str(result["total"]))

@@ -73,7 +73,7 @@ class LeaderboardRepository:
         query = EarningsResult.filter(tenant_id=self.tenant_id, period=period)
         if user_ids is not None:
             query = query.filter(user_id__in=list(user_ids))
-        rows = await query.values("user_id", "status", "total", "measures")
+        rows = await query.values("user_id", "status", "total", "currency", "measures")
         out: dict[UUID, list[dict[str, Any]]] = {}
         for row in rows:
             out.setdefault(row["user_id"], []).append(row)

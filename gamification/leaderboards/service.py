@@ -189,10 +189,13 @@ def _exact(board: Leaderboard, metric: Metric, user_id: UUID, score: Decimal | N
 
 
 def _scores(
-    board: Leaderboard, metric: Metric, results: Mapping[UUID, Sequence[Mapping[str, Any]]]
+    board: Leaderboard,
+    metric: Metric,
+    results: Mapping[UUID, Sequence[Mapping[str, Any]]],
+    currency: str,
 ) -> dict[str, int | None]:
     return {
-        str(user_id): _exact(board, metric, user_id, metric.score(rows))
+        str(user_id): _exact(board, metric, user_id, metric.score(rows, currency=currency))
         for user_id, rows in results.items()
     }
 
@@ -269,7 +272,10 @@ async def rebuild_board(
         scores = {str(user_id): points for user_id, points in found.items()}
     else:
         results = await LeaderboardRepository(board.tenant_id).results(period.id, people)
-        scores = {k: v for k, v in _scores(board, metric, results).items() if v is not None}
+        currency = (await get_tenant(board.tenant_id)).currency
+        scores = {
+            k: v for k, v in _scores(board, metric, results, currency).items() if v is not None
+        }
     await store.replace(board_key(board.id, period.id), scores)
     await store.update({}, announce={board.id: None})  # anyone's entry may have moved
     return len(scores)
@@ -288,7 +294,7 @@ def _as_rows(results: Sequence[Any]) -> list[dict[str, Any]]:
     return [
         r if isinstance(r, Mapping)
         else {"status": str(getattr(r.status, "value", r.status)), "total": r.total,
-              "measures": r.measures}
+              "currency": r.currency, "measures": r.measures}
         for r in results
     ]  # fmt: skip
 
@@ -325,6 +331,7 @@ async def refresh_after_recompute(
     updates, changed = await _xp_updates(
         boards, scopes, list(dict.fromkeys(user_id for user_id, _ in pairs))
     )
+    currency = (await get_tenant(tenant_id)).currency
     for board in boards:
         metric = stored_metric(board.metric)
         if metric.from_ledger:
@@ -336,7 +343,9 @@ async def refresh_after_recompute(
                 continue
             if scope is not None and user_id not in scope:
                 continue
-            score = metric.score(_as_rows((results or {}).get((user_id, period), [])))
+            score = metric.score(
+                _as_rows((results or {}).get((user_id, period), [])), currency=currency
+            )
             key = board_key(board.id, period)
             updates.setdefault(key, {})[str(user_id)] = _exact(board, metric, user_id, score)
             written.add(str(user_id))

@@ -14,6 +14,7 @@ from graphql import print_ast
 from redis.asyncio import Redis
 
 from domain.crm.models import Transaction
+from domain.earnings.models import EarningsResult
 from domain.kit.periods import Period
 from domain.notifications.models import Notification, NotificationKind
 from domain.notifications.texts import period_text
@@ -28,6 +29,7 @@ from gamification.levels.service import grant_xp, reverse_xp
 from tests.api.graphql import helpers as h
 from tests.api.graphql.helpers import Api
 from tests.api.graphql.test_contract import operation_document
+from tests.domain.notifications.plans import AE_PLAN
 from workers.realtime import AFTER_RECOMPUTE, realtime_startup
 from workers.tasks.leaderboards import update_leaderboards, update_leaderboards_of
 
@@ -349,6 +351,37 @@ async def test_given_an_earnings_board_then_reps_see_only_their_own_unless_allow
     with tenants_read_once():
         board = (await api.as_(w["t"], w["ben"]).gql(BOARD, {"id": created["id"]}))["data"]
     assert all(e["score"] is not None for e in board["leaderboard"]["entries"])
+
+
+async def test_given_earnings_in_another_currency_then_an_earnings_board_ranks_the_tenants_only(
+    api: Api, redis: Redis
+):
+    # a partner on a plan in dollars earned 3,000.00 USD: ranked as if 3,000.00 EUR, above
+    # everyone (the demo's US partners ranked 2nd and 3rd among the euro earners); as the
+    # contests' earnings metric, the board compares like with like and converts nothing
+    w = await world()
+    period = h.this_period()
+    dollars = await h.publish(
+        w["t"], AE_PLAN.replace("id: ae\n", "id: ae-us\n").replace("EUR", "USD"),
+        effective_from=period.start,
+    )  # fmt: skip
+    eve = await h.person(w["t"], "eve", manager=w["south"])
+    await h.assign(w["t"], dollars, eve, period.start)
+    await h.quota(w["t"], eve, period.id, "40000")
+    await h.deal(w["t"], eve, "eve-1", "50000", period.start, currency="USD")
+    await h.recompute(w["t"], eve, period.id)
+    assert [r.currency for r in await EarningsResult.filter(user_id=eve.id)] == ["USD"]
+
+    created = await create(api, w, name="Earnings", metric="earnings")
+    board = (await api.as_(w["t"], w["admin"]).gql(BOARD, {"id": created["id"]}))["data"]
+    names = [name for _, name, _ in ranks(board["leaderboard"])]
+    assert "Eve" not in names
+    assert names[0] == "Ana"
+
+    ctx: dict[str, Any] = {"redis": redis}
+    await update_leaderboards_of(ctx, tenant_id=w["t"].id, pairs=[(eve.id, period.id)])
+    board = (await api.as_(w["t"], w["admin"]).gql(BOARD, {"id": created["id"]}))["data"]
+    assert "Eve" not in [name for _, name, _ in ranks(board["leaderboard"])]
 
 
 async def test_given_hostile_arguments_then_clear_errors_never_a_500(api: Api, redis: Redis):
