@@ -22,7 +22,7 @@ from domain.kit.expressions import (
     evaluate_safely,
 )
 from domain.kit.periods import parse_period
-from domain.kit.text import blank
+from domain.kit.text import blank, name_problem
 from domain.notifications.models import NotificationKind, NotificationSent
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.service import (
@@ -96,6 +96,8 @@ async def create_badge(
     tenant_id = viewer.tenant_id
     if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise BadgeRuleError("a badge needs a name of 1 to 100 characters", field="name")
+    if problem := name_problem(name):
+        raise BadgeRuleError(problem, field="name")
     if not isinstance(rule, str) or len(description) > 500 or len(icon) > 100:
         raise BadgeRuleError(
             "description up to 500, icon up to 100 characters", field="description"

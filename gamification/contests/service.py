@@ -18,7 +18,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import InvalidInput
 from domain.kit.money import is_currency, round_money, unpadded
 from domain.kit.periods import check_day, period_containing
-from domain.kit.text import blank
+from domain.kit.text import blank, name_problem
 from domain.notifications.models import NotificationKind
 from domain.notifications.service import Event
 from domain.org.models import Role, User
@@ -187,6 +187,8 @@ async def launch_contest(
         raise ContestError("only managers and admins launch contests", field="input")
     if blank(name) or len(name.strip()) > MAX_NAME:
         raise ContestError(f"a name of 1 to {MAX_NAME} characters", field="name")
+    if problem := name_problem(name.strip()):
+        raise ContestError(problem, field="name")
     if scorer_of(metric) is None:
         known = ", ".join(KNOWN)
         raise ContestError(f"unknown metric {metric[:60]!r} (known: {known})", field="metric")

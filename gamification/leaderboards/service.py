@@ -37,7 +37,7 @@ from domain.kit.clock import utc_now
 from domain.kit.documents import unstorable_text
 from domain.kit.errors import Forbidden, InvalidInput, NotFound
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
-from domain.kit.text import blank
+from domain.kit.text import blank, name_problem
 from domain.notifications.models import NotificationKind
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.texts import render
@@ -101,6 +101,8 @@ async def create_leaderboard(
     clean = (name or "").strip()
     if blank(clean) or len(clean) > MAX_NAME or unstorable_text(clean):
         raise InvalidInput(f"a name of 1 to {MAX_NAME} characters, no NUL", field="name")
+    if problem := name_problem(clean):
+        raise InvalidInput(problem, field="name")
     if period_kind not in PERIOD_KINDS:
         raise InvalidInput(
             f"{period_kind[:20]!r} is not a period kind ({', '.join(PERIOD_KINDS)})",
@@ -126,6 +128,8 @@ async def create_leaderboard(
         group_name = group.strip()
         if not group_name or len(group_name) > MAX_NAME or unstorable_text(group_name):
             raise InvalidInput(f"a group name of 1 to {MAX_NAME} characters, no NUL", field="group")
+        if problem := name_problem(group_name):
+            raise InvalidInput(problem, field="group")
         if not await repository.group_members(group_name):
             raise InvalidInput(f"nobody in this tenant is in a group {group_name!r}", field="group")
     if await repository.named(clean) is not None:

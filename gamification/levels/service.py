@@ -15,7 +15,7 @@ from tortoise import connections
 from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden
 from domain.kit.periods import parse_period
-from domain.kit.text import blank
+from domain.kit.text import blank, name_problem
 from domain.org.models import Role
 from domain.org.viewer import Viewer
 from gamification.definitions import TenantCache
@@ -145,6 +145,8 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
             raise LevelMapError(
                 "a level needs a name of 1 to 100 characters, a reward up to 200", field=where
             )
+        if problem := name_problem(lv.name):
+            raise LevelMapError(problem, field=where)
         if not 0 <= lv.xp_required <= 2**31 - 1 or (
             i and lv.xp_required <= levels[i - 1].xp_required
         ):

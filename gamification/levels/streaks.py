@@ -17,7 +17,7 @@ from domain.kit.clock import utc_now
 from domain.kit.errors import Forbidden
 from domain.kit.expressions import EvaluationError, evaluate_safely
 from domain.kit.periods import period_containing
-from domain.kit.text import blank
+from domain.kit.text import blank, name_problem
 from domain.org.models import Role
 from domain.org.viewer import Viewer
 from gamification.badges.facts import PeriodFacts, env_of, facts_of
@@ -49,6 +49,8 @@ async def create_streak(
     tenant_id = viewer.tenant_id
     if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise LevelMapError("a streak needs a name of 1 to 100 characters", field="name")
+    if problem := name_problem(name):
+        raise LevelMapError(problem, field="name")
     if unit not in UNITS:
         raise LevelMapError(f"unit must be one of {', '.join(UNITS)}", field="unit")
     if period_kind not in PERIOD_KINDS:

@@ -34,7 +34,12 @@ def test_given_text_that_shows_something_then_not_blank(text: str) -> None:
     assert not blank(text)
 
 
-@pytest.mark.parametrize("name", INVISIBLE)
+# a name is one line of every listing (`podium leaderboards list`, the apps): a newline
+# forged a line of the listing, an escape sequence cleared the admin's terminal
+CONTROL = ["Top\n3", "Evil\x1b[2J\x1b[31m", "tab\there", "c\rr", "\x7fdel", "next\x85line"]
+
+
+@pytest.mark.parametrize("name", [*INVISIBLE, *CONTROL])
 async def test_given_an_invisible_name_then_every_definition_refuses_it(db: str, name: str) -> None:
     tenant = await make_tenant(slug="names")
     org = await make_org(tenant=tenant, managers={"mgr": None, "ann": "mgr"})
@@ -77,3 +82,18 @@ async def test_given_an_empty_level_map_then_refused_naming_levels_and_the_map_k
 
     assert caught.value.field == "levels"
     assert await LevelDefinition.filter(tenant_id=tenant.id).count() == 1
+
+
+@pytest.mark.parametrize("group", CONTROL)
+async def test_given_a_group_with_a_control_character_then_refused(db: str, group: str) -> None:
+    tenant = await make_tenant(slug="groups")
+    org = await make_org(tenant=tenant, managers={"mgr": None, "ann": "mgr"})
+    org["ann"].attributes = {"group": group}
+    await org["ann"].save()
+    with pytest.raises(DomainError) as caught:
+        await create_leaderboard(
+            viewer=system_viewer(tenant), name="Closers", metric="earnings",
+            period_kind="month", group=group,
+        )  # fmt: skip
+    assert caught.value.field == "group"
+    assert await Leaderboard.filter(tenant_id=tenant.id).count() == 0
