@@ -33,6 +33,7 @@ from domain.org.viewer import Viewer
 from domain.targets.models import PlanStatus, Target, TargetPlan, TargetStatus
 from domain.targets.repository import TargetRepository
 from domain.targets.service import (
+    check_target_key,
     check_target_measure,
     engine_periods,
     quantum_of,
@@ -94,6 +95,10 @@ async def import_targets(
         # an exported cell's formula quote off (domain/kit/text.py): an export imports back
         row.cells = {column: from_csv_cell(cell.strip()) for column, cell in row.cells.items()}
         key = _text(row, "plan", 100)
+        try:
+            check_target_key(key or "")
+        except InvalidInput as exc:
+            raise row.fail("plan", exc.message) from None
         period = row.required("period")
         try:
             engine_periods(parse_period(period, field="period"), kind)

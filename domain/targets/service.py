@@ -28,6 +28,7 @@ from domain.kit.errors import quoted
 from domain.kit.money import format_plain, minor_units, unpadded
 from domain.kit.numbers import check_decimal
 from domain.kit.periods import PERIOD_KINDS, Period, parse_period, period_containing
+from domain.kit.text import blank, control_character
 from domain.notifications.models import NotificationKind
 from domain.notifications.repository import NewNotification, NotifierRepository
 from domain.notifications.texts import render
@@ -108,12 +109,31 @@ def _check_value(value: Decimal, quantum: Decimal, field: str) -> None:
 QUOTA_KEY_LIMIT = 100  # quotas.measure is VARCHAR(100)
 
 
+def _plain(text: str, field: str) -> None:
+    """A key, measure or breakdown is one line of every listing (`podium targets list`)."""
+    if found := control_character(text):
+        raise InvalidInput(
+            f"contains a control character ({found}): give one line of plain text", field=field
+        )
+
+
+def check_target_key(key: str) -> None:
+    """A plan's key: 1-100 characters that show something, one line of plain text."""
+    if not key or blank(key) or len(key) > 100:
+        raise InvalidInput("a key of 1-100 characters", field="key")
+    _plain(key, "key")
+
+
 def check_target_measure(
     measure: str, breakdown_field: str | None, breakdown_value: str | None
 ) -> None:
     """A measure id, and a breakdown (a transaction field and one of its values) or none,
     whose quota key (``quota_key``) fits the quotas; the error names measure,
     breakdownField or breakdownValue."""
+    _plain(measure, "measure")
+    for text, field in ((breakdown_field, "breakdownField"), (breakdown_value, "breakdownValue")):
+        if text is not None:
+            _plain(text, field)
     if not measure or len(measure) > QUOTA_KEY_LIMIT or "[" in measure:
         raise InvalidInput(
             f"a measure id of 1-{QUOTA_KEY_LIMIT} characters, without [", field="measure"
@@ -201,8 +221,7 @@ async def create_target_plan(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins create target plans", field="key")
     key = key.strip()
-    if not key or len(key) > 100:
-        raise InvalidInput("a key of 1-100 characters", field="key")
+    check_target_key(key)
     measure = measure.strip()
     if breakdown_field is not None:
         breakdown_field = breakdown_field.strip()

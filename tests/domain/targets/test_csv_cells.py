@@ -7,6 +7,9 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
+from domain.kit.errors import DataError
 from domain.kit.text import FORMULA_START
 from domain.targets.files import export_targets, import_targets
 from domain.targets.models import Target, TargetPlan
@@ -54,3 +57,23 @@ async def test_given_formula_cells_when_exported_then_quoted_and_the_export_impo
     assert await _plans(tenant.id) == before
     values = await Target.filter(tenant_id=tenant.id).values_list("user__external_id", "value")
     assert sorted(values) == [("'=ben", 40), ("@ana", 60), ("boss", 100)]
+
+
+async def test_given_a_plan_key_or_breakdown_with_a_control_character_then_refused_naming_it(db):
+    # the plan key is one line of `podium targets list`: an escape sequence or a line feed
+    # (inside a quoted cell) reached the admin's terminal as it was
+    tenant = await make_tenant()
+    await make_org(tenant=tenant, managers=ORG)
+    header = "plan,period,measure,currency,rep_id,value,breakdown_field,breakdown_value\n"
+    for row, column in (
+        ('"q\nfake",2027-Q1,bookings,EUR,boss,100,,\n', "plan"),
+        ("q\x1b[2J,2027-Q1,bookings,EUR,boss,100,,\n", "plan"),
+        ("q,2027-Q1,book\x7fings,EUR,boss,100,,\n", "measure"),
+        ("q,2027-Q1,bookings,EUR,boss,100,type,heat\x1bpump\n", "breakdown_value"),
+    ):
+        with pytest.raises(DataError) as caught:
+            await import_targets(
+                viewer=system_viewer(tenant), lines=io.StringIO(header + row).readlines()
+            )
+        assert caught.value.column == column, row
+    assert await TargetPlan.filter(tenant_id=tenant.id).count() == 0

@@ -16,7 +16,13 @@ from domain.org.models import Role
 from domain.plans.models import Quota
 from domain.targets import service
 from domain.targets.errors import AllocationError
-from domain.targets.models import AllocationMethod, PlanStatus, Target, TargetStatus
+from domain.targets.models import (
+    AllocationMethod,
+    PlanStatus,
+    Target,
+    TargetPlan,
+    TargetStatus,
+)
 from domain.targets.service import Allocation
 from tests.domain.builders import (
     assign,
@@ -386,6 +392,33 @@ async def test_given_bad_plans_when_created_or_published_then_error_names_field(
         await service.publish(viewer=admin, plan_id=plan.id)
     assert closed.value.field == "period"
     assert await Quota.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"key": "q\nfake line"}, "key"),
+        ({"key": "Evil\x1b[2J"}, "key"),
+        ({"key": "\u202e\u200b"}, "key"),  # shows nothing
+        ({"measure": "book\tings"}, "measure"),
+        ({"breakdown_field": "ty\npe", "breakdown_value": "heat_pump"}, "breakdownField"),
+        ({"breakdown_field": "type", "breakdown_value": "heat\x1bpump"}, "breakdownValue"),
+    ],
+)
+async def test_given_a_key_or_measure_with_control_characters_then_refused_naming_it(
+    db: str, fields, field
+):
+    # a plan key is one line of `podium targets list` (and --plan on the command line): a
+    # newline forged a line of the listing, an escape sequence reached the admin's terminal
+    _, org, admin, _, _ = await _setup()
+    args = {
+        "key": "q5", "period": "2026-Q4", "measure": "bookings", "amount": Decimal(1),
+        "currency": "EUR", "owner_id": org["boss"].id,
+    }  # fmt: skip
+    with pytest.raises(InvalidInput) as caught:
+        await service.create_target_plan(viewer=admin, **(args | fields))
+    assert caught.value.field == field
+    assert await TargetPlan.all().count() == 1  # _setup's
 
 
 async def test_given_last_period_actuals_when_allocated_by_actuals_then_split_in_proportion(
