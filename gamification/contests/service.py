@@ -539,13 +539,15 @@ async def tick(
 async def prize_period(contest: Contest) -> str:
     """Prizes are paid in the tenant's month (in its time zone) in which the contest ended."""
     tenant = await Tenant.get(id=contest.tenant_id)
-    ended = contest.ends_at.astimezone(ZoneInfo(tenant.time_zone or "UTC"))
-    return period_containing(ended.date(), "month").id
+    return _month_of(contest.ends_at, tenant.time_zone)
 
 
-def notification_events(moved: list[tuple[Contest, str]]) -> list[Event]:
+def notification_events(
+    moved: list[tuple[Contest, str]], *, time_zone: str | None = None
+) -> list[Event]:
     """Started and ended: every participant; won: every winner. Hidden contests tell nobody.
-    The sent record (contest id and kind) makes each one once."""
+    The sent record (contest id and kind) makes each one once. ``time_zone``: the tenant's,
+    whose month the contest ended in (`prize_period`)."""
     kinds = {
         "started": NotificationKind.CONTEST_STARTED,
         "ended": NotificationKind.CONTEST_ENDED,
@@ -555,7 +557,7 @@ def notification_events(moved: list[tuple[Contest, str]]) -> list[Event]:
     for contest, what in moved:
         if contest.hidden:
             continue
-        period = _month_of(contest.ends_at)
+        period = _month_of(contest.ends_at, time_zone)
         key = f"{contest.id}:{what}"
         if what == "won":
             for w in (contest.results or {}).get("winners", []):
@@ -575,8 +577,11 @@ def notification_events(moved: list[tuple[Contest, str]]) -> list[Event]:
     return list({(e.user_id, e.key): e for e in events}.values())
 
 
-def _month_of(at: datetime) -> str:
-    return period_containing(at.date(), "month").id
+def _month_of(ends_at: datetime, time_zone: str | None) -> str:
+    """The month, in the tenant's time zone, of a window's last instant: the window ends
+    before ``ends_at`` (a window up to 1 November 00:00 is October's, whatever the zone)."""
+    last = (ends_at - timedelta(microseconds=1)).astimezone(ZoneInfo(time_zone or "UTC"))
+    return period_containing(last.date(), "month").id
 
 
 async def _may_see(viewer: Viewer, contest: Contest, subtree: set[str] | None) -> bool:

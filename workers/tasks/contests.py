@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from domain.kit.clock import utc_now
 from domain.notifications.push import PushSender
 from domain.notifications.service import notify_events
+from domain.tenants.repository import get_tenant
 from gamification.contests import service
 from gamification.contests.models import Contest, ContestStatus
 from gamification.leaderboards.service import refresh_xp_boards
@@ -47,8 +48,9 @@ async def advance_contests(ctx: dict[str, Any]) -> int:
             by_tenant.setdefault(contest.tenant_id, []).append((contest, what))
         pushes = []
         for tenant_id, items in by_tenant.items():
+            zone = (await get_tenant(tenant_id)).time_zone
             notified = await notify_events(
-                tenant_id=tenant_id, events=service.notification_events(items)
+                tenant_id=tenant_id, events=service.notification_events(items, time_zone=zone)
             )
             pushes += notified.pushes
     # the XP of the places (and of badge prizes) moves the XP boards once committed

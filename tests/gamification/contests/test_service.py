@@ -206,6 +206,23 @@ async def test_given_a_window_of_local_days_then_the_deals_of_those_days_count(z
         assert scores[str(org["ann"].id)] == expected, metric
 
 
+async def test_given_a_window_ending_at_local_midnight_then_prizes_paid_in_its_last_month():
+    # October in Berlin ends at 1 November 00:00 (31 October 23:00 UTC): the prizes of an
+    # October contest belong to October, not to November (they were paid in November, and
+    # its notifications said October: the month of the end in UTC)
+    tenant, org = await _org()
+    tenant.time_zone = "Europe/Berlin"
+    await tenant.save()
+    contest = await _launch(
+        viewer_of(org["mgr"]),
+        starts_at=datetime.fromisoformat("2026-10-01T00:00:00+02:00"),
+        ends_at=datetime.fromisoformat("2026-11-01T00:00:00+01:00"),
+    )
+    assert await service.prize_period(contest) == "2026-10"
+    events = service.notification_events([(contest, "ended")], time_zone=tenant.time_zone)
+    assert {e.period for e in events} == {"2026-10"}
+
+
 async def _deals_recomputed(org: Any) -> None:
     """AE_PLAN (a tiered commission and a 1% spiff, both on bookings) for ann and bob, and
     their October deals: inside the window ann 1000 + 200, bob 1100; outside, ann 5000."""
