@@ -126,3 +126,34 @@ async def test_given_a_hostile_contest_then_refused_by_name(api: Api, fields: di
         "target",
     ) or ("input" in said)
     assert await Contest.all().count() == 0
+
+
+@pytest.mark.parametrize("first", [-1, -1000, 501])
+async def test_given_a_contest_standings_page_out_of_range_then_refused_naming_first(
+    api: Api, first: int
+):
+    # a board's entries(first: -1) and badges(first: -1) are refused; a contest's standings
+    # answered [] for any negative page and cut any page above 500 without a word
+    t, admin = await admin_of_acme()
+    ana = await User.get(tenant_id=t.id, external_id="ana")
+    period = h.this_period()
+    launched = await api.as_(t, admin).gql(
+        """mutation($input: LaunchContestInput!) { launchContest(input: $input) {
+          __typename ... on Contest { id } } }""",
+        {"input": {
+            "repIds": [str(ana.id)], "name": "Sprint", "metric": "deal_count",
+            "startsAt": f"{period.end.isoformat()}T00:00:00Z",
+            "endsAt": f"{period.end.isoformat()}T23:00:00Z",
+            "prizes": [{"rank": 1, "description": "first", "amount": "100", "currency": "EUR"}],
+        }},
+    )  # fmt: skip
+    contest_id = launched["data"]["launchContest"]["id"]
+
+    result = await api.as_(t, admin).gql(
+        "query($id: ID!, $first: Int!) { contest(id: $id) { standings(first: $first) { rank } } }",
+        {"id": contest_id, "first": first},
+    )
+
+    assert [(e["extensions"]["code"], e["extensions"].get("field")) for e in result["errors"]] == [
+        ("BAD_USER_INPUT", "first")
+    ]

@@ -10,10 +10,13 @@ from strawberry.types import Info
 
 from api.graphql.gamification.leaderboards.types import Competitor
 from api.graphql.money import Money, money
+from domain.kit.errors import InvalidInput
 from domain.org.models import User
 from gamification.contests import rules, service
 from gamification.contests.models import Contest as StoredContest
 from gamification.contests.models import ContestStatus as StoredStatus
+
+MAX_STANDINGS = 500  # a page of standings
 
 
 @strawberry.enum
@@ -126,7 +129,9 @@ class Contest:
 
     @strawberry.field(description="Best first; frozen once awarded.")
     async def standings(self, info: Info[Any, None], first: int = 20) -> list[ContestStanding]:
-        placed = (await service.current_standings(self.stored))[: max(0, min(first, 500))]
+        if not 0 <= first <= MAX_STANDINGS:
+            raise InvalidInput(f"first must be 0 to {MAX_STANDINGS}", field="first")
+        placed = (await service.current_standings(self.stored))[:first]
         people = await _people(info, [p.key for p in placed])
         teams = self.stored.format == rules.Format.TEAMS
         return [
