@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
@@ -20,6 +21,7 @@ from domain.kit.periods import period_containing
 from domain.kit.text import blank, name_problem
 from domain.org.models import Role
 from domain.org.viewer import Viewer
+from domain.tenants.repository import get_tenant
 from gamification.badges.facts import PeriodFacts, env_of, facts_of
 from gamification.badges.service import compile_rule
 from gamification.levels.errors import LevelMapError
@@ -85,7 +87,9 @@ def _holds(rule: Any, facts: PeriodFacts) -> bool:
 async def streaks_of(
     *, tenant_id: UUID, user_id: UUID, today: date | None = None
 ) -> list[StreakView]:
-    today = today or utc_now().date()
+    if today is None:  # the tenant's day: a deal's date, and the day under way, are its
+        zone = (await get_tenant(tenant_id)).time_zone or "UTC"
+        today = utc_now().astimezone(ZoneInfo(zone)).date()
     out = []
     for definition in await StreakDefinition.filter(tenant_id=tenant_id).order_by("name"):
         rule = compile_rule(definition.rule)

@@ -130,3 +130,25 @@ def test_given_a_streak_rule_failing_for_a_unit_then_that_unit_does_not_meet_it(
 
     assert _holds(rule, PeriodFacts()) is False
     assert _holds(rule, PeriodFacts(counts={"bookings": Decimal(2)})) is True
+
+
+async def test_given_a_day_streak_then_today_is_the_tenants_day(db, monkeypatch) -> None:
+    # Friday 20:00 in Chicago is Saturday 02:00 UTC: the streak took Saturday for today, so
+    # Friday, still under way there and without a deal yet, counted as a day missed and the
+    # four days' streak showed 0 every evening
+    from datetime import UTC, datetime
+
+    from gamification.levels import streaks
+
+    tenant = await make_tenant(time_zone="America/Chicago")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    for day in (9, 10, 11, 12):  # Monday 9 to Thursday 12 November 2026
+        await make_transaction(rep=ana, external_id=f"d{day}", amount="10", on=f"2026-11-{day:02d}")
+    await streaks.create_streak(
+        viewer=system_viewer(tenant), name="Daily deal", rule="deals >= 1", unit="workday"
+    )
+    monkeypatch.setattr(streaks, "utc_now", lambda: datetime(2026, 11, 14, 2, tzinfo=UTC))
+
+    [found] = await streaks.streaks_of(tenant_id=tenant.id, user_id=ana.id)
+
+    assert (found.current, found.longest) == (4, 4)
