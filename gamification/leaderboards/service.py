@@ -110,6 +110,16 @@ async def create_leaderboard(
         )
     repository = LeaderboardRepository(viewer.tenant_id)
     parsed = parse_metric(metric, measures=await repository.measures())
+    if not parsed.from_ledger:
+        settings = (await get_tenant(viewer.tenant_id)).settings or {}
+        stored = settings.get("period_kind", "month")
+        if period_kind != stored:
+            # results are stored by the engine's period: a board of another kind finds none
+            raise InvalidInput(
+                f"the tenant's results are stored by {stored}: a board of {parsed.text} ranks "
+                f"a {stored} (an xp board ranks any period)",
+                field="periodKind",
+            )
     team: UUID | None = None
     if team_id is not None:
         team = _uuid(team_id, "teamId")

@@ -268,6 +268,22 @@ async def test_given_bad_input_then_a_user_error_names_the_field_and_nothing_is_
     assert await Leaderboard.all().count() == 1
 
 
+async def test_given_a_quarter_board_of_monthly_results_then_refused_naming_period_kind(
+    api: Api, redis: Redis
+):
+    # the results are stored by month: a quarter's (or a year's) board of bookings found no
+    # result of its period and stayed empty for ever, rebuilt or not; an XP board reads the
+    # ledger by day and ranks any period
+    w = await world()
+    for metric in ("bookings", "attainment:bookings", "count:bookings", "earnings"):
+        for kind in ("quarter", "year"):
+            refused = await create(api, w, name=f"{metric} {kind}", metric=metric, periodKind=kind)
+            assert (refused["__typename"], refused["field"]) == ("UserError", "periodKind")
+    assert await Leaderboard.all().count() == 0
+    xp = await create(api, w, name="XP this quarter", metric="xp", periodKind="quarter")
+    assert xp["__typename"] == "Leaderboard"
+
+
 async def test_given_a_rep_when_creating_then_forbidden(api: Api, redis: Redis):
     w = await world()
     variables = {"input": {"name": "Mine", "metric": "bookings", "periodKind": "month"}}
