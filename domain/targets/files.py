@@ -142,6 +142,8 @@ async def import_targets(
         group.append(line)
     trees = {key: _tree(group, file) for key, group in plans.items()}
     today = tenant_today(tenant.time_zone)
+    for key in sorted(plans):  # one order, so two imports cannot wait for each other
+        await TargetRepository(viewer).lock_key(key)
     for group in plans.values():
         await _check_revision(viewer, group[0], today, file)
     written = []

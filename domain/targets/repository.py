@@ -38,6 +38,14 @@ class TargetRepository:
         found = await TargetPlan.filter(tenant_id=self.tenant_id, id__in=list(plan_ids))
         return {p.id: p for p in found}
 
+    async def lock_key(self, key: str) -> None:
+        """Until the transaction ends, whoever writes a version of this plan key waits for
+        the others (two double-submitted creations, revisions or imports of one key)."""
+        await connections.get("default").execute_query(
+            "SELECT pg_advisory_xact_lock(hashtext('target_plan:' || $1::text || ':' || $2))",
+            [str(self.tenant_id), key],
+        )
+
     async def latest_version(self, key: str) -> int:
         found = (
             await TargetPlan.filter(tenant_id=self.tenant_id, key=key).order_by("-version").first()

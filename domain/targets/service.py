@@ -232,6 +232,7 @@ async def create_target_plan(
     quantum = quantum_of(currency)
     _check_value(amount, quantum, "amount")
     repo = TargetRepository(viewer)
+    await repo.lock_key(key)
     if await repo.latest_version(key):
         raise Conflict(f"target plan {key!r} exists: revise it instead", field="key")
     owner = await UserRepository(viewer).get(owner_id, field="ownerId")
@@ -810,6 +811,12 @@ async def revise(
     quantum = quantum_of(old.currency)
     if amount is not None:
         _check_value(amount, quantum, "amount")
+    await repo.lock_key(old.key)
+    if await repo.latest_version(old.key) != old.version:
+        raise Conflict(
+            f"target plan {old.key!r} has a newer version than v{old.version} already",
+            field="planId",
+        )
     plan = await TargetPlan.create(
         tenant_id=viewer.tenant_id,
         key=old.key,

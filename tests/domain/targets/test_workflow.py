@@ -649,3 +649,45 @@ async def test_given_breakdown_actuals_in_two_currencies_or_a_count_when_split_t
         await service.allocate(viewer=boss, target_id=in_euros.id, method=AllocationMethod.ACTUALS)
     assert no_rate.value.field == "method"
     assert "no FX rate from CHF to EUR" in no_rate.value.message
+
+
+async def test_given_concurrent_double_submits_then_one_plan_and_the_rest_refused(db: str):
+    # two createTargetPlan (a double click) both passed the 'exists' check: the second's
+    # insert hit the unique version and answered a 500; two revisions of the same published
+    # version likewise
+    import asyncio
+
+    from tortoise.transactions import in_transaction
+
+    from domain.kit.errors import DomainError
+
+    _, org, admin, plan, root = await _setup()
+
+    async def once(step):
+        try:
+            async with in_transaction():
+                return await step()
+        except DomainError as exc:
+            return exc
+
+    def create():
+        return service.create_target_plan(
+            viewer=admin, key="twice", period="2026-Q4", measure="bookings",
+            amount=Decimal(10), currency="EUR", owner_id=org["boss"].id,
+        )  # fmt: skip
+
+    outcomes = await asyncio.gather(*(once(create) for _ in range(6)))
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert len(refused) == 5
+    assert {(o.code, o.field) for o in refused} == {("conflict", "key")}
+    assert await TargetPlan.filter(key="twice").count() == 1
+
+    await _allocated_and_validated(org, admin, plan, root)
+    await service.publish(viewer=admin, plan_id=plan.id)
+    outcomes = await asyncio.gather(
+        *(once(lambda: service.revise(viewer=admin, plan_id=plan.id)) for _ in range(4))
+    )
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert len(refused) == 3
+    assert {o.field for o in refused} == {"planId"}
+    assert await TargetPlan.filter(key="q4").count() == 2
