@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from tortoise import connections
+
 T = TypeVar("T")
 
 # Five seconds: one read of each definition per tenant and worker every five seconds instead
@@ -50,3 +52,13 @@ class TenantCache(Generic[T]):
             self._kept.clear()
         else:
             self._kept.pop(tenant_id, None)
+
+
+async def lock_name(tenant_id: UUID, kind: str, name: str) -> None:
+    """Until the transaction ends, whoever defines a ``kind`` (badge, streak, board) named
+    ``name`` in the tenant waits for the others: the 'exists already' check then sees a
+    double submit's first definition, rather than both inserting (a unique name's error)."""
+    await connections.get("default").execute_query(
+        "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2::text || ':' || $3))",
+        [kind, str(tenant_id), name],
+    )

@@ -49,7 +49,7 @@ from gamification.badges.facts import (
     facts_of,
 )
 from gamification.badges.models import BadgeAward, BadgeDefinition
-from gamification.definitions import TenantCache
+from gamification.definitions import TenantCache, lock_name
 from gamification.levels.rules import Level
 from gamification.levels.service import (
     LEVEL_MAPS,
@@ -106,6 +106,7 @@ async def create_badge(
         compile_rule(rule, new=True)
     if isinstance(xp, bool) or not isinstance(xp, int) or not 0 <= xp <= 1_000_000:
         raise BadgeRuleError("xp must be a whole number from 0 to 1000000", field="xp")
+    await lock_name(tenant_id, "badge", name)
     if await BadgeDefinition.filter(tenant_id=tenant_id, name=name).exists():
         raise BadgeRuleError(f"a badge named {name!r} exists already", field="name")
     badge = await BadgeDefinition.create(

@@ -46,7 +46,7 @@ from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
 from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant
-from gamification.definitions import TenantCache
+from gamification.definitions import TenantCache, lock_name
 from gamification.leaderboards.errors import DuplicateBoard
 from gamification.leaderboards.metrics import Metric, ScoreTooLarge, parse_metric, stored_metric
 from gamification.leaderboards.models import Leaderboard
@@ -142,6 +142,7 @@ async def create_leaderboard(
             raise InvalidInput(problem, field="group")
         if not await repository.group_members(group_name):
             raise InvalidInput(f"nobody in this tenant is in a group {group_name!r}", field="group")
+    await lock_name(viewer.tenant_id, "leaderboard", clean)
     if await repository.named(clean) is not None:
         raise DuplicateBoard(f"a board named {clean!r} exists already", field="name")
     board = await Leaderboard.create(

@@ -24,6 +24,7 @@ from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 from gamification.badges.facts import PeriodFacts, env_of, facts_of
 from gamification.badges.service import compile_rule
+from gamification.definitions import lock_name
 from gamification.levels.errors import LevelMapError
 from gamification.levels.models import Holiday, StreakDefinition
 from gamification.levels.rules import Streak, streak_of, working_days
@@ -60,6 +61,7 @@ async def create_streak(
             f"periodKind must be one of {', '.join(PERIOD_KINDS)}", field="periodKind"
         )
     compile_rule(rule, new=True)
+    await lock_name(tenant_id, "streak", name)
     if await StreakDefinition.filter(tenant_id=tenant_id, name=name).exists():
         raise LevelMapError(f"a streak named {name!r} exists already", field="name")
     return await StreakDefinition.create(

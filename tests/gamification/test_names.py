@@ -97,3 +97,39 @@ async def test_given_a_group_with_a_control_character_then_refused(db: str, grou
         )  # fmt: skip
     assert caught.value.field == "group"
     assert await Leaderboard.filter(tenant_id=tenant.id).count() == 0
+
+
+async def test_given_concurrent_definitions_of_one_name_then_one_and_the_rest_refused(
+    db: str,
+) -> None:
+    # a double-submitted createBadge, createStreak or createLeaderboard: every one passed
+    # the 'exists already' check and all but one answered a 500 (the unique name's
+    # IntegrityError)
+    import asyncio
+
+    from tortoise.transactions import in_transaction
+
+    tenant = await make_tenant(slug="twice")
+    system = system_viewer(tenant)
+    makers = {
+        BadgeDefinition: lambda: create_badge(viewer=system, name="Twice", rule="deals >= 1"),
+        StreakDefinition: lambda: create_streak(
+            viewer=system, name="Twice", rule="deals >= 1", unit="period"
+        ),
+        Leaderboard: lambda: create_leaderboard(
+            viewer=system, name="Twice", metric="earnings", period_kind="month"
+        ),
+    }
+
+    async def once(make):
+        try:
+            async with in_transaction():
+                return await make()
+        except DomainError as exc:
+            return exc
+
+    for model, make in makers.items():
+        outcomes = await asyncio.gather(*(once(make) for _ in range(6)))
+        refused = [o for o in outcomes if isinstance(o, DomainError)]
+        assert [o.field for o in refused] == ["name"] * 5, model
+        assert await model.filter(tenant_id=tenant.id).count() == 1
