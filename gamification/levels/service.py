@@ -18,7 +18,7 @@ from domain.kit.periods import parse_period
 from domain.kit.text import blank, name_problem
 from domain.org.models import Role
 from domain.org.viewer import Viewer
-from gamification.definitions import TenantCache
+from gamification.definitions import TenantCache, lock_name
 from gamification.levels.errors import LevelMapError, XpError
 from gamification.levels.models import LevelDefinition
 from gamification.levels.rules import Level, LevelStanding, level_of
@@ -151,6 +151,7 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
             i and lv.xp_required <= levels[i - 1].xp_required
         ):
             raise LevelMapError("xpRequired must rise from level to level", field=where)
+    await lock_name(tenant_id, "level_map", "")  # a double submit replaces it in turn
     await LevelDefinition.filter(tenant_id=tenant_id).delete()
     await LevelDefinition.bulk_create(
         [

@@ -152,3 +152,25 @@ async def test_given_a_day_streak_then_today_is_the_tenants_day(db, monkeypatch)
     [found] = await streaks.streaks_of(tenant_id=tenant.id, user_id=ana.id)
 
     assert (found.current, found.longest) == (4, 4)
+
+
+async def test_given_concurrent_level_maps_then_each_replaces_the_map_in_turn(db) -> None:
+    # a double-submitted setLevelMap: both deleted the map, then the second's insert hit
+    # the first's levels (unique number) and answered a 500
+    import asyncio
+
+    from tortoise.transactions import in_transaction
+
+    from gamification.levels.models import LevelDefinition
+
+    tenant = await make_tenant()
+
+    async def once(name: str) -> None:
+        async with in_transaction():
+            await set_level_map(
+                viewer=system_viewer(tenant), levels=[Level(1, name, 0), Level(2, "Pro", 100)]
+            )
+
+    await asyncio.gather(*(once(f"Rookie {i}") for i in range(6)))
+
+    assert await LevelDefinition.filter(tenant_id=tenant.id).count() == 2
