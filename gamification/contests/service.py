@@ -362,12 +362,17 @@ async def award_contest(
     placed = await standings(contest)
     won = await winners(contest, placed)
     source = f"contest:{contest.id}"
+    if contest.hidden:  # test mode: its results are frozen for its launcher, nothing is paid
+        award_badge = grant_xp = award_places = None
+        won_paid: list[rules.Won] = []
+    else:
+        won_paid = won
     if award_places is not None:
         await award_places(
             tenant_id=contest.tenant_id, contest_id=contest.id, period=period,
             places=await places(contest, placed),
         )  # fmt: skip
-    for w in won:
+    for w in won_paid:
         user = UUID(w.key)
         if w.amount is not None and w.currency is not None:
             await grant_reward(
@@ -442,7 +447,7 @@ async def awarded_money_to(*, tenant_id: UUID, user_ids: list[UUID]) -> list[UUI
     rows = await conn.execute_query_dict(
         """
         SELECT c.id FROM contests c
-        WHERE c.tenant_id = $1 AND c.status = $2 AND EXISTS (
+        WHERE c.tenant_id = $1 AND c.status = $2 AND NOT c.hidden AND EXISTS (
             SELECT 1 FROM jsonb_array_elements(c.results -> 'winners') w
             WHERE w ->> 'key' = ANY($3::text[]) AND w ->> 'amount' IS NOT NULL)
         ORDER BY c.id
@@ -458,8 +463,8 @@ async def claw_back_after_reversal(*, contest: Contest) -> list[Reward]:
     difference (once per winner and contest). Only lowered scores count: a late deal that
     raises someone else's score after the award changes nobody's prize."""
     tenant = await Tenant.get(id=contest.tenant_id)
-    if contest.results is None or not claws_back(tenant):
-        return []
+    if contest.results is None or contest.hidden or not claws_back(tenant):
+        return []  # a hidden (test) contest paid nothing
     viewer = Viewer.system(contest.tenant_id, "contests")
     frozen = contest.results["standings"]
     live = {p.key: p.score for p in await standings(contest)}

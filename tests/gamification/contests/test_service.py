@@ -444,6 +444,27 @@ async def test_given_a_hidden_contest_then_only_its_manager_sees_it():
     assert service.notification_events([(contest, "started")]) == []
 
 
+async def test_given_a_hidden_contest_when_awarded_then_it_pays_and_grants_nothing():
+    # a test-mode contest (its launcher alone sees it) wrote real money prizes onto the
+    # winners' statements, XP and place badges, for a contest the winner cannot see
+    _, org = await _org()
+    contest = await _launch(viewer_of(org["mgr"]), hidden=True)
+    deal = await make_transaction(rep=org["ann"], external_id="a", amount="50", on="2026-10-06")
+    xp, badges, places = Recorder(True), Recorder(object()), Recorder([])
+    for at in (START, END, END + timedelta(hours=1)):
+        await service.tick(now=at, award_badge=badges, grant_xp=xp, award_places=places)
+    await contest.refresh_from_db()
+    assert contest.status == ContestStatus.AWARDED
+    assert [w["key"] for w in contest.results["winners"]] == [str(org["ann"].id)]  # shown
+    assert await Reward.all().count() == 0
+    assert xp.calls == badges.calls == places.calls == []
+    deal.deleted = True
+    await deal.save()
+    assert await service.awarded_money_to(tenant_id=org.tenant.id, user_ids=[org["ann"].id]) == []
+    assert await service.claw_back_after_reversal(contest=contest) == []
+    assert await Reward.all().count() == 0
+
+
 async def test_given_a_manager_then_contests_outside_the_subtree_are_not_seen():
     tenant, org = await _org()
     contest = await _launch(system_viewer(tenant), rep_ids=[org["cy"].id])
