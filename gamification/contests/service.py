@@ -12,6 +12,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from domain.audit import service as audit
 from domain.kit.clock import utc_now
@@ -530,13 +531,26 @@ async def tick(
     for c in await Contest.filter(status=ContestStatus.ENDED).select_for_update():
         tenant = await Tenant.get(id=c.tenant_id)
         if c.ends_at + grace(tenant) <= now:
-            await award_contest(
-                contest=c,
-                award_badge=award_badge,
-                grant_xp=grant_xp,
-                period=await (period_of or prize_period)(c),
-                award_places=award_places,
-            )
+            # each award in a savepoint of its own: one that fails is undone and tried
+            # again at the next tick, while every other contest of every tenant moves on
+            try:
+                async with in_transaction():
+                    await award_contest(
+                        contest=c,
+                        award_badge=award_badge,
+                        grant_xp=grant_xp,
+                        period=await (period_of or prize_period)(c),
+                        award_places=award_places,
+                    )
+            except Exception:
+                log.exception(
+                    "contest %s (%r) of tenant %s: its award failed and was undone; it "
+                    "stays ended and is tried again at the next tick",
+                    c.id,
+                    c.name,
+                    c.tenant_id,
+                )
+                continue
             moved.append((c, "won"))
     return moved
 

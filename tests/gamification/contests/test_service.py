@@ -545,3 +545,34 @@ async def test_given_an_end_past_the_dates_podium_accepts_then_refused_naming_en
     assert caught.value.field == "endsAt"
     assert "outside the dates" in caught.value.message
     assert await Contest.all().count() == 0
+
+
+async def test_given_one_award_that_fails_then_the_others_are_awarded_and_it_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    tenant, org = await _org()
+    broken = await _launch(viewer_of(org["mgr"]), name="Broken")
+    fine = await _launch(viewer_of(org["mgr"]), name="Fine")
+    await make_transaction(rep=org["ann"], external_id="a", amount="50", on="2026-10-06")
+    real = service.award_contest
+
+    async def failing(*, contest: Any, **kw: Any) -> Any:
+        done = await real(contest=contest, **kw)
+        if contest.name == "Broken":  # all of its work done, then a failure
+            raise RuntimeError("a failure in one award")
+        return done
+
+    monkeypatch.setattr(service, "award_contest", failing)
+    due = END + timedelta(hours=1)
+    await service.tick(now=START, award_badge=None, grant_xp=None)
+    await service.tick(now=END, award_badge=None, grant_xp=None)
+
+    moved = await service.tick(now=due, award_badge=None, grant_xp=None)
+
+    assert [(c.id, what) for c, what in moved] == [(fine.id, "won")]
+    statuses = {c.name: c.status for c in await Contest.all()}
+    assert statuses == {"Broken": ContestStatus.ENDED, "Fine": ContestStatus.AWARDED}
+    assert await Reward.filter(source_kind="contest_prize").count() == 1  # the fine one's
+    monkeypatch.setattr(service, "award_contest", real)
+    again = await service.tick(now=due, award_badge=None, grant_xp=None)
+    assert [(c.id, what) for c, what in again] == [(broken.id, "won")]
