@@ -95,10 +95,16 @@ def list_invoices(tenant: TenantArg, period: PeriodArg) -> None:
 @statements_app.command("pay")
 def pay(tenant: TenantArg, period: PeriodArg) -> None:
     """Record the period's approved statements as paid (once the money left)."""
-    from payments.statements.service import mark_paid
+    from payments.statements.service import mark_paid, owed_statements
 
     count = _run(tenant, "cli-statements", lambda v: mark_paid(viewer=v, period=period))
     sys.stdout.write(f"{period}: {count} statement(s) marked paid\n")
+    owed = _run(tenant, "cli-statements", lambda v: owed_statements(viewer=v, period=period))
+    if owed:
+        sys.stdout.write(
+            f"{period}: {owed} statement(s) below zero left approved: a balance the payee "
+            "owes, not a payment\n"
+        )
 
 
 @statements_app.command("journal")

@@ -1001,7 +1001,9 @@ async def _disputed(viewer: Viewer, period_id: str, user_ids: Sequence[UUID]) ->
 
 async def mark_paid(*, viewer: Viewer, period: str) -> int:
     """Admins and payout ops: the approved statements in force of ``period`` are paid (what a
-    payout run records once the money left). Audited; returns how many."""
+    payout run records once the money left). Audited; returns how many. One below zero is
+    left approved: it is a balance the payee owes, which no payment settles
+    (`owed_statements`)."""
     _require_finance(viewer, "period")
     period_id = _period_id(period)
     approved = await Statement.filter(
@@ -1009,6 +1011,7 @@ async def mark_paid(*, viewer: Viewer, period: str) -> int:
         period=period_id,
         current=True,
         status=StatementStatus.APPROVED.value,
+        total__gte=0,
     ).select_for_update()
     if approved:
         await Statement.filter(id__in=[s.id for s in approved]).update(
@@ -1026,6 +1029,19 @@ async def mark_paid(*, viewer: Viewer, period: str) -> int:
             ),
         )  # fmt: skip
     return len(approved)
+
+
+async def owed_statements(*, viewer: Viewer, period: str) -> int:
+    """How many approved statements in force of ``period`` are below zero (what the payee
+    owes: `mark_paid` leaves them approved)."""
+    _require_finance(viewer, "period")
+    return await Statement.filter(
+        tenant_id=viewer.tenant_id,
+        period=_period_id(period),
+        current=True,
+        status=StatementStatus.APPROVED.value,
+        total__lt=0,
+    ).count()
 
 
 async def prepare_reopen(*, viewer: Viewer, period: str) -> int:

@@ -15,6 +15,7 @@ from payments.statements.service import (
     approve_statements,
     build_statements,
     mark_paid,
+    owed_statements,
 )
 from payments.statements.texts import describe
 from tests.payments.helpers import D, close, current, deal, lines_of, make_world
@@ -396,3 +397,23 @@ async def test_given_a_build_when_it_runs_then_the_cyclic_collector_is_paused_an
     assert summary.built == 3
     assert during == [False]
     assert gc.isenabled()
+
+
+async def test_given_a_statement_below_zero_when_marked_paid_then_left_approved_as_owed():
+    world = await _closed_october()
+    await build_statements(viewer=world.system, period="2026-10")
+    ann = await current(world, "ann", "2026-10")
+    await add_adjustment(
+        viewer=world.viewer("ops"), rep_id=world["ann"].id, period="2026-10",
+        amount=-(D(ann.total) + D("100")), currency="EUR", reason="a clawed-back deal",
+    )  # fmt: skip
+    await approve_statements(viewer=world.viewer("ops"), period="2026-10")
+
+    paid = await mark_paid(viewer=world.viewer("ops"), period="2026-10")
+
+    statuses = {s.user_id: (s.status, D(s.total)) for s in
+                await Statement.filter(period="2026-10", current=True)}  # fmt: skip
+    assert statuses[world["ann"].id] == ("approved", D("-100.00"))
+    assert paid == len(statuses) - 1
+    assert all(status == "paid" for u, (status, _) in statuses.items() if u != world["ann"].id)
+    assert await owed_statements(viewer=world.viewer("ops"), period="2026-10") == 1
