@@ -5,17 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-from babel import Locale
 from babel.numbers import format_currency
 
 from domain.kit.locales import parse_locale
 from domain.kit.money import round_money
 
-
-def babel_locale(tag: str | None) -> Locale:
-    """'de-DE', 'de_DE' or 'de_DE_EURO' to a Babel locale; unknown tags fall back to English
-    (``domain.kit.locales.parse_locale``)."""
-    return parse_locale(tag)
+# a person's locale tag as a Babel locale (one parser for explanations, money, notifications)
+babel_locale = parse_locale
 
 
 @strawberry.type(description="An amount of money in an ISO 4217 currency.")

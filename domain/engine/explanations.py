@@ -534,10 +534,8 @@ def shown_attainment(attainment: Decimal) -> Decimal:
     return (attainment * 1000).to_integral_value(rounding=ROUND_DOWN) / 1000
 
 
-def babel_locale(tag: str | None) -> Locale:
-    """'de-DE', 'de_DE' or 'de_DE_EURO' to a Babel locale; an unknown tag reads English
-    (``domain.kit.locales.parse_locale``)."""
-    return parse_locale(tag)
+# a person's locale tag as a Babel locale (one parser for explanations, money, notifications)
+babel_locale = parse_locale
 
 
 def language_of(tag: str | None) -> int:

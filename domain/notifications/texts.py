@@ -12,7 +12,6 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 
-from babel import Locale
 from babel.dates import format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 
@@ -336,10 +335,8 @@ TARGET_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def babel_locale(tag: str | None) -> Locale:
-    """'de-DE', 'de_DE' or 'de_DE_EURO' to a Babel locale; unknown tags read English
-    (``domain.kit.locales.parse_locale``)."""
-    return parse_locale(tag)
+# a person's locale tag as a Babel locale (one parser for explanations, money, notifications)
+babel_locale = parse_locale
 
 
 def language_of(tag: str | None) -> str:
