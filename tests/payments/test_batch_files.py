@@ -453,4 +453,4 @@ async def test_given_payout_details_changed_after_approval_then_left_out_of_the_
     assert bob.failure_code == "details_changed"
     content = bytes(done.file_content or b"")
     assert b"GB33BUKB20201555555555" not in content
-    assert bob.reference.encode() not in content
+    assert f"<EndToEndId>{bob.reference}</EndToEndId>".encode() not in content
