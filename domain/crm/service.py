@@ -318,12 +318,14 @@ async def import_fx_rates(
     file: str = "fx.csv",
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Create or update FX rates from ``fx.csv`` (date,currency,quote_currency,rate). A rate
-    converts its currency into a plan's currency from its date until the pair's next rate:
+    """Create or update FX rates from ``fx.csv`` (date,currency,quote_currency,rate; without
+    the quote_currency column, the simulator's date,currency,rate into the tenant's currency).
+    A rate converts its currency into a plan's currency from its date until the pair's next rate:
     the people with transactions it converts (and their team-scope managers) are touched;
     changes to closed periods are late changes, flagged for the next open period."""
     _require_admin(viewer)
-    records = read_fx_records(lines, file)
+    tenant = await get_tenant(viewer.tenant_id)
+    records = read_fx_records(lines, file, default_quote=tenant.currency)
     rows = [(r.date, r.currency, r.quote_currency, r.rate) for r in records]
     repo = CrmRepository(viewer)
     counts, changed = await repo.upsert_fx_rates(rows, progress=progress)

@@ -107,7 +107,12 @@ class _Row:
 
 
 def _rows(
-    lines: Iterable[str], file: str, required: tuple[str, ...], *, extra_columns: bool
+    lines: Iterable[str],
+    file: str,
+    required: tuple[str, ...],
+    *,
+    extra_columns: bool,
+    optional: tuple[str, ...] = (),
 ) -> tuple[list[str], Iterator[_Row]]:
     reader = csv.reader(lines)
     try:
@@ -132,9 +137,10 @@ def _rows(
         if name in seen:
             raise DataError(f"duplicate column {quoted(name)} in header", file=file, row=1)
         seen.add(name)
-        if not extra_columns and name not in required:
+        if not extra_columns and name not in required and name not in optional:
+            expected = ",".join(required) + "".join(f" [,{c}]" for c in optional)
             raise DataError(
-                f"unknown column {quoted(name)} (expected {','.join(required)})", file=file, row=1
+                f"unknown column {quoted(name)} (expected {expected})", file=file, row=1
             )
 
     def rows() -> Iterator[_Row]:
@@ -431,10 +437,17 @@ class FxRecord:
     rate: Decimal
 
 
-def read_fx_records(lines: Iterable[str], file: str = "fx.csv") -> list[FxRecord]:
+def read_fx_records(
+    lines: Iterable[str], file: str = "fx.csv", default_quote: str | None = None
+) -> list[FxRecord]:
     """`podium import fx`'s rows: ``rate`` units of ``quote_currency`` (a plan's currency)
-    buy one unit of ``currency`` from ``date`` until the pair's next rate."""
-    _, rows = _rows(lines, file, FX_IMPORT, extra_columns=False)
+    buy one unit of ``currency`` from ``date`` until the pair's next rate. Without a
+    ``quote_currency`` column (the simulator's ``fx.csv``), every rate is into
+    ``default_quote`` (the tenant's currency); with no default, the column is required."""
+    optional = () if default_quote is None else ("quote_currency",)
+    required = FX_IMPORT if default_quote is None else FX
+    header, rows = _rows(lines, file, required, extra_columns=False, optional=optional)
+    quote_column = "quote_currency" in header
     out: list[FxRecord] = []
     seen: set[tuple[date, str, str]] = set()
     for row in rows:
@@ -442,13 +455,19 @@ def read_fx_records(lines: Iterable[str], file: str = "fx.csv") -> list[FxRecord
         assert day is not None
         pair = []
         for column in ("currency", "quote_currency"):
+            if column == "quote_currency" and not quote_column:
+                assert default_quote is not None
+                pair.append(default_quote)
+                continue
             code = row.required(column)
             if not is_currency(code):
                 raise row.fail(column, f"{quoted(code)} is not an ISO 4217 currency code")
             pair.append(code)
         currency, quote = pair
-        if currency == quote:
+        if currency == quote and quote_column:
             raise row.fail("quote_currency", f"is {currency} too: a rate converts another currency")
+        if currency == quote:
+            raise row.fail("currency", f"is {quote}, the currency the rates convert into")
         if (day, currency, quote) in seen:
             raise row.fail("date", f"second rate for {currency} into {quote} on {day}")
         seen.add((day, currency, quote))

@@ -124,14 +124,51 @@ async def test_given_a_bad_row_then_named_and_nothing_stored(
     assert not await FxRate.exists(tenant_id=tenant.id)
 
 
-async def test_given_the_simulators_columns_then_the_quote_currency_is_asked_for():
+async def test_given_the_simulators_columns_then_each_rate_is_into_the_tenants_currency():
+    """The simulator's fx.csv (date,currency,rate: plan-currency units per unit) imports as
+    it is: its rates convert into the tenant's currency (EUR here)."""
+    tenant, ana, _ = await world()
+
+    async with in_transaction():
+        result = await import_fx_rates(
+            viewer=system_viewer(tenant),
+            lines=["date,currency,rate\n", "2026-11-01,GBP,1.1612\n"],
+        )
+
+    assert (result.inserted, set(result.touched)) == (1, {(ana.id, "2026-11")})
+    stored = await FxRate.get(tenant_id=tenant.id)
+    assert (stored.currency, stored.quote_currency, Decimal(stored.rate)) == (
+        "GBP",
+        "EUR",
+        Decimal("1.1612"),
+    )
+    assert Decimal((await recomputed(tenant, ana)).total) == Decimal("58.06")
+
+
+async def test_given_the_simulators_columns_and_the_tenants_own_currency_then_named():
     tenant = await make_tenant(slug="acme")
 
-    with pytest.raises(DataError, match="missing column.*quote_currency") as refused:
+    with pytest.raises(DataError) as refused:
         async with in_transaction():
             await import_fx_rates(
                 viewer=system_viewer(tenant),
-                lines=["date,currency,rate\n", "2026-11-01,GBP,1.16\n"],
+                lines=["date,currency,rate\n", "2026-11-01,EUR,1\n"],
+            )
+
+    assert (refused.value.row, refused.value.column) == (2, "currency")
+    assert "the currency the rates convert into" in refused.value.message
+    assert not await FxRate.exists(tenant_id=tenant.id)
+
+
+async def test_given_an_unknown_column_then_the_expected_ones_are_named():
+    tenant = await make_tenant(slug="acme")
+
+    with pytest.raises(DataError) as refused:
+        async with in_transaction():
+            await import_fx_rates(
+                viewer=system_viewer(tenant),
+                lines=["date,currency,rate,source\n", "2026-11-01,GBP,1.1,ecb\n"],
             )
 
     assert refused.value.row == 1
+    assert "date,currency,rate [,quote_currency]" in refused.value.message
