@@ -51,6 +51,7 @@ from payments.batches.errors import (
 )
 from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
+from payments.invoices.service import IN_FORCE
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     REFERENCE,
@@ -130,13 +131,17 @@ async def create_batch(
         "SELECT pg_advisory_xact_lock(hashtextextended('payout-batches:' || $1::text, 0))",
         [str(viewer.tenant_id)],
     )
+    # what each statement pays: a partner's, their invoice's payable (fee + VAT −
+    # withholdings, net of credit notes, in the invoice's currency: the statement's); anyone
+    # else's, its total
     rows = await db.execute_query_dict(
-        """
-        SELECT s.id, s.user_id, s.currency, s.total
+        f"""
+        SELECT s.id, s.user_id, s.currency, coalesce(f.payable, s.total) AS amount
         FROM statements s
+        {IN_FORCE}
         LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
         WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
-          AND s.total > 0
+          AND coalesce(f.payable, s.total) > 0
           AND ($3 = 'csv_file' OR d.method IS NULL OR d.method = $3)
           AND ($4::uuid[] IS NULL OR s.user_id = ANY($4::uuid[]))
           AND NOT EXISTS (
@@ -173,7 +178,7 @@ async def create_batch(
         method=method,
         currency=rows[0]["currency"],
         status=BatchStatus.DRAFT,
-        total=sum((Decimal(r["total"]) for r in rows), Decimal(0)),
+        total=sum((Decimal(r["amount"]) for r in rows), Decimal(0)),
         item_count=len(rows),
         created_by=viewer.user_id or viewer.tenant_id,
         created_at=now,
@@ -190,7 +195,7 @@ async def create_batch(
                 user_id=r["user_id"],
                 position=n,
                 reference=f"PB{prefix}-{n + 1}",
-                amount=Decimal(r["total"]),
+                amount=Decimal(r["amount"]),
                 currency=r["currency"],
                 updated_at=now,
             )
