@@ -196,6 +196,33 @@ def _documents(text: str) -> dict[str, list[tuple[str, str, str]]]:
     return out
 
 
+async def test_given_partners_paid_then_the_journal_books_vat_and_withholding_balanced(
+    standin: StripeStandIn,
+):
+    w = await _october()
+    await _stripe(w, standin)
+    args = {"viewer": w.viewer("ops"), "period": "2026-10", "company_code": "1000",
+            "posting_date": date(2026, 11, 3)}  # fmt: skip
+
+    approved = _documents(await journal_csv(**args))  # type: ignore[arg-type]
+    # the fee (430.00: 250 + 80 + 100) and Italy's 55.00 VAT against what is owed: the
+    # payees 456.25, the tax authority the 28.75 withheld
+    assert sorted(approved["A"]) == [
+        ("154000", "55.00", ""), ("176000", "", "28.75"), ("210000", "", "456.25"),
+        ("610000", "430.00", ""),
+    ]  # fmt: skip
+    assert "P" not in approved
+
+    await _pay(w, PayoutMethod.STRIPE)
+
+    paid = _documents(await journal_csv(**args))  # type: ignore[arg-type]
+    assert paid["A"] == approved["A"]
+    assert sorted(paid["P"]) == [("100000", "", "456.25"), ("210000", "456.25", "")]
+    accounts = Accounts(input_vat="1576", withholding="1741")
+    named = _documents(await journal_csv(**args, accounts=accounts))  # type: ignore[arg-type]
+    assert {a for a, _, _ in named["A"]} == {"1576", "1741", "210000", "610000"}
+
+
 async def test_given_a_partner_paid_through_the_sap_journal_then_it_posts_the_payable(db):
     w = await _october()
     ledger = {"company_code": "1000", "accrued_account": "210000", "payable_account": "219000"}
