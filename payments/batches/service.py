@@ -1231,8 +1231,13 @@ class PaidInYear:
     display_name: str
     country: str | None
     currency: str
-    total: Decimal
-    form_1099_nec: bool  # a US payee paid at least the year's threshold in USD
+    total: Decimal  # what was paid: a partner's invoice payable, net of what it withheld
+    # Form 1099-NEC: box 1, the gross fee (a partner's invoice net, anyone else's payment);
+    # box 4, the federal income tax withheld (a US partner's backup withholding, no TIN)
+    nonemployee_compensation: Decimal
+    federal_tax_withheld: Decimal
+    # a US payee paid in USD at least the year's threshold, or with any backup withholding
+    form_1099_nec: bool
 
 
 def nec_threshold(year: int) -> Decimal:
@@ -1246,16 +1251,20 @@ def nec_threshold(year: int) -> Decimal:
 async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
     """What each payee was paid through batches in ``year`` (by the item's payment time:
     its statement's, which a later event about the item, a failed bank payout, leaves as it
-    was), per currency; US payees at or over the 1099-NEC threshold flagged."""
+    was), per currency, with the 1099-NEC's boxes 1 and 4 (a partner's from the invoice the
+    item paid); US payees paid in USD at or over the threshold, or with any backup
+    withholding (reported whatever the amount, as the IRS instructions say), flagged."""
     _require_ops(viewer, "year")
     if not 2000 <= year <= 2100:
         raise BatchError("a year such as 2026", field="year")
     rows = await connections.get("default").execute_query_dict(
-        """
+        f"""
         SELECT i.user_id, u.external_id, u.display_name, u.country, i.currency,
-               sum(i.amount) AS total
+               sum(i.amount) AS total, sum(coalesce(f.net, i.amount)) AS fee,
+               sum(coalesce(f.backup_withheld, 0)) AS withheld
         FROM payout_items i JOIN users u ON u.id = i.user_id
           JOIN statements s ON s.id = i.statement_id
+          {IN_FORCE}
         WHERE i.tenant_id = $1 AND i.status = 'paid'
           AND coalesce(s.paid_at, i.updated_at) >= $2 AND coalesce(s.paid_at, i.updated_at) < $3
         GROUP BY 1, 2, 3, 4, 5 ORDER BY u.external_id, i.currency
@@ -1271,9 +1280,11 @@ async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
             country=r["country"],
             currency=r["currency"],
             total=Decimal(r["total"]),
+            nonemployee_compensation=Decimal(r["fee"]),
+            federal_tax_withheld=Decimal(r["withheld"]),
             form_1099_nec=(r["country"] or "").upper() == "US"
             and r["currency"] == "USD"
-            and Decimal(r["total"]) >= threshold,
+            and (Decimal(r["fee"]) >= threshold or Decimal(r["withheld"]) > 0),
         )  # fmt: skip
         for r in rows
     ]

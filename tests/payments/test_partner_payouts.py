@@ -156,6 +156,52 @@ async def test_given_an_italian_partner_in_a_sepa_file_then_the_file_carries_the
     assert b"<CtrlSum>276.25</CtrlSum>" in content
 
 
+async def test_given_a_us_partner_without_a_tin_then_paid_net_of_backup_withholding_and_1099(
+    db: str, standin: StripeStandIn
+):
+    w = await make_world(plan=TIERED.replace("currency: EUR", "currency: USD"))
+    admin = w.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=w["cat"].id, legal_name="Sunny Installs LLC",
+        address="1 Main St, Austin TX", country="US", tax_id=None,
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="US", kind="backup_withholding", rate=D("24"))
+    await User.filter(id__in=[w["cat"].id, w["bob"].id]).update(country="US")
+    for rep, amount in (("bob", "4000"), ("cat", "5000")):  # 80.00 and 100.00
+        await make_transaction(rep=w[rep], external_id=rep, amount=amount, on="2026-10-06",
+                               currency="USD")  # fmt: skip
+    await close(w, "2026-10")
+    await build_statements(viewer=w.system, period="2026-10")
+    await approve_statements(viewer=w.viewer("ops"), period="2026-10")
+    await _stripe(w, standin)
+
+    batch = await _pay(w, PayoutMethod.STRIPE)
+
+    items = await _items(batch)
+    assert {k: (i.amount, i.currency) for k, i in items.items()} == {
+        "bob": (D("80"), "USD"), "cat": (D("76"), "USD"),  # 100.00 − 24.00 withheld
+    }  # fmt: skip
+    assert sorted(t["amount"] for t in standin.transfers) == [7600, 8000]
+    year = items["cat"].updated_at.year
+    rows = {r.external_id: r for r in await service.paid_by_payee(viewer=admin, year=year)}
+    cat, bob = rows["cat"], rows["bob"]
+    # paid 76.00; box 1 the gross fee, box 4 the backup withholding; any backup
+    # withholding is reported whatever the amount (IRS instructions for Form 1099-NEC)
+    assert (cat.total, cat.nonemployee_compensation, cat.federal_tax_withheld) == (
+        D("76"), D("100"), D("24"),
+    )  # fmt: skip
+    assert cat.form_1099_nec
+    assert (bob.total, bob.nonemployee_compensation, bob.federal_tax_withheld) == (
+        D("80"), D("80"), D("0"),
+    )  # fmt: skip
+    assert not bob.form_1099_nec  # under the threshold, nothing withheld
+    ran = await podium(db, "payouts", "report", "--tenant", "acme", "--year", str(year))
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[-1].split() == [
+        "cat", "USD", "76.00", "1099-NEC", "box", "1", "100.00", "box", "4", "24.00",
+    ]  # fmt: skip
+
+
 async def test_given_a_credit_note_and_a_reapproval_then_the_item_pays_version_2_once(
     standin: StripeStandIn,
 ):
