@@ -100,7 +100,8 @@ async def create_batch(
     one currency, of payees paid by ``method`` (and of payees with no payout details, whose
     items fail with that reason: visible rather than silently left out; a SAP journal takes
     every payee, SAP paying them from its own master data); ``rep_ids`` keeps only those
-    people. Audited."""
+    people. Each item pays its statement's total, a partner's their invoice's payable, less
+    what items of its earlier versions were paid. Audited."""
     _require_ops(viewer, "period")
     period_id = parse_period(period).id
     if method not in EXECUTABLE:
@@ -133,15 +134,27 @@ async def create_batch(
     )
     # what each statement pays: a partner's, their invoice's payable (fee + VAT −
     # withholdings, net of credit notes, in the invoice's currency: the statement's); anyone
-    # else's, its total
+    # else's, its total; less what items of its earlier versions were paid (a provider
+    # reporting one paid after it was settled as failed and the statement changed): never
+    # paid twice
     rows = await db.execute_query_dict(
         f"""
-        SELECT s.id, s.user_id, s.currency, coalesce(f.payable, s.total) AS amount
+        SELECT s.id, s.user_id, s.currency, a.amount
         FROM statements s
         {IN_FORCE}
+        CROSS JOIN LATERAL (
+            SELECT coalesce(f.payable, s.total) - coalesce((
+                SELECT sum(p.amount) FROM payout_items p JOIN statements o
+                  ON o.id = p.statement_id
+                WHERE p.tenant_id = s.tenant_id AND p.status = 'paid'
+                  AND o.tenant_id = s.tenant_id AND o.user_id = s.user_id
+                  AND o.period = s.period AND o.currency = s.currency
+                  AND o.version < s.version
+            ), 0) AS amount
+        ) a
         LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
         WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
-          AND coalesce(f.payable, s.total) > 0
+          AND a.amount > 0
           AND ($3 = 'csv_file' OR d.method IS NULL OR d.method = $3)
           AND ($4::uuid[] IS NULL OR s.user_id = ANY($4::uuid[]))
           AND NOT EXISTS (

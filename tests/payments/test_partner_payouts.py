@@ -25,6 +25,7 @@ from payments.batches.files import set_file_origin
 from payments.batches.models import ItemStatus, PayoutBatch, PayoutItem
 from payments.invoices.models import Invoice
 from payments.invoices.service import set_partner_profile, set_tax_rule
+from payments.methods.models import Paid
 from payments.methods.sandbox.stripe_connect import StripeStandIn, running
 from payments.methods.service import set_stripe_config
 from payments.payouts.models import PayoutMethod
@@ -292,3 +293,37 @@ async def test_given_a_partner_paid_through_the_sap_journal_then_it_posts_the_pa
         )  # fmt: skip
     )
     assert "P" not in journal  # the SAP journal batch posted that payment itself
+
+
+async def test_given_version_1_reported_paid_after_version_2_then_only_the_difference_is_paid(
+    standin: StripeStandIn,
+):
+    """Version 1's transfer left with no answer, was settled as failed (Stripe showed none),
+    the statement changed and was approved again (version 2, a credit note, 331.50); then
+    Stripe reports version 1's transfer paid after all (276.25): the next batch pays 55.25,
+    the difference not yet paid, not 331.50 beside it."""
+    w = await _october()
+    await _stripe(w, standin)
+    ops = w.viewer("ops")
+    standin.faults.refuse = [500, 500, 500]  # stripe-python tries 3 times
+    first = await _pay(w, PayoutMethod.STRIPE, rep_ids=[w["ann"].id])
+    (item,) = (await _items(first)).values()
+    assert (item.status, item.amount) == (ItemStatus.PENDING, D("276.25"))
+    async with in_transaction():
+        await service.settle_item(viewer=w.viewer("admin"), batch_id=first.id,
+                                  item=item.reference, outcome="failed", secret=SECRET,
+                                  reason="no transfer in the dashboard, checked")  # fmt: skip
+    await add_adjustment(viewer=ops, rep_id=w["ann"].id, period="2026-10", amount=D("50"),
+                         currency="EUR", reason="SPIFF")  # fmt: skip
+    await approve_statements(viewer=ops, period="2026-10", rep_ids=[w["ann"].id])
+    async with in_transaction():
+        await service.apply_event_outcome(
+            tenant_id=w.tenant.id, outcome=Paid(item.reference, provider_id="tr_late")
+        )
+    assert (await PayoutItem.get(id=item.id)).status is ItemStatus.PAID
+
+    second = await _pay(w, PayoutMethod.STRIPE, rep_ids=[w["ann"].id])
+
+    (difference,) = (await _items(second)).values()
+    assert difference.amount == D("55.25")  # 331.50 - 276.25
+    assert [t["amount"] for t in standin.transfers] == [5525]
