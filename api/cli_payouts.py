@@ -363,8 +363,9 @@ def report(
     tenant: TenantArg,
     year: Annotated[int, typer.Option("--year", help="The calendar year, e.g. 2026.")],
 ) -> None:
-    """What each payee was paid through batches in a year, per currency (1099-NEC: US
-    payees at or over the year's threshold)."""
+    """What each payee was paid through batches in a year, per currency; for a 1099-NEC (US
+    payees at or over the year's threshold, or with backup withholding) its box 1 (the gross
+    fee) and box 4 (federal income tax withheld)."""
     from api import cli
     from domain.kit.money import format_amount
     from domain.org.viewer import Viewer
@@ -378,7 +379,12 @@ def report(
     if not rows:
         sys.stdout.write(f"{year}: nobody was paid through a batch\n")
     for r in rows:
-        flag = "  1099-NEC" if r.form_1099_nec else ""
+        flag = (
+            f"  1099-NEC box 1 {format_amount(r.nonemployee_compensation, r.currency)}"
+            f" box 4 {format_amount(r.federal_tax_withheld, r.currency)}"
+            if r.form_1099_nec
+            else ""
+        )
         sys.stdout.write(
             f"{r.external_id:<20} {r.currency} {format_amount(r.total, r.currency):>16}{flag}\n"
         )

@@ -118,10 +118,21 @@ def journal(
     expense: Annotated[str, typer.Option("--expense-account")] = "610000",
     accrued: Annotated[str, typer.Option("--accrued-account")] = "210000",
     cash: Annotated[str, typer.Option("--cash-account")] = "100000",
+    input_vat: Annotated[
+        str, typer.Option("--input-vat-account", help="Input VAT on partners' invoices.")
+    ] = "154000",
+    withholding: Annotated[
+        str,
+        typer.Option(
+            "--withholding-account",
+            help="What partners' invoices withhold (owed to the tax authorities).",
+        ),
+    ] = "176000",
     output: OutputOption = None,
 ) -> None:
-    """The period's journal entries (expense / accrued commissions / cash) as CSV for SAP's
-    journal entry upload: balanced documents of at most 999 lines."""
+    """The period's journal entries (expense and partners' input VAT / accrued commissions
+    and withholding payable / cash) as CSV for SAP's journal entry upload: balanced
+    documents of at most 999 lines."""
     from api import cli
     from domain.kit.errors import quoted
     from payments.accruals.service import Accounts, journal_csv
@@ -133,10 +144,12 @@ def journal(
         return
     for option, account in (
         ("--expense-account", expense), ("--accrued-account", accrued), ("--cash-account", cash),
+        ("--input-vat-account", input_vat), ("--withholding-account", withholding),
     ):  # fmt: skip
         if not (account.isascii() and account.isdigit() and len(account) <= 10):
             cli._fail(f"{option}: {quoted(account)} is not a G/L account (1 to 10 digits)")
-    accounts = Accounts(expense=expense, accrued=accrued, cash=cash)
+    accounts = Accounts(expense=expense, accrued=accrued, cash=cash, input_vat=input_vat,
+                        withholding=withholding)  # fmt: skip
     text = _run(
         tenant,
         "cli-journal",

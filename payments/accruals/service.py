@@ -23,6 +23,7 @@ from domain.kit.money import ZERO, round_money
 from domain.kit.periods import parse_period
 from domain.kit.text import csv_writer
 from domain.org.viewer import Viewer
+from payments.invoices.service import IN_FORCE
 from payments.methods.sap import COLUMNS, MAX_DOCUMENT_LINES  # one layout for both journals
 
 
@@ -45,20 +46,32 @@ class Accrual:
         return self.earned - self.paid
 
 
+# the statement ``s`` was paid by a SAP journal batch, whose own file posted the payment
+_IN_SAP = """
+    EXISTS (SELECT 1 FROM payout_items i JOIN payout_batches b ON b.id = i.batch_id
+            WHERE i.statement_id = s.id AND i.status = 'paid' AND b.method = 'csv_file')
+"""
 # Per currency, component (the plan cap's share of a capped payee: "cap", as a clawback names
 # it; a prize, an adjustment: their kind) and status.
-_FROM_STATEMENTS = """
+_FROM_STATEMENTS = f"""
     SELECT s.currency,
            CASE WHEN l.kind IN ('earnings', 'clawback')
                 THEN coalesce(l.params->>'component', l.params->>'template', '')
                 ELSE l.kind END AS component,
-           s.status, sum(l.amount) AS amount,
-           EXISTS (SELECT 1 FROM payout_items i JOIN payout_batches b ON b.id = i.batch_id
-                   WHERE i.statement_id = s.id AND i.status = 'paid'
-                     AND b.method = 'csv_file') AS in_sap
+           s.status, sum(l.amount) AS amount, {_IN_SAP} AS in_sap
     FROM statement_lines l JOIN statements s ON s.id = l.statement_id
     WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND l.tenant_id = $1
     GROUP BY 1, 2, 3, 5
+"""
+# The VAT and the withholdings of the partners' invoices in force, per currency and status,
+# of the approved (and paid) statements in force
+_INVOICED = f"""
+    SELECT s.currency, s.status, {_IN_SAP} AS in_sap, sum(f.vat) AS vat,
+           sum(f.withheld) AS withheld
+    FROM statements s {IN_FORCE}
+    WHERE s.tenant_id = $1 AND s.period = $2 AND s.current
+      AND s.status IN ('approved', 'paid') AND f.payable IS NOT NULL
+    GROUP BY 1, 2, 3
 """
 _EARNED_SO_FAR = """
     SELECT r.currency, c->>'id' AS component, 'draft' AS status, sum((c->>'payable')::numeric)
@@ -115,10 +128,42 @@ async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -
 
 
 @dataclass(frozen=True, slots=True)
+class Invoiced:
+    """A period's partner invoices in one currency: the VAT they add (input VAT, deductible)
+    and what they withhold (income tax, social security, backup withholding: owed to the tax
+    authorities), of approved or paid statements; ``paid_*`` of those paid (but by a SAP
+    journal batch, whose file posted its payment)."""
+
+    vat: Decimal = ZERO
+    withheld: Decimal = ZERO
+    paid_vat: Decimal = ZERO
+    paid_withheld: Decimal = ZERO
+
+
+async def invoiced(*, viewer: Viewer, period: str) -> dict[str, Invoiced]:
+    """Per currency, what the partners' invoices of ``period``'s statements in force add and
+    withhold (`Invoiced`)."""
+    period_id = parse_period(period).id
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO, ZERO])
+    for r in await connections.get("default").execute_query_dict(
+        _INVOICED, [viewer.tenant_id, period_id]
+    ):
+        figures = sums[str(r["currency"])]
+        figures[0] += Decimal(r["vat"])
+        figures[1] += Decimal(r["withheld"])
+        if r["status"] == "paid" and not r["in_sap"]:
+            figures[2] += Decimal(r["vat"])
+            figures[3] += Decimal(r["withheld"])
+    return {currency: Invoiced(*figures) for currency, figures in sums.items()}
+
+
+@dataclass(frozen=True, slots=True)
 class Accounts:
     expense: str = "610000"  # commission expense
-    accrued: str = "210000"  # accrued commissions (a liability)
+    accrued: str = "210000"  # accrued commissions (a liability: what the payees are owed)
     cash: str = "100000"  # bank / cash
+    input_vat: str = "154000"  # input VAT on partners' invoices (deductible)
+    withholding: str = "176000"  # withheld from partners: owed to the tax authorities
 
 
 async def journal_csv(
@@ -132,9 +177,11 @@ async def journal_csv(
     max_lines: int = MAX_DOCUMENT_LINES,
 ) -> str:
     """The period's journal as CSV: one accrual document per currency (expense per component
-    against accrued commissions, for what is approved) and one payment document (accrued
-    commissions against cash, for what is paid, but for what a SAP journal batch paid: its
-    own file posted that, accrued commissions against payables). Each document's lines sum
+    and the input VAT of partners' invoices against accrued commissions, what the payees are
+    paid, and the withholding payable, what their invoices withhold, for what is approved)
+    and one payment document (accrued commissions against cash, for what is paid, but for
+    what a SAP journal batch paid: its own file posted that, accrued commissions against
+    payables). Each document's lines sum
     to zero and hold at most ``max_lines`` lines (a longer one is split in balanced
     documents). A header row (H) starts each document; its reference is derived from the
     period and the figures, so importing the same journal twice shows the same reference
@@ -145,6 +192,7 @@ async def journal_csv(
         raise JournalError("a document needs two lines at least", field="maxLines")
     accounts = accounts or Accounts()
     found = await accruals(viewer=viewer, period=period, by_component=True)
+    taxes = await invoiced(viewer=viewer, period=period)
     period_id = parse_period(period).id
     out = io.StringIO()
     writer = csv_writer(out)  # no cell a spreadsheet runs as a formula
@@ -153,13 +201,25 @@ async def journal_csv(
     for a in found:
         by_currency[a.currency].append(a)
     for currency, items in sorted(by_currency.items()):
+        tax = taxes.get(currency, Invoiced())
+        # the fee and the partners' input VAT against what is owed: the payees what their
+        # invoices say they are paid (accrued), the tax authorities what is withheld
         accrual_lines = [
             (accounts.expense, a.approved, f"Commissions {period_id} {a.component}")
             for a in items
             if a.approved
+        ] + [
+            (account, amount, text)
+            for account, amount, text in (
+                (accounts.input_vat, tax.vat, f"Input VAT {period_id}"),
+                (accounts.withholding, -tax.withheld, f"Withheld from partners {period_id}"),
+            )
+            if amount
         ]
-        # what a SAP journal batch paid, its own file posted (accrued against payables)
+        # what a SAP journal batch paid, its own file posted (accrued against payables);
+        # a partner is paid their invoice's payable: the fee + VAT − withholdings
         paid = sum((a.paid - a.paid_through_sap for a in items), ZERO)
+        paid += tax.paid_vat - tax.paid_withheld
         payment_lines = [(accounts.accrued, paid, f"Commissions {period_id} paid")] if paid else []
         for kind, lines, offset, text in (
             ("A", accrual_lines, accounts.accrued, f"Accrued commissions {period_id}"),

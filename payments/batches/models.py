@@ -81,6 +81,8 @@ class PayoutItem(Model):
     user_id: UUID
     position = fields.IntField()  # order within the batch
     reference = fields.CharField(max_length=35)  # unique per tenant: the idempotency key's
+    # the statement's total; a partner's, their invoice's payable (fee + VAT − withholdings);
+    # less what an earlier version's item was paid (`create_batch`)
     amount = fields.DecimalField(max_digits=20, decimal_places=6)
     currency = fields.CharField(max_length=3)
     status = fields.CharEnumField(ItemStatus, max_length=10, default=ItemStatus.PENDING)

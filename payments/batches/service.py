@@ -51,6 +51,7 @@ from payments.batches.errors import (
 )
 from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
+from payments.invoices.service import IN_FORCE
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     REFERENCE,
@@ -99,7 +100,8 @@ async def create_batch(
     one currency, of payees paid by ``method`` (and of payees with no payout details, whose
     items fail with that reason: visible rather than silently left out; a SAP journal takes
     every payee, SAP paying them from its own master data); ``rep_ids`` keeps only those
-    people. Audited."""
+    people. Each item pays its statement's total, a partner's their invoice's payable, less
+    what items of its earlier versions were paid. Audited."""
     _require_ops(viewer, "period")
     period_id = parse_period(period).id
     if method not in EXECUTABLE:
@@ -130,13 +132,29 @@ async def create_batch(
         "SELECT pg_advisory_xact_lock(hashtextextended('payout-batches:' || $1::text, 0))",
         [str(viewer.tenant_id)],
     )
+    # what each statement pays: a partner's, their invoice's payable (fee + VAT −
+    # withholdings, net of credit notes, in the invoice's currency: the statement's); anyone
+    # else's, its total; less what items of its earlier versions were paid (a provider
+    # reporting one paid after it was settled as failed and the statement changed): never
+    # paid twice
     rows = await db.execute_query_dict(
-        """
-        SELECT s.id, s.user_id, s.currency, s.total
+        f"""
+        SELECT s.id, s.user_id, s.currency, a.amount
         FROM statements s
+        {IN_FORCE}
+        CROSS JOIN LATERAL (
+            SELECT coalesce(f.payable, s.total) - coalesce((
+                SELECT sum(p.amount) FROM payout_items p JOIN statements o
+                  ON o.id = p.statement_id
+                WHERE p.tenant_id = s.tenant_id AND p.status = 'paid'
+                  AND o.tenant_id = s.tenant_id AND o.user_id = s.user_id
+                  AND o.period = s.period AND o.currency = s.currency
+                  AND o.version < s.version
+            ), 0) AS amount
+        ) a
         LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
         WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
-          AND s.total > 0
+          AND a.amount > 0
           AND ($3 = 'csv_file' OR d.method IS NULL OR d.method = $3)
           AND ($4::uuid[] IS NULL OR s.user_id = ANY($4::uuid[]))
           AND NOT EXISTS (
@@ -173,7 +191,7 @@ async def create_batch(
         method=method,
         currency=rows[0]["currency"],
         status=BatchStatus.DRAFT,
-        total=sum((Decimal(r["total"]) for r in rows), Decimal(0)),
+        total=sum((Decimal(r["amount"]) for r in rows), Decimal(0)),
         item_count=len(rows),
         created_by=viewer.user_id or viewer.tenant_id,
         created_at=now,
@@ -190,7 +208,7 @@ async def create_batch(
                 user_id=r["user_id"],
                 position=n,
                 reference=f"PB{prefix}-{n + 1}",
-                amount=Decimal(r["total"]),
+                amount=Decimal(r["amount"]),
                 currency=r["currency"],
                 updated_at=now,
             )
@@ -1226,8 +1244,13 @@ class PaidInYear:
     display_name: str
     country: str | None
     currency: str
-    total: Decimal
-    form_1099_nec: bool  # a US payee paid at least the year's threshold in USD
+    total: Decimal  # what was paid: a partner's invoice payable, net of what it withheld
+    # Form 1099-NEC: box 1, the gross fee (a partner's invoice net, anyone else's payment);
+    # box 4, the federal income tax withheld (a US partner's backup withholding, no TIN)
+    nonemployee_compensation: Decimal
+    federal_tax_withheld: Decimal
+    # a US payee paid in USD at least the year's threshold, or with any backup withholding
+    form_1099_nec: bool
 
 
 def nec_threshold(year: int) -> Decimal:
@@ -1241,16 +1264,20 @@ def nec_threshold(year: int) -> Decimal:
 async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
     """What each payee was paid through batches in ``year`` (by the item's payment time:
     its statement's, which a later event about the item, a failed bank payout, leaves as it
-    was), per currency; US payees at or over the 1099-NEC threshold flagged."""
+    was), per currency, with the 1099-NEC's boxes 1 and 4 (a partner's from the invoice the
+    item paid); US payees paid in USD at or over the threshold, or with any backup
+    withholding (reported whatever the amount, as the IRS instructions say), flagged."""
     _require_ops(viewer, "year")
     if not 2000 <= year <= 2100:
         raise BatchError("a year such as 2026", field="year")
     rows = await connections.get("default").execute_query_dict(
-        """
+        f"""
         SELECT i.user_id, u.external_id, u.display_name, u.country, i.currency,
-               sum(i.amount) AS total
+               sum(i.amount) AS total, sum(coalesce(f.net, i.amount)) AS fee,
+               sum(coalesce(f.backup_withheld, 0)) AS withheld
         FROM payout_items i JOIN users u ON u.id = i.user_id
           JOIN statements s ON s.id = i.statement_id
+          {IN_FORCE}
         WHERE i.tenant_id = $1 AND i.status = 'paid'
           AND coalesce(s.paid_at, i.updated_at) >= $2 AND coalesce(s.paid_at, i.updated_at) < $3
         GROUP BY 1, 2, 3, 4, 5 ORDER BY u.external_id, i.currency
@@ -1266,9 +1293,11 @@ async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
             country=r["country"],
             currency=r["currency"],
             total=Decimal(r["total"]),
+            nonemployee_compensation=Decimal(r["fee"]),
+            federal_tax_withheld=Decimal(r["withheld"]),
             form_1099_nec=(r["country"] or "").upper() == "US"
             and r["currency"] == "USD"
-            and Decimal(r["total"]) >= threshold,
+            and (Decimal(r["fee"]) >= threshold or Decimal(r["withheld"]) > 0),
         )  # fmt: skip
         for r in rows
     ]

@@ -47,6 +47,36 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 WITHHELD = (TaxKind.WITHHOLDING, TaxKind.SOCIAL_SECURITY, TaxKind.BACKUP_WITHHOLDING)
 
 
+# What a statement version's invoices come to, net of the credit notes that cancel them
+# (every amount a string's worth of NUMERIC): the invoices and credit notes of its payee,
+# period and currency up to that version. Approving a later version cancels the earlier
+# versions' invoices, so for the version in force this is its own invoice, and for a
+# replaced version nothing. NULLs when the version has no invoice of its own (not a
+# partner's). Joined as ``f`` to a query whose statement is ``s``: what a payout item pays
+# (``payable``), what the journal books (``vat``, ``withheld``) and what the 1099-NEC
+# reports (``net``, ``backup_withheld``) come from here alone.
+IN_FORCE = f"""
+    LEFT JOIN LATERAL (
+        SELECT sum(d.net) AS net, sum(d.payable) AS payable, sum(t.vat) AS vat,
+               sum(t.withheld) AS withheld, sum(t.backup) AS backup_withheld
+        FROM statements o
+          JOIN invoices d ON d.statement_id = o.id
+          CROSS JOIN LATERAL (
+              SELECT coalesce(sum((e->>'amount')::numeric)
+                              FILTER (WHERE e->>'kind' = '{TaxKind.VAT.value}'), 0) AS vat,
+                     -coalesce(sum((e->>'amount')::numeric) FILTER (WHERE e->>'kind' IN
+                               ({", ".join(f"'{k.value}'" for k in WITHHELD)})), 0) AS withheld,
+                     -coalesce(sum((e->>'amount')::numeric) FILTER (WHERE e->>'kind' =
+                               '{TaxKind.BACKUP_WITHHOLDING.value}'), 0) AS backup
+              FROM jsonb_array_elements(d.items) e
+          ) t
+        WHERE o.tenant_id = s.tenant_id AND o.user_id = s.user_id AND o.period = s.period
+          AND o.currency = s.currency AND o.version <= s.version
+        HAVING bool_or(d.statement_id = s.id AND d.kind = '{InvoiceKind.INVOICE.value}')
+    ) f ON true
+"""
+
+
 class InvoiceError(DomainError):
     code = "invalid_invoice"
 
@@ -176,8 +206,8 @@ def invoice_items(
         amount = round_money(base * rate / 100, currency)
         if kind in WITHHELD:
             amount = -amount
-        if kind is TaxKind.REVERSE_CHARGE:
-            amount = ZERO
+        if kind is TaxKind.REVERSE_CHARGE:  # noted on the invoice, none charged
+            amount = round_money(ZERO, currency)
         items.append(
             {"kind": kind.value, "rate": format(rate, "f"), "base": format(base, "f"),
              "amount": format(amount, "f")}

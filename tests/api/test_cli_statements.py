@@ -72,6 +72,17 @@ async def test_given_a_reapproved_partner_then_the_cli_lists_invoice_credit_note
         "payable -305.00\n"
         f"{year}-000003 invoice: ann v2 EUR net 300.00 vat 66.00 payable 366.00\n"
     )
+    # the journal books the invoice in force's VAT on the account given, the payable accrued
+    journal = await podium(
+        db, "statements", "journal", "--tenant", "acme", "--period", "2026-10",
+        "--company-code", "1000", "--posting-date", "2026-11-02", "--input-vat-account", "1576",
+    )  # fmt: skip
+    assert journal.returncode == 0, journal.stderr
+    lines = [r for r in csv.DictReader(io.StringIO(journal.stdout)) if r["record_type"] == "L"]
+    assert sorted((r["gl_account"], r["debit"], r["credit"]) for r in lines) == [
+        ("1576", "66.00", ""), ("210000", "", "366.00"), ("610000", "250.00", ""),
+        ("610000", "50.00", ""),  # the commission, the adjustment
+    ]  # fmt: skip
     none = await podium(db, "statements", "invoices", "--tenant", "acme", "--period", "2026-11")
     assert none.stdout == "2026-11: no invoices\n"
     bad = await podium(db, "statements", "invoices", "--tenant", "acme", "--period", "2026-13")
@@ -94,3 +105,8 @@ async def test_given_bad_input_then_one_line_and_exit_2(db):
         "--company-code", "1000", "--posting-date", "soon",
     )  # fmt: skip
     day.one_line_error("--posting-date")
+    account = await podium(
+        db, "statements", "journal", "--tenant", "acme", "--period", "2026-10",
+        "--company-code", "1000", "--withholding-account", "17-41",
+    )  # fmt: skip
+    account.one_line_error("--withholding-account")

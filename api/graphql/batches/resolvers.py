@@ -154,6 +154,10 @@ async def paid_by_payee(info: Info[Any, None], year: int) -> list[PaidInYear]:
         PaidInYear(
             rep=Rep.of(people[f.user_id]),
             total=money(f.total, f.currency, info.context.locale),
+            nonemployee_compensation=money(
+                f.nonemployee_compensation, f.currency, info.context.locale
+            ),
+            federal_tax_withheld=money(f.federal_tax_withheld, f.currency, info.context.locale),
             form_1099_nec=f.form_1099_nec,
         )  # fmt: skip
         for f in found

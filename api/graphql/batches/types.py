@@ -191,8 +191,19 @@ class PayoutBatch:
 @strawberry.type(description="What a payee was paid through batches in a year, per currency.")
 class PaidInYear:
     rep: Rep
-    total: Money
+    total: Money = strawberry.field(
+        description="What was paid: a partner's invoice payable (fee + VAT − withholdings)."
+    )
+    nonemployee_compensation: Money = strawberry.field(
+        description="1099-NEC box 1: the gross fee (a partner's invoice net, before what it "
+        "withheld; anyone else's payment)."
+    )
+    federal_tax_withheld: Money = strawberry.field(
+        description="1099-NEC box 4: the backup withholding kept from a US partner with no "
+        "TIN on file."
+    )
     form_1099_nec: bool = strawberry.field(
-        description="A US payee paid at least the year's 1099-NEC threshold ($600 through "
-        "2025, $2,000 from 2026) in USD: file a 1099-NEC."
+        description="A US payee paid in USD at least the year's 1099-NEC threshold ($600 "
+        "through 2025, $2,000 from 2026) in box 1, or with any backup withholding in box 4: "
+        "file a 1099-NEC."
     )

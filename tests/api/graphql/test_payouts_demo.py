@@ -28,6 +28,7 @@ from domain.kit.clock import utc_now
 from domain.org.models import User
 from payments.batches.models import PayoutItem
 from payments.batches.service import nec_threshold
+from payments.invoices.models import Invoice
 from payments.methods.models import Provider
 from payments.statements.models import Statement
 from tests.api.graphql.helpers import Api
@@ -114,14 +115,21 @@ def _paid_to(read: dict[str, Any], people: dict[str, User]) -> dict[str, Decimal
     return out
 
 
-async def _statements_paid(batch_id: str) -> None:
+async def _statements_paid(batch_id: str) -> int:
+    """Every statement of the batch paid, each item its total, a partner's its invoice's
+    payable (the demo's German partners: + 19% VAT); how many partners' it paid."""
     items = await PayoutItem.filter(batch_id=batch_id)
     assert items
     statements = await Statement.filter(id__in=[i.statement_id for i in items])
     assert {s.status for s in statements} == {"paid"}
-    assert {s.id: Decimal(s.total) for s in statements} == {
+    invoiced = {
+        i.statement_id: Decimal(i.payable)
+        for i in await Invoice.filter(statement_id__in=[s.id for s in statements], kind="invoice")
+    }
+    assert {s.id: invoiced.get(s.id, Decimal(s.total)) for s in statements} == {
         i.statement_id: Decimal(i.amount) for i in items
     }
+    return len(invoiced)
 
 
 async def test_given_the_demo_and_its_sandbox_then_a_batch_of_every_method_is_paid(
@@ -158,7 +166,7 @@ async def test_given_the_demo_and_its_sandbox_then_a_batch_of_every_method_is_pa
             int(a * 100) for a in paid.values()
         )
         assert {t["currency"] for t in stripe.transfers} == {"eur"}
-        await _statements_paid(seeded["id"])
+        assert await _statements_paid(seeded["id"]) == 1  # agent-south-01, a partner
 
         # gift cards by e-mail: the south and west ambassadors (north's wait for its manager)
         batch = await demo.create(period=first, method="GIFT_CARD")

@@ -1,0 +1,329 @@
+"""Partners are paid what their self-billing invoice says (README "Partner invoices"): a
+payout item for a partner's statement pays the invoice's payable (fee + VAT − withholdings,
+net of credit notes), a non-partner's the statement total; the journal books the fee and
+the input VAT against accrued commissions (the payable) and the withholding payable (what
+is kept back for the tax authority); the 1099-NEC report gives the gross fee (box 1) and
+the backup withholding (box 4). Through the Stripe stand-in (real HTTP on 127.0.0.1) and a
+real SEPA file checked against its XSD."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from tortoise.transactions import in_transaction
+
+from api.settings import DEVELOPMENT_PAYOUT_DETAILS_SECRET as SECRET
+from domain.org.models import User
+from payments.accruals.service import Accounts, journal_csv
+from payments.batches import service
+from payments.batches.files import set_file_origin
+from payments.batches.models import ItemStatus, PayoutBatch, PayoutItem
+from payments.invoices.models import Invoice
+from payments.invoices.service import set_partner_profile, set_tax_rule
+from payments.methods.models import Paid
+from payments.methods.sandbox.stripe_connect import StripeStandIn, running
+from payments.methods.service import set_stripe_config
+from payments.payouts.models import PayoutMethod
+from payments.payouts.service import set_payout_details
+from payments.statements.service import add_adjustment, approve_statements, build_statements
+from tests.api.cli_runner import ROOT, podium
+from tests.domain.builders import TIERED, make_transaction
+from tests.payments.helpers import D, World, close, deal, make_world
+from tests.xmllint import xsd_accepts
+
+pytestmark = pytest.mark.usefixtures("db")
+
+XSD = ROOT / "payments" / "methods" / "xsd" / "pain.001.001.09.xsd"
+ACCOUNTS = {"ann": "acct_1AnnAnnAnnAnn01", "bob": "acct_1BobBobBobBob02",
+            "cat": "acct_1CatCatCatCat03"}  # fmt: skip
+ADDRESS = {"street": "Sonnenallee", "building_number": "1", "postal_code": "20095",
+           "town": "Hamburg", "country": "DE"}  # fmt: skip
+DEBTOR = {"name": "Acme Solar GmbH", "iban": "DE02 1203 0000 0000 2020 51", "bic": "BYLADEM1001",
+          "address": ADDRESS}  # fmt: skip
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StripeStandIn]:
+    s = StripeStandIn(api_key="sk_test_51PodiumStandInKey0000000", accounts=set(ACCOUNTS.values()),
+                      platform_balance={"eur": 10**9, "usd": 10**9})  # fmt: skip
+    async with running(s):
+        yield s
+
+
+async def _october(plan: str = TIERED) -> World:
+    """ann an Italian partner (VAT 22%, withholding 23% on half the fee), bob a field rep,
+    cat a German partner under reverse charge; ann 250.00, bob 80.00, cat 100.00 earned in
+    October, closed and approved."""
+    w = await make_world(plan=plan)
+    admin = w.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=w["ann"].id, legal_name="Sole Impianti S.r.l.",
+        address="Via Roma 1, 20121 Milano", country="IT", tax_id="IT 00743110157",
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="IT", kind="vat", rate=D("22"))
+    await set_tax_rule(
+        viewer=admin, country="IT", kind="withholding", rate=D("23"), base_share=D("0.5")
+    )
+    await set_partner_profile(
+        viewer=admin, rep_id=w["cat"].id, legal_name="Sonnendach GmbH",
+        address="Hauptstr. 1, 10115 Berlin", country="DE", tax_id="DE136695976",
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="DE", kind="reverse_charge", rate=D("19"))
+    await deal(w["ann"], "a1", "8000", "2026-10-05")  # 250
+    await deal(w["bob"], "b1", "4000", "2026-10-06")  # 80
+    await deal(w["cat"], "c1", "5000", "2026-10-07")  # 100
+    await close(w, "2026-10")
+    await build_statements(viewer=w.system, period="2026-10")
+    await approve_statements(viewer=w.viewer("ops"), period="2026-10")
+    return w
+
+
+async def _stripe(w: World, standin: StripeStandIn) -> None:
+    for key, account in ACCOUNTS.items():
+        await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w[key].id,
+                                 method=PayoutMethod.STRIPE, stripe_account_id=account)  # fmt: skip
+    await set_stripe_config(viewer=w.system, secret=SECRET, api_key=standin.api_key,
+                            webhook_secrets=["whsec_testSecret0000000000001"],
+                            api_base=standin.url)  # fmt: skip
+
+
+async def _pay(w: World, method: PayoutMethod, **kwargs: object) -> PayoutBatch:
+    async with in_transaction():
+        batch = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=method, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+    async with in_transaction():
+        await service.approve_batch(viewer=w.viewer("admin"), batch_id=batch.id)
+        await service.start_execution(viewer=w.viewer("ops"), batch_id=batch.id)
+    await service.execute_batch(tenant_id=w.tenant.id, batch_id=batch.id, secret=SECRET)
+    return await PayoutBatch.get(id=batch.id)
+
+
+async def _items(batch: PayoutBatch) -> dict[str, PayoutItem]:
+    items = await PayoutItem.filter(batch_id=batch.id).prefetch_related("user")
+    return {i.user.external_id: i for i in items}
+
+
+async def test_given_partners_when_paid_through_stripe_then_each_gets_the_invoice_payable(
+    standin: StripeStandIn,
+):
+    w = await _october()
+    await _stripe(w, standin)
+
+    batch = await _pay(w, PayoutMethod.STRIPE)
+
+    items = await _items(batch)
+    # Italy: 250.00 + 55.00 VAT − 28.75 withholding; reverse charge: the fee, no VAT;
+    # bob, no partner: his statement's total, as before
+    assert {k: (i.amount, i.currency) for k, i in items.items()} == {
+        "ann": (D("276.25"), "EUR"), "bob": (D("80"), "EUR"), "cat": (D("100"), "EUR"),
+    }  # fmt: skip
+    assert batch.total == D("456.25")
+    transfers = {t["transfer_group"]: (t["amount"], t["currency"]) for t in standin.transfers}
+    assert transfers == {
+        items["ann"].reference: (27625, "eur"), items["bob"].reference: (8000, "eur"),
+        items["cat"].reference: (10000, "eur"),
+    }  # fmt: skip
+    assert {i.status for i in items.values()} == {ItemStatus.PAID}
+    reverse = await Invoice.get(user_id=w["cat"].id)
+    assert reverse.items == [
+        {"kind": "reverse_charge", "rate": "19.000000", "base": "100.00", "amount": "0.00"}
+    ]
+
+
+async def test_given_an_italian_partner_in_a_sepa_file_then_the_file_carries_the_payable(
+    tmp_path: Path,
+):
+    w = await _october()
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.SEPA_FILE, values=DEBTOR)
+    milano = {**ADDRESS, "town": "Milano", "postal_code": "20121", "country": "IT"}
+    await set_payout_details(viewer=w.viewer("ops"), secret=SECRET, rep_id=w["ann"].id,
+                             method=PayoutMethod.SEPA_FILE,
+                             iban="IT60 X054 2811 1010 0000 0123 456", address=milano)  # fmt: skip
+
+    batch = await _pay(w, PayoutMethod.SEPA_FILE, rep_ids=[w["ann"].id])
+
+    (item,) = (await _items(batch)).values()
+    assert (item.amount, item.status) == (D("276.25"), ItemStatus.SUBMITTED)
+    content = bytes(batch.file_content or b"")
+    path = tmp_path / (batch.file_name or "file.xml")
+    path.write_bytes(content)
+    xsd_accepts(XSD, path)  # xmlschema and xmllint
+    assert b'<InstdAmt Ccy="EUR">276.25</InstdAmt>' in content
+    assert b"<CtrlSum>276.25</CtrlSum>" in content
+
+
+async def test_given_a_us_partner_without_a_tin_then_paid_net_of_backup_withholding_and_1099(
+    db: str, standin: StripeStandIn
+):
+    w = await make_world(plan=TIERED.replace("currency: EUR", "currency: USD"))
+    admin = w.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=w["cat"].id, legal_name="Sunny Installs LLC",
+        address="1 Main St, Austin TX", country="US", tax_id=None,
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="US", kind="backup_withholding", rate=D("24"))
+    await User.filter(id__in=[w["cat"].id, w["bob"].id]).update(country="US")
+    for rep, amount in (("bob", "4000"), ("cat", "5000")):  # 80.00 and 100.00
+        await make_transaction(rep=w[rep], external_id=rep, amount=amount, on="2026-10-06",
+                               currency="USD")  # fmt: skip
+    await close(w, "2026-10")
+    await build_statements(viewer=w.system, period="2026-10")
+    await approve_statements(viewer=w.viewer("ops"), period="2026-10")
+    await _stripe(w, standin)
+
+    batch = await _pay(w, PayoutMethod.STRIPE)
+
+    items = await _items(batch)
+    assert {k: (i.amount, i.currency) for k, i in items.items()} == {
+        "bob": (D("80"), "USD"), "cat": (D("76"), "USD"),  # 100.00 − 24.00 withheld
+    }  # fmt: skip
+    assert sorted(t["amount"] for t in standin.transfers) == [7600, 8000]
+    year = items["cat"].updated_at.year
+    rows = {r.external_id: r for r in await service.paid_by_payee(viewer=admin, year=year)}
+    cat, bob = rows["cat"], rows["bob"]
+    # paid 76.00; box 1 the gross fee, box 4 the backup withholding; any backup
+    # withholding is reported whatever the amount (IRS instructions for Form 1099-NEC)
+    assert (cat.total, cat.nonemployee_compensation, cat.federal_tax_withheld) == (
+        D("76"), D("100"), D("24"),
+    )  # fmt: skip
+    assert cat.form_1099_nec
+    assert (bob.total, bob.nonemployee_compensation, bob.federal_tax_withheld) == (
+        D("80"), D("80"), D("0"),
+    )  # fmt: skip
+    assert not bob.form_1099_nec  # under the threshold, nothing withheld
+    ran = await podium(db, "payouts", "report", "--tenant", "acme", "--year", str(year))
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[-1].split() == [
+        "cat", "USD", "76.00", "1099-NEC", "box", "1", "100.00", "box", "4", "24.00",
+    ]  # fmt: skip
+
+
+async def test_given_a_credit_note_and_a_reapproval_then_the_item_pays_version_2_once(
+    standin: StripeStandIn,
+):
+    w = await _october()
+    await _stripe(w, standin)
+    ops = w.viewer("ops")
+    await add_adjustment(viewer=ops, rep_id=w["ann"].id, period="2026-10", amount=D("50"),
+                         currency="EUR", reason="SPIFF")  # fmt: skip
+    await approve_statements(viewer=ops, period="2026-10", rep_ids=[w["ann"].id])
+    documents = await Invoice.filter(user_id=w["ann"].id).order_by("sequence")
+    assert [d.kind for d in documents] == ["invoice", "credit_note", "invoice"]
+
+    batch = await _pay(w, PayoutMethod.STRIPE, rep_ids=[w["ann"].id])
+
+    (item,) = (await _items(batch)).values()
+    # version 2: 300.00 + 66.00 VAT − 34.50 withholding; the invoices and the credit note
+    # net to it; version 1's 276.25 is never paid
+    assert item.amount == D("331.50") == sum(D(d.payable) for d in documents)
+    assert [t["amount"] for t in standin.transfers] == [33150]
+    async with in_transaction():
+        again = await service.create_batch(viewer=ops, period="2026-10",
+                                           method=PayoutMethod.STRIPE)  # fmt: skip
+    assert {i.user_id for i in await PayoutItem.filter(batch_id=again.id)} == {
+        w["bob"].id, w["cat"].id,
+    }  # fmt: skip
+
+
+def _documents(text: str) -> dict[str, list[tuple[str, str, str]]]:
+    """The journal's documents by kind (A accrual, P payment): (account, debit, credit)."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        if row["record_type"] == "L":
+            out.setdefault(row["reference"][8], []).append(
+                (row["gl_account"], row["debit"], row["credit"])
+            )
+    for lines in out.values():
+        assert sum(D(d or "0") - D(c or "0") for _, d, c in lines) == 0  # balanced
+    return out
+
+
+async def test_given_partners_paid_then_the_journal_books_vat_and_withholding_balanced(
+    standin: StripeStandIn,
+):
+    w = await _october()
+    await _stripe(w, standin)
+    args = {"viewer": w.viewer("ops"), "period": "2026-10", "company_code": "1000",
+            "posting_date": date(2026, 11, 3)}  # fmt: skip
+
+    approved = _documents(await journal_csv(**args))  # type: ignore[arg-type]
+    # the fee (430.00: 250 + 80 + 100) and Italy's 55.00 VAT against what is owed: the
+    # payees 456.25, the tax authority the 28.75 withheld
+    assert sorted(approved["A"]) == [
+        ("154000", "55.00", ""), ("176000", "", "28.75"), ("210000", "", "456.25"),
+        ("610000", "430.00", ""),
+    ]  # fmt: skip
+    assert "P" not in approved
+
+    await _pay(w, PayoutMethod.STRIPE)
+
+    paid = _documents(await journal_csv(**args))  # type: ignore[arg-type]
+    assert paid["A"] == approved["A"]
+    assert sorted(paid["P"]) == [("100000", "", "456.25"), ("210000", "456.25", "")]
+    accounts = Accounts(input_vat="1576", withholding="1741")
+    named = _documents(await journal_csv(**args, accounts=accounts))  # type: ignore[arg-type]
+    assert {a for a, _, _ in named["A"]} == {"1576", "1741", "210000", "610000"}
+
+
+async def test_given_a_partner_paid_through_the_sap_journal_then_it_posts_the_payable(db):
+    w = await _october()
+    ledger = {"company_code": "1000", "accrued_account": "210000", "payable_account": "219000"}
+    await set_file_origin(viewer=w.viewer("ops"), method=PayoutMethod.CSV_FILE, values=ledger)
+
+    batch = await _pay(w, PayoutMethod.CSV_FILE, rep_ids=[w["ann"].id])
+    async with in_transaction():
+        await service.confirm_batch(viewer=w.viewer("ops"), batch_id=batch.id, secret=SECRET)
+
+    text = bytes(batch.file_content or b"").decode()
+    posted = [r for r in csv.reader(io.StringIO(text)) if r[0] == "L"]
+    assert [(r[9], r[10], r[11]) for r in posted] == [
+        ("210000", "276.25", ""), ("219000", "", "276.25"),
+    ]  # fmt: skip
+    journal = _documents(
+        await journal_csv(
+            viewer=w.viewer("ops"),
+            period="2026-10",
+            company_code="1000",
+            posting_date=date(2026, 11, 3),
+        )  # fmt: skip
+    )
+    assert "P" not in journal  # the SAP journal batch posted that payment itself
+
+
+async def test_given_version_1_reported_paid_after_version_2_then_only_the_difference_is_paid(
+    standin: StripeStandIn,
+):
+    """Version 1's transfer left with no answer, was settled as failed (Stripe showed none),
+    the statement changed and was approved again (version 2, a credit note, 331.50); then
+    Stripe reports version 1's transfer paid after all (276.25): the next batch pays 55.25,
+    the difference not yet paid, not 331.50 beside it."""
+    w = await _october()
+    await _stripe(w, standin)
+    ops = w.viewer("ops")
+    standin.faults.refuse = [500, 500, 500]  # stripe-python tries 3 times
+    first = await _pay(w, PayoutMethod.STRIPE, rep_ids=[w["ann"].id])
+    (item,) = (await _items(first)).values()
+    assert (item.status, item.amount) == (ItemStatus.PENDING, D("276.25"))
+    async with in_transaction():
+        await service.settle_item(viewer=w.viewer("admin"), batch_id=first.id,
+                                  item=item.reference, outcome="failed", secret=SECRET,
+                                  reason="no transfer in the dashboard, checked")  # fmt: skip
+    await add_adjustment(viewer=ops, rep_id=w["ann"].id, period="2026-10", amount=D("50"),
+                         currency="EUR", reason="SPIFF")  # fmt: skip
+    await approve_statements(viewer=ops, period="2026-10", rep_ids=[w["ann"].id])
+    async with in_transaction():
+        await service.apply_event_outcome(
+            tenant_id=w.tenant.id, outcome=Paid(item.reference, provider_id="tr_late")
+        )
+    assert (await PayoutItem.get(id=item.id)).status is ItemStatus.PAID
+
+    second = await _pay(w, PayoutMethod.STRIPE, rep_ids=[w["ann"].id])
+
+    (difference,) = (await _items(second)).values()
+    assert difference.amount == D("55.25")  # 331.50 - 276.25
+    assert [t["amount"] for t in standin.transfers] == [5525]
