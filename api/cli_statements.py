@@ -50,8 +50,8 @@ def build(tenant: TenantArg, period: PeriodArg) -> None:
     sys.stdout.write(
         f"{summary.period}: {summary.built} statement(s) built, {summary.statements} in all\n"
     )
-    for rep_id, why in summary.errors:
-        sys.stdout.write(f"  no statement for {rep_id}: {why}\n")
+    for line in summary.error_lines():
+        sys.stdout.write(f"  {line}\n")
 
 
 @statements_app.command("show")
