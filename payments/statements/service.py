@@ -1288,6 +1288,11 @@ async def statement_document(
         "status": statement.status,
         "approvedAt": statement.approved_at.isoformat() if statement.approved_at else None,
         "paidAt": statement.paid_at.isoformat() if statement.paid_at else None,
+        "carriedIntoPeriod": statement.carried_into_period,
+        "carriedIntoText": (
+            period_text(statement.carried_into_period, where)
+            if statement.carried_into_period else None
+        ),
         "locale": where,
         "labels": documents.labels(documents.LABELS, language_of(where)),
         "plans": [
@@ -1303,7 +1308,10 @@ async def statement_document(
              "description": describe(ln.kind, ln.params, where, currency),
              "explanation": why.get((ln.params.get("result"), ln.params.get("component"))),
              "source": ln.source,
-             "originalPeriod": ln.original_period, "originalLineId": ln.original_line_id}
+             "originalPeriod": ln.original_period, "originalLineId": ln.original_line_id,
+             "carriedFrom": (
+                 ln.params["statement"] if ln.kind == LineKind.CARRY_FORWARD.value else None
+             )}
             for ln in lines
         ],
         "total": format(round_money(Decimal(statement.total), currency), "f"),
