@@ -1256,6 +1256,41 @@ async def statement_totals(*, viewer: Viewer, period: str) -> list[dict[str, Any
     )
 
 
+async def carried_balances(*, viewer: Viewer, period: str) -> list[str]:
+    """The balances below zero carried into and out of a period's statements in force, one
+    line of text each (the CLI's `statements show`), by payee."""
+    _require_finance(viewer, "period")
+    period_id = _period_id(period)
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT u.external_id, s.currency, l.amount, l.original_period, l.params->>'version'
+               AS version, NULL AS into_period
+        FROM statement_lines l JOIN statements s ON s.id = l.statement_id
+          JOIN users u ON u.id = s.user_id
+        WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND l.tenant_id = $1
+          AND l.kind = $3
+        UNION ALL
+        SELECT u.external_id, s.currency, s.total, NULL, NULL, s.carried_into_period
+        FROM statements s JOIN users u ON u.id = s.user_id
+        WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = $4
+        ORDER BY 1, 4, 6
+        """,
+        [viewer.tenant_id, period_id, LineKind.CARRY_FORWARD.value,
+         StatementStatus.CARRIED.value],
+    )  # fmt: skip
+    out = []
+    for r in rows:
+        amount = f"{format_amount(Decimal(r['amount']), r['currency'])} {r['currency']}"
+        if r["into_period"] is not None:
+            out.append(f"{r['external_id']}: {amount} carried forward into {r['into_period']}")
+        else:
+            out.append(
+                f"{r['external_id']}: balance carried forward from {r['original_period']} "
+                f"(version {r['version']}): {amount}"
+            )
+    return out
+
+
 # --- documents ------------------------------------------------------------------------------
 
 

@@ -238,6 +238,7 @@ async def test_given_a_payee_paid_in_another_currency_later_then_the_balance_is_
         ("dan", "2026-10's balance of -45.00 EUR is left owed: no EUR statement in 2026-11 "
                 "to carry it into (paid in USD)"),
     ]  # fmt: skip
+    assert summary.error_lines() == [f"dan: {summary.errors[0][1]}"]  # as the CLI prints it
     [usd] = await Statement.filter(user_id=dan.id, period="2026-11")
     assert (usd.currency, D(usd.total)) == ("USD", D("50"))
     assert [ln.kind for ln in await lines_of(usd)] == ["earnings"]
