@@ -2,7 +2,9 @@
 period, the period's rewards (contest prizes) and adjustments, and the corrections of late
 changes to earlier closed periods (clawbacks); approved, then paid. Each step is audited. A
 change to an approved statement is a new version to approve again (the old one stays as it
-was approved); a paid statement is not changed (its payee's next period is).
+was approved); a paid statement is not changed (its payee's next period is). One approved
+below zero is carried, once, into the payee's next statement built in its currency (a
+CARRY_FORWARD line), and is then settled as ``carried``, changed no more either.
 
 Services never commit: the resolver or command owns the transaction.
 """
@@ -1158,8 +1160,9 @@ async def prepare_reopen(*, viewer: Viewer, period: str) -> int:
     """What reopening ``period`` does to its statements, in the reopening transaction: its
     drafts are discarded (audited), with the draw ledger's entries their build recorded, so
     the next close builds them from the new results (it builds none for who has one); how
-    many. Refused (StatementError naming ``period``) when a statement of it is approved or
-    paid, or later statements correct it (a change to such a period is a late change,
+    many; the balances below zero they carried are owed again, for the next build to carry.
+    Refused (StatementError naming ``period``) when a statement of it is approved, paid or
+    carried, or later statements correct it (a change to such a period is a late change,
     corrected on the next period's statements), or one is disputed (the dispute would go
     with it). Adjustments, prizes and late
     changes are kept: the next build reads them again."""
@@ -1172,9 +1175,8 @@ async def prepare_reopen(*, viewer: Viewer, period: str) -> int:
     if committed:
         raise StatementError(
             f"{period_id} has {committed} approved, paid or carried statement(s): it is not "
-            "reopened "
-            "(its next close would leave them as they are); a change to it is a late change, "
-            "corrected on the next period's statements",
+            "reopened (its next close would leave them as they are); a change to it is a late "
+            "change, corrected on the next period's statements",
             field="period",
         )
     corrected = (

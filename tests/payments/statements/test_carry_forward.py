@@ -308,3 +308,31 @@ async def test_given_two_builds_at_once_then_the_balance_is_carried_exactly_once
     assert Decimal((await current(world, "ann", "2026-12")).total) == D(
         "0" if first_commits else "-120"
     )
+
+
+async def test_given_a_dispute_of_a_carried_statement_then_its_adjustment_goes_to_the_next_month():
+    from payments.disputes.service import raise_dispute, resolve_dispute
+
+    world = await _october_below_zero()
+    october = await current(world, "ann", "2026-10")
+    await close(world, "2026-11")
+    await build_statements(viewer=world.system, period="2026-11")
+    dispute, _ = await raise_dispute(
+        viewer=world.viewer("ann"), statement_id=str(october.id), line_id=None,
+        message="The kit was returned",
+    )  # fmt: skip
+
+    resolved, _ = await resolve_dispute(
+        viewer=world.viewer("mia"), dispute_id=str(dispute.id), accept=True,
+        comment="Found it", adjustment=D("370"),
+    )  # fmt: skip
+
+    assert resolved.status == "accepted"
+    november = await current(world, "ann", "2026-11")
+    assert [(ln.kind, D(ln.amount)) for ln in await lines_of(november)][-2:] == [
+        ("carry_forward", D("-120")),
+        ("adjustment", D("370")),
+    ]
+    assert D(november.total) == D("250")
+    unchanged = await Statement.get(id=october.id)
+    assert (unchanged.status, D(unchanged.total), unchanged.version) == ("carried", D("-120"), 1)
