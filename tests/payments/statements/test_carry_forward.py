@@ -5,6 +5,7 @@ one CARRY_FORWARD line per source statement, exactly once, the source then settl
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -13,9 +14,10 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from domain.audit.models import AuditEntry
-from domain.earnings.close import reopen_period
+from domain.earnings.close import reopen_period, start_close
 from domain.earnings.service import recompute_many
 from domain.kit.errors import DomainError
+from domain.org.models import User
 from payments.statements.models import Statement, StatementLine
 from payments.statements.service import (
     add_adjustment,
@@ -35,6 +37,7 @@ from tests.domain.builders import (
     set_quota,
 )
 from tests.payments.helpers import D, World, close, current, deal, lines_of, make_world
+from workers.tasks.earnings import close_chunks
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -209,7 +212,9 @@ async def test_given_the_carrying_statement_revised_then_the_new_version_carries
     assert (await current(world, "ann", "2026-10")).carried_into_period == "2026-11"
 
 
-async def test_given_a_payee_paid_in_another_currency_later_then_the_balance_is_left_owed():
+async def _dan_paid_in_dollars_from_november() -> tuple[World, User]:
+    """ann's October as in _october_below_zero; dan's October in euros -45.00 (approved),
+    his November in dollars only (50.00 USD)."""
     world = await _october_below_zero()
     dan = world.people["dan"] = await make_user(
         tenant=world.tenant, external_id="dan", manager=world["mia"]
@@ -221,7 +226,7 @@ async def test_given_a_payee_paid_in_another_currency_later_then_the_balance_is_
     for period in ("2026-10", "2026-11"):
         await set_quota(user=dan, period=period, value="10000")
     await recompute_many(viewer=world.system, pairs=[(dan.id, "2026-10")])
-    # dan's October (EUR) statement was built with the others (0.00): take it below zero
+    # October is built already: the adjustment makes dan's statement of it, -45.00
     await add_adjustment(
         viewer=world.viewer("ops"), rep_id=dan.id, period="2026-10", amount=D("-45"),
         currency="EUR", reason="Phone not returned",
@@ -230,6 +235,11 @@ async def test_given_a_payee_paid_in_another_currency_later_then_the_balance_is_
     await make_transaction(rep=dan, external_id="u1", amount="1000", on="2026-11-05",
                            currency="USD")  # 50.00 USD  # fmt: skip
     await recompute_many(viewer=world.system, pairs=[(dan.id, "2026-11")])
+    return world, dan
+
+
+async def test_given_a_payee_paid_in_another_currency_later_then_the_balance_is_left_owed():
+    world, dan = await _dan_paid_in_dollars_from_november()
     await close(world, "2026-11")
 
     summary = await build_statements(viewer=world.system, period="2026-11")
@@ -336,3 +346,23 @@ async def test_given_a_dispute_of_a_carried_statement_then_its_adjustment_goes_t
     assert D(november.total) == D("250")
     unchanged = await Statement.get(id=october.id)
     assert (unchanged.status, D(unchanged.total), unchanged.version) == ("carried", D("-120"), 1)
+
+
+async def test_given_the_workers_close_then_a_balance_left_owed_is_logged_naming_the_payee(
+    caplog: pytest.LogCaptureFixture,
+):
+    world, _ = await _dan_paid_in_dollars_from_november()
+    await recompute_many(
+        viewer=world.system, pairs=[(world[k].id, "2026-11") for k in ("ann", "bob", "cat")]
+    )
+    async with in_transaction():
+        run = await start_close(viewer=world.system, period="2026-11")
+
+    with caplog.at_level(logging.WARNING, logger="podium.workers.earnings"):
+        await close_chunks({}, str(world.tenant.id), run.id)
+
+    assert await Statement.filter(period="2026-11").count() == 4
+    assert [r.getMessage() for r in caplog.records if "2026-11" in r.getMessage()] == [
+        f"statements of {world.tenant.id} 2026-11: dan: 2026-10's balance of -45.00 EUR is "
+        "left owed: no EUR statement in 2026-11 to carry it into (paid in USD)"
+    ]
