@@ -237,8 +237,8 @@ async def _build_statements(viewer: Any, period: str, tenant: str) -> None:
         )
         raise SystemExit(1) from exc
     sys.stdout.write(f"  {built.statements} statement(s) for the period\n")
-    for rep_id, why in built.errors:
-        sys.stdout.write(f"  no statement for {rep_id}: {why}\n")
+    for line in built.error_lines():
+        sys.stdout.write(f"  {line}\n")
 
 
 async def _ask_workers(redis_url: str, tenant_id: Any, run_id: int, helpers: int) -> None:

@@ -50,22 +50,31 @@ def build(tenant: TenantArg, period: PeriodArg) -> None:
     sys.stdout.write(
         f"{summary.period}: {summary.built} statement(s) built, {summary.statements} in all\n"
     )
-    for rep_id, why in summary.errors:
-        sys.stdout.write(f"  no statement for {rep_id}: {why}\n")
+    for line in summary.error_lines():
+        sys.stdout.write(f"  {line}\n")
 
 
 @statements_app.command("show")
 def show(tenant: TenantArg, period: PeriodArg) -> None:
-    """The period's statements in force: how many and their totals, per currency and status."""
+    """The period's statements in force: how many and their totals, per currency and status;
+    then the balances below zero carried into them or out of them, per payee."""
     from domain.kit.money import format_amount
-    from payments.statements.service import statement_totals
+    from payments.statements.service import carried_balances, statement_totals
 
-    rows = _run(tenant, "cli-statements", lambda v: statement_totals(viewer=v, period=period))
+    async def read(viewer: Any) -> tuple[list[dict[str, Any]], list[str]]:
+        return (
+            await statement_totals(viewer=viewer, period=period),
+            await carried_balances(viewer=viewer, period=period),
+        )
+
+    rows, carried = _run(tenant, "cli-statements", read)
     if not rows:
         sys.stdout.write(f"{period}: no statements\n")
     for r in rows:
         total = format_amount(r["total"], r["currency"])
         sys.stdout.write(f"{period} {r['currency']} {r['status']}: {r['n']}, {total}\n")
+    for line in carried:
+        sys.stdout.write(f"  {line}\n")
 
 
 @statements_app.command("invoices")
@@ -103,7 +112,7 @@ def pay(tenant: TenantArg, period: PeriodArg) -> None:
     if owed:
         sys.stdout.write(
             f"{period}: {owed} statement(s) below zero left approved: a balance the payee "
-            "owes, not a payment\n"
+            "owes, not a payment; the payee's next statement built carries it\n"
         )
 
 

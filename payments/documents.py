@@ -20,28 +20,34 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {"title": "Commission statement", "payee": "Payee", "period": "Period",
            "version": "Version", "status": "Status", "line": "Description", "amount": "Amount",
            "total": "Total", "plans": "Plan versions", "hash": "Inputs hash",
-           "draft": "draft", "approved": "approved", "paid": "paid",
-           "approved_at": "Approved", "paid_at": "Paid"},
+           "draft": "draft", "approved": "approved", "paid": "paid", "carried": "carried forward",
+           "approved_at": "Approved", "paid_at": "Paid", "carried_into": "Carried forward to"},
     "de": {"title": "Provisionsabrechnung", "payee": "Empfänger", "period": "Zeitraum",
            "version": "Version", "status": "Status", "line": "Beschreibung", "amount": "Betrag",
            "total": "Summe", "plans": "Planversionen", "hash": "Prüfsumme der Eingaben",
            "draft": "Entwurf", "approved": "freigegeben", "paid": "bezahlt",
-           "approved_at": "Freigegeben", "paid_at": "Bezahlt"},
+           "carried": "vorgetragen",
+           "approved_at": "Freigegeben", "paid_at": "Bezahlt",
+           "carried_into": "Vorgetragen auf"},
     "fr": {"title": "Relevé de commissions", "payee": "Bénéficiaire", "period": "Période",
            "version": "Version", "status": "Statut", "line": "Libellé", "amount": "Montant",
            "total": "Total", "plans": "Versions du plan", "hash": "Empreinte des données",
-           "draft": "brouillon", "approved": "approuvé", "paid": "payé",
-           "approved_at": "Approuvé", "paid_at": "Payé"},
+           "draft": "brouillon", "approved": "approuvé", "paid": "payé", "carried": "reporté",
+           "approved_at": "Approuvé", "paid_at": "Payé", "carried_into": "Reporté sur"},
     "ms": {"title": "Penyata komisen", "payee": "Penerima", "period": "Tempoh",
            "version": "Versi", "status": "Status", "line": "Keterangan", "amount": "Amaun",
            "total": "Jumlah", "plans": "Versi pelan", "hash": "Cincang input",
            "draft": "draf", "approved": "diluluskan", "paid": "dibayar",
-           "approved_at": "Diluluskan", "paid_at": "Dibayar"},
+           "carried": "dibawa ke hadapan",
+           "approved_at": "Diluluskan", "paid_at": "Dibayar",
+           "carried_into": "Dibawa ke"},
     "hi": {"title": "कमीशन विवरण", "payee": "प्राप्तकर्ता", "period": "अवधि",
            "version": "संस्करण", "status": "स्थिति", "line": "विवरण", "amount": "राशि",
            "total": "कुल", "plans": "योजना संस्करण", "hash": "इनपुट हैश",
            "draft": "मसौदा", "approved": "स्वीकृत", "paid": "भुगतान किया गया",
-           "approved_at": "स्वीकृत", "paid_at": "भुगतान"},
+           "carried": "आगे ले जाया गया",
+           "approved_at": "स्वीकृत", "paid_at": "भुगतान",
+           "carried_into": "आगे ले जाया गया"},
 }  # fmt: skip
 
 
@@ -100,6 +106,8 @@ def statement_pdf(
         facts.append((words["approved_at"], document["approvedAt"][:10]))
     if document.get("paidAt"):
         facts.append((words["paid_at"], document["paidAt"][:10]))
+    if document.get("carriedIntoText"):  # its balance below zero went into that statement
+        facts.append((words["carried_into"], document["carriedIntoText"]))
     for label, value in facts:
         pdf.cell(45, 6, label)
         pdf.cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")

@@ -7,7 +7,8 @@ installation or contract is `activated`, and a manager override on `team` bookin
 and three months of transactions ending with the current month, then every earnings result;
 next quarter's targets (bookings, and heat pumps alone) allocated down to every rep; the
 first month closed with its statements (approved and paid but for the north team's drafts, a
-partner agent on a draw, a south rep's deal cancelled after payment to claw back next month).
+partner agent on a draw, a west rep's month below zero to carry into the next, a south rep's
+deal cancelled after payment to claw back next month).
 And a US pilot: three installer partners in Texas on a plan in dollars, outside the European
 sales hierarchy, paid by ACH (a NACHA file from the company's US bank).
 
@@ -55,7 +56,12 @@ from payments.invoices.service import set_partner_profile, set_tax_rule
 from payments.payouts.models import BankAccountType, PayoutMethod
 from payments.payouts.service import set_payout_details
 from payments.statements.models import Statement
-from payments.statements.service import approve_statements, build_statements, mark_paid
+from payments.statements.service import (
+    add_adjustment,
+    approve_statements,
+    build_statements,
+    mark_paid,
+)
 
 DEMO_SLUG = "demo"
 TIME_ZONE = "Europe/Berlin"
@@ -486,7 +492,8 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
     which wait as drafts for their manager (mgr-north) to approve; the other partner agents'
     and the US partners' approved, to pay: the Stripe ones in a batch waiting for a second
     pair of eyes, the gift card and ACH ones for a batch of their method. Two partner agents
-    invoice as German businesses (19% VAT); then a south rep's deal of that month is
+    invoice as German businesses (19% VAT); a west rep's month ends below zero (-120.00,
+    owed: closing the next month carries it there); then a south rep's deal of that month is
     cancelled after payment: closing the next month claws it back."""
     first = periods[0].id
     await close_period(viewer=system, period=first)
@@ -507,6 +514,14 @@ async def _seed_statements(system: Viewer, users: dict[str, User], periods: list
             country="DE", tax_id=vat,
         )  # fmt: skip
     await build_statements(viewer=system, period=first)
+    # a west rep's month below zero: a damage beyond their earnings, approved with the others
+    # and left owed by the pay run; the next month's statement carries it and recovers it
+    owing = users["rep-west-02"]
+    built = await Statement.get(tenant_id=system.tenant_id, user_id=owing.id, period=first)
+    await add_adjustment(
+        viewer=system, rep_id=owing.id, period=first, amount=-(Decimal(built.total) + 120),
+        currency="EUR", reason="Company van damage (insurance excess)",
+    )  # fmt: skip
     north = {u.id for k, u in users.items() if k.startswith(("rep-north-", "agent-north-"))}
     built = await Statement.filter(tenant_id=system.tenant_id, period=first).values_list(
         "user_id", flat=True

@@ -112,8 +112,12 @@ async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -
         key = (str(r["currency"]), str(r["component"]) if by_component else None)
         amount = Decimal(r["amount"])
         figures = sums[key]
-        figures[0] += amount
-        if r["status"] in ("approved", "paid"):
+        # an earlier statement's balance carried here is no expense of this period (its own
+        # period had it): only the cash it keeps back, once this statement is paid
+        settles = r["component"] == "carry_forward"
+        if not settles:
+            figures[0] += amount
+        if r["status"] in ("approved", "paid", "carried") and not settles:
             figures[1] += amount
         if r["status"] == "paid":
             figures[2] += amount

@@ -26,7 +26,7 @@ from payments.disputes.errors import DisputeError
 from payments.disputes.models import Dispute, DisputeComment, DisputeStatus
 from payments.disputes.repository import DisputeRepository
 from payments.statements import service as statements
-from payments.statements.models import Statement, StatementStatus
+from payments.statements.models import Statement
 from payments.statements.repository import StatementRepository
 
 MAX_MESSAGE = 2000
@@ -169,8 +169,8 @@ async def resolve_dispute(
     adjustment: Decimal | None = None,
 ) -> tuple[Dispute, list[UUID]]:
     """Accept (with an adjustment on the payee's statement, or without one: the fix comes
-    another way) or reject with a reason. An adjustment on a paid statement, or on one a
-    payout batch is paying, goes to the payee's next period. Returns the dispute and who
+    another way) or reject with a reason. An adjustment on a paid (or carried) statement, or
+    on one a payout batch is paying, goes to the payee's next period. Returns the dispute and who
     was told."""
     dispute = await DisputeRepository(viewer).dispute(dispute_id, for_update=True)
     await _may_answer(viewer, dispute, "id")
@@ -190,8 +190,7 @@ async def resolve_dispute(
             currency=statement.currency, current=True,
         )  # fmt: skip
         if current is not None and (
-            current.status == StatementStatus.PAID.value
-            or await statements.in_payout(current.id) is not None
+            statements.settled(current) or await statements.in_payout(current.id) is not None
         ):
             period = parse_period(period).next().id
         reason = statements.check_text(f"Dispute: {text}"[: statements.MAX_REASON], "comment")

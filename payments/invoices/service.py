@@ -216,6 +216,19 @@ def invoice_items(
     return items, payable
 
 
+async def _carried_in(viewer: Viewer, statement_ids: Sequence[UUID]) -> dict[UUID, Decimal]:
+    """What the statements hold of earlier statements' balances (carry_forward lines)."""
+    if not statement_ids:
+        return {}
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT statement_id, sum(amount) AS amount FROM statement_lines "
+        "WHERE tenant_id = $1 AND statement_id = ANY($2::uuid[]) AND kind = 'carry_forward' "
+        "GROUP BY statement_id",
+        [viewer.tenant_id, list(statement_ids)],
+    )
+    return {r["statement_id"]: Decimal(r["amount"]) for r in rows}
+
+
 async def issue_invoices(*, viewer: Viewer, statements: Sequence[Statement]) -> list[Invoice]:
     """What approving ``statements`` issues, numbered in the order given, in one series: for
     a statement that replaces approved versions, a credit note for each of their invoices
@@ -237,6 +250,7 @@ async def issue_invoices(*, viewer: Viewer, statements: Sequence[Statement]) -> 
         rules.setdefault(rule.country, []).append(rule)
     year = utc_now().year
     numbers = count_from(await _take_numbers(viewer, year, count))
+    carried = await _carried_in(viewer, [s.id for s in statements if s.user_id in partners])
     made = []
     for statement in statements:
         for cancelled in standing.get(_key(statement), ()):
@@ -244,7 +258,9 @@ async def issue_invoices(*, viewer: Viewer, statements: Sequence[Statement]) -> 
         partner = partners.get(statement.user_id)
         if partner is None:
             continue
-        net = round_money(Decimal(statement.total), statement.currency)
+        # a balance carried from an earlier statement was that statement's invoice already
+        fee = Decimal(statement.total) - carried.get(statement.id, ZERO)
+        net = round_money(fee, statement.currency)
         items, payable = invoice_items(
             net, statement.currency, rules.get(partner.country, []), bool(partner.tax_id)
         )

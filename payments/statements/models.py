@@ -21,6 +21,9 @@ class StatementStatus(StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
     PAID = "paid"
+    # below zero, approved, and settled by carrying its balance into the payee's statement
+    # of a later period (``carried_into_period``): owed no more, changed no more
+    CARRIED = "carried"
 
 
 class LineKind(StrEnum):
@@ -30,6 +33,7 @@ class LineKind(StrEnum):
     PRIZE = "prize"  # a contest prize (domain.rewards)
     DRAW = "draw"  # a draw paid on top of earnings below it
     DRAW_RECOVERY = "draw_recovery"  # a recoverable draw taken back from earnings
+    CARRY_FORWARD = "carry_forward"  # an earlier statement's balance below zero, netted here
 
 
 class Statement(Model):
@@ -57,6 +61,8 @@ class Statement(Model):
     approved_at = fields.DatetimeField(null=True)
     approved_by = fields.UUIDField(null=True)
     paid_at = fields.DatetimeField(null=True)
+    # CARRIED: the later period whose statement holds its balance (a CARRY_FORWARD line)
+    carried_into_period = fields.CharField(max_length=10, null=True)
 
     class Meta:
         table = "statements"
@@ -77,9 +83,10 @@ class StatementLine(Model):
     # what the words are made from when read, in the reader's language (texts.py)
     params: dict[str, Any] = fields.JSONField(default=dict)
     # where the money comes from: "result:<id>:<component>", "reward:<id>", "adjustment:<id>",
-    # "late:<period>:<plan version>:<component>"
+    # "late:<period>:<plan version>:<component>", "carry:<statement id>"
     source = fields.CharField(max_length=300)
-    # a clawback: the period it corrects and the earnings line it names
+    # a clawback: the period it corrects and the earnings line it names; a carried balance:
+    # the period of the statement it comes from
     original_period = fields.CharField(max_length=10, null=True)
     original_line_id = fields.BigIntField(null=True)
 

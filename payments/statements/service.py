@@ -2,7 +2,9 @@
 period, the period's rewards (contest prizes) and adjustments, and the corrections of late
 changes to earlier closed periods (clawbacks); approved, then paid. Each step is audited. A
 change to an approved statement is a new version to approve again (the old one stays as it
-was approved); a paid statement is not changed (its payee's next period is).
+was approved); a paid statement is not changed (its payee's next period is). One approved
+below zero is carried, once, into the payee's next statement built in its currency (a
+CARRY_FORWARD line), and is then settled as ``carried``, changed no more either.
 
 Services never commit: the resolver or command owns the transaction.
 """
@@ -31,7 +33,7 @@ from domain.engine.explanations import render_stored
 from domain.kit.clock import utc_now
 from domain.kit.collector import collector_paused
 from domain.kit.errors import DomainError, Forbidden, NotFound, quoted
-from domain.kit.money import ZERO, is_currency, round_money
+from domain.kit.money import ZERO, format_amount, is_currency, round_money
 from domain.kit.numbers import MAX_INTEGER_DIGITS, check_decimal
 from domain.kit.periods import parse_period
 from domain.kit.text import control_character
@@ -118,7 +120,16 @@ class BuildSummary:
     built: int  # by this call
     lines: int
     statements: int  # the period's statements in force after it
-    errors: list[tuple[str, str]]  # (CRM id, why no statement was built)
+    # (CRM id, why): no statement was built, or a balance below zero was left owed
+    errors: list[tuple[str, str]]
+    owed: list[tuple[str, str]] = field(default_factory=list)  # those of ``errors`` left owed
+
+    def error_lines(self) -> list[str]:
+        """``errors`` as the command line prints them."""
+        return [
+            f"{rep}: {why}" if (rep, why) in self.owed else f"no statement for {rep}: {why}"
+            for rep, why in self.errors
+        ]
 
 
 async def build_statements(*, viewer: Viewer, period: str) -> BuildSummary:
@@ -202,6 +213,7 @@ async def _build(viewer: Viewer, period_id: str) -> BuildSummary:
             d = draft(user_id, currency)
             d.inputs.append(["late", original, line.source, str(line.amount)])
             d.lines.append(line)
+    owed = await _carry_forward(viewer, period_id, drafts)
     # a total past what a statement holds (adjustments made before the build fit alone,
     # not with the earnings): that payee is named, the others' are built
     for (user_id, currency), d in list(drafts.items()):
@@ -231,7 +243,12 @@ async def _build(viewer: Viewer, period_id: str) -> BuildSummary:
     await draws.record_entries(
         viewer, period_id, draw_entries, {(s.user_id, s.currency): s.id for s in built}
     )
-    names = await UserRepository(viewer).by_ids({u for u, _ in errors})
+    await _mark_carried(viewer, period_id, list(drafts.values()), built)
+    names = await UserRepository(viewer).by_ids({u for u, _ in [*errors, *owed]})
+
+    def named(found: list[tuple[UUID, str]]) -> list[tuple[str, str]]:
+        return sorted((names[u].external_id if u in names else str(u), why) for u, why in found)
+
     return BuildSummary(
         period=period_id,
         built=len(built),
@@ -239,8 +256,91 @@ async def _build(viewer: Viewer, period_id: str) -> BuildSummary:
         statements=await Statement.filter(
             tenant_id=viewer.tenant_id, period=period_id, current=True
         ).count(),
-        errors=sorted((names[u].external_id if u in names else str(u), why) for u, why in errors),
+        errors=named([*errors, *owed]),
+        owed=named(owed),
     )
+
+
+async def _carry_forward(
+    viewer: Viewer, period_id: str, drafts: dict[tuple[UUID, str], _Draft]
+) -> list[tuple[UUID, str]]:
+    """Each draft takes the balances below zero of its payee's earlier statements in its
+    currency, approved and not carried yet: one CARRY_FORWARD line each. Those statements
+    are locked until the caller commits, so a concurrent build of another period waits,
+    then finds them carried (or, rolled back, free again): a balance is carried once. A
+    balance in a currency the payee has no draft in is left owed: (payee, why) for the
+    build's errors. A payee without a draft here keeps theirs for their next statement."""
+    users = {u for u, _ in drafts}
+    if not users:
+        return []
+    starts = parse_period(period_id).start
+    # few at any time, found by a partial index (migration 0057), whatever the tenant's size
+    owing = Statement.filter(
+        tenant_id=viewer.tenant_id, current=True, status=StatementStatus.APPROVED.value,
+        total__lt=0,
+    )  # fmt: skip
+    candidates = [
+        s.id
+        for s in await owing.only("id", "user_id", "period")
+        if s.user_id in users and parse_period(s.period).end < starts  # an earlier period
+    ]
+    if not candidates:
+        return []
+    # locked in one order (by id), so two builds never wait for each other in a circle;
+    # the filter is checked again on a row a concurrent build has just carried
+    sources = await owing.filter(id__in=candidates).order_by("id").select_for_update()
+    owed = []
+    for source in sorted(sources, key=lambda s: (str(s.user_id), s.period, s.currency)):
+        total = Decimal(source.total)
+        d = drafts.get((source.user_id, source.currency))
+        if d is None:
+            paid_in = ", ".join(sorted(c for u, c in drafts if u == source.user_id))
+            owed.append((source.user_id, (
+                f"{source.period}'s balance of {format_amount(total, source.currency)} "
+                f"{source.currency} is left owed: no {source.currency} statement in "
+                f"{period_id} to carry it into (paid in {paid_in})"
+            )))  # fmt: skip
+            continue
+        d.inputs.append(["carry", str(source.id), str(total)])
+        d.lines.append(
+            _Line(
+                LineKind.CARRY_FORWARD, total, f"carry:{source.id}",
+                {"period": source.period, "statement": str(source.id),
+                 "version": source.version},
+                original_period=source.period,
+            )
+        )  # fmt: skip
+    return owed
+
+
+async def _mark_carried(
+    viewer: Viewer, period_id: str, drafts: Sequence[_Draft], built: Sequence[_Built]
+) -> None:
+    """The statements whose balances the built ones carry (their CARRY_FORWARD lines) are
+    settled: ``carried`` into ``period_id``, audited."""
+    into = {
+        UUID(ln.source.removeprefix("carry:")): (made, ln.amount)
+        for d, made in zip(drafts, built, strict=True)
+        for ln in d.lines
+        if ln.kind is LineKind.CARRY_FORWARD
+    }
+    if not into:
+        return
+    await Statement.filter(id__in=list(into)).update(
+        status=StatementStatus.CARRIED.value, carried_into_period=period_id
+    )
+    await record_many(
+        viewer=viewer,
+        changes=(
+            Change(
+                "statement.carried", "statement", str(source_id),
+                {"status": StatementStatus.APPROVED.value},
+                {"status": StatementStatus.CARRIED.value, "into": period_id,
+                 "statement": str(made.id), "amount": format(amount, "f")},
+            )
+            for source_id, (made, amount) in into.items()
+        ),
+    )  # fmt: skip
 
 
 async def _lock_period(viewer: Viewer, period_id: str) -> StoredPeriod | None:
@@ -640,10 +740,9 @@ async def add_lines(
             return None
         (made,) = await _store_drafts(viewer, period, [_Draft(user_id, currency, lines)])
         return await Statement.get(id=made.id)
-    if current.status == StatementStatus.PAID.value:
-        raise StatementError(
-            f"the {period} statement is paid: add it to the next period", field="period"
-        )
+    if settled := _settled(current):
+        raise StatementError(f"the {period} statement {settled}: add it to the next period",
+                             field="period")  # fmt: skip
     before = _state(current)
     if current.status == StatementStatus.DRAFT.value:
         count = await StatementLine.filter(statement_id=current.id).count()
@@ -776,10 +875,9 @@ async def adjust(
         .select_for_update()
         .first()
     )  # fmt: skip
-    if current is not None and current.status == StatementStatus.PAID.value:
-        raise AdjustmentError(
-            f"the {period} statement is paid: adjust the next period", field="period"
-        )
+    if current is not None and (settled := _settled(current)):
+        raise AdjustmentError(f"the {period} statement {settled}: adjust the next period",
+                              field="period")  # fmt: skip
     if current is not None and (item := await in_payout(current.id)) is not None:
         raise AdjustmentError(
             f"the {period} statement is being paid (payout batch item {item}): adjust the "
@@ -828,6 +926,20 @@ async def adjust(
         why="adjusted",
     )
     return adjustment
+
+
+def _settled(statement: Statement) -> str | None:
+    """Why a statement takes no change any more (its payee's next period does), or None."""
+    if statement.status == StatementStatus.PAID.value:
+        return "is paid"
+    if statement.status == StatementStatus.CARRIED.value:
+        return f"is settled: its balance was carried into {statement.carried_into_period}"
+    return None
+
+
+def settled(statement: Statement) -> bool:
+    """Paid, or its balance carried into a later period: a change goes to the next period."""
+    return _settled(statement) is not None
 
 
 async def in_payout(statement_id: UUID) -> str | None:
@@ -1048,21 +1160,23 @@ async def prepare_reopen(*, viewer: Viewer, period: str) -> int:
     """What reopening ``period`` does to its statements, in the reopening transaction: its
     drafts are discarded (audited), with the draw ledger's entries their build recorded, so
     the next close builds them from the new results (it builds none for who has one); how
-    many. Refused (StatementError naming ``period``) when a statement of it is approved or
-    paid, or later statements correct it (a change to such a period is a late change,
+    many; the balances below zero they carried are owed again, for the next build to carry.
+    Refused (StatementError naming ``period``) when a statement of it is approved, paid or
+    carried, or later statements correct it (a change to such a period is a late change,
     corrected on the next period's statements), or one is disputed (the dispute would go
     with it). Adjustments, prizes and late
     changes are kept: the next build reads them again."""
     period_id = _period_id(period)
     statements = Statement.filter(tenant_id=viewer.tenant_id, period=period_id)
     committed = await statements.filter(
-        status__in=[StatementStatus.APPROVED.value, StatementStatus.PAID.value]
-    ).count()
+        status__in=[StatementStatus.APPROVED.value, StatementStatus.PAID.value,
+                    StatementStatus.CARRIED.value]
+    ).count()  # fmt: skip
     if committed:
         raise StatementError(
-            f"{period_id} has {committed} approved or paid statement(s): it is not reopened "
-            "(its next close would leave them as they are); a change to it is a late change, "
-            "corrected on the next period's statements",
+            f"{period_id} has {committed} approved, paid or carried statement(s): it is not "
+            "reopened (its next close would leave them as they are); a change to it is a late "
+            "change, corrected on the next period's statements",
             field="period",
         )
     corrected = (
@@ -1088,6 +1202,7 @@ async def prepare_reopen(*, viewer: Viewer, period: str) -> int:
         return 0
     ids = [s.id for s in drafts]
     await draws.discard_entries(viewer, period_id, ids)
+    await _release_carried(viewer, ids)
     await Statement.filter(id__in=ids).delete()  # their lines with them
     await record_many(
         viewer=viewer,
@@ -1098,6 +1213,35 @@ async def prepare_reopen(*, viewer: Viewer, period: str) -> int:
         ),
     )  # fmt: skip
     return len(drafts)
+
+
+async def _release_carried(viewer: Viewer, statement_ids: Sequence[UUID]) -> None:
+    """The balances the drafts ``statement_ids`` carried, those drafts being discarded: their
+    statements are owed again (approved), for the next build to carry. Audited."""
+    sources = [
+        UUID(source.removeprefix("carry:"))
+        for source in await StatementLine.filter(
+            tenant_id=viewer.tenant_id, statement_id__in=list(statement_ids),
+            kind=LineKind.CARRY_FORWARD.value,
+        ).values_list("source", flat=True)
+    ]  # fmt: skip
+    if not sources:
+        return
+    released = await Statement.filter(
+        tenant_id=viewer.tenant_id, id__in=sources, status=StatementStatus.CARRIED.value
+    ).select_for_update()
+    await Statement.filter(id__in=[s.id for s in released]).update(
+        status=StatementStatus.APPROVED.value, carried_into_period=None
+    )
+    await record_many(
+        viewer=viewer,
+        changes=(
+            Change("statement.carry_released", "statement", str(s.id),
+                   {"status": s.status, "into": s.carried_into_period},
+                   {"status": StatementStatus.APPROVED.value, "because": "period.reopened"})
+            for s in released
+        ),
+    )  # fmt: skip
 
 
 async def statement_totals(*, viewer: Viewer, period: str) -> list[dict[str, Any]]:
@@ -1112,6 +1256,41 @@ async def statement_totals(*, viewer: Viewer, period: str) -> list[dict[str, Any
             [viewer.tenant_id, _period_id(period)],
         )
     )
+
+
+async def carried_balances(*, viewer: Viewer, period: str) -> list[str]:
+    """The balances below zero carried into and out of a period's statements in force, one
+    line of text each (the CLI's `statements show`), by payee."""
+    _require_finance(viewer, "period")
+    period_id = _period_id(period)
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT u.external_id, s.currency, l.amount, l.original_period, l.params->>'version'
+               AS version, NULL AS into_period
+        FROM statement_lines l JOIN statements s ON s.id = l.statement_id
+          JOIN users u ON u.id = s.user_id
+        WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND l.tenant_id = $1
+          AND l.kind = $3
+        UNION ALL
+        SELECT u.external_id, s.currency, s.total, NULL, NULL, s.carried_into_period
+        FROM statements s JOIN users u ON u.id = s.user_id
+        WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = $4
+        ORDER BY 1, 4, 6
+        """,
+        [viewer.tenant_id, period_id, LineKind.CARRY_FORWARD.value,
+         StatementStatus.CARRIED.value],
+    )  # fmt: skip
+    out = []
+    for r in rows:
+        amount = f"{format_amount(Decimal(r['amount']), r['currency'])} {r['currency']}"
+        if r["into_period"] is not None:
+            out.append(f"{r['external_id']}: {amount} carried forward into {r['into_period']}")
+        else:
+            out.append(
+                f"{r['external_id']}: balance carried forward from {r['original_period']} "
+                f"(version {r['version']}): {amount}"
+            )
+    return out
 
 
 # --- documents ------------------------------------------------------------------------------
@@ -1146,6 +1325,11 @@ async def statement_document(
         "status": statement.status,
         "approvedAt": statement.approved_at.isoformat() if statement.approved_at else None,
         "paidAt": statement.paid_at.isoformat() if statement.paid_at else None,
+        "carriedIntoPeriod": statement.carried_into_period,
+        "carriedIntoText": (
+            period_text(statement.carried_into_period, where)
+            if statement.carried_into_period else None
+        ),
         "locale": where,
         "labels": documents.labels(documents.LABELS, language_of(where)),
         "plans": [
@@ -1161,7 +1345,10 @@ async def statement_document(
              "description": describe(ln.kind, ln.params, where, currency),
              "explanation": why.get((ln.params.get("result"), ln.params.get("component"))),
              "source": ln.source,
-             "originalPeriod": ln.original_period, "originalLineId": ln.original_line_id}
+             "originalPeriod": ln.original_period, "originalLineId": ln.original_line_id,
+             "carriedFrom": (
+                 ln.params["statement"] if ln.kind == LineKind.CARRY_FORWARD.value else None
+             )}
             for ln in lines
         ],
         "total": format(round_money(Decimal(statement.total), currency), "f"),

@@ -60,6 +60,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ms": "Pemulihan pendahuluan (sehingga {share} pendapatan)",
         "hi": "अग्रिम की वसूली (कमाई का अधिकतम {share})",
     },
+    "carry_forward": {
+        "en": "Balance carried forward from {period}",
+        "de": "Saldovortrag aus {period}",
+        "fr": "Solde reporté de {period}",
+        "ms": "Baki dibawa ke hadapan dari {period}",
+        "hi": "{period} से आगे लाई गई शेष राशि",
+    },
     "prize": {
         "en": "Prize: {reason}",
         "de": "Preis: {reason}",

@@ -47,6 +47,40 @@ async def test_given_a_close_then_statements_are_built_shown_paid_and_journaled(
     assert {r["gl_account"] for r in lines} == {"610000", "210000", "100000"}
 
 
+async def test_given_a_balance_below_zero_then_show_tells_where_it_was_carried(db):
+    world = await make_world()
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await deal(world["bob"], "t2", "4000", "2026-10-06")  # 80
+    assert (await podium(db, *CLOSE)).returncode == 0
+    await add_adjustment(
+        viewer=world.system, rep_id=world["ann"].id, period="2026-10", amount=Decimal("-370"),
+        currency="EUR", reason="Demo kit not returned",
+    )  # fmt: skip
+    await approve_statements(viewer=world.system, period="2026-10")
+    paid = await podium(db, "statements", "pay", "--tenant", "acme", "--period", "2026-10")
+    assert paid.stdout == (
+        "2026-10: 2 statement(s) marked paid\n"
+        "2026-10: 1 statement(s) below zero left approved: a balance the payee owes, not a "
+        "payment; the payee's next statement built carries it\n"
+    )
+    await deal(world["ann"], "n1", "13000", "2026-11-05")  # 500
+    closed = await podium(db, "close", "--tenant", "acme", "--period", "2026-11")
+    assert closed.returncode == 0, closed.stderr
+
+    october = await podium(db, "statements", "show", "--tenant", "acme", "--period", "2026-10")
+    november = await podium(db, "statements", "show", "--tenant", "acme", "--period", "2026-11")
+
+    assert october.stdout == (
+        "2026-10 EUR carried: 1, -120.00\n"
+        "2026-10 EUR paid: 2, 80.00\n"
+        "  ann: -120.00 EUR carried forward into 2026-11\n"
+    )
+    assert november.stdout == (
+        "2026-11 EUR draft: 3, 380.00\n"
+        "  ann: balance carried forward from 2026-10 (version 1): -120.00 EUR\n"
+    )
+
+
 async def test_given_a_reapproved_partner_then_the_cli_lists_invoice_credit_note_invoice(db):
     world = await make_world()
     admin = world.viewer("admin")

@@ -361,5 +361,8 @@ async def close_chunks(ctx: dict[str, Any], tenant_id: str, run_id: int) -> int:
         # (idempotent: a retried job, or a second closer, builds only what is missing)
         run = await CloseRun.get(id=run_id, tenant_id=viewer.tenant_id)
         async with in_transaction():
-            await build_statements(viewer=viewer, period=run.period)
+            built = await build_statements(viewer=viewer, period=run.period)
+        # who got no statement, whose balance below zero was left owed: as `podium close` says
+        for line in built.error_lines():
+            log.warning("statements of %s %s: %s", tenant_id, run.period, line)
     return people

@@ -18,6 +18,7 @@ from api.graphql.relay import Connection, decode_offset, offset_connection, page
 from api.graphql.statements.invoices import Invoice
 from api.statements import statement_pdf_url
 from payments.statements.models import Adjustment as StoredAdjustment
+from payments.statements.models import LineKind as StoredLineKind
 from payments.statements.models import Statement as StoredStatement
 from payments.statements.models import StatementLine as StoredLine
 from payments.statements.repository import StatementRepository
@@ -30,6 +31,11 @@ class StatementStatus(Enum):
     DRAFT = "draft"
     APPROVED = "approved"
     PAID = "paid"
+    CARRIED = strawberry.enum_value(
+        "carried",
+        description="Below zero: settled by carrying its balance into the payee's statement "
+        "of a later period (carriedIntoPeriod), where a CARRY_FORWARD line nets it.",
+    )
 
 
 @strawberry.enum(description="Where a statement line's money comes from.")
@@ -40,6 +46,10 @@ class StatementLineKind(Enum):
     PRIZE = "prize"
     DRAW = "draw"
     DRAW_RECOVERY = "draw_recovery"
+    CARRY_FORWARD = strawberry.enum_value(
+        "carry_forward",
+        description="The balance below zero of an earlier statement (carriedFrom), netted here.",
+    )
 
 
 @strawberry.type(description="One line of a statement, described in the viewer's language.")
@@ -54,6 +64,10 @@ class StatementLine:
     original_line_id: strawberry.ID | None = strawberry.field(
         description="... and the earnings line it names."
     )
+    carried_from: strawberry.ID | None = strawberry.field(
+        description="A CARRY_FORWARD line: the id of the statement (that version) whose "
+        "balance it carries; originalPeriod is its period."
+    )
 
     @classmethod
     def of(cls, line: StoredLine, currency: str, locale: str) -> StatementLine:
@@ -66,7 +80,14 @@ class StatementLine:
             original_line_id=(
                 strawberry.ID(str(line.original_line_id)) if line.original_line_id else None
             ),
+            carried_from=carried_from(line),
         )
+
+
+def carried_from(line: StoredLine) -> strawberry.ID | None:
+    if line.kind != StoredLineKind.CARRY_FORWARD.value:
+        return None
+    return strawberry.ID(str(line.params["statement"]))
 
 
 @strawberry.type(
@@ -84,6 +105,9 @@ class Statement:
     approved_at: datetime | None
     paid_at: datetime | None
     inputs_hash: str = strawberry.field(description="sha256 of what it was built from.")
+    carried_into_period: str | None = strawberry.field(
+        description="CARRIED: the later period whose statement holds its balance."
+    )
     stored: strawberry.Private[StoredStatement]
 
     @classmethod
@@ -99,6 +123,7 @@ class Statement:
             approved_at=s.approved_at,
             paid_at=s.paid_at,
             inputs_hash=s.inputs_hash,
+            carried_into_period=s.carried_into_period,
             stored=s,
         )
 

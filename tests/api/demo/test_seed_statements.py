@@ -35,6 +35,10 @@ async def test_given_the_demo_then_a_month_of_statements_and_a_clawback_to_come(
     assert (emil.status, emil.version) == ("draft", 1)
     south = await Statement.get(user_id=people["rep-south-01"].id, period=first)
     assert south.status == "paid"
+    # a west rep's month went below zero (an adjustment beyond their earnings): approved,
+    # owed, not paid
+    west = await Statement.get(user_id=people["rep-west-02"].id, period=first)
+    assert (west.status, west.total) == ("approved", Decimal("-120"))
     agent = await Statement.get(user_id=people["agent-north-01"].id, period=first)
     lines = await StatementLine.filter(statement_id=agent.id)
     earned = sum(ln.amount for ln in lines if ln.kind == "earnings")
@@ -78,6 +82,11 @@ async def test_given_the_demo_then_a_month_of_statements_and_a_clawback_to_come(
         assert clawback.original_period == first
         original = await EarningsLine.get(id=clawback.original_line_id)
         assert original.tenant_id == summary.tenant.id
+    # and the west rep's balance is carried into their next statement, recovered from it
+    carrying = await Statement.get(user_id=people["rep-west-02"].id, period=second)
+    [carried] = await StatementLine.filter(statement_id=carrying.id, kind="carry_forward")
+    assert (carried.amount, carried.original_period) == (Decimal("-120"), first)
+    assert (await Statement.get(id=west.id)).status == "carried"
 
 
 @pytest.mark.parametrize("method", ["csv_file", "payroll_file", "sepa_file"])

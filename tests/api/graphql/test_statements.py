@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from graphql import print_ast
@@ -19,7 +20,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.statements import statement_pdf_url
 from domain.plans.models import PlanAssignment
-from payments.statements.service import build_statements
+from payments.statements.service import add_adjustment, approve_statements, build_statements
 from tests.api.graphql.helpers import Api, serve
 from tests.api.graphql.test_contract import operation_document
 from tests.fonts import YAMADA_TARO, box_font
@@ -258,6 +259,66 @@ async def test_given_a_draw_set_by_an_admin_then_the_statement_tops_up_and_shows
         ("EARNINGS", "Commission (AE v1)"),
         ("DRAW", "Draw (recoverable): guaranteed €300.00"),
     ]
+
+
+async def test_given_a_balance_carried_forward_then_both_statements_say_so_with_pdf_and_json(
+    api: Api,
+):
+    world = await make_world()
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await close(world, "2026-10")
+    await add_adjustment(
+        viewer=world.viewer("ops"), rep_id=world["ann"].id, period="2026-10",
+        amount=Decimal("-370"), currency="EUR", reason="Demo kit not returned",
+    )  # fmt: skip
+    await build_statements(viewer=world.system, period="2026-10")
+    await approve_statements(viewer=world.viewer("ops"), period="2026-10")
+    await deal(world["ann"], "n1", "13000", "2026-11-05")  # 500
+    await close(world, "2026-11")
+    await build_statements(viewer=world.system, period="2026-11")
+    ann = api.as_(world.tenant, world["ann"])
+
+    mine = (await ann.gql(MY_STATEMENTS))["data"]["me"]["statements"]["edges"]
+    by_period = {e["node"]["period"]: e["node"] for e in mine}
+    november = (await ann.gql(STATEMENT, {"id": by_period["2026-11"]["id"]}))["data"]["statement"]
+    october = (await ann.gql(STATEMENT, {"id": by_period["2026-10"]["id"]}))["data"]["statement"]
+
+    assert (november["status"], november["total"]["amount"]) == ("DRAFT", "380.00")
+    assert november["carriedIntoPeriod"] is None
+    lines = [e["node"] for e in november["lines"]["edges"]]
+    assert [(ln["kind"], ln["amount"]["amount"], ln["carriedFrom"]) for ln in lines] == [
+        ("EARNINGS", "500.00", None),
+        ("CARRY_FORWARD", "-120.00", october["id"]),
+    ]
+    assert lines[1]["description"] == "Balance carried forward from October 2026"
+    assert (october["status"], october["total"]["amount"], october["carriedIntoPeriod"]) == (
+        "CARRIED", "-120.00", "2026-11",
+    )  # fmt: skip
+
+    document = (await ann.gql(DOCUMENT, {"id": november["id"]}))["data"]["statement"]["document"]
+    [carried] = [ln for ln in document["lines"] if ln["kind"] == "carry_forward"]
+    assert (carried["amount"], carried["carriedFrom"], carried["originalPeriod"]) == (
+        "-120.00", october["id"], "2026-10",
+    )  # fmt: skip
+    assert document["total"] == "380.00"
+    text = _pdf_text(await _pdf(api, november["pdfUrl"]))
+    for expected in ("Balance carried forward from October 2026", "-€120.00", "€380.00"):
+        assert expected in text, (expected, text)
+    old = (await ann.gql(DOCUMENT, {"id": october["id"]}))["data"]["statement"]["document"]
+    assert (old["status"], old["carriedIntoPeriod"]) == ("carried", "2026-11")
+    text = _pdf_text(await _pdf(api, october["pdfUrl"]))
+    for expected in ("carried forward", "Carried forward to", "November 2026"):
+        assert expected in text, (expected, text)
+
+
+DOCUMENT = "query($id: ID!) { statement(id: $id) { document } }"
+
+
+async def _pdf(api: Api, url: str) -> bytes:
+    link = urlsplit(url)
+    answer = await api.http.get(f"{link.path}?{link.query}")
+    assert answer.status_code == 200
+    return answer.content
 
 
 ACCRUALS = print_ast(operation_document("Accruals"))

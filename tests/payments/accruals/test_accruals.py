@@ -167,3 +167,46 @@ async def test_given_a_capped_payee_then_accruals_and_journal_name_the_cap():
         ("610000", "", "50.00", "Commissions 2026-10 cap"),
         ("610000", "330.00", "", "Commissions 2026-10 commission"),
     ]
+
+
+async def test_given_a_balance_carried_forward_then_its_expense_counts_once_and_cash_nets_it():
+    world = await make_world()
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    await close(world, "2026-10")
+    await add_adjustment(
+        viewer=world.viewer("ops"), rep_id=world["ann"].id, period="2026-10", amount=D("-370"),
+        currency="EUR", reason="Demo kit not returned",
+    )  # fmt: skip
+    await build_statements(viewer=world.system, period="2026-10")
+    await approve_statements(viewer=world.viewer("ops"), period="2026-10")
+    await mark_paid(viewer=world.viewer("ops"), period="2026-10")  # ann's -120.00 left owed
+    await deal(world["ann"], "n1", "13000", "2026-11-05")  # 500
+    await close(world, "2026-11")
+    await build_statements(viewer=world.system, period="2026-11")  # 500 - 120 = 380
+    await approve_statements(viewer=world.viewer("ops"), period="2026-11")
+    await mark_paid(viewer=world.viewer("ops"), period="2026-11")
+    ops = world.viewer("ops")
+
+    october = await accruals(viewer=ops, period="2026-10")
+    november = await accruals(viewer=ops, period="2026-11", by_component=True)
+
+    # October's -120.00 stays its own (earned and approved there, never paid in cash) ...
+    assert _figures(october) == [("EUR", None, D("-120"), D("-120"), 0, D("-120"))]
+    # ... November's expense is its earnings, its cash the 380.00 that left: the balance
+    # carried is a settlement, not a second negative expense
+    assert _figures(november) == [
+        ("EUR", "carry_forward", 0, 0, D("-120"), D("120")),
+        ("EUR", "commission", D("500"), D("500"), D("500"), 0),
+    ]
+    text = await journal_csv(viewer=ops, period="2026-11", company_code="1000",
+                             posting_date=date(2026, 12, 2))  # fmt: skip
+    _, documents = _documents(text)
+    postings = defaultdict(Decimal)
+    for rows in documents.values():
+        for r in rows:
+            postings[(r["gl_account"], r["item_text"])] += D(r["debit"] or "0") - D(
+                r["credit"] or "0"
+            )
+    assert postings[("610000", "Commissions 2026-11 commission")] == D("500")
+    assert not any("carry_forward" in text for _, text in postings)
+    assert sum(v for (account, _), v in postings.items() if account == "100000") == D("-380")

@@ -333,3 +333,24 @@ async def test_given_an_invoice_pdf_being_made_then_the_event_loop_keeps_turning
 
     assert pdf == slow_render()
     assert stall < SLOW_RENDER / 2
+
+
+async def test_given_a_partner_balance_carried_forward_then_the_invoices_net_to_what_was_earned():
+    world = await _italian_partner()  # ann's October: 250.00
+    await add_adjustment(
+        viewer=world.viewer("ops"), rep_id=world["ann"].id, period="2026-10", amount=D("-370"),
+        currency="EUR", reason="Demo kit not returned",
+    )  # fmt: skip
+    await approve_statements(viewer=world.viewer("ops"), period="2026-10")
+    await deal(world["ann"], "n1", "13000", "2026-11-05")  # 500
+    await close(world, "2026-11")
+    await build_statements(viewer=world.system, period="2026-11")  # 500.00 - 120.00 carried
+
+    await approve_statements(viewer=world.viewer("ops"), period="2026-11")
+
+    october, november = await Invoice.filter(user_id=world["ann"].id).order_by("sequence")
+    assert D(october.net) == D("-120")
+    # November's fee is November's work: the balance it carries was October's invoice already
+    assert D(november.net) == D("500")
+    assert D(october.net) + D(november.net) == D("380")  # earned 250 - 370 + 500, paid 380
+    assert D((await current(world, "ann", "2026-11")).total) == D("380")
