@@ -279,6 +279,7 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
     async def work() -> CloseSummary:
         found = await cli._tenant(tenant)
         viewer = Viewer.system(found.id, "cli-recompute")
+        await closing.require_started(viewer, parsed, field="--period")
         if rep is not None:
             person = await UserRepository(viewer).by_external_id(rep)
             if person is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -68,7 +69,7 @@ async def _is_closed(viewer: Viewer, period: Period) -> bool:
 
 async def _check_closable(viewer: Viewer, period: Period) -> None:
     """A period a plan is paid per (a quarter when every plan is monthly has no results of
-    its own), and one that has started where the tenant is."""
+    its own), and one that has ended where the tenant is."""
     kinds: set[str] = {
         str(kind)
         for kind in await PlanVersion.filter(tenant_id=viewer.tenant_id)
@@ -82,13 +83,33 @@ async def _check_closable(viewer: Viewer, period: Period) -> None:
             f"close one of those periods",
             field="period",
         )
+    # Closed before its end, its last days' deals would only count as late changes of the
+    # next period: there is no forecasting close.
+    today, time_zone = await _today(viewer)
+    if period.end >= today:
+        not_yet = "started" if period.start > today else "ended"
+        raise PeriodError(
+            f"{period.id} has not {not_yet} yet (today is {today.isoformat()} in "
+            f"{time_zone}): close it once it has ended",
+            field="period",
+        )
+
+
+async def _today(viewer: Viewer) -> tuple[date, str]:
     tenant = await get_tenant(viewer.tenant_id)
-    today = today_in(tenant.time_zone)
+    return today_in(tenant.time_zone), tenant.time_zone
+
+
+async def require_started(viewer: Viewer, period: Period, *, field: str = "period") -> None:
+    """A period that has begun where the tenant is: one that has not has no deals, no
+    quotas yet, and recomputing it stored an error result for everyone (Podium has no
+    forecasting; the what-if simulator answers that question)."""
+    today, time_zone = await _today(viewer)
     if period.start > today:
         raise PeriodError(
             f"{period.id} has not started yet (today is {today.isoformat()} in "
-            f"{tenant.time_zone}): nothing to close",
-            field="period",
+            f"{time_zone}): nothing to recompute",
+            field=field,
         )
 
 

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from domain.audit.models import AuditEntry
 from domain.earnings.close import period_chunks, record_late_events
-from domain.earnings.models import CloseChunk, EarningsResult, PeriodStatus
+from domain.earnings.models import CloseChunk, CloseRun, EarningsResult, PeriodStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.service import recompute_rep_period
 from domain.kit.periods import parse_period
@@ -239,6 +239,23 @@ async def test_given_bad_input_when_closing_then_one_line_and_nothing_written(
     ran.one_line_error(fragment)
     assert await EarningsResult.all().count() == 0
     assert await StoredPeriod.all().count() == 0
+
+
+async def test_given_the_month_under_way_when_closing_then_refused_naming_period(db):
+    """Closed before its end, its last days' deals would count only as late changes of the
+    next month: refused, nothing recomputed, nothing closed (no option forces it)."""
+    from domain.kit.clock import today_in
+    from domain.kit.periods import period_containing
+
+    await world(reps=2)
+    this = period_containing(today_in("UTC"), "month").id
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", this)
+
+    ran.one_line_error("period", f"{this} has not ended yet")
+    assert await EarningsResult.all().count() == 0
+    assert await StoredPeriod.all().count() == 0
+    assert await CloseRun.all().count() == 0
 
 
 async def test_given_a_closed_period_when_recomputing_then_refused_in_one_line(db):
