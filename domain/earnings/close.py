@@ -282,10 +282,9 @@ async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
     user_ids = chunk["user_ids"]
     if isinstance(user_ids, str):
         user_ids = json.loads(user_ids)
-    outcomes = await recompute_many(
-        viewer=viewer, pairs=[(UUID(u), chunk["period"]) for u in user_ids]
+    outcomes = await recompute_answering_requests(
+        viewer, [(UUID(u), chunk["period"]) for u in user_ids]
     )
-    await end_parked(viewer, outcomes)
     read = sum(o.transactions for o in outcomes)
     await db.execute_query(
         "UPDATE close_chunks SET done = true, transactions = $2 WHERE id = $1", [chunk["id"], read]
@@ -297,11 +296,16 @@ async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
     )
 
 
-async def end_parked(viewer: Viewer, outcomes: list[Recomputed]) -> None:
-    """The parked recompute requests (`RecomputeRequest`) of the pairs recomputed now end:
-    what they asked for is done."""
-    done = [(o.user_id, o.period) for o in outcomes if o.refused is None]
-    await IngestRepository(viewer).end_parked_requests(done)
+async def recompute_answering_requests(
+    viewer: Viewer, pairs: list[tuple[UUID, str]]
+) -> list[Recomputed]:
+    """`recompute_many` of a close's chunk or `podium recompute`'s, which answers the
+    recompute requests (`RecomputeRequest`, parked or not) of its pairs: they end in the
+    same transaction, taken before the inputs are read. A request left pending was taken
+    by a worker after the close, refused (closed) and flagged as a late change the close
+    had already read. A refused pair (a person gone) would be refused by the worker too."""
+    await IngestRepository(viewer).take_requests_of(pairs)
+    return await recompute_many(viewer=viewer, pairs=pairs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,39 @@ async def test_given_a_parked_recompute_request_when_the_period_closes_then_it_e
     )
 
 
+async def test_given_a_request_pending_when_closed_then_consumed_and_no_late_change_flagged(
+    db, redis_url: str
+):
+    """A CRM change that asked for a recompute before the close reached its person: the
+    close read the change, so its request ends with the chunk. Left pending, the worker
+    took it after the close, found the period closed and flagged a late change for 2026-11
+    that the close had already counted. A request of another period stays."""
+    from domain.earnings.models import LateEvent
+    from domain.ingest.models import RecomputeRequest
+    from domain.ingest.repository import IngestRepository
+    from tests.workers.ingest_helpers import arq_pool
+    from workers.tasks.earnings import recompute_requested
+
+    tenant, people = await world(reps=2)
+    await make_transaction(rep=people[0], external_id="late-t", amount="7000", on="2026-10-28")
+    async with in_transaction():
+        await IngestRepository(system_viewer(tenant)).request_recomputes(
+            [(people[0].id, "2026-10"), (people[1].id, "2026-11")]
+        )
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+    pool = await arq_pool(redis_url, "h3-close-test")
+    try:  # the worker, after the close, takes what is still requested
+        await recompute_requested({"redis": pool}, str(tenant.id), follow_up=True)
+    finally:
+        await pool.aclose()
+
+    assert ran.returncode == 0, ran.stderr
+    assert await LateEvent.all().count() == 0
+    assert await RecomputeRequest.all().count() == 0  # 2026-11's done by the worker
+    assert await EarningsResult.filter(user_id=people[0].id, period="2026-10").exists()
+
+
 async def test_given_a_closed_period_when_closed_again_then_refused_and_nothing_changes(db):
     tenant, _ = await world(reps=2)
     assert (await podium(db, "close", "--tenant", "acme", "--period", "2026-10")).returncode == 0
