@@ -114,9 +114,10 @@ async def require_started(viewer: Viewer, period: Period, *, field: str = "perio
 
 
 async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSACTIONS) -> CloseRun:
-    """The period's close run: the one under way (resumed), or a new one with the period's
-    people split in chunks of about ``chunk`` transactions (`CHUNK_TRANSACTIONS`). A closed
-    period is refused (``--reopen`` first)."""
+    """The period's close run: the one under way (resumed or joined, its plan brought up
+    to the period's people now: `_plan`), or a new one with the period's people split in
+    chunks of about ``chunk`` transactions (`CHUNK_TRANSACTIONS`). A closed period is
+    refused (``--reopen`` first)."""
     _require_closer(viewer)
     parsed = parse_period(period)
     await _check_closable(viewer, parsed)
@@ -126,41 +127,91 @@ async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSAC
             field="period",
         )
     run = await CloseRun.get_or_none(tenant_id=viewer.tenant_id, period=parsed.id)
-    if run is not None:
-        if run.status is CloseRunStatus.RUNNING:
-            return run  # resumed, or joined
+    if run is not None and run.status is not CloseRunStatus.RUNNING:
         await run.delete()  # done before and reopened since: a fresh run
+        run = None
+    if run is None:
+        # The run is claimed first, then its chunks are planned: a concurrent starter waits
+        # here for our commit (then finds our run), its core left to the plan's query
+        # (PostgreSQL's parallel workers). Both planning at once, each competing with the
+        # other's workers, took two processes 0.26-0.37 s from their start to their first
+        # chunk rather than 0.21-0.22 (bench/close.py's month, three runs each).
+        inserted = await connections.get("default").execute_query_dict(
+            """
+            INSERT INTO close_runs (tenant_id, period, status, people, started_at)
+            VALUES ($1, $2, 'running', 0, $3)
+            ON CONFLICT (tenant_id, period) DO NOTHING
+            RETURNING id
+            """,
+            [viewer.tenant_id, parsed.id, utc_now()],
+        )
+        if not inserted:  # another process's, started meanwhile (committed: we waited for it)
+            run = await CloseRun.get(tenant_id=viewer.tenant_id, period=parsed.id)
+            if run.status is not CloseRunStatus.RUNNING:
+                return await start_close(viewer=viewer, period=period, chunk=chunk)  # done since
+        else:
+            run = await CloseRun.get(id=inserted[0]["id"])
+    await _plan(viewer, run, parsed, chunk)
+    return run
+
+
+async def _plan(viewer: Viewer, run: CloseRun, period: Period, transactions: int) -> None:
+    """Plan the run's chunks from the people the period has now: a new run's all of them;
+    a run resumed (after a kill) or joined, the people added since its start (a hire, a rep
+    moved onto a plan) in chunks of their own, and the people gone since out of the chunks
+    not done that no process holds. Done chunks stay done: a rerun finishes the rest and
+    ends with the results of a close started now. Planners take turns (the run's row)."""
     db = connections.get("default")
-    # The run is claimed first, then its chunks are planned: a concurrent starter waits here
-    # for our commit (then finds our run), its core left to the plan's query (PostgreSQL's
-    # parallel workers). Both planning at once, each competing with the other's workers,
-    # took two processes 0.26-0.37 s from their start to their first chunk rather than
-    # 0.21-0.22 (bench/close.py's month, three runs each).
-    inserted = await db.execute_query_dict(
-        """
-        INSERT INTO close_runs (tenant_id, period, status, people, started_at)
-        VALUES ($1, $2, 'running', 0, $3)
-        ON CONFLICT (tenant_id, period) DO NOTHING
-        RETURNING id
-        """,
-        [viewer.tenant_id, parsed.id, utc_now()],
+    await db.execute_query("SELECT id FROM close_runs WHERE id = $1 FOR UPDATE", [run.id])
+    owners = await _people_and_transactions(viewer, period)
+    now = {str(user_id) for user_id, _ in owners}
+    planned: set[str] = set()
+    last = -1
+    for row in await db.execute_query_dict(
+        "SELECT position, user_ids FROM close_chunks WHERE run_id = $1", [run.id]
+    ):
+        planned.update(_ids(row["user_ids"]))
+        last = max(last, int(row["position"]))
+    free = await db.execute_query_dict(
+        "SELECT id, user_ids FROM close_chunks WHERE run_id = $1 AND NOT done "
+        "ORDER BY position FOR UPDATE SKIP LOCKED",
+        [run.id],
     )
-    if not inserted:  # another process's, started meanwhile (committed: we waited for it)
-        run = await CloseRun.get(tenant_id=viewer.tenant_id, period=parsed.id)
-        if run.status is CloseRunStatus.RUNNING:
-            return run
-        return await start_close(viewer=viewer, period=period, chunk=chunk)  # done since
-    run = await CloseRun.get(id=inserted[0]["id"])
-    chunks = await period_chunks(viewer, parsed, transactions=chunk)
+    for row in free:
+        ids = _ids(row["user_ids"])
+        staying = [u for u in ids if u in now]
+        if len(staying) == len(ids):
+            continue
+        if staying:
+            await db.execute_query(
+                "UPDATE close_chunks SET user_ids = $2::jsonb WHERE id = $1",
+                [row["id"], json.dumps(staying)],
+            )
+        else:
+            await db.execute_query("DELETE FROM close_chunks WHERE id = $1", [row["id"]])
+    added = chunked(
+        [(user_id, owned) for user_id, owned in owners if str(user_id) not in planned],
+        transactions,
+        CHUNK_PEOPLE,
+    )
     await CloseChunk.bulk_create(
         [
-            CloseChunk(run_id=run.id, position=i, user_ids=[str(u) for u in user_ids])
-            for i, user_ids in enumerate(chunks)
+            CloseChunk(run_id=run.id, position=last + 1 + i, user_ids=[str(u) for u in ids])
+            for i, ids in enumerate(added)
         ]
     )
-    run.people = sum(len(c) for c in chunks)
+    people = await db.execute_query_dict(
+        "SELECT coalesce(sum(jsonb_array_length(user_ids)), 0) AS n FROM close_chunks "
+        "WHERE run_id = $1",
+        [run.id],
+    )
+    run.people = int(people[0]["n"])
     await run.save(update_fields=["people"])
-    return run
+
+
+def _ids(user_ids: Any) -> list[str]:
+    """A chunk's people as stored (a JSON array of ids; text through some drivers)."""
+    return list(json.loads(user_ids) if isinstance(user_ids, str) else user_ids)
 
 
 async def period_chunks(
@@ -279,9 +330,7 @@ async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
     if not claimed:
         return None
     chunk = claimed[0]
-    user_ids = chunk["user_ids"]
-    if isinstance(user_ids, str):
-        user_ids = json.loads(user_ids)
+    user_ids = _ids(chunk["user_ids"])
     outcomes = await recompute_answering_requests(
         viewer, [(UUID(u), chunk["period"]) for u in user_ids]
     )

@@ -23,6 +23,7 @@ from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.service import recompute_rep_period
 from domain.kit.periods import parse_period
 from domain.org.models import Role
+from domain.plans.models import AssignmentStatus, PlanAssignment, PlanVersion
 from tests.api.cli_runner import ROOT, cli_env, podium
 from tests.domain.builders import (
     TIERED,
@@ -343,6 +344,40 @@ async def test_given_a_close_killed_half_way_when_run_again_then_equal_to_an_uni
     assert ran.returncode == 0, ran.stderr
     assert await snapshot() == alone
     assert ran.stdout.startswith("2026-10: closed. 12 people, 11 without errors, 1 with errors")
+
+
+async def test_given_a_hire_between_a_kill_and_the_rerun_then_the_rerun_closes_them_too(
+    db, tmp_path: Path
+):
+    """The rerun plans the people the period has now: a person hired (assigned to the plan
+    for October) after the kill was left out, without results, when the rerun finished the
+    chunks planned at the start; one who declined their plan since is left out. Done chunks
+    are not redone; the results equal each person recomputed alone."""
+    tenant, people = await world()
+    proc = await killable(db, tmp_path / "marker", *CLOSE)
+    await wait_for_done_chunks(2)
+    os.kill(proc.pid, signal.SIGKILL)
+    await proc.wait()
+    done_before = {c.id for c in await CloseChunk.filter(done=True)}
+    waiting = (await CloseChunk.filter(done=False).order_by("-position").first()).user_ids
+    gone = next(p for p in people if str(p.id) == waiting[-1])  # declined since: not closed
+    await PlanAssignment.filter(user_id=gone.id).update(status=AssignmentStatus.DECLINED)
+    hire = await make_user(tenant=tenant, external_id="rep99")
+    await assign(user=hire, plan=await PlanVersion.filter(tenant_id=tenant.id).first())
+    await set_quota(user=hire, value="20000")
+    await make_transaction(rep=hire, external_id="hire-1", amount="25000", on="2026-10-20")
+
+    ran = await podium(db, *CLOSE)
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("2026-10: closed. 12 people, ")  # 12 - 1 + 1
+    # the chunks done before the kill were kept, not planned (or recomputed) again
+    assert done_before <= {c.id for c in await CloseChunk.filter(done=True)}
+    closed = await snapshot()
+    assert any(row[0] == "rep99" for row in closed)
+    assert not any(row[0] == gone.external_id for row in closed)
+    await StoredPeriod.filter(tenant_id=tenant.id).update(status=PeriodStatus.OPEN)
+    assert closed == await each_alone(tenant, [p for p in [*people, hire] if p is not gone])
 
 
 async def test_given_the_database_goes_away_mid_close_then_one_line_and_a_rerun_completes(
