@@ -479,29 +479,50 @@ async def reopen_period(*, viewer: Viewer, period: str) -> StoredPeriod:
 
 async def record_late_events(*, viewer: Viewer, pairs: list[tuple[UUID, str]]) -> int:
     """Record that the inputs of these (person, closed period)s changed after the close:
-    each is flagged for the next period of the same kind that is still open."""
+    each is flagged for the next period of the same kind that is still open, that period's
+    row held (FOR SHARE) until the caller commits. Its close (`service.close_period`) locks
+    the row to close it, so it waits for this commit and its statements see the flag: read
+    without the lock, a period that closed and built its statements meanwhile got a flag
+    committed after the build had read its late changes, paid on no statement ever. One
+    that closed before the lock was taken is passed over for the next."""
     if not pairs:
         return 0
-    closed = {
-        str(key)
-        for key in await StoredPeriod.filter(
-            tenant_id=viewer.tenant_id, status=PeriodStatus.CLOSED
-        ).values_list("key", flat=True)
-    }
     now = utc_now()
-    events = []
-    for user_id, period in pairs:
+    targets: dict[str, str] = {}
+    for period in sorted({p for _, p in pairs}):
         target = parse_period(period).next()
-        while target.id in closed:
+        while await _hold_period(viewer, target) is PeriodStatus.CLOSED:
             target = target.next()
-        events.append(
+        targets[period] = target.id
+    await LateEvent.bulk_create(
+        [
             LateEvent(
                 tenant_id=viewer.tenant_id,
                 user_id=user_id,
                 period=period,
-                flagged_for=target.id,
+                flagged_for=targets[period],
                 recorded_at=now,
             )
-        )
-    await LateEvent.bulk_create(events)
-    return len(events)
+            for user_id, period in pairs
+        ]
+    )
+    return len(pairs)
+
+
+async def _hold_period(viewer: Viewer, period: Period) -> PeriodStatus:
+    """The period's status, its row (written open when there is none yet) locked FOR SHARE
+    until the caller commits: a close of it waits for the caller."""
+    db = connections.get("default")
+    await db.execute_query(
+        """
+        INSERT INTO periods (tenant_id, key, kind, starts_on, ends_on, status)
+        VALUES ($1, $2, $3, $4, $5, 'open')
+        ON CONFLICT (tenant_id, key) DO NOTHING
+        """,
+        [viewer.tenant_id, period.id, period.kind, period.start, period.end],
+    )
+    rows = await db.execute_query_dict(
+        "SELECT status FROM periods WHERE tenant_id = $1 AND key = $2 FOR SHARE",
+        [viewer.tenant_id, period.id],
+    )
+    return PeriodStatus(rows[0]["status"])
