@@ -117,6 +117,11 @@ class PlanRun:
     def error(self) -> str | None:
         return self.result.errors[0].message if self.result.errors else None
 
+    @property
+    def error_reason(self) -> Reason | None:
+        """Why it is in error, for a reader (stored as the result's explanation)."""
+        return self.result.errors[0].reason if self.result.errors else None
+
 
 async def current_period(viewer: Viewer, kind: PeriodKind | None = None) -> Period:
     """The period containing today in the tenant's time zone."""
@@ -881,6 +886,7 @@ def _figures(
     reasons are not among them: they are stored once, on the component's line. ``known``:
     reasons' texts by identity (`explanations.encode_each`)."""
     if rep is None:
+        why = run.error_reason
         return (
             ResultStatus.ERROR.value,
             run.error,
@@ -890,7 +896,7 @@ def _figures(
             run.period.days,
             "[]",
             "[]",
-            "[]",
+            "[]" if why is None else explanations.encode((why,)),
         )
     # the JSON of _json([{"id", "name", "total", "count", "quota", "attainment"}, ...]) and of
     # _json([{"id", "name", "type", "amount", "payable", "pending"}, ...]), written directly
