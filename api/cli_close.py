@@ -263,7 +263,6 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
     from domain.earnings.errors import PeriodClosed
     from domain.earnings.models import Period as StoredPeriod
     from domain.earnings.models import PeriodStatus, ResultStatus
-    from domain.earnings.service import recompute_many
     from domain.kit.errors import DomainError, NotFound
     from domain.kit.periods import parse_period
     from domain.org.models import User
@@ -279,6 +278,7 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
     async def work() -> CloseSummary:
         found = await cli._tenant(tenant)
         viewer = Viewer.system(found.id, "cli-recompute")
+        await closing.require_started(viewer, parsed, field="--period")
         if rep is not None:
             person = await UserRepository(viewer).by_external_id(rep)
             if person is None:
@@ -300,10 +300,9 @@ def recompute(tenant: TenantOption, period: PeriodOption, rep: RepOption = None)
         try:
             for chunk in chunks:
                 async with cli.in_transaction():
-                    outcomes = await recompute_many(
-                        viewer=viewer, pairs=[(user_id, parsed.id) for user_id in chunk]
+                    outcomes = await closing.recompute_answering_requests(
+                        viewer, [(user_id, parsed.id) for user_id in chunk]
                     )
-                    await closing.end_parked(viewer, outcomes)
                 for o in outcomes:
                     read += o.transactions
                     if o.refused is not None:

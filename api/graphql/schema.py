@@ -347,7 +347,7 @@ class Mutation:
     close_period: ClosePeriodResult = strawberry.mutation(
         resolver=close_period,
         description="Admins and payout ops: start or resume the close of a period a plan is "
-        "paid per, once it has started (the workers recompute its people in chunks, then "
+        "paid per, once it has ended (the workers recompute its people in chunks, then "
         "close it); again: its progress.",
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -68,7 +69,7 @@ async def _is_closed(viewer: Viewer, period: Period) -> bool:
 
 async def _check_closable(viewer: Viewer, period: Period) -> None:
     """A period a plan is paid per (a quarter when every plan is monthly has no results of
-    its own), and one that has started where the tenant is."""
+    its own), and one that has ended where the tenant is."""
     kinds: set[str] = {
         str(kind)
         for kind in await PlanVersion.filter(tenant_id=viewer.tenant_id)
@@ -82,20 +83,41 @@ async def _check_closable(viewer: Viewer, period: Period) -> None:
             f"close one of those periods",
             field="period",
         )
-    tenant = await get_tenant(viewer.tenant_id)
-    today = today_in(tenant.time_zone)
-    if period.start > today:
+    # Closed before its end, its last days' deals would only count as late changes of the
+    # next period: there is no forecasting close.
+    today, time_zone = await _today(viewer)
+    if period.end >= today:
+        not_yet = "started" if period.start > today else "ended"
         raise PeriodError(
-            f"{period.id} has not started yet (today is {today.isoformat()} in "
-            f"{tenant.time_zone}): nothing to close",
+            f"{period.id} has not {not_yet} yet (today is {today.isoformat()} in "
+            f"{time_zone}): close it once it has ended",
             field="period",
         )
 
 
+async def _today(viewer: Viewer) -> tuple[date, str]:
+    tenant = await get_tenant(viewer.tenant_id)
+    return today_in(tenant.time_zone), tenant.time_zone
+
+
+async def require_started(viewer: Viewer, period: Period, *, field: str = "period") -> None:
+    """A period that has begun where the tenant is: one that has not has no deals, no
+    quotas yet, and recomputing it stored an error result for everyone (Podium has no
+    forecasting; the what-if simulator answers that question)."""
+    today, time_zone = await _today(viewer)
+    if period.start > today:
+        raise PeriodError(
+            f"{period.id} has not started yet (today is {today.isoformat()} in "
+            f"{time_zone}): nothing to recompute",
+            field=field,
+        )
+
+
 async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSACTIONS) -> CloseRun:
-    """The period's close run: the one under way (resumed), or a new one with the period's
-    people split in chunks of about ``chunk`` transactions (`CHUNK_TRANSACTIONS`). A closed
-    period is refused (``--reopen`` first)."""
+    """The period's close run: the one under way (resumed or joined, its plan brought up
+    to the period's people now: `_plan`), or a new one with the period's people split in
+    chunks of about ``chunk`` transactions (`CHUNK_TRANSACTIONS`). A closed period is
+    refused (``--reopen`` first)."""
     _require_closer(viewer)
     parsed = parse_period(period)
     await _check_closable(viewer, parsed)
@@ -105,41 +127,91 @@ async def start_close(*, viewer: Viewer, period: str, chunk: int = CHUNK_TRANSAC
             field="period",
         )
     run = await CloseRun.get_or_none(tenant_id=viewer.tenant_id, period=parsed.id)
-    if run is not None:
-        if run.status is CloseRunStatus.RUNNING:
-            return run  # resumed, or joined
+    if run is not None and run.status is not CloseRunStatus.RUNNING:
         await run.delete()  # done before and reopened since: a fresh run
+        run = None
+    if run is None:
+        # The run is claimed first, then its chunks are planned: a concurrent starter waits
+        # here for our commit (then finds our run), its core left to the plan's query
+        # (PostgreSQL's parallel workers). Both planning at once, each competing with the
+        # other's workers, took two processes 0.26-0.37 s from their start to their first
+        # chunk rather than 0.21-0.22 (bench/close.py's month, three runs each).
+        inserted = await connections.get("default").execute_query_dict(
+            """
+            INSERT INTO close_runs (tenant_id, period, status, people, started_at)
+            VALUES ($1, $2, 'running', 0, $3)
+            ON CONFLICT (tenant_id, period) DO NOTHING
+            RETURNING id
+            """,
+            [viewer.tenant_id, parsed.id, utc_now()],
+        )
+        if not inserted:  # another process's, started meanwhile (committed: we waited for it)
+            run = await CloseRun.get(tenant_id=viewer.tenant_id, period=parsed.id)
+            if run.status is not CloseRunStatus.RUNNING:
+                return await start_close(viewer=viewer, period=period, chunk=chunk)  # done since
+        else:
+            run = await CloseRun.get(id=inserted[0]["id"])
+    await _plan(viewer, run, parsed, chunk)
+    return run
+
+
+async def _plan(viewer: Viewer, run: CloseRun, period: Period, transactions: int) -> None:
+    """Plan the run's chunks from the people the period has now: a new run's all of them;
+    a run resumed (after a kill) or joined, the people added since its start (a hire, a rep
+    moved onto a plan) in chunks of their own, and the people gone since out of the chunks
+    not done that no process holds. Done chunks stay done: a rerun finishes the rest and
+    ends with the results of a close started now. Planners take turns (the run's row)."""
     db = connections.get("default")
-    # The run is claimed first, then its chunks are planned: a concurrent starter waits here
-    # for our commit (then finds our run), its core left to the plan's query (PostgreSQL's
-    # parallel workers). Both planning at once, each competing with the other's workers,
-    # took two processes 0.26-0.37 s from their start to their first chunk rather than
-    # 0.21-0.22 (bench/close.py's month, three runs each).
-    inserted = await db.execute_query_dict(
-        """
-        INSERT INTO close_runs (tenant_id, period, status, people, started_at)
-        VALUES ($1, $2, 'running', 0, $3)
-        ON CONFLICT (tenant_id, period) DO NOTHING
-        RETURNING id
-        """,
-        [viewer.tenant_id, parsed.id, utc_now()],
+    await db.execute_query("SELECT id FROM close_runs WHERE id = $1 FOR UPDATE", [run.id])
+    owners = await _people_and_transactions(viewer, period)
+    now = {str(user_id) for user_id, _ in owners}
+    planned: set[str] = set()
+    last = -1
+    for row in await db.execute_query_dict(
+        "SELECT position, user_ids FROM close_chunks WHERE run_id = $1", [run.id]
+    ):
+        planned.update(_ids(row["user_ids"]))
+        last = max(last, int(row["position"]))
+    free = await db.execute_query_dict(
+        "SELECT id, user_ids FROM close_chunks WHERE run_id = $1 AND NOT done "
+        "ORDER BY position FOR UPDATE SKIP LOCKED",
+        [run.id],
     )
-    if not inserted:  # another process's, started meanwhile (committed: we waited for it)
-        run = await CloseRun.get(tenant_id=viewer.tenant_id, period=parsed.id)
-        if run.status is CloseRunStatus.RUNNING:
-            return run
-        return await start_close(viewer=viewer, period=period, chunk=chunk)  # done since
-    run = await CloseRun.get(id=inserted[0]["id"])
-    chunks = await period_chunks(viewer, parsed, transactions=chunk)
+    for row in free:
+        ids = _ids(row["user_ids"])
+        staying = [u for u in ids if u in now]
+        if len(staying) == len(ids):
+            continue
+        if staying:
+            await db.execute_query(
+                "UPDATE close_chunks SET user_ids = $2::jsonb WHERE id = $1",
+                [row["id"], json.dumps(staying)],
+            )
+        else:
+            await db.execute_query("DELETE FROM close_chunks WHERE id = $1", [row["id"]])
+    added = chunked(
+        [(user_id, owned) for user_id, owned in owners if str(user_id) not in planned],
+        transactions,
+        CHUNK_PEOPLE,
+    )
     await CloseChunk.bulk_create(
         [
-            CloseChunk(run_id=run.id, position=i, user_ids=[str(u) for u in user_ids])
-            for i, user_ids in enumerate(chunks)
+            CloseChunk(run_id=run.id, position=last + 1 + i, user_ids=[str(u) for u in ids])
+            for i, ids in enumerate(added)
         ]
     )
-    run.people = sum(len(c) for c in chunks)
+    people = await db.execute_query_dict(
+        "SELECT coalesce(sum(jsonb_array_length(user_ids)), 0) AS n FROM close_chunks "
+        "WHERE run_id = $1",
+        [run.id],
+    )
+    run.people = int(people[0]["n"])
     await run.save(update_fields=["people"])
-    return run
+
+
+def _ids(user_ids: Any) -> list[str]:
+    """A chunk's people as stored (a JSON array of ids; text through some drivers)."""
+    return list(json.loads(user_ids) if isinstance(user_ids, str) else user_ids)
 
 
 async def period_chunks(
@@ -258,13 +330,10 @@ async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
     if not claimed:
         return None
     chunk = claimed[0]
-    user_ids = chunk["user_ids"]
-    if isinstance(user_ids, str):
-        user_ids = json.loads(user_ids)
-    outcomes = await recompute_many(
-        viewer=viewer, pairs=[(UUID(u), chunk["period"]) for u in user_ids]
+    user_ids = _ids(chunk["user_ids"])
+    outcomes = await recompute_answering_requests(
+        viewer, [(UUID(u), chunk["period"]) for u in user_ids]
     )
-    await end_parked(viewer, outcomes)
     read = sum(o.transactions for o in outcomes)
     await db.execute_query(
         "UPDATE close_chunks SET done = true, transactions = $2 WHERE id = $1", [chunk["id"], read]
@@ -276,11 +345,16 @@ async def close_next_chunk(*, viewer: Viewer, run_id: int) -> ChunkDone | None:
     )
 
 
-async def end_parked(viewer: Viewer, outcomes: list[Recomputed]) -> None:
-    """The parked recompute requests (`RecomputeRequest`) of the pairs recomputed now end:
-    what they asked for is done."""
-    done = [(o.user_id, o.period) for o in outcomes if o.refused is None]
-    await IngestRepository(viewer).end_parked_requests(done)
+async def recompute_answering_requests(
+    viewer: Viewer, pairs: list[tuple[UUID, str]]
+) -> list[Recomputed]:
+    """`recompute_many` of a close's chunk or `podium recompute`'s, which answers the
+    recompute requests (`RecomputeRequest`, parked or not) of its pairs: they end in the
+    same transaction, taken before the inputs are read. A request left pending was taken
+    by a worker after the close, refused (closed) and flagged as a late change the close
+    had already read. A refused pair (a person gone) would be refused by the worker too."""
+    await IngestRepository(viewer).take_requests_of(pairs)
+    return await recompute_many(viewer=viewer, pairs=pairs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,29 +479,50 @@ async def reopen_period(*, viewer: Viewer, period: str) -> StoredPeriod:
 
 async def record_late_events(*, viewer: Viewer, pairs: list[tuple[UUID, str]]) -> int:
     """Record that the inputs of these (person, closed period)s changed after the close:
-    each is flagged for the next period of the same kind that is still open."""
+    each is flagged for the next period of the same kind that is still open, that period's
+    row held (FOR SHARE) until the caller commits. Its close (`service.close_period`) locks
+    the row to close it, so it waits for this commit and its statements see the flag: read
+    without the lock, a period that closed and built its statements meanwhile got a flag
+    committed after the build had read its late changes, paid on no statement ever. One
+    that closed before the lock was taken is passed over for the next."""
     if not pairs:
         return 0
-    closed = {
-        str(key)
-        for key in await StoredPeriod.filter(
-            tenant_id=viewer.tenant_id, status=PeriodStatus.CLOSED
-        ).values_list("key", flat=True)
-    }
     now = utc_now()
-    events = []
-    for user_id, period in pairs:
+    targets: dict[str, str] = {}
+    for period in sorted({p for _, p in pairs}):
         target = parse_period(period).next()
-        while target.id in closed:
+        while await _hold_period(viewer, target) is PeriodStatus.CLOSED:
             target = target.next()
-        events.append(
+        targets[period] = target.id
+    await LateEvent.bulk_create(
+        [
             LateEvent(
                 tenant_id=viewer.tenant_id,
                 user_id=user_id,
                 period=period,
-                flagged_for=target.id,
+                flagged_for=targets[period],
                 recorded_at=now,
             )
-        )
-    await LateEvent.bulk_create(events)
-    return len(events)
+            for user_id, period in pairs
+        ]
+    )
+    return len(pairs)
+
+
+async def _hold_period(viewer: Viewer, period: Period) -> PeriodStatus:
+    """The period's status, its row (written open when there is none yet) locked FOR SHARE
+    until the caller commits: a close of it waits for the caller."""
+    db = connections.get("default")
+    await db.execute_query(
+        """
+        INSERT INTO periods (tenant_id, key, kind, starts_on, ends_on, status)
+        VALUES ($1, $2, $3, $4, $5, 'open')
+        ON CONFLICT (tenant_id, key) DO NOTHING
+        """,
+        [viewer.tenant_id, period.id, period.kind, period.start, period.end],
+    )
+    rows = await db.execute_query_dict(
+        "SELECT status FROM periods WHERE tenant_id = $1 AND key = $2 FOR SHARE",
+        [viewer.tenant_id, period.id],
+    )
+    return PeriodStatus(rows[0]["status"])

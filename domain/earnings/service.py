@@ -117,6 +117,11 @@ class PlanRun:
     def error(self) -> str | None:
         return self.result.errors[0].message if self.result.errors else None
 
+    @property
+    def error_reason(self) -> Reason | None:
+        """Why it is in error, for a reader (stored as the result's explanation)."""
+        return self.result.errors[0].reason if self.result.errors else None
+
 
 async def current_period(viewer: Viewer, kind: PeriodKind | None = None) -> Period:
     """The period containing today in the tenant's time zone."""
@@ -778,24 +783,26 @@ async def close_period(*, viewer: Viewer, period: str) -> StoredPeriod:
     if viewer.role not in (Role.ADMIN, Role.PAYOUT_OPS):
         raise Forbidden("only admin, payout_ops may close a period", field="period")
     parsed = parse_period(period)
-    stored = await StoredPeriod.filter(tenant_id=viewer.tenant_id, key=parsed.id).first()
-    before = None if stored is None else {"status": stored.status.value}
-    if stored is None:
-        stored = await StoredPeriod.create(
-            tenant_id=viewer.tenant_id,
-            key=parsed.id,
-            kind=parsed.kind,
-            starts_on=parsed.start,
-            ends_on=parsed.end,
-            status=PeriodStatus.CLOSED,
-            closed_at=utc_now(),
-        )
-    elif stored.status is PeriodStatus.CLOSED:
+    # Its row locked to close it: a late change flagging it (`close.record_late_events`
+    # holds the row FOR SHARE) commits first, and the statements built after see the flag.
+    written = await connections.get("default").execute_query_dict(
+        """
+        INSERT INTO periods (tenant_id, key, kind, starts_on, ends_on, status)
+        VALUES ($1, $2, $3, $4, $5, 'open')
+        ON CONFLICT (tenant_id, key) DO NOTHING
+        RETURNING id
+        """,
+        [viewer.tenant_id, parsed.id, parsed.kind, parsed.start, parsed.end],
+    )
+    stored = await (
+        StoredPeriod.filter(tenant_id=viewer.tenant_id, key=parsed.id).select_for_update().get()
+    )
+    if stored.status is PeriodStatus.CLOSED:
         raise PeriodClosed(f"{parsed.id} is closed already", field="period")
-    else:
-        stored.status = PeriodStatus.CLOSED
-        stored.closed_at = utc_now()
-        await stored.save(update_fields=["status", "closed_at"])
+    before = None if written else {"status": stored.status.value}
+    stored.status = PeriodStatus.CLOSED
+    stored.closed_at = utc_now()
+    await stored.save(update_fields=["status", "closed_at"])
     await record(
         viewer=viewer,
         action="period.closed",
@@ -879,6 +886,7 @@ def _figures(
     reasons are not among them: they are stored once, on the component's line. ``known``:
     reasons' texts by identity (`explanations.encode_each`)."""
     if rep is None:
+        why = run.error_reason
         return (
             ResultStatus.ERROR.value,
             run.error,
@@ -888,7 +896,7 @@ def _figures(
             run.period.days,
             "[]",
             "[]",
-            "[]",
+            "[]" if why is None else explanations.encode((why,)),
         )
     # the JSON of _json([{"id", "name", "total", "count", "quota", "attainment"}, ...]) and of
     # _json([{"id", "name", "type", "amount", "payable", "pending"}, ...]), written directly

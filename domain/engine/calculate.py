@@ -81,7 +81,13 @@ _NO_STATS: Stats = (ZERO, ZERO, ZERO)
 
 
 class RepFailure(Exception):
-    """This rep cannot be calculated; the message ends up in the result's `errors`."""
+    """This rep cannot be calculated; the message ends up in the result's `errors`, with its
+    reason (a template key and parameters, `explanations`) when it has one: what a reader
+    reads, in their language."""
+
+    def __init__(self, message: str, reason: Reason | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def calculate(
@@ -139,7 +145,7 @@ class _Calculation:
         self.accumulators: list[dict[str, list[Decimal]]] = [{} for _ in plan.measures]
         # measure index -> rep -> credited items (only for line-based measures)
         self.items: dict[int, dict[str, list[Item]]] = {i: {} for i in self.line_measures}
-        self.transaction_errors: dict[str, tuple[tuple[Any, ...], str]] = {}
+        self.transaction_errors: dict[str, tuple[tuple[Any, ...], str, Reason | None]] = {}
         self._subtrees: dict[str, list[str]] = {}
         self._team_stats: dict[tuple[int, str], Stats] = {}
         self.component_names = {c.id: plan.component_name(c.id) for c in plan.components}
@@ -234,7 +240,14 @@ class _Calculation:
 
     def _fail_fx(self, t: Transaction) -> None:
         self._fail_transaction(
-            t, f"no FX rate for {t.currency} on or before {t.date.isoformat()} (transaction {t.id})"
+            t,
+            f"no FX rate for {t.currency} on or before {t.date.isoformat()} (transaction {t.id})",
+            reason(
+                "error_no_fx_rate",
+                fx_currency=t.currency,
+                day=t.date.isoformat(),
+                transaction=t.id,
+            ),
         )
 
     def _fail_evaluation(self, t: Transaction, fields: Any, exc: Exception) -> None:
@@ -360,14 +373,14 @@ class _Calculation:
             namespace["ALWAYS"] = classify_and_store(None, {})
         namespace["credit"](self.inputs.transactions)
 
-    def _fail_transaction(self, t: Transaction, message: str) -> None:
+    def _fail_transaction(self, t: Transaction, message: str, why: Reason | None = None) -> None:
         """Remember why a rep cannot be calculated: the first failing transaction by id, so
         the message never depends on the order transactions arrive in."""
         key = (natural_key(t.id), t.id)
         for rep_id, _ in t.credits:
             known = self.transaction_errors.get(rep_id)
             if known is None or key < known[0]:
-                self.transaction_errors[rep_id] = (key, message)
+                self.transaction_errors[rep_id] = (key, message, why)
 
     def _explain_transaction_failure(self, t: Transaction, fields: Any, exc: Exception) -> str:
         # Re-run the expressions one by one to name the one that failed.
@@ -447,7 +460,7 @@ class _Calculation:
             try:
                 results.append(self.calculate_rep(rep, active))
             except RepFailure as exc:
-                errors.append(RepError(rep.id, str(exc)))
+                errors.append(RepError(rep.id, str(exc), exc.reason))
         return PlanResult(
             self.plan.id,
             self.period.id,
@@ -501,14 +514,25 @@ class _Calculation:
                 if needed:
                     raise RepFailure(
                         f"no quota for measure {measure_id!r}{_keyed(measure_id, quota_key)} "
-                        f"in {self.period.id}"
+                        f"in {self.period.id}",
+                        reason(
+                            "error_no_quota",
+                            measure=self.measure_names[measure_id],
+                            period=self.period.id,
+                        ),
                     )
             elif raw_quota <= 0:
                 if needed:
                     word = "0" if raw_quota == 0 else f"negative ({raw_quota})"
                     raise RepFailure(
                         f"quota for measure {measure_id!r}{_keyed(measure_id, quota_key)} "
-                        f"in {self.period.id} is {word}"
+                        f"in {self.period.id} is {word}",
+                        reason(
+                            "error_quota_not_positive",
+                            measure=self.measure_names[measure_id],
+                            period=self.period.id,
+                            quota=raw_quota,
+                        ),
                     )
                 quota = raw_quota
             else:
@@ -593,12 +617,18 @@ class _Calculation:
             return
         failure = errors.get(rep.id)
         if failure:
-            raise RepFailure(failure[1])
+            raise RepFailure(failure[1], failure[2])
         if self.plan.has_team_scope:
             for member in self.subtree(rep.id)[1:]:
                 failure = errors.get(member)
                 if failure:
-                    raise RepFailure(f"team member {member!r}: {failure[1]}")
+                    why = failure[2]
+                    raise RepFailure(
+                        f"team member {member!r}: {failure[1]}",
+                        None
+                        if why is None
+                        else reason("error_team_member", rep=self._rep_label(member), cause=why),
+                    )
 
     def _scale_lines(
         self, lines: list[Line], raw: Decimal, amount: Decimal, gate_open: bool

@@ -240,6 +240,36 @@ _T: dict[str, tuple[str, str, str, str, str]] = {
         "{component}: लेन-देन {transaction} से {value:num} × {rate:money} ({measure}) "
         "= {amount:money}",
     ),
+    # why a rep's result is in error (`calculate.RepFailure`); people by their display names
+    "error_no_quota": (
+        "no quota for {measure} in {period}",
+        "keine Quote für {measure} in {period}",
+        "aucun objectif pour {measure} en {period}",
+        "tiada kuota untuk {measure} dalam {period}",
+        "{period} में {measure} के लिए कोई कोटा नहीं",
+    ),
+    "error_quota_not_positive": (
+        "the quota for {measure} in {period} is {quota:num}: it must be above zero",
+        "die Quote für {measure} in {period} ist {quota:num}: sie muss über null liegen",
+        "l’objectif pour {measure} en {period} est de {quota:num} : il doit être supérieur à zéro",
+        "kuota untuk {measure} dalam {period} ialah {quota:num}: ia mesti melebihi sifar",
+        "{period} में {measure} का कोटा {quota:num} है: यह शून्य से अधिक होना चाहिए",
+    ),
+    "error_no_fx_rate": (
+        "no {fx_currency} exchange rate on or before {day:date} (transaction {transaction})",
+        "kein Wechselkurs für {fx_currency} am oder vor dem {day:date} (Transaktion {transaction})",
+        "aucun taux de change {fx_currency} au {day:date} ou avant (transaction {transaction})",
+        "tiada kadar pertukaran {fx_currency} pada atau sebelum {day:date} "
+        "(transaksi {transaction})",
+        "{day:date} को या उससे पहले {fx_currency} की कोई विनिमय दर नहीं (लेन-देन {transaction})",
+    ),
+    "error_team_member": (
+        "team member {rep}: {cause}",
+        "Teammitglied {rep}: {cause}",
+        "membre de l’équipe {rep} : {cause}",
+        "ahli pasukan {rep}: {cause}",
+        "टीम सदस्य {rep}: {cause}",
+    ),
     "credited_to": (
         "credited to {rep}",
         "gutgeschrieben für {rep}",
@@ -732,3 +762,13 @@ def render_stored(
         return text
     extra = {"value": value, "amount": amount, "transaction": transaction}
     return render(reasons, locale=locale, currency=currency, extra=extra)
+
+
+def error_words(stored: Any, message: str | None, *, locale: str | None, currency: str) -> str:
+    """A result in error in the reader's language: its stored reason (``stored``: the
+    result's explanation, `RepError.reason` encoded, as text or decoded JSON), else its
+    message as stored (in English: a failure without a reason, or one stored before)."""
+    reasons = decode(stored) if isinstance(stored, str) else stored
+    if isinstance(reasons, list) and reasons:
+        return render([_named(r) for r in reasons], locale=locale, currency=currency)
+    return message or "error"

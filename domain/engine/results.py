@@ -109,7 +109,8 @@ class RepResult(NamedTuple):
 
 class RepError(NamedTuple):
     rep_id: str
-    message: str
+    message: str  # in English, for logs and the command line
+    reason: Reason | None = None  # the same for a reader, in their language (`render`)
 
 
 class PlanResult(NamedTuple):

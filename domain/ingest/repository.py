@@ -676,19 +676,27 @@ class IngestRepository:
             ],
         )
 
-    async def end_parked_requests(self, pairs: Iterable[tuple[UUID, str]]) -> int:
-        """Delete the parked requests of these (person, period)s, recomputed now: how many.
-        A request a change made live again meanwhile is left (its recompute is to come)."""
+    async def take_requests_of(self, pairs: Iterable[tuple[UUID, str]]) -> int:
+        """Delete the requests (parked or not) of these (person, period)s that a recompute
+        about to read their inputs in this transaction answers: how many. Called before the
+        read, so every change they stand for has committed and is read. A change committing
+        later keeps (or, renewing one deleted here, waits for this transaction and writes
+        again) its own request: a recompute to come, never one lost. Locked in (person,
+        period) order, as `request_recomputes` writes them."""
         unique = sorted(set(pairs))
         if not unique:
             return 0
         rows = await _conn().execute_query_dict(
             """
-            DELETE FROM recompute_requests q
-            USING unnest($2::uuid[], $3::text[]) AS r(user_id, period)
-            WHERE q.tenant_id = $1 AND q.user_id = r.user_id AND q.period = r.period
-              AND q.parked_at IS NOT NULL
-            RETURNING q.id
+            DELETE FROM recompute_requests WHERE id IN (
+                SELECT q.id FROM recompute_requests q
+                JOIN unnest($2::uuid[], $3::text[]) AS r(user_id, period)
+                  ON q.user_id = r.user_id AND q.period = r.period
+                WHERE q.tenant_id = $1
+                ORDER BY q.user_id, q.period
+                FOR UPDATE OF q
+            )
+            RETURNING id
             """,
             [self.tenant_id, [u for u, _ in unique], [p for _, p in unique]],
         )

@@ -18,6 +18,15 @@ class CurrencyError(DomainError):
     code = "unknown_currency"
 
 
+# ISO 4217 codes that are no money anyone is paid in: no currency (XXX), testing (XTS),
+# precious metals (XAU, XAG, XPT, XPD), the IMF's SDR (XDR), the SUCRE (XSU), the ADB unit
+# of account (XUA) and the European bond-market units (XBA-XBD). CLDR lists them among
+# currencies, so without this a plan, a deal, an FX rate or a tenant in XXX was accepted.
+NOT_MONEY = frozenset(
+    {"XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC", "XBD"}
+)
+
+
 @cache
 def _known_currencies() -> frozenset[str]:
     # CLDR's currency fractions cover every active ISO 4217 code with a non-default minor unit;
@@ -26,10 +35,12 @@ def _known_currencies() -> frozenset[str]:
     for entries in get_global("territory_currencies").values():
         codes.update(code for code, *_ in entries)
     codes.discard("DEFAULT")
-    return frozenset(codes)
+    return frozenset(codes - NOT_MONEY)
 
 
 def is_currency(code: str) -> bool:
+    """The one check of a currency code wherever one is taken: an ISO 4217 code of money
+    (never `NOT_MONEY`), upper case."""
     return (
         isinstance(code, str) and len(code) == 3 and code.isupper() and code in _known_currencies()
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
+from domain.kit.money import is_currency
 from domain.kit.text import csv_writer
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
@@ -43,7 +44,7 @@ class PayrollCompany:
             raise MethodConfigError("three upper-case letters or digits", field="companyCode")
         if not re.fullmatch(r"[A-Z0-9]{1,3}", earnings_code):
             raise MethodConfigError("1 to 3 upper-case letters or digits", field="earningsCode")
-        if not re.fullmatch(r"[A-Z]{3}", currency):
+        if not is_currency(currency):
             raise MethodConfigError("an ISO 4217 code", field="currency")
         return cls(company_code, earnings_code, currency)
 

@@ -18,11 +18,12 @@ from tortoise.transactions import in_transaction
 
 from domain.audit.models import AuditEntry
 from domain.earnings.close import period_chunks, record_late_events
-from domain.earnings.models import CloseChunk, EarningsResult, PeriodStatus
+from domain.earnings.models import CloseChunk, CloseRun, EarningsResult, PeriodStatus
 from domain.earnings.models import Period as StoredPeriod
 from domain.earnings.service import recompute_rep_period
 from domain.kit.periods import parse_period
 from domain.org.models import Role
+from domain.plans.models import AssignmentStatus, PlanAssignment, PlanVersion
 from tests.api.cli_runner import ROOT, cli_env, podium
 from tests.domain.builders import (
     TIERED,
@@ -153,6 +154,39 @@ async def test_given_a_parked_recompute_request_when_the_period_closes_then_it_e
     )
 
 
+async def test_given_a_request_pending_when_closed_then_consumed_and_no_late_change_flagged(
+    db, redis_url: str
+):
+    """A CRM change that asked for a recompute before the close reached its person: the
+    close read the change, so its request ends with the chunk. Left pending, the worker
+    took it after the close, found the period closed and flagged a late change for 2026-11
+    that the close had already counted. A request of another period stays."""
+    from domain.earnings.models import LateEvent
+    from domain.ingest.models import RecomputeRequest
+    from domain.ingest.repository import IngestRepository
+    from tests.workers.ingest_helpers import arq_pool
+    from workers.tasks.earnings import recompute_requested
+
+    tenant, people = await world(reps=2)
+    await make_transaction(rep=people[0], external_id="late-t", amount="7000", on="2026-10-28")
+    async with in_transaction():
+        await IngestRepository(system_viewer(tenant)).request_recomputes(
+            [(people[0].id, "2026-10"), (people[1].id, "2026-11")]
+        )
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
+    pool = await arq_pool(redis_url, "h3-close-test")
+    try:  # the worker, after the close, takes what is still requested
+        await recompute_requested({"redis": pool}, str(tenant.id), follow_up=True)
+    finally:
+        await pool.aclose()
+
+    assert ran.returncode == 0, ran.stderr
+    assert await LateEvent.all().count() == 0
+    assert await RecomputeRequest.all().count() == 0  # 2026-11's done by the worker
+    assert await EarningsResult.filter(user_id=people[0].id, period="2026-10").exists()
+
+
 async def test_given_a_closed_period_when_closed_again_then_refused_and_nothing_changes(db):
     tenant, _ = await world(reps=2)
     assert (await podium(db, "close", "--tenant", "acme", "--period", "2026-10")).returncode == 0
@@ -241,6 +275,23 @@ async def test_given_bad_input_when_closing_then_one_line_and_nothing_written(
     assert await StoredPeriod.all().count() == 0
 
 
+async def test_given_the_month_under_way_when_closing_then_refused_naming_period(db):
+    """Closed before its end, its last days' deals would count only as late changes of the
+    next month: refused, nothing recomputed, nothing closed (no option forces it)."""
+    from domain.kit.clock import today_in
+    from domain.kit.periods import period_containing
+
+    await world(reps=2)
+    this = period_containing(today_in("UTC"), "month").id
+
+    ran = await podium(db, "close", "--tenant", "acme", "--period", this)
+
+    ran.one_line_error("period", f"{this} has not ended yet")
+    assert await EarningsResult.all().count() == 0
+    assert await StoredPeriod.all().count() == 0
+    assert await CloseRun.all().count() == 0
+
+
 async def test_given_a_closed_period_when_recomputing_then_refused_in_one_line(db):
     await world(reps=2)
     await podium(db, "close", "--tenant", "acme", "--period", "2026-10")
@@ -293,6 +344,40 @@ async def test_given_a_close_killed_half_way_when_run_again_then_equal_to_an_uni
     assert ran.returncode == 0, ran.stderr
     assert await snapshot() == alone
     assert ran.stdout.startswith("2026-10: closed. 12 people, 11 without errors, 1 with errors")
+
+
+async def test_given_a_hire_between_a_kill_and_the_rerun_then_the_rerun_closes_them_too(
+    db, tmp_path: Path
+):
+    """The rerun plans the people the period has now: a person hired (assigned to the plan
+    for October) after the kill was left out, without results, when the rerun finished the
+    chunks planned at the start; one who declined their plan since is left out. Done chunks
+    are not redone; the results equal each person recomputed alone."""
+    tenant, people = await world()
+    proc = await killable(db, tmp_path / "marker", *CLOSE)
+    await wait_for_done_chunks(2)
+    os.kill(proc.pid, signal.SIGKILL)
+    await proc.wait()
+    done_before = {c.id for c in await CloseChunk.filter(done=True)}
+    waiting = (await CloseChunk.filter(done=False).order_by("-position").first()).user_ids
+    gone = next(p for p in people if str(p.id) == waiting[-1])  # declined since: not closed
+    await PlanAssignment.filter(user_id=gone.id).update(status=AssignmentStatus.DECLINED)
+    hire = await make_user(tenant=tenant, external_id="rep99")
+    await assign(user=hire, plan=await PlanVersion.filter(tenant_id=tenant.id).first())
+    await set_quota(user=hire, value="20000")
+    await make_transaction(rep=hire, external_id="hire-1", amount="25000", on="2026-10-20")
+
+    ran = await podium(db, *CLOSE)
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("2026-10: closed. 12 people, ")  # 12 - 1 + 1
+    # the chunks done before the kill were kept, not planned (or recomputed) again
+    assert done_before <= {c.id for c in await CloseChunk.filter(done=True)}
+    closed = await snapshot()
+    assert any(row[0] == "rep99" for row in closed)
+    assert not any(row[0] == gone.external_id for row in closed)
+    await StoredPeriod.filter(tenant_id=tenant.id).update(status=PeriodStatus.OPEN)
+    assert closed == await each_alone(tenant, [p for p in [*people, hire] if p is not gone])
 
 
 async def test_given_the_database_goes_away_mid_close_then_one_line_and_a_rerun_completes(

@@ -6,6 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from domain.crm.models import FxRate, Transaction
 from domain.earnings.models import EarningsResult, LateEvent
 from domain.earnings.service import close_period
 from domain.org.models import Role, User
@@ -161,3 +164,24 @@ async def test_given_fx_rates_imported_then_the_gbp_deal_converted_and_a_bad_rat
     result = await EarningsResult.get(user_id=ana.id, period="2026-10")
     assert Decimal(result.total) == Decimal("58.00")  # 5% of 1,000 GBP at 1.16
     bad.one_line_error("bad.csv row 2 column rate", "must be positive")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "column"),
+    [
+        ("transactions", TX.replace("1000,EUR", "1000,XXX"), "currency"),
+        ("fx", "date,currency,quote_currency,rate\n2026-10-01,XAU,EUR,1.16\n", "currency"),
+        ("fx", "date,currency,quote_currency,rate\n2026-10-01,GBP,XDR,1.16\n", "quote_currency"),
+    ],
+)
+async def test_given_an_iso_code_of_no_money_when_imported_then_one_line_naming_the_column(
+    db, tmp_path: Path, kind: str, text: str, column: str
+):
+    tenant = await make_tenant(slug="acme")
+    await make_user(tenant=tenant, external_id="ana")
+
+    ran = await podium(db, "import", kind, write(tmp_path, "in.csv", text), "--tenant", "acme")
+
+    ran.one_line_error(f"in.csv row 2 column {column}")
+    assert await Transaction.filter(tenant_id=tenant.id).count() == 0
+    assert await FxRate.filter(tenant_id=tenant.id).count() == 0

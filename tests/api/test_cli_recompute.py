@@ -167,3 +167,23 @@ async def test_given_a_parked_request_when_shown_and_its_rep_recomputed_then_lis
     assert "parked recomputes: 1" in after.stdout
     (left,) = await RecomputeRequest.all()
     assert (left.user_id, left.period) == (ben.id, "2026-09")  # another period: not recomputed
+
+
+async def test_given_a_period_not_started_when_recomputed_then_refused_naming_period(db):
+    """A month that has not begun where the tenant is has no deals yet: recomputing it
+    stored an error result for everyone on a plan (no quota for it yet). Refused, nothing
+    stored; the month under way is recomputed as ever."""
+    from domain.kit.clock import today_in
+    from domain.kit.periods import period_containing
+
+    tenant, ana, _ = await world()
+    this = period_containing(today_in("UTC"), "month")
+    future = this.next()
+    await set_quota(user=ana, period=future.id, value="100000")
+
+    ran = await podium(db, "recompute", "--tenant", "acme", "--period", future.id)
+
+    ran.one_line_error("--period", future.id, "has not started yet")
+    assert await EarningsResult.filter(period=future.id).count() == 0
+    now = await podium(db, "recompute", "--tenant", "acme", "--period", this.id, "--rep", "ana")
+    assert now.returncode == 0, now.stderr

@@ -352,6 +352,7 @@ def test_given_payroll_payees_when_the_paydata_csv_is_written_then_one_row_per_e
         ({"company_code": "hx1"}, "companyCode"),
         ({"earnings_code": "COMM"}, "earningsCode"),
         ({"currency": "euro"}, "currency"),
+        ({"currency": "XXX"}, "currency"),
     ],
 )
 def test_given_a_bad_payroll_company_then_a_config_error_names_the_field(values, field):

@@ -19,7 +19,7 @@ from domain.earnings.models import EarningsResult, ResultStatus
 from domain.earnings.repository import EarningsRepository
 from domain.earnings.service import WhatIfResult as DomainWhatIf
 from domain.earnings.summary import main_currency, totals
-from domain.engine.explanations import render_stored
+from domain.engine.explanations import error_words, render_stored
 from domain.kit.money import unpadded
 from domain.rewards import repository as rewards_repository
 
@@ -100,7 +100,8 @@ class Earnings:
     updated_at: datetime | None = strawberry.field(description="When the last recompute ended.")
     components: list[EarningsComponent]
     errors: list[str] = strawberry.field(
-        description="Plans that could not be calculated this period, and why."
+        description="Plans that could not be calculated this period, and why, in the "
+        "viewer's language (people by their names)."
     )
     user_id: strawberry.Private[UUID]
     currencies: strawberry.Private[dict[UUID, str]]
@@ -173,7 +174,11 @@ def earnings_of(
         pending=money(pending, currency, locale),
         updated_at=max((r.computed_at for r in results), default=None),
         components=components,
-        errors=[r.error or "error" for r in results if r.status == ResultStatus.ERROR],
+        errors=[
+            error_words(r.explanation, r.error, locale=locale, currency=r.currency)
+            for r in results
+            if r.status == ResultStatus.ERROR
+        ],
         user_id=user_id,
         currencies={r.id: r.currency for r in results},
     )

@@ -30,7 +30,7 @@ async def world() -> tuple[Any, Any, Any]:
     t = await h.tenant("acme")
     admin = await h.person(t, "ada-admin", role=Role.ADMIN)
     ana = await h.person(t, "ana")
-    period = h.this_period()
+    period = h.this_period().previous()  # ended: a period under way is not closed
     version = await h.publish(t, effective_from=period.start)
     await h.assign(t, version, ana, period.start)
     await h.quota(t, ana, period.id, "40000")
@@ -42,7 +42,7 @@ async def test_given_an_admin_when_closing_then_the_workers_close_the_period(
     api: Api, redis: Redis
 ):
     t, admin, _ = await world()
-    period = h.this_period().id
+    period = h.this_period().previous().id
 
     started = await api.as_(t, admin).gql(CLOSE, {"period": period})
 
@@ -66,10 +66,11 @@ async def test_given_an_admin_when_closing_then_the_workers_close_the_period(
 async def test_given_a_rep_when_closing_then_forbidden(api: Api):
     t, _, ana = await world()
 
-    result = await api.as_(t, ana).gql(CLOSE, {"period": h.this_period().id})
+    result = await api.as_(t, ana).gql(CLOSE, {"period": h.this_period().previous().id})
 
     assert h.codes(result) == ["FORBIDDEN"]
     assert await StoredPeriod.all().count() == 0
+    assert await EarningsResult.all().count() == 0
 
 
 async def test_given_a_period_that_does_not_parse_then_a_user_error_names_it(api: Api):
@@ -81,8 +82,8 @@ async def test_given_a_period_that_does_not_parse_then_a_user_error_names_it(api
     assert (error["__typename"], error["field"]) == ("UserError", "period")
 
 
-async def test_given_a_period_no_plan_is_paid_per_or_not_started_then_a_user_error(api: Api):
-    t, admin, _ = await world()  # a monthly plan
+async def test_given_a_period_no_plan_is_paid_per_or_not_ended_then_a_user_error(api: Api):
+    t, admin, _ = await world()  # a monthly plan, since last month
     this = h.this_period()
     next_month = f"{this.end.year + this.end.month // 12:04d}-{this.end.month % 12 + 1:02d}"
     quarter = f"{this.start.year:04d}-Q{(this.start.month - 1) // 3 + 1}"
@@ -90,6 +91,7 @@ async def test_given_a_period_no_plan_is_paid_per_or_not_started_then_a_user_err
     for period, words in (
         (quarter, "plans here are paid per month"),
         (f"{this.start.year:04d}", "plans here are paid per month"),
+        (this.id, "has not ended yet"),  # its last days' deals would be late changes
         (next_month, "has not started yet"),
         ("2199-12", "has not started yet"),
     ):
@@ -98,3 +100,4 @@ async def test_given_a_period_no_plan_is_paid_per_or_not_started_then_a_user_err
         assert (error["__typename"], error["field"]) == ("UserError", "period"), period
         assert words in error["message"], error
     assert await StoredPeriod.all().count() == 0
+    assert await EarningsResult.all().count() == 0

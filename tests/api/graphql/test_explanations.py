@@ -124,3 +124,26 @@ async def test_given_a_hindi_rep_when_home_and_lines_are_read_then_hindi_and_nam
 
 def _fr_date(day: date) -> str:
     return str(format_date(day, format="medium", locale="fr_FR"))
+
+
+async def test_given_a_german_rep_in_error_when_earnings_are_read_then_the_reason_in_german(
+    api: Api,
+):
+    """A result in error keeps its reason (a key and parameters) and reads in the viewer's
+    language; it read in English whoever asked ('no quota for measure 'bookings' ...')."""
+    t = await h.tenant("named", currency="EUR", locale="en")
+    rep = await h.person(t, "ana", locale="de-DE")
+    period = h.this_period()
+    version = await h.publish(t, PLAN, effective_from=period.start)
+    await h.assign(t, version, rep, period.start)
+    await h.deal(t, rep, "d1", "1000", period.start)  # no quota: in error
+    await h.recompute(t, rep, period.id)
+
+    result = await api.as_(t, rep).gql(
+        "query($p: String) { me { earnings(period: $p) { errors } } }", {"p": period.id}
+    )
+
+    assert "errors" not in result, result
+    assert result["data"]["me"]["earnings"]["errors"] == [
+        f"keine Quote für Won bookings in {period.id}"
+    ]

@@ -16,6 +16,7 @@ from tests.domain.engine.test_by_class import FX as BY_CLASS_FX
 from tests.domain.engine.test_by_class import PLAN as EVERY_KIND
 from tests.domain.engine.test_by_class import QUOTAS, REPS
 from tests.factories import (
+    AE_TIERS,
     D,
     make_inputs,
     make_plan,
@@ -406,3 +407,56 @@ def test_given_every_kind_of_component_when_explained_then_parameters_in_reason_
         "rounded_once",
         "payable",
     } <= seen
+
+
+# --- errors, in the reader's language ------------------------------------------------------
+
+
+def _error_words(result, rep_id: str, locale: str) -> str:
+    from domain.engine.explanations import decode, encode, error_words
+
+    (error,) = [e for e in result.errors if e.rep_id == rep_id]
+    stored = encode((error.reason,))  # what the result row keeps: a key and parameters
+    assert decode(stored) is not None
+    return error_words(stored, error.message, locale=locale, currency=result.currency)
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", "no quota for Bookings in 2026-10"),
+        ("de", "keine Quote für Bookings in 2026-10"),
+        ("fr", "aucun objectif pour Bookings en 2026-10"),
+        ("ms", "tiada kuota untuk Bookings dalam 2026-10"),
+        ("hi", "2026-10 में Bookings के लिए कोई कोटा नहीं"),
+    ],
+)
+def test_given_a_missing_quota_then_the_error_reads_in_the_readers_language(locale, words):
+    plan = make_plan(tiered_component(*AE_TIERS))
+    result = run(plan, make_inputs(["ben"], [tx("t1", "ben", "1")]))
+
+    assert _error_words(result, "ben", locale) == words
+    assert result.errors[0].message == "no quota for measure 'bookings' in 2026-10"  # logs, CLI
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", "team member Noa (noa): no USD exchange rate on or before Oct 9, 2026 "
+               "(transaction t1)"),
+        ("de", "Teammitglied Noa (noa): kein Wechselkurs für USD am oder vor dem 09.10.2026 "
+               "(Transaktion t1)"),
+        ("fr", "membre de l’équipe Noa (noa) : aucun taux de change USD au 9 oct. 2026 ou "
+               "avant (transaction t1)"),
+    ],
+)  # fmt: skip
+def test_given_a_team_members_deal_without_fx_rate_then_the_manager_reads_their_name(locale, words):
+    plan = make_plan(
+        rate_component("0.01", measure="team"), measures=[{"id": "team", "scope": "team"}]
+    )
+    inputs = make_inputs(
+        [rep("mia"), rep("noa", manager_id="mia")],
+        [tx("t1", "noa", "100", currency="USD", date="2026-10-09")],
+    )
+
+    assert _error_words(run(plan, inputs), "mia", locale) == words

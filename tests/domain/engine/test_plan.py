@@ -317,7 +317,7 @@ def test_given_required_key_missing_when_loaded_then_error_names_it(key: str):
     assert "required" in error.message
 
 
-@pytest.mark.parametrize("currency", ["EURO", "eur", "XYZ", "E", 978])
+@pytest.mark.parametrize("currency", ["EURO", "eur", "XYZ", "E", 978, "XXX", "XAU"])
 def test_given_bad_currency_when_loaded_then_error_on_currency(currency: Any):
     error = plan_error(plan_document(rate_component("1"), currency=currency))
 

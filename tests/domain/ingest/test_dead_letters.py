@@ -47,3 +47,22 @@ async def test_given_dead_letters_when_the_cause_is_fixed_and_replayed_then_acce
     first = await service.list_dead_letters(viewer=viewer, open_only=False)
     assert first[0].status is DeadLetterStatus.REPLAYED
     assert first[0].replays == 1
+
+
+async def test_given_a_deal_in_an_iso_code_of_no_money_then_a_dead_letter_naming_the_currency():
+    tenant = await make_tenant(slug="acme")
+    await make_user(tenant=tenant, external_id="ana")
+    viewer = system_viewer(tenant)
+    async with in_transaction():
+        await service.ingest_events(
+            viewer=viewer,
+            source="crm",
+            events=[deal("e1", rep="ana", currency="XXX"), deal("e2", "opp-2", currency="XAU")],
+        )
+
+    letters = await service.list_dead_letters(viewer=viewer)
+    assert [(d.event_id, d.reason) for d in letters] == [
+        ("e1", "data.currency: 'XXX' is not a known ISO 4217 currency"),
+        ("e2", "data.currency: 'XAU' is not a known ISO 4217 currency"),
+    ]
+    assert await InboxEvent.filter(tenant_id=tenant.id).count() == 0

@@ -72,6 +72,19 @@ def test_given_unknown_code_when_checked_then_not_a_currency(code: str):
         minor_units(code)
 
 
+# ISO 4217 codes of no money: no currency, testing, metals, units of account
+NOT_MONEY = ["XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC",
+             "XBD"]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", NOT_MONEY)
+def test_given_an_iso_code_of_no_money_when_checked_then_not_a_currency(code: str):
+    assert not is_currency(code)
+    with pytest.raises(CurrencyError):
+        Money(D("1"), code)
+    assert all(map(is_currency, ["XOF", "XAF", "XCD"]))  # real money that starts with X
+
+
 def test_given_exponent_decimal_when_formatted_plain_then_no_exponent():
     assert format_plain(Decimal("2E+2")) == "200"
     assert format_plain(D("1.50")) == "1.50"
