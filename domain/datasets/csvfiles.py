@@ -25,7 +25,7 @@ from domain.engine.inputs import (
     shares_add_up,
 )
 from domain.kit.errors import DataError, InvalidInput, quoted
-from domain.kit.money import is_currency
+from domain.kit.money import is_currency, not_a_currency
 from domain.kit.numbers import FIELD_DIGITS, decimal_or_none, parse_decimal, parse_whole_number
 from domain.kit.periods import parse_date, parse_period
 from domain.kit.text import name_problem
@@ -302,7 +302,7 @@ def read_transaction_records(
         amount = row.number("amount")
         currency = row.required("currency")
         if not is_currency(currency):
-            raise row.fail("currency", f"{quoted(currency)} is not an ISO 4217 currency code")
+            raise row.fail("currency", not_a_currency(currency))
         day = row.date("date")
         assert day is not None
         splits = parse_splits(
@@ -420,7 +420,7 @@ def read_fx(lines: Iterable[str], file: str = "fx.csv") -> FxTable:
         assert day is not None
         currency = row.required("currency")
         if not is_currency(currency):
-            raise row.fail("currency", f"{quoted(currency)} is not an ISO 4217 currency code")
+            raise row.fail("currency", not_a_currency(currency))
         if (day, currency) in seen:
             raise row.fail("date", f"second rate for {currency} on {day}")
         seen.add((day, currency))
@@ -461,7 +461,7 @@ def read_fx_records(
                 continue
             code = row.required(column)
             if not is_currency(code):
-                raise row.fail(column, f"{quoted(code)} is not an ISO 4217 currency code")
+                raise row.fail(column, not_a_currency(code))
             pair.append(code)
         currency, quote = pair
         if currency == quote and quote_column:

@@ -15,7 +15,7 @@ import yaml
 from domain.kit.documents import DocumentError, check_depth, loads_json, unstorable_path
 from domain.kit.errors import InvalidInput, PlanError, quoted
 from domain.kit.expressions import CompiledExpression, compile_expression
-from domain.kit.money import is_currency
+from domain.kit.money import is_currency, not_a_currency
 from domain.kit.numbers import PLAN_DECIMALS, PLAN_INTEGER_DIGITS, parse_decimal
 from domain.kit.periods import (
     FIRST_DAY,
@@ -360,7 +360,7 @@ class _Reader:
         plan_id = self.text(d, "id", _ID)
         currency = self.text(d, "currency")
         if not is_currency(currency):
-            raise self.fail(f"{quoted(currency)} is not an ISO 4217 currency code", "currency")
+            raise self.fail(not_a_currency(currency), "currency")
         period = d["period"]
         if period not in PERIOD_KINDS:
             raise self.fail(f"{quoted(period)} is not one of month, quarter, year", "period")

@@ -22,7 +22,7 @@ from domain.kit.documents import (
     unstorable_text,
 )
 from domain.kit.errors import InvalidInput, quoted
-from domain.kit.money import is_currency
+from domain.kit.money import is_currency, not_a_currency
 from domain.kit.numbers import FIELD_DIGITS, MAX_VERSION, check_decimal, parse_decimal
 from domain.kit.periods import parse_date
 from domain.kit.text import name_problem
@@ -305,9 +305,7 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
     if currency is None:
         raise InvalidEvent("is required", field="data.currency")
     if not isinstance(currency, str) or not is_currency(currency):
-        raise InvalidEvent(
-            f"{quoted(currency)} is not a known ISO 4217 currency", field="data.currency"
-        )
+        raise InvalidEvent(not_a_currency(currency), field="data.currency")
     day = _date(data.get("date"), "data.date", required=True)
     assert day is not None
     splits = _splits(data.get("splits"))

@@ -9,7 +9,7 @@ from functools import cache
 from babel.core import get_global
 from babel.numbers import get_currency_precision
 
-from domain.kit.errors import DomainError
+from domain.kit.errors import DomainError, quoted
 
 ZERO = Decimal(0)
 
@@ -44,6 +44,14 @@ def is_currency(code: str) -> bool:
     return (
         isinstance(code, str) and len(code) == 3 and code.isupper() and code in _known_currencies()
     )
+
+
+def not_a_currency(code: object) -> str:
+    """Why ``code`` is refused as a currency (`is_currency` said no), for a field's error."""
+    shown = quoted(code)
+    if code in NOT_MONEY:
+        return f"{shown} is an ISO 4217 code of no money (a test, metal or unit of account)"
+    return f"{shown} is not an ISO 4217 currency code"
 
 
 @cache

@@ -24,7 +24,7 @@ from uuid import UUID
 from domain.audit.service import record
 from domain.datasets.csvfiles import _rows
 from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
-from domain.kit.money import format_plain, is_currency, unpadded
+from domain.kit.money import format_plain, is_currency, not_a_currency, unpadded
 from domain.kit.periods import parse_period
 from domain.kit.text import csv_writer, from_csv_cell
 from domain.org.models import Role, User
@@ -107,7 +107,7 @@ async def import_targets(
         measure = _text(row, "measure", 100)
         currency = row.text("currency", required=False)
         if currency is not None and not is_currency(currency):
-            raise row.fail("currency", f"{quoted(currency)} is not an ISO 4217 currency code")
+            raise row.fail("currency", not_a_currency(currency))
         rep = row.required("rep_id")
         if rep not in people:
             raise row.fail("rep_id", f"unknown person {quoted(rep)}")

@@ -11,7 +11,7 @@ from babel import Locale, UnknownLocaleError
 from domain.audit.service import record
 from domain.kit.clock import utc_now
 from domain.kit.errors import Conflict, InvalidInput
-from domain.kit.money import is_currency
+from domain.kit.money import is_currency, not_a_currency
 from domain.org.viewer import Viewer
 from domain.tenants.models import Tenant
 
@@ -32,7 +32,7 @@ async def create_tenant(
     if not _SLUG.match(slug):
         raise InvalidInput("use 2-63 lowercase letters, digits and dashes", field="slug")
     if not is_currency(currency):
-        raise InvalidInput(f"{currency!r} is not an ISO 4217 currency code", field="currency")
+        raise InvalidInput(not_a_currency(currency), field="currency")
     parse_locale(locale)
     try:
         ZoneInfo(time_zone)

@@ -238,7 +238,7 @@ async def test_given_a_mixed_batch_when_posted_then_invalid_events_dead_lettered
     assert errors[1].startswith("data.amount: '12,5' is not a decimal number")
     assert errors[2].startswith("data.amount: must be a decimal number")
     assert errors[3] == "data.splits: shares add up to 0.9, not 1"
-    assert errors[4] == "data.currency: 'XYZ' is not a known ISO 4217 currency"
+    assert errors[4] == "data.currency: 'XYZ' is not an ISO 4217 currency code"
     assert errors[5].startswith("data.date:")
     assert errors[6] == "data.id: must be a string, not a number"
     assert errors[7] == "event: must be an object"

@@ -26,7 +26,7 @@ async def test_given_dead_letters_when_the_cause_is_fixed_and_replayed_then_acce
     letters = await service.list_dead_letters(viewer=viewer)
     assert [(d.event_id, d.reason) for d in letters] == [
         ("e1", "data.rep_id: unknown rep 'zoe'"),
-        ("e2", "data.currency: 'EURO' is not a known ISO 4217 currency"),
+        ("e2", "data.currency: 'EURO' is not an ISO 4217 currency code"),
     ]
     await make_user(tenant=tenant, external_id="zoe")
 
@@ -37,7 +37,7 @@ async def test_given_dead_letters_when_the_cause_is_fixed_and_replayed_then_acce
 
     assert [(r.outcome, r.error) for r in replayed] == [
         ("accepted", None),
-        ("rejected", "data.currency: 'EURO' is not a known ISO 4217 currency"),
+        ("rejected", "data.currency: 'EURO' is not an ISO 4217 currency code"),
     ]
     assert [r.outcome for r in again] == ["duplicate"]
     assert [e.event_id for e in await InboxEvent.filter(tenant_id=tenant.id)] == ["e1"]
@@ -62,7 +62,7 @@ async def test_given_a_deal_in_an_iso_code_of_no_money_then_a_dead_letter_naming
 
     letters = await service.list_dead_letters(viewer=viewer)
     assert [(d.event_id, d.reason) for d in letters] == [
-        ("e1", "data.currency: 'XXX' is not a known ISO 4217 currency"),
-        ("e2", "data.currency: 'XAU' is not a known ISO 4217 currency"),
+        ("e1", "data.currency: 'XXX' is an ISO 4217 code of no money (a test, metal or unit of account)"),
+        ("e2", "data.currency: 'XAU' is an ISO 4217 code of no money (a test, metal or unit of account)"),
     ]
     assert await InboxEvent.filter(tenant_id=tenant.id).count() == 0

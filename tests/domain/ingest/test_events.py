@@ -34,7 +34,7 @@ def with_data(**changes: Any) -> dict[str, Any]:
         (with_data(amount="0.0000001"), "data.amount", "more than 6 decimals"),
         (with_data(amount="Infinity"), "data.amount", "not a finite number"),
         (with_data(amount=[1]), "data.amount", "not a list"),
-        (with_data(currency="eur"), "data.currency", "not a known ISO 4217"),
+        (with_data(currency="eur"), "data.currency", "not an ISO 4217 currency code"),
         (with_data(date=20261003), "data.date", "must be a YYYY-MM-DD string"),
         (with_data(rep_id=""), "data.rep_id", "must not be empty"),
         (with_data(version=True), "data.version", "whole number"),
