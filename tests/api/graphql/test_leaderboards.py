@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from domain.crm.models import Transaction
 from domain.earnings.models import EarningsResult
-from domain.kit.periods import Period
+from domain.kit.periods import Period, period_containing
 from domain.notifications.models import Notification, NotificationKind
 from domain.notifications.texts import period_text
 from domain.org.models import Role, User
@@ -268,19 +268,23 @@ async def test_given_bad_input_then_a_user_error_names_the_field_and_nothing_is_
     assert await Leaderboard.all().count() == 1
 
 
-async def test_given_a_quarter_board_of_monthly_results_then_refused_naming_period_kind(
+async def test_given_a_quarterly_tenant_then_a_month_board_is_refused_naming_period_kind(
     api: Api, redis: Redis
 ):
-    # the results are stored by month: a quarter's (or a year's) board of bookings found no
-    # result of its period and stayed empty for ever, rebuilt or not; an XP board reads the
-    # ledger by day and ranks any period
+    # a board sums whole engine periods: a quarter or year board of a monthly tenant sums
+    # its months (tests/gamification/leaderboards/test_period_boards.py), but a month is no
+    # part of a quarter's stored result
     w = await world()
+    created = await create(api, w, name="Bookings this quarter", periodKind="quarter")
+    assert created["__typename"] == "Leaderboard"
+    assert created["period"] == period_containing(h.this_period().start, "quarter").id
+    settings = {**w["t"].settings, "period_kind": "quarter"}
+    await Tenant.filter(id=w["t"].id).update(settings=settings)
     for metric in ("bookings", "attainment:bookings", "count:bookings", "earnings"):
-        for kind in ("quarter", "year"):
-            refused = await create(api, w, name=f"{metric} {kind}", metric=metric, periodKind=kind)
-            assert (refused["__typename"], refused["field"]) == ("UserError", "periodKind")
-    assert await Leaderboard.all().count() == 0
-    xp = await create(api, w, name="XP this quarter", metric="xp", periodKind="quarter")
+        refused = await create(api, w, name=f"{metric} month", metric=metric)
+        assert (refused["__typename"], refused["field"]) == ("UserError", "periodKind")
+    assert await Leaderboard.all().count() == 1
+    xp = await create(api, w, name="XP this month", metric="xp", periodKind="month")
     assert xp["__typename"] == "Leaderboard"
 
 
