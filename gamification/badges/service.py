@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
@@ -513,7 +514,9 @@ async def certificate_of(*, award_id: UUID, fonts: Sequence[str] = ()) -> bytes 
         badge=award.badge.name,
         description=award.badge.description,
         period=award.period,
-        awarded_on=award.awarded_at.date(),
+        # the day the rep earned it where they work: 23:30 on 31 October in Chicago is
+        # 1 November in UTC (the credential keeps the exact instant, in UTC)
+        awarded_on=award.awarded_at.astimezone(ZoneInfo(award.tenant.time_zone)).date(),
         tenant=award.tenant.name,
         credential_id=f"urn:uuid:{award.id}",
         revoked=award.revoked_at is not None,
