@@ -60,6 +60,15 @@ async def create_streak(
         raise LevelMapError(
             f"periodKind must be one of {', '.join(PERIOD_KINDS)}", field="periodKind"
         )
+    if unit == "period":
+        stored = ((await get_tenant(tenant_id)).settings or {}).get("period_kind", "month")
+        if period_kind != stored:
+            # a streak reads each period's stored results: of another kind there are none
+            raise LevelMapError(
+                f"the tenant's results are stored by {stored}: a streak of periods counts "
+                f"{stored}s (a streak of working days takes unit workday)",
+                field="periodKind",
+            )
     compile_rule(rule, new=True)
     await lock_name(tenant_id, "streak", name)
     if await StreakDefinition.filter(tenant_id=tenant_id, name=name).exists():
