@@ -50,7 +50,7 @@ from gamification.badges.facts import (
     facts_of,
 )
 from gamification.badges.models import BadgeAward, BadgeDefinition
-from gamification.definitions import TenantCache, lock_name
+from gamification.definitions import TenantCache, definition_name, lock_name
 from gamification.levels.rules import Level
 from gamification.levels.service import (
     LEVEL_MAPS,
@@ -95,6 +95,7 @@ async def create_badge(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins define badges", field="input")
     tenant_id = viewer.tenant_id
+    name = definition_name(name) if isinstance(name, str) else name
     if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise BadgeRuleError("a badge needs a name of 1 to 100 characters", field="name")
     if problem := name_problem(name):

@@ -48,7 +48,7 @@ from domain.org.viewer import Viewer
 from domain.targets.service import engine_periods
 from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant
-from gamification.definitions import TenantCache, lock_name
+from gamification.definitions import TenantCache, definition_name, lock_name
 from gamification.leaderboards.errors import DuplicateBoard
 from gamification.leaderboards.metrics import Metric, ScoreTooLarge, parse_metric, stored_metric
 from gamification.leaderboards.models import Leaderboard
@@ -100,7 +100,7 @@ async def create_leaderboard(
     is filled from PostgreSQL by the caller (`rebuild_board`) once committed."""
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins create leaderboards", field="input")
-    clean = (name or "").strip()
+    clean = definition_name(name or "")
     if blank(clean) or len(clean) > MAX_NAME or unstorable_text(clean):
         raise InvalidInput(f"a name of 1 to {MAX_NAME} characters, no NUL", field="name")
     if problem := name_problem(clean):

@@ -24,7 +24,7 @@ from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 from gamification.badges.facts import PeriodFacts, env_of, facts_of
 from gamification.badges.service import compile_rule
-from gamification.definitions import lock_name
+from gamification.definitions import definition_name, lock_name
 from gamification.levels.errors import LevelMapError
 from gamification.levels.models import Holiday, StreakDefinition
 from gamification.levels.rules import Streak, streak_of, working_days
@@ -50,6 +50,7 @@ async def create_streak(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins define streaks", field="input")
     tenant_id = viewer.tenant_id
+    name = definition_name(name) if isinstance(name, str) else name
     if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise LevelMapError("a streak needs a name of 1 to 100 characters", field="name")
     if problem := name_problem(name):
