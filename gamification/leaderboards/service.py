@@ -366,17 +366,28 @@ async def refresh_after_recompute(
     # each entry to write: (board, person, the board's period holding the recomputed one,
     # the engine periods whose results make its score)
     entries: list[tuple[Leaderboard, UUID, str, list[str]]] = []
+    # (board, set, person) of people outside a team's or group's board: on it still if they
+    # have just left the team (or group), at their old score
+    outside: list[tuple[Leaderboard, str, str]] = []
     for board in boards:
-        if stored_metric(board.metric).from_ledger:
-            continue
         scope = scopes[board.id]
+        if stored_metric(board.metric).from_ledger:
+            if scope is not None:
+                period_id = (await current_period(tenant_id, board.period_kind)).id
+                outside += [
+                    (board, board_key(board.id, period_id), str(user_id))
+                    for user_id in dict.fromkeys(u for u, _ in pairs)
+                    if user_id not in scope
+                ]
+            continue
         for user_id, period in pairs:
             recomputed = parse_period(period)
             if _shorter(board.period_kind, recomputed.kind):
                 continue
-            if scope is not None and user_id not in scope:
-                continue
             held = period_containing(recomputed.start, board.period_kind)  # type: ignore[arg-type]
+            if scope is not None and user_id not in scope:
+                outside.append((board, board_key(board.id, held.id), str(user_id)))
+                continue
             entries.append((board, user_id, held.id, held_periods(held, recomputed.kind)))
     known: dict[tuple[UUID, str], Sequence[Any]] = dict(results or {})
     missing = {(u, p) for _, u, _, periods in entries for p in periods} - known.keys()
@@ -395,6 +406,11 @@ async def refresh_after_recompute(
         score = _exact(board, metric, user_id, metric.score(rows, currency=currency))
         updates.setdefault(board_key(board.id, held_id), {})[str(user_id)] = score
         changed.setdefault(board.id, set()).add(str(user_id))
+    still = await store.present([(key, member) for _, key, member in outside])
+    for (board, key, member), there in zip(outside, still, strict=True):
+        if there:  # they left its scope: off the board, and its followers told
+            updates.setdefault(key, {})[member] = None
+            changed.setdefault(board.id, set()).add(member)
     if updates:
         await store.update(updates, announce=changed)
         await _notify_top(tenant_id, store, boards, updates)

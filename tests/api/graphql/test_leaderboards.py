@@ -476,3 +476,44 @@ async def test_given_an_xp_board_then_the_xp_earned_in_the_period_ranks_and_foll
     assert (await rebuild_all(store=BoardStore(redis), tenant_id=t.id))["XP"] == 4
     after = (await api.as_(t, w["dee"]).gql(BOARD, {"id": created["id"]}))["data"]["leaderboard"]
     assert after == before
+
+
+async def test_given_a_rep_moving_to_another_team_then_their_next_recompute_moves_them_across(
+    api: Api, redis: Redis
+):
+    # ana leaves north for south mid-month: her recompute added her to south's board but
+    # left her on north's, at her old score, until someone ran podium rebuild-cache (the
+    # update only wrote the boards whose scope she is in)
+    w = await world()
+    for name in ("ana", "ben"):
+        await grant_xp(tenant_id=w["t"].id, user_id=w[name].id, source="s", points=10, reason="")
+    north = await create(api, w, name="North", teamId=str(w["north"].id))
+    south = await create(api, w, name="South", teamId=str(w["south"].id))
+    north_xp = await create(api, w, name="North XP", metric="xp", teamId=str(w["north"].id))
+    ctx: dict[str, Any] = {"redis": redis}
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(f"podium:board-changed:{north['id']}")
+    period = h.this_period()
+
+    await User.filter(id=w["ana"].id).update(manager_id=w["south"].id)
+    await h.deal(w["t"], w["ana"], "ana-2", "1000", period.start)
+    await h.recompute(w["t"], w["ana"], period.id)
+    changed = await update_leaderboards_of(
+        ctx, tenant_id=w["t"].id, pairs=[(w["ana"].id, period.id)]
+    )
+
+    assert changed == 3  # north's and north's XP (she left them) and south's
+    read = {}
+    for name, board in (("north", north), ("south", south), ("north_xp", north_xp)):
+        found = await api.as_(w["t"], w["admin"]).gql(BOARD, {"id": board["id"]})
+        read[name] = ranks(found["data"]["leaderboard"])
+    assert read["north"] == [(1, "Ben", "20000.00")]
+    assert read["north_xp"] == [(1, "Ben", "10")]
+    assert read["south"] == [(1, "Ana", "31000.00"), (2, "Cy", "20000.00"), (3, "Dee", "5000.00")]
+    assert await _message(pubsub) == str(w["ana"].id)  # north's followers are told
+    # a batch of people outside a board changes nothing on it and tells nobody
+    await h.recompute(w["t"], w["cy"], period.id)
+    assert (
+        await update_leaderboards_of(ctx, tenant_id=w["t"].id, pairs=[(w["cy"].id, period.id)]) == 1
+    )
+    await pubsub.aclose()
