@@ -250,31 +250,57 @@ async def _xp_of(tenant_id: UUID, period: Period, people: Sequence[UUID] | None)
     return {user_id: e.points for user_id, e in earned.items()}
 
 
+Outside = list[tuple[Leaderboard, str, str]]
+
+
 async def _xp_updates(
     boards: Sequence[Leaderboard],
     scopes: Mapping[UUID, set[UUID] | None],
     people: Sequence[UUID],
-) -> tuple[dict[str, dict[str, int | None]], dict[UUID, set[str]]]:
+) -> tuple[dict[str, dict[str, int | None]], dict[UUID, set[str]], Outside]:
     """The scores of ``people`` on the tenant's XP boards, current periods (one ledger read
     per period kind): a person without XP that stands in the period leaves the board. Also
-    each board changed -> the people written on it."""
+    each board changed -> the people written on it, and (board, set, person) of those
+    outside a team's or group's XP board (`_leave`)."""
     updates: dict[str, dict[str, int | None]] = {}
     changed: dict[UUID, set[str]] = {}
-    earned: dict[str, tuple[Period, dict[UUID, int]]] = {}
+    outside: Outside = []
+    periods: dict[str, Period] = {}
+    earned: dict[str, dict[UUID, int]] = {}
     for board in boards:
         if not stored_metric(board.metric).from_ledger:
             continue
+        if board.period_kind not in periods:
+            periods[board.period_kind] = await current_period(board.tenant_id, board.period_kind)
+        period = periods[board.period_kind]
+        key = board_key(board.id, period.id)
         scope = scopes[board.id]
         mine = [u for u in people if scope is None or u in scope]
+        outside += [(board, key, str(u)) for u in people if scope is not None and u not in scope]
         if not mine:
             continue
         if board.period_kind not in earned:
-            period = await current_period(board.tenant_id, board.period_kind)
-            earned[board.period_kind] = (period, await _xp_of(board.tenant_id, period, people))
-        period, points = earned[board.period_kind]
-        updates[board_key(board.id, period.id)] = {str(u): points.get(u) for u in mine}
+            earned[board.period_kind] = await _xp_of(board.tenant_id, period, people)
+        points = earned[board.period_kind]
+        updates[key] = {str(u): points.get(u) for u in mine}
         changed[board.id] = {str(u) for u in mine}
-    return updates, changed
+    return updates, changed, outside
+
+
+async def _leave(
+    store: BoardStore,
+    outside: Outside,
+    updates: dict[str, dict[str, int | None]],
+    changed: dict[UUID, set[str]],
+) -> None:
+    """Take off their boards the people outside a team's or group's board who are on it
+    still: they have just left the team (or group), and are there at their old score. One
+    Redis read for them all; the boards they leave are announced with the write."""
+    still = await store.present([(key, member) for _, key, member in outside])
+    for (board, key, member), there in zip(outside, still, strict=True):
+        if there:
+            updates.setdefault(key, {})[member] = None
+            changed.setdefault(board.id, set()).add(member)
 
 
 async def refresh_xp_boards(
@@ -288,7 +314,8 @@ async def refresh_xp_boards(
     if not xp_boards or not people:
         return []
     scopes = {board.id: await _scope(board) for board in xp_boards}
-    updates, changed = await _xp_updates(xp_boards, scopes, people)
+    updates, changed, outside = await _xp_updates(xp_boards, scopes, people)
+    await _leave(store, outside, updates, changed)
     if updates:
         await store.update(updates, announce=changed)
         await _notify_top(tenant_id, store, xp_boards, updates)
@@ -366,19 +393,11 @@ async def refresh_after_recompute(
     # each entry to write: (board, person, the board's period holding the recomputed one,
     # the engine periods whose results make its score)
     entries: list[tuple[Leaderboard, UUID, str, list[str]]] = []
-    # (board, set, person) of people outside a team's or group's board: on it still if they
-    # have just left the team (or group), at their old score
-    outside: list[tuple[Leaderboard, str, str]] = []
+    # (board, set, person) of people outside a team's or group's board (`_leave`)
+    outside: Outside = []
     for board in boards:
         scope = scopes[board.id]
         if stored_metric(board.metric).from_ledger:
-            if scope is not None:
-                period_id = (await current_period(tenant_id, board.period_kind)).id
-                outside += [
-                    (board, board_key(board.id, period_id), str(user_id))
-                    for user_id in dict.fromkeys(u for u, _ in pairs)
-                    if user_id not in scope
-                ]
             continue
         for user_id, period in pairs:
             recomputed = parse_period(period)
@@ -396,7 +415,7 @@ async def refresh_after_recompute(
             sorted({p for _, p in missing}), list({u for u, _ in missing})
         )
         known.update({pair: found.get(pair, []) for pair in missing})
-    updates, changed = await _xp_updates(
+    updates, changed, xp_outside = await _xp_updates(
         boards, scopes, list(dict.fromkeys(user_id for user_id, _ in pairs))
     )
     currency = (await get_tenant(tenant_id)).currency
@@ -406,11 +425,7 @@ async def refresh_after_recompute(
         score = _exact(board, metric, user_id, metric.score(rows, currency=currency))
         updates.setdefault(board_key(board.id, held_id), {})[str(user_id)] = score
         changed.setdefault(board.id, set()).add(str(user_id))
-    still = await store.present([(key, member) for _, key, member in outside])
-    for (board, key, member), there in zip(outside, still, strict=True):
-        if there:  # they left its scope: off the board, and its followers told
-            updates.setdefault(key, {})[member] = None
-            changed.setdefault(board.id, set()).add(member)
+    await _leave(store, outside + xp_outside, updates, changed)
     if updates:
         await store.update(updates, announce=changed)
         await _notify_top(tenant_id, store, boards, updates)

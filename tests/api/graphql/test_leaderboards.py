@@ -22,7 +22,7 @@ from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.tenants.models import Tenant
 from gamification.leaderboards.models import Leaderboard
-from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all
+from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all, refresh_xp_boards
 from gamification.leaderboards.store import BoardStore
 from gamification.levels.models import XpEntry
 from gamification.levels.service import grant_xp, reverse_xp
@@ -517,3 +517,24 @@ async def test_given_a_rep_moving_to_another_team_then_their_next_recompute_move
         await update_leaderboards_of(ctx, tenant_id=w["t"].id, pairs=[(w["cy"].id, period.id)]) == 1
     )
     await pubsub.aclose()
+
+
+async def test_given_a_rep_moving_to_another_team_then_xp_written_by_a_contest_moves_them_too(
+    api: Api, redis: Redis
+):
+    # a contest's award writes XP outside the after-recompute step (refresh_xp_boards): it
+    # too left someone who had moved on their old team's XP board
+    w = await world()
+    for name in ("ana", "ben"):
+        await grant_xp(tenant_id=w["t"].id, user_id=w[name].id, source="s", points=10, reason="")
+    north_xp = await create(api, w, name="North XP", metric="xp", teamId=str(w["north"].id))
+    await User.filter(id=w["ana"].id).update(manager_id=w["south"].id)
+    await grant_xp(tenant_id=w["t"].id, user_id=w["ana"].id, source="c", points=100, reason="")
+
+    changed = await refresh_xp_boards(
+        store=BoardStore(redis), tenant_id=w["t"].id, user_ids=[w["ana"].id]
+    )
+
+    assert [str(board) for board in changed] == [north_xp["id"]]
+    found = await api.as_(w["t"], w["admin"]).gql(BOARD, {"id": north_xp["id"]})
+    assert ranks(found["data"]["leaderboard"]) == [(1, "Ben", "10")]
