@@ -1,7 +1,8 @@
 """Public badge routes: a certificate behind a signed, expiring link, and what verifiers of
 an Open Badges credential fetch (the issuer's profile with its public key, the revocation
-status list). A link that is expired or tampered with answers 403; an unknown award or
-tenant 404; never a 500."""
+status list). Every URL they and the credentials name starts with the configured public URL
+(PODIUM_PUBLIC_URL), never with the request's Host header. A link that is expired or
+tampered with answers 403; an unknown award or tenant 404; never a 500."""
 
 from __future__ import annotations
 
@@ -18,13 +19,11 @@ from gamification.badges.credentials import issuer_profile, status_list
 from gamification.badges.service import certificate_of
 
 
-def certificate_url(
-    settings: Settings, base_url: str, award_id: UUID, *, now: float | None = None
-) -> str:
-    """A link to the award's certificate, valid for an hour."""
+def certificate_url(settings: Settings, award_id: UUID, *, now: float | None = None) -> str:
+    """A link to the award's certificate, valid for an hour, at the public URL."""
     return signed_url(
-        settings.url_signing_key, base_url, f"/badges/certificates/{award_id}", "certificate",
-        award_id, now=now,
+        settings.url_signing_key, settings.public_url, f"/badges/certificates/{award_id}",
+        "certificate", award_id, now=now,
     )  # fmt: skip
 
 
@@ -47,15 +46,12 @@ def badge_routes(settings: Settings) -> list[Route]:
         tenant_id = uuid_or_none(request.path_params["tenant_id"])
         return None if tenant_id is None else await Tenant.get_or_none(id=tenant_id)
 
-    def _base(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
-
     async def status(request: Request) -> Response:
         tenant = await _tenant(request)
         if tenant is None:
             return PlainTextResponse("not found", status_code=404)
         token = await status_list(
-            tenant_id=tenant.id, base_url=_base(request), secret=settings.issuer_key_secret
+            tenant_id=tenant.id, base_url=settings.public_url, secret=settings.issuer_key_secret
         )
         return Response(token, media_type="application/vc+jwt")
 
@@ -66,7 +62,7 @@ def badge_routes(settings: Settings) -> list[Route]:
         profile = await issuer_profile(
             tenant_id=tenant.id,
             tenant_name=tenant.name,
-            base_url=_base(request),
+            base_url=settings.public_url,
             secret=settings.issuer_key_secret,
         )
         return JSONResponse(profile)

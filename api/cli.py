@@ -191,6 +191,18 @@ PortOption = Annotated[
 _dev_env: list[Path] = []  # the .podium/env file the URLs came from, once read
 
 
+def default_public_url(host: str, port: int) -> None:
+    """Without PODIUM_PUBLIC_URL, the address this process serves on (`podium dev`, and
+    `serve` in development): the links and credentials it hands out point back at it.
+    Production requires the variable."""
+    import os
+
+    from api.settings import local_url
+
+    if not os.environ.get("PODIUM_PUBLIC_URL"):
+        os.environ["PODIUM_PUBLIC_URL"] = local_url(host, port)
+
+
 def _settings() -> Settings:
     """The settings; with neither DATABASE_URL nor REDIS_URL set, those of a `podium dev`
     running in this folder (its .podium/env), and a line on stderr saying so. Never in
@@ -373,8 +385,12 @@ def serve(
     host: HostOption = "127.0.0.1", port: PortOption = 8000, workers: WorkersOption = 1
 ) -> None:
     """Serve the API (GraphQL at /graphql, /health); settings from the environment."""
+    import os
+
     import uvicorn
 
+    if os.environ.get("PODIUM_ENV", "development") == "development":
+        default_public_url(host, port)
     _settings()  # a bad setting is one line here, not a traceback inside uvicorn
     _refuse_taken_address(host, port)
     uvicorn.run(

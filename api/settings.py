@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from domain.kit.pdf import FontError, fallback_font_files
 from payments.payouts.models import DEVELOPMENT_SECRET
@@ -14,6 +15,9 @@ Environment = Literal["development", "production"]
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# where people and verifiers reach the API (development: `podium dev`'s and `serve`'s
+# address; production requires PODIUM_PUBLIC_URL)
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 # development only: production refuses to start without its own (see from_env)
 DEVELOPMENT_URL_KEY = b"podium-development-url-signing-key"
 DEVELOPMENT_ISSUER_SECRET = b"podium-development-issuer-key-secret"
@@ -59,6 +63,10 @@ class Settings:
     issuer_key_secret: bytes = DEVELOPMENT_ISSUER_SECRET
     # encrypts the payees' bank and payout details at rest (PODIUM_PAYOUT_DETAILS_SECRET)
     payout_details_secret: bytes = DEVELOPMENT_PAYOUT_DETAILS_SECRET
+    # the API's public address (PODIUM_PUBLIC_URL): the links it hands out (certificates)
+    # and the URLs an Open Badges credential names (issuer, key, status list) start with it,
+    # never with a request's Host header, which whoever sends the request chooses
+    public_url: str = DEFAULT_PUBLIC_URL
     # fallback font files of the PDFs after the shipped ones (PODIUM_PDF_FONTS; from_env
     # finds domain.kit.pdf.SYSTEM_FONTS without it): CJK, Thai, Arabic names drawn
     pdf_fonts: tuple[str, ...] = ()
@@ -95,6 +103,10 @@ class Settings:
             if production and not value:
                 raise SettingsError(f"{name} is required when PODIUM_ENV=production")
             keys[name] = value.encode() if value else default
+        public_url = env.get("PODIUM_PUBLIC_URL") or ""
+        if production and not public_url:
+            raise SettingsError("PODIUM_PUBLIC_URL is required when PODIUM_ENV=production")
+        public_url = _public_url(public_url) if public_url else DEFAULT_PUBLIC_URL
         try:  # each file checked now: a wrong path is one line at start, not a broken PDF
             pdf_fonts = fallback_font_files(env.get("PODIUM_PDF_FONTS") or "")
         except FontError as exc:
@@ -130,8 +142,39 @@ class Settings:
             url_signing_key=keys["PODIUM_URL_SIGNING_KEY"],
             issuer_key_secret=keys["PODIUM_ISSUER_KEY_SECRET"],
             payout_details_secret=keys["PODIUM_PAYOUT_DETAILS_SECRET"],
+            public_url=public_url,
             pdf_fonts=pdf_fonts,
         )
+
+
+def local_url(host: str, port: int) -> str:
+    """The address of a server listening on ``host``:``port`` of this machine, as a browser
+    on it reaches it (the public URL `podium dev` and a development `serve` default to)."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _public_url(value: str) -> str:
+    """PODIUM_PUBLIC_URL without its trailing slash: http(s), a host, perhaps a path (behind
+    a proxy), nothing else."""
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() or ord(c) < 32 for c in value)
+    ):
+        raise SettingsError(
+            "PODIUM_PUBLIC_URL must be an http(s) URL with a host and no query, like "
+            "https://podium.example.com"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise SettingsError(f"PODIUM_PUBLIC_URL has a bad port: {value[:80]!r}") from None
+    return value.rstrip("/")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -92,6 +92,7 @@ def production_env(database_url: str, redis_url: str) -> dict[str, str]:
         "PODIUM_URL_SIGNING_KEY": secrets.token_urlsafe(32),
         "PODIUM_ISSUER_KEY_SECRET": secrets.token_urlsafe(32),
         "PODIUM_PAYOUT_DETAILS_SECRET": secrets.token_urlsafe(32),
+        "PODIUM_PUBLIC_URL": "http://127.0.0.1",
     }
 
 

@@ -10,6 +10,7 @@ it: the services that write a definition call ``forget``)."""
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -62,3 +63,11 @@ async def lock_name(tenant_id: UUID, kind: str, name: str) -> None:
         "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2::text || ':' || $3))",
         [kind, str(tenant_id), name],
     )
+
+
+def definition_name(name: str) -> str:
+    """A badge's, streak's, board's or contest's name as it is stored and compared: without
+    surrounding spaces and in Unicode's composed form (NFC), so that names reading the same
+    are one name ("Café" typed as e + U+0301 on one keyboard and as é on another, "Closer "
+    pasted from a cell)."""
+    return unicodedata.normalize("NFC", name.strip())

@@ -108,13 +108,14 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> None:
             "stop it first (Ctrl-C in its terminal)\n"
         )
         raise typer.Exit(2) from None
-    from api.cli import _refuse_taken_address
+    from api.cli import _refuse_taken_address, default_public_url
 
     try:  # before the servers start and the demo is seeded, not when uvicorn finds out
         _refuse_taken_address(host, port)
     except typer.Exit:
         lock.close()
         raise
+    default_public_url(host, port)
     # uvicorn re-raises the signal that stopped it once it has shut down: with the default
     # SIGTERM action the process would die before the embedded servers are stopped
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
@@ -49,7 +50,7 @@ from gamification.badges.facts import (
     facts_of,
 )
 from gamification.badges.models import BadgeAward, BadgeDefinition
-from gamification.definitions import TenantCache, lock_name
+from gamification.definitions import TenantCache, definition_name, lock_name
 from gamification.levels.rules import Level
 from gamification.levels.service import (
     LEVEL_MAPS,
@@ -94,6 +95,7 @@ async def create_badge(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins define badges", field="input")
     tenant_id = viewer.tenant_id
+    name = definition_name(name) if isinstance(name, str) else name
     if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise BadgeRuleError("a badge needs a name of 1 to 100 characters", field="name")
     if problem := name_problem(name):
@@ -513,7 +515,9 @@ async def certificate_of(*, award_id: UUID, fonts: Sequence[str] = ()) -> bytes 
         badge=award.badge.name,
         description=award.badge.description,
         period=award.period,
-        awarded_on=award.awarded_at.date(),
+        # the day the rep earned it where they work: 23:30 on 31 October in Chicago is
+        # 1 November in UTC (the credential keeps the exact instant, in UTC)
+        awarded_on=award.awarded_at.astimezone(ZoneInfo(award.tenant.time_zone)).date(),
         tenant=award.tenant.name,
         credential_id=f"urn:uuid:{award.id}",
         revoked=award.revoked_at is not None,

@@ -33,6 +33,7 @@ from gamification.contests import rules
 from gamification.contests.errors import ContestError
 from gamification.contests.metrics import KNOWN, MEASURE, line_components, scorer_of
 from gamification.contests.models import Contest, ContestStatus
+from gamification.definitions import definition_name
 from gamification.leaderboards.repository import LeaderboardRepository
 
 DEFAULT_GRACE = timedelta(minutes=30)
@@ -186,9 +187,10 @@ async def launch_contest(
     now = now or utc_now()
     if viewer.role not in (Role.ADMIN, Role.MANAGER):
         raise ContestError("only managers and admins launch contests", field="input")
-    if blank(name) or len(name.strip()) > MAX_NAME:
+    name = definition_name(name)
+    if blank(name) or len(name) > MAX_NAME:
         raise ContestError(f"a name of 1 to {MAX_NAME} characters", field="name")
-    if problem := name_problem(name.strip()):
+    if problem := name_problem(name):
         raise ContestError(problem, field="name")
     if scorer_of(metric) is None:
         known = ", ".join(KNOWN)
@@ -244,7 +246,7 @@ async def launch_contest(
         raise ContestError("the contest has no participants", field="repIds")
     contest = await Contest.create(
         tenant_id=viewer.tenant_id,
-        name=name.strip(),
+        name=name,
         metric=metric,
         format=fmt.value,
         tie_rule=tie.value,

@@ -3,7 +3,10 @@ stored period results, and that score as the exact integer a Redis sorted set ho
 
 Metrics, as `createLeaderboard` and the CLI take them:
   ``<measure>``              the measure's total (money in the plan's currency, or a count)
-  ``attainment:<measure>``   the measure's attainment (total / quota)
+  ``attainment:<measure>``   the measure's attainment: its total over its quota, summed over
+                             the results that have a quota (above zero): on a quarter or a
+                             year board the period's bookings over its summed quotas, not
+                             the mean of the monthly percentages
   ``count:<measure>``        how many transactions the measure credited
   ``earnings``               the period's earnings (every plan's total in the tenant's
                              currency)
@@ -63,8 +66,11 @@ class Metric:
     def score(
         self, results: Iterable[Mapping[str, Any]], *, currency: str | None = None
     ) -> Decimal | None:
-        """The person's score of their period results (each an earnings result as stored:
-        ``total``, ``status``, ``currency`` and ``measures`` with exact decimal strings);
+        """The person's score of their results in the board's period (one per plan and per
+        engine period it holds: a quarter board of a monthly tenant reads three months),
+        each an earnings result as stored: ``total``, ``status``, ``currency`` and
+        ``measures`` with exact decimal strings; the sum of the results' values (money,
+        counts), or the summed totals over the summed quotas (attainment);
         None when no result carries the metric (the person is not on the board). Not for XP
         (`from_ledger`). ``currency``: the tenant's; earnings count only the results in it
         (like the contests' earnings: a board compares like with like and converts nothing,
@@ -72,6 +78,7 @@ class Metric:
         if self.from_ledger:
             raise ValueError("an XP board reads the levels ledger, not period results")
         found: Decimal | None = None
+        quotas = Decimal(0)
         for result in results:
             if result.get("status") != "ok":
                 continue
@@ -80,9 +87,21 @@ class Metric:
             if self.kind == "earnings":
                 value: Decimal | None = Decimal(str(result["total"]))
             else:
-                value = _measure_value(result.get("measures") or [], self)
+                measure = _measure(result.get("measures") or [], self.measure)
+                if measure is None:
+                    continue
+                if self.kind == "attainment":
+                    if measure.get("attainment") is None:
+                        continue  # no quota above zero: no target to attain in that period
+                    quotas += Decimal(str(measure["quota"]))
+                    raw = measure.get("total")
+                else:
+                    raw = measure.get(self.kind)  # a stored measure's total and count by name
+                value = None if raw is None else Decimal(str(raw))
             if value is not None:
                 found = value if found is None else found + value
+        if self.kind == "attainment" and found is not None:
+            return found / quotas  # summed achievement over summed target
         return found
 
     def exact(self, score: Decimal) -> int:
@@ -102,13 +121,8 @@ class Metric:
         return Decimal(exact).scaleb(-_SCALE[self.kind])
 
 
-def _measure_value(measures: list[Mapping[str, Any]], metric: Metric) -> Decimal | None:
-    for m in measures:
-        if m.get("id") != metric.measure:
-            continue
-        raw = m.get(metric.kind)  # a stored measure's total, attainment and count by name
-        return None if raw is None else Decimal(str(raw))
-    return None
+def _measure(measures: list[Mapping[str, Any]], measure: str | None) -> Mapping[str, Any] | None:
+    return next((m for m in measures if m.get("id") == measure), None)
 
 
 def parse_metric(text: str, *, measures: set[str]) -> Metric:

@@ -67,14 +67,15 @@ class LeaderboardRepository:
         }
 
     async def results(
-        self, period: str, user_ids: Sequence[UUID] | None = None
-    ) -> dict[UUID, list[dict[str, Any]]]:
-        """Stored results of ``period`` per person (all of the tenant's, or ``user_ids``')."""
-        query = EarningsResult.filter(tenant_id=self.tenant_id, period=period)
+        self, periods: Sequence[str], user_ids: Sequence[UUID] | None = None
+    ) -> dict[tuple[UUID, str], list[dict[str, Any]]]:
+        """Stored results of ``periods`` per (person, period), in one statement (all of the
+        tenant's people, or ``user_ids``')."""
+        query = EarningsResult.filter(tenant_id=self.tenant_id, period__in=list(periods))
         if user_ids is not None:
             query = query.filter(user_id__in=list(user_ids))
-        rows = await query.values("user_id", "status", "total", "currency", "measures")
-        out: dict[UUID, list[dict[str, Any]]] = {}
+        rows = await query.values("user_id", "period", "status", "total", "currency", "measures")
+        out: dict[tuple[UUID, str], list[dict[str, Any]]] = {}
         for row in rows:
-            out.setdefault(row["user_id"], []).append(row)
+            out.setdefault((row["user_id"], row["period"]), []).append(row)
         return out

@@ -3,7 +3,8 @@ read back for the apps, and the rebuild of every board from PostgreSQL.
 
 A board ranks the people in its scope (the tenant, a manager's subtree, or a named group: the
 people whose ``attributes["group"]`` is the group's name) by a metric of
-their stored results of the board's current period (`metrics`), or, on an ``xp`` board, by the
+their stored results of the board's current period (`metrics`: on a quarter or a year board of
+a monthly tenant, the results of its months, `held_periods`), or, on an ``xp`` board, by the
 XP they earned in it (the levels ledger's entries written in the period, in the tenant's time
 zone, that stand: `levels.service.xp_earned`). The workers' after-recompute step calls
 `refresh_after_recompute` with the results the batch stored, after the step that writes the
@@ -44,9 +45,10 @@ from domain.notifications.texts import render
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.org.viewer import Viewer
+from domain.targets.service import engine_periods
 from domain.tenants.models import Tenant
 from domain.tenants.repository import get_tenant
-from gamification.definitions import TenantCache, lock_name
+from gamification.definitions import TenantCache, definition_name, lock_name
 from gamification.leaderboards.errors import DuplicateBoard
 from gamification.leaderboards.metrics import Metric, ScoreTooLarge, parse_metric, stored_metric
 from gamification.leaderboards.models import Leaderboard
@@ -98,7 +100,7 @@ async def create_leaderboard(
     is filled from PostgreSQL by the caller (`rebuild_board`) once committed."""
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins create leaderboards", field="input")
-    clean = (name or "").strip()
+    clean = definition_name(name or "")
     if blank(clean) or len(clean) > MAX_NAME or unstorable_text(clean):
         raise InvalidInput(f"a name of 1 to {MAX_NAME} characters, no NUL", field="name")
     if problem := name_problem(clean):
@@ -111,13 +113,13 @@ async def create_leaderboard(
     repository = LeaderboardRepository(viewer.tenant_id)
     parsed = parse_metric(metric, measures=await repository.measures())
     if not parsed.from_ledger:
-        settings = (await get_tenant(viewer.tenant_id)).settings or {}
-        stored = settings.get("period_kind", "month")
-        if period_kind != stored:
-            # results are stored by the engine's period: a board of another kind finds none
+        stored = engine_kind(await get_tenant(viewer.tenant_id))
+        if _shorter(period_kind, stored):
+            # results are stored by the engine's period: a board sums whole ones, and a
+            # month is no part of a quarter's result
             raise InvalidInput(
                 f"the tenant's results are stored by {stored}: a board of {parsed.text} ranks "
-                f"a {stored} (an xp board ranks any period)",
+                f"a {stored} or longer (an xp board ranks any period)",
                 field="periodKind",
             )
     team: UUID | None = None
@@ -180,6 +182,26 @@ async def current_period(tenant_id: UUID, kind: str) -> Period:
     return period_of(await get_tenant(tenant_id), kind)
 
 
+def engine_kind(tenant: Tenant) -> str:
+    """The period kind the tenant's results are stored by (the engine's)."""
+    return str((tenant.settings or {}).get("period_kind", "month"))
+
+
+def _shorter(kind: str, than: str) -> bool:
+    order: tuple[str, ...] = PERIOD_KINDS
+    return order.index(kind) < order.index(than)
+
+
+def held_periods(period: Period, kind: str) -> list[str]:
+    """The engine periods of ``kind`` that make up a board's ``period``, whose results its
+    scores sum: the period itself on a board of the engine's kind, its three months on a
+    quarter board of a monthly tenant; none when ``period`` is shorter (refused at creation;
+    a tenant whose engine period changed since)."""
+    if _shorter(period.kind, kind):
+        return []
+    return [p.id for p in engine_periods(period, kind)]
+
+
 async def _scope(board: Leaderboard) -> set[UUID] | None:
     """The people a board ranks: None for the whole tenant."""
     if board.group_name is not None:
@@ -228,31 +250,57 @@ async def _xp_of(tenant_id: UUID, period: Period, people: Sequence[UUID] | None)
     return {user_id: e.points for user_id, e in earned.items()}
 
 
+Outside = list[tuple[Leaderboard, str, str]]
+
+
 async def _xp_updates(
     boards: Sequence[Leaderboard],
     scopes: Mapping[UUID, set[UUID] | None],
     people: Sequence[UUID],
-) -> tuple[dict[str, dict[str, int | None]], dict[UUID, set[str]]]:
+) -> tuple[dict[str, dict[str, int | None]], dict[UUID, set[str]], Outside]:
     """The scores of ``people`` on the tenant's XP boards, current periods (one ledger read
     per period kind): a person without XP that stands in the period leaves the board. Also
-    each board changed -> the people written on it."""
+    each board changed -> the people written on it, and (board, set, person) of those
+    outside a team's or group's XP board (`_leave`)."""
     updates: dict[str, dict[str, int | None]] = {}
     changed: dict[UUID, set[str]] = {}
-    earned: dict[str, tuple[Period, dict[UUID, int]]] = {}
+    outside: Outside = []
+    periods: dict[str, Period] = {}
+    earned: dict[str, dict[UUID, int]] = {}
     for board in boards:
         if not stored_metric(board.metric).from_ledger:
             continue
+        if board.period_kind not in periods:
+            periods[board.period_kind] = await current_period(board.tenant_id, board.period_kind)
+        period = periods[board.period_kind]
+        key = board_key(board.id, period.id)
         scope = scopes[board.id]
         mine = [u for u in people if scope is None or u in scope]
+        outside += [(board, key, str(u)) for u in people if scope is not None and u not in scope]
         if not mine:
             continue
         if board.period_kind not in earned:
-            period = await current_period(board.tenant_id, board.period_kind)
-            earned[board.period_kind] = (period, await _xp_of(board.tenant_id, period, people))
-        period, points = earned[board.period_kind]
-        updates[board_key(board.id, period.id)] = {str(u): points.get(u) for u in mine}
+            earned[board.period_kind] = await _xp_of(board.tenant_id, period, people)
+        points = earned[board.period_kind]
+        updates[key] = {str(u): points.get(u) for u in mine}
         changed[board.id] = {str(u) for u in mine}
-    return updates, changed
+    return updates, changed, outside
+
+
+async def _leave(
+    store: BoardStore,
+    outside: Outside,
+    updates: dict[str, dict[str, int | None]],
+    changed: dict[UUID, set[str]],
+) -> None:
+    """Take off their boards the people outside a team's or group's board who are on it
+    still: they have just left the team (or group), and are there at their old score. One
+    Redis read for them all; the boards they leave are announced with the write."""
+    still = await store.present([(key, member) for _, key, member in outside])
+    for (board, key, member), there in zip(outside, still, strict=True):
+        if there:
+            updates.setdefault(key, {})[member] = None
+            changed.setdefault(board.id, set()).add(member)
 
 
 async def refresh_xp_boards(
@@ -266,7 +314,8 @@ async def refresh_xp_boards(
     if not xp_boards or not people:
         return []
     scopes = {board.id: await _scope(board) for board in xp_boards}
-    updates, changed = await _xp_updates(xp_boards, scopes, people)
+    updates, changed, outside = await _xp_updates(xp_boards, scopes, people)
+    await _leave(store, outside, updates, changed)
     if updates:
         await store.update(updates, announce=changed)
         await _notify_top(tenant_id, store, xp_boards, updates)
@@ -286,10 +335,17 @@ async def rebuild_board(
         found = await _xp_of(board.tenant_id, period, people)
         scores = {str(user_id): points for user_id, points in found.items()}
     else:
-        results = await LeaderboardRepository(board.tenant_id).results(period.id, people)
-        currency = (await get_tenant(board.tenant_id)).currency
+        tenant = await get_tenant(board.tenant_id)
+        found = await LeaderboardRepository(board.tenant_id).results(
+            held_periods(period, engine_kind(tenant)), people
+        )
+        results: dict[UUID, list[dict[str, Any]]] = {}
+        for (user_id, _), rows in found.items():
+            results.setdefault(user_id, []).extend(rows)
         scores = {
-            k: v for k, v in _scores(board, metric, results, currency).items() if v is not None
+            k: v
+            for k, v in _scores(board, metric, results, tenant.currency).items()
+            if v is not None
         }
     await store.replace(board_key(board.id, period.id), scores)
     await store.update({}, announce={board.id: None})  # anyone's entry may have moved
@@ -322,50 +378,54 @@ async def refresh_after_recompute(
     results: Mapping[tuple[UUID, str], Sequence[Any]] | None = None,
 ) -> list[UUID]:
     """Set the scores of the recomputed (person, period)s on every board of the tenant that
-    ranks them in that period, and their XP of the current period on every XP board (the
-    batch's XP is written by then: the gamification hook runs first), in one Redis round
-    trip, which announces each board changed with the people written on it (`BoardStore.update`);
-    returns the boards that changed. ``results`` are the batch's stored results (read here
-    when not given). The boards are definitions a few seconds old at most (`BOARDS`)."""
+    ranks them in that period or in a longer one holding it (a quarter board sums its
+    months: the other months' results are read here), and their XP of the current period on
+    every XP board (the batch's XP is written by then: the gamification hook runs first), in
+    one Redis round trip, which announces each board changed with the people written on it
+    (`BoardStore.update`); returns the boards that changed. ``results`` are the batch's
+    stored results (read here when not given). The boards are definitions a few seconds old
+    at most (`BOARDS`)."""
     repository = LeaderboardRepository(tenant_id)
     boards = await BOARDS.get(tenant_id)
     if not boards or not pairs:
         return []
-    from_results = any(not stored_metric(b.metric).from_ledger for b in boards)
-    if from_results and (results is None or any(pair not in results for pair in pairs)):
-        by_period: dict[str, list[UUID]] = {}
-        for user_id, period in pairs:
-            by_period.setdefault(period, []).append(user_id)
-        read: dict[tuple[UUID, str], Sequence[Any]] = {}
-        for period, people in by_period.items():
-            found = await repository.results(period, people)
-            for user_id in people:
-                read[(user_id, period)] = found.get(user_id, [])
-        results = read
     scopes = {board.id: await _scope(board) for board in boards}
-    updates, changed = await _xp_updates(
+    # each entry to write: (board, person, the board's period holding the recomputed one,
+    # the engine periods whose results make its score)
+    entries: list[tuple[Leaderboard, UUID, str, list[str]]] = []
+    # (board, set, person) of people outside a team's or group's board (`_leave`)
+    outside: Outside = []
+    for board in boards:
+        scope = scopes[board.id]
+        if stored_metric(board.metric).from_ledger:
+            continue
+        for user_id, period in pairs:
+            recomputed = parse_period(period)
+            if _shorter(board.period_kind, recomputed.kind):
+                continue
+            held = period_containing(recomputed.start, board.period_kind)  # type: ignore[arg-type]
+            if scope is not None and user_id not in scope:
+                outside.append((board, board_key(board.id, held.id), str(user_id)))
+                continue
+            entries.append((board, user_id, held.id, held_periods(held, recomputed.kind)))
+    known: dict[tuple[UUID, str], Sequence[Any]] = dict(results or {})
+    missing = {(u, p) for _, u, _, periods in entries for p in periods} - known.keys()
+    if missing:
+        found = await repository.results(
+            sorted({p for _, p in missing}), list({u for u, _ in missing})
+        )
+        known.update({pair: found.get(pair, []) for pair in missing})
+    updates, changed, xp_outside = await _xp_updates(
         boards, scopes, list(dict.fromkeys(user_id for user_id, _ in pairs))
     )
     currency = (await get_tenant(tenant_id)).currency
-    for board in boards:
+    for board, user_id, held_id, periods in entries:
         metric = stored_metric(board.metric)
-        if metric.from_ledger:
-            continue
-        scope = scopes[board.id]
-        written: set[str] = set()
-        for user_id, period in pairs:
-            if parse_period(period).kind != board.period_kind:
-                continue
-            if scope is not None and user_id not in scope:
-                continue
-            score = metric.score(
-                _as_rows((results or {}).get((user_id, period), [])), currency=currency
-            )
-            key = board_key(board.id, period)
-            updates.setdefault(key, {})[str(user_id)] = _exact(board, metric, user_id, score)
-            written.add(str(user_id))
-        if written:
-            changed[board.id] = written
+        rows = [row for p in periods for row in _as_rows(known[(user_id, p)])]
+        score = _exact(board, metric, user_id, metric.score(rows, currency=currency))
+        updates.setdefault(board_key(board.id, held_id), {})[str(user_id)] = score
+        changed.setdefault(board.id, set()).add(str(user_id))
+    await _leave(store, outside + xp_outside, updates, changed)
     if updates:
         await store.update(updates, announce=changed)
         await _notify_top(tenant_id, store, boards, updates)

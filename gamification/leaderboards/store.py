@@ -109,6 +109,15 @@ class BoardStore:
             pipe.zcount(key, "-inf", f"({-score}")
         return [int(better) + 1 for better in await pipe.execute()]
 
+    async def present(self, wanted: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether each (set, member) is on the board, in one round trip."""
+        if not wanted:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key, member in wanted:
+            pipe.zscore(key, member)
+        return [found is not None for found in await pipe.execute()]
+
     async def replace(self, key: str, scores: Mapping[str, int]) -> None:
         """The whole set at once (a rebuild): readers see the old set or the new one."""
         temporary = f"{key}:rebuilding"

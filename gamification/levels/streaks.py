@@ -24,7 +24,7 @@ from domain.org.viewer import Viewer
 from domain.tenants.repository import get_tenant
 from gamification.badges.facts import PeriodFacts, env_of, facts_of
 from gamification.badges.service import compile_rule
-from gamification.definitions import lock_name
+from gamification.definitions import definition_name, lock_name
 from gamification.levels.errors import LevelMapError
 from gamification.levels.models import Holiday, StreakDefinition
 from gamification.levels.rules import Streak, streak_of, working_days
@@ -50,6 +50,7 @@ async def create_streak(
     if viewer.role is not Role.ADMIN:
         raise Forbidden("only admins define streaks", field="input")
     tenant_id = viewer.tenant_id
+    name = definition_name(name) if isinstance(name, str) else name
     if not isinstance(name, str) or blank(name) or len(name) > 100:
         raise LevelMapError("a streak needs a name of 1 to 100 characters", field="name")
     if problem := name_problem(name):
@@ -60,6 +61,15 @@ async def create_streak(
         raise LevelMapError(
             f"periodKind must be one of {', '.join(PERIOD_KINDS)}", field="periodKind"
         )
+    if unit == "period":
+        stored = ((await get_tenant(tenant_id)).settings or {}).get("period_kind", "month")
+        if period_kind != stored:
+            # a streak reads each period's stored results: of another kind there are none
+            raise LevelMapError(
+                f"the tenant's results are stored by {stored}: a streak of periods counts "
+                f"{stored}s (a streak of working days takes unit workday)",
+                field="periodKind",
+            )
     compile_rule(rule, new=True)
     await lock_name(tenant_id, "streak", name)
     if await StreakDefinition.filter(tenant_id=tenant_id, name=name).exists():

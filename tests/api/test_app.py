@@ -24,7 +24,7 @@ from api.app import create_app
 from api.auth import Authenticator
 from api.database import database_is_open
 from api.graphql.persisted import KEY_PREFIX
-from api.settings import Limits, Settings, SettingsError
+from api.settings import Limits, Settings, SettingsError, local_url
 from domain.db import DEFAULT_POOL_SIZE, close_db, init_db, normalize_url
 from domain.org.models import Role
 from domain.org.repository import UserRepository
@@ -654,11 +654,38 @@ def test_given_the_environment_then_limits_and_defaults_are_read():
             },
             "PODIUM_PAYOUT_DETAILS_SECRET is required when PODIUM_ENV=production",
         ),
+        (
+            {
+                "PODIUM_ENV": "production",
+                "DATABASE_URL": "postgres://x/y",
+                "REDIS_URL": "redis://x",
+                "PODIUM_URL_SIGNING_KEY": "k" * 32,
+                "PODIUM_ISSUER_KEY_SECRET": "s" * 32,
+                "PODIUM_PAYOUT_DETAILS_SECRET": "p" * 32,
+            },
+            "PODIUM_PUBLIC_URL is required when PODIUM_ENV=production",
+        ),
+        ({"PODIUM_PUBLIC_URL": "podium.example.com"}, "PODIUM_PUBLIC_URL must be an http"),
+        ({"PODIUM_PUBLIC_URL": "ftp://podium.example.com"}, "PODIUM_PUBLIC_URL must be an http"),
+        ({"PODIUM_PUBLIC_URL": "https://a@evil.example"}, "PODIUM_PUBLIC_URL must be an http"),
+        ({"PODIUM_PUBLIC_URL": "https://x.example/?next=y"}, "PODIUM_PUBLIC_URL must be an http"),
+        ({"PODIUM_PUBLIC_URL": "https://x.example:99999"}, "PODIUM_PUBLIC_URL has a bad port"),
+        ({"PODIUM_PUBLIC_URL": "https://x.example/\n"}, "PODIUM_PUBLIC_URL must be an http"),
     ],
 )
 def test_given_bad_settings_then_refused_naming_the_variable(environ: dict[str, str], message: str):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ)
+
+
+def test_given_a_public_url_then_kept_without_its_trailing_slash_and_served_ones_by_default():
+    assert Settings.from_env({}).public_url == "http://127.0.0.1:8000"
+    found = Settings.from_env({"PODIUM_PUBLIC_URL": "https://podium.example.com/api/"})
+    assert found.public_url == "https://podium.example.com/api"
+    # podium dev and a development serve: the address they listen on
+    assert local_url("127.0.0.1", 8621) == "http://127.0.0.1:8621"
+    assert local_url("0.0.0.0", 8622) == "http://127.0.0.1:8622"
+    assert local_url("::1", 8623) == "http://[::1]:8623"
 
 
 def test_given_pdf_fonts_then_each_file_is_checked_and_kept_in_order(tmp_path: Path):
@@ -724,6 +751,7 @@ def test_given_uvicorn_running_the_factory_when_called_over_tcp_then_lifespan_an
     monkeypatch.setenv("PODIUM_URL_SIGNING_KEY", "k" * 32)
     monkeypatch.setenv("PODIUM_ISSUER_KEY_SECRET", "s" * 32)
     monkeypatch.setenv("PODIUM_PAYOUT_DETAILS_SECRET", "p" * 32)
+    monkeypatch.setenv("PODIUM_PUBLIC_URL", "https://podium.example.com")
     config = uvicorn.Config(
         "api.app:create_app", factory=True, host="127.0.0.1", port=0, log_level="warning"
     )

@@ -133,3 +133,36 @@ async def test_given_concurrent_definitions_of_one_name_then_one_and_the_rest_re
         refused = [o for o in outcomes if isinstance(o, DomainError)]
         assert [o.field for o in refused] == ["name"] * 5, model
         assert await model.filter(tenant_id=tenant.id).count() == 1
+
+
+async def test_given_a_name_that_reads_like_an_existing_one_then_refused_as_a_duplicate(
+    db: str,
+) -> None:
+    # "Café" typed on a Mac (e + U+0301) and on Windows (é), or "Closer " with a trailing
+    # space from a pasted cell, read the same in every listing: a badge, a streak and a board
+    # of each were stored, two definitions an admin cannot tell apart (which to edit? which
+    # one did the rep earn?)
+    import unicodedata
+
+    tenant = await make_tenant(slug="lookalike")
+    system = system_viewer(tenant)
+    composed = unicodedata.normalize("NFC", "Café")
+    decomposed = unicodedata.normalize("NFD", "Café")
+    assert composed != decomposed
+    makers = {
+        BadgeDefinition: lambda name: create_badge(viewer=system, name=name, rule="deals >= 1"),
+        StreakDefinition: lambda name: create_streak(
+            viewer=system, name=name, rule="deals >= 1", unit="period"
+        ),
+        Leaderboard: lambda name: create_leaderboard(
+            viewer=system, name=name, metric="earnings", period_kind="month"
+        ),
+    }
+    for model, make in makers.items():
+        first = await make(decomposed)
+        assert first.name == composed, model  # stored in one form (NFC)
+        for twin in (composed, f"{composed} ", f" {decomposed}"):
+            with pytest.raises(DomainError) as caught:
+                await make(twin)
+            assert caught.value.field == "name", (model, twin)
+        assert await model.filter(tenant_id=tenant.id).count() == 1, model

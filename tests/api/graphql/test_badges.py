@@ -11,6 +11,7 @@ import base64
 import gzip
 import io
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,11 +19,12 @@ from graphql import print_ast
 from jwcrypto import jwk, jws
 from pypdf import PdfReader
 
+from api.app import create_app
 from api.badges import certificate_url
 from api.settings import Settings
 from domain.crm.models import Transaction
 from gamification.badges.models import BadgeDefinition, BadgeIssuer
-from gamification.badges.service import create_badge
+from gamification.badges.service import award_badge, create_badge
 from gamification.levels.rules import Level
 from gamification.levels.service import set_level_map
 from gamification.levels.streaks import create_streak
@@ -105,9 +107,9 @@ async def test_given_a_badge_awarded_then_certificate_credential_and_revocation_
         assert expected in text, (expected, text)
     tampered = link.query.replace("sig=", "sig=0")
     assert (await api.http.get(f"{link.path}?{tampered}")).status_code == 403
-    expired = urlsplit(certificate_url(settings, "http://podium.test", badge.id, now=0))
+    expired = urlsplit(certificate_url(settings, badge.id, now=0))
     assert (await api.http.get(f"{expired.path}?{expired.query}")).status_code == 403
-    unknown = urlsplit(certificate_url(settings, "http://podium.test", badge.id))
+    unknown = urlsplit(certificate_url(settings, badge.id))
     assert (await api.http.get(f"{unknown.path}?{unknown.query}")).status_code == 404
     assert (await api.http.get("/badges/certificates/nonsense?expires=x")).status_code == 404
 
@@ -225,3 +227,50 @@ async def test_given_bad_definitions_then_user_errors_naming_the_field_and_nothi
         "FORBIDDEN"
     ]
     assert h.codes(await as_rep.gql(SET_LEVELS, {"levels": []})) == ["FORBIDDEN"]
+
+
+def _claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWS, unverified (`_verified` checks signatures)."""
+
+    def part(text: str) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return found
+
+    header, payload, _ = token.split(".")
+    return part(header), part(payload)
+
+
+async def test_given_a_forged_host_then_credential_urls_are_the_configured_public_url(
+    db: str, redis: Any, settings: Settings
+):
+    # the links and the credential's issuer, key and status list URLs were built from the
+    # request's Host header: a request with Host: evil.example minted a credential whose
+    # issuer (and key to verify it with) was https://evil.example/badges/...
+    public = "https://podium.acme.example"
+    t = await h.tenant("acme")
+    ana = await h.person(t, "ana")
+    badge = await create_badge(viewer=h.system(t), name="Closer", rule="")
+    await award_badge(
+        tenant_id=t.id, user_id=ana.id, badge_id=badge.id, period="2026-10", source="s"
+    )
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    async with h.serve(create_app(replace(settings, public_url=public))) as http:
+        me = Api(http).as_(t, ana)
+        answer = await me.post({"query": MY_BADGES}, **forged)
+        node = answer.json()["data"]["me"]["badges"]["edges"][0]["node"]
+        issuer = (await http.get(f"/badges/{t.id}/issuer", headers=forged)).json()
+        status = (await http.get(f"/badges/{t.id}/status", headers=forged)).text
+
+    header, claims = _claims(node["credential"])
+    vc = claims["vc"]
+    root = f"{public}/badges/{t.id}"
+    assert node["certificateUrl"].startswith(f"{public}/badges/certificates/{node['id']}?")
+    assert claims["iss"] == vc["issuer"]["id"] == issuer["id"] == f"{root}/issuer"
+    assert header["kid"] == issuer["publicKey"]["kid"] == f"{root}/issuer#key-1"
+    assert vc["credentialStatus"]["statusListCredential"] == f"{root}/status"
+    assert vc["credentialSubject"]["achievement"]["id"] == f"{root}/achievements/{badge.id}"
+    status_header, status_claims = _claims(status)
+    assert status_claims["iss"] == f"{root}/issuer"
+    assert status_claims["vc"]["id"] == f"{root}/status"
+    for text in (answer.text, json.dumps(issuer), json.dumps([status_header, status_claims])):
+        assert "evil.example" not in text

@@ -15,14 +15,14 @@ from redis.asyncio import Redis
 
 from domain.crm.models import Transaction
 from domain.earnings.models import EarningsResult
-from domain.kit.periods import Period
+from domain.kit.periods import Period, period_containing
 from domain.notifications.models import Notification, NotificationKind
 from domain.notifications.texts import period_text
 from domain.org.models import Role, User
 from domain.org.repository import UserRepository
 from domain.tenants.models import Tenant
 from gamification.leaderboards.models import Leaderboard
-from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all
+from gamification.leaderboards.service import EARNINGS_VISIBLE, rebuild_all, refresh_xp_boards
 from gamification.leaderboards.store import BoardStore
 from gamification.levels.models import XpEntry
 from gamification.levels.service import grant_xp, reverse_xp
@@ -268,19 +268,23 @@ async def test_given_bad_input_then_a_user_error_names_the_field_and_nothing_is_
     assert await Leaderboard.all().count() == 1
 
 
-async def test_given_a_quarter_board_of_monthly_results_then_refused_naming_period_kind(
+async def test_given_a_quarterly_tenant_then_a_month_board_is_refused_naming_period_kind(
     api: Api, redis: Redis
 ):
-    # the results are stored by month: a quarter's (or a year's) board of bookings found no
-    # result of its period and stayed empty for ever, rebuilt or not; an XP board reads the
-    # ledger by day and ranks any period
+    # a board sums whole engine periods: a quarter or year board of a monthly tenant sums
+    # its months (tests/gamification/leaderboards/test_period_boards.py), but a month is no
+    # part of a quarter's stored result
     w = await world()
+    created = await create(api, w, name="Bookings this quarter", periodKind="quarter")
+    assert created["__typename"] == "Leaderboard"
+    assert created["period"] == period_containing(h.this_period().start, "quarter").id
+    settings = {**w["t"].settings, "period_kind": "quarter"}
+    await Tenant.filter(id=w["t"].id).update(settings=settings)
     for metric in ("bookings", "attainment:bookings", "count:bookings", "earnings"):
-        for kind in ("quarter", "year"):
-            refused = await create(api, w, name=f"{metric} {kind}", metric=metric, periodKind=kind)
-            assert (refused["__typename"], refused["field"]) == ("UserError", "periodKind")
-    assert await Leaderboard.all().count() == 0
-    xp = await create(api, w, name="XP this quarter", metric="xp", periodKind="quarter")
+        refused = await create(api, w, name=f"{metric} month", metric=metric)
+        assert (refused["__typename"], refused["field"]) == ("UserError", "periodKind")
+    assert await Leaderboard.all().count() == 1
+    xp = await create(api, w, name="XP this month", metric="xp", periodKind="month")
     assert xp["__typename"] == "Leaderboard"
 
 
@@ -472,3 +476,65 @@ async def test_given_an_xp_board_then_the_xp_earned_in_the_period_ranks_and_foll
     assert (await rebuild_all(store=BoardStore(redis), tenant_id=t.id))["XP"] == 4
     after = (await api.as_(t, w["dee"]).gql(BOARD, {"id": created["id"]}))["data"]["leaderboard"]
     assert after == before
+
+
+async def test_given_a_rep_moving_to_another_team_then_their_next_recompute_moves_them_across(
+    api: Api, redis: Redis
+):
+    # ana leaves north for south mid-month: her recompute added her to south's board but
+    # left her on north's, at her old score, until someone ran podium rebuild-cache (the
+    # update only wrote the boards whose scope she is in)
+    w = await world()
+    for name in ("ana", "ben"):
+        await grant_xp(tenant_id=w["t"].id, user_id=w[name].id, source="s", points=10, reason="")
+    north = await create(api, w, name="North", teamId=str(w["north"].id))
+    south = await create(api, w, name="South", teamId=str(w["south"].id))
+    north_xp = await create(api, w, name="North XP", metric="xp", teamId=str(w["north"].id))
+    ctx: dict[str, Any] = {"redis": redis}
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(f"podium:board-changed:{north['id']}")
+    period = h.this_period()
+
+    await User.filter(id=w["ana"].id).update(manager_id=w["south"].id)
+    await h.deal(w["t"], w["ana"], "ana-2", "1000", period.start)
+    await h.recompute(w["t"], w["ana"], period.id)
+    changed = await update_leaderboards_of(
+        ctx, tenant_id=w["t"].id, pairs=[(w["ana"].id, period.id)]
+    )
+
+    assert changed == 3  # north's and north's XP (she left them) and south's
+    read = {}
+    for name, board in (("north", north), ("south", south), ("north_xp", north_xp)):
+        found = await api.as_(w["t"], w["admin"]).gql(BOARD, {"id": board["id"]})
+        read[name] = ranks(found["data"]["leaderboard"])
+    assert read["north"] == [(1, "Ben", "20000.00")]
+    assert read["north_xp"] == [(1, "Ben", "10")]
+    assert read["south"] == [(1, "Ana", "31000.00"), (2, "Cy", "20000.00"), (3, "Dee", "5000.00")]
+    assert await _message(pubsub) == str(w["ana"].id)  # north's followers are told
+    # a batch of people outside a board changes nothing on it and tells nobody
+    await h.recompute(w["t"], w["cy"], period.id)
+    assert (
+        await update_leaderboards_of(ctx, tenant_id=w["t"].id, pairs=[(w["cy"].id, period.id)]) == 1
+    )
+    await pubsub.aclose()
+
+
+async def test_given_a_rep_moving_to_another_team_then_xp_written_by_a_contest_moves_them_too(
+    api: Api, redis: Redis
+):
+    # a contest's award writes XP outside the after-recompute step (refresh_xp_boards): it
+    # too left someone who had moved on their old team's XP board
+    w = await world()
+    for name in ("ana", "ben"):
+        await grant_xp(tenant_id=w["t"].id, user_id=w[name].id, source="s", points=10, reason="")
+    north_xp = await create(api, w, name="North XP", metric="xp", teamId=str(w["north"].id))
+    await User.filter(id=w["ana"].id).update(manager_id=w["south"].id)
+    await grant_xp(tenant_id=w["t"].id, user_id=w["ana"].id, source="c", points=100, reason="")
+
+    changed = await refresh_xp_boards(
+        store=BoardStore(redis), tenant_id=w["t"].id, user_ids=[w["ana"].id]
+    )
+
+    assert [str(board) for board in changed] == [north_xp["id"]]
+    found = await api.as_(w["t"], w["admin"]).gql(BOARD, {"id": north_xp["id"]})
+    assert ranks(found["data"]["leaderboard"]) == [(1, "Ben", "10")]

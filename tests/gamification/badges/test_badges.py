@@ -1,7 +1,12 @@
+import base64
+import io
+import json
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
+from pypdf import PdfReader
 
 from domain.earnings.models import EarningsResult
 from domain.kit.clock import utc_now
@@ -11,7 +16,9 @@ from gamification.badges.models import BadgeAward, BadgeDefinition
 from gamification.badges.service import (
     award_badge,
     award_contest_badges,
+    certificate_of,
     create_badge,
+    credential_of,
     evaluate_after_recompute,
 )
 from gamification.levels.service import xp_of
@@ -217,3 +224,33 @@ async def test_given_a_contest_rule_failing_for_one_person_then_the_others_are_a
         [(ana.id, podium.id), (ben.id, podium.id)]
     )
     assert len(awarded) == 3
+
+
+async def test_given_a_badge_earned_at_2330_in_chicago_on_31_october_then_the_certificate_reads_31_october(  # noqa: E501
+    db: str,
+) -> None:
+    # 23:30 on Saturday 31 October 2026 in Chicago (CDT, UTC-5) is 04:30 UTC on 1 November:
+    # the certificate said "awarded on 2026-11-01", a day the rep did not earn it
+    tenant = await make_tenant(slug="b9", time_zone="America/Chicago")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    badge = await create_badge(viewer=system_viewer(tenant), name="Halloween closer", rule="")
+    award = await award_badge(
+        tenant_id=tenant.id, user_id=ana.id, badge_id=badge.id, period="2026-10", source="s"
+    )
+    assert award is not None
+    earned = datetime(2026, 11, 1, 4, 30, tzinfo=UTC)
+    await BadgeAward.filter(id=award.id).update(awarded_at=earned)
+
+    pdf = await certificate_of(award_id=award.id)
+
+    assert pdf is not None
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "awarded on 2026-10-31" in text, text
+    assert "2026-11-01" not in text
+    # the credential keeps the exact instant, in UTC
+    stored = await BadgeAward.get(id=award.id)
+    token = await credential_of(award=stored, base_url="https://podium.example", secret=b"k" * 32)
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["vc"]["validFrom"] == "2026-11-01T04:30:00Z"
+    assert claims["nbf"] == int(earned.timestamp())

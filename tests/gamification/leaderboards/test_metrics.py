@@ -74,7 +74,8 @@ def test_given_equal_decimals_then_equal_scores_and_attainment_kept_to_a_million
 def test_given_results_then_the_score_is_the_sum_over_ok_results():
     rows = [
         {"status": "ok", "total": Decimal("10.50"),
-         "measures": [{"id": "bookings", "total": "100", "count": "2", "attainment": "0.5"}]},
+         "measures": [{"id": "bookings", "total": "100", "count": "2", "quota": "200",
+                       "attainment": "0.5"}]},
         {"status": "ok", "total": Decimal("1.25"), "measures": []},
         {"status": "error", "total": Decimal("999"), "measures": []},
     ]  # fmt: skip
@@ -83,6 +84,23 @@ def test_given_results_then_the_score_is_the_sum_over_ok_results():
     assert Metric("count", "bookings").score(rows) == 2
     assert Metric("attainment", "bookings").score(rows) == Decimal("0.5")
     assert Metric("total", "cloud").score(rows) is None
+
+
+def test_given_several_months_then_attainment_is_their_total_over_their_quota():
+    def month(total: str, quota: str | None) -> dict[str, object]:
+        attainment = None if quota in (None, "0") else str(Decimal(total) / Decimal(quota))
+        measure = {"id": "bookings", "total": total, "count": "1", "quota": quota,
+                   "attainment": attainment}  # fmt: skip
+        return {"status": "ok", "total": "0", "measures": [measure]}
+
+    attainment = Metric("attainment", "bookings")
+    # 100 % of 10,000, 0 % of 30,000, 100 % of 10,000: 20,000 of 50,000 (not 66.7 %)
+    quarter = [month("10000", "10000"), month("0", "30000"), month("10000", "10000")]
+
+    assert attainment.score(quarter) == Decimal("0.4")
+    # a month without a quota (or a zero one) has no target: its bookings are not attained
+    assert attainment.score([*quarter, month("5000", None), month("5000", "0")]) == Decimal("0.4")
+    assert attainment.score([month("5000", None)]) is None
 
 
 def test_given_ties_then_standard_competition_ranks_in_id_order():

@@ -174,3 +174,30 @@ async def test_given_concurrent_level_maps_then_each_replaces_the_map_in_turn(db
     await asyncio.gather(*(once(f"Rookie {i}") for i in range(6)))
 
     assert await LevelDefinition.filter(tenant_id=tenant.id).count() == 2
+
+
+async def test_given_a_monthly_tenant_then_a_quarter_streak_is_refused_naming_period_kind(
+    db,
+) -> None:
+    # results are stored by month: a streak of quarters read the results of 2026-Q4,
+    # 2026-Q3, ... and found none, so it stayed at 0 whatever the rep sold
+    import pytest
+
+    from gamification.levels import streaks
+    from gamification.levels.errors import LevelMapError
+    from gamification.levels.models import StreakDefinition
+
+    tenant = await make_tenant()
+    for kind in ("quarter", "year"):
+        with pytest.raises(LevelMapError) as refused:
+            await streaks.create_streak(
+                viewer=system_viewer(tenant), name=f"On quota each {kind}",
+                rule="attainment >= 1", unit="period", period_kind=kind,
+            )  # fmt: skip
+        assert refused.value.field == "periodKind"
+        assert "stored by month" in refused.value.message
+    assert await StreakDefinition.filter(tenant_id=tenant.id).count() == 0
+    monthly = await streaks.create_streak(
+        viewer=system_viewer(tenant), name="On quota", rule="attainment >= 1", unit="period"
+    )
+    assert monthly.period_kind == "month"

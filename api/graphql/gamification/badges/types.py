@@ -27,7 +27,7 @@ class Badge:
     @strawberry.field(description="A signed link to the PDF certificate, valid for an hour.")
     def certificate_url(self, info: Info[Any, None]) -> str:
         context = info.context
-        return certificate_url(context.settings, str(context.request.base_url), self.award.id)
+        return certificate_url(context.settings, self.award.id)
 
     @strawberry.field(
         description="The Open Badges 3.0 credential, a VC-JWT signed with the tenant's issuer "
@@ -37,7 +37,7 @@ class Badge:
         context = info.context
         return await credential_of(
             award=self.award,
-            base_url=str(context.request.base_url),
+            base_url=context.settings.public_url,
             secret=context.settings.issuer_key_secret,
         )
 
