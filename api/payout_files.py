@@ -17,11 +17,10 @@ from payments.batches.models import PayoutBatch
 PURPOSE = "payout-batch-file"
 
 
-def payout_file_url(
-    settings: Settings, base_url: str, batch_id: UUID, *, now: float | None = None
-) -> str:
-    return signed_url(settings.url_signing_key, base_url, f"/payout-batches/{batch_id}/file",
-                      PURPOSE, batch_id, now=now)  # fmt: skip
+def payout_file_url(settings: Settings, batch_id: UUID, *, now: float | None = None) -> str:
+    """A link to the batch's file at the API's public address, valid for an hour."""
+    return signed_url(settings.url_signing_key, settings.public_url,
+                      f"/payout-batches/{batch_id}/file", PURPOSE, batch_id, now=now)  # fmt: skip
 
 
 def payout_file_routes(settings: Settings) -> list[Route]:

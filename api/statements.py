@@ -19,23 +19,19 @@ PURPOSE = "statement"
 INVOICE_PURPOSE = "invoice"
 
 
-def statement_pdf_url(
-    settings: Settings, base_url: str, statement_id: UUID, *, now: float | None = None
-) -> str:
-    """A link to the statement's PDF, valid for an hour."""
+def statement_pdf_url(settings: Settings, statement_id: UUID, *, now: float | None = None) -> str:
+    """A link to the statement's PDF at the API's public address, valid for an hour."""
     return signed_url(
-        settings.url_signing_key, base_url, f"/statements/{statement_id}/pdf", PURPOSE,
-        statement_id, now=now,
+        settings.url_signing_key, settings.public_url, f"/statements/{statement_id}/pdf",
+        PURPOSE, statement_id, now=now,
     )  # fmt: skip
 
 
-def invoice_pdf_url(
-    settings: Settings, base_url: str, invoice_id: UUID, *, now: float | None = None
-) -> str:
-    """A link to the invoice's PDF, valid for an hour."""
+def invoice_pdf_url(settings: Settings, invoice_id: UUID, *, now: float | None = None) -> str:
+    """A link to the invoice's PDF at the API's public address, valid for an hour."""
     return signed_url(
-        settings.url_signing_key, base_url, f"/invoices/{invoice_id}/pdf", INVOICE_PURPOSE,
-        invoice_id, now=now,
+        settings.url_signing_key, settings.public_url, f"/invoices/{invoice_id}/pdf",
+        INVOICE_PURPOSE, invoice_id, now=now,
     )  # fmt: skip
 
 

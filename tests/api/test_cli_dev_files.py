@@ -14,6 +14,7 @@ import typer
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.cli import _redact
 from api.cli_ingest import MAX_ID, parse_ids
 from api.demo import devfiles
 from tests.api.cli_runner import ROOT, Ran, cli_env
@@ -51,7 +52,7 @@ async def test_given_a_dev_env_file_when_no_urls_are_set_then_commands_use_it_an
     assert used.returncode == 0, used.stderr
     assert "slug:           acme" in used.stdout
     assert used.stderr == (
-        f"podium: using podium dev's database {db} (from {tmp_path / '.podium' / 'env'})\n"
+        f"podium: using podium dev's database {_redact(db)} (from {tmp_path / '.podium' / 'env'})\n"
     )
     assert explicit.returncode == 0, explicit.stderr
     assert explicit.stderr == ""  # the environment wins; the file is not read

@@ -156,7 +156,7 @@ class PayoutBatch:
         if self.batch.file_content is None:
             return None
         context = info.context
-        return payout_file_url(context.settings, str(context.request.base_url), self.batch.id)
+        return payout_file_url(context.settings, self.batch.id)
 
     @strawberry.field
     def total(self, info: Info[Any, None]) -> Money:

@@ -91,7 +91,7 @@ class Invoice:
     @strawberry.field(description="A signed link to the invoice's PDF, valid for an hour.")
     def pdf_url(self, info: Info[Any, None]) -> str:
         context = info.context
-        return invoice_pdf_url(context.settings, str(context.request.base_url), self.stored.id)
+        return invoice_pdf_url(context.settings, self.stored.id)
 
 
 @strawberry.input

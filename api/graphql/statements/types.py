@@ -130,7 +130,7 @@ class Statement:
     @strawberry.field(description="A signed link to the PDF (payee's language), for an hour.")
     def pdf_url(self, info: Info[Any, None]) -> str:
         context = info.context
-        return statement_pdf_url(context.settings, str(context.request.base_url), self.stored.id)
+        return statement_pdf_url(context.settings, self.stored.id)
 
     @strawberry.field(
         description="What the payee owes back on their recoverable draw after this period; "

@@ -10,6 +10,8 @@ from domain.ingest.models import DeadLetterStatus, InboxEvent
 from tests.domain.builders import make_tenant, make_user, system_viewer
 from tests.workers.ingest_helpers import deal
 
+NO_MONEY = "an ISO 4217 code of no money (a test, metal or unit of account)"
+
 pytestmark = pytest.mark.usefixtures("db")
 
 
@@ -62,7 +64,7 @@ async def test_given_a_deal_in_an_iso_code_of_no_money_then_a_dead_letter_naming
 
     letters = await service.list_dead_letters(viewer=viewer)
     assert [(d.event_id, d.reason) for d in letters] == [
-        ("e1", "data.currency: 'XXX' is an ISO 4217 code of no money (a test, metal or unit of account)"),
-        ("e2", "data.currency: 'XAU' is an ISO 4217 code of no money (a test, metal or unit of account)"),
+        ("e1", f"data.currency: 'XXX' is {NO_MONEY}"),
+        ("e2", f"data.currency: 'XAU' is {NO_MONEY}"),
     ]
     assert await InboxEvent.filter(tenant_id=tenant.id).count() == 0
