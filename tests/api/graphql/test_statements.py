@@ -449,3 +449,20 @@ async def test_given_hostile_values_then_user_errors_naming_the_field_never_a_50
     assert held["data"]["raiseDispute"]["field"] == "statementId"
     period = await mia.gql(APPROVE, {"period": "9999-99"})
     assert period["data"]["approveStatements"]["field"] == "period"
+
+
+async def test_given_a_forged_host_then_the_pdf_link_is_at_the_public_address(
+    api: Api, settings: Settings
+):
+    # the link was built from the request's Host header, which the sender chooses: a
+    # signed link to the statement handed out pointing at another server
+    world = await _world()
+    ann = api.as_(world.tenant, world["ann"])
+
+    answer = await ann.post(
+        {"query": MY_STATEMENTS}, **{"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    )
+
+    (node,) = [e["node"] for e in answer.json()["data"]["me"]["statements"]["edges"]]
+    assert node["pdfUrl"].startswith(f"{settings.public_url}/statements/{node['id']}/pdf?")
+    assert "evil.example" not in answer.text
