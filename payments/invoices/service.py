@@ -76,22 +76,19 @@ def _in_force(s: str) -> str:
     """
 
 
-# A statement's invoices in force (`_in_force`), joined as ``f`` to a query whose statement
-# is ``s``: what the journal books of a period (``vat``, ``withheld``) comes from here.
-IN_FORCE = f"LEFT JOIN LATERAL ({_in_force('s')}) f ON true"
-
-# What a partner's statement ``s`` owes in payable terms, joined as ``owed`` (with IN_FORCE's
-# ``f``): its invoice in force plus what each statement carried into it (its carry_forward
-# lines) owed in the same terms: a partner's, its own invoice and, in turn, what was carried
-# into it (recursively: December recovers November's, which holds October's); anyone else's,
-# its total (which holds its own carried balances already). Italy: October's invoice
-# -132.60, November's 552.50: November owes 419.90, what the two invoices net to. ``net``
-# (the fee) and ``backup_withheld`` likewise. A replaced version (its invoice cancelled) owes
-# nothing, carried balances included: the version in force holds them. NULLs when ``s`` is
-# not a partner's (it owes its total). What a payout item pays (``payable``), the journal's
-# cash and the 1099-NEC's boxes come from here alone.
+# Joined to a query whose statement is ``s``: ``f``, its invoices in force (`_in_force`),
+# what the journal books of a period (``vat``, ``withheld``); and ``owed``, what a partner's
+# statement owes in payable terms: its invoice in force plus what each statement carried
+# into it (its carry_forward lines) owed in the same terms: a partner's, its own invoice and,
+# in turn, what was carried into it (recursively: December recovers November's, which holds
+# October's); anyone else's, its total (which holds its own carried balances already).
+# Italy: October's invoice -132.60, November's 552.50: November owes 419.90, what the two
+# invoices net to. ``net`` (the fee) and ``backup_withheld`` likewise. A replaced version
+# (its invoice cancelled) owes nothing, carried balances included: the version in force
+# holds them. NULLs when ``s`` is not a partner's (it owes its total). What a payout item
+# pays (``payable``), the journal's cash and the 1099-NEC's boxes come from here alone.
 OWED = f"""
-    {IN_FORCE}
+    LEFT JOIN LATERAL ({_in_force("s")}) f ON true
     LEFT JOIN LATERAL (
         WITH RECURSIVE carried(id) AS (
             SELECT (l.params->>'statement')::uuid FROM statement_lines l

@@ -461,3 +461,35 @@ async def test_given_a_us_partner_balance_carried_forward_then_the_1099_boxes_ne
         D("288.80"), D("380"), D("91.20"),
     )  # fmt: skip
     assert ann.form_1099_nec
+
+
+async def test_given_a_partner_balance_carried_forward_then_the_journal_books_the_cash_paid(
+    standin: StripeStandIn,
+):
+    w = await make_world()
+    await _italian(w)
+    await _october_below_zero(w)
+    await _month(w, "2026-11", "13000")
+    await _stripe(w, standin)
+    await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])  # 419.90
+    args = {"viewer": w.viewer("ops"), "company_code": "1000",
+            "posting_date": date(2026, 12, 3)}  # fmt: skip
+
+    october = _documents(await journal_csv(period="2026-10", **args))  # type: ignore[arg-type]
+    november = _documents(await journal_csv(period="2026-11", **args))  # type: ignore[arg-type]
+
+    # October's carried invoice books its own fee (250.00 - 370.00), VAT and withholding,
+    # all below zero: the partner owes 132.60 (accrued commissions, a debit) ...
+    assert sorted(october["A"]) == [
+        ("154000", "", "26.40"), ("176000", "13.80", ""), ("210000", "132.60", ""),
+        ("610000", "", "370.00"), ("610000", "250.00", ""),
+    ]  # fmt: skip
+    assert "P" not in october  # carried: no cash
+    # ... November its own, and its cash is what the item paid (not 380.00 + 110.00 - 57.50
+    # = 432.50): accrued commissions net to zero (132.60 - 552.50 + 419.90), and the balance
+    # carried is a settlement, not an expense
+    assert sorted(november["A"]) == [
+        ("154000", "110.00", ""), ("176000", "", "57.50"), ("210000", "", "552.50"),
+        ("610000", "500.00", ""),
+    ]  # fmt: skip
+    assert sorted(november["P"]) == [("100000", "", "419.90"), ("210000", "419.90", "")]
