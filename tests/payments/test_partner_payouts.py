@@ -493,3 +493,43 @@ async def test_given_a_partner_balance_carried_forward_then_the_journal_books_th
         ("610000", "500.00", ""),
     ]  # fmt: skip
     assert sorted(november["P"]) == [("100000", "", "419.90"), ("210000", "419.90", "")]
+
+
+async def test_given_a_carrying_version_paid_late_then_version_2_pays_the_rest_and_1099_once(
+    standin: StripeStandIn,
+):
+    """November (carrying October's -132.60) left pending, settled as failed, changed and
+    approved again; then Stripe reports version 1's 419.90 paid after all: version 2 pays
+    the rest, and the 1099's fee counts October's carried -120.00 once, with version 2."""
+    w = await make_world()
+    await _italian(w)
+    await _october_below_zero(w)
+    await _month(w, "2026-11", "13000")
+    await _stripe(w, standin)
+    standin.faults.refuse = [500, 500, 500]  # stripe-python tries 3 times
+    first = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+    (item,) = (await _items(first)).values()
+    assert (item.status, item.amount) == (ItemStatus.PENDING, D("419.90"))
+    async with in_transaction():
+        await service.settle_item(viewer=w.viewer("admin"), batch_id=first.id,
+                                  item=item.reference, outcome="failed", secret=SECRET,
+                                  reason="no transfer in the dashboard, checked")  # fmt: skip
+    await add_adjustment(viewer=w.viewer("ops"), rep_id=w["ann"].id, period="2026-11",
+                         amount=D("50"), currency="EUR", reason="SPIFF")  # fmt: skip
+    await approve_statements(viewer=w.viewer("ops"), period="2026-11", rep_ids=[w["ann"].id])
+    async with in_transaction():
+        await service.apply_event_outcome(
+            tenant_id=w.tenant.id, outcome=Paid(item.reference, provider_id="tr_late")
+        )
+
+    second = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+
+    (rest,) = (await _items(second)).values()
+    # version 2: 550.00 + 121.00 - 63.25 = 607.75, less October's 132.60: 475.15, of which
+    # version 1's item paid 419.90
+    assert rest.amount == D("55.25")
+    assert D("419.90") + rest.amount == sum(await _payables(w))
+    rows = await service.paid_by_payee(viewer=w.viewer("admin"), year=rest.updated_at.year)
+    (ann,) = [r for r in rows if r.external_id == "ann"]
+    # box 1: 550.00 - 120.00 (version 1, its invoice cancelled, reports nothing)
+    assert (ann.total, ann.nonemployee_compensation) == (D("475.15"), D("430"))
