@@ -23,7 +23,7 @@ from domain.kit.money import ZERO, round_money
 from domain.kit.periods import parse_period
 from domain.kit.text import csv_writer
 from domain.org.viewer import Viewer
-from payments.invoices.service import IN_FORCE
+from payments.invoices.service import OWED
 from payments.methods.sap import COLUMNS, MAX_DOCUMENT_LINES  # one layout for both journals
 
 
@@ -39,7 +39,6 @@ class Accrual:
     earned: Decimal
     approved: Decimal
     paid: Decimal
-    paid_through_sap: Decimal = ZERO  # paid by a SAP journal batch, which posted it itself
 
     @property
     def outstanding(self) -> Decimal:
@@ -53,34 +52,37 @@ _IN_SAP = """
 """
 # Per currency, component (the plan cap's share of a capped payee: "cap", as a clawback names
 # it; a prize, an adjustment: their kind) and status.
-_FROM_STATEMENTS = f"""
+_FROM_STATEMENTS = """
     SELECT s.currency,
            CASE WHEN l.kind IN ('earnings', 'clawback')
                 THEN coalesce(l.params->>'component', l.params->>'template', '')
                 ELSE l.kind END AS component,
-           s.status, sum(l.amount) AS amount, {_IN_SAP} AS in_sap
+           s.status, sum(l.amount) AS amount
     FROM statement_lines l JOIN statements s ON s.id = l.statement_id
     WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND l.tenant_id = $1
-    GROUP BY 1, 2, 3, 5
-"""
-# The VAT and the withholdings of the partners' invoices in force, per currency and status,
-# of the approved (and paid) statements in force
-_INVOICED = f"""
-    SELECT s.currency, s.status, {_IN_SAP} AS in_sap, sum(f.vat) AS vat,
-           sum(f.withheld) AS withheld
-    FROM statements s {IN_FORCE}
-    WHERE s.tenant_id = $1 AND s.period = $2 AND s.current
-      AND s.status IN ('approved', 'paid') AND f.payable IS NOT NULL
     GROUP BY 1, 2, 3
+"""
+# Per currency, of the approved statements in force (paid and carried ones too): the VAT
+# and the withholdings of the partners' invoices in force; and the cash, what the paid
+# ones were paid (OWED: a partner's invoice payable net of the balances carried into it,
+# anyone else's total) but through a SAP journal batch, whose own file posted that payment
+_INVOICED = f"""
+    SELECT s.currency, coalesce(sum(f.vat), 0) AS vat, coalesce(sum(f.withheld), 0) AS withheld,
+           coalesce(sum(coalesce(owed.payable, s.total))
+                    FILTER (WHERE s.status = 'paid' AND NOT {_IN_SAP}), 0) AS cash
+    FROM statements s {OWED}
+    WHERE s.tenant_id = $1 AND s.period = $2 AND s.current
+      AND s.status IN ('approved', 'paid', 'carried')
+    GROUP BY 1
 """
 _EARNED_SO_FAR = """
     SELECT r.currency, c->>'id' AS component, 'draft' AS status, sum((c->>'payable')::numeric)
-           AS amount, false AS in_sap
+           AS amount
     FROM earnings_results r, jsonb_array_elements(r.components) c
     WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'ok'
     GROUP BY 1, 2
     UNION ALL
-    SELECT r.currency, 'cap', 'draft', sum(r.payable - c.payable), false
+    SELECT r.currency, 'cap', 'draft', sum(r.payable - c.payable)
     FROM earnings_results r CROSS JOIN LATERAL (
         SELECT coalesce(sum((e->>'payable')::numeric), 0) AS payable
         FROM jsonb_array_elements(r.components) e
@@ -88,10 +90,10 @@ _EARNED_SO_FAR = """
     WHERE r.tenant_id = $1 AND r.period = $2 AND r.status = 'ok' AND r.payable <> c.payable
     GROUP BY 1
     UNION ALL
-    SELECT currency, 'prize', 'draft', sum(amount), false FROM rewards
+    SELECT currency, 'prize', 'draft', sum(amount) FROM rewards
     WHERE tenant_id = $1 AND period = $2 GROUP BY 1
     UNION ALL
-    SELECT currency, 'adjustment', 'draft', sum(amount), false FROM adjustments
+    SELECT currency, 'adjustment', 'draft', sum(amount) FROM adjustments
     WHERE tenant_id = $1 AND period = $2 GROUP BY 1
 """
 
@@ -105,9 +107,7 @@ async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -
     rows = await db.execute_query_dict(_FROM_STATEMENTS, [viewer.tenant_id, period_id])
     if not rows:
         rows = await db.execute_query_dict(_EARNED_SO_FAR, [viewer.tenant_id, period_id])
-    sums: dict[tuple[str, str | None], list[Decimal]] = defaultdict(
-        lambda: [ZERO, ZERO, ZERO, ZERO]
-    )
+    sums: dict[tuple[str, str | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
     for r in rows:
         key = (str(r["currency"]), str(r["component"]) if by_component else None)
         amount = Decimal(r["amount"])
@@ -121,8 +121,6 @@ async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -
             figures[1] += amount
         if r["status"] == "paid":
             figures[2] += amount
-            if r["in_sap"]:
-                figures[3] += amount
     return [
         Accrual(period_id, currency, component, *(round_money(v, currency) for v in figures))
         for (currency, component), figures in sorted(
@@ -133,32 +131,28 @@ async def accruals(*, viewer: Viewer, period: str, by_component: bool = False) -
 
 @dataclass(frozen=True, slots=True)
 class Invoiced:
-    """A period's partner invoices in one currency: the VAT they add (input VAT, deductible)
-    and what they withhold (income tax, social security, backup withholding: owed to the tax
-    authorities), of approved or paid statements; ``paid_*`` of those paid (but by a SAP
-    journal batch, whose file posted its payment)."""
+    """A period's statements in force in one currency: the VAT their partners' invoices add
+    (input VAT, deductible) and what they withhold (income tax, social security, backup
+    withholding: owed to the tax authorities), of approved, paid or carried statements; and
+    ``cash``, what the paid ones were paid (a partner's invoice payable net of the balances
+    carried into it, anyone else's total), but by a SAP journal batch, whose file posted its
+    payment."""
 
     vat: Decimal = ZERO
     withheld: Decimal = ZERO
-    paid_vat: Decimal = ZERO
-    paid_withheld: Decimal = ZERO
+    cash: Decimal = ZERO
 
 
 async def invoiced(*, viewer: Viewer, period: str) -> dict[str, Invoiced]:
-    """Per currency, what the partners' invoices of ``period``'s statements in force add and
-    withhold (`Invoiced`)."""
-    period_id = parse_period(period).id
-    sums: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO, ZERO])
-    for r in await connections.get("default").execute_query_dict(
-        _INVOICED, [viewer.tenant_id, period_id]
-    ):
-        figures = sums[str(r["currency"])]
-        figures[0] += Decimal(r["vat"])
-        figures[1] += Decimal(r["withheld"])
-        if r["status"] == "paid" and not r["in_sap"]:
-            figures[2] += Decimal(r["vat"])
-            figures[3] += Decimal(r["withheld"])
-    return {currency: Invoiced(*figures) for currency, figures in sums.items()}
+    """Per currency, what the invoices of ``period``'s statements in force add and withhold,
+    and the cash they were paid (`Invoiced`)."""
+    rows = await connections.get("default").execute_query_dict(
+        _INVOICED, [viewer.tenant_id, parse_period(period).id]
+    )
+    return {
+        str(r["currency"]): Invoiced(Decimal(r["vat"]), Decimal(r["withheld"]), Decimal(r["cash"]))
+        for r in rows
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,10 +214,10 @@ async def journal_csv(
             )
             if amount
         ]
-        # what a SAP journal batch paid, its own file posted (accrued against payables);
-        # a partner is paid their invoice's payable: the fee + VAT − withholdings
-        paid = sum((a.paid - a.paid_through_sap for a in items), ZERO)
-        paid += tax.paid_vat - tax.paid_withheld
+        # what the payees were paid: a partner their invoice's payable (fee + VAT −
+        # withholdings) net of what the balances carried into it owed; what a SAP journal
+        # batch paid, its own file posted (accrued against payables)
+        paid = tax.cash
         payment_lines = [(accounts.accrued, paid, f"Commissions {period_id} paid")] if paid else []
         for kind, lines, offset, text in (
             ("A", accrual_lines, accounts.accrued, f"Accrued commissions {period_id}"),

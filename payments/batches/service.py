@@ -51,7 +51,7 @@ from payments.batches.errors import (
 )
 from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
-from payments.invoices.service import IN_FORCE
+from payments.invoices.service import OWED
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     REFERENCE,
@@ -100,7 +100,8 @@ async def create_batch(
     one currency, of payees paid by ``method`` (and of payees with no payout details, whose
     items fail with that reason: visible rather than silently left out; a SAP journal takes
     every payee, SAP paying them from its own master data); ``rep_ids`` keeps only those
-    people. Each item pays its statement's total, a partner's their invoice's payable, less
+    people. Each item pays its statement's total, a partner's what it owes in their
+    invoices' terms (its invoice's payable plus what the balances carried into it owed), less
     what items of its earlier versions were paid. Audited."""
     _require_ops(viewer, "period")
     period_id = parse_period(period).id
@@ -132,8 +133,9 @@ async def create_batch(
         "SELECT pg_advisory_xact_lock(hashtextextended('payout-batches:' || $1::text, 0))",
         [str(viewer.tenant_id)],
     )
-    # what each statement pays: a partner's, their invoice's payable (fee + VAT −
-    # withholdings, net of credit notes, in the invoice's currency: the statement's); anyone
+    # what each statement pays: a partner's, what it owes in their invoices' terms (its
+    # invoice's payable, fee + VAT − withholdings, net of credit notes, in the invoice's
+    # currency: the statement's; plus what the balances carried into it owed: OWED); anyone
     # else's, its total; less what items of its earlier versions were paid (a provider
     # reporting one paid after it was settled as failed and the statement changed): never
     # paid twice
@@ -141,9 +143,9 @@ async def create_batch(
         f"""
         SELECT s.id, s.user_id, s.currency, a.amount
         FROM statements s
-        {IN_FORCE}
+        {OWED}
         CROSS JOIN LATERAL (
-            SELECT coalesce(f.payable, s.total) - coalesce((
+            SELECT coalesce(owed.payable, s.total) - coalesce((
                 SELECT sum(p.amount) FROM payout_items p JOIN statements o
                   ON o.id = p.statement_id
                 WHERE p.tenant_id = s.tenant_id AND p.status = 'paid'
@@ -1246,7 +1248,11 @@ class PaidInYear:
     currency: str
     total: Decimal  # what was paid: a partner's invoice payable, net of what it withheld
     # Form 1099-NEC: box 1, the gross fee (a partner's invoice net, anyone else's payment);
-    # box 4, the federal income tax withheld (a US partner's backup withholding, no TIN)
+    # box 4, the federal income tax withheld (a US partner's backup withholding, no TIN).
+    # A balance carried forward counts where its recovery is paid (OWED): a partner's
+    # October fee of -120.00 carried into November's 500.00 gives box 1 380.00 in the year
+    # November is paid, and October's negative backup withholding reduces box 4 there; the
+    # carried statement itself is never paid, so it is reported nowhere else
     nonemployee_compensation: Decimal
     federal_tax_withheld: Decimal
     # a US payee paid in USD at least the year's threshold, or with any backup withholding
@@ -1273,11 +1279,11 @@ async def paid_by_payee(*, viewer: Viewer, year: int) -> list[PaidInYear]:
     rows = await connections.get("default").execute_query_dict(
         f"""
         SELECT i.user_id, u.external_id, u.display_name, u.country, i.currency,
-               sum(i.amount) AS total, sum(coalesce(f.net, i.amount)) AS fee,
-               sum(coalesce(f.backup_withheld, 0)) AS withheld
+               sum(i.amount) AS total, sum(coalesce(owed.net, i.amount)) AS fee,
+               sum(coalesce(owed.backup_withheld, 0)) AS withheld
         FROM payout_items i JOIN users u ON u.id = i.user_id
           JOIN statements s ON s.id = i.statement_id
-          {IN_FORCE}
+          {OWED}
         WHERE i.tenant_id = $1 AND i.status = 'paid'
           AND coalesce(s.paid_at, i.updated_at) >= $2 AND coalesce(s.paid_at, i.updated_at) < $3
         GROUP BY 1, 2, 3, 4, 5 ORDER BY u.external_id, i.currency

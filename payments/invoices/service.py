@@ -47,18 +47,18 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 WITHHELD = (TaxKind.WITHHOLDING, TaxKind.SOCIAL_SECURITY, TaxKind.BACKUP_WITHHOLDING)
 
 
-# What a statement version's invoices come to, net of the credit notes that cancel them
-# (every amount a string's worth of NUMERIC): the invoices and credit notes of its payee,
-# period and currency up to that version. Approving a later version cancels the earlier
-# versions' invoices, so for the version in force this is its own invoice, and for a
-# replaced version nothing. NULLs when the version has no invoice of its own (not a
-# partner's). Joined as ``f`` to a query whose statement is ``s``: what a payout item pays
-# (``payable``), what the journal books (``vat``, ``withheld``) and what the 1099-NEC
-# reports (``net``, ``backup_withheld``) come from here alone.
-IN_FORCE = f"""
-    LEFT JOIN LATERAL (
+def _in_force(s: str) -> str:
+    """What statement version ``s``'s invoices come to, net of the credit notes that cancel
+    them (every amount a string's worth of NUMERIC): the invoices and credit notes of its
+    payee, period and currency up to that version. Approving a later version cancels the
+    earlier versions' invoices, so for the version in force this is its own invoice, and for
+    a replaced version nothing (``standing`` false: its own invoice is cancelled). NULLs
+    when the version has no invoice of its own (not a partner's)."""
+    return f"""
         SELECT sum(d.net) AS net, sum(d.payable) AS payable, sum(t.vat) AS vat,
-               sum(t.withheld) AS withheld, sum(t.backup) AS backup_withheld
+               sum(t.withheld) AS withheld, sum(t.backup) AS backup_withheld,
+               NOT bool_or(d.statement_id = {s}.id
+                           AND d.kind = '{InvoiceKind.CREDIT_NOTE.value}') AS standing
         FROM statements o
           JOIN invoices d ON d.statement_id = o.id
           CROSS JOIN LATERAL (
@@ -70,10 +70,43 @@ IN_FORCE = f"""
                                '{TaxKind.BACKUP_WITHHOLDING.value}'), 0) AS backup
               FROM jsonb_array_elements(d.items) e
           ) t
-        WHERE o.tenant_id = s.tenant_id AND o.user_id = s.user_id AND o.period = s.period
-          AND o.currency = s.currency AND o.version <= s.version
-        HAVING bool_or(d.statement_id = s.id AND d.kind = '{InvoiceKind.INVOICE.value}')
-    ) f ON true
+        WHERE o.tenant_id = {s}.tenant_id AND o.user_id = {s}.user_id AND o.period = {s}.period
+          AND o.currency = {s}.currency AND o.version <= {s}.version
+        HAVING bool_or(d.statement_id = {s}.id AND d.kind = '{InvoiceKind.INVOICE.value}')
+    """
+
+
+# Joined to a query whose statement is ``s``: ``f``, its invoices in force (`_in_force`),
+# what the journal books of a period (``vat``, ``withheld``); and ``owed``, what a partner's
+# statement owes in payable terms: its invoice in force plus what each statement carried
+# into it (its carry_forward lines) owed in the same terms: a partner's, its own invoice and,
+# in turn, what was carried into it (recursively: December recovers November's, which holds
+# October's); anyone else's, its total (which holds its own carried balances already).
+# Italy: October's invoice -132.60, November's 552.50: November owes 419.90, what the two
+# invoices net to. ``net`` (the fee) and ``backup_withheld`` likewise. A replaced version
+# (its invoice cancelled) owes nothing, carried balances included: the version in force
+# holds them. NULLs when ``s`` is not a partner's (it owes its total). What a payout item
+# pays (``payable``), the journal's cash and the 1099-NEC's boxes come from here alone.
+OWED = f"""
+    LEFT JOIN LATERAL ({_in_force("s")}) f ON true
+    LEFT JOIN LATERAL (
+        WITH RECURSIVE carried(id) AS (
+            SELECT (l.params->>'statement')::uuid FROM statement_lines l
+            WHERE f.standing AND l.tenant_id = s.tenant_id AND l.statement_id = s.id
+              AND l.kind = 'carry_forward'
+          UNION ALL
+            SELECT (l.params->>'statement')::uuid
+            FROM carried c JOIN statement_lines l ON l.statement_id = c.id
+            WHERE l.kind = 'carry_forward' AND EXISTS (
+                SELECT 1 FROM invoices d
+                WHERE d.statement_id = c.id AND d.kind = '{InvoiceKind.INVOICE.value}')
+        )
+        SELECT f.payable + coalesce(sum(coalesce(g.payable, src.total)), 0) AS payable,
+               f.net + coalesce(sum(coalesce(g.net, src.total)), 0) AS net,
+               f.backup_withheld + coalesce(sum(g.backup_withheld), 0) AS backup_withheld
+        FROM carried c JOIN statements src ON src.id = c.id
+          LEFT JOIN LATERAL ({_in_force("src")}) g ON true
+    ) owed ON true
 """
 
 

@@ -30,10 +30,11 @@ from payments.methods.sandbox.stripe_connect import StripeStandIn, running
 from payments.methods.service import set_stripe_config
 from payments.payouts.models import PayoutMethod
 from payments.payouts.service import set_payout_details
+from payments.statements.models import Statement
 from payments.statements.service import add_adjustment, approve_statements, build_statements
 from tests.api.cli_runner import ROOT, podium
 from tests.domain.builders import TIERED, make_transaction
-from tests.payments.helpers import D, World, close, deal, make_world
+from tests.payments.helpers import D, World, close, current, deal, make_world
 from tests.xmllint import xsd_accepts
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -92,9 +93,11 @@ async def _stripe(w: World, standin: StripeStandIn) -> None:
                             api_base=standin.url)  # fmt: skip
 
 
-async def _pay(w: World, method: PayoutMethod, **kwargs: object) -> PayoutBatch:
+async def _pay(
+    w: World, method: PayoutMethod, period: str = "2026-10", **kwargs: object
+) -> PayoutBatch:
     async with in_transaction():
-        batch = await service.create_batch(viewer=w.viewer("ops"), period="2026-10",
+        batch = await service.create_batch(viewer=w.viewer("ops"), period=period,
                                            method=method, **kwargs)  # type: ignore[arg-type]  # fmt: skip
     async with in_transaction():
         await service.approve_batch(viewer=w.viewer("admin"), batch_id=batch.id)
@@ -327,3 +330,206 @@ async def test_given_version_1_reported_paid_after_version_2_then_only_the_diffe
     (difference,) = (await _items(second)).values()
     assert difference.amount == D("55.25")  # 331.50 - 276.25
     assert [t["amount"] for t in standin.transfers] == [5525]
+
+
+# --- a partner's balance carried forward (README "Partner invoices") ---------------------
+
+
+async def _italian(w: World) -> None:
+    admin = w.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=w["ann"].id, legal_name="Sole Impianti S.r.l.",
+        address="Via Roma 1, 20121 Milano", country="IT", tax_id="IT 00743110157",
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="IT", kind="vat", rate=D("22"))
+    await set_tax_rule(
+        viewer=admin, country="IT", kind="withholding", rate=D("23"), base_share=D("0.5")
+    )
+
+
+async def _month(w: World, period: str, amount: str | None, currency: str = "EUR") -> None:
+    """ann's deal of ``amount`` in ``period`` (none: no deal), the period closed, its
+    statements built and approved."""
+    if amount is not None:
+        await make_transaction(rep=w["ann"], external_id=f"ann-{period}", amount=amount,
+                               on=f"{period}-05", currency=currency)  # fmt: skip
+    await close(w, period)
+    await build_statements(viewer=w.system, period=period)
+    await approve_statements(viewer=w.viewer("ops"), period=period)
+
+
+async def _october_below_zero(w: World, currency: str = "EUR") -> None:
+    """ann's October: 250.00 earned less an adjustment of 370.00, -120.00, approved."""
+    await make_transaction(rep=w["ann"], external_id="ann-2026-10", amount="8000",
+                           on="2026-10-05", currency=currency)  # fmt: skip
+    await close(w, "2026-10")
+    await add_adjustment(
+        viewer=w.viewer("ops"), rep_id=w["ann"].id, period="2026-10", amount=D("-370"),
+        currency=currency, reason="Demo kit not returned",
+    )  # fmt: skip
+    await build_statements(viewer=w.system, period="2026-10")
+    await approve_statements(viewer=w.viewer("ops"), period="2026-10")
+    assert D((await current(w, "ann", "2026-10")).total) == D("-120")
+
+
+async def _payables(w: World) -> list[D]:
+    return [D(i.payable) for i in await Invoice.filter(user_id=w["ann"].id).order_by("sequence")]
+
+
+async def test_given_a_partner_balance_carried_forward_then_november_recovers_octobers_payable(
+    standin: StripeStandIn,
+):
+    w = await make_world()
+    await _italian(w)
+    await _october_below_zero(w)
+    await _month(w, "2026-11", "13000")  # 500.00 - 120.00 carried: 380.00
+    await _stripe(w, standin)
+    # October's invoice: -120.00 - 26.40 VAT + 13.80 withholding; November's: 500.00 +
+    # 110.00 - 57.50
+    assert await _payables(w) == [D("-132.60"), D("552.50")]
+
+    batch = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+
+    (item,) = (await _items(batch)).values()
+    # November pays its payable less October's, never recovered otherwise: the invoices
+    # net to it (it paid 552.50, and October's -132.60 was lost)
+    assert item.amount == D("419.90") == sum(await _payables(w))
+    assert [t["amount"] for t in standin.transfers] == [41990]
+    assert (await Statement.get(id=item.statement_id)).status == "paid"
+
+
+async def test_given_a_partner_balance_carried_twice_then_december_recovers_both_payables(
+    standin: StripeStandIn,
+):
+    w = await make_world()
+    await _italian(w)
+    await _october_below_zero(w)
+    await _month(w, "2026-11", "5000")  # 100.00 - 120.00: -20.00, carried on
+    await _month(w, "2026-12", "13000")  # 500.00 - 20.00: 480.00
+    await _stripe(w, standin)
+    assert (await current(w, "ann", "2026-11")).status == "carried"
+    # 100.00 + 22.00 - 11.50 = 110.50 in November
+    assert await _payables(w) == [D("-132.60"), D("110.50"), D("552.50")]
+
+    batch = await _pay(w, PayoutMethod.STRIPE, "2026-12", rep_ids=[w["ann"].id])
+
+    (item,) = (await _items(batch)).values()
+    # December's 552.50 less what November owed: 110.50 less October's 132.60
+    assert item.amount == D("530.40") == sum(await _payables(w))
+
+
+async def test_given_a_rep_balance_carried_into_a_partner_statement_then_it_owes_its_total(
+    standin: StripeStandIn,
+):
+    w = await make_world()
+    await _october_below_zero(w)  # ann no partner yet: no invoice, -120.00 owed
+    await _italian(w)
+    await _month(w, "2026-11", "13000")
+    await _stripe(w, standin)
+    assert await _payables(w) == [D("552.50")]
+
+    batch = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+
+    (item,) = (await _items(batch)).values()
+    assert item.amount == D("432.50")  # 552.50 - 120.00
+
+
+async def test_given_a_us_partner_balance_carried_forward_then_the_1099_boxes_net_it(
+    standin: StripeStandIn,
+):
+    w = await make_world(plan=TIERED.replace("currency: EUR", "currency: USD"))
+    admin = w.viewer("admin")
+    await set_partner_profile(
+        viewer=admin, rep_id=w["ann"].id, legal_name="Sunny Installs LLC",
+        address="1 Main St, Austin TX", country="US", tax_id=None,
+    )  # fmt: skip
+    await set_tax_rule(viewer=admin, country="US", kind="backup_withholding", rate=D("24"))
+    await User.filter(id=w["ann"].id).update(country="US")
+    await _october_below_zero(w, "USD")  # -120.00 + 28.80 backup withholding: -91.20
+    await _month(w, "2026-11", "13000", "USD")  # 500.00 - 120.00: 380.00 payable
+    await _stripe(w, standin)
+
+    batch = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+
+    (item,) = (await _items(batch)).values()
+    assert item.amount == D("288.80") == sum(await _payables(w))
+    rows = await service.paid_by_payee(viewer=admin, year=item.updated_at.year)
+    (ann,) = [r for r in rows if r.external_id == "ann"]
+    # box 1 the gross fee paid (500.00 less October's -120.00), box 4 the backup
+    # withholding (120.00 less October's 28.80): paid 380.00 - 91.20
+    assert (ann.total, ann.nonemployee_compensation, ann.federal_tax_withheld) == (
+        D("288.80"), D("380"), D("91.20"),
+    )  # fmt: skip
+    assert ann.form_1099_nec
+
+
+async def test_given_a_partner_balance_carried_forward_then_the_journal_books_the_cash_paid(
+    standin: StripeStandIn,
+):
+    w = await make_world()
+    await _italian(w)
+    await _october_below_zero(w)
+    await _month(w, "2026-11", "13000")
+    await _stripe(w, standin)
+    await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])  # 419.90
+    args = {"viewer": w.viewer("ops"), "company_code": "1000",
+            "posting_date": date(2026, 12, 3)}  # fmt: skip
+
+    october = _documents(await journal_csv(period="2026-10", **args))  # type: ignore[arg-type]
+    november = _documents(await journal_csv(period="2026-11", **args))  # type: ignore[arg-type]
+
+    # October's carried invoice books its own fee (250.00 - 370.00), VAT and withholding,
+    # all below zero: the partner owes 132.60 (accrued commissions, a debit) ...
+    assert sorted(october["A"]) == [
+        ("154000", "", "26.40"), ("176000", "13.80", ""), ("210000", "132.60", ""),
+        ("610000", "", "370.00"), ("610000", "250.00", ""),
+    ]  # fmt: skip
+    assert "P" not in october  # carried: no cash
+    # ... November its own, and its cash is what the item paid (not 380.00 + 110.00 - 57.50
+    # = 432.50): accrued commissions net to zero (132.60 - 552.50 + 419.90), and the balance
+    # carried is a settlement, not an expense
+    assert sorted(november["A"]) == [
+        ("154000", "110.00", ""), ("176000", "", "57.50"), ("210000", "", "552.50"),
+        ("610000", "500.00", ""),
+    ]  # fmt: skip
+    assert sorted(november["P"]) == [("100000", "", "419.90"), ("210000", "419.90", "")]
+
+
+async def test_given_a_carrying_version_paid_late_then_version_2_pays_the_rest_and_1099_once(
+    standin: StripeStandIn,
+):
+    """November (carrying October's -132.60) left pending, settled as failed, changed and
+    approved again; then Stripe reports version 1's 419.90 paid after all: version 2 pays
+    the rest, and the 1099's fee counts October's carried -120.00 once, with version 2."""
+    w = await make_world()
+    await _italian(w)
+    await _october_below_zero(w)
+    await _month(w, "2026-11", "13000")
+    await _stripe(w, standin)
+    standin.faults.refuse = [500, 500, 500]  # stripe-python tries 3 times
+    first = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+    (item,) = (await _items(first)).values()
+    assert (item.status, item.amount) == (ItemStatus.PENDING, D("419.90"))
+    async with in_transaction():
+        await service.settle_item(viewer=w.viewer("admin"), batch_id=first.id,
+                                  item=item.reference, outcome="failed", secret=SECRET,
+                                  reason="no transfer in the dashboard, checked")  # fmt: skip
+    await add_adjustment(viewer=w.viewer("ops"), rep_id=w["ann"].id, period="2026-11",
+                         amount=D("50"), currency="EUR", reason="SPIFF")  # fmt: skip
+    await approve_statements(viewer=w.viewer("ops"), period="2026-11", rep_ids=[w["ann"].id])
+    async with in_transaction():
+        await service.apply_event_outcome(
+            tenant_id=w.tenant.id, outcome=Paid(item.reference, provider_id="tr_late")
+        )
+
+    second = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+
+    (rest,) = (await _items(second)).values()
+    # version 2: 550.00 + 121.00 - 63.25 = 607.75, less October's 132.60: 475.15, of which
+    # version 1's item paid 419.90
+    assert rest.amount == D("55.25")
+    assert D("419.90") + rest.amount == sum(await _payables(w))
+    rows = await service.paid_by_payee(viewer=w.viewer("admin"), year=rest.updated_at.year)
+    (ann,) = [r for r in rows if r.external_id == "ann"]
+    # box 1: 550.00 - 120.00 (version 1, its invoice cancelled, reports nothing)
+    assert (ann.total, ann.nonemployee_compensation) == (D("475.15"), D("430"))
