@@ -49,7 +49,7 @@ def is_currency(code: str) -> bool:
 def not_a_currency(code: object) -> str:
     """Why ``code`` is refused as a currency (`is_currency` said no), for a field's error."""
     shown = quoted(code)
-    if code in NOT_MONEY:
+    if isinstance(code, str) and code in NOT_MONEY:
         return f"{shown} is an ISO 4217 code of no money (a test, metal or unit of account)"
     return f"{shown} is not an ISO 4217 currency code"
 

@@ -12,6 +12,7 @@ from domain.kit.money import (
     format_plain,
     is_currency,
     minor_units,
+    not_a_currency,
     round_half_away,
     round_money,
     unpadded,
@@ -83,6 +84,20 @@ def test_given_an_iso_code_of_no_money_when_checked_then_not_a_currency(code: st
     with pytest.raises(CurrencyError):
         Money(D("1"), code)
     assert all(map(is_currency, ["XOF", "XAF", "XCD"]))  # real money that starts with X
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("XXX", "'XXX' is an ISO 4217 code of no money (a test, metal or unit of account)"),
+        ("EURO", "'EURO' is not an ISO 4217 currency code"),
+        (["EUR"], "['EUR'] is not an ISO 4217 currency code"),  # JSON hands over any value
+        ({"a": 1}, "{'a': 1} is not an ISO 4217 currency code"),
+        (None, "None is not an ISO 4217 currency code"),
+    ],
+)
+def test_given_a_refused_currency_then_the_message_says_why(code: object, says: str):
+    assert not_a_currency(code) == says
 
 
 def test_given_exponent_decimal_when_formatted_plain_then_no_exponent():
