@@ -675,6 +675,11 @@ async def _store_drafts(viewer: Viewer, period_id: str, drafts: list[_Draft]) ->
         await conn.copy_records_to_table(
             "statement_lines", records=line_rows, columns=list(_LINE_COLUMNS)
         )
+        # Statistics for what was just loaded: the payout batch, the journal and the 1099
+        # report look up each statement's versions and invoices per payee. Planned from a
+        # young table's statistics (a tenant's first months), those lookups read the whole
+        # period per statement: 20,000 statements took a batch 70 s instead of 1 s.
+        await conn.execute("ANALYZE statements, statement_lines")
     await record_many(
         viewer=viewer,
         changes=(Change("statement.built", "statement", str(s.id), None, _state(s)) for s in built),
