@@ -55,7 +55,12 @@ from domain.engine.results import (
 )
 from domain.kit.collector import collector_paused
 from domain.kit.errors import PeriodError, quoted
-from domain.kit.expressions import CompiledExpression, EvaluationError, evaluate_safely
+from domain.kit.expressions import (
+    CompiledExpression,
+    EvaluationError,
+    evaluate_safely,
+    problem_of,
+)
 from domain.kit.money import minor_units
 from domain.kit.periods import Period
 
@@ -598,9 +603,11 @@ class _Calculation:
                 )
                 result = (c.id, kind, rounded, payable, rounded - payable, explainer)
             except EvaluationError as exc:
-                raise RepFailure(f"component {c.id!r}: {exc}") from None
+                raise RepFailure(f"component {c.id!r}: {exc}", self._failed(c, exc)) from None
             except _FAILURES as exc:
-                raise RepFailure(f"component {c.id!r}: {_describe(exc)}") from None
+                raise RepFailure(
+                    f"component {c.id!r}: {_describe(exc)}", self._failed(c, exc)
+                ) from None
             components.append(_new_tuple(ComponentResult, result))
             amounts[c.id] = rounded
             uncapped += rounded
@@ -610,6 +617,24 @@ class _Calculation:
         return self._rep_total(
             rep, active_days, measure_results, components, lines, uncapped, payable_sum
         )
+
+    def _failed(self, c: Component, exc: Exception) -> Reason:
+        """Why component ``c`` failed for a rep, for the reader's language: what went wrong
+        (`expressions.problem_of`) and in which of the plan's expressions, when one (a
+        formula's value that is not a number: the formula's)."""
+        problem = problem_of(exc)
+        expression = getattr(exc, "expression", None)
+        if expression is None and problem == "not_numeric":
+            expression = c.expression
+        if expression is None:
+            cause = reason(f"error_{problem}")
+        else:
+            cause = reason(
+                f"error_{problem}_in",
+                expression=expression.source,
+                names=self.expression_names(expression),
+            )
+        return reason("error_component", component=self.component_names[c.id], cause=cause)
 
     def _check_transactions(self, rep: Rep) -> None:
         errors = self.transaction_errors
@@ -1358,7 +1383,7 @@ def _as_number(value: Any) -> Decimal:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    raise EvaluationError(f"expected a number, got {value!r}")
+    raise EvaluationError(f"expected a number, got {value!r}", problem="not_numeric")
 
 
 def _describe(exc: BaseException) -> str:
