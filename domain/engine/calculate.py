@@ -256,7 +256,7 @@ class _Calculation:
         )
 
     def _fail_evaluation(self, t: Transaction, fields: Any, exc: Exception) -> None:
-        self._fail_transaction(t, self._explain_transaction_failure(t, fields, exc))
+        self._fail_transaction(t, *self._explain_transaction_failure(t, fields, exc))
 
     def _measure_line_items(self, k: int, rep_id: str) -> list[LineItem]:
         """Line component ``k``'s credits of ``rep_id`` (general loop), in transaction order."""
@@ -387,8 +387,11 @@ class _Calculation:
             if known is None or key < known[0]:
                 self.transaction_errors[rep_id] = (key, message, why)
 
-    def _explain_transaction_failure(self, t: Transaction, fields: Any, exc: Exception) -> str:
-        # Re-run the expressions one by one to name the one that failed.
+    def _explain_transaction_failure(
+        self, t: Transaction, fields: Any, exc: Exception
+    ) -> tuple[str, Reason]:
+        """The failure in English (logs, the command line) and as a reason (a reader's
+        language): re-run the expressions one by one to name the one that failed."""
         plan = self.plan
         candidates: list[tuple[str, CompiledExpression, bool]] = []
         if plan.payable_when:
@@ -404,8 +407,16 @@ class _Calculation:
                 if numeric:
                     _as_number(value)
             except _FAILURES as inner:
-                return f"transaction {t.id}: {where}: {_describe(inner)}"
-        return f"transaction {t.id}: {_describe(exc)}"
+                return (
+                    f"transaction {t.id}: {where}: {_describe(inner)}",
+                    self._failed_transaction(t, inner, expr),
+                )
+        return f"transaction {t.id}: {_describe(exc)}", self._failed_transaction(t, exc, None)
+
+    def _failed_transaction(
+        self, t: Transaction, exc: Exception, expression: CompiledExpression | None
+    ) -> Reason:
+        return reason("error_transaction", transaction=t.id, cause=self._cause(exc, expression))
 
     # --- team scope -------------------------------------------------------------------------
     def subtree(self, rep_id: str) -> list[str]:
@@ -622,19 +633,25 @@ class _Calculation:
         """Why component ``c`` failed for a rep, for the reader's language: what went wrong
         (`expressions.problem_of`) and in which of the plan's expressions, when one (a
         formula's value that is not a number: the formula's)."""
-        problem = problem_of(exc)
         expression = getattr(exc, "expression", None)
-        if expression is None and problem == "not_numeric":
+        if expression is None and problem_of(exc) == "not_numeric":
             expression = c.expression
+        return reason(
+            "error_component",
+            component=self.component_names[c.id],
+            cause=self._cause(exc, expression),
+        )
+
+    def _cause(self, exc: Exception, expression: CompiledExpression | None) -> Reason:
+        """What went wrong (`expressions.problem_of`), in ``expression`` when known."""
+        problem = problem_of(exc)
         if expression is None:
-            cause = reason(f"error_{problem}")
-        else:
-            cause = reason(
-                f"error_{problem}_in",
-                expression=expression.source,
-                names=self.expression_names(expression),
-            )
-        return reason("error_component", component=self.component_names[c.id], cause=cause)
+            return reason(f"error_{problem}")
+        return reason(
+            f"error_{problem}_in",
+            expression=expression.source,
+            names=self.expression_names(expression),
+        )
 
     def _check_transactions(self, rep: Rep) -> None:
         errors = self.transaction_errors

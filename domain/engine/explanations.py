@@ -279,6 +279,14 @@ _T: dict[str, tuple[str, str, str, str, str]] = {
         "{component}: {cause}",
         "{component}: {cause}",
     ),
+    # a transaction whose filter, value or payable_when fails: every rep credited with it
+    "error_transaction": (
+        "transaction {transaction}: {cause}",
+        "Transaktion {transaction}: {cause}",
+        "transaction {transaction} : {cause}",
+        "transaksi {transaction}: {cause}",
+        "लेन-देन {transaction}: {cause}",
+    ),
     "error_division_by_zero_in": (
         "division by zero in {expression:expr}",
         "Division durch null in {expression:expr}",

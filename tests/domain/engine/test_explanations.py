@@ -524,3 +524,27 @@ def test_given_every_component_failure_then_each_language_has_its_words() -> Non
             texts = {render((r,), locale=locale, currency="EUR") for locale in LANGUAGES}
             assert len(texts) == len(LANGUAGES), (key, texts)
             assert all(t.startswith("C") and key not in t and "{" not in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", "transaction t1: division by zero in (amount ÷ units)"),
+        ("de", "Transaktion t1: Division durch null in (amount ÷ units)"),
+        ("fr", "transaction t1 : division par zéro dans (amount ÷ units)"),
+        ("ms", "transaksi t1: pembahagian dengan sifar dalam (amount ÷ units)"),
+        ("hi", "लेन-देन t1: (amount ÷ units) में शून्य से भाग"),
+    ],
+)
+def test_given_a_measure_value_failing_on_a_transaction_then_the_error_reads_in_language(
+    locale, words
+):
+    plan = make_plan(
+        rate_component("0.1"), measures=[{"id": "bookings", "value": "amount / units"}]
+    )
+    result = run(plan, make_inputs(["ana"], [tx("t1", "ana", "100", units=0)]))
+
+    assert _error_words(result, "ana", locale) == words
+    assert result.errors[0].message == (
+        "transaction t1: measure 'bookings' value: division by zero in 'amount / units'"
+    )
