@@ -34,8 +34,9 @@ from domain.ingest.repository import IngestRepository
 from domain.ingest.service import RepChange, affected_periods, rep_changes_affected
 from domain.kit.clock import today_in
 from domain.kit.documents import dumps_exact, fields_problem
-from domain.kit.errors import DataError, Forbidden, InvalidInput, quoted
+from domain.kit.errors import DataError, Forbidden, InvalidInput, PeriodError, quoted
 from domain.kit.numbers import check_decimal
+from domain.kit.periods import parse_period
 from domain.org.models import Role
 from domain.org.repository import lock_manager_changes
 from domain.org.viewer import Viewer
@@ -254,7 +255,15 @@ async def _late_or_stale(
 ) -> tuple[tuple[tuple[UUID, str], ...], int]:
     """The (person, period)s of open periods, to recompute; those of closed periods keep
     their final results and are recorded as late changes flagged for the next open period
-    (as the workers record a CRM event's): returns the first and how many the second."""
+    (as the workers record a CRM event's): returns the first and how many the second. Those
+    of periods that have not started where the tenant is (a quota or a deal of next month)
+    are left to the workers, as a CRM event's are: a recompute request due when the period
+    opens (`IngestRepository.finish_inbox_rows`); `podium recompute` refuses them meanwhile."""
+    today = today_in((await get_tenant(viewer.tenant_id)).time_zone)
+    future = {pair for pair in touched if _starts_after(pair[1], today)}
+    if future:
+        await IngestRepository(viewer).request_recomputes(future)
+        touched = touched - future
     closed = {
         str(key)
         for key in await StoredPeriod.filter(
@@ -266,6 +275,13 @@ async def _late_or_stale(
     late = sorted(pair for pair in touched if pair[1] in closed)
     await record_late_events(viewer=viewer, pairs=late)
     return tuple(sorted(pair for pair in touched if pair[1] not in closed)), len(late)
+
+
+def _starts_after(period: str, today: date) -> bool:
+    try:
+        return parse_period(period).start > today
+    except PeriodError:
+        return False  # refused when recomputed, as the workers refuse it
 
 
 def _distinct(changed: list[tuple[set[UUID], date]]) -> list[tuple[set[UUID], date]]:

@@ -55,7 +55,12 @@ from domain.engine.results import (
 )
 from domain.kit.collector import collector_paused
 from domain.kit.errors import PeriodError, quoted
-from domain.kit.expressions import CompiledExpression, EvaluationError, evaluate_safely
+from domain.kit.expressions import (
+    CompiledExpression,
+    EvaluationError,
+    evaluate_safely,
+    problem_of,
+)
 from domain.kit.money import minor_units
 from domain.kit.periods import Period
 
@@ -251,7 +256,7 @@ class _Calculation:
         )
 
     def _fail_evaluation(self, t: Transaction, fields: Any, exc: Exception) -> None:
-        self._fail_transaction(t, self._explain_transaction_failure(t, fields, exc))
+        self._fail_transaction(t, *self._explain_transaction_failure(t, fields, exc))
 
     def _measure_line_items(self, k: int, rep_id: str) -> list[LineItem]:
         """Line component ``k``'s credits of ``rep_id`` (general loop), in transaction order."""
@@ -382,8 +387,11 @@ class _Calculation:
             if known is None or key < known[0]:
                 self.transaction_errors[rep_id] = (key, message, why)
 
-    def _explain_transaction_failure(self, t: Transaction, fields: Any, exc: Exception) -> str:
-        # Re-run the expressions one by one to name the one that failed.
+    def _explain_transaction_failure(
+        self, t: Transaction, fields: Any, exc: Exception
+    ) -> tuple[str, Reason]:
+        """The failure in English (logs, the command line) and as a reason (a reader's
+        language): re-run the expressions one by one to name the one that failed."""
         plan = self.plan
         candidates: list[tuple[str, CompiledExpression, bool]] = []
         if plan.payable_when:
@@ -399,8 +407,16 @@ class _Calculation:
                 if numeric:
                     _as_number(value)
             except _FAILURES as inner:
-                return f"transaction {t.id}: {where}: {_describe(inner)}"
-        return f"transaction {t.id}: {_describe(exc)}"
+                return (
+                    f"transaction {t.id}: {where}: {_describe(inner)}",
+                    self._failed_transaction(t, inner, expr),
+                )
+        return f"transaction {t.id}: {_describe(exc)}", self._failed_transaction(t, exc, None)
+
+    def _failed_transaction(
+        self, t: Transaction, exc: Exception, expression: CompiledExpression | None
+    ) -> Reason:
+        return reason("error_transaction", transaction=t.id, cause=self._cause(exc, expression))
 
     # --- team scope -------------------------------------------------------------------------
     def subtree(self, rep_id: str) -> list[str]:
@@ -598,9 +614,11 @@ class _Calculation:
                 )
                 result = (c.id, kind, rounded, payable, rounded - payable, explainer)
             except EvaluationError as exc:
-                raise RepFailure(f"component {c.id!r}: {exc}") from None
+                raise RepFailure(f"component {c.id!r}: {exc}", self._failed(c, exc)) from None
             except _FAILURES as exc:
-                raise RepFailure(f"component {c.id!r}: {_describe(exc)}") from None
+                raise RepFailure(
+                    f"component {c.id!r}: {_describe(exc)}", self._failed(c, exc)
+                ) from None
             components.append(_new_tuple(ComponentResult, result))
             amounts[c.id] = rounded
             uncapped += rounded
@@ -609,6 +627,30 @@ class _Calculation:
                 lines.extend(component_lines)
         return self._rep_total(
             rep, active_days, measure_results, components, lines, uncapped, payable_sum
+        )
+
+    def _failed(self, c: Component, exc: Exception) -> Reason:
+        """Why component ``c`` failed for a rep, for the reader's language: what went wrong
+        (`expressions.problem_of`) and in which of the plan's expressions, when one (a
+        formula's value that is not a number: the formula's)."""
+        expression = getattr(exc, "expression", None)
+        if expression is None and problem_of(exc) == "not_numeric":
+            expression = c.expression
+        return reason(
+            "error_component",
+            component=self.component_names[c.id],
+            cause=self._cause(exc, expression),
+        )
+
+    def _cause(self, exc: Exception, expression: CompiledExpression | None) -> Reason:
+        """What went wrong (`expressions.problem_of`), in ``expression`` when known."""
+        problem = problem_of(exc)
+        if expression is None:
+            return reason(f"error_{problem}")
+        return reason(
+            f"error_{problem}_in",
+            expression=expression.source,
+            names=self.expression_names(expression),
         )
 
     def _check_transactions(self, rep: Rep) -> None:
@@ -1358,7 +1400,7 @@ def _as_number(value: Any) -> Decimal:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    raise EvaluationError(f"expected a number, got {value!r}")
+    raise EvaluationError(f"expected a number, got {value!r}", problem="not_numeric")
 
 
 def _describe(exc: BaseException) -> str:

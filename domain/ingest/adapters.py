@@ -8,10 +8,11 @@ A change Podium cannot place (a CDC GAP event, an update of a record never seen)
 invalid event with its reason: a dead letter, while the rest of the batch is accepted.
 
 Every CRM field the mapping does not read goes into the event's ``data.fields`` (for plan
-filters), except the fields of the mapping's ``ignore`` list, and a field intake would refuse
-for its size (a 3,000-character Description): that one is left out, said in
-``Translated.left_out``, and the deal still counts. A mapped field too long is refused with
-the event, as in the generic webhook, whose sender chooses its fields.
+filters; one named like the transaction's own ``amount``, ``type``, ... as ``crm_amount``,
+``crm_type``: `_rename_own_names`), except the fields of the mapping's ``ignore`` list, and
+a field intake would refuse for its size (a 3,000-character Description): that one is left
+out, said in ``Translated.left_out``, and the deal still counts. A mapped field too long is
+refused with the event, as in the generic webhook, whose sender chooses its fields.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from defusedxml.ElementTree import fromstring as parse_xml
 
 from domain.ingest.errors import InvalidEnvelope, InvalidEvent, TooManyEvents
 from domain.ingest.events import (
+    OWN_FIELD_NAMES,
     REP_UPSERTED,
     TRANSACTION_DELETED,
     TRANSACTION_UPSERTED,
@@ -43,6 +45,9 @@ _SYSTEM_FIELDS = {
     "LastReferencedDate", "attributes",
 }  # fmt: skip
 _ROLES = ("amount", "date", "state", "owner", "type", "currency")
+# an unmapped CRM field named like one of the transaction's own goes in data.fields as this
+# prefix and its name (`_rename_own_names`)
+RENAMED_PREFIX = "crm_"
 # the mapping keys naming a CRM field of the transaction object: a field one of them names is
 # never left out of an event (nor ignored); "name" and "close_date" stay in its fields
 MAPPED_KEYS = (*_ROLES, "close_date", "name")
@@ -123,11 +128,32 @@ def overlay(
             and not isinstance(value, dict | list)
         ):
             extra[crm_field] = value
+    _rename_own_names(extra, changes)
     if not data.get("currency"):
         data["currency"] = mapping.get("default_currency") or currency
     left_out = _leave_out_unstorable(extra, data, mapping)
     data["fields"] = extra
     return data, left_out
+
+
+def _rename_own_names(extra: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Move an unmapped CRM field named like one of the transaction's own fields (HubSpot's
+    ``amount`` property when the tenant's amount is another one) to ``crm_<name>``: under
+    its own name intake refuses it, as plan expressions read the transaction's ``amount``
+    there. One stored before under its own name moves too. InvalidEvent naming it when the
+    CRM sends a ``crm_<name>`` field of its own as well: the two cannot share the name."""
+    for name in OWN_FIELD_NAMES & extra.keys():
+        value = extra.pop(name)
+        renamed = RENAMED_PREFIX + name
+        if renamed in changes and renamed in extra:
+            raise InvalidEvent(
+                f"an unmapped CRM field named like the transaction's own {quoted(name)} is kept "
+                f"as {quoted(renamed)}, but the record has a {quoted(renamed)} field too: add "
+                "one of them to the field mapping's ignore list",
+                field=f"data.fields.{name}",
+            )
+        if name in changes or renamed not in extra:
+            extra[renamed] = value
 
 
 def _leave_out_unstorable(
@@ -367,9 +393,13 @@ def translate_cdc(
             if change != "CREATE" and base is None:
                 unseen.append(record_id)
                 continue
-            upserted, left_out = overlay(
-                base, fields, record_id=record_id, mapping=mapping, currency=currency
-            )
+            try:
+                upserted, left_out = overlay(
+                    base, fields, record_id=record_id, mapping=mapping, currency=currency
+                )
+            except InvalidEvent as exc:
+                out.reject({**message, "id": event_id}, exc)
+                continue
             current[record_id] = upserted
             out.upsert(
                 _event(event_id, TRANSACTION_UPSERTED, occurred, {**upserted, "version": version}),
@@ -534,13 +564,17 @@ def translate_outbound(
             )
             continue
         # an Outbound Message carries every field the rule selected: overlay them all
-        data, left_out = overlay(
-            bases.get(str(record_id)),
-            n.fields,
-            record_id=str(record_id),
-            mapping=mapping,
-            currency=currency,
-        )
+        try:
+            data, left_out = overlay(
+                bases.get(str(record_id)),
+                n.fields,
+                record_id=str(record_id),
+                mapping=mapping,
+                currency=currency,
+            )
+        except InvalidEvent as exc:
+            out.reject(raw, exc)
+            continue
         if version is not None:
             data["version"] = version
         out.upsert(_event(event_id, TRANSACTION_UPSERTED, occurred, data), left_out)
@@ -620,9 +654,13 @@ def translate_hubspot(
                 ),
             )
             continue
-        data, left_out = overlay(
-            base, changes, record_id=record, mapping=mapping, currency=currency
-        )
+        try:
+            data, left_out = overlay(
+                base, changes, record_id=record, mapping=mapping, currency=currency
+            )
+        except InvalidEvent as exc:
+            out.reject(raw, exc)
+            continue
         current[record] = data
         out.upsert(
             _event(event_id, TRANSACTION_UPSERTED, _ms(occurred), {**data, "version": version}),

@@ -31,6 +31,12 @@ TRANSACTION_UPSERTED = "transaction.upserted"
 TRANSACTION_DELETED = "transaction.deleted"
 REP_UPSERTED = "rep.upserted"
 EVENT_TYPES = (TRANSACTION_UPSERTED, TRANSACTION_DELETED, REP_UPSERTED)
+# What plan expressions read of a transaction besides its extra fields (PLAN_SPEC.md section
+# 2): an extra field of one of these names could never be read (the engine reads the
+# transaction's own), so it is refused rather than stored and silently ignored
+OWN_FIELD_NAMES = frozenset(
+    {"id", "rep_id", "type", "amount", "amount_original", "currency", "date", "state"}
+)
 
 # events one request may carry (CRM_EVENTS.md): more is 413, before any of them is looked at
 MAX_EVENTS = 1000
@@ -321,6 +327,8 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
             )
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
             _field_number(Decimal(value), f"data.fields.{key}")
+    if own := sorted(OWN_FIELD_NAMES & extra.keys()):
+        raise InvalidEvent(_own_name(own[0]), field=f"data.fields.{own[0]}")
     record_id = str(data["id"])
     kind = _text(data, "type", limit=100, prefix="data.")
     state = _text(data, "state", limit=100, prefix="data.")
@@ -337,6 +345,17 @@ def _transaction(data: dict[str, Any]) -> TransactionData:
         state=state,
         splits=splits,
         fields=dict(extra),
+    )
+
+
+def _own_name(key: str) -> str:
+    if key == "amount_original":
+        what = "the amount before conversion, which Podium derives"
+    else:
+        what = f"data.{key}"
+    return (
+        f"is a name of the transaction's own fields: plan expressions read {what} under "
+        "it, never this field; give it another name"
     )
 
 

@@ -7,7 +7,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -21,7 +22,19 @@ from domain.ingest.models import (
     InboxStatus,
 )
 from domain.kit.clock import utc_now
+from domain.kit.errors import PeriodError
+from domain.kit.periods import parse_period
 from domain.org.viewer import Viewer
+
+
+@lru_cache(maxsize=4096)
+def _opens(period: str) -> datetime | None:
+    """Midnight of the period's first day, wall time (where the tenant is: the caller's
+    SQL says); None for an id Podium no longer accepts (refused when recomputed)."""
+    try:
+        return datetime.combine(parse_period(period).start, time.min)
+    except PeriodError:
+        return None
 
 
 def _conn() -> Any:
@@ -453,7 +466,13 @@ class IngestRepository:
         """Record the outcome of applied inbox events: (id, status, outcome), one attempt
         more each; and upsert the recompute ``requests`` they cause (``request_recomputes``)
         in the same statement. A parked request of the same pair (`RecomputeRequest`) is
-        live again: the change may be what mends it."""
+        live again: the change may be what mends it.
+
+        A request for a period that has not started where the tenant is (a deal dated next
+        month, a future hire date or quota) is due at the period's first midnight there
+        (its ``requested_at``): taken and swept only from then on. Computed now, it stored
+        earnings (or an error) for a month nobody has worked yet, which `podium recompute`
+        and `podium close` refuse to touch."""
         unique = sorted(set(requests))
         if not outcomes and not unique:
             return
@@ -467,8 +486,11 @@ class IngestRepository:
             )
             INSERT INTO recompute_requests (tenant_id, user_id, period, generation, requested_at,
                                             attempts)
-            SELECT $1, r.user_id, r.period, 1, now(), 0
-            FROM unnest($6::uuid[], $7::text[]) AS r(user_id, period)
+            SELECT $1, r.user_id, r.period, 1,
+                   GREATEST(now(), r.opens AT TIME ZONE (SELECT time_zone FROM tenants
+                                                         WHERE id = $1)),
+                   0
+            FROM unnest($6::uuid[], $7::text[], $8::timestamp[]) AS r(user_id, period, opens)
             ON CONFLICT (tenant_id, user_id, period) DO UPDATE SET
                 generation = recompute_requests.generation + 1,
                 requested_at = EXCLUDED.requested_at,
@@ -482,6 +504,7 @@ class IngestRepository:
                 [o[2] for o in outcomes],
                 [u for u, _ in unique],
                 [p for _, p in unique],
+                [_opens(p) for _, p in unique],
             ],
         )
 
@@ -621,11 +644,15 @@ class IngestRepository:
         holds, in one statement: the delete commits with the recomputes the caller does in
         the same transaction, or rolls back with them; ``restore_recompute_requests`` puts
         back those it could not do. An apply renewing one of them meanwhile waits for that
-        end, then finds it gone (or restored: a new generation) and inserts a new one."""
+        end, then finds it gone (or restored: a new generation) and inserts a new one. A
+        request of a period that has not opened yet is not due (``finish_inbox_rows``): left
+        for the sweeper to wake once it is (the clock, not the transaction's start: an apply
+        committing meanwhile wrote its own start, later than ours)."""
         rows = await _conn().execute_query_dict(
             """
             DELETE FROM recompute_requests WHERE id IN (
                 SELECT id FROM recompute_requests WHERE tenant_id = $1 AND parked_at IS NULL
+                  AND requested_at <= clock_timestamp()
                 ORDER BY requested_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
             )
             RETURNING id, user_id, period, generation, requested_at, attempts

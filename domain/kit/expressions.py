@@ -25,7 +25,32 @@ Evaluator = Callable[[Any], Any]
 
 
 class EvaluationError(Exception):
-    """An expression failed at run time (None in arithmetic, division by zero, wrong types)."""
+    """An expression failed at run time (None in arithmetic, division by zero, wrong types).
+    ``problem`` says what went wrong in a word a reader's language can say (`PROBLEMS`);
+    ``expression`` is the expression that failed, once known (`evaluate_safely`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problem: str = "wrong_type",
+        expression: CompiledExpression | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.expression = expression
+
+
+# what `EvaluationError.problem` may be
+PROBLEMS = (
+    "division_by_zero",
+    "too_large",  # a number too large to calculate with
+    "not_a_number",  # a calculation with a number too large or not a number
+    "no_result",  # another calculation without a result
+    "missing_value",  # None in arithmetic
+    "wrong_type",  # a text in arithmetic, round() of a text
+    "not_numeric",  # the expression gives a text or a truth value where a number is needed
+)
 
 
 def _lt(a: Any, b: Any) -> bool:
@@ -446,9 +471,32 @@ def evaluate_safely(expr: CompiledExpression, env: Any) -> Any:
     try:
         return expr.evaluate(env)
     except EvaluationError as exc:
-        raise EvaluationError(f"{exc} in {quoted(expr.source)}") from None
+        raise EvaluationError(
+            f"{exc} in {quoted(expr.source)}", problem=exc.problem, expression=expr
+        ) from None
     except (ArithmeticError, TypeError, ValueError) as exc:
-        raise EvaluationError(f"{_explain_failure(exc)} in {quoted(expr.source)}") from None
+        raise EvaluationError(
+            f"{_explain_failure(exc)} in {quoted(expr.source)}",
+            problem=problem_of(exc),
+            expression=expr,
+        ) from None
+
+
+def problem_of(exc: BaseException) -> str:
+    """What went wrong, as `EvaluationError.problem` says it (`PROBLEMS`)."""
+    if isinstance(exc, EvaluationError):
+        return exc.problem
+    if isinstance(exc, ZeroDivisionError) or "Division" in repr(exc):
+        return "division_by_zero"
+    if isinstance(exc, Overflow):
+        return "too_large"
+    if isinstance(exc, InvalidOperation):
+        return "not_a_number"
+    if isinstance(exc, ArithmeticError):
+        return "no_result"
+    if "NoneType" in str(exc):
+        return "missing_value"
+    return "wrong_type"
 
 
 def _explain_failure(exc: Exception) -> str:

@@ -66,3 +66,32 @@ async def test_given_a_closed_period_when_its_quota_is_imported_then_flagged_for
 
     assert await flagged(tenant) == [(ana.id, "2026-10", "2026-11")]
     assert (result.late_events, result.touched) == (1, ())
+
+
+async def test_given_a_deal_dated_in_a_period_not_started_when_imported_then_it_waits_for_it():
+    # `podium import transactions --recompute` stored earnings for next month, which
+    # `podium recompute --period` and the worker refuse to compute before it opens
+    from datetime import UTC, datetime
+
+    from domain.ingest.models import RecomputeRequest
+    from domain.kit.clock import today_in
+    from domain.kit.periods import period_containing
+
+    tenant, ana = await closed_october()
+    now = period_containing(today_in("UTC"), "month")
+    later = now.next()
+
+    async with in_transaction():
+        result = await import_transactions(
+            viewer=system_viewer(tenant),
+            lines=[
+                TX,
+                f"t1,ana,deal,1000,EUR,{now.start.isoformat()},won,\n",
+                f"t2,ana,deal,5,EUR,{later.start.isoformat()},won,\n",
+            ],
+        )
+
+    assert set(result.touched) == {(ana.id, now.id)}  # what --recompute does now
+    (waiting,) = await RecomputeRequest.filter(tenant_id=tenant.id)
+    assert (waiting.user_id, waiting.period) == (ana.id, later.id)
+    assert waiting.requested_at == datetime.combine(later.start, datetime.min.time(), UTC)

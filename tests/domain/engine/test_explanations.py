@@ -18,6 +18,7 @@ from tests.domain.engine.test_by_class import QUOTAS, REPS
 from tests.factories import (
     AE_TIERS,
     D,
+    formula_component,
     make_inputs,
     make_plan,
     rate_component,
@@ -460,3 +461,90 @@ def test_given_a_team_members_deal_without_fx_rate_then_the_manager_reads_their_
     )
 
     assert _error_words(run(plan, inputs), "mia", locale) == words
+
+
+# a component's expression failing for one rep: said in the reader's language, like a missing
+# quota (it read in English only, whatever the reader's locale)
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", "Ratio: division by zero in (Bookings total ÷ number of Bookings)"),
+        ("de", "Ratio: Division durch null in (Bookings gesamt ÷ Anzahl Bookings)"),
+        ("fr", "Ratio : division par zéro dans (total Bookings ÷ nombre de Bookings)"),
+        ("ms", "Ratio: pembahagian dengan sifar dalam (jumlah Bookings ÷ bilangan Bookings)"),
+        ("hi", "Ratio: (Bookings कुल ÷ Bookings की संख्या) में शून्य से भाग"),
+    ],
+)
+def test_given_a_formula_dividing_by_zero_then_the_error_reads_in_the_readers_language(
+    locale, words
+):
+    plan = make_plan(
+        formula_component("total('bookings') / count('bookings')", id="ratio", name="Ratio")
+    )
+    result = run(plan, make_inputs(["ana"], []))
+
+    assert _error_words(result, "ana", locale) == words
+    # logs and the command line keep the message they had
+    assert result.errors[0].message == (
+        "component 'ratio': division by zero in \"total('bookings') / count('bookings')\""
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "en", "de"),
+    [
+        ("'a lot'", "F: “a lot” does not give a number", "F: “a lot” ergibt keine Zahl"),
+        (
+            "round('x', 2)",
+            "F: a value of the wrong kind (a text where a number is needed) in round(“x”, 2)",
+            "F: ein Wert der falschen Art (ein Text statt einer Zahl) in round(“x”, 2)",
+        ),
+    ],
+)
+def test_given_a_formula_of_the_wrong_kind_then_its_error_reads_in_the_readers_language(
+    expression, en, de
+):
+    plan = make_plan(formula_component(expression, id="f", name="F"))
+    result = run(plan, make_inputs(["ana"], [tx("t1", "ana", "100")]))
+
+    assert _error_words(result, "ana", "en") == en
+    assert _error_words(result, "ana", "de") == de
+
+
+def test_given_every_component_failure_then_each_language_has_its_words() -> None:
+    from domain.kit.expressions import PROBLEMS
+
+    for problem in PROBLEMS:
+        for key in (f"error_{problem}", f"error_{problem}_in"):
+            r = reason(
+                "error_component",
+                component="C",
+                cause=reason(key, expression="total('b') / 2", names=(("b", "Bookings"),)),
+            )
+            texts = {render((r,), locale=locale, currency="EUR") for locale in LANGUAGES}
+            assert len(texts) == len(LANGUAGES), (key, texts)
+            assert all(t.startswith("C") and key not in t and "{" not in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", "transaction t1: division by zero in (amount ÷ units)"),
+        ("de", "Transaktion t1: Division durch null in (amount ÷ units)"),
+        ("fr", "transaction t1 : division par zéro dans (amount ÷ units)"),
+        ("ms", "transaksi t1: pembahagian dengan sifar dalam (amount ÷ units)"),
+        ("hi", "लेन-देन t1: (amount ÷ units) में शून्य से भाग"),
+    ],
+)
+def test_given_a_measure_value_failing_on_a_transaction_then_the_error_reads_in_language(
+    locale, words
+):
+    plan = make_plan(
+        rate_component("0.1"), measures=[{"id": "bookings", "value": "amount / units"}]
+    )
+    result = run(plan, make_inputs(["ana"], [tx("t1", "ana", "100", units=0)]))
+
+    assert _error_words(result, "ana", locale) == words
+    assert result.errors[0].message == (
+        "transaction t1: measure 'bookings' value: division by zero in 'amount / units'"
+    )

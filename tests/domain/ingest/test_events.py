@@ -118,3 +118,17 @@ async def test_given_oversized_ids_and_keys_when_ingested_then_dead_lettered_not
     assert result.rejected[0].error == "id: is longer than 200 characters"
     letters = await DeadLetter.filter(tenant_id=tenant.id).order_by("id")
     assert [len(d.field or "") for d in letters] == [2, 200]
+
+
+@pytest.mark.parametrize(
+    "name", ["id", "rep_id", "type", "amount", "amount_original", "currency", "date", "state"]
+)
+def test_given_an_extra_field_named_like_the_transactions_own_then_refused_naming_it(name: str):
+    # plan expressions read the transaction's own `amount` (or id, date, ...) under that name:
+    # an extra field of the same name could never be read, and was dropped without a word
+    with pytest.raises(InvalidEvent) as error:
+        parse_event(loads_exact(json.dumps(with_data(fields={"region": "DE", name: "5"}))))
+
+    assert error.value.field == f"data.fields.{name}"
+    assert "plan expressions" in error.value.message
+    assert "another name" in error.value.message
