@@ -66,6 +66,9 @@ def claws_back(tenant: Tenant) -> bool:
 MAX_FIGURE = Decimal(10) ** 14
 MAX_RANK = 1000
 MAX_NAME = 100
+# a prize's description goes into its reward's reason ("<name>: rank <n> (<description>)", at
+# most 500 characters) and onto statements, one line
+MAX_DESCRIPTION = 200
 # a contest may start in the past and count the deals already dated inside its window (the
 # demo's runs from the first of the month), but not from the year 1
 MAX_BACKDATE = timedelta(days=366)
@@ -106,6 +109,14 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
             raise ContestError(
                 f"a prize rank is a whole number from 1 to {MAX_RANK}", field=f"{field}.rank"
             )
+        description = str(item.get("description") or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise ContestError(
+                f"a prize description of at most {MAX_DESCRIPTION} characters",
+                field=f"{field}.description",
+            )
+        if problem := name_problem(description):
+            raise ContestError(problem, field=f"{field}.description")
         amount, currency, badge = item.get("amount"), item.get("currency"), item.get("badge_id")
         if amount is None and badge is None:
             raise ContestError("a prize is an amount or a badge", field=f"{field}.amount")
@@ -127,9 +138,7 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
                 badge = str(UUID(str(badge)))
             except ValueError:
                 raise ContestError("not a badge id", field=f"{field}.badgeId") from None
-        prizes.append(
-            rules.Prize(rank, str(item.get("description") or ""), amount, currency, badge)
-        )
+        prizes.append(rules.Prize(rank, description, amount, currency, badge))
     clash = rules.overlapping_prizes(prizes)
     if clash is not None:
         raise ContestError(f"two prizes for rank {clash}", field="prizes")
