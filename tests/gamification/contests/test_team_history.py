@@ -12,11 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from tortoise import connections
 
 from domain.org.service import set_manager
 from domain.rewards.models import Reward
 from gamification.contests import service
+from tests.api.graphql.helpers import Api
 from tests.domain.builders import make_org, make_tenant, make_transaction, system_viewer
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -164,3 +166,27 @@ async def test_given_every_path_that_changes_a_manager_then_its_trace_is_kept():
     assert [(r["manager_id"], r["first"]) for r in rows] == [
         (org["north"].id, True), (org["south"].id, False), (None, False)
     ]  # fmt: skip
+
+
+async def test_given_a_rep_who_moved_after_october_then_the_api_shows_octobers_team(
+    api: Api, redis: Redis
+):
+    tenant, org, contest = await october()
+    await make_transaction(rep=org["ann"], external_id="a", amount="50", on="2026-10-06")
+    await make_transaction(rep=org["bob"], external_id="b", amount="10", on="2026-10-07")
+    await make_transaction(rep=org["cy"], external_id="c", amount="40", on="2026-10-08")
+    await move(tenant, org["ann"], org["south"])
+
+    read = await api.as_(tenant, org["ann"]).gql(
+        "query($id: ID!) { contest(id: $id) { myStanding { rank score }"
+        " standings { rank score team { displayName } } } }",
+        {"id": str(contest.id)},
+    )
+
+    shown = read["data"]["contest"]
+    # ann's standing is north's, the team she scored for (south's 40 by today's team)
+    assert shown["myStanding"] == {"rank": 1, "score": "60"}
+    assert shown["standings"] == [
+        {"rank": 1, "score": "60", "team": {"displayName": "North"}},
+        {"rank": 2, "score": "40", "team": {"displayName": "South"}},
+    ]
