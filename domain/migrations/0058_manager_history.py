@@ -5,7 +5,8 @@ deletion setting ``manager_id`` to NULL) leaves its trace, and a team contest ov
 ranks the teams people were on in October (`org.repository.manager_history`).
 
 A person's first manager holds from the start (``since`` NULL): the team they were created in
-is their team before any recorded change (the people of a tenant migrated here included)."""
+(or given in the same transaction, as an import does) is their team before any recorded
+change (the people of a tenant migrated here included); changes in one transaction are one."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -17,7 +18,9 @@ CREATE = [
         tenant_id UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
         user_id UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         manager_id UUID,
-        since TIMESTAMPTZ
+        since TIMESTAMPTZ,
+        -- the transaction that wrote it: a later change in the same one amends it
+        xact BIGINT NOT NULL DEFAULT txid_current()
     )
     """,
     "CREATE INDEX IF NOT EXISTS user_managers_of ON user_managers (tenant_id, user_id, since)",
@@ -28,8 +31,16 @@ CREATE = [
             INSERT INTO user_managers (tenant_id, user_id, manager_id, since)
             VALUES (NEW.tenant_id, NEW.id, NEW.manager_id, NULL);
         ELSIF OLD.manager_id IS DISTINCT FROM NEW.manager_id THEN
-            INSERT INTO user_managers (tenant_id, user_id, manager_id, since)
-            VALUES (NEW.tenant_id, NEW.id, NEW.manager_id, clock_timestamp());
+            -- a change in the transaction that wrote the person's latest row amends it: the
+            -- manager an import sets right after creating the person (`podium import reps`
+            -- creates everyone, then sets managers) holds from the start
+            UPDATE user_managers SET manager_id = NEW.manager_id
+            WHERE id = (SELECT max(id) FROM user_managers WHERE user_id = NEW.id)
+              AND xact = txid_current();
+            IF NOT FOUND THEN
+                INSERT INTO user_managers (tenant_id, user_id, manager_id, since)
+                VALUES (NEW.tenant_id, NEW.id, NEW.manager_id, clock_timestamp());
+            END IF;
         END IF;
         RETURN NULL;
     END;

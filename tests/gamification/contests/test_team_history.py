@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from domain.org.service import set_manager
 from domain.rewards.models import Reward
@@ -148,6 +149,22 @@ async def test_given_a_move_inside_the_window_then_each_team_has_the_days_it_had
         ("cy", 1),
     ]
     assert await service.team_key(contest, org["ann"].id) == str(org["south"].id)
+
+
+async def test_given_people_imported_then_their_managers_hold_from_the_start():
+    # `podium import reps` creates everyone, then sets the managers, in one transaction: the
+    # people read as their own teams until the import's instant
+    tenant = await make_tenant()
+    conn = connections.get("default")
+    async with in_transaction() as transaction:
+        org = await make_org(tenant=tenant, managers={"north": None, "ann": None})
+        await transaction.execute_query(
+            "UPDATE users SET manager_id = $1 WHERE id = $2", [org["north"].id, org["ann"].id]
+        )
+    rows = await conn.execute_query_dict(
+        "SELECT manager_id, since FROM user_managers WHERE user_id = $1", [org["ann"].id]
+    )
+    assert [(r["manager_id"], r["since"]) for r in rows] == [(org["north"].id, None)]
 
 
 async def test_given_every_path_that_changes_a_manager_then_its_trace_is_kept():
