@@ -246,7 +246,9 @@ async def launch_contest(
                 raise ContestError(f"{rep} is outside your subtree", field=f"repIds[{i}]")
         participants = list(dict.fromkeys(rep_ids))
     else:
-        root = team_id or viewer.user_id
+        # an admin's default is the whole tenant (an admin manages nobody), a manager's their
+        # own subtree
+        root = team_id or (None if viewer.role is Role.ADMIN else viewer.user_id)
         if root is None:
             participants = [
                 u.id for u in await User.filter(tenant_id=viewer.tenant_id, role=Role.REP)

@@ -12,6 +12,7 @@ import pytest
 
 from domain.audit.models import AuditEntry
 from domain.earnings.service import recompute_rep_period
+from domain.org.models import Role
 from domain.rewards.models import Reward
 from gamification.badges.service import create_badge
 from gamification.contests import service
@@ -23,6 +24,7 @@ from tests.domain.builders import (
     make_org,
     make_tenant,
     make_transaction,
+    make_user,
     publish_plan,
     set_quota,
     system_viewer,
@@ -602,3 +604,14 @@ async def test_given_the_longest_name_and_prize_description_then_the_award_pays(
 
     reward = await Reward.get(source_kind="contest_prize")
     assert reward.reason == f"{'N' * service.MAX_NAME}: rank 1 (first)"
+
+
+async def test_given_an_admin_without_team_or_reps_then_every_rep_of_the_tenant_takes_part():
+    # an admin manages nobody: the launcher's subtree was empty, and the contest refused as
+    # having no participants, naming repIds
+    tenant, org = await _org()
+    admin = await make_user(tenant=tenant, external_id="ada", role=Role.ADMIN)
+
+    contest = await _launch(viewer_of(admin))
+
+    assert sorted(contest.participant_ids) == sorted(str(org[n].id) for n in ("ann", "bob", "cy"))
