@@ -59,13 +59,19 @@ SYSTEM_FONTS: tuple[tuple[str, ...], ...] = (
     # 54 of Hebrew's 112): fonts-noto-core
     ("/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf",),
     ("/usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf",),
+    (  # emoji: fonts-noto-color-emoji (in colour, every emoji to Unicode 15), else
+        # fonts-symbola (black and white, to Unicode 9)
+        "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
+        "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
+    ),
 )
 
 # what fpdf2's add_font accepts, by the file's name
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc", ".otb", ".woff", ".woff2")
-# the tables fpdf2 reads from a font; and one of the outlines it embeds
+# the tables fpdf2 reads from a font; and one of the outlines it embeds, or the colour bitmaps
+# it draws as images (CBDT: Noto Color Emoji, which has no outlines)
 _TABLES = ("cmap", "head", "hhea", "hmtx", "name", "OS/2", "post")
-_OUTLINES = ("glyf", "CFF ", "CFF2")
+_OUTLINES = ("glyf", "CFF ", "CFF2", "CBDT")
 # cmap subtables fpdf2 maps characters with (fontTools' getBestCmap, or a symbol font's)
 _CMAPS = {(3, 10), (0, 6), (0, 4), (3, 1), (0, 3), (0, 2), (0, 1), (0, 0), (3, 0)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +48,36 @@ async def lock_manager_changes(tenant_id: UUID) -> None:
         if not conn.is_in_transaction():
             raise RuntimeError("manager changes run inside the caller's transaction")
         await conn.execute(_LOCK_MANAGER_CHANGES, str(tenant_id))
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerSpell:
+    """A person's manager from ``since`` (None: from the start) until their next spell."""
+
+    since: datetime | None
+    manager_id: UUID | None
+
+
+_HISTORY = """
+    SELECT user_id, manager_id, since FROM user_managers
+    WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND (since IS NULL OR since < $3)
+    ORDER BY user_id, since NULLS FIRST, id
+"""
+
+
+async def manager_history(
+    tenant_id: UUID, user_ids: Iterable[UUID], *, until: datetime
+) -> dict[UUID, list[ManagerSpell]]:
+    """Each person's managers before ``until``, oldest first (the table a trigger on
+    ``users`` writes at every manager change, whichever path made it: migration 0058); a
+    person with no row (none of this tenant's) is left out."""
+    rows = await connections.get("default").execute_query_dict(
+        _HISTORY, [tenant_id, list(dict.fromkeys(user_ids)), until]
+    )
+    out: dict[UUID, list[ManagerSpell]] = {}
+    for row in rows:
+        out.setdefault(row["user_id"], []).append(ManagerSpell(row["since"], row["manager_id"]))
+    return out
 
 
 class UserRepository:

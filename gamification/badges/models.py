@@ -58,11 +58,9 @@ class BadgeAward(Model):
 
     class Meta:
         table = "badge_awards"
-        unique_together = (
-            ("tenant", "user", "badge", "period"),
-            ("tenant", "user", "source"),
-            ("tenant", "status_index"),
-        )
+        # once per badge, person and period, and per source, among the awards that stand:
+        # partial unique indexes (migration 0059), so a revoked award can be earned anew
+        unique_together = (("tenant", "status_index"),)
 
 
 class BadgeIssuer(Model):

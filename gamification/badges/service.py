@@ -178,15 +178,23 @@ async def award_badge(
         await grant_xp(
             tenant_id=tenant_id,
             user_id=user_id,
-            source=_xp_source(award),
+            source=await _xp_source(award),
             points=badge.xp,
             reason=f"badge {badge.name}",
         )
     return award
 
 
-def _xp_source(award: BadgeAward) -> str:
-    return f"badge:{award.badge_id}:{award.period}"
+async def _xp_source(award: BadgeAward) -> str:
+    """The XP ledger's source of an award's XP: the badge and period; an award earned anew
+    after a revoked one of the same badge and period, its own (a source reversed is not
+    granted again)."""
+    source = f"badge:{award.badge_id}:{award.period}"
+    earlier = await BadgeAward.exists(
+        tenant_id=award.tenant_id, user_id=award.user_id, badge_id=award.badge_id,
+        period=award.period, status_index__lt=award.status_index,
+    )  # fmt: skip
+    return f"{source}:{award.id}" if earlier else source
 
 
 async def revoke_award(*, award: BadgeAward, reason: str) -> bool:
@@ -195,7 +203,10 @@ async def revoke_award(*, award: BadgeAward, reason: str) -> bool:
     award.revoked_at = utc_now()
     await award.save(update_fields=["revoked_at"])
     await reverse_xp(
-        tenant_id=award.tenant_id, user_id=award.user_id, source=_xp_source(award), reason=reason
+        tenant_id=award.tenant_id,
+        user_id=award.user_id,
+        source=await _xp_source(award),
+        reason=reason,
     )
     return True
 
@@ -230,13 +241,15 @@ async def evaluate_after_recompute(
         history = await _history(tenant_id, running)
         for pair, earlier in history.items():
             facts[pair] = facts_of(results.get(pair, ()), earlier)
+    # the newest award of each source: the one that stands, unless it was revoked (then the
+    # rule holding again awards it anew)
     held = {
         (award.user_id, award.source): award
         for award in await BadgeAward.filter(
             tenant_id=tenant_id,
             user_id__in=list({u for u, _ in unique}),
             source__in=[rule_source(b.id, p) for b, _ in rules for p in {p for _, p in unique}],
-        )
+        ).order_by("status_index")
     }
     awarded: list[BadgeAward] = []
     revoked: list[BadgeAward] = []
@@ -247,7 +260,7 @@ async def evaluate_after_recompute(
             holds = failures.holds(badge, rule, env)
             source = rule_source(badge.id, period)
             current = held.get((user_id, source))
-            if holds and current is None:
+            if holds and (current is None or current.revoked_at is not None):
                 award = await award_badge(
                     tenant_id=tenant_id,
                     user_id=user_id,

@@ -111,16 +111,18 @@ def race(entries: Iterable[Entry], *, target: Decimal) -> list[Placed]:
 
 
 def team_entries(
-    entries: Iterable[Entry], *, team_of: dict[str, str]
+    contributions: Iterable[tuple[str, Entry]],
 ) -> tuple[list[Entry], dict[str, list[str]]]:
-    """Sums per team; a team reached its total when its last contributing member did."""
+    """Sums per team of (team, a member's entry) pairs: a member who moved teams inside the
+    window contributes to each team what they scored while on it (one entry per stretch).
+    A team reached its total when its last contributing member did; its members are
+    everyone who was on it, once each."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     reached: dict[str, datetime | None] = {}
-    members: dict[str, list[str]] = defaultdict(list)
-    for entry in entries:
-        team = team_of[entry.key]
+    members: dict[str, set[str]] = defaultdict(set)
+    for team, entry in contributions:
         totals[team] += entry.score
-        members[team].append(entry.key)
+        members[team].add(entry.key)
         if entry.reached_at is not None:
             previous = reached.get(team)
             reached[team] = max(previous, entry.reached_at) if previous else entry.reached_at

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
@@ -23,11 +24,12 @@ from domain.kit.text import blank, name_problem
 from domain.notifications.models import NotificationKind
 from domain.notifications.service import Event
 from domain.org.models import Role, User
-from domain.org.repository import UserRepository
+from domain.org.repository import ManagerSpell, UserRepository, manager_history
 from domain.org.viewer import Viewer
 from domain.rewards.models import Reward
 from domain.rewards.service import grant_reward
 from domain.tenants.models import Tenant
+from domain.tenants.repository import get_tenant
 from gamification.badges.models import BadgeDefinition
 from gamification.contests import rules
 from gamification.contests.errors import ContestError
@@ -64,6 +66,9 @@ def claws_back(tenant: Tenant) -> bool:
 MAX_FIGURE = Decimal(10) ** 14
 MAX_RANK = 1000
 MAX_NAME = 100
+# a prize's description goes into its reward's reason ("<name>: rank <n> (<description>)", at
+# most 500 characters) and onto statements, one line
+MAX_DESCRIPTION = 200
 # a contest may start in the past and count the deals already dated inside its window (the
 # demo's runs from the first of the month), but not from the year 1
 MAX_BACKDATE = timedelta(days=366)
@@ -104,6 +109,14 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
             raise ContestError(
                 f"a prize rank is a whole number from 1 to {MAX_RANK}", field=f"{field}.rank"
             )
+        description = str(item.get("description") or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise ContestError(
+                f"a prize description of at most {MAX_DESCRIPTION} characters",
+                field=f"{field}.description",
+            )
+        if problem := name_problem(description):
+            raise ContestError(problem, field=f"{field}.description")
         amount, currency, badge = item.get("amount"), item.get("currency"), item.get("badge_id")
         if amount is None and badge is None:
             raise ContestError("a prize is an amount or a badge", field=f"{field}.amount")
@@ -125,9 +138,7 @@ def _prizes(raw: list[dict[str, Any]], tenant: Tenant) -> list[rules.Prize]:
                 badge = str(UUID(str(badge)))
             except ValueError:
                 raise ContestError("not a badge id", field=f"{field}.badgeId") from None
-        prizes.append(
-            rules.Prize(rank, str(item.get("description") or ""), amount, currency, badge)
-        )
+        prizes.append(rules.Prize(rank, description, amount, currency, badge))
     clash = rules.overlapping_prizes(prizes)
     if clash is not None:
         raise ContestError(f"two prizes for rank {clash}", field="prizes")
@@ -235,7 +246,9 @@ async def launch_contest(
                 raise ContestError(f"{rep} is outside your subtree", field=f"repIds[{i}]")
         participants = list(dict.fromkeys(rep_ids))
     else:
-        root = team_id or viewer.user_id
+        # an admin's default is the whole tenant (an admin manages nobody), a manager's their
+        # own subtree
+        root = team_id or (None if viewer.role is Role.ADMIN else viewer.user_id)
         if root is None:
             participants = [
                 u.id for u in await User.filter(tenant_id=viewer.tenant_id, role=Role.REP)
@@ -292,40 +305,125 @@ def prize_list(contest: Contest) -> list[rules.Prize]:
     ]
 
 
-async def standings(contest: Contest) -> list[rules.Placed]:
-    """Live standings, computed from PostgreSQL transactions dated inside the window."""
-    users = [UUID(u) for u in contest.participant_ids]
+Scored = dict[UUID, tuple[Decimal, datetime | None]]
+
+
+async def _scores(contest: Contest, users: list[UUID], start: datetime, end: datetime) -> Scored:
     scorer = scorer_of(contest.metric)
     if scorer is None:  # validated at launch: a row written by hand
         raise ContestError(f"unknown metric {contest.metric!r}", field="metric")
-    scores = await scorer(
-        tenant_id=contest.tenant_id, user_ids=users, start=contest.starts_at, end=contest.ends_at
-    )
+    return await scorer(tenant_id=contest.tenant_id, user_ids=users, start=start, end=end)
+
+
+async def standings(contest: Contest) -> list[rules.Placed]:
+    """Live standings, computed from PostgreSQL transactions dated inside the window; a team
+    contest sums each member's score into the team they were on when they scored it
+    (`Teams`)."""
+    users = [UUID(u) for u in contest.participant_ids]
+    tie_rule = rules.TieRule(contest.tie_rule)
+    if contest.format == rules.Format.TEAMS:
+        teams = await team_history(contest)
+        contributions = []
+        for start, end, team_of in teams.stretches:
+            scores = await _scores(contest, users, start, end)
+            contributions += [
+                (team_of[str(u)], rules.Entry(str(u), unpadded(s), at))
+                for u, (s, at) in scores.items()
+                if str(u) in team_of
+            ]
+        totals, _ = rules.team_entries(contributions)
+        return rules.rank(totals, tie_rule=tie_rule)
+    scores = await _scores(contest, users, contest.starts_at, contest.ends_at)
     # as written, not at the column's scale (29299.36, not 29299.360000)
     entries = [rules.Entry(str(u), unpadded(s), at) for u, (s, at) in scores.items()]
     if contest.format == rules.Format.RACE:
         return rules.race(entries, target=contest.target or Decimal(0))
-    if contest.format == rules.Format.TEAMS:
-        team_of = {str(u.id): str(u.manager_id or u.id) for u in await User.filter(id__in=users)}
-        teams, _ = rules.team_entries(entries, team_of=team_of)
-        return rules.rank(teams, tie_rule=rules.TieRule(contest.tie_rule))
-    return rules.rank(entries, tie_rule=rules.TieRule(contest.tie_rule))
+    return rules.rank(entries, tie_rule=tie_rule)
+
+
+@dataclass(frozen=True, slots=True)
+class Teams:
+    """Who was on which team during a team contest's window. A team is a participant's
+    manager (someone with none is a team of their own), as it was on the day they scored:
+    the window cut at the first instant (midnight in the tenant's time zone) of each day on
+    which a participant changed managers, each stretch with every participant's team of
+    those days (the team they ended the day in: a day belongs to one team, as a deal's date
+    is a day). So a rep who moved in November leaves October's deals with October's team,
+    and one who moved on 10 October scores the 1st to the 9th for the old team and the rest
+    for the new one. ``members``: everyone on a team at some time in the window (who split
+    its prize); ``last``: each participant's team at the window's end (or today's)."""
+
+    stretches: list[tuple[datetime, datetime, dict[str, str]]]
+    members: dict[str, list[str]]
+    last: dict[str, str]
+
+
+async def team_history(contest: Contest) -> Teams:
+    users = [UUID(u) for u in contest.participant_ids]
+    zone = ZoneInfo((await get_tenant(contest.tenant_id)).time_zone or "UTC")
+    start, end = contest.starts_at, contest.ends_at
+    # a change on the window's last day counts for that day (up to its end, not ``end``)
+    last_day = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    until = datetime.combine(last_day + timedelta(days=1), time(), zone)
+    history = await manager_history(contest.tenant_id, users, until=until)
+    changes = {str(u): _days_teams(u, history.get(u, []), zone) for u in users if u in history}
+    cuts = sorted({at for days in changes.values() for at, _ in days if at and start < at < end})
+    bounds = [start, *cuts, end]
+    stretches = []
+    members: dict[str, set[str]] = {}
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        team_of = {u: _team_at(days, a) for u, days in changes.items()}
+        stretches.append((a, b, team_of))
+        for user, team in team_of.items():
+            members.setdefault(team, set()).add(user)
+    return Teams(stretches, {t: sorted(m) for t, m in members.items()}, dict(stretches[-1][2]))
+
+
+def _days_teams(
+    user: UUID, spells: list[ManagerSpell], zone: ZoneInfo
+) -> list[tuple[datetime | None, str]]:
+    """(the first instant of the day a manager change took effect, None: from the start;
+    the team from then on), oldest first, one per day: a day's last change holds for it."""
+    out: list[tuple[datetime | None, str]] = []
+    for spell in spells:
+        day = None
+        if spell.since is not None:
+            day = datetime.combine(spell.since.astimezone(zone).date(), time(), zone)
+        team = str(spell.manager_id or user)
+        if out and out[-1][0] == day:
+            out[-1] = (day, team)
+        else:
+            out.append((day, team))
+    return out
+
+
+def _team_at(days: list[tuple[datetime | None, str]], at: datetime) -> str:
+    team = days[0][1]
+    for since, then in days:
+        if since is None or since <= at:
+            team = then
+    return team
+
+
+async def team_key(contest: Contest, user_id: UUID) -> str | None:
+    """The team a participant of a team contest is on at its window's end (today's while it
+    runs): whose standing they read as theirs."""
+    return (await team_history(contest)).last.get(str(user_id))
 
 
 async def winners(contest: Contest, placed: list[rules.Placed]) -> list[rules.Won]:
     won = rules.award(placed, prize_list(contest))
     if contest.format != rules.Format.TEAMS:
         return won
-    # a team's prize is split among its members with the same remainder rule
-    members: dict[str, list[str]] = {}
-    for u in await User.filter(id__in=[UUID(k) for k in contest.participant_ids]):
-        members.setdefault(str(u.manager_id or u.id), []).append(str(u.id))
+    # a team's prize is split among its members (everyone on it during the window) with the
+    # same remainder rule
+    members = (await team_history(contest)).members
     out: list[rules.Won] = []
     for w in won:
-        keys = sorted(members.get(w.key, []))
+        keys = members.get(w.key, [])
         parts = (
             rules.split_amount(w.amount, w.currency, keys)
-            if w.amount is not None and w.currency is not None
+            if w.amount is not None and w.currency is not None and keys
             else [None] * len(keys)
         )
         out += [
@@ -337,17 +435,17 @@ async def winners(contest: Contest, placed: list[rules.Placed]) -> list[rules.Wo
 
 async def places(contest: Contest, placed: list[rules.Placed]) -> list[tuple[UUID, int]]:
     """Each placed person who scored (`rules.scored`) and their rank: a team's members have
-    their team's."""
+    their team's (the best of the teams they were on)."""
     placed = rules.scored(placed)
     if contest.format != rules.Format.TEAMS:
         return [(UUID(p.key), p.rank) for p in placed]
     rank_of = {p.key: p.rank for p in placed}
-    people = await User.filter(id__in=[UUID(k) for k in contest.participant_ids])
-    return sorted(
-        (u.id, rank_of[str(u.manager_id or u.id)])
-        for u in people
-        if str(u.manager_id or u.id) in rank_of
-    )
+    best: dict[str, int] = {}
+    for team, keys in (await team_history(contest)).members.items():
+        if team in rank_of:
+            for key in keys:
+                best[key] = min(best.get(key, rank_of[team]), rank_of[team])
+    return sorted((UUID(k), r) for k, r in best.items())
 
 
 async def award_contest(

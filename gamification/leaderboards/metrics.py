@@ -7,7 +7,8 @@ Metrics, as `createLeaderboard` and the CLI take them:
                              the results that have a quota (above zero): on a quarter or a
                              year board the period's bookings over its summed quotas, not
                              the mean of the monthly percentages
-  ``count:<measure>``        how many transactions the measure credited
+  ``count:<measure>``        how many transactions the measure credited, a split deal counting
+                             each rep's share (PLAN_SPEC's ``count``): half a deal is 0.5
   ``earnings``               the period's earnings (every plan's total in the tenant's
                              currency)
   ``xp``                     the XP earned in the period (the levels ledger: the entries
@@ -15,8 +16,10 @@ Metrics, as `createLeaderboard` and the CLI take them:
 
 A Redis score is an IEEE double, exact only for integers below 2**53, so a board stores an
 integer at the metric's precision: money in hundredths (cents), attainment in millionths
-(0.0001 %), counts and XP as they are, rounded half away from zero like money. Two people whose
-Decimals round to the same integer tie; unequal integers never do. A score that would not be
+(0.0001 %), counts in millionths too (a split share's own tolerance: a third of a deal is
+0.333333, and no share rounds to a whole deal or to none), XP as it is; rounded half away from
+zero like money. Two people whose Decimals round to the same integer tie; unequal integers
+never do. A count is shown without trailing zeros ("1", "0.5"). A score that would not be
 exact (|n| >= 2**53) is refused (`ScoreTooLarge`) rather than rounded by Redis.
 """
 
@@ -32,8 +35,8 @@ from domain.kit.errors import InvalidInput
 
 EXACT_LIMIT = 2**53
 KINDS = ("total", "attainment", "count", "earnings", "xp")
-# digits after the point a board keeps, per kind (a count and XP are whole)
-_SCALE = {"total": 2, "attainment": 6, "count": 0, "earnings": 2, "xp": 0}
+# digits after the point a board keeps, per kind (XP is whole; a count may be a split share)
+_SCALE = {"total": 2, "attainment": 6, "count": 6, "earnings": 2, "xp": 0}
 _MEASURE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
@@ -117,8 +120,13 @@ class Metric:
         return number
 
     def shown(self, exact: int) -> Decimal:
-        """The score a board shows for a stored integer."""
-        return Decimal(exact).scaleb(-_SCALE[self.kind])
+        """The score a board shows for a stored integer: at the board's precision, a count
+        without trailing zeros (never in exponent form: 10 deals is 10, not 1E+1)."""
+        value = Decimal(exact).scaleb(-_SCALE[self.kind])
+        if self.kind != "count":
+            return value
+        whole = value.to_integral_value()
+        return whole if value == whole else value.normalize()
 
 
 def _measure(measures: list[Mapping[str, Any]], measure: str | None) -> Mapping[str, Any] | None:

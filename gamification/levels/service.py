@@ -18,7 +18,7 @@ from domain.kit.periods import parse_period
 from domain.kit.text import blank, name_problem
 from domain.org.models import Role
 from domain.org.viewer import Viewer
-from gamification.definitions import TenantCache, lock_name
+from gamification.definitions import TenantCache, definition_name, lock_name
 from gamification.levels.errors import LevelMapError, XpError
 from gamification.levels.models import LevelDefinition
 from gamification.levels.rules import Level, LevelStanding, level_of
@@ -126,6 +126,9 @@ async def _level_tuple(tenant_id: UUID) -> tuple[Level, ...]:
 LEVEL_MAPS: TenantCache[tuple[Level, ...]] = TenantCache(_level_tuple)
 
 
+MAX_XP_REQUIRED = 2**31 - 1  # the column's INT
+
+
 async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Level]:
     """Admins replace the tenant's levels: numbered 1, 2, ... with strictly rising
     thresholds; a refusal names the level and stores nothing."""
@@ -137,7 +140,13 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
         raise LevelMapError(f"a level map needs 1 to {MAX_LEVELS} levels, got none", field="levels")
     if len(levels) > MAX_LEVELS:
         raise LevelMapError(f"at most {MAX_LEVELS} levels", field="levels")
-    for i, lv in enumerate(levels):
+    # stored trimmed and composed (NFC), as every definition's name
+    cleaned = [
+        Level(lv.number, definition_name(lv.name), lv.xp_required, lv.reward.strip())
+        for lv in levels
+    ]
+    seen: set[str] = set()
+    for i, lv in enumerate(cleaned):
         where = f"levels[{i}]"
         if lv.number != i + 1:
             raise LevelMapError(f"level numbers must be 1, 2, ... (got {lv.number})", field=where)
@@ -145,11 +154,16 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
             raise LevelMapError(
                 "a level needs a name of 1 to 100 characters, a reward up to 200", field=where
             )
-        if problem := name_problem(lv.name):
+        if problem := name_problem(lv.name) or name_problem(lv.reward):
             raise LevelMapError(problem, field=where)
-        if not 0 <= lv.xp_required <= 2**31 - 1 or (
-            i and lv.xp_required <= levels[i - 1].xp_required
-        ):
+        if lv.name.casefold() in seen:
+            raise LevelMapError(f"a level map names {lv.name!r} twice", field=where)
+        seen.add(lv.name.casefold())
+        if not 0 <= lv.xp_required <= MAX_XP_REQUIRED:
+            raise LevelMapError(
+                f"xpRequired is a whole number from 0 to {MAX_XP_REQUIRED}", field=where
+            )
+        if i and lv.xp_required <= cleaned[i - 1].xp_required:
             raise LevelMapError("xpRequired must rise from level to level", field=where)
     await lock_name(tenant_id, "level_map", "")  # a double submit replaces it in turn
     await LevelDefinition.filter(tenant_id=tenant_id).delete()
@@ -163,11 +177,11 @@ async def set_level_map(*, viewer: Viewer, levels: Sequence[Level]) -> list[Leve
                 xp_required=lv.xp_required,
                 reward=lv.reward,
             )
-            for lv in levels
+            for lv in cleaned
         ]
     )
     LEVEL_MAPS.forget(tenant_id)
-    return list(levels)
+    return cleaned
 
 
 async def level_standings(

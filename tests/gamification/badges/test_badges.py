@@ -254,3 +254,39 @@ async def test_given_a_badge_earned_at_2330_in_chicago_on_31_october_then_the_ce
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["vc"]["validFrom"] == "2026-11-01T04:30:00Z"
     assert claims["nbf"] == int(earned.timestamp())
+
+
+async def test_given_a_revoked_award_when_its_deal_is_won_again_then_awarded_anew(db: str) -> None:
+    # a CRM correction: the deal won, then lost, then won again. The badge stayed revoked
+    # for good (one award per badge, person and period, and a source reversed is not granted
+    # again): the rep had the deal and not the badge, nor its XP
+    tenant = await make_tenant(slug="b-again")
+    ana = await make_user(tenant=tenant, external_id="ana")
+    first = await create_badge(
+        viewer=system_viewer(tenant), name="First deal", rule="deals >= 1", xp=10
+    )
+    pair = (ana.id, "2026-10")
+
+    async def evaluate(count: int) -> tuple[list[BadgeAward], list[BadgeAward]]:
+        return await evaluate_after_recompute(
+            tenant_id=tenant.id, pairs=[pair], results={pair: [_result(count, "0.5")]}
+        )
+
+    (won,), _ = await evaluate(1)
+    _, (revoked,) = await evaluate(0)
+    (again,), _ = await evaluate(1)
+
+    assert revoked.id == won.id
+    # a new award: its own credential and status list bit (a revocation is never undone)
+    assert again.id != won.id
+    assert again.status_index != won.status_index
+    assert again.badge_id == first.id
+    assert again.revoked_at is None
+    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 10
+    assert await evaluate(1) == ([], [])  # once while it holds
+    # and revoked again with the next reversal, its XP with it
+    _, (gone,) = await evaluate(0)
+    assert gone.id == again.id
+    assert await xp_of(tenant_id=tenant.id, user_id=ana.id) == 0
+    awards = await BadgeAward.filter(tenant_id=tenant.id).order_by("status_index")
+    assert [(a.id, a.revoked_at is not None) for a in awards] == [(won.id, True), (again.id, True)]

@@ -101,11 +101,13 @@ def test_given_a_race_then_the_first_to_reach_win_in_order():
 
 def test_given_teams_then_scores_are_summed_per_team():
     teams, members = team_entries(
-        [Entry("a", Decimal(3)), Entry("b", Decimal(4)), Entry("c", Decimal(5))],
-        team_of={"a": "t1", "b": "t1", "c": "t2"},
-    )
-    assert {t.key: t.score for t in teams} == {"t1": Decimal(7), "t2": Decimal(5)}
-    assert members == {"t1": ["a", "b"], "t2": ["c"]}
+        [("t1", Entry("a", Decimal(3))), ("t1", Entry("b", Decimal(4))),
+         ("t2", Entry("c", Decimal(5))),
+         # b moved to t2: what b scored there counts for t2, and b is on both teams
+         ("t2", Entry("b", Decimal(1)))]
+    )  # fmt: skip
+    assert {t.key: t.score for t in teams} == {"t1": Decimal(7), "t2": Decimal(6)}
+    assert members == {"t1": ["a", "b"], "t2": ["b", "c"]}
 
 
 def test_given_a_badge_prize_then_each_tied_member_gets_it():

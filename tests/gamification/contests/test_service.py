@@ -12,6 +12,7 @@ import pytest
 
 from domain.audit.models import AuditEntry
 from domain.earnings.service import recompute_rep_period
+from domain.org.models import Role
 from domain.rewards.models import Reward
 from gamification.badges.service import create_badge
 from gamification.contests import service
@@ -23,6 +24,7 @@ from tests.domain.builders import (
     make_org,
     make_tenant,
     make_transaction,
+    make_user,
     publish_plan,
     set_quota,
     system_viewer,
@@ -92,6 +94,16 @@ async def _launch(viewer, **kw):
         ),
         ({"prizes": [{"rank": 1, "description": "a", "amount": "1.001"}]}, "prizes[0].amount"),
         ({"format": "race"}, "target"),
+        # a reward's reason holds 500 characters: a longer description was stored, and then
+        # every award of the contest failed writing the prize (tried again at every tick)
+        (
+            {"prizes": [{"rank": 1, "description": "x" * 201, "amount": "1"}]},
+            "prizes[0].description",
+        ),
+        (
+            {"prizes": [{"rank": 1, "description": "first\nplace", "amount": "1"}]},
+            "prizes[0].description",
+        ),
     ],
 )
 async def test_given_bad_input_when_launching_then_a_field_error_and_nothing_stored(
@@ -576,3 +588,30 @@ async def test_given_one_award_that_fails_then_the_others_are_awarded_and_it_is_
     monkeypatch.setattr(service, "award_contest", real)
     again = await service.tick(now=due, award_badge=None, grant_xp=None)
     assert [(c.id, what) for c, what in again] == [(broken.id, "won")]
+
+
+async def test_given_the_longest_name_and_prize_description_then_the_award_pays():
+    tenant, org = await _org()
+    contest = await _launch(
+        viewer_of(org["mgr"]),
+        name="N" * service.MAX_NAME,
+        prizes=[{"rank": 1000, "description": "d" * service.MAX_DESCRIPTION, "amount": "1.00"},
+                {"rank": 1, "description": "  first  ", "amount": "2.00"}],
+    )  # fmt: skip
+    await make_transaction(rep=org["ann"], external_id="a", amount="50", on="2026-10-06")
+
+    await service.award_contest(contest=contest, award_badge=None, grant_xp=None, period="2026-10")
+
+    reward = await Reward.get(source_kind="contest_prize")
+    assert reward.reason == f"{'N' * service.MAX_NAME}: rank 1 (first)"
+
+
+async def test_given_an_admin_without_team_or_reps_then_every_rep_of_the_tenant_takes_part():
+    # an admin manages nobody: the launcher's subtree was empty, and the contest refused as
+    # having no participants, naming repIds
+    tenant, org = await _org()
+    admin = await make_user(tenant=tenant, external_id="ada", role=Role.ADMIN)
+
+    contest = await _launch(viewer_of(admin))
+
+    assert sorted(contest.participant_ids) == sorted(str(org[n].id) for n in ("ann", "bob", "cy"))

@@ -119,3 +119,16 @@ def test_given_xp_then_whole_points_read_from_the_ledger_not_from_results():
     assert xp.shown(1234) == Decimal(1234)
     with pytest.raises(ValueError, match="ledger"):
         xp.score([{"status": "ok", "total": "1", "measures": []}])
+
+
+def test_given_split_shares_then_a_count_keeps_millionths_and_shows_no_trailing_zeros():
+    count = Metric("count", "bookings")
+
+    # half a deal is not a whole one, and a third is not none (rounding to whole deals tied
+    # a rep with half a deal to one with a whole deal)
+    assert count.exact(Decimal("0.5")) == 500000
+    assert count.exact(Decimal("0.5")) < count.exact(Decimal(1))
+    assert count.exact(Decimal("0.3333333333")) == 333333
+    assert [str(count.shown(n)) for n in (0, 500000, 1000000, 10000000, 833333)] == [
+        "0", "0.5", "1", "10", "0.833333"
+    ]  # fmt: skip

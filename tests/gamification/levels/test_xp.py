@@ -1,6 +1,8 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+
 from domain.crm.models import Transaction
 from domain.earnings.service import recompute_rep_period
 from domain.kit.clock import utc_now
@@ -201,3 +203,31 @@ async def test_given_a_monthly_tenant_then_a_quarter_streak_is_refused_naming_pe
         viewer=system_viewer(tenant), name="On quota", rule="attainment >= 1", unit="period"
     )
     assert monthly.period_kind == "month"
+
+
+@pytest.mark.parametrize(
+    ("levels", "field", "says"),
+    [
+        # a negative threshold was refused as "xpRequired must rise from level to level"
+        ([Level(1, "Rookie", -5), Level(2, "Pro", 10)], "levels[0]", "0 to 2147483647"),
+        ([Level(1, "Rookie", 0), Level(2, "Pro", 2**31)], "levels[1]", "0 to 2147483647"),
+        ([Level(1, "Rookie", 10), Level(2, "Pro", 5)], "levels[1]", "rise"),
+        # two levels of one name: the level map and a rep's level read the same twice
+        ([Level(1, "Rookie", 0), Level(2, " Rookie", 10)], "levels[1]", "'Rookie' twice"),
+        # a reward is shown on one line of the level map, as the name
+        ([Level(1, "Rookie", 0, "a\nb")], "levels[0]", "control character"),
+    ],
+)
+async def test_given_a_bad_level_map_then_refused_naming_the_level_and_nothing_stored(
+    db, levels, field, says
+) -> None:
+    from gamification.levels.errors import LevelMapError
+    from gamification.levels.models import LevelDefinition
+
+    tenant = await make_tenant()
+    with pytest.raises(LevelMapError) as refused:
+        await set_level_map(viewer=system_viewer(tenant), levels=levels)
+
+    assert refused.value.field == field
+    assert says in refused.value.message
+    assert await LevelDefinition.filter(tenant_id=tenant.id).count() == 0

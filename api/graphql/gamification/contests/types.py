@@ -166,10 +166,9 @@ class Contest:
         if me is None or str(me) not in self.stored.participant_ids:
             return None
         placed = await service.current_standings(self.stored)
-        key = str(me)
-        if self.stored.format == rules.Format.TEAMS:
-            user = await info.context.loaders.people.load(me)
-            key = str(user.manager_id or user.id)
+        key: str | None = str(me)
+        if self.stored.format == rules.Format.TEAMS:  # the team they are on at its end
+            key = await service.team_key(self.stored, me)
         for p in placed:
             if p.key == key:
                 return MyContestStanding(rank=p.rank, score=p.score)

@@ -39,7 +39,8 @@ class LaunchContestInput:
     ends_at: datetime
     prizes: list[PrizeInput]
     team_id: strawberry.ID | None = strawberry.field(
-        default=None, description="A manager whose subtree takes part (default: yours)."
+        default=None,
+        description="A manager whose subtree takes part (default: yours; an admin's: every rep).",
     )
     rep_ids: list[strawberry.ID] | None = None
     format: ContestFormat = ContestFormat.RANKED
