@@ -51,7 +51,7 @@ from payments.batches.errors import (
 )
 from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
-from payments.invoices.service import OWED
+from payments.invoices.service import DUE, OWED
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     REFERENCE,
@@ -145,7 +145,7 @@ async def create_batch(
         FROM statements s
         {OWED}
         CROSS JOIN LATERAL (
-            SELECT coalesce(owed.payable, s.total) - coalesce((
+            SELECT {DUE} - coalesce((
                 SELECT sum(p.amount) FROM payout_items p JOIN statements o
                   ON o.id = p.statement_id
                 WHERE p.tenant_id = s.tenant_id AND p.status = 'paid'

@@ -110,6 +110,14 @@ OWED = f"""
 """
 
 
+# What statement ``s`` owes, joined with OWED: one figure wherever it counts. A partner's,
+# in their invoices' terms (OWED's payable); anyone else's, its total. Above zero a payout
+# batch pays it; below zero it is a balance the payee owes, carried into their next
+# statement; never decided on the total where the payable says otherwise (a fee of 250.00
+# whose withholdings leave -125.00 is owed by the partner, not paid nor settled as paid).
+DUE = "coalesce(owed.payable, s.total)"
+
+
 class InvoiceError(DomainError):
     code = "invalid_invoice"
 
