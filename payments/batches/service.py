@@ -138,7 +138,11 @@ async def create_batch(
     # currency: the statement's; plus what the balances carried into it owed: OWED); anyone
     # else's, its total; less what items of its earlier versions were paid (a provider
     # reporting one paid after it was settled as failed and the statement changed): never
-    # paid twice
+    # paid twice. The statements taken are locked until the caller commits: a change making
+    # a new version (an adjustment, a dispute resolved with one) waits, then sees the item
+    # and goes to the next period; one that locked the statement first is waited for, and
+    # its version 1, no longer in force then, is not taken (else an item paid version 1 and
+    # the next batch version 2 in full beside it)
     rows = await db.execute_query_dict(
         f"""
         SELECT s.id, s.user_id, s.currency, a.amount
@@ -164,6 +168,7 @@ async def create_batch(
               WHERE i.statement_id = s.id AND i.status = ANY($5::text[])
           )
         ORDER BY s.currency, s.user_id
+        FOR UPDATE OF s
         """,
         [viewer.tenant_id, period_id, method.value, wanted, list(LIVE)],
     )

@@ -5,6 +5,8 @@ statement); a balance is never lost, nor recovered or paid twice."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from tortoise.transactions import in_transaction
 
@@ -17,7 +19,7 @@ from payments.draws.service import balance_of, set_draw
 from payments.invoices.models import Invoice
 from payments.invoices.service import set_partner_profile, set_tax_rule
 from payments.payouts.models import PayoutMethod
-from payments.statements.models import Statement
+from payments.statements.models import Statement, StatementLine
 from payments.statements.service import (
     add_adjustment,
     approve_statements,
@@ -27,6 +29,7 @@ from payments.statements.service import (
     owed_statements,
 )
 from tests.payments.helpers import D, World, close, current, deal, lines_of, make_world
+from tests.payments.statements.test_carry_forward import _waits_for_a_row_lock
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -263,3 +266,124 @@ async def test_given_a_draw_recovery_and_a_carried_balance_in_one_month_then_eac
     # paid over both months: 80.00 + 450.00 earned - 370.00 adjusted
     assert await _batch_item(w, "2026-11") == D("160") == D(november.total)
     assert await _batch_item(w, "2026-10") is None
+
+
+@pytest.mark.parametrize("build_commits", [True, False])
+async def test_given_a_build_and_a_revision_at_once_then_the_balance_is_carried_exactly_once(
+    build_commits: bool,
+):
+    """December's build carries October's -120.00 in a transaction held open; November's
+    adjustment, on a connection of its own, waits for October's row, then finds it carried
+    (December committed) or still owed, and carries it (December rolled back)."""
+    w = await make_world()
+    october = await _november_built_before_october_approved(w)
+    await approve_statements(viewer=w.viewer("ops"), period="2026-11")
+    await close(w, "2026-12")
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    class Rollback(Exception):
+        pass
+
+    async def build_december() -> None:
+        try:
+            async with in_transaction():
+                await build_statements(viewer=w.system, period="2026-12")
+                started.set()
+                await finish.wait()
+                if not build_commits:
+                    raise Rollback
+        except Rollback:
+            pass
+
+    async def adjust_november() -> None:
+        async with in_transaction():
+            await add_adjustment(viewer=w.viewer("ops"), rep_id=w["ann"].id, period="2026-11",
+                                 amount=D("20"), currency="EUR", reason="SPIFF")  # fmt: skip
+
+    async with asyncio.timeout(30):
+        first = asyncio.create_task(build_december())
+        await started.wait()
+        second = asyncio.create_task(adjust_november())
+        waited = await _waits_for_a_row_lock(second)
+        finish.set()
+        await first
+        await second
+
+    assert waited
+    lines = await StatementLine.filter(
+        source=f"carry:{october.id}", statement__current=True
+    ).prefetch_related("statement")
+    into = "2026-12" if build_commits else "2026-11"
+    assert [(ln.statement.period, D(ln.amount)) for ln in lines] == [(into, D("-120"))]
+    assert (await Statement.get(id=october.id)).carried_into_period == into
+    assert await AuditEntry.filter(action="statement.carried").count() == 1
+    assert D((await current(w, "ann", "2026-11")).total) == D("520" if build_commits else "400")
+
+
+# --- a payout batch and a change to its statement at once ---------------------------------
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+async def test_given_a_batch_and_an_adjustment_at_once_then_one_version_is_paid_never_both(
+    batch_first: bool,
+):
+    """November's 500.00 approved. A batch taking it and an adjustment making its version 2,
+    each on a connection of its own, the first's transaction held open: the second waits for
+    the statement's row, then the adjustment is refused (the batch pays version 1), or the
+    batch finds no approved statement (version 2 is a draft). Before, each went ahead: an
+    item paid version 1's 500.00 and the next batch version 2's 520.00 beside it."""
+    w = await make_world()
+    await deal(w["ann"], "n1", "13000", "2026-11-05")
+    await close(w, "2026-11")
+    await build_statements(viewer=w.system, period="2026-11")
+    await approve_statements(viewer=w.viewer("ops"), period="2026-11")
+    started, finish = asyncio.Event(), asyncio.Event()
+    outcomes: dict[str, object] = {}
+
+    async def batch() -> None:
+        try:
+            async with in_transaction():
+                await batches.create_batch(viewer=w.viewer("ops"), period="2026-11",
+                                           method=PayoutMethod.STRIPE,
+                                           rep_ids=[w["ann"].id])  # fmt: skip
+                started.set()
+                await finish.wait()
+            outcomes["batch"] = "created"
+        except DomainError as exc:
+            outcomes["batch"] = exc.field
+        started.set()
+
+    async def adjust() -> None:
+        try:
+            async with in_transaction():
+                await add_adjustment(viewer=w.viewer("ops"), rep_id=w["ann"].id,
+                                     period="2026-11", amount=D("20"), currency="EUR",
+                                     reason="SPIFF")  # fmt: skip
+                started.set()
+                await finish.wait()
+            outcomes["adjust"] = "adjusted"
+        except DomainError as exc:
+            outcomes["adjust"] = exc.field
+        started.set()
+
+    first_task, second_task = (batch, adjust) if batch_first else (adjust, batch)
+    async with asyncio.timeout(30):
+        first = asyncio.create_task(first_task())
+        await started.wait()
+        second = asyncio.create_task(second_task())
+        waited = await _waits_for_a_row_lock(second)
+        finish.set()
+        await first
+        await second
+
+    assert waited
+    if batch_first:
+        assert outcomes == {"batch": "created", "adjust": "period"}
+    else:
+        assert outcomes == {"adjust": "adjusted", "batch": "period"}
+    await approve_statements(viewer=w.viewer("ops"), period="2026-11")
+    again = await _batch_item(w, "2026-11")
+    items = await PayoutItem.filter(user_id=w["ann"].id).prefetch_related("statement")
+    # what is paid, over every item, is what the version in force owes: once
+    assert sum((D(i.amount) for i in items), D(0)) == D((await current(w, "ann", "2026-11")).total)
+    assert again == (None if batch_first else D("520"))
