@@ -3,8 +3,9 @@ period, the period's rewards (contest prizes) and adjustments, and the correctio
 changes to earlier closed periods (clawbacks); approved, then paid. Each step is audited. A
 change to an approved statement is a new version to approve again (the old one stays as it
 was approved); a paid statement is not changed (its payee's next period is). One approved
-below zero is carried, once, into the payee's next statement built in its currency (a
-CARRY_FORWARD line), and is then settled as ``carried``, changed no more either.
+that owes below zero (`balances_owed`: a partner's in their invoices' terms) is carried,
+once, into the payee's next statement built or changed in its currency (a CARRY_FORWARD
+line), and is then settled as ``carried``, changed no more either.
 
 Services never commit: the resolver or command owns the transaction.
 """
