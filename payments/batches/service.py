@@ -148,16 +148,7 @@ async def create_batch(
         SELECT s.id, s.user_id, s.currency, a.amount
         FROM statements s
         {OWED}
-        CROSS JOIN LATERAL (
-            SELECT {DUE} - coalesce((
-                SELECT sum(p.amount) FROM payout_items p JOIN statements o
-                  ON o.id = p.statement_id
-                WHERE p.tenant_id = s.tenant_id AND p.status = 'paid'
-                  AND o.tenant_id = s.tenant_id AND o.user_id = s.user_id
-                  AND o.period = s.period AND o.currency = s.currency
-                  AND o.version < s.version
-            ), 0) AS amount
-        ) a
+        CROSS JOIN LATERAL (SELECT {DUE} AS amount) a
         LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
         WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
           AND a.amount > 0

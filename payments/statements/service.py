@@ -268,8 +268,9 @@ async def _carry_forward(
 ) -> list[tuple[UUID, str]]:
     """Each draft takes the balances its payee owes of their earlier statements in its
     currency (`balances_owed`: approved, owing below zero, not carried yet): one
-    CARRY_FORWARD line each, of the statement's total (what its invoice invoiced; a
-    partner's next statement recovers it in the invoices' terms: OWED). Those statements
+    CARRY_FORWARD line each, of the statement's total (what its invoice invoiced) less what
+    its earlier versions were paid (a partner's next statement recovers it in the
+    invoices' terms: OWED). Those statements
     are locked until the caller commits, so a concurrent build (or revision) of another
     period waits, then finds them carried (or, rolled back, free again): a balance is
     carried once. A balance in a currency the payee has no draft in is left owed: (payee,
@@ -299,7 +300,8 @@ async def _carry_forward(
     )  # fmt: skip
     owed = []
     for source in sorted(sources, key=lambda s: (str(s.user_id), s.period, s.currency)):
-        total = Decimal(source.total)
+        # its total, less what its earlier versions were paid (beyond what it owes)
+        total = Decimal(source.total) - owing[source.id].paid
         d = drafts.get((source.user_id, source.currency))
         if d is None:
             paid_in = ", ".join(sorted(c for u, c in drafts if u == source.user_id))
@@ -336,6 +338,7 @@ class Balance:
     version: int
     total: Decimal  # the statement's total (a partner's: the fee)
     owed: Decimal  # what it owes, below zero
+    paid: Decimal  # what items of its earlier versions were paid (more than it owes)
     approved_at: datetime | None
     age_days: int  # since it was approved
 
@@ -360,12 +363,17 @@ async def balances_owed(*, viewer: Viewer, user_ids: Sequence[UUID] | None = Non
     rows = await connections.get("default").execute_query_dict(
         f"""
         SELECT s.id, s.user_id, u.external_id, u.display_name, s.period, s.currency,
-               s.version, s.total, s.approved_at, {invoices.DUE} AS owed
+               s.version, s.total, s.approved_at, {invoices.DUE} AS owed,
+               {invoices.paid_before("s")} AS paid
         FROM statements s JOIN users u ON u.id = s.user_id
         {invoices.OWED}
         WHERE s.id IN (
             SELECT c.id FROM statements c
             WHERE c.tenant_id = $1 AND c.current AND c.status = $3 AND c.total < 0
+              AND ($2::uuid[] IS NULL OR c.user_id = ANY($2::uuid[]))
+            UNION ALL
+            SELECT c.id FROM statements c  -- its version 1 may have been paid more
+            WHERE c.tenant_id = $1 AND c.current AND c.status = $3 AND c.version > 1
               AND ($2::uuid[] IS NULL OR c.user_id = ANY($2::uuid[]))
             UNION ALL
             SELECT c.id FROM partner_profiles p JOIN statements c
@@ -383,7 +391,8 @@ async def balances_owed(*, viewer: Viewer, user_ids: Sequence[UUID] | None = Non
         Balance(
             r["id"], r["user_id"], r["external_id"], r["display_name"], r["period"],
             r["currency"], r["version"], Decimal(r["total"]), Decimal(r["owed"]),
-            r["approved_at"], (now - r["approved_at"]).days if r["approved_at"] else 0,
+            Decimal(r["paid"]), r["approved_at"],
+            (now - r["approved_at"]).days if r["approved_at"] else 0,
         )
         for r in rows
     ]  # fmt: skip
