@@ -102,7 +102,9 @@ async def create_batch(
     every payee, SAP paying them from its own master data); ``rep_ids`` keeps only those
     people. Each item pays its statement's total, a partner's what it owes in their
     invoices' terms (its invoice's payable plus what the balances carried into it owed), less
-    what items of its earlier versions were paid. Audited."""
+    what items of its earlier versions were paid (invoices.DUE). One owing exactly nothing
+    is settled as paid by the batch that would have taken it (audited, ``owed`` 0); one
+    owing below zero is a balance the payee owes, carried by their next statement. Audited."""
     _require_ops(viewer, "period")
     period_id = parse_period(period).id
     if method not in EXECUTABLE:
@@ -151,7 +153,7 @@ async def create_batch(
         CROSS JOIN LATERAL (SELECT {DUE} AS amount) a
         LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
         WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
-          AND a.amount > 0
+          AND a.amount >= 0
           AND ($3 = 'csv_file' OR d.method IS NULL OR d.method = $3)
           AND ($4::uuid[] IS NULL OR s.user_id = ANY($4::uuid[]))
           AND NOT EXISTS (
@@ -163,6 +165,10 @@ async def create_batch(
         """,
         [viewer.tenant_id, period_id, method.value, wanted, list(LIVE)],
     )
+    # owing exactly nothing (a statement of 0.00, a partner's fee whose withholdings leave
+    # 0.00): no item pays it; the batch that would have settles it as paid, below
+    nothing = [r for r in rows if not r["amount"]]
+    rows = [r for r in rows if r["amount"]]
     currencies = sorted({r["currency"] for r in rows})
     if currency is not None:
         currency = currency.upper()
@@ -217,6 +223,15 @@ async def create_batch(
         viewer=viewer, action="payout_batch.created", entity_type="payout_batch",
         entity_id=str(batch.id), before=None, after=_state(batch),
     )  # fmt: skip
+    settled = [r["id"] for r in nothing if r["currency"] == batch.currency]
+    if settled:
+        await Statement.filter(id__in=settled).update(
+            status=StatementStatus.PAID.value, paid_at=now
+        )
+        await record_many(viewer=viewer, changes=(Change(
+            "statement.paid", "statement", str(i), {"status": StatementStatus.APPROVED.value},
+            {"status": StatementStatus.PAID.value, "owed": "0", "batch": str(batch.id)},
+        ) for i in settled))  # fmt: skip
     return batch
 
 

@@ -387,3 +387,26 @@ async def test_given_a_batch_and_an_adjustment_at_once_then_one_version_is_paid_
     # what is paid, over every item, is what the version in force owes: once
     assert sum((D(i.amount) for i in items), D(0)) == D((await current(w, "ann", "2026-11")).total)
     assert again == (None if batch_first else D("520"))
+
+
+async def test_given_statements_owing_nothing_then_the_batch_settles_them_as_paid():
+    """ann a partner whose 250.00 fee is withheld in full (payable 0.00), cat with no deal
+    (0.00), bob 80.00: the batch pays bob, and settles ann's and cat's as paid (nothing to
+    pay), where before they stayed approved, unpaid, for ever."""
+    w = await make_world()
+    await _partner(w, vat="0", withholding="100")
+    await _october(w)
+    assert await _payables(w) == [D("0")]
+
+    async with in_transaction():
+        batch = await batches.create_batch(viewer=w.viewer("ops"), period="2026-10",
+                                           method=PayoutMethod.STRIPE)  # fmt: skip
+
+    items = await PayoutItem.filter(batch_id=batch.id)
+    assert [(i.user_id, D(i.amount)) for i in items] == [(w["bob"].id, D("80"))]
+    for key in ("ann", "cat"):
+        settled = await current(w, key, "2026-10")
+        assert settled.status == "paid"
+        entry = await AuditEntry.get(action="statement.paid", entity_id=str(settled.id))
+        assert entry.after == {"status": "paid", "owed": "0", "batch": str(batch.id)}
+    assert (await current(w, "bob", "2026-10")).status == "approved"  # until its item pays
