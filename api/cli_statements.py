@@ -116,6 +116,27 @@ def pay(tenant: TenantArg, period: PeriodArg) -> None:
         )
 
 
+@statements_app.command("balances")
+def balances(tenant: TenantArg) -> None:
+    """The balances payees owe, not carried yet (an approved statement owing below zero: a
+    partner's in their invoices' terms): per payee, currency and period, with how long ago
+    it was approved. The payee's next statement built in that currency carries each; one
+    of a payee with no statement since (no earnings, left, paid in another currency) stays
+    here until then."""
+    from domain.kit.money import format_amount
+    from payments.statements.service import balances_owed
+
+    found = _run(tenant, "cli-statements", lambda v: balances_owed(viewer=v))
+    if not found:
+        sys.stdout.write("no balance owed\n")
+    for currency in sorted({b.currency for b in found}):
+        owed = [b for b in found if b.currency == currency]
+        total = format_amount(sum(b.owed for b in owed), currency)
+        sys.stdout.write(f"{currency}: {len(owed)} balance(s) owed, {total}\n")
+        for b in owed:
+            sys.stdout.write(f"  {b.line()}\n")
+
+
 @statements_app.command("journal")
 def journal(
     tenant: TenantArg,

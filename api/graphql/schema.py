@@ -81,6 +81,7 @@ from api.graphql.plans.mutations.accept_plan import AcceptPlanResult, accept_pla
 from api.graphql.plans.mutations.publish_plan import PublishPlanResult, publish_plan
 from api.graphql.scalars import SCALAR_OVERRIDES
 from api.graphql.statements.accruals import Accrual, accruals
+from api.graphql.statements.balances import OutstandingBalance, outstanding_balances
 from api.graphql.statements.invoices import (
     SetPartnerProfileResult,
     SetTaxRuleResult,
@@ -154,6 +155,11 @@ class Query:
         resolver=accruals,
         description="Admins and payout ops: a period's earned, approved, paid and "
         "outstanding commissions per currency (and component with byComponent).",
+    )
+    outstanding_balances: list[OutstandingBalance] = strawberry.field(
+        resolver=outstanding_balances,
+        description="Admins and payout ops: the balances payees owe (approved statements "
+        "owing below zero) that no statement has carried yet, with their age.",
     )
     payout_details: PayoutDetails | None = strawberry.field(
         resolver=payout_details,

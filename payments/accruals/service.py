@@ -23,7 +23,7 @@ from domain.kit.money import ZERO, round_money
 from domain.kit.periods import parse_period
 from domain.kit.text import csv_writer
 from domain.org.viewer import Viewer
-from payments.invoices.service import OWED
+from payments.invoices.service import OWED, OWES
 from payments.methods.sap import COLUMNS, MAX_DOCUMENT_LINES  # one layout for both journals
 
 
@@ -68,7 +68,7 @@ _FROM_STATEMENTS = """
 # anyone else's total) but through a SAP journal batch, whose own file posted that payment
 _INVOICED = f"""
     SELECT s.currency, coalesce(sum(f.vat), 0) AS vat, coalesce(sum(f.withheld), 0) AS withheld,
-           coalesce(sum(coalesce(owed.payable, s.total))
+           coalesce(sum({OWES})
                     FILTER (WHERE s.status = 'paid' AND NOT {_IN_SAP}), 0) AS cash
     FROM statements s {OWED}
     WHERE s.tenant_id = $1 AND s.period = $2 AND s.current

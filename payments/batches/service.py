@@ -51,7 +51,7 @@ from payments.batches.errors import (
 )
 from payments.batches.files import FILE_METHODS, batch_file, origin_of
 from payments.batches.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
-from payments.invoices.service import OWED
+from payments.invoices.service import DUE, OWED
 from payments.methods.errors import MethodConfigError
 from payments.methods.models import (
     REFERENCE,
@@ -102,7 +102,9 @@ async def create_batch(
     every payee, SAP paying them from its own master data); ``rep_ids`` keeps only those
     people. Each item pays its statement's total, a partner's what it owes in their
     invoices' terms (its invoice's payable plus what the balances carried into it owed), less
-    what items of its earlier versions were paid. Audited."""
+    what items of its earlier versions were paid (invoices.DUE). One owing exactly nothing
+    is settled as paid by the batch that would have taken it (audited, ``owed`` 0); one
+    owing below zero is a balance the payee owes, carried by their next statement. Audited."""
     _require_ops(viewer, "period")
     period_id = parse_period(period).id
     if method not in EXECUTABLE:
@@ -138,25 +140,20 @@ async def create_batch(
     # currency: the statement's; plus what the balances carried into it owed: OWED); anyone
     # else's, its total; less what items of its earlier versions were paid (a provider
     # reporting one paid after it was settled as failed and the statement changed): never
-    # paid twice
+    # paid twice. The statements taken are locked until the caller commits: a change making
+    # a new version (an adjustment, a dispute resolved with one) waits, then sees the item
+    # and goes to the next period; one that locked the statement first is waited for, and
+    # its version 1, no longer in force then, is not taken (else an item paid version 1 and
+    # the next batch version 2 in full beside it)
     rows = await db.execute_query_dict(
         f"""
         SELECT s.id, s.user_id, s.currency, a.amount
         FROM statements s
         {OWED}
-        CROSS JOIN LATERAL (
-            SELECT coalesce(owed.payable, s.total) - coalesce((
-                SELECT sum(p.amount) FROM payout_items p JOIN statements o
-                  ON o.id = p.statement_id
-                WHERE p.tenant_id = s.tenant_id AND p.status = 'paid'
-                  AND o.tenant_id = s.tenant_id AND o.user_id = s.user_id
-                  AND o.period = s.period AND o.currency = s.currency
-                  AND o.version < s.version
-            ), 0) AS amount
-        ) a
+        CROSS JOIN LATERAL (SELECT {DUE} AS amount) a
         LEFT JOIN payout_details d ON d.tenant_id = s.tenant_id AND d.user_id = s.user_id
         WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = 'approved'
-          AND a.amount > 0
+          AND a.amount >= 0
           AND ($3 = 'csv_file' OR d.method IS NULL OR d.method = $3)
           AND ($4::uuid[] IS NULL OR s.user_id = ANY($4::uuid[]))
           AND NOT EXISTS (
@@ -164,9 +161,14 @@ async def create_batch(
               WHERE i.statement_id = s.id AND i.status = ANY($5::text[])
           )
         ORDER BY s.currency, s.user_id
+        FOR UPDATE OF s
         """,
         [viewer.tenant_id, period_id, method.value, wanted, list(LIVE)],
     )
+    # owing exactly nothing (a statement of 0.00, a partner's fee whose withholdings leave
+    # 0.00): no item pays it; the batch that would have settles it as paid, below
+    nothing = [r for r in rows if not r["amount"]]
+    rows = [r for r in rows if r["amount"]]
     currencies = sorted({r["currency"] for r in rows})
     if currency is not None:
         currency = currency.upper()
@@ -221,6 +223,15 @@ async def create_batch(
         viewer=viewer, action="payout_batch.created", entity_type="payout_batch",
         entity_id=str(batch.id), before=None, after=_state(batch),
     )  # fmt: skip
+    settled = [r["id"] for r in nothing if r["currency"] == batch.currency]
+    if settled:
+        await Statement.filter(id__in=settled).update(
+            status=StatementStatus.PAID.value, paid_at=now
+        )
+        await record_many(viewer=viewer, changes=(Change(
+            "statement.paid", "statement", str(i), {"status": StatementStatus.APPROVED.value},
+            {"status": StatementStatus.PAID.value, "owed": "0", "batch": str(batch.id)},
+        ) for i in settled))  # fmt: skip
     return batch
 
 

@@ -76,6 +76,29 @@ def _in_force(s: str) -> str:
     """
 
 
+def paid_before(s: str) -> str:
+    """What payout items of statement ``s``'s earlier versions were paid (a provider reporting
+    one paid after it was settled as failed and the statement changed)."""
+    return f"""coalesce((
+        SELECT sum(p.amount) FROM payout_items p JOIN statements o ON o.id = p.statement_id
+        WHERE p.tenant_id = {s}.tenant_id AND p.status = 'paid'
+          AND o.tenant_id = {s}.tenant_id AND o.user_id = {s}.user_id
+          AND o.period = {s}.period AND o.currency = {s}.currency AND o.version < {s}.version
+    ), 0)"""
+
+
+# What statement ``s`` owes in all, joined with OWED: a partner's, in their invoices' terms
+# (OWED's payable); anyone else's, its total.
+OWES = "coalesce(owed.payable, s.total)"
+# What it still owes, the one figure wherever it counts: OWES less what its earlier versions
+# were paid. Above zero a payout batch pays it; below zero it is a balance the payee owes,
+# carried into their next statement; never decided on the total where the payable says
+# otherwise (a fee of 250.00 whose withholdings leave -125.00 is owed by the partner, not
+# paid nor settled as paid), nor on what the version owes where its version 1 was paid more
+# (200.00 owed, 500.00 paid: -300.00 owed by the payee).
+DUE = f"{OWES} - {paid_before('s')}"
+
+
 # Joined to a query whose statement is ``s``: ``f``, its invoices in force (`_in_force`),
 # what the journal books of a period (``vat``, ``withheld``); and ``owed``, what a partner's
 # statement owes in payable terms: its invoice in force plus what each statement carried
@@ -101,7 +124,8 @@ OWED = f"""
                 SELECT 1 FROM invoices d
                 WHERE d.statement_id = c.id AND d.kind = '{InvoiceKind.INVOICE.value}')
         )
-        SELECT f.payable + coalesce(sum(coalesce(g.payable, src.total)), 0) AS payable,
+        SELECT f.payable + coalesce(sum(coalesce(g.payable, src.total)
+                                        - {paid_before("src")}), 0) AS payable,
                f.net + coalesce(sum(coalesce(g.net, src.total)), 0) AS net,
                f.backup_withheld + coalesce(sum(g.backup_withheld), 0) AS backup_withheld
         FROM carried c JOIN statements src ON src.id = c.id

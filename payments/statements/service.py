@@ -3,8 +3,9 @@ period, the period's rewards (contest prizes) and adjustments, and the correctio
 changes to earlier closed periods (clawbacks); approved, then paid. Each step is audited. A
 change to an approved statement is a new version to approve again (the old one stays as it
 was approved); a paid statement is not changed (its payee's next period is). One approved
-below zero is carried, once, into the payee's next statement built in its currency (a
-CARRY_FORWARD line), and is then settled as ``carried``, changed no more either.
+that owes below zero (`balances_owed`: a partner's in their invoices' terms) is carried,
+once, into the payee's next statement built or changed in its currency (a CARRY_FORWARD
+line), and is then settled as ``carried``, changed no more either.
 
 Services never commit: the resolver or command owns the transaction.
 """
@@ -18,6 +19,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple
@@ -264,39 +266,48 @@ async def _build(viewer: Viewer, period_id: str) -> BuildSummary:
 async def _carry_forward(
     viewer: Viewer, period_id: str, drafts: dict[tuple[UUID, str], _Draft]
 ) -> list[tuple[UUID, str]]:
-    """Each draft takes the balances below zero of its payee's earlier statements in its
-    currency, approved and not carried yet: one CARRY_FORWARD line each. Those statements
-    are locked until the caller commits, so a concurrent build of another period waits,
-    then finds them carried (or, rolled back, free again): a balance is carried once. A
-    balance in a currency the payee has no draft in is left owed: (payee, why) for the
-    build's errors. A payee without a draft here keeps theirs for their next statement."""
+    """Each draft takes the balances its payee owes of their earlier statements in its
+    currency (`balances_owed`: approved, owing below zero, not carried yet): one
+    CARRY_FORWARD line each, of the statement's total (what its invoice invoiced) less what
+    its earlier versions were paid (a partner's next statement recovers it in the
+    invoices' terms: OWED). Those statements
+    are locked until the caller commits, so a concurrent build (or revision) of another
+    period waits, then finds them carried (or, rolled back, free again): a balance is
+    carried once. A balance in a currency the payee has no draft in is left owed: (payee,
+    why) for the build's errors. A payee without a draft here keeps theirs for their next
+    statement."""
     users = {u for u, _ in drafts}
     if not users:
         return []
     starts = parse_period(period_id).start
-    # few at any time, found by a partial index (migration 0057), whatever the tenant's size
-    owing = Statement.filter(
-        tenant_id=viewer.tenant_id, current=True, status=StatementStatus.APPROVED.value,
-        total__lt=0,
-    )  # fmt: skip
-    candidates = [
-        s.id
-        for s in await owing.only("id", "user_id", "period")
-        if s.user_id in users and parse_period(s.period).end < starts  # an earlier period
-    ]
-    if not candidates:
+    owing = {
+        b.statement_id: b
+        for b in await balances_owed(viewer=viewer, user_ids=sorted(users))
+        if parse_period(b.period).end < starts  # an earlier period
+    }
+    if not owing:
         return []
     # locked in one order (by id), so two builds never wait for each other in a circle;
-    # the filter is checked again on a row a concurrent build has just carried
-    sources = await owing.filter(id__in=candidates).order_by("id").select_for_update()
+    # the filter is checked again on a row a concurrent build has just carried (what it
+    # owes does not change while it is approved and in force: only a new version does)
+    sources = (
+        await Statement.filter(
+            tenant_id=viewer.tenant_id, id__in=list(owing), current=True,
+            status=StatementStatus.APPROVED.value,
+        )
+        .order_by("id")
+        .select_for_update()
+    )  # fmt: skip
     owed = []
     for source in sorted(sources, key=lambda s: (str(s.user_id), s.period, s.currency)):
-        total = Decimal(source.total)
+        # its total, less what its earlier versions were paid (beyond what it owes)
+        total = Decimal(source.total) - owing[source.id].paid
         d = drafts.get((source.user_id, source.currency))
         if d is None:
             paid_in = ", ".join(sorted(c for u, c in drafts if u == source.user_id))
+            balance = owing[source.id].owed
             owed.append((source.user_id, (
-                f"{source.period}'s balance of {format_amount(total, source.currency)} "
+                f"{source.period}'s balance of {format_amount(balance, source.currency)} "
                 f"{source.currency} is left owed: no {source.currency} statement in "
                 f"{period_id} to carry it into (paid in {paid_in})"
             )))  # fmt: skip
@@ -313,8 +324,82 @@ async def _carry_forward(
     return owed
 
 
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """A balance a payee owes: an approved statement in force that owes below zero (in its
+    payee's terms: a partner's invoices', anyone else's total), not carried yet."""
+
+    statement_id: UUID
+    user_id: UUID
+    external_id: str
+    display_name: str
+    period: str
+    currency: str
+    version: int
+    total: Decimal  # the statement's total (a partner's: the fee)
+    owed: Decimal  # what it owes, below zero
+    paid: Decimal  # what items of its earlier versions were paid (more than it owes)
+    approved_at: datetime | None
+    age_days: int  # since it was approved
+
+    def line(self) -> str:
+        """One line of text (the CLI's `statements balances`)."""
+        amount = f"{format_amount(self.owed, self.currency)} {self.currency}"
+        approved = self.approved_at.date().isoformat() if self.approved_at else "?"
+        return (
+            f"{self.external_id}: {amount} owed since {self.period} (version {self.version}, "
+            f"statement {self.statement_id}, approved {approved}, {self.age_days} days ago)"
+        )
+
+
+async def balances_owed(*, viewer: Viewer, user_ids: Sequence[UUID] | None = None) -> list[Balance]:
+    """The balances payees owe (of ``user_ids``; None: the tenant's), by payee, currency
+    and period: what a build carries into the payee's next statement in the currency, and
+    what stays outstanding until one is built. One query; the candidates are found by a
+    partial index (a total below zero, migration 0057) and among the partners' statements
+    (a partner's fee above zero may owe below zero after withholdings)."""
+    if user_ids is None:  # the tenant's: payout ops' report (a payee's own: their builds)
+        _require_finance(viewer, "tenant")
+    rows = await connections.get("default").execute_query_dict(
+        f"""
+        SELECT s.id, s.user_id, u.external_id, u.display_name, s.period, s.currency,
+               s.version, s.total, s.approved_at, {invoices.DUE} AS owed,
+               {invoices.paid_before("s")} AS paid
+        FROM statements s JOIN users u ON u.id = s.user_id
+        {invoices.OWED}
+        WHERE s.id IN (
+            SELECT c.id FROM statements c
+            WHERE c.tenant_id = $1 AND c.current AND c.status = $3 AND c.total < 0
+              AND ($2::uuid[] IS NULL OR c.user_id = ANY($2::uuid[]))
+            UNION ALL
+            SELECT c.id FROM statements c  -- its version 1 may have been paid more
+            WHERE c.tenant_id = $1 AND c.current AND c.status = $3 AND c.version > 1
+              AND ($2::uuid[] IS NULL OR c.user_id = ANY($2::uuid[]))
+            UNION ALL
+            SELECT c.id FROM partner_profiles p JOIN statements c
+              ON c.tenant_id = p.tenant_id AND c.user_id = p.user_id
+            WHERE p.tenant_id = $1 AND c.current AND c.status = $3
+              AND ($2::uuid[] IS NULL OR p.user_id = ANY($2::uuid[]))
+        ) AND {invoices.DUE} < 0
+        ORDER BY u.external_id, s.currency, s.period
+        """,
+        [viewer.tenant_id, None if user_ids is None else list(user_ids),
+         StatementStatus.APPROVED.value],
+    )  # fmt: skip
+    now = utc_now()
+    return [
+        Balance(
+            r["id"], r["user_id"], r["external_id"], r["display_name"], r["period"],
+            r["currency"], r["version"], Decimal(r["total"]), Decimal(r["owed"]),
+            Decimal(r["paid"]), r["approved_at"],
+            (now - r["approved_at"]).days if r["approved_at"] else 0,
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
 async def _mark_carried(
-    viewer: Viewer, period_id: str, drafts: Sequence[_Draft], built: Sequence[_Built]
+    viewer: Viewer, period_id: str, drafts: Sequence[_Draft], built: Sequence[_Built | Statement]
 ) -> None:
     """The statements whose balances the built ones carry (their CARRY_FORWARD lines) are
     settled: ``carried`` into ``period_id``, audited."""
@@ -731,7 +816,9 @@ async def add_lines(
     """Put ``lines`` on the person's statement in force: a draft takes them as they come; an
     approved one becomes a new draft version (the old one kept as approved). None when the
     period has no statements yet (its build will read the lines' sources). A paid statement
-    is refused (the caller checked): its payee's next period takes the change."""
+    is refused (the caller checked): its payee's next period takes the change. The statement
+    changed also takes the balances its payee came to owe since it was built (approved
+    after it: `_carry_forward`), as a build would: they are owed no more."""
     current = (
         await Statement.filter(
             tenant_id=viewer.tenant_id, user_id=user_id, period=period, currency=currency,
@@ -743,11 +830,17 @@ async def add_lines(
     if current is None:
         if not await Statement.filter(tenant_id=viewer.tenant_id, period=period).exists():
             return None
-        (made,) = await _store_drafts(viewer, period, [_Draft(user_id, currency, lines)])
-        return await Statement.get(id=made.id)
+        draft = _Draft(user_id, currency, list(lines))
+        await _carry_forward(viewer, period, {(user_id, currency): draft})
+        built = await _store_drafts(viewer, period, [draft])
+        await _mark_carried(viewer, period, [draft], built)
+        return await Statement.get(id=built[0].id)
     if settled := _settled(current):
         raise StatementError(f"the {period} statement {settled}: add it to the next period",
                              field="period")  # fmt: skip
+    carrying = _Draft(user_id, currency, list(lines))
+    await _carry_forward(viewer, period, {(user_id, currency): carrying})
+    lines = carrying.lines
     before = _state(current)
     if current.status == StatementStatus.DRAFT.value:
         count = await StatementLine.filter(statement_id=current.id).count()
@@ -759,6 +852,7 @@ async def add_lines(
             viewer=viewer, action=f"statement.{why}", entity_type="statement",
             entity_id=str(current.id), before=before, after=_state(current),
         )  # fmt: skip
+        await _mark_carried(viewer, period, [carrying], [current])
         return current
     # approved: a new version, the approved one kept as it was
     old_lines = await StatementLine.filter(statement_id=current.id).order_by("position")
@@ -791,6 +885,7 @@ async def add_lines(
         entity_id=str(revised.id), before=before,
         after=_state(revised) | {"previous": str(current.id), "because": why},
     )  # fmt: skip
+    await _mark_carried(viewer, period, [carrying], [revised])
     return revised
 
 
@@ -1118,17 +1213,24 @@ async def _disputed(viewer: Viewer, period_id: str, user_ids: Sequence[UUID]) ->
 
 async def mark_paid(*, viewer: Viewer, period: str) -> int:
     """Admins and payout ops: the approved statements in force of ``period`` are paid (what a
-    payout run records once the money left). Audited; returns how many. One below zero is
-    left approved: it is a balance the payee owes, which no payment settles
-    (`owed_statements`)."""
+    payout run records once the money left). Audited; returns how many. One that owes below
+    zero (`balances_owed`: a partner's in their invoices' terms) is left approved: it is a
+    balance the payee owes, which no payment settles (`owed_statements`)."""
     _require_finance(viewer, "period")
     period_id = _period_id(period)
+    due = await connections.get("default").execute_query_dict(
+        f"""
+        SELECT s.id FROM statements s {invoices.OWED}
+        WHERE s.tenant_id = $1 AND s.period = $2 AND s.current AND s.status = $3
+          AND {invoices.DUE} >= 0
+        """,
+        [viewer.tenant_id, period_id, StatementStatus.APPROVED.value],
+    )
     approved = await Statement.filter(
         tenant_id=viewer.tenant_id,
-        period=period_id,
+        id__in=[r["id"] for r in due],
         current=True,
         status=StatementStatus.APPROVED.value,
-        total__gte=0,
     ).select_for_update()
     if approved:
         await Statement.filter(id__in=[s.id for s in approved]).update(
@@ -1149,16 +1251,11 @@ async def mark_paid(*, viewer: Viewer, period: str) -> int:
 
 
 async def owed_statements(*, viewer: Viewer, period: str) -> int:
-    """How many approved statements in force of ``period`` are below zero (what the payee
-    owes: `mark_paid` leaves them approved)."""
+    """How many approved statements in force of ``period`` owe below zero (what the payee
+    owes, `balances_owed`: `mark_paid` leaves them approved)."""
     _require_finance(viewer, "period")
-    return await Statement.filter(
-        tenant_id=viewer.tenant_id,
-        period=_period_id(period),
-        current=True,
-        status=StatementStatus.APPROVED.value,
-        total__lt=0,
-    ).count()
+    period_id = _period_id(period)
+    return sum(1 for b in await balances_owed(viewer=viewer) if b.period == period_id)
 
 
 async def prepare_reopen(*, viewer: Viewer, period: str) -> int:

@@ -144,3 +144,27 @@ async def test_given_bad_input_then_one_line_and_exit_2(db):
         "--company-code", "1000", "--withholding-account", "17-41",
     )  # fmt: skip
     account.one_line_error("--withholding-account")
+
+
+async def test_given_a_balance_owed_then_balances_lists_it_until_it_is_carried(db):
+    world = await make_world()
+    await deal(world["ann"], "t1", "8000", "2026-10-05")  # 250
+    assert (await podium(db, *CLOSE)).returncode == 0
+    await add_adjustment(
+        viewer=world.system, rep_id=world["ann"].id, period="2026-10", amount=Decimal("-370"),
+        currency="EUR", reason="Demo kit not returned",
+    )  # fmt: skip
+    await approve_statements(viewer=world.system, period="2026-10")
+    october = await Statement.get(user_id=world["ann"].id, period="2026-10")
+
+    listed = await podium(db, "statements", "balances", "--tenant", "acme")
+
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == (
+        "EUR: 1 balance(s) owed, -120.00\n"
+        f"  ann: -120.00 EUR owed since 2026-10 (version 1, statement {october.id}, approved "
+        f"{utc_now().date().isoformat()}, 0 days ago)\n"
+    )
+    assert (await podium(db, "close", "--tenant", "acme", "--period", "2026-11")).returncode == 0
+    carried = await podium(db, "statements", "balances", "--tenant", "acme")
+    assert carried.stdout == "no balance owed\n"

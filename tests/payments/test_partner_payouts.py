@@ -533,3 +533,42 @@ async def test_given_a_carrying_version_paid_late_then_version_2_pays_the_rest_a
     (ann,) = [r for r in rows if r.external_id == "ann"]
     # box 1: 550.00 - 120.00 (version 1, its invoice cancelled, reports nothing)
     assert (ann.total, ann.nonemployee_compensation) == (D("475.15"), D("430"))
+
+
+async def test_given_version_1_paid_late_beyond_version_2_then_the_overpayment_is_carried(
+    standin: StripeStandIn,
+):
+    """November's 500.00 (no partner) left pending, settled as failed, adjusted by -300.00
+    and approved again (version 2, 200.00); then Stripe reports version 1's 500.00 paid
+    after all: ann was paid 300.00 more than she is owed. That is a balance she owes,
+    listed and carried into December, not settled as paid by `statements pay`."""
+    from payments.statements.service import balances_owed, mark_paid
+
+    w = await make_world()
+    await _stripe(w, standin)
+    await _month(w, "2026-11", "13000")  # 500.00
+    standin.faults.refuse = [500, 500, 500]
+    first = await _pay(w, PayoutMethod.STRIPE, "2026-11", rep_ids=[w["ann"].id])
+    (item,) = (await _items(first)).values()
+    async with in_transaction():
+        await service.settle_item(viewer=w.viewer("admin"), batch_id=first.id,
+                                  item=item.reference, outcome="failed", secret=SECRET,
+                                  reason="no transfer in the dashboard, checked")  # fmt: skip
+    await add_adjustment(viewer=w.viewer("ops"), rep_id=w["ann"].id, period="2026-11",
+                         amount=D("-300"), currency="EUR", reason="Deal cancelled")  # fmt: skip
+    await approve_statements(viewer=w.viewer("ops"), period="2026-11", rep_ids=[w["ann"].id])
+    async with in_transaction():
+        await service.apply_event_outcome(
+            tenant_id=w.tenant.id, outcome=Paid(item.reference, provider_id="tr_late")
+        )
+    november = await current(w, "ann", "2026-11")
+
+    [owed] = await balances_owed(viewer=w.viewer("ops"))
+    assert (owed.statement_id, owed.version, owed.owed) == (november.id, 2, D("-300"))
+    await mark_paid(viewer=w.viewer("ops"), period="2026-11")
+    assert (await Statement.get(id=november.id)).status == "approved"
+    await _month(w, "2026-12", "13000")  # 500.00
+
+    december = await current(w, "ann", "2026-12")
+    assert D(december.total) == D("200")  # 500.00 less the 300.00 paid too much
+    assert (await Statement.get(id=november.id)).status == "carried"

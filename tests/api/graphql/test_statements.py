@@ -466,3 +466,31 @@ async def test_given_a_forged_host_then_the_pdf_link_is_at_the_public_address(
     (node,) = [e["node"] for e in answer.json()["data"]["me"]["statements"]["edges"]]
     assert node["pdfUrl"].startswith(f"{settings.public_url}/statements/{node['id']}/pdf?")
     assert "evil.example" not in answer.text
+
+
+BALANCES = """
+query { outstandingBalances { repExternalId period version currency approvedAt ageDays
+  total { amount } owed { amount formatted } statementId } }
+"""
+
+
+async def test_given_a_balance_owed_then_payout_ops_read_it_and_reps_may_not(api: Api):
+    world = await _world()
+    t = world.tenant
+    await add_adjustment(
+        viewer=world.system, rep_id=world["ann"].id, period="2026-10", amount=Decimal("-400"),
+        currency="EUR", reason="Kit not returned",
+    )  # fmt: skip
+    await api.as_(t, world["mia"]).gql(APPROVE, {"period": "2026-10"})
+
+    answer = await api.as_(t, world["ops"]).gql(BALANCES)
+
+    [balance] = answer["data"]["outstandingBalances"]
+    assert {k: v for k, v in balance.items() if k not in ("approvedAt", "statementId")} == {
+        "repExternalId": "ann", "period": "2026-10", "version": 1, "currency": "EUR",
+        "ageDays": 0, "total": {"amount": "-150.00"},
+        "owed": {"amount": "-150.00", "formatted": "-€150.00"},
+    }  # fmt: skip
+    assert balance["approvedAt"] is not None
+    refused = await api.as_(t, world["ann"]).gql(BALANCES)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
