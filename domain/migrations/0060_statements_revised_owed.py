@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('podium', '0057_statements_carried')]
+    dependencies = [('podium', '0059_badge_awards_anew')]
 
     initial = False
 
