@@ -14,7 +14,13 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.AlterModelOptions(
-            name="BadgeAward", options={"unique_together": (("tenant", "status_index"),)}
+            name="BadgeAward",
+            options={
+                "table": "badge_awards",
+                "app": "podium",
+                "unique_together": (("tenant", "status_index"),),
+                "pk_attr": "id",
+            },
         ),
         ops.RunSQL(
             [
